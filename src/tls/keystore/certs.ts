@@ -1,0 +1,65 @@
+/** Certificate parsing and chain links, with failures turned into Asn1Error for clean reporting. */
+import { equal, toArrayBuffer } from "./bytes.ts";
+import { Asn1Error } from "./der.ts";
+import { toPem } from "./pem.ts";
+import type { X509Certificate } from "@peculiar/x509";
+import { x509 } from "./x509.ts";
+
+export type Certificate = X509Certificate;
+
+export function parseCertificate(der: Uint8Array, what: string): Certificate {
+  try {
+    return new x509.X509Certificate(toArrayBuffer(der));
+  } catch (e) {
+    throw new Asn1Error(`${what} is not a valid X.509 certificate (${(e as Error).message})`);
+  }
+}
+
+export const certDer = (c: Certificate) => new Uint8Array(c.rawData);
+export const certPem = (c: Certificate) => toPem("CERTIFICATE", certDer(c));
+export const sameCert = (a: Certificate, b: Certificate) => equal(certDer(a), certDer(b));
+export const spkiOf = (c: Certificate) => new Uint8Array(c.publicKey.rawData);
+
+/** Issuer of `cert` has the subject of `issuer` (byte-wise, as RFC 5280 allows for well-formed names). */
+export function namedIssuer(cert: Certificate, issuer: Certificate): boolean {
+  return equal(new Uint8Array(cert.issuerName.toArrayBuffer()), new Uint8Array(issuer.subjectName.toArrayBuffer())) ||
+    cert.issuer === issuer.subject;
+}
+
+export const isSelfIssued = (c: Certificate) => namedIssuer(c, c);
+
+/** `false` only when the signature is checked and wrong; algorithms WebCrypto lacks count as unknown (`undefined`). */
+export async function signedBy(cert: Certificate, issuer: Certificate): Promise<boolean | undefined> {
+  try {
+    return await cert.verify({ publicKey: issuer.publicKey, signatureOnly: true });
+  } catch {
+    return undefined;
+  }
+}
+
+/** Orders `pool` into a path from `leaf` by issuer names; returns the path (leaf first) and what did not fit. */
+export function buildPath(leaf: Certificate, pool: Certificate[]): { path: Certificate[]; unused: Certificate[] } {
+  const path = [leaf];
+  const rest = pool.filter((c) => !sameCert(c, leaf));
+  for (let cur = leaf; !isSelfIssued(cur);) {
+    const i = rest.findIndex((c) => namedIssuer(cur, c));
+    if (i < 0) break;
+    cur = rest.splice(i, 1)[0];
+    path.push(cur);
+  }
+  return { path, unused: rest };
+}
+
+/** The first link (index of the child) whose issuer does not match or whose signature fails. */
+export async function brokenLink(chain: Certificate[]): Promise<{ index: number; reason: string } | undefined> {
+  for (let i = 0; i + 1 < chain.length; i++) {
+    const [child, parent] = [chain[i], chain[i + 1]];
+    if (!namedIssuer(child, parent)) {
+      return { index: i, reason: `certificate #${i + 1} [${child.subject}] is issued by [${child.issuer}], but the next certificate is [${parent.subject}]` };
+    }
+    if ((await signedBy(child, parent)) === false) {
+      return { index: i, reason: `certificate #${i + 1} [${child.subject}] names [${parent.subject}] as issuer but its signature does not verify with that certificate's key` };
+    }
+  }
+  return undefined;
+}
