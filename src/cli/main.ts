@@ -1,0 +1,172 @@
+#!/usr/bin/env bun
+/**
+ * The `bobcat` command: run, check, version, keytool. Errors from config and TLS are printed
+ * as `file:line:col: path: message` with a fix, never as a stack trace.
+ */
+import { resolve } from "node:path";
+import { stringify } from "yaml";
+import { loadConfigFile, loadConfigText, type LoadOptions } from "../config/load.ts";
+import type { BobcatConfig } from "../config/model.ts";
+import { DEFAULT_CONFIG_NAME, DEFAULT_CONFIG_YAML } from "./default-config.ts";
+import { BobcatError, BobcatErrors } from "../util/errors.ts";
+import { VERSION } from "../version.ts";
+import { RUNTIME, runtimeLabel } from "../runtime/detect.ts";
+import { startFromConfig, checkConfig } from "./commands.ts";
+import { Schema } from "../config/schema-json.ts";
+
+const HELP: Record<string, string> = {
+  main: `bobcat ${VERSION} — a Tomcat-style web server for Bun and Deno
+
+Usage: bobcat <command> [options]
+
+Commands:
+  run        start the server (default command)
+  check      validate a config, open its keystores, print the effective config
+  keytool    manage keystores with Java keytool's flags (bobcat keytool -help)
+  schema     print the JSON Schema of the config file
+  version    print the version and runtime
+
+Run 'bobcat <command> --help' for a command's options.
+With no --config, bobcat runs its built-in default config (HTTP 8080 → HTTPS 8443,
+a self-signed localhost certificate kept in the base directory).`,
+  run: `Usage: bobcat run [--config FILE] [--base DIR] [-Dname=value ...]
+
+Starts the server and runs until SIGINT or SIGTERM (graceful stop: stop accepting,
+finish requests in flight, persist sessions; a second signal exits at once).
+
+Options:
+  -c, --config FILE   YAML or TOML config (default: the built-in config/server.yaml)
+  -b, --base DIR      base directory, like $CATALINA_BASE: relative paths in the config
+                      resolve against it (default: the config file's directory, or the
+                      current directory for the built-in config)
+  -Dname=value        define a property for \${name} expansion (wins over the file's)
+  -h, --help          this help`,
+  check: `Usage: bobcat check [--config FILE] [--base DIR] [-Dname=value ...]
+
+Does everything 'run' does short of listening: validates the config, opens keystores,
+checks passwords, aliases and chains, loads handler modules, and prints the effective
+config (passwords masked). Exit status 0 when the config is usable, 1 otherwise.
+
+Options: as for 'bobcat run'.`,
+  version: `Usage: bobcat version\n\nPrints bobcat's version and the runtime it runs on.`,
+  schema: `Usage: bobcat schema\n\nPrints the JSON Schema of the config file (also in config/server.schema.json).`,
+};
+
+interface Parsed {
+  command: string;
+  config?: string;
+  base?: string;
+  properties: Record<string, string>;
+  help: boolean;
+  rest: string[];
+}
+
+export function parseArgs(argv: string[]): Parsed {
+  const out: Parsed = { command: "run", properties: {}, help: false, rest: [] };
+  let i = 0;
+  if (argv[0] && !argv[0].startsWith("-")) out.command = argv[i++]!;
+  if (out.command === "keytool") {
+    out.rest = argv.slice(i);
+    return out;
+  }
+  for (; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = () => {
+      const eq = a.indexOf("=");
+      if (a.startsWith("--") && eq > 0) return a.slice(eq + 1);
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${a} needs a value`);
+      return v;
+    };
+    if (a === "-h" || a === "--help" || a === "help") out.help = true;
+    else if (a === "-c" || a === "--config" || a.startsWith("--config=")) out.config = value();
+    else if (a === "-b" || a === "--base" || a.startsWith("--base=")) out.base = value();
+    else if (a.startsWith("-D")) {
+      const eq = a.indexOf("=");
+      if (eq < 0) throw new UsageError(`${a}: write -Dname=value`);
+      out.properties[a.slice(2, eq)] = a.slice(eq + 1);
+    } else throw new UsageError(`unknown option ${a}`);
+  }
+  return out;
+}
+
+class UsageError extends Error {}
+
+export async function loadFromArgs(p: Parsed): Promise<BobcatConfig> {
+  const opts: LoadOptions = { properties: p.properties, baseDir: p.base ? resolve(p.base) : undefined };
+  if (p.config) return loadConfigFile(p.config, opts);
+  return loadConfigText(DEFAULT_CONFIG_NAME, DEFAULT_CONFIG_YAML, { ...opts, baseDir: opts.baseDir ?? process.cwd() });
+}
+
+export function printError(e: unknown): void {
+  if (e instanceof BobcatErrors) {
+    console.error(`bobcat: ${e.message.split("\n")[0]}`);
+    for (const err of e.errors) console.error("  " + err.format().replaceAll("\n", "\n  "));
+  } else if (e instanceof BobcatError) {
+    console.error(`bobcat: ${e.format()}`);
+  } else if (e instanceof UsageError) {
+    console.error(`bobcat: ${e.message}\nRun 'bobcat --help' for usage.`);
+  } else {
+    console.error(`bobcat: unexpected error: ${(e as Error)?.stack ?? e}`);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let p: Parsed;
+  try {
+    p = parseArgs(argv);
+  } catch (e) {
+    printError(e);
+    return 2;
+  }
+  if (p.help && HELP[p.command]) {
+    console.log(p.command === "run" && argv.length === 1 ? HELP.main : HELP[p.command]);
+    return 0;
+  }
+  try {
+    switch (p.command) {
+      case "run":
+        return await startFromConfig(await loadFromArgs(p));
+      case "check": {
+        const config = await loadFromArgs(p);
+        const ok = await checkConfig(config);
+        if (ok) console.log(stringify(maskSecrets(config)));
+        return ok ? 0 : 1;
+      }
+      case "version":
+        console.log(`bobcat ${VERSION} (${runtimeLabel()}, ${RUNTIME === "node" ? "node-compat" : "native + node-compat"} back-ends)`);
+        return 0;
+      case "schema":
+        console.log(JSON.stringify(Schema(), null, 2));
+        return 0;
+      case "keytool": {
+        const { keytoolMain } = await import("../tls/keytool/index.ts");
+        return await keytoolMain(p.rest);
+      }
+      default:
+        printError(new UsageError(`unknown command "${p.command}"`));
+        return 2;
+    }
+  } catch (e) {
+    printError(e);
+    return 1;
+  }
+}
+
+const SECRET_KEYS = /password|pass$|Pass$/;
+function maskSecrets(config: BobcatConfig): unknown {
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (v && typeof v === "object") {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) out[k] = SECRET_KEYS.test(k) && typeof x === "string" ? "********" : walk(x);
+      return out;
+    }
+    return v;
+  };
+  return walk({ file: config.file, baseDir: config.baseDir, properties: config.properties, logging: config.logging, server: config.server });
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

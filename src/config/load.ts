@@ -1,0 +1,264 @@
+/**
+ * From a config file to a validated BobcatConfig: parse (YAML/TOML), expand `${...}`,
+ * validate against the schema, then the checks that span elements (port clashes, duplicate
+ * hosts and contexts, the default host, TLS connectors without certificates).
+ */
+import { readFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { ConfigFile } from "./schema.ts";
+import { parseSource, type ParsedSource, type PathSeg } from "./source.ts";
+import { expandTree, makeLookup, type ExpansionProblem } from "./expand.ts";
+import { Validator } from "./validate.ts";
+import type {
+  BobcatConfig,
+  CertificateEntry,
+  ConnectorConfig,
+  ContextConfig,
+  HostConfig,
+  ServiceConfig,
+  SSLHostConfig,
+} from "./model.ts";
+import { BobcatError, BobcatErrors } from "../util/errors.ts";
+import type { Level } from "../util/log.ts";
+
+export interface LoadOptions {
+  /** Base directory ($CATALINA_BASE); default: the config file's directory. */
+  baseDir?: string;
+  /** Where bobcat itself lives ($CATALINA_HOME); default: the base directory. */
+  homeDir?: string;
+  /** `-Dname=value` properties from the command line; they win over the file's `properties`. */
+  properties?: Record<string, string>;
+  env?: Record<string, string | undefined>;
+}
+
+export async function loadConfigFile(file: string, opts: LoadOptions = {}): Promise<BobcatConfig> {
+  const abs = resolve(file);
+  let text: string;
+  try {
+    text = await readFile(abs, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new BobcatError("config.notFound", `cannot read config file ${abs}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`, {
+      where: { file: abs },
+      fix: code === "ENOENT" ? "check the --config path (relative paths are resolved against the current directory)" : "check the file's permissions",
+    });
+  }
+  return loadConfigText(abs, text, { ...opts, baseDir: opts.baseDir ?? dirname(abs) });
+}
+
+export function loadConfigText(file: string, text: string, opts: LoadOptions = {}): BobcatConfig {
+  const source = parseSource(file, text);
+  const baseDir = resolve(opts.baseDir ?? dirname(file));
+  const homeDir = resolve(opts.homeDir ?? baseDir);
+  const env = opts.env ?? (process.env as Record<string, string | undefined>);
+
+  const root = (source.data ?? {}) as Record<string, unknown>;
+  if (typeof root !== "object" || Array.isArray(root)) {
+    throw new BobcatError("config.type", "the config file must be a mapping with a top-level `server:` key", {
+      where: { file },
+      fix: "start the file with `server:` (see config/server.yaml)",
+    });
+  }
+  const builtins = {
+    "user.home": homedir(),
+    "user.dir": process.cwd(),
+    "catalina.base": baseDir,
+    "catalina.home": homeDir,
+    "bobcat.base": baseDir,
+    "bobcat.home": homeDir,
+  };
+  // Properties may refer to built-ins, to env and to each other.
+  const rawProps = { ...((root.properties as Record<string, unknown>) ?? {}), ...(opts.properties ?? {}) };
+  const problems: ExpansionProblem[] = [];
+  const lookupProps = makeLookup(builtins, rawProps, env);
+  const properties = expandTree(rawProps, lookupProps, problems, ["properties"]) as Record<string, string>;
+  const lookup = makeLookup(builtins, properties, env);
+  const expanded = expandTree({ ...root, properties: undefined }, lookup, problems) as Record<string, unknown>;
+  delete expanded.properties;
+
+  const v = new Validator(source, baseDir);
+  for (const p of problems) v.error("config.property", p.path, p.message, p.fix);
+  if (root.server === undefined) v.error("config.required", [], "the config has no `server:` section", "add a server: section (see config/server.yaml)");
+  const top = v.element(ConfigFile, { ...expanded, properties }, []);
+  const server = top.server as Record<string, unknown> | undefined;
+  if (server) normaliseServer(server, v, source, baseDir);
+  if (v.errors.length > 0) throw new BobcatErrors(v.errors, `${file}: ${v.errors.length} problem(s) in the configuration`);
+
+  const logging = (top.logging ?? { level: "info", components: {} }) as { level: Level; components: Record<string, string> };
+  for (const [component, level] of Object.entries(logging.components)) {
+    if (!["trace", "debug", "info", "warn", "error", "off"].includes(level)) {
+      throw new BobcatErrors([new BobcatError("config.type", `logging level "${level}" for ${component} is not a level`, {
+        where: v.where(["logging", "components", component]),
+        fix: "use one of: trace, debug, info, warn, error, off",
+      })]);
+    }
+  }
+  return {
+    file,
+    baseDir,
+    properties,
+    logging: logging as BobcatConfig["logging"],
+    server: server as unknown as BobcatConfig["server"],
+    notes: v.notes,
+  };
+}
+
+const LEGACY_TO_HOST: Record<string, keyof SSLHostConfig> = { sslEnabledProtocols: "protocols", sslProtocol: "sslProtocol", ciphers: "ciphers" };
+const LEGACY_TO_CERT: Record<string, keyof CertificateEntry> = {
+  keystoreFile: "certificateKeystoreFile",
+  keystorePass: "certificateKeystorePassword",
+  keystoreType: "certificateKeystoreType",
+  keyAlias: "certificateKeyAlias",
+  keyPass: "certificateKeyPassword",
+  SSLCertificateFile: "certificateFile",
+  SSLCertificateKeyFile: "certificateKeyFile",
+  SSLCertificateChainFile: "certificateChainFile",
+};
+
+/** Cross-element checks and derived values; errors go to the validator so all are reported together. */
+function normaliseServer(server: Record<string, unknown>, v: Validator, _source: ParsedSource, baseDir: string): void {
+  const services = server.services as ServiceConfig[];
+  const offset = server.portOffset as number;
+  if (services.length === 0) v.error("config.required", ["server", "services"], "the server has no services", "add services: with at least one connector and an engine");
+  const bound = new Map<string, PathSeg[]>();
+  services.forEach((service, si) => {
+    const sPath: PathSeg[] = ["server", "services", si];
+    if (!service.engine) {
+      v.error("config.required", [...sPath, "engine"], `service "${service.name}" has no engine`, "add engine: with defaultHost and hosts");
+    }
+    if (service.connectors.length === 0) v.error("config.required", [...sPath, "connectors"], `service "${service.name}" has no connectors`, "add connectors: - port: 8080");
+    service.connectors.forEach((c, ci) => normaliseConnector(c, [...sPath, "connectors", ci], v, offset, bound));
+    if (service.engine) normaliseEngine(service, [...sPath, "engine"], v, baseDir);
+  });
+}
+
+function normaliseConnector(c: ConnectorConfig, path: PathSeg[], v: Validator, offset: number, bound: Map<string, PathSeg[]>): void {
+  const raw = c as unknown as Record<string, unknown>;
+  if (typeof c.port !== "number") return; // already reported as missing or mistyped
+  if (c.port !== 0) c.port += offset;
+  if (c.redirectPort > 0) c.redirectPort += offset;
+  if (c.port !== 0) {
+    // Binding 0.0.0.0 and 127.0.0.1 on the same port clash too.
+    const key = String(c.port);
+    const other = bound.get(key);
+    if (other && (sameOrWildcard(raw.address as string | undefined, bound.get(`${key}/addr`)?.[0] as string | undefined))) {
+      v.error("config.portClash", [...path, "port"], `port ${c.port} is already used by the connector at ${formatP(other)}`, "give each connector its own port (or distinct addresses)");
+    } else {
+      bound.set(key, path);
+      bound.set(`${key}/addr`, [c.address ?? "*"]);
+    }
+  }
+  // Legacy Tomcat 9 connector attributes move onto the default SSLHostConfig / its Certificate.
+  const legacyHost = Object.entries(LEGACY_TO_HOST).filter(([k]) => raw[k] !== undefined);
+  const legacyCert = Object.entries(LEGACY_TO_CERT).filter(([k]) => raw[k] !== undefined);
+  if (legacyHost.length + legacyCert.length > 0) {
+    const defName = c.defaultSSLHostConfigName.toLowerCase();
+    let host = c.sslHostConfigs.find((h) => h.hostName.toLowerCase() === defName);
+    if (!host) {
+      host = { hostName: defName, protocols: "TLSv1.2+TLSv1.3", sslProtocol: "TLS", certificates: [] };
+      c.sslHostConfigs.push(host);
+    }
+    if (legacyCert.length > 0 && host.certificates.length === 0) {
+      host.certificates.push({ type: "UNDEFINED", certificateKeystorePassword: "changeit", createSelfSigned: false });
+    }
+    for (const [from, to] of legacyHost) (host as unknown as Record<string, unknown>)[to] = raw[from];
+    for (const [from, to] of legacyCert) (host.certificates[0] as unknown as Record<string, unknown>)[to] = raw[from];
+    for (const [from] of [...legacyHost, ...legacyCert]) {
+      v.notes.push(`${formatP([...path, from])}: legacy connector attribute ${from} was applied to SSLHostConfig "${defName}" (Tomcat 9 style); move it there`);
+      delete raw[from];
+    }
+  }
+  const hostNames = new Map<string, number>();
+  c.sslHostConfigs.forEach((h, hi) => {
+    h.hostName = h.hostName.toLowerCase();
+    const hPath = [...path, "sslHostConfigs", hi];
+    if (hostNames.has(h.hostName)) {
+      v.error("config.duplicate", [...hPath, "hostName"], `Multiple SSLHostConfig elements were provided for the host name [${h.hostName}]. Host names must be unique.`, "merge them or give each its own hostName");
+    }
+    hostNames.set(h.hostName, hi);
+    if (h.certificates.length === 0) {
+      v.error("config.required", [...hPath, "certificates"], `SSLHostConfig "${h.hostName}" has no certificate`, "add certificates: - certificateFile/certificateKeyFile or certificateKeystoreFile");
+    }
+    if (h.certificates.length > 1) {
+      const types = h.certificates.map((x) => x.type);
+      if (types.includes("UNDEFINED") || new Set(types).size !== types.length) {
+        v.error("config.certificateType", [...hPath, "certificates"], "Multiple certificates were specified and at least one is missing the required attribute type (types must be distinct)", "set type: RSA and type: EC on the certificates");
+      }
+    }
+    h.certificates.forEach((cert, ki) => {
+      if (!cert.certificateFile && !cert.certificateKeystoreFile) {
+        v.error("config.required", [...hPath, "certificates", ki], "SSLHostConfig attribute certificateFile must be defined when using an SSL connector", "set certificateFile (PEM) or certificateKeystoreFile (JKS/PKCS12)");
+      }
+    });
+  });
+  const defName = c.defaultSSLHostConfigName.toLowerCase();
+  c.defaultSSLHostConfigName = defName;
+  if (c.SSLEnabled) {
+    c.scheme = "https";
+    c.secure = true;
+    if (c.sslHostConfigs.length === 0) {
+      v.error("config.required", [...path, "sslHostConfigs"], `connector on port ${c.port} has SSLEnabled but no sslHostConfigs`, "add sslHostConfigs: - certificates: - certificateFile: ... (see README, HTTPS)");
+    } else if (!hostNames.has(defName)) {
+      v.error("config.noDefaultSslHostConfig", [...path, "defaultSSLHostConfigName"], `No SSLHostConfig element was found with the hostName [${defName}] to match the defaultSSLHostConfigName for the connector`, `add an SSLHostConfig with hostName: ${defName}, or set defaultSSLHostConfigName to one of: ${[...hostNames.keys()].join(", ")}`);
+    }
+  } else if (c.sslHostConfigs.length > 0) {
+    v.error("config.sslNotEnabled", [...path, "SSLEnabled"], `connector on port ${c.port} has sslHostConfigs but SSLEnabled is false`, "set SSLEnabled: true (or remove the sslHostConfigs)");
+  }
+  const addr = c.address ? `${c.address}-` : "";
+  c.name = c.SSLEnabled ? `https-jsse-nio-${addr}${c.port}` : `http-nio-${addr}${c.port}`;
+}
+
+function normaliseEngine(service: ServiceConfig, path: PathSeg[], v: Validator, baseDir: string): void {
+  const engine = service.engine;
+  const names = new Map<string, PathSeg[]>();
+  if (engine.hosts.length === 0) v.error("config.required", [...path, "hosts"], "the engine has no hosts", `add hosts: - name: ${engine.defaultHost ?? "localhost"}`);
+  engine.hosts.forEach((h, hi) => {
+    const hPath = [...path, "hosts", hi];
+    for (const [i, n] of [h.name, ...h.aliases].entries()) {
+      if (typeof n !== "string") continue; // already reported as missing
+      const lower = n.toLowerCase();
+      const at = i === 0 ? [...hPath, "name"] : [...hPath, "aliases", i - 1];
+      const prev = names.get(lower);
+      if (prev) v.error("config.duplicate", at, `host name "${n}" is used twice (first at ${formatP(prev)})`, "each host name and alias must be unique in an engine");
+      else names.set(lower, at);
+    }
+    h.workDir ??= join(baseDir, "work", engine.name, h.name ?? "");
+    normaliseContexts(h, hPath, v);
+  });
+  if (engine.defaultHost && engine.hosts.length > 0 && !names.has(engine.defaultHost.toLowerCase())) {
+    v.error("config.defaultHost", [...path, "defaultHost"], `defaultHost "${engine.defaultHost}" is not the name of any host`, `use one of: ${engine.hosts.map((h) => h.name).join(", ")}`);
+  }
+}
+
+function normaliseContexts(h: HostConfig, hPath: PathSeg[], v: Validator): void {
+  const paths = new Map<string, number>();
+  h.contexts.forEach((ctx: ContextConfig, ci) => {
+    const cPath = [...hPath, "contexts", ci];
+    if (ctx.path === "/") ctx.path = "";
+    if (ctx.path !== "" && (!ctx.path.startsWith("/") || ctx.path.endsWith("/"))) {
+      v.error("config.contextPath", [...cPath, "path"], `context path "${ctx.path}" must be "" (ROOT) or start with "/" and not end with "/"`, `write path: "/${ctx.path.replace(/^\/+|\/+$/g, "")}"`);
+    }
+    if (paths.has(ctx.path)) v.error("config.duplicate", [...cPath, "path"], `context path "${ctx.path || "/"}" is defined twice on host ${h.name}`, "give each context its own path");
+    paths.set(ctx.path, ci);
+    // A relative docBase resolves against appBase, as in Tomcat (the validator made it absolute against the base dir).
+    if (ctx.docBase !== undefined && !isAbsolute(ctx.docBase)) ctx.docBase = resolve(h.appBase, ctx.docBase);
+    if (ctx.handler && !ctx.handler.startsWith("bobcat:") && !isAbsolute(ctx.handler)) {
+      ctx.handler = v.resolvePath(ctx.handler);
+    }
+    if (!ctx.docBase && !ctx.handler) {
+      v.error("config.required", cPath, `context "${ctx.path || "/"}" has neither docBase nor handler`, "set docBase: (a static directory) and/or handler: (a module)");
+    }
+    ctx.name = ctx.path === "" ? "ROOT" : ctx.path.slice(1).replaceAll("/", "#");
+    ctx.workDir ??= join(h.workDir, ctx.name);
+  });
+}
+
+function sameOrWildcard(a: string | undefined, b: string | undefined): boolean {
+  const wild = (x?: string) => !x || x === "*" || x === "0.0.0.0" || x === "::";
+  return wild(a) || wild(b) || a === b;
+}
+
+function formatP(path: PathSeg[]): string {
+  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("");
+}

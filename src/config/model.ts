@@ -1,0 +1,127 @@
+/**
+ * The validated configuration: the server.xml tree with defaults applied and paths made
+ * absolute. Attribute names are Tomcat's. Produced by `loadConfig`, consumed by the runtime
+ * adapter, the core and the session layer.
+ */
+import type { CertificateConfig } from "../tls/certificate.ts";
+import type { Level } from "../util/log.ts";
+
+export interface BobcatConfig {
+  /** The file it came from ("<built-in>" for the embedded default). */
+  file: string;
+  baseDir: string;
+  properties: Record<string, string>;
+  logging: { level: Level; components: Record<string, Level> };
+  server: ServerConfig;
+  /** Notes for the user: accepted-but-ignored attributes, legacy attributes moved. */
+  notes: string[];
+}
+
+export interface ServerConfig {
+  portOffset: number;
+  strictServletCompliance: boolean;
+  gracefulStopTimeout: number;
+  services: ServiceConfig[];
+}
+
+export interface ServiceConfig {
+  name: string;
+  connectors: ConnectorConfig[];
+  engine: EngineConfig;
+}
+
+export interface ConnectorConfig {
+  /** The port as configured plus the server's portOffset. */
+  port: number;
+  address?: string;
+  protocol: string;
+  SSLEnabled: boolean;
+  scheme: string;
+  secure: boolean;
+  redirectPort: number;
+  proxyName?: string;
+  proxyPort?: number;
+  maxThreads: number;
+  acceptCount: number;
+  maxConnections: number;
+  connectionTimeout: number;
+  server?: string;
+  xpoweredBy: boolean;
+  defaultSSLHostConfigName: string;
+  sslHostConfigs: SSLHostConfig[];
+  /** Tomcat's connector name: `http-nio-8080`, `https-jsse-nio-127.0.0.1-8443`. */
+  name: string;
+}
+
+export interface SSLHostConfig {
+  hostName: string;
+  protocols: string;
+  sslProtocol: string;
+  ciphers?: string;
+  certificates: CertificateEntry[];
+}
+
+export interface CertificateEntry extends CertificateConfig {
+  type: "UNDEFINED" | "RSA" | "EC" | "DSA" | "MLDSA";
+  certificateKeystorePassword: string;
+  createSelfSigned: boolean;
+}
+
+export interface EngineConfig {
+  name: string;
+  defaultHost: string;
+  jvmRoute?: string;
+  backgroundProcessorDelay: number;
+  hosts: HostConfig[];
+  valves: ValveConfig[];
+}
+
+export interface HostConfig {
+  name: string;
+  aliases: string[];
+  appBase: string;
+  workDir: string;
+  contexts: ContextConfig[];
+  valves: ValveConfig[];
+}
+
+export interface ContextConfig {
+  path: string;
+  /** Absolute static directory, if any. */
+  docBase?: string;
+  /** Absolute module path, or `bobcat:<app>` for a built-in app. */
+  handler?: string;
+  welcomeFiles: string[];
+  listings: boolean;
+  workDir: string;
+  sessionTimeout: number;
+  hstsEnabled: boolean;
+  hstsMaxAgeSeconds: number;
+  hstsIncludeSubDomains: boolean;
+  hstsPreload: boolean;
+  securityConstraints: SecurityConstraintConfig[];
+  valves: ValveConfig[];
+  /** Tomcat's context name: "ROOT" for "", otherwise the path without the leading slash. */
+  name: string;
+}
+
+export interface SecurityConstraintConfig {
+  displayName?: string;
+  urlPatterns: string[];
+  httpMethods?: string[];
+  transportGuarantee: "NONE" | "INTEGRAL" | "CONFIDENTIAL";
+}
+
+export type ValveConfig = AccessLogValveConfig;
+
+export interface AccessLogValveConfig {
+  className: "AccessLogValve";
+  pattern: string;
+  directory: string;
+  prefix: string;
+  suffix: string;
+  fileDateFormat: string;
+  rotatable: boolean;
+  buffered: boolean;
+  enabled: boolean;
+}

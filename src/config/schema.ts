@@ -1,0 +1,297 @@
+/**
+ * The config schema: one definition per server.xml element, with Tomcat's attribute names
+ * (case and all) and defaults. Validation, the JSON Schema (`config/server.schema.json`) and
+ * `bobcat check` all read these definitions.
+ */
+import type { AttrDef, ElementDef } from "./schema-types.ts";
+import { LEVELS } from "../util/log.ts";
+
+const str = (doc: string, extra: Partial<AttrDef> = {}): AttrDef => ({ kind: "string", doc, ...extra });
+const int = (doc: string, def?: number, extra: Partial<AttrDef> = {}): AttrDef => ({ kind: "int", doc, default: def, ...extra });
+const bool = (doc: string, def?: boolean, extra: Partial<AttrDef> = {}): AttrDef => ({ kind: "boolean", doc, default: def, ...extra });
+const path = (doc: string, extra: Partial<AttrDef> = {}): AttrDef => ({ kind: "path", doc, ...extra });
+const ignored = (doc: string, why: string, kind: AttrDef["kind"] = "string"): AttrDef => ({ kind, doc, ignored: why });
+
+export const ConfigFile: ElementDef = {
+  name: "bobcat",
+  doc: "A bobcat configuration file (YAML or TOML).",
+  attrs: {
+    properties: {
+      kind: "map",
+      doc: "Properties for `${name}` expansion, like Tomcat's catalina.properties.",
+      default: {},
+    },
+  },
+  children: {
+    logging: { element: () => Logging, list: false },
+    server: { element: () => Server, list: false },
+  },
+};
+
+export const Logging: ElementDef = {
+  name: "Logging",
+  doc: "Leveled logging per component (the counterpart of logging.properties).",
+  attrs: {
+    level: { kind: "enum", values: LEVELS, default: "info", doc: "Default level for every component." },
+    components: {
+      kind: "map",
+      default: {},
+      doc: "Level per component: config, connector, tls, handshake, core, session, access, app.",
+    },
+  },
+};
+
+export const Server: ElementDef = {
+  name: "Server",
+  doc: "The whole server: services and global resources.",
+  attrs: {
+    port: ignored("Tomcat's shutdown port.", "bobcat stops on SIGTERM/SIGINT; there is no shutdown port", "int"),
+    shutdown: ignored("Tomcat's shutdown command.", "bobcat stops on SIGTERM/SIGINT; there is no shutdown port"),
+    portOffset: int("Added to every connector port and redirectPort, as in Tomcat.", 0, { min: 0 }),
+    strictServletCompliance: bool(
+      "Tomcat's STRICT_SERVLET_COMPLIANCE: flips the defaults of sessionActivityCheck and sessionLastAccessAtStart.",
+      false,
+    ),
+    gracefulStopTimeout: int("Seconds to wait for requests in flight on SIGTERM before closing them.", 30, { min: 0 }),
+  },
+  children: {
+    services: { element: () => Service, list: true },
+  },
+};
+
+export const Service: ElementDef = {
+  name: "Service",
+  doc: "Connectors sharing one Engine.",
+  attrs: {
+    name: str("Service name.", { default: "Catalina" }),
+  },
+  children: {
+    connectors: { element: () => Connector, list: true },
+    engine: { element: () => Engine, list: false },
+  },
+};
+
+export const Connector: ElementDef = {
+  name: "Connector",
+  doc: "A listening socket: HTTP, or HTTPS when SSLEnabled.",
+  attrs: {
+    port: int("TCP port to listen on (0 = any free port).", undefined, { required: true, min: 0, max: 65535 }),
+    address: str("Interface address to bind (default: all interfaces)."),
+    protocol: {
+      kind: "enum",
+      values: ["HTTP/1.1", "org.apache.coyote.http11.Http11NioProtocol", "org.apache.coyote.http11.Http11Nio2Protocol"],
+      default: "HTTP/1.1",
+      doc: "Tomcat's protocol handler; all HTTP/1.1 variants map onto bobcat's HTTP/1.1 (+h2 over TLS).",
+    },
+    SSLEnabled: bool("Turn on TLS; makes the connector secure with scheme https.", false),
+    scheme: str("Value of ctx.scheme on a non-TLS connector (behind a TLS-terminating proxy).", { default: "http" }),
+    secure: bool("Value of ctx.secure on a non-TLS connector (behind a TLS-terminating proxy).", false),
+    redirectPort: int("Port that CONFIDENTIAL constraints redirect to (<= 0 answers 403).", 443),
+    proxyName: str("Server name reported to applications and used in redirects."),
+    proxyPort: int("Server port reported to applications and used in redirects.", undefined, { min: 0, max: 65535 }),
+    maxThreads: int("Requests processed at once on this connector.", 200, { min: 1 }),
+    acceptCount: int("Requests queued beyond maxThreads; more are answered 503.", 100, { min: 0 }),
+    maxConnections: int(
+      "Open connections on this connector (enforced where the back-end exposes connections; see README).",
+      8192,
+      { min: -1 },
+    ),
+    connectionTimeout: int("Milliseconds a connection may stay idle before it is closed.", 20000, { min: -1 }),
+    keepAliveTimeout: ignored("Idle keep-alive timeout (ms).", "the runtime's keep-alive timeout applies", "int"),
+    maxKeepAliveRequests: ignored("Requests per keep-alive connection.", "the runtime decides", "int"),
+    maxHttpHeaderSize: ignored("Largest request header (bytes).", "the runtime's limit applies", "int"),
+    maxPostSize: ignored("Largest form body (bytes).", "bobcat does not parse form bodies", "int"),
+    URIEncoding: ignored("URI character encoding.", "URIs are always UTF-8"),
+    enableLookups: ignored("Reverse DNS lookups.", "never done"),
+    server: str("Value of the Server response header (none by default)."),
+    xpoweredBy: bool("Send `X-Powered-By: bobcat`.", false),
+    defaultSSLHostConfigName: str("SSLHostConfig used when the client sends no or an unknown SNI name.", {
+      default: "_default_",
+    }),
+    executor: ignored("Shared thread pool.", "bobcat has no thread pools; maxThreads applies per connector"),
+    compression: ignored("Response compression.", "not implemented; put a compressing proxy in front"),
+    // Legacy (Tomcat 8.5/9) connector-level TLS attributes, mapped the way Tomcat 9 mapped them.
+    keystoreFile: path("Legacy: Certificate certificateKeystoreFile.", { movedTo: "certificateKeystoreFile" }),
+    keystorePass: str("Legacy: Certificate certificateKeystorePassword.", {
+      movedTo: "certificateKeystorePassword",
+      secret: true,
+    }),
+    keystoreType: str("Legacy: Certificate certificateKeystoreType.", { movedTo: "certificateKeystoreType" }),
+    keyAlias: str("Legacy: Certificate certificateKeyAlias.", { movedTo: "certificateKeyAlias" }),
+    keyPass: str("Legacy: Certificate certificateKeyPassword.", { movedTo: "certificateKeyPassword", secret: true }),
+    SSLCertificateFile: path("Legacy: Certificate certificateFile.", { movedTo: "certificateFile" }),
+    SSLCertificateKeyFile: path("Legacy: Certificate certificateKeyFile.", { movedTo: "certificateKeyFile" }),
+    SSLCertificateChainFile: path("Legacy: Certificate certificateChainFile.", { movedTo: "certificateChainFile" }),
+    sslEnabledProtocols: str("Legacy: SSLHostConfig protocols.", { movedTo: "protocols" }),
+    sslProtocol: str("Legacy: SSLHostConfig sslProtocol.", { movedTo: "sslProtocol" }),
+    ciphers: str("Legacy: SSLHostConfig ciphers.", { movedTo: "ciphers" }),
+  },
+  children: {
+    sslHostConfigs: { element: () => SSLHostConfig, list: true },
+  },
+};
+
+export const SSLHostConfig: ElementDef = {
+  name: "SSLHostConfig",
+  doc: "TLS settings for one SNI host name (or _default_).",
+  attrs: {
+    hostName: str("SNI name: exact, `*.example.com`, or `_default_`.", { default: "_default_" }),
+    protocols: str("Enabled TLS versions in Tomcat's syntax, e.g. `TLSv1.2+TLSv1.3`, `+TLSv1.3`, `all`.", {
+      default: "TLSv1.2+TLSv1.3",
+    }),
+    sslProtocol: str("JSSE SSLContext algorithm.", { default: "TLS" }),
+    ciphers: str("TLS 1.2 ciphers in OpenSSL syntax or a comma list of OpenSSL/IANA names."),
+  },
+  children: {
+    certificates: { element: () => Certificate, list: true },
+  },
+};
+
+export const Certificate: ElementDef = {
+  name: "Certificate",
+  doc: "A server certificate and its key: PEM files or a keystore.",
+  attrs: {
+    type: { kind: "enum", values: ["UNDEFINED", "RSA", "EC", "DSA", "MLDSA"], default: "UNDEFINED", doc: "Key type." },
+    certificateFile: path("PEM certificate (leaf, optionally followed by the chain)."),
+    certificateKeyFile: path("PEM private key (default: certificateFile)."),
+    certificateChainFile: path("PEM intermediates, without the leaf."),
+    certificateKeystoreFile: path("JKS or PKCS12 keystore."),
+    certificateKeystorePassword: str("Keystore password.", { default: "changeit", secret: true }),
+    certificateKeystorePasswordFile: path("File whose first line is the keystore password."),
+    certificateKeystoreType: { kind: "enum", values: ["PKCS12", "JKS", "PEM", "PKCS11"], doc: "Keystore type (default PKCS12; also detected from the content)." },
+    certificateKeystoreProvider: str("JCA provider (accepted and ignored)."),
+    certificateKeyAlias: str("Key entry to use (default: the first key entry)."),
+    certificateKeyPassword: str("Key password (default: the keystore password).", { secret: true }),
+    certificateKeyPasswordFile: path("File whose first line is the key password."),
+    createSelfSigned: bool(
+      "bobcat: when certificateFile and certificateKeyFile do not exist, create a self-signed localhost certificate there.",
+      false,
+    ),
+  },
+};
+
+export const Engine: ElementDef = {
+  name: "Engine",
+  doc: "Routes requests of a service to its hosts.",
+  attrs: {
+    name: str("Engine name (first part of session app ids and work directories).", { default: "Catalina" }),
+    defaultHost: str("Host that serves requests for unknown host names.", { required: true }),
+    jvmRoute: str("Appended to session ids as `.route` for sticky load balancing."),
+    backgroundProcessorDelay: int("Seconds between background ticks (session expiry).", 10, { min: 1 }),
+  },
+  children: {
+    hosts: { element: () => Host, list: true },
+    valves: { element: () => Valve, list: true },
+  },
+};
+
+export const Host: ElementDef = {
+  name: "Host",
+  doc: "A virtual host.",
+  attrs: {
+    name: str("Host name (matched case-insensitively against the Host header).", { required: true }),
+    aliases: { kind: "list", default: [], doc: "Other names of this host." },
+    appBase: path("Directory that relative docBase values resolve against.", { default: "webapps" }),
+    workDir: path("Work directory (default: work/<Engine>/<Host>)."),
+    autoDeploy: ignored("Deploy new webapps while running.", "contexts are listed in the config", "boolean"),
+    unpackWARs: ignored("Unpack WAR files.", "bobcat serves directories and handler modules, not WARs", "boolean"),
+    deployOnStartup: ignored("Deploy webapps at start.", "contexts are listed in the config", "boolean"),
+  },
+  children: {
+    contexts: { element: () => Context, list: true },
+    valves: { element: () => Valve, list: true },
+  },
+};
+
+export const Context: ElementDef = {
+  name: "Context",
+  doc: "A web application: a static docBase and/or a handler module.",
+  attrs: {
+    path: str('Context path: "" for ROOT, otherwise "/name".', { default: "" }),
+    docBase: str("Static files directory (relative to the host's appBase, as in Tomcat)."),
+    handler: str(
+      "Module exporting a Hono app or `{ fetch(request, ctx) }` (relative to the base directory), or a built-in app: `bobcat:root`, `bobcat:examples`.",
+    ),
+    welcomeFiles: { kind: "list", default: ["index.html", "index.htm"], doc: "Files served for a directory request." },
+    listings: bool("Directory listings when no welcome file exists.", false),
+    workDir: path("Work directory (default: <host workDir>/<context name>)."),
+    sessionTimeout: int("Session timeout in minutes (<= 0: never).", 30),
+    hstsEnabled: bool("Send Strict-Transport-Security on HTTPS responses.", false),
+    hstsMaxAgeSeconds: int("HSTS max-age.", 0, { min: 0 }),
+    hstsIncludeSubDomains: bool("HSTS includeSubDomains.", false),
+    hstsPreload: bool("HSTS preload.", false),
+    reloadable: ignored("Reload on class changes.", "restart bobcat to load a changed handler", "boolean"),
+    crossContext: ignored("Cross-context dispatch.", "not applicable", "boolean"),
+    allowLinking: ignored(
+      "Follow symbolic links that leave docBase.",
+      "symbolic links that leave docBase are never followed",
+      "boolean",
+    ),
+  },
+  children: {
+    securityConstraints: { element: () => SecurityConstraint, list: true },
+    valves: { element: () => Valve, list: true },
+  },
+};
+
+export const SecurityConstraint: ElementDef = {
+  name: "SecurityConstraint",
+  doc: "web.xml <security-constraint>: URL patterns and the transport they require.",
+  attrs: {
+    displayName: str("Name for logs."),
+    urlPatterns: { kind: "list", required: true, doc: "Servlet URL patterns: `/*`, `/admin/*`, `*.jsp`, `/exact`." },
+    httpMethods: { kind: "list", doc: "Methods the constraint applies to (default: all)." },
+    transportGuarantee: {
+      kind: "enum",
+      values: ["NONE", "INTEGRAL", "CONFIDENTIAL"],
+      default: "NONE",
+      doc: "CONFIDENTIAL/INTEGRAL redirect plain HTTP to the connector's redirectPort (302).",
+    },
+  },
+};
+
+export const Valve: ElementDef = {
+  name: "Valve",
+  doc: "A request-processing component chosen by className.",
+  attrs: {},
+  variants: {
+    map: {
+      AccessLogValve: { fullName: "org.apache.catalina.valves.AccessLogValve", element: () => AccessLogValve },
+    },
+  },
+};
+
+export const AccessLogValve: ElementDef = {
+  name: "AccessLogValve",
+  doc: "Writes one line per request in common/combined or a custom pattern.",
+  attrs: {
+    pattern: str("`common`, `combined`, or a pattern of %h %l %u %t %r %s %b %D %T %{Header}i ...", {
+      default: "common",
+    }),
+    directory: path("Log directory (relative to the base directory); `-` writes to stdout.", { default: "logs" }),
+    prefix: str("File name prefix.", { default: "localhost_access_log" }),
+    suffix: str("File name suffix.", { default: ".txt" }),
+    fileDateFormat: str("Date in the file name (Java SimpleDateFormat subset: yyyy MM dd HH).", {
+      default: ".yyyy-MM-dd",
+    }),
+    rotatable: bool("Start a new file when the formatted date changes.", true),
+    buffered: bool("Buffer lines and flush every second.", true),
+    enabled: bool("Turn the valve off without removing it.", true),
+  },
+};
+
+/** Every element, for the JSON Schema and the README reference. */
+export const ALL_ELEMENTS: ElementDef[] = [
+  ConfigFile,
+  Logging,
+  Server,
+  Service,
+  Connector,
+  SSLHostConfig,
+  Certificate,
+  Engine,
+  Host,
+  Context,
+  SecurityConstraint,
+  AccessLogValve,
+];

@@ -1,0 +1,254 @@
+/**
+ * Checks parsed config data against the element definitions: unknown attributes (with a
+ * did-you-mean), wrong types, missing required values, enum values. Applies defaults and
+ * resolves paths. Reports every problem found, not just the first.
+ */
+import { isAbsolute, resolve } from "node:path";
+import type { AttrDef, ElementDef } from "./schema-types.ts";
+import type { ParsedSource, PathSeg } from "./source.ts";
+import { BobcatError, type Where } from "../util/errors.ts";
+
+/** Where each validated element and attribute came from, for errors found later (TLS, stores). */
+export const SOURCE = Symbol("bobcat.source");
+export interface SourceInfo {
+  self: Where;
+  attr(name: string): Where;
+}
+
+export function sourceOf(node: object): SourceInfo {
+  return (
+    (node as { [SOURCE]?: SourceInfo })[SOURCE] ?? { self: {}, attr: (name: string) => ({ attribute: name }) }
+  );
+}
+
+export function formatPath(path: PathSeg[]): string {
+  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("");
+}
+
+export class Validator {
+  readonly errors: BobcatError[] = [];
+  readonly notes: string[] = [];
+
+  constructor(
+    private readonly source: ParsedSource,
+    private readonly baseDir: string,
+  ) {}
+
+  where(path: PathSeg[], key = false): Where {
+    const pos = this.source.locate(path, key);
+    const last = path[path.length - 1];
+    return {
+      file: this.source.file,
+      line: pos?.line,
+      column: pos?.column,
+      path: formatPath(path),
+      attribute: typeof last === "string" ? last : undefined,
+    };
+  }
+
+  error(code: string, path: PathSeg[], message: string, fix?: string, key = false): void {
+    this.errors.push(new BobcatError(code, message, { where: this.where(path, key), fix }));
+  }
+
+  element(def: ElementDef, data: unknown, path: PathSeg[]): Record<string, unknown> {
+    if (data === null || data === undefined) data = {};
+    if (typeof data !== "object" || Array.isArray(data)) {
+      this.error("config.type", path, `${def.name} must be a mapping of attributes, found ${describe(data)}`,
+        `write ${def.name}'s attributes as key: value pairs`);
+      return {};
+    }
+    const input = data as Record<string, unknown>;
+    let attrs = def.attrs;
+    let children = def.children ?? {};
+    const out: Record<string, unknown> = {};
+    if (def.variants) {
+      const chosen = this.variant(def, input, path);
+      if (!chosen) return out;
+      out.className = chosen.short;
+      attrs = { ...attrs, ...chosen.def.attrs };
+      children = { ...children, ...(chosen.def.children ?? {}) };
+    }
+    const known = new Set([...Object.keys(attrs), ...Object.keys(children), ...(def.variants ? ["className"] : [])]);
+    for (const key of Object.keys(input)) {
+      if (known.has(key)) continue;
+      const suggestion = didYouMean(key, [...known]);
+      this.error(
+        "config.unknownAttribute",
+        [...path, key],
+        `unknown attribute "${key}" on ${def.name}`,
+        suggestion ? `did you mean "${suggestion}"?` : `remove it; ${def.name} accepts: ${[...known].sort().join(", ")}`,
+        true,
+      );
+    }
+    for (const [name, a] of Object.entries(attrs)) {
+      const present = Object.hasOwn(input, name) && input[name] !== null;
+      if (!present) {
+        if (a.required) {
+          this.error("config.required", [...path, name], `${def.name} needs "${name}"`, `add ${name}: ${hint(a)}`);
+        } else if (a.default !== undefined) {
+          out[name] = structuredClone(a.default);
+          if (a.kind === "path") out[name] = this.resolvePath(out[name] as string);
+        }
+        continue;
+      }
+      const v = this.attr(a, input[name], [...path, name], def.name);
+      if (v === undefined) continue;
+      if (a.ignored) this.notes.push(`${formatWhereShort(this.where([...path, name]))}: ${name} is accepted but has no effect: ${a.ignored}`);
+      out[name] = v;
+    }
+    for (const [name, c] of Object.entries(children)) {
+      const raw = input[name];
+      if (raw === undefined || raw === null) {
+        if (c.list) out[name] = [];
+        continue;
+      }
+      if (c.list) {
+        const items = Array.isArray(raw) ? raw : [raw];
+        if (!Array.isArray(raw) && typeof raw !== "object") {
+          this.error("config.type", [...path, name], `${name} must be a list of ${c.element().name} entries`, `write ${name}: as a list (- item)`);
+          continue;
+        }
+        out[name] = items.map((item, i) => this.element(c.element(), item, [...path, name, ...(Array.isArray(raw) ? [i] : [])]));
+      } else {
+        if (Array.isArray(raw)) {
+          this.error("config.type", [...path, name], `${name} is a single ${c.element().name}, not a list`, `remove the list markers under ${name}`);
+          continue;
+        }
+        out[name] = this.element(c.element(), raw, [...path, name]);
+      }
+    }
+    attachSource(out, this, path);
+    return out;
+  }
+
+  private variant(def: ElementDef, input: Record<string, unknown>, path: PathSeg[]): { short: string; def: ElementDef } | undefined {
+    const variants = def.variants!;
+    const raw = input.className ?? variants.defaultVariant;
+    if (raw === undefined) {
+      this.error("config.required", [...path, "className"], `${def.name} needs "className"`,
+        `set className to one of: ${Object.keys(variants.map).join(", ")}`);
+      return undefined;
+    }
+    const name = String(raw);
+    for (const [short, v] of Object.entries(variants.map)) {
+      if (name === short || name === v.fullName) return { short, def: v.element() };
+    }
+    const suggestion = didYouMean(name.split(".").pop()!, Object.keys(variants.map));
+    this.error("config.unknownClass", [...path, "className"], `unknown ${def.name} className "${name}"`,
+      suggestion ? `did you mean "${suggestion}"?` : `use one of: ${Object.keys(variants.map).join(", ")}`);
+    return undefined;
+  }
+
+  private attr(a: AttrDef, v: unknown, path: PathSeg[], element: string): unknown {
+    const name = String(path[path.length - 1]);
+    const bad = (expected: string, fix?: string) => {
+      this.error("config.type", path, `${element} ${name} must be ${expected}, found ${describe(v)}`, fix ?? `write ${name}: ${hint(a)}`);
+      return undefined;
+    };
+    switch (a.kind) {
+      case "string":
+        if (typeof v === "string") return v;
+        if (typeof v === "number" || typeof v === "boolean") return String(v);
+        return bad("a string");
+      case "path":
+        if (typeof v !== "string" || v === "") return bad("a file or directory path");
+        return this.resolvePath(v);
+      case "int":
+      case "number": {
+        const n = typeof v === "number" ? v : typeof v === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : NaN;
+        if (Number.isNaN(n) || (a.kind === "int" && !Number.isInteger(n))) return bad(a.kind === "int" ? "a whole number" : "a number");
+        if (a.min !== undefined && n < a.min) return bad(`at least ${a.min}`);
+        if (a.max !== undefined && n > a.max) return bad(`at most ${a.max}`);
+        return n;
+      }
+      case "boolean":
+        if (typeof v === "boolean") return v;
+        if (typeof v === "string" && /^(true|false)$/i.test(v.trim())) return v.trim().toLowerCase() === "true";
+        return bad("true or false");
+      case "enum": {
+        const s = String(v).trim();
+        const hit = a.values!.find((x) => x.toLowerCase() === s.toLowerCase());
+        if (hit) return hit;
+        const syn = a.synonyms && Object.entries(a.synonyms).find(([k]) => k.toLowerCase() === s.toLowerCase());
+        if (syn) return syn[1];
+        return bad(`one of ${a.values!.join(", ")}`, `use one of: ${a.values!.join(", ")}`);
+      }
+      case "list":
+        if (Array.isArray(v) && v.every((x) => ["string", "number"].includes(typeof x))) return v.map(String);
+        if (typeof v === "string") return v.split(",").map((s) => s.trim()).filter((s) => s);
+        return bad("a list of strings");
+      case "regex":
+        if (typeof v !== "string") return bad("a regular expression string");
+        try {
+          new RegExp(v);
+          return v;
+        } catch (e) {
+          return bad(`a valid regular expression (${(e as Error).message})`);
+        }
+      case "map":
+        if (v && typeof v === "object" && !Array.isArray(v)) {
+          const out: Record<string, string> = {};
+          for (const [k, x] of Object.entries(v)) {
+            if (x !== null && typeof x === "object") return bad("a mapping of names to plain values");
+            out[k] = String(x);
+          }
+          return out;
+        }
+        return bad("a mapping of names to values");
+    }
+  }
+
+  resolvePath(p: string): string {
+    return isAbsolute(p) ? p : resolve(this.baseDir, p);
+  }
+}
+
+function attachSource(out: Record<string, unknown>, v: Validator, path: PathSeg[]): void {
+  const info: SourceInfo = { self: v.where(path), attr: (name) => v.where([...path, name]) };
+  Object.defineProperty(out, SOURCE, { value: info, enumerable: false });
+}
+
+function formatWhereShort(w: Where): string {
+  return `${w.file ?? ""}${w.line ? `:${w.line}` : ""} ${w.path ?? ""}`.trim();
+}
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  if (typeof v === "string") return JSON.stringify(v);
+  return `${typeof v} ${String(v)}`;
+}
+
+function hint(a: AttrDef): string {
+  if (a.kind === "enum") return a.values!.join(" | ");
+  if (a.default !== undefined) return JSON.stringify(a.default);
+  return { string: "text", path: "path/to/file", int: "123", number: "1.5", boolean: "true", list: "[a, b]", regex: "'^pattern$'", map: "{ name: value }", enum: "" }[a.kind];
+}
+
+export function didYouMean(word: string, candidates: string[]): string | undefined {
+  const lower = word.toLowerCase();
+  const exactCase = candidates.find((c) => c.toLowerCase() === lower);
+  if (exactCase) return exactCase;
+  let best: string | undefined;
+  let bestDist = Infinity;
+  for (const c of candidates) {
+    const d = levenshtein(lower, c.toLowerCase());
+    if (d < bestDist) [best, bestDist] = [c, d];
+  }
+  return bestDist <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function levenshtein(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}

@@ -1,0 +1,156 @@
+/**
+ * The request context handed to every handler as the second argument of `fetch` (a Hono app
+ * sees it as `c.env`): the HttpServletRequest extras of Tomcat, on web-standard parts.
+ */
+import type { X509Certificate } from "@peculiar/x509";
+
+/** The session API of DESIGN.md; the session layer's sessions satisfy it structurally. */
+export interface HttpSession {
+  readonly id: string;
+  readonly creationTime: number;
+  readonly lastAccessedTime: number;
+  readonly isNew: boolean;
+  /** Seconds; <= 0 never expires. */
+  maxInactiveInterval: number;
+  getAttribute<T = unknown>(name: string): T | undefined;
+  setAttribute(name: string, value: unknown): void;
+  removeAttribute(name: string): void;
+  getAttributeNames(): string[];
+  invalidate(): void;
+}
+
+/** What the runtime adapter knows about the connection a request came on. */
+export interface ConnectionInfo {
+  remoteAddr: string;
+  remotePort: number;
+  /** Set on TLS connections whose back-end exposes the TLS state (node-compat). */
+  tls?: TlsInfo;
+}
+
+export interface TlsInfo {
+  /** Lower-case hex id of the TLS session behind the connection. */
+  sslSessionId?: string;
+  /** Leaf first. */
+  peerCertificates?: X509Certificate[];
+  cipherSuite?: string;
+  protocol?: string;
+  serverName?: string;
+}
+
+/** The connector as the core sees it (no sockets: those belong to the adapter). */
+export interface ConnectorInfo {
+  name: string;
+  port: number;
+  scheme: string;
+  secure: boolean;
+  redirectPort: number;
+  proxyName?: string;
+  proxyPort?: number;
+}
+
+export interface Principal {
+  name: string;
+  roles: string[];
+  authType?: string;
+}
+
+/** Per-request API for handlers. Session members are filled in by the session layer. */
+export interface BobcatContext {
+  readonly secure: boolean;
+  readonly scheme: string;
+  readonly remoteAddr: string;
+  readonly remotePort: number;
+  /** Host name the request addressed (Host header without port, or proxyName). */
+  readonly serverName: string;
+  readonly serverPort: number;
+  /** "" for ROOT, otherwise "/name". The request URL the handler sees is relative to it. */
+  readonly contextPath: string;
+  /** The path as the client sent it, context path included. */
+  readonly requestURI: string;
+  readonly connector: ConnectorInfo;
+  readonly sslSessionId: string | undefined;
+  readonly peerCertificates: X509Certificate[];
+  readonly cipherSuite: string | undefined;
+  principal: Principal | null;
+  getSession(create?: boolean): HttpSession | null;
+  changeSessionId(): string;
+  /** Marks the session (if any) as authenticated; a new session id guards against fixation. */
+  login(name: string, roles?: string[]): void;
+  logout(): void;
+  isUserInRole(role: string): boolean;
+  /** Request-scoped attributes, like ServletRequest attributes. */
+  readonly attributes: Map<string, unknown>;
+}
+
+/** Hooks the session layer plugs into a request context. */
+export interface SessionAccess {
+  getSession(create: boolean): HttpSession | null;
+  changeSessionId(): string;
+  onLogin?(principal: Principal): void;
+  onLogout?(): void;
+}
+
+const NO_SESSIONS: SessionAccess = {
+  getSession(create) {
+    if (create) throw new Error("this context has no session manager");
+    return null;
+  },
+  changeSessionId() {
+    throw new Error("changeSessionId: there is no session");
+  },
+};
+
+export class RequestContext implements BobcatContext {
+  principal: Principal | null = null;
+  sessions: SessionAccess = NO_SESSIONS;
+  private attrs?: Map<string, unknown>;
+
+  constructor(
+    readonly connector: ConnectorInfo,
+    readonly conn: ConnectionInfo,
+    readonly serverName: string,
+    readonly serverPort: number,
+    readonly contextPath: string,
+    readonly requestURI: string,
+    /** Secure/scheme can be overridden by a trusted proxy (RemoteIpValve). */
+    readonly secure: boolean = connector.secure,
+    readonly scheme: string = connector.scheme,
+  ) {}
+
+  get remoteAddr(): string {
+    return this.conn.remoteAddr;
+  }
+  get remotePort(): number {
+    return this.conn.remotePort;
+  }
+  get sslSessionId(): string | undefined {
+    return this.conn.tls?.sslSessionId;
+  }
+  get peerCertificates(): X509Certificate[] {
+    return this.conn.tls?.peerCertificates ?? [];
+  }
+  get cipherSuite(): string | undefined {
+    return this.conn.tls?.cipherSuite;
+  }
+  get attributes(): Map<string, unknown> {
+    return (this.attrs ??= new Map());
+  }
+
+  getSession(create = true): HttpSession | null {
+    return this.sessions.getSession(create);
+  }
+  changeSessionId(): string {
+    return this.sessions.changeSessionId();
+  }
+  login(name: string, roles: string[] = []): void {
+    this.principal = { name, roles, authType: "PROGRAMMATIC" };
+    this.sessions.onLogin?.(this.principal);
+  }
+  logout(): void {
+    this.principal = null;
+    this.sessions.onLogout?.();
+  }
+  isUserInRole(role: string): boolean {
+    return this.principal?.roles.includes(role) ?? false;
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Loads a context's handler: a module whose default export (or `app`/`fetch` export) is a
+ * Hono app, an object with `fetch(request, ctx)`, or a plain function. Built-in apps are
+ * named `bobcat:<name>` and are bundled, so the single executable carries them.
+ */
+import { pathToFileURL } from "node:url";
+import { stat } from "node:fs/promises";
+import type { ContextConfig } from "../config/model.ts";
+import type { BobcatContext } from "./context.ts";
+import { BUILTIN_APPS } from "../apps/index.ts";
+import { BobcatError } from "../util/errors.ts";
+import { sourceOf } from "../config/validate.ts";
+
+export type FetchHandler = (request: Request, ctx: BobcatContext) => Response | Promise<Response>;
+
+export async function loadHandler(spec: string, context: ContextConfig): Promise<FetchHandler> {
+  const where = sourceOf(context).attr("handler");
+  if (spec.startsWith("bobcat:")) {
+    const name = spec.slice("bobcat:".length);
+    const app = BUILTIN_APPS[name];
+    if (!app) {
+      throw new BobcatError("handler.unknownBuiltin", `there is no built-in app "${name}"`, {
+        where,
+        fix: `use one of: ${Object.keys(BUILTIN_APPS).map((n) => `bobcat:${n}`).join(", ")}`,
+      });
+    }
+    return toHandler(app(context), spec, where);
+  }
+  try {
+    await stat(spec);
+  } catch {
+    throw new BobcatError("handler.notFound", `handler module ${spec} does not exist`, {
+      where,
+      fix: "check the handler path (relative paths resolve against the base directory, --base)",
+    });
+  }
+  let mod: Record<string, unknown>;
+  try {
+    mod = await import(pathToFileURL(spec).href);
+  } catch (e) {
+    throw new BobcatError("handler.loadFailed", `handler module ${spec} failed to load: ${(e as Error).message}`, {
+      where,
+      fix: "run the module on its own to see the full error",
+      cause: e,
+    });
+  }
+  return toHandler(mod.default ?? mod.app ?? (mod.fetch ? { fetch: mod.fetch } : undefined), spec, where);
+}
+
+function toHandler(value: unknown, spec: string, where: ReturnType<ReturnType<typeof sourceOf>["attr"]>): FetchHandler {
+  if (value && typeof (value as { fetch?: unknown }).fetch === "function") {
+    const target = value as { fetch: FetchHandler };
+    return (req, ctx) => target.fetch(req, ctx);
+  }
+  if (typeof value === "function") return value as FetchHandler;
+  throw new BobcatError("handler.noExport", `handler module ${spec} exports no fetch handler`, {
+    where,
+    fix: "export default a Hono app, an object with fetch(request, ctx), or a function (request, ctx) => Response",
+  });
+}

@@ -1,0 +1,66 @@
+/** The native Bun back-end: Bun.serve, with BoringSSL doing TLS. */
+import { constants } from "node:crypto";
+import type { TlsHost } from "./tls-material.ts";
+import { listenError, MODERN_TLS12_CIPHERS, type BackendOptions, type Listener } from "./listener.ts";
+
+declare const Bun: {
+  serve(options: Record<string, unknown>): {
+    port: number;
+    stop(closeActive?: boolean): Promise<void>;
+    requestIP(req: Request): { address: string; port: number } | null;
+  };
+};
+
+function bunTls(h: TlsHost, withName: boolean): Record<string, unknown> {
+  const keys = h.certs.map((c) => c.keyPem);
+  const certs = h.certs.map((c) => c.certPem);
+  let secureOptions = constants.SSL_OP_NO_TLSv1 | constants.SSL_OP_NO_TLSv1_1;
+  if (!h.versions.includes("TLSv1.2")) secureOptions |= constants.SSL_OP_NO_TLSv1_2;
+  if (!h.versions.includes("TLSv1.3")) secureOptions |= constants.SSL_OP_NO_TLSv1_3;
+  return {
+    ...(withName ? { serverName: h.hostName } : {}),
+    key: keys.length === 1 ? keys[0] : keys,
+    cert: certs.length === 1 ? certs[0] : certs,
+    // Bun's default list still accepts static-RSA suites: always pass an explicit one.
+    ciphers: h.config.ciphers ?? MODERN_TLS12_CIPHERS,
+    secureOptions,
+    lowMemoryMode: false,
+  };
+}
+
+export async function startBunNative({ config, tls, pipeline }: BackendOptions): Promise<Listener> {
+  let tlsOption: unknown;
+  if (tls) {
+    // The first entry also serves clients that send no or an unknown SNI name.
+    const ordered = [tls.defaultHost, ...tls.hosts.filter((h) => h !== tls.defaultHost)];
+    tlsOption = ordered.length === 1 ? bunTls(ordered[0]!, false) : ordered.map((h, i) => bunTls(h, i > 0 || h.hostName !== "_default_"));
+  }
+  const handle = pipeline.handle;
+  let server: ReturnType<typeof Bun.serve>;
+  try {
+    server = Bun.serve({
+      port: config.port,
+      hostname: config.address ?? "0.0.0.0",
+      tls: tlsOption,
+      idleTimeout: config.connectionTimeout <= 0 ? 0 : Math.min(255, Math.max(1, Math.round(config.connectionTimeout / 1000))),
+      fetch(req: Request, srv: typeof server) {
+        const ip = srv.requestIP(req);
+        return handle(req, { remoteAddr: ip?.address ?? "", remotePort: ip?.port ?? 0 });
+      },
+      error(e: Error) {
+        return new Response(`HTTP Status 500 – ${e.message}`, { status: 500 });
+      },
+    });
+  } catch (e) {
+    throw listenError(e, config);
+  }
+  return {
+    port: server.port,
+    stopAccepting: async () => {
+      void server.stop(false);
+    },
+    closeAll: async () => {
+      await server.stop(true);
+    },
+  };
+}

@@ -1,0 +1,64 @@
+/** What every back-end returns for a listening connector, and the errors listening can raise. */
+import type { ConnectorConfig } from "../config/model.ts";
+import { sourceOf } from "../config/validate.ts";
+import { BobcatError } from "../util/errors.ts";
+import type { ConnectorPipeline } from "./connector.ts";
+import type { ConnectorTls } from "./tls-material.ts";
+
+export interface Listener {
+  /** The bound port (the real one when the config said 0). */
+  readonly port: number;
+  /** Stop accepting connections; requests in flight go on. */
+  stopAccepting(): Promise<void>;
+  /** Close every connection now. */
+  closeAll(): Promise<void>;
+}
+
+export interface BackendOptions {
+  config: ConnectorConfig;
+  tls?: ConnectorTls;
+  pipeline: ConnectorPipeline;
+}
+
+/** Modern TLS 1.2 suites (forward secrecy + AEAD only), Tomcat's default minus static RSA. */
+export const MODERN_TLS12_CIPHERS = [
+  "ECDHE-ECDSA-AES128-GCM-SHA256",
+  "ECDHE-RSA-AES128-GCM-SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384",
+  "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305",
+  "ECDHE-RSA-CHACHA20-POLY1305",
+].join(":");
+
+/** Turns the runtime's bind error into one that names the connector and says what to do. */
+export function listenError(e: unknown, c: ConnectorConfig): Error {
+  const err = e as { code?: string; name?: string; message?: string };
+  const text = `${err.code ?? ""} ${err.name ?? ""} ${err.message ?? ""}`;
+  const where = sourceOf(c).attr("port");
+  const addr = `${c.address ?? "0.0.0.0"}:${c.port}`;
+  if (/EADDRINUSE|AddrInUse|address already in use|in use/i.test(text)) {
+    return new BobcatError("listen.inUse", `connector ${c.name}: port ${c.port} is already in use (${addr})`, {
+      where,
+      fix: `stop the process that holds it (see: ss -ltnp 'sport = :${c.port}') or choose another port`,
+      cause: e,
+    });
+  }
+  if (/EACCES|PermissionDenied|permission denied/i.test(text)) {
+    return new BobcatError("listen.permission", `connector ${c.name}: no permission to bind ${addr}${c.port < 1024 ? " (ports below 1024 are privileged)" : ""}`, {
+      where,
+      fix:
+        c.port < 1024
+          ? "use a port of 1024 or more and forward 80/443 to it (iptables, a proxy), or allow binding low ports: sudo setcap 'cap_net_bind_service=+ep' $(command -v bobcat)"
+          : "check that the address belongs to this machine and that you may bind it",
+      cause: e,
+    });
+  }
+  if (/EADDRNOTAVAIL|AddrNotAvailable|not available|cannot assign/i.test(text)) {
+    return new BobcatError("listen.address", `connector ${c.name}: address ${c.address} is not an address of this machine`, {
+      where: sourceOf(c).attr("address"),
+      fix: "use an address of one of this machine's interfaces, or remove address to listen on all",
+      cause: e,
+    });
+  }
+  return new BobcatError("listen.failed", `connector ${c.name}: cannot listen on ${addr}: ${err.message ?? e}`, { where, cause: e });
+}

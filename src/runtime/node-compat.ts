@@ -1,0 +1,198 @@
+/**
+ * The node-compatibility back-end: `node:http` for plain connectors and `node:http2`
+ * `createSecureServer({ allowHTTP1: true })` for TLS — not `node:https`, which on Bun loses the
+ * TLS surface. It runs on Bun, Deno and Node and is the one that sees the TLS socket
+ * (SNI callbacks, peer certificates, protocol and cipher, connection counts).
+ */
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
+import { createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
+import type { Socket } from "node:net";
+import type { ConnectionInfo, TlsInfo } from "../core/context.ts";
+import { logger } from "../util/log.ts";
+import { listenError, MODERN_TLS12_CIPHERS, type BackendOptions, type Listener } from "./listener.ts";
+import type { TlsHost } from "./tls-material.ts";
+
+const log = logger("connector");
+type AnyReq = IncomingMessage | Http2ServerRequest;
+type AnyRes = ServerResponse | Http2ServerResponse;
+
+/** Headers HTTP/2 forbids; node:http2 throws if a handler's Response carries them. */
+const H2_FORBIDDEN = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]);
+
+function secureOptions(h: TlsHost) {
+  return {
+    key: h.certs.map((c) => c.keyPem),
+    cert: h.certs.map((c) => c.certPem),
+    minVersion: h.versions[0],
+    maxVersion: h.versions[h.versions.length - 1],
+    ciphers: h.config.ciphers ?? MODERN_TLS12_CIPHERS,
+    honorCipherOrder: true,
+  } as const;
+}
+
+/** Tomcat's SNI lookup: exact name, then a one-level `*.` wildcard, then the default. */
+export function sniLookup<T>(byName: Map<string, T>, fallback: T, servername: string | undefined): T {
+  if (!servername) return fallback;
+  const name = servername.toLowerCase();
+  const exact = byName.get(name);
+  if (exact) return exact;
+  const dot = name.indexOf(".");
+  return (dot > 0 && byName.get("*" + name.slice(dot))) || fallback;
+}
+
+export async function startNodeCompat({ config, tls, pipeline }: BackendOptions): Promise<Listener> {
+  const sockets = new Set<Socket>();
+  const onRequest = (req: AnyReq, res: AnyRes) => {
+    void serve(req, res, tls ? "https" : "http", pipeline.handle);
+  };
+  let server: ReturnType<typeof createHttpServer> | ReturnType<typeof createSecureServer>;
+  if (tls) {
+    const contexts = new Map<string, SecureContext>();
+    for (const h of tls.hosts) contexts.set(h.hostName, createSecureContext(secureOptions(h)));
+    const fallback = contexts.get(tls.defaultHost.hostName)!;
+    server = createSecureServer({
+      allowHTTP1: true,
+      ...secureOptions(tls.defaultHost),
+      SNICallback: (servername, cb) => cb(null, sniLookup(contexts, fallback, servername)),
+    });
+    server.on("tlsClientError", (err: Error, socket: TLSSocket) => {
+      logger("handshake").debug(`${config.name}: handshake failed for ${socket.remoteAddress}:${socket.remotePort}: ${err.message}`);
+    });
+  } else {
+    server = createHttpServer();
+  }
+  server.on("request", onRequest as never);
+  // Connection counting works for the TLS server (secureConnection) and plain HTTP alike.
+  server.on(tls ? "secureConnection" : "connection", (s: Socket) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+    if (config.maxConnections > 0 && sockets.size > config.maxConnections) {
+      log.warn(`${config.name}: maxConnections (${config.maxConnections}) reached; closing a new connection from ${s.remoteAddress}`);
+      s.destroy();
+    }
+  });
+  if (config.connectionTimeout > 0) server.setTimeout(config.connectionTimeout);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (e) => reject(listenError(e, config)));
+    server.listen(config.port, config.address ?? "0.0.0.0", () => resolve());
+  });
+  const addr = server.address();
+  return {
+    port: typeof addr === "object" && addr ? addr.port : config.port,
+    stopAccepting: async () => {
+      server.close();
+      // Idle keep-alive connections would hold close() open; in-flight ones finish first.
+      for (const s of sockets) if (!(s as { _httpMessage?: unknown })._httpMessage) s.end();
+    },
+    closeAll: async () => {
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
+
+function tlsInfoOf(socket: TLSSocket | undefined): TlsInfo | undefined {
+  if (!socket || typeof socket.getProtocol !== "function") return undefined;
+  return {
+    protocol: socket.getProtocol() ?? undefined,
+    cipherSuite: socket.getCipher?.()?.standardName ?? socket.getCipher?.()?.name,
+    serverName: (socket as { servername?: string }).servername || undefined,
+  };
+}
+
+async function serve(req: AnyReq, res: AnyRes, scheme: string, handle: (r: Request, c: ConnectionInfo) => Promise<Response>): Promise<void> {
+  const h2 = req.httpVersionMajor === 2;
+  const socket = req.socket as TLSSocket;
+  try {
+    const headers = new Headers();
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      if (name.charCodeAt(0) === 58 /* ":" pseudo-header */) continue;
+      headers.append(name, raw[i + 1]!);
+    }
+    const authority = h2 ? ((req as Http2ServerRequest).authority ?? headers.get("host")) : headers.get("host");
+    if (h2 && authority && !headers.has("host")) headers.set("host", authority);
+    const url = `${scheme}://${authority ?? "localhost"}${req.url}`;
+    const method = req.method ?? "GET";
+    const hasBody = method !== "GET" && method !== "HEAD";
+    const request = new Request(url, {
+      method,
+      headers,
+      body: hasBody ? (toWebStream(req) as ReadableStream<Uint8Array>) : undefined,
+      ...(hasBody ? { duplex: "half" } : {}),
+    } as RequestInit);
+    const conn: ConnectionInfo = {
+      remoteAddr: socket?.remoteAddress ?? "",
+      remotePort: socket?.remotePort ?? 0,
+      tls: scheme === "https" ? tlsInfoOf(socket) : undefined,
+    };
+    const response = await handle(request, conn);
+    await writeResponse(response, res, h2, method === "HEAD");
+  } catch (e) {
+    log.error(`request failed: ${(e as Error).stack ?? e}`);
+    if (!res.headersSent) {
+      res.statusCode = 500;
+      res.end();
+    } else {
+      res.destroy?.();
+    }
+  }
+}
+
+function toWebStream(req: AnyReq): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      req.on("data", (chunk: Buffer) => {
+        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        if ((controller.desiredSize ?? 1) <= 0) req.pause();
+      });
+      req.on("end", () => controller.close());
+      req.on("error", (e) => controller.error(e));
+    },
+    pull() {
+      req.resume();
+    },
+    cancel() {
+      req.destroy();
+    },
+  });
+}
+
+async function writeResponse(response: Response, res: AnyRes, h2: boolean, head: boolean): Promise<void> {
+  const out: Record<string, string | string[]> = {};
+  response.headers.forEach((value, name) => {
+    if (name === "set-cookie") return;
+    if (h2 && H2_FORBIDDEN.has(name)) return;
+    out[name] = value;
+  });
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) out["set-cookie"] = cookies;
+  res.writeHead(response.status, out as never);
+  if (!response.body || head) {
+    res.end();
+    return;
+  }
+  const reader = response.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!(res as ServerResponse).write(value)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            res.off("drain", done);
+            res.off("close", done);
+            resolve();
+          };
+          res.on("drain", done);
+          res.on("close", done);
+        });
+        if ((res as ServerResponse).destroyed) break;
+      }
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  res.end();
+}

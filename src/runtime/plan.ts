@@ -1,0 +1,110 @@
+/**
+ * Chooses the back-end for each connector: the fastest one of the running runtime that can do
+ * every TLS feature the connector's config asks for. A feature no back-end here can do stops
+ * start-up with a message naming the feature, the connector, this runtime and one that can —
+ * we never hand a runtime an option it would silently ignore (see shared/reference/runtimes.md).
+ */
+import type { ConnectorConfig } from "../config/model.ts";
+import { BobcatError } from "../util/errors.ts";
+import { sourceOf } from "../config/validate.ts";
+import type { RuntimeName } from "./detect.ts";
+import type { ConnectorTls } from "./tls-material.ts";
+
+export type Backend = "native" | "node-compat";
+
+export type Feature =
+  | "tls"
+  | "sni-multiple-certificates"
+  | "rsa-and-ec-certificates"
+  | "protocol-limits"
+  | "tls12-ciphers"
+  | "max-connections";
+
+const FEATURE_TEXT: Record<Feature, string> = {
+  tls: "TLS from one certificate",
+  "sni-multiple-certificates": "several SSLHostConfigs chosen by SNI",
+  "rsa-and-ec-certificates": "several certificates (RSA and EC) for one host",
+  "protocol-limits": "protocols other than TLSv1.2+TLSv1.3",
+  "tls12-ciphers": "a ciphers list",
+  "max-connections": "maxConnections",
+};
+
+/** Which back-ends of each runtime can do a feature, best first. */
+const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
+  bun: {
+    tls: ["native", "node-compat"],
+    "sni-multiple-certificates": ["native", "node-compat"],
+    "rsa-and-ec-certificates": ["native", "node-compat"],
+    "protocol-limits": ["native", "node-compat"],
+    "tls12-ciphers": ["native", "node-compat"],
+    "max-connections": ["node-compat"],
+  },
+  deno: {
+    tls: ["native", "node-compat"],
+    "sni-multiple-certificates": ["node-compat"],
+    "rsa-and-ec-certificates": [],
+    "protocol-limits": ["node-compat"],
+    "tls12-ciphers": [],
+    "max-connections": ["node-compat"],
+  },
+  node: {
+    tls: ["node-compat"],
+    "sni-multiple-certificates": ["node-compat"],
+    "rsa-and-ec-certificates": ["node-compat"],
+    "protocol-limits": ["node-compat"],
+    "tls12-ciphers": ["node-compat"],
+    "max-connections": ["node-compat"],
+  },
+};
+
+const DEFAULT_MAX_CONNECTIONS = 8192;
+
+export interface Plan {
+  backend: Backend;
+  features: Feature[];
+  /** One line for the start-up log: which back-end and why. */
+  reason: string;
+}
+
+export function requiredFeatures(c: ConnectorConfig, tls: ConnectorTls | undefined): Feature[] {
+  const f: Feature[] = [];
+  if (c.maxConnections !== DEFAULT_MAX_CONNECTIONS && c.maxConnections > 0) f.push("max-connections");
+  if (!tls) return f;
+  f.push("tls");
+  if (tls.hosts.length > 1) f.push("sni-multiple-certificates");
+  if (tls.hosts.some((h) => h.certs.length > 1)) f.push("rsa-and-ec-certificates");
+  if (tls.hosts.some((h) => h.versions.length !== 2)) f.push("protocol-limits");
+  if (tls.hosts.some((h) => h.config.ciphers)) f.push("tls12-ciphers");
+  return f;
+}
+
+export function planConnector(c: ConnectorConfig, tls: ConnectorTls | undefined, runtime: RuntimeName, runtimeLabel: string): Plan {
+  const features = requiredFeatures(c, tls);
+  const table = CAN[runtime];
+  let candidates: Backend[] = runtime === "node" ? ["node-compat"] : ["native", "node-compat"];
+  for (const f of features) {
+    const ok = table[f];
+    const next = candidates.filter((b) => ok.includes(b));
+    if (next.length === 0) {
+      const others = (Object.keys(CAN) as RuntimeName[]).filter((r) => r !== runtime && CAN[r][f].length > 0);
+      throw new BobcatError(
+        "runtime.unsupportedFeature",
+        `TLS feature "${FEATURE_TEXT[f]}" (connector ${c.name}) is not supported on ${runtimeLabel}: no back-end of this runtime can do it, and bobcat does not pass options a runtime would silently ignore`,
+        {
+          where: sourceOf(c).self,
+          fix: `run bobcat on ${others.map((r) => (r === "node" ? "Node (--runtime node)" : r === "bun" ? "Bun" : "Deno")).join(" or ")}, or remove the setting`,
+        },
+      );
+    }
+    candidates = next;
+  }
+  const backend = candidates[0]!;
+  const needsCompat = features.filter((f) => !table[f].includes("native"));
+  const reason =
+    backend === "native"
+      ? `native ${runtime === "bun" ? "Bun.serve" : "Deno.serve"} (covers: ${features.map((f) => FEATURE_TEXT[f]).join(", ") || "plain HTTP"})`
+      : runtime === "node"
+        ? "node:http2 (the only back-end on Node)"
+        : `node:http2 compatibility back-end, because the native one cannot do: ${needsCompat.map((f) => FEATURE_TEXT[f]).join(", ")}`;
+  return { backend, features, reason };
+}

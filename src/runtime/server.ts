@@ -1,0 +1,114 @@
+/**
+ * A running bobcat: engines, connectors and their back-ends, start-up and graceful stop.
+ * Start-up is all or nothing: keystores, handlers and every listener must succeed, otherwise
+ * what was started is stopped again and the error is thrown (never half-configured).
+ */
+import type { BobcatConfig, ConnectorConfig } from "../config/model.ts";
+import { Engine } from "../core/engine.ts";
+import { BobcatError, BobcatErrors } from "../util/errors.ts";
+import { configureLogging, logger } from "../util/log.ts";
+import { ConnectorPipeline } from "./connector.ts";
+import { RUNTIME, runtimeLabel, type RuntimeName } from "./detect.ts";
+import type { BackendOptions, Listener } from "./listener.ts";
+import { planConnector, type Plan } from "./plan.ts";
+import { loadConnectorTls, type ConnectorTls } from "./tls-material.ts";
+import { startNodeCompat } from "./node-compat.ts";
+import { VERSION } from "../version.ts";
+
+const log = logger("connector");
+
+/** Hook for layers that add per-context behaviour (sessions) before the engine starts. */
+export type EngineSetup = (engine: Engine, config: BobcatConfig) => void | Promise<void>;
+const engineSetups: EngineSetup[] = [];
+export function registerEngineSetup(setup: EngineSetup): void {
+  engineSetups.push(setup);
+}
+
+export interface RunningConnector {
+  config: ConnectorConfig;
+  plan: Plan;
+  pipeline: ConnectorPipeline;
+  listener: Listener;
+  tls?: ConnectorTls;
+  /** The URL a client would use on this machine, e.g. https://localhost:8443/. */
+  url: string;
+}
+
+export interface StartOptions {
+  /** Apply the config's logging section (the CLI does; embedding scripts may not want it). */
+  configureLogging?: boolean;
+  runtime?: RuntimeName;
+}
+
+export class BobcatServer {
+  readonly engines: Engine[] = [];
+  readonly connectors: RunningConnector[] = [];
+  private stopped?: Promise<void>;
+
+  constructor(readonly config: BobcatConfig) {}
+
+  async start(opts: StartOptions = {}): Promise<this> {
+    if (opts.configureLogging !== false) configureLogging(this.config.logging);
+    for (const note of this.config.notes) logger("config").info(note);
+    const runtime = opts.runtime ?? RUNTIME;
+    log.info(`bobcat ${VERSION} on ${runtimeLabel()}, base ${this.config.baseDir}`);
+    try {
+      // Everything that can fail for configuration reasons happens before anything listens.
+      const prepared: Array<{ c: ConnectorConfig; tls?: ConnectorTls; plan: Plan; engine: Engine }> = [];
+      const errors: BobcatError[] = [];
+      for (const service of this.config.server.services) {
+        const engine = new Engine(service);
+        for (const setup of engineSetups) await setup(engine, this.config);
+        this.engines.push(engine);
+        for (const c of service.connectors) {
+          try {
+            const tls = await loadConnectorTls(c);
+            prepared.push({ c, tls, plan: planConnector(c, tls, runtime, runtimeLabel()), engine });
+          } catch (e) {
+            if (e instanceof BobcatErrors) errors.push(...e.errors);
+            else if (e instanceof BobcatError) errors.push(e);
+            else throw e;
+          }
+        }
+      }
+      if (errors.length > 0) throw new BobcatErrors(errors, `${errors.length} problem(s) stop bobcat from starting`);
+      for (const engine of this.engines) await engine.start();
+      for (const p of prepared) {
+        const pipeline = new ConnectorPipeline(p.c, p.engine);
+        const listener = await startBackend(p.plan, { config: p.c, tls: p.tls, pipeline }, runtime);
+        pipeline.setPort(listener.port);
+        const host = p.c.address && p.c.address !== "0.0.0.0" && p.c.address !== "::" ? p.c.address : "localhost";
+        const url = `${p.c.scheme}://${host.includes(":") ? `[${host}]` : host}:${listener.port}/`;
+        this.connectors.push({ config: p.c, plan: p.plan, pipeline, listener, tls: p.tls, url });
+        log.info(`${p.c.name} listening on ${url} — ${p.plan.reason}`);
+      }
+    } catch (e) {
+      await this.stop(0);
+      throw e;
+    }
+    return this;
+  }
+
+  /** Stop accepting, let requests in flight finish (up to the timeout), then stop the engines. */
+  stop(timeoutSeconds = this.config.server.gracefulStopTimeout): Promise<void> {
+    this.stopped ??= (async () => {
+      for (const c of this.connectors) {
+        c.pipeline.stopping = true;
+        await c.listener.stopAccepting();
+      }
+      const drained = await Promise.all(this.connectors.map((c) => c.pipeline.drain(timeoutSeconds * 1000)));
+      if (drained.includes(false)) log.warn(`requests still running after ${timeoutSeconds}s were cut off`);
+      await Promise.all(this.connectors.map((c) => c.listener.closeAll()));
+      for (const e of this.engines) await e.stop();
+      if (this.connectors.length > 0) log.info("bobcat stopped");
+    })();
+    return this.stopped;
+  }
+}
+
+async function startBackend(plan: Plan, opts: BackendOptions, runtime: RuntimeName): Promise<Listener> {
+  if (plan.backend === "node-compat") return startNodeCompat(opts);
+  if (runtime === "bun") return (await import("./bun.ts")).startBunNative(opts);
+  if (runtime === "deno") return (await import("./deno.ts")).startDenoNative(opts);
+  throw new Error(`no native back-end on ${runtime}`);
+}

@@ -1,0 +1,91 @@
+/**
+ * Turns a TLS connector's SSLHostConfigs into loaded keys and chains (through the tls layer),
+ * creating the self-signed localhost certificate of the default config on first start.
+ * Everything is loaded before anything listens, so a bad keystore stops start-up.
+ */
+import { existsSync } from "node:fs";
+import { mkdir, rename, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { CertificateEntry, ConnectorConfig, SSLHostConfig } from "../config/model.ts";
+import { sourceOf } from "../config/validate.ts";
+import { loadCertificate, type LoadedCertificate } from "../tls/certificate.ts";
+import { generateSelfSigned } from "../tls/keystore/selfsigned.ts";
+import { parseProtocols, type TlsVersion } from "../tls/protocols.ts";
+import { BobcatError, BobcatErrors } from "../util/errors.ts";
+import { logger } from "../util/log.ts";
+
+const log = logger("tls");
+
+export interface TlsHost {
+  hostName: string;
+  config: SSLHostConfig;
+  certs: LoadedCertificate[];
+  versions: TlsVersion[];
+}
+
+export interface ConnectorTls {
+  hosts: TlsHost[];
+  /** The one served to clients without SNI or with an unknown name. */
+  defaultHost: TlsHost;
+}
+
+export async function loadConnectorTls(c: ConnectorConfig): Promise<ConnectorTls | undefined> {
+  if (!c.SSLEnabled) return undefined;
+  const errors: BobcatError[] = [];
+  const hosts: TlsHost[] = [];
+  for (const h of c.sslHostConfigs) {
+    const src = sourceOf(h);
+    try {
+      const { versions, warnings } = parseProtocols(h.protocols, src.attr("protocols"));
+      for (const w of warnings) log.warn(`${c.name} SSLHostConfig "${h.hostName}": ${w}`);
+      const certs: LoadedCertificate[] = [];
+      for (const cert of h.certificates) {
+        try {
+          if (cert.createSelfSigned) await ensureSelfSigned(cert);
+          const loaded = await loadCertificate(cert, sourceOf(cert).self);
+          for (const w of loaded.warnings) log.warn(`${c.name} SSLHostConfig "${h.hostName}": ${w}`);
+          certs.push(loaded);
+        } catch (e) {
+          if (e instanceof BobcatError) errors.push(e);
+          else throw e;
+        }
+      }
+      hosts.push({ hostName: h.hostName, config: h, certs, versions });
+    } catch (e) {
+      if (e instanceof BobcatError) errors.push(e);
+      else throw e;
+    }
+  }
+  if (errors.length > 0) throw new BobcatErrors(errors, `connector ${c.name}: the TLS configuration cannot be used`);
+  const defaultHost = hosts.find((h) => h.hostName === c.defaultSSLHostConfigName)!;
+  return { hosts, defaultHost };
+}
+
+/** The default config's certificate: made once, kept in the base directory, reused afterwards. */
+async function ensureSelfSigned(cert: CertificateEntry): Promise<void> {
+  const certFile = cert.certificateFile;
+  const keyFile = cert.certificateKeyFile ?? certFile;
+  if (!certFile || !keyFile) {
+    throw new BobcatError("tls.selfSigned", "createSelfSigned needs certificateFile and certificateKeyFile", {
+      where: sourceOf(cert).attr("createSelfSigned"),
+      fix: "set certificateFile and certificateKeyFile to where the certificate should be kept",
+    });
+  }
+  if (existsSync(certFile) && existsSync(keyFile)) return;
+  log.info(`creating a self-signed certificate for localhost in ${certFile} (createSelfSigned: true)`);
+  const { keyPem, certPem } = await generateSelfSigned({ hostnames: ["localhost", "127.0.0.1", "::1"], days: 825 });
+  await mkdir(dirname(certFile), { recursive: true });
+  await mkdir(dirname(keyFile), { recursive: true });
+  if (keyFile === certFile) {
+    await atomicWrite(certFile, keyPem + certPem, 0o600);
+  } else {
+    await atomicWrite(keyFile, keyPem, 0o600);
+    await atomicWrite(certFile, certPem, 0o644);
+  }
+}
+
+async function atomicWrite(file: string, text: string, mode: number): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, text, { mode });
+  await rename(tmp, file);
+}

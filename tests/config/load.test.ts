@@ -1,0 +1,230 @@
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadConfigText } from "../../src/config/load.ts";
+import { BobcatErrors } from "../../src/util/errors.ts";
+import { ROOT } from "../helpers/bobcat.ts";
+import { defaultConfigModule, schemaText } from "../../scripts/gen-config-artifacts.ts";
+
+const minimal = (connectors: string, extra = "") => `
+server:
+  services:
+    - connectors:
+${connectors}
+      engine:
+        defaultHost: localhost
+        hosts:
+          - name: localhost
+            contexts:
+              - path: ""
+                handler: bobcat:root
+${extra}`;
+
+function problems(text: string, file = "/etc/bobcat/server.yaml", env: Record<string, string> = {}): BobcatErrors {
+  try {
+    loadConfigText(file, text, { baseDir: "/srv/base", env });
+  } catch (e) {
+    if (e instanceof BobcatErrors) return e;
+    throw e;
+  }
+  throw new Error("expected the config to be refused");
+}
+
+describe("config loading", () => {
+  test("the default config loads, with the documented defaults", () => {
+    const text = readFileSync(join(ROOT, "config/server.yaml"), "utf8");
+    const c = loadConfigText(join(ROOT, "config/server.yaml"), text, { baseDir: "/srv/base", env: {} });
+    const [http, https] = c.server.services[0]!.connectors;
+    expect(http!.port).toBe(8080);
+    expect(http!.redirectPort).toBe(8443);
+    expect(http!.secure).toBe(false);
+    expect(https!.SSLEnabled).toBe(true);
+    expect(https!.scheme).toBe("https");
+    expect(https!.secure).toBe(true);
+    expect(https!.maxThreads).toBe(150);
+    expect(https!.acceptCount).toBe(100);
+    expect(https!.name).toBe("https-jsse-nio-8443");
+    const cert = https!.sslHostConfigs[0]!.certificates[0]!;
+    expect(cert.certificateFile).toBe("/srv/base/conf/localhost-cert.pem");
+    expect(cert.certificateKeystorePassword).toBe("changeit");
+    const host = c.server.services[0]!.engine.hosts[0]!;
+    expect(host.appBase).toBe("/srv/base/webapps");
+    expect(host.workDir).toBe("/srv/base/work/Catalina/localhost");
+    expect(host.contexts[0]!.name).toBe("ROOT");
+    expect(host.contexts[0]!.sessionTimeout).toBe(30);
+  });
+
+  test("env variables override the default ports", () => {
+    const text = readFileSync(join(ROOT, "config/server.yaml"), "utf8");
+    const c = loadConfigText("/x/server.yaml", text, { env: { BOBCAT_HTTP_PORT: "9080", BOBCAT_HTTPS_PORT: "9443" } });
+    expect(c.server.services[0]!.connectors.map((x) => x.port)).toEqual([9080, 9443]);
+    expect(c.server.services[0]!.connectors[0]!.redirectPort).toBe(9443);
+  });
+
+  test("YAML and TOML give the same model", () => {
+    const yaml = readFileSync(join(ROOT, "config/server.yaml"), "utf8");
+    const toml = readFileSync(join(ROOT, "config/server.toml"), "utf8");
+    const a = loadConfigText("/x/server.yaml", yaml, { baseDir: "/b", env: {} });
+    const b = loadConfigText("/x/server.toml", toml, { baseDir: "/b", env: {} });
+    expect(JSON.stringify(b.server)).toBe(JSON.stringify(a.server));
+  });
+
+  test("unknown attribute: file, line, column, path and a did-you-mean", () => {
+    const e = problems(minimal("        - port: 8080\n          redirecPort: 8443"));
+    expect(e.errors).toHaveLength(1);
+    const text = e.errors[0]!.format();
+    expect(text).toContain("/etc/bobcat/server.yaml:6:11");
+    expect(text).toContain("server.services[0].connectors[0].redirecPort");
+    expect(text).toContain('did you mean "redirectPort"');
+  });
+
+  test("wrong case is caught as a did-you-mean (attribute names are Tomcat's, case and all)", () => {
+    const e = problems(minimal("        - port: 8443\n          sslEnabled: true"));
+    expect(e.errors[0]!.format()).toContain('did you mean "SSLEnabled"');
+  });
+
+  test("wrong types and ranges", () => {
+    const e = problems(minimal("        - port: eighty\n        - port: 70000\n        - port: 8081\n          SSLEnabled: maybe\n          maxThreads: 0"));
+    const text = e.message;
+    expect(text).toContain("port must be a whole number");
+    expect(text).toContain("must be at most 65535");
+    expect(text).toContain("SSLEnabled must be true or false");
+    expect(text).toContain("maxThreads must be at least 1");
+    expect(e.errors.length).toBe(4);
+  });
+
+  test("several problems are reported together", () => {
+    const e = problems(`
+server:
+  services:
+    - connectors:
+        - port: 8080
+        - port: 8080
+      engine:
+        defaultHost: nowhere
+        hosts:
+          - name: localhost
+            contexts:
+              - path: /a
+                docBase: a
+              - path: /a
+                docBase: b
+          - name: LOCALHOST
+`);
+    const codes = e.errors.map((x) => x.code).sort();
+    expect(codes).toEqual(["config.defaultHost", "config.duplicate", "config.duplicate", "config.portClash"]);
+    expect(e.message).toContain("port 8080 is already used");
+    expect(e.message).toContain('context path "/a" is defined twice');
+    expect(e.message).toContain('host name "LOCALHOST" is used twice');
+    expect(e.message).toContain('defaultHost "nowhere"');
+  });
+
+  test("missing required values", () => {
+    const e = problems(`
+server:
+  services:
+    - connectors:
+        - address: 127.0.0.1
+      engine:
+        hosts:
+          - contexts:
+              - path: /x
+`);
+    const text = e.message;
+    expect(text).toContain('Connector needs "port"');
+    expect(text).toContain('Engine needs "defaultHost"');
+    expect(text).toContain('Host needs "name"');
+    expect(text).toContain("has neither docBase nor handler");
+  });
+
+  test("TLS connector without certificates, and certificates without TLS", () => {
+    const e = problems(minimal("        - port: 8443\n          SSLEnabled: true\n        - port: 8444\n          sslHostConfigs:\n            - certificates:\n                - certificateFile: a.pem"));
+    expect(e.message).toContain("has SSLEnabled but no sslHostConfigs");
+    expect(e.message).toContain("has sslHostConfigs but SSLEnabled is false");
+  });
+
+  test("defaultSSLHostConfigName must name an SSLHostConfig (Tomcat's message)", () => {
+    const e = problems(minimal("        - port: 8443\n          SSLEnabled: true\n          sslHostConfigs:\n            - hostName: a.example\n              certificates:\n                - certificateFile: a.pem"));
+    expect(e.message).toContain("No SSLHostConfig element was found with the hostName [_default_]");
+  });
+
+  test("${env.X} without a default is an error; properties, defaults and built-ins expand", () => {
+    const e = problems(minimal("        - port: ${env.NO_SUCH_VAR}"), "/c/server.yaml", {});
+    expect(e.message).toContain("${env.NO_SUCH_VAR} is not defined");
+    expect(e.message).toContain("set the environment variable NO_SUCH_VAR");
+    const c = loadConfigText(
+      "/c/server.yaml",
+      `properties:\n  base.port: "9000"\n  other: \${base.port}\n` + minimal("        - port: ${other}\n          address: ${ADDR:-127.0.0.1}\n          server: ${catalina.base}"),
+      { baseDir: "/srv", env: {} },
+    );
+    const conn = c.server.services[0]!.connectors[0]!;
+    expect(conn.port).toBe(9000);
+    expect(conn.address).toBe("127.0.0.1");
+    expect(conn.server).toBe("/srv");
+  });
+
+  test("a self-referring property is reported, not looped on", () => {
+    const e = problems(`properties:\n  a: \${b}\n  b: \${a}\n` + minimal("        - port: ${a}"));
+    expect(e.message).toMatch(/did not settle|is not defined/);
+  });
+
+  test("relative paths resolve against the base dir; docBase against appBase", () => {
+    const c = loadConfigText(
+      "/etc/bobcat/server.yaml",
+      minimal("        - port: 8080", "              - path: /static\n                docBase: site\n              - path: /abs\n                docBase: /var/www"),
+      { baseDir: "/srv/b", env: {} },
+    );
+    const ctx = c.server.services[0]!.engine.hosts[0]!.contexts;
+    expect(ctx[1]!.docBase).toBe("/srv/b/webapps/site");
+    expect(ctx[2]!.docBase).toBe("/var/www");
+    expect(ctx[1]!.workDir).toBe("/srv/b/work/Catalina/localhost/static");
+  });
+
+  test("legacy connector TLS attributes move to the default SSLHostConfig with a note", () => {
+    const c = loadConfigText("/c/s.yaml", minimal("        - port: 8443\n          SSLEnabled: true\n          keystoreFile: conf/k.p12\n          keystorePass: secret\n          sslEnabledProtocols: TLSv1.3"), { baseDir: "/b", env: {} });
+    const conn = c.server.services[0]!.connectors[0]!;
+    expect(conn.sslHostConfigs[0]!.hostName).toBe("_default_");
+    expect(conn.sslHostConfigs[0]!.protocols).toBe("TLSv1.3");
+    expect(conn.sslHostConfigs[0]!.certificates[0]!.certificateKeystoreFile).toBe("/b/conf/k.p12");
+    expect(conn.sslHostConfigs[0]!.certificates[0]!.certificateKeystorePassword).toBe("secret");
+    expect(c.notes.join("\n")).toContain("legacy connector attribute keystoreFile");
+  });
+
+  test("accepted-but-ignored attributes leave a note", () => {
+    const c = loadConfigText("/c/s.yaml", minimal("        - port: 8080\n          URIEncoding: UTF-8"), { env: {} });
+    expect(c.notes.join("\n")).toContain("URIEncoding is accepted but has no effect");
+  });
+
+  test("portOffset shifts ports and redirectPort", () => {
+    const c = loadConfigText("/c/s.yaml", minimal("        - port: 8080\n          redirectPort: 8443").replace("server:\n", "server:\n  portOffset: 100\n"), { env: {} });
+    expect(c.server.services[0]!.connectors[0]!.port).toBe(8180);
+    expect(c.server.services[0]!.connectors[0]!.redirectPort).toBe(8543);
+  });
+
+  test("YAML syntax errors give line and column", () => {
+    try {
+      loadConfigText("/c/bad.yaml", "server:\n  services:\n    - connectors: [\n", { env: {} });
+      throw new Error("no error");
+    } catch (e) {
+      expect((e as Error & { format(): string }).format()).toMatch(/\/c\/bad\.yaml:\d+:\d+: .*YAML syntax error/);
+    }
+  });
+
+  test("TOML errors point at the line of the key", () => {
+    const e = problems(`[server]\n[[server.services]]\n[[server.services.connectors]]\nport = 8080\nmaxThread = 5\n[server.services.engine]\ndefaultHost = "localhost"\n[[server.services.engine.hosts]]\nname = "localhost"\n[[server.services.engine.hosts.contexts]]\nhandler = "bobcat:root"\n`, "/c/s.toml");
+    expect(e.errors[0]!.format()).toContain("/c/s.toml:5:1");
+  });
+
+  test("className accepts short and full Tomcat names; unknown ones are refused", () => {
+    const ok = loadConfigText("/c/s.yaml", minimal("        - port: 8080", "            valves:\n              - className: org.apache.catalina.valves.AccessLogValve\n                directory: '-'"), { env: {} });
+    expect(ok.server.services[0]!.engine.hosts[0]!.valves[0]!.className).toBe("AccessLogValve");
+    const e = problems(minimal("        - port: 8080", "            valves:\n              - className: AccesLogValve"));
+    expect(e.message).toContain('did you mean "AccessLogValve"');
+  });
+
+  test("generated artifacts are up to date (default config module, JSON Schema)", () => {
+    const yaml = readFileSync(join(ROOT, "config/server.yaml"), "utf8");
+    expect(readFileSync(join(ROOT, "src/cli/default-config.ts"), "utf8")).toBe(defaultConfigModule(yaml));
+    expect(readFileSync(join(ROOT, "config/server.schema.json"), "utf8")).toBe(schemaText());
+  });
+});

@@ -1,0 +1,176 @@
+/**
+ * Starts the real `bobcat` CLI under Bun or Deno in a throw-away base directory, on free
+ * loopback ports, and stops it again. Every wait is bounded.
+ */
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { spawn, type ChildProcess } from "node:child_process";
+
+export const ROOT = join(import.meta.dir, "..", "..");
+export const BUN = join(ROOT, "node_modules", ".bin", "bun");
+export const DENO = join(ROOT, "node_modules", ".bin", "deno");
+export const CLI = join(ROOT, "src", "cli", "main.ts");
+export const PKI = join(ROOT, "tests", "fixtures", "pki");
+export const CA_PEM = readFileSync(join(PKI, "ca.pem"), "utf8");
+export type Runtime = "bun" | "deno";
+export const RUNTIMES: Runtime[] = ["bun", "deno"];
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function tempDir(prefix = "bobcat-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function writeFiles(base: string, files: Record<string, string | Uint8Array>): void {
+  for (const [rel, content] of Object.entries(files)) {
+    const p = join(base, rel);
+    mkdirSync(dirname(p), { recursive: true });
+    writeFileSync(p, content);
+  }
+}
+
+/** The command line that runs the CLI from source under a runtime. */
+export function cliCommand(runtime: Runtime, args: string[]): string[] {
+  return runtime === "bun"
+    ? [BUN, CLI, ...args]
+    : [DENO, "run", "-A", "--quiet", `--config=${join(ROOT, "deno.json")}`, CLI, ...args];
+}
+
+export interface Running {
+  proc: ChildProcess;
+  base: string;
+  output(): string;
+  /** SIGTERM, then wait for exit (bounded); returns the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+export interface StartOptions {
+  runtime: Runtime;
+  /** Config text written to <base>/conf/server.yaml (or .toml). */
+  config?: string;
+  configName?: string;
+  files?: Record<string, string | Uint8Array>;
+  args?: string[];
+  base?: string;
+  /** How many "listening on" lines to wait for. */
+  connectors?: number;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  cwd?: string;
+}
+
+export async function startBobcat(opts: StartOptions): Promise<Running> {
+  const base = opts.base ?? tempDir();
+  if (opts.files) writeFiles(base, opts.files);
+  const args = [...(opts.args ?? ["run"])];
+  if (opts.config !== undefined) {
+    const name = opts.configName ?? "conf/server.yaml";
+    writeFiles(base, { [name]: opts.config });
+    args.push("--config", join(base, name), "--base", base);
+  }
+  const [cmd, ...rest] = cliCommand(opts.runtime, args);
+  const proc = spawn(cmd!, rest, {
+    cwd: opts.cwd ?? base,
+    env: { ...process.env, NO_COLOR: "1", ...(opts.env ?? {}) },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  proc.stdout!.on("data", (d) => (out += d));
+  proc.stderr!.on("data", (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
+  const want = opts.connectors ?? 1;
+  const deadline = Date.now() + (opts.timeoutMs ?? 30000);
+  let exitCode: number | null | undefined;
+  void exited.then((c) => (exitCode = c));
+  while ((out.match(/listening on/g) ?? []).length < want) {
+    if (exitCode !== undefined) throw new Error(`bobcat exited with ${exitCode} before listening:\n${out}`);
+    if (Date.now() > deadline) {
+      proc.kill("SIGKILL");
+      throw new Error(`bobcat did not start within ${opts.timeoutMs ?? 30000} ms:\n${out}`);
+    }
+    await Bun.sleep(50);
+  }
+  const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
+    if (exitCode !== undefined) return exitCode;
+    proc.kill(signal);
+    const t = setTimeout(() => proc.kill("SIGKILL"), 15000);
+    const code = await exited;
+    clearTimeout(t);
+    return code;
+  };
+  return { proc, base, output: () => out, stop, exited };
+}
+
+/** Runs the CLI to completion (check, version, keytool, a failing run) with a time limit. */
+export async function runCli(runtime: Runtime, args: string[], opts: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {}) {
+  const [cmd, ...rest] = cliCommand(runtime, args);
+  const proc = Bun.spawn([cmd!, ...rest], {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, NO_COLOR: "1", ...(opts.env ?? {}) },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs ?? 30000);
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  clearTimeout(timer);
+  return { code, stdout, stderr, output: stdout + stderr };
+}
+
+/** fetch that trusts the test CA and does not follow redirects. */
+export function tfetch(url: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(url, { redirect: "manual", ...init, tls: { ca: CA_PEM }, keepalive: false } as RequestInit);
+}
+
+export function cleanup(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Runs a command (curl, openssl) with a time limit; stdin optional. */
+export async function run(cmd: string[], opts: { stdin?: string; timeoutMs?: number; cwd?: string } = {}) {
+  const proc = Bun.spawn(cmd, { stdin: opts.stdin !== undefined ? new Blob([opts.stdin]) : "ignore", stdout: "pipe", stderr: "pipe", cwd: opts.cwd });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs ?? 20000);
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+/** A config with one HTTP and one HTTPS connector using the committed test PKI. */
+export function httpsConfig(httpPort: number, httpsPort: number, extra: { contexts?: string; hostExtra?: string; connectorExtra?: string } = {}): string {
+  return `
+server:
+  services:
+    - connectors:
+        - port: ${httpPort}
+          address: 127.0.0.1
+          redirectPort: ${httpsPort}
+        - port: ${httpsPort}
+          address: 127.0.0.1
+          SSLEnabled: true
+${extra.connectorExtra ?? ""}
+          sslHostConfigs:
+            - certificates:
+                - certificateFile: ${PKI}/localhost-rsa.pem
+                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
+                  certificateChainFile: ${PKI}/intermediate.pem
+      engine:
+        defaultHost: localhost
+        hosts:
+          - name: localhost
+${extra.hostExtra ?? ""}
+            contexts:
+${extra.contexts ?? `              - path: ""
+                handler: bobcat:root`}
+`;
+}
