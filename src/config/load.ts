@@ -160,7 +160,7 @@ function normaliseConnector(c: ConnectorConfig, path: PathSeg[], v: Validator, o
       c.sslHostConfigs.push(host);
     }
     if (legacyCert.length > 0 && host.certificates.length === 0) {
-      host.certificates.push({ type: "UNDEFINED", certificateKeystorePassword: "changeit", createSelfSigned: false });
+      host.certificates.push({ type: "UNDEFINED", createSelfSigned: false });
     }
     for (const [from, to] of legacyHost) (host as unknown as Record<string, unknown>)[to] = raw[from];
     for (const [from, to] of legacyCert) (host.certificates[0] as unknown as Record<string, unknown>)[to] = raw[from];

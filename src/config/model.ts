@@ -63,7 +63,6 @@ export interface SSLHostConfig {
 
 export interface CertificateEntry extends CertificateConfig {
   type: "UNDEFINED" | "RSA" | "EC" | "DSA" | "MLDSA";
-  certificateKeystorePassword: string;
   createSelfSigned: boolean;
 }
 

@@ -156,7 +156,7 @@ export const Certificate: ElementDef = {
     certificateKeyFile: path("PEM private key (default: certificateFile)."),
     certificateChainFile: path("PEM intermediates, without the leaf."),
     certificateKeystoreFile: path("JKS or PKCS12 keystore."),
-    certificateKeystorePassword: str("Keystore password.", { default: "changeit", secret: true }),
+    certificateKeystorePassword: str("Keystore password (default: changeit, as in Tomcat).", { secret: true }),
     certificateKeystorePasswordFile: path("File whose first line is the keystore password."),
     certificateKeystoreType: { kind: "enum", values: ["PKCS12", "JKS", "PEM", "PKCS11"], doc: "Keystore type (default PKCS12; also detected from the content)." },
     certificateKeystoreProvider: str("JCA provider (accepted and ignored)."),

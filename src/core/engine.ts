@@ -178,7 +178,8 @@ export class Engine {
 
   private async route(req: Request, connector: ConnectorInfo, conn: ConnectionInfo) {
     const url = new URL(req.url);
-    const host = this.hostFor(req.headers.get("host"));
+    // Every back-end builds the URL's authority from the Host header (or :authority on h2).
+    const host = this.hostFor(url.host);
     const pathname = url.pathname;
     const context = host.match(pathname);
     if (!context) {

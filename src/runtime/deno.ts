@@ -31,6 +31,8 @@ export async function startDenoNative({ config, tls, pipeline }: BackendOptions)
     throw listenError(e, config);
   }
   let shutdown: Promise<void> | undefined;
+  let finished = false;
+  void server.finished.then(() => (finished = true));
   return {
     port: server.addr.port,
     stopAccepting: async () => {
@@ -38,7 +40,9 @@ export async function startDenoNative({ config, tls, pipeline }: BackendOptions)
       shutdown ??= server.shutdown();
     },
     closeAll: async () => {
-      abort.abort();
+      // Aborting a server that already finished throws inside Deno's listener: only abort stragglers.
+      await Promise.race([server.finished, new Promise((r) => setTimeout(r, 200))]);
+      if (!finished) abort.abort();
       await Promise.race([server.finished, new Promise((r) => setTimeout(r, 1000))]);
     },
   };

@@ -46,7 +46,6 @@ describe("config loading", () => {
     expect(https!.name).toBe("https-jsse-nio-8443");
     const cert = https!.sslHostConfigs[0]!.certificates[0]!;
     expect(cert.certificateFile).toBe("/srv/base/conf/localhost-cert.pem");
-    expect(cert.certificateKeystorePassword).toBe("changeit");
     const host = c.server.services[0]!.engine.hosts[0]!;
     expect(host.appBase).toBe("/srv/base/webapps");
     expect(host.workDir).toBe("/srv/base/work/Catalina/localhost");
