@@ -1,0 +1,182 @@
+/**
+ * Session records and the envelope around them: the StandardManager file (many sessions) and the
+ * single-session blob a Store keeps. Attribute values stay as opaque serializer frames here, so
+ * the manager decides, per attribute, what to do when one cannot be read. Layout: FORMAT.md.
+ */
+import { CorruptDataError } from "./errors.ts";
+import type { Principal } from "./types.ts";
+import { ByteReader, ByteWriter, crc32 } from "./wire.ts";
+
+/** "\x89BCSES\r\n": the high byte and the CR LF catch text-mode transfers, like PNG's signature. */
+const MAGIC = Uint8Array.of(0x89, 0x42, 0x43, 0x53, 0x45, 0x53, 0x0d, 0x0a);
+const JAVA_STREAM = Uint8Array.of(0xac, 0xed, 0x00, 0x05);
+export const FILE_FORMAT_VERSION = 1;
+
+export const KIND_MANAGER_FILE = 1;
+export const KIND_SINGLE_SESSION = 2;
+
+const FLAG_NEW = 1;
+const FLAG_VALID = 2;
+const FLAG_AUTH_TYPE = 4;
+const FLAG_PRINCIPAL = 8;
+const KNOWN_FLAGS = FLAG_NEW | FLAG_VALID | FLAG_AUTH_TYPE | FLAG_PRINCIPAL;
+
+export interface AttributeFrame {
+  name: string;
+  frame: Uint8Array;
+}
+
+export interface SessionRecord {
+  id: string;
+  creationTime: number;
+  lastAccessedTime: number;
+  thisAccessedTime: number;
+  maxInactiveInterval: number;
+  isNew: boolean;
+  isValid: boolean;
+  authType: string | null;
+  principal: Principal | null;
+  attributes: AttributeFrame[];
+}
+
+function writeRecord(w: ByteWriter, rec: SessionRecord): void {
+  w.str(rec.id);
+  w.f64(rec.creationTime);
+  w.f64(rec.lastAccessedTime);
+  w.f64(rec.thisAccessedTime);
+  w.zigzag32(rec.maxInactiveInterval);
+  w.u8(
+    (rec.isNew ? FLAG_NEW : 0) | (rec.isValid ? FLAG_VALID : 0) |
+      (rec.authType !== null ? FLAG_AUTH_TYPE : 0) | (rec.principal ? FLAG_PRINCIPAL : 0),
+  );
+  if (rec.authType !== null) w.str(rec.authType);
+  if (rec.principal) {
+    w.str(rec.principal.name);
+    w.varint(rec.principal.roles.length);
+    for (const role of rec.principal.roles) w.str(role);
+  }
+  w.varint(rec.attributes.length);
+  for (const a of rec.attributes) {
+    w.str(a.name);
+    w.block(a.frame);
+  }
+}
+
+function readTime(r: ByteReader, what: string): number {
+  const t = r.f64();
+  if (!Number.isFinite(t)) r.fail(`${what} is not a finite time`);
+  return t;
+}
+
+function readRecord(r: ByteReader): SessionRecord {
+  const id = r.str();
+  if (!id) r.fail("empty session id");
+  const creationTime = readTime(r, "creationTime");
+  const lastAccessedTime = readTime(r, "lastAccessedTime");
+  const thisAccessedTime = readTime(r, "thisAccessedTime");
+  const maxInactiveInterval = r.zigzag32();
+  const flags = r.u8();
+  if (flags & ~KNOWN_FLAGS) r.fail(`unknown session flags 0x${flags.toString(16)}`);
+  const authType = flags & FLAG_AUTH_TYPE ? r.str() : null;
+  let principal: Principal | null = null;
+  if (flags & FLAG_PRINCIPAL) {
+    const name = r.str();
+    const roles: string[] = [];
+    for (let n = r.count(1); n > 0; n--) roles.push(r.str());
+    principal = { name, roles };
+  }
+  const attributes: AttributeFrame[] = [];
+  const seen = new Set<string>();
+  for (let n = r.count(2); n > 0; n--) {
+    const name = r.str();
+    if (seen.has(name)) r.fail(`attribute [${name}] appears twice`);
+    seen.add(name);
+    attributes.push({ name, frame: r.block() });
+  }
+  return {
+    id, creationTime, lastAccessedTime, thisAccessedTime, maxInactiveInterval,
+    isNew: !!(flags & FLAG_NEW), isValid: !!(flags & FLAG_VALID), authType, principal, attributes,
+  };
+}
+
+function seal(kind: number, body: (w: ByteWriter) => void): Uint8Array {
+  const w = new ByteWriter();
+  w.bytes(MAGIC);
+  w.u8(FILE_FORMAT_VERSION);
+  w.u8(kind);
+  body(w);
+  const unsigned = w.finish();
+  w.u32(crc32(unsigned));
+  return w.finish();
+}
+
+function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  return bytes.length >= prefix.length && prefix.every((b, i) => bytes[i] === b);
+}
+
+/** Checks signature, version, kind and checksum; returns a reader positioned at the body. */
+function open(bytes: Uint8Array, kind: number, what: string): ByteReader {
+  if (startsWith(bytes, JAVA_STREAM)) {
+    throw new CorruptDataError(
+      `${what}: this is a Java serialization stream (Tomcat's own SESSIONS.ser format), which bobcat cannot read`,
+      "Tomcat's persisted sessions cannot be carried over; users will log in again.",
+    );
+  }
+  if (!startsWith(bytes, MAGIC)) throw new CorruptDataError(`${what}: not a bobcat session file (wrong signature)`);
+  const header = MAGIC.length + 2;
+  if (bytes.length < header + 4) throw new CorruptDataError(`${what}: truncated (${bytes.length} bytes)`);
+  const version = bytes[MAGIC.length]!;
+  if (version !== FILE_FORMAT_VERSION) {
+    throw new CorruptDataError(
+      `${what}: format version ${version} is not supported (this bobcat reads version ${FILE_FORMAT_VERSION})`,
+      "It was written by a different bobcat version; run that version, or start without these sessions.",
+    );
+  }
+  if (bytes[MAGIC.length + 1] !== kind) {
+    throw new CorruptDataError(`${what}: holds data of kind ${bytes[MAGIC.length + 1]}, expected ${kind}`);
+  }
+  const end = bytes.length - 4;
+  const stored = new DataView(bytes.buffer, bytes.byteOffset + end, 4).getUint32(0);
+  if (crc32(bytes.subarray(0, end)) !== stored) {
+    throw new CorruptDataError(`${what}: checksum mismatch (the file is damaged or truncated)`);
+  }
+  const r = new ByteReader(bytes.subarray(0, end), what);
+  r.pos = header;
+  return r;
+}
+
+/** The StandardManager persistence file: every session, each as a length-prefixed record. */
+export function encodeSessionFile(records: SessionRecord[]): Uint8Array {
+  return seal(KIND_MANAGER_FILE, (w) => {
+    w.varint(records.length);
+    for (const rec of records) {
+      const one = new ByteWriter();
+      writeRecord(one, rec);
+      w.block(one.finish());
+    }
+  });
+}
+
+export function decodeSessionFile(bytes: Uint8Array, what = "session file"): SessionRecord[] {
+  const r = open(bytes, KIND_MANAGER_FILE, what);
+  const records: SessionRecord[] = [];
+  for (let n = r.count(1); n > 0; n--) {
+    const inner = new ByteReader(r.block(), `${what}, session #${records.length + 1}`);
+    records.push(readRecord(inner));
+    inner.end();
+  }
+  r.end();
+  return records;
+}
+
+/** One session, as a Store keeps it. */
+export function encodeSessionData(record: SessionRecord): Uint8Array {
+  return seal(KIND_SINGLE_SESSION, (w) => writeRecord(w, record));
+}
+
+export function decodeSessionData(bytes: Uint8Array, what = "session data"): SessionRecord {
+  const r = open(bytes, KIND_SINGLE_SESSION, what);
+  const record = readRecord(r);
+  r.end();
+  return record;
+}
