@@ -153,7 +153,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const SECRET_KEYS = /password|pass$|Pass$/;
+const SECRET_KEYS = /pass(word)?$/i;
 function maskSecrets(config: BobcatConfig): unknown {
   const walk = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(walk);

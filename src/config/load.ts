@@ -205,7 +205,7 @@ function normaliseConnector(c: ConnectorConfig, path: PathSeg[], v: Validator, o
   } else if (c.sslHostConfigs.length > 0) {
     v.error("config.sslNotEnabled", [...path, "SSLEnabled"], `connector on port ${c.port} has sslHostConfigs but SSLEnabled is false`, "set SSLEnabled: true (or remove the sslHostConfigs)");
   }
-  const addr = c.address ? `${c.address}-` : "";
+  const addr = c.address && !["0.0.0.0", "::", "*"].includes(c.address) ? `${c.address}-` : "";
   c.name = c.SSLEnabled ? `https-jsse-nio-${addr}${c.port}` : `http-nio-${addr}${c.port}`;
 }
 
@@ -243,7 +243,8 @@ function normaliseContexts(h: HostConfig, hPath: PathSeg[], v: Validator): void 
     paths.set(ctx.path, ci);
     // A relative docBase resolves against appBase, as in Tomcat (the validator made it absolute against the base dir).
     if (ctx.docBase !== undefined && !isAbsolute(ctx.docBase)) ctx.docBase = resolve(h.appBase, ctx.docBase);
-    if (ctx.handler && !ctx.handler.startsWith("bobcat:") && !isAbsolute(ctx.handler)) {
+    // "name:..." specs (bobcat:root, app:main) name built-in or provided handlers, not files.
+    if (ctx.handler && !/^[a-z][a-z0-9+.-]*:/i.test(ctx.handler) && !isAbsolute(ctx.handler)) {
       ctx.handler = v.resolvePath(ctx.handler);
     }
     if (!ctx.docBase && !ctx.handler) {

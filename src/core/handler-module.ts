@@ -13,8 +13,15 @@ import { sourceOf } from "../config/validate.ts";
 
 export type FetchHandler = (request: Request, ctx: BobcatContext) => Response | Promise<Response>;
 
+/** Handlers given as objects (embedding, edge runtimes without a file system), by spec name. */
+const provided = new Map<string, unknown>();
+export function provideHandler(spec: string, handler: unknown): void {
+  provided.set(spec, handler);
+}
+
 export async function loadHandler(spec: string, context: ContextConfig): Promise<FetchHandler> {
   const where = sourceOf(context).attr("handler");
+  if (provided.has(spec)) return toHandler(provided.get(spec), spec, where);
   if (spec.startsWith("bobcat:")) {
     const name = spec.slice("bobcat:".length);
     const app = BUILTIN_APPS[name];

@@ -47,7 +47,9 @@ export class NotSerializableError extends BobcatError {
   readonly reason: string;
   constructor(typeName: string, reason: string) {
     super("session.notSerializable", reason, {
-      fix: `Store plain data, or register the class with registerSerializable("${typeName}", ${typeName}).`,
+      fix: typeName === "Function" || typeName === "Symbol"
+        ? "Keep functions and symbols out of session attributes; store plain data."
+        : `Store plain data, or register the class with registerSerializable("${typeName}", ${typeName}).`,
     });
     this.name = "NotSerializableException";
     this.typeName = typeName;

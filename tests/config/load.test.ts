@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { loadConfigText } from "../../src/config/load.ts";
 import { BobcatErrors } from "../../src/util/errors.ts";
 import { ROOT } from "../helpers/bobcat.ts";
-import { defaultConfigModule, schemaText } from "../../scripts/gen-config-artifacts.ts";
+import { defaultConfigModule, referenceText, schemaText } from "../../scripts/gen-config-artifacts.ts";
 
 const minimal = (connectors: string, extra = "") => `
 server:
@@ -225,5 +225,6 @@ server:
     const yaml = readFileSync(join(ROOT, "config/server.yaml"), "utf8");
     expect(readFileSync(join(ROOT, "src/cli/default-config.ts"), "utf8")).toBe(defaultConfigModule(yaml));
     expect(readFileSync(join(ROOT, "config/server.schema.json"), "utf8")).toBe(schemaText());
+    expect(readFileSync(join(ROOT, "docs/config-reference.md"), "utf8")).toBe(referenceText());
   });
 });

@@ -1,0 +1,33 @@
+/** The session component's public surface: what the core, config and apps import. */
+export type {
+  HttpSession,
+  HttpSessionActivationListener,
+  HttpSessionBindingEvent,
+  HttpSessionBindingListener,
+  HttpSessionEvent,
+  Principal,
+  SessionListener,
+} from "./types.ts";
+export { StandardSession } from "./session.ts";
+export { ManagerBase, type ManagerState } from "./manager-base.ts";
+export { StandardManager, type StandardManagerOptions } from "./standard-manager.ts";
+export type { AttributeFilter, ManagerConfig, ManagerOptions, SessionIdGeneratorOptions } from "./options.ts";
+export type { ManagerStats } from "./stats.ts";
+export { DEFAULT_SESSION_ID_LENGTH, SessionIdGenerator } from "./id-generator.ts";
+export {
+  type ClassCodec,
+  defaultSerializer,
+  registerSerializable,
+  Serializer,
+  VALUE_FORMAT_VERSION,
+} from "./serializer.ts";
+export { FILE_FORMAT_VERSION } from "./record.ts";
+export type { Store, StoreManager } from "./store.ts";
+export {
+  CorruptDataError,
+  NotSerializableError,
+  SessionArgumentError,
+  SessionStateError,
+  TooManyActiveSessionsError,
+  UnknownClassError,
+} from "./errors.ts";

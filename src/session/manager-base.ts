@@ -1,0 +1,368 @@
+/**
+ * Tomcat's ManagerBase: what every manager shares — the session map, creation with
+ * maxActiveSessions, lookup with lazy expiry, id changes, the background expiry sweep, the
+ * attribute filters, statistics, and turning a session into a record and back. Subclasses decide
+ * where sessions live across a stop (StandardManager: one file; PersistentManager: a Store).
+ */
+import { BobcatError } from "../util/errors.ts";
+import { logger } from "../util/log.ts";
+import { NotSerializableError, SessionArgumentError, SessionStateError, TooManyActiveSessionsError } from "./errors.ts";
+import { SessionIdGenerator } from "./id-generator.ts";
+import { SessionListeners } from "./listeners.ts";
+import { type ManagerConfig, type ManagerOptions, type OptionReader, resolveManagerOptions } from "./options.ts";
+import { decodeSessionData, encodeSessionData, type AttributeFrame, type SessionRecord } from "./record.ts";
+import { type SessionHost, StandardSession } from "./session.ts";
+import { type ManagerStats, SessionStatistics } from "./stats.ts";
+import type { SessionListener } from "./types.ts";
+
+export type ManagerState = "new" | "starting" | "started" | "stopping" | "stopped";
+
+export function describeError(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export abstract class ManagerBase implements SessionHost {
+  readonly config: ManagerConfig;
+  readonly listeners: SessionListeners;
+  protected readonly sessions = new Map<string, StandardSession>();
+  protected readonly stats = new SessionStatistics();
+  protected readonly idGenerator = new SessionIdGenerator();
+  protected readonly log = logger("session");
+  /** For subclasses to read their own attributes with the same checks. */
+  protected readonly options: OptionReader;
+  private lifecycle: ManagerState = "new";
+  private backgroundCount = 0;
+
+  protected constructor(
+    options: ManagerOptions,
+    kind: string,
+    classNames: readonly string[],
+    ownKeys: readonly string[],
+  ) {
+    const { config, reader } = resolveManagerOptions(options, kind, classNames, ownKeys);
+    this.config = config;
+    this.options = reader;
+    this.listeners = new SessionListeners(config.name);
+    if (config.sessionIdLength !== undefined) this.idGenerator.sessionIdLength = config.sessionIdLength;
+    this.idGenerator.jvmRoute = config.jvmRoute;
+  }
+
+  /** Where the subclass loads what a previous run left behind. */
+  protected abstract startInternal(): Promise<void>;
+
+  /** Where the subclass saves sessions it keeps across the stop; whatever stays in memory is expired after it. */
+  protected abstract stopInternal(): Promise<void>;
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  get state(): ManagerState {
+    return this.lifecycle;
+  }
+
+  now(): number {
+    return this.config.now();
+  }
+
+  addListener(listener: SessionListener): void {
+    this.listeners.add(listener);
+  }
+
+  removeListener(listener: SessionListener): void {
+    this.listeners.remove(listener);
+  }
+
+  async start(): Promise<void> {
+    if (this.lifecycle === "starting" || this.lifecycle === "started") {
+      throw new BobcatError("session.lifecycle", `[${this.name}] the session manager is already started`);
+    }
+    this.lifecycle = "starting";
+    const secureRandom = Object.entries(this.config.secureRandom);
+    if (secureRandom.length) {
+      this.log.info(
+        `[${this.name}] ${secureRandom.map(([k, v]) => `${k}="${v}"`).join(", ")} accepted for compatibility: ` +
+          "session ids always come from the runtime's CSPRNG (crypto.getRandomValues)",
+      );
+    }
+    await this.startInternal();
+    this.lifecycle = "started";
+  }
+
+  /** Tomcat's stopInternal: let the subclass persist, then expire (with notifications) whatever is left. */
+  async stop(): Promise<void> {
+    if (this.lifecycle !== "started") return;
+    this.lifecycle = "stopping";
+    try {
+      await this.stopInternal();
+    } finally {
+      for (const session of [...this.sessions.values()]) {
+        if (session.isValid()) session.expire(true);
+      }
+      this.lifecycle = "stopped";
+    }
+  }
+
+  /**
+   * A new session, told to sessionCreated listeners. `id` reuses an id the client presented
+   * (the core does that only where Tomcat does); otherwise one is generated.
+   * Over maxActiveSessions: counts a rejection and throws TooManyActiveSessionsError (503).
+   */
+  createSession(id?: string): StandardSession {
+    const max = this.config.maxActiveSessions;
+    if (max >= 0 && this.sessions.size >= max) {
+      this.stats.rejectedSessions++;
+      throw new TooManyActiveSessionsError(max, this.name);
+    }
+    if (id !== undefined) this.checkNewId(id, "createSession");
+    const now = this.now();
+    const session = new StandardSession(this, {
+      id: id ?? this.generateSessionId(),
+      creationTime: now,
+      lastAccessedTime: now,
+      thisAccessedTime: now,
+      maxInactiveInterval: this.config.sessionTimeoutMinutes * 60,
+      isNew: true,
+    });
+    session.setValid(true);
+    this.addSession(session);
+    this.listeners.created(session);
+    this.stats.recordCreated(now);
+    return session;
+  }
+
+  /** The live session with this id, or null; a session found timed out is expired here (lazily, as Tomcat does). */
+  async findSession(id: string | null | undefined): Promise<StandardSession | null> {
+    if (!id) return null;
+    const session = this.sessions.get(id);
+    return session && session.isValid() ? session : null;
+  }
+
+  /** Every session in memory, valid or not yet swept. */
+  findSessions(): StandardSession[] {
+    return [...this.sessions.values()];
+  }
+
+  isLoaded(id: string): boolean {
+    return this.sessions.has(id);
+  }
+
+  listSessionIds(): string[] {
+    return [...this.sessions.keys()];
+  }
+
+  /** Gives the session a new id (generated unless given) and tells sessionIdChanged listeners. Returns the new id. */
+  changeSessionId(session: StandardSession, newId?: string): string {
+    if (!session.isValidInternal()) throw new SessionStateError("changeSessionId: Session already invalidated");
+    const oldId = session.id;
+    if (this.sessions.get(oldId) !== session) {
+      throw new BobcatError("session.notManaged", `changeSessionId: session [${oldId}] does not belong to [${this.name}]`);
+    }
+    if (newId !== undefined) this.checkNewId(newId, "changeSessionId");
+    const id = newId ?? this.generateSessionId();
+    this.sessions.delete(oldId);
+    session.setIdInternal(id);
+    this.addSession(session);
+    this.listeners.idChanged(session, oldId);
+    return id;
+  }
+
+  /** At the start of every request that uses the session. */
+  access(session: StandardSession): void {
+    session.access();
+  }
+
+  /** At the end of every request that used the session (also after the handler threw). */
+  endAccess(session: StandardSession): void {
+    session.endAccess();
+  }
+
+  /** Called on every engine background tick; the expiry sweep runs every processExpiresFrequency-th call. */
+  async backgroundProcess(): Promise<void> {
+    this.backgroundCount = (this.backgroundCount + 1) % this.config.processExpiresFrequency;
+    if (this.backgroundCount === 0) await this.processExpires();
+  }
+
+  /** Checks every session, which expires the timed-out ones with notifications. */
+  async processExpires(): Promise<void> {
+    const started = performance.now();
+    let expired = 0;
+    for (const session of [...this.sessions.values()]) {
+      if (!session.isValid()) expired++;
+    }
+    this.stats.processingTime += performance.now() - started;
+    if (expired) this.log.debug(`[${this.name}] expired ${expired} session(s)`);
+  }
+
+  /** The manager app's "expire": returns false (and logs, as Tomcat does) for an unknown id. */
+  expireSession(id: string): boolean {
+    const session = this.sessions.get(id);
+    if (!session) {
+      this.log.info(`[${this.name}] The session [${id}] was not found`);
+      return false;
+    }
+    session.expire(true);
+    return true;
+  }
+
+  getStats(): ManagerStats {
+    return this.stats.snapshot(this.now(), this.sessions.size, this.config.maxActiveSessions);
+  }
+
+  // --- SessionHost ---------------------------------------------------------------------------
+
+  removeSession(session: StandardSession, expired: boolean): void {
+    if (expired) this.stats.recordExpired(this.now(), session.creationTimeInternal);
+    if (this.sessions.get(session.id) === session) this.sessions.delete(session.id);
+  }
+
+  checkDistributable(name: string, value: unknown): void {
+    // An attribute the filters keep out is never persisted, so it may hold anything (Tomcat's exclude()).
+    if (!this.willAttributeDistribute(name, value, false)) return;
+    try {
+      this.config.serializer.serialize(value);
+    } catch (err) {
+      if (!(err instanceof NotSerializableError)) throw err;
+      throw new SessionArgumentError(
+        "session.notSerializable",
+        `setAttribute: Non-serializable attribute [${name}]: ${err.message}`,
+        `The context is distributable, so every attribute must survive serialization. ${err.fix ?? ""}`.trim(),
+      );
+    }
+  }
+
+  // --- Filters ---------------------------------------------------------------------------------
+
+  /** sessionAttributeNameFilter and sessionAttributeValueClassNameFilter (on the value's own type name). */
+  willAttributeDistribute(name: string, value: unknown, report = true): boolean {
+    const { sessionAttributeNameFilter: names, sessionAttributeValueClassNameFilter: types } = this.config;
+    if (names && !names.matches(name)) {
+      if (report) this.reportFiltered(`Skipped session attribute named [${name}] because it did not match the name filter [${names.pattern}]`);
+      return false;
+    }
+    if (types) {
+      const type = this.config.serializer.typeName(value);
+      if (!types.matches(type)) {
+        if (report) {
+          this.reportFiltered(
+            `Skipped session attribute named [${name}] because the value type [${type}] did not match the filter [${types.pattern}]`,
+          );
+        }
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private reportFiltered(message: string): void {
+    if (this.config.warnOnSessionAttributeFilterFailure) this.log.warn(`[${this.name}] ${message}`);
+    else this.log.debug(`[${this.name}] ${message}`);
+  }
+
+  // --- Records (persistence file, and the bytes a Store keeps) ---------------------------------
+
+  /** One session as the bytes a Store saves. May remove unserializable attributes from the live session, as Tomcat does. */
+  serializeSession(session: StandardSession): Uint8Array {
+    return encodeSessionData(this.toRecord(session));
+  }
+
+  /** A session rebuilt from a Store's bytes, not yet added to this manager nor activated. */
+  deserializeSession(bytes: Uint8Array, source = "session data"): StandardSession {
+    return this.fromRecord(decodeSessionData(bytes, source));
+  }
+
+  /**
+   * Tomcat's writeObjectData, minus its defects: an attribute that is filtered out or is not
+   * serializable itself is removed from the live session (listeners fire, as in Tomcat) and
+   * logged; one with an unserializable value nested inside is skipped and logged. Either way the
+   * other attributes and sessions are written intact.
+   */
+  protected toRecord(session: StandardSession): SessionRecord {
+    const attributes: AttributeFrame[] = [];
+    for (const [name, value] of session.attributeEntries()) {
+      if (!this.willAttributeDistribute(name, value)) {
+        session.removeAttributeInternal(name, true);
+        continue;
+      }
+      try {
+        attributes.push({ name, frame: this.config.serializer.serialize(value) });
+      } catch (err) {
+        const reason = describeError(err);
+        const topLevel = !(err instanceof NotSerializableError) || err.path === "";
+        this.log.warn(
+          `[${this.name}] Cannot serialize session attribute [${name}] for session [${session.id}]: ${reason}` +
+            (topLevel ? "; it was removed from the session" : "; it was skipped"),
+        );
+        if (topLevel) session.removeAttributeInternal(name, true);
+      }
+    }
+    const persistAuth = this.config.persistAuthentication;
+    return {
+      id: session.id,
+      creationTime: session.creationTimeInternal,
+      lastAccessedTime: session.lastAccessedTimeInternal,
+      thisAccessedTime: session.thisAccessedTimeInternal,
+      maxInactiveInterval: session.maxInactiveInterval,
+      isNew: session.isNewInternal,
+      isValid: session.isValidInternal(),
+      authType: persistAuth ? session.authType : null,
+      principal: persistAuth ? session.principal : null,
+      attributes,
+    };
+  }
+
+  /**
+   * Tomcat's readObjectData: an attribute that cannot be read back (unknown class, failing
+   * fromJSON) or that today's filters reject is skipped with a log line; the session still loads.
+   */
+  protected fromRecord(record: SessionRecord): StandardSession {
+    const session = new StandardSession(this, record);
+    session.setValid(record.isValid);
+    for (const { name, frame } of record.attributes) {
+      let value: unknown;
+      try {
+        value = this.config.serializer.deserialize(frame);
+      } catch (err) {
+        this.log.warn(`[${this.name}] Cannot deserialize session attribute [${name}] for session [${record.id}]: ${describeError(err)}`);
+        continue;
+      }
+      if (value === undefined || value === null || !this.willAttributeDistribute(name, value)) continue;
+      session.restoreAttribute(name, value);
+    }
+    session.authType = record.authType;
+    const types = this.config.sessionAttributeValueClassNameFilter;
+    if (record.principal && types && !types.matches("Principal")) {
+      // The seed: a principal is subject to the value filter like any attribute value.
+      this.reportFiltered(`Skipped the principal of session [${record.id}] because the type [Principal] did not match the filter [${types.pattern}]`);
+    } else {
+      session.principal = record.principal;
+    }
+    return session;
+  }
+
+  // --- For subclasses --------------------------------------------------------------------------
+
+  protected addSession(session: StandardSession): void {
+    this.sessions.set(session.id, session);
+    this.stats.recordActive(this.sessions.size);
+  }
+
+  /** A fresh id no live session has; a collision is counted in `duplicates` and drawn again. */
+  protected generateSessionId(): string {
+    let id = this.idGenerator.generate();
+    while (this.sessions.has(id)) {
+      this.stats.duplicates++;
+      id = this.idGenerator.generate();
+    }
+    return id;
+  }
+
+  private checkNewId(id: string, method: string): void {
+    if (typeof id !== "string" || id === "") {
+      throw new SessionArgumentError("session.badId", `${method}: a session id must be a non-empty string`);
+    }
+    if (this.sessions.has(id)) {
+      throw new SessionArgumentError("session.idInUse", `${method}: session id [${id}] is already in use in [${this.name}]`);
+    }
+  }
+}

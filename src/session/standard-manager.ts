@@ -1,0 +1,145 @@
+/**
+ * Tomcat's StandardManager: sessions in memory, and with `pathname` set, all of them written to
+ * one file on stop and read back on start ("persistence across restart").
+ */
+import { readFile, rename, rm } from "node:fs/promises";
+import { isAbsolute, resolve } from "node:path";
+import { tempPathFor, writeFileAtomic } from "./atomic-file.ts";
+import { describeError, ManagerBase } from "./manager-base.ts";
+import type { ManagerOptions } from "./options.ts";
+import { decodeSessionFile, encodeSessionFile, type SessionRecord } from "./record.ts";
+import type { StandardSession } from "./session.ts";
+
+export interface StandardManagerOptions extends ManagerOptions {
+  /** The persistence file, absolute or relative to workDir; unset or "" turns persistence off (Tomcat 10+ default). */
+  pathname?: string;
+}
+
+const CLASS_NAMES = ["StandardManager", "org.apache.catalina.session.StandardManager"];
+
+export class StandardManager extends ManagerBase {
+  /** Absolute path of the persistence file, or null when persistence is off. */
+  readonly persistenceFile: string | null;
+
+  constructor(options: StandardManagerOptions = {}) {
+    super(options, "StandardManager", CLASS_NAMES, ["pathname"]);
+    const pathname = this.options.string("pathname");
+    if (!pathname) {
+      this.persistenceFile = null;
+    } else if (isAbsolute(pathname)) {
+      this.persistenceFile = pathname;
+    } else if (this.config.workDir) {
+      this.persistenceFile = resolve(this.config.workDir, pathname);
+    } else {
+      this.options.fail("pathname", `[${pathname}] is relative but the context has no work directory`, "Use an absolute pathname, or give the context a workDir.");
+    }
+  }
+
+  protected async startInternal(): Promise<void> {
+    if (this.persistenceFile) await this.load(this.persistenceFile);
+  }
+
+  protected async stopInternal(): Promise<void> {
+    if (!this.persistenceFile) return;
+    try {
+      await this.unload(this.persistenceFile);
+    } catch (err) {
+      // The previous file, if any, is untouched (atomic write); the sessions are expired with notifications.
+      this.log.error(`[${this.name}] Exception unloading sessions to persistent storage [${this.persistenceFile}]: ${describeError(err)}`);
+    }
+  }
+
+  /**
+   * Reads the file, activates its sessions (no sessionCreated), expires those that timed out while
+   * the server was down (with notifications), and deletes the file. A file that cannot be decoded
+   * is renamed aside with an error, and the manager starts empty.
+   */
+  private async load(file: string): Promise<void> {
+    // A leftover temporary file is an interrupted write; the real file (if any) is the good copy.
+    await rm(tempPathFor(file), { force: true }).catch(() => {});
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(file);
+    } catch (err) {
+      if ((err as { code?: string }).code === "ENOENT") {
+        this.log.debug(`[${this.name}] Persisted data file [${file}] was not found`);
+      } else {
+        this.log.error(`[${this.name}] Exception loading sessions from persistent storage [${file}]: ${describeError(err)}`);
+      }
+      return;
+    }
+    this.log.debug(`[${this.name}] Loading persisted sessions from [${file}]`);
+    let records: SessionRecord[];
+    try {
+      records = decodeSessionFile(bytes, file);
+    } catch (err) {
+      await this.keepAside(file, err);
+      return;
+    }
+
+    const loaded: StandardSession[] = [];
+    for (const record of records) {
+      if (this.sessions.has(record.id)) {
+        this.log.warn(`[${this.name}] Session [${record.id}] appears twice in [${file}]; the first copy is kept`);
+        continue;
+      }
+      const session = this.fromRecord(record);
+      this.addSession(session);
+      loaded.push(session);
+    }
+    let expired = 0;
+    for (const session of loaded) {
+      session.activate();
+      if (!session.isValidInternal()) {
+        // Saved while already invalid: expire it properly so listeners see the end of it.
+        session.setValid(true);
+        session.expire(true);
+      }
+      if (!session.isValid()) expired++;
+    }
+    try {
+      await rm(file);
+    } catch (err) {
+      this.log.warn(
+        `[${this.name}] Unable to delete [${file}] after reading the persisted sessions. ` +
+          `The continued presence of this file may cause future attempts to persist sessions to fail: ${describeError(err)}`,
+      );
+    }
+    this.log.info(
+      `[${this.name}] Restored ${loaded.length - expired} session(s) from [${file}]` +
+        (expired ? `; ${expired} had expired while stopped` : ""),
+    );
+  }
+
+  private async keepAside(file: string, cause: unknown): Promise<void> {
+    const stamp = new Date(this.now()).toISOString().replace(/[-:.]/g, "");
+    const aside = `${file}.corrupt-${stamp}`;
+    const problem = `[${this.name}] Exception loading sessions from persistent storage [${file}]: ${describeError(cause)}`;
+    try {
+      await rename(file, aside);
+      this.log.error(`${problem}. The file was kept as [${aside}]; starting with no sessions.`);
+    } catch (err) {
+      this.log.error(`${problem}. It could not be moved aside (${describeError(err)}) and will be replaced at the next stop; starting with no sessions.`);
+    }
+  }
+
+  /**
+   * Passivates and writes every live session, atomically; then expires them without notifications
+   * (they live on in the file). With no sessions, nothing is written.
+   */
+  private async unload(file: string): Promise<void> {
+    const live = [...this.sessions.values()].filter((s) => s.isValid());
+    if (live.length === 0) {
+      this.log.debug(`[${this.name}] No persisted sessions to unload`);
+      return;
+    }
+    this.log.debug(`[${this.name}] Saving persisted sessions to [${file}]`);
+    const records = live.map((session) => {
+      session.passivate();
+      return this.toRecord(session);
+    });
+    await writeFileAtomic(file, encodeSessionFile(records));
+    this.log.info(`[${this.name}] Saved ${records.length} session(s) to [${file}]`);
+    for (const session of live) session.expire(false);
+  }
+}

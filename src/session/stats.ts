@@ -1,0 +1,96 @@
+/**
+ * The statistics Tomcat's Manager exposes over JMX, with ManagerBase's definitions:
+ * rates and the average alive time look at the last 100 creations / expirations only.
+ */
+
+const TIMING_CACHE_SIZE = 100;
+/** Java's Integer.MAX_VALUE, which Tomcat reports when every recorded event happened "now". */
+const INT_MAX = 2147483647;
+
+export interface ManagerStats {
+  /** Sessions in memory now. */
+  activeSessions: number;
+  /** The configured limit (-1 = none). */
+  maxActiveSessions: number;
+  /** High-water mark of activeSessions since start. */
+  maxActive: number;
+  /** activeSessions + expiredSessions (computed, as in Tomcat 11). */
+  sessionCounter: number;
+  /** Every expiry, including invalidate() and the silent expiry after a persisting stop. */
+  expiredSessions: number;
+  /** createSession calls refused because of maxActiveSessions. */
+  rejectedSessions: number;
+  /** Seconds, the longest any expired session lived. */
+  sessionMaxAliveTime: number;
+  /** Seconds, average over the last 100 expired sessions. */
+  sessionAverageAliveTime: number;
+  /** Sessions per minute over the last 100 creations. */
+  sessionCreateRate: number;
+  /** Sessions per minute over the last 100 expirations. */
+  sessionExpireRate: number;
+  /** Generated ids that collided with a live session and were drawn again (Tomcat 9's meaning). */
+  duplicates: number;
+  /** Milliseconds spent in expiry sweeps. */
+  processingTime: number;
+}
+
+interface Timing {
+  timestamp: number;
+  /** Seconds alive, for expirations. */
+  duration: number;
+}
+
+export class SessionStatistics {
+  maxActive = 0;
+  expiredSessions = 0;
+  rejectedSessions = 0;
+  sessionMaxAliveTime = 0;
+  duplicates = 0;
+  processingTime = 0;
+  private readonly created: Timing[] = [];
+  private readonly expired: Timing[] = [];
+
+  recordCreated(now: number): void {
+    push(this.created, { timestamp: now, duration: 0 });
+  }
+
+  recordExpired(now: number, creationTime: number): void {
+    const alive = Math.trunc((now - creationTime) / 1000);
+    if (alive > this.sessionMaxAliveTime) this.sessionMaxAliveTime = alive;
+    this.expiredSessions++;
+    push(this.expired, { timestamp: now, duration: alive });
+  }
+
+  recordActive(active: number): void {
+    if (active > this.maxActive) this.maxActive = active;
+  }
+
+  snapshot(now: number, activeSessions: number, maxActiveSessions: number): ManagerStats {
+    const alive = this.expired.reduce((sum, t) => sum + t.duration, 0);
+    return {
+      activeSessions,
+      maxActiveSessions,
+      maxActive: this.maxActive,
+      sessionCounter: activeSessions + this.expiredSessions,
+      expiredSessions: this.expiredSessions,
+      rejectedSessions: this.rejectedSessions,
+      sessionMaxAliveTime: this.sessionMaxAliveTime,
+      sessionAverageAliveTime: this.expired.length ? Math.trunc(alive / this.expired.length) : 0,
+      sessionCreateRate: rate(this.created, now),
+      sessionExpireRate: rate(this.expired, now),
+      duplicates: this.duplicates,
+      processingTime: Math.round(this.processingTime),
+    };
+  }
+}
+
+function push(list: Timing[], t: Timing): void {
+  list.push(t);
+  if (list.length > TIMING_CACHE_SIZE) list.shift();
+}
+
+function rate(list: Timing[], now: number): number {
+  if (list.length === 0) return 0;
+  const oldest = Math.min(now, ...list.map((t) => t.timestamp));
+  return oldest < now ? Math.trunc((60000 * list.length) / (now - oldest)) : INT_MAX;
+}
