@@ -1,0 +1,333 @@
+/**
+ * StandardSession behaviour: the HttpSession API, invalidated-session errors, and the exact event
+ * order of Tomcat's StandardSession.setAttribute / removeAttribute / expire, including the
+ * race cases of Tomcat's TestStandardSession, reproduced through re-entrant listeners.
+ */
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import {
+  type HttpSession,
+  Serializer,
+  SessionArgumentError,
+  SessionStateError,
+  StandardManager,
+  type StandardManagerOptions,
+} from "../../src/session/index.ts";
+import { captureLogs, FakeClock, recorder, Watched } from "./helpers.ts";
+
+let clock: FakeClock;
+let events: string[];
+let logs: ReturnType<typeof captureLogs>;
+
+beforeEach(() => {
+  clock = new FakeClock();
+  events = [];
+  logs = captureLogs();
+});
+afterEach(() => logs.restore());
+
+async function manager(options: StandardManagerOptions = {}): Promise<StandardManager> {
+  const m = new StandardManager({ now: clock.now, ...options });
+  m.addListener(recorder(events));
+  await m.start();
+  return m;
+}
+
+describe("HttpSession", () => {
+  test("a new session: id, times, isNew, timeout from the context", async () => {
+    const m = await manager({ sessionTimeoutMinutes: 20 });
+    const s = m.createSession();
+    expect(s.id).toMatch(/^[0-9A-F]{32}$/);
+    expect(s.creationTime).toBe(clock.t);
+    expect(s.lastAccessedTime).toBe(clock.t);
+    expect(s.isNew).toBe(true);
+    expect(s.maxInactiveInterval).toBe(1200);
+    expect(events).toEqual([`created:${s.id}`]);
+  });
+
+  test("attributes: get, set, replace, names, the attributeNames alias, remove", async () => {
+    const s = (await manager()).createSession();
+    expect(s.getAttribute("a")).toBeUndefined();
+    s.setAttribute("a", 1);
+    s.setAttribute("b", { deep: [1] });
+    s.setAttribute("a", 2);
+    expect(s.getAttribute<number>("a")).toBe(2);
+    expect(s.getAttributeNames().sort()).toEqual(["a", "b"]);
+    expect(s.attributeNames.sort()).toEqual(["a", "b"]);
+    s.removeAttribute("b");
+    s.removeAttribute("never-set");
+    expect(s.attributeNames).toEqual(["a"]);
+  });
+
+  test("setAttribute with undefined or null is removeAttribute, as Tomcat treats null", async () => {
+    const s = (await manager()).createSession();
+    s.setAttribute("a", "x");
+    s.setAttribute("b", "y");
+    events.length = 0;
+    s.setAttribute("a", undefined);
+    s.setAttribute("b", null);
+    s.setAttribute("c", null);
+    expect(s.attributeNames).toEqual([]);
+    expect(events).toEqual(["removed:a=x", "removed:b=y"]);
+  });
+
+  test("a non-string name is refused like Tomcat's null name", async () => {
+    const s = (await manager()).createSession();
+    expect(() => s.setAttribute(null as unknown as string, 1)).toThrow("setAttribute: name parameter cannot be null");
+    expect(() => s.setAttribute(undefined as unknown as string, 1)).toThrow(SessionArgumentError);
+  });
+
+  test("falsy values other than null/undefined are kept", async () => {
+    const s = (await manager()).createSession();
+    for (const [k, v] of [["zero", 0], ["empty", ""], ["no", false], ["nan", NaN]] as const) s.setAttribute(k, v);
+    expect(s.attributeNames).toEqual(["zero", "empty", "no", "nan"]);
+    expect(s.getAttribute("no")).toBe(false);
+  });
+
+  test("maxInactiveInterval takes whole seconds and refuses non-numbers", async () => {
+    const s = (await manager()).createSession();
+    s.maxInactiveInterval = 90.7;
+    expect(s.maxInactiveInterval).toBe(90);
+    s.maxInactiveInterval = -1;
+    expect(s.maxInactiveInterval).toBe(-1);
+    expect(() => (s.maxInactiveInterval = Number.NaN)).toThrow(SessionArgumentError);
+    expect(() => (s.maxInactiveInterval = "60" as unknown as number)).toThrow(SessionArgumentError);
+  });
+
+  test("the principal is kept as plain name and roles", async () => {
+    const s = (await manager()).createSession();
+    const roles = ["admin"];
+    s.principal = { name: "alice", roles };
+    s.authType = "FORM";
+    roles.push("later");
+    expect(s.principal).toEqual({ name: "alice", roles: ["admin"] });
+    s.principal = null;
+    expect(s.principal).toBeNull();
+  });
+});
+
+describe("an invalidated session", () => {
+  test("throws Tomcat's IllegalStateException messages (TestStandardSessionIntegration)", async () => {
+    const s = (await manager()).createSession();
+    const id = s.id;
+    s.invalidate();
+    const cases: [() => unknown, string][] = [
+      [() => s.creationTime, "getCreationTime: Session already invalidated"],
+      [() => s.lastAccessedTime, "getLastAccessedTime: Session already invalidated"],
+      [() => s.isNew, "isNew: Session already invalidated"],
+      [() => s.getAttribute("a"), "getAttribute: Session already invalidated"],
+      [() => s.getAttributeNames(), "getAttributeNames: Session already invalidated"],
+      [() => s.attributeNames, "getAttributeNames: Session already invalidated"],
+      [() => s.removeAttribute("a"), "removeAttribute: Session already invalidated"],
+      [() => s.invalidate(), "invalidate: Session already invalidated"],
+      [() => s.setAttribute("a", 1), `setAttribute: Session [${id}] has already been invalidated`],
+      [() => s.setAttribute("a", null), "removeAttribute: Session already invalidated"],
+    ];
+    for (const [call, message] of cases) {
+      let err: unknown;
+      try {
+        call();
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(SessionStateError);
+      expect((err as Error).name).toBe("IllegalStateException");
+      expect((err as Error).message).toBe(message);
+      expect((err as SessionStateError).fix).toContain("getSession()");
+    }
+    expect(s.id).toBe(id);
+  });
+});
+
+describe("event order (StandardSession.setAttribute / removeAttribute / expire)", () => {
+  test("add, replace, remove with binding listeners", async () => {
+    const s = (await manager()).createSession();
+    events.length = 0;
+    const first = new Watched("first", events);
+    const second = new Watched("second", events);
+    s.setAttribute("w", first);
+    s.setAttribute("w", second);
+    s.removeAttribute("w");
+    expect(events).toEqual([
+      "bound:w:first", "added:w=first",
+      "bound:w:second", "unbound:w:first", "replaced:w=first",
+      "unbound:w:second", "removed:w=second",
+    ]);
+  });
+
+  test("invalidate: sessionDestroyed in reverse registration order while attributes are still readable, then unbind and remove", async () => {
+    const m = await manager();
+    const seen: unknown[] = [];
+    m.addListener({ sessionDestroyed: (e) => seen.push(e.session.getAttribute("a")) });
+    m.addListener(recorder(events, "second-"));
+    const s = m.createSession();
+    s.setAttribute("a", new Watched("A", events));
+    s.setAttribute("b", "B");
+    events.length = 0;
+    s.invalidate();
+    expect(events).toEqual([
+      `second-destroyed:${s.id}`, `destroyed:${s.id}`,
+      "unbound:a:A", "removed:a=A", "second-removed:a=A",
+      "removed:b=B", "second-removed:b=B",
+    ]);
+    expect(seen.map(String)).toEqual(["A"]);
+  });
+
+  test("created listeners run in registration order", async () => {
+    const m = await manager();
+    m.addListener(recorder(events, "second-"));
+    const s = m.createSession();
+    expect(events).toEqual([`created:${s.id}`, `second-created:${s.id}`]);
+  });
+
+  test("a removed listener is no longer called", async () => {
+    const m = await manager();
+    const extra = recorder(events, "x-");
+    m.addListener(extra);
+    m.removeListener(extra);
+    const s = m.createSession();
+    expect(events).toEqual([`created:${s.id}`]);
+  });
+});
+
+describe("notifyAttributeListenerOnUnchangedValue / notifyBindingListenerOnUnchangedValue", () => {
+  const matrix: [boolean | undefined, boolean | undefined, string[]][] = [
+    // Defaults (true, false): replaced still reported, no unbind/bind.
+    [undefined, undefined, ["replaced:w=W"]],
+    [false, false, []],
+    [true, true, ["bound:w:W", "unbound:w:W", "replaced:w=W"]],
+    [false, true, ["bound:w:W", "unbound:w:W"]],
+  ];
+  for (const [attr, binding, expected] of matrix) {
+    test(`attribute=${attr ?? "default"} binding=${binding ?? "default"}: setting the same listener again`, async () => {
+      const s = (await manager({
+        notifyAttributeListenerOnUnchangedValue: attr,
+        notifyBindingListenerOnUnchangedValue: binding,
+      })).createSession();
+      const w = new Watched("W", events);
+      s.setAttribute("w", w);
+      events.length = 0;
+      s.setAttribute("w", w);
+      expect(events).toEqual(expected);
+    });
+  }
+
+  test("the same primitive value counts as unchanged (NaN too), a different one does not", async () => {
+    const s = (await manager({ notifyAttributeListenerOnUnchangedValue: false })).createSession();
+    s.setAttribute("n", NaN);
+    s.setAttribute("s", "x");
+    events.length = 0;
+    s.setAttribute("n", NaN);
+    s.setAttribute("s", "x");
+    s.setAttribute("s", "y");
+    expect(events).toEqual(["replaced:s=x"]);
+  });
+
+  test("an equal but distinct object is a change", async () => {
+    const s = (await manager({ notifyAttributeListenerOnUnchangedValue: false })).createSession();
+    s.setAttribute("o", { a: 1 });
+    events.length = 0;
+    s.setAttribute("o", { a: 1 });
+    expect(events).toEqual(["replaced:o=[object Object]"]);
+  });
+});
+
+describe("races of TestStandardSession, as re-entrant calls", () => {
+  test("valueBound that invalidates the session: no exception, and valueUnbound follows", async () => {
+    const s = (await manager()).createSession();
+    let unbound = 0;
+    const listener = {
+      valueBound: () => s.invalidate(),
+      valueUnbound: () => unbound++,
+    };
+    expect(() => s.setAttribute("listener", listener)).not.toThrow();
+    expect(unbound).toBe(1);
+    expect(s.isValidInternal()).toBe(false);
+  });
+
+  test("re-setting the same listener during expiry binds once and unbinds exactly once", async () => {
+    const m = await manager();
+    let bound = 0;
+    let unbound = 0;
+    const listener = { valueBound: () => bound++, valueUnbound: () => unbound++ };
+    const s = m.createSession();
+    s.setAttribute("listener", listener);
+    m.addListener({ sessionDestroyed: (e) => e.session.setAttribute("listener", listener) });
+    s.invalidate();
+    expect(bound).toBe(1);
+    expect(unbound).toBe(1);
+  });
+
+  test("replacing with a non-listener on a session that expired mid-call throws IllegalStateException", async () => {
+    const serializer = new Serializer();
+    let target: HttpSession | undefined;
+    class Expiring {}
+    serializer.register("Expiring", Expiring, {
+      toJSON: () => {
+        target?.invalidate();
+        return 1;
+      },
+      fromJSON: () => new Expiring(),
+    });
+    let unbound = 0;
+    class OldListener {
+      valueUnbound() {
+        unbound++;
+      }
+    }
+    serializer.register("OldListener", OldListener);
+    const m = await manager({ distributable: true, serializer });
+    const s = m.createSession();
+    s.setAttribute("x", new OldListener());
+    target = s;
+    expect(() => s.setAttribute("x", new Expiring())).toThrow(SessionStateError);
+    expect(unbound).toBe(1);
+  }, 5000);
+});
+
+describe("listener failures are logged, never thrown", () => {
+  test("a throwing listener and a rejecting async listener do not stop the others", async () => {
+    const m = await manager();
+    m.addListener({ attributeAdded: () => { throw new Error("boom"); } });
+    m.addListener({ attributeAdded: async () => { throw new Error("later"); } });
+    m.addListener(recorder(events, "last-"));
+    const s = m.createSession();
+    const value = { valueBound: () => { throw new Error("bind boom"); } };
+    expect(() => s.setAttribute("a", value)).not.toThrow();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(events).toContain("last-added:a=[object Object]");
+    const errors = logs.lines.filter((l) => l.level === "error").map((l) => l.line);
+    expect(errors.some((l) => l.includes("Session attribute event listener threw exception") && l.includes("boom"))).toBe(true);
+    expect(errors.some((l) => l.includes("later"))).toBe(true);
+    expect(errors.some((l) => l.includes("Session binding event listener threw exception") && l.includes("bind boom"))).toBe(true);
+  });
+});
+
+describe("distributable", () => {
+  test("setAttribute of a value that cannot be serialized throws IllegalArgumentException", async () => {
+    const s = (await manager({ distributable: true })).createSession();
+    expect(() => s.setAttribute("cb", () => 1)).toThrow("setAttribute: Non-serializable attribute [cb]: a function (anonymous) cannot be serialized");
+    expect(() => s.setAttribute("nested", { list: [Symbol("x")] })).toThrow(/Non-serializable attribute \[nested\]: at \.list\[0\]/);
+    let err: unknown;
+    try {
+      s.setAttribute("x", new (class Local {})());
+    } catch (e) {
+      err = e;
+    }
+    expect((err as Error).name).toBe("IllegalArgumentException");
+    expect(s.attributeNames).toEqual([]);
+    s.setAttribute("fine", new Map([[1, new Date()]]));
+    expect(s.attributeNames).toEqual(["fine"]);
+  });
+
+  test("an attribute the name filter keeps out of persistence may hold anything", async () => {
+    const s = (await manager({ distributable: true, sessionAttributeNameFilter: "persisted\\..*" })).createSession();
+    expect(() => s.setAttribute("local", () => 1)).not.toThrow();
+    expect(() => s.setAttribute("persisted.cb", () => 1)).toThrow(SessionArgumentError);
+  });
+
+  test("without distributable anything may be stored", async () => {
+    const s = (await manager()).createSession();
+    s.setAttribute("cb", () => 1);
+    expect(typeof s.getAttribute("cb")).toBe("function");
+  });
+});
