@@ -7,6 +7,7 @@ import {
 } from "../../src/session/index.ts";
 import { MAX_DEPTH } from "../../src/session/serializer.ts";
 import { fixedValue, registerFixtureClasses } from "./fixtures/fixed-value.ts";
+import { captureLogs } from "./helpers.ts";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
@@ -272,7 +273,13 @@ describe("registration", () => {
     s.register("A", A);
     expect(() => s.register("B", A)).toThrow(/already registered as \[A\]/);
     const bytes = s.serialize(new A());
-    s.register("A", A2);
+    const logs = captureLogs();
+    try {
+      s.register("A", A2);
+      expect(logs.matching(/class \[A\] registered again with a different constructor/)[0]?.level).toBe("info");
+    } finally {
+      logs.restore();
+    }
     expect(s.deserialize(bytes)).toBeInstanceOf(A2);
     expect(() => s.serialize(new A())).toThrow(NotSerializableError);
   });
