@@ -105,8 +105,7 @@ function seal(kind: number, body: (w: ByteWriter) => void): Uint8Array {
   w.u8(FILE_FORMAT_VERSION);
   w.u8(kind);
   body(w);
-  const unsigned = w.finish();
-  w.u32(crc32(unsigned));
+  w.u32(crc32(w.written()));
   return w.finish();
 }
 
@@ -149,10 +148,11 @@ function open(bytes: Uint8Array, kind: number, what: string): ByteReader {
 export function encodeSessionFile(records: SessionRecord[]): Uint8Array {
   return seal(KIND_MANAGER_FILE, (w) => {
     w.varint(records.length);
+    const one = new ByteWriter();
     for (const rec of records) {
-      const one = new ByteWriter();
+      one.reset();
       writeRecord(one, rec);
-      w.block(one.finish());
+      w.block(one.written());
     }
   });
 }

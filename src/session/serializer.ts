@@ -94,6 +94,8 @@ interface Entry {
   readonly codec?: ClassCodec<unknown>;
 }
 
+/** A writer that grew beyond this is dropped rather than kept around between calls. */
+const MAX_SPARE_BYTES = 1 << 20;
 const PENDING = Symbol("pending");
 const HOLE = Symbol("hole");
 const log = logger("session");
@@ -101,6 +103,7 @@ const log = logger("session");
 export class Serializer {
   private readonly byName = new Map<string, Entry>();
   private readonly byProto = new Map<object, Entry>();
+  private spare: ByteWriter | null = null;
 
   /**
    * Makes instances of `ctor` serializable under `name` (the name is what gets written, and what the
@@ -172,7 +175,15 @@ export class Serializer {
 
   /** Throws NotSerializableError naming the offending path when any part of the value cannot be written. */
   serialize(value: unknown): Uint8Array {
-    return new Encoder(this.byProto, this).run(value);
+    // One spare writer, reused: a codec's toJSON may serialize re-entrantly, and then gets a fresh one.
+    const writer = this.spare ?? new ByteWriter();
+    this.spare = null;
+    try {
+      return new Encoder(writer, this.byProto, this).run(value);
+    } finally {
+      writer.reset();
+      if (writer.capacity <= MAX_SPARE_BYTES) this.spare = writer;
+    }
   }
 
   /** Throws CorruptDataError (or its UnknownClassError) for anything that is not a valid frame. */
@@ -201,13 +212,16 @@ function describe(err: unknown): string {
 }
 
 class Encoder {
-  private readonly w = new ByteWriter();
   private readonly refs = new Map<object, number>();
   /** Instances whose codec result is being written: a reference back to one cannot be rebuilt. */
   private readonly pending = new Set<object>();
   private depth = 0;
 
-  constructor(private readonly classes: Map<object, Entry>, private readonly names: Serializer) {}
+  constructor(
+    private readonly w: ByteWriter,
+    private readonly classes: Map<object, Entry>,
+    private readonly names: Serializer,
+  ) {}
 
   run(value: unknown): Uint8Array {
     this.w.u8(VALUE_FORMAT_VERSION);

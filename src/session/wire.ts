@@ -9,13 +9,43 @@ const encoder = new TextEncoder();
 // ignoreBOM: a string that starts with U+FEFF must come back with it.
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-// A lone surrogate cannot be UTF-8 encoded without loss; such strings are written as UTF-16.
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/**
+ * UTF-8 length of `s`, or -1 when it holds a lone surrogate (which UTF-8 cannot carry, so such
+ * strings are written as UTF-16).
+ */
+function utf8Length(s: string): number {
+  let bytes = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c < 0xd800 || c > 0xdfff) bytes += 3;
+    else if (c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4;
+      i++;
+    } else return -1;
+  }
+  return bytes;
+}
 
 export class ByteWriter {
-  private buf = new Uint8Array(256);
-  private view = new DataView(this.buf.buffer);
+  private buf: Uint8Array;
+  // Created on first use: most frames never need one, and allocating it costs more than the write.
+  private dataView: DataView | null = null;
   private pos = 0;
+
+  constructor(capacity = 64) {
+    this.buf = new Uint8Array(capacity);
+  }
+
+  private get view(): DataView {
+    return (this.dataView ??= new DataView(this.buf.buffer));
+  }
+
+  /** Bytes of buffer held, for a pool deciding whether to keep this writer. */
+  get capacity(): number {
+    return this.buf.length;
+  }
 
   get length(): number {
     return this.pos;
@@ -28,7 +58,7 @@ export class ByteWriter {
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
-    this.view = new DataView(next.buffer);
+    this.dataView = null;
   }
 
   u8(v: number): void {
@@ -83,16 +113,32 @@ export class ByteWriter {
 
   /** Header varint = 2 × byte length (UTF-8) or 2 × code units + 1 (UTF-16LE, for lone surrogates). */
   str(s: string): void {
-    if (!LONE_SURROGATE.test(s)) {
-      const b = encoder.encode(s);
-      this.varint(b.length * 2);
-      this.bytes(b);
+    const bytes = utf8Length(s);
+    if (bytes < 0) {
+      this.varint(s.length * 2 + 1);
+      this.reserve(s.length * 2);
+      for (let i = 0; i < s.length; i++) this.view.setUint16(this.pos + i * 2, s.charCodeAt(i), true);
+      this.pos += s.length * 2;
       return;
     }
-    this.varint(s.length * 2 + 1);
-    this.reserve(s.length * 2);
-    for (let i = 0; i < s.length; i++) this.view.setUint16(this.pos + i * 2, s.charCodeAt(i), true);
-    this.pos += s.length * 2;
+    this.varint(bytes * 2);
+    this.reserve(bytes);
+    if (bytes === s.length) {
+      // ASCII: a plain loop beats a TextEncoder call for the short ids and names sessions are full of.
+      for (let i = 0; i < bytes; i++) this.buf[this.pos + i] = s.charCodeAt(i);
+    } else {
+      encoder.encodeInto(s, this.buf.subarray(this.pos, this.pos + bytes));
+    }
+    this.pos += bytes;
+  }
+
+  /** The bytes written so far, without copying; valid until the next write or reset. */
+  written(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  reset(): void {
+    this.pos = 0;
   }
 
   finish(): Uint8Array {
@@ -101,12 +147,14 @@ export class ByteWriter {
 }
 
 export class ByteReader {
-  private readonly view: DataView;
+  private dataView: DataView | null = null;
   pos = 0;
 
   /** `what` names the thing being read, for error messages ("session file", "attribute value"). */
-  constructor(private readonly bytes: Uint8Array, private readonly what: string) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  constructor(private readonly bytes: Uint8Array, private readonly what: string) {}
+
+  private get view(): DataView {
+    return (this.dataView ??= new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength));
   }
 
   get remaining(): number {

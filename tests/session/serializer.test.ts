@@ -170,6 +170,22 @@ describe("round trips", () => {
     expect(s.typeName(p)).toBe("Point");
   });
 
+  test("a codec may serialize re-entrantly without disturbing the outer frame", () => {
+    const s = new Serializer();
+    class Wrapped {
+      constructor(public inner: unknown) {}
+    }
+    s.register("Wrapped", Wrapped, {
+      toJSON: (w) => s.serialize(w.inner),
+      fromJSON: (bytes) => new Wrapped(s.deserialize(bytes as Uint8Array)),
+    });
+    const value = { before: "x".repeat(100), w: new Wrapped({ deep: [1, 2, 3] }), after: [new Wrapped("y")] };
+    const back = roundTrip(value, s);
+    expect(back.before).toBe(value.before);
+    expect(back.w.inner).toEqual({ deep: [1, 2, 3] });
+    expect(back.after[0]!.inner).toBe("y");
+  });
+
   test("a cycle through a fields-mode registered class is fine", () => {
     const s = new Serializer();
     class Node {
