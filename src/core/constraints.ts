@@ -38,9 +38,9 @@ export class ConstraintChecker {
   }
 }
 
-export function secureRedirect(url: URL, serverName: string, redirectPort: number): Response {
+export function secureRedirect(pathname: string, search: string, serverName: string, redirectPort: number): Response {
   if (redirectPort <= 0) {
-    return new Response(`HTTP Status 403 – Forbidden: ${url.pathname} requires a secure connection`, {
+    return new Response(`HTTP Status 403 – Forbidden: ${pathname} requires a secure connection`, {
       status: 403,
       headers: { "content-type": "text/plain; charset=utf-8" },
     });
@@ -49,6 +49,6 @@ export function secureRedirect(url: URL, serverName: string, redirectPort: numbe
   const port = redirectPort === 443 ? "" : `:${redirectPort}`;
   return new Response(null, {
     status: 302,
-    headers: { location: `https://${host}${port}${url.pathname}${url.search}` },
+    headers: { location: `https://${host}${port}${pathname}${search}` },
   });
 }

@@ -17,7 +17,7 @@ const log = logger("core");
 /** Per-context hooks other layers (sessions) attach; the core calls them around the handler. */
 export interface ContextExtension {
   /** Runs before the handler; may return a response (e.g. 503) to stop the request. */
-  before?(req: Request, ctx: RequestContext, url: URL): Promise<Response | void> | Response | void;
+  before?(req: Request, ctx: RequestContext): Promise<Response | void> | Response | void;
   /** Runs after the handler; may return a replacement response (e.g. with a Set-Cookie). */
   after?(req: Request, ctx: RequestContext, res: Response): Promise<Response> | Response;
   start?(): Promise<void>;
@@ -50,9 +50,13 @@ export class ContextRuntime {
     return this.config.path;
   }
 
+  /** Only a handler, nothing around it: the engine calls it directly (set at start). */
+  simple = false;
+
   async start(): Promise<void> {
     if (this.config.handler) this.handler = await loadHandler(this.config.handler, this.config);
     for (const ext of this.extensions) await ext.start?.();
+    this.simple = this.handler !== undefined && !this.config.docBase && this.constraints.empty && this.extensions.length === 0;
   }
 
   async stop(): Promise<void> {
@@ -145,23 +149,28 @@ export class Engine {
     await Promise.all([...this.accessLogs, ...this.hosts.flatMap((h) => h.accessLogs)].map((l) => l.close()));
   }
 
-  hostFor(hostHeader: string | null): HostRuntime {
-    if (!hostHeader) return this.defaultHost;
-    const name = stripPort(hostHeader).toLowerCase();
-    return this.byName.get(name) ?? this.defaultHost;
+  /** `hostname` is lower-case, without port or brackets. */
+  hostFor(hostname: string): HostRuntime {
+    return this.byName.get(hostname) ?? this.defaultHost;
   }
 
-  async handle(req: Request, connector: ConnectorInfo, conn: ConnectionInfo): Promise<Response> {
-    if (!this.logsAnywhere) return (await this.route(req, connector, conn)).res;
+  /** Answers synchronously when the handler does: Bun.serve has a faster path for that. */
+  handle(req: Request, connector: ConnectorInfo, conn: ConnectionInfo): Response | Promise<Response> {
+    if (!this.logsAnywhere) return this.route(req, connector, conn, null);
+    return this.handleLogged(req, connector, conn);
+  }
+
+  private async handleLogged(req: Request, connector: ConnectorInfo, conn: ConnectionInfo): Promise<Response> {
     const start = performance.now();
     const startMs = Date.now();
-    const { res, ctx, host, context, url } = await this.route(req, connector, conn);
+    const seen: Seen = { ctx: null, host: undefined, context: undefined };
+    const res = await this.route(req, connector, conn, seen);
     const len = res.headers.get("content-length");
     const entry = {
       request: req,
-      url,
-      ctx,
-      remoteAddr: ctx?.remoteAddr ?? conn.remoteAddr,
+      url: new URL(req.url),
+      ctx: seen.ctx,
+      remoteAddr: seen.ctx?.remoteAddr ?? conn.remoteAddr,
       status: res.status,
       bytes: len === null ? undefined : Number(len),
       responseHeaders: res.headers,
@@ -171,62 +180,72 @@ export class Engine {
       protocol: "HTTP/1.1",
     };
     for (const l of this.accessLogs) l.log(entry);
-    if (host) for (const l of host.accessLogs) l.log(entry);
-    if (context) for (const l of context.accessLogs) l.log(entry);
+    if (seen.host) for (const l of seen.host.accessLogs) l.log(entry);
+    if (seen.context) for (const l of seen.context.accessLogs) l.log(entry);
     return res;
   }
 
-  private async route(req: Request, connector: ConnectorInfo, conn: ConnectionInfo) {
-    const url = new URL(req.url);
+  /**
+   * The hot path: no URL object, no extra awaits for a plain handler context. `seen` collects
+   * what the access log needs when one is configured.
+   */
+  private route(req: Request, connector: ConnectorInfo, conn: ConnectionInfo, seen: Seen | null): Response | Promise<Response> {
+    const href = req.url;
     // Every back-end builds the URL's authority from the Host header (or :authority on h2).
-    const host = this.hostFor(url.host);
-    const pathname = url.pathname;
+    const { hostname, port, pathname, search } = splitUrl(href);
+    const host = this.hostFor(hostname);
     const context = host.match(pathname);
-    if (!context) {
-      return { res: errorPage(404, `The requested resource [${pathname}] is not available`), ctx: null, host, context, url };
-    }
-    const serverName = connector.proxyName ?? url.hostname.replace(/^\[|\]$/g, "");
-    const serverPort = connector.proxyPort ?? (url.port ? Number(url.port) : connector.port);
+    if (seen) seen.host = host;
+    if (!context) return errorPage(404, `The requested resource [${pathname}] is not available`);
+    if (seen) seen.context = context;
+    const serverName = connector.proxyName ?? hostname;
+    const serverPort = connector.proxyPort ?? (port ? Number(port) : connector.port);
     const ctx = new RequestContext(connector, conn, serverName, serverPort, context.path, pathname);
-    let res: Response;
+    if (seen) seen.ctx = ctx;
+    const relPath = context.path === "" ? pathname : pathname.slice(context.path.length);
+    const onError = (e: unknown) => {
+      log.error(`${req.method} ${pathname}: ${(e as Error)?.stack ?? e}`);
+      return errorPage(500, "The server encountered an unexpected condition that prevented it from fulfilling the request.");
+    };
+    const hsts = context.hsts && ctx.secure ? context.hsts : undefined;
+    let res: Response | Promise<Response>;
     try {
-      res = await this.invoke(req, url, context, ctx);
+      res =
+        context.simple && relPath !== ""
+          ? context.handler!(context.path === "" ? req : rebase(req, href, relPath), ctx)
+          : this.invoke(req, pathname, search, relPath, context, ctx);
     } catch (e) {
-      log.error(`${req.method} ${pathname}: ${(e as Error).stack ?? e}`);
-      res = errorPage(500, "The server encountered an unexpected condition that prevented it from fulfilling the request.");
+      return onError(e);
     }
-    if (context.hsts && ctx.secure) {
-      res = withHeader(res, "strict-transport-security", context.hsts);
-    }
-    return { res, ctx, host, context, url };
+    if (res instanceof Response) return hsts ? withHeader(res, "strict-transport-security", hsts) : res;
+    return Promise.resolve(res).then(hsts ? (r) => withHeader(r, "strict-transport-security", hsts) : undefined, onError);
   }
 
-  private async invoke(req: Request, url: URL, context: ContextRuntime, ctx: RequestContext): Promise<Response> {
-    const relPath = context.path === "" ? url.pathname : url.pathname.slice(context.path.length);
+  private async invoke(req: Request, pathname: string, search: string, relPath: string, context: ContextRuntime, ctx: RequestContext): Promise<Response> {
     if (!ctx.secure && !context.constraints.empty && context.constraints.needsSecure(req.method, relPath || "/")) {
-      return secureRedirect(url, ctx.serverName, ctx.connector.redirectPort);
+      return secureRedirect(pathname, search, ctx.serverName, ctx.connector.redirectPort);
     }
     for (const ext of context.extensions) {
-      const early = await ext.before?.(req, ctx, url);
+      const early = await ext.before?.(req, ctx);
       if (early) return early;
     }
-    let res = await this.dispatch(req, url, relPath, context, ctx);
+    let res = await this.dispatch(req, pathname, search, relPath, context, ctx);
     for (const ext of context.extensions) if (ext.after) res = await ext.after(req, ctx, res);
     return res;
   }
 
   /** The handler answers first; what it leaves as 404 falls through to the static docBase. */
-  private async dispatch(req: Request, url: URL, relPath: string, context: ContextRuntime, ctx: RequestContext): Promise<Response> {
+  private async dispatch(req: Request, pathname: string, search: string, relPath: string, context: ContextRuntime, ctx: RequestContext): Promise<Response> {
     const cfg = context.config;
     if (context.handler) {
-      const inner = context.path === "" ? req : rebase(req, url, relPath);
+      const inner = context.path === "" ? req : rebase(req, req.url, relPath);
       const res = await context.handler(inner, ctx);
       if (res.status !== 404 || !cfg.docBase) return res;
     }
     if (cfg.docBase) {
       if (relPath === "" && context.path !== "") {
         // "/app" → "/app/", as Tomcat redirects a context root without its slash.
-        return new Response(null, { status: 302, headers: { location: `${context.path}/${url.search}` } });
+        return new Response(null, { status: 302, headers: { location: `${context.path}/${search}` } });
       }
       const res = await serveStatic(req, relPath, {
         docBase: cfg.docBase,
@@ -236,24 +255,50 @@ export class Engine {
       });
       if (res) return res;
     }
-    return errorPage(404, `The requested resource [${url.pathname}] is not available`);
+    return errorPage(404, `The requested resource [${pathname}] is not available`);
   }
+}
+
+interface Seen {
+  ctx: RequestContext | null;
+  host: HostRuntime | undefined;
+  context: ContextRuntime | undefined;
+}
+
+/** Splits an absolute URL string (as runtimes give it: already normalised) without a URL object. */
+export function splitUrl(href: string): { hostname: string; port: string; pathname: string; search: string } {
+  const hostStart = href.indexOf("//") + 2;
+  let pathStart = href.indexOf("/", hostStart);
+  if (pathStart < 0) pathStart = href.length;
+  const authority = href.slice(hostStart, pathStart);
+  const q = href.indexOf("?", pathStart);
+  const h = href.indexOf("#", pathStart);
+  const pathEnd = q >= 0 ? q : h >= 0 ? h : href.length;
+  const pathname = pathStart < pathEnd ? href.slice(pathStart, pathEnd) : "/";
+  const search = q >= 0 ? href.slice(q, h > q ? h : href.length) : "";
+  let hostname = authority;
+  let port = "";
+  const at = authority.lastIndexOf("@");
+  if (at >= 0) hostname = authority.slice(at + 1);
+  if (hostname.startsWith("[")) {
+    const end = hostname.indexOf("]");
+    port = hostname.slice(end + 2);
+    hostname = hostname.slice(1, end);
+  } else {
+    const colon = hostname.lastIndexOf(":");
+    if (colon >= 0) {
+      port = hostname.slice(colon + 1);
+      hostname = hostname.slice(0, colon);
+    }
+  }
+  return { hostname: hostname.toLowerCase(), port, pathname, search };
 }
 
 /** The handler of a non-ROOT context sees URLs relative to its context path. */
-function rebase(req: Request, url: URL, relPath: string): Request {
-  const inner = new URL(url);
+function rebase(req: Request, href: string, relPath: string): Request {
+  const inner = new URL(href);
   inner.pathname = relPath === "" ? "/" : relPath;
   return new Request(inner, req);
-}
-
-function stripPort(host: string): string {
-  if (host.startsWith("[")) {
-    const end = host.indexOf("]");
-    return end > 0 ? host.slice(1, end) : host;
-  }
-  const colon = host.indexOf(":");
-  return colon >= 0 ? host.slice(0, colon) : host;
 }
 
 /** Responses from fetch() or Response.redirect() have immutable headers: copy when needed. */

@@ -57,7 +57,7 @@ export async function loadHandler(spec: string, context: ContextConfig): Promise
 function toHandler(value: unknown, spec: string, where: ReturnType<ReturnType<typeof sourceOf>["attr"]>): FetchHandler {
   if (value && typeof (value as { fetch?: unknown }).fetch === "function") {
     const target = value as { fetch: FetchHandler };
-    return (req, ctx) => target.fetch(req, ctx);
+    return target.fetch.bind(target);
   }
   if (typeof value === "function") return value as FetchHandler;
   throw new BobcatError("handler.noExport", `handler module ${spec} exports no fetch handler`, {

@@ -28,6 +28,25 @@ function bunTls(h: TlsHost, withName: boolean): Record<string, unknown> {
   };
 }
 
+/** The peer address is looked up only when someone asks (requestIP costs on every request). */
+class BunConnection {
+  private ip?: { address: string; port: number } | null;
+  constructor(
+    private readonly server: { requestIP(req: Request): { address: string; port: number } | null },
+    private readonly req: Request,
+  ) {}
+  private lookup() {
+    if (this.ip === undefined) this.ip = this.server.requestIP(this.req);
+    return this.ip;
+  }
+  get remoteAddr(): string {
+    return this.lookup()?.address ?? "";
+  }
+  get remotePort(): number {
+    return this.lookup()?.port ?? 0;
+  }
+}
+
 export async function startBunNative({ config, tls, pipeline }: BackendOptions): Promise<Listener> {
   let tlsOption: unknown;
   if (tls) {
@@ -44,8 +63,7 @@ export async function startBunNative({ config, tls, pipeline }: BackendOptions):
       tls: tlsOption,
       idleTimeout: config.connectionTimeout <= 0 ? 0 : Math.min(255, Math.max(1, Math.round(config.connectionTimeout / 1000))),
       fetch(req: Request, srv: typeof server) {
-        const ip = srv.requestIP(req);
-        return handle(req, { remoteAddr: ip?.address ?? "", remotePort: ip?.port ?? 0 });
+        return handle(req, new BunConnection(srv, req));
       },
       error(e: Error) {
         return new Response(`HTTP Status 500 – ${e.message}`, { status: 500 });

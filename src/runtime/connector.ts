@@ -5,11 +5,11 @@
  */
 import type { ConnectorConfig } from "../config/model.ts";
 import type { ConnectionInfo, ConnectorInfo } from "../core/context.ts";
-import type { Engine } from "../core/engine.ts";
+import { withHeader, type Engine } from "../core/engine.ts";
 import { errorPage } from "../core/error-page.ts";
 import { RequestLimiter } from "../core/limiter.ts";
 
-export type RequestHandler = (req: Request, conn: ConnectionInfo) => Promise<Response>;
+export type RequestHandler = (req: Request, conn: ConnectionInfo) => Response | Promise<Response>;
 
 export class ConnectorPipeline {
   readonly info: ConnectorInfo;
@@ -40,24 +40,41 @@ export class ConnectorPipeline {
     this.info.port = port;
   }
 
-  readonly handle: RequestHandler = async (req, conn) => {
-    if (this.stopping) return errorPage(503, "The server is shutting down", { connection: "close" });
+  readonly handle: RequestHandler = (req, conn) => {
+    if (this.stopping) return Promise.resolve(errorPage(503, "The server is shutting down", { connection: "close" }));
     const slot = this.limiter.acquire();
     if (slot === false) {
-      return errorPage(503, `All ${this.config.maxThreads} request slots and ${this.config.acceptCount} queue places of connector ${this.config.name} are in use`, { "retry-after": "1" });
+      return Promise.resolve(
+        errorPage(503, `All ${this.config.maxThreads} request slots and ${this.config.acceptCount} queue places of connector ${this.config.name} are in use`, { "retry-after": "1" }),
+      );
     }
     this.inFlight++;
+    if (slot !== true) return slot.then(() => this.engine.handle(req, this.info, conn)).then(this.done, this.failed);
+    let res: Response | Promise<Response>;
     try {
-      if (slot !== true) await slot;
-      const res = await this.engine.handle(req, this.info, conn);
-      if (this.config.server) res.headers.set("server", this.config.server);
-      if (this.config.xpoweredBy) res.headers.set("x-powered-by", "bobcat");
-      return res;
-    } finally {
-      this.limiter.release();
-      if (--this.inFlight === 0) for (const w of this.drainWaiters.splice(0)) w();
+      res = this.engine.handle(req, this.info, conn);
+    } catch (e) {
+      return this.failed(e);
     }
+    return res instanceof Response ? this.done(res) : res.then(this.done, this.failed);
   };
+
+  private readonly done = (res: Response): Response => {
+    this.finish();
+    if (this.config.server) res = withHeader(res, "server", this.config.server);
+    if (this.config.xpoweredBy) res = withHeader(res, "x-powered-by", "bobcat");
+    return res;
+  };
+
+  private readonly failed = (e: unknown): never => {
+    this.finish();
+    throw e;
+  };
+
+  private finish(): void {
+    this.limiter.release();
+    if (--this.inFlight === 0) for (const w of this.drainWaiters.splice(0)) w();
+  }
 
   get active(): number {
     return this.inFlight;

@@ -1,0 +1,125 @@
+#!/usr/bin/env bun
+/**
+ * HTTPS keep-alive hello world: bobcat (full routing: engine › host › context, request
+ * context, limiter) against a raw Bun.serve with the same certificate, measured side by
+ * side in one run with wrk, rounds interleaved. Prints req/s, requests per server CPU-second
+ * (steadier on a shared machine) and bobcat's ratio to raw. Target: ratio >= 0.85.
+ *
+ *   bun bench/https-hello.ts [--rounds 3] [--duration 8] [--connections 32] [--runtime bun|deno]
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const root = join(import.meta.dir, "..");
+const args = process.argv.slice(2);
+const opt = (n: string, d: string) => (args.includes(n) ? args[args.indexOf(n) + 1]! : d);
+const rounds = Number(opt("--rounds", "3"));
+const duration = Number(opt("--duration", "8"));
+const connections = Number(opt("--connections", "32"));
+const runtime = opt("--runtime", "bun");
+const pki = join(root, "tests/fixtures/pki");
+const cert = join(pki, "localhost-rsa.pem");
+const key = join(pki, "localhost-rsa-key.pem");
+
+if (spawnSync("wrk", ["--version"]).error) {
+  console.error("wrk is needed: apt-get install wrk");
+  process.exit(2);
+}
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+
+async function start(cmd: string[]): Promise<ChildProcess> {
+  const p = spawn(cmd[0]!, cmd.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
+  let log = "";
+  p.stderr!.on("data", (d) => (log += d));
+  const deadline = Date.now() + 20000;
+  while (!log.includes("listening on")) {
+    if (Date.now() > deadline || p.exitCode !== null) throw new Error(`server did not start: ${cmd.join(" ")}\n${log}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return p;
+}
+
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime in clock ticks
+}
+
+function wrk(url: string, pid: number) {
+  spawnSync("wrk", ["-t1", "-c8", "-d2s", url]); // warm-up
+  const c0 = cpuSeconds(pid);
+  const r = spawnSync("wrk", ["-t1", `-c${connections}`, `-d${duration}s`, "--latency", url], { encoding: "utf8" });
+  const cpu = cpuSeconds(pid) - c0;
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? 0);
+  const total = Number(/(\d+) requests in/.exec(r.stdout)?.[1] ?? 0);
+  const p99 = /99%\s+(\S+)/.exec(r.stdout)?.[1] ?? "?";
+  return { rps, perCpu: cpu > 0 ? total / cpu : 0, p99 };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const work = mkdtempSync(join(tmpdir(), "bobcat-bench-"));
+const rawPort = await freePort();
+const bobPort = await freePort();
+writeFileSync(join(work, "hello.ts"), `export default { fetch: () => new Response("Hello, world", { headers: { "content-type": "text/plain" } }) };\n`);
+writeFileSync(
+  join(work, "server.yaml"),
+  `logging: { level: warn, components: { connector: info } }
+server:
+  services:
+    - connectors:
+        - port: ${bobPort}
+          address: 127.0.0.1
+          SSLEnabled: true
+          sslHostConfigs:
+            - certificates:
+                - certificateFile: ${cert}
+                  certificateKeyFile: ${key}
+      engine:
+        defaultHost: localhost
+        hosts:
+          - name: localhost
+            contexts:
+              - path: ""
+                handler: hello.ts
+`,
+);
+const bin = (n: string) => join(root, "node_modules/.bin", n);
+const bobCmd =
+  runtime === "deno"
+    ? [bin("deno"), "run", "-A", `--config=${join(root, "deno.json")}`, join(root, "src/cli/main.ts"), "run", "--config", join(work, "server.yaml")]
+    : [bin("bun"), join(root, "src/cli/main.ts"), "run", "--config", join(work, "server.yaml")];
+const raw = await start([bin("bun"), join(import.meta.dir, "raw-bun-serve.ts"), String(rawPort), cert, key]);
+const bob = await start(bobCmd);
+
+const results: Record<string, ReturnType<typeof wrk>[]> = { "raw Bun.serve": [], [`bobcat (${runtime})`]: [] };
+try {
+  for (let i = 0; i < rounds; i++) {
+    results["raw Bun.serve"]!.push(wrk(`https://127.0.0.1:${rawPort}/`, raw.pid!));
+    results[`bobcat (${runtime})`]!.push(wrk(`https://127.0.0.1:${bobPort}/`, bob.pid!));
+  }
+} finally {
+  raw.kill("SIGKILL");
+  bob.kill("SIGTERM");
+  rmSync(work, { recursive: true, force: true });
+}
+
+console.log(`HTTPS keep-alive hello world, wrk -t1 -c${connections} -d${duration}s, ${rounds} interleaved rounds, RSA-2048, loopback`);
+console.log("| server | median req/s | median req per server CPU-s | p99 per round |");
+console.log("|---|---|---|---|");
+const summary: Record<string, { rps: number; perCpu: number }> = {};
+for (const [name, rs] of Object.entries(results)) {
+  summary[name] = { rps: median(rs.map((r) => r.rps)), perCpu: median(rs.map((r) => r.perCpu)) };
+  console.log(`| ${name} | ${summary[name]!.rps.toFixed(0)} | ${summary[name]!.perCpu.toFixed(0)} | ${rs.map((r) => r.p99).join(" / ")} |`);
+}
+const [a, b] = Object.values(summary);
+console.log(`ratio bobcat/raw: ${(b!.rps / a!.rps).toFixed(3)} by req/s, ${(b!.perCpu / a!.perCpu).toFixed(3)} by req per CPU-s (target >= 0.85: routing costs at most 15%)`);
