@@ -26,8 +26,8 @@ const DEK_CIPHERS: Record<string, CipherName> = {
 
 /** OpenSSL's EVP_BytesToKey with MD5 and one iteration, salted with the first 8 IV bytes. */
 function bytesToKey(password: string, salt: Uint8Array, length: number): Uint8Array {
-  let out = new Uint8Array(0);
-  let prev = new Uint8Array(0);
+  let out: Uint8Array = new Uint8Array(0);
+  let prev: Uint8Array = new Uint8Array(0);
   while (out.length < length) {
     prev = new Uint8Array(createHash("md5").update(prev).update(utf8(password)).update(salt).digest());
     out = concat(out, prev);

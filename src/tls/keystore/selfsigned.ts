@@ -27,7 +27,10 @@ export function randomSerial(): string {
 }
 
 export function subjectAltNames(hostnames: string[]): SubjectAlternativeNameExtension {
-  return new x509.SubjectAlternativeNameExtension(hostnames.map((h) => ({ type: isIP(h.replace(/^\[|\]$/g, "")) ? "ip" : "dns", value: h.replace(/^\[|\]$/g, "") })));
+  return new x509.SubjectAlternativeNameExtension(hostnames.map((h) => {
+    const value = h.replace(/^\[|\]$/g, ""); // "[::1]" as written in URLs
+    return { type: isIP(value) ? "ip" as const : "dns" as const, value };
+  }));
 }
 
 export async function generateSelfSigned(opts: SelfSignedOptions): Promise<{ keyPem: string; certPem: string }> {
