@@ -19,6 +19,7 @@ export class SessionStateError extends BobcatError {
 /** Tomcat's TooManyActiveSessionsException: the core answers the request with 503. */
 export class TooManyActiveSessionsError extends SessionStateError {
   readonly maxActiveSessions: number;
+  readonly managerName: string;
   constructor(maxActiveSessions: number, managerName: string) {
     super(
       "createSession: Too many active sessions",
@@ -27,7 +28,8 @@ export class TooManyActiveSessionsError extends SessionStateError {
     );
     this.name = "TooManyActiveSessionsException";
     this.maxActiveSessions = maxActiveSessions;
-    Object.assign(this.where, { path: managerName, attribute: "maxActiveSessions" });
+    this.managerName = managerName;
+    this.where.attribute = "maxActiveSessions";
   }
 }
 

@@ -85,7 +85,12 @@ export abstract class ManagerBase implements SessionHost {
           "session ids always come from the runtime's CSPRNG (crypto.getRandomValues)",
       );
     }
-    await this.startInternal();
+    try {
+      await this.startInternal();
+    } catch (err) {
+      this.lifecycle = "stopped";
+      throw err;
+    }
     this.lifecycle = "started";
   }
 
@@ -267,8 +272,8 @@ export abstract class ManagerBase implements SessionHost {
   }
 
   /** A session rebuilt from a Store's bytes, not yet added to this manager nor activated. */
-  deserializeSession(bytes: Uint8Array, source = "session data"): StandardSession {
-    return this.fromRecord(decodeSessionData(bytes, source));
+  deserializeSession(bytes: Uint8Array): StandardSession {
+    return this.fromRecord(decodeSessionData(bytes));
   }
 
   /**

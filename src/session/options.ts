@@ -189,6 +189,7 @@ export function resolveManagerOptions(
   const name = typeof raw.name === "string" && raw.name ? raw.name : "/Catalina/localhost/";
   const r = new OptionReader(raw, `${kind} ${name}`);
   r.checkKeys([...COMMON_KEYS, ...ownKeys]);
+  r.string("name");
 
   const className = r.string("className");
   if (className !== undefined && !classNames.includes(className)) {

@@ -12,8 +12,8 @@ const MAGIC = Uint8Array.of(0x89, 0x42, 0x43, 0x53, 0x45, 0x53, 0x0d, 0x0a);
 const JAVA_STREAM = Uint8Array.of(0xac, 0xed, 0x00, 0x05);
 export const FILE_FORMAT_VERSION = 1;
 
-export const KIND_MANAGER_FILE = 1;
-export const KIND_SINGLE_SESSION = 2;
+const KIND_MANAGER_FILE = 1;
+const KIND_SINGLE_SESSION = 2;
 
 const FLAG_NEW = 1;
 const FLAG_VALID = 2;
@@ -114,32 +114,32 @@ function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
 }
 
 /** Checks signature, version, kind and checksum; returns a reader positioned at the body. */
-function open(bytes: Uint8Array, kind: number, what: string): ByteReader {
+function open(bytes: Uint8Array, kind: number): ByteReader {
   if (startsWith(bytes, JAVA_STREAM)) {
     throw new CorruptDataError(
-      `${what}: this is a Java serialization stream (Tomcat's own SESSIONS.ser format), which bobcat cannot read`,
+      `this is a Java serialization stream (Tomcat's own SESSIONS.ser format), which bobcat cannot read`,
       "Tomcat's persisted sessions cannot be carried over; users will log in again.",
     );
   }
-  if (!startsWith(bytes, MAGIC)) throw new CorruptDataError(`${what}: not a bobcat session file (wrong signature)`);
+  if (!startsWith(bytes, MAGIC)) throw new CorruptDataError("not a bobcat session file (wrong signature)");
   const header = MAGIC.length + 2;
-  if (bytes.length < header + 4) throw new CorruptDataError(`${what}: truncated (${bytes.length} bytes)`);
+  if (bytes.length < header + 4) throw new CorruptDataError(`truncated (${bytes.length} bytes)`);
   const version = bytes[MAGIC.length]!;
   if (version !== FILE_FORMAT_VERSION) {
     throw new CorruptDataError(
-      `${what}: format version ${version} is not supported (this bobcat reads version ${FILE_FORMAT_VERSION})`,
+      `format version ${version} is not supported (this bobcat reads version ${FILE_FORMAT_VERSION})`,
       "It was written by a different bobcat version; run that version, or start without these sessions.",
     );
   }
   if (bytes[MAGIC.length + 1] !== kind) {
-    throw new CorruptDataError(`${what}: holds data of kind ${bytes[MAGIC.length + 1]}, expected ${kind}`);
+    throw new CorruptDataError(`holds data of kind ${bytes[MAGIC.length + 1]}, expected ${kind}`);
   }
   const end = bytes.length - 4;
   const stored = new DataView(bytes.buffer, bytes.byteOffset + end, 4).getUint32(0);
   if (crc32(bytes.subarray(0, end)) !== stored) {
-    throw new CorruptDataError(`${what}: checksum mismatch (the file is damaged or truncated)`);
+    throw new CorruptDataError("checksum mismatch (the file is damaged or truncated)");
   }
-  const r = new ByteReader(bytes.subarray(0, end), what);
+  const r = new ByteReader(bytes.subarray(0, end));
   r.pos = header;
   return r;
 }
@@ -157,11 +157,11 @@ export function encodeSessionFile(records: SessionRecord[]): Uint8Array {
   });
 }
 
-export function decodeSessionFile(bytes: Uint8Array, what = "session file"): SessionRecord[] {
-  const r = open(bytes, KIND_MANAGER_FILE, what);
+export function decodeSessionFile(bytes: Uint8Array): SessionRecord[] {
+  const r = open(bytes, KIND_MANAGER_FILE);
   const records: SessionRecord[] = [];
   for (let n = r.count(1); n > 0; n--) {
-    const inner = new ByteReader(r.block(), `${what}, session #${records.length + 1}`);
+    const inner = new ByteReader(r.block(), `session #${records.length + 1}`);
     records.push(readRecord(inner));
     inner.end();
   }
@@ -174,8 +174,8 @@ export function encodeSessionData(record: SessionRecord): Uint8Array {
   return seal(KIND_SINGLE_SESSION, (w) => writeRecord(w, record));
 }
 
-export function decodeSessionData(bytes: Uint8Array, what = "session data"): SessionRecord {
-  const r = open(bytes, KIND_SINGLE_SESSION, what);
+export function decodeSessionData(bytes: Uint8Array): SessionRecord {
+  const r = open(bytes, KIND_SINGLE_SESSION);
   const record = readRecord(r);
   r.end();
   return record;

@@ -188,7 +188,7 @@ export class Serializer {
 
   /** Throws CorruptDataError (or its UnknownClassError) for anything that is not a valid frame. */
   deserialize(bytes: Uint8Array): unknown {
-    return new Decoder(new ByteReader(bytes, "attribute value"), this.byName).run();
+    return new Decoder(new ByteReader(bytes), this.byName).run();
   }
 }
 

@@ -36,7 +36,13 @@ export class StandardManager extends ManagerBase {
   }
 
   protected async startInternal(): Promise<void> {
-    if (this.persistenceFile) await this.load(this.persistenceFile);
+    if (!this.persistenceFile) return;
+    try {
+      await this.load(this.persistenceFile);
+    } catch (err) {
+      // As Tomcat: a failed load never stops the application; sessions read so far stay.
+      this.log.error(`[${this.name}] Exception loading sessions from persistent storage [${this.persistenceFile}]: ${describeError(err)}`);
+    }
   }
 
   protected async stopInternal(): Promise<void> {
@@ -71,7 +77,7 @@ export class StandardManager extends ManagerBase {
     this.log.debug(`[${this.name}] Loading persisted sessions from [${file}]`);
     let records: SessionRecord[];
     try {
-      records = decodeSessionFile(bytes, file);
+      records = decodeSessionFile(bytes);
     } catch (err) {
       await this.keepAside(file, err);
       return;

@@ -13,7 +13,7 @@ export interface StoreManager {
   now(): number;
   isLoaded(id: string): boolean;
   serializeSession(session: StandardSession): Uint8Array;
-  deserializeSession(bytes: Uint8Array, source?: string): StandardSession;
+  deserializeSession(bytes: Uint8Array): StandardSession;
 }
 
 export interface Store {

@@ -150,8 +150,8 @@ export class ByteReader {
   private dataView: DataView | null = null;
   pos = 0;
 
-  /** `what` names the thing being read, for error messages ("session file", "attribute value"). */
-  constructor(private readonly bytes: Uint8Array, private readonly what: string) {}
+  /** `what`, when given, prefixes error messages (e.g. "session #3"). */
+  constructor(private readonly bytes: Uint8Array, private readonly what = "") {}
 
   private get view(): DataView {
     return (this.dataView ??= new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength));
@@ -162,7 +162,7 @@ export class ByteReader {
   }
 
   fail(message: string): never {
-    throw new CorruptDataError(`${this.what}: ${message} (at byte ${this.pos})`);
+    throw new CorruptDataError(`${this.what ? `${this.what}: ` : ""}${message} (at byte ${this.pos})`);
   }
 
   private need(n: number): void {

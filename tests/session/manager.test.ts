@@ -191,6 +191,7 @@ describe("maxActiveSessions", () => {
     expect((err as TooManyActiveSessionsError).code).toBe("session.tooManyActive");
     expect((err as Error).message).toBe("createSession: Too many active sessions");
     expect((err as TooManyActiveSessionsError).maxActiveSessions).toBe(2);
+    expect((err as TooManyActiveSessionsError).where.attribute).toBe("maxActiveSessions");
     expect(m.getStats()).toMatchObject({ activeSessions: 2, rejectedSessions: 1, maxActiveSessions: 2 });
     a.invalidate();
     expect(() => m.createSession()).not.toThrow();
@@ -406,6 +407,7 @@ describe("options are checked at construction", () => {
     [{ sessionIdGenerator: { sessionIdLenght: 8 } }, /SessionIdGenerator of StandardManager .*\[sessionIdLenght\] is not a known attribute/],
     [{ sessionIdGenerator: { className: "com.example.MyGenerator" } }, /only StandardSessionIdGenerator/],
     [{ now: 5 }, /\[now\] must be a function/],
+    [{ name: 42 }, /\[name\] must be a string/],
   ];
   for (const [options, message] of bad) {
     test(JSON.stringify(options), () => {

@@ -276,6 +276,32 @@ describe("a corrupt or foreign file is kept aside and start continues with no se
   });
 });
 
+describe("never crashing the application", () => {
+  test("a session saved as invalid is expired with notifications when loaded (Tomcat's load())", async () => {
+    const frame = serializer.serialize(new Badge("old"));
+    await writeFile(file(), encodeSessionFile([{
+      id: "DEAD", creationTime: clock.t, lastAccessedTime: clock.t, thisAccessedTime: clock.t,
+      maxInactiveInterval: 1800, isNew: false, isValid: false, authType: null, principal: null,
+      attributes: [{ name: "badge", frame }],
+    }]));
+    const m = await started();
+    expect(events).toEqual(["activate:old", "destroyed:DEAD", "unbound:badge:old", "removed:badge=old"]);
+    expect(m.listSessionIds()).toEqual([]);
+    expect(m.getStats().expiredSessions).toBe(1);
+  });
+
+  test("a directory where the file should be: start and stop log errors and carry on", async () => {
+    await mkdir(file());
+    const m = await started();
+    expect(m.state).toBe("started");
+    expect(logs.lines.filter((l) => l.level === "error")[0]?.line).toMatch(/Exception loading sessions from persistent storage .*EISDIR|illegal operation on a directory/i);
+    m.createSession();
+    await m.stop();
+    expect(m.state).toBe("stopped");
+    expect(logs.lines.filter((l) => l.level === "error")).toHaveLength(2);
+  });
+});
+
 describe("atomic write", () => {
   test("a failed write leaves the previous file byte-for-byte intact and expires sessions with notifications", async () => {
     const m = await started();
