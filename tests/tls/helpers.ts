@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import process from "node:process";
 import { keytoolMain } from "../../src/tls/keytool/main.ts";
 
 export const FIXTURES = resolve(import.meta.dirname, "../fixtures/keystores");
@@ -29,8 +30,9 @@ export interface ToolResult {
 }
 
 /** Runs a real tool (keytool, openssl, deno) with a time limit. */
-export function tool(cmd: string, args: string[], opts: { input?: string | Uint8Array; cwd?: string; timeout?: number } = {}): ToolResult {
-  const r = spawnSync(cmd, args, { input: opts.input, cwd: opts.cwd, timeout: opts.timeout ?? 30_000, encoding: "utf8" });
+export function tool(cmd: string, args: string[], opts: { input?: string | Uint8Array; cwd?: string; timeout?: number; env?: Record<string, string> } = {}): ToolResult {
+  const env = opts.env ? { ...process.env, ...opts.env } : undefined;
+  const r = spawnSync(cmd, args, { input: opts.input, cwd: opts.cwd, timeout: opts.timeout ?? 30_000, encoding: "utf8", env });
   return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
 }
 

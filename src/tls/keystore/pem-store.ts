@@ -36,8 +36,11 @@ export async function readPemStore(text: string, password: string | null): Promi
     const alias = k.alias ?? certs.find((c) => c.cert === leaf)?.alias ?? (keys.length === 1 ? "mykey" : `mykey${i + 1}`);
     entries.push({ kind: "privateKey", alias, date: new Date(), key: { pkcs8: k.pkcs8 }, chain });
   }
+  // Named certificates are trusted entries even when a chain uses them (keytool stores the CA
+  // both ways); unnamed ones are trusted only when no chain does.
+  const leaves = entries.flatMap((e) => (e.kind === "privateKey" ? e.chain.slice(0, 1) : []));
   for (const [i, c] of certs.entries()) {
-    if (used.some((u) => sameCert(u, c.cert))) continue;
+    if (leaves.some((l) => sameCert(l, c.cert)) || (!c.alias && used.some((u) => sameCert(u, c.cert)))) continue;
     entries.push({ kind: "trustedCert", alias: c.alias ?? c.cert.subjectName.getField("CN")[0] ?? `cert${i + 1}`, date: new Date(), cert: c.cert });
   }
   return { type: "PEM", entries, verified: true };

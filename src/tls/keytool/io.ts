@@ -8,7 +8,7 @@ export interface KeytoolIO {
   stdout: { write(s: string | Uint8Array): unknown };
   stderr: { write(s: string | Uint8Array): unknown };
   /** process.stdin on Node, Bun and Deno; tests pass an array of chunks. */
-  stdin: AsyncIterable<Uint8Array | string>;
+  stdin: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>;
   isTTY: boolean;
 }
 
@@ -23,8 +23,16 @@ export class Prompter {
   private eof = false;
   constructor(private io: KeytoolIO) {}
 
+  private chunks(): AsyncIterator<Uint8Array | string> {
+    const src = this.io.stdin;
+    this.iter ??= (async function* () {
+      yield* src;
+    })();
+    return this.iter;
+  }
+
   private async readLine(): Promise<string | null> {
-    this.iter ??= this.io.stdin[Symbol.asyncIterator]();
+    const iter = this.chunks();
     for (;;) {
       const nl = this.buffer.search(/\r?\n|\r/);
       if (nl >= 0) {
@@ -38,7 +46,7 @@ export class Prompter {
         this.buffer = "";
         return line;
       }
-      const { value, done } = await this.iter.next();
+      const { value, done } = await iter.next();
       if (done) this.eof = true;
       else this.buffer += typeof value === "string" ? value : new TextDecoder().decode(value);
     }
@@ -62,10 +70,10 @@ export class Prompter {
 
   /** Raw-mode read: no echo; Enter ends, Backspace deletes, Ctrl-C / Ctrl-D abort. */
   private async readHidden(): Promise<string | null> {
-    this.iter ??= this.io.stdin[Symbol.asyncIterator]();
+    const iter = this.chunks();
     let s = "";
     for (;;) {
-      const chunk = this.buffer || await this.iter.next().then((r) => (r.done ? null : typeof r.value === "string" ? r.value : new TextDecoder().decode(r.value)));
+      const chunk = this.buffer || await iter.next().then((r) => (r.done ? null : typeof r.value === "string" ? r.value : new TextDecoder().decode(r.value)));
       this.buffer = "";
       if (chunk === null) return s || null;
       for (let i = 0; i < chunk.length; i++) {

@@ -9,7 +9,7 @@ import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { BobcatError } from "../../util/errors.ts";
 import { WrongPasswordError } from "../keystore/epki.ts";
-import { type Keystore, type PrivateKeyEntry, parseStoreType, readKeystore, type StoreType, unlockKey, writeKeystore } from "../keystore/index.ts";
+import { detectStoreType, type Keystore, type PrivateKeyEntry, parseStoreType, readKeystore, type StoreType, unlockKey, writeKeystore } from "../keystore/index.ts";
 import { KeytoolError, type PasswordOption, passwordOption } from "./args.ts";
 import type { Ctx } from "./context.ts";
 
@@ -83,12 +83,13 @@ export async function openStore(ctx: Ctx, o: StoreOptions = {}): Promise<StoreHa
     return { path, exists, type, password, store: { type, entries: [], verified: true }, keyPasswords: new Map() };
   }
   const bytes = new Uint8Array(await readFile(path));
+  // Only a JKS can be opened without its password (listed without checking its integrity).
+  const optional = o.passwordOptional && detectStoreType(bytes) === "JKS";
   if (password === null) {
-    password = await askPassword(ctx, `Enter ${o.label ?? "keystore"} password:  `, { allowEmpty: o.passwordOptional });
-    if (password === null && !o.passwordOptional) throw noPassword(passOpt);
+    password = await askPassword(ctx, `Enter ${o.label ?? "keystore"} password:  `, { allowEmpty: optional });
+    if (password === null && !optional) throw noPassword(passOpt);
   }
-  // An empty answer lists a JKS without checking its integrity, as keytool does.
-  const store = await readKeystore(bytes, !password && o.passwordOptional ? null : password, declared);
+  const store = await readKeystore(bytes, !password && optional ? null : password, declared);
   return { path, exists, type: store.type, password, store, keyPasswords: new Map() };
 }
 
