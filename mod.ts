@@ -57,7 +57,7 @@ export function createHandler(options: ServerOptions): { fetch(request: Request,
   const init = async () => {
     const config = await resolveConfig(options);
     const service = config.server.services[0]!;
-    const engine = new Engine(service);
+    const engine = new Engine(service, { strictServletCompliance: config.server.strictServletCompliance });
     await engine.start();
     const info = (c: ConnectorConfig | undefined, secure: boolean): ConnectorInfo => ({
       name: c?.name ?? (secure ? "edge-https" : "edge-http"),

@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { ConfigFile } from "./schema.ts";
+import { ConfigFile, CookieProcessor, Manager } from "./schema.ts";
 import { parseSource, type ParsedSource, type PathSeg } from "./source.ts";
 import { expandTree, makeLookup, type ExpansionProblem } from "./expand.ts";
 import { Validator } from "./validate.ts";
@@ -251,6 +251,15 @@ function normaliseContexts(h: HostConfig, hPath: PathSeg[], v: Validator): void 
       v.error("config.required", cPath, `context "${ctx.path || "/"}" has neither docBase nor handler`, "set docBase: (a static directory) and/or handler: (a module)");
     }
     ctx.name = ctx.path === "" ? "ROOT" : ctx.path.slice(1).replaceAll("/", "#");
+    ctx.manager ??= v.element(Manager, {}, [...cPath, "manager"]) as unknown as ContextConfig["manager"];
+    ctx.cookieProcessor ??= v.element(CookieProcessor, {}, [...cPath, "cookieProcessor"]) as unknown as ContextConfig["cookieProcessor"];
+    const modes = ctx.sessionTrackingModes.map((m) => m.toUpperCase());
+    const badMode = modes.find((m) => m !== "COOKIE" && m !== "URL");
+    if (badMode) {
+      v.error("config.type", [...cPath, "sessionTrackingModes"], `session tracking mode "${badMode}" is not available`,
+        badMode === "SSL" ? "SSL session tracking is not available yet; use COOKIE and/or URL" : "use COOKIE and/or URL");
+    }
+    ctx.sessionTrackingModes = modes as ContextConfig["sessionTrackingModes"];
     ctx.workDir ??= join(h.workDir, ctx.name);
   });
 }

@@ -98,10 +98,42 @@ export interface ContextConfig {
   hstsMaxAgeSeconds: number;
   hstsIncludeSubDomains: boolean;
   hstsPreload: boolean;
+  sessionCookieName: string;
+  sessionCookiePath?: string;
+  sessionCookieDomain?: string;
+  sessionCookiePathUsesTrailingSlash: boolean;
+  useHttpOnly: boolean;
+  sessionCookieSecure?: boolean;
+  sessionTrackingModes: Array<"COOKIE" | "URL">;
+  distributable: boolean;
+  changeSessionIdOnAuthentication: boolean;
   securityConstraints: SecurityConstraintConfig[];
   valves: ValveConfig[];
+  /** Always present: a context without `manager:` gets a StandardManager with defaults. */
+  manager: ManagerConfig;
+  cookieProcessor: { className: string; sameSiteCookies: "unset" | "none" | "lax" | "strict" };
   /** Tomcat's context name: "ROOT" for "", otherwise the path without the leading slash. */
   name: string;
+}
+
+/** `<Manager>` with Tomcat's attribute names; passed to the session layer as its options. */
+export interface ManagerConfig {
+  className: "StandardManager";
+  maxActiveSessions: number;
+  sessionActivityCheck?: boolean;
+  sessionLastAccessAtStart?: boolean;
+  notifyAttributeListenerOnUnchangedValue: boolean;
+  notifyBindingListenerOnUnchangedValue: boolean;
+  processExpiresFrequency: number;
+  persistAuthentication: boolean;
+  sessionAttributeNameFilter?: string;
+  sessionAttributeValueClassNameFilter?: string;
+  warnOnSessionAttributeFilterFailure: boolean;
+  secureRandomClass?: string;
+  secureRandomProvider?: string;
+  secureRandomAlgorithm?: string;
+  pathname: string;
+  sessionIdGenerator?: { className: string; sessionIdLength: number; jvmRoute?: string };
 }
 
 export interface SecurityConstraintConfig {

@@ -216,6 +216,19 @@ export const Context: ElementDef = {
     listings: bool("Directory listings when no welcome file exists.", false),
     workDir: path("Work directory (default: <host workDir>/<context name>)."),
     sessionTimeout: int("Session timeout in minutes (<= 0: never).", 30),
+    sessionCookieName: str("Name of the session cookie and of the URL path parameter.", { default: "JSESSIONID" }),
+    sessionCookiePath: str("Cookie Path (default: the context path, \"/\" for ROOT)."),
+    sessionCookieDomain: str("Cookie Domain (default: none, the cookie goes to this host only)."),
+    sessionCookiePathUsesTrailingSlash: bool("Add a trailing slash to the cookie path (/app/ instead of /app).", false),
+    useHttpOnly: bool("HttpOnly on the session cookie.", true),
+    sessionCookieSecure: bool("Secure on the session cookie; default: set on HTTPS requests (and on a secure connector)."),
+    sessionTrackingModes: {
+      kind: "list",
+      default: ["COOKIE", "URL"],
+      doc: "How the session id travels: COOKIE, URL (;jsessionid= path parameter).",
+    },
+    distributable: bool("<distributable/>: setting a session attribute that cannot be serialized throws.", false),
+    changeSessionIdOnAuthentication: bool("Give the session a new id at login (against session fixation).", true),
     hstsEnabled: bool("Send Strict-Transport-Security on HTTPS responses.", false),
     hstsMaxAgeSeconds: int("HSTS max-age.", 0, { min: 0 }),
     hstsIncludeSubDomains: bool("HSTS includeSubDomains.", false),
@@ -231,6 +244,69 @@ export const Context: ElementDef = {
   children: {
     securityConstraints: { element: () => SecurityConstraint, list: true },
     valves: { element: () => Valve, list: true },
+    manager: { element: () => Manager, list: false },
+    cookieProcessor: { element: () => CookieProcessor, list: false },
+  },
+};
+
+export const CookieProcessor: ElementDef = {
+  name: "CookieProcessor",
+  doc: "Cookie settings (Tomcat's Rfc6265CookieProcessor).",
+  attrs: {
+    className: { kind: "enum", values: ["Rfc6265CookieProcessor", "org.apache.tomcat.util.http.Rfc6265CookieProcessor"], doc: "The only cookie processor.", default: "Rfc6265CookieProcessor" },
+    sameSiteCookies: {
+      kind: "enum",
+      values: ["unset", "none", "lax", "strict"],
+      default: "lax",
+      doc: "SameSite on the session cookie (bobcat's default is lax; Tomcat's is unset).",
+    },
+  },
+};
+
+export const Manager: ElementDef = {
+  name: "Manager",
+  doc: "The session manager of a context.",
+  attrs: {
+    maxActiveSessions: int("Most sessions at once; creating one more answers 503 (-1: no limit).", -1),
+    sessionActivityCheck: bool("A session with a request in flight never expires (default: strictServletCompliance)."),
+    sessionLastAccessAtStart: bool("Idle time counts from the start of the last request (default: strictServletCompliance)."),
+    notifyAttributeListenerOnUnchangedValue: bool("attributeReplaced fires when the same value is set again.", true),
+    notifyBindingListenerOnUnchangedValue: bool("valueUnbound/valueBound fire when the same value is set again.", false),
+    processExpiresFrequency: int("Expire sessions every Nth background tick (backgroundProcessorDelay).", 6, { min: 1 }),
+    persistAuthentication: bool("Keep the authenticated principal when sessions are persisted.", false),
+    sessionAttributeNameFilter: { kind: "regex", doc: "Only attributes whose name matches (anchored) are persisted." },
+    sessionAttributeValueClassNameFilter: { kind: "regex", doc: "Only values whose type name matches (anchored) are persisted: String, Number, Boolean, Object, Map, a registered class..." },
+    warnOnSessionAttributeFilterFailure: bool("Log filtered-out attributes at WARN instead of DEBUG.", false),
+    secureRandomClass: str("Accepted: ids always come from the runtime's CSPRNG (crypto.getRandomValues)."),
+    secureRandomProvider: str("Accepted: ids always come from the runtime's CSPRNG."),
+    secureRandomAlgorithm: str("Accepted: ids always come from the runtime's CSPRNG."),
+  },
+  children: {
+    sessionIdGenerator: { element: () => SessionIdGenerator, list: false },
+  },
+  variants: {
+    defaultVariant: "StandardManager",
+    map: {
+      StandardManager: { fullName: "org.apache.catalina.session.StandardManager", element: () => StandardManagerDef },
+    },
+  },
+};
+
+export const StandardManagerDef: ElementDef = {
+  name: "StandardManager",
+  doc: "Sessions in memory, written to one file on stop and read back on start.",
+  attrs: {
+    pathname: str("Persistence file, relative to the context's work directory; \"\" turns persistence off.", { default: "SESSIONS.ser" }),
+  },
+};
+
+export const SessionIdGenerator: ElementDef = {
+  name: "SessionIdGenerator",
+  doc: "How session ids are made.",
+  attrs: {
+    className: { kind: "enum", values: ["StandardSessionIdGenerator", "org.apache.catalina.util.StandardSessionIdGenerator"], default: "StandardSessionIdGenerator", doc: "The only generator." },
+    sessionIdLength: int("Random bytes per id; the id has twice as many upper-case hex characters.", 16, { min: 2 }),
+    jvmRoute: str("Ignored in favour of the Engine's jvmRoute, as in Tomcat."),
   },
 };
 
@@ -293,5 +369,9 @@ export const ALL_ELEMENTS: ElementDef[] = [
   Host,
   Context,
   SecurityConstraint,
+  Manager,
+  StandardManagerDef,
+  SessionIdGenerator,
+  CookieProcessor,
   AccessLogValve,
 ];

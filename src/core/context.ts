@@ -74,6 +74,8 @@ export interface BobcatContext {
   principal: Principal | null;
   getSession(create?: boolean): HttpSession | null;
   changeSessionId(): string;
+  /** Adds `;jsessionid=` to a URL when the session cannot travel in a cookie (URL tracking). */
+  encodeURL(url: string): string;
   /** Marks the session (if any) as authenticated; a new session id guards against fixation. */
   login(name: string, roles?: string[]): void;
   logout(): void;
@@ -86,6 +88,7 @@ export interface BobcatContext {
 export interface SessionAccess {
   getSession(create: boolean): HttpSession | null;
   changeSessionId(): string;
+  encodeURL?(url: string): string;
   onLogin?(principal: Principal): void;
   onLogout?(): void;
 }
@@ -141,6 +144,9 @@ export class RequestContext implements BobcatContext {
   }
   changeSessionId(): string {
     return this.sessions.changeSessionId();
+  }
+  encodeURL(url: string): string {
+    return this.sessions.encodeURL?.(url) ?? url;
   }
   login(name: string, roles: string[] = []): void {
     this.principal = { name, roles, authType: "PROGRAMMATIC" };

@@ -9,34 +9,27 @@ import { ConstraintChecker, secureRedirect } from "./constraints.ts";
 import { RequestContext, type ConnectionInfo, type ConnectorInfo } from "./context.ts";
 import { errorPage } from "./error-page.ts";
 import { loadHandler, type FetchHandler } from "./handler-module.ts";
+import { SessionBinding, type SessionSettings } from "./sessions.ts";
 import { serveStatic } from "./static/index.ts";
 import { logger } from "../util/log.ts";
 
 const log = logger("core");
 
-/** Per-context hooks other layers (sessions) attach; the core calls them around the handler. */
-export interface ContextExtension {
-  /** Runs before the handler; may return a response (e.g. 503) to stop the request. */
-  before?(req: Request, ctx: RequestContext): Promise<Response | void> | Response | void;
-  /** Runs after the handler; may return a replacement response (e.g. with a Set-Cookie). */
-  after?(req: Request, ctx: RequestContext, res: Response): Promise<Response> | Response;
-  start?(): Promise<void>;
-  stop?(): Promise<void>;
-  backgroundProcess?(): void | Promise<void>;
-}
-
 export class ContextRuntime {
   handler?: FetchHandler;
   readonly constraints: ConstraintChecker;
-  readonly extensions: ContextExtension[] = [];
+  readonly sessions: SessionBinding;
   readonly accessLogs: AccessLog[];
   readonly hsts?: string;
 
   constructor(
     readonly config: ContextConfig,
     readonly host: HostRuntime,
+    engine: EngineConfig,
+    settings: SessionSettings,
   ) {
     this.constraints = new ConstraintChecker(config.securityConstraints);
+    this.sessions = new SessionBinding(config, host.config, engine, settings);
     this.accessLogs = config.valves.filter((v) => v.className === "AccessLogValve").map((v) => new AccessLog(v));
     if (config.hstsEnabled) {
       this.hsts =
@@ -50,22 +43,21 @@ export class ContextRuntime {
     return this.config.path;
   }
 
-  /** Only a handler, nothing around it: the engine calls it directly (set at start). */
-  simple = false;
-
+  /** Loads the handler and its session listeners, then the session manager (persisted sessions). */
   async start(): Promise<void> {
-    if (this.config.handler) this.handler = await loadHandler(this.config.handler, this.config);
-    for (const ext of this.extensions) await ext.start?.();
-    this.simple = this.handler !== undefined && !this.config.docBase && this.constraints.empty && this.extensions.length === 0;
+    if (this.config.handler) {
+      const loaded = await loadHandler(this.config.handler, this.config);
+      this.handler = loaded.handler;
+      this.sessions.addListeners(loaded.sessionListeners);
+    }
+    await this.sessions.manager.start();
   }
 
   async stop(): Promise<void> {
-    for (const ext of [...this.extensions].reverse()) {
-      try {
-        await ext.stop?.();
-      } catch (e) {
-        log.error(`context ${this.config.path || "/"}: stop failed: ${(e as Error).message}`);
-      }
+    try {
+      await this.sessions.manager.stop();
+    } catch (e) {
+      log.error(`context ${this.config.path || "/"}: stopping the session manager failed: ${(e as Error).message}`);
     }
     await Promise.all(this.accessLogs.map((l) => l.close()));
   }
@@ -77,9 +69,13 @@ export class HostRuntime {
   readonly accessLogs: AccessLog[];
   readonly root?: ContextRuntime;
 
-  constructor(readonly config: HostConfig) {
+  constructor(
+    readonly config: HostConfig,
+    engine: EngineConfig,
+    settings: SessionSettings,
+  ) {
     this.contexts = config.contexts
-      .map((c) => new ContextRuntime(c, this))
+      .map((c) => new ContextRuntime(c, this, engine, settings))
       .sort((a, b) => b.path.length - a.path.length);
     this.root = this.contexts.find((c) => c.path === "");
     this.accessLogs = config.valves.filter((v) => v.className === "AccessLogValve").map((v) => new AccessLog(v));
@@ -106,9 +102,10 @@ export class Engine {
 
   constructor(
     readonly service: ServiceConfig,
+    settings: SessionSettings = { strictServletCompliance: false },
     readonly config: EngineConfig = service.engine,
   ) {
-    this.hosts = config.hosts.map((h) => new HostRuntime(h));
+    this.hosts = config.hosts.map((h) => new HostRuntime(h, config, settings));
     for (const h of this.hosts) {
       for (const n of [h.config.name, ...h.config.aliases]) this.byName.set(n.toLowerCase(), h);
     }
@@ -130,15 +127,13 @@ export class Engine {
     (this.timer as { unref?: () => void }).unref?.();
   }
 
-  /** The engine's background thread: session expiry and other periodic work. */
+  /** The engine's background thread: session expiry (every processExpiresFrequency-th tick). */
   async backgroundProcess(): Promise<void> {
     for (const c of this.contexts) {
-      for (const ext of c.extensions) {
-        try {
-          await ext.backgroundProcess?.();
-        } catch (e) {
-          log.error(`background processing of context ${c.path || "/"} failed: ${(e as Error).message}`);
-        }
+      try {
+        await c.sessions.manager.backgroundProcess();
+      } catch (e) {
+        log.error(`background processing of context ${c.path || "/"} failed: ${(e as Error).message}`);
       }
     }
   }
@@ -192,62 +187,85 @@ export class Engine {
   private route(req: Request, connector: ConnectorInfo, conn: ConnectionInfo, seen: Seen | null): Response | Promise<Response> {
     const href = req.url;
     // Every back-end builds the URL's authority from the Host header (or :authority on h2).
-    const { hostname, port, pathname, search } = splitUrl(href);
-    const host = this.hostFor(hostname);
+    const url = splitUrl(href);
+    let pathname = url.pathname;
+    // Path parameters (";jsessionid=...") take no part in mapping, as in Tomcat.
+    let params: Map<string, string> | null = null;
+    if (pathname.includes(";")) ({ pathname, params } = stripPathParams(pathname));
+    const host = this.hostFor(url.hostname);
     const context = host.match(pathname);
     if (seen) seen.host = host;
     if (!context) return errorPage(404, `The requested resource [${pathname}] is not available`);
     if (seen) seen.context = context;
-    const serverName = connector.proxyName ?? hostname;
-    const serverPort = connector.proxyPort ?? (port ? Number(port) : connector.port);
-    const ctx = new RequestContext(connector, conn, serverName, serverPort, context.path, pathname);
+    const serverName = connector.proxyName ?? url.hostname;
+    const serverPort = connector.proxyPort ?? (url.port ? Number(url.port) : connector.port);
+    const ctx = new RequestContext(connector, conn, serverName, serverPort, context.path, url.pathname);
     if (seen) seen.ctx = ctx;
-    const relPath = context.path === "" ? pathname : pathname.slice(context.path.length);
-    const onError = (e: unknown) => {
-      log.error(`${req.method} ${pathname}: ${(e as Error)?.stack ?? e}`);
-      return errorPage(500, "The server encountered an unexpected condition that prevented it from fulfilling the request.");
-    };
+    const req2: RoutedPath = { pathname, search: url.search, relPath: context.path === "" ? pathname : pathname.slice(context.path.length), params };
     const hsts = context.hsts && ctx.secure ? context.hsts : undefined;
     let res: Response | Promise<Response>;
     try {
-      res =
-        context.simple && relPath !== ""
-          ? context.handler!(context.path === "" ? req : rebase(req, href, relPath), ctx)
-          : this.invoke(req, pathname, search, relPath, context, ctx);
+      res = this.invoke(req, req2, context, ctx);
+    } catch (e) {
+      return this.internalError(req, pathname, e);
+    }
+    if (res instanceof Response) return hsts ? withHeader(res, "strict-transport-security", hsts) : res;
+    return res.then(hsts ? (r) => withHeader(r, "strict-transport-security", hsts) : undefined, (e) => this.internalError(req, pathname, e));
+  }
+
+  private internalError(req: Request, pathname: string, e: unknown): Response {
+    log.error(`${req.method} ${pathname}: ${(e as Error)?.stack ?? e}`);
+    return errorPage(500, "The server encountered an unexpected condition that prevented it from fulfilling the request.");
+  }
+
+  /** Constraints, then the session lookup (async only when the client sent an id), then the handler. */
+  private invoke(req: Request, r: RoutedPath, context: ContextRuntime, ctx: RequestContext): Response | Promise<Response> {
+    if (!ctx.secure && !context.constraints.empty && context.constraints.needsSecure(req.method, r.relPath || "/")) {
+      return secureRedirect(r.pathname, r.search, ctx.serverName, ctx.connector.redirectPort);
+    }
+    const urlSessionId = r.params?.get(context.config.sessionCookieName.toLowerCase()) ?? null;
+    const pending = context.sessions.prepare(req, ctx, urlSessionId);
+    if (pending) return pending.then(() => this.withSession(req, r, context, ctx));
+    return this.withSession(req, r, context, ctx);
+  }
+
+  private withSession(req: Request, r: RoutedPath, context: ContextRuntime, ctx: RequestContext): Response | Promise<Response> {
+    const sessions = context.sessions;
+    const onError = (e: unknown): Response => {
+      const refused = sessions.failed(ctx);
+      if (refused) return refused;
+      throw e;
+    };
+    let res: Response | Promise<Response>;
+    try {
+      res = this.dispatch(req, r, context, ctx);
     } catch (e) {
       return onError(e);
     }
-    if (res instanceof Response) return hsts ? withHeader(res, "strict-transport-security", hsts) : res;
-    return Promise.resolve(res).then(hsts ? (r) => withHeader(r, "strict-transport-security", hsts) : undefined, onError);
-  }
-
-  private async invoke(req: Request, pathname: string, search: string, relPath: string, context: ContextRuntime, ctx: RequestContext): Promise<Response> {
-    if (!ctx.secure && !context.constraints.empty && context.constraints.needsSecure(req.method, relPath || "/")) {
-      return secureRedirect(pathname, search, ctx.serverName, ctx.connector.redirectPort);
-    }
-    for (const ext of context.extensions) {
-      const early = await ext.before?.(req, ctx);
-      if (early) return early;
-    }
-    let res = await this.dispatch(req, pathname, search, relPath, context, ctx);
-    for (const ext of context.extensions) if (ext.after) res = await ext.after(req, ctx, res);
-    return res;
+    if (res instanceof Response) return sessions.finish(ctx, res);
+    return res.then((x) => sessions.finish(ctx, x), onError);
   }
 
   /** The handler answers first; what it leaves as 404 falls through to the static docBase. */
-  private async dispatch(req: Request, pathname: string, search: string, relPath: string, context: ContextRuntime, ctx: RequestContext): Promise<Response> {
+  private dispatch(req: Request, r: RoutedPath, context: ContextRuntime, ctx: RequestContext): Response | Promise<Response> {
     const cfg = context.config;
     if (context.handler) {
-      const inner = context.path === "" ? req : rebase(req, req.url, relPath);
-      const res = await context.handler(inner, ctx);
-      if (res.status !== 404 || !cfg.docBase) return res;
+      // The handler sees the path relative to its context, without path parameters.
+      const inner = context.path === "" && !r.params ? req : rebase(req, r.relPath, r.search);
+      if (!cfg.docBase) return context.handler(inner, ctx);
+      return Promise.resolve(context.handler(inner, ctx)).then((res) => (res.status === 404 ? this.serveDocBase(req, r, context) : res));
     }
+    return this.serveDocBase(req, r, context);
+  }
+
+  private async serveDocBase(req: Request, r: RoutedPath, context: ContextRuntime): Promise<Response> {
+    const cfg = context.config;
     if (cfg.docBase) {
-      if (relPath === "" && context.path !== "") {
+      if (r.relPath === "" && context.path !== "") {
         // "/app" → "/app/", as Tomcat redirects a context root without its slash.
-        return new Response(null, { status: 302, headers: { location: `${context.path}/${search}` } });
+        return new Response(null, { status: 302, headers: { location: `${context.path}/${r.search}` } });
       }
-      const res = await serveStatic(req, relPath, {
+      const res = await serveStatic(req, r.relPath, {
         docBase: cfg.docBase,
         welcomeFiles: cfg.welcomeFiles,
         listings: cfg.listings,
@@ -255,8 +273,36 @@ export class Engine {
       });
       if (res) return res;
     }
-    return errorPage(404, `The requested resource [${pathname}] is not available`);
+    return errorPage(404, `The requested resource [${r.pathname}] is not available`);
   }
+}
+
+interface RoutedPath {
+  /** Path without path parameters. */
+  pathname: string;
+  search: string;
+  /** Path below the context path ("" for the context root itself). */
+  relPath: string;
+  /** Path parameters (lower-cased names), when the path had any. */
+  params: Map<string, string> | null;
+}
+
+/** `/a;x=1/b;jsessionid=AB` → `/a/b` and {x: 1, jsessionid: AB}. */
+export function stripPathParams(pathname: string): { pathname: string; params: Map<string, string> } {
+  const params = new Map<string, string>();
+  const out = pathname
+    .split("/")
+    .map((seg) => {
+      const semi = seg.indexOf(";");
+      if (semi < 0) return seg;
+      for (const p of seg.slice(semi + 1).split(";")) {
+        const eq = p.indexOf("=");
+        if (eq > 0) params.set(p.slice(0, eq).toLowerCase(), p.slice(eq + 1));
+      }
+      return seg.slice(0, semi);
+    })
+    .join("/");
+  return { pathname: out, params };
 }
 
 interface Seen {
@@ -295,9 +341,10 @@ export function splitUrl(href: string): { hostname: string; port: string; pathna
 }
 
 /** The handler of a non-ROOT context sees URLs relative to its context path. */
-function rebase(req: Request, href: string, relPath: string): Request {
-  const inner = new URL(href);
+function rebase(req: Request, relPath: string, search: string): Request {
+  const inner = new URL(req.url);
   inner.pathname = relPath === "" ? "/" : relPath;
+  inner.search = search;
   return new Request(inner, req);
 }
 

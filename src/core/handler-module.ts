@@ -10,8 +10,15 @@ import type { BobcatContext } from "./context.ts";
 import { BUILTIN_APPS } from "../apps/index.ts";
 import { BobcatError } from "../util/errors.ts";
 import { sourceOf } from "../config/validate.ts";
+import type { SessionListener } from "../session/index.ts";
 
 export type FetchHandler = (request: Request, ctx: BobcatContext) => Response | Promise<Response>;
+
+export interface LoadedHandler {
+  handler: FetchHandler;
+  /** The module's `sessionListeners` export: objects with sessionCreated, attributeAdded, ... */
+  sessionListeners: SessionListener[];
+}
 
 /** Handlers given as objects (embedding, edge runtimes without a file system), by spec name. */
 const provided = new Map<string, unknown>();
@@ -19,9 +26,9 @@ export function provideHandler(spec: string, handler: unknown): void {
   provided.set(spec, handler);
 }
 
-export async function loadHandler(spec: string, context: ContextConfig): Promise<FetchHandler> {
+export async function loadHandler(spec: string, context: ContextConfig): Promise<LoadedHandler> {
   const where = sourceOf(context).attr("handler");
-  if (provided.has(spec)) return toHandler(provided.get(spec), spec, where);
+  if (provided.has(spec)) return { handler: toHandler(provided.get(spec), spec, where), sessionListeners: listenersOf(provided.get(spec)) };
   if (spec.startsWith("bobcat:")) {
     const name = spec.slice("bobcat:".length);
     const app = BUILTIN_APPS[name];
@@ -31,7 +38,7 @@ export async function loadHandler(spec: string, context: ContextConfig): Promise
         fix: `use one of: ${Object.keys(BUILTIN_APPS).map((n) => `bobcat:${n}`).join(", ")}`,
       });
     }
-    return toHandler(app(context), spec, where);
+    return { handler: toHandler(app(context), spec, where), sessionListeners: [] };
   }
   try {
     await stat(spec);
@@ -51,7 +58,17 @@ export async function loadHandler(spec: string, context: ContextConfig): Promise
       cause: e,
     });
   }
-  return toHandler(mod.default ?? mod.app ?? (mod.fetch ? { fetch: mod.fetch } : undefined), spec, where);
+  const handler = toHandler(mod.default ?? mod.app ?? (mod.fetch ? { fetch: mod.fetch } : undefined), spec, where);
+  const listeners = mod.sessionListeners ?? [];
+  if (!Array.isArray(listeners)) {
+    throw new BobcatError("handler.badListeners", `handler module ${spec}: sessionListeners must be an array of listener objects`, { where, fix: "export const sessionListeners = [{ sessionCreated(event) { ... } }]" });
+  }
+  return { handler, sessionListeners: listeners as SessionListener[] };
+}
+
+function listenersOf(value: unknown): SessionListener[] {
+  const l = (value as { sessionListeners?: unknown } | null)?.sessionListeners;
+  return Array.isArray(l) ? (l as SessionListener[]) : [];
 }
 
 function toHandler(value: unknown, spec: string, where: ReturnType<ReturnType<typeof sourceOf>["attr"]>): FetchHandler {

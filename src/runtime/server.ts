@@ -17,13 +17,6 @@ import { VERSION } from "../version.ts";
 
 const log = logger("connector");
 
-/** Hook for layers that add per-context behaviour (sessions) before the engine starts. */
-export type EngineSetup = (engine: Engine, config: BobcatConfig) => void | Promise<void>;
-const engineSetups: EngineSetup[] = [];
-export function registerEngineSetup(setup: EngineSetup): void {
-  engineSetups.push(setup);
-}
-
 export interface RunningConnector {
   config: ConnectorConfig;
   plan: Plan;
@@ -57,8 +50,7 @@ export class BobcatServer {
       const prepared: Array<{ c: ConnectorConfig; tls?: ConnectorTls; plan: Plan; engine: Engine }> = [];
       const errors: BobcatError[] = [];
       for (const service of this.config.server.services) {
-        const engine = new Engine(service);
-        for (const setup of engineSetups) await setup(engine, this.config);
+        const engine = new Engine(service, { strictServletCompliance: this.config.server.strictServletCompliance });
         this.engines.push(engine);
         for (const c of service.connectors) {
           try {

@@ -1,0 +1,251 @@
+/**
+ * HTTP side of sessions for one context: reads the requested session id (cookie or
+ * `;jsessionid=` path parameter), resolves it through the manager before the handler runs
+ * (so `ctx.getSession()` can stay synchronous), and writes the session cookie afterwards.
+ */
+import type { ContextConfig, EngineConfig, HostConfig } from "../config/model.ts";
+import {
+  StandardManager,
+  TooManyActiveSessionsError,
+  type SessionListener,
+  type StandardSession,
+} from "../session/index.ts";
+import type { Principal, RequestContext, SessionAccess } from "./context.ts";
+import { errorPage } from "./error-page.ts";
+
+export interface SessionSettings {
+  strictServletCompliance: boolean;
+}
+
+/** Per-request session state, kept on the request context. */
+class RequestSessions implements SessionAccess {
+  session: StandardSession | null = null;
+  /** The id the client asked for, and where it came from. */
+  requestedId: string | null = null;
+  fromCookie = false;
+  /** Set when a new id must reach the client (new session, changed id). */
+  announce = false;
+  rejected = false;
+  private accessed: StandardSession | null = null;
+
+  constructor(
+    private readonly binding: SessionBinding,
+    private readonly ctx: RequestContext,
+  ) {}
+
+  adopt(session: StandardSession): void {
+    this.binding.manager.access(session);
+    this.accessed = session;
+    this.session = session;
+    if (session.principal && !this.ctx.principal) {
+      this.ctx.principal = { name: session.principal.name, roles: [...session.principal.roles], authType: session.authType ?? undefined };
+    }
+  }
+
+  encodeURL(url: string): string {
+    return this.binding.encodeURL(this.ctx, url);
+  }
+
+  getSession(create: boolean): StandardSession | null {
+    if (this.session && this.session.isValid()) return this.session;
+    this.session = null;
+    if (!create) return null;
+    let s: StandardSession;
+    try {
+      s = this.binding.manager.createSession();
+    } catch (e) {
+      if (e instanceof TooManyActiveSessionsError) this.rejected = true;
+      throw e;
+    }
+    this.adopt(s);
+    this.announce = true;
+    return s;
+  }
+
+  changeSessionId(): string {
+    const s = this.getSession(false);
+    if (!s) throw new Error("changeSessionId: the request has no session (call getSession() first)");
+    const id = this.binding.manager.changeSessionId(s);
+    this.announce = true;
+    return id;
+  }
+
+  onLogin(principal: Principal): void {
+    const s = this.getSession(false);
+    if (!s) return;
+    if (this.binding.context.changeSessionIdOnAuthentication) this.changeSessionId();
+    s.principal = { name: principal.name, roles: [...principal.roles] };
+    s.authType = principal.authType ?? null;
+  }
+
+  onLogout(): void {
+    const s = this.getSession(false);
+    if (s) {
+      s.principal = null;
+      s.authType = null;
+    }
+  }
+
+  release(): void {
+    if (this.accessed) this.binding.manager.endAccess(this.accessed);
+    this.accessed = null;
+  }
+}
+
+export class SessionBinding {
+  readonly manager: StandardManager;
+  private readonly cookieName: string;
+  private readonly cookieTracking: boolean;
+  readonly urlTracking: boolean;
+  private readonly cookieAttrs: string;
+
+  constructor(
+    readonly context: ContextConfig,
+    host: HostConfig,
+    engine: EngineConfig,
+    settings: SessionSettings,
+  ) {
+    const m = context.manager;
+    this.manager = new StandardManager({
+      ...stripUndefined({
+        className: m.className,
+        maxActiveSessions: m.maxActiveSessions,
+        sessionActivityCheck: m.sessionActivityCheck,
+        sessionLastAccessAtStart: m.sessionLastAccessAtStart,
+        notifyAttributeListenerOnUnchangedValue: m.notifyAttributeListenerOnUnchangedValue,
+        notifyBindingListenerOnUnchangedValue: m.notifyBindingListenerOnUnchangedValue,
+        processExpiresFrequency: m.processExpiresFrequency,
+        persistAuthentication: m.persistAuthentication,
+        sessionAttributeNameFilter: m.sessionAttributeNameFilter,
+        sessionAttributeValueClassNameFilter: m.sessionAttributeValueClassNameFilter,
+        warnOnSessionAttributeFilterFailure: m.warnOnSessionAttributeFilterFailure,
+        secureRandomClass: m.secureRandomClass,
+        secureRandomProvider: m.secureRandomProvider,
+        secureRandomAlgorithm: m.secureRandomAlgorithm,
+        pathname: m.pathname,
+        sessionIdGenerator: m.sessionIdGenerator ? stripUndefined({ sessionIdLength: m.sessionIdGenerator.sessionIdLength, jvmRoute: m.sessionIdGenerator.jvmRoute }) : undefined,
+      }),
+      name: `/${engine.name}/${host.name}${context.path}`,
+      workDir: context.workDir,
+      sessionTimeoutMinutes: context.sessionTimeout,
+      distributable: context.distributable,
+      strictServletCompliance: settings.strictServletCompliance,
+      ...(engine.jvmRoute ? { jvmRoute: engine.jvmRoute } : {}),
+    });
+    this.cookieName = context.sessionCookieName;
+    this.cookieTracking = context.sessionTrackingModes.includes("COOKIE");
+    this.urlTracking = context.sessionTrackingModes.includes("URL");
+    let path = context.sessionCookiePath ?? (context.path === "" ? "/" : context.path);
+    if (context.sessionCookiePathUsesTrailingSlash && !path.endsWith("/")) path += "/";
+    const sameSite = context.cookieProcessor.sameSiteCookies;
+    this.cookieAttrs =
+      `; Path=${path}` +
+      (context.sessionCookieDomain ? `; Domain=${context.sessionCookieDomain}` : "") +
+      (context.useHttpOnly ? "; HttpOnly" : "") +
+      (sameSite === "unset" ? "" : `; SameSite=${sameSite[0]!.toUpperCase()}${sameSite.slice(1)}`);
+  }
+
+  addListeners(listeners: SessionListener[]): void {
+    for (const l of listeners) this.manager.addListener(l);
+  }
+
+  /**
+   * Installs session access on the request context and, when the client sent a session id,
+   * looks the session up. Synchronous unless there is an id to resolve.
+   */
+  prepare(req: Request, ctx: RequestContext, urlSessionId: string | null): void | Promise<void> {
+    const state = new RequestSessions(this, ctx);
+    ctx.sessions = state;
+    const ids = this.cookieTracking ? cookieValues(req.headers.get("cookie"), this.cookieName) : [];
+    if (ids.length === 0 && urlSessionId && this.urlTracking) ids.push(urlSessionId);
+    if (ids.length === 0) return;
+    state.fromCookie = this.cookieTracking && ids[0] !== urlSessionId;
+    state.requestedId = ids[0]!;
+    return this.resolve(state, ids, 0);
+  }
+
+  /** Several cookies of the same name (different paths): the first that names a live session wins. */
+  private async resolve(state: RequestSessions, ids: string[], i: number): Promise<void> {
+    for (; i < ids.length; i++) {
+      const s = await this.manager.findSession(ids[i]);
+      if (s) {
+        state.requestedId = ids[i]!;
+        state.adopt(s);
+        return;
+      }
+    }
+  }
+
+  /** After the handler: cookie for a new or changed id, end of access, 503 for a refused session. */
+  finish(ctx: RequestContext, res: Response): Response {
+    const state = ctx.sessions as RequestSessions;
+    state.release();
+    if (state.rejected) {
+      return errorPage(503, `The session could not be created: this context already has the most sessions it may hold (maxActiveSessions ${this.context.manager.maxActiveSessions})`, { "retry-after": "5" });
+    }
+    const s = state.session;
+    if (!state.announce || !s || !this.cookieTracking || !s.isValid()) return res;
+    const secure = this.context.sessionCookieSecure ?? ctx.secure;
+    const cookie = `${this.cookieName}=${s.id}${this.cookieAttrs}${secure ? "; Secure" : ""}`;
+    try {
+      res.headers.append("set-cookie", cookie);
+      return res;
+    } catch {
+      const copy = new Response(res.body, res);
+      copy.headers.append("set-cookie", cookie);
+      return copy;
+    }
+  }
+
+  /**
+   * The handler threw: release the session; a refused session (maxActiveSessions) still
+   * answers 503. Returns undefined when the error is the handler's own.
+   */
+  failed(ctx: RequestContext): Response | undefined {
+    const state = ctx.sessions as RequestSessions;
+    state.release();
+    return state.rejected ? this.finish(ctx, new Response(null)) : undefined;
+  }
+
+  /** `url` with `;jsessionid=` when URL tracking is on and the id did not come from a cookie. */
+  encodeURL(ctx: RequestContext, url: string): string {
+    const state = ctx.sessions as RequestSessions;
+    const s = state.session;
+    if (!this.urlTracking || !s || !s.isValid() || state.fromCookie) return url;
+    const cut = url.search(/[?#]/);
+    const [path, rest] = cut < 0 ? [url, ""] : [url.slice(0, cut), url.slice(cut)];
+    return `${path};${this.cookieName.toLowerCase()}=${s.id}${rest}`;
+  }
+}
+
+/** Values of every cookie called `name` in a Cookie header, in order. */
+export function cookieValues(header: string | null, name: string): string[] {
+  if (!header || !header.includes(name)) return [];
+  const out: string[] = [];
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq < 0) continue;
+    if (part.slice(0, eq).trim() !== name) continue;
+    let v = part.slice(eq + 1).trim();
+    if (v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1);
+    if (v) out.push(v);
+  }
+  return out;
+}
+
+/** Removes `;jsessionid=...` (by the configured name) from a path; returns the id found. */
+export function stripSessionPathParam(pathname: string, name: string): { pathname: string; id: string | null } {
+  const lower = pathname.toLowerCase();
+  const key = `;${name.toLowerCase()}=`;
+  const at = lower.indexOf(key);
+  if (at < 0) return { pathname, id: null };
+  let end = pathname.indexOf(";", at + 1);
+  const slash = pathname.indexOf("/", at + 1);
+  if (end < 0 || (slash >= 0 && slash < end)) end = slash;
+  const id = pathname.slice(at + key.length, end < 0 ? undefined : end);
+  return { pathname: pathname.slice(0, at) + (end < 0 ? "" : pathname.slice(end)), id: id || null };
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
