@@ -102,8 +102,15 @@ export async function loadCertificate(cfg: CertificateConfig, where: Where): Pro
     throw fail("certificate.mixedStyles", `This Certificate sets both ${k} (keystore) and ${p} (PEM files); it must use one or the other`, where, p,
       "keep either the certificateKeystore* attributes or the certificateFile/certificateKeyFile/certificateChainFile attributes");
   }
-  if (usesKeystore) return await fromKeystore(cfg, where);
-  if (usesPem) return await fromPem(cfg, where);
+  try {
+    if (usesKeystore) return await fromKeystore(cfg, where);
+    if (usesPem) return await fromPem(cfg, where);
+  } catch (e) {
+    // Every failure reaches the user as a BobcatError, whatever library threw it.
+    if (e instanceof BobcatError) throw e;
+    throw fail("certificate.unreadable", `Cannot load the certificate: ${(e as Error)?.message ?? e}`, where, undefined,
+      "the key or certificate files are damaged or in an unsupported format: restore them or re-create them", e);
+  }
   throw fail("certificate.notConfigured", "SSLHostConfig attribute certificateFile must be defined when using an SSL connector", where, "certificateFile",
     "set certificateFile (and certificateKeyFile) to PEM files, or certificateKeystoreFile to a JKS or PKCS12 keystore; `bobcat keytool -genkeypair -alias tomcat -keyalg RSA -keystore conf/localhost.p12` makes one");
 }
@@ -320,7 +327,13 @@ async function finish(
     throw fail("certificate.noCertificate", `${source}: the key entry has no certificate`, where, hints.cert, hints.fixChain);
   }
   const leaf = chain[0];
-  if (spkiFingerprint(spkiOf(leaf)) !== spkiFingerprint(info.spki)) {
+  let leafKey: string;
+  try {
+    leafKey = spkiFingerprint(spkiOf(leaf));
+  } catch (e) {
+    throw fail("certificate.corrupt", `${source}: the certificate [${leaf.subject}] has an unreadable public key (${(e as Error).message})`, where, hints.cert, "restore the certificate from what the CA sent", e);
+  }
+  if (leafKey !== spkiFingerprint(info.spki)) {
     throw fail("certificate.keyMismatch", `${source}: the certificate [${leaf.subject}] does not match the private key`, where, hints.cert,
       "use the certificate that was issued for this key (compare `openssl x509 -noout -pubkey -in cert.pem` with `openssl pkey -pubout -in key.pem`)");
   }

@@ -1,5 +1,6 @@
 /** Certificate parsing and chain links, with failures turned into Asn1Error for clean reporting. */
 import { equal, toArrayBuffer } from "./bytes.ts";
+import * as der from "./der.ts";
 import { Asn1Error } from "./der.ts";
 import { toPem } from "./pem.ts";
 import type { X509Certificate } from "@peculiar/x509";
@@ -7,18 +8,35 @@ import { x509 } from "./x509.ts";
 
 export type Certificate = X509Certificate;
 
-export function parseCertificate(der: Uint8Array, what: string): Certificate {
+/**
+ * Parses a certificate and touches the fields @peculiar/x509 decodes lazily, so a damaged one
+ * fails here, as Asn1Error, rather than later inside some getter.
+ */
+export function parseCertificate(bytes: Uint8Array, what: string): Certificate {
   try {
-    return new x509.X509Certificate(toArrayBuffer(der));
+    const cert = new x509.X509Certificate(toArrayBuffer(bytes));
+    void [cert.subject, cert.issuer, cert.notBefore, cert.notAfter, cert.serialNumber, cert.extensions];
+    tbsFields(bytes);
+    return cert;
   } catch (e) {
     throw new Asn1Error(`${what} is not a valid X.509 certificate (${(e as Error).message})`);
   }
 }
 
+/** TBSCertificate fields after the optional [0] version: serial, signature, issuer, validity, subject, spki, ... */
+function tbsFields(bytes: Uint8Array): der.Node[] {
+  const [tbs] = der.seq(der.parse(bytes), "certificate", 3);
+  const fields = der.seq(tbs, "tbsCertificate", 6);
+  const rest = fields[0].tag === 0xa0 ? fields.slice(1) : fields;
+  der.seq(rest[5], "subjectPublicKeyInfo", 2);
+  return rest;
+}
+
 export const certDer = (c: Certificate) => new Uint8Array(c.rawData);
 export const certPem = (c: Certificate) => toPem("CERTIFICATE", certDer(c));
 export const sameCert = (a: Certificate, b: Certificate) => equal(certDer(a), certDer(b));
-export const spkiOf = (c: Certificate) => new Uint8Array(c.publicKey.rawData);
+/** The SubjectPublicKeyInfo DER, read directly (the library's PublicKey rejects keys it cannot map to WebCrypto). */
+export const spkiOf = (c: Certificate) => tbsFields(certDer(c))[5].raw;
 
 /** Issuer of `cert` has the subject of `issuer` (byte-wise, as RFC 5280 allows for well-formed names). */
 export function namedIssuer(cert: Certificate, issuer: Certificate): boolean {

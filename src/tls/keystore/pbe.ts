@@ -13,8 +13,13 @@ export class UnsupportedAlgorithmError extends Error {
   override name = "UnsupportedAlgorithmError";
 }
 
-/** Far above what any tool writes (keytool 10000, OpenSSL 2048) and low enough that a corrupt count cannot hang start-up. */
+/**
+ * Iteration limits: far above what tools write (keytool 10000, OpenSSL 2048), low enough that a
+ * corrupt count cannot hang start-up. PBKDF2 is native (Java's own limit, 5M, takes ~3 s); the
+ * PKCS#12 KDF runs a hash call per iteration in JS (~5 µs each on Deno), so it gets 1M.
+ */
 export const MAX_ITERATIONS = 5_000_000;
+export const MAX_PKCS12_KDF_ITERATIONS = 1_000_000;
 
 export type HashName = "sha1" | "sha224" | "sha256" | "sha384" | "sha512";
 const HASH_BLOCK: Record<HashName, number> = { sha1: 64, sha224: 64, sha256: 64, sha384: 128, sha512: 128 };
@@ -51,8 +56,8 @@ export const ALGORITHM_NAMES: Record<string, string> = {
   [OID.sunKeyProtector]: "Sun KeyProtector",
 };
 
-function checkIterations(n: number): number {
-  if (n < 1 || n > MAX_ITERATIONS) throw new der.Asn1Error(`iteration count ${n} is outside 1..${MAX_ITERATIONS}`);
+function checkIterations(n: number, max = MAX_ITERATIONS): number {
+  if (n < 1 || n > max) throw new der.Asn1Error(`iteration count ${n} is outside 1..${max}`);
   return n;
 }
 
@@ -68,7 +73,7 @@ export function bmpPassword(password: string): Uint8Array {
 
 /** RFC 7292 appendix B.2. `id` 1 = key, 2 = IV, 3 = MAC key. */
 export function pkcs12Kdf(hash: HashName, password: string, salt: Uint8Array, id: 1 | 2 | 3, iterations: number, n: number): Uint8Array {
-  checkIterations(iterations);
+  checkIterations(iterations, MAX_PKCS12_KDF_ITERATIONS);
   const v = HASH_BLOCK[hash];
   const u = HASH_LEN[hash];
   const fill = (src: Uint8Array) => {

@@ -115,9 +115,9 @@ export function readPkcs12(bytes: Uint8Array, password: string): Keystore {
         plain = pbe.decrypt(alg, ciphertext, password);
         der.parse(plain);
       } catch (e) {
-        if (e instanceof PaddingError || (!macOk && e instanceof der.Asn1Error)) {
-          throw new Pkcs12PasswordError("keystore password was incorrect");
-        }
+        if (!macOk && (e instanceof PaddingError || e instanceof der.Asn1Error)) throw new Pkcs12PasswordError("keystore password was incorrect");
+        // The MAC proves the password, so a safe that does not decrypt is damaged.
+        if (e instanceof PaddingError) throw new der.Asn1Error("an encrypted safe does not decrypt although the password is right");
         throw e;
       }
       decrypted = true;

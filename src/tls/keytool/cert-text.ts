@@ -49,7 +49,12 @@ export function publicKeyDescription(spki: Uint8Array): string {
 }
 
 export function sigAlgName(cert: X509Certificate): string {
-  const a = cert.signatureAlgorithm as { name: string; hash?: { name: string } };
+  let a: { name: string; hash?: { name: string } };
+  try {
+    a = cert.signatureAlgorithm as typeof a;
+  } catch {
+    return "unknown";
+  }
   const hash = a.hash?.name.replace("-", "") ?? "";
   if (a.name === "RSASSA-PKCS1-v1_5") return `${hash}withRSA`;
   if (a.name === "ECDSA") return `${hash}withECDSA`;

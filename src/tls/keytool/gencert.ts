@@ -6,7 +6,7 @@
 import type { Pkcs10CertificateRequest } from "@peculiar/x509";
 import { writeFile } from "node:fs/promises";
 import { toArrayBuffer } from "../keystore/bytes.ts";
-import { certDer } from "../keystore/certs.ts";
+import { certDer, spkiOf } from "../keystore/certs.ts";
 import { findEntry } from "../keystore/index.ts";
 import { keyInfo } from "../keystore/keys.ts";
 import { looksLikePem, parsePem, toPem } from "../keystore/pem.ts";
@@ -60,7 +60,7 @@ export async function gencert(ctx: Ctx): Promise<number> {
     days,
     extensions: [
       ...extensions,
-      await x509.AuthorityKeyIdentifierExtension.create(toArrayBuffer(new Uint8Array(issuerCert.publicKey.rawData))),
+      await x509.AuthorityKeyIdentifierExtension.create(toArrayBuffer(spkiOf(issuerCert))),
       await subjectKeyIdentifier(spki),
     ],
   });
