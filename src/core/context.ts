@@ -88,6 +88,8 @@ export interface BobcatContext {
 export interface SessionAccess {
   getSession(create: boolean): HttpSession | null;
   changeSessionId(): string;
+  /** Looks up the requested session if that has not happened yet. */
+  ensure?(): void;
   encodeURL?(url: string): string;
   onLogin?(principal: Principal): void;
   onLogout?(): void;
@@ -104,7 +106,7 @@ const NO_SESSIONS: SessionAccess = {
 };
 
 export class RequestContext implements BobcatContext {
-  principal: Principal | null = null;
+  private currentPrincipal: Principal | null = null;
   sessions: SessionAccess = NO_SESSIONS;
   private attrs?: Map<string, unknown>;
 
@@ -139,6 +141,19 @@ export class RequestContext implements BobcatContext {
     return (this.attrs ??= new Map());
   }
 
+  /** The authenticated user: set by login(), a trusted proxy or TLS, or restored from the session. */
+  get principal(): Principal | null {
+    this.sessions.ensure?.();
+    return this.currentPrincipal;
+  }
+  set principal(p: Principal | null) {
+    this.currentPrincipal = p;
+  }
+  /** Used by the session layer: sets the principal without triggering a session lookup. */
+  restorePrincipal(p: Principal): void {
+    this.currentPrincipal ??= p;
+  }
+
   getSession(create = true): HttpSession | null {
     return this.sessions.getSession(create);
   }
@@ -149,11 +164,11 @@ export class RequestContext implements BobcatContext {
     return this.sessions.encodeURL?.(url) ?? url;
   }
   login(name: string, roles: string[] = []): void {
-    this.principal = { name, roles, authType: "PROGRAMMATIC" };
-    this.sessions.onLogin?.(this.principal);
+    this.currentPrincipal = { name, roles, authType: "PROGRAMMATIC" };
+    this.sessions.onLogin?.(this.currentPrincipal);
   }
   logout(): void {
-    this.principal = null;
+    this.currentPrincipal = null;
     this.sessions.onLogout?.();
   }
   isUserInRole(role: string): boolean {

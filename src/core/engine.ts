@@ -231,19 +231,17 @@ export class Engine {
 
   private withSession(req: Request, r: RoutedPath, context: ContextRuntime, ctx: RequestContext): Response | Promise<Response> {
     const sessions = context.sessions;
-    const onError = (e: unknown): Response => {
-      const refused = sessions.failed(ctx);
-      if (refused) return refused;
-      throw e;
-    };
     let res: Response | Promise<Response>;
     try {
       res = this.dispatch(req, r, context, ctx);
     } catch (e) {
-      return onError(e);
+      return sessionFailure(sessions, ctx, e);
     }
     if (res instanceof Response) return sessions.finish(ctx, res);
-    return res.then((x) => sessions.finish(ctx, x), onError);
+    return res.then(
+      (x) => sessions.finish(ctx, x),
+      (e) => sessionFailure(sessions, ctx, e),
+    );
   }
 
   /** The handler answers first; what it leaves as 404 falls through to the static docBase. */
@@ -275,6 +273,13 @@ export class Engine {
     }
     return errorPage(404, `The requested resource [${r.pathname}] is not available`);
   }
+}
+
+/** A refused session (maxActiveSessions) answers 503; any other error goes on to the 500 page. */
+function sessionFailure(sessions: SessionBinding, ctx: RequestContext, e: unknown): Response {
+  const refused = sessions.failed(ctx);
+  if (refused) return refused;
+  throw e;
 }
 
 interface RoutedPath {

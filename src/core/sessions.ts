@@ -17,7 +17,11 @@ export interface SessionSettings {
   strictServletCompliance: boolean;
 }
 
-/** Per-request session state, kept on the request context. */
+/**
+ * Per-request session state, kept on the request context. Like Tomcat's Request, it looks the
+ * requested session up only when the handler asks (getSession, principal), so requests that
+ * never touch sessions pay nothing; managers with a store resolve it before the handler instead.
+ */
 class RequestSessions implements SessionAccess {
   session: StandardSession | null = null;
   /** The id the client asked for, and where it came from. */
@@ -26,27 +30,60 @@ class RequestSessions implements SessionAccess {
   /** Set when a new id must reach the client (new session, changed id). */
   announce = false;
   rejected = false;
+  /** Whether the requested session has been looked up (or the request had none to look up). */
+  resolved: boolean;
   private accessed: StandardSession | null = null;
 
   constructor(
     private readonly binding: SessionBinding,
     private readonly ctx: RequestContext,
-  ) {}
+    private readonly req: Request | null,
+    private readonly urlSessionId: string | null,
+  ) {
+    this.resolved = req === null;
+  }
+
+  /** The ids the client sent: every cookie of the session cookie's name, else the URL's. */
+  requestedIds(): string[] {
+    const b = this.binding;
+    const ids = b.cookieTracking && this.req ? cookieValues(this.req.headers.get("cookie"), b.cookieName) : [];
+    if (ids.length === 0 && this.urlSessionId && b.urlTracking) ids.push(this.urlSessionId);
+    if (ids.length > 0) {
+      this.fromCookie = b.cookieTracking && ids[0] !== this.urlSessionId;
+      this.requestedId = ids[0]!;
+    }
+    return ids;
+  }
+
+  ensure(): void {
+    if (this.resolved) return;
+    this.resolved = true;
+    for (const id of this.requestedIds()) {
+      const s = this.binding.manager.findLoadedSession(id);
+      if (s) {
+        this.requestedId = id;
+        this.adopt(s);
+        return;
+      }
+    }
+  }
 
   adopt(session: StandardSession): void {
     this.binding.manager.access(session);
     this.accessed = session;
     this.session = session;
     if (session.principal && !this.ctx.principal) {
-      this.ctx.principal = { name: session.principal.name, roles: [...session.principal.roles], authType: session.authType ?? undefined };
+      this.ctx.restorePrincipal({ name: session.principal.name, roles: [...session.principal.roles], authType: session.authType ?? undefined });
     }
   }
 
   encodeURL(url: string): string {
+    this.ensure();
     return this.binding.encodeURL(this.ctx, url);
   }
 
   getSession(create: boolean): StandardSession | null {
+    this.ensure();
     if (this.session && this.session.isValid()) return this.session;
     this.session = null;
     if (!create) return null;
@@ -94,8 +131,8 @@ class RequestSessions implements SessionAccess {
 
 export class SessionBinding {
   readonly manager: StandardManager;
-  private readonly cookieName: string;
-  private readonly cookieTracking: boolean;
+  readonly cookieName: string;
+  readonly cookieTracking: boolean;
   readonly urlTracking: boolean;
   private readonly cookieAttrs: string;
 
@@ -150,26 +187,24 @@ export class SessionBinding {
   }
 
   /**
-   * Installs session access on the request context and, when the client sent a session id,
-   * looks the session up. Synchronous unless there is an id to resolve.
+   * Installs session access on the request context. In-memory managers look the session up
+   * lazily (synchronously) when the handler asks; a manager with a store must load it first.
    */
   prepare(req: Request, ctx: RequestContext, urlSessionId: string | null): void | Promise<void> {
-    const state = new RequestSessions(this, ctx);
+    const state = new RequestSessions(this, ctx, req, urlSessionId);
     ctx.sessions = state;
-    const ids = this.cookieTracking ? cookieValues(req.headers.get("cookie"), this.cookieName) : [];
-    if (ids.length === 0 && urlSessionId && this.urlTracking) ids.push(urlSessionId);
-    if (ids.length === 0) return;
-    state.fromCookie = this.cookieTracking && ids[0] !== urlSessionId;
-    state.requestedId = ids[0]!;
-    return this.resolve(state, ids, 0);
+    if (!this.manager.hasStore) return;
+    state.resolved = true;
+    const ids = state.requestedIds();
+    if (ids.length > 0) return this.resolve(state, ids);
   }
 
   /** Several cookies of the same name (different paths): the first that names a live session wins. */
-  private async resolve(state: RequestSessions, ids: string[], i: number): Promise<void> {
-    for (; i < ids.length; i++) {
-      const s = await this.manager.findSession(ids[i]);
+  private async resolve(state: RequestSessions, ids: string[]): Promise<void> {
+    for (const id of ids) {
+      const s = await this.manager.findSession(id);
       if (s) {
-        state.requestedId = ids[i]!;
+        state.requestedId = id;
         state.adopt(s);
         return;
       }
@@ -179,6 +214,7 @@ export class SessionBinding {
   /** After the handler: cookie for a new or changed id, end of access, 503 for a refused session. */
   finish(ctx: RequestContext, res: Response): Response {
     const state = ctx.sessions as RequestSessions;
+    if (!state.resolved && !state.rejected) return res;
     state.release();
     if (state.rejected) {
       return errorPage(503, `The session could not be created: this context already has the most sessions it may hold (maxActiveSessions ${this.context.manager.maxActiveSessions})`, { "retry-after": "5" });

@@ -143,6 +143,20 @@ export abstract class ManagerBase implements SessionHost {
     return session && session.isValid() ? session : null;
   }
 
+  /**
+   * The live in-memory session with this id, synchronously; null when it is not in memory.
+   * Enough on its own for managers without a store (`hasStore` false).
+   */
+  findLoadedSession(id: string): StandardSession | null {
+    const session = this.sessions.get(id);
+    return session && session.isValid() ? session : null;
+  }
+
+  /** Whether sessions can live outside memory (PersistentManager): lookups must then be async. */
+  get hasStore(): boolean {
+    return false;
+  }
+
   /** Every session in memory, valid or not yet swept. */
   findSessions(): StandardSession[] {
     return [...this.sessions.values()];
