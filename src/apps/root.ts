@@ -42,8 +42,8 @@ ${tls}
     handler: app/server.ts       # or a Hono app / { fetch(request, ctx) }</pre></li>
 <li><b>Your own certificate:</b> point the HTTPS connector's certificate at a keystore
 (<code>certificateKeystoreFile</code>, JKS or PKCS12) or PEM files (<code>certificateFile</code>,
-<code>certificateKeyFile</code>). This server uses a self-signed certificate for <code>localhost</code>
-that it made on first start, so browsers warn about it.</li>
+<code>certificateKeyFile</code>). The default config uses a self-signed certificate for
+<code>localhost</code> made on first start, which is why browsers warn about it.</li>
 <li><b>Check a config before using it:</b> <code>bobcat check --config server.yaml</code></li>
 <li><b>Coming from Tomcat?</b> Attribute names are the ones of <code>server.xml</code>:
 <code>connectors</code>, <code>sslHostConfigs</code>, <code>certificates</code>, <code>hosts</code>,
