@@ -129,6 +129,10 @@ async function fromKeystore(cfg: CertificateConfig, where: Where): Promise<Loade
       throw fail(b.code, b.message, where, "certificateKeystoreType", b.fix ?? "");
     }
   })();
+  if (cfg.certificateKeystoreFile === "" || cfg.certificateKeystoreFile?.toUpperCase() === "NONE") {
+    throw fail("keystore.unsupportedType", `certificateKeystoreFile [${cfg.certificateKeystoreFile}] means a keystore without a file (a PKCS11 token), which bobcat does not support`, where, fileAttr,
+      "export the key and certificate from the token to a PKCS12 file or PEM files and configure those");
+  }
   if (declared === "PEM") {
     throw fail("keystore.unsupportedType", "certificateKeystoreType PEM is not a keystore type", where, "certificateKeystoreType",
       "for PEM files use certificateFile, certificateKeyFile and certificateChainFile instead of certificateKeystore*");

@@ -199,6 +199,8 @@ describe("keystores", () => {
     expect(e.message).toContain("PKCS11");
     expect(e.where.attribute).toBe("certificateKeystoreType");
     expect((await failure({ certificateKeystoreFile: fixture("keytool-rsa.p12"), certificateKeystoreType: "BKS" })).code).toBe("keystore.unsupportedType");
+    expect((await failure({ certificateKeystoreFile: "NONE", certificateKeystoreType: "PKCS11" })).code).toBe("keystore.unsupportedType");
+    expect((await failure({ certificateKeystoreFile: "" })).message).toContain("PKCS11");
   });
   test("certificateKeystoreProvider is accepted and ignored with a warning", async () => {
     const r = await loadCertificate({ certificateKeystoreFile: fixture("keytool-rsa.p12"), certificateKeystoreProvider: "SunJSSE" }, where);

@@ -270,6 +270,18 @@ test("-gencert signs a CSR: openssl verifies the result and it imports back as a
   expect(l).toContain("Issuer: CN=Test CA");
 });
 
+test("-J-Dkeystore.pkcs12.legacy writes the legacy algorithms; keytool and openssl -legacy read it", async () => {
+  const ks = join(scratch(), "legacy.p12");
+  expect((await bobcatKeytool(["-genkeypair", "-J-Dkeystore.pkcs12.legacy", "-alias", "old", "-keyalg", "RSA", "-dname", "CN=old", "-keystore", ks, "-storepass", PW])).code).toBe(0);
+  const o = tool("openssl", ["pkcs12", "-legacy", "-info", "-in", ks, "-passin", `pass:${PW}`, "-nodes"]);
+  expect(o.status).toBe(0);
+  expect(o.stderr).toContain("MAC: sha1");
+  expect(o.stderr).toContain("pbeWithSHA1And40BitRC2-CBC");
+  expect(o.stderr).toContain("pbeWithSHA1And3-KeyTripleDES-CBC");
+  expect(o.stdout).toContain("BEGIN PRIVATE KEY");
+  expect(tool("keytool", ["-list", "-keystore", ks, "-storepass", PW]).stdout).toContain("old, ");
+});
+
 test("help and usage errors", async () => {
   const h = await bobcatKeytool(["-help"]);
   expect(h.out).toContain("-genkeypair");

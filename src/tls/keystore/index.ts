@@ -19,7 +19,7 @@ import { Pkcs12IntegrityError, Pkcs12PasswordError, type Pkcs12WriteOptions, rea
 
 export type { Keystore, KeystoreEntry, PrivateKeyEntry, StoreType, TrustedCertEntry } from "./model.ts";
 export { detectStoreType } from "./detect.ts";
-export { entryTypeName, findEntry, sameAlias, unlockKey } from "./model.ts";
+export { entryTypeName, findEntry, unlockKey } from "./model.ts";
 
 const SUPPORTED = ["JKS", "PKCS12", "PEM"];
 

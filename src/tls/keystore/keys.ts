@@ -26,7 +26,7 @@ export class UnsupportedKeyError extends Error {
 const KEY_NAMES: Record<string, string> = { [OID.dsa]: "DSA", [OID.ed25519]: "Ed25519", "1.3.101.113": "Ed448" };
 
 /** Human name of a key algorithm OID, for messages. */
-export const keyAlgorithmName = (oid: string) => KEY_NAMES[oid] ?? (oid === OID.rsaEncryption ? "RSA" : oid === OID.ecPublicKey ? "EC" : oid);
+const keyAlgorithmName = (oid: string) => KEY_NAMES[oid] ?? (oid === OID.rsaEncryption ? "RSA" : oid === OID.ecPublicKey ? "EC" : oid);
 
 export function pkcs1ToPkcs8(pkcs1: Uint8Array): Uint8Array {
   der.seq(der.parse(pkcs1), "RSA private key", 9);
@@ -63,11 +63,11 @@ function bitLength(b: Uint8Array): number {
   return (b.length - i - 1) * 8 + (32 - Math.clz32(b[i]));
 }
 
-export function rsaSpki(modulus: Uint8Array, exponent: Uint8Array): Uint8Array {
+function rsaSpki(modulus: Uint8Array, exponent: Uint8Array): Uint8Array {
   return der.encSeq(der.encAlg(OID.rsaEncryption, null), der.encBitString(der.encSeq(der.encInt(modulus), der.encInt(exponent))));
 }
 
-export function ecSpki(curveOid: string, point: Uint8Array): Uint8Array {
+function ecSpki(curveOid: string, point: Uint8Array): Uint8Array {
   return der.encSeq(der.encAlg(OID.ecPublicKey, der.encOid(curveOid)), der.encBitString(point));
 }
 

@@ -26,7 +26,7 @@ export function randomSerial(): string {
   return toHex(b);
 }
 
-export function subjectAltNames(hostnames: string[]): SubjectAlternativeNameExtension {
+function subjectAltNames(hostnames: string[]): SubjectAlternativeNameExtension {
   return new x509.SubjectAlternativeNameExtension(hostnames.map((h) => {
     const value = h.replace(/^\[|\]$/g, ""); // "[::1]" as written in URLs
     return { type: isIP(value) ? "ip" as const : "dns" as const, value };

@@ -97,6 +97,11 @@ export function parseArgs(argv: string[]): ParsedArgs | { help: true; command?: 
   for (let i = 1; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "-help" || arg === "--help") return { help: true, command };
+    // The one JVM option keytool users pass: write PKCS12 that Java before 8u301 can read.
+    if (/^-J-Dkeystore\.pkcs12\.legacy(=(true)?)?$/.test(arg)) {
+      out.flags.add("legacy");
+      continue;
+    }
     const m = /^-([a-z]+)(?::(env|file))?$/.exec(arg);
     if (!m || !spec[m[1]]) throw new UsageError(`Illegal option:  ${arg}`, command);
     const [, opt, form] = m;

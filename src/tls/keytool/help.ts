@@ -24,7 +24,8 @@ export function helpText(command?: string): string {
       return ` ${flag.padEnd(28)}${OPTION_HELP[o] ?? ""}${kind === "multi" ? " (may repeat)" : ""}`;
     });
     return `bobcat keytool -${command} [OPTION]...\n\n${c.about}\n\nOptions:\n\n${lines.join("\n")}\n\n` +
-      "Password options also accept :env <VARIABLE> and :file <path>, e.g. -storepass:env STOREPASS.\n";
+      "Password options also accept :env <VARIABLE> and :file <path>, e.g. -storepass:env STOREPASS.\n" +
+      "-J-Dkeystore.pkcs12.legacy writes PKCS12 with the legacy algorithms (RC2/3DES, SHA-1 MAC) for Java before 8u301.\n";
   }
   const cmds = Object.entries(COMMANDS).map(([n, c]) => ` -${n.padEnd(20)}${c.about}`);
   return `Key and Certificate Management Tool\n\nCommands:\n\n${cmds.join("\n")}\n\n` +

@@ -95,7 +95,10 @@ export async function openStore(ctx: Ctx, o: StoreOptions = {}): Promise<StoreHa
 
 export async function saveStore(ctx: Ctx, h: StoreHandle): Promise<void> {
   if (h.password === null) throw noPassword("storepass");
-  const bytes = writeKeystore(h.store, h.type, h.password, { keyPassword: (alias) => h.keyPasswords.get(alias.toLowerCase()) ?? h.password! });
+  const bytes = writeKeystore(h.store, h.type, h.password, {
+    keyPassword: (alias) => h.keyPasswords.get(alias.toLowerCase()) ?? h.password!,
+    pkcs12: { legacy: ctx.args.flags.has("legacy") },
+  });
   const tmp = join(dirname(h.path), `.${randomBytes(6).toString("hex")}.keystore.tmp`);
   try {
     await writeFile(tmp, bytes, { mode: 0o600 });
