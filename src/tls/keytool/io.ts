@@ -54,10 +54,11 @@ export class Prompter {
 
   /** Prints `question` on stderr (as keytool does) and returns the answer, or null at end of input. */
   async ask(question: string, hidden = false): Promise<string | null> {
-    this.io.stderr.write(question);
     const stdin = this.io.stdin as { setRawMode?: (on: boolean) => unknown };
     const raw = hidden && this.io.isTTY && typeof stdin.setRawMode === "function";
+    // Echo goes off before the prompt shows, so a quick typist's password is never echoed.
     if (raw) stdin.setRawMode!(true);
+    this.io.stderr.write(question);
     try {
       return raw ? await this.readHidden() : await this.readLine();
     } finally {
