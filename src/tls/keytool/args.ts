@@ -77,6 +77,9 @@ export const COMMANDS: Record<string, { about: string; options: Record<string, "
   },
 };
 
+// Scripts pass -noprompt to every keytool command; accept it everywhere as keytool users expect.
+for (const c of Object.values(COMMANDS)) c.options.noprompt ??= "flag";
+
 export interface ParsedArgs {
   command: string;
   values: Record<string, string>;
