@@ -2,7 +2,7 @@
 import type { BobcatConfig } from "../config/model.ts";
 import { BobcatServer } from "../runtime/server.ts";
 import { loadConnectorTls } from "../runtime/tls-material.ts";
-import { planConnector } from "../runtime/plan.ts";
+import { planConnector, serviceTlsNeeds } from "../runtime/plan.ts";
 import { RUNTIME, runtimeLabel } from "../runtime/detect.ts";
 import { loadHandler } from "../core/handler-module.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
@@ -50,7 +50,7 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
     for (const c of service.connectors) {
       try {
         const tls = await loadConnectorTls(c);
-        const plan = planConnector(c, tls, RUNTIME, runtimeLabel());
+        const plan = planConnector(c, tls, RUNTIME, runtimeLabel(), serviceTlsNeeds(service));
         log.info(`${c.name}: ${plan.reason}`);
       } catch (e) {
         collect(e);

@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { ConfigFile, CookieProcessor, Manager } from "./schema.ts";
+import { ConfigFile, CookieProcessor, Manager, SSLHostConfig as SSLHostConfigDef } from "./schema.ts";
 import { parseSource, type ParsedSource, type PathSeg } from "./source.ts";
 import { expandTree, makeLookup, type ExpansionProblem } from "./expand.ts";
 import { Validator } from "./validate.ts";
@@ -104,7 +104,25 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions = {
   };
 }
 
-const LEGACY_TO_HOST: Record<string, keyof SSLHostConfig> = { sslEnabledProtocols: "protocols", sslProtocol: "sslProtocol", ciphers: "ciphers" };
+const LEGACY_TO_HOST: Record<string, keyof SSLHostConfig> = {
+  sslEnabledProtocols: "protocols",
+  sslProtocol: "sslProtocol",
+  ciphers: "ciphers",
+  clientAuth: "certificateVerification",
+  SSLVerifyClient: "certificateVerification",
+  truststoreFile: "truststoreFile",
+  truststorePass: "truststorePassword",
+  truststoreType: "truststoreType",
+  crlFile: "certificateRevocationListFile",
+  SSLCACertificateFile: "caCertificateFile",
+  trustMaxCertLength: "certificateVerificationDepth",
+};
+/** Tomcat 9's clientAuth / SSLVerifyClient values → certificateVerification. */
+const LEGACY_VERIFICATION: Record<string, string> = {
+  true: "required", yes: "required", require: "required", required: "required",
+  want: "optional", optional: "optional", optional_no_ca: "optionalNoCA", optionalnoca: "optionalNoCA",
+  false: "none", no: "none", none: "none",
+};
 const LEGACY_TO_CERT: Record<string, keyof CertificateEntry> = {
   keystoreFile: "certificateKeystoreFile",
   keystorePass: "certificateKeystorePassword",
@@ -156,13 +174,20 @@ function normaliseConnector(c: ConnectorConfig, path: PathSeg[], v: Validator, o
     const defName = c.defaultSSLHostConfigName.toLowerCase();
     let host = c.sslHostConfigs.find((h) => h.hostName.toLowerCase() === defName);
     if (!host) {
-      host = { hostName: defName, protocols: "TLSv1.2+TLSv1.3", sslProtocol: "TLS", certificates: [] };
+      host = v.element(SSLHostConfigDef, { hostName: defName }, [...path, "sslHostConfigs", c.sslHostConfigs.length]) as unknown as SSLHostConfig;
       c.sslHostConfigs.push(host);
     }
     if (legacyCert.length > 0 && host.certificates.length === 0) {
       host.certificates.push({ type: "UNDEFINED", createSelfSigned: false });
     }
-    for (const [from, to] of legacyHost) (host as unknown as Record<string, unknown>)[to] = raw[from];
+    for (const [from, to] of legacyHost) {
+      let value = raw[from];
+      if (to === "certificateVerification") {
+        value = LEGACY_VERIFICATION[String(value).toLowerCase()];
+        if (!value) v.error("config.type", [...path, from], `${from} "${raw[from]}" is not a client authentication mode`, "use true (required), want (optional) or false (none)");
+      }
+      (host as unknown as Record<string, unknown>)[to] = value;
+    }
     for (const [from, to] of legacyCert) (host.certificates[0] as unknown as Record<string, unknown>)[to] = raw[from];
     for (const [from] of [...legacyHost, ...legacyCert]) {
       v.notes.push(`${formatP([...path, from])}: legacy connector attribute ${from} was applied to SSLHostConfig "${defName}" (Tomcat 9 style); move it there`);
@@ -254,10 +279,11 @@ function normaliseContexts(h: HostConfig, hPath: PathSeg[], v: Validator): void 
     ctx.manager ??= v.element(Manager, {}, [...cPath, "manager"]) as unknown as ContextConfig["manager"];
     ctx.cookieProcessor ??= v.element(CookieProcessor, {}, [...cPath, "cookieProcessor"]) as unknown as ContextConfig["cookieProcessor"];
     const modes = ctx.sessionTrackingModes.map((m) => m.toUpperCase());
-    const badMode = modes.find((m) => m !== "COOKIE" && m !== "URL");
+    const badMode = modes.find((m) => !["COOKIE", "URL", "SSL"].includes(m));
     if (badMode) {
-      v.error("config.type", [...cPath, "sessionTrackingModes"], `session tracking mode "${badMode}" is not available`,
-        badMode === "SSL" ? "SSL session tracking is not available yet; use COOKIE and/or URL" : "use COOKIE and/or URL");
+      v.error("config.type", [...cPath, "sessionTrackingModes"], `session tracking mode "${badMode}" does not exist`, "use COOKIE and/or URL, or SSL alone");
+    } else if (modes.includes("SSL") && modes.length > 1) {
+      v.error("config.type", [...cPath, "sessionTrackingModes"], "session tracking mode SSL cannot be combined with other modes (as the Servlet spec says)", "use [SSL] alone, or COOKIE and/or URL");
     }
     ctx.sessionTrackingModes = modes as ContextConfig["sessionTrackingModes"];
     ctx.workDir ??= join(h.workDir, ctx.name);

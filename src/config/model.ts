@@ -58,6 +58,15 @@ export interface SSLHostConfig {
   protocols: string;
   sslProtocol: string;
   ciphers?: string;
+  certificateVerification: "none" | "optional" | "optionalNoCA" | "required";
+  certificateVerificationDepth: number;
+  truststoreFile?: string;
+  truststorePassword?: string;
+  truststoreType?: string;
+  truststoreAlgorithm: string;
+  caCertificateFile?: string;
+  caCertificatePath?: string;
+  certificateRevocationListFile?: string;
   certificates: CertificateEntry[];
 }
 
@@ -104,10 +113,12 @@ export interface ContextConfig {
   sessionCookiePathUsesTrailingSlash: boolean;
   useHttpOnly: boolean;
   sessionCookieSecure?: boolean;
-  sessionTrackingModes: Array<"COOKIE" | "URL">;
+  sessionTrackingModes: Array<"COOKIE" | "URL" | "SSL">;
   distributable: boolean;
   changeSessionIdOnAuthentication: boolean;
   securityConstraints: SecurityConstraintConfig[];
+  loginConfig?: { authMethod: "CLIENT-CERT" | "BASIC"; realmName: string };
+  realm?: RealmConfig;
   valves: ValveConfig[];
   /** Always present: a context without `manager:` gets a StandardManager with defaults. */
   manager: ManagerConfig;
@@ -136,10 +147,16 @@ export interface ManagerConfig {
   sessionIdGenerator?: { className: string; sessionIdLength: number; jvmRoute?: string };
 }
 
+export interface RealmConfig {
+  className: "MemoryRealm";
+  users: Array<{ username: string; password?: string; roles: string[] }>;
+}
+
 export interface SecurityConstraintConfig {
   displayName?: string;
   urlPatterns: string[];
   httpMethods?: string[];
+  authRoles?: string[];
   transportGuarantee: "NONE" | "INTEGRAL" | "CONFIDENTIAL";
 }
 

@@ -125,6 +125,14 @@ export const Connector: ElementDef = {
     sslEnabledProtocols: str("Legacy: SSLHostConfig protocols.", { movedTo: "protocols" }),
     sslProtocol: str("Legacy: SSLHostConfig sslProtocol.", { movedTo: "sslProtocol" }),
     ciphers: str("Legacy: SSLHostConfig ciphers.", { movedTo: "ciphers" }),
+    clientAuth: str("Legacy: SSLHostConfig certificateVerification (true/want/false).", { movedTo: "certificateVerification" }),
+    SSLVerifyClient: str("Legacy (APR): SSLHostConfig certificateVerification.", { movedTo: "certificateVerification" }),
+    truststoreFile: path("Legacy: SSLHostConfig truststoreFile.", { movedTo: "truststoreFile" }),
+    truststorePass: str("Legacy: SSLHostConfig truststorePassword.", { movedTo: "truststorePassword", secret: true }),
+    truststoreType: str("Legacy: SSLHostConfig truststoreType.", { movedTo: "truststoreType" }),
+    crlFile: path("Legacy: SSLHostConfig certificateRevocationListFile.", { movedTo: "certificateRevocationListFile" }),
+    SSLCACertificateFile: path("Legacy (APR): SSLHostConfig caCertificateFile.", { movedTo: "caCertificateFile" }),
+    trustMaxCertLength: int("Legacy: SSLHostConfig certificateVerificationDepth.", undefined, { movedTo: "certificateVerificationDepth" }),
   },
   children: {
     sslHostConfigs: { element: () => SSLHostConfig, list: true },
@@ -141,6 +149,26 @@ export const SSLHostConfig: ElementDef = {
     }),
     sslProtocol: str("JSSE SSLContext algorithm.", { default: "TLS" }),
     ciphers: str("TLS 1.2 ciphers in OpenSSL syntax or a comma list of OpenSSL/IANA names."),
+    certificateVerification: {
+      kind: "enum",
+      values: ["none", "optional", "optionalNoCA", "required"],
+      synonyms: { false: "none", no: "none", want: "optional", optional_no_ca: "optionalNoCA", require: "required", true: "required", yes: "required" },
+      default: "none",
+      doc: "Client certificates: none, optional (checked if sent), optionalNoCA (any accepted), required.",
+    },
+    certificateVerificationDepth: int("Longest client certificate chain accepted.", 10, { min: 1 }),
+    truststoreFile: path("JKS/PKCS12 keystore whose trusted certificates verify client certificates."),
+    truststorePassword: str("Truststore password (none: the integrity check is skipped, as in Java).", { secret: true }),
+    truststoreType: { kind: "enum", values: ["PKCS12", "JKS", "PEM"], doc: "Truststore type (detected from the content)." },
+    truststoreProvider: ignored("JCA provider of the truststore.", "the runtime's own crypto is used"),
+    truststoreAlgorithm: { kind: "enum", values: ["PKIX"], default: "PKIX", doc: "Trust manager algorithm; PKIX is the only one." },
+    caCertificateFile: path("PEM file of trusted CA certificates for client certificates."),
+    caCertificatePath: path("Directory of PEM CA certificates for client certificates."),
+    certificateRevocationListFile: path("PEM or DER CRL(s); revoked client certificates are refused."),
+    revocationEnabled: ignored("Provider-configured revocation checks.", "use certificateRevocationListFile or ocspEnabled"),
+    disableCompression: ignored("TLS compression off.", "TLS compression is always off"),
+    insecureRenegotiation: ignored("Legacy renegotiation.", "insecure renegotiation is never allowed"),
+    keyManagerAlgorithm: ignored("JSSE key manager algorithm.", "not applicable"),
   },
   children: {
     certificates: { element: () => Certificate, list: true },
@@ -225,7 +253,7 @@ export const Context: ElementDef = {
     sessionTrackingModes: {
       kind: "list",
       default: ["COOKIE", "URL"],
-      doc: "How the session id travels: COOKIE, URL (;jsessionid= path parameter).",
+      doc: "How the session id travels: COOKIE, URL (;jsessionid= path parameter), or SSL alone (the TLS session id is the session id).",
     },
     distributable: bool("<distributable/>: setting a session attribute that cannot be serialized throws.", false),
     changeSessionIdOnAuthentication: bool("Give the session a new id at login (against session fixation).", true),
@@ -246,6 +274,38 @@ export const Context: ElementDef = {
     valves: { element: () => Valve, list: true },
     manager: { element: () => Manager, list: false },
     cookieProcessor: { element: () => CookieProcessor, list: false },
+    loginConfig: { element: () => LoginConfig, list: false },
+    realm: { element: () => Realm, list: false },
+  },
+};
+
+export const LoginConfig: ElementDef = {
+  name: "LoginConfig",
+  doc: "web.xml <login-config>: how users of constrained URLs authenticate.",
+  attrs: {
+    authMethod: { kind: "enum", values: ["CLIENT-CERT", "BASIC"], required: true, doc: "CLIENT-CERT: the verified TLS client certificate; BASIC: user name and password against the realm." },
+    realmName: str("Realm name shown by BASIC authentication.", { default: "bobcat" }),
+  },
+};
+
+export const Realm: ElementDef = {
+  name: "Realm",
+  doc: "Users and their roles (Tomcat's MemoryRealm with tomcat-users.xml inline).",
+  attrs: {
+    className: { kind: "enum", values: ["MemoryRealm", "org.apache.catalina.realm.MemoryRealm"], default: "MemoryRealm", doc: "The realm implementation." },
+  },
+  children: {
+    users: { element: () => RealmUser, list: true },
+  },
+};
+
+export const RealmUser: ElementDef = {
+  name: "User",
+  doc: "A user: for CLIENT-CERT the username is the certificate's subject DN (e.g. `CN=alice, O=Example`).",
+  attrs: {
+    username: str("User name, or the subject DN for CLIENT-CERT.", { required: true }),
+    password: str("Password for BASIC authentication.", { secret: true }),
+    roles: { kind: "list", default: [], doc: "Roles of the user." },
   },
 };
 
@@ -312,11 +372,12 @@ export const SessionIdGenerator: ElementDef = {
 
 export const SecurityConstraint: ElementDef = {
   name: "SecurityConstraint",
-  doc: "web.xml <security-constraint>: URL patterns and the transport they require.",
+  doc: "web.xml <security-constraint>: URL patterns, the transport they require, and who may see them.",
   attrs: {
     displayName: str("Name for logs."),
     urlPatterns: { kind: "list", required: true, doc: "Servlet URL patterns: `/*`, `/admin/*`, `*.jsp`, `/exact`." },
     httpMethods: { kind: "list", doc: "Methods the constraint applies to (default: all)." },
+    authRoles: { kind: "list", doc: "Roles allowed (`*`: any authenticated user); requires loginConfig on the context." },
     transportGuarantee: {
       kind: "enum",
       values: ["NONE", "INTEGRAL", "CONFIDENTIAL"],
@@ -369,6 +430,9 @@ export const ALL_ELEMENTS: ElementDef[] = [
   Host,
   Context,
   SecurityConstraint,
+  LoginConfig,
+  Realm,
+  RealmUser,
   Manager,
   StandardManagerDef,
   SessionIdGenerator,

@@ -10,6 +10,7 @@ import { RequestContext, type ConnectionInfo, type ConnectorInfo } from "./conte
 import { errorPage } from "./error-page.ts";
 import { loadHandler, type FetchHandler } from "./handler-module.ts";
 import { SessionBinding, type SessionSettings } from "./sessions.ts";
+import { Authenticator } from "./auth.ts";
 import { serveStatic } from "./static/index.ts";
 import { logger } from "../util/log.ts";
 
@@ -18,6 +19,7 @@ const log = logger("core");
 export class ContextRuntime {
   handler?: FetchHandler;
   readonly constraints: ConstraintChecker;
+  readonly auth: Authenticator;
   readonly sessions: SessionBinding;
   readonly accessLogs: AccessLog[];
   readonly hsts?: string;
@@ -29,6 +31,7 @@ export class ContextRuntime {
     settings: SessionSettings,
   ) {
     this.constraints = new ConstraintChecker(config.securityConstraints);
+    this.auth = new Authenticator(config);
     this.sessions = new SessionBinding(config, host.config, engine, settings);
     this.accessLogs = config.valves.filter((v) => v.className === "AccessLogValve").map((v) => new AccessLog(v));
     if (config.hstsEnabled) {
@@ -233,7 +236,7 @@ export class Engine {
     const sessions = context.sessions;
     let res: Response | Promise<Response>;
     try {
-      res = this.dispatch(req, r, context, ctx);
+      res = (!context.auth.empty && context.auth.check(req, ctx, r.relPath)) || this.dispatch(req, r, context, ctx);
     } catch (e) {
       return sessionFailure(sessions, ctx, e);
     }

@@ -46,6 +46,10 @@ class RequestSessions implements SessionAccess {
   /** The ids the client sent: every cookie of the session cookie's name, else the URL's. */
   requestedIds(): string[] {
     const b = this.binding;
+    if (b.sslTracking) {
+      const ssl = this.ctx.sslSessionId;
+      return ssl ? [(this.requestedId = ssl.toUpperCase())] : [];
+    }
     const ids = b.cookieTracking && this.req ? cookieValues(this.req.headers.get("cookie"), b.cookieName) : [];
     if (ids.length === 0 && this.urlSessionId && b.urlTracking) ids.push(this.urlSessionId);
     if (ids.length > 0) {
@@ -89,7 +93,9 @@ class RequestSessions implements SessionAccess {
     if (!create) return null;
     let s: StandardSession;
     try {
-      s = this.binding.manager.createSession();
+      // SSL tracking: the TLS session id is the session id (no cookie, nothing in the URL).
+      const ssl = this.binding.sslTracking ? this.ctx.sslSessionId?.toUpperCase() : undefined;
+      s = this.binding.manager.createSession(ssl);
     } catch (e) {
       if (e instanceof TooManyActiveSessionsError) this.rejected = true;
       throw e;
@@ -134,6 +140,7 @@ export class SessionBinding {
   readonly cookieName: string;
   readonly cookieTracking: boolean;
   readonly urlTracking: boolean;
+  readonly sslTracking: boolean;
   private readonly cookieAttrs: string;
 
   constructor(
@@ -172,6 +179,7 @@ export class SessionBinding {
     this.cookieName = context.sessionCookieName;
     this.cookieTracking = context.sessionTrackingModes.includes("COOKIE");
     this.urlTracking = context.sessionTrackingModes.includes("URL");
+    this.sslTracking = context.sessionTrackingModes.includes("SSL");
     let path = context.sessionCookiePath ?? (context.path === "" ? "/" : context.path);
     if (context.sessionCookiePathUsesTrailingSlash && !path.endsWith("/")) path += "/";
     const sameSite = context.cookieProcessor.sameSiteCookies;

@@ -8,10 +8,16 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import { createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
 import type { Socket } from "node:net";
-import type { ConnectionInfo, TlsInfo } from "../core/context.ts";
+import type { ConnectionInfo } from "../core/context.ts";
 import { logger } from "../util/log.ts";
 import { listenError, MODERN_TLS12_CIPHERS, type BackendOptions, type Listener } from "./listener.ts";
 import type { TlsHost } from "./tls-material.ts";
+import { checkClient } from "./client-auth.ts";
+import { tlsInfoOf } from "./tls-info.ts";
+
+/** The client-certificate verdict of a connection, awaited before its first request is served. */
+const VERDICT = Symbol("bobcat.clientVerdict");
+type CheckedSocket = TLSSocket & { [VERDICT]?: Promise<boolean> };
 
 const log = logger("connector");
 type AnyReq = IncomingMessage | Http2ServerRequest;
@@ -22,6 +28,7 @@ const H2_FORBIDDEN = new Set(["connection", "keep-alive", "proxy-connection", "t
 
 function secureOptions(h: TlsHost) {
   return {
+    ...(h.trust && h.trust.caPems.length > 0 ? { ca: h.trust.caPems } : {}),
     key: h.certs.map((c) => c.keyPem),
     cert: h.certs.map((c) => c.certPem),
     minVersion: h.versions[0],
@@ -49,16 +56,45 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
   let server: ReturnType<typeof createHttpServer> | ReturnType<typeof createSecureServer>;
   if (tls) {
     const contexts = new Map<string, SecureContext>();
-    for (const h of tls.hosts) contexts.set(h.hostName, createSecureContext(secureOptions(h)));
+    const hosts = new Map<string, TlsHost>();
+    for (const h of tls.hosts) {
+      contexts.set(h.hostName, createSecureContext(secureOptions(h)));
+      hosts.set(h.hostName, h);
+    }
     const fallback = contexts.get(tls.defaultHost.hostName)!;
+    const modes = new Set(tls.hosts.map((h) => h.config.certificateVerification));
+    const requestCert = tls.hosts.some((h) => h.config.certificateVerification !== "none");
     server = createSecureServer({
       allowHTTP1: true,
       ...secureOptions(tls.defaultHost),
+      requestCert,
+      // With one mode for every host the TLS stack refuses a missing or untrusted certificate
+      // in the handshake itself; mixed modes are enforced right after it, per SNI host.
+      rejectUnauthorized: modes.size === 1 && modes.has("required"),
       SNICallback: (servername, cb) => cb(null, sniLookup(contexts, fallback, servername)),
     });
     server.on("tlsClientError", (err: Error, socket: TLSSocket) => {
-      logger("handshake").debug(`${config.name}: handshake failed for ${socket.remoteAddress}:${socket.remotePort}: ${err.message}`);
+      logger("handshake").debug(`${config.name}: handshake failed for ${socket.remoteAddress}:${socket.remotePort} (SNI ${(socket as { servername?: string }).servername || "none"}): ${err.message}`);
     });
+    if (requestCert) {
+      server.on("secureConnection", (socket: CheckedSocket) => {
+        const host = sniLookup(hosts, tls.defaultHost, (socket as { servername?: string }).servername);
+        const chain = tlsInfoOf(socket).peerCertificates ?? [];
+        socket[VERDICT] = checkClient(socket, chain, { config: host.config, trust: host.trust }).then(
+          (reason) => {
+            if (!reason) return true;
+            logger("handshake").info(`${config.name}: refused client ${socket.remoteAddress}:${socket.remotePort}: ${reason}`);
+            socket.destroy();
+            return false;
+          },
+          (e) => {
+            log.error(`${config.name}: client certificate check failed: ${(e as Error).message}`);
+            socket.destroy();
+            return false;
+          },
+        );
+      });
+    }
   } else {
     server = createHttpServer();
   }
@@ -91,19 +127,19 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
   };
 }
 
-function tlsInfoOf(socket: TLSSocket | undefined): TlsInfo | undefined {
-  if (!socket || typeof socket.getProtocol !== "function") return undefined;
-  return {
-    protocol: socket.getProtocol() ?? undefined,
-    cipherSuite: socket.getCipher?.()?.standardName ?? socket.getCipher?.()?.name,
-    serverName: (socket as { servername?: string }).servername || undefined,
-  };
+/** The TLS socket under a request; HTTP/2 requests reach it through their session. */
+function tlsSocketOf(req: AnyReq): CheckedSocket | undefined {
+  const s = (req.httpVersionMajor === 2 ? ((req as Http2ServerRequest).stream?.session?.socket ?? req.socket) : req.socket) as CheckedSocket;
+  return s && typeof s.getProtocol === "function" ? s : undefined;
 }
 
 async function serve(req: AnyReq, res: AnyRes, scheme: string, handle: (r: Request, c: ConnectionInfo) => Promise<Response>): Promise<void> {
   const h2 = req.httpVersionMajor === 2;
   const socket = req.socket as TLSSocket;
+  const tlsSocket = scheme === "https" ? tlsSocketOf(req) : undefined;
   try {
+    const verdict = tlsSocket?.[VERDICT];
+    if (verdict && !(await verdict)) return;
     const headers = new Headers();
     const raw = req.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) {
@@ -125,10 +161,12 @@ async function serve(req: AnyReq, res: AnyRes, scheme: string, handle: (r: Reque
     const conn: ConnectionInfo = {
       remoteAddr: socket?.remoteAddress ?? "",
       remotePort: socket?.remotePort ?? 0,
-      tls: scheme === "https" ? tlsInfoOf(socket) : undefined,
+      tls: tlsSocket ? tlsInfoOf(tlsSocket) : undefined,
     };
     const response = await handle(request, conn);
     await writeResponse(response, res, h2, method === "HEAD");
+    // "Connection: close" ends the connection (and with it the TLS session id) on HTTP/2 too.
+    if (h2 && response.headers.get("connection")?.toLowerCase() === "close") (req as Http2ServerRequest).stream.session?.close();
   } catch (e) {
     log.error(`request failed: ${(e as Error).stack ?? e}`);
     if (!res.headersSent) {

@@ -4,7 +4,7 @@
  * start-up with a message naming the feature, the connector, this runtime and one that can —
  * we never hand a runtime an option it would silently ignore (see shared/reference/runtimes.md).
  */
-import type { ConnectorConfig } from "../config/model.ts";
+import type { ConnectorConfig, ServiceConfig } from "../config/model.ts";
 import { BobcatError } from "../util/errors.ts";
 import { sourceOf } from "../config/validate.ts";
 import type { RuntimeName } from "./detect.ts";
@@ -18,7 +18,9 @@ export type Feature =
   | "rsa-and-ec-certificates"
   | "protocol-limits"
   | "tls12-ciphers"
-  | "max-connections";
+  | "max-connections"
+  | "client-certificates"
+  | "tls-session-info";
 
 const FEATURE_TEXT: Record<Feature, string> = {
   tls: "TLS from one certificate",
@@ -27,6 +29,8 @@ const FEATURE_TEXT: Record<Feature, string> = {
   "protocol-limits": "protocols other than TLSv1.2+TLSv1.3",
   "tls12-ciphers": "a ciphers list",
   "max-connections": "maxConnections",
+  "client-certificates": "client certificates (certificateVerification) with the chain passed to handlers",
+  "tls-session-info": "the TLS session id for SSL session tracking",
 };
 
 /** Which back-ends of each runtime can do a feature, best first. */
@@ -38,6 +42,8 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "protocol-limits": ["native", "node-compat"],
     "tls12-ciphers": ["native", "node-compat"],
     "max-connections": ["node-compat"],
+    "client-certificates": ["node-compat"],
+    "tls-session-info": ["node-compat"],
   },
   deno: {
     tls: ["native", "node-compat"],
@@ -46,6 +52,8 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "protocol-limits": ["node-compat"],
     "tls12-ciphers": [],
     "max-connections": ["node-compat"],
+    "client-certificates": ["node-compat"],
+    "tls-session-info": ["node-compat"],
   },
   node: {
     tls: ["node-compat"],
@@ -54,10 +62,12 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "protocol-limits": ["node-compat"],
     "tls12-ciphers": ["node-compat"],
     "max-connections": ["node-compat"],
+    "client-certificates": ["node-compat"],
+    "tls-session-info": ["node-compat"],
   },
 };
 
-const DEFAULT_MAX_CONNECTIONS = 8192;
+export const DEFAULT_MAX_CONNECTIONS = 8192;
 
 export interface Plan {
   backend: Backend;
@@ -66,7 +76,11 @@ export interface Plan {
   reason: string;
 }
 
-export function requiredFeatures(c: ConnectorConfig, tls: ConnectorTls | undefined): Feature[] {
+/**
+ * `serviceNeeds`: what the service's contexts ask of every TLS connector (SSL session
+ * tracking needs the TLS session id; CLIENT-CERT login needs the peer chain).
+ */
+export function requiredFeatures(c: ConnectorConfig, tls: ConnectorTls | undefined, serviceNeeds: Feature[] = []): Feature[] {
   const f: Feature[] = [];
   if (c.maxConnections !== DEFAULT_MAX_CONNECTIONS && c.maxConnections > 0) f.push("max-connections");
   if (!tls) return f;
@@ -75,11 +89,13 @@ export function requiredFeatures(c: ConnectorConfig, tls: ConnectorTls | undefin
   if (tls.hosts.some((h) => h.certs.length > 1)) f.push("rsa-and-ec-certificates");
   if (tls.hosts.some((h) => h.versions.length !== 2)) f.push("protocol-limits");
   if (tls.hosts.some((h) => h.config.ciphers)) f.push("tls12-ciphers");
+  if (tls.hosts.some((h) => h.config.certificateVerification !== "none")) f.push("client-certificates");
+  for (const need of serviceNeeds) if (!f.includes(need)) f.push(need);
   return f;
 }
 
-export function planConnector(c: ConnectorConfig, tls: ConnectorTls | undefined, runtime: RuntimeName, runtimeLabel: string): Plan {
-  const features = requiredFeatures(c, tls);
+export function planConnector(c: ConnectorConfig, tls: ConnectorTls | undefined, runtime: RuntimeName, runtimeLabel: string, serviceNeeds: Feature[] = []): Plan {
+  const features = requiredFeatures(c, tls, serviceNeeds);
   const table = CAN[runtime];
   let candidates: Backend[] = runtime === "node" ? ["node-compat"] : ["native", "node-compat"];
   for (const f of features) {
@@ -107,4 +123,13 @@ export function planConnector(c: ConnectorConfig, tls: ConnectorTls | undefined,
         ? "node:http2 (the only back-end on Node)"
         : `node:http2 compatibility back-end, because the native one cannot do: ${needsCompat.map((f) => FEATURE_TEXT[f]).join(", ")}`;
   return { backend, features, reason };
+}
+
+/** What a service's contexts need from its TLS connectors. */
+export function serviceTlsNeeds(service: ServiceConfig): Feature[] {
+  const contexts = service.engine.hosts.flatMap((h) => h.contexts);
+  const needs: Feature[] = [];
+  if (contexts.some((x) => x.sessionTrackingModes.includes("SSL"))) needs.push("tls-session-info");
+  if (contexts.some((x) => x.loginConfig?.authMethod === "CLIENT-CERT")) needs.push("client-certificates");
+  return needs;
 }

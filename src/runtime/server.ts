@@ -10,7 +10,7 @@ import { configureLogging, logger } from "../util/log.ts";
 import { ConnectorPipeline } from "./connector.ts";
 import { RUNTIME, runtimeLabel, type RuntimeName } from "./detect.ts";
 import type { BackendOptions, Listener } from "./listener.ts";
-import { planConnector, type Plan } from "./plan.ts";
+import { planConnector, serviceTlsNeeds, type Plan } from "./plan.ts";
 import { loadConnectorTls, type ConnectorTls } from "./tls-material.ts";
 import { startNodeCompat } from "./node-compat.ts";
 import { VERSION } from "../version.ts";
@@ -55,7 +55,7 @@ export class BobcatServer {
         for (const c of service.connectors) {
           try {
             const tls = await loadConnectorTls(c);
-            prepared.push({ c, tls, plan: planConnector(c, tls, runtime, runtimeLabel()), engine });
+            prepared.push({ c, tls, plan: planConnector(c, tls, runtime, runtimeLabel(), serviceTlsNeeds(service)), engine });
           } catch (e) {
             if (e instanceof BobcatErrors) errors.push(...e.errors);
             else if (e instanceof BobcatError) errors.push(e);

@@ -11,6 +11,7 @@ import { sourceOf } from "../config/validate.ts";
 import { loadCertificate, type LoadedCertificate } from "../tls/certificate.ts";
 import { generateSelfSigned } from "../tls/keystore/selfsigned.ts";
 import { parseProtocols, type TlsVersion } from "../tls/protocols.ts";
+import { loadClientTrust, type ClientTrust } from "../tls/trust.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { logger } from "../util/log.ts";
 
@@ -21,6 +22,8 @@ export interface TlsHost {
   config: SSLHostConfig;
   certs: LoadedCertificate[];
   versions: TlsVersion[];
+  /** Set when the host config verifies client certificates. */
+  trust?: ClientTrust;
 }
 
 export interface ConnectorTls {
@@ -50,7 +53,11 @@ export async function loadConnectorTls(c: ConnectorConfig): Promise<ConnectorTls
           else throw e;
         }
       }
-      hosts.push({ hostName: h.hostName, config: h, certs, versions });
+      const trust = await loadClientTrust(h);
+      if (h.certificateRevocationListFile && h.certificateVerification === "none") {
+        log.warn(`${c.name} SSLHostConfig "${h.hostName}": certificateRevocationListFile has no effect while certificateVerification is none`);
+      }
+      hosts.push({ hostName: h.hostName, config: h, certs, versions, trust });
     } catch (e) {
       if (e instanceof BobcatError) errors.push(e);
       else throw e;

@@ -1,0 +1,42 @@
+/**
+ * Client-certificate checks after the TLS stack's own: Tomcat's certificateVerification modes
+ * when SNI hosts differ, certificateVerificationDepth, CRLs and (when configured) OCSP. A
+ * connection that fails is closed before any request on it is served.
+ */
+import type { TLSSocket } from "node:tls";
+import type { X509Certificate } from "@peculiar/x509";
+import type { SSLHostConfig } from "../config/model.ts";
+import type { ClientTrust } from "../tls/trust.ts";
+
+export interface ClientAuthPolicy {
+  config: SSLHostConfig;
+  trust?: ClientTrust;
+  /** Extra asynchronous check of the chain (OCSP); resolves to a reason to refuse, or null. */
+  revocation?: (chain: X509Certificate[]) => Promise<string | null>;
+}
+
+/** No certificate sent: Node reports it as one of these. */
+const NO_CERT = new Set(["UNABLE_TO_GET_ISSUER_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "ERR_TLS_CERT_NO_PEER", undefined as unknown as string]);
+
+/** Returns null when the connection may go on, else the reason it is refused. */
+export async function checkClient(socket: TLSSocket, chain: X509Certificate[], policy: ClientAuthPolicy): Promise<string | null> {
+  const mode = policy.config.certificateVerification;
+  if (mode === "none") return null;
+  if (chain.length === 0) return mode === "required" ? "no client certificate was sent and certificateVerification is required" : null;
+  if (mode !== "optionalNoCA" && !socket.authorized) {
+    const err = String(socket.authorizationError ?? "");
+    if (NO_CERT.has(err) && chain.length === 0) return null;
+    return `the client certificate (${chain[0]!.subject}) is not trusted: ${err}`;
+  }
+  if (chain.length > policy.config.certificateVerificationDepth + 1) {
+    return `the client certificate chain has ${chain.length} certificates, more than certificateVerificationDepth ${policy.config.certificateVerificationDepth} allows`;
+  }
+  for (const crl of policy.trust?.crls ?? []) {
+    for (const cert of chain) {
+      if (cert.issuer !== crl.issuer) continue;
+      const entry = crl.findRevoked(cert);
+      if (entry) return `the client certificate ${cert.subject} (serial ${cert.serialNumber}) is revoked by the CRL of ${crl.issuer}`;
+    }
+  }
+  return policy.revocation ? policy.revocation(chain) : null;
+}

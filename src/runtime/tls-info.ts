@@ -1,0 +1,61 @@
+/**
+ * What a handler may know about its TLS connection (node-compat back-end only): the peer's
+ * certificate chain, a session id, protocol, cipher and SNI name. Computed once per connection
+ * and kept on the socket.
+ */
+import { createHash } from "node:crypto";
+import type { TLSSocket } from "node:tls";
+import type { X509Certificate } from "@peculiar/x509";
+import type { TlsInfo } from "../core/context.ts";
+import { x509 } from "../tls/keystore/x509.ts";
+
+const INFO = Symbol("bobcat.tlsInfo");
+type Tagged = TLSSocket & { [INFO]?: TlsInfo };
+
+/** Leaf first, as getPeerCertificate(true) links them; empty when the client sent none. */
+export function peerChain(socket: TLSSocket): X509Certificate[] {
+  const out: X509Certificate[] = [];
+  let c = socket.getPeerCertificate?.(true) as (ReturnType<TLSSocket["getPeerCertificate"]> & { issuerCertificate?: unknown }) | undefined;
+  const seen = new Set<string>();
+  while (c && c.raw && !seen.has(c.fingerprint256)) {
+    seen.add(c.fingerprint256);
+    out.push(new x509.X509Certificate(new Uint8Array(c.raw)));
+    c = c.issuerCertificate as typeof c;
+  }
+  return out;
+}
+
+/**
+ * Tomcat's `jakarta.servlet.request.ssl_session_id`, as lower-case hex. TLS 1.3 has no session id
+ * on the wire, so bobcat derives one per connection: keying material exported for a bobcat
+ * label (Bun, Node), or a hash of both Finished messages where that API is missing (Deno).
+ * It is stable for the life of the connection; a resumed or new connection gets a new one.
+ */
+export function sslSessionIdOf(socket: TLSSocket): string | undefined {
+  try {
+    if (typeof socket.exportKeyingMaterial === "function") {
+      return socket.exportKeyingMaterial(32, "EXPORTER-bobcat-ssl-session-id").toString("hex");
+    }
+    const mine = socket.getFinished?.();
+    const peer = socket.getPeerFinished?.();
+    if (mine && peer) return createHash("sha256").update(mine).update(peer).digest("hex");
+  } catch {
+    // A socket closed under us has no keying material: no id.
+  }
+  return undefined;
+}
+
+export function tlsInfoOf(socket: TLSSocket): TlsInfo {
+  const tagged = socket as Tagged;
+  if (tagged[INFO]) return tagged[INFO];
+  const cipher = socket.getCipher?.();
+  const info: TlsInfo = {
+    protocol: socket.getProtocol?.() ?? undefined,
+    cipherSuite: cipher?.standardName ?? cipher?.name,
+    serverName: (socket as { servername?: string | false }).servername || undefined,
+    sslSessionId: sslSessionIdOf(socket),
+    peerCertificates: peerChain(socket),
+  };
+  tagged[INFO] = info;
+  return info;
+}

@@ -1,0 +1,140 @@
+/**
+ * The session table of a DataSourceStore: its names (Tomcat's attributes and defaults), the
+ * drizzle table built from them for each dialect, and the CREATE TABLE bobcat suggests.
+ */
+import { customType as mysqlCustomType, int, mysqlTable, varchar as mysqlVarchar, bigint as mysqlBigint, char as mysqlChar } from "drizzle-orm/mysql-core";
+import { bigint, char, customType as pgCustomType, integer as pgInteger, pgTable, varchar } from "drizzle-orm/pg-core";
+import { customType as sqliteCustomType, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import type { Dialect } from "../../datasource/drivers.ts";
+import type { OptionReader } from "../options.ts";
+
+/** Table and column names, as set by the `<Store>` attributes. */
+export interface SessionTableNames {
+  sessionTable: string;
+  sessionAppCol: string;
+  sessionDataCol: string;
+  sessionIdCol: string;
+  sessionLastAccessedCol: string;
+  sessionMaxInactiveCol: string;
+  sessionValidCol: string;
+}
+
+export const DEFAULT_TABLE_NAMES: Readonly<SessionTableNames> = {
+  sessionTable: "tomcat$sessions",
+  sessionAppCol: "app",
+  sessionDataCol: "data",
+  sessionIdCol: "id",
+  // Tomcat's manager.xml says maxinactive here; DataSourceStore.java uses lastaccess.
+  sessionLastAccessedCol: "lastaccess",
+  sessionMaxInactiveCol: "maxinactive",
+  sessionValidCol: "valid",
+};
+
+export const TABLE_NAME_KEYS = Object.keys(DEFAULT_TABLE_NAMES) as (keyof SessionTableNames)[];
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
+
+/** Reads and checks the names; they end up in SQL, so only plain identifiers are accepted. */
+export function readTableNames(r: OptionReader): SessionTableNames {
+  const names = { ...DEFAULT_TABLE_NAMES };
+  for (const key of TABLE_NAME_KEYS) {
+    const v = r.string(key);
+    if (v === undefined) continue;
+    if (!IDENTIFIER.test(v)) {
+      r.fail(
+        key,
+        `[${v}] is not a plain SQL identifier`,
+        v.includes(".")
+          ? "Schema-qualified names are not supported: put the table in the schema the database user sees first (search_path)."
+          : "Use letters, digits, '_' and '$', starting with a letter or '_', at most 63 characters.",
+      );
+    }
+    names[key] = v;
+  }
+  const columns = TABLE_NAME_KEYS.filter((k) => k !== "sessionTable").map((k) => names[k].toLowerCase());
+  const dup = columns.find((c, i) => columns.indexOf(c) !== i);
+  if (dup) r.fail("sessionIdCol", `two session columns are both named [${dup}]`, "Give every sessionXxxCol its own column name.");
+  return names;
+}
+
+/**
+ * Tomcat writes these names unquoted, so PostgreSQL folds them to lower case; drizzle quotes
+ * them, so they are folded here to reach the same table.
+ */
+export function namesFor(dialect: Dialect, names: SessionTableNames): SessionTableNames {
+  if (dialect !== "postgres") return names;
+  return Object.fromEntries(TABLE_NAME_KEYS.map((k) => [k, names[k].toLowerCase()])) as unknown as SessionTableNames;
+}
+
+const sqliteBytes = sqliteCustomType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => "blob" });
+const pgBytes = pgCustomType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => "bytea" });
+const mysqlBytes = mysqlCustomType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => "mediumblob" });
+
+/** The drizzle table for a dialect, with fixed property names and the configured SQL names. */
+export function sessionTable(dialect: Dialect, configured: SessionTableNames) {
+  const n = namesFor(dialect, configured);
+  switch (dialect) {
+    case "sqlite":
+      return sqliteTable(n.sessionTable, {
+        id: text(n.sessionIdCol).notNull(),
+        app: text(n.sessionAppCol).notNull(),
+        data: sqliteBytes(n.sessionDataCol),
+        valid: text(n.sessionValidCol).notNull(),
+        maxInactive: integer(n.sessionMaxInactiveCol).notNull(),
+        lastAccess: integer(n.sessionLastAccessedCol).notNull(),
+      });
+    case "postgres":
+      return pgTable(n.sessionTable, {
+        id: varchar(n.sessionIdCol, { length: 100 }).notNull(),
+        app: varchar(n.sessionAppCol, { length: 255 }).notNull(),
+        data: pgBytes(n.sessionDataCol),
+        valid: char(n.sessionValidCol, { length: 1 }).notNull(),
+        maxInactive: pgInteger(n.sessionMaxInactiveCol).notNull(),
+        lastAccess: bigint(n.sessionLastAccessedCol, { mode: "number" }).notNull(),
+      });
+    case "mysql":
+      return mysqlTable(n.sessionTable, {
+        id: mysqlVarchar(n.sessionIdCol, { length: 100 }).notNull(),
+        app: mysqlVarchar(n.sessionAppCol, { length: 255 }).notNull(),
+        data: mysqlBytes(n.sessionDataCol),
+        valid: mysqlChar(n.sessionValidCol, { length: 1 }).notNull(),
+        maxInactive: int(n.sessionMaxInactiveCol).notNull(),
+        lastAccess: mysqlBigint(n.sessionLastAccessedCol, { mode: "number" }).notNull(),
+      });
+  }
+}
+
+const TYPES: Record<Dialect, { id: string; app: string; valid: string; maxInactive: string; lastAccess: string; data: string }> = {
+  sqlite: { id: "text", app: "text", valid: "text", maxInactive: "integer", lastAccess: "integer", data: "blob" },
+  postgres: { id: "varchar(100)", app: "varchar(255)", valid: "char(1)", maxInactive: "integer", lastAccess: "bigint", data: "bytea" },
+  mysql: { id: "varchar(100)", app: "varchar(255)", valid: "char(1)", maxInactive: "int", lastAccess: "bigint", data: "mediumblob" },
+};
+
+function quote(dialect: Dialect, identifier: string): string {
+  return dialect === "mysql" ? `\`${identifier}\`` : `"${identifier}"`;
+}
+
+/**
+ * The CREATE TABLE for a store's names, in the shape of the seed's example. The primary key is
+ * (app, id) rather than id alone: contexts sharing a cookie path may share a session id, and
+ * the key doubles as the index for the per-application queries.
+ */
+export function createTableSql(dialect: Dialect, configured: Partial<SessionTableNames> = {}, ifNotExists = false): string {
+  const n = namesFor(dialect, { ...DEFAULT_TABLE_NAMES, ...configured });
+  const t = TYPES[dialect];
+  const q = (s: string) => quote(dialect, s);
+  const rows: [string, string][] = [
+    [n.sessionIdCol, `${t.id} NOT NULL`],
+    [n.sessionAppCol, `${t.app} NOT NULL`],
+    [n.sessionValidCol, `${t.valid} NOT NULL`],
+    [n.sessionMaxInactiveCol, `${t.maxInactive} NOT NULL`],
+    [n.sessionLastAccessedCol, `${t.lastAccess} NOT NULL`],
+    [n.sessionDataCol, t.data],
+  ];
+  const width = Math.max(...rows.map(([c]) => q(c).length));
+  return (
+    `CREATE TABLE ${ifNotExists ? "IF NOT EXISTS " : ""}${q(n.sessionTable)} (\n` +
+    rows.map(([c, type]) => `  ${q(c).padEnd(width)}  ${type},\n`).join("") +
+    `  PRIMARY KEY (${q(n.sessionAppCol)}, ${q(n.sessionIdCol)})\n)`
+  );
+}
