@@ -160,7 +160,32 @@ export interface SecurityConstraintConfig {
   transportGuarantee: "NONE" | "INTEGRAL" | "CONFIDENTIAL";
 }
 
-export type ValveConfig = AccessLogValveConfig;
+export type ValveConfig = AccessLogValveConfig | RemoteIpValveConfig | SSLValveConfig;
+
+export interface RemoteIpValveConfig {
+  className: "RemoteIpValve";
+  remoteIpHeader: string;
+  internalProxies?: string;
+  trustedProxies?: string;
+  proxiesHeader: string;
+  protocolHeader?: string;
+  protocolHeaderHttpsValue: string;
+  portHeader?: string;
+  hostHeader?: string;
+  httpServerPort: number;
+  httpsServerPort: number;
+}
+
+export interface SSLValveConfig {
+  className: "SSLValve";
+  sslClientCertHeader: string;
+  sslClientEscapedCertHeader: string;
+  sslCipherHeader: string;
+  sslSessionIdHeader: string;
+  sslCipherUserKeySizeHeader: string;
+  internalProxies: string;
+  trustedProxies?: string;
+}
 
 export interface AccessLogValveConfig {
   className: "AccessLogValve";

@@ -5,6 +5,7 @@
  */
 import type { AttrDef, ElementDef } from "./schema-types.ts";
 import { LEVELS } from "../util/log.ts";
+import { DEFAULT_INTERNAL_PROXIES } from "../core/proxy-defaults.ts";
 
 const str = (doc: string, extra: Partial<AttrDef> = {}): AttrDef => ({ kind: "string", doc, ...extra });
 const int = (doc: string, def?: number, extra: Partial<AttrDef> = {}): AttrDef => ({ kind: "int", doc, default: def, ...extra });
@@ -394,6 +395,8 @@ export const Valve: ElementDef = {
   variants: {
     map: {
       AccessLogValve: { fullName: "org.apache.catalina.valves.AccessLogValve", element: () => AccessLogValve },
+      RemoteIpValve: { fullName: "org.apache.catalina.valves.RemoteIpValve", element: () => RemoteIpValve },
+      SSLValve: { fullName: "org.apache.catalina.valves.SSLValve", element: () => SSLValve },
     },
   },
 };
@@ -414,6 +417,41 @@ export const AccessLogValve: ElementDef = {
     rotatable: bool("Start a new file when the formatted date changes.", true),
     buffered: bool("Buffer lines and flush every second.", true),
     enabled: bool("Turn the valve off without removing it.", true),
+  },
+};
+
+const INTERNAL_PROXIES_DOC = "Regex of proxy addresses whose forwarded headers are believed (default: private, loopback and link-local ranges, as Tomcat).";
+
+export const RemoteIpValve: ElementDef = {
+  name: "RemoteIpValve",
+  doc: "Client address and protocol from a trusted proxy's X-Forwarded-* headers.",
+  attrs: {
+    remoteIpHeader: str("Header with the client address chain.", { default: "X-Forwarded-For" }),
+    internalProxies: { kind: "regex", doc: INTERNAL_PROXIES_DOC, default: DEFAULT_INTERNAL_PROXIES },
+    trustedProxies: { kind: "regex", doc: "Regex of further proxies that are trusted and listed in proxiesHeader." },
+    proxiesHeader: str("Request attribute listing the trusted proxies passed.", { default: "X-Forwarded-By" }),
+    protocolHeader: str("Header whose value says the client used https.", { default: "X-Forwarded-Proto" }),
+    protocolHeaderHttpsValue: str("Value of protocolHeader that means https.", { default: "https" }),
+    portHeader: str("Header with the port the client used."),
+    hostHeader: str("Header with the host name the client used."),
+    httpServerPort: int("Server port reported for http requests.", 80),
+    httpsServerPort: int("Server port reported for https requests.", 443),
+    changeLocalPort: ignored("Also change the local port.", "serverPort is changed; there is no separate local port"),
+    requestAttributesEnabled: ignored("Set the access log's request attributes.", "the access log always uses the forwarded values"),
+  },
+};
+
+export const SSLValve: ElementDef = {
+  name: "SSLValve",
+  doc: "Client certificate, cipher and TLS session id from a trusted proxy's headers (mod_headers, nginx).",
+  attrs: {
+    sslClientCertHeader: str("PEM client certificate (newlines as spaces, as mod_headers sends it).", { default: "ssl_client_cert" }),
+    sslClientEscapedCertHeader: str("URL-encoded PEM client certificate (nginx $ssl_client_escaped_cert).", { default: "ssl_client_escaped_cert" }),
+    sslCipherHeader: str("Cipher suite.", { default: "ssl_cipher" }),
+    sslSessionIdHeader: str("TLS session id.", { default: "ssl_session_id" }),
+    sslCipherUserKeySizeHeader: str("Key size (accepted; not exposed).", { default: "ssl_cipher_usekeysize" }),
+    internalProxies: { kind: "regex", doc: INTERNAL_PROXIES_DOC, default: DEFAULT_INTERNAL_PROXIES },
+    trustedProxies: { kind: "regex", doc: "Regex of further proxy addresses whose headers are believed." },
   },
 };
 
@@ -438,4 +476,6 @@ export const ALL_ELEMENTS: ElementDef[] = [
   SessionIdGenerator,
   CookieProcessor,
   AccessLogValve,
+  RemoteIpValve,
+  SSLValve,
 ];

@@ -7,6 +7,7 @@ import { isAbsolute, resolve } from "node:path";
 import type { AttrDef, ElementDef } from "./schema-types.ts";
 import type { ParsedSource, PathSeg } from "./source.ts";
 import { BobcatError, type Where } from "../util/errors.ts";
+import { fromJavaRegex } from "../core/proxy-defaults.ts";
 
 /** Where each validated element and attribute came from, for errors found later (TLS, stores). */
 export const SOURCE = Symbol("bobcat.source");
@@ -180,7 +181,7 @@ export class Validator {
       case "regex":
         if (typeof v !== "string") return bad("a regular expression string");
         try {
-          new RegExp(v);
+          new RegExp(fromJavaRegex(v));
           return v;
         } catch (e) {
           return bad(`a valid regular expression (${(e as Error).message})`);

@@ -109,36 +109,60 @@ export class RequestContext implements BobcatContext {
   private currentPrincipal: Principal | null = null;
   sessions: SessionAccess = NO_SESSIONS;
   private attrs?: Map<string, unknown>;
+  /** Set by a trusted proxy's headers (RemoteIpValve, SSLValve). */
+  private remoteOverride?: string;
+  private tlsOverride?: TlsInfo;
 
   constructor(
     readonly connector: ConnectorInfo,
     readonly conn: ConnectionInfo,
-    readonly serverName: string,
-    readonly serverPort: number,
+    public serverName: string,
+    public serverPort: number,
     readonly contextPath: string,
     readonly requestURI: string,
-    /** Secure/scheme can be overridden by a trusted proxy (RemoteIpValve). */
-    readonly secure: boolean = connector.secure,
-    readonly scheme: string = connector.scheme,
+    public secure: boolean = connector.secure,
+    public scheme: string = connector.scheme,
   ) {}
 
   get remoteAddr(): string {
-    return this.conn.remoteAddr;
+    return this.remoteOverride ?? this.conn.remoteAddr;
   }
   get remotePort(): number {
     return this.conn.remotePort;
   }
+  /** The address of the peer of the TCP connection, whatever a proxy header says. */
+  get connectionAddr(): string {
+    return this.conn.remoteAddr;
+  }
+  private get tls(): TlsInfo | undefined {
+    return this.tlsOverride ?? this.conn.tls;
+  }
   get sslSessionId(): string | undefined {
-    return this.conn.tls?.sslSessionId;
+    return this.tls?.sslSessionId;
   }
   get peerCertificates(): X509Certificate[] {
-    return this.conn.tls?.peerCertificates ?? [];
+    return this.tls?.peerCertificates ?? [];
   }
   get cipherSuite(): string | undefined {
-    return this.conn.tls?.cipherSuite;
+    return this.tls?.cipherSuite;
   }
   get attributes(): Map<string, unknown> {
     return (this.attrs ??= new Map());
+  }
+
+  overrideRemote(addr: string): void {
+    this.remoteOverride = addr;
+  }
+  overrideTransport(secure: boolean, scheme: string, port: number): void {
+    this.secure = secure;
+    this.scheme = scheme;
+    this.serverPort = port;
+  }
+  overrideServerName(name: string): void {
+    this.serverName = name;
+  }
+  overrideTls(info: TlsInfo): void {
+    this.tlsOverride = { ...this.conn.tls, ...Object.fromEntries(Object.entries(info).filter(([, v]) => v !== undefined)) };
   }
 
   /** The authenticated user: set by login(), a trusted proxy or TLS, or restored from the session. */

@@ -11,6 +11,13 @@ import { errorPage } from "./error-page.ts";
 import { loadHandler, type FetchHandler } from "./handler-module.ts";
 import { SessionBinding, type SessionSettings } from "./sessions.ts";
 import { Authenticator } from "./auth.ts";
+import { RemoteIpValve, SSLValve, type RequestValve } from "./proxy-valves.ts";
+import type { ValveConfig } from "../config/model.ts";
+
+/** The valves that rewrite what a request says about itself (proxy headers), in config order. */
+function requestValves(valves: ValveConfig[]): RequestValve[] {
+  return valves.flatMap((v) => (v.className === "RemoteIpValve" ? [new RemoteIpValve(v)] : v.className === "SSLValve" ? [new SSLValve(v)] : []));
+}
 import { serveStatic } from "./static/index.ts";
 import { logger } from "../util/log.ts";
 
@@ -23,6 +30,8 @@ export class ContextRuntime {
   readonly sessions: SessionBinding;
   readonly accessLogs: AccessLog[];
   readonly hsts?: string;
+  /** Engine, host and context request valves, outermost first. */
+  valves: RequestValve[] = [];
 
   constructor(
     readonly config: ContextConfig,
@@ -82,6 +91,8 @@ export class HostRuntime {
       .sort((a, b) => b.path.length - a.path.length);
     this.root = this.contexts.find((c) => c.path === "");
     this.accessLogs = config.valves.filter((v) => v.className === "AccessLogValve").map((v) => new AccessLog(v));
+    const hostValves = [...requestValves(engine.valves), ...requestValves(config.valves)];
+    for (const c of this.contexts) c.valves = [...hostValves, ...requestValves(c.config.valves)];
   }
 
   /** Longest-prefix match on whole path segments; "" (ROOT) matches everything. */
@@ -203,6 +214,7 @@ export class Engine {
     const serverName = connector.proxyName ?? url.hostname;
     const serverPort = connector.proxyPort ?? (url.port ? Number(url.port) : connector.port);
     const ctx = new RequestContext(connector, conn, serverName, serverPort, context.path, url.pathname);
+    for (const v of context.valves) v.apply(req, ctx);
     if (seen) seen.ctx = ctx;
     const req2: RoutedPath = { pathname, search: url.search, relPath: context.path === "" ? pathname : pathname.slice(context.path.length), params };
     const hsts = context.hsts && ctx.secure ? context.hsts : undefined;

@@ -6,7 +6,7 @@ import { customType as mysqlCustomType, int, mysqlTable, varchar as mysqlVarchar
 import { bigint, char, customType as pgCustomType, integer as pgInteger, pgTable, varchar } from "drizzle-orm/pg-core";
 import { customType as sqliteCustomType, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import type { Dialect } from "../../datasource/drivers.ts";
-import type { OptionReader } from "../options.ts";
+import { OptionReader } from "../options.ts";
 
 /** Table and column names, as set by the `<Store>` attributes. */
 export interface SessionTableNames {
@@ -119,8 +119,8 @@ function quote(dialect: Dialect, identifier: string): string {
  * (app, id) rather than id alone: contexts sharing a cookie path may share a session id, and
  * the key doubles as the index for the per-application queries.
  */
-export function createTableSql(dialect: Dialect, configured: Partial<SessionTableNames> = {}, ifNotExists = false): string {
-  const n = namesFor(dialect, { ...DEFAULT_TABLE_NAMES, ...configured });
+export function createTableSql(dialect: Dialect, storeOptions: Partial<SessionTableNames> = {}, ifNotExists = false): string {
+  const n = namesFor(dialect, readTableNames(new OptionReader(storeOptions as Record<string, unknown>, "DataSourceStore")));
   const t = TYPES[dialect];
   const q = (s: string) => quote(dialect, s);
   const rows: [string, string][] = [

@@ -8,6 +8,7 @@ import { isIP } from "node:net";
 import type { Extension, GeneralName, Name, X509Certificate } from "@peculiar/x509";
 import { toArrayBuffer, toHex } from "../keystore/bytes.ts";
 import { parseCertificate, spkiOf } from "../keystore/certs.ts";
+import * as der from "../keystore/der.ts";
 import { defaultHash, generateKeyPair, importPrivateKey, type KeyAlgorithm, type KeyInfo, keyInfo, signingAlgorithm } from "../keystore/keys.ts";
 import { PasswordRequiredError, pemPrivateKey, PRIVATE_KEY_LABELS } from "../keystore/pem-keys.ts";
 import { parsePem, toPem } from "../keystore/pem.ts";
@@ -229,17 +230,9 @@ export async function issueOcspSigner(ca: CaMaterial, opts: { subject?: string; 
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
     new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.ocspSigning]),
-    new x509.Extension(OID_OCSP_NOCHECK, false, Uint8Array.of(0x05, 0x00)),
+    new x509.Extension(OID_OCSP_NOCHECK, false, toArrayBuffer(der.encNull())),
     await authorityKeyId(signer.cert),
   ]);
-}
-
-/** DER INTEGER of a non-negative whole number (the CRL number). */
-function derInteger(n: number): Uint8Array {
-  const bytes: number[] = [];
-  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
-  if (bytes.length === 0 || bytes[0] & 0x80) bytes.unshift(0);
-  return Uint8Array.of(0x02, bytes.length, ...bytes);
 }
 
 /** A CRL signed by `ca` listing `revoked`, valid for `days` (default 30), numbered `crlNumber` (default 1). */
@@ -255,7 +248,7 @@ export async function makeCrl(ca: CaMaterial, revoked: RevokedEntry[], opts: { d
     nextUpdate: new Date(now + checkDays(opts.days ?? 30) * DAY),
     signingKey: await importPrivateKey(signer.pkcs8, signer.info, hash),
     signingAlgorithm: signingAlgorithm(signer.info, hash),
-    extensions: [await authorityKeyId(signer.cert), new x509.Extension(OID_CRL_NUMBER, false, derInteger(crlNumber))],
+    extensions: [await authorityKeyId(signer.cert), new x509.Extension(OID_CRL_NUMBER, false, toArrayBuffer(der.encInt(crlNumber)))],
     entries: revoked.map((r) => ({
       serialNumber: normalSerial(r.serial),
       revocationDate: r.date ?? new Date(now),

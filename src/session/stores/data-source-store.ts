@@ -1,0 +1,245 @@
+/**
+ * Tomcat's DataSourceStore: one row per swapped-out or backed-up session in a table of a named
+ * data source, through drizzle-orm, with the table and column names from the `<Store>`
+ * attributes. The application column holds `/Engine/Host/context`, so contexts, hosts and
+ * several bobcat instances can share one table.
+ *
+ * Differences from Tomcat, on purpose: a save replaces the row inside a transaction (Tomcat
+ * deletes and inserts on an autocommit connection, so a reader in between sees no session);
+ * sessions that never expire are not swept; every failure is reported as a
+ * StoreUnavailableError naming the data source and table instead of being swallowed.
+ */
+import { and, count, eq, gt, sql } from "drizzle-orm";
+import type { DrizzleDatabase, SqlConnection } from "../../datasource/drivers.ts";
+import { type DataSource, lookupDataSource } from "../../datasource/resources.ts";
+import { BobcatError } from "../../util/errors.ts";
+import { CorruptDataError } from "../errors.ts";
+import type { StandardSession } from "../session.ts";
+import { createTableSql, readTableNames, type SessionTableNames, sessionTable, TABLE_NAME_KEYS } from "./session-table.ts";
+import { describeCause, StoreBase, type StoreContext, storeOptionReader, StoreUnavailableError } from "./store-base.ts";
+
+export interface DataSourceStoreOptions extends Partial<SessionTableNames> {
+  className?: string;
+  /** The resource name of the data source (Tomcat: the JNDI name), e.g. `jdbc/sessions`. */
+  dataSourceName?: string;
+  /** Look the data source up among the context's resources only (default false: global first). */
+  localDataSource?: boolean;
+}
+
+/** Tomcat's withRetry makes two attempts; the second gets a fresh connection from the pool. */
+const ATTEMPTS = 2;
+/** A request waiting on the store must not hang on a database that stopped answering. */
+const OPERATION_TIMEOUT_MS = 15000;
+
+/** Missing table or column: a configuration problem, not an outage. */
+function isSchemaError(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown; errno?: unknown }).code;
+    if (code === "42P01" || code === "42703" || code === "ER_NO_SUCH_TABLE" || code === "ER_BAD_FIELD_ERROR") return true;
+    if (/no such (table|column)/i.test(e.message)) return true;
+  }
+  return false;
+}
+
+function withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout>;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${OPERATION_TIMEOUT_MS / 1000} s`)), OPERATION_TIMEOUT_MS);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Tomcat's name for the root context's application is `/Engine/Host/`; the core calls it `/Engine/Host`. */
+export function applicationName(managerName: string): string {
+  return /^\/[^/]+\/[^/]+$/.test(managerName) ? `${managerName}/` : managerName;
+}
+
+export class DataSourceStore extends StoreBase {
+  readonly dataSourceName: string;
+  readonly localDataSource: boolean;
+  readonly names: SessionTableNames;
+  readonly dataSource: DataSource;
+  private readonly table: ReturnType<typeof sessionTable>;
+
+  /** Looks the data source up at once, so a wrong dataSourceName stops start-up with the names that exist. */
+  constructor(options: DataSourceStoreOptions, context: StoreContext = {}) {
+    super();
+    const r = storeOptionReader(options, "DataSourceStore", context);
+    r.checkKeys(["className", "dataSourceName", "localDataSource", ...TABLE_NAME_KEYS]);
+    const name = r.string("dataSourceName")?.trim();
+    if (!name) {
+      r.fail("dataSourceName", "is required", "Name a DataSource resource, e.g. dataSourceName: jdbc/sessions, defined in server.globalNamingResources.resources.");
+    }
+    this.dataSourceName = name;
+    this.localDataSource = r.boolean("localDataSource", false);
+    this.names = readTableNames(r);
+    this.dataSource = lookupDataSource(name, context.dataSources ?? {}, this.localDataSource);
+    this.table = sessionTable(this.dataSource.dialect, this.names);
+  }
+
+  /** The CREATE TABLE this store expects, for the data source's database. */
+  createTableSql(): string {
+    return createTableSql(this.dataSource.dialect, this.names);
+  }
+
+  /**
+   * Opens the data source and checks the table and its columns. A database that cannot be
+   * reached only logs a warning (sessions then stay in memory until it can); a missing table or
+   * column, or a missing driver, stops start-up.
+   */
+  override async start(): Promise<void> {
+    const conn = await this.dataSource.connection();
+    try {
+      await withTimeout(this.probe(conn), `data source [${this.dataSource}]`);
+    } catch (err) {
+      if (!isSchemaError(err)) {
+        this.log.warn(
+          `${this}: the database cannot be reached now (${describeCause(err)}); ` +
+            "sessions stay in memory and are written once it answers",
+        );
+        return;
+      }
+      throw new BobcatError(
+        "store.noTable",
+        `${this}: the session table or one of its columns is missing: ${describeCause(err)}`,
+        {
+          where: { attribute: "sessionTable" },
+          fix: `Create it with \`bobcat store init\`, or run:\n${this.createTableSql()};`,
+          cause: err,
+        },
+      );
+    }
+  }
+
+  private probe(conn: SqlConnection): Promise<unknown> {
+    const t = this.table;
+    return conn.run((db) =>
+      db.select({ id: t.id, app: t.app, data: t.data, valid: t.valid, maxInactive: t.maxInactive, lastAccess: t.lastAccess })
+        .from(t).limit(0)
+    );
+  }
+
+  private get app(): string {
+    return applicationName(this.manager.name);
+  }
+
+  /** Runs one operation with Tomcat's retry; the final failure names the data source, the table and the cause. */
+  private async attempt<T>(what: string, op: (conn: SqlConnection) => Promise<T>): Promise<T> {
+    let first: unknown;
+    for (let i = 0; i < ATTEMPTS; i++) {
+      try {
+        const conn = await this.dataSource.connection();
+        return await withTimeout(op(conn), `data source [${this.dataSource}]`);
+      } catch (err) {
+        if (err instanceof BobcatError) throw err;
+        first ??= err;
+        if (isSchemaError(err)) break;
+      }
+    }
+    throw new StoreUnavailableError(
+      `${this}: ${what} failed: ${describeCause(first)}`,
+      first,
+      isSchemaError(first) ? `Create the table with \`bobcat store init\`, or run:\n${this.createTableSql()};` : undefined,
+    );
+  }
+
+  private byId(id: string) {
+    return and(eq(this.table.id, id), eq(this.table.app, this.app));
+  }
+
+  async load(id: string): Promise<StandardSession | null> {
+    const t = this.table;
+    const rows: { data: Uint8Array | null }[] = await this.attempt(`loading session [${id}]`, (conn) =>
+      conn.run((db: DrizzleDatabase) => db.select({ data: t.data }).from(t).where(this.byId(id)).limit(1))
+    );
+    const data = rows[0]?.data;
+    if (!rows.length) return null;
+    if (!data) throw new CorruptDataError(`${this}: the row of session [${id}] has no data`);
+    try {
+      return this.manager.deserializeSession(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    } catch (err) {
+      if (!(err instanceof CorruptDataError)) throw err;
+      throw new CorruptDataError(`${this}: the row of session [${id}] cannot be read: ${err.message}`, err.fix);
+    }
+  }
+
+  async save(session: StandardSession): Promise<void> {
+    const id = session.id;
+    // Serialized before the first await, so the row holds one consistent state of the session.
+    const row = {
+      id,
+      app: this.app,
+      data: this.manager.serializeSession(session),
+      valid: session.isValidInternal() ? "1" : "0",
+      maxInactive: session.maxInactiveInterval,
+      lastAccess: session.lastAccessedTimeInternal,
+    };
+    const t = this.table;
+    await this.attempt(`saving session [${id}]`, (conn) =>
+      conn.transaction(async (tx: DrizzleDatabase) => {
+        await tx.delete(t).where(this.byId(id));
+        await tx.insert(t).values(row);
+      })
+    );
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.attempt(`removing session [${id}]`, (conn) => conn.run((db: DrizzleDatabase) => db.delete(this.table).where(this.byId(id))));
+  }
+
+  async keys(): Promise<string[]> {
+    const t = this.table;
+    const rows: { id: string }[] = await this.attempt("listing sessions", (conn) =>
+      conn.run((db: DrizzleDatabase) => db.select({ id: t.id }).from(t).where(eq(t.app, this.app)))
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** Rows whose own columns say they timed out; sessions that never expire (maxinactive <= 0) are not among them. */
+  protected override async expiredKeys(): Promise<string[]> {
+    const t = this.table;
+    const now = this.manager.now();
+    const rows: { id: string }[] = await this.attempt("listing expired sessions", (conn) =>
+      conn.run((db: DrizzleDatabase) =>
+        db.select({ id: t.id }).from(t).where(
+          // 1000.0: an int column times 1000 overflows 32 bits for timeouts over 24 days.
+          and(eq(t.app, this.app), gt(t.maxInactive, 0), sql`${t.lastAccess} + ${t.maxInactive} * 1000.0 < ${now}`),
+        )
+      )
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** The row's own columns already say it timed out, so an unreadable copy is only clutter. */
+  protected override async discardCorrupt(id: string): Promise<void> {
+    await this.remove(id);
+    this.log.warn(`[${this.manager.name}] ${this}: removed the unreadable row of expired session [${id}]`);
+  }
+
+  async getSize(): Promise<number> {
+    const t = this.table;
+    const rows: { n: number }[] = await this.attempt("counting sessions", (conn) =>
+      conn.run((db: DrizzleDatabase) => db.select({ n: count() }).from(t).where(eq(t.app, this.app)))
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async clear(): Promise<void> {
+    await this.attempt("clearing sessions", (conn) => conn.run((db: DrizzleDatabase) => db.delete(this.table).where(eq(this.table.app, this.app))));
+  }
+
+  toString(): string {
+    return `DataSourceStore[${this.dataSourceName} (${this.dataSource.location}), table ${this.names.sessionTable}]`;
+  }
+}
+
+/**
+ * Creates the session table a store with these attributes expects, if it does not exist
+ * (`bobcat store init`). Returns the statement it ran.
+ */
+export async function initStoreTable(dataSource: DataSource, storeOptions: DataSourceStoreOptions = {}): Promise<string> {
+  const statement = createTableSql(dataSource.dialect, storeOptions, true);
+  const conn = await dataSource.connection();
+  await conn.execute(statement);
+  return statement;
+}

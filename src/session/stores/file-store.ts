@@ -1,0 +1,191 @@
+/**
+ * Tomcat's FileStore: one `<id>.session` file per swapped-out session in a directory (relative
+ * to the context's work directory; the work directory itself by default). Writes are atomic
+ * (unique temporary file, fsync, rename, directory fsync), so a crash leaves the old copy or the
+ * new one, and concurrent saves of one id never trip over each other's temporary file.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { isAbsolute, join, resolve } from "node:path";
+import { BobcatError } from "../../util/errors.ts";
+import { CorruptDataError } from "../errors.ts";
+import type { StandardSession } from "../session.ts";
+import { describeCause, StoreBase, type StoreContext, storeOptionReader, StoreUnavailableError } from "./store-base.ts";
+
+export interface FileStoreOptions {
+  className?: string;
+  /** Absolute, or relative to the context's work directory. Default "." (the work directory). */
+  directory?: string;
+}
+
+const SUFFIX = ".session";
+/** Session ids (hex, `.route`) and Tomcat's test ids; nothing that could leave the directory or trouble a file system. */
+const SAFE_ID = /^[A-Za-z0-9_-][A-Za-z0-9._~-]{0,199}$/;
+const TEMP = /\.session\.[0-9a-f]{16}\.tmp$/;
+
+function errorCode(err: unknown): string | undefined {
+  return (err as { code?: string }).code;
+}
+
+export class FileStore extends StoreBase {
+  /** Absolute path of the session directory. */
+  readonly directory: string;
+
+  /** `options` are the `<Store>` attributes; `context.workDir` is the context's work directory. */
+  constructor(options: FileStoreOptions = {}, context: StoreContext = {}) {
+    super();
+    const reader = storeOptionReader(options, "FileStore", context);
+    reader.checkKeys(["className", "directory"]);
+    const directory = reader.string("directory") || ".";
+    if (isAbsolute(directory)) {
+      this.directory = directory;
+    } else if (context.workDir) {
+      this.directory = resolve(context.workDir, directory);
+    } else {
+      reader.fail("directory", `[${directory}] is relative but the context has no work directory`, "Use an absolute directory, or give the context a workDir.");
+    }
+  }
+
+  /** Creates the directory (owner-only: sessions hold personal data) and clears leftovers of interrupted writes. */
+  override async start(): Promise<void> {
+    const existing = await stat(this.directory).catch((err) => (errorCode(err) === "ENOENT" ? null : Promise.reject(err)));
+    if (existing && !existing.isDirectory()) {
+      // Tomcat deletes the file; it may be someone's data, so bobcat refuses instead.
+      throw new BobcatError("store.directory", `FileStore: [${this.directory}] exists and is not a directory`, {
+        where: { attribute: "directory" },
+        fix: "Move that file away, or set the store's directory to another path.",
+      });
+    }
+    try {
+      await mkdir(this.directory, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw new BobcatError("store.directory", `FileStore: cannot create the session directory [${this.directory}]: ${describeCause(err)}`, {
+        where: { attribute: "directory" },
+        fix: "Create it, or make its parent writable by the user bobcat runs as.",
+        cause: err,
+      });
+    }
+    for (const name of await readdir(this.directory)) {
+      if (TEMP.test(name)) await rm(join(this.directory, name), { force: true });
+    }
+  }
+
+  override checkSessionId(id: string): void {
+    if (!SAFE_ID.test(id)) {
+      throw new BobcatError("store.unsafeId", `FileStore cannot store sessions with ids like [${id}]: the id is not a safe file name`, {
+        where: { attribute: "jvmRoute" },
+        fix: "Use only letters, digits, '.', '_', '-' and '~' in the Engine's jvmRoute.",
+      });
+    }
+  }
+
+  /** The file for a session id, or null (with a warning, as Tomcat's fileStore.invalid) for an id that is not a safe file name. */
+  private file(id: string): string | null {
+    if (SAFE_ID.test(id)) return join(this.directory, id + SUFFIX);
+    this.log.warn(`${this}: refusing session id [${id.slice(0, 80)}]: it is not a safe file name`);
+    return null;
+  }
+
+  async load(id: string): Promise<StandardSession | null> {
+    const file = this.file(id);
+    if (!file) return null;
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(file);
+    } catch (err) {
+      if (errorCode(err) === "ENOENT") return null;
+      throw new StoreUnavailableError(`${this}: cannot read [${file}]: ${describeCause(err)}`, err);
+    }
+    try {
+      return this.manager.deserializeSession(bytes);
+    } catch (err) {
+      if (!(err instanceof CorruptDataError)) throw err;
+      throw await this.keepAside(file, err);
+    }
+  }
+
+  /** Moves an unreadable file out of the way (it no longer ends in .session) so it is reported once, not lost. */
+  private async keepAside(file: string, err: CorruptDataError): Promise<CorruptDataError> {
+    const aside = `${file}.corrupt-${new Date(this.manager.now()).toISOString().replace(/[-:.]/g, "")}`;
+    try {
+      await rename(file, aside);
+      return new CorruptDataError(`session file [${file}] is damaged (${err.message}); it was kept as [${aside}]`, err.fix);
+    } catch {
+      return new CorruptDataError(`session file [${file}] is damaged (${err.message})`, err.fix);
+    }
+  }
+
+  async save(session: StandardSession): Promise<void> {
+    const id = session.id;
+    const file = this.file(id);
+    if (!file) {
+      throw new BobcatError("store.unsafeId", `${this}: session id [${id.slice(0, 80)}] is not a safe file name; the session was not saved`);
+    }
+    // Serialized before the first await, so the file holds one consistent state of the session.
+    const bytes = this.manager.serializeSession(session);
+    const temp = `${file}.${randomBytes(8).toString("hex")}.tmp`;
+    try {
+      // 0600: sessions hold whatever the application stored, often personal data.
+      const handle = await open(temp, "wx", 0o600);
+      try {
+        await handle.writeFile(bytes);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temp, file);
+    } catch (err) {
+      await rm(temp, { force: true }).catch(() => {});
+      throw new StoreUnavailableError(`${this}: cannot write [${file}]: ${describeCause(err)}`, err);
+    }
+    await this.syncDirectory();
+  }
+
+  /** Makes the rename durable; platforms that cannot open a directory (Windows) still rename atomically. */
+  private async syncDirectory(): Promise<void> {
+    try {
+      const handle = await open(this.directory, "r");
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } catch {
+      // See above: nothing to do where directories cannot be synced.
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    const file = this.file(id);
+    if (!file) return;
+    try {
+      await rm(file);
+    } catch (err) {
+      if (errorCode(err) === "ENOENT") return;
+      throw new StoreUnavailableError(`${this}: cannot delete [${file}]: ${describeCause(err)}`, err);
+    }
+  }
+
+  async keys(): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.directory);
+    } catch (err) {
+      if (errorCode(err) === "ENOENT") return [];
+      throw new StoreUnavailableError(`${this}: cannot list the directory: ${describeCause(err)}`, err);
+    }
+    return names.filter((n) => n.endsWith(SUFFIX)).map((n) => n.slice(0, -SUFFIX.length));
+  }
+
+  async getSize(): Promise<number> {
+    return (await this.keys()).length;
+  }
+
+  async clear(): Promise<void> {
+    for (const id of await this.keys()) await this.remove(id);
+  }
+
+  toString(): string {
+    return `FileStore[${this.directory}]`;
+  }
+}

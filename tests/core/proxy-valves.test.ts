@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadConfigText } from "../../src/config/load.ts";
+import { Engine } from "../../src/core/engine.ts";
+import { provideHandler } from "../../src/core/handler-module.ts";
+import { PKI } from "../helpers/bobcat.ts";
+
+let engine: Engine;
+const http = { name: "http-nio-8080", port: 8080, scheme: "http", secure: false, redirectPort: 8443 };
+
+beforeAll(async () => {
+  provideHandler("app:echo", {
+    fetch: (_req: Request, ctx: import("../../src/core/context.ts").BobcatContext) =>
+      Response.json({
+        remoteAddr: ctx.remoteAddr,
+        secure: ctx.secure,
+        scheme: ctx.scheme,
+        serverName: ctx.serverName,
+        serverPort: ctx.serverPort,
+        peers: ctx.peerCertificates.map((c) => c.subject),
+        cipher: ctx.cipherSuite ?? null,
+        ssl: ctx.sslSessionId ?? null,
+        proxies: ctx.attributes.get("X-Forwarded-By") ?? null,
+      }),
+  });
+  const config = loadConfigText(
+    "/c/server.yaml",
+    `
+server:
+  services:
+    - connectors: [{ port: 8080, redirectPort: 8443 }]
+      engine:
+        defaultHost: localhost
+        valves:
+          - className: org.apache.catalina.valves.RemoteIpValve
+            trustedProxies: "198\\\\.51\\\\.100\\\\.\\\\d+"
+            hostHeader: X-Forwarded-Host
+          - className: SSLValve
+        hosts:
+          - name: localhost
+            contexts:
+              - path: ""
+                handler: app:echo
+                securityConstraints: [{ urlPatterns: ["/secure/*"], transportGuarantee: CONFIDENTIAL }]
+`,
+    { env: {} },
+  );
+  engine = new Engine(config.server.services[0]!);
+  await engine.start();
+});
+
+afterAll(() => engine.stop());
+
+const call = async (from: string, path: string, headers: Record<string, string> = {}) => {
+  const res = await engine.handle(new Request(`http://localhost:8080${path}`, { headers }), http, { remoteAddr: from, remotePort: 40000 });
+  return res;
+};
+const json = async (from: string, path: string, headers: Record<string, string> = {}) => (await call(from, path, headers)).json();
+
+const alicePem = readFileSync(join(PKI, "alice.pem"), "utf8");
+
+describe("RemoteIpValve", () => {
+  test("from an internal proxy: client address, https, port 443, CONFIDENTIAL satisfied", async () => {
+    const h = { "x-forwarded-for": "203.0.113.7, 10.0.0.2", "x-forwarded-proto": "https", "x-forwarded-host": "www.example.com" };
+    expect(await json("127.0.0.1", "/", h)).toMatchObject({ remoteAddr: "203.0.113.7", secure: true, scheme: "https", serverPort: 443, serverName: "www.example.com" });
+    expect((await call("127.0.0.1", "/secure/x", h)).status).toBe(200);
+  });
+
+  test("trusted proxies are skipped and listed; the first other address is the client", async () => {
+    const j = await json("10.1.2.3", "/", { "x-forwarded-for": "203.0.113.7, 198.51.100.4" });
+    expect(j).toMatchObject({ remoteAddr: "203.0.113.7", proxies: "198.51.100.4" });
+  });
+
+  test("from an untrusted address the headers are ignored: no spoofing", async () => {
+    const h = { "x-forwarded-for": "127.0.0.1", "x-forwarded-proto": "https" };
+    expect(await json("203.0.113.9", "/", h)).toMatchObject({ remoteAddr: "203.0.113.9", secure: false, scheme: "http", serverPort: 8080 });
+    const res = await call("203.0.113.9", "/secure/x", h);
+    expect(res.status).toBe(302);
+    expect(res.headers.get("location")).toBe("https://localhost:8443/secure/x");
+  });
+
+  test("IPv4-mapped IPv6 peers count as their IPv4 address", async () => {
+    expect(await json("::ffff:127.0.0.1", "/", { "x-forwarded-for": "203.0.113.8" })).toMatchObject({ remoteAddr: "203.0.113.8" });
+  });
+});
+
+describe("SSLValve", () => {
+  test("certificate (mod_headers form), cipher and session id from a trusted proxy", async () => {
+    const folded = alicePem.trim().replace(/\n/g, " ");
+    const j = await json("127.0.0.1", "/", { ssl_client_cert: folded, ssl_cipher: "ECDHE-RSA-AES128-GCM-SHA256", ssl_session_id: "ABCDEF0123" });
+    expect(j.peers[0]).toContain("CN=alice");
+    expect(j.cipher).toBe("ECDHE-RSA-AES128-GCM-SHA256");
+    expect(j.ssl).toBe("abcdef0123");
+  });
+
+  test("nginx's escaped certificate header works too; (null) means none", async () => {
+    expect((await json("10.0.0.1", "/", { ssl_client_escaped_cert: encodeURIComponent(alicePem) })).peers[0]).toContain("CN=alice");
+    expect((await json("10.0.0.1", "/", { ssl_client_cert: "(null)" })).peers).toEqual([]);
+  });
+
+  test("from an untrusted address the certificate header is ignored, even with a forged X-Forwarded-For", async () => {
+    const j = await json("203.0.113.9", "/", { ssl_client_cert: alicePem.replace(/\n/g, " "), "x-forwarded-for": "127.0.0.1" });
+    expect(j.peers).toEqual([]);
+  });
+});
