@@ -14,9 +14,13 @@ import { Authenticator } from "./auth.ts";
 import { RemoteIpValve, SSLValve, type RequestValve } from "./proxy-valves.ts";
 import type { ValveConfig } from "../config/model.ts";
 
+function accessLogs(valves: ValveConfig[]): AccessLog[] {
+  return valves.flatMap((v) => (v.className === "AccessLogValve" ? [new AccessLog(v)] : []));
+}
+
 /** The valves that rewrite what a request says about itself (proxy headers), in config order. */
 function requestValves(valves: ValveConfig[]): RequestValve[] {
-  return valves.flatMap((v) => (v.className === "RemoteIpValve" ? [new RemoteIpValve(v)] : v.className === "SSLValve" ? [new SSLValve(v)] : []));
+  return valves.flatMap((v): RequestValve[] => (v.className === "RemoteIpValve" ? [new RemoteIpValve(v)] : v.className === "SSLValve" ? [new SSLValve(v)] : []));
 }
 import { serveStatic } from "./static/index.ts";
 import { logger } from "../util/log.ts";
@@ -42,7 +46,7 @@ export class ContextRuntime {
     this.constraints = new ConstraintChecker(config.securityConstraints);
     this.auth = new Authenticator(config);
     this.sessions = new SessionBinding(config, host.config, engine, settings);
-    this.accessLogs = config.valves.filter((v) => v.className === "AccessLogValve").map((v) => new AccessLog(v));
+    this.accessLogs = accessLogs(config.valves);
     if (config.hstsEnabled) {
       this.hsts =
         `max-age=${config.hstsMaxAgeSeconds}` +
@@ -90,7 +94,7 @@ export class HostRuntime {
       .map((c) => new ContextRuntime(c, this, engine, settings))
       .sort((a, b) => b.path.length - a.path.length);
     this.root = this.contexts.find((c) => c.path === "");
-    this.accessLogs = config.valves.filter((v) => v.className === "AccessLogValve").map((v) => new AccessLog(v));
+    this.accessLogs = accessLogs(config.valves);
     const hostValves = [...requestValves(engine.valves), ...requestValves(config.valves)];
     for (const c of this.contexts) c.valves = [...hostValves, ...requestValves(c.config.valves)];
   }
@@ -124,7 +128,7 @@ export class Engine {
       for (const n of [h.config.name, ...h.config.aliases]) this.byName.set(n.toLowerCase(), h);
     }
     this.defaultHost = this.byName.get(config.defaultHost.toLowerCase())!;
-    this.accessLogs = config.valves.filter((v) => v.className === "AccessLogValve").map((v) => new AccessLog(v));
+    this.accessLogs = accessLogs(config.valves);
     this.logsAnywhere =
       this.accessLogs.length > 0 ||
       this.hosts.some((h) => h.accessLogs.length > 0 || h.contexts.some((c) => c.accessLogs.length > 0));

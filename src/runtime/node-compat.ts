@@ -133,7 +133,7 @@ function tlsSocketOf(req: AnyReq): CheckedSocket | undefined {
   return s && typeof s.getProtocol === "function" ? s : undefined;
 }
 
-async function serve(req: AnyReq, res: AnyRes, scheme: string, handle: (r: Request, c: ConnectionInfo) => Promise<Response>): Promise<void> {
+async function serve(req: AnyReq, res: AnyRes, scheme: string, handle: (r: Request, c: ConnectionInfo) => Response | Promise<Response>): Promise<void> {
   const h2 = req.httpVersionMajor === 2;
   const socket = req.socket as TLSSocket;
   const tlsSocket = scheme === "https" ? tlsSocketOf(req) : undefined;
@@ -206,7 +206,7 @@ async function writeResponse(response: Response, res: AnyRes, h2: boolean, head:
   });
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) out["set-cookie"] = cookies;
-  res.writeHead(response.status, out as never);
+  (res as ServerResponse).writeHead(response.status, out as never);
   if (!response.body || head) {
     res.end();
     return;

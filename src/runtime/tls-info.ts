@@ -34,7 +34,7 @@ export function peerChain(socket: TLSSocket): X509Certificate[] {
 export function sslSessionIdOf(socket: TLSSocket): string | undefined {
   try {
     if (typeof socket.exportKeyingMaterial === "function") {
-      return socket.exportKeyingMaterial(32, "EXPORTER-bobcat-ssl-session-id").toString("hex");
+      return socket.exportKeyingMaterial(32, "EXPORTER-bobcat-ssl-session-id", Buffer.alloc(0)).toString("hex");
     }
     const mine = socket.getFinished?.();
     const peer = socket.getPeerFinished?.();

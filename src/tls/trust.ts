@@ -70,7 +70,7 @@ export async function loadClientTrust(h: SSLHostConfig): Promise<ClientTrust | u
     try {
       const ders = looksLikePem(bytes) ? parsePem(new TextDecoder().decode(bytes)).filter((b) => b.label === "X509 CRL").map((b) => b.der) : [bytes];
       if (ders.length === 0) throw new Error("no X509 CRL block found");
-      for (const der of ders) crls.push(new x509.X509Crl(der));
+      for (const der of ders) crls.push(new x509.X509Crl(new Uint8Array(der)));
     } catch (e) {
       throw new BobcatError("trust.badCrl", `certificateRevocationListFile ${file} is not a readable CRL: ${(e as Error).message}`, {
         where,
@@ -94,7 +94,7 @@ function parseCerts(bytes: Uint8Array, file: string, where: ReturnType<ReturnTyp
   try {
     const blocks = parsePem(new TextDecoder().decode(bytes)).filter((b) => b.label === "CERTIFICATE" || b.label === "TRUSTED CERTIFICATE");
     if (blocks.length === 0) throw new Error("no CERTIFICATE block found");
-    return blocks.map((b) => new x509.X509Certificate(b.der));
+    return blocks.map((b) => new x509.X509Certificate(new Uint8Array(b.der)));
   } catch (e) {
     throw new BobcatError("trust.badCertificate", `${file} holds no readable PEM certificate: ${(e as Error).message}`, {
       where,

@@ -1,0 +1,548 @@
+/**
+ * Tomcat's PersistentManager: sessions that idle are written to a Store (backed up, or swapped
+ * out of memory), swapped back in when a request names them, and saved on a graceful stop.
+ *
+ * Beyond Tomcat:
+ * - store failures (database down, disk full) never lose a session: a session is dropped from
+ *   memory only after its write succeeded, nothing is deleted because of a failure, and writes
+ *   that failed are kept in a bounded backlog and retried on every background tick;
+ * - requests in flight are counted whatever `sessionActivityCheck` says, so a session is never
+ *   swapped out under a request (the seed's ACTIVITY_CHECK note is not needed);
+ * - concurrent loads of one id share one load, and store operations on one id run in the order
+ *   they were issued (a removal never overtakes the save before it).
+ */
+import { BobcatError } from "../util/errors.ts";
+import type { DataSourceScopes } from "../datasource/resources.ts";
+import { CorruptDataError } from "./errors.ts";
+import { describeError, ManagerBase } from "./manager-base.ts";
+import type { ManagerOptions } from "./options.ts";
+import type { StandardSession } from "./session.ts";
+import type { Store } from "./store.ts";
+import { createStore, type StoreOptions } from "./stores/index.ts";
+import { type LifecycleStore, StoreUnavailableError } from "./stores/store-base.ts";
+
+export interface PersistentManagerOptions extends ManagerOptions {
+  /** Seconds idle before a session is written to the store and kept in memory; -1 (default) never. */
+  maxIdleBackup?: number;
+  /** Seconds idle before a session is written and dropped from memory; -1 (default) never. */
+  maxIdleSwap?: number;
+  /** Seconds idle before a session may be swapped out to stay under maxActiveSessions; -1 (default) never. */
+  minIdleSwap?: number;
+  /** On stop: write every session to the store (true, default) or expire them all. */
+  saveOnRestart?: boolean;
+  /** The `<Store>`: a store object, or its attributes ({ className: FileStore | DataSourceStore, ... }). */
+  store?: Store | StoreOptions;
+  /** Where a DataSourceStore given as attributes finds its data source. */
+  dataSources?: DataSourceScopes;
+  /** bobcat: most failed writes kept for retry while the store is unavailable (default 50000); the oldest go first. */
+  storeBacklogLimit?: number;
+}
+
+const CLASS_NAMES = ["PersistentManager", "org.apache.catalina.session.PersistentManager"];
+const OWN_KEYS = ["maxIdleBackup", "maxIdleSwap", "minIdleSwap", "saveOnRestart", "store", "dataSources", "storeBacklogLimit"];
+/** Store writes in flight at once during a sweep: enough to keep a database pool busy. */
+const CONCURRENCY = 16;
+
+type PendingWrite = "save" | "remove";
+
+interface Usage {
+  /** Requests using the session now. */
+  active: number;
+  /** Requests that have used it, to notice one that came and went during a write. */
+  touches: number;
+}
+
+function isStore(value: unknown): value is Store {
+  const s = value as Partial<Store> | null;
+  return !!s && typeof s.load === "function" && typeof s.save === "function" && typeof s.remove === "function";
+}
+
+/** An outage is anything but a problem with one session (unreadable data, an id the store refuses). */
+function isOutage(err: unknown): boolean {
+  if (err instanceof StoreUnavailableError) return true;
+  return !(err instanceof CorruptDataError) && !(err instanceof BobcatError);
+}
+
+/** Runs `fn` over `items`, `limit` at a time, and stops starting new ones once `fn` returns false. */
+async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<boolean>): Promise<void> {
+  let next = 0;
+  let go = true;
+  const worker = async () => {
+    while (go && next < items.length) {
+      if (!(await fn(items[next++]!))) go = false;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+export class PersistentManager extends ManagerBase {
+  readonly maxIdleBackup: number;
+  readonly maxIdleSwap: number;
+  readonly minIdleSwap: number;
+  readonly saveOnRestart: boolean;
+  private readonly storeImpl: LifecycleStore;
+  private readonly backlogLimit: number;
+  /** Tomcat's persistedLastAccessedTime note: the lastAccessedTime of the copy last written. */
+  private readonly persisted = new WeakMap<StandardSession, number>();
+  private readonly usage = new WeakMap<StandardSession, Usage>();
+  /** Loads in progress, so concurrent requests for one swapped-out id get one session. */
+  private readonly loading = new Map<string, Promise<StandardSession | null>>();
+  /** The tail of each id's store operations, so they run in the order issued. */
+  private readonly chains = new Map<string, Promise<void>>();
+  /** Writes that failed while the store was unavailable, latest intent per id, oldest first. */
+  private readonly backlog = new Map<string, PendingWrite>();
+  private storeDown = false;
+  private sweep: Promise<void> | null = null;
+  private flushing = false;
+
+  constructor(options: PersistentManagerOptions = {}) {
+    super(options, "PersistentManager", CLASS_NAMES, OWN_KEYS);
+    const r = this.options;
+    this.maxIdleBackup = r.integer("maxIdleBackup", -1);
+    this.maxIdleSwap = r.integer("maxIdleSwap", -1);
+    this.minIdleSwap = r.integer("minIdleSwap", -1);
+    this.saveOnRestart = r.boolean("saveOnRestart", true);
+    this.backlogLimit = r.integer("storeBacklogLimit", 50000);
+    if (this.backlogLimit < 1) r.fail("storeBacklogLimit", `must be at least 1, got ${this.backlogLimit}`);
+    if (this.maxIdleSwap >= 0 && this.maxIdleBackup >= 0 && this.maxIdleSwap < this.maxIdleBackup) {
+      r.fail(
+        "maxIdleSwap",
+        `[${this.maxIdleSwap}] is less than maxIdleBackup [${this.maxIdleBackup}]; it must be equal or greater`,
+        "A session is backed up before it is swapped out: raise maxIdleSwap, lower maxIdleBackup, or set maxIdleSwap: -1 to turn swapping off.",
+      );
+    }
+    if (this.minIdleSwap >= 0 && this.maxIdleSwap >= 0 && this.minIdleSwap >= this.maxIdleSwap) {
+      r.fail(
+        "minIdleSwap",
+        `[${this.minIdleSwap}] must be less than maxIdleSwap [${this.maxIdleSwap}]`,
+        "Lower minIdleSwap (or set it to -1 to never swap sessions out because of maxActiveSessions).",
+      );
+    }
+    if (this.minIdleSwap >= 0 && this.config.maxActiveSessions < 0) {
+      this.log.warn(`[${this.name}] minIdleSwap [${this.minIdleSwap}] has no effect without maxActiveSessions`);
+    }
+
+    const store = r.value("store");
+    if (store === undefined || store === null) {
+      throw new BobcatError("session.noStore", `PersistentManager ${this.name}: a <Store> is required`, {
+        where: { attribute: "store" },
+        fix: "Add manager.store: { className: FileStore } (files in the work directory) or " +
+          "{ className: DataSourceStore, dataSourceName: <resource name> }, or use StandardManager.",
+      });
+    }
+    if (isStore(store)) {
+      this.storeImpl = store;
+    } else if (typeof store === "object") {
+      const dataSources = r.value("dataSources") as DataSourceScopes | undefined;
+      this.storeImpl = createStore(store as StoreOptions, { workDir: this.config.workDir, dataSources, name: this.name });
+    } else {
+      r.fail("store", "must be a store, or its attributes such as { className: FileStore }");
+    }
+    this.storeImpl.setManager(this);
+  }
+
+  get store(): Store {
+    return this.storeImpl;
+  }
+
+  override get hasStore(): boolean {
+    return true;
+  }
+
+  /** Writes that failed and wait for the store to come back. */
+  get pendingWrites(): number {
+    return this.backlog.size;
+  }
+
+  /** Starts the store; no session is loaded: each comes back when a request names it. */
+  protected async startInternal(): Promise<void> {
+    await this.storeImpl.start?.();
+    this.storeImpl.checkSessionId?.(this.generateSessionId());
+  }
+
+  /**
+   * saveOnRestart: every session is written and dropped (no destroy events). Otherwise all are
+   * expired (with events), which removes their stored copies. A session whose write failed is
+   * dropped without expiry, so its previous stored copy, if any, survives.
+   */
+  protected async stopInternal(): Promise<void> {
+    const live = [...this.sessions.values()].filter((s) => s.isValid());
+    if (this.saveOnRestart) {
+      await eachLimited(live, CONCURRENCY, async (s) => {
+        await this.swapOut(s, true);
+        return true;
+      });
+    } else {
+      for (const s of live) s.expire(true);
+    }
+    await this.drain();
+    await this.flushBacklog();
+    const unsaved = [...this.sessions.values()].filter((s) => s.isValidInternal());
+    if (unsaved.length) {
+      this.log.error(
+        `[${this.name}] ${unsaved.length} session(s) could not be written to ${this.storeImpl} and are lost; ` +
+          "copies written earlier stay in the store",
+      );
+      for (const s of unsaved) super.removeSession(s, false);
+    }
+    if (this.backlog.size) {
+      this.log.error(`[${this.name}] ${this.backlog.size} pending write(s) to ${this.storeImpl} could not be made before the stop`);
+    }
+    await this.storeImpl.stop?.();
+  }
+
+  /** Waits until no store operation is in flight. */
+  private async drain(): Promise<void> {
+    while (this.chains.size) await Promise.all([...this.chains.values()]);
+  }
+
+  // --- Lookup and swap-in ------------------------------------------------------------------------
+
+  /**
+   * The live session: from memory, or swapped in from the store. A stored session that has
+   * expired is expired (listeners fire) and removed instead; a store that cannot be read is
+   * logged and answers null, as in Tomcat.
+   */
+  override async findSession(id: string | null | undefined): Promise<StandardSession | null> {
+    if (!id) return null;
+    const live = this.sessions.get(id);
+    if (live) return live.isValid() ? live : null;
+    // Its removal has not reached the store yet: the stored copy is dead.
+    if (this.backlog.get(id) === "remove") return null;
+    let load = this.loading.get(id);
+    if (!load) {
+      load = this.swapIn(id).finally(() => this.loading.delete(id));
+      this.loading.set(id, load);
+    }
+    return load;
+  }
+
+  private async swapIn(id: string): Promise<StandardSession | null> {
+    let session: StandardSession | null;
+    try {
+      session = await this.storeOp(id, () => this.storeImpl.load(id));
+      this.storeOk();
+    } catch (err) {
+      this.storeFailed(`loading session [${id}]`, err);
+      return null;
+    }
+    if (!session) return null;
+    const current = this.sessions.get(id);
+    if (current) return current.isValid() ? current : null;
+    if (session.id !== id) {
+      this.log.error(`[${this.name}] Swapped session [${id}] is invalid: the store returned session [${session.id}]`);
+      this.removeFromStore(id);
+      return null;
+    }
+    if (!session.isValidInternal()) {
+      // Written while already invalid: there is nothing left to tell listeners.
+      this.log.error(`[${this.name}] Swapped session [${id}] is invalid`);
+      this.removeFromStore(id);
+      return null;
+    }
+    if (!session.isValid()) {
+      // isValid() expired it, with events; the stored copy goes too.
+      this.log.debug(`[${this.name}] Swapped session [${id}] had expired`);
+      this.removeFromStore(id);
+      return null;
+    }
+    this.addSession(session);
+    // Tomcat's reactivateLoadedSession: sessionCreated again, then activation.
+    this.listeners.created(session);
+    session.activate();
+    session.access();
+    session.endAccess();
+    this.log.trace(`[${this.name}] Swapping session [${id}] in from ${this.storeImpl}`);
+    return session;
+  }
+
+  // --- Request accounting ------------------------------------------------------------------------
+
+  override access(session: StandardSession): void {
+    super.access(session);
+    const u = this.usage.get(session);
+    if (u) {
+      u.active++;
+      u.touches++;
+    } else {
+      this.usage.set(session, { active: 1, touches: 1 });
+    }
+  }
+
+  override endAccess(session: StandardSession): void {
+    super.endAccess(session);
+    const u = this.usage.get(session);
+    if (u && u.active > 0) u.active--;
+  }
+
+  private inUse(session: StandardSession): boolean {
+    return (this.usage.get(session)?.active ?? 0) > 0;
+  }
+
+  // --- Removal and id changes ----------------------------------------------------------------------
+
+  /** Expiry and invalidation also delete the stored copy (Tomcat's PersistentManagerBase.remove). */
+  override removeSession(session: StandardSession, expired: boolean): void {
+    const managed = this.sessions.get(session.id) === session;
+    super.removeSession(session, expired);
+    if (expired && managed) this.removeFromStore(session.id);
+  }
+
+  /** The stored copy under the old id goes, so the old id can never swap the session back in. */
+  override changeSessionId(session: StandardSession, newId?: string): string {
+    const oldId = session.id;
+    const id = super.changeSessionId(session, newId);
+    this.removeFromStore(oldId);
+    // Nothing is stored under the new id yet.
+    this.persisted.delete(session);
+    return id;
+  }
+
+  private removeFromStore(id: string): void {
+    this.storeOp(id, () => this.storeImpl.remove(id)).then(
+      () => {
+        this.backlog.delete(id);
+        this.storeOk();
+      },
+      (err) => {
+        this.storeFailed(`removing session [${id}]`, err);
+        if (isOutage(err)) this.addBacklog(id, "remove");
+      },
+    );
+  }
+
+  // --- Background work ---------------------------------------------------------------------------
+
+  /** Every tick retries pending writes; the sweep itself runs every processExpiresFrequency-th tick. */
+  override async backgroundProcess(): Promise<void> {
+    if (this.backlog.size) await this.flushBacklog();
+    await super.backgroundProcess();
+  }
+
+  /** Expires idle sessions, runs the persistence checks, then sweeps the store. One sweep at a time. */
+  override processExpires(): Promise<void> {
+    this.sweep ??= this.runSweep().finally(() => {
+      this.sweep = null;
+    });
+    return this.sweep;
+  }
+
+  private async runSweep(): Promise<void> {
+    const started = performance.now();
+    let expired = 0;
+    for (const session of [...this.sessions.values()]) {
+      if (!session.isValid()) expired++;
+    }
+    await this.flushBacklog();
+    await this.processPersistenceChecks();
+    try {
+      await this.storeImpl.processExpires();
+      this.storeOk();
+    } catch (err) {
+      this.storeFailed("expiring stored sessions", err);
+    }
+    this.stats.processingTime += performance.now() - started;
+    if (expired) this.log.debug(`[${this.name}] expired ${expired} session(s)`);
+  }
+
+  /** Tomcat's processPersistenceChecks: idle swap-outs, swap-outs over maxActiveSessions, backups. */
+  async processPersistenceChecks(): Promise<void> {
+    if (this.state !== "started") return;
+    await this.processMaxIdleSwaps();
+    await this.processMaxActiveSwaps();
+    await this.processMaxIdleBackups();
+  }
+
+  private idleSeconds(session: StandardSession): number {
+    return Math.trunc(session.idleTimeMs() / 1000);
+  }
+
+  private validSessions(): StandardSession[] {
+    return [...this.sessions.values()].filter((s) => s.isValid());
+  }
+
+  private async processMaxIdleSwaps(): Promise<void> {
+    if (this.maxIdleSwap < 0) return;
+    const due = this.validSessions().filter((s) => {
+      const idle = this.idleSeconds(s);
+      return idle >= this.maxIdleSwap && idle >= this.minIdleSwap && !this.inUse(s);
+    });
+    for (const s of due) this.log.trace(`[${this.name}] Swapping session [${s.id}] to the store, idle for ${this.idleSeconds(s)} seconds`);
+    await eachLimited(due, CONCURRENCY, (s) => this.swapOut(s, false));
+  }
+
+  /** Over 90% of maxActiveSessions, the least recently used sessions idle for minIdleSwap go first. */
+  private async processMaxActiveSwaps(): Promise<void> {
+    const max = this.config.maxActiveSessions;
+    if (this.minIdleSwap < 0 || max < 0) return;
+    const sessions = this.validSessions();
+    const limit = Math.trunc(max * 0.9);
+    if (sessions.length <= limit) return;
+    this.log.debug(`[${this.name}] Too many active sessions, ${sessions.length}, looking for idle sessions to swap out`);
+    const due = sessions
+      .sort((a, b) => a.lastAccessedTimeInternal - b.lastAccessedTimeInternal)
+      .filter((s) => this.idleSeconds(s) >= this.minIdleSwap && !this.inUse(s))
+      .slice(0, sessions.length - limit);
+    await eachLimited(due, CONCURRENCY, (s) => this.swapOut(s, false));
+  }
+
+  /** Writes each session idle for maxIdleBackup once per access (the copy's lastAccessedTime is remembered). */
+  private async processMaxIdleBackups(): Promise<void> {
+    if (this.maxIdleBackup < 0) return;
+    const due = this.validSessions().filter(
+      (s) => this.persisted.get(s) !== s.lastAccessedTimeInternal && this.idleSeconds(s) >= this.maxIdleBackup,
+    );
+    await eachLimited(due, CONCURRENCY, (s) => this.backup(s));
+  }
+
+  /** Writes the session and keeps it. Returns false when the store is unavailable (the pass stops). */
+  private async backup(session: StandardSession): Promise<boolean> {
+    const id = session.id;
+    const lastAccessed = session.lastAccessedTimeInternal;
+    try {
+      await this.storeOp(id, () => this.storeImpl.save(session));
+    } catch (err) {
+      this.storeFailed(`backing up session [${id}]`, err);
+      if (!isOutage(err)) return true;
+      this.addBacklog(id, "save");
+      return false;
+    }
+    this.saved(session, lastAccessed);
+    return true;
+  }
+
+  /**
+   * Passivates and writes the session, then drops it from memory without expiry. It stays in
+   * memory (re-activated) if the write failed, or if a request used it, renamed it or ended it
+   * meanwhile. `force` (a stop) ignores requests. Returns false when the store is unavailable.
+   */
+  private async swapOut(session: StandardSession, force: boolean): Promise<boolean> {
+    if (!session.isValid()) return true;
+    const id = session.id;
+    const lastAccessed = session.lastAccessedTimeInternal;
+    const touches = this.usage.get(session)?.touches ?? 0;
+    session.passivate();
+    try {
+      await this.storeOp(id, () => this.storeImpl.save(session));
+    } catch (err) {
+      session.activate();
+      this.storeFailed(`swapping out session [${id}]`, err);
+      if (!isOutage(err)) return true;
+      this.addBacklog(id, "save");
+      return false;
+    }
+    this.saved(session, lastAccessed);
+    const used = (this.usage.get(session)?.touches ?? 0) !== touches || this.inUse(session);
+    if (this.sessions.get(id) !== session || !session.isValidInternal() || (used && !force)) {
+      if (session.isValidInternal()) session.activate();
+      return true;
+    }
+    super.removeSession(session, false);
+    return true;
+  }
+
+  private saved(session: StandardSession, lastAccessed: number): void {
+    this.persisted.set(session, lastAccessed);
+    if (this.backlog.get(session.id) === "save") this.backlog.delete(session.id);
+    this.storeOk();
+  }
+
+  /** Runs `op` after every earlier store operation on the same id. */
+  private storeOp<T>(id: string, op: () => Promise<T>): Promise<T> {
+    const previous = this.chains.get(id);
+    const run = previous ? previous.then(op) : op();
+    const tail = run.then(() => {}, () => {});
+    this.chains.set(id, tail);
+    void tail.then(() => {
+      if (this.chains.get(id) === tail) this.chains.delete(id);
+    });
+    return run;
+  }
+
+  // --- Outages and the backlog ---------------------------------------------------------------------
+
+  private addBacklog(id: string, write: PendingWrite): void {
+    this.backlog.delete(id);
+    this.backlog.set(id, write);
+    if (this.backlog.size <= this.backlogLimit) return;
+    const [oldest, what] = this.backlog.entries().next().value!;
+    this.backlog.delete(oldest);
+    this.log.error(
+      `[${this.name}] the backlog of writes to ${this.storeImpl} is full (storeBacklogLimit ${this.backlogLimit}): ` +
+        `the pending ${what} of session [${oldest}] was dropped`,
+    );
+  }
+
+  /** Retries the pending writes, oldest first, until one fails. */
+  private async flushBacklog(): Promise<void> {
+    if (this.flushing || this.backlog.size === 0) return;
+    this.flushing = true;
+    let written = 0;
+    try {
+      for (const [id, write] of [...this.backlog]) {
+        if (this.backlog.get(id) !== write) continue;
+        try {
+          if (write === "remove") {
+            await this.storeOp(id, () => this.storeImpl.remove(id));
+          } else {
+            const session = this.sessions.get(id);
+            // Gone from memory since: expired (a removal replaced this entry) or swapped out by a later write.
+            if (session && session.isValidInternal()) {
+              const lastAccessed = session.lastAccessedTimeInternal;
+              await this.storeOp(id, () => this.storeImpl.save(session));
+              this.persisted.set(session, lastAccessed);
+            }
+          }
+        } catch (err) {
+          if (isOutage(err)) {
+            this.log.warn(`[${this.name}] ${this.storeImpl} is still unavailable (${describeError(err)}); ${this.backlog.size} write(s) pending`);
+            return;
+          }
+          this.log.error(`[${this.name}] pending ${write} of session [${id}] failed and is dropped: ${describeError(err)}`);
+        }
+        if (this.backlog.get(id) === write) this.backlog.delete(id);
+        written++;
+      }
+      this.storeOk();
+    } finally {
+      this.flushing = false;
+      if (written) this.log.info(`[${this.name}] wrote ${written} pending write(s) to ${this.storeImpl}`);
+    }
+  }
+
+  private storeFailed(what: string, err: unknown): void {
+    const message = `[${this.name}] ${what} failed on ${this.storeImpl}: ${describeError(err)}`;
+    if (!isOutage(err)) {
+      this.log.error(message);
+    } else if (!this.storeDown) {
+      this.storeDown = true;
+      this.log.error(`${message}. Sessions in memory keep working; failed writes are retried every background tick`);
+    } else {
+      this.log.debug(message);
+    }
+  }
+
+  private storeOk(): void {
+    if (!this.storeDown) return;
+    this.storeDown = false;
+    this.log.info(`[${this.name}] ${this.storeImpl} is available again`);
+  }
+
+  // --- Statistics ----------------------------------------------------------------------------------
+
+  /** Sessions in memory plus those only in the store (Tomcat's getActiveSessionsFull). */
+  async getActiveSessionsFull(): Promise<number> {
+    return (await this.getSessionIdsFull()).length;
+  }
+
+  /** Ids in memory and in the store (Tomcat's getSessionIdsFull); the store's part is left out, with a warning, if it cannot be read. */
+  async getSessionIdsFull(): Promise<string[]> {
+    const ids = new Set(this.sessions.keys());
+    try {
+      for (const id of await this.storeImpl.keys()) ids.add(id);
+    } catch (err) {
+      this.log.warn(`[${this.name}] cannot list the sessions in ${this.storeImpl}: ${describeError(err)}`);
+    }
+    return [...ids];
+  }
+}
