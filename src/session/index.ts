@@ -11,6 +11,24 @@ export type {
 export { StandardSession } from "./session.ts";
 export { ManagerBase, type ManagerState } from "./manager-base.ts";
 export { StandardManager, type StandardManagerOptions } from "./standard-manager.ts";
+export { PersistentManager, type PersistentManagerOptions } from "./persistent-manager.ts";
+export {
+  applicationName,
+  createStore,
+  createTableSql,
+  DataSourceStore,
+  type DataSourceStoreOptions,
+  DEFAULT_TABLE_NAMES,
+  FileStore,
+  type FileStoreOptions,
+  initStoreTable,
+  type LifecycleStore,
+  type SessionTableNames,
+  StoreBase,
+  type StoreContext,
+  type StoreOptions,
+  StoreUnavailableError,
+} from "./stores/index.ts";
 export type { AttributeFilter, ManagerConfig, ManagerOptions, SessionIdGeneratorOptions } from "./options.ts";
 export type { ManagerStats } from "./stats.ts";
 export { DEFAULT_SESSION_ID_LENGTH, SessionIdGenerator } from "./id-generator.ts";

@@ -122,7 +122,11 @@ export class PersistentManager extends ManagerBase {
       this.log.warn(`[${this.name}] minIdleSwap [${this.minIdleSwap}] has no effect without maxActiveSessions`);
     }
 
-    const store = r.value("store");
+    this.storeImpl = this.buildStore(r.value("store"));
+    this.storeImpl.setManager(this);
+  }
+
+  private buildStore(store: unknown): LifecycleStore {
     if (store === undefined || store === null) {
       throw new BobcatError("session.noStore", `PersistentManager ${this.name}: a <Store> is required`, {
         where: { attribute: "store" },
@@ -130,15 +134,10 @@ export class PersistentManager extends ManagerBase {
           "{ className: DataSourceStore, dataSourceName: <resource name> }, or use StandardManager.",
       });
     }
-    if (isStore(store)) {
-      this.storeImpl = store;
-    } else if (typeof store === "object") {
-      const dataSources = r.value("dataSources") as DataSourceScopes | undefined;
-      this.storeImpl = createStore(store as StoreOptions, { workDir: this.config.workDir, dataSources, name: this.name });
-    } else {
-      r.fail("store", "must be a store, or its attributes such as { className: FileStore }");
-    }
-    this.storeImpl.setManager(this);
+    if (isStore(store)) return store;
+    if (typeof store !== "object") return this.options.fail("store", "must be a store, or its attributes such as { className: FileStore }");
+    const dataSources = this.options.value("dataSources") as DataSourceScopes | undefined;
+    return createStore(store as StoreOptions, { workDir: this.config.workDir, dataSources, name: this.name });
   }
 
   get store(): Store {
@@ -166,12 +165,11 @@ export class PersistentManager extends ManagerBase {
    * dropped without expiry, so its previous stored copy, if any, survives.
    */
   protected async stopInternal(): Promise<void> {
+    await this.sweep;
     const live = [...this.sessions.values()].filter((s) => s.isValid());
     if (this.saveOnRestart) {
-      await eachLimited(live, CONCURRENCY, async (s) => {
-        await this.swapOut(s, true);
-        return true;
-      });
+      // Stops at the first outage: what is left is reported below instead of each waiting for a timeout.
+      await eachLimited(live, CONCURRENCY, (s) => this.swapOut(s, true));
     } else {
       for (const s of live) s.expire(true);
     }

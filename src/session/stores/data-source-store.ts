@@ -66,10 +66,8 @@ export class DataSourceStore extends StoreBase {
     super();
     const r = storeOptionReader(options, "DataSourceStore", context);
     r.checkKeys(["className", "dataSourceName", "localDataSource", ...TABLE_NAME_KEYS]);
-    const name = r.string("dataSourceName")?.trim();
-    if (!name) {
+    const name = r.string("dataSourceName")?.trim() ||
       r.fail("dataSourceName", "is required", "Name a DataSource resource, e.g. dataSourceName: jdbc/sessions, defined in server.globalNamingResources.resources.");
-    }
     this.dataSourceName = name;
     this.localDataSource = r.boolean("localDataSource", false);
     this.names = readTableNames(r);

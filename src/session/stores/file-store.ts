@@ -37,13 +37,11 @@ export class FileStore extends StoreBase {
     const reader = storeOptionReader(options, "FileStore", context);
     reader.checkKeys(["className", "directory"]);
     const directory = reader.string("directory") || ".";
-    if (isAbsolute(directory)) {
-      this.directory = directory;
-    } else if (context.workDir) {
-      this.directory = resolve(context.workDir, directory);
-    } else {
-      reader.fail("directory", `[${directory}] is relative but the context has no work directory`, "Use an absolute directory, or give the context a workDir.");
-    }
+    this.directory = isAbsolute(directory)
+      ? directory
+      : context.workDir
+      ? resolve(context.workDir, directory)
+      : reader.fail("directory", `[${directory}] is relative but the context has no work directory`, "Use an absolute directory, or give the context a workDir.");
   }
 
   /** Creates the directory (owner-only: sessions hold personal data) and clears leftovers of interrupted writes. */
@@ -70,7 +68,7 @@ export class FileStore extends StoreBase {
     }
   }
 
-  override checkSessionId(id: string): void {
+  checkSessionId(id: string): void {
     if (!SAFE_ID.test(id)) {
       throw new BobcatError("store.unsafeId", `FileStore cannot store sessions with ids like [${id}]: the id is not a safe file name`, {
         where: { attribute: "jvmRoute" },
