@@ -5,6 +5,7 @@
  *   bun build.ts              → dist/bobcat        (bun build --compile; works offline)
  *   bun build.ts --deno       → dist/bobcat-deno   (deno compile; downloads Deno's `denort`
  *                                                   runtime once, or set DENORT_BIN to a local one)
+ *   bun build.ts --node       → dist/bobcat-node.mjs (one-file bundle for `node`, used by --runtime node)
  *   bun build.ts --target bun-linux-arm64 → cross-compile (Bun downloads that runtime)
  *
  * Generated sources (the embedded default config, the JSON Schema) are refreshed first.
@@ -34,7 +35,9 @@ run([process.execPath, "scripts/gen-config-artifacts.ts"]);
 mkdirSync(join(root, "dist"), { recursive: true });
 
 const entry = "src/cli/main.ts";
-if (flag("--deno")) {
+if (flag("--node")) {
+  run([process.execPath, "build", "--target=node", "src/cli/node-entry.ts", "--outfile", option("--outfile") ?? "dist/bobcat-node.mjs"]);
+} else if (flag("--deno")) {
   const deno = join(root, "node_modules/.bin/deno");
   run([deno, "compile", "-A", "--unstable-net", `--config=${join(root, "deno.json")}`, "--output", option("--outfile") ?? "dist/bobcat-deno", entry]);
 } else {

@@ -13,6 +13,7 @@ import { VERSION } from "../version.ts";
 import { RUNTIME, runtimeLabel } from "../runtime/detect.ts";
 import { startFromConfig, checkConfig } from "./commands.ts";
 import { Schema } from "../config/schema-json.ts";
+import { runUnderNode } from "./node-runtime.ts";
 
 const HELP: Record<string, string> = {
   main: `bobcat ${VERSION} — a Tomcat-style web server for Bun and Deno
@@ -29,7 +30,7 @@ Commands:
 Run 'bobcat <command> --help' for a command's options.
 With no --config, bobcat runs its built-in default config (HTTP 8080 → HTTPS 8443,
 a self-signed localhost certificate kept in the base directory).`,
-  run: `Usage: bobcat run [--config FILE] [--base DIR] [-Dname=value ...]
+  run: `Usage: bobcat run [--config FILE] [--base DIR] [--runtime node] [-Dname=value ...]
 
 Starts the server and runs until SIGINT or SIGTERM (graceful stop: stop accepting,
 finish requests in flight, persist sessions; a second signal exits at once).
@@ -40,6 +41,8 @@ Options:
                       resolve against it (default: the config file's directory, or the
                       current directory for the built-in config)
   -Dname=value        define a property for \${name} expansion (wins over the file's)
+  --runtime node      run under Node (>= 20) instead: the only TLS stack that staples OCSP
+                      responses and restricts TLS 1.3 cipher suites
   -h, --help          this help`,
   check: `Usage: bobcat check [--config FILE] [--base DIR] [-Dname=value ...]
 
@@ -54,6 +57,7 @@ Options: as for 'bobcat run'.`,
 
 interface Parsed {
   command: string;
+  runtime?: string;
   config?: string;
   base?: string;
   properties: Record<string, string>;
@@ -81,6 +85,7 @@ export function parseArgs(argv: string[]): Parsed {
     if (a === "-h" || a === "--help" || a === "help") out.help = true;
     else if (a === "-c" || a === "--config" || a.startsWith("--config=")) out.config = value();
     else if (a === "-b" || a === "--base" || a.startsWith("--base=")) out.base = value();
+    else if (a === "--runtime" || a.startsWith("--runtime=")) out.runtime = value();
     else if (a.startsWith("-D")) {
       const eq = a.indexOf("=");
       if (eq < 0) throw new UsageError(`${a}: write -Dname=value`);
@@ -122,6 +127,18 @@ export async function main(argv: string[]): Promise<number> {
   if (p.help && HELP[p.command]) {
     console.log(p.command === "run" && argv.length === 1 ? HELP.main : HELP[p.command]);
     return 0;
+  }
+  if (p.runtime && p.runtime !== RUNTIME) {
+    if (p.runtime !== "node") {
+      printError(new UsageError(`--runtime ${p.runtime}: start bobcat with ${p.runtime} itself (bobcat's npm package has both: npx bobcat, or BOBCAT_RUNTIME=deno npx bobcat)`));
+      return 2;
+    }
+    try {
+      return await runUnderNode(argv.filter((a, i) => a !== "--runtime" && argv[i - 1] !== "--runtime" && !a.startsWith("--runtime=")));
+    } catch (e) {
+      printError(e);
+      return 1;
+    }
   }
   try {
     switch (p.command) {

@@ -58,6 +58,10 @@ export interface SSLHostConfig {
   protocols: string;
   sslProtocol: string;
   ciphers?: string;
+  cipherSuites?: string;
+  honorCipherOrder: boolean;
+  disableSessionTickets: boolean;
+  sessionTimeout: number;
   certificateVerification: "none" | "optional" | "optionalNoCA" | "required";
   certificateVerificationDepth: number;
   truststoreFile?: string;

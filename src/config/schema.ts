@@ -150,6 +150,11 @@ export const SSLHostConfig: ElementDef = {
     }),
     sslProtocol: str("JSSE SSLContext algorithm.", { default: "TLS" }),
     ciphers: str("TLS 1.2 ciphers in OpenSSL syntax or a comma list of OpenSSL/IANA names."),
+    cipherSuites: str("TLS 1.3 suites (restricting them needs Node's TLS stack: --runtime node)."),
+    honorCipherOrder: bool("The server's cipher order wins over the client's.", false),
+    disableSessionTickets: bool("Turn off RFC 5077 session tickets.", false),
+    sessionTimeout: int("TLS session lifetime in seconds.", 86400, { min: 0 }),
+    sessionCacheSize: ignored("TLS session cache size.", "no runtime exposes the session cache size", "int"),
     certificateVerification: {
       kind: "enum",
       values: ["none", "optional", "optionalNoCA", "required"],

@@ -17,12 +17,13 @@ function bunTls(h: TlsHost, withName: boolean): Record<string, unknown> {
   let secureOptions = constants.SSL_OP_NO_TLSv1 | constants.SSL_OP_NO_TLSv1_1;
   if (!h.versions.includes("TLSv1.2")) secureOptions |= constants.SSL_OP_NO_TLSv1_2;
   if (!h.versions.includes("TLSv1.3")) secureOptions |= constants.SSL_OP_NO_TLSv1_3;
+  if (h.config.disableSessionTickets) secureOptions |= constants.SSL_OP_NO_TICKET;
   return {
     ...(withName ? { serverName: h.hostName } : {}),
     key: keys.length === 1 ? keys[0] : keys,
     cert: certs.length === 1 ? certs[0] : certs,
     // Bun's default list still accepts static-RSA suites: always pass an explicit one.
-    ciphers: h.config.ciphers ?? MODERN_TLS12_CIPHERS,
+    ciphers: h.ciphers.tls12 ?? MODERN_TLS12_CIPHERS,
     secureOptions,
     lowMemoryMode: false,
   };

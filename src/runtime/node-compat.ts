@@ -7,6 +7,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import { createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
+import { constants } from "node:crypto";
 import type { Socket } from "node:net";
 import type { ConnectionInfo } from "../core/context.ts";
 import { logger } from "../util/log.ts";
@@ -33,8 +34,11 @@ function secureOptions(h: TlsHost) {
     cert: h.certs.map((c) => c.certPem),
     minVersion: h.versions[0],
     maxVersion: h.versions[h.versions.length - 1],
-    ciphers: h.config.ciphers ?? MODERN_TLS12_CIPHERS,
-    honorCipherOrder: true,
+    // Node takes TLS 1.3 suites (TLS_...) in the same string; BoringSSL (Bun) never gets them.
+    ciphers: [h.ciphers.tls12 ?? MODERN_TLS12_CIPHERS, ...(h.ciphers.tls13 ?? [])].join(":"),
+    honorCipherOrder: h.config.honorCipherOrder,
+    ...(h.config.disableSessionTickets ? { secureOptions: constants.SSL_OP_NO_TICKET } : {}),
+    sessionTimeout: h.config.sessionTimeout,
   } as const;
 }
 

@@ -20,7 +20,11 @@ export type Feature =
   | "tls12-ciphers"
   | "max-connections"
   | "client-certificates"
-  | "tls-session-info";
+  | "tls-session-info"
+  | "tls13-ciphersuites"
+  | "honor-cipher-order"
+  | "session-tickets-off"
+  | "session-timeout";
 
 const FEATURE_TEXT: Record<Feature, string> = {
   tls: "TLS from one certificate",
@@ -31,6 +35,10 @@ const FEATURE_TEXT: Record<Feature, string> = {
   "max-connections": "maxConnections",
   "client-certificates": "client certificates (certificateVerification) with the chain passed to handlers",
   "tls-session-info": "the TLS session id for SSL session tracking",
+  "tls13-ciphersuites": "a TLS 1.3 cipherSuites restriction",
+  "honor-cipher-order": "honorCipherOrder",
+  "session-tickets-off": "disableSessionTickets",
+  "session-timeout": "a sessionTimeout other than 86400",
 };
 
 /** Which back-ends of each runtime can do a feature, best first. */
@@ -44,6 +52,10 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "max-connections": ["node-compat"],
     "client-certificates": ["node-compat"],
     "tls-session-info": ["node-compat"],
+    "tls13-ciphersuites": [],
+    "honor-cipher-order": ["node-compat"],
+    "session-tickets-off": ["native", "node-compat"],
+    "session-timeout": ["node-compat"],
   },
   deno: {
     tls: ["native", "node-compat"],
@@ -54,6 +66,10 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "max-connections": ["node-compat"],
     "client-certificates": ["node-compat"],
     "tls-session-info": ["node-compat"],
+    "tls13-ciphersuites": [],
+    "honor-cipher-order": [],
+    "session-tickets-off": [],
+    "session-timeout": [],
   },
   node: {
     tls: ["node-compat"],
@@ -64,6 +80,10 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "max-connections": ["node-compat"],
     "client-certificates": ["node-compat"],
     "tls-session-info": ["node-compat"],
+    "tls13-ciphersuites": ["node-compat"],
+    "honor-cipher-order": ["node-compat"],
+    "session-tickets-off": ["node-compat"],
+    "session-timeout": ["node-compat"],
   },
 };
 
@@ -88,7 +108,11 @@ export function requiredFeatures(c: ConnectorConfig, tls: ConnectorTls | undefin
   if (tls.hosts.length > 1) f.push("sni-multiple-certificates");
   if (tls.hosts.some((h) => h.certs.length > 1)) f.push("rsa-and-ec-certificates");
   if (tls.hosts.some((h) => h.versions.length !== 2)) f.push("protocol-limits");
-  if (tls.hosts.some((h) => h.config.ciphers)) f.push("tls12-ciphers");
+  if (tls.hosts.some((h) => h.ciphers.tls12)) f.push("tls12-ciphers");
+  if (tls.hosts.some((h) => h.ciphers.tls13)) f.push("tls13-ciphersuites");
+  if (tls.hosts.some((h) => h.config.honorCipherOrder)) f.push("honor-cipher-order");
+  if (tls.hosts.some((h) => h.config.disableSessionTickets)) f.push("session-tickets-off");
+  if (tls.hosts.some((h) => h.config.sessionTimeout !== 86400)) f.push("session-timeout");
   if (tls.hosts.some((h) => h.config.certificateVerification !== "none")) f.push("client-certificates");
   for (const need of serviceNeeds) if (!f.includes(need)) f.push(need);
   return f;

@@ -12,6 +12,7 @@ import { loadCertificate, type LoadedCertificate } from "../tls/certificate.ts";
 import { generateSelfSigned } from "../tls/keystore/selfsigned.ts";
 import { parseProtocols, type TlsVersion } from "../tls/protocols.ts";
 import { loadClientTrust, type ClientTrust } from "../tls/trust.ts";
+import { parseCipherSettings, type CipherSettings } from "../tls/ciphers.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { logger } from "../util/log.ts";
 
@@ -24,6 +25,7 @@ export interface TlsHost {
   versions: TlsVersion[];
   /** Set when the host config verifies client certificates. */
   trust?: ClientTrust;
+  ciphers: CipherSettings;
 }
 
 export interface ConnectorTls {
@@ -54,10 +56,12 @@ export async function loadConnectorTls(c: ConnectorConfig): Promise<ConnectorTls
         }
       }
       const trust = await loadClientTrust(h);
+      const ciphers = parseCipherSettings(h.ciphers, h.cipherSuites, { ciphers: src.attr("ciphers"), cipherSuites: src.attr("cipherSuites") });
+      for (const w of ciphers.warnings) log.warn(`${c.name} SSLHostConfig "${h.hostName}": ${w}`);
       if (h.certificateRevocationListFile && h.certificateVerification === "none") {
         log.warn(`${c.name} SSLHostConfig "${h.hostName}": certificateRevocationListFile has no effect while certificateVerification is none`);
       }
-      hosts.push({ hostName: h.hostName, config: h, certs, versions, trust });
+      hosts.push({ hostName: h.hostName, config: h, certs, versions, trust, ciphers });
     } catch (e) {
       if (e instanceof BobcatError) errors.push(e);
       else throw e;

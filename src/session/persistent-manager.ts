@@ -173,7 +173,7 @@ export class PersistentManager extends ManagerBase {
     } else {
       for (const s of live) s.expire(true);
     }
-    await this.drain();
+    await this.whenStoreIdle();
     await this.flushBacklog();
     const unsaved = [...this.sessions.values()].filter((s) => s.isValidInternal());
     if (unsaved.length) {
@@ -189,8 +189,8 @@ export class PersistentManager extends ManagerBase {
     await this.storeImpl.stop?.();
   }
 
-  /** Waits until no store operation is in flight. */
-  private async drain(): Promise<void> {
+  /** Resolves once no store operation is in flight (removals run in the background). */
+  async whenStoreIdle(): Promise<void> {
     while (this.chains.size) await Promise.all([...this.chains.values()]);
   }
 

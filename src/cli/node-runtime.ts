@@ -1,0 +1,50 @@
+/**
+ * `--runtime node`: runs the same CLI under Node (>= 20), whose OpenSSL can staple OCSP
+ * responses and restrict TLS 1.3 suites. Node runs the bundle `bun build.ts --node` makes
+ * (dist/bobcat-node.mjs, or bobcat-node.mjs beside the executable); from a source checkout
+ * under Bun the bundle is built on the fly.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { BobcatError } from "../util/errors.ts";
+import { RUNTIME } from "../runtime/detect.ts";
+
+declare const Bun: { build(o: Record<string, unknown>): Promise<{ success: boolean; logs: unknown[] }> } | undefined;
+
+async function findBundle(): Promise<string> {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [join(dirname(process.execPath), "bobcat-node.mjs"), join(here, "..", "..", "dist", "bobcat-node.mjs")];
+  const entry = join(here, "node-entry.ts");
+  if (RUNTIME === "bun" && existsSync(entry)) {
+    // From source: always build, so the bundle matches the code being run.
+    const out = mkdtempSync(join(tmpdir(), "bobcat-node-"));
+    const r = await Bun!.build({ entrypoints: [entry], target: "node", outdir: out, naming: "bobcat-node.mjs" });
+    if (!r.success) throw new Error(`building the Node bundle failed: ${r.logs.join("\n")}`);
+    return join(out, "bobcat-node.mjs");
+  }
+  const found = candidates.find((c) => existsSync(c));
+  if (!found) {
+    throw new BobcatError("runtime.noNodeBundle", `--runtime node needs the Node bundle, looked for: ${candidates.join(", ")}`, {
+      fix: "build it with `bun build.ts --node` (it writes dist/bobcat-node.mjs) and keep it beside the bobcat executable",
+    });
+  }
+  return found;
+}
+
+export async function runUnderNode(args: string[]): Promise<number> {
+  const probe = spawnSync("node", ["--version"], { encoding: "utf8" });
+  const major = Number(/^v(\d+)/.exec(probe.stdout ?? "")?.[1]);
+  if (probe.error || !(major >= 20)) {
+    throw new BobcatError("runtime.noNode", `--runtime node needs Node 20 or later on the PATH (found: ${probe.error ? "none" : probe.stdout.trim()})`, {
+      fix: "install Node.js 20+ (https://nodejs.org) or run without --runtime node",
+    });
+  }
+  const bundle = await findBundle();
+  const child = spawn("node", [bundle, ...args], { stdio: "inherit" });
+  // The child gets the signals itself from the terminal's process group; forward those sent to us alone.
+  for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => child.kill(sig));
+  return new Promise((resolve) => child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+}
