@@ -230,6 +230,9 @@ function normaliseConnector(c: ConnectorConfig, path: PathSeg[], v: Validator, o
   } else if (c.sslHostConfigs.length > 0) {
     v.error("config.sslNotEnabled", [...path, "SSLEnabled"], `connector on port ${c.port} has sslHostConfigs but SSLEnabled is false`, "set SSLEnabled: true (or remove the sslHostConfigs)");
   }
+  const impl = (c as unknown as { sslImplementationName?: string }).sslImplementationName;
+  if (impl) v.notes.push(`${formatP([...path, "sslImplementationName"])}: ${impl.split(".").pop()} is accepted; bobcat picks the TLS back-end (native or node:http2, and Node's OpenSSL with --runtime node) from the features the connector needs, and logs which`);
+  if (c.protocol.endsWith("Http11AprProtocol")) v.notes.push(`${formatP([...path, "protocol"])}: Http11AprProtocol is served as HTTP/1.1 (Tomcat 10.1 removed APR too)`);
   const addr = c.address && !["0.0.0.0", "::", "*"].includes(c.address) ? `${c.address}-` : "";
   c.name = c.SSLEnabled ? `https-jsse-nio-${addr}${c.port}` : `http-nio-${addr}${c.port}`;
 }

@@ -56,7 +56,42 @@ export const Server: ElementDef = {
     gracefulStopTimeout: int("Seconds to wait for requests in flight on SIGTERM before closing them.", 30, { min: 0 }),
   },
   children: {
+    listeners: { element: () => Listener, list: true },
     services: { element: () => Service, list: true },
+  },
+};
+
+/** Tomcat's server-level lifecycle listeners: accepted so a server.xml translates, each with what it means here. */
+const listener = (doc: string, note: string): ElementDef => ({
+  name: "Listener",
+  doc,
+  attrs: {
+    SSLEngine: ignored("APR: use OpenSSL.", note),
+    SSLRandomSeed: ignored("APR/OpenSSL: source of entropy.", "the runtime's CSPRNG is always used"),
+    useOpenSSL: ignored("APR: use OpenSSL for TLS.", note),
+    FIPSMode: ignored("OpenSSL FIPS mode.", note),
+  },
+});
+
+export const Listener: ElementDef = {
+  name: "Listener",
+  doc: "A server lifecycle listener.",
+  attrs: {},
+  variants: {
+    map: {
+      AprLifecycleListener: {
+        fullName: "org.apache.catalina.core.AprLifecycleListener",
+        element: () => listener("Tomcat Native/APR.", "bobcat picks the TLS back-end per connector from the features it needs (native, or node:http2 on OpenSSL/BoringSSL); there is no APR"),
+      },
+      OpenSSLLifecycleListener: {
+        fullName: "org.apache.catalina.core.OpenSSLLifecycleListener",
+        element: () => listener("OpenSSL through Java's FFM API.", "bobcat picks the TLS back-end per connector; --runtime node runs on Node's OpenSSL"),
+      },
+      VersionLoggerListener: { fullName: "org.apache.catalina.startup.VersionLoggerListener", element: () => listener("Logs versions at start.", "bobcat logs its version and runtime at start") },
+      JreMemoryLeakPreventionListener: { fullName: "org.apache.catalina.core.JreMemoryLeakPreventionListener", element: () => listener("JRE leak workarounds.", "not applicable without a JVM") },
+      GlobalResourcesLifecycleListener: { fullName: "org.apache.catalina.mbeans.GlobalResourcesLifecycleListener", element: () => listener("JMX for global resources.", "not applicable") },
+      ThreadLocalLeakPreventionListener: { fullName: "org.apache.catalina.core.ThreadLocalLeakPreventionListener", element: () => listener("Thread-local leak workarounds.", "not applicable") },
+    },
   },
 };
 
@@ -80,9 +115,18 @@ export const Connector: ElementDef = {
     address: str("Interface address to bind (default: all interfaces)."),
     protocol: {
       kind: "enum",
-      values: ["HTTP/1.1", "org.apache.coyote.http11.Http11NioProtocol", "org.apache.coyote.http11.Http11Nio2Protocol"],
+      values: ["HTTP/1.1", "org.apache.coyote.http11.Http11NioProtocol", "org.apache.coyote.http11.Http11Nio2Protocol", "org.apache.coyote.http11.Http11AprProtocol"],
       default: "HTTP/1.1",
-      doc: "Tomcat's protocol handler; all HTTP/1.1 variants map onto bobcat's HTTP/1.1 (+h2 over TLS).",
+      doc: "Tomcat's protocol handler; every HTTP/1.1 variant (NIO, NIO2, APR) maps onto bobcat's HTTP/1.1, with HTTP/2 over TLS.",
+    },
+    sslImplementationName: {
+      kind: "enum",
+      values: [
+        "org.apache.tomcat.util.net.jsse.JSSEImplementation",
+        "org.apache.tomcat.util.net.openssl.OpenSSLImplementation",
+        "org.apache.tomcat.util.net.openssl.panama.OpenSSLImplementation",
+      ],
+      doc: "Tomcat's TLS engine; accepted with a note: bobcat picks the back-end from the TLS features the connector needs.",
     },
     SSLEnabled: bool("Turn on TLS; makes the connector secure with scheme https.", false),
     scheme: str("Value of ctx.scheme on a non-TLS connector (behind a TLS-terminating proxy).", { default: "http" }),
@@ -465,6 +509,7 @@ export const ALL_ELEMENTS: ElementDef[] = [
   ConfigFile,
   Logging,
   Server,
+  Listener,
   Service,
   Connector,
   SSLHostConfig,
