@@ -70,8 +70,16 @@ export class DataSource {
   private async open(): Promise<SqlConnection> {
     switch (this.dialect) {
       case "sqlite":
-        if (this.target !== ":memory:") await mkdir(dirname(this.target), { recursive: true });
-        return openSqlite(this.target);
+        try {
+          if (this.target !== ":memory:") await mkdir(dirname(this.target), { recursive: true });
+          return await openSqlite(this.target);
+        } catch (err) {
+          throw new BobcatError("datasource.openFailed", `data source [${this.name}]: cannot open the SQLite database [${this.target}]: ${(err as Error).message ?? err}`, {
+            where: { attribute: "url" },
+            fix: "Point the url at a file in a directory bobcat may write to.",
+            cause: err,
+          });
+        }
       case "postgres":
         return openPostgres(this.target, this.options);
       case "mysql":

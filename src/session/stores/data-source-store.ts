@@ -109,12 +109,22 @@ export class DataSourceStore extends StoreBase {
     }
   }
 
-  private probe(conn: SqlConnection): Promise<unknown> {
+  private async probe(conn: SqlConnection): Promise<void> {
     const t = this.table;
-    return conn.run((db) =>
-      db.select({ id: t.id, app: t.app, data: t.data, valid: t.valid, maxInactive: t.maxInactive, lastAccess: t.lastAccess })
-        .from(t).limit(0)
-    );
+    if (conn.dialect !== "sqlite") {
+      await conn.run((db) =>
+        db.select({ id: t.id, app: t.app, data: t.data, valid: t.valid, maxInactive: t.maxInactive, lastAccess: t.lastAccess })
+          .from(t).limit(0)
+      );
+      return;
+    }
+    // SQLite reads a double-quoted name that is no column as a string literal, so a query would not notice a wrong name.
+    const { sessionTable, ...columns } = this.names;
+    const rows: unknown[][] = await conn.run((db) => db.values(sql`SELECT name FROM pragma_table_info(${sessionTable})`));
+    const present = new Set(rows.map((r) => String(r[0]).toLowerCase()));
+    if (present.size === 0) throw new Error(`no such table: ${sessionTable}`);
+    const missing = Object.values(columns).filter((c) => !present.has(c.toLowerCase()));
+    if (missing.length) throw new Error(`no such column: ${missing.join(", ")} (table ${sessionTable} has ${[...present].join(", ")})`);
   }
 
   private get app(): string {
