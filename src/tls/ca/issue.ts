@@ -140,11 +140,17 @@ function checkDays(days: number): number {
 }
 
 function parseName(subject: string): void {
+  const bad = (why: string, cause?: unknown) =>
+    new BobcatError("ca.badSubject", `"${subject}" is not a distinguished name (${why})`, { cause, fix: "write it as CN=name,O=organisation (attribute names in upper case)" });
+  let values: string[];
   try {
-    new x509.Name(subject);
+    values = new x509.Name(subject).toJSON().flatMap((rdn) => Object.values(rdn).flat());
   } catch (e) {
-    throw new BobcatError("ca.badSubject", `"${subject}" is not a distinguished name (${(e as Error).message})`, { fix: "write it as CN=name,O=organisation" });
+    throw bad((e as Error).message, e);
   }
+  // The parser skips what it cannot read, so every written attribute must come back with a value.
+  const written = subject.split(/(?<!\\)[,+]/).length;
+  if (values.length !== written || values.some((v) => v === "")) throw bad("every part must be TYPE=value");
 }
 
 /** authorityKeyIdentifier=keyid: the issuer's own subjectKeyIdentifier, so chains link by key as well as by name. */

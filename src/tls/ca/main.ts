@@ -187,9 +187,8 @@ async function init(opts: Record<string, string | true>, io: CaIO): Promise<numb
 }
 
 async function issue(opts: Record<string, string | true>, io: CaIO): Promise<number> {
-  const c = await openCa(resolve(need(opts, "dir", "issue")));
-  const cn = need(opts, "cn", "issue");
-  const out = resolve(need(opts, "out", "issue"));
+  const [dir, cn, out] = [resolve(need(opts, "dir", "issue")), need(opts, "cn", "issue"), resolve(need(opts, "out", "issue"))];
+  const c = await openCa(dir);
   const san = typeof opts.san === "string" ? opts.san.split(",").map((s) => s.trim()).filter(Boolean) : undefined;
   const issued = await issueCertificate({
     ca: c.ca,
@@ -215,9 +214,8 @@ async function issue(opts: Record<string, string | true>, io: CaIO): Promise<num
 }
 
 async function revoke(opts: Record<string, string | true>, io: CaIO): Promise<number> {
-  const dir = resolve(need(opts, "dir", "revoke"));
+  const [dir, file] = [resolve(need(opts, "dir", "revoke")), need(opts, "cert", "revoke")];
   await openCa(dir);
-  const file = need(opts, "cert", "revoke");
   const block = parsePem(await readFile(file, "utf8")).find((b) => b.label === "CERTIFICATE");
   if (!block) throw new BobcatError("ca.badCertificate", `${file} holds no PEM certificate`);
   const entry = entryFor(parseCertificate(block.der, file));
@@ -231,8 +229,8 @@ async function revoke(opts: Record<string, string | true>, io: CaIO): Promise<nu
 }
 
 async function crl(opts: Record<string, string | true>, io: CaIO): Promise<number> {
-  const c = await openCa(resolve(need(opts, "dir", "crl")));
-  const out = resolve(need(opts, "out", "crl"));
+  const [dir, out] = [resolve(need(opts, "dir", "crl")), resolve(need(opts, "out", "crl"))];
+  const c = await openCa(dir);
   const p = paths(c.dir);
   const number = existsSync(p.crlnumber) ? parseInt((await readFile(p.crlnumber, "utf8")).trim(), 16) : 1;
   if (!Number.isSafeInteger(number)) throw new BobcatError("ca.badCrlNumber", `${p.crlnumber} does not hold a hexadecimal CRL number`);
