@@ -9,6 +9,7 @@ import { BobcatError } from "../util/errors.ts";
 import { sourceOf } from "../config/validate.ts";
 import type { RuntimeName } from "./detect.ts";
 import type { ConnectorTls } from "./tls-material.ts";
+import { logger } from "../util/log.ts";
 
 export type Backend = "native" | "node-compat";
 
@@ -24,7 +25,8 @@ export type Feature =
   | "tls13-ciphersuites"
   | "honor-cipher-order"
   | "session-tickets-off"
-  | "session-timeout";
+  | "session-timeout"
+  | "handshake-logging";
 
 const FEATURE_TEXT: Record<Feature, string> = {
   tls: "TLS from one certificate",
@@ -39,6 +41,7 @@ const FEATURE_TEXT: Record<Feature, string> = {
   "honor-cipher-order": "honorCipherOrder",
   "session-tickets-off": "disableSessionTickets",
   "session-timeout": "a sessionTimeout other than 86400",
+  "handshake-logging": "handshake debug logging (logging.components.handshake: debug)",
 };
 
 /** Which back-ends of each runtime can do a feature, best first. */
@@ -56,6 +59,7 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "honor-cipher-order": ["node-compat"],
     "session-tickets-off": ["native", "node-compat"],
     "session-timeout": ["node-compat"],
+    "handshake-logging": ["node-compat"],
   },
   deno: {
     tls: ["native", "node-compat"],
@@ -70,6 +74,7 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "honor-cipher-order": [],
     "session-tickets-off": [],
     "session-timeout": [],
+    "handshake-logging": ["node-compat"],
   },
   node: {
     tls: ["node-compat"],
@@ -84,6 +89,7 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "honor-cipher-order": ["node-compat"],
     "session-tickets-off": ["node-compat"],
     "session-timeout": ["node-compat"],
+    "handshake-logging": ["node-compat"],
   },
 };
 
@@ -113,6 +119,8 @@ export function requiredFeatures(c: ConnectorConfig, tls: ConnectorTls | undefin
   if (tls.hosts.some((h) => h.config.honorCipherOrder)) f.push("honor-cipher-order");
   if (tls.hosts.some((h) => h.config.disableSessionTickets)) f.push("session-tickets-off");
   if (tls.hosts.some((h) => h.config.sessionTimeout !== 86400)) f.push("session-timeout");
+  // Native back-ends never report a failed handshake; the node:tls one does.
+  if (logger("handshake").enabled("debug")) f.push("handshake-logging");
   if (tls.hosts.some((h) => h.config.certificateVerification !== "none")) f.push("client-certificates");
   for (const need of serviceNeeds) if (!f.includes(need)) f.push(need);
   return f;

@@ -113,3 +113,28 @@ describe("TLS 1.3 cipherSuites: Node only", () => {
     );
   });
 });
+
+describe("handshake debug logging (logging.components.handshake: debug)", () => {
+  for (const runtime of ["bun", "deno"] as Runtime[]) {
+    test(`${runtime}: each failed handshake is logged with address, port, SNI, protocols and reason`, async () => {
+      const base = tempDir();
+      dirs.push(base);
+      const port = await freePort();
+      const s = await startBobcat({ runtime, base, config: `logging: { components: { handshake: debug } }\n` + config(port, "protocols: TLSv1.2+TLSv1.3") });
+      try {
+        expect(s.output()).toContain("handshake debug logging");
+        await sClient(port, ["-servername", "www.example.test", "-tls1_1"]);
+        await sClient(port, ["-tls1_2", "-cipher", "AES128-SHA"]);
+        const deadline = Date.now() + 5000;
+        while (!/NO_SHARED_CIPHER|HANDSHAKE_FAILURE/i.test(s.output()) && Date.now() < deadline) await Bun.sleep(50);
+        const out = s.output();
+        // Deno's TLS stack (rustls) fails before it reads the SNI name; OpenSSL and BoringSSL after.
+        const sni = runtime === "deno" ? "none" : "www\\.example\\.test";
+        expect(out).toMatch(new RegExp(`Handshake failed for client connection from IP address \\[127\\.0\\.0\\.1\\] and port \\[\\d+\\], SNI \\[${sni}\\].*offered no protocol this host enables`));
+        expect(out).toMatch(/port \[\d+\], SNI \[none\].*(no cipher suite or signature algorithm in common|offered no protocol)/);
+      } finally {
+        await s.stop();
+      }
+    });
+  }
+});
