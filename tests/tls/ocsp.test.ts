@@ -263,6 +263,26 @@ describe("responses that must be refused", () => {
     }
   });
 
+  test("every single-byte corruption of a real response is refused with an OcspError", async () => {
+    const { der, request } = await ask(responder.url, pki.mallory.cert, pki.ca.cert, { nonce: true });
+    const opts = { cert: pki.mallory.cert, issuer: pki.ca.cert, request };
+    expect((await parseOcspResponse(der, opts)).status).toBe("revoked");
+    const codes = new Set<string>();
+    for (let i = 0; i < der.length; i++) {
+      const bad = der.slice();
+      bad[i] ^= 0x5a;
+      const outcome = await parseOcspResponse(bad, opts).then((info) => info.status, (e) => {
+        expect(e).toBeInstanceOf(OcspError);
+        return (e as OcspError).code;
+      });
+      codes.add(outcome);
+    }
+    // Nothing turns the revoked certificate good.
+    expect(codes.has("good")).toBe(false);
+    expect(codes.has("ocsp.badSignature")).toBe(true);
+    expect(codes.has("ocsp.malformed")).toBe(true);
+  });
+
   test("not an OCSP response at all", async () => {
     for (const junk of [new TextEncoder().encode("<html>oops</html>"), Uint8Array.of(0x30, 0x03, 0x0a, 0x01), new Uint8Array(0)]) {
       const e = await rejection(parseOcspResponse(junk, { cert: pki.alice.cert, issuer: pki.ca.cert }));

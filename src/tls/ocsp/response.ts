@@ -7,7 +7,7 @@ import { AsnConvert } from "@peculiar/asn1-schema";
 import { id_kp_OCSPSigning, id_pkix_ocsp_basic, OCSPResponse, OCSPResponseStatus, ResponseData, type SingleResponse } from "@peculiar/asn1-ocsp";
 import type { X509Certificate } from "@peculiar/x509";
 import { equal, toArrayBuffer } from "../keystore/bytes.ts";
-import { parseCertificate, sameCert, signedBy, spkiOf } from "../keystore/certs.ts";
+import { namedIssuer, parseCertificate, sameCert, signedBy, spkiOf } from "../keystore/certs.ts";
 import * as der from "../keystore/der.ts";
 import { x509 } from "../keystore/x509.ts";
 import { certIdOf, digest, HASH_OIDS, publicKeyBits, sameCertId, serialHex, serialOf, subjectDer } from "./certid.ts";
@@ -121,7 +121,7 @@ async function authorizedSigner(parts: BasicParts, issuer: X509Certificate, now:
     new OcspError("ocsp.responderNotAuthorized", `the OCSP responder certificate [${candidate.subject}] may not answer for [${issuer.subject}]: ${why}`, {
       fix: `sign responses with the CA key, or with a certificate issued by [${issuer.subject}] whose extendedKeyUsage includes OCSPSigning`,
     });
-  if (candidate.issuer !== issuer.subject || (await signedBy(candidate, issuer)) !== true) throw notAuthorized("it was not issued by that CA");
+  if (!namedIssuer(candidate, issuer) || (await signedBy(candidate, issuer)) !== true) throw notAuthorized("it was not issued by that CA");
   const eku = candidate.getExtension(x509.ExtendedKeyUsageExtension);
   if (!eku || !eku.usages.map(String).includes(id_kp_OCSPSigning)) throw notAuthorized("its extendedKeyUsage does not include OCSPSigning (1.3.6.1.5.5.7.3.9)");
   if (now + skew < candidate.notBefore.getTime() || now - skew > candidate.notAfter.getTime()) {
@@ -174,7 +174,14 @@ export async function parseOcspResponse(derBytes: Uint8Array, opts: ParseOptions
   }
 
   const signer = await authorizedSigner(parts, issuer, now, skew);
-  if (!(await verifySignature(spkiOf(signer.cert), parts.algorithm, parts.signature, parts.tbs))) {
+  let valid: boolean;
+  try {
+    valid = await verifySignature(spkiOf(signer.cert), parts.algorithm, parts.signature, parts.tbs);
+  } catch (e) {
+    if (e instanceof OcspError) throw e;
+    throw malformed(`its signature cannot be checked (${(e as Error).message})`, e);
+  }
+  if (!valid) {
     throw new OcspError("ocsp.badSignature", `the OCSP response signature does not verify with the key of [${signer.cert.subject}] (tampered with, or signed by another key)`, {
       fix: "the response cannot be trusted; check the responder's signing key and certificate",
     });
