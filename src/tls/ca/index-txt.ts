@@ -24,13 +24,13 @@ export interface IndexEntry {
 
 const pad = (n: number, w = 2) => String(n).padStart(w, "0");
 
-export function asn1Time(d: Date): string {
+function asn1Time(d: Date): string {
   const y = d.getUTCFullYear();
   const rest = `${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}Z`;
   return y >= 1950 && y < 2050 ? `${pad(y % 100)}${rest}` : `${pad(y, 4)}${rest}`;
 }
 
-export function parseAsn1Time(s: string, where: string): Date {
+function parseAsn1Time(s: string, where: string): Date {
   const m = /^(\d{2}|\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s);
   if (!m) throw new BobcatError("ca.badIndex", `${where}: "${s}" is not a time of the form YYMMDDHHMMSSZ`);
   let year = Number(m[1]);
@@ -39,7 +39,7 @@ export function parseAsn1Time(s: string, where: string): Date {
 }
 
 /** openssl's one-line subject: each RDN as /type=value, in encoded order. */
-export function onelineSubject(cert: X509Certificate): string {
+function onelineSubject(cert: X509Certificate): string {
   return cert.subjectName.toJSON().map((rdn) => Object.entries(rdn).map(([type, values]) => values.map((v) => `${type}=${v.replace(/\//g, "\\/")}`).join("+")).join("")).map((s) => "/" + s).join("");
 }
 

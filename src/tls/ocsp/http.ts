@@ -11,7 +11,7 @@ export interface QueryOptions {
 export const DEFAULT_TIMEOUT_MS = 15_000;
 const DEFAULT_MAX_BYTES = 1 << 20;
 
-export function checkResponderUrl(url: string): URL {
+function checkResponderUrl(url: string): URL {
   let u: URL;
   try {
     u = new URL(url);

@@ -4,5 +4,5 @@ export { type OcspCheckResult, OcspChecker, type OcspCheckerOptions, type OcspCh
 export { OcspError, type OcspErrorCode } from "./errors.ts";
 export { queryOcsp, type QueryOptions } from "./http.ts";
 export { buildOcspRequest, type OcspRequestOptions } from "./request.ts";
-export { type CertStatus, type OcspResponseInfo, parseOcspResponse, type ParseOptions } from "./response.ts";
+export { type CertStatus, type OcspResponseInfo, parseOcspResponse, type OcspParseOptions } from "./response.ts";
 export { OcspStapler, type OcspStaplerOptions } from "./stapler.ts";

@@ -32,7 +32,7 @@ export interface OcspResponseInfo {
   signer: { kind: "issuer" | "delegated"; subject: string };
 }
 
-export interface ParseOptions {
+export interface OcspParseOptions {
   cert: X509Certificate;
   issuer: X509Certificate;
   /** The time to judge freshness against (default: now). */
@@ -45,7 +45,7 @@ export interface ParseOptions {
   maxAgeMs?: number;
 }
 
-export const DEFAULT_CLOCK_SKEW_MS = 5 * 60_000;
+const DEFAULT_CLOCK_SKEW_MS = 5 * 60_000;
 export const DEFAULT_MAX_AGE_MS = 60 * 60_000;
 
 const STATUS_ERRORS: Record<number, { code: "ocsp.malformedRequest" | "ocsp.internalError" | "ocsp.tryLater" | "ocsp.sigRequired" | "ocsp.unauthorized"; name: string; fix?: string }> = {
@@ -157,7 +157,7 @@ function decode(derBytes: Uint8Array): { response: OCSPResponse; basic?: Uint8Ar
  * certificate's status; throws OcspError for a non-successful responseStatus and for any
  * response that fails a check.
  */
-export async function parseOcspResponse(derBytes: Uint8Array, opts: ParseOptions): Promise<OcspResponseInfo> {
+export async function parseOcspResponse(derBytes: Uint8Array, opts: OcspParseOptions): Promise<OcspResponseInfo> {
   const { cert, issuer } = opts;
   const now = opts.now === undefined ? Date.now() : +opts.now;
   const skew = opts.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS;
