@@ -5,7 +5,10 @@
  * side in one run with wrk, rounds interleaved. Prints req/s, requests per server CPU-second
  * (steadier on a shared machine) and bobcat's ratio to raw. Target: ratio >= 0.85.
  *
- *   bun bench/https-hello.ts [--rounds 3] [--duration 8] [--connections 32] [--runtime bun|deno]
+ *   bun bench/https-hello.ts [--rounds 3] [--duration 8] [--connections 32] [--runtime bun|deno] [--body BYTES]
+ *
+ * --body 16384 shows what a response of a few KB costs: on Deno, without TCP_NODELAY, each one
+ * would wait ~40 ms for a delayed ACK (see src/runtime/deno-nodelay.ts).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -20,6 +23,7 @@ const rounds = Number(opt("--rounds", "3"));
 const duration = Number(opt("--duration", "8"));
 const connections = Number(opt("--connections", "32"));
 const runtime = opt("--runtime", "bun");
+const bodySize = Number(opt("--body", "0"));
 const pki = join(root, "tests/fixtures/pki");
 const cert = join(pki, "localhost-rsa.pem");
 const key = join(pki, "localhost-rsa-key.pem");
@@ -70,7 +74,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const work = mkdtempSync(join(tmpdir(), "bobcat-bench-"));
 const rawPort = await freePort();
 const bobPort = await freePort();
-writeFileSync(join(work, "hello.ts"), `export default { fetch: () => new Response("Hello, world", { headers: { "content-type": "text/plain" } }) };\n`);
+const body = bodySize > 0 ? "x".repeat(bodySize) : "Hello, world";
+writeFileSync(join(work, "hello.ts"), `const body = ${JSON.stringify(body)};\nexport default { fetch: () => new Response(body, { headers: { "content-type": "text/plain" } }) };\n`);
 writeFileSync(
   join(work, "server.yaml"),
   `logging: { level: warn, components: { connector: info } }
@@ -98,7 +103,7 @@ const bobCmd =
   runtime === "deno"
     ? [bin("deno"), "run", "-A", `--config=${join(root, "deno.json")}`, join(root, "src/cli/main.ts"), "run", "--config", join(work, "server.yaml")]
     : [bin("bun"), join(root, "src/cli/main.ts"), "run", "--config", join(work, "server.yaml")];
-const raw = await start([bin("bun"), join(import.meta.dir, "raw-bun-serve.ts"), String(rawPort), cert, key]);
+const raw = await start([bin("bun"), join(import.meta.dir, "raw-bun-serve.ts"), String(rawPort), cert, key, String(bodySize)]);
 const bob = await start(bobCmd);
 
 const results: Record<string, ReturnType<typeof wrk>[]> = { "raw Bun.serve": [], [`bobcat (${runtime})`]: [] };
@@ -113,7 +118,7 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
-console.log(`HTTPS keep-alive hello world, wrk -t1 -c${connections} -d${duration}s, ${rounds} interleaved rounds, RSA-2048, loopback`);
+console.log(`HTTPS keep-alive, ${bodySize > 0 ? `${bodySize}-byte body` : "hello world"}, wrk -t1 -c${connections} -d${duration}s, ${rounds} interleaved rounds, RSA-2048, loopback`);
 console.log("| server | median req/s | median req per server CPU-s | p99 per round |");
 console.log("|---|---|---|---|");
 const summary: Record<string, { rps: number; perCpu: number }> = {};

@@ -32,6 +32,11 @@ export async function startFromConfig(config: BobcatConfig): Promise<number> {
     };
     process.on("SIGINT", () => onSignal("SIGINT"));
     process.on("SIGTERM", () => onSignal("SIGTERM"));
+    // SIGHUP re-reads keystores and certificates, as Tomcat's reloadSslHostConfigs does.
+    process.on("SIGHUP", () => {
+      logger("tls").info("SIGHUP received: reloading TLS certificates");
+      void server.reloadTls();
+    });
   });
 }
 

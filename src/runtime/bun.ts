@@ -49,37 +49,63 @@ class BunConnection {
 }
 
 export async function startBunNative({ config, tls, pipeline }: BackendOptions): Promise<Listener> {
-  let tlsOption: unknown;
-  if (tls) {
-    // The first entry also serves clients that send no or an unknown SNI name.
-    const ordered = [tls.defaultHost, ...tls.hosts.filter((h) => h !== tls.defaultHost)];
-    tlsOption = ordered.length === 1 ? bunTls(ordered[0]!, false) : ordered.map((h, i) => bunTls(h, i > 0 || h.hostName !== "_default_"));
-  }
   const handle = pipeline.handle;
-  let server: ReturnType<typeof Bun.serve>;
-  try {
-    server = Bun.serve({
-      port: config.port,
+  const serve = (t: typeof tls) => {
+    let tlsOption: unknown;
+    if (t) {
+      // The first entry also serves clients that send no or an unknown SNI name.
+      const ordered = [t.defaultHost, ...t.hosts.filter((h) => h !== t.defaultHost)];
+      tlsOption = ordered.length === 1 ? bunTls(ordered[0]!, false) : ordered.map((h, i) => bunTls(h, i > 0 || h.hostName !== "_default_"));
+    }
+    return Bun.serve({
+      port: current?.port ?? config.port,
       hostname: config.address ?? "0.0.0.0",
       tls: tlsOption,
       idleTimeout: config.connectionTimeout <= 0 ? 0 : Math.min(255, Math.max(1, Math.round(config.connectionTimeout / 1000))),
-      fetch(req: Request, srv: typeof server) {
+      fetch(req: Request, srv: ReturnType<typeof Bun.serve>) {
         return handle(req, new BunConnection(srv, req));
       },
       error(e: Error) {
         return new Response(`HTTP Status 500 – ${e.message}`, { status: 500 });
       },
     });
+  };
+  let current: ReturnType<typeof Bun.serve> | undefined;
+  try {
+    current = serve(tls);
   } catch (e) {
     throw listenError(e, config);
   }
+  /** Servers replaced by a reload, finishing their requests. */
+  const retiring: Array<Promise<void>> = [];
   return {
-    port: server.port,
+    get port() {
+      return current!.port;
+    },
     stopAccepting: async () => {
-      void server.stop(false);
+      void current!.stop(false);
     },
     closeAll: async () => {
-      await server.stop(true);
+      await current!.stop(true);
+      await Promise.all(retiring);
+    },
+    // Bun.serve keeps its old certificate on reload(): replace the listener instead. The old
+    // one stops accepting and finishes what it has; the new one binds the same port.
+    reloadTls: async (next) => {
+      const old = current!;
+      retiring.push(old.stop(false));
+      for (let attempt = 0; ; attempt++) {
+        try {
+          current = serve(next);
+          return;
+        } catch (e) {
+          if (attempt >= 50) {
+            current = old;
+            throw listenError(e, config);
+          }
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
     },
   };
 }

@@ -12,6 +12,11 @@ export interface Listener {
   stopAccepting(): Promise<void>;
   /** Close every connection now. */
   closeAll(): Promise<void>;
+  /**
+   * New keys and certificates (Tomcat's reloadSslHostConfigs): new handshakes use them,
+   * connections and requests in flight go on undisturbed.
+   */
+  reloadTls(tls: ConnectorTls): Promise<void>;
 }
 
 export interface BackendOptions {

@@ -58,14 +58,22 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
     void serve(req, res, tls ? "https" : "http", pipeline.handle);
   };
   let server: ReturnType<typeof createHttpServer> | ReturnType<typeof createSecureServer>;
-  if (tls) {
-    const contexts = new Map<string, SecureContext>();
-    const hosts = new Map<string, TlsHost>();
-    for (const h of tls.hosts) {
-      contexts.set(h.hostName, createSecureContext(secureOptions(h)));
-      hosts.set(h.hostName, h);
+  /** Current TLS material by SNI host; replaced as a whole by a reload. */
+  let contexts = new Map<string, SecureContext>();
+  let hosts = new Map<string, TlsHost>();
+  let fallback: SecureContext | undefined;
+  let current = tls;
+  const install = (t: NonNullable<typeof tls>) => {
+    const nextContexts = new Map<string, SecureContext>();
+    const nextHosts = new Map<string, TlsHost>();
+    for (const h of t.hosts) {
+      nextContexts.set(h.hostName, createSecureContext(secureOptions(h)));
+      nextHosts.set(h.hostName, h);
     }
-    const fallback = contexts.get(tls.defaultHost.hostName)!;
+    [contexts, hosts, fallback, current] = [nextContexts, nextHosts, nextContexts.get(t.defaultHost.hostName)!, t];
+  };
+  if (tls) {
+    install(tls);
     const modes = new Set(tls.hosts.map((h) => h.config.certificateVerification));
     const requestCert = tls.hosts.some((h) => h.config.certificateVerification !== "none");
     server = createSecureServer({
@@ -75,12 +83,12 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
       // With one mode for every host the TLS stack refuses a missing or untrusted certificate
       // in the handshake itself; mixed modes are enforced right after it, per SNI host.
       rejectUnauthorized: modes.size === 1 && modes.has("required"),
-      SNICallback: (servername, cb) => cb(null, sniLookup(contexts, fallback, servername)),
+      SNICallback: (servername, cb) => cb(null, sniLookup(contexts, fallback!, servername)),
     });
-    server.on("tlsClientError", (err: Error & { code?: string }, socket: TLSSocket) => logHandshakeFailure(config.name, tls, err, socket));
+    server.on("tlsClientError", (err: Error & { code?: string }, socket: TLSSocket) => logHandshakeFailure(config.name, current!, err, socket));
     if (requestCert) {
       server.on("secureConnection", (socket: CheckedSocket) => {
-        const host = sniLookup(hosts, tls.defaultHost, (socket as { servername?: string }).servername);
+        const host = sniLookup(hosts, current!.defaultHost, (socket as { servername?: string }).servername);
         const chain = tlsInfoOf(socket).peerCertificates ?? [];
         socket[VERDICT] = checkClient(socket, chain, { config: host.config, trust: host.trust }).then(
           (reason) => {
@@ -102,6 +110,8 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
   }
   server.on("request", onRequest as never);
   // Connection counting works for the TLS server (secureConnection) and plain HTTP alike.
+  // Deno's TLS sockets otherwise wait for delayed ACKs on every response of a few KB (Nagle).
+  server.on("connection", (s: Socket) => s.setNoDelay?.(true));
   server.on(tls ? "secureConnection" : "connection", (s: Socket) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
@@ -125,6 +135,11 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
     },
     closeAll: async () => {
       for (const s of sockets) s.destroy();
+    },
+    reloadTls: async (next) => {
+      install(next);
+      // The default context also serves clients without SNI (setSecureContext is per server).
+      (server as { setSecureContext?: (o: object) => void }).setSecureContext?.(secureOptions(next.defaultHost));
     },
   };
 }

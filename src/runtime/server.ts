@@ -81,6 +81,41 @@ export class BobcatServer {
     return this;
   }
 
+  /**
+   * Tomcat's reloadSslHostConfigs: re-reads every TLS connector's keystores and PEM files (or
+   * only the connectors with an SSLHostConfig for `hostName`) and gives new handshakes the new
+   * material; connections in flight go on. A connector whose new material fails to load keeps
+   * its old one. Returns one line per connector.
+   */
+  async reloadTls(hostName?: string): Promise<{ reloaded: string[]; failed: string[] }> {
+    const reloaded: string[] = [];
+    const failed: string[] = [];
+    const want = hostName?.toLowerCase();
+    for (const c of this.connectors) {
+      if (!c.tls) continue;
+      if (want && !c.tls.hosts.some((h) => h.hostName === want)) continue;
+      try {
+        const next = (await loadConnectorTls(c.config))!;
+        const service = this.config.server.services.find((s) => s.connectors.includes(c.config))!;
+        const plan = planConnector(c.config, next, RUNTIME, runtimeLabel(), serviceTlsNeeds(service));
+        if (plan.backend !== c.plan.backend) {
+          throw new BobcatError("tls.reloadNeedsRestart", `the new TLS material needs the ${plan.backend} back-end (${plan.reason}); restart bobcat to switch`);
+        }
+        await c.listener.reloadTls(next);
+        c.tls = next;
+        const line = `${c.config.name}: reloaded ${next.hosts.map((h) => `${h.hostName} (${h.certs.map((x) => x.source).join(", ")})`).join("; ")}`;
+        log.info(line);
+        reloaded.push(line);
+      } catch (e) {
+        const text = e instanceof BobcatErrors ? e.errors.map((x) => x.format()).join("; ") : e instanceof BobcatError ? e.format() : String(e);
+        const line = `${c.config.name}: kept the old TLS material: ${text}`;
+        log.error(line);
+        failed.push(line);
+      }
+    }
+    return { reloaded, failed };
+  }
+
   /** Stop accepting, let requests in flight finish (up to the timeout), then stop the engines. */
   stop(timeoutSeconds = this.config.server.gracefulStopTimeout): Promise<void> {
     this.stopped ??= (async () => {

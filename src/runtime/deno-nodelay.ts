@@ -1,0 +1,52 @@
+/**
+ * Deno.serve never sets TCP_NODELAY on its TLS connections, so every HTTPS response of a few
+ * KB waits ~40 ms for a delayed ACK (Nagle); measured in bench/probes/deno-https-stall.ts. No
+ * option reaches that socket, but Linux copies TCP_NODELAY from a listening socket to the
+ * connections it accepts: set it on the listener through libc, from onListen, before the first
+ * accept. Returns false where that cannot be done (not Linux, no FFI permission).
+ */
+declare const Deno: {
+  build: { os: string };
+  dlopen(path: string, symbols: Record<string, { parameters: string[]; result: string }>): {
+    symbols: Record<string, (...args: unknown[]) => number>;
+    close(): void;
+  };
+};
+
+const SOL_SOCKET = 1;
+const SO_ACCEPTCONN = 30;
+const IPPROTO_TCP = 6;
+const TCP_NODELAY = 1;
+const AF_INET = 2;
+const AF_INET6 = 10;
+
+export function setNoDelayOnListener(port: number): boolean {
+  if (Deno.build.os !== "linux") return false;
+  let lib: ReturnType<typeof Deno.dlopen>;
+  try {
+    lib = Deno.dlopen("libc.so.6", {
+      setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+      getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+      getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+    });
+  } catch {
+    return false;
+  }
+  let done = false;
+  try {
+    // The listener's descriptor is not exposed: find the listening socket bound to our port.
+    for (let fd = 3; fd < 4096; fd++) {
+      const sa = new Uint8Array(128);
+      const len = new Uint32Array([128]);
+      if (lib.symbols.getsockname!(fd, sa, len) !== 0) continue;
+      const family = sa[0]! | (sa[1]! << 8);
+      if ((family !== AF_INET && family !== AF_INET6) || ((sa[2]! << 8) | sa[3]!) !== port) continue;
+      const listening = new Int32Array(1);
+      if (lib.symbols.getsockopt!(fd, SOL_SOCKET, SO_ACCEPTCONN, listening, new Uint32Array([4])) !== 0 || listening[0] !== 1) continue;
+      if (lib.symbols.setsockopt!(fd, IPPROTO_TCP, TCP_NODELAY, new Int32Array([1]), 4) === 0) done = true;
+    }
+  } finally {
+    lib.close();
+  }
+  return done;
+}

@@ -1,0 +1,84 @@
+/**
+ * Reloading certificates without a restart (SIGHUP, as Tomcat's reloadSslHostConfigs): new
+ * handshakes get the new certificate, a request in flight finishes, a broken new file keeps
+ * the old certificate. Under Bun (native and node-compat) and Deno.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { copyFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { cleanup, freePort, PKI, run, startBobcat, tempDir, type Runtime } from "../helpers/bobcat.ts";
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach(cleanup));
+
+const keyBits = async (port: number) => {
+  const r = await run(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-CAfile", join(PKI, "ca.pem")], { stdin: "Q\n" });
+  return /Server public key is (\d+) bit/.exec(r.stdout)?.[1];
+};
+
+async function waitFor(pred: () => boolean | Promise<boolean>, ms = 10000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await pred()) return true;
+    await Bun.sleep(50);
+  }
+  return false;
+}
+
+const CASES: Array<{ runtime: Runtime; extra: string; label: string }> = [
+  { runtime: "bun", extra: "", label: "bun native" },
+  { runtime: "bun", extra: "          maxConnections: 100\n", label: "bun node-compat" },
+  { runtime: "deno", extra: "", label: "deno native" },
+];
+
+describe("certificate reload on SIGHUP", () => {
+  for (const c of CASES) {
+    test(c.label, async () => {
+      const base = tempDir();
+      dirs.push(base);
+      copyFileSync(join(PKI, "localhost-rsa.pem"), join(base, "cert.pem"));
+      copyFileSync(join(PKI, "localhost-rsa-key.pem"), join(base, "key.pem"));
+      const port = await freePort();
+      const s = await startBobcat({
+        runtime: c.runtime,
+        base,
+        files: { "slow.ts": `export default { async fetch() { await new Promise((r) => setTimeout(r, 1500)); return new Response("slow done"); } };` },
+        config: `server:
+  services:
+    - connectors:
+        - port: ${port}
+          address: 127.0.0.1
+          SSLEnabled: true
+${c.extra}          sslHostConfigs:
+            - certificates:
+                - certificateFile: cert.pem
+                  certificateKeyFile: key.pem
+                  certificateChainFile: ${PKI}/intermediate.pem
+      engine:
+        defaultHost: localhost
+        hosts:
+          - name: localhost
+            contexts: [{ path: "", handler: slow.ts }]
+`,
+      });
+      try {
+        expect(await keyBits(port)).toBe("2048");
+        const inFlight = fetch(`https://localhost:${port}/`, { tls: { ca: await Bun.file(join(PKI, "ca.pem")).text() } } as RequestInit).then((r) => r.text());
+        await Bun.sleep(200);
+        copyFileSync(join(PKI, "localhost-ec.pem"), join(base, "cert.pem"));
+        copyFileSync(join(PKI, "localhost-ec-key.pem"), join(base, "key.pem"));
+        s.proc.kill("SIGHUP");
+        expect(await waitFor(() => s.output().includes(": reloaded "))).toBe(true);
+        expect(await inFlight).toBe("slow done");
+        expect(await waitFor(async () => (await keyBits(port)) === "256")).toBe(true);
+        // A broken file: the old (EC) certificate stays in service.
+        writeFileSync(join(base, "key.pem"), "not a key");
+        s.proc.kill("SIGHUP");
+        expect(await waitFor(() => s.output().includes("kept the old TLS material"))).toBe(true);
+        expect(await keyBits(port)).toBe("256");
+      } finally {
+        expect(await s.stop()).toBe(0);
+      }
+    });
+  }
+});
