@@ -24,6 +24,8 @@ Commands:
   run        start the server (default command)
   check      validate a config, open its keystores, print the effective config
   keytool    manage keystores with Java keytool's flags (bobcat keytool -help)
+  ca         a small CA for tests and development: issue certificates with OCSP URLs, CRLs
+  convert    translate a Tomcat server.xml into bobcat's YAML
   schema     print the JSON Schema of the config file
   version    print the version and runtime
 
@@ -69,7 +71,7 @@ export function parseArgs(argv: string[]): Parsed {
   const out: Parsed = { command: "run", properties: {}, help: false, rest: [] };
   let i = 0;
   if (argv[0] && !argv[0].startsWith("-")) out.command = argv[i++]!;
-  if (out.command === "keytool") {
+  if (out.command === "keytool" || out.command === "ca" || out.command === "convert") {
     out.rest = argv.slice(i);
     return out;
   }
@@ -156,6 +158,10 @@ export async function main(argv: string[]): Promise<number> {
       case "schema":
         console.log(JSON.stringify(Schema(), null, 2));
         return 0;
+      case "ca": {
+        const { caMain } = await import("../tls/ca/index.ts");
+        return await caMain(p.rest);
+      }
       case "keytool": {
         const { keytoolMain } = await import("../tls/keytool/index.ts");
         return await keytoolMain(p.rest);

@@ -71,6 +71,10 @@ export interface SSLHostConfig {
   caCertificateFile?: string;
   caCertificatePath?: string;
   certificateRevocationListFile?: string;
+  ocspEnabled: boolean;
+  ocspSoftFail: boolean;
+  ocspTimeout: number;
+  ocspStapling?: boolean;
   certificates: CertificateEntry[];
 }
 

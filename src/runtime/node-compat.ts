@@ -15,6 +15,9 @@ import { listenError, MODERN_TLS12_CIPHERS, type BackendOptions, type Listener }
 import type { TlsHost } from "./tls-material.ts";
 import { checkClient } from "./client-auth.ts";
 import { tlsInfoOf } from "./tls-info.ts";
+import { OcspStapler, ocspUrlOf } from "../tls/ocsp/index.ts";
+import { RUNTIME } from "./detect.ts";
+import { BobcatError } from "../util/errors.ts";
 
 /** The client-certificate verdict of a connection, awaited before its first request is served. */
 const VERDICT = Symbol("bobcat.clientVerdict");
@@ -90,7 +93,12 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
       server.on("secureConnection", (socket: CheckedSocket) => {
         const host = sniLookup(hosts, current!.defaultHost, (socket as { servername?: string }).servername);
         const chain = tlsInfoOf(socket).peerCertificates ?? [];
-        socket[VERDICT] = checkClient(socket, chain, { config: host.config, trust: host.trust }).then(
+        const ocsp = host.ocsp;
+        const revocation = ocsp ? async (c: typeof chain) => {
+          const r = await ocsp.check(c);
+          return r.ok ? null : `OCSP: ${r.reason}`;
+        } : undefined;
+        socket[VERDICT] = checkClient(socket, chain, { config: host.config, trust: host.trust, revocation }).then(
           (reason) => {
             if (!reason) return true;
             logger("handshake").info(`${config.name}: refused client ${socket.remoteAddress}:${socket.remotePort}: ${reason}`);
@@ -121,6 +129,15 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
     }
   });
   if (config.connectionTimeout > 0) server.setTimeout(config.connectionTimeout);
+  // Only Node emits OCSPRequest (runtimes.md): stapling lives here and nowhere else.
+  let staplers = new Map<string, OcspStapler>();
+  if (tls && RUNTIME === "node") {
+    staplers = await startStaplers(config.name, tls);
+    server.on("OCSPRequest", (cert: Buffer, _issuer: Buffer, cb: (err: Error | null, resp?: Buffer) => void) => {
+      const der = staplers.get(cert.toString("hex"))?.current();
+      cb(null, der ? Buffer.from(der) : undefined);
+    });
+  }
   await new Promise<void>((resolve, reject) => {
     server.once("error", (e) => reject(listenError(e, config)));
     server.listen(config.port, config.address ?? "0.0.0.0", () => resolve());
@@ -135,13 +152,43 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
     },
     closeAll: async () => {
       for (const s of sockets) s.destroy();
+      for (const st of staplers.values()) st.stop();
     },
     reloadTls: async (next) => {
       install(next);
+      if (RUNTIME === "node") {
+        const old = staplers;
+        staplers = await startStaplers(config.name, next);
+        for (const st of old.values()) st.stop();
+      }
       // The default context also serves clients without SNI (setSecureContext is per server).
       (server as { setSecureContext?: (o: object) => void }).setSecureContext?.(secureOptions(next.defaultHost));
     },
   };
+}
+
+/** One stapler per certificate that names an OCSP responder (unless ocspStapling is false). */
+async function startStaplers(connector: string, tls: { hosts: TlsHost[] }): Promise<Map<string, OcspStapler>> {
+  const out = new Map<string, OcspStapler>();
+  for (const h of tls.hosts) {
+    if (h.config.ocspStapling === false) continue;
+    for (const cert of h.certs) {
+      const [leaf, issuer] = cert.chain;
+      if (!leaf || !ocspUrlOf(leaf)) continue;
+      if (!issuer) {
+        const text = `${connector} SSLHostConfig "${h.hostName}": cannot staple OCSP for ${leaf.subject}: its issuer certificate is not in the chain (add certificateChainFile)`;
+        if (h.config.ocspStapling) throw new BobcatError("tls.staplingNoIssuer", text, { fix: "give the intermediate/issuer certificate in certificateChainFile or in the keystore entry's chain" });
+        log.warn(text);
+        continue;
+      }
+      const stapler = new OcspStapler(leaf, issuer);
+      // A responder that is down now does not stop start-up: the stapler retries in the background.
+      const ok = await stapler.start();
+      log.info(`${connector} SSLHostConfig "${h.hostName}": OCSP stapling for ${leaf.subject} via ${stapler.url}${ok ? "" : " (no response yet; retrying)"}`);
+      out.set(Buffer.from(leaf.rawData).toString("hex"), stapler);
+    }
+  }
+  return out;
 }
 
 /**

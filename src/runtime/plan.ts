@@ -26,7 +26,8 @@ export type Feature =
   | "honor-cipher-order"
   | "session-tickets-off"
   | "session-timeout"
-  | "handshake-logging";
+  | "handshake-logging"
+  | "ocsp-stapling";
 
 const FEATURE_TEXT: Record<Feature, string> = {
   tls: "TLS from one certificate",
@@ -42,6 +43,7 @@ const FEATURE_TEXT: Record<Feature, string> = {
   "session-tickets-off": "disableSessionTickets",
   "session-timeout": "a sessionTimeout other than 86400",
   "handshake-logging": "handshake debug logging (logging.components.handshake: debug)",
+  "ocsp-stapling": "OCSP stapling (ocspStapling: true)",
 };
 
 /** Which back-ends of each runtime can do a feature, best first. */
@@ -60,6 +62,7 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "session-tickets-off": ["native", "node-compat"],
     "session-timeout": ["node-compat"],
     "handshake-logging": ["node-compat"],
+    "ocsp-stapling": [],
   },
   deno: {
     tls: ["native", "node-compat"],
@@ -75,6 +78,7 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "session-tickets-off": [],
     "session-timeout": [],
     "handshake-logging": ["node-compat"],
+    "ocsp-stapling": [],
   },
   node: {
     tls: ["node-compat"],
@@ -90,6 +94,7 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "session-tickets-off": ["node-compat"],
     "session-timeout": ["node-compat"],
     "handshake-logging": ["node-compat"],
+    "ocsp-stapling": ["node-compat"],
   },
 };
 
@@ -119,6 +124,7 @@ export function requiredFeatures(c: ConnectorConfig, tls: ConnectorTls | undefin
   if (tls.hosts.some((h) => h.config.honorCipherOrder)) f.push("honor-cipher-order");
   if (tls.hosts.some((h) => h.config.disableSessionTickets)) f.push("session-tickets-off");
   if (tls.hosts.some((h) => h.config.sessionTimeout !== 86400)) f.push("session-timeout");
+  if (tls.hosts.some((h) => h.config.ocspStapling === true)) f.push("ocsp-stapling");
   // Native back-ends never report a failed handshake; the node:tls one does.
   if (logger("handshake").enabled("debug")) f.push("handshake-logging");
   if (tls.hosts.some((h) => h.config.certificateVerification !== "none")) f.push("client-certificates");

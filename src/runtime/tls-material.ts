@@ -13,6 +13,8 @@ import { generateSelfSigned } from "../tls/keystore/selfsigned.ts";
 import { parseProtocols, type TlsVersion } from "../tls/protocols.ts";
 import { loadClientTrust, type ClientTrust } from "../tls/trust.ts";
 import { parseCipherSettings, type CipherSettings } from "../tls/ciphers.ts";
+import { OcspChecker, ocspUrlOf } from "../tls/ocsp/index.ts";
+import { RUNTIME } from "./detect.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { logger } from "../util/log.ts";
 
@@ -26,6 +28,8 @@ export interface TlsHost {
   /** Set when the host config verifies client certificates. */
   trust?: ClientTrust;
   ciphers: CipherSettings;
+  /** OCSP checks of client certificates (ocspEnabled). */
+  ocsp?: OcspChecker;
 }
 
 export interface ConnectorTls {
@@ -61,7 +65,12 @@ export async function loadConnectorTls(c: ConnectorConfig): Promise<ConnectorTls
       if (h.certificateRevocationListFile && h.certificateVerification === "none") {
         log.warn(`${c.name} SSLHostConfig "${h.hostName}": certificateRevocationListFile has no effect while certificateVerification is none`);
       }
-      hosts.push({ hostName: h.hostName, config: h, certs, versions, trust, ciphers });
+      if (h.ocspEnabled && h.certificateVerification === "none") {
+        log.warn(`${c.name} SSLHostConfig "${h.hostName}": ocspEnabled has no effect while certificateVerification is none`);
+      }
+      const ocsp = h.ocspEnabled && h.certificateVerification !== "none" ? new OcspChecker({ softFail: h.ocspSoftFail, timeoutMs: h.ocspTimeout }) : undefined;
+      warnUnstapled(c.name, h, certs);
+      hosts.push({ hostName: h.hostName, config: h, certs, versions, trust, ciphers, ocsp });
     } catch (e) {
       if (e instanceof BobcatError) errors.push(e);
       else throw e;
@@ -70,6 +79,20 @@ export async function loadConnectorTls(c: ConnectorConfig): Promise<ConnectorTls
   if (errors.length > 0) throw new BobcatErrors(errors, `connector ${c.name}: the TLS configuration cannot be used`);
   const defaultHost = hosts.find((h) => h.hostName === c.defaultSSLHostConfigName)!;
   return { hosts, defaultHost };
+}
+
+/**
+ * ocspStapling unset: certificates that name an OCSP responder are stapled where the runtime
+ * can (Node); elsewhere say so once. (ocspStapling: true on Bun/Deno is refused by the plan.)
+ */
+function warnUnstapled(connector: string, h: SSLHostConfig, certs: LoadedCertificate[]): void {
+  if (h.ocspStapling !== undefined || RUNTIME === "node") return;
+  for (const cert of certs) {
+    const url = ocspUrlOf(cert.chain[0]!);
+    if (url) {
+      log.warn(`${connector} SSLHostConfig "${h.hostName}": the certificate ${cert.chain[0]!.subject} names the OCSP responder ${url}, but only Node's TLS stack can staple its answers (run with --runtime node, or set ocspStapling: false to silence this)`);
+    }
+  }
 }
 
 /** The default config's certificate: made once, kept in the base directory, reused afterwards. */
