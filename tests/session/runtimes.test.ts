@@ -10,7 +10,7 @@ const fixtures = join(import.meta.dir, "fixtures");
 const runtimes = {
   bun: (script: string, args: string[] = []) => [join(root, "node_modules/.bin/bun"), [script, ...args]] as const,
   deno: (script: string, args: string[] = []) =>
-    [join(root, "node_modules/.bin/deno"), ["run", "-A", "--no-config", script, ...args]] as const,
+    [join(root, "node_modules/.bin/deno"), ["run", "-A", "--quiet", `--config=${join(root, "deno.json")}`, script, ...args]] as const,
 };
 const scratch: string[] = [];
 afterAll(() => scratch.forEach((d) => rmSync(d, { recursive: true, force: true })));
