@@ -4,7 +4,6 @@
  * for PostgreSQL, and `mysql2` for MySQL when that package is installed. Drivers are imported
  * on first use, so a runtime never loads a module it cannot run (bun:sqlite under Deno).
  */
-import { sql } from "drizzle-orm";
 import { BobcatError } from "../util/errors.ts";
 
 export type Dialect = "sqlite" | "postgres" | "mysql";
@@ -53,6 +52,8 @@ class SqliteConnection implements SqlConnection {
 
   constructor(
     private readonly db: DrizzleDatabase,
+    /** Runs one statement outside drizzle's query builders (BEGIN, COMMIT, DDL). */
+    private readonly raw: (statement: string) => unknown,
     private readonly closeClient: () => void,
   ) {}
 
@@ -69,13 +70,13 @@ class SqliteConnection implements SqlConnection {
   transaction<T>(fn: (tx: DrizzleDatabase) => Promise<T>): Promise<T> {
     // Manual BEGIN/COMMIT: bun:sqlite's drizzle transactions take only synchronous callbacks.
     return this.exclusive(async () => {
-      await this.db.run(sql.raw("BEGIN IMMEDIATE"));
+      await this.raw("BEGIN IMMEDIATE");
       try {
         const result = await fn(this.db);
-        await this.db.run(sql.raw("COMMIT"));
+        await this.raw("COMMIT");
         return result;
       } catch (err) {
-        await Promise.resolve(this.db.run(sql.raw("ROLLBACK"))).catch(() => {});
+        await Promise.resolve(this.raw("ROLLBACK")).catch(() => {});
         throw err;
       }
     });
@@ -83,7 +84,7 @@ class SqliteConnection implements SqlConnection {
 
   execute(statement: string): Promise<void> {
     return this.exclusive(async () => {
-      await this.db.run(sql.raw(statement));
+      await this.raw(statement);
     });
   }
 
@@ -102,7 +103,7 @@ export async function openSqlite(file: string): Promise<SqlConnection> {
     const { drizzle } = await importAtRuntime<typeof import("drizzle-orm/bun-sqlite")>("drizzle-orm/bun-sqlite");
     const client = new Database(file, { create: true, readwrite: true });
     for (const p of SQLITE_PRAGMAS) client.run(p);
-    return new SqliteConnection(drizzle({ client }), () => client.close());
+    return new SqliteConnection(drizzle({ client }), (s) => client.run(s), () => client.close());
   }
   const { DatabaseSync } = await import("node:sqlite");
   const { drizzle } = await import("drizzle-orm/sqlite-proxy");
@@ -130,7 +131,7 @@ export async function openSqlite(file: string): Promise<SqlConnection> {
     if (method === "get") return { rows: (stmt.get(...params) ?? undefined) as unknown as unknown[] };
     return { rows: stmt.all(...params) as unknown[] };
   });
-  return new SqliteConnection(db, () => client.close());
+  return new SqliteConnection(db, (s) => client.exec(s), () => client.close());
 }
 
 class PoolConnection implements SqlConnection {
@@ -165,12 +166,18 @@ export async function openPostgres(url: string, options: NetworkOptions): Promis
     max: options.maxTotal,
     connect_timeout: Math.max(1, Math.ceil(options.maxWaitMillis / 1000)),
     idle_timeout: 60,
+    // postgres.js waits longer and longer before reconnecting after failures; a store fails fast
+    // instead (the request falls back to memory) and the manager retries on its own schedule.
+    backoff: () => 0,
     // CREATE TABLE IF NOT EXISTS and the like report NOTICEs; they are not worth a log line.
     onnotice: () => {},
     ...(options.username !== undefined ? { username: options.username } : {}),
     ...(options.password !== undefined ? { password: options.password } : {}),
   });
-  return new PoolConnection("postgres", drizzle({ client }), (s) => client.unsafe(s), () => client.end({ timeout: 5 }));
+  return new PoolConnection("postgres", drizzle({ client }), (s) => client.unsafe(s), () =>
+    // Closed after the stores' last writes. A connection that failed during an outage never
+    // finishes a graceful end in postgres.js, so connections are terminated at once.
+    client.end({ timeout: 0 }));
 }
 
 /** The part of mysql2/promise used here (the package is optional, so its types may be absent). */

@@ -493,7 +493,7 @@ export class PersistentManager extends ManagerBase {
           }
         } catch (err) {
           if (isOutage(err)) {
-            this.log.warn(`[${this.name}] ${this.storeImpl} is still unavailable (${describeError(err)}); ${this.backlog.size} write(s) pending`);
+            this.log.warn(`[${this.name}] the store is still unavailable (${describeError(err)}); ${this.backlog.size} write(s) pending`);
             return;
           }
           this.log.error(`[${this.name}] pending ${write} of session [${id}] failed and is dropped: ${describeError(err)}`);
@@ -509,7 +509,10 @@ export class PersistentManager extends ManagerBase {
   }
 
   private storeFailed(what: string, err: unknown): void {
-    const message = `[${this.name}] ${what} failed on ${this.storeImpl}: ${describeError(err)}`;
+    const detail = describeError(err);
+    // The stores' own errors already name the store (and the table).
+    const store = String(this.storeImpl);
+    const message = `[${this.name}] ${what} failed` + (detail.includes(store) ? `: ${detail}` : ` on ${store}: ${detail}`);
     if (!isOutage(err)) {
       this.log.error(message);
     } else if (!this.storeDown) {

@@ -101,6 +101,20 @@ export async function startPostgres(): Promise<PostgresServer> {
     rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
+  let destroyed = false;
+  const destroy = () => {
+    if (destroyed) return;
+    destroyed = true;
+    process.off("exit", destroy);
+    try {
+      if (running) stop();
+    } finally {
+      running = false;
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  };
+  // A test run that ends early (timeout, crash) must not leave a server or its directory behind.
+  process.on("exit", destroy);
   return {
     url: `postgres://bobcat@127.0.0.1:${port}/postgres`,
     port,
@@ -116,13 +130,6 @@ export async function startPostgres(): Promise<PostgresServer> {
     psql(sql: string) {
       return run("psql", ["-h", "127.0.0.1", "-p", String(port), "-U", "bobcat", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-AtX", "-c", sql]);
     },
-    destroy() {
-      try {
-        if (running) stop();
-      } finally {
-        running = false;
-        rmSync(dataDir, { recursive: true, force: true });
-      }
-    },
+    destroy,
   };
 }

@@ -9,13 +9,13 @@
  * sessions that never expire are not swept; every failure is reported as a
  * StoreUnavailableError naming the data source and table instead of being swallowed.
  */
-import { and, count, eq, gt, sql } from "drizzle-orm";
-import type { DrizzleDatabase, SqlConnection } from "../../datasource/drivers.ts";
+import type { SqlConnection } from "../../datasource/drivers.ts";
 import { type DataSource, lookupDataSource } from "../../datasource/resources.ts";
 import { BobcatError } from "../../util/errors.ts";
 import { CorruptDataError } from "../errors.ts";
 import type { StandardSession } from "../session.ts";
-import { createTableSql, readTableNames, type SessionTableNames, sessionTable, TABLE_NAME_KEYS } from "./session-table.ts";
+import type { SessionQueries } from "./session-queries.ts";
+import { createTableSql, readTableNames, type SessionTableNames, TABLE_NAME_KEYS } from "./session-table.ts";
 import { describeCause, StoreBase, type StoreContext, storeOptionReader, StoreUnavailableError } from "./store-base.ts";
 
 export interface DataSourceStoreOptions extends Partial<SessionTableNames> {
@@ -59,7 +59,7 @@ export class DataSourceStore extends StoreBase {
   readonly localDataSource: boolean;
   readonly names: SessionTableNames;
   readonly dataSource: DataSource;
-  private readonly table: ReturnType<typeof sessionTable>;
+  private queries: Promise<SessionQueries> | null = null;
 
   /** Looks the data source up at once, so a wrong dataSourceName stops start-up with the names that exist. */
   constructor(options: DataSourceStoreOptions, context: StoreContext = {}) {
@@ -72,7 +72,12 @@ export class DataSourceStore extends StoreBase {
     this.localDataSource = r.boolean("localDataSource", false);
     this.names = readTableNames(r);
     this.dataSource = lookupDataSource(name, context.dataSources ?? {}, this.localDataSource);
-    this.table = sessionTable(this.dataSource.dialect, this.names);
+  }
+
+  /** The drizzle queries, loaded on first use. */
+  private sql(): Promise<SessionQueries> {
+    this.queries ??= import("./session-queries.ts").then(({ SessionQueries }) => new SessionQueries(this.dataSource.dialect, this.names));
+    return this.queries;
   }
 
   /** The CREATE TABLE this store expects, for the data source's database. */
@@ -86,9 +91,10 @@ export class DataSourceStore extends StoreBase {
    * column, or a missing driver, stops start-up.
    */
   override async start(): Promise<void> {
+    const queries = await this.sql();
     const conn = await this.dataSource.connection();
     try {
-      await withTimeout(this.probe(conn), `data source [${this.dataSource}]`);
+      await withTimeout(queries.probe(conn), `data source [${this.dataSource}]`);
     } catch (err) {
       if (!isSchemaError(err)) {
         this.log.warn(
@@ -109,35 +115,18 @@ export class DataSourceStore extends StoreBase {
     }
   }
 
-  private async probe(conn: SqlConnection): Promise<void> {
-    const t = this.table;
-    if (conn.dialect !== "sqlite") {
-      await conn.run((db) =>
-        db.select({ id: t.id, app: t.app, data: t.data, valid: t.valid, maxInactive: t.maxInactive, lastAccess: t.lastAccess })
-          .from(t).limit(0)
-      );
-      return;
-    }
-    // SQLite reads a double-quoted name that is no column as a string literal, so a query would not notice a wrong name.
-    const { sessionTable, ...columns } = this.names;
-    const rows: unknown[][] = await conn.run((db) => db.values(sql`SELECT name FROM pragma_table_info(${sessionTable})`));
-    const present = new Set(rows.map((r) => String(r[0]).toLowerCase()));
-    if (present.size === 0) throw new Error(`no such table: ${sessionTable}`);
-    const missing = Object.values(columns).filter((c) => !present.has(c.toLowerCase()));
-    if (missing.length) throw new Error(`no such column: ${missing.join(", ")} (table ${sessionTable} has ${[...present].join(", ")})`);
-  }
-
   private get app(): string {
     return applicationName(this.manager.name);
   }
 
   /** Runs one operation with Tomcat's retry; the final failure names the data source, the table and the cause. */
-  private async attempt<T>(what: string, op: (conn: SqlConnection) => Promise<T>): Promise<T> {
+  private async attempt<T>(what: string, op: (queries: SessionQueries, conn: SqlConnection) => Promise<T>): Promise<T> {
+    const queries = await this.sql();
     let first: unknown;
     for (let i = 0; i < ATTEMPTS; i++) {
       try {
         const conn = await this.dataSource.connection();
-        return await withTimeout(op(conn), `data source [${this.dataSource}]`);
+        return await withTimeout(op(queries, conn), `data source [${this.dataSource}]`);
       } catch (err) {
         if (err instanceof BobcatError) throw err;
         first ??= err;
@@ -151,20 +140,12 @@ export class DataSourceStore extends StoreBase {
     );
   }
 
-  private byId(id: string) {
-    return and(eq(this.table.id, id), eq(this.table.app, this.app));
-  }
-
   async load(id: string): Promise<StandardSession | null> {
-    const t = this.table;
-    const rows: { data: Uint8Array | null }[] = await this.attempt(`loading session [${id}]`, (conn) =>
-      conn.run((db: DrizzleDatabase) => db.select({ data: t.data }).from(t).where(this.byId(id)).limit(1))
-    );
-    const data = rows[0]?.data;
-    if (!rows.length) return null;
-    if (!data) throw new CorruptDataError(`${this}: the row of session [${id}] has no data`);
+    const data = await this.attempt(`loading session [${id}]`, (q, conn) => q.load(conn, id, this.app));
+    if (data === null) return null;
+    if (data === undefined) throw new CorruptDataError(`${this}: the row of session [${id}] has no data`);
     try {
-      return this.manager.deserializeSession(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      return this.manager.deserializeSession(data);
     } catch (err) {
       if (!(err instanceof CorruptDataError)) throw err;
       throw new CorruptDataError(`${this}: the row of session [${id}] cannot be read: ${err.message}`, err.fix);
@@ -178,44 +159,25 @@ export class DataSourceStore extends StoreBase {
       id,
       app: this.app,
       data: this.manager.serializeSession(session),
-      valid: session.isValidInternal() ? "1" : "0",
+      valid: session.isValidInternal() ? "1" as const : "0" as const,
       maxInactive: session.maxInactiveInterval,
       lastAccess: session.lastAccessedTimeInternal,
     };
-    const t = this.table;
-    await this.attempt(`saving session [${id}]`, (conn) =>
-      conn.transaction(async (tx: DrizzleDatabase) => {
-        await tx.delete(t).where(this.byId(id));
-        await tx.insert(t).values(row);
-      })
-    );
+    await this.attempt(`saving session [${id}]`, (q, conn) => q.save(conn, row));
   }
 
   async remove(id: string): Promise<void> {
-    await this.attempt(`removing session [${id}]`, (conn) => conn.run((db: DrizzleDatabase) => db.delete(this.table).where(this.byId(id))));
+    await this.attempt(`removing session [${id}]`, (q, conn) => q.remove(conn, id, this.app));
   }
 
-  async keys(): Promise<string[]> {
-    const t = this.table;
-    const rows: { id: string }[] = await this.attempt("listing sessions", (conn) =>
-      conn.run((db: DrizzleDatabase) => db.select({ id: t.id }).from(t).where(eq(t.app, this.app)))
-    );
-    return rows.map((r) => r.id);
+  keys(): Promise<string[]> {
+    return this.attempt("listing sessions", (q, conn) => q.keys(conn, this.app));
   }
 
-  /** Rows whose own columns say they timed out; sessions that never expire (maxinactive <= 0) are not among them. */
-  protected override async expiredKeys(): Promise<string[]> {
-    const t = this.table;
+  /** Rows whose own columns say they timed out; sessions that never expire are not among them. */
+  protected override expiredKeys(): Promise<string[]> {
     const now = this.manager.now();
-    const rows: { id: string }[] = await this.attempt("listing expired sessions", (conn) =>
-      conn.run((db: DrizzleDatabase) =>
-        db.select({ id: t.id }).from(t).where(
-          // 1000.0: an int column times 1000 overflows 32 bits for timeouts over 24 days.
-          and(eq(t.app, this.app), gt(t.maxInactive, 0), sql`${t.lastAccess} + ${t.maxInactive} * 1000.0 < ${now}`),
-        )
-      )
-    );
-    return rows.map((r) => r.id);
+    return this.attempt("listing expired sessions", (q, conn) => q.expiredKeys(conn, this.app, now));
   }
 
   /** The row's own columns already say it timed out, so an unreadable copy is only clutter. */
@@ -224,16 +186,12 @@ export class DataSourceStore extends StoreBase {
     this.log.warn(`[${this.manager.name}] ${this}: removed the unreadable row of expired session [${id}]`);
   }
 
-  async getSize(): Promise<number> {
-    const t = this.table;
-    const rows: { n: number }[] = await this.attempt("counting sessions", (conn) =>
-      conn.run((db: DrizzleDatabase) => db.select({ n: count() }).from(t).where(eq(t.app, this.app)))
-    );
-    return Number(rows[0]?.n ?? 0);
+  getSize(): Promise<number> {
+    return this.attempt("counting sessions", (q, conn) => q.size(conn, this.app));
   }
 
   async clear(): Promise<void> {
-    await this.attempt("clearing sessions", (conn) => conn.run((db: DrizzleDatabase) => db.delete(this.table).where(eq(this.table.app, this.app))));
+    await this.attempt("clearing sessions", (q, conn) => q.clear(conn, this.app));
   }
 
   toString(): string {

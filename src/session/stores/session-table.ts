@@ -1,10 +1,8 @@
 /**
- * The session table of a DataSourceStore: its names (Tomcat's attributes and defaults), the
- * drizzle table built from them for each dialect, and the CREATE TABLE bobcat suggests.
+ * The session table of a DataSourceStore: its names (Tomcat's attributes and defaults) and the
+ * CREATE TABLE bobcat suggests. No drizzle here: the queries (session-queries.ts) are loaded
+ * only when a DataSourceStore starts, so servers without one never load drizzle-orm.
  */
-import { customType as mysqlCustomType, int, mysqlTable, varchar as mysqlVarchar, bigint as mysqlBigint, char as mysqlChar } from "drizzle-orm/mysql-core";
-import { bigint, char, customType as pgCustomType, integer as pgInteger, pgTable, varchar } from "drizzle-orm/pg-core";
-import { customType as sqliteCustomType, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import type { Dialect } from "../../datasource/drivers.ts";
 import { OptionReader } from "../options.ts";
 
@@ -64,44 +62,6 @@ export function readTableNames(r: OptionReader): SessionTableNames {
 export function namesFor(dialect: Dialect, names: SessionTableNames): SessionTableNames {
   if (dialect !== "postgres") return names;
   return Object.fromEntries(TABLE_NAME_KEYS.map((k) => [k, names[k].toLowerCase()])) as unknown as SessionTableNames;
-}
-
-const sqliteBytes = sqliteCustomType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => "blob" });
-const pgBytes = pgCustomType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => "bytea" });
-const mysqlBytes = mysqlCustomType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => "mediumblob" });
-
-/** The drizzle table for a dialect, with fixed property names and the configured SQL names. */
-export function sessionTable(dialect: Dialect, configured: SessionTableNames) {
-  const n = namesFor(dialect, configured);
-  switch (dialect) {
-    case "sqlite":
-      return sqliteTable(n.sessionTable, {
-        id: text(n.sessionIdCol).notNull(),
-        app: text(n.sessionAppCol).notNull(),
-        data: sqliteBytes(n.sessionDataCol),
-        valid: text(n.sessionValidCol).notNull(),
-        maxInactive: integer(n.sessionMaxInactiveCol).notNull(),
-        lastAccess: integer(n.sessionLastAccessedCol).notNull(),
-      });
-    case "postgres":
-      return pgTable(n.sessionTable, {
-        id: varchar(n.sessionIdCol, { length: 100 }).notNull(),
-        app: varchar(n.sessionAppCol, { length: 255 }).notNull(),
-        data: pgBytes(n.sessionDataCol),
-        valid: char(n.sessionValidCol, { length: 1 }).notNull(),
-        maxInactive: pgInteger(n.sessionMaxInactiveCol).notNull(),
-        lastAccess: bigint(n.sessionLastAccessedCol, { mode: "number" }).notNull(),
-      });
-    case "mysql":
-      return mysqlTable(n.sessionTable, {
-        id: mysqlVarchar(n.sessionIdCol, { length: 100 }).notNull(),
-        app: mysqlVarchar(n.sessionAppCol, { length: 255 }).notNull(),
-        data: mysqlBytes(n.sessionDataCol),
-        valid: mysqlChar(n.sessionValidCol, { length: 1 }).notNull(),
-        maxInactive: int(n.sessionMaxInactiveCol).notNull(),
-        lastAccess: mysqlBigint(n.sessionLastAccessedCol, { mode: "number" }).notNull(),
-      });
-  }
 }
 
 const TYPES: Record<Dialect, { id: string; app: string; valid: string; maxInactive: string; lastAccess: string; data: string }> = {
