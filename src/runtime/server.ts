@@ -14,6 +14,7 @@ import { planConnector, serviceTlsNeeds, type Plan } from "./plan.ts";
 import { loadConnectorTls, type ConnectorTls } from "./tls-material.ts";
 import { startNodeCompat } from "./node-compat.ts";
 import { VERSION } from "../version.ts";
+import { setAdminView, type AdminView } from "../core/admin.ts";
 
 const log = logger("connector");
 
@@ -78,7 +79,42 @@ export class BobcatServer {
       await this.stop(0);
       throw e;
     }
+    setAdminView(this.adminView());
     return this;
+  }
+
+  private adminView(): AdminView {
+    return {
+      version: VERSION,
+      runtime: runtimeLabel(),
+      connectors: () =>
+        this.connectors.map((c) => ({
+          name: c.config.name,
+          url: c.url,
+          backend: c.plan.backend,
+          reason: c.plan.reason,
+          tlsHosts: c.tls?.hosts.map((h) => h.hostName) ?? [],
+          active: c.pipeline.active,
+          queued: c.pipeline.limiter.queued,
+          rejected: c.pipeline.limiter.rejected,
+        })),
+      contexts: () =>
+        this.engines.flatMap((e) =>
+          e.hosts.flatMap((h) =>
+            h.contexts.map((c) => ({
+              engine: e.config.name,
+              host: h.config.name,
+              path: c.path,
+              name: c.config.name,
+              docBase: c.config.docBase,
+              handler: c.config.handler,
+              sessionTimeout: c.config.sessionTimeout,
+              manager: c.sessions.manager,
+            })),
+          ),
+        ),
+      reloadTls: (hostName) => this.reloadTls(hostName),
+    };
   }
 
   /**
