@@ -138,3 +138,17 @@ describe("handshake debug logging (logging.components.handshake: debug)", () => 
     });
   }
 });
+
+test("deno refuses what neither of its back-ends can do, instead of ignoring it", async () => {
+  for (const [attr, feature] of [
+    ["honorCipherOrder: true", "honorCipherOrder"],
+    ["disableSessionTickets: true", "disableSessionTickets"],
+    ["sessionTimeout: 300", "a sessionTimeout other than 86400"],
+    ["ciphers: ECDHE-RSA-AES128-GCM-SHA256", "a ciphers list"],
+  ]) {
+    const r = await refused("deno", attr!);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`TLS feature "${feature}"`);
+    expect(r.stderr).toContain("is not supported on Deno");
+  }
+});
