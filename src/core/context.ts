@@ -4,20 +4,8 @@
  */
 import type { X509Certificate } from "@peculiar/x509";
 
-/** The session API of DESIGN.md; the session layer's sessions satisfy it structurally. */
-export interface HttpSession {
-  readonly id: string;
-  readonly creationTime: number;
-  readonly lastAccessedTime: number;
-  readonly isNew: boolean;
-  /** Seconds; <= 0 never expires. */
-  maxInactiveInterval: number;
-  getAttribute<T = unknown>(name: string): T | undefined;
-  setAttribute(name: string, value: unknown): void;
-  removeAttribute(name: string): void;
-  getAttributeNames(): string[];
-  invalidate(): void;
-}
+import type { HttpSession } from "../session/types.ts";
+export type { HttpSession };
 
 /** What the runtime adapter knows about the connection a request came on. */
 export interface ConnectionInfo {
