@@ -1,0 +1,682 @@
+/**
+ * `bobcat convert`: Tomcat's server.xml (and conf/context.xml) → bobcat's YAML, element by
+ * element as DESIGN.md lays the config out. The schema decides what converts, under which key
+ * and with which type; whatever it has no counterpart for stays visible as a
+ * `# not converted:` comment in the output and a warning, so nothing disappears unseen.
+ */
+import { readFile, writeFile } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { XMLParser, XMLValidator } from "fast-xml-parser";
+import { Document, Pair, Scalar, YAMLMap, YAMLSeq, type Node as YamlNode } from "yaml";
+import type { AttrDef, ChildDef, ElementDef } from "./schema-types.ts";
+import { ALL_ELEMENTS, Certificate, Context, Server } from "./schema.ts";
+import { loadConfigText } from "./load.ts";
+import { BobcatError, BobcatErrors } from "../util/errors.ts";
+
+export interface ConvertOptions {
+  /** The server.xml's path, for messages and the header comment. */
+  file?: string;
+  /** Tomcat's conf/context.xml: its settings become the defaults of every `<Context>`. */
+  contextXml?: string;
+  /** The context.xml's path, for messages. */
+  contextFile?: string;
+}
+
+export interface ConvertResult {
+  yaml: string;
+  /** One line per thing not converted (or converted unchecked), with file and line. */
+  warnings: string[];
+}
+
+export function convertServerXml(xmlText: string, opts: ConvertOptions = {}): ConvertResult {
+  const file = opts.file ?? "server.xml";
+  const root = parseXml(xmlText, file);
+  if (root.name !== "Server") {
+    throw new BobcatError("convert.root", `the root element is <${root.name}>, not <Server>`, {
+      where: { file, line: root.line },
+      fix: root.name === "Context" ? "pass a context.xml with --context, next to the server.xml" : "give bobcat convert Tomcat's conf/server.xml",
+    });
+  }
+  const c = new Converter(file, []);
+  const server = c.element(root, Server) as OutMap;
+  const top = new OutMap();
+  top.set("server", server);
+
+  const header = [
+    `Converted by \`bobcat convert\` from ${file}${opts.contextXml !== undefined ? ` and ${opts.contextFile ?? "context.xml"}` : ""}.`,
+    `Relative paths are as Tomcat wrote them, against $CATALINA_BASE: run with --base ${catalinaBase(opts.file) ?? "$CATALINA_BASE"}.`,
+    "`# not converted:` marks what bobcat has no counterpart for. Check the result: bobcat check --config <this file>",
+  ];
+  if (opts.contextXml !== undefined) header.push(...applyContextXml(c, opts.contextXml, opts.contextFile ?? "context.xml"));
+  return { yaml: render(top, header), warnings: c.warnings };
+}
+
+// ---- XML ---------------------------------------------------------------------------------------
+
+interface XmlElement {
+  name: string;
+  attrs: [string, string][];
+  children: XmlElement[];
+  /** Non-blank text directly inside the element, trimmed. */
+  text: string;
+  line: number;
+}
+
+type OrderedNode = { [tag: string]: OrderedNode[] | string } & { ":@"?: Record<string, string> };
+
+function parseXml(text: string, file: string): XmlElement {
+  if (text.trim() === "") throw new BobcatError("convert.xmlSyntax", "the file is empty", { where: { file }, fix: "give bobcat convert Tomcat's conf/server.xml" });
+  const verdict = XMLValidator.validate(text);
+  // server.xml may pull in files through entities (<!ENTITY x SYSTEM "file">), which Tomcat expands and bobcat does not.
+  const entity = /<!ENTITY\b/.exec(text);
+  const entityFix = "bobcat does not expand entities declared in a DOCTYPE: put the included file's content (or the value) in place of each &name; reference";
+  if (verdict !== true) {
+    throw new BobcatError("convert.xmlSyntax", `malformed XML: ${verdict.err.msg}`, {
+      where: { file, line: verdict.err.line, column: verdict.err.col },
+      fix: entity && verdict.err.msg.includes("'&'") ? entityFix : "correct the XML at this position (Tomcat refuses such a file as well)",
+    });
+  }
+  if (entity) {
+    throw new BobcatError("convert.entity", "the file declares entities (<!ENTITY ...>)", {
+      where: { file, line: text.slice(0, entity.index).split("\n").length },
+      fix: entityFix,
+    });
+  }
+  const parser = new XMLParser({
+    preserveOrder: true,
+    ignoreAttributes: false,
+    attributeNamePrefix: "",
+    parseAttributeValue: false,
+    parseTagValue: false,
+    ignoreDeclaration: true,
+    ignorePiTags: true,
+    captureMetaData: true,
+  });
+  let nodes: OrderedNode[];
+  try {
+    nodes = parser.parse(text) as OrderedNode[];
+  } catch (e) {
+    // What the validator lets through but the parser still refuses (nesting and entity limits).
+    throw new BobcatError("convert.xmlSyntax", `malformed XML: ${(e as Error).message}`, { where: { file }, fix: "server.xml never needs more than 100 nested elements: check the file is the server.xml" });
+  }
+  const meta = XMLParser.getMetaDataSymbol() as unknown as symbol;
+  const lineStarts = [0];
+  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) lineStarts.push(i + 1);
+  const lineOf = (offset: number) => {
+    let lo = 0;
+    let hi = lineStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (lineStarts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo + 1;
+  };
+  const toElement = (node: OrderedNode): XmlElement | undefined => {
+    const name = Object.keys(node).find((k) => k !== ":@" && k !== "#text");
+    if (!name) return undefined;
+    const kids = node[name] as OrderedNode[];
+    const start = (node as unknown as Record<symbol, { startIndex?: number }>)[meta]?.startIndex ?? 0;
+    return {
+      name,
+      // XML turns newlines and tabs inside attribute values into spaces; Tomcat's parser does too.
+      attrs: Object.entries(node[":@"] ?? {}).map(([k, v]) => [k, String(v).replace(/[\t\r\n]/g, " ")]),
+      children: kids.map(toElement).filter((e): e is XmlElement => e !== undefined),
+      text: kids.filter((k) => "#text" in k).map((k) => String(k["#text"])).join("").trim(),
+      line: lineOf(start),
+    };
+  };
+  const roots = nodes.map(toElement).filter((e): e is XmlElement => e !== undefined);
+  if (roots.length !== 1) {
+    throw new BobcatError("convert.xmlSyntax", `malformed XML: ${roots.length} root elements (${roots.map((r) => `<${r.name}>`).join(", ")}); a document has one`, {
+      where: { file, line: roots[1]?.line },
+      fix: "keep only the <Server> element at the top level",
+    });
+  }
+  return roots[0]!;
+}
+
+/** The element as one line of XML (its start tag, or the whole element when it holds only text). */
+function startTag(el: XmlElement, close = false): string {
+  const attrs = el.attrs.map(([k, v]) => ` ${k}="${v.replaceAll('"', "&quot;")}"`).join("");
+  if (el.text && el.children.length === 0) return `<${el.name}${attrs}>${el.text}</${el.name}>`;
+  return `<${el.name}${attrs}${close && el.children.length === 0 ? "/" : ""}>`;
+}
+
+/** The element named briefly, by the attributes that identify it. */
+function label(el: XmlElement): string {
+  const ids = el.attrs.filter(([k]) => ["className", "name", "port", "hostName", "path"].includes(k));
+  return `<${el.name}${ids.map(([k, v]) => ` ${k}="${v}"`).join("")}>`;
+}
+
+function descendants(el: XmlElement, depth = 1): string[] {
+  return el.children.flatMap((k) => [`${"  ".repeat(depth)}${startTag(k, true)}`, ...descendants(k, depth + 1)]);
+}
+
+// ---- Output tree -------------------------------------------------------------------------------
+
+type Value = string | number | boolean | string[] | OutMap | OutList;
+interface Entry {
+  key: string;
+  value: Value;
+  /** Comment lines above the key. */
+  before: string[];
+  /** Comment after a scalar value. */
+  inline?: string;
+  /** The XML element a single child came from, to report it if a later one replaces it. */
+  source?: XmlElement;
+}
+interface Item {
+  value: OutMap | string;
+  before: string[];
+}
+class OutList {
+  readonly items: Item[] = [];
+}
+
+/** A YAML mapping under construction; notes wait for the next key or item, or end up at the end. */
+class OutMap {
+  entries: Entry[] = [];
+  pending: string[] = [];
+
+  get(key: string): Entry | undefined {
+    return this.entries.find((e) => e.key === key);
+  }
+
+  set(key: string, value: Value, inline?: string, source?: XmlElement): void {
+    this.entries.push({ key, value, before: this.take(), inline, source });
+  }
+
+  push(key: string, value: OutMap | string, before: string[] = []): void {
+    let entry = this.get(key);
+    if (!entry) {
+      entry = { key, value: new OutList(), before: this.take() };
+      this.entries.push(entry);
+    }
+    (entry.value as OutList).items.push({ value, before: [...this.take(), ...before] });
+  }
+
+  note(lines: string[]): void {
+    this.pending.push(...lines);
+  }
+
+  private take(): string[] {
+    const t = this.pending;
+    this.pending = [];
+    return t;
+  }
+}
+
+function render(top: OutMap, header: string[]): string {
+  const doc = new Document();
+  doc.contents = toNode(doc, top) as YAMLMap;
+  doc.commentBefore = commentText(header) ?? null;
+  return doc.toString({ lineWidth: 0 });
+}
+
+const commentText = (lines: string[]) => (lines.length ? lines.map((l) => ` ${l}`).join("\n") : undefined);
+
+function toNode(doc: Document, v: Value): YamlNode {
+  if (v instanceof OutMap) {
+    const map = new YAMLMap();
+    for (const e of v.entries) {
+      const key = new Scalar(e.key);
+      key.commentBefore = commentText(e.before);
+      const value = toNode(doc, e.value);
+      if (e.inline) value.comment = ` ${e.inline}`;
+      map.items.push(new Pair(key, value));
+    }
+    map.comment = commentText(v.pending);
+    return map;
+  }
+  if (v instanceof OutList) {
+    const seq = new YAMLSeq();
+    for (const item of v.items) {
+      const node = toNode(doc, item.value);
+      // Notes on an item's first key read better above the "- " than after it.
+      const first = item.value instanceof OutMap ? item.value.entries[0] : undefined;
+      const lead = first && first.before.length ? [...item.before, ...first.before] : item.before;
+      if (first && first.before.length) ((node as YAMLMap).items[0]!.key as Scalar).commentBefore = undefined;
+      node.commentBefore = commentText(lead);
+      seq.items.push(node);
+    }
+    return seq;
+  }
+  return doc.createNode(v) as YamlNode;
+}
+
+// ---- Conversion --------------------------------------------------------------------------------
+
+/**
+ * Elements DESIGN.md places in the config that the schema may not define yet. Where the schema
+ * has them, it wins; otherwise they are converted under these keys with their attributes copied
+ * unchecked (and a warning says so), rather than lost.
+ */
+const DESIGNED: Record<string, Record<string, { key: string; list: boolean }>> = {
+  Server: { GlobalNamingResources: { key: "globalNamingResources", list: false } },
+  GlobalNamingResources: { Resource: { key: "resources", list: true } },
+  Context: { Resource: { key: "resources", list: true } },
+  Manager: { Store: { key: "store", list: false } },
+};
+/** The className values DESIGN.md names for elements the schema may not define yet. */
+const DESIGNED_CLASSES: Record<string, string[]> = {
+  Manager: ["PersistentManager"],
+  Store: ["FileStore", "DataSourceStore"],
+};
+
+/** Why whole elements have no counterpart, where "bobcat has no <X>" would not help. */
+const ELEMENT_REASONS: Record<string, string> = {
+  Executor: "bobcat has no shared thread pools; maxThreads applies per connector",
+  UpgradeProtocol: "bobcat serves HTTP/2 over TLS by itself",
+  Cluster: "bobcat has no clustering (sticky sessions: the Engine's jvmRoute; shared sessions: a PersistentManager with a DataSourceStore)",
+  WatchedResource: "bobcat does not reload applications; restart it after a change",
+  Loader: "there is no Java class loading",
+  JarScanner: "there are no JARs to scan",
+  Parameter: "bobcat has no servlet context parameters; configure the handler module directly",
+  Environment: "bobcat has no JNDI environment entries; configure the handler module directly",
+  ResourceLink: "a DataSourceStore finds global resources by name, no link needed",
+  Resources: "static files come from docBase (symbolic links that leave it are never followed)",
+  OpenSSLConf: "OpenSSL configuration commands have no counterpart; use the SSLHostConfig attributes",
+};
+/** What to say when an element's className is not one bobcat has. */
+const CLASS_HINTS: Record<string, string> = {
+  Realm: "its users are listed in the config, on a context (contexts[].realm.users)",
+};
+/** Attributes whose Tomcat meaning bobcat reaches another way. */
+const ATTR_HINTS: Record<string, string> = {
+  "Realm.pathname": "bobcat lists the users in the config: copy them from that file into realm.users (username, password, roles)",
+};
+/** Tomcat 9 connector TLS attributes the schema does not move (tomcat.md §1.5), and where they go. */
+const LEGACY_HINTS: Record<string, string> = {
+  SSLProtocol: "protocols", SSLCipherSuite: "ciphers", useServerCipherSuitesOrder: "honorCipherOrder",
+  SSLHonorCipherOrder: "honorCipherOrder", SSLVerifyDepth: "certificateVerificationDepth",
+  SSLCARevocationFile: "certificateRevocationListFile", SSLCARevocationPath: "certificateRevocationListPath",
+  SSLCACertificatePath: "caCertificatePath", algorithm: "keyManagerAlgorithm", truststoreProvider: "truststoreProvider",
+  truststoreAlgorithm: "truststoreAlgorithm", trustManagerClassName: "trustManagerClassName",
+  sessionCacheSize: "sessionCacheSize", sessionTimeout: "sessionTimeout", SSLDisableCompression: "disableCompression",
+  SSLDisableSessionTickets: "disableSessionTickets", keystorePassFile: "certificates[].certificateKeystorePasswordFile",
+  keystoreProvider: "certificates[].certificateKeystoreProvider", SSLPassword: "certificates[].certificateKeyPassword",
+  keyPassFile: "certificates[].certificateKeyPasswordFile", SSLPasswordFile: "certificates[].certificateKeyPasswordFile",
+};
+
+/** `className` of elements the schema defines by variants: kept as Tomcat wrote it, full or short. */
+const CLASS_NAME: AttrDef = { kind: "string", doc: "The implementation, by Tomcat's full class name or bobcat's short one." };
+
+/** The attributes and children one XML element may have; `passthrough` copies the rest unchecked. */
+interface Shape {
+  attrs: Record<string, AttrDef>;
+  children: Record<string, ChildDef>;
+  passthrough: boolean;
+}
+
+class Converter {
+  /** Every converted `<Context>`, for context.xml's defaults. */
+  readonly contexts: OutMap[] = [];
+
+  constructor(
+    private readonly file: string,
+    readonly warnings: string[],
+  ) {}
+
+  /** Converts `el`, or returns why it cannot be. */
+  element(el: XmlElement, def: ElementDef | undefined): OutMap | string {
+    const shape = this.shape(el, def);
+    if (typeof shape === "string") return shape;
+    const out = new OutMap();
+    if (shape.passthrough && el.attrs.length > 0) {
+      this.warnings.push(`${this.at(el)}: ${label(el)} is copied as written: this bobcat's schema has no definition to check its attributes against`);
+    }
+    const certAttrs: [string, string][] = [];
+    for (const [name, raw] of el.attrs) {
+      const a = shape.attrs[name];
+      if (a) this.attribute(el, out, name, raw, a);
+      else if (el.name === "SSLHostConfig" && Certificate.attrs[name]) certAttrs.push([name, raw]);
+      else if (shape.passthrough) out.set(name, inferred(raw));
+      else this.skipAttr(el, out, name, raw, this.attrReason(el, name));
+    }
+    for (const child of el.children) this.child(el, shape, child, out);
+    if (el.text) this.report(el, out, [`not converted: text "${el.text}" — text inside <${el.name}> means nothing to bobcat`]);
+    if (certAttrs.length > 0) this.implicitCertificate(el, out, certAttrs);
+    if (el.name === "Context") this.contexts.push(out);
+    return out;
+  }
+
+  /** Tomcat 9 took Certificate attributes on <SSLHostConfig> itself, for its implicit certificate. */
+  private implicitCertificate(el: XmlElement, out: OutMap, attrs: [string, string][]): void {
+    const cert = new OutMap();
+    for (const [name, raw] of attrs) this.attribute(el, cert, name, raw, Certificate.attrs[name]!);
+    const before = ["from attributes on <SSLHostConfig> itself (Tomcat 9 style)"];
+    const existing = out.get("certificates")?.value as OutList | undefined;
+    if (existing) existing.items.unshift({ value: cert, before });
+    else out.push("certificates", cert, before);
+  }
+
+  private shape(el: XmlElement, def: ElementDef | undefined): Shape | string {
+    const attr = (name: string) => el.attrs.find(([k]) => k === name)?.[1];
+    if (el.name === "Resource") {
+      const type = attr("type");
+      // Only data sources have a counterpart (tomcat.md: JNDI DataSource → a named resource).
+      if (type && !/(^|\.)DataSource$/.test(type)) {
+        return `only DataSource resources have a counterpart in bobcat${type.endsWith("UserDatabase") ? " (users go in a context's realm: contexts[].realm.users)" : ""}`;
+      }
+    }
+    if (!def) {
+      const allowed = DESIGNED_CLASSES[el.name];
+      const cls = attr("className");
+      if (allowed && (!cls || !allowed.includes(shortName(cls)))) {
+        return cls ? `bobcat's <${el.name}> className is one of: ${allowed.join(", ")}` : `<${el.name}> needs a className (${allowed.join(", ")})`;
+      }
+      return { attrs: { className: CLASS_NAME }, children: {}, passthrough: true };
+    }
+    const base: Shape = { attrs: def.attrs, children: def.children ?? {}, passthrough: false };
+    if (def.variants) {
+      const cls = attr("className") ?? def.variants.defaultVariant;
+      const known = Object.keys(def.variants.map);
+      if (cls === undefined) return `<${el.name}> needs a className (bobcat has: ${known.join(", ")})`;
+      const hit = Object.entries(def.variants.map).find(([short, v]) => cls === short || cls === v.fullName);
+      if (hit) {
+        const v = hit[1].element();
+        return { attrs: { className: CLASS_NAME, ...def.attrs, ...v.attrs }, children: { ...base.children, ...(v.children ?? {}) }, passthrough: false };
+      }
+      if (DESIGNED_CLASSES[el.name]?.includes(shortName(cls))) return { ...base, attrs: { className: CLASS_NAME, ...def.attrs }, passthrough: true };
+      return `bobcat's <${el.name}> className is one of: ${known.join(", ")}${CLASS_HINTS[el.name] ? `; ${CLASS_HINTS[el.name]}` : ""}`;
+    }
+    // className and protocol choose what the element is; one bobcat does not have cannot be half-converted.
+    for (const key of ["className", "protocol"]) {
+      const a = def.attrs[key];
+      const value = attr(key);
+      if (a?.kind !== "enum" || value === undefined || acceptsEnum(a, value)) continue;
+      if (key === "protocol" && /ajp/i.test(value)) return "bobcat has no AJP connector; put an HTTP reverse proxy in front";
+      const names = a.values!.filter((x) => key === "protocol" || !x.includes("."));
+      return `bobcat's <${el.name}> ${key} is one of: ${names.join(", ")}${key === "className" && CLASS_HINTS[el.name] ? `; ${CLASS_HINTS[el.name]}` : ""}`;
+    }
+    return base;
+  }
+
+  private child(parent: XmlElement, shape: Shape, child: XmlElement, out: OutMap): void {
+    const fromSchema = Object.entries(shape.children).find(([, c]) => c.element().name === child.name);
+    const designed = DESIGNED[parent.name]?.[child.name];
+    if (fromSchema || designed) {
+      const [key, list, def] = fromSchema ? [fromSchema[0], fromSchema[1].list, fromSchema[1].element()] : [designed!.key, designed!.list, undefined];
+      const converted = this.element(child, def);
+      if (typeof converted === "string") return this.skipElement(child, out, converted);
+      if (list) return out.push(key, converted);
+      // An element that carried nothing leaves only its notes, on the parent.
+      if (converted.entries.length === 0 && child.attrs.length === 0) {
+        if (converted.pending.length > 0) out.note([`<${child.name}> is left out, nothing in it converts:`, ...converted.pending.map((l) => `  ${l}`)]);
+        return;
+      }
+      const earlier = out.get(key);
+      if (earlier) {
+        // Tomcat keeps the last one set, so the later element wins here too.
+        this.report(earlier.source!, out, [`not converted: ${startTag(earlier.source!)} — replaced by the later <${child.name}>, as in Tomcat`]);
+        earlier.value = converted;
+        earlier.source = child;
+        return;
+      }
+      return out.set(key, converted, undefined, child);
+    }
+    const listKey = this.textListKey(shape, child);
+    if (listKey) {
+      if (child.attrs.length > 0 || child.children.length > 0) {
+        return this.skipElement(child, out, `bobcat's ${listKey} is a list of plain names`);
+      }
+      return out.push(listKey, child.text);
+    }
+    this.skipElement(child, out, this.elementReason(child, parent));
+  }
+
+  /** `<Alias>name</Alias>` → `aliases: [name]`: a text-only child named after a list attribute. */
+  private textListKey(shape: Shape, child: XmlElement): string | undefined {
+    const key = plural(child.name[0]!.toLowerCase() + child.name.slice(1));
+    return shape.attrs[key]?.kind === "list" ? key : undefined;
+  }
+
+  private attribute(el: XmlElement, out: OutMap, name: string, raw: string, a: AttrDef): void {
+    const { value, problem } = typed(a, raw);
+    let inline: string | undefined;
+    if (problem) {
+      inline = `${problem}: fix it before running`;
+      this.warnings.push(`${this.at(el)}: <${el.name}> ${name}="${raw}" ${problem}; kept as written, bobcat refuses it until it is fixed`);
+    } else if (name === "sessionAttributeValueClassNameFilter" && /\bjava(x)?\\?\.|jakarta\\?\./.test(raw)) {
+      // Left as it is, a filter of Java class names matches nothing here, and persisted sessions would lose every attribute.
+      inline = "matches Java class names; bobcat's are String, Number, Boolean, Object, Map, ...: rewrite it";
+      this.warnings.push(`${this.at(el)}: <${el.name}> ${name}="${raw}" names Java classes; bobcat matches its own type names (String, Number, Boolean, Object, Map, a registered class): rewrite it, or no attribute is persisted`);
+    } else if (a.ignored) {
+      inline = `accepted, no effect: ${a.ignored}`;
+    } else if (a.movedTo) {
+      const where = Certificate.attrs[a.movedTo] ? "the default SSLHostConfig's certificate" : "the default SSLHostConfig";
+      inline = `Tomcat 9 attribute: bobcat moves it to ${a.movedTo} on ${where}`;
+    }
+    out.set(name, value, inline);
+  }
+
+  private attrReason(el: XmlElement, name: string): string {
+    const hint = ATTR_HINTS[`${el.name}.${name}`];
+    if (hint) return hint;
+    if (el.name === "Connector" && LEGACY_HINTS[name]) {
+      return `a Tomcat 9 TLS attribute bobcat does not move: set ${LEGACY_HINTS[name]} on the connector's SSLHostConfig`;
+    }
+    return `not a bobcat <${el.name}> attribute`;
+  }
+
+  private elementReason(el: XmlElement, parent: XmlElement): string {
+    if (ELEMENT_REASONS[el.name]) return ELEMENT_REASONS[el.name]!;
+    const parents = new Set([
+      ...ALL_ELEMENTS.filter((d) => Object.values(d.children ?? {}).some((c) => c.element().name === el.name)).map((d) => `<${d.name}>`),
+      ...Object.keys(DESIGNED).filter((p) => DESIGNED[p]![el.name]).map((p) => `<${p}>`),
+    ]);
+    const note = CLASS_HINTS[el.name] ? `; ${CLASS_HINTS[el.name]}` : "";
+    if (parents.size > 0) return `bobcat takes <${el.name}> inside ${[...parents].join(", ")} only, not inside <${parent.name}>${note}`;
+    return `bobcat has no <${el.name}>`;
+  }
+
+  private skipElement(el: XmlElement, out: OutMap, reason: string): void {
+    this.report(el, out, [`not converted: ${startTag(el)} — ${reason}`, ...descendants(el)]);
+  }
+
+  private skipAttr(el: XmlElement, out: OutMap, name: string, raw: string, reason: string): void {
+    out.note([`not converted: ${name}="${raw}" — ${reason}`]);
+    this.warnings.push(`${this.at(el)}: <${el.name}> ${name}="${raw}" not converted — ${reason}`);
+  }
+
+  /** A comment in the output, and the same as a warning (nested elements counted, not repeated). */
+  report(el: XmlElement, out: OutMap, lines: string[]): void {
+    out.note(lines);
+    const nested = lines.length - 1;
+    this.warnings.push(`${this.at(el)}: ${lines[0]}${nested > 0 ? ` (with ${nested} nested element${nested > 1 ? "s" : ""}, shown in the output)` : ""}`);
+  }
+
+  at(el: XmlElement): string {
+    return `${this.file}:${el.line}`;
+  }
+}
+
+function shortName(cls: string): string {
+  return cls.slice(cls.lastIndexOf(".") + 1);
+}
+
+function plural(word: string): string {
+  if (/(s|x|z|ch|sh)$/.test(word)) return `${word}es`;
+  if (/[^aeiou]y$/.test(word)) return `${word.slice(0, -1)}ies`;
+  return `${word}s`;
+}
+
+function acceptsEnum(a: AttrDef, value: string): boolean {
+  const v = value.trim().toLowerCase();
+  return value.includes("${") || a.values!.some((x) => x.toLowerCase() === v) || Object.keys(a.synonyms ?? {}).some((x) => x.toLowerCase() === v);
+}
+
+/** The value as the schema types it; `${...}` stays a string, as bobcat expands before it checks. */
+function typed(a: AttrDef, raw: string): { value: Value; problem?: string } {
+  if (raw.includes("${")) return { value: raw };
+  switch (a.kind) {
+    case "int":
+      return /^\s*-?\d+\s*$/.test(raw) ? { value: Number(raw) } : { value: raw, problem: "is not a whole number" };
+    case "number":
+      return /^\s*-?\d+(\.\d+)?\s*$/.test(raw) ? { value: Number(raw) } : { value: raw, problem: "is not a number" };
+    case "boolean":
+      return /^\s*(true|false)\s*$/i.test(raw) ? { value: raw.trim().toLowerCase() === "true" } : { value: raw, problem: "is not true or false" };
+    case "list":
+      return { value: raw.split(",").map((s) => s.trim()).filter((s) => s) };
+    default:
+      return { value: raw };
+  }
+}
+
+/** Without a definition, numbers and booleans are recognised by their look (leading zeros stay text). */
+function inferred(raw: string): Value {
+  if (/^-?(0|[1-9]\d{0,14})$/.test(raw)) return Number(raw);
+  if (/^(true|false)$/i.test(raw)) return raw.toLowerCase() === "true";
+  return raw;
+}
+
+/** $CATALINA_BASE for a server.xml in its usual place, conf/server.xml. */
+function catalinaBase(file: string | undefined): string | undefined {
+  if (!file) return undefined;
+  const dir = dirname(resolve(file));
+  return basename(dir) === "conf" ? dirname(dir) : undefined;
+}
+
+// ---- context.xml -------------------------------------------------------------------------------
+
+/** Merges conf/context.xml into every converted context; returns the header lines for its notes (and for defaults with no context to go to). */
+function applyContextXml(c: Converter, xml: string, file: string): string[] {
+  const root = parseXml(xml, file);
+  if (root.name !== "Context") {
+    throw new BobcatError("convert.root", `the root element of the context file is <${root.name}>, not <Context>`, {
+      where: { file, line: root.line },
+      fix: "pass Tomcat's conf/context.xml with --context",
+    });
+  }
+  const cc = new Converter(file, c.warnings);
+  const defaults = cc.element(root, Context) as OutMap;
+  const path = defaults.get("path");
+  if (path) {
+    // Tomcat ignores path outside server.xml; applied to every context it would clash.
+    defaults.entries = defaults.entries.filter((e) => e !== path);
+    cc.report(root, defaults, [`not converted: path="${path.value}" — Tomcat ignores path in context.xml`]);
+  }
+  const label = `${file} (defaults for every context):`;
+  // Its own notes are said once, in the header, rather than repeated in every context.
+  const notes = [...defaults.entries.flatMap((e) => e.before), ...defaults.pending];
+  defaults.pending = [];
+  for (const e of defaults.entries) e.before = [];
+  if (defaults.entries.length === 0) return notes.length ? [label, ...notes] : [];
+  if (c.contexts.length === 0) {
+    const reason = "the server.xml lists no <Context> (Tomcat deploys webapps/ by itself; bobcat lists contexts in the config)";
+    c.warnings.push(`${file}:${root.line}: not applied: its settings — ${reason}; they are in the header of the output, for the contexts you add`);
+    const shown = render(defaults, []).trimEnd().split("\n").map((l) => `  ${l}`);
+    return [label, ...notes, `not applied — ${reason}; for the contexts you add:`, ...shown];
+  }
+  for (const ctx of c.contexts) {
+    let first = true;
+    for (const d of defaults.entries) {
+      const own = ctx.get(d.key);
+      if (own && own.value instanceof OutList && d.value instanceof OutList) {
+        // Tomcat adds context.xml's valves (and resources) before the context's own.
+        own.value.items.unshift(...d.value.items.map((i, n) => ({ ...i, before: n === 0 ? [`from ${file}`, ...i.before] : i.before })));
+      } else if (!own) {
+        // Otherwise the context's own setting wins, as in Tomcat.
+        ctx.entries.push({ ...d, before: first ? [`from ${file}`] : [] });
+        first = false;
+      }
+    }
+  }
+  return notes.length ? [label, ...notes] : [];
+}
+
+// ---- CLI ---------------------------------------------------------------------------------------
+
+const HELP = `Usage: bobcat convert SERVER.XML [-o OUT.yaml] [--context CONTEXT.XML]
+
+Translates Tomcat's server.xml into bobcat's YAML config, element by element: Service →
+services, Connector → connectors, SSLHostConfig → sslHostConfigs, Host → hosts, Context →
+contexts, Manager → manager, ... Attribute names stay Tomcat's; values are typed (numbers,
+booleans); \${...} references are kept, as bobcat expands the same syntax.
+
+What bobcat has no counterpart for (Executor, AJP connectors, UserDatabaseRealm, ...) becomes a
+"# not converted:" comment in the output and a warning on standard error. The result is then
+loaded as 'bobcat run' would, and anything still to fix is reported.
+
+Options:
+  -o, --output FILE    write the YAML to FILE (default: standard output)
+  --context FILE       Tomcat's conf/context.xml: its settings become defaults of every context
+  -h, --help           this help
+
+Exit status: 0 converted, 1 unreadable or malformed input, 2 usage error.`;
+
+/** `bobcat convert ...`; `argv` is what follows the word convert. */
+export async function convertMain(argv: string[]): Promise<number> {
+  let input: string | undefined;
+  let output: string | undefined;
+  let contextFile: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = (): string | undefined => (a.includes("=") && a.startsWith("--") ? a.slice(a.indexOf("=") + 1) : argv[++i]);
+    if (a === "-h" || a === "--help") {
+      console.log(HELP);
+      return 0;
+    } else if (a === "-o" || a === "--output" || a.startsWith("--output=")) {
+      output = value();
+      if (output === undefined) return usage(`${a} needs a file name`);
+    } else if (a === "--context" || a.startsWith("--context=")) {
+      contextFile = value();
+      if (contextFile === undefined) return usage(`${a} needs a file name`);
+    } else if (a.startsWith("-")) {
+      return usage(`unknown option ${a}`);
+    } else if (input === undefined) {
+      input = a;
+    } else {
+      return usage(`one server.xml at a time (got ${input} and ${a})`);
+    }
+  }
+  if (input === undefined) return usage("name the server.xml to convert");
+  if (output !== undefined && resolve(output) === resolve(input)) return usage("the output would overwrite the server.xml; choose another -o file");
+  try {
+    const xml = await readInput(input);
+    const contextXml = contextFile === undefined ? undefined : await readInput(contextFile);
+    const { yaml, warnings } = convertServerXml(xml, { file: input, contextXml, contextFile });
+    for (const w of warnings) console.error(`bobcat: warning: ${w}`);
+    if (output === undefined) process.stdout.write(yaml);
+    else await writeFile(output, yaml);
+    reportLoadProblems(yaml, output, input);
+    return 0;
+  } catch (e) {
+    if (e instanceof BobcatError) {
+      console.error(`bobcat: ${e.format()}`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+async function readInput(file: string): Promise<string> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new BobcatError("convert.notFound", `cannot read ${file}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`, {
+      where: { file },
+      fix: code === "ENOENT" ? "check the path (relative paths are resolved against the current directory)" : "check the file's permissions",
+    });
+  }
+}
+
+/** Loads the result as `bobcat run` would, so what still needs a hand is said now, not at start-up. */
+function reportLoadProblems(yaml: string, output: string | undefined, input: string): void {
+  const file = output ?? join(dirname(resolve(input)), "server.yaml");
+  try {
+    loadConfigText(file, yaml, { baseDir: catalinaBase(input) ?? dirname(resolve(input)) });
+  } catch (e) {
+    if (!(e instanceof BobcatErrors) && !(e instanceof BobcatError)) throw e;
+    const errors = e instanceof BobcatErrors ? e.errors : [e];
+    console.error(`bobcat: the converted config does not load yet; fix ${errors.length === 1 ? "this" : "these"} before running it:`);
+    for (const err of errors) console.error(`  ${err.format().replaceAll("\n", "\n  ")}`);
+  }
+}
+
+function usage(message: string): number {
+  console.error(`bobcat convert: ${message}\nRun 'bobcat convert --help' for usage.`);
+  return 2;
+}
