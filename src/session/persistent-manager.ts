@@ -207,6 +207,8 @@ export class PersistentManager extends ManagerBase {
     if (live) return live.isValid() ? live : null;
     // Its removal has not reached the store yet: the stored copy is dead.
     if (this.backlog.get(id) === "remove") return null;
+    // A session swapped in during a stop would be expired by it, and its stored copy deleted.
+    if (this.state === "stopping" || this.state === "stopped") return null;
     let load = this.loading.get(id);
     if (!load) {
       load = this.swapIn(id).finally(() => this.loading.delete(id));

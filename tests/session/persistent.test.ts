@@ -524,3 +524,14 @@ describe("store outages", () => {
     expect((await readdir(work.dir)).some((n) => n.startsWith("BROKEN.session.corrupt-"))).toBe(true);
   });
 });
+
+describe("lifecycle", () => {
+  test("no session is swapped in once the manager stops, so a late request cannot get a stored copy deleted", async () => {
+    const a = await manager({ maxIdleSwap: 0 });
+    const s = a.createSession();
+    await a.processPersistenceChecks();
+    await a.stop();
+    expect(await a.findSession(s.id)).toBeNull();
+    expect(store.data.has(s.id)).toBe(true);
+  });
+});
