@@ -158,6 +158,10 @@ export async function main(argv: string[]): Promise<number> {
       case "schema":
         console.log(JSON.stringify(Schema(), null, 2));
         return 0;
+      case "convert": {
+        const { convertMain } = await import("../config/convert.ts");
+        return await convertMain(p.rest);
+      }
       case "ca": {
         const { caMain } = await import("../tls/ca/index.ts");
         return await caMain(p.rest);
