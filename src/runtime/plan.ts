@@ -27,7 +27,9 @@ export type Feature =
   | "session-tickets-off"
   | "session-timeout"
   | "handshake-logging"
-  | "ocsp-stapling";
+  | "ocsp-stapling"
+  | "connection-timeout"
+  | "long-connection-timeout";
 
 const FEATURE_TEXT: Record<Feature, string> = {
   tls: "TLS from one certificate",
@@ -44,6 +46,8 @@ const FEATURE_TEXT: Record<Feature, string> = {
   "session-timeout": "a sessionTimeout other than 86400",
   "handshake-logging": "handshake debug logging (logging.components.handshake: debug)",
   "ocsp-stapling": "OCSP stapling (ocspStapling: true)",
+  "connection-timeout": "a connectionTimeout other than 20000 ms",
+  "long-connection-timeout": "a connectionTimeout above 255 s",
 };
 
 /** Which back-ends of each runtime can do a feature, best first. */
@@ -63,6 +67,8 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "session-timeout": ["node-compat"],
     "handshake-logging": ["node-compat"],
     "ocsp-stapling": [],
+    "connection-timeout": ["native", "node-compat"],
+    "long-connection-timeout": ["node-compat"],
   },
   deno: {
     tls: ["native", "node-compat"],
@@ -79,6 +85,8 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "session-timeout": [],
     "handshake-logging": ["node-compat"],
     "ocsp-stapling": [],
+    "connection-timeout": ["node-compat"],
+    "long-connection-timeout": ["node-compat"],
   },
   node: {
     tls: ["node-compat"],
@@ -95,6 +103,8 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "session-timeout": ["node-compat"],
     "handshake-logging": ["node-compat"],
     "ocsp-stapling": ["node-compat"],
+    "connection-timeout": ["node-compat"],
+    "long-connection-timeout": ["node-compat"],
   },
 };
 
@@ -114,6 +124,9 @@ export interface Plan {
 export function requiredFeatures(c: ConnectorConfig, tls: ConnectorTls | undefined, serviceNeeds: Feature[] = []): Feature[] {
   const f: Feature[] = [];
   if (c.maxConnections !== DEFAULT_MAX_CONNECTIONS && c.maxConnections > 0) f.push("max-connections");
+  // Deno.serve has no idle timeout at all; Bun.serve's goes up to 255 s.
+  if (c.connectionTimeout !== 20000) f.push("connection-timeout");
+  if (c.connectionTimeout > 255000) f.push("long-connection-timeout");
   if (!tls) return f;
   f.push("tls");
   if (tls.hosts.length > 1) f.push("sni-multiple-certificates");

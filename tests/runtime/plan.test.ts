@@ -1,0 +1,45 @@
+import { describe, expect, test } from "bun:test";
+import { loadConfigText } from "../../src/config/load.ts";
+import { planConnector, requiredFeatures } from "../../src/runtime/plan.ts";
+import type { ConnectorTls } from "../../src/runtime/tls-material.ts";
+import { BobcatError } from "../../src/util/errors.ts";
+
+const connector = (attrs: string) =>
+  loadConfigText("/c/s.yaml", `server:\n  services:\n    - connectors:\n        - port: 8080\n${attrs}\n      engine:\n        defaultHost: h\n        hosts: [{ name: h, contexts: [{ path: "", handler: "bobcat:root" }] }]\n`, { env: {} }).server.services[0]!.connectors[0]!;
+
+describe("back-end planning", () => {
+  test("plain HTTP with defaults stays native everywhere it can", () => {
+    const c = connector("");
+    expect(requiredFeatures(c, undefined)).toEqual([]);
+    expect(planConnector(c, undefined, "bun", "Bun").backend).toBe("native");
+    expect(planConnector(c, undefined, "deno", "Deno").backend).toBe("native");
+    expect(planConnector(c, undefined, "node", "Node").backend).toBe("node-compat");
+  });
+
+  test("connectionTimeout: Bun.serve up to 255 s, Deno.serve never", () => {
+    const short = connector("          connectionTimeout: 5000");
+    expect(planConnector(short, undefined, "bun", "Bun").backend).toBe("native");
+    expect(planConnector(short, undefined, "deno", "Deno").backend).toBe("node-compat");
+    const long = connector("          connectionTimeout: 600000");
+    expect(planConnector(long, undefined, "bun", "Bun").backend).toBe("node-compat");
+  });
+
+  test("maxConnections other than the default needs node-compat; the reason names it", () => {
+    const p = planConnector(connector("          maxConnections: 10"), undefined, "bun", "Bun 1.4");
+    expect(p.backend).toBe("node-compat");
+    expect(p.reason).toContain("maxConnections");
+  });
+
+  test("a feature no back-end can do is an error naming feature, connector, runtime and who can", () => {
+    const tls = { hosts: [{ hostName: "_default_", certs: [{}], versions: ["TLSv1.2", "TLSv1.3"], config: { certificateVerification: "none", honorCipherOrder: false, disableSessionTickets: false, sessionTimeout: 86400 }, ciphers: { tls12: "ECDHE-RSA-AES128-GCM-SHA256", warnings: [] } }] } as unknown as ConnectorTls;
+    let err: unknown;
+    try {
+      planConnector(connector(""), tls, "deno", "Deno 2.9.6");
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(BobcatError);
+    expect((err as Error).message).toContain('TLS feature "a ciphers list" (connector http-nio-8080) is not supported on Deno 2.9.6');
+    expect((err as BobcatError).fix).toBe("run bobcat on Bun or Node (--runtime node), or remove the setting");
+  });
+});
