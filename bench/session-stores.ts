@@ -1,8 +1,11 @@
 /**
  * Session store rates, side by side: how many sessions per second PersistentManager swaps out
  * (write + drop from memory), swaps back in (a request naming a swapped-out session), and backs
- * up (maxIdleBackup: 0, the scale-out setting) with FileStore, DataSourceStore on SQLite, and
- * DataSourceStore on PostgreSQL.
+ * up in a sweep, with FileStore, DataSourceStore on SQLite, and DataSourceStore on PostgreSQL;
+ * and how many requests per second the manager sustains with maxIdleBackup: 0 (every request's
+ * session written when it ends, the scale-out setting), against the in-memory StandardManager.
+ * Requests are simulated at the manager (findSession, access, setAttribute, endAccess), without
+ * HTTP, and counted until their writes have reached the store.
  *
  *   bun bench/session-stores.ts [sessions=2000]
  *   deno run -A --config=deno.json bench/session-stores.ts [sessions]
@@ -14,7 +17,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDataSources, type DataSources } from "../src/datasource/index.ts";
-import { initStoreTable, PersistentManager, type PersistentManagerOptions, type StandardSession } from "../src/session/index.ts";
+import {
+  type ManagerBase,
+  initStoreTable,
+  PersistentManager,
+  type PersistentManagerOptions,
+  type StandardSession,
+  StandardManager,
+} from "../src/session/index.ts";
 import { configureLogging } from "../src/util/log.ts";
 import { type PostgresServer, startPostgres } from "../tests/helpers/postgres.ts";
 
@@ -22,6 +32,8 @@ const deno = (globalThis as { Deno?: { args: string[] } }).Deno;
 const args = deno ? deno.args : process.argv.slice(2);
 const SESSIONS = Number(args[0] ?? 2000);
 const CONCURRENCY = 16;
+/** Each round, every session gets one request; the event loop turns between rounds. */
+const ROUNDS = 5;
 const runtime = deno ? "Deno" : "Bun";
 
 configureLogging({ level: "warn" });
@@ -30,6 +42,7 @@ interface Rates {
   swapOut: number;
   swapIn: number;
   backup: number;
+  requests: number;
 }
 
 /** A session like a shop's: a user, a cart, some history (about 1 KB serialized). */
@@ -51,6 +64,35 @@ async function inParallel(ids: string[], fn: (id: string) => Promise<unknown>): 
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     while (next < ids.length) await fn(ids[next++]!);
   }));
+}
+
+/** Requests per second over ROUNDS rounds of one request per session, until the manager's writes are done. */
+async function requestRate(m: ManagerBase, ids: string[], settled: () => Promise<void>): Promise<number> {
+  const started = performance.now();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const id of ids) {
+      const s = (await m.findSession(id))!;
+      m.access(s);
+      s.setAttribute("lastSeen", new Date());
+      m.endAccess(s);
+    }
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  await settled();
+  return (ids.length * ROUNDS) / ((performance.now() - started) / 1000);
+}
+
+async function inMemoryRequests(): Promise<number> {
+  const m = new StandardManager({});
+  await m.start();
+  const ids = Array.from({ length: SESSIONS }, (_, i) => {
+    const s = m.createSession();
+    fill(s, i);
+    return s.id;
+  });
+  const rate = await requestRate(m, ids, async () => {});
+  await m.stop();
+  return rate;
 }
 
 async function measure(options: (name: string) => PersistentManagerOptions): Promise<Rates> {
@@ -76,7 +118,9 @@ async function measure(options: (name: string) => PersistentManagerOptions): Pro
     if (missing) throw new Error(`${missing} sessions did not swap back in`);
     const backup = await timed(() => backer.processPersistenceChecks());
     if (backer.pendingWrites) throw new Error(`${backer.pendingWrites} backups failed`);
-    return { swapOut, swapIn, backup };
+    const requests = await requestRate(backer, [...backer.listSessionIds()], () => backer.whenStoreIdle());
+    if (backer.pendingWrites) throw new Error(`${backer.pendingWrites} backups failed`);
+    return { swapOut, swapIn, backup, requests };
   } finally {
     await swapper.store.clear();
     await backer.store.clear();
@@ -101,6 +145,7 @@ async function withDataSource(url: string, work: string, table: string): Promise
 
 const work = await mkdtemp(join(tmpdir(), "bobcat-bench-stores-"));
 const results: [string, Rates | string][] = [];
+const inMemory = await inMemoryRequests();
 let pg: PostgresServer | null = null;
 try {
   results.push(["FileStore", await measure((name) => ({ name, workDir: join(work, name.replaceAll("/", "_")), store: { className: "FileStore" } }))]);
@@ -129,8 +174,10 @@ try {
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US").padStart(12);
-console.log(`\nsession stores, ${SESSIONS} sessions of ~1 KB, ${runtime}, ${CONCURRENCY} writes in flight (sessions/s)\n`);
-console.log(`${"store".padEnd(26)}${"swap-out".padStart(12)}${"swap-in".padStart(12)}${"backup".padStart(12)}`);
+console.log(`\nsession stores, ${SESSIONS} sessions of ~1 KB, ${runtime}, ${CONCURRENCY} writes in flight\n`);
+console.log(`${"".padEnd(26)}${"sessions/s".padStart(36)}${"requests/s".padStart(16)}`);
+console.log(`${"store".padEnd(26)}${"swap-out".padStart(12)}${"swap-in".padStart(12)}${"backup".padStart(12)}${"backup 0".padStart(16)}`);
+console.log(`${"in memory (StandardManager)".padEnd(26)}${"".padStart(36)}${fmt(inMemory).padStart(16)}`);
 for (const [name, r] of results) {
-  console.log(name.padEnd(26) + (typeof r === "string" ? `  ${r}` : fmt(r.swapOut) + fmt(r.swapIn) + fmt(r.backup)));
+  console.log(name.padEnd(26) + (typeof r === "string" ? `  ${r}` : fmt(r.swapOut) + fmt(r.swapIn) + fmt(r.backup) + fmt(r.requests).padStart(16)));
 }

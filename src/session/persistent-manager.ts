@@ -8,6 +8,8 @@
  *   that failed are kept in a bounded backlog and retried on every background tick;
  * - requests in flight are counted whatever `sessionActivityCheck` says, so a session is never
  *   swapped out under a request (the seed's ACTIVITY_CHECK note is not needed);
+ * - with `maxIdleBackup: 0` a session is written as soon as a request that used it ends, not at
+ *   the next background sweep;
  * - concurrent loads of one id share one load, and store operations on one id run in the order
  *   they were issued (a removal never overtakes the save before it).
  */
@@ -85,6 +87,7 @@ export class PersistentManager extends ManagerBase {
   /** Tomcat's persistedLastAccessedTime note: the lastAccessedTime of the copy last written. */
   private readonly persisted = new WeakMap<StandardSession, number>();
   private readonly usage = new WeakMap<StandardSession, Usage>();
+  private readonly backupsDue = new Set<StandardSession>();
   /** Loads in progress, so concurrent requests for one swapped-out id get one session. */
   private readonly loading = new Map<string, Promise<StandardSession | null>>();
   /** The tail of each id's store operations, so they run in the order issued. */
@@ -273,6 +276,29 @@ export class PersistentManager extends ManagerBase {
     super.endAccess(session);
     const u = this.usage.get(session);
     if (u && u.active > 0) u.active--;
+    // maxIdleBackup 0: a session is due the moment its request ends. Writing it then, rather than
+    // at the next sweep (a minute later by default), is what lets a crash or a failover lose nothing.
+    if (this.maxIdleBackup === 0 && !this.inUse(session)) this.backupSoon(session);
+  }
+
+  /**
+   * Writes the session after the response has gone out. Requests that end while a write waits
+   * share it, so a busy session has at most one write running and one waiting.
+   */
+  private backupSoon(session: StandardSession): void {
+    if (this.backupsDue.has(session)) return;
+    this.backupsDue.add(session);
+    setTimeout(() => {
+      if (this.state !== "started" || this.sessions.get(session.id) !== session || !session.isValidInternal()) {
+        this.backupsDue.delete(session);
+      } else if (this.storeDown) {
+        // Each request would otherwise try the database again; the backlog retries on the next tick.
+        this.backupsDue.delete(session);
+        this.addBacklog(session.id, "save");
+      } else {
+        void this.backup(session, () => this.backupsDue.delete(session));
+      }
+    }, 0);
   }
 
   private inUse(session: StandardSession): boolean {
@@ -395,19 +421,31 @@ export class PersistentManager extends ManagerBase {
     await eachLimited(due, CONCURRENCY, (s) => this.backup(s));
   }
 
-  /** Writes the session and keeps it. Returns false when the store is unavailable (the pass stops). */
-  private async backup(session: StandardSession): Promise<boolean> {
+  /**
+   * Writes the session and keeps it, unless the copy in the store is already of its last access
+   * by the time the write's turn comes. `starting` runs when it does. Returns false when the
+   * store is unavailable (the pass stops).
+   */
+  private async backup(session: StandardSession, starting?: () => void): Promise<boolean> {
     const id = session.id;
-    const lastAccessed = session.lastAccessedTimeInternal;
+    let lastAccessed = 0;
+    let wrote = false;
     try {
-      await this.storeOp(id, () => this.storeImpl.save(session));
+      await this.storeOp(id, () => {
+        starting?.();
+        lastAccessed = session.lastAccessedTimeInternal;
+        if (this.persisted.get(session) === lastAccessed || !session.isValidInternal()) return Promise.resolve();
+        wrote = true;
+        // The store serializes the session before its first await: the copy is of this access.
+        return this.storeImpl.save(session);
+      });
     } catch (err) {
       this.storeFailed(`backing up session [${id}]`, err);
       if (!isOutage(err)) return true;
       this.addBacklog(id, "save");
       return false;
     }
-    this.saved(session, lastAccessed);
+    if (wrote) this.saved(session, lastAccessed);
     return true;
   }
 

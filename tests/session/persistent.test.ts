@@ -535,3 +535,42 @@ describe("lifecycle", () => {
     expect(store.data.has(s.id)).toBe(true);
   });
 });
+
+describe("maxIdleBackup 0", () => {
+  test("a session is written as soon as the request that used it ends, once for requests that end together", async () => {
+    const m = await manager({ maxIdleBackup: 0 });
+    const s = m.createSession();
+    request(m, s, 5);
+    request(m, s, 5);
+    expect(store.savedIds).toEqual([]);
+    await Bun.sleep(5);
+    await m.whenStoreIdle();
+    expect(store.savedIds).toEqual([s.id]);
+    expect(m.isLoaded(s.id)).toBe(true);
+    // Already written: the sweep does not write it again.
+    await m.processPersistenceChecks();
+    expect(store.savedIds).toEqual([s.id]);
+    request(m, s, 5);
+    await Bun.sleep(5);
+    await m.whenStoreIdle();
+    expect(store.savedIds).toEqual([s.id, s.id]);
+  });
+
+  test("not while a request still uses the session, nor for other maxIdleBackup values", async () => {
+    const m = await manager({ maxIdleBackup: 0 });
+    const s = m.createSession();
+    m.access(s);
+    request(m, s, 5);
+    await Bun.sleep(5);
+    expect(store.savedIds).toEqual([]);
+    m.endAccess(s);
+    await Bun.sleep(5);
+    await m.whenStoreIdle();
+    expect(store.savedIds).toEqual([s.id]);
+
+    const later = await manager({ maxIdleBackup: 1 });
+    request(later, later.createSession(), 5);
+    await Bun.sleep(5);
+    expect(store.savedIds).toEqual([]);
+  });
+});
