@@ -393,7 +393,9 @@ export class PersistentManager extends ManagerBase {
       const idle = this.idleSeconds(s);
       return idle >= this.maxIdleSwap && idle >= this.minIdleSwap && !this.inUse(s);
     });
-    for (const s of due) this.log.trace(`[${this.name}] Swapping session [${s.id}] to the store, idle for ${this.idleSeconds(s)} seconds`);
+    if (this.log.enabled("trace")) {
+      for (const s of due) this.log.trace(`[${this.name}] Swapping session [${s.id}] to the store, idle for ${this.idleSeconds(s)} seconds`);
+    }
     await eachLimited(due, CONCURRENCY, (s) => this.swapOut(s, false));
   }
 
