@@ -13,7 +13,7 @@ import type { BobcatConfig, ConnectorConfig } from "./src/config/model.ts";
 import { Engine } from "./src/core/engine.ts";
 import { provideHandler } from "./src/core/handler-module.ts";
 import type { ConnectorInfo } from "./src/core/context.ts";
-import { BobcatServer } from "./src/runtime/server.ts";
+import { BobcatServer, globalDataSources } from "./src/runtime/server.ts";
 
 export type * from "./src/config/model.ts";
 export type { BobcatContext, HttpSession, Principal, ConnectionInfo, ConnectorInfo } from "./src/core/context.ts";
@@ -57,7 +57,7 @@ export function createHandler(options: ServerOptions): { fetch(request: Request,
   const init = async () => {
     const config = await resolveConfig(options);
     const service = config.server.services[0]!;
-    const engine = new Engine(service, { strictServletCompliance: config.server.strictServletCompliance });
+    const engine = new Engine(service, { strictServletCompliance: config.server.strictServletCompliance, baseDir: config.baseDir, globalDataSources: globalDataSources(config) });
     await engine.start();
     const info = (c: ConnectorConfig | undefined, secure: boolean): ConnectorInfo => ({
       name: c?.name ?? (secure ? "edge-https" : "edge-http"),

@@ -8,6 +8,9 @@ import { loadHandler } from "../core/handler-module.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { configureLogging, logger } from "../util/log.ts";
 import { printError } from "./main.ts";
+import { globalDataSources } from "../runtime/server.ts";
+import { createDataSources, lookupDataSource } from "../datasource/index.ts";
+import { createTableSql, initStoreTable } from "../session/stores/index.ts";
 
 /** Runs until SIGINT/SIGTERM; a second signal exits at once. Resolves to the exit status. */
 export async function startFromConfig(config: BobcatConfig): Promise<number> {
@@ -72,9 +75,63 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
       }
     }
   }
+  // Data sources: the global ones and each context's, opened and pinged.
+  const sources = [globalDataSources(config), ...config.server.services.flatMap((s) => s.engine.hosts.flatMap((h) => h.contexts.filter((c) => c.resources.length > 0).map((c) => createDataSources(c.resources, { baseDir: config.baseDir, path: `${h.name}${c.path || "/"}: resources` }))))];
+  for (const ds of sources) {
+    try {
+      await ds.check();
+      for (const name of ds.names()) log.info(`data source ${name}: reachable`);
+    } catch (e) {
+      collect(e);
+    } finally {
+      await ds.close();
+    }
+  }
   if (errors.length > 0) {
     printError(new BobcatErrors(errors, `${config.file}: ${errors.length} problem(s) stop this config from running`));
     return false;
   }
   return true;
+}
+
+/**
+ * `bobcat store init`: creates the session table of every DataSourceStore in the config (or,
+ * with --print, prints the CREATE TABLE for its database), like the seed's example SQL.
+ */
+export async function storeInit(config: BobcatConfig, print: boolean): Promise<number> {
+  configureLogging(config.logging);
+  const global = globalDataSources(config);
+  let found = 0;
+  try {
+    for (const service of config.server.services) {
+      for (const host of service.engine.hosts) {
+        for (const ctx of host.contexts) {
+          const store = ctx.manager.store;
+          if (store?.className !== "DataSourceStore") continue;
+          found++;
+          const local = createDataSources(ctx.resources, { baseDir: config.baseDir });
+          try {
+            const { className: _c, dataSourceName, localDataSource, ...names } = store;
+            const ds = lookupDataSource(dataSourceName, { global, local }, localDataSource);
+            const where = `${host.name}${ctx.path || "/"} → ${ds.name} (${ds.location})`;
+            if (print) {
+              console.log(`-- ${where}\n${createTableSql(ds.dialect, names, true)};\n`);
+            } else {
+              const sql = await initStoreTable(ds, names);
+              console.log(`${where}: table ready\n${sql}\n`);
+            }
+          } finally {
+            await local.close();
+          }
+        }
+      }
+    }
+  } finally {
+    await global.close();
+  }
+  if (found === 0) {
+    console.error("bobcat store init: no context of this config uses a DataSourceStore (manager.className: PersistentManager, manager.store.className: DataSourceStore)");
+    return 1;
+  }
+  return 0;
 }

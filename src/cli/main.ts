@@ -11,7 +11,7 @@ import { DEFAULT_CONFIG_NAME, DEFAULT_CONFIG_YAML } from "./default-config.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { VERSION } from "../version.ts";
 import { RUNTIME, runtimeLabel } from "../runtime/detect.ts";
-import { startFromConfig, checkConfig } from "./commands.ts";
+import { startFromConfig, checkConfig, storeInit } from "./commands.ts";
 import { Schema } from "../config/schema-json.ts";
 import { runUnderNode } from "./node-runtime.ts";
 
@@ -25,6 +25,7 @@ Commands:
   check      validate a config, open its keystores, print the effective config
   keytool    manage keystores with Java keytool's flags (bobcat keytool -help)
   ca         a small CA for tests and development: issue certificates with OCSP URLs, CRLs
+  store      store init: create the session table of each DataSourceStore (--print: show the SQL)
   convert    translate a Tomcat server.xml into bobcat's YAML
   schema     print the JSON Schema of the config file
   version    print the version and runtime
@@ -53,12 +54,20 @@ checks passwords, aliases and chains, loads handler modules, and prints the effe
 config (passwords masked). Exit status 0 when the config is usable, 1 otherwise.
 
 Options: as for 'bobcat run'.`,
+  store: `Usage: bobcat store init [--config FILE] [--base DIR] [--print]
+
+Creates the session table (and its columns, as named by the DataSourceStore's sessionTable,
+sessionIdCol, ... attributes) in the database of every context whose manager is a
+PersistentManager with a DataSourceStore. --print only prints the CREATE TABLE statement for each
+database (SQLite, PostgreSQL, MySQL) without connecting.`,
   version: `Usage: bobcat version\n\nPrints bobcat's version and the runtime it runs on.`,
   schema: `Usage: bobcat schema\n\nPrints the JSON Schema of the config file (also in config/server.schema.json).`,
 };
 
 interface Parsed {
   command: string;
+  /** store init --print */
+  print: boolean;
   runtime?: string;
   config?: string;
   base?: string;
@@ -68,9 +77,10 @@ interface Parsed {
 }
 
 export function parseArgs(argv: string[]): Parsed {
-  const out: Parsed = { command: "run", properties: {}, help: false, rest: [] };
+  const out: Parsed = { command: "run", properties: {}, help: false, rest: [], print: false };
   let i = 0;
   if (argv[0] && !argv[0].startsWith("-")) out.command = argv[i++]!;
+  if (out.command === "store" && argv[i] && !argv[i]!.startsWith("-")) out.rest = [argv[i++]!];
   if (out.command === "keytool" || out.command === "ca" || out.command === "convert") {
     out.rest = argv.slice(i);
     return out;
@@ -88,6 +98,7 @@ export function parseArgs(argv: string[]): Parsed {
     else if (a === "-c" || a === "--config" || a.startsWith("--config=")) out.config = value();
     else if (a === "-b" || a === "--base" || a.startsWith("--base=")) out.base = value();
     else if (a === "--runtime" || a.startsWith("--runtime=")) out.runtime = value();
+    else if (a === "--print" && out.command === "store") out.print = true;
     else if (a.startsWith("-D")) {
       const eq = a.indexOf("=");
       if (eq < 0) throw new UsageError(`${a}: write -Dname=value`);
@@ -158,6 +169,13 @@ export async function main(argv: string[]): Promise<number> {
       case "schema":
         console.log(JSON.stringify(Schema(), null, 2));
         return 0;
+      case "store": {
+        if (p.rest[0] !== "init") {
+          printError(new UsageError("bobcat store: the only subcommand is init (bobcat store init --config FILE [--print])"));
+          return 2;
+        }
+        return await storeInit(await loadFromArgs(p), p.print);
+      }
       case "convert": {
         const { convertMain } = await import("../config/convert.ts");
         return await convertMain(p.rest);

@@ -280,6 +280,9 @@ function normaliseContexts(h: HostConfig, hPath: PathSeg[], v: Validator): void 
     }
     ctx.name = ctx.path === "" ? "ROOT" : ctx.path.slice(1).replaceAll("/", "#");
     ctx.manager ??= v.element(Manager, {}, [...cPath, "manager"]) as unknown as ContextConfig["manager"];
+    if (ctx.manager.className === "PersistentManager" && !ctx.manager.store) {
+      v.error("config.required", [...cPath, "manager", "store"], "PersistentManager needs a <Store>: manager.store", "add store: { className: FileStore } or { className: DataSourceStore, dataSourceName: ... }");
+    }
     ctx.cookieProcessor ??= v.element(CookieProcessor, {}, [...cPath, "cookieProcessor"]) as unknown as ContextConfig["cookieProcessor"];
     const modes = ctx.sessionTrackingModes.map((m) => m.toUpperCase());
     const badMode = modes.find((m) => !["COOKIE", "URL", "SSL"].includes(m));

@@ -18,6 +18,7 @@ export interface BobcatConfig {
 }
 
 export interface ServerConfig {
+  globalNamingResources?: { resources: ResourceConfig[] };
   portOffset: number;
   strictServletCompliance: boolean;
   gracefulStopTimeout: number;
@@ -127,6 +128,7 @@ export interface ContextConfig {
   securityConstraints: SecurityConstraintConfig[];
   loginConfig?: { authMethod: "CLIENT-CERT" | "BASIC"; realmName: string };
   realm?: RealmConfig;
+  resources: ResourceConfig[];
   valves: ValveConfig[];
   /** Always present: a context without `manager:` gets a StandardManager with defaults. */
   manager: ManagerConfig;
@@ -135,9 +137,38 @@ export interface ContextConfig {
   name: string;
 }
 
+/** `<Resource>`: a named data source (Tomcat's/DBCP's attribute names). */
+import type { ResourceConfig } from "../datasource/index.ts";
+export type { ResourceConfig };
+
+/** `<Store>`: FileStore or DataSourceStore with their attributes. */
+export type StoreConfig =
+  | { className: "FileStore"; directory?: string }
+  | {
+      className: "DataSourceStore";
+      dataSourceName: string;
+      localDataSource: boolean;
+      sessionTable: string;
+      sessionAppCol: string;
+      sessionDataCol: string;
+      sessionIdCol: string;
+      sessionLastAccessedCol: string;
+      sessionMaxInactiveCol: string;
+      sessionValidCol: string;
+    };
+
 /** `<Manager>` with Tomcat's attribute names; passed to the session layer as its options. */
 export interface ManagerConfig {
-  className: "StandardManager";
+  className: "StandardManager" | "PersistentManager";
+  /** StandardManager only. */
+  pathname?: string;
+  /** PersistentManager only. */
+  maxIdleBackup?: number;
+  maxIdleSwap?: number;
+  minIdleSwap?: number;
+  saveOnRestart?: boolean;
+  storeBacklogLimit?: number;
+  store?: StoreConfig;
   maxActiveSessions: number;
   sessionActivityCheck?: boolean;
   sessionLastAccessAtStart?: boolean;
@@ -151,7 +182,6 @@ export interface ManagerConfig {
   secureRandomClass?: string;
   secureRandomProvider?: string;
   secureRandomAlgorithm?: string;
-  pathname: string;
   sessionIdGenerator?: { className: string; sessionIdLength: number; jvmRoute?: string };
 }
 

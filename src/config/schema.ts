@@ -57,7 +57,50 @@ export const Server: ElementDef = {
   },
   children: {
     listeners: { element: () => Listener, list: true },
+    globalNamingResources: { element: () => GlobalNamingResources, list: false },
     services: { element: () => Service, list: true },
+  },
+};
+
+export const GlobalNamingResources: ElementDef = {
+  name: "GlobalNamingResources",
+  doc: "Resources every context can use (data sources for DataSourceStore).",
+  attrs: {},
+  children: {
+    resources: { element: () => Resource, list: true },
+  },
+};
+
+const dbcp = (doc: string) => ignored(doc, "bobcat's connection pools need no tuning beyond maxTotal and maxWaitMillis");
+export const Resource: ElementDef = {
+  name: "Resource",
+  doc: "A named data source: `sqlite:PATH` (embedded), `postgres://...`, `mysql://...` (the jdbc: forms too).",
+  attrs: {
+    name: str("Name that a DataSourceStore's dataSourceName refers to, e.g. jdbc/sessions.", { required: true }),
+    type: str("DataSource (javax.sql.DataSource); other JNDI types are not data sources.", { default: "DataSource" }),
+    url: str("Database URL: sqlite:work/sessions.db, postgres://user@host:5432/db, mysql://user@host/db."),
+    username: str("Database user (if not in the URL)."),
+    password: str("Database password (if not in the URL).", { secret: true }),
+    maxTotal: int("Most connections open at once.", undefined, { min: 1 }),
+    maxActive: int("DBCP 1 spelling of maxTotal.", undefined, { min: 1 }),
+    maxWaitMillis: int("Milliseconds to wait for a connection.", undefined, { min: 0 }),
+    maxWait: int("DBCP 1 spelling of maxWaitMillis.", undefined, { min: 0 }),
+    auth: ignored("JNDI auth (Container/Application).", "not applicable"),
+    description: ignored("Description.", "for people only"),
+    driverClassName: ignored("JDBC driver class.", "the driver follows from the URL"),
+    factory: ignored("JNDI object factory.", "not applicable"),
+    closeMethod: ignored("JNDI close method.", "not applicable"),
+    singleton: ignored("JNDI singleton.", "not applicable"),
+    maxIdle: dbcp("Idle connections kept."),
+    minIdle: dbcp("Idle connections kept at least."),
+    initialSize: dbcp("Connections opened at start."),
+    validationQuery: dbcp("Query that validates a connection."),
+    testOnBorrow: dbcp("Validate on borrow."),
+    testWhileIdle: dbcp("Validate while idle."),
+    removeAbandonedOnBorrow: dbcp("Reclaim abandoned connections."),
+    removeAbandonedTimeout: dbcp("Seconds before a connection counts as abandoned."),
+    logAbandoned: dbcp("Log abandoned connections."),
+    timeBetweenEvictionRunsMillis: dbcp("Idle eviction interval."),
   },
 };
 
@@ -330,6 +373,7 @@ export const Context: ElementDef = {
     cookieProcessor: { element: () => CookieProcessor, list: false },
     loginConfig: { element: () => LoginConfig, list: false },
     realm: { element: () => Realm, list: false },
+    resources: { element: () => Resource, list: true },
   },
 };
 
@@ -402,6 +446,7 @@ export const Manager: ElementDef = {
     defaultVariant: "StandardManager",
     map: {
       StandardManager: { fullName: "org.apache.catalina.session.StandardManager", element: () => StandardManagerDef },
+      PersistentManager: { fullName: "org.apache.catalina.session.PersistentManager", element: () => PersistentManagerDef },
     },
   },
 };
@@ -411,6 +456,57 @@ export const StandardManagerDef: ElementDef = {
   doc: "Sessions in memory, written to one file on stop and read back on start.",
   attrs: {
     pathname: str("Persistence file, relative to the context's work directory; \"\" turns persistence off.", { default: "SESSIONS.ser" }),
+  },
+};
+
+export const PersistentManagerDef: ElementDef = {
+  name: "PersistentManager",
+  doc: "Sessions swapped out to a Store, backed up, and saved on restart; several instances can share a DataSourceStore.",
+  attrs: {
+    maxIdleBackup: int("Seconds idle before a session is also written to the store (-1: never; 0: after every request).", -1, { min: -1 }),
+    maxIdleSwap: int("Seconds idle before a session is written and dropped from memory (-1: never).", -1, { min: -1 }),
+    minIdleSwap: int("Seconds idle before a session may be swapped out to stay under maxActiveSessions (-1: never).", -1, { min: -1 }),
+    saveOnRestart: bool("On stop, write every session to the store (false: expire them).", true),
+    storeBacklogLimit: int("bobcat: most failed store writes kept for retry while the store is down.", 50000, { min: 0 }),
+  },
+  children: {
+    store: { element: () => Store, list: false },
+  },
+};
+
+export const Store: ElementDef = {
+  name: "Store",
+  doc: "Where a PersistentManager keeps sessions.",
+  attrs: {},
+  variants: {
+    map: {
+      FileStore: { fullName: "org.apache.catalina.session.FileStore", element: () => FileStoreDef },
+      DataSourceStore: { fullName: "org.apache.catalina.session.DataSourceStore", element: () => DataSourceStoreDef },
+    },
+  },
+};
+
+export const FileStoreDef: ElementDef = {
+  name: "FileStore",
+  doc: "One <id>.session file per session.",
+  attrs: {
+    directory: str("Directory, relative to the context's work directory (default: the work directory itself)."),
+  },
+};
+
+export const DataSourceStoreDef: ElementDef = {
+  name: "DataSourceStore",
+  doc: "Sessions in a database table (SQLite, PostgreSQL, MySQL) through a named data source.",
+  attrs: {
+    dataSourceName: str("Name of the Resource (global first, then the context's).", { required: true }),
+    localDataSource: bool("Look the data source up among the context's resources only.", false),
+    sessionTable: str("Table.", { default: "tomcat$sessions" }),
+    sessionAppCol: str("Column holding /Engine/Host/Context.", { default: "app" }),
+    sessionDataCol: str("Column holding the serialized session.", { default: "data" }),
+    sessionIdCol: str("Column holding the session id.", { default: "id" }),
+    sessionLastAccessedCol: str("Column holding the last access time (ms).", { default: "lastaccess" }),
+    sessionMaxInactiveCol: str("Column holding maxInactiveInterval (s).", { default: "maxinactive" }),
+    sessionValidCol: str("Column holding the valid flag.", { default: "valid" }),
   },
 };
 
@@ -525,8 +621,14 @@ export const ALL_ELEMENTS: ElementDef[] = [
   LoginConfig,
   Realm,
   RealmUser,
+  GlobalNamingResources,
+  Resource,
   Manager,
   StandardManagerDef,
+  PersistentManagerDef,
+  Store,
+  FileStoreDef,
+  DataSourceStoreDef,
   SessionIdGenerator,
   CookieProcessor,
   AccessLogValve,

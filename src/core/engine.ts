@@ -10,6 +10,7 @@ import { RequestContext, type ConnectionInfo, type ConnectorInfo } from "./conte
 import { errorPage } from "./error-page.ts";
 import { loadHandler, type FetchHandler } from "./handler-module.ts";
 import { SessionBinding, type SessionSettings } from "./sessions.ts";
+import { createDataSources, type DataSources } from "../datasource/index.ts";
 import { Authenticator } from "./auth.ts";
 import { RemoteIpValve, SSLValve, type RequestValve } from "./proxy-valves.ts";
 import type { ValveConfig } from "../config/model.ts";
@@ -32,6 +33,8 @@ export class ContextRuntime {
   readonly constraints: ConstraintChecker;
   readonly auth: Authenticator;
   readonly sessions: SessionBinding;
+  /** The context's own `resources`, for a DataSourceStore with localDataSource. */
+  readonly dataSources?: DataSources;
   readonly accessLogs: AccessLog[];
   readonly hsts?: string;
   /** Engine, host and context request valves, outermost first. */
@@ -45,7 +48,8 @@ export class ContextRuntime {
   ) {
     this.constraints = new ConstraintChecker(config.securityConstraints);
     this.auth = new Authenticator(config);
-    this.sessions = new SessionBinding(config, host.config, engine, settings);
+    this.dataSources = config.resources.length > 0 ? createDataSources(config.resources, { baseDir: settings.baseDir, path: `${host.config.name}${config.path || "/"}: resources` }) : undefined;
+    this.sessions = new SessionBinding(config, host.config, engine, settings, this.dataSources);
     this.accessLogs = accessLogs(config.valves);
     if (config.hstsEnabled) {
       this.hsts =
@@ -75,6 +79,7 @@ export class ContextRuntime {
     } catch (e) {
       log.error(`context ${this.config.path || "/"}: stopping the session manager failed: ${(e as Error).message}`);
     }
+    await this.dataSources?.close();
     await Promise.all(this.accessLogs.map((l) => l.close()));
   }
 }
@@ -120,7 +125,7 @@ export class Engine {
 
   constructor(
     readonly service: ServiceConfig,
-    settings: SessionSettings = { strictServletCompliance: false },
+    settings: SessionSettings = { strictServletCompliance: false, baseDir: process.cwd() },
     readonly config: EngineConfig = service.engine,
   ) {
     this.hosts = config.hosts.map((h) => new HostRuntime(h, config, settings));

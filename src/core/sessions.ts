@@ -4,7 +4,10 @@
  * (so `ctx.getSession()` can stay synchronous), and writes the session cookie afterwards.
  */
 import type { ContextConfig, EngineConfig, HostConfig } from "../config/model.ts";
+import type { DataSources } from "../datasource/index.ts";
 import {
+  type ManagerBase,
+  PersistentManager,
   StandardManager,
   TooManyActiveSessionsError,
   type SessionListener,
@@ -15,6 +18,10 @@ import { errorPage } from "./error-page.ts";
 
 export interface SessionSettings {
   strictServletCompliance: boolean;
+  /** Relative `sqlite:` paths of data sources resolve against it. */
+  baseDir: string;
+  /** `server.globalNamingResources.resources`, opened once per server. */
+  globalDataSources?: DataSources;
 }
 
 /**
@@ -136,7 +143,7 @@ class RequestSessions implements SessionAccess {
 }
 
 export class SessionBinding {
-  readonly manager: StandardManager;
+  readonly manager: ManagerBase;
   readonly cookieName: string;
   readonly cookieTracking: boolean;
   readonly urlTracking: boolean;
@@ -148,34 +155,23 @@ export class SessionBinding {
     host: HostConfig,
     engine: EngineConfig,
     settings: SessionSettings,
+    /** The context's own `resources` (localDataSource). */
+    localDataSources?: DataSources,
   ) {
-    const m = context.manager;
-    this.manager = new StandardManager({
-      ...stripUndefined({
-        className: m.className,
-        maxActiveSessions: m.maxActiveSessions,
-        sessionActivityCheck: m.sessionActivityCheck,
-        sessionLastAccessAtStart: m.sessionLastAccessAtStart,
-        notifyAttributeListenerOnUnchangedValue: m.notifyAttributeListenerOnUnchangedValue,
-        notifyBindingListenerOnUnchangedValue: m.notifyBindingListenerOnUnchangedValue,
-        processExpiresFrequency: m.processExpiresFrequency,
-        persistAuthentication: m.persistAuthentication,
-        sessionAttributeNameFilter: m.sessionAttributeNameFilter,
-        sessionAttributeValueClassNameFilter: m.sessionAttributeValueClassNameFilter,
-        warnOnSessionAttributeFilterFailure: m.warnOnSessionAttributeFilterFailure,
-        secureRandomClass: m.secureRandomClass,
-        secureRandomProvider: m.secureRandomProvider,
-        secureRandomAlgorithm: m.secureRandomAlgorithm,
-        pathname: m.pathname,
-        sessionIdGenerator: m.sessionIdGenerator ? stripUndefined({ sessionIdLength: m.sessionIdGenerator.sessionIdLength, jvmRoute: m.sessionIdGenerator.jvmRoute }) : undefined,
-      }),
+    // The config's <Manager> keys are Tomcat's attribute names, which are the managers' option names.
+    const options = {
+      ...stripUndefined({ ...context.manager }),
       name: `/${engine.name}/${host.name}${context.path}`,
       workDir: context.workDir,
       sessionTimeoutMinutes: context.sessionTimeout,
       distributable: context.distributable,
       strictServletCompliance: settings.strictServletCompliance,
       ...(engine.jvmRoute ? { jvmRoute: engine.jvmRoute } : {}),
-    });
+    };
+    this.manager =
+      context.manager.className === "PersistentManager"
+        ? new PersistentManager({ ...options, dataSources: { global: settings.globalDataSources, local: localDataSources } })
+        : new StandardManager(options);
     this.cookieName = context.sessionCookieName;
     this.cookieTracking = context.sessionTrackingModes.includes("COOKIE");
     this.urlTracking = context.sessionTrackingModes.includes("URL");

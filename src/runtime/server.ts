@@ -15,6 +15,7 @@ import { loadConnectorTls, type ConnectorTls } from "./tls-material.ts";
 import { startNodeCompat } from "./node-compat.ts";
 import { VERSION } from "../version.ts";
 import { setAdminView, type AdminView } from "../core/admin.ts";
+import { createDataSources, type DataSources } from "../datasource/index.ts";
 
 const log = logger("connector");
 
@@ -37,9 +38,13 @@ export interface StartOptions {
 export class BobcatServer {
   readonly engines: Engine[] = [];
   readonly connectors: RunningConnector[] = [];
+  /** `server.globalNamingResources.resources`, shared by every context (opened on first use). */
+  readonly globalDataSources: DataSources;
   private stopped?: Promise<void>;
 
-  constructor(readonly config: BobcatConfig) {}
+  constructor(readonly config: BobcatConfig) {
+    this.globalDataSources = globalDataSources(config);
+  }
 
   async start(opts: StartOptions = {}): Promise<this> {
     if (opts.configureLogging !== false) configureLogging(this.config.logging);
@@ -51,7 +56,11 @@ export class BobcatServer {
       const prepared: Array<{ c: ConnectorConfig; tls?: ConnectorTls; plan: Plan; engine: Engine }> = [];
       const errors: BobcatError[] = [];
       for (const service of this.config.server.services) {
-        const engine = new Engine(service, { strictServletCompliance: this.config.server.strictServletCompliance });
+        const engine = new Engine(service, {
+          strictServletCompliance: this.config.server.strictServletCompliance,
+          baseDir: this.config.baseDir,
+          globalDataSources: this.globalDataSources,
+        });
         this.engines.push(engine);
         for (const c of service.connectors) {
           try {
@@ -162,11 +171,17 @@ export class BobcatServer {
       const drained = await Promise.all(this.connectors.map((c) => c.pipeline.drain(timeoutSeconds * 1000)));
       if (drained.includes(false)) log.warn(`requests still running after ${timeoutSeconds}s were cut off`);
       await Promise.all(this.connectors.map((c) => c.listener.closeAll()));
+      // Managers write their sessions to their stores here, so data sources close last.
       for (const e of this.engines) await e.stop();
+      await this.globalDataSources.close();
       if (this.connectors.length > 0) log.info("bobcat stopped");
     })();
     return this.stopped;
   }
+}
+
+export function globalDataSources(config: BobcatConfig): DataSources {
+  return createDataSources(config.server.globalNamingResources?.resources ?? [], { baseDir: config.baseDir, path: "server.globalNamingResources.resources" });
 }
 
 async function startBackend(plan: Plan, opts: BackendOptions, runtime: RuntimeName): Promise<Listener> {

@@ -250,22 +250,11 @@ describe("bobcat convert: fixtures", () => {
     // Besides the UserDatabase, the only warnings are for elements copied without a schema definition.
     expect(warnings.filter((w) => !w.includes("is copied as written"))).toEqual([expect.stringContaining('not converted: <Resource name="UserDatabase"')]);
 
-    // Resources, PersistentManager and Store are being added to the schema. Until they are, the loader
-    // refuses exactly those parts (and nothing else); once they are, the converted file must load.
-    let loaded: BobcatConfig | undefined;
-    try {
-      loaded = load(yaml, { "db.pass": "pw" });
-    } catch (e) {
-      if (!(e instanceof BobcatErrors)) throw e;
-      for (const err of e.errors) {
-        expect(`${err.where.path} ${err.message}`).toMatch(/globalNamingResources|\.resources|PersistentManager|manager\.store/);
-      }
-    }
-    if (loaded) {
-      const ctx = loaded.server.services[0]!.engine.hosts[0]!.contexts[0]! as unknown as { manager: Record<string, unknown> };
-      expect(ctx.manager.maxIdleSwap).toBe(3);
-      expect((ctx.manager.store as Record<string, unknown>).directory).toBeDefined();
-    }
+    // The converted file loads: resources, PersistentManager and both stores are in the schema.
+    const loaded: BobcatConfig = load(yaml, { "db.pass": "pw" });
+    const ctx = loaded.server.services[0]!.engine.hosts[0]!.contexts[0]! as unknown as { manager: Record<string, unknown> };
+    expect(ctx.manager).toMatchObject({ className: "PersistentManager", maxIdleSwap: 3 });
+    expect(ctx.manager.store).toMatchObject({ className: "FileStore", directory: "sessions" });
   });
 
   test("RemoteIpValve, SSLValve and AccessLogValve convert; other valves are commented", () => {
