@@ -85,7 +85,8 @@ export class PersistentManager extends ManagerBase {
   private readonly storeImpl: LifecycleStore;
   private readonly backlogLimit: number;
   /** Tomcat's persistedLastAccessedTime note: the lastAccessedTime of the copy last written. */
-  private readonly persisted = new WeakMap<StandardSession, number>();
+  /** The version of each session last written (see versionOf). */
+  private readonly persisted = new WeakMap<StandardSession, string>();
   private readonly usage = new WeakMap<StandardSession, Usage>();
   private readonly backupsDue = new Set<StandardSession>();
   /** Loads in progress, so concurrent requests for one swapped-out id get one session. */
@@ -418,7 +419,7 @@ export class PersistentManager extends ManagerBase {
   private async processMaxIdleBackups(): Promise<void> {
     if (this.maxIdleBackup < 0) return;
     const due = this.validSessions().filter(
-      (s) => this.persisted.get(s) !== s.lastAccessedTimeInternal && this.idleSeconds(s) >= this.maxIdleBackup,
+      (s) => this.persisted.get(s) !== this.versionOf(s) && this.idleSeconds(s) >= this.maxIdleBackup,
     );
     await eachLimited(due, CONCURRENCY, (s) => this.backup(s));
   }
@@ -430,13 +431,13 @@ export class PersistentManager extends ManagerBase {
    */
   private async backup(session: StandardSession, starting?: () => void): Promise<boolean> {
     const id = session.id;
-    let lastAccessed = 0;
+    let version = "";
     let wrote = false;
     try {
       await this.storeOp(id, () => {
         starting?.();
-        lastAccessed = session.lastAccessedTimeInternal;
-        if (this.persisted.get(session) === lastAccessed || !session.isValidInternal()) return Promise.resolve();
+        version = this.versionOf(session);
+        if (this.persisted.get(session) === version || !session.isValidInternal()) return Promise.resolve();
         wrote = true;
         // The store serializes the session before its first await: the copy is of this access.
         return this.storeImpl.save(session);
@@ -447,8 +448,16 @@ export class PersistentManager extends ManagerBase {
       this.addBacklog(id, "save");
       return false;
     }
-    if (wrote) this.saved(session, lastAccessed);
+    if (wrote) this.saved(session, version);
     return true;
+  }
+
+  /**
+   * What a stored copy is a copy of: the last access time alone is not enough, since two
+   * requests can end within the same millisecond; the count of requests that used it is added.
+   */
+  private versionOf(session: StandardSession): string {
+    return `${session.lastAccessedTimeInternal}/${this.usage.get(session)?.touches ?? 0}`;
   }
 
   /**
@@ -459,7 +468,7 @@ export class PersistentManager extends ManagerBase {
   private async swapOut(session: StandardSession, force: boolean): Promise<boolean> {
     if (!session.isValid()) return true;
     const id = session.id;
-    const lastAccessed = session.lastAccessedTimeInternal;
+    const version = this.versionOf(session);
     const touches = this.usage.get(session)?.touches ?? 0;
     session.passivate();
     try {
@@ -471,7 +480,7 @@ export class PersistentManager extends ManagerBase {
       this.addBacklog(id, "save");
       return false;
     }
-    this.saved(session, lastAccessed);
+    this.saved(session, version);
     const used = (this.usage.get(session)?.touches ?? 0) !== touches || this.inUse(session);
     if (this.sessions.get(id) !== session || !session.isValidInternal() || (used && !force)) {
       if (session.isValidInternal()) session.activate();
@@ -481,8 +490,8 @@ export class PersistentManager extends ManagerBase {
     return true;
   }
 
-  private saved(session: StandardSession, lastAccessed: number): void {
-    this.persisted.set(session, lastAccessed);
+  private saved(session: StandardSession, version: string): void {
+    this.persisted.set(session, version);
     if (this.backlog.get(session.id) === "save") this.backlog.delete(session.id);
     this.storeOk();
   }
@@ -528,9 +537,9 @@ export class PersistentManager extends ManagerBase {
             const session = this.sessions.get(id);
             // Gone from memory since: expired (a removal replaced this entry) or swapped out by a later write.
             if (session && session.isValidInternal()) {
-              const lastAccessed = session.lastAccessedTimeInternal;
+              const version = this.versionOf(session);
               await this.storeOp(id, () => this.storeImpl.save(session));
-              this.persisted.set(session, lastAccessed);
+              this.persisted.set(session, version);
             }
           }
         } catch (err) {

@@ -194,6 +194,21 @@ describe("persistence checks (Tomcat's tests)", () => {
     expect(await store.getSize()).toBe(0);
   });
 
+  test("maxIdleBackup 0: two requests ending in the same millisecond are both written", async () => {
+    const m = await manager({ maxIdleBackup: 0 });
+    const s = m.createSession();
+    request(m, s);
+    await m.processPersistenceChecks();
+    const writes = store.savedIds.length;
+    // No clock advance: the second request ends in the same millisecond as the first.
+    m.access(s);
+    s.setAttribute("n", 2);
+    m.endAccess(s);
+    await m.processPersistenceChecks();
+    await m.whenStoreIdle();
+    expect(store.savedIds.length).toBe(writes + 1);
+  });
+
   test("maxIdleBackup waits for the idle time", async () => {
     const m = await manager({ maxIdleBackup: 30 });
     const s = m.createSession();
