@@ -160,7 +160,7 @@ function evaluate(s: { hsts: boolean }, findings: Finding[], dir: string) {
     if (ACCEPTED[f.id]) accepted.push(`${f.id} ${f.severity} "${f.finding}" — ${ACCEPTED[f.id]}`);
     else problems.push(`unexpected ${f.severity} finding ${f.id}: ${f.finding}`);
   }
-  lines.push(`other:              ALPN ${get("ALPN")?.finding ?? "-"}; server cipher order: ${get("cipher_order")?.finding ?? "-"}; session resumption tickets ${get("sessionresumption_ticket")?.finding ?? "-"}, ids ${get("sessionresumption_ID")?.finding ?? "-"}`);
+  lines.push(`other:              ALPN ${[get("ALPN_HTTP2")?.finding, get("ALPN")?.finding].filter(Boolean).join(", ") || "-"}; server cipher order: ${get("cipher_order")?.finding ?? "-"}; session resumption tickets ${get("sessionresumption_ticket")?.finding ?? "-"}, ids ${get("sessionresumption_ID")?.finding ?? "-"}`);
   if (accepted.length) lines.push(`accepted (not about the TLS configuration):`, ...accepted.map((a) => `  - ${a}`));
 
   return { problems, lines, offered, ciphers, fsAll, weak, hsts: s.hsts ? hsts?.finding ?? "missing" : hstsOff ? "not offered" : "SENT" };
