@@ -5,7 +5,7 @@
  * under Bun the bundle is built on the fly.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,6 +14,9 @@ import { RUNTIME } from "../runtime/detect.ts";
 
 declare const Bun: { build(o: Record<string, unknown>): Promise<{ success: boolean; logs: unknown[] }> } | undefined;
 
+/** Temporary bundle directories made here, removed when the Node child exits. */
+const madeDirs: string[] = [];
+
 async function findBundle(): Promise<string> {
   const here = dirname(fileURLToPath(import.meta.url));
   const candidates = [join(dirname(process.execPath), "bobcat-node.mjs"), join(here, "..", "..", "dist", "bobcat-node.mjs")];
@@ -21,6 +24,7 @@ async function findBundle(): Promise<string> {
   if (RUNTIME === "bun" && existsSync(entry)) {
     // From source: always build, so the bundle matches the code being run.
     const out = mkdtempSync(join(tmpdir(), "bobcat-node-"));
+    madeDirs.push(out);
     const r = await Bun!.build({ entrypoints: [entry], target: "node", outdir: out, naming: "bobcat-node.mjs" });
     if (!r.success) throw new Error(`building the Node bundle failed: ${r.logs.join("\n")}`);
     return join(out, "bobcat-node.mjs");
@@ -46,5 +50,10 @@ export async function runUnderNode(args: string[]): Promise<number> {
   const child = spawn("node", [bundle, ...args], { stdio: "inherit" });
   // The child gets the signals itself from the terminal's process group; forward those sent to us alone.
   for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => child.kill(sig));
-  return new Promise((resolve) => child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+  return new Promise((resolve) =>
+    child.on("exit", (code, signal) => {
+      for (const d of madeDirs) rmSync(d, { recursive: true, force: true });
+      resolve(code ?? (signal ? 128 : 1));
+    }),
+  );
 }

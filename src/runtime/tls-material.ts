@@ -4,7 +4,8 @@
  * Everything is loaded before anything listens, so a bad keystore stops start-up.
  */
 import { existsSync } from "node:fs";
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { x509 } from "../tls/keystore/x509.ts";
 import { dirname } from "node:path";
 import type { CertificateEntry, ConnectorConfig, SSLHostConfig } from "../config/model.ts";
 import { sourceOf } from "../config/validate.ts";
@@ -105,9 +106,14 @@ async function ensureSelfSigned(cert: CertificateEntry): Promise<void> {
       fix: "set certificateFile and certificateKeyFile to where the certificate should be kept",
     });
   }
-  if (existsSync(certFile) && existsSync(keyFile)) return;
-  log.info(`creating a self-signed certificate for localhost in ${certFile} (createSelfSigned: true)`);
-  const { keyPem, certPem } = await generateSelfSigned({ hostnames: ["localhost", "127.0.0.1", "::1"], days: 825 });
+  if (existsSync(certFile) && existsSync(keyFile)) {
+    if (!(await ownCertificateExpiring(certFile))) return;
+    log.info(`the self-signed localhost certificate in ${certFile} expires within ${RENEW_DAYS} days: making a new one`);
+  } else {
+    log.info(`creating a self-signed certificate for localhost in ${certFile} (createSelfSigned: true)`);
+  }
+  // 397 days: the longest validity browsers accept for a server certificate.
+  const { keyPem, certPem } = await generateSelfSigned({ hostnames: ["localhost", "127.0.0.1", "::1"], days: 397 });
   await mkdir(dirname(certFile), { recursive: true });
   await mkdir(dirname(keyFile), { recursive: true });
   if (keyFile === certFile) {
@@ -115,6 +121,20 @@ async function ensureSelfSigned(cert: CertificateEntry): Promise<void> {
   } else {
     await atomicWrite(keyFile, keyPem, 0o600);
     await atomicWrite(certFile, certPem, 0o644);
+  }
+}
+
+const RENEW_DAYS = 14;
+
+/** A certificate bobcat made (self-signed, CN=localhost) that is about to expire is renewed; others are the user's. */
+async function ownCertificateExpiring(file: string): Promise<boolean> {
+  try {
+    const pem = await readFile(file, "utf8");
+    const cert = new x509.X509Certificate(pem.slice(pem.indexOf("-----BEGIN CERTIFICATE-----")));
+    const own = cert.subject === cert.issuer && /(^|,\s*)CN=localhost(,|$)/.test(cert.subject);
+    return own && cert.notAfter.getTime() - Date.now() < RENEW_DAYS * 86_400_000;
+  } catch {
+    return false;
   }
 }
 
