@@ -32,7 +32,7 @@ const APP = `export default { fetch(req, ctx) {
 
 type StoreKind = "file" | "sqlite" | "postgres";
 
-function config(port: number, store: StoreKind, jvmRoute = "node1"): string {
+function config(port: number, store: StoreKind, jvmRoute = "node1", tick = 10): string {
   const resources =
     store === "sqlite"
       ? `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, url: "sqlite:work/sessions.db" }\n`
@@ -46,6 +46,7 @@ ${resources}  services:
       engine:
         defaultHost: localhost
         jvmRoute: ${jvmRoute}
+        backgroundProcessorDelay: ${tick}
         hosts:
           - name: localhost
             contexts:
@@ -59,14 +60,14 @@ ${resources}  services:
 `;
 }
 
-async function start(runtime: Runtime, base: string, port: number, store: StoreKind, jvmRoute?: string) {
+async function start(runtime: Runtime, base: string, port: number, store: StoreKind, jvmRoute?: string, tick?: number) {
   if (store !== "file") {
     // As in Tomcat the table must exist; `bobcat store init` creates it (idempotent).
-    writeFiles(base, { "conf/server.yaml": config(port, store, jvmRoute) });
+    writeFiles(base, { "conf/server.yaml": config(port, store, jvmRoute, tick) });
     const init = await runCli(runtime, ["store", "init", "--config", join(base, "conf/server.yaml"), "--base", base]);
     expect(init.stdout).toContain("table ready");
   }
-  return startBobcat({ runtime, base, files: { "app.ts": APP }, config: config(port, store, jvmRoute) });
+  return startBobcat({ runtime, base, files: { "app.ts": APP }, config: config(port, store, jvmRoute, tick) });
 }
 
 /** Waits until the store holds `count` sessions (files or rows), bounded. */
@@ -194,3 +195,47 @@ test("scale-out: two instances with different jvmRoutes share one PostgreSQL ses
     await node2.stop();
   }
 });
+
+test("PostgreSQL stops while bobcat runs: sessions in memory keep working, the error names store and table, the backlog is written when it returns", async () => {
+  pg.psql(`DROP TABLE IF EXISTS "tomcat$sessions"`);
+  const base = tempDir();
+  dirs.push(base);
+  const port = await freePort();
+  // A 1-second background tick: the backlog is retried on it.
+  const s = await start("bun", base, port, "postgres", "node1", 1);
+  let cookie: string;
+  let id: string;
+  try {
+    const first = await get(port);
+    [cookie, id] = [first.cookie, first.body.id];
+    await waitStored(base, "postgres", 1);
+    await Bun.sleep(300);
+    const stored = () => Number(pg.psql(`SELECT lastaccess FROM "tomcat$sessions" WHERE id = '${id}'`).trim() || 0);
+    const before = stored();
+    pg.stop();
+    try {
+      // The session is in memory: requests go on while the database is down.
+      for (let i = 2; i <= 4; i++) expect((await get(port, cookie)).body.n).toBe(i);
+      const end = Date.now() + 10000;
+      while (!/DataSourceStore\[jdbc\/sessions .*table tomcat\$sessions\]/.test(s.output()) && Date.now() < end) await Bun.sleep(100);
+      expect(s.output()).toMatch(/ERROR.*DataSourceStore\[jdbc\/sessions .*table tomcat\$sessions\]/);
+    } finally {
+      pg.start();
+    }
+    // The backlog is written on a background tick once the database is back: a newer copy arrives.
+    const end = Date.now() + 30000;
+    while (stored() <= before && Date.now() < end) await Bun.sleep(200);
+    expect(stored()).toBeGreaterThan(before);
+    s.proc.kill("SIGKILL");
+    await s.exited;
+  } finally {
+    if (s.proc.exitCode === null) await s.stop();
+  }
+  // Nothing was lost: a fresh instance reads the state written from the backlog (n = 4).
+  const again = await start("bun", base, port, "postgres");
+  try {
+    expect((await get(port, cookie!)).body).toMatchObject({ n: 5, id: id! });
+  } finally {
+    await again.stop();
+  }
+}, 60000);
