@@ -57,7 +57,7 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
   for (const service of config.server.services) {
     for (const c of service.connectors) {
       try {
-        const tls = await loadConnectorTls(c);
+        const tls = await loadConnectorTls(c, config.baseDir);
         const plan = planConnector(c, tls, RUNTIME, runtimeLabel(), serviceTlsNeeds(service));
         log.info(`${c.name}: ${plan.reason}`);
       } catch (e) {

@@ -14,11 +14,13 @@ export const SOURCE = Symbol("bobcat.source");
 export interface SourceInfo {
   self: Where;
   attr(name: string): Where;
+  /** The value as written (after ${...} expansion, before paths were resolved). */
+  raw(name: string): unknown;
 }
 
 export function sourceOf(node: object): SourceInfo {
   return (
-    (node as { [SOURCE]?: SourceInfo })[SOURCE] ?? { self: {}, attr: (name: string) => ({ attribute: name }) }
+    (node as { [SOURCE]?: SourceInfo })[SOURCE] ?? { self: {}, attr: (name: string) => ({ attribute: name }), raw: () => undefined }
   );
 }
 
@@ -118,7 +120,7 @@ export class Validator {
         out[name] = this.element(c.element(), raw, [...path, name]);
       }
     }
-    attachSource(out, this, path);
+    attachSource(out, this, path, input);
     return out;
   }
 
@@ -204,8 +206,8 @@ export class Validator {
   }
 }
 
-function attachSource(out: Record<string, unknown>, v: Validator, path: PathSeg[]): void {
-  const info: SourceInfo = { self: v.where(path), attr: (name) => v.where([...path, name]) };
+function attachSource(out: Record<string, unknown>, v: Validator, path: PathSeg[], input: Record<string, unknown>): void {
+  const info: SourceInfo = { self: v.where(path), attr: (name) => v.where([...path, name]), raw: (name) => input[name] };
   Object.defineProperty(out, SOURCE, { value: info, enumerable: false });
 }
 

@@ -64,7 +64,7 @@ export class BobcatServer {
         this.engines.push(engine);
         for (const c of service.connectors) {
           try {
-            const tls = await loadConnectorTls(c);
+            const tls = await loadConnectorTls(c, this.config.baseDir);
             prepared.push({ c, tls, plan: planConnector(c, tls, runtime, runtimeLabel(), serviceTlsNeeds(service)), engine });
           } catch (e) {
             if (e instanceof BobcatErrors) errors.push(...e.errors);
@@ -140,7 +140,7 @@ export class BobcatServer {
       if (!c.tls) continue;
       if (want && !c.tls.hosts.some((h) => h.hostName === want)) continue;
       try {
-        const next = (await loadConnectorTls(c.config))!;
+        const next = (await loadConnectorTls(c.config, this.config.baseDir))!;
         const service = this.config.server.services.find((s) => s.connectors.includes(c.config))!;
         const plan = planConnector(c.config, next, RUNTIME, runtimeLabel(), serviceTlsNeeds(service));
         if (plan.backend !== c.plan.backend) {

@@ -6,7 +6,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { x509 } from "../tls/keystore/x509.ts";
-import { dirname } from "node:path";
+import { basename, dirname, isAbsolute } from "node:path";
 import type { CertificateEntry, ConnectorConfig, SSLHostConfig } from "../config/model.ts";
 import { sourceOf } from "../config/validate.ts";
 import { loadCertificate, type LoadedCertificate } from "../tls/certificate.ts";
@@ -39,7 +39,24 @@ export interface ConnectorTls {
   defaultHost: TlsHost;
 }
 
-export async function loadConnectorTls(c: ConnectorConfig): Promise<ConnectorTls | undefined> {
+/**
+ * A file that does not exist is most often a relative path read against the wrong base: say
+ * which base, and spot Tomcat's layout (config in conf/, paths written as conf/...).
+ */
+function explainMissingFile(e: BobcatError, node: object, baseDir: string): BobcatError {
+  if (!/does not exist/.test(e.message)) return e;
+  const src = sourceOf(node);
+  const attribute = e.where.attribute;
+  const raw = attribute ? src.raw(attribute) : undefined;
+  if (typeof raw !== "string" || isAbsolute(raw)) return e;
+  let fix = `"${raw}" was resolved against the base directory ${baseDir}; give an absolute path, or start bobcat with --base DIR`;
+  if (basename(baseDir) === "conf" && /^conf[\\/]/.test(raw)) {
+    fix = `this looks like Tomcat's layout (paths relative to $CATALINA_BASE, the config in conf/): run with --base ${dirname(baseDir)}`;
+  }
+  return new BobcatError(e.code, `${e.message}; relative paths resolve against the base directory ${baseDir}`, { where: e.where, fix, cause: e });
+}
+
+export async function loadConnectorTls(c: ConnectorConfig, baseDir = process.cwd()): Promise<ConnectorTls | undefined> {
   if (!c.SSLEnabled) return undefined;
   const errors: BobcatError[] = [];
   const hosts: TlsHost[] = [];
@@ -56,7 +73,7 @@ export async function loadConnectorTls(c: ConnectorConfig): Promise<ConnectorTls
           for (const w of loaded.warnings) log.warn(`${c.name} SSLHostConfig "${h.hostName}": ${w}`);
           certs.push(loaded);
         } catch (e) {
-          if (e instanceof BobcatError) errors.push(e);
+          if (e instanceof BobcatError) errors.push(explainMissingFile(e, cert, baseDir));
           else throw e;
         }
       }
@@ -73,7 +90,7 @@ export async function loadConnectorTls(c: ConnectorConfig): Promise<ConnectorTls
       warnUnstapled(c.name, h, certs);
       hosts.push({ hostName: h.hostName, config: h, certs, versions, trust, ciphers, ocsp });
     } catch (e) {
-      if (e instanceof BobcatError) errors.push(e);
+      if (e instanceof BobcatError) errors.push(explainMissingFile(e, h, baseDir));
       else throw e;
     }
   }
