@@ -23,13 +23,12 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { bin, cpuSeconds, freePort, median, option, processTree as tree, ROOT, startServer } from "./lib.ts";
 
-const root = join(import.meta.dir, "..");
-const args = process.argv.slice(2);
-const opt = (n: string, d: string) => (args.includes(n) ? args[args.indexOf(n) + 1]! : d);
+const root = ROOT;
+const opt = option;
 const rounds = Number(opt("--rounds", "3"));
 const duration = Number(opt("--duration", "5"));
 const connections = Number(opt("--connections", "32"));
@@ -47,56 +46,8 @@ for (const [tool, probe] of [["wrk", ["--version"]], ["openssl", ["version"]], [
   }
 }
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-
-/** Starts a server, waits for its "listening on" line and returns it with that line. */
-async function start(cmd: string[]): Promise<{ p: ChildProcess; line: string }> {
-  const p = spawn(cmd[0]!, cmd.slice(1), { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, DENO_NO_UPDATE_CHECK: "1" } });
-  let log = "";
-  p.stderr!.on("data", (d) => (log += d));
-  const deadline = Date.now() + 60000;
-  while (!/listening on https/.test(log)) {
-    if (Date.now() > deadline || p.exitCode !== null) throw new Error(`server did not start: ${cmd.join(" ")}\n${log}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { p, line: log.split("\n").find((l) => l.includes("listening on https"))! };
-}
-
-/** pid and all its descendants, from /proc. */
-function tree(pid: number): number[] {
-  const parent = new Map<number, number>();
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const f = readFileSync(`/proc/${d}/stat`, "utf8").split(") ")[1]!.split(" ");
-      parent.set(Number(d), Number(f[1]));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) for (const [c, pp] of parent) if (pp === out[i]) out.push(c);
-  return out;
-}
-
-function cpuSeconds(pid: number): number {
-  let sum = 0;
-  for (const p of tree(pid)) {
-    try {
-      const f = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]!.split(" ");
-      sum += (Number(f[11]) + Number(f[12])) / 100; // utime + stime in clock ticks
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return sum;
-}
+/** Starts a server and waits for its HTTPS listener. */
+const start = (cmd: string[]) => startServer(cmd, /listening on https/);
 
 interface Sample {
   rps: number;
@@ -149,7 +100,6 @@ async function handshakes(port: number, pid: number, seconds = duration, clients
   return { rps: total / wall, perCpu: cpu > 0 ? total / cpu : 0, errors };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const work = mkdtempSync(join(tmpdir(), "bobcat-handshakes-"));
 const fullchain = join(work, "fullchain.pem");
@@ -186,7 +136,6 @@ server:
   return file;
 }
 
-const bin = (n: string) => join(root, "node_modules/.bin", n);
 const main = join(root, "src/cli/main.ts");
 const bunCmd = (cfg: string) => [bin("bun"), main, "run", "--config", cfg];
 const denoCmd = (cfg: string) => [bin("deno"), "run", "-A", `--config=${join(root, "deno.json")}`, main, "run", "--config", cfg];

@@ -12,13 +12,12 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { bin, cpuSeconds, freePort, median, option, ROOT, startServer } from "./lib.ts";
 
-const root = join(import.meta.dir, "..");
-const args = process.argv.slice(2);
-const opt = (n: string, d: string) => (args.includes(n) ? args[args.indexOf(n) + 1]! : d);
+const root = ROOT;
+const opt = option;
 const rounds = Number(opt("--rounds", "3"));
 const duration = Number(opt("--duration", "8"));
 const connections = Number(opt("--connections", "32"));
@@ -33,30 +32,7 @@ if (spawnSync("wrk", ["--version"]).error) {
   process.exit(2);
 }
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-
-async function start(cmd: string[]): Promise<ChildProcess> {
-  const p = spawn(cmd[0]!, cmd.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
-  p.stderr!.on("data", (d) => (log += d));
-  const deadline = Date.now() + 20000;
-  while (!log.includes("listening on")) {
-    if (Date.now() > deadline || p.exitCode !== null) throw new Error(`server did not start: ${cmd.join(" ")}\n${log}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return p;
-}
-
-function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime in clock ticks
-}
+const start = async (cmd: string[]) => (await startServer(cmd)).p;
 
 function wrk(url: string, pid: number) {
   spawnSync("wrk", ["-t1", "-c8", "-d2s", url]); // warm-up
@@ -69,7 +45,6 @@ function wrk(url: string, pid: number) {
   return { rps, perCpu: cpu > 0 ? total / cpu : 0, p99 };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const work = mkdtempSync(join(tmpdir(), "bobcat-bench-"));
 const rawPort = await freePort();
@@ -98,7 +73,6 @@ server:
                 handler: hello.ts
 `,
 );
-const bin = (n: string) => join(root, "node_modules/.bin", n);
 const bobCmd =
   runtime === "deno"
     ? [bin("deno"), "run", "-A", `--config=${join(root, "deno.json")}`, join(root, "src/cli/main.ts"), "run", "--config", join(work, "server.yaml")]

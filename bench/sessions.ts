@@ -10,26 +10,17 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StandardManager } from "../src/session/index.ts";
+import { freePort, option, ROOT } from "./lib.ts";
 
-const root = join(import.meta.dir, "..");
-const args = process.argv.slice(2);
-const opt = (n: string, d: string) => (args.includes(n) ? args[args.indexOf(n) + 1]! : d);
+const root = ROOT;
+const opt = option;
 const duration = Number(opt("--duration", "5"));
 const count = Number(opt("--sessions", "100000"));
 const pki = join(root, "tests/fixtures/pki");
 const work = mkdtempSync(join(tmpdir(), "bobcat-bench-sessions-"));
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
 
 // 1. Throughput.
 const port = await freePort();

@@ -20,15 +20,14 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { bin, freePort, option, processTree as tree, ROOT } from "./lib.ts";
 
-const root = join(import.meta.dir, "..");
+const root = ROOT;
 const args = process.argv.slice(2);
-const opt = (n: string, d: string) => (args.includes(n) ? args[args.indexOf(n) + 1]! : d);
+const opt = option;
 const only = opt("--only", "bun,deno,hsts,bun-compat,deno-compat,node").split(",");
-const bin = (n: string) => join(root, "node_modules/.bin", n);
 
 // ---- reading testssl's flat JSON ----
 interface Finding {
@@ -204,29 +203,6 @@ if (interfaces.join(",") !== "lo") {
 }
 
 // ---- servers ----
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-
-function tree(pid: number): number[] {
-  const parent = new Map<number, number>();
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      parent.set(Number(d), Number(readFileSync(`/proc/${d}/stat`, "utf8").split(") ")[1]!.split(" ")[1]));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) for (const [c, pp] of parent) if (pp === out[i]) out.push(c);
-  return out;
-}
-
 async function stop(p: ChildProcess) {
   const pids = tree(p.pid!).reverse();
   const alive = (x: number) => {
