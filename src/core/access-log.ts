@@ -25,6 +25,7 @@ export interface AccessEntry {
   startMs: number;
   endMs: number;
   localPort: number;
+  localAddr?: string;
   protocol: string;
 }
 
@@ -56,7 +57,8 @@ function token(t: string, arg?: string): Part {
     case "h":
       return (e) => e.remoteAddr;
     case "A":
-      return () => "127.0.0.1";
+      // The back-ends do not report the local address of a connection: the bound one, or "-".
+      return (e) => e.localAddr ?? "-";
     case "b":
       return (e) => (e.bytes === undefined || e.bytes === 0 ? "-" : String(e.bytes));
     case "B":

@@ -11,6 +11,8 @@ export type { HttpSession };
 export interface ConnectionInfo {
   remoteAddr: string;
   remotePort: number;
+  /** "HTTP/1.1" or "HTTP/2.0", where the back-end says (node-compat). */
+  httpVersion?: string;
   /** Set on TLS connections whose back-end exposes the TLS state (node-compat). */
   tls?: TlsInfo;
 }
@@ -28,6 +30,8 @@ export interface TlsInfo {
 /** The connector as the core sees it (no sockets: those belong to the adapter). */
 export interface ConnectorInfo {
   name: string;
+  /** The interface the connector is bound to, when the config names one. */
+  address?: string;
   port: number;
   scheme: string;
   secure: boolean;

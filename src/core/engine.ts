@@ -195,7 +195,8 @@ export class Engine {
       startMs,
       endMs: startMs + (performance.now() - start),
       localPort: connector.port,
-      protocol: "HTTP/1.1",
+      localAddr: connector.address && connector.address !== "0.0.0.0" && connector.address !== "::" ? connector.address : undefined,
+      protocol: conn.httpVersion ?? "HTTP/1.1",
     };
     for (const l of this.accessLogs) l.log(entry);
     if (seen.host) for (const l of seen.host.accessLogs) l.log(entry);

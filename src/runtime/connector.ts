@@ -25,6 +25,7 @@ export class ConnectorPipeline {
   ) {
     this.info = {
       name: config.name,
+      address: config.address,
       port: config.port,
       scheme: config.scheme,
       secure: config.secure,

@@ -249,6 +249,7 @@ async function serve(req: AnyReq, res: AnyRes, scheme: string, handle: (r: Reque
     const conn: ConnectionInfo = {
       remoteAddr: socket?.remoteAddress ?? "",
       remotePort: socket?.remotePort ?? 0,
+      httpVersion: h2 ? "HTTP/2.0" : `HTTP/${req.httpVersion}`,
       tls: tlsSocket ? tlsInfoOf(tlsSocket) : undefined,
     };
     const response = await handle(request, conn);
