@@ -268,14 +268,32 @@ describe("path safety", () => {
     }
   });
 
-  const isRoot = process.getuid?.() === 0;
-  test.skipIf(isRoot)("an unreadable file is 403 for GET and HEAD", async () => {
+  test("an unreadable file is 403 for GET and HEAD", async () => {
     const file = join(docBase, "locked.txt");
     await writeFile(file, "locked");
     await chmod(file, 0o000);
     try {
-      expect((await must("/locked.txt")).status).toBe(403);
-      expect((await must("/locked.txt", {}, "HEAD")).status).toBe(403);
+      if (process.getuid?.() !== 0) {
+        expect((await must("/locked.txt")).status).toBe(403);
+        expect((await must("/locked.txt", {}, "HEAD")).status).toBe(403);
+        return;
+      }
+      // Root reads every file: ask again as nobody, in a process of its own.
+      await chmod(docBase, 0o755);
+      const script = `import { serveStatic } from ${JSON.stringify(join(import.meta.dir, "../../src/core/static/index.ts"))};
+const o = { docBase: ${JSON.stringify(docBase)}, contextPath: "/app" };
+const g = await serveStatic(new Request("http://x/app/locked.txt"), "/locked.txt", o);
+const h = await serveStatic(new Request("http://x/app/locked.txt", { method: "HEAD" }), "/locked.txt", o);
+console.log(g.status, h.status);`;
+      const scriptFile = join(tmpdir(), `static-as-nobody-${process.pid}.ts`);
+      await writeFile(scriptFile, script);
+      await chmod(scriptFile, 0o644);
+      try {
+        const out = execFileSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, scriptFile], { encoding: "utf8", timeout: 20000, env: { ...process.env, HOME: tmpdir() } });
+        expect(out.trim()).toBe("403 403");
+      } finally {
+        await rm(scriptFile, { force: true });
+      }
     } finally {
       await rm(file);
     }
