@@ -5,6 +5,7 @@ import { loadConnectorTls } from "../runtime/tls-material.ts";
 import { planConnector, serviceTlsNeeds } from "../runtime/plan.ts";
 import { RUNTIME, runtimeLabel } from "../runtime/detect.ts";
 import { loadHandler } from "../core/handler-module.ts";
+import { Engine } from "../core/engine.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { configureLogging, logger } from "../util/log.ts";
 import { printError } from "./main.ts";
@@ -73,6 +74,29 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
           collect(e);
         }
       }
+    }
+    // Session managers are built as run builds them (their attributes are checked then). A
+    // PersistentManager starts and stops, which checks its store (directory, table and columns)
+    // and touches no session; a StandardManager is not started, since start reads and deletes
+    // its persistence file.
+    const global = globalDataSources(config);
+    try {
+      const engine = new Engine(service, { strictServletCompliance: config.server.strictServletCompliance, baseDir: config.baseDir, globalDataSources: global });
+      for (const c of engine.contexts) {
+        if (!c.sessions.manager.hasStore) continue;
+        try {
+          await c.start();
+          await c.sessions.manager.stop();
+        } catch (e) {
+          collect(e);
+        } finally {
+          await c.dataSources?.close();
+        }
+      }
+    } catch (e) {
+      collect(e);
+    } finally {
+      await global.close();
     }
   }
   // Data sources: the global ones and each context's, opened and pinged.

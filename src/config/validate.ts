@@ -255,3 +255,17 @@ function levenshtein(a: string, b: string): number {
   }
   return row[b.length]!;
 }
+
+/**
+ * Errors from layers that know attribute names but not files (session managers, stores) get
+ * the file, line and config path of the attribute, from the first node that has it.
+ */
+export function locateError(e: unknown, nodes: Array<object | undefined>): unknown {
+  if (!(e instanceof BobcatError) || e.where.file) return e;
+  const attribute = e.where.attribute;
+  const node = nodes.find((n) => n && attribute && Object.hasOwn(n, attribute)) ?? nodes.find((n) => n);
+  if (!node) return e;
+  const src = sourceOf(node);
+  const where = attribute && Object.hasOwn(node, attribute) ? src.attr(attribute) : src.self;
+  return new BobcatError(e.code, e.message, { where: { ...where, attribute: attribute ?? where.attribute }, fix: e.fix, cause: e });
+}

@@ -12,6 +12,7 @@ import { loadHandler, type FetchHandler } from "./handler-module.ts";
 import { SessionBinding, type SessionSettings } from "./sessions.ts";
 import { createDataSources, type DataSources } from "../datasource/index.ts";
 import { Authenticator } from "./auth.ts";
+import { locateError } from "../config/validate.ts";
 import { RemoteIpValve, SSLValve, type RequestValve } from "./proxy-valves.ts";
 import type { ValveConfig } from "../config/model.ts";
 
@@ -70,7 +71,11 @@ export class ContextRuntime {
       this.handler = loaded.handler;
       this.sessions.addListeners(loaded.sessionListeners);
     }
-    await this.sessions.manager.start();
+    try {
+      await this.sessions.manager.start();
+    } catch (e) {
+      throw locateError(e, [this.config.manager.store, this.config.manager, this.config]);
+    }
   }
 
   async stop(): Promise<void> {

@@ -14,6 +14,7 @@ import {
   type StandardSession,
 } from "../session/index.ts";
 import type { Principal, RequestContext, SessionAccess } from "./context.ts";
+import { locateError } from "../config/validate.ts";
 import { errorPage } from "./error-page.ts";
 
 export interface SessionSettings {
@@ -168,10 +169,14 @@ export class SessionBinding {
       strictServletCompliance: settings.strictServletCompliance,
       ...(engine.jvmRoute ? { jvmRoute: engine.jvmRoute } : {}),
     };
-    this.manager =
-      context.manager.className === "PersistentManager"
-        ? new PersistentManager({ ...options, dataSources: { global: settings.globalDataSources, local: localDataSources } })
-        : new StandardManager(options);
+    try {
+      this.manager =
+        context.manager.className === "PersistentManager"
+          ? new PersistentManager({ ...options, dataSources: { global: settings.globalDataSources, local: localDataSources } })
+          : new StandardManager(options);
+    } catch (e) {
+      throw locateError(e, [context.manager.store, context.manager, context]);
+    }
     this.cookieName = context.sessionCookieName;
     this.cookieTracking = context.sessionTrackingModes.includes("COOKIE");
     this.urlTracking = context.sessionTrackingModes.includes("URL");
