@@ -239,3 +239,21 @@ test("PostgreSQL stops while bobcat runs: sessions in memory keep working, the e
     await again.stop();
   }
 }, 60000);
+
+test("bobcat check: a missing session table and bad PersistentManager attributes, with file, line and fix", async () => {
+  const base = tempDir();
+  dirs.push(base);
+  writeFiles(base, {
+    "app.ts": APP,
+    "table.yaml": config(await freePort(), "sqlite"),
+    "attrs.yaml": config(await freePort(), "file").replace("maxIdleBackup: 0", "maxIdleBackup: 600\n                  maxIdleSwap: 60"),
+  });
+  const table = await runCli("bun", ["check", "--config", join(base, "table.yaml")]);
+  expect(table.code).toBe(1);
+  expect(table.stderr).toMatch(/table\.yaml:\d+:\d+: .*manager\.store\.dataSourceName|table\.yaml:\d+:\d+: .*manager\.store/);
+  expect(table.stderr).toContain("the session table or one of its columns is missing");
+  expect(table.stderr).toContain("bobcat store init");
+  const attrs = await runCli("bun", ["check", "--config", join(base, "attrs.yaml")]);
+  expect(attrs.code).toBe(1);
+  expect(attrs.stderr).toMatch(/attrs\.yaml:\d+:\d+: server\.services\[0\]\.engine\.hosts\[0\]\.contexts\[0\]\.manager\.maxIdleSwap: .*less than maxIdleBackup/);
+});
