@@ -3,7 +3,7 @@
  * handler module or static docBase, access logs. A runtime adapter calls
  * `engine.handle(request, connector, connection)`; nothing here knows about sockets.
  */
-import type { ContextConfig, EngineConfig, HostConfig, ServiceConfig } from "../config/model.ts";
+import type { ContextConfig, EngineConfig, HostConfig, ServiceConfig, ValveConfig } from "../config/model.ts";
 import { AccessLog } from "./access-log.ts";
 import { ConstraintChecker, secureRedirect } from "./constraints.ts";
 import { RequestContext, type ConnectionInfo, type ConnectorInfo } from "./context.ts";
@@ -14,7 +14,10 @@ import { createDataSources, type DataSources } from "../datasource/index.ts";
 import { Authenticator } from "./auth.ts";
 import { locateError } from "../config/validate.ts";
 import { RemoteIpValve, SSLValve, type RequestValve } from "./proxy-valves.ts";
-import type { ValveConfig } from "../config/model.ts";
+import { serveStatic } from "./static/index.ts";
+import { logger } from "../util/log.ts";
+
+const log = logger("core");
 
 function accessLogs(valves: ValveConfig[]): AccessLog[] {
   return valves.flatMap((v) => (v.className === "AccessLogValve" ? [new AccessLog(v)] : []));
@@ -24,10 +27,6 @@ function accessLogs(valves: ValveConfig[]): AccessLog[] {
 function requestValves(valves: ValveConfig[]): RequestValve[] {
   return valves.flatMap((v): RequestValve[] => (v.className === "RemoteIpValve" ? [new RemoteIpValve(v)] : v.className === "SSLValve" ? [new SSLValve(v)] : []));
 }
-import { serveStatic } from "./static/index.ts";
-import { logger } from "../util/log.ts";
-
-const log = logger("core");
 
 export class ContextRuntime {
   handler?: FetchHandler;
@@ -93,7 +92,6 @@ export class HostRuntime {
   /** Longest path first, so the first prefix match is the longest. */
   readonly contexts: ContextRuntime[];
   readonly accessLogs: AccessLog[];
-  readonly root?: ContextRuntime;
 
   constructor(
     readonly config: HostConfig,
@@ -103,7 +101,6 @@ export class HostRuntime {
     this.contexts = config.contexts
       .map((c) => new ContextRuntime(c, this, engine, settings))
       .sort((a, b) => b.path.length - a.path.length);
-    this.root = this.contexts.find((c) => c.path === "");
     this.accessLogs = accessLogs(config.valves);
     const hostValves = [...requestValves(engine.valves), ...requestValves(config.valves)];
     for (const c of this.contexts) c.valves = [...hostValves, ...requestValves(c.config.valves)];
