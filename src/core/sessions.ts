@@ -259,7 +259,9 @@ export class SessionBinding {
     if (!this.urlTracking || !s || !s.isValid() || state.fromCookie) return url;
     const cut = url.search(/[?#]/);
     const [path, rest] = cut < 0 ? [url, ""] : [url.slice(0, cut), url.slice(cut)];
-    return `${path};${this.cookieName.toLowerCase()}=${s.id}${rest}`;
+    // Tomcat's path parameter: "jsessionid" by default, else the configured cookie name as written.
+    const param = this.cookieName === "JSESSIONID" ? "jsessionid" : this.cookieName;
+    return `${path};${param}=${s.id}${rest}`;
   }
 }
 
