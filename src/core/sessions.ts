@@ -280,19 +280,6 @@ export function cookieValues(header: string | null, name: string): string[] {
   return out;
 }
 
-/** Removes `;jsessionid=...` (by the configured name) from a path; returns the id found. */
-export function stripSessionPathParam(pathname: string, name: string): { pathname: string; id: string | null } {
-  const lower = pathname.toLowerCase();
-  const key = `;${name.toLowerCase()}=`;
-  const at = lower.indexOf(key);
-  if (at < 0) return { pathname, id: null };
-  let end = pathname.indexOf(";", at + 1);
-  const slash = pathname.indexOf("/", at + 1);
-  if (end < 0 || (slash >= 0 && slash < end)) end = slash;
-  const id = pathname.slice(at + key.length, end < 0 ? undefined : end);
-  return { pathname: pathname.slice(0, at) + (end < 0 ? "" : pathname.slice(end)), id: id || null };
-}
-
 function stripUndefined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
