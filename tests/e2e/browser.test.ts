@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
-import { cleanup, freePort, PKI, startBobcat, tempDir, type Running } from "../helpers/bobcat.ts";
+import { cleanup, freePort, httpsConfig, startBobcat, tempDir, type Running } from "../helpers/bobcat.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 let server: Running;
@@ -30,32 +30,14 @@ beforeAll(async () => {
         return new Response("<!doctype html><title>counter</title><p id=n>" + n + "</p>", { headers: { "content-type": "text/html" } });
       } };`,
     },
-    config: `server:
-  services:
-    - connectors:
-        - port: ${http}
-          address: 127.0.0.1
-          redirectPort: ${https}
-        - port: ${https}
-          address: 127.0.0.1
-          SSLEnabled: true
-          sslHostConfigs:
-            - certificates:
-                - certificateFile: ${PKI}/localhost-rsa.pem
-                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts:
-              - path: ""
+    config: httpsConfig(http, https, {
+      contexts: `              - path: ""
                 handler: bobcat:root
                 securityConstraints: [{ urlPatterns: ["/*"], transportGuarantee: CONFIDENTIAL }]
               - path: /counter
                 handler: counter.ts
-                securityConstraints: [{ urlPatterns: ["/*"], transportGuarantee: CONFIDENTIAL }]
-`,
+                securityConstraints: [{ urlPatterns: ["/*"], transportGuarantee: CONFIDENTIAL }]`,
+    }),
   });
   browser = await chromium.launch({
     executablePath: CHROMIUM,

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { chmodSync } from "node:fs";
-import { cleanup, freePort, PKI, startBobcat, tempDir, tfetch, type Running } from "../helpers/bobcat.ts";
+import { cleanup, freePort, httpsConfig, startBobcat, tempDir, tfetch, type Running } from "../helpers/bobcat.ts";
 
 let s: Running;
 let http: number;
@@ -19,27 +19,9 @@ beforeAll(async () => {
     base,
     connectors: 2,
     files: { "app.ts": `export default { fetch(req, ctx) { const s = ctx.getSession(); s.setAttribute("cart", [1, 2]); return new Response(s.id); } };` },
-    config: `server:
-  services:
-    - connectors:
-        - port: ${http}
-          address: 127.0.0.1
-        - port: ${https}
-          address: 127.0.0.1
-          SSLEnabled: true
-          sslHostConfigs:
-            - certificates:
-                - certificateFile: ${PKI}/localhost-rsa.pem
-                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem
-      engine:
-        defaultHost: localhost
-        valves:
-          - className: RemoteIpValve
-        hosts:
-          - name: localhost
-            contexts:
-              - path: /app
+    config: httpsConfig(http, https, {
+      engineExtra: "        valves:\n          - className: RemoteIpValve",
+      contexts: `              - path: /app
                 handler: app.ts
               - path: /manager
                 handler: bobcat:manager
@@ -52,8 +34,8 @@ beforeAll(async () => {
                     - { username: guest, password: guest, roles: [] }
                 securityConstraints:
                   - urlPatterns: ["/*"]
-                    authRoles: [manager-script, manager-gui]
-`,
+                    authRoles: [manager-script, manager-gui]`,
+    }),
   });
 });
 

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, freePort, PKI, RUNTIMES, startBobcat, tempDir, tfetch, type Runtime } from "../helpers/bobcat.ts";
+import { cleanup, freePort, httpsConfig, RUNTIMES, startBobcat, tempDir, tfetch, type Runtime } from "../helpers/bobcat.ts";
 
 const HONO = join(import.meta.dir, "../../node_modules/hono/dist/index.js");
 const APP = `import { Hono } from "${HONO}";
@@ -41,29 +41,10 @@ const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
 
 function config(http: number, https: number, manager = "", contextExtra = ""): string {
-  return `server:
-  services:
-    - connectors:
-        - port: ${http}
-          address: 127.0.0.1
-        - port: ${https}
-          address: 127.0.0.1
-          SSLEnabled: true
-          sslHostConfigs:
-            - certificates:
-                - certificateFile: ${PKI}/localhost-rsa.pem
-                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem
-      engine:
-        defaultHost: localhost
-        jvmRoute: node7
-        hosts:
-          - name: localhost
-            contexts:
-              - path: /app
-                handler: app.ts
-${contextExtra}${manager}
-`;
+  return httpsConfig(http, https, {
+    engineExtra: "        jvmRoute: node7",
+    contexts: `              - path: /app\n                handler: app.ts\n${contextExtra}${manager}`,
+  });
 }
 
 const cookieOf = (res: Response) => res.headers.getSetCookie().find((c) => c.startsWith("JSESSIONID="));

@@ -146,8 +146,11 @@ export async function run(cmd: string[], opts: { stdin?: string; timeoutMs?: num
   return { code, stdout, stderr };
 }
 
-/** A config with one HTTP and one HTTPS connector using the committed test PKI. */
-export function httpsConfig(httpPort: number, httpsPort: number, extra: { contexts?: string; hostExtra?: string; connectorExtra?: string } = {}): string {
+/**
+ * A config with one HTTP and one HTTPS connector using the committed test PKI; the extras are
+ * YAML lines already indented for their place.
+ */
+export function httpsConfig(httpPort: number, httpsPort: number, extra: { contexts?: string; hostExtra?: string; connectorExtra?: string; engineExtra?: string } = {}): string {
   return `
 server:
   services:
@@ -166,6 +169,7 @@ ${extra.connectorExtra ?? ""}
                   certificateChainFile: ${PKI}/intermediate.pem
       engine:
         defaultHost: localhost
+${extra.engineExtra ?? ""}
         hosts:
           - name: localhost
 ${extra.hostExtra ?? ""}
