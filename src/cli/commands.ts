@@ -10,7 +10,7 @@ import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { configureLogging, logger } from "../util/log.ts";
 import { printError } from "./main.ts";
 import { globalDataSources } from "../runtime/server.ts";
-import { createDataSources, lookupDataSource } from "../datasource/index.ts";
+import { createDataSources, lookupDataSource, type DataSources } from "../datasource/index.ts";
 import { createTableSql, initStoreTable } from "../session/stores/index.ts";
 
 /** Runs until SIGINT/SIGTERM; a second signal exits at once. Resolves to the exit status. */
@@ -55,61 +55,55 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
     else if (e instanceof BobcatError) errors.push(e);
     else throw e;
   };
-  for (const service of config.server.services) {
-    for (const c of service.connectors) {
-      try {
-        const tls = await loadConnectorTls(c, config.baseDir);
-        const plan = planConnector(c, tls, RUNTIME, runtimeLabel(), serviceTlsNeeds(service));
-        log.info(`${c.name}: ${plan.reason}`);
-      } catch (e) {
-        collect(e);
-      }
-    }
-    for (const host of service.engine.hosts) {
-      for (const ctx of host.contexts) {
-        if (!ctx.handler) continue;
+  const checkSources = async (ds: DataSources | undefined) => {
+    if (!ds) return;
+    await ds.check();
+    for (const name of ds.names()) log.info(`data source ${name}: reachable`);
+  };
+  const global = globalDataSources(config);
+  try {
+    for (const service of config.server.services) {
+      for (const c of service.connectors) {
         try {
-          await loadHandler(ctx.handler, ctx);
+          const tls = await loadConnectorTls(c, config.baseDir);
+          const plan = planConnector(c, tls, RUNTIME, runtimeLabel(), serviceTlsNeeds(service));
+          log.info(`${c.name}: ${plan.reason}`);
         } catch (e) {
           collect(e);
         }
       }
-    }
-    // Session managers are built as run builds them (their attributes are checked then). A
-    // PersistentManager starts and stops, which checks its store (directory, table and columns)
-    // and touches no session; a StandardManager is not started, since start reads and deletes
-    // its persistence file.
-    const global = globalDataSources(config);
-    try {
-      const engine = new Engine(service, { strictServletCompliance: config.server.strictServletCompliance, baseDir: config.baseDir, globalDataSources: global });
+      // Contexts are built as run builds them, so session manager attributes are checked. A
+      // PersistentManager starts and stops (loading the handler too), which checks its store's
+      // directory or table and touches no session; a StandardManager is not started, since start
+      // reads and deletes its persistence file.
+      let engine: Engine;
+      try {
+        engine = new Engine(service, { strictServletCompliance: config.server.strictServletCompliance, baseDir: config.baseDir, globalDataSources: global });
+      } catch (e) {
+        collect(e);
+        continue;
+      }
       for (const c of engine.contexts) {
-        if (!c.sessions.manager.hasStore) continue;
         try {
-          await c.start();
-          await c.sessions.manager.stop();
+          if (c.sessions.manager.hasStore) {
+            await c.start();
+            await c.sessions.manager.stop();
+          } else if (c.config.handler) {
+            await loadHandler(c.config.handler, c.config);
+          }
+          await checkSources(c.dataSources);
         } catch (e) {
           collect(e);
         } finally {
           await c.dataSources?.close();
         }
       }
-    } catch (e) {
-      collect(e);
-    } finally {
-      await global.close();
     }
-  }
-  // Data sources: the global ones and each context's, opened and pinged.
-  const sources = [globalDataSources(config), ...config.server.services.flatMap((s) => s.engine.hosts.flatMap((h) => h.contexts.filter((c) => c.resources.length > 0).map((c) => createDataSources(c.resources, { baseDir: config.baseDir, path: `${h.name}${c.path || "/"}: resources` }))))];
-  for (const ds of sources) {
-    try {
-      await ds.check();
-      for (const name of ds.names()) log.info(`data source ${name}: reachable`);
-    } catch (e) {
-      collect(e);
-    } finally {
-      await ds.close();
-    }
+    await checkSources(global);
+  } catch (e) {
+    collect(e);
+  } finally {
+    await global.close();
   }
   if (errors.length > 0) {
     printError(new BobcatErrors(errors, `${config.file}: ${errors.length} problem(s) stop this config from running`));

@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { ConfigFile, CookieProcessor, Manager, SSLHostConfig as SSLHostConfigDef } from "./schema.ts";
-import { parseSource, type ParsedSource, type PathSeg } from "./source.ts";
+import { parseSource, type PathSeg } from "./source.ts";
 import { expandTree, makeLookup, type ExpansionProblem } from "./expand.ts";
 import { Validator } from "./validate.ts";
 import type {
@@ -82,7 +82,7 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions = {
   if (root.server === undefined) v.error("config.required", [], "the config has no `server:` section", "add a server: section (see config/server.yaml)");
   const top = v.element(ConfigFile, { ...expanded, properties }, []);
   const server = top.server as Record<string, unknown> | undefined;
-  if (server) normaliseServer(server, v, source, baseDir);
+  if (server) normaliseServer(server, v, baseDir);
   if (v.errors.length > 0) throw new BobcatErrors(v.errors, `${file}: ${v.errors.length} problem(s) in the configuration`);
 
   const logging = (top.logging ?? { level: "info", components: {} }) as { level: Level; components: Record<string, string> };
@@ -135,7 +135,7 @@ const LEGACY_TO_CERT: Record<string, keyof CertificateEntry> = {
 };
 
 /** Cross-element checks and derived values; errors go to the validator so all are reported together. */
-function normaliseServer(server: Record<string, unknown>, v: Validator, _source: ParsedSource, baseDir: string): void {
+function normaliseServer(server: Record<string, unknown>, v: Validator, baseDir: string): void {
   const services = server.services as ServiceConfig[];
   const offset = server.portOffset as number;
   if (services.length === 0) v.error("config.required", ["server", "services"], "the server has no services", "add services: with at least one connector and an engine");
