@@ -1,7 +1,7 @@
 /**
  * The per-connector request pipeline every back-end calls: the Host-against-SNI check,
- * maxThreads/acceptCount, server headers, and the in-flight count that graceful stop waits on. Back-ends only turn sockets
- * into `Request`s and `ConnectionInfo`.
+ * maxThreads/acceptCount, server headers, and the in-flight count that graceful stop waits on.
+ * Back-ends only turn sockets into `Request`s and `ConnectionInfo`.
  */
 import type { ConnectorConfig } from "../config/model.ts";
 import type { ConnectionInfo, ConnectorInfo } from "../core/context.ts";
