@@ -247,7 +247,7 @@ export const SSLHostConfig: ElementDef = {
       values: ["none", "optional", "optionalNoCA", "required"],
       synonyms: { false: "none", no: "none", want: "optional", optional_no_ca: "optionalNoCA", require: "required", true: "required", yes: "required" },
       default: "none",
-      doc: "Client certificates: none, optional (checked if sent), optionalNoCA (any accepted), required.",
+      doc: "Client certificates: none, optional (checked if sent), optionalNoCA (any accepted, unverified: only in ctx.unverifiedPeerCertificates, never a CLIENT-CERT login), required.",
     },
     certificateVerificationDepth: int("Longest client certificate chain accepted.", 10, { min: 1 }),
     truststoreFile: path("JKS/PKCS12 keystore whose trusted certificates verify client certificates."),

@@ -20,8 +20,10 @@ export interface ConnectionInfo {
 export interface TlsInfo {
   /** Lower-case hex id of the TLS session behind the connection. */
   sslSessionId?: string;
-  /** Leaf first. */
+  /** Leaf first; only a chain verified against the trust of the request's SSLHostConfig. */
   peerCertificates?: X509Certificate[];
+  /** Whatever chain the client sent (optionalNoCA included), verified or not. Leaf first. */
+  unverifiedPeerCertificates?: X509Certificate[];
   cipherSuite?: string;
   protocol?: string;
   serverName?: string;
@@ -61,7 +63,10 @@ export interface BobcatContext {
   readonly requestURI: string;
   readonly connector: ConnectorInfo;
   readonly sslSessionId: string | undefined;
+  /** The client's chain, leaf first, only when it was verified against the configured trust. */
   readonly peerCertificates: X509Certificate[];
+  /** The chain the client sent, verified or not (optionalNoCA): never a proof of identity. */
+  readonly unverifiedPeerCertificates: X509Certificate[];
   readonly cipherSuite: string | undefined;
   principal: Principal | null;
   getSession(create?: boolean): HttpSession | null;
@@ -135,6 +140,9 @@ export class RequestContext implements BobcatContext {
   get peerCertificates(): X509Certificate[] {
     return this.tls?.peerCertificates ?? [];
   }
+  get unverifiedPeerCertificates(): X509Certificate[] {
+    return this.tls?.unverifiedPeerCertificates ?? this.peerCertificates;
+  }
   get cipherSuite(): string | undefined {
     return this.tls?.cipherSuite;
   }
@@ -154,6 +162,8 @@ export class RequestContext implements BobcatContext {
     this.serverName = name;
   }
   overrideTls(info: TlsInfo): void {
+    // A chain from a trusted proxy replaces the connection's, verified and unverified alike.
+    if (info.peerCertificates && !info.unverifiedPeerCertificates) info = { ...info, unverifiedPeerCertificates: info.peerCertificates };
     this.tlsOverride = { ...this.conn.tls, ...Object.fromEntries(Object.entries(info).filter(([, v]) => v !== undefined)) };
   }
 

@@ -6,6 +6,7 @@ const REASONS: Record<number, string> = {
   405: "Method Not Allowed",
   408: "Request Timeout",
   413: "Content Too Large",
+  421: "Misdirected Request",
   500: "Internal Server Error",
   503: "Service Unavailable",
 };

@@ -40,3 +40,12 @@ export async function checkClient(socket: TLSSocket, chain: X509Certificate[], p
   }
   return policy.revocation ? policy.revocation(chain) : null;
 }
+
+/**
+ * The chain handlers and CLIENT-CERT may rely on: only one the TLS stack verified against the
+ * trust anchors of the connection's SSLHostConfig (optional or required) after `checkClient`
+ * let it through. `optionalNoCA` and `none` never yield one, whatever the client sent.
+ */
+export function verifiedChain(socket: TLSSocket, chain: X509Certificate[], mode: SSLHostConfig["certificateVerification"]): X509Certificate[] {
+  return (mode === "optional" || mode === "required") && socket.authorized === true ? chain : [];
+}

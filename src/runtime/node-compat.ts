@@ -13,11 +13,23 @@ import type { ConnectionInfo } from "../core/context.ts";
 import { logger } from "../util/log.ts";
 import { listenError, MODERN_TLS12_CIPHERS, type BackendOptions, type Listener } from "./listener.ts";
 import type { TlsHost } from "./tls-material.ts";
-import { checkClient } from "./client-auth.ts";
+import { checkClient, verifiedChain } from "./client-auth.ts";
 import { tlsInfoOf } from "./tls-info.ts";
+import { sniLookup } from "./sni.ts";
 import { OcspStapler, ocspUrlOf } from "../tls/ocsp/index.ts";
 import { RUNTIME } from "./detect.ts";
 import { BobcatError } from "../util/errors.ts";
+
+/**
+ * Options of the server itself, which also serve clients that send no SNI name: the default
+ * host's, but with every host's protocol versions, because some TLS stacks (Bun's) keep the
+ * server's version range after SNI has picked another host's context. Each connection's protocol
+ * is checked against its own host right after the handshake.
+ */
+function serverSecureOptions(t: { hosts: TlsHost[]; defaultHost: TlsHost }) {
+  const all = t.hosts.flatMap((h) => h.versions).sort();
+  return { ...secureOptions(t.defaultHost), minVersion: all[0], maxVersion: all[all.length - 1] };
+}
 
 /** The client-certificate verdict of a connection, awaited before its first request is served. */
 const VERDICT = Symbol("bobcat.clientVerdict");
@@ -43,16 +55,6 @@ function secureOptions(h: TlsHost) {
     ...(h.config.disableSessionTickets ? { secureOptions: constants.SSL_OP_NO_TICKET } : {}),
     sessionTimeout: h.config.sessionTimeout,
   } as const;
-}
-
-/** Tomcat's SNI lookup: exact name, then a one-level `*.` wildcard, then the default. */
-export function sniLookup<T>(byName: Map<string, T>, fallback: T, servername: string | undefined): T {
-  if (!servername) return fallback;
-  const name = servername.toLowerCase();
-  const exact = byName.get(name);
-  if (exact) return exact;
-  const dot = name.indexOf(".");
-  return (dot > 0 && byName.get("*" + name.slice(dot))) || fallback;
 }
 
 export async function startNodeCompat({ config, tls, pipeline }: BackendOptions): Promise<Listener> {
@@ -81,7 +83,7 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
     const requestCert = tls.hosts.some((h) => h.config.certificateVerification !== "none");
     server = createSecureServer({
       allowHTTP1: true,
-      ...secureOptions(tls.defaultHost),
+      ...serverSecureOptions(tls),
       requestCert,
       // With one mode for every host the TLS stack refuses a missing or untrusted certificate
       // in the handshake itself; mixed modes are enforced right after it, per SNI host.
@@ -89,10 +91,22 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
       SNICallback: (servername, cb) => cb(null, sniLookup(contexts, fallback!, servername)),
     });
     server.on("tlsClientError", (err: Error & { code?: string }, socket: TLSSocket) => logHandshakeFailure(config.name, current!, err, socket));
+    // Before any request is read: a protocol the SNI host does not enable ends the connection.
+    server.on("secureConnection", (socket: CheckedSocket) => {
+      const host = sniLookup(hosts, current!.defaultHost, (socket as { servername?: string }).servername);
+      const protocol = socket.getProtocol?.();
+      if (protocol && !(host.versions as string[]).includes(protocol)) {
+        logger("handshake").info(`${config.name}: refused client ${socket.remoteAddress}:${socket.remotePort}: ${protocol} is not enabled for SSLHostConfig ${host.hostName} (enabled: ${host.versions.join("+")})`);
+        socket[VERDICT] = Promise.resolve(false);
+        socket.destroy();
+      }
+    });
     if (requestCert) {
       server.on("secureConnection", (socket: CheckedSocket) => {
+        if (socket.destroyed) return;
         const host = sniLookup(hosts, current!.defaultHost, (socket as { servername?: string }).servername);
-        const chain = tlsInfoOf(socket).peerCertificates ?? [];
+        const info = tlsInfoOf(socket);
+        const chain = info.unverifiedPeerCertificates ?? [];
         const ocsp = host.ocsp;
         const revocation = ocsp ? async (c: typeof chain) => {
           const r = await ocsp.check(c);
@@ -100,7 +114,12 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
         } : undefined;
         socket[VERDICT] = checkClient(socket, chain, { config: host.config, trust: host.trust, revocation }).then(
           (reason) => {
-            if (!reason) return true;
+            if (!reason) {
+              // Handlers and CLIENT-CERT see only a chain verified against this host's trust.
+              info.peerCertificates = verifiedChain(socket, chain, host.config.certificateVerification);
+              if (host.config.certificateVerification === "none") info.unverifiedPeerCertificates = [];
+              return true;
+            }
             logger("handshake").info(`${config.name}: refused client ${socket.remoteAddress}:${socket.remotePort}: ${reason}`);
             socket.destroy();
             return false;
@@ -162,7 +181,7 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
         for (const st of old.values()) st.stop();
       }
       // The default context also serves clients without SNI (setSecureContext is per server).
-      (server as { setSecureContext?: (o: object) => void }).setSecureContext?.(secureOptions(next.defaultHost));
+      (server as { setSecureContext?: (o: object) => void }).setSecureContext?.(serverSecureOptions(next));
     },
   };
 }

@@ -10,6 +10,7 @@ import { sourceOf } from "../config/validate.ts";
 import type { RuntimeName } from "./detect.ts";
 import type { ConnectorTls } from "./tls-material.ts";
 import { logger } from "../util/log.ts";
+import { sniHostCheck } from "./sni.ts";
 
 export type Backend = "native" | "node-compat";
 
@@ -29,7 +30,8 @@ export type Feature =
   | "handshake-logging"
   | "ocsp-stapling"
   | "connection-timeout"
-  | "long-connection-timeout";
+  | "long-connection-timeout"
+  | "sni-host-check";
 
 const FEATURE_TEXT: Record<Feature, string> = {
   tls: "TLS from one certificate",
@@ -48,6 +50,7 @@ const FEATURE_TEXT: Record<Feature, string> = {
   "ocsp-stapling": "OCSP stapling (ocspStapling: true)",
   "connection-timeout": "a connectionTimeout other than 20000 ms",
   "long-connection-timeout": "a connectionTimeout above 255 s",
+  "sni-host-check": "SSLHostConfigs that differ in client-certificate, trust, protocol or cipher settings (each request's Host is checked against the SNI name)",
 };
 
 /** Which back-ends of each runtime can do a feature, best first. */
@@ -69,6 +72,7 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "ocsp-stapling": [],
     "connection-timeout": ["native", "node-compat"],
     "long-connection-timeout": ["node-compat"],
+    "sni-host-check": ["node-compat"],
   },
   deno: {
     tls: ["native", "node-compat"],
@@ -87,6 +91,7 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "ocsp-stapling": [],
     "connection-timeout": ["node-compat"],
     "long-connection-timeout": ["node-compat"],
+    "sni-host-check": ["node-compat"],
   },
   node: {
     tls: ["node-compat"],
@@ -105,6 +110,7 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "ocsp-stapling": ["node-compat"],
     "connection-timeout": ["node-compat"],
     "long-connection-timeout": ["node-compat"],
+    "sni-host-check": ["node-compat"],
   },
 };
 
@@ -130,6 +136,8 @@ export function requiredFeatures(c: ConnectorConfig, tls: ConnectorTls | undefin
   if (!tls) return f;
   f.push("tls");
   if (tls.hosts.length > 1) f.push("sni-multiple-certificates");
+  // Native back-ends never tell a request's SNI name, so they cannot refuse a Host of another config.
+  if (sniHostCheck(tls)) f.push("sni-host-check");
   if (tls.hosts.some((h) => h.certs.length > 1)) f.push("rsa-and-ec-certificates");
   if (tls.hosts.some((h) => h.versions.length !== 2)) f.push("protocol-limits");
   if (tls.hosts.some((h) => h.ciphers.tls12)) f.push("tls12-ciphers");

@@ -76,7 +76,7 @@ export class BobcatServer {
       if (errors.length > 0) throw new BobcatErrors(errors, `${errors.length} problem(s) stop bobcat from starting`);
       for (const engine of this.engines) await engine.start();
       for (const p of prepared) {
-        const pipeline = new ConnectorPipeline(p.c, p.engine);
+        const pipeline = new ConnectorPipeline(p.c, p.engine, p.tls);
         const listener = await startBackend(p.plan, { config: p.c, tls: p.tls, pipeline }, runtime);
         pipeline.setPort(listener.port);
         const host = p.c.address && p.c.address !== "0.0.0.0" && p.c.address !== "::" ? p.c.address : "localhost";
@@ -147,6 +147,7 @@ export class BobcatServer {
           throw new BobcatError("tls.reloadNeedsRestart", `the new TLS material needs the ${plan.backend} back-end (${plan.reason}); restart bobcat to switch`);
         }
         await c.listener.reloadTls(next);
+        c.pipeline.setTls(next);
         c.tls = next;
         const line = `${c.config.name}: reloaded ${next.hosts.map((h) => `${h.hostName} (${h.certs.map((x) => x.source).join(", ")})`).join("; ")}`;
         log.info(line);

@@ -1,7 +1,8 @@
 /**
  * What a handler may know about its TLS connection (node-compat back-end only): the peer's
  * certificate chain, a session id, protocol, cipher and SNI name. Computed once per connection
- * and kept on the socket.
+ * and kept on the socket. The chain starts out as unverified only; the client-certificate check
+ * moves it to `peerCertificates` when it was verified against the SNI host's trust.
  */
 import { createHash } from "node:crypto";
 import type { TLSSocket } from "node:tls";
@@ -54,7 +55,9 @@ export function tlsInfoOf(socket: TLSSocket): TlsInfo {
     cipherSuite: cipher?.standardName ?? cipher?.name,
     serverName: (socket as { servername?: string | false }).servername || undefined,
     sslSessionId: sslSessionIdOf(socket),
-    peerCertificates: peerChain(socket),
+    // Nothing is trusted until the client-certificate check of the SNI host says so (node-compat).
+    peerCertificates: [],
+    unverifiedPeerCertificates: peerChain(socket),
   };
   tagged[INFO] = info;
   return info;

@@ -42,4 +42,18 @@ describe("back-end planning", () => {
     expect((err as Error).message).toContain('TLS feature "a ciphers list" (connector http-nio-8080) is not supported on Deno 2.9.6');
     expect((err as BobcatError).fix).toBe("run bobcat on Bun or Node (--runtime node), or remove the setting");
   });
+
+  test("SSLHostConfigs that differ in security settings need the back-end that sees SNI; equivalent ones do not", () => {
+    const c = connector("");
+    const h = (hostName: string, versions: string[]) => ({ hostName, certs: [{}], versions, config: { certificateVerification: "none", honorCipherOrder: false, disableSessionTickets: false, sessionTimeout: 86400 }, ciphers: { warnings: [] } });
+    const same = { hosts: [h("_default_", ["TLSv1.2", "TLSv1.3"]), h("a.test", ["TLSv1.2", "TLSv1.3"])] } as unknown as ConnectorTls;
+    same.defaultHost = same.hosts[0]!;
+    expect(planConnector(c, same, "bun", "Bun").backend).toBe("native");
+    const differ = { hosts: [h("_default_", ["TLSv1.2", "TLSv1.3"]), h("a.test", ["TLSv1.3"])] } as unknown as ConnectorTls;
+    differ.defaultHost = differ.hosts[0]!;
+    const p = planConnector(c, differ, "bun", "Bun");
+    expect(p.backend).toBe("node-compat");
+    expect(p.features).toContain("sni-host-check");
+    expect(p.reason).toContain("SSLHostConfigs that differ in client-certificate, trust, protocol or cipher settings");
+  });
 });
