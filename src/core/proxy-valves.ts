@@ -41,18 +41,6 @@ function javaForm(a: IpAddress): string {
   return w.join(":");
 }
 
-/** The hops of a forwarded-address header, parsed; null when any of them is not an IP literal. */
-export function parseForwardedFor(header: string): IpAddress[] | null {
-  const hops = header.split(",").map((h) => h.trim()).filter((h) => h);
-  const out: IpAddress[] = [];
-  for (const h of hops) {
-    const a = parseIp(h);
-    if (!a) return null;
-    out.push(a);
-  }
-  return out.length > 0 ? out : null;
-}
-
 /** `name`, `name:port`, `1.2.3.4:port`, `[v6]:port` → the host part; null for anything else. */
 function forwardedHost(value: string): string | null {
   const v = value.split(",")[0]!.trim();
@@ -89,16 +77,21 @@ export class RemoteIpValve implements RequestValve {
     const peer = parseIp(ctx.remoteAddr, { allowZone: true });
     if (!peer || (!this.isInternal(peer) && !this.isTrusted(peer))) return;
     const header = req.headers.get(this.cfg.remoteIpHeader);
-    const hops = header ? parseForwardedFor(header) : null;
-    if (header && !hops) {
-      log.debug(`RemoteIpValve: ignored ${this.cfg.remoteIpHeader} ${quote(header)} from ${peer.text}: not a list of IP addresses`);
-    } else if (hops) {
+    if (header) {
       // Right to left, as Tomcat: skip internal proxies, collect trusted ones, the first other
-      // is the client (if every hop is a proxy, the leftmost one).
+      // is the client (if every hop is a proxy, the leftmost one). Each hop looked at must be
+      // an IP literal, else the header is ignored; what a client wrote left of the hop that
+      // names it is never looked at.
+      const hops = header.split(",").map((h) => h.trim());
       const proxies: string[] = [];
       let client: IpAddress | undefined;
+      let bad: string | undefined;
       for (let i = hops.length - 1; i >= 0; i--) {
-        const hop = hops[i]!;
+        const hop = parseIp(hops[i]!);
+        if (!hop) {
+          bad = hops[i]!;
+          break;
+        }
         client = hop;
         if (this.isInternal(hop)) continue;
         if (this.isTrusted(hop)) {
@@ -107,8 +100,12 @@ export class RemoteIpValve implements RequestValve {
         }
         break;
       }
-      if (client) ctx.overrideRemote(client.text);
-      if (proxies.length > 0) ctx.attributes.set(this.cfg.proxiesHeader, proxies.join(", "));
+      if (bad !== undefined) {
+        log.debug(`RemoteIpValve: ignored ${this.cfg.remoteIpHeader} ${quote(header)} from ${peer.text}: ${quote(bad)} is not an IP address`);
+      } else {
+        if (client) ctx.overrideRemote(client.text);
+        if (proxies.length > 0) ctx.attributes.set(this.cfg.proxiesHeader, proxies.join(", "));
+      }
     }
     if (this.cfg.protocolHeader) {
       const proto = req.headers.get(this.cfg.protocolHeader);

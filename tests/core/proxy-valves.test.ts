@@ -81,9 +81,11 @@ describe("RemoteIpValve", () => {
   });
 
   test("forwarded values that are not IP literals are ignored: remoteAddr stays the peer", async () => {
-    for (const forged of ["127.0.0.1000", "<script>", "127.0.0.1, evil.example", "unknown", "[::1]", "127.0.0.1:8080", "0x7f.0.0.1"]) {
+    for (const forged of ["127.0.0.1000", "<script>", "127.0.0.1, evil.example", "unknown", "[::1]", "127.0.0.1:8080", "0x7f.0.0.1", "127.0.0.1000, 10.0.0.7", ","]) {
       expect([forged, (await json("10.9.9.9", "/", { "x-forwarded-for": forged })).remoteAddr]).toEqual([forged, "10.9.9.9"]);
     }
+    // What a client wrote left of the address its proxy appended is never looked at.
+    expect((await json("10.9.9.9", "/", { "x-forwarded-for": "127.0.0.1000, <script>, 203.0.113.7, 10.0.0.7" })).remoteAddr).toBe("203.0.113.7");
   });
 
   test("forwarded addresses are normalised once: canonical IPv6, IPv4-mapped as IPv4", async () => {

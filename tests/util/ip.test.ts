@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { isIP } from "node:net";
 import { canonicalIp, inRange, isLoopback, parseCidr, parseIp } from "../../src/util/ip.ts";
-import { proxyMatcher, parseForwardedFor } from "../../src/core/proxy-valves.ts";
+import { proxyMatcher } from "../../src/core/proxy-valves.ts";
 import { DEFAULT_INTERNAL_PROXIES } from "../../src/core/proxy-defaults.ts";
 
 describe("parseIp", () => {
@@ -75,9 +75,4 @@ describe("proxy matching on parsed addresses", () => {
     expect(m(parseIp("10.0.1.9")!)).toBe(false);
   });
 
-  test("a forwarded header is taken only when every hop is an IP literal", () => {
-    expect(parseForwardedFor("203.0.113.7, 10.0.0.2")!.map((a) => a.text)).toEqual(["203.0.113.7", "10.0.0.2"]);
-    expect(parseForwardedFor("2001:DB8::1,::ffff:10.0.0.1")!.map((a) => a.text)).toEqual(["2001:db8::1", "10.0.0.1"]);
-    for (const bad of ["127.0.0.1000", "<script>", "127.0.0.1, evil", "unknown", "[::1]", "1.2.3.4:80", " , "]) expect([bad, parseForwardedFor(bad)]).toEqual([bad, null]);
-  });
 });
