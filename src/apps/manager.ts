@@ -259,9 +259,9 @@ function normalOrigin(origin: string): string | null {
   }
 }
 
-/** Enough to tell sessions apart, far too little to take one over. */
+/** Enough to tell sessions apart, far too little to take one over (at most a quarter of the id). */
 function maskId(id: string): string {
-  return `${id.slice(0, 8)}…`;
+  return `${id.slice(0, Math.min(8, Math.floor(id.length / 4)))}…`;
 }
 
 function sessionHandle(x: ContextView, id: string): string {
