@@ -1,10 +1,16 @@
 /** Built-in apps, addressed as `handler: bobcat:<name>` in a context. */
-import type { ContextConfig } from "../config/model.ts";
+import type { ContextConfig, EngineConfig, HostConfig } from "../config/model.ts";
 import type { FetchHandler } from "../core/handler-module.ts";
 import { rootApp } from "./root.ts";
 import { managerApp } from "./manager.ts";
 
-export type BuiltinApp = (context: ContextConfig) => { fetch: FetchHandler } | FetchHandler;
+/** Where a built-in app is mounted: its engine and host (names, aliases, valves). */
+export interface AppScope {
+  engine: EngineConfig;
+  host: HostConfig;
+}
+
+export type BuiltinApp = (context: ContextConfig, scope: AppScope) => { fetch: FetchHandler } | FetchHandler;
 
 export const BUILTIN_APPS: Record<string, BuiltinApp> = {
   root: rootApp,

@@ -6,25 +6,78 @@
  * manager-script) and JSON (/json/..., manager-script).
  *
  * Access: a user with the role; or, when the context configures no login at all, a client on
- * this machine (loopback), as Tomcat's default manager context only admits localhost.
+ * this machine, as Tomcat's default manager context only admits localhost. "On this machine"
+ * means the TCP peer is a loopback address (never a forwarded one), the request carries no
+ * forwarded-for header, and no RemoteIpValve applies (with allowLoopbackBehindProxy: every
+ * address the forwarded headers name is loopback too).
+ *
+ * Against browsers used as a weapon: every endpoint refuses cross-site requests (Sec-Fetch-Site,
+ * Origin) and Host names that are not this host's names or an IP address (DNS rebinding);
+ * state changes need POST, except the GET forms of /text/expire and /text/sslReload for script
+ * accounts (manager-script without manager-gui), as Tomcat's text interface; pages cannot be
+ * framed; session ids are shown in full only to users with the role, others get an opaque
+ * per-process handle to expire a session by.
  */
 import { Hono, type Context } from "hono";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import type { ContextConfig } from "../config/model.ts";
 import type { BobcatContext } from "../core/context.ts";
 import { adminView, type AdminView, type ContextView } from "../core/admin.ts";
 import { escapeHtml } from "../core/error-page.ts";
+import { isLoopback, parseIp } from "../util/ip.ts";
+import type { AppScope } from "./index.ts";
 
-type Env = { Bindings: BobcatContext };
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
+/** How the caller got in: with the face's role, or as a loopback client of a no-login context. */
+type Access = "role" | "local";
+type Env = { Bindings: BobcatContext; Variables: { access: Access } };
+type Face = "text" | "json" | "html";
+
 /** Per-process token that the HTML forms carry, against cross-site request forgery. */
-const CSRF = crypto.randomUUID();
+const CSRF = randomBytes(24).toString("base64url");
+/** Per-process key of the session handles: HMAC(context, id), useless outside this process. */
+const HANDLE_KEY = randomBytes(32);
 
-export function managerApp(context: ContextConfig) {
+const STYLE =
+  "body{font-family:system-ui,sans-serif;margin:2rem;color:#1d2330}table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{border:1px solid #d5d9e0;padding:.3rem .6rem;text-align:left;vertical-align:top}th{background:#f3f4f7}.msg{background:#e7f6ec;padding:.5rem .8rem;border-left:4px solid #2f9e55}ul{margin:0;padding-left:1rem}form.inline{display:inline}";
+/** No scripts at all; the one inline style by its hash; forms post back here only; no framing. */
+const CSP = `default-src 'none'; style-src 'sha256-${createHash("sha256").update(STYLE).digest("base64")}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`;
+
+const faceOf = (path: string): Face => (path.startsWith("/text/") ? "text" : path === "/json" || path.startsWith("/json/") ? "json" : "html");
+const roleOf = (face: Face) => (face === "html" ? "manager-gui" : "manager-script");
+
+export function managerApp(context: ContextConfig, scope: AppScope) {
   const app = new Hono<Env>();
-  const allowed = (c: Context<Env>, role: "manager-gui" | "manager-script") => {
-    if (c.env.isUserInRole(role)) return true;
-    return !context.loginConfig && LOOPBACK.test(c.env.remoteAddr);
+  const hostNames = new Set([scope.host.name, ...scope.host.aliases].map((n) => n.toLowerCase()));
+  const proxied = [...scope.engine.valves, ...scope.host.valves, ...context.valves].some((v) => v.className === "RemoteIpValve");
+
+  const deny = (c: Context<Env>, status: 403 | 405 | 421, message: string) => {
+    const face = faceOf(c.req.path);
+    if (face === "json") return c.json({ error: message }, status);
+    return c.text(face === "text" ? `FAIL - ${message}\n` : `${message}\n`, status);
   };
+
+  /** Headers through which a proxy names the client it forwards. */
+  const forwardedFor = new Set(["x-forwarded-for", ...[...scope.engine.valves, ...scope.host.valves, ...context.valves].flatMap((v) => (v.className === "RemoteIpValve" ? [v.remoteIpHeader.toLowerCase()] : []))]);
+
+  /** Tomcat's localhost-only rule, on the parsed TCP peer. */
+  const local = (c: Context<Env>): boolean => {
+    if (context.loginConfig) return false;
+    const peer = parseIp(c.env.connectionAddr, { allowZone: true });
+    if (!peer || !isLoopback(peer)) return false;
+    if (c.req.header("forwarded") !== undefined) return false;
+    const named = [...forwardedFor].map((h) => c.req.header(h)).filter((v) => v !== undefined);
+    // Without a RemoteIpValve, a forwarded-for header means a proxy on this machine that bobcat
+    // was not told about: whoever it forwards is not local.
+    if (!proxied) return named.length === 0;
+    // Behind a proxy on this machine every request arrives from loopback: only when allowed, and
+    // only when every address the proxies name is loopback as well.
+    if (!context.allowLoopbackBehindProxy) return false;
+    return named.every((v) => v.split(",").every((h) => {
+      const a = parseIp(h.trim());
+      return !!a && isLoopback(a);
+    }));
+  };
+
   const view = (): AdminView => {
     const v = adminView();
     if (!v) throw new Error("the manager app runs only inside a started bobcat server");
@@ -36,13 +89,64 @@ export function managerApp(context: ContextConfig) {
     const want = path === "/" ? "" : path;
     return view().contexts().find((x) => x.path === want && (!host || x.host.toLowerCase() === host.toLowerCase()));
   };
+  const fullIds = (c: Context<Env>) => c.get("access") === "role";
 
-  app.use("/text/*", async (c, next) => (allowed(c, "manager-script") ? next() : c.text("FAIL - Access denied (role manager-script, or a loopback client)\n", 403)));
-  app.use("/json/*", async (c, next) => (allowed(c, "manager-script") ? next() : c.json({ error: "access denied: role manager-script, or a loopback client" }, 403)));
-  app.use("/*", async (c, next) => {
-    if (c.req.path.startsWith("/text/") || c.req.path.startsWith("/json/") || c.req.path === "/json") return next();
-    return allowed(c, "manager-gui") ? next() : c.text("Access denied: role manager-gui, or a loopback client", 403);
+  // ---- what every response carries: no framing, no sniffing, no caching, no referrer elsewhere ----
+  app.use("*", async (c, next) => {
+    await next();
+    c.res.headers.set("x-frame-options", "DENY");
+    c.res.headers.set("content-security-policy", CSP);
+    c.res.headers.set("x-content-type-options", "nosniff");
+    c.res.headers.set("cache-control", "no-store");
+    // Not no-referrer: with it, Chromium sends `Origin: null` on the page's own form posts.
+    c.res.headers.set("referrer-policy", "same-origin");
   });
+
+  // ---- DNS rebinding: the Host must be one of this host's names or an IP address ----
+  app.use("*", async (c, next) => {
+    const hostname = new URL(c.req.url).hostname.toLowerCase();
+    const literal = hostname.startsWith("[") ? hostname.slice(1, -1) : hostname;
+    if (hostNames.has(hostname) || parseIp(literal)) return next();
+    return deny(
+      c,
+      421,
+      `the manager answers only to the names of host ${scope.host.name} (${[...hostNames].join(", ")}) and to IP addresses, not to ${JSON.stringify(hostname)}; add it to the host's aliases if it is yours`,
+    );
+  });
+
+  // ---- cross-site requests: a browser on another site cannot use the manager at all ----
+  app.use("*", async (c, next) => {
+    const site = c.req.header("sec-fetch-site");
+    if (site !== undefined && site !== "same-origin" && site !== "none") {
+      return deny(c, 403, `cross-site request refused (Sec-Fetch-Site: ${site}); open the manager from its own address`);
+    }
+    const origin = c.req.header("origin");
+    if (origin !== undefined && !ownOrigins(c).has(normalOrigin(origin) ?? "")) {
+      return deny(c, 403, `cross-site request refused (Origin: ${origin}); open the manager from its own address`);
+    }
+    return next();
+  });
+
+  // ---- who: the face's role, or a loopback client of a context without login ----
+  app.use("*", async (c, next) => {
+    const role = roleOf(faceOf(c.req.path));
+    if (c.env.isUserInRole(role)) c.set("access", "role");
+    else if (local(c)) c.set("access", "local");
+    else return deny(c, 403, `access denied: role ${role}${context.loginConfig ? "" : ", or a client on this machine (loopback, not through a proxy)"}`);
+    return next();
+  });
+
+  /**
+   * State changes on GET only for a script account (manager-script without manager-gui), whose
+   * tools are not browsers, as Tomcat's text interface; everyone else uses POST.
+   */
+  const changeAllowed = (c: Context<Env>) =>
+    c.req.method === "POST" || (c.get("access") === "role" && c.env.isUserInRole("manager-script") && !c.env.isUserInRole("manager-gui"));
+  const postOnly = (c: Context<Env>) => {
+    const res = deny(c, 405, `use POST: a GET changes state only for a script account (role manager-script without manager-gui), e.g. curl -X POST '${c.req.path}'`);
+    res.headers.set("allow", "POST");
+    return res;
+  };
 
   // ---- text interface (Tomcat's /manager/text/...) ----
   app.get("/text/list", (c) => {
@@ -59,7 +163,8 @@ export function managerApp(context: ContextConfig) {
         Object.entries(s).map(([k, v]) => `${k}=${v}`).join("\n") + "\n",
     );
   });
-  app.get("/text/expire", (c) => {
+  app.on(["GET", "POST"], "/text/expire", (c) => {
+    if (!changeAllowed(c)) return postOnly(c);
     const x = findContext(c);
     if (!x) return c.text(`FAIL - No context exists for path [${c.req.query("path") ?? "/"}]\n`, 404);
     const idle = Number(c.req.query("idle") ?? "0");
@@ -69,7 +174,8 @@ export function managerApp(context: ContextConfig) {
     }
     return c.text(`OK - Expired ${expired} session(s) idle for ${idle} minute(s) or more in [${x.path || "/"}]\n`);
   });
-  app.get("/text/sslReload", async (c) => {
+  app.on(["GET", "POST"], "/text/sslReload", async (c) => {
+    if (!changeAllowed(c)) return postOnly(c);
     const r = await view().reloadTls(c.req.query("tlsHostName"));
     const ok = r.failed.length === 0;
     return c.text(`${ok ? "OK" : "FAIL"} - ${[...r.reloaded, ...r.failed].join("\n") || "no TLS connector matched"}\n`, ok ? 200 : 500);
@@ -80,11 +186,13 @@ export function managerApp(context: ContextConfig) {
   app.get("/json/sessions", (c) => {
     const x = findContext(c);
     if (!x) return c.json({ error: `no context at path ${c.req.query("path") ?? "/"}` }, 404);
+    const full = fullIds(c);
     return c.json({
       context: x.path || "/",
       stats: x.manager.getStats(),
       sessions: x.manager.findSessions().map((s) => ({
-        id: s.id,
+        id: full ? s.id : maskId(s.id),
+        handle: sessionHandle(x, s.id),
         creationTime: s.creationTime,
         lastAccessedTime: s.lastAccessedTime,
         maxInactiveInterval: s.maxInactiveInterval,
@@ -94,9 +202,12 @@ export function managerApp(context: ContextConfig) {
   });
   app.post("/json/expire", (c) => {
     const x = findContext(c);
-    const id = c.req.query("id");
-    if (!x || !id) return c.json({ error: "give path (and host) of the context and the session id" }, 400);
-    return x.manager.expireSession(id) ? c.json({ expired: id }) : c.json({ error: `The session [${id}] was not found` }, 404);
+    const [given, handle] = [c.req.query("id"), c.req.query("handle")];
+    if (!x || !(given || handle)) return c.json({ error: "give path (and host) of the context and the session's id or handle" }, 400);
+    const id = given ?? idOfHandle(x, handle);
+    // Answers with what the caller gave: the id it knew, or the handle.
+    const named = given ?? handle;
+    return id && x.manager.expireSession(id) ? c.json({ expired: named }) : c.json({ error: `The session [${named}] was not found` }, 404);
   });
   app.post("/json/sslReload", async (c) => {
     const r = await view().reloadTls(c.req.query("tlsHostName"));
@@ -104,22 +215,62 @@ export function managerApp(context: ContextConfig) {
   });
 
   // ---- HTML ----
-  app.get("/", (c) => c.html(page(view(), c.env.contextPath)));
+  app.get("/", (c) => c.html(page(view(), c.env.contextPath, fullIds(c))));
   app.post("/html/:action", async (c) => {
     const form = await c.req.parseBody();
     if (form.csrf !== CSRF) return c.text("Bad request: stale or missing form token; reload the page", 400);
     const v = view();
+    const full = fullIds(c);
     let message = "";
     if (c.req.param("action") === "expire") {
       const x = v.contexts().find((ctx) => ctx.host === form.host && (ctx.path || "/") === form.path);
-      message = x && x.manager.expireSession(String(form.id)) ? `Expired session ${form.id}` : `The session [${form.id}] was not found`;
+      const id = x ? idOfHandle(x, String(form.handle ?? "")) : undefined;
+      message = x && id && x.manager.expireSession(id) ? `Expired session ${full ? id : maskId(id)}` : "The session was not found (expired already?)";
     } else if (c.req.param("action") === "sslReload") {
       const r = await v.reloadTls();
       message = [...r.reloaded, ...r.failed].join("; ") || "no TLS connector";
     }
-    return c.html(page(v, c.env.contextPath, message));
+    return c.html(page(v, c.env.contextPath, full, message));
   });
   return app;
+}
+
+/** The origins this very request was addressed to: as received, and as a trusted proxy reports it. */
+function ownOrigins(c: Context<Env>): Set<string> {
+  const url = new URL(c.req.url);
+  const out = new Set([url.origin]);
+  const add = (scheme: string, host: string) => {
+    const o = normalOrigin(`${scheme}://${host}`);
+    if (o) out.add(o);
+  };
+  add(c.env.scheme, url.host);
+  const name = c.env.serverName.includes(":") && !c.env.serverName.startsWith("[") ? `[${c.env.serverName}]` : c.env.serverName;
+  add(c.env.scheme, `${name}:${c.env.serverPort}`);
+  return out;
+}
+
+/** `https://Example.com:443` → `https://example.com`; null for `null` and other non-URLs. */
+function normalOrigin(origin: string): string | null {
+  try {
+    const u = new URL(origin);
+    return u.protocol === "http:" || u.protocol === "https:" ? u.origin : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Enough to tell sessions apart, far too little to take one over (at most a quarter of the id). */
+function maskId(id: string): string {
+  return `${id.slice(0, Math.min(8, Math.floor(id.length / 4)))}…`;
+}
+
+function sessionHandle(x: ContextView, id: string): string {
+  return createHmac("sha256", HANDLE_KEY).update(`${x.engine}\n${x.host}\n${x.path}\n${id}`).digest().subarray(0, 16).toString("base64url");
+}
+
+function idOfHandle(x: ContextView, handle: string | undefined): string | undefined {
+  if (!handle) return undefined;
+  return x.manager.findSessions().find((s) => sessionHandle(x, s.id) === handle)?.id;
 }
 
 function overview(v: AdminView) {
@@ -131,7 +282,7 @@ function overview(v: AdminView) {
   };
 }
 
-function page(v: AdminView, base: string, message = ""): string {
+function page(v: AdminView, base: string, fullIds: boolean, message = ""): string {
   const e = escapeHtml;
   const connectors = v
     .connectors()
@@ -146,19 +297,19 @@ function page(v: AdminView, base: string, message = ""): string {
         .slice(0, 50)
         .map(
           (ss) =>
-            `<li><code>${e(ss.id)}</code> last used ${e(new Date(ss.lastAccessedTime).toISOString())} <form method="post" action="${base}/html/expire" style="display:inline"><input type="hidden" name="csrf" value="${CSRF}"><input type="hidden" name="host" value="${e(x.host)}"><input type="hidden" name="path" value="${e(x.path || "/")}"><input type="hidden" name="id" value="${e(ss.id)}"><button>Expire</button></form></li>`,
+            `<li><code>${e(fullIds ? ss.id : maskId(ss.id))}</code> last used ${e(new Date(ss.lastAccessedTime).toISOString())} <form class="inline" method="post" action="${e(base)}/html/expire"><input type="hidden" name="csrf" value="${CSRF}"><input type="hidden" name="host" value="${e(x.host)}"><input type="hidden" name="path" value="${e(x.path || "/")}"><input type="hidden" name="handle" value="${e(sessionHandle(x, ss.id))}"><button>Expire</button></form></li>`,
         )
         .join("");
       return `<tr><td>${e(x.host)}</td><td>${e(x.path || "/")}</td><td>${e(x.handler ?? x.docBase ?? "")}</td><td>${s.activeSessions}</td><td>${s.maxActive}</td><td>${s.sessionCounter}</td><td>${s.expiredSessions}</td><td>${s.rejectedSessions}</td><td>${s.sessionAverageAliveTime}s</td></tr>${sessions ? `<tr><td></td><td colspan="8"><ul>${sessions}</ul></td></tr>` : ""}`;
     })
     .join("");
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>bobcat manager</title>
-<style>body{font-family:system-ui,sans-serif;margin:2rem;color:#1d2330}table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{border:1px solid #d5d9e0;padding:.3rem .6rem;text-align:left;vertical-align:top}th{background:#f3f4f7}.msg{background:#e7f6ec;padding:.5rem .8rem;border-left:4px solid #2f9e55}ul{margin:0;padding-left:1rem}</style>
+<style>${STYLE}</style>
 </head><body><h1>bobcat manager</h1><p>bobcat ${e(v.version)} on ${e(v.runtime)}</p>
 ${message ? `<p class="msg">${e(message)}</p>` : ""}
 <h2>Connectors</h2><table><tr><th>name</th><th>URL</th><th>back-end</th><th>in flight / queued / rejected</th><th>SSLHostConfigs</th></tr>${connectors}</table>
-<form method="post" action="${base}/html/sslReload"><input type="hidden" name="csrf" value="${CSRF}"><button>Reload TLS certificates</button></form>
+<form method="post" action="${e(base)}/html/sslReload"><input type="hidden" name="csrf" value="${CSRF}"><button>Reload TLS certificates</button></form>
 <h2>Applications</h2><table><tr><th>host</th><th>path</th><th>serves</th><th>active sessions</th><th>max active</th><th>session counter</th><th>expired</th><th>rejected</th><th>average alive</th></tr>${contexts}</table>
-<p>Scripts: <code>${base}/text/list</code>, <code>${base}/text/sessions?path=/app</code>, <code>${base}/text/expire?path=/app&amp;idle=30</code>, <code>${base}/text/sslReload</code>, <code>${base}/json</code>.</p>
+<p>Scripts: <code>${e(base)}/text/list</code>, <code>${e(base)}/text/sessions?path=/app</code>, <code>POST ${e(base)}/text/expire?path=/app&amp;idle=30</code>, <code>POST ${e(base)}/text/sslReload</code>, <code>${e(base)}/json</code>.</p>
 </body></html>`;
 }

@@ -89,7 +89,7 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
             await c.start();
             await c.sessions.manager.stop();
           } else if (c.config.handler) {
-            await loadHandler(c.config.handler, c.config);
+            await loadHandler(c.config.handler, c.config, { engine: c.engine, host: c.host.config });
           }
           await checkSources(c.dataSources);
         } catch (e) {

@@ -125,6 +125,8 @@ export interface ContextConfig {
   sessionTrackingModes: Array<"COOKIE" | "URL" | "SSL">;
   distributable: boolean;
   changeSessionIdOnAuthentication: boolean;
+  /** bobcat:manager: the no-login loopback rule still applies when a RemoteIpValve is configured. */
+  allowLoopbackBehindProxy: boolean;
   securityConstraints: SecurityConstraintConfig[];
   loginConfig?: { authMethod: "CLIENT-CERT" | "BASIC"; realmName: string };
   realm?: RealmConfig;

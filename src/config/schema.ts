@@ -354,6 +354,10 @@ export const Context: ElementDef = {
     },
     distributable: bool("<distributable/>: setting a session attribute that cannot be serialized throws.", false),
     changeSessionIdOnAuthentication: bool("Give the session a new id at login (against session fixation).", true),
+    allowLoopbackBehindProxy: bool(
+      "bobcat:manager without loginConfig: when a RemoteIpValve applies to this context, still let in clients whose connection and every forwarded address are loopback (off: behind a proxy nobody gets in without a login).",
+      false,
+    ),
     hstsEnabled: bool("Send Strict-Transport-Security on HTTPS responses.", false),
     hstsMaxAgeSeconds: int("HSTS max-age.", 0, { min: 0 }),
     hstsIncludeSubDomains: bool("HSTS includeSubDomains.", false),

@@ -54,6 +54,8 @@ export interface BobcatContext {
   readonly scheme: string;
   readonly remoteAddr: string;
   readonly remotePort: number;
+  /** The TCP peer's address, whatever a proxy's forwarded headers made of remoteAddr. */
+  readonly connectionAddr: string;
   /** Host name the request addressed (Host header without port, or proxyName). */
   readonly serverName: string;
   readonly serverPort: number;

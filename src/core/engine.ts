@@ -43,7 +43,7 @@ export class ContextRuntime {
   constructor(
     readonly config: ContextConfig,
     readonly host: HostRuntime,
-    engine: EngineConfig,
+    readonly engine: EngineConfig,
     settings: SessionSettings,
   ) {
     this.constraints = new ConstraintChecker(config.securityConstraints);
@@ -66,7 +66,7 @@ export class ContextRuntime {
   /** Loads the handler and its session listeners, then the session manager (persisted sessions). */
   async start(): Promise<void> {
     if (this.config.handler) {
-      const loaded = await loadHandler(this.config.handler, this.config);
+      const loaded = await loadHandler(this.config.handler, this.config, { engine: this.engine, host: this.host.config });
       this.handler = loaded.handler;
       this.sessions.addListeners(loaded.sessionListeners);
     }

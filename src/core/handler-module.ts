@@ -7,7 +7,7 @@ import { pathToFileURL } from "node:url";
 import { stat } from "node:fs/promises";
 import type { ContextConfig } from "../config/model.ts";
 import type { BobcatContext } from "./context.ts";
-import { BUILTIN_APPS } from "../apps/index.ts";
+import { BUILTIN_APPS, type AppScope } from "../apps/index.ts";
 import { BobcatError } from "../util/errors.ts";
 import { sourceOf } from "../config/validate.ts";
 import type { SessionListener } from "../session/index.ts";
@@ -26,7 +26,8 @@ export function provideHandler(spec: string, handler: unknown): void {
   provided.set(spec, handler);
 }
 
-export async function loadHandler(spec: string, context: ContextConfig): Promise<LoadedHandler> {
+/** `scope` (the context's engine and host) is handed to built-in apps. */
+export async function loadHandler(spec: string, context: ContextConfig, scope: AppScope): Promise<LoadedHandler> {
   const where = sourceOf(context).attr("handler");
   if (provided.has(spec)) return { handler: toHandler(provided.get(spec), spec, where), sessionListeners: listenersOf(provided.get(spec)) };
   if (spec.startsWith("bobcat:")) {
@@ -38,7 +39,7 @@ export async function loadHandler(spec: string, context: ContextConfig): Promise
         fix: `use one of: ${Object.keys(BUILTIN_APPS).map((n) => `bobcat:${n}`).join(", ")}`,
       });
     }
-    return { handler: toHandler(app(context), spec, where), sessionListeners: [] };
+    return { handler: toHandler(app(context, scope), spec, where), sessionListeners: [] };
   }
   try {
     await stat(spec);

@@ -80,6 +80,28 @@ describe("RemoteIpValve", () => {
     expect(res.headers.get("location")).toBe("https://localhost:8443/secure/x");
   });
 
+  test("forwarded values that are not IP literals are ignored: remoteAddr stays the peer", async () => {
+    for (const forged of ["127.0.0.1000", "<script>", "127.0.0.1, evil.example", "unknown", "[::1]", "127.0.0.1:8080", "0x7f.0.0.1", "127.0.0.1000, 10.0.0.7", ","]) {
+      expect([forged, (await json("10.9.9.9", "/", { "x-forwarded-for": forged })).remoteAddr]).toEqual([forged, "10.9.9.9"]);
+    }
+    // What a client wrote left of the address its proxy appended is never looked at.
+    expect((await json("10.9.9.9", "/", { "x-forwarded-for": "127.0.0.1000, <script>, 203.0.113.7, 10.0.0.7" })).remoteAddr).toBe("203.0.113.7");
+  });
+
+  test("forwarded addresses are normalised once: canonical IPv6, IPv4-mapped as IPv4", async () => {
+    expect((await json("127.0.0.1", "/", { "x-forwarded-for": "2001:DB8:0:0:0:0:0:1" })).remoteAddr).toBe("2001:db8::1");
+    expect((await json("127.0.0.1", "/", { "x-forwarded-for": "::FFFF:203.0.113.7" })).remoteAddr).toBe("203.0.113.7");
+    // Every hop a proxy: the leftmost one is the client, as in Tomcat.
+    expect((await json("127.0.0.1", "/", { "x-forwarded-for": "127.0.0.1, 10.0.0.1" })).remoteAddr).toBe("127.0.0.1");
+  });
+
+  test("a forwarded host that is not a host name is ignored", async () => {
+    expect((await json("127.0.0.1", "/", { "x-forwarded-host": "<script>" })).serverName).toBe("localhost");
+    expect((await json("127.0.0.1", "/", { "x-forwarded-host": "a.example/../x?y" })).serverName).toBe("localhost");
+    expect((await json("127.0.0.1", "/", { "x-forwarded-host": "WWW.Example.com:8443" })).serverName).toBe("www.example.com");
+    expect((await json("127.0.0.1", "/", { "x-forwarded-host": "[2001:db8::1]" })).serverName).toBe("[2001:db8::1]");
+  });
+
   test("IPv4-mapped IPv6 peers count as their IPv4 address", async () => {
     expect(await json("::ffff:127.0.0.1", "/", { "x-forwarded-for": "203.0.113.8" })).toMatchObject({ remoteAddr: "203.0.113.8" });
   });
