@@ -225,7 +225,7 @@ export class Engine {
     const normalized = normalizePath(target.rawPath);
     if (!normalized.ok) return badRequest(req, normalized.reason);
     // Tomcat's allowTrace=false: TRACE never reaches an application.
-    if (req.method === "TRACE") return errorPage(405, "TRACE is not allowed", { allow: ALLOWED_METHODS });
+    if (req.method === "TRACE") return traceNotAllowed();
     const pathname = normalized.path;
     const host = target.host ? this.hostFor(target.host.hostname) : this.defaultHost;
     const context = host.match(pathname);
@@ -322,6 +322,11 @@ export class Engine {
 
 /** What Tomcat lists for "OPTIONS *" and for a refused TRACE (allowTrace=false). */
 const ALLOWED_METHODS = "GET, HEAD, POST, PUT, DELETE, OPTIONS";
+
+/** Tomcat's allowTrace=false answer. */
+export function traceNotAllowed(): Response {
+  return errorPage(405, "TRACE is not allowed", { allow: ALLOWED_METHODS });
+}
 
 /** A request the boundary refuses: 400, as Tomcat's connector answers it, and a debug line. */
 function badRequest(req: Request, reason: string): Response {
