@@ -5,8 +5,6 @@
  * a redirectPort <= 0 answers 403.
  */
 import type { SecurityConstraintConfig } from "../config/model.ts";
-import { sourceOf } from "../config/validate.ts";
-import { BobcatError } from "../util/errors.ts";
 
 /**
  * Servlet 12.2 matching as Tomcat's RealmBase does it, case-sensitively, on the decoded and
@@ -46,26 +44,10 @@ export function urlPatternProblem(pattern: string): string | null {
   return null;
 }
 
-/** Refuses, at start-up, constraints whose patterns would silently protect nothing. */
-export function checkUrlPatterns(constraints: SecurityConstraintConfig[]): void {
-  for (const c of constraints) {
-    for (const p of c.urlPatterns) {
-      const problem = urlPatternProblem(p);
-      if (problem) {
-        throw new BobcatError("config.urlPattern", problem, {
-          where: sourceOf(c).attr("urlPatterns"),
-          fix: "use an exact path (/a/b), a prefix (/a/*), an extension (*.ext), or / for everything",
-        });
-      }
-    }
-  }
-}
-
 export class ConstraintChecker {
   private readonly confidential: SecurityConstraintConfig[];
 
   constructor(constraints: SecurityConstraintConfig[]) {
-    checkUrlPatterns(constraints);
     this.confidential = constraints.filter((c) => c.transportGuarantee !== "NONE");
   }
 
