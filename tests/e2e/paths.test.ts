@@ -60,6 +60,8 @@ ${extra}          sslHostConfigs:
                     transportGuarantee: CONFIDENTIAL
               - path: /ctx
                 handler: app.ts
+          - name: other.test
+            contexts: [{ path: "", handler: app.ts }]
 `;
 }
 
@@ -91,8 +93,8 @@ function parseResponse(text: string): Answer {
 }
 
 /** curl with the path exactly as written; -i for the head, never following redirects. */
-async function curl(base: string, path: string, headers: string[] = []): Promise<Answer> {
-  const args = ["curl", "-s", "-i", "--path-as-is", "--http1.1", "--max-time", "10", "--cacert", join(PKI, "ca.pem")];
+async function curl(base: string, path: string, headers: string[] = [], version = "--http1.1"): Promise<Answer> {
+  const args = ["curl", "-s", "-i", "--path-as-is", ...version.split(" "), "--max-time", "10", "--cacert", join(PKI, "ca.pem")];
   for (const h of headers) args.push("-H", h);
   const r = await run([...args, base + path]);
   if (r.code !== 0) throw new Error(`curl ${base}${path} failed (${r.code}): ${r.stderr}`);
@@ -327,6 +329,23 @@ for (const { runtime, compat } of BACKENDS) {
         expect(protectedTrace.status).toBe(405);
         expect(protectedTrace.body).not.toContain(SECRET.trim());
       });
+
+      // Bun.serve speaks no HTTP/2; Deno.serve and node:http2 do (ALPN h2).
+      if (scheme === "https" && !(runtime === "bun" && !compat)) {
+        test("HTTP/2: the same spellings, and :authority picks the host", async () => {
+          const h2 = (path: string, headers: string[] = []) => curl(base(), path, headers, "--http2");
+          for (const [path, status] of [["/secs/sub/a.txt", 401], ["/secs/%73ub/a.txt", 401], ["/secs//sub/a.txt", 401], ["/secs/x/..;/sub/a.txt", 401], ["/big%2ebin", 401], ["/../secs/sub/a.txt", 400], ["/secs/sub%2fa.txt", 400], ["/public.txt", 200]] as const) {
+            const res = await h2(path);
+            expect(`${path} → ${res.status}`).toBe(`${path} → ${status}`);
+            expect(res.body).not.toContain(SECRET.trim());
+          }
+          const other = JSON.parse((await h2("/echo/x/../y", ["Host: other.test"])).body);
+          expect(other).toMatchObject({ path: "/echo/y", serverName: "other.test" });
+          const trace = await curl(base(), "/echo/x", ["X-Probe: 1"], "--http2 -X TRACE");
+          expect(trace.status).toBe(405);
+          expect(trace.body).not.toContain("requestURI");
+        });
+      }
 
       test("raw characters Tomcat refuses in a path, and a fragment, are 400", async () => {
         const port = scheme === "http" ? srv().http : srv().https;
