@@ -312,7 +312,7 @@ export class Engine {
         docBase: cfg.docBase,
         welcomeFiles: cfg.welcomeFiles,
         listings: cfg.listings,
-        contextPath: context.path,
+        contextPath: context.encodedPath,
       });
       if (res) return res;
     }
