@@ -40,6 +40,18 @@ const LABEL = new Uint8Array(128);
  * — is null.
  */
 export function parseHost(value: string): HostPort | null {
+  // A server sees the same few Host values over and over: remember them (bounded).
+  const known = hostCache.get(value);
+  if (known !== undefined) return known;
+  const parsed = parseHostUncached(value);
+  if (hostCache.size >= 64) hostCache.clear();
+  hostCache.set(value, parsed === null ? null : Object.freeze(parsed));
+  return parsed;
+}
+
+const hostCache = new Map<string, HostPort | null>();
+
+function parseHostUncached(value: string): HostPort | null {
   let end = value.length;
   let hostname: string;
   if (value.charCodeAt(0) === 91 /* [ */) {
@@ -261,7 +273,7 @@ export function readTarget(href: string, headers: Headers, conn: ConnectionInfo)
     if (hostHeader === null || hostHeader === "") {
       // Deno builds the URL from an absolute-form target, HTTP/2's :authority, or its listener address.
       if (!conn.hostHeaders) host = parseHost(authority) ?? undefined;
-    } else if (authority.length !== hostHeader.length || authority.toLowerCase() !== hostHeader.toLowerCase()) {
+    } else if (authority !== hostHeader && (authority.length !== hostHeader.length || authority.toLowerCase() !== hostHeader.toLowerCase())) {
       // Deno: an absolute-form target's authority wins over Host; Tomcat refuses the pair when they differ.
       const fromUrl = parseHost(authority);
       if (!fromUrl || fromUrl.hostname !== host!.hostname) return { ok: false, reason: "the request target names another host than the Host header" };
