@@ -242,7 +242,7 @@ export type RequestTarget =
  * without Host itself; Deno.serve does not tell), a request without Host is treated as HTTP/1.0.
  */
 export function readTarget(href: string, headers: Headers, conn: ConnectionInfo): RequestTarget {
-  let hostValues: readonly string[] | undefined = conn.hostHeaders;
+  const hostValues: readonly string[] | undefined = conn.hostHeaders;
   let hostHeader: string | null;
   if (hostValues) {
     if (hostValues.length > 1) return { ok: false, reason: `${hostValues.length} Host headers` };
@@ -290,14 +290,15 @@ export function readTarget(href: string, headers: Headers, conn: ConnectionInfo)
     let t = target;
     if (t.charCodeAt(0) !== 47 && t !== "*") {
       // absolute-form (RFC 9112 §3.2.2): its authority must agree with Host.
-      const m = /^https?:\/\//i.exec(t);
-      if (!m) return { ok: false, reason: "invalid request target" };
+      const scheme = t.slice(0, 8).toLowerCase();
+      const authStart = scheme.startsWith("http://") ? 7 : scheme === "https://" ? 8 : -1;
+      if (authStart < 0) return { ok: false, reason: "invalid request target" };
       let end = t.length;
       for (const c of ["/", "?"]) {
-        const at = t.indexOf(c, m[0].length);
+        const at = t.indexOf(c, authStart);
         if (at >= 0 && at < end) end = at;
       }
-      const fromTarget = parseHost(t.slice(m[0].length, end));
+      const fromTarget = parseHost(t.slice(authStart, end));
       if (!fromTarget || (host && fromTarget.hostname !== host.hostname)) return { ok: false, reason: "the request target names another host than the Host header" };
       host ??= fromTarget;
       t = t.slice(end);
