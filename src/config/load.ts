@@ -21,6 +21,7 @@ import type {
 } from "./model.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import type { Level } from "../util/log.ts";
+import { urlPatternProblem } from "../core/constraints.ts";
 
 export interface LoadOptions {
   /** Base directory ($CATALINA_BASE); default: the config file's directory. */
@@ -275,6 +276,12 @@ function normaliseContexts(h: HostConfig, hPath: PathSeg[], v: Validator): void 
     if (ctx.handler && !/^[a-z][a-z0-9+.-]*:/i.test(ctx.handler) && !isAbsolute(ctx.handler)) {
       ctx.handler = v.resolvePath(ctx.handler);
     }
+    ctx.securityConstraints.forEach((c, si) => {
+      c.urlPatterns.forEach((p, pi) => {
+        const problem = urlPatternProblem(String(p));
+        if (problem) v.error("config.urlPattern", [...cPath, "securityConstraints", si, "urlPatterns", pi], problem, "use an exact path (/a/b), a prefix (/a/*), an extension (*.ext), or / for everything");
+      });
+    });
     if (!ctx.docBase && !ctx.handler) {
       v.error("config.required", cPath, `context "${ctx.path || "/"}" has neither docBase nor handler`, "set docBase: (a static directory) and/or handler: (a module)");
     }

@@ -6,15 +6,42 @@
  */
 import type { SecurityConstraintConfig } from "../config/model.ts";
 
-/** Servlet spec 12.2 matching: exact, `/prefix/*`, `*.ext`, and `/` (default). */
+/**
+ * Servlet 12.2 matching as Tomcat's RealmBase does it, case-sensitively, on the decoded and
+ * normalised path below the context: `/` and `/*` match everything, `/prefix/*` the prefix
+ * itself and what lies below it, `*.ext` a last segment ending in `.ext` (the extension is
+ * what follows the last "."), `""` the context root, anything else the exact path.
+ */
 export function urlPatternMatches(pattern: string, path: string): boolean {
   if (pattern === "/" || pattern === "/*") return true;
+  if (pattern === "") return path === "/";
   if (pattern.endsWith("/*")) {
     const prefix = pattern.slice(0, -2);
-    return path === prefix || path.startsWith(prefix + "/");
+    return path === prefix || (path.startsWith(prefix) && path.charCodeAt(prefix.length) === 47);
   }
-  if (pattern.startsWith("*.")) return path.endsWith(pattern.slice(1));
+  if (pattern.startsWith("*.")) {
+    const slash = path.lastIndexOf("/");
+    const dot = path.lastIndexOf(".");
+    return slash >= 0 && dot > slash && dot !== path.length - 1 && path.length - dot === pattern.length - 1 && path.endsWith(pattern.slice(1));
+  }
   return path === pattern;
+}
+
+/**
+ * Why a pattern can never mean what it says, or null. Tomcat refuses patterns that start with
+ * neither "/" nor "*." and extension patterns with "/"; an extension with a "." (`*.tar.gz`)
+ * never matches in Tomcat, so it is refused here too rather than protecting nothing.
+ */
+export function urlPatternProblem(pattern: string): string | null {
+  if (pattern === "") return null;
+  if (pattern.startsWith("*.")) {
+    const ext = pattern.slice(2);
+    if (ext === "" || ext.includes("/") || ext.includes(".") || ext.includes("*")) return `extension pattern "${pattern}" can never match: the extension is what follows the last "." of the last segment`;
+    return null;
+  }
+  if (!pattern.startsWith("/")) return `"${pattern}" is not a URL pattern: it must start with "/" or "*."`;
+  if (pattern.slice(0, -2).includes("*") || (pattern.endsWith("*") && !pattern.endsWith("/*"))) return `"${pattern}" is not a URL pattern: "*" only stands at the end after "/" (\`/prefix/*\`) or at the start (\`*.ext\`)`;
+  return null;
 }
 
 export class ConstraintChecker {

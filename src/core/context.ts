@@ -13,6 +13,10 @@ export interface ConnectionInfo {
   remotePort: number;
   /** "HTTP/1.1" or "HTTP/2.0", where the back-end says (node-compat). */
   httpVersion?: string;
+  /** The request-target exactly as received, where the back-end exposes it (node-compat). */
+  target?: string;
+  /** Every Host header value received (HTTP/2: the :authority), where the back-end exposes them (node-compat). */
+  hostHeaders?: string[];
   /** Set on TLS connections whose back-end exposes the TLS state (node-compat). */
   tls?: TlsInfo;
 }

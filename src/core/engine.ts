@@ -15,6 +15,7 @@ import { Authenticator } from "./auth.ts";
 import { locateError } from "../config/validate.ts";
 import { RemoteIpValve, SSLValve, type RequestValve } from "./proxy-valves.ts";
 import { serveStatic } from "./static/index.ts";
+import { encodeSegment, normalizePath, readTarget } from "./request-target.ts";
 import { logger } from "../util/log.ts";
 
 const log = logger("core");
@@ -39,6 +40,8 @@ export class ContextRuntime {
   readonly hsts?: string;
   /** Engine, host and context request valves, outermost first. */
   valves: RequestValve[] = [];
+  /** The context path as it appears in an encoded URL. */
+  readonly encodedPath: string;
 
   constructor(
     readonly config: ContextConfig,
@@ -51,6 +54,7 @@ export class ContextRuntime {
     this.dataSources = config.resources.length > 0 ? createDataSources(config.resources, { baseDir: settings.baseDir, path: `${host.config.name}${config.path || "/"}: resources` }) : undefined;
     this.sessions = new SessionBinding(config, host.config, engine, settings, this.dataSources);
     this.accessLogs = accessLogs(config.valves);
+    this.encodedPath = config.path.split("/").map(encodeSegment).join("/");
     if (config.hstsEnabled) {
       this.hsts =
         `max-age=${config.hstsMaxAgeSeconds}` +
@@ -188,7 +192,7 @@ export class Engine {
     const len = res.headers.get("content-length");
     const entry = {
       request: req,
-      url: new URL(req.url),
+      url: urlForLog(req.url),
       ctx: seen.ctx,
       remoteAddr: seen.ctx?.remoteAddr ?? conn.remoteAddr,
       status: res.status,
@@ -208,27 +212,41 @@ export class Engine {
 
   /**
    * The hot path: no URL object, no extra awaits for a plain handler context. `seen` collects
-   * what the access log needs when one is configured.
+   * what the access log needs when one is configured. The Host and the path are checked and
+   * normalised here, once (request-target.ts); everything after uses that one path.
    */
   private route(req: Request, connector: ConnectorInfo, conn: ConnectionInfo, seen: Seen | null): Response | Promise<Response> {
-    const href = req.url;
-    // Every back-end builds the URL's authority from the Host header (or :authority on h2).
-    const url = splitUrl(href);
-    let pathname = url.pathname;
-    // Path parameters (";jsessionid=...") take no part in mapping, as in Tomcat.
-    let params: Map<string, string> | null = null;
-    if (pathname.includes(";")) ({ pathname, params } = stripPathParams(pathname));
-    const host = this.hostFor(url.hostname);
+    const target = readTarget(req.url, req.headers, conn);
+    if (!target.ok) return badRequest(req, target.reason);
+    if (target.rawPath === "*") {
+      // "OPTIONS *" asks the server, not a resource (Tomcat answers it the same way).
+      return req.method === "OPTIONS" ? new Response(null, { headers: { allow: ALLOWED_METHODS } }) : badRequest(req, "\"*\" is only a target for OPTIONS");
+    }
+    const normalized = normalizePath(target.rawPath);
+    if (!normalized.ok) return badRequest(req, normalized.reason);
+    // Tomcat's allowTrace=false: TRACE never reaches an application.
+    if (req.method === "TRACE") return traceNotAllowed();
+    const pathname = normalized.path;
+    const host = target.host ? this.hostFor(target.host.hostname) : this.defaultHost;
     const context = host.match(pathname);
     if (seen) seen.host = host;
     if (!context) return errorPage(404, `The requested resource [${pathname}] is not available`);
     if (seen) seen.context = context;
-    const serverName = connector.proxyName ?? url.hostname;
-    const serverPort = connector.proxyPort ?? (url.port ? Number(url.port) : connector.port);
-    const ctx = new RequestContext(connector, conn, serverName, serverPort, context.path, url.pathname);
+    const serverName = connector.proxyName ?? target.host?.hostname ?? this.defaultHost.config.name.toLowerCase();
+    const serverPort = connector.proxyPort ?? (target.host?.port ? Number(target.host.port) : connector.port);
+    const ctx = new RequestContext(connector, conn, serverName, serverPort, context.path, target.rawPath);
     for (const v of context.valves) v.apply(req, ctx);
     if (seen) seen.ctx = ctx;
-    const req2: RoutedPath = { pathname, search: url.search, relPath: context.path === "" ? pathname : pathname.slice(context.path.length), params };
+    const req2: RoutedPath = {
+      pathname,
+      encoded: normalized.encoded,
+      search: target.search,
+      relPath: context.path === "" ? pathname : pathname.slice(context.path.length),
+      params: normalized.params,
+      // The handler gets the request as it came only when its URL already says all this.
+      urlIsCanonical: target.origin !== "" && target.urlPath === normalized.encoded,
+      origin: target.origin || `${connector.scheme}://${hostForUrl(serverName)}:${connector.port}`,
+    };
     const hsts = context.hsts && ctx.secure ? context.hsts : undefined;
     let res: Response | Promise<Response>;
     try {
@@ -248,7 +266,7 @@ export class Engine {
   /** Constraints, then the session lookup (async only when the client sent an id), then the handler. */
   private invoke(req: Request, r: RoutedPath, context: ContextRuntime, ctx: RequestContext): Response | Promise<Response> {
     if (!ctx.secure && !context.constraints.empty && context.constraints.needsSecure(req.method, r.relPath || "/")) {
-      return secureRedirect(r.pathname, r.search, ctx.serverName, ctx.connector.redirectPort);
+      return secureRedirect(r.encoded, r.search, ctx.serverName, ctx.connector.redirectPort);
     }
     const urlSessionId = r.params?.get(context.config.sessionCookieName.toLowerCase()) ?? null;
     const pending = context.sessions.prepare(req, ctx, urlSessionId);
@@ -275,8 +293,8 @@ export class Engine {
   private dispatch(req: Request, r: RoutedPath, context: ContextRuntime, ctx: RequestContext): Response | Promise<Response> {
     const cfg = context.config;
     if (context.handler) {
-      // The handler sees the path relative to its context, without path parameters.
-      const inner = context.path === "" && !r.params ? req : rebase(req, r.relPath, r.search);
+      // The handler sees the normalised path relative to its context, canonically encoded.
+      const inner = context.path === "" && r.urlIsCanonical ? req : rebase(req, r, context);
       if (!cfg.docBase) return context.handler(inner, ctx);
       return Promise.resolve(context.handler(inner, ctx)).then((res) => (res.status === 404 ? this.serveDocBase(req, r, context) : res));
     }
@@ -288,17 +306,48 @@ export class Engine {
     if (cfg.docBase) {
       if (r.relPath === "" && context.path !== "") {
         // "/app" → "/app/", as Tomcat redirects a context root without its slash.
-        return new Response(null, { status: 302, headers: { location: `${context.path}/${r.search}` } });
+        return new Response(null, { status: 302, headers: { location: `${context.encodedPath}/${r.search}` } });
       }
       const res = await serveStatic(req, r.relPath, {
         docBase: cfg.docBase,
         welcomeFiles: cfg.welcomeFiles,
         listings: cfg.listings,
-        contextPath: context.path,
+        contextPath: context.encodedPath,
       });
       if (res) return res;
     }
     return errorPage(404, `The requested resource [${r.pathname}] is not available`);
+  }
+}
+
+/** What Tomcat lists for "OPTIONS *" and for a refused TRACE (allowTrace=false). */
+const ALLOWED_METHODS = "GET, HEAD, POST, PUT, DELETE, OPTIONS";
+
+/** Tomcat's allowTrace=false answer. */
+export function traceNotAllowed(): Response {
+  return errorPage(405, "TRACE is not allowed", { allow: ALLOWED_METHODS });
+}
+
+/** A request the boundary refuses: 400, as Tomcat's connector answers it, and a debug line. */
+function badRequest(req: Request, reason: string): Response {
+  log.debug(`400 for ${req.method} request: ${reason}`);
+  return errorPage(400, `Bad Request: ${reason}`, { connection: "close" });
+}
+
+const hostForUrl = (name: string) => (name.includes(":") ? `[${name}]` : name);
+
+/** The access log's URL even for requests the boundary refused (Bun gives a path-only URL without Host). */
+function urlForLog(href: string): URL {
+  try {
+    return new URL(href.charCodeAt(0) === 47 ? "http://localhost" + href : href);
+  } catch {
+    // "http://a b/x": a Host the boundary refused; keep the path.
+    const start = href.indexOf("/", href.indexOf("//") + 2);
+    try {
+      return new URL("http://localhost" + (start >= 0 ? href.slice(start) : "/"));
+    } catch {
+      return new URL("http://localhost/");
+    }
   }
 }
 
@@ -310,31 +359,19 @@ function sessionFailure(sessions: SessionBinding, ctx: RequestContext, e: unknow
 }
 
 interface RoutedPath {
-  /** Path without path parameters. */
+  /** The decoded, normalised path (request-target.ts), context path included. */
   pathname: string;
+  /** `pathname` canonically percent-encoded. */
+  encoded: string;
   search: string;
-  /** Path below the context path ("" for the context root itself). */
+  /** Decoded path below the context path ("" for the context root itself). */
   relPath: string;
   /** Path parameters (lower-cased names), when the path had any. */
   params: Map<string, string> | null;
-}
-
-/** `/a;x=1/b;jsessionid=AB` → `/a/b` and {x: 1, jsessionid: AB}. */
-export function stripPathParams(pathname: string): { pathname: string; params: Map<string, string> } {
-  const params = new Map<string, string>();
-  const out = pathname
-    .split("/")
-    .map((seg) => {
-      const semi = seg.indexOf(";");
-      if (semi < 0) return seg;
-      for (const p of seg.slice(semi + 1).split(";")) {
-        const eq = p.indexOf("=");
-        if (eq > 0) params.set(p.slice(0, eq).toLowerCase(), p.slice(eq + 1));
-      }
-      return seg.slice(0, semi);
-    })
-    .join("/");
-  return { pathname: out, params };
+  /** req.url already has an origin and the canonical path. */
+  urlIsCanonical: boolean;
+  /** "scheme://authority" for URLs handed to handlers. */
+  origin: string;
 }
 
 interface Seen {
@@ -343,41 +380,10 @@ interface Seen {
   context: ContextRuntime | undefined;
 }
 
-/** Splits an absolute URL string (as runtimes give it: already normalised) without a URL object. */
-export function splitUrl(href: string): { hostname: string; port: string; pathname: string; search: string } {
-  const hostStart = href.indexOf("//") + 2;
-  let pathStart = href.indexOf("/", hostStart);
-  if (pathStart < 0) pathStart = href.length;
-  const authority = href.slice(hostStart, pathStart);
-  const q = href.indexOf("?", pathStart);
-  const h = href.indexOf("#", pathStart);
-  const pathEnd = q >= 0 ? q : h >= 0 ? h : href.length;
-  const pathname = pathStart < pathEnd ? href.slice(pathStart, pathEnd) : "/";
-  const search = q >= 0 ? href.slice(q, h > q ? h : href.length) : "";
-  let hostname = authority;
-  let port = "";
-  const at = authority.lastIndexOf("@");
-  if (at >= 0) hostname = authority.slice(at + 1);
-  if (hostname.startsWith("[")) {
-    const end = hostname.indexOf("]");
-    port = hostname.slice(end + 2);
-    hostname = hostname.slice(1, end);
-  } else {
-    const colon = hostname.lastIndexOf(":");
-    if (colon >= 0) {
-      port = hostname.slice(colon + 1);
-      hostname = hostname.slice(0, colon);
-    }
-  }
-  return { hostname: hostname.toLowerCase(), port, pathname, search };
-}
-
-/** The handler of a non-ROOT context sees URLs relative to its context path. */
-function rebase(req: Request, relPath: string, search: string): Request {
-  const inner = new URL(req.url);
-  inner.pathname = relPath === "" ? "/" : relPath;
-  inner.search = search;
-  return new Request(inner, req);
+/** The handler of a non-ROOT context sees URLs relative to its context path, and every handler the normalised path. */
+function rebase(req: Request, r: RoutedPath, context: ContextRuntime): Request {
+  const path = context.path === "" ? r.encoded : r.encoded.slice(context.encodedPath.length) || "/";
+  return new Request(r.origin + path + r.search, req);
 }
 
 /** Responses from fetch() or Response.redirect() have immutable headers: copy when needed. */

@@ -19,6 +19,9 @@ import { sniLookup } from "./sni.ts";
 import { OcspStapler, ocspUrlOf } from "../tls/ocsp/index.ts";
 import { RUNTIME } from "./detect.ts";
 import { BobcatError } from "../util/errors.ts";
+import { parseHost } from "../core/request-target.ts";
+import { traceNotAllowed } from "../core/engine.ts";
+import { errorPage } from "../core/error-page.ts";
 
 /**
  * Options of the server itself, which also serve clients that send no SNI name: the default
@@ -38,6 +41,13 @@ type CheckedSocket = TLSSocket & { [VERDICT]?: Promise<boolean> };
 const log = logger("connector");
 type AnyReq = IncomingMessage | Http2ServerRequest;
 type AnyRes = ServerResponse | Http2ServerResponse;
+
+/** Methods a web Request cannot have: TRACE as the engine refuses it (allowTrace=false), the others 501. */
+const FETCH_FORBIDDEN_METHODS = new Map<string, () => Response>([
+  ["TRACE", traceNotAllowed],
+  ["TRACK", () => errorPage(501, "The TRACK method is not implemented")],
+  ["CONNECT", () => errorPage(501, "The CONNECT method is not implemented")],
+]);
 
 /** Headers HTTP/2 forbids; node:http2 throws if a handler's Response carries them. */
 const H2_FORBIDDEN = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]);
@@ -249,15 +259,31 @@ async function serve(req: AnyReq, res: AnyRes, scheme: string, handle: (r: Reque
     if (verdict && !(await verdict)) return;
     const headers = new Headers();
     const raw = req.rawHeaders;
+    // Every Host line as sent (Headers would join them): the engine refuses two.
+    const hostHeaders: string[] = [];
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!;
       if (name.charCodeAt(0) === 58 /* ":" pseudo-header */) continue;
+      if (name.length === 4 && name.toLowerCase() === "host") hostHeaders.push(raw[i + 1]!);
       headers.append(name, raw[i + 1]!);
     }
-    const authority = h2 ? ((req as Http2ServerRequest).authority ?? headers.get("host")) : headers.get("host");
-    if (h2 && authority && !headers.has("host")) headers.set("host", authority);
-    const url = `${scheme}://${authority ?? "localhost"}${req.url}`;
+    const h2Authority = h2 ? (req as Http2ServerRequest).authority : undefined;
+    if (h2Authority) {
+      if (hostHeaders.length === 0) headers.set("host", h2Authority);
+      if (!hostHeaders.includes(h2Authority)) hostHeaders.unshift(h2Authority);
+    }
+    // The URL is only a carrier here: the engine reads the Host and the raw target from `conn`
+    // and checks them; a Host it would refuse must not make this URL throw first.
+    const authority = hostHeaders.length === 1 && parseHost(hostHeaders[0]!) ? hostHeaders[0]! : "localhost";
+    const target = req.url ?? "/";
+    const url = `${scheme}://${authority}${target.charCodeAt(0) === 47 ? target : "/"}`;
     const method = req.method ?? "GET";
+    const forbidden = FETCH_FORBIDDEN_METHODS.get(method.toUpperCase());
+    if (forbidden) {
+      // The Fetch API cannot carry these (Deno's Request constructor throws): answer here.
+      await writeResponse(forbidden(), res, h2, method === "HEAD");
+      return;
+    }
     const hasBody = method !== "GET" && method !== "HEAD";
     const request = new Request(url, {
       method,
@@ -269,6 +295,8 @@ async function serve(req: AnyReq, res: AnyRes, scheme: string, handle: (r: Reque
       remoteAddr: socket?.remoteAddress ?? "",
       remotePort: socket?.remotePort ?? 0,
       httpVersion: h2 ? "HTTP/2.0" : `HTTP/${req.httpVersion}`,
+      target,
+      hostHeaders,
       tls: tlsSocket ? tlsInfoOf(tlsSocket) : undefined,
     };
     const response = await handle(request, conn);

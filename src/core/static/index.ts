@@ -10,7 +10,7 @@ import type { BodyPart } from "./body.ts";
 import { evaluatePreconditions, ifRangeAllowsPartial, validatorsFor } from "./conditional.ts";
 import { renderListing } from "./listing.ts";
 import { contentTypeFor } from "./mime.ts";
-import { encodePath, isProtectedPath, locate, parseRequestPath } from "./path.ts";
+import { encodePath, isProtectedPath, locate, pathSegments } from "./path.ts";
 import type { Located } from "./path.ts";
 import { parseRangeHeader } from "./range.ts";
 import type { ByteRange, RangeRequest } from "./range.ts";
@@ -36,14 +36,13 @@ const DEFAULT_WELCOME_FILES = ["index.html", "index.htm"];
 const ALLOWED_METHODS = "GET, HEAD, OPTIONS";
 
 /**
- * Answers a request for `relPath`, the still percent-encoded path below the context path
- * (e.g. "/a%20b.txt"). Returns null when nothing servable is there, so the caller answers 404;
- * refused paths (encoded slashes, escaping "..") get a 400 Response.
+ * Answers a request for `path`, the path below the context path as the request boundary
+ * decoded and normalised it (core/request-target.ts: "" for the context root, else "/..."; it
+ * is not decoded again here). Returns null when nothing servable is there, so the caller
+ * answers 404.
  */
-export async function serveStatic(req: Request, relPath: string, opts: StaticOptions): Promise<Response | null> {
-  const requestPath = parseRequestPath(relPath);
-  if (!requestPath.ok) return statusResponse(req, 400, `Bad Request: ${requestPath.reason}`);
-  const { segments, trailingSlash } = requestPath;
+export async function serveStatic(req: Request, path: string, opts: StaticOptions): Promise<Response | null> {
+  const { segments, trailingSlash } = pathSegments(path);
   if (isProtectedPath(segments)) return null;
 
   const realBase = await realpath(opts.docBase);
@@ -61,7 +60,8 @@ export async function serveStatic(req: Request, relPath: string, opts: StaticOpt
 
   if (!trailingSlash) {
     // Relative links inside the directory's page only resolve against a URL ending in "/".
-    const location = opts.contextPath + encodePath(segments) + "/" + new URL(req.url).search;
+    const q = req.url.indexOf("?");
+    const location = opts.contextPath + encodePath(segments) + "/" + (q >= 0 ? req.url.slice(q) : "");
     return new Response(null, { status: 302, headers: { location } });
   }
   for (const welcomeFile of opts.welcomeFiles ?? DEFAULT_WELCOME_FILES) {

@@ -2,36 +2,20 @@ import { realpath, stat } from "node:fs/promises";
 import type { Stats } from "node:fs";
 import { join, relative, isAbsolute, sep } from "node:path";
 
-export type RequestPath =
-  | { ok: true; segments: string[]; trailingSlash: boolean }
-  | { ok: false; reason: string };
-
 /**
- * Decodes a raw request path once and normalises its dot segments, refusing what Tomcat's
- * connector refuses with a 400: encoded "/", "\" or NUL (they would change how the path splits
- * or ends), malformed escapes, and ".." that climbs above the context root.
+ * The segments of a path that the request boundary (core/request-target.ts) already decoded
+ * and normalised: "" or "/..." without ".", ".." or empty segments, NUL or "\\". Anything
+ * else here is a programming error, not a client's: it throws instead of being served.
  */
-export function parseRequestPath(rawPath: string): RequestPath {
-  if (/[\\\0]/.test(rawPath)) return { ok: false, reason: "backslash or NUL in path" };
-  if (/%(2f|5c|00)/i.test(rawPath)) return { ok: false, reason: "encoded slash, backslash or NUL in path" };
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(rawPath);
-  } catch {
-    return { ok: false, reason: "malformed percent-encoding in path" };
+export function pathSegments(path: string): { segments: string[]; trailingSlash: boolean } {
+  const trailingSlash = path.endsWith("/");
+  const body = trailingSlash ? path.slice(1, -1) : path.slice(1);
+  const segments = body === "" ? [] : body.split("/");
+  if (path !== "" && path.charCodeAt(0) !== 47) throw new Error(`static path ${JSON.stringify(path)} is not normalised`);
+  for (const s of segments) {
+    if (s === "" || s === "." || s === ".." || s.includes("\0") || s.includes("\\")) throw new Error(`static path ${JSON.stringify(path)} is not normalised`);
   }
-  const segments: string[] = [];
-  for (const segment of decoded.split("/")) {
-    if (segment === "" || segment === ".") continue;
-    if (segment === "..") {
-      if (segments.length === 0) return { ok: false, reason: "path leaves the context root" };
-      segments.pop();
-    } else {
-      segments.push(segment);
-    }
-  }
-  // "/a/." and "/a/.." name directories, just as "/a/" does.
-  return { ok: true, segments, trailingSlash: /\/(\.\.?)?$/.test(decoded) };
+  return { segments, trailingSlash };
 }
 
 /** Tomcat hides these from clients (StandardContextValve); only at the context root. */
@@ -63,6 +47,11 @@ export async function locate(realBase: string, segments: string[]): Promise<Loca
     return null;
   }
   if (!isInside(realBase, realPath)) return null;
+  // On a case-insensitive file system "/SECRET.txt" would find "/secret.txt" and dodge the
+  // case-sensitive URL patterns of security constraints: Tomcat answers 404 to a case that
+  // differs from the file's (a link inside docBase may rename, but not only by case).
+  const asked = join(realBase, ...segments);
+  if (realPath !== asked && realPath.toLowerCase() === asked.toLowerCase()) return null;
   let stats: Stats;
   try {
     stats = await stat(realPath);
