@@ -44,6 +44,11 @@ export interface ConnectorInfo {
   redirectPort: number;
   proxyName?: string;
   proxyPort?: number;
+  /**
+   * Whether a request for `hostname` may be served on this TLS connection (Host against the SNI
+   * name: see runtime/sni.ts). Returns null to go on, else why not; the engine answers 421.
+   */
+  hostCheck?: (hostname: string, tls: TlsInfo | undefined) => string | null;
 }
 
 export interface Principal {

@@ -227,6 +227,13 @@ export class Engine {
     // Tomcat's allowTrace=false: TRACE never reaches an application.
     if (req.method === "TRACE") return traceNotAllowed();
     const pathname = normalized.path;
+    if (connector.hostCheck) {
+      const refused = connector.hostCheck(target.host?.hostname ?? "", conn.tls);
+      if (refused) {
+        log.debug(`${connector.name}: 421 for ${conn.remoteAddr}: ${refused}`);
+        return errorPage(421, "The host header does not match the SNI host: open a new connection for this host");
+      }
+    }
     const host = target.host ? this.hostFor(target.host.hostname) : this.defaultHost;
     const context = host.match(pathname);
     if (seen) seen.host = host;

@@ -9,6 +9,7 @@
  * node:http gives the raw target, every Host line and the HTTP version (ConnectionInfo).
  */
 import type { ConnectionInfo } from "./context.ts";
+import { parseIp } from "../util/ip.ts";
 
 export interface HostPort {
   /** Lower-case; an IPv6 literal without its brackets. */
@@ -58,8 +59,10 @@ function parseHostUncached(value: string): HostPort | null {
     const close = value.indexOf("]");
     if (close < 0) return null;
     const literal = value.slice(1, close);
-    if (!isIpv6(literal)) return null;
-    hostname = literal.toLowerCase();
+    // One spelling per address (the shared parser), so "[0:0:0:0:0:0:0:1]" and "[::1]" agree.
+    const ip = literal.includes(":") ? parseIp(literal) : null;
+    if (!ip) return null;
+    hostname = ip.text;
     end = close + 1;
     if (end < value.length && value.charCodeAt(end) !== 58 /* : */) return null;
   } else {
@@ -89,21 +92,6 @@ function parseHostUncached(value: string): HostPort | null {
     if (port !== "" && Number(port) > 65535) return null;
   }
   return { hostname, port };
-}
-
-/** The platform's own IPv6 parser (WHATWG URL), so no zone ids and no IPvFuture. */
-function isIpv6(literal: string): boolean {
-  if (literal.length < 2 || literal.length > 45 || !literal.includes(":")) return false;
-  for (let i = 0; i < literal.length; i++) {
-    const c = literal.charCodeAt(i);
-    const ok = (c >= 48 && c <= 58) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102) || c === 46;
-    if (!ok) return false;
-  }
-  try {
-    return new URL(`http://[${literal}]/`).hostname.length > 2;
-  } catch {
-    return false;
-  }
 }
 
 export type NormalizedPath =

@@ -5,14 +5,11 @@
  */
 import type { ConnectorConfig } from "../config/model.ts";
 import type { ConnectionInfo, ConnectorInfo } from "../core/context.ts";
-import { splitUrl, withHeader, type Engine } from "../core/engine.ts";
+import { withHeader, type Engine } from "../core/engine.ts";
 import { errorPage } from "../core/error-page.ts";
 import { RequestLimiter } from "../core/limiter.ts";
-import { logger } from "../util/log.ts";
-import { sniHostCheck, type SniHostCheck } from "./sni.ts";
+import { sniHostCheck } from "./sni.ts";
 import type { ConnectorTls } from "./tls-material.ts";
-
-const log = logger("connector");
 
 export type RequestHandler = (req: Request, conn: ConnectionInfo) => Response | Promise<Response>;
 
@@ -23,15 +20,12 @@ export class ConnectorPipeline {
   private inFlight = 0;
   /** Set once stopping: new requests on kept-alive connections get 503 and Connection: close. */
   stopping = false;
-  /** Host against SNI; only when the connector's SSLHostConfigs are not all equivalent. */
-  private sniCheck?: SniHostCheck;
 
   constructor(
     readonly config: ConnectorConfig,
     private readonly engine: Engine,
     tls?: ConnectorTls,
   ) {
-    this.setTls(tls);
     this.info = {
       name: config.name,
       address: config.address,
@@ -43,6 +37,7 @@ export class ConnectorPipeline {
       proxyPort: config.proxyPort,
     };
     this.limiter = new RequestLimiter(config.maxThreads, config.acceptCount);
+    this.setTls(tls);
   }
 
   /** Called by the back-end once the real port is known (port 0 = any free port). */
@@ -52,19 +47,11 @@ export class ConnectorPipeline {
 
   /** The TLS material the back-end serves (at start and after each reload). */
   setTls(tls: ConnectorTls | undefined): void {
-    this.sniCheck = sniHostCheck(tls);
+    // The engine runs it on the Host it routes by, once the boundary has parsed it.
+    this.info.hostCheck = sniHostCheck(tls);
   }
 
   readonly handle: RequestHandler = (req, conn) => {
-    if (this.sniCheck) {
-      // The Host the engine routes by (the URL's authority, from Host or :authority), checked on
-      // every request, so reused HTTP/1.1 and HTTP/2 connections are covered too.
-      const refused = this.sniCheck(splitUrl(req.url).hostname, conn.tls);
-      if (refused) {
-        log.debug(`${this.config.name}: 421 for ${conn.remoteAddr}: ${refused}`);
-        return Promise.resolve(errorPage(421, "The host header does not match the SNI host: open a new connection for this host"));
-      }
-    }
     if (this.stopping) return Promise.resolve(errorPage(503, "The server is shutting down", { connection: "close" }));
     const slot = this.limiter.acquire();
     if (slot === false) {

@@ -119,7 +119,9 @@ describe("parseHost", () => {
     expect(parseHost("127.0.0.1:80")).toEqual({ hostname: "127.0.0.1", port: "80" });
     expect(parseHost("[::1]")).toEqual({ hostname: "::1", port: "" });
     expect(parseHost("[2001:DB8::1]:443")).toEqual({ hostname: "2001:db8::1", port: "443" });
-    expect(parseHost("[::ffff:127.0.0.1]:1")).toEqual({ hostname: "::ffff:127.0.0.1", port: "1" });
+    // One spelling per address: IPv4-mapped as IPv4, IPv6 compressed.
+    expect(parseHost("[::ffff:127.0.0.1]:1")).toEqual({ hostname: "127.0.0.1", port: "1" });
+    expect(parseHost("[0:0:0:0:0:0:0:1]")).toEqual({ hostname: "::1", port: "" });
     // RFC 3986: port = *DIGIT, so an empty port is still a host.
     expect(parseHost("a:")).toEqual({ hostname: "a", port: "" });
     expect(parseHost("[::1]:")).toEqual({ hostname: "::1", port: "" });
