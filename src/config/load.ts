@@ -3,7 +3,6 @@
  * validate against the schema, then the checks that span elements (port clashes, duplicate
  * hosts and contexts, the default host, TLS connectors without certificates).
  */
-import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { ConfigFile, CookieProcessor, Manager, SSLHostConfig as SSLHostConfigDef } from "./schema.ts";
@@ -20,6 +19,7 @@ import type {
   SSLHostConfig,
 } from "./model.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
+import { MAX_CONFIG_FILE_BYTES, readRegularTextFile, UnreadableFileError } from "../util/files.ts";
 import type { Level } from "../util/log.ts";
 
 export interface LoadOptions {
@@ -36,8 +36,16 @@ export async function loadConfigFile(file: string, opts: LoadOptions = {}): Prom
   const abs = resolve(file);
   let text: string;
   try {
-    text = await readFile(abs, "utf8");
+    text = await readRegularTextFile(abs, MAX_CONFIG_FILE_BYTES);
   } catch (e) {
+    if (e instanceof UnreadableFileError) {
+      throw new BobcatError("config.notRegular", `cannot read config file ${abs}: it ${e.reason}`, {
+        where: { file: abs },
+        fix: e.code === "ETOOLARGE"
+          ? "point --config at the server's YAML or TOML file (a config file is a few kilobytes)"
+          : "point --config at a regular YAML or TOML file (not a pipe, device or directory)",
+      });
+    }
     const code = (e as NodeJS.ErrnoException).code;
     throw new BobcatError("config.notFound", `cannot read config file ${abs}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`, {
       where: { file: abs },
