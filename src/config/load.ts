@@ -7,7 +7,7 @@ import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { ConfigFile, CookieProcessor, Manager, SSLHostConfig as SSLHostConfigDef } from "./schema.ts";
 import { parseSource, type PathSeg } from "./source.ts";
-import { expandTree, makeLookup, type ExpansionProblem } from "./expand.ts";
+import { expandProperties, expandTree, makeLookup, type ExpansionProblem } from "./expand.ts";
 import { Validator } from "./validate.ts";
 import type {
   BobcatConfig,
@@ -80,7 +80,7 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions = {
   const rawProps = { ...((root.properties as Record<string, unknown>) ?? {}), ...(opts.properties ?? {}) };
   const problems: ExpansionProblem[] = [];
   const lookupProps = makeLookup(builtins, rawProps, env);
-  const properties = expandTree(rawProps, lookupProps, problems, ["properties"]) as Record<string, string>;
+  const properties = expandProperties(rawProps, lookupProps, problems) as Record<string, string>;
   const lookup = makeLookup(builtins, properties, env);
   const expanded = expandTree({ ...root, properties: undefined }, lookup, problems) as Record<string, unknown>;
   delete expanded.properties;

@@ -164,7 +164,38 @@ server:
 
   test("a self-referring property is reported, not looped on", () => {
     const e = problems(`properties:\n  a: \${b}\n  b: \${a}\n` + minimal("        - port: ${a}"));
-    expect(e.message).toMatch(/did not settle|is not defined/);
+    expect(e.message).toContain("/etc/bobcat/server.yaml:2:6: properties.a: properties refer to each other in a cycle: a → b → a");
+    expect(e.message).toContain("break the cycle");
+    const self = problems(`properties:\n  me: "x\${me}"\n` + minimal("        - port: 8080"));
+    expect(self.message).toContain(':2:7: properties.me: property "me" refers to itself');
+    const env = problems(minimal("        - port: ${env.LOOP}"), "/c/server.yaml", { LOOP: "${env.LOOP}" });
+    expect(env.message).toContain('property "env.LOOP" refers to itself');
+  });
+
+  test("${...} expansion is bounded: a chain that grows at each step and deep nesting are errors naming the property and line", () => {
+    // Each property repeats the previous one 4 times: a13 would be 100 × 4^13 characters (6.7 GB).
+    const props = ["  a0: " + "x".repeat(100)];
+    for (let i = 1; i <= 13; i++) props.push(`  a${i}: "${`\${a${i - 1}}`.repeat(4)}"`);
+    const text = `properties:\n${props.join("\n")}\n` + minimal("        - port: 8080\n          server: ${a13}");
+    const started = Date.now();
+    const e = problems(text);
+    expect(Date.now() - started).toBeLessThan(20_000); // a generous bound: unbounded expansion never returns
+    // a6 is 409,600 characters, a7 1.6 M: a7 is the first over 1 MiB, reported on its own line (line 9).
+    expect(e.message).toContain('/etc/bobcat/server.yaml:9:7: properties.a7: property "a7" expands to more than 1 MiB');
+    expect(e.message).not.toContain("properties.a6:");
+    expect(e.message).toMatch(/connectors\[0\]\.server: property "a7" expands to more than 1 MiB \(through a13 → a12 → .* → a7\)/);
+    // Nesting deeper than 32 properties (the outermost first, so nothing is expanded yet when it is read).
+    const deep = ["  p0: end"];
+    for (let i = 1; i <= 40; i++) deep.unshift(`  p${i}: "\${p${i - 1}}"`);
+    const d = problems(`properties:\n${deep.join("\n")}\n` + minimal("        - port: 8080"));
+    expect(d.message).toContain(":2:8: properties.p40: properties refer to other properties more than 32 deep: p40 → p39 → p38 → ... → p10 → p9 → p8");
+    // p32 needs 33 levels (p32 … p0); p31 and below are fine.
+    expect(d.message).toContain("properties.p32: properties refer to other properties more than 32 deep: p32 → p31 → p30 → ... → p2 → p1 → p0");
+    expect(d.message).not.toContain("properties.p31:");
+    // Many values each using a large property: the file's total is bounded (one problem, not thousands).
+    const many = Array.from({ length: 40 }, (_, i) => `  v${i}: \${big}`).join("\n");
+    const t = problems(`properties:\n  half: "${"y".repeat(500_000)}"\n  big: "\${half}\${half}"\n${many}\n` + minimal("        - port: 8080"));
+    expect(t.message.match(/add up to more than 16 MiB/g)?.length).toBe(1);
   });
 
   test("relative paths resolve against the base dir; docBase against appBase", () => {
