@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfigText } from "../../src/config/load.ts";
-import { BobcatErrors } from "../../src/util/errors.ts";
+import { BobcatError, BobcatErrors } from "../../src/util/errors.ts";
 import { ROOT } from "../helpers/bobcat.ts";
 import { defaultConfigModule, referenceText, schemaText } from "../../scripts/gen-config-artifacts.ts";
 
@@ -238,6 +238,33 @@ server:
     } catch (e) {
       expect((e as Error & { format(): string }).format()).toMatch(/\/c\/bad\.yaml:\d+:\d+: .*YAML syntax error/);
     }
+  });
+
+  test("a YAML alias bomb (billion laughs) and an unknown alias are config errors with file:line, not crashes", () => {
+    const levels = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"];
+    for (const [prev, name] of [["a", "b"], ["b", "c"], ["c", "d"], ["d", "e"], ["e", "f"], ["f", "g"], ["g", "h"], ["h", "i"]]) {
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(", ")}]`);
+    }
+    const bomb = `properties:\n${levels.map((l) => "  " + l).join("\n")}\n` + minimal("        - port: 8080");
+    const format = (text: string): string => {
+      try {
+        loadConfigText("/c/bomb.yaml", text, { env: {} });
+      } catch (e) {
+        expect(e).toBeInstanceOf(BobcatError);
+        return (e as BobcatError).format();
+      }
+      throw new Error("expected the config to be refused");
+    };
+    const started = Date.now();
+    const msg = format(bomb);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    // 9^3 = 729 > 100: the alias *c in d's list (line 5) crosses the limit.
+    expect(msg).toMatch(/^\/c\/bomb\.yaml:5:\d+: YAML alias \*c expands to too many nodes .*resource exhaustion/);
+    expect(msg).toContain("fix: write the values out");
+    // A few aliases are fine.
+    const ok = loadConfigText("/c/ok.yaml", `properties:\n  a: &p "8080"\n  b: *p\n` + minimal("        - port: 8080"), { env: {} });
+    expect(ok.properties.b).toBe("8080");
+    expect(format(`server:\n  services: *nowhere\n`)).toMatch(/^\/c\/bomb\.yaml:2:13: YAML error: Unresolved alias/);
   });
 
   test("TOML errors point at the line of the key", () => {
