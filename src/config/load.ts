@@ -5,7 +5,7 @@
  */
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { ConfigFile, CookieProcessor, Manager, SSLHostConfig as SSLHostConfigDef } from "./schema.ts";
+import { ConfigFile, CookieProcessor, Manager, Realm, SSLHostConfig as SSLHostConfigDef } from "./schema.ts";
 import { parseSource, type PathSeg } from "./source.ts";
 import { expandProperties, expandTree, makeLookup, type ExpansionProblem } from "./expand.ts";
 import { Validator } from "./validate.ts";
@@ -292,6 +292,8 @@ function normaliseContexts(h: HostConfig, hPath: PathSeg[], v: Validator): void 
       v.error("config.required", [...cPath, "manager", "store"], "PersistentManager needs a <Store>: manager.store", "add store: { className: FileStore } or { className: DataSourceStore, dataSourceName: ... }");
     }
     ctx.cookieProcessor ??= v.element(CookieProcessor, {}, [...cPath, "cookieProcessor"]) as unknown as ContextConfig["cookieProcessor"];
+    // Always present, so the LockOutRealm defaults come from the schema even without realm:.
+    ctx.realm ??= v.element(Realm, {}, [...cPath, "realm"]) as unknown as ContextConfig["realm"];
     const modes = ctx.sessionTrackingModes.map((m) => m.toUpperCase());
     const badMode = modes.find((m) => !["COOKIE", "URL", "SSL"].includes(m));
     if (badMode) {

@@ -2,7 +2,7 @@
  * Tomcat's StandardManager: sessions in memory, and with `pathname` set, all of them written to
  * one file on stop and read back on start ("persistence across restart").
  */
-import { rename, rm } from "node:fs/promises";
+import { rename, rm, stat } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
 import { tempPathFor, writeFileAtomic } from "./atomic-file.ts";
 import { describeError, ManagerBase } from "./manager-base.ts";
@@ -10,7 +10,7 @@ import type { ManagerOptions } from "./options.ts";
 import { decodeSessionFile, encodeSessionFile, type SessionRecord } from "./record.ts";
 import type { StandardSession } from "./session.ts";
 import { BobcatError } from "../util/errors.ts";
-import { readRegularFile, UnreadableFileError } from "../util/files.ts";
+import { fileKind, readRegularFile, UnreadableFileError } from "../util/files.ts";
 
 export interface StandardManagerOptions extends ManagerOptions {
   /** The persistence file, absolute or relative to workDir; unset or "" turns persistence off (Tomcat 10+ default). */
@@ -48,6 +48,21 @@ export class StandardManager extends ManagerBase {
     }
   }
 
+  /** For `bobcat check`: refuses what start would refuse (a FIFO, device or directory at pathname), reading nothing. */
+  async checkPersistenceFile(): Promise<void> {
+    if (!this.persistenceFile) return;
+    const st = await stat(this.persistenceFile).catch(() => null);
+    if (st && !st.isFile()) throw this.notRegular(this.persistenceFile, `is ${fileKind(st)}, not a regular file`);
+  }
+
+  private notRegular(file: string, reason: string): BobcatError {
+    // Reading a FIFO would wait forever, and the save on stop would replace whatever is there.
+    return new BobcatError("session.pathname", `[${this.name}] the session persistence file [${file}] ${reason}`, {
+      where: { attribute: "pathname" },
+      fix: "Move that entry away, or set the manager's pathname to a file of its own (e.g. SESSIONS.ser).",
+    });
+  }
+
   protected async stopInternal(): Promise<void> {
     if (!this.persistenceFile) return;
     try {
@@ -71,13 +86,7 @@ export class StandardManager extends ManagerBase {
       // No size limit: the file holds every session; bobcat wrote it.
       bytes = await readRegularFile(file, Number.MAX_SAFE_INTEGER);
     } catch (err) {
-      if (err instanceof UnreadableFileError) {
-        // Reading a FIFO would wait forever, and the save on stop would replace whatever is there.
-        throw new BobcatError("session.pathname", `[${this.name}] the session persistence file [${file}] ${err.reason}`, {
-          where: { attribute: "pathname" },
-          fix: "Move that entry away, or set the manager's pathname to a file of its own (e.g. SESSIONS.ser).",
-        });
-      }
+      if (err instanceof UnreadableFileError) throw this.notRegular(file, err.reason);
       if ((err as { code?: string }).code === "ENOENT") {
         this.log.debug(`[${this.name}] Persisted data file [${file}] was not found`);
       } else {
