@@ -48,15 +48,14 @@ export class StandardManager extends ManagerBase {
     }
   }
 
-  /** For `bobcat check`: refuses what start would refuse (a FIFO, device or directory at pathname), reading nothing. */
+  /** For `bobcat check`: refuses what start would refuse (a FIFO or device at pathname), reading nothing. */
   async checkPersistenceFile(): Promise<void> {
     if (!this.persistenceFile) return;
     const st = await stat(this.persistenceFile).catch(() => null);
-    if (st && !st.isFile()) throw this.notRegular(this.persistenceFile, `is ${fileKind(st)}, not a regular file`);
+    if (st && !st.isFile() && !st.isDirectory()) throw this.notRegular(this.persistenceFile, `is ${fileKind(st)}, not a regular file`);
   }
 
   private notRegular(file: string, reason: string): BobcatError {
-    // Reading a FIFO would wait forever, and the save on stop would replace whatever is there.
     return new BobcatError("session.pathname", `[${this.name}] the session persistence file [${file}] ${reason}`, {
       where: { attribute: "pathname" },
       fix: "Move that entry away, or set the manager's pathname to a file of its own (e.g. SESSIONS.ser).",
@@ -86,7 +85,9 @@ export class StandardManager extends ManagerBase {
       // No size limit: the file holds every session; bobcat wrote it.
       bytes = await readRegularFile(file, Number.MAX_SAFE_INTEGER);
     } catch (err) {
-      if (err instanceof UnreadableFileError) throw this.notRegular(file, err.reason);
+      // A FIFO or device is refused: reading it would block or never end, and the save on stop
+      // would replace it. A directory is an ordinary load failure (logged; the save fails too).
+      if (err instanceof UnreadableFileError && !err.isDirectory) throw this.notRegular(file, err.reason);
       if ((err as { code?: string }).code === "ENOENT") {
         this.log.debug(`[${this.name}] Persisted data file [${file}] was not found`);
       } else {

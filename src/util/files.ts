@@ -19,6 +19,7 @@ export class UnreadableFileError extends Error {
     readonly code: "ENOTREGULAR" | "ETOOLARGE",
     /** "is a FIFO (named pipe), not a regular file" / "is larger than 16 MiB" */
     readonly reason: string,
+    readonly isDirectory = false,
   ) {
     super(`${path} ${reason}`);
     this.name = "UnreadableFileError";
@@ -50,7 +51,7 @@ export async function readRegularFile(path: string, maxBytes: number = MAX_CONFI
   const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   try {
     const st = await handle.stat();
-    if (!st.isFile()) throw new UnreadableFileError(path, "ENOTREGULAR", `is ${fileKind(st)}, not a regular file`);
+    if (!st.isFile()) throw new UnreadableFileError(path, "ENOTREGULAR", `is ${fileKind(st)}, not a regular file`, st.isDirectory());
     const tooLarge = () => new UnreadableFileError(path, "ETOOLARGE", `is larger than ${formatBytes(maxBytes)}`);
     if (st.size > maxBytes) throw tooLarge();
     // The file may grow between stat and read: read at most maxBytes + 1 and refuse the excess.
