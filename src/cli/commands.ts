@@ -6,6 +6,8 @@ import { planConnector, serviceTlsNeeds } from "../runtime/plan.ts";
 import { RUNTIME, runtimeLabel } from "../runtime/detect.ts";
 import { loadHandler } from "../core/handler-module.ts";
 import { Engine } from "../core/engine.ts";
+import { StandardManager } from "../session/standard-manager.ts";
+import { locateError } from "../config/validate.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { configureLogging, logger } from "../util/log.ts";
 import { printError } from "./main.ts";
@@ -90,6 +92,9 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
             await c.sessions.manager.stop();
           } else if (c.config.handler) {
             await loadHandler(c.config.handler, c.config, { engine: c.engine, host: c.host.config });
+          }
+          if (c.sessions.manager instanceof StandardManager) {
+            await c.sessions.manager.checkPersistenceFile().catch((e) => Promise.reject(locateError(e, [c.config.manager])));
           }
           await checkSources(c.dataSources);
         } catch (e) {

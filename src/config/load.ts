@@ -3,12 +3,11 @@
  * validate against the schema, then the checks that span elements (port clashes, duplicate
  * hosts and contexts, the default host, TLS connectors without certificates).
  */
-import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { ConfigFile, CookieProcessor, Manager, SSLHostConfig as SSLHostConfigDef } from "./schema.ts";
+import { ConfigFile, CookieProcessor, Manager, Realm, SSLHostConfig as SSLHostConfigDef } from "./schema.ts";
 import { parseSource, type PathSeg } from "./source.ts";
-import { expandTree, makeLookup, type ExpansionProblem } from "./expand.ts";
+import { expandProperties, expandTree, makeLookup, type ExpansionProblem } from "./expand.ts";
 import { Validator } from "./validate.ts";
 import type {
   BobcatConfig,
@@ -20,6 +19,7 @@ import type {
   SSLHostConfig,
 } from "./model.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
+import { MAX_CONFIG_FILE_BYTES, readRegularTextFile, UnreadableFileError } from "../util/files.ts";
 import type { Level } from "../util/log.ts";
 import { urlPatternProblem } from "../core/constraints.ts";
 
@@ -37,8 +37,16 @@ export async function loadConfigFile(file: string, opts: LoadOptions = {}): Prom
   const abs = resolve(file);
   let text: string;
   try {
-    text = await readFile(abs, "utf8");
+    text = await readRegularTextFile(abs, MAX_CONFIG_FILE_BYTES);
   } catch (e) {
+    if (e instanceof UnreadableFileError) {
+      throw new BobcatError("config.notRegular", `cannot read config file ${abs}: it ${e.reason}`, {
+        where: { file: abs },
+        fix: e.code === "ETOOLARGE"
+          ? "point --config at the server's YAML or TOML file (a config file is a few kilobytes)"
+          : "point --config at a regular YAML or TOML file (not a pipe, device or directory)",
+      });
+    }
     const code = (e as NodeJS.ErrnoException).code;
     throw new BobcatError("config.notFound", `cannot read config file ${abs}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`, {
       where: { file: abs },
@@ -73,7 +81,7 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions = {
   const rawProps = { ...((root.properties as Record<string, unknown>) ?? {}), ...(opts.properties ?? {}) };
   const problems: ExpansionProblem[] = [];
   const lookupProps = makeLookup(builtins, rawProps, env);
-  const properties = expandTree(rawProps, lookupProps, problems, ["properties"]) as Record<string, string>;
+  const properties = expandProperties(rawProps, lookupProps, problems) as Record<string, string>;
   const lookup = makeLookup(builtins, properties, env);
   const expanded = expandTree({ ...root, properties: undefined }, lookup, problems) as Record<string, unknown>;
   delete expanded.properties;
@@ -291,6 +299,8 @@ function normaliseContexts(h: HostConfig, hPath: PathSeg[], v: Validator): void 
       v.error("config.required", [...cPath, "manager", "store"], "PersistentManager needs a <Store>: manager.store", "add store: { className: FileStore } or { className: DataSourceStore, dataSourceName: ... }");
     }
     ctx.cookieProcessor ??= v.element(CookieProcessor, {}, [...cPath, "cookieProcessor"]) as unknown as ContextConfig["cookieProcessor"];
+    // Always present, so the LockOutRealm defaults come from the schema even without realm:.
+    ctx.realm ??= v.element(Realm, {}, [...cPath, "realm"]) as unknown as ContextConfig["realm"];
     const modes = ctx.sessionTrackingModes.map((m) => m.toUpperCase());
     const badMode = modes.find((m) => !["COOKIE", "URL", "SSL"].includes(m));
     if (badMode) {

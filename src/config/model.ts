@@ -129,7 +129,8 @@ export interface ContextConfig {
   allowLoopbackBehindProxy: boolean;
   securityConstraints: SecurityConstraintConfig[];
   loginConfig?: { authMethod: "CLIENT-CERT" | "BASIC"; realmName: string };
-  realm?: RealmConfig;
+  /** Always present (defaults when the config has no realm:). */
+  realm: RealmConfig;
   resources: ResourceConfig[];
   valves: ValveConfig[];
   /** Always present: a context without `manager:` gets a StandardManager with defaults. */
@@ -189,6 +190,11 @@ export interface ManagerConfig {
 
 export interface RealmConfig {
   className: "MemoryRealm";
+  /** Tomcat's LockOutRealm around it; failureCount 0 turns it off. */
+  failureCount: number;
+  lockOutTime: number;
+  cacheSize: number;
+  cacheRemovalWarningTime: number;
   users: Array<{ username: string; password?: string; roles: string[] }>;
 }
 

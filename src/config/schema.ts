@@ -392,9 +392,13 @@ export const LoginConfig: ElementDef = {
 
 export const Realm: ElementDef = {
   name: "Realm",
-  doc: "Users and their roles (Tomcat's MemoryRealm with tomcat-users.xml inline).",
+  doc: "Users and their roles (Tomcat's MemoryRealm with tomcat-users.xml inline), inside Tomcat's LockOutRealm: after failureCount failed BASIC logins in a row a user name is refused, even with the right password, for lockOutTime seconds.",
   attrs: {
     className: { kind: "enum", values: ["MemoryRealm", "org.apache.catalina.realm.MemoryRealm"], default: "MemoryRealm", doc: "The realm implementation." },
+    failureCount: int("LockOutRealm: failed logins in a row that lock a user name out (0: no lock-out).", 5, { min: 0 }),
+    lockOutTime: int("LockOutRealm: seconds a locked-out user name stays refused (from its last failed attempt).", 300, { min: 0 }),
+    cacheSize: int("LockOutRealm: user names whose failures are remembered (the least recent are forgotten first).", 1000, { min: 1 }),
+    cacheRemovalWarningTime: int("LockOutRealm: warn when a user name is forgotten sooner than this many seconds after its last failure.", 3600, { min: 0 }),
   },
   children: {
     users: { element: () => RealmUser, list: true },

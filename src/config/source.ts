@@ -3,7 +3,7 @@
  * (`["server","services",0,"connectors",1,"port"]`) back to a line and column, so every
  * validation error can point at the place in the user's file.
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Node as YamlNode } from "yaml";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { BobcatError } from "../util/errors.ts";
 
@@ -51,7 +51,7 @@ function parseYamlSource(file: string, text: string): ParsedSource {
   return {
     file,
     format: "yaml",
-    data: doc.toJS({ maxAliasCount: 100 }) ?? {},
+    data: yamlData(doc, file, toPos),
     locate(path, key = false) {
       let node: YamlNode | null | undefined = doc.contents as YamlNode | null;
       let best: Position | undefined = node?.range ? toPos(node.range[0]) : undefined;
@@ -76,6 +76,46 @@ function parseYamlSource(file: string, text: string): ParsedSource {
       return best;
     },
   };
+}
+
+/** yaml's own limit: an alias whose expansion (aliases within aliases counted) exceeds it is refused. */
+export const MAX_YAML_ALIAS_COUNT = 100;
+
+/**
+ * The document as plain data. Aliases are bounded ("billion laughs": a few lines of nested
+ * aliases would otherwise expand to gigabytes in every later walk of the tree); the alias that
+ * crosses the limit is reported with its line.
+ */
+function yamlData(doc: ReturnType<typeof parseDocument>, file: string, toPos: (offset: number) => Position): unknown {
+  let current: YamlNode | undefined;
+  // Remember which alias is being resolved when yaml gives up (its error carries no position).
+  visit(doc, {
+    Alias(_key, node) {
+      const own = node.toJSON.bind(node);
+      Object.defineProperty(node, "toJSON", {
+        value: (arg: unknown, ctx: unknown) => {
+          current = node;
+          return own(arg, ctx as never);
+        },
+      });
+    },
+  });
+  try {
+    return doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT }) ?? {};
+  } catch (e) {
+    if (!(e instanceof ReferenceError)) throw e;
+    const pos = current?.range ? toPos(current.range[0]) : undefined;
+    const name = current && isAlias(current) ? ` *${current.source}` : "";
+    const bomb = /excessive alias count/i.test(e.message);
+    throw new BobcatError("config.syntax", bomb
+      ? `YAML alias${name} expands to too many nodes (aliases of aliases, more than ${MAX_YAML_ALIAS_COUNT}): refused as a resource exhaustion attack`
+      : `YAML error: ${e.message}`, {
+      where: { file, line: pos?.line, column: pos?.column },
+      fix: bomb
+        ? "write the values out instead of nesting aliases of aliases"
+        : "define the anchor (&name) before the alias (*name) that uses it",
+    });
+  }
 }
 
 /**

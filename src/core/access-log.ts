@@ -2,8 +2,10 @@
  * Tomcat's AccessLogValve: one line per request in `common`, `combined` or a custom pattern,
  * to a dated file in `directory` (rotated when the date changes) or to stdout (`directory: -`).
  */
-import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
+import { createWriteStream, mkdirSync, statSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
+import { fileKind } from "../util/files.ts";
+import { logger } from "../util/log.ts";
 import type { AccessLogValveConfig } from "../config/model.ts";
 import type { RequestContext } from "./context.ts";
 
@@ -133,6 +135,7 @@ export class AccessLog {
   private readonly format: Part;
   private stream?: WriteStream;
   private currentDate = "";
+  private refusedFile?: string;
   private buffer: string[] = [];
   private timer?: ReturnType<typeof setInterval>;
 
@@ -164,9 +167,21 @@ export class AccessLog {
     const date = this.cfg.rotatable ? formatFileDate(this.cfg.fileDateFormat, new Date()) : "";
     if (!this.stream || date !== this.currentDate) {
       this.stream?.end();
+      this.stream = undefined;
       mkdirSync(this.cfg.directory, { recursive: true });
       this.currentDate = date;
-      this.stream = createWriteStream(join(this.cfg.directory, `${this.cfg.prefix}${date}${this.cfg.suffix}`), { flags: "a" });
+      const file = join(this.cfg.directory, `${this.cfg.prefix}${date}${this.cfg.suffix}`);
+      // Opening a FIFO for writing waits for a reader, and would hold up every later write and the stop.
+      const st = statSync(file, { throwIfNoEntry: false });
+      if (st && (st.isFIFO() || st.isSocket() || st.isDirectory())) {
+        if (this.refusedFile !== file) {
+          this.refusedFile = file;
+          logger("access").error(`AccessLogValve: [${file}] is ${fileKind(st)}, not a file; access log lines are dropped (fix: move it away, or set directory: "-" to log to stdout)`);
+        }
+        this.buffer = [];
+        return;
+      }
+      this.stream = createWriteStream(file, { flags: "a" });
     }
     this.stream.write(this.buffer.join(""));
     this.buffer = [];

@@ -2,7 +2,8 @@
  * Authentication for constrained URLs (web.xml `<auth-constraint>` + `<login-config>`):
  * CLIENT-CERT takes the verified TLS client certificate's subject as the user, BASIC checks a
  * user name and password; the realm (Tomcat's MemoryRealm) gives the roles. 401 when no
- * credentials, 403 when the user lacks the role, as Tomcat answers.
+ * credentials, 403 when the user lacks the role, as Tomcat answers. BASIC logins go through
+ * Tomcat's LockOutRealm (lockout.ts): a user name with too many failures in a row gets 401.
  */
 import { timingSafeEqual } from "node:crypto";
 import type { X509Certificate } from "@peculiar/x509";
@@ -10,6 +11,7 @@ import type { ContextConfig, SecurityConstraintConfig } from "../config/model.ts
 import { urlPatternMatches } from "./constraints.ts";
 import type { Principal, RequestContext } from "./context.ts";
 import { errorPage } from "./error-page.ts";
+import { LockOut } from "./lockout.ts";
 
 /** Java's X500Principal.toString(): most specific RDN first, ", " between them. */
 export function subjectDn(cert: X509Certificate): string {
@@ -25,8 +27,11 @@ const normaliseDn = (dn: string) => dn.split(",").map((p) => p.trim()).join(",")
 export class Authenticator {
   private readonly constraints: SecurityConstraintConfig[];
   private readonly users = new Map<string, { password?: string; roles: string[] }>();
+  /** Tomcat's LockOutRealm around the realm, for user name and password logins (not CLIENT-CERT). */
+  readonly lockOut: LockOut;
 
   constructor(private readonly context: ContextConfig) {
+    this.lockOut = new LockOut(context.realm);
     this.constraints = context.securityConstraints.filter((c) => c.authRoles && c.authRoles.length > 0);
     for (const u of context.realm?.users ?? []) {
       const key = context.loginConfig?.authMethod === "CLIENT-CERT" ? normaliseDn(u.username) : u.username;
@@ -85,6 +90,10 @@ export class Authenticator {
     const colon = decoded.indexOf(":");
     if (colon < 0) return null;
     const [name, password] = [decoded.slice(0, colon), decoded.slice(colon + 1)];
+    return this.lockOut.filter(name, this.checkPassword(name, password));
+  }
+
+  private checkPassword(name: string, password: string): Principal | null {
     const user = this.users.get(name);
     if (!user?.password) return null;
     const a = new TextEncoder().encode(password);

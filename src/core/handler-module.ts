@@ -4,7 +4,9 @@
  * named `bobcat:<name>` and are bundled, so the single executable carries them.
  */
 import { pathToFileURL } from "node:url";
+import type { Stats } from "node:fs";
 import { stat } from "node:fs/promises";
+import { fileKind } from "../util/files.ts";
 import type { ContextConfig } from "../config/model.ts";
 import type { BobcatContext } from "./context.ts";
 import { BUILTIN_APPS, type AppScope } from "../apps/index.ts";
@@ -41,12 +43,20 @@ export async function loadHandler(spec: string, context: ContextConfig, scope: A
     }
     return { handler: toHandler(app(context, scope), spec, where), sessionListeners: [] };
   }
+  let st: Stats;
   try {
-    await stat(spec);
+    st = await stat(spec);
   } catch {
     throw new BobcatError("handler.notFound", `handler module ${spec} does not exist`, {
       where,
       fix: "check the handler path (relative paths resolve against the base directory, --base)",
+    });
+  }
+  if (!st.isFile()) {
+    // Importing a FIFO would wait forever for a writer.
+    throw new BobcatError("handler.notRegularFile", `handler module ${spec} is ${fileKind(st)}, not a regular file`, {
+      where,
+      fix: "point handler at a .ts or .js module file",
     });
   }
   let mod: Record<string, unknown>;

@@ -4,9 +4,10 @@
  * (`sqlite:PATH`, `postgres://...`, `mysql://...`; a `jdbc:` prefix from server.xml is accepted)
  * and is opened on first use, then shared by every store that names it.
  */
-import { mkdir } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { BobcatError } from "../util/errors.ts";
+import { fileKind } from "../util/files.ts";
 import { type Dialect, openMysql, openPostgres, openSqlite, type SqlConnection } from "./drivers.ts";
 
 /** One `<Resource>`, with Tomcat's (DBCP's) attribute names. */
@@ -71,7 +72,12 @@ export class DataSource {
     switch (this.dialect) {
       case "sqlite":
         try {
-          if (this.target !== ":memory:") await mkdir(dirname(this.target), { recursive: true });
+          if (this.target !== ":memory:") {
+            await mkdir(dirname(this.target), { recursive: true });
+            // SQLite would block on a FIFO (and hold up start-up and the stop).
+            const st = await stat(this.target).catch(() => null);
+            if (st && !st.isFile()) throw new Error(`it is ${fileKind(st)}, not a database file`);
+          }
           return await openSqlite(this.target);
         } catch (err) {
           throw new BobcatError("datasource.openFailed", `data source [${this.name}]: cannot open the SQLite database [${this.target}]: ${(err as Error).message ?? err}`, {

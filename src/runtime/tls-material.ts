@@ -4,7 +4,8 @@
  * Everything is loaded before anything listens, so a bad keystore stops start-up.
  */
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, rename, writeFile } from "node:fs/promises";
+import { readRegularTextFile } from "../util/files.ts";
 import { x509 } from "../tls/keystore/x509.ts";
 import { basename, dirname, isAbsolute } from "node:path";
 import type { CertificateEntry, ConnectorConfig, SSLHostConfig } from "../config/model.ts";
@@ -146,7 +147,7 @@ const RENEW_DAYS = 14;
 /** A certificate bobcat made (self-signed, CN=localhost) that is about to expire is renewed; others are the user's. */
 async function ownCertificateExpiring(file: string): Promise<boolean> {
   try {
-    const pem = await readFile(file, "utf8");
+    const pem = await readRegularTextFile(file);
     const cert = new x509.X509Certificate(pem.slice(pem.indexOf("-----BEGIN CERTIFICATE-----")));
     const own = cert.subject === cert.issuer && /(^|,\s*)CN=localhost(,|$)/.test(cert.subject);
     return own && cert.notAfter.getTime() - Date.now() < RENEW_DAYS * 86_400_000;

@@ -2,13 +2,15 @@
  * Tomcat's StandardManager: sessions in memory, and with `pathname` set, all of them written to
  * one file on stop and read back on start ("persistence across restart").
  */
-import { readFile, rename, rm } from "node:fs/promises";
+import { rename, rm, stat } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
 import { tempPathFor, writeFileAtomic } from "./atomic-file.ts";
 import { describeError, ManagerBase } from "./manager-base.ts";
 import type { ManagerOptions } from "./options.ts";
 import { decodeSessionFile, encodeSessionFile, type SessionRecord } from "./record.ts";
 import type { StandardSession } from "./session.ts";
+import { BobcatError } from "../util/errors.ts";
+import { fileKind, readRegularFile, UnreadableFileError } from "../util/files.ts";
 
 export interface StandardManagerOptions extends ManagerOptions {
   /** The persistence file, absolute or relative to workDir; unset or "" turns persistence off (Tomcat 10+ default). */
@@ -40,9 +42,24 @@ export class StandardManager extends ManagerBase {
     try {
       await this.load(this.persistenceFile);
     } catch (err) {
+      if (err instanceof BobcatError) throw err;
       // As Tomcat: a failed load never stops the application; sessions read so far stay.
       this.log.error(`[${this.name}] Exception loading sessions from persistent storage [${this.persistenceFile}]: ${describeError(err)}`);
     }
+  }
+
+  /** For `bobcat check`: refuses what start would refuse (a FIFO or device at pathname), reading nothing. */
+  async checkPersistenceFile(): Promise<void> {
+    if (!this.persistenceFile) return;
+    const st = await stat(this.persistenceFile).catch(() => null);
+    if (st && !st.isFile() && !st.isDirectory()) throw this.notRegular(this.persistenceFile, `is ${fileKind(st)}, not a regular file`);
+  }
+
+  private notRegular(file: string, reason: string): BobcatError {
+    return new BobcatError("session.pathname", `[${this.name}] the session persistence file [${file}] ${reason}`, {
+      where: { attribute: "pathname" },
+      fix: "Move that entry away, or set the manager's pathname to a file of its own (e.g. SESSIONS.ser).",
+    });
   }
 
   protected async stopInternal(): Promise<void> {
@@ -65,8 +82,12 @@ export class StandardManager extends ManagerBase {
     await rm(tempPathFor(file), { force: true }).catch(() => {});
     let bytes: Uint8Array;
     try {
-      bytes = await readFile(file);
+      // No size limit: the file holds every session; bobcat wrote it.
+      bytes = await readRegularFile(file, Number.MAX_SAFE_INTEGER);
     } catch (err) {
+      // A FIFO or device is refused: reading it would block or never end, and the save on stop
+      // would replace it. A directory is an ordinary load failure (logged; the save fails too).
+      if (err instanceof UnreadableFileError && !err.isDirectory) throw this.notRegular(file, err.reason);
       if ((err as { code?: string }).code === "ENOENT") {
         this.log.debug(`[${this.name}] Persisted data file [${file}] was not found`);
       } else {

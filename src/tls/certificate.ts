@@ -8,7 +8,7 @@
  * vice versa ("dual format"), so a certificateKeystoreType that disagrees with the content is a
  * warning, not an error. PKCS11 and other types are refused.
  */
-import { readFile } from "node:fs/promises";
+import { formatBytes, MAX_CONFIG_FILE_BYTES, readRegularFile, UnreadableFileError } from "../util/files.ts";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { X509Certificate } from "@peculiar/x509";
@@ -79,8 +79,12 @@ function fail(code: string, message: string, where: Where, attribute: Attr | und
 
 async function readConfigFile(path: string, attribute: Attr, where: Where, what: string, code: string, fix: string): Promise<Uint8Array> {
   try {
-    return new Uint8Array(await readFile(path));
+    return await readRegularFile(path);
   } catch (e) {
+    if (e instanceof UnreadableFileError) {
+      throw fail(e.code === "ETOOLARGE" ? "certificate.fileTooLarge" : "certificate.notRegularFile", `${what} [${path}] ${e.reason} (from ${attribute})`, where, attribute,
+        `point ${attribute} at a regular file (not a pipe, device or directory) of at most ${formatBytes(MAX_CONFIG_FILE_BYTES)}`, e);
+    }
     const errno = (e as { code?: string }).code;
     const why = errno === "ENOENT" ? "does not exist" : errno === "EISDIR" ? "is a directory" : errno === "EACCES" ? "cannot be read (permission denied)" : `cannot be read (${(e as Error).message})`;
     throw fail(code, `${what} [${path}] ${why} (from ${attribute})`, where, attribute, fix, e);

@@ -3,7 +3,8 @@
  * (JKS/PKCS12), a PEM bundle or a directory of PEM files, and the CRLs to check against.
  * Loaded before anything listens, with the same kind of errors as keystores.
  */
-import { readdir, readFile } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
+import { readRegularFile, UnreadableFileError } from "../util/files.ts";
 import { join } from "node:path";
 import type { X509Certificate, X509Crl } from "@peculiar/x509";
 import type { SSLHostConfig } from "../config/model.ts";
@@ -53,7 +54,7 @@ export async function loadClientTrust(h: SSLHostConfig): Promise<ClientTrust | u
     }
     for (const n of names) {
       const file = join(h.caCertificatePath, n);
-      anchors.push(...parseCerts(await readFile(file), file, src.attr("caCertificatePath")));
+      anchors.push(...parseCerts(await readOrFail(file, "caCertificatePath", src.attr("caCertificatePath")), file, src.attr("caCertificatePath")));
     }
   }
   if (anchors.length === 0 && h.certificateVerification !== "optionalNoCA") {
@@ -105,8 +106,14 @@ function parseCerts(bytes: Uint8Array, file: string, where: ReturnType<ReturnTyp
 
 async function readOrFail(file: string, attribute: string, where: ReturnType<ReturnType<typeof sourceOf>["attr"]>): Promise<Uint8Array> {
   try {
-    return new Uint8Array(await readFile(file));
-  } catch {
+    return await readRegularFile(file);
+  } catch (e) {
+    if (e instanceof UnreadableFileError) {
+      throw new BobcatError("trust.notRegularFile", `${attribute} ${e.message}`, {
+        where,
+        fix: "give a regular file of certificates (not a pipe, device or directory) of a sensible size",
+      });
+    }
     throw new BobcatError("trust.notFound", `${attribute} ${file} does not exist or cannot be read`, {
       where,
       fix: `check the path (relative paths resolve against the base directory)`,

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfigText } from "../../src/config/load.ts";
-import { BobcatErrors } from "../../src/util/errors.ts";
+import { BobcatError, BobcatErrors } from "../../src/util/errors.ts";
 import { ROOT } from "../helpers/bobcat.ts";
 import { defaultConfigModule, referenceText, schemaText } from "../../scripts/gen-config-artifacts.ts";
 
@@ -164,7 +164,38 @@ server:
 
   test("a self-referring property is reported, not looped on", () => {
     const e = problems(`properties:\n  a: \${b}\n  b: \${a}\n` + minimal("        - port: ${a}"));
-    expect(e.message).toMatch(/did not settle|is not defined/);
+    expect(e.message).toContain("/etc/bobcat/server.yaml:2:6: properties.a: properties refer to each other in a cycle: a → b → a");
+    expect(e.message).toContain("break the cycle");
+    const self = problems(`properties:\n  me: "x\${me}"\n` + minimal("        - port: 8080"));
+    expect(self.message).toContain(':2:7: properties.me: property "me" refers to itself');
+    const env = problems(minimal("        - port: ${env.LOOP}"), "/c/server.yaml", { LOOP: "${env.LOOP}" });
+    expect(env.message).toContain('property "env.LOOP" refers to itself');
+  });
+
+  test("${...} expansion is bounded: a chain that grows at each step and deep nesting are errors naming the property and line", () => {
+    // Each property repeats the previous one 4 times: a13 would be 100 × 4^13 characters (6.7 GB).
+    const props = ["  a0: " + "x".repeat(100)];
+    for (let i = 1; i <= 13; i++) props.push(`  a${i}: "${`\${a${i - 1}}`.repeat(4)}"`);
+    const text = `properties:\n${props.join("\n")}\n` + minimal("        - port: 8080\n          server: ${a13}");
+    const started = Date.now();
+    const e = problems(text);
+    expect(Date.now() - started).toBeLessThan(20_000); // a generous bound: unbounded expansion never returns
+    // a6 is 409,600 characters, a7 1.6 M: a7 is the first over 1 MiB, reported on its own line (line 9).
+    expect(e.message).toContain('/etc/bobcat/server.yaml:9:7: properties.a7: property "a7" expands to more than 1 MiB');
+    expect(e.message).not.toContain("properties.a6:");
+    expect(e.message).toMatch(/connectors\[0\]\.server: property "a7" expands to more than 1 MiB \(through a13 → a12 → .* → a7\)/);
+    // Nesting deeper than 32 properties (the outermost first, so nothing is expanded yet when it is read).
+    const deep = ["  p0: end"];
+    for (let i = 1; i <= 40; i++) deep.unshift(`  p${i}: "\${p${i - 1}}"`);
+    const d = problems(`properties:\n${deep.join("\n")}\n` + minimal("        - port: 8080"));
+    expect(d.message).toContain(":2:8: properties.p40: properties refer to other properties more than 32 deep: p40 → p39 → p38 → ... → p10 → p9 → p8");
+    // p32 needs 33 levels (p32 … p0); p31 and below are fine.
+    expect(d.message).toContain("properties.p32: properties refer to other properties more than 32 deep: p32 → p31 → p30 → ... → p2 → p1 → p0");
+    expect(d.message).not.toContain("properties.p31:");
+    // Many values each using a large property: the file's total is bounded (one problem, not thousands).
+    const many = Array.from({ length: 40 }, (_, i) => `  v${i}: \${big}`).join("\n");
+    const t = problems(`properties:\n  half: "${"y".repeat(500_000)}"\n  big: "\${half}\${half}"\n${many}\n` + minimal("        - port: 8080"));
+    expect(t.message.match(/add up to more than 16 MiB/g)?.length).toBe(1);
   });
 
   test("relative paths resolve against the base dir; docBase against appBase", () => {
@@ -207,6 +238,33 @@ server:
     } catch (e) {
       expect((e as Error & { format(): string }).format()).toMatch(/\/c\/bad\.yaml:\d+:\d+: .*YAML syntax error/);
     }
+  });
+
+  test("a YAML alias bomb (billion laughs) and an unknown alias are config errors with file:line, not crashes", () => {
+    const levels = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"];
+    for (const [prev, name] of [["a", "b"], ["b", "c"], ["c", "d"], ["d", "e"], ["e", "f"], ["f", "g"], ["g", "h"], ["h", "i"]]) {
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(", ")}]`);
+    }
+    const bomb = `properties:\n${levels.map((l) => "  " + l).join("\n")}\n` + minimal("        - port: 8080");
+    const format = (text: string): string => {
+      try {
+        loadConfigText("/c/bomb.yaml", text, { env: {} });
+      } catch (e) {
+        expect(e).toBeInstanceOf(BobcatError);
+        return (e as BobcatError).format();
+      }
+      throw new Error("expected the config to be refused");
+    };
+    const started = Date.now();
+    const msg = format(bomb);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    // 9^3 = 729 > 100: the alias *c in d's list (line 5) crosses the limit.
+    expect(msg).toMatch(/^\/c\/bomb\.yaml:5:\d+: YAML alias \*c expands to too many nodes .*resource exhaustion/);
+    expect(msg).toContain("fix: write the values out");
+    // A few aliases are fine.
+    const ok = loadConfigText("/c/ok.yaml", `properties:\n  a: &p "8080"\n  b: *p\n` + minimal("        - port: 8080"), { env: {} });
+    expect(ok.properties.b).toBe("8080");
+    expect(format(`server:\n  services: *nowhere\n`)).toMatch(/^\/c\/bomb\.yaml:2:13: YAML error: Unresolved alias/);
   });
 
   test("TOML errors point at the line of the key", () => {

@@ -294,7 +294,7 @@ describe("never crashing the application", () => {
     await mkdir(file());
     const m = await started();
     expect(m.state).toBe("started");
-    expect(logs.lines.filter((l) => l.level === "error")[0]?.line).toMatch(/Exception loading sessions from persistent storage .*EISDIR|illegal operation on a directory/i);
+    expect(logs.lines.filter((l) => l.level === "error")[0]?.line).toMatch(/Exception loading sessions from persistent storage .*EISDIR|illegal operation on a directory|is a directory, not a regular file/i);
     m.createSession();
     await m.stop();
     expect(m.state).toBe("stopped");

@@ -5,9 +5,10 @@
  * new one, and concurrent saves of one id never trip over each other's temporary file.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
 import { BobcatError } from "../../util/errors.ts";
+import { readRegularFile, UnreadableFileError } from "../../util/files.ts";
 import { CorruptDataError } from "../errors.ts";
 import type { StandardSession } from "../session.ts";
 import { describeCause, StoreBase, type StoreContext, storeOptionReader, StoreUnavailableError } from "./store-base.ts";
@@ -30,6 +31,8 @@ function errorCode(err: unknown): string | undefined {
 export class FileStore extends StoreBase {
   /** Absolute path of the session directory. */
   readonly directory: string;
+  /** `*.session` entries that are not regular files (a FIFO, a device, a directory): skipped, reported once each. */
+  private readonly reportedEntries = new Set<string>();
 
   /** `options` are the `<Store>` attributes; `context.workDir` is the context's work directory. */
   constructor(options: FileStoreOptions = {}, context: StoreContext = {}) {
@@ -89,9 +92,14 @@ export class FileStore extends StoreBase {
     if (!file) return null;
     let bytes: Uint8Array;
     try {
-      bytes = await readFile(file);
+      // No size limit (bobcat wrote the file); a FIFO or device would block or never end, so it is skipped.
+      bytes = await readRegularFile(file, Number.MAX_SAFE_INTEGER);
     } catch (err) {
       if (errorCode(err) === "ENOENT") return null;
+      if (err instanceof UnreadableFileError) {
+        this.reportEntry(id + SUFFIX, err.reason);
+        return null;
+      }
       throw new StoreUnavailableError(`${this}: cannot read [${file}]: ${describeCause(err)}`, err);
     }
     try {
@@ -165,14 +173,27 @@ export class FileStore extends StoreBase {
   }
 
   async keys(): Promise<string[]> {
-    let names: string[];
+    let entries: Array<{ name: string; isFile(): boolean; isSymbolicLink(): boolean }>;
     try {
-      names = await readdir(this.directory);
+      entries = await readdir(this.directory, { withFileTypes: true });
     } catch (err) {
       if (errorCode(err) === "ENOENT") return [];
       throw new StoreUnavailableError(`${this}: cannot list the directory: ${describeCause(err)}`, err);
     }
-    return names.filter((n) => n.endsWith(SUFFIX)).map((n) => n.slice(0, -SUFFIX.length));
+    const ids: string[] = [];
+    for (const e of entries) {
+      if (!e.name.endsWith(SUFFIX)) continue;
+      // A symbolic link is checked when read (the opened file's type counts).
+      if (e.isFile() || e.isSymbolicLink()) ids.push(e.name.slice(0, -SUFFIX.length));
+      else this.reportEntry(e.name, "is not a regular file");
+    }
+    return ids;
+  }
+
+  private reportEntry(name: string, reason: string): void {
+    if (this.reportedEntries.has(name)) return;
+    this.reportedEntries.add(name);
+    this.log.warn(`${this}: skipping [${name}]: it ${reason}; move it out of the session directory`);
   }
 
   async getSize(): Promise<number> {
