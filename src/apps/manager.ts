@@ -8,6 +8,7 @@
  * Access: a user with the role; or, when the context configures no login at all, a client on
  * this machine (loopback), as Tomcat's default manager context only admits localhost.
  */
+import { BodyTooLargeError, readForm } from "../core/body-limit.ts";
 import { Hono, type Context } from "hono";
 import type { ContextConfig } from "../config/model.ts";
 import type { BobcatContext } from "../core/context.ts";
@@ -106,7 +107,10 @@ export function managerApp(context: ContextConfig) {
   // ---- HTML ----
   app.get("/", (c) => c.html(page(view(), c.env.contextPath)));
   app.post("/html/:action", async (c) => {
-    const form = await c.req.parseBody();
+    // Bounded by the connector's maxPostSize (413 when larger).
+    const form = await readForm(c.req.raw, c.env.connector.maxPostSize).catch((e) => e as Error);
+    if (form instanceof BodyTooLargeError) return c.text(form.message, 413, { connection: "close" });
+    if (form instanceof Error) throw form;
     if (form.csrf !== CSRF) return c.text("Bad request: stale or missing form token; reload the page", 400);
     const v = view();
     let message = "";

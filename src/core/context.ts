@@ -38,6 +38,8 @@ export interface ConnectorInfo {
   redirectPort: number;
   proxyName?: string;
   proxyPort?: number;
+  /** Largest form body bobcat reads for an application (bytes; -1: no limit; default 2 MiB). */
+  maxPostSize?: number;
 }
 
 export interface Principal {
