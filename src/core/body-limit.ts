@@ -30,10 +30,15 @@ export function isBodyTooLarge(e: unknown): boolean {
 }
 
 /** True for errors that mean "the client sent too much or went away", not a server fault. */
-export function isClientBodyError(e: unknown, req?: Request): boolean {
+export function isClientBodyError(e: unknown): boolean {
   if (e instanceof ClientAbortError || isBodyTooLarge(e)) return true;
-  // Deno and Bun abort the request's signal when the client disconnects mid-request.
-  return req?.signal?.aborted === true;
+  // Deno's native server fails a body read from a connection the client broke off with
+  // Deno.errors.Http ("connection closed before message completed", "peer closed connection
+  // without sending TLS close_notify"); Bun's with a DOMException AbortError "The connection
+  // was closed.".
+  const err = e as { name?: string; code?: unknown; message?: string } | undefined;
+  if (err?.name === "AbortError") return /connection was closed/i.test(err.message ?? "");
+  return err?.name === "Http" || err?.code === "ECONNRESET";
 }
 
 /** The declared length, or undefined when absent or not a plain decimal number. */

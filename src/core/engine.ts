@@ -243,7 +243,7 @@ export class Engine {
 
   private internalError(req: Request, pathname: string, e: unknown): Response {
     // An upload the client aborted (or that passed a body limit) is not a server fault.
-    if (isClientBodyError(e, req)) {
+    if (isClientBodyError(e)) {
       log.debug(`${req.method} ${pathname}: ${(e as Error)?.message ?? e}`);
       return errorPage(isBodyTooLarge(e) ? 413 : 400, (e as Error)?.message ?? "bad request body", { connection: "close" });
     }

@@ -345,7 +345,10 @@ function toWebStream(req: AnyReq, readTimeoutMs: number): ReadableStream<Uint8Ar
     cancel() {
       ended = true;
       stopTimer();
-      req.destroy();
+      // Discard the rest instead of resetting the connection, so that the answer (413 for a
+      // body over maxRequestBodySize) reaches the client; the response then closes it.
+      req.removeAllListeners("data");
+      req.resume();
     },
   });
 }

@@ -233,39 +233,34 @@ const BODY: Backend[] = [
 ];
 
 /**
- * Sends a request head, then body bytes in 64 KiB pieces (chunked or raw) until the server
- * answers or `maxBytes` went out. Returns the status line and how many body bytes were sent.
+ * Sends a request head and `sendBytes` of body (in 64 KiB pieces, chunked or raw), never the
+ * end of the body, then waits for the answer. A server that read the whole declared body
+ * before answering would never answer.
  */
-function upload(s: Socket, head: string, chunked: boolean, maxBytes: number): Promise<{ status: string; sent: number }> {
+function upload(s: Socket, head: string, chunked: boolean, sendBytes: number): Promise<string> {
   return new Promise((resolve) => {
     let got = "";
-    let sent = 0;
     let done = false;
-    const piece = Buffer.alloc(64 * 1024, 97);
     const finish = () => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      resolve({ status: got.split("\r\n")[0] ?? "", sent });
+      resolve(got.split("\r\n")[0] ?? "");
       s.destroy();
     };
-    const timer = setTimeout(finish, 15000);
+    const timer = setTimeout(finish, 10000);
     s.on("data", (d) => {
       got += d;
       if (got.includes("\r\n\r\n")) finish();
     });
     s.on("error", finish);
     s.on("close", finish);
-    const pump = () => {
-      while (!done && !s.destroyed && sent < maxBytes) {
-        sent += piece.length;
-        const ok = chunked ? s.write(`${piece.length.toString(16)}\r\n`) && s.write(piece) && s.write("\r\n") : s.write(piece);
-        if (!ok) return void s.once("drain", pump);
-      }
-    };
+    const piece = Buffer.alloc(64 * 1024, 97);
     const start = () => {
       s.write(head);
-      pump();
+      for (let sent = 0; sent < sendBytes; sent += piece.length) {
+        s.write(chunked ? Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from("\r\n")]) : piece);
+      }
     };
     (s as { encrypted?: boolean }).encrypted ? s.once("secureConnect", start) : s.once("connect", start);
   });
@@ -279,20 +274,20 @@ describe("maxRequestBodySize and maxPostSize", () => {
         for (const port of ports) {
           const open = () => (port === https ? secure(port) : plain(port));
           // Within the limit: read in full.
-          const ok = await upload(open(), "POST /len HTTP/1.1\r\nHost: localhost\r\nContent-Length: 524288\r\nConnection: close\r\n\r\n", false, 524288);
-          expect(ok.status).toBe("HTTP/1.1 200 OK");
-          // 200 MB declared: refused before the body is read (the client never sends it all).
-          const big = await upload(open(), "POST /len HTTP/1.1\r\nHost: localhost\r\nContent-Length: 209715200\r\n\r\n", false, 64 * 1024 * 1024);
-          expect(big.status).toStartWith("HTTP/1.1 413");
-          expect(big.sent).toBeLessThan(64 * 1024 * 1024);
-          // Chunked: counted while streaming; 413 once past 1 MiB.
-          const chunked = await upload(open(), "POST /len HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n", true, 64 * 1024 * 1024);
-          expect(chunked.status).toStartWith("HTTP/1.1 413");
-          expect(chunked.sent).toBeLessThan(64 * 1024 * 1024);
+          expect(await upload(open(), "POST /len HTTP/1.1\r\nHost: localhost\r\nContent-Length: 524288\r\nConnection: close\r\n\r\n", false, 524288)).toBe("HTTP/1.1 200 OK");
+          // 200 MB declared, 256 KiB sent: refused at once, without waiting for the rest. (Bun.serve
+          // closes such a connection at once, so a client already sending its body gets a reset
+          // before it reads the 413; it reads it when it waits, as with Expect: 100-continue.)
+          const early = b.label === "bun native" ? 0 : 256 * 1024;
+          expect(await upload(open(), "POST /len HTTP/1.1\r\nHost: localhost\r\nContent-Length: 209715200\r\n\r\n", false, early)).toStartWith("HTTP/1.1 413");
+          // Chunked, 2 MiB sent and no last chunk: counted while streaming, 413 once past 1 MiB.
+          const over = b.label === "bun native" ? 17 * 64 * 1024 : 2 * 1024 * 1024;
+          expect(await upload(open(), "POST /len HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n", true, over)).toStartWith("HTTP/1.1 413");
         }
         // maxPostSize (default 2 MiB) bounds the form body the manager parses.
-        const form = await upload(secure(https), "POST /manager/html/expire HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 3000000\r\nConnection: close\r\n\r\n", false, 3000000);
-        expect(form.status).toStartWith("HTTP/1.1 413");
+        const form = "POST /manager/html/expire HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\n";
+        expect(await upload(secure(https), form + "Content-Length: 3000000\r\n\r\n", false, 256 * 1024)).toStartWith("HTTP/1.1 413");
+        expect(await upload(secure(https), form + "Transfer-Encoding: chunked\r\n\r\n", true, 3 * 1024 * 1024)).toStartWith("HTTP/1.1 413");
       });
     }, 60000);
   }
