@@ -166,6 +166,8 @@ export async function startDenoNative({ config, tls, pipeline }: BackendOptions)
     },
     closeAll: async () => {
       closeListener();
+      // Responses the engine has finished may still be on their way out: give them a moment.
+      for (let i = 0; i < 50 && [...gate.connections()].some((g) => g.inflight > 0); i++) await new Promise((r) => setTimeout(r, 20));
       const finished = [...gate.connections()].map((g) => g.conn.server?.finished.catch(() => {}));
       gate.closeAll();
       await Promise.race([Promise.all(finished), new Promise((r) => setTimeout(r, 1000))]);
