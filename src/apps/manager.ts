@@ -18,6 +18,7 @@
  * framed; session ids are shown in full only to users with the role, others get an opaque
  * per-process handle to expire a session by.
  */
+import { BodyTooLargeError, readForm } from "../core/body-limit.ts";
 import { Hono, type Context } from "hono";
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import type { ContextConfig } from "../config/model.ts";
@@ -217,7 +218,10 @@ export function managerApp(context: ContextConfig, scope: AppScope) {
   // ---- HTML ----
   app.get("/", (c) => c.html(page(view(), c.env.contextPath, fullIds(c))));
   app.post("/html/:action", async (c) => {
-    const form = await c.req.parseBody();
+    // Bounded by the connector's maxPostSize (413 when larger).
+    const form = await readForm(c.req.raw, c.env.connector.maxPostSize).catch((e) => e as Error);
+    if (form instanceof BodyTooLargeError) return c.text(form.message, 413, { connection: "close" });
+    if (form instanceof Error) throw form;
     if (form.csrf !== CSRF) return c.text("Bad request: stale or missing form token; reload the page", 400);
     const v = view();
     const full = fullIds(c);

@@ -46,6 +46,8 @@ export interface ConnectorConfig {
   acceptCount: number;
   maxConnections: number;
   connectionTimeout: number;
+  maxRequestBodySize: number;
+  maxPostSize: number;
   server?: string;
   xpoweredBy: boolean;
   defaultSSLHostConfigName: string;

@@ -49,6 +49,8 @@ export interface ConnectorInfo {
    * name: see runtime/sni.ts). Returns null to go on, else why not; the engine answers 421.
    */
   hostCheck?: (hostname: string, tls: TlsInfo | undefined) => string | null;
+  /** Largest form body bobcat reads for an application (bytes; -1: no limit; default 2 MiB). */
+  maxPostSize?: number;
 }
 
 export interface Principal {

@@ -3,6 +3,7 @@
  * handler module or static docBase, access logs. A runtime adapter calls
  * `engine.handle(request, connector, connection)`; nothing here knows about sockets.
  */
+import { isBodyTooLarge, isClientBodyError } from "./body-limit.ts";
 import type { ContextConfig, EngineConfig, HostConfig, ServiceConfig, ValveConfig } from "../config/model.ts";
 import { AccessLog } from "./access-log.ts";
 import { ConstraintChecker, secureRedirect } from "./constraints.ts";
@@ -266,6 +267,11 @@ export class Engine {
   }
 
   private internalError(req: Request, pathname: string, e: unknown): Response {
+    // An upload the client aborted (or that passed a body limit) is not a server fault.
+    if (isClientBodyError(e)) {
+      log.debug(`${req.method} ${pathname}: ${(e as Error)?.message ?? e}`);
+      return errorPage(isBodyTooLarge(e) ? 413 : 400, (e as Error)?.message ?? "bad request body", { connection: "close" });
+    }
     log.error(`${req.method} ${pathname}: ${(e as Error)?.stack ?? e}`);
     return errorPage(500, "The server encountered an unexpected condition that prevented it from fulfilling the request.");
   }

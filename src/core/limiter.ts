@@ -40,3 +40,152 @@ export class RequestLimiter {
     else this.inFlight--;
   }
 }
+
+/** One open connection as the gate sees it. */
+export interface GatedConnection<C> {
+  readonly conn: C;
+  /** Requests being processed or answered on it. */
+  inflight: number;
+  /** Requests it has carried so far. */
+  requests: number;
+  /** When it last became idle (accepted, or its last response finished). */
+  idleSince: number;
+  closed: boolean;
+}
+
+export interface GateOptions<C> {
+  /** Open connections at once (Tomcat's maxConnections; <= 0: no limit). */
+  maxConnections: number;
+  /** Further connections held unread until a slot frees (Tomcat's acceptCount); more are closed. */
+  acceptCount: number;
+  /**
+   * Milliseconds a connection may go without a request in progress: from accept (TLS handshake
+   * and request headers included) and after each response (idle keep-alive). <= 0: no limit.
+   */
+  timeoutMs: number;
+  /** Begin reading and serving an admitted connection. */
+  start(g: GatedConnection<C>): void;
+  /** Close a connection now (timed out, or the server stops). */
+  kill(g: GatedConnection<C>, why: "timeout" | "stop"): void;
+  /** Close a connection that found the queue full (never started). */
+  refuse(conn: C): void;
+  /** Called (once per episode) when maxConnections is reached / when a connection is refused. */
+  onFull?(held: number): void;
+  onRefused?(conn: C): void;
+  onTimeout?(g: GatedConnection<C>, idleMs: number): void;
+}
+
+/**
+ * Tomcat's connection limits for back-ends that see every TCP connection: at most
+ * maxConnections open (counted from accept, before TLS), acceptCount more held unread in
+ * line, the rest closed; and connectionTimeout for connections that are not carrying a request
+ * (never sent a ClientHello, are dripping their headers, or sit idle between requests). One
+ * timer per gate checks every connection, so requests pay no timer cost.
+ */
+export class ConnectionGate<C> {
+  private readonly open = new Set<GatedConnection<C>>();
+  private readonly held: C[] = [];
+  private sweeper?: ReturnType<typeof setInterval>;
+  private full = false;
+  private stopped = false;
+  refused = 0;
+  timedOut = 0;
+
+  constructor(private readonly o: GateOptions<C>) {
+    if (o.timeoutMs > 0) {
+      const tick = Math.min(1000, Math.max(50, Math.floor(o.timeoutMs / 10)));
+      this.sweeper = setInterval(() => this.sweep(), tick);
+      (this.sweeper as { unref?: () => void }).unref?.();
+    }
+  }
+
+  get size(): number {
+    return this.open.size;
+  }
+  get queued(): number {
+    return this.held.length;
+  }
+  connections(): Iterable<GatedConnection<C>> {
+    return this.open;
+  }
+
+  /** A freshly accepted connection: start it, hold it, or refuse it. */
+  accept(conn: C): void {
+    if (this.stopped) return this.o.refuse(conn);
+    if (this.o.maxConnections <= 0 || this.open.size < this.o.maxConnections) return this.admit(conn);
+    if (!this.full) {
+      this.full = true;
+      this.o.onFull?.(this.held.length);
+    }
+    if (this.held.length < this.o.acceptCount) {
+      this.held.push(conn);
+      return;
+    }
+    this.refused++;
+    this.o.onRefused?.(conn);
+    this.o.refuse(conn);
+  }
+
+  private admit(conn: C): void {
+    const g: GatedConnection<C> = { conn, inflight: 0, requests: 0, idleSince: Date.now(), closed: false };
+    this.open.add(g);
+    try {
+      this.o.start(g);
+    } catch {
+      // The client left while it was held (or the runtime refused the socket): free the slot.
+      this.closed(g);
+      this.o.refuse(conn);
+    }
+  }
+
+  /** The back-end saw the connection end. */
+  closed(g: GatedConnection<C>): void {
+    if (g.closed) return;
+    g.closed = true;
+    this.open.delete(g);
+    const next = this.held.shift();
+    if (next !== undefined && !this.stopped) this.admit(next);
+    if (this.held.length === 0 && (this.o.maxConnections <= 0 || this.open.size < this.o.maxConnections)) this.full = false;
+  }
+
+  /** A request started on the connection; call the returned function once its response is done. */
+  busy(g: GatedConnection<C>): () => void {
+    g.inflight++;
+    g.requests++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (--g.inflight === 0) g.idleSince = Date.now();
+    };
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const g of this.open) {
+      if (g.inflight > 0 || g.closed) continue;
+      const idle = now - g.idleSince;
+      if (idle < this.o.timeoutMs) continue;
+      this.timedOut++;
+      this.o.onTimeout?.(g, idle);
+      this.o.kill(g, "timeout");
+      this.closed(g);
+    }
+  }
+
+  /** Stop admitting: held connections are closed; open ones stay until the back-end ends them. */
+  stopAccepting(): void {
+    this.stopped = true;
+    for (const c of this.held.splice(0)) this.o.refuse(c);
+  }
+
+  /** Close everything and stop the timer. */
+  closeAll(): void {
+    this.stopAccepting();
+    if (this.sweeper) clearInterval(this.sweeper);
+    for (const g of [...this.open]) {
+      this.o.kill(g, "stop");
+      this.closed(g);
+    }
+  }
+}

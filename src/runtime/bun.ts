@@ -50,6 +50,7 @@ class BunConnection {
 
 export async function startBunNative({ config, tls, pipeline }: BackendOptions): Promise<Listener> {
   const handle = pipeline.handle;
+  pipeline.bodyLimitEnforced = true;
   const serve = (t: typeof tls) => {
     let tlsOption: unknown;
     if (t) {
@@ -62,6 +63,8 @@ export async function startBunNative({ config, tls, pipeline }: BackendOptions):
       hostname: config.address ?? "0.0.0.0",
       tls: tlsOption,
       idleTimeout: config.connectionTimeout <= 0 ? 0 : Math.min(255, Math.max(1, Math.round(config.connectionTimeout / 1000))),
+      // Bun answers 413 itself, for a Content-Length over it and for chunked bodies that pass it.
+      maxRequestBodySize: config.maxRequestBodySize < 0 ? Number.MAX_SAFE_INTEGER : config.maxRequestBodySize,
       fetch(req: Request, srv: ReturnType<typeof Bun.serve>) {
         return handle(req, new BunConnection(srv, req));
       },

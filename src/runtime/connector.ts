@@ -10,6 +10,7 @@ import { errorPage } from "../core/error-page.ts";
 import { RequestLimiter } from "../core/limiter.ts";
 import { sniHostCheck } from "./sni.ts";
 import type { ConnectorTls } from "./tls-material.ts";
+import { countedStream, declaredLength, isClientBodyError } from "../core/body-limit.ts";
 
 export type RequestHandler = (req: Request, conn: ConnectionInfo) => Response | Promise<Response>;
 
@@ -35,6 +36,7 @@ export class ConnectorPipeline {
       redirectPort: config.redirectPort,
       proxyName: config.proxyName,
       proxyPort: config.proxyPort,
+      maxPostSize: config.maxPostSize,
     };
     this.limiter = new RequestLimiter(config.maxThreads, config.acceptCount);
     this.setTls(tls);
@@ -50,9 +52,23 @@ export class ConnectorPipeline {
     // The engine runs it on the Host it routes by, once the boundary has parsed it.
     this.info.hostCheck = sniHostCheck(tls);
   }
+  /** Set by a back-end whose server enforces maxRequestBodySize itself (Bun.serve). */
+  bodyLimitEnforced = false;
 
   readonly handle: RequestHandler = (req, conn) => {
     if (this.stopping) return Promise.resolve(errorPage(503, "The server is shutting down", { connection: "close" }));
+    const max = this.config.maxRequestBodySize;
+    if (max >= 0 && !this.bodyLimitEnforced && req.body) {
+      const declared = declaredLength(req);
+      // Refused before a byte is read; the connection closes instead of draining the rest.
+      if (declared !== undefined && declared > max) return Promise.resolve(this.tooLarge());
+      if (declared === undefined) return this.limited(req, conn, max);
+    }
+    return this.dispatch(req, conn);
+  };
+
+  /** maxThreads/acceptCount, then the engine. */
+  private dispatch(req: Request, conn: ConnectionInfo): Response | Promise<Response> {
     const slot = this.limiter.acquire();
     if (slot === false) {
       return Promise.resolve(
@@ -68,7 +84,26 @@ export class ConnectorPipeline {
       return this.failed(e);
     }
     return res instanceof Response ? this.done(res) : res.then(this.done, this.failed);
-  };
+  }
+
+  private tooLarge(): Response {
+    return errorPage(413, `The request body is larger than the limit of ${this.config.maxRequestBodySize} bytes (maxRequestBodySize of connector ${this.config.name})`, { connection: "close" });
+  }
+
+  /** A body of unknown length (chunked, HTTP/2): counted as it streams; over the limit it is 413. */
+  private async limited(req: Request, conn: ConnectionInfo, max: number): Promise<Response> {
+    let over = false;
+    const body = countedStream(req.body!, max, () => (over = true));
+    const wrapped = new Request(req, { body, duplex: "half" } as RequestInit);
+    try {
+      const res = await this.dispatch(wrapped, conn);
+      if (!over) return res;
+      await res.body?.cancel().catch(() => {});
+    } catch (e) {
+      if (!over && !isClientBodyError(e)) throw e;
+    }
+    return this.tooLarge();
+  }
 
   private readonly done = (res: Response): Response => {
     this.finish();

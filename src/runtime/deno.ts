@@ -1,79 +1,183 @@
-/** The native Deno back-end: Deno.serve, with rustls doing TLS (one certificate, TLS 1.2+1.3). */
+/**
+ * The native Deno back-end: Deno's HTTP engine (hyper, rustls for TLS: one certificate, TLS
+ * 1.2+1.3, h2 by ALPN). bobcat accepts the connections itself and serves each with
+ * serveHttpOnConnection (see deno-conn.ts), so maxConnections/acceptCount and connectionTimeout
+ * (TLS handshake, request headers, idle keep-alive) hold here as on the node-compat back-end.
+ */
 import { listenError, type BackendOptions, type Listener } from "./listener.ts";
 import { setNoDelayOnListener } from "./deno-nodelay.ts";
+import { serveOnConnection, shutdownSockets, type DenoHttpServer } from "./deno-conn.ts";
+import { ConnectionGate, type GatedConnection } from "../core/limiter.ts";
 import { logger } from "../util/log.ts";
 
+interface DenoConn {
+  readonly remoteAddr: { hostname: string; port: number };
+  setNoDelay?(on?: boolean): void;
+  close(): void;
+}
+interface DenoListener {
+  readonly addr: { port: number };
+  accept(): Promise<DenoConn>;
+  close(): void;
+}
 declare const Deno: {
-  serve(
-    options: Record<string, unknown>,
-    handler: (req: Request, info: { remoteAddr: { hostname: string; port: number } }) => Response | Promise<Response>,
-  ): { addr: { port: number }; shutdown(): Promise<void>; finished: Promise<void> };
+  listen(o: { hostname: string; port: number }): DenoListener;
+  listenTls(o: { hostname: string; port: number; cert: string; key: string; alpnProtocols: string[] }): DenoListener;
 };
 
-export async function startDenoNative({ config, tls, pipeline }: BackendOptions): Promise<Listener> {
-  const handle = pipeline.handle;
-  interface Running {
-    server: ReturnType<typeof Deno.serve>;
-    abort: AbortController;
-    finished: boolean;
-    shutdown?: Promise<void>;
-  }
-  const serve = (t: typeof tls, port: number): Running => {
-    const cert = t?.defaultHost.certs[0];
-    const abort = new AbortController();
-    const server = Deno.serve(
-      {
-        port,
-        hostname: config.address ?? "0.0.0.0",
-        signal: abort.signal,
-        ...(cert ? { cert: cert.certPem, key: cert.keyPem } : {}),
-        onListen(addr: { port: number; hostname: string }) {
-          if (cert && !setNoDelayOnListener(addr.port)) {
-            logger("connector").warn(`${config.name}: could not set TCP_NODELAY on the listener (needs Linux and FFI permission); HTTPS responses of a few KB will wait ~40 ms each on Deno`);
-          }
-        },
-        onError(e: unknown) {
-          return new Response(`HTTP Status 500 – ${(e as Error).message}`, { status: 500 });
-        },
-      },
-      (req, info) => handle(req, { remoteAddr: info.remoteAddr.hostname, remotePort: info.remoteAddr.port }),
-    );
-    const r: Running = { server, abort, finished: false };
-    void server.finished.then(() => (r.finished = true));
-    return r;
-  };
-  let current: Running;
+const log = logger("connector");
+
+/** Aborting a connection's server after it finished throws inside Deno: ignore that. */
+function abort(c: Served): void {
   try {
-    current = serve(tls, config.port);
+    c.abort.abort();
+  } catch {
+    // already finished
+  }
+}
+
+interface Served {
+  conn: DenoConn;
+  abort: AbortController;
+  server?: DenoHttpServer;
+}
+
+export async function startDenoNative({ config, tls, pipeline }: BackendOptions): Promise<Listener> {
+  const serveConn = serveOnConnection();
+  if (!serveConn) throw new Error("Deno[Deno.internal].serveHttpOnConnection is missing (the plan should have chosen node-compat)");
+  const handle = pipeline.handle;
+  const hostname = config.address ?? "0.0.0.0";
+  let listener: DenoListener | undefined;
+  let port = config.port;
+
+  // Timed-out TLS connections that never carried a request may sit in a handshake no Deno API
+  // can close: shut their sockets down in one batch per tick.
+  const toShut = new Set<number>();
+  const shutSoon = (peerPort: number) => {
+    if (toShut.size === 0) {
+      setTimeout(() => {
+        const n = shutdownSockets(port, toShut);
+        log.debug(`${config.name}: shut down ${n} of ${toShut.size} TLS connections stuck before their handshake`);
+        toShut.clear();
+      }, 0);
+    }
+    toShut.add(peerPort);
+  };
+
+  const gate = new ConnectionGate<Served>({
+    maxConnections: config.maxConnections,
+    acceptCount: config.acceptCount,
+    timeoutMs: config.connectionTimeout,
+    start: (g: GatedConnection<Served>) => {
+      const c = g.conn;
+      const remote = c.conn.remoteAddr;
+      if (!tls) c.conn.setNoDelay?.(true);
+      c.server = serveConn(
+        c.conn,
+        c.abort.signal,
+        (req, info) => {
+          const release = gate.busy(g);
+          info.completed.then(release, release);
+          return handle(req, { remoteAddr: remote.hostname, remotePort: remote.port });
+        },
+        (e) => new Response(`HTTP Status 500 – ${(e as Error).message}`, { status: 500 }),
+        () => {},
+      );
+      const ended = () => gate.closed(g);
+      c.server.finished.then(ended, ended);
+    },
+    kill: (g) => {
+      abort(g.conn);
+      if (tls && g.requests === 0) shutSoon(g.conn.conn.remoteAddr.port);
+    },
+    refuse: (c) => {
+      try {
+        c.conn.close();
+      } catch {
+        // already closed
+      }
+      // An accepted TLS connection is already in its handshake, which keeps the socket open.
+      if (tls) shutSoon(c.conn.remoteAddr.port);
+    },
+    onFull: () => log.warn(`${config.name}: maxConnections (${config.maxConnections}) reached; holding up to ${config.acceptCount} more connections unread (acceptCount)`),
+    onRefused: (c) => log.debug(`${config.name}: maxConnections and acceptCount full; closed a new connection from ${c.conn.remoteAddr.hostname}:${c.conn.remoteAddr.port}`),
+    onTimeout: (g, idle) => log.debug(`${config.name}: closed a connection from ${g.conn.conn.remoteAddr.hostname}:${g.conn.conn.remoteAddr.port} after ${idle} ms without a request (connectionTimeout ${config.connectionTimeout} ms)`),
+  });
+
+  const listen = (t: typeof tls, p: number): DenoListener => {
+    const cert = t?.defaultHost.certs[0];
+    const l = cert ? Deno.listenTls({ hostname, port: p, cert: cert.certPem, key: cert.keyPem, alpnProtocols: ["h2", "http/1.1"] }) : Deno.listen({ hostname, port: p });
+    if (cert && !setNoDelayOnListener(l.addr.port)) {
+      log.warn(`${config.name}: could not set TCP_NODELAY on the listener (needs Linux and FFI permission); HTTPS responses of a few KB will wait ~40 ms each on Deno`);
+    }
+    void acceptLoop(l);
+    return l;
+  };
+  const acceptLoop = async (l: DenoListener) => {
+    for (;;) {
+      let conn: DenoConn;
+      try {
+        conn = await l.accept();
+      } catch (e) {
+        if (l !== listener) return; // closed by stop or reload
+        const text = `${(e as Error).name} ${(e as Error).message}`;
+        if (/BadResource|Interrupted|closed/i.test(text)) return;
+        // Out of descriptors and the like: wait a little instead of spinning.
+        log.warn(`${config.name}: accept failed: ${text}`);
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      gate.accept({ conn, abort: new AbortController() });
+    }
+  };
+
+  try {
+    listener = listen(tls, config.port);
+    port = listener.addr.port;
   } catch (e) {
     throw listenError(e, config);
   }
-  const retired: Running[] = [];
-  const close = async (r: Running) => {
-    // Aborting a server that already finished throws inside Deno's listener: only abort stragglers.
-    await Promise.race([r.server.finished, new Promise((res) => setTimeout(res, 200))]);
-    if (!r.finished) r.abort.abort();
-    await Promise.race([r.server.finished, new Promise((res) => setTimeout(res, 1000))]);
+
+  const closeListener = () => {
+    const l = listener;
+    listener = undefined;
+    try {
+      l?.close();
+    } catch {
+      // already closed
+    }
   };
   return {
     get port() {
-      return current.server.addr.port;
+      return port;
     },
     stopAccepting: async () => {
-      // shutdown() stops accepting and lets requests in flight finish.
-      current.shutdown ??= current.server.shutdown();
+      closeListener();
+      gate.stopAccepting();
+      // Idle connections close now; a connection with a request in flight finishes it first.
+      for (const g of gate.connections()) {
+        if (g.inflight > 0) {
+          void g.conn.server?.shutdown().catch(() => {});
+          continue;
+        }
+        abort(g.conn);
+        if (tls && g.requests === 0) shutSoon(g.conn.conn.remoteAddr.port);
+      }
     },
     closeAll: async () => {
-      await Promise.all([current, ...retired].map(close));
+      closeListener();
+      // Responses the engine has finished may still be on their way out: give them a moment.
+      for (let i = 0; i < 50 && [...gate.connections()].some((g) => g.inflight > 0); i++) await new Promise((r) => setTimeout(r, 20));
+      const finished = [...gate.connections()].map((g) => g.conn.server?.finished.catch(() => {}));
+      gate.closeAll();
+      await Promise.race([Promise.all(finished), new Promise((r) => setTimeout(r, 1000))]);
     },
+    // New handshakes get the new certificate; connections already open keep theirs.
     reloadTls: async (next) => {
-      const old = current;
-      const port = old.server.addr.port;
-      old.shutdown ??= old.server.shutdown();
-      retired.push(old);
+      closeListener();
       for (let attempt = 0; ; attempt++) {
         try {
-          current = serve(next, port);
+          listener = listen(next, port);
           return;
         } catch (e) {
           if (attempt >= 50) throw listenError(e, config);

@@ -8,7 +8,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import { createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
 import { constants } from "node:crypto";
-import type { Socket } from "node:net";
+import { createServer as createNetServer, type Socket } from "node:net";
 import type { ConnectionInfo } from "../core/context.ts";
 import { logger } from "../util/log.ts";
 import { listenError, MODERN_TLS12_CIPHERS, type BackendOptions, type Listener } from "./listener.ts";
@@ -22,6 +22,8 @@ import { BobcatError } from "../util/errors.ts";
 import { parseHost } from "../core/request-target.ts";
 import { traceNotAllowed } from "../core/engine.ts";
 import { errorPage } from "../core/error-page.ts";
+import { ConnectionGate, type GatedConnection } from "../core/limiter.ts";
+import { ClientAbortError, isClientBodyError } from "../core/body-limit.ts";
 
 /**
  * Options of the server itself, which also serve clients that send no SNI name: the default
@@ -68,9 +70,37 @@ function secureOptions(h: TlsHost) {
 }
 
 export async function startNodeCompat({ config, tls, pipeline }: BackendOptions): Promise<Listener> {
-  const sockets = new Set<Socket>();
+  // bobcat accepts every TCP connection itself (before TLS) so that maxConnections, acceptCount
+  // and connectionTimeout hold on every runtime: the node:http/http2 servers' own counters and
+  // timeouts do not work on Bun's and Deno's node layers.
+  const states = new WeakMap<object, GatedConnection<Socket>>();
+  const gate = new ConnectionGate<Socket>({
+    maxConnections: config.maxConnections,
+    acceptCount: config.acceptCount,
+    timeoutMs: config.connectionTimeout,
+    start: (g) => {
+      states.set(g.conn, g);
+      g.conn.once("close", () => gate.closed(g));
+      // Deno's TLS sockets otherwise wait for delayed ACKs on every response of a few KB (Nagle).
+      g.conn.setNoDelay?.(true);
+      server.emit("connection", g.conn);
+      g.conn.resume();
+    },
+    kill: (g) => {
+      for (const s of [g.conn, ...((g as { tls?: Socket }).tls ? [(g as { tls?: Socket }).tls!] : [])]) s.destroy();
+    },
+    refuse: (s) => s.destroy(),
+    onFull: (held) => log.warn(`${config.name}: maxConnections (${config.maxConnections}) reached; holding up to ${config.acceptCount} more connections unread (acceptCount)${held ? `, ${held} held` : ""}`),
+    onRefused: (s) => log.debug(`${config.name}: maxConnections and acceptCount full; closed a new connection from ${s.remoteAddress}:${s.remotePort}`),
+    onTimeout: (g, idle) => log.debug(`${config.name}: closed a connection from ${g.conn.remoteAddress}:${g.conn.remotePort} after ${idle} ms without a request (connectionTimeout ${config.connectionTimeout} ms)`),
+  });
+  /** The gate's record of the TCP connection under a request's socket (TLS sockets keep it on _parent). */
+  const stateOf = (s: object | undefined) => (s ? (states.get(s) ?? states.get((s as { _parent?: object })._parent ?? s)) : undefined);
   const onRequest = (req: AnyReq, res: AnyRes) => {
-    void serve(req, res, tls ? "https" : "http", pipeline.handle);
+    const h2 = req.httpVersionMajor === 2;
+    const g = stateOf(h2 ? ((req as Http2ServerRequest).stream?.session?.socket ?? req.socket) : req.socket);
+    if (g) res.once("close", gate.busy(g));
+    void serve(req, res, tls ? "https" : "http", pipeline.handle, config.connectionTimeout);
   };
   let server: ReturnType<typeof createHttpServer> | ReturnType<typeof createSecureServer>;
   /** Current TLS material by SNI host; replaced as a whole by a reload. */
@@ -146,18 +176,15 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
     server = createHttpServer();
   }
   server.on("request", onRequest as never);
-  // Connection counting works for the TLS server (secureConnection) and plain HTTP alike.
-  // Deno's TLS sockets otherwise wait for delayed ACKs on every response of a few KB (Nagle).
-  server.on("connection", (s: Socket) => s.setNoDelay?.(true));
-  server.on(tls ? "secureConnection" : "connection", (s: Socket) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-    if (config.maxConnections > 0 && sockets.size > config.maxConnections) {
-      log.warn(`${config.name}: maxConnections (${config.maxConnections}) reached; closing a new connection from ${s.remoteAddress}`);
-      s.destroy();
-    }
-  });
-  if (config.connectionTimeout > 0) server.setTimeout(config.connectionTimeout);
+  if (tls) {
+    server.on("secureConnection", (s: TLSSocket) => {
+      const g = stateOf(s);
+      if (g) {
+        states.set(s, g);
+        (g as { tls?: Socket }).tls = s;
+      }
+    });
+  }
   // Only Node emits OCSPRequest (runtimes.md): stapling lives here and nowhere else.
   let staplers = new Map<string, OcspStapler>();
   if (tls && RUNTIME === "node") {
@@ -167,20 +194,22 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
       cb(null, der ? Buffer.from(der) : undefined);
     });
   }
+  const acceptor = createNetServer({ pauseOnConnect: true }, (s) => gate.accept(s));
   await new Promise<void>((resolve, reject) => {
-    server.once("error", (e) => reject(listenError(e, config)));
-    server.listen(config.port, config.address ?? "0.0.0.0", () => resolve());
+    acceptor.once("error", (e) => reject(listenError(e, config)));
+    acceptor.listen(config.port, config.address ?? "0.0.0.0", () => resolve());
   });
-  const addr = server.address();
+  const addr = acceptor.address();
   return {
     port: typeof addr === "object" && addr ? addr.port : config.port,
     stopAccepting: async () => {
-      server.close();
-      // Idle keep-alive connections would hold close() open; in-flight ones finish first.
-      for (const s of sockets) if (!(s as { _httpMessage?: unknown })._httpMessage) s.end();
+      acceptor.close();
+      gate.stopAccepting();
+      // Idle keep-alive connections end now; connections with a request in flight finish it first.
+      for (const g of gate.connections()) if (g.inflight === 0) ((g as { tls?: Socket }).tls ?? g.conn).end();
     },
     closeAll: async () => {
-      for (const s of sockets) s.destroy();
+      gate.closeAll();
       for (const st of staplers.values()) st.stop();
     },
     reloadTls: async (next) => {
@@ -250,7 +279,7 @@ function tlsSocketOf(req: AnyReq): CheckedSocket | undefined {
   return s && typeof s.getProtocol === "function" ? s : undefined;
 }
 
-async function serve(req: AnyReq, res: AnyRes, scheme: string, handle: (r: Request, c: ConnectionInfo) => Response | Promise<Response>): Promise<void> {
+async function serve(req: AnyReq, res: AnyRes, scheme: string, handle: (r: Request, c: ConnectionInfo) => Response | Promise<Response>, readTimeoutMs: number): Promise<void> {
   const h2 = req.httpVersionMajor === 2;
   const socket = req.socket as TLSSocket;
   const tlsSocket = scheme === "https" ? tlsSocketOf(req) : undefined;
@@ -288,7 +317,7 @@ async function serve(req: AnyReq, res: AnyRes, scheme: string, handle: (r: Reque
     const request = new Request(url, {
       method,
       headers,
-      body: hasBody ? (toWebStream(req) as ReadableStream<Uint8Array>) : undefined,
+      body: hasBody ? (toWebStream(req, readTimeoutMs) as ReadableStream<Uint8Array>) : undefined,
       ...(hasBody ? { duplex: "half" } : {}),
     } as RequestInit);
     const conn: ConnectionInfo = {
@@ -304,7 +333,9 @@ async function serve(req: AnyReq, res: AnyRes, scheme: string, handle: (r: Reque
     // "Connection: close" ends the connection (and with it the TLS session id) on HTTP/2 too.
     if (h2 && response.headers.get("connection")?.toLowerCase() === "close") (req as Http2ServerRequest).stream.session?.close();
   } catch (e) {
-    log.error(`request failed: ${(e as Error).stack ?? e}`);
+    // A client that went away mid-upload is not a server fault: one line at debug.
+    if (isClientBodyError(e) || res.destroyed || req.destroyed) log.debug(`${req.method} ${req.url}: ${(e as Error).message ?? e}`);
+    else log.error(`request failed: ${(e as Error).stack ?? e}`);
     if (!res.headersSent) {
       res.statusCode = 500;
       res.end();
@@ -314,21 +345,57 @@ async function serve(req: AnyReq, res: AnyRes, scheme: string, handle: (r: Reque
   }
 }
 
-function toWebStream(req: AnyReq): ReadableStream<Uint8Array> {
+/**
+ * The request body as a web stream. While the application waits for body bytes, the client
+ * must send some within connectionTimeout (Tomcat's read timeout), or the connection is closed.
+ */
+function toWebStream(req: AnyReq, readTimeoutMs: number): ReadableStream<Uint8Array> {
+  let ended = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stopTimer = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+  };
+  let fail: (e: Error) => void = () => {};
   return new ReadableStream<Uint8Array>({
     start(controller) {
+      fail = (e: Error) => {
+        if (ended) return;
+        ended = true;
+        stopTimer();
+        controller.error(e);
+      };
       req.on("data", (chunk: Buffer) => {
+        stopTimer();
         controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
         if ((controller.desiredSize ?? 1) <= 0) req.pause();
       });
-      req.on("end", () => controller.close());
-      req.on("error", (e) => controller.error(e));
+      req.on("end", () => {
+        if (ended) return;
+        ended = true;
+        stopTimer();
+        controller.close();
+      });
+      req.on("error", (e) => fail(new ClientAbortError(`the client aborted the request body (${e.message})`)));
+      req.on("close", () => fail(new ClientAbortError()));
     },
     pull() {
       req.resume();
+      if (readTimeoutMs > 0 && !ended && !timer) {
+        timer = setTimeout(() => {
+          timer = undefined;
+          fail(new ClientAbortError(`no request body bytes for ${readTimeoutMs} ms (connectionTimeout)`));
+          req.destroy();
+        }, readTimeoutMs);
+      }
     },
     cancel() {
-      req.destroy();
+      ended = true;
+      stopTimer();
+      // Discard the rest instead of resetting the connection, so that the answer (413 for a
+      // body over maxRequestBodySize) reaches the client; the response then closes it.
+      req.removeAllListeners("data");
+      req.resume();
     },
   });
 }

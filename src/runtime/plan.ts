@@ -11,6 +11,7 @@ import type { RuntimeName } from "./detect.ts";
 import type { ConnectorTls } from "./tls-material.ts";
 import { logger } from "../util/log.ts";
 import { sniHostCheck } from "./sni.ts";
+import { denoConnectionControl } from "./deno-conn.ts";
 
 export type Backend = "native" | "node-compat";
 
@@ -30,6 +31,7 @@ export type Feature =
   | "handshake-logging"
   | "ocsp-stapling"
   | "connection-timeout"
+  | "short-connection-timeout"
   | "long-connection-timeout"
   | "sni-host-check";
 
@@ -39,7 +41,7 @@ const FEATURE_TEXT: Record<Feature, string> = {
   "rsa-and-ec-certificates": "several certificates (RSA and EC) for one host",
   "protocol-limits": "protocols other than TLSv1.2+TLSv1.3",
   "tls12-ciphers": "a ciphers list",
-  "max-connections": "maxConnections",
+  "max-connections": "maxConnections/acceptCount (connections counted from accept, extra ones held)",
   "client-certificates": "client certificates (certificateVerification) with the chain passed to handlers",
   "tls-session-info": "the TLS session id for SSL session tracking",
   "tls13-ciphersuites": "a TLS 1.3 cipherSuites restriction",
@@ -48,7 +50,8 @@ const FEATURE_TEXT: Record<Feature, string> = {
   "session-timeout": "a sessionTimeout other than 86400",
   "handshake-logging": "handshake debug logging (logging.components.handshake: debug)",
   "ocsp-stapling": "OCSP stapling (ocspStapling: true)",
-  "connection-timeout": "a connectionTimeout other than 20000 ms",
+  "connection-timeout": "connectionTimeout (TLS handshake, request header and idle keep-alive timeout)",
+  "short-connection-timeout": "a connectionTimeout below 10 s (Bun.serve closes connections that send no complete request after a fixed ~10 s)",
   "long-connection-timeout": "a connectionTimeout above 255 s",
   "sni-host-check": "SSLHostConfigs that differ in client-certificate, trust, protocol or cipher settings (each request's Host is checked against the SNI name)",
 };
@@ -70,7 +73,9 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "session-timeout": ["node-compat"],
     "handshake-logging": ["node-compat"],
     "ocsp-stapling": [],
+    // idleTimeout for idle keep-alive; a fixed ~10 s limit for handshakes and request headers.
     "connection-timeout": ["native", "node-compat"],
+    "short-connection-timeout": ["node-compat"],
     "long-connection-timeout": ["node-compat"],
     "sni-host-check": ["node-compat"],
   },
@@ -80,7 +85,8 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "rsa-and-ec-certificates": [],
     "protocol-limits": ["node-compat"],
     "tls12-ciphers": [],
-    "max-connections": ["node-compat"],
+    // Native only where bobcat can accept connections itself (deno-conn.ts); see planConnector.
+    "max-connections": ["native", "node-compat"],
     "client-certificates": ["node-compat"],
     "tls-session-info": ["node-compat"],
     "tls13-ciphersuites": [],
@@ -89,8 +95,9 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "session-timeout": [],
     "handshake-logging": ["node-compat"],
     "ocsp-stapling": [],
-    "connection-timeout": ["node-compat"],
-    "long-connection-timeout": ["node-compat"],
+    "connection-timeout": ["native", "node-compat"],
+    "short-connection-timeout": ["native", "node-compat"],
+    "long-connection-timeout": ["native", "node-compat"],
     "sni-host-check": ["node-compat"],
   },
   node: {
@@ -109,6 +116,7 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "handshake-logging": ["node-compat"],
     "ocsp-stapling": ["node-compat"],
     "connection-timeout": ["node-compat"],
+    "short-connection-timeout": ["node-compat"],
     "long-connection-timeout": ["node-compat"],
     "sni-host-check": ["node-compat"],
   },
@@ -129,9 +137,11 @@ export interface Plan {
  */
 export function requiredFeatures(c: ConnectorConfig, tls: ConnectorTls | undefined, serviceNeeds: Feature[] = []): Feature[] {
   const f: Feature[] = [];
-  if (c.maxConnections !== DEFAULT_MAX_CONNECTIONS && c.maxConnections > 0) f.push("max-connections");
-  // Deno.serve has no idle timeout at all; Bun.serve's goes up to 255 s.
-  if (c.connectionTimeout !== 20000) f.push("connection-timeout");
+  // Bun.serve cannot count connections: only a maxConnections someone chose moves it to
+  // node-compat (the default would cost every Bun connector its native speed; see README).
+  if (c.maxConnections > 0 && c.maxConnections !== DEFAULT_MAX_CONNECTIONS) f.push("max-connections");
+  if (c.connectionTimeout > 0) f.push("connection-timeout");
+  if (c.connectionTimeout > 0 && c.connectionTimeout < 10000) f.push("short-connection-timeout");
   if (c.connectionTimeout > 255000) f.push("long-connection-timeout");
   if (!tls) return f;
   f.push("tls");
@@ -157,6 +167,11 @@ export function planConnector(c: ConnectorConfig, tls: ConnectorTls | undefined,
   const features = requiredFeatures(c, tls, serviceNeeds);
   const table = CAN[runtime];
   let candidates: Backend[] = runtime === "node" ? ["node-compat"] : ["native", "node-compat"];
+  // The native Deno back-end accepts connections itself through a Deno internal (deno-conn.ts).
+  // (Planning for Deno from another runtime, as the unit tests do, assumes a Deno that has it.)
+  const onDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
+  const denoMissing = runtime === "deno" && onDeno ? denoConnectionControl(tls !== undefined && c.connectionTimeout > 0) : undefined;
+  if (denoMissing) candidates = ["node-compat"];
   for (const f of features) {
     const ok = table[f];
     const next = candidates.filter((b) => ok.includes(b));
@@ -177,10 +192,12 @@ export function planConnector(c: ConnectorConfig, tls: ConnectorTls | undefined,
   const needsCompat = features.filter((f) => !table[f].includes("native"));
   const reason =
     backend === "native"
-      ? `native ${runtime === "bun" ? "Bun.serve" : "Deno.serve"} (covers: ${features.map((f) => FEATURE_TEXT[f]).join(", ") || "plain HTTP"})`
+      ? `native ${runtime === "bun" ? "Bun.serve" : "Deno HTTP server on connections bobcat accepts"} (covers: ${features.map((f) => FEATURE_TEXT[f]).join(", ") || "plain HTTP"})`
       : runtime === "node"
         ? "node:http2 (the only back-end on Node)"
-        : `node:http2 compatibility back-end, because the native one cannot do: ${needsCompat.map((f) => FEATURE_TEXT[f]).join(", ")}`;
+        : denoMissing
+          ? `node:http2 compatibility back-end, because the native one cannot enforce maxConnections and connectionTimeout here: ${denoMissing}`
+          : `node:http2 compatibility back-end, because the native one cannot do: ${needsCompat.map((f) => FEATURE_TEXT[f]).join(", ")}`;
   return { backend, features, reason };
 }
 

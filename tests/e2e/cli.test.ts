@@ -219,20 +219,20 @@ describe("connector limits", () => {
     });
   }
 
-  test("maxConnections selects the node-compat back-end and closes connections beyond it", async () => {
+  test("maxConnections selects the node-compat back-end, holds acceptCount more and closes the rest", async () => {
     const d = dir();
     const http = await freePort();
     writeFiles(d, { "slow.ts": `export default { async fetch() { await new Promise((r) => setTimeout(r, 1000)); return new Response("ok"); } };` });
     const s = await startBobcat({
       runtime: "bun",
       base: d,
-      config: `server:\n  services:\n    - connectors:\n        - port: ${http}\n          address: 127.0.0.1\n          maxConnections: 2\n      engine:\n        defaultHost: localhost\n        hosts:\n          - name: localhost\n            contexts: [{ path: "", handler: slow.ts }]\n`,
+      config: `server:\n  services:\n    - connectors:\n        - port: ${http}\n          address: 127.0.0.1\n          maxConnections: 2\n          acceptCount: 1\n      engine:\n        defaultHost: localhost\n        hosts:\n          - name: localhost\n            contexts: [{ path: "", handler: slow.ts }]\n`,
     });
     try {
       expect(s.output()).toContain("node:http2 compatibility back-end, because the native one cannot do: maxConnections");
       const results = await Promise.allSettled(Array.from({ length: 4 }, () => fetch(`http://127.0.0.1:${http}/`, { keepalive: false }).then((r) => r.status)));
-      expect(results.filter((r) => r.status === "fulfilled" && r.value === 200).length).toBe(2);
-      expect(results.filter((r) => r.status === "rejected").length).toBe(2);
+      expect(results.filter((r) => r.status === "fulfilled" && r.value === 200).length).toBe(3);
+      expect(results.filter((r) => r.status === "rejected").length).toBe(1);
     } finally {
       await s.stop();
     }

@@ -10,24 +10,31 @@ const connector = (attrs: string) =>
 describe("back-end planning", () => {
   test("plain HTTP with defaults stays native everywhere it can", () => {
     const c = connector("");
-    expect(requiredFeatures(c, undefined)).toEqual([]);
+    // The default connectionTimeout (20 s) is enforced everywhere.
+    expect(requiredFeatures(c, undefined)).toEqual(["connection-timeout"]);
     expect(planConnector(c, undefined, "bun", "Bun").backend).toBe("native");
     expect(planConnector(c, undefined, "deno", "Deno").backend).toBe("native");
     expect(planConnector(c, undefined, "node", "Node").backend).toBe("node-compat");
   });
 
-  test("connectionTimeout: Bun.serve up to 255 s, Deno.serve never", () => {
+  test("connectionTimeout: Bun.serve from 10 s to 255 s, Deno's native back-end any", () => {
     const short = connector("          connectionTimeout: 5000");
-    expect(planConnector(short, undefined, "bun", "Bun").backend).toBe("native");
-    expect(planConnector(short, undefined, "deno", "Deno").backend).toBe("node-compat");
+    const p = planConnector(short, undefined, "bun", "Bun");
+    expect(p.backend).toBe("node-compat");
+    expect(p.reason).toContain("a connectionTimeout below 10 s");
+    expect(planConnector(short, undefined, "deno", "Deno").backend).toBe("native");
+    expect(planConnector(connector("          connectionTimeout: 10000"), undefined, "bun", "Bun").backend).toBe("native");
     const long = connector("          connectionTimeout: 600000");
     expect(planConnector(long, undefined, "bun", "Bun").backend).toBe("node-compat");
+    expect(planConnector(long, undefined, "deno", "Deno").backend).toBe("native");
+    expect(requiredFeatures(connector("          connectionTimeout: -1"), undefined)).toEqual([]);
   });
 
-  test("maxConnections other than the default needs node-compat; the reason names it", () => {
+  test("maxConnections other than the default needs node-compat on Bun; the reason names it", () => {
     const p = planConnector(connector("          maxConnections: 10"), undefined, "bun", "Bun 1.4");
     expect(p.backend).toBe("node-compat");
     expect(p.reason).toContain("maxConnections");
+    expect(planConnector(connector("          maxConnections: 10"), undefined, "deno", "Deno").backend).toBe("native");
   });
 
   test("a feature no back-end can do is an error naming feature, connector, runtime and who can", () => {
