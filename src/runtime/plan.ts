@@ -172,6 +172,9 @@ export function planConnector(c: ConnectorConfig, tls: ConnectorTls | undefined,
   const onDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
   const denoMissing = runtime === "deno" && onDeno ? denoConnectionControl(tls !== undefined && c.connectionTimeout > 0) : undefined;
   if (denoMissing) candidates = ["node-compat"];
+  // BOBCAT_BACKEND=node-compat: the same config on the other back-end, to compare behaviour.
+  const forced = process.env.BOBCAT_BACKEND === "node-compat";
+  if (forced) candidates = ["node-compat"];
   for (const f of features) {
     const ok = table[f];
     const next = candidates.filter((b) => ok.includes(b));
@@ -195,7 +198,9 @@ export function planConnector(c: ConnectorConfig, tls: ConnectorTls | undefined,
       ? `native ${runtime === "bun" ? "Bun.serve" : "Deno HTTP server on connections bobcat accepts"} (covers: ${features.map((f) => FEATURE_TEXT[f]).join(", ") || "plain HTTP"})`
       : runtime === "node"
         ? "node:http2 (the only back-end on Node)"
-        : denoMissing
+        : forced
+          ? "node:http2 compatibility back-end (BOBCAT_BACKEND=node-compat)"
+          : denoMissing
           ? `node:http2 compatibility back-end, because the native one cannot enforce maxConnections and connectionTimeout here: ${denoMissing}`
           : `node:http2 compatibility back-end, because the native one cannot do: ${needsCompat.map((f) => FEATURE_TEXT[f]).join(", ")}`;
   return { backend, features, reason };
