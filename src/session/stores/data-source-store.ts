@@ -220,17 +220,17 @@ export class DataSourceStore extends StoreBase {
             batch[0]!.reject(err);
             continue;
           }
-          // One row the database refuses must not fail the others: one by one, unless the first
-          // fails as well (the database is down, and each would wait for the same failure).
+          // One row the database refuses must not fail the others: one by one, until two fail in
+          // a row (the database is down, and each would wait for the same failure).
+          let failures = 0;
           for (let i = 0; i < batch.length; i++) {
             try {
               await this.write([batch[i]!]);
+              failures = 0;
             } catch (one) {
-              if (i > 0) {
-                batch[i]!.reject(one);
-                continue;
-              }
-              for (const b of batch) b.reject(one);
+              batch[i]!.reject(one);
+              if (++failures < 2) continue;
+              for (const b of batch.slice(i + 1)) b.reject(one);
               break;
             }
           }
