@@ -4,8 +4,9 @@
  * responses came back 200; bobcat is killed with SIGKILL, started again on the same store, and
  * every acknowledged change must be there: the last acknowledged value (or a later one from a
  * request in flight at the kill), and no session whose logout was acknowledged. With
- * maxIdleBackup 0 nothing may be lost (FileStore, SQLite and PostgreSQL, Bun and Deno); with a
- * background backup (maxIdleBackup 1) the loss is printed for the README, not asserted.
+ * maxIdleBackup 0 nothing may be lost (FileStore, SQLite and PostgreSQL, Bun and Deno, native
+ * and node-compat back-ends); with a background backup (maxIdleBackup 1) the loss is printed for
+ * the README, not asserted.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
@@ -45,7 +46,8 @@ const LOAD_MS = 3000;
 /** Every LOGOUT_EVERY-th request of a client logs out; the next one starts a new session. */
 const LOGOUT_EVERY = 20;
 
-function config(port: number, store: StoreKind, maxIdleBackup: number): string {
+/** maxConnections is a feature only the node-compat back-end has: it selects that back-end. */
+function config(port: number, store: StoreKind, maxIdleBackup: number, nodeCompat = false): string {
   const resources =
     store === "sqlite"
       ? `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, url: "sqlite:work/sessions.db" }\n`
@@ -56,7 +58,7 @@ function config(port: number, store: StoreKind, maxIdleBackup: number): string {
   // A one-second background tick gives the background mode its best chance.
   return `server:
 ${resources}  services:
-    - connectors: [{ port: ${port}, address: 127.0.0.1 }]
+    - connectors: [{ port: ${port}, address: 127.0.0.1${nodeCompat ? ", maxConnections: 1000" : ""} }]
       engine:
         defaultHost: localhost
         backgroundProcessorDelay: 1
@@ -133,11 +135,11 @@ interface Outcome {
   resurrected: number;
 }
 
-async function crashRun(runtime: Runtime, store: StoreKind, maxIdleBackup: number): Promise<Outcome> {
+async function crashRun(runtime: Runtime, store: StoreKind, maxIdleBackup: number, nodeCompat = false): Promise<Outcome> {
   const base = tempDir();
   dirs.push(base);
   const port = await freePort();
-  const cfg = config(port, store, maxIdleBackup);
+  const cfg = config(port, store, maxIdleBackup, nodeCompat);
   writeFiles(base, { "app.ts": APP, "conf/server.yaml": cfg });
   if (store === "postgres") pg.psql(`DROP TABLE IF EXISTS "tomcat$sessions"`);
   if (store !== "file") {
@@ -145,6 +147,7 @@ async function crashRun(runtime: Runtime, store: StoreKind, maxIdleBackup: numbe
     expect(init.stdout).toContain("table ready");
   }
   let server = await startBobcat({ runtime, base, config: cfg });
+  expect(server.output()).toMatch(nodeCompat ? /listening on .*compatibility back-end/ : /listening on .*native/);
   const log: SessionLog[] = [];
   const stop = { now: false };
   try {
@@ -194,15 +197,19 @@ function describeOutcome(o: Outcome): string {
     `${o.resurrected} of ${o.logouts} acknowledged logouts came back`;
 }
 
-const DURABLE: Array<{ runtime: Runtime; store: StoreKind }> = RUNTIMES.flatMap((runtime) =>
-  (["file", "sqlite", "postgres"] as const).map((store) => ({ runtime, store }))
-);
+const DURABLE: Array<{ runtime: Runtime; store: StoreKind; nodeCompat?: boolean }> = [
+  ...RUNTIMES.flatMap((runtime) => (["file", "sqlite", "postgres"] as const).map((store) => ({ runtime, store }))),
+  // The session step is the engine's, shared by every back-end; once on node-compat for each runtime.
+  { runtime: "bun", store: "file", nodeCompat: true },
+  { runtime: "deno", store: "sqlite", nodeCompat: true },
+];
 
 describe("kill -9 under load, maxIdleBackup 0: every acknowledged change survives", () => {
-  for (const { runtime, store } of DURABLE) {
-    test(`${runtime}, ${store} store`, async () => {
-      const o = await crashRun(runtime, store, 0);
-      console.log(`maxIdleBackup 0, ${runtime}, ${store}: ${describeOutcome(o)}`);
+  for (const { runtime, store, nodeCompat } of DURABLE) {
+    const where = `${runtime}${nodeCompat ? " node-compat" : ""}, ${store} store`;
+    test(where, async () => {
+      const o = await crashRun(runtime, store, 0, nodeCompat);
+      console.log(`maxIdleBackup 0, ${where}: ${describeOutcome(o)}`);
       // The load did happen: sessions were created, changed and logged out before the kill.
       expect(o.sessions).toBeGreaterThan(CLIENTS);
       expect(o.logouts).toBeGreaterThan(0);
