@@ -5,7 +5,8 @@
  * several bobcat instances can share one table.
  *
  * Differences from Tomcat, on purpose: a save replaces the row inside a transaction (Tomcat
- * deletes and inserts on an autocommit connection, so a reader in between sees no session);
+ * deletes and inserts on an autocommit connection, so a reader in between sees no session), and
+ * saves and removals that arrive together share one transaction (one commit for the lot);
  * sessions that never expire are not swept; every failure is reported as a
  * StoreUnavailableError naming the data source and table instead of being swallowed.
  */
