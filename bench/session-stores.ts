@@ -2,10 +2,11 @@
  * Session store rates, side by side: how many sessions per second PersistentManager swaps out
  * (write + drop from memory), swaps back in (a request naming a swapped-out session), and backs
  * up in a sweep, with FileStore, DataSourceStore on SQLite, and DataSourceStore on PostgreSQL;
- * and how many requests per second the manager sustains with maxIdleBackup: 0 (every request's
- * session written when it ends, the scale-out setting), against the in-memory StandardManager.
- * Requests are simulated at the manager (findSession, access, setAttribute, endAccess), without
- * HTTP, and counted until their writes have reached the store.
+ * and how many requests per second the manager sustains with maxIdleBackup: 0 (each request's
+ * change durable in the store before its response), against the in-memory StandardManager.
+ * Requests are simulated at the manager (findSession, access, setAttribute, endAccess, commit),
+ * without HTTP, CONCURRENCY at a time; each counts once its commit has resolved. Over HTTP, with
+ * the background setting beside them: bench/session-durability.ts.
  *
  *   bun bench/session-stores.ts [sessions=2000]
  *   deno run -A --config=deno.json bench/session-stores.ts [sessions]
@@ -66,19 +67,21 @@ async function inParallel(ids: string[], fn: (id: string) => Promise<unknown>): 
   }));
 }
 
-/** Requests per second over ROUNDS rounds of one request per session, until the manager's writes are done. */
-async function requestRate(m: ManagerBase, ids: string[], settled: () => Promise<void>): Promise<number> {
+/**
+ * Requests per second over ROUNDS rounds of one request per session, CONCURRENCY requests at a
+ * time, each done when its commit (the store write a response waits for) has resolved.
+ */
+async function requestRate(m: ManagerBase, ids: string[]): Promise<number> {
   const started = performance.now();
   for (let round = 0; round < ROUNDS; round++) {
-    for (const id of ids) {
+    await inParallel(ids, async (id) => {
       const s = (await m.findSession(id))!;
       m.access(s);
       s.setAttribute("lastSeen", new Date());
       m.endAccess(s);
-    }
-    await new Promise((r) => setTimeout(r, 0));
+      await m.commit([s]);
+    });
   }
-  await settled();
   return (ids.length * ROUNDS) / ((performance.now() - started) / 1000);
 }
 
@@ -90,7 +93,7 @@ async function inMemoryRequests(): Promise<number> {
     fill(s, i);
     return s.id;
   });
-  const rate = await requestRate(m, ids, async () => {});
+  const rate = await requestRate(m, ids);
   await m.stop();
   return rate;
 }
@@ -118,7 +121,7 @@ async function measure(options: (name: string) => PersistentManagerOptions): Pro
     if (missing) throw new Error(`${missing} sessions did not swap back in`);
     const backup = await timed(() => backer.processPersistenceChecks());
     if (backer.pendingWrites) throw new Error(`${backer.pendingWrites} backups failed`);
-    const requests = await requestRate(backer, [...backer.listSessionIds()], () => backer.whenStoreIdle());
+    const requests = await requestRate(backer, [...backer.listSessionIds()]);
     if (backer.pendingWrites) throw new Error(`${backer.pendingWrites} backups failed`);
     return { swapOut, swapIn, backup, requests };
   } finally {

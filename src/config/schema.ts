@@ -480,7 +480,7 @@ export const PersistentManagerDef: ElementDef = {
   name: "PersistentManager",
   doc: "Sessions swapped out to a Store, backed up, and saved on restart; several instances can share a DataSourceStore.",
   attrs: {
-    maxIdleBackup: int("Seconds idle before a session is also written to the store (-1: never; 0: after every request).", -1, { min: -1 }),
+    maxIdleBackup: int("Seconds idle before a session is also written to the store (-1: never; 0: each change is in the store before the response that confirms it).", -1, { min: -1 }),
     maxIdleSwap: int("Seconds idle before a session is written and dropped from memory (-1: never).", -1, { min: -1 }),
     minIdleSwap: int("Seconds idle before a session may be swapped out to stay under maxActiveSessions (-1: never).", -1, { min: -1 }),
     saveOnRestart: bool("On stop, write every session to the store (false: expire them).", true),

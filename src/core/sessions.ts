@@ -8,6 +8,7 @@ import type { DataSources } from "../datasource/index.ts";
 import {
   type ManagerBase,
   PersistentManager,
+  SessionNotStoredError,
   StandardManager,
   TooManyActiveSessionsError,
   type SessionListener,
@@ -41,6 +42,8 @@ class RequestSessions implements SessionAccess {
   /** Whether the requested session has been looked up (or the request had none to look up). */
   resolved: boolean;
   private accessed: StandardSession | null = null;
+  /** Sessions the request used before the current one (it invalidated one and created another). */
+  private earlier: StandardSession[] | null = null;
 
   constructor(
     private readonly binding: SessionBinding,
@@ -82,6 +85,7 @@ class RequestSessions implements SessionAccess {
 
   adopt(session: StandardSession): void {
     this.binding.manager.access(session);
+    if (this.accessed && this.accessed !== session) (this.earlier ??= []).push(this.accessed);
     this.accessed = session;
     this.session = session;
     if (session.principal && !this.ctx.principal) {
@@ -137,9 +141,16 @@ class RequestSessions implements SessionAccess {
     }
   }
 
-  release(): void {
-    if (this.accessed) this.binding.manager.endAccess(this.accessed);
-    this.accessed = null;
+  /** Ends the access to the sessions used; with a store, returns what the response must wait for. */
+  release(): Promise<void> | undefined {
+    const s = this.accessed;
+    if (!s) return undefined;
+    const manager = this.binding.manager;
+    const used = this.earlier ? [...this.earlier, s] : null;
+    this.accessed = this.earlier = null;
+    if (used) for (const e of used) manager.endAccess(e);
+    else manager.endAccess(s);
+    return this.binding.hasStore ? manager.commit(used ?? [s]) : undefined;
   }
 }
 
@@ -149,6 +160,8 @@ export class SessionBinding {
   readonly cookieTracking: boolean;
   readonly urlTracking: boolean;
   readonly sslTracking: boolean;
+  /** The manager keeps a store (PersistentManager): responses may wait for its writes. */
+  readonly hasStore: boolean;
   private readonly cookieAttrs: string;
 
   constructor(
@@ -177,6 +190,7 @@ export class SessionBinding {
     } catch (e) {
       throw locateError(e, [context.manager.store, context.manager, context]);
     }
+    this.hasStore = this.manager.hasStore;
     this.cookieName = context.sessionCookieName;
     this.cookieTracking = context.sessionTrackingModes.includes("COOKIE");
     this.urlTracking = context.sessionTrackingModes.includes("URL");
@@ -220,11 +234,20 @@ export class SessionBinding {
     }
   }
 
-  /** After the handler: cookie for a new or changed id, end of access, 503 for a refused session. */
-  finish(ctx: RequestContext, res: Response): Response {
+  /**
+   * After the handler: end of access, then (with a store) the wait until the request's session
+   * changes are durable — a change that could not be stored answers 503 instead of the handler's
+   * response — then the cookie for a new or changed id, or 503 for a refused session.
+   */
+  finish(ctx: RequestContext, res: Response): Response | Promise<Response> {
     const state = ctx.sessions as RequestSessions;
     if (!state.resolved && !state.rejected) return res;
-    state.release();
+    const stored = state.release();
+    if (stored) return stored.then(() => this.respond(state, ctx, res), (err) => notStored(err, res));
+    return this.respond(state, ctx, res);
+  }
+
+  private respond(state: RequestSessions, ctx: RequestContext, res: Response): Response {
     if (state.rejected) {
       return errorPage(503, `The session could not be created: this context already has the most sessions it may hold (maxActiveSessions ${this.context.manager.maxActiveSessions})`, { "retry-after": "5" });
     }
@@ -248,8 +271,9 @@ export class SessionBinding {
    */
   failed(ctx: RequestContext): Response | undefined {
     const state = ctx.sessions as RequestSessions;
-    state.release();
-    return state.rejected ? this.finish(ctx, new Response(null)) : undefined;
+    // The error response acknowledges nothing; the writes go on, and their failures are logged.
+    void state.release()?.catch(() => {});
+    return state.rejected ? this.respond(state, ctx, new Response(null)) : undefined;
   }
 
   /** `url` with `;jsessionid=` when URL tracking is on and the id did not come from a cookie. */
@@ -263,6 +287,13 @@ export class SessionBinding {
     const param = this.cookieName === "JSESSIONID" ? "jsessionid" : this.cookieName;
     return `${path};${param}=${s.id}${rest}`;
   }
+}
+
+/** The handler's response is dropped: it would tell the client that a change was made which a crash would lose. */
+function notStored(err: unknown, res: Response): Response {
+  if (!(err instanceof SessionNotStoredError)) throw err;
+  void res.body?.cancel().catch(() => {});
+  return errorPage(503, "The session could not be saved: the session store is not available. Nothing was confirmed; try again shortly.", { "retry-after": "5" });
 }
 
 /** Values of every cookie called `name` in a Cookie header, in order. */

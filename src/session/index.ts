@@ -11,7 +11,7 @@ export type {
 export { StandardSession } from "./session.ts";
 export { ManagerBase, type ManagerState } from "./manager-base.ts";
 export { StandardManager, type StandardManagerOptions } from "./standard-manager.ts";
-export { PersistentManager, type PersistentManagerOptions } from "./persistent-manager.ts";
+export { PersistentManager, type PersistentManagerOptions, SessionNotStoredError } from "./persistent-manager.ts";
 export {
   applicationName,
   createStore,

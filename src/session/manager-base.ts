@@ -196,6 +196,14 @@ export abstract class ManagerBase implements SessionHost {
     session.endAccess();
   }
 
+  /**
+   * After a request's end of access, with the sessions it used: what its response must wait for
+   * (PersistentManager's store writes); undefined when nothing. Only managers with a store are asked.
+   */
+  commit(_sessions: readonly StandardSession[]): Promise<void> | undefined {
+    return undefined;
+  }
+
   /** Called on every engine background tick; the expiry sweep runs every processExpiresFrequency-th call. */
   async backgroundProcess(): Promise<void> {
     this.backgroundCount = (this.backgroundCount + 1) % this.config.processExpiresFrequency;

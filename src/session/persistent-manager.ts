@@ -8,8 +8,11 @@
  *   that failed are kept in a bounded backlog and retried on every background tick;
  * - requests in flight are counted whatever `sessionActivityCheck` says, so a session is never
  *   swapped out under a request (the seed's ACTIVITY_CHECK note is not needed);
- * - with `maxIdleBackup: 0` a session is written as soon as a request that used it ends, not at
- *   the next background sweep;
+ * - with `maxIdleBackup: 0` a request that changed a session (attributes, creation, invalidation,
+ *   id, timeout, login) gets its response only once the change is durable in the store (commit);
+ *   a request that only used it leaves the new access time to the next sweep;
+ * - requests wait while too many writes they started run in the background (QUEUED_WRITES), so
+ *   neither memory nor the store's lag grows without bound;
  * - concurrent loads of one id share one load, and store operations on one id run in the order
  *   they were issued (a removal never overtakes the save before it).
  */
@@ -18,8 +21,9 @@ import type { DataSourceScopes } from "../datasource/resources.ts";
 import { CorruptDataError } from "./errors.ts";
 import { describeError, ManagerBase } from "./manager-base.ts";
 import type { ManagerOptions } from "./options.ts";
+import { contentKey, encodeSessionData } from "./record.ts";
 import type { StandardSession } from "./session.ts";
-import type { Store } from "./store.ts";
+import type { SessionSnapshot, Store } from "./store.ts";
 import { createStore, type StoreOptions } from "./stores/index.ts";
 import { type LifecycleStore, StoreUnavailableError } from "./stores/store-base.ts";
 
@@ -44,8 +48,37 @@ const CLASS_NAMES = ["PersistentManager", "org.apache.catalina.session.Persisten
 const OWN_KEYS = ["maxIdleBackup", "maxIdleSwap", "minIdleSwap", "saveOnRestart", "store", "dataSources", "storeBacklogLimit"];
 /** Store writes in flight at once during a sweep: enough to keep a database pool busy. */
 const CONCURRENCY = 16;
+/** Writes started by requests that no response waits for (removals); past it, responses wait for room. */
+export const QUEUED_WRITES = 256;
 
 type PendingWrite = "save" | "remove";
+
+/** A session serialized at one moment, with what the manager needs to know about that copy. */
+interface Snapshot extends SessionSnapshot {
+  /** contentKey: equal for copies that differ only in access times. */
+  readonly key: string;
+  /** versionOf at the moment it was taken. */
+  readonly version: string;
+}
+
+/** The latest write of a session: queued (its snapshot may still be replaced by a newer one), running, or done. */
+interface Write {
+  snapshot: Snapshot;
+  started: boolean;
+  settled: boolean;
+  /** Resolves with null once written, or with the error. */
+  done: Promise<Error | null>;
+}
+
+const DONE: Promise<Error | null> = Promise.resolve(null);
+
+/** A change a response waited for could not be stored: the response is not sent as if it had been. */
+export class SessionNotStoredError extends BobcatError {
+  constructor(what: string, cause: unknown) {
+    super("session.notStored", `${what} could not be made durable: ${describeError(cause)}`, { cause });
+    this.name = "SessionNotStoredError";
+  }
+}
 
 interface Usage {
   /** Requests using the session now. */
@@ -88,7 +121,15 @@ export class PersistentManager extends ManagerBase {
   /** The version of each session last written (see versionOf). */
   private readonly persisted = new WeakMap<StandardSession, string>();
   private readonly usage = new WeakMap<StandardSession, Usage>();
-  private readonly backupsDue = new Set<StandardSession>();
+  /** maxIdleBackup 0: store changes go out before the response that acknowledges them. */
+  private readonly durable: boolean;
+  /** The latest write of each session, to tell a change from a mere access and to share queued writes. */
+  private readonly writes = new WeakMap<StandardSession, Write>();
+  /** Removals a session's next commit must wait for (its invalidation, its old id). */
+  private readonly owed = new WeakMap<StandardSession, Promise<Error | null>[]>();
+  /** Background writes in flight, and the responses waiting for room among them. */
+  private queuedWrites = 0;
+  private readonly roomWaiters: (() => void)[] = [];
   /** Loads in progress, so concurrent requests for one swapped-out id get one session. */
   private readonly loading = new Map<string, Promise<StandardSession | null>>();
   /** The tail of each id's store operations, so they run in the order issued. */
@@ -107,6 +148,7 @@ export class PersistentManager extends ManagerBase {
     this.minIdleSwap = r.integer("minIdleSwap", -1);
     this.saveOnRestart = r.boolean("saveOnRestart", true);
     this.backlogLimit = r.integer("storeBacklogLimit", 50000);
+    this.durable = this.maxIdleBackup === 0;
     if (this.backlogLimit < 1) r.fail("storeBacklogLimit", `must be at least 1, got ${this.backlogLimit}`);
     if (this.maxIdleSwap >= 0 && this.maxIdleBackup >= 0 && this.maxIdleSwap < this.maxIdleBackup) {
       r.fail(
@@ -256,6 +298,8 @@ export class PersistentManager extends ManagerBase {
     session.activate();
     session.access();
     session.endAccess();
+    // What the store holds: a request that only reads it then writes nothing.
+    if (this.durable) this.writes.set(session, { snapshot: this.snapshot(session), started: true, settled: true, done: DONE });
     this.log.trace(`[${this.name}] Swapping session [${id}] in from ${this.storeImpl}`);
     return session;
   }
@@ -277,29 +321,87 @@ export class PersistentManager extends ManagerBase {
     super.endAccess(session);
     const u = this.usage.get(session);
     if (u && u.active > 0) u.active--;
-    // maxIdleBackup 0: a session is due the moment its request ends. Writing it then, rather than
-    // at the next sweep (a minute later by default), is what lets a crash or a failover lose nothing.
-    if (this.maxIdleBackup === 0 && !this.inUse(session)) this.backupSoon(session);
   }
 
   /**
-   * Writes the session after the response has gone out. Requests that end while a write waits
-   * share it, so a busy session has at most one write running and one waiting.
+   * After the requests' end of access, before the response goes out. maxIdleBackup 0: each
+   * session the request changed is written (or its queued write updated) and its removals
+   * finished; the returned promise settles once all of them are durable, and rejects with a
+   * SessionNotStoredError when one failed (then the response must not acknowledge anything).
+   * Any setting: waits for room while QUEUED_WRITES background writes are in flight.
    */
-  private backupSoon(session: StandardSession): void {
-    if (this.backupsDue.has(session)) return;
-    this.backupsDue.add(session);
-    setTimeout(() => {
-      if (this.state !== "started" || this.sessions.get(session.id) !== session || !session.isValidInternal()) {
-        this.backupsDue.delete(session);
-      } else if (this.storeDown) {
-        // Each request would otherwise try the database again; the backlog retries on the next tick.
-        this.backupsDue.delete(session);
-        this.addBacklog(session.id, "save");
-      } else {
-        void this.backup(session, () => this.backupsDue.delete(session));
+  override commit(sessions: readonly StandardSession[]): Promise<void> | undefined {
+    let waits: Promise<Error | null | void>[] | undefined;
+    if (this.durable) {
+      for (const session of sessions) {
+        const owed = this.owed.get(session);
+        if (owed) {
+          this.owed.delete(session);
+          (waits ??= []).push(...owed);
+        }
+        if (!session.isValidInternal() || this.sessions.get(session.id) !== session) continue;
+        const write = this.persist(session);
+        if (write) (waits ??= []).push(write);
       }
-    }, 0);
+    }
+    if (this.queuedWrites >= QUEUED_WRITES) (waits ??= []).push(new Promise<void>((r) => this.roomWaiters.push(r)));
+    if (!waits) return undefined;
+    return Promise.all(waits).then((results) => {
+      const failed = results.find((r) => r instanceof Error);
+      if (failed) throw failed;
+    });
+  }
+
+  /**
+   * The session's write if it changed since the latest write (anything but its access times),
+   * or if that write has not finished yet; undefined when the store already holds its content.
+   */
+  private persist(session: StandardSession): Promise<Error | null> | undefined {
+    const snapshot = this.snapshot(session);
+    const last = this.writes.get(session);
+    if (last && !last.settled && !last.started && last.snapshot.id === snapshot.id) {
+      // Still queued behind an earlier write of this id: it takes the newest state, for both requests.
+      last.snapshot = snapshot;
+      return last.done;
+    }
+    if (last && last.snapshot.key === snapshot.key) return last.settled ? undefined : last.done;
+    const write: Write = { snapshot, started: false, settled: false, done: DONE };
+    this.writes.set(session, write);
+    write.done = this.storeOp(snapshot.id, () => {
+      write.started = true;
+      return this.storeSave(session, write.snapshot);
+    }).then(
+      () => {
+        write.settled = true;
+        this.saved(session, write.snapshot);
+        return null;
+      },
+      (err) => {
+        if (this.writes.get(session) === write) this.writes.delete(session);
+        this.storeFailed(`writing session [${write.snapshot.id}]`, err);
+        if (isOutage(err) && this.sessions.get(write.snapshot.id) === session) this.addBacklog(write.snapshot.id, "save");
+        return new SessionNotStoredError(`The change to session [${write.snapshot.id}]`, err);
+      },
+    );
+    return write.done;
+  }
+
+  /** The session as the store will hold it. Serializing may drop attributes that cannot be stored, as every write does. */
+  private snapshot(session: StandardSession): Snapshot {
+    const record = this.toRecord(session);
+    return {
+      id: session.id,
+      data: encodeSessionData(record),
+      valid: session.isValidInternal(),
+      maxInactiveInterval: session.maxInactiveInterval,
+      lastAccessedTime: session.lastAccessedTimeInternal,
+      key: contentKey(record),
+      version: this.versionOf(session),
+    };
+  }
+
+  private storeSave(session: StandardSession, snapshot: Snapshot): Promise<void> {
+    return this.storeImpl.saveSnapshot ? this.storeImpl.saveSnapshot(snapshot) : this.storeImpl.save(session);
   }
 
   private inUse(session: StandardSession): boolean {
@@ -312,30 +414,47 @@ export class PersistentManager extends ManagerBase {
   override removeSession(session: StandardSession, expired: boolean): void {
     const managed = this.sessions.get(session.id) === session;
     super.removeSession(session, expired);
-    if (expired && managed) this.removeFromStore(session.id);
+    if (expired && managed) this.removeFromStore(session.id, session);
   }
 
   /** The stored copy under the old id goes, so the old id can never swap the session back in. */
   override changeSessionId(session: StandardSession, newId?: string): string {
     const oldId = session.id;
     const id = super.changeSessionId(session, newId);
-    this.removeFromStore(oldId);
+    this.removeFromStore(oldId, session);
     // Nothing is stored under the new id yet.
     this.persisted.delete(session);
     return id;
   }
 
-  private removeFromStore(id: string): void {
-    this.storeOp(id, () => this.storeImpl.remove(id)).then(
+  /**
+   * Deletes the stored copy in the background, counted among the queued writes. With
+   * maxIdleBackup 0 the next commit of `owner` (the request that invalidated or renamed it)
+   * waits for it.
+   */
+  private removeFromStore(id: string, owner?: StandardSession): void {
+    const done = this.storeOp(id, () => this.storeImpl.remove(id)).then(
       () => {
         this.backlog.delete(id);
         this.storeOk();
+        return null;
       },
       (err) => {
         this.storeFailed(`removing session [${id}]`, err);
         if (isOutage(err)) this.addBacklog(id, "remove");
+        return new SessionNotStoredError(`The removal of session [${id}]`, err);
       },
     );
+    this.queuedWrites++;
+    void done.then(() => {
+      this.queuedWrites--;
+      while (this.queuedWrites < QUEUED_WRITES && this.roomWaiters.length) this.roomWaiters.shift()!();
+    });
+    if (owner && this.durable) {
+      const owed = this.owed.get(owner);
+      if (owed) owed.push(done);
+      else this.owed.set(owner, [done]);
+    }
   }
 
   // --- Background work ---------------------------------------------------------------------------
@@ -426,21 +545,16 @@ export class PersistentManager extends ManagerBase {
 
   /**
    * Writes the session and keeps it, unless the copy in the store is already of its last access
-   * by the time the write's turn comes. `starting` runs when it does. Returns false when the
-   * store is unavailable (the pass stops).
+   * by the time the write's turn comes. Returns false when the store is unavailable (the pass stops).
    */
-  private async backup(session: StandardSession, starting?: () => void): Promise<boolean> {
+  private async backup(session: StandardSession): Promise<boolean> {
     const id = session.id;
-    let version = "";
-    let wrote = false;
+    let snapshot: Snapshot | null = null;
     try {
       await this.storeOp(id, () => {
-        starting?.();
-        version = this.versionOf(session);
-        if (this.persisted.get(session) === version || !session.isValidInternal()) return Promise.resolve();
-        wrote = true;
-        // The store serializes the session before its first await: the copy is of this access.
-        return this.storeImpl.save(session);
+        if (this.persisted.get(session) === this.versionOf(session) || !session.isValidInternal()) return Promise.resolve();
+        snapshot = this.snapshot(session);
+        return this.storeSave(session, snapshot);
       });
     } catch (err) {
       this.storeFailed(`backing up session [${id}]`, err);
@@ -448,7 +562,7 @@ export class PersistentManager extends ManagerBase {
       this.addBacklog(id, "save");
       return false;
     }
-    if (wrote) this.saved(session, version);
+    if (snapshot) this.saved(session, snapshot);
     return true;
   }
 
@@ -468,11 +582,11 @@ export class PersistentManager extends ManagerBase {
   private async swapOut(session: StandardSession, force: boolean): Promise<boolean> {
     if (!session.isValid()) return true;
     const id = session.id;
-    const version = this.versionOf(session);
     const touches = this.usage.get(session)?.touches ?? 0;
     session.passivate();
+    let snapshot: Snapshot | null = null;
     try {
-      await this.storeOp(id, () => this.storeImpl.save(session));
+      await this.storeOp(id, () => this.storeSave(session, (snapshot = this.snapshot(session))));
     } catch (err) {
       session.activate();
       this.storeFailed(`swapping out session [${id}]`, err);
@@ -480,7 +594,7 @@ export class PersistentManager extends ManagerBase {
       this.addBacklog(id, "save");
       return false;
     }
-    this.saved(session, version);
+    this.saved(session, snapshot!);
     const used = (this.usage.get(session)?.touches ?? 0) !== touches || this.inUse(session);
     if (this.sessions.get(id) !== session || !session.isValidInternal() || (used && !force)) {
       if (session.isValidInternal()) session.activate();
@@ -490,8 +604,11 @@ export class PersistentManager extends ManagerBase {
     return true;
   }
 
-  private saved(session: StandardSession, version: string): void {
-    this.persisted.set(session, version);
+  private saved(session: StandardSession, snapshot: Snapshot): void {
+    this.persisted.set(session, snapshot.version);
+    // A write a request still waits for is the one later requests compare with.
+    const last = this.writes.get(session);
+    if (this.durable && (!last || last.settled)) this.writes.set(session, { snapshot, started: true, settled: true, done: DONE });
     if (this.backlog.get(session.id) === "save") this.backlog.delete(session.id);
     this.storeOk();
   }
@@ -537,9 +654,9 @@ export class PersistentManager extends ManagerBase {
             const session = this.sessions.get(id);
             // Gone from memory since: expired (a removal replaced this entry) or swapped out by a later write.
             if (session && session.isValidInternal()) {
-              const version = this.versionOf(session);
-              await this.storeOp(id, () => this.storeImpl.save(session));
-              this.persisted.set(session, version);
+              let snapshot: Snapshot | null = null;
+              await this.storeOp(id, () => this.storeSave(session, (snapshot = this.snapshot(session))));
+              this.saved(session, snapshot!);
             }
           }
         } catch (err) {

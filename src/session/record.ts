@@ -3,6 +3,7 @@
  * single-session blob a Store keeps. Attribute values stay as opaque serializer frames here, so
  * the manager decides, per attribute, what to do when one cannot be read. Layout: FORMAT.md.
  */
+import { createHash } from "node:crypto";
 import { CorruptDataError } from "./errors.ts";
 import type { Principal } from "./types.ts";
 import { ByteReader, ByteWriter, crc32 } from "./wire.ts";
@@ -172,6 +173,16 @@ export function decodeSessionFile(bytes: Uint8Array): SessionRecord[] {
 /** One session, as a Store keeps it. */
 export function encodeSessionData(record: SessionRecord): Uint8Array {
   return seal(KIND_SINGLE_SESSION, (w) => writeRecord(w, record));
+}
+
+/**
+ * A digest of what a record holds apart from its access times and isNew (id, timeout, validity,
+ * principal, attributes): two records with the same key differ only in when they were used.
+ */
+export function contentKey(record: SessionRecord): string {
+  const w = new ByteWriter();
+  writeRecord(w, { ...record, lastAccessedTime: 0, thisAccessedTime: 0, isNew: false });
+  return createHash("sha256").update(w.written()).digest("base64");
 }
 
 export function decodeSessionData(bytes: Uint8Array): SessionRecord {

@@ -16,6 +16,16 @@ export interface StoreManager {
   deserializeSession(bytes: Uint8Array): StandardSession;
 }
 
+/** One session serialized at one moment: what a store writes (see Store.saveSnapshot). */
+export interface SessionSnapshot {
+  readonly id: string;
+  /** ManagerBase.serializeSession's bytes. */
+  readonly data: Uint8Array;
+  readonly valid: boolean;
+  readonly maxInactiveInterval: number;
+  readonly lastAccessedTime: number;
+}
+
 export interface Store {
   /** Called once by the manager before it starts the store. */
   setManager(manager: StoreManager): void;
@@ -23,6 +33,11 @@ export interface Store {
   load(id: string): Promise<StandardSession | null>;
   /** Replaces any stored copy of the session. */
   save(session: StandardSession): Promise<void>;
+  /**
+   * Optional: replaces the stored copy with a snapshot the manager took earlier (at the end of a
+   * request), and resolves only once the write is durable. Stores without it get save().
+   */
+  saveSnapshot?(snapshot: SessionSnapshot): Promise<void>;
   remove(id: string): Promise<void>;
   keys(): Promise<string[]>;
   getSize(): Promise<number>;

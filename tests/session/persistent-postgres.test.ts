@@ -156,6 +156,36 @@ describe("DataSourceStore on PostgreSQL", () => {
   });
 });
 
+describe("write-before-response (maxIdleBackup 0)", () => {
+  test("the changes of requests that end together are committed in one transaction; a row the database refuses fails alone", async () => {
+    const pg = await server;
+    // Tomcat's own layout, with a short id column: a long id is a row PostgreSQL refuses.
+    pg.psql(
+      `create table ${table} (id varchar(40) not null, app varchar(255) not null, data bytea, valid char(1) not null,
+       maxinactive int not null, lastaccess bigint not null, primary key (app, id))`,
+    );
+    const m = await started("/Catalina/localhost/app");
+    const sessions = Array.from({ length: 20 }, (_, i) => {
+      const s = m.createSession();
+      s.setAttribute("i", i);
+      request(m, s);
+      return s;
+    });
+    await Promise.all(sessions.map((s) => m.commit([s])));
+    // Rows inserted by one transaction share its id (xmin).
+    expect(pg.psql(`select count(*), count(distinct xmin::text) from ${table}`).trim()).toBe("20|1");
+
+    const refused = m.createSession("X".repeat(60));
+    const fine = sessions.slice(0, 5);
+    for (const s of fine) s.setAttribute("i", -1);
+    const results = await Promise.allSettled([refused, ...fine].map((s) => m.commit([s])));
+    expect(results.map((r) => r.status as string)).toEqual(["rejected", ...fine.map(() => "fulfilled")]);
+    expect(String((results[0] as PromiseRejectedResult).reason.message)).toMatch(/could not be made durable: .*value too long/);
+    for (const s of fine) expect((await m.store.load(s.id))?.getAttribute("i")).toBe(-1);
+    expect(await m.store.getSize()).toBe(20);
+  });
+});
+
 describe("scale-out: two instances on one table", () => {
   test("a session created on one instance is read on the other once it is backed up (maxIdleBackup 0)", async () => {
     await initStoreTable(sources.get("jdbc/sessions")!, { sessionTable: table });

@@ -15,8 +15,10 @@ import {
   type StandardSession,
   type Store,
   type StoreManager,
+  SessionNotStoredError,
   StoreUnavailableError,
 } from "../../src/session/index.ts";
+import { QUEUED_WRITES } from "../../src/session/persistent-manager.ts";
 import { BobcatError } from "../../src/util/errors.ts";
 import { captureLogs, FakeClock, recorder, scratchDir } from "./helpers.ts";
 
@@ -45,6 +47,8 @@ class TesterStore implements Store {
   down = false;
   /** Milliseconds each load takes, to overlap concurrent requests. */
   loadDelay = 0;
+  /** While set, saves and removals wait for it (a slow disk or database). */
+  gate: Promise<void> | null = null;
 
   setManager(manager: StoreManager): void {
     this.manager = manager;
@@ -61,11 +65,14 @@ class TesterStore implements Store {
   }
   async save(session: StandardSession): Promise<void> {
     this.check();
-    this.data.set(session.id, this.manager.serializeSession(session));
+    const bytes = this.manager.serializeSession(session);
+    if (this.gate) await this.gate;
+    this.data.set(session.id, bytes);
     this.savedIds.push(session.id);
   }
   async remove(id: string): Promise<void> {
     this.check();
+    if (this.gate) await this.gate;
     this.data.delete(id);
   }
   async keys(): Promise<string[]> {
@@ -551,41 +558,145 @@ describe("lifecycle", () => {
   });
 });
 
-describe("maxIdleBackup 0", () => {
-  test("a session is written as soon as the request that used it ends, once for requests that end together", async () => {
+/** A gate the store's writes wait at until open() is called. */
+function gate(): { promise: Promise<void>; open(): void } {
+  let open!: () => void;
+  const promise = new Promise<void>((r) => (open = r));
+  return { promise, open };
+}
+
+/** Whether `p` has settled after the pending callbacks ran. */
+async function settled(p: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  p.then(() => (done = true), () => (done = true));
+  await Bun.sleep(5);
+  return done;
+}
+
+describe("maxIdleBackup 0: a request's changes are in the store before its response (commit)", () => {
+  test("a change is written before commit resolves; a request that only reads writes nothing until the sweep", async () => {
     const m = await manager({ maxIdleBackup: 0 });
     const s = m.createSession();
+    s.setAttribute("cart", ["apple"]);
     request(m, s, 5);
+    const g = gate();
+    store.gate = g.promise;
+    const commit = m.commit([s])!;
+    expect(await settled(commit)).toBe(false);
+    g.open();
+    await commit;
+    expect((await store.load(s.id))!.getAttribute("cart")).toEqual(["apple"]);
+    store.gate = null;
+    const writes = store.savedIds.length;
+
+    // Only read: nothing to wait for, nothing written.
     request(m, s, 5);
-    expect(store.savedIds).toEqual([]);
-    await Bun.sleep(5);
-    await m.whenStoreIdle();
-    expect(store.savedIds).toEqual([s.id]);
-    expect(m.isLoaded(s.id)).toBe(true);
-    // Already written: the sweep does not write it again.
+    expect(m.commit([s])).toBeUndefined();
+    expect(store.savedIds.length).toBe(writes);
+    // A value changed in place counts as a change.
+    s.getAttribute<string[]>("cart")!.push("pear");
+    request(m, s, 5);
+    await m.commit([s]);
+    expect((await store.load(s.id))!.getAttribute("cart")).toEqual(["apple", "pear"]);
+    expect(store.savedIds.length).toBe(writes + 1);
+    // So does the timeout.
+    s.maxInactiveInterval = 60;
+    request(m, s, 5);
+    await m.commit([s]);
+    expect((await store.load(s.id))!.maxInactiveInterval).toBe(60);
+    // The access time of a read reaches the store with the next sweep.
+    request(m, s, 5);
+    expect(m.commit([s])).toBeUndefined();
     await m.processPersistenceChecks();
-    expect(store.savedIds).toEqual([s.id]);
-    request(m, s, 5);
-    await Bun.sleep(5);
-    await m.whenStoreIdle();
-    expect(store.savedIds).toEqual([s.id, s.id]);
+    expect((await store.load(s.id))!.lastAccessedTimeInternal).toBe(s.lastAccessedTimeInternal);
   });
 
-  test("not while a request still uses the session, nor for other maxIdleBackup values", async () => {
+  test("requests that end while a write runs share the next write, and each waits for the one holding its change", async () => {
     const m = await manager({ maxIdleBackup: 0 });
     const s = m.createSession();
-    m.access(s);
-    request(m, s, 5);
-    await Bun.sleep(5);
-    expect(store.savedIds).toEqual([]);
-    m.endAccess(s);
-    await Bun.sleep(5);
-    await m.whenStoreIdle();
-    expect(store.savedIds).toEqual([s.id]);
+    const g = gate();
+    store.gate = g.promise;
+    const first = m.commit([s])!;
+    s.setAttribute("a", 1);
+    const second = m.commit([s])!;
+    s.setAttribute("b", 2);
+    const third = m.commit([s])!;
+    // Nothing changed since the third: the fourth waits for the same write.
+    const fourth = m.commit([s])!;
+    for (const c of [first, second, third, fourth]) expect(await settled(c)).toBe(false);
+    g.open();
+    await Promise.all([first, second, third, fourth]);
+    // The first write, and one for the three that queued behind it.
+    expect(store.savedIds).toEqual([s.id, s.id]);
+    const stored = (await store.load(s.id))!;
+    expect([stored.getAttribute("a"), stored.getAttribute("b")]).toEqual([1, 2]);
+  });
 
-    const later = await manager({ maxIdleBackup: 1 });
-    request(later, later.createSession(), 5);
-    await Bun.sleep(5);
+  test("invalidation and a new id are durable before commit resolves", async () => {
+    const m = await manager({ maxIdleBackup: 0 });
+    const ended = m.createSession();
+    const renamed = m.createSession();
+    await m.commit([ended, renamed]);
+    expect(store.data.size).toBe(2);
+    const oldId = renamed.id;
+    const g = gate();
+    store.gate = g.promise;
+    ended.invalidate();
+    m.changeSessionId(renamed);
+    const commit = m.commit([ended, renamed])!;
+    expect(await settled(commit)).toBe(false);
+    g.open();
+    await commit;
+    expect([...store.data.keys()]).toEqual([renamed.id]);
+    expect(store.data.has(oldId)).toBe(false);
+  });
+
+  test("a write that fails rejects the commit (the response must not acknowledge it) and is retried from the backlog", async () => {
+    const m = await manager({ maxIdleBackup: 0 });
+    const s = m.createSession();
+    await m.commit([s]);
+    store.down = true;
+    s.setAttribute("k", "v");
+    const err = await m.commit([s])!.then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(SessionNotStoredError);
+    expect((err as Error).message).toContain(`The change to session [${s.id}] could not be made durable: TesterStore: connection refused`);
+    expect(m.pendingWrites).toBe(1);
+    // The change is still not in the store: the next request's commit writes it again.
+    store.down = false;
+    await m.commit([s]);
+    expect((await store.load(s.id))!.getAttribute("k")).toBe("v");
+    await m.backgroundProcess();
+    expect(m.pendingWrites).toBe(0);
+  });
+
+  test("other maxIdleBackup values write nothing at the end of a request", async () => {
+    const m = await manager({ maxIdleBackup: 1 });
+    const s = m.createSession();
+    s.setAttribute("k", "v");
+    request(m, s, 5);
+    expect(m.commit([s])).toBeUndefined();
+    await m.whenStoreIdle();
     expect(store.savedIds).toEqual([]);
+  });
+});
+
+describe("background writes are bounded", () => {
+  test(`past ${QUEUED_WRITES} removals in flight, a request's commit waits for room`, async () => {
+    const m = await manager({ maxIdleBackup: -1 });
+    const sessions = Array.from({ length: QUEUED_WRITES }, () => m.createSession());
+    const s = m.createSession();
+    const g = gate();
+    store.gate = g.promise;
+    for (const x of sessions.slice(1)) x.invalidate();
+    // One short of the bound: no wait.
+    expect(m.commit([s])).toBeUndefined();
+    sessions[0]!.invalidate();
+    const commit = m.commit([s])!;
+    expect(commit).toBeInstanceOf(Promise);
+    expect(await settled(commit)).toBe(false);
+    g.open();
+    await commit;
+    await m.whenStoreIdle();
+    expect(m.commit([s])).toBeUndefined();
   });
 });

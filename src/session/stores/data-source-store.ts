@@ -5,7 +5,8 @@
  * several bobcat instances can share one table.
  *
  * Differences from Tomcat, on purpose: a save replaces the row inside a transaction (Tomcat
- * deletes and inserts on an autocommit connection, so a reader in between sees no session);
+ * deletes and inserts on an autocommit connection, so a reader in between sees no session), and
+ * saves and removals that arrive together share one transaction (one commit for the lot);
  * sessions that never expire are not swept; every failure is reported as a
  * StoreUnavailableError naming the data source and table instead of being swallowed.
  */
@@ -14,7 +15,8 @@ import { type DataSource, lookupDataSource } from "../../datasource/resources.ts
 import { BobcatError } from "../../util/errors.ts";
 import { CorruptDataError } from "../errors.ts";
 import type { StandardSession } from "../session.ts";
-import type { SessionQueries } from "./session-queries.ts";
+import type { SessionSnapshot } from "../store.ts";
+import type { SessionQueries, SessionWrite } from "./session-queries.ts";
 import { createTableSql, readTableNames, type SessionTableNames, TABLE_NAME_KEYS } from "./session-table.ts";
 import { describeCause, StoreBase, type StoreContext, storeOptionReader, StoreUnavailableError } from "./store-base.ts";
 
@@ -30,6 +32,15 @@ export interface DataSourceStoreOptions extends Partial<SessionTableNames> {
 const ATTEMPTS = 2;
 /** A request waiting on the store must not hang on a database that stopped answering. */
 const OPERATION_TIMEOUT_MS = 15000;
+
+/** Most writes in one transaction: a saved row is six bind parameters, and SQLite builds before 3.32 allow 999 per statement. */
+const MAX_BATCH = 150;
+
+interface QueuedWrite {
+  write: SessionWrite;
+  resolve(): void;
+  reject(err: unknown): void;
+}
 
 /** Missing table or column: a configuration problem, not an outage. */
 function isSchemaError(err: unknown): boolean {
@@ -60,6 +71,9 @@ export class DataSourceStore extends StoreBase {
   readonly names: SessionTableNames;
   readonly dataSource: DataSource;
   private queries: Promise<SessionQueries> | null = null;
+  /** Saves and removals waiting for the next transaction, and whether one is being written. */
+  private queued: QueuedWrite[] = [];
+  private writing = false;
 
   /** Looks the data source up at once, so a wrong dataSourceName stops start-up with the names that exist. */
   constructor(options: DataSourceStoreOptions, context: StoreContext = {}) {
@@ -152,22 +166,80 @@ export class DataSourceStore extends StoreBase {
     }
   }
 
-  async save(session: StandardSession): Promise<void> {
-    const id = session.id;
-    // Serialized before the first await, so the row holds one consistent state of the session.
-    const row = {
-      id,
-      app: this.app,
-      data: this.manager.serializeSession(session),
-      valid: session.isValidInternal() ? "1" as const : "0" as const,
-      maxInactive: session.maxInactiveInterval,
-      lastAccess: session.lastAccessedTimeInternal,
-    };
-    await this.attempt(`saving session [${id}]`, (q, conn) => q.save(conn, row));
+  /** Resolves once the transaction that holds the row has committed. */
+  saveSnapshot(snapshot: SessionSnapshot): Promise<void> {
+    return this.enqueue({
+      id: snapshot.id,
+      row: {
+        id: snapshot.id,
+        app: this.app,
+        data: snapshot.data,
+        valid: snapshot.valid ? "1" : "0",
+        maxInactive: snapshot.maxInactiveInterval,
+        lastAccess: snapshot.lastAccessedTime,
+      },
+    });
   }
 
-  async remove(id: string): Promise<void> {
-    await this.attempt(`removing session [${id}]`, (q, conn) => q.remove(conn, id, this.app));
+  remove(id: string): Promise<void> {
+    return this.enqueue({ id });
+  }
+
+  /**
+   * Group commit: writes that arrive while a transaction runs (or in the same turn of the event
+   * loop) go together in the next one, so a busy store commits — and flushes its log — once per
+   * batch rather than once per session. Every write of a failed batch fails with its error.
+   */
+  private enqueue(write: SessionWrite): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queued.push({ write, resolve, reject });
+      if (!this.writing) {
+        this.writing = true;
+        void this.writeQueued();
+      }
+    });
+  }
+
+  /** One transaction; settles every write in it on success, throws on failure. */
+  private async write(batch: QueuedWrite[]): Promise<void> {
+    const one = batch.length === 1 ? batch[0]!.write : null;
+    const what = one ? `${one.row ? "saving" : "removing"} session [${one.id}]` : `writing ${batch.length} sessions`;
+    await this.attempt(what, (q, conn) => q.write(conn, this.app, batch.map((b) => b.write)));
+    for (const b of batch) b.resolve();
+  }
+
+  private async writeQueued(): Promise<void> {
+    try {
+      while (this.queued.length) {
+        // One turn of the event loop: requests that end together join this transaction.
+        await new Promise((r) => setTimeout(r, 0));
+        const batch = this.queued.splice(0, MAX_BATCH);
+        try {
+          await this.write(batch);
+        } catch (err) {
+          if (batch.length === 1) {
+            batch[0]!.reject(err);
+            continue;
+          }
+          // One row the database refuses must not fail the others: one by one, until two fail in
+          // a row (the database is down, and each would wait for the same failure).
+          let failures = 0;
+          for (let i = 0; i < batch.length; i++) {
+            try {
+              await this.write([batch[i]!]);
+              failures = 0;
+            } catch (one) {
+              batch[i]!.reject(one);
+              if (++failures < 2) continue;
+              for (const b of batch.slice(i + 1)) b.reject(one);
+              break;
+            }
+          }
+        }
+      }
+    } finally {
+      this.writing = false;
+    }
   }
 
   keys(): Promise<string[]> {

@@ -2,7 +2,8 @@
  * Tomcat's FileStore: one `<id>.session` file per swapped-out session in a directory (relative
  * to the context's work directory; the work directory itself by default). Writes are atomic
  * (unique temporary file, fsync, rename, directory fsync), so a crash leaves the old copy or the
- * new one, and concurrent saves of one id never trip over each other's temporary file.
+ * new one, and concurrent saves of one id never trip over each other's temporary file. Saves
+ * and removals that run at the same time share one directory fsync.
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
@@ -11,6 +12,7 @@ import { BobcatError } from "../../util/errors.ts";
 import { readRegularFile, UnreadableFileError } from "../../util/files.ts";
 import { CorruptDataError } from "../errors.ts";
 import type { StandardSession } from "../session.ts";
+import type { SessionSnapshot } from "../store.ts";
 import { describeCause, StoreBase, type StoreContext, storeOptionReader, StoreUnavailableError } from "./store-base.ts";
 
 export interface FileStoreOptions {
@@ -28,11 +30,28 @@ function errorCode(err: unknown): string | undefined {
   return (err as { code?: string }).code;
 }
 
+/** fsync of a directory; platforms that cannot open one (Windows) still rename atomically. */
+async function fsyncDirectory(directory: string): Promise<void> {
+  try {
+    const handle = await open(directory, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // See above: nothing to do where directories cannot be synced.
+  }
+}
+
 export class FileStore extends StoreBase {
   /** Absolute path of the session directory. */
   readonly directory: string;
   /** `*.session` entries that are not regular files (a FIFO, a device, a directory): skipped, reported once each. */
   private readonly reportedEntries = new Set<string>();
+  /** The directory fsync in progress, and the one queued after it. */
+  private runningSync: Promise<void> | null = null;
+  private nextSync: Promise<void> | null = null;
 
   /** `options` are the `<Store>` attributes; `context.workDir` is the context's work directory. */
   constructor(options: FileStoreOptions = {}, context: StoreContext = {}) {
@@ -121,20 +140,22 @@ export class FileStore extends StoreBase {
     }
   }
 
-  async save(session: StandardSession): Promise<void> {
-    const id = session.id;
+  /**
+   * Unique temporary file, fsync, rename over the session's file, then a directory fsync that
+   * every save and removal made meanwhile shares. Resolves once the copy survives a power cut.
+   */
+  async saveSnapshot(snapshot: SessionSnapshot): Promise<void> {
+    const id = snapshot.id;
     const file = this.file(id);
     if (!file) {
       throw new BobcatError("store.unsafeId", `${this}: session id [${id.slice(0, 80)}] is not a safe file name; the session was not saved`);
     }
-    // Serialized before the first await, so the file holds one consistent state of the session.
-    const bytes = this.manager.serializeSession(session);
     const temp = `${file}.${randomBytes(8).toString("hex")}.tmp`;
     try {
       // 0600: sessions hold whatever the application stored, often personal data.
       const handle = await open(temp, "wx", 0o600);
       try {
-        await handle.writeFile(bytes);
+        await handle.writeFile(snapshot.data);
         await handle.sync();
       } finally {
         await handle.close();
@@ -147,20 +168,31 @@ export class FileStore extends StoreBase {
     await this.syncDirectory();
   }
 
-  /** Makes the rename durable; platforms that cannot open a directory (Windows) still rename atomically. */
-  private async syncDirectory(): Promise<void> {
-    try {
-      const handle = await open(this.directory, "r");
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-    } catch {
-      // See above: nothing to do where directories cannot be synced.
-    }
+  /**
+   * Makes renames and deletions durable. A directory fsync that started before a rename does
+   * not cover it, so callers arriving while one runs share the next one: under load, one fsync
+   * serves every write that finished during the previous one.
+   */
+  private syncDirectory(): Promise<void> {
+    if (this.nextSync) return this.nextSync;
+    if (!this.runningSync) return this.startSync();
+    const next = this.runningSync.then(() => {
+      this.nextSync = null;
+      return this.startSync();
+    });
+    this.nextSync = next;
+    return next;
   }
 
+  private startSync(): Promise<void> {
+    const run = fsyncDirectory(this.directory).finally(() => {
+      if (this.runningSync === run) this.runningSync = null;
+    });
+    this.runningSync = run;
+    return run;
+  }
+
+  /** Deletes the file and makes the deletion durable (a removal is acknowledged like a save). */
   async remove(id: string): Promise<void> {
     const file = this.file(id);
     if (!file) return;
@@ -170,6 +202,7 @@ export class FileStore extends StoreBase {
       if (errorCode(err) === "ENOENT") return;
       throw new StoreUnavailableError(`${this}: cannot delete [${file}]: ${describeCause(err)}`, err);
     }
+    await this.syncDirectory();
   }
 
   async keys(): Promise<string[]> {

@@ -3,7 +3,7 @@
  * names, configured SQL names) and every query the store runs. Imported on demand by
  * DataSourceStore, so drizzle-orm is loaded only by servers that use a database store.
  */
-import { and, count, eq, gt, sql } from "drizzle-orm";
+import { and, count, eq, gt, inArray, sql } from "drizzle-orm";
 import { bigint as mysqlBigint, char as mysqlChar, customType as mysqlCustomType, int, mysqlTable, varchar as mysqlVarchar } from "drizzle-orm/mysql-core";
 import { bigint, char, customType as pgCustomType, integer as pgInteger, pgTable, varchar } from "drizzle-orm/pg-core";
 import { customType as sqliteCustomType, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
@@ -59,6 +59,12 @@ export interface SessionRow {
   lastAccess: number;
 }
 
+/** One write of a batch: the session's new row, or its removal (no row). */
+export interface SessionWrite {
+  id: string;
+  row?: SessionRow;
+}
+
 export class SessionQueries {
   private readonly t: ReturnType<typeof sessionTable>;
 
@@ -103,11 +109,21 @@ export class SessionQueries {
     return data ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : undefined;
   }
 
-  /** Replaces the row in one transaction, so a reader elsewhere sees the old row or the new one, never none. */
-  save(conn: SqlConnection, row: SessionRow): Promise<void> {
+  /**
+   * Applies saves (a row) and removals (an id) of one application in one transaction — one
+   * commit, one log flush for the lot — so a reader elsewhere sees the old rows or the new ones,
+   * never none. When an id appears twice the later write wins, as if they ran one by one.
+   */
+  write(conn: SqlConnection, app: string, writes: SessionWrite[]): Promise<void> {
+    const last = new Map<string, SessionRow | null>();
+    for (const w of writes) {
+      last.delete(w.id);
+      last.set(w.id, w.row ?? null);
+    }
+    const rows = [...last.values()].filter((r): r is SessionRow => r !== null);
     return conn.transaction(async (tx: DrizzleDatabase) => {
-      await tx.delete(this.t).where(this.byId(row.id, row.app));
-      await tx.insert(this.t).values(row);
+      await tx.delete(this.t).where(and(eq(this.t.app, app), inArray(this.t.id, [...last.keys()])));
+      if (rows.length) await tx.insert(this.t).values(rows);
     });
   }
 

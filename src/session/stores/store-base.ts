@@ -10,7 +10,7 @@ import { logger } from "../../util/log.ts";
 import { CorruptDataError } from "../errors.ts";
 import { OptionReader } from "../options.ts";
 import type { StandardSession } from "../session.ts";
-import type { Store, StoreManager } from "../store.ts";
+import type { SessionSnapshot, Store, StoreManager } from "../store.ts";
 
 /** What a store needs from its context besides its own attributes. */
 export interface StoreContext {
@@ -61,6 +61,17 @@ export function describeCause(err: unknown): string {
   return typeof code === "string" && !inner.message.includes(code) ? `${inner.message} (${code})` : inner.message;
 }
 
+/** The session as it is now, serialized by its manager. */
+export function snapshotOf(session: StandardSession, manager: StoreManager): SessionSnapshot {
+  return {
+    id: session.id,
+    data: manager.serializeSession(session),
+    valid: session.isValidInternal(),
+    maxInactiveInterval: session.maxInactiveInterval,
+    lastAccessedTime: session.lastAccessedTimeInternal,
+  };
+}
+
 export abstract class StoreBase implements LifecycleStore {
   protected readonly log = logger("session");
   private storeManager: StoreManager | null = null;
@@ -83,8 +94,13 @@ export abstract class StoreBase implements LifecycleStore {
   async stop(): Promise<void> {}
 
   abstract load(id: string): Promise<StandardSession | null>;
-  abstract save(session: StandardSession): Promise<void>;
+  abstract saveSnapshot(snapshot: SessionSnapshot): Promise<void>;
   abstract remove(id: string): Promise<void>;
+
+  /** Serialized before the first await, so the copy holds one consistent state of the session. */
+  async save(session: StandardSession): Promise<void> {
+    await this.saveSnapshot(snapshotOf(session, this.manager));
+  }
   abstract keys(): Promise<string[]>;
   abstract getSize(): Promise<number>;
   abstract clear(): Promise<void>;
