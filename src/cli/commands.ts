@@ -16,9 +16,10 @@ import { createTableSql, initStoreTable } from "../session/stores/index.ts";
 
 /**
  * The same signal twice within this time is one event delivered twice: a terminal's Ctrl-C or a
- * service manager's SIGTERM reaches the whole process group, and the launcher forwards its copy.
+ * service manager's SIGTERM reaches the whole process group, and the launcher forwards its copy
+ * a moment later. A person pressing Ctrl-C twice is slower than this.
  */
-const SAME_SIGNAL_MS = 1000;
+const SAME_SIGNAL_MS = 100;
 
 /**
  * Runs until SIGINT/SIGTERM, or until the parent that started it exits (see parent-watch.ts);

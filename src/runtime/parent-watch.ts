@@ -5,10 +5,12 @@
  * any reason, SIGKILL included, the kernel closes the write end and the child reads end-of-file:
  * the child then stops as on SIGTERM, so no orphan keeps serving or holds a port.
  *
- * node:net's Socket over the descriptor works under Node, Bun and Deno alike (Deno's file APIs
- * cannot open an inherited descriptor).
+ * The descriptor is a socket pair when Node, Bun or Deno started the child.
  */
+import { createReadStream } from "node:fs";
 import { Socket } from "node:net";
+import type { Readable } from "node:stream";
+import { RUNTIME } from "./detect.ts";
 
 export const PARENT_FD_ENV = "BOBCAT_PARENT_FD";
 
@@ -28,9 +30,11 @@ export function watchParent(): void {
   delete process.env[PARENT_FD_ENV];
   const fd = Number(value);
   if (!Number.isInteger(fd) || fd < 3) return;
-  let socket: Socket;
+  let stream: Readable;
   try {
-    socket = new Socket({ fd, readable: true, writable: false });
+    // Bun's node:net never reports the end of a descriptor's stream, its fs stream does; Deno's
+    // fs cannot read an inherited descriptor, its node:net can (as Node's can).
+    stream = RUNTIME === "bun" ? createReadStream("", { fd }) : new Socket({ fd, readable: true, writable: false });
   } catch {
     return;
   }
@@ -41,11 +45,11 @@ export function watchParent(): void {
     gone = true;
     onParentExit();
   };
-  socket.on("end", parentGone);
-  socket.on("close", parentGone);
-  socket.on("error", parentGone);
+  stream.on("end", parentGone);
+  stream.on("close", parentGone);
+  stream.on("error", parentGone);
   // Anything the parent writes is ignored; reading keeps the end-of-file observable.
-  socket.on("data", () => {});
+  stream.on("data", () => {});
   // The watch alone must not keep a finished command (check, version) running.
-  socket.unref();
+  (stream as { unref?: () => void }).unref?.();
 }
