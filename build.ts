@@ -100,6 +100,8 @@ function compileWithDeno(verify: boolean): void {
 }
 
 if (import.meta.main) {
+  // A DENORT_BIN that cannot work is refused before anything is written.
+  if (flag("--deno") && !flag("--verify") && process.env.DENORT_BIN) checkDenort(process.env.DENORT_BIN);
   // Keep src/version.ts in step with package.json.
   const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
   const versionTs = `/** Kept in step with package.json by \`bun build.ts\`; read at run time by \`bobcat version\`. */\nexport const VERSION = "${version}";\n`;
