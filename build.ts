@@ -85,18 +85,16 @@ function compileWithDeno(verify: boolean): void {
   ];
   if (!verify) return run(cmd, env);
   console.log(`$ DENORT_BIN=${deno} ${cmd.join(" ")}`);
-  try {
-    const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: root, encoding: "utf8", env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
-    const report = `${r.stdout}${r.stderr}`;
-    process.stdout.write(report);
-    if (r.status !== 0) fail(`deno compile failed (exit ${r.status})`);
-    const embedded = report.slice(report.indexOf("Embedded Files"));
-    const leaked = DENO_COMPILE_EXCLUDES.filter((dir) => new RegExp(`[├└]─+┬? ${dir.replace(/[.@]/g, "\\$&")}[/ ]`).test(embedded));
-    if (leaked.length) fail(`the executable would embed node_modules/${leaked.join(", node_modules/")}`);
-    console.log("verified: deno compile type-checks, resolves and embeds bobcat without the excluded packages");
-  } finally {
-    rmSync(scratch!, { recursive: true, force: true });
-  }
+  const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: root, encoding: "utf8", env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
+  // The stand-in executable is a copy of the Deno CLI, of no use: deleted before any verdict.
+  rmSync(scratch!, { recursive: true, force: true });
+  const report = `${r.stdout ?? ""}${r.stderr ?? ""}`;
+  process.stdout.write(report);
+  if (r.status !== 0) fail(`deno compile failed (exit ${r.status ?? r.error?.message})`);
+  const embedded = report.slice(report.indexOf("Embedded Files"));
+  const leaked = DENO_COMPILE_EXCLUDES.filter((dir) => new RegExp(`[├└]─+┬? ${dir.replace(/[.@]/g, "\\$&")}[/ ]`).test(embedded));
+  if (leaked.length) fail(`the executable would embed node_modules/${leaked.join(", node_modules/")}`);
+  console.log("verified: deno compile type-checks, resolves and embeds bobcat without the excluded packages");
 }
 
 if (import.meta.main) {

@@ -259,7 +259,7 @@ describe("session stores survive a SIGTERM restart", () => {
   });
 });
 
-test("a Hono handler module beside the executable gets the bundled hono and bobcat, and its own node_modules for the rest", async () => {
+test("Hono handler modules beside the executable get the bundled hono and bobcat, their own node_modules for the rest, and their tsconfig for JSX", async () => {
   const port = await freePort();
   const dir = site({
     "app.ts": `import { Hono } from "hono";
@@ -281,8 +281,17 @@ export default app;
     // A hono of its own must not replace the one bobcat's apps and the handler share.
     "node_modules/hono/package.json": JSON.stringify({ name: "hono", type: "module", exports: { ".": "./index.js", "./*": "./index.js" } }),
     "node_modules/hono/index.js": `throw new Error("the handler got node_modules/hono instead of the bundled hono");`,
+    // TSX with hono/jsx, as the tsconfig.json beside it says.
+    "tsconfig.json": JSON.stringify({ compilerOptions: { jsx: "react-jsx", jsxImportSource: "hono/jsx" } }),
+    "page.tsx": `import { Hono } from "hono";
+const app = new Hono();
+app.get("/", (c) => c.html(<p>Hello {"jsx"}</p>));
+export default app;
+`,
     "conf/server.yaml": plainConfig(port, `              - path: ""
                 handler: app.ts
+              - path: /page
+                handler: page.tsx
 `),
   });
   const s = await serve(dir, ["--config", "conf/server.yaml", "--base", "."]);
@@ -293,6 +302,7 @@ export default app;
     const teapot = await fetch(`http://127.0.0.1:${port}/teapot`);
     expect(teapot.status).toBe(418);
     expect(await teapot.text()).toBe("short and stout");
+    expect(await (await fetch(`http://127.0.0.1:${port}/page/`)).text()).toBe("<p>Hello jsx</p>");
   } finally {
     expect(await s.stop()).toBe(0);
   }
