@@ -67,14 +67,16 @@ async function importAtRuntime<T>(specifier: string): Promise<T> {
 
 function isModuleNotFound(err: unknown): boolean {
   const e = err as { code?: string; message?: string } | null;
-  return e?.code === "ERR_MODULE_NOT_FOUND" || e?.code === "MODULE_NOT_FOUND" || /Cannot find (package|module)/.test(String(e?.message));
+  // Node and Bun set a code; Deno says "Could not resolve ..." (or "Module not found").
+  return e?.code === "ERR_MODULE_NOT_FOUND" || e?.code === "MODULE_NOT_FOUND" ||
+    /Cannot find (package|module)|Could not resolve|Module not found/.test(String(e?.message));
 }
 
 /**
  * Imports a package bobcat depends on (drizzle-orm, postgres). Missing, it means bobcat's own
  * installation is incomplete, which is a different fix from a missing driver or a bad path.
  */
-async function importDependency<T>(load: () => Promise<T>, pkg: string, resourceName: string): Promise<T> {
+export async function importDependency<T>(load: () => Promise<T>, pkg: string, resourceName: string): Promise<T> {
   try {
     return await load();
   } catch (err) {
