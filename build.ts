@@ -5,13 +5,17 @@
  *   bun build.ts              → dist/bobcat        (bun build --compile; works offline)
  *   bun build.ts --deno       → dist/bobcat-deno   (deno compile; downloads Deno's `denort`
  *                                                   runtime once, or set DENORT_BIN to a local one)
+ *   bun build.ts --deno --verify  runs deno compile with the Deno CLI standing in for denort,
+ *                                 so everything short of the download is checked offline (type
+ *                                 check, module graph, what is embedded); the output is deleted
  *   bun build.ts --node       → dist/bobcat-node.mjs (one-file bundle for `node`, used by --runtime node)
  *   bun build.ts --target bun-linux-arm64 → cross-compile (Bun downloads that runtime)
  *
  * Generated sources (the embedded default config, the JSON Schema) are refreshed first.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const root = import.meta.dir;
@@ -22,29 +26,99 @@ const option = (name: string) => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 
-function run(cmd: string[]): void {
+function run(cmd: string[], env?: Record<string, string>): void {
   console.log(`$ ${cmd.join(" ")}`);
-  const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: root, stdio: "inherit" });
+  const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: root, stdio: "inherit", env: env ? { ...process.env, ...env } : process.env });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
-// Keep src/version.ts in step with package.json.
-const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
-writeFileSync(join(root, "src/version.ts"), `/** Kept in step with package.json by \`bun build.ts\`; read at run time by \`bobcat version\`. */\nexport const VERSION = "${version}";\n`);
-run([process.execPath, "scripts/gen-config-artifacts.ts"]);
-mkdirSync(join(root, "dist"), { recursive: true });
+function fail(message: string): never {
+  console.error(`build.ts: ${message}`);
+  process.exit(1);
+}
 
-const entry = "src/cli/main.ts";
-if (flag("--node")) {
-  run([process.execPath, "build", "--target=node", "src/cli/node-entry.ts", "--outfile", option("--outfile") ?? "dist/bobcat-node.mjs"]);
-} else if (flag("--deno")) {
-  const deno = join(root, "node_modules/.bin/deno");
-  run([deno, "compile", "-A", "--unstable-net", `--config=${join(root, "deno.json")}`, "--output", option("--outfile") ?? "dist/bobcat-deno", entry]);
-} else {
-  const target = option("--target");
-  run([
-    process.execPath, "build", "--compile", "--minify", "--sourcemap",
-    ...(target ? [`--target=${target}`] : []),
-    entry, "--outfile", option("--outfile") ?? "dist/bobcat",
-  ]);
+/**
+ * What `deno compile` must leave out of the executable. With `nodeModulesDir: manual` it embeds
+ * the whole node_modules; these are the runtimes npm installs for the launcher (Bun, Deno), type
+ * packages and test tools, which bobcat never imports at run time. `.bin` goes too: its links
+ * would pull the runtime binaries back in.
+ */
+export const DENO_COMPILE_EXCLUDES = [
+  ".bin", "bun", "@oven", "deno", "@deno", "typescript", "@typescript", "bun-types", "@types", "undici-types", "playwright-core",
+];
+
+/**
+ * DENORT_BIN must be Deno's `denort` runtime. The full Deno CLI is accepted by deno compile
+ * without a word, and the result is just a copy of the CLI that ignores the embedded program;
+ * the CLI answers `--version` with "deno X.Y.Z", which denort does not.
+ */
+function checkDenort(path: string): void {
+  if (!existsSync(path)) fail(`DENORT_BIN=${path} does not exist; point it at Deno's denort binary, or unset it to let deno compile download denort`);
+  const r = spawnSync(path, ["--version"], { encoding: "utf8", timeout: 20000, env: { ...process.env, NO_COLOR: "1" } });
+  const out = `${r.stdout ?? ""}${r.stderr ?? ""}`;
+  if (/^deno \d+\.\d+\.\d+/m.test(out)) {
+    fail(
+      `DENORT_BIN=${path} is the full Deno CLI (${out.split("\n")[0]!.trim()}), not denort: deno compile would write a ` +
+        "copy of the CLI that never runs bobcat. Point DENORT_BIN at the denort binary of the same Deno version " +
+        "(denort-<target>.zip from the Deno release), or unset it to let deno compile download it.",
+    );
+  }
+}
+
+function compileWithDeno(verify: boolean): void {
+  const deno = join(root, "node_modules/deno/deno");
+  const denortEnv = process.env.DENORT_BIN;
+  let output = option("--outfile") ?? "dist/bobcat-deno";
+  let scratch: string | undefined;
+  const env: Record<string, string> = { NO_COLOR: "1" };
+  if (verify) {
+    scratch = mkdtempSync(join(tmpdir(), "bobcat-deno-verify-"));
+    output = join(scratch, "bobcat-deno");
+    env.DENORT_BIN = deno;
+  } else if (denortEnv) {
+    checkDenort(denortEnv);
+  }
+  const cmd = [
+    deno, "compile", "-A", "--unstable-net", `--config=${join(root, "deno.json")}`,
+    ...DENO_COMPILE_EXCLUDES.flatMap((dir) => ["--exclude", join(root, "node_modules", dir)]),
+    "--output", output, "src/cli/main.ts",
+  ];
+  if (!verify) return run(cmd, env);
+  console.log(`$ DENORT_BIN=${deno} ${cmd.join(" ")}`);
+  const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: root, encoding: "utf8", env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
+  // The stand-in executable is a copy of the Deno CLI, of no use: deleted before any verdict.
+  rmSync(scratch!, { recursive: true, force: true });
+  const report = `${r.stdout ?? ""}${r.stderr ?? ""}`;
+  process.stdout.write(report);
+  if (r.status !== 0) fail(`deno compile failed (exit ${r.status ?? r.error?.message})`);
+  const embedded = report.slice(report.indexOf("Embedded Files"));
+  const leaked = DENO_COMPILE_EXCLUDES.filter((dir) => new RegExp(`[├└]─+┬? ${dir.replace(/[.@]/g, "\\$&")}[/ ]`).test(embedded));
+  if (leaked.length) fail(`the executable would embed node_modules/${leaked.join(", node_modules/")}`);
+  console.log("verified: deno compile type-checks, resolves and embeds bobcat without the excluded packages");
+}
+
+if (import.meta.main) {
+  // A DENORT_BIN that cannot work is refused before anything is written.
+  if (flag("--deno") && !flag("--verify") && process.env.DENORT_BIN) checkDenort(process.env.DENORT_BIN);
+  // Keep src/version.ts in step with package.json.
+  const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+  const versionTs = `/** Kept in step with package.json by \`bun build.ts\`; read at run time by \`bobcat version\`. */\nexport const VERSION = "${version}";\n`;
+  if (readFileSync(join(root, "src/version.ts"), "utf8") !== versionTs) writeFileSync(join(root, "src/version.ts"), versionTs);
+  run([process.execPath, "scripts/gen-config-artifacts.ts"]);
+  mkdirSync(join(root, "dist"), { recursive: true });
+
+  if (flag("--node")) {
+    run([process.execPath, "build", "--target=node", "src/cli/node-entry.ts", "--outfile", option("--outfile") ?? "dist/bobcat-node.mjs"]);
+  } else if (flag("--deno")) {
+    compileWithDeno(flag("--verify"));
+  } else {
+    const target = option("--target");
+    run([
+      process.execPath, "build", "--compile", "--minify", "--sourcemap",
+      // Handler modules beside the executable resolve their own node_modules and tsconfig (JSX) as under `bun`.
+      "--compile-autoload-package-json", "--compile-autoload-tsconfig",
+      ...(target ? [`--target=${target}`] : []),
+      "src/cli/exe-main.ts", "--outfile", option("--outfile") ?? "dist/bobcat",
+    ]);
+  }
 }

@@ -1,7 +1,14 @@
 #!/usr/bin/env node
 // `npx bobcat ...` / `npm exec bobcat`: runs the CLI under the Bun that npm installed with it
 // (set BOBCAT_RUNTIME=deno to use Deno instead).
+//
+// The runtime's own binary is started, never a wrapper (npm's `deno/bin.cjs` is a Node script
+// that neither passes signals on nor dies with its parent). SIGINT, SIGTERM and SIGHUP sent to
+// this process are passed on; it exits with the child's status, or by the child's signal. The
+// child gets the read end of a pipe as fd 3 (BOBCAT_PARENT_FD): if this process dies, SIGKILL
+// included, the child reads end-of-file and stops as on SIGTERM.
 import { spawn } from "node:child_process";
+import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,11 +17,95 @@ const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 const cli = join(here, "..", "src", "cli", "main.ts");
 const runtime = process.env.BOBCAT_RUNTIME === "deno" ? "deno" : "bun";
-const pkgBin = (pkg, rel) => join(dirname(require.resolve(`${pkg}/package.json`)), rel);
-const cmd =
+const exe = process.platform === "win32" ? ".exe" : "";
+
+/** A native executable (ELF, Mach-O, PE), not a script or a placeholder. */
+function isNativeBinary(path) {
+  if (!existsSync(path)) return false;
+  const head = Buffer.alloc(4);
+  let fd;
+  try {
+    fd = openSync(path, "r");
+    if (readSync(fd, head, 0, 4, 0) < 4) return false;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  const magic = head.readUInt32BE(0);
+  return (
+    magic === 0x7f454c46 || // ELF
+    [0xfeedface, 0xfeedfacf, 0xcefaedfe, 0xcffaedfe, 0xcafebabe].includes(magic) || // Mach-O
+    head.subarray(0, 2).toString("latin1") === "MZ" // PE
+  );
+}
+
+function packageDir(name) {
+  try {
+    return dirname(require.resolve(`${name}/package.json`));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where npm put the runtime's binary: the main package's copy (its postinstall puts the binary
+ * there), else the platform package it came from.
+ */
+function runtimeBinary(name) {
+  const candidates =
+    name === "bun"
+      ? [
+          // bun's package names its binary bun.exe on every platform.
+          [packageDir("bun"), "bin/bun.exe"],
+          ...["", "-baseline", "-musl", "-musl-baseline"].map((v) => {
+            const platform = process.platform === "win32" ? "windows" : process.platform;
+            const arch = process.arch === "arm64" ? "aarch64" : process.arch;
+            return [packageDir(`@oven/bun-${platform}-${arch}${v}`), `bin/bun${exe}`];
+          }),
+        ]
+      : [
+          [packageDir("deno"), `deno${exe}`],
+          ...["", "-glibc", "-musl"].map((v) => [packageDir(`@deno/${process.platform}-${process.arch}${v}`), `deno${exe}`]),
+        ];
+  const tried = [];
+  for (const [dir, rel] of candidates) {
+    if (!dir) continue;
+    const path = join(dir, rel);
+    tried.push(path);
+    if (isNativeBinary(path)) return path;
+  }
+  console.error(
+    `bobcat: cannot find the ${name} binary that npm installs with bobcat (looked at: ${tried.join(", ") || "no package found"}).\n` +
+      `    fix: reinstall bobcat with install scripts allowed (npm install, not --ignore-scripts)` +
+      (name === "bun" ? ", or set BOBCAT_RUNTIME=deno" : ""),
+  );
+  process.exit(1);
+}
+
+const binary = runtimeBinary(runtime);
+const args =
   runtime === "deno"
-    ? [pkgBin("deno", "bin.cjs"), ["run", "-A", `--config=${join(here, "..", "deno.json")}`, cli, ...process.argv.slice(2)]]
-    : [pkgBin("bun", "bin/bun.exe"), [cli, ...process.argv.slice(2)]];
-const child = spawn(cmd[0], cmd[1], { stdio: "inherit" });
-for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => child.kill(sig));
-child.on("exit", (code, signal) => process.exit(code ?? (signal ? 128 : 1)));
+    ? ["run", "-A", `--config=${join(here, "..", "deno.json")}`, cli, ...process.argv.slice(2)]
+    : [cli, ...process.argv.slice(2)];
+const child = spawn(binary, args, {
+  stdio: ["inherit", "inherit", "inherit", "pipe"],
+  env: { ...process.env, BOBCAT_PARENT_FD: "3" },
+});
+child.on("error", (err) => {
+  console.error(`bobcat: cannot start ${binary}: ${err.message}`);
+  process.exit(1);
+});
+
+const forwarded = ["SIGINT", "SIGTERM", "SIGHUP"];
+const forward = (sig) => child.kill(sig);
+for (const sig of forwarded) process.on(sig, forward);
+
+child.on("exit", (code, signal) => {
+  if (code !== null) process.exit(code);
+  // Die the way the child died, so a shell or service manager sees the same signal.
+  for (const sig of forwarded) process.off(sig, forward);
+  process.kill(process.pid, signal);
+  // A signal whose default action does not end a process.
+  setTimeout(() => process.exit(1), 1000).unref();
+});

@@ -10,24 +10,41 @@ import { StandardManager } from "../session/standard-manager.ts";
 import { locateError } from "../config/validate.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { configureLogging, logger } from "../util/log.ts";
+import { whenParentExits } from "../runtime/parent-watch.ts";
 import { printError } from "./main.ts";
 import { globalDataSources } from "../runtime/server.ts";
 import { createDataSources, lookupDataSource, type DataSources } from "../datasource/index.ts";
 import { createTableSql, initStoreTable } from "../session/stores/index.ts";
 
-/** Runs until SIGINT/SIGTERM; a second signal exits at once. Resolves to the exit status. */
+/**
+ * The same signal twice within this time is one event delivered twice: a terminal's Ctrl-C or a
+ * service manager's SIGTERM reaches the whole process group, and the launcher forwards its copy
+ * a moment later. A person pressing Ctrl-C twice is slower than this.
+ */
+const SAME_SIGNAL_MS = 100;
+
+/**
+ * Runs until SIGINT/SIGTERM, or until the parent that started it exits (see parent-watch.ts);
+ * a second signal exits at once. Resolves to the exit status.
+ */
 export async function startFromConfig(config: BobcatConfig): Promise<number> {
   const server = new BobcatServer(config);
   await server.start();
   return new Promise<number>((resolve) => {
     let signals = 0;
+    let last = { sig: "", at: 0 };
     const onSignal = (sig: string) => {
+      const now = Date.now();
+      if (sig === last.sig && now - last.at < SAME_SIGNAL_MS) return;
+      last = { sig, at: now };
       signals++;
       if (signals > 1) {
         logger("connector").warn(`${sig} again: exiting without waiting`);
         process.exit(130);
       }
-      logger("connector").info(`${sig} received: stopping (requests in flight may finish; ${sig} again to force)`);
+      logger("connector").info(sig.startsWith("SIG")
+        ? `${sig} received: stopping (requests in flight may finish; ${sig} again to force)`
+        : `${sig}: stopping (requests in flight may finish)`);
       server.stop().then(
         () => resolve(0),
         (e) => {
@@ -38,6 +55,8 @@ export async function startFromConfig(config: BobcatConfig): Promise<number> {
     };
     process.on("SIGINT", () => onSignal("SIGINT"));
     process.on("SIGTERM", () => onSignal("SIGTERM"));
+    // The parent exiting stops bobcat as SIGTERM would; once stopping, it is no reason to hurry.
+    whenParentExits(() => signals === 0 && onSignal("the process that started bobcat exited"));
     // SIGHUP re-reads keystores and certificates, as Tomcat's reloadSslHostConfigs does.
     process.on("SIGHUP", () => {
       logger("tls").info("SIGHUP received: reloading TLS certificates");

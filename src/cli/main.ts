@@ -14,6 +14,7 @@ import { RUNTIME, runtimeLabel } from "../runtime/detect.ts";
 import { startFromConfig, checkConfig, storeInit } from "./commands.ts";
 import { Schema } from "../config/schema-json.ts";
 import { runUnderNode } from "./node-runtime.ts";
+import { watchParent } from "../runtime/parent-watch.ts";
 
 const HELP: Record<string, string> = {
   main: `bobcat ${VERSION} — a Tomcat-style web server for Bun and Deno
@@ -130,6 +131,7 @@ export function printError(e: unknown): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  watchParent();
   let p: Parsed;
   try {
     p = parseArgs(argv);

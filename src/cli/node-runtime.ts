@@ -6,11 +6,12 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { constants as osConstants, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BobcatError } from "../util/errors.ts";
 import { RUNTIME } from "../runtime/detect.ts";
+import { PARENT_FD_ENV, whenParentExits } from "../runtime/parent-watch.ts";
 
 declare const Bun: { build(o: Record<string, unknown>): Promise<{ success: boolean; logs: unknown[] }> } | undefined;
 
@@ -47,13 +48,20 @@ export async function runUnderNode(args: string[]): Promise<number> {
     });
   }
   const bundle = await findBundle();
-  const child = spawn("node", [bundle, ...args], { stdio: "inherit" });
-  // The child gets the signals itself from the terminal's process group; forward those sent to us alone.
-  for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => child.kill(sig));
+  // fd 3 is a pipe the child watches: when this process ends, even by SIGKILL, Node stops too.
+  const child = spawn("node", [bundle, ...args], {
+    stdio: ["inherit", "inherit", "inherit", "pipe"],
+    env: { ...process.env, [PARENT_FD_ENV]: "3" },
+  });
+  // Signals sent to this process alone are passed on. A terminal's Ctrl-C reaches both
+  // processes; the child counts the same signal twice within a second as one.
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(sig, () => child.kill(sig));
+  // This process's own parent (the launcher) exited: stop Node as SIGTERM would.
+  whenParentExits(() => child.kill("SIGTERM"));
   return new Promise((resolve) =>
     child.on("exit", (code, signal) => {
       for (const d of madeDirs) rmSync(d, { recursive: true, force: true });
-      resolve(code ?? (signal ? 128 : 1));
+      resolve(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0));
     }),
   );
 }

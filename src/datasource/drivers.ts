@@ -1,10 +1,15 @@
 /**
- * Opens one database connection (or pool) per data source through drizzle-orm: bun:sqlite under
- * Bun and node:sqlite (through drizzle's sqlite-proxy driver) elsewhere, `postgres` (postgres.js)
- * for PostgreSQL, and `mysql2` for MySQL when that package is installed. Drivers are imported
- * on first use, so a runtime never loads a module it cannot run (bun:sqlite under Deno).
- */
+ * Opens one database connection (or pool) per data source through drizzle-orm: SQLite through
+ * drizzle's sqlite-proxy driver on bun:sqlite under Bun and node:sqlite elsewhere, `postgres`
+ * (postgres.js) for PostgreSQL, and `mysql2` for MySQL when that package is installed. Drivers
+ * are imported on first use, so a runtime never loads a module it cannot run (bun:sqlite under
+ * Deno). Packages are imported with literal specifiers, so `bun build --compile` bundles them;
+ * only the optional mysql2 (and drizzle's driver for it) is resolved at run time. */
 import { BobcatError } from "../util/errors.ts";
+import { runtimeLabel } from "../runtime/detect.ts";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 
 export type Dialect = "sqlite" | "postgres" | "mysql";
 
@@ -38,12 +43,58 @@ export interface NetworkOptions {
 const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
 
 /**
- * Imports a module the other runtime (or the single-executable build) must not try to resolve
- * ahead of time: bun:sqlite under Deno, mysql2 when it is not installed.
+ * Imports mysql2, which is optional: not bundled, installed by the user next to bobcat. The
+ * single executable has no node_modules of its own, so the working directory and the
+ * executable's directory are searched too.
  */
-function importAtRuntime<T>(specifier: string): Promise<T> {
-  return import(specifier) as Promise<T>;
+async function importAtRuntime<T>(specifier: string): Promise<T> {
+  try {
+    return (await import(specifier)) as T;
+  } catch (err) {
+    if (!isModuleNotFound(err)) throw err;
+    for (const dir of [process.cwd(), dirname(process.execPath)]) {
+      let path: string;
+      try {
+        path = createRequire(join(dir, "bobcat.js")).resolve(specifier);
+      } catch {
+        continue;
+      }
+      return (await import(pathToFileURL(path).href)) as T;
+    }
+    throw err;
+  }
 }
+
+function isModuleNotFound(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | null;
+  // Node and Bun set a code; Deno says "Could not resolve ..." (or "Module not found").
+  return e?.code === "ERR_MODULE_NOT_FOUND" || e?.code === "MODULE_NOT_FOUND" ||
+    /Cannot find (package|module)|Could not resolve|Module not found/.test(String(e?.message));
+}
+
+/**
+ * Imports a package bobcat depends on (drizzle-orm, postgres). Missing, it means bobcat's own
+ * installation is incomplete, which is a different fix from a missing driver or a bad path.
+ */
+export async function importDependency<T>(load: () => Promise<T>, pkg: string, resourceName: string): Promise<T> {
+  try {
+    return await load();
+  } catch (err) {
+    if (!isModuleNotFound(err)) throw err;
+    throw new BobcatError(
+      "datasource.packageMissing",
+      `data source [${resourceName}]: the ${pkg} package, which bobcat needs for it, cannot be loaded: ${(err as Error).message}`,
+      {
+        where: { attribute: "url" },
+        fix: "bobcat's installation is incomplete: reinstall it (npm install in the directory that has bobcat in node_modules), or use the single executable, which carries its packages.",
+        cause: err,
+      },
+    );
+  }
+}
+
+/** node:sqlite without a command-line flag: Node 22.13 and 23.4 (Deno has it since 2.2). */
+export const NODE_SQLITE_SINCE = "22.13";
 
 /** SQLite has one connection per file here: operations queue so a transaction is never interleaved. */
 class SqliteConnection implements SqlConnection {
@@ -68,7 +119,7 @@ class SqliteConnection implements SqlConnection {
   }
 
   transaction<T>(fn: (tx: DrizzleDatabase) => Promise<T>): Promise<T> {
-    // Manual BEGIN/COMMIT: bun:sqlite's drizzle transactions take only synchronous callbacks.
+    // Manual BEGIN/COMMIT on the one connection, queued behind other operations.
     return this.exclusive(async () => {
       await this.raw("BEGIN IMMEDIATE");
       try {
@@ -97,39 +148,89 @@ class SqliteConnection implements SqlConnection {
 // WAL lets several bobcat processes on one machine share the file; busy_timeout makes them wait for each other.
 const SQLITE_PRAGMAS = ["PRAGMA journal_mode = WAL", "PRAGMA busy_timeout = 5000", "PRAGMA synchronous = FULL"];
 
-export async function openSqlite(file: string): Promise<SqlConnection> {
-  if (isBun) {
-    const { Database } = await importAtRuntime<typeof import("bun:sqlite")>("bun:sqlite");
-    const { drizzle } = await importAtRuntime<typeof import("drizzle-orm/bun-sqlite")>("drizzle-orm/bun-sqlite");
-    const client = new Database(file, { create: true, readwrite: true });
-    for (const p of SQLITE_PRAGMAS) client.run(p);
-    return new SqliteConnection(drizzle({ client }), (s) => client.run(s), () => client.close());
+/** One SQLite database, as the runtime's driver offers it; rows come back as arrays (column order). */
+interface SqliteClient {
+  run(sql: string, params: unknown[]): void;
+  all(sql: string, params: unknown[]): unknown[][];
+  exec(sql: string): void;
+  close(): void;
+}
+
+/** bun:sqlite. Its statement cache (`query`) keeps the few statements the store issues prepared. */
+async function bunSqlite(file: string): Promise<SqliteClient> {
+  // A builtin: never bundled, never seen by Deno or by the Node bundle.
+  const { Database } = await importAtRuntime<typeof import("bun:sqlite")>("bun:sqlite");
+  const db = new Database(file, { create: true, readwrite: true });
+  type Binding = import("bun:sqlite").SQLQueryBindings;
+  return {
+    run: (sql, params) => void db.query(sql).run(...(params as Binding[])),
+    all: (sql, params) => db.query(sql).values(...(params as Binding[])) as unknown[][],
+    exec: (sql) => void db.run(sql),
+    close: () => db.close(),
+  };
+}
+
+/** node:sqlite (Node, Deno). */
+async function nodeSqlite(file: string, resourceName: string): Promise<SqliteClient> {
+  let DatabaseSync: typeof import("node:sqlite").DatabaseSync;
+  try {
+    ({ DatabaseSync } = await import("node:sqlite"));
+  } catch (err) {
+    throw new BobcatError(
+      "datasource.driverMissing",
+      `data source [${resourceName}]: SQLite needs the node:sqlite module, which ${runtimeLabel()} does not have (Node ${NODE_SQLITE_SINCE} or later has it)`,
+      {
+        where: { attribute: "url" },
+        fix: `Upgrade Node to ${NODE_SQLITE_SINCE} or later, run bobcat on Bun or Deno (without --runtime node), or use a postgres:// data source.`,
+        cause: err,
+      },
+    );
   }
-  const { DatabaseSync } = await import("node:sqlite");
-  const { drizzle } = await import("drizzle-orm/sqlite-proxy");
-  const client = new DatabaseSync(file);
-  for (const p of SQLITE_PRAGMAS) client.exec(p);
-  const statements = new Map<string, ReturnType<typeof client.prepare>>();
-  const prepare = (text: string) => {
-    let stmt = statements.get(text);
+  const db = new DatabaseSync(file);
+  const statements = new Map<string, ReturnType<typeof db.prepare>>();
+  const prepare = (sql: string) => {
+    let stmt = statements.get(sql);
     if (!stmt) {
-      stmt = client.prepare(text);
-      // drizzle's proxy driver maps rows positionally.
-      stmt.setReturnArrays(true);
+      stmt = db.prepare(sql);
+      // Arrays since Node 24 (and 22.16); before, rows are objects whose values are in column
+      // order (the store's queries have no duplicate column names).
+      if (typeof stmt.setReturnArrays === "function") stmt.setReturnArrays(true);
       // The store issues a handful of distinct statements; the cap only guards against misuse.
       if (statements.size >= 64) statements.clear();
-      statements.set(text, stmt);
+      statements.set(sql, stmt);
     }
     return stmt;
   };
-  const db = drizzle(async (text, params, method) => {
-    const stmt = prepare(text);
+  type Param = import("node:sqlite").SQLInputValue;
+  return {
+    run: (sql, params) => void prepare(sql).run(...(params as Param[])),
+    all: (sql, params) => prepare(sql).all(...(params as Param[])).map((row) => (Array.isArray(row) ? row : Object.values(row as object))),
+    exec: (sql) => db.exec(sql),
+    close: () => db.close(),
+  };
+}
+
+/**
+ * SQLite through drizzle's sqlite-proxy driver on either runtime's driver: pure JavaScript, so
+ * `bun build --compile` and the Node bundle carry it, and neither imports bun:sqlite statically.
+ */
+export async function openSqlite(file: string, resourceName: string): Promise<SqlConnection> {
+  const { drizzle } = await importDependency(() => import("drizzle-orm/sqlite-proxy"), "drizzle-orm", resourceName);
+  const client = isBun ? await bunSqlite(file) : await nodeSqlite(file, resourceName);
+  try {
+    for (const p of SQLITE_PRAGMAS) client.exec(p);
+  } catch (err) {
+    client.close();
+    throw err;
+  }
+  const db = drizzle(async (sql, params, method) => {
     if (method === "run") {
-      stmt.run(...params);
+      client.run(sql, params);
       return { rows: [] };
     }
-    if (method === "get") return { rows: (stmt.get(...params) ?? undefined) as unknown as unknown[] };
-    return { rows: stmt.all(...params) as unknown[] };
+    const rows = client.all(sql, params);
+    // drizzle's proxy driver maps rows positionally; "get" wants the first row itself.
+    return { rows: method === "get" ? ((rows[0] ?? undefined) as unknown as unknown[][]) : rows };
   });
   return new SqliteConnection(db, (s) => client.exec(s), () => client.close());
 }
@@ -159,9 +260,9 @@ class PoolConnection implements SqlConnection {
   }
 }
 
-export async function openPostgres(url: string, options: NetworkOptions): Promise<SqlConnection> {
-  const { default: postgres } = await import("postgres");
-  const { drizzle } = await import("drizzle-orm/postgres-js");
+export async function openPostgres(url: string, options: NetworkOptions, resourceName: string): Promise<SqlConnection> {
+  const { default: postgres } = await importDependency(() => import("postgres"), "postgres", resourceName);
+  const { drizzle } = await importDependency(() => import("drizzle-orm/postgres-js"), "drizzle-orm", resourceName);
   const client = postgres(url, {
     max: options.maxTotal,
     connect_timeout: Math.max(1, Math.ceil(options.maxWaitMillis / 1000)),

@@ -1,52 +1,379 @@
 /**
- * The single executable: built with `bun build --compile`, copied alone into an empty
- * directory (no source tree, no node_modules), started there, serving HTTPS.
+ * The single executable as a user receives it: built once with `bun build.ts` (bun build
+ * --compile), then placed alone in an empty directory under /tmp with no node_modules anywhere
+ * above it (each test gets its own directory with a hard link to the one build). It serves the
+ * default config, keystores, every session store across a SIGTERM restart, a Hono handler module
+ * beside it, and runs keytool and convert.
  */
-import { afterAll, expect, test } from "bun:test";
-import { copyFileSync, existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { BUN, cleanup, freePort, ROOT, run, tempDir } from "../helpers/bobcat.ts";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawn } from "node:child_process";
+import { copyFileSync, existsSync, linkSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { BUN, cleanup, freePort, ROOT, run, tempDir, writeFiles } from "../helpers/bobcat.ts";
+import { startPostgres, type PostgresServer } from "../helpers/postgres.ts";
 
 const dirs: string[] = [];
-afterAll(() => dirs.forEach(cleanup));
+let built: string;
+let pg: PostgresServer | undefined;
 
-test("bun build.ts makes one executable that runs from another directory and serves HTTPS", async () => {
-  const out = tempDir();
+const KS = join(ROOT, "tests/fixtures/keystores");
+
+beforeAll(async () => {
+  const out = tempDir("bobcat-exe-build-");
   dirs.push(out);
-  const build = await run([BUN, join(ROOT, "build.ts"), "--outfile", join(out, "bobcat")], { cwd: ROOT, timeoutMs: 120000 });
-  expect(build.code).toBe(0);
-  const site = tempDir();
-  dirs.push(site);
-  copyFileSync(join(out, "bobcat"), join(site, "bobcat"));
-  const exe = join(site, "bobcat");
+  const build = await run([BUN, join(ROOT, "build.ts"), "--outfile", join(out, "bobcat")], { cwd: ROOT, timeoutMs: 180000 });
+  if (build.code !== 0) throw new Error(`bun build.ts failed:\n${build.stdout}${build.stderr}`);
+  built = join(out, "bobcat");
+}, 200000);
 
-  const version = await run([exe, "version"], { cwd: site });
+afterAll(() => {
+  pg?.destroy();
+  dirs.forEach(cleanup);
+});
+
+/** An empty directory holding only the executable (plus `files`); nothing of the checkout. */
+function site(files: Record<string, string | Uint8Array> = {}): string {
+  const dir = tempDir("bobcat-exe-");
+  dirs.push(dir);
+  for (let d = dir; d !== dirname(d); d = dirname(d)) {
+    if (existsSync(join(d, "node_modules"))) throw new Error(`${d}/node_modules exists: the executable would not be tested alone`);
+  }
+  try {
+    linkSync(built, join(dir, "bobcat"));
+  } catch {
+    copyFileSync(built, join(dir, "bobcat"));
+  }
+  writeFiles(dir, files);
+  return dir;
+}
+
+/** Nothing from the checkout's environment: no PATH to its runtimes, HOME in the site. */
+const env = (dir: string, extra: Record<string, string> = {}) => ({ PATH: "/usr/bin:/bin", HOME: dir, NO_COLOR: "1", ...extra });
+
+async function exe(dir: string, args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}) {
+  const proc = Bun.spawn([join(dir, "bobcat"), ...args], {
+    cwd: dir,
+    env: env(dir, opts.env),
+    stdin: opts.stdin !== undefined ? new Blob([opts.stdin]) : "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), 60000);
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  clearTimeout(timer);
+  return { code, stdout, stderr, output: stdout + stderr };
+}
+
+/** Starts `bobcat run ...` in `dir` and waits (bounded) for `connectors` listening lines. */
+async function serve(dir: string, args: string[], connectors = 1, extraEnv: Record<string, string> = {}) {
+  const proc = spawn(join(dir, "bobcat"), ["run", ...args], { cwd: dir, env: env(dir, extraEnv), stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  proc.stdout!.on("data", (d) => (out += d));
+  proc.stderr!.on("data", (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
+  let code: number | null | undefined;
+  void exited.then((c) => (code = c));
+  const deadline = Date.now() + 30000;
+  while ((out.match(/listening on/g) ?? []).length < connectors) {
+    if (code !== undefined || Date.now() > deadline) {
+      proc.kill("SIGKILL");
+      throw new Error(`the executable did not start:\n${out}`);
+    }
+    await Bun.sleep(50);
+  }
+  return {
+    output: () => out,
+    /** SIGTERM, bounded wait; the exit status. */
+    async stop(): Promise<number | null> {
+      if (code !== undefined) return code;
+      proc.kill("SIGTERM");
+      const t = setTimeout(() => proc.kill("SIGKILL"), 15000);
+      const c = await exited;
+      clearTimeout(t);
+      return c;
+    },
+  };
+}
+
+function plainConfig(port: number, context: string, resources = ""): string {
+  return `server:
+${resources}  services:
+    - connectors: [{ port: ${port}, address: 127.0.0.1 }]
+      engine:
+        defaultHost: localhost
+        hosts:
+          - name: localhost
+            contexts:
+${context}`;
+}
+
+test("bun build.ts makes one executable that runs alone in an empty directory and serves HTTPS with its default config", async () => {
+  const dir = site();
+  const version = await exe(dir, ["version"]);
   expect(version.stdout).toMatch(/^bobcat \d+\.\d+\.\d+ \(Bun /);
 
   const http = await freePort();
   const https = await freePort();
-  const proc = Bun.spawn([exe, "run"], {
-    cwd: site,
-    env: { PATH: "/usr/bin:/bin", HOME: site, BOBCAT_HTTP_PORT: String(http), BOBCAT_HTTPS_PORT: String(https), BOBCAT_ADDRESS: "127.0.0.1" },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  let log = "";
-  const reader = (async () => {
-    for await (const chunk of proc.stderr) log += new TextDecoder().decode(chunk);
-  })();
+  const s = await serve(dir, [], 2, { BOBCAT_HTTP_PORT: String(http), BOBCAT_HTTPS_PORT: String(https), BOBCAT_ADDRESS: "127.0.0.1" });
   try {
-    const deadline = Date.now() + 20000;
-    while ((log.match(/listening on/g) ?? []).length < 2 && Date.now() < deadline) await Bun.sleep(50);
-    expect(log).toContain(`listening on https://127.0.0.1:${https}/`);
-    expect(existsSync(join(site, "conf/localhost-cert.pem"))).toBe(true);
-    const cert = readFileSync(join(site, "conf/localhost-cert.pem"), "utf8");
+    expect(s.output()).toContain(`listening on https://127.0.0.1:${https}/`);
+    const cert = readFileSync(join(dir, "conf/localhost-cert.pem"), "utf8");
     const res = await fetch(`https://localhost:${https}/`, { tls: { ca: cert } } as RequestInit);
     expect(res.status).toBe(200);
     expect(await res.text()).toContain("bobcat is running");
+    const redirect = await fetch(`http://127.0.0.1:${http}/x`, { redirect: "manual" });
+    expect(redirect.status).toBe(302);
+    expect(redirect.headers.get("location")).toBe(`https://127.0.0.1:${https}/x`);
   } finally {
-    proc.kill("SIGTERM");
-    expect(await proc.exited).toBe(0);
-    await reader;
+    expect(await s.stop()).toBe(0);
+  }
+});
+
+describe("keystores", () => {
+  for (const [name, certificate] of [
+    ["PKCS12 (keytool, EC)", `certificateKeystoreFile: conf/keytool-ec.p12`],
+    ["JKS (keytool, RSA, alias tomcat)", `certificateKeystoreFile: conf/keytool-rsa.jks\n                  certificateKeystoreType: JKS\n                  certificateKeyAlias: tomcat`],
+  ] as const) {
+    test(`${name} serves HTTPS that openssl verifies`, async () => {
+      const dir = site({
+        "conf/keytool-ec.p12": readFileSync(join(KS, "keytool-ec.p12")),
+        "conf/keytool-rsa.jks": readFileSync(join(KS, "keytool-rsa.jks")),
+      });
+      const port = await freePort();
+      writeFiles(dir, {
+        "conf/server.yaml": `server:
+  services:
+    - connectors:
+        - port: ${port}
+          address: 127.0.0.1
+          SSLEnabled: true
+          sslHostConfigs:
+            - certificates:
+                - ${certificate}
+      engine:
+        defaultHost: localhost
+        hosts:
+          - name: localhost
+            contexts: [{ path: "", handler: "bobcat:root" }]
+`,
+      });
+      const s = await serve(dir, ["--config", "conf/server.yaml", "--base", "."]);
+      try {
+        const r = await run(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-servername", "localhost", "-CAfile", join(KS, "pem/root-ca.pem"), "-verify_return_error"], { stdin: "Q\n" });
+        expect(r.stdout).toContain("Verify return code: 0 (ok)");
+      } finally {
+        expect(await s.stop()).toBe(0);
+      }
+    });
+  }
+});
+
+const SESSION_APP = `export default { fetch(req, ctx) {
+  const s = ctx.getSession();
+  const n = (s.getAttribute("n") ?? 0) + 1;
+  s.setAttribute("n", n);
+  return Response.json({ n, id: s.id });
+} };`;
+
+describe("session stores survive a SIGTERM restart", () => {
+  beforeAll(async () => {
+    pg = await startPostgres();
+  }, 120000);
+
+  const stores = {
+    FileStore: { resources: "", store: "{ className: FileStore, directory: sessions }" },
+    "DataSourceStore on SQLite (bun:sqlite)": {
+      resources: `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, url: "sqlite:work/sessions.db" }\n`,
+      store: "{ className: DataSourceStore, dataSourceName: jdbc/sessions }",
+    },
+    "DataSourceStore on PostgreSQL": {
+      resources: "", // filled in once the server runs
+      store: "{ className: DataSourceStore, dataSourceName: jdbc/sessions }",
+    },
+  };
+
+  for (const [name, s] of Object.entries(stores)) {
+    test(name, async () => {
+      const resources = name.includes("PostgreSQL")
+        ? `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, url: "${pg!.url}" }\n`
+        : s.resources;
+      if (name.includes("PostgreSQL")) pg!.psql(`DROP TABLE IF EXISTS "tomcat$sessions"`);
+      const port = await freePort();
+      const dir = site({
+        "app.js": SESSION_APP,
+        "conf/server.yaml": plainConfig(port, `              - path: ""
+                handler: app.js
+                manager:
+                  className: PersistentManager
+                  saveOnRestart: true
+                  store: ${s.store}
+`, resources),
+      });
+      const args = ["--config", "conf/server.yaml", "--base", "."];
+      if (resources) {
+        const init = await exe(dir, ["store", "init", ...args]);
+        expect(init.output).toContain("table ready");
+        expect(init.code).toBe(0);
+      }
+      const check = await exe(dir, ["check", ...args]);
+      expect(check.output).not.toContain("problem");
+      expect(check.code).toBe(0);
+
+      let server = await serve(dir, args);
+      let cookie: string;
+      try {
+        const first = await fetch(`http://127.0.0.1:${port}/`);
+        cookie = first.headers.getSetCookie()[0]!.split(";")[0]!;
+        expect(((await first.json()) as { n: number }).n).toBe(1);
+      } finally {
+        expect(await server.stop()).toBe(0);
+      }
+      expect(server.output()).toContain("bobcat stopped");
+      server = await serve(dir, args);
+      try {
+        const again = await fetch(`http://127.0.0.1:${port}/`, { headers: { cookie } });
+        const body = (await again.json()) as { n: number; id: string };
+        expect(body.n).toBe(2);
+        expect(`JSESSIONID=${body.id}`).toBe(cookie);
+      } finally {
+        expect(await server.stop()).toBe(0);
+      }
+    }, 60000);
+  }
+
+  test("an SQLite path bobcat cannot write is reported as such, not as a missing package", async () => {
+    const port = await freePort();
+    const dir = site({
+      blocker: "a file where a directory should be",
+      "app.js": SESSION_APP,
+      "conf/server.yaml": plainConfig(port, `              - path: ""
+                handler: app.js
+                manager: { className: PersistentManager, store: { className: DataSourceStore, dataSourceName: jdbc/s } }
+`, `  globalNamingResources:\n    resources:\n      - { name: jdbc/s, url: "sqlite:blocker/sessions.db" }\n`),
+    });
+    const r = await exe(dir, ["check", "--config", "conf/server.yaml", "--base", "."]);
+    expect(r.code).toBe(1);
+    expect(r.output).toContain(`data source [jdbc/s]: cannot open the SQLite database [${join(dir, "blocker/sessions.db")}]`);
+    expect(r.output).toContain("fix: Point the url at a file in a directory bobcat may write to");
+    expect(r.output).not.toMatch(/drizzle|Cannot find package/);
+  });
+});
+
+test("Hono handler modules beside the executable get the bundled hono and bobcat, their own node_modules for the rest, and their tsconfig for JSX", async () => {
+  const port = await freePort();
+  const dir = site({
+    "app.ts": `import { Hono } from "hono";
+import { getCookie, setCookie } from "hono/cookie";
+import { HTTPException } from "hono/http-exception";
+import { BobcatError } from "bobcat";
+import { greet } from "greeting";
+const app = new Hono();
+app.get("/", (c) => {
+  setCookie(c, "seen", "yes");
+  return c.json({ greeting: greet(getCookie(c, "name") ?? "world"), bobcatError: typeof BobcatError });
+});
+app.get("/teapot", () => { throw new HTTPException(418, { message: "short and stout" }); });
+export default app;
+`,
+    // A package of its own, with its entry below the package root (resolved through its package.json).
+    "node_modules/greeting/package.json": JSON.stringify({ name: "greeting", type: "module", exports: { ".": "./dist/index.js" } }),
+    "node_modules/greeting/dist/index.js": `export const greet = (name) => "hello " + name;`,
+    // A hono of its own must not replace the one bobcat's apps and the handler share.
+    "node_modules/hono/package.json": JSON.stringify({ name: "hono", type: "module", exports: { ".": "./index.js", "./*": "./index.js" } }),
+    "node_modules/hono/index.js": `throw new Error("the handler got node_modules/hono instead of the bundled hono");`,
+    // TSX with hono/jsx, as the tsconfig.json beside it says.
+    "tsconfig.json": JSON.stringify({ compilerOptions: { jsx: "react-jsx", jsxImportSource: "hono/jsx" } }),
+    "page.tsx": `import { Hono } from "hono";
+const app = new Hono();
+app.get("/", (c) => c.html(<p>Hello {"jsx"}</p>));
+export default app;
+`,
+    "conf/server.yaml": plainConfig(port, `              - path: ""
+                handler: app.ts
+              - path: /page
+                handler: page.tsx
+`),
+  });
+  const s = await serve(dir, ["--config", "conf/server.yaml", "--base", "."]);
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/`, { headers: { cookie: "name=bobcat" } });
+    expect(await res.json()).toEqual({ greeting: "hello bobcat", bobcatError: "function" });
+    expect(res.headers.getSetCookie()[0]).toContain("seen=yes");
+    const teapot = await fetch(`http://127.0.0.1:${port}/teapot`);
+    expect(teapot.status).toBe(418);
+    expect(await teapot.text()).toBe("short and stout");
+    expect(await (await fetch(`http://127.0.0.1:${port}/page/`)).text()).toBe("<p>Hello jsx</p>");
+  } finally {
+    expect(await s.stop()).toBe(0);
+  }
+});
+
+test("keytool makes a PKCS12 keystore the executable then serves", async () => {
+  const dir = site();
+  const gen = await exe(dir, [
+    "keytool", "-genkeypair", "-alias", "tomcat", "-keyalg", "EC", "-keystore", "made.p12", "-storetype", "PKCS12",
+    "-storepass", "changeit", "-dname", "CN=localhost", "-ext", "SAN=dns:localhost", "-validity", "30",
+  ]);
+  expect(gen.output).toContain("Generating");
+  expect(gen.code).toBe(0);
+  const list = await exe(dir, ["keytool", "-list", "-keystore", "made.p12", "-storepass", "changeit"]);
+  expect(list.code).toBe(0);
+  expect(list.stdout).toContain("tomcat, ");
+  expect(list.stdout).toContain("PrivateKeyEntry");
+  const port = await freePort();
+  writeFiles(dir, {
+    "conf/server.yaml": `server:
+  services:
+    - connectors:
+        - port: ${port}
+          address: 127.0.0.1
+          SSLEnabled: true
+          sslHostConfigs:
+            - certificates: [{ certificateKeystoreFile: made.p12, certificateKeystorePassword: changeit }]
+      engine:
+        defaultHost: localhost
+        hosts: [{ name: localhost, contexts: [{ path: "", handler: "bobcat:root" }] }]
+`,
+  });
+  const s = await serve(dir, ["--config", "conf/server.yaml", "--base", "."]);
+  try {
+    const r = await run(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-servername", "localhost"], { stdin: "Q\n" });
+    expect(r.stdout).toContain("subject=CN = localhost");
+  } finally {
+    expect(await s.stop()).toBe(0);
+  }
+});
+
+test("convert turns a Tomcat server.xml into YAML that the executable then runs", async () => {
+  const port = await freePort();
+  const dir = site({
+    "persistent.xml": readFileSync(join(ROOT, "tests/fixtures/tomcat/persistent-sessions.xml")),
+    "conf/server.xml": `<Server port="8005" shutdown="SHUTDOWN">
+  <Service name="Catalina">
+    <Connector port="${port}" address="127.0.0.1" protocol="HTTP/1.1" />
+    <Executor name="tomcatThreadPool" maxThreads="150" />
+    <Engine name="Catalina" defaultHost="localhost">
+      <Host name="localhost" appBase="webapps">
+        <Context path="" docBase="ROOT" />
+      </Host>
+    </Engine>
+  </Service>
+</Server>`,
+    "webapps/ROOT/index.html": "<h1>converted</h1>",
+  });
+  const fixture = await exe(dir, ["convert", "persistent.xml"]);
+  expect(fixture.code).toBe(0);
+  expect(fixture.stdout).toContain("className: org.apache.catalina.session.PersistentManager");
+  expect(fixture.stdout).toContain("url: jdbc:postgresql://db.internal:5432/sessions");
+
+  const r = await exe(dir, ["convert", "conf/server.xml", "-o", "conf/server.yaml"]);
+  expect(r.code).toBe(0);
+  expect(r.stderr).toContain("Executor");
+  const s = await serve(dir, ["--config", "conf/server.yaml", "--base", "."]);
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/`);
+    expect(await res.text()).toBe("<h1>converted</h1>");
+  } finally {
+    expect(await s.stop()).toBe(0);
   }
 });

@@ -10,7 +10,7 @@
  * sessions that never expire are not swept; every failure is reported as a
  * StoreUnavailableError naming the data source and table instead of being swallowed.
  */
-import type { SqlConnection } from "../../datasource/drivers.ts";
+import { importDependency, type SqlConnection } from "../../datasource/drivers.ts";
 import { type DataSource, lookupDataSource } from "../../datasource/resources.ts";
 import { BobcatError } from "../../util/errors.ts";
 import { CorruptDataError } from "../errors.ts";
@@ -90,7 +90,8 @@ export class DataSourceStore extends StoreBase {
 
   /** The drizzle queries, loaded on first use. */
   private sql(): Promise<SessionQueries> {
-    this.queries ??= import("./session-queries.ts").then(({ SessionQueries }) => new SessionQueries(this.dataSource.dialect, this.names));
+    this.queries ??= importDependency(() => import("./session-queries.ts"), "drizzle-orm", this.dataSource.name)
+      .then(({ SessionQueries }) => new SessionQueries(this.dataSource.dialect, this.names));
     return this.queries;
   }
 

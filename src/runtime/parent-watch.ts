@@ -1,0 +1,55 @@
+/**
+ * A child process that must not outlive its parent. The parent (the npm launcher, or bobcat
+ * starting Node for `--runtime node`) passes the read end of a pipe as an extra file
+ * descriptor and names it in BOBCAT_PARENT_FD; it never writes to it. When the parent exits for
+ * any reason, SIGKILL included, the kernel closes the write end and the child reads end-of-file:
+ * the child then stops as on SIGTERM, so no orphan keeps serving or holds a port.
+ *
+ * The descriptor is a socket pair when Node, Bun or Deno started the child.
+ */
+import { createReadStream } from "node:fs";
+import { Socket } from "node:net";
+import type { Readable } from "node:stream";
+import { RUNTIME } from "./detect.ts";
+
+export const PARENT_FD_ENV = "BOBCAT_PARENT_FD";
+
+let onParentExit: () => void = () => process.exit(1);
+let watching = false;
+
+/** What to do when the parent is gone (default: exit with status 1). */
+export function whenParentExits(action: () => void): void {
+  onParentExit = action;
+}
+
+/** Starts watching the descriptor named in BOBCAT_PARENT_FD, if any. Idempotent. */
+export function watchParent(): void {
+  const value = process.env[PARENT_FD_ENV];
+  if (watching || value === undefined) return;
+  // Not passed on: a child this process starts gets a pipe of its own.
+  delete process.env[PARENT_FD_ENV];
+  const fd = Number(value);
+  if (!Number.isInteger(fd) || fd < 3) return;
+  let stream: Readable;
+  try {
+    // Bun's node:net never reports the end of a descriptor's stream, its fs stream does; Deno's
+    // fs cannot read an inherited descriptor, its node:net can (as Node's can).
+    stream = RUNTIME === "bun" ? createReadStream("", { fd }) : new Socket({ fd, readable: true, writable: false });
+  } catch {
+    return;
+  }
+  watching = true;
+  let gone = false;
+  const parentGone = () => {
+    if (gone) return;
+    gone = true;
+    onParentExit();
+  };
+  stream.on("end", parentGone);
+  stream.on("close", parentGone);
+  stream.on("error", parentGone);
+  // Anything the parent writes is ignored; reading keeps the end-of-file observable.
+  stream.on("data", () => {});
+  // The watch alone must not keep a finished command (check, version) running.
+  (stream as { unref?: () => void }).unref?.();
+}
