@@ -37,7 +37,7 @@ export type ServeOnConnection = (
 ) => DenoHttpServer;
 
 function internals(): { serveHttpOnConnection?: ServeOnConnection } | undefined {
-  const d = (globalThis as { Deno?: typeof Deno }).Deno;
+  const d = (globalThis as unknown as { Deno?: typeof Deno }).Deno;
   if (!d?.internal) return undefined;
   return (d as unknown as Record<symbol, { serveHttpOnConnection?: ServeOnConnection }>)[d.internal];
 }
@@ -48,7 +48,7 @@ export function serveOnConnection(): ServeOnConnection | undefined {
 }
 
 function ffiGranted(): boolean {
-  const d = (globalThis as { Deno?: typeof Deno }).Deno;
+  const d = (globalThis as unknown as { Deno?: typeof Deno }).Deno;
   try {
     return d?.build.os === "linux" && d.permissions.querySync?.({ name: "ffi" }).state === "granted";
   } catch {

@@ -46,7 +46,7 @@ const LOAD_MS = 3000;
 /** Every LOGOUT_EVERY-th request of a client logs out; the next one starts a new session. */
 const LOGOUT_EVERY = 20;
 
-/** maxConnections is a feature only the node-compat back-end has: it selects that back-end. */
+/** nodeCompat: the same server on the node-compat back-end (BOBCAT_BACKEND=node-compat). */
 function config(port: number, store: StoreKind, maxIdleBackup: number, nodeCompat = false): string {
   const resources =
     store === "sqlite"
@@ -58,7 +58,7 @@ function config(port: number, store: StoreKind, maxIdleBackup: number, nodeCompa
   // A one-second background tick gives the background mode its best chance.
   return `server:
 ${resources}  services:
-    - connectors: [{ port: ${port}, address: 127.0.0.1${nodeCompat ? ", maxConnections: 1000" : ""} }]
+    - connectors: [{ port: ${port}, address: 127.0.0.1 }]
       engine:
         defaultHost: localhost
         backgroundProcessorDelay: 1
@@ -140,13 +140,14 @@ async function crashRun(runtime: Runtime, store: StoreKind, maxIdleBackup: numbe
   dirs.push(base);
   const port = await freePort();
   const cfg = config(port, store, maxIdleBackup, nodeCompat);
+  const backendEnv: Record<string, string> = nodeCompat ? { BOBCAT_BACKEND: "node-compat" } : {};
   writeFiles(base, { "app.ts": APP, "conf/server.yaml": cfg });
   if (store === "postgres") pg.psql(`DROP TABLE IF EXISTS "tomcat$sessions"`);
   if (store !== "file") {
     const init = await runCli(runtime, ["store", "init", "--config", join(base, "conf/server.yaml"), "--base", base]);
     expect(init.stdout).toContain("table ready");
   }
-  let server = await startBobcat({ runtime, base, config: cfg });
+  let server = await startBobcat({ runtime, base, config: cfg, env: backendEnv });
   expect(server.output()).toMatch(nodeCompat ? /listening on .*compatibility back-end/ : /listening on .*native/);
   const log: SessionLog[] = [];
   const stop = { now: false };
@@ -162,7 +163,7 @@ async function crashRun(runtime: Runtime, store: StoreKind, maxIdleBackup: numbe
     if (server.proc.exitCode === null && server.proc.signalCode === null) server.proc.kill("SIGKILL");
   }
 
-  server = await startBobcat({ runtime, base, config: cfg });
+  server = await startBobcat({ runtime, base, config: cfg, env: backendEnv });
   const outcome: Outcome = { changes: 0, lost: 0, sessions: log.length, live: 0, behind: 0, logouts: 0, resurrected: 0 };
   try {
     // A few at a time: the restarted server loads each session from the store.
