@@ -329,7 +329,10 @@ async function serve(req: AnyReq, res: AnyRes, scheme: string, handle: (r: Reque
       tls: tlsSocket ? tlsInfoOf(tlsSocket) : undefined,
     };
     const response = await handle(request, conn);
-    await writeResponse(response, res, h2, method === "HEAD");
+    // An answer before the body was read (413, 401, ...) that closes the connection: close it
+    // gently, or the unread upload makes the kernel reset it and the client never sees the answer.
+    const linger = !h2 && !req.complete && response.headers.get("connection")?.toLowerCase() === "close";
+    await writeResponse(response, res, h2, method === "HEAD", linger ? () => lingerClose(req.socket) : undefined);
     // "Connection: close" ends the connection (and with it the TLS session id) on HTTP/2 too.
     if (h2 && response.headers.get("connection")?.toLowerCase() === "close") (req as Http2ServerRequest).stream.session?.close();
   } catch (e) {
@@ -400,13 +403,31 @@ function toWebStream(req: AnyReq, readTimeoutMs: number): ReadableStream<Uint8Ar
   });
 }
 
-async function writeResponse(response: Response, res: AnyRes, h2: boolean, head: boolean): Promise<void> {
+/** How long a connection closed with an upload still coming keeps reading (and dropping) it. */
+const LINGER_MS = 2000;
+
+/**
+ * Lingering close: send FIN, keep reading what the client is still uploading (the request
+ * stream discards it), and close for good when the client closes or after LINGER_MS.
+ */
+function lingerClose(socket: Socket): void {
+  socket.end();
+  const t = setTimeout(() => socket.destroy(), LINGER_MS);
+  socket.once("close", () => clearTimeout(t));
+}
+
+/** `closeAfter`: the connection is closed by the caller's way, not node:http's (see lingerClose). */
+async function writeResponse(response: Response, res: AnyRes, h2: boolean, head: boolean, closeAfter?: () => void): Promise<void> {
   const out: Record<string, string | string[]> = {};
   response.headers.forEach((value, name) => {
     if (name === "set-cookie") return;
     if (h2 && H2_FORBIDDEN.has(name)) return;
+    if (closeAfter && name === "connection") return;
     out[name] = value;
   });
+  // No "Connection: close" then: node:http would destroy the socket the moment the answer is
+  // written (a reset, with the upload unread); the FIN of lingerClose tells the client instead.
+  if (closeAfter) res.once("finish", closeAfter);
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) out["set-cookie"] = cookies;
   (res as ServerResponse).writeHead(response.status, out as never);
