@@ -4,15 +4,12 @@
  * (so `ctx.getSession()` can stay synchronous), and writes the session cookie afterwards.
  */
 import type { ContextConfig, EngineConfig, HostConfig } from "../config/model.ts";
-import type { DataSources } from "../datasource/index.ts";
-import {
-  type ManagerBase,
-  PersistentManager,
-  StandardManager,
-  TooManyActiveSessionsError,
-  type SessionListener,
-  type StandardSession,
-} from "../session/index.ts";
+import type { DataSources } from "../datasource/resources.ts";
+import type { ManagerBase } from "../session/manager-base.ts";
+import { TooManyActiveSessionsError } from "../session/errors.ts";
+import type { SessionListener } from "../session/types.ts";
+import type { StandardSession } from "../session/session.ts";
+import type { Platform } from "./platform.ts";
 import type { Principal, RequestContext, SessionAccess } from "./context.ts";
 import { locateError } from "../config/validate.ts";
 import { errorPage } from "./error-page.ts";
@@ -23,6 +20,8 @@ export interface SessionSettings {
   baseDir: string;
   /** `server.globalNamingResources.resources`, opened once per server. */
   globalDataSources?: DataSources;
+  /** Builds the managers (and their stores) with what the platform has: files on a server, not on the edge. */
+  platform: Platform;
 }
 
 /**
@@ -170,10 +169,7 @@ export class SessionBinding {
       ...(engine.jvmRoute ? { jvmRoute: engine.jvmRoute } : {}),
     };
     try {
-      this.manager =
-        context.manager.className === "PersistentManager"
-          ? new PersistentManager({ ...options, dataSources: { global: settings.globalDataSources, local: localDataSources } })
-          : new StandardManager(options);
+      this.manager = settings.platform.createManager(context.manager.className, options, { global: settings.globalDataSources, local: localDataSources });
     } catch (e) {
       throw locateError(e, [context.manager.store, context.manager, context]);
     }
@@ -225,6 +221,7 @@ export class SessionBinding {
     const state = ctx.sessions as RequestSessions;
     if (!state.resolved && !state.rejected) return res;
     state.release();
+    this.keepAlive(ctx);
     if (state.rejected) {
       return errorPage(503, `The session could not be created: this context already has the most sessions it may hold (maxActiveSessions ${this.context.manager.maxActiveSessions})`, { "retry-after": "5" });
     }
@@ -249,7 +246,14 @@ export class SessionBinding {
   failed(ctx: RequestContext): Response | undefined {
     const state = ctx.sessions as RequestSessions;
     state.release();
+    this.keepAlive(ctx);
     return state.rejected ? this.finish(ctx, new Response(null)) : undefined;
+  }
+
+  /** On an edge platform, the store work this request set off goes to its waitUntil, so none is cut off. */
+  private keepAlive(ctx: RequestContext): void {
+    const waitUntil = ctx.conn.waitUntil;
+    if (waitUntil && this.manager.hasStore) waitUntil(this.manager.whenIdle());
   }
 
   /** `url` with `;jsessionid=` when URL tracking is on and the id did not come from a cookie. */

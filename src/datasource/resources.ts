@@ -2,12 +2,13 @@
  * Named data sources, bobcat's counterpart of Tomcat's `<Resource type="javax.sql.DataSource">`
  * in `<GlobalNamingResources>` and in a `<Context>`. A resource names a database by URL
  * (`sqlite:PATH`, `postgres://...`, `mysql://...`; a `jdbc:` prefix from server.xml is accepted)
- * and is opened on first use, then shared by every store that names it.
+ * and is opened on first use, then shared by every store that names it. Opening is the
+ * platform's: a server's opener (src/datasource/open.ts) has SQLite files and every driver, an
+ * edge runtime's only network databases; this module touches neither files nor drivers.
  */
-import { mkdir } from "node:fs/promises";
-import { dirname, isAbsolute, resolve } from "node:path";
+import { isAbsolute, resolve } from "node:path";
 import { BobcatError } from "../util/errors.ts";
-import { type Dialect, openMysql, openPostgres, openSqlite, type SqlConnection } from "./drivers.ts";
+import type { Dialect, SqlConnection } from "./drivers.ts";
 
 /** One `<Resource>`, with Tomcat's (DBCP's) attribute names. */
 export interface ResourceConfig {
@@ -44,6 +45,18 @@ const ACCEPTED = [
 ];
 const JNDI_PREFIX = "java:comp/env/";
 
+/** What an opener gets: the resource's name, its database and how to connect. */
+export interface DataSourceSpec {
+  name: string;
+  dialect: Dialect;
+  /** The file (SQLite) or the URL, password included. */
+  target: string;
+  options: { username?: string; password?: string; maxTotal: number; maxWaitMillis: number };
+}
+
+/** Opens a data source's connection (or pool): the platform's drivers. */
+export type DataSourceOpener = (spec: DataSourceSpec) => Promise<SqlConnection>;
+
 export class DataSource {
   private opening: Promise<SqlConnection> | null = null;
 
@@ -54,6 +67,7 @@ export class DataSource {
     readonly location: string,
     private readonly target: string,
     private readonly options: { username?: string; password?: string; maxTotal: number; maxWaitMillis: number },
+    private readonly opener: DataSourceOpener,
   ) {}
 
   /** The shared connection (pool), opened on first use; a failed open is retried by the next call. */
@@ -67,24 +81,8 @@ export class DataSource {
     return this.opening;
   }
 
-  private async open(): Promise<SqlConnection> {
-    switch (this.dialect) {
-      case "sqlite":
-        try {
-          if (this.target !== ":memory:") await mkdir(dirname(this.target), { recursive: true });
-          return await openSqlite(this.target);
-        } catch (err) {
-          throw new BobcatError("datasource.openFailed", `data source [${this.name}]: cannot open the SQLite database [${this.target}]: ${(err as Error).message ?? err}`, {
-            where: { attribute: "url" },
-            fix: "Point the url at a file in a directory bobcat may write to.",
-            cause: err,
-          });
-        }
-      case "postgres":
-        return openPostgres(this.target, this.options);
-      case "mysql":
-        return openMysql(this.target, this.options, this.name);
-    }
+  private open(): Promise<SqlConnection> {
+    return this.opener({ name: this.name, dialect: this.dialect, target: this.target, options: this.options });
   }
 
   /** Opens the data source and runs a trivial query (`bobcat check`). */
@@ -172,8 +170,11 @@ export function lookupDataSource(name: string, scopes: DataSourceScopes, localDa
   });
 }
 
-/** Validates `<Resource>` entries and makes the data sources among them (nothing is opened yet). */
-export function createDataSources(resources: readonly ResourceConfig[], options: DataSourcesOptions = {}): DataSources {
+/**
+ * Validates `<Resource>` entries and makes the data sources among them (nothing is opened yet);
+ * `open` is the platform's opener (a server's: createDataSources in src/datasource/index.ts).
+ */
+export function makeDataSources(resources: readonly ResourceConfig[], options: DataSourcesOptions, open: DataSourceOpener): DataSources {
   const listPath = options.path ?? "resources";
   if (!Array.isArray(resources)) {
     throw new BobcatError("datasource.badResource", `${listPath} must be a list of resources`, { where: { path: listPath } });
@@ -225,7 +226,7 @@ export function createDataSources(resources: readonly ResourceConfig[], options:
         password: text("password"),
         maxTotal: positive("maxTotal", "maxActive", 8),
         maxWaitMillis: positive("maxWaitMillis", "maxWait", 10000),
-      }),
+      }, open),
     );
   });
   return new DataSources(sources);
