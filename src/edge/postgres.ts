@@ -6,6 +6,7 @@
  */
 import type { DrizzleDatabase, SqlConnection } from "../datasource/drivers.ts";
 import type { DataSourceSpec } from "../datasource/resources.ts";
+import { withOptionalEnv } from "../util/env.ts";
 
 /** Cloudflare's workerd (Workers, `wrangler dev`) says so in navigator.userAgent. */
 export function onWorkerd(): boolean {
@@ -21,8 +22,9 @@ export async function openEdgePostgres(spec: DataSourceSpec, perOperation = onWo
   const { default: postgres } = await import("postgres");
   const { drizzle } = await import("drizzle-orm/postgres-js");
   const o = spec.options;
-  const connect = (max: number) =>
-    postgres(spec.target, {
+  // postgres.js reads PG* variables while it parses its options: under Deno without --allow-env
+  // an unreadable one counts as unset instead of failing the connection.
+  const connect = (max: number) => withOptionalEnv(() => postgres(spec.target, {
       max,
       connect_timeout: Math.max(1, Math.ceil(o.maxWaitMillis / 1000)),
       idle_timeout: perOperation ? 0 : 60,
@@ -33,7 +35,7 @@ export async function openEdgePostgres(spec: DataSourceSpec, perOperation = onWo
       ...(perOperation ? { fetch_types: false } : {}),
       ...(o.username !== undefined ? { username: o.username } : {}),
       ...(o.password !== undefined ? { password: o.password } : {}),
-    });
+    }));
   if (!perOperation) {
     const client = connect(o.maxTotal);
     const db = drizzle({ client });
