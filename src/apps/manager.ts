@@ -16,14 +16,14 @@
  * state changes need POST, except the GET forms of /text/expire and /text/sslReload for script
  * accounts (manager-script without manager-gui), as Tomcat's text interface; pages cannot be
  * framed; session ids are shown in full only to users with the role, others get an opaque
- * per-process handle to expire a session by.
+ * handle (per app instance) to expire a session by.
  */
 import { BodyTooLargeError, readForm } from "../core/body-limit.ts";
 import { Hono, type Context } from "hono";
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import type { ContextConfig } from "../config/model.ts";
 import type { BobcatContext } from "../core/context.ts";
-import { adminView, type AdminView, type ContextView } from "../core/admin.ts";
+import type { AdminView, ContextView } from "../core/admin.ts";
 import { escapeHtml } from "../core/error-page.ts";
 import { isLoopback, parseIp } from "../util/ip.ts";
 import type { AppScope } from "./index.ts";
@@ -32,11 +32,6 @@ import type { AppScope } from "./index.ts";
 type Access = "role" | "local";
 type Env = { Bindings: BobcatContext; Variables: { access: Access } };
 type Face = "text" | "json" | "html";
-
-/** Per-process token that the HTML forms carry, against cross-site request forgery. */
-const CSRF = randomBytes(24).toString("base64url");
-/** Per-process key of the session handles: HMAC(context, id), useless outside this process. */
-const HANDLE_KEY = randomBytes(32);
 
 const STYLE =
   "body{font-family:system-ui,sans-serif;margin:2rem;color:#1d2330}table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{border:1px solid #d5d9e0;padding:.3rem .6rem;text-align:left;vertical-align:top}th{background:#f3f4f7}.msg{background:#e7f6ec;padding:.5rem .8rem;border-left:4px solid #2f9e55}ul{margin:0;padding-left:1rem}form.inline{display:inline}";
@@ -48,6 +43,11 @@ const roleOf = (face: Face) => (face === "html" ? "manager-gui" : "manager-scrip
 
 export function managerApp(context: ContextConfig, scope: AppScope) {
   const app = new Hono<Env>();
+  // Made on first use, not at module load: edge runtimes allow no randomness outside a request.
+  let secrets: { csrf: string; handleKey: Uint8Array } | undefined;
+  /** Per-app token that the HTML forms carry, against cross-site request forgery; and the key of
+   * the session handles, HMAC(context, id), useless outside this app instance. */
+  const keys = () => (secrets ??= { csrf: randomBytes(24).toString("base64url"), handleKey: randomBytes(32) });
   const hostNames = new Set([scope.host.name, ...scope.host.aliases].map((n) => n.toLowerCase()));
   const proxied = [...scope.engine.valves, ...scope.host.valves, ...context.valves].some((v) => v.className === "RemoteIpValve");
 
@@ -80,8 +80,8 @@ export function managerApp(context: ContextConfig, scope: AppScope) {
   };
 
   const view = (): AdminView => {
-    const v = adminView();
-    if (!v) throw new Error("the manager app runs only inside a started bobcat server");
+    const v = scope.admin?.();
+    if (!v) throw new Error("the manager app runs only inside a started bobcat server or edge handler");
     return v;
   };
   const findContext = (c: Context<Env>): ContextView | undefined => {
@@ -193,7 +193,7 @@ export function managerApp(context: ContextConfig, scope: AppScope) {
       stats: x.manager.getStats(),
       sessions: x.manager.findSessions().map((s) => ({
         id: full ? s.id : maskId(s.id),
-        handle: sessionHandle(x, s.id),
+        handle: sessionHandle(keys().handleKey, x, s.id),
         creationTime: s.creationTime,
         lastAccessedTime: s.lastAccessedTime,
         maxInactiveInterval: s.maxInactiveInterval,
@@ -205,7 +205,7 @@ export function managerApp(context: ContextConfig, scope: AppScope) {
     const x = findContext(c);
     const [given, handle] = [c.req.query("id"), c.req.query("handle")];
     if (!x || !(given || handle)) return c.json({ error: "give path (and host) of the context and the session's id or handle" }, 400);
-    const id = given ?? idOfHandle(x, handle);
+    const id = given ?? idOfHandle(keys().handleKey, x, handle);
     // Answers with what the caller gave: the id it knew, or the handle.
     const named = given ?? handle;
     return id && x.manager.expireSession(id) ? c.json({ expired: named }) : c.json({ error: `The session [${named}] was not found` }, 404);
@@ -216,25 +216,25 @@ export function managerApp(context: ContextConfig, scope: AppScope) {
   });
 
   // ---- HTML ----
-  app.get("/", (c) => c.html(page(view(), c.env.contextPath, fullIds(c))));
+  app.get("/", (c) => c.html(page(view(), c.env.contextPath, fullIds(c), keys())));
   app.post("/html/:action", async (c) => {
     // Bounded by the connector's maxPostSize (413 when larger).
     const form = await readForm(c.req.raw, c.env.connector.maxPostSize).catch((e) => e as Error);
     if (form instanceof BodyTooLargeError) return c.text(form.message, 413, { connection: "close" });
     if (form instanceof Error) throw form;
-    if (form.csrf !== CSRF) return c.text("Bad request: stale or missing form token; reload the page", 400);
+    if (form.csrf !== keys().csrf) return c.text("Bad request: stale or missing form token; reload the page", 400);
     const v = view();
     const full = fullIds(c);
     let message = "";
     if (c.req.param("action") === "expire") {
       const x = v.contexts().find((ctx) => ctx.host === form.host && (ctx.path || "/") === form.path);
-      const id = x ? idOfHandle(x, String(form.handle ?? "")) : undefined;
+      const id = x ? idOfHandle(keys().handleKey, x, String(form.handle ?? "")) : undefined;
       message = x && id && x.manager.expireSession(id) ? `Expired session ${full ? id : maskId(id)}` : "The session was not found (expired already?)";
     } else if (c.req.param("action") === "sslReload") {
       const r = await v.reloadTls();
       message = [...r.reloaded, ...r.failed].join("; ") || "no TLS connector";
     }
-    return c.html(page(v, c.env.contextPath, full, message));
+    return c.html(page(v, c.env.contextPath, full, keys(), message));
   });
   return app;
 }
@@ -268,13 +268,13 @@ function maskId(id: string): string {
   return `${id.slice(0, Math.min(8, Math.floor(id.length / 4)))}…`;
 }
 
-function sessionHandle(x: ContextView, id: string): string {
-  return createHmac("sha256", HANDLE_KEY).update(`${x.engine}\n${x.host}\n${x.path}\n${id}`).digest().subarray(0, 16).toString("base64url");
+function sessionHandle(key: Uint8Array, x: ContextView, id: string): string {
+  return createHmac("sha256", key).update(`${x.engine}\n${x.host}\n${x.path}\n${id}`).digest().subarray(0, 16).toString("base64url");
 }
 
-function idOfHandle(x: ContextView, handle: string | undefined): string | undefined {
+function idOfHandle(key: Uint8Array, x: ContextView, handle: string | undefined): string | undefined {
   if (!handle) return undefined;
-  return x.manager.findSessions().find((s) => sessionHandle(x, s.id) === handle)?.id;
+  return x.manager.findSessions().find((s) => sessionHandle(key, x, s.id) === handle)?.id;
 }
 
 function overview(v: AdminView) {
@@ -286,7 +286,7 @@ function overview(v: AdminView) {
   };
 }
 
-function page(v: AdminView, base: string, fullIds: boolean, message = ""): string {
+function page(v: AdminView, base: string, fullIds: boolean, keys: { csrf: string; handleKey: Uint8Array }, message = ""): string {
   const e = escapeHtml;
   const connectors = v
     .connectors()
@@ -301,7 +301,7 @@ function page(v: AdminView, base: string, fullIds: boolean, message = ""): strin
         .slice(0, 50)
         .map(
           (ss) =>
-            `<li><code>${e(fullIds ? ss.id : maskId(ss.id))}</code> last used ${e(new Date(ss.lastAccessedTime).toISOString())} <form class="inline" method="post" action="${e(base)}/html/expire"><input type="hidden" name="csrf" value="${CSRF}"><input type="hidden" name="host" value="${e(x.host)}"><input type="hidden" name="path" value="${e(x.path || "/")}"><input type="hidden" name="handle" value="${e(sessionHandle(x, ss.id))}"><button>Expire</button></form></li>`,
+            `<li><code>${e(fullIds ? ss.id : maskId(ss.id))}</code> last used ${e(new Date(ss.lastAccessedTime).toISOString())} <form class="inline" method="post" action="${e(base)}/html/expire"><input type="hidden" name="csrf" value="${keys.csrf}"><input type="hidden" name="host" value="${e(x.host)}"><input type="hidden" name="path" value="${e(x.path || "/")}"><input type="hidden" name="handle" value="${e(sessionHandle(keys.handleKey, x, ss.id))}"><button>Expire</button></form></li>`,
         )
         .join("");
       return `<tr><td>${e(x.host)}</td><td>${e(x.path || "/")}</td><td>${e(x.handler ?? x.docBase ?? "")}</td><td>${s.activeSessions}</td><td>${s.maxActive}</td><td>${s.sessionCounter}</td><td>${s.expiredSessions}</td><td>${s.rejectedSessions}</td><td>${s.sessionAverageAliveTime}s</td></tr>${sessions ? `<tr><td></td><td colspan="8"><ul>${sessions}</ul></td></tr>` : ""}`;
@@ -312,7 +312,7 @@ function page(v: AdminView, base: string, fullIds: boolean, message = ""): strin
 </head><body><h1>bobcat manager</h1><p>bobcat ${e(v.version)} on ${e(v.runtime)}</p>
 ${message ? `<p class="msg">${e(message)}</p>` : ""}
 <h2>Connectors</h2><table><tr><th>name</th><th>URL</th><th>back-end</th><th>in flight / queued / rejected</th><th>SSLHostConfigs</th></tr>${connectors}</table>
-<form method="post" action="${e(base)}/html/sslReload"><input type="hidden" name="csrf" value="${CSRF}"><button>Reload TLS certificates</button></form>
+<form method="post" action="${e(base)}/html/sslReload"><input type="hidden" name="csrf" value="${keys.csrf}"><button>Reload TLS certificates</button></form>
 <h2>Applications</h2><table><tr><th>host</th><th>path</th><th>serves</th><th>active sessions</th><th>max active</th><th>session counter</th><th>expired</th><th>rejected</th><th>average alive</th></tr>${contexts}</table>
 <p>Scripts: <code>${e(base)}/text/list</code>, <code>${e(base)}/text/sessions?path=/app</code>, <code>POST ${e(base)}/text/expire?path=/app&amp;idle=30</code>, <code>POST ${e(base)}/text/sslReload</code>, <code>${e(base)}/json</code>.</p>
 </body></html>`;

@@ -4,10 +4,11 @@ import { BobcatServer } from "../runtime/server.ts";
 import { loadConnectorTls } from "../runtime/tls-material.ts";
 import { planConnector, serviceTlsNeeds } from "../runtime/plan.ts";
 import { RUNTIME, runtimeLabel } from "../runtime/detect.ts";
-import { loadHandler } from "../core/handler-module.ts";
+import { loadHandler } from "../core/handlers.ts";
 import { Engine } from "../core/engine.ts";
 import { StandardManager } from "../session/standard-manager.ts";
 import { locateError } from "../config/validate.ts";
+import { SERVER_PLATFORM } from "../core/server-platform.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { configureLogging, logger } from "../util/log.ts";
 import { whenParentExits } from "../runtime/parent-watch.ts";
@@ -99,7 +100,7 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
       // reads and deletes its persistence file.
       let engine: Engine;
       try {
-        engine = new Engine(service, { strictServletCompliance: config.server.strictServletCompliance, baseDir: config.baseDir, globalDataSources: global });
+        engine = new Engine(service, { strictServletCompliance: config.server.strictServletCompliance, baseDir: config.baseDir, globalDataSources: global, platform: SERVER_PLATFORM });
       } catch (e) {
         collect(e);
         continue;
@@ -110,7 +111,7 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
             await c.start();
             await c.sessions.manager.stop();
           } else if (c.config.handler) {
-            await loadHandler(c.config.handler, c.config, { engine: c.engine, host: c.host.config });
+            await loadHandler(c.config.handler, c.config, { engine: c.engine, host: c.host.config }, { platform: SERVER_PLATFORM });
           }
           if (c.sessions.manager instanceof StandardManager) {
             await c.sessions.manager.checkPersistenceFile().catch((e) => Promise.reject(locateError(e, [c.config.manager])));

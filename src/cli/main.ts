@@ -5,7 +5,8 @@
  */
 import { resolve } from "node:path";
 import { stringify } from "yaml";
-import { loadConfigFile, loadConfigText, type LoadOptions } from "../config/load.ts";
+import { loadConfigText, type LoadOptions } from "../config/load.ts";
+import { loadConfigFile } from "../config/load-file.ts";
 import type { BobcatConfig } from "../config/model.ts";
 import { DEFAULT_CONFIG_NAME, DEFAULT_CONFIG_YAML } from "./default-config.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";

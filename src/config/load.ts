@@ -1,7 +1,10 @@
 /**
  * From a config file to a validated BobcatConfig: parse (YAML/TOML), expand `${...}`,
  * validate against the schema, then the checks that span elements (port clashes, duplicate
- * hosts and contexts, the default host, TLS connectors without certificates).
+ * hosts and contexts, the default host, TLS connectors without certificates). Reading a file
+ * is load-file.ts: this module touches no file, so edge runtimes load configs from text, and
+ * asks for the environment, the home or working directory only when a `${...}` names them
+ * (Deno's --allow-env, --allow-sys and --allow-read are not needed otherwise).
  */
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
@@ -19,7 +22,6 @@ import type {
   SSLHostConfig,
 } from "./model.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
-import { MAX_CONFIG_FILE_BYTES, readRegularTextFile, UnreadableFileError } from "../util/files.ts";
 import type { Level } from "../util/log.ts";
 import { urlPatternProblem } from "../core/constraints.ts";
 
@@ -33,34 +35,11 @@ export interface LoadOptions {
   env?: Record<string, string | undefined>;
 }
 
-export async function loadConfigFile(file: string, opts: LoadOptions = {}): Promise<BobcatConfig> {
-  const abs = resolve(file);
-  let text: string;
-  try {
-    text = await readRegularTextFile(abs, MAX_CONFIG_FILE_BYTES);
-  } catch (e) {
-    if (e instanceof UnreadableFileError) {
-      throw new BobcatError("config.notRegular", `cannot read config file ${abs}: it ${e.reason}`, {
-        where: { file: abs },
-        fix: e.code === "ETOOLARGE"
-          ? "point --config at the server's YAML or TOML file (a config file is a few kilobytes)"
-          : "point --config at a regular YAML or TOML file (not a pipe, device or directory)",
-      });
-    }
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new BobcatError("config.notFound", `cannot read config file ${abs}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`, {
-      where: { file: abs },
-      fix: code === "ENOENT" ? "check the --config path (relative paths are resolved against the current directory)" : "check the file's permissions",
-    });
-  }
-  return loadConfigText(abs, text, { ...opts, baseDir: opts.baseDir ?? dirname(abs) });
-}
-
 export function loadConfigText(file: string, text: string, opts: LoadOptions = {}): BobcatConfig {
   const source = parseSource(file, text);
   const baseDir = resolve(opts.baseDir ?? dirname(file));
   const homeDir = resolve(opts.homeDir ?? baseDir);
-  const env = opts.env ?? (process.env as Record<string, string | undefined>);
+  const env = opts.env ?? ((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {});
 
   const root = (source.data ?? {}) as Record<string, unknown>;
   if (typeof root !== "object" || Array.isArray(root)) {
@@ -69,9 +48,14 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions = {
       fix: "start the file with `server:` (see config/server.yaml)",
     });
   }
+  // Getters: the home and working directories are looked up only when a ${...} names them.
   const builtins = {
-    "user.home": homedir(),
-    "user.dir": process.cwd(),
+    get "user.home"() {
+      return homedir();
+    },
+    get "user.dir"() {
+      return process.cwd();
+    },
     "catalina.base": baseDir,
     "catalina.home": homeDir,
     "bobcat.base": baseDir,

@@ -1,8 +1,10 @@
 /**
- * What the built-in manager app may see and do: the running server registers a view of itself
- * here at start (the core knows nothing of listeners; the runtime layer does).
+ * What the built-in manager app may see and do: the running server (or edge handler) hands a
+ * view of itself to its engines, which pass it to their built-in apps (the core knows nothing
+ * of listeners; the runtime layer does). Each server has its own: there is no process-wide view.
  */
-import type { ManagerBase } from "../session/index.ts";
+import type { ManagerBase } from "../session/manager-base.ts";
+import type { Engine } from "./engine.ts";
 
 export interface ConnectorView {
   name: string;
@@ -34,12 +36,20 @@ export interface AdminView {
   reloadTls(hostName?: string): Promise<{ reloaded: string[]; failed: string[] }>;
 }
 
-let current: AdminView | undefined;
-
-export function setAdminView(view: AdminView | undefined): void {
-  current = view;
-}
-
-export function adminView(): AdminView | undefined {
-  return current;
+/** The contexts of these engines as the manager app lists them. */
+export function contextViews(engines: readonly Engine[]): ContextView[] {
+  return engines.flatMap((e) =>
+    e.hosts.flatMap((h) =>
+      h.contexts.map((c) => ({
+        engine: e.config.name,
+        host: h.config.name,
+        path: c.path,
+        name: c.config.name,
+        docBase: c.config.docBase,
+        handler: c.config.handler,
+        sessionTimeout: c.config.sessionTimeout,
+        manager: c.sessions.manager,
+      })),
+    ),
+  );
 }

@@ -19,6 +19,11 @@ export interface ConnectionInfo {
   hostHeaders?: string[];
   /** Set on TLS connections whose back-end exposes the TLS state (node-compat). */
   tls?: TlsInfo;
+  /**
+   * Keeps the request's background work (session store writes) alive after the response: an
+   * edge platform's waitUntil (Workers' ctx.waitUntil). Servers live on anyway and leave it unset.
+   */
+  waitUntil?: (work: Promise<unknown>) => void;
 }
 
 export interface TlsInfo {

@@ -5,24 +5,42 @@
  */
 import { isBodyTooLarge, isClientBodyError } from "./body-limit.ts";
 import type { ContextConfig, EngineConfig, HostConfig, ServiceConfig, ValveConfig } from "../config/model.ts";
-import { AccessLog } from "./access-log.ts";
 import { ConstraintChecker, secureRedirect } from "./constraints.ts";
 import { RequestContext, type ConnectionInfo, type ConnectorInfo } from "./context.ts";
 import { errorPage } from "./error-page.ts";
-import { loadHandler, type FetchHandler } from "./handler-module.ts";
+import { loadHandler, type FetchHandler } from "./handlers.ts";
 import { SessionBinding, type SessionSettings } from "./sessions.ts";
-import { createDataSources, type DataSources } from "../datasource/index.ts";
+import type { DataSources } from "../datasource/resources.ts";
+import type { AccessLogWriter, Platform } from "./platform.ts";
+import type { AdminView } from "./admin.ts";
+import { BobcatError } from "../util/errors.ts";
 import { Authenticator } from "./auth.ts";
-import { locateError } from "../config/validate.ts";
+import { locateError, sourceOf } from "../config/validate.ts";
 import { RemoteIpValve, SSLValve, type RequestValve } from "./proxy-valves.ts";
-import { serveStatic } from "./static/index.ts";
 import { encodeSegment, normalizePath, readTarget } from "./request-target.ts";
 import { logger } from "../util/log.ts";
 
 const log = logger("core");
 
-function accessLogs(valves: ValveConfig[]): AccessLog[] {
-  return valves.flatMap((v) => (v.className === "AccessLogValve" ? [new AccessLog(v)] : []));
+/** What an engine needs from whoever builds it: the platform, and the server's handlers and view. */
+export interface EngineSettings extends SessionSettings {
+  /** Handler objects by the spec a context names in `handler:` (e.g. "app:main"), for this engine only. */
+  handlers?: Readonly<Record<string, unknown>>;
+  /** The view of the server (or edge handler) the built-in manager app shows. */
+  admin?: () => AdminView | undefined;
+}
+
+function accessLogs(valves: ValveConfig[], platform: Platform): AccessLogWriter[] {
+  return valves.flatMap((v) => {
+    if (v.className !== "AccessLogValve") return [];
+    if (!platform.accessLog) {
+      throw new BobcatError("platform.noAccessLog", `AccessLogValve writes log files, which ${platform.name} does not have`, {
+        where: sourceOf(v).self,
+        fix: "remove the AccessLogValve and use the platform's request logs",
+      });
+    }
+    return [platform.accessLog(v)];
+  });
 }
 
 /** The valves that rewrite what a request says about itself (proxy headers), in config order. */
@@ -37,7 +55,7 @@ export class ContextRuntime {
   readonly sessions: SessionBinding;
   /** The context's own `resources`, for a DataSourceStore with localDataSource. */
   readonly dataSources?: DataSources;
-  readonly accessLogs: AccessLog[];
+  readonly accessLogs: AccessLogWriter[];
   readonly hsts?: string;
   /** Engine, host and context request valves, outermost first. */
   valves: RequestValve[] = [];
@@ -48,13 +66,20 @@ export class ContextRuntime {
     readonly config: ContextConfig,
     readonly host: HostRuntime,
     readonly engine: EngineConfig,
-    settings: SessionSettings,
+    private readonly settings: EngineSettings,
   ) {
+    const platform = settings.platform;
+    if (config.docBase !== undefined && !platform.serveStatic) {
+      throw new BobcatError("platform.noDocBase", `context ${config.path || "/"}: docBase serves files, which ${platform.name} does not have`, {
+        where: sourceOf(config).attr("docBase"),
+        fix: "serve static files through the platform (e.g. Workers static assets) and leave docBase out",
+      });
+    }
     this.constraints = new ConstraintChecker(config.securityConstraints);
     this.auth = new Authenticator(config);
-    this.dataSources = config.resources.length > 0 ? createDataSources(config.resources, { baseDir: settings.baseDir, path: `${host.config.name}${config.path || "/"}: resources` }) : undefined;
+    this.dataSources = config.resources.length > 0 ? platform.createDataSources(config.resources, { baseDir: settings.baseDir, path: `${host.config.name}${config.path || "/"}: resources` }) : undefined;
     this.sessions = new SessionBinding(config, host.config, engine, settings, this.dataSources);
-    this.accessLogs = accessLogs(config.valves);
+    this.accessLogs = accessLogs(config.valves, platform);
     this.encodedPath = config.path.split("/").map(encodeSegment).join("/");
     if (config.hstsEnabled) {
       this.hsts =
@@ -71,7 +96,10 @@ export class ContextRuntime {
   /** Loads the handler and its session listeners, then the session manager (persisted sessions). */
   async start(): Promise<void> {
     if (this.config.handler) {
-      const loaded = await loadHandler(this.config.handler, this.config, { engine: this.engine, host: this.host.config });
+      const loaded = await loadHandler(this.config.handler, this.config, { engine: this.engine, host: this.host.config, admin: this.settings.admin }, {
+        provided: this.settings.handlers,
+        platform: this.settings.platform,
+      });
       this.handler = loaded.handler;
       this.sessions.addListeners(loaded.sessionListeners);
     }
@@ -96,17 +124,17 @@ export class ContextRuntime {
 export class HostRuntime {
   /** Longest path first, so the first prefix match is the longest. */
   readonly contexts: ContextRuntime[];
-  readonly accessLogs: AccessLog[];
+  readonly accessLogs: AccessLogWriter[];
 
   constructor(
     readonly config: HostConfig,
     engine: EngineConfig,
-    settings: SessionSettings,
+    settings: EngineSettings,
   ) {
     this.contexts = config.contexts
       .map((c) => new ContextRuntime(c, this, engine, settings))
       .sort((a, b) => b.path.length - a.path.length);
-    this.accessLogs = accessLogs(config.valves);
+    this.accessLogs = accessLogs(config.valves, settings.platform);
     const hostValves = [...requestValves(engine.valves), ...requestValves(config.valves)];
     for (const c of this.contexts) c.valves = [...hostValves, ...requestValves(c.config.valves)];
   }
@@ -126,21 +154,24 @@ export class Engine {
   readonly hosts: HostRuntime[];
   private readonly byName = new Map<string, HostRuntime>();
   private readonly defaultHost: HostRuntime;
-  private readonly accessLogs: AccessLog[];
+  private readonly accessLogs: AccessLogWriter[];
   private readonly logsAnywhere: boolean;
+  private readonly serveStatic: Platform["serveStatic"];
   private timer?: ReturnType<typeof setInterval>;
 
+  /** `settings.platform` says what the engine may use beyond web standards (files, databases). */
   constructor(
     readonly service: ServiceConfig,
-    settings: SessionSettings = { strictServletCompliance: false, baseDir: process.cwd() },
+    settings: EngineSettings,
     readonly config: EngineConfig = service.engine,
   ) {
+    this.serveStatic = settings.platform.serveStatic;
     this.hosts = config.hosts.map((h) => new HostRuntime(h, config, settings));
     for (const h of this.hosts) {
       for (const n of [h.config.name, ...h.config.aliases]) this.byName.set(n.toLowerCase(), h);
     }
     this.defaultHost = this.byName.get(config.defaultHost.toLowerCase())!;
-    this.accessLogs = accessLogs(config.valves);
+    this.accessLogs = accessLogs(config.valves, settings.platform);
     this.logsAnywhere =
       this.accessLogs.length > 0 ||
       this.hosts.some((h) => h.accessLogs.length > 0 || h.contexts.some((c) => c.accessLogs.length > 0));
@@ -150,8 +181,13 @@ export class Engine {
     return this.hosts.flatMap((h) => h.contexts);
   }
 
-  async start(): Promise<void> {
+  /**
+   * Starts every context. `timer: false` leaves the background processing to the caller (an
+   * edge handler runs it between requests, where a timer outside a request may never fire).
+   */
+  async start(opts: { timer?: boolean } = {}): Promise<void> {
     for (const c of this.contexts) await c.start();
+    if (opts.timer === false) return;
     const ms = this.config.backgroundProcessorDelay * 1000;
     this.timer = setInterval(() => void this.backgroundProcess(), ms);
     (this.timer as { unref?: () => void }).unref?.();
@@ -321,7 +357,7 @@ export class Engine {
         // "/app" → "/app/", as Tomcat redirects a context root without its slash.
         return new Response(null, { status: 302, headers: { location: `${context.encodedPath}/${r.search}` } });
       }
-      const res = await serveStatic(req, r.relPath, {
+      const res = await this.serveStatic!(req, r.relPath, {
         docBase: cfg.docBase,
         welcomeFiles: cfg.welcomeFiles,
         listings: cfg.listings,

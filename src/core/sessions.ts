@@ -4,16 +4,13 @@
  * (so `ctx.getSession()` can stay synchronous), and writes the session cookie afterwards.
  */
 import type { ContextConfig, EngineConfig, HostConfig } from "../config/model.ts";
-import type { DataSources } from "../datasource/index.ts";
-import {
-  type ManagerBase,
-  PersistentManager,
-  SessionNotStoredError,
-  StandardManager,
-  TooManyActiveSessionsError,
-  type SessionListener,
-  type StandardSession,
-} from "../session/index.ts";
+import type { DataSources } from "../datasource/resources.ts";
+import type { ManagerBase } from "../session/manager-base.ts";
+import { TooManyActiveSessionsError } from "../session/errors.ts";
+import { SessionNotStoredError } from "../session/persistent-manager.ts";
+import type { SessionListener } from "../session/types.ts";
+import type { StandardSession } from "../session/session.ts";
+import type { Platform } from "./platform.ts";
 import type { Principal, RequestContext, SessionAccess } from "./context.ts";
 import { locateError } from "../config/validate.ts";
 import { errorPage } from "./error-page.ts";
@@ -24,6 +21,8 @@ export interface SessionSettings {
   baseDir: string;
   /** `server.globalNamingResources.resources`, opened once per server. */
   globalDataSources?: DataSources;
+  /** Builds the managers (and their stores) with what the platform has: files on a server, not on the edge. */
+  platform: Platform;
 }
 
 /**
@@ -183,10 +182,7 @@ export class SessionBinding {
       ...(engine.jvmRoute ? { jvmRoute: engine.jvmRoute } : {}),
     };
     try {
-      this.manager =
-        context.manager.className === "PersistentManager"
-          ? new PersistentManager({ ...options, dataSources: { global: settings.globalDataSources, local: localDataSources } })
-          : new StandardManager(options);
+      this.manager = settings.platform.createManager(context.manager.className, options, { global: settings.globalDataSources, local: localDataSources });
     } catch (e) {
       throw locateError(e, [context.manager.store, context.manager, context]);
     }
@@ -243,6 +239,7 @@ export class SessionBinding {
     const state = ctx.sessions as RequestSessions;
     if (!state.resolved && !state.rejected) return res;
     const stored = state.release();
+    this.keepAlive(ctx);
     if (stored) return stored.then(() => this.respond(state, ctx, res), (err) => notStored(err, res));
     return this.respond(state, ctx, res);
   }
@@ -273,7 +270,14 @@ export class SessionBinding {
     const state = ctx.sessions as RequestSessions;
     // The error response acknowledges nothing; the writes go on, and their failures are logged.
     void state.release()?.catch(() => {});
+    this.keepAlive(ctx);
     return state.rejected ? this.respond(state, ctx, new Response(null)) : undefined;
+  }
+
+  /** On an edge platform, the store work this request set off goes to its waitUntil, so none is cut off. */
+  private keepAlive(ctx: RequestContext): void {
+    const waitUntil = ctx.conn.waitUntil;
+    if (waitUntil && this.manager.hasStore) waitUntil(this.manager.whenIdle());
   }
 
   /** `url` with `;jsessionid=` when URL tracking is on and the id did not come from a cookie. */

@@ -2,13 +2,13 @@
  * Named data sources, bobcat's counterpart of Tomcat's `<Resource type="javax.sql.DataSource">`
  * in `<GlobalNamingResources>` and in a `<Context>`. A resource names a database by URL
  * (`sqlite:PATH`, `postgres://...`, `mysql://...`; a `jdbc:` prefix from server.xml is accepted)
- * and is opened on first use, then shared by every store that names it.
+ * and is opened on first use, then shared by every store that names it. Opening is the
+ * platform's: a server's opener (src/datasource/open.ts) has SQLite files and every driver, an
+ * edge runtime's only network databases; this module touches neither files nor drivers.
  */
-import { mkdir, stat } from "node:fs/promises";
-import { dirname, isAbsolute, resolve } from "node:path";
+import { isAbsolute, resolve } from "node:path";
 import { BobcatError } from "../util/errors.ts";
-import { fileKind } from "../util/files.ts";
-import { type Dialect, openMysql, openPostgres, openSqlite, type SqlConnection } from "./drivers.ts";
+import type { Dialect, SqlConnection } from "./drivers.ts";
 
 /** One `<Resource>`, with Tomcat's (DBCP's) attribute names. */
 export interface ResourceConfig {
@@ -45,6 +45,18 @@ const ACCEPTED = [
 ];
 const JNDI_PREFIX = "java:comp/env/";
 
+/** What an opener gets: the resource's name, its database and how to connect. */
+export interface DataSourceSpec {
+  name: string;
+  dialect: Dialect;
+  /** The file (SQLite) or the URL, password included. */
+  target: string;
+  options: { username?: string; password?: string; maxTotal: number; maxWaitMillis: number };
+}
+
+/** Opens a data source's connection (or pool): the platform's drivers. */
+export type DataSourceOpener = (spec: DataSourceSpec) => Promise<SqlConnection>;
+
 export class DataSource {
   private opening: Promise<SqlConnection> | null = null;
 
@@ -55,6 +67,7 @@ export class DataSource {
     readonly location: string,
     private readonly target: string,
     private readonly options: { username?: string; password?: string; maxTotal: number; maxWaitMillis: number },
+    private readonly opener: DataSourceOpener,
   ) {}
 
   /** The shared connection (pool), opened on first use; a failed open is retried by the next call. */
@@ -68,15 +81,8 @@ export class DataSource {
     return this.opening;
   }
 
-  private async open(): Promise<SqlConnection> {
-    switch (this.dialect) {
-      case "sqlite":
-        return openSqliteFile(this.name, this.target);
-      case "postgres":
-        return openPostgres(this.target, this.options, this.name);
-      case "mysql":
-        return openMysql(this.target, this.options, this.name);
-    }
+  private open(): Promise<SqlConnection> {
+    return this.opener({ name: this.name, dialect: this.dialect, target: this.target, options: this.options });
   }
 
   /** Opens the data source and runs a trivial query (`bobcat check`). */
@@ -95,56 +101,6 @@ export class DataSource {
 
   toString(): string {
     return `${this.name} (${this.location})`;
-  }
-}
-
-/** SQLite's error codes by name (Bun), number (Node) or message (Deno), reduced to what the fix depends on. */
-function sqliteProblem(err: unknown): "path" | "notDatabase" | "other" {
-  const e = err as { code?: string; errcode?: number; message?: string } | null;
-  const code = String(e?.code ?? "");
-  const message = String(e?.message ?? "");
-  if (/^SQLITE_(CANTOPEN|READONLY|PERM|AUTH|IOERR)/.test(code) || [3, 8, 10, 14, 23].includes(e?.errcode ?? -1) ||
-      /unable to open database file|readonly database|disk I\/O error/i.test(message)) return "path";
-  if (/^SQLITE_(NOTADB|CORRUPT)/.test(code) || [11, 26].includes(e?.errcode ?? -1) || /file is not a database|malformed/i.test(message)) return "notDatabase";
-  return "other";
-}
-
-/**
- * Creates the database file's directory and opens it. A directory or file bobcat may not write,
- * a file that is not a database, and a missing driver or package (raised by the driver) each get
- * their own fix.
- */
-async function openSqliteFile(name: string, target: string): Promise<SqlConnection> {
-  const fail = (err: unknown, fix: string): never => {
-    throw new BobcatError("datasource.openFailed", `data source [${name}]: cannot open the SQLite database [${target}]: ${(err as Error)?.message ?? err}`, {
-      where: { attribute: "url" },
-      fix,
-      cause: err,
-    });
-  };
-  const writable = `Point the url at a file in a directory bobcat may write to, or give the user bobcat runs as write access to ${dirname(target)}.`;
-  if (target !== ":memory:") {
-    try {
-      await mkdir(dirname(target), { recursive: true });
-    } catch (err) {
-      fail(err, `${writable} (${dirname(target)} cannot be created: ${(err as { code?: string }).code ?? "error"})`);
-    }
-    // SQLite would block on a FIFO (and hold up start-up and the stop).
-    const st = await stat(target).catch(() => null);
-    if (st && !st.isFile()) fail(new Error(`it is ${fileKind(st)}, not a database file`), "Point the url at a regular file (or a path that does not exist yet).");
-  }
-  try {
-    return await openSqlite(target, name);
-  } catch (err) {
-    if (err instanceof BobcatError) throw err;
-    switch (sqliteProblem(err)) {
-      case "path":
-        return fail(err, writable);
-      case "notDatabase":
-        return fail(err, `${target} is not an SQLite database (or is damaged): move it away, or point the url at another file.`);
-      default:
-        return fail(err, `Check the database file ${target}.`);
-    }
   }
 }
 
@@ -214,8 +170,11 @@ export function lookupDataSource(name: string, scopes: DataSourceScopes, localDa
   });
 }
 
-/** Validates `<Resource>` entries and makes the data sources among them (nothing is opened yet). */
-export function createDataSources(resources: readonly ResourceConfig[], options: DataSourcesOptions = {}): DataSources {
+/**
+ * Validates `<Resource>` entries and makes the data sources among them (nothing is opened yet);
+ * `open` is the platform's opener (a server's: createDataSources in src/datasource/index.ts).
+ */
+export function makeDataSources(resources: readonly ResourceConfig[], options: DataSourcesOptions, open: DataSourceOpener): DataSources {
   const listPath = options.path ?? "resources";
   if (!Array.isArray(resources)) {
     throw new BobcatError("datasource.badResource", `${listPath} must be a list of resources`, { where: { path: listPath } });
@@ -267,7 +226,7 @@ export function createDataSources(resources: readonly ResourceConfig[], options:
         password: text("password"),
         maxTotal: positive("maxTotal", "maxActive", 8),
         maxWaitMillis: positive("maxWaitMillis", "maxWait", 10000),
-      }),
+      }, open),
     );
   });
   return new DataSources(sources);

@@ -14,8 +14,9 @@ import { planConnector, serviceTlsNeeds, type Plan } from "./plan.ts";
 import { loadConnectorTls, type ConnectorTls } from "./tls-material.ts";
 import { startNodeCompat } from "./node-compat.ts";
 import { VERSION } from "../version.ts";
-import { setAdminView, type AdminView } from "../core/admin.ts";
+import { type AdminView, contextViews } from "../core/admin.ts";
 import { createDataSources, type DataSources } from "../datasource/index.ts";
+import { SERVER_PLATFORM } from "../core/server-platform.ts";
 
 const log = logger("connector");
 
@@ -35,15 +36,34 @@ export interface StartOptions {
   runtime?: RuntimeName;
 }
 
+export interface ServerSetup {
+  /** Handler objects by the spec a context names in `handler:` (e.g. "app:main"), for this server only. */
+  handlers?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * One server: its own engines, connectors, sessions, handlers and manager view, so several can
+ * run in one process. A script sees what it needs: `urls`, `stop()`, `reloadTls()`.
+ */
 export class BobcatServer {
-  readonly engines: Engine[] = [];
-  readonly connectors: RunningConnector[] = [];
+  private readonly engines: Engine[] = [];
+  private readonly connectors: RunningConnector[] = [];
   /** `server.globalNamingResources.resources`, shared by every context (opened on first use). */
-  readonly globalDataSources: DataSources;
+  private readonly globalDataSources: DataSources;
+  private readonly view: AdminView;
   private stopped?: Promise<void>;
 
-  constructor(readonly config: BobcatConfig) {
+  constructor(
+    readonly config: BobcatConfig,
+    private readonly setup: ServerSetup = {},
+  ) {
     this.globalDataSources = globalDataSources(config);
+    this.view = this.adminView();
+  }
+
+  /** The URL of each listening connector as a client on this machine would use it, e.g. `https://localhost:8443/`. */
+  get urls(): string[] {
+    return this.connectors.map((c) => c.url);
   }
 
   async start(opts: StartOptions = {}): Promise<this> {
@@ -60,6 +80,9 @@ export class BobcatServer {
           strictServletCompliance: this.config.server.strictServletCompliance,
           baseDir: this.config.baseDir,
           globalDataSources: this.globalDataSources,
+          platform: SERVER_PLATFORM,
+          handlers: this.setup.handlers,
+          admin: () => this.view,
         });
         this.engines.push(engine);
         for (const c of service.connectors) {
@@ -88,7 +111,6 @@ export class BobcatServer {
       await this.stop(0);
       throw e;
     }
-    setAdminView(this.adminView());
     return this;
   }
 
@@ -107,21 +129,7 @@ export class BobcatServer {
           queued: c.pipeline.limiter.queued,
           rejected: c.pipeline.limiter.rejected,
         })),
-      contexts: () =>
-        this.engines.flatMap((e) =>
-          e.hosts.flatMap((h) =>
-            h.contexts.map((c) => ({
-              engine: e.config.name,
-              host: h.config.name,
-              path: c.path,
-              name: c.config.name,
-              docBase: c.config.docBase,
-              handler: c.config.handler,
-              sessionTimeout: c.config.sessionTimeout,
-              manager: c.sessions.manager,
-            })),
-          ),
-        ),
+      contexts: () => contextViews(this.engines),
       reloadTls: (hostName) => this.reloadTls(hostName),
     };
   }

@@ -204,6 +204,15 @@ export abstract class ManagerBase implements SessionHost {
     return undefined;
   }
 
+  /**
+   * Settles once the background work the manager has started so far (store writes a request's
+   * end set off) is done. An edge runtime hands it to the platform's waitUntil, so the work is not
+   * cut off when the response has gone out. Managers without a store have none.
+   */
+  whenIdle(): Promise<void> {
+    return Promise.resolve();
+  }
+
   /** Called on every engine background tick; the expiry sweep runs every processExpiresFrequency-th call. */
   async backgroundProcess(): Promise<void> {
     this.backgroundCount = (this.backgroundCount + 1) % this.config.processExpiresFrequency;

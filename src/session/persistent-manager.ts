@@ -24,7 +24,7 @@ import type { ManagerOptions } from "./options.ts";
 import { contentKey, encodeSessionData } from "./record.ts";
 import type { StandardSession } from "./session.ts";
 import type { SessionSnapshot, Store } from "./store.ts";
-import { createStore, type StoreOptions } from "./stores/index.ts";
+import { createStore, type StoreOptions } from "./stores/create.ts";
 import { type LifecycleStore, StoreUnavailableError } from "./stores/store-base.ts";
 
 export interface PersistentManagerOptions extends ManagerOptions {
@@ -233,6 +233,16 @@ export class PersistentManager extends ManagerBase {
       this.log.error(`[${this.name}] ${this.backlog.size} pending write(s) to ${this.storeImpl} could not be made before the stop`);
     }
     await this.storeImpl.stop?.();
+  }
+
+  /**
+   * Settles once the store operations started so far have: the writes the end of a request
+   * schedules for the next turn of the event loop included, later ones not (so it settles under
+   * steady load too).
+   */
+  override async whenIdle(): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await Promise.all([...this.chains.values()]);
   }
 
   /** Resolves once no store operation is in flight (removals run in the background). */

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { loadConfigText } from "../../src/config/load.ts";
 import { Engine } from "../../src/core/engine.ts";
+import { SERVER_PLATFORM } from "../../src/core/server-platform.ts";
 import type { ConnectorInfo } from "../../src/core/context.ts";
 import { urlPatternMatches } from "../../src/core/constraints.ts";
 import { RequestLimiter } from "../../src/core/limiter.ts";
@@ -62,7 +63,7 @@ server:
 `,
     { baseDir: base, env: {} },
   );
-  engine = new Engine(config.server.services[0]!);
+  engine = new Engine(config.server.services[0]!, { strictServletCompliance: false, baseDir: base, platform: SERVER_PLATFORM });
   await engine.start();
 });
 

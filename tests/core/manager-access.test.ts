@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { loadConfigText } from "../../src/config/load.ts";
 import { Engine } from "../../src/core/engine.ts";
-import { setAdminView } from "../../src/core/admin.ts";
+import type { AdminView } from "../../src/core/admin.ts";
+import { SERVER_PLATFORM } from "../../src/core/server-platform.ts";
 
 const engines: Record<string, Engine> = {};
 const connector = { name: "http-nio-8080", port: 8080, scheme: "http", secure: false, redirectPort: 8443 };
@@ -30,15 +31,16 @@ ${valves}
     { env: {} },
   ).server.services[0]!;
 
+const view: AdminView = { version: "test", runtime: "test", connectors: () => [], contexts: () => [], reloadTls: async () => ({ reloaded: [], failed: [] }) };
+const settings = { strictServletCompliance: false, baseDir: "/c", platform: SERVER_PLATFORM, admin: () => view };
+
 beforeAll(async () => {
-  engines.direct = new Engine(config(""));
-  engines.proxied = new Engine(config("        valves: [{ className: RemoteIpValve }]"));
+  engines.direct = new Engine(config(""), settings);
+  engines.proxied = new Engine(config("        valves: [{ className: RemoteIpValve }]"), settings);
   for (const e of Object.values(engines)) await e.start();
-  setAdminView({ version: "test", runtime: "test", connectors: () => [], contexts: () => [], reloadTls: async () => ({ reloaded: [], failed: [] }) });
 });
 
 afterAll(async () => {
-  setAdminView(undefined);
   for (const e of Object.values(engines)) await e.stop();
 });
 

@@ -3,14 +3,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfigText } from "../../src/config/load.ts";
 import { Engine } from "../../src/core/engine.ts";
-import { provideHandler } from "../../src/core/handler-module.ts";
+import { SERVER_PLATFORM } from "../../src/core/server-platform.ts";
 import { PKI } from "../helpers/bobcat.ts";
 
 let engine: Engine;
 const http = { name: "http-nio-8080", port: 8080, scheme: "http", secure: false, redirectPort: 8443 };
 
-beforeAll(async () => {
-  provideHandler("app:echo", {
+const handlers: Record<string, unknown> = {
+  "app:echo": {
     fetch: (_req: Request, ctx: import("../../src/core/context.ts").BobcatContext) =>
       Response.json({
         remoteAddr: ctx.remoteAddr,
@@ -23,7 +23,10 @@ beforeAll(async () => {
         ssl: ctx.sslSessionId ?? null,
         proxies: ctx.attributes.get("X-Forwarded-By") ?? null,
       }),
-  });
+  },
+};
+
+beforeAll(async () => {
   const config = loadConfigText(
     "/c/server.yaml",
     `
@@ -46,7 +49,7 @@ server:
 `,
     { env: {} },
   );
-  engine = new Engine(config.server.services[0]!);
+  engine = new Engine(config.server.services[0]!, { strictServletCompliance: false, baseDir: "/c", platform: SERVER_PLATFORM, handlers });
   await engine.start();
 });
 
