@@ -1,7 +1,7 @@
 /**
  * The packages the single executable lends to handler modules. `bun build --compile` bundles
  * hono (bobcat's built-in apps use it) and bobcat's own API; a handler module beside the
- * executable that imports `hono`, one of the `hono/...` entry points below, or `bobcat` gets
+ * executable that imports `hono`, one of the `hono/...` entry points below, `bobcat` or `bobcat/edge` gets
  * these copies through Bun runtime virtual modules, whether or not a node_modules is near it.
  * Anything else it imports resolves from its own node_modules (the executable is built with
  * --compile-autoload-package-json so that packages there resolve as under `bun`).
@@ -10,6 +10,7 @@
  * modules resolve these names from node_modules as usual.
  */
 import * as bobcat from "../../mod.ts";
+import * as bobcatEdge from "../../edge.ts";
 import * as hono from "hono";
 import * as honoAccepts from "hono/accepts";
 import * as honoAdapter from "hono/adapter";
@@ -59,6 +60,7 @@ import * as honoValidator from "hono/validator";
 /** Bare specifier → the bundled module's exports. */
 export const BUNDLED_MODULES: Readonly<Record<string, Record<string, unknown>>> = {
   bobcat,
+  "bobcat/edge": bobcatEdge,
   hono,
   "hono/accepts": honoAccepts,
   "hono/adapter": honoAdapter,
