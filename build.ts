@@ -41,10 +41,14 @@ function fail(message: string): never {
  * What `deno compile` must leave out of the executable. With `nodeModulesDir: manual` it embeds
  * the whole node_modules; these are the runtimes npm installs for the launcher (Bun, Deno), type
  * packages and test tools, which bobcat never imports at run time. `.bin` goes too: its links
- * would pull the runtime binaries back in.
+ * would pull the runtime binaries back in. Every devDependency goes as well (workerd and its
+ * @cloudflare platform package alone are 160 MB).
  */
 export const DENO_COMPILE_EXCLUDES = [
-  ".bin", "bun", "@oven", "deno", "@deno", "typescript", "@typescript", "bun-types", "@types", "undici-types", "playwright-core",
+  ...new Set([
+    ".bin", "bun", "@oven", "deno", "@deno", "typescript", "@typescript", "bun-types", "@types", "undici-types", "playwright-core", "@cloudflare",
+    ...Object.keys((JSON.parse(readFileSync(join(import.meta.dir, "package.json"), "utf8")) as { devDependencies?: Record<string, string> }).devDependencies ?? {}),
+  ]),
 ];
 
 /**
