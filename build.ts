@@ -28,7 +28,11 @@ const option = (name: string) => {
 
 function run(cmd: string[], env?: Record<string, string>): void {
   console.log(`$ ${cmd.join(" ")}`);
-  const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: root, stdio: "inherit", env: env ? { ...process.env, ...env } : process.env });
+  const r = spawnSync(cmd[0]!, cmd.slice(1), {
+    cwd: root,
+    stdio: "inherit",
+    env: env ? { ...process.env, ...env } : process.env,
+  });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
@@ -46,8 +50,23 @@ function fail(message: string): never {
  */
 export const DENO_COMPILE_EXCLUDES = [
   ...new Set([
-    ".bin", "bun", "@oven", "deno", "@deno", "typescript", "@typescript", "bun-types", "@types", "undici-types", "playwright-core", "@cloudflare",
-    ...Object.keys((JSON.parse(readFileSync(join(import.meta.dir, "package.json"), "utf8")) as { devDependencies?: Record<string, string> }).devDependencies ?? {}),
+    ".bin",
+    "bun",
+    "@oven",
+    "deno",
+    "@deno",
+    "typescript",
+    "@typescript",
+    "bun-types",
+    "@types",
+    "undici-types",
+    "playwright-core",
+    "@cloudflare",
+    ...Object.keys(
+      (JSON.parse(readFileSync(join(import.meta.dir, "package.json"), "utf8")) as {
+        devDependencies?: Record<string, string>;
+      }).devDependencies ?? {},
+    ),
   ]),
 ];
 
@@ -57,12 +76,22 @@ export const DENO_COMPILE_EXCLUDES = [
  * the CLI answers `--version` with "deno X.Y.Z", which denort does not.
  */
 function checkDenort(path: string): void {
-  if (!existsSync(path)) fail(`DENORT_BIN=${path} does not exist; point it at Deno's denort binary, or unset it to let deno compile download denort`);
-  const r = spawnSync(path, ["--version"], { encoding: "utf8", timeout: 20000, env: { ...process.env, NO_COLOR: "1" } });
+  if (!existsSync(path)) {
+    fail(
+      `DENORT_BIN=${path} does not exist; point it at Deno's denort binary, or unset it to let deno compile download denort`,
+    );
+  }
+  const r = spawnSync(path, ["--version"], {
+    encoding: "utf8",
+    timeout: 20000,
+    env: { ...process.env, NO_COLOR: "1" },
+  });
   const out = `${r.stdout ?? ""}${r.stderr ?? ""}`;
   if (/^deno \d+\.\d+\.\d+/m.test(out)) {
     fail(
-      `DENORT_BIN=${path} is the full Deno CLI (${out.split("\n")[0]!.trim()}), not denort: deno compile would write a ` +
+      `DENORT_BIN=${path} is the full Deno CLI (${
+        out.split("\n")[0]!.trim()
+      }), not denort: deno compile would write a ` +
         "copy of the CLI that never runs bobcat. Point DENORT_BIN at the denort binary of the same Deno version " +
         "(denort-<target>.zip from the Deno release), or unset it to let deno compile download it.",
     );
@@ -83,20 +112,33 @@ function compileWithDeno(verify: boolean): void {
     checkDenort(denortEnv);
   }
   const cmd = [
-    deno, "compile", "-A", "--unstable-net", `--config=${join(root, "deno.json")}`,
+    deno,
+    "compile",
+    "-A",
+    "--unstable-net",
+    `--config=${join(root, "deno.json")}`,
     ...DENO_COMPILE_EXCLUDES.flatMap((dir) => ["--exclude", join(root, "node_modules", dir)]),
-    "--output", output, "src/cli/main.ts",
+    "--output",
+    output,
+    "src/cli/main.ts",
   ];
   if (!verify) return run(cmd, env);
   console.log(`$ DENORT_BIN=${deno} ${cmd.join(" ")}`);
-  const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: root, encoding: "utf8", env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
+  const r = spawnSync(cmd[0]!, cmd.slice(1), {
+    cwd: root,
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+    maxBuffer: 64 << 20,
+  });
   // The stand-in executable is a copy of the Deno CLI, of no use: deleted before any verdict.
   rmSync(scratch!, { recursive: true, force: true });
   const report = `${r.stdout ?? ""}${r.stderr ?? ""}`;
   process.stdout.write(report);
   if (r.status !== 0) fail(`deno compile failed (exit ${r.status ?? r.error?.message})`);
   const embedded = report.slice(report.indexOf("Embedded Files"));
-  const leaked = DENO_COMPILE_EXCLUDES.filter((dir) => new RegExp(`[├└]─+┬? ${dir.replace(/[.@]/g, "\\$&")}[/ ]`).test(embedded));
+  const leaked = DENO_COMPILE_EXCLUDES.filter((dir) =>
+    new RegExp(`[├└]─+┬? ${dir.replace(/[.@]/g, "\\$&")}[/ ]`).test(embedded)
+  );
   if (leaked.length) fail(`the executable would embed node_modules/${leaked.join(", node_modules/")}`);
   console.log("verified: deno compile type-checks, resolves and embeds bobcat without the excluded packages");
 }
@@ -106,23 +148,40 @@ if (import.meta.main) {
   if (flag("--deno") && !flag("--verify") && process.env.DENORT_BIN) checkDenort(process.env.DENORT_BIN);
   // Keep src/version.ts in step with package.json.
   const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
-  const versionTs = `/** Kept in step with package.json by \`bun build.ts\`; read at run time by \`bobcat version\`. */\nexport const VERSION = "${version}";\n`;
-  if (readFileSync(join(root, "src/version.ts"), "utf8") !== versionTs) writeFileSync(join(root, "src/version.ts"), versionTs);
+  const versionTs =
+    `/** Kept in step with package.json by \`bun build.ts\`; read at run time by \`bobcat version\`. */\nexport const VERSION = "${version}";\n`;
+  if (readFileSync(join(root, "src/version.ts"), "utf8") !== versionTs) {
+    writeFileSync(join(root, "src/version.ts"), versionTs);
+  }
   run([process.execPath, "scripts/gen-config-artifacts.ts"]);
   mkdirSync(join(root, "dist"), { recursive: true });
 
   if (flag("--node")) {
-    run([process.execPath, "build", "--target=node", "src/cli/node-entry.ts", "--outfile", option("--outfile") ?? "dist/bobcat-node.mjs"]);
+    run([
+      process.execPath,
+      "build",
+      "--target=node",
+      "src/cli/node-entry.ts",
+      "--outfile",
+      option("--outfile") ?? "dist/bobcat-node.mjs",
+    ]);
   } else if (flag("--deno")) {
     compileWithDeno(flag("--verify"));
   } else {
     const target = option("--target");
     run([
-      process.execPath, "build", "--compile", "--minify", "--sourcemap",
+      process.execPath,
+      "build",
+      "--compile",
+      "--minify",
+      "--sourcemap",
       // Handler modules beside the executable resolve their own node_modules and tsconfig (JSX) as under `bun`.
-      "--compile-autoload-package-json", "--compile-autoload-tsconfig",
+      "--compile-autoload-package-json",
+      "--compile-autoload-tsconfig",
       ...(target ? [`--target=${target}`] : []),
-      "src/cli/exe-main.ts", "--outfile", option("--outfile") ?? "dist/bobcat",
+      "src/cli/exe-main.ts",
+      "--outfile",
+      option("--outfile") ?? "dist/bobcat",
     ]);
   }
 }

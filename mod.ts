@@ -8,7 +8,7 @@
  *   await server.stop();
  */
 export type * from "./src/config/model.ts";
-export type { BobcatContext, HttpSession, Principal, ConnectionInfo, ConnectorInfo } from "./src/core/context.ts";
+export type { BobcatContext, ConnectionInfo, ConnectorInfo, HttpSession, Principal } from "./src/core/context.ts";
 export type { FetchHandler } from "./src/core/handlers.ts";
 export type { SessionListener } from "./src/session/types.ts";
 export { BobcatError, BobcatErrors } from "./src/util/errors.ts";

@@ -21,7 +21,7 @@
  * --runtime node, bobcat's Bun parent plus the Node child). Certificate: tests/fixtures/pki
  * localhost-rsa.pem (RSA-2048) with intermediate.pem as the chain.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -57,7 +57,10 @@ interface Sample {
 
 function keepAlive(port: number, pid: number, seconds = duration, conns = connections): Sample {
   const c0 = cpuSeconds(pid);
-  const r = spawnSync("wrk", ["-t1", `-c${conns}`, `-d${seconds}s`, `https://127.0.0.1:${port}/`], { encoding: "utf8", timeout: (seconds + 30) * 1000 });
+  const r = spawnSync("wrk", ["-t1", `-c${conns}`, `-d${seconds}s`, `https://127.0.0.1:${port}/`], {
+    encoding: "utf8",
+    timeout: (seconds + 30) * 1000,
+  });
   const cpu = cpuSeconds(pid) - c0;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? 0);
   const total = Number(/(\d+) requests in/.exec(r.stdout)?.[1] ?? 0);
@@ -74,7 +77,16 @@ async function handshakes(port: number, pid: number, seconds = duration, clients
   const runs = await Promise.all(
     Array.from({ length: clients }, () =>
       new Promise<{ out: string; code: number | null }>((resolve) => {
-        const p = spawn("openssl", ["s_time", "-connect", `127.0.0.1:${port}`, "-new", "-www", "/", "-time", String(seconds)], { stdio: ["ignore", "pipe", "pipe"] });
+        const p = spawn("openssl", [
+          "s_time",
+          "-connect",
+          `127.0.0.1:${port}`,
+          "-new",
+          "-www",
+          "/",
+          "-time",
+          String(seconds),
+        ], { stdio: ["ignore", "pipe", "pipe"] });
         let out = "";
         p.stdout!.on("data", (d) => (out += d));
         p.stderr!.on("data", (d) => (out += d));
@@ -83,8 +95,7 @@ async function handshakes(port: number, pid: number, seconds = duration, clients
           clearTimeout(killer);
           resolve({ out, code });
         });
-      }),
-    ),
+      })),
   );
   const wall = (performance.now() - t0) / 1000;
   const cpu = cpuSeconds(pid) - c0;
@@ -100,13 +111,18 @@ async function handshakes(port: number, pid: number, seconds = duration, clients
   return { rps: total / wall, perCpu: cpu > 0 ? total / cpu : 0, errors };
 }
 
-
 const work = mkdtempSync(join(tmpdir(), "bobcat-handshakes-"));
 const fullchain = join(work, "fullchain.pem");
 writeFileSync(fullchain, readFileSync(leaf, "utf8").trimEnd() + "\n" + readFileSync(chain, "utf8"));
-writeFileSync(join(work, "hello.ts"), `export default { fetch: () => new Response("Hello, world", { headers: { "content-type": "text/plain" } }) };\n`);
+writeFileSync(
+  join(work, "hello.ts"),
+  `export default { fetch: () => new Response("Hello, world", { headers: { "content-type": "text/plain" } }) };\n`,
+);
 // Handler modules must be JavaScript under Node 20.
-writeFileSync(join(work, "hello.mjs"), `export default { fetch: () => new Response("Hello, world", { headers: { "content-type": "text/plain" } }) };\n`);
+writeFileSync(
+  join(work, "hello.mjs"),
+  `export default { fetch: () => new Response("Hello, world", { headers: { "content-type": "text/plain" } }) };\n`,
+);
 
 function config(name: string, port: number, extra: string, handler: string): string {
   const file = join(work, `${name}.yaml`);
@@ -138,7 +154,9 @@ server:
 
 const main = join(root, "src/cli/main.ts");
 const bunCmd = (cfg: string) => [bin("bun"), main, "run", "--config", cfg];
-const denoCmd = (cfg: string) => [bin("deno"), "run", "-A", `--config=${join(root, "deno.json")}`, main, "run", "--config", cfg];
+const denoCmd = (
+  cfg: string,
+) => [bin("deno"), "run", "-A", `--config=${join(root, "deno.json")}`, main, "run", "--config", cfg];
 const compat = "\n          maxConnections: 1000          # only node-compat can limit connections";
 
 interface Path {
@@ -148,12 +166,42 @@ interface Path {
   cmd: (port: number) => string[];
 }
 const allPaths: Path[] = [
-  { id: "raw", label: "raw Bun.serve", expect: /listening/, cmd: (port) => [bin("bun"), join(import.meta.dir, "raw-bun-serve.ts"), String(port), fullchain, key, "0"] },
-  { id: "bun-native", label: "bobcat Bun native", expect: /native Bun\.serve/, cmd: (port) => bunCmd(config("bun-native", port, "", "hello.ts")) },
-  { id: "bun-compat", label: "bobcat Bun node-compat", expect: /node:http2 compatibility/, cmd: (port) => bunCmd(config("bun-compat", port, compat, "hello.ts")) },
-  { id: "deno-native", label: "bobcat Deno native", expect: /native Deno\.serve/, cmd: (port) => denoCmd(config("deno-native", port, "", "hello.ts")) },
-  { id: "deno-compat", label: "bobcat Deno node-compat", expect: /node:http2 compatibility/, cmd: (port) => denoCmd(config("deno-compat", port, compat, "hello.ts")) },
-  { id: "node", label: "bobcat Node (--runtime node)", expect: /node:http2 \(the only back-end on Node\)/, cmd: (port) => [...bunCmd(config("node", port, "", "hello.mjs")), "--runtime", "node"] },
+  {
+    id: "raw",
+    label: "raw Bun.serve",
+    expect: /listening/,
+    cmd: (port) => [bin("bun"), join(import.meta.dir, "raw-bun-serve.ts"), String(port), fullchain, key, "0"],
+  },
+  {
+    id: "bun-native",
+    label: "bobcat Bun native",
+    expect: /native Bun\.serve/,
+    cmd: (port) => bunCmd(config("bun-native", port, "", "hello.ts")),
+  },
+  {
+    id: "bun-compat",
+    label: "bobcat Bun node-compat",
+    expect: /node:http2 compatibility/,
+    cmd: (port) => bunCmd(config("bun-compat", port, compat, "hello.ts")),
+  },
+  {
+    id: "deno-native",
+    label: "bobcat Deno native",
+    expect: /native Deno\.serve/,
+    cmd: (port) => denoCmd(config("deno-native", port, "", "hello.ts")),
+  },
+  {
+    id: "deno-compat",
+    label: "bobcat Deno node-compat",
+    expect: /node:http2 compatibility/,
+    cmd: (port) => denoCmd(config("deno-compat", port, compat, "hello.ts")),
+  },
+  {
+    id: "node",
+    label: "bobcat Node (--runtime node)",
+    expect: /node:http2 \(the only back-end on Node\)/,
+    cmd: (port) => [...bunCmd(config("node", port, "", "hello.mjs")), "--runtime", "node"],
+  },
 ];
 const paths = allPaths.filter((p) => only.includes(p.id));
 
@@ -169,18 +217,35 @@ try {
   for (const path of paths) {
     const port = await freePort();
     const { p, line } = await start(path.cmd(port));
-    running.push({ path, port, p, backend: line.replace(/^.*listening on \S+ — /, "").replace(/^listening on .*/, "Bun.serve") });
+    running.push({
+      path,
+      port,
+      p,
+      backend: line.replace(/^.*listening on \S+ — /, "").replace(/^listening on .*/, "Bun.serve"),
+    });
     if (!path.expect.test(line)) throw new Error(`${path.label}: unexpected back-end: ${line}`);
     results.set(path.id, { ka: [], hs: [] });
   }
   // Sanity: every server answers the s_time request (HTTP/1.0, no Host) with its body, and closes.
   for (const s of running) {
-    const r = spawnSync("openssl", ["s_client", "-quiet", "-connect", `127.0.0.1:${s.port}`, "-CAfile", join(pki, "ca.pem"), "-verify_return_error"], {
+    const r = spawnSync("openssl", [
+      "s_client",
+      "-quiet",
+      "-connect",
+      `127.0.0.1:${s.port}`,
+      "-CAfile",
+      join(pki, "ca.pem"),
+      "-verify_return_error",
+    ], {
       input: "GET / HTTP/1.0\r\n\r\n",
       encoding: "utf8",
       timeout: 10000,
     });
-    if (!/Hello, world/.test(r.stdout)) throw new Error(`${s.path.label}: no hello over s_client (chain verified against ca.pem): ${r.stdout}${r.stderr}`);
+    if (!/Hello, world/.test(r.stdout)) {
+      throw new Error(
+        `${s.path.label}: no hello over s_client (chain verified against ca.pem): ${r.stdout}${r.stderr}`,
+      );
+    }
   }
   for (const s of running) {
     keepAlive(s.port, s.p.pid!, 2, 8); // warm-up (JIT, pools)
@@ -203,7 +268,9 @@ try {
     const bundleDirs = pids
       .map((p) => {
         try {
-          return readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0").find((a) => /\/bobcat-node-[^/]+\/bobcat-node\.mjs$/.test(a));
+          return readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0").find((a) =>
+            /\/bobcat-node-[^/]+\/bobcat-node\.mjs$/.test(a)
+          );
         } catch {
           return undefined;
         }
@@ -218,7 +285,16 @@ try {
       }
     }
     const until = Date.now() + 5000;
-    while (Date.now() < until && pids.some((p) => { try { process.kill(p, 0); return true; } catch { return false; } })) await new Promise((r) => setTimeout(r, 50));
+    while (
+      Date.now() < until && pids.some((p) => {
+        try {
+          process.kill(p, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      })
+    ) await new Promise((r) => setTimeout(r, 50));
     for (const p of pids) {
       try {
         process.kill(p, "SIGKILL");
@@ -237,9 +313,13 @@ console.log(
   `TLS handshakes and keep-alive, hello world, RSA-2048 leaf + intermediate, loopback, ${rounds} interleaved rounds of ${duration}s per measurement`,
 );
 console.log(`Bun ${versions.bun}, Deno ${versions.deno}, Node ${versions.node}; clients: ${versions.openssl}, wrk`);
-console.log(`full handshake: ${parallel} x openssl s_time -new -www / (TLS 1.3, X25519, one HTTP/1.0 GET per new connection); keep-alive: wrk -t1 -c${connections}`);
+console.log(
+  `full handshake: ${parallel} x openssl s_time -new -www / (TLS 1.3, X25519, one HTTP/1.0 GET per new connection); keep-alive: wrk -t1 -c${connections}`,
+);
 console.log("");
-console.log("| path | back-end | keep-alive req/s | req per server CPU-s | ratio to raw (req/s, per CPU-s) | full handshakes/s | handshakes per server CPU-s | ratio to raw (hs/s, per CPU-s) |");
+console.log(
+  "| path | back-end | keep-alive req/s | req per server CPU-s | ratio to raw (req/s, per CPU-s) | full handshakes/s | handshakes per server CPU-s | ratio to raw (hs/s, per CPU-s) |",
+);
 console.log("|---|---|---|---|---|---|---|---|");
 const med = new Map<string, { ka: number; kaCpu: number; hs: number; hsCpu: number; errors: number }>();
 for (const s of running) {
@@ -257,16 +337,30 @@ for (const s of running) {
   const m = med.get(s.path.id)!;
   const kr = raw ? `${ratio(m.ka, raw.ka)}, ${ratio(m.kaCpu, raw.kaCpu)}` : "-";
   const hr = raw ? `${ratio(m.hs, raw.hs)}, ${ratio(m.hsCpu, raw.hsCpu)}` : "-";
-  console.log(`| ${s.path.label} | ${s.backend.replace(/ \(covers: .*\)$/, "").replace(/, because .*$/, "")} | ${fmt(m.ka)} | ${fmt(m.kaCpu)} | ${kr} | ${fmt(m.hs)} | ${fmt(m.hsCpu)} | ${hr} |`);
+  console.log(
+    `| ${s.path.label} | ${s.backend.replace(/ \(covers: .*\)$/, "").replace(/, because .*$/, "")} | ${fmt(m.ka)} | ${
+      fmt(m.kaCpu)
+    } | ${kr} | ${fmt(m.hs)} | ${fmt(m.hsCpu)} | ${hr} |`,
+  );
 }
 console.log("");
 console.log("per round (keep-alive req/s ; handshakes/s):");
 for (const s of running) {
   const r = results.get(s.path.id)!;
-  console.log(`  ${s.path.label.padEnd(30)} ${r.ka.map((x) => fmt(x.rps)).join(" / ")} ; ${r.hs.map((x) => fmt(x.rps)).join(" / ")}`);
+  console.log(
+    `  ${s.path.label.padEnd(30)} ${r.ka.map((x) => fmt(x.rps)).join(" / ")} ; ${
+      r.hs.map((x) => fmt(x.rps)).join(" / ")
+    }`,
+  );
 }
 const errs = [...med.entries()].filter(([, m]) => m.errors > 0);
-if (errs.length) console.log(`errors (wrk socket errors / non-2xx, failed s_time clients): ${errs.map(([id, m]) => `${id} ${m.errors}`).join(", ")}`);
+if (errs.length) {
+  console.log(
+    `errors (wrk socket errors / non-2xx, failed s_time clients): ${
+      errs.map(([id, m]) => `${id} ${m.errors}`).join(", ")
+    }`,
+  );
+}
 console.log(
   "\nnoise: 2 cores shared by the clients (wrk, openssl) and the server, and possibly by other work on the machine; rounds are interleaved and medians taken, but differences under ~10% are noise. Per-CPU-second figures are steadier than req/s.",
 );

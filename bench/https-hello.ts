@@ -10,7 +10,7 @@
  * --body 16384 shows what a response of a few KB costs: on Deno, without TCP_NODELAY, each one
  * would wait ~40 ms for a delayed ACK (see src/runtime/deno-nodelay.ts).
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -45,12 +45,16 @@ function wrk(url: string, pid: number) {
   return { rps, perCpu: cpu > 0 ? total / cpu : 0, p99 };
 }
 
-
 const work = mkdtempSync(join(tmpdir(), "bobcat-bench-"));
 const rawPort = await freePort();
 const bobPort = await freePort();
 const body = bodySize > 0 ? "x".repeat(bodySize) : "Hello, world";
-writeFileSync(join(work, "hello.ts"), `const body = ${JSON.stringify(body)};\nexport default { fetch: () => new Response(body, { headers: { "content-type": "text/plain" } }) };\n`);
+writeFileSync(
+  join(work, "hello.ts"),
+  `const body = ${
+    JSON.stringify(body)
+  };\nexport default { fetch: () => new Response(body, { headers: { "content-type": "text/plain" } }) };\n`,
+);
 writeFileSync(
   join(work, "server.yaml"),
   `logging: { level: warn, components: { connector: info } }
@@ -73,11 +77,26 @@ server:
                 handler: hello.ts
 `,
 );
-const bobCmd =
-  runtime === "deno"
-    ? [bin("deno"), "run", "-A", `--config=${join(root, "deno.json")}`, join(root, "src/cli/main.ts"), "run", "--config", join(work, "server.yaml")]
-    : [bin("bun"), join(root, "src/cli/main.ts"), "run", "--config", join(work, "server.yaml")];
-const raw = await start([bin("bun"), join(import.meta.dir, "raw-bun-serve.ts"), String(rawPort), cert, key, String(bodySize)]);
+const bobCmd = runtime === "deno"
+  ? [
+    bin("deno"),
+    "run",
+    "-A",
+    `--config=${join(root, "deno.json")}`,
+    join(root, "src/cli/main.ts"),
+    "run",
+    "--config",
+    join(work, "server.yaml"),
+  ]
+  : [bin("bun"), join(root, "src/cli/main.ts"), "run", "--config", join(work, "server.yaml")];
+const raw = await start([
+  bin("bun"),
+  join(import.meta.dir, "raw-bun-serve.ts"),
+  String(rawPort),
+  cert,
+  key,
+  String(bodySize),
+]);
 const bob = await start(bobCmd);
 
 const results: Record<string, ReturnType<typeof wrk>[]> = { "raw Bun.serve": [], [`bobcat (${runtime})`]: [] };
@@ -92,13 +111,25 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
-console.log(`HTTPS keep-alive, ${bodySize > 0 ? `${bodySize}-byte body` : "hello world"}, wrk -t1 -c${connections} -d${duration}s, ${rounds} interleaved rounds, RSA-2048, loopback`);
+console.log(
+  `HTTPS keep-alive, ${
+    bodySize > 0 ? `${bodySize}-byte body` : "hello world"
+  }, wrk -t1 -c${connections} -d${duration}s, ${rounds} interleaved rounds, RSA-2048, loopback`,
+);
 console.log("| server | median req/s | median req per server CPU-s | p99 per round |");
 console.log("|---|---|---|---|");
 const summary: Record<string, { rps: number; perCpu: number }> = {};
 for (const [name, rs] of Object.entries(results)) {
   summary[name] = { rps: median(rs.map((r) => r.rps)), perCpu: median(rs.map((r) => r.perCpu)) };
-  console.log(`| ${name} | ${summary[name]!.rps.toFixed(0)} | ${summary[name]!.perCpu.toFixed(0)} | ${rs.map((r) => r.p99).join(" / ")} |`);
+  console.log(
+    `| ${name} | ${summary[name]!.rps.toFixed(0)} | ${summary[name]!.perCpu.toFixed(0)} | ${
+      rs.map((r) => r.p99).join(" / ")
+    } |`,
+  );
 }
 const [a, b] = Object.values(summary);
-console.log(`ratio bobcat/raw: ${(b!.rps / a!.rps).toFixed(3)} by req/s, ${(b!.perCpu / a!.perCpu).toFixed(3)} by req per CPU-s (target >= 0.85: routing costs at most 15%)`);
+console.log(
+  `ratio bobcat/raw: ${(b!.rps / a!.rps).toFixed(3)} by req/s, ${
+    (b!.perCpu / a!.perCpu).toFixed(3)
+  } by req per CPU-s (target >= 0.85: routing costs at most 15%)`,
+);

@@ -3,7 +3,7 @@
  * "listening on" line, and the CPU time of a process tree (read from /proc, so the figures
  * stand even when other work shares the machine).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -26,8 +26,15 @@ export const freePort = () =>
   });
 
 /** Starts a server, waits (bounded) until its log says `listening on` and returns it with that line. */
-export async function startServer(cmd: string[], pattern = /listening on/, timeoutMs = 60000): Promise<{ p: ChildProcess; line: string }> {
-  const p = spawn(cmd[0]!, cmd.slice(1), { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, DENO_NO_UPDATE_CHECK: "1" } });
+export async function startServer(
+  cmd: string[],
+  pattern = /listening on/,
+  timeoutMs = 60000,
+): Promise<{ p: ChildProcess; line: string }> {
+  const p = spawn(cmd[0]!, cmd.slice(1), {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, DENO_NO_UPDATE_CHECK: "1" },
+  });
   let log = "";
   p.stderr!.on("data", (d) => (log += d));
   const deadline = Date.now() + timeoutMs;

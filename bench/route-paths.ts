@@ -10,7 +10,7 @@
  * --src runs the same requests against another checkout's src/ (e.g. the commit before the
  * boundary existed: `git archive <commit> | tar -x -C /tmp/old`, then --src /tmp/old/src).
  */
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { median, option, ROOT } from "./lib.ts";
@@ -87,11 +87,21 @@ if (boundary) {
     for (let i = 0; i < n; i++) f();
     return ((performance.now() - t0) * 1e6) / n;
   };
-  const plain = median(Array.from({ length: rounds }, () => per(() => { const t = boundary.readTarget(href, req.headers, conn); if (t.ok) boundary.normalizePath(t.rawPath); })));
-  const messy = median(Array.from({ length: rounds }, () => per(() => boundary.normalizePath("/a/%62/./c;x=1/../d%20e"))));
+  const plain = median(Array.from({ length: rounds }, () =>
+    per(() => {
+      const t = boundary.readTarget(href, req.headers, conn);
+      if (t.ok) boundary.normalizePath(t.rawPath);
+    })));
+  const messy = median(
+    Array.from({ length: rounds }, () => per(() => boundary.normalizePath("/a/%62/./c;x=1/../d%20e"))),
+  );
   console.log(`${"boundary alone, plain path".padEnd(36)} ${plain.toFixed(0).padStart(10)} ns/request`);
   console.log(`${"normalizePath, escapes and dots".padEnd(36)} ${messy.toFixed(0).padStart(10)} ns/request`);
 }
-for (const [name, values] of results) console.log(`${name.padEnd(36)} ${Math.round(median(values)).toLocaleString("en").padStart(10)} req/s (median of ${rounds})`);
+for (const [name, values] of results) {
+  console.log(
+    `${name.padEnd(36)} ${Math.round(median(values)).toLocaleString("en").padStart(10)} req/s (median of ${rounds})`,
+  );
+}
 await engine.stop();
 rmSync(base, { recursive: true, force: true });

@@ -22,23 +22,44 @@ const runtime = option("--runtime", "bun");
 const work = mkdtempSync(join(tmpdir(), "bobcat-bench-durability-"));
 const port = await freePort();
 
-writeFileSync(join(work, "app.ts"), `export default { fetch(req, ctx) {
+writeFileSync(
+  join(work, "app.ts"),
+  `export default { fetch(req, ctx) {
   const url = new URL(req.url);
   const s = ctx.getSession();
   if (url.pathname === "/write") s.setAttribute("v", Number(url.searchParams.get("v")));
   return new Response(String(s.getAttribute("v") ?? 0));
-} };\n`);
+} };\n`,
+);
 
 const CONTEXTS: Array<[path: string, label: string, manager: string]> = [
   ["/mem", "StandardManager (memory only)", `{ pathname: "" }`],
-  ["/file-bg", "FileStore, background (maxIdleBackup 1)", `{ className: PersistentManager, maxIdleBackup: 1, processExpiresFrequency: 1, store: { className: FileStore, directory: bg } }`],
-  ["/file-durable", "FileStore, write-before-response (0)", `{ className: PersistentManager, maxIdleBackup: 0, store: { className: FileStore, directory: durable } }`],
-  ["/sqlite-bg", "SQLite, background (maxIdleBackup 1)", `{ className: PersistentManager, maxIdleBackup: 1, processExpiresFrequency: 1, store: { className: DataSourceStore, dataSourceName: jdbc/sessions } }`],
-  ["/sqlite-durable", "SQLite, write-before-response (0)", `{ className: PersistentManager, maxIdleBackup: 0, store: { className: DataSourceStore, dataSourceName: jdbc/sessions } }`],
+  [
+    "/file-bg",
+    "FileStore, background (maxIdleBackup 1)",
+    `{ className: PersistentManager, maxIdleBackup: 1, processExpiresFrequency: 1, store: { className: FileStore, directory: bg } }`,
+  ],
+  [
+    "/file-durable",
+    "FileStore, write-before-response (0)",
+    `{ className: PersistentManager, maxIdleBackup: 0, store: { className: FileStore, directory: durable } }`,
+  ],
+  [
+    "/sqlite-bg",
+    "SQLite, background (maxIdleBackup 1)",
+    `{ className: PersistentManager, maxIdleBackup: 1, processExpiresFrequency: 1, store: { className: DataSourceStore, dataSourceName: jdbc/sessions } }`,
+  ],
+  [
+    "/sqlite-durable",
+    "SQLite, write-before-response (0)",
+    `{ className: PersistentManager, maxIdleBackup: 0, store: { className: DataSourceStore, dataSourceName: jdbc/sessions } }`,
+  ],
 ];
 
 const config = join(work, "server.yaml");
-writeFileSync(config, `logging: { level: warn, components: { connector: info } }
+writeFileSync(
+  config,
+  `logging: { level: warn, components: { connector: info } }
 server:
   globalNamingResources:
     resources:
@@ -51,15 +72,32 @@ server:
         hosts:
           - name: localhost
             contexts:
-${CONTEXTS.map(([path, , manager]) => `              - { path: ${path}, handler: app.ts, manager: ${manager} }`).join("\n")}
-`);
+${
+    CONTEXTS.map(([path, , manager]) => `              - { path: ${path}, handler: app.ts, manager: ${manager} }`).join(
+      "\n",
+    )
+  }
+`,
+);
 
 const cli = (args: string[]) =>
   runtime === "deno"
-    ? [bin("deno"), "run", "-A", "--quiet", `--config=${join(ROOT, "deno.json")}`, join(ROOT, "src/cli/main.ts"), ...args]
+    ? [
+      bin("deno"),
+      "run",
+      "-A",
+      "--quiet",
+      `--config=${join(ROOT, "deno.json")}`,
+      join(ROOT, "src/cli/main.ts"),
+      ...args,
+    ]
     : [bin("bun"), join(ROOT, "src/cli/main.ts"), ...args];
 
-const init = spawnSync(cli(["store", "init", "--config", config])[0]!, cli(["store", "init", "--config", config]).slice(1), { encoding: "utf8" });
+const init = spawnSync(
+  cli(["store", "init", "--config", config])[0]!,
+  cli(["store", "init", "--config", config]).slice(1),
+  { encoding: "utf8" },
+);
 if (init.status !== 0) throw new Error(`bobcat store init failed:\n${init.stdout}${init.stderr}`);
 
 /** Requests per second of `clients` clients, each on its own session, for `duration` seconds. */
@@ -98,6 +136,12 @@ try {
 }
 
 const cores = navigator.hardwareConcurrency;
-console.log(`\nsession durability, bobcat on ${runtime}, ${clients} clients (one session each), keep-alive HTTP/1.1, ${duration} s per figure, ${cores} cores shared with the client\n`);
+console.log(
+  `\nsession durability, bobcat on ${runtime}, ${clients} clients (one session each), keep-alive HTTP/1.1, ${duration} s per figure, ${cores} cores shared with the client\n`,
+);
 console.log("| manager | changing requests/s | reading requests/s |\n|---|---:|---:|");
-for (const [label, writes, reads] of rows) console.log(`| ${label} | ${Math.round(writes).toLocaleString("en-US")} | ${Math.round(reads).toLocaleString("en-US")} |`);
+for (const [label, writes, reads] of rows) {
+  console.log(
+    `| ${label} | ${Math.round(writes).toLocaleString("en-US")} | ${Math.round(reads).toLocaleString("en-US")} |`,
+  );
+}

@@ -19,12 +19,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDataSources, type DataSources } from "../src/datasource/index.ts";
 import {
-  type ManagerBase,
   initStoreTable,
+  type ManagerBase,
   PersistentManager,
   type PersistentManagerOptions,
-  type StandardSession,
   StandardManager,
+  type StandardSession,
 } from "../src/session/index.ts";
 import { configureLogging } from "../src/util/log.ts";
 import { type PostgresServer, startPostgres } from "../tests/helpers/postgres.ts";
@@ -49,7 +49,10 @@ interface Rates {
 /** A session like a shop's: a user, a cart, some history (about 1 KB serialized). */
 function fill(session: StandardSession, i: number): void {
   session.setAttribute("user", { id: i, name: `user-${i}`, roles: ["buyer"], email: `user${i}@example.com` });
-  session.setAttribute("cart", new Map(Array.from({ length: 8 }, (_, k) => [`sku-${i}-${k}`, { qty: k + 1, price: 1999n + BigInt(k) }])));
+  session.setAttribute(
+    "cart",
+    new Map(Array.from({ length: 8 }, (_, k) => [`sku-${i}-${k}`, { qty: k + 1, price: 1999n + BigInt(k) }])),
+  );
   session.setAttribute("history", Array.from({ length: 20 }, (_, k) => `/catalog/item/${(i * 31 + k) % 997}`));
   session.setAttribute("lastSeen", new Date());
 }
@@ -111,7 +114,9 @@ async function measure(options: (name: string) => PersistentManagerOptions): Pro
       return s.id;
     });
     const swapOut = await timed(() => swapper.processPersistenceChecks());
-    if (swapper.getStats().activeSessions !== 0) throw new Error(`${swapper.getStats().activeSessions} sessions were not swapped out`);
+    if (swapper.getStats().activeSessions !== 0) {
+      throw new Error(`${swapper.getStats().activeSessions} sessions were not swapped out`);
+    }
     let missing = 0;
     const swapIn = await timed(() =>
       inParallel(ids, async (id) => {
@@ -132,7 +137,11 @@ async function measure(options: (name: string) => PersistentManagerOptions): Pro
   }
 }
 
-async function withDataSource(url: string, work: string, table: string): Promise<[DataSources, (name: string) => PersistentManagerOptions]> {
+async function withDataSource(
+  url: string,
+  work: string,
+  table: string,
+): Promise<[DataSources, (name: string) => PersistentManagerOptions]> {
   const sources = createDataSources([{ name: "jdbc/sessions", url, maxTotal: CONCURRENCY }]);
   await initStoreTable(sources.get("jdbc/sessions")!, { sessionTable: table });
   return [
@@ -151,7 +160,14 @@ const results: [string, Rates | string][] = [];
 const inMemory = await inMemoryRequests();
 let pg: PostgresServer | null = null;
 try {
-  results.push(["FileStore", await measure((name) => ({ name, workDir: join(work, name.replaceAll("/", "_")), store: { className: "FileStore" } }))]);
+  results.push([
+    "FileStore",
+    await measure((name) => ({
+      name,
+      workDir: join(work, name.replaceAll("/", "_")),
+      store: { className: "FileStore" },
+    })),
+  ]);
 
   const [sqlite, sqliteOptions] = await withDataSource(`sqlite:${join(work, "sessions.db")}`, work, "bench_sessions");
   results.push([`SQLite (${deno ? "node:sqlite" : "bun:sqlite"})`, await measure(sqliteOptions)]);
@@ -179,8 +195,17 @@ try {
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US").padStart(12);
 console.log(`\nsession stores, ${SESSIONS} sessions of ~1 KB, ${runtime}, ${CONCURRENCY} writes in flight\n`);
 console.log(`${"".padEnd(26)}${"sessions/s".padStart(36)}${"requests/s".padStart(16)}`);
-console.log(`${"store".padEnd(26)}${"swap-out".padStart(12)}${"swap-in".padStart(12)}${"backup".padStart(12)}${"backup 0".padStart(16)}`);
+console.log(
+  `${"store".padEnd(26)}${"swap-out".padStart(12)}${"swap-in".padStart(12)}${"backup".padStart(12)}${
+    "backup 0".padStart(16)
+  }`,
+);
 console.log(`${"in memory (StandardManager)".padEnd(26)}${"".padStart(36)}${fmt(inMemory).padStart(16)}`);
 for (const [name, r] of results) {
-  console.log(name.padEnd(26) + (typeof r === "string" ? `  ${r}` : fmt(r.swapOut) + fmt(r.swapIn) + fmt(r.backup) + fmt(r.requests).padStart(16)));
+  console.log(
+    name.padEnd(26) +
+      (typeof r === "string"
+        ? `  ${r}`
+        : fmt(r.swapOut) + fmt(r.swapIn) + fmt(r.backup) + fmt(r.requests).padStart(16)),
+  );
 }

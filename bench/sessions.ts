@@ -24,14 +24,19 @@ const work = mkdtempSync(join(tmpdir(), "bobcat-bench-sessions-"));
 
 // 1. Throughput.
 const port = await freePort();
-writeFileSync(join(work, "app.ts"), `export default { fetch(req, ctx) {
+writeFileSync(
+  join(work, "app.ts"),
+  `export default { fetch(req, ctx) {
   const path = new URL(req.url).pathname;
   if (path === "/none") return new Response("no session");
   const s = ctx.getSession(path === "/create");
   if (path === "/create") { s.setAttribute("user", "u" + s.id.slice(0, 4)); s.setAttribute("n", 1); }
   return new Response(s ? String(s.getAttribute("user")) : "none");
-} };\n`);
-writeFileSync(join(work, "server.yaml"), `logging: { level: warn, components: { connector: info } }
+} };\n`,
+);
+writeFileSync(
+  join(work, "server.yaml"),
+  `logging: { level: warn, components: { connector: info } }
 server:
   services:
     - connectors:
@@ -51,16 +56,27 @@ server:
               - path: ""
                 handler: app.ts
                 manager: { pathname: "" }
-`);
-const server = spawn(join(root, "node_modules/.bin/bun"), [join(root, "src/cli/main.ts"), "run", "--config", join(work, "server.yaml")], { stdio: ["ignore", "ignore", "pipe"] });
+`,
+);
+const server = spawn(join(root, "node_modules/.bin/bun"), [
+  join(root, "src/cli/main.ts"),
+  "run",
+  "--config",
+  join(work, "server.yaml"),
+], { stdio: ["ignore", "ignore", "pipe"] });
 let log = "";
 server.stderr!.on("data", (d) => (log += d));
 for (let i = 0; i < 200 && !log.includes("listening on"); i++) await Bun.sleep(50);
-const first = await fetch(`https://localhost:${port}/create`, { tls: { ca: await Bun.file(join(pki, "ca.pem")).text() } } as RequestInit);
+const first = await fetch(
+  `https://localhost:${port}/create`,
+  { tls: { ca: await Bun.file(join(pki, "ca.pem")).text() } } as RequestInit,
+);
 const cookie = first.headers.getSetCookie()[0]!.split(";")[0]!;
 const wrk = (path: string, extra: string[] = []) => {
   spawnSync("wrk", ["-t1", "-c8", "-d1s", ...extra, `https://127.0.0.1:${port}${path}`]);
-  const r = spawnSync("wrk", ["-t1", "-c32", `-d${duration}s`, ...extra, `https://127.0.0.1:${port}${path}`], { encoding: "utf8" });
+  const r = spawnSync("wrk", ["-t1", "-c32", `-d${duration}s`, ...extra, `https://127.0.0.1:${port}${path}`], {
+    encoding: "utf8",
+  });
   return Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? 0);
 };
 const rows: Array<[string, number]> = [];
@@ -89,7 +105,7 @@ for (let i = 0; i < count; i++) {
   s.setAttribute("cart", { items: [i, i + 1], total: i * 1.5 });
 }
 const perSession = (gc() - before) / count;
-console.log(`\n2. Memory: ${count} idle sessions with 2 attributes: ${(perSession).toFixed(0)} bytes per session (heap)`);
+console.log(`\n2. Memory: ${count} idle sessions with 2 attributes: ${perSession.toFixed(0)} bytes per session (heap)`);
 
 // 3. Persist and reload.
 let t = performance.now();
@@ -100,6 +116,10 @@ const again = new StandardManager({ pathname: "SESSIONS.ser", workDir: work, nam
 t = performance.now();
 await again.start();
 const reloadMs = performance.now() - t;
-console.log(`\n3. Persist ${count} sessions: ${persistMs.toFixed(0)} ms (${(size / 1e6).toFixed(1)} MB); reload: ${reloadMs.toFixed(0)} ms; sessions back: ${again.listSessionIds().length}`);
+console.log(
+  `\n3. Persist ${count} sessions: ${persistMs.toFixed(0)} ms (${(size / 1e6).toFixed(1)} MB); reload: ${
+    reloadMs.toFixed(0)
+  } ms; sessions back: ${again.listSessionIds().length}`,
+);
 await again.stop();
 rmSync(work, { recursive: true, force: true });

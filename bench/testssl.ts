@@ -18,7 +18,7 @@
  * and because it still resolves "invalid." while probing the local openssl, this script re-runs
  * itself — servers and scanner together — in a new network namespace that has only loopback.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -45,7 +45,14 @@ interface Cipher {
   iana: string;
 }
 
-const PROTOCOLS: [string, string][] = [["SSLv2", "SSLv2"], ["SSLv3", "SSLv3"], ["TLS1", "TLS 1.0"], ["TLS1_1", "TLS 1.1"], ["TLS1_2", "TLS 1.2"], ["TLS1_3", "TLS 1.3"]];
+const PROTOCOLS: [string, string][] = [
+  ["SSLv2", "SSLv2"],
+  ["SSLv3", "SSLv3"],
+  ["TLS1", "TLS 1.0"],
+  ["TLS1_1", "TLS 1.1"],
+  ["TLS1_2", "TLS 1.2"],
+  ["TLS1_3", "TLS 1.3"],
+];
 const WEAK_CATEGORIES: [string, string][] = [
   ["cipherlist_NULL", "NULL"],
   ["cipherlist_aNULL", "anonymous"],
@@ -55,8 +62,24 @@ const WEAK_CATEGORIES: [string, string][] = [
   ["cipherlist_AVERAGE", "obsolete CBC"],
 ];
 const VULNS = [
-  "heartbleed", "CCS", "ticketbleed", "ROBOT", "secure_renego", "secure_client_renego", "CRIME_TLS", "BREACH", "POODLE_SSL",
-  "fallback_SCSV", "SWEET32", "FREAK", "DROWN", "LOGJAM", "LOGJAM-common_primes", "BEAST", "LUCKY13", "RC4",
+  "heartbleed",
+  "CCS",
+  "ticketbleed",
+  "ROBOT",
+  "secure_renego",
+  "secure_client_renego",
+  "CRIME_TLS",
+  "BREACH",
+  "POODLE_SSL",
+  "fallback_SCSV",
+  "SWEET32",
+  "FREAK",
+  "DROWN",
+  "LOGJAM",
+  "LOGJAM-common_primes",
+  "BEAST",
+  "LUCKY13",
+  "RC4",
 ];
 /** Findings testssl rates MEDIUM or worse that are not about the TLS configuration; why they are accepted. */
 const ACCEPTED: Record<string, string> = {
@@ -79,14 +102,23 @@ function evaluate(s: { hsts: boolean }, findings: Finding[], dir: string) {
   for (const [id, name] of PROTOCOLS) {
     const f = get(id);
     if (!f) problems.push(`protocol ${name}: no result`);
-    else if ((id === "TLS1_2" || id === "TLS1_3") && !/^offered/.test(f.finding)) problems.push(`${name} is not offered: ${f.finding}`);
-    else if (id !== "TLS1_2" && id !== "TLS1_3" && !/^not offered/.test(f.finding)) problems.push(`${name} is offered: ${f.finding}`);
+    else if ((id === "TLS1_2" || id === "TLS1_3") && !/^offered/.test(f.finding)) {
+      problems.push(`${name} is not offered: ${f.finding}`);
+    } else if (id !== "TLS1_2" && id !== "TLS1_3" && !/^not offered/.test(f.finding)) {
+      problems.push(`${name} is offered: ${f.finding}`);
+    }
   }
-  lines.push(`protocols offered:  ${offered.map(([, n]) => n).join(", ") || "none"}   (not offered: ${notOffered.map(([, n]) => n).join(", ")})`);
+  lines.push(
+    `protocols offered:  ${offered.map(([, n]) => n).join(", ") || "none"}   (not offered: ${
+      notOffered.map(([, n]) => n).join(", ")
+    })`,
+  );
 
   const ciphers: Cipher[] = [];
   for (const f of findings.filter((x) => x.id.startsWith("cipher-"))) {
-    const m = /^(SSLv\d|TLS \d\.\d|TLS \d)\s+(x[0-9a-f]+)\s+(\S+)\s+(\S+(?: \d+)?)\s+(\S+)\s+(\d+)\s+(\S+)/.exec(f.finding);
+    const m = /^(SSLv\d|TLS \d\.\d|TLS \d)\s+(x[0-9a-f]+)\s+(\S+)\s+(\S+(?: \d+)?)\s+(\S+)\s+(\d+)\s+(\S+)/.exec(
+      f.finding,
+    );
     if (!m) {
       problems.push(`unreadable cipher line ${f.id}: ${f.finding}`);
       continue;
@@ -104,25 +136,51 @@ function evaluate(s: { hsts: boolean }, findings: Finding[], dir: string) {
     if (!AEAD.test(c.enc)) problems.push(`non-AEAD cipher offered (${c.proto}): ${c.iana} [${c.enc}]`);
     if (c.bits < 128) problems.push(`cipher under 128 bits (${c.proto}): ${c.iana}`);
     const fs = c.proto === "TLS 1.3" || /^(ECDHE|DHE|EDH)-/.test(c.name);
-    if (!fs || !pfs.has(c.name)) problems.push(`cipher without forward secrecy (${c.proto}): ${c.iana} [kx ${c.kx}]${pfs.has(c.name) ? "" : ", not in testssl's FS list"}`);
+    if (!fs || !pfs.has(c.name)) {
+      problems.push(
+        `cipher without forward secrecy (${c.proto}): ${c.iana} [kx ${c.kx}]${
+          pfs.has(c.name) ? "" : ", not in testssl's FS list"
+        }`,
+      );
+    }
   }
 
   const weak = WEAK_CATEGORIES.filter(([id]) => !/^not offered/.test(get(id)?.finding ?? "missing"));
   for (const [id, name] of weak) problems.push(`weak category ${name} (${id}): ${get(id)?.finding ?? "no result"}`);
   if (!/^offered/.test(get("cipherlist_STRONG")?.finding ?? "")) problems.push("no strong (AEAD) cipher offered");
-  lines.push(`weak ciphers:       ${weak.length === 0 ? "none of NULL, anonymous, export, LOW/DES/RC4, 3DES/IDEA, obsolete CBC (incl. static-RSA CBC) offered" : weak.map(([, n]) => n).join(", ")}`);
+  lines.push(
+    `weak ciphers:       ${
+      weak.length === 0
+        ? "none of NULL, anonymous, export, LOW/DES/RC4, 3DES/IDEA, obsolete CBC (incl. static-RSA CBC) offered"
+        : weak.map(([, n]) => n).join(", ")
+    }`,
+  );
   const fsAll = ciphers.length > 0 && ciphers.every((c) => pfs.has(c.name));
   if (get("PFS")?.severity !== "OK") problems.push(`forward secrecy: ${get("PFS")?.finding ?? "no result"}`);
-  lines.push(`forward secrecy:    ${fsAll ? `every offered cipher (${ciphers.length}/${ciphers.length})` : `NOT on every cipher`}; curves ${get("PFS_ECDHE_curves")?.finding ?? "?"}`);
+  lines.push(
+    `forward secrecy:    ${
+      fsAll ? `every offered cipher (${ciphers.length}/${ciphers.length})` : `NOT on every cipher`
+    }; curves ${get("PFS_ECDHE_curves")?.finding ?? "?"}`,
+  );
 
   const hsts = get("HSTS_time");
   const hstsOff = /not offered/.test(get("HSTS")?.finding ?? "");
   if (s.hsts) {
-    if (!hsts || hsts.severity !== "OK" || !/31536000/.test(hsts.finding)) problems.push(`HSTS expected with max-age=31536000: ${hsts?.finding ?? get("HSTS")?.finding ?? "no result"}`);
-    lines.push(`HSTS:               ${hsts ? `${hsts.finding} [${hsts.severity}]` : "not offered"}; subdomains: ${get("HSTS_subdomains")?.finding ?? "-"}; preload: ${get("HSTS_preload")?.finding ?? "-"}`);
+    if (!hsts || hsts.severity !== "OK" || !/31536000/.test(hsts.finding)) {
+      problems.push(`HSTS expected with max-age=31536000: ${hsts?.finding ?? get("HSTS")?.finding ?? "no result"}`);
+    }
+    lines.push(
+      `HSTS:               ${hsts ? `${hsts.finding} [${hsts.severity}]` : "not offered"}; subdomains: ${
+        get("HSTS_subdomains")?.finding ?? "-"
+      }; preload: ${get("HSTS_preload")?.finding ?? "-"}`,
+    );
   } else {
-    if (!hstsOff) problems.push(`HSTS sent although hstsEnabled is off: ${hsts?.finding ?? get("HSTS")?.finding ?? "no result"}`);
-    lines.push(`HSTS:               ${hstsOff ? "not offered (hstsEnabled is off by default, as in Tomcat)" : hsts?.finding}`);
+    if (!hstsOff) {
+      problems.push(`HSTS sent although hstsEnabled is off: ${hsts?.finding ?? get("HSTS")?.finding ?? "no result"}`);
+    }
+    lines.push(
+      `HSTS:               ${hstsOff ? "not offered (hstsEnabled is off by default, as in Tomcat)" : hsts?.finding}`,
+    );
   }
 
   const vulnLine: string[] = [];
@@ -133,7 +191,11 @@ function evaluate(s: { hsts: boolean }, findings: Finding[], dir: string) {
     vulnLine.push(`${v} ${f ? f.severity : "?"}`);
   }
   lines.push(`vulnerabilities:    ${vulnLine.join(", ")}`);
-  lines.push(`                    (ROBOT: ${get("ROBOT")?.finding}; renegotiation: ${get("secure_renego")?.finding}, client-initiated ${get("secure_client_renego")?.finding}; compression: ${get("CRIME_TLS")?.finding})`);
+  lines.push(
+    `                    (ROBOT: ${get("ROBOT")?.finding}; renegotiation: ${
+      get("secure_renego")?.finding
+    }, client-initiated ${get("secure_client_renego")?.finding}; compression: ${get("CRIME_TLS")?.finding})`,
+  );
 
   // testssl's ticket-resumption check quits its first s_client right after the handshake; a
   // server that sends its TLS 1.3 NewSessionTicket a moment later (rustls, in Deno.serve) leaves
@@ -147,11 +209,20 @@ function evaluate(s: { hsts: boolean }, findings: Finding[], dir: string) {
   }
   for (const f of findings) {
     if (f.severity !== "FATAL" && f.severity !== "WARN") continue;
-    if (f.id === "sessionresumption_ticket" && /connect problem/.test(f.finding) && probe && /^Reused, TLSv1\.3/.test(probe)) {
-      lines.push(`note:               testssl's ticket resumption check failed ("${f.finding}"); a client that waits for the ticket resumes: ${probe}`);
+    if (
+      f.id === "sessionresumption_ticket" && /connect problem/.test(f.finding) && probe &&
+      /^Reused, TLSv1\.3/.test(probe)
+    ) {
+      lines.push(
+        `note:               testssl's ticket resumption check failed ("${f.finding}"); a client that waits for the ticket resumes: ${probe}`,
+      );
       continue;
     }
-    problems.push(`scan problem ${f.id}: ${f.severity} ${f.finding}${f.id === "sessionresumption_ticket" ? ` (own probe: ${probe ?? "none"})` : ""}`);
+    problems.push(
+      `scan problem ${f.id}: ${f.severity} ${f.finding}${
+        f.id === "sessionresumption_ticket" ? ` (own probe: ${probe ?? "none"})` : ""
+      }`,
+    );
   }
   const accepted: string[] = [];
   for (const f of findings) {
@@ -159,16 +230,34 @@ function evaluate(s: { hsts: boolean }, findings: Finding[], dir: string) {
     if (ACCEPTED[f.id]) accepted.push(`${f.id} ${f.severity} "${f.finding}" — ${ACCEPTED[f.id]}`);
     else problems.push(`unexpected ${f.severity} finding ${f.id}: ${f.finding}`);
   }
-  lines.push(`other:              ALPN ${[get("ALPN_HTTP2")?.finding, get("ALPN")?.finding].filter(Boolean).join(", ") || "-"}; server cipher order: ${get("cipher_order")?.finding ?? "-"}; session resumption tickets ${get("sessionresumption_ticket")?.finding ?? "-"}, ids ${get("sessionresumption_ID")?.finding ?? "-"}`);
+  lines.push(
+    `other:              ALPN ${
+      [get("ALPN_HTTP2")?.finding, get("ALPN")?.finding].filter(Boolean).join(", ") || "-"
+    }; server cipher order: ${get("cipher_order")?.finding ?? "-"}; session resumption tickets ${
+      get("sessionresumption_ticket")?.finding ?? "-"
+    }, ids ${get("sessionresumption_ID")?.finding ?? "-"}`,
+  );
   if (accepted.length) lines.push(`accepted (not about the TLS configuration):`, ...accepted.map((a) => `  - ${a}`));
 
-  return { problems, lines, offered, ciphers, fsAll, weak, hsts: s.hsts ? hsts?.finding ?? "missing" : hstsOff ? "not offered" : "SENT" };
+  return {
+    problems,
+    lines,
+    offered,
+    ciphers,
+    fsAll,
+    weak,
+    hsts: s.hsts ? hsts?.finding ?? "missing" : hstsOff ? "not offered" : "SENT",
+  };
 }
 
 // ---- --evaluate: re-check a kept report without scanning ----
 if (args.includes("--evaluate")) {
   const file = opt("--evaluate", "");
-  const r = evaluate({ hsts: args.includes("--hsts") }, JSON.parse(readFileSync(file, "utf8")) as Finding[], dirname(file));
+  const r = evaluate(
+    { hsts: args.includes("--hsts") },
+    JSON.parse(readFileSync(file, "utf8")) as Finding[],
+    dirname(file),
+  );
   for (const l of r.lines) console.log(l);
   for (const pr of r.problems) console.log(`!! ${pr}`);
   console.log(r.problems.length === 0 ? "PASS" : "FAIL");
@@ -186,10 +275,15 @@ if (process.env.BOBCAT_TESTSSL_NETNS !== "1") {
   const inner = ["sh", "-c", 'ip link set lo up && exec "$0" "$@"', process.execPath, import.meta.path, ...args];
   for (const flags of [["-n"], ["-r", "-n"]]) {
     if (spawnSync("unshare", [...flags, "true"]).status !== 0) continue;
-    const r = spawnSync("unshare", [...flags, "--", ...inner], { stdio: "inherit", env: { ...process.env, BOBCAT_TESTSSL_NETNS: "1" } });
+    const r = spawnSync("unshare", [...flags, "--", ...inner], {
+      stdio: "inherit",
+      env: { ...process.env, BOBCAT_TESTSSL_NETNS: "1" },
+    });
     process.exit(r.status ?? 1);
   }
-  console.error("cannot create a network namespace (unshare -n as root, or unshare -rn with user namespaces); refusing to scan outside one, since testssl looks names up");
+  console.error(
+    "cannot create a network namespace (unshare -n as root, or unshare -rn with user namespaces); refusing to scan outside one, since testssl looks names up",
+  );
   process.exit(2);
 }
 const interfaces = readFileSync("/proc/net/dev", "utf8")
@@ -216,7 +310,9 @@ async function stop(p: ChildProcess) {
   // --runtime node builds its bundle into a temp dir of its own: remove it with the server.
   const bundleDirs = pids.flatMap((x) => {
     try {
-      const a = readFileSync(`/proc/${x}/cmdline`, "utf8").split("\0").find((y) => /^\/tmp\/bobcat-node-[^/]+\/bobcat-node\.mjs$/.test(y));
+      const a = readFileSync(`/proc/${x}/cmdline`, "utf8").split("\0").find((y) =>
+        /^\/tmp\/bobcat-node-[^/]+\/bobcat-node\.mjs$/.test(y)
+      );
       return a ? [dirname(a)] : [];
     } catch {
       return [];
@@ -279,7 +375,13 @@ const allScans: Scan[] = [
     expect: /node:http2 compatibility/,
     config: (dir) => variant(dir, /maxThreads: 150/, ["maxConnections: 1000"]),
   },
-  { id: "node", title: "default config on Node (--runtime node)", runtime: "node", hsts: false, expect: /node:http2 \(the only back-end on Node\)/ },
+  {
+    id: "node",
+    title: "default config on Node (--runtime node)",
+    runtime: "node",
+    hsts: false,
+    expect: /node:http2 \(the only back-end on Node\)/,
+  },
 ];
 const scans = allScans.filter((s) => only.includes(s.id));
 
@@ -291,9 +393,15 @@ function command(s: Scan, cfg: string | undefined): string[] {
 }
 
 // ---- run ----
-const version = /testssl\S*\s+(\d\S*)/.exec(spawnSync(testssl, ["-b"], { encoding: "utf8" }).stdout.replace(/\x1b\[[0-9;]*m/g, ""))?.[1] ?? "?";
+const version =
+  /testssl\S*\s+(\d\S*)/.exec(spawnSync(testssl, ["-b"], { encoding: "utf8" }).stdout.replace(/\x1b\[[0-9;]*m/g, ""))
+    ?.[1] ?? "?";
 console.log(`testssl ${version}; reports in ${reports}`);
-console.log(`network: a namespace of its own with interfaces [${interfaces.join(", ")}]; testssl --ip 127.0.0.1 --nodns none, no --phone-out\n`);
+console.log(
+  `network: a namespace of its own with interfaces [${
+    interfaces.join(", ")
+  }]; testssl --ip 127.0.0.1 --nodns none, no --phone-out\n`,
+);
 const rows: string[] = [];
 let failed = false;
 for (const s of scans) {
@@ -305,7 +413,13 @@ for (const s of scans) {
   const p = spawn(cmd[0]!, cmd.slice(1), {
     cwd: dir, // the built-in config's base directory is the current one: conf/ is created here
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, BOBCAT_HTTP_PORT: String(httpPort), BOBCAT_HTTPS_PORT: String(httpsPort), BOBCAT_ADDRESS: "127.0.0.1", DENO_NO_UPDATE_CHECK: "1" },
+    env: {
+      ...process.env,
+      BOBCAT_HTTP_PORT: String(httpPort),
+      BOBCAT_HTTPS_PORT: String(httpsPort),
+      BOBCAT_ADDRESS: "127.0.0.1",
+      DENO_NO_UPDATE_CHECK: "1",
+    },
   });
   let log = "";
   p.stdout!.on("data", (d) => (log += d));
@@ -315,7 +429,9 @@ for (const s of scans) {
   try {
     const deadline = Date.now() + 60000;
     while (!/listening on https/.test(log)) {
-      if (Date.now() > deadline || p.exitCode !== null) throw new Error(`server did not start: ${cmd.join(" ")}\n${log}`);
+      if (Date.now() > deadline || p.exitCode !== null) {
+        throw new Error(`server did not start: ${cmd.join(" ")}\n${log}`);
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
     const line = log.split("\n").find((l) => l.includes("listening on https"))!;
@@ -327,10 +443,31 @@ for (const s of scans) {
     const r = spawnSync(
       testssl,
       [
-        "--quiet", "--warnings", "batch", "--color", "0", "--ip", "127.0.0.1", "--nodns", "none",
-        "--connect-timeout", "10", "--openssl-timeout", "10",
-        "-p", "-s", "-f", "-P", "-S", "-h", "-U", "-E",
-        "--jsonfile", join(dir, "report.json"), "--logfile", join(dir, "report.log"),
+        "--quiet",
+        "--warnings",
+        "batch",
+        "--color",
+        "0",
+        "--ip",
+        "127.0.0.1",
+        "--nodns",
+        "none",
+        "--connect-timeout",
+        "10",
+        "--openssl-timeout",
+        "10",
+        "-p",
+        "-s",
+        "-f",
+        "-P",
+        "-S",
+        "-h",
+        "-U",
+        "-E",
+        "--jsonfile",
+        join(dir, "report.json"),
+        "--logfile",
+        join(dir, "report.log"),
         `localhost:${httpsPort}`,
       ],
       { encoding: "utf8", timeout: 600_000, cwd: dir },
@@ -339,12 +476,20 @@ for (const s of scans) {
     if (r.error) throw r.error;
     const findings = JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as Finding[];
     if (findings.some((f) => f.id === "sessionresumption_ticket" && /connect problem/.test(f.finding))) {
-      const probe = spawnSync("sh", ["-c", `(sleep 1; sleep 1) | openssl s_client -connect 127.0.0.1:${httpsPort} -servername localhost -tls1_3 -sess_out sess.pem >/dev/null 2>&1; sleep 1 | openssl s_client -connect 127.0.0.1:${httpsPort} -servername localhost -tls1_3 -sess_in sess.pem 2>&1`], { cwd: dir, encoding: "utf8", timeout: 30000 });
-      writeFileSync(join(dir, "resumption-probe.txt"), (/^(New|Reused), .*$/m.exec(probe.stdout)?.[0] ?? "no session") + "\n");
+      const probe = spawnSync("sh", [
+        "-c",
+        `(sleep 1; sleep 1) | openssl s_client -connect 127.0.0.1:${httpsPort} -servername localhost -tls1_3 -sess_out sess.pem >/dev/null 2>&1; sleep 1 | openssl s_client -connect 127.0.0.1:${httpsPort} -servername localhost -tls1_3 -sess_in sess.pem 2>&1`,
+      ], { cwd: dir, encoding: "utf8", timeout: 30000 });
+      writeFileSync(
+        join(dir, "resumption-probe.txt"),
+        (/^(New|Reused), .*$/m.exec(probe.stdout)?.[0] ?? "no session") + "\n",
+      );
     }
     result = evaluate(s, findings, dir);
     for (const l of result.lines) console.log(`  ${l}`);
-    console.log(`  scan took ${((Date.now() - t0) / 1000).toFixed(0)} s; ${result.problems.length === 0 ? "PASS" : "FAIL"}`);
+    console.log(
+      `  scan took ${((Date.now() - t0) / 1000).toFixed(0)} s; ${result.problems.length === 0 ? "PASS" : "FAIL"}`,
+    );
     for (const pr of result.problems) console.log(`  !! ${pr}`);
     console.log("");
   } catch (e) {
@@ -355,10 +500,17 @@ for (const s of scans) {
     if (cfg) copyFileSync(cfg, join(dir, "server.yaml.used"));
   }
   if (!result || result.problems.length) failed = true;
-  const short = backend.replace(/ \(covers: .*\)$/, "").replace(/, because .*$/, "").replace(/ compatibility back-end/, " (node-compat)");
+  const short = backend.replace(/ \(covers: .*\)$/, "").replace(/, because .*$/, "").replace(
+    / compatibility back-end/,
+    " (node-compat)",
+  );
   rows.push(
     result
-      ? `| ${s.id} | ${short} | ${result.offered.map(([, n]) => n).join(", ")} | ${result.ciphers.filter((c) => c.proto === "TLS 1.2").length} / ${result.ciphers.filter((c) => c.proto === "TLS 1.3").length} | ${result.weak.length ? "YES" : "none"} | ${result.fsAll ? "all" : "NOT all"} | ${result.hsts} | ${result.problems.length ? `FAIL (${result.problems.length})` : "PASS"} |`
+      ? `| ${s.id} | ${short} | ${result.offered.map(([, n]) => n).join(", ")} | ${
+        result.ciphers.filter((c) => c.proto === "TLS 1.2").length
+      } / ${result.ciphers.filter((c) => c.proto === "TLS 1.3").length} | ${result.weak.length ? "YES" : "none"} | ${
+        result.fsAll ? "all" : "NOT all"
+      } | ${result.hsts} | ${result.problems.length ? `FAIL (${result.problems.length})` : "PASS"} |`
       : `| ${s.id} | ${short} | - | - | - | - | - | FAIL (no scan) |`,
   );
 }

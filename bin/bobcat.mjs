@@ -53,21 +53,22 @@ function packageDir(name) {
  * there), else the platform package it came from.
  */
 function runtimeBinary(name) {
-  const candidates =
-    name === "bun"
-      ? [
-          // bun's package names its binary bun.exe on every platform.
-          [packageDir("bun"), "bin/bun.exe"],
-          ...["", "-baseline", "-musl", "-musl-baseline"].map((v) => {
-            const platform = process.platform === "win32" ? "windows" : process.platform;
-            const arch = process.arch === "arm64" ? "aarch64" : process.arch;
-            return [packageDir(`@oven/bun-${platform}-${arch}${v}`), `bin/bun${exe}`];
-          }),
-        ]
-      : [
-          [packageDir("deno"), `deno${exe}`],
-          ...["", "-glibc", "-musl"].map((v) => [packageDir(`@deno/${process.platform}-${process.arch}${v}`), `deno${exe}`]),
-        ];
+  const candidates = name === "bun"
+    ? [
+      // bun's package names its binary bun.exe on every platform.
+      [packageDir("bun"), "bin/bun.exe"],
+      ...["", "-baseline", "-musl", "-musl-baseline"].map((v) => {
+        const platform = process.platform === "win32" ? "windows" : process.platform;
+        const arch = process.arch === "arm64" ? "aarch64" : process.arch;
+        return [packageDir(`@oven/bun-${platform}-${arch}${v}`), `bin/bun${exe}`];
+      }),
+    ]
+    : [
+      [packageDir("deno"), `deno${exe}`],
+      ...["", "-glibc", "-musl"].map((
+        v,
+      ) => [packageDir(`@deno/${process.platform}-${process.arch}${v}`), `deno${exe}`]),
+    ];
   const tried = [];
   for (const [dir, rel] of candidates) {
     if (!dir) continue;
@@ -76,7 +77,9 @@ function runtimeBinary(name) {
     if (isNativeBinary(path)) return path;
   }
   console.error(
-    `bobcat: cannot find the ${name} binary that npm installs with bobcat (looked at: ${tried.join(", ") || "no package found"}).\n` +
+    `bobcat: cannot find the ${name} binary that npm installs with bobcat (looked at: ${
+      tried.join(", ") || "no package found"
+    }).\n` +
       `    fix: reinstall bobcat with install scripts allowed (npm install, not --ignore-scripts)` +
       (name === "bun" ? ", or set BOBCAT_RUNTIME=deno" : ""),
   );
@@ -84,10 +87,9 @@ function runtimeBinary(name) {
 }
 
 const binary = runtimeBinary(runtime);
-const args =
-  runtime === "deno"
-    ? ["run", "-A", `--config=${join(here, "..", "deno.json")}`, cli, ...process.argv.slice(2)]
-    : [cli, ...process.argv.slice(2)];
+const args = runtime === "deno"
+  ? ["run", "-A", `--config=${join(here, "..", "deno.json")}`, cli, ...process.argv.slice(2)]
+  : [cli, ...process.argv.slice(2)];
 const child = spawn(binary, args, {
   stdio: ["inherit", "inherit", "inherit", "pipe"],
   env: { ...process.env, BOBCAT_PARENT_FD: "3" },

@@ -61,7 +61,13 @@ writeFileSync(
   tsconfig,
   JSON.stringify({
     extends: "./tsconfig.json",
-    compilerOptions: { noEmit: false, declaration: true, emitDeclarationOnly: true, rootDir: ".", outDir: "dist-lib/types" },
+    compilerOptions: {
+      noEmit: false,
+      declaration: true,
+      emitDeclarationOnly: true,
+      rootDir: ".",
+      outDir: "dist-lib/types",
+    },
     include: [],
     files: ["mod.ts", "edge.ts"],
   }),

@@ -25,19 +25,38 @@ export function referenceText(): string {
     if (a.kind === "enum") return a.values!.join(" \\| ");
     return a.kind;
   };
-  const def = (a: AttrDef) => (a.required ? "**required**" : a.default === undefined ? "" : `\`${JSON.stringify(a.default)}\``);
+  const def = (
+    a: AttrDef,
+  ) => (a.required ? "**required**" : a.default === undefined ? "" : `\`${JSON.stringify(a.default)}\``);
   const section = (e: ElementDef) => {
-    const rows = Object.entries(e.attrs).map(([n, a]) => `| \`${n}\` | ${fmt(a)} | ${def(a)} | ${a.doc}${a.ignored ? ` *Accepted, no effect: ${a.ignored}.*` : ""}${a.movedTo ? ` *Legacy; moved to \`${a.movedTo}\`.*` : ""} |`);
-    const kids = Object.entries(e.children ?? {}).map(([n, c]) => `| \`${n}\` | ${c.list ? "list of " : ""}[${c.element().name}](#${c.element().name.toLowerCase()}) | | |`);
-    const variants = e.variants ? `\n\`className\`: ${Object.entries(e.variants.map).map(([s, v]) => `\`${s}\` (\`${v.fullName}\`)`).join(", ")}\n` : "";
-    return `## ${e.name}\n\n${e.doc}\n${variants}\n| attribute | type | default | meaning |\n|---|---|---|---|\n${[...rows, ...kids].join("\n")}\n`;
+    const rows = Object.entries(e.attrs).map(([n, a]) =>
+      `| \`${n}\` | ${fmt(a)} | ${def(a)} | ${a.doc}${a.ignored ? ` *Accepted, no effect: ${a.ignored}.*` : ""}${
+        a.movedTo ? ` *Legacy; moved to \`${a.movedTo}\`.*` : ""
+      } |`
+    );
+    const kids = Object.entries(e.children ?? {}).map(([n, c]) =>
+      `| \`${n}\` | ${c.list ? "list of " : ""}[${c.element().name}](#${c.element().name.toLowerCase()}) | | |`
+    );
+    const variants = e.variants
+      ? `\n\`className\`: ${
+        Object.entries(e.variants.map).map(([s, v]) => `\`${s}\` (\`${v.fullName}\`)`).join(", ")
+      }\n`
+      : "";
+    return `## ${e.name}\n\n${e.doc}\n${variants}\n| attribute | type | default | meaning |\n|---|---|---|---|\n${
+      [...rows, ...kids].join("\n")
+    }\n`;
   };
-  return `# bobcat configuration reference\n\nGenerated from \`src/config/schema.ts\` by \`scripts/gen-config-artifacts.ts\`; the validator and \`config/server.schema.json\` use the same definitions. Attribute names are Tomcat's, case and all. Every string value may use \`\${name}\`, \`\${name:-default}\` and \`\${env.NAME}\`.\n\n${ALL_ELEMENTS.map(section).join("\n")}`;
+  return `# bobcat configuration reference\n\nGenerated from \`src/config/schema.ts\` by \`scripts/gen-config-artifacts.ts\`; the validator and \`config/server.schema.json\` use the same definitions. Attribute names are Tomcat's, case and all. Every string value may use \`\${name}\`, \`\${name:-default}\` and \`\${env.NAME}\`.\n\n${
+    ALL_ELEMENTS.map(section).join("\n")
+  }`;
 }
 
 if (import.meta.main) {
   writeFileSync(join(root, "docs/config-reference.md"), referenceText());
-  writeFileSync(join(root, "src/cli/default-config.ts"), defaultConfigModule(readFileSync(join(root, "config/server.yaml"), "utf8")));
+  writeFileSync(
+    join(root, "src/cli/default-config.ts"),
+    defaultConfigModule(readFileSync(join(root, "config/server.yaml"), "utf8")),
+  );
   writeFileSync(join(root, "config/server.schema.json"), schemaText());
   console.log("wrote src/cli/default-config.ts, config/server.schema.json and docs/config-reference.md");
 }

@@ -51,7 +51,15 @@ function fetchHandler(req: Request): Response {
       return new Response(strings[n], { headers });
     case "stream": {
       const b = bytes[n];
-      return new Response(new ReadableStream({ start(c) { c.enqueue(b); c.close(); } }), { headers });
+      return new Response(
+        new ReadableStream({
+          start(c) {
+            c.enqueue(b);
+            c.close();
+          },
+        }),
+        { headers },
+      );
     }
     case "cl":
       headers["content-length"] = String(n);
@@ -109,43 +117,76 @@ const H = "127.0.0.1";
 const internal = () => DenoNS[DenoNS.internal];
 const onErr = (e: unknown) => new Response(String(e), { status: 500 });
 
-const MODES: Record<string, { runtime: "deno" | "bun"; h2?: boolean; kinds?: boolean; note: string; start: (c: Ctx) => unknown }> = {
+const MODES: Record<
+  string,
+  { runtime: "deno" | "bun"; h2?: boolean; kinds?: boolean; note: string; start: (c: Ctx) => unknown }
+> = {
   "deno-serve-http": {
-    runtime: "deno", kinds: true, note: "Deno.serve plain HTTP",
+    runtime: "deno",
+    kinds: true,
+    note: "Deno.serve plain HTTP",
     start: (c) => DenoNS.serve({ hostname: H, port: c.port, onListen() {} }, fetchHandler),
   },
   "deno-serve-tls": {
-    runtime: "deno", h2: true, kinds: true, note: "Deno.serve({cert,key})",
+    runtime: "deno",
+    h2: true,
+    kinds: true,
+    note: "Deno.serve({cert,key})",
     start: (c) => DenoNS.serve({ hostname: H, port: c.port, cert: c.cert, key: c.key, onListen() {} }, fetchHandler),
   },
   "deno-serve-tls-ffi": {
-    runtime: "deno", h2: true, kinds: true, note: "Deno.serve({cert,key}) + FFI TCP_NODELAY on listener",
+    runtime: "deno",
+    h2: true,
+    kinds: true,
+    note: "Deno.serve({cert,key}) + FFI TCP_NODELAY on listener",
     // onListen runs synchronously after the listener is bound and before the first accept
     start: (c) =>
       DenoNS.serve({
-        hostname: H, port: c.port, cert: c.cert, key: c.key,
+        hostname: H,
+        port: c.port,
+        cert: c.cert,
+        key: c.key,
         onListen(addr: any) {
-          if (setNoDelayOnListeningPort(addr.port).length === 0) throw new Error("no listening fd found for TCP_NODELAY");
+          if (setNoDelayOnListeningPort(addr.port).length === 0) {
+            throw new Error("no listening fd found for TCP_NODELAY");
+          }
         },
       }, fetchHandler),
   },
   "deno-internal-tls": {
-    runtime: "deno", h2: true, note: "Deno.listenTls + internal serveHttpOnListener",
+    runtime: "deno",
+    h2: true,
+    note: "Deno.listenTls + internal serveHttpOnListener",
     start: (c) => {
-      const l = DenoNS.listenTls({ hostname: H, port: c.port, cert: c.cert, key: c.key, alpnProtocols: ["h2", "http/1.1"] });
+      const l = DenoNS.listenTls({
+        hostname: H,
+        port: c.port,
+        cert: c.cert,
+        key: c.key,
+        alpnProtocols: ["h2", "http/1.1"],
+      });
       return internal().serveHttpOnListener(l, undefined, fetchHandler, onErr, () => {});
     },
   },
   "deno-internal-tls-ffi": {
-    runtime: "deno", h2: true, note: "Deno.listenTls + FFI TCP_NODELAY + serveHttpOnListener",
+    runtime: "deno",
+    h2: true,
+    note: "Deno.listenTls + FFI TCP_NODELAY + serveHttpOnListener",
     start: (c) => {
-      const l = DenoNS.listenTls({ hostname: H, port: c.port, cert: c.cert, key: c.key, alpnProtocols: ["h2", "http/1.1"] });
+      const l = DenoNS.listenTls({
+        hostname: H,
+        port: c.port,
+        cert: c.cert,
+        key: c.key,
+        alpnProtocols: ["h2", "http/1.1"],
+      });
       if (setNoDelayOnListeningPort(c.port).length === 0) throw new Error("no listening fd");
       return internal().serveHttpOnListener(l, undefined, fetchHandler, onErr, () => {});
     },
   },
   "deno-serveHttp-tls": {
-    runtime: "deno", note: "Deno.listenTls + legacy Deno.serveHttp(conn)",
+    runtime: "deno",
+    note: "Deno.listenTls + legacy Deno.serveHttp(conn)",
     start: (c) => {
       const l = DenoNS.listenTls({ hostname: H, port: c.port, cert: c.cert, key: c.key, alpnProtocols: ["http/1.1"] });
       (async () => {
@@ -160,21 +201,26 @@ const MODES: Record<string, { runtime: "deno" | "bun"; h2?: boolean; kinds?: boo
     },
   },
   "deno-node-https": {
-    runtime: "deno", note: "Deno node:https createServer",
+    runtime: "deno",
+    note: "Deno node:https createServer",
     start: async (c) => {
       const https: any = await import("node:https");
       https.createServer({ key: c.key, cert: c.cert }, nodeHandler).listen(c.port, H);
     },
   },
   "deno-node-http2": {
-    runtime: "deno", h2: true, note: "Deno node:http2 createSecureServer({allowHTTP1})",
+    runtime: "deno",
+    h2: true,
+    note: "Deno node:http2 createSecureServer({allowHTTP1})",
     start: async (c) => {
       const http2: any = await import("node:http2");
       http2.createSecureServer({ key: c.key, cert: c.cert, allowHTTP1: true }, nodeHandler).listen(c.port, H);
     },
   },
   "deno-node-http2-nodelay": {
-    runtime: "deno", h2: true, note: "node:http2 createSecureServer({allowHTTP1}) + socket.setNoDelay(true)",
+    runtime: "deno",
+    h2: true,
+    note: "node:http2 createSecureServer({allowHTTP1}) + socket.setNoDelay(true)",
     start: async (c) => {
       const http2: any = await import("node:http2");
       const srv = http2.createSecureServer({ key: c.key, cert: c.cert, allowHTTP1: true }, nodeHandler);
@@ -184,12 +230,15 @@ const MODES: Record<string, { runtime: "deno" | "bun"; h2?: boolean; kinds?: boo
     },
   },
   "deno-term-nodetls-unix": {
-    runtime: "deno", note: "node:tls terminator (setNoDelay) → unix socket → Deno.serve({path})",
+    runtime: "deno",
+    note: "node:tls terminator (setNoDelay) → unix socket → Deno.serve({path})",
     start: async (c) => {
       const tls: any = await import("node:tls");
       const net: any = await import("node:net");
       const path = `${c.dir}/term-${c.port}.sock`;
-      try { DenoNS.removeSync(path); } catch { /* none */ }
+      try {
+        DenoNS.removeSync(path);
+      } catch { /* none */ }
       DenoNS.serve({ path, onListen() {} }, fetchHandler);
       tls.createServer({ key: c.key, cert: c.cert, ALPNProtocols: ["http/1.1"] }, (s: any) => {
         s.setNoDelay(true);
@@ -202,10 +251,13 @@ const MODES: Record<string, { runtime: "deno" | "bun"; h2?: boolean; kinds?: boo
     },
   },
   "deno-term-listenTls-unix": {
-    runtime: "deno", note: "Deno.listenTls + FFI TCP_NODELAY, pipeTo unix socket → Deno.serve({path})",
+    runtime: "deno",
+    note: "Deno.listenTls + FFI TCP_NODELAY, pipeTo unix socket → Deno.serve({path})",
     start: (c) => {
       const path = `${c.dir}/term2-${c.port}.sock`;
-      try { DenoNS.removeSync(path); } catch { /* none */ }
+      try {
+        DenoNS.removeSync(path);
+      } catch { /* none */ }
       DenoNS.serve({ path, onListen() {} }, fetchHandler);
       const l = DenoNS.listenTls({ hostname: H, port: c.port, cert: c.cert, key: c.key, alpnProtocols: ["http/1.1"] });
       if (setNoDelayOnListeningPort(c.port).length === 0) throw new Error("no listening fd");
@@ -220,11 +272,15 @@ const MODES: Record<string, { runtime: "deno" | "bun"; h2?: boolean; kinds?: boo
     },
   },
   "bun-serve-http": {
-    runtime: "bun", kinds: true, note: "Bun.serve plain HTTP",
+    runtime: "bun",
+    kinds: true,
+    note: "Bun.serve plain HTTP",
     start: (c) => BunNS.serve({ hostname: H, port: c.port, fetch: fetchHandler }),
   },
   "bun-serve-tls": {
-    runtime: "bun", kinds: true, note: "Bun.serve({tls:{cert,key}})",
+    runtime: "bun",
+    kinds: true,
+    note: "Bun.serve({tls:{cert,key}})",
     start: (c) => BunNS.serve({ hostname: H, port: c.port, tls: { cert: c.cert, key: c.key }, fetch: fetchHandler }),
   },
 };
@@ -236,8 +292,10 @@ async function serverMain(args: string[]) {
   if (!m) throw new Error(`unknown mode ${mode}`);
   const fs: any = await import("node:fs");
   const ctx: Ctx = {
-    port: Number(portS), dir,
-    cert: fs.readFileSync(`${dir}/c.pem`, "utf8"), key: fs.readFileSync(`${dir}/k.pem`, "utf8"),
+    port: Number(portS),
+    dir,
+    cert: fs.readFileSync(`${dir}/c.pem`, "utf8"),
+    key: fs.readFileSync(`${dir}/k.pem`, "utf8"),
   };
   await m.start(ctx);
   // safety net: never outlive a bounded run
@@ -262,7 +320,9 @@ async function curlKeepAlive(url: string, n: number, proto: string): Promise<num
 }
 async function curlNew(url: string, n: number): Promise<number> {
   const t: number[] = [];
-  for (let i = 0; i < n; i++) t.push(Number((await run("curl", ["-sk", "--http1.1", "-o", "/dev/null", "-w", "%{time_total}", url])).trim()));
+  for (let i = 0; i < n; i++) {
+    t.push(Number((await run("curl", ["-sk", "--http1.1", "-o", "/dev/null", "-w", "%{time_total}", url])).trim()));
+  }
   return median(t) * 1000;
 }
 /** server CPU ticks (utime+stime, all threads) from /proc/<pid>/stat; 100 ticks per second on Linux */
@@ -271,7 +331,9 @@ function cpuTicks(pid: number): number {
     const st = DenoNS.readTextFileSync(`/proc/${pid}/stat`);
     const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
     return Number(f[11]) + Number(f[12]);
-  } catch { return NaN; }
+  } catch {
+    return NaN;
+  }
 }
 /** wrk -t2 -c8: returns req/s and requests per server CPU-second (robust against a busy machine) */
 async function wrk(url: string, secs: number, pid: number): Promise<{ rps: number; perCpu: number }> {
@@ -289,7 +351,9 @@ async function waitPort(port: number, ms = 15000) {
       const c = await DenoNS.connect({ hostname: H, port });
       c.close();
       return;
-    } catch { await new Promise((r) => setTimeout(r, 100)); }
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
   throw new Error(`port ${port} never opened`);
 }
@@ -310,21 +374,42 @@ async function driverMain(argv: string[]) {
   const denoBin = DenoNS.execPath();
   const bunBin = new URL("../../node_modules/.bin/bun", import.meta.url).pathname;
   const dir = await DenoNS.makeTempDir({ prefix: "deno-https-stall-" });
-  await run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "2", "-keyout", `${dir}/k.pem`, "-out", `${dir}/c.pem`]);
+  await run("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-subj",
+    "/CN=localhost",
+    "-addext",
+    "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    "-days",
+    "2",
+    "-keyout",
+    `${dir}/k.pem`,
+    "-out",
+    `${dir}/c.pem`,
+  ]);
   console.error(`deno ${DenoNS.version.deno}, bun ${(await run(bunBin, ["--version"])).trim()}, certs in ${dir}`);
 
   const rows: any[] = [];
   let port = 18640;
   for (const mode of modes) {
     const m = MODES[mode];
-    if (!m) { console.error(`skip unknown mode ${mode}`); continue; }
+    if (!m) {
+      console.error(`skip unknown mode ${mode}`);
+      continue;
+    }
     port++;
     const cmd = m.runtime === "deno"
       ? [denoBin, ["run", "-A", self, "--server", mode, String(port), dir]]
       : [bunBin, [self, "--server", mode, String(port), dir]];
     const child = new DenoNS.Command(cmd[0] as string, {
-      args: cmd[1] as string[], stdout: "null", stderr: "inherit", env: { PROBE_MAX_SECONDS: "300" },
+      args: cmd[1] as string[],
+      stdout: "null",
+      stderr: "inherit",
+      env: { PROBE_MAX_SECONDS: "300" },
     }).spawn();
     try {
       await waitPort(port);
@@ -338,7 +423,9 @@ async function driverMain(argv: string[]) {
           row.ka = await curlKeepAlive(`${base}/u8/${n}`, nKa, "--http1.1");
           row.new = await curlNew(`${base}/u8/${n}`, nNew);
           if (m.h2) row.h2 = await curlKeepAlive(`${base}/u8/${n}`, nKa, "--http2");
-          if (m.kinds) for (const k of KINDS.slice(1)) row[k] = await curlKeepAlive(`${base}/${k}/${n}`, nKa, "--http1.1");
+          if (m.kinds) {
+            for (const k of KINDS.slice(1)) row[k] = await curlKeepAlive(`${base}/${k}/${n}`, nKa, "--http1.1");
+          }
         }
         if (!noWrk) {
           const r: number[] = [], c: number[] = [];
@@ -357,17 +444,27 @@ async function driverMain(argv: string[]) {
     } catch (e) {
       console.error(`mode ${mode} failed: ${e}`);
     } finally {
-      try { child.kill("SIGTERM"); } catch { /* gone */ }
+      try {
+        child.kill("SIGTERM");
+      } catch { /* gone */ }
       await child.status;
     }
   }
   const f = (x: unknown, d = 2) => (typeof x === "number" && !Number.isNaN(x) ? x.toFixed(d) : "–");
-  console.log("\nlatency = median curl time_total in ms; wrk = req/s (-t2 -c8, HTTP/1.1 keep-alive); req/CPU-s = requests per server CPU-second");
-  console.log("| mode | body | ka h1 ms | new conn ms | h2 ka ms | str ka ms | stream ka ms | explicit CL ka ms | wrk req/s | req/CPU-s |");
+  console.log(
+    "\nlatency = median curl time_total in ms; wrk = req/s (-t2 -c8, HTTP/1.1 keep-alive); req/CPU-s = requests per server CPU-second",
+  );
+  console.log(
+    "| mode | body | ka h1 ms | new conn ms | h2 ka ms | str ka ms | stream ka ms | explicit CL ka ms | wrk req/s | req/CPU-s |",
+  );
   console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const r of rows) {
     const runs = r.wrkRuns ? ` (${r.wrkRuns.map((x: number) => x.toFixed(0)).join("/")})` : "";
-    console.log(`| ${r.mode} | ${r.size} | ${f(r.ka)} | ${f(r.new)} | ${f(r.h2)} | ${f(r.str)} | ${f(r.stream)} | ${f(r.cl)} | ${f(r.wrk, 0)}${runs} | ${f(r.perCpu, 0)} |`);
+    console.log(
+      `| ${r.mode} | ${r.size} | ${f(r.ka)} | ${f(r.new)} | ${f(r.h2)} | ${f(r.str)} | ${f(r.stream)} | ${f(r.cl)} | ${
+        f(r.wrk, 0)
+      }${runs} | ${f(r.perCpu, 0)} |`,
+    );
   }
   if (ji >= 0) await DenoNS.writeTextFile(argv[ji + 1], JSON.stringify(rows, null, 1));
   await DenoNS.remove(dir, { recursive: true });

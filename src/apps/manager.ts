@@ -19,7 +19,7 @@
  * handle (per app instance) to expire a session by.
  */
 import { BodyTooLargeError, readForm } from "../core/body-limit.ts";
-import { Hono, type Context } from "hono";
+import { type Context, Hono } from "hono";
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import type { ContextConfig } from "../config/model.ts";
 import type { BobcatContext } from "../core/context.ts";
@@ -36,9 +36,13 @@ type Face = "text" | "json" | "html";
 const STYLE =
   "body{font-family:system-ui,sans-serif;margin:2rem;color:#1d2330}table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{border:1px solid #d5d9e0;padding:.3rem .6rem;text-align:left;vertical-align:top}th{background:#f3f4f7}.msg{background:#e7f6ec;padding:.5rem .8rem;border-left:4px solid #2f9e55}ul{margin:0;padding-left:1rem}form.inline{display:inline}";
 /** No scripts at all; the one inline style by its hash; forms post back here only; no framing. */
-const CSP = `default-src 'none'; style-src 'sha256-${createHash("sha256").update(STYLE).digest("base64")}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`;
+const CSP = `default-src 'none'; style-src 'sha256-${
+  createHash("sha256").update(STYLE).digest("base64")
+}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`;
 
-const faceOf = (path: string): Face => (path.startsWith("/text/") ? "text" : path === "/json" || path.startsWith("/json/") ? "json" : "html");
+const faceOf = (
+  path: string,
+): Face => (path.startsWith("/text/") ? "text" : path === "/json" || path.startsWith("/json/") ? "json" : "html");
 const roleOf = (face: Face) => (face === "html" ? "manager-gui" : "manager-script");
 
 export function managerApp(context: ContextConfig, scope: AppScope) {
@@ -49,7 +53,9 @@ export function managerApp(context: ContextConfig, scope: AppScope) {
    * the session handles, HMAC(context, id), useless outside this app instance. */
   const keys = () => (secrets ??= { csrf: randomBytes(24).toString("base64url"), handleKey: randomBytes(32) });
   const hostNames = new Set([scope.host.name, ...scope.host.aliases].map((n) => n.toLowerCase()));
-  const proxied = [...scope.engine.valves, ...scope.host.valves, ...context.valves].some((v) => v.className === "RemoteIpValve");
+  const proxied = [...scope.engine.valves, ...scope.host.valves, ...context.valves].some((v) =>
+    v.className === "RemoteIpValve"
+  );
 
   const deny = (c: Context<Env>, status: 403 | 405 | 421, message: string) => {
     const face = faceOf(c.req.path);
@@ -58,7 +64,12 @@ export function managerApp(context: ContextConfig, scope: AppScope) {
   };
 
   /** Headers through which a proxy names the client it forwards. */
-  const forwardedFor = new Set(["x-forwarded-for", ...[...scope.engine.valves, ...scope.host.valves, ...context.valves].flatMap((v) => (v.className === "RemoteIpValve" ? [v.remoteIpHeader.toLowerCase()] : []))]);
+  const forwardedFor = new Set([
+    "x-forwarded-for",
+    ...[...scope.engine.valves, ...scope.host.valves, ...context.valves].flatMap((
+      v,
+    ) => (v.className === "RemoteIpValve" ? [v.remoteIpHeader.toLowerCase()] : [])),
+  ]);
 
   /** Tomcat's localhost-only rule, on the parsed TCP peer. */
   const local = (c: Context<Env>): boolean => {
@@ -73,10 +84,12 @@ export function managerApp(context: ContextConfig, scope: AppScope) {
     // Behind a proxy on this machine every request arrives from loopback: only when allowed, and
     // only when every address the proxies name is loopback as well.
     if (!context.allowLoopbackBehindProxy) return false;
-    return named.every((v) => v.split(",").every((h) => {
-      const a = parseIp(h.trim());
-      return !!a && isLoopback(a);
-    }));
+    return named.every((v) =>
+      v.split(",").every((h) => {
+        const a = parseIp(h.trim());
+        return !!a && isLoopback(a);
+      })
+    );
   };
 
   const view = (): AdminView => {
@@ -111,7 +124,9 @@ export function managerApp(context: ContextConfig, scope: AppScope) {
     return deny(
       c,
       421,
-      `the manager answers only to the names of host ${scope.host.name} (${[...hostNames].join(", ")}) and to IP addresses, not to ${JSON.stringify(hostname)}; add it to the host's aliases if it is yours`,
+      `the manager answers only to the names of host ${scope.host.name} (${
+        [...hostNames].join(", ")
+      }) and to IP addresses, not to ${JSON.stringify(hostname)}; add it to the host's aliases if it is yours`,
     );
   });
 
@@ -119,7 +134,11 @@ export function managerApp(context: ContextConfig, scope: AppScope) {
   app.use("*", async (c, next) => {
     const site = c.req.header("sec-fetch-site");
     if (site !== undefined && site !== "same-origin" && site !== "none") {
-      return deny(c, 403, `cross-site request refused (Sec-Fetch-Site: ${site}); open the manager from its own address`);
+      return deny(
+        c,
+        403,
+        `cross-site request refused (Sec-Fetch-Site: ${site}); open the manager from its own address`,
+      );
     }
     const origin = c.req.header("origin");
     if (origin !== undefined && !ownOrigins(c).has(normalOrigin(origin) ?? "")) {
@@ -133,7 +152,13 @@ export function managerApp(context: ContextConfig, scope: AppScope) {
     const role = roleOf(faceOf(c.req.path));
     if (c.env.isUserInRole(role)) c.set("access", "role");
     else if (local(c)) c.set("access", "local");
-    else return deny(c, 403, `access denied: role ${role}${context.loginConfig ? "" : ", or a client on this machine (loopback, not through a proxy)"}`);
+    else {return deny(
+        c,
+        403,
+        `access denied: role ${role}${
+          context.loginConfig ? "" : ", or a client on this machine (loopback, not through a proxy)"
+        }`,
+      );}
     return next();
   });
 
@@ -142,16 +167,23 @@ export function managerApp(context: ContextConfig, scope: AppScope) {
    * tools are not browsers, as Tomcat's text interface; everyone else uses POST.
    */
   const changeAllowed = (c: Context<Env>) =>
-    c.req.method === "POST" || (c.get("access") === "role" && c.env.isUserInRole("manager-script") && !c.env.isUserInRole("manager-gui"));
+    c.req.method === "POST" ||
+    (c.get("access") === "role" && c.env.isUserInRole("manager-script") && !c.env.isUserInRole("manager-gui"));
   const postOnly = (c: Context<Env>) => {
-    const res = deny(c, 405, `use POST: a GET changes state only for a script account (role manager-script without manager-gui), e.g. curl -X POST '${c.req.path}'`);
+    const res = deny(
+      c,
+      405,
+      `use POST: a GET changes state only for a script account (role manager-script without manager-gui), e.g. curl -X POST '${c.req.path}'`,
+    );
     res.headers.set("allow", "POST");
     return res;
   };
 
   // ---- text interface (Tomcat's /manager/text/...) ----
   app.get("/text/list", (c) => {
-    const lines = view().contexts().map((x) => `${x.path || "/"}:running:${x.manager.getStats().activeSessions}:${x.name}`);
+    const lines = view().contexts().map((x) =>
+      `${x.path || "/"}:running:${x.manager.getStats().activeSessions}:${x.name}`
+    );
     return c.text(`OK - Listed applications\n${lines.join("\n")}\n`);
   });
   app.get("/text/sessions", (c) => {
@@ -179,7 +211,10 @@ export function managerApp(context: ContextConfig, scope: AppScope) {
     if (!changeAllowed(c)) return postOnly(c);
     const r = await view().reloadTls(c.req.query("tlsHostName"));
     const ok = r.failed.length === 0;
-    return c.text(`${ok ? "OK" : "FAIL"} - ${[...r.reloaded, ...r.failed].join("\n") || "no TLS connector matched"}\n`, ok ? 200 : 500);
+    return c.text(
+      `${ok ? "OK" : "FAIL"} - ${[...r.reloaded, ...r.failed].join("\n") || "no TLS connector matched"}\n`,
+      ok ? 200 : 500,
+    );
   });
 
   // ---- JSON ----
@@ -204,11 +239,15 @@ export function managerApp(context: ContextConfig, scope: AppScope) {
   app.post("/json/expire", (c) => {
     const x = findContext(c);
     const [given, handle] = [c.req.query("id"), c.req.query("handle")];
-    if (!x || !(given || handle)) return c.json({ error: "give path (and host) of the context and the session's id or handle" }, 400);
+    if (!x || !(given || handle)) {
+      return c.json({ error: "give path (and host) of the context and the session's id or handle" }, 400);
+    }
     const id = given ?? idOfHandle(keys().handleKey, x, handle);
     // Answers with what the caller gave: the id it knew, or the handle.
     const named = given ?? handle;
-    return id && x.manager.expireSession(id) ? c.json({ expired: named }) : c.json({ error: `The session [${named}] was not found` }, 404);
+    return id && x.manager.expireSession(id)
+      ? c.json({ expired: named })
+      : c.json({ error: `The session [${named}] was not found` }, 404);
   });
   app.post("/json/sslReload", async (c) => {
     const r = await view().reloadTls(c.req.query("tlsHostName"));
@@ -229,7 +268,9 @@ export function managerApp(context: ContextConfig, scope: AppScope) {
     if (c.req.param("action") === "expire") {
       const x = v.contexts().find((ctx) => ctx.host === form.host && (ctx.path || "/") === form.path);
       const id = x ? idOfHandle(keys().handleKey, x, String(form.handle ?? "")) : undefined;
-      message = x && id && x.manager.expireSession(id) ? `Expired session ${full ? id : maskId(id)}` : "The session was not found (expired already?)";
+      message = x && id && x.manager.expireSession(id)
+        ? `Expired session ${full ? id : maskId(id)}`
+        : "The session was not found (expired already?)";
     } else if (c.req.param("action") === "sslReload") {
       const r = await v.reloadTls();
       message = [...r.reloaded, ...r.failed].join("; ") || "no TLS connector";
@@ -248,7 +289,9 @@ function ownOrigins(c: Context<Env>): Set<string> {
     if (o) out.add(o);
   };
   add(c.env.scheme, url.host);
-  const name = c.env.serverName.includes(":") && !c.env.serverName.startsWith("[") ? `[${c.env.serverName}]` : c.env.serverName;
+  const name = c.env.serverName.includes(":") && !c.env.serverName.startsWith("[")
+    ? `[${c.env.serverName}]`
+    : c.env.serverName;
   add(c.env.scheme, `${name}:${c.env.serverPort}`);
   return out;
 }
@@ -269,7 +312,9 @@ function maskId(id: string): string {
 }
 
 function sessionHandle(key: Uint8Array, x: ContextView, id: string): string {
-  return createHmac("sha256", key).update(`${x.engine}\n${x.host}\n${x.path}\n${id}`).digest().subarray(0, 16).toString("base64url");
+  return createHmac("sha256", key).update(`${x.engine}\n${x.host}\n${x.path}\n${id}`).digest().subarray(0, 16).toString(
+    "base64url",
+  );
 }
 
 function idOfHandle(key: Uint8Array, x: ContextView, handle: string | undefined): string | undefined {
@@ -282,15 +327,34 @@ function overview(v: AdminView) {
     version: v.version,
     runtime: v.runtime,
     connectors: v.connectors(),
-    contexts: v.contexts().map((x) => ({ engine: x.engine, host: x.host, path: x.path || "/", name: x.name, docBase: x.docBase, handler: x.handler, sessionTimeout: x.sessionTimeout, stats: x.manager.getStats() })),
+    contexts: v.contexts().map((x) => ({
+      engine: x.engine,
+      host: x.host,
+      path: x.path || "/",
+      name: x.name,
+      docBase: x.docBase,
+      handler: x.handler,
+      sessionTimeout: x.sessionTimeout,
+      stats: x.manager.getStats(),
+    })),
   };
 }
 
-function page(v: AdminView, base: string, fullIds: boolean, keys: { csrf: string; handleKey: Uint8Array }, message = ""): string {
+function page(
+  v: AdminView,
+  base: string,
+  fullIds: boolean,
+  keys: { csrf: string; handleKey: Uint8Array },
+  message = "",
+): string {
   const e = escapeHtml;
   const connectors = v
     .connectors()
-    .map((c) => `<tr><td>${e(c.name)}</td><td><a href="${e(c.url)}">${e(c.url)}</a></td><td>${e(c.reason)}</td><td>${c.active} / ${c.queued} / ${c.rejected}</td><td>${e(c.tlsHosts.join(", "))}</td></tr>`)
+    .map((c) =>
+      `<tr><td>${e(c.name)}</td><td><a href="${e(c.url)}">${e(c.url)}</a></td><td>${
+        e(c.reason)
+      }</td><td>${c.active} / ${c.queued} / ${c.rejected}</td><td>${e(c.tlsHosts.join(", "))}</td></tr>`
+    )
     .join("");
   const contexts = v
     .contexts()
@@ -301,10 +365,22 @@ function page(v: AdminView, base: string, fullIds: boolean, keys: { csrf: string
         .slice(0, 50)
         .map(
           (ss) =>
-            `<li><code>${e(fullIds ? ss.id : maskId(ss.id))}</code> last used ${e(new Date(ss.lastAccessedTime).toISOString())} <form class="inline" method="post" action="${e(base)}/html/expire"><input type="hidden" name="csrf" value="${keys.csrf}"><input type="hidden" name="host" value="${e(x.host)}"><input type="hidden" name="path" value="${e(x.path || "/")}"><input type="hidden" name="handle" value="${e(sessionHandle(keys.handleKey, x, ss.id))}"><button>Expire</button></form></li>`,
+            `<li><code>${e(fullIds ? ss.id : maskId(ss.id))}</code> last used ${
+              e(new Date(ss.lastAccessedTime).toISOString())
+            } <form class="inline" method="post" action="${
+              e(base)
+            }/html/expire"><input type="hidden" name="csrf" value="${keys.csrf}"><input type="hidden" name="host" value="${
+              e(x.host)
+            }"><input type="hidden" name="path" value="${e(x.path || "/")}"><input type="hidden" name="handle" value="${
+              e(sessionHandle(keys.handleKey, x, ss.id))
+            }"><button>Expire</button></form></li>`,
         )
         .join("");
-      return `<tr><td>${e(x.host)}</td><td>${e(x.path || "/")}</td><td>${e(x.handler ?? x.docBase ?? "")}</td><td>${s.activeSessions}</td><td>${s.maxActive}</td><td>${s.sessionCounter}</td><td>${s.expiredSessions}</td><td>${s.rejectedSessions}</td><td>${s.sessionAverageAliveTime}s</td></tr>${sessions ? `<tr><td></td><td colspan="8"><ul>${sessions}</ul></td></tr>` : ""}`;
+      return `<tr><td>${e(x.host)}</td><td>${e(x.path || "/")}</td><td>${
+        e(x.handler ?? x.docBase ?? "")
+      }</td><td>${s.activeSessions}</td><td>${s.maxActive}</td><td>${s.sessionCounter}</td><td>${s.expiredSessions}</td><td>${s.rejectedSessions}</td><td>${s.sessionAverageAliveTime}s</td></tr>${
+        sessions ? `<tr><td></td><td colspan="8"><ul>${sessions}</ul></td></tr>` : ""
+      }`;
     })
     .join("");
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>bobcat manager</title>
@@ -312,8 +388,14 @@ function page(v: AdminView, base: string, fullIds: boolean, keys: { csrf: string
 </head><body><h1>bobcat manager</h1><p>bobcat ${e(v.version)} on ${e(v.runtime)}</p>
 ${message ? `<p class="msg">${e(message)}</p>` : ""}
 <h2>Connectors</h2><table><tr><th>name</th><th>URL</th><th>back-end</th><th>in flight / queued / rejected</th><th>SSLHostConfigs</th></tr>${connectors}</table>
-<form method="post" action="${e(base)}/html/sslReload"><input type="hidden" name="csrf" value="${keys.csrf}"><button>Reload TLS certificates</button></form>
+<form method="post" action="${
+    e(base)
+  }/html/sslReload"><input type="hidden" name="csrf" value="${keys.csrf}"><button>Reload TLS certificates</button></form>
 <h2>Applications</h2><table><tr><th>host</th><th>path</th><th>serves</th><th>active sessions</th><th>max active</th><th>session counter</th><th>expired</th><th>rejected</th><th>average alive</th></tr>${contexts}</table>
-<p>Scripts: <code>${e(base)}/text/list</code>, <code>${e(base)}/text/sessions?path=/app</code>, <code>POST ${e(base)}/text/expire?path=/app&amp;idle=30</code>, <code>POST ${e(base)}/text/sslReload</code>, <code>${e(base)}/json</code>.</p>
+<p>Scripts: <code>${e(base)}/text/list</code>, <code>${e(base)}/text/sessions?path=/app</code>, <code>POST ${
+    e(base)
+  }/text/expire?path=/app&amp;idle=30</code>, <code>POST ${e(base)}/text/sslReload</code>, <code>${
+    e(base)
+  }/json</code>.</p>
 </body></html>`;
 }

@@ -17,7 +17,9 @@ export function rootApp(_context: ContextConfig) {
 
 function page(ctx: BobcatContext): string {
   const tls = ctx.secure
-    ? `<p class="ok">You are connected over <b>HTTPS</b>${ctx.cipherSuite ? ` (${escapeHtml(ctx.cipherSuite)})` : ""}.</p>`
+    ? `<p class="ok">You are connected over <b>HTTPS</b>${
+      ctx.cipherSuite ? ` (${escapeHtml(ctx.cipherSuite)})` : ""
+    }.</p>`
     : `<p class="warn">You are connected over plain <b>HTTP</b>.</p>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

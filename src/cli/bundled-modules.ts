@@ -109,7 +109,16 @@ export const BUNDLED_MODULES: Readonly<Record<string, Record<string, unknown>>> 
 };
 
 declare const Bun: {
-  plugin(p: { name: string; setup(build: { module(specifier: string, load: () => { exports: Record<string, unknown>; loader: "object" }): unknown }): void }): unknown;
+  plugin(
+    p: {
+      name: string;
+      setup(
+        build: {
+          module(specifier: string, load: () => { exports: Record<string, unknown>; loader: "object" }): unknown;
+        },
+      ): void;
+    },
+  ): unknown;
 };
 
 /** Makes `import ... from "hono"` (etc.) in any module loaded later resolve to the bundled copy. */
@@ -117,7 +126,9 @@ export function registerBundledModules(): void {
   Bun.plugin({
     name: "bobcat-bundled-modules",
     setup(build) {
-      for (const [specifier, exports] of Object.entries(BUNDLED_MODULES)) build.module(specifier, () => ({ exports, loader: "object" }));
+      for (const [specifier, exports] of Object.entries(BUNDLED_MODULES)) {
+        build.module(specifier, () => ({ exports, loader: "object" }));
+      }
     },
   });
 }

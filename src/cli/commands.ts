@@ -14,7 +14,7 @@ import { configureLogging, logger } from "../util/log.ts";
 import { whenParentExits } from "../runtime/parent-watch.ts";
 import { printError } from "./main.ts";
 import { globalDataSources } from "../runtime/server.ts";
-import { createDataSources, lookupDataSource, type DataSources } from "../datasource/index.ts";
+import { createDataSources, type DataSources, lookupDataSource } from "../datasource/index.ts";
 import { createTableSql, initStoreTable } from "../session/stores/index.ts";
 
 /**
@@ -43,9 +43,11 @@ export async function startFromConfig(config: BobcatConfig): Promise<number> {
         logger("connector").warn(`${sig} again: exiting without waiting`);
         process.exit(130);
       }
-      logger("connector").info(sig.startsWith("SIG")
-        ? `${sig} received: stopping (requests in flight may finish; ${sig} again to force)`
-        : `${sig}: stopping (requests in flight may finish)`);
+      logger("connector").info(
+        sig.startsWith("SIG")
+          ? `${sig} received: stopping (requests in flight may finish; ${sig} again to force)`
+          : `${sig}: stopping (requests in flight may finish)`,
+      );
       server.stop().then(
         () => resolve(0),
         (e) => {
@@ -100,7 +102,12 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
       // reads and deletes its persistence file.
       let engine: Engine;
       try {
-        engine = new Engine(service, { strictServletCompliance: config.server.strictServletCompliance, baseDir: config.baseDir, globalDataSources: global, platform: SERVER_PLATFORM });
+        engine = new Engine(service, {
+          strictServletCompliance: config.server.strictServletCompliance,
+          baseDir: config.baseDir,
+          globalDataSources: global,
+          platform: SERVER_PLATFORM,
+        });
       } catch (e) {
         collect(e);
         continue;
@@ -111,10 +118,14 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
             await c.start();
             await c.sessions.manager.stop();
           } else if (c.config.handler) {
-            await loadHandler(c.config.handler, c.config, { engine: c.engine, host: c.host.config }, { platform: SERVER_PLATFORM });
+            await loadHandler(c.config.handler, c.config, { engine: c.engine, host: c.host.config }, {
+              platform: SERVER_PLATFORM,
+            });
           }
           if (c.sessions.manager instanceof StandardManager) {
-            await c.sessions.manager.checkPersistenceFile().catch((e) => Promise.reject(locateError(e, [c.config.manager])));
+            await c.sessions.manager.checkPersistenceFile().catch((e) =>
+              Promise.reject(locateError(e, [c.config.manager]))
+            );
           }
           await checkSources(c.dataSources);
         } catch (e) {
@@ -173,7 +184,9 @@ export async function storeInit(config: BobcatConfig, print: boolean): Promise<n
     await global.close();
   }
   if (found === 0) {
-    console.error("bobcat store init: no context of this config uses a DataSourceStore (manager.className: PersistentManager, manager.store.className: DataSourceStore)");
+    console.error(
+      "bobcat store init: no context of this config uses a DataSourceStore (manager.className: PersistentManager, manager.store.className: DataSourceStore)",
+    );
     return 1;
   }
   return 0;

@@ -12,7 +12,7 @@ import { DEFAULT_CONFIG_NAME, DEFAULT_CONFIG_YAML } from "./default-config.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { VERSION } from "../version.ts";
 import { RUNTIME, runtimeLabel } from "../runtime/detect.ts";
-import { startFromConfig, checkConfig, storeInit } from "./commands.ts";
+import { checkConfig, startFromConfig, storeInit } from "./commands.ts";
 import { Schema } from "../config/schema-json.ts";
 import { runUnderNode } from "./node-runtime.ts";
 import { watchParent } from "../runtime/parent-watch.ts";
@@ -146,11 +146,17 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (p.runtime && p.runtime !== RUNTIME) {
     if (p.runtime !== "node") {
-      printError(new UsageError(`--runtime ${p.runtime}: start bobcat with ${p.runtime} itself (bobcat's npm package has both: npx bobcat, or BOBCAT_RUNTIME=deno npx bobcat)`));
+      printError(
+        new UsageError(
+          `--runtime ${p.runtime}: start bobcat with ${p.runtime} itself (bobcat's npm package has both: npx bobcat, or BOBCAT_RUNTIME=deno npx bobcat)`,
+        ),
+      );
       return 2;
     }
     try {
-      return await runUnderNode(argv.filter((a, i) => a !== "--runtime" && argv[i - 1] !== "--runtime" && !a.startsWith("--runtime=")));
+      return await runUnderNode(
+        argv.filter((a, i) => a !== "--runtime" && argv[i - 1] !== "--runtime" && !a.startsWith("--runtime=")),
+      );
     } catch (e) {
       printError(e);
       return 1;
@@ -167,14 +173,20 @@ export async function main(argv: string[]): Promise<number> {
         return ok ? 0 : 1;
       }
       case "version":
-        console.log(`bobcat ${VERSION} (${runtimeLabel()}, ${RUNTIME === "node" ? "node-compat" : "native + node-compat"} back-ends)`);
+        console.log(
+          `bobcat ${VERSION} (${runtimeLabel()}, ${
+            RUNTIME === "node" ? "node-compat" : "native + node-compat"
+          } back-ends)`,
+        );
         return 0;
       case "schema":
         console.log(JSON.stringify(Schema(), null, 2));
         return 0;
       case "store": {
         if (p.rest[0] !== "init") {
-          printError(new UsageError("bobcat store: the only subcommand is init (bobcat store init --config FILE [--print])"));
+          printError(
+            new UsageError("bobcat store: the only subcommand is init (bobcat store init --config FILE [--print])"),
+          );
           return 2;
         }
         return await storeInit(await loadFromArgs(p), p.print);
@@ -207,12 +219,20 @@ function maskSecrets(config: BobcatConfig): unknown {
     if (Array.isArray(v)) return v.map(walk);
     if (v && typeof v === "object") {
       const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) out[k] = SECRET_KEYS.test(k) && typeof x === "string" ? "********" : walk(x);
+      for (const [k, x] of Object.entries(v)) {
+        out[k] = SECRET_KEYS.test(k) && typeof x === "string" ? "********" : walk(x);
+      }
       return out;
     }
     return v;
   };
-  return walk({ file: config.file, baseDir: config.baseDir, properties: config.properties, logging: config.logging, server: config.server });
+  return walk({
+    file: config.file,
+    baseDir: config.baseDir,
+    properties: config.properties,
+    logging: config.logging,
+    server: config.server,
+  });
 }
 
 if (import.meta.main) {

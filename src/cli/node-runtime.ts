@@ -20,7 +20,10 @@ const madeDirs: string[] = [];
 
 async function findBundle(): Promise<string> {
   const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(dirname(process.execPath), "bobcat-node.mjs"), join(here, "..", "..", "dist", "bobcat-node.mjs")];
+  const candidates = [
+    join(dirname(process.execPath), "bobcat-node.mjs"),
+    join(here, "..", "..", "dist", "bobcat-node.mjs"),
+  ];
   const entry = join(here, "node-entry.ts");
   if (RUNTIME === "bun" && existsSync(entry)) {
     // From source: always build, so the bundle matches the code being run.
@@ -32,9 +35,14 @@ async function findBundle(): Promise<string> {
   }
   const found = candidates.find((c) => existsSync(c));
   if (!found) {
-    throw new BobcatError("runtime.noNodeBundle", `--runtime node needs the Node bundle, looked for: ${candidates.join(", ")}`, {
-      fix: "build it with `bun build.ts --node` (it writes dist/bobcat-node.mjs) and keep it beside the bobcat executable",
-    });
+    throw new BobcatError(
+      "runtime.noNodeBundle",
+      `--runtime node needs the Node bundle, looked for: ${candidates.join(", ")}`,
+      {
+        fix:
+          "build it with `bun build.ts --node` (it writes dist/bobcat-node.mjs) and keep it beside the bobcat executable",
+      },
+    );
   }
   return found;
 }
@@ -43,9 +51,13 @@ export async function runUnderNode(args: string[]): Promise<number> {
   const probe = spawnSync("node", ["--version"], { encoding: "utf8" });
   const major = Number(/^v(\d+)/.exec(probe.stdout ?? "")?.[1]);
   if (probe.error || !(major >= 20)) {
-    throw new BobcatError("runtime.noNode", `--runtime node needs Node 20 or later on the PATH (found: ${probe.error ? "none" : probe.stdout.trim()})`, {
-      fix: "install Node.js 20+ (https://nodejs.org) or run without --runtime node",
-    });
+    throw new BobcatError(
+      "runtime.noNode",
+      `--runtime node needs Node 20 or later on the PATH (found: ${probe.error ? "none" : probe.stdout.trim()})`,
+      {
+        fix: "install Node.js 20+ (https://nodejs.org) or run without --runtime node",
+      },
+    );
   }
   const bundle = await findBundle();
   // fd 3 is a pipe the child watches: when this process ends, even by SIGKILL, Node stops too.
@@ -62,6 +74,6 @@ export async function runUnderNode(args: string[]): Promise<number> {
     child.on("exit", (code, signal) => {
       for (const d of madeDirs) rmSync(d, { recursive: true, force: true });
       resolve(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0));
-    }),
+    })
   );
 }

@@ -7,7 +7,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
-import { Document, Pair, Scalar, YAMLMap, YAMLSeq, type Node as YamlNode } from "yaml";
+import { Document, type Node as YamlNode, Pair, Scalar, YAMLMap, YAMLSeq } from "yaml";
 import type { AttrDef, ChildDef, ElementDef } from "./schema-types.ts";
 import { ALL_ELEMENTS, Certificate, Context, Server } from "./schema.ts";
 import { loadConfigText } from "./load.ts";
@@ -34,7 +34,9 @@ export function convertServerXml(xmlText: string, opts: ConvertOptions = {}): Co
   if (root.name !== "Server") {
     throw new BobcatError("convert.root", `the root element is <${root.name}>, not <Server>`, {
       where: { file, line: root.line },
-      fix: root.name === "Context" ? "pass a context.xml with --context, next to the server.xml" : "give bobcat convert Tomcat's conf/server.xml",
+      fix: root.name === "Context"
+        ? "pass a context.xml with --context, next to the server.xml"
+        : "give bobcat convert Tomcat's conf/server.xml",
     });
   }
   const c = new Converter(file, []);
@@ -43,11 +45,17 @@ export function convertServerXml(xmlText: string, opts: ConvertOptions = {}): Co
   top.set("server", server);
 
   const header = [
-    `Converted by \`bobcat convert\` from ${file}${opts.contextXml !== undefined ? ` and ${opts.contextFile ?? "context.xml"}` : ""}.`,
-    `Relative paths are as Tomcat wrote them, against $CATALINA_BASE: run with --base ${catalinaBase(opts.file) ?? "$CATALINA_BASE"}.`,
+    `Converted by \`bobcat convert\` from ${file}${
+      opts.contextXml !== undefined ? ` and ${opts.contextFile ?? "context.xml"}` : ""
+    }.`,
+    `Relative paths are as Tomcat wrote them, against $CATALINA_BASE: run with --base ${
+      catalinaBase(opts.file) ?? "$CATALINA_BASE"
+    }.`,
     "`# not converted:` marks what bobcat has no counterpart for. Check the result: bobcat check --config <this file>",
   ];
-  if (opts.contextXml !== undefined) header.push(...applyContextXml(c, opts.contextXml, opts.contextFile ?? "context.xml"));
+  if (opts.contextXml !== undefined) {
+    header.push(...applyContextXml(c, opts.contextXml, opts.contextFile ?? "context.xml"));
+  }
   return { yaml: render(top, header), warnings: c.warnings };
 }
 
@@ -65,15 +73,23 @@ interface XmlElement {
 type OrderedNode = { [tag: string]: OrderedNode[] | string } & { ":@"?: Record<string, string> };
 
 function parseXml(text: string, file: string): XmlElement {
-  if (text.trim() === "") throw new BobcatError("convert.xmlSyntax", "the file is empty", { where: { file }, fix: "give bobcat convert Tomcat's conf/server.xml" });
+  if (text.trim() === "") {
+    throw new BobcatError("convert.xmlSyntax", "the file is empty", {
+      where: { file },
+      fix: "give bobcat convert Tomcat's conf/server.xml",
+    });
+  }
   const verdict = XMLValidator.validate(text);
   // server.xml may pull in files through entities (<!ENTITY x SYSTEM "file">), which Tomcat expands and bobcat does not.
   const entity = /<!ENTITY\b/.exec(text);
-  const entityFix = "bobcat does not expand entities declared in a DOCTYPE: put the included file's content (or the value) in place of each &name; reference";
+  const entityFix =
+    "bobcat does not expand entities declared in a DOCTYPE: put the included file's content (or the value) in place of each &name; reference";
   if (verdict !== true) {
     throw new BobcatError("convert.xmlSyntax", `malformed XML: ${verdict.err.msg}`, {
       where: { file, line: verdict.err.line, column: verdict.err.col },
-      fix: entity && verdict.err.msg.includes("'&'") ? entityFix : "correct the XML at this position (Tomcat refuses such a file as well)",
+      fix: entity && verdict.err.msg.includes("'&'")
+        ? entityFix
+        : "correct the XML at this position (Tomcat refuses such a file as well)",
     });
   }
   if (entity) {
@@ -97,7 +113,10 @@ function parseXml(text: string, file: string): XmlElement {
     nodes = parser.parse(text) as OrderedNode[];
   } catch (e) {
     // What the validator lets through but the parser still refuses (nesting and entity limits).
-    throw new BobcatError("convert.xmlSyntax", `malformed XML: ${(e as Error).message}`, { where: { file }, fix: "server.xml never needs more than 100 nested elements: check the file is the server.xml" });
+    throw new BobcatError("convert.xmlSyntax", `malformed XML: ${(e as Error).message}`, {
+      where: { file },
+      fix: "server.xml never needs more than 100 nested elements: check the file is the server.xml",
+    });
   }
   const meta = XMLParser.getMetaDataSymbol() as unknown as symbol;
   const lineStarts = [0];
@@ -128,10 +147,16 @@ function parseXml(text: string, file: string): XmlElement {
   };
   const roots = nodes.map(toElement).filter((e): e is XmlElement => e !== undefined);
   if (roots.length !== 1) {
-    throw new BobcatError("convert.xmlSyntax", `malformed XML: ${roots.length} root elements (${roots.map((r) => `<${r.name}>`).join(", ")}); a document has one`, {
-      where: { file, line: roots[1]?.line },
-      fix: "keep only the <Server> element at the top level",
-    });
+    throw new BobcatError(
+      "convert.xmlSyntax",
+      `malformed XML: ${roots.length} root elements (${
+        roots.map((r) => `<${r.name}>`).join(", ")
+      }); a document has one`,
+      {
+        where: { file, line: roots[1]?.line },
+        fix: "keep only the <Server> element at the top level",
+      },
+    );
   }
   return roots[0]!;
 }
@@ -268,7 +293,8 @@ const DESIGNED_CLASSES: Record<string, string[]> = {
 const ELEMENT_REASONS: Record<string, string> = {
   Executor: "bobcat has no shared thread pools; maxThreads applies per connector",
   UpgradeProtocol: "bobcat serves HTTP/2 over TLS by itself",
-  Cluster: "bobcat has no clustering (sticky sessions: the Engine's jvmRoute; shared sessions: a PersistentManager with a DataSourceStore)",
+  Cluster:
+    "bobcat has no clustering (sticky sessions: the Engine's jvmRoute; shared sessions: a PersistentManager with a DataSourceStore)",
   WatchedResource: "bobcat does not reload applications; restart it after a change",
   Loader: "there is no Java class loading",
   JarScanner: "there are no JARs to scan",
@@ -284,23 +310,39 @@ const CLASS_HINTS: Record<string, string> = {
 };
 /** Attributes whose Tomcat meaning bobcat reaches another way. */
 const ATTR_HINTS: Record<string, string> = {
-  "Realm.pathname": "bobcat lists the users in the config: copy them from that file into realm.users (username, password, roles)",
+  "Realm.pathname":
+    "bobcat lists the users in the config: copy them from that file into realm.users (username, password, roles)",
 };
 /** Tomcat 9 connector TLS attributes the schema does not move (tomcat.md §1.5), and where they go. */
 const LEGACY_HINTS: Record<string, string> = {
-  SSLProtocol: "protocols", SSLCipherSuite: "ciphers", useServerCipherSuitesOrder: "honorCipherOrder",
-  SSLHonorCipherOrder: "honorCipherOrder", SSLVerifyDepth: "certificateVerificationDepth",
-  SSLCARevocationFile: "certificateRevocationListFile", SSLCARevocationPath: "certificateRevocationListPath",
-  SSLCACertificatePath: "caCertificatePath", algorithm: "keyManagerAlgorithm", truststoreProvider: "truststoreProvider",
-  truststoreAlgorithm: "truststoreAlgorithm", trustManagerClassName: "trustManagerClassName",
-  sessionCacheSize: "sessionCacheSize", sessionTimeout: "sessionTimeout", SSLDisableCompression: "disableCompression",
-  SSLDisableSessionTickets: "disableSessionTickets", keystorePassFile: "certificates[].certificateKeystorePasswordFile",
-  keystoreProvider: "certificates[].certificateKeystoreProvider", SSLPassword: "certificates[].certificateKeyPassword",
-  keyPassFile: "certificates[].certificateKeyPasswordFile", SSLPasswordFile: "certificates[].certificateKeyPasswordFile",
+  SSLProtocol: "protocols",
+  SSLCipherSuite: "ciphers",
+  useServerCipherSuitesOrder: "honorCipherOrder",
+  SSLHonorCipherOrder: "honorCipherOrder",
+  SSLVerifyDepth: "certificateVerificationDepth",
+  SSLCARevocationFile: "certificateRevocationListFile",
+  SSLCARevocationPath: "certificateRevocationListPath",
+  SSLCACertificatePath: "caCertificatePath",
+  algorithm: "keyManagerAlgorithm",
+  truststoreProvider: "truststoreProvider",
+  truststoreAlgorithm: "truststoreAlgorithm",
+  trustManagerClassName: "trustManagerClassName",
+  sessionCacheSize: "sessionCacheSize",
+  sessionTimeout: "sessionTimeout",
+  SSLDisableCompression: "disableCompression",
+  SSLDisableSessionTickets: "disableSessionTickets",
+  keystorePassFile: "certificates[].certificateKeystorePasswordFile",
+  keystoreProvider: "certificates[].certificateKeystoreProvider",
+  SSLPassword: "certificates[].certificateKeyPassword",
+  keyPassFile: "certificates[].certificateKeyPasswordFile",
+  SSLPasswordFile: "certificates[].certificateKeyPasswordFile",
 };
 
 /** `className` of elements the schema defines by variants: kept as Tomcat wrote it, full or short. */
-const CLASS_NAME: AttrDef = { kind: "string", doc: "The implementation, by Tomcat's full class name or bobcat's short one." };
+const CLASS_NAME: AttrDef = {
+  kind: "string",
+  doc: "The implementation, by Tomcat's full class name or bobcat's short one.",
+};
 
 /** The attributes and children one XML element may have; `passthrough` copies the rest unchecked. */
 interface Shape {
@@ -324,7 +366,11 @@ class Converter {
     if (typeof shape === "string") return shape;
     const out = new OutMap();
     if (shape.passthrough && el.attrs.length > 0) {
-      this.warnings.push(`${this.at(el)}: ${label(el)} is copied as written: this bobcat's schema has no definition to check its attributes against`);
+      this.warnings.push(
+        `${this.at(el)}: ${
+          label(el)
+        } is copied as written: this bobcat's schema has no definition to check its attributes against`,
+      );
     }
     const certAttrs: [string, string][] = [];
     for (const [name, raw] of el.attrs) {
@@ -335,7 +381,9 @@ class Converter {
       else this.skipAttr(el, out, name, raw, this.attrReason(el, name));
     }
     for (const child of el.children) this.child(el, shape, child, out);
-    if (el.text) this.report(el, out, [`not converted: text "${el.text}" — text inside <${el.name}> means nothing to bobcat`]);
+    if (el.text) {
+      this.report(el, out, [`not converted: text "${el.text}" — text inside <${el.name}> means nothing to bobcat`]);
+    }
     if (certAttrs.length > 0) this.implicitCertificate(el, out, certAttrs);
     if (el.name === "Context") this.contexts.push(out);
     return out;
@@ -357,14 +405,18 @@ class Converter {
       const type = attr("type");
       // Only data sources have a counterpart (tomcat.md: JNDI DataSource → a named resource).
       if (type && !/(^|\.)DataSource$/.test(type)) {
-        return `only DataSource resources have a counterpart in bobcat${type.endsWith("UserDatabase") ? " (users go in a context's realm: contexts[].realm.users)" : ""}`;
+        return `only DataSource resources have a counterpart in bobcat${
+          type.endsWith("UserDatabase") ? " (users go in a context's realm: contexts[].realm.users)" : ""
+        }`;
       }
     }
     if (!def) {
       const allowed = DESIGNED_CLASSES[el.name];
       const cls = attr("className");
       if (allowed && (!cls || !allowed.includes(shortName(cls)))) {
-        return cls ? `bobcat's <${el.name}> className is one of: ${allowed.join(", ")}` : `<${el.name}> needs a className (${allowed.join(", ")})`;
+        return cls
+          ? `bobcat's <${el.name}> className is one of: ${allowed.join(", ")}`
+          : `<${el.name}> needs a className (${allowed.join(", ")})`;
       }
       return { attrs: { className: CLASS_NAME }, children: {}, passthrough: true };
     }
@@ -376,19 +428,31 @@ class Converter {
       const hit = Object.entries(def.variants.map).find(([short, v]) => cls === short || cls === v.fullName);
       if (hit) {
         const v = hit[1].element();
-        return { attrs: { className: CLASS_NAME, ...def.attrs, ...v.attrs }, children: { ...base.children, ...(v.children ?? {}) }, passthrough: false };
+        return {
+          attrs: { className: CLASS_NAME, ...def.attrs, ...v.attrs },
+          children: { ...base.children, ...(v.children ?? {}) },
+          passthrough: false,
+        };
       }
-      if (DESIGNED_CLASSES[el.name]?.includes(shortName(cls))) return { ...base, attrs: { className: CLASS_NAME, ...def.attrs }, passthrough: true };
-      return `bobcat's <${el.name}> className is one of: ${known.join(", ")}${CLASS_HINTS[el.name] ? `; ${CLASS_HINTS[el.name]}` : ""}`;
+      if (DESIGNED_CLASSES[el.name]?.includes(shortName(cls))) {
+        return { ...base, attrs: { className: CLASS_NAME, ...def.attrs }, passthrough: true };
+      }
+      return `bobcat's <${el.name}> className is one of: ${known.join(", ")}${
+        CLASS_HINTS[el.name] ? `; ${CLASS_HINTS[el.name]}` : ""
+      }`;
     }
     // className and protocol choose what the element is; one bobcat does not have cannot be half-converted.
     for (const key of ["className", "protocol"]) {
       const a = def.attrs[key];
       const value = attr(key);
       if (a?.kind !== "enum" || value === undefined || acceptsEnum(a, value)) continue;
-      if (key === "protocol" && /ajp/i.test(value)) return "bobcat has no AJP connector; put an HTTP reverse proxy in front";
+      if (key === "protocol" && /ajp/i.test(value)) {
+        return "bobcat has no AJP connector; put an HTTP reverse proxy in front";
+      }
       const names = a.values!.filter((x) => key === "protocol" || !x.includes("."));
-      return `bobcat's <${el.name}> ${key} is one of: ${names.join(", ")}${key === "className" && CLASS_HINTS[el.name] ? `; ${CLASS_HINTS[el.name]}` : ""}`;
+      return `bobcat's <${el.name}> ${key} is one of: ${names.join(", ")}${
+        key === "className" && CLASS_HINTS[el.name] ? `; ${CLASS_HINTS[el.name]}` : ""
+      }`;
     }
     return base;
   }
@@ -397,19 +461,28 @@ class Converter {
     const fromSchema = Object.entries(shape.children).find(([, c]) => c.element().name === child.name);
     const designed = DESIGNED[parent.name]?.[child.name];
     if (fromSchema || designed) {
-      const [key, list, def] = fromSchema ? [fromSchema[0], fromSchema[1].list, fromSchema[1].element()] : [designed!.key, designed!.list, undefined];
+      const [key, list, def] = fromSchema
+        ? [fromSchema[0], fromSchema[1].list, fromSchema[1].element()]
+        : [designed!.key, designed!.list, undefined];
       const converted = this.element(child, def);
       if (typeof converted === "string") return this.skipElement(child, out, converted);
       if (list) return out.push(key, converted);
       // An element that carried nothing leaves only its notes, on the parent.
       if (converted.entries.length === 0 && child.attrs.length === 0) {
-        if (converted.pending.length > 0) out.note([`<${child.name}> is left out, nothing in it converts:`, ...converted.pending.map((l) => `  ${l}`)]);
+        if (converted.pending.length > 0) {
+          out.note([
+            `<${child.name}> is left out, nothing in it converts:`,
+            ...converted.pending.map((l) => `  ${l}`),
+          ]);
+        }
         return;
       }
       const earlier = out.get(key);
       if (earlier) {
         // Tomcat keeps the last one set, so the later element wins here too.
-        this.report(earlier.source!, out, [`not converted: ${startTag(earlier.source!)} — replaced by the later <${child.name}>, as in Tomcat`]);
+        this.report(earlier.source!, out, [
+          `not converted: ${startTag(earlier.source!)} — replaced by the later <${child.name}>, as in Tomcat`,
+        ]);
         earlier.value = converted;
         earlier.source = child;
         return;
@@ -437,15 +510,25 @@ class Converter {
     let inline: string | undefined;
     if (problem) {
       inline = `${problem}: fix it before running`;
-      this.warnings.push(`${this.at(el)}: <${el.name}> ${name}="${raw}" ${problem}; kept as written, bobcat refuses it until it is fixed`);
+      this.warnings.push(
+        `${
+          this.at(el)
+        }: <${el.name}> ${name}="${raw}" ${problem}; kept as written, bobcat refuses it until it is fixed`,
+      );
     } else if (name === "sessionAttributeValueClassNameFilter" && /\bjava(x)?\\?\.|jakarta\\?\./.test(raw)) {
       // Left as it is, a filter of Java class names matches nothing here, and persisted sessions would lose every attribute.
       inline = "matches Java class names; bobcat's are String, Number, Boolean, Object, Map, ...: rewrite it";
-      this.warnings.push(`${this.at(el)}: <${el.name}> ${name}="${raw}" names Java classes; bobcat matches its own type names (String, Number, Boolean, Object, Map, a registered class): rewrite it, or no attribute is persisted`);
+      this.warnings.push(
+        `${
+          this.at(el)
+        }: <${el.name}> ${name}="${raw}" names Java classes; bobcat matches its own type names (String, Number, Boolean, Object, Map, a registered class): rewrite it, or no attribute is persisted`,
+      );
     } else if (a.ignored) {
       inline = `accepted, no effect: ${a.ignored}`;
     } else if (a.movedTo) {
-      const where = Certificate.attrs[a.movedTo] ? "the default SSLHostConfig's certificate" : "the default SSLHostConfig";
+      const where = Certificate.attrs[a.movedTo]
+        ? "the default SSLHostConfig's certificate"
+        : "the default SSLHostConfig";
       inline = `Tomcat 9 attribute: bobcat moves it to ${a.movedTo} on ${where}`;
     }
     out.set(name, value, inline);
@@ -455,7 +538,9 @@ class Converter {
     const hint = ATTR_HINTS[`${el.name}.${name}`];
     if (hint) return hint;
     if (el.name === "Connector" && LEGACY_HINTS[name]) {
-      return `a Tomcat 9 TLS attribute bobcat does not move: set ${LEGACY_HINTS[name]} on the connector's SSLHostConfig`;
+      return `a Tomcat 9 TLS attribute bobcat does not move: set ${
+        LEGACY_HINTS[name]
+      } on the connector's SSLHostConfig`;
     }
     return `not a bobcat <${el.name}> attribute`;
   }
@@ -463,11 +548,15 @@ class Converter {
   private elementReason(el: XmlElement, parent: XmlElement): string {
     if (ELEMENT_REASONS[el.name]) return ELEMENT_REASONS[el.name]!;
     const parents = new Set([
-      ...ALL_ELEMENTS.filter((d) => Object.values(d.children ?? {}).some((c) => c.element().name === el.name)).map((d) => `<${d.name}>`),
+      ...ALL_ELEMENTS.filter((d) => Object.values(d.children ?? {}).some((c) => c.element().name === el.name)).map((
+        d,
+      ) => `<${d.name}>`),
       ...Object.keys(DESIGNED).filter((p) => DESIGNED[p]![el.name]).map((p) => `<${p}>`),
     ]);
     const note = CLASS_HINTS[el.name] ? `; ${CLASS_HINTS[el.name]}` : "";
-    if (parents.size > 0) return `bobcat takes <${el.name}> inside ${[...parents].join(", ")} only, not inside <${parent.name}>${note}`;
+    if (parents.size > 0) {
+      return `bobcat takes <${el.name}> inside ${[...parents].join(", ")} only, not inside <${parent.name}>${note}`;
+    }
     return `bobcat has no <${el.name}>`;
   }
 
@@ -484,7 +573,11 @@ class Converter {
   report(el: XmlElement, out: OutMap, lines: string[]): void {
     out.note(lines);
     const nested = lines.length - 1;
-    this.warnings.push(`${this.at(el)}: ${lines[0]}${nested > 0 ? ` (with ${nested} nested element${nested > 1 ? "s" : ""}, shown in the output)` : ""}`);
+    this.warnings.push(
+      `${this.at(el)}: ${lines[0]}${
+        nested > 0 ? ` (with ${nested} nested element${nested > 1 ? "s" : ""}, shown in the output)` : ""
+      }`,
+    );
   }
 
   at(el: XmlElement): string {
@@ -504,7 +597,8 @@ function plural(word: string): string {
 
 function acceptsEnum(a: AttrDef, value: string): boolean {
   const v = value.trim().toLowerCase();
-  return value.includes("${") || a.values!.some((x) => x.toLowerCase() === v) || Object.keys(a.synonyms ?? {}).some((x) => x.toLowerCase() === v);
+  return value.includes("${") || a.values!.some((x) => x.toLowerCase() === v) ||
+    Object.keys(a.synonyms ?? {}).some((x) => x.toLowerCase() === v);
 }
 
 /** The value as the schema types it; `${...}` stays a string, as bobcat expands before it checks. */
@@ -516,7 +610,9 @@ function typed(a: AttrDef, raw: string): { value: Value; problem?: string } {
     case "number":
       return /^\s*-?\d+(\.\d+)?\s*$/.test(raw) ? { value: Number(raw) } : { value: raw, problem: "is not a number" };
     case "boolean":
-      return /^\s*(true|false)\s*$/i.test(raw) ? { value: raw.trim().toLowerCase() === "true" } : { value: raw, problem: "is not true or false" };
+      return /^\s*(true|false)\s*$/i.test(raw)
+        ? { value: raw.trim().toLowerCase() === "true" }
+        : { value: raw, problem: "is not true or false" };
     case "list":
       return { value: raw.split(",").map((s) => s.trim()).filter((s) => s) };
     default:
@@ -564,8 +660,11 @@ function applyContextXml(c: Converter, xml: string, file: string): string[] {
   for (const e of defaults.entries) e.before = [];
   if (defaults.entries.length === 0) return notes.length ? [label, ...notes] : [];
   if (c.contexts.length === 0) {
-    const reason = "the server.xml lists no <Context> (Tomcat deploys webapps/ by itself; bobcat lists contexts in the config)";
-    c.warnings.push(`${file}:${root.line}: not applied: its settings — ${reason}; they are in the header of the output, for the contexts you add`);
+    const reason =
+      "the server.xml lists no <Context> (Tomcat deploys webapps/ by itself; bobcat lists contexts in the config)";
+    c.warnings.push(
+      `${file}:${root.line}: not applied: its settings — ${reason}; they are in the header of the output, for the contexts you add`,
+    );
     const shown = render(defaults, []).trimEnd().split("\n").map((l) => `  ${l}`);
     return [label, ...notes, `not applied — ${reason}; for the contexts you add:`, ...shown];
   }
@@ -575,7 +674,9 @@ function applyContextXml(c: Converter, xml: string, file: string): string[] {
       const own = ctx.get(d.key);
       if (own && own.value instanceof OutList && d.value instanceof OutList) {
         // Tomcat adds context.xml's valves (and resources) before the context's own.
-        own.value.items.unshift(...d.value.items.map((i, n) => ({ ...i, before: n === 0 ? [`from ${file}`, ...i.before] : i.before })));
+        own.value.items.unshift(
+          ...d.value.items.map((i, n) => ({ ...i, before: n === 0 ? [`from ${file}`, ...i.before] : i.before })),
+        );
       } else if (!own) {
         // Otherwise the context's own setting wins, as in Tomcat.
         ctx.entries.push({ ...d, before: first ? [`from ${file}`] : [] });
@@ -613,7 +714,9 @@ export async function convertMain(argv: string[]): Promise<number> {
   let contextFile: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    const value = (): string | undefined => (a.includes("=") && a.startsWith("--") ? a.slice(a.indexOf("=") + 1) : argv[++i]);
+    const value = ():
+      | string
+      | undefined => (a.includes("=") && a.startsWith("--") ? a.slice(a.indexOf("=") + 1) : argv[++i]);
     if (a === "-h" || a === "--help") {
       console.log(HELP);
       return 0;
@@ -632,7 +735,9 @@ export async function convertMain(argv: string[]): Promise<number> {
     }
   }
   if (input === undefined) return usage("name the server.xml to convert");
-  if (output !== undefined && resolve(output) === resolve(input)) return usage("the output would overwrite the server.xml; choose another -o file");
+  if (output !== undefined && resolve(output) === resolve(input)) {
+    return usage("the output would overwrite the server.xml; choose another -o file");
+  }
   try {
     const xml = await readInput(input);
     const contextXml = contextFile === undefined ? undefined : await readInput(contextFile);
@@ -656,10 +761,16 @@ async function readInput(file: string): Promise<string> {
     return await readFile(file, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new BobcatError("convert.notFound", `cannot read ${file}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`, {
-      where: { file },
-      fix: code === "ENOENT" ? "check the path (relative paths are resolved against the current directory)" : "check the file's permissions",
-    });
+    throw new BobcatError(
+      "convert.notFound",
+      `cannot read ${file}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`,
+      {
+        where: { file },
+        fix: code === "ENOENT"
+          ? "check the path (relative paths are resolved against the current directory)"
+          : "check the file's permissions",
+      },
+    );
   }
 }
 
@@ -671,7 +782,11 @@ function reportLoadProblems(yaml: string, output: string | undefined, input: str
   } catch (e) {
     if (!(e instanceof BobcatErrors) && !(e instanceof BobcatError)) throw e;
     const errors = e instanceof BobcatErrors ? e.errors : [e];
-    console.error(`bobcat: the converted config does not load yet; fix ${errors.length === 1 ? "this" : "these"} before running it:`);
+    console.error(
+      `bobcat: the converted config does not load yet; fix ${
+        errors.length === 1 ? "this" : "these"
+      } before running it:`,
+    );
     for (const err of errors) console.error(`  ${err.format().replaceAll("\n", "\n  ")}`);
   }
 }

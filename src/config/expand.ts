@@ -143,7 +143,9 @@ export class Expander {
     if (stack.includes(name)) {
       const cycle = [...stack.slice(stack.indexOf(name)), name];
       throw new ExpansionFailure(
-        cycle.length === 2 ? `property "${name}" refers to itself` : `properties refer to each other in a cycle: ${chain(cycle)}`,
+        cycle.length === 2
+          ? `property "${name}" refers to itself`
+          : `properties refer to each other in a cycle: ${chain(cycle)}`,
         `break the cycle: give "${name}" a value that does not lead back to it`,
       );
     }
@@ -182,7 +184,8 @@ function tooLong(stack: readonly string[]): ExpansionFailure {
   const prop = stack[stack.length - 1];
   return new ExpansionFailure(
     prop
-      ? `property "${prop}" expands to more than ${mib(MAX_VALUE_LENGTH)}` + (stack.length > 1 ? ` (through ${chain(stack)})` : "")
+      ? `property "${prop}" expands to more than ${mib(MAX_VALUE_LENGTH)}` +
+        (stack.length > 1 ? ` (through ${chain(stack)})` : "")
       : `this value expands to more than ${mib(MAX_VALUE_LENGTH)}`,
     "properties that repeat other properties grow at every step; shorten them",
   );

@@ -20,10 +20,16 @@ export async function loadConfigFile(file: string, opts: LoadOptions = {}): Prom
       });
     }
     const code = (e as NodeJS.ErrnoException).code;
-    throw new BobcatError("config.notFound", `cannot read config file ${abs}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`, {
-      where: { file: abs },
-      fix: code === "ENOENT" ? "check the --config path (relative paths are resolved against the current directory)" : "check the file's permissions",
-    });
+    throw new BobcatError(
+      "config.notFound",
+      `cannot read config file ${abs}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`,
+      {
+        where: { file: abs },
+        fix: code === "ENOENT"
+          ? "check the --config path (relative paths are resolved against the current directory)"
+          : "check the file's permissions",
+      },
+    );
   }
   return loadConfigText(abs, text, { ...opts, baseDir: opts.baseDir ?? dirname(abs) });
 }

@@ -10,7 +10,7 @@ import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { ConfigFile, CookieProcessor, Manager, Realm, SSLHostConfig as SSLHostConfigDef } from "./schema.ts";
 import { parseSource, type PathSeg } from "./source.ts";
-import { expandProperties, expandTree, makeLookup, type ExpansionProblem } from "./expand.ts";
+import { expandProperties, expandTree, type ExpansionProblem, makeLookup } from "./expand.ts";
 import { Validator } from "./validate.ts";
 import type {
   BobcatConfig,
@@ -39,7 +39,8 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions = {
   const source = parseSource(file, text);
   const baseDir = resolve(opts.baseDir ?? dirname(file));
   const homeDir = resolve(opts.homeDir ?? baseDir);
-  const env = opts.env ?? ((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {});
+  const env = opts.env ??
+    ((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {});
 
   const root = (source.data ?? {}) as Record<string, unknown>;
   if (typeof root !== "object" || Array.isArray(root)) {
@@ -72,19 +73,33 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions = {
 
   const v = new Validator(source, baseDir);
   for (const p of problems) v.error("config.property", p.path, p.message, p.fix);
-  if (root.server === undefined) v.error("config.required", [], "the config has no `server:` section", "add a server: section (see config/server.yaml)");
+  if (root.server === undefined) {
+    v.error(
+      "config.required",
+      [],
+      "the config has no `server:` section",
+      "add a server: section (see config/server.yaml)",
+    );
+  }
   const top = v.element(ConfigFile, { ...expanded, properties }, []);
   const server = top.server as Record<string, unknown> | undefined;
   if (server) normaliseServer(server, v, baseDir);
-  if (v.errors.length > 0) throw new BobcatErrors(v.errors, `${file}: ${v.errors.length} problem(s) in the configuration`);
+  if (v.errors.length > 0) {
+    throw new BobcatErrors(v.errors, `${file}: ${v.errors.length} problem(s) in the configuration`);
+  }
 
-  const logging = (top.logging ?? { level: "info", components: {} }) as { level: Level; components: Record<string, string> };
+  const logging = (top.logging ?? { level: "info", components: {} }) as {
+    level: Level;
+    components: Record<string, string>;
+  };
   for (const [component, level] of Object.entries(logging.components)) {
     if (!["trace", "debug", "info", "warn", "error", "off"].includes(level)) {
-      throw new BobcatErrors([new BobcatError("config.type", `logging level "${level}" for ${component} is not a level`, {
-        where: v.where(["logging", "components", component]),
-        fix: "use one of: trace, debug, info, warn, error, off",
-      })]);
+      throw new BobcatErrors([
+        new BobcatError("config.type", `logging level "${level}" for ${component} is not a level`, {
+          where: v.where(["logging", "components", component]),
+          fix: "use one of: trace, debug, info, warn, error, off",
+        }),
+      ]);
     }
   }
   return {
@@ -112,9 +127,17 @@ const LEGACY_TO_HOST: Record<string, keyof SSLHostConfig> = {
 };
 /** Tomcat 9's clientAuth / SSLVerifyClient values → certificateVerification. */
 const LEGACY_VERIFICATION: Record<string, string> = {
-  true: "required", yes: "required", require: "required", required: "required",
-  want: "optional", optional: "optional", optional_no_ca: "optionalNoCA", optionalnoca: "optionalNoCA",
-  false: "none", no: "none", none: "none",
+  true: "required",
+  yes: "required",
+  require: "required",
+  required: "required",
+  want: "optional",
+  optional: "optional",
+  optional_no_ca: "optionalNoCA",
+  optionalnoca: "optionalNoCA",
+  false: "none",
+  no: "none",
+  none: "none",
 };
 const LEGACY_TO_CERT: Record<string, keyof CertificateEntry> = {
   keystoreFile: "certificateKeystoreFile",
@@ -131,20 +154,45 @@ const LEGACY_TO_CERT: Record<string, keyof CertificateEntry> = {
 function normaliseServer(server: Record<string, unknown>, v: Validator, baseDir: string): void {
   const services = server.services as ServiceConfig[];
   const offset = server.portOffset as number;
-  if (services.length === 0) v.error("config.required", ["server", "services"], "the server has no services", "add services: with at least one connector and an engine");
+  if (services.length === 0) {
+    v.error(
+      "config.required",
+      ["server", "services"],
+      "the server has no services",
+      "add services: with at least one connector and an engine",
+    );
+  }
   const bound = new Map<string, PathSeg[]>();
   services.forEach((service, si) => {
     const sPath: PathSeg[] = ["server", "services", si];
     if (!service.engine) {
-      v.error("config.required", [...sPath, "engine"], `service "${service.name}" has no engine`, "add engine: with defaultHost and hosts");
+      v.error(
+        "config.required",
+        [...sPath, "engine"],
+        `service "${service.name}" has no engine`,
+        "add engine: with defaultHost and hosts",
+      );
     }
-    if (service.connectors.length === 0) v.error("config.required", [...sPath, "connectors"], `service "${service.name}" has no connectors`, "add connectors: - port: 8080");
+    if (service.connectors.length === 0) {
+      v.error(
+        "config.required",
+        [...sPath, "connectors"],
+        `service "${service.name}" has no connectors`,
+        "add connectors: - port: 8080",
+      );
+    }
     service.connectors.forEach((c, ci) => normaliseConnector(c, [...sPath, "connectors", ci], v, offset, bound));
     if (service.engine) normaliseEngine(service, [...sPath, "engine"], v, baseDir);
   });
 }
 
-function normaliseConnector(c: ConnectorConfig, path: PathSeg[], v: Validator, offset: number, bound: Map<string, PathSeg[]>): void {
+function normaliseConnector(
+  c: ConnectorConfig,
+  path: PathSeg[],
+  v: Validator,
+  offset: number,
+  bound: Map<string, PathSeg[]>,
+): void {
   const raw = c as unknown as Record<string, unknown>;
   if (typeof c.port !== "number") return; // already reported as missing or mistyped
   if (c.port !== 0) c.port += offset;
@@ -153,8 +201,15 @@ function normaliseConnector(c: ConnectorConfig, path: PathSeg[], v: Validator, o
     // Binding 0.0.0.0 and 127.0.0.1 on the same port clash too.
     const key = String(c.port);
     const other = bound.get(key);
-    if (other && (sameOrWildcard(raw.address as string | undefined, bound.get(`${key}/addr`)?.[0] as string | undefined))) {
-      v.error("config.portClash", [...path, "port"], `port ${c.port} is already used by the connector at ${formatP(other)}`, "give each connector its own port (or distinct addresses)");
+    if (
+      other && (sameOrWildcard(raw.address as string | undefined, bound.get(`${key}/addr`)?.[0] as string | undefined))
+    ) {
+      v.error(
+        "config.portClash",
+        [...path, "port"],
+        `port ${c.port} is already used by the connector at ${formatP(other)}`,
+        "give each connector its own port (or distinct addresses)",
+      );
     } else {
       bound.set(key, path);
       bound.set(`${key}/addr`, [c.address ?? "*"]);
@@ -167,7 +222,11 @@ function normaliseConnector(c: ConnectorConfig, path: PathSeg[], v: Validator, o
     const defName = c.defaultSSLHostConfigName.toLowerCase();
     let host = c.sslHostConfigs.find((h) => h.hostName.toLowerCase() === defName);
     if (!host) {
-      host = v.element(SSLHostConfigDef, { hostName: defName }, [...path, "sslHostConfigs", c.sslHostConfigs.length]) as unknown as SSLHostConfig;
+      host = v.element(SSLHostConfigDef, { hostName: defName }, [
+        ...path,
+        "sslHostConfigs",
+        c.sslHostConfigs.length,
+      ]) as unknown as SSLHostConfig;
       c.sslHostConfigs.push(host);
     }
     if (legacyCert.length > 0 && host.certificates.length === 0) {
@@ -177,13 +236,24 @@ function normaliseConnector(c: ConnectorConfig, path: PathSeg[], v: Validator, o
       let value = raw[from];
       if (to === "certificateVerification") {
         value = LEGACY_VERIFICATION[String(value).toLowerCase()];
-        if (!value) v.error("config.type", [...path, from], `${from} "${raw[from]}" is not a client authentication mode`, "use true (required), want (optional) or false (none)");
+        if (!value) {
+          v.error(
+            "config.type",
+            [...path, from],
+            `${from} "${raw[from]}" is not a client authentication mode`,
+            "use true (required), want (optional) or false (none)",
+          );
+        }
       }
       (host as unknown as Record<string, unknown>)[to] = value;
     }
     for (const [from, to] of legacyCert) (host.certificates[0] as unknown as Record<string, unknown>)[to] = raw[from];
     for (const [from] of [...legacyHost, ...legacyCert]) {
-      v.notes.push(`${formatP([...path, from])}: legacy connector attribute ${from} was applied to SSLHostConfig "${defName}" (Tomcat 9 style); move it there`);
+      v.notes.push(
+        `${
+          formatP([...path, from])
+        }: legacy connector attribute ${from} was applied to SSLHostConfig "${defName}" (Tomcat 9 style); move it there`,
+      );
       delete raw[from];
     }
   }
@@ -192,21 +262,41 @@ function normaliseConnector(c: ConnectorConfig, path: PathSeg[], v: Validator, o
     h.hostName = h.hostName.toLowerCase();
     const hPath = [...path, "sslHostConfigs", hi];
     if (hostNames.has(h.hostName)) {
-      v.error("config.duplicate", [...hPath, "hostName"], `Multiple SSLHostConfig elements were provided for the host name [${h.hostName}]. Host names must be unique.`, "merge them or give each its own hostName");
+      v.error(
+        "config.duplicate",
+        [...hPath, "hostName"],
+        `Multiple SSLHostConfig elements were provided for the host name [${h.hostName}]. Host names must be unique.`,
+        "merge them or give each its own hostName",
+      );
     }
     hostNames.set(h.hostName, hi);
     if (h.certificates.length === 0) {
-      v.error("config.required", [...hPath, "certificates"], `SSLHostConfig "${h.hostName}" has no certificate`, "add certificates: - certificateFile/certificateKeyFile or certificateKeystoreFile");
+      v.error(
+        "config.required",
+        [...hPath, "certificates"],
+        `SSLHostConfig "${h.hostName}" has no certificate`,
+        "add certificates: - certificateFile/certificateKeyFile or certificateKeystoreFile",
+      );
     }
     if (h.certificates.length > 1) {
       const types = h.certificates.map((x) => x.type);
       if (types.includes("UNDEFINED") || new Set(types).size !== types.length) {
-        v.error("config.certificateType", [...hPath, "certificates"], "Multiple certificates were specified and at least one is missing the required attribute type (types must be distinct)", "set type: RSA and type: EC on the certificates");
+        v.error(
+          "config.certificateType",
+          [...hPath, "certificates"],
+          "Multiple certificates were specified and at least one is missing the required attribute type (types must be distinct)",
+          "set type: RSA and type: EC on the certificates",
+        );
       }
     }
     h.certificates.forEach((cert, ki) => {
       if (!cert.certificateFile && !cert.certificateKeystoreFile) {
-        v.error("config.required", [...hPath, "certificates", ki], "SSLHostConfig attribute certificateFile must be defined when using an SSL connector", "set certificateFile (PEM) or certificateKeystoreFile (JKS/PKCS12)");
+        v.error(
+          "config.required",
+          [...hPath, "certificates", ki],
+          "SSLHostConfig attribute certificateFile must be defined when using an SSL connector",
+          "set certificateFile (PEM) or certificateKeystoreFile (JKS/PKCS12)",
+        );
       }
     });
   });
@@ -216,16 +306,43 @@ function normaliseConnector(c: ConnectorConfig, path: PathSeg[], v: Validator, o
     c.scheme = "https";
     c.secure = true;
     if (c.sslHostConfigs.length === 0) {
-      v.error("config.required", [...path, "sslHostConfigs"], `connector on port ${c.port} has SSLEnabled but no sslHostConfigs`, "add sslHostConfigs: - certificates: - certificateFile: ... (see README, HTTPS)");
+      v.error(
+        "config.required",
+        [...path, "sslHostConfigs"],
+        `connector on port ${c.port} has SSLEnabled but no sslHostConfigs`,
+        "add sslHostConfigs: - certificates: - certificateFile: ... (see README, HTTPS)",
+      );
     } else if (!hostNames.has(defName)) {
-      v.error("config.noDefaultSslHostConfig", [...path, "defaultSSLHostConfigName"], `No SSLHostConfig element was found with the hostName [${defName}] to match the defaultSSLHostConfigName for the connector`, `add an SSLHostConfig with hostName: ${defName}, or set defaultSSLHostConfigName to one of: ${[...hostNames.keys()].join(", ")}`);
+      v.error(
+        "config.noDefaultSslHostConfig",
+        [...path, "defaultSSLHostConfigName"],
+        `No SSLHostConfig element was found with the hostName [${defName}] to match the defaultSSLHostConfigName for the connector`,
+        `add an SSLHostConfig with hostName: ${defName}, or set defaultSSLHostConfigName to one of: ${
+          [...hostNames.keys()].join(", ")
+        }`,
+      );
     }
   } else if (c.sslHostConfigs.length > 0) {
-    v.error("config.sslNotEnabled", [...path, "SSLEnabled"], `connector on port ${c.port} has sslHostConfigs but SSLEnabled is false`, "set SSLEnabled: true (or remove the sslHostConfigs)");
+    v.error(
+      "config.sslNotEnabled",
+      [...path, "SSLEnabled"],
+      `connector on port ${c.port} has sslHostConfigs but SSLEnabled is false`,
+      "set SSLEnabled: true (or remove the sslHostConfigs)",
+    );
   }
   const impl = (c as unknown as { sslImplementationName?: string }).sslImplementationName;
-  if (impl) v.notes.push(`${formatP([...path, "sslImplementationName"])}: ${impl.split(".").pop()} is accepted; bobcat picks the TLS back-end (native or node:http2, and Node's OpenSSL with --runtime node) from the features the connector needs, and logs which`);
-  if (c.protocol.endsWith("Http11AprProtocol")) v.notes.push(`${formatP([...path, "protocol"])}: Http11AprProtocol is served as HTTP/1.1 (Tomcat 10.1 removed APR too)`);
+  if (impl) {
+    v.notes.push(
+      `${formatP([...path, "sslImplementationName"])}: ${
+        impl.split(".").pop()
+      } is accepted; bobcat picks the TLS back-end (native or node:http2, and Node's OpenSSL with --runtime node) from the features the connector needs, and logs which`,
+    );
+  }
+  if (c.protocol.endsWith("Http11AprProtocol")) {
+    v.notes.push(
+      `${formatP([...path, "protocol"])}: Http11AprProtocol is served as HTTP/1.1 (Tomcat 10.1 removed APR too)`,
+    );
+  }
   const addr = c.address && !["0.0.0.0", "::", "*"].includes(c.address) ? `${c.address}-` : "";
   c.name = c.SSLEnabled ? `https-jsse-nio-${addr}${c.port}` : `http-nio-${addr}${c.port}`;
 }
@@ -233,7 +350,14 @@ function normaliseConnector(c: ConnectorConfig, path: PathSeg[], v: Validator, o
 function normaliseEngine(service: ServiceConfig, path: PathSeg[], v: Validator, baseDir: string): void {
   const engine = service.engine;
   const names = new Map<string, PathSeg[]>();
-  if (engine.hosts.length === 0) v.error("config.required", [...path, "hosts"], "the engine has no hosts", `add hosts: - name: ${engine.defaultHost ?? "localhost"}`);
+  if (engine.hosts.length === 0) {
+    v.error(
+      "config.required",
+      [...path, "hosts"],
+      "the engine has no hosts",
+      `add hosts: - name: ${engine.defaultHost ?? "localhost"}`,
+    );
+  }
   engine.hosts.forEach((h, hi) => {
     const hPath = [...path, "hosts", hi];
     for (const [i, n] of [h.name, ...h.aliases].entries()) {
@@ -241,14 +365,25 @@ function normaliseEngine(service: ServiceConfig, path: PathSeg[], v: Validator, 
       const lower = n.toLowerCase();
       const at = i === 0 ? [...hPath, "name"] : [...hPath, "aliases", i - 1];
       const prev = names.get(lower);
-      if (prev) v.error("config.duplicate", at, `host name "${n}" is used twice (first at ${formatP(prev)})`, "each host name and alias must be unique in an engine");
-      else names.set(lower, at);
+      if (prev) {
+        v.error(
+          "config.duplicate",
+          at,
+          `host name "${n}" is used twice (first at ${formatP(prev)})`,
+          "each host name and alias must be unique in an engine",
+        );
+      } else names.set(lower, at);
     }
     h.workDir ??= join(baseDir, "work", engine.name, h.name ?? "");
     normaliseContexts(h, hPath, v);
   });
   if (engine.defaultHost && engine.hosts.length > 0 && !names.has(engine.defaultHost.toLowerCase())) {
-    v.error("config.defaultHost", [...path, "defaultHost"], `defaultHost "${engine.defaultHost}" is not the name of any host`, `use one of: ${engine.hosts.map((h) => h.name).join(", ")}`);
+    v.error(
+      "config.defaultHost",
+      [...path, "defaultHost"],
+      `defaultHost "${engine.defaultHost}" is not the name of any host`,
+      `use one of: ${engine.hosts.map((h) => h.name).join(", ")}`,
+    );
   }
 }
 
@@ -258,9 +393,21 @@ function normaliseContexts(h: HostConfig, hPath: PathSeg[], v: Validator): void 
     const cPath = [...hPath, "contexts", ci];
     if (ctx.path === "/") ctx.path = "";
     if (ctx.path !== "" && (!ctx.path.startsWith("/") || ctx.path.endsWith("/"))) {
-      v.error("config.contextPath", [...cPath, "path"], `context path "${ctx.path}" must be "" (ROOT) or start with "/" and not end with "/"`, `write path: "/${ctx.path.replace(/^\/+|\/+$/g, "")}"`);
+      v.error(
+        "config.contextPath",
+        [...cPath, "path"],
+        `context path "${ctx.path}" must be "" (ROOT) or start with "/" and not end with "/"`,
+        `write path: "/${ctx.path.replace(/^\/+|\/+$/g, "")}"`,
+      );
     }
-    if (paths.has(ctx.path)) v.error("config.duplicate", [...cPath, "path"], `context path "${ctx.path || "/"}" is defined twice on host ${h.name}`, "give each context its own path");
+    if (paths.has(ctx.path)) {
+      v.error(
+        "config.duplicate",
+        [...cPath, "path"],
+        `context path "${ctx.path || "/"}" is defined twice on host ${h.name}`,
+        "give each context its own path",
+      );
+    }
     paths.set(ctx.path, ci);
     // A relative docBase resolves against appBase, as in Tomcat (the validator made it absolute against the base dir).
     if (ctx.docBase !== undefined && !isAbsolute(ctx.docBase)) ctx.docBase = resolve(h.appBase, ctx.docBase);
@@ -271,26 +418,56 @@ function normaliseContexts(h: HostConfig, hPath: PathSeg[], v: Validator): void 
     ctx.securityConstraints.forEach((c, si) => {
       c.urlPatterns.forEach((p, pi) => {
         const problem = urlPatternProblem(String(p));
-        if (problem) v.error("config.urlPattern", [...cPath, "securityConstraints", si, "urlPatterns", pi], problem, "use an exact path (/a/b), a prefix (/a/*), an extension (*.ext), or / for everything");
+        if (problem) {
+          v.error(
+            "config.urlPattern",
+            [...cPath, "securityConstraints", si, "urlPatterns", pi],
+            problem,
+            "use an exact path (/a/b), a prefix (/a/*), an extension (*.ext), or / for everything",
+          );
+        }
       });
     });
     if (!ctx.docBase && !ctx.handler) {
-      v.error("config.required", cPath, `context "${ctx.path || "/"}" has neither docBase nor handler`, "set docBase: (a static directory) and/or handler: (a module)");
+      v.error(
+        "config.required",
+        cPath,
+        `context "${ctx.path || "/"}" has neither docBase nor handler`,
+        "set docBase: (a static directory) and/or handler: (a module)",
+      );
     }
     ctx.name = ctx.path === "" ? "ROOT" : ctx.path.slice(1).replaceAll("/", "#");
     ctx.manager ??= v.element(Manager, {}, [...cPath, "manager"]) as unknown as ContextConfig["manager"];
     if (ctx.manager.className === "PersistentManager" && !ctx.manager.store) {
-      v.error("config.required", [...cPath, "manager", "store"], "PersistentManager needs a <Store>: manager.store", "add store: { className: FileStore } or { className: DataSourceStore, dataSourceName: ... }");
+      v.error(
+        "config.required",
+        [...cPath, "manager", "store"],
+        "PersistentManager needs a <Store>: manager.store",
+        "add store: { className: FileStore } or { className: DataSourceStore, dataSourceName: ... }",
+      );
     }
-    ctx.cookieProcessor ??= v.element(CookieProcessor, {}, [...cPath, "cookieProcessor"]) as unknown as ContextConfig["cookieProcessor"];
+    ctx.cookieProcessor ??= v.element(CookieProcessor, {}, [
+      ...cPath,
+      "cookieProcessor",
+    ]) as unknown as ContextConfig["cookieProcessor"];
     // Always present, so the LockOutRealm defaults come from the schema even without realm:.
     ctx.realm ??= v.element(Realm, {}, [...cPath, "realm"]) as unknown as ContextConfig["realm"];
     const modes = ctx.sessionTrackingModes.map((m) => m.toUpperCase());
     const badMode = modes.find((m) => !["COOKIE", "URL", "SSL"].includes(m));
     if (badMode) {
-      v.error("config.type", [...cPath, "sessionTrackingModes"], `session tracking mode "${badMode}" does not exist`, "use COOKIE and/or URL, or SSL alone");
+      v.error(
+        "config.type",
+        [...cPath, "sessionTrackingModes"],
+        `session tracking mode "${badMode}" does not exist`,
+        "use COOKIE and/or URL, or SSL alone",
+      );
     } else if (modes.includes("SSL") && modes.length > 1) {
-      v.error("config.type", [...cPath, "sessionTrackingModes"], "session tracking mode SSL cannot be combined with other modes (as the Servlet spec says)", "use [SSL] alone, or COOKIE and/or URL");
+      v.error(
+        "config.type",
+        [...cPath, "sessionTrackingModes"],
+        "session tracking mode SSL cannot be combined with other modes (as the Servlet spec says)",
+        "use [SSL] alone, or COOKIE and/or URL",
+      );
     }
     ctx.sessionTrackingModes = modes as ContextConfig["sessionTrackingModes"];
     ctx.workDir ??= join(h.workDir, ctx.name);

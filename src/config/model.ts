@@ -150,17 +150,17 @@ export type { ResourceConfig };
 export type StoreConfig =
   | { className: "FileStore"; directory?: string }
   | {
-      className: "DataSourceStore";
-      dataSourceName: string;
-      localDataSource: boolean;
-      sessionTable: string;
-      sessionAppCol: string;
-      sessionDataCol: string;
-      sessionIdCol: string;
-      sessionLastAccessedCol: string;
-      sessionMaxInactiveCol: string;
-      sessionValidCol: string;
-    };
+    className: "DataSourceStore";
+    dataSourceName: string;
+    localDataSource: boolean;
+    sessionTable: string;
+    sessionAppCol: string;
+    sessionDataCol: string;
+    sessionIdCol: string;
+    sessionLastAccessedCol: string;
+    sessionMaxInactiveCol: string;
+    sessionValidCol: string;
+  };
 
 /** `<Manager>` with Tomcat's attribute names; passed to the session layer as its options. */
 export interface ManagerConfig {

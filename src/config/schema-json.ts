@@ -11,7 +11,10 @@ function attrSchema(a: AttrDef): Json {
   switch (a.kind) {
     case "int":
     case "number":
-      return { ...base, anyOf: [{ type: a.kind === "int" ? "integer" : "number", minimum: a.min, maximum: a.max }, expand] };
+      return {
+        ...base,
+        anyOf: [{ type: a.kind === "int" ? "integer" : "number", minimum: a.min, maximum: a.max }, expand],
+      };
     case "boolean":
       return { ...base, anyOf: [{ type: "boolean" }, expand] };
     case "enum":
@@ -45,17 +48,32 @@ function elementSchema(def: ElementDef, defs: Json): Json {
       return {
         type: "object",
         properties: { ...props, ...inner.properties, className: { enum: [short, v.fullName] } },
-        required: [...required, ...(def.variants!.defaultVariant === short ? [] : ["className"]), ...(inner.required ?? [])],
+        required: [
+          ...required,
+          ...(def.variants!.defaultVariant === short ? [] : ["className"]),
+          ...(inner.required ?? []),
+        ],
         additionalProperties: false,
       };
     });
     return { description: def.doc, oneOf: variants };
   }
-  return { type: "object", description: def.doc, properties: props, required: required.length ? required : undefined, additionalProperties: false };
+  return {
+    type: "object",
+    description: def.doc,
+    properties: props,
+    required: required.length ? required : undefined,
+    additionalProperties: false,
+  };
 }
 
 export function Schema(): Json {
   const defs: Json = {};
   const root = elementSchema(ConfigFile, defs);
-  return { $schema: "https://json-schema.org/draft/2020-12/schema", title: "bobcat configuration", ...root, $defs: defs };
+  return {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    title: "bobcat configuration",
+    ...root,
+    $defs: defs,
+  };
 }

@@ -8,8 +8,18 @@ import { LEVELS } from "../util/log.ts";
 import { DEFAULT_INTERNAL_PROXIES } from "../core/proxy-defaults.ts";
 
 const str = (doc: string, extra: Partial<AttrDef> = {}): AttrDef => ({ kind: "string", doc, ...extra });
-const int = (doc: string, def?: number, extra: Partial<AttrDef> = {}): AttrDef => ({ kind: "int", doc, default: def, ...extra });
-const bool = (doc: string, def?: boolean, extra: Partial<AttrDef> = {}): AttrDef => ({ kind: "boolean", doc, default: def, ...extra });
+const int = (doc: string, def?: number, extra: Partial<AttrDef> = {}): AttrDef => ({
+  kind: "int",
+  doc,
+  default: def,
+  ...extra,
+});
+const bool = (doc: string, def?: boolean, extra: Partial<AttrDef> = {}): AttrDef => ({
+  kind: "boolean",
+  doc,
+  default: def,
+  ...extra,
+});
 const path = (doc: string, extra: Partial<AttrDef> = {}): AttrDef => ({ kind: "path", doc, ...extra });
 const ignored = (doc: string, why: string, kind: AttrDef["kind"] = "string"): AttrDef => ({ kind, doc, ignored: why });
 
@@ -71,7 +81,8 @@ export const GlobalNamingResources: ElementDef = {
   },
 };
 
-const dbcp = (doc: string) => ignored(doc, "bobcat's connection pools need no tuning beyond maxTotal and maxWaitMillis");
+const dbcp = (doc: string) =>
+  ignored(doc, "bobcat's connection pools need no tuning beyond maxTotal and maxWaitMillis");
 export const Resource: ElementDef = {
   name: "Resource",
   doc: "A named data source: `sqlite:PATH` (embedded), `postgres://...`, `mysql://...` (the jdbc: forms too).",
@@ -124,16 +135,36 @@ export const Listener: ElementDef = {
     map: {
       AprLifecycleListener: {
         fullName: "org.apache.catalina.core.AprLifecycleListener",
-        element: () => listener("Tomcat Native/APR.", "bobcat picks the TLS back-end per connector from the features it needs (native, or node:http2 on OpenSSL/BoringSSL); there is no APR"),
+        element: () =>
+          listener(
+            "Tomcat Native/APR.",
+            "bobcat picks the TLS back-end per connector from the features it needs (native, or node:http2 on OpenSSL/BoringSSL); there is no APR",
+          ),
       },
       OpenSSLLifecycleListener: {
         fullName: "org.apache.catalina.core.OpenSSLLifecycleListener",
-        element: () => listener("OpenSSL through Java's FFM API.", "bobcat picks the TLS back-end per connector; --runtime node runs on Node's OpenSSL"),
+        element: () =>
+          listener(
+            "OpenSSL through Java's FFM API.",
+            "bobcat picks the TLS back-end per connector; --runtime node runs on Node's OpenSSL",
+          ),
       },
-      VersionLoggerListener: { fullName: "org.apache.catalina.startup.VersionLoggerListener", element: () => listener("Logs versions at start.", "bobcat logs its version and runtime at start") },
-      JreMemoryLeakPreventionListener: { fullName: "org.apache.catalina.core.JreMemoryLeakPreventionListener", element: () => listener("JRE leak workarounds.", "not applicable without a JVM") },
-      GlobalResourcesLifecycleListener: { fullName: "org.apache.catalina.mbeans.GlobalResourcesLifecycleListener", element: () => listener("JMX for global resources.", "not applicable") },
-      ThreadLocalLeakPreventionListener: { fullName: "org.apache.catalina.core.ThreadLocalLeakPreventionListener", element: () => listener("Thread-local leak workarounds.", "not applicable") },
+      VersionLoggerListener: {
+        fullName: "org.apache.catalina.startup.VersionLoggerListener",
+        element: () => listener("Logs versions at start.", "bobcat logs its version and runtime at start"),
+      },
+      JreMemoryLeakPreventionListener: {
+        fullName: "org.apache.catalina.core.JreMemoryLeakPreventionListener",
+        element: () => listener("JRE leak workarounds.", "not applicable without a JVM"),
+      },
+      GlobalResourcesLifecycleListener: {
+        fullName: "org.apache.catalina.mbeans.GlobalResourcesLifecycleListener",
+        element: () => listener("JMX for global resources.", "not applicable"),
+      },
+      ThreadLocalLeakPreventionListener: {
+        fullName: "org.apache.catalina.core.ThreadLocalLeakPreventionListener",
+        element: () => listener("Thread-local leak workarounds.", "not applicable"),
+      },
     },
   },
 };
@@ -158,9 +189,15 @@ export const Connector: ElementDef = {
     address: str("Interface address to bind (default: all interfaces)."),
     protocol: {
       kind: "enum",
-      values: ["HTTP/1.1", "org.apache.coyote.http11.Http11NioProtocol", "org.apache.coyote.http11.Http11Nio2Protocol", "org.apache.coyote.http11.Http11AprProtocol"],
+      values: [
+        "HTTP/1.1",
+        "org.apache.coyote.http11.Http11NioProtocol",
+        "org.apache.coyote.http11.Http11Nio2Protocol",
+        "org.apache.coyote.http11.Http11AprProtocol",
+      ],
       default: "HTTP/1.1",
-      doc: "Tomcat's protocol handler; every HTTP/1.1 variant (NIO, NIO2, APR) maps onto bobcat's HTTP/1.1, with HTTP/2 over TLS.",
+      doc:
+        "Tomcat's protocol handler; every HTTP/1.1 variant (NIO, NIO2, APR) maps onto bobcat's HTTP/1.1, with HTTP/2 over TLS.",
     },
     sslImplementationName: {
       kind: "enum",
@@ -169,7 +206,8 @@ export const Connector: ElementDef = {
         "org.apache.tomcat.util.net.openssl.OpenSSLImplementation",
         "org.apache.tomcat.util.net.openssl.panama.OpenSSLImplementation",
       ],
-      doc: "Tomcat's TLS engine; accepted with a note: bobcat picks the back-end from the TLS features the connector needs.",
+      doc:
+        "Tomcat's TLS engine; accepted with a note: bobcat picks the back-end from the TLS features the connector needs.",
     },
     SSLEnabled: bool("Turn on TLS; makes the connector secure with scheme https.", false),
     scheme: str("Value of ctx.scheme on a non-TLS connector (behind a TLS-terminating proxy).", { default: "http" }),
@@ -197,7 +235,11 @@ export const Connector: ElementDef = {
     keepAliveTimeout: ignored("Idle keep-alive timeout (ms).", "the runtime's keep-alive timeout applies", "int"),
     maxKeepAliveRequests: ignored("Requests per keep-alive connection.", "the runtime decides", "int"),
     maxHttpHeaderSize: ignored("Largest request header (bytes).", "the runtime's limit applies", "int"),
-    maxPostSize: int("Largest form body (bytes) that bobcat reads and parses for an application (e.g. the manager's forms); larger ones get 413. -1: no limit.", 2097152, { min: -1 }),
+    maxPostSize: int(
+      "Largest form body (bytes) that bobcat reads and parses for an application (e.g. the manager's forms); larger ones get 413. -1: no limit.",
+      2097152,
+      { min: -1 },
+    ),
     URIEncoding: ignored("URI character encoding.", "URIs are always UTF-8"),
     enableLookups: ignored("Reverse DNS lookups.", "never done"),
     server: str("Value of the Server response header (none by default)."),
@@ -222,14 +264,20 @@ export const Connector: ElementDef = {
     sslEnabledProtocols: str("Legacy: SSLHostConfig protocols.", { movedTo: "protocols" }),
     sslProtocol: str("Legacy: SSLHostConfig sslProtocol.", { movedTo: "sslProtocol" }),
     ciphers: str("Legacy: SSLHostConfig ciphers.", { movedTo: "ciphers" }),
-    clientAuth: str("Legacy: SSLHostConfig certificateVerification (true/want/false).", { movedTo: "certificateVerification" }),
-    SSLVerifyClient: str("Legacy (APR): SSLHostConfig certificateVerification.", { movedTo: "certificateVerification" }),
+    clientAuth: str("Legacy: SSLHostConfig certificateVerification (true/want/false).", {
+      movedTo: "certificateVerification",
+    }),
+    SSLVerifyClient: str("Legacy (APR): SSLHostConfig certificateVerification.", {
+      movedTo: "certificateVerification",
+    }),
     truststoreFile: path("Legacy: SSLHostConfig truststoreFile.", { movedTo: "truststoreFile" }),
     truststorePass: str("Legacy: SSLHostConfig truststorePassword.", { movedTo: "truststorePassword", secret: true }),
     truststoreType: str("Legacy: SSLHostConfig truststoreType.", { movedTo: "truststoreType" }),
     crlFile: path("Legacy: SSLHostConfig certificateRevocationListFile.", { movedTo: "certificateRevocationListFile" }),
     SSLCACertificateFile: path("Legacy (APR): SSLHostConfig caCertificateFile.", { movedTo: "caCertificateFile" }),
-    trustMaxCertLength: int("Legacy: SSLHostConfig certificateVerificationDepth.", undefined, { movedTo: "certificateVerificationDepth" }),
+    trustMaxCertLength: int("Legacy: SSLHostConfig certificateVerificationDepth.", undefined, {
+      movedTo: "certificateVerificationDepth",
+    }),
   },
   children: {
     sslHostConfigs: { element: () => SSLHostConfig, list: true },
@@ -254,24 +302,52 @@ export const SSLHostConfig: ElementDef = {
     certificateVerification: {
       kind: "enum",
       values: ["none", "optional", "optionalNoCA", "required"],
-      synonyms: { false: "none", no: "none", want: "optional", optional_no_ca: "optionalNoCA", require: "required", true: "required", yes: "required" },
+      synonyms: {
+        false: "none",
+        no: "none",
+        want: "optional",
+        optional_no_ca: "optionalNoCA",
+        require: "required",
+        true: "required",
+        yes: "required",
+      },
       default: "none",
-      doc: "Client certificates: none, optional (checked if sent), optionalNoCA (any accepted, unverified: only in ctx.unverifiedPeerCertificates, never a CLIENT-CERT login), required.",
+      doc:
+        "Client certificates: none, optional (checked if sent), optionalNoCA (any accepted, unverified: only in ctx.unverifiedPeerCertificates, never a CLIENT-CERT login), required.",
     },
     certificateVerificationDepth: int("Longest client certificate chain accepted.", 10, { min: 1 }),
     truststoreFile: path("JKS/PKCS12 keystore whose trusted certificates verify client certificates."),
-    truststorePassword: str("Truststore password (none: the integrity check is skipped, as in Java).", { secret: true }),
-    truststoreType: { kind: "enum", values: ["PKCS12", "JKS", "PEM"], doc: "Truststore type (detected from the content)." },
+    truststorePassword: str("Truststore password (none: the integrity check is skipped, as in Java).", {
+      secret: true,
+    }),
+    truststoreType: {
+      kind: "enum",
+      values: ["PKCS12", "JKS", "PEM"],
+      doc: "Truststore type (detected from the content).",
+    },
     truststoreProvider: ignored("JCA provider of the truststore.", "the runtime's own crypto is used"),
-    truststoreAlgorithm: { kind: "enum", values: ["PKIX"], default: "PKIX", doc: "Trust manager algorithm; PKIX is the only one." },
+    truststoreAlgorithm: {
+      kind: "enum",
+      values: ["PKIX"],
+      default: "PKIX",
+      doc: "Trust manager algorithm; PKIX is the only one.",
+    },
     caCertificateFile: path("PEM file of trusted CA certificates for client certificates."),
     caCertificatePath: path("Directory of PEM CA certificates for client certificates."),
     certificateRevocationListFile: path("PEM or DER CRL(s); revoked client certificates are refused."),
     ocspEnabled: bool("Check client certificates with the OCSP responder named in them.", false),
-    ocspSoftFail: bool("An unreachable responder (or tryLater/internalError) lets the client in, with a warning.", true),
+    ocspSoftFail: bool(
+      "An unreachable responder (or tryLater/internalError) lets the client in, with a warning.",
+      true,
+    ),
     ocspTimeout: int("Milliseconds to wait for an OCSP responder.", 15000, { min: 100 }),
-    ocspStapling: bool("Staple OCSP responses for the server certificate: unset = where the runtime can (Node), true = required, false = off."),
-    revocationEnabled: ignored("Provider-configured revocation checks.", "use certificateRevocationListFile or ocspEnabled"),
+    ocspStapling: bool(
+      "Staple OCSP responses for the server certificate: unset = where the runtime can (Node), true = required, false = off.",
+    ),
+    revocationEnabled: ignored(
+      "Provider-configured revocation checks.",
+      "use certificateRevocationListFile or ocspEnabled",
+    ),
     disableCompression: ignored("TLS compression off.", "TLS compression is always off"),
     insecureRenegotiation: ignored("Legacy renegotiation.", "insecure renegotiation is never allowed"),
     keyManagerAlgorithm: ignored("JSSE key manager algorithm.", "not applicable"),
@@ -292,7 +368,11 @@ export const Certificate: ElementDef = {
     certificateKeystoreFile: path("JKS or PKCS12 keystore."),
     certificateKeystorePassword: str("Keystore password (default: changeit, as in Tomcat).", { secret: true }),
     certificateKeystorePasswordFile: path("File whose first line is the keystore password."),
-    certificateKeystoreType: { kind: "enum", values: ["PKCS12", "JKS", "PEM", "PKCS11"], doc: "Keystore type (default PKCS12; also detected from the content)." },
+    certificateKeystoreType: {
+      kind: "enum",
+      values: ["PKCS12", "JKS", "PEM", "PKCS11"],
+      doc: "Keystore type (default PKCS12; also detected from the content).",
+    },
     certificateKeystoreProvider: str("JCA provider (accepted and ignored)."),
     certificateKeyAlias: str("Key entry to use (default: the first key entry)."),
     certificateKeyPassword: str("Key password (default: the keystore password).", { secret: true }),
@@ -351,15 +431,18 @@ export const Context: ElementDef = {
     workDir: path("Work directory (default: <host workDir>/<context name>)."),
     sessionTimeout: int("Session timeout in minutes (<= 0: never).", 30),
     sessionCookieName: str("Name of the session cookie and of the URL path parameter.", { default: "JSESSIONID" }),
-    sessionCookiePath: str("Cookie Path (default: the context path, \"/\" for ROOT)."),
+    sessionCookiePath: str('Cookie Path (default: the context path, "/" for ROOT).'),
     sessionCookieDomain: str("Cookie Domain (default: none, the cookie goes to this host only)."),
     sessionCookiePathUsesTrailingSlash: bool("Add a trailing slash to the cookie path (/app/ instead of /app).", false),
     useHttpOnly: bool("HttpOnly on the session cookie.", true),
-    sessionCookieSecure: bool("Secure on the session cookie; default: set on HTTPS requests (and on a secure connector)."),
+    sessionCookieSecure: bool(
+      "Secure on the session cookie; default: set on HTTPS requests (and on a secure connector).",
+    ),
     sessionTrackingModes: {
       kind: "list",
       default: ["COOKIE", "URL"],
-      doc: "How the session id travels: COOKIE, URL (;jsessionid= path parameter), or SSL alone (the TLS session id is the session id).",
+      doc:
+        "How the session id travels: COOKIE, URL (;jsessionid= path parameter), or SSL alone (the TLS session id is the session id).",
     },
     distributable: bool("<distributable/>: setting a session attribute that cannot be serialized throws.", false),
     changeSessionIdOnAuthentication: bool("Give the session a new id at login (against session fixation).", true),
@@ -394,20 +477,45 @@ export const LoginConfig: ElementDef = {
   name: "LoginConfig",
   doc: "web.xml <login-config>: how users of constrained URLs authenticate.",
   attrs: {
-    authMethod: { kind: "enum", values: ["CLIENT-CERT", "BASIC"], required: true, doc: "CLIENT-CERT: the verified TLS client certificate; BASIC: user name and password against the realm." },
+    authMethod: {
+      kind: "enum",
+      values: ["CLIENT-CERT", "BASIC"],
+      required: true,
+      doc: "CLIENT-CERT: the verified TLS client certificate; BASIC: user name and password against the realm.",
+    },
     realmName: str("Realm name shown by BASIC authentication.", { default: "bobcat" }),
   },
 };
 
 export const Realm: ElementDef = {
   name: "Realm",
-  doc: "Users and their roles (Tomcat's MemoryRealm with tomcat-users.xml inline), inside Tomcat's LockOutRealm: after failureCount failed BASIC logins in a row a user name is refused, even with the right password, for lockOutTime seconds.",
+  doc:
+    "Users and their roles (Tomcat's MemoryRealm with tomcat-users.xml inline), inside Tomcat's LockOutRealm: after failureCount failed BASIC logins in a row a user name is refused, even with the right password, for lockOutTime seconds.",
   attrs: {
-    className: { kind: "enum", values: ["MemoryRealm", "org.apache.catalina.realm.MemoryRealm"], default: "MemoryRealm", doc: "The realm implementation." },
-    failureCount: int("LockOutRealm: failed logins in a row that lock a user name out (0: no lock-out).", 5, { min: 0 }),
-    lockOutTime: int("LockOutRealm: seconds a locked-out user name stays refused (from its last failed attempt).", 300, { min: 0 }),
-    cacheSize: int("LockOutRealm: user names whose failures are remembered (the least recent are forgotten first).", 1000, { min: 1 }),
-    cacheRemovalWarningTime: int("LockOutRealm: warn when a user name is forgotten sooner than this many seconds after its last failure.", 3600, { min: 0 }),
+    className: {
+      kind: "enum",
+      values: ["MemoryRealm", "org.apache.catalina.realm.MemoryRealm"],
+      default: "MemoryRealm",
+      doc: "The realm implementation.",
+    },
+    failureCount: int("LockOutRealm: failed logins in a row that lock a user name out (0: no lock-out).", 5, {
+      min: 0,
+    }),
+    lockOutTime: int(
+      "LockOutRealm: seconds a locked-out user name stays refused (from its last failed attempt).",
+      300,
+      { min: 0 },
+    ),
+    cacheSize: int(
+      "LockOutRealm: user names whose failures are remembered (the least recent are forgotten first).",
+      1000,
+      { min: 1 },
+    ),
+    cacheRemovalWarningTime: int(
+      "LockOutRealm: warn when a user name is forgotten sooner than this many seconds after its last failure.",
+      3600,
+      { min: 0 },
+    ),
   },
   children: {
     users: { element: () => RealmUser, list: true },
@@ -428,7 +536,12 @@ export const CookieProcessor: ElementDef = {
   name: "CookieProcessor",
   doc: "Cookie settings (Tomcat's Rfc6265CookieProcessor).",
   attrs: {
-    className: { kind: "enum", values: ["Rfc6265CookieProcessor", "org.apache.tomcat.util.http.Rfc6265CookieProcessor"], doc: "The only cookie processor.", default: "Rfc6265CookieProcessor" },
+    className: {
+      kind: "enum",
+      values: ["Rfc6265CookieProcessor", "org.apache.tomcat.util.http.Rfc6265CookieProcessor"],
+      doc: "The only cookie processor.",
+      default: "Rfc6265CookieProcessor",
+    },
     sameSiteCookies: {
       kind: "enum",
       values: ["unset", "none", "lax", "strict"],
@@ -444,13 +557,24 @@ export const Manager: ElementDef = {
   attrs: {
     maxActiveSessions: int("Most sessions at once; creating one more answers 503 (-1: no limit).", -1),
     sessionActivityCheck: bool("A session with a request in flight never expires (default: strictServletCompliance)."),
-    sessionLastAccessAtStart: bool("Idle time counts from the start of the last request (default: strictServletCompliance)."),
+    sessionLastAccessAtStart: bool(
+      "Idle time counts from the start of the last request (default: strictServletCompliance).",
+    ),
     notifyAttributeListenerOnUnchangedValue: bool("attributeReplaced fires when the same value is set again.", true),
-    notifyBindingListenerOnUnchangedValue: bool("valueUnbound/valueBound fire when the same value is set again.", false),
-    processExpiresFrequency: int("Expire sessions every Nth background tick (backgroundProcessorDelay).", 6, { min: 1 }),
+    notifyBindingListenerOnUnchangedValue: bool(
+      "valueUnbound/valueBound fire when the same value is set again.",
+      false,
+    ),
+    processExpiresFrequency: int("Expire sessions every Nth background tick (backgroundProcessorDelay).", 6, {
+      min: 1,
+    }),
     persistAuthentication: bool("Keep the authenticated principal when sessions are persisted.", false),
     sessionAttributeNameFilter: { kind: "regex", doc: "Only attributes whose name matches (anchored) are persisted." },
-    sessionAttributeValueClassNameFilter: { kind: "regex", doc: "Only values whose type name matches (anchored) are persisted: String, Number, Boolean, Object, Map, a registered class..." },
+    sessionAttributeValueClassNameFilter: {
+      kind: "regex",
+      doc:
+        "Only values whose type name matches (anchored) are persisted: String, Number, Boolean, Object, Map, a registered class...",
+    },
     warnOnSessionAttributeFilterFailure: bool("Log filtered-out attributes at WARN instead of DEBUG.", false),
     secureRandomClass: str("Accepted: ids always come from the runtime's CSPRNG (crypto.getRandomValues)."),
     secureRandomProvider: str("Accepted: ids always come from the runtime's CSPRNG."),
@@ -463,7 +587,10 @@ export const Manager: ElementDef = {
     defaultVariant: "StandardManager",
     map: {
       StandardManager: { fullName: "org.apache.catalina.session.StandardManager", element: () => StandardManagerDef },
-      PersistentManager: { fullName: "org.apache.catalina.session.PersistentManager", element: () => PersistentManagerDef },
+      PersistentManager: {
+        fullName: "org.apache.catalina.session.PersistentManager",
+        element: () => PersistentManagerDef,
+      },
     },
   },
 };
@@ -472,19 +599,32 @@ export const StandardManagerDef: ElementDef = {
   name: "StandardManager",
   doc: "Sessions in memory, written to one file on stop and read back on start.",
   attrs: {
-    pathname: str("Persistence file, relative to the context's work directory; \"\" turns persistence off.", { default: "SESSIONS.ser" }),
+    pathname: str('Persistence file, relative to the context\'s work directory; "" turns persistence off.', {
+      default: "SESSIONS.ser",
+    }),
   },
 };
 
 export const PersistentManagerDef: ElementDef = {
   name: "PersistentManager",
-  doc: "Sessions swapped out to a Store, backed up, and saved on restart; several instances can share a DataSourceStore.",
+  doc:
+    "Sessions swapped out to a Store, backed up, and saved on restart; several instances can share a DataSourceStore.",
   attrs: {
-    maxIdleBackup: int("Seconds idle before a session is also written to the store (-1: never; 0: each change is in the store before the response that confirms it).", -1, { min: -1 }),
+    maxIdleBackup: int(
+      "Seconds idle before a session is also written to the store (-1: never; 0: each change is in the store before the response that confirms it).",
+      -1,
+      { min: -1 },
+    ),
     maxIdleSwap: int("Seconds idle before a session is written and dropped from memory (-1: never).", -1, { min: -1 }),
-    minIdleSwap: int("Seconds idle before a session may be swapped out to stay under maxActiveSessions (-1: never).", -1, { min: -1 }),
+    minIdleSwap: int(
+      "Seconds idle before a session may be swapped out to stay under maxActiveSessions (-1: never).",
+      -1,
+      { min: -1 },
+    ),
     saveOnRestart: bool("On stop, write every session to the store (false: expire them).", true),
-    storeBacklogLimit: int("bobcat: most failed store writes kept for retry while the store is down.", 50000, { min: 0 }),
+    storeBacklogLimit: int("bobcat: most failed store writes kept for retry while the store is down.", 50000, {
+      min: 0,
+    }),
   },
   children: {
     store: { element: () => Store, list: false },
@@ -531,7 +671,12 @@ export const SessionIdGenerator: ElementDef = {
   name: "SessionIdGenerator",
   doc: "How session ids are made.",
   attrs: {
-    className: { kind: "enum", values: ["StandardSessionIdGenerator", "org.apache.catalina.util.StandardSessionIdGenerator"], default: "StandardSessionIdGenerator", doc: "The only generator." },
+    className: {
+      kind: "enum",
+      values: ["StandardSessionIdGenerator", "org.apache.catalina.util.StandardSessionIdGenerator"],
+      default: "StandardSessionIdGenerator",
+      doc: "The only generator.",
+    },
     sessionIdLength: int("Random bytes per id; the id has twice as many upper-case hex characters.", 16, { min: 2 }),
     jvmRoute: str("Ignored in favour of the Engine's jvmRoute, as in Tomcat."),
   },
@@ -544,7 +689,10 @@ export const SecurityConstraint: ElementDef = {
     displayName: str("Name for logs."),
     urlPatterns: { kind: "list", required: true, doc: "Servlet URL patterns: `/*`, `/admin/*`, `*.jsp`, `/exact`." },
     httpMethods: { kind: "list", doc: "Methods the constraint applies to (default: all)." },
-    authRoles: { kind: "list", doc: "Roles allowed (`*`: any authenticated user); requires loginConfig on the context." },
+    authRoles: {
+      kind: "list",
+      doc: "Roles allowed (`*`: any authenticated user); requires loginConfig on the context.",
+    },
     transportGuarantee: {
       kind: "enum",
       values: ["NONE", "INTEGRAL", "CONFIDENTIAL"],
@@ -586,7 +734,8 @@ export const AccessLogValve: ElementDef = {
   },
 };
 
-const INTERNAL_PROXIES_DOC = "Regex of proxy addresses whose forwarded headers are believed (default: private, loopback and link-local ranges, as Tomcat).";
+const INTERNAL_PROXIES_DOC =
+  "Regex of proxy addresses whose forwarded headers are believed (default: private, loopback and link-local ranges, as Tomcat).";
 
 export const RemoteIpValve: ElementDef = {
   name: "RemoteIpValve",
@@ -603,7 +752,10 @@ export const RemoteIpValve: ElementDef = {
     httpServerPort: int("Server port reported for http requests.", 80),
     httpsServerPort: int("Server port reported for https requests.", 443),
     changeLocalPort: ignored("Also change the local port.", "serverPort is changed; there is no separate local port"),
-    requestAttributesEnabled: ignored("Set the access log's request attributes.", "the access log always uses the forwarded values"),
+    requestAttributesEnabled: ignored(
+      "Set the access log's request attributes.",
+      "the access log always uses the forwarded values",
+    ),
   },
 };
 
@@ -611,8 +763,12 @@ export const SSLValve: ElementDef = {
   name: "SSLValve",
   doc: "Client certificate, cipher and TLS session id from a trusted proxy's headers (mod_headers, nginx).",
   attrs: {
-    sslClientCertHeader: str("PEM client certificate (newlines as spaces, as mod_headers sends it).", { default: "ssl_client_cert" }),
-    sslClientEscapedCertHeader: str("URL-encoded PEM client certificate (nginx $ssl_client_escaped_cert).", { default: "ssl_client_escaped_cert" }),
+    sslClientCertHeader: str("PEM client certificate (newlines as spaces, as mod_headers sends it).", {
+      default: "ssl_client_cert",
+    }),
+    sslClientEscapedCertHeader: str("URL-encoded PEM client certificate (nginx $ssl_client_escaped_cert).", {
+      default: "ssl_client_escaped_cert",
+    }),
     sslCipherHeader: str("Cipher suite.", { default: "ssl_cipher" }),
     sslSessionIdHeader: str("TLS session id.", { default: "ssl_session_id" }),
     sslCipherUserKeySizeHeader: str("Key size (accepted; not exposed).", { default: "ssl_cipher_usekeysize" }),

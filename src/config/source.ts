@@ -3,7 +3,7 @@
  * (`["server","services",0,"connectors",1,"port"]`) back to a line and column, so every
  * validation error can point at the place in the user's file.
  */
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Node as YamlNode } from "yaml";
+import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node as YamlNode, parseDocument, visit } from "yaml";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { BobcatError } from "../util/errors.ts";
 
@@ -107,14 +107,18 @@ function yamlData(doc: ReturnType<typeof parseDocument>, file: string, toPos: (o
     const pos = current?.range ? toPos(current.range[0]) : undefined;
     const name = current && isAlias(current) ? ` *${current.source}` : "";
     const bomb = /excessive alias count/i.test(e.message);
-    throw new BobcatError("config.syntax", bomb
-      ? `YAML alias${name} expands to too many nodes (aliases of aliases, more than ${MAX_YAML_ALIAS_COUNT}): refused as a resource exhaustion attack`
-      : `YAML error: ${e.message}`, {
-      where: { file, line: pos?.line, column: pos?.column },
-      fix: bomb
-        ? "write the values out instead of nesting aliases of aliases"
-        : "define the anchor (&name) before the alias (*name) that uses it",
-    });
+    throw new BobcatError(
+      "config.syntax",
+      bomb
+        ? `YAML alias${name} expands to too many nodes (aliases of aliases, more than ${MAX_YAML_ALIAS_COUNT}): refused as a resource exhaustion attack`
+        : `YAML error: ${e.message}`,
+      {
+        where: { file, line: pos?.line, column: pos?.column },
+        fix: bomb
+          ? "write the values out instead of nesting aliases of aliases"
+          : "define the anchor (&name) before the alias (*name) that uses it",
+      },
+    );
   }
 }
 
@@ -156,7 +160,7 @@ function parseTomlSource(file: string, text: string): ParsedSource {
           const n = (arrayCounts.get(k) ?? -1) + 1;
           arrayCounts.set(k, n);
           // A new array element resets the counts of arrays nested in the previous one.
-          for (const key of [...arrayCounts.keys()]) if (key.startsWith(k.slice(0, -1) + ",") ) arrayCounts.delete(key);
+          for (const key of [...arrayCounts.keys()]) if (key.startsWith(k.slice(0, -1) + ",")) arrayCounts.delete(key);
           positions.set(JSON.stringify([...resolved]), { line: idx + 1, column: 1 });
           resolved.push(n);
         } else if (!isLast && arrayCounts.has(k)) {

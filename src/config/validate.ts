@@ -20,7 +20,8 @@ export interface SourceInfo {
 
 export function sourceOf(node: object): SourceInfo {
   return (
-    (node as { [SOURCE]?: SourceInfo })[SOURCE] ?? { self: {}, attr: (name: string) => ({ attribute: name }), raw: () => undefined }
+    (node as { [SOURCE]?: SourceInfo })[SOURCE] ??
+      { self: {}, attr: (name: string) => ({ attribute: name }), raw: () => undefined }
   );
 }
 
@@ -56,8 +57,12 @@ export class Validator {
   element(def: ElementDef, data: unknown, path: PathSeg[]): Record<string, unknown> {
     if (data === null || data === undefined) data = {};
     if (typeof data !== "object" || Array.isArray(data)) {
-      this.error("config.type", path, `${def.name} must be a mapping of attributes, found ${describe(data)}`,
-        `write ${def.name}'s attributes as key: value pairs`);
+      this.error(
+        "config.type",
+        path,
+        `${def.name} must be a mapping of attributes, found ${describe(data)}`,
+        `write ${def.name}'s attributes as key: value pairs`,
+      );
       return {};
     }
     const input = data as Record<string, unknown>;
@@ -79,7 +84,9 @@ export class Validator {
         "config.unknownAttribute",
         [...path, key],
         `unknown attribute "${key}" on ${def.name}`,
-        suggestion ? `did you mean "${suggestion}"?` : `remove it; ${def.name} accepts: ${[...known].sort().join(", ")}`,
+        suggestion
+          ? `did you mean "${suggestion}"?`
+          : `remove it; ${def.name} accepts: ${[...known].sort().join(", ")}`,
         true,
       );
     }
@@ -96,7 +103,11 @@ export class Validator {
       }
       const v = this.attr(a, input[name], [...path, name], def.name);
       if (v === undefined) continue;
-      if (a.ignored) this.notes.push(`${formatWhereShort(this.where([...path, name]))}: ${name} is accepted but has no effect: ${a.ignored}`);
+      if (a.ignored) {
+        this.notes.push(
+          `${formatWhereShort(this.where([...path, name]))}: ${name} is accepted but has no effect: ${a.ignored}`,
+        );
+      }
       out[name] = v;
     }
     for (const [name, c] of Object.entries(children)) {
@@ -108,13 +119,25 @@ export class Validator {
       if (c.list) {
         const items = Array.isArray(raw) ? raw : [raw];
         if (!Array.isArray(raw) && typeof raw !== "object") {
-          this.error("config.type", [...path, name], `${name} must be a list of ${c.element().name} entries`, `write ${name}: as a list (- item)`);
+          this.error(
+            "config.type",
+            [...path, name],
+            `${name} must be a list of ${c.element().name} entries`,
+            `write ${name}: as a list (- item)`,
+          );
           continue;
         }
-        out[name] = items.map((item, i) => this.element(c.element(), item, [...path, name, ...(Array.isArray(raw) ? [i] : [])]));
+        out[name] = items.map((item, i) =>
+          this.element(c.element(), item, [...path, name, ...(Array.isArray(raw) ? [i] : [])])
+        );
       } else {
         if (Array.isArray(raw)) {
-          this.error("config.type", [...path, name], `${name} is a single ${c.element().name}, not a list`, `remove the list markers under ${name}`);
+          this.error(
+            "config.type",
+            [...path, name],
+            `${name} is a single ${c.element().name}, not a list`,
+            `remove the list markers under ${name}`,
+          );
           continue;
         }
         out[name] = this.element(c.element(), raw, [...path, name]);
@@ -124,12 +147,20 @@ export class Validator {
     return out;
   }
 
-  private variant(def: ElementDef, input: Record<string, unknown>, path: PathSeg[]): { short: string; def: ElementDef } | undefined {
+  private variant(
+    def: ElementDef,
+    input: Record<string, unknown>,
+    path: PathSeg[],
+  ): { short: string; def: ElementDef } | undefined {
     const variants = def.variants!;
     const raw = input.className ?? variants.defaultVariant;
     if (raw === undefined) {
-      this.error("config.required", [...path, "className"], `${def.name} needs "className"`,
-        `set className to one of: ${Object.keys(variants.map).join(", ")}`);
+      this.error(
+        "config.required",
+        [...path, "className"],
+        `${def.name} needs "className"`,
+        `set className to one of: ${Object.keys(variants.map).join(", ")}`,
+      );
       return undefined;
     }
     const name = String(raw);
@@ -137,15 +168,24 @@ export class Validator {
       if (name === short || name === v.fullName) return { short, def: v.element() };
     }
     const suggestion = didYouMean(name.split(".").pop()!, Object.keys(variants.map));
-    this.error("config.unknownClass", [...path, "className"], `unknown ${def.name} className "${name}"`,
-      suggestion ? `did you mean "${suggestion}"?` : `use one of: ${Object.keys(variants.map).join(", ")}`);
+    this.error(
+      "config.unknownClass",
+      [...path, "className"],
+      `unknown ${def.name} className "${name}"`,
+      suggestion ? `did you mean "${suggestion}"?` : `use one of: ${Object.keys(variants.map).join(", ")}`,
+    );
     return undefined;
   }
 
   private attr(a: AttrDef, v: unknown, path: PathSeg[], element: string): unknown {
     const name = String(path[path.length - 1]);
     const bad = (expected: string, fix?: string) => {
-      this.error("config.type", path, `${element} ${name} must be ${expected}, found ${describe(v)}`, fix ?? `write ${name}: ${hint(a)}`);
+      this.error(
+        "config.type",
+        path,
+        `${element} ${name} must be ${expected}, found ${describe(v)}`,
+        fix ?? `write ${name}: ${hint(a)}`,
+      );
       return undefined;
     };
     switch (a.kind) {
@@ -158,8 +198,14 @@ export class Validator {
         return this.resolvePath(v);
       case "int":
       case "number": {
-        const n = typeof v === "number" ? v : typeof v === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : NaN;
-        if (Number.isNaN(n) || (a.kind === "int" && !Number.isInteger(n))) return bad(a.kind === "int" ? "a whole number" : "a number");
+        const n = typeof v === "number"
+          ? v
+          : typeof v === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(v)
+          ? Number(v)
+          : NaN;
+        if (Number.isNaN(n) || (a.kind === "int" && !Number.isInteger(n))) {
+          return bad(a.kind === "int" ? "a whole number" : "a number");
+        }
         if (a.min !== undefined && n < a.min) return bad(`at least ${a.min}`);
         if (a.max !== undefined && n > a.max) return bad(`at most ${a.max}`);
         return n;
@@ -206,8 +252,17 @@ export class Validator {
   }
 }
 
-function attachSource(out: Record<string, unknown>, v: Validator, path: PathSeg[], input: Record<string, unknown>): void {
-  const info: SourceInfo = { self: v.where(path), attr: (name) => v.where([...path, name]), raw: (name) => input[name] };
+function attachSource(
+  out: Record<string, unknown>,
+  v: Validator,
+  path: PathSeg[],
+  input: Record<string, unknown>,
+): void {
+  const info: SourceInfo = {
+    self: v.where(path),
+    attr: (name) => v.where([...path, name]),
+    raw: (name) => input[name],
+  };
   Object.defineProperty(out, SOURCE, { value: info, enumerable: false });
 }
 
@@ -226,7 +281,17 @@ function describe(v: unknown): string {
 function hint(a: AttrDef): string {
   if (a.kind === "enum") return a.values!.join(" | ");
   if (a.default !== undefined) return JSON.stringify(a.default);
-  return { string: "text", path: "path/to/file", int: "123", number: "1.5", boolean: "true", list: "[a, b]", regex: "'^pattern$'", map: "{ name: value }", enum: "" }[a.kind];
+  return {
+    string: "text",
+    path: "path/to/file",
+    int: "123",
+    number: "1.5",
+    boolean: "true",
+    list: "[a, b]",
+    regex: "'^pattern$'",
+    map: "{ name: value }",
+    enum: "",
+  }[a.kind];
 }
 
 export function didYouMean(word: string, candidates: string[]): string | undefined {
@@ -267,5 +332,9 @@ export function locateError(e: unknown, nodes: Array<object | undefined>): unkno
   if (!node) return e;
   const src = sourceOf(node);
   const where = attribute && Object.hasOwn(node, attribute) ? src.attr(attribute) : src.self;
-  return new BobcatError(e.code, e.message, { where: { ...where, attribute: attribute ?? where.attribute }, fix: e.fix, cause: e });
+  return new BobcatError(e.code, e.message, {
+    where: { ...where, attribute: attribute ?? where.attribute },
+    fix: e.fix,
+    cause: e,
+  });
 }

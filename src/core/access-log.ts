@@ -38,7 +38,7 @@ export function compilePattern(pattern: string): Part {
   const parts: Part[] = [];
   const re = /%(\{([^}]*)\})?([a-zA-Z%])/g;
   let last = 0;
-  for (let m; (m = re.exec(src)); ) {
+  for (let m; (m = re.exec(src));) {
     if (m.index > last) {
       const lit = src.slice(last, m.index);
       parts.push(() => lit);
@@ -117,7 +117,9 @@ export function clf(d: Date): string {
   const pad = (n: number, w = 2) => String(n).padStart(w, "0");
   const off = -d.getTimezoneOffset();
   const sign = off >= 0 ? "+" : "-";
-  return `${pad(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()}:${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${sign}${pad(Math.floor(Math.abs(off) / 60))}${pad(Math.abs(off) % 60)}`;
+  return `${pad(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()}:${pad(d.getHours())}:${pad(d.getMinutes())}:${
+    pad(d.getSeconds())
+  } ${sign}${pad(Math.floor(Math.abs(off) / 60))}${pad(Math.abs(off) % 60)}`;
 }
 
 /** Java SimpleDateFormat subset for file names: yyyy, MM, dd, HH, mm. */
@@ -176,7 +178,11 @@ export class AccessLog {
       if (st && (st.isFIFO() || st.isSocket() || st.isDirectory())) {
         if (this.refusedFile !== file) {
           this.refusedFile = file;
-          logger("access").error(`AccessLogValve: [${file}] is ${fileKind(st)}, not a file; access log lines are dropped (fix: move it away, or set directory: "-" to log to stdout)`);
+          logger("access").error(
+            `AccessLogValve: [${file}] is ${
+              fileKind(st)
+            }, not a file; access log lines are dropped (fix: move it away, or set directory: "-" to log to stdout)`,
+          );
         }
         this.buffer = [];
         return;

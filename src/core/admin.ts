@@ -49,7 +49,7 @@ export function contextViews(engines: readonly Engine[]): ContextView[] {
         handler: c.config.handler,
         sessionTimeout: c.config.sessionTimeout,
         manager: c.sessions.manager,
-      })),
-    ),
+      }))
+    )
   );
 }

@@ -60,7 +60,10 @@ export class Authenticator {
     const principal = ctx.principal ?? this.authenticate(req, ctx);
     if (!principal) return this.challenge(ctx);
     if (roles.includes("*") || roles.includes("**") || roles.some((r) => principal.roles.includes(r))) return undefined;
-    return errorPage(403, `Access to the requested resource has been denied: ${principal.name} lacks the role ${roles.join(" or ")}`);
+    return errorPage(
+      403,
+      `Access to the requested resource has been denied: ${principal.name} lacks the role ${roles.join(" or ")}`,
+    );
   }
 
   private authenticate(req: Request, ctx: RequestContext): Principal | null {
@@ -105,10 +108,15 @@ export class Authenticator {
   private challenge(ctx: RequestContext): Response {
     const login = this.context.loginConfig;
     if (login?.authMethod === "BASIC") {
-      return errorPage(401, "Authentication is required", { "www-authenticate": `Basic realm="${login.realmName}", charset="UTF-8"` });
+      return errorPage(401, "Authentication is required", {
+        "www-authenticate": `Basic realm="${login.realmName}", charset="UTF-8"`,
+      });
     }
     if (login?.authMethod === "CLIENT-CERT") {
-      return errorPage(401, ctx.secure ? "No client certificate chain in this request" : "CLIENT-CERT authentication needs HTTPS");
+      return errorPage(
+        401,
+        ctx.secure ? "No client certificate chain in this request" : "CLIENT-CERT authentication needs HTTPS",
+      );
     }
     return errorPage(403, "Access to the requested resource has been denied (no loginConfig on this context)");
   }

@@ -49,7 +49,11 @@ export function declaredLength(req: Request): number | undefined {
 }
 
 /** Wraps a stream so that it fails once more than `limit` bytes went through; `over()` is called then. */
-export function countedStream(body: ReadableStream<Uint8Array>, limit: number, over: () => void): ReadableStream<Uint8Array> {
+export function countedStream(
+  body: ReadableStream<Uint8Array>,
+  limit: number,
+  over: () => void,
+): ReadableStream<Uint8Array> {
   let seen = 0;
   const reader = body.getReader();
   return new ReadableStream<Uint8Array>({
@@ -73,7 +77,11 @@ export function countedStream(body: ReadableStream<Uint8Array>, limit: number, o
 }
 
 /** Reads a whole body, at most `limit` bytes (a negative limit: no limit). */
-export async function readLimited(req: Request, limit: number, what = "request body"): Promise<Uint8Array<ArrayBuffer>> {
+export async function readLimited(
+  req: Request,
+  limit: number,
+  what = "request body",
+): Promise<Uint8Array<ArrayBuffer>> {
   if (limit < 0 || !req.body) return new Uint8Array(await req.arrayBuffer());
   const declared = declaredLength(req);
   if (declared !== undefined && declared > limit) throw new BodyTooLargeError(limit, what);
@@ -103,9 +111,16 @@ export async function readLimited(req: Request, limit: number, what = "request b
  * A form body (urlencoded or multipart) read with Tomcat's `maxPostSize` bound; repeated names
  * keep their last value, as Hono's parseBody does.
  */
-export async function readForm(req: Request, maxPostSize = DEFAULT_MAX_POST_SIZE): Promise<Record<string, string | File>> {
+export async function readForm(
+  req: Request,
+  maxPostSize = DEFAULT_MAX_POST_SIZE,
+): Promise<Record<string, string | File>> {
   const bytes = await readLimited(req, maxPostSize, "form body (maxPostSize)");
-  const copy = new Request("http://localhost/", { method: "POST", headers: { "content-type": req.headers.get("content-type") ?? "" }, body: bytes });
+  const copy = new Request("http://localhost/", {
+    method: "POST",
+    headers: { "content-type": req.headers.get("content-type") ?? "" },
+    body: bytes,
+  });
   const out: Record<string, string | File> = {};
   const type = req.headers.get("content-type") ?? "";
   if (!/^(application\/x-www-form-urlencoded|multipart\/form-data)/i.test(type)) return out;

@@ -22,7 +22,8 @@ export function urlPatternMatches(pattern: string, path: string): boolean {
   if (pattern.startsWith("*.")) {
     const slash = path.lastIndexOf("/");
     const dot = path.lastIndexOf(".");
-    return slash >= 0 && dot > slash && dot !== path.length - 1 && path.length - dot === pattern.length - 1 && path.endsWith(pattern.slice(1));
+    return slash >= 0 && dot > slash && dot !== path.length - 1 && path.length - dot === pattern.length - 1 &&
+      path.endsWith(pattern.slice(1));
   }
   return path === pattern;
 }
@@ -36,11 +37,15 @@ export function urlPatternProblem(pattern: string): string | null {
   if (pattern === "") return null;
   if (pattern.startsWith("*.")) {
     const ext = pattern.slice(2);
-    if (ext === "" || ext.includes("/") || ext.includes(".") || ext.includes("*")) return `extension pattern "${pattern}" can never match: the extension is what follows the last "." of the last segment`;
+    if (ext === "" || ext.includes("/") || ext.includes(".") || ext.includes("*")) {
+      return `extension pattern "${pattern}" can never match: the extension is what follows the last "." of the last segment`;
+    }
     return null;
   }
   if (!pattern.startsWith("/")) return `"${pattern}" is not a URL pattern: it must start with "/" or "*."`;
-  if (pattern.slice(0, -2).includes("*") || (pattern.endsWith("*") && !pattern.endsWith("/*"))) return `"${pattern}" is not a URL pattern: "*" only stands at the end after "/" (\`/prefix/*\`) or at the start (\`*.ext\`)`;
+  if (pattern.slice(0, -2).includes("*") || (pattern.endsWith("*") && !pattern.endsWith("/*"))) {
+    return `"${pattern}" is not a URL pattern: "*" only stands at the end after "/" (\`/prefix/*\`) or at the start (\`*.ext\`)`;
+  }
   return null;
 }
 

@@ -181,8 +181,13 @@ export class RequestContext implements BobcatContext {
   }
   overrideTls(info: TlsInfo): void {
     // A chain from a trusted proxy replaces the connection's, verified and unverified alike.
-    if (info.peerCertificates && !info.unverifiedPeerCertificates) info = { ...info, unverifiedPeerCertificates: info.peerCertificates };
-    this.tlsOverride = { ...this.conn.tls, ...Object.fromEntries(Object.entries(info).filter(([, v]) => v !== undefined)) };
+    if (info.peerCertificates && !info.unverifiedPeerCertificates) {
+      info = { ...info, unverifiedPeerCertificates: info.peerCertificates };
+    }
+    this.tlsOverride = {
+      ...this.conn.tls,
+      ...Object.fromEntries(Object.entries(info).filter(([, v]) => v !== undefined)),
+    };
   }
 
   /** The authenticated user: set by login(), a trusted proxy or TLS, or restored from the session. */

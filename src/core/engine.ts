@@ -6,9 +6,9 @@
 import { isBodyTooLarge, isClientBodyError } from "./body-limit.ts";
 import type { ContextConfig, EngineConfig, HostConfig, ServiceConfig, ValveConfig } from "../config/model.ts";
 import { ConstraintChecker, secureRedirect } from "./constraints.ts";
-import { RequestContext, type ConnectionInfo, type ConnectorInfo } from "./context.ts";
+import { type ConnectionInfo, type ConnectorInfo, RequestContext } from "./context.ts";
 import { errorPage } from "./error-page.ts";
-import { loadHandler, type FetchHandler } from "./handlers.ts";
+import { type FetchHandler, loadHandler } from "./handlers.ts";
 import { SessionBinding, type SessionSettings } from "./sessions.ts";
 import type { DataSources } from "../datasource/resources.ts";
 import type { AccessLogWriter, Platform } from "./platform.ts";
@@ -16,7 +16,7 @@ import type { AdminView } from "./admin.ts";
 import { BobcatError } from "../util/errors.ts";
 import { Authenticator } from "./auth.ts";
 import { locateError, sourceOf } from "../config/validate.ts";
-import { RemoteIpValve, SSLValve, type RequestValve } from "./proxy-valves.ts";
+import { RemoteIpValve, type RequestValve, SSLValve } from "./proxy-valves.ts";
 import { encodeSegment, normalizePath, readTarget } from "./request-target.ts";
 import { logger } from "../util/log.ts";
 
@@ -34,10 +34,14 @@ function accessLogs(valves: ValveConfig[], platform: Platform): AccessLogWriter[
   return valves.flatMap((v) => {
     if (v.className !== "AccessLogValve") return [];
     if (!platform.accessLog) {
-      throw new BobcatError("platform.noAccessLog", `AccessLogValve writes log files, which ${platform.name} does not have`, {
-        where: sourceOf(v).self,
-        fix: "remove the AccessLogValve and use the platform's request logs",
-      });
+      throw new BobcatError(
+        "platform.noAccessLog",
+        `AccessLogValve writes log files, which ${platform.name} does not have`,
+        {
+          where: sourceOf(v).self,
+          fix: "remove the AccessLogValve and use the platform's request logs",
+        },
+      );
     }
     return [platform.accessLog(v)];
   });
@@ -45,7 +49,14 @@ function accessLogs(valves: ValveConfig[], platform: Platform): AccessLogWriter[
 
 /** The valves that rewrite what a request says about itself (proxy headers), in config order. */
 function requestValves(valves: ValveConfig[]): RequestValve[] {
-  return valves.flatMap((v): RequestValve[] => (v.className === "RemoteIpValve" ? [new RemoteIpValve(v)] : v.className === "SSLValve" ? [new SSLValve(v)] : []));
+  return valves.flatMap((
+    v,
+  ): RequestValve[] => (v.className === "RemoteIpValve"
+    ? [new RemoteIpValve(v)]
+    : v.className === "SSLValve"
+    ? [new SSLValve(v)]
+    : [])
+  );
 }
 
 export class ContextRuntime {
@@ -70,20 +81,28 @@ export class ContextRuntime {
   ) {
     const platform = settings.platform;
     if (config.docBase !== undefined && !platform.serveStatic) {
-      throw new BobcatError("platform.noDocBase", `context ${config.path || "/"}: docBase serves files, which ${platform.name} does not have`, {
-        where: sourceOf(config).attr("docBase"),
-        fix: "serve static files through the platform (e.g. Workers static assets) and leave docBase out",
-      });
+      throw new BobcatError(
+        "platform.noDocBase",
+        `context ${config.path || "/"}: docBase serves files, which ${platform.name} does not have`,
+        {
+          where: sourceOf(config).attr("docBase"),
+          fix: "serve static files through the platform (e.g. Workers static assets) and leave docBase out",
+        },
+      );
     }
     this.constraints = new ConstraintChecker(config.securityConstraints);
     this.auth = new Authenticator(config);
-    this.dataSources = config.resources.length > 0 ? platform.createDataSources(config.resources, { baseDir: settings.baseDir, path: `${host.config.name}${config.path || "/"}: resources` }) : undefined;
+    this.dataSources = config.resources.length > 0
+      ? platform.createDataSources(config.resources, {
+        baseDir: settings.baseDir,
+        path: `${host.config.name}${config.path || "/"}: resources`,
+      })
+      : undefined;
     this.sessions = new SessionBinding(config, host.config, engine, settings, this.dataSources);
     this.accessLogs = accessLogs(config.valves, platform);
     this.encodedPath = config.path.split("/").map(encodeSegment).join("/");
     if (config.hstsEnabled) {
-      this.hsts =
-        `max-age=${config.hstsMaxAgeSeconds}` +
+      this.hsts = `max-age=${config.hstsMaxAgeSeconds}` +
         (config.hstsIncludeSubDomains ? ";includeSubDomains" : "") +
         (config.hstsPreload ? ";preload" : "");
     }
@@ -96,7 +115,11 @@ export class ContextRuntime {
   /** Loads the handler and its session listeners, then the session manager (persisted sessions). */
   async start(): Promise<void> {
     if (this.config.handler) {
-      const loaded = await loadHandler(this.config.handler, this.config, { engine: this.engine, host: this.host.config, admin: this.settings.admin }, {
+      const loaded = await loadHandler(this.config.handler, this.config, {
+        engine: this.engine,
+        host: this.host.config,
+        admin: this.settings.admin,
+      }, {
         provided: this.settings.handlers,
         platform: this.settings.platform,
       });
@@ -172,8 +195,7 @@ export class Engine {
     }
     this.defaultHost = this.byName.get(config.defaultHost.toLowerCase())!;
     this.accessLogs = accessLogs(config.valves, settings.platform);
-    this.logsAnywhere =
-      this.accessLogs.length > 0 ||
+    this.logsAnywhere = this.accessLogs.length > 0 ||
       this.hosts.some((h) => h.accessLogs.length > 0 || h.contexts.some((c) => c.accessLogs.length > 0));
   }
 
@@ -238,12 +260,14 @@ export class Engine {
       startMs,
       endMs: startMs + (performance.now() - start),
       localPort: connector.port,
-      localAddr: connector.address && connector.address !== "0.0.0.0" && connector.address !== "::" ? connector.address : undefined,
+      localAddr: connector.address && connector.address !== "0.0.0.0" && connector.address !== "::"
+        ? connector.address
+        : undefined,
       protocol: conn.httpVersion ?? "HTTP/1.1",
     };
     for (const l of this.accessLogs) l.log(entry);
-    if (seen.host) for (const l of seen.host.accessLogs) l.log(entry);
-    if (seen.context) for (const l of seen.context.accessLogs) l.log(entry);
+    if (seen.host) { for (const l of seen.host.accessLogs) l.log(entry); }
+    if (seen.context) { for (const l of seen.context.accessLogs) l.log(entry); }
     return res;
   }
 
@@ -252,12 +276,19 @@ export class Engine {
    * what the access log needs when one is configured. The Host and the path are checked and
    * normalised here, once (request-target.ts); everything after uses that one path.
    */
-  private route(req: Request, connector: ConnectorInfo, conn: ConnectionInfo, seen: Seen | null): Response | Promise<Response> {
+  private route(
+    req: Request,
+    connector: ConnectorInfo,
+    conn: ConnectionInfo,
+    seen: Seen | null,
+  ): Response | Promise<Response> {
     const target = readTarget(req.url, req.headers, conn);
     if (!target.ok) return badRequest(req, target.reason);
     if (target.rawPath === "*") {
       // "OPTIONS *" asks the server, not a resource (Tomcat answers it the same way).
-      return req.method === "OPTIONS" ? new Response(null, { headers: { allow: ALLOWED_METHODS } }) : badRequest(req, "\"*\" is only a target for OPTIONS");
+      return req.method === "OPTIONS"
+        ? new Response(null, { headers: { allow: ALLOWED_METHODS } })
+        : badRequest(req, '"*" is only a target for OPTIONS');
     }
     const normalized = normalizePath(target.rawPath);
     if (!normalized.ok) return badRequest(req, normalized.reason);
@@ -299,21 +330,34 @@ export class Engine {
       return this.internalError(req, pathname, e);
     }
     if (res instanceof Response) return hsts ? withHeader(res, "strict-transport-security", hsts) : res;
-    return res.then(hsts ? (r) => withHeader(r, "strict-transport-security", hsts) : undefined, (e) => this.internalError(req, pathname, e));
+    return res.then(
+      hsts ? (r) => withHeader(r, "strict-transport-security", hsts) : undefined,
+      (e) => this.internalError(req, pathname, e),
+    );
   }
 
   private internalError(req: Request, pathname: string, e: unknown): Response {
     // An upload the client aborted (or that passed a body limit) is not a server fault.
     if (isClientBodyError(e)) {
       log.debug(`${req.method} ${pathname}: ${(e as Error)?.message ?? e}`);
-      return errorPage(isBodyTooLarge(e) ? 413 : 400, (e as Error)?.message ?? "bad request body", { connection: "close" });
+      return errorPage(isBodyTooLarge(e) ? 413 : 400, (e as Error)?.message ?? "bad request body", {
+        connection: "close",
+      });
     }
     log.error(`${req.method} ${pathname}: ${(e as Error)?.stack ?? e}`);
-    return errorPage(500, "The server encountered an unexpected condition that prevented it from fulfilling the request.");
+    return errorPage(
+      500,
+      "The server encountered an unexpected condition that prevented it from fulfilling the request.",
+    );
   }
 
   /** Constraints, then the session lookup (async only when the client sent an id), then the handler. */
-  private invoke(req: Request, r: RoutedPath, context: ContextRuntime, ctx: RequestContext): Response | Promise<Response> {
+  private invoke(
+    req: Request,
+    r: RoutedPath,
+    context: ContextRuntime,
+    ctx: RequestContext,
+  ): Response | Promise<Response> {
     if (!ctx.secure && !context.constraints.empty && context.constraints.needsSecure(req.method, r.relPath || "/")) {
       return secureRedirect(r.encoded, r.search, ctx.serverName, ctx.connector.redirectPort);
     }
@@ -323,7 +367,12 @@ export class Engine {
     return this.withSession(req, r, context, ctx);
   }
 
-  private withSession(req: Request, r: RoutedPath, context: ContextRuntime, ctx: RequestContext): Response | Promise<Response> {
+  private withSession(
+    req: Request,
+    r: RoutedPath,
+    context: ContextRuntime,
+    ctx: RequestContext,
+  ): Response | Promise<Response> {
     const sessions = context.sessions;
     let res: Response | Promise<Response>;
     try {
@@ -339,13 +388,20 @@ export class Engine {
   }
 
   /** The handler answers first; what it leaves as 404 falls through to the static docBase. */
-  private dispatch(req: Request, r: RoutedPath, context: ContextRuntime, ctx: RequestContext): Response | Promise<Response> {
+  private dispatch(
+    req: Request,
+    r: RoutedPath,
+    context: ContextRuntime,
+    ctx: RequestContext,
+  ): Response | Promise<Response> {
     const cfg = context.config;
     if (context.handler) {
       // The handler sees the normalised path relative to its context, canonically encoded.
       const inner = context.path === "" && r.urlIsCanonical ? req : rebase(req, r, context);
       if (!cfg.docBase) return context.handler(inner, ctx);
-      return Promise.resolve(context.handler(inner, ctx)).then((res) => (res.status === 404 ? this.serveDocBase(req, r, context) : res));
+      return Promise.resolve(context.handler(inner, ctx)).then((
+        res,
+      ) => (res.status === 404 ? this.serveDocBase(req, r, context) : res));
     }
     return this.serveDocBase(req, r, context);
   }

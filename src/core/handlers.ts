@@ -6,7 +6,7 @@
  */
 import type { ContextConfig } from "../config/model.ts";
 import type { BobcatContext } from "./context.ts";
-import { BUILTIN_APPS, type AppScope } from "../apps/index.ts";
+import { type AppScope, BUILTIN_APPS } from "../apps/index.ts";
 import { BobcatError, type Where } from "../util/errors.ts";
 import { sourceOf } from "../config/validate.ts";
 import type { SessionListener } from "../session/types.ts";
@@ -28,7 +28,12 @@ export interface HandlerSources {
 }
 
 /** `scope` (the context's engine, host and admin view) is handed to built-in apps. */
-export async function loadHandler(spec: string, context: ContextConfig, scope: AppScope, sources: HandlerSources): Promise<LoadedHandler> {
+export async function loadHandler(
+  spec: string,
+  context: ContextConfig,
+  scope: AppScope,
+  sources: HandlerSources,
+): Promise<LoadedHandler> {
   const where = sourceOf(context).attr("handler");
   const provided = sources.provided;
   if (provided && Object.hasOwn(provided, spec)) {
@@ -67,7 +72,11 @@ export function fromModule(mod: Record<string, unknown>, spec: string, where: Wh
   const handler = toHandler(mod.default ?? mod.app ?? (mod.fetch ? { fetch: mod.fetch } : undefined), spec, where);
   const listeners = mod.sessionListeners ?? [];
   if (!Array.isArray(listeners)) {
-    throw new BobcatError("handler.badListeners", `handler module ${spec}: sessionListeners must be an array of listener objects`, { where, fix: "export const sessionListeners = [{ sessionCreated(event) { ... } }]" });
+    throw new BobcatError(
+      "handler.badListeners",
+      `handler module ${spec}: sessionListeners must be an array of listener objects`,
+      { where, fix: "export const sessionListeners = [{ sessionCreated(event) { ... } }]" },
+    );
   }
   return { handler, sessionListeners: listeners as SessionListener[] };
 }

@@ -145,7 +145,9 @@ export class ConnectionGate<C> {
     this.open.delete(g);
     const next = this.held.shift();
     if (next !== undefined && !this.stopped) this.admit(next);
-    if (this.held.length === 0 && (this.o.maxConnections <= 0 || this.open.size < this.o.maxConnections)) this.full = false;
+    if (this.held.length === 0 && (this.o.maxConnections <= 0 || this.open.size < this.o.maxConnections)) {
+      this.full = false;
+    }
   }
 
   /** A request started on the connection; call the returned function once its response is done. */

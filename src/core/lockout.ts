@@ -8,9 +8,12 @@
  * `cacheRemovalWarningTime` seconds after its failure is logged, as Tomcat does.
  */
 import type { RealmConfig } from "../config/model.ts";
-import { logger, type Logger } from "../util/log.ts";
+import { type Logger, logger } from "../util/log.ts";
 
-export type LockOutSettings = Pick<RealmConfig, "failureCount" | "lockOutTime" | "cacheSize" | "cacheRemovalWarningTime">;
+export type LockOutSettings = Pick<
+  RealmConfig,
+  "failureCount" | "lockOutTime" | "cacheSize" | "cacheRemovalWarningTime"
+>;
 
 interface LockRecord {
   failures: number;
@@ -20,7 +23,10 @@ interface LockRecord {
 /** A user name as it may appear in a log line: no control characters (no forged log lines), bounded length. */
 export function loggableName(name: string): string {
   // deno-lint-ignore no-control-regex
-  const clean = name.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  const clean = name.replace(
+    /[\u0000-\u001f\u007f-\u009f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
   return clean.length > 100 ? clean.slice(0, 100) + "..." : clean;
 }
 
@@ -53,7 +59,8 @@ export class LockOut {
   isLocked(username: string): boolean {
     const record = this.get(username);
     if (!record) return false;
-    return record.failures >= this.settings.failureCount && this.secondsSince(record.lastFailureTime) < this.settings.lockOutTime;
+    return record.failures >= this.settings.failureCount &&
+      this.secondsSince(record.lastFailureTime) < this.settings.lockOutTime;
   }
 
   /** Clears the record of a name (Tomcat's unlock). */
@@ -71,7 +78,10 @@ export class LockOut {
     if (!record) {
       record = { failures: 0, lastFailureTime: 0 };
       this.put(username, record);
-    } else if (record.failures >= this.settings.failureCount && this.secondsSince(record.lastFailureTime) > this.settings.lockOutTime) {
+    } else if (
+      record.failures >= this.settings.failureCount &&
+      this.secondsSince(record.lastFailureTime) > this.settings.lockOutTime
+    ) {
       // Locked out before, but the lock-out has run out: count afresh.
       record.failures = 0;
     }
@@ -102,7 +112,9 @@ export class LockOut {
     const timeInCache = this.secondsSince(eldest.lastFailureTime);
     if (timeInCache < this.settings.cacheRemovalWarningTime) {
       this.log.warn(
-        `User [${loggableName(eldestName)}] was removed from the failed users cache after [${timeInCache}] seconds to keep the cache size within the limit set`,
+        `User [${
+          loggableName(eldestName)
+        }] was removed from the failed users cache after [${timeInCache}] seconds to keep the cache size within the limit set`,
       );
     }
   }

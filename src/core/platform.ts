@@ -6,7 +6,7 @@
  * so `bobcat/edge` never loads a module that touches the file system.
  */
 import type { AccessLogValveConfig } from "../config/model.ts";
-import type { DataSourceScopes, DataSources, DataSourcesOptions, ResourceConfig } from "../datasource/resources.ts";
+import type { DataSources, DataSourceScopes, DataSourcesOptions, ResourceConfig } from "../datasource/resources.ts";
 import type { ManagerBase } from "../session/manager-base.ts";
 import type { Where } from "../util/errors.ts";
 import type { AccessEntry } from "./access-log.ts";

@@ -15,4 +15,14 @@ export function fromJavaRegex(pattern: string): string {
  * default is in effect: 10/8, 192.168/16, 169.254/16, 127/8, 100.64/10 (CGNAT), 172.16/12,
  * ::1, fe80::/10 (link-local) and fc00::/7 (unique local).
  */
-export const DEFAULT_INTERNAL_PROXY_RANGES = ["10.0.0.0/8", "192.168.0.0/16", "169.254.0.0/16", "127.0.0.0/8", "100.64.0.0/10", "172.16.0.0/12", "::1/128", "fe80::/10", "fc00::/7"];
+export const DEFAULT_INTERNAL_PROXY_RANGES = [
+  "10.0.0.0/8",
+  "192.168.0.0/16",
+  "169.254.0.0/16",
+  "127.0.0.0/8",
+  "100.64.0.0/10",
+  "172.16.0.0/12",
+  "::1/128",
+  "fe80::/10",
+  "fc00::/7",
+];

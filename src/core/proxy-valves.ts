@@ -7,7 +7,7 @@ import type { RemoteIpValveConfig, SSLValveConfig } from "../config/model.ts";
 import type { RequestContext } from "./context.ts";
 import { x509 } from "../tls/keystore/x509.ts";
 import { logger } from "../util/log.ts";
-import { inRange, parseCidr, parseIp, type IpAddress } from "../util/ip.ts";
+import { inRange, type IpAddress, parseCidr, parseIp } from "../util/ip.ts";
 import { DEFAULT_INTERNAL_PROXIES, DEFAULT_INTERNAL_PROXY_RANGES, fromJavaRegex } from "./proxy-defaults.ts";
 
 const log = logger("core");
@@ -101,7 +101,11 @@ export class RemoteIpValve implements RequestValve {
         break;
       }
       if (bad !== undefined) {
-        log.debug(`RemoteIpValve: ignored ${this.cfg.remoteIpHeader} ${quote(header)} from ${peer.text}: ${quote(bad)} is not an IP address`);
+        log.debug(
+          `RemoteIpValve: ignored ${this.cfg.remoteIpHeader} ${quote(header)} from ${peer.text}: ${
+            quote(bad)
+          } is not an IP address`,
+        );
       } else {
         if (client) ctx.overrideRemote(client.text);
         if (proxies.length > 0) ctx.attributes.set(this.cfg.proxiesHeader, proxies.join(", "));
@@ -112,14 +116,24 @@ export class RemoteIpValve implements RequestValve {
       if (proto) {
         const https = proto.split(",")[0]!.trim().toLowerCase() === this.cfg.protocolHeaderHttpsValue.toLowerCase();
         const port = this.cfg.portHeader ? Number(req.headers.get(this.cfg.portHeader)) : NaN;
-        ctx.overrideTransport(https, https ? "https" : "http", Number.isInteger(port) && port > 0 && port < 65536 ? port : https ? this.cfg.httpsServerPort : this.cfg.httpServerPort);
+        ctx.overrideTransport(
+          https,
+          https ? "https" : "http",
+          Number.isInteger(port) && port > 0 && port < 65536
+            ? port
+            : https
+            ? this.cfg.httpsServerPort
+            : this.cfg.httpServerPort,
+        );
       }
     }
     if (this.cfg.hostHeader) {
       const value = req.headers.get(this.cfg.hostHeader);
       const host = value ? forwardedHost(value) : null;
       if (host) ctx.overrideServerName(host);
-      else if (value) log.debug(`RemoteIpValve: ignored ${this.cfg.hostHeader} ${quote(value)} from ${peer.text}: not a host name`);
+      else if (value) {
+        log.debug(`RemoteIpValve: ignored ${this.cfg.hostHeader} ${quote(value)} from ${peer.text}: not a host name`);
+      }
     }
   }
 }
@@ -149,7 +163,11 @@ export class SSLValve implements RequestValve {
       try {
         peer = [new x509.X509Certificate(pem)];
       } catch (e) {
-        log.warn(`SSLValve: the client certificate in ${escaped ? this.cfg.sslClientEscapedCertHeader : this.cfg.sslClientCertHeader} cannot be read: ${(e as Error).message}`);
+        log.warn(
+          `SSLValve: the client certificate in ${
+            escaped ? this.cfg.sslClientEscapedCertHeader : this.cfg.sslClientCertHeader
+          } cannot be read: ${(e as Error).message}`,
+        );
       }
     }
     ctx.overrideTls({

@@ -96,14 +96,14 @@ function parseHostUncached(value: string): HostPort | null {
 
 export type NormalizedPath =
   | {
-      ok: true;
-      /** Decoded, without path parameters, dot segments resolved, "//" collapsed; starts with "/". */
-      path: string;
-      /** `path` percent-encoded canonically (what handlers see in their URL). */
-      encoded: string;
-      /** Path parameters (lower-cased names, raw values), when the path had any. */
-      params: Map<string, string> | null;
-    }
+    ok: true;
+    /** Decoded, without path parameters, dot segments resolved, "//" collapsed; starts with "/". */
+    path: string;
+    /** `path` percent-encoded canonically (what handlers see in their URL). */
+    encoded: string;
+    /** Path parameters (lower-cased names, raw values), when the path had any. */
+    params: Map<string, string> | null;
+  }
   | { ok: false; reason: string };
 
 /**
@@ -123,7 +123,10 @@ export function normalizePath(raw: string): NormalizedPath {
     if (c === 47) {
       const len = i - segStart;
       // An empty segment (not the last) or a "." / ".." segment needs the full pass.
-      if ((len === 0 && i < raw.length) || (len === 1 && raw.charCodeAt(segStart) === 46) || (len === 2 && raw.charCodeAt(segStart) === 46 && raw.charCodeAt(segStart + 1) === 46)) {
+      if (
+        (len === 0 && i < raw.length) || (len === 1 && raw.charCodeAt(segStart) === 46) ||
+        (len === 2 && raw.charCodeAt(segStart) === 46 && raw.charCodeAt(segStart + 1) === 46)
+      ) {
         plain = false;
         break;
       }
@@ -141,7 +144,10 @@ function normalizeSlow(raw: string): NormalizedPath {
   for (let i = 0; i < raw.length; i++) {
     const c = raw.charCodeAt(i);
     if (c >= 128 || !PATH_CHAR[c]) {
-      return { ok: false, reason: c === 92 ? "backslash in the path" : `character ${JSON.stringify(raw[i])} is not allowed in a path` };
+      return {
+        ok: false,
+        reason: c === 92 ? "backslash in the path" : `character ${JSON.stringify(raw[i])} is not allowed in a path`,
+      };
     }
   }
   const raws = raw.slice(1).split("/");
@@ -208,18 +214,18 @@ export function encodeSegment(seg: string): string {
 /** What the boundary made of a request: where it goes, or why it is refused. */
 export type RequestTarget =
   | {
-      ok: true;
-      /** From the Host header (or the URL's authority where the back-end built it from one); undefined: none sent. */
-      host: HostPort | undefined;
-      /** The path as the client sent it (as far as the back-end tells), with path parameters: Tomcat's getRequestURI. */
-      rawPath: string;
-      /** "?..." or "". */
-      search: string;
-      /** The path part of `req.url`, to tell whether the handler can get the request unchanged. */
-      urlPath: string;
-      /** "http://host:port" of `req.url`, or "" when the back-end gave a path-only URL. */
-      origin: string;
-    }
+    ok: true;
+    /** From the Host header (or the URL's authority where the back-end built it from one); undefined: none sent. */
+    host: HostPort | undefined;
+    /** The path as the client sent it (as far as the back-end tells), with path parameters: Tomcat's getRequestURI. */
+    rawPath: string;
+    /** "?..." or "". */
+    search: string;
+    /** The path part of `req.url`, to tell whether the handler can get the request unchanged. */
+    urlPath: string;
+    /** "http://host:port" of `req.url`, or "" when the back-end gave a path-only URL. */
+    origin: string;
+  }
   | { ok: false; reason: string };
 
 /**
@@ -261,10 +267,15 @@ export function readTarget(href: string, headers: Headers, conn: ConnectionInfo)
     if (hostHeader === null || hostHeader === "") {
       // Deno builds the URL from an absolute-form target, HTTP/2's :authority, or its listener address.
       if (!conn.hostHeaders) host = parseHost(authority) ?? undefined;
-    } else if (authority !== hostHeader && (authority.length !== hostHeader.length || authority.toLowerCase() !== hostHeader.toLowerCase())) {
+    } else if (
+      authority !== hostHeader &&
+      (authority.length !== hostHeader.length || authority.toLowerCase() !== hostHeader.toLowerCase())
+    ) {
       // Deno: an absolute-form target's authority wins over Host; Tomcat refuses the pair when they differ.
       const fromUrl = parseHost(authority);
-      if (!fromUrl || fromUrl.hostname !== host!.hostname) return { ok: false, reason: "the request target names another host than the Host header" };
+      if (!fromUrl || fromUrl.hostname !== host!.hostname) {
+        return { ok: false, reason: "the request target names another host than the Host header" };
+      }
     }
   }
   const q = href.indexOf("?", pathStart);
@@ -287,7 +298,9 @@ export function readTarget(href: string, headers: Headers, conn: ConnectionInfo)
         if (at >= 0 && at < end) end = at;
       }
       const fromTarget = parseHost(t.slice(authStart, end));
-      if (!fromTarget || (host && fromTarget.hostname !== host.hostname)) return { ok: false, reason: "the request target names another host than the Host header" };
+      if (!fromTarget || (host && fromTarget.hostname !== host.hostname)) {
+        return { ok: false, reason: "the request target names another host than the Host header" };
+      }
       host ??= fromTarget;
       t = t.slice(end);
       if (t === "" || t.charCodeAt(0) === 63) t = "/" + t;
@@ -296,6 +309,6 @@ export function readTarget(href: string, headers: Headers, conn: ConnectionInfo)
     rawPath = tq >= 0 ? t.slice(0, tq) : t;
     search = tq >= 0 ? t.slice(tq) : "";
   }
-  if (search.includes("#") || rawPath.includes("#")) return { ok: false, reason: "\"#\" in the request target" };
+  if (search.includes("#") || rawPath.includes("#")) return { ok: false, reason: '"#" in the request target' };
   return { ok: true, host, rawPath, search, urlPath, origin };
 }

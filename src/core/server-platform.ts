@@ -13,7 +13,9 @@ import { PersistentManager, StandardManager } from "../session/index.ts";
 export const SERVER_PLATFORM: Platform = {
   name: "a server",
   createManager: (className, options, dataSources) =>
-    className === "PersistentManager" ? new PersistentManager({ ...options, dataSources }) : new StandardManager(options),
+    className === "PersistentManager"
+      ? new PersistentManager({ ...options, dataSources })
+      : new StandardManager(options),
   createDataSources,
   importModule: importHandlerModule,
   serveStatic,

@@ -58,7 +58,7 @@ class RequestSessions implements SessionAccess {
     const b = this.binding;
     if (b.sslTracking) {
       const ssl = this.ctx.sslSessionId;
-      return ssl ? [(this.requestedId = ssl.toUpperCase())] : [];
+      return ssl ? [this.requestedId = ssl.toUpperCase()] : [];
     }
     const ids = b.cookieTracking && this.req ? cookieValues(this.req.headers.get("cookie"), b.cookieName) : [];
     if (ids.length === 0 && this.urlSessionId && b.urlTracking) ids.push(this.urlSessionId);
@@ -88,7 +88,11 @@ class RequestSessions implements SessionAccess {
     this.accessed = session;
     this.session = session;
     if (session.principal && !this.ctx.principal) {
-      this.ctx.restorePrincipal({ name: session.principal.name, roles: [...session.principal.roles], authType: session.authType ?? undefined });
+      this.ctx.restorePrincipal({
+        name: session.principal.name,
+        roles: [...session.principal.roles],
+        authType: session.authType ?? undefined,
+      });
     }
   }
 
@@ -147,7 +151,7 @@ class RequestSessions implements SessionAccess {
     const manager = this.binding.manager;
     const used = this.earlier ? [...this.earlier, s] : null;
     this.accessed = this.earlier = null;
-    if (used) for (const e of used) manager.endAccess(e);
+    if (used) { for (const e of used) manager.endAccess(e); }
     else manager.endAccess(s);
     return this.binding.hasStore ? manager.commit(used ?? [s]) : undefined;
   }
@@ -182,7 +186,10 @@ export class SessionBinding {
       ...(engine.jvmRoute ? { jvmRoute: engine.jvmRoute } : {}),
     };
     try {
-      this.manager = settings.platform.createManager(context.manager.className, options, { global: settings.globalDataSources, local: localDataSources });
+      this.manager = settings.platform.createManager(context.manager.className, options, {
+        global: settings.globalDataSources,
+        local: localDataSources,
+      });
     } catch (e) {
       throw locateError(e, [context.manager.store, context.manager, context]);
     }
@@ -194,8 +201,7 @@ export class SessionBinding {
     let path = context.sessionCookiePath ?? (context.path === "" ? "/" : context.path);
     if (context.sessionCookiePathUsesTrailingSlash && !path.endsWith("/")) path += "/";
     const sameSite = context.cookieProcessor.sameSiteCookies;
-    this.cookieAttrs =
-      `; Path=${path}` +
+    this.cookieAttrs = `; Path=${path}` +
       (context.sessionCookieDomain ? `; Domain=${context.sessionCookieDomain}` : "") +
       (context.useHttpOnly ? "; HttpOnly" : "") +
       (sameSite === "unset" ? "" : `; SameSite=${sameSite[0]!.toUpperCase()}${sameSite.slice(1)}`);
@@ -246,7 +252,11 @@ export class SessionBinding {
 
   private respond(state: RequestSessions, ctx: RequestContext, res: Response): Response {
     if (state.rejected) {
-      return errorPage(503, `The session could not be created: this context already has the most sessions it may hold (maxActiveSessions ${this.context.manager.maxActiveSessions})`, { "retry-after": "5" });
+      return errorPage(
+        503,
+        `The session could not be created: this context already has the most sessions it may hold (maxActiveSessions ${this.context.manager.maxActiveSessions})`,
+        { "retry-after": "5" },
+      );
     }
     const s = state.session;
     if (!state.announce || !s || !this.cookieTracking || !s.isValid()) return res;
@@ -297,7 +307,11 @@ export class SessionBinding {
 function notStored(err: unknown, res: Response): Response {
   if (!(err instanceof SessionNotStoredError)) throw err;
   void res.body?.cancel().catch(() => {});
-  return errorPage(503, "The session could not be saved: the session store is not available. Nothing was confirmed; try again shortly.", { "retry-after": "5" });
+  return errorPage(
+    503,
+    "The session could not be saved: the session store is not available. Nothing was confirmed; try again shortly.",
+    { "retry-after": "5" },
+  );
 }
 
 /** Values of every cookie called `name` in a Cookie header, in order. */

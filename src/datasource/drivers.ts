@@ -83,10 +83,13 @@ export async function importDependency<T>(load: () => Promise<T>, pkg: string, r
     if (!isModuleNotFound(err)) throw err;
     throw new BobcatError(
       "datasource.packageMissing",
-      `data source [${resourceName}]: the ${pkg} package, which bobcat needs for it, cannot be loaded: ${(err as Error).message}`,
+      `data source [${resourceName}]: the ${pkg} package, which bobcat needs for it, cannot be loaded: ${
+        (err as Error).message
+      }`,
       {
         where: { attribute: "url" },
-        fix: "bobcat's installation is incomplete: reinstall it (npm install in the directory that has bobcat in node_modules), or use the single executable, which carries its packages.",
+        fix:
+          "bobcat's installation is incomplete: reinstall it (npm install in the directory that has bobcat in node_modules), or use the single executable, which carries its packages.",
         cause: err,
       },
     );
@@ -181,7 +184,8 @@ async function nodeSqlite(file: string, resourceName: string): Promise<SqliteCli
       `data source [${resourceName}]: SQLite needs the node:sqlite module, which ${runtimeLabel()} does not have (Node ${NODE_SQLITE_SINCE} or later has it)`,
       {
         where: { attribute: "url" },
-        fix: `Upgrade Node to ${NODE_SQLITE_SINCE} or later, run bobcat on Bun or Deno (without --runtime node), or use a postgres:// data source.`,
+        fix:
+          `Upgrade Node to ${NODE_SQLITE_SINCE} or later, run bobcat on Bun or Deno (without --runtime node), or use a postgres:// data source.`,
         cause: err,
       },
     );
@@ -204,7 +208,8 @@ async function nodeSqlite(file: string, resourceName: string): Promise<SqliteCli
   type Param = import("node:sqlite").SQLInputValue;
   return {
     run: (sql, params) => void prepare(sql).run(...(params as Param[])),
-    all: (sql, params) => prepare(sql).all(...(params as Param[])).map((row) => (Array.isArray(row) ? row : Object.values(row as object))),
+    all: (sql, params) =>
+      prepare(sql).all(...(params as Param[])).map((row) => (Array.isArray(row) ? row : Object.values(row as object))),
     exec: (sql) => db.exec(sql),
     close: () => db.close(),
   };
@@ -294,10 +299,16 @@ export async function openMysql(url: string, options: NetworkOptions, resourceNa
     throw new BobcatError(
       "datasource.driverMissing",
       `data source [${resourceName}]: mysql:// URLs need the mysql2 package, which is not installed`,
-      { where: { attribute: "url" }, fix: "Install it next to bobcat (npm install mysql2, or bun add mysql2), or use a postgres:// or sqlite: data source." },
+      {
+        where: { attribute: "url" },
+        fix:
+          "Install it next to bobcat (npm install mysql2, or bun add mysql2), or use a postgres:// or sqlite: data source.",
+      },
     );
   }
-  const { drizzle } = await importAtRuntime<{ drizzle(config: { client: unknown }): DrizzleDatabase }>("drizzle-orm/mysql2");
+  const { drizzle } = await importAtRuntime<{ drizzle(config: { client: unknown }): DrizzleDatabase }>(
+    "drizzle-orm/mysql2",
+  );
   const pool = mysql.createPool({
     uri: url,
     connectionLimit: options.maxTotal,

@@ -25,9 +25,14 @@ function sqliteProblem(err: unknown): "path" | "notDatabase" | "other" {
   const e = err as { code?: string; errcode?: number; message?: string } | null;
   const code = String(e?.code ?? "");
   const message = String(e?.message ?? "");
-  if (/^SQLITE_(CANTOPEN|READONLY|PERM|AUTH|IOERR)/.test(code) || [3, 8, 10, 14, 23].includes(e?.errcode ?? -1) ||
-      /unable to open database file|readonly database|disk I\/O error/i.test(message)) return "path";
-  if (/^SQLITE_(NOTADB|CORRUPT)/.test(code) || [11, 26].includes(e?.errcode ?? -1) || /file is not a database|malformed/i.test(message)) return "notDatabase";
+  if (
+    /^SQLITE_(CANTOPEN|READONLY|PERM|AUTH|IOERR)/.test(code) || [3, 8, 10, 14, 23].includes(e?.errcode ?? -1) ||
+    /unable to open database file|readonly database|disk I\/O error/i.test(message)
+  ) return "path";
+  if (
+    /^SQLITE_(NOTADB|CORRUPT)/.test(code) || [11, 26].includes(e?.errcode ?? -1) ||
+    /file is not a database|malformed/i.test(message)
+  ) return "notDatabase";
   return "other";
 }
 
@@ -38,13 +43,20 @@ function sqliteProblem(err: unknown): "path" | "notDatabase" | "other" {
  */
 async function openSqliteFile(name: string, target: string): Promise<SqlConnection> {
   const fail = (err: unknown, fix: string): never => {
-    throw new BobcatError("datasource.openFailed", `data source [${name}]: cannot open the SQLite database [${target}]: ${(err as Error)?.message ?? err}`, {
-      where: { attribute: "url" },
-      fix,
-      cause: err,
-    });
+    throw new BobcatError(
+      "datasource.openFailed",
+      `data source [${name}]: cannot open the SQLite database [${target}]: ${(err as Error)?.message ?? err}`,
+      {
+        where: { attribute: "url" },
+        fix,
+        cause: err,
+      },
+    );
   };
-  const writable = `Point the url at a file in a directory bobcat may write to, or give the user bobcat runs as write access to ${dirname(target)}.`;
+  const writable =
+    `Point the url at a file in a directory bobcat may write to, or give the user bobcat runs as write access to ${
+      dirname(target)
+    }.`;
   if (target !== ":memory:") {
     try {
       await mkdir(dirname(target), { recursive: true });
@@ -53,7 +65,12 @@ async function openSqliteFile(name: string, target: string): Promise<SqlConnecti
     }
     // SQLite would block on a FIFO (and hold up start-up and the stop).
     const st = await stat(target).catch(() => null);
-    if (st && !st.isFile()) fail(new Error(`it is ${fileKind(st)}, not a database file`), "Point the url at a regular file (or a path that does not exist yet).");
+    if (st && !st.isFile()) {
+      fail(
+        new Error(`it is ${fileKind(st)}, not a database file`),
+        "Point the url at a regular file (or a path that does not exist yet).",
+      );
+    }
   }
   try {
     return await openSqlite(target, name);
@@ -63,10 +80,12 @@ async function openSqliteFile(name: string, target: string): Promise<SqlConnecti
       case "path":
         return fail(err, writable);
       case "notDatabase":
-        return fail(err, `${target} is not an SQLite database (or is damaged): move it away, or point the url at another file.`);
+        return fail(
+          err,
+          `${target} is not an SQLite database (or is damaged): move it away, or point the url at another file.`,
+        );
       default:
         return fail(err, `Check the database file ${target}.`);
     }
   }
 }
-

@@ -36,12 +36,34 @@ const DATA_SOURCE_TYPES = ["DataSource", "javax.sql.DataSource", "jakarta.sql.Da
 const USED = ["name", "type", "url", "username", "password", "maxTotal", "maxWaitMillis", "maxActive", "maxWait"];
 // Pool tuning and JNDI plumbing that server.xml files carry; bobcat's pools do not need them.
 const ACCEPTED = [
-  "auth", "description", "driverClassName", "factory", "closeMethod", "singleton", "maxIdle", "minIdle",
-  "initialSize", "validationQuery", "validationQueryTimeout", "testOnBorrow", "testOnReturn", "testWhileIdle",
-  "timeBetweenEvictionRunsMillis", "minEvictableIdleTimeMillis", "numTestsPerEvictionRun", "removeAbandoned",
-  "removeAbandonedOnBorrow", "removeAbandonedOnMaintenance", "removeAbandonedTimeout", "logAbandoned",
-  "defaultAutoCommit", "defaultReadOnly", "defaultTransactionIsolation", "poolPreparedStatements",
-  "maxOpenPreparedStatements", "connectionProperties",
+  "auth",
+  "description",
+  "driverClassName",
+  "factory",
+  "closeMethod",
+  "singleton",
+  "maxIdle",
+  "minIdle",
+  "initialSize",
+  "validationQuery",
+  "validationQueryTimeout",
+  "testOnBorrow",
+  "testOnReturn",
+  "testWhileIdle",
+  "timeBetweenEvictionRunsMillis",
+  "minEvictableIdleTimeMillis",
+  "numTestsPerEvictionRun",
+  "removeAbandoned",
+  "removeAbandonedOnBorrow",
+  "removeAbandonedOnMaintenance",
+  "removeAbandonedTimeout",
+  "logAbandoned",
+  "defaultAutoCommit",
+  "defaultReadOnly",
+  "defaultTransactionIsolation",
+  "poolPreparedStatements",
+  "maxOpenPreparedStatements",
+  "connectionProperties",
 ];
 const JNDI_PREFIX = "java:comp/env/";
 
@@ -128,11 +150,15 @@ export class DataSources {
         await ds.ping();
       } catch (err) {
         if (err instanceof BobcatError) throw err;
-        throw new BobcatError("datasource.unreachable", `data source [${ds}] cannot be opened: ${(err as Error).message ?? err}`, {
-          where: { attribute: "url" },
-          fix: "Check that the database is running and that the URL, username and password are right.",
-          cause: err,
-        });
+        throw new BobcatError(
+          "datasource.unreachable",
+          `data source [${ds}] cannot be opened: ${(err as Error).message ?? err}`,
+          {
+            where: { attribute: "url" },
+            fix: "Check that the database is running and that the URL, username and password are right.",
+            cause: err,
+          },
+        );
       }
     }
   }
@@ -174,19 +200,30 @@ export function lookupDataSource(name: string, scopes: DataSourceScopes, localDa
  * Validates `<Resource>` entries and makes the data sources among them (nothing is opened yet);
  * `open` is the platform's opener (a server's: createDataSources in src/datasource/index.ts).
  */
-export function makeDataSources(resources: readonly ResourceConfig[], options: DataSourcesOptions, open: DataSourceOpener): DataSources {
+export function makeDataSources(
+  resources: readonly ResourceConfig[],
+  options: DataSourcesOptions,
+  open: DataSourceOpener,
+): DataSources {
   const listPath = options.path ?? "resources";
   if (!Array.isArray(resources)) {
-    throw new BobcatError("datasource.badResource", `${listPath} must be a list of resources`, { where: { path: listPath } });
+    throw new BobcatError("datasource.badResource", `${listPath} must be a list of resources`, {
+      where: { path: listPath },
+    });
   }
   const sources: DataSource[] = [];
   const seen = new Set<string>();
   resources.forEach((resource, index) => {
     const at = `${listPath}[${index}]`;
     const fail = (attribute: string, message: string, fix?: string): never => {
-      throw new BobcatError("datasource.badResource", `${at}: ${message}`, { where: { path: `${at}.${attribute}`, attribute }, fix });
+      throw new BobcatError("datasource.badResource", `${at}: ${message}`, {
+        where: { path: `${at}.${attribute}`, attribute },
+        fix,
+      });
     };
-    if (typeof resource !== "object" || resource === null) fail("name", "must be an object such as { name, type: DataSource, url }");
+    if (typeof resource !== "object" || resource === null) {
+      fail("name", "must be an object such as { name, type: DataSource, url }");
+    }
     const name = resource.name;
     if (typeof name !== "string" || !name.trim()) fail("name", "a resource needs a name, e.g. jdbc/sessions");
     if (seen.has(name)) fail("name", `[${name}] is defined twice in this list`);
@@ -199,7 +236,11 @@ export function makeDataSources(resources: readonly ResourceConfig[], options: D
     for (const key of Object.keys(resource)) {
       if (USED.includes(key) || ACCEPTED.includes(key) || resource[key] === undefined) continue;
       const near = [...USED, ...ACCEPTED].find((k) => k.toLowerCase() === key.toLowerCase());
-      fail(key, `[${key}] is not a known attribute of a DataSource resource`, near ? `Did you mean [${near}]?` : `Use ${USED.slice(0, 7).join(", ")}.`);
+      fail(
+        key,
+        `[${key}] is not a known attribute of a DataSource resource`,
+        near ? `Did you mean [${near}]?` : `Use ${USED.slice(0, 7).join(", ")}.`,
+      );
     }
     const text = (key: string): string | undefined => {
       const v = resource[key];
@@ -215,10 +256,20 @@ export function makeDataSources(resources: readonly ResourceConfig[], options: D
       return (v as number) > 0 ? (v as number) : fallback;
     };
     const url = text("url");
-    if (!url) fail("url", `resource [${name}] needs a url`, "Use sqlite:PATH, postgres://user@host:port/db or mysql://user@host:port/db.");
+    if (!url) {
+      fail(
+        "url",
+        `resource [${name}] needs a url`,
+        "Use sqlite:PATH, postgres://user@host:port/db or mysql://user@host:port/db.",
+      );
+    }
     const parsed = parseUrl(url!, options.baseDir ?? process.cwd());
     if (!parsed) {
-      fail("url", `[${redact(url!)}] is not a supported database URL`, "Use sqlite:PATH (a file), postgres://user@host:port/db or mysql://user@host:port/db.");
+      fail(
+        "url",
+        `[${redact(url!)}] is not a supported database URL`,
+        "Use sqlite:PATH (a file), postgres://user@host:port/db or mysql://user@host:port/db.",
+      );
     }
     sources.push(
       new DataSource(name, parsed!.dialect, redact(parsed!.target), parsed!.target, {

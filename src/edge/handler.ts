@@ -83,7 +83,9 @@ function runtimeName(): string {
  */
 function peerOf(request: Request, second: unknown): { addr: string; port: number } {
   const info = second as { remoteAddr?: { hostname?: string; port?: number } } | null | undefined;
-  if (info?.remoteAddr?.hostname !== undefined) return { addr: info.remoteAddr.hostname, port: info.remoteAddr.port ?? 0 };
+  if (info?.remoteAddr?.hostname !== undefined) {
+    return { addr: info.remoteAddr.hostname, port: info.remoteAddr.port ?? 0 };
+  }
   const server = second as { requestIP?: (r: Request) => { address: string; port: number } | null } | null | undefined;
   if (typeof server?.requestIP === "function") {
     const ip = server.requestIP(request);
@@ -110,11 +112,18 @@ export function createHandler(options: HandlerOptions): EdgeHandler {
     },
     connectors: () => [],
     contexts: () => (engine ? contextViews([engine]) : []),
-    reloadTls: async () => ({ reloaded: [], failed: ["the edge platform terminates TLS: there are no certificates here to reload"] }),
+    reloadTls: async () => ({
+      reloaded: [],
+      failed: ["the edge platform terminates TLS: there are no certificates here to reload"],
+    }),
   };
 
   const init = async (envArg: unknown): Promise<Started> => {
-    const loadOptions: LoadOptions = { ...options, baseDir: options.baseDir ?? "/", env: options.env ?? stringBindings(envArg) };
+    const loadOptions: LoadOptions = {
+      ...options,
+      baseDir: options.baseDir ?? "/",
+      env: options.env ?? stringBindings(envArg),
+    };
     let config = options.config;
     if (!config) {
       if (options.configText === undefined) throw new TypeError("createHandler: give configText or config");
@@ -122,7 +131,10 @@ export function createHandler(options: HandlerOptions): EdgeHandler {
     }
     const service = config.server.services[0]!;
     const globalResources = config.server.globalNamingResources?.resources ?? [];
-    const globalDataSources = EDGE_PLATFORM.createDataSources(globalResources, { baseDir: config.baseDir, path: "server.globalNamingResources.resources" });
+    const globalDataSources = EDGE_PLATFORM.createDataSources(globalResources, {
+      baseDir: config.baseDir,
+      path: "server.globalNamingResources.resources",
+    });
     const e = new Engine(service, {
       strictServletCompliance: config.server.strictServletCompliance,
       baseDir: config.baseDir,
@@ -153,7 +165,9 @@ export function createHandler(options: HandlerOptions): EdgeHandler {
   };
 
   const keep = (work: Promise<unknown>): void => {
-    const tracked = work.catch((e) => log.error(`background work failed: ${(e as Error)?.stack ?? e}`)).finally(() => pending.delete(tracked));
+    const tracked = work.catch((e) => log.error(`background work failed: ${(e as Error)?.stack ?? e}`)).finally(() =>
+      pending.delete(tracked)
+    );
     pending.add(tracked);
   };
 
@@ -167,8 +181,10 @@ export function createHandler(options: HandlerOptions): EdgeHandler {
         log.error(`bobcat could not start: ${(e as Error)?.stack ?? e}`);
         return errorPage(500, "The server could not start; its log says why.");
       }
-      const waitUntil =
-        typeof ctx?.waitUntil === "function" ? (work: Promise<unknown>) => ctx.waitUntil(work.catch((e) => log.error(`background work failed: ${(e as Error)?.stack ?? e}`))) : options.waitUntil ?? keep;
+      const waitUntil = typeof ctx?.waitUntil === "function"
+        ? (work: Promise<unknown>) =>
+          ctx.waitUntil(work.catch((e) => log.error(`background work failed: ${(e as Error)?.stack ?? e}`)))
+        : options.waitUntil ?? keep;
       const peer = peerOf(request, envOrInfo);
       const conn: ConnectionInfo = { remoteAddr: peer.addr, remotePort: peer.port, waitUntil };
       const secure = request.url.startsWith("https:");

@@ -6,7 +6,12 @@
  * sockets. Nothing here imports a module that touches a listener or the file system.
  */
 import type { Platform } from "../core/platform.ts";
-import { type DataSources, type DataSourcesOptions, makeDataSources, type ResourceConfig } from "../datasource/resources.ts";
+import {
+  type DataSources,
+  type DataSourcesOptions,
+  makeDataSources,
+  type ResourceConfig,
+} from "../datasource/resources.ts";
 import { MemoryManager } from "../session/memory-manager.ts";
 import { PersistentManager } from "../session/persistent-manager.ts";
 import { FILE_STORE } from "../session/stores/create.ts";
@@ -19,10 +24,15 @@ export const EDGE_PLATFORM: Platform = {
     if (className !== "PersistentManager") return new MemoryManager(options);
     const store = options.store as { className?: unknown } | undefined;
     if (typeof store?.className === "string" && FILE_STORE.includes(store.className)) {
-      throw new BobcatError("platform.noFileStore", `${options.name}: FileStore keeps sessions in files, which an edge runtime does not have`, {
-        where: { attribute: "className" },
-        fix: "use manager.store: { className: DataSourceStore, dataSourceName: <a postgres:// resource> }, or StandardManager (sessions in this isolate's memory)",
-      });
+      throw new BobcatError(
+        "platform.noFileStore",
+        `${options.name}: FileStore keeps sessions in files, which an edge runtime does not have`,
+        {
+          where: { attribute: "className" },
+          fix:
+            "use manager.store: { className: DataSourceStore, dataSourceName: <a postgres:// resource> }, or StandardManager (sessions in this isolate's memory)",
+        },
+      );
     }
     return new PersistentManager({ ...options, dataSources });
   },
@@ -31,10 +41,18 @@ export const EDGE_PLATFORM: Platform = {
     for (const name of sources.names()) {
       const ds = sources.get(name)!;
       if (ds.dialect === "postgres") continue;
-      throw new BobcatError("platform.noDriver", `data source [${ds}]: ${ds.dialect === "sqlite" ? "SQLite keeps its database in a file, which an edge runtime does not have" : "an edge runtime has no MySQL driver here"}`, {
-        where: { path: options.path, attribute: "url" },
-        fix: "use a postgres:// resource (PostgreSQL over TCP), or keep sessions in memory with StandardManager",
-      });
+      throw new BobcatError(
+        "platform.noDriver",
+        `data source [${ds}]: ${
+          ds.dialect === "sqlite"
+            ? "SQLite keeps its database in a file, which an edge runtime does not have"
+            : "an edge runtime has no MySQL driver here"
+        }`,
+        {
+          where: { path: options.path, attribute: "url" },
+          fix: "use a postgres:// resource (PostgreSQL over TCP), or keep sessions in memory with StandardManager",
+        },
+      );
     }
     return sources;
   },

@@ -24,18 +24,21 @@ export async function openEdgePostgres(spec: DataSourceSpec, perOperation = onWo
   const o = spec.options;
   // postgres.js reads PG* variables while it parses its options: under Deno without --allow-env
   // an unreadable one counts as unset instead of failing the connection.
-  const connect = (max: number) => withOptionalEnv(() => postgres(spec.target, {
-      max,
-      connect_timeout: Math.max(1, Math.ceil(o.maxWaitMillis / 1000)),
-      idle_timeout: perOperation ? 0 : 60,
-      // Fail fast (the request falls back to memory); the manager retries on its own schedule.
-      backoff: () => 0,
-      onnotice: () => {},
-      // Array types are fetched once per connection otherwise: a round trip per operation here.
-      ...(perOperation ? { fetch_types: false } : {}),
-      ...(o.username !== undefined ? { username: o.username } : {}),
-      ...(o.password !== undefined ? { password: o.password } : {}),
-    }));
+  const connect = (max: number) =>
+    withOptionalEnv(() =>
+      postgres(spec.target, {
+        max,
+        connect_timeout: Math.max(1, Math.ceil(o.maxWaitMillis / 1000)),
+        idle_timeout: perOperation ? 0 : 60,
+        // Fail fast (the request falls back to memory); the manager retries on its own schedule.
+        backoff: () => 0,
+        onnotice: () => {},
+        // Array types are fetched once per connection otherwise: a round trip per operation here.
+        ...(perOperation ? { fetch_types: false } : {}),
+        ...(o.username !== undefined ? { username: o.username } : {}),
+        ...(o.password !== undefined ? { password: o.password } : {}),
+      })
+    );
   if (!perOperation) {
     const client = connect(o.maxTotal);
     const db = drizzle({ client });

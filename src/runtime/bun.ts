@@ -1,7 +1,7 @@
 /** The native Bun back-end: Bun.serve, with BoringSSL doing TLS. */
 import { constants } from "node:crypto";
 import type { TlsHost } from "./tls-material.ts";
-import { listenError, MODERN_TLS12_CIPHERS, type BackendOptions, type Listener } from "./listener.ts";
+import { type BackendOptions, type Listener, listenError, MODERN_TLS12_CIPHERS } from "./listener.ts";
 
 declare const Bun: {
   serve(options: Record<string, unknown>): {
@@ -56,13 +56,17 @@ export async function startBunNative({ config, tls, pipeline }: BackendOptions):
     if (t) {
       // The first entry also serves clients that send no or an unknown SNI name.
       const ordered = [t.defaultHost, ...t.hosts.filter((h) => h !== t.defaultHost)];
-      tlsOption = ordered.length === 1 ? bunTls(ordered[0]!, false) : ordered.map((h, i) => bunTls(h, i > 0 || h.hostName !== "_default_"));
+      tlsOption = ordered.length === 1
+        ? bunTls(ordered[0]!, false)
+        : ordered.map((h, i) => bunTls(h, i > 0 || h.hostName !== "_default_"));
     }
     return Bun.serve({
       port: current?.port ?? config.port,
       hostname: config.address ?? "0.0.0.0",
       tls: tlsOption,
-      idleTimeout: config.connectionTimeout <= 0 ? 0 : Math.min(255, Math.max(1, Math.round(config.connectionTimeout / 1000))),
+      idleTimeout: config.connectionTimeout <= 0
+        ? 0
+        : Math.min(255, Math.max(1, Math.round(config.connectionTimeout / 1000))),
       // Bun answers 413 itself, for a Content-Length over it and for chunked bodies that pass it.
       maxRequestBodySize: config.maxRequestBodySize < 0 ? Number.MAX_SAFE_INTEGER : config.maxRequestBodySize,
       fetch(req: Request, srv: ReturnType<typeof Bun.serve>) {
@@ -97,7 +101,7 @@ export async function startBunNative({ config, tls, pipeline }: BackendOptions):
     reloadTls: async (next) => {
       const old = current!;
       retiring.push(old.stop(false));
-      for (let attempt = 0; ; attempt++) {
+      for (let attempt = 0;; attempt++) {
         try {
           current = serve(next);
           return;

@@ -16,13 +16,24 @@ export interface ClientAuthPolicy {
 }
 
 /** No certificate sent: Node reports it as one of these. */
-const NO_CERT = new Set(["UNABLE_TO_GET_ISSUER_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "ERR_TLS_CERT_NO_PEER", undefined as unknown as string]);
+const NO_CERT = new Set([
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "ERR_TLS_CERT_NO_PEER",
+  undefined as unknown as string,
+]);
 
 /** Returns null when the connection may go on, else the reason it is refused. */
-export async function checkClient(socket: TLSSocket, chain: X509Certificate[], policy: ClientAuthPolicy): Promise<string | null> {
+export async function checkClient(
+  socket: TLSSocket,
+  chain: X509Certificate[],
+  policy: ClientAuthPolicy,
+): Promise<string | null> {
   const mode = policy.config.certificateVerification;
   if (mode === "none") return null;
-  if (chain.length === 0) return mode === "required" ? "no client certificate was sent and certificateVerification is required" : null;
+  if (chain.length === 0) {
+    return mode === "required" ? "no client certificate was sent and certificateVerification is required" : null;
+  }
   if (mode !== "optionalNoCA" && !socket.authorized) {
     const err = String(socket.authorizationError ?? "");
     if (NO_CERT.has(err) && chain.length === 0) return null;
@@ -35,7 +46,9 @@ export async function checkClient(socket: TLSSocket, chain: X509Certificate[], p
     for (const cert of chain) {
       if (cert.issuer !== crl.issuer) continue;
       const entry = crl.findRevoked(cert);
-      if (entry) return `the client certificate ${cert.subject} (serial ${cert.serialNumber}) is revoked by the CRL of ${crl.issuer}`;
+      if (entry) {
+        return `the client certificate ${cert.subject} (serial ${cert.serialNumber}) is revoked by the CRL of ${crl.issuer}`;
+      }
     }
   }
   return policy.revocation ? policy.revocation(chain) : null;
@@ -46,6 +59,10 @@ export async function checkClient(socket: TLSSocket, chain: X509Certificate[], p
  * trust anchors of the connection's SSLHostConfig (optional or required) after `checkClient`
  * let it through. `optionalNoCA` and `none` never yield one, whatever the client sent.
  */
-export function verifiedChain(socket: TLSSocket, chain: X509Certificate[], mode: SSLHostConfig["certificateVerification"]): X509Certificate[] {
+export function verifiedChain(
+  socket: TLSSocket,
+  chain: X509Certificate[],
+  mode: SSLHostConfig["certificateVerification"],
+): X509Certificate[] {
   return (mode === "optional" || mode === "required") && socket.authorized === true ? chain : [];
 }

@@ -5,7 +5,7 @@
  */
 import type { ConnectorConfig } from "../config/model.ts";
 import type { ConnectionInfo, ConnectorInfo } from "../core/context.ts";
-import { withHeader, type Engine } from "../core/engine.ts";
+import { type Engine, withHeader } from "../core/engine.ts";
 import { errorPage } from "../core/error-page.ts";
 import { RequestLimiter } from "../core/limiter.ts";
 import { sniHostCheck } from "./sni.ts";
@@ -72,7 +72,11 @@ export class ConnectorPipeline {
     const slot = this.limiter.acquire();
     if (slot === false) {
       return Promise.resolve(
-        errorPage(503, `All ${this.config.maxThreads} request slots and ${this.config.acceptCount} queue places of connector ${this.config.name} are in use`, { "retry-after": "1" }),
+        errorPage(
+          503,
+          `All ${this.config.maxThreads} request slots and ${this.config.acceptCount} queue places of connector ${this.config.name} are in use`,
+          { "retry-after": "1" },
+        ),
       );
     }
     this.inFlight++;
@@ -87,7 +91,11 @@ export class ConnectorPipeline {
   }
 
   private tooLarge(): Response {
-    return errorPage(413, `The request body is larger than the limit of ${this.config.maxRequestBodySize} bytes (maxRequestBodySize of connector ${this.config.name})`, { connection: "close" });
+    return errorPage(
+      413,
+      `The request body is larger than the limit of ${this.config.maxRequestBodySize} bytes (maxRequestBodySize of connector ${this.config.name})`,
+      { connection: "close" },
+    );
   }
 
   /** A body of unknown length (chunked, HTTP/2): counted as it streams; over the limit it is 413. */
@@ -119,7 +127,7 @@ export class ConnectorPipeline {
 
   private finish(): void {
     this.limiter.release();
-    if (--this.inFlight === 0) for (const w of this.drainWaiters.splice(0)) w();
+    if (--this.inFlight === 0) { for (const w of this.drainWaiters.splice(0)) w(); }
   }
 
   get active(): number {

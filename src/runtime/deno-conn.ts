@@ -61,8 +61,12 @@ function ffiGranted(): boolean {
  * undefined when it can (TLS needs the FFI route for handshakes that never start).
  */
 export function denoConnectionControl(tls: boolean): string | undefined {
-  if (!serveOnConnection()) return "this Deno has no Deno[Deno.internal].serveHttpOnConnection to serve connections bobcat accepts itself";
-  if (tls && !ffiGranted()) return "closing TLS connections that never send a ClientHello needs Linux and FFI permission (--allow-ffi)";
+  if (!serveOnConnection()) {
+    return "this Deno has no Deno[Deno.internal].serveHttpOnConnection to serve connections bobcat accepts itself";
+  }
+  if (tls && !ffiGranted()) {
+    return "closing TLS connections that never send a ClientHello needs Linux and FFI permission (--allow-ffi)";
+  }
   return undefined;
 }
 

@@ -42,7 +42,10 @@ export function setNoDelayOnListener(port: number): boolean {
       const family = sa[0]! | (sa[1]! << 8);
       if ((family !== AF_INET && family !== AF_INET6) || ((sa[2]! << 8) | sa[3]!) !== port) continue;
       const listening = new Int32Array(1);
-      if (lib.symbols.getsockopt!(fd, SOL_SOCKET, SO_ACCEPTCONN, listening, new Uint32Array([4])) !== 0 || listening[0] !== 1) continue;
+      if (
+        lib.symbols.getsockopt!(fd, SOL_SOCKET, SO_ACCEPTCONN, listening, new Uint32Array([4])) !== 0 ||
+        listening[0] !== 1
+      ) continue;
       if (lib.symbols.setsockopt!(fd, IPPROTO_TCP, TCP_NODELAY, new Int32Array([1]), 4) === 0) done = true;
     }
   } finally {

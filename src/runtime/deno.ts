@@ -4,9 +4,9 @@
  * serveHttpOnConnection (see deno-conn.ts), so maxConnections/acceptCount and connectionTimeout
  * (TLS handshake, request headers, idle keep-alive) hold here as on the node-compat back-end.
  */
-import { listenError, type BackendOptions, type Listener } from "./listener.ts";
+import { type BackendOptions, type Listener, listenError } from "./listener.ts";
 import { setNoDelayOnListener } from "./deno-nodelay.ts";
-import { serveOnConnection, shutdownSockets, type DenoHttpServer } from "./deno-conn.ts";
+import { type DenoHttpServer, serveOnConnection, shutdownSockets } from "./deno-conn.ts";
 import { ConnectionGate, type GatedConnection } from "../core/limiter.ts";
 import { logger } from "../util/log.ts";
 
@@ -44,7 +44,9 @@ interface Served {
 
 export async function startDenoNative({ config, tls, pipeline }: BackendOptions): Promise<Listener> {
   const serveConn = serveOnConnection();
-  if (!serveConn) throw new Error("Deno[Deno.internal].serveHttpOnConnection is missing (the plan should have chosen node-compat)");
+  if (!serveConn) {
+    throw new Error("Deno[Deno.internal].serveHttpOnConnection is missing (the plan should have chosen node-compat)");
+  }
   const handle = pipeline.handle;
   const hostname = config.address ?? "0.0.0.0";
   let listener: DenoListener | undefined;
@@ -99,16 +101,29 @@ export async function startDenoNative({ config, tls, pipeline }: BackendOptions)
       // An accepted TLS connection is already in its handshake, which keeps the socket open.
       if (tls) shutSoon(c.conn.remoteAddr.port);
     },
-    onFull: () => log.warn(`${config.name}: maxConnections (${config.maxConnections}) reached; holding up to ${config.acceptCount} more connections unread (acceptCount)`),
-    onRefused: (c) => log.debug(`${config.name}: maxConnections and acceptCount full; closed a new connection from ${c.conn.remoteAddr.hostname}:${c.conn.remoteAddr.port}`),
-    onTimeout: (g, idle) => log.debug(`${config.name}: closed a connection from ${g.conn.conn.remoteAddr.hostname}:${g.conn.conn.remoteAddr.port} after ${idle} ms without a request (connectionTimeout ${config.connectionTimeout} ms)`),
+    onFull: () =>
+      log.warn(
+        `${config.name}: maxConnections (${config.maxConnections}) reached; holding up to ${config.acceptCount} more connections unread (acceptCount)`,
+      ),
+    onRefused: (c) =>
+      log.debug(
+        `${config.name}: maxConnections and acceptCount full; closed a new connection from ${c.conn.remoteAddr.hostname}:${c.conn.remoteAddr.port}`,
+      ),
+    onTimeout: (g, idle) =>
+      log.debug(
+        `${config.name}: closed a connection from ${g.conn.conn.remoteAddr.hostname}:${g.conn.conn.remoteAddr.port} after ${idle} ms without a request (connectionTimeout ${config.connectionTimeout} ms)`,
+      ),
   });
 
   const listen = (t: typeof tls, p: number): DenoListener => {
     const cert = t?.defaultHost.certs[0];
-    const l = cert ? Deno.listenTls({ hostname, port: p, cert: cert.certPem, key: cert.keyPem, alpnProtocols: ["h2", "http/1.1"] }) : Deno.listen({ hostname, port: p });
+    const l = cert
+      ? Deno.listenTls({ hostname, port: p, cert: cert.certPem, key: cert.keyPem, alpnProtocols: ["h2", "http/1.1"] })
+      : Deno.listen({ hostname, port: p });
     if (cert && !setNoDelayOnListener(l.addr.port)) {
-      log.warn(`${config.name}: could not set TCP_NODELAY on the listener (needs Linux and FFI permission); HTTPS responses of a few KB will wait ~40 ms each on Deno`);
+      log.warn(
+        `${config.name}: could not set TCP_NODELAY on the listener (needs Linux and FFI permission); HTTPS responses of a few KB will wait ~40 ms each on Deno`,
+      );
     }
     void acceptLoop(l);
     return l;
@@ -167,7 +182,9 @@ export async function startDenoNative({ config, tls, pipeline }: BackendOptions)
     closeAll: async () => {
       closeListener();
       // Responses the engine has finished may still be on their way out: give them a moment.
-      for (let i = 0; i < 50 && [...gate.connections()].some((g) => g.inflight > 0); i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 50 && [...gate.connections()].some((g) => g.inflight > 0); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
       const finished = [...gate.connections()].map((g) => g.conn.server?.finished.catch(() => {}));
       gate.closeAll();
       await Promise.race([Promise.all(finished), new Promise((r) => setTimeout(r, 1000))]);
@@ -175,7 +192,7 @@ export async function startDenoNative({ config, tls, pipeline }: BackendOptions)
     // New handshakes get the new certificate; connections already open keep theirs.
     reloadTls: async (next) => {
       closeListener();
-      for (let attempt = 0; ; attempt++) {
+      for (let attempt = 0;; attempt++) {
         try {
           listener = listen(next, port);
           return;

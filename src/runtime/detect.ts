@@ -4,8 +4,7 @@ export type RuntimeName = "bun" | "deno" | "node";
 declare const Bun: { version: string } | undefined;
 declare const Deno: { version: { deno: string } } | undefined;
 
-export const RUNTIME: RuntimeName =
-  typeof Bun !== "undefined" ? "bun" : typeof Deno !== "undefined" ? "deno" : "node";
+export const RUNTIME: RuntimeName = typeof Bun !== "undefined" ? "bun" : typeof Deno !== "undefined" ? "deno" : "node";
 
 export function runtimeLabel(): string {
   if (RUNTIME === "bun") return `Bun ${Bun!.version}`;

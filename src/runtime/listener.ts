@@ -49,21 +49,31 @@ export function listenError(e: unknown, c: ConnectorConfig): Error {
     });
   }
   if (/EACCES|PermissionDenied|permission denied/i.test(text)) {
-    return new BobcatError("listen.permission", `connector ${c.name}: no permission to bind ${addr}${c.port < 1024 ? " (ports below 1024 are privileged)" : ""}`, {
-      where,
-      fix:
-        c.port < 1024
+    return new BobcatError(
+      "listen.permission",
+      `connector ${c.name}: no permission to bind ${addr}${c.port < 1024 ? " (ports below 1024 are privileged)" : ""}`,
+      {
+        where,
+        fix: c.port < 1024
           ? "use a port of 1024 or more and forward 80/443 to it (iptables, a proxy), or allow binding low ports: sudo setcap 'cap_net_bind_service=+ep' $(command -v bobcat)"
           : "check that the address belongs to this machine and that you may bind it",
-      cause: e,
-    });
+        cause: e,
+      },
+    );
   }
   if (/EADDRNOTAVAIL|AddrNotAvailable|not available|cannot assign/i.test(text)) {
-    return new BobcatError("listen.address", `connector ${c.name}: address ${c.address} is not an address of this machine`, {
-      where: sourceOf(c).attr("address"),
-      fix: "use an address of one of this machine's interfaces, or remove address to listen on all",
-      cause: e,
-    });
+    return new BobcatError(
+      "listen.address",
+      `connector ${c.name}: address ${c.address} is not an address of this machine`,
+      {
+        where: sourceOf(c).attr("address"),
+        fix: "use an address of one of this machine's interfaces, or remove address to listen on all",
+        cause: e,
+      },
+    );
   }
-  return new BobcatError("listen.failed", `connector ${c.name}: cannot listen on ${addr}: ${err.message ?? e}`, { where, cause: e });
+  return new BobcatError("listen.failed", `connector ${c.name}: cannot listen on ${addr}: ${err.message ?? e}`, {
+    where,
+    cause: e,
+  });
 }

@@ -11,7 +11,7 @@ import { constants } from "node:crypto";
 import { createServer as createNetServer, type Socket } from "node:net";
 import type { ConnectionInfo } from "../core/context.ts";
 import { logger } from "../util/log.ts";
-import { listenError, MODERN_TLS12_CIPHERS, type BackendOptions, type Listener } from "./listener.ts";
+import { type BackendOptions, type Listener, listenError, MODERN_TLS12_CIPHERS } from "./listener.ts";
 import type { TlsHost } from "./tls-material.ts";
 import { checkClient, verifiedChain } from "./client-auth.ts";
 import { tlsInfoOf } from "./tls-info.ts";
@@ -90,12 +90,25 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
       for (const s of [g.conn, ...((g as { tls?: Socket }).tls ? [(g as { tls?: Socket }).tls!] : [])]) s.destroy();
     },
     refuse: (s) => s.destroy(),
-    onFull: (held) => log.warn(`${config.name}: maxConnections (${config.maxConnections}) reached; holding up to ${config.acceptCount} more connections unread (acceptCount)${held ? `, ${held} held` : ""}`),
-    onRefused: (s) => log.debug(`${config.name}: maxConnections and acceptCount full; closed a new connection from ${s.remoteAddress}:${s.remotePort}`),
-    onTimeout: (g, idle) => log.debug(`${config.name}: closed a connection from ${g.conn.remoteAddress}:${g.conn.remotePort} after ${idle} ms without a request (connectionTimeout ${config.connectionTimeout} ms)`),
+    onFull: (held) =>
+      log.warn(
+        `${config.name}: maxConnections (${config.maxConnections}) reached; holding up to ${config.acceptCount} more connections unread (acceptCount)${
+          held ? `, ${held} held` : ""
+        }`,
+      ),
+    onRefused: (s) =>
+      log.debug(
+        `${config.name}: maxConnections and acceptCount full; closed a new connection from ${s.remoteAddress}:${s.remotePort}`,
+      ),
+    onTimeout: (g, idle) =>
+      log.debug(
+        `${config.name}: closed a connection from ${g.conn.remoteAddress}:${g.conn.remotePort} after ${idle} ms without a request (connectionTimeout ${config.connectionTimeout} ms)`,
+      ),
   });
   /** The gate's record of the TCP connection under a request's socket (TLS sockets keep it on _parent). */
-  const stateOf = (s: object | undefined) => (s ? (states.get(s) ?? states.get((s as { _parent?: object })._parent ?? s)) : undefined);
+  const stateOf = (
+    s: object | undefined,
+  ) => (s ? (states.get(s) ?? states.get((s as { _parent?: object })._parent ?? s)) : undefined);
   const onRequest = (req: AnyReq, res: AnyRes) => {
     const h2 = req.httpVersionMajor === 2;
     const g = stateOf(h2 ? ((req as Http2ServerRequest).stream?.session?.socket ?? req.socket) : req.socket);
@@ -130,13 +143,20 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
       rejectUnauthorized: modes.size === 1 && modes.has("required"),
       SNICallback: (servername, cb) => cb(null, sniLookup(contexts, fallback!, servername)),
     });
-    server.on("tlsClientError", (err: Error & { code?: string }, socket: TLSSocket) => logHandshakeFailure(config.name, current!, err, socket));
+    server.on(
+      "tlsClientError",
+      (err: Error & { code?: string }, socket: TLSSocket) => logHandshakeFailure(config.name, current!, err, socket),
+    );
     // Before any request is read: a protocol the SNI host does not enable ends the connection.
     server.on("secureConnection", (socket: CheckedSocket) => {
       const host = sniLookup(hosts, current!.defaultHost, (socket as { servername?: string }).servername);
       const protocol = socket.getProtocol?.();
       if (protocol && !(host.versions as string[]).includes(protocol)) {
-        logger("handshake").info(`${config.name}: refused client ${socket.remoteAddress}:${socket.remotePort}: ${protocol} is not enabled for SSLHostConfig ${host.hostName} (enabled: ${host.versions.join("+")})`);
+        logger("handshake").info(
+          `${config.name}: refused client ${socket.remoteAddress}:${socket.remotePort}: ${protocol} is not enabled for SSLHostConfig ${host.hostName} (enabled: ${
+            host.versions.join("+")
+          })`,
+        );
         socket[VERDICT] = Promise.resolve(false);
         socket.destroy();
       }
@@ -148,10 +168,12 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
         const info = tlsInfoOf(socket);
         const chain = info.unverifiedPeerCertificates ?? [];
         const ocsp = host.ocsp;
-        const revocation = ocsp ? async (c: typeof chain) => {
-          const r = await ocsp.check(c);
-          return r.ok ? null : `OCSP: ${r.reason}`;
-        } : undefined;
+        const revocation = ocsp
+          ? async (c: typeof chain) => {
+            const r = await ocsp.check(c);
+            return r.ok ? null : `OCSP: ${r.reason}`;
+          }
+          : undefined;
         socket[VERDICT] = checkClient(socket, chain, { config: host.config, trust: host.trust, revocation }).then(
           (reason) => {
             if (!reason) {
@@ -160,7 +182,9 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
               if (host.config.certificateVerification === "none") info.unverifiedPeerCertificates = [];
               return true;
             }
-            logger("handshake").info(`${config.name}: refused client ${socket.remoteAddress}:${socket.remotePort}: ${reason}`);
+            logger("handshake").info(
+              `${config.name}: refused client ${socket.remoteAddress}:${socket.remotePort}: ${reason}`,
+            );
             socket.destroy();
             return false;
           },
@@ -234,15 +258,24 @@ async function startStaplers(connector: string, tls: { hosts: TlsHost[] }): Prom
       const [leaf, issuer] = cert.chain;
       if (!leaf || !ocspUrlOf(leaf)) continue;
       if (!issuer) {
-        const text = `${connector} SSLHostConfig "${h.hostName}": cannot staple OCSP for ${leaf.subject}: its issuer certificate is not in the chain (add certificateChainFile)`;
-        if (h.config.ocspStapling) throw new BobcatError("tls.staplingNoIssuer", text, { fix: "give the intermediate/issuer certificate in certificateChainFile or in the keystore entry's chain" });
+        const text =
+          `${connector} SSLHostConfig "${h.hostName}": cannot staple OCSP for ${leaf.subject}: its issuer certificate is not in the chain (add certificateChainFile)`;
+        if (h.config.ocspStapling) {
+          throw new BobcatError("tls.staplingNoIssuer", text, {
+            fix: "give the intermediate/issuer certificate in certificateChainFile or in the keystore entry's chain",
+          });
+        }
         log.warn(text);
         continue;
       }
       const stapler = new OcspStapler(leaf, issuer);
       // A responder that is down now does not stop start-up: the stapler retries in the background.
       const ok = await stapler.start();
-      log.info(`${connector} SSLHostConfig "${h.hostName}": OCSP stapling for ${leaf.subject} via ${stapler.url}${ok ? "" : " (no response yet; retrying)"}`);
+      log.info(
+        `${connector} SSLHostConfig "${h.hostName}": OCSP stapling for ${leaf.subject} via ${stapler.url}${
+          ok ? "" : " (no response yet; retrying)"
+        }`,
+      );
       out.set(Buffer.from(leaf.rawData).toString("hex"), stapler);
     }
   }
@@ -254,32 +287,54 @@ async function startStaplers(connector: string, tls: { hosts: TlsHost[] }): Prom
  * against which protocols, and why. Native back-ends never see failed handshakes, so this
  * logging level selects the node-compat back-end.
  */
-function logHandshakeFailure(connector: string, tls: { hosts: TlsHost[]; defaultHost: TlsHost }, err: Error & { code?: string }, socket: TLSSocket): void {
+function logHandshakeFailure(
+  connector: string,
+  tls: { hosts: TlsHost[]; defaultHost: TlsHost },
+  err: Error & { code?: string },
+  socket: TLSSocket,
+): void {
   const hlog = logger("handshake");
   if (!hlog.enabled("debug")) return;
   const sni = (socket as { servername?: string | false }).servername || undefined;
   const host = sniLookup(new Map(tls.hosts.map((h) => [h.hostName, h])), tls.defaultHost, sni);
   const enabled = host.versions.join("+");
   // Deno's node:tls keeps the TCP peer on _parent only.
-  const peer = socket.remoteAddress !== undefined ? socket : ((socket as { _parent?: { remoteAddress?: string; remotePort?: number } })._parent ?? socket);
+  const peer = socket.remoteAddress !== undefined
+    ? socket
+    : ((socket as { _parent?: { remoteAddress?: string; remotePort?: number } })._parent ?? socket);
   const text = `${err.code} ${err.message}`;
-  const reason = /UNSUPPORTED_PROTOCOL|WRONG_VERSION|VERSION_TOO_LOW|PROTOCOL_VERSION|SignatureAlgorithmsExtensionRequired|UnsupportedVersion/i.test(text)
-    ? `the client offered no protocol this host enables (enabled: ${enabled})`
-    : /NO_SHARED_CIPHER|HANDSHAKE_FAILURE|NO_CIPHERS|peer is incompatible/i.test(text)
+  const reason =
+    /UNSUPPORTED_PROTOCOL|WRONG_VERSION|VERSION_TOO_LOW|PROTOCOL_VERSION|SignatureAlgorithmsExtensionRequired|UnsupportedVersion/i
+        .test(text)
+      ? `the client offered no protocol this host enables (enabled: ${enabled})`
+      : /NO_SHARED_CIPHER|HANDSHAKE_FAILURE|NO_CIPHERS|peer is incompatible/i.test(text)
       ? `no cipher suite or signature algorithm in common (protocols enabled: ${enabled})`
       : /ECONNRESET|socket hang up/i.test(text)
-        ? "the client closed the connection during the handshake"
-        : `protocols enabled: ${enabled}`;
-  hlog.debug(`${connector}: Handshake failed for client connection from IP address [${peer.remoteAddress}] and port [${peer.remotePort}], SNI [${sni ?? "none"}] (SSLHostConfig ${host.hostName}): ${reason} — ${err.code ?? ""} ${err.message}`);
+      ? "the client closed the connection during the handshake"
+      : `protocols enabled: ${enabled}`;
+  hlog.debug(
+    `${connector}: Handshake failed for client connection from IP address [${peer.remoteAddress}] and port [${peer.remotePort}], SNI [${
+      sni ?? "none"
+    }] (SSLHostConfig ${host.hostName}): ${reason} — ${err.code ?? ""} ${err.message}`,
+  );
 }
 
 /** The TLS socket under a request; HTTP/2 requests reach it through their session. */
 function tlsSocketOf(req: AnyReq): CheckedSocket | undefined {
-  const s = (req.httpVersionMajor === 2 ? ((req as Http2ServerRequest).stream?.session?.socket ?? req.socket) : req.socket) as CheckedSocket;
+  const s =
+    (req.httpVersionMajor === 2
+      ? ((req as Http2ServerRequest).stream?.session?.socket ?? req.socket)
+      : req.socket) as CheckedSocket;
   return s && typeof s.getProtocol === "function" ? s : undefined;
 }
 
-async function serve(req: AnyReq, res: AnyRes, scheme: string, handle: (r: Request, c: ConnectionInfo) => Response | Promise<Response>, readTimeoutMs: number): Promise<void> {
+async function serve(
+  req: AnyReq,
+  res: AnyRes,
+  scheme: string,
+  handle: (r: Request, c: ConnectionInfo) => Response | Promise<Response>,
+  readTimeoutMs: number,
+): Promise<void> {
   const h2 = req.httpVersionMajor === 2;
   const socket = req.socket as TLSSocket;
   const tlsSocket = scheme === "https" ? tlsSocketOf(req) : undefined;
@@ -334,11 +389,14 @@ async function serve(req: AnyReq, res: AnyRes, scheme: string, handle: (r: Reque
     const linger = !h2 && !req.complete && response.headers.get("connection")?.toLowerCase() === "close";
     await writeResponse(response, res, h2, method === "HEAD", linger ? () => lingerClose(req.socket) : undefined);
     // "Connection: close" ends the connection (and with it the TLS session id) on HTTP/2 too.
-    if (h2 && response.headers.get("connection")?.toLowerCase() === "close") (req as Http2ServerRequest).stream.session?.close();
+    if (h2 && response.headers.get("connection")?.toLowerCase() === "close") {
+      (req as Http2ServerRequest).stream.session?.close();
+    }
   } catch (e) {
     // A client that went away mid-upload is not a server fault: one line at debug.
-    if (isClientBodyError(e) || res.destroyed || req.destroyed) log.debug(`${req.method} ${req.url}: ${(e as Error).message ?? e}`);
-    else log.error(`request failed: ${(e as Error).stack ?? e}`);
+    if (isClientBodyError(e) || res.destroyed || req.destroyed) {
+      log.debug(`${req.method} ${req.url}: ${(e as Error).message ?? e}`);
+    } else log.error(`request failed: ${(e as Error).stack ?? e}`);
     if (!res.headersSent) {
       res.statusCode = 500;
       res.end();
@@ -417,7 +475,13 @@ function lingerClose(socket: Socket): void {
 }
 
 /** `closeAfter`: the connection is closed by the caller's way, not node:http's (see lingerClose). */
-async function writeResponse(response: Response, res: AnyRes, h2: boolean, head: boolean, closeAfter?: () => void): Promise<void> {
+async function writeResponse(
+  response: Response,
+  res: AnyRes,
+  h2: boolean,
+  head: boolean,
+  closeAfter?: () => void,
+): Promise<void> {
   const out: Record<string, string | string[]> = {};
   response.headers.forEach((value, name) => {
     if (name === "set-cookie") return;

@@ -51,9 +51,11 @@ const FEATURE_TEXT: Record<Feature, string> = {
   "handshake-logging": "handshake debug logging (logging.components.handshake: debug)",
   "ocsp-stapling": "OCSP stapling (ocspStapling: true)",
   "connection-timeout": "connectionTimeout (TLS handshake, request header and idle keep-alive timeout)",
-  "short-connection-timeout": "a connectionTimeout below 10 s (Bun.serve closes connections that send no complete request after a fixed ~10 s)",
+  "short-connection-timeout":
+    "a connectionTimeout below 10 s (Bun.serve closes connections that send no complete request after a fixed ~10 s)",
   "long-connection-timeout": "a connectionTimeout above 255 s",
-  "sni-host-check": "SSLHostConfigs that differ in client-certificate, trust, protocol or cipher settings (each request's Host is checked against the SNI name)",
+  "sni-host-check":
+    "SSLHostConfigs that differ in client-certificate, trust, protocol or cipher settings (each request's Host is checked against the SNI name)",
 };
 
 /** Which back-ends of each runtime can do a feature, best first. */
@@ -135,7 +137,11 @@ export interface Plan {
  * `serviceNeeds`: what the service's contexts ask of every TLS connector (SSL session
  * tracking needs the TLS session id; CLIENT-CERT login needs the peer chain).
  */
-export function requiredFeatures(c: ConnectorConfig, tls: ConnectorTls | undefined, serviceNeeds: Feature[] = []): Feature[] {
+export function requiredFeatures(
+  c: ConnectorConfig,
+  tls: ConnectorTls | undefined,
+  serviceNeeds: Feature[] = [],
+): Feature[] {
   const f: Feature[] = [];
   // Bun.serve cannot count connections: only a maxConnections someone chose moves it to
   // node-compat (the default would cost every Bun connector its native speed; see README).
@@ -163,14 +169,22 @@ export function requiredFeatures(c: ConnectorConfig, tls: ConnectorTls | undefin
   return f;
 }
 
-export function planConnector(c: ConnectorConfig, tls: ConnectorTls | undefined, runtime: RuntimeName, runtimeLabel: string, serviceNeeds: Feature[] = []): Plan {
+export function planConnector(
+  c: ConnectorConfig,
+  tls: ConnectorTls | undefined,
+  runtime: RuntimeName,
+  runtimeLabel: string,
+  serviceNeeds: Feature[] = [],
+): Plan {
   const features = requiredFeatures(c, tls, serviceNeeds);
   const table = CAN[runtime];
   let candidates: Backend[] = runtime === "node" ? ["node-compat"] : ["native", "node-compat"];
   // The native Deno back-end accepts connections itself through a Deno internal (deno-conn.ts).
   // (Planning for Deno from another runtime, as the unit tests do, assumes a Deno that has it.)
   const onDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
-  const denoMissing = runtime === "deno" && onDeno ? denoConnectionControl(tls !== undefined && c.connectionTimeout > 0) : undefined;
+  const denoMissing = runtime === "deno" && onDeno
+    ? denoConnectionControl(tls !== undefined && c.connectionTimeout > 0)
+    : undefined;
   if (denoMissing) candidates = ["node-compat"];
   // BOBCAT_BACKEND=node-compat: the same config on the other back-end, to compare behaviour.
   const forced = process.env.BOBCAT_BACKEND === "node-compat";
@@ -182,10 +196,14 @@ export function planConnector(c: ConnectorConfig, tls: ConnectorTls | undefined,
       const others = (Object.keys(CAN) as RuntimeName[]).filter((r) => r !== runtime && CAN[r][f].length > 0);
       throw new BobcatError(
         "runtime.unsupportedFeature",
-        `TLS feature "${FEATURE_TEXT[f]}" (connector ${c.name}) is not supported on ${runtimeLabel}: no back-end of this runtime can do it, and bobcat does not pass options a runtime would silently ignore`,
+        `TLS feature "${
+          FEATURE_TEXT[f]
+        }" (connector ${c.name}) is not supported on ${runtimeLabel}: no back-end of this runtime can do it, and bobcat does not pass options a runtime would silently ignore`,
         {
           where: sourceOf(c).self,
-          fix: `run bobcat on ${others.map((r) => (r === "node" ? "Node (--runtime node)" : r === "bun" ? "Bun" : "Deno")).join(" or ")}, or remove the setting`,
+          fix: `run bobcat on ${
+            others.map((r) => (r === "node" ? "Node (--runtime node)" : r === "bun" ? "Bun" : "Deno")).join(" or ")
+          }, or remove the setting`,
         },
       );
     }
@@ -193,16 +211,19 @@ export function planConnector(c: ConnectorConfig, tls: ConnectorTls | undefined,
   }
   const backend = candidates[0]!;
   const needsCompat = features.filter((f) => !table[f].includes("native"));
-  const reason =
-    backend === "native"
-      ? `native ${runtime === "bun" ? "Bun.serve" : "Deno HTTP server on connections bobcat accepts"} (covers: ${features.map((f) => FEATURE_TEXT[f]).join(", ") || "plain HTTP"})`
-      : runtime === "node"
-        ? "node:http2 (the only back-end on Node)"
-        : forced
-          ? "node:http2 compatibility back-end (BOBCAT_BACKEND=node-compat)"
-          : denoMissing
-          ? `node:http2 compatibility back-end, because the native one cannot enforce maxConnections and connectionTimeout here: ${denoMissing}`
-          : `node:http2 compatibility back-end, because the native one cannot do: ${needsCompat.map((f) => FEATURE_TEXT[f]).join(", ")}`;
+  const reason = backend === "native"
+    ? `native ${runtime === "bun" ? "Bun.serve" : "Deno HTTP server on connections bobcat accepts"} (covers: ${
+      features.map((f) => FEATURE_TEXT[f]).join(", ") || "plain HTTP"
+    })`
+    : runtime === "node"
+    ? "node:http2 (the only back-end on Node)"
+    : forced
+    ? "node:http2 compatibility back-end (BOBCAT_BACKEND=node-compat)"
+    : denoMissing
+    ? `node:http2 compatibility back-end, because the native one cannot enforce maxConnections and connectionTimeout here: ${denoMissing}`
+    : `node:http2 compatibility back-end, because the native one cannot do: ${
+      needsCompat.map((f) => FEATURE_TEXT[f]).join(", ")
+    }`;
   return { backend, features, reason };
 }
 

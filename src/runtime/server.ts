@@ -10,8 +10,8 @@ import { configureLogging, logger } from "../util/log.ts";
 import { ConnectorPipeline } from "./connector.ts";
 import { RUNTIME, runtimeLabel, type RuntimeName } from "./detect.ts";
 import type { BackendOptions, Listener } from "./listener.ts";
-import { planConnector, serviceTlsNeeds, type Plan } from "./plan.ts";
-import { loadConnectorTls, type ConnectorTls } from "./tls-material.ts";
+import { type Plan, planConnector, serviceTlsNeeds } from "./plan.ts";
+import { type ConnectorTls, loadConnectorTls } from "./tls-material.ts";
 import { startNodeCompat } from "./node-compat.ts";
 import { VERSION } from "../version.ts";
 import { type AdminView, contextViews } from "../core/admin.ts";
@@ -88,7 +88,12 @@ export class BobcatServer {
         for (const c of service.connectors) {
           try {
             const tls = await loadConnectorTls(c, this.config.baseDir);
-            prepared.push({ c, tls, plan: planConnector(c, tls, runtime, runtimeLabel(), serviceTlsNeeds(service)), engine });
+            prepared.push({
+              c,
+              tls,
+              plan: planConnector(c, tls, runtime, runtimeLabel(), serviceTlsNeeds(service)),
+              engine,
+            });
           } catch (e) {
             if (e instanceof BobcatErrors) errors.push(...e.errors);
             else if (e instanceof BobcatError) errors.push(e);
@@ -152,16 +157,25 @@ export class BobcatServer {
         const service = this.config.server.services.find((s) => s.connectors.includes(c.config))!;
         const plan = planConnector(c.config, next, RUNTIME, runtimeLabel(), serviceTlsNeeds(service));
         if (plan.backend !== c.plan.backend) {
-          throw new BobcatError("tls.reloadNeedsRestart", `the new TLS material needs the ${plan.backend} back-end (${plan.reason}); restart bobcat to switch`);
+          throw new BobcatError(
+            "tls.reloadNeedsRestart",
+            `the new TLS material needs the ${plan.backend} back-end (${plan.reason}); restart bobcat to switch`,
+          );
         }
         await c.listener.reloadTls(next);
         c.pipeline.setTls(next);
         c.tls = next;
-        const line = `${c.config.name}: reloaded ${next.hosts.map((h) => `${h.hostName} (${h.certs.map((x) => x.source).join(", ")})`).join("; ")}`;
+        const line = `${c.config.name}: reloaded ${
+          next.hosts.map((h) => `${h.hostName} (${h.certs.map((x) => x.source).join(", ")})`).join("; ")
+        }`;
         log.info(line);
         reloaded.push(line);
       } catch (e) {
-        const text = e instanceof BobcatErrors ? e.errors.map((x) => x.format()).join("; ") : e instanceof BobcatError ? e.format() : String(e);
+        const text = e instanceof BobcatErrors
+          ? e.errors.map((x) => x.format()).join("; ")
+          : e instanceof BobcatError
+          ? e.format()
+          : String(e);
         const line = `${c.config.name}: kept the old TLS material: ${text}`;
         log.error(line);
         failed.push(line);
@@ -190,7 +204,10 @@ export class BobcatServer {
 }
 
 export function globalDataSources(config: BobcatConfig): DataSources {
-  return createDataSources(config.server.globalNamingResources?.resources ?? [], { baseDir: config.baseDir, path: "server.globalNamingResources.resources" });
+  return createDataSources(config.server.globalNamingResources?.resources ?? [], {
+    baseDir: config.baseDir,
+    path: "server.globalNamingResources.resources",
+  });
 }
 
 async function startBackend(plan: Plan, opts: BackendOptions, runtime: RuntimeName): Promise<Listener> {

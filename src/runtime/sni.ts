@@ -26,7 +26,8 @@ export function sniLookup<T>(byName: Map<string, T>, fallback: T, servername: st
   return (dot > 0 && byName.get("*" + name.slice(dot))) || fallback;
 }
 
-const sha256 = (bytes: ArrayBuffer | string) => createHash("sha256").update(typeof bytes === "string" ? bytes : new Uint8Array(bytes)).digest("hex");
+const sha256 = (bytes: ArrayBuffer | string) =>
+  createHash("sha256").update(typeof bytes === "string" ? bytes : new Uint8Array(bytes)).digest("hex");
 
 /**
  * What a connection negotiated under one SSLHostConfig is worth for a request governed by
@@ -78,6 +79,8 @@ export function sniHostCheck(tls: ConnectorTls | undefined): SniHostCheck | unde
     const bySni = sniLookup(byName, tls.defaultHost, info.serverName);
     const byHost = sniLookup(byName, tls.defaultHost, hostname);
     if (bySni === byHost || keys.get(bySni) === keys.get(byHost)) return null;
-    return `Host [${hostname}] maps to SSLHostConfig [${byHost.hostName}], but the connection was set up by SNI [${info.serverName ?? "none"}] under SSLHostConfig [${bySni.hostName}], which differs in ${securityDifferences(bySni, byHost).join(", ")}`;
+    return `Host [${hostname}] maps to SSLHostConfig [${byHost.hostName}], but the connection was set up by SNI [${
+      info.serverName ?? "none"
+    }] under SSLHostConfig [${bySni.hostName}], which differs in ${securityDifferences(bySni, byHost).join(", ")}`;
   };
 }

@@ -16,7 +16,9 @@ type Tagged = TLSSocket & { [INFO]?: TlsInfo };
 /** Leaf first, as getPeerCertificate(true) links them; empty when the client sent none. */
 export function peerChain(socket: TLSSocket): X509Certificate[] {
   const out: X509Certificate[] = [];
-  let c = socket.getPeerCertificate?.(true) as (ReturnType<TLSSocket["getPeerCertificate"]> & { issuerCertificate?: unknown }) | undefined;
+  let c = socket.getPeerCertificate?.(true) as
+    | (ReturnType<TLSSocket["getPeerCertificate"]> & { issuerCertificate?: unknown })
+    | undefined;
   const seen = new Set<string>();
   while (c && c.raw && !seen.has(c.fingerprint256)) {
     seen.add(c.fingerprint256);

@@ -13,8 +13,8 @@ import { sourceOf } from "../config/validate.ts";
 import { loadCertificate, type LoadedCertificate } from "../tls/certificate.ts";
 import { generateSelfSigned } from "../tls/keystore/selfsigned.ts";
 import { parseProtocols, type TlsVersion } from "../tls/protocols.ts";
-import { loadClientTrust, type ClientTrust } from "../tls/trust.ts";
-import { parseCipherSettings, type CipherSettings } from "../tls/ciphers.ts";
+import { type ClientTrust, loadClientTrust } from "../tls/trust.ts";
+import { type CipherSettings, parseCipherSettings } from "../tls/ciphers.ts";
 import { OcspChecker, ocspUrlOf } from "../tls/ocsp/index.ts";
 import { RUNTIME } from "./detect.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
@@ -50,11 +50,18 @@ function explainMissingFile(e: BobcatError, node: object, baseDir: string): Bobc
   const attribute = e.where.attribute;
   const raw = attribute ? src.raw(attribute) : undefined;
   if (typeof raw !== "string" || isAbsolute(raw)) return e;
-  let fix = `"${raw}" was resolved against the base directory ${baseDir}; give an absolute path, or start bobcat with --base DIR`;
+  let fix =
+    `"${raw}" was resolved against the base directory ${baseDir}; give an absolute path, or start bobcat with --base DIR`;
   if (basename(baseDir) === "conf" && /^conf[\\/]/.test(raw)) {
-    fix = `this looks like Tomcat's layout (paths relative to $CATALINA_BASE, the config in conf/): run with --base ${dirname(baseDir)}`;
+    fix = `this looks like Tomcat's layout (paths relative to $CATALINA_BASE, the config in conf/): run with --base ${
+      dirname(baseDir)
+    }`;
   }
-  return new BobcatError(e.code, `${e.message}; relative paths resolve against the base directory ${baseDir}`, { where: e.where, fix, cause: e });
+  return new BobcatError(e.code, `${e.message}; relative paths resolve against the base directory ${baseDir}`, {
+    where: e.where,
+    fix,
+    cause: e,
+  });
 }
 
 export async function loadConnectorTls(c: ConnectorConfig, baseDir = process.cwd()): Promise<ConnectorTls | undefined> {
@@ -79,15 +86,24 @@ export async function loadConnectorTls(c: ConnectorConfig, baseDir = process.cwd
         }
       }
       const trust = await loadClientTrust(h);
-      const ciphers = parseCipherSettings(h.ciphers, h.cipherSuites, { ciphers: src.attr("ciphers"), cipherSuites: src.attr("cipherSuites") });
+      const ciphers = parseCipherSettings(h.ciphers, h.cipherSuites, {
+        ciphers: src.attr("ciphers"),
+        cipherSuites: src.attr("cipherSuites"),
+      });
       for (const w of ciphers.warnings) log.warn(`${c.name} SSLHostConfig "${h.hostName}": ${w}`);
       if (h.certificateRevocationListFile && h.certificateVerification === "none") {
-        log.warn(`${c.name} SSLHostConfig "${h.hostName}": certificateRevocationListFile has no effect while certificateVerification is none`);
+        log.warn(
+          `${c.name} SSLHostConfig "${h.hostName}": certificateRevocationListFile has no effect while certificateVerification is none`,
+        );
       }
       if (h.ocspEnabled && h.certificateVerification === "none") {
-        log.warn(`${c.name} SSLHostConfig "${h.hostName}": ocspEnabled has no effect while certificateVerification is none`);
+        log.warn(
+          `${c.name} SSLHostConfig "${h.hostName}": ocspEnabled has no effect while certificateVerification is none`,
+        );
       }
-      const ocsp = h.ocspEnabled && h.certificateVerification !== "none" ? new OcspChecker({ softFail: h.ocspSoftFail, timeoutMs: h.ocspTimeout }) : undefined;
+      const ocsp = h.ocspEnabled && h.certificateVerification !== "none"
+        ? new OcspChecker({ softFail: h.ocspSoftFail, timeoutMs: h.ocspTimeout })
+        : undefined;
       warnUnstapled(c.name, h, certs);
       hosts.push({ hostName: h.hostName, config: h, certs, versions, trust, ciphers, ocsp });
     } catch (e) {
@@ -109,7 +125,11 @@ function warnUnstapled(connector: string, h: SSLHostConfig, certs: LoadedCertifi
   for (const cert of certs) {
     const url = ocspUrlOf(cert.chain[0]!);
     if (url) {
-      log.warn(`${connector} SSLHostConfig "${h.hostName}": the certificate ${cert.chain[0]!.subject} names the OCSP responder ${url}, but only Node's TLS stack can staple its answers (run with --runtime node, or set ocspStapling: false to silence this)`);
+      log.warn(
+        `${connector} SSLHostConfig "${h.hostName}": the certificate ${
+          cert.chain[0]!.subject
+        } names the OCSP responder ${url}, but only Node's TLS stack can staple its answers (run with --runtime node, or set ocspStapling: false to silence this)`,
+      );
     }
   }
 }
@@ -126,7 +146,9 @@ async function ensureSelfSigned(cert: CertificateEntry): Promise<void> {
   }
   if (existsSync(certFile) && existsSync(keyFile)) {
     if (!(await ownCertificateExpiring(certFile))) return;
-    log.info(`the self-signed localhost certificate in ${certFile} expires within ${RENEW_DAYS} days: making a new one`);
+    log.info(
+      `the self-signed localhost certificate in ${certFile} expires within ${RENEW_DAYS} days: making a new one`,
+    );
   } else {
     log.info(`creating a self-signed certificate for localhost in ${certFile} (createSelfSigned: true)`);
   }

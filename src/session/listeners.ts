@@ -66,7 +66,11 @@ export class SessionListeners {
 
   created(session: HttpSession): void {
     const event = { session };
-    for (const l of this.list) if (l.sessionCreated) guarded(this.owner, "Session event listener", () => l.sessionCreated!(event));
+    for (const l of this.list) {
+      if (l.sessionCreated) {
+        guarded(this.owner, "Session event listener", () => l.sessionCreated!(event));
+      }
+    }
   }
 
   /** In reverse registration order, as the Servlet spec asks for destruction. */
@@ -78,12 +82,18 @@ export class SessionListeners {
   }
 
   attributeAdded(event: HttpSessionBindingEvent): void {
-    for (const l of this.list) if (l.attributeAdded) guarded(this.owner, "Session attribute event listener", () => l.attributeAdded!(event));
+    for (const l of this.list) {
+      if (l.attributeAdded) {
+        guarded(this.owner, "Session attribute event listener", () => l.attributeAdded!(event));
+      }
+    }
   }
 
   attributeReplaced(event: HttpSessionBindingEvent): void {
     for (const l of this.list) {
-      if (l.attributeReplaced) guarded(this.owner, "Session attribute event listener", () => l.attributeReplaced!(event));
+      if (l.attributeReplaced) {
+        guarded(this.owner, "Session attribute event listener", () => l.attributeReplaced!(event));
+      }
     }
   }
 

@@ -10,7 +10,7 @@ import { NotSerializableError, SessionArgumentError, SessionStateError, TooManyA
 import { SessionIdGenerator } from "./id-generator.ts";
 import { SessionListeners } from "./listeners.ts";
 import { type ManagerConfig, type ManagerOptions, type OptionReader, resolveManagerOptions } from "./options.ts";
-import { decodeSessionData, encodeSessionData, type AttributeFrame, type SessionRecord } from "./record.ts";
+import { type AttributeFrame, decodeSessionData, encodeSessionData, type SessionRecord } from "./record.ts";
 import { type SessionHost, StandardSession } from "./session.ts";
 import { type ManagerStats, SessionStatistics } from "./stats.ts";
 import type { SessionListener } from "./types.ts";
@@ -175,7 +175,10 @@ export abstract class ManagerBase implements SessionHost {
     if (!session.isValidInternal()) throw new SessionStateError("changeSessionId: Session already invalidated");
     const oldId = session.id;
     if (this.sessions.get(oldId) !== session) {
-      throw new BobcatError("session.notManaged", `changeSessionId: session [${oldId}] does not belong to [${this.name}]`);
+      throw new BobcatError(
+        "session.notManaged",
+        `changeSessionId: session [${oldId}] does not belong to [${this.name}]`,
+      );
     }
     if (newId !== undefined) this.checkNewId(newId, "changeSessionId");
     const id = newId ?? this.generateSessionId();
@@ -273,7 +276,11 @@ export abstract class ManagerBase implements SessionHost {
   willAttributeDistribute(name: string, value: unknown, report = true): boolean {
     const { sessionAttributeNameFilter: names, sessionAttributeValueClassNameFilter: types } = this.config;
     if (names && !names.matches(name)) {
-      if (report) this.reportFiltered(`Skipped session attribute named [${name}] because it did not match the name filter [${names.pattern}]`);
+      if (report) {
+        this.reportFiltered(
+          `Skipped session attribute named [${name}] because it did not match the name filter [${names.pattern}]`,
+        );
+      }
       return false;
     }
     if (types) {
@@ -359,7 +366,11 @@ export abstract class ManagerBase implements SessionHost {
       try {
         value = this.config.serializer.deserialize(frame);
       } catch (err) {
-        this.log.warn(`[${this.name}] Cannot deserialize session attribute [${name}] for session [${record.id}]: ${describeError(err)}`);
+        this.log.warn(
+          `[${this.name}] Cannot deserialize session attribute [${name}] for session [${record.id}]: ${
+            describeError(err)
+          }`,
+        );
         continue;
       }
       if (value === undefined || value === null || !this.willAttributeDistribute(name, value)) continue;
@@ -369,7 +380,9 @@ export abstract class ManagerBase implements SessionHost {
     const types = this.config.sessionAttributeValueClassNameFilter;
     if (record.principal && types && !types.matches("Principal")) {
       // The seed: a principal is subject to the value filter like any attribute value.
-      this.reportFiltered(`Skipped the principal of session [${record.id}] because the type [Principal] did not match the filter [${types.pattern}]`);
+      this.reportFiltered(
+        `Skipped the principal of session [${record.id}] because the type [Principal] did not match the filter [${types.pattern}]`,
+      );
     } else {
       session.principal = record.principal;
     }
@@ -398,7 +411,10 @@ export abstract class ManagerBase implements SessionHost {
       throw new SessionArgumentError("session.badId", `${method}: a session id must be a non-empty string`);
     }
     if (this.sessions.has(id)) {
-      throw new SessionArgumentError("session.idInUse", `${method}: session id [${id}] is already in use in [${this.name}]`);
+      throw new SessionArgumentError(
+        "session.idInUse",
+        `${method}: session id [${id}] is already in use in [${this.name}]`,
+      );
     }
   }
 }

@@ -79,11 +79,28 @@ export interface ManagerConfig {
 }
 
 const COMMON_KEYS = [
-  "className", "name", "workDir", "maxActiveSessions", "sessionActivityCheck", "sessionLastAccessAtStart",
-  "notifyAttributeListenerOnUnchangedValue", "notifyBindingListenerOnUnchangedValue", "processExpiresFrequency",
-  "persistAuthentication", "sessionAttributeNameFilter", "sessionAttributeValueClassNameFilter",
-  "warnOnSessionAttributeFilterFailure", "secureRandomClass", "secureRandomProvider", "secureRandomAlgorithm",
-  "sessionIdGenerator", "sessionTimeoutMinutes", "distributable", "strictServletCompliance", "jvmRoute", "now",
+  "className",
+  "name",
+  "workDir",
+  "maxActiveSessions",
+  "sessionActivityCheck",
+  "sessionLastAccessAtStart",
+  "notifyAttributeListenerOnUnchangedValue",
+  "notifyBindingListenerOnUnchangedValue",
+  "processExpiresFrequency",
+  "persistAuthentication",
+  "sessionAttributeNameFilter",
+  "sessionAttributeValueClassNameFilter",
+  "warnOnSessionAttributeFilterFailure",
+  "secureRandomClass",
+  "secureRandomProvider",
+  "secureRandomAlgorithm",
+  "sessionIdGenerator",
+  "sessionTimeoutMinutes",
+  "distributable",
+  "strictServletCompliance",
+  "jvmRoute",
+  "now",
   "serializer",
 ];
 
@@ -125,7 +142,11 @@ export class OptionReader {
       const home = ELSEWHERE[key];
       if (home) this.fail(key, `belongs to ${home}, not to ${this.owner.split(" ")[0]}`);
       const near = allowed.find((k) => k.toLowerCase() === key.toLowerCase());
-      this.fail(key, "is not a known attribute", near ? `Did you mean [${near}]?` : `Known attributes: ${allowed.join(", ")}.`);
+      this.fail(
+        key,
+        "is not a known attribute",
+        near ? `Did you mean [${near}]?` : `Known attributes: ${allowed.join(", ")}.`,
+      );
     }
   }
 
@@ -158,7 +179,11 @@ export class OptionReader {
     try {
       re = new RegExp(`^(?:${pattern})$`);
     } catch (err) {
-      this.fail(key, `is not a valid regular expression: ${(err as Error).message}`, "Fix the pattern, or remove it to keep every attribute.");
+      this.fail(
+        key,
+        `is not a valid regular expression: ${(err as Error).message}`,
+        "Fix the pattern, or remove it to keep every attribute.",
+      );
     }
     return { pattern, matches: (s) => re.test(s) };
   }
@@ -193,7 +218,11 @@ export function resolveManagerOptions(
 
   const className = r.string("className");
   if (className !== undefined && !classNames.includes(className)) {
-    r.fail("className", `is [${className}], which ${kind} does not implement`, `Use ${classNames.join(" or ")}, or construct the manager that className names.`);
+    r.fail(
+      "className",
+      `is [${className}], which ${kind} does not implement`,
+      `Use ${classNames.join(" or ")}, or construct the manager that className names.`,
+    );
   }
 
   const strict = r.boolean("strictServletCompliance", false);
@@ -211,7 +240,11 @@ export function resolveManagerOptions(
 
   const jvmRoute = r.string("jvmRoute") || null;
   if (jvmRoute && !ROUTE.test(jvmRoute)) {
-    r.fail("jvmRoute", `[${jvmRoute}] contains characters that cannot appear in a session cookie`, "Use letters, digits, '-' and '_'.");
+    r.fail(
+      "jvmRoute",
+      `[${jvmRoute}] contains characters that cannot appear in a session cookie`,
+      "Use letters, digits, '-' and '_'.",
+    );
   }
 
   const now = r.value("now") ?? Date.now;
@@ -250,15 +283,24 @@ function resolveIdGenerator(parent: OptionReader, owner: string, engineRoute: st
   const r = new OptionReader(v as Record<string, unknown>, `SessionIdGenerator of ${owner}`);
   r.checkKeys(["className", "sessionIdLength", "jvmRoute"]);
   const className = r.string("className");
-  if (className !== undefined && !["StandardSessionIdGenerator", "org.apache.catalina.util.StandardSessionIdGenerator"].includes(className)) {
+  if (
+    className !== undefined &&
+    !["StandardSessionIdGenerator", "org.apache.catalina.util.StandardSessionIdGenerator"].includes(className)
+  ) {
     r.fail("className", `is [${className}]; only StandardSessionIdGenerator is available`);
   }
   const route = r.string("jvmRoute");
   if (route) {
     // Tomcat's ManagerBase.startInternal overwrites it with the Engine's route: say so instead of silently dropping it.
-    log.warn(`${owner}: <SessionIdGenerator jvmRoute="${route}"> is replaced by the Engine's jvmRoute [${engineRoute ?? ""}]; set jvmRoute on the Engine`);
+    log.warn(
+      `${owner}: <SessionIdGenerator jvmRoute="${route}"> is replaced by the Engine's jvmRoute [${
+        engineRoute ?? ""
+      }]; set jvmRoute on the Engine`,
+    );
   }
   const length = r.value("sessionIdLength");
-  if (length !== undefined && typeof length !== "number") r.fail("sessionIdLength", `must be a number, got ${show(length)}`);
+  if (length !== undefined && typeof length !== "number") {
+    r.fail("sessionIdLength", `must be a number, got ${show(length)}`);
+  }
   return length as number | undefined;
 }

@@ -45,7 +45,15 @@ export interface PersistentManagerOptions extends ManagerOptions {
 }
 
 const CLASS_NAMES = ["PersistentManager", "org.apache.catalina.session.PersistentManager"];
-const OWN_KEYS = ["maxIdleBackup", "maxIdleSwap", "minIdleSwap", "saveOnRestart", "store", "dataSources", "storeBacklogLimit"];
+const OWN_KEYS = [
+  "maxIdleBackup",
+  "maxIdleSwap",
+  "minIdleSwap",
+  "saveOnRestart",
+  "store",
+  "dataSources",
+  "storeBacklogLimit",
+];
 /** Store writes in flight at once during a sweep: enough to keep a database pool busy. */
 const CONCURRENCY = 16;
 /** Writes started by requests that no response waits for (removals); past it, responses wait for room. */
@@ -181,7 +189,9 @@ export class PersistentManager extends ManagerBase {
       });
     }
     if (isStore(store)) return store;
-    if (typeof store !== "object") return this.options.fail("store", "must be a store, or its attributes such as { className: FileStore }");
+    if (typeof store !== "object") {
+      return this.options.fail("store", "must be a store, or its attributes such as { className: FileStore }");
+    }
     const dataSources = this.options.value("dataSources") as DataSourceScopes | undefined;
     return createStore(store as StoreOptions, { workDir: this.config.workDir, dataSources, name: this.name });
   }
@@ -230,7 +240,9 @@ export class PersistentManager extends ManagerBase {
       for (const s of unsaved) super.removeSession(s, false);
     }
     if (this.backlog.size) {
-      this.log.error(`[${this.name}] ${this.backlog.size} pending write(s) to ${this.storeImpl} could not be made before the stop`);
+      this.log.error(
+        `[${this.name}] ${this.backlog.size} pending write(s) to ${this.storeImpl} could not be made before the stop`,
+      );
     }
     await this.storeImpl.stop?.();
   }
@@ -309,7 +321,9 @@ export class PersistentManager extends ManagerBase {
     session.access();
     session.endAccess();
     // What the store holds: a request that only reads it then writes nothing.
-    if (this.durable) this.writes.set(session, { snapshot: this.snapshot(session), started: true, settled: true, done: DONE });
+    if (this.durable) {
+      this.writes.set(session, { snapshot: this.snapshot(session), started: true, settled: true, done: DONE });
+    }
     this.log.trace(`[${this.name}] Swapping session [${id}] in from ${this.storeImpl}`);
     return session;
   }
@@ -389,7 +403,9 @@ export class PersistentManager extends ManagerBase {
       (err) => {
         if (this.writes.get(session) === write) this.writes.delete(session);
         this.storeFailed(`writing session [${write.snapshot.id}]`, err);
-        if (isOutage(err) && this.sessions.get(write.snapshot.id) === session) this.addBacklog(write.snapshot.id, "save");
+        if (isOutage(err) && this.sessions.get(write.snapshot.id) === session) {
+          this.addBacklog(write.snapshot.id, "save");
+        }
         return new SessionNotStoredError(`The change to session [${write.snapshot.id}]`, err);
       },
     );
@@ -524,7 +540,11 @@ export class PersistentManager extends ManagerBase {
       return idle >= this.maxIdleSwap && idle >= this.minIdleSwap && !this.inUse(s);
     });
     if (this.log.enabled("trace")) {
-      for (const s of due) this.log.trace(`[${this.name}] Swapping session [${s.id}] to the store, idle for ${this.idleSeconds(s)} seconds`);
+      for (const s of due) {
+        this.log.trace(
+          `[${this.name}] Swapping session [${s.id}] to the store, idle for ${this.idleSeconds(s)} seconds`,
+        );
+      }
     }
     await eachLimited(due, CONCURRENCY, (s) => this.swapOut(s, false));
   }
@@ -536,7 +556,9 @@ export class PersistentManager extends ManagerBase {
     const sessions = this.validSessions();
     const limit = Math.trunc(max * 0.9);
     if (sessions.length <= limit) return;
-    this.log.debug(`[${this.name}] Too many active sessions, ${sessions.length}, looking for idle sessions to swap out`);
+    this.log.debug(
+      `[${this.name}] Too many active sessions, ${sessions.length}, looking for idle sessions to swap out`,
+    );
     const due = sessions
       .sort((a, b) => a.lastAccessedTimeInternal - b.lastAccessedTimeInternal)
       .filter((s) => this.idleSeconds(s) >= this.minIdleSwap && !this.inUse(s))
@@ -562,7 +584,9 @@ export class PersistentManager extends ManagerBase {
     let snapshot: Snapshot | null = null;
     try {
       await this.storeOp(id, () => {
-        if (this.persisted.get(session) === this.versionOf(session) || !session.isValidInternal()) return Promise.resolve();
+        if (this.persisted.get(session) === this.versionOf(session) || !session.isValidInternal()) {
+          return Promise.resolve();
+        }
         snapshot = this.snapshot(session);
         return this.storeSave(session, snapshot);
       });
@@ -596,7 +620,7 @@ export class PersistentManager extends ManagerBase {
     session.passivate();
     let snapshot: Snapshot | null = null;
     try {
-      await this.storeOp(id, () => this.storeSave(session, (snapshot = this.snapshot(session))));
+      await this.storeOp(id, () => this.storeSave(session, snapshot = this.snapshot(session)));
     } catch (err) {
       session.activate();
       this.storeFailed(`swapping out session [${id}]`, err);
@@ -618,7 +642,9 @@ export class PersistentManager extends ManagerBase {
     this.persisted.set(session, snapshot.version);
     // A write a request still waits for is the one later requests compare with.
     const last = this.writes.get(session);
-    if (this.durable && (!last || last.settled)) this.writes.set(session, { snapshot, started: true, settled: true, done: DONE });
+    if (this.durable && (!last || last.settled)) {
+      this.writes.set(session, { snapshot, started: true, settled: true, done: DONE });
+    }
     if (this.backlog.get(session.id) === "save") this.backlog.delete(session.id);
     this.storeOk();
   }
@@ -665,16 +691,22 @@ export class PersistentManager extends ManagerBase {
             // Gone from memory since: expired (a removal replaced this entry) or swapped out by a later write.
             if (session && session.isValidInternal()) {
               let snapshot: Snapshot | null = null;
-              await this.storeOp(id, () => this.storeSave(session, (snapshot = this.snapshot(session))));
+              await this.storeOp(id, () => this.storeSave(session, snapshot = this.snapshot(session)));
               this.saved(session, snapshot!);
             }
           }
         } catch (err) {
           if (isOutage(err)) {
-            this.log.warn(`[${this.name}] the store is still unavailable (${describeError(err)}); ${this.backlog.size} write(s) pending`);
+            this.log.warn(
+              `[${this.name}] the store is still unavailable (${
+                describeError(err)
+              }); ${this.backlog.size} write(s) pending`,
+            );
             return;
           }
-          this.log.error(`[${this.name}] pending ${write} of session [${id}] failed and is dropped: ${describeError(err)}`);
+          this.log.error(
+            `[${this.name}] pending ${write} of session [${id}] failed and is dropped: ${describeError(err)}`,
+          );
         }
         if (this.backlog.get(id) === write) this.backlog.delete(id);
         written++;
@@ -690,7 +722,8 @@ export class PersistentManager extends ManagerBase {
     const detail = describeError(err);
     // The stores' own errors already name the store (and the table).
     const store = String(this.storeImpl);
-    const message = `[${this.name}] ${what} failed` + (detail.includes(store) ? `: ${detail}` : ` on ${store}: ${detail}`);
+    const message = `[${this.name}] ${what} failed` +
+      (detail.includes(store) ? `: ${detail}` : ` on ${store}: ${detail}`);
     if (!isOutage(err)) {
       this.log.error(message);
     } else if (!this.storeDown) {

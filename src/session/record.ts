@@ -95,8 +95,16 @@ function readRecord(r: ByteReader): SessionRecord {
     attributes.push({ name, frame: r.block() });
   }
   return {
-    id, creationTime, lastAccessedTime, thisAccessedTime, maxInactiveInterval,
-    isNew: !!(flags & FLAG_NEW), isValid: !!(flags & FLAG_VALID), authType, principal, attributes,
+    id,
+    creationTime,
+    lastAccessedTime,
+    thisAccessedTime,
+    maxInactiveInterval,
+    isNew: !!(flags & FLAG_NEW),
+    isValid: !!(flags & FLAG_VALID),
+    authType,
+    principal,
+    attributes,
   };
 }
 

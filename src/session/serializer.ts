@@ -52,34 +52,76 @@ export const VALUE_FORMAT_VERSION = 1;
 export const MAX_DEPTH = 1000;
 
 const TAG = {
-  UNDEFINED: 0x00, NULL: 0x01, FALSE: 0x02, TRUE: 0x03, INT: 0x04, FLOAT: 0x05, STRING: 0x06,
-  BIGINT: 0x07, HOLE: 0x08, REF: 0x10, ARRAY: 0x11, OBJECT: 0x12, NULL_OBJECT: 0x13, MAP: 0x14,
-  SET: 0x15, DATE: 0x16, REGEXP: 0x17, ARRAY_BUFFER: 0x18, VIEW: 0x19, CLASS: 0x1a,
+  UNDEFINED: 0x00,
+  NULL: 0x01,
+  FALSE: 0x02,
+  TRUE: 0x03,
+  INT: 0x04,
+  FLOAT: 0x05,
+  STRING: 0x06,
+  BIGINT: 0x07,
+  HOLE: 0x08,
+  REF: 0x10,
+  ARRAY: 0x11,
+  OBJECT: 0x12,
+  NULL_OBJECT: 0x13,
+  MAP: 0x14,
+  SET: 0x15,
+  DATE: 0x16,
+  REGEXP: 0x17,
+  ARRAY_BUFFER: 0x18,
+  VIEW: 0x19,
+  CLASS: 0x1a,
 } as const;
 
-type ViewCtor = { readonly prototype: object; readonly name: string; readonly BYTES_PER_ELEMENT?: number } & (new (
-  buffer: ArrayBuffer,
-  byteOffset: number,
-  length: number,
-) => ArrayBufferView);
+type ViewCtor =
+  & { readonly prototype: object; readonly name: string; readonly BYTES_PER_ELEMENT?: number }
+  & (new (
+    buffer: ArrayBuffer,
+    byteOffset: number,
+    length: number,
+  ) => ArrayBufferView);
 
 /** Index = kind byte on the wire. Never reorder; append only. */
 const VIEW_KINDS: (ViewCtor | undefined)[] = [
-  Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
-  Float32Array, Float64Array, BigInt64Array, BigUint64Array, DataView,
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+  DataView,
   (globalThis as { Float16Array?: ViewCtor }).Float16Array,
 ] as ViewCtor[];
 const VIEW_KIND_BY_PROTO = new Map<object, number>();
 VIEW_KINDS.forEach((c, i) => c && VIEW_KIND_BY_PROTO.set(c.prototype, i));
 
 const BUILTIN_NAMES = new Map<object, string>([
-  [Array.prototype, "Array"], [Map.prototype, "Map"], [Set.prototype, "Set"], [Date.prototype, "Date"],
-  [RegExp.prototype, "RegExp"], [ArrayBuffer.prototype, "ArrayBuffer"],
+  [Array.prototype, "Array"],
+  [Map.prototype, "Map"],
+  [Set.prototype, "Set"],
+  [Date.prototype, "Date"],
+  [RegExp.prototype, "RegExp"],
+  [ArrayBuffer.prototype, "ArrayBuffer"],
   ...VIEW_KINDS.filter((c): c is ViewCtor => !!c).map((c) => [c.prototype, c.name] as [object, string]),
 ]);
 const RESERVED_NAMES = new Set([
-  ...BUILTIN_NAMES.values(), "String", "Number", "Boolean", "BigInt", "Symbol", "Function", "Undefined",
-  "Null", "Object", "Principal",
+  ...BUILTIN_NAMES.values(),
+  "String",
+  "Number",
+  "Boolean",
+  "BigInt",
+  "Symbol",
+  "Function",
+  "Undefined",
+  "Null",
+  "Object",
+  "Principal",
 ]);
 
 /** How a registered class becomes data and back, when its own enumerable fields are not enough. */
@@ -117,7 +159,7 @@ export class Serializer {
   ): void {
     if (typeof name !== "string" || !/^[A-Za-z_$][\w$.]*$/.test(name)) {
       throw new BobcatError("session.registerName", `registerSerializable: invalid class name [${String(name)}]`, {
-        fix: "Use an identifier such as \"User\" or a dotted name such as \"com.example.User\".",
+        fix: 'Use an identifier such as "User" or a dotted name such as "com.example.User".',
       });
     }
     if (RESERVED_NAMES.has(name)) {
@@ -128,11 +170,14 @@ export class Serializer {
     const proto = typeof ctor === "function" ? (ctor.prototype as unknown) : undefined;
     if (typeof proto !== "object" || proto === null || BUILTIN_NAMES.has(proto) || proto === Object.prototype) {
       throw new BobcatError("session.registerClass", `registerSerializable: [${name}] needs a class constructor`, {
-        fix: "Pass the class itself, e.g. registerSerializable(\"User\", User).",
+        fix: 'Pass the class itself, e.g. registerSerializable("User", User).',
       });
     }
     if (codec !== undefined && (typeof codec.toJSON !== "function" || typeof codec.fromJSON !== "function")) {
-      throw new BobcatError("session.registerCodec", `registerSerializable: the codec for [${name}] needs both toJSON and fromJSON`);
+      throw new BobcatError(
+        "session.registerCodec",
+        `registerSerializable: the codec for [${name}] needs both toJSON and fromJSON`,
+      );
     }
     const sameClass = this.byProto.get(proto);
     if (sameClass && sameClass.name !== name) {
@@ -156,13 +201,20 @@ export class Serializer {
   /** The name the value-class filter matches (see the list at the top of this file). */
   typeName(value: unknown): string {
     switch (typeof value) {
-      case "string": return "String";
-      case "number": return "Number";
-      case "boolean": return "Boolean";
-      case "bigint": return "BigInt";
-      case "undefined": return "Undefined";
-      case "symbol": return "Symbol";
-      case "function": return "Function";
+      case "string":
+        return "String";
+      case "number":
+        return "Number";
+      case "boolean":
+        return "Boolean";
+      case "bigint":
+        return "BigInt";
+      case "undefined":
+        return "Undefined";
+      case "symbol":
+        return "Symbol";
+      case "function":
+        return "Function";
     }
     if (value === null) return "Null";
     const proto = Object.getPrototypeOf(value) as object | null;
@@ -239,8 +291,12 @@ class Encoder {
   private value(v: unknown): void {
     const w = this.w;
     switch (typeof v) {
-      case "undefined": w.u8(TAG.UNDEFINED); return;
-      case "boolean": w.u8(v ? TAG.TRUE : TAG.FALSE); return;
+      case "undefined":
+        w.u8(TAG.UNDEFINED);
+        return;
+      case "boolean":
+        w.u8(v ? TAG.TRUE : TAG.FALSE);
+        return;
       case "number":
         if ((v | 0) === v && !Object.is(v, -0)) {
           w.u8(TAG.INT);
@@ -250,9 +306,15 @@ class Encoder {
           w.f64(v);
         }
         return;
-      case "string": w.u8(TAG.STRING); w.str(v); return;
-      case "bigint": this.bigint(v); return;
-      case "symbol": throw new NotSerializableError("Symbol", "a symbol cannot be serialized");
+      case "string":
+        w.u8(TAG.STRING);
+        w.str(v);
+        return;
+      case "bigint":
+        this.bigint(v);
+        return;
+      case "symbol":
+        throw new NotSerializableError("Symbol", "a symbol cannot be serialized");
       case "function":
         throw new NotSerializableError("Function", `a function (${v.name || "anonymous"}) cannot be serialized`);
     }
@@ -303,7 +365,8 @@ class Encoder {
       return this.fields(o as Record<string, unknown>);
     }
     switch (proto) {
-      case Array.prototype: return this.array(o as unknown[]);
+      case Array.prototype:
+        return this.array(o as unknown[]);
       case Map.prototype: {
         const map = o as Map<unknown, unknown>;
         w.u8(TAG.MAP);
@@ -438,7 +501,9 @@ class Decoder {
   run(): unknown {
     const version = this.r.u8();
     if (version !== VALUE_FORMAT_VERSION) {
-      this.r.fail(`value format version ${version} is not supported (this bobcat reads version ${VALUE_FORMAT_VERSION})`);
+      this.r.fail(
+        `value format version ${version} is not supported (this bobcat reads version ${VALUE_FORMAT_VERSION})`,
+      );
     }
     const v = this.value();
     if (v === HOLE) this.r.fail("hole outside an array");
@@ -451,15 +516,24 @@ class Decoder {
     const r = this.r;
     const tag = r.u8();
     switch (tag) {
-      case TAG.UNDEFINED: return undefined;
-      case TAG.NULL: return null;
-      case TAG.FALSE: return false;
-      case TAG.TRUE: return true;
-      case TAG.INT: return r.zigzag32();
-      case TAG.FLOAT: return r.f64();
-      case TAG.STRING: return r.str();
-      case TAG.BIGINT: return this.bigint();
-      case TAG.HOLE: return HOLE;
+      case TAG.UNDEFINED:
+        return undefined;
+      case TAG.NULL:
+        return null;
+      case TAG.FALSE:
+        return false;
+      case TAG.TRUE:
+        return true;
+      case TAG.INT:
+        return r.zigzag32();
+      case TAG.FLOAT:
+        return r.f64();
+      case TAG.STRING:
+        return r.str();
+      case TAG.BIGINT:
+        return this.bigint();
+      case TAG.HOLE:
+        return HOLE;
       case TAG.REF: {
         const index = r.varint();
         if (index >= this.refs.length) r.fail(`reference #${index} to an object not yet read`);
@@ -556,8 +630,10 @@ class Decoder {
         this.refs.push(buffer);
         return buffer;
       }
-      case TAG.VIEW: return this.view();
-      case TAG.CLASS: return this.instance();
+      case TAG.VIEW:
+        return this.view();
+      case TAG.CLASS:
+        return this.instance();
     }
     return r.fail(`unknown type tag 0x${tag.toString(16).padStart(2, "0")}`);
   }
@@ -626,7 +702,10 @@ class Decoder {
     try {
       instance = entry.codec.fromJSON(data);
     } catch (err) {
-      throw new CorruptDataError(`fromJSON() of class [${name}] threw: ${describe(err)}`, `Fix fromJSON() of [${name}].`);
+      throw new CorruptDataError(
+        `fromJSON() of class [${name}] threw: ${describe(err)}`,
+        `Fix fromJSON() of [${name}].`,
+      );
     }
     this.refs[index] = instance;
     return instance;

@@ -33,7 +33,11 @@ export class StandardManager extends ManagerBase {
     } else if (this.config.workDir) {
       this.persistenceFile = resolve(this.config.workDir, pathname);
     } else {
-      this.options.fail("pathname", `[${pathname}] is relative but the context has no work directory`, "Use an absolute pathname, or give the context a workDir.");
+      this.options.fail(
+        "pathname",
+        `[${pathname}] is relative but the context has no work directory`,
+        "Use an absolute pathname, or give the context a workDir.",
+      );
     }
   }
 
@@ -44,7 +48,11 @@ export class StandardManager extends ManagerBase {
     } catch (err) {
       if (err instanceof BobcatError) throw err;
       // As Tomcat: a failed load never stops the application; sessions read so far stay.
-      this.log.error(`[${this.name}] Exception loading sessions from persistent storage [${this.persistenceFile}]: ${describeError(err)}`);
+      this.log.error(
+        `[${this.name}] Exception loading sessions from persistent storage [${this.persistenceFile}]: ${
+          describeError(err)
+        }`,
+      );
     }
   }
 
@@ -52,7 +60,9 @@ export class StandardManager extends ManagerBase {
   async checkPersistenceFile(): Promise<void> {
     if (!this.persistenceFile) return;
     const st = await stat(this.persistenceFile).catch(() => null);
-    if (st && !st.isFile() && !st.isDirectory()) throw this.notRegular(this.persistenceFile, `is ${fileKind(st)}, not a regular file`);
+    if (st && !st.isFile() && !st.isDirectory()) {
+      throw this.notRegular(this.persistenceFile, `is ${fileKind(st)}, not a regular file`);
+    }
   }
 
   private notRegular(file: string, reason: string): BobcatError {
@@ -68,7 +78,11 @@ export class StandardManager extends ManagerBase {
       await this.unload(this.persistenceFile);
     } catch (err) {
       // The previous file, if any, is untouched (atomic write); the sessions are expired with notifications.
-      this.log.error(`[${this.name}] Exception unloading sessions to persistent storage [${this.persistenceFile}]: ${describeError(err)}`);
+      this.log.error(
+        `[${this.name}] Exception unloading sessions to persistent storage [${this.persistenceFile}]: ${
+          describeError(err)
+        }`,
+      );
     }
   }
 
@@ -91,7 +105,9 @@ export class StandardManager extends ManagerBase {
       if ((err as { code?: string }).code === "ENOENT") {
         this.log.debug(`[${this.name}] Persisted data file [${file}] was not found`);
       } else {
-        this.log.error(`[${this.name}] Exception loading sessions from persistent storage [${file}]: ${describeError(err)}`);
+        this.log.error(
+          `[${this.name}] Exception loading sessions from persistent storage [${file}]: ${describeError(err)}`,
+        );
       }
       return;
     }
@@ -129,7 +145,9 @@ export class StandardManager extends ManagerBase {
     } catch (err) {
       this.log.warn(
         `[${this.name}] Unable to delete [${file}] after reading the persisted sessions. ` +
-          `The continued presence of this file may cause future attempts to persist sessions to fail: ${describeError(err)}`,
+          `The continued presence of this file may cause future attempts to persist sessions to fail: ${
+            describeError(err)
+          }`,
       );
     }
     this.log.info(
@@ -141,12 +159,18 @@ export class StandardManager extends ManagerBase {
   private async keepAside(file: string, cause: unknown): Promise<void> {
     const stamp = new Date(this.now()).toISOString().replace(/[-:.]/g, "");
     const aside = `${file}.corrupt-${stamp}`;
-    const problem = `[${this.name}] Exception loading sessions from persistent storage [${file}]: ${describeError(cause)}`;
+    const problem = `[${this.name}] Exception loading sessions from persistent storage [${file}]: ${
+      describeError(cause)
+    }`;
     try {
       await rename(file, aside);
       this.log.error(`${problem}. The file was kept as [${aside}]; starting with no sessions.`);
     } catch (err) {
-      this.log.error(`${problem}. It could not be moved aside (${describeError(err)}) and will be replaced at the next stop; starting with no sessions.`);
+      this.log.error(
+        `${problem}. It could not be moved aside (${
+          describeError(err)
+        }) and will be replaced at the next stop; starting with no sessions.`,
+      );
     }
   }
 

@@ -20,16 +20,16 @@ import {
   detectStoreType,
   entryTypeName,
   findEntry,
-  keystoreError,
   type Keystore,
+  keystoreError,
   parseStoreType,
   type PrivateKeyEntry,
   readKeystore,
   unlockKey,
 } from "./keystore/index.ts";
 import { keyInfo, spkiFingerprint, UnsupportedKeyError } from "./keystore/keys.ts";
-import { type PemBlock, parsePem, toPem } from "./keystore/pem.ts";
-import { PasswordRequiredError, PRIVATE_KEY_LABELS, pemPrivateKey } from "./keystore/pem-keys.ts";
+import { parsePem, type PemBlock, toPem } from "./keystore/pem.ts";
+import { PasswordRequiredError, pemPrivateKey, PRIVATE_KEY_LABELS } from "./keystore/pem-keys.ts";
 import { UnsupportedAlgorithmError } from "./keystore/pbe.ts";
 
 /** Keys are Tomcat's `<Certificate>` attribute names. Paths are absolute (the config layer resolves them). */
@@ -66,34 +66,72 @@ export interface LoadedCertificate {
 export const DEFAULT_KEYSTORE_PASSWORD = "changeit";
 
 const KEYSTORE_ATTRIBUTES = [
-  "certificateKeystoreFile", "certificateKeystorePassword", "certificateKeystorePasswordFile",
-  "certificateKeystoreType", "certificateKeystoreProvider",
+  "certificateKeystoreFile",
+  "certificateKeystorePassword",
+  "certificateKeystorePasswordFile",
+  "certificateKeystoreType",
+  "certificateKeystoreProvider",
 ] as const;
 const PEM_ATTRIBUTES = ["certificateFile", "certificateKeyFile", "certificateChainFile"] as const;
 
 type Attr = keyof CertificateConfig;
 
-function fail(code: string, message: string, where: Where, attribute: Attr | undefined, fix: string, cause?: unknown): BobcatError {
+function fail(
+  code: string,
+  message: string,
+  where: Where,
+  attribute: Attr | undefined,
+  fix: string,
+  cause?: unknown,
+): BobcatError {
   return new BobcatError(code, message, { where: attribute ? { ...where, attribute } : where, fix, cause });
 }
 
-async function readConfigFile(path: string, attribute: Attr, where: Where, what: string, code: string, fix: string): Promise<Uint8Array> {
+async function readConfigFile(
+  path: string,
+  attribute: Attr,
+  where: Where,
+  what: string,
+  code: string,
+  fix: string,
+): Promise<Uint8Array> {
   try {
     return await readRegularFile(path);
   } catch (e) {
     if (e instanceof UnreadableFileError) {
-      throw fail(e.code === "ETOOLARGE" ? "certificate.fileTooLarge" : "certificate.notRegularFile", `${what} [${path}] ${e.reason} (from ${attribute})`, where, attribute,
-        `point ${attribute} at a regular file (not a pipe, device or directory) of at most ${formatBytes(MAX_CONFIG_FILE_BYTES)}`, e);
+      throw fail(
+        e.code === "ETOOLARGE" ? "certificate.fileTooLarge" : "certificate.notRegularFile",
+        `${what} [${path}] ${e.reason} (from ${attribute})`,
+        where,
+        attribute,
+        `point ${attribute} at a regular file (not a pipe, device or directory) of at most ${
+          formatBytes(MAX_CONFIG_FILE_BYTES)
+        }`,
+        e,
+      );
     }
     const errno = (e as { code?: string }).code;
-    const why = errno === "ENOENT" ? "does not exist" : errno === "EISDIR" ? "is a directory" : errno === "EACCES" ? "cannot be read (permission denied)" : `cannot be read (${(e as Error).message})`;
+    const why = errno === "ENOENT"
+      ? "does not exist"
+      : errno === "EISDIR"
+      ? "is a directory"
+      : errno === "EACCES"
+      ? "cannot be read (permission denied)"
+      : `cannot be read (${(e as Error).message})`;
     throw fail(code, `${what} [${path}] ${why} (from ${attribute})`, where, attribute, fix, e);
   }
 }
 
 /** Tomcat reads the first line of a password file, as UTF-8. */
 async function passwordFromFile(path: string, attribute: Attr, where: Where): Promise<string> {
-  const bytes = await readConfigFile(path, attribute, where, "Password file", "certificate.fileNotFound", `create the file with the password on its first line, or set ${attribute.replace(/File$/, "")} instead`);
+  const bytes = await readConfigFile(
+    path,
+    attribute,
+    where,
+    "Password file",
+    "certificate.fileNotFound",
+    `create the file with the password on its first line, or set ${attribute.replace(/File$/, "")} instead`,
+  );
   return new TextDecoder().decode(bytes).replace(/^\uFEFF/, "").split(/\r?\n/)[0];
 }
 
@@ -103,8 +141,13 @@ export async function loadCertificate(cfg: CertificateConfig, where: Where): Pro
   if (usesKeystore && usesPem) {
     const k = KEYSTORE_ATTRIBUTES.find((a) => cfg[a] !== undefined)!;
     const p = PEM_ATTRIBUTES.find((a) => cfg[a] !== undefined)!;
-    throw fail("certificate.mixedStyles", `This Certificate sets both ${k} (keystore) and ${p} (PEM files); it must use one or the other`, where, p,
-      "keep either the certificateKeystore* attributes or the certificateFile/certificateKeyFile/certificateChainFile attributes");
+    throw fail(
+      "certificate.mixedStyles",
+      `This Certificate sets both ${k} (keystore) and ${p} (PEM files); it must use one or the other`,
+      where,
+      p,
+      "keep either the certificateKeystore* attributes or the certificateFile/certificateKeyFile/certificateChainFile attributes",
+    );
   }
   try {
     if (usesKeystore) return await fromKeystore(cfg, where);
@@ -112,11 +155,22 @@ export async function loadCertificate(cfg: CertificateConfig, where: Where): Pro
   } catch (e) {
     // Every failure reaches the user as a BobcatError, whatever library threw it.
     if (e instanceof BobcatError) throw e;
-    throw fail("certificate.unreadable", `Cannot load the certificate: ${(e as Error)?.message ?? e}`, where, undefined,
-      "the key or certificate files are damaged or in an unsupported format: restore them or re-create them", e);
+    throw fail(
+      "certificate.unreadable",
+      `Cannot load the certificate: ${(e as Error)?.message ?? e}`,
+      where,
+      undefined,
+      "the key or certificate files are damaged or in an unsupported format: restore them or re-create them",
+      e,
+    );
   }
-  throw fail("certificate.notConfigured", "SSLHostConfig attribute certificateFile must be defined when using an SSL connector", where, "certificateFile",
-    "set certificateFile (and certificateKeyFile) to PEM files, or certificateKeystoreFile to a JKS or PKCS12 keystore; `bobcat keytool -genkeypair -alias tomcat -keyalg RSA -keystore conf/localhost.p12` makes one");
+  throw fail(
+    "certificate.notConfigured",
+    "SSLHostConfig attribute certificateFile must be defined when using an SSL connector",
+    where,
+    "certificateFile",
+    "set certificateFile (and certificateKeyFile) to PEM files, or certificateKeystoreFile to a JKS or PKCS12 keystore; `bobcat keytool -genkeypair -alias tomcat -keyalg RSA -keystore conf/localhost.p12` makes one",
+  );
 }
 
 // ---------------------------------------------------------------- keystores
@@ -134,33 +188,59 @@ async function fromKeystore(cfg: CertificateConfig, where: Where): Promise<Loade
     }
   })();
   if (cfg.certificateKeystoreFile === "" || cfg.certificateKeystoreFile?.toUpperCase() === "NONE") {
-    throw fail("keystore.unsupportedType", `certificateKeystoreFile [${cfg.certificateKeystoreFile}] means a keystore without a file (a PKCS11 token), which bobcat does not support`, where, fileAttr,
-      "export the key and certificate from the token to a PKCS12 file or PEM files and configure those");
+    throw fail(
+      "keystore.unsupportedType",
+      `certificateKeystoreFile [${cfg.certificateKeystoreFile}] means a keystore without a file (a PKCS11 token), which bobcat does not support`,
+      where,
+      fileAttr,
+      "export the key and certificate from the token to a PKCS12 file or PEM files and configure those",
+    );
   }
   if (declared === "PEM") {
-    throw fail("keystore.unsupportedType", "certificateKeystoreType PEM is not a keystore type", where, "certificateKeystoreType",
-      "for PEM files use certificateFile, certificateKeyFile and certificateChainFile instead of certificateKeystore*");
+    throw fail(
+      "keystore.unsupportedType",
+      "certificateKeystoreType PEM is not a keystore type",
+      where,
+      "certificateKeystoreType",
+      "for PEM files use certificateFile, certificateKeyFile and certificateChainFile instead of certificateKeystore*",
+    );
   }
   if (cfg.certificateKeystoreProvider !== undefined) {
-    warnings.push(`certificateKeystoreProvider [${cfg.certificateKeystoreProvider}] is ignored: bobcat reads JKS and PKCS12 keystores itself`);
+    warnings.push(
+      `certificateKeystoreProvider [${cfg.certificateKeystoreProvider}] is ignored: bobcat reads JKS and PKCS12 keystores itself`,
+    );
   }
 
-  const storePassAttr: Attr = cfg.certificateKeystorePasswordFile !== undefined ? "certificateKeystorePasswordFile" : "certificateKeystorePassword";
+  const storePassAttr: Attr = cfg.certificateKeystorePasswordFile !== undefined
+    ? "certificateKeystorePasswordFile"
+    : "certificateKeystorePassword";
   const storePass = cfg.certificateKeystorePasswordFile !== undefined
     ? await passwordFromFile(cfg.certificateKeystorePasswordFile, "certificateKeystorePasswordFile", where)
     : cfg.certificateKeystorePassword ?? DEFAULT_KEYSTORE_PASSWORD;
 
-  const bytes = await readConfigFile(path, fileAttr, where,
-    cfg.certificateKeystoreFile === undefined ? "Keystore file (the default ${user.home}/.keystore)" : "Keystore file", "keystore.notFound",
-    `check the path (relative paths resolve against the base directory); create a keystore with: bobcat keytool -genkeypair -alias tomcat -keyalg RSA -keystore ${path}`);
+  const bytes = await readConfigFile(
+    path,
+    fileAttr,
+    where,
+    cfg.certificateKeystoreFile === undefined ? "Keystore file (the default ${user.home}/.keystore)" : "Keystore file",
+    "keystore.notFound",
+    `check the path (relative paths resolve against the base directory); create a keystore with: bobcat keytool -genkeypair -alias tomcat -keyalg RSA -keystore ${path}`,
+  );
 
   const detected = detectStoreType(bytes);
   if (detected === "PEM") {
-    throw fail("keystore.wrongType", `Keystore file [${path}] is a PEM file, not a JKS or PKCS12 keystore`, where, fileAttr,
-      "for PEM files use certificateFile (and certificateKeyFile, certificateChainFile) instead of certificateKeystoreFile");
+    throw fail(
+      "keystore.wrongType",
+      `Keystore file [${path}] is a PEM file, not a JKS or PKCS12 keystore`,
+      where,
+      fileAttr,
+      "for PEM files use certificateFile (and certificateKeyFile, certificateChainFile) instead of certificateKeystoreFile",
+    );
   }
   if (declared && (detected === "JKS" || detected === "PKCS12") && declared !== detected) {
-    warnings.push(`certificateKeystoreType is ${declared} but [${path}] is a ${detected} keystore; it was loaded as ${detected} (as Java 9+ does)`);
+    warnings.push(
+      `certificateKeystoreType is ${declared} but [${path}] is a ${detected} keystore; it was loaded as ${detected} (as Java 9+ does)`,
+    );
   }
 
   let store: Keystore;
@@ -169,14 +249,31 @@ async function fromKeystore(cfg: CertificateConfig, where: Where): Promise<Loade
   } catch (e) {
     const b = e as BobcatError;
     if (b.code === "keystore.badPassword") {
-      throw fail(b.code, `Cannot open keystore [${path}]: ${b.message}`, where, storePassAttr,
-        `set ${storePassAttr} to the password the keystore was created with (passwords are case-sensitive; the default is "${DEFAULT_KEYSTORE_PASSWORD}"); check it with: bobcat keytool -list -keystore ${path}`, e);
+      throw fail(
+        b.code,
+        `Cannot open keystore [${path}]: ${b.message}`,
+        where,
+        storePassAttr,
+        `set ${storePassAttr} to the password the keystore was created with (passwords are case-sensitive; the default is "${DEFAULT_KEYSTORE_PASSWORD}"); check it with: bobcat keytool -list -keystore ${path}`,
+        e,
+      );
     }
-    throw fail(b.code, `Cannot open keystore [${path}]: ${b.message}`, where, b.code === "keystore.unsupportedType" ? "certificateKeystoreType" : fileAttr, b.fix ?? "", e);
+    throw fail(
+      b.code,
+      `Cannot open keystore [${path}]: ${b.message}`,
+      where,
+      b.code === "keystore.unsupportedType" ? "certificateKeystoreType" : fileAttr,
+      b.fix ?? "",
+      e,
+    );
   }
 
   const entry = selectKeyEntry(store, cfg.certificateKeyAlias, path, where);
-  const keyPassAttr: Attr = cfg.certificateKeyPasswordFile !== undefined ? "certificateKeyPasswordFile" : cfg.certificateKeyPassword !== undefined ? "certificateKeyPassword" : storePassAttr;
+  const keyPassAttr: Attr = cfg.certificateKeyPasswordFile !== undefined
+    ? "certificateKeyPasswordFile"
+    : cfg.certificateKeyPassword !== undefined
+    ? "certificateKeyPassword"
+    : storePassAttr;
   const keyPass = cfg.certificateKeyPasswordFile !== undefined
     ? await passwordFromFile(cfg.certificateKeyPasswordFile, "certificateKeyPasswordFile", where)
     : cfg.certificateKeyPassword ?? storePass;
@@ -186,18 +283,31 @@ async function fromKeystore(cfg: CertificateConfig, where: Where): Promise<Loade
   } catch (e) {
     const b = keystoreError(e, store.type);
     if (b.code === "keystore.badKeyPassword") {
-      throw fail(b.code, `Cannot recover key [${entry.alias}] in keystore [${path}]: the key password is wrong`, where,
+      throw fail(
+        b.code,
+        `Cannot recover key [${entry.alias}] in keystore [${path}]: the key password is wrong`,
+        where,
         keyPassAttr === storePassAttr ? "certificateKeyPassword" : keyPassAttr,
         keyPassAttr === storePassAttr
           ? `the key has its own password (keytool -keypass): set certificateKeyPassword (or certificateKeyPasswordFile) to it`
-          : `set ${keyPassAttr} to the password the key was created with (keytool -keypass); without it the keystore password is used`, e);
+          : `set ${keyPassAttr} to the password the key was created with (keytool -keypass); without it the keystore password is used`,
+        e,
+      );
     }
-    throw fail(b.code, `Cannot read key [${entry.alias}] in keystore [${path}]: ${b.message}`, where, fileAttr, b.fix ?? "", e);
+    throw fail(
+      b.code,
+      `Cannot read key [${entry.alias}] in keystore [${path}]: ${b.message}`,
+      where,
+      fileAttr,
+      b.fix ?? "",
+      e,
+    );
   }
   const source = `${store.type} keystore ${path} alias ${entry.alias}`;
   return await finish(pkcs8, entry.chain, source, warnings, cfg, where, {
     cert: fileAttr,
-    fixChain: `re-import the CA reply with the full chain: bobcat keytool -importcert -alias ${entry.alias} -file <reply> -keystore ${path}`,
+    fixChain:
+      `re-import the CA reply with the full chain: bobcat keytool -importcert -alias ${entry.alias} -file <reply> -keystore ${path}`,
   });
 }
 
@@ -207,28 +317,59 @@ function selectKeyEntry(store: Keystore, alias: string | undefined, path: string
   if (alias !== undefined) {
     const e = findEntry(store, alias);
     if (e?.kind === "privateKey") return e;
-    throw fail("keystore.aliasNotKey", `Alias name [${alias}] does not identify a key entry in keystore [${path}]; ` +
-      (store.entries.length ? `it holds: ${list}` : "it is empty"), where, "certificateKeyAlias",
-      keyAliases.length ? `set certificateKeyAlias to ${keyAliases.map((a) => `"${a}"`).join(" or ")} (aliases are case-insensitive)` : "this keystore has no private key: point certificateKeystoreFile at the keystore that holds the server's key");
+    throw fail(
+      "keystore.aliasNotKey",
+      `Alias name [${alias}] does not identify a key entry in keystore [${path}]; ` +
+        (store.entries.length ? `it holds: ${list}` : "it is empty"),
+      where,
+      "certificateKeyAlias",
+      keyAliases.length
+        ? `set certificateKeyAlias to ${keyAliases.map((a) => `"${a}"`).join(" or ")} (aliases are case-insensitive)`
+        : "this keystore has no private key: point certificateKeystoreFile at the keystore that holds the server's key",
+    );
   }
   const first = store.entries.find((e): e is PrivateKeyEntry => e.kind === "privateKey");
   if (first) return first;
   if (store.entries.length === 0) {
-    throw fail("keystore.noKeys", `No aliases for private keys found in key store [${path}]: it is empty`, where, "certificateKeystoreFile",
-      `create a key entry: bobcat keytool -genkeypair -alias tomcat -keyalg RSA -keystore ${path}`);
+    throw fail(
+      "keystore.noKeys",
+      `No aliases for private keys found in key store [${path}]: it is empty`,
+      where,
+      "certificateKeystoreFile",
+      `create a key entry: bobcat keytool -genkeypair -alias tomcat -keyalg RSA -keystore ${path}`,
+    );
   }
-  throw fail("keystore.noKeys", `Alias name [null] does not identify a key entry: keystore [${path}] holds only trusted certificates (${list})`, where, "certificateKeystoreFile",
-    "this is a truststore; point certificateKeystoreFile at the keystore that holds the server's private key and certificate");
+  throw fail(
+    "keystore.noKeys",
+    `Alias name [null] does not identify a key entry: keystore [${path}] holds only trusted certificates (${list})`,
+    where,
+    "certificateKeystoreFile",
+    "this is a truststore; point certificateKeystoreFile at the keystore that holds the server's private key and certificate",
+  );
 }
 
 // ---------------------------------------------------------------- PEM files
 
 async function pemBlocks(path: string, attribute: Attr, where: Where): Promise<PemBlock[]> {
-  const bytes = await readConfigFile(path, attribute, where, "File", "certificate.fileNotFound", "check the path (relative paths resolve against the base directory)");
+  const bytes = await readConfigFile(
+    path,
+    attribute,
+    where,
+    "File",
+    "certificate.fileNotFound",
+    "check the path (relative paths resolve against the base directory)",
+  );
   try {
     return parsePem(new TextDecoder().decode(bytes));
   } catch (e) {
-    throw fail("pem.corrupt", `[${path}] is not a readable PEM file: ${(e as Error).message}`, where, attribute, "the file is truncated or damaged: restore it from the original", e);
+    throw fail(
+      "pem.corrupt",
+      `[${path}] is not a readable PEM file: ${(e as Error).message}`,
+      where,
+      attribute,
+      "the file is truncated or damaged: restore it from the original",
+      e,
+    );
   }
 }
 
@@ -237,7 +378,14 @@ function certsOf(blocks: PemBlock[], path: string, attribute: Attr, where: Where
     try {
       return parseCertificate(b.der, `the certificate on line ${b.line} of [${path}]`);
     } catch (e) {
-      throw fail("pem.corrupt", (e as Error).message, { ...where }, attribute, "the certificate is damaged: restore it from what the CA sent", e);
+      throw fail(
+        "pem.corrupt",
+        (e as Error).message,
+        { ...where },
+        attribute,
+        "the certificate is damaged: restore it from what the CA sent",
+        e,
+      );
     }
   });
 }
@@ -246,8 +394,13 @@ async function fromPem(cfg: CertificateConfig, where: Where): Promise<LoadedCert
   const warnings: string[] = [];
   const certFile = cfg.certificateFile;
   if (certFile === undefined) {
-    throw fail("certificate.notConfigured", "SSLHostConfig attribute certificateFile must be defined when using an SSL connector", where, "certificateFile",
-      "set certificateFile to the PEM file with the server certificate (certificateKeyFile and certificateChainFile alone are not enough)");
+    throw fail(
+      "certificate.notConfigured",
+      "SSLHostConfig attribute certificateFile must be defined when using an SSL connector",
+      where,
+      "certificateFile",
+      "set certificateFile to the PEM file with the server certificate (certificateKeyFile and certificateChainFile alone are not enough)",
+    );
   }
   const keyFile = cfg.certificateKeyFile ?? certFile;
   const keyAttr: Attr = cfg.certificateKeyFile !== undefined ? "certificateKeyFile" : "certificateFile";
@@ -256,10 +409,19 @@ async function fromPem(cfg: CertificateConfig, where: Where): Promise<LoadedCert
 
   const keyBlock = keyBlocks.find((b) => PRIVATE_KEY_LABELS.includes(b.label));
   if (!keyBlock) {
-    throw fail("pem.noKey", `[${keyFile}] contains no private key (no "BEGIN PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY" or "ENCRYPTED PRIVATE KEY" block)`, where, keyAttr,
-      keyAttr === "certificateFile" ? "set certificateKeyFile to the PEM file with the private key" : "point certificateKeyFile at the private key that belongs to the certificate");
+    throw fail(
+      "pem.noKey",
+      `[${keyFile}] contains no private key (no "BEGIN PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY" or "ENCRYPTED PRIVATE KEY" block)`,
+      where,
+      keyAttr,
+      keyAttr === "certificateFile"
+        ? "set certificateKeyFile to the PEM file with the private key"
+        : "point certificateKeyFile at the private key that belongs to the certificate",
+    );
   }
-  const passAttr: Attr = cfg.certificateKeyPasswordFile !== undefined ? "certificateKeyPasswordFile" : "certificateKeyPassword";
+  const passAttr: Attr = cfg.certificateKeyPasswordFile !== undefined
+    ? "certificateKeyPasswordFile"
+    : "certificateKeyPassword";
   const keyPass = cfg.certificateKeyPasswordFile !== undefined
     ? await passwordFromFile(cfg.certificateKeyPasswordFile, "certificateKeyPasswordFile", where)
     : cfg.certificateKeyPassword;
@@ -268,35 +430,72 @@ async function fromPem(cfg: CertificateConfig, where: Where): Promise<LoadedCert
     pkcs8 = pemPrivateKey(keyBlock, keyPass);
   } catch (e) {
     if (e instanceof PasswordRequiredError) {
-      throw fail("pem.noPassword", `A password is required to decrypt the private key in [${keyFile}]`, where, "certificateKeyPassword",
-        "set certificateKeyPassword (or certificateKeyPasswordFile) to the key's password, or store the key unencrypted: openssl pkey -in key.pem -out key-plain.pem", e);
+      throw fail(
+        "pem.noPassword",
+        `A password is required to decrypt the private key in [${keyFile}]`,
+        where,
+        "certificateKeyPassword",
+        "set certificateKeyPassword (or certificateKeyPasswordFile) to the key's password, or store the key unencrypted: openssl pkey -in key.pem -out key-plain.pem",
+        e,
+      );
     }
     if (e instanceof WrongPasswordError) {
-      throw fail("pem.badPassword", `Cannot decrypt the private key in [${keyFile}]: the password is wrong`, where, passAttr,
-        `set ${passAttr} to the password the key was encrypted with (passwords are case-sensitive)`, e);
+      throw fail(
+        "pem.badPassword",
+        `Cannot decrypt the private key in [${keyFile}]: the password is wrong`,
+        where,
+        passAttr,
+        `set ${passAttr} to the password the key was encrypted with (passwords are case-sensitive)`,
+        e,
+      );
     }
     if (e instanceof UnsupportedAlgorithmError) {
-      throw fail("pem.unsupported", `The private key in [${keyFile}] uses an unsupported format: ${e.message}`, where, keyAttr,
-        "convert it: openssl pkcs8 -topk8 -v2 aes-256-cbc -in key.pem -out key-pkcs8.pem", e);
+      throw fail(
+        "pem.unsupported",
+        `The private key in [${keyFile}] uses an unsupported format: ${e.message}`,
+        where,
+        keyAttr,
+        "convert it: openssl pkcs8 -topk8 -v2 aes-256-cbc -in key.pem -out key-pkcs8.pem",
+        e,
+      );
     }
     if (e instanceof Asn1Error) {
-      throw fail("pem.corrupt", `The private key on line ${keyBlock.line} of [${keyFile}] is damaged: ${e.message}`, where, keyAttr, "restore the key file from the original", e);
+      throw fail(
+        "pem.corrupt",
+        `The private key on line ${keyBlock.line} of [${keyFile}] is damaged: ${e.message}`,
+        where,
+        keyAttr,
+        "restore the key file from the original",
+        e,
+      );
     }
     throw e;
   }
 
   const certs = certsOf(certBlocks, certFile, "certificateFile", where);
   if (certs.length === 0) {
-    throw fail("pem.noCertificate", `[${certFile}] contains no certificate (no "BEGIN CERTIFICATE" block)`, where, "certificateFile",
-      "set certificateFile to the PEM file with the server certificate");
+    throw fail(
+      "pem.noCertificate",
+      `[${certFile}] contains no certificate (no "BEGIN CERTIFICATE" block)`,
+      where,
+      "certificateFile",
+      "set certificateFile to the PEM file with the server certificate",
+    );
   }
   const chain = [...certs];
   let chainSrc = "";
   if (cfg.certificateChainFile !== undefined) {
-    const extra = certsOf(await pemBlocks(cfg.certificateChainFile, "certificateChainFile", where), cfg.certificateChainFile, "certificateChainFile", where);
+    const extra = certsOf(
+      await pemBlocks(cfg.certificateChainFile, "certificateChainFile", where),
+      cfg.certificateChainFile,
+      "certificateChainFile",
+      where,
+    );
     if (extra.length && sameCert(extra[0], certs[0])) {
       // A "fullchain.pem" given as the chain file repeats the server certificate (Tomcat users hit this with Let's Encrypt).
-      warnings.push(`certificateChainFile [${cfg.certificateChainFile}] starts with the server certificate itself; that copy was skipped (use chain.pem, not fullchain.pem)`);
+      warnings.push(
+        `certificateChainFile [${cfg.certificateChainFile}] starts with the server certificate itself; that copy was skipped (use chain.pem, not fullchain.pem)`,
+      );
       extra.shift();
     }
     chain.push(...extra);
@@ -305,7 +504,8 @@ async function fromPem(cfg: CertificateConfig, where: Where): Promise<LoadedCert
   const source = `PEM key ${keyFile}, certificate ${certFile}${chainSrc}`;
   return await finish(pkcs8, chain, source, warnings, cfg, where, {
     cert: cfg.certificateChainFile !== undefined ? "certificateChainFile" : "certificateFile",
-    fixChain: "list the intermediates in order, each followed by the one that issued it (certificateChainFile must not repeat the server certificate)",
+    fixChain:
+      "list the intermediates in order, each followed by the one that issued it (certificateChainFile must not repeat the server certificate)",
   });
 }
 
@@ -324,36 +524,84 @@ async function finish(
   try {
     info = await keyInfo(pkcs8);
   } catch (e) {
-    if (e instanceof UnsupportedKeyError) throw fail("certificate.unsupportedKey", `${source}: ${e.message}`, where, hints.cert, "use an RSA or EC (P-256, P-384) key", e);
-    throw fail("certificate.corruptKey", `${source}: the private key is damaged (${(e as Error).message})`, where, hints.cert, "restore the key from the original", e);
+    if (e instanceof UnsupportedKeyError) {
+      throw fail(
+        "certificate.unsupportedKey",
+        `${source}: ${e.message}`,
+        where,
+        hints.cert,
+        "use an RSA or EC (P-256, P-384) key",
+        e,
+      );
+    }
+    throw fail(
+      "certificate.corruptKey",
+      `${source}: the private key is damaged (${(e as Error).message})`,
+      where,
+      hints.cert,
+      "restore the key from the original",
+      e,
+    );
   }
   if (cfg.type && cfg.type !== "UNDEFINED" && cfg.type !== info.type) {
-    throw fail("certificate.typeMismatch", `Certificate type is ${cfg.type} but ${source} holds an ${info.type} key`, where, "type",
-      `set type to ${info.type} (or remove it)`);
+    throw fail(
+      "certificate.typeMismatch",
+      `Certificate type is ${cfg.type} but ${source} holds an ${info.type} key`,
+      where,
+      "type",
+      `set type to ${info.type} (or remove it)`,
+    );
   }
   if (chain.length === 0) {
-    throw fail("certificate.noCertificate", `${source}: the key entry has no certificate`, where, hints.cert, hints.fixChain);
+    throw fail(
+      "certificate.noCertificate",
+      `${source}: the key entry has no certificate`,
+      where,
+      hints.cert,
+      hints.fixChain,
+    );
   }
   const leaf = chain[0];
   let leafKey: string;
   try {
     leafKey = spkiFingerprint(spkiOf(leaf));
   } catch (e) {
-    throw fail("certificate.corrupt", `${source}: the certificate [${leaf.subject}] has an unreadable public key (${(e as Error).message})`, where, hints.cert, "restore the certificate from what the CA sent", e);
+    throw fail(
+      "certificate.corrupt",
+      `${source}: the certificate [${leaf.subject}] has an unreadable public key (${(e as Error).message})`,
+      where,
+      hints.cert,
+      "restore the certificate from what the CA sent",
+      e,
+    );
   }
   if (leafKey !== spkiFingerprint(info.spki)) {
-    throw fail("certificate.keyMismatch", `${source}: the certificate [${leaf.subject}] does not match the private key`, where, hints.cert,
-      "use the certificate that was issued for this key (compare `openssl x509 -noout -pubkey -in cert.pem` with `openssl pkey -pubout -in key.pem`)");
+    throw fail(
+      "certificate.keyMismatch",
+      `${source}: the certificate [${leaf.subject}] does not match the private key`,
+      where,
+      hints.cert,
+      "use the certificate that was issued for this key (compare `openssl x509 -noout -pubkey -in cert.pem` with `openssl pkey -pubout -in key.pem`)",
+    );
   }
   const broken = await brokenLink(chain);
   if (broken) {
-    throw fail("certificate.chainBroken", `${source}: the certificate chain does not link up: ${broken.reason}`, where, hints.cert, hints.fixChain);
+    throw fail(
+      "certificate.chainBroken",
+      `${source}: the certificate chain does not link up: ${broken.reason}`,
+      where,
+      hints.cert,
+      hints.fixChain,
+    );
   }
   const now = Date.now();
   for (const [i, c] of chain.entries()) {
     const which = i === 0 ? "certificate" : `chain certificate #${i + 1}`;
-    if (c.notAfter.getTime() < now) warnings.push(`${which} [${c.subject}] expired on ${c.notAfter.toISOString()} (${source})`);
-    else if (c.notBefore.getTime() > now) warnings.push(`${which} [${c.subject}] is not valid until ${c.notBefore.toISOString()} (${source})`);
+    if (c.notAfter.getTime() < now) {
+      warnings.push(`${which} [${c.subject}] expired on ${c.notAfter.toISOString()} (${source})`);
+    } else if (c.notBefore.getTime() > now) {
+      warnings.push(`${which} [${c.subject}] is not valid until ${c.notBefore.toISOString()} (${source})`);
+    }
   }
   return {
     keyPem: toPem("PRIVATE KEY", pkcs8),

@@ -34,7 +34,13 @@ const IANA_TO_OPENSSL: Record<string, string> = {
   TLS_RSA_WITH_AES_256_CBC_SHA: "AES256-SHA",
 };
 
-export const TLS13_SUITES = ["TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256", "TLS_AES_128_CCM_SHA256", "TLS_AES_128_CCM_8_SHA256"];
+export const TLS13_SUITES = [
+  "TLS_AES_256_GCM_SHA384",
+  "TLS_CHACHA20_POLY1305_SHA256",
+  "TLS_AES_128_GCM_SHA256",
+  "TLS_AES_128_CCM_SHA256",
+  "TLS_AES_128_CCM_8_SHA256",
+];
 export const DEFAULT_TLS13_SUITES = TLS13_SUITES.slice(0, 3);
 
 export interface CipherSettings {
@@ -45,7 +51,11 @@ export interface CipherSettings {
   warnings: string[];
 }
 
-export function parseCipherSettings(ciphers: string | undefined, cipherSuites: string | undefined, where: { ciphers: Where; cipherSuites: Where }): CipherSettings {
+export function parseCipherSettings(
+  ciphers: string | undefined,
+  cipherSuites: string | undefined,
+  where: { ciphers: Where; cipherSuites: Where },
+): CipherSettings {
   const warnings: string[] = [];
   let tls12: string | undefined;
   const tls13: string[] = [];
@@ -69,7 +79,8 @@ export function parseCipherSettings(ciphers: string | undefined, cipherSuites: s
     if (unknown.length > 0) {
       throw new BobcatError("tls.unknownCipher", `None of these [ciphers] are known: ${unknown.join(", ")}`, {
         where: where.ciphers,
-        fix: "use OpenSSL names (ECDHE-RSA-AES128-GCM-SHA256) or IANA names of ECDHE/DHE suites (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)",
+        fix:
+          "use OpenSSL names (ECDHE-RSA-AES128-GCM-SHA256) or IANA names of ECDHE/DHE suites (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)",
       });
     }
     if (kept.length > 0) tls12 = kept.join(":");
@@ -81,14 +92,19 @@ export function parseCipherSettings(ciphers: string | undefined, cipherSuites: s
       else warnings.push(`cipherSuites: ${t} is not a TLS 1.3 suite and was ignored (TLS 1.2 ciphers go in ciphers)`);
     }
     if (tls13.length === 0) {
-      throw new BobcatError("tls.unknownCipher", `None of the [cipherSuites] specified are TLS 1.3 suites: [${cipherSuites}]`, {
-        where: where.cipherSuites,
-        fix: `use some of: ${DEFAULT_TLS13_SUITES.join(", ")}`,
-      });
+      throw new BobcatError(
+        "tls.unknownCipher",
+        `None of the [cipherSuites] specified are TLS 1.3 suites: [${cipherSuites}]`,
+        {
+          where: where.cipherSuites,
+          fix: `use some of: ${DEFAULT_TLS13_SUITES.join(", ")}`,
+        },
+      );
     }
   }
   const unique = [...new Set(tls13)];
-  const restricted = unique.length > 0 && !(unique.length === DEFAULT_TLS13_SUITES.length && DEFAULT_TLS13_SUITES.every((s) => unique.includes(s)));
+  const restricted = unique.length > 0 &&
+    !(unique.length === DEFAULT_TLS13_SUITES.length && DEFAULT_TLS13_SUITES.every((s) => unique.includes(s)));
   return { tls12, tls13: restricted ? unique : undefined, warnings };
 }
 
@@ -97,9 +113,14 @@ function checkTls12(cipherString: string, where: Where): void {
   try {
     createSecureContext({ ciphers: cipherString, minVersion: "TLSv1.2", maxVersion: "TLSv1.2" });
   } catch (e) {
-    throw new BobcatError("tls.noCiphers", `None of the [ciphers] specified are supported by the SSL engine : [${cipherString}] (${(e as Error).message})`, {
-      where,
-      fix: "check the cipher names (openssl ciphers -v 'STRING' lists what a string selects), or remove ciphers to use bobcat's modern default",
-    });
+    throw new BobcatError(
+      "tls.noCiphers",
+      `None of the [ciphers] specified are supported by the SSL engine : [${cipherString}] (${(e as Error).message})`,
+      {
+        where,
+        fix:
+          "check the cipher names (openssl ciphers -v 'STRING' lists what a string selects), or remove ciphers to use bobcat's modern default",
+      },
+    );
   }
 }

@@ -24,7 +24,9 @@ export function parseProtocols(value: string, where: Where = {}): ParsedProtocol
   for (const raw of items) {
     const sign = raw[0] === "+" || raw[0] === "-" ? raw[0] : "";
     const name = sign ? raw.slice(1) : raw;
-    if (!sign && !first && !commaList) warnings.push(`protocol [${name}] has no + or - prefix; it is added (write +${name})`);
+    if (!sign && !first && !commaList) {
+      warnings.push(`protocol [${name}] has no + or - prefix; it is added (write +${name})`);
+    }
     const names = name.toLowerCase() === "all" ? ALL : [name];
     for (const n of names) {
       const canonical = ALL.find((a) => a.toLowerCase() === n.toLowerCase());
@@ -40,13 +42,19 @@ export function parseProtocols(value: string, where: Where = {}): ParsedProtocol
   const versions = [...enabled].filter((p): p is TlsVersion => SUPPORTED.includes(p));
   const old = [...enabled].filter((p) => !SUPPORTED.includes(p));
   if (old.length > 0 && value.toLowerCase().trim() !== "all" && !/^all/i.test(value.trim())) {
-    warnings.push(`${old.join(", ")} ${old.length > 1 ? "are" : "is"} insecure and never enabled; only TLSv1.2 and TLSv1.3 are`);
+    warnings.push(
+      `${old.join(", ")} ${old.length > 1 ? "are" : "is"} insecure and never enabled; only TLSv1.2 and TLSv1.3 are`,
+    );
   }
   if (versions.length === 0) {
-    throw new BobcatError("tls.noProtocols", `None of the [protocols] specified are supported by the SSL engine : [[${[...enabled].join(", ") || value}]]`, {
-      where: { ...where, attribute: "protocols" },
-      fix: 'use "TLSv1.2+TLSv1.3" (the default), "+TLSv1.3" or "+TLSv1.2"',
-    });
+    throw new BobcatError(
+      "tls.noProtocols",
+      `None of the [protocols] specified are supported by the SSL engine : [[${[...enabled].join(", ") || value}]]`,
+      {
+        where: { ...where, attribute: "protocols" },
+        fix: 'use "TLSv1.2+TLSv1.3" (the default), "+TLSv1.3" or "+TLSv1.2"',
+      },
+    );
   }
   return { versions: versions.sort() as TlsVersion[], warnings };
 }

@@ -36,11 +36,20 @@ export async function loadClientTrust(h: SSLHostConfig): Promise<ClientTrust | u
       }
     } catch (e) {
       const err = keystoreError(e, h.truststoreType ?? "truststore");
-      throw new BobcatError(err.code, `truststore ${h.truststoreFile}: ${err.message}`, { where: src.attr("truststoreFile"), fix: err.fix ?? "check truststorePassword" });
+      throw new BobcatError(err.code, `truststore ${h.truststoreFile}: ${err.message}`, {
+        where: src.attr("truststoreFile"),
+        fix: err.fix ?? "check truststorePassword",
+      });
     }
   }
   if (h.caCertificateFile) {
-    anchors.push(...parseCerts(await readOrFail(h.caCertificateFile, "caCertificateFile", src.attr("caCertificateFile")), h.caCertificateFile, src.attr("caCertificateFile")));
+    anchors.push(
+      ...parseCerts(
+        await readOrFail(h.caCertificateFile, "caCertificateFile", src.attr("caCertificateFile")),
+        h.caCertificateFile,
+        src.attr("caCertificateFile"),
+      ),
+    );
   }
   if (h.caCertificatePath) {
     let names: string[];
@@ -54,14 +63,25 @@ export async function loadClientTrust(h: SSLHostConfig): Promise<ClientTrust | u
     }
     for (const n of names) {
       const file = join(h.caCertificatePath, n);
-      anchors.push(...parseCerts(await readOrFail(file, "caCertificatePath", src.attr("caCertificatePath")), file, src.attr("caCertificatePath")));
+      anchors.push(
+        ...parseCerts(
+          await readOrFail(file, "caCertificatePath", src.attr("caCertificatePath")),
+          file,
+          src.attr("caCertificatePath"),
+        ),
+      );
     }
   }
   if (anchors.length === 0 && h.certificateVerification !== "optionalNoCA") {
-    throw new BobcatError("trust.empty", `certificateVerification is ${h.certificateVerification} but no trusted CA certificates are configured (the trustAnchors parameter must be non-empty)`, {
-      where: src.attr("certificateVerification"),
-      fix: "set truststoreFile (JKS/PKCS12 with trusted certificate entries) or caCertificateFile (PEM), or use optionalNoCA",
-    });
+    throw new BobcatError(
+      "trust.empty",
+      `certificateVerification is ${h.certificateVerification} but no trusted CA certificates are configured (the trustAnchors parameter must be non-empty)`,
+      {
+        where: src.attr("certificateVerification"),
+        fix:
+          "set truststoreFile (JKS/PKCS12 with trusted certificate entries) or caCertificateFile (PEM), or use optionalNoCA",
+      },
+    );
   }
   const crls: X509Crl[] = [];
   if (h.certificateRevocationListFile) {
@@ -69,42 +89,66 @@ export async function loadClientTrust(h: SSLHostConfig): Promise<ClientTrust | u
     const where = src.attr("certificateRevocationListFile");
     const bytes = await readOrFail(file, "certificateRevocationListFile", where);
     try {
-      const ders = looksLikePem(bytes) ? parsePem(new TextDecoder().decode(bytes)).filter((b) => b.label === "X509 CRL").map((b) => b.der) : [bytes];
+      const ders = looksLikePem(bytes)
+        ? parsePem(new TextDecoder().decode(bytes)).filter((b) => b.label === "X509 CRL").map((b) => b.der)
+        : [bytes];
       if (ders.length === 0) throw new Error("no X509 CRL block found");
       for (const der of ders) crls.push(new x509.X509Crl(new Uint8Array(der)));
     } catch (e) {
-      throw new BobcatError("trust.badCrl", `certificateRevocationListFile ${file} is not a readable CRL: ${(e as Error).message}`, {
-        where,
-        fix: "give a PEM (-----BEGIN X509 CRL-----) or DER CRL, e.g. from `openssl ca -gencrl`",
-      });
+      throw new BobcatError(
+        "trust.badCrl",
+        `certificateRevocationListFile ${file} is not a readable CRL: ${(e as Error).message}`,
+        {
+          where,
+          fix: "give a PEM (-----BEGIN X509 CRL-----) or DER CRL, e.g. from `openssl ca -gencrl`",
+        },
+      );
     }
     for (const crl of crls) {
       const issuer = anchors.find((a) => a.subject === crl.issuer);
       if (issuer && !(await crl.verify({ publicKey: issuer.publicKey }).catch(() => false))) {
-        throw new BobcatError("trust.badCrl", `the CRL in ${file} from ${crl.issuer} does not verify with that CA's key`, {
-          where,
-          fix: "use the CRL the CA itself published",
-        });
+        throw new BobcatError(
+          "trust.badCrl",
+          `the CRL in ${file} from ${crl.issuer} does not verify with that CA's key`,
+          {
+            where,
+            fix: "use the CRL the CA itself published",
+          },
+        );
       }
     }
   }
   return { anchors, caPems: anchors.map(certPem), crls };
 }
 
-function parseCerts(bytes: Uint8Array, file: string, where: ReturnType<ReturnType<typeof sourceOf>["attr"]>): X509Certificate[] {
+function parseCerts(
+  bytes: Uint8Array,
+  file: string,
+  where: ReturnType<ReturnType<typeof sourceOf>["attr"]>,
+): X509Certificate[] {
   try {
-    const blocks = parsePem(new TextDecoder().decode(bytes)).filter((b) => b.label === "CERTIFICATE" || b.label === "TRUSTED CERTIFICATE");
+    const blocks = parsePem(new TextDecoder().decode(bytes)).filter((b) =>
+      b.label === "CERTIFICATE" || b.label === "TRUSTED CERTIFICATE"
+    );
     if (blocks.length === 0) throw new Error("no CERTIFICATE block found");
     return blocks.map((b) => new x509.X509Certificate(new Uint8Array(b.der)));
   } catch (e) {
-    throw new BobcatError("trust.badCertificate", `${file} holds no readable PEM certificate: ${(e as Error).message}`, {
-      where,
-      fix: "give PEM certificates (-----BEGIN CERTIFICATE-----)",
-    });
+    throw new BobcatError(
+      "trust.badCertificate",
+      `${file} holds no readable PEM certificate: ${(e as Error).message}`,
+      {
+        where,
+        fix: "give PEM certificates (-----BEGIN CERTIFICATE-----)",
+      },
+    );
   }
 }
 
-async function readOrFail(file: string, attribute: string, where: ReturnType<ReturnType<typeof sourceOf>["attr"]>): Promise<Uint8Array> {
+async function readOrFail(
+  file: string,
+  attribute: string,
+  where: ReturnType<ReturnType<typeof sourceOf>["attr"]>,
+): Promise<Uint8Array> {
   try {
     return await readRegularFile(file);
   } catch (e) {

@@ -51,7 +51,9 @@ export async function readRegularFile(path: string, maxBytes: number = MAX_CONFI
   const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   try {
     const st = await handle.stat();
-    if (!st.isFile()) throw new UnreadableFileError(path, "ENOTREGULAR", `is ${fileKind(st)}, not a regular file`, st.isDirectory());
+    if (!st.isFile()) {
+      throw new UnreadableFileError(path, "ENOTREGULAR", `is ${fileKind(st)}, not a regular file`, st.isDirectory());
+    }
     const tooLarge = () => new UnreadableFileError(path, "ETOOLARGE", `is larger than ${formatBytes(maxBytes)}`);
     if (st.size > maxBytes) throw tooLarge();
     // The file may grow between stat and read: read at most maxBytes + 1 and refuse the excess.

@@ -74,7 +74,8 @@ function parseV6(s: string): Uint8Array | null {
   return out;
 }
 
-const isMapped = (b: Uint8Array) => b.length === 16 && b.slice(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;
+const isMapped = (b: Uint8Array) =>
+  b.length === 16 && b.slice(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;
 
 function formatV6(b: Uint8Array): string {
   const w: number[] = [];
@@ -82,7 +83,7 @@ function formatV6(b: Uint8Array): string {
   // RFC 5952: compress the longest run (at least two) of zero groups, the first on a tie.
   let best = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (w[i] !== 0) {
       i++;
       continue;

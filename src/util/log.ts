@@ -46,16 +46,26 @@ export class Logger {
     settings.sink.write(`${ts} ${level.toUpperCase().padEnd(5)} [${this.component}] ${msg}`, level);
   }
 
-  trace(msg: string): void { this.emit("trace", msg); }
-  debug(msg: string): void { this.emit("debug", msg); }
-  info(msg: string): void { this.emit("info", msg); }
-  warn(msg: string): void { this.emit("warn", msg); }
-  error(msg: string): void { this.emit("error", msg); }
+  trace(msg: string): void {
+    this.emit("trace", msg);
+  }
+  debug(msg: string): void {
+    this.emit("debug", msg);
+  }
+  info(msg: string): void {
+    this.emit("info", msg);
+  }
+  warn(msg: string): void {
+    this.emit("warn", msg);
+  }
+  error(msg: string): void {
+    this.emit("error", msg);
+  }
 }
 
 const loggers = new Map<string, Logger>();
 export function logger(component: string): Logger {
   let l = loggers.get(component);
-  if (!l) loggers.set(component, (l = new Logger(component)));
+  if (!l) loggers.set(component, l = new Logger(component));
   return l;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { parse } from "yaml";
@@ -72,12 +72,18 @@ describe("bobcat convert: Tomcat's default files (tomcat.md §6)", () => {
 
     // The realms and the UserDatabase have no counterpart: commented in place, with the nested realm.
     expect(yaml).toContain('# not converted: <Realm className="org.apache.catalina.realm.LockOutRealm"> — ');
-    expect(yaml).toContain('#   <Realm className="org.apache.catalina.realm.UserDatabaseRealm" resourceName="UserDatabase"/>');
-    expect(yaml).toContain('not converted: <Resource name="UserDatabase" auth="Container" type="org.apache.catalina.UserDatabase"');
+    expect(yaml).toContain(
+      '#   <Realm className="org.apache.catalina.realm.UserDatabaseRealm" resourceName="UserDatabase"/>',
+    );
+    expect(yaml).toContain(
+      'not converted: <Resource name="UserDatabase" auth="Container" type="org.apache.catalina.UserDatabase"',
+    );
     expect(tree.server.globalNamingResources).toBeUndefined();
     expect(warnings).toHaveLength(2);
-    expect(warnings[0]).toStartWith("/opt/tomcat/conf/server.xml:43: not converted: <Resource name=\"UserDatabase\"");
-    expect(warnings[1]).toStartWith('/opt/tomcat/conf/server.xml:126: not converted: <Realm className="org.apache.catalina.realm.LockOutRealm">');
+    expect(warnings[0]).toStartWith('/opt/tomcat/conf/server.xml:43: not converted: <Resource name="UserDatabase"');
+    expect(warnings[1]).toStartWith(
+      '/opt/tomcat/conf/server.xml:126: not converted: <Realm className="org.apache.catalina.realm.LockOutRealm">',
+    );
     expect(warnings[1]).toContain("with 1 nested element");
 
     // The header says where it came from and which base directory the relative paths need.
@@ -105,19 +111,30 @@ describe("bobcat convert: Tomcat's default files (tomcat.md §6)", () => {
     const cert = https!.sslHostConfigs[0]!.certificates[0]!;
     expect(cert.certificateKeystoreFile).toBe("/srv/tomcat/conf/localhost-rsa.jks");
     expect(cert.type).toBe("RSA");
-    expect(yaml).toContain('# not converted: <Connector protocol="AJP/1.3" address="::1" port="8009" redirectPort="8443"> — bobcat has no AJP connector');
-    expect(yaml).toContain('# not converted: <UpgradeProtocol className="org.apache.coyote.http2.Http2Protocol"> — bobcat serves HTTP/2 over TLS by itself');
-    expect(yaml).toContain('# not converted: <Executor name="tomcatThreadPool" namePrefix="catalina-exec-" maxThreads="150" minSpareThreads="4"> — bobcat has no shared thread pools');
-    expect(warnings.filter((w) => w.includes("not converted: <Connector protocol=\"AJP/1.3\""))).toHaveLength(1);
+    expect(yaml).toContain(
+      '# not converted: <Connector protocol="AJP/1.3" address="::1" port="8009" redirectPort="8443"> — bobcat has no AJP connector',
+    );
+    expect(yaml).toContain(
+      '# not converted: <UpgradeProtocol className="org.apache.coyote.http2.Http2Protocol"> — bobcat serves HTTP/2 over TLS by itself',
+    );
+    expect(yaml).toContain(
+      '# not converted: <Executor name="tomcatThreadPool" namePrefix="catalina-exec-" maxThreads="150" minSpareThreads="4"> — bobcat has no shared thread pools',
+    );
+    expect(warnings.filter((w) => w.includes('not converted: <Connector protocol="AJP/1.3"'))).toHaveLength(1);
     expect(warnings.filter((w) => w.includes("<Executor"))).toHaveLength(1);
   });
 
   test("the default context.xml: its WatchedResources are reported once, in the header", () => {
-    const { yaml, warnings } = convertServerXml(DEFAULT_SERVER_XML, { contextXml: DEFAULT_CONTEXT_XML, contextFile: "conf/context.xml" });
+    const { yaml, warnings } = convertServerXml(DEFAULT_SERVER_XML, {
+      contextXml: DEFAULT_CONTEXT_XML,
+      contextFile: "conf/context.xml",
+    });
     load(yaml);
     const header = yaml.slice(0, yaml.indexOf("\nserver:"));
     expect(header).toContain("from server.xml and conf/context.xml.");
-    expect(header).toContain("# not converted: <WatchedResource>WEB-INF/web.xml</WatchedResource> — bobcat does not reload applications");
+    expect(header).toContain(
+      "# not converted: <WatchedResource>WEB-INF/web.xml</WatchedResource> — bobcat does not reload applications",
+    );
     expect(header).toContain("# not converted: <WatchedResource>${catalina.base}/conf/web.xml</WatchedResource>");
     const watched = warnings.filter((w) => w.includes("WatchedResource"));
     expect(watched).toHaveLength(3);
@@ -134,8 +151,18 @@ describe("bobcat convert: fixtures", () => {
     expect(tls.acceptCount).toBe(50);
     expect(tls.sslHostConfigs[0].honorCipherOrder).toBe(true);
     expect(tls.sslHostConfigs[0].certificates).toEqual([
-      { certificateKeystoreFile: "${user.home}/.keystore", certificateKeystorePassword: "changeit", certificateKeyAlias: "tomcat", type: "RSA" },
-      { certificateKeyFile: "conf/localhost-ec-key.pem", certificateFile: "conf/localhost-ec-cert.pem", certificateChainFile: "conf/localhost-ec-chain.pem", type: "EC" },
+      {
+        certificateKeystoreFile: "${user.home}/.keystore",
+        certificateKeystorePassword: "changeit",
+        certificateKeyAlias: "tomcat",
+        type: "RSA",
+      },
+      {
+        certificateKeyFile: "conf/localhost-ec-key.pem",
+        certificateFile: "conf/localhost-ec-cert.pem",
+        certificateChainFile: "conf/localhost-ec-chain.pem",
+        type: "EC",
+      },
     ]);
     // ${...} is kept for bobcat to expand, defaults included.
     expect(tree.server.services[0].connectors[0].port).toBe("${http.port:-8080}");
@@ -147,7 +174,9 @@ describe("bobcat convert: fixtures", () => {
     expect(ec!.certificateFile).toBe("/srv/tomcat/conf/localhost-ec-cert.pem");
     expect(c.server.services[0]!.engine.hosts[0]!.contexts[0]!.cookieProcessor.sameSiteCookies).toBe("strict");
 
-    expect(yaml).toContain('# not converted: <Executor name="tomcatThreadPool" namePrefix="catalina-exec-" maxThreads="150" minSpareThreads="4"> — bobcat has no shared thread pools');
+    expect(yaml).toContain(
+      '# not converted: <Executor name="tomcatThreadPool" namePrefix="catalina-exec-" maxThreads="150" minSpareThreads="4"> — bobcat has no shared thread pools',
+    );
     expect(yaml).toContain('# not converted: maxParameterCount="1000" — not a bobcat <Connector> attribute');
     expect(warnings).toEqual([
       expect.stringMatching(/^conf\/tls-keystore-pem\.xml:6: not converted: <Executor /),
@@ -181,9 +210,15 @@ describe("bobcat convert: fixtures", () => {
     expect(tls.keystorePass).toBe("changeit");
     expect(tls.clientAuth).toBe("want");
     expect(tls.sslHostConfigs).toBeUndefined();
-    expect(yaml).toContain("keystoreFile: conf/.keystore # Tomcat 9 attribute: bobcat moves it to certificateKeystoreFile on the default SSLHostConfig's certificate");
-    expect(yaml).toContain('# not converted: SSLHonorCipherOrder="true" — a Tomcat 9 TLS attribute bobcat does not move: set honorCipherOrder on the connector\'s SSLHostConfig');
-    expect(yaml).toContain('# not converted: <Connector port="8009" protocol="AJP/1.3" redirectPort="8443" secretRequired="false"> — bobcat has no AJP connector');
+    expect(yaml).toContain(
+      "keystoreFile: conf/.keystore # Tomcat 9 attribute: bobcat moves it to certificateKeystoreFile on the default SSLHostConfig's certificate",
+    );
+    expect(yaml).toContain(
+      '# not converted: SSLHonorCipherOrder="true" — a Tomcat 9 TLS attribute bobcat does not move: set honorCipherOrder on the connector\'s SSLHostConfig',
+    );
+    expect(yaml).toContain(
+      '# not converted: <Connector port="8009" protocol="AJP/1.3" redirectPort="8443" secretRequired="false"> — bobcat has no AJP connector',
+    );
     expect(warnings).toHaveLength(2);
 
     const c = load(yaml);
@@ -230,29 +265,60 @@ describe("bobcat convert: fixtures", () => {
     const tree = data(yaml);
     expect(tree.server.globalNamingResources.resources).toEqual([
       {
-        name: "jdbc/SessionDS", auth: "Container", type: "javax.sql.DataSource", driverClassName: "org.postgresql.Driver",
-        url: "jdbc:postgresql://db.internal:5432/sessions", username: "tomcat", password: "${db.pass}", maxTotal: 20, maxWaitMillis: 5000,
+        name: "jdbc/SessionDS",
+        auth: "Container",
+        type: "javax.sql.DataSource",
+        driverClassName: "org.postgresql.Driver",
+        url: "jdbc:postgresql://db.internal:5432/sessions",
+        username: "tomcat",
+        password: "${db.pass}",
+        maxTotal: 20,
+        maxWaitMillis: 5000,
       },
     ]);
     expect(yaml).toContain('# not converted: <Resource name="UserDatabase"');
     const [cart, shop] = tree.server.services[0].engine.hosts[0].contexts;
     expect(cart.manager).toEqual({
-      className: "org.apache.catalina.session.PersistentManager", maxIdleBackup: 1, maxIdleSwap: 3, processExpiresFrequency: 1, saveOnRestart: true,
+      className: "org.apache.catalina.session.PersistentManager",
+      maxIdleBackup: 1,
+      maxIdleSwap: 3,
+      processExpiresFrequency: 1,
+      saveOnRestart: true,
       store: { className: "org.apache.catalina.session.FileStore", directory: "sessions" },
     });
-    expect(shop.resources).toEqual([{ name: "jdbc/LocalDS", type: "javax.sql.DataSource", url: "sqlite:data/shop.db" }]);
-    expect(shop.manager).toMatchObject({ className: "org.apache.catalina.session.PersistentManager", maxIdleSwap: 1800, minIdleSwap: 60, maxActiveSessions: 1000, sessionActivityCheck: true });
+    expect(shop.resources).toEqual([{
+      name: "jdbc/LocalDS",
+      type: "javax.sql.DataSource",
+      url: "sqlite:data/shop.db",
+    }]);
+    expect(shop.manager).toMatchObject({
+      className: "org.apache.catalina.session.PersistentManager",
+      maxIdleSwap: 1800,
+      minIdleSwap: 60,
+      maxActiveSessions: 1000,
+      sessionActivityCheck: true,
+    });
     expect(shop.manager.store).toEqual({
-      className: "org.apache.catalina.session.DataSourceStore", dataSourceName: "jdbc/SessionDS", sessionTable: "tomcat_sessions",
-      sessionIdCol: "session_id", sessionAppCol: "app_name", sessionDataCol: "session_data", sessionValidCol: "valid_session",
-      sessionMaxInactiveCol: "max_inactive", sessionLastAccessedCol: "last_access",
+      className: "org.apache.catalina.session.DataSourceStore",
+      dataSourceName: "jdbc/SessionDS",
+      sessionTable: "tomcat_sessions",
+      sessionIdCol: "session_id",
+      sessionAppCol: "app_name",
+      sessionDataCol: "session_data",
+      sessionValidCol: "valid_session",
+      sessionMaxInactiveCol: "max_inactive",
+      sessionLastAccessedCol: "last_access",
     });
     // Besides the UserDatabase, the only warnings are for elements copied without a schema definition.
-    expect(warnings.filter((w) => !w.includes("is copied as written"))).toEqual([expect.stringContaining('not converted: <Resource name="UserDatabase"')]);
+    expect(warnings.filter((w) => !w.includes("is copied as written"))).toEqual([
+      expect.stringContaining('not converted: <Resource name="UserDatabase"'),
+    ]);
 
     // The converted file loads: resources, PersistentManager and both stores are in the schema.
     const loaded: BobcatConfig = load(yaml, { "db.pass": "pw" });
-    const ctx = loaded.server.services[0]!.engine.hosts[0]!.contexts[0]! as unknown as { manager: Record<string, unknown> };
+    const ctx = loaded.server.services[0]!.engine.hosts[0]!.contexts[0]! as unknown as {
+      manager: Record<string, unknown>;
+    };
     expect(ctx.manager).toMatchObject({ className: "PersistentManager", maxIdleSwap: 3 });
     expect(ctx.manager.store).toMatchObject({ className: "FileStore", directory: "sessions" });
   });
@@ -262,11 +328,20 @@ describe("bobcat convert: fixtures", () => {
     const c = load(yaml);
     const engine = c.server.services[0]!.engine;
     const [remoteIp, ssl] = engine.valves as unknown as Record<string, unknown>[];
-    expect(remoteIp).toMatchObject({ className: "RemoteIpValve", internalProxies: "10\\.0\\.0\\.\\d{1,3}|127\\.0\\.0\\.1", httpsServerPort: 443, protocolHeader: "x-forwarded-proto" });
+    expect(remoteIp).toMatchObject({
+      className: "RemoteIpValve",
+      internalProxies: "10\\.0\\.0\\.\\d{1,3}|127\\.0\\.0\\.1",
+      httpsServerPort: 443,
+      protocolHeader: "x-forwarded-proto",
+    });
     expect(ssl).toMatchObject({ className: "SSLValve", sslClientCertHeader: "X-SSL-Client-Cert" });
     const host = engine.hosts[0]!;
     expect(host.valves).toHaveLength(1);
-    expect(host.valves[0]).toMatchObject({ className: "AccessLogValve", buffered: false, pattern: '%{X-Forwarded-For}i %l %u %t "%r" %s %b %D' });
+    expect(host.valves[0]).toMatchObject({
+      className: "AccessLogValve",
+      buffered: false,
+      pattern: '%{X-Forwarded-For}i %l %u %t "%r" %s %b %D',
+    });
     expect(host.contexts[0]!.valves[0]).toMatchObject({ className: "AccessLogValve", fileDateFormat: "" });
     expect(data(yaml).server.services[0].engine.hosts[0].contexts[0].valves[0].directory).toBe("-");
     const conn = c.server.services[0]!.connectors[0]!;
@@ -279,7 +354,9 @@ describe("bobcat convert: fixtures", () => {
       "org.apache.catalina.authenticator.SingleSignOn",
       "org.apache.catalina.valves.RemoteAddrValve",
     ]);
-    expect(yaml).toContain('# not converted: <Valve className="org.apache.catalina.valves.RemoteAddrValve" allow="127\\.\\d+\\.\\d+\\.\\d+"> — bobcat\'s <Valve> className is one of: AccessLogValve, RemoteIpValve, SSLValve');
+    expect(yaml).toContain(
+      '# not converted: <Valve className="org.apache.catalina.valves.RemoteAddrValve" allow="127\\.\\d+\\.\\d+\\.\\d+"> — bobcat\'s <Valve> className is one of: AccessLogValve, RemoteIpValve, SSLValve',
+    );
   });
 
   test("context.xml settings become every context's defaults; a context's own settings win", () => {
@@ -293,7 +370,10 @@ describe("bobcat convert: fixtures", () => {
     expect(files.manager).toMatchObject({ pathname: "", maxActiveSessions: 500 });
     expect(files.cookieProcessor.sameSiteCookies).toBe("strict");
     // Valves add up, context.xml's first, as in Tomcat.
-    expect(admin!.valves.map((v) => (v as unknown as { prefix: string }).prefix)).toEqual(["app_access", "admin_access"]);
+    expect(admin!.valves.map((v) => (v as unknown as { prefix: string }).prefix)).toEqual([
+      "app_access",
+      "admin_access",
+    ]);
     const header = yaml.slice(0, yaml.indexOf("\nserver:"));
     expect(header).toContain('# not converted: antiResourceLocking="false" — not a bobcat <Context> attribute');
     expect(header).toContain("# not converted: <WatchedResource>WEB-INF/web.xml</WatchedResource>");
@@ -307,13 +387,14 @@ describe("bobcat convert: fixtures", () => {
     load(yaml);
     const header = yaml.slice(0, yaml.indexOf("\nserver:"));
     expect(header).toContain("# not applied — the server.xml lists no <Context>");
-    expect(header).toContain("#   manager:\n#     pathname: \"\"\n#     maxActiveSessions: 500");
+    expect(header).toContain('#   manager:\n#     pathname: ""\n#     maxActiveSessions: 500');
     expect(warnings.some((w) => w.startsWith("context.xml:3: not applied"))).toBe(true);
   });
 });
 
 describe("bobcat convert: typing, unknown parts, errors", () => {
-  const wrap = (connector: string, extra = "") => `<Server>
+  const wrap = (connector: string, extra = "") =>
+    `<Server>
   <Service>
     ${connector}
     <Engine defaultHost="localhost">
@@ -324,11 +405,20 @@ describe("bobcat convert: typing, unknown parts, errors", () => {
 
   test("values are typed by the schema; text stays text", () => {
     const { yaml, warnings } = convertServerXml(
-      wrap('<Connector port="8443" SSLEnabled="TRUE" maxThreads="10" address="127.0.0.1" server="007" xpoweredBy="false"><SSLHostConfig sessionTimeout="300" protocols="TLSv1.3"><Certificate certificateFile="c.pem" certificateKeystorePassword="123456"/></SSLHostConfig></Connector>'),
+      wrap(
+        '<Connector port="8443" SSLEnabled="TRUE" maxThreads="10" address="127.0.0.1" server="007" xpoweredBy="false"><SSLHostConfig sessionTimeout="300" protocols="TLSv1.3"><Certificate certificateFile="c.pem" certificateKeystorePassword="123456"/></SSLHostConfig></Connector>',
+      ),
     );
     expect(warnings).toEqual([]);
     const conn = data(yaml).server.services[0].connectors[0];
-    expect(conn).toMatchObject({ port: 8443, SSLEnabled: true, maxThreads: 10, address: "127.0.0.1", server: "007", xpoweredBy: false });
+    expect(conn).toMatchObject({
+      port: 8443,
+      SSLEnabled: true,
+      maxThreads: 10,
+      address: "127.0.0.1",
+      server: "007",
+      xpoweredBy: false,
+    });
     expect(conn.sslHostConfigs[0].sessionTimeout).toBe(300);
     expect(conn.sslHostConfigs[0].certificates[0].certificateKeystorePassword).toBe("123456");
     expect(yaml).toContain('server: "007"');
@@ -374,24 +464,38 @@ describe("bobcat convert: typing, unknown parts, errors", () => {
   });
 
   test("className on an element bobcat has one implementation of is an attribute it does not take", () => {
-    const { yaml, warnings } = convertServerXml(wrap('<Connector port="8080"/>').replace('<Host name="localhost">', '<Host name="localhost" className="org.apache.catalina.core.StandardHost">'));
+    const { yaml, warnings } = convertServerXml(
+      wrap('<Connector port="8080"/>').replace(
+        '<Host name="localhost">',
+        '<Host name="localhost" className="org.apache.catalina.core.StandardHost">',
+      ),
+    );
     expect(load(yaml).server.services[0]!.engine.hosts[0]!.name).toBe("localhost");
-    expect(yaml).toContain('# not converted: className="org.apache.catalina.core.StandardHost" — not a bobcat <Host> attribute');
+    expect(yaml).toContain(
+      '# not converted: className="org.apache.catalina.core.StandardHost" — not a bobcat <Host> attribute',
+    );
     expect(warnings).toHaveLength(1);
   });
 
   test("a second <Manager> replaces the first, as in Tomcat, and the first is reported", () => {
     const { yaml, warnings } = convertServerXml(
-      wrap('<Connector port="8080"/>', '<Context path="/a" docBase="a"><Manager pathname="one.ser"/><Manager pathname="two.ser"/></Context>'),
+      wrap(
+        '<Connector port="8080"/>',
+        '<Context path="/a" docBase="a"><Manager pathname="one.ser"/><Manager pathname="two.ser"/></Context>',
+      ),
     );
     expect(load(yaml).server.services[0]!.engine.hosts[0]!.contexts[0]!.manager).toMatchObject({ pathname: "two.ser" });
-    expect(yaml).toContain('# not converted: <Manager pathname="one.ser"> — replaced by the later <Manager>, as in Tomcat');
+    expect(yaml).toContain(
+      '# not converted: <Manager pathname="one.ser"> — replaced by the later <Manager>, as in Tomcat',
+    );
     expect(warnings).toHaveLength(1);
   });
 
   test("Certificate attributes written on <SSLHostConfig> itself (Tomcat 9) become its certificate", () => {
     const { yaml, warnings } = convertServerXml(
-      wrap('<Connector port="8443" SSLEnabled="true"><SSLHostConfig protocols="TLSv1.2" certificateKeystoreFile="conf/ks.p12" certificateKeystorePassword="pw"/></Connector>'),
+      wrap(
+        '<Connector port="8443" SSLEnabled="true"><SSLHostConfig protocols="TLSv1.2" certificateKeystoreFile="conf/ks.p12" certificateKeystorePassword="pw"/></Connector>',
+      ),
     );
     expect(warnings).toEqual([]);
     expect(yaml).toContain("# from attributes on <SSLHostConfig> itself (Tomcat 9 style)");
@@ -402,21 +506,31 @@ describe("bobcat convert: typing, unknown parts, errors", () => {
   });
 
   test("malformed XML: the error names the file, line and column", () => {
-    const e = conversionError(() => convertServerXml('<Server port="8005">\n  <Service name="Catalina">\n  </Servce>\n</Server>\n', { file: "conf/server.xml" }));
+    const e = conversionError(() =>
+      convertServerXml('<Server port="8005">\n  <Service name="Catalina">\n  </Servce>\n</Server>\n', {
+        file: "conf/server.xml",
+      })
+    );
     expect(e.code).toBe("convert.xmlSyntax");
     expect(e.where).toMatchObject({ file: "conf/server.xml", line: 3, column: 3 });
     expect(e.format()).toStartWith("conf/server.xml:3:3: malformed XML: Expected closing tag 'Service'");
 
-    expect(conversionError(() => convertServerXml('<Server port="1" port="2"/>')).format()).toContain("server.xml:1:18: malformed XML: Attribute 'port' is repeated");
+    expect(conversionError(() => convertServerXml('<Server port="1" port="2"/>')).format()).toContain(
+      "server.xml:1:18: malformed XML: Attribute 'port' is repeated",
+    );
     expect(conversionError(() => convertServerXml("")).message).toBe("the file is empty");
     expect(conversionError(() => convertServerXml("<Server/><Server/>")).message).toContain("2 root elements");
     // Tomcat's docs show connectors kept in other files and pulled in through external entities.
     const entity = conversionError(() =>
-      convertServerXml('<?xml version="1.0"?>\n<!DOCTYPE server-xml [\n  <!ENTITY conn SYSTEM "conn.xml">\n]>\n<Server>\n  <Service>&conn;</Service>\n</Server>'),
+      convertServerXml(
+        '<?xml version="1.0"?>\n<!DOCTYPE server-xml [\n  <!ENTITY conn SYSTEM "conn.xml">\n]>\n<Server>\n  <Service>&conn;</Service>\n</Server>',
+      )
     );
     expect(entity.where.line).toBe(3);
     expect(entity.fix).toContain("does not expand entities");
-    expect(conversionError(() => convertServerXml(`<Server>${"<a>".repeat(120)}${"</a>".repeat(120)}</Server>`)).message).toContain("Maximum nested tags");
+    expect(
+      conversionError(() => convertServerXml(`<Server>${"<a>".repeat(120)}${"</a>".repeat(120)}</Server>`)).message,
+    ).toContain("Maximum nested tags");
   });
 
   test("the wrong root element is refused with a pointer to the right option", () => {
@@ -425,15 +539,26 @@ describe("bobcat convert: typing, unknown parts, errors", () => {
     expect(e.fix).toContain("--context");
     const c = conversionError(() => convertServerXml(DEFAULT_SERVER_XML, { contextXml: DEFAULT_SERVER_XML }));
     expect(c.message).toContain("not <Context>");
-    const bad = conversionError(() => convertServerXml(DEFAULT_SERVER_XML, { contextXml: "<Context>\n<Manager>\n</Context>", contextFile: "conf/context.xml" }));
+    const bad = conversionError(() =>
+      convertServerXml(DEFAULT_SERVER_XML, {
+        contextXml: "<Context>\n<Manager>\n</Context>",
+        contextFile: "conf/context.xml",
+      })
+    );
     expect(bad.where).toMatchObject({ file: "conf/context.xml", line: 3 });
   });
 });
 
 describe("bobcat convert: the command", () => {
   const run = (...args: string[]) => {
-    const script = `import { convertMain } from ${JSON.stringify(join(ROOT, "src/config/convert.ts"))}; process.exitCode = await convertMain(${JSON.stringify(args)});`;
-    const r = spawnSync(BUN, ["-e", script], { encoding: "utf8", timeout: 30_000, env: { ...process.env, NO_COLOR: "1" } });
+    const script = `import { convertMain } from ${
+      JSON.stringify(join(ROOT, "src/config/convert.ts"))
+    }; process.exitCode = await convertMain(${JSON.stringify(args)});`;
+    const r = spawnSync(BUN, ["-e", script], {
+      encoding: "utf8",
+      timeout: 30_000,
+      env: { ...process.env, NO_COLOR: "1" },
+    });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
 

@@ -83,7 +83,11 @@ describe("config loading", () => {
   });
 
   test("wrong types and ranges", () => {
-    const e = problems(minimal("        - port: eighty\n        - port: 70000\n        - port: 8081\n          SSLEnabled: maybe\n          maxThreads: 0"));
+    const e = problems(
+      minimal(
+        "        - port: eighty\n        - port: 70000\n        - port: 8081\n          SSLEnabled: maybe\n          maxThreads: 0",
+      ),
+    );
     const text = e.message;
     expect(text).toContain("port must be a whole number");
     expect(text).toContain("must be at most 65535");
@@ -137,13 +141,21 @@ server:
   });
 
   test("TLS connector without certificates, and certificates without TLS", () => {
-    const e = problems(minimal("        - port: 8443\n          SSLEnabled: true\n        - port: 8444\n          sslHostConfigs:\n            - certificates:\n                - certificateFile: a.pem"));
+    const e = problems(
+      minimal(
+        "        - port: 8443\n          SSLEnabled: true\n        - port: 8444\n          sslHostConfigs:\n            - certificates:\n                - certificateFile: a.pem",
+      ),
+    );
     expect(e.message).toContain("has SSLEnabled but no sslHostConfigs");
     expect(e.message).toContain("has sslHostConfigs but SSLEnabled is false");
   });
 
   test("defaultSSLHostConfigName must name an SSLHostConfig (Tomcat's message)", () => {
-    const e = problems(minimal("        - port: 8443\n          SSLEnabled: true\n          sslHostConfigs:\n            - hostName: a.example\n              certificates:\n                - certificateFile: a.pem"));
+    const e = problems(
+      minimal(
+        "        - port: 8443\n          SSLEnabled: true\n          sslHostConfigs:\n            - hostName: a.example\n              certificates:\n                - certificateFile: a.pem",
+      ),
+    );
     expect(e.message).toContain("No SSLHostConfig element was found with the hostName [_default_]");
   });
 
@@ -153,7 +165,8 @@ server:
     expect(e.message).toContain("set the environment variable NO_SUCH_VAR");
     const c = loadConfigText(
       "/c/server.yaml",
-      `properties:\n  base.port: "9000"\n  other: \${base.port}\n` + minimal("        - port: ${other}\n          address: ${ADDR:-127.0.0.1}\n          server: ${catalina.base}"),
+      `properties:\n  base.port: "9000"\n  other: \${base.port}\n` +
+        minimal("        - port: ${other}\n          address: ${ADDR:-127.0.0.1}\n          server: ${catalina.base}"),
       { baseDir: "/srv", env: {} },
     );
     const conn = c.server.services[0]!.connectors[0]!;
@@ -164,7 +177,9 @@ server:
 
   test("a self-referring property is reported, not looped on", () => {
     const e = problems(`properties:\n  a: \${b}\n  b: \${a}\n` + minimal("        - port: ${a}"));
-    expect(e.message).toContain("/etc/bobcat/server.yaml:2:6: properties.a: properties refer to each other in a cycle: a → b → a");
+    expect(e.message).toContain(
+      "/etc/bobcat/server.yaml:2:6: properties.a: properties refer to each other in a cycle: a → b → a",
+    );
     expect(e.message).toContain("break the cycle");
     const self = problems(`properties:\n  me: "x\${me}"\n` + minimal("        - port: 8080"));
     expect(self.message).toContain(':2:7: properties.me: property "me" refers to itself');
@@ -183,25 +198,37 @@ server:
     // a6 is 409,600 characters, a7 1.6 M: a7 is the first over 1 MiB, reported on its own line (line 9).
     expect(e.message).toContain('/etc/bobcat/server.yaml:9:7: properties.a7: property "a7" expands to more than 1 MiB');
     expect(e.message).not.toContain("properties.a6:");
-    expect(e.message).toMatch(/connectors\[0\]\.server: property "a7" expands to more than 1 MiB \(through a13 → a12 → .* → a7\)/);
+    expect(e.message).toMatch(
+      /connectors\[0\]\.server: property "a7" expands to more than 1 MiB \(through a13 → a12 → .* → a7\)/,
+    );
     // Nesting deeper than 32 properties (the outermost first, so nothing is expanded yet when it is read).
     const deep = ["  p0: end"];
     for (let i = 1; i <= 40; i++) deep.unshift(`  p${i}: "\${p${i - 1}}"`);
     const d = problems(`properties:\n${deep.join("\n")}\n` + minimal("        - port: 8080"));
-    expect(d.message).toContain(":2:8: properties.p40: properties refer to other properties more than 32 deep: p40 → p39 → p38 → ... → p10 → p9 → p8");
+    expect(d.message).toContain(
+      ":2:8: properties.p40: properties refer to other properties more than 32 deep: p40 → p39 → p38 → ... → p10 → p9 → p8",
+    );
     // p32 needs 33 levels (p32 … p0); p31 and below are fine.
-    expect(d.message).toContain("properties.p32: properties refer to other properties more than 32 deep: p32 → p31 → p30 → ... → p2 → p1 → p0");
+    expect(d.message).toContain(
+      "properties.p32: properties refer to other properties more than 32 deep: p32 → p31 → p30 → ... → p2 → p1 → p0",
+    );
     expect(d.message).not.toContain("properties.p31:");
     // Many values each using a large property: the file's total is bounded (one problem, not thousands).
     const many = Array.from({ length: 40 }, (_, i) => `  v${i}: \${big}`).join("\n");
-    const t = problems(`properties:\n  half: "${"y".repeat(500_000)}"\n  big: "\${half}\${half}"\n${many}\n` + minimal("        - port: 8080"));
+    const t = problems(
+      `properties:\n  half: "${"y".repeat(500_000)}"\n  big: "\${half}\${half}"\n${many}\n` +
+        minimal("        - port: 8080"),
+    );
     expect(t.message.match(/add up to more than 16 MiB/g)?.length).toBe(1);
   });
 
   test("relative paths resolve against the base dir; docBase against appBase", () => {
     const c = loadConfigText(
       "/etc/bobcat/server.yaml",
-      minimal("        - port: 8080", "              - path: /static\n                docBase: site\n              - path: /abs\n                docBase: /var/www"),
+      minimal(
+        "        - port: 8080",
+        "              - path: /static\n                docBase: site\n              - path: /abs\n                docBase: /var/www",
+      ),
       { baseDir: "/srv/b", env: {} },
     );
     const ctx = c.server.services[0]!.engine.hosts[0]!.contexts;
@@ -211,7 +238,13 @@ server:
   });
 
   test("legacy connector TLS attributes move to the default SSLHostConfig with a note", () => {
-    const c = loadConfigText("/c/s.yaml", minimal("        - port: 8443\n          SSLEnabled: true\n          keystoreFile: conf/k.p12\n          keystorePass: secret\n          sslEnabledProtocols: TLSv1.3"), { baseDir: "/b", env: {} });
+    const c = loadConfigText(
+      "/c/s.yaml",
+      minimal(
+        "        - port: 8443\n          SSLEnabled: true\n          keystoreFile: conf/k.p12\n          keystorePass: secret\n          sslEnabledProtocols: TLSv1.3",
+      ),
+      { baseDir: "/b", env: {} },
+    );
     const conn = c.server.services[0]!.connectors[0]!;
     expect(conn.sslHostConfigs[0]!.hostName).toBe("_default_");
     expect(conn.sslHostConfigs[0]!.protocols).toBe("TLSv1.3");
@@ -226,7 +259,14 @@ server:
   });
 
   test("portOffset shifts ports and redirectPort", () => {
-    const c = loadConfigText("/c/s.yaml", minimal("        - port: 8080\n          redirectPort: 8443").replace("server:\n", "server:\n  portOffset: 100\n"), { env: {} });
+    const c = loadConfigText(
+      "/c/s.yaml",
+      minimal("        - port: 8080\n          redirectPort: 8443").replace(
+        "server:\n",
+        "server:\n  portOffset: 100\n",
+      ),
+      { env: {} },
+    );
     expect(c.server.services[0]!.connectors[0]!.port).toBe(8180);
     expect(c.server.services[0]!.connectors[0]!.redirectPort).toBe(8543);
   });
@@ -242,7 +282,12 @@ server:
 
   test("a YAML alias bomb (billion laughs) and an unknown alias are config errors with file:line, not crashes", () => {
     const levels = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"];
-    for (const [prev, name] of [["a", "b"], ["b", "c"], ["c", "d"], ["d", "e"], ["e", "f"], ["f", "g"], ["g", "h"], ["h", "i"]]) {
+    for (
+      const [prev, name] of [["a", "b"], ["b", "c"], ["c", "d"], ["d", "e"], ["e", "f"], ["f", "g"], ["g", "h"], [
+        "h",
+        "i",
+      ]]
+    ) {
       levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(", ")}]`);
     }
     const bomb = `properties:\n${levels.map((l) => "  " + l).join("\n")}\n` + minimal("        - port: 8080");
@@ -262,20 +307,36 @@ server:
     expect(msg).toMatch(/^\/c\/bomb\.yaml:5:\d+: YAML alias \*c expands to too many nodes .*resource exhaustion/);
     expect(msg).toContain("fix: write the values out");
     // A few aliases are fine.
-    const ok = loadConfigText("/c/ok.yaml", `properties:\n  a: &p "8080"\n  b: *p\n` + minimal("        - port: 8080"), { env: {} });
+    const ok = loadConfigText(
+      "/c/ok.yaml",
+      `properties:\n  a: &p "8080"\n  b: *p\n` + minimal("        - port: 8080"),
+      { env: {} },
+    );
     expect(ok.properties.b).toBe("8080");
     expect(format(`server:\n  services: *nowhere\n`)).toMatch(/^\/c\/bomb\.yaml:2:13: YAML error: Unresolved alias/);
   });
 
   test("TOML errors point at the line of the key", () => {
-    const e = problems(`[server]\n[[server.services]]\n[[server.services.connectors]]\nport = 8080\nmaxThread = 5\n[server.services.engine]\ndefaultHost = "localhost"\n[[server.services.engine.hosts]]\nname = "localhost"\n[[server.services.engine.hosts.contexts]]\nhandler = "bobcat:root"\n`, "/c/s.toml");
+    const e = problems(
+      `[server]\n[[server.services]]\n[[server.services.connectors]]\nport = 8080\nmaxThread = 5\n[server.services.engine]\ndefaultHost = "localhost"\n[[server.services.engine.hosts]]\nname = "localhost"\n[[server.services.engine.hosts.contexts]]\nhandler = "bobcat:root"\n`,
+      "/c/s.toml",
+    );
     expect(e.errors[0]!.format()).toContain("/c/s.toml:5:1");
   });
 
   test("className accepts short and full Tomcat names; unknown ones are refused", () => {
-    const ok = loadConfigText("/c/s.yaml", minimal("        - port: 8080", "            valves:\n              - className: org.apache.catalina.valves.AccessLogValve\n                directory: '-'"), { env: {} });
+    const ok = loadConfigText(
+      "/c/s.yaml",
+      minimal(
+        "        - port: 8080",
+        "            valves:\n              - className: org.apache.catalina.valves.AccessLogValve\n                directory: '-'",
+      ),
+      { env: {} },
+    );
     expect(ok.server.services[0]!.engine.hosts[0]!.valves[0]!.className).toBe("AccessLogValve");
-    const e = problems(minimal("        - port: 8080", "            valves:\n              - className: AccesLogValve"));
+    const e = problems(
+      minimal("        - port: 8080", "            valves:\n              - className: AccesLogValve"),
+    );
     expect(e.message).toContain('did you mean "AccessLogValve"');
   });
 

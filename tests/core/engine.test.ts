@@ -11,7 +11,13 @@ import { cleanup, tempDir, writeFiles } from "../helpers/bobcat.ts";
 let base: string;
 let engine: Engine;
 const http: ConnectorInfo = { name: "http-nio-8080", port: 8080, scheme: "http", secure: false, redirectPort: 8443 };
-const https: ConnectorInfo = { name: "https-jsse-nio-8443", port: 8443, scheme: "https", secure: true, redirectPort: 443 };
+const https: ConnectorInfo = {
+  name: "https-jsse-nio-8443",
+  port: 8443,
+  scheme: "https",
+  secure: true,
+  redirectPort: 443,
+};
 const conn = { remoteAddr: "127.0.0.1", remotePort: 50000 };
 
 beforeAll(async () => {
@@ -21,9 +27,12 @@ beforeAll(async () => {
     "webapps/docs/index.html": "<h1>docs</h1>",
     "webapps/docs/a.txt": "A",
     "webapps/other/index.html": "<h1>other host</h1>",
-    "apps/echo.ts": `export default { fetch(req, ctx) { const u = new URL(req.url); return Response.json({ path: u.pathname, contextPath: ctx.contextPath, requestURI: ctx.requestURI, secure: ctx.secure, scheme: ctx.scheme, serverName: ctx.serverName, serverPort: ctx.serverPort, remoteAddr: ctx.remoteAddr }); } };`,
+    "apps/echo.ts":
+      `export default { fetch(req, ctx) { const u = new URL(req.url); return Response.json({ path: u.pathname, contextPath: ctx.contextPath, requestURI: ctx.requestURI, secure: ctx.secure, scheme: ctx.scheme, serverName: ctx.serverName, serverPort: ctx.serverPort, remoteAddr: ctx.remoteAddr }); } };`,
     "apps/throw.ts": `export default { fetch() { throw new Error("kaboom"); } };`,
-    "apps/hono.ts": `import { Hono } from "${join(import.meta.dir, "../../node_modules/hono/dist/index.js")}";\nconst app = new Hono();\napp.get("/hello", (c) => c.text("hello from hono, secure=" + c.env.secure));\napp.get("/boom", () => { throw new Error("kaboom"); });\nexport default app;`,
+    "apps/hono.ts": `import { Hono } from "${
+      join(import.meta.dir, "../../node_modules/hono/dist/index.js")
+    }";\nconst app = new Hono();\napp.get("/hello", (c) => c.text("hello from hono, secure=" + c.env.secure));\napp.get("/boom", () => { throw new Error("kaboom"); });\nexport default app;`,
   });
   const config = loadConfigText(
     join(base, "server.yaml"),
@@ -63,7 +72,11 @@ server:
 `,
     { baseDir: base, env: {} },
   );
-  engine = new Engine(config.server.services[0]!, { strictServletCompliance: false, baseDir: base, platform: SERVER_PLATFORM });
+  engine = new Engine(config.server.services[0]!, {
+    strictServletCompliance: false,
+    baseDir: base,
+    platform: SERVER_PLATFORM,
+  });
   await engine.start();
 });
 
@@ -127,7 +140,13 @@ describe("Engine › Host › Context routing", () => {
 
   test("request context: scheme, secure, serverName, serverPort, remoteAddr", async () => {
     const a = await (await get("http://localhost:8080/docs/api/x")).json();
-    expect(a).toMatchObject({ secure: false, scheme: "http", serverName: "localhost", serverPort: 8080, remoteAddr: "127.0.0.1" });
+    expect(a).toMatchObject({
+      secure: false,
+      scheme: "http",
+      serverName: "localhost",
+      serverPort: 8080,
+      remoteAddr: "127.0.0.1",
+    });
     const b = await (await get("https://localhost:8443/docs/api/x", https)).json();
     expect(b).toMatchObject({ secure: true, scheme: "https", serverPort: 8443 });
   });

@@ -71,7 +71,9 @@ describe("LockOutRealm", () => {
     advance(10_000);
     lock.filter("u3", null); // u1 is the least recently used
     expect(lock.size).toBe(3);
-    expect(warnings.filter((w) => w.includes("removed"))).toEqual(["User [u1] was removed from the failed users cache after [10] seconds to keep the cache size within the limit set"]);
+    expect(warnings.filter((w) => w.includes("removed"))).toEqual([
+      "User [u1] was removed from the failed users cache after [10] seconds to keep the cache size within the limit set",
+    ]);
     expect(lock.isLocked("alice")).toBe(true);
     for (let i = 0; i < 5000; i++) lock.filter(`guess${i}`, null);
     expect(lock.size).toBe(3);

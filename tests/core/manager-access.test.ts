@@ -31,7 +31,13 @@ ${valves}
     { env: {} },
   ).server.services[0]!;
 
-const view: AdminView = { version: "test", runtime: "test", connectors: () => [], contexts: () => [], reloadTls: async () => ({ reloaded: [], failed: [] }) };
+const view: AdminView = {
+  version: "test",
+  runtime: "test",
+  connectors: () => [],
+  contexts: () => [],
+  reloadTls: async () => ({ reloaded: [], failed: [] }),
+};
 const settings = { strictServletCompliance: false, baseDir: "/c", platform: SERVER_PLATFORM, admin: () => view };
 
 beforeAll(async () => {
@@ -45,14 +51,22 @@ afterAll(async () => {
 });
 
 const status = async (engine: string, path: string, from: string, headers: Record<string, string> = {}) =>
-  (await engines[engine]!.handle(new Request(`http://localhost:8080${path}`, { headers }), connector, { remoteAddr: from, remotePort: 40000 })).status;
+  (await engines[engine]!.handle(new Request(`http://localhost:8080${path}`, { headers }), connector, {
+    remoteAddr: from,
+    remotePort: 40000,
+  })).status;
 
 describe("manager loopback rule on parsed peers", () => {
   test("a client in a private range forging X-Forwarded-For is refused, with or without a RemoteIpValve", async () => {
     for (const xff of ["127.0.0.1000", "127.0.0.1", "::1", "::ffff:127.0.0.1", "127.0.0.1, 10.0.0.1", "<script>"]) {
       for (const engine of ["direct", "proxied"]) {
         for (const path of ["/manager/json", "/manager-local/json"]) {
-          expect([engine, path, xff, await status(engine, path, "10.0.0.5", { "x-forwarded-for": xff })]).toEqual([engine, path, xff, 403]);
+          expect([engine, path, xff, await status(engine, path, "10.0.0.5", { "x-forwarded-for": xff })]).toEqual([
+            engine,
+            path,
+            xff,
+            403,
+          ]);
         }
       }
     }
@@ -63,7 +77,9 @@ describe("manager loopback rule on parsed peers", () => {
     for (const peer of ["127.0.0.1", "127.9.8.7", "::1", "::ffff:127.0.0.1", "0:0:0:0:0:0:0:1"]) {
       expect([peer, await status("direct", "/manager/json", peer)]).toEqual([peer, 200]);
     }
-    for (const peer of ["10.0.0.5", "fe80::1%lo", "::ffff:10.0.0.5", "128.0.0.1", "::2", "127.0.0.1000", "<script>", ""]) {
+    for (
+      const peer of ["10.0.0.5", "fe80::1%lo", "::ffff:10.0.0.5", "128.0.0.1", "::2", "127.0.0.1000", "<script>", ""]
+    ) {
       expect([peer, await status("direct", "/manager/json", peer)]).toEqual([peer, 403]);
     }
   });

@@ -17,7 +17,9 @@ const ok = (raw: string) => {
 
 describe("normalizePath", () => {
   test("plain paths come back as they are, without copying", () => {
-    for (const p of ["/", "/a", "/a/b/", "/a.b/c-d_e~f", "/x/!$&'()*+,=:@"]) expect(ok(p)).toEqual({ ok: true, path: p, encoded: p, params: null });
+    for (const p of ["/", "/a", "/a/b/", "/a.b/c-d_e~f", "/x/!$&'()*+,=:@"]) {
+      expect(ok(p)).toEqual({ ok: true, path: p, encoded: p, params: null });
+    }
   });
 
   test("decoded once; dot segments resolved; empty segments collapsed (Tomcat's results)", () => {
@@ -66,7 +68,9 @@ describe("normalizePath", () => {
     expect(encodeSegment("a?b#c d")).toBe("a%3Fb%23c%20d");
     expect(encodeSegment("日本")).toBe("%E6%97%A5%E6%9C%AC");
     // The canonical form is a fixed point.
-    for (const raw of ["/a%20b/A%3B/~", "/caf%C3%A9/%25", "/x/!$&'()*+,=:@"]) expect(ok(ok(raw).encoded).encoded).toBe(ok(raw).encoded);
+    for (const raw of ["/a%20b/A%3B/~", "/caf%C3%A9/%25", "/x/!$&'()*+,=:@"]) {
+      expect(ok(ok(raw).encoded).encoded).toBe(ok(raw).encoded);
+    }
   });
 
   test("refused: encoded /, \\ and NUL; .. above the root; bad escapes and UTF-8; no leading /; raw characters no path has", () => {
@@ -96,7 +100,7 @@ describe("normalizePath", () => {
       "*",
       "/a b",
       "/a<b",
-      "/a\"b",
+      '/a"b',
       "/a#b",
       "/a{b}",
       "/a|b",
@@ -106,7 +110,9 @@ describe("normalizePath", () => {
       "/a\tb",
       "/a\x7fb",
     ];
-    for (const raw of refused) expect(`${JSON.stringify(raw)}: ${normalizePath(raw).ok}`).toBe(`${JSON.stringify(raw)}: false`);
+    for (const raw of refused) {
+      expect(`${JSON.stringify(raw)}: ${normalizePath(raw).ok}`).toBe(`${JSON.stringify(raw)}: false`);
+    }
   });
 });
 
@@ -128,7 +134,34 @@ describe("parseHost", () => {
   });
 
   test("anything else is no host", () => {
-    for (const v of ["a b", "a, b", "localhost, evil", "a@b", "user:pw@a", "a/b", "a\\b", "a?b", "a#b", ".a", "a..b", ":80", "a:99999", "a:8o", "a:123456", "[::1", "[::1]x", "[fe80::1%25eth0]", "[v1.x]", "[1.2.3.4]", "[]", "é.example", "a\tb", "<x>"]) {
+    for (
+      const v of [
+        "a b",
+        "a, b",
+        "localhost, evil",
+        "a@b",
+        "user:pw@a",
+        "a/b",
+        "a\\b",
+        "a?b",
+        "a#b",
+        ".a",
+        "a..b",
+        ":80",
+        "a:99999",
+        "a:8o",
+        "a:123456",
+        "[::1",
+        "[::1]x",
+        "[fe80::1%25eth0]",
+        "[v1.x]",
+        "[1.2.3.4]",
+        "[]",
+        "é.example",
+        "a\tb",
+        "<x>",
+      ]
+    ) {
       expect(`${JSON.stringify(v)}: ${JSON.stringify(parseHost(v))}`).toBe(`${JSON.stringify(v)}: null`);
     }
   });
@@ -140,10 +173,17 @@ describe("readTarget: from what each back-end hands over", () => {
 
   test("Bun/Deno native: the URL and the Host header", () => {
     const t = readTarget("http://localhost:8080/a/../b;x=1?q=1", h("localhost:8080"), conn);
-    expect(t).toEqual({ ok: true, host: { hostname: "localhost", port: "8080" }, rawPath: "/a/../b;x=1", search: "?q=1", urlPath: "/a/../b;x=1", origin: "http://localhost:8080" });
+    expect(t).toEqual({
+      ok: true,
+      host: { hostname: "localhost", port: "8080" },
+      rawPath: "/a/../b;x=1",
+      search: "?q=1",
+      urlPath: "/a/../b;x=1",
+      origin: "http://localhost:8080",
+    });
   });
 
-  test("Bun joins two Host headers with \", \": refused", () => {
+  test('Bun joins two Host headers with ", ": refused', () => {
     expect(readTarget("http://a/x", h("a, b"), conn).ok).toBe(false);
   });
 
@@ -166,19 +206,35 @@ describe("readTarget: from what each back-end hands over", () => {
 
   test("node-compat: raw target, every Host line and the version", () => {
     const c = (extra: Partial<ConnectionInfo>): ConnectionInfo => ({ ...conn, ...extra });
-    expect(readTarget("http://a/x", h("a"), c({ target: "/x/..%2f", hostHeaders: ["a"], httpVersion: "HTTP/1.1" }))).toMatchObject({ ok: true, rawPath: "/x/..%2f" });
-    expect(readTarget("http://a/x", h("a, b"), c({ target: "/x", hostHeaders: ["a", "b"], httpVersion: "HTTP/1.1" })).ok).toBe(false);
-    expect(readTarget("http://a/x", h("a, a"), c({ target: "/x", hostHeaders: ["a", "a"], httpVersion: "HTTP/1.1" })).ok).toBe(false);
-    expect(readTarget("http://localhost/x", h(), c({ target: "/x", hostHeaders: [], httpVersion: "HTTP/1.1" })).ok).toBe(false);
-    expect(readTarget("http://localhost/x", h(), c({ target: "/x", hostHeaders: [], httpVersion: "HTTP/2.0" })).ok).toBe(false);
-    expect(readTarget("http://localhost/x", h(), c({ target: "/x", hostHeaders: [], httpVersion: "HTTP/1.0" }))).toMatchObject({ ok: true, host: undefined });
+    expect(readTarget("http://a/x", h("a"), c({ target: "/x/..%2f", hostHeaders: ["a"], httpVersion: "HTTP/1.1" })))
+      .toMatchObject({ ok: true, rawPath: "/x/..%2f" });
+    expect(
+      readTarget("http://a/x", h("a, b"), c({ target: "/x", hostHeaders: ["a", "b"], httpVersion: "HTTP/1.1" })).ok,
+    ).toBe(false);
+    expect(
+      readTarget("http://a/x", h("a, a"), c({ target: "/x", hostHeaders: ["a", "a"], httpVersion: "HTTP/1.1" })).ok,
+    ).toBe(false);
+    expect(readTarget("http://localhost/x", h(), c({ target: "/x", hostHeaders: [], httpVersion: "HTTP/1.1" })).ok)
+      .toBe(false);
+    expect(readTarget("http://localhost/x", h(), c({ target: "/x", hostHeaders: [], httpVersion: "HTTP/2.0" })).ok)
+      .toBe(false);
+    expect(readTarget("http://localhost/x", h(), c({ target: "/x", hostHeaders: [], httpVersion: "HTTP/1.0" })))
+      .toMatchObject({ ok: true, host: undefined });
     // An empty Host is a Host: fine on HTTP/1.1, the default host serves it.
-    expect(readTarget("http://localhost/x", h(""), c({ target: "/x", hostHeaders: [""], httpVersion: "HTTP/1.1" }))).toMatchObject({ ok: true, host: undefined });
-    const abs = readTarget("http://a/", h("a"), c({ target: "http://A:80/p/q?z", hostHeaders: ["a"], httpVersion: "HTTP/1.1" }));
+    expect(readTarget("http://localhost/x", h(""), c({ target: "/x", hostHeaders: [""], httpVersion: "HTTP/1.1" })))
+      .toMatchObject({ ok: true, host: undefined });
+    const abs = readTarget(
+      "http://a/",
+      h("a"),
+      c({ target: "http://A:80/p/q?z", hostHeaders: ["a"], httpVersion: "HTTP/1.1" }),
+    );
     expect(abs).toMatchObject({ ok: true, rawPath: "/p/q", search: "?z" });
-    expect(readTarget("http://a/", h("a"), c({ target: "http://b/p", hostHeaders: ["a"], httpVersion: "HTTP/1.1" })).ok).toBe(false);
-    expect(readTarget("http://a/", h("a"), c({ target: "ftp://a/p", hostHeaders: ["a"], httpVersion: "HTTP/1.1" })).ok).toBe(false);
-    expect(readTarget("http://a/", h("a"), c({ target: "/p#frag", hostHeaders: ["a"], httpVersion: "HTTP/1.1" })).ok).toBe(false);
+    expect(readTarget("http://a/", h("a"), c({ target: "http://b/p", hostHeaders: ["a"], httpVersion: "HTTP/1.1" })).ok)
+      .toBe(false);
+    expect(readTarget("http://a/", h("a"), c({ target: "ftp://a/p", hostHeaders: ["a"], httpVersion: "HTTP/1.1" })).ok)
+      .toBe(false);
+    expect(readTarget("http://a/", h("a"), c({ target: "/p#frag", hostHeaders: ["a"], httpVersion: "HTTP/1.1" })).ok)
+      .toBe(false);
   });
 });
 
@@ -211,7 +267,9 @@ describe("servlet URL patterns (Tomcat's RealmBase matching)", () => {
 
   test("patterns that could never match what they say are refused", () => {
     for (const p of ["/*", "/", "", "/a/*", "*.bin", "/exact", "/a.b"]) expect(urlPatternProblem(p)).toBeNull();
-    for (const p of ["admin/*", "*.tar.gz", "*.", "*./x", "/a*", "/a/*/b", "*"]) expect(urlPatternProblem(p)).not.toBeNull();
+    for (const p of ["admin/*", "*.tar.gz", "*.", "*./x", "/a*", "/a/*/b", "*"]) {
+      expect(urlPatternProblem(p)).not.toBeNull();
+    }
   });
 
   test("the config refuses them with the file, line and pattern", () => {
@@ -236,7 +294,9 @@ describe("servlet URL patterns (Tomcat's RealmBase matching)", () => {
       message = (e as Error).message;
     }
     expect(message).toContain(`/srv/conf/server.yaml:12:`);
-    expect(message).toContain(`securityConstraints[0].urlPatterns[1]: "admin/*" is not a URL pattern: it must start with "/" or "*."`);
+    expect(message).toContain(
+      `securityConstraints[0].urlPatterns[1]: "admin/*" is not a URL pattern: it must start with "/" or "*."`,
+    );
     expect(message).toContain(`urlPatterns[2]: extension pattern "*.tar.gz" can never match`);
     expect(message).not.toContain("urlPatterns[0]");
   });

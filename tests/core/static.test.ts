@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, rm, stat, symlink, truncate, writeFile, copyFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, mkdtemp, rm, stat, symlink, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { contentTypeFor, serveStatic } from "../../src/core/static/index.ts";
@@ -70,14 +70,27 @@ afterAll(async () => {
 });
 
 /** `relPath` as a client sends it; serveStatic gets it as the engine hands it over, normalised once by the boundary. */
-function get(relPath: string, headers: Record<string, string> = {}, method = "GET", options: Partial<StaticOptions> = {}) {
+function get(
+  relPath: string,
+  headers: Record<string, string> = {},
+  method = "GET",
+  options: Partial<StaticOptions> = {},
+) {
   const normalized = relPath === "" ? { ok: true as const, path: "" } : normalizePath(relPath);
   if (!normalized.ok) throw new Error(`the request boundary refuses ${relPath}: ${normalized.reason}`);
-  return serveStatic(new Request("http://x/app" + relPath, { method, headers }), normalized.path, { ...opts, ...options });
+  return serveStatic(new Request("http://x/app" + relPath, { method, headers }), normalized.path, {
+    ...opts,
+    ...options,
+  });
 }
 
 /** serveStatic with a non-null answer, for tests where a file is expected. */
-async function must(relPath: string, headers: Record<string, string> = {}, method = "GET", options: Partial<StaticOptions> = {}) {
+async function must(
+  relPath: string,
+  headers: Record<string, string> = {},
+  method = "GET",
+  options: Partial<StaticOptions> = {},
+) {
   const res = await get(relPath, headers, method, options);
   if (res === null) throw new Error(`expected a response for ${relPath}`);
   return res;
@@ -217,7 +230,17 @@ describe("path safety", () => {
   }
 
   test("a path that is not normalised is a programming error, never served", async () => {
-    for (const path of ["/../etc/passwd", "/sub/../hello.txt", "//hello.txt", "/./hello.txt", "/a\\b", "/a\0b", "hello.txt"]) {
+    for (
+      const path of [
+        "/../etc/passwd",
+        "/sub/../hello.txt",
+        "//hello.txt",
+        "/./hello.txt",
+        "/a\\b",
+        "/a\0b",
+        "hello.txt",
+      ]
+    ) {
       await expect(serveStatic(new Request("http://x/app/"), path, opts)).rejects.toThrow("is not normalised");
     }
   });
@@ -243,17 +266,19 @@ describe("path safety", () => {
   });
 
   test("WEB-INF and META-INF are hidden, whatever the case or spelling", async () => {
-    for (const path of [
-      "/WEB-INF/web.xml",
-      "/web-inf/web.xml",
-      "/%57EB-INF/web.xml",
-      "/sub/../WEB-INF/web.xml",
-      "/./WEB-INF/web.xml",
-      "/WEB-INF",
-      "/WEB-INF/",
-      "/META-INF/context.xml",
-      "/Meta-Inf/context.xml",
-    ]) {
+    for (
+      const path of [
+        "/WEB-INF/web.xml",
+        "/web-inf/web.xml",
+        "/%57EB-INF/web.xml",
+        "/sub/../WEB-INF/web.xml",
+        "/./WEB-INF/web.xml",
+        "/WEB-INF",
+        "/WEB-INF/",
+        "/META-INF/context.xml",
+        "/Meta-Inf/context.xml",
+      ]
+    ) {
       expect(await get(path, {}, "GET", { listings: true })).toBeNull();
     }
   });
@@ -284,7 +309,9 @@ describe("path safety", () => {
       }
       // Root reads every file: ask again as nobody, in a process of its own.
       await chmod(docBase, 0o755);
-      const script = `import { serveStatic } from ${JSON.stringify(join(import.meta.dir, "../../src/core/static/index.ts"))};
+      const script = `import { serveStatic } from ${
+        JSON.stringify(join(import.meta.dir, "../../src/core/static/index.ts"))
+      };
 const o = { docBase: ${JSON.stringify(docBase)}, contextPath: "/app" };
 const g = await serveStatic(new Request("http://x/app/locked.txt"), "/locked.txt", o);
 const h = await serveStatic(new Request("http://x/app/locked.txt", { method: "HEAD" }), "/locked.txt", o);
@@ -293,7 +320,13 @@ console.log(g.status, h.status);`;
       await writeFile(scriptFile, script);
       await chmod(scriptFile, 0o644);
       try {
-        const out = execFileSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, scriptFile], { encoding: "utf8", timeout: 20000, env: { ...process.env, HOME: tmpdir() } });
+        const out = execFileSync("setpriv", [
+          "--reuid=65534",
+          "--regid=65534",
+          "--clear-groups",
+          process.execPath,
+          scriptFile,
+        ], { encoding: "utf8", timeout: 20000, env: { ...process.env, HOME: tmpdir() } });
         expect(out.trim()).toBe("403 403");
       } finally {
         await rm(scriptFile, { force: true });
@@ -410,7 +443,9 @@ describe("conditional requests", () => {
   test("If-Modified-Since → 304 when not newer, in all three HTTP date forms", async () => {
     const { lastModified, ms } = await helloValidators();
     expect((await must("/hello.txt", { "if-modified-since": lastModified })).status).toBe(304);
-    expect((await must("/hello.txt", { "if-modified-since": new Date(ms + 3_600_000).toUTCString() })).status).toBe(304);
+    expect((await must("/hello.txt", { "if-modified-since": new Date(ms + 3_600_000).toUTCString() })).status).toBe(
+      304,
+    );
     expect((await must("/hello.txt", { "if-modified-since": new Date(ms - 10_000).toUTCString() })).status).toBe(200);
 
     const d = new Date(ms);
@@ -472,7 +507,11 @@ describe("ranges", () => {
 
   test("suffix, open-ended, clamped and one-byte ranges", async () => {
     const suffix = await range("bytes=-7");
-    expect([suffix.status, await suffix.text(), suffix.headers.get("content-range")]).toEqual([206, "world!\n", "bytes 7-13/14"]);
+    expect([suffix.status, await suffix.text(), suffix.headers.get("content-range")]).toEqual([
+      206,
+      "world!\n",
+      "bytes 7-13/14",
+    ]);
     const open = await range("bytes=7-");
     expect([await open.text(), open.headers.get("content-range")]).toEqual(["world!\n", "bytes 7-13/14"]);
     const clamped = await range("bytes=12-1000");
@@ -514,7 +553,18 @@ describe("ranges", () => {
   });
 
   test("malformed bytes ranges → 416, as Tomcat answers", async () => {
-    for (const value of ["bytes=abc", "bytes=5-1", "bytes=0-1,", "bytes=-", "bytes=1-2-3", "bytes", "=0-1", "bytes=99999999999999999999-"]) {
+    for (
+      const value of [
+        "bytes=abc",
+        "bytes=5-1",
+        "bytes=0-1,",
+        "bytes=-",
+        "bytes=1-2-3",
+        "bytes",
+        "=0-1",
+        "bytes=99999999999999999999-",
+      ]
+    ) {
       const res = await range(value);
       expect(res.status).toBe(416);
       expect(res.headers.get("content-range")).toBe("bytes */14");
@@ -535,7 +585,11 @@ describe("ranges", () => {
 
   test("Range is ignored for HEAD and for an empty file", async () => {
     const head = await must("/hello.txt", { range: "bytes=0-4" }, "HEAD");
-    expect([head.status, head.headers.get("content-length"), head.headers.get("content-range")]).toEqual([200, "14", null]);
+    expect([head.status, head.headers.get("content-length"), head.headers.get("content-range")]).toEqual([
+      200,
+      "14",
+      null,
+    ]);
     const empty = await range("bytes=0-4", "/empty.txt");
     expect([empty.status, empty.headers.get("content-length")]).toEqual([200, "0"]);
   });

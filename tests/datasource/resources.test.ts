@@ -56,8 +56,20 @@ describe("createDataSources", () => {
 
   test("resources that are not data sources (UserDatabase) are skipped", () => {
     const sources = createDataSources([
-      { name: "UserDatabase", type: "org.apache.catalina.UserDatabase", auth: "Container", pathname: "conf/tomcat-users.xml" },
-      { name: "jdbc/s", type: "javax.sql.DataSource", url: "sqlite::memory:", auth: "Container", driverClassName: "org.sqlite.JDBC", maxIdle: 4 },
+      {
+        name: "UserDatabase",
+        type: "org.apache.catalina.UserDatabase",
+        auth: "Container",
+        pathname: "conf/tomcat-users.xml",
+      },
+      {
+        name: "jdbc/s",
+        type: "javax.sql.DataSource",
+        url: "sqlite::memory:",
+        auth: "Container",
+        driverClassName: "org.sqlite.JDBC",
+        maxIdle: 4,
+      },
     ] as ResourceConfig[]);
     expect(sources.names()).toEqual(["jdbc/s"]);
   });
@@ -113,8 +125,14 @@ describe("createDataSources", () => {
 });
 
 describe("lookupDataSource (Tomcat's DataSourceStore rule)", () => {
-  const global = createDataSources([{ name: "jdbc/s", url: "sqlite::memory:" }, { name: "jdbc/g", url: "sqlite::memory:" }]);
-  const local = createDataSources([{ name: "jdbc/s", url: "sqlite::memory:" }, { name: "jdbc/l", url: "sqlite::memory:" }]);
+  const global = createDataSources([{ name: "jdbc/s", url: "sqlite::memory:" }, {
+    name: "jdbc/g",
+    url: "sqlite::memory:",
+  }]);
+  const local = createDataSources([{ name: "jdbc/s", url: "sqlite::memory:" }, {
+    name: "jdbc/l",
+    url: "sqlite::memory:",
+  }]);
 
   test("global first, then the context's; localDataSource looks at the context's only", () => {
     expect(lookupDataSource("jdbc/s", { global, local }, false)).toBe(global.get("jdbc/s")!);
@@ -128,6 +146,8 @@ describe("lookupDataSource (Tomcat's DataSourceStore rule)", () => {
     expect(err.code).toBe("store.noDataSource");
     expect(err.where.attribute).toBe("dataSourceName");
     expect(err.fix).toContain("Defined: jdbc/s (global), jdbc/g (global), jdbc/s (context), jdbc/l (context).");
-    expect(failure(() => lookupDataSource("jdbc/g", { global, local }, true)).fix).toContain("is a global resource, but localDataSource is true");
+    expect(failure(() => lookupDataSource("jdbc/g", { global, local }, true)).fix).toContain(
+      "is a global resource, but localDataSource is true",
+    );
   });
 });

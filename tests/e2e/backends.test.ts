@@ -5,7 +5,18 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { cleanup, freePort, PKI, run, runCli, RUNTIMES, startBobcat, tempDir, writeFiles, type Runtime } from "../helpers/bobcat.ts";
+import {
+  cleanup,
+  freePort,
+  PKI,
+  run,
+  runCli,
+  type Runtime,
+  RUNTIMES,
+  startBobcat,
+  tempDir,
+  writeFiles,
+} from "../helpers/bobcat.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
@@ -35,7 +46,15 @@ ${hostConfigs}
 }
 
 async function sClient(port: number, extra: string[]) {
-  const r = await run(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-CAfile", join(PKI, "ca.pem"), ...extra], { stdin: "Q\n" });
+  const r = await run([
+    "openssl",
+    "s_client",
+    "-connect",
+    `127.0.0.1:${port}`,
+    "-CAfile",
+    join(PKI, "ca.pem"),
+    ...extra,
+  ], { stdin: "Q\n" });
   return r.stdout + r.stderr;
 }
 
@@ -64,7 +83,11 @@ describe("SNI with several SSLHostConfigs", () => {
   for (const runtime of RUNTIMES) {
     test(`${runtime}: the certificate follows the SNI name (wildcard and default)`, async () => {
       await withServer(runtime, sniConfigs, async (port, log) => {
-        expect(log).toContain(runtime === "bun" ? "native Bun.serve" : "node:http2 compatibility back-end, because the native one cannot do: several SSLHostConfigs chosen by SNI");
+        expect(log).toContain(
+          runtime === "bun"
+            ? "native Bun.serve"
+            : "node:http2 compatibility back-end, because the native one cannot do: several SSLHostConfigs chosen by SNI",
+        );
         const www = await sClient(port, ["-servername", "www.localhost"]);
         expect(keyBits(www)).toBe("256");
         expect(www).toContain("Verify return code: 0 (ok)");
@@ -80,28 +103,41 @@ describe("SNI with several SSLHostConfigs", () => {
 describe("protocol limits", () => {
   for (const runtime of RUNTIMES) {
     test(`${runtime}: protocols "+TLSv1.3" refuses TLS 1.2`, async () => {
-      await withServer(runtime, `            - protocols: "+TLSv1.3"\n              certificates:\n                - ${rsa}`, async (port, log) => {
-        if (runtime === "deno") expect(log).toContain("node:http2 compatibility back-end");
-        expect(await sClient(port, ["-tls1_3"])).toContain("Verify return code: 0 (ok)");
-        expect(await sClient(port, ["-tls1_2"])).toContain("Cipher is (NONE)");
-      });
+      await withServer(
+        runtime,
+        `            - protocols: "+TLSv1.3"\n              certificates:\n                - ${rsa}`,
+        async (port, log) => {
+          if (runtime === "deno") expect(log).toContain("node:http2 compatibility back-end");
+          expect(await sClient(port, ["-tls1_3"])).toContain("Verify return code: 0 (ok)");
+          expect(await sClient(port, ["-tls1_2"])).toContain("Cipher is (NONE)");
+        },
+      );
     });
   }
 });
 
 describe("RSA and EC certificates for one host", () => {
   test("bun: the client gets the certificate its signature algorithms support", async () => {
-    await withServer("bun", `            - certificates:\n                - type: RSA\n                  ${rsa}\n                - type: EC\n                  ${ec}`, async (port) => {
-      expect(keyBits(await sClient(port, ["-tls1_2", "-sigalgs", "ECDSA+SHA256"]))).toBe("256");
-      expect(keyBits(await sClient(port, ["-tls1_2", "-sigalgs", "RSA-PSS+SHA256:RSA+SHA256"]))).toBe("2048");
-    });
+    await withServer(
+      "bun",
+      `            - certificates:\n                - type: RSA\n                  ${rsa}\n                - type: EC\n                  ${ec}`,
+      async (port) => {
+        expect(keyBits(await sClient(port, ["-tls1_2", "-sigalgs", "ECDSA+SHA256"]))).toBe("256");
+        expect(keyBits(await sClient(port, ["-tls1_2", "-sigalgs", "RSA-PSS+SHA256:RSA+SHA256"]))).toBe("2048");
+      },
+    );
   });
 
   test("deno: refused at start-up, naming the feature, the connector, the runtime and who can", async () => {
     const base = tempDir();
     dirs.push(base);
     const port = await freePort();
-    writeFiles(base, { "s.yaml": config(port, `            - certificates:\n                - type: RSA\n                  ${rsa}\n                - type: EC\n                  ${ec}`) });
+    writeFiles(base, {
+      "s.yaml": config(
+        port,
+        `            - certificates:\n                - type: RSA\n                  ${rsa}\n                - type: EC\n                  ${ec}`,
+      ),
+    });
     const r = await runCli("deno", ["run", "--config", join(base, "s.yaml")]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('TLS feature "several certificates (RSA and EC) for one host"');
@@ -113,16 +149,27 @@ describe("RSA and EC certificates for one host", () => {
 
 describe("ciphers", () => {
   test("bun: a TLS 1.2 cipher list is applied", async () => {
-    await withServer("bun", `            - ciphers: ECDHE-RSA-AES256-GCM-SHA384\n              certificates:\n                - ${rsa}`, async (port) => {
-      expect(await sClient(port, ["-tls1_2"])).toContain("Cipher is ECDHE-RSA-AES256-GCM-SHA384");
-      expect(await sClient(port, ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"])).toContain("Cipher is (NONE)");
-    });
+    await withServer(
+      "bun",
+      `            - ciphers: ECDHE-RSA-AES256-GCM-SHA384\n              certificates:\n                - ${rsa}`,
+      async (port) => {
+        expect(await sClient(port, ["-tls1_2"])).toContain("Cipher is ECDHE-RSA-AES256-GCM-SHA384");
+        expect(await sClient(port, ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"])).toContain(
+          "Cipher is (NONE)",
+        );
+      },
+    );
   });
 
   test("deno: a cipher list is refused at start-up instead of being silently ignored", async () => {
     const base = tempDir();
     dirs.push(base);
-    writeFiles(base, { "s.yaml": config(await freePort(), `            - ciphers: ECDHE-RSA-AES256-GCM-SHA384\n              certificates:\n                - ${rsa}`) });
+    writeFiles(base, {
+      "s.yaml": config(
+        await freePort(),
+        `            - ciphers: ECDHE-RSA-AES256-GCM-SHA384\n              certificates:\n                - ${rsa}`,
+      ),
+    });
     const r = await runCli("deno", ["check", "--config", join(base, "s.yaml")]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('TLS feature "a ciphers list"');

@@ -10,7 +10,7 @@ import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, linkSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { BUN, cleanup, freePort, ROOT, run, tempDir, writeFiles } from "../helpers/bobcat.ts";
-import { startPostgres, type PostgresServer } from "../helpers/postgres.ts";
+import { type PostgresServer, startPostgres } from "../helpers/postgres.ts";
 
 const dirs: string[] = [];
 let built: string;
@@ -21,7 +21,10 @@ const KS = join(ROOT, "tests/fixtures/keystores");
 beforeAll(async () => {
   const out = tempDir("bobcat-exe-build-");
   dirs.push(out);
-  const build = await run([BUN, join(ROOT, "build.ts"), "--outfile", join(out, "bobcat")], { cwd: ROOT, timeoutMs: 180000 });
+  const build = await run([BUN, join(ROOT, "build.ts"), "--outfile", join(out, "bobcat")], {
+    cwd: ROOT,
+    timeoutMs: 180000,
+  });
   if (build.code !== 0) throw new Error(`bun build.ts failed:\n${build.stdout}${build.stderr}`);
   built = join(out, "bobcat");
 }, 200000);
@@ -36,7 +39,9 @@ function site(files: Record<string, string | Uint8Array> = {}): string {
   const dir = tempDir("bobcat-exe-");
   dirs.push(dir);
   for (let d = dir; d !== dirname(d); d = dirname(d)) {
-    if (existsSync(join(d, "node_modules"))) throw new Error(`${d}/node_modules exists: the executable would not be tested alone`);
+    if (existsSync(join(d, "node_modules"))) {
+      throw new Error(`${d}/node_modules exists: the executable would not be tested alone`);
+    }
   }
   try {
     linkSync(built, join(dir, "bobcat"));
@@ -48,7 +53,12 @@ function site(files: Record<string, string | Uint8Array> = {}): string {
 }
 
 /** Nothing from the checkout's environment: no PATH to its runtimes, HOME in the site. */
-const env = (dir: string, extra: Record<string, string> = {}) => ({ PATH: "/usr/bin:/bin", HOME: dir, NO_COLOR: "1", ...extra });
+const env = (dir: string, extra: Record<string, string> = {}) => ({
+  PATH: "/usr/bin:/bin",
+  HOME: dir,
+  NO_COLOR: "1",
+  ...extra,
+});
 
 async function exe(dir: string, args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}) {
   const proc = Bun.spawn([join(dir, "bobcat"), ...args], {
@@ -59,14 +69,22 @@ async function exe(dir: string, args: string[], opts: { stdin?: string; env?: Re
     stderr: "pipe",
   });
   const timer = setTimeout(() => proc.kill("SIGKILL"), 60000);
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
   clearTimeout(timer);
   return { code, stdout, stderr, output: stdout + stderr };
 }
 
 /** Starts `bobcat run ...` in `dir` and waits (bounded) for `connectors` listening lines. */
 async function serve(dir: string, args: string[], connectors = 1, extraEnv: Record<string, string> = {}) {
-  const proc = spawn(join(dir, "bobcat"), ["run", ...args], { cwd: dir, env: env(dir, extraEnv), stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(join(dir, "bobcat"), ["run", ...args], {
+    cwd: dir,
+    env: env(dir, extraEnv),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));
   proc.stderr!.on("data", (d) => (out += d));
@@ -114,7 +132,11 @@ test("bun build.ts makes one executable that runs alone in an empty directory an
 
   const http = await freePort();
   const https = await freePort();
-  const s = await serve(dir, [], 2, { BOBCAT_HTTP_PORT: String(http), BOBCAT_HTTPS_PORT: String(https), BOBCAT_ADDRESS: "127.0.0.1" });
+  const s = await serve(dir, [], 2, {
+    BOBCAT_HTTP_PORT: String(http),
+    BOBCAT_HTTPS_PORT: String(https),
+    BOBCAT_ADDRESS: "127.0.0.1",
+  });
   try {
     expect(s.output()).toContain(`listening on https://127.0.0.1:${https}/`);
     const cert = readFileSync(join(dir, "conf/localhost-cert.pem"), "utf8");
@@ -130,10 +152,15 @@ test("bun build.ts makes one executable that runs alone in an empty directory an
 });
 
 describe("keystores", () => {
-  for (const [name, certificate] of [
-    ["PKCS12 (keytool, EC)", `certificateKeystoreFile: conf/keytool-ec.p12`],
-    ["JKS (keytool, RSA, alias tomcat)", `certificateKeystoreFile: conf/keytool-rsa.jks\n                  certificateKeystoreType: JKS\n                  certificateKeyAlias: tomcat`],
-  ] as const) {
+  for (
+    const [name, certificate] of [
+      ["PKCS12 (keytool, EC)", `certificateKeystoreFile: conf/keytool-ec.p12`],
+      [
+        "JKS (keytool, RSA, alias tomcat)",
+        `certificateKeystoreFile: conf/keytool-rsa.jks\n                  certificateKeystoreType: JKS\n                  certificateKeyAlias: tomcat`,
+      ],
+    ] as const
+  ) {
     test(`${name} serves HTTPS that openssl verifies`, async () => {
       const dir = site({
         "conf/keytool-ec.p12": readFileSync(join(KS, "keytool-ec.p12")),
@@ -159,7 +186,17 @@ describe("keystores", () => {
       });
       const s = await serve(dir, ["--config", "conf/server.yaml", "--base", "."]);
       try {
-        const r = await run(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-servername", "localhost", "-CAfile", join(KS, "pem/root-ca.pem"), "-verify_return_error"], { stdin: "Q\n" });
+        const r = await run([
+          "openssl",
+          "s_client",
+          "-connect",
+          `127.0.0.1:${port}`,
+          "-servername",
+          "localhost",
+          "-CAfile",
+          join(KS, "pem/root-ca.pem"),
+          "-verify_return_error",
+        ], { stdin: "Q\n" });
         expect(r.stdout).toContain("Verify return code: 0 (ok)");
       } finally {
         expect(await s.stop()).toBe(0);
@@ -183,7 +220,8 @@ describe("session stores survive a SIGTERM restart", () => {
   const stores = {
     FileStore: { resources: "", store: "{ className: FileStore, directory: sessions }" },
     "DataSourceStore on SQLite (bun:sqlite)": {
-      resources: `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, url: "sqlite:work/sessions.db" }\n`,
+      resources:
+        `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, url: "sqlite:work/sessions.db" }\n`,
       store: "{ className: DataSourceStore, dataSourceName: jdbc/sessions }",
     },
     "DataSourceStore on PostgreSQL": {
@@ -201,13 +239,17 @@ describe("session stores survive a SIGTERM restart", () => {
       const port = await freePort();
       const dir = site({
         "app.js": SESSION_APP,
-        "conf/server.yaml": plainConfig(port, `              - path: ""
+        "conf/server.yaml": plainConfig(
+          port,
+          `              - path: ""
                 handler: app.js
                 manager:
                   className: PersistentManager
                   saveOnRestart: true
                   store: ${s.store}
-`, resources),
+`,
+          resources,
+        ),
       });
       const args = ["--config", "conf/server.yaml", "--base", "."];
       if (resources) {
@@ -246,14 +288,20 @@ describe("session stores survive a SIGTERM restart", () => {
     const dir = site({
       blocker: "a file where a directory should be",
       "app.js": SESSION_APP,
-      "conf/server.yaml": plainConfig(port, `              - path: ""
+      "conf/server.yaml": plainConfig(
+        port,
+        `              - path: ""
                 handler: app.js
                 manager: { className: PersistentManager, store: { className: DataSourceStore, dataSourceName: jdbc/s } }
-`, `  globalNamingResources:\n    resources:\n      - { name: jdbc/s, url: "sqlite:blocker/sessions.db" }\n`),
+`,
+        `  globalNamingResources:\n    resources:\n      - { name: jdbc/s, url: "sqlite:blocker/sessions.db" }\n`,
+      ),
     });
     const r = await exe(dir, ["check", "--config", "conf/server.yaml", "--base", "."]);
     expect(r.code).toBe(1);
-    expect(r.output).toContain(`data source [jdbc/s]: cannot open the SQLite database [${join(dir, "blocker/sessions.db")}]`);
+    expect(r.output).toContain(
+      `data source [jdbc/s]: cannot open the SQLite database [${join(dir, "blocker/sessions.db")}]`,
+    );
     expect(r.output).toContain("fix: Point the url at a file in a directory bobcat may write to");
     expect(r.output).not.toMatch(/drizzle|Cannot find package/);
   });
@@ -276,10 +324,18 @@ app.get("/teapot", () => { throw new HTTPException(418, { message: "short and st
 export default app;
 `,
     // A package of its own, with its entry below the package root (resolved through its package.json).
-    "node_modules/greeting/package.json": JSON.stringify({ name: "greeting", type: "module", exports: { ".": "./dist/index.js" } }),
+    "node_modules/greeting/package.json": JSON.stringify({
+      name: "greeting",
+      type: "module",
+      exports: { ".": "./dist/index.js" },
+    }),
     "node_modules/greeting/dist/index.js": `export const greet = (name) => "hello " + name;`,
     // A hono of its own must not replace the one bobcat's apps and the handler share.
-    "node_modules/hono/package.json": JSON.stringify({ name: "hono", type: "module", exports: { ".": "./index.js", "./*": "./index.js" } }),
+    "node_modules/hono/package.json": JSON.stringify({
+      name: "hono",
+      type: "module",
+      exports: { ".": "./index.js", "./*": "./index.js" },
+    }),
     "node_modules/hono/index.js": `throw new Error("the handler got node_modules/hono instead of the bundled hono");`,
     // TSX with hono/jsx, as the tsconfig.json beside it says.
     "tsconfig.json": JSON.stringify({ compilerOptions: { jsx: "react-jsx", jsxImportSource: "hono/jsx" } }),
@@ -288,11 +344,14 @@ const app = new Hono();
 app.get("/", (c) => c.html(<p>Hello {"jsx"}</p>));
 export default app;
 `,
-    "conf/server.yaml": plainConfig(port, `              - path: ""
+    "conf/server.yaml": plainConfig(
+      port,
+      `              - path: ""
                 handler: app.ts
               - path: /page
                 handler: page.tsx
-`),
+`,
+    ),
   });
   const s = await serve(dir, ["--config", "conf/server.yaml", "--base", "."]);
   try {
@@ -311,8 +370,24 @@ export default app;
 test("keytool makes a PKCS12 keystore the executable then serves", async () => {
   const dir = site();
   const gen = await exe(dir, [
-    "keytool", "-genkeypair", "-alias", "tomcat", "-keyalg", "EC", "-keystore", "made.p12", "-storetype", "PKCS12",
-    "-storepass", "changeit", "-dname", "CN=localhost", "-ext", "SAN=dns:localhost", "-validity", "30",
+    "keytool",
+    "-genkeypair",
+    "-alias",
+    "tomcat",
+    "-keyalg",
+    "EC",
+    "-keystore",
+    "made.p12",
+    "-storetype",
+    "PKCS12",
+    "-storepass",
+    "changeit",
+    "-dname",
+    "CN=localhost",
+    "-ext",
+    "SAN=dns:localhost",
+    "-validity",
+    "30",
   ]);
   expect(gen.output).toContain("Generating");
   expect(gen.code).toBe(0);
@@ -337,7 +412,9 @@ test("keytool makes a PKCS12 keystore the executable then serves", async () => {
   });
   const s = await serve(dir, ["--config", "conf/server.yaml", "--base", "."]);
   try {
-    const r = await run(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-servername", "localhost"], { stdin: "Q\n" });
+    const r = await run(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-servername", "localhost"], {
+      stdin: "Q\n",
+    });
     expect(r.stdout).toContain("subject=CN = localhost");
   } finally {
     expect(await s.stop()).toBe(0);

@@ -7,8 +7,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser } from "playwright-core";
-import { cleanup, freePort, httpsConfig, startBobcat, tempDir, type Running } from "../helpers/bobcat.ts";
+import { type Browser, chromium } from "playwright-core";
+import { cleanup, freePort, httpsConfig, type Running, startBobcat, tempDir } from "../helpers/bobcat.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 let server: Running;
@@ -17,7 +17,9 @@ let https: number;
 let http: number;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium is needed at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`);
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`Chromium is needed at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`);
+  }
   [http, https] = [await freePort(), await freePort()];
   const base = tempDir();
   server = await startBobcat({
@@ -61,7 +63,16 @@ beforeAll(async () => {
   writeFileSync(attack, readFileSync(attack, "utf8").replaceAll("HTTPS", String(https)));
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ["--host-resolver-rules=MAP evil.example 127.0.0.1", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--host-resolver-rules=MAP evil.example 127.0.0.1",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
 });
 
@@ -149,7 +160,13 @@ test("a page on another site cannot make the browser expire sessions through the
   const attacker = await context.newPage();
   const answers: Array<[string, number, string]> = [];
   attacker.on("response", async (r) => {
-    if (r.url().includes("/manager/text/expire")) answers.push([r.request().method(), r.status(), await r.text().catch(() => "")]);
+    if (r.url().includes("/manager/text/expire")) {
+      answers.push([
+        r.request().method(),
+        r.status(),
+        await r.text().catch(() => ""),
+      ]);
+    }
   });
   await attacker.goto(`http://127.0.0.1:${http}/evil/attack.html`);
   // A no-cors POST by script, then a GET form navigation: both refused as cross-site.
@@ -165,7 +182,9 @@ test("DNS rebinding: a page on evil.example that resolves to this machine reads 
   const context = await browser.newContext({ ignoreHTTPSErrors: true });
   const page = await context.newPage();
   await page.goto(`http://evil.example:${http}/evil/rebind.html`);
-  await page.waitForFunction(() => document.getElementById("out")?.textContent !== "pending", undefined, { timeout: 15000 });
+  await page.waitForFunction(() => document.getElementById("out")?.textContent !== "pending", undefined, {
+    timeout: 15000,
+  });
   const out = (await page.textContent("#out"))!;
   expect(out).toMatch(/^421 .*\| 421 /);
   expect(out).not.toContain("sessions");

@@ -7,7 +7,19 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { cleanup, cliCommand, freePort, httpsConfig, PKI, runCli, RUNTIMES, startBobcat, tempDir, tfetch, writeFiles } from "../helpers/bobcat.ts";
+import {
+  cleanup,
+  cliCommand,
+  freePort,
+  httpsConfig,
+  PKI,
+  runCli,
+  RUNTIMES,
+  startBobcat,
+  tempDir,
+  tfetch,
+  writeFiles,
+} from "../helpers/bobcat.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
@@ -51,21 +63,31 @@ describe("bobcat CLI basics (Bun)", () => {
     const d = dir();
     const http = await freePort();
     const https = await freePort();
-    writeFiles(d, { "server.yaml": httpsConfig(http, https).replace("certificateChainFile:", "certificateKeyPassword: hunter2\n                  certificateChainFile:") });
+    writeFiles(d, {
+      "server.yaml": httpsConfig(http, https).replace(
+        "certificateChainFile:",
+        "certificateKeyPassword: hunter2\n                  certificateChainFile:",
+      ),
+    });
     const r = await runCli("bun", ["check", "--config", join(d, "server.yaml")]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`port: ${https}`);
-    expect(r.stdout).toContain("certificateKeyPassword: \"********\"");
+    expect(r.stdout).toContain('certificateKeyPassword: "********"');
     expect(r.stdout).not.toContain("hunter2");
     expect(r.stderr).toContain("native Bun.serve");
   });
 
   test("check reports every config problem with file:line:col and exits 1", async () => {
     const d = dir();
-    writeFiles(d, { "bad.yaml": "server:\n  services:\n    - connectors:\n        - port: 8080\n          redirecPort: 8443\n      engine:\n        defaultHost: localhst\n        hosts:\n          - name: localhost\n            contexts: [{ path: \"\", handler: \"bobcat:root\" }]\n" });
+    writeFiles(d, {
+      "bad.yaml":
+        'server:\n  services:\n    - connectors:\n        - port: 8080\n          redirecPort: 8443\n      engine:\n        defaultHost: localhst\n        hosts:\n          - name: localhost\n            contexts: [{ path: "", handler: "bobcat:root" }]\n',
+    });
     const r = await runCli("bun", ["check", "--config", join(d, "bad.yaml")]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`${join(d, "bad.yaml")}:5:11: server.services[0].connectors[0].redirecPort: unknown attribute`);
+    expect(r.stderr).toContain(
+      `${join(d, "bad.yaml")}:5:11: server.services[0].connectors[0].redirecPort: unknown attribute`,
+    );
     expect(r.stderr).toContain('did you mean "redirectPort"');
     expect(r.stderr).toContain(`${join(d, "bad.yaml")}:7:22`);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
@@ -84,7 +106,9 @@ for (const runtime of RUNTIMES) {
       const d = dir();
       const http = await freePort();
       const https = await freePort();
-      writeFiles(d, { "conf/server.yaml": httpsConfig(http, https).replace(`${PKI}/localhost-rsa.pem`, "conf/missing.pem") });
+      writeFiles(d, {
+        "conf/server.yaml": httpsConfig(http, https).replace(`${PKI}/localhost-rsa.pem`, "conf/missing.pem"),
+      });
       const r = await runCli(runtime, ["run", "--config", join(d, "conf/server.yaml"), "--base", d]);
       expect(r.code).toBe(1);
       expect(r.stderr).toContain(join(d, "conf/missing.pem"));
@@ -99,7 +123,10 @@ for (const runtime of RUNTIMES) {
       const port = (blocker.address() as { port: number }).port;
       try {
         const d = dir();
-        writeFiles(d, { "s.yaml": `server:\n  services:\n    - connectors:\n        - port: ${port}\n          address: 127.0.0.1\n      engine:\n        defaultHost: localhost\n        hosts:\n          - name: localhost\n            contexts: [{ path: "", handler: "bobcat:root" }]\n` });
+        writeFiles(d, {
+          "s.yaml":
+            `server:\n  services:\n    - connectors:\n        - port: ${port}\n          address: 127.0.0.1\n      engine:\n        defaultHost: localhost\n        hosts:\n          - name: localhost\n            contexts: [{ path: "", handler: "bobcat:root" }]\n`,
+        });
         const r = await runCli(runtime, ["run", "--config", join(d, "s.yaml")]);
         expect(r.code).toBe(1);
         expect(r.stderr).toContain(`port ${port} is already in use`);
@@ -112,13 +139,21 @@ for (const runtime of RUNTIMES) {
 
     test("a privileged port without the privilege says what to do", async () => {
       const d = dir();
-      writeFiles(d, { "s.yaml": `server:\n  services:\n    - connectors:\n        - port: 80\n          address: 127.0.0.1\n      engine:\n        defaultHost: localhost\n        hosts:\n          - name: localhost\n            contexts: [{ path: "", handler: "bobcat:root" }]\n` });
+      writeFiles(d, {
+        "s.yaml":
+          `server:\n  services:\n    - connectors:\n        - port: 80\n          address: 127.0.0.1\n      engine:\n        defaultHost: localhost\n        hosts:\n          - name: localhost\n            contexts: [{ path: "", handler: "bobcat:root" }]\n`,
+      });
       // As root, drop to nobody so binding port 80 is really refused.
       const asRoot = process.getuid?.() === 0;
       chmodSync(d, 0o755);
       const cmd = cliCommand(runtime, ["run", "--config", join(d, "s.yaml"), "--base", d]);
       const full = asRoot ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ...cmd] : cmd;
-      const proc = Bun.spawn(full, { stdout: "pipe", stderr: "pipe", cwd: d, env: { ...process.env, HOME: d, DENO_DIR: join(d, ".deno") } });
+      const proc = Bun.spawn(full, {
+        stdout: "pipe",
+        stderr: "pipe",
+        cwd: d,
+        env: { ...process.env, HOME: d, DENO_DIR: join(d, ".deno") },
+      });
       const timer = setTimeout(() => proc.kill("SIGKILL"), 30000);
       const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
       clearTimeout(timer);
@@ -162,12 +197,14 @@ describe("graceful stop", () => {
       const d = dir();
       const http = await freePort();
       writeFiles(d, {
-        "slow.ts": `export default { async fetch(req) { await new Promise((r) => setTimeout(r, 1500)); return new Response("finished"); } };`,
+        "slow.ts":
+          `export default { async fetch(req) { await new Promise((r) => setTimeout(r, 1500)); return new Response("finished"); } };`,
       });
       const s = await startBobcat({
         runtime,
         base: d,
-        config: `server:\n  services:\n    - connectors:\n        - port: ${http}\n          address: 127.0.0.1\n      engine:\n        defaultHost: localhost\n        hosts:\n          - name: localhost\n            contexts: [{ path: "", handler: slow.ts }]\n`,
+        config:
+          `server:\n  services:\n    - connectors:\n        - port: ${http}\n          address: 127.0.0.1\n      engine:\n        defaultHost: localhost\n        hosts:\n          - name: localhost\n            contexts: [{ path: "", handler: slow.ts }]\n`,
       });
       const inFlight = fetch(`http://127.0.0.1:${http}/`).then((r) => r.text());
       await Bun.sleep(300);
@@ -181,11 +218,15 @@ describe("graceful stop", () => {
   test("a second signal exits at once", async () => {
     const d = dir();
     const http = await freePort();
-    writeFiles(d, { "slow.ts": `export default { async fetch() { await new Promise((r) => setTimeout(r, 20000)); return new Response("late"); } };` });
+    writeFiles(d, {
+      "slow.ts":
+        `export default { async fetch() { await new Promise((r) => setTimeout(r, 20000)); return new Response("late"); } };`,
+    });
     const s = await startBobcat({
       runtime: "bun",
       base: d,
-      config: `server:\n  services:\n    - connectors:\n        - port: ${http}\n          address: 127.0.0.1\n      engine:\n        defaultHost: localhost\n        hosts:\n          - name: localhost\n            contexts: [{ path: "", handler: slow.ts }]\n`,
+      config:
+        `server:\n  services:\n    - connectors:\n        - port: ${http}\n          address: 127.0.0.1\n      engine:\n        defaultHost: localhost\n        hosts:\n          - name: localhost\n            contexts: [{ path: "", handler: slow.ts }]\n`,
     });
     fetch(`http://127.0.0.1:${http}/`).catch(() => {});
     await Bun.sleep(300);
@@ -203,14 +244,20 @@ describe("connector limits", () => {
     test(`${runtime}: maxThreads + acceptCount, then 503`, async () => {
       const d = dir();
       const http = await freePort();
-      writeFiles(d, { "slow.ts": `export default { async fetch() { await new Promise((r) => setTimeout(r, 1500)); return new Response("ok"); } };` });
+      writeFiles(d, {
+        "slow.ts":
+          `export default { async fetch() { await new Promise((r) => setTimeout(r, 1500)); return new Response("ok"); } };`,
+      });
       const s = await startBobcat({
         runtime,
         base: d,
-        config: `server:\n  services:\n    - connectors:\n        - port: ${http}\n          address: 127.0.0.1\n          maxThreads: 2\n          acceptCount: 1\n      engine:\n        defaultHost: localhost\n        hosts:\n          - name: localhost\n            contexts: [{ path: "", handler: slow.ts }]\n`,
+        config:
+          `server:\n  services:\n    - connectors:\n        - port: ${http}\n          address: 127.0.0.1\n          maxThreads: 2\n          acceptCount: 1\n      engine:\n        defaultHost: localhost\n        hosts:\n          - name: localhost\n            contexts: [{ path: "", handler: slow.ts }]\n`,
       });
       try {
-        const statuses = await Promise.all(Array.from({ length: 5 }, () => fetch(`http://127.0.0.1:${http}/`).then((r) => r.status)));
+        const statuses = await Promise.all(
+          Array.from({ length: 5 }, () => fetch(`http://127.0.0.1:${http}/`).then((r) => r.status)),
+        );
         expect(statuses.filter((x) => x === 200).length).toBe(3);
         expect(statuses.filter((x) => x === 503).length).toBe(2);
       } finally {
@@ -222,15 +269,23 @@ describe("connector limits", () => {
   test("maxConnections selects the node-compat back-end, holds acceptCount more and closes the rest", async () => {
     const d = dir();
     const http = await freePort();
-    writeFiles(d, { "slow.ts": `export default { async fetch() { await new Promise((r) => setTimeout(r, 1000)); return new Response("ok"); } };` });
+    writeFiles(d, {
+      "slow.ts":
+        `export default { async fetch() { await new Promise((r) => setTimeout(r, 1000)); return new Response("ok"); } };`,
+    });
     const s = await startBobcat({
       runtime: "bun",
       base: d,
-      config: `server:\n  services:\n    - connectors:\n        - port: ${http}\n          address: 127.0.0.1\n          maxConnections: 2\n          acceptCount: 1\n      engine:\n        defaultHost: localhost\n        hosts:\n          - name: localhost\n            contexts: [{ path: "", handler: slow.ts }]\n`,
+      config:
+        `server:\n  services:\n    - connectors:\n        - port: ${http}\n          address: 127.0.0.1\n          maxConnections: 2\n          acceptCount: 1\n      engine:\n        defaultHost: localhost\n        hosts:\n          - name: localhost\n            contexts: [{ path: "", handler: slow.ts }]\n`,
     });
     try {
-      expect(s.output()).toContain("node:http2 compatibility back-end, because the native one cannot do: maxConnections");
-      const results = await Promise.allSettled(Array.from({ length: 4 }, () => fetch(`http://127.0.0.1:${http}/`, { keepalive: false }).then((r) => r.status)));
+      expect(s.output()).toContain(
+        "node:http2 compatibility back-end, because the native one cannot do: maxConnections",
+      );
+      const results = await Promise.allSettled(
+        Array.from({ length: 4 }, () => fetch(`http://127.0.0.1:${http}/`, { keepalive: false }).then((r) => r.status)),
+      );
       expect(results.filter((r) => r.status === "fulfilled" && r.value === 200).length).toBe(3);
       expect(results.filter((r) => r.status === "rejected").length).toBe(1);
     } finally {

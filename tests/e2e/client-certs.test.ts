@@ -5,7 +5,17 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { cleanup, freePort, PKI, run, RUNTIMES, startBobcat, tempDir, type Running, type Runtime } from "../helpers/bobcat.ts";
+import {
+  cleanup,
+  freePort,
+  PKI,
+  run,
+  type Running,
+  type Runtime,
+  RUNTIMES,
+  startBobcat,
+  tempDir,
+} from "../helpers/bobcat.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
@@ -65,7 +75,17 @@ async function start(runtime: Runtime, sslHost: string, context = ""): Promise<{
 /** curl with an optional client certificate; returns the HTTP code and body ("000" = refused). */
 async function curl(port: number, path: string, who?: "alice" | "mallory" | "eve", extra: string[] = []) {
   const cert = who ? ["--cert", join(PKI, `${who}.pem`), "--key", join(PKI, `${who}-key.pem`)] : [];
-  const r = await run(["curl", "-sS", "--cacert", join(PKI, "ca.pem"), ...cert, ...extra, "-w", "\n%{http_code}", `https://localhost:${port}${path}`]);
+  const r = await run([
+    "curl",
+    "-sS",
+    "--cacert",
+    join(PKI, "ca.pem"),
+    ...cert,
+    ...extra,
+    "-w",
+    "\n%{http_code}",
+    `https://localhost:${port}${path}`,
+  ]);
   const lines = r.stdout.split("\n");
   return { code: lines.pop()!, body: lines.join("\n"), stderr: r.stderr };
 }
@@ -92,7 +112,23 @@ for (const runtime of RUNTIMES) {
         expect((await curl(port, "/", "mallory")).code).toBe("000");
         // openssl s_client with -cert/-key, TLS 1.2 and 1.3: the request goes through.
         for (const v of ["-tls1_2", "-tls1_3"]) {
-          const r = await run(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-servername", "localhost", "-CAfile", join(PKI, "ca.pem"), "-cert", join(PKI, "alice.pem"), "-key", join(PKI, "alice-key.pem"), "-quiet", "-ign_eof", v], { stdin: "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" });
+          const r = await run([
+            "openssl",
+            "s_client",
+            "-connect",
+            `127.0.0.1:${port}`,
+            "-servername",
+            "localhost",
+            "-CAfile",
+            join(PKI, "ca.pem"),
+            "-cert",
+            join(PKI, "alice.pem"),
+            "-key",
+            join(PKI, "alice-key.pem"),
+            "-quiet",
+            "-ign_eof",
+            v,
+          ], { stdin: "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" });
           expect(r.stdout).toContain("HTTP/1.1 200");
           expect(r.stdout).toContain("CN=alice");
         }
@@ -102,7 +138,10 @@ for (const runtime of RUNTIMES) {
     });
 
     test("optional with a keytool PKCS12 truststore: no certificate is fine, an untrusted one is not", async () => {
-      const { s, port } = await start(runtime, `              certificateVerification: optional\n              truststoreFile: ${PKI}/client-truststore.p12\n              truststorePassword: changeit`);
+      const { s, port } = await start(
+        runtime,
+        `              certificateVerification: optional\n              truststoreFile: ${PKI}/client-truststore.p12\n              truststorePassword: changeit`,
+      );
       try {
         const none = await curl(port, "/");
         expect(none.code).toBe("200");
@@ -136,7 +175,9 @@ for (const runtime of RUNTIMES) {
         expect((await curl(port, "/admin/x")).code).toBe("401");
         // mallory is trusted here (no CRL) but has no role: 403 for admin, fine for any-user URLs.
         expect((await curl(port, "/admin/x", "mallory")).code).toBe("403");
-        expect(JSON.parse((await curl(port, "/members/x", "mallory")).body).user).toBe("CN=mallory, O=bobcat test, C=JP");
+        expect(JSON.parse((await curl(port, "/members/x", "mallory")).body).user).toBe(
+          "CN=mallory, O=bobcat test, C=JP",
+        );
         expect((await curl(port, "/public")).code).toBe("200");
       } finally {
         await s.stop();
@@ -144,10 +185,22 @@ for (const runtime of RUNTIMES) {
     });
 
     test("SSL session tracking: the TLS session is the HTTP session; invalidate + Connection: close ends it", async () => {
-      const { s, port } = await start(runtime, `              certificateVerification: none`, `                sessionTrackingModes: [SSL]`);
+      const { s, port } = await start(
+        runtime,
+        `              certificateVerification: none`,
+        `                sessionTrackingModes: [SSL]`,
+      );
       try {
         // Two requests on one connection (curl reuses it) share one session, and no cookie is sent.
-        const r = await run(["curl", "-sS", "-i", "--cacert", join(PKI, "ca.pem"), `https://localhost:${port}/track`, `https://localhost:${port}/track`]);
+        const r = await run([
+          "curl",
+          "-sS",
+          "-i",
+          "--cacert",
+          join(PKI, "ca.pem"),
+          `https://localhost:${port}/track`,
+          `https://localhost:${port}/track`,
+        ]);
         expect(r.stdout).not.toMatch(/set-cookie/i);
         const bodies = [...r.stdout.matchAll(/\{"n":(\d+),"id":"([0-9A-F]+)","ssl":"([0-9a-f]+)"\}/g)];
         expect(bodies.map((m) => m[1])).toEqual(["1", "2"]);
@@ -157,7 +210,15 @@ for (const runtime of RUNTIMES) {
         expect(other.n).toBe(1);
         expect(other.id).not.toBe(bodies[0]![2]);
         // The seed's logout: invalidate and Connection: close; the next request starts afresh.
-        const out = await run(["curl", "-sS", "--cacert", join(PKI, "ca.pem"), `https://localhost:${port}/track`, `https://localhost:${port}/logout`, `https://localhost:${port}/track`]);
+        const out = await run([
+          "curl",
+          "-sS",
+          "--cacert",
+          join(PKI, "ca.pem"),
+          `https://localhost:${port}/track`,
+          `https://localhost:${port}/logout`,
+          `https://localhost:${port}/track`,
+        ]);
         const ns = [...out.stdout.matchAll(/"n":(\d+)/g)].map((m) => m[1]);
         expect(ns).toEqual(["1", "1"]);
       } finally {
@@ -171,7 +232,10 @@ test("legacy connector attribute clientAuth=true maps to certificateVerification
   const base = tempDir();
   dirs.push(base);
   const port = await freePort();
-  const cfg = config(port, "").replace("          SSLEnabled: true\n", `          SSLEnabled: true\n          clientAuth: "true"\n          truststoreFile: ${PKI}/client-truststore.p12\n          truststorePass: changeit\n`);
+  const cfg = config(port, "").replace(
+    "          SSLEnabled: true\n",
+    `          SSLEnabled: true\n          clientAuth: "true"\n          truststoreFile: ${PKI}/client-truststore.p12\n          truststorePass: changeit\n`,
+  );
   const s = await startBobcat({ runtime: "bun", base, files: { "app.ts": APP }, config: cfg });
   try {
     expect(s.output()).toContain("legacy connector attribute clientAuth");

@@ -10,8 +10,17 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { cleanup, freePort, runCli, RUNTIMES, startBobcat, tempDir, writeFiles, type Runtime } from "../helpers/bobcat.ts";
-import { startPostgres, type PostgresServer } from "../helpers/postgres.ts";
+import {
+  cleanup,
+  freePort,
+  runCli,
+  type Runtime,
+  RUNTIMES,
+  startBobcat,
+  tempDir,
+  writeFiles,
+} from "../helpers/bobcat.ts";
+import { type PostgresServer, startPostgres } from "../helpers/postgres.ts";
 
 const dirs: string[] = [];
 let pg: PostgresServer;
@@ -48,13 +57,14 @@ const LOGOUT_EVERY = 20;
 
 /** nodeCompat: the same server on the node-compat back-end (BOBCAT_BACKEND=node-compat). */
 function config(port: number, store: StoreKind, maxIdleBackup: number, nodeCompat = false): string {
-  const resources =
-    store === "sqlite"
-      ? `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, url: "sqlite:work/sessions.db" }\n`
-      : store === "postgres"
-        ? `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, url: "${pg.url}", maxTotal: 8 }\n`
-        : "";
-  const storeYaml = store === "file" ? "{ className: FileStore, directory: sessions }" : "{ className: DataSourceStore, dataSourceName: jdbc/sessions }";
+  const resources = store === "sqlite"
+    ? `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, url: "sqlite:work/sessions.db" }\n`
+    : store === "postgres"
+    ? `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, url: "${pg.url}", maxTotal: 8 }\n`
+    : "";
+  const storeYaml = store === "file"
+    ? "{ className: FileStore, directory: sessions }"
+    : "{ className: DataSourceStore, dataSourceName: jdbc/sessions }";
   // A one-second background tick gives the background mode its best chance.
   return `server:
 ${resources}  services:
@@ -119,7 +129,10 @@ async function client(port: number, stop: { now: boolean }, log: SessionLog[]): 
 }
 
 async function peek(port: number, cookie: string): Promise<{ id: string | null; v: number | null }> {
-  const res = await fetch(`http://127.0.0.1:${port}/app/peek`, { headers: { cookie }, signal: AbortSignal.timeout(15000) });
+  const res = await fetch(`http://127.0.0.1:${port}/app/peek`, {
+    headers: { cookie },
+    signal: AbortSignal.timeout(15000),
+  });
   expect(res.status).toBe(200);
   return (await res.json()) as { id: string | null; v: number | null };
 }
@@ -135,7 +148,12 @@ interface Outcome {
   resurrected: number;
 }
 
-async function crashRun(runtime: Runtime, store: StoreKind, maxIdleBackup: number, nodeCompat = false): Promise<Outcome> {
+async function crashRun(
+  runtime: Runtime,
+  store: StoreKind,
+  maxIdleBackup: number,
+  nodeCompat = false,
+): Promise<Outcome> {
   const base = tempDir();
   dirs.push(base);
   const port = await freePort();
@@ -164,27 +182,37 @@ async function crashRun(runtime: Runtime, store: StoreKind, maxIdleBackup: numbe
   }
 
   server = await startBobcat({ runtime, base, config: cfg, env: backendEnv });
-  const outcome: Outcome = { changes: 0, lost: 0, sessions: log.length, live: 0, behind: 0, logouts: 0, resurrected: 0 };
+  const outcome: Outcome = {
+    changes: 0,
+    lost: 0,
+    sessions: log.length,
+    live: 0,
+    behind: 0,
+    logouts: 0,
+    resurrected: 0,
+  };
   try {
     // A few at a time: the restarted server loads each session from the store.
     for (let i = 0; i < log.length; i += 8) {
-      await Promise.all(log.slice(i, i + 8).map(async (s) => {
-        const now = await peek(port, s.cookie);
-        outcome.changes += s.acked.length;
-        if (s.logoutAcked) {
-          outcome.logouts++;
-          if (now.id !== null) outcome.resurrected++;
-          return;
-        }
-        if (now.id !== null) expect(now.id).toBe(s.id);
-        // The logout in flight at the kill may have been carried out: the session may be gone.
-        if (now.id === null && s.logoutSent) return;
-        // A request in flight at the kill may have been stored without its response: v can be later, never earlier.
-        const lost = s.acked.filter((v) => now.v === null || v > now.v).length;
-        outcome.live++;
-        if (lost) outcome.behind++;
-        outcome.lost += lost;
-      }));
+      await Promise.all(
+        log.slice(i, i + 8).map(async (s) => {
+          const now = await peek(port, s.cookie);
+          outcome.changes += s.acked.length;
+          if (s.logoutAcked) {
+            outcome.logouts++;
+            if (now.id !== null) outcome.resurrected++;
+            return;
+          }
+          if (now.id !== null) expect(now.id).toBe(s.id);
+          // The logout in flight at the kill may have been carried out: the session may be gone.
+          if (now.id === null && s.logoutSent) return;
+          // A request in flight at the kill may have been stored without its response: v can be later, never earlier.
+          const lost = s.acked.filter((v) => now.v === null || v > now.v).length;
+          outcome.live++;
+          if (lost) outcome.behind++;
+          outcome.lost += lost;
+        }),
+      );
     }
   } finally {
     expect(await server.stop()).toBe(0);

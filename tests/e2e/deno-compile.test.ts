@@ -14,9 +14,18 @@ const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
 
 async function build(args: string[], env: Record<string, string> = {}) {
-  const proc = Bun.spawn([BUN, join(ROOT, "build.ts"), ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1", ...env }, stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn([BUN, join(ROOT, "build.ts"), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, NO_COLOR: "1", ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const timer = setTimeout(() => proc.kill("SIGKILL"), 240000);
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
   clearTimeout(timer);
   return { code, output: stdout + stderr };
 }
@@ -44,7 +53,9 @@ test("a DENORT_BIN that is the full Deno CLI is refused with what to do", async 
   expect(r.output).toContain("Point DENORT_BIN at the denort binary of the same Deno version");
   expect(existsSync(join(out, "bobcat-deno"))).toBe(false);
 
-  const missing = await build(["--deno", "--outfile", join(out, "bobcat-deno")], { DENORT_BIN: join(out, "no-such-denort") });
+  const missing = await build(["--deno", "--outfile", join(out, "bobcat-deno")], {
+    DENORT_BIN: join(out, "no-such-denort"),
+  });
   expect(missing.code).toBe(1);
   expect(missing.output).toContain("does not exist");
 }, 60000);

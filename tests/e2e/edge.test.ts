@@ -109,7 +109,20 @@ beforeAll(async () => {
 
   // As a Workers bundler does: one ES module, workerd's package conditions, builtins left to workerd.
   const built = Bun.spawnSync(
-    [BUN, "build", "worker-cf.js", "--target=browser", "--conditions=workerd", "--conditions=worker", "--external", "node:*", "--external", "cloudflare:*", "--outfile", "worker.bundle.js"],
+    [
+      BUN,
+      "build",
+      "worker-cf.js",
+      "--target=browser",
+      "--conditions=workerd",
+      "--conditions=worker",
+      "--external",
+      "node:*",
+      "--external",
+      "cloudflare:*",
+      "--outfile",
+      "worker.bundle.js",
+    ],
     { cwd: pkg.dir, stdout: "pipe", stderr: "pipe", timeout: 120000 },
   );
   if (built.exitCode !== 0) throw new Error(`bundling the worker failed:\n${built.stderr}`);
@@ -125,7 +138,11 @@ ${ISOLATES.map((i) => `    (name = "${i}", worker = .worker),`).join("\n")}
     (name = "net", network = (allow = ["public", "private", "local"])),
   ],
   sockets = [
-${ISOLATES.map((i) => `    (name = "${i}", address = "127.0.0.1:${ports[i]}", http = (), service = "${i}"),`).join("\n")}
+${
+      ISOLATES.map((i) => `    (name = "${i}", address = "127.0.0.1:${ports[i]}", http = (), service = "${i}"),`).join(
+        "\n",
+      )
+    }
   ],
 );
 const worker :Workerd.Worker = (
@@ -136,17 +153,36 @@ const worker :Workerd.Worker = (
 );
 `,
   );
-  const wd = Bun.spawn([WORKERD, "serve", "workerd.capnp"], { cwd: pkg.dir, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const wd = Bun.spawn([WORKERD, "serve", "workerd.capnp"], {
+    cwd: pkg.dir,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   procs.push(wd);
   logs.workerd = capture(wd);
-  bases.workerd = { a: `http://127.0.0.1:${ports.a}`, b: `http://127.0.0.1:${ports.b}`, c: `http://127.0.0.1:${ports.c}` };
+  bases.workerd = {
+    a: `http://127.0.0.1:${ports.a}`,
+    b: `http://127.0.0.1:${ports.b}`,
+    c: `http://127.0.0.1:${ports.c}`,
+  };
 
   // deno serve: three processes, network and the config file only.
   const denoBases = {} as Record<Isolate, string>;
   const denoLogs: (() => string)[] = [];
   for (const i of ISOLATES) {
     const port = await freePort();
-    const p = Bun.spawn([DENO, "serve", "--allow-net", "--allow-read=server.yaml", "--host", "127.0.0.1", "--port", String(port), "worker-deno.js"], {
+    const p = Bun.spawn([
+      DENO,
+      "serve",
+      "--allow-net",
+      "--allow-read=server.yaml",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "worker-deno.js",
+    ], {
       cwd: pkg.dir,
       stdin: "ignore",
       stdout: "pipe",
@@ -174,9 +210,13 @@ afterAll(async () => {
 describe("what a bundler takes from bobcat/edge", () => {
   test("neither the package's edge.js nor the worker bundle imports the file system, node:sqlite, node:http2, sockets or Bun", () => {
     const forbidden = /^(node:)?(fs|fs\/promises|sqlite|http2|http|https|net|tls|child_process|dgram)$|^bun:/;
-    for (const file of [join(pkg.dir, "node_modules", "bobcat", "dist-lib", "edge.js"), join(pkg.dir, "worker.bundle.js")]) {
+    for (
+      const file of [join(pkg.dir, "node_modules", "bobcat", "dist-lib", "edge.js"), join(pkg.dir, "worker.bundle.js")]
+    ) {
       const text = readFileSync(file, "utf8");
-      const specifiers = [...text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)["']([^"']+)["']/g)].map((m) => m[1]!);
+      const specifiers = [...text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)["']([^"']+)["']/g)].map((m) =>
+        m[1]!
+      );
       expect(specifiers.length).toBeGreaterThan(0);
       expect([file, specifiers.filter((s) => forbidden.test(s))]).toEqual([file, []]);
     }
@@ -185,7 +225,11 @@ describe("what a bundler takes from bobcat/edge", () => {
 
 /** GET with an optional cookie; the response's body as JSON (or text) and its session cookie. */
 async function get(url: string, cookie?: string) {
-  const res = await fetch(url, { redirect: "manual", headers: cookie ? { cookie } : {}, signal: AbortSignal.timeout(20000) });
+  const res = await fetch(url, {
+    redirect: "manual",
+    headers: cookie ? { cookie } : {},
+    signal: AbortSignal.timeout(20000),
+  });
   const text = await res.text();
   let body: Record<string, unknown> | string = text;
   try {
@@ -200,7 +244,9 @@ async function storedUntil(id: string, ready: (row: string) => boolean, label: s
   for (;;) {
     const row = pg.psql(`SELECT md5(data) || '/' || lastaccess FROM "tomcat$sessions" WHERE id = '${id}'`).trim();
     if (ready(row)) return row;
-    if (Date.now() > deadline) throw new Error(`${label}: the session store did not get the write (row: ${JSON.stringify(row)})`);
+    if (Date.now() > deadline) {
+      throw new Error(`${label}: the session store did not get the write (row: ${JSON.stringify(row)})`);
+    }
     await Bun.sleep(100);
   }
 }
@@ -210,7 +256,12 @@ describe.each(["workerd", "deno serve"])("bobcat/edge on %s", (platform) => {
 
   test("routing: contexts by path, 404 outside them; the handler sees its context path", async () => {
     const app = await get(`${base()}/app/hello`);
-    expect([app.res.status, app.body.path, app.body.contextPath, app.body.secure]).toEqual([200, "/hello", "/app", false]);
+    expect([app.res.status, app.body.path, app.body.contextPath, app.body.secure]).toEqual([
+      200,
+      "/hello",
+      "/app",
+      false,
+    ]);
     const pgCtx = await get(`${base()}/pg/x`);
     expect([pgCtx.res.status, pgCtx.body.contextPath]).toEqual([200, "/pg"]);
     const none = await get(`${base()}/nowhere`);
@@ -227,7 +278,9 @@ describe.each(["workerd", "deno serve"])("bobcat/edge on %s", (platform) => {
   test("in-memory sessions: the cookie brings the same session back", async () => {
     const first = await get(`${base()}/app/`);
     expect(first.body.n).toBe(1);
-    expect(first.res.headers.get("set-cookie")).toMatch(/^JSESSIONID=[0-9A-F]{32}; Path=\/app; HttpOnly; SameSite=Lax$/);
+    expect(first.res.headers.get("set-cookie")).toMatch(
+      /^JSESSIONID=[0-9A-F]{32}; Path=\/app; HttpOnly; SameSite=Lax$/,
+    );
     const second = await get(`${base()}/app/`, first.cookie);
     expect([second.body.n, second.body.id]).toEqual([2, first.body.id]);
     const third = await get(`${base()}/app/`, first.cookie);

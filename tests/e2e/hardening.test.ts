@@ -9,7 +9,18 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, freePort, PKI, run, runCli, RUNTIMES, startBobcat, tempDir, writeFiles, type Running } from "../helpers/bobcat.ts";
+import {
+  cleanup,
+  freePort,
+  PKI,
+  run,
+  runCli,
+  type Running,
+  RUNTIMES,
+  startBobcat,
+  tempDir,
+  writeFiles,
+} from "../helpers/bobcat.ts";
 
 const mkfifo = (path: string) => execFileSync("mkfifo", [path]);
 
@@ -54,7 +65,9 @@ for (const runtime of RUNTIMES) {
     test("bobcat check --config on a FIFO or /dev/zero returns at once with exit 1 and says what is wrong", async () => {
       mkfifo(join(base, "server.yaml"));
       let out = await refused(runtime, ["check", "--config", join(base, "server.yaml")], base);
-      expect(out).toContain(`cannot read config file ${join(base, "server.yaml")}: it is a FIFO (named pipe), not a regular file`);
+      expect(out).toContain(
+        `cannot read config file ${join(base, "server.yaml")}: it is a FIFO (named pipe), not a regular file`,
+      );
       expect(out).toContain("fix: point --config at a regular YAML or TOML file");
       out = await refused(runtime, ["run", "--config", join(base, "server.yaml")], base);
       expect(out).toContain("is a FIFO (named pipe), not a regular file");
@@ -67,38 +80,66 @@ for (const runtime of RUNTIMES) {
       mkdirSync(dir);
       for (const f of ["key.pem", "store.p12", "pass.txt", "app.ts", "SESSIONS.ser"]) mkfifo(join(dir, f));
       writeFiles(dir, {
-        "pem.yaml": config(await freePort(), ROOT_CONTEXT, `          SSLEnabled: true
+        "pem.yaml": config(
+          await freePort(),
+          ROOT_CONTEXT,
+          `          SSLEnabled: true
           sslHostConfigs:
             - certificates:
                 - certificateFile: ${PKI}/localhost-rsa.pem
-                  certificateKeyFile: key.pem`),
-        "store.yaml": config(await freePort(), ROOT_CONTEXT, `          SSLEnabled: true
+                  certificateKeyFile: key.pem`,
+        ),
+        "store.yaml": config(
+          await freePort(),
+          ROOT_CONTEXT,
+          `          SSLEnabled: true
           sslHostConfigs:
             - certificates:
-                - certificateKeystoreFile: store.p12`),
-        "pass.yaml": config(await freePort(), ROOT_CONTEXT, `          SSLEnabled: true
+                - certificateKeystoreFile: store.p12`,
+        ),
+        "pass.yaml": config(
+          await freePort(),
+          ROOT_CONTEXT,
+          `          SSLEnabled: true
           sslHostConfigs:
             - certificates:
                 - certificateKeystoreFile: ${join(import.meta.dir, "..", "fixtures", "keystores")}/keytool-rsa.p12
-                  certificateKeystorePasswordFile: pass.txt`),
-        "handler.yaml": config(await freePort(), `              - path: ""
-                handler: app.ts`),
-        "pathname.yaml": config(await freePort(), `              - path: ""
+                  certificateKeystorePasswordFile: pass.txt`,
+        ),
+        "handler.yaml": config(
+          await freePort(),
+          `              - path: ""
+                handler: app.ts`,
+        ),
+        "pathname.yaml": config(
+          await freePort(),
+          `              - path: ""
                 handler: bobcat:root
-                manager: { pathname: ${join(dir, "SESSIONS.ser")} }`),
+                manager: { pathname: ${join(dir, "SESSIONS.ser")} }`,
+        ),
       });
       const check = (name: string) => refused(runtime, ["check", "--config", join(dir, name), "--base", dir], dir);
       let out = await check("pem.yaml");
-      expect(out).toMatch(/pem\.yaml:\d+:\d+: .*File \[.*key\.pem\] is a FIFO \(named pipe\), not a regular file \(from certificateKeyFile\)/);
+      expect(out).toMatch(
+        /pem\.yaml:\d+:\d+: .*File \[.*key\.pem\] is a FIFO \(named pipe\), not a regular file \(from certificateKeyFile\)/,
+      );
       expect(out).toContain("fix: point certificateKeyFile at a regular file");
       out = await check("store.yaml");
-      expect(out).toMatch(/Keystore file \[.*store\.p12\] is a FIFO \(named pipe\), not a regular file \(from certificateKeystoreFile\)/);
+      expect(out).toMatch(
+        /Keystore file \[.*store\.p12\] is a FIFO \(named pipe\), not a regular file \(from certificateKeystoreFile\)/,
+      );
       out = await check("pass.yaml");
-      expect(out).toMatch(/Password file \[.*pass\.txt\] is a FIFO \(named pipe\), not a regular file \(from certificateKeystorePasswordFile\)/);
+      expect(out).toMatch(
+        /Password file \[.*pass\.txt\] is a FIFO \(named pipe\), not a regular file \(from certificateKeystorePasswordFile\)/,
+      );
       out = await check("handler.yaml");
-      expect(out).toMatch(/handler\.yaml:\d+:\d+: .*handler: handler module .*app\.ts is a FIFO \(named pipe\), not a regular file/);
+      expect(out).toMatch(
+        /handler\.yaml:\d+:\d+: .*handler: handler module .*app\.ts is a FIFO \(named pipe\), not a regular file/,
+      );
       out = await check("pathname.yaml");
-      expect(out).toMatch(/pathname\.yaml:\d+:\d+: .*manager\.pathname: .*the session persistence file \[.*SESSIONS\.ser\] is a FIFO \(named pipe\), not a regular file/);
+      expect(out).toMatch(
+        /pathname\.yaml:\d+:\d+: .*manager\.pathname: .*the session persistence file \[.*SESSIONS\.ser\] is a FIFO \(named pipe\), not a regular file/,
+      );
       // run refuses it too (start-up reads the file), promptly.
       out = await refused(runtime, ["run", "--config", join(dir, "pathname.yaml"), "--base", dir], dir);
       expect(out).toContain("the session persistence file");
@@ -111,7 +152,10 @@ for (const runtime of RUNTIMES) {
         levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(", ")}]`);
       }
       const file = join(base, "bomb.yaml");
-      writeFiles(base, { "bomb.yaml": `properties:\n${levels.map((l) => "  " + l).join("\n")}\n` + config(await freePort(), ROOT_CONTEXT) });
+      writeFiles(base, {
+        "bomb.yaml": `properties:\n${levels.map((l) => "  " + l).join("\n")}\n` +
+          config(await freePort(), ROOT_CONTEXT),
+      });
       const out = await refused(runtime, ["check", "--config", file], base);
       expect(out).toContain(`${file}:5:`);
       expect(out).toContain("YAML alias *c expands to too many nodes");
@@ -124,16 +168,21 @@ for (const runtime of RUNTIMES) {
       props.push(`  loop: "x\${loop}"`);
       const file = join(base, "expand.yaml");
       writeFiles(base, {
-        "expand.yaml": `properties:\n${props.join("\n")}\n` + config(await freePort(), `              - path: ""
+        "expand.yaml": `properties:\n${props.join("\n")}\n` + config(
+          await freePort(),
+          `              - path: ""
                 handler: bobcat:root
                 sessionCookieName: \${a14}
               - path: /x
-                sessionCookieName: \${loop}`),
+                sessionCookieName: \${loop}`,
+        ),
       });
       const out = await refused(runtime, ["check", "--config", file], base);
       expect(out).toContain(`${file}:9:7: properties.a7: property "a7" expands to more than 1 MiB`);
       expect(out).toContain(`${file}:17:9: properties.loop: property "loop" refers to itself`);
-      expect(out).toMatch(/sessionCookieName: property "a7" expands to more than 1 MiB \(through a14 → a13 → .* → a7\)/);
+      expect(out).toMatch(
+        /sessionCookieName: property "a7" expands to more than 1 MiB \(through a14 → a13 → .* → a7\)/,
+      );
     });
   });
 
@@ -152,10 +201,13 @@ for (const runtime of RUNTIMES) {
           base,
           files: {
             "secret/index.html": "the secret\n",
-            "app.ts": `export default { fetch(req, ctx) { const s = ctx.getSession(); s.setAttribute("n", 1); return new Response("session " + s.id); } };`,
+            "app.ts":
+              `export default { fetch(req, ctx) { const s = ctx.getSession(); s.setAttribute("n", 1); return new Response("session " + s.id); } };`,
           },
           env: backend === "node-compat" ? { BOBCAT_BACKEND: "node-compat" } : {},
-          config: config(port, `              - path: /secure
+          config: config(
+            port,
+            `              - path: /secure
                 docBase: ${join(base, "secret")}
                 loginConfig: { authMethod: BASIC, realmName: test }
                 realm:
@@ -183,9 +235,15 @@ for (const runtime of RUNTIMES) {
                 manager:
                   className: PersistentManager
                   maxIdleBackup: 0
-                  store: { className: FileStore, directory: ${join(base, "sessions")} }`, ""),
+                  store: { className: FileStore, directory: ${join(base, "sessions")} }`,
+            "",
+          ),
         });
-        expect(s.output()).toContain(backend === "native" ? `native ${runtime === "bun" ? "Bun.serve" : "Deno HTTP server"}` : "node:http2 compatibility back-end");
+        expect(s.output()).toContain(
+          backend === "native"
+            ? `native ${runtime === "bun" ? "Bun.serve" : "Deno HTTP server"}`
+            : "node:http2 compatibility back-end",
+        );
       });
       afterAll(async () => {
         if (!s) return;
@@ -194,7 +252,19 @@ for (const runtime of RUNTIMES) {
       });
 
       const curl = async (path: string, user: string) => {
-        const r = await run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "-u", user, `http://127.0.0.1:${port}${path}`]);
+        const r = await run([
+          "curl",
+          "-s",
+          "-o",
+          "/dev/null",
+          "-w",
+          "%{http_code}",
+          "--max-time",
+          "10",
+          "-u",
+          user,
+          `http://127.0.0.1:${port}${path}`,
+        ]);
         return r.stdout;
       };
 
@@ -229,11 +299,21 @@ for (const runtime of RUNTIMES) {
       });
 
       test("a FIFO named like a session file is skipped with a warning: the request gets a new session, and SIGTERM stops the server", async () => {
-        const r = await run(["curl", "-s", "--max-time", "10", "-b", `JSESSIONID=${FIFO_ID}`, `http://127.0.0.1:${port}/app/`]);
+        const r = await run([
+          "curl",
+          "-s",
+          "--max-time",
+          "10",
+          "-b",
+          `JSESSIONID=${FIFO_ID}`,
+          `http://127.0.0.1:${port}/app/`,
+        ]);
         expect(r.code).toBe(0);
         expect(r.stdout).toMatch(/^session [0-9A-F]{32}$/);
         expect(r.stdout).not.toContain(FIFO_ID);
-        expect(s.output()).toContain(`${FIFO_ID}.session]: it is a FIFO (named pipe), not a regular file; move it out of the session directory`);
+        expect(s.output()).toContain(
+          `${FIFO_ID}.session]: it is a FIFO (named pipe), not a regular file; move it out of the session directory`,
+        );
         const code = await s.stop();
         expect(code).toBe(0);
         expect(s.output()).not.toContain("ERROR");

@@ -81,7 +81,13 @@ function exeOf(pid: number): string {
   }
 }
 
-type Mode = { name: string; cmd: (args: string[]) => string[]; env?: Record<string, string>; server: RegExp; tree: RegExp[] };
+type Mode = {
+  name: string;
+  cmd: (args: string[]) => string[];
+  env?: Record<string, string>;
+  server: RegExp;
+  tree: RegExp[];
+};
 
 const MODES: Mode[] = [
   {
@@ -117,12 +123,17 @@ async function startUserProcess(mode: Mode, opts: { detached?: boolean } = {}) {
   const port = await freePort();
   writeFiles(base, { "app.js": APP, "conf/server.yaml": config(port) });
   const [cmd, ...args] = mode.cmd(["run", "--config", join(base, "conf/server.yaml"), "--base", base]);
-  const proc = spawn(cmd!, args, { cwd: base, env: { ...process.env, NO_COLOR: "1", ...mode.env }, stdio: ["ignore", "pipe", "pipe"], detached: opts.detached });
+  const proc = spawn(cmd!, args, {
+    cwd: base,
+    env: { ...process.env, NO_COLOR: "1", ...mode.env },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: opts.detached,
+  });
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));
   proc.stderr!.on("data", (d) => (out += d));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.on("exit", (code, signal) => resolve({ code, signal })),
+    proc.on("exit", (code, signal) => resolve({ code, signal }))
   );
   let done = false;
   void exited.then(() => (done = true));
@@ -142,31 +153,37 @@ async function startUserProcess(mode: Mode, opts: { detached?: boolean } = {}) {
 describe("the PID a user started", () => {
   for (const mode of MODES) {
     for (const signal of ["SIGTERM", "SIGINT", "SIGKILL"] as const) {
-      test(`${mode.name}: ${signal} leaves no process and a free port within 5 s${signal === "SIGKILL" ? "" : "; exit 0, sessions saved"}`, async () => {
-        const { proc, base, port, exited, output } = await startUserProcess(mode);
-        const tree = descendants(proc.pid!);
-        try {
-          // The real runtime binaries, no wrapper in between (npm's deno/bin.cjs would be a node process).
-          expect(tree.map(exeOf)).toEqual(mode.tree.map((re) => expect.stringMatching(re)));
-          const res = await fetch(`http://127.0.0.1:${port}/`);
-          expect(res.status).toBe(200);
-          expect(res.headers.get("set-cookie")).toContain("JSESSIONID=");
+      test(
+        `${mode.name}: ${signal} leaves no process and a free port within 5 s${
+          signal === "SIGKILL" ? "" : "; exit 0, sessions saved"
+        }`,
+        async () => {
+          const { proc, base, port, exited, output } = await startUserProcess(mode);
+          const tree = descendants(proc.pid!);
+          try {
+            // The real runtime binaries, no wrapper in between (npm's deno/bin.cjs would be a node process).
+            expect(tree.map(exeOf)).toEqual(mode.tree.map((re) => expect.stringMatching(re)));
+            const res = await fetch(`http://127.0.0.1:${port}/`);
+            expect(res.status).toBe(200);
+            expect(res.headers.get("set-cookie")).toContain("JSESSIONID=");
 
-          proc.kill(signal);
-          const deadline = Date.now() + 5000;
-          while (Date.now() < deadline && (tree.some(alive) || !(await portFree(port)))) await Bun.sleep(50);
-          expect(tree.filter(alive)).toEqual([]);
-          expect(await portFree(port)).toBe(true);
-          const { code, signal: by } = await exited;
-          if (signal === "SIGKILL") expect(by).toBe("SIGKILL");
-          else expect({ code, by }).toEqual({ code: 0, by: null });
-          // Graceful in every case: with SIGKILL the server saw its parent's pipe close and stopped as on SIGTERM.
-          expect(output()).toContain("Saved 1 session(s)");
-          expect(existsSync(join(base, "work/Catalina/localhost/ROOT/SESSIONS.ser"))).toBe(true);
-        } finally {
-          for (const p of [proc.pid!, ...tree]) if (alive(p)) process.kill(p, "SIGKILL");
-        }
-      }, 60000);
+            proc.kill(signal);
+            const deadline = Date.now() + 5000;
+            while (Date.now() < deadline && (tree.some(alive) || !(await portFree(port)))) await Bun.sleep(50);
+            expect(tree.filter(alive)).toEqual([]);
+            expect(await portFree(port)).toBe(true);
+            const { code, signal: by } = await exited;
+            if (signal === "SIGKILL") expect(by).toBe("SIGKILL");
+            else expect({ code, by }).toEqual({ code: 0, by: null });
+            // Graceful in every case: with SIGKILL the server saw its parent's pipe close and stopped as on SIGTERM.
+            expect(output()).toContain("Saved 1 session(s)");
+            expect(existsSync(join(base, "work/Catalina/localhost/ROOT/SESSIONS.ser"))).toBe(true);
+          } finally {
+            for (const p of [proc.pid!, ...tree]) if (alive(p)) process.kill(p, "SIGKILL");
+          }
+        },
+        60000,
+      );
     }
   }
 });
@@ -198,10 +215,18 @@ describe("the launcher", () => {
     dirs.push(base);
     writeFiles(base, { "bad.yaml": "server: { services: [ { connectors: [ { port: -1 } ] } ] }\n" });
     for (const env of [{}, { BOBCAT_RUNTIME: "deno" }]) {
-      const r = spawnSync("node", [LAUNCHER, "check", "--config", join(base, "bad.yaml")], { encoding: "utf8", timeout: 30000, env: { ...process.env, ...env } });
+      const r = spawnSync("node", [LAUNCHER, "check", "--config", join(base, "bad.yaml")], {
+        encoding: "utf8",
+        timeout: 30000,
+        env: { ...process.env, ...env },
+      });
       expect(r.status).toBe(1);
       expect(r.stderr).toContain("port");
-      const v = spawnSync("node", [LAUNCHER, "version"], { encoding: "utf8", timeout: 30000, env: { ...process.env, ...env } });
+      const v = spawnSync("node", [LAUNCHER, "version"], {
+        encoding: "utf8",
+        timeout: 30000,
+        env: { ...process.env, ...env },
+      });
       expect(v.status).toBe(0);
       expect(v.stdout).toMatch(/^bobcat \d+\.\d+\.\d+ \((Bun|Deno) /);
     }

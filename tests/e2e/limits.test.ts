@@ -8,7 +8,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
-import { CA_PEM, cleanup, freePort, PKI, startBobcat, tempDir, type Running, type Runtime } from "../helpers/bobcat.ts";
+import { CA_PEM, cleanup, freePort, PKI, type Running, type Runtime, startBobcat, tempDir } from "../helpers/bobcat.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
@@ -71,11 +71,22 @@ ${b.hostConfig ?? ""}
 `;
 }
 
-async function withServer(b: Backend, connector: string, fn: (http: number, https: number, s: Running) => Promise<void>) {
+async function withServer(
+  b: Backend,
+  connector: string,
+  fn: (http: number, https: number, s: Running) => Promise<void>,
+) {
   const base = tempDir();
   dirs.push(base);
   const [http, https] = [await freePort(), await freePort()];
-  const s = await startBobcat({ runtime: b.runtime, base, connectors: 2, args: ["run", ...(b.args ?? [])], files: { "h.mjs": HANDLER }, config: config(http, https, b, connector) });
+  const s = await startBobcat({
+    runtime: b.runtime,
+    base,
+    connectors: 2,
+    args: ["run", ...(b.args ?? [])],
+    files: { "h.mjs": HANDLER },
+    config: config(http, https, b, connector),
+  });
   try {
     expect(s.output()).toContain(b.expect);
     await fn(http, https, s);
@@ -101,7 +112,8 @@ function closedWithin(s: Socket, t0: number, limitMs: number): Promise<number | 
 }
 
 const plain = (port: number) => netConnect(port, "127.0.0.1");
-const secure = (port: number) => tlsConnect({ port, host: "127.0.0.1", ca: CA_PEM, servername: "localhost", ALPNProtocols: ["http/1.1"] });
+const secure = (port: number) =>
+  tlsConnect({ port, host: "127.0.0.1", ca: CA_PEM, servername: "localhost", ALPNProtocols: ["http/1.1"] });
 
 /** Sends one header byte every 300 ms, never finishing the request. */
 function slowloris(s: Socket): void {
@@ -126,45 +138,58 @@ function keepAlive(s: Socket, path = "/"): Promise<string> {
 
 const TIMEOUT = 1500;
 const SHORT: Backend[] = [
-  { label: "bun node-compat", runtime: "bun", expect: "because the native one cannot do: a connectionTimeout below 10 s" },
+  {
+    label: "bun node-compat",
+    runtime: "bun",
+    expect: "because the native one cannot do: a connectionTimeout below 10 s",
+  },
   { label: "deno native", runtime: "deno", expect: "native Deno HTTP server" },
-  { label: "deno node-compat (TLS)", runtime: "deno", hostConfig: '              protocols: "+TLSv1.3"', expect: "node:http2 compatibility back-end" },
+  {
+    label: "deno node-compat (TLS)",
+    runtime: "deno",
+    hostConfig: '              protocols: "+TLSv1.3"',
+    expect: "node:http2 compatibility back-end",
+  },
   { label: "node", runtime: "bun", args: ["--runtime", "node"], expect: "node:http2 (the only back-end on Node)" },
 ];
 
 describe("connectionTimeout closes silent, slow and idle connections", () => {
   for (const b of SHORT) {
-    test(`${b.label}: nothing sent, slowloris, idle keep-alive (plain and TLS); requests in progress survive`, async () => {
-      await withServer(b, `          connectionTimeout: ${TIMEOUT}`, async (http, https) => {
-        const t0 = Date.now();
-        const limit = TIMEOUT + 4000;
-        const nothing = [plain(http), plain(https)];
-        const slow = [plain(http), secure(https)];
-        slow.forEach(slowloris);
-        const idle = [plain(http), secure(https)];
-        const idleReplies = idle.map((s) => keepAlive(s));
-        // A response that takes longer than connectionTimeout is not cut.
-        const long = [plain(http), secure(https)];
-        const longReplies = long.map((s) => {
-          let body = "";
-          s.on("data", (d) => (body += d));
-          const send = () => s.write("GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n");
-          (s as { encrypted?: boolean }).encrypted ? s.once("secureConnect", send) : s.once("connect", send);
-          return new Promise<string>((r) => {
-            const t = setTimeout(() => r(body), 3500);
-            s.on("close", () => (clearTimeout(t), r(body)));
+    test(
+      `${b.label}: nothing sent, slowloris, idle keep-alive (plain and TLS); requests in progress survive`,
+      async () => {
+        await withServer(b, `          connectionTimeout: ${TIMEOUT}`, async (http, https) => {
+          const t0 = Date.now();
+          const limit = TIMEOUT + 4000;
+          const nothing = [plain(http), plain(https)];
+          const slow = [plain(http), secure(https)];
+          slow.forEach(slowloris);
+          const idle = [plain(http), secure(https)];
+          const idleReplies = idle.map((s) => keepAlive(s));
+          // A response that takes longer than connectionTimeout is not cut.
+          const long = [plain(http), secure(https)];
+          const longReplies = long.map((s) => {
+            let body = "";
+            s.on("data", (d) => (body += d));
+            const send = () => s.write("GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n");
+            (s as { encrypted?: boolean }).encrypted ? s.once("secureConnect", send) : s.once("connect", send);
+            return new Promise<string>((r) => {
+              const t = setTimeout(() => r(body), 3500);
+              s.on("close", () => (clearTimeout(t), r(body)));
+            });
           });
+          const closed = await Promise.all([...nothing, ...slow, ...idle].map((s) => closedWithin(s, t0, limit)));
+          expect((await Promise.all(idleReplies)).every((r) => r.startsWith("HTTP/1.1 200"))).toBe(true);
+          // [plain nothing, TLS nothing, plain slowloris, TLS slowloris] closed by the timeout, not at once
+          expect(closed.slice(0, 4).map((ms) => ms !== null && ms >= TIMEOUT - 200)).toEqual([true, true, true, true]);
+          // Idle keep-alive: closed within the bound (Deno's node:http2 already closes HTTP/1.1 after a response).
+          expect(closed.slice(4).map((ms) => ms !== null)).toEqual([true, true]);
+          for (const body of await Promise.all(longReplies)) expect(body).toContain("chunk4");
+          long.forEach((s) => s.destroy());
         });
-        const closed = await Promise.all([...nothing, ...slow, ...idle].map((s) => closedWithin(s, t0, limit)));
-        expect((await Promise.all(idleReplies)).every((r) => r.startsWith("HTTP/1.1 200"))).toBe(true);
-        // [plain nothing, TLS nothing, plain slowloris, TLS slowloris] closed by the timeout, not at once
-        expect(closed.slice(0, 4).map((ms) => ms !== null && ms >= TIMEOUT - 200)).toEqual([true, true, true, true]);
-        // Idle keep-alive: closed within the bound (Deno's node:http2 already closes HTTP/1.1 after a response).
-        expect(closed.slice(4).map((ms) => ms !== null)).toEqual([true, true]);
-        for (const body of await Promise.all(longReplies)) expect(body).toContain("chunk4");
-        long.forEach((s) => s.destroy());
-      });
-    }, 30000);
+      },
+      30000,
+    );
   }
 
   test("bun native: idleTimeout for keep-alive, Bun's fixed ~10 s for handshakes and headers", async () => {
@@ -183,7 +208,11 @@ describe("connectionTimeout closes silent, slow and idle connections", () => {
 });
 
 /** Opens `n` connections that send nothing; resolves with how many the server closed within `ms`. */
-async function silentConnections(open: (i: number) => Socket, n: number, ms: number): Promise<{ closed: number; socks: Socket[] }> {
+async function silentConnections(
+  open: (i: number) => Socket,
+  n: number,
+  ms: number,
+): Promise<{ closed: number; socks: Socket[] }> {
   const socks = Array.from({ length: n }, (_, i) => open(i));
   const t0 = Date.now();
   const closed = await Promise.all(socks.map((s) => closedWithin(s, t0, ms)));
@@ -193,43 +222,70 @@ async function silentConnections(open: (i: number) => Socket, n: number, ms: num
 const COUNTED: Backend[] = [
   { label: "bun node-compat", runtime: "bun", expect: "because the native one cannot do: maxConnections" },
   { label: "deno native", runtime: "deno", expect: "native Deno HTTP server" },
-  { label: "deno node-compat (TLS)", runtime: "deno", hostConfig: '              protocols: "+TLSv1.3"', expect: "node:http2 compatibility back-end" },
+  {
+    label: "deno node-compat (TLS)",
+    runtime: "deno",
+    hostConfig: '              protocols: "+TLSv1.3"',
+    expect: "node:http2 compatibility back-end",
+  },
 ];
 
 describe("maxConnections counts every TCP connection and holds acceptCount more", () => {
   for (const b of COUNTED) {
-    test(`${b.label}: N served, acceptCount held then served, the rest closed; silent TLS connections count`, async () => {
-      await withServer(b, "          maxConnections: 2\n          acceptCount: 2", async (http, https) => {
-        for (const port of b.hostConfig ? [https] : [http, https]) {
-          const url = `${port === https ? "https" : "http"}://localhost:${port}/wait`;
-          const results = await Promise.allSettled(
-            Array.from({ length: 6 }, () => fetch(url, { keepalive: false, tls: { ca: CA_PEM } } as RequestInit).then((r) => r.status)),
+    test(
+      `${b.label}: N served, acceptCount held then served, the rest closed; silent TLS connections count`,
+      async () => {
+        await withServer(b, "          maxConnections: 2\n          acceptCount: 2", async (http, https) => {
+          for (const port of b.hostConfig ? [https] : [http, https]) {
+            const url = `${port === https ? "https" : "http"}://localhost:${port}/wait`;
+            const results = await Promise.allSettled(
+              Array.from(
+                { length: 6 },
+                () => fetch(url, { keepalive: false, tls: { ca: CA_PEM } } as RequestInit).then((r) => r.status),
+              ),
+            );
+            expect(
+              results.filter((r) => r.status === "fulfilled" && r.value === 200).length,
+            ).toBe(4);
+            expect(results.filter((r) => r.status === "rejected").length).toBe(2);
+          }
+          // 50 connections that never send a byte (no ClientHello on the TLS port): 2 open + 2
+          // held, the other 46 closed at once.
+          for (const port of [http, https]) {
+            const { closed, socks } = await silentConnections(() => plain(port), 50, 3000);
+            expect(closed).toBeGreaterThanOrEqual(46);
+            expect(closed).toBeLessThan(50);
+            socks.forEach((s) => s.destroy());
+          }
+          // Once they are gone the connector serves again.
+          await Bun.sleep(300);
+          const r = await fetch(
+            `https://localhost:${https}/`,
+            { keepalive: false, tls: { ca: CA_PEM } } as RequestInit,
           );
-          expect(results.filter((r) => r.status === "fulfilled" && r.value === 200).length).toBe(4);
-          expect(results.filter((r) => r.status === "rejected").length).toBe(2);
-        }
-        // 50 connections that never send a byte (no ClientHello on the TLS port): 2 open + 2
-        // held, the other 46 closed at once.
-        for (const port of [http, https]) {
-          const { closed, socks } = await silentConnections(() => plain(port), 50, 3000);
-          expect(closed).toBeGreaterThanOrEqual(46);
-          expect(closed).toBeLessThan(50);
-          socks.forEach((s) => s.destroy());
-        }
-        // Once they are gone the connector serves again.
-        await Bun.sleep(300);
-        const r = await fetch(`https://localhost:${https}/`, { keepalive: false, tls: { ca: CA_PEM } } as RequestInit);
-        expect(r.status).toBe(200);
-      });
-    }, 30000);
+          expect(r.status).toBe(200);
+        });
+      },
+      30000,
+    );
   }
 });
 
 const BODY: Backend[] = [
   { label: "bun native", runtime: "bun", expect: "native Bun.serve" },
-  { label: "bun node-compat", runtime: "bun", connector: "          maxConnections: 100", expect: "node:http2 compatibility back-end" },
+  {
+    label: "bun node-compat",
+    runtime: "bun",
+    connector: "          maxConnections: 100",
+    expect: "node:http2 compatibility back-end",
+  },
   { label: "deno native", runtime: "deno", expect: "native Deno HTTP server" },
-  { label: "deno node-compat (TLS)", runtime: "deno", hostConfig: '              protocols: "+TLSv1.3"', expect: "node:http2 compatibility back-end" },
+  {
+    label: "deno node-compat (TLS)",
+    runtime: "deno",
+    hostConfig: '              protocols: "+TLSv1.3"',
+    expect: "node:http2 compatibility back-end",
+  },
 ];
 
 /**
@@ -259,7 +315,11 @@ function upload(s: Socket, head: string, chunked: boolean, sendBytes: number): P
     const start = () => {
       s.write(head);
       for (let sent = 0; sent < sendBytes; sent += piece.length) {
-        s.write(chunked ? Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from("\r\n")]) : piece);
+        s.write(
+          chunked
+            ? Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from("\r\n")])
+            : piece,
+        );
       }
     };
     (s as { encrypted?: boolean }).encrypted ? s.once("secureConnect", start) : s.once("connect", start);
@@ -274,20 +334,45 @@ describe("maxRequestBodySize and maxPostSize", () => {
         for (const port of ports) {
           const open = () => (port === https ? secure(port) : plain(port));
           // Within the limit: read in full.
-          expect(await upload(open(), "POST /len HTTP/1.1\r\nHost: localhost\r\nContent-Length: 524288\r\nConnection: close\r\n\r\n", false, 524288)).toBe("HTTP/1.1 200 OK");
+          expect(
+            await upload(
+              open(),
+              "POST /len HTTP/1.1\r\nHost: localhost\r\nContent-Length: 524288\r\nConnection: close\r\n\r\n",
+              false,
+              524288,
+            ),
+          ).toBe("HTTP/1.1 200 OK");
           // 200 MB declared, 256 KiB sent: refused at once, without waiting for the rest. (Bun.serve
           // closes such a connection at once, so a client already sending its body gets a reset
           // before it reads the 413; it reads it when it waits, as with Expect: 100-continue.)
           const early = b.label === "bun native" ? 0 : 256 * 1024;
-          expect(await upload(open(), "POST /len HTTP/1.1\r\nHost: localhost\r\nContent-Length: 209715200\r\n\r\n", false, early)).toStartWith("HTTP/1.1 413");
+          expect(
+            await upload(
+              open(),
+              "POST /len HTTP/1.1\r\nHost: localhost\r\nContent-Length: 209715200\r\n\r\n",
+              false,
+              early,
+            ),
+          ).toStartWith("HTTP/1.1 413");
           // Chunked, 2 MiB sent and no last chunk: counted while streaming, 413 once past 1 MiB.
           const over = b.label === "bun native" ? 17 * 64 * 1024 : 2 * 1024 * 1024;
-          expect(await upload(open(), "POST /len HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n", true, over)).toStartWith("HTTP/1.1 413");
+          expect(
+            await upload(
+              open(),
+              "POST /len HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n",
+              true,
+              over,
+            ),
+          ).toStartWith("HTTP/1.1 413");
         }
         // maxPostSize (default 2 MiB) bounds the form body the manager parses.
-        const form = "POST /manager/html/expire HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\n";
-        expect(await upload(secure(https), form + "Content-Length: 3000000\r\n\r\n", false, 256 * 1024)).toStartWith("HTTP/1.1 413");
-        expect(await upload(secure(https), form + "Transfer-Encoding: chunked\r\n\r\n", true, 3 * 1024 * 1024)).toStartWith("HTTP/1.1 413");
+        const form =
+          "POST /manager/html/expire HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\n";
+        expect(await upload(secure(https), form + "Content-Length: 3000000\r\n\r\n", false, 256 * 1024)).toStartWith(
+          "HTTP/1.1 413",
+        );
+        expect(await upload(secure(https), form + "Transfer-Encoding: chunked\r\n\r\n", true, 3 * 1024 * 1024))
+          .toStartWith("HTTP/1.1 413");
       });
     }, 60000);
   }

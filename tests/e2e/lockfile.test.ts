@@ -23,11 +23,18 @@ test("package-lock.json has an entry for every declared dependency, other platfo
   expect(lock.packages[""]!.devDependencies).toEqual(pkg.devDependencies);
   const missing: string[] = [];
   for (const [path, entry] of Object.entries(lock.packages)) {
-    const declared = { ...entry.dependencies, ...entry.optionalDependencies, ...(path === "" ? entry.devDependencies : {}) };
+    const declared = {
+      ...entry.dependencies,
+      ...entry.optionalDependencies,
+      ...(path === "" ? entry.devDependencies : {}),
+    };
     for (const name of Object.keys(declared)) {
       // Node's lookup: the package's own node_modules, then each parent's, up to the root.
       const candidates: string[] = [];
-      for (let dir = path; ; dir = dir.includes("/node_modules/") ? dir.slice(0, dir.lastIndexOf("/node_modules/")) : "") {
+      for (
+        let dir = path;;
+        dir = dir.includes("/node_modules/") ? dir.slice(0, dir.lastIndexOf("/node_modules/")) : ""
+      ) {
         candidates.push(`${dir ? `${dir}/` : ""}node_modules/${name}`);
         if (!dir) break;
       }

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { chmodSync } from "node:fs";
 import { connect } from "node:net";
-import { PKI, RUNTIMES, cleanup, freePort, startBobcat, tempDir, tfetch, type Running } from "../helpers/bobcat.ts";
+import { cleanup, freePort, PKI, type Running, RUNTIMES, startBobcat, tempDir, tfetch } from "../helpers/bobcat.ts";
 
 interface Raw {
   status: number;
@@ -19,7 +19,13 @@ interface Raw {
 }
 
 /** One HTTP/1.1 request on a raw socket, optionally from another loopback address. Bounded. */
-function raw(port: number, method: string, path: string, headers: Record<string, string> = {}, opts: { from?: string; body?: string } = {}): Promise<Raw> {
+function raw(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  opts: { from?: string; body?: string } = {},
+): Promise<Raw> {
   return new Promise((resolve, reject) => {
     const sock = connect({ host: "127.0.0.1", port, localAddress: opts.from });
     const timer = setTimeout(() => {
@@ -29,7 +35,15 @@ function raw(port: number, method: string, path: string, headers: Record<string,
     const h: Record<string, string> = { host: `127.0.0.1:${port}`, connection: "close", ...headers };
     if (opts.body !== undefined) h["content-length"] = String(Buffer.byteLength(opts.body));
     const chunks: Buffer[] = [];
-    sock.on("connect", () => sock.write(`${method} ${path} HTTP/1.1\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}\r\n`).join("")}\r\n${opts.body ?? ""}`));
+    sock.on(
+      "connect",
+      () =>
+        sock.write(
+          `${method} ${path} HTTP/1.1\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}\r\n`).join("")}\r\n${
+            opts.body ?? ""
+          }`,
+        ),
+    );
     sock.on("data", (d: Buffer) => chunks.push(d));
     sock.on("error", (e) => {
       clearTimeout(timer);
@@ -54,7 +68,7 @@ function raw(port: number, method: string, path: string, headers: Record<string,
 
 function unchunk(s: string): string {
   let out = "";
-  for (let i = 0; ; ) {
+  for (let i = 0;;) {
     const nl = s.indexOf("\r\n", i);
     const n = parseInt(s.slice(i, nl), 16);
     if (!n) return out;
@@ -76,10 +90,17 @@ for (const runtime of RUNTIMES) {
     let nodeProxied: number;
 
     beforeAll(async () => {
-      [http, https, proxied, nodeHttp, nodeProxied] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+      [http, https, proxied, nodeHttp, nodeProxied] = [
+        await freePort(),
+        await freePort(),
+        await freePort(),
+        await freePort(),
+        await freePort(),
+      ];
       const base = tempDir();
       chmodSync(base, 0o755);
-      const contexts = (extra: string) => `              - path: /app
+      const contexts = (extra: string) =>
+        `              - path: /app
                 handler: app.ts
               - path: /manager
                 handler: bobcat:manager
@@ -115,7 +136,8 @@ server:
           - name: localhost
             aliases: [bobcat.test]
             contexts:
-${contexts(`              - path: /secured-manager
+${
+          contexts(`              - path: /secured-manager
                 handler: bobcat:manager
                 loginConfig: { authMethod: BASIC, realmName: bobcat manager }
                 realm:
@@ -126,7 +148,8 @@ ${contexts(`              - path: /secured-manager
                     - { username: guest, password: guest, roles: [] }
                 securityConstraints:
                   - urlPatterns: ["/*"]
-                    authRoles: [manager-script, manager-gui]`)}
+                    authRoles: [manager-script, manager-gui]`)
+        }
     - name: Proxied
       connectors:
         - { port: ${proxied}, address: 127.0.0.1 }
@@ -139,9 +162,11 @@ ${contexts(`              - path: /secured-manager
         hosts:
           - name: localhost
             contexts:
-${contexts(`              - path: /manager-local
+${
+          contexts(`              - path: /manager-local
                 handler: bobcat:manager
-                allowLoopbackBehindProxy: true`)}
+                allowLoopbackBehindProxy: true`)
+        }
 `,
       });
     });
@@ -152,24 +177,40 @@ ${contexts(`              - path: /manager-local
     });
 
     const newSession = async () => (await raw(http, "GET", "/app/")).body;
-    const alive = async (id: string) => (await raw(http, "GET", "/manager/json/sessions?path=/app&host=localhost")).body.includes(id.slice(0, 8));
+    const alive = async (id: string) =>
+      (await raw(http, "GET", "/manager/json/sessions?path=/app&host=localhost")).body.includes(id.slice(0, 8));
 
     test("JSON overview: connectors with back-ends, contexts with Tomcat's session statistics", async () => {
       await newSession();
       const j = await (await tfetch(`http://127.0.0.1:${http}/manager/json`)).json();
       expect(j.runtime).toContain(runtime === "bun" ? "Bun" : "Deno");
-      expect(j.connectors.map((c: { name: string }) => c.name)).toEqual([`http-nio-127.0.0.1-${http}`, `https-jsse-nio-127.0.0.1-${https}`, `http-nio-127.0.0.1-${nodeHttp}`, `http-nio-127.0.0.1-${proxied}`, `http-nio-127.0.0.1-${nodeProxied}`]);
+      expect(j.connectors.map((c: { name: string }) => c.name)).toEqual([
+        `http-nio-127.0.0.1-${http}`,
+        `https-jsse-nio-127.0.0.1-${https}`,
+        `http-nio-127.0.0.1-${nodeHttp}`,
+        `http-nio-127.0.0.1-${proxied}`,
+        `http-nio-127.0.0.1-${nodeProxied}`,
+      ]);
       // maxConnections needs node-compat on Bun; Deno's native back-end enforces it itself.
       const counted = runtime === "bun" ? "node-compat" : "native";
-      expect(j.connectors.map((c: { backend: string }) => c.backend)).toEqual(["native", "native", counted, "native", counted]);
-      const app = j.contexts.find((c: { path: string; engine: string }) => c.path === "/app" && c.engine === "Catalina");
+      expect(j.connectors.map((c: { backend: string }) => c.backend)).toEqual([
+        "native",
+        "native",
+        counted,
+        "native",
+        counted,
+      ]);
+      const app = j.contexts.find((c: { path: string; engine: string }) =>
+        c.path === "/app" && c.engine === "Catalina"
+      );
       expect(app.stats).toMatchObject({ activeSessions: 1, maxActive: 1, sessionCounter: 1, rejectedSessions: 0 });
     });
 
     test("session ids: in full for the manager-script role, truncated with a handle for a loopback client without login", async () => {
       const id = await newSession();
       expect(id).toMatch(/^[0-9A-F]{32}$/);
-      const local = await (await tfetch(`http://127.0.0.1:${http}/manager/json/sessions?path=/app&host=localhost`)).text();
+      const local = await (await tfetch(`http://127.0.0.1:${http}/manager/json/sessions?path=/app&host=localhost`))
+        .text();
       expect(local).not.toContain(id);
       const mine = JSON.parse(local).sessions.find((x: { id: string }) => x.id === `${id.slice(0, 8)}…`);
       expect(mine).toMatchObject({ attributes: ["cart"], maxInactiveInterval: 1800 });
@@ -177,13 +218,17 @@ ${contexts(`              - path: /manager-local
       const html = await (await tfetch(`http://127.0.0.1:${http}/manager/`)).text();
       expect(html).not.toContain(id);
       expect(html).toContain(`${id.slice(0, 8)}…`);
-      const full = await (await tfetch(`http://127.0.0.1:${http}/secured-manager/json/sessions?path=/app&host=localhost`, { headers: basic("script", "s3cret") })).json();
+      const full =
+        await (await tfetch(`http://127.0.0.1:${http}/secured-manager/json/sessions?path=/app&host=localhost`, {
+          headers: basic("script", "s3cret"),
+        })).json();
       expect(full.sessions.map((x: { id: string }) => x.id)).toContain(id);
       // The handle expires the session without anyone seeing its id.
       const res = await raw(http, "POST", `/manager/json/expire?path=/app&host=localhost&handle=${mine.handle}`);
       expect([res.status, JSON.parse(res.body)]).toEqual([200, { expired: mine.handle }]);
       expect(await alive(id)).toBe(false);
-      expect((await raw(http, "POST", `/manager/json/expire?path=/app&host=localhost&handle=${mine.handle}`)).status).toBe(404);
+      expect((await raw(http, "POST", `/manager/json/expire?path=/app&host=localhost&handle=${mine.handle}`)).status)
+        .toBe(404);
     });
 
     test("expire by id (POST) and the text statistics", async () => {
@@ -209,10 +254,12 @@ ${contexts(`              - path: /manager-local
 
     test("no state change on GET except for a script account (manager-script without manager-gui)", async () => {
       const id = await newSession();
-      for (const [who, path, headers] of [
-        ["loopback client without login", "/manager", {}],
-        ["user with manager-script and manager-gui", "/secured-manager", basic("ops", "s3cret")],
-      ] as const) {
+      for (
+        const [who, path, headers] of [
+          ["loopback client without login", "/manager", {}],
+          ["user with manager-script and manager-gui", "/secured-manager", basic("ops", "s3cret")],
+        ] as const
+      ) {
         for (const action of ["expire?path=/app&host=localhost&idle=0", "sslReload"]) {
           const res = await raw(http, "GET", `${path}/text/${action}`, headers);
           expect([who, action, res.status, res.headers.allow]).toEqual([who, action, 405, "POST"]);
@@ -221,13 +268,23 @@ ${contexts(`              - path: /manager-local
       }
       expect(await alive(id)).toBe(true);
       // A manager-gui user gets no text interface at all.
-      expect((await raw(http, "GET", "/secured-manager/text/expire?path=/app&idle=0", basic("gui", "s3cret"))).status).toBe(403);
+      expect((await raw(http, "GET", "/secured-manager/text/expire?path=/app&idle=0", basic("gui", "s3cret"))).status)
+        .toBe(403);
       // Tomcat's script usage still works for a script account.
-      const ok = await raw(http, "GET", "/secured-manager/text/expire?path=/app&host=localhost&idle=0", basic("script", "s3cret"));
+      const ok = await raw(
+        http,
+        "GET",
+        "/secured-manager/text/expire?path=/app&host=localhost&idle=0",
+        basic("script", "s3cret"),
+      );
       expect([ok.status, ok.body]).toEqual([200, expect.stringMatching(/^OK - Expired [1-9]/)]);
       expect(await alive(id)).toBe(false);
-      expect((await raw(http, "GET", "/secured-manager/text/sslReload", basic("script", "s3cret"))).body).toStartWith("OK - ");
-      expect((await raw(http, "POST", "/secured-manager/text/sslReload", basic("ops", "s3cret"))).body).toStartWith("OK - ");
+      expect((await raw(http, "GET", "/secured-manager/text/sslReload", basic("script", "s3cret"))).body).toStartWith(
+        "OK - ",
+      );
+      expect((await raw(http, "POST", "/secured-manager/text/sslReload", basic("ops", "s3cret"))).body).toStartWith(
+        "OK - ",
+      );
     });
 
     test("HTML page: no framing, a strict CSP whose style hash matches the inline style, no scripts", async () => {
@@ -249,39 +306,74 @@ ${contexts(`              - path: /manager-local
       expect(csp).toContain(`style-src 'sha256-${createHash("sha256").update(style).digest("base64")}'`);
       expect(res.body).not.toMatch(/<script|\sstyle=|\son[a-z]+=/i);
       // Every face carries the framing and sniffing headers, refusals included.
-      for (const [path, headers] of [["/manager/json", {}], ["/manager/text/list", { origin: "https://evil.example" }], ["/manager/json", { host: "evil.example" }]] as Array<[string, Record<string, string>]>) {
-        expect([path, headers, (await raw(http, "GET", path, headers)).headers["x-frame-options"]]).toEqual([path, headers, "DENY"]);
+      for (
+        const [path, headers] of [["/manager/json", {}], ["/manager/text/list", { origin: "https://evil.example" }], [
+          "/manager/json",
+          { host: "evil.example" },
+        ]] as Array<[string, Record<string, string>]>
+      ) {
+        expect([path, headers, (await raw(http, "GET", path, headers)).headers["x-frame-options"]]).toEqual([
+          path,
+          headers,
+          "DENY",
+        ]);
       }
-      expect((await raw(http, "GET", "/secured-manager/json", basic("gui", "s3cret"))).headers["x-frame-options"]).toBe("DENY");
+      expect((await raw(http, "GET", "/secured-manager/json", basic("gui", "s3cret"))).headers["x-frame-options"]).toBe(
+        "DENY",
+      );
     });
 
     test("HTML forms need the page's token", async () => {
-      const forged = await raw(http, "POST", "/manager/html/sslReload", { "content-type": "application/x-www-form-urlencoded" }, { body: "csrf=nope" });
+      const forged = await raw(http, "POST", "/manager/html/sslReload", {
+        "content-type": "application/x-www-form-urlencoded",
+      }, { body: "csrf=nope" });
       expect(forged.status).toBe(400);
     });
 
     test("DNS rebinding: a Host name that is not this host's name or an IP address gets 421 on every face", async () => {
       for (const port of [http, nodeHttp]) {
         const id = await newSession();
-        for (const host of ["evil.example", `evil.example:${port}`, "localhost.", "LOCALHOST.evil.example", "127.0.0.1.evil.example"]) {
-          for (const [method, path] of [
-            ["GET", "/manager/json/sessions?path=/app&host=localhost"],
-            ["GET", "/manager/"],
-            ["GET", "/manager/text/list"],
-            ["POST", `/manager/json/expire?path=/app&host=localhost&id=${id}`],
-            ["POST", "/manager/text/expire?path=/app&host=localhost&idle=0"],
-          ] as const) {
+        for (
+          const host of [
+            "evil.example",
+            `evil.example:${port}`,
+            "localhost.",
+            "LOCALHOST.evil.example",
+            "127.0.0.1.evil.example",
+          ]
+        ) {
+          for (
+            const [method, path] of [
+              ["GET", "/manager/json/sessions?path=/app&host=localhost"],
+              ["GET", "/manager/"],
+              ["GET", "/manager/text/list"],
+              ["POST", `/manager/json/expire?path=/app&host=localhost&id=${id}`],
+              ["POST", "/manager/text/expire?path=/app&host=localhost&idle=0"],
+            ] as const
+          ) {
             const res = await raw(port, method, path, { host });
             expect([host, method, path, res.status]).toEqual([host, method, path, 421]);
             expect(res.body).not.toContain(id.slice(0, 8));
           }
         }
         // With a manager's credentials too (a rebinding page can carry the user's BASIC login).
-        const secured = await raw(port, "GET", "/secured-manager/json/sessions?path=/app&host=localhost", { host: "evil.example", ...basic("ops", "s3cret") });
+        const secured = await raw(port, "GET", "/secured-manager/json/sessions?path=/app&host=localhost", {
+          host: "evil.example",
+          ...basic("ops", "s3cret"),
+        });
         expect(secured.status).toBe(421);
         expect(await alive(id)).toBe(true);
         // The host's own names and aliases, and IP addresses, are fine.
-        for (const host of [`localhost:${port}`, "LocalHost", `bobcat.test:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, "[0:0:0:0:0:0:0:1]"]) {
+        for (
+          const host of [
+            `localhost:${port}`,
+            "LocalHost",
+            `bobcat.test:${port}`,
+            `127.0.0.1:${port}`,
+            `[::1]:${port}`,
+            "[0:0:0:0:0:0:0:1]",
+          ]
+        ) {
           expect([host, (await raw(port, "GET", "/manager/text/list", { host })).status]).toEqual([host, 200]);
         }
       }
@@ -301,16 +393,18 @@ ${contexts(`              - path: /manager-local
           { "sec-fetch-site": "cross-site", origin: `http://127.0.0.1:${port}` },
         ];
         for (const headers of attacks) {
-          for (const [method, path, extra] of [
-            ["POST", `/manager/json/expire?path=/app&host=localhost&id=${id}`, {}],
-            ["POST", "/manager/text/expire?path=/app&host=localhost&idle=0", {}],
-            ["POST", "/manager/json/sslReload", {}],
-            ["GET", "/manager/json/sessions?path=/app&host=localhost", {}],
-            ["GET", "/manager/", {}],
-            // Cached BASIC credentials of a script account, used cross-site.
-            ["GET", "/secured-manager/text/expire?path=/app&host=localhost&idle=0", basic("script", "s3cret")],
-            ["POST", "/secured-manager/json/expire?path=/app&host=localhost&id=" + id, basic("ops", "s3cret")],
-          ] as Array<[string, string, Record<string, string>]>) {
+          for (
+            const [method, path, extra] of [
+              ["POST", `/manager/json/expire?path=/app&host=localhost&id=${id}`, {}],
+              ["POST", "/manager/text/expire?path=/app&host=localhost&idle=0", {}],
+              ["POST", "/manager/json/sslReload", {}],
+              ["GET", "/manager/json/sessions?path=/app&host=localhost", {}],
+              ["GET", "/manager/", {}],
+              // Cached BASIC credentials of a script account, used cross-site.
+              ["GET", "/secured-manager/text/expire?path=/app&host=localhost&idle=0", basic("script", "s3cret")],
+              ["POST", "/secured-manager/json/expire?path=/app&host=localhost&id=" + id, basic("ops", "s3cret")],
+            ] as Array<[string, string, Record<string, string>]>
+          ) {
             const res = await raw(port, method, path, { ...headers, ...extra });
             expect([headers, method, path, res.status]).toEqual([headers, method, path, 403]);
             expect(res.body).toContain("cross-site request refused");
@@ -319,15 +413,36 @@ ${contexts(`              - path: /manager-local
         expect(await alive(id)).toBe(true);
         // The HTML form with a valid token is refused cross-site as well.
         const token = /name="csrf" value="([^"]+)"/.exec((await raw(port, "GET", "/manager/")).body)![1]!;
-        const form = await raw(port, "POST", "/manager/html/sslReload", { "content-type": "application/x-www-form-urlencoded", origin: "https://evil.example" }, { body: `csrf=${token}` });
+        const form = await raw(port, "POST", "/manager/html/sslReload", {
+          "content-type": "application/x-www-form-urlencoded",
+          origin: "https://evil.example",
+        }, { body: `csrf=${token}` });
         expect(form.status).toBe(403);
         // Same-origin and user-initiated requests go through.
-        for (const headers of [{ origin: `http://127.0.0.1:${port}` }, { origin: `http://localhost:${port}`, host: `localhost:${port}` }, { "sec-fetch-site": "same-origin" }, { "sec-fetch-site": "none" }] as Array<Record<string, string>>) {
-          expect([headers, (await raw(port, "POST", "/manager/json/sslReload", headers)).status]).toEqual([headers, 200]);
+        for (
+          const headers of [
+            { origin: `http://127.0.0.1:${port}` },
+            { origin: `http://localhost:${port}`, host: `localhost:${port}` },
+            { "sec-fetch-site": "same-origin" },
+            { "sec-fetch-site": "none" },
+          ] as Array<Record<string, string>>
+        ) {
+          expect([headers, (await raw(port, "POST", "/manager/json/sslReload", headers)).status]).toEqual([
+            headers,
+            200,
+          ]);
         }
-        const sameOrigin = await raw(port, "POST", "/manager/html/sslReload", { "content-type": "application/x-www-form-urlencoded", origin: `http://127.0.0.1:${port}`, "sec-fetch-site": "same-origin" }, { body: `csrf=${token}` });
+        const sameOrigin = await raw(port, "POST", "/manager/html/sslReload", {
+          "content-type": "application/x-www-form-urlencoded",
+          origin: `http://127.0.0.1:${port}`,
+          "sec-fetch-site": "same-origin",
+        }, { body: `csrf=${token}` });
         expect([sameOrigin.status, sameOrigin.body]).toEqual([200, expect.stringContaining("reloaded _default_")]);
-        expect((await raw(port, "POST", `/manager/json/expire?path=/app&host=localhost&id=${id}`, { origin: `http://127.0.0.1:${port}` })).status).toBe(200);
+        expect(
+          (await raw(port, "POST", `/manager/json/expire?path=/app&host=localhost&id=${id}`, {
+            origin: `http://127.0.0.1:${port}`,
+          })).status,
+        ).toBe(200);
       }
     });
 
@@ -347,7 +462,17 @@ ${contexts(`              - path: /manager-local
 
     test("behind a RemoteIpValve: forged X-Forwarded-For never opens the manager, and never becomes remoteAddr", async () => {
       for (const port of [proxied, nodeProxied]) {
-        const forged = ["127.0.0.1000", "<script>", "127.0.0.1", "127.0.0.1, 10.0.0.1", "::1", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1", "[::1]", "localhost"];
+        const forged = [
+          "127.0.0.1000",
+          "<script>",
+          "127.0.0.1",
+          "127.0.0.1, 10.0.0.1",
+          "::1",
+          "0:0:0:0:0:0:0:1",
+          "::ffff:127.0.0.1",
+          "[::1]",
+          "localhost",
+        ];
         // From 127.0.0.1 (an internal proxy by default) and 127.0.0.2 (also inside the default
         // internalProxies: the "client in a private range" of the attack), and without any header.
         for (const from of ["127.0.0.1", "127.0.0.2"]) {
@@ -358,10 +483,14 @@ ${contexts(`              - path: /manager-local
             expect(res.body).toContain("access denied");
           }
         }
-        const who = async (xff: string, from = "127.0.0.2") => JSON.parse((await raw(port, "GET", "/app/who", { "x-forwarded-for": xff }, { from })).body);
+        const who = async (xff: string, from = "127.0.0.2") =>
+          JSON.parse((await raw(port, "GET", "/app/who", { "x-forwarded-for": xff }, { from })).body);
         expect(await who("127.0.0.1000")).toEqual({ remoteAddr: "127.0.0.2", connectionAddr: "127.0.0.2" });
         expect(await who("<script>")).toEqual({ remoteAddr: "127.0.0.2", connectionAddr: "127.0.0.2" });
-        expect(await who("127.0.0.1000, 203.0.113.9")).toEqual({ remoteAddr: "203.0.113.9", connectionAddr: "127.0.0.2" });
+        expect(await who("127.0.0.1000, 203.0.113.9")).toEqual({
+          remoteAddr: "203.0.113.9",
+          connectionAddr: "127.0.0.2",
+        });
         expect(await who("::FFFF:203.0.113.9")).toEqual({ remoteAddr: "203.0.113.9", connectionAddr: "127.0.0.2" });
         expect(await who("2001:DB8:0:0:0:0:0:1")).toEqual({ remoteAddr: "2001:db8::1", connectionAddr: "127.0.0.2" });
         expect(await who("127.0.0.1, 10.0.0.1")).toEqual({ remoteAddr: "127.0.0.1", connectionAddr: "127.0.0.2" });
@@ -371,9 +500,25 @@ ${contexts(`              - path: /manager-local
     test("allowLoopbackBehindProxy: in only when the connection and every forwarded address are loopback", async () => {
       for (const port of [proxied, nodeProxied]) {
         expect((await raw(port, "GET", "/manager-local/json")).status).toBe(200);
-        expect((await raw(port, "GET", "/manager-local/json", { "x-forwarded-for": "127.0.0.1" }, { from: "127.0.0.2" })).status).toBe(200);
-        expect((await raw(port, "GET", "/manager-local/json", { "x-forwarded-for": "::1, 127.0.0.5" })).status).toBe(200);
-        for (const xff of ["127.0.0.1000", "<script>", "203.0.113.5", "127.0.0.1, 203.0.113.5", "203.0.113.5, 127.0.0.1", "127.0.0.1000, 127.0.0.1", "10.0.0.1", ""]) {
+        expect(
+          (await raw(port, "GET", "/manager-local/json", { "x-forwarded-for": "127.0.0.1" }, { from: "127.0.0.2" }))
+            .status,
+        ).toBe(200);
+        expect((await raw(port, "GET", "/manager-local/json", { "x-forwarded-for": "::1, 127.0.0.5" })).status).toBe(
+          200,
+        );
+        for (
+          const xff of [
+            "127.0.0.1000",
+            "<script>",
+            "203.0.113.5",
+            "127.0.0.1, 203.0.113.5",
+            "203.0.113.5, 127.0.0.1",
+            "127.0.0.1000, 127.0.0.1",
+            "10.0.0.1",
+            "",
+          ]
+        ) {
           const res = await raw(port, "GET", "/manager-local/json", { "x-forwarded-for": xff });
           expect([xff, res.status]).toEqual([xff, 403]);
         }
@@ -388,7 +533,8 @@ ${contexts(`              - path: /manager-local
       expect(none.headers["www-authenticate"]).toBe('Basic realm="bobcat manager", charset="UTF-8"');
       expect((await raw(http, "GET", url, basic("guest", "guest"))).status).toBe(403);
       expect((await raw(http, "GET", url, basic("ops", "wrong"))).status).toBe(401);
-      expect((await raw(http, "GET", url, { ...basic("ops", "s3cret"), "x-forwarded-for": "203.0.113.5" })).status).toBe(200);
+      expect((await raw(http, "GET", url, { ...basic("ops", "s3cret"), "x-forwarded-for": "203.0.113.5" })).status)
+        .toBe(200);
     });
   });
 }

@@ -5,8 +5,18 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { startPkiResponder, type OcspPki, type Responder } from "../helpers/ocsp-responder.ts";
-import { cleanup, freePort, run, runCli, RUNTIMES, startBobcat, tempDir, writeFiles, type Runtime } from "../helpers/bobcat.ts";
+import { type OcspPki, type Responder, startPkiResponder } from "../helpers/ocsp-responder.ts";
+import {
+  cleanup,
+  freePort,
+  run,
+  runCli,
+  type Runtime,
+  RUNTIMES,
+  startBobcat,
+  tempDir,
+  writeFiles,
+} from "../helpers/bobcat.ts";
 
 let pkiDir: string;
 let pki: OcspPki;
@@ -48,11 +58,27 @@ function config(port: number, hostAttrs: string): string {
 
 async function curl(port: number, who?: "alice" | "mallory" | "stranger" | "noAia") {
   const cert = who ? ["--cert", pki.files[who]!, "--key", pki.files[`${who}Key`]!] : [];
-  const r = await run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", pki.files.ca!, ...cert, `https://localhost:${port}/`]);
+  const r = await run([
+    "curl",
+    "-sS",
+    "-o",
+    "/dev/null",
+    "-w",
+    "%{http_code}",
+    "--cacert",
+    pki.files.ca!,
+    ...cert,
+    `https://localhost:${port}/`,
+  ]);
   return r.stdout;
 }
 
-async function serve(runtime: Runtime, hostAttrs: string, fn: (port: number, log: () => string) => Promise<void>, args = ["run"]) {
+async function serve(
+  runtime: Runtime,
+  hostAttrs: string,
+  fn: (port: number, log: () => string) => Promise<void>,
+  args = ["run"],
+) {
   const base = tempDir();
   dirs.push(base);
   const port = await freePort();
@@ -64,7 +90,8 @@ async function serve(runtime: Runtime, hostAttrs: string, fn: (port: number, log
   }
 }
 
-const verify = (softFail: boolean) => `certificateVerification: required
+const verify = (softFail: boolean) =>
+  `certificateVerification: required
 caCertificateFile: ${"PKI_CA"}
 ocspEnabled: true
 ocspSoftFail: ${softFail}
@@ -110,7 +137,16 @@ describe("OCSP stapling", () => {
       async (port, log) => {
         expect(log()).toContain("OCSP stapling for");
         for (const v of ["-tls1_2", "-tls1_3"]) {
-          const r = await run(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-status", "-CAfile", pki.files.ca!, v], { stdin: "Q\n" });
+          const r = await run([
+            "openssl",
+            "s_client",
+            "-connect",
+            `127.0.0.1:${port}`,
+            "-status",
+            "-CAfile",
+            pki.files.ca!,
+            v,
+          ], { stdin: "Q\n" });
           expect(r.stdout).toContain("OCSP Response Status: successful");
           expect(r.stdout).toContain("Cert Status: good");
         }
@@ -122,7 +158,10 @@ describe("OCSP stapling", () => {
   test("unset on Bun: served without stapling and one warning names Node", async () => {
     await serve("bun", "protocols: TLSv1.2+TLSv1.3", async (port, log) => {
       expect(log()).toContain("only Node's TLS stack can staple");
-      const r = await run(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-status", "-CAfile", pki.files.ca!], { stdin: "Q\n" });
+      const r = await run(
+        ["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-status", "-CAfile", pki.files.ca!],
+        { stdin: "Q\n" },
+      );
       expect(r.stdout).toContain("OCSP response: no response sent");
     });
   });

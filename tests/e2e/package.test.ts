@@ -46,7 +46,10 @@ process.stdin.once("data", async () => {
 });
 `;
 
-const ports: Record<"a" | "b", { http: number; https: number }> = { a: { http: 0, https: 0 }, b: { http: 0, https: 0 } };
+const ports: Record<"a" | "b", { http: number; https: number }> = {
+  a: { http: 0, https: 0 },
+  b: { http: 0, https: 0 },
+};
 
 beforeAll(async () => {
   pkg = packAndInstall();
@@ -68,10 +71,23 @@ afterAll(() => pkg?.cleanup());
 
 describe("the packed tarball", () => {
   test("carries the built library with its types, the CLI's sources, and no tests or fixtures", () => {
-    for (const f of ["dist-lib/mod.js", "dist-lib/edge.js", "dist-lib/types/mod.d.ts", "dist-lib/types/edge.d.ts", "bin/bobcat.mjs", "src/cli/main.ts", "config/server.yaml", "package.json"]) {
+    for (
+      const f of [
+        "dist-lib/mod.js",
+        "dist-lib/edge.js",
+        "dist-lib/types/mod.d.ts",
+        "dist-lib/types/edge.d.ts",
+        "bin/bobcat.mjs",
+        "src/cli/main.ts",
+        "config/server.yaml",
+        "package.json",
+      ]
+    ) {
       expect(pkg.files).toContain(f);
     }
-    const unwanted = pkg.files.filter((f) => /^(tests|bench|scripts|node_modules|dist)\//.test(f) || f.includes(".test.") || f.endsWith(".tgz"));
+    const unwanted = pkg.files.filter((f) =>
+      /^(tests|bench|scripts|node_modules|dist)\//.test(f) || f.includes(".test.") || f.endsWith(".tgz")
+    );
     expect(unwanted).toEqual([]);
     // Installed outside the checkout, where nothing of the checkout can be found by resolution.
     expect(pkg.dir.startsWith(ROOT)).toBe(false);
@@ -97,18 +113,37 @@ void n;
       writeFileSync(
         join(pkg.dir, "tsconfig.json"),
         JSON.stringify({
-          compilerOptions: { target: "ES2022", module: resolution === "bundler" ? "ESNext" : "nodenext", moduleResolution: resolution, strict: true, noEmit: true, skipLibCheck: true, lib: ["ES2022", "DOM"], types: [] },
+          compilerOptions: {
+            target: "ES2022",
+            module: resolution === "bundler" ? "ESNext" : "nodenext",
+            moduleResolution: resolution,
+            strict: true,
+            noEmit: true,
+            skipLibCheck: true,
+            lib: ["ES2022", "DOM"],
+            types: [],
+          },
           files: ["types-check.ts"],
         }),
       );
-      const r = Bun.spawnSync([join(ROOT, "node_modules", ".bin", "tsc"), "-p", "."], { cwd: pkg.dir, stdout: "pipe", stderr: "pipe", timeout: 120000 });
+      const r = Bun.spawnSync([join(ROOT, "node_modules", ".bin", "tsc"), "-p", "."], {
+        cwd: pkg.dir,
+        stdout: "pipe",
+        stderr: "pipe",
+        timeout: 120000,
+      });
       expect([resolution, r.exitCode, r.stdout.toString() + r.stderr.toString()]).toEqual([resolution, 0, ""]);
     }
   }, 240000);
 });
 
 /** Reads a child's stdout line by line until `want` matches, within `ms`. */
-async function readUntil(reader: ReadableStreamDefaultReader<Uint8Array>, seen: { text: string }, want: RegExp, ms: number): Promise<RegExpMatchArray> {
+async function readUntil(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  seen: { text: string },
+  want: RegExp,
+  ms: number,
+): Promise<RegExpMatchArray> {
   const deadline = Date.now() + ms;
   const decoder = new TextDecoder();
   for (;;) {
@@ -144,58 +179,68 @@ const RUNNERS: Record<string, string[]> = {
 };
 
 describe.each(Object.keys(RUNNERS))("import from the installed package on %s", (runtime) => {
-  test("createServer serves HTTPS from a config; two servers keep their own handlers, sessions and manager views; both stop", async () => {
-    const proc = Bun.spawn(RUNNERS[runtime]!, { cwd: pkg.dir, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
-    const killer = setTimeout(() => proc.kill("SIGKILL"), 90000);
-    const seen = { text: "" };
-    const reader = proc.stdout.getReader();
-    try {
-      const m = await readUntil(reader, seen, /^RESULT (.*)$/m, 60000).catch(async (e) => {
-        proc.kill();
-        throw new Error(`${(e as Error).message}\nstderr:\n${await new Response(proc.stderr).text()}`);
-      });
-      const result = JSON.parse(m[1]!);
-      const url = (name: "a" | "b", scheme: "http" | "https") => `${scheme}://127.0.0.1:${ports[name][scheme]}/`;
-      expect(result.urls).toEqual([
-        [url("a", "http"), url("a", "https")],
-        [url("b", "http"), url("b", "https")],
-      ]);
-      expect(result.server).toBe(true);
-      // bobcat/edge in the same process: its own engine, lazily started by the first request.
-      expect(result.edge.status).toBe(200);
-      expect(result.edge.body).toMatchObject({ server: "edge", n: 1, secure: false });
+  test(
+    "createServer serves HTTPS from a config; two servers keep their own handlers, sessions and manager views; both stop",
+    async () => {
+      const proc = Bun.spawn(RUNNERS[runtime]!, { cwd: pkg.dir, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+      const killer = setTimeout(() => proc.kill("SIGKILL"), 90000);
+      const seen = { text: "" };
+      const reader = proc.stdout.getReader();
+      try {
+        const m = await readUntil(reader, seen, /^RESULT (.*)$/m, 60000).catch(async (e) => {
+          proc.kill();
+          throw new Error(`${(e as Error).message}\nstderr:\n${await new Response(proc.stderr).text()}`);
+        });
+        const result = JSON.parse(m[1]!);
+        const url = (name: "a" | "b", scheme: "http" | "https") => `${scheme}://127.0.0.1:${ports[name][scheme]}/`;
+        expect(result.urls).toEqual([
+          [url("a", "http"), url("a", "https")],
+          [url("b", "http"), url("b", "https")],
+        ]);
+        expect(result.server).toBe(true);
+        // bobcat/edge in the same process: its own engine, lazily started by the first request.
+        expect(result.edge.status).toBe(200);
+        expect(result.edge.body).toMatchObject({ server: "edge", n: 1, secure: false });
 
-      // HTTPS with the test PKI, verified against its CA.
-      const first = await tfetch(`${url("a", "https")}app/`);
-      expect(first.status).toBe(200);
-      const a1 = await first.json();
-      expect(a1).toMatchObject({ server: "a", n: 1, secure: true });
-      const cookie = first.headers.get("set-cookie")!.split(";")[0]!;
-      expect(await (await tfetch(`${url("a", "https")}app/`, { headers: { cookie } })).json()).toMatchObject({ server: "a", n: 2, id: a1.id });
-      // Server b has its own handler and sessions: a's cookie names no session there.
-      const b1 = await (await tfetch(`${url("b", "https")}app/`, { headers: { cookie } })).json();
-      expect(b1).toMatchObject({ server: "b", n: 1 });
-      expect(b1.id).not.toBe(a1.id);
+        // HTTPS with the test PKI, verified against its CA.
+        const first = await tfetch(`${url("a", "https")}app/`);
+        expect(first.status).toBe(200);
+        const a1 = await first.json();
+        expect(a1).toMatchObject({ server: "a", n: 1, secure: true });
+        const cookie = first.headers.get("set-cookie")!.split(";")[0]!;
+        expect(await (await tfetch(`${url("a", "https")}app/`, { headers: { cookie } })).json()).toMatchObject({
+          server: "a",
+          n: 2,
+          id: a1.id,
+        });
+        // Server b has its own handler and sessions: a's cookie names no session there.
+        const b1 = await (await tfetch(`${url("b", "https")}app/`, { headers: { cookie } })).json();
+        expect(b1).toMatchObject({ server: "b", n: 1 });
+        expect(b1.id).not.toBe(a1.id);
 
-      // Each server's manager shows that server only.
-      for (const name of ["a", "b"] as const) {
-        const j = await (await tfetch(`${url(name, "https")}manager/json`)).json();
-        expect(j.connectors.map((c: { url: string }) => c.url)).toEqual([url(name, "http"), url(name, "https")]);
-        const app = j.contexts.find((c: { path: string }) => c.path === "/app");
-        expect([name, app.stats.activeSessions]).toEqual([name, 1]);
+        // Each server's manager shows that server only.
+        for (const name of ["a", "b"] as const) {
+          const j = await (await tfetch(`${url(name, "https")}manager/json`)).json();
+          expect(j.connectors.map((c: { url: string }) => c.url)).toEqual([url(name, "http"), url(name, "https")]);
+          const app = j.contexts.find((c: { path: string }) => c.path === "/app");
+          expect([name, app.stats.activeSessions]).toEqual([name, 1]);
+        }
+
+        proc.stdin.write("stop\n");
+        await proc.stdin.flush();
+        await readUntil(reader, seen, /^STOPPED$/m, 30000);
+        expect(await proc.exited).toBe(0);
+        for (const name of ["a", "b"] as const) {
+          for (const port of [ports[name].http, ports[name].https]) {
+            expect([port, await refused(port)]).toEqual([port, true]);
+          }
+        }
+      } finally {
+        clearTimeout(killer);
+        proc.kill("SIGKILL");
+        await proc.exited;
       }
-
-      proc.stdin.write("stop\n");
-      await proc.stdin.flush();
-      await readUntil(reader, seen, /^STOPPED$/m, 30000);
-      expect(await proc.exited).toBe(0);
-      for (const name of ["a", "b"] as const) {
-        for (const port of [ports[name].http, ports[name].https]) expect([port, await refused(port)]).toEqual([port, true]);
-      }
-    } finally {
-      clearTimeout(killer);
-      proc.kill("SIGKILL");
-      await proc.exited;
-    }
-  }, 120000);
+    },
+    120000,
+  );
 });

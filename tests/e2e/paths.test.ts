@@ -11,7 +11,18 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect as netConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { join } from "node:path";
-import { CA_PEM, cleanup, freePort, PKI, run, RUNTIMES, startBobcat, tempDir, type Running, type Runtime } from "../helpers/bobcat.ts";
+import {
+  CA_PEM,
+  cleanup,
+  freePort,
+  PKI,
+  run,
+  type Running,
+  type Runtime,
+  RUNTIMES,
+  startBobcat,
+  tempDir,
+} from "../helpers/bobcat.ts";
 
 const SECRET = "secret file\n";
 const BIN = "binary secret\n";
@@ -94,7 +105,17 @@ function parseResponse(text: string): Answer {
 
 /** curl with the path exactly as written; -i for the head, never following redirects. */
 async function curl(base: string, path: string, headers: string[] = [], version = "--http1.1"): Promise<Answer> {
-  const args = ["curl", "-s", "-i", "--path-as-is", ...version.split(" "), "--max-time", "10", "--cacert", join(PKI, "ca.pem")];
+  const args = [
+    "curl",
+    "-s",
+    "-i",
+    "--path-as-is",
+    ...version.split(" "),
+    "--max-time",
+    "10",
+    "--cacert",
+    join(PKI, "ca.pem"),
+  ];
   for (const h of headers) args.push("-H", h);
   const r = await run([...args, base + path]);
   if (r.code !== 0) throw new Error(`curl ${base}${path} failed (${r.code}): ${r.stderr}`);
@@ -104,7 +125,9 @@ async function curl(base: string, path: string, headers: string[] = [], version 
 /** One request written byte for byte on a fresh connection; read until the server closes it (bounded). */
 function raw(port: number, tls: boolean, request: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const socket = tls ? tlsConnect({ host: "127.0.0.1", port, servername: "localhost", ca: CA_PEM, ALPNProtocols: ["http/1.1"] }) : netConnect(port, "127.0.0.1");
+    const socket = tls
+      ? tlsConnect({ host: "127.0.0.1", port, servername: "localhost", ca: CA_PEM, ALPNProtocols: ["http/1.1"] })
+      : netConnect(port, "127.0.0.1");
     let data = "";
     const timer = setTimeout(() => {
       socket.destroy();
@@ -147,10 +170,24 @@ beforeAll(async () => {
       const base = tempDir();
       dirs.push(base);
       const [http, https] = [await freePort(), await freePort()];
-      const s = await startBobcat({ runtime, base, files: FILES, config: config(http, https, compat), connectors: 2, timeoutMs: 60000, env: compat ? { BOBCAT_BACKEND: "node-compat" } : {} });
+      const s = await startBobcat({
+        runtime,
+        base,
+        files: FILES,
+        config: config(http, https, compat),
+        connectors: 2,
+        timeoutMs: 60000,
+        env: compat ? { BOBCAT_BACKEND: "node-compat" } : {},
+      });
       const label = `${runtime} ${compat ? "node-compat" : "native"}`;
-      const expected = compat ? "node:http2 compatibility back-end" : runtime === "bun" ? "native Bun.serve" : "native Deno HTTP server";
-      if (!s.output().includes(expected)) throw new Error(`${label}: expected the ${expected} back-end:\n${s.output()}`);
+      const expected = compat
+        ? "node:http2 compatibility back-end"
+        : runtime === "bun"
+        ? "native Bun.serve"
+        : "native Deno HTTP server";
+      if (!s.output().includes(expected)) {
+        throw new Error(`${label}: expected the ${expected} back-end:\n${s.output()}`);
+      }
       servers.set(label, { label, runtime, compat, http, https, s, base });
     }),
   );
@@ -276,13 +313,32 @@ for (const { runtime, compat } of BACKENDS) {
       test("Host: two headers, spaces or characters no host has → 400", async () => {
         const port = scheme === "http" ? srv().http : srv().https;
         const tls = scheme === "https";
-        for (const host of ["Host: localhost\r\nHost: localhost", "Host: localhost\r\nHost: evil.example", "Host: a b", "Host: a@localhost", "Host: localhost/x", "Host: localhost:99999", "Host: local<host>", "Host: [::1"]) {
+        for (
+          const host of [
+            "Host: localhost\r\nHost: localhost",
+            "Host: localhost\r\nHost: evil.example",
+            "Host: a b",
+            "Host: a@localhost",
+            "Host: localhost/x",
+            "Host: localhost:99999",
+            "Host: local<host>",
+            "Host: [::1",
+          ]
+        ) {
           const res = await raw(port, tls, `GET /public.txt HTTP/1.1\r\n${host}\r\nConnection: close\r\n\r\n`);
           expect(`${JSON.stringify(host)} → ${res.status}`).toBe(`${JSON.stringify(host)} → 400`);
           expect(res.body).not.toContain(PUBLIC.trim());
           expect(res.body).not.toMatch(/\bat .*\.ts:\d+/); // no stack trace
         }
-        for (const host of ["Host: LOCALHOST", `Host: localhost:${port}`, `Host: [::1]:${port}`, "Host: 127.0.0.1", "Host: unknown.example"]) {
+        for (
+          const host of [
+            "Host: LOCALHOST",
+            `Host: localhost:${port}`,
+            `Host: [::1]:${port}`,
+            "Host: 127.0.0.1",
+            "Host: unknown.example",
+          ]
+        ) {
           const res = await raw(port, tls, `GET /public.txt HTTP/1.1\r\n${host}\r\nConnection: close\r\n\r\n`);
           expect(`${JSON.stringify(host)} → ${res.status}`).toBe(`${JSON.stringify(host)} → 200`);
           expect(res.body).toBe(PUBLIC);
@@ -311,21 +367,37 @@ for (const { runtime, compat } of BACKENDS) {
 
       test("an absolute-form target naming another host than Host is refused", async () => {
         const port = scheme === "http" ? srv().http : srv().https;
-        const res = await raw(port, scheme === "https", `GET ${scheme}://evil.example/public.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+        const res = await raw(
+          port,
+          scheme === "https",
+          `GET ${scheme}://evil.example/public.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`,
+        );
         // Bun.serve drops the target's authority and keeps Host: served as /public.txt on localhost.
         expect(res.status).toBe(bunNative(srv()) ? 200 : 400);
-        const same = await raw(port, scheme === "https", `GET ${scheme}://localhost/x/../public.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+        const same = await raw(
+          port,
+          scheme === "https",
+          `GET ${scheme}://localhost/x/../public.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`,
+        );
         expect(same.status).toBe(200);
         expect(same.body).toBe(PUBLIC);
       });
 
       test("TRACE answers 405 and never reaches the handler", async () => {
         const port = scheme === "http" ? srv().http : srv().https;
-        const res = await raw(port, scheme === "https", "TRACE /echo/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        const res = await raw(
+          port,
+          scheme === "https",
+          "TRACE /echo/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        );
         expect(res.status).toBe(405);
         expect(res.headers.get("allow")).not.toContain("TRACE");
         expect(res.body).not.toContain("requestURI");
-        const protectedTrace = await raw(port, scheme === "https", "TRACE /secs/sub/a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        const protectedTrace = await raw(
+          port,
+          scheme === "https",
+          "TRACE /secs/sub/a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        );
         expect(protectedTrace.status).toBe(405);
         expect(protectedTrace.body).not.toContain(SECRET.trim());
       });
@@ -334,7 +406,18 @@ for (const { runtime, compat } of BACKENDS) {
       if (scheme === "https" && !(runtime === "bun" && !compat)) {
         test("HTTP/2: the same spellings, and :authority picks the host", async () => {
           const h2 = (path: string, headers: string[] = []) => curl(base(), path, headers, "--http2");
-          for (const [path, status] of [["/secs/sub/a.txt", 401], ["/secs/%73ub/a.txt", 401], ["/secs//sub/a.txt", 401], ["/secs/x/..;/sub/a.txt", 401], ["/big%2ebin", 401], ["/../secs/sub/a.txt", 400], ["/secs/sub%2fa.txt", 400], ["/public.txt", 200]] as const) {
+          for (
+            const [path, status] of [
+              ["/secs/sub/a.txt", 401],
+              ["/secs/%73ub/a.txt", 401],
+              ["/secs//sub/a.txt", 401],
+              ["/secs/x/..;/sub/a.txt", 401],
+              ["/big%2ebin", 401],
+              ["/../secs/sub/a.txt", 400],
+              ["/secs/sub%2fa.txt", 400],
+              ["/public.txt", 200],
+            ] as const
+          ) {
             const res = await h2(path);
             expect(`${path} → ${res.status}`).toBe(`${path} → ${status}`);
             expect(res.body).not.toContain(SECRET.trim());
@@ -349,8 +432,12 @@ for (const { runtime, compat } of BACKENDS) {
 
       test("raw characters Tomcat refuses in a path, and a fragment, are 400", async () => {
         const port = scheme === "http" ? srv().http : srv().https;
-        for (const target of ["/secs/sub/a.txt#frag", "/pub<lic>.txt", "/pub\"lic.txt", "/secs\\sub\\a.txt"]) {
-          const res = await raw(port, scheme === "https", `GET ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+        for (const target of ["/secs/sub/a.txt#frag", "/pub<lic>.txt", '/pub"lic.txt', "/secs\\sub\\a.txt"]) {
+          const res = await raw(
+            port,
+            scheme === "https",
+            `GET ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`,
+          );
           // Bun.serve turns "\" into "/" and percent-encodes '<', '>' and '"' before bobcat sees the
           // URL: then the path is protected (401) or names no file (404).
           const want = !bunNative(srv()) ? 400 : target.includes("\\") ? 401 : target.includes("#") ? 400 : 404;

@@ -8,8 +8,17 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, freePort, runCli, RUNTIMES, startBobcat, tempDir, writeFiles, type Runtime } from "../helpers/bobcat.ts";
-import { startPostgres, type PostgresServer } from "../helpers/postgres.ts";
+import {
+  cleanup,
+  freePort,
+  runCli,
+  type Runtime,
+  RUNTIMES,
+  startBobcat,
+  tempDir,
+  writeFiles,
+} from "../helpers/bobcat.ts";
+import { type PostgresServer, startPostgres } from "../helpers/postgres.ts";
 
 const dirs: string[] = [];
 let pg: PostgresServer;
@@ -33,13 +42,14 @@ const APP = `export default { fetch(req, ctx) {
 type StoreKind = "file" | "sqlite" | "postgres";
 
 function config(port: number, store: StoreKind, jvmRoute = "node1", tick = 10): string {
-  const resources =
-    store === "sqlite"
-      ? `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, url: "sqlite:work/sessions.db" }\n`
-      : store === "postgres"
-        ? `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, url: "${pg.url}" }\n`
-        : "";
-  const storeYaml = store === "file" ? "{ className: FileStore, directory: sessions }" : "{ className: DataSourceStore, dataSourceName: jdbc/sessions }";
+  const resources = store === "sqlite"
+    ? `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, url: "sqlite:work/sessions.db" }\n`
+    : store === "postgres"
+    ? `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, url: "${pg.url}" }\n`
+    : "";
+  const storeYaml = store === "file"
+    ? "{ className: FileStore, directory: sessions }"
+    : "{ className: DataSourceStore, dataSourceName: jdbc/sessions }";
   return `server:
 ${resources}  services:
     - connectors: [{ port: ${port}, address: 127.0.0.1 }]
@@ -103,7 +113,10 @@ async function waitStored(base: string, store: StoreKind, count: number) {
 const get = async (port: number, cookie?: string) => {
   const res = await fetch(`http://127.0.0.1:${port}/app/`, { headers: cookie ? { cookie } : {} });
   const set = res.headers.getSetCookie()[0];
-  return { body: (await res.json()) as { n: number; id: string; history: number[] }, cookie: set ? set.split(";")[0]! : cookie! };
+  return {
+    body: (await res.json()) as { n: number; id: string; history: number[] },
+    cookie: set ? set.split(";")[0]! : cookie!,
+  };
 };
 
 const CASES: Array<{ runtime: Runtime; store: StoreKind }> = [
@@ -193,56 +206,62 @@ test("scale-out: two instances with different jvmRoutes share one PostgreSQL ses
   }
 });
 
-test("PostgreSQL stops while bobcat runs: a change that cannot be stored answers 503 instead of being confirmed, the error names store and table, the backlog is written when it returns", async () => {
-  pg.psql(`DROP TABLE IF EXISTS "tomcat$sessions"`);
-  const base = tempDir();
-  dirs.push(base);
-  const port = await freePort();
-  // A 1-second background tick: the backlog is retried on it.
-  const s = await start("bun", base, port, "postgres", "node1", 1);
-  let cookie: string;
-  let id: string;
-  try {
-    const first = await get(port);
-    [cookie, id] = [first.cookie, first.body.id];
-    await waitStored(base, "postgres", 1);
-    await Bun.sleep(300);
-    const stored = () => Number(pg.psql(`SELECT lastaccess FROM "tomcat$sessions" WHERE id = '${id}'`).trim() || 0);
-    const before = stored();
-    pg.stop();
+test(
+  "PostgreSQL stops while bobcat runs: a change that cannot be stored answers 503 instead of being confirmed, the error names store and table, the backlog is written when it returns",
+  async () => {
+    pg.psql(`DROP TABLE IF EXISTS "tomcat$sessions"`);
+    const base = tempDir();
+    dirs.push(base);
+    const port = await freePort();
+    // A 1-second background tick: the backlog is retried on it.
+    const s = await start("bun", base, port, "postgres", "node1", 1);
+    let cookie: string;
+    let id: string;
     try {
-      // maxIdleBackup 0: a response confirms only what is stored. The handler ran (memory has
-      // n = 2, 3, 4), but the client is told nothing was confirmed.
-      for (let i = 2; i <= 4; i++) {
-        const res = await fetch(`http://127.0.0.1:${port}/app/`, { headers: { cookie } });
-        expect(res.status).toBe(503);
-        expect(res.headers.get("retry-after")).toBe("5");
-        expect(res.headers.get("set-cookie")).toBeNull();
-        expect(await res.text()).toContain("The session could not be saved: the session store is not available");
+      const first = await get(port);
+      [cookie, id] = [first.cookie, first.body.id];
+      await waitStored(base, "postgres", 1);
+      await Bun.sleep(300);
+      const stored = () => Number(pg.psql(`SELECT lastaccess FROM "tomcat$sessions" WHERE id = '${id}'`).trim() || 0);
+      const before = stored();
+      pg.stop();
+      try {
+        // maxIdleBackup 0: a response confirms only what is stored. The handler ran (memory has
+        // n = 2, 3, 4), but the client is told nothing was confirmed.
+        for (let i = 2; i <= 4; i++) {
+          const res = await fetch(`http://127.0.0.1:${port}/app/`, { headers: { cookie } });
+          expect(res.status).toBe(503);
+          expect(res.headers.get("retry-after")).toBe("5");
+          expect(res.headers.get("set-cookie")).toBeNull();
+          expect(await res.text()).toContain("The session could not be saved: the session store is not available");
+        }
+        const end = Date.now() + 10000;
+        while (!/DataSourceStore\[jdbc\/sessions .*table tomcat\$sessions\]/.test(s.output()) && Date.now() < end) {
+          await Bun.sleep(100);
+        }
+        expect(s.output()).toMatch(/ERROR.*DataSourceStore\[jdbc\/sessions .*table tomcat\$sessions\]/);
+      } finally {
+        pg.start();
       }
-      const end = Date.now() + 10000;
-      while (!/DataSourceStore\[jdbc\/sessions .*table tomcat\$sessions\]/.test(s.output()) && Date.now() < end) await Bun.sleep(100);
-      expect(s.output()).toMatch(/ERROR.*DataSourceStore\[jdbc\/sessions .*table tomcat\$sessions\]/);
+      // The backlog is written on a background tick once the database is back: the copy in memory (n = 4) arrives.
+      const end = Date.now() + 30000;
+      while (stored() <= before && Date.now() < end) await Bun.sleep(200);
+      expect(stored()).toBeGreaterThan(before);
+      s.proc.kill("SIGKILL");
+      await s.exited;
     } finally {
-      pg.start();
+      if (s.proc.exitCode === null) await s.stop();
     }
-    // The backlog is written on a background tick once the database is back: the copy in memory (n = 4) arrives.
-    const end = Date.now() + 30000;
-    while (stored() <= before && Date.now() < end) await Bun.sleep(200);
-    expect(stored()).toBeGreaterThan(before);
-    s.proc.kill("SIGKILL");
-    await s.exited;
-  } finally {
-    if (s.proc.exitCode === null) await s.stop();
-  }
-  // Nothing in memory was lost: a fresh instance reads the state written from the backlog (n = 4).
-  const again = await start("bun", base, port, "postgres");
-  try {
-    expect((await get(port, cookie!)).body).toMatchObject({ n: 5, id: id! });
-  } finally {
-    await again.stop();
-  }
-}, 60000);
+    // Nothing in memory was lost: a fresh instance reads the state written from the backlog (n = 4).
+    const again = await start("bun", base, port, "postgres");
+    try {
+      expect((await get(port, cookie!)).body).toMatchObject({ n: 5, id: id! });
+    } finally {
+      await again.stop();
+    }
+  },
+  60000,
+);
 
 test("bobcat check: a missing session table and bad PersistentManager attributes, with file, line and fix", async () => {
   const base = tempDir();
@@ -250,14 +269,21 @@ test("bobcat check: a missing session table and bad PersistentManager attributes
   writeFiles(base, {
     "app.ts": APP,
     "table.yaml": config(await freePort(), "sqlite"),
-    "attrs.yaml": config(await freePort(), "file").replace("maxIdleBackup: 0", "maxIdleBackup: 600\n                  maxIdleSwap: 60"),
+    "attrs.yaml": config(await freePort(), "file").replace(
+      "maxIdleBackup: 0",
+      "maxIdleBackup: 600\n                  maxIdleSwap: 60",
+    ),
   });
   const table = await runCli("bun", ["check", "--config", join(base, "table.yaml")]);
   expect(table.code).toBe(1);
-  expect(table.stderr).toMatch(/table\.yaml:\d+:\d+: .*manager\.store\.dataSourceName|table\.yaml:\d+:\d+: .*manager\.store/);
+  expect(table.stderr).toMatch(
+    /table\.yaml:\d+:\d+: .*manager\.store\.dataSourceName|table\.yaml:\d+:\d+: .*manager\.store/,
+  );
   expect(table.stderr).toContain("the session table or one of its columns is missing");
   expect(table.stderr).toContain("bobcat store init");
   const attrs = await runCli("bun", ["check", "--config", join(base, "attrs.yaml")]);
   expect(attrs.code).toBe(1);
-  expect(attrs.stderr).toMatch(/attrs\.yaml:\d+:\d+: server\.services\[0\]\.engine\.hosts\[0\]\.contexts\[0\]\.manager\.maxIdleSwap: .*less than maxIdleBackup/);
+  expect(attrs.stderr).toMatch(
+    /attrs\.yaml:\d+:\d+: server\.services\[0\]\.engine\.hosts\[0\]\.contexts\[0\]\.manager\.maxIdleSwap: .*less than maxIdleBackup/,
+  );
 });

@@ -11,11 +11,11 @@ import {
   httpsConfig,
   PKI,
   run,
+  type Running,
   RUNTIMES,
   startBobcat,
   tempDir,
   tfetch,
-  type Running,
 } from "../helpers/bobcat.ts";
 
 for (const runtime of RUNTIMES) {
@@ -79,7 +79,17 @@ for (const runtime of RUNTIMES) {
     });
 
     test("curl with --cacert, and the access log records the request", async () => {
-      const r = await run(["curl", "-sS", "--cacert", join(PKI, "ca.pem"), "-o", "/dev/null", "-w", "%{http_code} %{scheme}", `https://localhost:${httpsPort}/site/`]);
+      const r = await run([
+        "curl",
+        "-sS",
+        "--cacert",
+        join(PKI, "ca.pem"),
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code} %{scheme}",
+        `https://localhost:${httpsPort}/site/`,
+      ]);
       expect(r.stdout).toBe("200 HTTPS");
       const logDir = join(server.base, "logs");
       const deadline = Date.now() + 5000;
@@ -95,7 +105,19 @@ for (const runtime of RUNTIMES) {
 
     test("openssl s_client verifies the chain (leaf + intermediate) with TLS 1.3 and 1.2", async () => {
       for (const v of ["-tls1_3", "-tls1_2"]) {
-        const r = await run(["openssl", "s_client", "-connect", `127.0.0.1:${httpsPort}`, "-servername", "localhost", "-CAfile", join(PKI, "ca.pem"), "-verify_return_error", "-showcerts", v], { stdin: "Q\n" });
+        const r = await run([
+          "openssl",
+          "s_client",
+          "-connect",
+          `127.0.0.1:${httpsPort}`,
+          "-servername",
+          "localhost",
+          "-CAfile",
+          join(PKI, "ca.pem"),
+          "-verify_return_error",
+          "-showcerts",
+          v,
+        ], { stdin: "Q\n" });
         expect(r.stdout).toContain("Verify return code: 0 (ok)");
         expect(r.stdout).toContain("CN = bobcat Test Intermediate CA");
         expect((r.stdout.match(/BEGIN CERTIFICATE/g) ?? []).length).toBe(2);
@@ -106,7 +128,15 @@ for (const runtime of RUNTIMES) {
       const old = await run(["openssl", "s_client", "-connect", `127.0.0.1:${httpsPort}`, "-tls1_1"], { stdin: "Q\n" });
       expect(old.stdout).toContain("Cipher is (NONE)");
       expect(old.stderr).toMatch(/alert (protocol version|handshake failure)/);
-      const rsa = await run(["openssl", "s_client", "-connect", `127.0.0.1:${httpsPort}`, "-tls1_2", "-cipher", "AES128-SHA"], { stdin: "Q\n" });
+      const rsa = await run([
+        "openssl",
+        "s_client",
+        "-connect",
+        `127.0.0.1:${httpsPort}`,
+        "-tls1_2",
+        "-cipher",
+        "AES128-SHA",
+      ], { stdin: "Q\n" });
       expect(rsa.stdout).not.toMatch(/Cipher is AES128-SHA/);
     });
 
@@ -137,7 +167,14 @@ for (const runtime of RUNTIMES) {
     test("handler module sees the request context; POST bodies arrive", async () => {
       const res = await tfetch(`https://localhost:${httpsPort}/echo/x`, { method: "POST", body: "payload" });
       const j = await res.json();
-      expect(j).toEqual({ path: "/x", secure: true, scheme: "https", remoteAddr: "127.0.0.1", serverPort: httpsPort, body: "payload" });
+      expect(j).toEqual({
+        path: "/x",
+        secure: true,
+        scheme: "https",
+        remoteAddr: "127.0.0.1",
+        serverPort: httpsPort,
+        body: "payload",
+      });
       const plain = await (await tfetch(`http://127.0.0.1:${httpPort}/echo/y`)).json();
       expect(plain).toMatchObject({ secure: false, scheme: "http" });
     });
@@ -145,12 +182,26 @@ for (const runtime of RUNTIMES) {
     test("404 page and unknown host falls back to defaultHost", async () => {
       const res = await tfetch(`https://localhost:${httpsPort}/no/such/thing`);
       expect(res.status).toBe(404);
-      const other = await run(["curl", "-sS", "--cacert", join(PKI, "ca.pem"), "-H", "Host: unknown.example", "-o", "/dev/null", "-w", "%{http_code}", `https://localhost:${httpsPort}/`]);
+      const other = await run([
+        "curl",
+        "-sS",
+        "--cacert",
+        join(PKI, "ca.pem"),
+        "-H",
+        "Host: unknown.example",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        `https://localhost:${httpsPort}/`,
+      ]);
       expect(other.stdout).toBe("200");
     });
 
     test("the start-up log names the back-end and why", () => {
-      expect(server.output()).toMatch(/https-jsse-nio-127\.0\.0\.1-\d+ listening on https:\/\/127\.0\.0\.1:\d+\/ — native/);
+      expect(server.output()).toMatch(
+        /https-jsse-nio-127\.0\.0\.1-\d+ listening on https:\/\/127\.0\.0\.1:\d+\/ — native/,
+      );
     });
   });
 }

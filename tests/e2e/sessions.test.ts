@@ -6,7 +6,16 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, freePort, httpsConfig, RUNTIMES, startBobcat, tempDir, tfetch, type Runtime } from "../helpers/bobcat.ts";
+import {
+  cleanup,
+  freePort,
+  httpsConfig,
+  type Runtime,
+  RUNTIMES,
+  startBobcat,
+  tempDir,
+  tfetch,
+} from "../helpers/bobcat.ts";
 
 const HONO = join(import.meta.dir, "../../node_modules/hono/dist/index.js");
 const APP = `import { Hono } from "${HONO}";
@@ -51,7 +60,13 @@ const cookieOf = (res: Response) => res.headers.getSetCookie().find((c) => c.sta
 const idOf = (cookie: string | undefined) => /JSESSIONID=([^;]+)/.exec(cookie ?? "")?.[1];
 
 async function start(runtime: Runtime, base: string, http: number, https: number, manager = "", extra = "") {
-  return startBobcat({ runtime, base, connectors: 2, files: { "app.ts": APP }, config: config(http, https, manager, extra) });
+  return startBobcat({
+    runtime,
+    base,
+    connectors: 2,
+    files: { "app.ts": APP },
+    config: config(http, https, manager, extra),
+  });
 }
 
 for (const runtime of RUNTIMES) {
@@ -106,7 +121,8 @@ for (const runtime of RUNTIMES) {
         // encodeURL adds the id when the client did not send a cookie.
         const link = await (await tfetch(`http://127.0.0.1:${http}/app/link;jsessionid=${id}`)).text();
         expect(link).toBe(`/app/count;jsessionid=${id}?x=1`);
-        const withCookie = await (await tfetch(`http://127.0.0.1:${http}/app/link`, { headers: { cookie: `JSESSIONID=${id}` } })).text();
+        const withCookie =
+          await (await tfetch(`http://127.0.0.1:${http}/app/link`, { headers: { cookie: `JSESSIONID=${id}` } })).text();
         expect(withCookie).toBe("/app/count?x=1");
       } finally {
         await s.stop();
@@ -125,11 +141,19 @@ for (const runtime of RUNTIMES) {
         expect(j.user).toBe("alice");
         const cookie = `JSESSIONID=${idOf(cookieOf(a))}`;
         expect(idOf(cookieOf(a))).toBe(j.after);
-        expect(await (await tfetch(`https://localhost:${https}/app/whoami`, { headers: { cookie } })).json()).toEqual({ user: "alice", admin: false, user_role: true });
-        const unknown = await tfetch(`https://localhost:${https}/app/peek`, { headers: { cookie: "JSESSIONID=0123456789ABCDEF0123456789ABCDEF.node7" } });
+        expect(await (await tfetch(`https://localhost:${https}/app/whoami`, { headers: { cookie } })).json()).toEqual({
+          user: "alice",
+          admin: false,
+          user_role: true,
+        });
+        const unknown = await tfetch(`https://localhost:${https}/app/peek`, {
+          headers: { cookie: "JSESSIONID=0123456789ABCDEF0123456789ABCDEF.node7" },
+        });
         expect(await unknown.json()).toEqual({ session: null });
         await tfetch(`https://localhost:${https}/app/invalidate`, { headers: { cookie } });
-        expect(await (await tfetch(`https://localhost:${https}/app/peek`, { headers: { cookie } })).json()).toEqual({ session: null });
+        expect(await (await tfetch(`https://localhost:${https}/app/peek`, { headers: { cookie } })).json()).toEqual({
+          session: null,
+        });
       } finally {
         await s.stop();
       }
@@ -141,7 +165,13 @@ test("maxActiveSessions: one session too many answers 503 (bun)", async () => {
   const base = tempDir();
   dirs.push(base);
   const [http, https] = [await freePort(), await freePort()];
-  const s = await start("bun", base, http, https, "                manager:\n                  maxActiveSessions: 2\n                  pathname: \"\"\n");
+  const s = await start(
+    "bun",
+    base,
+    http,
+    https,
+    '                manager:\n                  maxActiveSessions: 2\n                  pathname: ""\n',
+  );
   try {
     expect((await tfetch(`http://127.0.0.1:${http}/app/count`)).status).toBe(200);
     expect((await tfetch(`http://127.0.0.1:${http}/app/count`)).status).toBe(200);

@@ -9,7 +9,18 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect } from "node:http2";
 import { join } from "node:path";
-import { CA_PEM, cleanup, freePort, PKI, run, RUNTIMES, startBobcat, tempDir, type Running, type Runtime } from "../helpers/bobcat.ts";
+import {
+  CA_PEM,
+  cleanup,
+  freePort,
+  PKI,
+  run,
+  type Running,
+  type Runtime,
+  RUNTIMES,
+  startBobcat,
+  tempDir,
+} from "../helpers/bobcat.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
@@ -94,34 +105,79 @@ beforeAll(async () => {
   const dir = tempDir();
   dirs.push(dir);
   forged = { cert: join(dir, "forged.pem"), key: join(dir, "forged-key.pem") };
-  const r = await run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/C=JP/O=bobcat test/CN=alice", "-keyout", forged.key, "-out", forged.cert]);
+  const r = await run([
+    "openssl",
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    "/C=JP/O=bobcat test/CN=alice",
+    "-keyout",
+    forged.key,
+    "-out",
+    forged.cert,
+  ]);
   expect(r.code).toBe(0);
 });
 
 const alice = { cert: join(PKI, "alice.pem"), key: join(PKI, "alice-key.pem") };
 
 /** Raw HTTP/1.1 over `openssl s_client`: the SNI name (null = none) and the bytes are ours. */
-async function sClient(port: number, sni: string | null, request: string, cert?: { cert: string; key: string }): Promise<string> {
+async function sClient(
+  port: number,
+  sni: string | null,
+  request: string,
+  cert?: { cert: string; key: string },
+): Promise<string> {
   const r = await run(
-    ["openssl", "s_client", "-connect", `127.0.0.1:${port}`, ...(sni ? ["-servername", sni] : ["-noservername"]), ...(cert ? ["-cert", cert.cert, "-key", cert.key] : []), "-quiet"],
+    [
+      "openssl",
+      "s_client",
+      "-connect",
+      `127.0.0.1:${port}`,
+      ...(sni ? ["-servername", sni] : ["-noservername"]),
+      ...(cert ? ["-cert", cert.cert, "-key", cert.key] : []),
+      "-quiet",
+    ],
     { stdin: request },
   );
   return r.stdout;
 }
 
-const get = (host: string, path = "/", close = true) => `GET ${path} HTTP/1.1\r\nHost: ${host}\r\n${close ? "Connection: close\r\n" : ""}\r\n`;
+const get = (host: string, path = "/", close = true) =>
+  `GET ${path} HTTP/1.1\r\nHost: ${host}\r\n${close ? "Connection: close\r\n" : ""}\r\n`;
 const statuses = (out: string) => [...out.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => m[1]);
 const bodyOf = (out: string) => JSON.parse(out.slice(out.indexOf("{"), out.lastIndexOf("}") + 1));
 
 /** curl: the URL's host is the SNI name; extra arguments add a Host header, a certificate, ... */
 async function curl(port: number, urlHost: string, extra: string[] = []) {
-  const r = await run(["curl", "-sS", "--cacert", join(PKI, "ca.pem"), "--resolve", `${urlHost}:${port}:127.0.0.1`, ...extra, "-w", "\n%{http_code}", `https://${urlHost}:${port}/`]);
+  const r = await run([
+    "curl",
+    "-sS",
+    "--cacert",
+    join(PKI, "ca.pem"),
+    "--resolve",
+    `${urlHost}:${port}:127.0.0.1`,
+    ...extra,
+    "-w",
+    "\n%{http_code}",
+    `https://${urlHost}:${port}/`,
+  ]);
   const lines = r.stdout.split("\n");
   return { code: lines.pop()!, body: lines.join("\n") };
 }
 
 /** Several requests on one HTTP/2 connection whose SNI name is `servername`; returns each status. */
-async function h2(port: number, servername: string, authorities: string[], cert?: { cert: string; key: string }): Promise<number[]> {
+async function h2(
+  port: number,
+  servername: string,
+  authorities: string[],
+  cert?: { cert: string; key: string },
+): Promise<number[]> {
   const { readFileSync } = await import("node:fs");
   const session = connect(`https://127.0.0.1:${port}`, {
     servername,
@@ -169,7 +225,19 @@ for (const runtime of RUNTIMES) {
       expect(s.output()).toContain("node:http2 compatibility back-end");
       const admin = await curl(port, "www.localhost", ["--cert", alice.cert, "--key", alice.key]);
       expect(admin.code).toBe("200");
-      const ok = await run(["curl", "-sS", "--cacert", join(PKI, "ca.pem"), "--resolve", `www.localhost:${port}:127.0.0.1`, "--cert", alice.cert, "--key", alice.key, `https://www.localhost:${port}/admin/x`]);
+      const ok = await run([
+        "curl",
+        "-sS",
+        "--cacert",
+        join(PKI, "ca.pem"),
+        "--resolve",
+        `www.localhost:${port}:127.0.0.1`,
+        "--cert",
+        alice.cert,
+        "--key",
+        alice.key,
+        `https://www.localhost:${port}/admin/x`,
+      ]);
       const body = JSON.parse(ok.stdout);
       expect(body.host).toBe("www.localhost");
       expect(body.user).toBe("CN=alice, O=bobcat test, C=JP");
@@ -214,8 +282,17 @@ for (const runtime of RUNTIMES) {
     });
 
     test("HTTP/2: each request on one connection is checked against its :authority", async () => {
-      expect(await h2(port, "localhost", ["localhost", "www.localhost", "noca.localhost", "localhost"])).toEqual([200, 421, 421, 200]);
-      expect(await h2(port, "www.localhost", ["www.localhost", "localhost", "www.localhost"], alice)).toEqual([200, 421, 200]);
+      expect(await h2(port, "localhost", ["localhost", "www.localhost", "noca.localhost", "localhost"])).toEqual([
+        200,
+        421,
+        421,
+        200,
+      ]);
+      expect(await h2(port, "www.localhost", ["www.localhost", "localhost", "www.localhost"], alice)).toEqual([
+        200,
+        421,
+        200,
+      ]);
     });
 
     test("equivalent SSLHostConfigs (only the certificate differs) still serve each other's names", async () => {
@@ -236,7 +313,9 @@ for (const runtime of RUNTIMES) {
       // The application can still look at it, explicitly as unverified.
       expect(body.unverified[0]).toContain("CN=alice");
       // Even a certificate the client CA did issue is not verified here: optionalNoCA trusts nobody.
-      expect(statuses(await sClient(port, "noca.localhost", get("noca.localhost", "/admin/x"), alice))).toEqual(["401"]);
+      expect(statuses(await sClient(port, "noca.localhost", get("noca.localhost", "/admin/x"), alice))).toEqual([
+        "401",
+      ]);
       // The "none" host asks for no certificate, so it shows none, whatever the client sent.
       const none = bodyOf(await sClient(port, "localhost", get("localhost"), forged));
       expect(none).toMatchObject({ peers: [], unverified: [], user: null });
@@ -246,7 +325,8 @@ for (const runtime of RUNTIMES) {
 
 describe("SSLHostConfigs that differ only in protocols", () => {
   // The default is TLS 1.3 only; www.localhost also takes TLS 1.2.
-  const cfg = (port: number) => `server:
+  const cfg = (port: number) =>
+    `server:
   services:
     - connectors:
         - port: ${port}
@@ -269,7 +349,17 @@ describe("SSLHostConfigs that differ only in protocols", () => {
             contexts: [{ path: "", handler: app.ts }]
 `;
   const over = async (port: number, sni: string | null, version: string, host: string) =>
-    statuses((await run(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, ...(sni ? ["-servername", sni] : ["-noservername"]), version, "-quiet"], { stdin: get(host) })).stdout);
+    statuses(
+      (await run([
+        "openssl",
+        "s_client",
+        "-connect",
+        `127.0.0.1:${port}`,
+        ...(sni ? ["-servername", sni] : ["-noservername"]),
+        version,
+        "-quiet",
+      ], { stdin: get(host) })).stdout,
+    );
   for (const runtime of RUNTIMES as Runtime[]) {
     test(`${runtime}: the back-end that sees SNI is chosen; each host gets its own protocols, and no request crosses to the other`, async () => {
       const base = tempDir();
@@ -278,7 +368,11 @@ describe("SSLHostConfigs that differ only in protocols", () => {
       const s = await startBobcat({ runtime, base, files: { "app.ts": APP }, config: cfg(port) });
       try {
         expect(s.output()).toContain("node:http2 compatibility back-end, because the native one cannot do:");
-        if (runtime === "bun") expect(s.output()).toContain("SSLHostConfigs that differ in client-certificate, trust, protocol or cipher settings");
+        if (runtime === "bun") {
+          expect(s.output()).toContain(
+            "SSLHostConfigs that differ in client-certificate, trust, protocol or cipher settings",
+          );
+        }
         expect(await over(port, "localhost", "-tls1_3", "localhost")).toEqual(["200"]);
         expect(await over(port, "localhost", "-tls1_2", "localhost")).toEqual([]);
         expect(await over(port, null, "-tls1_2", "localhost")).toEqual([]);

@@ -44,8 +44,14 @@ for (const runtime of RUNTIMES) {
     });
     const path = await runCli(runtime, ["check", "--config", join(base, "path.yaml")]);
     expect(path.code).toBe(1);
-    expect(path.output).toContain(`data source [jdbc/sessions]: cannot open the SQLite database [${join(base, "blocker/sessions.db")}]`);
-    expect(path.output).toContain(`fix: Point the url at a file in a directory bobcat may write to, or give the user bobcat runs as write access to ${join(base, "blocker")}`);
+    expect(path.output).toContain(
+      `data source [jdbc/sessions]: cannot open the SQLite database [${join(base, "blocker/sessions.db")}]`,
+    );
+    expect(path.output).toContain(
+      `fix: Point the url at a file in a directory bobcat may write to, or give the user bobcat runs as write access to ${
+        join(base, "blocker")
+      }`,
+    );
     const junk = await runCli(runtime, ["check", "--config", join(base, "junk.yaml")]);
     expect(junk.code).toBe(1);
     expect(junk.output).toContain(`fix: ${join(base, "junk.db")} is not an SQLite database (or is damaged)`);
@@ -55,45 +61,66 @@ for (const runtime of RUNTIMES) {
     // A copy of the checkout whose node_modules lacks drizzle-orm.
     const copy = tempDir("bobcat-incomplete-");
     dirs.push(copy);
-    for (const f of ["src", "package.json", "deno.json", "tsconfig.json"]) cpSync(join(ROOT, f), join(copy, f), { recursive: true });
+    for (const f of ["src", "package.json", "deno.json", "tsconfig.json"]) {
+      cpSync(join(ROOT, f), join(copy, f), { recursive: true });
+    }
     mkdirSync(join(copy, "node_modules"));
     for (const entry of readdirSync(join(ROOT, "node_modules"))) {
       if (entry !== "drizzle-orm") symlinkSync(join(ROOT, "node_modules", entry), join(copy, "node_modules", entry));
     }
     const port = await freePort();
     writeFiles(copy, { "s.yaml": sqliteConfig(port, "sqlite:work/sessions.db") });
-    const cmd = runtime === "bun"
-      ? [join(ROOT, "node_modules/.bin/bun"), join(copy, "src/cli/main.ts")]
-      : [join(ROOT, "node_modules/.bin/deno"), "run", "-A", "--quiet", `--config=${join(copy, "deno.json")}`, join(copy, "src/cli/main.ts")];
+    const cmd = runtime === "bun" ? [join(ROOT, "node_modules/.bin/bun"), join(copy, "src/cli/main.ts")] : [
+      join(ROOT, "node_modules/.bin/deno"),
+      "run",
+      "-A",
+      "--quiet",
+      `--config=${join(copy, "deno.json")}`,
+      join(copy, "src/cli/main.ts"),
+    ];
     const r = await run([...cmd, "check", "--config", join(copy, "s.yaml")], { cwd: copy, timeoutMs: 60000 });
     const output = r.stdout + r.stderr;
     expect(r.code).toBe(1);
-    expect(output).toContain("data source [jdbc/sessions]: the drizzle-orm package, which bobcat needs for it, cannot be loaded");
+    expect(output).toContain(
+      "data source [jdbc/sessions]: the drizzle-orm package, which bobcat needs for it, cannot be loaded",
+    );
     expect(output).toContain("fix: bobcat's installation is incomplete");
     expect(output).not.toContain("Point the url at a file");
   }, 60000);
 }
 
-test("bobcat check --runtime node with a SQLite store: the Node version found and the one needed, or a working store", async () => {
-  const node = spawnSync("node", ["--version"], { encoding: "utf8", timeout: 10000 }).stdout.trim().replace(/^v/, "");
-  const [major, minor] = node.split(".").map(Number) as [number, number];
-  const hasSqlite = major > 22 || (major === 22 && minor >= 13);
+test(
+  "bobcat check --runtime node with a SQLite store: the Node version found and the one needed, or a working store",
+  async () => {
+    const node = spawnSync("node", ["--version"], { encoding: "utf8", timeout: 10000 }).stdout.trim().replace(/^v/, "");
+    const [major, minor] = node.split(".").map(Number) as [number, number];
+    const hasSqlite = major > 22 || (major === 22 && minor >= 13);
 
-  const base = tempDir();
-  dirs.push(base);
-  const port = await freePort();
-  writeFiles(base, { "s.yaml": sqliteConfig(port, "sqlite:work/sessions.db") });
-  const init = await runCli("bun", ["store", "init", "--config", join(base, "s.yaml"), "--runtime", "node"], { timeoutMs: 60000 });
-  const r = await runCli("bun", ["check", "--config", join(base, "s.yaml"), "--runtime", "node"], { timeoutMs: 60000 });
-  if (hasSqlite) {
-    expect(init.code).toBe(0);
-    expect(r.code).toBe(0);
-    expect(r.output).toContain("data source jdbc/sessions: reachable");
-  } else {
-    for (const out of [init, r]) {
-      expect(out.code).toBe(1);
-      expect(out.output).toContain(`data source [jdbc/sessions]: SQLite needs the node:sqlite module, which Node ${node} does not have (Node 22.13 or later has it)`);
-      expect(out.output).toContain("fix: Upgrade Node to 22.13 or later, run bobcat on Bun or Deno (without --runtime node)");
+    const base = tempDir();
+    dirs.push(base);
+    const port = await freePort();
+    writeFiles(base, { "s.yaml": sqliteConfig(port, "sqlite:work/sessions.db") });
+    const init = await runCli("bun", ["store", "init", "--config", join(base, "s.yaml"), "--runtime", "node"], {
+      timeoutMs: 60000,
+    });
+    const r = await runCli("bun", ["check", "--config", join(base, "s.yaml"), "--runtime", "node"], {
+      timeoutMs: 60000,
+    });
+    if (hasSqlite) {
+      expect(init.code).toBe(0);
+      expect(r.code).toBe(0);
+      expect(r.output).toContain("data source jdbc/sessions: reachable");
+    } else {
+      for (const out of [init, r]) {
+        expect(out.code).toBe(1);
+        expect(out.output).toContain(
+          `data source [jdbc/sessions]: SQLite needs the node:sqlite module, which Node ${node} does not have (Node 22.13 or later has it)`,
+        );
+        expect(out.output).toContain(
+          "fix: Upgrade Node to 22.13 or later, run bobcat on Bun or Deno (without --runtime node)",
+        );
+      }
     }
-  }
-}, 90000);
+  },
+  90000,
+);

@@ -6,13 +6,15 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { copyFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, freePort, PKI, run, startBobcat, tempDir, type Runtime } from "../helpers/bobcat.ts";
+import { cleanup, freePort, PKI, run, type Runtime, startBobcat, tempDir } from "../helpers/bobcat.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
 
 const keyBits = async (port: number) => {
-  const r = await run(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-CAfile", join(PKI, "ca.pem")], { stdin: "Q\n" });
+  const r = await run(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-CAfile", join(PKI, "ca.pem")], {
+    stdin: "Q\n",
+  });
   return /Server public key is (\d+) bit/.exec(r.stdout)?.[1];
 };
 
@@ -42,7 +44,10 @@ describe("certificate reload on SIGHUP", () => {
       const s = await startBobcat({
         runtime: c.runtime,
         base,
-        files: { "slow.ts": `export default { async fetch() { await new Promise((r) => setTimeout(r, 1500)); return new Response("slow done"); } };` },
+        files: {
+          "slow.ts":
+            `export default { async fetch() { await new Promise((r) => setTimeout(r, 1500)); return new Response("slow done"); } };`,
+        },
         config: `server:
   services:
     - connectors:
@@ -63,7 +68,10 @@ ${c.extra}          sslHostConfigs:
       });
       try {
         expect(await keyBits(port)).toBe("2048");
-        const inFlight = fetch(`https://localhost:${port}/`, { tls: { ca: await Bun.file(join(PKI, "ca.pem")).text() } } as RequestInit).then((r) => r.text());
+        const inFlight = fetch(
+          `https://localhost:${port}/`,
+          { tls: { ca: await Bun.file(join(PKI, "ca.pem")).text() } } as RequestInit,
+        ).then((r) => r.text());
         await Bun.sleep(200);
         copyFileSync(join(PKI, "localhost-ec.pem"), join(base, "cert.pem"));
         copyFileSync(join(PKI, "localhost-ec-key.pem"), join(base, "key.pem"));

@@ -4,7 +4,17 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { cleanup, freePort, PKI, run, runCli, startBobcat, tempDir, writeFiles, type Runtime } from "../helpers/bobcat.ts";
+import {
+  cleanup,
+  freePort,
+  PKI,
+  run,
+  runCli,
+  type Runtime,
+  startBobcat,
+  tempDir,
+  writeFiles,
+} from "../helpers/bobcat.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
@@ -30,7 +40,12 @@ function config(port: number, hostAttrs: string): string {
 `;
 }
 
-async function serve(runtime: Runtime, hostAttrs: string, fn: (port: number, log: string) => Promise<void>, args: string[] = ["run"]) {
+async function serve(
+  runtime: Runtime,
+  hostAttrs: string,
+  fn: (port: number, log: string) => Promise<void>,
+  args: string[] = ["run"],
+) {
   const base = tempDir();
   dirs.push(base);
   const port = await freePort();
@@ -43,7 +58,9 @@ async function serve(runtime: Runtime, hostAttrs: string, fn: (port: number, log
 }
 
 const sClient = async (port: number, extra: string[]) =>
-  (await run(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-CAfile", join(PKI, "ca.pem"), ...extra], { stdin: "Q\n" })).stdout;
+  (await run(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-CAfile", join(PKI, "ca.pem"), ...extra], {
+    stdin: "Q\n",
+  })).stdout;
 
 async function refused(runtime: Runtime, hostAttrs: string) {
   const base = tempDir();
@@ -54,16 +71,26 @@ async function refused(runtime: Runtime, hostAttrs: string) {
 
 describe("ciphers", () => {
   test("IANA (JSSE) names are mapped to OpenSSL names", async () => {
-    await serve("bun", "ciphers: TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", async (port) => {
-      expect(await sClient(port, ["-tls1_2", "-cipher", "ECDHE-RSA-AES256-GCM-SHA384"])).toContain("Cipher is ECDHE-RSA-AES256-GCM-SHA384");
-      expect(await sClient(port, ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"])).toContain("Cipher is (NONE)");
-    });
+    await serve(
+      "bun",
+      "ciphers: TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+      async (port) => {
+        expect(await sClient(port, ["-tls1_2", "-cipher", "ECDHE-RSA-AES256-GCM-SHA384"])).toContain(
+          "Cipher is ECDHE-RSA-AES256-GCM-SHA384",
+        );
+        expect(await sClient(port, ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"])).toContain(
+          "Cipher is (NONE)",
+        );
+      },
+    );
   });
 
   test("unknown names and strings that select nothing are start-up errors (not a silent TLS 1.3-only server)", async () => {
     const unknown = await refused("bun", "ciphers: TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256X,TLS_FOO");
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toContain("None of these [ciphers] are known: TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256X, TLS_FOO");
+    expect(unknown.stderr).toContain(
+      "None of these [ciphers] are known: TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256X, TLS_FOO",
+    );
     const none = await refused("bun", "ciphers: NOSUCHCIPHER:ALSONOT");
     expect(none.code).toBe(1);
     expect(none.stderr).toContain("None of the [ciphers] specified are supported by the SSL engine");
@@ -106,8 +133,12 @@ describe("TLS 1.3 cipherSuites: Node only", () => {
       "cipherSuites: TLS_AES_256_GCM_SHA384",
       async (port, log) => {
         expect(log).toContain("on Node ");
-        expect(await sClient(port, ["-tls1_3", "-ciphersuites", "TLS_AES_256_GCM_SHA384"])).toContain("Cipher is TLS_AES_256_GCM_SHA384");
-        expect(await sClient(port, ["-tls1_3", "-ciphersuites", "TLS_AES_128_GCM_SHA256"])).toContain("Cipher is (NONE)");
+        expect(await sClient(port, ["-tls1_3", "-ciphersuites", "TLS_AES_256_GCM_SHA384"])).toContain(
+          "Cipher is TLS_AES_256_GCM_SHA384",
+        );
+        expect(await sClient(port, ["-tls1_3", "-ciphersuites", "TLS_AES_128_GCM_SHA256"])).toContain(
+          "Cipher is (NONE)",
+        );
       },
       ["run", "--runtime", "node"],
     );
@@ -120,7 +151,11 @@ describe("handshake debug logging (logging.components.handshake: debug)", () => 
       const base = tempDir();
       dirs.push(base);
       const port = await freePort();
-      const s = await startBobcat({ runtime, base, config: `logging: { components: { handshake: debug } }\n` + config(port, "protocols: TLSv1.2+TLSv1.3") });
+      const s = await startBobcat({
+        runtime,
+        base,
+        config: `logging: { components: { handshake: debug } }\n` + config(port, "protocols: TLSv1.2+TLSv1.3"),
+      });
       try {
         expect(s.output()).toContain("handshake debug logging");
         await sClient(port, ["-servername", "www.example.test", "-tls1_1"]);
@@ -130,8 +165,14 @@ describe("handshake debug logging (logging.components.handshake: debug)", () => 
         const out = s.output();
         // Deno's TLS stack (rustls) fails before it reads the SNI name; OpenSSL and BoringSSL after.
         const sni = runtime === "deno" ? "none" : "www\\.example\\.test";
-        expect(out).toMatch(new RegExp(`Handshake failed for client connection from IP address \\[127\\.0\\.0\\.1\\] and port \\[\\d+\\], SNI \\[${sni}\\].*offered no protocol this host enables`));
-        expect(out).toMatch(/port \[\d+\], SNI \[none\].*(no cipher suite or signature algorithm in common|offered no protocol)/);
+        expect(out).toMatch(
+          new RegExp(
+            `Handshake failed for client connection from IP address \\[127\\.0\\.0\\.1\\] and port \\[\\d+\\], SNI \\[${sni}\\].*offered no protocol this host enables`,
+          ),
+        );
+        expect(out).toMatch(
+          /port \[\d+\], SNI \[none\].*(no cipher suite or signature algorithm in common|offered no protocol)/,
+        );
       } finally {
         await s.stop();
       }
@@ -140,12 +181,14 @@ describe("handshake debug logging (logging.components.handshake: debug)", () => 
 });
 
 test("deno refuses what neither of its back-ends can do, instead of ignoring it", async () => {
-  for (const [attr, feature] of [
-    ["honorCipherOrder: true", "honorCipherOrder"],
-    ["disableSessionTickets: true", "disableSessionTickets"],
-    ["sessionTimeout: 300", "a sessionTimeout other than 86400"],
-    ["ciphers: ECDHE-RSA-AES128-GCM-SHA256", "a ciphers list"],
-  ]) {
+  for (
+    const [attr, feature] of [
+      ["honorCipherOrder: true", "honorCipherOrder"],
+      ["disableSessionTickets: true", "disableSessionTickets"],
+      ["sessionTimeout: 300", "a sessionTimeout other than 86400"],
+      ["ciphers: ECDHE-RSA-AES128-GCM-SHA256", "a ciphers list"],
+    ]
+  ) {
     const r = await refused("deno", attr!);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`TLS feature "${feature}"`);

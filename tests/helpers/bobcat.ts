@@ -2,11 +2,11 @@
  * Starts the real `bobcat` CLI under Bun or Deno in a throw-away base directory, on free
  * loopback ports, and stops it again. Every wait is bounded.
  */
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 
 export const ROOT = join(import.meta.dir, "..", "..");
 export const BUN = join(ROOT, "node_modules", ".bin", "bun");
@@ -114,7 +114,11 @@ export async function startBobcat(opts: StartOptions): Promise<Running> {
 }
 
 /** Runs the CLI to completion (check, version, keytool, a failing run) with a time limit. */
-export async function runCli(runtime: Runtime, args: string[], opts: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {}) {
+export async function runCli(
+  runtime: Runtime,
+  args: string[],
+  opts: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+) {
   const [cmd, ...rest] = cliCommand(runtime, args);
   const proc = Bun.spawn([cmd!, ...rest], {
     cwd: opts.cwd ?? ROOT,
@@ -123,7 +127,11 @@ export async function runCli(runtime: Runtime, args: string[], opts: { cwd?: str
     stderr: "pipe",
   });
   const timer = setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs ?? 30000);
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
   clearTimeout(timer);
   return { code, stdout, stderr, output: stdout + stderr };
 }
@@ -139,9 +147,18 @@ export function cleanup(dir: string): void {
 
 /** Runs a command (curl, openssl) with a time limit; stdin optional. */
 export async function run(cmd: string[], opts: { stdin?: string; timeoutMs?: number; cwd?: string } = {}) {
-  const proc = Bun.spawn(cmd, { stdin: opts.stdin !== undefined ? new Blob([opts.stdin]) : "ignore", stdout: "pipe", stderr: "pipe", cwd: opts.cwd });
+  const proc = Bun.spawn(cmd, {
+    stdin: opts.stdin !== undefined ? new Blob([opts.stdin]) : "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    cwd: opts.cwd,
+  });
   const timer = setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs ?? 20000);
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
   clearTimeout(timer);
   return { code, stdout, stderr };
 }
@@ -150,7 +167,11 @@ export async function run(cmd: string[], opts: { stdin?: string; timeoutMs?: num
  * A config with one HTTP and one HTTPS connector using the committed test PKI; the extras are
  * YAML lines already indented for their place.
  */
-export function httpsConfig(httpPort: number, httpsPort: number, extra: { contexts?: string; hostExtra?: string; connectorExtra?: string; engineExtra?: string } = {}): string {
+export function httpsConfig(
+  httpPort: number,
+  httpsPort: number,
+  extra: { contexts?: string; hostExtra?: string; connectorExtra?: string; engineExtra?: string } = {},
+): string {
   return `
 server:
   services:
@@ -174,7 +195,9 @@ ${extra.engineExtra ?? ""}
           - name: localhost
 ${extra.hostExtra ?? ""}
             contexts:
-${extra.contexts ?? `              - path: ""
-                handler: bobcat:root`}
+${
+    extra.contexts ?? `              - path: ""
+                handler: bobcat:root`
+  }
 `;
 }

@@ -17,8 +17,19 @@ import { join } from "node:path";
 import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
 import { AlgorithmIdentifier, Certificate, Extension, Name } from "@peculiar/asn1-x509";
 import {
-  BasicOCSPResponse, CertID, CertStatus, id_pkix_ocsp_basic, id_pkix_ocsp_nonce, OCSPRequest, OCSPResponse, OCSPResponseStatus, ResponderID,
-  ResponseBytes, ResponseData, RevokedInfo, SingleResponse,
+  BasicOCSPResponse,
+  CertID,
+  CertStatus,
+  id_pkix_ocsp_basic,
+  id_pkix_ocsp_nonce,
+  OCSPRequest,
+  OCSPResponse,
+  OCSPResponseStatus,
+  ResponderID,
+  ResponseBytes,
+  ResponseData,
+  RevokedInfo,
+  SingleResponse,
 } from "@peculiar/asn1-ocsp";
 import { CRLReason } from "@peculiar/asn1-x509";
 import type { X509Certificate } from "@peculiar/x509";
@@ -27,8 +38,17 @@ import * as der from "../../src/tls/keystore/der.ts";
 import { importPrivateKey, keyInfo } from "../../src/tls/keystore/keys.ts";
 import { pemPrivateKey } from "../../src/tls/keystore/pem-keys.ts";
 import { parsePem } from "../../src/tls/keystore/pem.ts";
-import { createCa, entryFor, formatIndex, type IssuedCertificate, issueCertificate, type IssueOptions, issueOcspSigner, revokeEntry } from "../../src/tls/ca/index.ts";
-import { certIdOf, type CertIdHash, digest, HASH_OIDS, publicKeyBits } from "../../src/tls/ocsp/certid.ts";
+import {
+  createCa,
+  entryFor,
+  formatIndex,
+  issueCertificate,
+  type IssuedCertificate,
+  issueOcspSigner,
+  type IssueOptions,
+  revokeEntry,
+} from "../../src/tls/ca/index.ts";
+import { type CertIdHash, certIdOf, digest, HASH_OIDS, publicKeyBits } from "../../src/tls/ocsp/certid.ts";
 
 export interface Responder {
   url: string;
@@ -108,16 +128,41 @@ export interface OpensslResponderOptions {
 export async function startOpensslResponder(o: OpensslResponderOptions): Promise<Responder & { lastArgs: string[] }> {
   const work = mkdtempSync(join(tmpdir(), "bobcat-ocspd-"));
   let n = 0;
-  const validity = o.nmin !== undefined ? ["-nmin", String(o.nmin)] : o.ndays !== undefined ? ["-ndays", String(o.ndays)] : [];
+  const validity = o.nmin !== undefined
+    ? ["-nmin", String(o.nmin)]
+    : o.ndays !== undefined
+    ? ["-ndays", String(o.ndays)]
+    : [];
   const r = (await listen(async (body) => {
     const id = ++n;
     const reqFile = join(work, `req-${id}.der`);
     const respFile = join(work, `resp-${id}.der`);
     writeFileSync(reqFile, body);
-    const args = ["ocsp", "-index", o.index, "-CA", o.ca, "-rsigner", o.rsigner, "-rkey", o.rkey, "-reqin", reqFile, "-respout", respFile, ...validity, ...(o.args ?? [])];
+    const args = [
+      "ocsp",
+      "-index",
+      o.index,
+      "-CA",
+      o.ca,
+      "-rsigner",
+      o.rsigner,
+      "-rkey",
+      o.rkey,
+      "-reqin",
+      reqFile,
+      "-respout",
+      respFile,
+      ...validity,
+      ...(o.args ?? []),
+    ];
     r.lastArgs = args;
     await new Promise<void>((resolve, reject) =>
-      execFile("openssl", args, { timeout: 10_000 }, (err, _out, stderr) => (err ? reject(new Error(`openssl ocsp failed: ${stderr || err.message}`)) : resolve()))
+      execFile(
+        "openssl",
+        args,
+        { timeout: 10_000 },
+        (err, _out, stderr) => (err ? reject(new Error(`openssl ocsp failed: ${stderr || err.message}`)) : resolve()),
+      )
     );
     return new Uint8Array(readFileSync(respFile));
   })) as Responder & { lastArgs: string[] };
@@ -129,7 +174,9 @@ export async function startOpensslResponder(o: OpensslResponderOptions): Promise
   return r;
 }
 
-export async function startFakeResponder(answer: (request: Uint8Array) => Uint8Array | Promise<Uint8Array>): Promise<Responder> {
+export async function startFakeResponder(
+  answer: (request: Uint8Array) => Uint8Array | Promise<Uint8Array>,
+): Promise<Responder> {
   return await listen(async (body) => await answer(body));
 }
 
@@ -168,8 +215,10 @@ function ecdsaDer(raw: Uint8Array): Uint8Array {
 export async function buildResponse(o: BuildOptions): Promise<Uint8Array> {
   const responder = o.responderCert ?? o.issuer;
   const id = certIdOf(o.cert, o.issuer, o.certIdHash ?? "sha1");
-  const status = o.status === "good" ? new CertStatus({ good: null })
-    : o.status === "unknown" ? new CertStatus({ unknown: null })
+  const status = o.status === "good"
+    ? new CertStatus({ good: null })
+    : o.status === "unknown"
+    ? new CertStatus({ unknown: null })
     : new CertStatus({
       revoked: new RevokedInfo({
         revocationTime: o.revocationTime ?? new Date(Date.now() - 3_600_000),
@@ -179,7 +228,10 @@ export async function buildResponse(o: BuildOptions): Promise<Uint8Array> {
   const now = Date.now();
   const single = new SingleResponse({
     certID: new CertID({
-      hashAlgorithm: new AlgorithmIdentifier({ algorithm: Object.entries(HASH_OIDS).find(([, h]) => h === id.hash)![0], parameters: null }),
+      hashAlgorithm: new AlgorithmIdentifier({
+        algorithm: Object.entries(HASH_OIDS).find(([, h]) => h === id.hash)![0],
+        parameters: null,
+      }),
       issuerNameHash: new OctetString(toArrayBuffer(id.issuerNameHash)),
       issuerKeyHash: new OctetString(toArrayBuffer(id.issuerKeyHash)),
       serialNumber: toArrayBuffer(id.serial),
@@ -197,7 +249,12 @@ export async function buildResponse(o: BuildOptions): Promise<Uint8Array> {
     const nonce = req.tbsRequest.requestExtensions?.find((e) => e.extnID === id_pkix_ocsp_nonce);
     if (nonce) extensions.push(nonce);
   }
-  const data = new ResponseData({ responderID, producedAt: new Date(now - 60_000), responses: [single], ...(extensions.length ? { responseExtensions: extensions } : {}) });
+  const data = new ResponseData({
+    responderID,
+    producedAt: new Date(now - 60_000),
+    responses: [single],
+    ...(extensions.length ? { responseExtensions: extensions } : {}),
+  });
   const tbs = new Uint8Array(AsnConvert.serialize(data));
 
   const pkcs8 = pemPrivateKey(parsePem(o.signerKeyPem)[0], undefined);
@@ -205,20 +262,31 @@ export async function buildResponse(o: BuildOptions): Promise<Uint8Array> {
   // SHA-256 with whatever key: the algorithm identifiers below say so.
   const hash = "SHA-256";
   const key = await importPrivateKey(pkcs8, info, hash);
-  let sig: Uint8Array = new Uint8Array(await crypto.subtle.sign(info.type === "RSA" ? { name: "RSASSA-PKCS1-v1_5" } : { name: "ECDSA", hash }, key, toArrayBuffer(tbs)));
+  let sig: Uint8Array = new Uint8Array(
+    await crypto.subtle.sign(
+      info.type === "RSA" ? { name: "RSASSA-PKCS1-v1_5" } : { name: "ECDSA", hash },
+      key,
+      toArrayBuffer(tbs),
+    ),
+  );
   if (info.type === "EC") sig = ecdsaDer(sig);
   const algOid = info.type === "RSA" ? "1.2.840.113549.1.1.11" : "1.2.840.10045.4.3.2";
   const basic = new BasicOCSPResponse({
     tbsResponseData: data,
-    signatureAlgorithm: new AlgorithmIdentifier({ algorithm: algOid, ...(info.type === "RSA" ? { parameters: null } : {}) }),
+    signatureAlgorithm: new AlgorithmIdentifier({
+      algorithm: algOid,
+      ...(info.type === "RSA" ? { parameters: null } : {}),
+    }),
     signature: toArrayBuffer(sig),
     ...(o.include?.length ? { certs: o.include.map((c) => AsnConvert.parse(c.rawData, Certificate)) } : {}),
   });
   const basicDer = AsnConvert.serialize(basic);
-  return new Uint8Array(AsnConvert.serialize(new OCSPResponse({
-    responseStatus: OCSPResponseStatus.successful,
-    responseBytes: new ResponseBytes({ responseType: id_pkix_ocsp_basic, response: new OctetString(basicDer) }),
-  })));
+  return new Uint8Array(AsnConvert.serialize(
+    new OCSPResponse({
+      responseStatus: OCSPResponseStatus.successful,
+      responseBytes: new ResponseBytes({ responseType: id_pkix_ocsp_basic, response: new OctetString(basicDer) }),
+    }),
+  ));
 }
 
 /** A test PKI made with bobcat's CA helper, its files in `dir`, certificates naming `ocspUrl`. */
@@ -276,14 +344,31 @@ export async function makeOcspPki(dir: string, ocspUrl: string, keyType: "RSA" |
     dir,
     ...all,
     files,
-    responder: (extra = {}) => ({ index: files.index, ca: files.ca, rsigner: files.signer, rkey: files.signerKey, ...extra }),
+    responder: (extra = {}) => ({
+      index: files.index,
+      ca: files.ca,
+      rsigner: files.signer,
+      rkey: files.signerKey,
+      ...extra,
+    }),
   };
 }
 
 /** Serves `pki` with a real openssl responder, choosing the port before the certificates name it. */
-export async function startPkiResponder(dir: string, opts: { keyType?: "RSA" | "EC"; nmin?: number; ndays?: number; args?: string[] } = {}) {
+export async function startPkiResponder(
+  dir: string,
+  opts: { keyType?: "RSA" | "EC"; nmin?: number; ndays?: number; args?: string[] } = {},
+) {
   // The URL must be known before the certificates are issued, and openssl reads the index per request.
-  const responder = await startOpensslResponder({ index: join(dir, "index.txt"), ca: join(dir, "ca.pem"), rsigner: join(dir, "signer.pem"), rkey: join(dir, "signer-key.pem"), nmin: opts.nmin, ndays: opts.ndays, args: opts.args });
+  const responder = await startOpensslResponder({
+    index: join(dir, "index.txt"),
+    ca: join(dir, "ca.pem"),
+    rsigner: join(dir, "signer.pem"),
+    rkey: join(dir, "signer-key.pem"),
+    nmin: opts.nmin,
+    ndays: opts.ndays,
+    args: opts.args,
+  });
   const pki = await makeOcspPki(dir, responder.url, opts.keyType);
   return { pki, responder };
 }

@@ -20,9 +20,17 @@ export interface InstalledPackage {
 }
 
 function step(cmd: string, args: string[], cwd: string, timeoutMs: number): string {
-  const r = spawnSync(cmd, args, { cwd, encoding: "utf8", timeout: timeoutMs, env: { ...process.env, npm_config_update_notifier: "false" } });
+  const r = spawnSync(cmd, args, {
+    cwd,
+    encoding: "utf8",
+    timeout: timeoutMs,
+    env: { ...process.env, npm_config_update_notifier: "false" },
+  });
   if (r.error || r.status !== 0) {
-    throw new Error(`${cmd} ${args.join(" ")} (in ${cwd}) failed: ${r.error?.message ?? `exit ${r.status}`}\n${r.stdout}\n${r.stderr}`.slice(0, 8000));
+    throw new Error(
+      `${cmd} ${args.join(" ")} (in ${cwd}) failed: ${r.error?.message ?? `exit ${r.status}`}\n${r.stdout}\n${r.stderr}`
+        .slice(0, 8000),
+    );
   }
   return r.stdout;
 }
@@ -33,7 +41,9 @@ export function packAndInstall(): InstalledPackage {
   try {
     const copy = join(base, "checkout");
     mkdirSync(copy);
-    const listed = step("git", ["ls-files", "-co", "--exclude-standard", "-z"], ROOT, 30000).split("\0").filter((f) => f && !f.startsWith("node_modules/"));
+    const listed = step("git", ["ls-files", "-co", "--exclude-standard", "-z"], ROOT, 30000).split("\0").filter((f) =>
+      f && !f.startsWith("node_modules/")
+    );
     for (const f of listed) {
       try {
         cpSync(join(ROOT, f), join(copy, f), { recursive: false });
@@ -49,7 +59,10 @@ export function packAndInstall(): InstalledPackage {
     const tarball = join(base, info[0].filename);
     const dir = join(base, "app");
     mkdirSync(dir);
-    writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "bobcat-user-app", private: true, type: "module" }, null, 2));
+    writeFileSync(
+      join(dir, "package.json"),
+      JSON.stringify({ name: "bobcat-user-app", private: true, type: "module" }, null, 2),
+    );
     step("npm", ["install", "--no-audit", "--no-fund", tarball], dir, 480000);
     rmSync(copy, { recursive: true, force: true });
     return {

@@ -58,7 +58,9 @@ function postgresUid(): { uid: number; gid: number } {
   const r = spawnSync("id", ["-u", "postgres"], { encoding: "utf8" });
   const g = spawnSync("id", ["-g", "postgres"], { encoding: "utf8" });
   if (r.status !== 0 || g.status !== 0) {
-    throw new Error("running as root, PostgreSQL needs an unprivileged user, but there is no `postgres` user (the Debian package creates it)");
+    throw new Error(
+      "running as root, PostgreSQL needs an unprivileged user, but there is no `postgres` user (the Debian package creates it)",
+    );
   }
   return { uid: Number(r.stdout.trim()), gid: Number(g.stdout.trim()) };
 }
@@ -78,19 +80,49 @@ export async function startPostgres(): Promise<PostgresServer> {
     const [cmd, full] = owner
       ? ["setpriv", [`--reuid=${owner.uid}`, `--regid=${owner.gid}`, "--clear-groups", ...argv]]
       : [argv[0]!, argv.slice(1)];
-    const r = spawnSync(cmd, full, { encoding: "utf8", timeout: STEP_TIMEOUT_MS, input, cwd: dataDir, env: { ...process.env, LC_ALL: "C" } });
+    const r = spawnSync(cmd, full, {
+      encoding: "utf8",
+      timeout: STEP_TIMEOUT_MS,
+      input,
+      cwd: dataDir,
+      env: { ...process.env, LC_ALL: "C" },
+    });
     if (r.error || r.status !== 0) {
       const log = existsSync(logFile) ? readFileSync(logFile, "utf8").slice(-2000) : "";
-      throw new Error(`${tool} ${args.join(" ")} failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr}${r.stdout}${log ? `\nserver log:\n${log}` : ""}`);
+      throw new Error(
+        `${tool} ${args.join(" ")} failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr}${r.stdout}${
+          log ? `\nserver log:\n${log}` : ""
+        }`,
+      );
     }
     return r.stdout;
   };
 
-  run("initdb", ["-D", pgdata, "-U", "bobcat", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions"]);
+  run("initdb", [
+    "-D",
+    pgdata,
+    "-U",
+    "bobcat",
+    "-A",
+    "trust",
+    "-E",
+    "UTF8",
+    "--no-locale",
+    "--no-sync",
+    "--no-instructions",
+  ]);
   const start = () =>
     run("pg_ctl", [
-      "start", "-D", pgdata, "-l", logFile, "-w", "-t", "30",
-      "-o", `-h 127.0.0.1 -p ${port} -k ${dataDir} -c fsync=off -c full_page_writes=off -c synchronous_commit=off`,
+      "start",
+      "-D",
+      pgdata,
+      "-l",
+      logFile,
+      "-w",
+      "-t",
+      "30",
+      "-o",
+      `-h 127.0.0.1 -p ${port} -k ${dataDir} -c fsync=off -c full_page_writes=off -c synchronous_commit=off`,
     ]);
   const stop = () => run("pg_ctl", ["stop", "-D", pgdata, "-m", "fast", "-w", "-t", "30"]);
   let running = false;
@@ -128,7 +160,21 @@ export async function startPostgres(): Promise<PostgresServer> {
       running = true;
     },
     psql(sql: string) {
-      return run("psql", ["-h", "127.0.0.1", "-p", String(port), "-U", "bobcat", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-AtX", "-c", sql]);
+      return run("psql", [
+        "-h",
+        "127.0.0.1",
+        "-p",
+        String(port),
+        "-U",
+        "bobcat",
+        "-d",
+        "postgres",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-AtX",
+        "-c",
+        sql,
+      ]);
     },
     destroy,
   };

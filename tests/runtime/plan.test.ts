@@ -5,7 +5,11 @@ import type { ConnectorTls } from "../../src/runtime/tls-material.ts";
 import { BobcatError } from "../../src/util/errors.ts";
 
 const connector = (attrs: string) =>
-  loadConfigText("/c/s.yaml", `server:\n  services:\n    - connectors:\n        - port: 8080\n${attrs}\n      engine:\n        defaultHost: h\n        hosts: [{ name: h, contexts: [{ path: "", handler: "bobcat:root" }] }]\n`, { env: {} }).server.services[0]!.connectors[0]!;
+  loadConfigText(
+    "/c/s.yaml",
+    `server:\n  services:\n    - connectors:\n        - port: 8080\n${attrs}\n      engine:\n        defaultHost: h\n        hosts: [{ name: h, contexts: [{ path: "", handler: "bobcat:root" }] }]\n`,
+    { env: {} },
+  ).server.services[0]!.connectors[0]!;
 
 describe("back-end planning", () => {
   test("plain HTTP with defaults stays native everywhere it can", () => {
@@ -23,7 +27,9 @@ describe("back-end planning", () => {
     expect(p.backend).toBe("node-compat");
     expect(p.reason).toContain("a connectionTimeout below 10 s");
     expect(planConnector(short, undefined, "deno", "Deno").backend).toBe("native");
-    expect(planConnector(connector("          connectionTimeout: 10000"), undefined, "bun", "Bun").backend).toBe("native");
+    expect(planConnector(connector("          connectionTimeout: 10000"), undefined, "bun", "Bun").backend).toBe(
+      "native",
+    );
     const long = connector("          connectionTimeout: 600000");
     expect(planConnector(long, undefined, "bun", "Bun").backend).toBe("node-compat");
     expect(planConnector(long, undefined, "deno", "Deno").backend).toBe("native");
@@ -38,7 +44,20 @@ describe("back-end planning", () => {
   });
 
   test("a feature no back-end can do is an error naming feature, connector, runtime and who can", () => {
-    const tls = { hosts: [{ hostName: "_default_", certs: [{}], versions: ["TLSv1.2", "TLSv1.3"], config: { certificateVerification: "none", honorCipherOrder: false, disableSessionTickets: false, sessionTimeout: 86400 }, ciphers: { tls12: "ECDHE-RSA-AES128-GCM-SHA256", warnings: [] } }] } as unknown as ConnectorTls;
+    const tls = {
+      hosts: [{
+        hostName: "_default_",
+        certs: [{}],
+        versions: ["TLSv1.2", "TLSv1.3"],
+        config: {
+          certificateVerification: "none",
+          honorCipherOrder: false,
+          disableSessionTickets: false,
+          sessionTimeout: 86400,
+        },
+        ciphers: { tls12: "ECDHE-RSA-AES128-GCM-SHA256", warnings: [] },
+      }],
+    } as unknown as ConnectorTls;
     let err: unknown;
     try {
       planConnector(connector(""), tls, "deno", "Deno 2.9.6");
@@ -46,17 +65,34 @@ describe("back-end planning", () => {
       err = e;
     }
     expect(err).toBeInstanceOf(BobcatError);
-    expect((err as Error).message).toContain('TLS feature "a ciphers list" (connector http-nio-8080) is not supported on Deno 2.9.6');
+    expect((err as Error).message).toContain(
+      'TLS feature "a ciphers list" (connector http-nio-8080) is not supported on Deno 2.9.6',
+    );
     expect((err as BobcatError).fix).toBe("run bobcat on Bun or Node (--runtime node), or remove the setting");
   });
 
   test("SSLHostConfigs that differ in security settings need the back-end that sees SNI; equivalent ones do not", () => {
     const c = connector("");
-    const h = (hostName: string, versions: string[]) => ({ hostName, certs: [{}], versions, config: { certificateVerification: "none", honorCipherOrder: false, disableSessionTickets: false, sessionTimeout: 86400 }, ciphers: { warnings: [] } });
-    const same = { hosts: [h("_default_", ["TLSv1.2", "TLSv1.3"]), h("a.test", ["TLSv1.2", "TLSv1.3"])] } as unknown as ConnectorTls;
+    const h = (hostName: string, versions: string[]) => ({
+      hostName,
+      certs: [{}],
+      versions,
+      config: {
+        certificateVerification: "none",
+        honorCipherOrder: false,
+        disableSessionTickets: false,
+        sessionTimeout: 86400,
+      },
+      ciphers: { warnings: [] },
+    });
+    const same = {
+      hosts: [h("_default_", ["TLSv1.2", "TLSv1.3"]), h("a.test", ["TLSv1.2", "TLSv1.3"])],
+    } as unknown as ConnectorTls;
     same.defaultHost = same.hosts[0]!;
     expect(planConnector(c, same, "bun", "Bun").backend).toBe("native");
-    const differ = { hosts: [h("_default_", ["TLSv1.2", "TLSv1.3"]), h("a.test", ["TLSv1.3"])] } as unknown as ConnectorTls;
+    const differ = {
+      hosts: [h("_default_", ["TLSv1.2", "TLSv1.3"]), h("a.test", ["TLSv1.3"])],
+    } as unknown as ConnectorTls;
     differ.defaultHost = differ.hosts[0]!;
     const p = planConnector(c, differ, "bun", "Bun");
     expect(p.backend).toBe("node-compat");

@@ -9,7 +9,15 @@ function host(hostName: string, over: Partial<TlsHost["config"]> = {}, extra: Pa
     certs: [],
     versions: ["TLSv1.2", "TLSv1.3"],
     ciphers: { warnings: [] },
-    config: { hostName, certificateVerification: "none", certificateVerificationDepth: 10, ocspEnabled: false, ocspSoftFail: true, ocspTimeout: 15000, ...over },
+    config: {
+      hostName,
+      certificateVerification: "none",
+      certificateVerificationDepth: 10,
+      ocspEnabled: false,
+      ocspSoftFail: true,
+      ocspTimeout: 15000,
+      ...over,
+    },
     ...extra,
   } as unknown as TlsHost;
 }
@@ -46,21 +54,41 @@ describe("security settings", () => {
   });
   test("mode, trust, CRL, OCSP, depth, protocols and ciphers do", () => {
     const req = (over: Partial<TlsHost["config"]> = {}, extra: Partial<TlsHost> = {}) =>
-      host("r", { certificateVerification: "required", ...over }, { trust: { anchors: [anchor(1)], caPems: [], crls: [] } as never, ...extra });
+      host("r", { certificateVerification: "required", ...over }, {
+        trust: { anchors: [anchor(1)], caPems: [], crls: [] } as never,
+        ...extra,
+      });
     expect(securityDifferences(host("a"), req())).toContain("certificateVerification");
-    expect(securityDifferences(req(), req({}, { trust: { anchors: [anchor(2)], caPems: [], crls: [] } as never }))).toEqual(["trusted CAs"]);
-    expect(securityDifferences(req(), req({}, { trust: { anchors: [anchor(1)], caPems: [], crls: [anchor(9)] } as never }))).toEqual(["certificateRevocationListFile"]);
+    expect(securityDifferences(req(), req({}, { trust: { anchors: [anchor(2)], caPems: [], crls: [] } as never })))
+      .toEqual(["trusted CAs"]);
+    expect(
+      securityDifferences(req(), req({}, { trust: { anchors: [anchor(1)], caPems: [], crls: [anchor(9)] } as never })),
+    ).toEqual(["certificateRevocationListFile"]);
     expect(securityDifferences(req(), req({ ocspEnabled: true }))).toEqual(["ocsp"]);
-    expect(securityDifferences(req(), req({ certificateVerificationDepth: 1 }))).toEqual(["certificateVerificationDepth"]);
+    expect(securityDifferences(req(), req({ certificateVerificationDepth: 1 }))).toEqual([
+      "certificateVerificationDepth",
+    ]);
     expect(securityDifferences(host("a"), host("b", {}, { versions: ["TLSv1.3"] }))).toEqual(["protocols"]);
-    expect(securityDifferences(host("a"), host("b", {}, { ciphers: { tls12: "ECDHE-RSA-AES256-GCM-SHA384", warnings: [] } }))).toEqual(["ciphers"]);
-    expect(securityDifferences(req({ certificateVerification: "optional" }), req({ certificateVerification: "optionalNoCA" }))).toEqual(["certificateVerification"]);
+    expect(
+      securityDifferences(
+        host("a"),
+        host("b", {}, { ciphers: { tls12: "ECDHE-RSA-AES256-GCM-SHA384", warnings: [] } }),
+      ),
+    ).toEqual(["ciphers"]);
+    expect(
+      securityDifferences(
+        req({ certificateVerification: "optional" }),
+        req({ certificateVerification: "optionalNoCA" }),
+      ),
+    ).toEqual(["certificateVerification"]);
   });
 });
 
 describe("sniHostCheck", () => {
   const def = host("_default_");
-  const prot = host("protected.test", { certificateVerification: "required" }, { trust: { anchors: [anchor(1)], caPems: [], crls: [] } as never });
+  const prot = host("protected.test", { certificateVerification: "required" }, {
+    trust: { anchors: [anchor(1)], caPems: [], crls: [] } as never,
+  });
   const twin = host("*.test");
   const tls: ConnectorTls = { hosts: [def, prot, twin], defaultHost: def };
 

@@ -370,7 +370,9 @@ describe("session ids", () => {
   test("a length below 2 is refused with Tomcat's warning and the old value kept", async () => {
     const m = await manager({ sessionIdGenerator: { sessionIdLength: 1 } });
     expect(m.createSession().id).toHaveLength(32);
-    const warning = logs.matching(/requested session ID length of \[1\] is too short so the current value of \[16\] will be used/);
+    const warning = logs.matching(
+      /requested session ID length of \[1\] is too short so the current value of \[16\] will be used/,
+    );
     expect(warning[0]?.level).toBe("warn");
   });
 
@@ -382,7 +384,9 @@ describe("session ids", () => {
 
   test("secureRandom* are accepted and noted once at start", async () => {
     await manager({ secureRandomAlgorithm: "SHA1PRNG", secureRandomProvider: "SUN" });
-    const notes = logs.matching(/secureRandomProvider="SUN", secureRandomAlgorithm="SHA1PRNG" accepted for compatibility/);
+    const notes = logs.matching(
+      /secureRandomProvider="SUN", secureRandomAlgorithm="SHA1PRNG" accepted for compatibility/,
+    );
     expect(notes).toHaveLength(1);
     expect(notes[0]!.level).toBe("info");
     expect(notes[0]!.line).toContain("crypto.getRandomValues");
@@ -404,7 +408,10 @@ describe("options are checked at construction", () => {
     [{ className: "org.apache.catalina.session.PersistentManager" }, /which StandardManager does not implement/],
     [{ pathname: "SESSIONS.ser" }, /\[pathname\] \[SESSIONS.ser\] is relative but the context has no work directory/],
     [{ jvmRoute: "node 1;x" }, /cannot appear in a session cookie/],
-    [{ sessionIdGenerator: { sessionIdLenght: 8 } }, /SessionIdGenerator of StandardManager .*\[sessionIdLenght\] is not a known attribute/],
+    [
+      { sessionIdGenerator: { sessionIdLenght: 8 } },
+      /SessionIdGenerator of StandardManager .*\[sessionIdLenght\] is not a known attribute/,
+    ],
     [{ sessionIdGenerator: { className: "com.example.MyGenerator" } }, /only StandardSessionIdGenerator/],
     [{ now: 5 }, /\[now\] must be a function/],
     [{ name: 42 }, /\[name\] must be a string/],
@@ -424,7 +431,9 @@ describe("options are checked at construction", () => {
 
   test("errors name the attribute and the manager", () => {
     try {
-      new StandardManager({ name: "/Catalina/localhost/shop", maxActiveSessions: "x" } as unknown as StandardManagerOptions);
+      new StandardManager(
+        { name: "/Catalina/localhost/shop", maxActiveSessions: "x" } as unknown as StandardManagerOptions,
+      );
     } catch (e) {
       const err = e as BobcatError;
       expect(err.where.attribute).toBe("maxActiveSessions");
@@ -437,7 +446,9 @@ describe("options are checked at construction", () => {
   test("Tomcat's class names, short and long, are accepted", () => {
     expect(() => new StandardManager({ className: "StandardManager" })).not.toThrow();
     expect(() => new StandardManager({ className: "org.apache.catalina.session.StandardManager" })).not.toThrow();
-    expect(() => new StandardManager({ sessionIdGenerator: { className: "org.apache.catalina.util.StandardSessionIdGenerator" } })).not.toThrow();
+    expect(() =>
+      new StandardManager({ sessionIdGenerator: { className: "org.apache.catalina.util.StandardSessionIdGenerator" } })
+    ).not.toThrow();
   });
 
   test("processExpiresFrequency below 1 is ignored with a warning", () => {

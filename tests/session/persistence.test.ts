@@ -61,7 +61,14 @@ afterEach(async () => {
 });
 
 function options(extra: StandardManagerOptions = {}): StandardManagerOptions {
-  return { now: clock.now, workDir: work.dir, pathname: "SESSIONS.ser", serializer, name: "/Catalina/localhost/app", ...extra };
+  return {
+    now: clock.now,
+    workDir: work.dir,
+    pathname: "SESSIONS.ser",
+    serializer,
+    name: "/Catalina/localhost/app",
+    ...extra,
+  };
 }
 
 async function started(extra: StandardManagerOptions = {}): Promise<StandardManager> {
@@ -142,7 +149,9 @@ describe("persistence across restart", () => {
     const b = await started();
     expect(events).toEqual([
       "activate:short",
-      `destroyed:${ids.short}`, "unbound:badge:short", "removed:badge=short",
+      `destroyed:${ids.short}`,
+      "unbound:badge:short",
+      "removed:badge=short",
     ]);
     expect(b.listSessionIds()).toEqual([ids.long]);
     // The expired session's alive time includes the downtime (verified on Tomcat).
@@ -221,12 +230,28 @@ describe("a corrupt or foreign file is kept aside and start continues with no se
   }
 
   const cases: [string, (good: Uint8Array) => Uint8Array, RegExp][] = [
-    ["random garbage", () => Uint8Array.from({ length: 300 }, (_, i) => (i * 37 + 11) & 0xff), /not a bobcat session file/],
+    [
+      "random garbage",
+      () => Uint8Array.from({ length: 300 }, (_, i) => (i * 37 + 11) & 0xff),
+      /not a bobcat session file/,
+    ],
     ["an empty file", () => new Uint8Array(0), /not a bobcat session file/],
     ["a truncated file", (good) => good.slice(0, good.length - 9), /checksum mismatch|truncated/],
-    ["one flipped bit", (good) => { const b = good.slice(); b[b.length >> 1]! ^= 0x10; return b; }, /checksum mismatch/],
-    ["Tomcat's own SESSIONS.ser", () => Uint8Array.of(0xac, 0xed, 0x00, 0x05, 0x73, 0x72, 0x00, 0x11), /Java serialization stream/],
-    ["a newer format version", (good) => { const b = good.slice(); b[8] = 9; return b; }, /format version 9 is not supported/],
+    ["one flipped bit", (good) => {
+      const b = good.slice();
+      b[b.length >> 1]! ^= 0x10;
+      return b;
+    }, /checksum mismatch/],
+    [
+      "Tomcat's own SESSIONS.ser",
+      () => Uint8Array.of(0xac, 0xed, 0x00, 0x05, 0x73, 0x72, 0x00, 0x11),
+      /Java serialization stream/,
+    ],
+    ["a newer format version", (good) => {
+      const b = good.slice();
+      b[8] = 9;
+      return b;
+    }, /format version 9 is not supported/],
   ];
   for (const [what, make, reason] of cases) {
     test(what, async () => {
@@ -279,11 +304,21 @@ describe("a corrupt or foreign file is kept aside and start continues with no se
 describe("never crashing the application", () => {
   test("a session saved as invalid is expired with notifications when loaded (Tomcat's load())", async () => {
     const frame = serializer.serialize(new Badge("old"));
-    await writeFile(file(), encodeSessionFile([{
-      id: "DEAD", creationTime: clock.t, lastAccessedTime: clock.t, thisAccessedTime: clock.t,
-      maxInactiveInterval: 1800, isNew: false, isValid: false, authType: null, principal: null,
-      attributes: [{ name: "badge", frame }],
-    }]));
+    await writeFile(
+      file(),
+      encodeSessionFile([{
+        id: "DEAD",
+        creationTime: clock.t,
+        lastAccessedTime: clock.t,
+        thisAccessedTime: clock.t,
+        maxInactiveInterval: 1800,
+        isNew: false,
+        isValid: false,
+        authType: null,
+        principal: null,
+        attributes: [{ name: "badge", frame }],
+      }]),
+    );
     const m = await started();
     expect(events).toEqual(["activate:old", "destroyed:DEAD", "unbound:badge:old", "removed:badge=old"]);
     expect(m.listSessionIds()).toEqual([]);
@@ -294,7 +329,9 @@ describe("never crashing the application", () => {
     await mkdir(file());
     const m = await started();
     expect(m.state).toBe("started");
-    expect(logs.lines.filter((l) => l.level === "error")[0]?.line).toMatch(/Exception loading sessions from persistent storage .*EISDIR|illegal operation on a directory|is a directory, not a regular file/i);
+    expect(logs.lines.filter((l) => l.level === "error")[0]?.line).toMatch(
+      /Exception loading sessions from persistent storage .*EISDIR|illegal operation on a directory|is a directory, not a regular file/i,
+    );
     m.createSession();
     await m.stop();
     expect(m.state).toBe("stopped");
@@ -314,7 +351,9 @@ describe("atomic write", () => {
     events.length = 0;
     await m.stop();
     expect(new Uint8Array(await readFile(file()))).toEqual(previous);
-    expect(logs.lines.find((l) => l.level === "error")?.line).toContain("Exception unloading sessions to persistent storage");
+    expect(logs.lines.find((l) => l.level === "error")?.line).toContain(
+      "Exception unloading sessions to persistent storage",
+    );
     expect(events).toEqual([`destroyed:${s.id}`, "removed:k=v"]);
     expect(m.state).toBe("stopped");
   });
@@ -335,9 +374,20 @@ describe("attributes that cannot be written", () => {
     await a.stop();
 
     const warnings = logs.lines.filter((l) => l.level === "warn").map((l) => l.line);
-    expect(warnings.some((l) => l.includes(`Cannot serialize session attribute [callback] for session [${ids.bad}]: a function`) && l.includes("removed"))).toBe(true);
-    expect(warnings.some((l) => l.includes(`[nested] for session [${ids.bad}]: at .list[1]: a symbol`) && l.includes("skipped"))).toBe(true);
-    expect(warnings.some((l) => l.includes(`[stranger] for session [${ids.bad}]: an instance of [Stranger]`))).toBe(true);
+    expect(
+      warnings.some((l) =>
+        l.includes(`Cannot serialize session attribute [callback] for session [${ids.bad}]: a function`) &&
+        l.includes("removed")
+      ),
+    ).toBe(true);
+    expect(
+      warnings.some((l) =>
+        l.includes(`[nested] for session [${ids.bad}]: at .list[1]: a symbol`) && l.includes("skipped")
+      ),
+    ).toBe(true);
+    expect(warnings.some((l) => l.includes(`[stranger] for session [${ids.bad}]: an instance of [Stranger]`))).toBe(
+      true,
+    );
     // As Tomcat does, a value that is not serializable itself is removed from the live session, with events.
     expect(events).toContain("removed:callback=() => 1");
     expect(events.filter((e) => e.startsWith("removed:nested"))).toEqual([]);
@@ -357,7 +407,13 @@ describe("attributes that cannot be written", () => {
     const b = await started();
     const r = (await b.findSession(s.id))!;
     expect(r.attributeNames).toEqual(["name"]);
-    expect(logs.matching(new RegExp(`Cannot deserialize session attribute \\[cart\\] for session \\[${s.id}\\]: class \\[Cart\\] is not registered`))[0]?.level).toBe("warn");
+    expect(
+      logs.matching(
+        new RegExp(
+          `Cannot deserialize session attribute \\[cart\\] for session \\[${s.id}\\]: class \\[Cart\\] is not registered`,
+        ),
+      )[0]?.level,
+    ).toBe("warn");
   });
 });
 
@@ -370,7 +426,9 @@ describe("sessionAttributeNameFilter / sessionAttributeValueClassNameFilter", ()
     s.setAttribute("userNameX", "no");
     s.setAttribute("cache", { big: true });
     await a.stop();
-    const line = logs.matching(/Skipped session attribute named \[cache\] because it did not match the name filter \[userName\|sessionHistory\]/);
+    const line = logs.matching(
+      /Skipped session attribute named \[cache\] because it did not match the name filter \[userName\|sessionHistory\]/,
+    );
     expect(line).toHaveLength(1);
     expect(line[0]!.level).toBe("debug");
     const b = await started({ sessionAttributeNameFilter: "userName|sessionHistory" });
@@ -386,7 +444,10 @@ describe("sessionAttributeNameFilter / sessionAttributeValueClassNameFilter", ()
 
   test("the value filter sees the top-level type name only, so numbers are never blocked by surprise", async () => {
     const filter = "String|Number|Cart";
-    const a = await started({ sessionAttributeValueClassNameFilter: filter, warnOnSessionAttributeFilterFailure: true });
+    const a = await started({
+      sessionAttributeValueClassNameFilter: filter,
+      warnOnSessionAttributeFilterFailure: true,
+    });
     const s = a.createSession();
     s.setAttribute("n", 42);
     s.setAttribute("str", "text");
@@ -395,7 +456,11 @@ describe("sessionAttributeNameFilter / sessionAttributeValueClassNameFilter", ()
     s.setAttribute("cart", cart);
     s.setAttribute("map", new Map([[1, 2]]));
     await a.stop();
-    expect(logs.matching(/Skipped session attribute named \[map\] because the value type \[Map\] did not match the filter \[String\|Number\|Cart\]/)[0]?.level).toBe("warn");
+    expect(
+      logs.matching(
+        /Skipped session attribute named \[map\] because the value type \[Map\] did not match the filter \[String\|Number\|Cart\]/,
+      )[0]?.level,
+    ).toBe("warn");
     const b = await started({ sessionAttributeValueClassNameFilter: filter });
     const r = (await b.findSession(s.id))!;
     expect(r.attributeNames.sort()).toEqual(["cart", "n", "str"]);
@@ -439,7 +504,10 @@ describe("persistAuthentication", () => {
     const r = await roundTrip({ persistAuthentication: true, sessionAttributeValueClassNameFilter: "String" });
     expect(r.principal).toBeNull();
     expect(logs.matching(/Skipped the principal of session .* did not match the filter \[String\]/)).toHaveLength(1);
-    const admitted = await roundTrip({ persistAuthentication: true, sessionAttributeValueClassNameFilter: "String|Principal" });
+    const admitted = await roundTrip({
+      persistAuthentication: true,
+      sessionAttributeValueClassNameFilter: "String|Principal",
+    });
     expect(admitted.principal?.name).toBe("alice");
   });
 });

@@ -8,7 +8,12 @@ import { afterAll, afterEach, beforeEach, describe, expect, test } from "bun:tes
 import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
 import { createDataSources, type DataSources } from "../../src/datasource/index.ts";
-import { initStoreTable, PersistentManager, type PersistentManagerOptions, type StandardSession } from "../../src/session/index.ts";
+import {
+  initStoreTable,
+  PersistentManager,
+  type PersistentManagerOptions,
+  type StandardSession,
+} from "../../src/session/index.ts";
 import { startPostgres } from "../helpers/postgres.ts";
 import { captureLogs, FakeClock, recorder, scratchDir } from "./helpers.ts";
 
@@ -28,7 +33,13 @@ beforeEach(async () => {
   const pg = await server;
   clock = new FakeClock();
   logs = captureLogs();
-  sources = createDataSources([{ name: "jdbc/sessions", type: "DataSource", url: pg.url, maxTotal: 4, maxWaitMillis: 3000 }]);
+  sources = createDataSources([{
+    name: "jdbc/sessions",
+    type: "DataSource",
+    url: pg.url,
+    maxTotal: 4,
+    maxWaitMillis: 3000,
+  }]);
   table = `sessions_${++tableCount}`;
 });
 afterEach(async () => {
@@ -37,7 +48,11 @@ afterEach(async () => {
   logs?.restore();
 });
 
-async function started(name: string, options: PersistentManagerOptions = {}, store: Record<string, unknown> = {}): Promise<PersistentManager> {
+async function started(
+  name: string,
+  options: PersistentManagerOptions = {},
+  store: Record<string, unknown> = {},
+): Promise<PersistentManager> {
   const m = new PersistentManager({
     now: clock.now,
     name,
@@ -74,7 +89,9 @@ describe("DataSourceStore on PostgreSQL", () => {
     expect(await m.store.getSize()).toBe(1);
     expect(await m.store.keys()).toEqual([s.id]);
     expect(s.lastAccessedTimeInternal).toBe(lastAccessed);
-    expect(pg.psql(`select id, app, valid, maxinactive, lastaccess from ${table}`).trim()).toBe(`${s.id}|/Catalina/localhost/|1|1800|${lastAccessed}`);
+    expect(pg.psql(`select id, app, valid, maxinactive, lastaccess from ${table}`).trim()).toBe(
+      `${s.id}|/Catalina/localhost/|1|1800|${lastAccessed}`,
+    );
 
     clock.advance(10);
     await m.processPersistenceChecks();
@@ -94,7 +111,15 @@ describe("DataSourceStore on PostgreSQL", () => {
 
   test("custom table and column names (folded to lower case, as PostgreSQL does with Tomcat's unquoted SQL)", async () => {
     const pg = await server;
-    const names = { sessionTable: `Tomcat_${table}`, sessionIdCol: "Session_Id", sessionAppCol: "app_name", sessionDataCol: "session_data", sessionValidCol: "valid_session", sessionMaxInactiveCol: "max_inactive", sessionLastAccessedCol: "last_access" };
+    const names = {
+      sessionTable: `Tomcat_${table}`,
+      sessionIdCol: "Session_Id",
+      sessionAppCol: "app_name",
+      sessionDataCol: "session_data",
+      sessionValidCol: "valid_session",
+      sessionMaxInactiveCol: "max_inactive",
+      sessionLastAccessedCol: "last_access",
+    };
     pg.psql(
       `create table Tomcat_${table} (session_id varchar(100) not null primary key, valid_session char(1) not null,
        max_inactive int not null, last_access bigint not null, app_name varchar(255), session_data bytea)`,
@@ -104,7 +129,9 @@ describe("DataSourceStore on PostgreSQL", () => {
     s.setAttribute("cart", { items: [{ sku: "A-1", qty: 2 }], total: 1999n });
     await m.processPersistenceChecks();
     expect(m.isLoaded(s.id)).toBe(false);
-    expect(pg.psql(`select session_id, app_name, valid_session from tomcat_${table}`).trim()).toBe(`${s.id}|/Catalina/localhost/shop|1`);
+    expect(pg.psql(`select session_id, app_name, valid_session from tomcat_${table}`).trim()).toBe(
+      `${s.id}|/Catalina/localhost/shop|1`,
+    );
     const back = await m.findSession(s.id);
     expect(back?.getAttribute("cart")).toEqual({ items: [{ sku: "A-1", qty: 2 }], total: 1999n });
   });
@@ -120,7 +147,8 @@ describe("DataSourceStore on PostgreSQL", () => {
     await shop.processPersistenceChecks();
     await admin.processPersistenceChecks();
     expect(pg.psql(`select app, id from ${table} order by app, id`).trim().split("\n").sort()).toEqual(
-      [`/Catalina/admin.example/|${a.id}`, `/Catalina/admin.example/|${b.id}`, `/Catalina/localhost/shop|${a.id}`].sort(),
+      [`/Catalina/admin.example/|${a.id}`, `/Catalina/admin.example/|${b.id}`, `/Catalina/localhost/shop|${a.id}`]
+        .sort(),
     );
     expect(await shop.store.keys()).toEqual([a.id]);
     expect(await admin.store.getSize()).toBe(2);
@@ -180,7 +208,9 @@ describe("write-before-response (maxIdleBackup 0)", () => {
     for (const s of fine) s.setAttribute("i", -1);
     const results = await Promise.allSettled([refused, ...fine].map((s) => m.commit([s])));
     expect(results.map((r) => r.status as string)).toEqual(["rejected", ...fine.map(() => "fulfilled")]);
-    expect(String((results[0] as PromiseRejectedResult).reason.message)).toMatch(/could not be made durable: .*value too long/);
+    expect(String((results[0] as PromiseRejectedResult).reason.message)).toMatch(
+      /could not be made durable: .*value too long/,
+    );
     for (const s of fine) expect((await m.store.load(s.id))?.getAttribute("i")).toBe(-1);
     expect(await m.store.getSize()).toBe(20);
   });
@@ -236,92 +266,118 @@ describe("scale-out: two instances on one table", () => {
 });
 
 describe("database outage", () => {
-  test("PostgreSQL stops under a running manager: memory keeps serving, errors name store and table, the backlog is written when it returns", async () => {
-    const pg = await server;
-    await initStoreTable(sources.get("jdbc/sessions")!, { sessionTable: table });
-    const m = await started("/Catalina/localhost/app");
-    const kept = m.createSession();
-    const ended = m.createSession();
-    await m.processPersistenceChecks();
-    expect(pg.psql(`select count(*) from ${table}`).trim()).toBe("2");
-
-    pg.stop();
-    try {
-      request(m, kept);
-      kept.setAttribute("during", "outage");
-      const fresh = m.createSession();
-      ended.invalidate();
+  test(
+    "PostgreSQL stops under a running manager: memory keeps serving, errors name store and table, the backlog is written when it returns",
+    async () => {
+      const pg = await server;
+      await initStoreTable(sources.get("jdbc/sessions")!, { sessionTable: table });
+      const m = await started("/Catalina/localhost/app");
+      const kept = m.createSession();
+      const ended = m.createSession();
       await m.processPersistenceChecks();
-      await m.processExpires();
-      await m.whenStoreIdle();
-
-      expect(await m.findSession(kept.id)).toBe(kept);
-      expect(await m.findSession(fresh.id)).toBe(fresh);
-      expect(await m.findSession(ended.id)).toBeNull();
-      expect(await m.findSession("0123456789ABCDEF0123456789ABCDEF")).toBeNull();
-      expect(m.pendingWrites).toBe(3);
-
-      const errors = logs.lines.filter((l) => l.level === "error");
-      expect(errors).toHaveLength(1);
-      const line = errors[0]!.line;
-      expect(line).toContain(`DataSourceStore[jdbc/sessions (${pg.url}), table ${table}]`);
-      expect(line).toMatch(/ECONNREFUSED|CONNECTION_CLOSED|connection/i);
-      expect(line).toContain("Sessions in memory keep working");
-
-      // Still down: a background tick retries and keeps everything.
-      const warnings = logs.matching(/the store is still unavailable/).length;
-      await m.backgroundProcess();
-      expect(m.pendingWrites).toBe(3);
-      expect(logs.matching(/the store is still unavailable \(.*ECONNREFUSED.*\); 3 write\(s\) pending/)).toHaveLength(warnings + 1);
-
-      pg.start();
-      // Nothing was deleted while the database was away.
       expect(pg.psql(`select count(*) from ${table}`).trim()).toBe("2");
-      await m.backgroundProcess();
-      expect(m.pendingWrites).toBe(0);
-      expect(pg.psql(`select id from ${table} order by id`).trim().split("\n")).toEqual([kept.id, fresh.id].sort());
-      expect((await m.store.load(kept.id))?.getAttribute("during")).toBe("outage");
-      expect(logs.matching(/is available again/)).toHaveLength(1);
-      expect(logs.matching(/wrote 3 pending write\(s\)/)).toHaveLength(1);
-    } finally {
-      // A failed assertion must not leave the server down for the next tests.
+
+      pg.stop();
       try {
+        request(m, kept);
+        kept.setAttribute("during", "outage");
+        const fresh = m.createSession();
+        ended.invalidate();
+        await m.processPersistenceChecks();
+        await m.processExpires();
+        await m.whenStoreIdle();
+
+        expect(await m.findSession(kept.id)).toBe(kept);
+        expect(await m.findSession(fresh.id)).toBe(fresh);
+        expect(await m.findSession(ended.id)).toBeNull();
+        expect(await m.findSession("0123456789ABCDEF0123456789ABCDEF")).toBeNull();
+        expect(m.pendingWrites).toBe(3);
+
+        const errors = logs.lines.filter((l) => l.level === "error");
+        expect(errors).toHaveLength(1);
+        const line = errors[0]!.line;
+        expect(line).toContain(`DataSourceStore[jdbc/sessions (${pg.url}), table ${table}]`);
+        expect(line).toMatch(/ECONNREFUSED|CONNECTION_CLOSED|connection/i);
+        expect(line).toContain("Sessions in memory keep working");
+
+        // Still down: a background tick retries and keeps everything.
+        const warnings = logs.matching(/the store is still unavailable/).length;
+        await m.backgroundProcess();
+        expect(m.pendingWrites).toBe(3);
+        expect(logs.matching(/the store is still unavailable \(.*ECONNREFUSED.*\); 3 write\(s\) pending/)).toHaveLength(
+          warnings + 1,
+        );
+
         pg.start();
-      } catch {
-        // Already running.
+        // Nothing was deleted while the database was away.
+        expect(pg.psql(`select count(*) from ${table}`).trim()).toBe("2");
+        await m.backgroundProcess();
+        expect(m.pendingWrites).toBe(0);
+        expect(pg.psql(`select id from ${table} order by id`).trim().split("\n")).toEqual([kept.id, fresh.id].sort());
+        expect((await m.store.load(kept.id))?.getAttribute("during")).toBe("outage");
+        expect(logs.matching(/is available again/)).toHaveLength(1);
+        expect(logs.matching(/wrote 3 pending write\(s\)/)).toHaveLength(1);
+      } finally {
+        // A failed assertion must not leave the server down for the next tests.
+        try {
+          pg.start();
+        } catch {
+          // Already running.
+        }
       }
-    }
-  }, 60000);
+    },
+    60000,
+  );
 });
 
 describe("Deno", () => {
-  test("the SQLite (node:sqlite) and PostgreSQL paths run under Deno and read what Bun stored, and the other way round", async () => {
-    const pg = await server;
-    const work = await scratchDir();
-    try {
-      const root = resolve(import.meta.dir, "../..");
-      const script = join(root, "tests/datasource/fixtures/store-roundtrip.ts");
-      const urls = [`sqlite:${join(work.dir, "cross.db")}`, pg.url];
-      const run = (cmd: string, args: string[]) => {
-        const r = spawnSync(cmd, args, { cwd: root, encoding: "utf8", timeout: 60000, env: { ...process.env, NO_COLOR: "1" } });
-        if (r.error || r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.error?.message ?? `exit ${r.status}`}\n${r.stderr}`);
-        return r.stdout.trim().split("\n").map((l) => JSON.parse(l));
-      };
-      const bun = run(join(root, "node_modules/.bin/bun"), [script, "NONE", ...urls]);
-      expect(bun.map((r) => [r.dialect, r.read])).toEqual([["sqlite", null], ["postgres", null]]);
-      const fromBun = bun[0].wrote;
-      expect(bun[1].wrote).toBeString();
+  test(
+    "the SQLite (node:sqlite) and PostgreSQL paths run under Deno and read what Bun stored, and the other way round",
+    async () => {
+      const pg = await server;
+      const work = await scratchDir();
+      try {
+        const root = resolve(import.meta.dir, "../..");
+        const script = join(root, "tests/datasource/fixtures/store-roundtrip.ts");
+        const urls = [`sqlite:${join(work.dir, "cross.db")}`, pg.url];
+        const run = (cmd: string, args: string[]) => {
+          const r = spawnSync(cmd, args, {
+            cwd: root,
+            encoding: "utf8",
+            timeout: 60000,
+            env: { ...process.env, NO_COLOR: "1" },
+          });
+          if (r.error || r.status !== 0) {
+            throw new Error(
+              `${cmd} ${args.join(" ")}: ${r.error?.message ?? `exit ${r.status}`}\n${r.stderr}`,
+            );
+          }
+          return r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+        };
+        const bun = run(join(root, "node_modules/.bin/bun"), [script, "NONE", ...urls]);
+        expect(bun.map((r) => [r.dialect, r.read])).toEqual([["sqlite", null], ["postgres", null]]);
+        const fromBun = bun[0].wrote;
+        expect(bun[1].wrote).toBeString();
 
-      // The two stores got different ids from Bun; Deno reads the SQLite one and, in PostgreSQL, finds nothing under it.
-      const deno = run(join(root, "node_modules/.bin/deno"), ["run", "-A", "--config=deno.json", script, fromBun, ...urls]);
-      expect(deno.map((r) => [r.dialect, r.runtime, r.read])).toEqual([
-        ["sqlite", "deno", { id: fromBun, writtenBy: "bun" }],
-        ["postgres", "deno", null],
-      ]);
-      const back = run(join(root, "node_modules/.bin/bun"), [script, deno[1].wrote, urls[1]!]);
-      expect(back[0].read).toEqual({ id: deno[1].wrote, writtenBy: "deno" });
-    } finally {
-      await work.cleanup();
-    }
-  }, 120000);
+        // The two stores got different ids from Bun; Deno reads the SQLite one and, in PostgreSQL, finds nothing under it.
+        const deno = run(join(root, "node_modules/.bin/deno"), [
+          "run",
+          "-A",
+          "--config=deno.json",
+          script,
+          fromBun,
+          ...urls,
+        ]);
+        expect(deno.map((r) => [r.dialect, r.runtime, r.read])).toEqual([
+          ["sqlite", "deno", { id: fromBun, writtenBy: "bun" }],
+          ["postgres", "deno", null],
+        ]);
+        const back = run(join(root, "node_modules/.bin/bun"), [script, deno[1].wrote, urls[1]!]);
+        expect(back[0].read).toEqual({ id: deno[1].wrote, writtenBy: "deno" });
+      } finally {
+        await work.cleanup();
+      }
+    },
+    120000,
+  );
 });

@@ -12,10 +12,10 @@ import {
   FileStore,
   PersistentManager,
   type PersistentManagerOptions,
+  SessionNotStoredError,
   type StandardSession,
   type Store,
   type StoreManager,
-  SessionNotStoredError,
   StoreUnavailableError,
 } from "../../src/session/index.ts";
 import { QUEUED_WRITES } from "../../src/session/persistent-manager.ts";
@@ -144,11 +144,19 @@ describe("configuration", () => {
   });
 
   test("attributes are checked like StandardManager's", () => {
-    expect(thrown(() => new PersistentManager({ store: new TesterStore(), maxIdleBackup: "0" as unknown as number })).message)
+    expect(
+      thrown(() => new PersistentManager({ store: new TesterStore(), maxIdleBackup: "0" as unknown as number }))
+        .message,
+    )
       .toContain("attribute [maxIdleBackup] must be an integer");
-    expect(thrown(() => new PersistentManager({ store: new TesterStore(), pathname: "x" } as PersistentManagerOptions)).message)
+    expect(
+      thrown(() => new PersistentManager({ store: new TesterStore(), pathname: "x" } as PersistentManagerOptions))
+        .message,
+    )
       .toContain("belongs to StandardManager");
-    expect(thrown(() => new PersistentManager({ store: new TesterStore(), className: "StandardManager" })).where.attribute).toBe("className");
+    expect(
+      thrown(() => new PersistentManager({ store: new TesterStore(), className: "StandardManager" })).where.attribute,
+    ).toBe("className");
     new PersistentManager({ store: new TesterStore(), className: "org.apache.catalina.session.PersistentManager" });
   });
 
@@ -429,7 +437,12 @@ describe("stop", () => {
 
 describe("store sweep", () => {
   test("stored sessions that timed out are expired (listeners fire) and removed; never-expiring ones stay", async () => {
-    const m = new PersistentManager({ now: clock.now, workDir: work.dir, maxIdleSwap: 0, store: { className: "FileStore" } });
+    const m = new PersistentManager({
+      now: clock.now,
+      workDir: work.dir,
+      maxIdleSwap: 0,
+      store: { className: "FileStore" },
+    });
     m.addListener(recorder(events));
     await m.start();
     const old = m.createSession();
@@ -482,7 +495,9 @@ describe("store outages", () => {
     expect(m.pendingWrites).toBeGreaterThanOrEqual(2);
     const errors = logs.lines.filter((l) => l.level === "error");
     expect(errors).toHaveLength(1);
-    expect(errors[0]!.line).toMatch(/\[\/Catalina\/localhost\/app\] removing session \[[0-9A-F]{32}\] failed: TesterStore: connection refused/);
+    expect(errors[0]!.line).toMatch(
+      /\[\/Catalina\/localhost\/app\] removing session \[[0-9A-F]{32}\] failed: TesterStore: connection refused/,
+    );
     expect(errors[0]!.line).toContain("Sessions in memory keep working");
 
     // A swapped-out session cannot be read meanwhile: no session, as in Tomcat, and nothing removed.
@@ -517,7 +532,8 @@ describe("store outages", () => {
     for (const s of sessions) s.invalidate();
     await m.whenStoreIdle();
     expect(m.pendingWrites).toBe(2);
-    expect(logs.matching(new RegExp(`the pending remove of session \\[${sessions[0]!.id}\\] was dropped`))).toHaveLength(1);
+    expect(logs.matching(new RegExp(`the pending remove of session \\[${sessions[0]!.id}\\] was dropped`)))
+      .toHaveLength(1);
   });
 
   test("a stop while the store is down keeps the earlier copies and says how many sessions were lost", async () => {
@@ -531,7 +547,11 @@ describe("store outages", () => {
     await m.stop();
     expect(store.data.get(s.id)).toBe(before!);
     expect(events).toEqual([]);
-    expect(logs.matching(/1 session\(s\) could not be written to TesterStore and are lost; copies written earlier stay in the store/)).toHaveLength(1);
+    expect(
+      logs.matching(
+        /1 session\(s\) could not be written to TesterStore and are lost; copies written earlier stay in the store/,
+      ),
+    ).toHaveLength(1);
   });
 
   test("an unreadable stored session is reported, not treated as an outage", async () => {
@@ -659,7 +679,9 @@ describe("maxIdleBackup 0: a request's changes are in the store before its respo
     s.setAttribute("k", "v");
     const err = await m.commit([s])!.then(() => null, (e: unknown) => e);
     expect(err).toBeInstanceOf(SessionNotStoredError);
-    expect((err as Error).message).toContain(`The change to session [${s.id}] could not be made durable: TesterStore: connection refused`);
+    expect((err as Error).message).toContain(
+      `The change to session [${s.id}] could not be made durable: TesterStore: connection refused`,
+    );
     expect(m.pendingWrites).toBe(1);
     // The change is still not in the store: the next request's commit writes it again.
     store.down = false;

@@ -38,7 +38,13 @@ describe("records", () => {
   test("a file of several sessions round-trips", () => {
     const records = [
       record(),
-      record({ id: "B", isNew: false, maxInactiveInterval: 2147483647, authType: "CLIENT_CERT", principal: { name: "CN=x", roles: [] } }),
+      record({
+        id: "B",
+        isNew: false,
+        maxInactiveInterval: 2147483647,
+        authType: "CLIENT_CERT",
+        principal: { name: "CN=x", roles: [] },
+      }),
       record({ id: "C", isValid: false, authType: "", attributes: [], maxInactiveInterval: -2147483648 }),
     ];
     expect(decodeSessionFile(encodeSessionFile(records))).toEqual(records);
@@ -56,7 +62,9 @@ describe("records", () => {
   const invalid: [string, Partial<SessionRecord>, RegExp][] = [
     ["an empty id", { id: "" }, /empty session id/],
     ["a non-finite time", { creationTime: NaN }, /creationTime is not a finite time/],
-    ["a duplicated attribute name", { attributes: [{ name: "x", frame: Uint8Array.of(1, 1) }, { name: "x", frame: Uint8Array.of(1, 1) }] }, /attribute \[x\] appears twice/],
+    ["a duplicated attribute name", {
+      attributes: [{ name: "x", frame: Uint8Array.of(1, 1) }, { name: "x", frame: Uint8Array.of(1, 1) }],
+    }, /attribute \[x\] appears twice/],
   ];
   for (const [what, overrides, message] of invalid) {
     test(`reading rejects ${what}`, () => {
@@ -74,7 +82,10 @@ describe("records", () => {
   });
 
   test("fuzz: mutations past the checksum end in CorruptDataError or a record, quickly", () => {
-    const good = encodeSessionFile([record(), record({ id: "B", principal: { name: "p", roles: ["r"] }, authType: "FORM" })]);
+    const good = encodeSessionFile([
+      record(),
+      record({ id: "B", principal: { name: "p", roles: ["r"] }, authType: "FORM" }),
+    ]);
     let seed = 7;
     const rand = () => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;

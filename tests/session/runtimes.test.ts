@@ -10,14 +10,26 @@ const fixtures = join(import.meta.dir, "fixtures");
 const runtimes = {
   bun: (script: string, args: string[] = []) => [join(root, "node_modules/.bin/bun"), [script, ...args]] as const,
   deno: (script: string, args: string[] = []) =>
-    [join(root, "node_modules/.bin/deno"), ["run", "-A", "--quiet", `--config=${join(root, "deno.json")}`, script, ...args]] as const,
+    [join(root, "node_modules/.bin/deno"), [
+      "run",
+      "-A",
+      "--quiet",
+      `--config=${join(root, "deno.json")}`,
+      script,
+      ...args,
+    ]] as const,
 };
 const scratch: string[] = [];
 afterAll(() => scratch.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 function run(runtime: keyof typeof runtimes, script: string, args: string[] = []): string {
   const [cmd, argv] = runtimes[runtime](join(fixtures, script), args);
-  const r = spawnSync(cmd, argv, { cwd: root, encoding: "utf8", timeout: 30000, env: { ...process.env, NO_COLOR: "1" } });
+  const r = spawnSync(cmd, argv, {
+    cwd: root,
+    encoding: "utf8",
+    timeout: 30000,
+    env: { ...process.env, NO_COLOR: "1" },
+  });
   if (r.error) throw r.error;
   if (r.status !== 0) throw new Error(`${runtime} ${script} exited ${r.status}: ${r.stderr}`);
   return r.stdout;

@@ -1,10 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import {
-  CorruptDataError,
-  NotSerializableError,
-  Serializer,
-  UnknownClassError,
-} from "../../src/session/index.ts";
+import { CorruptDataError, NotSerializableError, Serializer, UnknownClassError } from "../../src/session/index.ts";
 import { MAX_DEPTH } from "../../src/session/serializer.ts";
 import { fixedValue, registerFixtureClasses } from "./fixtures/fixed-value.ts";
 import { captureLogs } from "./helpers.ts";
@@ -17,8 +12,30 @@ function roundTrip<T>(value: T, s = new Serializer()): T {
 
 describe("round trips", () => {
   test("primitives, including the awkward numbers", () => {
-    for (const v of [null, true, false, 0, 1, -1, 2 ** 31 - 1, -(2 ** 31), 2 ** 31, 2 ** 53, 1.5, -1e-300,
-      Infinity, -Infinity, Number.MAX_VALUE, Number.MIN_VALUE, "", "plain", "ünïcødé ✓ 🐈", "\uFEFFbom first"]) {
+    for (
+      const v of [
+        null,
+        true,
+        false,
+        0,
+        1,
+        -1,
+        2 ** 31 - 1,
+        -(2 ** 31),
+        2 ** 31,
+        2 ** 53,
+        1.5,
+        -1e-300,
+        Infinity,
+        -Infinity,
+        Number.MAX_VALUE,
+        Number.MIN_VALUE,
+        "",
+        "plain",
+        "ünïcødé ✓ 🐈",
+        "\uFEFFbom first",
+      ]
+    ) {
       expect(roundTrip(v)).toBe(v);
     }
     expect(Object.is(roundTrip(-0), -0)).toBe(true);
@@ -205,11 +222,25 @@ describe("type names for the value-class filter", () => {
   class Unregistered {}
   s.register("com.example.Cart", Cart);
   const cases: [unknown, string][] = [
-    ["x", "String"], [1, "Number"], [NaN, "Number"], [true, "Boolean"], [1n, "BigInt"], [{}, "Object"],
-    [Object.create(null), "Object"], [[], "Array"], [new Map(), "Map"], [new Set(), "Set"], [new Date(), "Date"],
-    [/x/, "RegExp"], [new ArrayBuffer(1), "ArrayBuffer"], [new Uint8Array(1), "Uint8Array"],
-    [new DataView(new ArrayBuffer(1)), "DataView"], [new Cart(), "com.example.Cart"],
-    [new Unregistered(), "Unregistered"], [() => 1, "Function"], [Symbol("s"), "Symbol"],
+    ["x", "String"],
+    [1, "Number"],
+    [NaN, "Number"],
+    [true, "Boolean"],
+    [1n, "BigInt"],
+    [{}, "Object"],
+    [Object.create(null), "Object"],
+    [[], "Array"],
+    [new Map(), "Map"],
+    [new Set(), "Set"],
+    [new Date(), "Date"],
+    [/x/, "RegExp"],
+    [new ArrayBuffer(1), "ArrayBuffer"],
+    [new Uint8Array(1), "Uint8Array"],
+    [new DataView(new ArrayBuffer(1)), "DataView"],
+    [new Cart(), "com.example.Cart"],
+    [new Unregistered(), "Unregistered"],
+    [() => 1, "Function"],
+    [Symbol("s"), "Symbol"],
   ];
   for (const [value, name] of cases) {
     test(`${name}`, () => expect(s.typeName(value)).toBe(name));
@@ -234,7 +265,15 @@ describe("what cannot be serialized is refused with its path", () => {
     [new WeakMap(), "", "WeakMap"],
     [Promise.resolve(1), "", "Promise"],
     [new Error("x"), "", "Error"],
-    [{ get boom() { throw new Error("getter failed"); } }, ".boom", "getter failed"],
+    [
+      {
+        get boom() {
+          throw new Error("getter failed");
+        },
+      },
+      ".boom",
+      "getter failed",
+    ],
   ];
   for (const [value, path, text] of cases) {
     test(`${path || "(top level)"}: ${text}`, () => {
@@ -321,7 +360,12 @@ describe("reading validates everything", () => {
     reader.register("C", C);
     expect(() => reader.deserialize(bytes)).toThrow(/registered without a codec/);
     const failing = new Serializer();
-    failing.register("C", C, { toJSON: () => 1, fromJSON: () => { throw new Error("nope"); } });
+    failing.register("C", C, {
+      toJSON: () => 1,
+      fromJSON: () => {
+        throw new Error("nope");
+      },
+    });
     expect(() => failing.deserialize(bytes)).toThrow(/fromJSON\(\) of class \[C\] threw: nope/);
   });
 

@@ -148,9 +148,13 @@ describe("event order (StandardSession.setAttribute / removeAttribute / expire)"
     s.setAttribute("w", second);
     s.removeAttribute("w");
     expect(events).toEqual([
-      "bound:w:first", "added:w=first",
-      "bound:w:second", "unbound:w:first", "replaced:w=first",
-      "unbound:w:second", "removed:w=second",
+      "bound:w:first",
+      "added:w=first",
+      "bound:w:second",
+      "unbound:w:first",
+      "replaced:w=first",
+      "unbound:w:second",
+      "removed:w=second",
     ]);
   });
 
@@ -165,9 +169,13 @@ describe("event order (StandardSession.setAttribute / removeAttribute / expire)"
     events.length = 0;
     s.invalidate();
     expect(events).toEqual([
-      `second-destroyed:${s.id}`, `destroyed:${s.id}`,
-      "unbound:a:A", "removed:a=A", "second-removed:a=A",
-      "removed:b=B", "second-removed:b=B",
+      `second-destroyed:${s.id}`,
+      `destroyed:${s.id}`,
+      "unbound:a:A",
+      "removed:a=A",
+      "second-removed:a=A",
+      "removed:b=B",
+      "second-removed:b=B",
     ]);
     expect(seen.map(String)).toEqual(["A"]);
   });
@@ -287,26 +295,44 @@ describe("races of TestStandardSession, as re-entrant calls", () => {
 describe("listener failures are logged, never thrown", () => {
   test("a throwing listener and a rejecting async listener do not stop the others", async () => {
     const m = await manager();
-    m.addListener({ attributeAdded: () => { throw new Error("boom"); } });
-    m.addListener({ attributeAdded: async () => { throw new Error("later"); } });
+    m.addListener({
+      attributeAdded: () => {
+        throw new Error("boom");
+      },
+    });
+    m.addListener({
+      attributeAdded: async () => {
+        throw new Error("later");
+      },
+    });
     m.addListener(recorder(events, "last-"));
     const s = m.createSession();
-    const value = { valueBound: () => { throw new Error("bind boom"); } };
+    const value = {
+      valueBound: () => {
+        throw new Error("bind boom");
+      },
+    };
     expect(() => s.setAttribute("a", value)).not.toThrow();
     await new Promise((r) => setTimeout(r, 0));
     expect(events).toContain("last-added:a=[object Object]");
     const errors = logs.lines.filter((l) => l.level === "error").map((l) => l.line);
-    expect(errors.some((l) => l.includes("Session attribute event listener threw exception") && l.includes("boom"))).toBe(true);
+    expect(errors.some((l) => l.includes("Session attribute event listener threw exception") && l.includes("boom")))
+      .toBe(true);
     expect(errors.some((l) => l.includes("later"))).toBe(true);
-    expect(errors.some((l) => l.includes("Session binding event listener threw exception") && l.includes("bind boom"))).toBe(true);
+    expect(errors.some((l) => l.includes("Session binding event listener threw exception") && l.includes("bind boom")))
+      .toBe(true);
   });
 });
 
 describe("distributable", () => {
   test("setAttribute of a value that cannot be serialized throws IllegalArgumentException", async () => {
     const s = (await manager({ distributable: true })).createSession();
-    expect(() => s.setAttribute("cb", () => 1)).toThrow("setAttribute: Non-serializable attribute [cb]: a function (anonymous) cannot be serialized");
-    expect(() => s.setAttribute("nested", { list: [Symbol("x")] })).toThrow(/Non-serializable attribute \[nested\]: at \.list\[0\]/);
+    expect(() => s.setAttribute("cb", () => 1)).toThrow(
+      "setAttribute: Non-serializable attribute [cb]: a function (anonymous) cannot be serialized",
+    );
+    expect(() => s.setAttribute("nested", { list: [Symbol("x")] })).toThrow(
+      /Non-serializable attribute \[nested\]: at \.list\[0\]/,
+    );
     let err: unknown;
     try {
       s.setAttribute("x", new (class Local {})());

@@ -84,7 +84,9 @@ describe("FileStore (TestFileStore)", () => {
     await store.remove("./../conf/test");
     await store.remove("../conf/test");
     expect(await readFile(join(outside, "test.session"), "utf8")).toBe("keep me");
-    expect(logs.matching(/refusing session id \[\.\/\.\.\/conf\/test\]: it is not a safe file name/)[0]?.level).toBe("warn");
+    expect(logs.matching(/refusing session id \[\.\/\.\.\/conf\/test\]: it is not a safe file name/)[0]?.level).toBe(
+      "warn",
+    );
   });
 
   test("TestFileStoreConcurrency: save, load and remove of the same sessions at once never fail", async () => {
@@ -96,7 +98,12 @@ describe("FileStore (TestFileStore)", () => {
         for (const s of sessions) await op(s).catch((e) => errors.push(e));
       }
     };
-    await Promise.all([loop((s) => store.save(s)), loop((s) => store.load(s.id)), loop((s) => store.remove(s.id)), loop((s) => store.save(s))]);
+    await Promise.all([
+      loop((s) => store.save(s)),
+      loop((s) => store.load(s.id)),
+      loop((s) => store.remove(s.id)),
+      loop((s) => store.save(s)),
+    ]);
     expect(errors).toEqual([]);
     expect((await readdir(dir)).filter((n) => n.endsWith(".tmp"))).toEqual([]);
   });
@@ -117,7 +124,11 @@ describe("FileStore files", () => {
 
   test("the directory defaults to the work directory; an absolute one is used as is", async () => {
     expect((createStore({ className: "FileStore" }, { workDir: work.dir }) as FileStore).directory).toBe(work.dir);
-    expect((createStore({ className: "org.apache.catalina.session.FileStore", directory: "/var/x" }, { workDir: work.dir }) as FileStore).directory)
+    expect(
+      (createStore({ className: "org.apache.catalina.session.FileStore", directory: "/var/x" }, {
+        workDir: work.dir,
+      }) as FileStore).directory,
+    )
       .toBe("/var/x");
     let err: unknown;
     try {
@@ -125,7 +136,9 @@ describe("FileStore files", () => {
     } catch (e) {
       err = e;
     }
-    expect((err as BobcatError).message).toBe("FileStore of /Catalina/localhost/app: attribute [directory] [rel] is relative but the context has no work directory");
+    expect((err as BobcatError).message).toBe(
+      "FileStore of /Catalina/localhost/app: attribute [directory] [rel] is relative but the context has no work directory",
+    );
   });
 
   test("leftovers of interrupted writes are cleared at start; the session files are kept", async () => {
@@ -197,7 +210,13 @@ describe("DataSourceStore on SQLite", () => {
     s.maxInactiveInterval = 900;
     await m.processPersistenceChecks();
     expect(rows("SELECT session_id, app_name, valid_session, max_inactive, last_access FROM tomcat_sessions")).toEqual([
-      { session_id: s.id, app_name: "/Catalina/localhost/shop", valid_session: "1", max_inactive: 900, last_access: s.lastAccessedTimeInternal },
+      {
+        session_id: s.id,
+        app_name: "/Catalina/localhost/shop",
+        valid_session: "1",
+        max_inactive: 900,
+        last_access: s.lastAccessedTimeInternal,
+      },
     ]);
     const loaded = await m.store.load(s.id);
     expect(loaded?.getAttribute("cart")).toEqual(new Map([["sku-1", 2]]));
@@ -282,23 +301,40 @@ describe("DataSourceStore on SQLite", () => {
     const make = (store: Record<string, unknown>) => () =>
       new PersistentManager({ store: { className: "DataSourceStore", ...store }, dataSources: { global: sources } });
     expect(make({})).toThrow("DataSourceStore of /Catalina/localhost/: attribute [dataSourceName] is required");
-    expect(make({ dataSourceName: "jdbc/sessions", sessionTable: "x; DROP TABLE y" })).toThrow("is not a plain SQL identifier");
-    expect(make({ dataSourceName: "jdbc/sessions", sessionTable: "public.sessions" })).toThrow("attribute [sessionTable] [public.sessions] is not a plain SQL identifier");
-    expect(make({ dataSourceName: "jdbc/sessions", sessionIdCol: "data" })).toThrow("two session columns are both named [data]");
-    expect(make({ dataSourceName: "jdbc/sessions", sessionTabel: "t" })).toThrow("attribute [sessionTabel] is not a known attribute");
+    expect(make({ dataSourceName: "jdbc/sessions", sessionTable: "x; DROP TABLE y" })).toThrow(
+      "is not a plain SQL identifier",
+    );
+    expect(make({ dataSourceName: "jdbc/sessions", sessionTable: "public.sessions" })).toThrow(
+      "attribute [sessionTable] [public.sessions] is not a plain SQL identifier",
+    );
+    expect(make({ dataSourceName: "jdbc/sessions", sessionIdCol: "data" })).toThrow(
+      "two session columns are both named [data]",
+    );
+    expect(make({ dataSourceName: "jdbc/sessions", sessionTabel: "t" })).toThrow(
+      "attribute [sessionTabel] is not a known attribute",
+    );
     expect(make({ dataSourceName: "jdbc/other" })).toThrow("dataSourceName [jdbc/other] names no data source");
   });
 
   test("localDataSource: only the context's resources; otherwise global first, then the context's", () => {
-    const local = createDataSources([{ name: "jdbc/sessions", url: `sqlite:${join(work.dir, "local.db")}` }, { name: "jdbc/mine", url: "sqlite::memory:" }]);
+    const local = createDataSources([{ name: "jdbc/sessions", url: `sqlite:${join(work.dir, "local.db")}` }, {
+      name: "jdbc/mine",
+      url: "sqlite::memory:",
+    }]);
     const make = (options: Record<string, unknown>) =>
-      createStore({ className: "DataSourceStore", ...options } as never, { dataSources: { global: sources, local } }) as DataSourceStore;
+      createStore({ className: "DataSourceStore", ...options } as never, {
+        dataSources: { global: sources, local },
+      }) as DataSourceStore;
     expect(make({ dataSourceName: "jdbc/sessions" }).dataSource).toBe(sources.get("jdbc/sessions")!);
-    expect(make({ dataSourceName: "jdbc/sessions", localDataSource: true }).dataSource).toBe(local.get("jdbc/sessions")!);
+    expect(make({ dataSourceName: "jdbc/sessions", localDataSource: true }).dataSource).toBe(
+      local.get("jdbc/sessions")!,
+    );
     expect(make({ dataSourceName: "java:comp/env/jdbc/mine" }).dataSource).toBe(local.get("jdbc/mine")!);
     let err: BobcatError | undefined;
     try {
-      createStore({ className: "DataSourceStore", dataSourceName: "jdbc/sessions", localDataSource: true }, { dataSources: { global: sources } });
+      createStore({ className: "DataSourceStore", dataSourceName: "jdbc/sessions", localDataSource: true }, {
+        dataSources: { global: sources },
+      });
     } catch (e) {
       err = e as BobcatError;
     }
@@ -310,10 +346,15 @@ describe("DataSourceStore on SQLite", () => {
   test("a database file that cannot be opened is a clear start-up error", async () => {
     await writeFile(join(work.dir, "blocker"), "");
     const bad = createDataSources([{ name: "jdbc/bad", url: `sqlite:${join(work.dir, "blocker", "x.db")}` }]);
-    const m = new PersistentManager({ store: { className: "DataSourceStore", dataSourceName: "jdbc/bad" }, dataSources: { global: bad } });
+    const m = new PersistentManager({
+      store: { className: "DataSourceStore", dataSourceName: "jdbc/bad" },
+      dataSources: { global: bad },
+    });
     const err = await rejection(m.start());
     expect(err.code).toBe("datasource.openFailed");
-    expect(err.message).toContain(`data source [jdbc/bad]: cannot open the SQLite database [${join(work.dir, "blocker", "x.db")}]`);
+    expect(err.message).toContain(
+      `data source [jdbc/bad]: cannot open the SQLite database [${join(work.dir, "blocker", "x.db")}]`,
+    );
   });
 });
 

@@ -6,7 +6,18 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { type CaIO, caMain, createCa, entryFor, formatIndex, issueCertificate, issueOcspSigner, makeCrl, parseIndex, revokeEntry } from "../../src/tls/ca/index.ts";
+import {
+  type CaIO,
+  caMain,
+  createCa,
+  entryFor,
+  formatIndex,
+  issueCertificate,
+  issueOcspSigner,
+  makeCrl,
+  parseIndex,
+  revokeEntry,
+} from "../../src/tls/ca/index.ts";
 import { BobcatError } from "../../src/util/errors.ts";
 import { cleanupScratch, scratch, tool } from "./helpers.ts";
 
@@ -14,7 +25,10 @@ afterAll(cleanupScratch);
 
 function io() {
   const out = { stdout: "", stderr: "" };
-  const streams: CaIO = { stdout: { write: (s: string) => (out.stdout += s) }, stderr: { write: (s: string) => (out.stderr += s) } };
+  const streams: CaIO = {
+    stdout: { write: (s: string) => (out.stdout += s) },
+    stderr: { write: (s: string) => (out.stderr += s) },
+  };
   return { out, streams };
 }
 
@@ -29,7 +43,13 @@ describe("library", () => {
   test("server certificate: verifies against the CA, SAN, EKU, AIA OCSP URI and CRL distribution point", async () => {
     const dir = scratch();
     const ca = await createCa({ subject: "CN=Lib CA,O=bobcat" });
-    const server = await issueCertificate({ ca, subject: "CN=localhost", san: ["dns:localhost", "ip:127.0.0.1", "www.localhost", "::1"], ocspUrl: "http://127.0.0.1:8088", crlUrl: "http://127.0.0.1:8089/ca.crl" });
+    const server = await issueCertificate({
+      ca,
+      subject: "CN=localhost",
+      san: ["dns:localhost", "ip:127.0.0.1", "www.localhost", "::1"],
+      ocspUrl: "http://127.0.0.1:8088",
+      crlUrl: "http://127.0.0.1:8089/ca.crl",
+    });
     const caFile = write(dir, "ca.pem", ca.certPem);
     const certFile = write(dir, "server.pem", server.certPem);
     const v = openssl("verify", "-CAfile", caFile, "-purpose", "sslserver", certFile);
@@ -45,7 +65,9 @@ describe("library", () => {
     expect(openssl("x509", "-in", certFile, "-noout", "-serial").stdout.trim()).toBe(`serial=${server.serial}`);
     // The key belongs to the certificate.
     const keyFile = write(dir, "server-key.pem", server.keyPem);
-    expect(openssl("pkey", "-in", keyFile, "-pubout").stdout).toBe(openssl("x509", "-in", certFile, "-noout", "-pubkey").stdout);
+    expect(openssl("pkey", "-in", keyFile, "-pubout").stdout).toBe(
+      openssl("x509", "-in", certFile, "-noout", "-pubkey").stdout,
+    );
   });
 
   test("EC client certificate and EC CA", async () => {
@@ -81,7 +103,10 @@ describe("library", () => {
     const ca = await createCa({ subject: "CN=CRL CA" });
     const good = await issueCertificate({ ca, subject: "CN=good", clientAuth: true });
     const bad = await issueCertificate({ ca, subject: "CN=bad", clientAuth: true });
-    const crl = await makeCrl(ca, [{ serial: bad.serial.toLowerCase(), reason: "superseded" }], { crlNumber: 7, days: 2 });
+    const crl = await makeCrl(ca, [{ serial: bad.serial.toLowerCase(), reason: "superseded" }], {
+      crlNumber: 7,
+      days: 2,
+    });
     const caFile = write(dir, "ca.pem", ca.certPem);
     const crlFile = write(dir, "ca.crl", crl);
     const text = openssl("crl", "-in", crlFile, "-CAfile", caFile, "-noout", "-text");
@@ -89,8 +114,19 @@ describe("library", () => {
     expect(text.stdout).toContain(`Serial Number: ${bad.serial}`);
     expect(text.stdout).toContain("Superseded");
     expect(text.stdout).toMatch(/CRL Number:\s+7/);
-    expect(openssl("verify", "-crl_check", "-CRLfile", crlFile, "-CAfile", caFile, write(dir, "good.pem", good.certPem)).status).toBe(0);
-    const refused = openssl("verify", "-crl_check", "-CRLfile", crlFile, "-CAfile", caFile, write(dir, "bad.pem", bad.certPem));
+    expect(
+      openssl("verify", "-crl_check", "-CRLfile", crlFile, "-CAfile", caFile, write(dir, "good.pem", good.certPem))
+        .status,
+    ).toBe(0);
+    const refused = openssl(
+      "verify",
+      "-crl_check",
+      "-CRLfile",
+      crlFile,
+      "-CAfile",
+      caFile,
+      write(dir, "bad.pem", bad.certPem),
+    );
     expect(refused.status).not.toBe(0);
     expect(refused.stdout + refused.stderr).toContain("certificate revoked");
   });
@@ -106,7 +142,10 @@ describe("library", () => {
       [() => createCa({ subject: "CN=x", days: 0 }), "ca.badDays"],
       [() => issueCertificate({ ca, subject: "CN=x", san: ["ip:not-an-ip"] }), "ca.badSan"],
       [() => issueCertificate({ ca, subject: "CN=x", ocspUrl: "ldap://x" }), "ca.badUrl"],
-      [() => issueCertificate({ ca: { certPem: ca.certPem, keyPem: other.keyPem }, subject: "CN=x" }), "ca.keyMismatch"],
+      [
+        () => issueCertificate({ ca: { certPem: ca.certPem, keyPem: other.keyPem }, subject: "CN=x" }),
+        "ca.keyMismatch",
+      ],
       [() => issueCertificate({ ca: { certPem: ca.certPem, keyPem: "" }, subject: "CN=x" }), "ca.badKey"],
       [() => makeCrl(ca, [{ serial: "zz" }]), "ca.badSerial"],
       [() => makeCrl(ca, [{ serial: "01", reason: "because" }]), "ca.badReason"],
@@ -135,14 +174,21 @@ describe("index.txt", () => {
     expect(entries[0]).toMatchObject({ status: "V", serial: c.serial, file: "unknown", subject: "/CN=late/O=bobcat" });
     const line = formatIndex(entries);
     expect(line).toMatch(/^V\t20\d{12}Z\t\t[0-9A-F]+\tunknown\t\/CN=late\/O=bobcat\n$/);
-    expect(revokeEntry(entries, c.serial.toLowerCase(), { reason: "CESSATIONOFOPERATION", date: new Date(Date.UTC(2026, 0, 2, 3, 4, 5)) })).toBe(true);
+    expect(
+      revokeEntry(entries, c.serial.toLowerCase(), {
+        reason: "CESSATIONOFOPERATION",
+        date: new Date(Date.UTC(2026, 0, 2, 3, 4, 5)),
+      }),
+    ).toBe(true);
     expect(formatIndex(entries)).toContain("\t260102030405Z,cessationOfOperation\t");
     expect(revokeEntry(entries, "ABCDEF")).toBe(false);
     expect(parseIndex(formatIndex(entries))).toEqual(entries);
   });
 
   test("a damaged index names the line", () => {
-    expect(() => parseIndex("V\t271201000000Z\t\t01\tunknown\t/CN=a\nX\tbroken\n", "D/index.txt")).toThrow("D/index.txt:2");
+    expect(() => parseIndex("V\t271201000000Z\t\t01\tunknown\t/CN=a\nX\tbroken\n", "D/index.txt")).toThrow(
+      "D/index.txt:2",
+    );
     expect(() => parseIndex("R\t271201000000Z\tyesterday\t01\tunknown\t/CN=a\n")).toThrow("YYMMDDHHMMSSZ");
   });
 });
@@ -164,23 +210,73 @@ describe("bobcat ca", () => {
       const code = await caMain(argv, streams);
       return { code, ...out };
     };
-    expect((await run("init", "--dir", d, "--cn", "CLI CA", "--ocsp-url", "http://127.0.0.1:8088", "--crl-url", "http://127.0.0.1:8089/ca.crl")).code).toBe(0);
-    for (const f of ["ca.pem", "ca-key.pem", "ocsp.pem", "ocsp-key.pem", "index.txt", "index.txt.attr", "crlnumber", "ca.json"]) expect(existsSync(join(d, f))).toBe(true);
+    expect(
+      (await run(
+        "init",
+        "--dir",
+        d,
+        "--cn",
+        "CLI CA",
+        "--ocsp-url",
+        "http://127.0.0.1:8088",
+        "--crl-url",
+        "http://127.0.0.1:8089/ca.crl",
+      )).code,
+    ).toBe(0);
+    for (
+      const f of [
+        "ca.pem",
+        "ca-key.pem",
+        "ocsp.pem",
+        "ocsp-key.pem",
+        "index.txt",
+        "index.txt.attr",
+        "crlnumber",
+        "ca.json",
+      ]
+    ) expect(existsSync(join(d, f))).toBe(true);
     expect(statSync(join(d, "ca-key.pem")).mode & 0o777).toBe(0o600);
 
     const again = await run("init", "--dir", d);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain("already holds a CA");
 
-    const issued = await run("issue", "--dir", d, "--cn", "localhost", "--san", "dns:localhost,ip:127.0.0.1", "--out", join(d, "server"));
+    const issued = await run(
+      "issue",
+      "--dir",
+      d,
+      "--cn",
+      "localhost",
+      "--san",
+      "dns:localhost,ip:127.0.0.1",
+      "--out",
+      join(d, "server"),
+    );
     expect(issued.code).toBe(0);
-    expect((await run("issue", "--dir", d, "--cn", "alice", "--client", "--key-type", "ec", "--days", "30", "--out", join(d, "alice"))).code).toBe(0);
+    expect(
+      (await run(
+        "issue",
+        "--dir",
+        d,
+        "--cn",
+        "alice",
+        "--client",
+        "--key-type",
+        "ec",
+        "--days",
+        "30",
+        "--out",
+        join(d, "alice"),
+      )).code,
+    ).toBe(0);
     expect(statSync(join(d, "alice-key.pem")).mode & 0o777).toBe(0o600);
     const serverText = openssl("x509", "-in", join(d, "server.pem"), "-noout", "-text").stdout;
     expect(serverText).toContain("OCSP - URI:http://127.0.0.1:8088"); // the default from init
     expect(serverText).toContain("URI:http://127.0.0.1:8089/ca.crl");
     expect(openssl("verify", "-CAfile", join(d, "ca.pem"), join(d, "server.pem"), join(d, "alice.pem")).status).toBe(0);
-    expect(readFileSync(join(d, "server-chain.pem"), "utf8")).toBe(readFileSync(join(d, "server.pem"), "utf8") + readFileSync(join(d, "ca.pem"), "utf8"));
+    expect(readFileSync(join(d, "server-chain.pem"), "utf8")).toBe(
+      readFileSync(join(d, "server.pem"), "utf8") + readFileSync(join(d, "ca.pem"), "utf8"),
+    );
 
     const rev = await run("revoke", "--dir", d, "--cert", join(d, "alice.pem"), "--reason", "keyCompromise");
     expect(rev.code).toBe(0);
@@ -191,10 +287,52 @@ describe("bobcat ca", () => {
 
     // The real responder over this directory, exactly as init prints it (one request via -reqin).
     const req = join(d, "req.der");
-    expect(openssl("ocsp", "-no_nonce", "-issuer", join(d, "ca.pem"), "-cert", join(d, "alice.pem"), "-cert", join(d, "server.pem"), "-reqout", req).status).toBe(0);
+    expect(
+      openssl(
+        "ocsp",
+        "-no_nonce",
+        "-issuer",
+        join(d, "ca.pem"),
+        "-cert",
+        join(d, "alice.pem"),
+        "-cert",
+        join(d, "server.pem"),
+        "-reqout",
+        req,
+      ).status,
+    ).toBe(0);
     const resp = join(d, "resp.der");
-    expect(openssl("ocsp", "-index", join(d, "index.txt"), "-CA", join(d, "ca.pem"), "-rsigner", join(d, "ocsp.pem"), "-rkey", join(d, "ocsp-key.pem"), "-reqin", req, "-respout", resp).status).toBe(0);
-    const check = openssl("ocsp", "-no_nonce", "-respin", resp, "-CAfile", join(d, "ca.pem"), "-issuer", join(d, "ca.pem"), "-cert", join(d, "alice.pem"), "-cert", join(d, "server.pem"));
+    expect(
+      openssl(
+        "ocsp",
+        "-index",
+        join(d, "index.txt"),
+        "-CA",
+        join(d, "ca.pem"),
+        "-rsigner",
+        join(d, "ocsp.pem"),
+        "-rkey",
+        join(d, "ocsp-key.pem"),
+        "-reqin",
+        req,
+        "-respout",
+        resp,
+      ).status,
+    ).toBe(0);
+    const check = openssl(
+      "ocsp",
+      "-no_nonce",
+      "-respin",
+      resp,
+      "-CAfile",
+      join(d, "ca.pem"),
+      "-issuer",
+      join(d, "ca.pem"),
+      "-cert",
+      join(d, "alice.pem"),
+      "-cert",
+      join(d, "server.pem"),
+    );
     expect(check.stderr).toContain("Response verify OK");
     expect(check.stdout).toContain(`${join(d, "alice.pem")}: revoked`);
     expect(check.stdout).toContain("Reason: keyCompromise");
@@ -204,9 +342,27 @@ describe("bobcat ca", () => {
     expect(crl.code).toBe(0);
     expect(crl.stdout).toContain("CRL number 1 with 1 revoked");
     expect(readFileSync(join(d, "crlnumber"), "utf8")).toBe("02\n");
-    const refused = openssl("verify", "-crl_check", "-CRLfile", join(d, "ca.crl"), "-CAfile", join(d, "ca.pem"), join(d, "alice.pem"));
+    const refused = openssl(
+      "verify",
+      "-crl_check",
+      "-CRLfile",
+      join(d, "ca.crl"),
+      "-CAfile",
+      join(d, "ca.pem"),
+      join(d, "alice.pem"),
+    );
     expect(refused.stdout + refused.stderr).toContain("certificate revoked");
-    expect(openssl("verify", "-crl_check", "-CRLfile", join(d, "ca.crl"), "-CAfile", join(d, "ca.pem"), join(d, "server.pem")).status).toBe(0);
+    expect(
+      openssl(
+        "verify",
+        "-crl_check",
+        "-CRLfile",
+        join(d, "ca.crl"),
+        "-CAfile",
+        join(d, "ca.pem"),
+        join(d, "server.pem"),
+      ).status,
+    ).toBe(0);
     expect((await run("crl", "--dir", d, "--out", join(d, "ca2.crl"))).stdout).toContain("CRL number 2");
   });
 
@@ -231,7 +387,9 @@ describe("bobcat ca", () => {
     const foreign = await createCa({ subject: "CN=Foreign" });
     const stray = await issueCertificate({ ca: foreign, subject: "CN=stray" });
     const { out, streams: s2 } = io();
-    expect(await caMain(["revoke", "--dir", join(d, "ca"), "--cert", write(d, "stray.pem", stray.certPem)], s2)).toBe(1);
+    expect(await caMain(["revoke", "--dir", join(d, "ca"), "--cert", write(d, "stray.pem", stray.certPem)], s2)).toBe(
+      1,
+    );
     expect(out.stderr).toContain("was not issued by the CA");
     const { out: o3, streams: s3 } = io();
     expect(await caMain(["revoke", "--dir", join(d, "ca"), "--cert", write(d, "junk.pem", "hello")], s3)).toBe(1);

@@ -14,8 +14,13 @@ import type { BobcatError } from "../../src/util/errors.ts";
 import { cleanupScratch, fixture, pem, PW, scratch } from "./helpers.ts";
 
 afterAll(cleanupScratch);
-const where = { file: "/srv/bobcat/conf/server.yaml", line: 12, path: "server.services[0].connectors[1].sslHostConfigs[0].certificates[0]" };
-const CNs = (chain: { subjectName: { getField(n: string): string[] } }[]) => chain.map((c) => c.subjectName.getField("CN")[0]);
+const where = {
+  file: "/srv/bobcat/conf/server.yaml",
+  line: 12,
+  path: "server.services[0].connectors[1].sslHostConfigs[0].certificates[0]",
+};
+const CNs = (chain: { subjectName: { getField(n: string): string[] } }[]) =>
+  chain.map((c) => c.subjectName.getField("CN")[0]);
 const LEAF_INT = ["localhost", "Bobcat Test Intermediate CA"];
 
 async function failure(cfg: CertificateConfig): Promise<BobcatError> {
@@ -29,65 +34,115 @@ async function failure(cfg: CertificateConfig): Promise<BobcatError> {
 
 describe("PEM files", () => {
   const keys = [
-    "rsa-key-pkcs8.pem", "rsa-key-pkcs1.pem", "rsa-key-pkcs1-aes256.pem", "rsa-key-pkcs1-des3.pem", "rsa-key-pkcs1-des.pem",
-    "rsa-key-pkcs8-aes256.pem", "rsa-key-pkcs8-aes128.pem", "rsa-key-pkcs8-des3-sha1.pem", "rsa-key-pkcs8-des3-sha256.pem",
+    "rsa-key-pkcs8.pem",
+    "rsa-key-pkcs1.pem",
+    "rsa-key-pkcs1-aes256.pem",
+    "rsa-key-pkcs1-des3.pem",
+    "rsa-key-pkcs1-des.pem",
+    "rsa-key-pkcs8-aes256.pem",
+    "rsa-key-pkcs8-aes128.pem",
+    "rsa-key-pkcs8-des3-sha1.pem",
+    "rsa-key-pkcs8-des3-sha256.pem",
   ];
   for (const k of keys) {
     test(`RSA key ${k} (password changeit where encrypted, ignored where not)`, async () => {
-      const r = await loadCertificate({ certificateFile: pem("rsa-cert.pem"), certificateKeyFile: pem(k), certificateChainFile: pem("intermediate-ca.pem"), certificateKeyPassword: PW }, where);
+      const r = await loadCertificate({
+        certificateFile: pem("rsa-cert.pem"),
+        certificateKeyFile: pem(k),
+        certificateChainFile: pem("intermediate-ca.pem"),
+        certificateKeyPassword: PW,
+      }, where);
       expect(r.keyType).toBe("RSA");
       expect(CNs(r.chain)).toEqual(LEAF_INT);
       expect(r.keyPem).toStartWith("-----BEGIN PRIVATE KEY-----");
       expect(r.warnings).toEqual([]);
     });
   }
-  for (const [k, c] of [["ec-key-sec1.pem", "ec-cert.pem"], ["ec-key-sec1-aes256.pem", "ec-cert.pem"], ["ec-key-pkcs8.pem", "ec-cert.pem"], ["ec384-key.pem", "ec384-cert.pem"]]) {
+  for (
+    const [k, c] of [["ec-key-sec1.pem", "ec-cert.pem"], ["ec-key-sec1-aes256.pem", "ec-cert.pem"], [
+      "ec-key-pkcs8.pem",
+      "ec-cert.pem",
+    ], ["ec384-key.pem", "ec384-cert.pem"]]
+  ) {
     test(`EC key ${k}`, async () => {
-      const r = await loadCertificate({ certificateFile: pem(c), certificateKeyFile: pem(k), certificateKeyPasswordFile: pem("password.txt") }, where);
+      const r = await loadCertificate({
+        certificateFile: pem(c),
+        certificateKeyFile: pem(k),
+        certificateKeyPasswordFile: pem("password.txt"),
+      }, where);
       expect(r.keyType).toBe("EC");
       expect(r.chain.length).toBe(1);
     });
   }
   test("key and certificate in one file after OpenSSL's readable text; certificateKeyFile defaults to certificateFile", async () => {
-    const r = await loadCertificate({ certificateFile: pem("rsa-with-text.pem"), certificateChainFile: pem("intermediate-ca.pem") }, where);
+    const r = await loadCertificate({
+      certificateFile: pem("rsa-with-text.pem"),
+      certificateChainFile: pem("intermediate-ca.pem"),
+    }, where);
     expect(CNs(r.chain)).toEqual(LEAF_INT);
     expect(r.source).toContain("rsa-with-text.pem");
   });
   test("a chain in the certificate file itself", async () => {
-    const r = await loadCertificate({ certificateFile: pem("rsa-fullchain.pem"), certificateKeyFile: pem("rsa-key-pkcs8.pem") }, where);
+    const r = await loadCertificate({
+      certificateFile: pem("rsa-fullchain.pem"),
+      certificateKeyFile: pem("rsa-key-pkcs8.pem"),
+    }, where);
     expect(CNs(r.chain)).toEqual(LEAF_INT);
     expect(r.certPem.match(/BEGIN CERTIFICATE/g)?.length).toBe(2);
   });
   test("a fullchain.pem given as certificateChainFile: the repeated server certificate is dropped with a warning", async () => {
-    const r = await loadCertificate({ certificateFile: pem("rsa-cert.pem"), certificateKeyFile: pem("rsa-key-pkcs8.pem"), certificateChainFile: pem("rsa-fullchain.pem") }, where);
+    const r = await loadCertificate({
+      certificateFile: pem("rsa-cert.pem"),
+      certificateKeyFile: pem("rsa-key-pkcs8.pem"),
+      certificateChainFile: pem("rsa-fullchain.pem"),
+    }, where);
     expect(CNs(r.chain)).toEqual(LEAF_INT);
     expect(r.warnings.join()).toContain("fullchain");
   });
   test("keyPem/certPem work with node:tls createSecureContext (RSA and EC, PEM and keystores)", async () => {
     const loaded = [
-      await loadCertificate({ certificateFile: pem("rsa-cert.pem"), certificateKeyFile: pem("rsa-key-pkcs1-aes256.pem"), certificateKeyPassword: PW }, where),
+      await loadCertificate({
+        certificateFile: pem("rsa-cert.pem"),
+        certificateKeyFile: pem("rsa-key-pkcs1-aes256.pem"),
+        certificateKeyPassword: PW,
+      }, where),
       await loadCertificate({ certificateFile: pem("ec-cert.pem"), certificateKeyFile: pem("ec-key-sec1.pem") }, where),
-      await loadCertificate({ certificateKeystoreFile: fixture("keytool-ec.jks"), certificateKeyAlias: "tomcat" }, where),
+      await loadCertificate(
+        { certificateKeystoreFile: fixture("keytool-ec.jks"), certificateKeyAlias: "tomcat" },
+        where,
+      ),
       await loadCertificate({ certificateKeystoreFile: fixture("openssl-rsa-legacy.p12") }, where),
     ];
     for (const r of loaded) expect(() => createSecureContext({ key: r.keyPem, cert: r.certPem })).not.toThrow();
   });
 
   test("encrypted key without a password: Tomcat's message, attribute certificateKeyPassword", async () => {
-    const e = await failure({ certificateFile: pem("rsa-cert.pem"), certificateKeyFile: pem("rsa-key-pkcs8-aes256.pem") });
+    const e = await failure({
+      certificateFile: pem("rsa-cert.pem"),
+      certificateKeyFile: pem("rsa-key-pkcs8-aes256.pem"),
+    });
     expect(e.code).toBe("pem.noPassword");
     expect(e.message).toContain("A password is required to decrypt the private key");
     expect(e.where).toMatchObject({ file: where.file, line: 12, attribute: "certificateKeyPassword" });
   });
   for (const k of ["rsa-key-pkcs8-aes256.pem", "rsa-key-pkcs1-des3.pem", "ec-key-sec1-aes256.pem"]) {
     test(`wrong key password (${k})`, async () => {
-      const e = await failure({ certificateFile: pem(k.startsWith("ec") ? "ec-cert.pem" : "rsa-cert.pem"), certificateKeyFile: pem(k), certificateKeyPassword: "Changeit" });
+      const e = await failure({
+        certificateFile: pem(k.startsWith("ec") ? "ec-cert.pem" : "rsa-cert.pem"),
+        certificateKeyFile: pem(k),
+        certificateKeyPassword: "Changeit",
+      });
       expect(e.code).toBe("pem.badPassword");
       expect(e.where.attribute).toBe("certificateKeyPassword");
     });
   }
   test("certificateKeyPasswordFile wins over certificateKeyPassword", async () => {
-    const r = await loadCertificate({ certificateFile: pem("rsa-cert.pem"), certificateKeyFile: pem("rsa-key-pkcs8-aes256.pem"), certificateKeyPassword: "wrong", certificateKeyPasswordFile: pem("password.txt") }, where);
+    const r = await loadCertificate({
+      certificateFile: pem("rsa-cert.pem"),
+      certificateKeyFile: pem("rsa-key-pkcs8-aes256.pem"),
+      certificateKeyPassword: "wrong",
+      certificateKeyPasswordFile: pem("password.txt"),
+    }, where);
     expect(r.keyType).toBe("RSA");
   });
   test("certificate that does not match the key", async () => {
@@ -97,7 +152,11 @@ describe("PEM files", () => {
     expect(e.fix).toContain("openssl");
   });
   test("a chain that does not link up", async () => {
-    const e = await failure({ certificateFile: pem("rsa-cert.pem"), certificateKeyFile: pem("rsa-key-pkcs8.pem"), certificateChainFile: pem("root-ca.pem") });
+    const e = await failure({
+      certificateFile: pem("rsa-cert.pem"),
+      certificateKeyFile: pem("rsa-key-pkcs8.pem"),
+      certificateChainFile: pem("root-ca.pem"),
+    });
     expect(e.code).toBe("certificate.chainBroken");
     expect(e.message).toContain("Bobcat Test Intermediate CA");
     expect(e.where.attribute).toBe("certificateChainFile");
@@ -117,16 +176,25 @@ describe("PEM files", () => {
     const dir = scratch();
     const cut = readFileSync(pem("rsa-with-text.pem"), "utf8");
     writeFileSync(join(dir, "cut.pem"), cut.slice(0, cut.length - 200));
-    writeFileSync(join(dir, "junk.pem"), "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n" + readFileSync(pem("rsa-cert.pem"), "utf8"));
+    writeFileSync(
+      join(dir, "junk.pem"),
+      "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n" + readFileSync(pem("rsa-cert.pem"), "utf8"),
+    );
     expect((await failure({ certificateFile: join(dir, "cut.pem") })).code).toBe("pem.corrupt");
-    expect((await failure({ certificateFile: join(dir, "junk.pem") })).code).toMatch(/^pem\.corrupt|certificate\.corruptKey$/);
+    expect((await failure({ certificateFile: join(dir, "junk.pem") })).code).toMatch(
+      /^pem\.corrupt|certificate\.corruptKey$/,
+    );
   });
   test("only certificateKeyFile: certificateFile must be defined", async () => {
     const e = await failure({ certificateKeyFile: pem("rsa-key-pkcs8.pem") });
     expect(e.message).toBe("SSLHostConfig attribute certificateFile must be defined when using an SSL connector");
   });
   test("type must match the key", async () => {
-    const e = await failure({ type: "EC", certificateFile: pem("rsa-cert.pem"), certificateKeyFile: pem("rsa-key-pkcs8.pem") });
+    const e = await failure({
+      type: "EC",
+      certificateFile: pem("rsa-cert.pem"),
+      certificateKeyFile: pem("rsa-key-pkcs8.pem"),
+    });
     expect(e.code).toBe("certificate.typeMismatch");
     expect(e.where.attribute).toBe("type");
   });
@@ -134,7 +202,12 @@ describe("PEM files", () => {
 
 describe("keystores", () => {
   test("JKS with certificateKeyAlias; source names type, path and alias", async () => {
-    const r = await loadCertificate({ certificateKeystoreFile: fixture("keytool-rsa.jks"), certificateKeystorePassword: PW, certificateKeyAlias: "TOMCAT", type: "RSA" }, where);
+    const r = await loadCertificate({
+      certificateKeystoreFile: fixture("keytool-rsa.jks"),
+      certificateKeystorePassword: PW,
+      certificateKeyAlias: "TOMCAT",
+      type: "RSA",
+    }, where);
     expect(CNs(r.chain)).toEqual(LEAF_INT);
     expect(r.source).toBe(`JKS keystore ${fixture("keytool-rsa.jks")} alias tomcat`);
   });
@@ -148,15 +221,26 @@ describe("keystores", () => {
     expect(e.code).toBe("keystore.badKeyPassword");
     expect(e.message).toContain("Cannot recover key");
     expect(e.where.attribute).toBe("certificateKeyPassword");
-    const r = await loadCertificate({ certificateKeystoreFile: fixture("keytool-rsa.jks"), certificateKeyAlias: "ec", certificateKeyPassword: "ecpass12" }, where);
+    const r = await loadCertificate({
+      certificateKeystoreFile: fixture("keytool-rsa.jks"),
+      certificateKeyAlias: "ec",
+      certificateKeyPassword: "ecpass12",
+    }, where);
     expect(r.keyType).toBe("EC");
   });
   test("password files: first line, and they win over the attribute", async () => {
-    const r = await loadCertificate({ certificateKeystoreFile: fixture("keytool-ec.p12"), certificateKeystorePassword: "wrong", certificateKeystorePasswordFile: pem("password.txt") }, where);
+    const r = await loadCertificate({
+      certificateKeystoreFile: fixture("keytool-ec.p12"),
+      certificateKeystorePassword: "wrong",
+      certificateKeystorePasswordFile: pem("password.txt"),
+    }, where);
     expect(r.keyType).toBe("EC");
   });
   test("file not found: absolute path and attribute", async () => {
-    const e = await failure({ certificateKeystoreFile: "/srv/bobcat/conf/missing.jks", certificateKeystorePassword: PW });
+    const e = await failure({
+      certificateKeystoreFile: "/srv/bobcat/conf/missing.jks",
+      certificateKeystorePassword: PW,
+    });
     expect(e.code).toBe("keystore.notFound");
     expect(e.message).toContain("/srv/bobcat/conf/missing.jks");
     expect(e.where).toMatchObject({ attribute: "certificateKeystoreFile", file: where.file, line: 12 });
@@ -167,14 +251,23 @@ describe("keystores", () => {
     if (e.code === "keystore.notFound") expect(e.message).toContain(join(homedir(), ".keystore"));
   });
   test("wrong store password: the JDK's JKS and PKCS12 wordings, attribute and fix", async () => {
-    const jks = await failure({ certificateKeystoreFile: fixture("keytool-rsa.jks"), certificateKeystorePassword: "Changeit" });
+    const jks = await failure({
+      certificateKeystoreFile: fixture("keytool-rsa.jks"),
+      certificateKeystorePassword: "Changeit",
+    });
     expect(jks.code).toBe("keystore.badPassword");
     expect(jks.message).toContain("Keystore was tampered with, or password was incorrect");
     expect(jks.where.attribute).toBe("certificateKeystorePassword");
     expect(jks.fix).toContain("case-sensitive");
-    const p12 = await failure({ certificateKeystoreFile: fixture("keytool-rsa.p12"), certificateKeystorePassword: "Changeit" });
+    const p12 = await failure({
+      certificateKeystoreFile: fixture("keytool-rsa.p12"),
+      certificateKeystorePassword: "Changeit",
+    });
     expect(p12.message).toContain("keystore password was incorrect");
-    const viaFile = await failure({ certificateKeystoreFile: fixture("keytool-rsa.p12"), certificateKeystorePasswordFile: pem("rsa-cert.pem") });
+    const viaFile = await failure({
+      certificateKeystoreFile: fixture("keytool-rsa.p12"),
+      certificateKeystorePasswordFile: pem("rsa-cert.pem"),
+    });
     expect(viaFile.where.attribute).toBe("certificateKeystorePasswordFile");
   });
   test("alias that is not a key entry lists the aliases there are", async () => {
@@ -185,7 +278,10 @@ describe("keystores", () => {
     expect(e.message).toContain("root (trustedCertEntry)");
     expect(e.fix).toContain('"tomcat" or "second"');
     expect(e.where.attribute).toBe("certificateKeyAlias");
-    const missing = await failure({ certificateKeystoreFile: fixture("keytool-rsa.p12"), certificateKeyAlias: "nosuch" });
+    const missing = await failure({
+      certificateKeystoreFile: fixture("keytool-rsa.p12"),
+      certificateKeyAlias: "nosuch",
+    });
     expect(missing.message).toContain("Alias name [nosuch] does not identify a key entry");
   });
   test("a truststore used as the keystore", async () => {
@@ -198,18 +294,31 @@ describe("keystores", () => {
     expect(e.code).toBe("keystore.unsupportedType");
     expect(e.message).toContain("PKCS11");
     expect(e.where.attribute).toBe("certificateKeystoreType");
-    expect((await failure({ certificateKeystoreFile: fixture("keytool-rsa.p12"), certificateKeystoreType: "BKS" })).code).toBe("keystore.unsupportedType");
-    expect((await failure({ certificateKeystoreFile: "NONE", certificateKeystoreType: "PKCS11" })).code).toBe("keystore.unsupportedType");
+    expect(
+      (await failure({ certificateKeystoreFile: fixture("keytool-rsa.p12"), certificateKeystoreType: "BKS" })).code,
+    ).toBe("keystore.unsupportedType");
+    expect((await failure({ certificateKeystoreFile: "NONE", certificateKeystoreType: "PKCS11" })).code).toBe(
+      "keystore.unsupportedType",
+    );
     expect((await failure({ certificateKeystoreFile: "" })).message).toContain("PKCS11");
   });
   test("certificateKeystoreProvider is accepted and ignored with a warning", async () => {
-    const r = await loadCertificate({ certificateKeystoreFile: fixture("keytool-rsa.p12"), certificateKeystoreProvider: "SunJSSE" }, where);
+    const r = await loadCertificate({
+      certificateKeystoreFile: fixture("keytool-rsa.p12"),
+      certificateKeystoreProvider: "SunJSSE",
+    }, where);
     expect(r.warnings.join()).toContain("certificateKeystoreProvider [SunJSSE] is ignored");
   });
   test("declared type differs from the content: loaded by content, with a warning (Java 9+ dual format)", async () => {
-    const r = await loadCertificate({ certificateKeystoreFile: fixture("keytool-rsa.p12"), certificateKeystoreType: "JKS" }, where);
+    const r = await loadCertificate({
+      certificateKeystoreFile: fixture("keytool-rsa.p12"),
+      certificateKeystoreType: "JKS",
+    }, where);
     expect(r.warnings.join()).toContain("certificateKeystoreType is JKS but");
-    const ok = await loadCertificate({ certificateKeystoreFile: fixture("keytool-rsa.p12"), certificateKeystoreType: "pkcs12" }, where);
+    const ok = await loadCertificate({
+      certificateKeystoreFile: fixture("keytool-rsa.p12"),
+      certificateKeystoreType: "pkcs12",
+    }, where);
     expect(ok.warnings).toEqual([]);
   });
   test("a PEM file given as certificateKeystoreFile", async () => {
@@ -234,8 +343,13 @@ describe("keystores", () => {
 });
 
 test("nothing configured, and both styles at once", async () => {
-  expect((await failure({})).message).toBe("SSLHostConfig attribute certificateFile must be defined when using an SSL connector");
-  const both = await failure({ certificateFile: pem("rsa-cert.pem"), certificateKeystoreFile: fixture("keytool-rsa.p12") });
+  expect((await failure({})).message).toBe(
+    "SSLHostConfig attribute certificateFile must be defined when using an SSL connector",
+  );
+  const both = await failure({
+    certificateFile: pem("rsa-cert.pem"),
+    certificateKeystoreFile: fixture("keytool-rsa.p12"),
+  });
   expect(both.code).toBe("certificate.mixedStyles");
 });
 
@@ -244,8 +358,25 @@ describe("validity", () => {
     const { pkcs8, info } = await (await import("../../src/tls/keystore/keys.ts")).generateKeyPair("EC", "P-256");
     const dir = scratch();
     const name = new x509.Name("CN=old.example");
-    for (const [file, notBefore, days, expect_] of [["old", new Date(Date.UTC(2020, 0, 1)), 30, "expired on 2020-01-31"], ["new", new Date(Date.now() + 10 * 86_400_000), 30, "is not valid until"]] as const) {
-      const cert = await issueCertificate({ subject: name, issuer: name, spki: info.spki, signerPkcs8: pkcs8, signerInfo: info, hash: "SHA-256", notBefore, days, extensions: [] });
+    for (
+      const [file, notBefore, days, expect_] of [["old", new Date(Date.UTC(2020, 0, 1)), 30, "expired on 2020-01-31"], [
+        "new",
+        new Date(Date.now() + 10 * 86_400_000),
+        30,
+        "is not valid until",
+      ]] as const
+    ) {
+      const cert = await issueCertificate({
+        subject: name,
+        issuer: name,
+        spki: info.spki,
+        signerPkcs8: pkcs8,
+        signerInfo: info,
+        hash: "SHA-256",
+        notBefore,
+        days,
+        extensions: [],
+      });
       writeFileSync(join(dir, `${file}.pem`), toPem("PRIVATE KEY", pkcs8) + cert.toString("pem"));
       const r = await loadCertificate({ certificateFile: join(dir, `${file}.pem`) }, where);
       expect(r.warnings.join()).toContain(expect_);
@@ -262,14 +393,17 @@ describe("generateSelfSigned (first-start localhost certificate)", () => {
       const san = cert.getExtension(x509.SubjectAlternativeNameExtension)!;
       expect(san.names.items.map((n) => `${n.type}:${n.value}`)).toEqual(["dns:localhost", "ip:127.0.0.1", "ip:::1"]);
       expect(cert.subject).toBe("CN=localhost");
-      expect((await keyInfo(new Uint8Array(Buffer.from(r.keyPem.replace(/-----[^-]+-----|\s/g, ""), "base64")))).type).toBe(keyType);
+      expect((await keyInfo(new Uint8Array(Buffer.from(r.keyPem.replace(/-----[^-]+-----|\s/g, ""), "base64")))).type)
+        .toBe(keyType);
       expect(cert.notAfter.getTime() - Date.now()).toBeLessThan(31 * 86_400_000);
       // The certificate loads through the same path the server uses.
       const dir = scratch();
       writeFileSync(join(dir, "c.pem"), r.certPem);
       writeFileSync(join(dir, "k.pem"), r.keyPem);
-      expect((await loadCertificate({ certificateFile: join(dir, "c.pem"), certificateKeyFile: join(dir, "k.pem") }, where)).keyType).toBe(keyType);
+      expect(
+        (await loadCertificate({ certificateFile: join(dir, "c.pem"), certificateKeyFile: join(dir, "k.pem") }, where))
+          .keyType,
+      ).toBe(keyType);
     });
   }
 });
-

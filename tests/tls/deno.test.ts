@@ -5,7 +5,10 @@ import { tool } from "./helpers.ts";
 
 test("keystores, PEM keys, keytool and the self-signed certificate work under Deno", () => {
   const deno = resolve(import.meta.dirname, "../../node_modules/.bin/deno");
-  const r = tool(deno, ["run", "-A", join(import.meta.dirname, "deno/smoke.ts")], { timeout: 90_000, cwd: resolve(import.meta.dirname, "../..") });
+  const r = tool(deno, ["run", "-A", join(import.meta.dirname, "deno/smoke.ts")], {
+    timeout: 90_000,
+    cwd: resolve(import.meta.dirname, "../.."),
+  });
   expect(r.stderr).not.toContain("error");
   expect(r.status).toBe(0);
   const out = JSON.parse(r.stdout.trim().split("\n").pop()!);

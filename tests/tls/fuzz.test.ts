@@ -62,7 +62,10 @@ const MUTATORS: Mutator[] = [
   (b, r) => {
     const p = int(r, b.length);
     const n = 1 + int(r, 64);
-    return { bytes: new Uint8Array([...b.subarray(0, p + n), ...b.subarray(p, p + n), ...b.subarray(p + n)]), what: `doubled ${n} at ${p}` };
+    return {
+      bytes: new Uint8Array([...b.subarray(0, p + n), ...b.subarray(p, p + n), ...b.subarray(p + n)]),
+      what: `doubled ${n} at ${p}`,
+    };
   },
   (b, r) => {
     const keep = int(r, 24);
@@ -74,13 +77,18 @@ const MUTATORS: Mutator[] = [
 /** PEM: mutate the DER inside one block and re-armour it, so the ASN.1 parsers see the damage. */
 const pemDerMutator: Mutator = (b, r) => {
   const text = new TextDecoder().decode(b);
-  const blocks = [...text.matchAll(/-----BEGIN ([A-Z ]+)-----\n((?:[^\n]*:[^\n]*\n)*\n?)([A-Za-z0-9+/=\n]+?)-----END \1-----/g)];
+  const blocks = [
+    ...text.matchAll(/-----BEGIN ([A-Z ]+)-----\n((?:[^\n]*:[^\n]*\n)*\n?)([A-Za-z0-9+/=\n]+?)-----END \1-----/g),
+  ];
   const m = blocks[int(r, blocks.length)];
   const der = fromBase64(m[3].replace(/\n/g, ""));
   const { bytes, what } = MUTATORS[int(r, 5)](der, r);
   const b64 = toBase64(bytes).replace(/(.{64})/g, "$1\n").replace(/\n?$/, "\n");
   const body = bytes.length ? b64 : "AAAA\n";
-  return { bytes: new TextEncoder().encode(text.replace(m[0], `-----BEGIN ${m[1]}-----\n${m[2]}${body}-----END ${m[1]}-----`)), what: `${m[1]}: ${what}` };
+  return {
+    bytes: new TextEncoder().encode(text.replace(m[0], `-----BEGIN ${m[1]}-----\n${m[2]}${body}-----END ${m[1]}-----`)),
+    what: `${m[1]}: ${what}`,
+  };
 };
 
 /** JKS with a recomputed integrity digest, so the mutation reaches the entry, certificate and key parsers. */
@@ -101,7 +109,11 @@ const resealedPkcs12: Mutator = (b, r) => {
   const out = der.encSeq(
     der.encInt(3),
     der.encSeq(der.encOid("1.2.840.113549.1.7.1"), der.encExplicit(0, der.encOctets(bytes))),
-    der.encSeq(der.encSeq(der.encAlg("2.16.840.1.101.3.4.2.1", null), der.encOctets(new Uint8Array(mac))), der.encOctets(salt), der.encInt(2048)),
+    der.encSeq(
+      der.encSeq(der.encAlg("2.16.840.1.101.3.4.2.1", null), der.encOctets(new Uint8Array(mac))),
+      der.encOctets(salt),
+      der.encInt(2048),
+    ),
   );
   return { bytes: out, what: `authSafe ${what}, MAC recomputed` };
 };
@@ -121,17 +133,26 @@ writeFileSync(join(dir, "traditional.pem"), pemTrad);
 const TARGETS: Target[] = [
   {
     name: "JKS",
-    sources: ["keytool-rsa.jks", "keytool-ec.jks"].map((f) => ({ file: fixture(f), cfg: (p) => ({ certificateKeystoreFile: p, certificateKeystorePassword: PW, certificateKeyAlias: "tomcat" }) })),
+    sources: ["keytool-rsa.jks", "keytool-ec.jks"].map((f) => ({
+      file: fixture(f),
+      cfg: (p) => ({ certificateKeystoreFile: p, certificateKeystorePassword: PW, certificateKeyAlias: "tomcat" }),
+    })),
     mutators: [...MUTATORS, resealedJks, resealedJks, resealedJks],
   },
   {
     name: "PKCS12",
-    sources: ["keytool-rsa.p12", "openssl-rsa-legacy.p12", "openssl-ec.p12"].map((f) => ({ file: fixture(f), cfg: (p) => ({ certificateKeystoreFile: p, certificateKeystorePassword: PW, certificateKeyAlias: "tomcat" }) })),
+    sources: ["keytool-rsa.p12", "openssl-rsa-legacy.p12", "openssl-ec.p12"].map((f) => ({
+      file: fixture(f),
+      cfg: (p) => ({ certificateKeystoreFile: p, certificateKeystorePassword: PW, certificateKeyAlias: "tomcat" }),
+    })),
     mutators: [...MUTATORS, resealedPkcs12, resealedPkcs12, resealedPkcs12],
   },
   {
     name: "PEM",
-    sources: ["combined.pem", "traditional.pem"].map((f) => ({ file: join(dir, f), cfg: (p) => ({ certificateFile: p, certificateKeyPassword: PW }) })),
+    sources: ["combined.pem", "traditional.pem"].map((f) => ({
+      file: join(dir, f),
+      cfg: (p) => ({ certificateFile: p, certificateKeyPassword: PW }),
+    })),
     mutators: [...MUTATORS, pemDerMutator, pemDerMutator, pemDerMutator],
   },
 ];

@@ -30,9 +30,19 @@ export interface ToolResult {
 }
 
 /** Runs a real tool (keytool, openssl, deno) with a time limit. */
-export function tool(cmd: string, args: string[], opts: { input?: string | Uint8Array; cwd?: string; timeout?: number; env?: Record<string, string> } = {}): ToolResult {
+export function tool(
+  cmd: string,
+  args: string[],
+  opts: { input?: string | Uint8Array; cwd?: string; timeout?: number; env?: Record<string, string> } = {},
+): ToolResult {
   const env = opts.env ? { ...process.env, ...opts.env } : undefined;
-  const r = spawnSync(cmd, args, { input: opts.input, cwd: opts.cwd, timeout: opts.timeout ?? 30_000, encoding: "utf8", env });
+  const r = spawnSync(cmd, args, {
+    input: opts.input,
+    cwd: opts.cwd,
+    timeout: opts.timeout ?? 30_000,
+    encoding: "utf8",
+    env,
+  });
   return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
 }
 
@@ -45,7 +55,10 @@ export interface KeytoolRun {
 }
 
 /** `bobcat keytool` in-process with captured output; `input` is what stdin delivers. */
-export async function bobcatKeytool(args: string[], opts: { input?: string[]; isTTY?: boolean } = {}): Promise<KeytoolRun> {
+export async function bobcatKeytool(
+  args: string[],
+  opts: { input?: string[]; isTTY?: boolean } = {},
+): Promise<KeytoolRun> {
   const outChunks: Uint8Array[] = [];
   let err = "";
   const enc = new TextEncoder();

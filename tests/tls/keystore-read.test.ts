@@ -2,7 +2,14 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { certPem } from "../../src/tls/keystore/certs.ts";
-import { detectStoreType, findEntry, type Keystore, type PrivateKeyEntry, readKeystore, unlockKey } from "../../src/tls/keystore/index.ts";
+import {
+  detectStoreType,
+  findEntry,
+  type Keystore,
+  type PrivateKeyEntry,
+  readKeystore,
+  unlockKey,
+} from "../../src/tls/keystore/index.ts";
 import { keyInfo, spkiFingerprint } from "../../src/tls/keystore/keys.ts";
 import { fixtureBytes, pem, PW } from "./helpers.ts";
 
@@ -25,7 +32,11 @@ describe("keytool-made JKS", () => {
   test("RSA store: key entry with CA reply chain, trusted root, EC key with its own key password", async () => {
     const s = await readKeystore(fixtureBytes("keytool-rsa.jks"), PW);
     expect(s.type).toBe("JKS");
-    expect(s.entries.map((e) => `${e.alias}:${e.kind}`).sort()).toEqual(["ec:privateKey", "root:trustedCert", "tomcat:privateKey"]);
+    expect(s.entries.map((e) => `${e.alias}:${e.kind}`).sort()).toEqual([
+      "ec:privateKey",
+      "root:trustedCert",
+      "tomcat:privateKey",
+    ]);
     expect(chainCNs(key(s, "tomcat"))).toEqual(LEAF_CHAIN);
     expect(await matches(key(s, "tomcat"))).toBe(true);
     expect(() => unlockKey(key(s, "ec"), PW)).toThrow("Cannot recover key");
@@ -53,7 +64,12 @@ describe("keytool-made PKCS12", () => {
   test("several key entries and trusted entries (Oracle trusted-key-usage attribute)", async () => {
     const s = await readKeystore(fixtureBytes("keytool-rsa.p12"), PW);
     expect(s.type).toBe("PKCS12");
-    expect(s.entries.map((e) => `${e.alias}:${e.kind}`).sort()).toEqual(["intermediate:trustedCert", "root:trustedCert", "second:privateKey", "tomcat:privateKey"]);
+    expect(s.entries.map((e) => `${e.alias}:${e.kind}`).sort()).toEqual([
+      "intermediate:trustedCert",
+      "root:trustedCert",
+      "second:privateKey",
+      "tomcat:privateKey",
+    ]);
     expect(chainCNs(key(s, "tomcat"))).toEqual(FULL_CHAIN);
     expect(chainCNs(key(s, "second"))).toEqual(["second.localhost"]);
     expect(await matches(key(s, "tomcat"))).toBe(true);
@@ -103,11 +119,17 @@ describe("openssl pkcs12 -export", () => {
 
 describe("wrong passwords use the JDK's words", () => {
   test("JKS", async () => {
-    await expect(readKeystore(fixtureBytes("keytool-rsa.jks"), "wrong!")).rejects.toMatchObject({ code: "keystore.badPassword", message: "Keystore was tampered with, or password was incorrect" });
+    await expect(readKeystore(fixtureBytes("keytool-rsa.jks"), "wrong!")).rejects.toMatchObject({
+      code: "keystore.badPassword",
+      message: "Keystore was tampered with, or password was incorrect",
+    });
   });
   for (const f of ["keytool-rsa.p12", "openssl-rsa.p12", "openssl-rsa-legacy.p12"]) {
     test(f, async () => {
-      await expect(readKeystore(fixtureBytes(f), "wrong!")).rejects.toMatchObject({ code: "keystore.badPassword", message: "keystore password was incorrect" });
+      await expect(readKeystore(fixtureBytes(f), "wrong!")).rejects.toMatchObject({
+        code: "keystore.badPassword",
+        message: "keystore password was incorrect",
+      });
     });
   }
   test("a modified PKCS12 with the right password is reported as tampered, not as a wrong password", async () => {
@@ -118,7 +140,9 @@ describe("wrong passwords use the JDK's words", () => {
   test("a modified JKS is 'tampered with'", async () => {
     const b = fixtureBytes("keytool-rsa.jks");
     b[200] ^= 1;
-    await expect(readKeystore(b, PW)).rejects.toMatchObject({ message: expect.stringMatching(/tampered|not a readable/) });
+    await expect(readKeystore(b, PW)).rejects.toMatchObject({
+      message: expect.stringMatching(/tampered|not a readable/),
+    });
   });
 });
 
@@ -132,7 +156,8 @@ test("type detection from content", () => {
 
 test("a PEM file read as a keystore: key + chain, aliases from OpenSSL's friendlyName lines", async () => {
   const text = "Bag Attributes\n    friendlyName: web\n" + readFileSync(pem("rsa-key-pkcs8.pem"), "utf8") +
-    readFileSync(pem("rsa-cert.pem"), "utf8") + readFileSync(pem("intermediate-ca.pem"), "utf8") + readFileSync(pem("root-ca.pem"), "utf8");
+    readFileSync(pem("rsa-cert.pem"), "utf8") + readFileSync(pem("intermediate-ca.pem"), "utf8") +
+    readFileSync(pem("root-ca.pem"), "utf8");
   const s = await readKeystore(new TextEncoder().encode(text), null);
   expect(s.type).toBe("PEM");
   expect(chainCNs(key(s, "web"))).toEqual(FULL_CHAIN);

@@ -11,9 +11,23 @@ const read = async (path: string, pw = PW) => await readKeystore(new Uint8Array(
 describe("-genkeypair", () => {
   test("defaults: PKCS12, EC P-384 with SHA384withECDSA, 90 days, SubjectKeyIdentifier", async () => {
     const ks = join(scratch(), "a.p12");
-    const r = await bobcatKeytool(["-genkeypair", "-alias", "server", "-keyalg", "EC", "-dname", "CN=localhost", "-keystore", ks, "-storepass", PW]);
+    const r = await bobcatKeytool([
+      "-genkeypair",
+      "-alias",
+      "server",
+      "-keyalg",
+      "EC",
+      "-dname",
+      "CN=localhost",
+      "-keystore",
+      ks,
+      "-storepass",
+      PW,
+    ]);
     expect(r.code).toBe(0);
-    expect(r.err).toContain("Generating 384 bit EC (secp384r1) key pair and self-signed certificate (SHA384withECDSA) with a validity of 90 days\n\tfor: CN=localhost");
+    expect(r.err).toContain(
+      "Generating 384 bit EC (secp384r1) key pair and self-signed certificate (SHA384withECDSA) with a validity of 90 days\n\tfor: CN=localhost",
+    );
     const v = tool("keytool", ["-list", "-v", "-keystore", ks, "-storepass", PW]);
     expect(v.stdout).toContain("Keystore type: PKCS12");
     expect(v.stdout).toContain("Subject Public Key Algorithm: 384-bit EC (secp384r1) key");
@@ -25,17 +39,57 @@ describe("-genkeypair", () => {
   });
   test("the default keystore is ~/.keystore and the default alias mykey", () => {
     const home = scratch();
-    const script = `import { keytoolMain } from ${JSON.stringify(resolve("src/tls/keytool/main.ts"))}; process.exit(await keytoolMain(["-genkeypair", "-keyalg", "RSA", "-dname", "CN=x", "-storepass", "changeit"]));`;
+    const script = `import { keytoolMain } from ${
+      JSON.stringify(resolve("src/tls/keytool/main.ts"))
+    }; process.exit(await keytoolMain(["-genkeypair", "-keyalg", "RSA", "-dname", "CN=x", "-storepass", "changeit"]));`;
     const r = tool(process.execPath, ["-e", script], { env: { HOME: home } });
     expect(r.status).toBe(0);
     expect(existsSync(join(home, ".keystore"))).toBe(true);
-    expect(tool("keytool", ["-list", "-keystore", join(home, ".keystore"), "-storepass", PW]).stdout).toContain("mykey,");
+    expect(tool("keytool", ["-list", "-keystore", join(home, ".keystore"), "-storepass", PW]).stdout).toContain(
+      "mykey,",
+    );
   });
   test("-keysize, -groupname, -sigalg, -validity, -ext, and a JKS key password of its own", async () => {
     const ks = join(scratch(), "b.jks");
     const args = ["-keystore", ks, "-storepass", PW, "-storetype", "JKS"];
-    expect((await bobcatKeytool(["-genkeypair", "-alias", "big", "-keyalg", "RSA", "-keysize", "3072", "-sigalg", "SHA384withRSA", "-validity", "10", "-dname", "CN=big, O=Bobcat, C=JP", "-ext", "SAN=dns:big.example,ip:::1", "-ext", "EKU=serverAuth,clientAuth", ...args])).code).toBe(0);
-    expect((await bobcatKeytool(["-genkeypair", "-alias", "ec", "-keyalg", "EC", "-groupname", "secp256r1", "-keypass", "ecpass12", "-dname", "CN=ec", ...args])).code).toBe(0);
+    expect(
+      (await bobcatKeytool([
+        "-genkeypair",
+        "-alias",
+        "big",
+        "-keyalg",
+        "RSA",
+        "-keysize",
+        "3072",
+        "-sigalg",
+        "SHA384withRSA",
+        "-validity",
+        "10",
+        "-dname",
+        "CN=big, O=Bobcat, C=JP",
+        "-ext",
+        "SAN=dns:big.example,ip:::1",
+        "-ext",
+        "EKU=serverAuth,clientAuth",
+        ...args,
+      ])).code,
+    ).toBe(0);
+    expect(
+      (await bobcatKeytool([
+        "-genkeypair",
+        "-alias",
+        "ec",
+        "-keyalg",
+        "EC",
+        "-groupname",
+        "secp256r1",
+        "-keypass",
+        "ecpass12",
+        "-dname",
+        "CN=ec",
+        ...args,
+      ])).code,
+    ).toBe(0);
     const v = tool("keytool", ["-list", "-v", "-keystore", ks, "-storepass", PW]);
     expect(v.stdout).toContain("Keystore type: JKS");
     expect(v.stdout).toContain("Owner: CN=big, O=Bobcat, C=JP");
@@ -46,13 +100,33 @@ describe("-genkeypair", () => {
     expect(v.stdout).toContain("clientAuth");
     expect(v.stdout).toContain("256-bit EC (secp256r1) key");
     // The real keytool can use the key only with its own password.
-    expect(tool("keytool", ["-certreq", "-alias", "ec", "-keystore", ks, "-storepass", PW, "-keypass", "ecpass12"]).stdout).toContain("BEGIN NEW CERTIFICATE REQUEST");
-    expect(tool("keytool", ["-certreq", "-alias", "ec", "-keystore", ks, "-storepass", PW, "-keypass", "wrongpass"]).stdout).toContain("Cannot recover key");
+    expect(
+      tool("keytool", ["-certreq", "-alias", "ec", "-keystore", ks, "-storepass", PW, "-keypass", "ecpass12"]).stdout,
+    ).toContain("BEGIN NEW CERTIFICATE REQUEST");
+    expect(
+      tool("keytool", ["-certreq", "-alias", "ec", "-keystore", ks, "-storepass", PW, "-keypass", "wrongpass"]).stdout,
+    ).toContain("Cannot recover key");
   });
   test("PKCS12 ignores a different -keypass with keytool's warning", async () => {
     const ks = join(scratch(), "c.p12");
-    const r = await bobcatKeytool(["-genkeypair", "-alias", "a", "-keyalg", "EC", "-dname", "CN=a", "-keypass", "other12", "-keystore", ks, "-storepass", PW]);
-    expect(r.err).toContain("Different store and key passwords not supported for PKCS12 KeyStores. Ignoring user-specified -keypass value.");
+    const r = await bobcatKeytool([
+      "-genkeypair",
+      "-alias",
+      "a",
+      "-keyalg",
+      "EC",
+      "-dname",
+      "CN=a",
+      "-keypass",
+      "other12",
+      "-keystore",
+      ks,
+      "-storepass",
+      PW,
+    ]);
+    expect(r.err).toContain(
+      "Different store and key passwords not supported for PKCS12 KeyStores. Ignoring user-specified -keypass value.",
+    );
     expect(tool("keytool", ["-certreq", "-alias", "a", "-keystore", ks, "-storepass", PW]).status).toBe(0);
   });
   test("errors: no -keyalg, alias exists, short password, bad -dname", async () => {
@@ -60,19 +134,49 @@ describe("-genkeypair", () => {
     const base = ["-keystore", ks, "-storepass", PW, "-dname", "CN=x"];
     expect((await bobcatKeytool(["-genkeypair", ...base])).err).toContain("The -keyalg option must be specified.");
     await bobcatKeytool(["-genkeypair", "-alias", "x", "-keyalg", "EC", ...base]);
-    expect((await bobcatKeytool(["-genkeypair", "-alias", "X", "-keyalg", "EC", ...base])).err).toContain("Key pair not generated, alias <X> already exists");
-    const short = await bobcatKeytool(["-genkeypair", "-keyalg", "EC", "-dname", "CN=x", "-keystore", join(scratch(), "e.p12"), "-storepass", "abc"]);
+    expect((await bobcatKeytool(["-genkeypair", "-alias", "X", "-keyalg", "EC", ...base])).err).toContain(
+      "Key pair not generated, alias <X> already exists",
+    );
+    const short = await bobcatKeytool([
+      "-genkeypair",
+      "-keyalg",
+      "EC",
+      "-dname",
+      "CN=x",
+      "-keystore",
+      join(scratch(), "e.p12"),
+      "-storepass",
+      "abc",
+    ]);
     expect(short.err).toContain("Keystore password must be at least 6 characters");
-    expect((await bobcatKeytool(["-genkeypair", "-alias", "y", "-keyalg", "EC", "-keystore", ks, "-storepass", PW, "-dname", "FOO=bar"])).err).toContain("Unrecognized keyword FOO");
+    expect(
+      (await bobcatKeytool([
+        "-genkeypair",
+        "-alias",
+        "y",
+        "-keyalg",
+        "EC",
+        "-keystore",
+        ks,
+        "-storepass",
+        PW,
+        "-dname",
+        "FOO=bar",
+      ])).err,
+    ).toContain("Unrecognized keyword FOO");
   });
   test("prompts for the distinguished name when -dname is missing", async () => {
     const ks = join(scratch(), "f.p12");
     const answers = ["Duke\n", "Java\n", "Oracle\n", "Santa Clara\n", "CA\n", "US\n", "yes\n"];
-    const r = await bobcatKeytool(["-genkeypair", "-keyalg", "EC", "-keystore", ks, "-storepass", PW], { input: answers });
+    const r = await bobcatKeytool(["-genkeypair", "-keyalg", "EC", "-keystore", ks, "-storepass", PW], {
+      input: answers,
+    });
     expect(r.code).toBe(0);
     expect(r.err).toContain("What is your first and last name?");
     expect(r.err).toContain("Is CN=Duke, OU=Java, O=Oracle, L=Santa Clara, ST=CA, C=US correct?");
-    expect(tool("keytool", ["-list", "-v", "-keystore", ks, "-storepass", PW]).stdout).toContain("Owner: CN=Duke, OU=Java, O=Oracle, L=Santa Clara, ST=CA, C=US");
+    expect(tool("keytool", ["-list", "-v", "-keystore", ks, "-storepass", PW]).stdout).toContain(
+      "Owner: CN=Duke, OU=Java, O=Oracle, L=Santa Clara, ST=CA, C=US",
+    );
   });
 });
 
@@ -82,7 +186,9 @@ describe("-list", () => {
     expect(r.code).toBe(0);
     expect(r.out).toContain("Keystore type: PKCS12\n");
     expect(r.out).toContain("Your keystore contains 4 entries\n");
-    expect(r.out).toMatch(/intermediate, \w{3} \d{1,2}, \d{4}, trustedCertEntry, \nCertificate fingerprint \(SHA-256\): ([0-9A-F]{2}:){31}[0-9A-F]{2}\n/);
+    expect(r.out).toMatch(
+      /intermediate, \w{3} \d{1,2}, \d{4}, trustedCertEntry, \nCertificate fingerprint \(SHA-256\): ([0-9A-F]{2}:){31}[0-9A-F]{2}\n/,
+    );
     expect(r.out.indexOf("intermediate,")).toBeLessThan(r.out.indexOf("tomcat,"));
     // Same fingerprints as the real keytool prints.
     const real = tool("keytool", ["-list", "-keystore", fixture("keytool-rsa.p12"), "-storepass", PW]).stdout;
@@ -90,14 +196,47 @@ describe("-list", () => {
     expect(fps(r.out)).toEqual(fps(real));
   });
   test("-v and -rfc", async () => {
-    const v = await bobcatKeytool(["-list", "-v", "-alias", "tomcat", "-keystore", fixture("keytool-rsa.jks"), "-storepass", PW]);
+    const v = await bobcatKeytool([
+      "-list",
+      "-v",
+      "-alias",
+      "tomcat",
+      "-keystore",
+      fixture("keytool-rsa.jks"),
+      "-storepass",
+      PW,
+    ]);
     expect(v.out).toContain("Alias name: tomcat\n");
-    expect(v.out).toContain("Entry type: PrivateKeyEntry\nCertificate chain length: 2\nCertificate[1]:\nOwner: CN=localhost, OU=Tests, O=Bobcat\nIssuer: CN=Bobcat Test Intermediate CA, O=Bobcat Tests\n");
-    const real = tool("keytool", ["-list", "-v", "-alias", "tomcat", "-keystore", fixture("keytool-rsa.jks"), "-storepass", PW]).stdout;
-    for (const line of ["Serial number:", "Valid from:", "\t SHA1:", "\t SHA256:", "Signature algorithm name:", "Subject Public Key Algorithm:"]) {
-      expect(v.out.split("\n").filter((l) => l.startsWith(line))).toEqual(real.split("\n").filter((l) => l.startsWith(line)));
+    expect(v.out).toContain(
+      "Entry type: PrivateKeyEntry\nCertificate chain length: 2\nCertificate[1]:\nOwner: CN=localhost, OU=Tests, O=Bobcat\nIssuer: CN=Bobcat Test Intermediate CA, O=Bobcat Tests\n",
+    );
+    const real =
+      tool("keytool", ["-list", "-v", "-alias", "tomcat", "-keystore", fixture("keytool-rsa.jks"), "-storepass", PW])
+        .stdout;
+    for (
+      const line of [
+        "Serial number:",
+        "Valid from:",
+        "\t SHA1:",
+        "\t SHA256:",
+        "Signature algorithm name:",
+        "Subject Public Key Algorithm:",
+      ]
+    ) {
+      expect(v.out.split("\n").filter((l) => l.startsWith(line))).toEqual(
+        real.split("\n").filter((l) => l.startsWith(line)),
+      );
     }
-    const rfc = await bobcatKeytool(["-list", "-rfc", "-alias", "root", "-keystore", fixture("keytool-rsa.jks"), "-storepass", PW]);
+    const rfc = await bobcatKeytool([
+      "-list",
+      "-rfc",
+      "-alias",
+      "root",
+      "-keystore",
+      fixture("keytool-rsa.jks"),
+      "-storepass",
+      PW,
+    ]);
     expect(rfc.out).toContain("-----BEGIN CERTIFICATE-----");
     expect(rfc.out).toContain(readFileSync(pem("root-ca.pem"), "utf8").trim());
   });
@@ -107,7 +246,15 @@ describe("-list", () => {
     expect(jks.err).toContain("keytool error: Keystore was tampered with, or password was incorrect");
     const p12 = await bobcatKeytool(["-list", "-keystore", fixture("keytool-rsa.p12"), "-storepass", "wrongpw"]);
     expect(p12.err).toContain("keytool error: keystore password was incorrect");
-    const alias = await bobcatKeytool(["-list", "-alias", "nosuch", "-keystore", fixture("keytool-rsa.p12"), "-storepass", PW]);
+    const alias = await bobcatKeytool([
+      "-list",
+      "-alias",
+      "nosuch",
+      "-keystore",
+      fixture("keytool-rsa.p12"),
+      "-storepass",
+      PW,
+    ]);
     expect(alias.err).toContain("keytool error: Alias <nosuch> does not exist");
     const nofile = await bobcatKeytool(["-list", "-keystore", "/nonexistent/x.p12", "-storepass", PW]);
     expect(nofile.err).toContain("Keystore file does not exist: /nonexistent/x.p12");
@@ -123,9 +270,23 @@ describe("-list", () => {
     expect(typed.err).toContain("Enter keystore password:");
     expect(typed.out).toContain("Your keystore contains 2 entries");
     process.env.BOBCAT_TEST_STOREPASS = PW;
-    expect((await bobcatKeytool(["-list", "-keystore", fixture("keytool-ec.p12"), "-storepass:env", "BOBCAT_TEST_STOREPASS"])).code).toBe(0);
-    expect((await bobcatKeytool(["-list", "-keystore", fixture("keytool-ec.p12"), "-storepass:file", pem("password.txt")])).code).toBe(0);
-    expect((await bobcatKeytool(["-list", "-keystore", fixture("keytool-ec.p12"), "-storepass:env", "BOBCAT_TEST_NOPE"])).err).toContain("Cannot find environment variable: BOBCAT_TEST_NOPE");
+    expect(
+      (await bobcatKeytool([
+        "-list",
+        "-keystore",
+        fixture("keytool-ec.p12"),
+        "-storepass:env",
+        "BOBCAT_TEST_STOREPASS",
+      ])).code,
+    ).toBe(0);
+    expect(
+      (await bobcatKeytool(["-list", "-keystore", fixture("keytool-ec.p12"), "-storepass:file", pem("password.txt")]))
+        .code,
+    ).toBe(0);
+    expect(
+      (await bobcatKeytool(["-list", "-keystore", fixture("keytool-ec.p12"), "-storepass:env", "BOBCAT_TEST_NOPE"]))
+        .err,
+    ).toContain("Cannot find environment variable: BOBCAT_TEST_NOPE");
     const none = await bobcatKeytool(["-list", "-keystore", fixture("keytool-ec.p12")]);
     expect(none.code).toBe(1);
     expect(none.err).toContain("No password given for -storepass");
@@ -160,51 +321,142 @@ describe("editing a store", () => {
     expect((await bobcatKeytool(["-delete", "-alias", "root", ...common])).code).toBe(0);
     const bad = await bobcatKeytool(["-changealias", "-alias", "ec", "-destalias", "ec2", ...common]);
     expect(bad.err).toContain("Cannot recover key");
-    expect((await bobcatKeytool(["-changealias", "-alias", "ec", "-destalias", "ec2", "-keypass", "ecpass12", ...common])).code).toBe(0);
-    expect((await bobcatKeytool(["-changealias", "-alias", "tomcat", "-destalias", "ec2", ...common])).err).toContain("Target alias <ec2> already exists");
+    expect(
+      (await bobcatKeytool(["-changealias", "-alias", "ec", "-destalias", "ec2", "-keypass", "ecpass12", ...common]))
+        .code,
+    ).toBe(0);
+    expect((await bobcatKeytool(["-changealias", "-alias", "tomcat", "-destalias", "ec2", ...common])).err).toContain(
+      "Target alias <ec2> already exists",
+    );
     const l = tool("keytool", ["-list", ...common]).stdout;
     expect(l).toContain("Your keystore contains 2 entries");
     expect(l).toContain("ec2,");
-    expect(tool("keytool", ["-certreq", "-alias", "ec2", "-keypass", "ecpass12", ...common]).stdout).toContain("BEGIN NEW CERTIFICATE REQUEST");
+    expect(tool("keytool", ["-certreq", "-alias", "ec2", "-keypass", "ecpass12", ...common]).stdout).toContain(
+      "BEGIN NEW CERTIFICATE REQUEST",
+    );
   });
   test("-storepasswd re-protects PKCS12 keys; the real keytool opens the store with the new password", async () => {
     const ks = join(scratch(), "f.p12");
     writeFileSync(ks, fixtureBytes("keytool-rsa.p12"));
-    expect((await bobcatKeytool(["-storepasswd", "-new", "newpass99", "-keystore", ks, "-storepass", PW])).code).toBe(0);
-    expect(tool("keytool", ["-list", "-keystore", ks, "-storepass", "newpass99"]).stdout).toContain("Your keystore contains 4 entries");
-    expect(tool("keytool", ["-certreq", "-alias", "tomcat", "-keystore", ks, "-storepass", "newpass99"]).status).toBe(0);
-    expect((await bobcatKeytool(["-storepasswd", "-new", "abc", "-keystore", ks, "-storepass", "newpass99"])).err).toContain("at least 6 characters");
+    expect((await bobcatKeytool(["-storepasswd", "-new", "newpass99", "-keystore", ks, "-storepass", PW])).code).toBe(
+      0,
+    );
+    expect(tool("keytool", ["-list", "-keystore", ks, "-storepass", "newpass99"]).stdout).toContain(
+      "Your keystore contains 4 entries",
+    );
+    expect(tool("keytool", ["-certreq", "-alias", "tomcat", "-keystore", ks, "-storepass", "newpass99"]).status).toBe(
+      0,
+    );
+    expect((await bobcatKeytool(["-storepasswd", "-new", "abc", "-keystore", ks, "-storepass", "newpass99"])).err)
+      .toContain("at least 6 characters");
   });
   test("-storepasswd on JKS keeps key passwords; -keypasswd changes one", async () => {
     const ks = join(scratch(), "g.jks");
     writeFileSync(ks, fixtureBytes("keytool-rsa.jks"));
-    expect((await bobcatKeytool(["-storepasswd", "-new", "newpass99", "-keystore", ks, "-storepass", PW])).code).toBe(0);
-    expect((await bobcatKeytool(["-keypasswd", "-alias", "ec", "-keypass", "ecpass12", "-new", "ecpass34", "-keystore", ks, "-storepass", "newpass99"])).code).toBe(0);
-    expect(tool("keytool", ["-certreq", "-alias", "ec", "-keystore", ks, "-storepass", "newpass99", "-keypass", "ecpass34"]).status).toBe(0);
-    expect(tool("keytool", ["-certreq", "-alias", "tomcat", "-keystore", ks, "-storepass", "newpass99", "-keypass", PW]).status).toBe(0);
+    expect((await bobcatKeytool(["-storepasswd", "-new", "newpass99", "-keystore", ks, "-storepass", PW])).code).toBe(
+      0,
+    );
+    expect(
+      (await bobcatKeytool([
+        "-keypasswd",
+        "-alias",
+        "ec",
+        "-keypass",
+        "ecpass12",
+        "-new",
+        "ecpass34",
+        "-keystore",
+        ks,
+        "-storepass",
+        "newpass99",
+      ])).code,
+    ).toBe(0);
+    expect(
+      tool("keytool", ["-certreq", "-alias", "ec", "-keystore", ks, "-storepass", "newpass99", "-keypass", "ecpass34"])
+        .status,
+    ).toBe(0);
+    expect(
+      tool("keytool", ["-certreq", "-alias", "tomcat", "-keystore", ks, "-storepass", "newpass99", "-keypass", PW])
+        .status,
+    ).toBe(0);
   });
 });
 
 describe("-importcert", () => {
   test("a self-signed certificate needs a yes without -noprompt", async () => {
     const ks = join(scratch(), "t.p12");
-    const no = await bobcatKeytool(["-importcert", "-alias", "root", "-file", pem("root-ca.pem"), "-keystore", ks, "-storepass", PW], { input: ["no\n"] });
+    const no = await bobcatKeytool([
+      "-importcert",
+      "-alias",
+      "root",
+      "-file",
+      pem("root-ca.pem"),
+      "-keystore",
+      ks,
+      "-storepass",
+      PW,
+    ], { input: ["no\n"] });
     expect(no.out).toContain("Owner: CN=Bobcat Test Root CA");
     expect(no.err).toContain("Trust this certificate? [no]:");
     expect(no.err).toContain("Certificate was not added to keystore");
-    const yes = await bobcatKeytool(["-importcert", "-alias", "root", "-file", pem("root-ca.pem"), "-keystore", ks, "-storepass", PW], { input: ["yes\n"] });
+    const yes = await bobcatKeytool([
+      "-importcert",
+      "-alias",
+      "root",
+      "-file",
+      pem("root-ca.pem"),
+      "-keystore",
+      ks,
+      "-storepass",
+      PW,
+    ], { input: ["yes\n"] });
     expect(yes.err).toContain("Certificate was added to keystore");
-    const dup = await bobcatKeytool(["-importcert", "-alias", "root", "-file", pem("root-ca.pem"), "-keystore", ks, "-storepass", PW, "-noprompt"]);
+    const dup = await bobcatKeytool([
+      "-importcert",
+      "-alias",
+      "root",
+      "-file",
+      pem("root-ca.pem"),
+      "-keystore",
+      ks,
+      "-storepass",
+      PW,
+      "-noprompt",
+    ]);
     expect(dup.err).toContain("Certificate not imported, alias <root> already exists");
     // keytool lists it as trustedCertEntry: the Oracle trusted-key-usage attribute is there.
     expect(tool("keytool", ["-list", "-keystore", ks, "-storepass", PW]).stdout).toContain("root, ");
     expect(tool("keytool", ["-list", "-keystore", ks, "-storepass", PW]).stdout).toContain("trustedCertEntry");
-    expect(tool("openssl", ["pkcs12", "-info", "-nokeys", "-in", ks, "-passin", `pass:${PW}`]).stdout).toContain("2.16.840.1.113894.746875.1.1");
+    expect(tool("openssl", ["pkcs12", "-info", "-nokeys", "-in", ks, "-passin", `pass:${PW}`]).stdout).toContain(
+      "2.16.840.1.113894.746875.1.1",
+    );
   });
   test("a reply for another key is refused", async () => {
     const ks = join(scratch(), "r.p12");
-    await bobcatKeytool(["-genkeypair", "-alias", "tomcat", "-keyalg", "RSA", "-dname", "CN=x", "-keystore", ks, "-storepass", PW]);
-    const r = await bobcatKeytool(["-importcert", "-alias", "tomcat", "-file", pem("rsa-fullchain.pem"), "-keystore", ks, "-storepass", PW]);
+    await bobcatKeytool([
+      "-genkeypair",
+      "-alias",
+      "tomcat",
+      "-keyalg",
+      "RSA",
+      "-dname",
+      "CN=x",
+      "-keystore",
+      ks,
+      "-storepass",
+      PW,
+    ]);
+    const r = await bobcatKeytool([
+      "-importcert",
+      "-alias",
+      "tomcat",
+      "-file",
+      pem("rsa-fullchain.pem"),
+      "-keystore",
+      ks,
+      "-storepass",
+      PW,
+    ]);
     expect(r.err).toContain("keytool error: Public keys in reply and keystore don't match");
   });
 });
@@ -212,7 +464,17 @@ describe("-importcert", () => {
 describe("-importkeystore", () => {
   test("JKS → PKCS12 (per alias, with a source key password), read by keytool and openssl", async () => {
     const dest = join(scratch(), "out.p12");
-    const base = ["-importkeystore", "-srckeystore", fixture("keytool-rsa.jks"), "-srcstorepass", PW, "-destkeystore", dest, "-deststorepass", PW];
+    const base = [
+      "-importkeystore",
+      "-srckeystore",
+      fixture("keytool-rsa.jks"),
+      "-srcstorepass",
+      PW,
+      "-destkeystore",
+      dest,
+      "-deststorepass",
+      PW,
+    ];
     expect((await bobcatKeytool([...base, "-srcalias", "tomcat"])).code).toBe(0);
     const r = await bobcatKeytool([...base, "-srcalias", "ec", "-srckeypass", "ecpass12", "-destalias", "eckey"]);
     expect(r.err).toContain("Entry for alias eckey successfully imported.");
@@ -227,11 +489,26 @@ describe("-importkeystore", () => {
   test("PKCS12 → JKS → PEM → PKCS12 keeps keys and chains", async () => {
     const dir = scratch();
     const hop = async (src: string, dest: string, type: string) =>
-      (await bobcatKeytool(["-importkeystore", "-srckeystore", src, "-srcstorepass", PW, "-destkeystore", dest, "-deststoretype", type, "-deststorepass", PW, "-noprompt"])).code;
+      (await bobcatKeytool([
+        "-importkeystore",
+        "-srckeystore",
+        src,
+        "-srcstorepass",
+        PW,
+        "-destkeystore",
+        dest,
+        "-deststoretype",
+        type,
+        "-deststorepass",
+        PW,
+        "-noprompt",
+      ])).code;
     expect(await hop(fixture("keytool-rsa.p12"), join(dir, "a.jks"), "JKS")).toBe(0);
     expect(await hop(join(dir, "a.jks"), join(dir, "b.pem"), "PEM")).toBe(0);
     expect(await hop(join(dir, "b.pem"), join(dir, "c.p12"), "PKCS12")).toBe(0);
-    expect(tool("keytool", ["-list", "-keystore", join(dir, "a.jks"), "-storepass", PW]).stdout).toContain("Your keystore contains 4 entries");
+    expect(tool("keytool", ["-list", "-keystore", join(dir, "a.jks"), "-storepass", PW]).stdout).toContain(
+      "Your keystore contains 4 entries",
+    );
     expect(readFileSync(join(dir, "b.pem"), "utf8")).toContain("BEGIN ENCRYPTED PRIVATE KEY");
     expect(tool("openssl", ["pkey", "-in", join(dir, "b.pem"), "-passin", `pass:${PW}`, "-noout"]).status).toBe(0);
     const s = await read(join(dir, "c.p12"));
@@ -242,7 +519,17 @@ describe("-importkeystore", () => {
   test("in-place migration JKS → PKCS12 keeps the old file", async () => {
     const ks = join(scratch(), "old.jks");
     writeFileSync(ks, fixtureBytes("keytool-ec.jks"));
-    const r = await bobcatKeytool(["-importkeystore", "-srckeystore", ks, "-destkeystore", ks, "-deststoretype", "pkcs12", "-srcstorepass", PW]);
+    const r = await bobcatKeytool([
+      "-importkeystore",
+      "-srckeystore",
+      ks,
+      "-destkeystore",
+      ks,
+      "-deststoretype",
+      "pkcs12",
+      "-srcstorepass",
+      PW,
+    ]);
     expect(r.code).toBe(0);
     expect(r.err).toContain(`Migrated "${ks}" to PKCS12. The JKS keystore is backed up as "${ks}.old".`);
     expect(tool("keytool", ["-list", "-keystore", ks, "-storepass", PW]).stdout).toContain("Keystore type: PKCS12");
@@ -254,16 +541,109 @@ test("-gencert signs a CSR: openssl verifies the result and it imports back as a
   const dir = scratch();
   const ca = join(dir, "ca.p12");
   const srv = join(dir, "server.p12");
-  await bobcatKeytool(["-genkeypair", "-alias", "ca", "-keyalg", "RSA", "-dname", "CN=Test CA", "-ext", "BC=ca:true", "-ext", "KU=keyCertSign,cRLSign", "-validity", "30", "-keystore", ca, "-storepass", PW]);
-  await bobcatKeytool(["-genkeypair", "-alias", "tomcat", "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=localhost", "-keystore", srv, "-storepass", PW]);
-  await bobcatKeytool(["-certreq", "-alias", "tomcat", "-file", join(dir, "s.csr"), "-keystore", srv, "-storepass", PW]);
-  const g = await bobcatKeytool(["-gencert", "-alias", "ca", "-infile", join(dir, "s.csr"), "-outfile", join(dir, "s.crt"), "-rfc", "-ext", "SAN=dns:localhost", "-ext", "EKU=serverAuth", "-keystore", ca, "-storepass", PW]);
+  await bobcatKeytool([
+    "-genkeypair",
+    "-alias",
+    "ca",
+    "-keyalg",
+    "RSA",
+    "-dname",
+    "CN=Test CA",
+    "-ext",
+    "BC=ca:true",
+    "-ext",
+    "KU=keyCertSign,cRLSign",
+    "-validity",
+    "30",
+    "-keystore",
+    ca,
+    "-storepass",
+    PW,
+  ]);
+  await bobcatKeytool([
+    "-genkeypair",
+    "-alias",
+    "tomcat",
+    "-keyalg",
+    "EC",
+    "-groupname",
+    "secp256r1",
+    "-dname",
+    "CN=localhost",
+    "-keystore",
+    srv,
+    "-storepass",
+    PW,
+  ]);
+  await bobcatKeytool([
+    "-certreq",
+    "-alias",
+    "tomcat",
+    "-file",
+    join(dir, "s.csr"),
+    "-keystore",
+    srv,
+    "-storepass",
+    PW,
+  ]);
+  const g = await bobcatKeytool([
+    "-gencert",
+    "-alias",
+    "ca",
+    "-infile",
+    join(dir, "s.csr"),
+    "-outfile",
+    join(dir, "s.crt"),
+    "-rfc",
+    "-ext",
+    "SAN=dns:localhost",
+    "-ext",
+    "EKU=serverAuth",
+    "-keystore",
+    ca,
+    "-storepass",
+    PW,
+  ]);
   expect(g.code).toBe(0);
-  await bobcatKeytool(["-exportcert", "-rfc", "-alias", "ca", "-file", join(dir, "ca.crt"), "-keystore", ca, "-storepass", PW]);
+  await bobcatKeytool([
+    "-exportcert",
+    "-rfc",
+    "-alias",
+    "ca",
+    "-file",
+    join(dir, "ca.crt"),
+    "-keystore",
+    ca,
+    "-storepass",
+    PW,
+  ]);
   const v = tool("openssl", ["verify", "-CAfile", join(dir, "ca.crt"), join(dir, "s.crt")]);
   expect(v.stdout).toContain("OK");
-  expect((await bobcatKeytool(["-importcert", "-alias", "ca", "-noprompt", "-file", join(dir, "ca.crt"), "-keystore", srv, "-storepass", PW])).code).toBe(0);
-  const imp = await bobcatKeytool(["-importcert", "-alias", "tomcat", "-file", join(dir, "s.crt"), "-keystore", srv, "-storepass", PW]);
+  expect(
+    (await bobcatKeytool([
+      "-importcert",
+      "-alias",
+      "ca",
+      "-noprompt",
+      "-file",
+      join(dir, "ca.crt"),
+      "-keystore",
+      srv,
+      "-storepass",
+      PW,
+    ])).code,
+  ).toBe(0);
+  const imp = await bobcatKeytool([
+    "-importcert",
+    "-alias",
+    "tomcat",
+    "-file",
+    join(dir, "s.crt"),
+    "-keystore",
+    srv,
+    "-storepass",
+    PW,
+  ]);
   expect(imp.err).toContain("Certificate reply was installed in keystore");
   const l = tool("keytool", ["-list", "-v", "-alias", "tomcat", "-keystore", srv, "-storepass", PW]).stdout;
   expect(l).toContain("Certificate chain length: 2");
@@ -272,7 +652,22 @@ test("-gencert signs a CSR: openssl verifies the result and it imports back as a
 
 test("-J-Dkeystore.pkcs12.legacy writes the legacy algorithms; keytool and openssl -legacy read it", async () => {
   const ks = join(scratch(), "legacy.p12");
-  expect((await bobcatKeytool(["-genkeypair", "-J-Dkeystore.pkcs12.legacy", "-alias", "old", "-keyalg", "RSA", "-dname", "CN=old", "-keystore", ks, "-storepass", PW])).code).toBe(0);
+  expect(
+    (await bobcatKeytool([
+      "-genkeypair",
+      "-J-Dkeystore.pkcs12.legacy",
+      "-alias",
+      "old",
+      "-keyalg",
+      "RSA",
+      "-dname",
+      "CN=old",
+      "-keystore",
+      ks,
+      "-storepass",
+      PW,
+    ])).code,
+  ).toBe(0);
   const o = tool("openssl", ["pkcs12", "-legacy", "-info", "-in", ks, "-passin", `pass:${PW}`, "-nodes"]);
   expect(o.status).toBe(0);
   expect(o.stderr).toContain("MAC: sha1");

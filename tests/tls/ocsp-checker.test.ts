@@ -6,7 +6,15 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { OCSPResponseStatus } from "@peculiar/asn1-ocsp";
 import { OcspChecker, type OcspCheckerOptions } from "../../src/tls/ocsp/index.ts";
-import { buildResponse, type OcspPki, type Responder, startFakeResponder, startOpensslResponder, startPkiResponder, statusOnlyResponse } from "../helpers/ocsp-responder.ts";
+import {
+  buildResponse,
+  type OcspPki,
+  type Responder,
+  startFakeResponder,
+  startOpensslResponder,
+  startPkiResponder,
+  statusOnlyResponse,
+} from "../helpers/ocsp-responder.ts";
 import { cleanupScratch, scratch } from "./helpers.ts";
 
 let pki: OcspPki;
@@ -25,7 +33,11 @@ afterAll(async () => {
 function checker(opts: OcspCheckerOptions = {}) {
   const warnings: string[] = [];
   const debug: string[] = [];
-  const c = new OcspChecker({ timeoutMs: 5000, log: { warn: (m) => warnings.push(m), debug: (m) => debug.push(m) }, ...opts });
+  const c = new OcspChecker({
+    timeoutMs: 5000,
+    log: { warn: (m) => warnings.push(m), debug: (m) => debug.push(m) },
+    ...opts,
+  });
   return { c, warnings, debug };
 }
 
@@ -60,7 +72,16 @@ describe("statuses", () => {
   });
 
   test("a forged response is refused even with soft-fail (not a network failure)", async () => {
-    const forged = await fake(() => buildResponse({ cert: pki.mallory.cert, issuer: pki.ca.cert, status: "good", responderCert: pki.signer.cert, include: [pki.signer.cert], signerKeyPem: pki.rogueSigner.keyPem }));
+    const forged = await fake(() =>
+      buildResponse({
+        cert: pki.mallory.cert,
+        issuer: pki.ca.cert,
+        status: "good",
+        responderCert: pki.signer.cert,
+        include: [pki.signer.cert],
+        signerKeyPem: pki.rogueSigner.keyPem,
+      })
+    );
     const r = await checker({ softFail: true, responderUrl: forged.url }).c.check([pki.mallory.cert, pki.ca.cert]);
     expect(r).toMatchObject({ ok: false, status: "invalid" });
     expect(r.error?.code).toBe("ocsp.badSignature");
@@ -68,7 +89,11 @@ describe("statuses", () => {
 
   test("a chain without the issuer, and a self-signed certificate, cannot be checked", async () => {
     const { c } = checker();
-    expect(await c.check([pki.alice.cert])).toMatchObject({ ok: false, status: "invalid", error: { code: "ocsp.noIssuer" } });
+    expect(await c.check([pki.alice.cert])).toMatchObject({
+      ok: false,
+      status: "invalid",
+      error: { code: "ocsp.noIssuer" },
+    });
     const self = await c.check([pki.ca.cert]);
     expect(self).toMatchObject({ ok: false, error: { code: "ocsp.noIssuer" } });
     expect(self.reason).toContain("self-signed");
@@ -78,7 +103,10 @@ describe("statuses", () => {
   test("the trust anchor at the end of the chain is not asked about", async () => {
     const before = responder.requests;
     const { c } = checker();
-    expect(await c.check([pki.server.cert, pki.ca.cert])).toMatchObject({ ok: true, reason: "OCSP status good for 1 certificate(s)" });
+    expect(await c.check([pki.server.cert, pki.ca.cert])).toMatchObject({
+      ok: true,
+      reason: "OCSP status good for 1 certificate(s)",
+    });
     expect(responder.requests - before).toBe(1);
   });
 });
@@ -98,20 +126,30 @@ describe("soft-fail (Tomcat's ocspSoftFail, default true)", () => {
     expect(dflt.warnings).toHaveLength(1);
     expect(dflt.warnings[0]).toContain("allowed because ocspSoftFail is true");
     expect(dflt.warnings[0]).toContain("[CN=alice]");
-    expect(await checker({ responderUrl: url, softFail: true }).c.check([pki.alice.cert, pki.ca.cert])).toMatchObject({ ok: true });
+    expect(await checker({ responderUrl: url, softFail: true }).c.check([pki.alice.cert, pki.ca.cert])).toMatchObject({
+      ok: true,
+    });
     const hard = checker({ responderUrl: url, softFail: false });
     expect(await hard.c.check([pki.alice.cert, pki.ca.cert])).toMatchObject({ ok: false, status: "unavailable" });
     expect(hard.warnings).toEqual([]);
   });
 
-  for (const [name, status] of [["TryLater", OCSPResponseStatus.tryLater], ["InternalError", OCSPResponseStatus.internalError]] as const) {
+  for (
+    const [name, status] of [["TryLater", OCSPResponseStatus.tryLater], [
+      "InternalError",
+      OCSPResponseStatus.internalError,
+    ]] as const
+  ) {
     test(`TestOcspSoftFail${name}: soft-fail true allows, false refuses (either client certificate)`, async () => {
       const r = await fake(() => statusOnlyResponse(status));
       for (const cert of [pki.alice.cert, pki.mallory.cert]) {
         const soft = await checker({ responderUrl: r.url }).c.check([cert, pki.ca.cert]);
         expect(soft).toMatchObject({ ok: true, status: "unavailable" });
         expect(soft.error?.responseStatus).toBe(name[0].toLowerCase() + name.slice(1));
-        expect(await checker({ responderUrl: r.url, softFail: false }).c.check([cert, pki.ca.cert])).toMatchObject({ ok: false, status: "unavailable" });
+        expect(await checker({ responderUrl: r.url, softFail: false }).c.check([cert, pki.ca.cert])).toMatchObject({
+          ok: false,
+          status: "unavailable",
+        });
       }
     });
   }
@@ -120,18 +158,28 @@ describe("soft-fail (Tomcat's ocspSoftFail, default true)", () => {
     const r = await fake(() => new Uint8Array(0));
     r.mode = "hang";
     const t0 = Date.now();
-    expect(await checker({ responderUrl: r.url, timeoutMs: 400 }).c.check([pki.alice.cert, pki.ca.cert])).toMatchObject({ ok: true, error: { code: "ocsp.timeout" } });
-    expect(await checker({ responderUrl: r.url, timeoutMs: 400, softFail: false }).c.check([pki.alice.cert, pki.ca.cert])).toMatchObject({ ok: false, error: { code: "ocsp.timeout" } });
+    expect(await checker({ responderUrl: r.url, timeoutMs: 400 }).c.check([pki.alice.cert, pki.ca.cert])).toMatchObject(
+      { ok: true, error: { code: "ocsp.timeout" } },
+    );
+    expect(
+      await checker({ responderUrl: r.url, timeoutMs: 400, softFail: false }).c.check([pki.alice.cert, pki.ca.cert]),
+    ).toMatchObject({ ok: false, error: { code: "ocsp.timeout" } });
     expect(Date.now() - t0).toBeLessThan(4000);
   });
 
   test("HTTP errors are network failures; malformedRequest and unauthorized are not", async () => {
     const down = await fake(() => new Uint8Array(0));
     down.mode = "down";
-    expect(await checker({ responderUrl: down.url }).c.check([pki.alice.cert, pki.ca.cert])).toMatchObject({ ok: true, error: { code: "ocsp.http" } });
+    expect(await checker({ responderUrl: down.url }).c.check([pki.alice.cert, pki.ca.cert])).toMatchObject({
+      ok: true,
+      error: { code: "ocsp.http" },
+    });
     for (const status of [OCSPResponseStatus.malformedRequest, OCSPResponseStatus.unauthorized]) {
       const r = await fake(() => statusOnlyResponse(status));
-      expect(await checker({ responderUrl: r.url }).c.check([pki.alice.cert, pki.ca.cert])).toMatchObject({ ok: false, status: "invalid" });
+      expect(await checker({ responderUrl: r.url }).c.check([pki.alice.cert, pki.ca.cert])).toMatchObject({
+        ok: false,
+        status: "invalid",
+      });
     }
   });
 
@@ -141,7 +189,10 @@ describe("soft-fail (Tomcat's ocspSoftFail, default true)", () => {
     expect(r).toMatchObject({ ok: true, status: "unavailable", error: { code: "ocsp.noResponderUrl" } });
     expect(r.reason).toContain("names no OCSP responder");
     expect(soft.warnings).toHaveLength(1);
-    expect(await checker({ softFail: false }).c.check([pki.noAia.cert, pki.ca.cert])).toMatchObject({ ok: false, error: { code: "ocsp.noResponderUrl" } });
+    expect(await checker({ softFail: false }).c.check([pki.noAia.cert, pki.ca.cert])).toMatchObject({
+      ok: false,
+      error: { code: "ocsp.noResponderUrl" },
+    });
   });
 });
 
@@ -166,7 +217,16 @@ describe("cache", () => {
   test("expiry at nextUpdate uses the response's own nextUpdate", async () => {
     const base = Date.now();
     let now = base;
-    const r = await fake(() => buildResponse({ cert: pki.alice.cert, issuer: pki.ca.cert, status: "good", signerKeyPem: pki.ca.keyPem, thisUpdate: new Date(now - 1000), nextUpdate: new Date(now + 60_000) }));
+    const r = await fake(() =>
+      buildResponse({
+        cert: pki.alice.cert,
+        issuer: pki.ca.cert,
+        status: "good",
+        signerKeyPem: pki.ca.keyPem,
+        thisUpdate: new Date(now - 1000),
+        nextUpdate: new Date(now + 60_000),
+      })
+    );
     const { c } = checker({ responderUrl: r.url, now: () => now });
     await c.check([pki.alice.cert, pki.ca.cert]);
     now = base + 59_000;
@@ -180,7 +240,16 @@ describe("cache", () => {
   test("without nextUpdate, the default cache time", async () => {
     const base = Date.now();
     let now = base;
-    const r = await fake(() => buildResponse({ cert: pki.alice.cert, issuer: pki.ca.cert, status: "good", signerKeyPem: pki.ca.keyPem, thisUpdate: new Date(now - 1000), nextUpdate: null }));
+    const r = await fake(() =>
+      buildResponse({
+        cert: pki.alice.cert,
+        issuer: pki.ca.cert,
+        status: "good",
+        signerKeyPem: pki.ca.keyPem,
+        thisUpdate: new Date(now - 1000),
+        nextUpdate: null,
+      })
+    );
     const { c } = checker({ responderUrl: r.url, now: () => now, defaultCacheMs: 30_000 });
     await c.check([pki.alice.cert, pki.ca.cert]);
     now = base + 29_000;
@@ -207,7 +276,9 @@ describe("cache", () => {
     expect(results.every((r) => r.ok && r.status === "good")).toBe(true);
     expect(responder.requests - before).toBe(1);
 
-    const flaky = await fake(() => buildResponse({ cert: pki.alice.cert, issuer: pki.ca.cert, status: "good", signerKeyPem: pki.ca.keyPem }));
+    const flaky = await fake(() =>
+      buildResponse({ cert: pki.alice.cert, issuer: pki.ca.cert, status: "good", signerKeyPem: pki.ca.keyPem })
+    );
     flaky.mode = "down";
     const f = checker({ responderUrl: flaky.url });
     expect((await f.c.check([pki.alice.cert, pki.ca.cert])).status).toBe("unavailable");

@@ -25,7 +25,11 @@ afterAll(async () => {
 });
 
 /** Asynchronous, so this process's responder keeps answering while the child runs. */
-function run(cmd: string, args: string[], timeout = 90_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  timeout = 90_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
     execFile(cmd, args, { cwd: ROOT, timeout, encoding: "utf8" }, (err, stdout, stderr) => {
       done({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr });
@@ -38,7 +42,13 @@ function lastJson(stdout: string): unknown {
 }
 
 test("under Deno", async () => {
-  const r = await run(join(ROOT, "node_modules/.bin/deno"), ["run", "-A", `--config=${join(ROOT, "deno.json")}`, SMOKE, pki.dir]);
+  const r = await run(join(ROOT, "node_modules/.bin/deno"), [
+    "run",
+    "-A",
+    `--config=${join(ROOT, "deno.json")}`,
+    SMOKE,
+    pki.dir,
+  ]);
   expect(r.stderr).not.toContain("error");
   expect(r.code).toBe(0);
   expect(lastJson(r.stdout)).toEqual(EXPECTED);

@@ -6,7 +6,13 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { OcspStapler, type OcspStaplerOptions, parseOcspResponse } from "../../src/tls/ocsp/index.ts";
-import { buildResponse, type OcspPki, type Responder, startFakeResponder, startPkiResponder } from "../helpers/ocsp-responder.ts";
+import {
+  buildResponse,
+  type OcspPki,
+  type Responder,
+  startFakeResponder,
+  startPkiResponder,
+} from "../helpers/ocsp-responder.ts";
 import { cleanupScratch, scratch } from "./helpers.ts";
 
 let pki: OcspPki;
@@ -28,7 +34,11 @@ function stapler(opts: OcspStaplerOptions = {}, leaf = pki.server) {
   const logs: { level: string; msg: string }[] = [];
   const s = new OcspStapler(leaf.cert, pki.ca.cert, {
     timeoutMs: 5000,
-    log: { info: (msg) => logs.push({ level: "info", msg }), warn: (msg) => logs.push({ level: "warn", msg }), debug: (msg) => logs.push({ level: "debug", msg }) },
+    log: {
+      info: (msg) => logs.push({ level: "info", msg }),
+      warn: (msg) => logs.push({ level: "warn", msg }),
+      debug: (msg) => logs.push({ level: "debug", msg }),
+    },
     ...opts,
   });
   staplers.push(s);
@@ -90,7 +100,18 @@ describe("OcspStapler", () => {
   });
 
   test("stale-but-valid while the responder is down, dropped once past nextUpdate, back when it recovers", async () => {
-    const r = await startFakeResponder(() => buildResponse({ cert: pki.server.cert, issuer: pki.ca.cert, status: "good", responderCert: pki.signer.cert, include: [pki.signer.cert], signerKeyPem: pki.signer.keyPem, thisUpdate: new Date(now - 1000), nextUpdate: new Date(now + 60_000) }));
+    const r = await startFakeResponder(() =>
+      buildResponse({
+        cert: pki.server.cert,
+        issuer: pki.ca.cert,
+        status: "good",
+        responderCert: pki.signer.cert,
+        include: [pki.signer.cert],
+        signerKeyPem: pki.signer.keyPem,
+        thisUpdate: new Date(now - 1000),
+        nextUpdate: new Date(now + 60_000),
+      })
+    );
     started.push(r);
     const base = Date.now();
     let now = base;
@@ -157,7 +178,9 @@ describe("OcspStapler", () => {
   });
 
   test("a certificate without an OCSP URL cannot be stapled", () => {
-    expect(() => new OcspStapler(pki.noAia.cert, pki.ca.cert)).toThrow(expect.objectContaining({ code: "ocsp.noResponderUrl" }));
+    expect(() => new OcspStapler(pki.noAia.cert, pki.ca.cert)).toThrow(
+      expect.objectContaining({ code: "ocsp.noResponderUrl" }),
+    );
   });
 
   test("concurrent refreshes share one fetch", async () => {

@@ -13,7 +13,15 @@ import { parseCertificate } from "../../src/tls/keystore/certs.ts";
 import * as der from "../../src/tls/keystore/der.ts";
 import { parsePem } from "../../src/tls/keystore/pem.ts";
 import { buildOcspRequest, OcspError, ocspUrlOf, parseOcspResponse, queryOcsp } from "../../src/tls/ocsp/index.ts";
-import { buildResponse, type OcspPki, type Responder, startFakeResponder, startOpensslResponder, startPkiResponder, statusOnlyResponse } from "../helpers/ocsp-responder.ts";
+import {
+  buildResponse,
+  type OcspPki,
+  type Responder,
+  startFakeResponder,
+  startOpensslResponder,
+  startPkiResponder,
+  statusOnlyResponse,
+} from "../helpers/ocsp-responder.ts";
 import { cleanupScratch, scratch, tool } from "./helpers.ts";
 
 const FIX = resolve(import.meta.dirname, "../fixtures/ocsp");
@@ -39,7 +47,12 @@ async function opensslWith(extra: Parameters<OcspPki["responder"]>[0]): Promise<
   return r;
 }
 
-async function ask(url: string, cert: X509Certificate, issuer: X509Certificate, opts: { nonce?: boolean; now?: number } = {}) {
+async function ask(
+  url: string,
+  cert: X509Certificate,
+  issuer: X509Certificate,
+  opts: { nonce?: boolean; now?: number } = {},
+) {
   const request = buildOcspRequest(cert, issuer, { nonce: opts.nonce });
   const der = await queryOcsp(url, request, { timeoutMs: 10_000 });
   return { der, request, info: () => parseOcspResponse(der, { cert, issuer, request, now: opts.now }) };
@@ -131,7 +144,13 @@ describe("statuses from a real openssl responder (delegated OCSPSigning signer)"
 
   test("a CertID in SHA-256 is matched in that hash", async () => {
     // openssl 3.0's -rcid writes serial 00 into the CertID, so this response is built here.
-    const der = await buildResponse({ cert: pki.alice.cert, issuer: pki.ca.cert, status: "good", signerKeyPem: pki.ca.keyPem, certIdHash: "sha256" });
+    const der = await buildResponse({
+      cert: pki.alice.cert,
+      issuer: pki.ca.cert,
+      status: "good",
+      signerKeyPem: pki.ca.keyPem,
+      certIdHash: "sha256",
+    });
     const text = tool("openssl", ["ocsp", "-respin", "/dev/stdin", "-resp_text", "-noverify"], { input: der });
     expect(text.stdout).toContain("Hash Algorithm: sha256");
     expect((await parseOcspResponse(der, { cert: pki.alice.cert, issuer: pki.ca.cert })).status).toBe("good");
@@ -176,15 +195,34 @@ describe("responses that must be refused", () => {
   });
 
   test("signed by the wrong key while naming the real delegated responder", async () => {
-    const der = await buildResponse({ cert: pki.alice.cert, issuer: pki.ca.cert, status: "good", responderCert: pki.signer.cert, include: [pki.signer.cert], signerKeyPem: pki.rogueSigner.keyPem });
+    const der = await buildResponse({
+      cert: pki.alice.cert,
+      issuer: pki.ca.cert,
+      status: "good",
+      responderCert: pki.signer.cert,
+      include: [pki.signer.cert],
+      signerKeyPem: pki.rogueSigner.keyPem,
+    });
     const e = await rejection(parseOcspResponse(der, { cert: pki.alice.cert, issuer: pki.ca.cert }));
     expect(e.code).toBe("ocsp.badSignature");
     expect(e.message).toContain(pki.signer.cert.subject);
   });
 
   test("the same construction signed by the right key passes (so the refusal above is about the key)", async () => {
-    const der = await buildResponse({ cert: pki.alice.cert, issuer: pki.ca.cert, status: "revoked", revocationReason: 4, responderCert: pki.signer.cert, include: [pki.signer.cert], signerKeyPem: pki.signer.keyPem, byKey: true });
-    expect(await parseOcspResponse(der, { cert: pki.alice.cert, issuer: pki.ca.cert })).toMatchObject({ status: "revoked", reason: "superseded" });
+    const der = await buildResponse({
+      cert: pki.alice.cert,
+      issuer: pki.ca.cert,
+      status: "revoked",
+      revocationReason: 4,
+      responderCert: pki.signer.cert,
+      include: [pki.signer.cert],
+      signerKeyPem: pki.signer.keyPem,
+      byKey: true,
+    });
+    expect(await parseOcspResponse(der, { cert: pki.alice.cert, issuer: pki.ca.cert })).toMatchObject({
+      status: "revoked",
+      reason: "superseded",
+    });
   });
 
   test("delegated responder certificate without the OCSPSigning extended key usage", async () => {
@@ -231,21 +269,41 @@ describe("responses that must be refused", () => {
     const opts = { cert: pki.alice.cert, issuer: pki.ca.cert };
     const info = await parseOcspResponse(der, opts);
     expect(info.nextUpdate).toBeUndefined();
-    expect((await rejection(parseOcspResponse(der, { ...opts, now: Date.now() + 2 * 3_600_000 }))).code).toBe("ocsp.tooOld");
-    expect((await parseOcspResponse(der, { ...opts, now: Date.now() + 2 * 3_600_000, maxAgeMs: 3 * 3_600_000 })).status).toBe("good");
+    expect((await rejection(parseOcspResponse(der, { ...opts, now: Date.now() + 2 * 3_600_000 }))).code).toBe(
+      "ocsp.tooOld",
+    );
+    expect((await parseOcspResponse(der, { ...opts, now: Date.now() + 2 * 3_600_000, maxAgeMs: 3 * 3_600_000 })).status)
+      .toBe("good");
   });
 
   test("nonce: a response to another request, and a response that drops the nonce", async () => {
     const first = await ask(responder.url, pki.alice.cert, pki.ca.cert, { nonce: true });
     const other = buildOcspRequest(pki.alice.cert, pki.ca.cert, { nonce: true });
-    const e = await rejection(parseOcspResponse(first.der, { cert: pki.alice.cert, issuer: pki.ca.cert, request: other }));
+    const e = await rejection(
+      parseOcspResponse(first.der, { cert: pki.alice.cert, issuer: pki.ca.cert, request: other }),
+    );
     expect(e.code).toBe("ocsp.nonceMismatch");
-    const noEcho = await buildResponse({ cert: pki.alice.cert, issuer: pki.ca.cert, status: "good", signerKeyPem: pki.ca.keyPem });
-    const e2 = await rejection(parseOcspResponse(noEcho, { cert: pki.alice.cert, issuer: pki.ca.cert, request: other }));
+    const noEcho = await buildResponse({
+      cert: pki.alice.cert,
+      issuer: pki.ca.cert,
+      status: "good",
+      signerKeyPem: pki.ca.keyPem,
+    });
+    const e2 = await rejection(
+      parseOcspResponse(noEcho, { cert: pki.alice.cert, issuer: pki.ca.cert, request: other }),
+    );
     expect(e2.code).toBe("ocsp.nonceMismatch");
     expect(e2.message).toContain("does not echo");
-    const echo = await buildResponse({ cert: pki.alice.cert, issuer: pki.ca.cert, status: "good", signerKeyPem: pki.ca.keyPem, request: other });
-    expect((await parseOcspResponse(echo, { cert: pki.alice.cert, issuer: pki.ca.cert, request: other })).status).toBe("good");
+    const echo = await buildResponse({
+      cert: pki.alice.cert,
+      issuer: pki.ca.cert,
+      status: "good",
+      signerKeyPem: pki.ca.keyPem,
+      request: other,
+    });
+    expect((await parseOcspResponse(echo, { cert: pki.alice.cert, issuer: pki.ca.cert, request: other })).status).toBe(
+      "good",
+    );
   });
 
   test("non-successful response statuses are reported as such", async () => {
@@ -257,7 +315,9 @@ describe("responses that must be refused", () => {
       [OCSPResponseStatus.unauthorized, "unauthorized", false],
     ];
     for (const [status, name, transient] of cases) {
-      const e = await rejection(parseOcspResponse(statusOnlyResponse(status), { cert: pki.alice.cert, issuer: pki.ca.cert }));
+      const e = await rejection(
+        parseOcspResponse(statusOnlyResponse(status), { cert: pki.alice.cert, issuer: pki.ca.cert }),
+      );
       expect([e.code, e.responseStatus, e.transient]).toEqual([`ocsp.${name}`, name, transient]);
       expect(e.message).toContain(name);
     }
@@ -284,7 +344,13 @@ describe("responses that must be refused", () => {
   });
 
   test("not an OCSP response at all", async () => {
-    for (const junk of [new TextEncoder().encode("<html>oops</html>"), Uint8Array.of(0x30, 0x03, 0x0a, 0x01), new Uint8Array(0)]) {
+    for (
+      const junk of [
+        new TextEncoder().encode("<html>oops</html>"),
+        Uint8Array.of(0x30, 0x03, 0x0a, 0x01),
+        new Uint8Array(0),
+      ]
+    ) {
       const e = await rejection(parseOcspResponse(junk, { cert: pki.alice.cert, issuer: pki.ca.cert }));
       expect(e.code).toBe("ocsp.malformed");
     }
@@ -340,7 +406,13 @@ describe("openssl-made certificates (the how-to's openssl.cnf, fixtures from scr
     const good = certFile(join(FIX, "ocsp-cert.pem"));
     const revoked = certFile(join(FIX, "revoked-cert.pem"));
     expect(ocspUrlOf(good)).toBe("http://127.0.0.1:8088");
-    const r = await startOpensslResponder({ index: join(FIX, "index.txt"), ca: join(FIX, "ca.pem"), rsigner: join(FIX, "ocsp-signer.pem"), rkey: join(FIX, "ocsp-signer-key.pem"), ndays: 1 });
+    const r = await startOpensslResponder({
+      index: join(FIX, "index.txt"),
+      ca: join(FIX, "ca.pem"),
+      rsigner: join(FIX, "ocsp-signer.pem"),
+      rkey: join(FIX, "ocsp-signer-key.pem"),
+      ndays: 1,
+    });
     started.push(r);
     expect((await (await ask(r.url, good, ca, { nonce: true })).info()).status).toBe("good");
     const rev = await (await ask(r.url, revoked, ca)).info();

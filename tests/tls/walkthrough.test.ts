@@ -14,7 +14,25 @@ afterAll(cleanupScratch);
 
 /** Signs a CSR with the fixture intermediate CA, keeping the requested extensions (SAN). */
 function caSign(dir: string, csr: string, out: string): void {
-  const r = tool("openssl", ["x509", "-req", "-in", csr, "-CA", join(dir, "int.crt"), "-CAkey", join(dir, "int.key"), "-days", "365", "-sha256", "-copy_extensions", "copy", "-set_serial", "0x4242", "-out", out]);
+  const r = tool("openssl", [
+    "x509",
+    "-req",
+    "-in",
+    csr,
+    "-CA",
+    join(dir, "int.crt"),
+    "-CAkey",
+    join(dir, "int.key"),
+    "-days",
+    "365",
+    "-sha256",
+    "-copy_extensions",
+    "copy",
+    "-set_serial",
+    "0x4242",
+    "-out",
+    out,
+  ]);
   expect(r.status).toBe(0);
 }
 
@@ -39,9 +57,23 @@ for (const storetype of ["PKCS12", "JKS"]) {
 
     test("keytool -genkey -alias tomcat -keyalg RSA", async () => {
       makeCa(dir);
-      const r = await kt("-genkey", "-alias", "tomcat", "-keyalg", "RSA", "-storetype", storetype, "-dname", "CN=www.mysite.org, OU=Web, O=Example, C=JP", "-ext", "SAN=dns:www.mysite.org,dns:localhost,ip:127.0.0.1");
+      const r = await kt(
+        "-genkey",
+        "-alias",
+        "tomcat",
+        "-keyalg",
+        "RSA",
+        "-storetype",
+        storetype,
+        "-dname",
+        "CN=www.mysite.org, OU=Web, O=Example, C=JP",
+        "-ext",
+        "SAN=dns:www.mysite.org,dns:localhost,ip:127.0.0.1",
+      );
       expect(r.code).toBe(0);
-      expect(r.err).toContain("Generating 2,048 bit RSA key pair and self-signed certificate (SHA256withRSA) with a validity of 90 days");
+      expect(r.err).toContain(
+        "Generating 2,048 bit RSA key pair and self-signed certificate (SHA256withRSA) with a validity of 90 days",
+      );
     });
     test("keytool -certreq -keyalg RSA -alias tomcat -file certreq.csr; openssl req -verify accepts it", async () => {
       const r = await kt("-certreq", "-keyalg", "RSA", "-alias", "tomcat", "-file", join(dir, "certreq.csr"));
@@ -72,11 +104,25 @@ for (const storetype of ["PKCS12", "JKS"]) {
       expect(r.err).toContain("Certificate reply was installed in keystore");
     });
     test("the server loads leaf + intermediate (+ root) from it", async () => {
-      const r = await loadCertificate({ certificateKeystoreFile: ks, certificateKeystorePassword: PW, type: "RSA" }, {});
-      expect(r.chain.map((c) => c.subjectName.getField("CN")[0])).toEqual(["www.mysite.org", "Walkthrough Intermediate CA", "Walkthrough Root CA"]);
+      const r = await loadCertificate(
+        { certificateKeystoreFile: ks, certificateKeystorePassword: PW, type: "RSA" },
+        {},
+      );
+      expect(r.chain.map((c) => c.subjectName.getField("CN")[0])).toEqual([
+        "www.mysite.org",
+        "Walkthrough Intermediate CA",
+        "Walkthrough Root CA",
+      ]);
       expect(r.source).toEndWith("alias tomcat");
       writeFileSync(join(dir, "served.pem"), r.certPem);
-      const chk = tool("openssl", ["verify", "-CAfile", join(dir, "root.crt"), "-untrusted", join(dir, "served.pem"), join(dir, "served.pem")]);
+      const chk = tool("openssl", [
+        "verify",
+        "-CAfile",
+        join(dir, "root.crt"),
+        "-untrusted",
+        join(dir, "served.pem"),
+        join(dir, "served.pem"),
+      ]);
       expect(chk.stdout).toContain("OK");
     });
     test("the real keytool and openssl read the result", () => {
@@ -84,7 +130,9 @@ for (const storetype of ["PKCS12", "JKS"]) {
       expect(l.status).toBe(0);
       expect(l.stdout).toContain(`Keystore type: ${storetype}`);
       expect(l.stdout).toContain("Your keystore contains 3 entries");
-      expect(l.stdout).toMatch(/Alias name: tomcat\nCreation date: .*\nEntry type: PrivateKeyEntry\nCertificate chain length: 3/);
+      expect(l.stdout).toMatch(
+        /Alias name: tomcat\nCreation date: .*\nEntry type: PrivateKeyEntry\nCertificate chain length: 3/,
+      );
       expect(l.stdout).toMatch(/Alias name: root\nCreation date: .*\nEntry type: trustedCertEntry/);
       if (storetype === "PKCS12") {
         const o = tool("openssl", ["pkcs12", "-info", "-nokeys", "-in", ks, "-passin", `pass:${PW}`]);
@@ -100,15 +148,70 @@ test("the real keytool installs a reply on a bobcat-made key, and bobcat reads t
   const dir = scratch();
   makeCa(dir);
   const ks = join(dir, "mixed.p12");
-  expect((await bobcatKeytool(["-genkeypair", "-alias", "tomcat", "-keyalg", "EC", "-dname", "CN=localhost", "-keystore", ks, "-storepass", PW])).code).toBe(0);
-  expect((await bobcatKeytool(["-certreq", "-alias", "tomcat", "-file", join(dir, "req.csr"), "-keystore", ks, "-storepass", PW])).code).toBe(0);
+  expect(
+    (await bobcatKeytool([
+      "-genkeypair",
+      "-alias",
+      "tomcat",
+      "-keyalg",
+      "EC",
+      "-dname",
+      "CN=localhost",
+      "-keystore",
+      ks,
+      "-storepass",
+      PW,
+    ])).code,
+  ).toBe(0);
+  expect(
+    (await bobcatKeytool([
+      "-certreq",
+      "-alias",
+      "tomcat",
+      "-file",
+      join(dir, "req.csr"),
+      "-keystore",
+      ks,
+      "-storepass",
+      PW,
+    ])).code,
+  ).toBe(0);
   caSign(dir, join(dir, "req.csr"), join(dir, "leaf.crt"));
-  writeFileSync(join(dir, "reply.pem"), readFileSync(join(dir, "leaf.crt"), "utf8") + readFileSync(join(dir, "int.crt"), "utf8"));
-  expect(tool("keytool", ["-importcert", "-alias", "root", "-noprompt", "-file", join(dir, "root.crt"), "-keystore", ks, "-storepass", PW]).status).toBe(0);
-  const imp = tool("keytool", ["-importcert", "-alias", "tomcat", "-file", join(dir, "reply.pem"), "-keystore", ks, "-storepass", PW]);
+  writeFileSync(
+    join(dir, "reply.pem"),
+    readFileSync(join(dir, "leaf.crt"), "utf8") + readFileSync(join(dir, "int.crt"), "utf8"),
+  );
+  expect(
+    tool("keytool", [
+      "-importcert",
+      "-alias",
+      "root",
+      "-noprompt",
+      "-file",
+      join(dir, "root.crt"),
+      "-keystore",
+      ks,
+      "-storepass",
+      PW,
+    ]).status,
+  ).toBe(0);
+  const imp = tool("keytool", [
+    "-importcert",
+    "-alias",
+    "tomcat",
+    "-file",
+    join(dir, "reply.pem"),
+    "-keystore",
+    ks,
+    "-storepass",
+    PW,
+  ]);
   expect(imp.stdout + imp.stderr).toContain("Certificate reply was installed in keystore");
   const r = await loadCertificate({ certificateKeystoreFile: ks }, {});
   expect(r.keyType).toBe("EC");
-  expect(r.chain.map((c) => c.subjectName.getField("CN")[0])).toEqual(["localhost", "Walkthrough Intermediate CA", "Walkthrough Root CA"]);
-
+  expect(r.chain.map((c) => c.subjectName.getField("CN")[0])).toEqual([
+    "localhost",
+    "Walkthrough Intermediate CA",
+    "Walkthrough Root CA",
+  ]);
 });

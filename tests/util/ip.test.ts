@@ -8,7 +8,24 @@ describe("parseIp", () => {
   test("IPv4: four decimal octets 0-255, nothing else", () => {
     expect(canonicalIp("127.0.0.1")).toBe("127.0.0.1");
     expect(canonicalIp("255.255.255.255")).toBe("255.255.255.255");
-    for (const bad of ["127.0.0.1000", "127.0.0.256", "127.1", "127.0.0.01", "0x7f.0.0.1", "127.0.0.1.", " 127.0.0.1", "127.0.0.1 ", "127.0.0.1:80", "<script>", "localhost", "", "1.2.3.-4", "١٢٧.0.0.1"]) {
+    for (
+      const bad of [
+        "127.0.0.1000",
+        "127.0.0.256",
+        "127.1",
+        "127.0.0.01",
+        "0x7f.0.0.1",
+        "127.0.0.1.",
+        " 127.0.0.1",
+        "127.0.0.1 ",
+        "127.0.0.1:80",
+        "<script>",
+        "localhost",
+        "",
+        "1.2.3.-4",
+        "١٢٧.0.0.1",
+      ]
+    ) {
       expect([bad, parseIp(bad)]).toEqual([bad, null]);
     }
   });
@@ -23,14 +40,41 @@ describe("parseIp", () => {
     expect(canonicalIp("::ffff:127.0.0.1")).toBe("127.0.0.1");
     expect(canonicalIp("::FFFF:7f00:2")).toBe("127.0.0.2");
     expect(parseIp("::ffff:10.0.0.1")!.family).toBe(4);
-    for (const bad of ["[::1]", "::1::", ":::", "1:2:3:4:5:6:7:8:9", "1::2:3:4:5:6:7:8", "12345::", "::ffff:127.0.0.1000", "1.2.3.4::", "fe80::1%eth0", "::g", "::1 "]) {
+    for (
+      const bad of [
+        "[::1]",
+        "::1::",
+        ":::",
+        "1:2:3:4:5:6:7:8:9",
+        "1::2:3:4:5:6:7:8",
+        "12345::",
+        "::ffff:127.0.0.1000",
+        "1.2.3.4::",
+        "fe80::1%eth0",
+        "::g",
+        "::1 ",
+      ]
+    ) {
       expect([bad, parseIp(bad)]).toEqual([bad, null]);
     }
     expect(parseIp("fe80::1%eth0", { allowZone: true })!.text).toBe("fe80::1");
   });
 
   test("agrees with node:net isIP on what is an address (random and edge cases)", () => {
-    const samples = ["1.2.3.4", "01.2.3.4", "1.2.3", "::", "::1:2:3:4:5:6:7", "1:2:3:4:5:6:7::", "1:2:3:4:5:6::7:8", "::ffff:1.2.3.4", "1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:7:1.2.3.4", "::1.2.3.4", "a::b::c"];
+    const samples = [
+      "1.2.3.4",
+      "01.2.3.4",
+      "1.2.3",
+      "::",
+      "::1:2:3:4:5:6:7",
+      "1:2:3:4:5:6:7::",
+      "1:2:3:4:5:6::7:8",
+      "::ffff:1.2.3.4",
+      "1:2:3:4:5:6:1.2.3.4",
+      "1:2:3:4:5:6:7:1.2.3.4",
+      "::1.2.3.4",
+      "a::b::c",
+    ];
     for (let i = 0; i < 300; i++) {
       const n = () => String(Math.floor(Math.random() * 300));
       samples.push(`${n()}.${n()}.${n()}.${n()}`);
@@ -58,7 +102,21 @@ describe("parseIp", () => {
 describe("proxy matching on parsed addresses", () => {
   test("the default internalProxies are the private, loopback, link-local and CGNAT ranges", () => {
     const m = proxyMatcher(DEFAULT_INTERNAL_PROXIES)!;
-    const yes = ["10.1.2.3", "192.168.0.1", "169.254.1.1", "127.0.0.1", "100.64.0.1", "100.127.255.255", "172.16.0.1", "172.31.0.1", "::1", "fe80::1", "fc00::1", "fdff::1", "::ffff:10.0.0.1"];
+    const yes = [
+      "10.1.2.3",
+      "192.168.0.1",
+      "169.254.1.1",
+      "127.0.0.1",
+      "100.64.0.1",
+      "100.127.255.255",
+      "172.16.0.1",
+      "172.31.0.1",
+      "::1",
+      "fe80::1",
+      "fc00::1",
+      "fdff::1",
+      "::ffff:10.0.0.1",
+    ];
     const no = ["11.0.0.1", "100.128.0.1", "172.32.0.1", "203.0.113.5", "::2", "fec0::1", "2001:db8::1"];
     for (const s of yes) expect([s, m(parseIp(s)!)]).toEqual([s, true]);
     for (const s of no) expect([s, m(parseIp(s)!)]).toEqual([s, false]);
@@ -74,5 +132,4 @@ describe("proxy matching on parsed addresses", () => {
     expect(m(parseIp("10.0.0.99")!)).toBe(true);
     expect(m(parseIp("10.0.1.9")!)).toBe(false);
   });
-
 });

@@ -9,7 +9,10 @@ const CHUNK_SIZE = 64 * 1024;
 const READ_WHOLE_LIMIT = 64 * 1024;
 
 export function bodyLength(parts: BodyPart[]): number {
-  return parts.reduce((sum, part) => sum + (part instanceof Uint8Array ? part.byteLength : part.end - part.start + 1), 0);
+  return parts.reduce(
+    (sum, part) => sum + (part instanceof Uint8Array ? part.byteLength : part.end - part.start + 1),
+    0,
+  );
 }
 
 /**

@@ -101,11 +101,16 @@ async function serveFile(req: Request, file: Located, name: string): Promise<Res
   if (rangeHeader !== null && req.method === "GET" && size > 0) {
     const ifRange = req.headers.get("if-range");
     const partialAllowed = ifRange === null || ifRangeAllowsPartial(ifRange, validators);
-    if (partialAllowed === null) return statusResponse(req, 400, "Bad Request: If-Range is neither one entity tag nor one HTTP date");
+    if (partialAllowed === null) {
+      return statusResponse(req, 400, "Bad Request: If-Range is neither one entity tag nor one HTTP date");
+    }
     if (partialAllowed) range = parseRangeHeader(rangeHeader, size);
   }
   if (range.kind === "unsatisfiable") {
-    return statusResponse(req, 416, "Range Not Satisfiable", { "accept-ranges": "bytes", "content-range": `bytes */${size}` });
+    return statusResponse(req, 416, "Range Not Satisfiable", {
+      "accept-ranges": "bytes",
+      "content-range": `bytes */${size}`,
+    });
   }
 
   const contentType = contentTypeFor(name);
@@ -156,7 +161,8 @@ function multipartParts(ranges: ByteRange[], size: number, contentType: string, 
   const encoder = new TextEncoder();
   const parts: BodyPart[] = [];
   for (const range of ranges) {
-    const partHeader = `--${boundary}\r\nContent-Type: ${contentType}\r\nContent-Range: bytes ${range.start}-${range.end}/${size}\r\n\r\n`;
+    const partHeader =
+      `--${boundary}\r\nContent-Type: ${contentType}\r\nContent-Range: bytes ${range.start}-${range.end}/${size}\r\n\r\n`;
     parts.push(encoder.encode(partHeader), range, encoder.encode("\r\n"));
   }
   parts.push(encoder.encode(`--${boundary}--\r\n`));
@@ -168,7 +174,12 @@ function randomHex(bytes: number): string {
 }
 
 /** Short plain-text answers for refusals; HEAD gets the same status and headers without the body. */
-function statusResponse(req: Request, status: number, message: string, extraHeaders: Record<string, string> = {}): Response {
+function statusResponse(
+  req: Request,
+  status: number,
+  message: string,
+  extraHeaders: Record<string, string> = {},
+): Response {
   const headers = { "content-type": "text/plain; charset=utf-8", ...extraHeaders };
   return new Response(req.method === "HEAD" ? null : message + "\n", { status, headers });
 }

@@ -35,11 +35,18 @@ async function listEntries(realBase: string, segments: string[], realDir: string
       entries.push({ name: names[i], isDirectory: stats.isDirectory(), size: stats.size, mtimeMs: stats.mtimeMs });
     }
   });
-  return entries.sort((a, b) => Number(b.isDirectory) - Number(a.isDirectory) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return entries.sort((a, b) =>
+    Number(b.isDirectory) - Number(a.isDirectory) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+  );
 }
 
 /** The HTML page Tomcat's DefaultServlet shows for a directory when `listings` is on. */
-export async function renderListing(realBase: string, segments: string[], realDir: string, contextPath: string): Promise<string> {
+export async function renderListing(
+  realBase: string,
+  segments: string[],
+  realDir: string,
+  contextPath: string,
+): Promise<string> {
   const entries = await listEntries(realBase, segments, realDir);
   const shownPath = escapeHtml("/" + segments.map((s) => s + "/").join(""));
   const title = `Directory Listing For [${shownPath}]`;
@@ -71,7 +78,7 @@ export async function renderListing(realBase: string, segments: string[], realDi
     '<meta charset="utf-8">',
     `<title>${title}</title>`,
     "<style>body{font-family:sans-serif}table{width:100%;border-collapse:collapse}" +
-      "th,td{padding:4px 8px}th{text-align:left}.size,.date{text-align:right}tbody tr:nth-child(even){background:#eee}</style>",
+    "th,td{padding:4px 8px}th{text-align:left}.size,.date{text-align:right}tbody tr:nth-child(even){background:#eee}</style>",
     "</head>",
     "<body>",
     `<h1>${heading}</h1>`,

@@ -1,6 +1,6 @@
 import { realpath, stat } from "node:fs/promises";
 import type { Stats } from "node:fs";
-import { join, relative, isAbsolute, sep } from "node:path";
+import { isAbsolute, join, relative, sep } from "node:path";
 
 /**
  * The segments of a path that the request boundary (core/request-target.ts) already decoded
@@ -11,9 +11,13 @@ export function pathSegments(path: string): { segments: string[]; trailingSlash:
   const trailingSlash = path.endsWith("/");
   const body = trailingSlash ? path.slice(1, -1) : path.slice(1);
   const segments = body === "" ? [] : body.split("/");
-  if (path !== "" && path.charCodeAt(0) !== 47) throw new Error(`static path ${JSON.stringify(path)} is not normalised`);
+  if (path !== "" && path.charCodeAt(0) !== 47) {
+    throw new Error(`static path ${JSON.stringify(path)} is not normalised`);
+  }
   for (const s of segments) {
-    if (s === "" || s === "." || s === ".." || s.includes("\0") || s.includes("\\")) throw new Error(`static path ${JSON.stringify(path)} is not normalised`);
+    if (s === "" || s === "." || s === ".." || s.includes("\0") || s.includes("\\")) {
+      throw new Error(`static path ${JSON.stringify(path)} is not normalised`);
+    }
   }
   return { segments, trailingSlash };
 }

@@ -39,18 +39,29 @@ export function createStore(options: StoreOptions, context: StoreContext = {}): 
   if (className === "org.apache.catalina.session.JDBCStore" || className === "JDBCStore") {
     throw new BobcatError("session.noStoreClass", `${owner}: JDBCStore was removed in Tomcat 10; use DataSourceStore`, {
       where: { attribute: "className" },
-      fix: "Define the database as a resource { name, type: DataSource, url } and set className: DataSourceStore, dataSourceName: <that name>.",
+      fix:
+        "Define the database as a resource { name, type: DataSource, url } and set className: DataSourceStore, dataSourceName: <that name>.",
     });
   }
   if (typeof className === "string" && FILE_STORE.includes(className)) {
-    throw new BobcatError("session.noStoreClass", `${owner}: FileStore keeps sessions in files, and there is no file system here (an edge runtime)`, {
-      where: { attribute: "className" },
-      fix: "Use className: DataSourceStore with a postgres:// resource, or StandardManager (sessions in this isolate's memory).",
-    });
+    throw new BobcatError(
+      "session.noStoreClass",
+      `${owner}: FileStore keeps sessions in files, and there is no file system here (an edge runtime)`,
+      {
+        where: { attribute: "className" },
+        fix:
+          "Use className: DataSourceStore with a postgres:// resource, or StandardManager (sessions in this isolate's memory).",
+      },
+    );
   }
   throw new BobcatError(
     "session.noStoreClass",
-    className === undefined ? `${owner}: className is required` : `${owner}: className [${String(className)}] is not a known store`,
-    { where: { attribute: "className" }, fix: "Use FileStore (files in the work directory) or DataSourceStore (a database table)." },
+    className === undefined
+      ? `${owner}: className is required`
+      : `${owner}: className [${String(className)}] is not a known store`,
+    {
+      where: { attribute: "className" },
+      fix: "Use FileStore (files in the work directory) or DataSourceStore (a database table).",
+    },
   );
 }

@@ -46,7 +46,9 @@ interface QueuedWrite {
 function isSchemaError(err: unknown): boolean {
   for (let e: unknown = err; e instanceof Error; e = (e as { cause?: unknown }).cause) {
     const code = (e as { code?: unknown; errno?: unknown }).code;
-    if (code === "42P01" || code === "42703" || code === "ER_NO_SUCH_TABLE" || code === "ER_BAD_FIELD_ERROR") return true;
+    if (code === "42P01" || code === "42703" || code === "ER_NO_SUCH_TABLE" || code === "ER_BAD_FIELD_ERROR") {
+      return true;
+    }
     if (/no such (table|column)/i.test(e.message)) return true;
   }
   return false;
@@ -55,7 +57,10 @@ function isSchemaError(err: unknown): boolean {
 function withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout>;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${OPERATION_TIMEOUT_MS / 1000} s`)), OPERATION_TIMEOUT_MS);
+    timer = setTimeout(
+      () => reject(new Error(`${what} did not answer within ${OPERATION_TIMEOUT_MS / 1000} s`)),
+      OPERATION_TIMEOUT_MS,
+    );
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
@@ -81,7 +86,11 @@ export class DataSourceStore extends StoreBase {
     const r = storeOptionReader(options, "DataSourceStore", context);
     r.checkKeys(["className", "dataSourceName", "localDataSource", ...TABLE_NAME_KEYS]);
     const name = r.string("dataSourceName")?.trim() ||
-      r.fail("dataSourceName", "is required", "Name a DataSource resource, e.g. dataSourceName: jdbc/sessions, defined in server.globalNamingResources.resources.");
+      r.fail(
+        "dataSourceName",
+        "is required",
+        "Name a DataSource resource, e.g. dataSourceName: jdbc/sessions, defined in server.globalNamingResources.resources.",
+      );
     this.dataSourceName = name;
     this.localDataSource = r.boolean("localDataSource", false);
     this.names = readTableNames(r);
@@ -151,7 +160,9 @@ export class DataSourceStore extends StoreBase {
     throw new StoreUnavailableError(
       `${this}: ${what} failed: ${describeCause(first)}`,
       first,
-      isSchemaError(first) ? `Create the table with \`bobcat store init\`, or run:\n${this.createTableSql()};` : undefined,
+      isSchemaError(first)
+        ? `Create the table with \`bobcat store init\`, or run:\n${this.createTableSql()};`
+        : undefined,
     );
   }
 
@@ -276,7 +287,10 @@ export class DataSourceStore extends StoreBase {
  * Creates the session table a store with these attributes expects, if it does not exist
  * (`bobcat store init`). Returns the statement it ran.
  */
-export async function initStoreTable(dataSource: DataSource, storeOptions: DataSourceStoreOptions = {}): Promise<string> {
+export async function initStoreTable(
+  dataSource: DataSource,
+  storeOptions: DataSourceStoreOptions = {},
+): Promise<string> {
   const statement = createTableSql(dataSource.dialect, storeOptions, true);
   const conn = await dataSource.connection();
   await conn.execute(statement);

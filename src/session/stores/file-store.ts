@@ -63,12 +63,18 @@ export class FileStore extends StoreBase {
       ? directory
       : context.workDir
       ? resolve(context.workDir, directory)
-      : reader.fail("directory", `[${directory}] is relative but the context has no work directory`, "Use an absolute directory, or give the context a workDir.");
+      : reader.fail(
+        "directory",
+        `[${directory}] is relative but the context has no work directory`,
+        "Use an absolute directory, or give the context a workDir.",
+      );
   }
 
   /** Creates the directory (owner-only: sessions hold personal data) and clears leftovers of interrupted writes. */
   override async start(): Promise<void> {
-    const existing = await stat(this.directory).catch((err) => (errorCode(err) === "ENOENT" ? null : Promise.reject(err)));
+    const existing = await stat(this.directory).catch((
+      err,
+    ) => (errorCode(err) === "ENOENT" ? null : Promise.reject(err)));
     if (existing && !existing.isDirectory()) {
       // Tomcat deletes the file; it may be someone's data, so bobcat refuses instead.
       throw new BobcatError("store.directory", `FileStore: [${this.directory}] exists and is not a directory`, {
@@ -79,11 +85,15 @@ export class FileStore extends StoreBase {
     try {
       await mkdir(this.directory, { recursive: true, mode: 0o700 });
     } catch (err) {
-      throw new BobcatError("store.directory", `FileStore: cannot create the session directory [${this.directory}]: ${describeCause(err)}`, {
-        where: { attribute: "directory" },
-        fix: "Create it, or make its parent writable by the user bobcat runs as.",
-        cause: err,
-      });
+      throw new BobcatError(
+        "store.directory",
+        `FileStore: cannot create the session directory [${this.directory}]: ${describeCause(err)}`,
+        {
+          where: { attribute: "directory" },
+          fix: "Create it, or make its parent writable by the user bobcat runs as.",
+          cause: err,
+        },
+      );
     }
     for (const name of await readdir(this.directory)) {
       if (TEMP.test(name)) await rm(join(this.directory, name), { force: true });
@@ -92,10 +102,14 @@ export class FileStore extends StoreBase {
 
   checkSessionId(id: string): void {
     if (!SAFE_ID.test(id)) {
-      throw new BobcatError("store.unsafeId", `FileStore cannot store sessions with ids like [${id}]: the id is not a safe file name`, {
-        where: { attribute: "jvmRoute" },
-        fix: "Use only letters, digits, '.', '_', '-' and '~' in the Engine's jvmRoute.",
-      });
+      throw new BobcatError(
+        "store.unsafeId",
+        `FileStore cannot store sessions with ids like [${id}]: the id is not a safe file name`,
+        {
+          where: { attribute: "jvmRoute" },
+          fix: "Use only letters, digits, '.', '_', '-' and '~' in the Engine's jvmRoute.",
+        },
+      );
     }
   }
 
@@ -134,7 +148,10 @@ export class FileStore extends StoreBase {
     const aside = `${file}.corrupt-${new Date(this.manager.now()).toISOString().replace(/[-:.]/g, "")}`;
     try {
       await rename(file, aside);
-      return new CorruptDataError(`session file [${file}] is damaged (${err.message}); it was kept as [${aside}]`, err.fix);
+      return new CorruptDataError(
+        `session file [${file}] is damaged (${err.message}); it was kept as [${aside}]`,
+        err.fix,
+      );
     } catch {
       return new CorruptDataError(`session file [${file}] is damaged (${err.message})`, err.fix);
     }
@@ -148,7 +165,10 @@ export class FileStore extends StoreBase {
     const id = snapshot.id;
     const file = this.file(id);
     if (!file) {
-      throw new BobcatError("store.unsafeId", `${this}: session id [${id.slice(0, 80)}] is not a safe file name; the session was not saved`);
+      throw new BobcatError(
+        "store.unsafeId",
+        `${this}: session id [${id.slice(0, 80)}] is not a safe file name; the session was not saved`,
+      );
     }
     const temp = `${file}.${randomBytes(8).toString("hex")}.tmp`;
     try {

@@ -4,7 +4,14 @@
  * DataSourceStore, so drizzle-orm is loaded only by servers that use a database store.
  */
 import { and, count, eq, gt, inArray, sql } from "drizzle-orm";
-import { bigint as mysqlBigint, char as mysqlChar, customType as mysqlCustomType, int, mysqlTable, varchar as mysqlVarchar } from "drizzle-orm/mysql-core";
+import {
+  bigint as mysqlBigint,
+  char as mysqlChar,
+  customType as mysqlCustomType,
+  int,
+  mysqlTable,
+  varchar as mysqlVarchar,
+} from "drizzle-orm/mysql-core";
 import { bigint, char, customType as pgCustomType, integer as pgInteger, pgTable, varchar } from "drizzle-orm/pg-core";
 import { customType as sqliteCustomType, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import type { Dialect, DrizzleDatabase, SqlConnection } from "../../datasource/drivers.ts";
@@ -48,7 +55,6 @@ function sessionTable(dialect: Dialect, configured: SessionTableNames) {
   }
 }
 
-
 /** One session's row, as DataSourceStore writes it. */
 export interface SessionRow {
   id: string;
@@ -84,18 +90,29 @@ export class SessionQueries {
     const t = this.t;
     if (this.dialect !== "sqlite") {
       await conn.run((db: DrizzleDatabase) =>
-        db.select({ id: t.id, app: t.app, data: t.data, valid: t.valid, maxInactive: t.maxInactive, lastAccess: t.lastAccess })
+        db.select({
+          id: t.id,
+          app: t.app,
+          data: t.data,
+          valid: t.valid,
+          maxInactive: t.maxInactive,
+          lastAccess: t.lastAccess,
+        })
           .from(t).limit(0)
       );
       return;
     }
     // SQLite reads a double-quoted name that is no column as a string literal, so a query would not notice a wrong name.
     const { sessionTable: table, ...columns } = namesFor(this.dialect, this.names);
-    const rows: unknown[][] = await conn.run((db: DrizzleDatabase) => db.values(sql`SELECT name FROM pragma_table_info(${table})`));
+    const rows: unknown[][] = await conn.run((db: DrizzleDatabase) =>
+      db.values(sql`SELECT name FROM pragma_table_info(${table})`)
+    );
     const present = new Set(rows.map((r) => String(r[0]).toLowerCase()));
     if (present.size === 0) throw new Error(`no such table: ${table}`);
     const missing = Object.values(columns).filter((c) => !present.has(c.toLowerCase()));
-    if (missing.length) throw new Error(`no such column: ${missing.join(", ")} (table ${table} has ${[...present].join(", ")})`);
+    if (missing.length) {
+      throw new Error(`no such column: ${missing.join(", ")} (table ${table} has ${[...present].join(", ")})`);
+    }
   }
 
   /** The row's data, null when there is no row, undefined when the row holds no data. */
@@ -137,7 +154,9 @@ export class SessionQueries {
 
   async keys(conn: SqlConnection, app: string): Promise<string[]> {
     const t = this.t;
-    const rows: { id: string }[] = await conn.run((db: DrizzleDatabase) => db.select({ id: t.id }).from(t).where(eq(t.app, app)));
+    const rows: { id: string }[] = await conn.run((db: DrizzleDatabase) =>
+      db.select({ id: t.id }).from(t).where(eq(t.app, app))
+    );
     return rows.map((r) => r.id);
   }
 
@@ -155,7 +174,9 @@ export class SessionQueries {
 
   async size(conn: SqlConnection, app: string): Promise<number> {
     const t = this.t;
-    const rows: { n: number }[] = await conn.run((db: DrizzleDatabase) => db.select({ n: count() }).from(t).where(eq(t.app, app)));
+    const rows: { n: number }[] = await conn.run((db: DrizzleDatabase) =>
+      db.select({ n: count() }).from(t).where(eq(t.app, app))
+    );
     return Number(rows[0]?.n ?? 0);
   }
 }

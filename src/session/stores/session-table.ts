@@ -51,7 +51,13 @@ export function readTableNames(r: OptionReader): SessionTableNames {
   }
   const columns = TABLE_NAME_KEYS.filter((k) => k !== "sessionTable").map((k) => names[k].toLowerCase());
   const dup = columns.find((c, i) => columns.indexOf(c) !== i);
-  if (dup) r.fail("sessionIdCol", `two session columns are both named [${dup}]`, "Give every sessionXxxCol its own column name.");
+  if (dup) {
+    r.fail(
+      "sessionIdCol",
+      `two session columns are both named [${dup}]`,
+      "Give every sessionXxxCol its own column name.",
+    );
+  }
   return names;
 }
 
@@ -64,10 +70,27 @@ export function namesFor(dialect: Dialect, names: SessionTableNames): SessionTab
   return Object.fromEntries(TABLE_NAME_KEYS.map((k) => [k, names[k].toLowerCase()])) as unknown as SessionTableNames;
 }
 
-const TYPES: Record<Dialect, { id: string; app: string; valid: string; maxInactive: string; lastAccess: string; data: string }> = {
+const TYPES: Record<
+  Dialect,
+  { id: string; app: string; valid: string; maxInactive: string; lastAccess: string; data: string }
+> = {
   sqlite: { id: "text", app: "text", valid: "text", maxInactive: "integer", lastAccess: "integer", data: "blob" },
-  postgres: { id: "varchar(100)", app: "varchar(255)", valid: "char(1)", maxInactive: "integer", lastAccess: "bigint", data: "bytea" },
-  mysql: { id: "varchar(100)", app: "varchar(255)", valid: "char(1)", maxInactive: "int", lastAccess: "bigint", data: "mediumblob" },
+  postgres: {
+    id: "varchar(100)",
+    app: "varchar(255)",
+    valid: "char(1)",
+    maxInactive: "integer",
+    lastAccess: "bigint",
+    data: "bytea",
+  },
+  mysql: {
+    id: "varchar(100)",
+    app: "varchar(255)",
+    valid: "char(1)",
+    maxInactive: "int",
+    lastAccess: "bigint",
+    data: "mediumblob",
+  },
 };
 
 function quote(dialect: Dialect, identifier: string): string {
@@ -79,8 +102,15 @@ function quote(dialect: Dialect, identifier: string): string {
  * (app, id) rather than id alone: contexts sharing a cookie path may share a session id, and
  * the key doubles as the index for the per-application queries.
  */
-export function createTableSql(dialect: Dialect, storeOptions: Partial<SessionTableNames> = {}, ifNotExists = false): string {
-  const n = namesFor(dialect, readTableNames(new OptionReader(storeOptions as Record<string, unknown>, "DataSourceStore")));
+export function createTableSql(
+  dialect: Dialect,
+  storeOptions: Partial<SessionTableNames> = {},
+  ifNotExists = false,
+): string {
+  const n = namesFor(
+    dialect,
+    readTableNames(new OptionReader(storeOptions as Record<string, unknown>, "DataSourceStore")),
+  );
   const t = TYPES[dialect];
   const q = (s: string) => quote(dialect, s);
   const rows: [string, string][] = [

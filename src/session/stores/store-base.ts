@@ -30,7 +30,11 @@ export function storeOptionReader(options: object, kind: string, context: StoreC
   const r = new OptionReader(options as Record<string, unknown>, `${kind} of ${context.name ?? "the context"}`);
   const className = r.string("className");
   if (className !== undefined && className !== kind && className !== `org.apache.catalina.session.${kind}`) {
-    r.fail("className", `is [${className}], which ${kind} does not implement`, `Use ${kind} or org.apache.catalina.session.${kind}.`);
+    r.fail(
+      "className",
+      `is [${className}], which ${kind} does not implement`,
+      `Use ${kind} or org.apache.catalina.session.${kind}.`,
+    );
   }
   return r;
 }

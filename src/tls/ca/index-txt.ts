@@ -26,7 +26,9 @@ const pad = (n: number, w = 2) => String(n).padStart(w, "0");
 
 function asn1Time(d: Date): string {
   const y = d.getUTCFullYear();
-  const rest = `${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}Z`;
+  const rest = `${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${
+    pad(d.getUTCSeconds())
+  }Z`;
   return y >= 1950 && y < 2050 ? `${pad(y % 100)}${rest}` : `${pad(y, 4)}${rest}`;
 }
 
@@ -40,16 +42,28 @@ function parseAsn1Time(s: string, where: string): Date {
 
 /** openssl's one-line subject: each RDN as /type=value, in encoded order. */
 function onelineSubject(cert: X509Certificate): string {
-  return cert.subjectName.toJSON().map((rdn) => Object.entries(rdn).map(([type, values]) => values.map((v) => `${type}=${v.replace(/\//g, "\\/")}`).join("+")).join("")).map((s) => "/" + s).join("");
+  return cert.subjectName.toJSON().map((rdn) =>
+    Object.entries(rdn).map(([type, values]) => values.map((v) => `${type}=${v.replace(/\//g, "\\/")}`).join("+")).join(
+      "",
+    )
+  ).map((s) => "/" + s).join("");
 }
 
 export function entryFor(cert: X509Certificate): IndexEntry {
-  return { status: "V", expires: cert.notAfter, serial: serialHex(serialOf(cert)), file: "unknown", subject: onelineSubject(cert) };
+  return {
+    status: "V",
+    expires: cert.notAfter,
+    serial: serialHex(serialOf(cert)),
+    file: "unknown",
+    subject: onelineSubject(cert),
+  };
 }
 
 export function formatIndex(entries: IndexEntry[]): string {
   return entries.map((e) => {
-    const rev = e.status === "R" && e.revoked ? asn1Time(e.revoked) + (e.reason ? `,${crlReasonName(e.reason)}` : "") : "";
+    const rev = e.status === "R" && e.revoked
+      ? asn1Time(e.revoked) + (e.reason ? `,${crlReasonName(e.reason)}` : "")
+      : "";
     return [e.status, asn1Time(e.expires), rev, e.serial, e.file, e.subject].join("\t") + "\n";
   }).join("");
 }
@@ -61,9 +75,19 @@ export function parseIndex(text: string, file = "index.txt"): IndexEntry[] {
     const where = `${file}:${i + 1}`;
     const f = line.split("\t");
     if (f.length !== 6 || !["V", "R", "E"].includes(f[0])) {
-      throw new BobcatError("ca.badIndex", `${where}: not an openssl index line (6 tab-separated fields starting with V, R or E)`, { fix: "restore index.txt from a backup, or re-create the CA" });
+      throw new BobcatError(
+        "ca.badIndex",
+        `${where}: not an openssl index line (6 tab-separated fields starting with V, R or E)`,
+        { fix: "restore index.txt from a backup, or re-create the CA" },
+      );
     }
-    const entry: IndexEntry = { status: f[0] as IndexEntry["status"], expires: parseAsn1Time(f[1], where), serial: normalSerial(f[3]), file: f[4], subject: f[5] };
+    const entry: IndexEntry = {
+      status: f[0] as IndexEntry["status"],
+      expires: parseAsn1Time(f[1], where),
+      serial: normalSerial(f[3]),
+      file: f[4],
+      subject: f[5],
+    };
     if (entry.status === "R") {
       const [time, reason] = f[2].split(",");
       entry.revoked = parseAsn1Time(time, where);
@@ -78,13 +102,21 @@ export function parseIndex(text: string, file = "index.txt"): IndexEntry[] {
 }
 
 /** Marks `serial` revoked; returns false when it is not in the index. Revoking twice keeps the first time. */
-export function revokeEntry(entries: IndexEntry[], serial: string, opts: { date?: Date; reason?: string } = {}): boolean {
+export function revokeEntry(
+  entries: IndexEntry[],
+  serial: string,
+  opts: { date?: Date; reason?: string } = {},
+): boolean {
   const hex = normalSerial(serial);
   const e = entries.find((x) => x.serial === hex);
   if (!e) return false;
   if (e.status !== "R") {
     if (opts.reason) crlReasonCode(opts.reason);
-    Object.assign(e, { status: "R", revoked: opts.date ?? new Date(), ...(opts.reason ? { reason: crlReasonName(opts.reason) } : {}) });
+    Object.assign(e, {
+      status: "R",
+      revoked: opts.date ?? new Date(),
+      ...(opts.reason ? { reason: crlReasonName(opts.reason) } : {}),
+    });
   }
   return true;
 }

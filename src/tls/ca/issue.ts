@@ -9,7 +9,15 @@ import type { Extension, GeneralName, Name, X509Certificate } from "@peculiar/x5
 import { toArrayBuffer, toHex } from "../keystore/bytes.ts";
 import { parseCertificate, spkiOf } from "../keystore/certs.ts";
 import * as der from "../keystore/der.ts";
-import { defaultHash, generateKeyPair, importPrivateKey, type KeyAlgorithm, type KeyInfo, keyInfo, signingAlgorithm } from "../keystore/keys.ts";
+import {
+  defaultHash,
+  generateKeyPair,
+  importPrivateKey,
+  type KeyAlgorithm,
+  type KeyInfo,
+  keyInfo,
+  signingAlgorithm,
+} from "../keystore/keys.ts";
 import { PasswordRequiredError, pemPrivateKey, PRIVATE_KEY_LABELS } from "../keystore/pem-keys.ts";
 import { parsePem, toPem } from "../keystore/pem.ts";
 import { randomSerial } from "../keystore/selfsigned.ts";
@@ -69,8 +77,14 @@ export interface RevokedEntry {
 
 /** The reason names openssl's index.txt understands, with their CRLReason codes. */
 export const CRL_REASONS: Record<string, number> = {
-  unspecified: 0, keyCompromise: 1, CACompromise: 2, affiliationChanged: 3, superseded: 4,
-  cessationOfOperation: 5, certificateHold: 6, removeFromCRL: 8,
+  unspecified: 0,
+  keyCompromise: 1,
+  CACompromise: 2,
+  affiliationChanged: 3,
+  superseded: 4,
+  cessationOfOperation: 5,
+  certificateHold: 6,
+  removeFromCRL: 8,
 };
 
 const OID_OCSP_NOCHECK = "1.3.6.1.5.5.7.48.1.5";
@@ -82,13 +96,16 @@ const BACKDATE_MS = 60_000;
 export function crlReasonCode(name: string): number {
   const hit = Object.entries(CRL_REASONS).find(([n]) => n.toLowerCase() === name.toLowerCase());
   if (!hit) {
-    throw new BobcatError("ca.badReason", `unknown revocation reason "${name}"`, { fix: `use one of: ${Object.keys(CRL_REASONS).join(", ")}` });
+    throw new BobcatError("ca.badReason", `unknown revocation reason "${name}"`, {
+      fix: `use one of: ${Object.keys(CRL_REASONS).join(", ")}`,
+    });
   }
   return hit[1];
 }
 
 /** The canonical spelling of a reason name (index.txt and CRLs want exactly these). */
-export const crlReasonName = (name: string) => Object.keys(CRL_REASONS).find((n) => n.toLowerCase() === name.toLowerCase()) ?? name;
+export const crlReasonName = (name: string) =>
+  Object.keys(CRL_REASONS).find((n) => n.toLowerCase() === name.toLowerCase()) ?? name;
 
 interface KeyPair {
   pkcs8: Uint8Array;
@@ -109,39 +126,62 @@ async function loadSigner(ca: CaMaterial): Promise<Signer> {
     pkcs8 = pemPrivateKey(keyBlock, undefined);
   } catch (e) {
     if (e instanceof PasswordRequiredError) {
-      throw new BobcatError("ca.encryptedKey", "the CA key is encrypted; this helper signs with unencrypted keys only", { fix: "decrypt it first: openssl pkey -in ca-key.pem -out ca-key.pem" });
+      throw new BobcatError(
+        "ca.encryptedKey",
+        "the CA key is encrypted; this helper signs with unencrypted keys only",
+        { fix: "decrypt it first: openssl pkey -in ca-key.pem -out ca-key.pem" },
+      );
     }
     throw new BobcatError("ca.badKey", `the CA key cannot be read: ${(e as Error).message}`, { cause: e });
   }
   const cert = parseCertificate(certBlock.der, "the CA certificate");
   const info = await keyInfo(pkcs8);
   if (toHex(info.spki) !== toHex(spkiOf(cert))) {
-    throw new BobcatError("ca.keyMismatch", `the CA key does not belong to the CA certificate [${cert.subject}]`, { fix: "pass the key file that was created with this certificate" });
+    throw new BobcatError("ca.keyMismatch", `the CA key does not belong to the CA certificate [${cert.subject}]`, {
+      fix: "pass the key file that was created with this certificate",
+    });
   }
   return { cert, pkcs8, info };
 }
 
 async function newKey(type: CaKeyType = "RSA") {
-  if (type !== "RSA" && type !== "EC") throw new BobcatError("ca.badKeyType", `unknown key type "${type}"`, { fix: "use RSA or EC" });
+  if (type !== "RSA" && type !== "EC") {
+    throw new BobcatError("ca.badKeyType", `unknown key type "${type}"`, { fix: "use RSA or EC" });
+  }
   return await generateKeyPair(type, type === "RSA" ? 2048 : "P-256");
 }
 
 function generalName(entry: string): GeneralName {
   const m = /^(dns|ip|email|uri):(.+)$/i.exec(entry);
-  const [type, value] = m ? [m[1].toLowerCase(), m[2]] : [isIP(entry.replace(/^\[|\]$/g, "")) ? "ip" : "dns", entry.replace(/^\[|\]$/g, "")];
-  if (type === "ip" && !isIP(value)) throw new BobcatError("ca.badSan", `"${value}" in subjectAltName is not an IP address`, { fix: "write ip:127.0.0.1 or ip:::1" });
-  if (!value || /\s/.test(value)) throw new BobcatError("ca.badSan", `"${entry}" is not a valid subjectAltName entry`, { fix: "write dns:host.example, ip:127.0.0.1, email:a@b.example or uri:https://..." });
+  const [type, value] = m
+    ? [m[1].toLowerCase(), m[2]]
+    : [isIP(entry.replace(/^\[|\]$/g, "")) ? "ip" : "dns", entry.replace(/^\[|\]$/g, "")];
+  if (type === "ip" && !isIP(value)) {
+    throw new BobcatError("ca.badSan", `"${value}" in subjectAltName is not an IP address`, {
+      fix: "write ip:127.0.0.1 or ip:::1",
+    });
+  }
+  if (!value || /\s/.test(value)) {
+    throw new BobcatError("ca.badSan", `"${entry}" is not a valid subjectAltName entry`, {
+      fix: "write dns:host.example, ip:127.0.0.1, email:a@b.example or uri:https://...",
+    });
+  }
   return new x509.GeneralName(type === "uri" ? "url" : (type as "dns" | "ip" | "email"), value);
 }
 
 function checkDays(days: number): number {
-  if (!Number.isInteger(days) || days < 1) throw new BobcatError("ca.badDays", `validity of ${days} days is not a positive whole number`);
+  if (!Number.isInteger(days) || days < 1) {
+    throw new BobcatError("ca.badDays", `validity of ${days} days is not a positive whole number`);
+  }
   return days;
 }
 
 function parseName(subject: string): void {
   const bad = (why: string, cause?: unknown) =>
-    new BobcatError("ca.badSubject", `"${subject}" is not a distinguished name (${why})`, { cause, fix: "write it as CN=name,O=organisation (attribute names in upper case)" });
+    new BobcatError("ca.badSubject", `"${subject}" is not a distinguished name (${why})`, {
+      cause,
+      fix: "write it as CN=name,O=organisation (attribute names in upper case)",
+    });
   let values: string[];
   try {
     values = new x509.Name(subject).toJSON().flatMap((rdn) => Object.values(rdn).flat());
@@ -160,7 +200,13 @@ async function authorityKeyId(issuer: X509Certificate): Promise<Extension> {
   return await x509.AuthorityKeyIdentifierExtension.create(toArrayBuffer(spkiOf(issuer)));
 }
 
-async function sign(issuer: KeyPair & { name: string | Name }, subjectKey: KeyPair, subject: string, days: number, extensions: Extension[]): Promise<IssuedCertificate> {
+async function sign(
+  issuer: KeyPair & { name: string | Name },
+  subjectKey: KeyPair,
+  subject: string,
+  days: number,
+  extensions: Extension[],
+): Promise<IssuedCertificate> {
   const hash = defaultHash(issuer.info);
   const now = Date.now();
   const serial = randomSerial();
@@ -175,7 +221,12 @@ async function sign(issuer: KeyPair & { name: string | Name }, subjectKey: KeyPa
     signingAlgorithm: signingAlgorithm(issuer.info, hash),
     extensions: [...extensions, await x509.SubjectKeyIdentifierExtension.create(toArrayBuffer(subjectKey.info.spki))],
   });
-  return { certPem: toPem("CERTIFICATE", new Uint8Array(cert.rawData)), keyPem: toPem("PRIVATE KEY", subjectKey.pkcs8), serial: serial.toUpperCase(), cert };
+  return {
+    certPem: toPem("CERTIFICATE", new Uint8Array(cert.rawData)),
+    keyPem: toPem("PRIVATE KEY", subjectKey.pkcs8),
+    serial: serial.toUpperCase(),
+    cert,
+  };
 }
 
 /** A self-signed root CA that may sign certificates, CRLs and (directly) OCSP responses. */
@@ -197,18 +248,32 @@ export async function issueCertificate(opts: IssueOptions): Promise<IssuedCertif
   const KU = x509.KeyUsageFlags;
   const clientAuth = opts.clientAuth ?? false;
   const serverAuth = opts.serverAuth ?? !clientAuth;
-  const usages = [...(serverAuth ? [x509.ExtendedKeyUsage.serverAuth] : []), ...(clientAuth ? [x509.ExtendedKeyUsage.clientAuth] : [])];
+  const usages = [
+    ...(serverAuth ? [x509.ExtendedKeyUsage.serverAuth] : []),
+    ...(clientAuth ? [x509.ExtendedKeyUsage.clientAuth] : []),
+  ];
   // The how-to's [v3_issued] also sets every keyUsage bit, keyCertSign included, on a CA:FALSE
   // certificate; a leaf needs only signing (and RSA key transport), so that part is not copied.
   const extensions: Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(key.info.type === "RSA" ? KU.digitalSignature | KU.keyEncipherment : KU.digitalSignature, true),
+    new x509.KeyUsagesExtension(
+      key.info.type === "RSA" ? KU.digitalSignature | KU.keyEncipherment : KU.digitalSignature,
+      true,
+    ),
     await authorityKeyId(signer.cert),
   ];
   if (usages.length) extensions.push(new x509.ExtendedKeyUsageExtension(usages));
   if (opts.san?.length) extensions.push(new x509.SubjectAlternativeNameExtension(opts.san.map(generalName)));
-  if (opts.ocspUrl) extensions.push(new x509.AuthorityInfoAccessExtension({ ocsp: [new x509.GeneralName("url", checkUrl(opts.ocspUrl, "OCSP responder"))] }));
-  if (opts.crlUrl) extensions.push(new x509.CRLDistributionPointsExtension([checkUrl(opts.crlUrl, "CRL distribution point")]));
+  if (opts.ocspUrl) {
+    extensions.push(
+      new x509.AuthorityInfoAccessExtension({
+        ocsp: [new x509.GeneralName("url", checkUrl(opts.ocspUrl, "OCSP responder"))],
+      }),
+    );
+  }
+  if (opts.crlUrl) {
+    extensions.push(new x509.CRLDistributionPointsExtension([checkUrl(opts.crlUrl, "CRL distribution point")]));
+  }
   return await sign({ ...signer, name: signer.cert.subjectName }, key, opts.subject, opts.days ?? 375, extensions);
 }
 
@@ -219,14 +284,19 @@ function checkUrl(url: string, what: string): string {
   } catch {
     // reported below
   }
-  throw new BobcatError("ca.badUrl", `"${url}" is not an http(s) URL for the ${what}`, { fix: "write it as http://127.0.0.1:8088" });
+  throw new BobcatError("ca.badUrl", `"${url}" is not an http(s) URL for the ${what}`, {
+    fix: "write it as http://127.0.0.1:8088",
+  });
 }
 
 /**
  * A delegated OCSP responder certificate: extendedKeyUsage OCSPSigning, and id-pkix-ocsp-nocheck
  * so clients do not ask the responder about its own certificate (RFC 6960 §4.2.2.2.1).
  */
-export async function issueOcspSigner(ca: CaMaterial, opts: { subject?: string; keyType?: CaKeyType; days?: number } = {}): Promise<IssuedCertificate> {
+export async function issueOcspSigner(
+  ca: CaMaterial,
+  opts: { subject?: string; keyType?: CaKeyType; days?: number } = {},
+): Promise<IssuedCertificate> {
   const signer = await loadSigner(ca);
   const cn = signer.cert.subjectName.getField("CN")[0] ?? "CA";
   const subject = opts.subject ?? `CN=${cn.replace(/[,+="\\<>;#]/g, (c) => `\\${c}`)} OCSP Responder`;
@@ -242,19 +312,28 @@ export async function issueOcspSigner(ca: CaMaterial, opts: { subject?: string; 
 }
 
 /** A CRL signed by `ca` listing `revoked`, valid for `days` (default 30), numbered `crlNumber` (default 1). */
-export async function makeCrl(ca: CaMaterial, revoked: RevokedEntry[], opts: { days?: number; crlNumber?: number } = {}): Promise<string> {
+export async function makeCrl(
+  ca: CaMaterial,
+  revoked: RevokedEntry[],
+  opts: { days?: number; crlNumber?: number } = {},
+): Promise<string> {
   const signer = await loadSigner(ca);
   const hash = defaultHash(signer.info);
   const now = Date.now();
   const crlNumber = opts.crlNumber ?? 1;
-  if (!Number.isSafeInteger(crlNumber) || crlNumber < 0) throw new BobcatError("ca.badCrlNumber", `CRL number ${crlNumber} is not a non-negative whole number`);
+  if (!Number.isSafeInteger(crlNumber) || crlNumber < 0) {
+    throw new BobcatError("ca.badCrlNumber", `CRL number ${crlNumber} is not a non-negative whole number`);
+  }
   const crl = await x509.X509CrlGenerator.create({
     issuer: signer.cert.subjectName,
     thisUpdate: new Date(now - BACKDATE_MS),
     nextUpdate: new Date(now + checkDays(opts.days ?? 30) * DAY),
     signingKey: await importPrivateKey(signer.pkcs8, signer.info, hash),
     signingAlgorithm: signingAlgorithm(signer.info, hash),
-    extensions: [await authorityKeyId(signer.cert), new x509.Extension(OID_CRL_NUMBER, false, toArrayBuffer(der.encInt(crlNumber)))],
+    extensions: [
+      await authorityKeyId(signer.cert),
+      new x509.Extension(OID_CRL_NUMBER, false, toArrayBuffer(der.encInt(crlNumber))),
+    ],
     entries: revoked.map((r) => ({
       serialNumber: normalSerial(r.serial),
       revocationDate: r.date ?? new Date(now),

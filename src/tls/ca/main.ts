@@ -67,19 +67,25 @@ function parseArgs(argv: string[]): { command: string; opts: Record<string, stri
   const [command, ...rest] = argv;
   if (!command || command === "-h" || command === "--help" || command === "help") return { command: "help", opts: {} };
   const allowed = COMMAND_OPTIONS[command];
-  if (!allowed) throw new UsageError(`unknown ca command "${command}" (commands: ${Object.keys(COMMAND_OPTIONS).join(", ")})`);
+  if (!allowed) {
+    throw new UsageError(`unknown ca command "${command}" (commands: ${Object.keys(COMMAND_OPTIONS).join(", ")})`);
+  }
   const opts: Record<string, string | true> = {};
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i];
     if (a === "-h" || a === "--help") return { command: "help", opts: {} };
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
-    if (!m || !allowed.includes(m[1])) throw new UsageError(`ca ${command}: unknown option "${a}" (options: ${allowed.map((o) => "--" + o).join(" ")})`);
+    if (!m || !allowed.includes(m[1])) {
+      throw new UsageError(`ca ${command}: unknown option "${a}" (options: ${allowed.map((o) => "--" + o).join(" ")})`);
+    }
     if (FLAGS.has(m[1])) {
       if (m[2] !== undefined) throw new UsageError(`ca ${command}: --${m[1]} takes no value`);
       opts[m[1]] = true;
     } else {
       const v = m[2] ?? rest[++i];
-      if (v === undefined || (m[2] === undefined && v.startsWith("--"))) throw new UsageError(`ca ${command}: --${m[1]} needs a value`);
+      if (v === undefined || (m[2] === undefined && v.startsWith("--"))) {
+        throw new UsageError(`ca ${command}: --${m[1]} needs a value`);
+      }
       opts[m[1]] = v;
     }
   }
@@ -95,7 +101,9 @@ function need(opts: Record<string, string | true>, name: string, command: string
 function days(opts: Record<string, string | true>): number | undefined {
   if (opts.days === undefined) return undefined;
   const n = Number(opts.days);
-  if (!/^\d+$/.test(String(opts.days)) || n < 1) throw new UsageError(`--days must be a positive whole number, not "${opts.days}"`);
+  if (!/^\d+$/.test(String(opts.days)) || n < 1) {
+    throw new UsageError(`--days must be a positive whole number, not "${opts.days}"`);
+  }
   return n;
 }
 
@@ -143,14 +151,18 @@ const paths = (dir: string) => ({
 async function openCa(dir: string): Promise<CaDir> {
   const p = paths(dir);
   if (!existsSync(p.cert) || !existsSync(p.key)) {
-    throw new BobcatError("ca.notFound", `${dir} holds no CA (ca.pem and ca-key.pem are missing)`, { fix: `create one: bobcat ca init --dir ${dir}` });
+    throw new BobcatError("ca.notFound", `${dir} holds no CA (ca.pem and ca-key.pem are missing)`, {
+      fix: `create one: bobcat ca init --dir ${dir}`,
+    });
   }
   let defaults: CaDir["defaults"] = {};
   if (existsSync(p.conf)) {
     try {
       defaults = JSON.parse(await readFile(p.conf, "utf8"));
     } catch (e) {
-      throw new BobcatError("ca.badConfig", `${p.conf} is not valid JSON (${(e as Error).message})`, { fix: 'fix or delete it; it holds {"ocspUrl": ..., "crlUrl": ...}' });
+      throw new BobcatError("ca.badConfig", `${p.conf} is not valid JSON (${(e as Error).message})`, {
+        fix: 'fix or delete it; it holds {"ocspUrl": ..., "crlUrl": ...}',
+      });
     }
   }
   return { dir, ca: { certPem: await readFile(p.cert, "utf8"), keyPem: await readFile(p.key, "utf8") }, defaults };
@@ -165,11 +177,17 @@ async function init(opts: Record<string, string | true>, io: CaIO): Promise<numb
   const dir = resolve(need(opts, "dir", "init"));
   const p = paths(dir);
   if (existsSync(p.cert) && !opts.force) {
-    throw new BobcatError("ca.exists", `${dir} already holds a CA (ca.pem)`, { fix: "use another --dir, or --force to replace it (certificates it issued will no longer verify)" });
+    throw new BobcatError("ca.exists", `${dir} already holds a CA (ca.pem)`, {
+      fix: "use another --dir, or --force to replace it (certificates it issued will no longer verify)",
+    });
   }
   const cn = typeof opts.cn === "string" ? opts.cn : "bobcat Test CA";
   const type = keyType(opts);
-  const ca = await createCa({ subject: `CN=${cn.replace(/[,+="\\<>;#]/g, (c) => `\\${c}`)},O=bobcat`, keyType: type, days: days(opts) });
+  const ca = await createCa({
+    subject: `CN=${cn.replace(/[,+="\\<>;#]/g, (c) => `\\${c}`)},O=bobcat`,
+    keyType: type,
+    days: days(opts),
+  });
   const signer = await issueOcspSigner(ca, { keyType: type });
   await mkdir(p.certs, { recursive: true });
   await writeAtomic(p.key, ca.keyPem, 0o600);
@@ -181,13 +199,19 @@ async function init(opts: Record<string, string | true>, io: CaIO): Promise<numb
   await writeAtomic(p.crlnumber, "01\n");
   const defaults = { ocspUrl: opts["ocsp-url"], crlUrl: opts["crl-url"] };
   await writeAtomic(p.conf, JSON.stringify(defaults, null, 2) + "\n");
-  io.stdout.write(`CA created in ${dir}\n  certificate  ${p.cert}\n  key          ${p.key}\n  OCSP signer  ${p.ocspCert} (${p.ocspKey})\n` +
-    `Serve OCSP:   openssl ocsp -index ${p.index} -CA ${p.cert} -rsigner ${p.ocspCert} -rkey ${p.ocspKey} -port 8088\n`);
+  io.stdout.write(
+    `CA created in ${dir}\n  certificate  ${p.cert}\n  key          ${p.key}\n  OCSP signer  ${p.ocspCert} (${p.ocspKey})\n` +
+      `Serve OCSP:   openssl ocsp -index ${p.index} -CA ${p.cert} -rsigner ${p.ocspCert} -rkey ${p.ocspKey} -port 8088\n`,
+  );
   return 0;
 }
 
 async function issue(opts: Record<string, string | true>, io: CaIO): Promise<number> {
-  const [dir, cn, out] = [resolve(need(opts, "dir", "issue")), need(opts, "cn", "issue"), resolve(need(opts, "out", "issue"))];
+  const [dir, cn, out] = [
+    resolve(need(opts, "dir", "issue")),
+    need(opts, "cn", "issue"),
+    resolve(need(opts, "out", "issue")),
+  ];
   const c = await openCa(dir);
   const san = typeof opts.san === "string" ? opts.san.split(",").map((s) => s.trim()).filter(Boolean) : undefined;
   const issued = await issueCertificate({
@@ -221,7 +245,11 @@ async function revoke(opts: Record<string, string | true>, io: CaIO): Promise<nu
   const entry = entryFor(parseCertificate(block.der, file));
   const entries = await readIndex(dir);
   if (!revokeEntry(entries, entry.serial, { reason: opts.reason as string | undefined })) {
-    throw new BobcatError("ca.unknownCertificate", `${file} (serial ${entry.serial}) was not issued by the CA in ${dir}`, { fix: "revoke it with the CA that issued it" });
+    throw new BobcatError(
+      "ca.unknownCertificate",
+      `${file} (serial ${entry.serial}) was not issued by the CA in ${dir}`,
+      { fix: "revoke it with the CA that issued it" },
+    );
   }
   await writeAtomic(paths(dir).index, formatIndex(entries));
   io.stdout.write(`revoked serial ${entry.serial}${opts.reason ? ` (${opts.reason})` : ""}\n`);
@@ -233,7 +261,9 @@ async function crl(opts: Record<string, string | true>, io: CaIO): Promise<numbe
   const c = await openCa(dir);
   const p = paths(c.dir);
   const number = existsSync(p.crlnumber) ? parseInt((await readFile(p.crlnumber, "utf8")).trim(), 16) : 1;
-  if (!Number.isSafeInteger(number)) throw new BobcatError("ca.badCrlNumber", `${p.crlnumber} does not hold a hexadecimal CRL number`);
+  if (!Number.isSafeInteger(number)) {
+    throw new BobcatError("ca.badCrlNumber", `${p.crlnumber} does not hold a hexadecimal CRL number`);
+  }
   const revoked = revokedOf(await readIndex(c.dir));
   await writeAtomic(out, await makeCrl(c.ca, revoked, { days: days(opts), crlNumber: number }));
   const next = (number + 1).toString(16).toUpperCase();
@@ -242,9 +272,17 @@ async function crl(opts: Record<string, string | true>, io: CaIO): Promise<numbe
   return 0;
 }
 
-const COMMANDS: Record<string, (opts: Record<string, string | true>, io: CaIO) => Promise<number>> = { init, issue, revoke, crl };
+const COMMANDS: Record<string, (opts: Record<string, string | true>, io: CaIO) => Promise<number>> = {
+  init,
+  issue,
+  revoke,
+  crl,
+};
 
-export async function caMain(argv: string[], io: CaIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+export async function caMain(
+  argv: string[],
+  io: CaIO = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
   try {
     const { command, opts } = parseArgs(argv);
     if (command === "help") {

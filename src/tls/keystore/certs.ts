@@ -73,10 +73,20 @@ export async function brokenLink(chain: Certificate[]): Promise<{ index: number;
   for (let i = 0; i + 1 < chain.length; i++) {
     const [child, parent] = [chain[i], chain[i + 1]];
     if (!namedIssuer(child, parent)) {
-      return { index: i, reason: `certificate #${i + 1} [${child.subject}] is issued by [${child.issuer}], but the next certificate is [${parent.subject}]` };
+      return {
+        index: i,
+        reason: `certificate #${
+          i + 1
+        } [${child.subject}] is issued by [${child.issuer}], but the next certificate is [${parent.subject}]`,
+      };
     }
     if ((await signedBy(child, parent)) === false) {
-      return { index: i, reason: `certificate #${i + 1} [${child.subject}] names [${parent.subject}] as issuer but its signature does not verify with that certificate's key` };
+      return {
+        index: i,
+        reason: `certificate #${
+          i + 1
+        } [${child.subject}] names [${parent.subject}] as issuer but its signature does not verify with that certificate's key`,
+      };
     }
   }
   return undefined;

@@ -23,10 +23,20 @@ export interface CipherSpec {
 }
 
 export const KEY_LENGTH: Record<CipherName, number> = {
-  "aes-128-cbc": 16, "aes-192-cbc": 24, "aes-256-cbc": 32, "des-ede3-cbc": 24, "des-cbc": 8, "rc2-cbc": 16,
+  "aes-128-cbc": 16,
+  "aes-192-cbc": 24,
+  "aes-256-cbc": 32,
+  "des-ede3-cbc": 24,
+  "des-cbc": 8,
+  "rc2-cbc": 16,
 };
 export const BLOCK_SIZE: Record<CipherName, number> = {
-  "aes-128-cbc": 16, "aes-192-cbc": 16, "aes-256-cbc": 16, "des-ede3-cbc": 8, "des-cbc": 8, "rc2-cbc": 8,
+  "aes-128-cbc": 16,
+  "aes-192-cbc": 16,
+  "aes-256-cbc": 16,
+  "des-ede3-cbc": 8,
+  "des-cbc": 8,
+  "rc2-cbc": 8,
 };
 
 function pad(data: Uint8Array, bs: number): Uint8Array {
@@ -54,7 +64,9 @@ function check(spec: CipherSpec): void {
 export function cbcDecrypt(spec: CipherSpec, data: Uint8Array): Uint8Array {
   check(spec);
   const bs = BLOCK_SIZE[spec.name];
-  if (data.length === 0 || data.length % bs) throw new PaddingError(`ciphertext length ${data.length} is not a multiple of ${bs}`);
+  if (data.length === 0 || data.length % bs) {
+    throw new PaddingError(`ciphertext length ${data.length} is not a multiple of ${bs}`);
+  }
   let plain: Uint8Array;
   if (spec.name === "rc2-cbc") {
     const K = rc2KeySchedule(spec.key, spec.rc2Bits ?? spec.key.length * 8);

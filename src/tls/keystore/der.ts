@@ -72,7 +72,13 @@ function readNode(buf: Uint8Array, pos: number, depth: number): [Node, number] {
       children.push(child);
       pos = next;
     }
-    const node: Node = { tag, constructed, value: buf.subarray(contentStart, pos), raw: buf.subarray(start, pos + 2), children };
+    const node: Node = {
+      tag,
+      constructed,
+      value: buf.subarray(contentStart, pos),
+      raw: buf.subarray(start, pos + 2),
+      children,
+    };
     return [node, pos + 2];
   }
   if (len > 0x80) {
@@ -83,7 +89,9 @@ function readNode(buf: Uint8Array, pos: number, depth: number): [Node, number] {
     for (let i = 0; i < n; i++) len = len * 256 + buf[pos++];
   }
   const end = pos + len;
-  if (end > buf.length) throw new Asn1Error(`ASN.1 element at offset ${start} claims ${len} bytes but only ${buf.length - pos} remain`);
+  if (end > buf.length) {
+    throw new Asn1Error(`ASN.1 element at offset ${start} claims ${len} bytes but only ${buf.length - pos} remain`);
+  }
   const value = buf.subarray(pos, end);
   const children: Node[] = [];
   if (constructed) {
@@ -101,7 +109,9 @@ function readNode(buf: Uint8Array, pos: number, depth: number): [Node, number] {
 
 export function expect(node: Node | undefined, tag: number, what: string): Node {
   if (!node) throw new Asn1Error(`missing ${what}`);
-  if (node.tag !== tag) throw new Asn1Error(`${what}: expected tag 0x${tag.toString(16)}, found 0x${node.tag.toString(16)}`);
+  if (node.tag !== tag) {
+    throw new Asn1Error(`${what}: expected tag 0x${tag.toString(16)}, found 0x${node.tag.toString(16)}`);
+  }
   return node;
 }
 

@@ -39,7 +39,11 @@ export function decryptPrivateKeyInfo(epki: Uint8Array, password: string): Uint8
 }
 
 /** `"jks"` protects with Sun's KeyProtector, anything else with PBES2 or a PKCS#12 scheme. */
-export function encryptPrivateKeyInfo(pkcs8: Uint8Array, password: string, how: "jks" | pbe.EncryptOptions): Uint8Array {
+export function encryptPrivateKeyInfo(
+  pkcs8: Uint8Array,
+  password: string,
+  how: "jks" | pbe.EncryptOptions,
+): Uint8Array {
   if (how === "jks") return der.encSeq(der.encAlg(OID.sunKeyProtector, null), der.encOctets(protect(pkcs8, password)));
   const { algId, ciphertext } = pbe.encrypt(pkcs8, password, how);
   return der.encSeq(algId, der.encOctets(ciphertext));

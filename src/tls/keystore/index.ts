@@ -15,7 +15,13 @@ import { UnsupportedAlgorithmError } from "./pbe.ts";
 import { PemError } from "./pem.ts";
 import { PasswordRequiredError } from "./pem-keys.ts";
 import { readPemStore, writePemStore } from "./pem-store.ts";
-import { Pkcs12IntegrityError, Pkcs12PasswordError, type Pkcs12WriteOptions, readPkcs12, writePkcs12 } from "./pkcs12.ts";
+import {
+  Pkcs12IntegrityError,
+  Pkcs12PasswordError,
+  type Pkcs12WriteOptions,
+  readPkcs12,
+  writePkcs12,
+} from "./pkcs12.ts";
 
 export type { Keystore, KeystoreEntry, PrivateKeyEntry, StoreType, TrustedCertEntry } from "./model.ts";
 export { detectStoreType } from "./detect.ts";
@@ -32,9 +38,14 @@ export function parseStoreType(name: string): StoreType {
       fix: "export the key and certificate from the token to a PKCS12 file or PEM files and configure those",
     });
   }
-  throw new BobcatError("keystore.unsupportedType", `Keystore type [${name}] is not supported (supported: JKS, PKCS12, PEM)`, {
-    fix: `convert it with: keytool -importkeystore -srckeystore <file> -srcstoretype ${name} -destkeystore <new.p12> -deststoretype PKCS12`,
-  });
+  throw new BobcatError(
+    "keystore.unsupportedType",
+    `Keystore type [${name}] is not supported (supported: JKS, PKCS12, PEM)`,
+    {
+      fix:
+        `convert it with: keytool -importkeystore -srckeystore <file> -srcstoretype ${name} -destkeystore <new.p12> -deststoretype PKCS12`,
+    },
+  );
 }
 
 /** Translates a parser exception into the user-facing error. */
@@ -43,7 +54,8 @@ export function keystoreError(e: unknown, type: string): BobcatError {
   const msg = e instanceof Error ? e.message : String(e);
   if (e instanceof JksIntegrityError) {
     return new BobcatError("keystore.badPassword", "Keystore was tampered with, or password was incorrect", {
-      fix: "use the password the keystore was created with (passwords are case-sensitive); if it is right, the file is damaged: restore it or re-create it",
+      fix:
+        "use the password the keystore was created with (passwords are case-sensitive); if it is right, the file is damaged: restore it or re-create it",
       cause: e,
     });
   }
@@ -54,19 +66,27 @@ export function keystoreError(e: unknown, type: string): BobcatError {
     });
   }
   if (e instanceof Pkcs12IntegrityError) {
-    return new BobcatError("keystore.tampered", `${type} keystore integrity check failed: the password is right but the file was modified after it was written`, {
-      fix: "restore the keystore from a good copy or re-create it",
-      cause: e,
-    });
+    return new BobcatError(
+      "keystore.tampered",
+      `${type} keystore integrity check failed: the password is right but the file was modified after it was written`,
+      {
+        fix: "restore the keystore from a good copy or re-create it",
+        cause: e,
+      },
+    );
   }
   if (e instanceof WrongPasswordError || e instanceof KeyProtectorError || e instanceof PaddingError) {
     return new BobcatError("keystore.badKeyPassword", "Cannot recover key", {
-      fix: "the key password is wrong: give the password the key was protected with (it defaults to the keystore password)",
+      fix:
+        "the key password is wrong: give the password the key was protected with (it defaults to the keystore password)",
       cause: e,
     });
   }
   if (e instanceof PasswordRequiredError) {
-    return new BobcatError("keystore.passwordRequired", "A password is required to decrypt the private key", { fix: "give the key's password", cause: e });
+    return new BobcatError("keystore.passwordRequired", "A password is required to decrypt the private key", {
+      fix: "give the key's password",
+      cause: e,
+    });
   }
   if (e instanceof UnsupportedAlgorithmError || e instanceof UnsupportedKeyError) {
     return new BobcatError("keystore.unsupportedAlgorithm", `Unsupported in ${type} keystore: ${msg}`, {
@@ -74,7 +94,9 @@ export function keystoreError(e: unknown, type: string): BobcatError {
       cause: e,
     });
   }
-  const detail = e instanceof Asn1Error || e instanceof PemError ? msg : `${e instanceof Error ? e.name + ": " : ""}${msg}`;
+  const detail = e instanceof Asn1Error || e instanceof PemError
+    ? msg
+    : `${e instanceof Error ? e.name + ": " : ""}${msg}`;
   return new BobcatError("keystore.corrupt", `The file is not a readable ${type} keystore: ${detail}`, {
     fix: "the file is truncated, damaged or of another type: restore it or re-create it",
     cause: e,
@@ -99,10 +121,13 @@ export async function readKeystore(bytes: Uint8Array, password: string | null, t
         return await readPemStore(new TextDecoder().decode(bytes), password);
       case "JCEKS":
         throw new BobcatError("keystore.unsupportedType", "JCEKS keystores are not supported", {
-          fix: "convert it: keytool -importkeystore -srckeystore <file> -srcstoretype JCEKS -destkeystore <new.p12> -deststoretype PKCS12",
+          fix:
+            "convert it: keytool -importkeystore -srckeystore <file> -srcstoretype JCEKS -destkeystore <new.p12> -deststoretype PKCS12",
         });
       default:
-        throw new Asn1Error(bytes.length === 0 ? "the file is empty" : "it is neither JKS (magic FEEDFEED), PKCS12 (DER) nor PEM text");
+        throw new Asn1Error(
+          bytes.length === 0 ? "the file is empty" : "it is neither JKS (magic FEEDFEED), PKCS12 (DER) nor PEM text",
+        );
     }
   } catch (e) {
     throw keystoreError(e, type);

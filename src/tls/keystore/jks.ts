@@ -38,7 +38,9 @@ class Reader {
     return this.pos;
   }
   private need(n: number, what: string) {
-    if (this.pos + n > this.buf.length) throw new Asn1Error(`file ends inside ${what} (offset ${this.pos}, ${this.buf.length} bytes in all)`);
+    if (this.pos + n > this.buf.length) {
+      throw new Asn1Error(`file ends inside ${what} (offset ${this.pos}, ${this.buf.length} bytes in all)`);
+    }
   }
   u32(what: string): number {
     this.need(4, what);
@@ -125,12 +127,16 @@ export function readJks(bytes: Uint8Array, password: string | null): Keystore {
     } else if (tag === 2) {
       entries.push({ kind: "trustedCert", alias, date, cert: readCert(`the certificate of ${alias}`) });
     } else {
-      throw new Asn1Error(`entry ${alias} has unknown tag ${tag}${tag === 3 ? " (a secret key: that is a JCEKS store)" : ""}`);
+      throw new Asn1Error(
+        `entry ${alias} has unknown tag ${tag}${tag === 3 ? " (a secret key: that is a JCEKS store)" : ""}`,
+      );
     }
   }
   const body = bytes.subarray(0, r.offset);
   const stored = r.bytes(20, "the integrity digest");
-  if (r.offset !== bytes.length) throw new Asn1Error(`${bytes.length - r.offset} unexpected byte(s) after the integrity digest`);
+  if (r.offset !== bytes.length) {
+    throw new Asn1Error(`${bytes.length - r.offset} unexpected byte(s) after the integrity digest`);
+  }
   if (password !== null && !equal(integrityDigest(password, body), stored)) {
     throw new JksIntegrityError("Keystore was tampered with, or password was incorrect");
   }
@@ -144,7 +150,8 @@ export function readJks(bytes: Uint8Array, password: string | null): Keystore {
 export function writeJks(store: Keystore, password: string, keyPassword: (alias: string) => string): Uint8Array {
   const u32 = (n: number) => Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
   const u64 = (n: number) => concat(u32(Math.floor(n / 2 ** 32)), u32(n >>> 0));
-  const cert = (c: Parameters<typeof certDer>[0]) => concat(encodeModifiedUtf8("X.509"), u32(certDer(c).length), certDer(c));
+  const cert = (c: Parameters<typeof certDer>[0]) =>
+    concat(encodeModifiedUtf8("X.509"), u32(certDer(c).length), certDer(c));
   const parts: Uint8Array[] = [u32(JKS_MAGIC), u32(2), u32(store.entries.length)];
   for (const e of store.entries) {
     const head = concat(encodeModifiedUtf8(e.alias.toLowerCase()), u64(e.date.getTime()));

@@ -26,7 +26,8 @@ export class UnsupportedKeyError extends Error {
 const KEY_NAMES: Record<string, string> = { [OID.dsa]: "DSA", [OID.ed25519]: "Ed25519", "1.3.101.113": "Ed448" };
 
 /** Human name of a key algorithm OID, for messages. */
-const keyAlgorithmName = (oid: string) => KEY_NAMES[oid] ?? (oid === OID.rsaEncryption ? "RSA" : oid === OID.ecPublicKey ? "EC" : oid);
+const keyAlgorithmName = (oid: string) =>
+  KEY_NAMES[oid] ?? (oid === OID.rsaEncryption ? "RSA" : oid === OID.ecPublicKey ? "EC" : oid);
 
 export function pkcs1ToPkcs8(pkcs1: Uint8Array): Uint8Array {
   der.seq(der.parse(pkcs1), "RSA private key", 9);
@@ -53,7 +54,11 @@ interface Pkcs8Parts {
 function pkcs8Parts(pkcs8: Uint8Array): Pkcs8Parts {
   const parts = der.seq(der.parse(pkcs8), "PKCS#8 private key", 3);
   const [algOid, params] = der.seq(parts[1], "private key algorithm", 1);
-  return { algorithm: der.oidOf(algOid, "private key algorithm"), params, privateKey: der.octets(parts[2], "private key") };
+  return {
+    algorithm: der.oidOf(algOid, "private key algorithm"),
+    params,
+    privateKey: der.octets(parts[2], "private key"),
+  };
 }
 
 function bitLength(b: Uint8Array): number {
@@ -64,7 +69,10 @@ function bitLength(b: Uint8Array): number {
 }
 
 function rsaSpki(modulus: Uint8Array, exponent: Uint8Array): Uint8Array {
-  return der.encSeq(der.encAlg(OID.rsaEncryption, null), der.encBitString(der.encSeq(der.encInt(modulus), der.encInt(exponent))));
+  return der.encSeq(
+    der.encAlg(OID.rsaEncryption, null),
+    der.encBitString(der.encSeq(der.encInt(modulus), der.encInt(exponent))),
+  );
 }
 
 function ecSpki(curveOid: string, point: Uint8Array): Uint8Array {
@@ -90,7 +98,13 @@ export async function keyInfo(pkcs8: Uint8Array): Promise<KeyInfo> {
     if (pub) point = der.bitString(pub.children[0], "EC public key");
     else {
       // Java writes EC keys without the public point; let WebCrypto compute it.
-      const key = await crypto.subtle.importKey("pkcs8", toArrayBuffer(pkcs8), { name: "ECDSA", namedCurve: curve.name }, true, ["sign"]);
+      const key = await crypto.subtle.importKey(
+        "pkcs8",
+        toArrayBuffer(pkcs8),
+        { name: "ECDSA", namedCurve: curve.name },
+        true,
+        ["sign"],
+      );
       const jwk = await crypto.subtle.exportKey("jwk", key);
       point = Uint8Array.from([4, ...fromBase64Url(jwk.x!), ...fromBase64Url(jwk.y!)]);
     }
@@ -116,7 +130,10 @@ export function spkiFingerprint(spki: Uint8Array): string {
 export type SignatureHash = "SHA-1" | "SHA-256" | "SHA-384" | "SHA-512";
 
 /** WebCrypto algorithm parameters for signing with this key type. */
-export function signingAlgorithm(info: KeyInfo, hash: SignatureHash): RsaHashedImportParams | EcKeyImportParams & { hash: string } {
+export function signingAlgorithm(
+  info: KeyInfo,
+  hash: SignatureHash,
+): RsaHashedImportParams | EcKeyImportParams & { hash: string } {
   return info.type === "RSA" ? { name: "RSASSA-PKCS1-v1_5", hash } : { name: "ECDSA", namedCurve: info.curve!, hash };
 }
 
@@ -125,7 +142,9 @@ export async function importPrivateKey(pkcs8: Uint8Array, info: KeyInfo, hash: S
 }
 
 export async function importPublicKey(info: KeyInfo, hash: SignatureHash): Promise<CryptoKey> {
-  return await crypto.subtle.importKey("spki", toArrayBuffer(info.spki), signingAlgorithm(info, hash), true, ["verify"]);
+  return await crypto.subtle.importKey("spki", toArrayBuffer(info.spki), signingAlgorithm(info, hash), true, [
+    "verify",
+  ]);
 }
 
 /** keytool 17's pick: SHA-256 up to RSA 3072 / P-256, SHA-384 up to RSA 7680 / P-384, else SHA-512. */
@@ -139,9 +158,17 @@ export function javaSigAlgName(type: KeyAlgorithm, hash: SignatureHash): string 
   return `${hash.replace("-", "")}with${type === "RSA" ? "RSA" : "ECDSA"}`;
 }
 
-export async function generateKeyPair(type: KeyAlgorithm, size: number | "P-256" | "P-384" | "P-521"): Promise<{ pkcs8: Uint8Array; info: KeyInfo }> {
+export async function generateKeyPair(
+  type: KeyAlgorithm,
+  size: number | "P-256" | "P-384" | "P-521",
+): Promise<{ pkcs8: Uint8Array; info: KeyInfo }> {
   const alg = type === "RSA"
-    ? { name: "RSASSA-PKCS1-v1_5", modulusLength: size as number, publicExponent: Uint8Array.of(1, 0, 1), hash: "SHA-256" }
+    ? {
+      name: "RSASSA-PKCS1-v1_5",
+      modulusLength: size as number,
+      publicExponent: Uint8Array.of(1, 0, 1),
+      hash: "SHA-256",
+    }
     : { name: "ECDSA", namedCurve: size as string };
   const pair = (await crypto.subtle.generateKey(alg, true, ["sign", "verify"])) as CryptoKeyPair;
   const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey));

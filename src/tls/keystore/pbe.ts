@@ -5,7 +5,7 @@
  */
 import { createHash, pbkdf2Sync } from "node:crypto";
 import { concat, randomBytes, utf8 } from "./bytes.ts";
-import { type CipherName, type CipherSpec, cbcDecrypt, cbcEncrypt, KEY_LENGTH } from "./ciphers.ts";
+import { cbcDecrypt, cbcEncrypt, type CipherName, type CipherSpec, KEY_LENGTH } from "./ciphers.ts";
 import * as der from "./der.ts";
 import { OID } from "./oids.ts";
 
@@ -26,16 +26,28 @@ const HASH_BLOCK: Record<HashName, number> = { sha1: 64, sha224: 64, sha256: 64,
 const HASH_LEN: Record<HashName, number> = { sha1: 20, sha224: 28, sha256: 32, sha384: 48, sha512: 64 };
 
 export const HASH_BY_OID: Record<string, HashName> = {
-  [OID.sha1]: "sha1", [OID.sha224]: "sha224", [OID.sha256]: "sha256", [OID.sha384]: "sha384", [OID.sha512]: "sha512",
+  [OID.sha1]: "sha1",
+  [OID.sha224]: "sha224",
+  [OID.sha256]: "sha256",
+  [OID.sha384]: "sha384",
+  [OID.sha512]: "sha512",
 };
 const PRF_BY_OID: Record<string, HashName> = {
-  [OID.hmacWithSHA1]: "sha1", [OID.hmacWithSHA224]: "sha224", [OID.hmacWithSHA256]: "sha256",
-  [OID.hmacWithSHA384]: "sha384", [OID.hmacWithSHA512]: "sha512",
+  [OID.hmacWithSHA1]: "sha1",
+  [OID.hmacWithSHA224]: "sha224",
+  [OID.hmacWithSHA256]: "sha256",
+  [OID.hmacWithSHA384]: "sha384",
+  [OID.hmacWithSHA512]: "sha512",
 };
-const PRF_OID: Record<HashName, string> = Object.fromEntries(Object.entries(PRF_BY_OID).map(([o, h]) => [h, o])) as Record<HashName, string>;
+const PRF_OID: Record<HashName, string> = Object.fromEntries(
+  Object.entries(PRF_BY_OID).map(([o, h]) => [h, o]),
+) as Record<HashName, string>;
 const CIPHER_BY_OID: Record<string, CipherName> = {
-  [OID.aes128cbc]: "aes-128-cbc", [OID.aes192cbc]: "aes-192-cbc", [OID.aes256cbc]: "aes-256-cbc",
-  [OID.desEde3cbc]: "des-ede3-cbc", [OID.desCbc]: "des-cbc",
+  [OID.aes128cbc]: "aes-128-cbc",
+  [OID.aes192cbc]: "aes-192-cbc",
+  [OID.aes256cbc]: "aes-256-cbc",
+  [OID.desEde3cbc]: "des-ede3-cbc",
+  [OID.desCbc]: "des-cbc",
 };
 const CIPHER_OID: Record<string, string> = Object.fromEntries(Object.entries(CIPHER_BY_OID).map(([o, c]) => [c, o]));
 
@@ -72,7 +84,14 @@ export function bmpPassword(password: string): Uint8Array {
 }
 
 /** RFC 7292 appendix B.2. `id` 1 = key, 2 = IV, 3 = MAC key. */
-export function pkcs12Kdf(hash: HashName, password: string, salt: Uint8Array, id: 1 | 2 | 3, iterations: number, n: number): Uint8Array {
+export function pkcs12Kdf(
+  hash: HashName,
+  password: string,
+  salt: Uint8Array,
+  id: 1 | 2 | 3,
+  iterations: number,
+  n: number,
+): Uint8Array {
   checkIterations(iterations, MAX_PKCS12_KDF_ITERATIONS);
   const v = HASH_BLOCK[hash];
   const u = HASH_LEN[hash];
@@ -116,7 +135,9 @@ function readPbes2(params: der.Node | undefined): Pbes2Params {
   const [kdf, enc] = der.seq(params, "PBES2 parameters", 2);
   const [kdfOid, kdfParams] = der.seq(kdf, "PBES2 key derivation function", 1);
   const kdfName = der.oidOf(kdfOid, "key derivation OID");
-  if (kdfName !== OID.pbkdf2) throw new UnsupportedAlgorithmError(`PBES2 key derivation ${kdfName} (only PBKDF2 is supported)`);
+  if (kdfName !== OID.pbkdf2) {
+    throw new UnsupportedAlgorithmError(`PBES2 key derivation ${kdfName} (only PBKDF2 is supported)`);
+  }
   const p = der.seq(kdfParams, "PBKDF2 parameters", 2);
   const salt = der.octets(p[0], "PBKDF2 salt");
   const iterations = checkIterations(der.smallInt(p[1], "PBKDF2 iteration count"));
@@ -182,7 +203,11 @@ export interface EncryptOptions {
 }
 
 /** Encrypts `data`, returning the AlgorithmIdentifier DER and the ciphertext. */
-export function encrypt(data: Uint8Array, password: string, opts: EncryptOptions = {}): { algId: Uint8Array; ciphertext: Uint8Array } {
+export function encrypt(
+  data: Uint8Array,
+  password: string,
+  opts: EncryptOptions = {},
+): { algId: Uint8Array; ciphertext: Uint8Array } {
   const iterations = opts.iterations ?? 10000;
   if (opts.scheme && opts.scheme !== "pbes2") {
     const salt = randomBytes(20);
@@ -192,12 +217,21 @@ export function encrypt(data: Uint8Array, password: string, opts: EncryptOptions
   }
   const cipher = opts.cipher ?? "aes-256-cbc";
   const prf = opts.prf ?? "sha256";
-  const p: Pbes2Params = { salt: randomBytes(16), iterations, prf, cipher, iv: randomBytes(cipher === "des-ede3-cbc" ? 8 : 16) };
+  const p: Pbes2Params = {
+    salt: randomBytes(16),
+    iterations,
+    prf,
+    cipher,
+    iv: randomBytes(cipher === "des-ede3-cbc" ? 8 : 16),
+  };
   const kdfParams = der.encSeq(
     der.encOctets(p.salt),
     der.encInt(iterations),
     ...(prf === "sha1" ? [] : [der.encAlg(PRF_OID[prf], null)]),
   );
-  const algId = der.encAlg(OID.pbes2, der.encSeq(der.encAlg(OID.pbkdf2, kdfParams), der.encAlg(CIPHER_OID[cipher], der.encOctets(p.iv))));
+  const algId = der.encAlg(
+    OID.pbes2,
+    der.encSeq(der.encAlg(OID.pbkdf2, kdfParams), der.encAlg(CIPHER_OID[cipher], der.encOctets(p.iv))),
+  );
   return { algId, ciphertext: cbcEncrypt(pbes2Spec(p, password), data) };
 }

@@ -6,13 +6,19 @@
  */
 import { createHash } from "node:crypto";
 import { concat, fromHex, utf8 } from "./bytes.ts";
-import { type CipherName, cbcDecrypt, KEY_LENGTH, PaddingError } from "./ciphers.ts";
+import { cbcDecrypt, type CipherName, KEY_LENGTH, PaddingError } from "./ciphers.ts";
 import { decryptPrivateKeyInfo, WrongPasswordError } from "./epki.ts";
 import { UnsupportedAlgorithmError } from "./pbe.ts";
 import type { PemBlock } from "./pem.ts";
 import { pkcs1ToPkcs8, sec1ToPkcs8 } from "./keys.ts";
 
-export const PRIVATE_KEY_LABELS = ["PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "DSA PRIVATE KEY"];
+export const PRIVATE_KEY_LABELS = [
+  "PRIVATE KEY",
+  "ENCRYPTED PRIVATE KEY",
+  "RSA PRIVATE KEY",
+  "EC PRIVATE KEY",
+  "DSA PRIVATE KEY",
+];
 
 /** The key is encrypted and no password was given (Tomcat: pemFile.noPassword). */
 export class PasswordRequiredError extends Error {
@@ -20,8 +26,11 @@ export class PasswordRequiredError extends Error {
 }
 
 const DEK_CIPHERS: Record<string, CipherName> = {
-  "AES-128-CBC": "aes-128-cbc", "AES-192-CBC": "aes-192-cbc", "AES-256-CBC": "aes-256-cbc",
-  "DES-EDE3-CBC": "des-ede3-cbc", "DES-CBC": "des-cbc",
+  "AES-128-CBC": "aes-128-cbc",
+  "AES-192-CBC": "aes-192-cbc",
+  "AES-256-CBC": "aes-256-cbc",
+  "DES-EDE3-CBC": "des-ede3-cbc",
+  "DES-CBC": "des-cbc",
 };
 
 /** OpenSSL's EVP_BytesToKey with MD5 and one iteration, salted with the first 8 IV bytes. */
@@ -39,10 +48,15 @@ function decryptTraditional(block: PemBlock, password: string): Uint8Array {
   const dek = /^([A-Z0-9-]+),([0-9A-Fa-f]+)$/.exec(block.headers["DEK-Info"] ?? "");
   if (!dek) throw new UnsupportedAlgorithmError(`unreadable DEK-Info header "${block.headers["DEK-Info"] ?? ""}"`);
   const cipher = DEK_CIPHERS[dek[1].toUpperCase()];
-  if (!cipher) throw new UnsupportedAlgorithmError(`PEM encryption ${dek[1]} (supported: ${Object.keys(DEK_CIPHERS).join(", ")})`);
+  if (!cipher) {
+    throw new UnsupportedAlgorithmError(`PEM encryption ${dek[1]} (supported: ${Object.keys(DEK_CIPHERS).join(", ")})`);
+  }
   const iv = fromHex(dek[2]);
   try {
-    return cbcDecrypt({ name: cipher, key: bytesToKey(password, iv.subarray(0, 8), KEY_LENGTH[cipher]), iv }, block.der);
+    return cbcDecrypt(
+      { name: cipher, key: bytesToKey(password, iv.subarray(0, 8), KEY_LENGTH[cipher]), iv },
+      block.der,
+    );
   } catch (e) {
     if (e instanceof PaddingError) throw new WrongPasswordError("Cannot recover key");
     throw e;
@@ -52,7 +66,9 @@ function decryptTraditional(block: PemBlock, password: string): Uint8Array {
 /** Decodes a private-key PEM block to PKCS#8 DER. `password` is ignored for unencrypted keys, as in Tomcat. */
 export function pemPrivateKey(block: PemBlock, password: string | undefined): Uint8Array {
   const encrypted = block.label === "ENCRYPTED PRIVATE KEY" || /ENCRYPTED/.test(block.headers["Proc-Type"] ?? "");
-  if (encrypted && password === undefined) throw new PasswordRequiredError("A password is required to decrypt the private key");
+  if (encrypted && password === undefined) {
+    throw new PasswordRequiredError("A password is required to decrypt the private key");
+  }
   switch (block.label) {
     case "PRIVATE KEY":
       return block.der;

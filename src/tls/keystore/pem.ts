@@ -49,7 +49,11 @@ export function parsePem(text: string): PemBlock[] {
       const l = lines[i].trim();
       const end = END.exec(l);
       if (end) {
-        if (end[1] !== label) throw new PemError(`line ${i + 1}: "-----END ${end[1]}-----" closes a "${label}" block opened on line ${startLine}`);
+        if (end[1] !== label) {
+          throw new PemError(
+            `line ${i + 1}: "-----END ${end[1]}-----" closes a "${label}" block opened on line ${startLine}`,
+          );
+        }
         ended = true;
         break;
       }
@@ -57,7 +61,9 @@ export function parsePem(text: string): PemBlock[] {
       if (h && body.length === 0) headers[h[1]] = h[2];
       else if (l) body.push(l);
     }
-    if (!ended) throw new PemError(`the "${label}" block that begins on line ${startLine} has no END line (file truncated?)`);
+    if (!ended) {
+      throw new PemError(`the "${label}" block that begins on line ${startLine} has no END line (file truncated?)`);
+    }
     const b64 = body.join("");
     if (!BASE64.test(b64) || b64.length % 4 !== 0 || b64.length === 0) {
       throw new PemError(`the "${label}" block that begins on line ${startLine} is not valid base64`);

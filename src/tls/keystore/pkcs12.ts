@@ -71,7 +71,13 @@ function macHash(oid: string): pbe.HashName {
   return h;
 }
 
-function computeMac(hash: pbe.HashName, password: string, salt: Uint8Array, iterations: number, data: Uint8Array): Uint8Array {
+function computeMac(
+  hash: pbe.HashName,
+  password: string,
+  salt: Uint8Array,
+  iterations: number,
+  data: Uint8Array,
+): Uint8Array {
   const key = pbe.pkcs12Kdf(hash, password, salt, 3, iterations, HASH_LEN[hash]);
   return new Uint8Array(createHmac(hash, key).update(data).digest());
 }
@@ -115,9 +121,13 @@ export function readPkcs12(bytes: Uint8Array, password: string): Keystore {
         plain = pbe.decrypt(alg, ciphertext, password);
         der.parse(plain);
       } catch (e) {
-        if (!macOk && (e instanceof PaddingError || e instanceof der.Asn1Error)) throw new Pkcs12PasswordError("keystore password was incorrect");
+        if (!macOk && (e instanceof PaddingError || e instanceof der.Asn1Error)) {
+          throw new Pkcs12PasswordError("keystore password was incorrect");
+        }
         // The MAC proves the password, so a safe that does not decrypt is damaged.
-        if (e instanceof PaddingError) throw new der.Asn1Error("an encrypted safe does not decrypt although the password is right");
+        if (e instanceof PaddingError) {
+          throw new der.Asn1Error("an encrypted safe does not decrypt although the password is right");
+        }
         throw e;
       }
       decrypted = true;
@@ -127,7 +137,11 @@ export function readPkcs12(bytes: Uint8Array, password: string): Keystore {
     } else throw new der.Asn1Error(`unknown safe content type ${type}`);
   }
   if (!macOk) {
-    if (decrypted) throw new Pkcs12IntegrityError("Integrity check failed: the MAC does not match although the password decrypts the file");
+    if (decrypted) {
+      throw new Pkcs12IntegrityError(
+        "Integrity check failed: the MAC does not match although the password decrypts the file",
+      );
+    }
     throw new Pkcs12PasswordError("keystore password was incorrect");
   }
   return { type: "PKCS12", entries: assemble(bags), verified: true };
@@ -154,12 +168,23 @@ function assemble(bags: Bag[]): KeystoreEntry[] {
     }
     const alias = bag.friendlyName ?? (bag.localKeyId ? toHex(bag.localKeyId) : String(i + 1));
     const key = bag.type === OID.keyBag ? { pkcs8: bag.value.raw.slice() } : { epki: bag.value.raw.slice() };
-    entries.push({ kind: "privateKey", alias, date: dateFromKeyId(bag.localKeyId), key, chain: leaf ? buildPath(leaf, pool).path : [] });
+    entries.push({
+      kind: "privateKey",
+      alias,
+      date: dateFromKeyId(bag.localKeyId),
+      key,
+      chain: leaf ? buildPath(leaf, pool).path : [],
+    });
   }
   const marked = certs.filter((c) => c.bag.trusted);
   const trusted = keyBags.length === 0 && marked.length === 0 ? certs : marked;
   for (const [i, { cert, bag }] of trusted.entries()) {
-    entries.push({ kind: "trustedCert", alias: bag.friendlyName ?? cert.subjectName.getField("CN")[0] ?? String(i + 1), date: dateFromKeyId(bag.localKeyId), cert });
+    entries.push({
+      kind: "trustedCert",
+      alias: bag.friendlyName ?? cert.subjectName.getField("CN")[0] ?? String(i + 1),
+      date: dateFromKeyId(bag.localKeyId),
+      cert,
+    });
   }
   return entries;
 }
@@ -187,7 +212,12 @@ function dataInfo(content: Uint8Array): Uint8Array {
  * encrypted safe, keys in shrouded key bags with the same scheme, a SHA-256 MAC, 10000
  * iterations. Keys are encrypted with the store password (keytool allows no other for PKCS12).
  */
-export function writePkcs12(store: Keystore, password: string, keyPassword: (alias: string) => string, opts: Pkcs12WriteOptions = {}): Uint8Array {
+export function writePkcs12(
+  store: Keystore,
+  password: string,
+  keyPassword: (alias: string) => string,
+  opts: Pkcs12WriteOptions = {},
+): Uint8Array {
   const iterations = opts.iterations ?? (opts.legacy ? 2048 : 10000);
   const keyScheme: pbe.EncryptOptions = opts.legacy ? { scheme: OID.pbeSHA1And3DES, iterations } : { iterations };
   const certScheme: pbe.EncryptOptions = opts.legacy ? { scheme: OID.pbeSHA1And40RC2, iterations } : { iterations };
@@ -195,17 +225,32 @@ export function writePkcs12(store: Keystore, password: string, keyPassword: (ali
   const certBags: Uint8Array[] = [];
   const written: Certificate[] = [];
   const certBag = (c: Certificate, attributes: Uint8Array) =>
-    bag(OID.certBag, der.encSeq(der.encOid(OID.x509Certificate), der.encExplicit(0, der.encOctets(certDer(c)))), attributes);
+    bag(
+      OID.certBag,
+      der.encSeq(der.encOid(OID.x509Certificate), der.encExplicit(0, der.encOctets(certDer(c)))),
+      attributes,
+    );
 
   for (const e of store.entries) {
     const name = der.encBmp(e.alias);
     if (e.kind === "trustedCert") {
-      certBags.push(certBag(e.cert, attrs([OID.friendlyName, name], [OID.oracleTrustedKeyUsage, der.encOid(OID.anyExtendedKeyUsage)])));
+      certBags.push(
+        certBag(
+          e.cert,
+          attrs([OID.friendlyName, name], [OID.oracleTrustedKeyUsage, der.encOid(OID.anyExtendedKeyUsage)]),
+        ),
+      );
       written.push(e.cert);
       continue;
     }
     const keyId = der.encOctets(utf8(`Time ${e.date.getTime()}`));
-    keyBags.push(bag(OID.pkcs8ShroudedKeyBag, shroud(e, password, keyPassword(e.alias), keyScheme), attrs([OID.friendlyName, name], [OID.localKeyId, keyId])));
+    keyBags.push(
+      bag(
+        OID.pkcs8ShroudedKeyBag,
+        shroud(e, password, keyPassword(e.alias), keyScheme),
+        attrs([OID.friendlyName, name], [OID.localKeyId, keyId]),
+      ),
+    );
     e.chain.forEach((c, i) => {
       if (i === 0) certBags.push(certBag(c, attrs([OID.friendlyName, name], [OID.localKeyId, keyId])));
       else if (!written.some((w) => sameCert(w, c))) certBags.push(certBag(c, attrs()));
@@ -234,8 +279,14 @@ export function writePkcs12(store: Keystore, password: string, keyPassword: (ali
 }
 
 /** An EncryptedPrivateKeyInfo for a shrouded bag: kept if it already uses a PKCS#12-capable scheme and the store password, else re-encrypted. */
-function shroud(e: PrivateKeyEntry, storePassword: string, keyPassword: string, scheme: pbe.EncryptOptions): Uint8Array {
-  if ("epki" in e.key && pbe.isPbeAlgorithm(epkiAlgorithm(e.key.epki)) && keyPassword === storePassword) return e.key.epki;
+function shroud(
+  e: PrivateKeyEntry,
+  storePassword: string,
+  keyPassword: string,
+  scheme: pbe.EncryptOptions,
+): Uint8Array {
+  if ("epki" in e.key && pbe.isPbeAlgorithm(epkiAlgorithm(e.key.epki)) && keyPassword === storePassword) {
+    return e.key.epki;
+  }
   return encryptPrivateKeyInfo(unlockKey(e, keyPassword), storePassword, scheme);
 }
-

@@ -9,10 +9,10 @@ function table(target: object, prop: Key, create: boolean): Map<unknown, unknown
   let byProp = store.get(target);
   if (!byProp) {
     if (!create) return undefined;
-    store.set(target, (byProp = new Map()));
+    store.set(target, byProp = new Map());
   }
   let t = byProp.get(prop);
-  if (!t && create) byProp.set(prop, (t = new Map()));
+  if (!t && create) byProp.set(prop, t = new Map());
   return t;
 }
 

@@ -4,7 +4,14 @@
  */
 import { isIP } from "node:net";
 import { randomBytes, toHex } from "./bytes.ts";
-import { defaultHash, generateKeyPair, importPrivateKey, importPublicKey, type KeyAlgorithm, signingAlgorithm } from "./keys.ts";
+import {
+  defaultHash,
+  generateKeyPair,
+  importPrivateKey,
+  importPublicKey,
+  type KeyAlgorithm,
+  signingAlgorithm,
+} from "./keys.ts";
 import { toPem } from "./pem.ts";
 import type { SubjectAlternativeNameExtension } from "@peculiar/x509";
 import { x509 } from "./x509.ts";
@@ -52,7 +59,9 @@ export async function generateSelfSigned(opts: SelfSignedOptions): Promise<{ key
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(
-        type === "RSA" ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment : x509.KeyUsageFlags.digitalSignature,
+        type === "RSA"
+          ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment
+          : x509.KeyUsageFlags.digitalSignature,
         true,
       ),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),

@@ -20,56 +20,188 @@ export class KeytoolError extends Error {
   }
 }
 
-export const COMMAND_ALIASES: Record<string, string> = { genkey: "genkeypair", import: "importcert", export: "exportcert" };
+export const COMMAND_ALIASES: Record<string, string> = {
+  genkey: "genkeypair",
+  import: "importcert",
+  export: "exportcert",
+};
 
-export const PASSWORD_OPTIONS = ["storepass", "keypass", "new", "srcstorepass", "deststorepass", "srckeypass", "destkeypass"] as const;
+export const PASSWORD_OPTIONS = [
+  "storepass",
+  "keypass",
+  "new",
+  "srcstorepass",
+  "deststorepass",
+  "srckeypass",
+  "destkeypass",
+] as const;
 export type PasswordOption = (typeof PASSWORD_OPTIONS)[number];
 
 /** Options each command accepts: name → "flag" | "value" | "multi". */
 export const COMMANDS: Record<string, { about: string; options: Record<string, "flag" | "value" | "multi"> }> = {
   genkeypair: {
     about: "Generates a key pair",
-    options: { alias: "value", keyalg: "value", keysize: "value", groupname: "value", sigalg: "value", dname: "value", startdate: "value", ext: "multi", validity: "value", keypass: "value", keystore: "value", storepass: "value", storetype: "value", providername: "value", v: "flag" },
+    options: {
+      alias: "value",
+      keyalg: "value",
+      keysize: "value",
+      groupname: "value",
+      sigalg: "value",
+      dname: "value",
+      startdate: "value",
+      ext: "multi",
+      validity: "value",
+      keypass: "value",
+      keystore: "value",
+      storepass: "value",
+      storetype: "value",
+      providername: "value",
+      v: "flag",
+    },
   },
   certreq: {
     about: "Generates a certificate request",
-    options: { alias: "value", sigalg: "value", file: "value", keypass: "value", keystore: "value", dname: "value", ext: "multi", storepass: "value", storetype: "value", keyalg: "value", providername: "value", v: "flag" },
+    options: {
+      alias: "value",
+      sigalg: "value",
+      file: "value",
+      keypass: "value",
+      keystore: "value",
+      dname: "value",
+      ext: "multi",
+      storepass: "value",
+      storetype: "value",
+      keyalg: "value",
+      providername: "value",
+      v: "flag",
+    },
   },
   importcert: {
     about: "Imports a certificate or a certificate chain",
-    options: { noprompt: "flag", trustcacerts: "flag", alias: "value", file: "value", keypass: "value", keystore: "value", storepass: "value", storetype: "value", providername: "value", v: "flag" },
+    options: {
+      noprompt: "flag",
+      trustcacerts: "flag",
+      alias: "value",
+      file: "value",
+      keypass: "value",
+      keystore: "value",
+      storepass: "value",
+      storetype: "value",
+      providername: "value",
+      v: "flag",
+    },
   },
   list: {
     about: "Lists entries in a keystore",
-    options: { rfc: "flag", alias: "value", keystore: "value", storepass: "value", storetype: "value", providername: "value", v: "flag" },
+    options: {
+      rfc: "flag",
+      alias: "value",
+      keystore: "value",
+      storepass: "value",
+      storetype: "value",
+      providername: "value",
+      v: "flag",
+    },
   },
   exportcert: {
     about: "Exports certificate",
-    options: { rfc: "flag", alias: "value", file: "value", keystore: "value", storepass: "value", storetype: "value", providername: "value", v: "flag" },
+    options: {
+      rfc: "flag",
+      alias: "value",
+      file: "value",
+      keystore: "value",
+      storepass: "value",
+      storetype: "value",
+      providername: "value",
+      v: "flag",
+    },
   },
   delete: {
     about: "Deletes an entry",
-    options: { alias: "value", keystore: "value", storepass: "value", storetype: "value", providername: "value", v: "flag" },
+    options: {
+      alias: "value",
+      keystore: "value",
+      storepass: "value",
+      storetype: "value",
+      providername: "value",
+      v: "flag",
+    },
   },
   changealias: {
     about: "Changes an entry's alias",
-    options: { alias: "value", destalias: "value", keypass: "value", keystore: "value", storepass: "value", storetype: "value", providername: "value", v: "flag" },
+    options: {
+      alias: "value",
+      destalias: "value",
+      keypass: "value",
+      keystore: "value",
+      storepass: "value",
+      storetype: "value",
+      providername: "value",
+      v: "flag",
+    },
   },
   storepasswd: {
     about: "Changes the store password of a keystore",
-    options: { new: "value", keystore: "value", storepass: "value", storetype: "value", providername: "value", v: "flag" },
+    options: {
+      new: "value",
+      keystore: "value",
+      storepass: "value",
+      storetype: "value",
+      providername: "value",
+      v: "flag",
+    },
   },
   keypasswd: {
     about: "Changes the key password of an entry",
-    options: { alias: "value", keypass: "value", new: "value", keystore: "value", storepass: "value", storetype: "value", providername: "value", v: "flag" },
+    options: {
+      alias: "value",
+      keypass: "value",
+      new: "value",
+      keystore: "value",
+      storepass: "value",
+      storetype: "value",
+      providername: "value",
+      v: "flag",
+    },
   },
   importkeystore: {
     about: "Imports one or all entries from another keystore",
-    options: { srckeystore: "value", destkeystore: "value", srcstoretype: "value", deststoretype: "value", srcstorepass: "value", deststorepass: "value", srcalias: "value", destalias: "value", srckeypass: "value", destkeypass: "value", noprompt: "flag", srcprovidername: "value", destprovidername: "value", v: "flag" },
+    options: {
+      srckeystore: "value",
+      destkeystore: "value",
+      srcstoretype: "value",
+      deststoretype: "value",
+      srcstorepass: "value",
+      deststorepass: "value",
+      srcalias: "value",
+      destalias: "value",
+      srckeypass: "value",
+      destkeypass: "value",
+      noprompt: "flag",
+      srcprovidername: "value",
+      destprovidername: "value",
+      v: "flag",
+    },
   },
   gencert: {
     about: "Generates certificate from a certificate request",
-    options: { rfc: "flag", infile: "value", outfile: "value", alias: "value", sigalg: "value", dname: "value", startdate: "value", ext: "multi", validity: "value", keypass: "value", keystore: "value", storepass: "value", storetype: "value", providername: "value", v: "flag" },
+    options: {
+      rfc: "flag",
+      infile: "value",
+      outfile: "value",
+      alias: "value",
+      sigalg: "value",
+      dname: "value",
+      startdate: "value",
+      ext: "multi",
+      validity: "value",
+      keypass: "value",
+      keystore: "value",
+      storepass: "value",
+      storetype: "value",
+      providername: "value",
+      v: "flag",
+    },
   },
   printcert: {
     about: "Prints the content of a certificate",
@@ -108,7 +240,9 @@ export function parseArgs(argv: string[]): ParsedArgs | { help: true; command?: 
     const m = /^-([a-z]+)(?::(env|file))?$/.exec(arg);
     if (!m || !spec[m[1]]) throw new UsageError(`Illegal option:  ${arg}`, command);
     const [, opt, form] = m;
-    if (form && !(PASSWORD_OPTIONS as readonly string[]).includes(opt)) throw new UsageError(`Illegal option:  ${arg}`, command);
+    if (form && !(PASSWORD_OPTIONS as readonly string[]).includes(opt)) {
+      throw new UsageError(`Illegal option:  ${arg}`, command);
+    }
     if (spec[opt] === "flag") {
       out.flags.add(opt);
       continue;
@@ -119,7 +253,9 @@ export function parseArgs(argv: string[]): ParsedArgs | { help: true; command?: 
     else {
       if (opt in out.values) throw new UsageError(`Only one ${arg} is allowed`, command);
       out.values[opt] = value;
-      if ((PASSWORD_OPTIONS as readonly string[]).includes(opt)) out.passwordForms[opt as PasswordOption] = (form as "env" | "file") ?? "plain";
+      if ((PASSWORD_OPTIONS as readonly string[]).includes(opt)) {
+        out.passwordForms[opt as PasswordOption] = (form as "env" | "file") ?? "plain";
+      }
     }
   }
   return out;

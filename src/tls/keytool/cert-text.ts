@@ -14,7 +14,9 @@ const p2 = (n: number) => String(n).padStart(2, "0");
 
 /** java.util.Date#toString, in UTC: "Sat Nov 21 07:53:44 UTC 2026". */
 export function javaDate(d: Date): string {
-  return `${DAYS[d.getUTCDay()]} ${MONTHS[d.getUTCMonth()]} ${p2(d.getUTCDate())} ${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())} UTC ${d.getUTCFullYear()}`;
+  return `${DAYS[d.getUTCDay()]} ${MONTHS[d.getUTCMonth()]} ${p2(d.getUTCDate())} ${p2(d.getUTCHours())}:${
+    p2(d.getUTCMinutes())
+  }:${p2(d.getUTCSeconds())} UTC ${d.getUTCFullYear()}`;
 }
 
 /** keytool -list's entry date: "Nov 21, 2026". */
@@ -26,7 +28,11 @@ export function fingerprint(cert: X509Certificate, hash: "sha1" | "sha256"): str
   return createHash(hash).update(certDer(cert)).digest("hex").toUpperCase().match(/../g)!.join(":");
 }
 
-const CURVE_NAMES: Record<string, string> = { [OID.prime256v1]: "secp256r1", [OID.secp384r1]: "secp384r1", [OID.secp521r1]: "secp521r1" };
+const CURVE_NAMES: Record<string, string> = {
+  [OID.prime256v1]: "secp256r1",
+  [OID.secp384r1]: "secp384r1",
+  [OID.secp521r1]: "secp521r1",
+};
 
 /** "2048-bit RSA key", "384-bit EC (secp384r1) key". */
 export function publicKeyDescription(spki: Uint8Array): string {
@@ -74,10 +80,25 @@ function hexDump(b: Uint8Array): string {
   return lines.join("\n");
 }
 
-const KU_NAMES = ["DigitalSignature", "Non_repudiation", "Key_Encipherment", "Data_Encipherment", "Key_Agreement", "Key_CertSign", "Crl_Sign", "Encipher_Only", "Decipher_Only"];
+const KU_NAMES = [
+  "DigitalSignature",
+  "Non_repudiation",
+  "Key_Encipherment",
+  "Data_Encipherment",
+  "Key_Agreement",
+  "Key_CertSign",
+  "Crl_Sign",
+  "Encipher_Only",
+  "Decipher_Only",
+];
 const EKU_NAMES: Record<string, string> = {
-  "1.3.6.1.5.5.7.3.1": "serverAuth", "1.3.6.1.5.5.7.3.2": "clientAuth", "1.3.6.1.5.5.7.3.3": "codeSigning",
-  "1.3.6.1.5.5.7.3.4": "emailProtection", "1.3.6.1.5.5.7.3.8": "timeStamping", "1.3.6.1.5.5.7.3.9": "OCSPSigning", "2.5.29.37.0": "anyExtendedKeyUsage",
+  "1.3.6.1.5.5.7.3.1": "serverAuth",
+  "1.3.6.1.5.5.7.3.2": "clientAuth",
+  "1.3.6.1.5.5.7.3.3": "codeSigning",
+  "1.3.6.1.5.5.7.3.4": "emailProtection",
+  "1.3.6.1.5.5.7.3.8": "timeStamping",
+  "1.3.6.1.5.5.7.3.9": "OCSPSigning",
+  "2.5.29.37.0": "anyExtendedKeyUsage",
 };
 
 function ipText(v: string): string {
@@ -102,8 +123,18 @@ function extensionBody(e: Extension): string {
       return `ExtendedKeyUsages [\n${e.usages.map((u) => `  ${EKU_NAMES[String(u)] ?? u}\n`).join("")}]`;
     }
     if (e instanceof x509.SubjectAlternativeNameExtension) {
-      const label: Record<string, string> = { dns: "DNSName", ip: "IPAddress", email: "RFC822Name", url: "URIName", dn: "DirectoryName" };
-      return `SubjectAlternativeName [\n${e.names.items.map((n) => `  ${label[n.type] ?? n.type}: ${n.type === "ip" ? ipText(n.value) : n.value}\n`).join("")}]`;
+      const label: Record<string, string> = {
+        dns: "DNSName",
+        ip: "IPAddress",
+        email: "RFC822Name",
+        url: "URIName",
+        dn: "DirectoryName",
+      };
+      return `SubjectAlternativeName [\n${
+        e.names.items.map((n) => `  ${label[n.type] ?? n.type}: ${n.type === "ip" ? ipText(n.value) : n.value}\n`).join(
+          "",
+        )
+      }]`;
     }
     if (e instanceof x509.SubjectKeyIdentifierExtension) {
       return `SubjectKeyIdentifier [\nKeyIdentifier [\n${hexDump(fromHex(e.keyId))}\n]\n]`;
@@ -133,7 +164,9 @@ export function certificateText(cert: X509Certificate): string {
   ];
   if (cert.extensions.length) {
     lines.push("", "Extensions: ", "");
-    cert.extensions.forEach((e, i) => lines.push(`#${i + 1}: ObjectId: ${e.type} Criticality=${e.critical}`, extensionBody(e), ""));
+    cert.extensions.forEach((e, i) =>
+      lines.push(`#${i + 1}: ObjectId: ${e.type} Criticality=${e.critical}`, extensionBody(e), "")
+    );
   }
   return lines.join("\n") + "\n";
 }

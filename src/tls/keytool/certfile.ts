@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import { concat, toArrayBuffer } from "../keystore/bytes.ts";
 import { parseCertificate } from "../keystore/certs.ts";
 import * as der from "../keystore/der.ts";
-import { parsePem, looksLikePem } from "../keystore/pem.ts";
+import { looksLikePem, parsePem } from "../keystore/pem.ts";
 import { x509 } from "../keystore/x509.ts";
 import { KeytoolError } from "./args.ts";
 import type { Ctx } from "./context.ts";
@@ -28,8 +28,9 @@ export function parseCertificates(bytes: Uint8Array): X509Certificate[] {
     const blocks = parsePem(new TextDecoder().decode(bytes));
     const certs: X509Certificate[] = [];
     for (const b of blocks) {
-      if (b.label === "CERTIFICATE" || b.label === "X509 CERTIFICATE") certs.push(parseCertificate(b.der, `the certificate on line ${b.line}`));
-      else if (b.label === "PKCS7") certs.push(...pkcs7(b.der));
+      if (b.label === "CERTIFICATE" || b.label === "X509 CERTIFICATE") {
+        certs.push(parseCertificate(b.der, `the certificate on line ${b.line}`));
+      } else if (b.label === "PKCS7") certs.push(...pkcs7(b.der));
     }
     if (!certs.length) throw new KeytoolError("Input not an X.509 certificate");
     return certs;

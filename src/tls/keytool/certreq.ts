@@ -23,13 +23,17 @@ export async function certreq(ctx: Ctx): Promise<number> {
   const alias = values.alias ?? "mykey";
   const entry = findEntry(h.store, alias);
   if (!entry) throw new KeytoolError(`Alias <${alias}> does not exist`);
-  if (entry.kind !== "privateKey") throw new KeytoolError(`Alias <${alias}> has no key`, "a CSR needs a key entry: create one with -genkeypair");
+  if (entry.kind !== "privateKey") {
+    throw new KeytoolError(`Alias <${alias}> has no key`, "a CSR needs a key entry: create one with -genkeypair");
+  }
   const pkcs8 = await unlockEntry(ctx, h, entry);
   const info = await keyInfo(pkcs8);
   const hash = chooseHash(info, values.sigalg);
   const leaf = entry.chain[0];
   const overrides = parseExtensions(multi.ext ?? []);
-  const carried = (leaf?.extensions ?? []).filter((e) => CARRIED.includes(e.type) && !overrides.some((o) => o.type === e.type));
+  const carried = (leaf?.extensions ?? []).filter((e) =>
+    CARRIED.includes(e.type) && !overrides.some((o) => o.type === e.type)
+  );
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     name: values.dname !== undefined ? parseDname(values.dname) : leaf?.subjectName ?? parseDname(`CN=${alias}`),
     keys: { privateKey: await importPrivateKey(pkcs8, info, hash), publicKey: await importPublicKey(info, hash) },

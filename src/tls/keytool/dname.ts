@@ -9,14 +9,38 @@ import { x509 } from "../keystore/x509.ts";
 
 /** keytool's attribute keywords; values are what @peculiar/x509 understands (names or OIDs). */
 const KEYWORDS: Record<string, string> = {
-  CN: "CN", C: "C", L: "L", S: "ST", ST: "ST", O: "O", OU: "OU", T: "T", DC: "DC",
-  STREET: "2.5.4.9", UID: "0.9.2342.19200300.100.1.1", EMAILADDRESS: "1.2.840.113549.1.9.1", EMAIL: "1.2.840.113549.1.9.1",
-  SERIALNUMBER: "2.5.4.5", GIVENNAME: "2.5.4.42", SURNAME: "2.5.4.4", INITIALS: "2.5.4.43", GENERATION: "2.5.4.44", DNQ: "2.5.4.46",
+  CN: "CN",
+  C: "C",
+  L: "L",
+  S: "ST",
+  ST: "ST",
+  O: "O",
+  OU: "OU",
+  T: "T",
+  DC: "DC",
+  STREET: "2.5.4.9",
+  UID: "0.9.2342.19200300.100.1.1",
+  EMAILADDRESS: "1.2.840.113549.1.9.1",
+  EMAIL: "1.2.840.113549.1.9.1",
+  SERIALNUMBER: "2.5.4.5",
+  GIVENNAME: "2.5.4.42",
+  SURNAME: "2.5.4.4",
+  INITIALS: "2.5.4.43",
+  GENERATION: "2.5.4.44",
+  DNQ: "2.5.4.46",
 };
 const DISPLAY: Record<string, string> = {
-  "2.5.4.9": "STREET", "0.9.2342.19200300.100.1.1": "UID", "1.2.840.113549.1.9.1": "EMAILADDRESS", "2.5.4.5": "SERIALNUMBER",
-  "2.5.4.42": "GIVENNAME", "2.5.4.4": "SURNAME", "2.5.4.43": "INITIALS", "2.5.4.44": "GENERATION", "2.5.4.46": "DNQ",
-  E: "EMAILADDRESS", ST: "ST",
+  "2.5.4.9": "STREET",
+  "0.9.2342.19200300.100.1.1": "UID",
+  "1.2.840.113549.1.9.1": "EMAILADDRESS",
+  "2.5.4.5": "SERIALNUMBER",
+  "2.5.4.42": "GIVENNAME",
+  "2.5.4.4": "SURNAME",
+  "2.5.4.43": "INITIALS",
+  "2.5.4.44": "GENERATION",
+  "2.5.4.46": "DNQ",
+  E: "EMAILADDRESS",
+  ST: "ST",
 };
 
 /** Splits on an unescaped, unquoted separator. */

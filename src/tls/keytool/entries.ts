@@ -6,7 +6,9 @@ import { askPassword, MIN_PASSWORD, openStore, saveStore, unlockEntry } from "./
 
 async function newPassword(ctx: Ctx, question: string, confirm: string): Promise<string> {
   const pw = passwordOption(ctx.args, "new") ?? (await askPassword(ctx, question, { confirm }));
-  if (pw === null) throw new KeytoolError("No new password given", "pass -new <password>, -new:env <VARIABLE> or -new:file <path>");
+  if (pw === null) {
+    throw new KeytoolError("No new password given", "pass -new <password>, -new:env <VARIABLE> or -new:file <path>");
+  }
   if (pw.length < MIN_PASSWORD) throw new KeytoolError(`New password must be at least ${MIN_PASSWORD} characters`);
   return pw;
 }
@@ -44,7 +46,12 @@ export async function changealias(ctx: Ctx): Promise<number> {
 
 export async function keypasswd(ctx: Ctx): Promise<number> {
   const h = await openStore(ctx);
-  if (h.type !== "JKS") throw new KeytoolError(`-keypasswd commands not supported if -storetype is ${h.type}`, "a PKCS12 key uses the store password: change it with -storepasswd");
+  if (h.type !== "JKS") {
+    throw new KeytoolError(
+      `-keypasswd commands not supported if -storetype is ${h.type}`,
+      "a PKCS12 key uses the store password: change it with -storepasswd",
+    );
+  }
   const alias = ctx.args.values.alias ?? "mykey";
   const e = findEntry(h.store, alias);
   if (!e || e.kind !== "privateKey") throw new KeytoolError(`Alias <${alias}> ${e ? "has no key" : "does not exist"}`);

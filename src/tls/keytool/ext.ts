@@ -11,17 +11,37 @@ import * as der from "../keystore/der.ts";
 import { x509 } from "../keystore/x509.ts";
 
 const KU: [string, number][] = [
-  ["digitalSignature", 1], ["nonRepudiation", 2], ["contentCommitment", 2], ["keyEncipherment", 4], ["dataEncipherment", 8],
-  ["keyAgreement", 16], ["keyCertSign", 32], ["cRLSign", 64], ["encipherOnly", 128], ["decipherOnly", 256],
+  ["digitalSignature", 1],
+  ["nonRepudiation", 2],
+  ["contentCommitment", 2],
+  ["keyEncipherment", 4],
+  ["dataEncipherment", 8],
+  ["keyAgreement", 16],
+  ["keyCertSign", 32],
+  ["cRLSign", 64],
+  ["encipherOnly", 128],
+  ["decipherOnly", 256],
 ];
 const EKU: Record<string, string> = {
-  anyextendedkeyusage: "2.5.29.37.0", serverauth: "1.3.6.1.5.5.7.3.1", clientauth: "1.3.6.1.5.5.7.3.2", codesigning: "1.3.6.1.5.5.7.3.3",
-  emailprotection: "1.3.6.1.5.5.7.3.4", timestamping: "1.3.6.1.5.5.7.3.8", ocspsigning: "1.3.6.1.5.5.7.3.9",
+  anyextendedkeyusage: "2.5.29.37.0",
+  serverauth: "1.3.6.1.5.5.7.3.1",
+  clientauth: "1.3.6.1.5.5.7.3.2",
+  codesigning: "1.3.6.1.5.5.7.3.3",
+  emailprotection: "1.3.6.1.5.5.7.3.4",
+  timestamping: "1.3.6.1.5.5.7.3.8",
+  ocspsigning: "1.3.6.1.5.5.7.3.9",
 };
 const NAMES: Record<string, string> = {
-  san: "2.5.29.17", subjectalternativename: "2.5.29.17", bc: "2.5.29.19", basicconstraints: "2.5.29.19",
-  ku: "2.5.29.15", keyusage: "2.5.29.15", eku: "2.5.29.37", extendedkeyusage: "2.5.29.37",
-  aia: "1.3.6.1.5.5.7.1.1", authorityinfoaccess: "1.3.6.1.5.5.7.1.1",
+  san: "2.5.29.17",
+  subjectalternativename: "2.5.29.17",
+  bc: "2.5.29.19",
+  basicconstraints: "2.5.29.19",
+  ku: "2.5.29.15",
+  keyusage: "2.5.29.15",
+  eku: "2.5.29.37",
+  extendedkeyusage: "2.5.29.37",
+  aia: "1.3.6.1.5.5.7.1.1",
+  authorityinfoaccess: "1.3.6.1.5.5.7.1.1",
 };
 
 /** A unique prefix of a name matches it, as in keytool ("digitalsig" → digitalSignature). */
@@ -89,14 +109,23 @@ export function parseExtensions(specs: string[]): Extension[] {
         break;
       case "2.5.29.37":
         if (!items.length) throw new KeytoolError("EKU needs a value, e.g. EKU=serverAuth");
-        ext = new x509.ExtendedKeyUsageExtension(items.map((it) => /^\d+(\.\d+)+$/.test(it) ? it : match(it, Object.entries(EKU), "ExtendedKeyUsage")), critical);
+        ext = new x509.ExtendedKeyUsageExtension(
+          items.map((it) => /^\d+(\.\d+)+$/.test(it) ? it : match(it, Object.entries(EKU), "ExtendedKeyUsage")),
+          critical,
+        );
         break;
       default: {
         // AuthorityInfoAccess: method:type:value, method ocsp or caIssuers.
         const descs = items.map((it) => {
           const [method, ...rest] = it.split(":");
-          const methodOid = method.toLowerCase() === "ocsp" ? "1.3.6.1.5.5.7.48.1" : method.toLowerCase() === "caissuers" ? "1.3.6.1.5.5.7.48.2" : undefined;
-          if (!methodOid) throw new KeytoolError(`Illegal value: ${it} in AIA (expected ocsp:uri:... or caIssuers:uri:...)`);
+          const methodOid = method.toLowerCase() === "ocsp"
+            ? "1.3.6.1.5.5.7.48.1"
+            : method.toLowerCase() === "caissuers"
+            ? "1.3.6.1.5.5.7.48.2"
+            : undefined;
+          if (!methodOid) {
+            throw new KeytoolError(`Illegal value: ${it} in AIA (expected ocsp:uri:... or caIssuers:uri:...)`);
+          }
           const gn = generalName(rest.join(":"));
           return der.encSeq(der.encOid(methodOid), new Uint8Array(gn.rawData));
         });

@@ -6,13 +6,27 @@ import { KeytoolError, passwordOption } from "./args.ts";
 import type { Ctx } from "./context.ts";
 import { javaName, parseDname } from "./dname.ts";
 import { parseExtensions } from "./ext.ts";
-import { chooseHash, issueCertificate, parseStartDate, parseValidity, sigAlgLabel, subjectKeyIdentifier } from "./sign.ts";
+import {
+  chooseHash,
+  issueCertificate,
+  parseStartDate,
+  parseValidity,
+  sigAlgLabel,
+  subjectKeyIdentifier,
+} from "./sign.ts";
 import { askPassword, openStore, saveStore } from "./store.ts";
 
 const GROUPS: Record<string, "P-256" | "P-384" | "P-521"> = {
-  secp256r1: "P-256", prime256v1: "P-256", "p-256": "P-256", nistp256: "P-256",
-  secp384r1: "P-384", "p-384": "P-384", nistp384: "P-384",
-  secp521r1: "P-521", "p-521": "P-521", nistp521: "P-521",
+  secp256r1: "P-256",
+  prime256v1: "P-256",
+  "p-256": "P-256",
+  nistp256: "P-256",
+  secp384r1: "P-384",
+  "p-384": "P-384",
+  nistp384: "P-384",
+  secp521r1: "P-521",
+  "p-521": "P-521",
+  nistp521: "P-521",
 };
 const CURVE_LABEL = { "P-256": "secp256r1", "P-384": "secp384r1", "P-521": "secp521r1" };
 const EC_SIZES: Record<string, "P-256" | "P-384" | "P-521"> = { "256": "P-256", "384": "P-384", "521": "P-521" };
@@ -31,7 +45,9 @@ async function askDname(ctx: Ctx): Promise<Name> {
     const parts: string[] = [];
     for (const [key, q] of questions) {
       const a = await ctx.prompter.ask(`${q}\n  [Unknown]:  `);
-      if (a === null) throw new KeytoolError("No distinguished name given", "pass -dname \"CN=www.example.com, O=Example, C=US\"");
+      if (a === null) {
+        throw new KeytoolError("No distinguished name given", 'pass -dname "CN=www.example.com, O=Example, C=US"');
+      }
       parts.push(`${key}=${(a.trim() || "Unknown").replace(/([,+="\\<>;])/g, "\\$1")}`);
     }
     const dname = parts.join(", ");
@@ -45,7 +61,9 @@ export async function genkeypair(ctx: Ctx): Promise<number> {
   const { values, multi } = ctx.args;
   const alg = values.keyalg?.toUpperCase();
   if (!alg) throw new KeytoolError("The -keyalg option must be specified.", "add -keyalg RSA (or -keyalg EC)");
-  if (alg !== "RSA" && alg !== "EC") throw new KeytoolError(`Cannot generate ${values.keyalg} key pair (supported -keyalg: RSA, EC)`);
+  if (alg !== "RSA" && alg !== "EC") {
+    throw new KeytoolError(`Cannot generate ${values.keyalg} key pair (supported -keyalg: RSA, EC)`);
+  }
   const type = alg as KeyAlgorithm;
 
   let size: number | "P-256" | "P-384" | "P-521";
@@ -53,12 +71,24 @@ export async function genkeypair(ctx: Ctx): Promise<number> {
   if (type === "RSA") {
     if (values.groupname) throw new KeytoolError("-groupname is only for EC keys");
     size = values.keysize === undefined ? 2048 : Number(values.keysize);
-    if (!Number.isInteger(size) || size < 1024 || size > 16384) throw new KeytoolError(`Illegal RSA key size: ${values.keysize} (1024..16384)`);
+    if (!Number.isInteger(size) || size < 1024 || size > 16384) {
+      throw new KeytoolError(`Illegal RSA key size: ${values.keysize} (1024..16384)`);
+    }
     label = `${size.toLocaleString("en-US")} bit RSA`;
   } else {
     if (values.groupname && values.keysize) throw new KeytoolError("Only one of -groupname and -keysize may be given");
-    const curve = values.groupname ? GROUPS[values.groupname.toLowerCase()] : values.keysize ? EC_SIZES[values.keysize] : "P-384";
-    if (!curve) throw new KeytoolError(`Unsupported EC ${values.groupname ? "group" : "key size"}: ${values.groupname ?? values.keysize} (use secp256r1, secp384r1 or secp521r1)`);
+    const curve = values.groupname
+      ? GROUPS[values.groupname.toLowerCase()]
+      : values.keysize
+      ? EC_SIZES[values.keysize]
+      : "P-384";
+    if (!curve) {
+      throw new KeytoolError(
+        `Unsupported EC ${values.groupname ? "group" : "key size"}: ${
+          values.groupname ?? values.keysize
+        } (use secp256r1, secp384r1 or secp521r1)`,
+      );
+    }
     size = curve;
     label = `${curve.slice(2)} bit EC (${CURVE_LABEL[curve]})`;
   }
@@ -74,18 +104,33 @@ export async function genkeypair(ctx: Ctx): Promise<number> {
   let keyPass = passwordOption(ctx.args, "keypass");
   if (h.type !== "JKS") {
     if (keyPass !== undefined && keyPass !== h.password) {
-      ctx.info(`Warning:  Different store and key passwords not supported for ${h.type} KeyStores. Ignoring user-specified -keypass value.`);
+      ctx.info(
+        `Warning:  Different store and key passwords not supported for ${h.type} KeyStores. Ignoring user-specified -keypass value.`,
+      );
     }
     keyPass = undefined;
   } else if (keyPass === undefined && ctx.io.isTTY) {
-    keyPass = (await askPassword(ctx, `Enter key password for <${alias}>\n\t(RETURN if same as keystore password):  `, { allowEmpty: true })) || undefined;
+    keyPass = (await askPassword(ctx, `Enter key password for <${alias}>\n\t(RETURN if same as keystore password):  `, {
+      allowEmpty: true,
+    })) || undefined;
   }
 
   const { pkcs8, info } = await generateKeyPair(type, size);
   const hash = chooseHash(info, values.sigalg);
-  ctx.info(`Generating ${label} key pair and self-signed certificate (${sigAlgLabel(info, hash)}) with a validity of ${days} days\n\tfor: ${javaName(subject)}`);
+  ctx.info(
+    `Generating ${label} key pair and self-signed certificate (${
+      sigAlgLabel(info, hash)
+    }) with a validity of ${days} days\n\tfor: ${javaName(subject)}`,
+  );
   const cert = await issueCertificate({
-    subject, issuer: subject, spki: info.spki, signerPkcs8: pkcs8, signerInfo: info, hash, notBefore, days,
+    subject,
+    issuer: subject,
+    spki: info.spki,
+    signerPkcs8: pkcs8,
+    signerInfo: info,
+    hash,
+    notBefore,
+    days,
     extensions: [...extensions, await subjectKeyIdentifier(info.spki)],
   });
   h.store.entries.push({ kind: "privateKey", alias, date: new Date(), key: { pkcs8 }, chain: [cert] });

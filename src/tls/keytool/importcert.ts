@@ -38,7 +38,11 @@ function anchors(ctx: Ctx, h: StoreHandle): X509Certificate[] {
 }
 
 /** A verified path from `cert` up to a self-signed certificate among `pool` (keytool's buildChain). */
-async function chainUp(cert: X509Certificate, pool: X509Certificate[], depth = 0): Promise<X509Certificate[] | undefined> {
+async function chainUp(
+  cert: X509Certificate,
+  pool: X509Certificate[],
+  depth = 0,
+): Promise<X509Certificate[] | undefined> {
   if (isSelfIssued(cert)) return [cert];
   if (depth > 10) return undefined;
   for (const issuer of pool.filter((c) => namedIssuer(cert, c) && !sameCert(c, cert))) {
@@ -92,24 +96,43 @@ function notAdded(ctx: Ctx): number {
   return 1;
 }
 
-async function installReply(ctx: Ctx, h: StoreHandle, entry: PrivateKeyEntry, reply: X509Certificate[], noprompt: boolean): Promise<number> {
+async function installReply(
+  ctx: Ctx,
+  h: StoreHandle,
+  entry: PrivateKeyEntry,
+  reply: X509Certificate[],
+  noprompt: boolean,
+): Promise<number> {
   const current = entry.chain[0];
   if (!current) throw new KeytoolError(`Alias <${entry.alias}> has no certificate`);
   const leaf = reply.find((c) => equal(spkiOf(c), spkiOf(current)));
-  if (!leaf) throw new KeytoolError("Public keys in reply and keystore don't match", `the reply was issued for another key: create a CSR from this entry with -certreq -alias ${entry.alias} and send that to the CA`);
-  if (reply.length === 1 && sameCert(leaf, current)) throw new KeytoolError("Certificate reply and certificate in keystore are identical");
+  if (!leaf) {
+    throw new KeytoolError(
+      "Public keys in reply and keystore don't match",
+      `the reply was issued for another key: create a CSR from this entry with -certreq -alias ${entry.alias} and send that to the CA`,
+    );
+  }
+  if (reply.length === 1 && sameCert(leaf, current)) {
+    throw new KeytoolError("Certificate reply and certificate in keystore are identical");
+  }
 
   let chain: X509Certificate[];
   if (reply.length === 1) {
     const up = await chainUp(leaf, anchors(ctx, h));
     if (!up) {
-      throw new KeytoolError("Failed to establish chain from reply",
-        `import the CA's root (and intermediate) certificates first: bobcat keytool -importcert -alias root -trustcacerts -file <ca.pem> -keystore ${h.path}`);
+      throw new KeytoolError(
+        "Failed to establish chain from reply",
+        `import the CA's root (and intermediate) certificates first: bobcat keytool -importcert -alias root -trustcacerts -file <ca.pem> -keystore ${h.path}`,
+      );
     }
     chain = up;
   } else {
     const { path, unused } = buildPath(leaf, reply);
-    if (unused.length) throw new KeytoolError(`Certificate reply does not contain a single chain: [${unused[0].subject}] does not link to [${leaf.subject}]`);
+    if (unused.length) {
+      throw new KeytoolError(
+        `Certificate reply does not contain a single chain: [${unused[0].subject}] does not link to [${leaf.subject}]`,
+      );
+    }
     const broken = await brokenLink(path);
     if (broken) throw new KeytoolError(`Certificate chain in reply does not verify: ${broken.reason}`);
     chain = path;
@@ -117,7 +140,8 @@ async function installReply(ctx: Ctx, h: StoreHandle, entry: PrivateKeyEntry, re
     if (!noprompt) {
       // Like keytool: append the trusted root that issued the top certificate, or ask.
       const pool = anchors(ctx, h);
-      const root = pool.find((c) => sameCert(c, top)) ?? (isSelfIssued(top) ? undefined : pool.find((c) => namedIssuer(top, c)));
+      const root = pool.find((c) => sameCert(c, top)) ??
+        (isSelfIssued(top) ? undefined : pool.find((c) => namedIssuer(top, c)));
       if (root && !sameCert(root, top)) chain = [...path, root];
       else if (!root) {
         ctx.io.stdout.write(certificateText(top));

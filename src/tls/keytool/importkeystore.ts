@@ -12,18 +12,42 @@ import { askPassword, openStore, saveStore, type StoreHandle, storePath, unlockE
 export async function importkeystore(ctx: Ctx): Promise<number> {
   const { values, flags } = ctx.args;
   if (values.srckeystore === undefined) throw new KeytoolError("Please specify -srckeystore");
-  if (values.srcalias === undefined && values.destalias !== undefined) throw new KeytoolError("-destalias needs -srcalias");
-  const src = await openStore(ctx, { pathOpt: "srckeystore", typeOpt: "srcstoretype", passOpt: "srcstorepass", label: "source keystore" });
+  if (values.srcalias === undefined && values.destalias !== undefined) {
+    throw new KeytoolError("-destalias needs -srcalias");
+  }
+  const src = await openStore(ctx, {
+    pathOpt: "srckeystore",
+    typeOpt: "srcstoretype",
+    passOpt: "srcstorepass",
+    label: "source keystore",
+  });
   const inPlace = storePath(ctx, "srckeystore") === storePath(ctx, "destkeystore");
   let dest: StoreHandle;
   if (inPlace) {
     const type = values.deststoretype === undefined ? "PKCS12" : wrap(() => parseStoreType(values.deststoretype));
     let password = passwordOption(ctx.args, "deststorepass") ?? src.password;
-    if (password === null) password = await askPassword(ctx, "Enter destination keystore password:  ", { confirm: "Re-enter new password: " });
+    if (password === null) {
+      password = await askPassword(ctx, "Enter destination keystore password:  ", {
+        confirm: "Re-enter new password: ",
+      });
+    }
     if (password === null) throw new KeytoolError("No password given for -deststorepass");
-    dest = { path: src.path, exists: true, type, password, store: { type, entries: [], verified: true }, keyPasswords: new Map() };
+    dest = {
+      path: src.path,
+      exists: true,
+      type,
+      password,
+      store: { type, entries: [], verified: true },
+      keyPasswords: new Map(),
+    };
   } else {
-    dest = await openStore(ctx, { pathOpt: "destkeystore", typeOpt: "deststoretype", passOpt: "deststorepass", create: true, label: "destination keystore" });
+    dest = await openStore(ctx, {
+      pathOpt: "destkeystore",
+      typeOpt: "deststoretype",
+      passOpt: "deststorepass",
+      create: true,
+      label: "destination keystore",
+    });
   }
 
   let chosen: KeystoreEntry[] = src.store.entries;
@@ -38,7 +62,9 @@ export async function importkeystore(ctx: Ctx): Promise<number> {
     const alias = values.destalias ?? e.alias;
     const clash = findEntry(dest.store, alias);
     if (clash) {
-      const a = flags.has("noprompt") ? "yes" : await ctx.prompter.ask(`Existing entry alias <${alias}> exists, overwrite? [no]:  `);
+      const a = flags.has("noprompt")
+        ? "yes"
+        : await ctx.prompter.ask(`Existing entry alias <${alias}> exists, overwrite? [no]:  `);
       if (a === null || !/^(y|yes)$/i.test(a.trim())) {
         ctx.info(`Entry for alias ${alias} not imported.`);
         skipped++;
@@ -48,9 +74,12 @@ export async function importkeystore(ctx: Ctx): Promise<number> {
     }
     if (e.kind === "privateKey") {
       const pkcs8 = await unlockEntry(ctx, src, e, "srckeypass");
-      const srcKeyPass = passwordOption(ctx.args, "srckeypass") ?? src.keyPasswords.get(e.alias.toLowerCase()) ?? src.password!;
+      const srcKeyPass = passwordOption(ctx.args, "srckeypass") ?? src.keyPasswords.get(e.alias.toLowerCase()) ??
+        src.password!;
       dest.store.entries.push({ ...e, alias, key: { pkcs8 } });
-      if (dest.type === "JKS") dest.keyPasswords.set(alias.toLowerCase(), passwordOption(ctx.args, "destkeypass") ?? srcKeyPass);
+      if (dest.type === "JKS") {
+        dest.keyPasswords.set(alias.toLowerCase(), passwordOption(ctx.args, "destkeypass") ?? srcKeyPass);
+      }
     } else {
       dest.store.entries.push({ ...e, alias });
     }
@@ -60,6 +89,8 @@ export async function importkeystore(ctx: Ctx): Promise<number> {
   if (inPlace) await copyFile(src.path, `${src.path}.old`);
   await saveStore(ctx, dest);
   ctx.info(`Import command completed:  ${ok} entries successfully imported, ${skipped} entries failed or cancelled`);
-  if (inPlace) ctx.info(`\nMigrated "${src.path}" to ${dest.type}. The ${src.type} keystore is backed up as "${src.path}.old".`);
+  if (inPlace) {
+    ctx.info(`\nMigrated "${src.path}" to ${dest.type}. The ${src.type} keystore is backed up as "${src.path}.old".`);
+  }
   return skipped ? 1 : 0;
 }

@@ -1,2 +1,2 @@
 /** `bobcat keytool`'s entry point for the CLI. */
-export { keytoolMain, type KeytoolIO } from "./main.ts";
+export { type KeytoolIO, keytoolMain } from "./main.ts";

@@ -74,7 +74,10 @@ export class Prompter {
     const iter = this.chunks();
     let s = "";
     for (;;) {
-      const chunk = this.buffer || await iter.next().then((r) => (r.done ? null : typeof r.value === "string" ? r.value : new TextDecoder().decode(r.value)));
+      const chunk = this.buffer ||
+        await iter.next().then((
+          r,
+        ) => (r.done ? null : typeof r.value === "string" ? r.value : new TextDecoder().decode(r.value)));
       this.buffer = "";
       if (chunk === null) return s || null;
       for (let i = 0; i < chunk.length; i++) {

@@ -3,7 +3,7 @@
  * on bobcat's own keystore code. Returns the exit code (0 ok, 1 error), as keytool does.
  */
 import { BobcatError } from "../../util/errors.ts";
-import { COMMANDS, KeytoolError, type ParsedArgs, parseArgs, UsageError } from "./args.ts";
+import { COMMANDS, KeytoolError, parseArgs, type ParsedArgs, UsageError } from "./args.ts";
 import { certreq } from "./certreq.ts";
 import type { Ctx } from "./context.ts";
 import { changealias, deleteEntry, keypasswd, storepasswd } from "./entries.ts";
@@ -18,7 +18,18 @@ import { exportcert, list, printcert } from "./list.ts";
 export type { KeytoolIO } from "./io.ts";
 
 const HANDLERS: Record<keyof typeof COMMANDS, (ctx: Ctx) => Promise<number>> = {
-  genkeypair, certreq, importcert, list, exportcert, delete: deleteEntry, changealias, storepasswd, keypasswd, importkeystore, gencert, printcert,
+  genkeypair,
+  certreq,
+  importcert,
+  list,
+  exportcert,
+  delete: deleteEntry,
+  changealias,
+  storepasswd,
+  keypasswd,
+  importkeystore,
+  gencert,
+  printcert,
 };
 
 export async function keytoolMain(argv: string[], io: KeytoolIO = defaultIO()): Promise<number> {

@@ -4,7 +4,14 @@
  */
 import type { Extension, Name, X509Certificate } from "@peculiar/x509";
 import { toArrayBuffer } from "../keystore/bytes.ts";
-import { defaultHash, importPrivateKey, javaSigAlgName, type KeyInfo, type SignatureHash, signingAlgorithm } from "../keystore/keys.ts";
+import {
+  defaultHash,
+  importPrivateKey,
+  javaSigAlgName,
+  type KeyInfo,
+  type SignatureHash,
+  signingAlgorithm,
+} from "../keystore/keys.ts";
 import { randomSerial } from "../keystore/selfsigned.ts";
 import { x509 } from "../keystore/x509.ts";
 import { KeytoolError } from "./args.ts";
@@ -13,7 +20,11 @@ import { KeytoolError } from "./args.ts";
 export function chooseHash(info: KeyInfo, sigalg: string | undefined): SignatureHash {
   if (sigalg === undefined) return defaultHash(info);
   const m = /^SHA-?(1|256|384|512)with(RSA|ECDSA)$/i.exec(sigalg.trim());
-  if (!m) throw new KeytoolError(`Unsupported signature algorithm: ${sigalg} (use SHA256withRSA, SHA384withRSA, SHA512withRSA, SHA256withECDSA, SHA384withECDSA or SHA512withECDSA)`);
+  if (!m) {
+    throw new KeytoolError(
+      `Unsupported signature algorithm: ${sigalg} (use SHA256withRSA, SHA384withRSA, SHA512withRSA, SHA256withECDSA, SHA384withECDSA or SHA512withECDSA)`,
+    );
+  }
   const keyAlg = m[2].toUpperCase() === "RSA" ? "RSA" : "EC";
   if (keyAlg !== info.type) throw new KeytoolError(`Signature algorithm ${sigalg} does not fit a ${info.type} key`);
   return (m[1] === "1" ? "SHA-1" : `SHA-${m[1]}`) as SignatureHash;
@@ -42,7 +53,9 @@ export function parseStartDate(s: string | undefined, now = new Date()): Date {
   }
   const m = /^(?:(\d{4})\/(\d{2})\/(\d{2}))?\s*(?:(\d{2}):(\d{2}):(\d{2}))?$/.exec(s.trim());
   if (!m || (!m[1] && !m[4])) throw new KeytoolError(`Illegal startdate value: ${s}`);
-  const [y, mo, d] = m[1] ? [Number(m[1]), Number(m[2]) - 1, Number(m[3])] : [now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()];
+  const [y, mo, d] = m[1]
+    ? [Number(m[1]), Number(m[2]) - 1, Number(m[3])]
+    : [now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()];
   const [h, mi, se] = m[4] ? [Number(m[4]), Number(m[5]), Number(m[6])] : [0, 0, 0];
   return new Date(Date.UTC(y, mo, d, h, mi, se));
 }

@@ -9,7 +9,16 @@ import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { BobcatError } from "../../util/errors.ts";
 import { WrongPasswordError } from "../keystore/epki.ts";
-import { detectStoreType, type Keystore, type PrivateKeyEntry, parseStoreType, readKeystore, type StoreType, unlockKey, writeKeystore } from "../keystore/index.ts";
+import {
+  detectStoreType,
+  type Keystore,
+  parseStoreType,
+  type PrivateKeyEntry,
+  readKeystore,
+  type StoreType,
+  unlockKey,
+  writeKeystore,
+} from "../keystore/index.ts";
 import { KeytoolError, type PasswordOption, passwordOption } from "./args.ts";
 import type { Ctx } from "./context.ts";
 
@@ -42,7 +51,11 @@ export function storePath(ctx: Ctx, opt = "keystore"): string {
 }
 
 /** Prompts for a password; `confirm` asks twice and enforces keytool's 6-character minimum. */
-export async function askPassword(ctx: Ctx, question: string, opts: { confirm?: string; allowEmpty?: boolean } = {}): Promise<string | null> {
+export async function askPassword(
+  ctx: Ctx,
+  question: string,
+  opts: { confirm?: string; allowEmpty?: boolean } = {},
+): Promise<string | null> {
   for (let tries = 0; tries < 3; tries++) {
     const pw = await ctx.prompter.ask(question, true);
     if (pw === null) return null;
@@ -64,7 +77,10 @@ export async function askPassword(ctx: Ctx, question: string, opts: { confirm?: 
 }
 
 const noPassword = (opt: string) =>
-  new KeytoolError(`No password given for -${opt}`, `pass -${opt} <password>, -${opt}:env <VARIABLE> or -${opt}:file <path>, or run in a terminal to be prompted`);
+  new KeytoolError(
+    `No password given for -${opt}`,
+    `pass -${opt} <password>, -${opt}:env <VARIABLE> or -${opt}:file <path>, or run in a terminal to be prompted`,
+  );
 
 export async function openStore(ctx: Ctx, o: StoreOptions = {}): Promise<StoreHandle> {
   const pathOpt = o.pathOpt ?? "keystore";
@@ -76,9 +92,13 @@ export async function openStore(ctx: Ctx, o: StoreOptions = {}): Promise<StoreHa
   const exists = existsSync(path);
   if (!exists) {
     if (!o.create) throw new KeytoolError(`Keystore file does not exist: ${path}`);
-    if (password === null) password = await askPassword(ctx, "Enter keystore password:  ", { confirm: "Re-enter new password: " });
+    if (password === null) {
+      password = await askPassword(ctx, "Enter keystore password:  ", { confirm: "Re-enter new password: " });
+    }
     if (password === null) throw noPassword(passOpt);
-    if (password.length < MIN_PASSWORD && (declared ?? "PKCS12") !== "PEM") throw new KeytoolError(`Keystore password must be at least ${MIN_PASSWORD} characters`);
+    if (password.length < MIN_PASSWORD && (declared ?? "PKCS12") !== "PEM") {
+      throw new KeytoolError(`Keystore password must be at least ${MIN_PASSWORD} characters`);
+    }
     const type = declared ?? "PKCS12";
     return { path, exists, type, password, store: { type, entries: [], verified: true }, keyPasswords: new Map() };
   }
@@ -112,18 +132,27 @@ export async function saveStore(ctx: Ctx, h: StoreHandle): Promise<void> {
 
 export function jksWarning(ctx: Ctx, path: string): void {
   ctx.info("\nWarning:");
-  ctx.info(`The JKS keystore uses a proprietary format. It is recommended to migrate to PKCS12 which is an industry standard format using "bobcat keytool -importkeystore -srckeystore ${path} -destkeystore ${path} -deststoretype pkcs12".`);
+  ctx.info(
+    `The JKS keystore uses a proprietary format. It is recommended to migrate to PKCS12 which is an industry standard format using "bobcat keytool -importkeystore -srckeystore ${path} -destkeystore ${path} -deststoretype pkcs12".`,
+  );
 }
 
 /** The key password for an existing entry: -keypass, else the store password, else a prompt. */
-export async function unlockEntry(ctx: Ctx, h: StoreHandle, e: PrivateKeyEntry, passOpt: PasswordOption = "keypass"): Promise<Uint8Array> {
+export async function unlockEntry(
+  ctx: Ctx,
+  h: StoreHandle,
+  e: PrivateKeyEntry,
+  passOpt: PasswordOption = "keypass",
+): Promise<Uint8Array> {
   const given = passwordOption(ctx.args, passOpt);
   const first = given ?? h.keyPasswords.get(e.alias.toLowerCase()) ?? h.password ?? "";
   try {
     return unlockKey(e, first);
   } catch (err) {
     if (!(err instanceof WrongPasswordError) || given !== undefined || !ctx.io.isTTY) {
-      throw err instanceof WrongPasswordError ? new KeytoolError("Cannot recover key", `give the key password with -${passOpt}`) : err;
+      throw err instanceof WrongPasswordError
+        ? new KeytoolError("Cannot recover key", `give the key password with -${passOpt}`)
+        : err;
     }
   }
   const pw = await askPassword(ctx, `Enter key password for <${e.alias}>`);

@@ -18,7 +18,12 @@ export const HASH_OIDS: Record<string, CertIdHash> = {
   [OID.sha384]: "sha384",
   [OID.sha512]: "sha512",
 };
-const OID_OF: Record<CertIdHash, string> = { sha1: OID.sha1, sha256: OID.sha256, sha384: OID.sha384, sha512: OID.sha512 };
+const OID_OF: Record<CertIdHash, string> = {
+  sha1: OID.sha1,
+  sha256: OID.sha256,
+  sha384: OID.sha384,
+  sha512: OID.sha512,
+};
 
 export interface CertIdParts {
   hash: CertIdHash;
@@ -35,7 +40,8 @@ function tbsFields(cert: X509Certificate): der.Node[] {
   return fields[0].tag === 0xa0 ? fields.slice(1) : fields;
 }
 
-export const serialOf = (cert: X509Certificate) => der.expect(tbsFields(cert)[0], der.Tag.INTEGER, "serial number").value;
+export const serialOf = (cert: X509Certificate) =>
+  der.expect(tbsFields(cert)[0], der.Tag.INTEGER, "serial number").value;
 /** The subject Name as encoded in the certificate (ResponderID byName is compared against it). */
 export const subjectDer = (cert: X509Certificate) => tbsFields(cert)[4].raw;
 
@@ -58,7 +64,12 @@ export function certIdOf(cert: X509Certificate, issuer: X509Certificate, hash: C
 
 /** DER CertID, as it goes into a Request. */
 export function encodeCertId(id: CertIdParts): Uint8Array {
-  return der.encSeq(der.encAlg(OID_OF[id.hash], null), der.encOctets(id.issuerNameHash), der.encOctets(id.issuerKeyHash), der.tlv(der.Tag.INTEGER, id.serial));
+  return der.encSeq(
+    der.encAlg(OID_OF[id.hash], null),
+    der.encOctets(id.issuerNameHash),
+    der.encOctets(id.issuerKeyHash),
+    der.tlv(der.Tag.INTEGER, id.serial),
+  );
 }
 
 /** Serial numbers compare as integers: a leading 00 octet (sign padding) is not significant. */
@@ -72,7 +83,8 @@ function sameSerial(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 export function sameCertId(a: CertIdParts, b: CertIdParts): boolean {
-  return a.hash === b.hash && equal(a.issuerNameHash, b.issuerNameHash) && equal(a.issuerKeyHash, b.issuerKeyHash) && sameSerial(a.serial, b.serial);
+  return a.hash === b.hash && equal(a.issuerNameHash, b.issuerNameHash) && equal(a.issuerKeyHash, b.issuerKeyHash) &&
+    sameSerial(a.serial, b.serial);
 }
 
 /** Upper-case hex without sign padding: how openssl's index.txt and `openssl x509 -serial` print serials. */

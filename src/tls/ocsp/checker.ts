@@ -67,12 +67,27 @@ interface CacheEntry {
 export class OcspChecker {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly inFlight = new Map<string, Promise<OcspResponseInfo>>();
-  private readonly opts: Required<Pick<OcspCheckerOptions, "softFail" | "timeoutMs" | "nonce" | "onlyEndEntity" | "defaultCacheMs" | "maxCacheEntries">> & OcspCheckerOptions;
+  private readonly opts:
+    & Required<
+      Pick<
+        OcspCheckerOptions,
+        "softFail" | "timeoutMs" | "nonce" | "onlyEndEntity" | "defaultCacheMs" | "maxCacheEntries"
+      >
+    >
+    & OcspCheckerOptions;
   private readonly now: () => number;
   private readonly log: OcspLog;
 
   constructor(opts: OcspCheckerOptions = {}) {
-    this.opts = { softFail: true, timeoutMs: DEFAULT_TIMEOUT_MS, nonce: false, onlyEndEntity: false, defaultCacheMs: 5 * 60_000, maxCacheEntries: 10_000, ...opts };
+    this.opts = {
+      softFail: true,
+      timeoutMs: DEFAULT_TIMEOUT_MS,
+      nonce: false,
+      onlyEndEntity: false,
+      defaultCacheMs: 5 * 60_000,
+      maxCacheEntries: 10_000,
+      ...opts,
+    };
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? logger("tls");
   }
@@ -80,13 +95,21 @@ export class OcspChecker {
   /** Checks `chain` (leaf first, each certificate followed by its issuer). */
   async check(chain: X509Certificate[]): Promise<OcspCheckResult> {
     if (chain.length < 2 || isSelfIssued(chain[0])) {
-      const why = chain.length === 0 ? "no certificate to check"
-        : isSelfIssued(chain[0]) ? `${describeCert(chain[0])} is self-signed: there is no CA whose OCSP responder could vouch for it`
+      const why = chain.length === 0
+        ? "no certificate to check"
+        : isSelfIssued(chain[0])
+        ? `${describeCert(chain[0])} is self-signed: there is no CA whose OCSP responder could vouch for it`
         : `the chain has no issuer for ${describeCert(chain[0])}, so its OCSP status cannot be asked`;
       const error = new OcspError("ocsp.noIssuer", why, {
         fix: "pass the verified chain (getPeerCertificate(true)), leaf first, with the issuing CA",
       });
-      return { ok: false, status: "invalid", reason: error.message, error, ...(chain[0] ? { certificate: chain[0] } : {}) };
+      return {
+        ok: false,
+        status: "invalid",
+        reason: error.message,
+        error,
+        ...(chain[0] ? { certificate: chain[0] } : {}),
+      };
     }
     const last = this.opts.onlyEndEntity ? 1 : chain.length - 1;
     let unavailable: OcspCheckResult | undefined;
@@ -97,7 +120,9 @@ export class OcspChecker {
       try {
         info = await this.statusOf(cert, issuer);
       } catch (e) {
-        const error = e instanceof OcspError ? e : new OcspError("ocsp.malformed", `OCSP check failed: ${(e as Error).message}`, { cause: e });
+        const error = e instanceof OcspError
+          ? e
+          : new OcspError("ocsp.malformed", `OCSP check failed: ${(e as Error).message}`, { cause: e });
         const reason = `OCSP status of ${describeCert(cert)} unavailable: ${error.message}`;
         if (!error.transient) return { ok: false, status: "invalid", reason, certificate: cert, error };
         // Keep going: a later certificate in the chain may still be known to be revoked.
@@ -106,10 +131,21 @@ export class OcspChecker {
       }
       if (info.status === "revoked") {
         const why = info.reason ? ` (${info.reason})` : "";
-        return { ok: false, status: "revoked", reason: `${describeCert(cert)} was revoked at ${info.revocationTime?.toISOString()}${why}`, certificate: cert, revocationTime: info.revocationTime };
+        return {
+          ok: false,
+          status: "revoked",
+          reason: `${describeCert(cert)} was revoked at ${info.revocationTime?.toISOString()}${why}`,
+          certificate: cert,
+          revocationTime: info.revocationTime,
+        };
       }
       if (info.status === "unknown") {
-        return { ok: false, status: "unknown", reason: `the OCSP responder does not know ${describeCert(cert)}`, certificate: cert };
+        return {
+          ok: false,
+          status: "unknown",
+          reason: `the OCSP responder does not know ${describeCert(cert)}`,
+          certificate: cert,
+        };
       }
     }
     if (unavailable) {
@@ -142,17 +178,29 @@ export class OcspChecker {
   private async fetchStatus(cert: X509Certificate, issuer: X509Certificate, key: string): Promise<OcspResponseInfo> {
     const url = this.opts.responderUrl ?? ocspUrlOf(cert);
     if (!url) {
-      throw new OcspError("ocsp.noResponderUrl", `${describeCert(cert)} names no OCSP responder (no authorityInfoAccess OCSP URI)`, {
-        fix: "issue certificates with authorityInfoAccess = OCSP;URI:http://..., or set the responder URL explicitly",
-      });
+      throw new OcspError(
+        "ocsp.noResponderUrl",
+        `${describeCert(cert)} names no OCSP responder (no authorityInfoAccess OCSP URI)`,
+        {
+          fix: "issue certificates with authorityInfoAccess = OCSP;URI:http://..., or set the responder URL explicitly",
+        },
+      );
     }
     const request = buildOcspRequest(cert, issuer, { nonce: this.opts.nonce });
     const der = await queryOcsp(url, request, { timeoutMs: this.opts.timeoutMs });
-    const info = await parseOcspResponse(der, { cert, issuer, now: this.now(), request, clockSkewMs: this.opts.clockSkewMs });
+    const info = await parseOcspResponse(der, {
+      cert,
+      issuer,
+      now: this.now(),
+      request,
+      clockSkewMs: this.opts.clockSkewMs,
+    });
     const expiresAt = info.nextUpdate?.getTime() ?? this.now() + this.opts.defaultCacheMs;
     if (this.cache.size >= this.opts.maxCacheEntries) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(key, { info, expiresAt });
-    this.log.debug(`OCSP ${info.status} for ${describeCert(cert)} from ${url}, cached until ${new Date(expiresAt).toISOString()}`);
+    this.log.debug(
+      `OCSP ${info.status} for ${describeCert(cert)} from ${url}, cached until ${new Date(expiresAt).toISOString()}`,
+    );
     return info;
   }
 }

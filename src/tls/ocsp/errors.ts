@@ -31,13 +31,24 @@ export type OcspErrorCode =
   | "ocsp.nonceMismatch"
   | "ocsp.noIssuer";
 
-const TRANSIENT = new Set<OcspErrorCode>(["ocsp.noResponderUrl", "ocsp.unreachable", "ocsp.timeout", "ocsp.http", "ocsp.internalError", "ocsp.tryLater"]);
+const TRANSIENT = new Set<OcspErrorCode>([
+  "ocsp.noResponderUrl",
+  "ocsp.unreachable",
+  "ocsp.timeout",
+  "ocsp.http",
+  "ocsp.internalError",
+  "ocsp.tryLater",
+]);
 
 export class OcspError extends BobcatError {
   declare readonly code: OcspErrorCode;
   /** The responder's OCSPResponseStatus name, when it answered with a non-successful one. */
   readonly responseStatus?: string;
-  constructor(code: OcspErrorCode, message: string, opts: { fix?: string; cause?: unknown; responseStatus?: string } = {}) {
+  constructor(
+    code: OcspErrorCode,
+    message: string,
+    opts: { fix?: string; cause?: unknown; responseStatus?: string } = {},
+  ) {
     super(code, message, { fix: opts.fix, cause: opts.cause });
     this.name = "OcspError";
     this.responseStatus = opts.responseStatus;

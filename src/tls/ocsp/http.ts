@@ -16,10 +16,16 @@ function checkResponderUrl(url: string): URL {
   try {
     u = new URL(url);
   } catch {
-    throw new OcspError("ocsp.badUrl", `"${url}" is not a valid OCSP responder URL`, { fix: "use an http:// or https:// URL, e.g. http://127.0.0.1:8088" });
+    throw new OcspError("ocsp.badUrl", `"${url}" is not a valid OCSP responder URL`, {
+      fix: "use an http:// or https:// URL, e.g. http://127.0.0.1:8088",
+    });
   }
   if (u.protocol !== "http:" && u.protocol !== "https:") {
-    throw new OcspError("ocsp.badUrl", `OCSP responder URL "${url}" uses ${u.protocol.slice(0, -1)}; only http and https are supported`, { fix: "use an http:// or https:// URL" });
+    throw new OcspError(
+      "ocsp.badUrl",
+      `OCSP responder URL "${url}" uses ${u.protocol.slice(0, -1)}; only http and https are supported`,
+      { fix: "use an http:// or https:// URL" },
+    );
   }
   return u;
 }
@@ -76,7 +82,9 @@ export async function queryOcsp(url: string, requestDer: Uint8Array, opts: Query
       throw new OcspError("ocsp.http", `OCSP responder ${url} answered HTTP ${res.status} ${res.statusText}`.trimEnd());
     }
     const body = await readCapped(res, opts.maxBytes ?? DEFAULT_MAX_BYTES, url);
-    if (body.length === 0) throw new OcspError("ocsp.http", `OCSP responder ${url} answered HTTP 200 with an empty body`);
+    if (body.length === 0) {
+      throw new OcspError("ocsp.http", `OCSP responder ${url} answered HTTP 200 with an empty body`);
+    }
     return body;
   } catch (e) {
     if (e instanceof OcspError) throw e;
@@ -86,7 +94,10 @@ export async function queryOcsp(url: string, requestDer: Uint8Array, opts: Query
         fix: "check that the responder is up and reachable, or raise ocspTimeout",
       });
     }
-    throw new OcspError("ocsp.unreachable", `cannot reach OCSP responder ${url}: ${(e as Error).message}`, { cause: e, fix: "check that the responder is running and the URL in the certificate is right" });
+    throw new OcspError("ocsp.unreachable", `cannot reach OCSP responder ${url}: ${(e as Error).message}`, {
+      cause: e,
+      fix: "check that the responder is running and the URL in the certificate is right",
+    });
   } finally {
     clearTimeout(timer);
   }

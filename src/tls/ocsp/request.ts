@@ -12,7 +12,11 @@ export interface OcspRequestOptions {
   nonce?: boolean;
 }
 
-export function buildOcspRequest(cert: X509Certificate, issuer: X509Certificate, opts: OcspRequestOptions = {}): Uint8Array {
+export function buildOcspRequest(
+  cert: X509Certificate,
+  issuer: X509Certificate,
+  opts: OcspRequestOptions = {},
+): Uint8Array {
   const request = der.encSeq(encodeCertId(certIdOf(cert, issuer, "sha1")));
   const parts = [der.encSeq(request)];
   if (opts.nonce) {
@@ -35,6 +39,10 @@ export function requestNonce(requestDer: Uint8Array): Uint8Array | undefined {
     }
     return undefined;
   } catch (e) {
-    throw new OcspError("ocsp.malformed", `the OCSP request given to check the nonce is not valid DER (${(e as Error).message})`, { cause: e });
+    throw new OcspError(
+      "ocsp.malformed",
+      `the OCSP request given to check the nonce is not valid DER (${(e as Error).message})`,
+      { cause: e },
+    );
   }
 }

@@ -4,7 +4,14 @@
  * must be about this certificate, must be current, and must echo the request's nonce.
  */
 import { AsnConvert } from "@peculiar/asn1-schema";
-import { id_kp_OCSPSigning, id_pkix_ocsp_basic, OCSPResponse, OCSPResponseStatus, ResponseData, type SingleResponse } from "@peculiar/asn1-ocsp";
+import {
+  id_kp_OCSPSigning,
+  id_pkix_ocsp_basic,
+  OCSPResponse,
+  OCSPResponseStatus,
+  ResponseData,
+  type SingleResponse,
+} from "@peculiar/asn1-ocsp";
 import type { X509Certificate } from "@peculiar/x509";
 import { equal, toArrayBuffer } from "../keystore/bytes.ts";
 import { namedIssuer, parseCertificate, sameCert, signedBy, spkiOf } from "../keystore/certs.ts";
@@ -48,21 +55,51 @@ export interface OcspParseOptions {
 const DEFAULT_CLOCK_SKEW_MS = 5 * 60_000;
 export const DEFAULT_MAX_AGE_MS = 60 * 60_000;
 
-const STATUS_ERRORS: Record<number, { code: "ocsp.malformedRequest" | "ocsp.internalError" | "ocsp.tryLater" | "ocsp.sigRequired" | "ocsp.unauthorized"; name: string; fix?: string }> = {
-  [OCSPResponseStatus.malformedRequest]: { code: "ocsp.malformedRequest", name: "malformedRequest", fix: "the responder could not read the request; check that it is an OCSP responder" },
+const STATUS_ERRORS: Record<
+  number,
+  {
+    code: "ocsp.malformedRequest" | "ocsp.internalError" | "ocsp.tryLater" | "ocsp.sigRequired" | "ocsp.unauthorized";
+    name: string;
+    fix?: string;
+  }
+> = {
+  [OCSPResponseStatus.malformedRequest]: {
+    code: "ocsp.malformedRequest",
+    name: "malformedRequest",
+    fix: "the responder could not read the request; check that it is an OCSP responder",
+  },
   [OCSPResponseStatus.internalError]: { code: "ocsp.internalError", name: "internalError" },
   [OCSPResponseStatus.tryLater]: { code: "ocsp.tryLater", name: "tryLater" },
-  [OCSPResponseStatus.sigRequired]: { code: "ocsp.sigRequired", name: "sigRequired", fix: "this responder only answers signed requests, which bobcat does not send" },
-  [OCSPResponseStatus.unauthorized]: { code: "ocsp.unauthorized", name: "unauthorized", fix: "the responder does not serve this CA; check the certificate's OCSP URL" },
+  [OCSPResponseStatus.sigRequired]: {
+    code: "ocsp.sigRequired",
+    name: "sigRequired",
+    fix: "this responder only answers signed requests, which bobcat does not send",
+  },
+  [OCSPResponseStatus.unauthorized]: {
+    code: "ocsp.unauthorized",
+    name: "unauthorized",
+    fix: "the responder does not serve this CA; check the certificate's OCSP URL",
+  },
 };
 
 const REASONS: Record<number, string> = {
-  0: "unspecified", 1: "keyCompromise", 2: "cACompromise", 3: "affiliationChanged", 4: "superseded",
-  5: "cessationOfOperation", 6: "certificateHold", 8: "removeFromCRL", 9: "privilegeWithdrawn", 10: "aACompromise",
+  0: "unspecified",
+  1: "keyCompromise",
+  2: "cACompromise",
+  3: "affiliationChanged",
+  4: "superseded",
+  5: "cessationOfOperation",
+  6: "certificateHold",
+  8: "removeFromCRL",
+  9: "privilegeWithdrawn",
+  10: "aACompromise",
 };
 
 const malformed = (what: string, cause?: unknown) =>
-  new OcspError("ocsp.malformed", `the OCSP response is malformed: ${what}`, { cause, fix: "check that the URL points to an OCSP responder" });
+  new OcspError("ocsp.malformed", `the OCSP response is malformed: ${what}`, {
+    cause,
+    fix: "check that the URL points to an OCSP responder",
+  });
 
 /** A certificate as messages name it: subject and serial. */
 export const describeCert = (c: X509Certificate) => `[${c.subject}] (serial ${serialHex(serialOf(c))})`;
@@ -100,7 +137,12 @@ function isResponder(cert: X509Certificate, parts: BasicParts): boolean {
 }
 
 /** Picks the signer the ResponderID names and checks it may speak for `issuer` (RFC 6960 §4.2.2.2). */
-async function authorizedSigner(parts: BasicParts, issuer: X509Certificate, now: number, skew: number): Promise<{ cert: X509Certificate; kind: "issuer" | "delegated" }> {
+async function authorizedSigner(
+  parts: BasicParts,
+  issuer: X509Certificate,
+  now: number,
+  skew: number,
+): Promise<{ cert: X509Certificate; kind: "issuer" | "delegated" }> {
   if (isResponder(issuer, parts)) return { cert: issuer, kind: "issuer" };
   const included = parts.certs.map((raw, i) => {
     try {
@@ -111,21 +153,39 @@ async function authorizedSigner(parts: BasicParts, issuer: X509Certificate, now:
   });
   const candidate = included.find((c) => isResponder(c, parts));
   if (!candidate) {
-    const who = parts.responderByName ? `[${new x509.Name(toArrayBuffer(parts.responderByName)).toString()}]` : "a key hash";
-    throw new OcspError("ocsp.responderNotFound", `the OCSP response names responder ${who}, which is neither the issuer [${issuer.subject}] nor a certificate included in the response`, {
-      fix: "configure the responder to sign with the CA key or with a delegated OCSP signing certificate, and to include that certificate (openssl ocsp does unless -resp_no_certs)",
-    });
+    const who = parts.responderByName
+      ? `[${new x509.Name(toArrayBuffer(parts.responderByName)).toString()}]`
+      : "a key hash";
+    throw new OcspError(
+      "ocsp.responderNotFound",
+      `the OCSP response names responder ${who}, which is neither the issuer [${issuer.subject}] nor a certificate included in the response`,
+      {
+        fix:
+          "configure the responder to sign with the CA key or with a delegated OCSP signing certificate, and to include that certificate (openssl ocsp does unless -resp_no_certs)",
+      },
+    );
   }
   if (sameCert(candidate, issuer)) return { cert: issuer, kind: "issuer" };
   const notAuthorized = (why: string) =>
-    new OcspError("ocsp.responderNotAuthorized", `the OCSP responder certificate [${candidate.subject}] may not answer for [${issuer.subject}]: ${why}`, {
-      fix: `sign responses with the CA key, or with a certificate issued by [${issuer.subject}] whose extendedKeyUsage includes OCSPSigning`,
-    });
-  if (!namedIssuer(candidate, issuer) || (await signedBy(candidate, issuer)) !== true) throw notAuthorized("it was not issued by that CA");
+    new OcspError(
+      "ocsp.responderNotAuthorized",
+      `the OCSP responder certificate [${candidate.subject}] may not answer for [${issuer.subject}]: ${why}`,
+      {
+        fix:
+          `sign responses with the CA key, or with a certificate issued by [${issuer.subject}] whose extendedKeyUsage includes OCSPSigning`,
+      },
+    );
+  if (!namedIssuer(candidate, issuer) || (await signedBy(candidate, issuer)) !== true) {
+    throw notAuthorized("it was not issued by that CA");
+  }
   const eku = candidate.getExtension(x509.ExtendedKeyUsageExtension);
-  if (!eku || !eku.usages.map(String).includes(id_kp_OCSPSigning)) throw notAuthorized("its extendedKeyUsage does not include OCSPSigning (1.3.6.1.5.5.7.3.9)");
+  if (!eku || !eku.usages.map(String).includes(id_kp_OCSPSigning)) {
+    throw notAuthorized("its extendedKeyUsage does not include OCSPSigning (1.3.6.1.5.5.7.3.9)");
+  }
   if (now + skew < candidate.notBefore.getTime() || now - skew > candidate.notAfter.getTime()) {
-    throw notAuthorized(`it is valid only from ${candidate.notBefore.toISOString()} to ${candidate.notAfter.toISOString()}`);
+    throw notAuthorized(
+      `it is valid only from ${candidate.notBefore.toISOString()} to ${candidate.notAfter.toISOString()}`,
+    );
   }
   return { cert: candidate, kind: "delegated" };
 }
@@ -133,7 +193,10 @@ async function authorizedSigner(parts: BasicParts, issuer: X509Certificate, now:
 function statusError(status: number): OcspError {
   const known = STATUS_ERRORS[status];
   if (!known) return malformed(`unknown responseStatus ${status}`);
-  return new OcspError(known.code, `the OCSP responder answered ${known.name} (${status})`, { responseStatus: known.name, fix: known.fix });
+  return new OcspError(known.code, `the OCSP responder answered ${known.name} (${status})`, {
+    responseStatus: known.name,
+    fix: known.fix,
+  });
 }
 
 function decode(derBytes: Uint8Array): { response: OCSPResponse; basic?: Uint8Array } {
@@ -143,7 +206,10 @@ function decode(derBytes: Uint8Array): { response: OCSPResponse; basic?: Uint8Ar
     if (response.responseStatus !== OCSPResponseStatus.successful) return { response };
     if (!response.responseBytes) throw new der.Asn1Error("successful response without responseBytes");
     if (response.responseBytes.responseType !== id_pkix_ocsp_basic) {
-      throw new OcspError("ocsp.unsupportedResponseType", `the OCSP response is of type ${response.responseBytes.responseType}, not the basic type (${id_pkix_ocsp_basic})`);
+      throw new OcspError(
+        "ocsp.unsupportedResponseType",
+        `the OCSP response is of type ${response.responseBytes.responseType}, not the basic type (${id_pkix_ocsp_basic})`,
+      );
     }
     return { response, basic: new Uint8Array(response.responseBytes.response.buffer) };
   } catch (e) {
@@ -182,45 +248,83 @@ export async function parseOcspResponse(derBytes: Uint8Array, opts: OcspParseOpt
     throw malformed(`its signature cannot be checked (${(e as Error).message})`, e);
   }
   if (!valid) {
-    throw new OcspError("ocsp.badSignature", `the OCSP response signature does not verify with the key of [${signer.cert.subject}] (tampered with, or signed by another key)`, {
-      fix: "the response cannot be trusted; check the responder's signing key and certificate",
-    });
+    throw new OcspError(
+      "ocsp.badSignature",
+      `the OCSP response signature does not verify with the key of [${signer.cert.subject}] (tampered with, or signed by another key)`,
+      {
+        fix: "the response cannot be trusted; check the responder's signing key and certificate",
+      },
+    );
   }
 
   const single = matchingResponse(data.responses, cert, issuer);
   const thisUpdate = single.thisUpdate;
   const nextUpdate = single.nextUpdate;
   if (thisUpdate.getTime() > now + skew) {
-    throw new OcspError("ocsp.notYetValid", `the OCSP response's thisUpdate ${thisUpdate.toISOString()} is in the future (now ${new Date(now).toISOString()})`, {
-      fix: "check the clocks of this machine and of the responder",
-    });
+    throw new OcspError(
+      "ocsp.notYetValid",
+      `the OCSP response's thisUpdate ${thisUpdate.toISOString()} is in the future (now ${
+        new Date(now).toISOString()
+      })`,
+      {
+        fix: "check the clocks of this machine and of the responder",
+      },
+    );
   }
   if (nextUpdate) {
-    if (nextUpdate < thisUpdate) throw malformed(`nextUpdate ${nextUpdate.toISOString()} is before thisUpdate ${thisUpdate.toISOString()}`);
+    if (nextUpdate < thisUpdate) {
+      throw malformed(`nextUpdate ${nextUpdate.toISOString()} is before thisUpdate ${thisUpdate.toISOString()}`);
+    }
     if (nextUpdate.getTime() < now - skew) {
-      throw new OcspError("ocsp.expired", `the OCSP response expired at ${nextUpdate.toISOString()} (nextUpdate; now ${new Date(now).toISOString()})`, {
-        fix: "the responder serves stale data; check that it is updating its responses",
-      });
+      throw new OcspError(
+        "ocsp.expired",
+        `the OCSP response expired at ${nextUpdate.toISOString()} (nextUpdate; now ${new Date(now).toISOString()})`,
+        {
+          fix: "the responder serves stale data; check that it is updating its responses",
+        },
+      );
     }
   } else if (thisUpdate.getTime() < now - (opts.maxAgeMs ?? DEFAULT_MAX_AGE_MS)) {
-    throw new OcspError("ocsp.tooOld", `the OCSP response has no nextUpdate and its thisUpdate ${thisUpdate.toISOString()} is older than ${opts.maxAgeMs ?? DEFAULT_MAX_AGE_MS} ms`);
+    throw new OcspError(
+      "ocsp.tooOld",
+      `the OCSP response has no nextUpdate and its thisUpdate ${thisUpdate.toISOString()} is older than ${
+        opts.maxAgeMs ?? DEFAULT_MAX_AGE_MS
+      } ms`,
+    );
   }
 
   const sentNonce = opts.request ? requestNonce(opts.request) : undefined;
   if (sentNonce) {
     const echoed = data.responseExtensions?.find((e) => e.extnID === OID_NONCE);
     if (!echoed || !equal(new Uint8Array(echoed.extnValue.buffer), sentNonce)) {
-      throw new OcspError("ocsp.nonceMismatch", echoed ? "the OCSP response carries a different nonce than the request (replayed or mixed up)" : "the OCSP request carried a nonce but the response does not echo it", {
-        fix: echoed ? undefined : "turn the nonce off for responders that serve pre-produced responses",
-      });
+      throw new OcspError(
+        "ocsp.nonceMismatch",
+        echoed
+          ? "the OCSP response carries a different nonce than the request (replayed or mixed up)"
+          : "the OCSP request carried a nonce but the response does not echo it",
+        {
+          fix: echoed ? undefined : "turn the nonce off for responders that serve pre-produced responses",
+        },
+      );
     }
   }
 
-  const base = { thisUpdate, nextUpdate, producedAt: data.producedAt, responseStatus: "successful" as const, signer: { kind: signer.kind, subject: signer.cert.subject } };
+  const base = {
+    thisUpdate,
+    nextUpdate,
+    producedAt: data.producedAt,
+    responseStatus: "successful" as const,
+    signer: { kind: signer.kind, subject: signer.cert.subject },
+  };
   const st = single.certStatus;
   if (st.revoked) {
     const reason = st.revoked.revocationReason?.reason;
-    return { status: "revoked", revocationTime: st.revoked.revocationTime, ...(reason !== undefined ? { reason: REASONS[reason] ?? `reason ${reason}` } : {}), ...base };
+    return {
+      status: "revoked",
+      revocationTime: st.revoked.revocationTime,
+      ...(reason !== undefined ? { reason: REASONS[reason] ?? `reason ${reason}` } : {}),
+      ...base,
+    };
   }
   if (st.good !== undefined) return { status: "good", ...base };
   if (st.unknown !== undefined) return { status: "unknown", ...base };
@@ -239,7 +343,13 @@ function matchingResponse(responses: SingleResponse[], cert: X509Certificate, is
     };
     if (sameCertId(certIdOf(cert, issuer, hash), theirs)) return r;
   }
-  throw new OcspError("ocsp.certIdMismatch", `the OCSP response has no status for ${describeCert(cert)} issued by [${issuer.subject}] (it answers for ${responses.length} other certificate(s))`, {
-    fix: "check that the responder serves this CA and that the right issuer certificate was used",
-  });
+  throw new OcspError(
+    "ocsp.certIdMismatch",
+    `the OCSP response has no status for ${
+      describeCert(cert)
+    } issued by [${issuer.subject}] (it answers for ${responses.length} other certificate(s))`,
+    {
+      fix: "check that the responder serves this CA and that the right issuer certificate was used",
+    },
+  );
 }

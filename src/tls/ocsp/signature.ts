@@ -23,7 +23,12 @@ const ECDSA: Record<string, Hash> = {
 };
 const RSA_PSS = "1.2.840.113549.1.1.10";
 const MGF1 = "1.2.840.113549.1.1.8";
-const DIGESTS: Record<string, Hash> = { [OID.sha1]: "SHA-1", [OID.sha256]: "SHA-256", [OID.sha384]: "SHA-384", [OID.sha512]: "SHA-512" };
+const DIGESTS: Record<string, Hash> = {
+  [OID.sha1]: "SHA-1",
+  [OID.sha256]: "SHA-256",
+  [OID.sha384]: "SHA-384",
+  [OID.sha512]: "SHA-512",
+};
 
 const unsupported = (what: string) =>
   new OcspError("ocsp.unsupportedAlgorithm", `the OCSP response is signed with ${what}, which bobcat cannot verify`, {
@@ -41,8 +46,12 @@ function pssParams(params: der.Node | undefined): { hash: Hash; saltLength: numb
   if (mgfNode) {
     const [mgfOid, mgfParams] = der.seq(mgfNode.children[0], "PSS mask generation", 2);
     const mgfHash = DIGESTS[der.oidOf(der.seq(mgfParams, "MGF1 hash", 1)[0], "MGF1 hash")];
-    if (der.oidOf(mgfOid, "PSS mask generation") !== MGF1 || mgfHash !== hash) throw unsupported("RSA-PSS with a mask generation function other than MGF1 over the signature hash");
-  } else if (hash !== "SHA-1") throw unsupported("RSA-PSS with a mask generation function other than MGF1 over the signature hash");
+    if (der.oidOf(mgfOid, "PSS mask generation") !== MGF1 || mgfHash !== hash) {
+      throw unsupported("RSA-PSS with a mask generation function other than MGF1 over the signature hash");
+    }
+  } else if (hash !== "SHA-1") {
+    throw unsupported("RSA-PSS with a mask generation function other than MGF1 over the signature hash");
+  }
   const saltNode = der.context(fields, 2);
   return { hash, saltLength: saltNode ? der.smallInt(saltNode.children[0], "PSS salt length") : 20 };
 }
@@ -50,7 +59,9 @@ function pssParams(params: der.Node | undefined): { hash: Hash; saltLength: numb
 /** ECDSA signatures are DER SEQUENCE { r, s }; WebCrypto wants r || s, each padded to the curve size. */
 function ecdsaRaw(sig: Uint8Array, bits: number): Uint8Array {
   const size = Math.ceil(bits / 8);
-  const [r, s] = der.seq(der.parse(sig), "ECDSA signature", 2).map((n) => der.unsignedIntBytes(n, "ECDSA signature value"));
+  const [r, s] = der.seq(der.parse(sig), "ECDSA signature", 2).map((n) =>
+    der.unsignedIntBytes(n, "ECDSA signature value")
+  );
   if (r.length > size || s.length > size) throw new der.Asn1Error("ECDSA signature value longer than the curve");
   const out = new Uint8Array(size * 2);
   out.set(r, size - r.length);
@@ -76,7 +87,12 @@ function keyKind(spki: Uint8Array): { kind: "RSA" } | { kind: "EC"; curve: "P-25
  * (a DER AlgorithmIdentifier). Throws ocsp.unsupportedAlgorithm for algorithms it cannot check,
  * and when the key does not fit the algorithm.
  */
-export async function verifySignature(spki: Uint8Array, algorithmDer: Uint8Array, signature: Uint8Array, data: Uint8Array): Promise<boolean> {
+export async function verifySignature(
+  spki: Uint8Array,
+  algorithmDer: Uint8Array,
+  signature: Uint8Array,
+  data: Uint8Array,
+): Promise<boolean> {
   const [oidNode, params] = der.seq(der.parse(algorithmDer), "signature algorithm", 1);
   const oid = der.oidOf(oidNode, "signature algorithm");
   const key = keyKind(spki);

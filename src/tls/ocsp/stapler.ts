@@ -52,12 +52,22 @@ export class OcspStapler {
   private readonly now: () => number;
   private readonly log: OcspLog & { info(msg: string): void };
 
-  constructor(readonly leaf: X509Certificate, readonly issuer: X509Certificate, private readonly opts: OcspStaplerOptions = {}) {
+  constructor(
+    readonly leaf: X509Certificate,
+    readonly issuer: X509Certificate,
+    private readonly opts: OcspStaplerOptions = {},
+  ) {
     const url = opts.responderUrl ?? ocspUrlOf(leaf);
     if (!url) {
-      throw new OcspError("ocsp.noResponderUrl", `${describeCert(leaf)} names no OCSP responder (no authorityInfoAccess OCSP URI), so there is nothing to staple`, {
-        fix: "issue the certificate with authorityInfoAccess = OCSP;URI:http://..., or turn ocspStapling off",
-      });
+      throw new OcspError(
+        "ocsp.noResponderUrl",
+        `${
+          describeCert(leaf)
+        } names no OCSP responder (no authorityInfoAccess OCSP URI), so there is nothing to staple`,
+        {
+          fix: "issue the certificate with authorityInfoAccess = OCSP;URI:http://..., or turn ocspStapling off",
+        },
+      );
     }
     this.url = url;
     this.now = opts.now ?? Date.now;
@@ -73,7 +83,11 @@ export class OcspStapler {
   /** The DER OCSPResponse to staple now, or null when there is no valid one. */
   current(): Uint8Array | null {
     if (this.staple && this.now() >= this.staple.validUntil) {
-      this.log.warn(`OCSP staple for ${describeCert(this.leaf)} expired at ${new Date(this.staple.validUntil).toISOString()} and was not renewed; stapling nothing`);
+      this.log.warn(
+        `OCSP staple for ${describeCert(this.leaf)} expired at ${
+          new Date(this.staple.validUntil).toISOString()
+        } and was not renewed; stapling nothing`,
+      );
       this.staple = null;
     }
     return this.staple?.der ?? null;
@@ -106,15 +120,31 @@ export class OcspStapler {
     try {
       const request = buildOcspRequest(this.leaf, this.issuer);
       const der = await queryOcsp(this.url, request, { timeoutMs: this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS });
-      const info = await parseOcspResponse(der, { cert: this.leaf, issuer: this.issuer, now: this.now(), request, clockSkewMs: this.opts.clockSkewMs, maxAgeMs: this.opts.defaultValidityMs });
-      if (info.status === "unknown") return this.failed(who, "the responder does not know this certificate (status unknown); check that it serves the CA that issued it");
-      const validUntil = info.nextUpdate?.getTime() ?? info.thisUpdate.getTime() + (this.opts.defaultValidityMs ?? DEFAULT_MAX_AGE_MS);
+      const info = await parseOcspResponse(der, {
+        cert: this.leaf,
+        issuer: this.issuer,
+        now: this.now(),
+        request,
+        clockSkewMs: this.opts.clockSkewMs,
+        maxAgeMs: this.opts.defaultValidityMs,
+      });
+      if (info.status === "unknown") {
+        return this.failed(
+          who,
+          "the responder does not know this certificate (status unknown); check that it serves the CA that issued it",
+        );
+      }
+      const validUntil = info.nextUpdate?.getTime() ??
+        info.thisUpdate.getTime() + (this.opts.defaultValidityMs ?? DEFAULT_MAX_AGE_MS);
       this.staple = { der, info, validUntil };
       const margin = this.opts.refreshMarginMs ?? (validUntil - info.thisUpdate.getTime()) / 2;
       this.schedule(validUntil - margin);
-      const line = `OCSP staple for ${who}: ${info.status}, valid until ${new Date(validUntil).toISOString()}, next refresh ${this.refreshAt ? new Date(this.refreshAt).toISOString() : "not scheduled"}`;
-      if (info.status === "revoked") this.log.warn(`${line} — the server certificate is REVOKED; clients will refuse it`);
-      else this.log.info(line);
+      const line = `OCSP staple for ${who}: ${info.status}, valid until ${
+        new Date(validUntil).toISOString()
+      }, next refresh ${this.refreshAt ? new Date(this.refreshAt).toISOString() : "not scheduled"}`;
+      if (info.status === "revoked") {
+        this.log.warn(`${line} — the server certificate is REVOKED; clients will refuse it`);
+      } else this.log.info(line);
       return true;
     } catch (e) {
       return this.failed(who, e instanceof Error ? e.message : String(e));
@@ -122,9 +152,15 @@ export class OcspStapler {
   }
 
   private failed(who: string, msg: string): false {
-    const kept = this.current() ? `still stapling the response valid until ${new Date(this.staple!.validUntil).toISOString()}` : "nothing to staple";
+    const kept = this.current()
+      ? `still stapling the response valid until ${new Date(this.staple!.validUntil).toISOString()}`
+      : "nothing to staple";
     this.schedule(this.now() + (this.opts.retryMs ?? 60_000));
-    this.log.warn(`OCSP staple fetch for ${who} failed: ${msg}; ${kept}; retrying at ${this.refreshAt ? new Date(this.refreshAt).toISOString() : "never (stopped)"}`);
+    this.log.warn(
+      `OCSP staple fetch for ${who} failed: ${msg}; ${kept}; retrying at ${
+        this.refreshAt ? new Date(this.refreshAt).toISOString() : "never (stopped)"
+      }`,
+    );
     return false;
   }
 

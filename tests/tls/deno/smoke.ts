@@ -18,13 +18,28 @@ const load = async (name: string, cfg: Record<string, string>) => {
   result[name] = `${r.keyType}:${r.chain.length}`;
 };
 await load("jks", { certificateKeystoreFile: fixtures + "keytool-rsa.jks", certificateKeyAlias: "tomcat" });
-await load("jksOwnKeyPassword", { certificateKeystoreFile: fixtures + "keytool-rsa.jks", certificateKeyAlias: "ec", certificateKeyPassword: "ecpass12" });
+await load("jksOwnKeyPassword", {
+  certificateKeystoreFile: fixtures + "keytool-rsa.jks",
+  certificateKeyAlias: "ec",
+  certificateKeyPassword: "ecpass12",
+});
 await load("p12", { certificateKeystoreFile: fixtures + "keytool-ec.p12" });
 await load("p12LegacyRc2", { certificateKeystoreFile: fixtures + "openssl-rsa-legacy.p12" });
-await load("pemDesCbc", { certificateFile: fixtures + "pem/rsa-cert.pem", certificateKeyFile: fixtures + "pem/rsa-key-pkcs1-des.pem", certificateKeyPassword: "changeit" });
-await load("pemEcAes", { certificateFile: fixtures + "pem/ec-cert.pem", certificateKeyFile: fixtures + "pem/ec-key-sec1-aes256.pem", certificateKeyPassword: "changeit" });
+await load("pemDesCbc", {
+  certificateFile: fixtures + "pem/rsa-cert.pem",
+  certificateKeyFile: fixtures + "pem/rsa-key-pkcs1-des.pem",
+  certificateKeyPassword: "changeit",
+});
+await load("pemEcAes", {
+  certificateFile: fixtures + "pem/ec-cert.pem",
+  certificateKeyFile: fixtures + "pem/ec-key-sec1-aes256.pem",
+  certificateKeyPassword: "changeit",
+});
 try {
-  await loadCertificate({ certificateKeystoreFile: fixtures + "keytool-rsa.jks", certificateKeystorePassword: "wrong" }, {});
+  await loadCertificate(
+    { certificateKeystoreFile: fixtures + "keytool-rsa.jks", certificateKeystorePassword: "wrong" },
+    {},
+  );
 } catch (e) {
   result.wrongPassword = (e as Error).message;
 }
@@ -36,7 +51,21 @@ const dir = mkdtempSync(join(tmpdir(), "bobcat-deno-"));
 const quiet = { stdout: { write: () => true }, stderr: { write: () => true }, stdin: [], isTTY: false };
 for (const type of ["PKCS12", "JKS"]) {
   const ks = join(dir, `k.${type}`);
-  const code = await keytoolMain(["-genkeypair", "-alias", "tomcat", "-keyalg", "EC", "-dname", "CN=deno", "-keystore", ks, "-storetype", type, "-storepass", "changeit"], quiet);
+  const code = await keytoolMain([
+    "-genkeypair",
+    "-alias",
+    "tomcat",
+    "-keyalg",
+    "EC",
+    "-dname",
+    "CN=deno",
+    "-keystore",
+    ks,
+    "-storetype",
+    type,
+    "-storepass",
+    "changeit",
+  ], quiet);
   const r = await loadCertificate({ certificateKeystoreFile: ks }, {});
   result[`keytool${type}`] = `${code}:${r.keyType}`;
 }
