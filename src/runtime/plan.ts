@@ -224,7 +224,11 @@ export function planConnector(
     : `node:http2 compatibility back-end, because the native one cannot do: ${
       needsCompat.map((f) => FEATURE_TEXT[f]).join(", ")
     }`;
-  return { backend, features, reason };
+  // Said at start-up rather than left silent: Bun.serve has no connection count at all.
+  const uncounted = backend === "native" && runtime === "bun" && c.maxConnections > 0
+    ? `; maxConnections ${c.maxConnections} (the default) is not enforced by Bun.serve, which cannot count connections: set maxConnections explicitly to have the node-compat back-end enforce it`
+    : "";
+  return { backend, features, reason: reason + uncounted };
 }
 
 /** What a service's contexts need from its TLS connectors. */
