@@ -30,6 +30,7 @@ import { type AcmeStore, DirectoryStore, PostgresStore, segment } from "./store.
 const log = logger("acme");
 const DAY = 86_400_000;
 const LOCK_TTL_MS = 10 * 60_000;
+const STORE_CHECK_MS = 30_000;
 
 // deno-lint-ignore no-explicit-any
 type AcmeLib = any;
@@ -85,6 +86,7 @@ export interface ManagedCert {
   ari?: { start: number; end: number };
   state: CertState;
   busy?: Promise<void>;
+  storeCheckedAt?: number;
   /** Chosen at start: which challenge types can be answered for these names. */
   challenges: ChallengeType[];
 }
@@ -256,8 +258,15 @@ export class AcmeService {
     if (this.stopped) return;
     const now = Date.now();
     for (const m of this.certs) {
-      if (m.busy || m.nextAttempt > now || m.challenges.length === 0) continue;
-      m.busy = this.attempt(m, false).finally(() => (m.busy = undefined));
+      if (m.busy || m.challenges.length === 0) continue;
+      if (m.nextAttempt <= now) {
+        m.busy = this.attempt(m, false).finally(() => (m.busy = undefined));
+      } else if (now - (m.storeCheckedAt ?? now) > STORE_CHECK_MS) {
+        // Another instance (or `bobcat acme renew`) may have stored a newer certificate.
+        m.storeCheckedAt = now;
+        m.busy = this.adopt(m).then(() => {}, () => {}).finally(() => (m.busy = undefined));
+      }
+      m.storeCheckedAt ??= now;
     }
   }
 
@@ -433,6 +442,9 @@ export class AcmeService {
   private failed(m: ManagedCert, e: unknown): void {
     const problem = lastProblem;
     lastProblem = undefined;
+    // The next attempt reads the account again; one the CA no longer knows is registered anew (same key).
+    this.accountClients.clear();
+    if (problem?.type.endsWith(":accountDoesNotExist")) void this.forgetAccountUrl(m);
     m.state.failures = (m.state.failures ?? 0) + 1;
     m.state.lastError = `${(e as Error)?.message ?? e}${problem ? ` (${problem.type})` : ""}`;
     m.state.lastErrorAt = new Date().toISOString();
@@ -452,6 +464,16 @@ export class AcmeService {
   }
 
   private accountClients = new Map<string, Promise<AcmeLib>>();
+
+  private async forgetAccountUrl(m: ManagedCert): Promise<void> {
+    const k = `${segment(m.directory)}/account.json`;
+    const text = await m.store.get(k).catch(() => undefined);
+    if (!text) return;
+    const a = JSON.parse(text);
+    delete a.url;
+    await m.store.put(k, JSON.stringify(a)).catch(() => {});
+    log.warn(`the CA ${m.directory} no longer knows bobcat's account; it will be registered again`);
+  }
 
   /** The account for this CA (and store): key from the store, or a new one registered now. */
   private client(m: ManagedCert): Promise<AcmeLib> {

@@ -413,7 +413,7 @@ export const Acme: ElementDef = {
       kind: "list",
       default: ["tls-alpn-01", "http-01", "dns-01"],
       doc:
-        "Challenge types allowed, in order of preference: tls-alpn-01 (on back-ends that can answer acme-tls/1), http-01 (on the service's plain HTTP connectors), dns-01 (needs dnsHook).",
+        "Challenge types allowed, in order of preference: tls-alpn-01 (where a back-end can answer acme-tls/1: none yet, see README), http-01 (on the service's plain HTTP connectors), dns-01 (needs dnsHook).",
     },
     dnsHook: path(
       "Module exporting `present(name, value)` and `cleanup(name, value)` that set DNS TXT records (dns-01).",

@@ -23,8 +23,6 @@ export interface BackendOptions {
   config: ConnectorConfig;
   tls?: ConnectorTls;
   pipeline: ConnectorPipeline;
-  /** ACME tls-alpn-01: the acme-tls/1 certificate for a name being validated (node-compat answers it). */
-  acmeAlpn?: (serverName: string) => Promise<{ certPem: string; keyPem: string } | undefined>;
 }
 
 /** Modern TLS 1.2 suites (forward secrecy + AEAD only), Tomcat's default minus static RSA. */

@@ -117,10 +117,7 @@ export class BobcatServer {
         const acme = this.acme.active ? this.acme : undefined;
         // HTTP-01 on plain connectors, before any context or redirect sees the request.
         if (acme && !p.c.SSLEnabled) pipeline.acmeChallenge = (token) => acme.http01Answer(token);
-        const acmeAlpn = acme && p.tls?.hosts.some((h) => h.config.acme)
-          ? (name: string) => acme.alpnAnswer(name)
-          : undefined;
-        const listener = await startBackend(p.plan, { config: p.c, tls: p.tls, pipeline, acmeAlpn }, runtime);
+        const listener = await startBackend(p.plan, { config: p.c, tls: p.tls, pipeline }, runtime);
         pipeline.setPort(listener.port);
         const host = p.c.address && p.c.address !== "0.0.0.0" && p.c.address !== "::" ? p.c.address : "localhost";
         const url = `${p.c.scheme}://${host.includes(":") ? `[${host}]` : host}:${listener.port}/`;
@@ -175,16 +172,13 @@ export class BobcatServer {
     const plain = this.connectors.filter((c) =>
       !c.config.SSLEnabled && services.some((s) => s.connectors.includes(c.config))
     );
-    const alpn = serving.length > 0 && serving.every((c) => c.plan.backend === "node-compat");
+    // No back-end answers acme-tls/1 yet: node:tls cannot choose a certificate by the client's
+    // ALPN list, and a connection whose ClientHello was read cannot be handed back to it.
     const detail = [
       plain.length ? `http-01 on ${plain.map((c) => c.config.name).join(", ")}` : "no plain HTTP connector for http-01",
-      alpn
-        ? `tls-alpn-01 on ${serving.map((c) => c.config.name).join(", ")} (node-compat)`
-        : `no tls-alpn-01: ${
-          serving.filter((c) => c.plan.backend !== "node-compat").map((c) => c.config.name).join(", ")
-        } on the native back-end, which cannot answer acme-tls/1`,
+      "tls-alpn-01 is not answered by any back-end of this runtime",
     ].join("; ");
-    return { http01: plain.length > 0, tlsAlpn01: alpn, detail };
+    return { http01: plain.length > 0, tlsAlpn01: false, detail };
   }
 
   /**

@@ -153,5 +153,79 @@ for (const runtime of RUNTIMES) {
       },
       T,
     );
+
+    test(
+      "renewal of a short-lived certificate under a keep-alive connection; CA down during renewal; restart with the cached certificate while the CA is down",
+      async () => {
+        const [httpPort, tlsPort] = [await freePort(), await freePort()];
+        const pebble = await startPebble({ httpPort, tlsPort, validity: 24 });
+        const base = tempDir();
+        dirs.push(base);
+        const config = acmeConfig({ httpPort, tlsPort, pebble });
+        let s = await startBobcat({ runtime, base, files: FILES, config, connectors: 2 });
+        let socket: ReturnType<typeof connect> | undefined;
+        try {
+          if (!(await waitFor(() => s.output().includes("certificate obtained")))) throw new Error(s.output());
+          // A keep-alive connection that sends a request every 200 ms through the renewal.
+          socket = connect({
+            host: "127.0.0.1",
+            port: tlsPort,
+            servername: "a.test",
+            rejectUnauthorized: false,
+            ALPNProtocols: ["http/1.1"],
+          });
+          let received = "";
+          socket.on("data", (d) => (received += d));
+          await new Promise((r) => socket!.once("secureConnect", r));
+          let sent = 0;
+          const pump = setInterval(() => {
+            if (socket!.destroyed) return;
+            socket!.write("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n");
+            sent++;
+          }, 200);
+          const renewed = await waitFor(() => count(s.output(), "certificate obtained") >= 2, 30000);
+          await Bun.sleep(600);
+          clearInterval(pump);
+          await Bun.sleep(300);
+          expect(renewed).toBe(true);
+          expect(socket.destroyed).toBe(false);
+          expect(count(received, "hello over acme")).toBe(sent);
+          socket.destroy();
+          expect((await curlVerified(pebble, base, tlsPort)).stdout).toBe("hello over acme");
+
+          // The CA goes away; a renewal fails and the current certificate keeps serving.
+          await pebble.stop();
+          const before = await issuer(tlsPort);
+          const r = await fetch(`http://127.0.0.1:${httpPort}/manager/json/renewCertificate?name=a.test`, {
+            method: "POST",
+          });
+          expect(((await r.json()) as { renewed: string[] }).renewed.join()).toContain("renewal failed");
+          expect(await issuer(tlsPort)).toBe(before);
+          const list = await fetch(`http://127.0.0.1:${httpPort}/manager/json/certificates`).then((x) => x.json()) as {
+            certificates: Array<{ source: string; lastError?: string; names: string[] }>;
+          };
+          expect(list.certificates[0]!.source).toBe("acme");
+          expect(list.certificates[0]!.lastError).toBeTruthy();
+          // Back again (a new Pebble: new root, the account unknown): the retry succeeds.
+          const obtained = count(s.output(), "certificate obtained");
+          await pebble.start();
+          expect(await waitFor(() => count(s.output(), "certificate obtained") > obtained, 30000)).toBe(true);
+          expect((await curlVerified(pebble, base, tlsPort)).stdout).toBe("hello over acme");
+
+          // Restart while the CA is down: the stored certificate is served at once.
+          expect(await s.stop()).toBe(0);
+          await pebble.stop();
+          s = await startBobcat({ runtime, base, config, connectors: 2 });
+          expect(s.output()).toContain("serving the stored certificate");
+          expect(s.output()).not.toContain("temporary self-signed");
+          expect(await issuer(tlsPort)).toContain("Pebble Intermediate");
+        } finally {
+          socket?.destroy();
+          expect(await s.stop()).toBe(0);
+          await pebble.destroy();
+        }
+      },
+      T,
+    );
   });
 }
