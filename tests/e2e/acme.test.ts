@@ -229,3 +229,52 @@ for (const runtime of RUNTIMES) {
     );
   });
 }
+
+const SERVING = /certificate (obtained|loaded from the store)|serving the stored certificate/;
+
+test("two instances (Bun and Deno) sharing PostgreSQL place one order; the CA reaches either one", async () => {
+  const pg = await startPostgres();
+  const [httpA, tlsA, httpB, tlsB] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  // Pebble validates on A's ports only: when B wins the lock, A answers B's tokens from the database.
+  const pebble = await startPebble({ httpPort: httpA, tlsPort: tlsA });
+  const resources = `  globalNamingResources:
+    resources:
+      - { name: jdbc/acme, url: "${pg.url}" }`;
+  const extra = "                dataSourceName: jdbc/acme\n";
+  const [baseA, baseB] = [tempDir(), tempDir()];
+  dirs.push(baseA, baseB);
+  // Started together, so that both look for a certificate at the same time.
+  const [a, b] = await Promise.all([
+    startBobcat({
+      runtime: "bun",
+      base: baseA,
+      files: FILES,
+      connectors: 2,
+      config: acmeConfig({ httpPort: httpA, tlsPort: tlsA, pebble, acmeExtra: extra, resources }),
+    }),
+    startBobcat({
+      runtime: "deno",
+      base: baseB,
+      files: FILES,
+      connectors: 2,
+      config: acmeConfig({ httpPort: httpB, tlsPort: tlsB, pebble, acmeExtra: extra, resources }),
+    }),
+  ]);
+  try {
+    const both = await waitFor(() => SERVING.test(a.output()) && SERVING.test(b.output()), 40000);
+    if (!both) throw new Error(a.output() + "\n----\n" + b.output());
+    expect(pebble.orders()).toBe(1);
+    expect(count(a.output() + b.output(), "certificate obtained")).toBe(1);
+    expect(count(a.output() + b.output(), "temporary self-signed")).toBeGreaterThanOrEqual(1);
+    expect((await curlVerified(pebble, baseA, tlsA)).stdout).toBe("hello over acme");
+    expect((await curlVerified(pebble, baseB, tlsB)).stdout).toBe("hello over acme");
+    expect(pg.psql("SELECT count(*) FROM bobcat_acme WHERE k LIKE '%/cert.pem'").trim()).toBe("1");
+    // Nothing was written to either base directory's store.
+    expect((await run(["find", baseA, baseB, "-path", "*acme*", "-name", "cert.pem"])).stdout).toBe("");
+  } finally {
+    expect(await a.stop()).toBe(0);
+    expect(await b.stop()).toBe(0);
+    await pebble.destroy();
+    pg.destroy();
+  }
+}, 120000);
