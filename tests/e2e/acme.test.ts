@@ -108,7 +108,7 @@ for (const runtime of RUNTIMES) {
         const pebble = await startPebble({ httpPort, tlsPort });
         const base = tempDir();
         dirs.push(base);
-        const s = await startBobcat({
+        let s = await startBobcat({
           runtime,
           base,
           files: FILES,
@@ -131,10 +131,11 @@ for (const runtime of RUNTIMES) {
           expect(unknown.status).toBe(404);
           const other = await fetch(`http://127.0.0.1:${httpPort}/x`, { redirect: "manual" });
           expect(other.status).toBe(302);
-          // The manager's JSON list (loopback, no login).
-          const list = await fetch(`http://127.0.0.1:${httpPort}/manager/json/certificates`).then((x) => x.json())
-            .catch(() => null);
-          void list;
+          // The manager's HTML list (loopback, no login), with a Renew button.
+          const html = await fetch(`http://127.0.0.1:${httpPort}/manager/`).then((x) => x.text());
+          expect(html).toContain("<h2>Certificates</h2>");
+          expect(html).toMatch(/<td>acme<\/td><td>a\.test<\/td><td>CN=Pebble Intermediate/);
+          expect(html).toContain("renewCertificate");
           const storeFiles = await run(["find", join(base, "acme"), "-type", "f", "-perm", "0600"]);
           expect(storeFiles.stdout).toContain("cert.pem");
           expect(storeFiles.stdout).toContain("key.pem");
@@ -146,6 +147,16 @@ for (const runtime of RUNTIMES) {
             /Certificates:\n.*connector.*\n.*a\.test\s+acme\s+a\.test\s+CN=Pebble Intermediate/,
           );
           expect(pebble.orders()).toBe(1);
+          // A damaged stored certificate is set aside, never served, and a new one is ordered.
+          expect(await s.stop()).toBe(0);
+          const certFile = storeFiles.stdout.split("\n").find((f) => f.endsWith("/cert.pem"))!;
+          writeFileSync(certFile, "-----BEGIN CERTIFICATE-----\nZZZZ\n-----END CERTIFICATE-----\n");
+          s = await startBobcat({ runtime, base, config: acmeConfig({ httpPort, tlsPort, pebble }), connectors: 2 });
+          expect(s.output()).toContain("is damaged");
+          expect(s.output()).toContain("temporary self-signed");
+          expect(await waitFor(() => s.output().includes("certificate obtained"))).toBe(true);
+          expect((await run(["sh", "-c", `ls ${certFile}.corrupt-*`])).code).toBe(0);
+          expect(pebble.orders()).toBe(2);
         } finally {
           expect(await s.stop()).toBe(0);
           await pebble.destroy();
