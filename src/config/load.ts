@@ -24,6 +24,7 @@ import type {
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import type { Level } from "../util/log.ts";
 import { urlPatternProblem } from "../core/constraints.ts";
+import { acmeProblems } from "../acme/config.ts";
 
 export interface LoadOptions {
   /** Base directory ($CATALINA_BASE); default: the config file's directory. */
@@ -270,12 +271,24 @@ function normaliseConnector(
       );
     }
     hostNames.set(h.hostName, hi);
-    if (h.certificates.length === 0) {
+    if (h.acme) {
+      for (const p of acmeProblems(h.hostName, h.acme)) {
+        v.error("config.acme", [...hPath, "acme", p.attribute], p.message, p.fix);
+      }
+      if (h.certificates.length > 0) {
+        v.error(
+          "config.acme",
+          [...hPath, "certificates"],
+          `SSLHostConfig "${h.hostName}" has both certificates and acme`,
+          "remove certificates (the CA provides the certificate), or remove acme",
+        );
+      }
+    } else if (h.certificates.length === 0) {
       v.error(
         "config.required",
         [...hPath, "certificates"],
         `SSLHostConfig "${h.hostName}" has no certificate`,
-        "add certificates: - certificateFile/certificateKeyFile or certificateKeystoreFile",
+        "add certificates: - certificateFile/certificateKeyFile or certificateKeystoreFile (or acme: to obtain one from a CA)",
       );
     }
     if (h.certificates.length > 1) {

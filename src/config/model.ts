@@ -5,6 +5,7 @@
  */
 import type { CertificateConfig } from "../tls/certificate.ts";
 import type { Level } from "../util/log.ts";
+import type { AcmeConfig } from "../acme/config.ts";
 
 export interface BobcatConfig {
   /** The file it came from ("<built-in>" for the embedded default). */
@@ -79,6 +80,8 @@ export interface SSLHostConfig {
   ocspTimeout: number;
   ocspStapling?: boolean;
   certificates: CertificateEntry[];
+  /** bobcat: the certificate comes from an ACME CA (then certificates is empty). */
+  acme?: AcmeConfig;
 }
 
 export interface CertificateEntry extends CertificateConfig {

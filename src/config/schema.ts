@@ -354,6 +354,7 @@ export const SSLHostConfig: ElementDef = {
   },
   children: {
     certificates: { element: () => Certificate, list: true },
+    acme: { element: () => Acme, list: false },
   },
 };
 
@@ -380,6 +381,56 @@ export const Certificate: ElementDef = {
     createSelfSigned: bool(
       "bobcat: when certificateFile and certificateKeyFile do not exist, create a self-signed localhost certificate there.",
       false,
+    ),
+  },
+};
+
+export const Acme: ElementDef = {
+  name: "Acme",
+  doc: "bobcat: obtain and renew this SSLHostConfig's certificate from an ACME CA (RFC 8555), instead of certificates.",
+  attrs: {
+    directory: str(
+      "ACME directory: `letsencrypt` (production), `letsencrypt-staging` (or `staging`), or any RFC 8555 directory URL.",
+      { default: "letsencrypt" },
+    ),
+    email: str("Contact e-mail registered with the account (expiry notices)."),
+    termsOfServiceAgreed: bool("You agree to the CA's terms of service (required to register an account).", false),
+    eabKeyId: str("External Account Binding key id (ZeroSSL, Google, Sectigo and other CAs ask for one)."),
+    eabHmacKey: str("External Account Binding HMAC key (base64url, as the CA gives it).", { secret: true }),
+    keyType: {
+      kind: "enum",
+      values: ["EC-P256", "RSA-2048", "RSA-3072", "RSA-4096"],
+      synonyms: { ec: "EC-P256", "p-256": "EC-P256", rsa: "RSA-2048", rsa2048: "RSA-2048", rsa3072: "RSA-3072" },
+      default: "EC-P256",
+      doc: "Key of the certificate: EC P-256, or RSA 2048/3072/4096.",
+    },
+    names: {
+      kind: "list",
+      default: [],
+      doc: "DNS names on the certificate besides the SSLHostConfig's hostName (`*.example.com` needs dns-01).",
+    },
+    challengeTypes: {
+      kind: "list",
+      default: ["tls-alpn-01", "http-01", "dns-01"],
+      doc:
+        "Challenge types allowed, in order of preference: tls-alpn-01 (where a back-end can answer acme-tls/1: none yet, see README), http-01 (on the service's plain HTTP connectors), dns-01 (needs dnsHook).",
+    },
+    dnsHook: path(
+      "Module exporting `present(name, value)` and `cleanup(name, value)` that set DNS TXT records (dns-01).",
+    ),
+    directoryTrustFile: path(
+      "PEM CA certificates trusted for the directory's HTTPS besides the system's (a private CA: step-ca, Pebble).",
+    ),
+    storeDirectory: path("Where the account key, certificates and keys are kept (0600 files).", { default: "acme" }),
+    dataSourceName: str(
+      "A global PostgreSQL Resource shared by several instances: certificates, challenge tokens and the order lock live there instead of storeDirectory.",
+    ),
+    retryDelay: int(
+      "Seconds before the first retry after a failed order; doubled after each failure, up to a day.",
+      60,
+      {
+        min: 1,
+      },
     ),
   },
 };
@@ -787,6 +838,7 @@ export const ALL_ELEMENTS: ElementDef[] = [
   Connector,
   SSLHostConfig,
   Certificate,
+  Acme,
   Engine,
   Host,
   Context,

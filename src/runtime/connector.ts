@@ -12,6 +12,8 @@ import { sniHostCheck } from "./sni.ts";
 import type { ConnectorTls } from "./tls-material.ts";
 import { countedStream, declaredLength, isClientBodyError } from "../core/body-limit.ts";
 
+const ACME_PREFIX = "/.well-known/acme-challenge/";
+
 export type RequestHandler = (req: Request, conn: ConnectionInfo) => Response | Promise<Response>;
 
 export class ConnectorPipeline {
@@ -52,10 +54,22 @@ export class ConnectorPipeline {
     // The engine runs it on the Host it routes by, once the boundary has parsed it.
     this.info.hostCheck = sniHostCheck(tls);
   }
+  /** ACME HTTP-01 (plain connectors of a server with acme): the key authorization of a token. */
+  acmeChallenge?: (token: string) => Promise<string | undefined>;
   /** Set by a back-end whose server enforces maxRequestBodySize itself (Bun.serve). */
   bodyLimitEnforced = false;
 
   readonly handle: RequestHandler = (req, conn) => {
+    if (this.acmeChallenge && req.url.includes(ACME_PREFIX)) {
+      const path = new URL(req.url).pathname;
+      if (path.startsWith(ACME_PREFIX) && (req.method === "GET" || req.method === "HEAD")) {
+        return this.acmeChallenge(path.slice(ACME_PREFIX.length)).then((answer) =>
+          answer === undefined
+            ? new Response("no such ACME challenge token\n", { status: 404, headers: { "content-type": "text/plain" } })
+            : new Response(answer, { headers: { "content-type": "application/octet-stream" } })
+        );
+      }
+    }
     if (this.stopping) return Promise.resolve(errorPage(503, "The server is shutting down", { connection: "close" }));
     const max = this.config.maxRequestBodySize;
     if (max >= 0 && !this.bodyLimitEnforced && req.body) {

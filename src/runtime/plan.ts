@@ -33,7 +33,8 @@ export type Feature =
   | "connection-timeout"
   | "short-connection-timeout"
   | "long-connection-timeout"
-  | "sni-host-check";
+  | "sni-host-check"
+  | "acme-swap";
 
 const FEATURE_TEXT: Record<Feature, string> = {
   tls: "TLS from one certificate",
@@ -56,6 +57,8 @@ const FEATURE_TEXT: Record<Feature, string> = {
   "long-connection-timeout": "a connectionTimeout above 255 s",
   "sni-host-check":
     "SSLHostConfigs that differ in client-certificate, trust, protocol or cipher settings (each request's Host is checked against the SNI name)",
+  "acme-swap":
+    "ACME certificates swapped in without closing keep-alive connections (Bun.serve closes them when its listener is replaced)",
 };
 
 /** Which back-ends of each runtime can do a feature, best first. */
@@ -80,6 +83,7 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "short-connection-timeout": ["node-compat"],
     "long-connection-timeout": ["node-compat"],
     "sni-host-check": ["node-compat"],
+    "acme-swap": ["node-compat"],
   },
   deno: {
     tls: ["native", "node-compat"],
@@ -101,6 +105,7 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "short-connection-timeout": ["native", "node-compat"],
     "long-connection-timeout": ["native", "node-compat"],
     "sni-host-check": ["node-compat"],
+    "acme-swap": ["native", "node-compat"],
   },
   node: {
     tls: ["node-compat"],
@@ -121,6 +126,7 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "short-connection-timeout": ["node-compat"],
     "long-connection-timeout": ["node-compat"],
     "sni-host-check": ["node-compat"],
+    "acme-swap": ["node-compat"],
   },
 };
 
@@ -155,6 +161,7 @@ export function requiredFeatures(
   // Native back-ends never tell a request's SNI name, so they cannot refuse a Host of another config.
   if (sniHostCheck(tls)) f.push("sni-host-check");
   if (tls.hosts.some((h) => h.certs.length > 1)) f.push("rsa-and-ec-certificates");
+  if (tls.hosts.some((h) => h.config.acme)) f.push("acme-swap");
   if (tls.hosts.some((h) => h.versions.length !== 2)) f.push("protocol-limits");
   if (tls.hosts.some((h) => h.ciphers.tls12)) f.push("tls12-ciphers");
   if (tls.hosts.some((h) => h.ciphers.tls13)) f.push("tls13-ciphersuites");

@@ -17,6 +17,8 @@ import { VERSION } from "../version.ts";
 import { type AdminView, contextViews } from "../core/admin.ts";
 import { createDataSources, type DataSources } from "../datasource/index.ts";
 import { SERVER_PLATFORM } from "../core/server-platform.ts";
+import { AcmeService, type ChallengeSupport, type ManagedCert } from "../acme/service.ts";
+import { type CertificateRow, certificateRows, ExpiryWarner } from "../acme/inventory.ts";
 
 const log = logger("connector");
 
@@ -52,6 +54,9 @@ export class BobcatServer {
   private readonly globalDataSources: DataSources;
   private readonly view: AdminView;
   private stopped?: Promise<void>;
+  /** Certificates of SSLHostConfigs with `acme` (none: it does nothing). */
+  private acme?: AcmeService;
+  private readonly expiry = new ExpiryWarner(() => this.certificates());
 
   constructor(
     readonly config: BobcatConfig,
@@ -75,6 +80,10 @@ export class BobcatServer {
       // Everything that can fail for configuration reasons happens before anything listens.
       const prepared: Array<{ c: ConnectorConfig; tls?: ConnectorTls; plan: Plan; engine: Engine }> = [];
       const errors: BobcatError[] = [];
+      const tlsHosts = this.config.server.services.flatMap((s) => s.connectors.flatMap((c) => c.sslHostConfigs));
+      this.acme = new AcmeService(tlsHosts, this.globalDataSources, (h) => this.reloadTls(h).then(() => {}));
+      // From the store or temporary self-signed: never waits for the CA.
+      await this.acme.prepare();
       for (const service of this.config.server.services) {
         const engine = new Engine(service, {
           strictServletCompliance: this.config.server.strictServletCompliance,
@@ -87,7 +96,7 @@ export class BobcatServer {
         this.engines.push(engine);
         for (const c of service.connectors) {
           try {
-            const tls = await loadConnectorTls(c, this.config.baseDir);
+            const tls = await loadConnectorTls(c, this.config.baseDir, this.acme);
             prepared.push({
               c,
               tls,
@@ -105,6 +114,9 @@ export class BobcatServer {
       for (const engine of this.engines) await engine.start();
       for (const p of prepared) {
         const pipeline = new ConnectorPipeline(p.c, p.engine, p.tls);
+        const acme = this.acme.active ? this.acme : undefined;
+        // HTTP-01 on plain connectors, before any context or redirect sees the request.
+        if (acme && !p.c.SSLEnabled) pipeline.acmeChallenge = (token) => acme.http01Answer(token);
         const listener = await startBackend(p.plan, { config: p.c, tls: p.tls, pipeline }, runtime);
         pipeline.setPort(listener.port);
         const host = p.c.address && p.c.address !== "0.0.0.0" && p.c.address !== "::" ? p.c.address : "localhost";
@@ -112,6 +124,8 @@ export class BobcatServer {
         this.connectors.push({ config: p.c, plan: p.plan, pipeline, listener, tls: p.tls, url });
         log.info(`${p.c.name} listening on ${url} — ${p.plan.reason}`);
       }
+      if (this.acme.active) this.acme.start((m) => this.challengeSupport(m));
+      this.expiry.start();
     } catch (e) {
       await this.stop(0);
       throw e;
@@ -136,7 +150,35 @@ export class BobcatServer {
         })),
       contexts: () => contextViews(this.engines),
       reloadTls: (hostName) => this.reloadTls(hostName),
+      certificates: () => this.certificates(),
+      renewCertificate: (name) => this.acme?.active ? this.acme.renew(name) : Promise.resolve([]),
     };
+  }
+
+  /** Every certificate served, whatever its source (the manager app's list). */
+  certificates(): CertificateRow[] {
+    return certificateRows(
+      this.connectors.flatMap((c) =>
+        (c.tls?.hosts ?? []).map((h) => ({ connector: c.config.name, config: h.config, certs: h.certs }))
+      ),
+      this.acme,
+    );
+  }
+
+  /** Which ACME challenges this server can answer for a certificate's names. */
+  private challengeSupport(m: ManagedCert): ChallengeSupport {
+    const serving = this.connectors.filter((c) => c.tls?.hosts.some((h) => this.acme!.managedFor(h.config) === m));
+    const services = this.config.server.services.filter((s) => serving.some((c) => s.connectors.includes(c.config)));
+    const plain = this.connectors.filter((c) =>
+      !c.config.SSLEnabled && services.some((s) => s.connectors.includes(c.config))
+    );
+    // No back-end answers acme-tls/1 yet: node:tls cannot choose a certificate by the client's
+    // ALPN list, and a connection whose ClientHello was read cannot be handed back to it.
+    const detail = [
+      plain.length ? `http-01 on ${plain.map((c) => c.config.name).join(", ")}` : "no plain HTTP connector for http-01",
+      "tls-alpn-01 is not answered by any back-end of this runtime",
+    ].join("; ");
+    return { http01: plain.length > 0, tlsAlpn01: false, detail };
   }
 
   /**
@@ -153,7 +195,7 @@ export class BobcatServer {
       if (!c.tls) continue;
       if (want && !c.tls.hosts.some((h) => h.hostName === want)) continue;
       try {
-        const next = (await loadConnectorTls(c.config, this.config.baseDir))!;
+        const next = (await loadConnectorTls(c.config, this.config.baseDir, this.acme))!;
         const service = this.config.server.services.find((s) => s.connectors.includes(c.config))!;
         const plan = planConnector(c.config, next, RUNTIME, runtimeLabel(), serviceTlsNeeds(service));
         if (plan.backend !== c.plan.backend) {
@@ -187,6 +229,8 @@ export class BobcatServer {
   /** Stop accepting, let requests in flight finish (up to the timeout), then stop the engines. */
   stop(timeoutSeconds = this.config.server.gracefulStopTimeout): Promise<void> {
     this.stopped ??= (async () => {
+      this.expiry.stop();
+      await this.acme?.stop();
       for (const c of this.connectors) {
         c.pipeline.stopping = true;
         await c.listener.stopAccepting();
