@@ -24,6 +24,7 @@ import { traceNotAllowed } from "../core/engine.ts";
 import { errorPage } from "../core/error-page.ts";
 import { ConnectionGate, type GatedConnection } from "../core/limiter.ts";
 import { ClientAbortError, isClientBodyError } from "../core/body-limit.ts";
+import { serveUpgrade } from "./ws-node.ts";
 
 /**
  * Options of the server itself, which also serve clients that send no SNI name: the default
@@ -200,6 +201,22 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
     server = createHttpServer();
   }
   server.on("request", onRequest as never);
+  const hub = pipeline.webSockets;
+  if (hub) {
+    // An upgraded connection counts as busy: connectionTimeout does not close it, the WebSocket limits do.
+    server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      const g = stateOf(socket);
+      if (g) socket.once("close", gate.busy(g));
+      const tlsSocket = tls ? (socket as CheckedSocket) : undefined;
+      void serveUpgrade(req, socket, head, {
+        scheme: tls ? "https" : "http",
+        handle: pipeline.handle,
+        hub,
+        tls: tlsSocket && typeof tlsSocket.getProtocol === "function" ? tlsInfoOf(tlsSocket) : undefined,
+        verdict: tlsSocket?.[VERDICT],
+      });
+    });
+  }
   if (tls) {
     server.on("secureConnection", (s: TLSSocket) => {
       const g = stateOf(s);

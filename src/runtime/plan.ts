@@ -33,7 +33,8 @@ export type Feature =
   | "connection-timeout"
   | "short-connection-timeout"
   | "long-connection-timeout"
-  | "sni-host-check";
+  | "sni-host-check"
+  | "websocket";
 
 const FEATURE_TEXT: Record<Feature, string> = {
   tls: "TLS from one certificate",
@@ -56,6 +57,7 @@ const FEATURE_TEXT: Record<Feature, string> = {
   "long-connection-timeout": "a connectionTimeout above 255 s",
   "sni-host-check":
     "SSLHostConfigs that differ in client-certificate, trust, protocol or cipher settings (each request's Host is checked against the SNI name)",
+  websocket: "WebSocket upgrades (webSocketEnabled; Deno's native connection serving closes upgraded connections)",
 };
 
 /** Which back-ends of each runtime can do a feature, best first. */
@@ -80,6 +82,7 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "short-connection-timeout": ["node-compat"],
     "long-connection-timeout": ["node-compat"],
     "sni-host-check": ["node-compat"],
+    websocket: ["native", "node-compat"],
   },
   deno: {
     tls: ["native", "node-compat"],
@@ -101,6 +104,7 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "short-connection-timeout": ["native", "node-compat"],
     "long-connection-timeout": ["native", "node-compat"],
     "sni-host-check": ["node-compat"],
+    websocket: ["node-compat"],
   },
   node: {
     tls: ["node-compat"],
@@ -121,6 +125,7 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "short-connection-timeout": ["node-compat"],
     "long-connection-timeout": ["node-compat"],
     "sni-host-check": ["node-compat"],
+    websocket: ["node-compat"],
   },
 };
 
@@ -149,6 +154,7 @@ export function requiredFeatures(
   if (c.connectionTimeout > 0) f.push("connection-timeout");
   if (c.connectionTimeout > 0 && c.connectionTimeout < 10000) f.push("short-connection-timeout");
   if (c.connectionTimeout > 255000) f.push("long-connection-timeout");
+  if (c.webSocketEnabled) f.push("websocket");
   if (!tls) return f;
   f.push("tls");
   if (tls.hosts.length > 1) f.push("sni-multiple-certificates");

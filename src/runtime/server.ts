@@ -191,6 +191,8 @@ export class BobcatServer {
         c.pipeline.stopping = true;
         await c.listener.stopAccepting();
       }
+      // WebSockets get 1001 once what is queued for them is written, within the stop timeout.
+      await Promise.all(this.connectors.map((c) => c.pipeline.webSockets?.closeAll(timeoutSeconds * 1000)));
       const drained = await Promise.all(this.connectors.map((c) => c.pipeline.drain(timeoutSeconds * 1000)));
       if (drained.includes(false)) log.warn(`requests still running after ${timeoutSeconds}s were cut off`);
       await Promise.all(this.connectors.map((c) => c.listener.closeAll()));
