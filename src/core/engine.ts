@@ -20,7 +20,7 @@ import { RemoteIpValve, type RequestValve, SSLValve } from "./proxy-valves.ts";
 import { encodeSegment, normalizePath, readTarget } from "./request-target.ts";
 import { logger } from "../util/log.ts";
 import type { RequestMetrics } from "./metrics.ts";
-import { ContextWebSockets } from "./websocket.ts";
+import { bindRequest, ContextWebSockets } from "./websocket.ts";
 
 const log = logger("core");
 
@@ -443,6 +443,7 @@ export class Engine {
     if (context.handler) {
       // The handler sees the normalised path relative to its context, canonically encoded.
       const inner = context.path === "" && r.urlIsCanonical ? req : rebase(req, r, context);
+      if (ctx.conn.webSocket) bindRequest(inner, ctx);
       if (!cfg.docBase) return context.handler(inner, ctx);
       return Promise.resolve(context.handler(inner, ctx)).then((
         res,

@@ -516,3 +516,14 @@ export function takeUpgrade(port: WebSocketPort | undefined, res: Response): WsC
   }
   return c;
 }
+
+/** The request context of each request a handler may upgrade, by the Request the handler got. */
+const contexts = new WeakMap<Request, BobcatContext>();
+
+export function bindRequest(req: Request, ctx: BobcatContext): void {
+  contexts.set(req, ctx);
+}
+
+export function contextOfRequest(req: Request): BobcatContext | undefined {
+  return contexts.get(req);
+}

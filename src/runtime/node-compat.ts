@@ -25,6 +25,7 @@ import { errorPage } from "../core/error-page.ts";
 import { ConnectionGate, type GatedConnection } from "../core/limiter.ts";
 import { ClientAbortError, isClientBodyError } from "../core/body-limit.ts";
 import { serveUpgrade } from "./ws-node.ts";
+import { installDenoUpgrade } from "./ws-deno.ts";
 
 /**
  * Options of the server itself, which also serve clients that send no SNI name: the default
@@ -203,6 +204,7 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
   server.on("request", onRequest as never);
   const hub = pipeline.webSockets;
   if (hub) {
+    if (RUNTIME === "deno") installDenoUpgrade();
     // An upgraded connection counts as busy: connectionTimeout does not close it, the WebSocket limits do.
     server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
       const g = stateOf(socket);
