@@ -34,6 +34,8 @@ export interface AdminView {
   connectors(): ConnectorView[];
   contexts(): ContextView[];
   reloadTls(hostName?: string): Promise<{ reloaded: string[]; failed: string[] }>;
+  /** Prometheus text exposition of the server's metrics (servers only; not on the edge). */
+  metrics?(): string;
 }
 
 /** The contexts of these engines as the manager app lists them. */

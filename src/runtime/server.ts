@@ -17,6 +17,8 @@ import { VERSION } from "../version.ts";
 import { type AdminView, contextViews } from "../core/admin.ts";
 import { createDataSources, type DataSources } from "../datasource/index.ts";
 import { SERVER_PLATFORM } from "../core/server-platform.ts";
+import { LoopLag, MetricsWriter, RequestMetrics } from "../core/metrics.ts";
+import { writeMetrics } from "./metrics-view.ts";
 
 const log = logger("connector");
 
@@ -52,6 +54,8 @@ export class BobcatServer {
   private readonly globalDataSources: DataSources;
   private readonly view: AdminView;
   private stopped?: Promise<void>;
+  private readonly requestMetrics = new RequestMetrics();
+  private readonly loopLag = new LoopLag();
 
   constructor(
     readonly config: BobcatConfig,
@@ -83,6 +87,7 @@ export class BobcatServer {
           platform: SERVER_PLATFORM,
           handlers: this.setup.handlers,
           admin: () => this.view,
+          requestMetrics: this.requestMetrics,
         });
         this.engines.push(engine);
         for (const c of service.connectors) {
@@ -103,6 +108,7 @@ export class BobcatServer {
       }
       if (errors.length > 0) throw new BobcatErrors(errors, `${errors.length} problem(s) stop bobcat from starting`);
       for (const engine of this.engines) await engine.start();
+      this.loopLag.start();
       for (const p of prepared) {
         const pipeline = new ConnectorPipeline(p.c, p.engine, p.tls);
         const listener = await startBackend(p.plan, { config: p.c, tls: p.tls, pipeline }, runtime);
@@ -136,6 +142,24 @@ export class BobcatServer {
         })),
       contexts: () => contextViews(this.engines),
       reloadTls: (hostName) => this.reloadTls(hostName),
+      metrics: () => {
+        const out = new MetricsWriter();
+        writeMetrics(out, {
+          version: VERSION,
+          runtime: runtimeLabel(),
+          requests: this.requestMetrics,
+          lag: this.loopLag,
+          connectors: () =>
+            this.connectors.map((c) => ({
+              name: c.config.name,
+              backend: c.plan.backend,
+              pipeline: c.pipeline,
+              tls: c.tls,
+            })),
+          contexts: () => contextViews(this.engines),
+        });
+        return out.text();
+      },
     };
   }
 
@@ -198,6 +222,7 @@ export class BobcatServer {
       await Promise.all(this.connectors.map((c) => c.listener.closeAll()));
       // Managers write their sessions to their stores here, so data sources close last.
       for (const e of this.engines) await e.stop();
+      this.loopLag.stop();
       await this.globalDataSources.close();
       if (this.connectors.length > 0) log.info("bobcat stopped");
     })();
