@@ -452,6 +452,8 @@ export function upgradeWebSocket(
   events: WSEvents,
   opts: UpgradeOptions = {},
 ): Response {
+  const bad = handshakeProblem(req);
+  if (bad) return errorPage(bad.status, `Bad WebSocket handshake: ${bad.text}`, bad.headers);
   if (!port) {
     return errorPage(
       501,
@@ -459,8 +461,6 @@ export function upgradeWebSocket(
     );
   }
   if (port.pending) throw new Error("upgradeWebSocket: this request has been upgraded already");
-  const bad = handshakeProblem(req);
-  if (bad) return errorPage(bad.status, `Bad WebSocket handshake: ${bad.text}`, bad.headers);
   const cross = originProblem(req, ctx, scope?.allowedOrigins ?? []);
   if (cross) {
     log.info(`${ctx.connector.name}: ${cross} from ${ctx.remoteAddr}`);
