@@ -27,6 +27,7 @@ import type { AdminView, ContextView } from "../core/admin.ts";
 import { escapeHtml } from "../core/error-page.ts";
 import { isLoopback, parseIp } from "../util/ip.ts";
 import type { AppScope } from "./index.ts";
+import { METRICS_CONTENT_TYPE } from "../core/metrics.ts";
 
 /** How the caller got in: with the face's role, or as a loopback client of a no-login context. */
 type Access = "role" | "local";
@@ -150,12 +151,14 @@ export function managerApp(context: ContextConfig, scope: AppScope) {
   // ---- who: the face's role, or a loopback client of a context without login ----
   app.use("*", async (c, next) => {
     const role = roleOf(faceOf(c.req.path));
-    if (c.env.isUserInRole(role)) c.set("access", "role");
+    // Scrapers get in with the metrics role; the manager's own roles see the metrics too.
+    const roles = c.req.path === "/metrics" ? ["metrics", "manager-script", "manager-gui"] : [role];
+    if (roles.some((r) => c.env.isUserInRole(r))) c.set("access", "role");
     else if (local(c)) c.set("access", "local");
     else {return deny(
         c,
         403,
-        `access denied: role ${role}${
+        `access denied: role ${roles.join(" or ")}${
           context.loginConfig ? "" : ", or a client on this machine (loopback, not through a proxy)"
         }`,
       );}
@@ -246,6 +249,13 @@ export function managerApp(context: ContextConfig, scope: AppScope) {
       return { error: (e as Error).message };
     }
   };
+
+  // ---- Prometheus ----
+  app.get("/metrics", (c) => {
+    const m = view().metrics;
+    if (!m) return c.text("metrics are kept by a bobcat server only, not by an edge handler\n", 404);
+    return c.body(m(), 200, { "content-type": METRICS_CONTENT_TYPE });
+  });
 
   // ---- JSON ----
   app.get("/json", (c) => c.json(overview(view())));

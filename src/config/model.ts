@@ -12,7 +12,7 @@ export interface BobcatConfig {
   file: string;
   baseDir: string;
   properties: Record<string, string>;
-  logging: { level: Level; components: Record<string, Level> };
+  logging: { level: Level; components: Record<string, Level>; format?: "text" | "json" };
   server: ServerConfig;
   /** Notes for the user: accepted-but-ignored attributes, legacy attributes moved. */
   notes: string[];
@@ -52,6 +52,12 @@ export interface ConnectorConfig {
   server?: string;
   xpoweredBy: boolean;
   defaultSSLHostConfigName: string;
+  webSocketEnabled: boolean;
+  maxWebSocketConnections: number;
+  webSocketMaxMessageSize: number;
+  webSocketIdleTimeout: number;
+  webSocketPingInterval: number;
+  webSocketBackpressureLimit: number;
   sslHostConfigs: SSLHostConfig[];
   /** Tomcat's connector name: `http-nio-8080`, `https-jsse-nio-127.0.0.1-8443`. */
   name: string;
@@ -132,6 +138,8 @@ export interface ContextConfig {
   changeSessionIdOnAuthentication: boolean;
   /** bobcat:manager: the no-login loopback rule still applies when a RemoteIpValve is configured. */
   allowLoopbackBehindProxy: boolean;
+  webSocketAllowedOrigins: string[];
+  webSocketSessionRefresh: boolean;
   securityConstraints: SecurityConstraintConfig[];
   loginConfig?: { authMethod: "CLIENT-CERT" | "BASIC"; realmName: string };
   /** Always present (defaults when the config has no realm:). */

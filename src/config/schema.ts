@@ -47,7 +47,14 @@ export const Logging: ElementDef = {
     components: {
       kind: "map",
       default: {},
-      doc: "Level per component: config, connector, tls, handshake, core, session, access, app.",
+      doc: "Level per component: config, connector, tls, handshake, core, session, access, websocket, app.",
+    },
+    format: {
+      kind: "enum",
+      values: ["text", "json"],
+      default: "text",
+      doc:
+        "`text`: one readable line per message; `json`: one JSON object per line with time, level, component, message and fields.",
     },
   },
 };
@@ -230,6 +237,35 @@ export const Connector: ElementDef = {
     maxRequestBodySize: int(
       "Largest request body (bytes) on this connector, for every request: a larger Content-Length is answered 413 before the body is read, a chunked body fails (413) once it passes the limit; the connection is closed. bobcat's own name: Tomcat's maxPostSize/maxSwallowSize bound only some bodies. -1: no limit.",
       104857600,
+      { min: -1 },
+    ),
+    webSocketEnabled: bool(
+      "Accept WebSocket upgrades (ctx.upgradeWebSocket, hono/bun and hono/deno upgradeWebSocket) on this connector. On Deno this selects the node-compat back-end: Deno's native connection serving closes upgraded connections.",
+      false,
+    ),
+    maxWebSocketConnections: int(
+      "Open WebSocket connections on this connector; further upgrades are answered 503. -1: no limit.",
+      10000,
+      { min: -1 },
+    ),
+    webSocketMaxMessageSize: int(
+      "Largest WebSocket message (bytes, fragments together) a client may send; a larger one closes the socket with 1009.",
+      1048576,
+      { min: 125 },
+    ),
+    webSocketIdleTimeout: int(
+      "Milliseconds a WebSocket may go without a message or pong from the client before it is closed (1001). -1: no limit.",
+      120000,
+      { min: -1 },
+    ),
+    webSocketPingInterval: int(
+      "Milliseconds between pings to each WebSocket client (answered pongs keep it alive). -1: no pings.",
+      30000,
+      { min: -1 },
+    ),
+    webSocketBackpressureLimit: int(
+      "Bytes queued for one WebSocket client that does not read; past it the connection is dropped (1013) instead of growing memory. -1: no limit.",
+      4194304,
       { min: -1 },
     ),
     keepAliveTimeout: ignored("Idle keep-alive timeout (ms).", "the runtime's keep-alive timeout applies", "int"),
@@ -501,6 +537,16 @@ export const Context: ElementDef = {
       "bobcat:manager without loginConfig: when a RemoteIpValve applies to this context, still let in clients whose connection and every forwarded address are loopback (off: behind a proxy nobody gets in without a login).",
       false,
     ),
+    webSocketAllowedOrigins: {
+      kind: "list",
+      default: [],
+      doc:
+        "Origins (`https://app.example.com`) besides the request's own that may open WebSockets here; `*` allows every origin (no cross-site WebSocket hijacking protection).",
+    },
+    webSocketSessionRefresh: bool(
+      "Each WebSocket message refreshes the last-access time of the HTTP session of the upgrade, so an active socket keeps its session.",
+      true,
+    ),
     hstsEnabled: bool("Send Strict-Transport-Security on HTTPS responses.", false),
     hstsMaxAgeSeconds: int("HSTS max-age.", 0, { min: 0 }),
     hstsIncludeSubDomains: bool("HSTS includeSubDomains.", false),
@@ -770,9 +816,12 @@ export const AccessLogValve: ElementDef = {
   name: "AccessLogValve",
   doc: "Writes one line per request in common/combined or a custom pattern.",
   attrs: {
-    pattern: str("`common`, `combined`, or a pattern of %h %l %u %t %r %s %b %D %T %{Header}i ...", {
-      default: "common",
-    }),
+    pattern: str(
+      "`common`, `combined`, `json` (one JSON object per line), or a pattern of %h %l %u %t %r %s %b %D %T %{Header}i ...",
+      {
+        default: "common",
+      },
+    ),
     directory: path("Log directory (relative to the base directory); `-` writes to stdout.", { default: "logs" }),
     prefix: str("File name prefix.", { default: "localhost_access_log" }),
     suffix: str("File name suffix.", { default: ".txt" }),

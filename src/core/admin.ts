@@ -39,6 +39,8 @@ export interface AdminView {
   certificates?(): CertificateRow[];
   /** Order ACME certificates now (all, or those for one name); one line each. */
   renewCertificate?(name?: string): Promise<string[]>;
+  /** Prometheus text exposition of the server's metrics (servers only; not on the edge). */
+  metrics?(): string;
 }
 
 /** The contexts of these engines as the manager app lists them. */

@@ -19,6 +19,8 @@ import { locateError, sourceOf } from "../config/validate.ts";
 import { RemoteIpValve, type RequestValve, SSLValve } from "./proxy-valves.ts";
 import { encodeSegment, normalizePath, readTarget } from "./request-target.ts";
 import { logger } from "../util/log.ts";
+import type { RequestMetrics } from "./metrics.ts";
+import { bindRequest, ContextWebSockets } from "./websocket.ts";
 
 const log = logger("core");
 
@@ -28,6 +30,8 @@ export interface EngineSettings extends SessionSettings {
   handlers?: Readonly<Record<string, unknown>>;
   /** The view of the server (or edge handler) the built-in manager app shows. */
   admin?: () => AdminView | undefined;
+  /** Where the engine counts requests and their latency (the server's /metrics); none on the edge. */
+  requestMetrics?: RequestMetrics;
 }
 
 function accessLogs(valves: ValveConfig[], platform: Platform): AccessLogWriter[] {
@@ -72,6 +76,8 @@ export class ContextRuntime {
   valves: RequestValve[] = [];
   /** The context path as it appears in an encoded URL. */
   readonly encodedPath: string;
+  /** Origin allow-list, session refresh and the sockets of each session. */
+  readonly webSockets: ContextWebSockets;
 
   constructor(
     readonly config: ContextConfig,
@@ -100,6 +106,11 @@ export class ContextRuntime {
       : undefined;
     this.sessions = new SessionBinding(config, host.config, engine, settings, this.dataSources);
     this.accessLogs = accessLogs(config.valves, platform);
+    this.webSockets = new ContextWebSockets(
+      config.webSocketAllowedOrigins ?? [],
+      config.webSocketSessionRefresh ?? true,
+      this.sessions.manager,
+    );
     this.encodedPath = config.path.split("/").map(encodeSegment).join("/");
     if (config.hstsEnabled) {
       this.hsts = `max-age=${config.hstsMaxAgeSeconds}` +
@@ -180,6 +191,7 @@ export class Engine {
   private readonly accessLogs: AccessLogWriter[];
   private readonly logsAnywhere: boolean;
   private readonly serveStatic: Platform["serveStatic"];
+  private readonly metrics?: RequestMetrics;
   private timer?: ReturnType<typeof setInterval>;
 
   /** `settings.platform` says what the engine may use beyond web standards (files, databases). */
@@ -189,6 +201,7 @@ export class Engine {
     readonly config: EngineConfig = service.engine,
   ) {
     this.serveStatic = settings.platform.serveStatic;
+    this.metrics = settings.requestMetrics;
     this.hosts = config.hosts.map((h) => new HostRuntime(h, config, settings));
     for (const h of this.hosts) {
       for (const n of [h.config.name, ...h.config.aliases]) this.byName.set(n.toLowerCase(), h);
@@ -239,8 +252,36 @@ export class Engine {
 
   /** Answers synchronously when the handler does: Bun.serve has a faster path for that. */
   handle(req: Request, connector: ConnectorInfo, conn: ConnectionInfo): Response | Promise<Response> {
-    if (!this.logsAnywhere) return this.route(req, connector, conn, null);
-    return this.handleLogged(req, connector, conn);
+    if (this.logsAnywhere) return this.handleLogged(req, connector, conn);
+    if (this.metrics) return this.handleMeasured(req, connector, conn);
+    return this.route(req, connector, conn, null);
+  }
+
+  /** Counted for /metrics, still answering synchronously when the handler does. */
+  private handleMeasured(req: Request, connector: ConnectorInfo, conn: ConnectionInfo): Response | Promise<Response> {
+    const start = performance.now();
+    const seen: Seen = { ctx: null, host: undefined, context: undefined };
+    const res = this.route(req, connector, conn, seen);
+    // A response that becomes 101 Switching Protocols in the back-end counts as 101.
+    const status = (r: Response) => (conn.webSocket?.pending && r.status < 300 ? 101 : r.status);
+    if (res instanceof Response) {
+      this.measure(req, seen, status(res), start);
+      return res;
+    }
+    return res.then((r) => {
+      this.measure(req, seen, status(r), start);
+      return r;
+    });
+  }
+
+  private measure(req: Request, seen: Seen, status: number, start: number): void {
+    this.metrics!.record(
+      seen.host?.config.name ?? "",
+      seen.context ? seen.context.path || "/" : "",
+      req.method,
+      status,
+      (performance.now() - start) / 1000,
+    );
   }
 
   private async handleLogged(req: Request, connector: ConnectorInfo, conn: ConnectionInfo): Promise<Response> {
@@ -248,13 +289,16 @@ export class Engine {
     const startMs = Date.now();
     const seen: Seen = { ctx: null, host: undefined, context: undefined };
     const res = await this.route(req, connector, conn, seen);
+    // A response that becomes 101 Switching Protocols in the back-end.
+    const status = conn.webSocket?.pending && res.status < 300 ? 101 : res.status;
+    if (this.metrics) this.measure(req, seen, status, start);
     const len = res.headers.get("content-length");
     const entry = {
       request: req,
       url: urlForLog(req.url),
       ctx: seen.ctx,
       remoteAddr: seen.ctx?.remoteAddr ?? conn.remoteAddr,
-      status: res.status,
+      status,
       bytes: len === null ? undefined : Number(len),
       responseHeaders: res.headers,
       startMs,
@@ -311,6 +355,7 @@ export class Engine {
     const serverPort = connector.proxyPort ?? (target.host?.port ? Number(target.host.port) : connector.port);
     const ctx = new RequestContext(connector, conn, serverName, serverPort, context.path, target.rawPath);
     for (const v of context.valves) v.apply(req, ctx);
+    if (conn.webSocket) ctx.webSockets = context.webSockets;
     if (seen) seen.ctx = ctx;
     const req2: RoutedPath = {
       pathname,
@@ -398,6 +443,7 @@ export class Engine {
     if (context.handler) {
       // The handler sees the normalised path relative to its context, canonically encoded.
       const inner = context.path === "" && r.urlIsCanonical ? req : rebase(req, r, context);
+      if (ctx.conn.webSocket) bindRequest(inner, ctx);
       if (!cfg.docBase) return context.handler(inner, ctx);
       return Promise.resolve(context.handler(inner, ctx)).then((
         res,

@@ -2,11 +2,13 @@
 import { constants } from "node:crypto";
 import type { TlsHost } from "./tls-material.ts";
 import { type BackendOptions, type Listener, listenError, MODERN_TLS12_CIPHERS } from "./listener.ts";
+import { bunWebSocketHandler, bunWebSocketServe } from "./ws-bun.ts";
 
 declare const Bun: {
   serve(options: Record<string, unknown>): {
     port: number;
     stop(closeActive?: boolean): Promise<void>;
+    upgrade(req: Request, options: { data: unknown; headers: Array<[string, string]> }): boolean;
     requestIP(req: Request): { address: string; port: number } | null;
   };
 };
@@ -51,6 +53,7 @@ class BunConnection {
 export async function startBunNative({ config, tls, pipeline }: BackendOptions): Promise<Listener> {
   const handle = pipeline.handle;
   pipeline.bodyLimitEnforced = true;
+  const hub = pipeline.webSockets;
   const serve = (t: typeof tls) => {
     let tlsOption: unknown;
     if (t) {
@@ -69,9 +72,10 @@ export async function startBunNative({ config, tls, pipeline }: BackendOptions):
         : Math.min(255, Math.max(1, Math.round(config.connectionTimeout / 1000))),
       // Bun answers 413 itself, for a Content-Length over it and for chunked bodies that pass it.
       maxRequestBodySize: config.maxRequestBodySize < 0 ? Number.MAX_SAFE_INTEGER : config.maxRequestBodySize,
-      fetch(req: Request, srv: ReturnType<typeof Bun.serve>) {
-        return handle(req, new BunConnection(srv, req));
-      },
+      fetch: hub
+        ? bunWebSocketServe(hub, handle, (srv: ReturnType<typeof Bun.serve>, req) => new BunConnection(srv, req))
+        : (req: Request, srv: ReturnType<typeof Bun.serve>) => handle(req, new BunConnection(srv, req)),
+      ...(hub ? { websocket: bunWebSocketHandler(hub.limits) } : {}),
       error(e: Error) {
         return new Response(`HTTP Status 500 – ${e.message}`, { status: 500 });
       },

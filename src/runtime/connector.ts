@@ -11,10 +11,21 @@ import { RequestLimiter } from "../core/limiter.ts";
 import { sniHostCheck } from "./sni.ts";
 import type { ConnectorTls } from "./tls-material.ts";
 import { countedStream, declaredLength, isClientBodyError } from "../core/body-limit.ts";
+import { WebSocketHub, wsLimits } from "../core/websocket.ts";
 
 const ACME_PREFIX = "/.well-known/acme-challenge/";
 
 export type RequestHandler = (req: Request, conn: ConnectionInfo) => Response | Promise<Response>;
+
+/** Connection and handshake counts of a back-end that sees connections (not Bun.serve). */
+export interface BackendStats {
+  open: number;
+  refused: number;
+  timedOut: number;
+  /** Completed and failed TLS handshakes by reason (node-compat only). */
+  handshakes?: number;
+  handshakeFailures?: Record<string, number>;
+}
 
 export class ConnectorPipeline {
   readonly info: ConnectorInfo;
@@ -23,6 +34,10 @@ export class ConnectorPipeline {
   private inFlight = 0;
   /** Set once stopping: new requests on kept-alive connections get 503 and Connection: close. */
   stopping = false;
+  /** The connector's WebSockets (webSocketEnabled). */
+  readonly webSockets?: WebSocketHub;
+  /** What the back-end reports for /metrics: open connections and TLS handshakes, where it sees them. */
+  backendStats?: () => BackendStats;
 
   constructor(
     readonly config: ConnectorConfig,
@@ -41,6 +56,7 @@ export class ConnectorPipeline {
       maxPostSize: config.maxPostSize,
     };
     this.limiter = new RequestLimiter(config.maxThreads, config.acceptCount);
+    if (config.webSocketEnabled) this.webSockets = new WebSocketHub(config.name, wsLimits(config));
     this.setTls(tls);
   }
 

@@ -115,6 +115,8 @@ export async function startDenoNative({ config, tls, pipeline }: BackendOptions)
       ),
   });
 
+  pipeline.backendStats = () => ({ open: gate.size, refused: gate.refused, timedOut: gate.timedOut });
+
   const listen = (t: typeof tls, p: number): DenoListener => {
     const cert = t?.defaultHost.certs[0];
     const l = cert

@@ -24,6 +24,8 @@ import { traceNotAllowed } from "../core/engine.ts";
 import { errorPage } from "../core/error-page.ts";
 import { ConnectionGate, type GatedConnection } from "../core/limiter.ts";
 import { ClientAbortError, isClientBodyError } from "../core/body-limit.ts";
+import { serveUpgrade } from "./ws-node.ts";
+import { installDenoUpgrade } from "./ws-deno.ts";
 
 /**
  * Options of the server itself, which also serve clients that send no SNI name: the default
@@ -200,6 +202,39 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
     server = createHttpServer();
   }
   server.on("request", onRequest as never);
+  // For /metrics: this back-end sees every connection and every TLS handshake.
+  let handshakes = 0;
+  const handshakeFailures: Record<string, number> = {};
+  if (tls) {
+    server.on("secureConnection", () => void handshakes++);
+    server.on("tlsClientError", (err: Error & { code?: string }) => {
+      const r = handshakeFailureReason(err);
+      handshakeFailures[r] = (handshakeFailures[r] ?? 0) + 1;
+    });
+  }
+  pipeline.backendStats = () => ({
+    open: gate.size,
+    refused: gate.refused,
+    timedOut: gate.timedOut,
+    ...(tls ? { handshakes, handshakeFailures: { ...handshakeFailures } } : {}),
+  });
+  const hub = pipeline.webSockets;
+  if (hub) {
+    if (RUNTIME === "deno") installDenoUpgrade();
+    // An upgraded connection counts as busy: connectionTimeout does not close it, the WebSocket limits do.
+    server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      const g = stateOf(socket);
+      if (g) socket.once("close", gate.busy(g));
+      const tlsSocket = tls ? (socket as CheckedSocket) : undefined;
+      void serveUpgrade(req, socket, head, {
+        scheme: tls ? "https" : "http",
+        handle: pipeline.handle,
+        hub,
+        tls: tlsSocket && typeof tlsSocket.getProtocol === "function" ? tlsInfoOf(tlsSocket) : undefined,
+        verdict: tlsSocket?.[VERDICT],
+      });
+    });
+  }
   if (tls) {
     server.on("secureConnection", (s: TLSSocket) => {
       const g = stateOf(s);
@@ -317,6 +352,20 @@ function logHandshakeFailure(
       sni ?? "none"
     }] (SSLHostConfig ${host.hostName}): ${reason} — ${err.code ?? ""} ${err.message}`,
   );
+}
+
+/** A bounded label for a failed handshake (the metrics' reason). */
+function handshakeFailureReason(err: Error & { code?: string }): string {
+  const text = `${err.code} ${err.message}`;
+  if (/UNSUPPORTED_PROTOCOL|WRONG_VERSION|VERSION_TOO_LOW|PROTOCOL_VERSION|UnsupportedVersion/i.test(text)) {
+    return "protocol";
+  }
+  if (/NO_SHARED_CIPHER|HANDSHAKE_FAILURE|NO_CIPHERS|peer is incompatible|SignatureAlgorithms/i.test(text)) {
+    return "cipher";
+  }
+  if (/CERTIFICATE|CERT_|UNKNOWN_CA|BAD_CERT/i.test(text)) return "certificate";
+  if (/ECONNRESET|socket hang up|EPIPE|closed/i.test(text)) return "client_closed";
+  return "other";
 }
 
 /** The TLS socket under a request; HTTP/2 requests reach it through their session. */

@@ -34,7 +34,8 @@ export type Feature =
   | "short-connection-timeout"
   | "long-connection-timeout"
   | "sni-host-check"
-  | "acme-swap";
+  | "acme-swap"
+  | "websocket";
 
 const FEATURE_TEXT: Record<Feature, string> = {
   tls: "TLS from one certificate",
@@ -59,6 +60,7 @@ const FEATURE_TEXT: Record<Feature, string> = {
     "SSLHostConfigs that differ in client-certificate, trust, protocol or cipher settings (each request's Host is checked against the SNI name)",
   "acme-swap":
     "ACME certificates swapped in without closing keep-alive connections (Bun.serve closes them when its listener is replaced)",
+  websocket: "WebSocket upgrades (webSocketEnabled; Deno's native connection serving closes upgraded connections)",
 };
 
 /** Which back-ends of each runtime can do a feature, best first. */
@@ -84,6 +86,7 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "long-connection-timeout": ["node-compat"],
     "sni-host-check": ["node-compat"],
     "acme-swap": ["node-compat"],
+    websocket: ["native", "node-compat"],
   },
   deno: {
     tls: ["native", "node-compat"],
@@ -106,6 +109,7 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "long-connection-timeout": ["native", "node-compat"],
     "sni-host-check": ["node-compat"],
     "acme-swap": ["native", "node-compat"],
+    websocket: ["node-compat"],
   },
   node: {
     tls: ["node-compat"],
@@ -127,6 +131,7 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "long-connection-timeout": ["node-compat"],
     "sni-host-check": ["node-compat"],
     "acme-swap": ["node-compat"],
+    websocket: ["node-compat"],
   },
 };
 
@@ -155,6 +160,7 @@ export function requiredFeatures(
   if (c.connectionTimeout > 0) f.push("connection-timeout");
   if (c.connectionTimeout > 0 && c.connectionTimeout < 10000) f.push("short-connection-timeout");
   if (c.connectionTimeout > 255000) f.push("long-connection-timeout");
+  if (c.webSocketEnabled) f.push("websocket");
   if (!tls) return f;
   f.push("tls");
   if (tls.hosts.length > 1) f.push("sni-multiple-certificates");

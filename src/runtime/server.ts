@@ -19,6 +19,8 @@ import { createDataSources, type DataSources } from "../datasource/index.ts";
 import { SERVER_PLATFORM } from "../core/server-platform.ts";
 import { AcmeService, type ChallengeSupport, type ManagedCert } from "../acme/service.ts";
 import { type CertificateRow, certificateRows, ExpiryWarner } from "../acme/inventory.ts";
+import { LoopLag, MetricsWriter, RequestMetrics } from "../core/metrics.ts";
+import { writeMetrics } from "./metrics-view.ts";
 
 const log = logger("connector");
 
@@ -57,6 +59,8 @@ export class BobcatServer {
   /** Certificates of SSLHostConfigs with `acme` (none: it does nothing). */
   private acme?: AcmeService;
   private readonly expiry = new ExpiryWarner(() => this.certificates());
+  private readonly requestMetrics = new RequestMetrics();
+  private readonly loopLag = new LoopLag();
 
   constructor(
     readonly config: BobcatConfig,
@@ -92,6 +96,7 @@ export class BobcatServer {
           platform: SERVER_PLATFORM,
           handlers: this.setup.handlers,
           admin: () => this.view,
+          requestMetrics: this.requestMetrics,
         });
         this.engines.push(engine);
         for (const c of service.connectors) {
@@ -112,6 +117,7 @@ export class BobcatServer {
       }
       if (errors.length > 0) throw new BobcatErrors(errors, `${errors.length} problem(s) stop bobcat from starting`);
       for (const engine of this.engines) await engine.start();
+      this.loopLag.start();
       for (const p of prepared) {
         const pipeline = new ConnectorPipeline(p.c, p.engine, p.tls);
         const acme = this.acme.active ? this.acme : undefined;
@@ -152,6 +158,24 @@ export class BobcatServer {
       reloadTls: (hostName) => this.reloadTls(hostName),
       certificates: () => this.certificates(),
       renewCertificate: (name) => this.acme?.active ? this.acme.renew(name) : Promise.resolve([]),
+      metrics: () => {
+        const out = new MetricsWriter();
+        writeMetrics(out, {
+          version: VERSION,
+          runtime: runtimeLabel(),
+          requests: this.requestMetrics,
+          lag: this.loopLag,
+          connectors: () =>
+            this.connectors.map((c) => ({
+              name: c.config.name,
+              backend: c.plan.backend,
+              pipeline: c.pipeline,
+              tls: c.tls,
+            })),
+          contexts: () => contextViews(this.engines),
+        });
+        return out.text();
+      },
     };
   }
 
@@ -235,11 +259,14 @@ export class BobcatServer {
         c.pipeline.stopping = true;
         await c.listener.stopAccepting();
       }
+      // WebSockets get 1001 once what is queued for them is written, within the stop timeout.
+      await Promise.all(this.connectors.map((c) => c.pipeline.webSockets?.closeAll(timeoutSeconds * 1000)));
       const drained = await Promise.all(this.connectors.map((c) => c.pipeline.drain(timeoutSeconds * 1000)));
       if (drained.includes(false)) log.warn(`requests still running after ${timeoutSeconds}s were cut off`);
       await Promise.all(this.connectors.map((c) => c.listener.closeAll()));
       // Managers write their sessions to their stores here, so data sources close last.
       for (const e of this.engines) await e.stop();
+      this.loopLag.stop();
       await this.globalDataSources.close();
       if (this.connectors.length > 0) log.info("bobcat stopped");
     })();
