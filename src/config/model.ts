@@ -93,6 +93,7 @@ export interface EngineConfig {
   backgroundProcessorDelay: number;
   hosts: HostConfig[];
   valves: ValveConfig[];
+  realm?: RealmConfig;
 }
 
 export interface HostConfig {
@@ -102,6 +103,7 @@ export interface HostConfig {
   workDir: string;
   contexts: ContextConfig[];
   valves: ValveConfig[];
+  realm?: RealmConfig;
 }
 
 export interface ContextConfig {
@@ -130,8 +132,13 @@ export interface ContextConfig {
   /** bobcat:manager: the no-login loopback rule still applies when a RemoteIpValve is configured. */
   allowLoopbackBehindProxy: boolean;
   securityConstraints: SecurityConstraintConfig[];
-  loginConfig?: { authMethod: "CLIENT-CERT" | "BASIC"; realmName: string };
-  /** Always present (defaults when the config has no realm:). */
+  loginConfig?: {
+    authMethod: "CLIENT-CERT" | "BASIC" | "DIGEST" | "FORM";
+    realmName: string;
+    formLoginPage?: string;
+    formErrorPage?: string;
+  };
+  /** Always present: the context's realm, else its host's, else its engine's, else an empty MemoryRealm. */
   realm: RealmConfig;
   resources: ResourceConfig[];
   valves: ValveConfig[];
@@ -191,14 +198,32 @@ export interface ManagerConfig {
 }
 
 export interface RealmConfig {
-  className: "MemoryRealm";
-  /** Tomcat's LockOutRealm around it; failureCount 0 turns it off. */
+  className: "MemoryRealm" | "UserDatabaseRealm" | "DataSourceRealm" | "LockOutRealm" | "CombinedRealm";
+  /** Tomcat's LockOutRealm around it (or, for a LockOutRealm, its own settings); failureCount 0 turns it off. */
   failureCount: number;
   lockOutTime: number;
   cacheSize: number;
   cacheRemovalWarningTime: number;
-  users: Array<{ username: string; password?: string; roles: string[] }>;
+  allRolesMode: string;
+  credentialHandler?: CredentialHandlerConfig;
+  /** MemoryRealm. */
+  users?: Array<{ username: string; password?: string; roles: string[] }>;
+  pathname?: string;
+  /** UserDatabaseRealm. */
+  resourceName?: string;
+  /** DataSourceRealm. */
+  dataSourceName?: string;
+  localDataSource?: boolean;
+  userTable?: string;
+  userNameCol?: string;
+  userCredCol?: string;
+  userRoleTable?: string;
+  roleNameCol?: string;
+  /** LockOutRealm, CombinedRealm. */
+  realms?: RealmConfig[];
 }
+
+import type { CredentialHandlerConfig } from "../core/credentials.ts";
 
 export interface SecurityConstraintConfig {
   displayName?: string;
@@ -208,7 +233,38 @@ export interface SecurityConstraintConfig {
   transportGuarantee: "NONE" | "INTEGRAL" | "CONFIDENTIAL";
 }
 
-export type ValveConfig = AccessLogValveConfig | RemoteIpValveConfig | SSLValveConfig;
+export type ValveConfig =
+  | AccessLogValveConfig
+  | RemoteIpValveConfig
+  | SSLValveConfig
+  | RequestFilterValveConfig
+  | HealthCheckValveConfig
+  | ErrorReportValveConfig;
+
+/** RemoteAddrValve, RemoteHostValve (regexes) and RemoteCIDRValve (lists of ranges). */
+export interface RequestFilterValveConfig {
+  className: "RemoteAddrValve" | "RemoteHostValve" | "RemoteCIDRValve";
+  allow?: string | string[];
+  deny?: string | string[];
+  denyStatus: number;
+  addConnectorPort: boolean;
+  invalidAuthenticationWhenDeny: boolean;
+  usePeerAddress: boolean;
+}
+
+export interface HealthCheckValveConfig {
+  className: "HealthCheckValve";
+  path: string;
+  checkContainersAvailable: boolean;
+}
+
+export interface ErrorReportValveConfig {
+  className: "ErrorReportValve";
+  showReport: boolean;
+  showServerInfo: boolean;
+  errorCodes: Record<string, string>;
+  exceptionTypes: Record<string, string>;
+}
 
 export interface RemoteIpValveConfig {
   className: "RemoteIpValve";

@@ -80,6 +80,7 @@ export class BobcatServer {
           strictServletCompliance: this.config.server.strictServletCompliance,
           baseDir: this.config.baseDir,
           globalDataSources: this.globalDataSources,
+          globalResources: this.config.server.globalNamingResources?.resources ?? [],
           platform: SERVER_PLATFORM,
           handlers: this.setup.handlers,
           admin: () => this.view,
