@@ -299,7 +299,6 @@ const DESIGNED_CLASSES: Record<string, string[]> = {
 /** Why whole elements have no counterpart, where "bobcat has no <X>" would not help. */
 const ELEMENT_REASONS: Record<string, string> = {
   Executor: "bobcat has no shared thread pools; maxThreads applies per connector",
-  UpgradeProtocol: "bobcat serves HTTP/2 over TLS by itself",
   Cluster:
     "bobcat has no clustering (sticky sessions: the Engine's jvmRoute; shared sessions: a PersistentManager with a DataSourceStore)",
   WatchedResource: "bobcat does not reload applications; restart it after a change",

@@ -52,6 +52,8 @@ export interface ConnectorConfig {
   xpoweredBy: boolean;
   defaultSSLHostConfigName: string;
   sslHostConfigs: SSLHostConfig[];
+  /** `<UpgradeProtocol className="...Http2Protocol">`: HTTP/2 (h2 by ALPN) on this TLS connector. */
+  upgradeProtocols: Array<{ className: "Http2Protocol" }>;
   /** Tomcat's connector name: `http-nio-8080`, `https-jsse-nio-127.0.0.1-8443`. */
   name: string;
 }

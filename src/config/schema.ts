@@ -285,6 +285,46 @@ export const Connector: ElementDef = {
   },
   children: {
     sslHostConfigs: { element: () => SSLHostConfig, list: true },
+    upgradeProtocols: {
+      element: () => UpgradeProtocol,
+      list: true,
+      doc: "`[{ className: Http2Protocol }]` turns HTTP/2 on for this connector, as in server.xml.",
+    },
+  },
+};
+
+const h2 = (doc: string, kind: AttrDef["kind"] = "int") =>
+  ignored(doc, "the runtime's HTTP/2 implementation has its own limits", kind);
+export const UpgradeProtocol: ElementDef = {
+  name: "UpgradeProtocol",
+  doc:
+    "Tomcat's <UpgradeProtocol>: Http2Protocol turns on HTTP/2 for the connector (h2 by ALPN over TLS). Without it a TLS connector offers only http/1.1, as Tomcat does.",
+  attrs: {},
+  variants: {
+    map: {
+      Http2Protocol: { fullName: "org.apache.coyote.http2.Http2Protocol", element: () => Http2ProtocolDef },
+    },
+  },
+};
+
+export const Http2ProtocolDef: ElementDef = {
+  name: "Http2Protocol",
+  doc: "HTTP/2 over TLS (ALPN h2). Plain-text h2c upgrade is not offered.",
+  attrs: {
+    maxConcurrentStreams: h2("Streams per connection."),
+    maxConcurrentStreamExecution: h2("Streams processed at once per connection."),
+    initialWindowSize: h2("Initial flow-control window."),
+    readTimeout: h2("Read timeout (ms)."),
+    writeTimeout: h2("Write timeout (ms)."),
+    keepAliveTimeout: h2("Idle timeout (ms)."),
+    streamReadTimeout: h2("Stream read timeout (ms)."),
+    streamWriteTimeout: h2("Stream write timeout (ms)."),
+    maxHeaderCount: h2("Most headers in a request."),
+    maxHeaderSize: h2("Largest request header block."),
+    maxTrailerCount: h2("Most trailers."),
+    maxTrailerSize: h2("Largest trailer block."),
+    overheadCountFactor: h2("Overhead protection."),
+    compression: ignored("Response compression.", "not implemented; put a compressing proxy in front"),
   },
 };
 
@@ -1016,6 +1056,8 @@ export const ALL_ELEMENTS: ElementDef[] = [
   Connector,
   SSLHostConfig,
   Certificate,
+  UpgradeProtocol,
+  Http2ProtocolDef,
   Engine,
   Host,
   Context,

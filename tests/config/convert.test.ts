@@ -110,9 +110,8 @@ describe("bobcat convert: Tomcat's default files (tomcat.md §6)", () => {
     expect(yaml).toContain(
       '# not converted: <Connector protocol="AJP/1.3" address="::1" port="8009" redirectPort="8443"> — bobcat has no AJP connector',
     );
-    expect(yaml).toContain(
-      '# not converted: <UpgradeProtocol className="org.apache.coyote.http2.Http2Protocol"> — bobcat serves HTTP/2 over TLS by itself',
-    );
+    // <UpgradeProtocol className="...Http2Protocol"> turns HTTP/2 on for that connector.
+    expect(https!.upgradeProtocols).toEqual([{ className: "Http2Protocol" }]);
     expect(yaml).toContain(
       '# not converted: <Executor name="tomcatThreadPool" namePrefix="catalina-exec-" maxThreads="150" minSpareThreads="4"> — bobcat has no shared thread pools',
     );
@@ -178,7 +177,6 @@ describe("bobcat convert: fixtures", () => {
       expect.stringMatching(/^conf\/tls-keystore-pem\.xml:6: not converted: <Executor /),
       'conf/tls-keystore-pem.xml:7: <Connector> maxParameterCount="1000" not converted — not a bobcat <Connector> attribute',
       'conf/tls-keystore-pem.xml:9: <Connector> maxParameterCount="1000" not converted — not a bobcat <Connector> attribute',
-      expect.stringMatching(/^conf\/tls-keystore-pem\.xml:11: not converted: <UpgradeProtocol /),
     ]);
   });
 

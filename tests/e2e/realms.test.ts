@@ -12,6 +12,7 @@ import { join } from "node:path";
 import {
   cleanup,
   freePort,
+  PKI,
   run,
   runCli,
   type Running,
@@ -281,6 +282,72 @@ for (const runtime of RUNTIMES) {
     });
   });
 }
+
+describe("HTTP/2 where Http2Protocol is on, http/1.1 where not", () => {
+  const h2Config = (on: number, off: number) => {
+    const tls = `          SSLEnabled: true
+          sslHostConfigs:
+            - certificates:
+                - certificateFile: ${PKI}/localhost-rsa.pem
+                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
+                  certificateChainFile: ${PKI}/intermediate.pem
+`;
+    return `server:
+  services:
+    - connectors:
+        - port: ${on}
+          address: 127.0.0.1
+          upgradeProtocols: [{ className: org.apache.coyote.http2.Http2Protocol }]
+${tls}        - port: ${off}
+          address: 127.0.0.1
+${tls}      engine:
+        defaultHost: localhost
+        hosts:
+          - name: localhost
+            contexts: [{ path: "", docBase: "\${catalina.base}/site" }]
+`;
+  };
+  const version = async (port: number) => {
+    const r = await run([
+      "curl",
+      "-s",
+      "--http2",
+      "--cacert",
+      join(PKI, "ca.pem"),
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_version} %{http_code}",
+      "--resolve",
+      `localhost:${port}:127.0.0.1`,
+      `https://localhost:${port}/`,
+    ]);
+    return r.stdout;
+  };
+  for (const runtime of RUNTIMES) {
+    for (const compat of [false, true]) {
+      test(`${runtime} ${compat ? "node-compat" : "native"}`, async () => {
+        const [on, off] = [await freePort(), await freePort()];
+        const srv = await startBobcat({
+          runtime,
+          config: h2Config(on, off),
+          files: { "site/index.html": "hi" },
+          connectors: 2,
+          env: compat ? { BOBCAT_BACKEND: "node-compat" } : {},
+        });
+        try {
+          expect(await version(on)).toBe("2 200");
+          expect(await version(off)).toBe("1.1 200");
+          expect(srv.output()).toContain("negotiates h2 and http/1.1 by ALPN");
+          expect(srv.output()).toContain("negotiates http/1.1 only");
+        } finally {
+          await srv.stop();
+          cleanup(srv.base);
+        }
+      }, 60000);
+    }
+  }
+});
 
 describe("server.xml with access restrictions", () => {
   const serverXml = (port: number, extra: string) =>
