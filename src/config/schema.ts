@@ -98,9 +98,9 @@ export const Resource: ElementDef = {
     maxWait: int("DBCP 1 spelling of maxWaitMillis.", undefined, { min: 0 }),
     auth: ignored("JNDI auth (Container/Application).", "not applicable"),
     description: ignored("Description.", "for people only"),
-    pathname: path("type UserDatabase: the tomcat-users.xml file (relative to the base directory).", {
-      default: "conf/tomcat-users.xml",
-    }),
+    pathname: path(
+      "type UserDatabase: the tomcat-users.xml file (relative to the base directory; default conf/tomcat-users.xml).",
+    ),
     readonly: ignored("type UserDatabase: no writes.", "bobcat never writes the users file", "boolean"),
     driverClassName: ignored("JDBC driver class.", "the driver follows from the URL"),
     factory: ignored("JNDI object factory.", "not applicable"),

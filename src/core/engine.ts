@@ -114,6 +114,7 @@ export class ContextRuntime {
       globalDataSources: settings.globalDataSources,
       localDataSources: this.dataSources,
       where: `${host.config.name}${config.path || "/"}`,
+      baseDir: settings.baseDir,
     }, config.loginConfig?.authMethod === "CLIENT-CERT" ? normaliseDn : undefined);
     this.auth = new Authenticator(config, realm);
     this.sessions = new SessionBinding(config, host.config, engine, settings, this.dataSources);

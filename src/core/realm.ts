@@ -40,6 +40,8 @@ export interface RealmEnv {
   localDataSources?: DataSources;
   /** For messages: "localhost/app". */
   where: string;
+  /** $CATALINA_BASE: a UserDatabase without pathname reads conf/tomcat-users.xml there. */
+  baseDir: string;
 }
 
 export interface Realm {
@@ -216,7 +218,10 @@ class UserDatabaseRealm extends LookupRealm {
         `add server.globalNamingResources.resources: [{ name: ${name}, type: org.apache.catalina.UserDatabase, pathname: conf/tomcat-users.xml }]`,
       );
     }
-    for (const u of await readUsersFile(this.env, String(resource.pathname), resource, "pathname")) {
+    const file = typeof resource.pathname === "string"
+      ? resource.pathname
+      : `${this.env.baseDir.replace(/\/$/, "")}/conf/tomcat-users.xml`;
+    for (const u of await readUsersFile(this.env, file, resource, "pathname")) {
       this.users.set(this.normalise(u.name), u);
     }
   }

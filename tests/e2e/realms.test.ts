@@ -7,6 +7,7 @@
  * RemoteAddrValve converted and run, and access restrictions convert cannot honour refused.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -131,6 +132,21 @@ function config(port: number): string {
                 securityConstraints: [{ urlPatterns: ["/*"], authRoles: [user] }]
                 realm:
                   users: [{ username: erin, password: "pw 2", roles: [user] }]
+              - path: /db
+                docBase: app
+                loginConfig: { authMethod: BASIC, realmName: Db }
+                securityConstraints: [{ urlPatterns: ["/*"], authRoles: [user] }]
+                resources: [{ name: jdbc/users, url: "sqlite:users.db" }]
+                realm:
+                  className: org.apache.catalina.realm.DataSourceRealm
+                  dataSourceName: jdbc/users
+                  localDataSource: true
+                  userTable: users
+                  userNameCol: user_name
+                  userCredCol: user_pass
+                  userRoleTable: user_roles
+                  roleNameCol: role_name
+                  credentialHandler: { className: SecretKeyCredentialHandler }
               - path: /local
                 docBase: app
                 valves:
@@ -181,7 +197,14 @@ for (const runtime of RUNTIMES) {
     let url: string;
     beforeAll(async () => {
       const port = await freePort();
-      srv = await startBobcat({ runtime, config: config(port), files: files(h) });
+      const base = tempDir();
+      const db = new Database(join(base, "users.db"));
+      db.run("CREATE TABLE users (user_name TEXT PRIMARY KEY, user_pass TEXT)");
+      db.run("CREATE TABLE user_roles (user_name TEXT, role_name TEXT)");
+      db.run("INSERT INTO users VALUES (?, ?), (?, ?)", ["bob", h.pbkdf2, "nora", h.pbkdf2]);
+      db.run("INSERT INTO user_roles VALUES (?, ?)", ["bob", "user"]);
+      db.close();
+      srv = await startBobcat({ runtime, base, config: config(port), files: files(h) });
       url = `http://127.0.0.1:${port}`;
     }, 60000);
     afterAll(async () => {
@@ -251,6 +274,13 @@ for (const runtime of RUNTIMES) {
       expect((await curl(["--digest", "-u", "dave:wrong", `${url}/digest/`])).status).toBe(401);
       const plain = await curl(["--digest", "-u", "erin:pw 2", `${url}/plain/`]);
       expect(plain.body).toBe("INDEX");
+    });
+
+    test("DataSourceRealm: users and roles tables in SQLite, PBKDF2 passwords", async () => {
+      expect((await curl(["-u", "bob:hunter2", `${url}/db/`])).body).toBe("INDEX");
+      expect((await curl(["-u", "nora:hunter2", `${url}/db/`])).status).toBe(403);
+      expect((await curl(["-u", "bob:nope", `${url}/db/`])).status).toBe(401);
+      expect((await curl(["-u", "nobody:x", `${url}/db/`])).status).toBe(401);
     });
 
     test("LockOutRealm: 5 failures lock the name, even with the right password, until lockOutTime", async () => {
