@@ -388,6 +388,8 @@ function normaliseEngine(service: ServiceConfig, path: PathSeg[], v: Validator, 
       } else names.set(lower, at);
     }
     h.workDir ??= join(baseDir, "work", engine.name, h.name ?? "");
+    // The innermost realm defined applies, as in Tomcat: context, else host, else engine.
+    h.realm ??= engine.realm;
     normaliseContexts(h, hPath, v);
   });
   if (engine.defaultHost && engine.hosts.length > 0 && !names.has(engine.defaultHost.toLowerCase())) {
@@ -464,7 +466,7 @@ function normaliseContexts(h: HostConfig, hPath: PathSeg[], v: Validator): void 
       "cookieProcessor",
     ]) as unknown as ContextConfig["cookieProcessor"];
     // Always present, so the LockOutRealm defaults come from the schema even without realm:.
-    ctx.realm ??= v.element(Realm, {}, [...cPath, "realm"]) as unknown as ContextConfig["realm"];
+    ctx.realm ??= h.realm ?? v.element(Realm, {}, [...cPath, "realm"]) as unknown as ContextConfig["realm"];
     const modes = ctx.sessionTrackingModes.map((m) => m.toUpperCase());
     const badMode = modes.find((m) => !["COOKIE", "URL", "SSL"].includes(m));
     if (badMode) {

@@ -59,6 +59,8 @@ export interface ConnectorConfig {
   webSocketPingInterval: number;
   webSocketBackpressureLimit: number;
   sslHostConfigs: SSLHostConfig[];
+  /** `<UpgradeProtocol className="...Http2Protocol">`: HTTP/2 (h2 by ALPN) on this TLS connector. */
+  upgradeProtocols: Array<{ className: "Http2Protocol" }>;
   /** Tomcat's connector name: `http-nio-8080`, `https-jsse-nio-127.0.0.1-8443`. */
   name: string;
 }
@@ -102,6 +104,7 @@ export interface EngineConfig {
   backgroundProcessorDelay: number;
   hosts: HostConfig[];
   valves: ValveConfig[];
+  realm?: RealmConfig;
 }
 
 export interface HostConfig {
@@ -111,6 +114,7 @@ export interface HostConfig {
   workDir: string;
   contexts: ContextConfig[];
   valves: ValveConfig[];
+  realm?: RealmConfig;
 }
 
 export interface ContextConfig {
@@ -141,8 +145,13 @@ export interface ContextConfig {
   webSocketAllowedOrigins: string[];
   webSocketSessionRefresh: boolean;
   securityConstraints: SecurityConstraintConfig[];
-  loginConfig?: { authMethod: "CLIENT-CERT" | "BASIC"; realmName: string };
-  /** Always present (defaults when the config has no realm:). */
+  loginConfig?: {
+    authMethod: "CLIENT-CERT" | "BASIC" | "DIGEST" | "FORM";
+    realmName: string;
+    formLoginPage?: string;
+    formErrorPage?: string;
+  };
+  /** Always present: the context's realm, else its host's, else its engine's, else an empty MemoryRealm. */
   realm: RealmConfig;
   resources: ResourceConfig[];
   valves: ValveConfig[];
@@ -202,14 +211,32 @@ export interface ManagerConfig {
 }
 
 export interface RealmConfig {
-  className: "MemoryRealm";
-  /** Tomcat's LockOutRealm around it; failureCount 0 turns it off. */
+  className: "MemoryRealm" | "UserDatabaseRealm" | "DataSourceRealm" | "LockOutRealm" | "CombinedRealm";
+  /** Tomcat's LockOutRealm around it (or, for a LockOutRealm, its own settings); failureCount 0 turns it off. */
   failureCount: number;
   lockOutTime: number;
   cacheSize: number;
   cacheRemovalWarningTime: number;
-  users: Array<{ username: string; password?: string; roles: string[] }>;
+  allRolesMode: string;
+  credentialHandler?: CredentialHandlerConfig;
+  /** MemoryRealm. */
+  users?: Array<{ username: string; password?: string; roles: string[] }>;
+  pathname?: string;
+  /** UserDatabaseRealm. */
+  resourceName?: string;
+  /** DataSourceRealm. */
+  dataSourceName?: string;
+  localDataSource?: boolean;
+  userTable?: string;
+  userNameCol?: string;
+  userCredCol?: string;
+  userRoleTable?: string;
+  roleNameCol?: string;
+  /** LockOutRealm, CombinedRealm. */
+  realms?: RealmConfig[];
 }
+
+import type { CredentialHandlerConfig } from "../core/credentials.ts";
 
 export interface SecurityConstraintConfig {
   displayName?: string;
@@ -219,7 +246,38 @@ export interface SecurityConstraintConfig {
   transportGuarantee: "NONE" | "INTEGRAL" | "CONFIDENTIAL";
 }
 
-export type ValveConfig = AccessLogValveConfig | RemoteIpValveConfig | SSLValveConfig;
+export type ValveConfig =
+  | AccessLogValveConfig
+  | RemoteIpValveConfig
+  | SSLValveConfig
+  | RequestFilterValveConfig
+  | HealthCheckValveConfig
+  | ErrorReportValveConfig;
+
+/** RemoteAddrValve, RemoteHostValve (regexes) and RemoteCIDRValve (lists of ranges). */
+export interface RequestFilterValveConfig {
+  className: "RemoteAddrValve" | "RemoteHostValve" | "RemoteCIDRValve";
+  allow?: string | string[];
+  deny?: string | string[];
+  denyStatus: number;
+  addConnectorPort: boolean;
+  invalidAuthenticationWhenDeny: boolean;
+  usePeerAddress: boolean;
+}
+
+export interface HealthCheckValveConfig {
+  className: "HealthCheckValve";
+  path: string;
+  checkContainersAvailable: boolean;
+}
+
+export interface ErrorReportValveConfig {
+  className: "ErrorReportValve";
+  showReport: boolean;
+  showServerInfo: boolean;
+  errorCodes: Record<string, string>;
+  exceptionTypes: Record<string, string>;
+}
 
 export interface RemoteIpValveConfig {
   className: "RemoteIpValve";

@@ -105,6 +105,10 @@ export const Resource: ElementDef = {
     maxWait: int("DBCP 1 spelling of maxWaitMillis.", undefined, { min: 0 }),
     auth: ignored("JNDI auth (Container/Application).", "not applicable"),
     description: ignored("Description.", "for people only"),
+    pathname: path(
+      "type UserDatabase: the tomcat-users.xml file (relative to the base directory; default conf/tomcat-users.xml).",
+    ),
+    readonly: ignored("type UserDatabase: no writes.", "bobcat never writes the users file", "boolean"),
     driverClassName: ignored("JDBC driver class.", "the driver follows from the URL"),
     factory: ignored("JNDI object factory.", "not applicable"),
     closeMethod: ignored("JNDI close method.", "not applicable"),
@@ -317,6 +321,46 @@ export const Connector: ElementDef = {
   },
   children: {
     sslHostConfigs: { element: () => SSLHostConfig, list: true },
+    upgradeProtocols: {
+      element: () => UpgradeProtocol,
+      list: true,
+      doc: "`[{ className: Http2Protocol }]` turns HTTP/2 on for this connector, as in server.xml.",
+    },
+  },
+};
+
+const h2 = (doc: string, kind: AttrDef["kind"] = "int") =>
+  ignored(doc, "the runtime's HTTP/2 implementation has its own limits", kind);
+export const UpgradeProtocol: ElementDef = {
+  name: "UpgradeProtocol",
+  doc:
+    "Tomcat's <UpgradeProtocol>: Http2Protocol turns on HTTP/2 for the connector (h2 by ALPN over TLS). Without it a TLS connector offers only http/1.1, as Tomcat does.",
+  attrs: {},
+  variants: {
+    map: {
+      Http2Protocol: { fullName: "org.apache.coyote.http2.Http2Protocol", element: () => Http2ProtocolDef },
+    },
+  },
+};
+
+export const Http2ProtocolDef: ElementDef = {
+  name: "Http2Protocol",
+  doc: "HTTP/2 over TLS (ALPN h2). Plain-text h2c upgrade is not offered.",
+  attrs: {
+    maxConcurrentStreams: h2("Streams per connection."),
+    maxConcurrentStreamExecution: h2("Streams processed at once per connection."),
+    initialWindowSize: h2("Initial flow-control window."),
+    readTimeout: h2("Read timeout (ms)."),
+    writeTimeout: h2("Write timeout (ms)."),
+    keepAliveTimeout: h2("Idle timeout (ms)."),
+    streamReadTimeout: h2("Stream read timeout (ms)."),
+    streamWriteTimeout: h2("Stream write timeout (ms)."),
+    maxHeaderCount: h2("Most headers in a request."),
+    maxHeaderSize: h2("Largest request header block."),
+    maxTrailerCount: h2("Most trailers."),
+    maxTrailerSize: h2("Largest trailer block."),
+    overheadCountFactor: h2("Overhead protection."),
+    compression: ignored("Response compression.", "not implemented; put a compressing proxy in front"),
   },
 };
 
@@ -483,6 +527,7 @@ export const Engine: ElementDef = {
   children: {
     hosts: { element: () => Host, list: true },
     valves: { element: () => Valve, list: true },
+    realm: { element: () => Realm, list: false },
   },
 };
 
@@ -501,6 +546,7 @@ export const Host: ElementDef = {
   children: {
     contexts: { element: () => Context, list: true },
     valves: { element: () => Valve, list: true },
+    realm: { element: () => Realm, list: false },
   },
 };
 
@@ -576,25 +622,24 @@ export const LoginConfig: ElementDef = {
   attrs: {
     authMethod: {
       kind: "enum",
-      values: ["CLIENT-CERT", "BASIC"],
+      values: ["CLIENT-CERT", "BASIC", "DIGEST", "FORM"],
       required: true,
-      doc: "CLIENT-CERT: the verified TLS client certificate; BASIC: user name and password against the realm.",
+      doc:
+        "CLIENT-CERT: the verified TLS client certificate; BASIC, DIGEST (RFC 7616) and FORM (j_security_check): user name and password against the realm.",
     },
-    realmName: str("Realm name shown by BASIC authentication.", { default: "bobcat" }),
+    realmName: str("Realm name shown by BASIC and DIGEST authentication.", { default: "bobcat" }),
+    formLoginPage: str(
+      "FORM: the login page, a path in the context (e.g. /login.html), served in place of the page asked for.",
+    ),
+    formErrorPage: str("FORM: the page served when a login fails (e.g. /error.html)."),
   },
 };
 
 export const Realm: ElementDef = {
   name: "Realm",
   doc:
-    "Users and their roles (Tomcat's MemoryRealm with tomcat-users.xml inline), inside Tomcat's LockOutRealm: after failureCount failed BASIC logins in a row a user name is refused, even with the right password, for lockOutTime seconds.",
+    "Users and their roles. Tomcat's realms: MemoryRealm (users inline or a tomcat-users.xml file), UserDatabaseRealm (the GlobalNamingResources UserDatabase), DataSourceRealm (users and roles tables), LockOutRealm and CombinedRealm around nested realms. The innermost realm defined (context, else host, else engine) applies. A realm that is not a LockOutRealm is still wrapped in one with the attributes below, as Tomcat's own server.xml wraps every realm: after failureCount failed logins in a row a user name is refused, even with the right password, for lockOutTime seconds.",
   attrs: {
-    className: {
-      kind: "enum",
-      values: ["MemoryRealm", "org.apache.catalina.realm.MemoryRealm"],
-      default: "MemoryRealm",
-      doc: "The realm implementation.",
-    },
     failureCount: int("LockOutRealm: failed logins in a row that lock a user name out (0: no lock-out).", 5, {
       min: 0,
     }),
@@ -613,9 +658,156 @@ export const Realm: ElementDef = {
       3600,
       { min: 0 },
     ),
+    allRolesMode: {
+      kind: "enum",
+      values: ["strict", "authOnly", "strictAuthOnly"],
+      default: "strict",
+      doc: "How authRoles `*` is read; bobcat reads it as any authenticated user in every mode.",
+    },
+  },
+  children: {
+    credentialHandler: { element: () => CredentialHandler, list: false },
+  },
+  variants: {
+    defaultVariant: "MemoryRealm",
+    map: {
+      MemoryRealm: { fullName: "org.apache.catalina.realm.MemoryRealm", element: () => MemoryRealmDef },
+      UserDatabaseRealm: {
+        fullName: "org.apache.catalina.realm.UserDatabaseRealm",
+        element: () => UserDatabaseRealmDef,
+      },
+      DataSourceRealm: { fullName: "org.apache.catalina.realm.DataSourceRealm", element: () => DataSourceRealmDef },
+      LockOutRealm: { fullName: "org.apache.catalina.realm.LockOutRealm", element: () => LockOutRealmDef },
+      CombinedRealm: { fullName: "org.apache.catalina.realm.CombinedRealm", element: () => CombinedRealmDef },
+    },
+  },
+};
+
+export const MemoryRealmDef: ElementDef = {
+  name: "MemoryRealm",
+  doc: "Users listed inline (users:) and/or read at start from a tomcat-users.xml-format file (pathname).",
+  attrs: {
+    pathname: path("A tomcat-users.xml-format file (<user username password roles>), relative to the base directory."),
   },
   children: {
     users: { element: () => RealmUser, list: true },
+  },
+};
+
+export const UserDatabaseRealmDef: ElementDef = {
+  name: "UserDatabaseRealm",
+  doc:
+    "Users, roles and groups of a UserDatabase: the server.globalNamingResources resource named resourceName (type UserDatabase, pathname: conf/tomcat-users.xml).",
+  attrs: {
+    resourceName: str("Name of the global UserDatabase resource.", { default: "UserDatabase" }),
+    localJndiResource: ignored(
+      "Look the resource up in the context.",
+      "the resource is always the global one",
+      "boolean",
+    ),
+    useStaticPrincipal: ignored("Principal class.", "not applicable", "boolean"),
+  },
+};
+
+export const DataSourceRealmDef: ElementDef = {
+  name: "DataSourceRealm",
+  doc: "Users and roles in database tables, through a named data source (SQLite, PostgreSQL, MySQL).",
+  attrs: {
+    dataSourceName: str("Name of the Resource (global first, then the context's).", { required: true }),
+    localDataSource: bool("Look the data source up among the context's resources only.", false),
+    userTable: str("Table of users.", { required: true }),
+    userNameCol: str("Column of user names (in userTable and userRoleTable).", { required: true }),
+    userCredCol: str("Column of stored passwords (in userTable), in the credentialHandler's format.", {
+      required: true,
+    }),
+    userRoleTable: str("Table of user roles (user name, role name)."),
+    roleNameCol: str("Column of role names (in userRoleTable)."),
+  },
+};
+
+export const LockOutRealmDef: ElementDef = {
+  name: "LockOutRealm",
+  doc: "Tomcat's LockOutRealm: the nested realms, with user names locked out after failureCount failures.",
+  attrs: {},
+  children: {
+    realms: { element: () => Realm, list: true },
+  },
+};
+
+export const CombinedRealmDef: ElementDef = {
+  name: "CombinedRealm",
+  doc: "Tomcat's CombinedRealm: a user is authenticated by the first nested realm that knows the name.",
+  attrs: {},
+  children: {
+    realms: { element: () => Realm, list: true },
+  },
+};
+
+export const CredentialHandler: ElementDef = {
+  name: "CredentialHandler",
+  doc: "How stored passwords are compared (Tomcat's formats, as digest.sh prints them).",
+  attrs: {},
+  variants: {
+    map: {
+      MessageDigestCredentialHandler: {
+        fullName: "org.apache.catalina.realm.MessageDigestCredentialHandler",
+        element: () => MessageDigestCredentialHandlerDef,
+      },
+      SecretKeyCredentialHandler: {
+        fullName: "org.apache.catalina.realm.SecretKeyCredentialHandler",
+        element: () => SecretKeyCredentialHandlerDef,
+      },
+      NestedCredentialHandler: {
+        fullName: "org.apache.catalina.realm.NestedCredentialHandler",
+        element: () => NestedCredentialHandlerDef,
+      },
+    },
+  },
+};
+
+export const MessageDigestCredentialHandlerDef: ElementDef = {
+  name: "MessageDigestCredentialHandler",
+  doc:
+    "Digested passwords: `salt$iterations$hexdigest`, a plain hex digest, or {SHA}/{MD5}/{SSHA}; plain text without algorithm.",
+  attrs: {
+    algorithm: str("MessageDigest algorithm: SHA-256, SHA-512, SHA-1, MD5 (none: plain text)."),
+    iterations: int("Iterations when making a stored password.", 1, { min: 1 }),
+    saltLength: int("Salt bytes when making a stored password.", 32, { min: 0 }),
+    encoding: str("Character encoding of passwords.", { default: "UTF-8" }),
+    logInvalidStoredCredentials: ignored(
+      "Log malformed stored passwords.",
+      "malformed ones simply never match",
+      "boolean",
+    ),
+  },
+};
+
+export const SecretKeyCredentialHandlerDef: ElementDef = {
+  name: "SecretKeyCredentialHandler",
+  doc: "PBKDF2 passwords: `salt$iterations$hexkey`.",
+  attrs: {
+    algorithm: str("PBKDF2WithHmacSHA1 (Tomcat's default), PBKDF2WithHmacSHA256, PBKDF2WithHmacSHA512.", {
+      default: "PBKDF2WithHmacSHA1",
+    }),
+    iterations: int("Iterations when making a stored password.", 20000, { min: 1 }),
+    keyLength: int("Key bits when making a stored password (matching uses the stored key's length).", 160, {
+      min: 8,
+    }),
+    saltLength: int("Salt bytes when making a stored password.", 32, { min: 0 }),
+    logInvalidStoredCredentials: ignored(
+      "Log malformed stored passwords.",
+      "malformed ones simply never match",
+      "boolean",
+    ),
+  },
+};
+
+export const NestedCredentialHandlerDef: ElementDef = {
+  name: "NestedCredentialHandler",
+  doc: "A password matches when any of the nested handlers matches it.",
+  attrs: {},
+  children: {
+    credentialHandlers: { element: () => CredentialHandler, list: true },
   },
 };
 
@@ -808,6 +1000,11 @@ export const Valve: ElementDef = {
       AccessLogValve: { fullName: "org.apache.catalina.valves.AccessLogValve", element: () => AccessLogValve },
       RemoteIpValve: { fullName: "org.apache.catalina.valves.RemoteIpValve", element: () => RemoteIpValve },
       SSLValve: { fullName: "org.apache.catalina.valves.SSLValve", element: () => SSLValve },
+      RemoteAddrValve: { fullName: "org.apache.catalina.valves.RemoteAddrValve", element: () => RemoteAddrValve },
+      RemoteCIDRValve: { fullName: "org.apache.catalina.valves.RemoteCIDRValve", element: () => RemoteCIDRValve },
+      RemoteHostValve: { fullName: "org.apache.catalina.valves.RemoteHostValve", element: () => RemoteHostValve },
+      HealthCheckValve: { fullName: "org.apache.catalina.valves.HealthCheckValve", element: () => HealthCheckValve },
+      ErrorReportValve: { fullName: "org.apache.catalina.valves.ErrorReportValve", element: () => ErrorReportValve },
     },
   },
 };
@@ -877,6 +1074,78 @@ export const SSLValve: ElementDef = {
   },
 };
 
+const filterAttrs = (what: string, kind: "regex" | "list"): Record<string, AttrDef> => ({
+  allow: kind === "regex"
+    ? { kind, doc: `Regex the whole ${what} must match to be let in.` }
+    : { kind, doc: `Address ranges (CIDR: 10.0.0.0/8, ::1) let in.` },
+  deny: kind === "regex"
+    ? { kind, doc: `Regex of ${what}s refused (checked before allow).` }
+    : { kind, doc: `Address ranges refused (checked before allow).` },
+  denyStatus: int("Status answered to a refused request.", 403, { min: 400, max: 599 }),
+  addConnectorPort: bool(
+    kind === "regex"
+      ? `Match \`${what};connectorPort\` instead (one valve for several connectors).`
+      : "Entries may end in ;port, matched against the connector's port.",
+    false,
+  ),
+  invalidAuthenticationWhenDeny: bool(
+    "Tomcat turns a refusal into a failed login only with preemptiveAuthentication, which bobcat does not have: refused requests get denyStatus either way.",
+    false,
+  ),
+  usePeerAddress: bool("Match the TCP peer's address, not the one a RemoteIpValve took from X-Forwarded-For.", false),
+});
+
+export const RemoteAddrValve: ElementDef = {
+  name: "RemoteAddrValve",
+  doc:
+    "Lets in or refuses clients by their address (canonical text: 127.0.0.1, ::1), matched by regex. Without allow or deny everyone is refused, as Tomcat.",
+  attrs: filterAttrs("address", "regex"),
+};
+
+export const RemoteCIDRValve: ElementDef = {
+  name: "RemoteCIDRValve",
+  doc: "Lets in or refuses clients by address range (allow/deny: comma lists of CIDR ranges).",
+  attrs: filterAttrs("address", "list"),
+};
+
+export const RemoteHostValve: ElementDef = {
+  name: "RemoteHostValve",
+  doc:
+    "Tomcat matches the client's host name, which is its address unless the connector has enableLookups; bobcat never looks names up, so the regex matches the address text, as Tomcat with enableLookups=false.",
+  attrs: filterAttrs("host name", "regex"),
+};
+
+export const HealthCheckValve: ElementDef = {
+  name: "HealthCheckValve",
+  doc: 'Answers `path` with 200 {"status":"UP"} (503 {"status":"DOWN"} while a context of the host has not started).',
+  attrs: {
+    path: str("Path answered.", { default: "/health" }),
+    checkContainersAvailable: bool("Answer DOWN while any context is not started.", true),
+  },
+};
+
+export const ErrorReportValve: ElementDef = {
+  name: "ErrorReportValve",
+  doc:
+    "The error pages bobcat itself writes (404, 403, 401, 500...): with or without the message, with or without the server name, or a file per status code (errorCode.404: path) or exception type (exceptionType.*).",
+  attrs: {
+    showReport: bool("Include the message and description.", true),
+    showServerInfo: bool("Include the server name at the bottom.", true),
+    errorCodes: {
+      kind: "map",
+      default: {},
+      doc:
+        'status code → file served as that status\'s page (server.xml: errorCode.404="path"); 0 is the page for every status without its own.',
+    },
+    exceptionTypes: {
+      kind: "map",
+      default: {},
+      doc:
+        'server.xml exceptionType.NAME="path": bobcat has no Java exceptions; java.lang.Throwable and java.lang.Exception are used for 500 pages.',
+    },
+  },
+};
+
 /** Every element, for the JSON Schema and the README reference. */
 export const ALL_ELEMENTS: ElementDef[] = [
   ConfigFile,
@@ -888,6 +1157,8 @@ export const ALL_ELEMENTS: ElementDef[] = [
   SSLHostConfig,
   Certificate,
   Acme,
+  UpgradeProtocol,
+  Http2ProtocolDef,
   Engine,
   Host,
   Context,
@@ -908,4 +1179,18 @@ export const ALL_ELEMENTS: ElementDef[] = [
   AccessLogValve,
   RemoteIpValve,
   SSLValve,
+  RemoteAddrValve,
+  RemoteCIDRValve,
+  RemoteHostValve,
+  HealthCheckValve,
+  ErrorReportValve,
+  MemoryRealmDef,
+  UserDatabaseRealmDef,
+  DataSourceRealmDef,
+  LockOutRealmDef,
+  CombinedRealmDef,
+  CredentialHandler,
+  MessageDigestCredentialHandlerDef,
+  SecretKeyCredentialHandlerDef,
+  NestedCredentialHandlerDef,
 ];

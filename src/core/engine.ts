@@ -7,14 +7,18 @@ import { isBodyTooLarge, isClientBodyError } from "./body-limit.ts";
 import type { ContextConfig, EngineConfig, HostConfig, ServiceConfig, ValveConfig } from "../config/model.ts";
 import { ConstraintChecker, secureRedirect } from "./constraints.ts";
 import { type ConnectionInfo, type ConnectorInfo, RequestContext } from "./context.ts";
-import { errorPage } from "./error-page.ts";
+import { applyErrorReport, errorPage, type ErrorReportSettings } from "./error-page.ts";
+import { type AccessValve, accessValves, HealthCheck } from "./access-valves.ts";
+import { isAbsolute, resolve } from "node:path";
 import { type FetchHandler, loadHandler } from "./handlers.ts";
 import { SessionBinding, type SessionSettings } from "./sessions.ts";
 import type { DataSources } from "../datasource/resources.ts";
 import type { AccessLogWriter, Platform } from "./platform.ts";
 import type { AdminView } from "./admin.ts";
 import { BobcatError } from "../util/errors.ts";
-import { Authenticator } from "./auth.ts";
+import { Authenticator, normaliseDn } from "./auth.ts";
+import { createRealm } from "./realm.ts";
+import type { ResourceConfig } from "../config/model.ts";
 import { locateError, sourceOf } from "../config/validate.ts";
 import { RemoteIpValve, type RequestValve, SSLValve } from "./proxy-valves.ts";
 import { encodeSegment, normalizePath, readTarget } from "./request-target.ts";
@@ -32,6 +36,8 @@ export interface EngineSettings extends SessionSettings {
   admin?: () => AdminView | undefined;
   /** Where the engine counts requests and their latency (the server's /metrics); none on the edge. */
   requestMetrics?: RequestMetrics;
+  /** `server.globalNamingResources.resources`: UserDatabase resources for UserDatabaseRealm. */
+  globalResources?: readonly ResourceConfig[];
 }
 
 function accessLogs(valves: ValveConfig[], platform: Platform): AccessLogWriter[] {
@@ -74,6 +80,11 @@ export class ContextRuntime {
   readonly hsts?: string;
   /** Engine, host and context request valves, outermost first. */
   valves: RequestValve[] = [];
+  /** Engine, host and context access valves (RemoteAddrValve...), outermost first. */
+  filters: AccessValve[] = [];
+  /** The innermost ErrorReportValve (context, host, engine), read at start. */
+  errorReport?: ErrorReportSettings;
+  started = false;
   /** The context path as it appears in an encoded URL. */
   readonly encodedPath: string;
   /** Origin allow-list, session refresh and the sockets of each session. */
@@ -97,13 +108,21 @@ export class ContextRuntime {
       );
     }
     this.constraints = new ConstraintChecker(config.securityConstraints);
-    this.auth = new Authenticator(config);
     this.dataSources = config.resources.length > 0
       ? platform.createDataSources(config.resources, {
         baseDir: settings.baseDir,
         path: `${host.config.name}${config.path || "/"}: resources`,
       })
       : undefined;
+    const realm = createRealm(config.realm, {
+      platform,
+      globalResources: settings.globalResources ?? [],
+      globalDataSources: settings.globalDataSources,
+      localDataSources: this.dataSources,
+      where: `${host.config.name}${config.path || "/"}`,
+      baseDir: settings.baseDir,
+    }, config.loginConfig?.authMethod === "CLIENT-CERT" ? normaliseDn : undefined);
+    this.auth = new Authenticator(config, realm);
     this.sessions = new SessionBinding(config, host.config, engine, settings, this.dataSources);
     this.accessLogs = accessLogs(config.valves, platform);
     this.webSockets = new ContextWebSockets(
@@ -125,6 +144,7 @@ export class ContextRuntime {
 
   /** Loads the handler and its session listeners, then the session manager (persisted sessions). */
   async start(): Promise<void> {
+    await this.auth.realm.start();
     if (this.config.handler) {
       const loaded = await loadHandler(this.config.handler, this.config, {
         engine: this.engine,
@@ -142,6 +162,49 @@ export class ContextRuntime {
     } catch (e) {
       throw locateError(e, [this.config.manager.store, this.config.manager, this.config]);
     }
+    const report = [...this.config.valves, ...this.host.config.valves, ...this.engine.valves].find((v) =>
+      v.className === "ErrorReportValve"
+    );
+    if (report?.className === "ErrorReportValve") {
+      const pages = new Map<string, string>();
+      const files: Array<[string, string, string]> = [
+        ...Object.entries(report.errorCodes).map(([k, f]) => [k, f, `errorCodes.${k}`] as [string, string, string]),
+        // There are no Java exceptions: a page for Throwable/Exception is the page of every 500.
+        ...Object.entries(report.exceptionTypes)
+          .filter(([k]) => /^java\.lang\.(Throwable|Exception|RuntimeException|Error)$/.test(k))
+          .map(([k, f]) => ["500", f, `exceptionTypes.${k}`] as [string, string, string]),
+      ];
+      for (const [code, file, attr] of files) {
+        if (code !== "0" && !/^[1-5]\d\d$/.test(code)) {
+          throw new BobcatError("config.valve", `ErrorReportValve: "${code}" is not a status code`, {
+            where: sourceOf(report).attr("errorCodes"),
+            fix: "use errorCode.NNN with a status such as 404, or 0 for every status",
+          });
+        }
+        const full = isAbsolute(file) ? file : resolve(this.settings.baseDir, file);
+        const read = this.settings.platform.readTextFile;
+        if (!read) {
+          throw new BobcatError(
+            "platform.noFiles",
+            `ErrorReportValve pages are files, which ${this.settings.platform.name} does not have`,
+            {
+              where: sourceOf(report).self,
+              fix: "leave out errorCodes and exceptionTypes",
+            },
+          );
+        }
+        try {
+          pages.set(code, await read(full));
+        } catch (e) {
+          throw new BobcatError("config.valve", `ErrorReportValve: cannot read ${full}: ${(e as Error).message}`, {
+            where: sourceOf(report).attr(attr.split(".")[0]!),
+            fix: "point it at a readable file (relative paths resolve against the base directory)",
+          });
+        }
+      }
+      this.errorReport = { showReport: report.showReport, showServerInfo: report.showServerInfo, pages };
+    }
+    this.started = true;
   }
 
   async stop(): Promise<void> {
@@ -159,6 +222,8 @@ export class HostRuntime {
   /** Longest path first, so the first prefix match is the longest. */
   readonly contexts: ContextRuntime[];
   readonly accessLogs: AccessLogWriter[];
+  /** HealthCheckValves of the engine and the host. */
+  readonly health: HealthCheck[];
 
   constructor(
     readonly config: HostConfig,
@@ -170,7 +235,14 @@ export class HostRuntime {
       .sort((a, b) => b.path.length - a.path.length);
     this.accessLogs = accessLogs(config.valves, settings.platform);
     const hostValves = [...requestValves(engine.valves), ...requestValves(config.valves)];
-    for (const c of this.contexts) c.valves = [...hostValves, ...requestValves(c.config.valves)];
+    const hostFilters = [...accessValves(engine.valves), ...accessValves(config.valves)];
+    for (const c of this.contexts) {
+      c.valves = [...hostValves, ...requestValves(c.config.valves)];
+      c.filters = [...hostFilters, ...accessValves(c.config.valves)];
+    }
+    this.health = [...engine.valves, ...config.valves].flatMap((v) =>
+      v.className === "HealthCheckValve" ? [new HealthCheck(v, () => this.contexts.every((c) => c.started))] : []
+    );
   }
 
   /** Longest-prefix match on whole path segments; "" (ROOT) matches everything. */
@@ -347,6 +419,10 @@ export class Engine {
       }
     }
     const host = target.host ? this.hostFor(target.host.hostname) : this.defaultHost;
+    for (const h of host.health) {
+      const answer = h.answer(pathname);
+      if (answer) return answer;
+    }
     const context = host.match(pathname);
     if (seen) seen.host = host;
     if (!context) return errorPage(404, `The requested resource [${pathname}] is not available`);
@@ -357,6 +433,10 @@ export class Engine {
     for (const v of context.valves) v.apply(req, ctx);
     if (conn.webSocket) ctx.webSockets = context.webSockets;
     if (seen) seen.ctx = ctx;
+    for (const f of context.filters) {
+      const refused = f.check(ctx, connector.port);
+      if (refused) return context.errorReport ? applyErrorReport(refused, context.errorReport) : refused;
+    }
     const req2: RoutedPath = {
       pathname,
       encoded: normalized.encoded,
@@ -368,17 +448,23 @@ export class Engine {
       origin: target.origin || `${connector.scheme}://${hostForUrl(serverName)}:${connector.port}`,
     };
     const hsts = context.hsts && ctx.secure ? context.hsts : undefined;
+    const report = context.errorReport;
     let res: Response | Promise<Response>;
     try {
       res = this.invoke(req, req2, context, ctx);
     } catch (e) {
-      return this.internalError(req, pathname, e);
+      res = this.internalError(req, pathname, e);
+      return report ? applyErrorReport(res, report) : res;
     }
-    if (res instanceof Response) return hsts ? withHeader(res, "strict-transport-security", hsts) : res;
-    return res.then(
-      hsts ? (r) => withHeader(r, "strict-transport-security", hsts) : undefined,
-      (e) => this.internalError(req, pathname, e),
-    );
+    if (res instanceof Response) {
+      if (report) res = applyErrorReport(res, report);
+      return hsts ? withHeader(res, "strict-transport-security", hsts) : res;
+    }
+    if (!hsts && !report) return res.then(undefined, (e) => this.internalError(req, pathname, e));
+    return res.then(undefined, (e) => this.internalError(req, pathname, e)).then((r) => {
+      if (report) r = applyErrorReport(r, report);
+      return hsts ? withHeader(r, "strict-transport-security", hsts) : r;
+    });
   }
 
   private internalError(req: Request, pathname: string, e: unknown): Response {
@@ -421,7 +507,19 @@ export class Engine {
     const sessions = context.sessions;
     let res: Response | Promise<Response>;
     try {
-      res = (!context.auth.empty && context.auth.check(req, ctx, r.relPath)) || this.dispatch(req, r, context, ctx);
+      if (context.auth.empty) res = this.dispatch(req, r, context, ctx);
+      else {
+        const outcome = context.auth.check(
+          req,
+          ctx,
+          r.relPath,
+          r.encoded + r.search,
+          (page, status) => this.forward(req, r, context, ctx, page, status),
+        );
+        const go = (o: Response | Request | undefined) =>
+          o instanceof Response ? o : this.dispatch(o ?? req, r, context, ctx);
+        res = outcome instanceof Promise ? outcome.then(go) : go(outcome);
+      }
     } catch (e) {
       return sessionFailure(sessions, ctx, e);
     }
@@ -430,6 +528,37 @@ export class Engine {
       (x) => sessions.finish(ctx, x),
       (e) => sessionFailure(sessions, ctx, e),
     );
+  }
+
+  /** A page of the context served in place of the one asked for (FORM's login and error pages), as a GET. */
+  private async forward(
+    req: Request,
+    r: RoutedPath,
+    context: ContextRuntime,
+    ctx: RequestContext,
+    page: string,
+    status: number,
+  ): Promise<Response> {
+    const rel = page.startsWith("/") ? page : `/${page}`;
+    const normalized = normalizePath(context.path + rel);
+    if (!normalized.ok) return errorPage(500, `the page ${page} is not a path in the context`);
+    const inner: RoutedPath = {
+      ...r,
+      pathname: normalized.path,
+      encoded: normalized.encoded,
+      search: "",
+      relPath: normalized.path.slice(context.path.length),
+      params: null,
+      urlIsCanonical: false,
+    };
+    const get = new Request(r.origin + normalized.encoded, { method: "GET", headers: req.headers });
+    const res = await this.dispatch(get, inner, context, ctx);
+    if (res.status !== 200) {
+      log.error(`context ${context.path || "/"}: the FORM page ${page} answered ${res.status}`);
+      return res;
+    }
+    const copy = new Response(res.body, { status, headers: res.headers });
+    return copy;
   }
 
   /** The handler answers first; what it leaves as 404 falls through to the static docBase. */

@@ -1,7 +1,7 @@
 /** The native Bun back-end: Bun.serve, with BoringSSL doing TLS. */
 import { constants } from "node:crypto";
 import type { TlsHost } from "./tls-material.ts";
-import { type BackendOptions, type Listener, listenError, MODERN_TLS12_CIPHERS } from "./listener.ts";
+import { type BackendOptions, type Listener, listenError, MODERN_TLS12_CIPHERS, wantsHttp2 } from "./listener.ts";
 import { bunWebSocketHandler, bunWebSocketServe } from "./ws-bun.ts";
 
 declare const Bun: {
@@ -67,6 +67,8 @@ export async function startBunNative({ config, tls, pipeline }: BackendOptions):
       port: current?.port ?? config.port,
       hostname: config.address ?? "0.0.0.0",
       tls: tlsOption,
+      // Bun.serve's HTTP/2 (h2 by ALPN, http/1.1 otherwise), only where the connector asks for it.
+      ...(tlsOption && wantsHttp2(config) ? { http2: true } : {}),
       idleTimeout: config.connectionTimeout <= 0
         ? 0
         : Math.min(255, Math.max(1, Math.round(config.connectionTimeout / 1000))),

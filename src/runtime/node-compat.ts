@@ -11,7 +11,7 @@ import { constants } from "node:crypto";
 import { createServer as createNetServer, type Socket } from "node:net";
 import type { ConnectionInfo } from "../core/context.ts";
 import { logger } from "../util/log.ts";
-import { type BackendOptions, type Listener, listenError, MODERN_TLS12_CIPHERS } from "./listener.ts";
+import { type BackendOptions, type Listener, listenError, MODERN_TLS12_CIPHERS, wantsHttp2 } from "./listener.ts";
 import type { TlsHost } from "./tls-material.ts";
 import { checkClient, verifiedChain } from "./client-auth.ts";
 import { tlsInfoOf } from "./tls-info.ts";
@@ -136,15 +136,19 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
     install(tls);
     const modes = new Set(tls.hosts.map((h) => h.config.certificateVerification));
     const requestCert = tls.hosts.some((h) => h.config.certificateVerification !== "none");
-    server = createSecureServer({
-      allowHTTP1: true,
-      ...serverSecureOptions(tls),
-      requestCert,
-      // With one mode for every host the TLS stack refuses a missing or untrusted certificate
-      // in the handshake itself; mixed modes are enforced right after it, per SNI host.
-      rejectUnauthorized: modes.size === 1 && modes.has("required"),
-      SNICallback: (servername, cb) => cb(null, sniLookup(contexts, fallback!, servername)),
-    });
+    server = createSecureServer(
+      {
+        allowHTTP1: true,
+        ...serverSecureOptions(tls),
+        requestCert,
+        // With one mode for every host the TLS stack refuses a missing or untrusted certificate
+        // in the handshake itself; mixed modes are enforced right after it, per SNI host.
+        rejectUnauthorized: modes.size === 1 && modes.has("required"),
+        SNICallback: (servername, cb) => cb(null, sniLookup(contexts, fallback!, servername)),
+        // node:http2 always offers h2; without Http2Protocol only http/1.1 is agreed, as Tomcat does.
+        ...(wantsHttp2(config) ? {} : { ALPNCallback: () => "http/1.1" }),
+      } as Parameters<typeof createSecureServer>[0],
+    );
     server.on(
       "tlsClientError",
       (err: Error & { code?: string }, socket: TLSSocket) => logHandshakeFailure(config.name, current!, err, socket),

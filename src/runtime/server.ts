@@ -9,7 +9,7 @@ import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { configureLogging, logger } from "../util/log.ts";
 import { ConnectorPipeline } from "./connector.ts";
 import { RUNTIME, runtimeLabel, type RuntimeName } from "./detect.ts";
-import type { BackendOptions, Listener } from "./listener.ts";
+import { type BackendOptions, type Listener, negotiates } from "./listener.ts";
 import { type Plan, planConnector, serviceTlsNeeds } from "./plan.ts";
 import { type ConnectorTls, loadConnectorTls } from "./tls-material.ts";
 import { startNodeCompat } from "./node-compat.ts";
@@ -93,6 +93,7 @@ export class BobcatServer {
           strictServletCompliance: this.config.server.strictServletCompliance,
           baseDir: this.config.baseDir,
           globalDataSources: this.globalDataSources,
+          globalResources: this.config.server.globalNamingResources?.resources ?? [],
           platform: SERVER_PLATFORM,
           handlers: this.setup.handlers,
           admin: () => this.view,
@@ -128,7 +129,7 @@ export class BobcatServer {
         const host = p.c.address && p.c.address !== "0.0.0.0" && p.c.address !== "::" ? p.c.address : "localhost";
         const url = `${p.c.scheme}://${host.includes(":") ? `[${host}]` : host}:${listener.port}/`;
         this.connectors.push({ config: p.c, plan: p.plan, pipeline, listener, tls: p.tls, url });
-        log.info(`${p.c.name} listening on ${url} — ${p.plan.reason}`);
+        log.info(`${p.c.name} listening on ${url} — ${p.plan.reason}; negotiates ${negotiates(p.c)}`);
       }
       if (this.acme.active) this.acme.start((m) => this.challengeSupport(m));
       this.expiry.start();
