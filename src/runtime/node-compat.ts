@@ -15,7 +15,7 @@ import { checkClient, verifiedChain } from "./client-auth.ts";
 import { tlsInfoOf } from "./tls-info.ts";
 import { sniLookup } from "./sni.ts";
 import type { OcspStapler } from "../tls/ocsp/index.ts";
-import { RUNTIME } from "./detect.ts";
+import { RUNTIME } from "../util/runtime.ts";
 import { ConnectionGate, type GatedConnection } from "../core/limiter.ts";
 import { type CheckedSocket, secureOptions, serverSecureOptions, startStaplers, VERDICT } from "./node-tls.ts";
 import { logHandshakeFailure } from "./node-handshake-log.ts";

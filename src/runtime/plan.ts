@@ -7,7 +7,7 @@
 import type { ConnectorConfig, ServiceConfig } from "../config/model.ts";
 import { BobcatError } from "../util/errors.ts";
 import { sourceOf } from "../config/validate.ts";
-import type { RuntimeName } from "./detect.ts";
+import type { RuntimeName } from "../util/runtime.ts";
 import type { ConnectorTls } from "./tls-material.ts";
 import { logger } from "../util/log.ts";
 import { sniHostCheck } from "./sni.ts";

@@ -8,7 +8,7 @@ import { Engine } from "../core/engine.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { configureLogging, logger } from "../util/log.ts";
 import { ConnectorPipeline } from "./connector.ts";
-import { RUNTIME, runtimeLabel, type RuntimeName } from "./detect.ts";
+import { RUNTIME, runtimeLabel, type RuntimeName } from "../util/runtime.ts";
 import type { BackendOptions, Listener } from "./listener.ts";
 import { type Plan, planConnector, serviceTlsNeeds } from "./plan.ts";
 import { type ConnectorTls, loadConnectorTls } from "./tls-material.ts";
@@ -16,7 +16,7 @@ import { startNodeCompat } from "./node-compat.ts";
 import { VERSION } from "../version.ts";
 import { type AdminView, contextViews } from "../core/admin.ts";
 import { createDataSources, type DataSources } from "../datasource/index.ts";
-import { SERVER_PLATFORM } from "../core/server-platform.ts";
+import { SERVER_PLATFORM } from "./server-platform.ts";
 
 const log = logger("connector");
 

@@ -16,7 +16,7 @@ import { parseProtocols, type TlsVersion } from "../tls/protocols.ts";
 import { type ClientTrust, loadClientTrust } from "../tls/trust.ts";
 import { type CipherSettings, parseCipherSettings } from "../tls/ciphers.ts";
 import { OcspChecker, ocspUrlOf } from "../tls/ocsp/index.ts";
-import { RUNTIME } from "./detect.ts";
+import { RUNTIME } from "../util/runtime.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { logger } from "../util/log.ts";
 

@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import process from "node:process";
-import { BobcatError } from "../../util/errors.ts";
+import { BobcatError, UsageError } from "../../util/errors.ts";
 import { parseCertificate } from "../keystore/certs.ts";
 import { Asn1Error } from "../keystore/der.ts";
 import { parsePem, PemError } from "../keystore/pem.ts";
@@ -52,8 +52,6 @@ Options:
   -h, --help   this help
 
 Keys are written unencrypted: this CA is for tests and development, not for production.`;
-
-class UsageError extends Error {}
 
 const FLAGS = new Set(["client", "server", "force", "help"]);
 const COMMAND_OPTIONS: Record<string, string[]> = {
