@@ -150,7 +150,7 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
 
 /**
  * `bobcat store init`: creates the session table of every DataSourceStore in the config (or,
- * with --print, prints the CREATE TABLE for its database), like the seed's example SQL.
+ * with --print, prints the CREATE TABLE for its database).
  */
 export async function storeInit(config: BobcatConfig, print: boolean): Promise<number> {
   configureLogging(config.logging);

@@ -163,7 +163,7 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
       }
     });
   }
-  // Only Node emits OCSPRequest (runtimes.md): stapling lives here and nowhere else.
+  // Only Node emits OCSPRequest (Bun's and Deno's node:tls do not): stapling lives here and nowhere else.
   let staplers = new Map<string, OcspStapler>();
   if (tls && RUNTIME === "node") {
     staplers = await startStaplers(config.name, tls);
