@@ -26,7 +26,7 @@ import type { BobcatContext } from "../core/context.ts";
 import type { AdminView, ContextView } from "../core/admin.ts";
 import { escapeHtml } from "../core/error-page.ts";
 import { isLoopback, parseIp } from "../util/ip.ts";
-import type { AppScope } from "./index.ts";
+import type { AppScope } from "../core/platform.ts";
 import { METRICS_CONTENT_TYPE } from "../core/metrics.ts";
 
 /** How the caller got in: with the face's role, or as a loopback client of a no-login context. */

@@ -3,16 +3,16 @@ import type { BobcatConfig } from "../config/model.ts";
 import { BobcatServer } from "../runtime/server.ts";
 import { loadConnectorTls } from "../runtime/tls-material.ts";
 import { planConnector, serviceTlsNeeds } from "../runtime/plan.ts";
-import { RUNTIME, runtimeLabel } from "../runtime/detect.ts";
+import { RUNTIME, runtimeLabel } from "../util/runtime.ts";
 import { loadHandler } from "../core/handlers.ts";
 import { Engine } from "../core/engine.ts";
 import { StandardManager } from "../session/standard-manager.ts";
 import { locateError } from "../config/validate.ts";
-import { SERVER_PLATFORM } from "../core/server-platform.ts";
+import { SERVER_PLATFORM } from "../runtime/server-platform.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { configureLogging, logger } from "../util/log.ts";
 import { whenParentExits } from "../runtime/parent-watch.ts";
-import { printError } from "./main.ts";
+import { printError } from "./errors.ts";
 import { globalDataSources } from "../runtime/server.ts";
 import { createDataSources, type DataSources, lookupDataSource } from "../datasource/index.ts";
 import { createTableSql, initStoreTable } from "../session/stores/index.ts";
@@ -167,7 +167,7 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
 
 /**
  * `bobcat store init`: creates the session table of every DataSourceStore in the config (or,
- * with --print, prints the CREATE TABLE for its database), like the seed's example SQL.
+ * with --print, prints the CREATE TABLE for its database).
  */
 export async function storeInit(config: BobcatConfig, print: boolean): Promise<number> {
   configureLogging(config.logging);

@@ -9,9 +9,10 @@ import { loadConfigText, type LoadOptions } from "../config/load.ts";
 import { loadConfigFile } from "../config/load-file.ts";
 import type { BobcatConfig } from "../config/model.ts";
 import { DEFAULT_CONFIG_NAME, DEFAULT_CONFIG_YAML } from "./default-config.ts";
-import { BobcatError, BobcatErrors } from "../util/errors.ts";
+import { UsageError } from "../util/errors.ts";
+import { printError } from "./errors.ts";
 import { VERSION } from "../version.ts";
-import { RUNTIME, runtimeLabel } from "../runtime/detect.ts";
+import { RUNTIME, runtimeLabel } from "../util/runtime.ts";
 import { checkConfig, startFromConfig, storeInit } from "./commands.ts";
 import { Schema } from "../config/schema-json.ts";
 import { runUnderNode } from "./node-runtime.ts";
@@ -116,25 +117,10 @@ export function parseArgs(argv: string[]): Parsed {
   return out;
 }
 
-class UsageError extends Error {}
-
 export async function loadFromArgs(p: Parsed): Promise<BobcatConfig> {
   const opts: LoadOptions = { properties: p.properties, baseDir: p.base ? resolve(p.base) : undefined };
   if (p.config) return loadConfigFile(p.config, opts);
   return loadConfigText(DEFAULT_CONFIG_NAME, DEFAULT_CONFIG_YAML, { ...opts, baseDir: opts.baseDir ?? process.cwd() });
-}
-
-export function printError(e: unknown): void {
-  if (e instanceof BobcatErrors) {
-    console.error(`bobcat: ${e.message.split("\n")[0]}`);
-    for (const err of e.errors) console.error("  " + err.format().replaceAll("\n", "\n  "));
-  } else if (e instanceof BobcatError) {
-    console.error(`bobcat: ${e.format()}`);
-  } else if (e instanceof UsageError) {
-    console.error(`bobcat: ${e.message}\nRun 'bobcat --help' for usage.`);
-  } else {
-    console.error(`bobcat: unexpected error: ${(e as Error)?.stack ?? e}`);
-  }
 }
 
 export async function main(argv: string[]): Promise<number> {

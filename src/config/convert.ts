@@ -1,6 +1,6 @@
 /**
  * `bobcat convert`: Tomcat's server.xml (and conf/context.xml) → bobcat's YAML, element by
- * element as DESIGN.md lays the config out. The schema decides what converts, under which key
+ * element as the config file lays it out (docs/config-reference.md). The schema decides what converts, under which key
  * and with which type; whatever it has no counterpart for stays visible as a
  * `# not converted:` comment in the output and a warning, so nothing disappears unseen.
  */
@@ -280,7 +280,7 @@ function toNode(doc: Document, v: Value): YamlNode {
 // ---- Conversion --------------------------------------------------------------------------------
 
 /**
- * Elements DESIGN.md places in the config that the schema may not define yet. Where the schema
+ * Elements the config file has a place for that the schema may not define yet. Where the schema
  * has them, it wins; otherwise they are converted under these keys with their attributes copied
  * unchecked (and a warning says so), rather than lost.
  */
@@ -290,7 +290,7 @@ const DESIGNED: Record<string, Record<string, { key: string; list: boolean }>> =
   Context: { Resource: { key: "resources", list: true } },
   Manager: { Store: { key: "store", list: false } },
 };
-/** The className values DESIGN.md names for elements the schema may not define yet. */
+/** The className values bobcat supports for elements the schema may not define yet. */
 const DESIGNED_CLASSES: Record<string, string[]> = {
   Manager: ["PersistentManager"],
   Store: ["FileStore", "DataSourceStore"],
@@ -346,7 +346,7 @@ const RESTRICTING_FIXES: Record<string, string> = {
   RewriteValve:
     "bobcat has no RewriteValve yet: force HTTPS with a securityConstraint { urlPatterns: [/*], transportGuarantee: CONFIDENTIAL } and redirectPort, or rewrite in a proxy in front, then remove the valve",
 };
-/** Tomcat 9 connector TLS attributes the schema does not move (tomcat.md §1.5), and where they go. */
+/** Tomcat 9 connector TLS attributes the schema does not move (Tomcat 9's SSL how-to), and where they go. */
 const LEGACY_HINTS: Record<string, string> = {
   SSLProtocol: "protocols",
   SSLCipherSuite: "ciphers",
@@ -451,7 +451,7 @@ class Converter {
     const attr = (name: string) => el.attrs.find(([k]) => k === name)?.[1];
     if (el.name === "Resource") {
       const type = attr("type");
-      // Only data sources have a counterpart (tomcat.md: JNDI DataSource → a named resource).
+      // Only data sources have a counterpart (a JNDI DataSource becomes a named resource).
       if (type && !/(^|\.)(DataSource|UserDatabase)$/.test(type)) {
         return "only DataSource and UserDatabase resources have a counterpart in bobcat";
       }

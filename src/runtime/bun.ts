@@ -1,7 +1,14 @@
 /** The native Bun back-end: Bun.serve, with BoringSSL doing TLS. */
 import { constants } from "node:crypto";
 import type { TlsHost } from "./tls-material.ts";
-import { type BackendOptions, type Listener, listenError, MODERN_TLS12_CIPHERS, wantsHttp2 } from "./listener.ts";
+import {
+  type BackendOptions,
+  type Listener,
+  listenError,
+  MODERN_TLS12_CIPHERS,
+  rebind,
+  wantsHttp2,
+} from "./listener.ts";
 import { bunWebSocketHandler, bunWebSocketServe } from "./ws-bun.ts";
 
 declare const Bun: {
@@ -107,18 +114,9 @@ export async function startBunNative({ config, tls, pipeline }: BackendOptions):
     reloadTls: async (next) => {
       const old = current!;
       retiring.push(old.stop(false));
-      for (let attempt = 0;; attempt++) {
-        try {
-          current = serve(next);
-          return;
-        } catch (e) {
-          if (attempt >= 50) {
-            current = old;
-            throw listenError(e, config);
-          }
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      }
+      current = await rebind(() => serve(next), config, () => {
+        current = old;
+      });
     },
   };
 }

@@ -4,7 +4,7 @@
  * serveHttpOnConnection (see deno-conn.ts), so maxConnections/acceptCount and connectionTimeout
  * (TLS handshake, request headers, idle keep-alive) hold here as on the node-compat back-end.
  */
-import { type BackendOptions, type Listener, listenError, wantsHttp2 } from "./listener.ts";
+import { type BackendOptions, type Listener, listenError, rebind, wantsHttp2 } from "./listener.ts";
 import { setNoDelayOnListener } from "./deno-nodelay.ts";
 import { type DenoHttpServer, serveOnConnection, shutdownSockets } from "./deno-conn.ts";
 import { ConnectionGate, type GatedConnection } from "../core/limiter.ts";
@@ -235,15 +235,7 @@ export async function startDenoNative({ config, tls, pipeline }: BackendOptions)
     // New handshakes get the new certificate; connections already open keep theirs.
     reloadTls: async (next) => {
       closeListener();
-      for (let attempt = 0;; attempt++) {
-        try {
-          listener = listen(next, port);
-          return;
-        } catch (e) {
-          if (attempt >= 50) throw listenError(e, config);
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      }
+      listener = await rebind(() => listen(next, port), config);
     },
   };
 }

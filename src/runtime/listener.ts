@@ -88,3 +88,22 @@ export function listenError(e: unknown, c: ConnectorConfig): Error {
     cause: e,
   });
 }
+
+/**
+ * Binds a connector's port again after a TLS reload released it (the native back-ends cannot swap
+ * certificates on a live listener). The port can take a moment to come free, so this retries every
+ * 20 ms, 50 times (about a second), and then fails with the bind's error; `giveUp` runs first.
+ */
+export async function rebind<T>(bind: () => T, config: ConnectorConfig, giveUp?: () => void): Promise<T> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return bind();
+    } catch (e) {
+      if (attempt >= 50) {
+        giveUp?.();
+        throw listenError(e, config);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}

@@ -2,12 +2,12 @@
  * Chooses the back-end for each connector: the fastest one of the running runtime that can do
  * every TLS feature the connector's config asks for. A feature no back-end here can do stops
  * start-up with a message naming the feature, the connector, this runtime and one that can —
- * we never hand a runtime an option it would silently ignore (see shared/reference/runtimes.md).
+ * we never hand a runtime an option it would silently ignore.
  */
 import type { ConnectorConfig, ServiceConfig } from "../config/model.ts";
 import { BobcatError } from "../util/errors.ts";
 import { sourceOf } from "../config/validate.ts";
-import type { RuntimeName } from "./detect.ts";
+import type { RuntimeName } from "../util/runtime.ts";
 import type { ConnectorTls } from "./tls-material.ts";
 import { logger } from "../util/log.ts";
 import { sniHostCheck } from "./sni.ts";

@@ -4,7 +4,7 @@
  * Everything is loaded before anything listens, so a bad keystore stops start-up.
  */
 import { existsSync } from "node:fs";
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { readRegularTextFile } from "../util/files.ts";
 import { x509 } from "../tls/keystore/x509.ts";
 import { basename, dirname, isAbsolute } from "node:path";
@@ -16,10 +16,11 @@ import { parseProtocols, type TlsVersion } from "../tls/protocols.ts";
 import { type ClientTrust, loadClientTrust } from "../tls/trust.ts";
 import { type CipherSettings, parseCipherSettings } from "../tls/ciphers.ts";
 import { OcspChecker, ocspUrlOf } from "../tls/ocsp/index.ts";
-import { RUNTIME } from "./detect.ts";
+import { RUNTIME } from "../util/runtime.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { logger } from "../util/log.ts";
 import type { AcmeService } from "../acme/service.ts";
+import { writeFileAtomic } from "../util/atomic-file.ts";
 
 const log = logger("tls");
 
@@ -185,8 +186,6 @@ async function ownCertificateExpiring(file: string): Promise<boolean> {
   }
 }
 
-async function atomicWrite(file: string, text: string, mode: number): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, text, { mode });
-  await rename(tmp, file);
+function atomicWrite(file: string, text: string, mode: number): Promise<void> {
+  return writeFileAtomic(file, text, { mode, unique: true });
 }

@@ -4,15 +4,17 @@
  * (SQLite files, PostgreSQL, MySQL). Edge runtimes use src/edge/platform.ts instead.
  */
 import { readFile } from "node:fs/promises";
-import { AccessLog } from "./access-log.ts";
-import { importHandlerModule } from "./handler-module.ts";
-import type { Platform } from "./platform.ts";
-import { serveStatic } from "./static/index.ts";
+import { AccessLog } from "../core/access-log.ts";
+import { importHandlerModule } from "../core/handler-module.ts";
+import type { Platform } from "../core/platform.ts";
+import { serveStatic } from "../core/static/index.ts";
+import { BUILTIN_APPS } from "../apps/index.ts";
 import { createDataSources } from "../datasource/index.ts";
 import { PersistentManager, StandardManager } from "../session/index.ts";
 
 export const SERVER_PLATFORM: Platform = {
   name: "a server",
+  builtinApps: BUILTIN_APPS,
   createManager: (className, options, dataSources) =>
     className === "PersistentManager"
       ? new PersistentManager({ ...options, dataSources })
