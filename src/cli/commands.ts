@@ -160,7 +160,7 @@ export async function storeInit(config: BobcatConfig, print: boolean): Promise<n
     for (const service of config.server.services) {
       for (const host of service.engine.hosts) {
         for (const ctx of host.contexts) {
-          const store = ctx.manager.store;
+          const store = ctx.manager.className === "PersistentManager" ? ctx.manager.store : undefined;
           if (store?.className !== "DataSourceStore") continue;
           found++;
           const local = createDataSources(ctx.resources, { baseDir: config.baseDir });

@@ -13,6 +13,8 @@ import { ALL_ELEMENTS, Certificate, Context, Server } from "./schema.ts";
 import { loadConfigText } from "./load.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 
+const certificateAttrs: Record<string, AttrDef> = Certificate.attrs;
+
 export interface ConvertOptions {
   /** The server.xml's path, for messages and the header comment. */
   file?: string;
@@ -376,7 +378,7 @@ class Converter {
     for (const [name, raw] of el.attrs) {
       const a = shape.attrs[name];
       if (a) this.attribute(el, out, name, raw, a);
-      else if (el.name === "SSLHostConfig" && Certificate.attrs[name]) certAttrs.push([name, raw]);
+      else if (el.name === "SSLHostConfig" && certificateAttrs[name]) certAttrs.push([name, raw]);
       else if (shape.passthrough) out.set(name, inferred(raw));
       else this.skipAttr(el, out, name, raw, this.attrReason(el, name));
     }
@@ -392,7 +394,7 @@ class Converter {
   /** Tomcat 9 took Certificate attributes on <SSLHostConfig> itself, for its implicit certificate. */
   private implicitCertificate(el: XmlElement, out: OutMap, attrs: [string, string][]): void {
     const cert = new OutMap();
-    for (const [name, raw] of attrs) this.attribute(el, cert, name, raw, Certificate.attrs[name]!);
+    for (const [name, raw] of attrs) this.attribute(el, cert, name, raw, certificateAttrs[name]!);
     const before = ["from attributes on <SSLHostConfig> itself (Tomcat 9 style)"];
     const existing = out.get("certificates")?.value as OutList | undefined;
     if (existing) existing.items.unshift({ value: cert, before });
@@ -526,7 +528,7 @@ class Converter {
     } else if (a.ignored) {
       inline = `accepted, no effect: ${a.ignored}`;
     } else if (a.movedTo) {
-      const where = Certificate.attrs[a.movedTo]
+      const where = certificateAttrs[a.movedTo]
         ? "the default SSLHostConfig's certificate"
         : "the default SSLHostConfig";
       inline = `Tomcat 9 attribute: bobcat moves it to ${a.movedTo} on ${where}`;

@@ -5,25 +5,24 @@
  */
 import type { AttrDef, ElementDef } from "./schema-types.ts";
 import { LEVELS } from "../util/log.ts";
-import { DEFAULT_INTERNAL_PROXIES } from "../core/proxy-defaults.ts";
+import { DEFAULT_INTERNAL_PROXIES } from "./proxy-defaults.ts";
 
-const str = (doc: string, extra: Partial<AttrDef> = {}): AttrDef => ({ kind: "string", doc, ...extra });
-const int = (doc: string, def?: number, extra: Partial<AttrDef> = {}): AttrDef => ({
-  kind: "int",
-  doc,
-  default: def,
-  ...extra,
-});
-const bool = (doc: string, def?: boolean, extra: Partial<AttrDef> = {}): AttrDef => ({
-  kind: "boolean",
-  doc,
-  default: def,
-  ...extra,
-});
-const path = (doc: string, extra: Partial<AttrDef> = {}): AttrDef => ({ kind: "path", doc, ...extra });
-const ignored = (doc: string, why: string, kind: AttrDef["kind"] = "string"): AttrDef => ({ kind, doc, ignored: why });
+type Extra = Partial<AttrDef>;
+const str = <const X extends Extra = {}>(doc: string, extra?: X) =>
+  ({ kind: "string", doc, ...extra }) as { kind: "string"; doc: string } & X;
+const int = <const D extends number | undefined = undefined, const X extends Extra = {}>(
+  doc: string,
+  def?: D,
+  extra?: X,
+) => ({ kind: "int", doc, default: def, ...extra }) as { kind: "int"; doc: string; default: D } & X;
+const bool = <const D extends boolean | undefined = undefined>(doc: string, def?: D) =>
+  ({ kind: "boolean", doc, default: def }) as { kind: "boolean"; doc: string; default: D };
+const path = <const X extends Extra = {}>(doc: string, extra?: X) =>
+  ({ kind: "path", doc, ...extra }) as { kind: "path"; doc: string } & X;
+const ignored = <const K extends AttrDef["kind"] = "string">(doc: string, why: string, kind?: K) =>
+  ({ kind: kind ?? "string", doc, ignored: why }) as { kind: K; doc: string; ignored: string };
 
-export const ConfigFile: ElementDef = {
+export const ConfigFile = {
   name: "bobcat",
   doc: "A bobcat configuration file (YAML or TOML).",
   attrs: {
@@ -34,25 +33,26 @@ export const ConfigFile: ElementDef = {
     },
   },
   children: {
-    logging: { element: () => Logging, list: false },
+    logging: { element: () => Logging, list: false, defaulted: true },
     server: { element: () => Server, list: false },
   },
-};
+} as const satisfies ElementDef;
 
-export const Logging: ElementDef = {
+export const Logging = {
   name: "Logging",
   doc: "Leveled logging per component (the counterpart of logging.properties).",
   attrs: {
     level: { kind: "enum", values: LEVELS, default: "info", doc: "Default level for every component." },
     components: {
       kind: "map",
+      values: LEVELS,
       default: {},
       doc: "Level per component: config, connector, tls, handshake, core, session, access, app.",
     },
   },
-};
+} as const satisfies ElementDef;
 
-export const Server: ElementDef = {
+export const Server = {
   name: "Server",
   doc: "The whole server: services and global resources.",
   attrs: {
@@ -70,20 +70,20 @@ export const Server: ElementDef = {
     globalNamingResources: { element: () => GlobalNamingResources, list: false },
     services: { element: () => Service, list: true },
   },
-};
+} as const satisfies ElementDef;
 
-export const GlobalNamingResources: ElementDef = {
+export const GlobalNamingResources = {
   name: "GlobalNamingResources",
   doc: "Resources every context can use (data sources for DataSourceStore).",
   attrs: {},
   children: {
     resources: { element: () => Resource, list: true },
   },
-};
+} as const satisfies ElementDef;
 
 const dbcp = (doc: string) =>
   ignored(doc, "bobcat's connection pools need no tuning beyond maxTotal and maxWaitMillis");
-export const Resource: ElementDef = {
+export const Resource = {
   name: "Resource",
   doc: "A named data source: `sqlite:PATH` (embedded), `postgres://...`, `mysql://...` (the jdbc: forms too).",
   attrs: {
@@ -113,7 +113,7 @@ export const Resource: ElementDef = {
     logAbandoned: dbcp("Log abandoned connections."),
     timeBetweenEvictionRunsMillis: dbcp("Idle eviction interval."),
   },
-};
+} as const satisfies ElementDef;
 
 /** Tomcat's server-level lifecycle listeners: accepted so a server.xml translates, each with what it means here. */
 const listener = (doc: string, note: string): ElementDef => ({
@@ -127,7 +127,7 @@ const listener = (doc: string, note: string): ElementDef => ({
   },
 });
 
-export const Listener: ElementDef = {
+export const Listener = {
   name: "Listener",
   doc: "A server lifecycle listener.",
   attrs: {},
@@ -167,9 +167,9 @@ export const Listener: ElementDef = {
       },
     },
   },
-};
+} as const satisfies ElementDef;
 
-export const Service: ElementDef = {
+export const Service = {
   name: "Service",
   doc: "Connectors sharing one Engine.",
   attrs: {
@@ -177,11 +177,11 @@ export const Service: ElementDef = {
   },
   children: {
     connectors: { element: () => Connector, list: true },
-    engine: { element: () => Engine, list: false },
+    engine: { element: () => Engine, list: false, required: true },
   },
-};
+} as const satisfies ElementDef;
 
-export const Connector: ElementDef = {
+export const Connector = {
   name: "Connector",
   doc: "A listening socket: HTTP, or HTTPS when SSLEnabled.",
   attrs: {
@@ -282,9 +282,9 @@ export const Connector: ElementDef = {
   children: {
     sslHostConfigs: { element: () => SSLHostConfig, list: true },
   },
-};
+} as const satisfies ElementDef;
 
-export const SSLHostConfig: ElementDef = {
+export const SSLHostConfig = {
   name: "SSLHostConfig",
   doc: "TLS settings for one SNI host name (or _default_).",
   attrs: {
@@ -355,9 +355,9 @@ export const SSLHostConfig: ElementDef = {
   children: {
     certificates: { element: () => Certificate, list: true },
   },
-};
+} as const satisfies ElementDef;
 
-export const Certificate: ElementDef = {
+export const Certificate = {
   name: "Certificate",
   doc: "A server certificate and its key: PEM files or a keystore.",
   attrs: {
@@ -382,9 +382,9 @@ export const Certificate: ElementDef = {
       false,
     ),
   },
-};
+} as const satisfies ElementDef;
 
-export const Engine: ElementDef = {
+export const Engine = {
   name: "Engine",
   doc: "Routes requests of a service to its hosts.",
   attrs: {
@@ -397,9 +397,9 @@ export const Engine: ElementDef = {
     hosts: { element: () => Host, list: true },
     valves: { element: () => Valve, list: true },
   },
-};
+} as const satisfies ElementDef;
 
-export const Host: ElementDef = {
+export const Host = {
   name: "Host",
   doc: "A virtual host.",
   attrs: {
@@ -415,9 +415,9 @@ export const Host: ElementDef = {
     contexts: { element: () => Context, list: true },
     valves: { element: () => Valve, list: true },
   },
-};
+} as const satisfies ElementDef;
 
-export const Context: ElementDef = {
+export const Context = {
   name: "Context",
   doc: "A web application: a static docBase and/or a handler module.",
   attrs: {
@@ -440,6 +440,7 @@ export const Context: ElementDef = {
     ),
     sessionTrackingModes: {
       kind: "list",
+      values: ["COOKIE", "URL", "SSL"],
       default: ["COOKIE", "URL"],
       doc:
         "How the session id travels: COOKIE, URL (;jsessionid= path parameter), or SSL alone (the TLS session id is the session id).",
@@ -465,15 +466,15 @@ export const Context: ElementDef = {
   children: {
     securityConstraints: { element: () => SecurityConstraint, list: true },
     valves: { element: () => Valve, list: true },
-    manager: { element: () => Manager, list: false },
-    cookieProcessor: { element: () => CookieProcessor, list: false },
+    manager: { element: () => Manager, list: false, defaulted: true },
+    cookieProcessor: { element: () => CookieProcessor, list: false, defaulted: true },
     loginConfig: { element: () => LoginConfig, list: false },
-    realm: { element: () => Realm, list: false },
+    realm: { element: () => Realm, list: false, defaulted: true },
     resources: { element: () => Resource, list: true },
   },
-};
+} as const satisfies ElementDef;
 
-export const LoginConfig: ElementDef = {
+export const LoginConfig = {
   name: "LoginConfig",
   doc: "web.xml <login-config>: how users of constrained URLs authenticate.",
   attrs: {
@@ -485,9 +486,9 @@ export const LoginConfig: ElementDef = {
     },
     realmName: str("Realm name shown by BASIC authentication.", { default: "bobcat" }),
   },
-};
+} as const satisfies ElementDef;
 
-export const Realm: ElementDef = {
+export const Realm = {
   name: "Realm",
   doc:
     "Users and their roles (Tomcat's MemoryRealm with tomcat-users.xml inline), inside Tomcat's LockOutRealm: after failureCount failed BASIC logins in a row a user name is refused, even with the right password, for lockOutTime seconds.",
@@ -520,9 +521,9 @@ export const Realm: ElementDef = {
   children: {
     users: { element: () => RealmUser, list: true },
   },
-};
+} as const satisfies ElementDef;
 
-export const RealmUser: ElementDef = {
+export const RealmUser = {
   name: "User",
   doc: "A user: for CLIENT-CERT the username is the certificate's subject DN (e.g. `CN=alice, O=Example`).",
   attrs: {
@@ -530,9 +531,9 @@ export const RealmUser: ElementDef = {
     password: str("Password for BASIC authentication.", { secret: true }),
     roles: { kind: "list", default: [], doc: "Roles of the user." },
   },
-};
+} as const satisfies ElementDef;
 
-export const CookieProcessor: ElementDef = {
+export const CookieProcessor = {
   name: "CookieProcessor",
   doc: "Cookie settings (Tomcat's Rfc6265CookieProcessor).",
   attrs: {
@@ -549,9 +550,9 @@ export const CookieProcessor: ElementDef = {
       doc: "SameSite on the session cookie (bobcat's default is lax; Tomcat's is unset).",
     },
   },
-};
+} as const satisfies ElementDef;
 
-export const Manager: ElementDef = {
+export const Manager = {
   name: "Manager",
   doc: "The session manager of a context.",
   attrs: {
@@ -593,9 +594,9 @@ export const Manager: ElementDef = {
       },
     },
   },
-};
+} as const satisfies ElementDef;
 
-export const StandardManagerDef: ElementDef = {
+export const StandardManagerDef = {
   name: "StandardManager",
   doc: "Sessions in memory, written to one file on stop and read back on start.",
   attrs: {
@@ -603,9 +604,9 @@ export const StandardManagerDef: ElementDef = {
       default: "SESSIONS.ser",
     }),
   },
-};
+} as const satisfies ElementDef;
 
-export const PersistentManagerDef: ElementDef = {
+export const PersistentManagerDef = {
   name: "PersistentManager",
   doc:
     "Sessions swapped out to a Store, backed up, and saved on restart; several instances can share a DataSourceStore.",
@@ -627,11 +628,11 @@ export const PersistentManagerDef: ElementDef = {
     }),
   },
   children: {
-    store: { element: () => Store, list: false },
+    store: { element: () => Store, list: false, required: true },
   },
-};
+} as const satisfies ElementDef;
 
-export const Store: ElementDef = {
+export const Store = {
   name: "Store",
   doc: "Where a PersistentManager keeps sessions.",
   attrs: {},
@@ -641,17 +642,17 @@ export const Store: ElementDef = {
       DataSourceStore: { fullName: "org.apache.catalina.session.DataSourceStore", element: () => DataSourceStoreDef },
     },
   },
-};
+} as const satisfies ElementDef;
 
-export const FileStoreDef: ElementDef = {
+export const FileStoreDef = {
   name: "FileStore",
   doc: "One <id>.session file per session.",
   attrs: {
     directory: str("Directory, relative to the context's work directory (default: the work directory itself)."),
   },
-};
+} as const satisfies ElementDef;
 
-export const DataSourceStoreDef: ElementDef = {
+export const DataSourceStoreDef = {
   name: "DataSourceStore",
   doc: "Sessions in a database table (SQLite, PostgreSQL, MySQL) through a named data source.",
   attrs: {
@@ -665,9 +666,9 @@ export const DataSourceStoreDef: ElementDef = {
     sessionMaxInactiveCol: str("Column holding maxInactiveInterval (s).", { default: "maxinactive" }),
     sessionValidCol: str("Column holding the valid flag.", { default: "valid" }),
   },
-};
+} as const satisfies ElementDef;
 
-export const SessionIdGenerator: ElementDef = {
+export const SessionIdGenerator = {
   name: "SessionIdGenerator",
   doc: "How session ids are made.",
   attrs: {
@@ -680,9 +681,9 @@ export const SessionIdGenerator: ElementDef = {
     sessionIdLength: int("Random bytes per id; the id has twice as many upper-case hex characters.", 16, { min: 2 }),
     jvmRoute: str("Ignored in favour of the Engine's jvmRoute, as in Tomcat."),
   },
-};
+} as const satisfies ElementDef;
 
-export const SecurityConstraint: ElementDef = {
+export const SecurityConstraint = {
   name: "SecurityConstraint",
   doc: "web.xml <security-constraint>: URL patterns, the transport they require, and who may see them.",
   attrs: {
@@ -700,9 +701,9 @@ export const SecurityConstraint: ElementDef = {
       doc: "CONFIDENTIAL/INTEGRAL redirect plain HTTP to the connector's redirectPort (302).",
     },
   },
-};
+} as const satisfies ElementDef;
 
-export const Valve: ElementDef = {
+export const Valve = {
   name: "Valve",
   doc: "A request-processing component chosen by className.",
   attrs: {},
@@ -713,9 +714,9 @@ export const Valve: ElementDef = {
       SSLValve: { fullName: "org.apache.catalina.valves.SSLValve", element: () => SSLValve },
     },
   },
-};
+} as const satisfies ElementDef;
 
-export const AccessLogValve: ElementDef = {
+export const AccessLogValve = {
   name: "AccessLogValve",
   doc: "Writes one line per request in common/combined or a custom pattern.",
   attrs: {
@@ -732,12 +733,12 @@ export const AccessLogValve: ElementDef = {
     buffered: bool("Buffer lines and flush every second.", true),
     enabled: bool("Turn the valve off without removing it.", true),
   },
-};
+} as const satisfies ElementDef;
 
 const INTERNAL_PROXIES_DOC =
   "Regex of proxy addresses whose forwarded headers are believed (default: private, loopback and link-local ranges, as Tomcat).";
 
-export const RemoteIpValve: ElementDef = {
+export const RemoteIpValve = {
   name: "RemoteIpValve",
   doc: "Client address and protocol from a trusted proxy's X-Forwarded-* headers.",
   attrs: {
@@ -757,9 +758,9 @@ export const RemoteIpValve: ElementDef = {
       "the access log always uses the forwarded values",
     ),
   },
-};
+} as const satisfies ElementDef;
 
-export const SSLValve: ElementDef = {
+export const SSLValve = {
   name: "SSLValve",
   doc: "Client certificate, cipher and TLS session id from a trusted proxy's headers (mod_headers, nginx).",
   attrs: {
@@ -775,7 +776,7 @@ export const SSLValve: ElementDef = {
     internalProxies: { kind: "regex", doc: INTERNAL_PROXIES_DOC, default: DEFAULT_INTERNAL_PROXIES },
     trustedProxies: { kind: "regex", doc: "Regex of further proxy addresses whose headers are believed." },
   },
-};
+} as const satisfies ElementDef;
 
 /** Every element, for the JSON Schema and the README reference. */
 export const ALL_ELEMENTS: ElementDef[] = [

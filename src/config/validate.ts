@@ -4,10 +4,10 @@
  * resolves paths. Reports every problem found, not just the first.
  */
 import { isAbsolute, resolve } from "node:path";
-import type { AttrDef, ElementDef } from "./schema-types.ts";
+import type { AttrDef, ElementDef, Infer } from "./schema-types.ts";
 import type { ParsedSource, PathSeg } from "./source.ts";
 import { BobcatError, type Where } from "../util/errors.ts";
-import { fromJavaRegex } from "../core/proxy-defaults.ts";
+import { fromJavaRegex } from "./proxy-defaults.ts";
 
 /** Where each validated element and attribute came from, for errors found later (TLS, stores). */
 export const SOURCE = Symbol("bobcat.source");
@@ -52,6 +52,11 @@ export class Validator {
 
   error(code: string, path: PathSeg[], message: string, fix?: string, key = false): void {
     this.errors.push(new BobcatError(code, message, { where: this.where(path, key), fix }));
+  }
+
+  /** The validated value of `def`: the validator builds exactly the shape `Infer` describes. */
+  validate<E extends ElementDef>(def: E, data: unknown, path: PathSeg[]): Infer<E> {
+    return this.element(def, data, path) as Infer<E>;
   }
 
   element(def: ElementDef, data: unknown, path: PathSeg[]): Record<string, unknown> {
@@ -114,6 +119,17 @@ export class Validator {
       const raw = input[name];
       if (raw === undefined || raw === null) {
         if (c.list) out[name] = [];
+        else if (c.defaulted) out[name] = this.element(c.element(), {}, [...path, name]);
+        else if (c.required) {
+          this.error(
+            "config.required",
+            [...path, name],
+            `${def.name} needs ${name} (a <${c.element().name}>)`,
+            c.element().variants
+              ? `add ${name}: { className: ${Object.keys(c.element().variants!.map).join(" | ")}, ... }`
+              : `add ${name}: (see config/server.yaml)`,
+          );
+        }
         continue;
       }
       if (c.list) {
@@ -177,7 +193,8 @@ export class Validator {
     return undefined;
   }
 
-  private attr(a: AttrDef, v: unknown, path: PathSeg[], element: string): unknown {
+  /** One attribute's value checked and converted; undefined (with an error recorded) when it is wrong. */
+  attr(a: AttrDef, v: unknown, path: PathSeg[], element: string): unknown {
     const name = String(path[path.length - 1]);
     const bad = (expected: string, fix?: string) => {
       this.error(
@@ -222,10 +239,17 @@ export class Validator {
         if (syn) return syn[1];
         return bad(`one of ${a.values!.join(", ")}`, `use one of: ${a.values!.join(", ")}`);
       }
-      case "list":
-        if (Array.isArray(v) && v.every((x) => ["string", "number"].includes(typeof x))) return v.map(String);
-        if (typeof v === "string") return v.split(",").map((s) => s.trim()).filter((s) => s);
-        return bad("a list of strings");
+      case "list": {
+        let items: string[];
+        if (Array.isArray(v) && v.every((x) => ["string", "number"].includes(typeof x))) items = v.map(String);
+        else if (typeof v === "string") items = v.split(",").map((s) => s.trim()).filter((s) => s);
+        else return bad("a list of strings");
+        if (!a.values) return items;
+        const out = items.map((x) => a.values!.find((y) => y.toLowerCase() === x.trim().toLowerCase()));
+        const wrong = items.find((_, i) => out[i] === undefined);
+        if (wrong !== undefined) return bad(`a list of ${a.values.join(", ")}`, `use one of: ${a.values.join(", ")}`);
+        return out;
+      }
       case "regex":
         if (typeof v !== "string") return bad("a regular expression string");
         try {
@@ -240,6 +264,19 @@ export class Validator {
           for (const [k, x] of Object.entries(v)) {
             if (x !== null && typeof x === "object") return bad("a mapping of names to plain values");
             out[k] = String(x);
+            if (a.values) {
+              const hit = a.values.find((y) => y.toLowerCase() === out[k]!.trim().toLowerCase());
+              if (hit === undefined) {
+                this.error(
+                  "config.type",
+                  [...path, k],
+                  `${element} ${name}: "${out[k]}" for ${k} is not one of ${a.values.join(", ")}`,
+                  `use one of: ${a.values.join(", ")}`,
+                );
+                return undefined;
+              }
+              out[k] = hit;
+            }
           }
           return out;
         }

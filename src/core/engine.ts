@@ -129,7 +129,8 @@ export class ContextRuntime {
     try {
       await this.sessions.manager.start();
     } catch (e) {
-      throw locateError(e, [this.config.manager.store, this.config.manager, this.config]);
+      const m = this.config.manager;
+      throw locateError(e, [m.className === "PersistentManager" ? m.store : undefined, m, this.config]);
     }
   }
 

@@ -191,7 +191,8 @@ export class SessionBinding {
         local: localDataSources,
       });
     } catch (e) {
-      throw locateError(e, [context.manager.store, context.manager, context]);
+      const m = context.manager;
+      throw locateError(e, [m.className === "PersistentManager" ? m.store : undefined, m, context]);
     }
     this.hasStore = this.manager.hasStore;
     this.cookieName = context.sessionCookieName;
