@@ -391,6 +391,14 @@ function normaliseContexts(
         "use [SSL] alone, or COOKIE and/or URL",
       );
     }
+    if (ctx.manager.className === "PersistentManager" && !ctx.manager.store) {
+      v.error(
+        "config.required",
+        [...cPath, "manager", "store"],
+        "PersistentManager needs a <Store>: manager.store",
+        "add store: { className: FileStore } or { className: DataSourceStore, dataSourceName: ... }",
+      );
+    }
     const name = ctx.path === "" ? "ROOT" : ctx.path.slice(1).replaceAll("/", "#");
     return Object.assign(ctx, { name, workDir: ctx.workDir ?? join(hostWorkDir, name) });
   });

@@ -582,7 +582,7 @@ export const Manager = {
     secureRandomAlgorithm: str("Accepted: ids always come from the runtime's CSPRNG."),
   },
   children: {
-    sessionIdGenerator: { element: () => SessionIdGenerator, list: false },
+    sessionIdGenerator: { element: () => SessionIdGenerator, list: false, defaulted: true },
   },
   variants: {
     defaultVariant: "StandardManager",
@@ -600,9 +600,9 @@ export const StandardManagerDef = {
   name: "StandardManager",
   doc: "Sessions in memory, written to one file on stop and read back on start.",
   attrs: {
-    pathname: str('Persistence file, relative to the context\'s work directory; "" turns persistence off.', {
-      default: "SESSIONS.ser",
-    }),
+    pathname: str(
+      "Persistence file (e.g. SESSIONS.ser), relative to the context's work directory. Unset or \"\": persistence off (Tomcat's default).",
+    ),
   },
 } as const satisfies ElementDef;
 
@@ -628,7 +628,7 @@ export const PersistentManagerDef = {
     }),
   },
   children: {
-    store: { element: () => Store, list: false, required: true },
+    store: { element: () => Store, list: false },
   },
 } as const satisfies ElementDef;
 

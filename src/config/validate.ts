@@ -84,6 +84,17 @@ export class Validator {
     const known = new Set([...Object.keys(attrs), ...Object.keys(children), ...(def.variants ? ["className"] : [])]);
     for (const key of Object.keys(input)) {
       if (known.has(key)) continue;
+      const home = def.variants && otherVariant(def, key);
+      if (home) {
+        this.error(
+          "config.unknownAttribute",
+          [...path, key],
+          `"${key}" belongs to ${home}, not to ${out.className}`,
+          `set className: ${home}, or remove ${key}`,
+          true,
+        );
+        continue;
+      }
       const suggestion = didYouMean(key, [...known]);
       this.error(
         "config.unknownAttribute",
@@ -301,6 +312,14 @@ function attachSource(
     raw: (name) => input[name],
   };
   Object.defineProperty(out, SOURCE, { value: info, enumerable: false });
+}
+
+/** The variant of `def` (by className) that has attribute or child `key`, if any. */
+function otherVariant(def: ElementDef, key: string): string | undefined {
+  return Object.entries(def.variants!.map).find(([, v]) => {
+    const e = v.element();
+    return Object.hasOwn(e.attrs, key) || Object.hasOwn(e.children ?? {}, key);
+  })?.[0];
 }
 
 function formatWhereShort(w: Where): string {

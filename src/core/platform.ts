@@ -5,8 +5,9 @@
  * of them (src/edge/platform.ts). The engine asks its platform and imports none of these itself,
  * so `bobcat/edge` never loads a module that touches the file system.
  */
-import type { AccessLogValveConfig } from "../config/model.ts";
-import type { DataSources, DataSourceScopes, DataSourcesOptions, ResourceConfig } from "../datasource/resources.ts";
+import type { AccessLogValveConfig, ManagerConfig } from "../config/model.ts";
+import type { ManagerContext } from "../session/config.ts";
+import type { DataSources, DataSourcesOptions, ResourceConfig } from "../datasource/resources.ts";
 import type { ManagerBase } from "../session/manager-base.ts";
 import type { Where } from "../util/errors.ts";
 import type { AccessEntry } from "./access-log.ts";
@@ -20,8 +21,8 @@ export interface AccessLogWriter {
 export interface Platform {
   /** For messages: "a server", "an edge runtime". */
   readonly name: string;
-  /** The session manager of a context's `<Manager>` (options are the manager's attributes). */
-  createManager(className: string, options: Record<string, unknown>, dataSources: DataSourceScopes): ManagerBase;
+  /** The session manager of a context's `<Manager>`, with what the context supplies. */
+  createManager(config: ManagerConfig, context: ManagerContext): ManagerBase;
   /** The `<Resource>`s of one scope (nothing is opened yet). */
   createDataSources(resources: readonly ResourceConfig[], options: DataSourcesOptions): DataSources;
   /** Imports a handler module file; absent where there are no files (handlers are then given as objects). */

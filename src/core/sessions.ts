@@ -175,20 +175,15 @@ export class SessionBinding {
     /** The context's own `resources` (localDataSource). */
     localDataSources?: DataSources,
   ) {
-    // The config's <Manager> keys are Tomcat's attribute names, which are the managers' option names.
-    const options = {
-      ...stripUndefined({ ...context.manager }),
-      name: `/${engine.name}/${host.name}${context.path}`,
-      workDir: context.workDir,
-      sessionTimeoutMinutes: context.sessionTimeout,
-      distributable: context.distributable,
-      strictServletCompliance: settings.strictServletCompliance,
-      ...(engine.jvmRoute ? { jvmRoute: engine.jvmRoute } : {}),
-    };
     try {
-      this.manager = settings.platform.createManager(context.manager.className, options, {
-        global: settings.globalDataSources,
-        local: localDataSources,
+      this.manager = settings.platform.createManager(context.manager, {
+        name: `/${engine.name}/${host.name}${context.path}`,
+        workDir: context.workDir,
+        sessionTimeoutMinutes: context.sessionTimeout,
+        distributable: context.distributable,
+        strictServletCompliance: settings.strictServletCompliance,
+        jvmRoute: engine.jvmRoute,
+        dataSources: { global: settings.globalDataSources, local: localDataSources },
       });
     } catch (e) {
       const m = context.manager;
@@ -328,8 +323,4 @@ export function cookieValues(header: string | null, name: string): string[] {
     if (v) out.push(v);
   }
   return out;
-}
-
-function stripUndefined<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
