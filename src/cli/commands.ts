@@ -102,9 +102,7 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
       // reads and deletes its persistence file.
       let engine: Engine;
       try {
-        engine = new Engine(service, {
-          strictServletCompliance: config.server.strictServletCompliance,
-          baseDir: config.baseDir,
+        engine = Engine.fromConfig(config, service, {
           globalDataSources: global,
           platform: SERVER_PLATFORM,
         });

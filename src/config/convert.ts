@@ -9,7 +9,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { Document, type Node as YamlNode, Pair, Scalar, YAMLMap, YAMLSeq } from "yaml";
 import type { AttrDef, ChildDef, ElementDef } from "./schema-types.ts";
-import { ALL_ELEMENTS, Certificate, Context, Server } from "./schema.ts";
+import { ALL_ELEMENTS, Certificate, Context, namesJavaClasses, Server } from "./schema.ts";
 import { loadConfigText } from "./load.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 
@@ -517,7 +517,7 @@ class Converter {
           this.at(el)
         }: <${el.name}> ${name}="${raw}" ${problem}; kept as written, bobcat refuses it until it is fixed`,
       );
-    } else if (name === "sessionAttributeValueClassNameFilter" && /\bjava(x)?\\?\.|jakarta\\?\./.test(raw)) {
+    } else if (name === "sessionAttributeValueClassNameFilter" && namesJavaClasses(raw)) {
       // Left as it is, a filter of Java class names matches nothing here, and persisted sessions would lose every attribute.
       inline = "matches Java class names; bobcat's are String, Number, Boolean, Object, Map, ...: rewrite it";
       this.warnings.push(

@@ -64,7 +64,7 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions = {
   const expanded = expandTree({ ...root, properties: undefined }, lookup, problems) as Record<string, unknown>;
   delete expanded.properties;
 
-  const v = new Validator(source, baseDir);
+  const v = new Validator(source, baseDir, properties);
   for (const p of problems) v.error("config.property", p.path, p.message, p.fix);
   if (root.server === undefined) {
     v.error(
@@ -230,6 +230,21 @@ function normaliseConnector(
       }
     }
     h.certificates.forEach((cert, ki) => {
+      const keystoreAttrs = [
+        cert.certificateKeystorePassword,
+        cert.certificateKeystorePasswordFile,
+        cert.certificateKeystoreType,
+        cert.certificateKeyAlias,
+      ];
+      if (!cert.certificateFile && !cert.certificateKeystoreFile && keystoreAttrs.some((x) => x !== undefined)) {
+        // Tomcat's default keystore, as JSSE has it: ${user.home}/.keystore.
+        cert.certificateKeystoreFile = join(homedir(), ".keystore");
+        v.notes.push(
+          `${
+            formatP([...hPath, "certificates", ki])
+          }: no certificateKeystoreFile: using ${cert.certificateKeystoreFile} (\${user.home}/.keystore, Tomcat's default)`,
+        );
+      }
       if (!cert.certificateFile && !cert.certificateKeystoreFile) {
         v.error(
           "config.required",

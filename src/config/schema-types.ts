@@ -35,6 +35,11 @@ export interface AttrDef {
   movedTo?: string;
   /** Values are secrets: never printed by `bobcat check`. */
   secret?: boolean;
+  /**
+   * When the attribute is not set: the value of this property (`-Dname=value` on the command
+   * line, or the file's `properties`), as Tomcat reads the system property; then `default`.
+   */
+  property?: string;
 }
 
 export interface ChildDef {

@@ -59,10 +59,13 @@ export const Server = {
     port: ignored("Tomcat's shutdown port.", "bobcat stops on SIGTERM/SIGINT; there is no shutdown port", "int"),
     shutdown: ignored("Tomcat's shutdown command.", "bobcat stops on SIGTERM/SIGINT; there is no shutdown port"),
     portOffset: int("Added to every connector port and redirectPort, as in Tomcat.", 0, { min: 0 }),
-    strictServletCompliance: bool(
-      "Tomcat's STRICT_SERVLET_COMPLIANCE: flips the defaults of sessionActivityCheck and sessionLastAccessAtStart.",
-      false,
-    ),
+    strictServletCompliance: {
+      ...bool(
+        "Tomcat's STRICT_SERVLET_COMPLIANCE: flips the defaults of sessionActivityCheck and sessionLastAccessAtStart. Unset: the property org.apache.catalina.STRICT_SERVLET_COMPLIANCE (-D on the command line, or properties:), else false.",
+        false,
+      ),
+      property: "org.apache.catalina.STRICT_SERVLET_COMPLIANCE",
+    },
     gracefulStopTimeout: int("Seconds to wait for requests in flight on SIGTERM before closing them.", 30, { min: 0 }),
   },
   children: {
@@ -365,7 +368,9 @@ export const Certificate = {
     certificateFile: path("PEM certificate (leaf, optionally followed by the chain)."),
     certificateKeyFile: path("PEM private key (default: certificateFile)."),
     certificateChainFile: path("PEM intermediates, without the leaf."),
-    certificateKeystoreFile: path("JKS or PKCS12 keystore."),
+    certificateKeystoreFile: path(
+      "JKS or PKCS12 keystore (default with another keystore attribute set: ${user.home}/.keystore, as in Tomcat).",
+    ),
     certificateKeystorePassword: str("Keystore password (default: changeit, as in Tomcat).", { secret: true }),
     certificateKeystorePasswordFile: path("File whose first line is the keystore password."),
     certificateKeystoreType: {
@@ -596,6 +601,11 @@ export const Manager = {
   },
 } as const satisfies ElementDef;
 
+/** A sessionAttributeValueClassNameFilter written for Java (java.lang.String...): it would keep no attribute here. */
+export function namesJavaClasses(pattern: string): boolean {
+  return /\bjava(x)?\\?\.|jakarta\\?\./.test(pattern);
+}
+
 export const StandardManagerDef = {
   name: "StandardManager",
   doc: "Sessions in memory, written to one file on stop and read back on start.",
@@ -623,9 +633,13 @@ export const PersistentManagerDef = {
       { min: -1 },
     ),
     saveOnRestart: bool("On stop, write every session to the store (false: expire them).", true),
-    storeBacklogLimit: int("bobcat: most failed store writes kept for retry while the store is down.", 50000, {
-      min: 0,
-    }),
+    storeBacklogLimit: int(
+      "bobcat: most failed store writes kept for retry while the store is down (0: none; a failed write is logged and dropped).",
+      50000,
+      {
+        min: 0,
+      },
+    ),
   },
   children: {
     store: { element: () => Store, list: false },

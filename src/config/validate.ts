@@ -36,6 +36,8 @@ export class Validator {
   constructor(
     private readonly source: ParsedSource,
     private readonly baseDir: string,
+    /** The expanded properties, for attributes whose default is a property (`AttrDef.property`). */
+    private readonly properties: Record<string, string> = {},
   ) {}
 
   where(path: PathSeg[], key = false): Where {
@@ -109,7 +111,11 @@ export class Validator {
     for (const [name, a] of Object.entries(attrs)) {
       const present = Object.hasOwn(input, name) && input[name] !== null;
       if (!present) {
-        if (a.required) {
+        const fromProperty = a.property === undefined ? undefined : this.properties[a.property];
+        if (fromProperty !== undefined) {
+          const v = this.attr(a, fromProperty, ["properties", a.property!], `property ${a.property} for ${def.name}`);
+          if (v !== undefined) out[name] = v;
+        } else if (a.required) {
           this.error("config.required", [...path, name], `${def.name} needs "${name}"`, `add ${name}: ${hint(a)}`);
         } else if (a.default !== undefined) {
           out[name] = structuredClone(a.default);

@@ -1,7 +1,7 @@
 /** The native Bun back-end: Bun.serve, with BoringSSL doing TLS. */
 import { constants } from "node:crypto";
 import type { TlsHost } from "./tls-material.ts";
-import { type BackendOptions, type Listener, listenError, MODERN_TLS12_CIPHERS } from "./listener.ts";
+import { type BackendOptions, type Listener, listenError, MODERN_TLS12_CIPHERS, uncaughtError } from "./listener.ts";
 
 declare const Bun: {
   serve(options: Record<string, unknown>): {
@@ -73,7 +73,7 @@ export async function startBunNative({ config, tls, pipeline }: BackendOptions):
         return handle(req, new BunConnection(srv, req));
       },
       error(e: Error) {
-        return new Response(`HTTP Status 500 – ${e.message}`, { status: 500 });
+        return uncaughtError(e, config);
       },
     });
   };

@@ -76,9 +76,7 @@ export class BobcatServer {
       const prepared: Array<{ c: ConnectorConfig; tls?: ConnectorTls; plan: Plan; engine: Engine }> = [];
       const errors: BobcatError[] = [];
       for (const service of this.config.server.services) {
-        const engine = new Engine(service, {
-          strictServletCompliance: this.config.server.strictServletCompliance,
-          baseDir: this.config.baseDir,
+        const engine = Engine.fromConfig(this.config, service, {
           globalDataSources: this.globalDataSources,
           platform: SERVER_PLATFORM,
           handlers: this.setup.handlers,

@@ -20,7 +20,7 @@ import type {
   StandardManagerConfig,
   StoreConfig,
 } from "../config/model.ts";
-import { Context, Manager, Server, Store } from "../config/schema.ts";
+import { Context, Manager, namesJavaClasses, Server, Store } from "../config/schema.ts";
 import type { ElementDef, Infer } from "../config/schema-types.ts";
 import { Validator } from "../config/validate.ts";
 import { fromJavaRegex } from "../config/proxy-defaults.ts";
@@ -246,6 +246,12 @@ export function managerSettings<C extends ManagerConfig>(config: C, context: Man
       }]; set jvmRoute on the Engine`,
     );
   }
+  const types = config.sessionAttributeValueClassNameFilter;
+  if (types && namesJavaClasses(types)) {
+    log.warn(
+      `${owner}: sessionAttributeValueClassNameFilter "${types}" names Java classes; bobcat matches its own type names (String, Number, Boolean, Object, Map, Date, a registered class), so no attribute would be persisted: rewrite it`,
+    );
+  }
   const secureRandom: Record<string, string> = {};
   for (const key of ["secureRandomClass", "secureRandomProvider", "secureRandomAlgorithm"] as const) {
     const v = config[key];
@@ -273,12 +279,6 @@ function filter(pattern: string | undefined): AttributeFilter | null {
   if (!pattern) return null;
   const re = new RegExp(`^(?:${fromJavaRegex(pattern)})$`);
   return { pattern, matches: (s) => re.test(s) };
-}
-
-/** A sessionAttributeValueClassNameFilter written for Java (it would keep no attribute here), or null. */
-export function javaClassNameFilterProblem(pattern: string | undefined): string | null {
-  if (!pattern || !/\b(java|javax|jakarta)\.[a-z]+\./.test(pattern)) return null;
-  return `sessionAttributeValueClassNameFilter "${pattern}" names Java classes; bobcat matches its own type names (String, Number, Boolean, Object, Map, a registered class), so no attribute would be persisted`;
 }
 
 const CONTEXT_KEYS: Record<keyof ManagerContext, true> = {
