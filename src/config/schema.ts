@@ -1,7 +1,13 @@
 /**
  * The config schema: one definition per server.xml element, with Tomcat's attribute names
- * (case and all) and defaults. Validation, the JSON Schema (`config/server.schema.json`) and
- * `bobcat check` all read these definitions.
+ * (case and all) and defaults. Validation, the JSON Schema (`config/server.schema.json`), the
+ * reference docs, `bobcat check` (secrets masked by `secret`) and the model types all read
+ * these definitions.
+ *
+ * To add an attribute or element: add it here (elements are `{ ... } as const satisfies
+ * ElementDef`, and the helpers str/int/bool/path keep literal types), then run
+ * scripts/gen-config-artifacts.ts. Its type appears in src/config/model.ts (inferred), and the
+ * component receives it in its validated config object: no other list, type or default to edit.
  */
 import type { AttrDef, ElementDef } from "./schema-types.ts";
 import { LEVELS } from "../util/log.ts";
