@@ -16,6 +16,9 @@ import { printError } from "./main.ts";
 import { globalDataSources } from "../runtime/server.ts";
 import { createDataSources, type DataSources, lookupDataSource } from "../datasource/index.ts";
 import { createTableSql, initStoreTable } from "../session/stores/index.ts";
+import type { AcmeService } from "../acme/service.ts";
+import { certificateRows, formatRows, type ServedHost } from "../acme/inventory.ts";
+import { acmeService, describeRequest, servedHosts } from "./acme.ts";
 
 /**
  * The same signal twice within this time is one event delivered twice: a terminal's Ctrl-C or a
@@ -85,13 +88,25 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
     for (const name of ds.names()) log.info(`data source ${name}: reachable`);
   };
   const global = globalDataSources(config);
+  const served = new Map<string, ServedHost[]>();
+  let acme: AcmeService | undefined;
   try {
+    // ACME: what would be requested, and what is stored; the CA is not contacted.
+    try {
+      acme = acmeService(config, global);
+      await acme.prepare();
+      for (const m of acme.certs) log.info(describeRequest(m));
+    } catch (e) {
+      acme = undefined;
+      collect(e);
+    }
     for (const service of config.server.services) {
       for (const c of service.connectors) {
         try {
-          const tls = await loadConnectorTls(c, config.baseDir);
+          const tls = await loadConnectorTls(c, config.baseDir, acme);
           const plan = planConnector(c, tls, RUNTIME, runtimeLabel(), serviceTlsNeeds(service));
           log.info(`${c.name}: ${plan.reason}`);
+          if (tls) served.set(c.name, tls.hosts.map((h) => ({ connector: c.name, config: h.config, certs: h.certs })));
         } catch (e) {
           collect(e);
         }
@@ -143,6 +158,8 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
     printError(new BobcatErrors(errors, `${config.file}: ${errors.length} problem(s) stop this config from running`));
     return false;
   }
+  const rows = certificateRows(servedHosts(config, served), acme);
+  if (rows.length > 0) console.log(`Certificates:\n${formatRows(rows)}\n`);
   return true;
 }
 

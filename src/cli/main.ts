@@ -17,6 +17,7 @@ import { checkConfig, startFromConfig, storeInit } from "./commands.ts";
 import { Schema } from "../config/schema-json.ts";
 import { runUnderNode } from "./node-runtime.ts";
 import { watchParent } from "../runtime/parent-watch.ts";
+import { ACME_HELP, acmeMain } from "./acme.ts";
 
 const HELP: Record<string, string> = {
   main: `bobcat ${VERSION} — a Tomcat-style web server for Bun and Deno
@@ -28,6 +29,7 @@ Commands:
   check      validate a config, open its keystores, print the effective config
   keytool    manage keystores with Java keytool's flags (bobcat keytool -help)
   ca         a small CA for tests and development: issue certificates with OCSP URLs, CRLs
+  acme       status|renew|revoke: certificates obtained over ACME (bobcat acme --help)
   store      store init: create the session table of each DataSourceStore (--print: show the SQL)
   convert    translate a Tomcat server.xml into bobcat's YAML
   schema     print the JSON Schema of the config file
@@ -63,6 +65,7 @@ Creates the session table (and its columns, as named by the DataSourceStore's se
 sessionIdCol, ... attributes) in the database of every context whose manager is a
 PersistentManager with a DataSourceStore. --print only prints the CREATE TABLE statement for each
 database (SQLite, PostgreSQL, MySQL) without connecting.`,
+  acme: ACME_HELP,
   version: `Usage: bobcat version\n\nPrints bobcat's version and the runtime it runs on.`,
   schema: `Usage: bobcat schema\n\nPrints the JSON Schema of the config file (also in config/server.schema.json).`,
 };
@@ -84,6 +87,9 @@ export function parseArgs(argv: string[]): Parsed {
   let i = 0;
   if (argv[0] && !argv[0].startsWith("-")) out.command = argv[i++]!;
   if (out.command === "store" && argv[i] && !argv[i]!.startsWith("-")) out.rest = [argv[i++]!];
+  if (out.command === "acme") {
+    while (argv[i] && !argv[i]!.startsWith("-") && out.rest.length < 2) out.rest.push(argv[i++]!);
+  }
   if (out.command === "keytool" || out.command === "ca" || out.command === "convert") {
     out.rest = argv.slice(i);
     return out;
@@ -191,6 +197,9 @@ export async function main(argv: string[]): Promise<number> {
           return 2;
         }
         return await storeInit(await loadFromArgs(p), p.print);
+      }
+      case "acme": {
+        return await acmeMain(await loadFromArgs(p), p.rest[0], p.rest[1]);
       }
       case "convert": {
         const { convertMain } = await import("../config/convert.ts");

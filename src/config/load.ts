@@ -8,15 +8,24 @@
  */
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { Certificate, ConfigFile, Connector, SSLHostConfig as SSLHostConfigDef } from "./schema.ts";
+import { Certificate, ConfigFile, Connector, Realm, SSLHostConfig as SSLHostConfigDef } from "./schema.ts";
 import type * as S from "./schema.ts";
 import type { AttrDef, Infer } from "./schema-types.ts";
 import { parseSource, type PathSeg } from "./source.ts";
 import { expandProperties, expandTree, type ExpansionProblem, makeLookup } from "./expand.ts";
 import { Validator } from "./validate.ts";
-import type { BobcatConfig, ConnectorConfig, ContextConfig, EngineConfig, HostConfig, ServerConfig } from "./model.ts";
+import type {
+  BobcatConfig,
+  ConnectorConfig,
+  ContextConfig,
+  EngineConfig,
+  HostConfig,
+  RealmConfig,
+  ServerConfig,
+} from "./model.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { urlPatternProblem } from "./url-pattern.ts";
+import { acmeProblems } from "./acme.ts";
 
 export interface LoadOptions {
   /** Base directory ($CATALINA_BASE); default: the config file's directory. */
@@ -210,12 +219,24 @@ function normaliseConnector(
       );
     }
     hostNames.set(h.hostName, hi);
-    if (h.certificates.length === 0) {
+    if (h.acme) {
+      for (const p of acmeProblems(h.hostName, h.acme)) {
+        v.error("config.acme", [...hPath, "acme", p.attribute], p.message, p.fix);
+      }
+      if (h.certificates.length > 0) {
+        v.error(
+          "config.acme",
+          [...hPath, "certificates"],
+          `SSLHostConfig "${h.hostName}" has both certificates and acme`,
+          "remove certificates (the CA provides the certificate), or remove acme",
+        );
+      }
+    } else if (h.certificates.length === 0) {
       v.error(
         "config.required",
         [...hPath, "certificates"],
         `SSLHostConfig "${h.hostName}" has no certificate`,
-        "add certificates: - certificateFile/certificateKeyFile or certificateKeystoreFile",
+        "add certificates: - certificateFile/certificateKeyFile or certificateKeystoreFile (or acme: to obtain one from a CA)",
       );
     }
     if (h.certificates.length > 1) {
@@ -312,6 +333,7 @@ function normaliseEngine(engine: Infer<typeof S.Engine>, path: PathSeg[], v: Val
       `add hosts: - name: ${engine.defaultHost ?? "localhost"}`,
     );
   }
+  const engineRealm = realmConfig(engine.realm);
   const hosts = engine.hosts.map((h, hi) => {
     const hPath = [...path, "hosts", hi];
     for (const [i, n] of [h.name, ...h.aliases].entries()) {
@@ -329,7 +351,13 @@ function normaliseEngine(engine: Infer<typeof S.Engine>, path: PathSeg[], v: Val
       } else names.set(lower, at);
     }
     const workDir = h.workDir ?? join(baseDir, "work", engine.name, h.name ?? "");
-    return Object.assign(h, { workDir, contexts: normaliseContexts(h.contexts, h.name, h.appBase, workDir, hPath, v) });
+    // The innermost realm defined applies, as in Tomcat: context, else host, else engine.
+    const realm = realmConfig(h.realm) ?? engineRealm;
+    return Object.assign(h, {
+      workDir,
+      realm,
+      contexts: normaliseContexts(h.contexts, h.name, h.appBase, workDir, realm, hPath, v),
+    });
   });
   if (engine.defaultHost && engine.hosts.length > 0 && !names.has(engine.defaultHost.toLowerCase())) {
     v.error(
@@ -339,7 +367,7 @@ function normaliseEngine(engine: Infer<typeof S.Engine>, path: PathSeg[], v: Val
       `use one of: ${engine.hosts.map((h) => h.name).join(", ")}`,
     );
   }
-  return Object.assign(engine, { hosts });
+  return Object.assign(engine, { hosts, realm: engineRealm });
 }
 
 function normaliseContexts(
@@ -347,6 +375,7 @@ function normaliseContexts(
   hostName: string,
   appBase: string,
   hostWorkDir: string,
+  hostRealm: RealmConfig | undefined,
   hPath: PathSeg[],
   v: Validator,
 ): ContextConfig[] {
@@ -415,8 +444,21 @@ function normaliseContexts(
       );
     }
     const name = ctx.path === "" ? "ROOT" : ctx.path.slice(1).replaceAll("/", "#");
-    return Object.assign(ctx, { name, workDir: ctx.workDir ?? join(hostWorkDir, name) });
+    // Always present, so the LockOutRealm defaults come from the schema even without realm:.
+    const realm = realmConfig(ctx.realm) ?? hostRealm ?? realmConfig(v.validate(Realm, {}, [...cPath, "realm"]));
+    return Object.assign(ctx, { name, realm, workDir: ctx.workDir ?? join(hostWorkDir, name) });
   });
+}
+
+/**
+ * A validated Realm as the model names it: the validator checked nested `realms` (LockOutRealm,
+ * CombinedRealm) and `credentialHandlers` as Realm and CredentialHandler elements, which the
+ * schema's recursive children cannot say in their inferred type (see schema-types.ts).
+ */
+function realmConfig(r: Infer<typeof S.Realm>): RealmConfig;
+function realmConfig(r: Infer<typeof S.Realm> | undefined): RealmConfig | undefined;
+function realmConfig(r: Infer<typeof S.Realm> | undefined): RealmConfig | undefined {
+  return r as RealmConfig | undefined;
 }
 
 function sameOrWildcard(a: string | undefined, b: string | undefined): boolean {

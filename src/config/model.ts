@@ -6,7 +6,9 @@
  * Every type here is inferred from the element definitions in schema.ts (`Infer`, see
  * schema-types.ts): adding an attribute to the schema adds it here, with its type, and it is
  * optional unless it has a default or is required. Nothing is restated by hand. The only
- * additions are the values the loader derives (connector and context names, work directories).
+ * additions are the values the loader derives (connector and context names, work directories, the
+ * context's inherited realm) and the names of recursive children (nested realms and credential
+ * handlers).
  */
 import type { Infer } from "./schema-types.ts";
 import type * as S from "./schema.ts";
@@ -38,18 +40,27 @@ export type ConnectorConfig = Infer<typeof S.Connector> & {
 
 export type SSLHostConfig = Infer<typeof S.SSLHostConfig>;
 export type CertificateEntry = Infer<typeof S.Certificate>;
+/** `acme` of an SSLHostConfig: the certificate comes from an ACME CA (then certificates is empty). */
+export type AcmeConfig = Infer<typeof S.Acme>;
 
-export type EngineConfig = Omit<Infer<typeof S.Engine>, "hosts"> & { hosts: HostConfig[] };
+export type EngineConfig = Omit<Infer<typeof S.Engine>, "hosts" | "realm"> & {
+  hosts: HostConfig[];
+  realm?: RealmConfig;
+};
 
-export type HostConfig = Omit<Infer<typeof S.Host>, "contexts" | "workDir"> & {
+export type HostConfig = Omit<Infer<typeof S.Host>, "contexts" | "workDir" | "realm"> & {
+  /** The host's realm, else the engine's. */
+  realm?: RealmConfig;
   /** Default: work/<Engine>/<Host>. */
   workDir: string;
   contexts: ContextConfig[];
 };
 
-export type ContextConfig = Omit<Infer<typeof S.Context>, "workDir"> & {
+export type ContextConfig = Omit<Infer<typeof S.Context>, "workDir" | "realm"> & {
   /** Default: <host workDir>/<context name>. */
   workDir: string;
+  /** Always present: the context's realm, else its host's, else its engine's, else a defaulted MemoryRealm. */
+  realm: RealmConfig;
   /** Tomcat's context name: "ROOT" for "", otherwise the path without the leading slash. */
   name: string;
 };
@@ -67,7 +78,25 @@ export type FileStoreConfig = Extract<StoreConfig, { className: "FileStore" }>;
 export type DataSourceStoreConfig = Extract<StoreConfig, { className: "DataSourceStore" }>;
 export type SessionIdGeneratorConfig = Infer<typeof S.SessionIdGenerator>;
 
-export type RealmConfig = Infer<typeof S.Realm>;
+/**
+ * `<Realm>`, told apart by `className`. The nested `realms` of a LockOutRealm or CombinedRealm
+ * are realms again: the schema's recursive child infers as unknown and is named here.
+ */
+export type RealmConfig =
+  | Exclude<RealmVariant, { className: "LockOutRealm" | "CombinedRealm" }>
+  | (Omit<Extract<RealmVariant, { className: "LockOutRealm" }>, "realms"> & { realms: RealmConfig[] })
+  | (Omit<Extract<RealmVariant, { className: "CombinedRealm" }>, "realms"> & { realms: RealmConfig[] });
+export type MemoryRealmConfig = Extract<RealmConfig, { className: "MemoryRealm" }>;
+export type UserDatabaseRealmConfig = Extract<RealmConfig, { className: "UserDatabaseRealm" }>;
+export type DataSourceRealmConfig = Extract<RealmConfig, { className: "DataSourceRealm" }>;
+type RealmVariant = WithHandler<Infer<typeof S.Realm>>;
+type WithHandler<T> = T extends unknown ? Omit<T, "credentialHandler"> & { credentialHandler?: CredentialHandlerConfig }
+  : never;
+
+/** `<CredentialHandler>`: a NestedCredentialHandler's `credentialHandlers` are handlers again. */
+export type CredentialHandlerConfig =
+  | Exclude<Infer<typeof S.CredentialHandler>, { className: "NestedCredentialHandler" }>
+  | { className: "NestedCredentialHandler"; credentialHandlers: CredentialHandlerConfig[] };
 export type LoginConfig = Infer<typeof S.LoginConfig>;
 export type SecurityConstraintConfig = Infer<typeof S.SecurityConstraint>;
 
@@ -75,3 +104,10 @@ export type ValveConfig = Infer<typeof S.Valve>;
 export type AccessLogValveConfig = Extract<ValveConfig, { className: "AccessLogValve" }>;
 export type RemoteIpValveConfig = Extract<ValveConfig, { className: "RemoteIpValve" }>;
 export type SSLValveConfig = Extract<ValveConfig, { className: "SSLValve" }>;
+/** RemoteAddrValve, RemoteHostValve (regexes) and RemoteCIDRValve (lists of ranges). */
+export type RequestFilterValveConfig = Extract<
+  ValveConfig,
+  { className: "RemoteAddrValve" | "RemoteHostValve" | "RemoteCIDRValve" }
+>;
+export type HealthCheckValveConfig = Extract<ValveConfig, { className: "HealthCheckValve" }>;
+export type ErrorReportValveConfig = Extract<ValveConfig, { className: "ErrorReportValve" }>;

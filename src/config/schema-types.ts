@@ -104,8 +104,13 @@ type AttrsOf<T> =
     >;
   };
 
-type ChildValue<C> = C extends { element: () => infer E; list: true } ? Infer<E>[]
-  : C extends { element: () => infer E } ? Infer<E>
+/**
+ * A recursive reference (a LockOutRealm's nested realms) is written `element: (): ElementDef => X`
+ * to break the cycle in the definitions' own types; it infers as `unknown`, and model.ts names it.
+ */
+type ElementValue<E> = ElementDef extends E ? unknown : Infer<E>;
+type ChildValue<C> = C extends { element: () => infer E; list: true } ? ElementValue<E>[]
+  : C extends { element: () => infer E } ? ElementValue<E>
   : never;
 type ChildAlways<C> = C extends { list: true } ? true
   : C extends { defaulted: true } | { required: true } ? true

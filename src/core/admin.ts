@@ -5,6 +5,7 @@
  */
 import type { ManagerBase } from "../session/manager-base.ts";
 import type { Engine } from "./engine.ts";
+import type { CertificateRow } from "../acme/inventory.ts";
 
 export interface ConnectorView {
   name: string;
@@ -34,6 +35,12 @@ export interface AdminView {
   connectors(): ConnectorView[];
   contexts(): ContextView[];
   reloadTls(hostName?: string): Promise<{ reloaded: string[]; failed: string[] }>;
+  /** Every certificate served (files, keystores, ACME); absent on edge runtimes. */
+  certificates?(): CertificateRow[];
+  /** Order ACME certificates now (all, or those for one name); one line each. */
+  renewCertificate?(name?: string): Promise<string[]>;
+  /** Prometheus text exposition of the server's metrics (servers only; not on the edge). */
+  metrics?(): string;
 }
 
 /** The contexts of these engines as the manager app lists them. */

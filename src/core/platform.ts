@@ -29,6 +29,8 @@ export interface Platform {
   importModule?(path: string, where: Where): Promise<Record<string, unknown>>;
   /** Serves a context's static docBase; absent where there are no files. */
   serveStatic?(req: Request, relPath: string, opts: StaticOptions): Promise<Response | null>;
+  /** Reads a text file (a realm's tomcat-users.xml, an error page); absent where there are no files. */
+  readTextFile?(path: string): Promise<string>;
   /** An AccessLogValve; absent where there are no log files. */
   accessLog?(valve: AccessLogValveConfig): AccessLogWriter;
 }

@@ -3,6 +3,7 @@
  * access log files, StandardManager's persistence file, FileStore and every data source
  * (SQLite files, PostgreSQL, MySQL). Edge runtimes use src/edge/platform.ts instead.
  */
+import { readFile } from "node:fs/promises";
 import { AccessLog } from "./access-log.ts";
 import { importHandlerModule } from "./handler-module.ts";
 import type { Platform } from "./platform.ts";
@@ -20,4 +21,5 @@ export const SERVER_PLATFORM: Platform = {
   importModule: importHandlerModule,
   serveStatic,
   accessLog: (valve) => new AccessLog(valve),
+  readTextFile: (path) => readFile(path, "utf8"),
 };

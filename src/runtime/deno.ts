@@ -4,7 +4,7 @@
  * serveHttpOnConnection (see deno-conn.ts), so maxConnections/acceptCount and connectionTimeout
  * (TLS handshake, request headers, idle keep-alive) hold here as on the node-compat back-end.
  */
-import { type BackendOptions, type Listener, listenError, uncaughtError } from "./listener.ts";
+import { type BackendOptions, type Listener, listenError, uncaughtError, wantsHttp2 } from "./listener.ts";
 import { setNoDelayOnListener } from "./deno-nodelay.ts";
 import { type DenoHttpServer, serveOnConnection, shutdownSockets } from "./deno-conn.ts";
 import { ConnectionGate, type GatedConnection } from "../core/limiter.ts";
@@ -115,10 +115,18 @@ export async function startDenoNative({ config, tls, pipeline }: BackendOptions)
       ),
   });
 
+  pipeline.backendStats = () => ({ open: gate.size, refused: gate.refused, timedOut: gate.timedOut });
+
   const listen = (t: typeof tls, p: number): DenoListener => {
     const cert = t?.defaultHost.certs[0];
     const l = cert
-      ? Deno.listenTls({ hostname, port: p, cert: cert.certPem, key: cert.keyPem, alpnProtocols: ["h2", "http/1.1"] })
+      ? Deno.listenTls({
+        hostname,
+        port: p,
+        cert: cert.certPem,
+        key: cert.keyPem,
+        alpnProtocols: wantsHttp2(config) ? ["h2", "http/1.1"] : ["http/1.1"],
+      })
       : Deno.listen({ hostname, port: p });
     if (cert && !setNoDelayOnListener(l.addr.port)) {
       log.warn(

@@ -21,6 +21,17 @@ export interface Listener {
   reloadTls(tls: ConnectorTls): Promise<void>;
 }
 
+/** `<UpgradeProtocol className="...Http2Protocol">` on the connector: h2 is offered by ALPN (TLS only). */
+export function wantsHttp2(c: ConnectorConfig): boolean {
+  return (c.upgradeProtocols ?? []).some((u) => u.className === "Http2Protocol");
+}
+
+/** What a connector negotiates, for the start-up log and convert. */
+export function negotiates(c: ConnectorConfig): string {
+  if (!c.SSLEnabled) return "HTTP/1.1 (h2 needs TLS here: no h2c)";
+  return wantsHttp2(c) ? "h2 and http/1.1 by ALPN" : "http/1.1 only (no Http2Protocol UpgradeProtocol)";
+}
+
 export interface BackendOptions {
   config: ConnectorConfig;
   tls?: ConnectorTls;

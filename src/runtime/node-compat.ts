@@ -11,7 +11,7 @@ import { constants } from "node:crypto";
 import { createServer as createNetServer, type Socket } from "node:net";
 import type { ConnectionInfo } from "../core/context.ts";
 import { logger } from "../util/log.ts";
-import { type BackendOptions, type Listener, listenError, MODERN_TLS12_CIPHERS } from "./listener.ts";
+import { type BackendOptions, type Listener, listenError, MODERN_TLS12_CIPHERS, wantsHttp2 } from "./listener.ts";
 import type { TlsHost } from "./tls-material.ts";
 import { checkClient, verifiedChain } from "./client-auth.ts";
 import { tlsInfoOf } from "./tls-info.ts";
@@ -24,6 +24,8 @@ import { traceNotAllowed } from "../core/engine.ts";
 import { errorPage } from "../core/error-page.ts";
 import { ConnectionGate, type GatedConnection } from "../core/limiter.ts";
 import { ClientAbortError, isClientBodyError } from "../core/body-limit.ts";
+import { serveUpgrade } from "./ws-node.ts";
+import { installDenoUpgrade } from "./ws-deno.ts";
 
 /**
  * Options of the server itself, which also serve clients that send no SNI name: the default
@@ -134,15 +136,19 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
     install(tls);
     const modes = new Set(tls.hosts.map((h) => h.config.certificateVerification));
     const requestCert = tls.hosts.some((h) => h.config.certificateVerification !== "none");
-    server = createSecureServer({
-      allowHTTP1: true,
-      ...serverSecureOptions(tls),
-      requestCert,
-      // With one mode for every host the TLS stack refuses a missing or untrusted certificate
-      // in the handshake itself; mixed modes are enforced right after it, per SNI host.
-      rejectUnauthorized: modes.size === 1 && modes.has("required"),
-      SNICallback: (servername, cb) => cb(null, sniLookup(contexts, fallback!, servername)),
-    });
+    server = createSecureServer(
+      {
+        allowHTTP1: true,
+        ...serverSecureOptions(tls),
+        requestCert,
+        // With one mode for every host the TLS stack refuses a missing or untrusted certificate
+        // in the handshake itself; mixed modes are enforced right after it, per SNI host.
+        rejectUnauthorized: modes.size === 1 && modes.has("required"),
+        SNICallback: (servername, cb) => cb(null, sniLookup(contexts, fallback!, servername)),
+        // node:http2 always offers h2; without Http2Protocol only http/1.1 is agreed, as Tomcat does.
+        ...(wantsHttp2(config) ? {} : { ALPNCallback: () => "http/1.1" }),
+      } as Parameters<typeof createSecureServer>[0],
+    );
     server.on(
       "tlsClientError",
       (err: Error & { code?: string }, socket: TLSSocket) => logHandshakeFailure(config.name, current!, err, socket),
@@ -200,6 +206,39 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
     server = createHttpServer();
   }
   server.on("request", onRequest as never);
+  // For /metrics: this back-end sees every connection and every TLS handshake.
+  let handshakes = 0;
+  const handshakeFailures: Record<string, number> = {};
+  if (tls) {
+    server.on("secureConnection", () => void handshakes++);
+    server.on("tlsClientError", (err: Error & { code?: string }) => {
+      const r = handshakeFailureReason(err);
+      handshakeFailures[r] = (handshakeFailures[r] ?? 0) + 1;
+    });
+  }
+  pipeline.backendStats = () => ({
+    open: gate.size,
+    refused: gate.refused,
+    timedOut: gate.timedOut,
+    ...(tls ? { handshakes, handshakeFailures: { ...handshakeFailures } } : {}),
+  });
+  const hub = pipeline.webSockets;
+  if (hub) {
+    if (RUNTIME === "deno") installDenoUpgrade();
+    // An upgraded connection counts as busy: connectionTimeout does not close it, the WebSocket limits do.
+    server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      const g = stateOf(socket);
+      if (g) socket.once("close", gate.busy(g));
+      const tlsSocket = tls ? (socket as CheckedSocket) : undefined;
+      void serveUpgrade(req, socket, head, {
+        scheme: tls ? "https" : "http",
+        handle: pipeline.handle,
+        hub,
+        tls: tlsSocket && typeof tlsSocket.getProtocol === "function" ? tlsInfoOf(tlsSocket) : undefined,
+        verdict: tlsSocket?.[VERDICT],
+      });
+    });
+  }
   if (tls) {
     server.on("secureConnection", (s: TLSSocket) => {
       const g = stateOf(s);
@@ -317,6 +356,20 @@ function logHandshakeFailure(
       sni ?? "none"
     }] (SSLHostConfig ${host.hostName}): ${reason} — ${err.code ?? ""} ${err.message}`,
   );
+}
+
+/** A bounded label for a failed handshake (the metrics' reason). */
+function handshakeFailureReason(err: Error & { code?: string }): string {
+  const text = `${err.code} ${err.message}`;
+  if (/UNSUPPORTED_PROTOCOL|WRONG_VERSION|VERSION_TOO_LOW|PROTOCOL_VERSION|UnsupportedVersion/i.test(text)) {
+    return "protocol";
+  }
+  if (/NO_SHARED_CIPHER|HANDSHAKE_FAILURE|NO_CIPHERS|peer is incompatible|SignatureAlgorithms/i.test(text)) {
+    return "cipher";
+  }
+  if (/CERTIFICATE|CERT_|UNKNOWN_CA|BAD_CERT/i.test(text)) return "certificate";
+  if (/ECONNRESET|socket hang up|EPIPE|closed/i.test(text)) return "client_closed";
+  return "other";
 }
 
 /** The TLS socket under a request; HTTP/2 requests reach it through their session. */

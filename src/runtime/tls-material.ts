@@ -19,6 +19,7 @@ import { OcspChecker, ocspUrlOf } from "../tls/ocsp/index.ts";
 import { RUNTIME } from "./detect.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { logger } from "../util/log.ts";
+import type { AcmeService } from "../acme/service.ts";
 
 const log = logger("tls");
 
@@ -64,7 +65,11 @@ function explainMissingFile(e: BobcatError, node: object, baseDir: string): Bobc
   });
 }
 
-export async function loadConnectorTls(c: ConnectorConfig, baseDir = process.cwd()): Promise<ConnectorTls | undefined> {
+export async function loadConnectorTls(
+  c: ConnectorConfig,
+  baseDir = process.cwd(),
+  acme?: AcmeService,
+): Promise<ConnectorTls | undefined> {
   if (!c.SSLEnabled) return undefined;
   const errors: BobcatError[] = [];
   const hosts: TlsHost[] = [];
@@ -85,6 +90,8 @@ export async function loadConnectorTls(c: ConnectorConfig, baseDir = process.cwd
           else throw e;
         }
       }
+      // ACME: the stored certificate, the one just obtained, or a temporary self-signed one.
+      if (h.acme && acme) certs.push(acme.material(h));
       const trust = await loadClientTrust(h);
       const ciphers = parseCipherSettings(h.ciphers, h.cipherSuites, {
         ciphers: src.attr("ciphers"),
