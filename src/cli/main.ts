@@ -6,6 +6,7 @@
 import { resolve } from "node:path";
 import { stringify } from "yaml";
 import { loadConfigText, type LoadOptions } from "../config/load.ts";
+import { redactSecrets } from "../config/redact.ts";
 import { loadConfigFile } from "../config/load-file.ts";
 import type { BobcatConfig } from "../config/model.ts";
 import { DEFAULT_CONFIG_NAME, DEFAULT_CONFIG_YAML } from "./default-config.ts";
@@ -161,7 +162,7 @@ export async function main(argv: string[]): Promise<number> {
       case "check": {
         const config = await loadFromArgs(p);
         const ok = await checkConfig(config);
-        if (ok) console.log(stringify(maskSecrets(config)));
+        if (ok) console.log(stringify(redactSecrets(config)));
         return ok ? 0 : 1;
       }
       case "version":
@@ -206,28 +207,6 @@ export async function main(argv: string[]): Promise<number> {
     printError(e);
     return 1;
   }
-}
-
-const SECRET_KEYS = /pass(word)?$/i;
-function maskSecrets(config: BobcatConfig): unknown {
-  const walk = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(walk);
-    if (v && typeof v === "object") {
-      const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) {
-        out[k] = SECRET_KEYS.test(k) && typeof x === "string" ? "********" : walk(x);
-      }
-      return out;
-    }
-    return v;
-  };
-  return walk({
-    file: config.file,
-    baseDir: config.baseDir,
-    properties: config.properties,
-    logging: config.logging,
-    server: config.server,
-  });
 }
 
 if (import.meta.main) {
