@@ -4,12 +4,27 @@
  */
 import { SessionArgumentError, SessionStateError } from "./errors.ts";
 import { callValue, isBindingListener, type SessionListeners } from "./listeners.ts";
-import type { ManagerSettings } from "./config.ts";
 import type { HttpSession, HttpSessionBindingEvent, Principal } from "./types.ts";
+
+/**
+ * The manager settings a session reads (config.ts's ManagerSettings has them); named here so
+ * that the session does not import the config module, which imports the store, which imports it.
+ */
+export interface SessionSettings {
+  readonly name: string;
+  readonly distributable: boolean;
+  readonly sessionActivityCheck: boolean;
+  readonly sessionLastAccessAtStart: boolean;
+  now(): number;
+  readonly config: {
+    readonly notifyBindingListenerOnUnchangedValue: boolean;
+    readonly notifyAttributeListenerOnUnchangedValue: boolean;
+  };
+}
 
 /** What a session needs from its manager (ManagerBase implements it). */
 export interface SessionHost {
-  readonly settings: ManagerSettings;
+  readonly settings: SessionSettings;
   readonly listeners: SessionListeners;
   /** Takes the session out of the manager; `expired` updates the expiry statistics. */
   removeSession(session: StandardSession, expired: boolean): void;
