@@ -28,6 +28,25 @@ export interface ConvertResult {
   warnings: string[];
 }
 
+/**
+ * Elements that refuse requests (address filters, authenticators): dropping one would open
+ * what Tomcat kept closed, so one bobcat cannot honour is an error, never a warning.
+ */
+const ACCESS_CONTROL =
+  /(^|\.)(Remote(Addr|CIDR|Host)(Valve|Filter)|[A-Za-z]*Authenticator|CsrfPreventionFilter|RestCsrfPreventionFilter)$/;
+
+function restrictsAccess(el: XmlElement): boolean {
+  const cls = el.attrs.find(([k]) => k === "className")?.[1] ?? "";
+  return ACCESS_CONTROL.test(cls) || el.children.some(restrictsAccess);
+}
+
+/** Throws the access controls the conversion could not keep, each with its line and the way out. */
+function throwDropped(errors: BobcatError[], file: string): void {
+  if (errors.length > 0) {
+    throw new BobcatErrors(errors, `${file}: ${errors.length} access control(s) bobcat cannot honour`);
+  }
+}
+
 export function convertServerXml(xmlText: string, opts: ConvertOptions = {}): ConvertResult {
   const file = opts.file ?? "server.xml";
   const root = parseXml(xmlText, file);
@@ -56,12 +75,45 @@ export function convertServerXml(xmlText: string, opts: ConvertOptions = {}): Co
   if (opts.contextXml !== undefined) {
     header.push(...applyContextXml(c, opts.contextXml, opts.contextFile ?? "context.xml"));
   }
+  throwDropped(c.errors, file);
   return { yaml: render(top, header), warnings: c.warnings };
+}
+
+/**
+ * One `<Context>` (conf/<Engine>/<Host>/name.xml, META-INF/context.xml, conf/context.xml) as a
+ * plain config object, with the warnings for what did not convert. Access controls that do not
+ * convert throw.
+ */
+export function convertContextXml(xmlText: string, file: string): {
+  context: Record<string, unknown>;
+  warnings: string[];
+  line: number;
+} {
+  const root = parseXml(xmlText, file);
+  if (root.name !== "Context") {
+    throw new BobcatError("convert.root", `the root element is <${root.name}>, not <Context>`, {
+      where: { file, line: root.line },
+      fix: "a context descriptor holds one <Context> element",
+    });
+  }
+  const c = new Converter(file, []);
+  const out = c.element(root, Context);
+  throwDropped(c.errors, file);
+  if (typeof out === "string") {
+    throw new BobcatError("convert.context", out, { where: { file, line: root.line } });
+  }
+  return { context: toPlain(out) as Record<string, unknown>, warnings: c.warnings, line: root.line };
+}
+
+function toPlain(v: Value): unknown {
+  if (v instanceof OutMap) return Object.fromEntries(v.entries.map((e) => [e.key, toPlain(e.value)]));
+  if (v instanceof OutList) return v.items.map((i) => toPlain(i.value));
+  return v;
 }
 
 // ---- XML ---------------------------------------------------------------------------------------
 
-interface XmlElement {
+export interface XmlElement {
   name: string;
   attrs: [string, string][];
   children: XmlElement[];
@@ -72,7 +124,7 @@ interface XmlElement {
 
 type OrderedNode = { [tag: string]: OrderedNode[] | string } & { ":@"?: Record<string, string> };
 
-function parseXml(text: string, file: string): XmlElement {
+export function parseXml(text: string, file: string): XmlElement {
   if (text.trim() === "") {
     throw new BobcatError("convert.xmlSyntax", "the file is empty", {
       where: { file },
@@ -295,7 +347,8 @@ const ELEMENT_REASONS: Record<string, string> = {
   UpgradeProtocol: "bobcat serves HTTP/2 over TLS by itself",
   Cluster:
     "bobcat has no clustering (sticky sessions: the Engine's jvmRoute; shared sessions: a PersistentManager with a DataSourceStore)",
-  WatchedResource: "bobcat does not reload applications; restart it after a change",
+  WatchedResource:
+    "bobcat watches WEB-INF/web.xml, META-INF/context.xml and the handler module itself (autoDeploy, reloadable)",
   Loader: "there is no Java class loading",
   JarScanner: "there are no JARs to scan",
   Parameter: "bobcat has no servlet context parameters; configure the handler module directly",
@@ -354,6 +407,8 @@ interface Shape {
 class Converter {
   /** Every converted `<Context>`, for context.xml's defaults. */
   readonly contexts: OutMap[] = [];
+  /** Access controls that could not be converted (see ACCESS_CONTROL). */
+  readonly errors: BobcatError[] = [];
 
   constructor(
     private readonly file: string,
@@ -561,6 +616,22 @@ class Converter {
   }
 
   private skipElement(el: XmlElement, out: OutMap, reason: string): void {
+    if (restrictsAccess(el)) {
+      this.errors.push(
+        new BobcatError(
+          "convert.accessControl",
+          `${
+            startTag(el)
+          } restricts access, and bobcat cannot honour it (${reason}); leaving it out would let in every request it refuses`,
+          {
+            where: { file: this.file, line: el.line },
+            fix:
+              "restrict access another way bobcat has (a securityConstraint with authRoles, a RemoteIpValve-aware handler, a firewall), then remove the element",
+          },
+        ),
+      );
+      return;
+    }
     this.report(el, out, [`not converted: ${startTag(el)} — ${reason}`, ...descendants(el)]);
   }
 
@@ -661,7 +732,7 @@ function applyContextXml(c: Converter, xml: string, file: string): string[] {
   if (defaults.entries.length === 0) return notes.length ? [label, ...notes] : [];
   if (c.contexts.length === 0) {
     const reason =
-      "the server.xml lists no <Context> (Tomcat deploys webapps/ by itself; bobcat lists contexts in the config)";
+      "the server.xml lists no <Context> (the applications bobcat deploys from appBase get conf/context.xml when bobcat runs the server.xml itself: bobcat run --base DIR)";
     c.warnings.push(
       `${file}:${root.line}: not applied: its settings — ${reason}; they are in the header of the output, for the contexts you add`,
     );
@@ -750,6 +821,11 @@ export async function convertMain(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof BobcatError) {
       console.error(`bobcat: ${e.format()}`);
+      return 1;
+    }
+    if (e instanceof BobcatErrors) {
+      console.error(`bobcat: ${e.message.split("\n")[0]}; nothing was written`);
+      for (const err of e.errors) console.error(`  ${err.format().replaceAll("\n", "\n  ")}`);
       return 1;
     }
     throw e;

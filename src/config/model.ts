@@ -100,6 +100,11 @@ export interface HostConfig {
   aliases: string[];
   appBase: string;
   workDir: string;
+  autoDeploy: boolean;
+  deployOnStartup: boolean;
+  deployIgnore?: string;
+  deployXML: boolean;
+  copyXML: boolean;
   contexts: ContextConfig[];
   valves: ValveConfig[];
 }
@@ -129,8 +134,19 @@ export interface ContextConfig {
   changeSessionIdOnAuthentication: boolean;
   /** bobcat:manager: the no-login loopback rule still applies when a RemoteIpValve is configured. */
   allowLoopbackBehindProxy: boolean;
+  reloadable: boolean;
   securityConstraints: SecurityConstraintConfig[];
-  loginConfig?: { authMethod: "CLIENT-CERT" | "BASIC"; realmName: string };
+  securityRoles?: string[];
+  denyUncoveredHttpMethods: boolean;
+  loginConfig?: {
+    authMethod: "CLIENT-CERT" | "BASIC" | "FORM" | "DIGEST";
+    realmName: string;
+    formLoginPage?: string;
+    formErrorPage?: string;
+  };
+  errorPages: Array<{ errorCode?: number; exceptionType?: string; location: string }>;
+  mimeMappings: Array<{ extension: string; mimeType: string }>;
+  servletMappings: Array<{ servletName: string; servletClass?: string; urlPatterns: string[] }>;
   /** Always present (defaults when the config has no realm:). */
   realm: RealmConfig;
   resources: ResourceConfig[];
@@ -204,7 +220,10 @@ export interface SecurityConstraintConfig {
   displayName?: string;
   urlPatterns: string[];
   httpMethods?: string[];
+  httpMethodOmissions?: string[];
   authRoles?: string[];
+  /** Always set after loading: an <auth-constraint> is present (no authRoles then means nobody). */
+  authConstraint?: boolean;
   transportGuarantee: "NONE" | "INTEGRAL" | "CONFIDENTIAL";
 }
 

@@ -8,7 +8,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { X509Certificate } from "@peculiar/x509";
 import type { ContextConfig, SecurityConstraintConfig } from "../config/model.ts";
-import { urlPatternMatches } from "./constraints.ts";
+import { ConstraintChecker } from "./constraints.ts";
 import type { Principal, RequestContext } from "./context.ts";
 import { errorPage } from "./error-page.ts";
 import { LockOut } from "./lockout.ts";
@@ -26,13 +26,15 @@ const normaliseDn = (dn: string) => dn.split(",").map((p) => p.trim()).join(",")
 
 export class Authenticator {
   private readonly constraints: SecurityConstraintConfig[];
+  private readonly checker: ConstraintChecker;
   private readonly users = new Map<string, { password?: string; roles: string[] }>();
   /** Tomcat's LockOutRealm around the realm, for user name and password logins (not CLIENT-CERT). */
   readonly lockOut: LockOut;
 
   constructor(private readonly context: ContextConfig) {
     this.lockOut = new LockOut(context.realm);
-    this.constraints = context.securityConstraints.filter((c) => c.authRoles && c.authRoles.length > 0);
+    this.constraints = context.securityConstraints.filter((c) => c.authConstraint || (c.authRoles?.length ?? 0) > 0);
+    this.checker = new ConstraintChecker(context.securityConstraints, context.denyUncoveredHttpMethods);
     for (const u of context.realm?.users ?? []) {
       const key = context.loginConfig?.authMethod === "CLIENT-CERT" ? normaliseDn(u.username) : u.username;
       this.users.set(key, { password: u.password, roles: u.roles });
@@ -40,26 +42,33 @@ export class Authenticator {
   }
 
   get empty(): boolean {
-    return this.constraints.length === 0;
+    return this.constraints.length === 0 && !this.context.denyUncoveredHttpMethods;
   }
 
-  /** Roles a request to `path` needs, or undefined when no auth constraint covers it. */
-  requiredRoles(method: string, path: string): string[] | undefined {
-    let roles: string[] | undefined;
-    for (const c of this.constraints) {
-      if (c.httpMethods && c.httpMethods.length > 0 && !c.httpMethods.includes(method)) continue;
-      if (c.urlPatterns.some((p) => urlPatternMatches(p, path || "/"))) roles = [...(roles ?? []), ...c.authRoles!];
+  /** Roles a request to `path` needs ("deny": nobody may), or undefined when no auth constraint governs it. */
+  requiredRoles(method: string, path: string): string[] | "deny" | undefined {
+    return this.checker.decide(method, path).auth;
+  }
+
+  /** Does the principal have one of `roles`? `**` is any authenticated user; `*` any role of securityRoles when the context lists them. */
+  private permitted(principal: Principal, roles: string[]): boolean {
+    if (roles.includes("**")) return true;
+    if (roles.includes("*")) {
+      const declared = this.context.securityRoles;
+      if (!declared) return true;
+      if (declared.some((r) => principal.roles.includes(r))) return true;
     }
-    return roles;
+    return roles.some((r) => r !== "*" && principal.roles.includes(r));
   }
 
   /** undefined: go on; a Response: 401 or 403. */
   check(req: Request, ctx: RequestContext, path: string): Response | undefined {
     const roles = this.requiredRoles(req.method, path);
     if (!roles) return undefined;
+    if (roles === "deny") return errorPage(403, "Access to the requested resource has been denied");
     const principal = ctx.principal ?? this.authenticate(req, ctx);
     if (!principal) return this.challenge(ctx);
-    if (roles.includes("*") || roles.includes("**") || roles.some((r) => principal.roles.includes(r))) return undefined;
+    if (this.permitted(principal, roles)) return undefined;
     return errorPage(
       403,
       `Access to the requested resource has been denied: ${principal.name} lacks the role ${roles.join(" or ")}`,

@@ -11,6 +11,9 @@ import { BobcatError, type Where } from "../util/errors.ts";
 
 export type { FetchHandler, LoadedHandler } from "./handlers.ts";
 
+/** The modification time each module had when first imported: a later one is a changed module (reloadable). */
+const firstSeen = new Map<string, number>();
+
 export async function importHandlerModule(spec: string, where: Where): Promise<Record<string, unknown>> {
   let st: Stats;
   try {
@@ -29,7 +32,11 @@ export async function importHandlerModule(spec: string, where: Where): Promise<R
     });
   }
   try {
-    return await import(pathToFileURL(spec).href);
+    // Module caches key on the URL: a module changed since its first import gets a new one.
+    const first = firstSeen.get(spec);
+    if (first === undefined) firstSeen.set(spec, st.mtimeMs);
+    const url = pathToFileURL(spec).href;
+    return await import(first === undefined || first === st.mtimeMs ? url : `${url}?mtime=${st.mtimeMs}`);
   } catch (e) {
     throw new BobcatError("handler.loadFailed", `handler module ${spec} failed to load: ${(e as Error).message}`, {
       where,

@@ -17,6 +17,7 @@ import { VERSION } from "../version.ts";
 import { type AdminView, contextViews } from "../core/admin.ts";
 import { createDataSources, type DataSources } from "../datasource/index.ts";
 import { SERVER_PLATFORM } from "../core/server-platform.ts";
+import { AutoDeployer } from "./deployer.ts";
 
 const log = logger("connector");
 
@@ -39,6 +40,8 @@ export interface StartOptions {
 export interface ServerSetup {
   /** Handler objects by the spec a context names in `handler:` (e.g. "app:main"), for this server only. */
   handlers?: Readonly<Record<string, unknown>>;
+  /** Loads the config again, for autoDeploy and reloadable (the CLI gives it; without it nothing is watched). */
+  reloadConfig?: () => Promise<BobcatConfig>;
 }
 
 /**
@@ -52,6 +55,7 @@ export class BobcatServer {
   private readonly globalDataSources: DataSources;
   private readonly view: AdminView;
   private stopped?: Promise<void>;
+  private deployer?: AutoDeployer;
 
   constructor(
     readonly config: BobcatConfig,
@@ -111,6 +115,10 @@ export class BobcatServer {
         const url = `${p.c.scheme}://${host.includes(":") ? `[${host}]` : host}:${listener.port}/`;
         this.connectors.push({ config: p.c, plan: p.plan, pipeline, listener, tls: p.tls, url });
         log.info(`${p.c.name} listening on ${url} — ${p.plan.reason}`);
+      }
+      if (this.setup.reloadConfig && AutoDeployer.wanted(this.config)) {
+        this.deployer = new AutoDeployer(this.config, this.engines, this.setup.reloadConfig);
+        this.deployer.start();
       }
     } catch (e) {
       await this.stop(0);
@@ -187,6 +195,7 @@ export class BobcatServer {
   /** Stop accepting, let requests in flight finish (up to the timeout), then stop the engines. */
   stop(timeoutSeconds = this.config.server.gracefulStopTimeout): Promise<void> {
     this.stopped ??= (async () => {
+      await this.deployer?.stop();
       for (const c of this.connectors) {
         c.pipeline.stopping = true;
         await c.listener.stopAccepting();
