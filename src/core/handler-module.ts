@@ -3,6 +3,7 @@
  * context's `handler: PATH` names is imported from disk. Resolving provided handlers, built-in
  * apps and a module's exports is src/core/handlers.ts, which edge runtimes use without this file.
  */
+import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import type { Stats } from "node:fs";
 import { stat } from "node:fs/promises";
@@ -36,7 +37,14 @@ export async function importHandlerModule(spec: string, where: Where): Promise<R
     const first = firstSeen.get(spec);
     if (first === undefined) firstSeen.set(spec, st.mtimeMs);
     const url = pathToFileURL(spec).href;
-    return await import(first === undefined || first === st.mtimeMs ? url : `${url}?mtime=${st.mtimeMs}`);
+    if (first === undefined || first === st.mtimeMs) return await import(url);
+    // Bun keys its module cache on the path alone (the query is ignored): drop the entry first.
+    try {
+      delete createRequire(import.meta.url).cache[spec];
+    } catch {
+      // Deno has no such cache; the query gives it a new module.
+    }
+    return await import(`${url}?mtime=${st.mtimeMs}`);
   } catch (e) {
     throw new BobcatError("handler.loadFailed", `handler module ${spec} failed to load: ${(e as Error).message}`, {
       where,

@@ -133,7 +133,7 @@ describe("bobcat convert: Tomcat's default files (tomcat.md §6)", () => {
     const header = yaml.slice(0, yaml.indexOf("\nserver:"));
     expect(header).toContain("from server.xml and conf/context.xml.");
     expect(header).toContain(
-      "# not converted: <WatchedResource>WEB-INF/web.xml</WatchedResource> — bobcat does not reload applications",
+      "# not converted: <WatchedResource>WEB-INF/web.xml</WatchedResource> — bobcat watches WEB-INF/web.xml",
     );
     expect(header).toContain("# not converted: <WatchedResource>${catalina.base}/conf/web.xml</WatchedResource>");
     const watched = warnings.filter((w) => w.includes("WatchedResource"));
@@ -324,7 +324,9 @@ describe("bobcat convert: fixtures", () => {
   });
 
   test("RemoteIpValve, SSLValve and AccessLogValve convert; other valves are commented", () => {
-    const { yaml, warnings } = convert("valves.xml");
+    // The fixture's RemoteAddrValve is an access control: see the next test.
+    const xml = fixture("valves.xml").replace(/^.*RemoteAddrValve.*$/m, "");
+    const { yaml, warnings } = convertServerXml(xml, { file: "valves.xml" });
     const c = load(yaml);
     const engine = c.server.services[0]!.engine;
     const [remoteIp, ssl] = engine.valves as unknown as Record<string, unknown>[];
@@ -352,11 +354,27 @@ describe("bobcat convert: fixtures", () => {
     expect(notConverted).toEqual([
       "org.apache.catalina.valves.ErrorReportValve",
       "org.apache.catalina.authenticator.SingleSignOn",
-      "org.apache.catalina.valves.RemoteAddrValve",
     ]);
-    expect(yaml).toContain(
-      '# not converted: <Valve className="org.apache.catalina.valves.RemoteAddrValve" allow="127\\.\\d+\\.\\d+\\.\\d+"> — bobcat\'s <Valve> className is one of: AccessLogValve, RemoteIpValve, SSLValve',
+    expect(yaml).toContain('# not converted: <Valve className="org.apache.catalina.valves.ErrorReportValve"');
+  });
+
+  test("an access control that does not convert is an error naming its line, never a warning", () => {
+    const xml = fixture("valves.xml").replace(
+      /^.*RemoteAddrValve.*$/m,
+      '<Valve className="org.apache.catalina.authenticator.BasicAuthenticator" />',
     );
+    let caught: unknown;
+    try {
+      convertServerXml(xml, { file: "valves.xml" });
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(BobcatErrors);
+    const [err] = (caught as BobcatErrors).errors;
+    expect(err!.code).toBe("convert.accessControl");
+    expect(err!.where).toMatchObject({ file: "valves.xml", line: 22 });
+    expect(err!.message).toContain("BasicAuthenticator");
+    expect(err!.message).toContain("restricts access");
   });
 
   test("context.xml settings become every context's defaults; a context's own settings win", () => {
