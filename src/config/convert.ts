@@ -71,6 +71,8 @@ export function convertServerXml(xmlText: string, opts: ConvertOptions = {}): Co
       catalinaBase(opts.file) ?? "$CATALINA_BASE"
     }.`,
     "`# not converted:` marks what bobcat has no counterpart for. Check the result: bobcat check --config <this file>",
+    "Each host deploys the directories in its appBase (ROOT → /, foo → /foo) and conf/<Engine>/<Host>/*.xml, and reads",
+    "conf/web.xml and each WEB-INF/web.xml, as Tomcat does. `bobcat run --base DIR` runs the server.xml itself, unconverted.",
   ];
   if (opts.contextXml !== undefined) {
     header.push(...applyContextXml(c, opts.contextXml, opts.contextFile ?? "context.xml"));
