@@ -117,7 +117,7 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
       }
       for (const c of engine.contexts) {
         const cfg = c.config;
-        if (cfg.docBase && cfg.welcomeFiles.length === 0 && !cfg.listings) {
+        if (cfg.docBase && !cfg.handler && cfg.welcomeFiles.length === 0 && !cfg.listings) {
           errors.push(
             new BobcatError(
               "check.welcomeFiles",

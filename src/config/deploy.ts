@@ -177,6 +177,19 @@ export function deployInto(
         if (web) {
           applyWebXml(ctx, web);
           record.notes.push(...web.notes);
+          const servlets = Array.isArray(ctx.servletMappings)
+            ? (ctx.servletMappings as Array<{ servletName: string; urlPatterns: string[] }>)
+            : [];
+          if (servlets.length > 0) {
+            const list = servlets.map((m) => `${m.servletName} (${m.urlPatterns.join(", ")})`);
+            record.notes.push(
+              `context ${
+                normPath(ctx.path) || "/"
+              }: web.xml maps paths to servlets bobcat cannot run; they answer 404: ${list.slice(0, 8).join(", ")}${
+                list.length > 8 ? `, and ${list.length - 8} more` : ""
+              }`,
+            );
+          }
         }
       });
     });
@@ -264,9 +277,7 @@ function deployHost(
   const added: Array<{ ctx: Record<string, unknown>; version: string; name: string }> = [];
 
   // conf/<Engine>/<Host>/*.xml first: a descriptor wins over a directory of the same name.
-  const descriptors = existsSync(xmlBase)
-    ? readdirSync(xmlBase).filter((f) => f.endsWith(".xml") && !ignore?.test(f)).sort()
-    : [];
+  const descriptors = existsSync(xmlBase) ? readdirSync(xmlBase).filter((f) => f.endsWith(".xml")).sort() : [];
   const described = new Set<string>();
   for (const f of descriptors) {
     const file = join(xmlBase, f);

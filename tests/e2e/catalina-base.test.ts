@@ -125,6 +125,15 @@ function catalinaBase(port: number): string {
     "webapps/other/WEB-INF/app.js": COUNTER("other"),
     "webapps/other/META-INF/context.yaml": "handler: WEB-INF/app.js\n",
     "spare/index.html": "new app",
+    "webapps/thrower/WEB-INF/app.js":
+      `class PaymentError extends Error {}\nexport default { fetch(req) { if (req.url.endsWith("/pay")) throw new PaymentError("declined"); throw new TypeError("bad"); } };\n`,
+    "webapps/thrower/META-INF/context.yaml": "handler: WEB-INF/app.js\n",
+    "webapps/thrower/WEB-INF/web.xml": `<web-app>
+  <error-page><exception-type>PaymentError</exception-type><location>/payment.html</location></error-page>
+  <error-page><exception-type>java.lang.Throwable</exception-type><location>/oops.html</location></error-page>
+</web-app>`,
+    "webapps/thrower/payment.html": "payment failed",
+    "webapps/thrower/oops.html": "something broke",
   });
   return base;
 }
@@ -204,6 +213,12 @@ for (const runtime of RUNTIMES) {
       expect(missing.body).toBe("custom 404");
       expect((await get("/app/x.data")).headers.get("content-type")).toStartWith("application/x-app-data");
       expect((await get("/app/x.bobcat")).headers.get("content-type")).toStartWith("application/x-bobcat");
+
+      // Error pages by exception type: the error's class, then java.lang.Throwable for any.
+      const paid = await get("/thrower/pay");
+      expect([paid.status, paid.body]).toEqual([500, "payment failed"]);
+      const other = await get("/thrower/x");
+      expect([other.status, other.body]).toEqual([500, "something broke"]);
 
       // Sessions in two applications.
       const cookieOf = (h: Headers) => h.get("set-cookie")!.split(";")[0]!;
