@@ -163,15 +163,17 @@ export function deployInto(
           deployed = { host: host.name as string, path: normPath(ctx.path), watched: [] };
           record.contexts.push(deployed);
         }
-        deployed.watched.push(appWebXml);
+        // Tomcat reads WEB-INF/tomcat-web.xml after web.xml; its settings win.
+        const tomcatWebXml = join(docBase, "WEB-INF", "tomcat-web.xml");
+        deployed.watched.push(appWebXml, tomcatWebXml);
         let app: WebXml | undefined;
-        if (existsSync(appWebXml)) {
-          try {
-            app = parseWebXml(readFileSync(appWebXml, "utf8"), appWebXml);
-          } catch (e) {
-            collect(e);
-            return;
+        try {
+          for (const f of [appWebXml, tomcatWebXml]) {
+            if (existsSync(f)) app = mergeWebXml(app, parseWebXml(readFileSync(f, "utf8"), f));
           }
+        } catch (e) {
+          collect(e);
+          return;
         }
         const web = mergeWebXml(defaults, app);
         if (web) {

@@ -49,9 +49,16 @@ export interface WebXml {
 /** The servlet that serves static files: patterns mapped to it are bobcat's static docBase. */
 const DEFAULT_SERVLET = "org.apache.catalina.servlets.DefaultServlet";
 
-/** Filters that refuse requests: bobcat has no filters, so such a filter stops deployment. */
+/**
+ * Filters that refuse requests (Tomcat's address and CSRF filters, Spring Security, Shiro,
+ * Keycloak, rate limits): bobcat runs no servlet filters, so a mapped one stops deployment.
+ */
 const ACCESS_FILTERS =
-  /(RemoteAddrFilter|RemoteCIDRFilter|RemoteHostFilter|CsrfPreventionFilter|RestCsrfPreventionFilter)$/;
+  /(RemoteAddrFilter|RemoteCIDRFilter|RemoteHostFilter|CsrfPreventionFilter|RestCsrfPreventionFilter|RateLimitFilter|DelegatingFilterProxy|ShiroFilter|KeycloakOIDCFilter|SecurityFilter|AuthenticationFilter|AuthFilter)$/;
+
+/** Filters whose absence changes no access decision. */
+const HARMLESS_FILTERS =
+  /^org\.apache\.catalina\.filters\.(SetCharacterEncodingFilter|AddDefaultCharsetFilter|RequestDumperFilter|ExpiresFilter|FailedRequestFilter)$/;
 
 const AUTH_METHODS: Record<string, string> = {
   BASIC: "BASIC",
@@ -84,6 +91,8 @@ export function parseWebXml(text: string, file: string): WebXml {
     notes: [],
   };
   const kids = (el: XmlElement, name: string) => el.children.filter((c) => localName(c.name) === name);
+  const filters = new Map<string, { cls: string; el: XmlElement }>();
+  const mapped = new Set<string>();
   const text1 = (el: XmlElement, name: string) => kids(el, name)[0]?.text.trim();
   for (const el of root.children) {
     switch (localName(el.name)) {
@@ -220,14 +229,13 @@ export function parseWebXml(text: string, file: string): WebXml {
         break;
       }
       case "filter": {
-        const cls = text1(el, "filter-class") ?? "";
-        if (ACCESS_FILTERS.test(cls)) {
-          err(
-            el,
-            `filter ${text1(el, "filter-name") ?? ""} (${cls}) restricts access, and bobcat runs no servlet filters`,
-            "put the rule in the config instead (a RemoteAddrValve/RemoteCIDRValve on the context, or the application's handler), then remove the filter",
-          );
-        }
+        const name = text1(el, "filter-name");
+        if (name) filters.set(name, { cls: text1(el, "filter-class") ?? "", el });
+        break;
+      }
+      case "filter-mapping": {
+        const name = text1(el, "filter-name");
+        if (name) mapped.add(name);
         break;
       }
       case "distributable":
@@ -236,6 +244,22 @@ export function parseWebXml(text: string, file: string): WebXml {
       case "deny-uncovered-http-methods":
         out.denyUncoveredHttpMethods = true;
         break;
+    }
+  }
+  for (const [name, { cls, el }] of filters) {
+    if (!mapped.has(name)) continue;
+    if (cls === "org.apache.catalina.filters.HttpHeaderSecurityFilter") {
+      out.notes.push(
+        `${file}:${el.line}: filter ${name} (HttpHeaderSecurityFilter) is not run: bobcat sends HSTS with the context's hstsEnabled, and no X-Frame-Options / X-Content-Type-Options headers`,
+      );
+    } else if (ACCESS_FILTERS.test(cls)) {
+      err(
+        el,
+        `filter ${name} (${cls}) restricts access, and bobcat runs no servlet filters: without it every request it refuses would be let in`,
+        "put the rule in the config instead (a securityConstraint, an address valve on the context, or the application's handler), then remove the filter and its mapping",
+      );
+    } else if (!HARMLESS_FILTERS.test(cls)) {
+      out.notes.push(`${file}:${el.line}: filter ${name} (${cls}) is not run: bobcat runs no servlet filters`);
     }
   }
   if (errors.length > 0) throw new BobcatErrors(errors, `${file}: ${errors.length} problem(s)`);

@@ -114,6 +114,10 @@ describe("web.xml", () => {
   test("what cannot be honoured, with the line: an access filter, a bad auth method, both method lists", () => {
     const bad = wrap(`
   <filter><filter-name>ips</filter-name><filter-class>org.apache.catalina.filters.RemoteAddrFilter</filter-class></filter>
+  <filter><filter-name>unmapped</filter-name><filter-class>org.apache.catalina.filters.RemoteCIDRFilter</filter-class></filter>
+  <filter><filter-name>headers</filter-name><filter-class>org.apache.catalina.filters.HttpHeaderSecurityFilter</filter-class></filter>
+  <filter-mapping><filter-name>ips</filter-name><url-pattern>/*</url-pattern></filter-mapping>
+  <filter-mapping><filter-name>headers</filter-name><url-pattern>/*</url-pattern></filter-mapping>
   <login-config><auth-method>SPNEGO</auth-method></login-config>
   <security-constraint>
     <web-resource-collection><web-resource-name>x</web-resource-name><url-pattern>/x</url-pattern>
@@ -127,10 +131,23 @@ describe("web.xml", () => {
     }
     expect(caught).toBeInstanceOf(BobcatErrors);
     const errors = (caught as BobcatErrors).errors;
-    expect(errors.map((e) => e.where.line)).toEqual([4, 5, 7]);
-    expect(errors[0]!.message).toContain("RemoteAddrFilter");
-    expect(errors[1]!.message).toContain("SPNEGO");
-    expect(errors[2]!.message).toContain("both <http-method> and <http-method-omission>");
+    expect(errors.map((e) => e.where.line)).toEqual([9, 11, 4]);
+    expect(errors[0]!.message).toContain("SPNEGO");
+    expect(errors[1]!.message).toContain("both <http-method> and <http-method-omission>");
+    // A mapped filter that refuses requests; an unmapped one does nothing in Tomcat either.
+    expect(errors[2]!.message).toContain("filter ips (org.apache.catalina.filters.RemoteAddrFilter) restricts access");
+  });
+
+  test("a mapped filter that changes no access decision is a note", () => {
+    const web = parseWebXml(
+      wrap(`
+  <filter><filter-name>headers</filter-name><filter-class>org.apache.catalina.filters.HttpHeaderSecurityFilter</filter-class></filter>
+  <filter-mapping><filter-name>headers</filter-name><url-pattern>/*</url-pattern></filter-mapping>`),
+      "WEB-INF/web.xml",
+    );
+    expect(web.notes).toEqual([
+      expect.stringContaining("WEB-INF/web.xml:4: filter headers (HttpHeaderSecurityFilter) is not run"),
+    ]);
   });
 
   test("appBase names: ROOT, foo#bar, ##versions", () => {
