@@ -7,7 +7,7 @@
  * without losing sessions. `check` refuses what would fail every request.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { cpSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   cleanup,
@@ -84,7 +84,7 @@ function serverXml(port: number): string {
   <Service name="Catalina">
     <Connector port="${port}" address="127.0.0.1" protocol="HTTP/1.1" connectionTimeout="20000" redirectPort="8443" />
     <Engine name="Catalina" defaultHost="localhost">
-      <Host name="localhost" appBase="webapps" unpackWARs="true" autoDeploy="true" deployIgnore="ignored.*" />
+      <Host name="localhost" appBase="webapps" unpackWARs="true" autoDeploy="true" deployIgnore="ignored.*" copyXML="true" />
     </Engine>
   </Service>
 </Server>
@@ -181,6 +181,8 @@ for (const runtime of RUNTIMES) {
       expect((await get("/multi/")).body).toBe("version 2");
       expect((await get("/described/")).body).toBe("described");
       expect((await get("/ignored-app/")).status).toBe(404);
+      // copyXML: the application's META-INF/context.xml became its descriptor.
+      expect(readFileSync(join(base, "conf/Catalina/localhost/ROOT.xml"), "utf8")).toContain("antiResourceLocking");
 
       // Never served: WEB-INF, META-INF, JSP sources.
       for (const p of ["/app/WEB-INF/web.xml", "/app/META-INF/context.yaml", "/META-INF/context.xml", "/page.jsp"]) {
@@ -317,8 +319,8 @@ describe("check refuses what would fail every request", () => {
       }
       writeFiles(base, {
         "conf/server.xml": serverXml(port).replace(
-          'deployIgnore="ignored.*" />',
-          'deployIgnore="ignored.*">\n<Valve className="org.apache.catalina.authenticator.BasicAuthenticator" />\n</Host>',
+          'copyXML="true" />',
+          'copyXML="true">\n<Valve className="org.apache.catalina.authenticator.BasicAuthenticator" />\n</Host>',
         ),
       });
       const r = await runCli(runtime, ["run", "--base", base]);
