@@ -7,13 +7,15 @@ import { stringify } from "yaml";
 import { loadServerConfig } from "../config/catalina.ts";
 import type { BobcatConfig } from "../config/model.ts";
 import { DEFAULT_CONFIG_NAME, DEFAULT_CONFIG_YAML } from "./default-config.ts";
-import { BobcatError, BobcatErrors } from "../util/errors.ts";
+import { UsageError } from "../util/errors.ts";
+import { printError } from "./errors.ts";
 import { VERSION } from "../version.ts";
-import { RUNTIME, runtimeLabel } from "../runtime/detect.ts";
+import { RUNTIME, runtimeLabel } from "../util/runtime.ts";
 import { checkConfig, startFromConfig, storeInit } from "./commands.ts";
 import { Schema } from "../config/schema-json.ts";
 import { runUnderNode } from "./node-runtime.ts";
 import { watchParent } from "../runtime/parent-watch.ts";
+import { ACME_HELP, acmeMain } from "./acme.ts";
 
 const HELP: Record<string, string> = {
   main: `bobcat ${VERSION} — a Tomcat-style web server for Bun and Deno
@@ -25,6 +27,7 @@ Commands:
   check      validate a config, open its keystores, print the effective config
   keytool    manage keystores with Java keytool's flags (bobcat keytool -help)
   ca         a small CA for tests and development: issue certificates with OCSP URLs, CRLs
+  acme       status|renew|revoke: certificates obtained over ACME (bobcat acme --help)
   store      store init: create the session table of each DataSourceStore (--print: show the SQL)
   convert    translate a Tomcat server.xml into bobcat's YAML
   schema     print the JSON Schema of the config file
@@ -63,6 +66,7 @@ Creates the session table (and its columns, as named by the DataSourceStore's se
 sessionIdCol, ... attributes) in the database of every context whose manager is a
 PersistentManager with a DataSourceStore. --print only prints the CREATE TABLE statement for each
 database (SQLite, PostgreSQL, MySQL) without connecting.`,
+  acme: ACME_HELP,
   version: `Usage: bobcat version\n\nPrints bobcat's version and the runtime it runs on.`,
   schema: `Usage: bobcat schema\n\nPrints the JSON Schema of the config file (also in config/server.schema.json).`,
 };
@@ -84,6 +88,9 @@ export function parseArgs(argv: string[]): Parsed {
   let i = 0;
   if (argv[0] && !argv[0].startsWith("-")) out.command = argv[i++]!;
   if (out.command === "store" && argv[i] && !argv[i]!.startsWith("-")) out.rest = [argv[i++]!];
+  if (out.command === "acme") {
+    while (argv[i] && !argv[i]!.startsWith("-") && out.rest.length < 2) out.rest.push(argv[i++]!);
+  }
   if (out.command === "keytool" || out.command === "ca" || out.command === "convert") {
     out.rest = argv.slice(i);
     return out;
@@ -111,8 +118,6 @@ export function parseArgs(argv: string[]): Parsed {
   return out;
 }
 
-class UsageError extends Error {}
-
 export function loadFromArgs(p: Parsed): Promise<BobcatConfig> {
   return loadServerConfig({
     config: p.config,
@@ -121,19 +126,6 @@ export function loadFromArgs(p: Parsed): Promise<BobcatConfig> {
     mode: p.command === "run" ? "run" : "check",
     builtin: { name: DEFAULT_CONFIG_NAME, yaml: DEFAULT_CONFIG_YAML },
   });
-}
-
-export function printError(e: unknown): void {
-  if (e instanceof BobcatErrors) {
-    console.error(`bobcat: ${e.message.split("\n")[0]}`);
-    for (const err of e.errors) console.error("  " + err.format().replaceAll("\n", "\n  "));
-  } else if (e instanceof BobcatError) {
-    console.error(`bobcat: ${e.format()}`);
-  } else if (e instanceof UsageError) {
-    console.error(`bobcat: ${e.message}\nRun 'bobcat --help' for usage.`);
-  } else {
-    console.error(`bobcat: unexpected error: ${(e as Error)?.stack ?? e}`);
-  }
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -195,6 +187,9 @@ export async function main(argv: string[]): Promise<number> {
           return 2;
         }
         return await storeInit(await loadFromArgs(p), p.print);
+      }
+      case "acme": {
+        return await acmeMain(await loadFromArgs(p), p.rest[0], p.rest[1]);
       }
       case "convert": {
         const { convertMain } = await import("../config/convert.ts");

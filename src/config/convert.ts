@@ -1,6 +1,6 @@
 /**
  * `bobcat convert`: Tomcat's server.xml (and conf/context.xml) → bobcat's YAML, element by
- * element as DESIGN.md lays the config out. The schema decides what converts, under which key
+ * element as the config file lays it out (docs/config-reference.md). The schema decides what converts, under which key
  * and with which type; whatever it has no counterpart for stays visible as a
  * `# not converted:` comment in the output and a warning, so nothing disappears unseen.
  */
@@ -28,22 +28,13 @@ export interface ConvertResult {
   warnings: string[];
 }
 
-/**
- * Elements that refuse requests (address filters, authenticators): dropping one would open
- * what Tomcat kept closed, so one bobcat cannot honour is an error, never a warning.
- */
-const ACCESS_CONTROL =
-  /(^|\.)(Remote(Addr|CIDR|Host)(Valve|Filter)|[A-Za-z]*Authenticator|CsrfPreventionFilter|RestCsrfPreventionFilter)$/;
-
-function restrictsAccess(el: XmlElement): boolean {
-  const cls = el.attrs.find(([k]) => k === "className")?.[1] ?? "";
-  return ACCESS_CONTROL.test(cls) || el.children.some(restrictsAccess);
-}
-
 /** Throws the access controls the conversion could not keep, each with its line and the way out. */
 function throwDropped(errors: BobcatError[], file: string): void {
   if (errors.length > 0) {
-    throw new BobcatErrors(errors, `${file}: ${errors.length} access control(s) bobcat cannot honour`);
+    throw new BobcatErrors(
+      errors,
+      `${file}: ${errors.length} access restriction(s) bobcat cannot honour; nothing was converted`,
+    );
   }
 }
 
@@ -327,7 +318,7 @@ function toNode(doc: Document, v: Value): YamlNode {
 // ---- Conversion --------------------------------------------------------------------------------
 
 /**
- * Elements DESIGN.md places in the config that the schema may not define yet. Where the schema
+ * Elements the config file has a place for that the schema may not define yet. Where the schema
  * has them, it wins; otherwise they are converted under these keys with their attributes copied
  * unchecked (and a warning says so), rather than lost.
  */
@@ -337,7 +328,7 @@ const DESIGNED: Record<string, Record<string, { key: string; list: boolean }>> =
   Context: { Resource: { key: "resources", list: true } },
   Manager: { Store: { key: "store", list: false } },
 };
-/** The className values DESIGN.md names for elements the schema may not define yet. */
+/** The className values bobcat supports for elements the schema may not define yet. */
 const DESIGNED_CLASSES: Record<string, string[]> = {
   Manager: ["PersistentManager"],
   Store: ["FileStore", "DataSourceStore"],
@@ -346,7 +337,6 @@ const DESIGNED_CLASSES: Record<string, string[]> = {
 /** Why whole elements have no counterpart, where "bobcat has no <X>" would not help. */
 const ELEMENT_REASONS: Record<string, string> = {
   Executor: "bobcat has no shared thread pools; maxThreads applies per connector",
-  UpgradeProtocol: "bobcat serves HTTP/2 over TLS by itself",
   Cluster:
     "bobcat has no clustering (sticky sessions: the Engine's jvmRoute; shared sessions: a PersistentManager with a DataSourceStore)",
   WatchedResource:
@@ -361,14 +351,48 @@ const ELEMENT_REASONS: Record<string, string> = {
 };
 /** What to say when an element's className is not one bobcat has. */
 const CLASS_HINTS: Record<string, string> = {
-  Realm: "its users are listed in the config, on a context (contexts[].realm.users)",
+  Realm: "move the users to one of them (a tomcat-users.xml for UserDatabaseRealm, a users table for DataSourceRealm)",
 };
 /** Attributes whose Tomcat meaning bobcat reaches another way. */
-const ATTR_HINTS: Record<string, string> = {
-  "Realm.pathname":
-    "bobcat lists the users in the config: copy them from that file into realm.users (username, password, roles)",
+const ATTR_HINTS: Record<string, string> = {};
+
+/**
+ * Elements that restrict who gets in: one bobcat cannot convert would leave the server more open
+ * than Tomcat was, so it is an error, never a warning. Valves by short class name; every Realm
+ * and CredentialHandler; any valve outside org.apache.catalina (a custom one may filter anything).
+ */
+const RESTRICTING_VALVES = new Set([
+  "RemoteAddrValve",
+  "RemoteCIDRValve",
+  "RemoteHostValve",
+  "RewriteValve",
+  "BasicAuthenticator",
+  "DigestAuthenticator",
+  "FormAuthenticator",
+  "SSLAuthenticator",
+  "SpnegoAuthenticator",
+  "NonLoginAuthenticator",
+  "SemaphoreValve",
+  "JDBCRealm",
+]);
+/** Address and CSRF filters and authenticators by class name, wherever they appear. */
+const ACCESS_CONTROL =
+  /(^|\.)(Remote(Addr|CIDR|Host)(Valve|Filter)|[A-Za-z]*Authenticator|CsrfPreventionFilter|RestCsrfPreventionFilter)$/;
+/** Also true when a nested element restricts access: skipping the element drops it too. */
+function restrictsAccess(el: XmlElement): boolean {
+  if (el.name === "Realm" || el.name === "CredentialHandler") return true;
+  const cls = el.attrs.find(([k]) => k === "className")?.[1] ?? "";
+  if (ACCESS_CONTROL.test(cls)) return true;
+  if (el.name === "Valve" && (RESTRICTING_VALVES.has(shortName(cls)) || !cls.startsWith("org.apache.catalina."))) {
+    return true;
+  }
+  return el.children.some(restrictsAccess);
+}
+const RESTRICTING_FIXES: Record<string, string> = {
+  RewriteValve:
+    "bobcat has no RewriteValve yet: force HTTPS with a securityConstraint { urlPatterns: [/*], transportGuarantee: CONFIDENTIAL } and redirectPort, or rewrite in a proxy in front, then remove the valve",
 };
-/** Tomcat 9 connector TLS attributes the schema does not move (tomcat.md §1.5), and where they go. */
+/** Tomcat 9 connector TLS attributes the schema does not move (Tomcat 9's SSL how-to), and where they go. */
 const LEGACY_HINTS: Record<string, string> = {
   SSLProtocol: "protocols",
   SSLCipherSuite: "ciphers",
@@ -409,7 +433,7 @@ interface Shape {
 class Converter {
   /** Every converted `<Context>`, for context.xml's defaults. */
   readonly contexts: OutMap[] = [];
-  /** Access controls that could not be converted (see ACCESS_CONTROL). */
+  /** Access restrictions that cannot be converted: the conversion fails with these. */
   readonly errors: BobcatError[] = [];
 
   constructor(
@@ -430,8 +454,21 @@ class Converter {
       );
     }
     const certAttrs: [string, string][] = [];
+    const mapAttrs = new Map<string, OutMap>();
     for (const [name, raw] of el.attrs) {
       const a = shape.attrs[name];
+      // ErrorReportValve's errorCode.404="file" / exceptionType.x.Y="file" → errorCodes / exceptionTypes maps.
+      const mapped = /^(errorCode|exceptionType)\.(.+)$/.exec(name);
+      if (!a && mapped && shape.attrs[`${mapped[1]}s`]?.kind === "map") {
+        const key = `${mapped[1]}s`;
+        let m = mapAttrs.get(key);
+        if (!m) {
+          mapAttrs.set(key, m = new OutMap());
+          out.set(key, m);
+        }
+        m.set(mapped[2]!, raw);
+        continue;
+      }
       if (a) this.attribute(el, out, name, raw, a);
       else if (el.name === "SSLHostConfig" && Certificate.attrs[name]) certAttrs.push([name, raw]);
       else if (shape.passthrough) out.set(name, inferred(raw));
@@ -460,11 +497,9 @@ class Converter {
     const attr = (name: string) => el.attrs.find(([k]) => k === name)?.[1];
     if (el.name === "Resource") {
       const type = attr("type");
-      // Only data sources have a counterpart (tomcat.md: JNDI DataSource → a named resource).
-      if (type && !/(^|\.)DataSource$/.test(type)) {
-        return `only DataSource resources have a counterpart in bobcat${
-          type.endsWith("UserDatabase") ? " (users go in a context's realm: contexts[].realm.users)" : ""
-        }`;
+      // Only data sources have a counterpart (a JNDI DataSource becomes a named resource).
+      if (type && !/(^|\.)(DataSource|UserDatabase)$/.test(type)) {
+        return "only DataSource and UserDatabase resources have a counterpart in bobcat";
       }
     }
     if (!def) {
@@ -619,16 +654,15 @@ class Converter {
 
   private skipElement(el: XmlElement, out: OutMap, reason: string): void {
     if (restrictsAccess(el)) {
+      const cls = shortName(el.attrs.find(([k]) => k === "className")?.[1] ?? "");
       this.errors.push(
         new BobcatError(
           "convert.accessControl",
-          `${
-            startTag(el)
-          } restricts access, and bobcat cannot honour it (${reason}); leaving it out would let in every request it refuses`,
+          `${startTag(el)} restricts access and bobcat cannot honour it: ${reason}`,
           {
             where: { file: this.file, line: el.line },
-            fix:
-              "restrict access another way bobcat has (a securityConstraint with authRoles, a RemoteIpValve-aware handler, a firewall), then remove the element",
+            fix: RESTRICTING_FIXES[cls] ??
+              "replace it with what bobcat has (RemoteAddrValve, RemoteCIDRValve, a realm bobcat has, securityConstraints), or remove it knowing the server will be more open than Tomcat was",
           },
         ),
       );
@@ -638,6 +672,19 @@ class Converter {
   }
 
   private skipAttr(el: XmlElement, out: OutMap, name: string, raw: string, reason: string): void {
+    if (restrictsAccess(el)) {
+      this.errors.push(
+        new BobcatError(
+          "convert.accessControl",
+          `${label(el)} ${name}="${raw}" cannot be converted (${reason}), and the element restricts access`,
+          {
+            where: { file: this.file, line: el.line },
+            fix: `remove ${name} if bobcat's ${el.name} does without it, or replace the element`,
+          },
+        ),
+      );
+      return;
+    }
     out.note([`not converted: ${name}="${raw}" — ${reason}`]);
     this.warnings.push(`${this.at(el)}: <${el.name}> ${name}="${raw}" not converted — ${reason}`);
   }
@@ -769,9 +816,11 @@ services, Connector → connectors, SSLHostConfig → sslHostConfigs, Host → h
 contexts, Manager → manager, ... Attribute names stay Tomcat's; values are typed (numbers,
 booleans); \${...} references are kept, as bobcat expands the same syntax.
 
-What bobcat has no counterpart for (Executor, AJP connectors, UserDatabaseRealm, ...) becomes a
-"# not converted:" comment in the output and a warning on standard error. The result is then
-loaded as 'bobcat run' would, and anything still to fix is reported.
+What bobcat has no counterpart for (Executor, AJP connectors, JNDIRealm, ...) becomes a
+"# not converted:" comment in the output and a warning on standard error, except what restricts
+access (a Realm, RewriteValve, an authenticator or custom valve bobcat cannot honour): that is an
+error naming the line, and nothing is written. The result is then loaded as 'bobcat run' would,
+and anything still to fix is reported.
 
 Options:
   -o, --output FILE    write the YAML to FILE (default: standard output)
@@ -814,7 +863,16 @@ export async function convertMain(argv: string[]): Promise<number> {
   try {
     const xml = await readInput(input);
     const contextXml = contextFile === undefined ? undefined : await readInput(contextFile);
-    const { yaml, warnings } = convertServerXml(xml, { file: input, contextXml, contextFile });
+    let converted: ConvertResult;
+    try {
+      converted = convertServerXml(xml, { file: input, contextXml, contextFile });
+    } catch (e) {
+      if (!(e instanceof BobcatErrors)) throw e;
+      console.error(`bobcat: ${e.message.split("\n")[0]}:`);
+      for (const err of e.errors) console.error(`  ${err.format().replaceAll("\n", "\n  ")}`);
+      return 1;
+    }
+    const { yaml, warnings } = converted;
     for (const w of warnings) console.error(`bobcat: warning: ${w}`);
     if (output === undefined) process.stdout.write(yaml);
     else await writeFile(output, yaml);

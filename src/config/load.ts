@@ -24,6 +24,7 @@ import type {
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import type { Level } from "../util/log.ts";
 import { urlPatternProblem } from "../core/constraints.ts";
+import { acmeProblems } from "../acme/config.ts";
 
 export interface LoadOptions {
   /** Base directory ($CATALINA_BASE); default: the config file's directory. */
@@ -287,12 +288,24 @@ function normaliseConnector(
       );
     }
     hostNames.set(h.hostName, hi);
-    if (h.certificates.length === 0) {
+    if (h.acme) {
+      for (const p of acmeProblems(h.hostName, h.acme)) {
+        v.error("config.acme", [...hPath, "acme", p.attribute], p.message, p.fix);
+      }
+      if (h.certificates.length > 0) {
+        v.error(
+          "config.acme",
+          [...hPath, "certificates"],
+          `SSLHostConfig "${h.hostName}" has both certificates and acme`,
+          "remove certificates (the CA provides the certificate), or remove acme",
+        );
+      }
+    } else if (h.certificates.length === 0) {
       v.error(
         "config.required",
         [...hPath, "certificates"],
         `SSLHostConfig "${h.hostName}" has no certificate`,
-        "add certificates: - certificateFile/certificateKeyFile or certificateKeystoreFile",
+        "add certificates: - certificateFile/certificateKeyFile or certificateKeystoreFile (or acme: to obtain one from a CA)",
       );
     }
     if (h.certificates.length > 1) {
@@ -392,6 +405,8 @@ function normaliseEngine(service: ServiceConfig, path: PathSeg[], v: Validator, 
       } else names.set(lower, at);
     }
     h.workDir ??= join(baseDir, "work", engine.name, h.name ?? "");
+    // The innermost realm defined applies, as in Tomcat: context, else host, else engine.
+    h.realm ??= engine.realm;
     normaliseContexts(h, hPath, v);
   });
   if (engine.defaultHost && engine.hosts.length > 0 && !names.has(engine.defaultHost.toLowerCase())) {
@@ -508,7 +523,7 @@ function normaliseContexts(h: HostConfig, hPath: PathSeg[], v: Validator): void 
       "cookieProcessor",
     ]) as unknown as ContextConfig["cookieProcessor"];
     // Always present, so the LockOutRealm defaults come from the schema even without realm:.
-    ctx.realm ??= v.element(Realm, {}, [...cPath, "realm"]) as unknown as ContextConfig["realm"];
+    ctx.realm ??= h.realm ?? v.element(Realm, {}, [...cPath, "realm"]) as unknown as ContextConfig["realm"];
     const modes = ctx.sessionTrackingModes.map((m) => m.toUpperCase());
     const badMode = modes.find((m) => !["COOKIE", "URL", "SSL"].includes(m));
     if (badMode) {

@@ -5,13 +5,14 @@
  */
 import type { CertificateConfig } from "../tls/certificate.ts";
 import type { Level } from "../util/log.ts";
+import type { AcmeConfig } from "../acme/config.ts";
 
 export interface BobcatConfig {
   /** The file it came from ("<built-in>" for the embedded default). */
   file: string;
   baseDir: string;
   properties: Record<string, string>;
-  logging: { level: Level; components: Record<string, Level> };
+  logging: { level: Level; components: Record<string, Level>; format?: "text" | "json" };
   server: ServerConfig;
   /** Notes for the user: accepted-but-ignored attributes, legacy attributes moved. */
   notes: string[];
@@ -51,7 +52,15 @@ export interface ConnectorConfig {
   server?: string;
   xpoweredBy: boolean;
   defaultSSLHostConfigName: string;
+  webSocketEnabled: boolean;
+  maxWebSocketConnections: number;
+  webSocketMaxMessageSize: number;
+  webSocketIdleTimeout: number;
+  webSocketPingInterval: number;
+  webSocketBackpressureLimit: number;
   sslHostConfigs: SSLHostConfig[];
+  /** `<UpgradeProtocol className="...Http2Protocol">`: HTTP/2 (h2 by ALPN) on this TLS connector. */
+  upgradeProtocols: Array<{ className: "Http2Protocol" }>;
   /** Tomcat's connector name: `http-nio-8080`, `https-jsse-nio-127.0.0.1-8443`. */
   name: string;
 }
@@ -79,6 +88,8 @@ export interface SSLHostConfig {
   ocspTimeout: number;
   ocspStapling?: boolean;
   certificates: CertificateEntry[];
+  /** bobcat: the certificate comes from an ACME CA (then certificates is empty). */
+  acme?: AcmeConfig;
 }
 
 export interface CertificateEntry extends CertificateConfig {
@@ -93,6 +104,7 @@ export interface EngineConfig {
   backgroundProcessorDelay: number;
   hosts: HostConfig[];
   valves: ValveConfig[];
+  realm?: RealmConfig;
 }
 
 export interface HostConfig {
@@ -107,6 +119,7 @@ export interface HostConfig {
   copyXML: boolean;
   contexts: ContextConfig[];
   valves: ValveConfig[];
+  realm?: RealmConfig;
 }
 
 export interface ContextConfig {
@@ -134,12 +147,14 @@ export interface ContextConfig {
   changeSessionIdOnAuthentication: boolean;
   /** bobcat:manager: the no-login loopback rule still applies when a RemoteIpValve is configured. */
   allowLoopbackBehindProxy: boolean;
+  webSocketAllowedOrigins: string[];
+  webSocketSessionRefresh: boolean;
   reloadable: boolean;
   securityConstraints: SecurityConstraintConfig[];
   securityRoles?: string[];
   denyUncoveredHttpMethods: boolean;
   loginConfig?: {
-    authMethod: "CLIENT-CERT" | "BASIC" | "FORM" | "DIGEST";
+    authMethod: "CLIENT-CERT" | "BASIC" | "DIGEST" | "FORM";
     realmName: string;
     formLoginPage?: string;
     formErrorPage?: string;
@@ -147,7 +162,7 @@ export interface ContextConfig {
   errorPages: Array<{ errorCode?: number; exceptionType?: string; location: string }>;
   mimeMappings: Array<{ extension: string; mimeType: string }>;
   servletMappings: Array<{ servletName: string; servletClass?: string; urlPatterns: string[] }>;
-  /** Always present (defaults when the config has no realm:). */
+  /** Always present: the context's realm, else its host's, else its engine's, else an empty MemoryRealm. */
   realm: RealmConfig;
   resources: ResourceConfig[];
   valves: ValveConfig[];
@@ -207,14 +222,32 @@ export interface ManagerConfig {
 }
 
 export interface RealmConfig {
-  className: "MemoryRealm";
-  /** Tomcat's LockOutRealm around it; failureCount 0 turns it off. */
+  className: "MemoryRealm" | "UserDatabaseRealm" | "DataSourceRealm" | "LockOutRealm" | "CombinedRealm";
+  /** Tomcat's LockOutRealm around it (or, for a LockOutRealm, its own settings); failureCount 0 turns it off. */
   failureCount: number;
   lockOutTime: number;
   cacheSize: number;
   cacheRemovalWarningTime: number;
-  users: Array<{ username: string; password?: string; roles: string[] }>;
+  allRolesMode: string;
+  credentialHandler?: CredentialHandlerConfig;
+  /** MemoryRealm. */
+  users?: Array<{ username: string; password?: string; roles: string[] }>;
+  pathname?: string;
+  /** UserDatabaseRealm. */
+  resourceName?: string;
+  /** DataSourceRealm. */
+  dataSourceName?: string;
+  localDataSource?: boolean;
+  userTable?: string;
+  userNameCol?: string;
+  userCredCol?: string;
+  userRoleTable?: string;
+  roleNameCol?: string;
+  /** LockOutRealm, CombinedRealm. */
+  realms?: RealmConfig[];
 }
+
+import type { CredentialHandlerConfig } from "../core/credentials.ts";
 
 export interface SecurityConstraintConfig {
   displayName?: string;
@@ -227,7 +260,38 @@ export interface SecurityConstraintConfig {
   transportGuarantee: "NONE" | "INTEGRAL" | "CONFIDENTIAL";
 }
 
-export type ValveConfig = AccessLogValveConfig | RemoteIpValveConfig | SSLValveConfig;
+export type ValveConfig =
+  | AccessLogValveConfig
+  | RemoteIpValveConfig
+  | SSLValveConfig
+  | RequestFilterValveConfig
+  | HealthCheckValveConfig
+  | ErrorReportValveConfig;
+
+/** RemoteAddrValve, RemoteHostValve (regexes) and RemoteCIDRValve (lists of ranges). */
+export interface RequestFilterValveConfig {
+  className: "RemoteAddrValve" | "RemoteHostValve" | "RemoteCIDRValve";
+  allow?: string | string[];
+  deny?: string | string[];
+  denyStatus: number;
+  addConnectorPort: boolean;
+  invalidAuthenticationWhenDeny: boolean;
+  usePeerAddress: boolean;
+}
+
+export interface HealthCheckValveConfig {
+  className: "HealthCheckValve";
+  path: string;
+  checkContainersAvailable: boolean;
+}
+
+export interface ErrorReportValveConfig {
+  className: "ErrorReportValve";
+  showReport: boolean;
+  showServerInfo: boolean;
+  errorCodes: Record<string, string>;
+  exceptionTypes: Record<string, string>;
+}
 
 export interface RemoteIpValveConfig {
   className: "RemoteIpValve";

@@ -37,8 +37,11 @@ function elementSchema(def: ElementDef, defs: Json): Json {
   }
   for (const [name, c] of Object.entries(def.children ?? {})) {
     const child = c.element();
-    defs[child.name] ??= {};
-    defs[child.name] = elementSchema(child, defs);
+    // Once per element: realms nest realms, credential handlers nest handlers.
+    if (!(child.name in defs)) {
+      defs[child.name] = {};
+      defs[child.name] = elementSchema(child, defs);
+    }
     const ref = { $ref: `#/$defs/${child.name}` };
     props[name] = c.list ? { type: "array", items: ref } : ref;
   }

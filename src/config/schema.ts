@@ -47,7 +47,14 @@ export const Logging: ElementDef = {
     components: {
       kind: "map",
       default: {},
-      doc: "Level per component: config, connector, tls, handshake, core, session, access, app.",
+      doc: "Level per component: config, connector, tls, handshake, core, session, access, websocket, app.",
+    },
+    format: {
+      kind: "enum",
+      values: ["text", "json"],
+      default: "text",
+      doc:
+        "`text`: one readable line per message; `json`: one JSON object per line with time, level, component, message and fields.",
     },
   },
 };
@@ -98,6 +105,10 @@ export const Resource: ElementDef = {
     maxWait: int("DBCP 1 spelling of maxWaitMillis.", undefined, { min: 0 }),
     auth: ignored("JNDI auth (Container/Application).", "not applicable"),
     description: ignored("Description.", "for people only"),
+    pathname: path(
+      "type UserDatabase: the tomcat-users.xml file (relative to the base directory; default conf/tomcat-users.xml).",
+    ),
+    readonly: ignored("type UserDatabase: no writes.", "bobcat never writes the users file", "boolean"),
     driverClassName: ignored("JDBC driver class.", "the driver follows from the URL"),
     factory: ignored("JNDI object factory.", "not applicable"),
     closeMethod: ignored("JNDI close method.", "not applicable"),
@@ -232,6 +243,35 @@ export const Connector: ElementDef = {
       104857600,
       { min: -1 },
     ),
+    webSocketEnabled: bool(
+      "Accept WebSocket upgrades (ctx.upgradeWebSocket, hono/bun and hono/deno upgradeWebSocket) on this connector. On Deno this selects the node-compat back-end: Deno's native connection serving closes upgraded connections.",
+      false,
+    ),
+    maxWebSocketConnections: int(
+      "Open WebSocket connections on this connector; further upgrades are answered 503. -1: no limit.",
+      10000,
+      { min: -1 },
+    ),
+    webSocketMaxMessageSize: int(
+      "Largest WebSocket message (bytes, fragments together) a client may send; a larger one closes the socket with 1009.",
+      1048576,
+      { min: 125 },
+    ),
+    webSocketIdleTimeout: int(
+      "Milliseconds a WebSocket may go without a message or pong from the client before it is closed (1001). -1: no limit.",
+      120000,
+      { min: -1 },
+    ),
+    webSocketPingInterval: int(
+      "Milliseconds between pings to each WebSocket client (answered pongs keep it alive). -1: no pings.",
+      30000,
+      { min: -1 },
+    ),
+    webSocketBackpressureLimit: int(
+      "Bytes queued for one WebSocket client that does not read; past it the connection is dropped (1013) instead of growing memory. -1: no limit.",
+      4194304,
+      { min: -1 },
+    ),
     keepAliveTimeout: ignored("Idle keep-alive timeout (ms).", "the runtime's keep-alive timeout applies", "int"),
     maxKeepAliveRequests: ignored("Requests per keep-alive connection.", "the runtime decides", "int"),
     maxHttpHeaderSize: ignored("Largest request header (bytes).", "the runtime's limit applies", "int"),
@@ -281,6 +321,46 @@ export const Connector: ElementDef = {
   },
   children: {
     sslHostConfigs: { element: () => SSLHostConfig, list: true },
+    upgradeProtocols: {
+      element: () => UpgradeProtocol,
+      list: true,
+      doc: "`[{ className: Http2Protocol }]` turns HTTP/2 on for this connector, as in server.xml.",
+    },
+  },
+};
+
+const h2 = (doc: string, kind: AttrDef["kind"] = "int") =>
+  ignored(doc, "the runtime's HTTP/2 implementation has its own limits", kind);
+export const UpgradeProtocol: ElementDef = {
+  name: "UpgradeProtocol",
+  doc:
+    "Tomcat's <UpgradeProtocol>: Http2Protocol turns on HTTP/2 for the connector (h2 by ALPN over TLS). Without it a TLS connector offers only http/1.1, as Tomcat does.",
+  attrs: {},
+  variants: {
+    map: {
+      Http2Protocol: { fullName: "org.apache.coyote.http2.Http2Protocol", element: () => Http2ProtocolDef },
+    },
+  },
+};
+
+export const Http2ProtocolDef: ElementDef = {
+  name: "Http2Protocol",
+  doc: "HTTP/2 over TLS (ALPN h2). Plain-text h2c upgrade is not offered.",
+  attrs: {
+    maxConcurrentStreams: h2("Streams per connection."),
+    maxConcurrentStreamExecution: h2("Streams processed at once per connection."),
+    initialWindowSize: h2("Initial flow-control window."),
+    readTimeout: h2("Read timeout (ms)."),
+    writeTimeout: h2("Write timeout (ms)."),
+    keepAliveTimeout: h2("Idle timeout (ms)."),
+    streamReadTimeout: h2("Stream read timeout (ms)."),
+    streamWriteTimeout: h2("Stream write timeout (ms)."),
+    maxHeaderCount: h2("Most headers in a request."),
+    maxHeaderSize: h2("Largest request header block."),
+    maxTrailerCount: h2("Most trailers."),
+    maxTrailerSize: h2("Largest trailer block."),
+    overheadCountFactor: h2("Overhead protection."),
+    compression: ignored("Response compression.", "not implemented; put a compressing proxy in front"),
   },
 };
 
@@ -354,6 +434,7 @@ export const SSLHostConfig: ElementDef = {
   },
   children: {
     certificates: { element: () => Certificate, list: true },
+    acme: { element: () => Acme, list: false },
   },
 };
 
@@ -384,6 +465,56 @@ export const Certificate: ElementDef = {
   },
 };
 
+export const Acme: ElementDef = {
+  name: "Acme",
+  doc: "bobcat: obtain and renew this SSLHostConfig's certificate from an ACME CA (RFC 8555), instead of certificates.",
+  attrs: {
+    directory: str(
+      "ACME directory: `letsencrypt` (production), `letsencrypt-staging` (or `staging`), or any RFC 8555 directory URL.",
+      { default: "letsencrypt" },
+    ),
+    email: str("Contact e-mail registered with the account (expiry notices)."),
+    termsOfServiceAgreed: bool("You agree to the CA's terms of service (required to register an account).", false),
+    eabKeyId: str("External Account Binding key id (ZeroSSL, Google, Sectigo and other CAs ask for one)."),
+    eabHmacKey: str("External Account Binding HMAC key (base64url, as the CA gives it).", { secret: true }),
+    keyType: {
+      kind: "enum",
+      values: ["EC-P256", "RSA-2048", "RSA-3072", "RSA-4096"],
+      synonyms: { ec: "EC-P256", "p-256": "EC-P256", rsa: "RSA-2048", rsa2048: "RSA-2048", rsa3072: "RSA-3072" },
+      default: "EC-P256",
+      doc: "Key of the certificate: EC P-256, or RSA 2048/3072/4096.",
+    },
+    names: {
+      kind: "list",
+      default: [],
+      doc: "DNS names on the certificate besides the SSLHostConfig's hostName (`*.example.com` needs dns-01).",
+    },
+    challengeTypes: {
+      kind: "list",
+      default: ["tls-alpn-01", "http-01", "dns-01"],
+      doc:
+        "Challenge types allowed, in order of preference: tls-alpn-01 (where a back-end can answer acme-tls/1: none yet, see README), http-01 (on the service's plain HTTP connectors), dns-01 (needs dnsHook).",
+    },
+    dnsHook: path(
+      "Module exporting `present(name, value)` and `cleanup(name, value)` that set DNS TXT records (dns-01).",
+    ),
+    directoryTrustFile: path(
+      "PEM CA certificates trusted for the directory's HTTPS besides the system's (a private CA: step-ca, Pebble).",
+    ),
+    storeDirectory: path("Where the account key, certificates and keys are kept (0600 files).", { default: "acme" }),
+    dataSourceName: str(
+      "A global PostgreSQL Resource shared by several instances: certificates, challenge tokens and the order lock live there instead of storeDirectory.",
+    ),
+    retryDelay: int(
+      "Seconds before the first retry after a failed order; doubled after each failure, up to a day.",
+      60,
+      {
+        min: 1,
+      },
+    ),
+  },
+};
+
 export const Engine: ElementDef = {
   name: "Engine",
   doc: "Routes requests of a service to its hosts.",
@@ -396,6 +527,7 @@ export const Engine: ElementDef = {
   children: {
     hosts: { element: () => Host, list: true },
     valves: { element: () => Valve, list: true },
+    realm: { element: () => Realm, list: false },
   },
 };
 
@@ -429,6 +561,7 @@ export const Host: ElementDef = {
   children: {
     contexts: { element: () => Context, list: true },
     valves: { element: () => Valve, list: true },
+    realm: { element: () => Realm, list: false },
   },
 };
 
@@ -464,6 +597,16 @@ export const Context: ElementDef = {
     allowLoopbackBehindProxy: bool(
       "bobcat:manager without loginConfig: when a RemoteIpValve applies to this context, still let in clients whose connection and every forwarded address are loopback (off: behind a proxy nobody gets in without a login).",
       false,
+    ),
+    webSocketAllowedOrigins: {
+      kind: "list",
+      default: [],
+      doc:
+        "Origins (`https://app.example.com`) besides the request's own that may open WebSockets here; `*` allows every origin (no cross-site WebSocket hijacking protection).",
+    },
+    webSocketSessionRefresh: bool(
+      "Each WebSocket message refreshes the last-access time of the HTTP session of the upgrade, so an active socket keeps its session.",
+      true,
     ),
     hstsEnabled: bool("Send Strict-Transport-Security on HTTPS responses.", false),
     hstsMaxAgeSeconds: int("HSTS max-age.", 0, { min: 0 }),
@@ -509,15 +652,17 @@ export const LoginConfig: ElementDef = {
   attrs: {
     authMethod: {
       kind: "enum",
-      values: ["CLIENT-CERT", "BASIC", "FORM", "DIGEST"],
+      values: ["CLIENT-CERT", "BASIC", "DIGEST", "FORM"],
       synonyms: { CLIENT_CERT: "CLIENT-CERT" },
       required: true,
       doc:
-        "CLIENT-CERT: the verified TLS client certificate; BASIC: user name and password against the realm; FORM: the login page (formLoginPage) posting to j_security_check; DIGEST: RFC 7616 digest.",
+        "CLIENT-CERT: the verified TLS client certificate; BASIC, DIGEST (RFC 7616) and FORM (j_security_check): user name and password against the realm.",
     },
-    realmName: str("Realm name shown by BASIC authentication.", { default: "bobcat" }),
-    formLoginPage: str("FORM: the login page, relative to the context (web.xml <form-login-page>), e.g. /login.html."),
-    formErrorPage: str("FORM: the page shown after a failed login (web.xml <form-error-page>)."),
+    realmName: str("Realm name shown by BASIC and DIGEST authentication.", { default: "bobcat" }),
+    formLoginPage: str(
+      "FORM: the login page, a path in the context (e.g. /login.html), served in place of the page asked for.",
+    ),
+    formErrorPage: str("FORM: the page served when a login fails (e.g. /error.html)."),
   },
 };
 
@@ -557,14 +702,8 @@ export const ServletMapping: ElementDef = {
 export const Realm: ElementDef = {
   name: "Realm",
   doc:
-    "Users and their roles (Tomcat's MemoryRealm with tomcat-users.xml inline), inside Tomcat's LockOutRealm: after failureCount failed BASIC logins in a row a user name is refused, even with the right password, for lockOutTime seconds.",
+    "Users and their roles. Tomcat's realms: MemoryRealm (users inline or a tomcat-users.xml file), UserDatabaseRealm (the GlobalNamingResources UserDatabase), DataSourceRealm (users and roles tables), LockOutRealm and CombinedRealm around nested realms. The innermost realm defined (context, else host, else engine) applies. A realm that is not a LockOutRealm is still wrapped in one with the attributes below, as Tomcat's own server.xml wraps every realm: after failureCount failed logins in a row a user name is refused, even with the right password, for lockOutTime seconds.",
   attrs: {
-    className: {
-      kind: "enum",
-      values: ["MemoryRealm", "org.apache.catalina.realm.MemoryRealm"],
-      default: "MemoryRealm",
-      doc: "The realm implementation.",
-    },
     failureCount: int("LockOutRealm: failed logins in a row that lock a user name out (0: no lock-out).", 5, {
       min: 0,
     }),
@@ -583,9 +722,156 @@ export const Realm: ElementDef = {
       3600,
       { min: 0 },
     ),
+    allRolesMode: {
+      kind: "enum",
+      values: ["strict", "authOnly", "strictAuthOnly"],
+      default: "strict",
+      doc: "How authRoles `*` is read; bobcat reads it as any authenticated user in every mode.",
+    },
+  },
+  children: {
+    credentialHandler: { element: () => CredentialHandler, list: false },
+  },
+  variants: {
+    defaultVariant: "MemoryRealm",
+    map: {
+      MemoryRealm: { fullName: "org.apache.catalina.realm.MemoryRealm", element: () => MemoryRealmDef },
+      UserDatabaseRealm: {
+        fullName: "org.apache.catalina.realm.UserDatabaseRealm",
+        element: () => UserDatabaseRealmDef,
+      },
+      DataSourceRealm: { fullName: "org.apache.catalina.realm.DataSourceRealm", element: () => DataSourceRealmDef },
+      LockOutRealm: { fullName: "org.apache.catalina.realm.LockOutRealm", element: () => LockOutRealmDef },
+      CombinedRealm: { fullName: "org.apache.catalina.realm.CombinedRealm", element: () => CombinedRealmDef },
+    },
+  },
+};
+
+export const MemoryRealmDef: ElementDef = {
+  name: "MemoryRealm",
+  doc: "Users listed inline (users:) and/or read at start from a tomcat-users.xml-format file (pathname).",
+  attrs: {
+    pathname: path("A tomcat-users.xml-format file (<user username password roles>), relative to the base directory."),
   },
   children: {
     users: { element: () => RealmUser, list: true },
+  },
+};
+
+export const UserDatabaseRealmDef: ElementDef = {
+  name: "UserDatabaseRealm",
+  doc:
+    "Users, roles and groups of a UserDatabase: the server.globalNamingResources resource named resourceName (type UserDatabase, pathname: conf/tomcat-users.xml).",
+  attrs: {
+    resourceName: str("Name of the global UserDatabase resource.", { default: "UserDatabase" }),
+    localJndiResource: ignored(
+      "Look the resource up in the context.",
+      "the resource is always the global one",
+      "boolean",
+    ),
+    useStaticPrincipal: ignored("Principal class.", "not applicable", "boolean"),
+  },
+};
+
+export const DataSourceRealmDef: ElementDef = {
+  name: "DataSourceRealm",
+  doc: "Users and roles in database tables, through a named data source (SQLite, PostgreSQL, MySQL).",
+  attrs: {
+    dataSourceName: str("Name of the Resource (global first, then the context's).", { required: true }),
+    localDataSource: bool("Look the data source up among the context's resources only.", false),
+    userTable: str("Table of users.", { required: true }),
+    userNameCol: str("Column of user names (in userTable and userRoleTable).", { required: true }),
+    userCredCol: str("Column of stored passwords (in userTable), in the credentialHandler's format.", {
+      required: true,
+    }),
+    userRoleTable: str("Table of user roles (user name, role name)."),
+    roleNameCol: str("Column of role names (in userRoleTable)."),
+  },
+};
+
+export const LockOutRealmDef: ElementDef = {
+  name: "LockOutRealm",
+  doc: "Tomcat's LockOutRealm: the nested realms, with user names locked out after failureCount failures.",
+  attrs: {},
+  children: {
+    realms: { element: () => Realm, list: true },
+  },
+};
+
+export const CombinedRealmDef: ElementDef = {
+  name: "CombinedRealm",
+  doc: "Tomcat's CombinedRealm: a user is authenticated by the first nested realm that knows the name.",
+  attrs: {},
+  children: {
+    realms: { element: () => Realm, list: true },
+  },
+};
+
+export const CredentialHandler: ElementDef = {
+  name: "CredentialHandler",
+  doc: "How stored passwords are compared (Tomcat's formats, as digest.sh prints them).",
+  attrs: {},
+  variants: {
+    map: {
+      MessageDigestCredentialHandler: {
+        fullName: "org.apache.catalina.realm.MessageDigestCredentialHandler",
+        element: () => MessageDigestCredentialHandlerDef,
+      },
+      SecretKeyCredentialHandler: {
+        fullName: "org.apache.catalina.realm.SecretKeyCredentialHandler",
+        element: () => SecretKeyCredentialHandlerDef,
+      },
+      NestedCredentialHandler: {
+        fullName: "org.apache.catalina.realm.NestedCredentialHandler",
+        element: () => NestedCredentialHandlerDef,
+      },
+    },
+  },
+};
+
+export const MessageDigestCredentialHandlerDef: ElementDef = {
+  name: "MessageDigestCredentialHandler",
+  doc:
+    "Digested passwords: `salt$iterations$hexdigest`, a plain hex digest, or {SHA}/{MD5}/{SSHA}; plain text without algorithm.",
+  attrs: {
+    algorithm: str("MessageDigest algorithm: SHA-256, SHA-512, SHA-1, MD5 (none: plain text)."),
+    iterations: int("Iterations when making a stored password.", 1, { min: 1 }),
+    saltLength: int("Salt bytes when making a stored password.", 32, { min: 0 }),
+    encoding: str("Character encoding of passwords.", { default: "UTF-8" }),
+    logInvalidStoredCredentials: ignored(
+      "Log malformed stored passwords.",
+      "malformed ones simply never match",
+      "boolean",
+    ),
+  },
+};
+
+export const SecretKeyCredentialHandlerDef: ElementDef = {
+  name: "SecretKeyCredentialHandler",
+  doc: "PBKDF2 passwords: `salt$iterations$hexkey`.",
+  attrs: {
+    algorithm: str("PBKDF2WithHmacSHA1 (Tomcat's default), PBKDF2WithHmacSHA256, PBKDF2WithHmacSHA512.", {
+      default: "PBKDF2WithHmacSHA1",
+    }),
+    iterations: int("Iterations when making a stored password.", 20000, { min: 1 }),
+    keyLength: int("Key bits when making a stored password (matching uses the stored key's length).", 160, {
+      min: 8,
+    }),
+    saltLength: int("Salt bytes when making a stored password.", 32, { min: 0 }),
+    logInvalidStoredCredentials: ignored(
+      "Log malformed stored passwords.",
+      "malformed ones simply never match",
+      "boolean",
+    ),
+  },
+};
+
+export const NestedCredentialHandlerDef: ElementDef = {
+  name: "NestedCredentialHandler",
+  doc: "A password matches when any of the nested handlers matches it.",
+  attrs: {},
+  children: {
+    credentialHandlers: { element: () => CredentialHandler, list: true },
   },
 };
 
@@ -786,6 +1072,11 @@ export const Valve: ElementDef = {
       AccessLogValve: { fullName: "org.apache.catalina.valves.AccessLogValve", element: () => AccessLogValve },
       RemoteIpValve: { fullName: "org.apache.catalina.valves.RemoteIpValve", element: () => RemoteIpValve },
       SSLValve: { fullName: "org.apache.catalina.valves.SSLValve", element: () => SSLValve },
+      RemoteAddrValve: { fullName: "org.apache.catalina.valves.RemoteAddrValve", element: () => RemoteAddrValve },
+      RemoteCIDRValve: { fullName: "org.apache.catalina.valves.RemoteCIDRValve", element: () => RemoteCIDRValve },
+      RemoteHostValve: { fullName: "org.apache.catalina.valves.RemoteHostValve", element: () => RemoteHostValve },
+      HealthCheckValve: { fullName: "org.apache.catalina.valves.HealthCheckValve", element: () => HealthCheckValve },
+      ErrorReportValve: { fullName: "org.apache.catalina.valves.ErrorReportValve", element: () => ErrorReportValve },
     },
   },
 };
@@ -794,9 +1085,12 @@ export const AccessLogValve: ElementDef = {
   name: "AccessLogValve",
   doc: "Writes one line per request in common/combined or a custom pattern.",
   attrs: {
-    pattern: str("`common`, `combined`, or a pattern of %h %l %u %t %r %s %b %D %T %{Header}i ...", {
-      default: "common",
-    }),
+    pattern: str(
+      "`common`, `combined`, `json` (one JSON object per line), or a pattern of %h %l %u %t %r %s %b %D %T %{Header}i ...",
+      {
+        default: "common",
+      },
+    ),
     directory: path("Log directory (relative to the base directory); `-` writes to stdout.", { default: "logs" }),
     prefix: str("File name prefix.", { default: "localhost_access_log" }),
     suffix: str("File name suffix.", { default: ".txt" }),
@@ -852,6 +1146,78 @@ export const SSLValve: ElementDef = {
   },
 };
 
+const filterAttrs = (what: string, kind: "regex" | "list"): Record<string, AttrDef> => ({
+  allow: kind === "regex"
+    ? { kind, doc: `Regex the whole ${what} must match to be let in.` }
+    : { kind, doc: `Address ranges (CIDR: 10.0.0.0/8, ::1) let in.` },
+  deny: kind === "regex"
+    ? { kind, doc: `Regex of ${what}s refused (checked before allow).` }
+    : { kind, doc: `Address ranges refused (checked before allow).` },
+  denyStatus: int("Status answered to a refused request.", 403, { min: 400, max: 599 }),
+  addConnectorPort: bool(
+    kind === "regex"
+      ? `Match \`${what};connectorPort\` instead (one valve for several connectors).`
+      : "Entries may end in ;port, matched against the connector's port.",
+    false,
+  ),
+  invalidAuthenticationWhenDeny: bool(
+    "Tomcat turns a refusal into a failed login only with preemptiveAuthentication, which bobcat does not have: refused requests get denyStatus either way.",
+    false,
+  ),
+  usePeerAddress: bool("Match the TCP peer's address, not the one a RemoteIpValve took from X-Forwarded-For.", false),
+});
+
+export const RemoteAddrValve: ElementDef = {
+  name: "RemoteAddrValve",
+  doc:
+    "Lets in or refuses clients by their address (canonical text: 127.0.0.1, ::1), matched by regex. Without allow or deny everyone is refused, as Tomcat.",
+  attrs: filterAttrs("address", "regex"),
+};
+
+export const RemoteCIDRValve: ElementDef = {
+  name: "RemoteCIDRValve",
+  doc: "Lets in or refuses clients by address range (allow/deny: comma lists of CIDR ranges).",
+  attrs: filterAttrs("address", "list"),
+};
+
+export const RemoteHostValve: ElementDef = {
+  name: "RemoteHostValve",
+  doc:
+    "Tomcat matches the client's host name, which is its address unless the connector has enableLookups; bobcat never looks names up, so the regex matches the address text, as Tomcat with enableLookups=false.",
+  attrs: filterAttrs("host name", "regex"),
+};
+
+export const HealthCheckValve: ElementDef = {
+  name: "HealthCheckValve",
+  doc: 'Answers `path` with 200 {"status":"UP"} (503 {"status":"DOWN"} while a context of the host has not started).',
+  attrs: {
+    path: str("Path answered.", { default: "/health" }),
+    checkContainersAvailable: bool("Answer DOWN while any context is not started.", true),
+  },
+};
+
+export const ErrorReportValve: ElementDef = {
+  name: "ErrorReportValve",
+  doc:
+    "The error pages bobcat itself writes (404, 403, 401, 500...): with or without the message, with or without the server name, or a file per status code (errorCode.404: path) or exception type (exceptionType.*).",
+  attrs: {
+    showReport: bool("Include the message and description.", true),
+    showServerInfo: bool("Include the server name at the bottom.", true),
+    errorCodes: {
+      kind: "map",
+      default: {},
+      doc:
+        'status code → file served as that status\'s page (server.xml: errorCode.404="path"); 0 is the page for every status without its own.',
+    },
+    exceptionTypes: {
+      kind: "map",
+      default: {},
+      doc:
+        'server.xml exceptionType.NAME="path": bobcat has no Java exceptions; java.lang.Throwable and java.lang.Exception are used for 500 pages.',
+    },
+  },
+};
+
 /** Every element, for the JSON Schema and the README reference. */
 export const ALL_ELEMENTS: ElementDef[] = [
   ConfigFile,
@@ -862,6 +1228,9 @@ export const ALL_ELEMENTS: ElementDef[] = [
   Connector,
   SSLHostConfig,
   Certificate,
+  Acme,
+  UpgradeProtocol,
+  Http2ProtocolDef,
   Engine,
   Host,
   Context,
@@ -885,4 +1254,18 @@ export const ALL_ELEMENTS: ElementDef[] = [
   AccessLogValve,
   RemoteIpValve,
   SSLValve,
+  RemoteAddrValve,
+  RemoteCIDRValve,
+  RemoteHostValve,
+  HealthCheckValve,
+  ErrorReportValve,
+  MemoryRealmDef,
+  UserDatabaseRealmDef,
+  DataSourceRealmDef,
+  LockOutRealmDef,
+  CombinedRealmDef,
+  CredentialHandler,
+  MessageDigestCredentialHandlerDef,
+  SecretKeyCredentialHandlerDef,
+  NestedCredentialHandlerDef,
 ];

@@ -35,7 +35,7 @@ export function proxyMatcher(pattern: string | undefined): ((addr: IpAddress) =>
 }
 
 /** Java's Inet6Address.getHostAddress(): eight groups, no compression. */
-function javaForm(a: IpAddress): string {
+export function javaForm(a: IpAddress): string {
   const w: string[] = [];
   for (let i = 0; i < 16; i += 2) w.push(((a.bytes[i]! << 8) | a.bytes[i + 1]!).toString(16));
   return w.join(":");

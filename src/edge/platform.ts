@@ -6,6 +6,7 @@
  * sockets. Nothing here imports a module that touches a listener or the file system.
  */
 import type { Platform } from "../core/platform.ts";
+import { BUILTIN_APPS } from "../apps/index.ts";
 import {
   type DataSources,
   type DataSourcesOptions,
@@ -20,6 +21,7 @@ import { openEdgePostgres } from "./postgres.ts";
 
 export const EDGE_PLATFORM: Platform = {
   name: "an edge runtime",
+  builtinApps: BUILTIN_APPS,
   createManager(className, options, dataSources) {
     if (className !== "PersistentManager") return new MemoryManager(options);
     const store = options.store as { className?: unknown } | undefined;

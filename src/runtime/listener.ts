@@ -19,6 +19,17 @@ export interface Listener {
   reloadTls(tls: ConnectorTls): Promise<void>;
 }
 
+/** `<UpgradeProtocol className="...Http2Protocol">` on the connector: h2 is offered by ALPN (TLS only). */
+export function wantsHttp2(c: ConnectorConfig): boolean {
+  return (c.upgradeProtocols ?? []).some((u) => u.className === "Http2Protocol");
+}
+
+/** What a connector negotiates, for the start-up log and convert. */
+export function negotiates(c: ConnectorConfig): string {
+  if (!c.SSLEnabled) return "HTTP/1.1 (h2 needs TLS here: no h2c)";
+  return wantsHttp2(c) ? "h2 and http/1.1 by ALPN" : "http/1.1 only (no Http2Protocol UpgradeProtocol)";
+}
+
 export interface BackendOptions {
   config: ConnectorConfig;
   tls?: ConnectorTls;
@@ -76,4 +87,23 @@ export function listenError(e: unknown, c: ConnectorConfig): Error {
     where,
     cause: e,
   });
+}
+
+/**
+ * Binds a connector's port again after a TLS reload released it (the native back-ends cannot swap
+ * certificates on a live listener). The port can take a moment to come free, so this retries every
+ * 20 ms, 50 times (about a second), and then fails with the bind's error; `giveUp` runs first.
+ */
+export async function rebind<T>(bind: () => T, config: ConnectorConfig, giveUp?: () => void): Promise<T> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return bind();
+    } catch (e) {
+      if (attempt >= 50) {
+        giveUp?.();
+        throw listenError(e, config);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
 }

@@ -7,7 +7,7 @@
  *   memory only after its write succeeded, nothing is deleted because of a failure, and writes
  *   that failed are kept in a bounded backlog and retried on every background tick;
  * - requests in flight are counted whatever `sessionActivityCheck` says, so a session is never
- *   swapped out under a request (the seed's ACTIVITY_CHECK note is not needed);
+ *   swapped out under a request (Tomcat's ACTIVITY_CHECK switch is not needed);
  * - with `maxIdleBackup: 0` a request that changed a session (attributes, creation, invalidation,
  *   id, timeout, login) gets its response only once the change is durable in the store (commit);
  *   a request that only used it leaves the new access time to the next sweep;

@@ -4,7 +4,7 @@
  */
 import { rename, rm, stat } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
-import { tempPathFor, writeFileAtomic } from "./atomic-file.ts";
+import { tempPathFor, writeFileAtomic } from "../util/atomic-file.ts";
 import { describeError, ManagerBase } from "./manager-base.ts";
 import type { ManagerOptions } from "./options.ts";
 import { decodeSessionFile, encodeSessionFile, type SessionRecord } from "./record.ts";
@@ -189,7 +189,7 @@ export class StandardManager extends ManagerBase {
       session.passivate();
       return this.toRecord(session);
     });
-    await writeFileAtomic(file, encodeSessionFile(records));
+    await writeFileAtomic(file, encodeSessionFile(records), { mkdir: true });
     this.log.info(`[${this.name}] Saved ${records.length} session(s) to [${file}]`);
     for (const session of live) session.expire(false);
   }

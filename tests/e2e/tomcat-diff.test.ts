@@ -1,7 +1,8 @@
 /**
  * The differential test: Debian's own tomcat10 (with tomcat10-examples and tomcat10-docs, which
  * bring real web.xml files with constraints, error pages and static content) and bobcat run over
- * copies of the same CATALINA_BASE (/var/lib/tomcat10 plus a small BASIC-protected application),
+ * copies of the same CATALINA_BASE (/var/lib/tomcat10 plus small BASIC- and FORM-protected
+ * applications whose users are in conf/tomcat-users.xml, read by the Engine's UserDatabaseRealm),
  * and answer the same requests. Status, Location, WWW-Authenticate, the media type and, for
  * static content, the body must agree. What needs a servlet or a JSP is listed below as an
  * expected difference, and bobcat's answer to it is checked too (404, naming the servlet): never
@@ -20,6 +21,8 @@ interface Case {
   method?: string;
   path: string;
   auth?: [string, string];
+  /** An application/x-www-form-urlencoded body. */
+  form?: string;
   /** Why bobcat answers differently (a servlet or a JSP), and what it answers instead. */
   differs?: { why: string; bobcatStatus: number; bobcatSays?: string };
 }
@@ -77,11 +80,17 @@ const CASES: Case[] = [
   },
   {
     path: "/examples/jsp/security/protected/index.jsp",
-    differs: { why: "FORM login, whose login page is a JSP", bobcatStatus: 403 },
+    differs: { why: "FORM login, whose login page is a JSP", bobcatStatus: 404, bobcatSays: "servlet jsp" },
   },
+  // A FORM application with static login and error pages: the login page in place of the page
+  // asked for, a failed login's error page, a direct POST without a saved request.
+  { path: "/form/open.html" },
+  { path: "/form/private/" },
+  { method: "POST", path: "/form/j_security_check", form: "j_username=alice&j_password=wrong" },
+  { method: "POST", path: "/form/private/j_security_check", form: "j_username=alice&j_password=alice-pw" },
 ];
 
-/** A small BASIC application added to both copies (the Debian packages have none). */
+/** Small BASIC and FORM applications added to both copies (the Debian packages have none). */
 const SECURE_APP: Record<string, string> = {
   "webapps/secure/open.html": "<p>open</p>\n",
   "webapps/secure/private/index.html": "<p>private</p>\n",
@@ -107,12 +116,24 @@ const SECURE_APP: Record<string, string> = {
   <error-page><error-code>404</error-code><location>/404.html</location></error-page>
 </web-app>
 `,
-  // Tomcat ignores this file. bobcat reads its realm until the Engine's UserDatabaseRealm
-  // (conf/tomcat-users.xml, below, for Tomcat) converts.
-  "webapps/secure/META-INF/context.yaml": `realm:
-  users:
-    - { username: alice, password: alice-pw, roles: [staff] }
-    - { username: bob, password: bob-pw, roles: [guest] }
+  // Users come from the Engine's UserDatabaseRealm: conf/tomcat-users.xml (below), for both.
+  "webapps/form/open.html": "<p>form open</p>\n",
+  "webapps/form/private/index.html": "<p>form private</p>\n",
+  "webapps/form/login.html":
+    '<form method="post" action="j_security_check"><input name="j_username"><input name="j_password" type="password"></form>\n',
+  "webapps/form/error.html": "<p>login failed</p>\n",
+  "webapps/form/WEB-INF/web.xml": `<?xml version="1.0" encoding="UTF-8"?>
+<web-app xmlns="https://jakarta.ee/xml/ns/jakartaee" version="6.0">
+  <security-constraint>
+    <web-resource-collection><web-resource-name>p</web-resource-name><url-pattern>/private/*</url-pattern></web-resource-collection>
+    <auth-constraint><role-name>staff</role-name></auth-constraint>
+  </security-constraint>
+  <login-config>
+    <auth-method>FORM</auth-method>
+    <form-login-config><form-login-page>/login.html</form-login-page><form-error-page>/error.html</form-error-page></form-login-config>
+  </login-config>
+  <security-role><role-name>staff</role-name></security-role>
+</web-app>
 `,
 };
 
@@ -153,9 +174,11 @@ interface Answer {
 async function ask(port: number, c: Case): Promise<Answer> {
   const headers: Record<string, string> = {};
   if (c.auth) headers.authorization = `Basic ${btoa(c.auth.join(":"))}`;
+  if (c.form !== undefined) headers["content-type"] = "application/x-www-form-urlencoded";
   const res = await fetch(`http://127.0.0.1:${port}${c.path}`, {
     method: c.method ?? "GET",
     headers,
+    body: c.form,
     redirect: "manual",
     keepalive: false,
   } as RequestInit);

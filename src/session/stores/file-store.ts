@@ -5,8 +5,7 @@
  * new one, and concurrent saves of one id never trip over each other's temporary file. Saves
  * and removals that run at the same time share one directory fsync.
  */
-import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
 import { BobcatError } from "../../util/errors.ts";
 import { readRegularFile, UnreadableFileError } from "../../util/files.ts";
@@ -14,6 +13,7 @@ import { CorruptDataError } from "../errors.ts";
 import type { StandardSession } from "../session.ts";
 import type { SessionSnapshot } from "../store.ts";
 import { describeCause, StoreBase, type StoreContext, storeOptionReader, StoreUnavailableError } from "./store-base.ts";
+import { syncDirectory, writeFileAtomic } from "../../util/atomic-file.ts";
 
 export interface FileStoreOptions {
   className?: string;
@@ -28,20 +28,6 @@ const TEMP = /\.session\.[0-9a-f]{16}\.tmp$/;
 
 function errorCode(err: unknown): string | undefined {
   return (err as { code?: string }).code;
-}
-
-/** fsync of a directory; platforms that cannot open one (Windows) still rename atomically. */
-async function fsyncDirectory(directory: string): Promise<void> {
-  try {
-    const handle = await open(directory, "r");
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // See above: nothing to do where directories cannot be synced.
-  }
 }
 
 export class FileStore extends StoreBase {
@@ -170,19 +156,10 @@ export class FileStore extends StoreBase {
         `${this}: session id [${id.slice(0, 80)}] is not a safe file name; the session was not saved`,
       );
     }
-    const temp = `${file}.${randomBytes(8).toString("hex")}.tmp`;
     try {
       // 0600: sessions hold whatever the application stored, often personal data.
-      const handle = await open(temp, "wx", 0o600);
-      try {
-        await handle.writeFile(snapshot.data);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, file);
+      await writeFileAtomic(file, snapshot.data, { mode: 0o600, unique: true, syncDirectory: false });
     } catch (err) {
-      await rm(temp, { force: true }).catch(() => {});
       throw new StoreUnavailableError(`${this}: cannot write [${file}]: ${describeCause(err)}`, err);
     }
     await this.syncDirectory();
@@ -205,7 +182,7 @@ export class FileStore extends StoreBase {
   }
 
   private startSync(): Promise<void> {
-    const run = fsyncDirectory(this.directory).finally(() => {
+    const run = syncDirectory(this.directory).finally(() => {
       if (this.runningSync === run) this.runningSync = null;
     });
     this.runningSync = run;

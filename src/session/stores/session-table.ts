@@ -98,7 +98,7 @@ function quote(dialect: Dialect, identifier: string): string {
 }
 
 /**
- * The CREATE TABLE for a store's names, in the shape of the seed's example. The primary key is
+ * The CREATE TABLE for a store's names (README.md shows it). The primary key is
  * (app, id) rather than id alone: contexts sharing a cookie path may share a session id, and
  * the key doubles as the index for the per-application queries.
  */

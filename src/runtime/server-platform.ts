@@ -3,15 +3,18 @@
  * access log files, StandardManager's persistence file, FileStore and every data source
  * (SQLite files, PostgreSQL, MySQL). Edge runtimes use src/edge/platform.ts instead.
  */
-import { AccessLog } from "./access-log.ts";
-import { importHandlerModule } from "./handler-module.ts";
-import type { Platform } from "./platform.ts";
-import { serveStatic } from "./static/index.ts";
+import { readFile } from "node:fs/promises";
+import { AccessLog } from "../core/access-log.ts";
+import { importHandlerModule } from "../core/handler-module.ts";
+import type { Platform } from "../core/platform.ts";
+import { serveStatic } from "../core/static/index.ts";
+import { BUILTIN_APPS } from "../apps/index.ts";
 import { createDataSources } from "../datasource/index.ts";
 import { PersistentManager, StandardManager } from "../session/index.ts";
 
 export const SERVER_PLATFORM: Platform = {
   name: "a server",
+  builtinApps: BUILTIN_APPS,
   createManager: (className, options, dataSources) =>
     className === "PersistentManager"
       ? new PersistentManager({ ...options, dataSources })
@@ -20,4 +23,5 @@ export const SERVER_PLATFORM: Platform = {
   importModule: importHandlerModule,
   serveStatic,
   accessLog: (valve) => new AccessLog(valve),
+  readTextFile: (path) => readFile(path, "utf8"),
 };
