@@ -24,7 +24,8 @@ import { x509 } from "../tls/keystore/x509.ts";
 import type { X509Certificate } from "@peculiar/x509";
 import { BobcatError } from "../util/errors.ts";
 import { logger } from "../util/log.ts";
-import { type AcmeConfig, acmeNames, type ChallengeType, directoryUrl } from "./config.ts";
+import { acmeNames, type ChallengeType, directoryUrl } from "../config/acme.ts";
+import type { AcmeConfig } from "../config/model.ts";
 import { type AcmeStore, DirectoryStore, PostgresStore, segment } from "./store.ts";
 
 const log = logger("acme");

@@ -120,9 +120,7 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
       // reads and deletes its persistence file.
       let engine: Engine;
       try {
-        engine = new Engine(service, {
-          strictServletCompliance: config.server.strictServletCompliance,
-          baseDir: config.baseDir,
+        engine = Engine.fromConfig(config, service, {
           globalDataSources: global,
           platform: SERVER_PLATFORM,
         });
@@ -196,7 +194,7 @@ export async function storeInit(config: BobcatConfig, print: boolean): Promise<n
     for (const service of config.server.services) {
       for (const host of service.engine.hosts) {
         for (const ctx of host.contexts) {
-          const store = ctx.manager.store;
+          const store = ctx.manager.className === "PersistentManager" ? ctx.manager.store : undefined;
           if (store?.className !== "DataSourceStore") continue;
           found++;
           const local = createDataSources(ctx.resources, { baseDir: config.baseDir });

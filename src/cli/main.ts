@@ -5,6 +5,7 @@
  */
 import { stringify } from "yaml";
 import { loadServerConfig } from "../config/catalina.ts";
+import { redactSecrets } from "../config/redact.ts";
 import type { BobcatConfig } from "../config/model.ts";
 import { DEFAULT_CONFIG_NAME, DEFAULT_CONFIG_YAML } from "./default-config.ts";
 import { UsageError } from "../util/errors.ts";
@@ -166,7 +167,7 @@ export async function main(argv: string[]): Promise<number> {
       case "check": {
         const config = await loadFromArgs(p);
         const ok = await checkConfig(config);
-        if (ok) console.log(stringify(maskSecrets(config)));
+        if (ok) console.log(stringify(redactSecrets(config)));
         return ok ? 0 : 1;
       }
       case "version":
@@ -211,28 +212,6 @@ export async function main(argv: string[]): Promise<number> {
     printError(e);
     return 1;
   }
-}
-
-const SECRET_KEYS = /pass(word)?$/i;
-function maskSecrets(config: BobcatConfig): unknown {
-  const walk = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(walk);
-    if (v && typeof v === "object") {
-      const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) {
-        out[k] = SECRET_KEYS.test(k) && typeof x === "string" ? "********" : walk(x);
-      }
-      return out;
-    }
-    return v;
-  };
-  return walk({
-    file: config.file,
-    baseDir: config.baseDir,
-    properties: config.properties,
-    logging: config.logging,
-    server: config.server,
-  });
 }
 
 if (import.meta.main) {

@@ -9,9 +9,11 @@ import { basename, dirname, join, resolve } from "node:path";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { Document, type Node as YamlNode, Pair, Scalar, YAMLMap, YAMLSeq } from "yaml";
 import type { AttrDef, ChildDef, ElementDef } from "./schema-types.ts";
-import { ALL_ELEMENTS, Certificate, Context, Server } from "./schema.ts";
+import { ALL_ELEMENTS, Certificate, Context, namesJavaClasses, Server } from "./schema.ts";
 import { loadConfigText } from "./load.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
+
+const certificateAttrs: Record<string, AttrDef> = Certificate.attrs;
 
 export interface ConvertOptions {
   /** The server.xml's path, for messages and the header comment. */
@@ -470,7 +472,7 @@ class Converter {
         continue;
       }
       if (a) this.attribute(el, out, name, raw, a);
-      else if (el.name === "SSLHostConfig" && Certificate.attrs[name]) certAttrs.push([name, raw]);
+      else if (el.name === "SSLHostConfig" && certificateAttrs[name]) certAttrs.push([name, raw]);
       else if (shape.passthrough) out.set(name, inferred(raw));
       else this.skipAttr(el, out, name, raw, this.attrReason(el, name));
     }
@@ -486,7 +488,7 @@ class Converter {
   /** Tomcat 9 took Certificate attributes on <SSLHostConfig> itself, for its implicit certificate. */
   private implicitCertificate(el: XmlElement, out: OutMap, attrs: [string, string][]): void {
     const cert = new OutMap();
-    for (const [name, raw] of attrs) this.attribute(el, cert, name, raw, Certificate.attrs[name]!);
+    for (const [name, raw] of attrs) this.attribute(el, cert, name, raw, certificateAttrs[name]!);
     const before = ["from attributes on <SSLHostConfig> itself (Tomcat 9 style)"];
     const existing = out.get("certificates")?.value as OutList | undefined;
     if (existing) existing.items.unshift({ value: cert, before });
@@ -607,7 +609,7 @@ class Converter {
           this.at(el)
         }: <${el.name}> ${name}="${raw}" ${problem}; kept as written, bobcat refuses it until it is fixed`,
       );
-    } else if (name === "sessionAttributeValueClassNameFilter" && /\bjava(x)?\\?\.|jakarta\\?\./.test(raw)) {
+    } else if (name === "sessionAttributeValueClassNameFilter" && namesJavaClasses(raw)) {
       // Left as it is, a filter of Java class names matches nothing here, and persisted sessions would lose every attribute.
       inline = "matches Java class names; bobcat's are String, Number, Boolean, Object, Map, ...: rewrite it";
       this.warnings.push(
@@ -618,7 +620,7 @@ class Converter {
     } else if (a.ignored) {
       inline = `accepted, no effect: ${a.ignored}`;
     } else if (a.movedTo) {
-      const where = Certificate.attrs[a.movedTo]
+      const where = certificateAttrs[a.movedTo]
         ? "the default SSLHostConfig's certificate"
         : "the default SSLHostConfig";
       inline = `Tomcat 9 attribute: bobcat moves it to ${a.movedTo} on ${where}`;

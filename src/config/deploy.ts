@@ -22,7 +22,7 @@ import { parse as parseYaml } from "yaml";
 import { convertContextXml } from "./convert.ts";
 import { applyWebXml, mergeWebXml, parseWebXml, type WebXml } from "./webxml.ts";
 import { BobcatError, BobcatErrors, type Where } from "../util/errors.ts";
-import { fromJavaRegex } from "../core/proxy-defaults.ts";
+import { fromJavaRegex } from "./proxy-defaults.ts";
 import type { PathSeg } from "./source.ts";
 
 export interface DeployOptions {

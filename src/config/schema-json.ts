@@ -20,9 +20,16 @@ function attrSchema(a: AttrDef): Json {
     case "enum":
       return { ...base, anyOf: [{ enum: [...a.values!, ...Object.keys(a.synonyms ?? {})] }, expand] };
     case "list":
-      return { ...base, anyOf: [{ type: "array", items: { type: "string" } }, { type: "string" }] };
+      return {
+        ...base,
+        anyOf: [{ type: "array", items: a.values ? { enum: [...a.values] } : { type: "string" } }, { type: "string" }],
+      };
     case "map":
-      return { ...base, type: "object", additionalProperties: { type: ["string", "number", "boolean"] } };
+      return {
+        ...base,
+        type: "object",
+        additionalProperties: a.values ? { enum: [...a.values] } : { type: ["string", "number", "boolean"] },
+      };
     default:
       return { ...base, type: "string" };
   }

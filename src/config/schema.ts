@@ -1,29 +1,34 @@
 /**
  * The config schema: one definition per server.xml element, with Tomcat's attribute names
- * (case and all) and defaults. Validation, the JSON Schema (`config/server.schema.json`) and
- * `bobcat check` all read these definitions.
+ * (case and all) and defaults. Validation, the JSON Schema (`config/server.schema.json`), the
+ * reference docs, `bobcat check` (secrets masked by `secret`) and the model types all read
+ * these definitions.
+ *
+ * To add an attribute or element: add it here (elements are `{ ... } as const satisfies
+ * ElementDef`, and the helpers str/int/bool/path keep literal types), then run
+ * scripts/gen-config-artifacts.ts. Its type appears in src/config/model.ts (inferred), and the
+ * component receives it in its validated config object: no other list, type or default to edit.
  */
 import type { AttrDef, ElementDef } from "./schema-types.ts";
 import { LEVELS } from "../util/log.ts";
-import { DEFAULT_INTERNAL_PROXIES } from "../core/proxy-defaults.ts";
+import { DEFAULT_INTERNAL_PROXIES } from "./proxy-defaults.ts";
 
-const str = (doc: string, extra: Partial<AttrDef> = {}): AttrDef => ({ kind: "string", doc, ...extra });
-const int = (doc: string, def?: number, extra: Partial<AttrDef> = {}): AttrDef => ({
-  kind: "int",
-  doc,
-  default: def,
-  ...extra,
-});
-const bool = (doc: string, def?: boolean, extra: Partial<AttrDef> = {}): AttrDef => ({
-  kind: "boolean",
-  doc,
-  default: def,
-  ...extra,
-});
-const path = (doc: string, extra: Partial<AttrDef> = {}): AttrDef => ({ kind: "path", doc, ...extra });
-const ignored = (doc: string, why: string, kind: AttrDef["kind"] = "string"): AttrDef => ({ kind, doc, ignored: why });
+type Extra = Partial<AttrDef>;
+const str = <const X extends Extra = {}>(doc: string, extra?: X) =>
+  ({ kind: "string", doc, ...extra }) as { kind: "string"; doc: string } & X;
+const int = <const D extends number | undefined = undefined, const X extends Extra = {}>(
+  doc: string,
+  def?: D,
+  extra?: X,
+) => ({ kind: "int", doc, default: def, ...extra }) as { kind: "int"; doc: string; default: D } & X;
+const bool = <const D extends boolean | undefined = undefined>(doc: string, def?: D) =>
+  ({ kind: "boolean", doc, default: def }) as { kind: "boolean"; doc: string; default: D };
+const path = <const X extends Extra = {}>(doc: string, extra?: X) =>
+  ({ kind: "path", doc, ...extra }) as { kind: "path"; doc: string } & X;
+const ignored = <const K extends AttrDef["kind"] = "string">(doc: string, why: string, kind?: K) =>
+  ({ kind: kind ?? "string", doc, ignored: why }) as { kind: K; doc: string; ignored: string };
 
-export const ConfigFile: ElementDef = {
+export const ConfigFile = {
   name: "bobcat",
   doc: "A bobcat configuration file (YAML or TOML).",
   attrs: {
@@ -34,18 +39,19 @@ export const ConfigFile: ElementDef = {
     },
   },
   children: {
-    logging: { element: () => Logging, list: false },
+    logging: { element: () => Logging, list: false, defaulted: true },
     server: { element: () => Server, list: false },
   },
-};
+} as const satisfies ElementDef;
 
-export const Logging: ElementDef = {
+export const Logging = {
   name: "Logging",
   doc: "Leveled logging per component (the counterpart of logging.properties).",
   attrs: {
     level: { kind: "enum", values: LEVELS, default: "info", doc: "Default level for every component." },
     components: {
       kind: "map",
+      values: LEVELS,
       default: {},
       doc: "Level per component: config, connector, tls, handshake, core, session, access, websocket, app.",
     },
@@ -57,19 +63,22 @@ export const Logging: ElementDef = {
         "`text`: one readable line per message; `json`: one JSON object per line with time, level, component, message and fields.",
     },
   },
-};
+} as const satisfies ElementDef;
 
-export const Server: ElementDef = {
+export const Server = {
   name: "Server",
   doc: "The whole server: services and global resources.",
   attrs: {
     port: ignored("Tomcat's shutdown port.", "bobcat stops on SIGTERM/SIGINT; there is no shutdown port", "int"),
     shutdown: ignored("Tomcat's shutdown command.", "bobcat stops on SIGTERM/SIGINT; there is no shutdown port"),
     portOffset: int("Added to every connector port and redirectPort, as in Tomcat.", 0, { min: 0 }),
-    strictServletCompliance: bool(
-      "Tomcat's STRICT_SERVLET_COMPLIANCE: flips the defaults of sessionActivityCheck and sessionLastAccessAtStart.",
-      false,
-    ),
+    strictServletCompliance: {
+      ...bool(
+        "Tomcat's STRICT_SERVLET_COMPLIANCE: flips the defaults of sessionActivityCheck and sessionLastAccessAtStart. Unset: the property org.apache.catalina.STRICT_SERVLET_COMPLIANCE (-D on the command line, or properties:), else false.",
+        false,
+      ),
+      property: "org.apache.catalina.STRICT_SERVLET_COMPLIANCE",
+    },
     gracefulStopTimeout: int("Seconds to wait for requests in flight on SIGTERM before closing them.", 30, { min: 0 }),
   },
   children: {
@@ -77,20 +86,20 @@ export const Server: ElementDef = {
     globalNamingResources: { element: () => GlobalNamingResources, list: false },
     services: { element: () => Service, list: true },
   },
-};
+} as const satisfies ElementDef;
 
-export const GlobalNamingResources: ElementDef = {
+export const GlobalNamingResources = {
   name: "GlobalNamingResources",
   doc: "Resources every context can use (data sources for DataSourceStore).",
   attrs: {},
   children: {
     resources: { element: () => Resource, list: true },
   },
-};
+} as const satisfies ElementDef;
 
 const dbcp = (doc: string) =>
   ignored(doc, "bobcat's connection pools need no tuning beyond maxTotal and maxWaitMillis");
-export const Resource: ElementDef = {
+export const Resource = {
   name: "Resource",
   doc: "A named data source: `sqlite:PATH` (embedded), `postgres://...`, `mysql://...` (the jdbc: forms too).",
   attrs: {
@@ -124,7 +133,7 @@ export const Resource: ElementDef = {
     logAbandoned: dbcp("Log abandoned connections."),
     timeBetweenEvictionRunsMillis: dbcp("Idle eviction interval."),
   },
-};
+} as const satisfies ElementDef;
 
 /** Tomcat's server-level lifecycle listeners: accepted so a server.xml translates, each with what it means here. */
 const listener = (doc: string, note: string): ElementDef => ({
@@ -138,7 +147,7 @@ const listener = (doc: string, note: string): ElementDef => ({
   },
 });
 
-export const Listener: ElementDef = {
+export const Listener = {
   name: "Listener",
   doc: "A server lifecycle listener.",
   attrs: {},
@@ -178,9 +187,9 @@ export const Listener: ElementDef = {
       },
     },
   },
-};
+} as const satisfies ElementDef;
 
-export const Service: ElementDef = {
+export const Service = {
   name: "Service",
   doc: "Connectors sharing one Engine.",
   attrs: {
@@ -188,11 +197,11 @@ export const Service: ElementDef = {
   },
   children: {
     connectors: { element: () => Connector, list: true },
-    engine: { element: () => Engine, list: false },
+    engine: { element: () => Engine, list: false, required: true },
   },
-};
+} as const satisfies ElementDef;
 
-export const Connector: ElementDef = {
+export const Connector = {
   name: "Connector",
   doc: "A listening socket: HTTP, or HTTPS when SSLEnabled.",
   attrs: {
@@ -327,11 +336,11 @@ export const Connector: ElementDef = {
       doc: "`[{ className: Http2Protocol }]` turns HTTP/2 on for this connector, as in server.xml.",
     },
   },
-};
+} as const satisfies ElementDef;
 
 const h2 = (doc: string, kind: AttrDef["kind"] = "int") =>
   ignored(doc, "the runtime's HTTP/2 implementation has its own limits", kind);
-export const UpgradeProtocol: ElementDef = {
+export const UpgradeProtocol = {
   name: "UpgradeProtocol",
   doc:
     "Tomcat's <UpgradeProtocol>: Http2Protocol turns on HTTP/2 for the connector (h2 by ALPN over TLS). Without it a TLS connector offers only http/1.1, as Tomcat does.",
@@ -341,9 +350,9 @@ export const UpgradeProtocol: ElementDef = {
       Http2Protocol: { fullName: "org.apache.coyote.http2.Http2Protocol", element: () => Http2ProtocolDef },
     },
   },
-};
+} as const satisfies ElementDef;
 
-export const Http2ProtocolDef: ElementDef = {
+export const Http2ProtocolDef = {
   name: "Http2Protocol",
   doc: "HTTP/2 over TLS (ALPN h2). Plain-text h2c upgrade is not offered.",
   attrs: {
@@ -362,9 +371,9 @@ export const Http2ProtocolDef: ElementDef = {
     overheadCountFactor: h2("Overhead protection."),
     compression: ignored("Response compression.", "not implemented; put a compressing proxy in front"),
   },
-};
+} as const satisfies ElementDef;
 
-export const SSLHostConfig: ElementDef = {
+export const SSLHostConfig = {
   name: "SSLHostConfig",
   doc: "TLS settings for one SNI host name (or _default_).",
   attrs: {
@@ -436,9 +445,9 @@ export const SSLHostConfig: ElementDef = {
     certificates: { element: () => Certificate, list: true },
     acme: { element: () => Acme, list: false },
   },
-};
+} as const satisfies ElementDef;
 
-export const Certificate: ElementDef = {
+export const Certificate = {
   name: "Certificate",
   doc: "A server certificate and its key: PEM files or a keystore.",
   attrs: {
@@ -446,7 +455,9 @@ export const Certificate: ElementDef = {
     certificateFile: path("PEM certificate (leaf, optionally followed by the chain)."),
     certificateKeyFile: path("PEM private key (default: certificateFile)."),
     certificateChainFile: path("PEM intermediates, without the leaf."),
-    certificateKeystoreFile: path("JKS or PKCS12 keystore."),
+    certificateKeystoreFile: path(
+      "JKS or PKCS12 keystore (default with another keystore attribute set: ${user.home}/.keystore, as in Tomcat).",
+    ),
     certificateKeystorePassword: str("Keystore password (default: changeit, as in Tomcat).", { secret: true }),
     certificateKeystorePasswordFile: path("File whose first line is the keystore password."),
     certificateKeystoreType: {
@@ -463,9 +474,9 @@ export const Certificate: ElementDef = {
       false,
     ),
   },
-};
+} as const satisfies ElementDef;
 
-export const Acme: ElementDef = {
+export const Acme = {
   name: "Acme",
   doc: "bobcat: obtain and renew this SSLHostConfig's certificate from an ACME CA (RFC 8555), instead of certificates.",
   attrs: {
@@ -513,9 +524,9 @@ export const Acme: ElementDef = {
       },
     ),
   },
-};
+} as const satisfies ElementDef;
 
-export const Engine: ElementDef = {
+export const Engine = {
   name: "Engine",
   doc: "Routes requests of a service to its hosts.",
   attrs: {
@@ -529,9 +540,9 @@ export const Engine: ElementDef = {
     valves: { element: () => Valve, list: true },
     realm: { element: () => Realm, list: false },
   },
-};
+} as const satisfies ElementDef;
 
-export const Host: ElementDef = {
+export const Host = {
   name: "Host",
   doc: "A virtual host.",
   attrs: {
@@ -543,7 +554,7 @@ export const Host: ElementDef = {
     ),
     workDir: path("Work directory (default: work/<Engine>/<Host>)."),
     autoDeploy: bool(
-      "Watch appBase and conf/<Engine>/<Host>/ while running: a new application directory is deployed, a changed one (WEB-INF/web.xml, META-INF/context.xml, its descriptor) redeployed with its sessions kept, a removed one undeployed.",
+      "Watch appBase and conf/<Engine>/<Host>/ while running: a new application directory is deployed, a changed one (WEB-INF/web.xml, META-INF/context.xml, its descriptor) redeployed (its sessions kept when its manager persists them: pathname, PersistentManager), a removed one undeployed.",
       true,
     ),
     deployOnStartup: bool("Deploy the applications in appBase and conf/<Engine>/<Host>/*.xml at start.", true),
@@ -563,9 +574,9 @@ export const Host: ElementDef = {
     valves: { element: () => Valve, list: true },
     realm: { element: () => Realm, list: false },
   },
-};
+} as const satisfies ElementDef;
 
-export const Context: ElementDef = {
+export const Context = {
   name: "Context",
   doc: "A web application: a static docBase and/or a handler module.",
   attrs: {
@@ -588,6 +599,7 @@ export const Context: ElementDef = {
     ),
     sessionTrackingModes: {
       kind: "list",
+      values: ["COOKIE", "URL", "SSL"],
       default: ["COOKIE", "URL"],
       doc:
         "How the session id travels: COOKIE, URL (;jsessionid= path parameter), or SSL alone (the TLS session id is the session id).",
@@ -613,7 +625,7 @@ export const Context: ElementDef = {
     hstsIncludeSubDomains: bool("HSTS includeSubDomains.", false),
     hstsPreload: bool("HSTS preload.", false),
     reloadable: bool(
-      "Reload the context when its handler module (or a file under its docBase's WEB-INF/) changes; its sessions are persisted and restored across the reload.",
+      "Reload the context when its handler module (or a file under its docBase's WEB-INF/) changes; sessions survive the reload when the manager persists them (a StandardManager pathname, a PersistentManager).",
       false,
     ),
     securityRoles: {
@@ -638,15 +650,15 @@ export const Context: ElementDef = {
     mimeMappings: { element: () => MimeMapping, list: true },
     servletMappings: { element: () => ServletMapping, list: true },
     valves: { element: () => Valve, list: true },
-    manager: { element: () => Manager, list: false },
-    cookieProcessor: { element: () => CookieProcessor, list: false },
+    manager: { element: () => Manager, list: false, defaulted: true },
+    cookieProcessor: { element: () => CookieProcessor, list: false, defaulted: true },
     loginConfig: { element: () => LoginConfig, list: false },
     realm: { element: () => Realm, list: false },
     resources: { element: () => Resource, list: true },
   },
-};
+} as const satisfies ElementDef;
 
-export const LoginConfig: ElementDef = {
+export const LoginConfig = {
   name: "LoginConfig",
   doc: "web.xml <login-config>: how users of constrained URLs authenticate.",
   attrs: {
@@ -664,9 +676,9 @@ export const LoginConfig: ElementDef = {
     ),
     formErrorPage: str("FORM: the page served when a login fails (e.g. /error.html)."),
   },
-};
+} as const satisfies ElementDef;
 
-export const ErrorPage: ElementDef = {
+export const ErrorPage = {
   name: "ErrorPage",
   doc:
     "web.xml <error-page>: the page (a file under docBase) sent, with the original status, for a status code or for an error the handler throws.",
@@ -677,18 +689,18 @@ export const ErrorPage: ElementDef = {
     ),
     location: str("Page path below the context, starting with /.", { required: true }),
   },
-};
+} as const satisfies ElementDef;
 
-export const MimeMapping: ElementDef = {
+export const MimeMapping = {
   name: "MimeMapping",
   doc: "web.xml <mime-mapping>: the Content-Type of static files with an extension.",
   attrs: {
     extension: str("File extension without the dot (compared case-insensitively).", { required: true }),
     mimeType: str("Content-Type sent for it.", { required: true }),
   },
-};
+} as const satisfies ElementDef;
 
-export const ServletMapping: ElementDef = {
+export const ServletMapping = {
   name: "ServletMapping",
   doc:
     "web.xml <servlet-mapping> of a servlet bobcat cannot run (JSP, application servlets): requests its urlPatterns match are answered 404 instead of sending the files (JSP sources) there.",
@@ -697,9 +709,9 @@ export const ServletMapping: ElementDef = {
     servletClass: str("Its class (or JSP file), for messages."),
     urlPatterns: { kind: "list", required: true, doc: "Servlet URL patterns." },
   },
-};
+} as const satisfies ElementDef;
 
-export const Realm: ElementDef = {
+export const Realm = {
   name: "Realm",
   doc:
     "Users and their roles. Tomcat's realms: MemoryRealm (users inline or a tomcat-users.xml file), UserDatabaseRealm (the GlobalNamingResources UserDatabase), DataSourceRealm (users and roles tables), LockOutRealm and CombinedRealm around nested realms. The innermost realm defined (context, else host, else engine) applies. A realm that is not a LockOutRealm is still wrapped in one with the attributes below, as Tomcat's own server.xml wraps every realm: after failureCount failed logins in a row a user name is refused, even with the right password, for lockOutTime seconds.",
@@ -745,9 +757,9 @@ export const Realm: ElementDef = {
       CombinedRealm: { fullName: "org.apache.catalina.realm.CombinedRealm", element: () => CombinedRealmDef },
     },
   },
-};
+} as const satisfies ElementDef;
 
-export const MemoryRealmDef: ElementDef = {
+export const MemoryRealmDef = {
   name: "MemoryRealm",
   doc: "Users listed inline (users:) and/or read at start from a tomcat-users.xml-format file (pathname).",
   attrs: {
@@ -756,9 +768,9 @@ export const MemoryRealmDef: ElementDef = {
   children: {
     users: { element: () => RealmUser, list: true },
   },
-};
+} as const satisfies ElementDef;
 
-export const UserDatabaseRealmDef: ElementDef = {
+export const UserDatabaseRealmDef = {
   name: "UserDatabaseRealm",
   doc:
     "Users, roles and groups of a UserDatabase: the server.globalNamingResources resource named resourceName (type UserDatabase, pathname: conf/tomcat-users.xml).",
@@ -771,9 +783,9 @@ export const UserDatabaseRealmDef: ElementDef = {
     ),
     useStaticPrincipal: ignored("Principal class.", "not applicable", "boolean"),
   },
-};
+} as const satisfies ElementDef;
 
-export const DataSourceRealmDef: ElementDef = {
+export const DataSourceRealmDef = {
   name: "DataSourceRealm",
   doc: "Users and roles in database tables, through a named data source (SQLite, PostgreSQL, MySQL).",
   attrs: {
@@ -787,27 +799,27 @@ export const DataSourceRealmDef: ElementDef = {
     userRoleTable: str("Table of user roles (user name, role name)."),
     roleNameCol: str("Column of role names (in userRoleTable)."),
   },
-};
+} as const satisfies ElementDef;
 
-export const LockOutRealmDef: ElementDef = {
+export const LockOutRealmDef = {
   name: "LockOutRealm",
   doc: "Tomcat's LockOutRealm: the nested realms, with user names locked out after failureCount failures.",
   attrs: {},
   children: {
-    realms: { element: () => Realm, list: true },
+    realms: { element: (): ElementDef => Realm, list: true },
   },
-};
+} as const satisfies ElementDef;
 
-export const CombinedRealmDef: ElementDef = {
+export const CombinedRealmDef = {
   name: "CombinedRealm",
   doc: "Tomcat's CombinedRealm: a user is authenticated by the first nested realm that knows the name.",
   attrs: {},
   children: {
-    realms: { element: () => Realm, list: true },
+    realms: { element: (): ElementDef => Realm, list: true },
   },
-};
+} as const satisfies ElementDef;
 
-export const CredentialHandler: ElementDef = {
+export const CredentialHandler = {
   name: "CredentialHandler",
   doc: "How stored passwords are compared (Tomcat's formats, as digest.sh prints them).",
   attrs: {},
@@ -827,9 +839,9 @@ export const CredentialHandler: ElementDef = {
       },
     },
   },
-};
+} as const satisfies ElementDef;
 
-export const MessageDigestCredentialHandlerDef: ElementDef = {
+export const MessageDigestCredentialHandlerDef = {
   name: "MessageDigestCredentialHandler",
   doc:
     "Digested passwords: `salt$iterations$hexdigest`, a plain hex digest, or {SHA}/{MD5}/{SSHA}; plain text without algorithm.",
@@ -844,9 +856,9 @@ export const MessageDigestCredentialHandlerDef: ElementDef = {
       "boolean",
     ),
   },
-};
+} as const satisfies ElementDef;
 
-export const SecretKeyCredentialHandlerDef: ElementDef = {
+export const SecretKeyCredentialHandlerDef = {
   name: "SecretKeyCredentialHandler",
   doc: "PBKDF2 passwords: `salt$iterations$hexkey`.",
   attrs: {
@@ -864,18 +876,18 @@ export const SecretKeyCredentialHandlerDef: ElementDef = {
       "boolean",
     ),
   },
-};
+} as const satisfies ElementDef;
 
-export const NestedCredentialHandlerDef: ElementDef = {
+export const NestedCredentialHandlerDef = {
   name: "NestedCredentialHandler",
   doc: "A password matches when any of the nested handlers matches it.",
   attrs: {},
   children: {
-    credentialHandlers: { element: () => CredentialHandler, list: true },
+    credentialHandlers: { element: (): ElementDef => CredentialHandler, list: true },
   },
-};
+} as const satisfies ElementDef;
 
-export const RealmUser: ElementDef = {
+export const RealmUser = {
   name: "User",
   doc: "A user: for CLIENT-CERT the username is the certificate's subject DN (e.g. `CN=alice, O=Example`).",
   attrs: {
@@ -883,9 +895,9 @@ export const RealmUser: ElementDef = {
     password: str("Password for BASIC authentication.", { secret: true }),
     roles: { kind: "list", default: [], doc: "Roles of the user." },
   },
-};
+} as const satisfies ElementDef;
 
-export const CookieProcessor: ElementDef = {
+export const CookieProcessor = {
   name: "CookieProcessor",
   doc: "Cookie settings (Tomcat's Rfc6265CookieProcessor).",
   attrs: {
@@ -902,9 +914,9 @@ export const CookieProcessor: ElementDef = {
       doc: "SameSite on the session cookie (bobcat's default is lax; Tomcat's is unset).",
     },
   },
-};
+} as const satisfies ElementDef;
 
-export const Manager: ElementDef = {
+export const Manager = {
   name: "Manager",
   doc: "The session manager of a context.",
   attrs: {
@@ -934,7 +946,7 @@ export const Manager: ElementDef = {
     secureRandomAlgorithm: str("Accepted: ids always come from the runtime's CSPRNG."),
   },
   children: {
-    sessionIdGenerator: { element: () => SessionIdGenerator, list: false },
+    sessionIdGenerator: { element: () => SessionIdGenerator, list: false, defaulted: true },
   },
   variants: {
     defaultVariant: "StandardManager",
@@ -946,19 +958,24 @@ export const Manager: ElementDef = {
       },
     },
   },
-};
+} as const satisfies ElementDef;
 
-export const StandardManagerDef: ElementDef = {
+/** A sessionAttributeValueClassNameFilter written for Java (java.lang.String...): it would keep no attribute here. */
+export function namesJavaClasses(pattern: string): boolean {
+  return /\bjava(x)?\\?\.|jakarta\\?\./.test(pattern);
+}
+
+export const StandardManagerDef = {
   name: "StandardManager",
   doc: "Sessions in memory, written to one file on stop and read back on start.",
   attrs: {
-    pathname: str('Persistence file, relative to the context\'s work directory; "" turns persistence off.', {
-      default: "SESSIONS.ser",
-    }),
+    pathname: str(
+      "Persistence file (e.g. SESSIONS.ser), relative to the context's work directory. Unset or \"\": persistence off (Tomcat's default).",
+    ),
   },
-};
+} as const satisfies ElementDef;
 
-export const PersistentManagerDef: ElementDef = {
+export const PersistentManagerDef = {
   name: "PersistentManager",
   doc:
     "Sessions swapped out to a Store, backed up, and saved on restart; several instances can share a DataSourceStore.",
@@ -975,16 +992,20 @@ export const PersistentManagerDef: ElementDef = {
       { min: -1 },
     ),
     saveOnRestart: bool("On stop, write every session to the store (false: expire them).", true),
-    storeBacklogLimit: int("bobcat: most failed store writes kept for retry while the store is down.", 50000, {
-      min: 0,
-    }),
+    storeBacklogLimit: int(
+      "bobcat: most failed store writes kept for retry while the store is down (0: none; a failed write is logged and dropped).",
+      50000,
+      {
+        min: 0,
+      },
+    ),
   },
   children: {
     store: { element: () => Store, list: false },
   },
-};
+} as const satisfies ElementDef;
 
-export const Store: ElementDef = {
+export const Store = {
   name: "Store",
   doc: "Where a PersistentManager keeps sessions.",
   attrs: {},
@@ -994,17 +1015,17 @@ export const Store: ElementDef = {
       DataSourceStore: { fullName: "org.apache.catalina.session.DataSourceStore", element: () => DataSourceStoreDef },
     },
   },
-};
+} as const satisfies ElementDef;
 
-export const FileStoreDef: ElementDef = {
+export const FileStoreDef = {
   name: "FileStore",
   doc: "One <id>.session file per session.",
   attrs: {
     directory: str("Directory, relative to the context's work directory (default: the work directory itself)."),
   },
-};
+} as const satisfies ElementDef;
 
-export const DataSourceStoreDef: ElementDef = {
+export const DataSourceStoreDef = {
   name: "DataSourceStore",
   doc: "Sessions in a database table (SQLite, PostgreSQL, MySQL) through a named data source.",
   attrs: {
@@ -1018,9 +1039,9 @@ export const DataSourceStoreDef: ElementDef = {
     sessionMaxInactiveCol: str("Column holding maxInactiveInterval (s).", { default: "maxinactive" }),
     sessionValidCol: str("Column holding the valid flag.", { default: "valid" }),
   },
-};
+} as const satisfies ElementDef;
 
-export const SessionIdGenerator: ElementDef = {
+export const SessionIdGenerator = {
   name: "SessionIdGenerator",
   doc: "How session ids are made.",
   attrs: {
@@ -1033,9 +1054,9 @@ export const SessionIdGenerator: ElementDef = {
     sessionIdLength: int("Random bytes per id; the id has twice as many upper-case hex characters.", 16, { min: 2 }),
     jvmRoute: str("Ignored in favour of the Engine's jvmRoute, as in Tomcat."),
   },
-};
+} as const satisfies ElementDef;
 
-export const SecurityConstraint: ElementDef = {
+export const SecurityConstraint = {
   name: "SecurityConstraint",
   doc: "web.xml <security-constraint>: URL patterns, the transport they require, and who may see them.",
   attrs: {
@@ -1061,9 +1082,9 @@ export const SecurityConstraint: ElementDef = {
       doc: "CONFIDENTIAL/INTEGRAL redirect plain HTTP to the connector's redirectPort (302).",
     },
   },
-};
+} as const satisfies ElementDef;
 
-export const Valve: ElementDef = {
+export const Valve = {
   name: "Valve",
   doc: "A request-processing component chosen by className.",
   attrs: {},
@@ -1079,9 +1100,9 @@ export const Valve: ElementDef = {
       ErrorReportValve: { fullName: "org.apache.catalina.valves.ErrorReportValve", element: () => ErrorReportValve },
     },
   },
-};
+} as const satisfies ElementDef;
 
-export const AccessLogValve: ElementDef = {
+export const AccessLogValve = {
   name: "AccessLogValve",
   doc: "Writes one line per request in common/combined or a custom pattern.",
   attrs: {
@@ -1101,12 +1122,12 @@ export const AccessLogValve: ElementDef = {
     buffered: bool("Buffer lines and flush every second.", true),
     enabled: bool("Turn the valve off without removing it.", true),
   },
-};
+} as const satisfies ElementDef;
 
 const INTERNAL_PROXIES_DOC =
   "Regex of proxy addresses whose forwarded headers are believed (default: private, loopback and link-local ranges, as Tomcat).";
 
-export const RemoteIpValve: ElementDef = {
+export const RemoteIpValve = {
   name: "RemoteIpValve",
   doc: "Client address and protocol from a trusted proxy's X-Forwarded-* headers.",
   attrs: {
@@ -1126,9 +1147,9 @@ export const RemoteIpValve: ElementDef = {
       "the access log always uses the forwarded values",
     ),
   },
-};
+} as const satisfies ElementDef;
 
-export const SSLValve: ElementDef = {
+export const SSLValve = {
   name: "SSLValve",
   doc: "Client certificate, cipher and TLS session id from a trusted proxy's headers (mod_headers, nginx).",
   attrs: {
@@ -1144,15 +1165,21 @@ export const SSLValve: ElementDef = {
     internalProxies: { kind: "regex", doc: INTERNAL_PROXIES_DOC, default: DEFAULT_INTERNAL_PROXIES },
     trustedProxies: { kind: "regex", doc: "Regex of further proxy addresses whose headers are believed." },
   },
-};
+} as const satisfies ElementDef;
 
-const filterAttrs = (what: string, kind: "regex" | "list"): Record<string, AttrDef> => ({
-  allow: kind === "regex"
-    ? { kind, doc: `Regex the whole ${what} must match to be let in.` }
-    : { kind, doc: `Address ranges (CIDR: 10.0.0.0/8, ::1) let in.` },
-  deny: kind === "regex"
-    ? { kind, doc: `Regex of ${what}s refused (checked before allow).` }
-    : { kind, doc: `Address ranges refused (checked before allow).` },
+const filterAttrs = <const K extends "regex" | "list">(what: string, kind: K) => ({
+  allow: {
+    kind,
+    doc: kind === "regex"
+      ? `Regex the whole ${what} must match to be let in.`
+      : "Address ranges (CIDR: 10.0.0.0/8, ::1) let in.",
+  },
+  deny: {
+    kind,
+    doc: kind === "regex"
+      ? `Regex of ${what}s refused (checked before allow).`
+      : "Address ranges refused (checked before allow).",
+  },
   denyStatus: int("Status answered to a refused request.", 403, { min: 400, max: 599 }),
   addConnectorPort: bool(
     kind === "regex"
@@ -1167,36 +1194,36 @@ const filterAttrs = (what: string, kind: "regex" | "list"): Record<string, AttrD
   usePeerAddress: bool("Match the TCP peer's address, not the one a RemoteIpValve took from X-Forwarded-For.", false),
 });
 
-export const RemoteAddrValve: ElementDef = {
+export const RemoteAddrValve = {
   name: "RemoteAddrValve",
   doc:
     "Lets in or refuses clients by their address (canonical text: 127.0.0.1, ::1), matched by regex. Without allow or deny everyone is refused, as Tomcat.",
   attrs: filterAttrs("address", "regex"),
-};
+} as const satisfies ElementDef;
 
-export const RemoteCIDRValve: ElementDef = {
+export const RemoteCIDRValve = {
   name: "RemoteCIDRValve",
   doc: "Lets in or refuses clients by address range (allow/deny: comma lists of CIDR ranges).",
   attrs: filterAttrs("address", "list"),
-};
+} as const satisfies ElementDef;
 
-export const RemoteHostValve: ElementDef = {
+export const RemoteHostValve = {
   name: "RemoteHostValve",
   doc:
     "Tomcat matches the client's host name, which is its address unless the connector has enableLookups; bobcat never looks names up, so the regex matches the address text, as Tomcat with enableLookups=false.",
   attrs: filterAttrs("host name", "regex"),
-};
+} as const satisfies ElementDef;
 
-export const HealthCheckValve: ElementDef = {
+export const HealthCheckValve = {
   name: "HealthCheckValve",
   doc: 'Answers `path` with 200 {"status":"UP"} (503 {"status":"DOWN"} while a context of the host has not started).',
   attrs: {
     path: str("Path answered.", { default: "/health" }),
     checkContainersAvailable: bool("Answer DOWN while any context is not started.", true),
   },
-};
+} as const satisfies ElementDef;
 
-export const ErrorReportValve: ElementDef = {
+export const ErrorReportValve = {
   name: "ErrorReportValve",
   doc:
     "The error pages bobcat itself writes (404, 403, 401, 500...): with or without the message, with or without the server name, or a file per status code (errorCode.404: path) or exception type (exceptionType.*).",
@@ -1216,7 +1243,7 @@ export const ErrorReportValve: ElementDef = {
         'server.xml exceptionType.NAME="path": bobcat has no Java exceptions; java.lang.Throwable and java.lang.Exception are used for 500 pages.',
     },
   },
-};
+} as const satisfies ElementDef;
 
 /** Every element, for the JSON Schema and the README reference. */
 export const ALL_ELEMENTS: ElementDef[] = [

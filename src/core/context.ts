@@ -10,10 +10,14 @@ import {
   type UpgradeOptions,
   upgradeWebSocket,
   type WebSocketPort,
-  type WSEvents,
+  type WSEvents as WSEventsOf,
+  type WSSocket as WSSocketOf,
 } from "./websocket.ts";
 export type { HttpSession };
-export type { UpgradeOptions, WSEvents, WSSocket } from "./websocket.ts";
+export type { UpgradeOptions };
+/** WebSocket events and socket with the full request context as `ws.ctx`. */
+export type WSEvents = WSEventsOf<BobcatContext>;
+export type WSSocket = WSSocketOf<BobcatContext>;
 
 /** What the runtime adapter knows about the connection a request came on. */
 export interface ConnectionInfo {

@@ -10,6 +10,7 @@
  *  - NestedCredentialHandler: any of its handlers matches.
  */
 import { createHash, getHashes, pbkdf2Sync, timingSafeEqual } from "node:crypto";
+import type { CredentialHandlerConfig } from "../config/model.ts";
 
 export interface CredentialHandler {
   matches(input: string, stored: string | undefined): boolean;
@@ -21,22 +22,8 @@ export interface CredentialHandler {
   readonly plain: boolean;
 }
 
-export type CredentialHandlerConfig =
-  | {
-    className: "MessageDigestCredentialHandler";
-    algorithm?: string;
-    iterations: number;
-    saltLength: number;
-    encoding: string;
-  }
-  | {
-    className: "SecretKeyCredentialHandler";
-    algorithm: string;
-    iterations: number;
-    saltLength: number;
-    keyLength: number;
-  }
-  | { className: "NestedCredentialHandler"; credentialHandlers: CredentialHandlerConfig[] };
+/** The validated `<CredentialHandler>` element (its type comes from the config schema). */
+export type { CredentialHandlerConfig };
 
 /** Java's MessageDigest names → node:crypto's, or null when the runtime lacks it. */
 export function nodeDigestName(javaName: string): string | null {

@@ -4,7 +4,14 @@
  * `engine.handle(request, connector, connection)`; nothing here knows about sockets.
  */
 import { isBodyTooLarge, isClientBodyError } from "./body-limit.ts";
-import type { ContextConfig, EngineConfig, HostConfig, ServiceConfig, ValveConfig } from "../config/model.ts";
+import type {
+  BobcatConfig,
+  ContextConfig,
+  EngineConfig,
+  HostConfig,
+  ServiceConfig,
+  ValveConfig,
+} from "../config/model.ts";
 import { ConstraintChecker, secureRedirect, urlPatternMatches } from "./constraints.ts";
 import { type ConnectionInfo, type ConnectorInfo, RequestContext } from "./context.ts";
 import { applyErrorReport, errorPage, type ErrorReportSettings, isGeneratedError } from "./error-page.ts";
@@ -193,7 +200,8 @@ export class ContextRuntime {
     try {
       await this.sessions.manager.start();
     } catch (e) {
-      throw locateError(e, [this.config.manager.store, this.config.manager, this.config]);
+      const m = this.config.manager;
+      throw locateError(e, [m.className === "PersistentManager" ? m.store : undefined, m, this.config]);
     }
     const report = [...this.config.valves, ...this.host.config.valves, ...this.engine.valves].find((v) =>
       v.className === "ErrorReportValve"
@@ -343,6 +351,24 @@ export class Engine {
   private readonly serveStatic: Platform["serveStatic"];
   private readonly metrics?: RequestMetrics;
   private timer?: ReturnType<typeof setInterval>;
+
+  /**
+   * The engine of one service of a loaded config: the one way servers, `bobcat check` and edge
+   * handlers build engines. The server-wide settings (STRICT_SERVLET_COMPLIANCE, the base
+   * directory) come from the config; the caller gives the platform, the global data sources it
+   * opened (and closes), and for scripts their handler objects and the manager app's view.
+   */
+  static fromConfig(
+    config: BobcatConfig,
+    service: ServiceConfig,
+    env: Omit<EngineSettings, "strictServletCompliance" | "baseDir">,
+  ): Engine {
+    return new Engine(service, {
+      ...env,
+      strictServletCompliance: config.server.strictServletCompliance,
+      baseDir: config.baseDir,
+    });
+  }
 
   /** `settings.platform` says what the engine may use beyond web standards (files, databases). */
   constructor(
@@ -804,7 +830,7 @@ function urlForLog(href: string): URL {
 
 /** A refused session (maxActiveSessions) answers 503; any other error goes on to the 500 page. */
 function sessionFailure(sessions: SessionBinding, ctx: RequestContext, e: unknown): Response {
-  const refused = sessions.failed(ctx);
+  const refused = sessions.failed(ctx, e);
   if (refused) return refused;
   throw e;
 }

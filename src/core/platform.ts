@@ -5,7 +5,8 @@
  * of them (src/edge/platform.ts). The engine asks its platform and imports none of these itself,
  * so `bobcat/edge` never loads a module that touches the file system.
  */
-import type { AccessLogValveConfig, ContextConfig, EngineConfig, HostConfig } from "../config/model.ts";
+import type { AccessLogValveConfig, ContextConfig, EngineConfig, HostConfig, ManagerConfig } from "../config/model.ts";
+import type { ManagerContext } from "../session/config.ts";
 import type { AdminView } from "./admin.ts";
 import type { BobcatContext } from "./context.ts";
 import type { DataSources, DataSourceScopes, DataSourcesOptions, ResourceConfig } from "../datasource/resources.ts";
@@ -35,8 +36,8 @@ export type BuiltinApp = (context: ContextConfig, scope: AppScope) => { fetch: F
 export interface Platform {
   /** For messages: "a server", "an edge runtime". */
   readonly name: string;
-  /** The session manager of a context's `<Manager>` (options are the manager's attributes). */
-  createManager(className: string, options: Record<string, unknown>, dataSources: DataSourceScopes): ManagerBase;
+  /** The session manager of a context's `<Manager>`, with what the context supplies. */
+  createManager(config: ManagerConfig, context: ManagerContext): ManagerBase;
   /** The `<Resource>`s of one scope (nothing is opened yet). */
   createDataSources(resources: readonly ResourceConfig[], options: DataSourcesOptions): DataSources;
   /** Imports a handler module file; absent where there are no files (handlers are then given as objects). */

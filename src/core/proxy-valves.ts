@@ -8,7 +8,7 @@ import type { RequestContext } from "./context.ts";
 import { x509 } from "../tls/keystore/x509.ts";
 import { logger } from "../util/log.ts";
 import { inRange, type IpAddress, parseCidr, parseIp } from "../util/ip.ts";
-import { DEFAULT_INTERNAL_PROXIES, DEFAULT_INTERNAL_PROXY_RANGES, fromJavaRegex } from "./proxy-defaults.ts";
+import { DEFAULT_INTERNAL_PROXIES, DEFAULT_INTERNAL_PROXY_RANGES, fromJavaRegex } from "../config/proxy-defaults.ts";
 
 const log = logger("core");
 

@@ -10,7 +10,13 @@
  * CredentialHandler (credentials.ts); without one, as plain text.
  */
 import { XMLParser } from "fast-xml-parser";
-import type { RealmConfig, ResourceConfig } from "../config/model.ts";
+import type {
+  DataSourceRealmConfig,
+  MemoryRealmConfig,
+  RealmConfig,
+  ResourceConfig,
+  UserDatabaseRealmConfig,
+} from "../config/model.ts";
 import { sourceOf } from "../config/validate.ts";
 import type { DataSources } from "../datasource/resources.ts";
 import type { DrizzleDatabase } from "../datasource/drivers.ts";
@@ -108,10 +114,10 @@ export const digestHex = (algorithm: string, text: string) =>
   createHash(DIGESTS[algorithm] ?? "md5").update(new TextEncoder().encode(text)).digest("hex");
 
 /** Realms that look a user up and compare the stored credential (MemoryRealm, UserDatabaseRealm, DataSourceRealm). */
-abstract class LookupRealm implements Realm {
+abstract class LookupRealm<C extends RealmConfig = RealmConfig> implements Realm {
   protected readonly handler: CredentialHandler;
 
-  constructor(protected readonly config: RealmConfig) {
+  constructor(protected readonly config: C) {
     try {
       this.handler = createCredentialHandler(config.credentialHandler);
     } catch (e) {
@@ -152,10 +158,14 @@ abstract class LookupRealm implements Realm {
   }
 }
 
-class MemoryRealm extends LookupRealm {
+class MemoryRealm extends LookupRealm<MemoryRealmConfig> {
   private users = new Map<string, RealmUser>();
 
-  constructor(config: RealmConfig, private readonly env: RealmEnv, private readonly normalise: (n: string) => string) {
+  constructor(
+    config: MemoryRealmConfig,
+    private readonly env: RealmEnv,
+    private readonly normalise: (n: string) => string,
+  ) {
     super(config);
     for (const u of config.users ?? []) {
       this.users.set(normalise(u.username), { name: u.username, credential: u.password, roles: u.roles });
@@ -201,9 +211,13 @@ async function readUsersFile(env: RealmEnv, file: string, config: object, attr: 
   return parseTomcatUsers(text, file);
 }
 
-class UserDatabaseRealm extends LookupRealm {
+class UserDatabaseRealm extends LookupRealm<UserDatabaseRealmConfig> {
   private users = new Map<string, RealmUser>();
-  constructor(config: RealmConfig, private readonly env: RealmEnv, private readonly normalise: (n: string) => string) {
+  constructor(
+    config: UserDatabaseRealmConfig,
+    private readonly env: RealmEnv,
+    private readonly normalise: (n: string) => string,
+  ) {
     super(config);
   }
 
@@ -231,8 +245,8 @@ class UserDatabaseRealm extends LookupRealm {
   }
 }
 
-class DataSourceRealm extends LookupRealm {
-  constructor(config: RealmConfig, private readonly env: RealmEnv) {
+class DataSourceRealm extends LookupRealm<DataSourceRealmConfig> {
+  constructor(config: DataSourceRealmConfig, private readonly env: RealmEnv) {
     super(config);
     if (!!config.userRoleTable !== !!config.roleNameCol) {
       fail(

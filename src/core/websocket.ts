@@ -17,22 +17,36 @@ import type { ConnectorConfig } from "../config/model.ts";
 import type { ManagerBase } from "../session/manager-base.ts";
 import type { HttpSession } from "../session/types.ts";
 import type { StandardSession } from "../session/session.ts";
-import type { BobcatContext } from "./context.ts";
 import { errorPage } from "./error-page.ts";
 import { logger } from "../util/log.ts";
 
 const log = logger("websocket");
 
+/**
+ * What this module reads of the upgrade request's context. The request context (context.ts,
+ * which imports this module) has all of it; handlers see their full context type through
+ * context.ts's WSEvents and WSSocket.
+ */
+export interface UpgradeContext {
+  getSession(create?: boolean): HttpSession | null;
+  readonly serverName: string;
+  readonly serverPort: number;
+  readonly scheme: string;
+  readonly secure: boolean;
+  readonly remoteAddr: string;
+  readonly connector: { readonly name: string };
+}
+
 /** What a handler gives `upgradeWebSocket`: Hono's WSEvents shape. */
-export interface WSEvents {
-  onOpen?(evt: Event, ws: WSSocket): void | Promise<void>;
-  onMessage?(evt: MessageEvent, ws: WSSocket): void | Promise<void>;
-  onClose?(evt: CloseEvent, ws: WSSocket): void | Promise<void>;
-  onError?(evt: Event, ws: WSSocket): void | Promise<void>;
+export interface WSEvents<C extends UpgradeContext = UpgradeContext> {
+  onOpen?(evt: Event, ws: WSSocket<C>): void | Promise<void>;
+  onMessage?(evt: MessageEvent, ws: WSSocket<C>): void | Promise<void>;
+  onClose?(evt: CloseEvent, ws: WSSocket<C>): void | Promise<void>;
+  onError?(evt: Event, ws: WSSocket<C>): void | Promise<void>;
 }
 
 /** The socket handlers see: Hono's WSContext members, plus the request context of the upgrade. */
-export interface WSSocket {
+export interface WSSocket<C extends UpgradeContext = UpgradeContext> {
   send(data: string | ArrayBuffer | ArrayBufferView): void;
   close(code?: number, reason?: string): void;
   readonly readyState: 0 | 1 | 2 | 3;
@@ -43,7 +57,7 @@ export interface WSSocket {
   /** Bytes queued for the client and not yet written. */
   readonly bufferedAmount: number;
   /** The request context of the upgrade request: session, principal, peer certificates. */
-  readonly ctx: BobcatContext;
+  readonly ctx: C;
 }
 
 export interface UpgradeOptions {
@@ -212,7 +226,7 @@ export class WsConnection implements WSSocket {
   private flushTimer?: ReturnType<typeof setInterval>;
 
   constructor(
-    readonly ctx: BobcatContext,
+    readonly ctx: UpgradeContext,
     private readonly events: WSEvents,
     private readonly hub: WebSocketHub,
     private readonly scope: ContextWebSockets | undefined,
@@ -416,7 +430,7 @@ export function normalOrigin(origin: string): string | null {
  */
 export function originProblem(
   req: Request,
-  ctx: BobcatContext,
+  ctx: UpgradeContext,
   allowed: readonly string[],
 ): string | null {
   const origin = req.headers.get("origin");
@@ -445,7 +459,7 @@ export function originProblem(
  * to give back (the back-end turns it into 101 Switching Protocols), or the refusal.
  */
 export function upgradeWebSocket(
-  ctx: BobcatContext,
+  ctx: UpgradeContext,
   port: WebSocketPort | undefined,
   scope: ContextWebSockets | undefined,
   req: Request,
@@ -518,12 +532,12 @@ export function takeUpgrade(port: WebSocketPort | undefined, res: Response): WsC
 }
 
 /** The request context of each request a handler may upgrade, by the Request the handler got. */
-const contexts = new WeakMap<Request, BobcatContext>();
+const contexts = new WeakMap<Request, UpgradeContext>();
 
-export function bindRequest(req: Request, ctx: BobcatContext): void {
+export function bindRequest(req: Request, ctx: UpgradeContext): void {
   contexts.set(req, ctx);
 }
 
-export function contextOfRequest(req: Request): BobcatContext | undefined {
+export function contextOfRequest(req: Request): UpgradeContext | undefined {
   return contexts.get(req);
 }

@@ -7,6 +7,7 @@ import {
   listenError,
   MODERN_TLS12_CIPHERS,
   rebind,
+  uncaughtError,
   wantsHttp2,
 } from "./listener.ts";
 import { bunWebSocketHandler, bunWebSocketServe } from "./ws-bun.ts";
@@ -86,7 +87,7 @@ export async function startBunNative({ config, tls, pipeline }: BackendOptions):
         : (req: Request, srv: ReturnType<typeof Bun.serve>) => handle(req, new BunConnection(srv, req)),
       ...(hub ? { websocket: bunWebSocketHandler(hub.limits) } : {}),
       error(e: Error) {
-        return new Response(`HTTP Status 500 – ${e.message}`, { status: 500 });
+        return uncaughtError(e, config);
       },
     });
   };

@@ -4,7 +4,7 @@
  * serveHttpOnConnection (see deno-conn.ts), so maxConnections/acceptCount and connectionTimeout
  * (TLS handshake, request headers, idle keep-alive) hold here as on the node-compat back-end.
  */
-import { type BackendOptions, type Listener, listenError, rebind, wantsHttp2 } from "./listener.ts";
+import { type BackendOptions, type Listener, listenError, rebind, uncaughtError, wantsHttp2 } from "./listener.ts";
 import { setNoDelayOnListener } from "./deno-nodelay.ts";
 import { type DenoHttpServer, serveOnConnection, shutdownSockets } from "./deno-conn.ts";
 import { ConnectionGate, type GatedConnection } from "../core/limiter.ts";
@@ -114,7 +114,7 @@ export async function startDenoNative({ config, tls, pipeline }: BackendOptions)
           info.completed.then(release, release);
           return handle(req, { remoteAddr: remote.hostname, remotePort: remote.port });
         },
-        (e) => new Response(`HTTP Status 500 – ${(e as Error).message}`, { status: 500 }),
+        (e) => uncaughtError(e, config),
         () => {},
       );
       const ended = () => {

@@ -4,8 +4,8 @@
  * compared with the last scan; when something changed the config is loaded again and each
  * context compared with the running one: a new application is deployed, a changed one (its
  * config, web.xml, context.xml, or — reloadable — its handler module) is redeployed with its
- * sessions persisted and restored, a removed one undeployed. The other contexts are not
- * touched, so their sessions go on. A config that no longer loads is logged and changes nothing.
+ * sessions persisted and restored (when its manager persists them), a removed one undeployed.
+ * The other contexts are not touched, so their sessions go on. A config that no longer loads is logged and changes nothing.
  */
 import { rm } from "node:fs/promises";
 import type { BobcatConfig, ContextConfig } from "../config/model.ts";

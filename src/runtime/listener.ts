@@ -2,6 +2,8 @@
 import type { ConnectorConfig } from "../config/model.ts";
 import { sourceOf } from "../config/validate.ts";
 import { BobcatError } from "../util/errors.ts";
+import { logger } from "../util/log.ts";
+import { errorPage } from "../core/error-page.ts";
 import type { ConnectorPipeline } from "./connector.ts";
 import type { ConnectorTls } from "./tls-material.ts";
 
@@ -45,6 +47,18 @@ export const MODERN_TLS12_CIPHERS = [
   "ECDHE-ECDSA-CHACHA20-POLY1305",
   "ECDHE-RSA-CHACHA20-POLY1305",
 ].join(":");
+
+/**
+ * An error that escaped the engine, caught by the runtime's server: the message goes to the
+ * log, the client gets the 500 page without it (it may name files, hosts or internals).
+ */
+export function uncaughtError(e: unknown, c: ConnectorConfig): Response {
+  logger("connector").error(`${c.name}: request failed: ${(e as Error)?.stack ?? e}`);
+  return errorPage(
+    500,
+    "The server encountered an unexpected condition that prevented it from fulfilling the request.",
+  );
+}
 
 /** Turns the runtime's bind error into one that names the connector and says what to do. */
 export function listenError(e: unknown, c: ConnectorConfig): Error {

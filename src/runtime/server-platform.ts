@@ -15,10 +15,10 @@ import { PersistentManager, StandardManager } from "../session/index.ts";
 export const SERVER_PLATFORM: Platform = {
   name: "a server",
   builtinApps: BUILTIN_APPS,
-  createManager: (className, options, dataSources) =>
-    className === "PersistentManager"
-      ? new PersistentManager({ ...options, dataSources })
-      : new StandardManager(options),
+  createManager: (config, context) =>
+    config.className === "PersistentManager"
+      ? new PersistentManager(config, context)
+      : new StandardManager(config, context),
   createDataSources,
   importModule: importHandlerModule,
   serveStatic,

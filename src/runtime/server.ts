@@ -93,9 +93,7 @@ export class BobcatServer {
       // From the store or temporary self-signed: never waits for the CA.
       await this.acme.prepare();
       for (const service of this.config.server.services) {
-        const engine = new Engine(service, {
-          strictServletCompliance: this.config.server.strictServletCompliance,
-          baseDir: this.config.baseDir,
+        const engine = Engine.fromConfig(this.config, service, {
           globalDataSources: this.globalDataSources,
           globalResources: this.config.server.globalNamingResources?.resources ?? [],
           platform: SERVER_PLATFORM,

@@ -5,7 +5,8 @@
  * limits and session binding as every other upgrade) and returns a WebSocket-like socket; any
  * other request goes to Deno's own function unchanged.
  */
-import { contextOfRequest, type WSSocket } from "../core/websocket.ts";
+import { contextOfRequest } from "../core/websocket.ts";
+import type { BobcatContext, WSSocket } from "../core/context.ts";
 
 type DenoUpgrade = (req: Request, options?: { protocol?: string; idleTimeout?: number }) => {
   response: Response;
@@ -20,7 +21,8 @@ export function installDenoUpgrade(): void {
   installed = true;
   const original = deno.upgradeWebSocket.bind(deno);
   const wrapped: DenoUpgrade = (req, options) => {
-    const ctx = contextOfRequest(req);
+    // Bound by the engine: the request context itself.
+    const ctx = contextOfRequest(req) as BobcatContext | undefined;
     if (!ctx) return original(req, options);
     const socket = new SocketShim();
     const response = ctx.upgradeWebSocket(req, {

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { loadConfigText } from "../../src/config/load.ts";
 import { BobcatErrors } from "../../src/util/errors.ts";
 import { DirectoryStore } from "../../src/acme/store.ts";
-import { directoryUrl } from "../../src/acme/config.ts";
+import { directoryUrl } from "../../src/config/acme.ts";
 
 const config = (acme: string, extra = "") => `
 server:

@@ -241,7 +241,7 @@ describe("bobcat convert: fixtures", () => {
     expect(admin!.sessionTimeout).toBe(15);
     expect(admin!.manager).toMatchObject({ className: "StandardManager", pathname: "", processExpiresFrequency: 1 });
     expect(admin!.realm).toMatchObject({ className: "MemoryRealm", users: [] });
-    expect(admin!.realm.pathname).toEndWith("conf/admin-users.xml");
+    expect(admin!.realm.className === "MemoryRealm" && admin!.realm.pathname).toEndWith("conf/admin-users.xml");
     expect(admin!.valves[0]).toMatchObject({ className: "AccessLogValve", pattern: "combined", rotatable: false });
     expect(stat!.contexts[0]!.listings).toBe(true);
 

@@ -121,7 +121,8 @@ function catalinaBase(port: number): string {
     "webapps/multi##2/index.html": "version 2",
     "webapps/ignored-app/index.html": "ignored",
     "webapps/stateful/WEB-INF/app.js": COUNTER("one"),
-    "webapps/stateful/META-INF/context.yaml": "handler: WEB-INF/app.js\nreloadable: true\n",
+    "webapps/stateful/META-INF/context.yaml":
+      "handler: WEB-INF/app.js\nreloadable: true\nmanager: { pathname: SESSIONS.ser }\n",
     "webapps/other/WEB-INF/app.js": COUNTER("other"),
     "webapps/other/META-INF/context.yaml": "handler: WEB-INF/app.js\n",
     "spare/index.html": "new app",

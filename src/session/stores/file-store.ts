@@ -12,14 +12,12 @@ import { readRegularFile, UnreadableFileError } from "../../util/files.ts";
 import { CorruptDataError } from "../errors.ts";
 import type { StandardSession } from "../session.ts";
 import type { SessionSnapshot } from "../store.ts";
-import { describeCause, StoreBase, type StoreContext, storeOptionReader, StoreUnavailableError } from "./store-base.ts";
+import { describeCause, StoreBase, type StoreContext, StoreUnavailableError } from "./store-base.ts";
 import { syncDirectory, writeFileAtomic } from "../../util/atomic-file.ts";
+import type { FileStoreConfig } from "../config.ts";
 
-export interface FileStoreOptions {
-  className?: string;
-  /** Absolute, or relative to the context's work directory. Default "." (the work directory). */
-  directory?: string;
-}
+/** `directory`: absolute, or relative to the context's work directory. Default: the work directory. */
+export type FileStoreOptions = FileStoreConfig;
 
 const SUFFIX = ".session";
 /** Session ids (hex, `.route`) and Tomcat's test ids; nothing that could leave the directory or trouble a file system. */
@@ -39,21 +37,21 @@ export class FileStore extends StoreBase {
   private runningSync: Promise<void> | null = null;
   private nextSync: Promise<void> | null = null;
 
-  /** `options` are the `<Store>` attributes; `context.workDir` is the context's work directory. */
-  constructor(options: FileStoreOptions = {}, context: StoreContext = {}) {
+  /** `config` is the `<Store>` (see createStore for attributes from code); `context.workDir` is the context's work directory. */
+  constructor(config: FileStoreConfig, context: StoreContext = {}) {
     super();
-    const reader = storeOptionReader(options, "FileStore", context);
-    reader.checkKeys(["className", "directory"]);
-    const directory = reader.string("directory") || ".";
-    this.directory = isAbsolute(directory)
-      ? directory
-      : context.workDir
-      ? resolve(context.workDir, directory)
-      : reader.fail(
-        "directory",
-        `[${directory}] is relative but the context has no work directory`,
-        "Use an absolute directory, or give the context a workDir.",
+    const directory = config.directory || ".";
+    if (isAbsolute(directory)) this.directory = directory;
+    else if (context.workDir) this.directory = resolve(context.workDir, directory);
+    else {
+      throw new BobcatError(
+        "session.badAttribute",
+        `FileStore of ${
+          context.name ?? "the context"
+        }: attribute [directory] [${directory}] is relative but the context has no work directory`,
+        { where: { attribute: "directory" }, fix: "Use an absolute directory, or give the context a workDir." },
       );
+    }
   }
 
   /** Creates the directory (owner-only: sessions hold personal data) and clears leftovers of interrupted writes. */

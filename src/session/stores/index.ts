@@ -1,5 +1,5 @@
 /** The `<Store>` implementations and how config builds one from its attributes (servers: with FileStore). */
-import { FILE_STORE, registerStoreClass } from "./create.ts";
+import { registerFileStore } from "./create.ts";
 import { FileStore } from "./file-store.ts";
 
 export { applicationName, DataSourceStore, type DataSourceStoreOptions, initStoreTable } from "./data-source-store.ts";
@@ -8,4 +8,4 @@ export { createTableSql, DEFAULT_TABLE_NAMES, type SessionTableNames } from "./s
 export { type LifecycleStore, StoreBase, type StoreContext, StoreUnavailableError } from "./store-base.ts";
 export { createStore, type StoreOptions } from "./create.ts";
 
-registerStoreClass(FILE_STORE, (options, context) => new FileStore(options, context));
+registerFileStore((config, context) => new FileStore(config, context));

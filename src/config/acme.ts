@@ -1,22 +1,9 @@
 /**
- * The `acme` element of an SSLHostConfig: its settings (from the schema), the names it asks
- * for, the CA directory it names, and the checks that span its attributes.
+ * The `acme` element of an SSLHostConfig (its type, AcmeConfig, is inferred from the schema):
+ * the names it asks for, the CA directory it names, and the checks that span its attributes.
+ * Pure, so the loader checks it without importing the ACME client (src/acme).
  */
-export interface AcmeConfig {
-  directory: string;
-  email?: string;
-  termsOfServiceAgreed: boolean;
-  eabKeyId?: string;
-  eabHmacKey?: string;
-  keyType: "EC-P256" | "RSA-2048" | "RSA-3072" | "RSA-4096";
-  names: string[];
-  challengeTypes: string[];
-  dnsHook?: string;
-  directoryTrustFile?: string;
-  storeDirectory: string;
-  dataSourceName?: string;
-  retryDelay: number;
-}
+import type { AcmeConfig } from "./model.ts";
 
 export const DIRECTORIES: Record<string, string> = {
   letsencrypt: "https://acme-v02.api.letsencrypt.org/directory",
