@@ -7,7 +7,8 @@
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { sql } from "drizzle-orm";
+import type { sql as SqlTag } from "drizzle-orm";
+import { importDependency } from "../datasource/drivers.ts";
 import type { DataSource } from "../datasource/index.ts";
 
 export interface AcmeStore {
@@ -128,18 +129,20 @@ export class PostgresStore implements AcmeStore {
     return conn;
   }
 
-  private async rows(q: ReturnType<typeof sql>): Promise<Array<Record<string, unknown>>> {
+  private async rows(q: ReturnType<typeof SqlTag>): Promise<Array<Record<string, unknown>>> {
     const conn = await this.db();
     const r = await conn.run((db) => db.execute(q));
     return (Array.isArray(r) ? r : (r as { rows?: unknown[] }).rows ?? []) as Array<Record<string, unknown>>;
   }
 
   async get(key: string): Promise<string | undefined> {
+    const sql = await sqlTag();
     const r = await this.rows(sql`SELECT v FROM ${sql.raw(this.table)} WHERE k = ${key}`);
     return r[0]?.v as string | undefined;
   }
 
   async put(key: string, value: string): Promise<void> {
+    const sql = await sqlTag();
     await this.rows(
       sql`INSERT INTO ${
         sql.raw(this.table)
@@ -148,10 +151,12 @@ export class PostgresStore implements AcmeStore {
   }
 
   async delete(key: string): Promise<void> {
+    const sql = await sqlTag();
     await this.rows(sql`DELETE FROM ${sql.raw(this.table)} WHERE k = ${key}`);
   }
 
   async setAside(key: string): Promise<string> {
+    const sql = await sqlTag();
     const aside = `${key}.corrupt-${Date.now()}`;
     await this.rows(sql`UPDATE ${sql.raw(this.table)} SET k = ${aside} WHERE k = ${key}`);
     return `${this.location} key ${aside}`;
@@ -159,6 +164,7 @@ export class PostgresStore implements AcmeStore {
 
   /** A lock row: inserted, or taken over when its expiry has passed — one statement, so one winner. */
   async tryLock(key: string, owner: string, ttlMs: number): Promise<boolean> {
+    const sql = await sqlTag();
     const now = Date.now();
     const r = await this.rows(
       sql`INSERT INTO ${sql.raw(this.table)} (k, v, expires) VALUES (${key}, ${owner}, ${now + ttlMs})
@@ -170,8 +176,15 @@ export class PostgresStore implements AcmeStore {
   }
 
   async unlock(key: string, owner: string): Promise<void> {
+    const sql = await sqlTag();
     await this.rows(sql`DELETE FROM ${sql.raw(this.table)} WHERE k = ${key} AND v = ${owner}`);
   }
 
   async close(): Promise<void> {}
+}
+
+/** drizzle-orm, loaded when a database store is used: without the package only that store fails. */
+let loadedSqlTag: typeof SqlTag | undefined;
+async function sqlTag(): Promise<typeof SqlTag> {
+  return loadedSqlTag ??= (await importDependency(() => import("drizzle-orm"), "drizzle-orm", "ACME store")).sql;
 }
