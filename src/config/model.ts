@@ -208,7 +208,13 @@ export interface SecurityConstraintConfig {
   transportGuarantee: "NONE" | "INTEGRAL" | "CONFIDENTIAL";
 }
 
-export type ValveConfig = AccessLogValveConfig | RemoteIpValveConfig | SSLValveConfig;
+export type ValveConfig = AccessLogValveConfig | RemoteIpValveConfig | SSLValveConfig | JvmRouteBinderValveConfig;
+
+/** Failover with sticky sessions: a session whose id names another node's jvmRoute is taken over here. */
+export interface JvmRouteBinderValveConfig {
+  className: "JvmRouteBinderValve";
+  enabled: boolean;
+}
 
 export interface RemoteIpValveConfig {
   className: "RemoteIpValve";

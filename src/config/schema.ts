@@ -625,6 +625,13 @@ export const PersistentManagerDef: ElementDef = {
     storeBacklogLimit: int("bobcat: most failed store writes kept for retry while the store is down.", 50000, {
       min: 0,
     }),
+    consistency: {
+      kind: "enum",
+      values: ["sticky", "shared"],
+      default: "sticky",
+      doc:
+        "bobcat: sticky = the instance holding a session owns it, the store is its backup (jvmRoute + JvmRouteBinderValve for failover); shared = the store holds every session, any instance serves any request, writes are conditional on the version read and merge per attribute (DataSourceStore on PostgreSQL/MySQL, or RedisStore).",
+    },
   },
   children: {
     store: { element: () => Store, list: false },
@@ -639,6 +646,7 @@ export const Store: ElementDef = {
     map: {
       FileStore: { fullName: "org.apache.catalina.session.FileStore", element: () => FileStoreDef },
       DataSourceStore: { fullName: "org.apache.catalina.session.DataSourceStore", element: () => DataSourceStoreDef },
+      RedisStore: { fullName: "org.apache.catalina.session.RedisStore", element: () => RedisStoreDef },
     },
   },
 };
@@ -664,6 +672,19 @@ export const DataSourceStoreDef: ElementDef = {
     sessionLastAccessedCol: str("Column holding the last access time (ms).", { default: "lastaccess" }),
     sessionMaxInactiveCol: str("Column holding maxInactiveInterval (s).", { default: "maxinactive" }),
     sessionValidCol: str("Column holding the valid flag.", { default: "valid" }),
+    sessionVersionCol: str("bobcat: column holding the version number (consistency: shared only).", {
+      default: "version",
+    }),
+  },
+};
+
+export const RedisStoreDef: ElementDef = {
+  name: "RedisStore",
+  doc:
+    "bobcat: sessions in Redis or Valkey (ioredis); TTLs follow maxInactiveInterval, every write is one atomic script.",
+  attrs: {
+    url: str("The server: redis://[user:password@]host:port[/db] (rediss:// for TLS).", { required: true }),
+    keyPrefix: str("First part of every key.", { default: "bobcat" }),
   },
 };
 
@@ -711,6 +732,10 @@ export const Valve: ElementDef = {
       AccessLogValve: { fullName: "org.apache.catalina.valves.AccessLogValve", element: () => AccessLogValve },
       RemoteIpValve: { fullName: "org.apache.catalina.valves.RemoteIpValve", element: () => RemoteIpValve },
       SSLValve: { fullName: "org.apache.catalina.valves.SSLValve", element: () => SSLValve },
+      JvmRouteBinderValve: {
+        fullName: "org.apache.catalina.ha.session.JvmRouteBinderValve",
+        element: () => JvmRouteBinderValve,
+      },
     },
   },
 };
@@ -736,6 +761,19 @@ export const AccessLogValve: ElementDef = {
 
 const INTERNAL_PROXIES_DOC =
   "Regex of proxy addresses whose forwarded headers are believed (default: private, loopback and link-local ranges, as Tomcat).";
+
+export const JvmRouteBinderValve: ElementDef = {
+  name: "JvmRouteBinderValve",
+  doc:
+    "Sticky-session failover: a request whose session id ends in another node's jvmRoute takes the session over (loaded from the PersistentManager's store) and rewrites the id's route to this Engine's jvmRoute, so the balancer keeps the client here.",
+  attrs: {
+    enabled: bool("Take sessions over (false: leave ids as they are).", true),
+    sessionIdAttribute: ignored(
+      "Request attribute holding the original id.",
+      "the old id is told to sessionIdChanged listeners instead",
+    ),
+  },
+};
 
 export const RemoteIpValve: ElementDef = {
   name: "RemoteIpValve",
@@ -802,9 +840,11 @@ export const ALL_ELEMENTS: ElementDef[] = [
   Store,
   FileStoreDef,
   DataSourceStoreDef,
+  RedisStoreDef,
   SessionIdGenerator,
   CookieProcessor,
   AccessLogValve,
   RemoteIpValve,
   SSLValve,
+  JvmRouteBinderValve,
 ];

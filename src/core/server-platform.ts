@@ -8,13 +8,14 @@ import { importHandlerModule } from "./handler-module.ts";
 import type { Platform } from "./platform.ts";
 import { serveStatic } from "./static/index.ts";
 import { createDataSources } from "../datasource/index.ts";
-import { PersistentManager, StandardManager } from "../session/index.ts";
+import { StandardManager } from "../session/index.ts";
+import { createPersistentManager } from "../session/consistency.ts";
 
 export const SERVER_PLATFORM: Platform = {
   name: "a server",
   createManager: (className, options, dataSources) =>
     className === "PersistentManager"
-      ? new PersistentManager({ ...options, dataSources })
+      ? createPersistentManager({ ...options, dataSources })
       : new StandardManager(options),
   createDataSources,
   importModule: importHandlerModule,

@@ -26,6 +26,7 @@ import type { StandardSession } from "./session.ts";
 import type { SessionSnapshot, Store } from "./store.ts";
 import { createStore, type StoreOptions } from "./stores/create.ts";
 import { type LifecycleStore, StoreUnavailableError } from "./stores/store-base.ts";
+import type { StoreStatus } from "./stores/versioned.ts";
 
 export interface PersistentManagerOptions extends ManagerOptions {
   /** Seconds idle before a session is written to the store and kept in memory; -1 (default) never. */
@@ -53,6 +54,7 @@ const OWN_KEYS = [
   "store",
   "dataSources",
   "storeBacklogLimit",
+  "consistency",
 ];
 /** Store writes in flight at once during a sweep: enough to keep a database pool busy. */
 const CONCURRENCY = 16;
@@ -145,6 +147,7 @@ export class PersistentManager extends ManagerBase {
   /** Writes that failed while the store was unavailable, latest intent per id, oldest first. */
   private readonly backlog = new Map<string, PendingWrite>();
   private storeDown = false;
+  private lastError: { message: string; at: number } | null = null;
   private sweep: Promise<void> | null = null;
   private flushing = false;
 
@@ -720,6 +723,7 @@ export class PersistentManager extends ManagerBase {
 
   private storeFailed(what: string, err: unknown): void {
     const detail = describeError(err);
+    this.lastError = { message: `${what}: ${detail}`, at: Date.now() };
     // The stores' own errors already name the store (and the table).
     const store = String(this.storeImpl);
     const message = `[${this.name}] ${what} failed` +
@@ -741,6 +745,20 @@ export class PersistentManager extends ManagerBase {
   }
 
   // --- Statistics ----------------------------------------------------------------------------------
+
+  override async storeStatus(): Promise<StoreStatus> {
+    const stored = await this.storeImpl.getSize().catch(() => null);
+    return {
+      store: String(this.storeImpl),
+      consistency: "sticky",
+      sessionsStored: stored,
+      pendingWrites: this.backlog.size + this.queuedWrites,
+      pendingWritesLimit: this.backlogLimit + QUEUED_WRITES,
+      conflictsResolved: 0,
+      lastError: this.lastError?.message ?? null,
+      lastErrorAt: this.lastError?.at ?? null,
+    };
+  }
 
   /** Sessions in memory plus those only in the store (Tomcat's getActiveSessionsFull). */
   async getActiveSessionsFull(): Promise<number> {

@@ -7,15 +7,18 @@
 import { BobcatError } from "../../util/errors.ts";
 import { DataSourceStore, type DataSourceStoreOptions } from "./data-source-store.ts";
 import type { FileStoreOptions } from "./file-store.ts";
+import type { RedisStoreOptions } from "./redis-store.ts";
 import type { LifecycleStore, StoreContext } from "./store-base.ts";
 
 /** A `<Store>` element's attributes; `className` picks the implementation. */
-export type StoreOptions = (FileStoreOptions | DataSourceStoreOptions) & { className: string };
+export type StoreOptions = (FileStoreOptions | DataSourceStoreOptions | RedisStoreOptions) & { className: string };
 
 type StoreClass = (options: StoreOptions, context: StoreContext) => LifecycleStore;
 
 export const FILE_STORE = ["FileStore", "org.apache.catalina.session.FileStore"];
 const DATA_SOURCE_STORE = ["DataSourceStore", "org.apache.catalina.session.DataSourceStore"];
+
+export const REDIS_STORE = ["RedisStore", "org.apache.catalina.session.RedisStore"];
 
 const classes = new Map<string, StoreClass>(DATA_SOURCE_STORE.map((n) => [n, (o, c) => new DataSourceStore(o, c)]));
 
@@ -61,7 +64,8 @@ export function createStore(options: StoreOptions, context: StoreContext = {}): 
       : `${owner}: className [${String(className)}] is not a known store`,
     {
       where: { attribute: "className" },
-      fix: "Use FileStore (files in the work directory) or DataSourceStore (a database table).",
+      fix:
+        "Use FileStore (files in the work directory), DataSourceStore (a database table) or RedisStore (Redis/Valkey).",
     },
   );
 }

@@ -84,7 +84,7 @@ export class DataSourceStore extends StoreBase {
   constructor(options: DataSourceStoreOptions, context: StoreContext = {}) {
     super();
     const r = storeOptionReader(options, "DataSourceStore", context);
-    r.checkKeys(["className", "dataSourceName", "localDataSource", ...TABLE_NAME_KEYS]);
+    r.checkKeys(["className", "dataSourceName", "localDataSource", "sessionVersionCol", ...TABLE_NAME_KEYS]);
     const name = r.string("dataSourceName")?.trim() ||
       r.fail(
         "dataSourceName",
