@@ -233,7 +233,7 @@ export interface Haproxy {
   destroy(): Promise<void>;
 }
 
-/** HAProxy round-robin over the backends, health-checked every 200 ms, retrying refused connections elsewhere. */
+/** HAProxy round-robin over the backends, health-checked every 250 ms, retrying refused connections elsewhere. */
 export async function startHaproxy(options: HaproxyOptions): Promise<Haproxy> {
   const bin = need("haproxy", "haproxy");
   const dir = mkdtempSync(join(tmpdir(), "bobcat-haproxy-"));
@@ -251,6 +251,10 @@ export async function startHaproxy(options: HaproxyOptions): Promise<Haproxy> {
     "  timeout server 30s",
     "  retries 3",
     "  option redispatch",
+    // A request that reached a server is never sent again: on a reused server connection that
+    // dies (a SIGKILLed server), HAProxy would otherwise retry it elsewhere and apply it twice.
+    "  http-reuse never",
+    "  timeout check 2s",
     "frontend web",
     `  bind 127.0.0.1:${port}`,
     "  default_backend bobcats",
@@ -258,7 +262,7 @@ export async function startHaproxy(options: HaproxyOptions): Promise<Haproxy> {
     "  balance roundrobin",
     "  option httpchk GET /health",
     ...sticky,
-    ...options.backends.map((b) => `  server ${b.name} 127.0.0.1:${b.port} check inter 200ms fall 1 rise 2`),
+    ...options.backends.map((b) => `  server ${b.name} 127.0.0.1:${b.port} check inter 250ms fall 2 rise 1`),
     "",
   ].join("\n");
   writeFileSync(join(dir, "haproxy.cfg"), config);
