@@ -56,14 +56,15 @@ let redis: RedisServer;
 const dirs: string[] = [];
 
 beforeAll(async () => {
+  const t = Date.now();
   [pg, maria, redis] = await Promise.all([startPostgres(), startMariaDb(), startRedis()]);
+  console.log(`PostgreSQL, MariaDB and Redis started in ${Date.now() - t} ms`);
 }, 180000);
 afterAll(async () => {
   pg?.destroy();
-  await maria?.destroy();
-  await redis?.destroy();
+  await Promise.all([maria?.destroy(), redis?.destroy()]);
   dirs.forEach(cleanup);
-});
+}, 60000);
 
 function storeYaml(engine: Engine, url: string, table: string): { resources: string; store: string } {
   if (engine === "redis") {
@@ -164,6 +165,8 @@ interface Client {
   lanes: Lane[];
   wrong: string[];
   loggedOut: boolean;
+  /** The jvmRoutes its id carried (sticky: more than one after a failover). */
+  routes: Set<string>;
 }
 
 const idBase = (id: string) => id.split(".")[0]!;
@@ -209,6 +212,7 @@ async function newClient(lb: Haproxy, name: string, lanes: number): Promise<Clie
         lanes: Array.from({ length: lanes }, (_, k) => ({ acked: k === 0 ? 1 : 0, unknown: 0 })),
         wrong: [],
         loggedOut: false,
+        routes: new Set([body.id.split(".")[1] ?? ""]),
       };
     }
     await res?.arrayBuffer();
@@ -236,6 +240,7 @@ async function lane(lb: Haproxy, c: Client, k: number, stop: { now: boolean }): 
     }
     const renamed = cookieOf(res);
     if (renamed && idBase(renamed) === c.base) c.cookie = renamed;
+    c.routes.add(body.id.split(".")[1] ?? "");
     l.acked++;
   }
 }
@@ -286,6 +291,13 @@ async function scaleOut(engine: Engine, mode: Mode): Promise<void> {
       for (const i of instances) console.log(`--- ${i.name}\n${i.running?.output().split("\n").slice(-40).join("\n")}`);
     }
     expect(acked).toBeGreaterThan(clients.length * 5);
+    if (mode === "sticky") {
+      // The killed node's sessions were taken over by the others under their own routes.
+      const moved = clients.filter((c) => c.routes.has("s2") && c.routes.size > 1);
+      const onS2 = clients.filter((c) => c.routes.has("s2"));
+      expect(onS2.length).toBeGreaterThan(0);
+      expect(moved.length).toBe(onS2.length);
+    }
 
     const problems: string[] = [];
     for (const c of clients) {
