@@ -326,16 +326,19 @@ function idOfHandle(key: Uint8Array, x: ContextView, handle: string | undefined)
   return x.manager.findSessions().find((s) => sessionHandle(key, x, s.id) === handle)?.id;
 }
 
+/** `contexts()` builds new views on each call: contexts are told apart by engine, host and path. */
+const contextKey = (x: ContextView) => `${x.engine}\n${x.host}\n${x.path}`;
+
 /** Each context's session store as the manager app shows it; a store that does not answer within 2 s is shown without its count. */
-async function storeStatuses(v: AdminView): Promise<Map<ContextView, StoreStatus>> {
-  const out = new Map<ContextView, StoreStatus>();
+async function storeStatuses(v: AdminView): Promise<Map<string, StoreStatus>> {
+  const out = new Map<string, StoreStatus>();
   await Promise.all(
     v.contexts().map(async (x) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const late = new Promise<null>((r) => (timer = setTimeout(() => r(null), 2000)));
       const status = await Promise.race([x.manager.storeStatus().catch(() => null), late]);
       clearTimeout(timer);
-      if (status) out.set(x, status);
+      if (status) out.set(contextKey(x), status);
     }),
   );
   return out;
@@ -356,7 +359,7 @@ async function overview(v: AdminView) {
       handler: x.handler,
       sessionTimeout: x.sessionTimeout,
       stats: x.manager.getStats(),
-      ...(stores.has(x) ? { store: stores.get(x) } : {}),
+      ...(stores.has(contextKey(x)) ? { store: stores.get(contextKey(x)) } : {}),
     })),
   };
 }
@@ -367,7 +370,7 @@ function page(
   fullIds: boolean,
   keys: { csrf: string; handleKey: Uint8Array },
   message = "",
-  stores: Map<ContextView, StoreStatus> = new Map(),
+  stores: Map<string, StoreStatus> = new Map(),
 ): string {
   const e = escapeHtml;
   const connectors = v
@@ -417,7 +420,9 @@ ${message ? `<p class="msg">${e(message)}</p>` : ""}
 ${
     stores.size
       ? `<h2>Session stores</h2><table><tr><th>host</th><th>path</th><th>store</th><th>consistency</th><th>sessions stored</th><th>pending writes</th><th>conflicts resolved</th><th>last error</th></tr>${
-        [...stores].map(([x, st]) =>
+        v.contexts().filter((x) => stores.has(contextKey(x))).map((x) => [x, stores.get(contextKey(x))!] as const).map((
+          [x, st],
+        ) =>
           `<tr><td>${e(x.host)}</td><td>${e(x.path || "/")}</td><td>${e(st.store)}</td><td>${st.consistency}</td><td>${
             st.sessionsStored ?? "?"
           }</td><td>${st.pendingWrites} / ${st.pendingWritesLimit}</td><td>${st.conflictsResolved}</td><td>${

@@ -79,7 +79,6 @@ export class SharedManager extends ManagerBase {
   private readonly cache = new Map<string, { version: number; data: Uint8Array }>();
   private readonly commits = new Set<Promise<unknown>>();
   private conflictsResolved = 0;
-  private storedSessions: number | null = null;
   private lastError: string | null = null;
   private lastErrorAt: number | null = null;
 
@@ -109,7 +108,6 @@ export class SharedManager extends ManagerBase {
     store.setManager(this);
     this.storeRef = store;
     await this.store.start?.();
-    this.storedSessions = await this.store.count().catch(() => null);
   }
 
   /** Nothing to save: the store holds every session. Requests still writing are waited for. */
@@ -121,9 +119,9 @@ export class SharedManager extends ManagerBase {
   }
 
   override async storeStatus(): Promise<StoreStatus> {
+    // The counters as they are now: counting the stored sessions may take a while on a slow store.
+    const c = { ...this.store.counters };
     const stored = await this.store.count().catch(() => null);
-    if (stored !== null) this.storedSessions = stored;
-    const c = this.store.counters;
     return {
       store: String(this.store),
       consistency: "shared",
@@ -133,7 +131,7 @@ export class SharedManager extends ManagerBase {
       conflictsResolved: this.conflictsResolved,
       lastError: this.lastError ?? c.lastError,
       lastErrorAt: this.lastErrorAt ?? c.lastErrorAt,
-      counters: { ...c },
+      counters: c,
     };
   }
 
@@ -353,7 +351,6 @@ export class SharedManager extends ManagerBase {
         }
         if (claimed.length < EXPIRE_BATCH) break;
       }
-      this.storedSessions = await this.store.count();
     } catch (err) {
       this.lastError = `expiring stored sessions: ${describeError(err)}`;
       this.lastErrorAt = Date.now();
