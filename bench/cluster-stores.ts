@@ -47,7 +47,6 @@ ${s.resources ?? ""}  services:
               - path: ""
                 handler: app.ts
                 manager: ${s.manager}
-logging: { level: warn }
 `;
 }
 

@@ -184,6 +184,36 @@ describe("shared sessions when the store goes away and comes back", () => {
   }
 });
 
+describe("bobcat check opens each engine and checks its layout", () => {
+  test(
+    "a PostgreSQL table without the version column: the ALTER TABLE to run; a MariaDB one passes after store init",
+    async () => {
+      const { base } = await setup("postgres", "bun", pg.url);
+      const table = /sessionTable: (\w+)/.exec(await Bun.file(`${base}/server.yaml`).text())![1]!;
+      pg.psql(`ALTER TABLE ${table} DROP COLUMN version`);
+      const r = await runCli("bun", ["check", "--config", `${base}/server.yaml`, "--base", base], { timeoutMs: 60000 });
+      expect(r.code).toBe(1);
+      expect(r.output).toContain("the version column [version] is missing");
+      expect(r.output).toContain(`ALTER TABLE "${table}" ADD COLUMN IF NOT EXISTS "version" bigint NOT NULL DEFAULT 0`);
+      const m = await setup("mariadb", "bun", maria.url);
+      const ok = await runCli("bun", ["check", "--config", `${m.base}/server.yaml`, "--base", m.base], {
+        timeoutMs: 60000,
+      });
+      expect(ok.code, ok.output).toBe(0);
+    },
+    90000,
+  );
+
+  test("Redis keys that are not a bobcat layout stop the check, naming keyPrefix", async () => {
+    const { base, table } = await setup("redis", "bun", redis.url);
+    redis.cli("SET", `${table}:{/Catalina/localhost/}:exp`, "something else");
+    const r = await runCli("bun", ["check", "--config", `${base}/server.yaml`, "--base", base], { timeoutMs: 60000 });
+    expect(r.code).toBe(1);
+    expect(r.output).toContain("are not a bobcat session layout");
+    expect(r.output).toContain("keyPrefix");
+  }, 60000);
+});
+
 describe("a slow store", () => {
   let proxy: LatencyProxy | null = null;
   afterAll(() => proxy?.close());
