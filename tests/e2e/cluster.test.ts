@@ -35,6 +35,7 @@ const APP = `export default { fetch(req, ctx) {
     const lane = "lane" + (url.searchParams.get("lane") ?? "0");
     const n = (s.getAttribute(lane) ?? 0) + 1;
     s.setAttribute(lane, n);
+    s.setAttribute(lane + "rid", url.searchParams.get("rid") + "@" + ctx.serverPort);
     return Response.json({ id: s.id, owner: s.getAttribute("owner"), n });
   }
   if (url.pathname === "/logout") {
@@ -155,6 +156,9 @@ async function startInstance(i: Instance, engine: Engine, mode: Mode, table: str
 interface Lane {
   acked: number;
   unknown: number;
+  /** The request ids sent and acknowledged, to tell a request applied twice from one whose answer was lost. */
+  sent: number;
+  lastAcked: string;
 }
 
 interface Client {
@@ -209,7 +213,10 @@ async function newClient(lb: Haproxy, name: string, lanes: number): Promise<Clie
         name,
         cookie: body.id,
         base: idBase(body.id),
-        lanes: Array.from({ length: lanes }, (_, k) => ({ acked: k === 0 ? 1 : 0, unknown: 0 })),
+        lanes: Array.from(
+          { length: lanes },
+          (_, k) => ({ acked: k === 0 ? 1 : 0, unknown: 0, sent: 0, lastAcked: "" }),
+        ),
         wrong: [],
         loggedOut: false,
         routes: new Set([body.id.split(".")[1] ?? ""]),
@@ -224,7 +231,8 @@ async function newClient(lb: Haproxy, name: string, lanes: number): Promise<Clie
 async function lane(lb: Haproxy, c: Client, k: number, stop: { now: boolean }): Promise<void> {
   const l = c.lanes[k]!;
   for (let i = 0; !stop.now && i < 100000; i++) {
-    const res = await request(`${lb.url}/inc?lane=${k}`, c);
+    const rid = `${c.name}-${k}-${++l.sent}`;
+    const res = await request(`${lb.url}/inc?lane=${k}&rid=${rid}`, c);
     if (!res) {
       l.unknown++;
       continue;
@@ -242,6 +250,7 @@ async function lane(lb: Haproxy, c: Client, k: number, stop: { now: boolean }): 
     if (renamed && idBase(renamed) === c.base) c.cookie = renamed;
     c.routes.add(body.id.split(".")[1] ?? "");
     l.acked++;
+    l.lastAcked = rid;
   }
 }
 
