@@ -26,7 +26,8 @@ import type { BobcatContext } from "../core/context.ts";
 import type { AdminView, ContextView } from "../core/admin.ts";
 import { escapeHtml } from "../core/error-page.ts";
 import { isLoopback, parseIp } from "../util/ip.ts";
-import type { AppScope } from "./index.ts";
+import type { AppScope } from "../core/platform.ts";
+import { METRICS_CONTENT_TYPE } from "../core/metrics.ts";
 import type { StoreStatus } from "../session/stores/versioned.ts";
 
 /** How the caller got in: with the face's role, or as a loopback client of a no-login context. */
@@ -151,12 +152,14 @@ export function managerApp(context: ContextConfig, scope: AppScope) {
   // ---- who: the face's role, or a loopback client of a context without login ----
   app.use("*", async (c, next) => {
     const role = roleOf(faceOf(c.req.path));
-    if (c.env.isUserInRole(role)) c.set("access", "role");
+    // Scrapers get in with the metrics role; the manager's own roles see the metrics too.
+    const roles = c.req.path === "/metrics" ? ["metrics", "manager-script", "manager-gui"] : [role];
+    if (roles.some((r) => c.env.isUserInRole(r))) c.set("access", "role");
     else if (local(c)) c.set("access", "local");
     else {return deny(
         c,
         403,
-        `access denied: role ${role}${
+        `access denied: role ${roles.join(" or ")}${
           context.loginConfig ? "" : ", or a client on this machine (loopback, not through a proxy)"
         }`,
       );}
@@ -218,8 +221,50 @@ export function managerApp(context: ContextConfig, scope: AppScope) {
     );
   });
 
+  app.get("/text/certificates", (c) => {
+    const rows = view().certificates?.() ?? [];
+    return c.text(
+      `OK - Listed certificates\n${
+        rows.map((r) =>
+          `${r.connector}:${r.hostName}:${r.source}:${r.names.join(",")}:${r.notAfter}:${r.daysLeft}:${
+            r.nextRenewal ?? "-"
+          }:${r.lastError ?? "-"}`
+        ).join("\n")
+      }\n`,
+    );
+  });
+  app.on(["GET", "POST"], "/text/renewCertificate", async (c) => {
+    if (!changeAllowed(c)) return postOnly(c);
+    const r = await renew(c.req.query("name"));
+    return "error" in r ? c.text(`FAIL - ${r.error}\n`, 404) : c.text(`OK - ${r.lines.join("\n")}\n`);
+  });
+
+  /** ACME renewals now, for one name or all; an unknown name is an error, not a no-op. */
+  const renew = async (name: string | undefined): Promise<{ lines: string[] } | { error: string }> => {
+    const v = view();
+    if (!v.renewCertificate) return { error: "certificates cannot be renewed here" };
+    try {
+      const lines = await v.renewCertificate(name || undefined);
+      return lines.length ? { lines } : { error: "no certificate of this server comes from ACME" };
+    } catch (e) {
+      return { error: (e as Error).message };
+    }
+  };
+
+  // ---- Prometheus ----
+  app.get("/metrics", (c) => {
+    const m = view().metrics;
+    if (!m) return c.text("metrics are kept by a bobcat server only, not by an edge handler\n", 404);
+    return c.body(m(), 200, { "content-type": METRICS_CONTENT_TYPE });
+  });
+
   // ---- JSON ----
   app.get("/json", async (c) => c.json(await overview(view())));
+  app.get("/json/certificates", (c) => c.json({ certificates: view().certificates?.() ?? [] }));
+  app.post("/json/renewCertificate", async (c) => {
+    const r = await renew(c.req.query("name"));
+    return "error" in r ? c.json(r, 404) : c.json({ renewed: r.lines, certificates: view().certificates?.() ?? [] });
+  });
   app.get("/json/sessions", (c) => {
     const x = findContext(c);
     if (!x) return c.json({ error: `no context at path ${c.req.query("path") ?? "/"}` }, 404);
@@ -275,6 +320,9 @@ export function managerApp(context: ContextConfig, scope: AppScope) {
       message = x && id && x.manager.expireSession(id)
         ? `Expired session ${full ? id : maskId(id)}`
         : "The session was not found (expired already?)";
+    } else if (c.req.param("action") === "renewCertificate") {
+      const r = await renew(String(form.name ?? ""));
+      message = "error" in r ? r.error : r.lines.join("; ");
     } else if (c.req.param("action") === "sslReload") {
       const r = await v.reloadTls();
       message = [...r.reloaded, ...r.failed].join("; ") || "no TLS connector";
@@ -350,6 +398,7 @@ async function overview(v: AdminView) {
     version: v.version,
     runtime: v.runtime,
     connectors: v.connectors(),
+    certificates: v.certificates?.() ?? [],
     contexts: v.contexts().map((x) => ({
       engine: x.engine,
       host: x.host,
@@ -408,6 +457,23 @@ function page(
       }`;
     })
     .join("");
+  const renewForm = (name: string) =>
+    `<form class="inline" method="post" action="${
+      e(base)
+    }/html/renewCertificate"><input type="hidden" name="csrf" value="${keys.csrf}"><input type="hidden" name="name" value="${
+      e(name)
+    }"><button>Renew</button></form>`;
+  const certificates = (v.certificates?.() ?? [])
+    .map((r) =>
+      `<tr><td>${e(r.connector)}</td><td>${e(r.hostName)}</td><td>${e(r.source)}</td><td>${
+        e(r.names.join(", "))
+      }</td><td>${e(r.issuer)}</td><td>${e(r.notBefore)}</td><td>${e(r.notAfter)}</td><td>${r.daysLeft}</td><td>${
+        e(r.nextRenewal ?? "")
+      }</td><td>${e(r.lastError ?? "")}</td><td>${
+        r.source.startsWith("acme") ? renewForm(r.names[0] ?? r.hostName) : ""
+      }</td></tr>`
+    )
+    .join("");
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>bobcat manager</title>
 <style>${STYLE}</style>
 </head><body><h1>bobcat manager</h1><p>bobcat ${e(v.version)} on ${e(v.runtime)}</p>
@@ -416,6 +482,7 @@ ${message ? `<p class="msg">${e(message)}</p>` : ""}
 <form method="post" action="${
     e(base)
   }/html/sslReload"><input type="hidden" name="csrf" value="${keys.csrf}"><button>Reload TLS certificates</button></form>
+<h2>Certificates</h2><table><tr><th>connector</th><th>SSLHostConfig</th><th>source</th><th>names</th><th>issuer</th><th>not before</th><th>not after</th><th>days left</th><th>next renewal</th><th>last ACME error</th><th></th></tr>${certificates}</table>
 <h2>Applications</h2><table><tr><th>host</th><th>path</th><th>serves</th><th>active sessions</th><th>max active</th><th>session counter</th><th>expired</th><th>rejected</th><th>average alive</th></tr>${contexts}</table>
 ${
     stores.size

@@ -3,19 +3,22 @@ import type { BobcatConfig } from "../config/model.ts";
 import { BobcatServer } from "../runtime/server.ts";
 import { loadConnectorTls } from "../runtime/tls-material.ts";
 import { planConnector, serviceTlsNeeds } from "../runtime/plan.ts";
-import { RUNTIME, runtimeLabel } from "../runtime/detect.ts";
+import { RUNTIME, runtimeLabel } from "../util/runtime.ts";
 import { loadHandler } from "../core/handlers.ts";
 import { Engine } from "../core/engine.ts";
 import { StandardManager } from "../session/standard-manager.ts";
 import { locateError } from "../config/validate.ts";
-import { SERVER_PLATFORM } from "../core/server-platform.ts";
+import { SERVER_PLATFORM } from "../runtime/server-platform.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { configureLogging, logger } from "../util/log.ts";
 import { whenParentExits } from "../runtime/parent-watch.ts";
-import { printError } from "./main.ts";
+import { printError } from "./errors.ts";
 import { globalDataSources } from "../runtime/server.ts";
 import { createDataSources, type DataSources, lookupDataSource } from "../datasource/index.ts";
 import { createTableSql, initStoreTable } from "../session/stores/index.ts";
+import type { AcmeService } from "../acme/service.ts";
+import { certificateRows, formatRows, type ServedHost } from "../acme/inventory.ts";
+import { acmeService, describeRequest, servedHosts } from "./acme.ts";
 
 /**
  * The same signal twice within this time is one event delivered twice: a terminal's Ctrl-C or a
@@ -85,13 +88,25 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
     for (const name of ds.names()) log.info(`data source ${name}: reachable`);
   };
   const global = globalDataSources(config);
+  const served = new Map<string, ServedHost[]>();
+  let acme: AcmeService | undefined;
   try {
+    // ACME: what would be requested, and what is stored; the CA is not contacted.
+    try {
+      acme = acmeService(config, global);
+      await acme.prepare();
+      for (const m of acme.certs) log.info(describeRequest(m));
+    } catch (e) {
+      acme = undefined;
+      collect(e);
+    }
     for (const service of config.server.services) {
       for (const c of service.connectors) {
         try {
-          const tls = await loadConnectorTls(c, config.baseDir);
+          const tls = await loadConnectorTls(c, config.baseDir, acme);
           const plan = planConnector(c, tls, RUNTIME, runtimeLabel(), serviceTlsNeeds(service));
           log.info(`${c.name}: ${plan.reason}`);
+          if (tls) served.set(c.name, tls.hosts.map((h) => ({ connector: c.name, config: h.config, certs: h.certs })));
         } catch (e) {
           collect(e);
         }
@@ -102,9 +117,7 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
       // reads and deletes its persistence file.
       let engine: Engine;
       try {
-        engine = new Engine(service, {
-          strictServletCompliance: config.server.strictServletCompliance,
-          baseDir: config.baseDir,
+        engine = Engine.fromConfig(config, service, {
           globalDataSources: global,
           platform: SERVER_PLATFORM,
         });
@@ -145,12 +158,14 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
     printError(new BobcatErrors(errors, `${config.file}: ${errors.length} problem(s) stop this config from running`));
     return false;
   }
+  const rows = certificateRows(servedHosts(config, served), acme);
+  if (rows.length > 0) console.log(`Certificates:\n${formatRows(rows)}\n`);
   return true;
 }
 
 /**
  * `bobcat store init`: creates the session table of every DataSourceStore in the config (or,
- * with --print, prints the CREATE TABLE for its database), like the seed's example SQL.
+ * with --print, prints the CREATE TABLE for its database).
  */
 export async function storeInit(config: BobcatConfig, print: boolean): Promise<number> {
   configureLogging(config.logging);
@@ -160,7 +175,7 @@ export async function storeInit(config: BobcatConfig, print: boolean): Promise<n
     for (const service of config.server.services) {
       for (const host of service.engine.hosts) {
         for (const ctx of host.contexts) {
-          const store = ctx.manager.store;
+          const store = ctx.manager.className === "PersistentManager" ? ctx.manager.store : undefined;
           if (store?.className !== "DataSourceStore") continue;
           found++;
           const local = createDataSources(ctx.resources, { baseDir: config.baseDir });

@@ -6,16 +6,19 @@
 import { resolve } from "node:path";
 import { stringify } from "yaml";
 import { loadConfigText, type LoadOptions } from "../config/load.ts";
+import { redactSecrets } from "../config/redact.ts";
 import { loadConfigFile } from "../config/load-file.ts";
 import type { BobcatConfig } from "../config/model.ts";
 import { DEFAULT_CONFIG_NAME, DEFAULT_CONFIG_YAML } from "./default-config.ts";
-import { BobcatError, BobcatErrors } from "../util/errors.ts";
+import { UsageError } from "../util/errors.ts";
+import { printError } from "./errors.ts";
 import { VERSION } from "../version.ts";
-import { RUNTIME, runtimeLabel } from "../runtime/detect.ts";
+import { RUNTIME, runtimeLabel } from "../util/runtime.ts";
 import { checkConfig, startFromConfig, storeInit } from "./commands.ts";
 import { Schema } from "../config/schema-json.ts";
 import { runUnderNode } from "./node-runtime.ts";
 import { watchParent } from "../runtime/parent-watch.ts";
+import { ACME_HELP, acmeMain } from "./acme.ts";
 
 const HELP: Record<string, string> = {
   main: `bobcat ${VERSION} — a Tomcat-style web server for Bun and Deno
@@ -27,6 +30,7 @@ Commands:
   check      validate a config, open its keystores, print the effective config
   keytool    manage keystores with Java keytool's flags (bobcat keytool -help)
   ca         a small CA for tests and development: issue certificates with OCSP URLs, CRLs
+  acme       status|renew|revoke: certificates obtained over ACME (bobcat acme --help)
   store      store init: create the session table of each DataSourceStore (--print: show the SQL)
   convert    translate a Tomcat server.xml into bobcat's YAML
   schema     print the JSON Schema of the config file
@@ -62,6 +66,7 @@ Creates the session table (and its columns, as named by the DataSourceStore's se
 sessionIdCol, ... attributes) in the database of every context whose manager is a
 PersistentManager with a DataSourceStore. --print only prints the CREATE TABLE statement for each
 database (SQLite, PostgreSQL, MySQL) without connecting.`,
+  acme: ACME_HELP,
   version: `Usage: bobcat version\n\nPrints bobcat's version and the runtime it runs on.`,
   schema: `Usage: bobcat schema\n\nPrints the JSON Schema of the config file (also in config/server.schema.json).`,
 };
@@ -83,6 +88,9 @@ export function parseArgs(argv: string[]): Parsed {
   let i = 0;
   if (argv[0] && !argv[0].startsWith("-")) out.command = argv[i++]!;
   if (out.command === "store" && argv[i] && !argv[i]!.startsWith("-")) out.rest = [argv[i++]!];
+  if (out.command === "acme") {
+    while (argv[i] && !argv[i]!.startsWith("-") && out.rest.length < 2) out.rest.push(argv[i++]!);
+  }
   if (out.command === "keytool" || out.command === "ca" || out.command === "convert") {
     out.rest = argv.slice(i);
     return out;
@@ -110,25 +118,10 @@ export function parseArgs(argv: string[]): Parsed {
   return out;
 }
 
-class UsageError extends Error {}
-
 export async function loadFromArgs(p: Parsed): Promise<BobcatConfig> {
   const opts: LoadOptions = { properties: p.properties, baseDir: p.base ? resolve(p.base) : undefined };
   if (p.config) return loadConfigFile(p.config, opts);
   return loadConfigText(DEFAULT_CONFIG_NAME, DEFAULT_CONFIG_YAML, { ...opts, baseDir: opts.baseDir ?? process.cwd() });
-}
-
-export function printError(e: unknown): void {
-  if (e instanceof BobcatErrors) {
-    console.error(`bobcat: ${e.message.split("\n")[0]}`);
-    for (const err of e.errors) console.error("  " + err.format().replaceAll("\n", "\n  "));
-  } else if (e instanceof BobcatError) {
-    console.error(`bobcat: ${e.format()}`);
-  } else if (e instanceof UsageError) {
-    console.error(`bobcat: ${e.message}\nRun 'bobcat --help' for usage.`);
-  } else {
-    console.error(`bobcat: unexpected error: ${(e as Error)?.stack ?? e}`);
-  }
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -169,7 +162,7 @@ export async function main(argv: string[]): Promise<number> {
       case "check": {
         const config = await loadFromArgs(p);
         const ok = await checkConfig(config);
-        if (ok) console.log(stringify(maskSecrets(config)));
+        if (ok) console.log(stringify(redactSecrets(config)));
         return ok ? 0 : 1;
       }
       case "version":
@@ -191,6 +184,9 @@ export async function main(argv: string[]): Promise<number> {
         }
         return await storeInit(await loadFromArgs(p), p.print);
       }
+      case "acme": {
+        return await acmeMain(await loadFromArgs(p), p.rest[0], p.rest[1]);
+      }
       case "convert": {
         const { convertMain } = await import("../config/convert.ts");
         return await convertMain(p.rest);
@@ -211,28 +207,6 @@ export async function main(argv: string[]): Promise<number> {
     printError(e);
     return 1;
   }
-}
-
-const SECRET_KEYS = /pass(word)?$/i;
-function maskSecrets(config: BobcatConfig): unknown {
-  const walk = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(walk);
-    if (v && typeof v === "object") {
-      const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) {
-        out[k] = SECRET_KEYS.test(k) && typeof x === "string" ? "********" : walk(x);
-      }
-      return out;
-    }
-    return v;
-  };
-  return walk({
-    file: config.file,
-    baseDir: config.baseDir,
-    properties: config.properties,
-    logging: config.logging,
-    server: config.server,
-  });
 }
 
 if (import.meta.main) {

@@ -10,7 +10,7 @@ import { constants as osConstants, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BobcatError } from "../util/errors.ts";
-import { RUNTIME } from "../runtime/detect.ts";
+import { RUNTIME } from "../util/runtime.ts";
 import { PARENT_FD_ENV, whenParentExits } from "../runtime/parent-watch.ts";
 
 declare const Bun: { build(o: Record<string, unknown>): Promise<{ success: boolean; logs: unknown[] }> } | undefined;

@@ -1,6 +1,6 @@
 /**
  * `bobcat convert`: Tomcat's server.xml (and conf/context.xml) → bobcat's YAML, element by
- * element as DESIGN.md lays the config out. The schema decides what converts, under which key
+ * element as the config file lays it out (docs/config-reference.md). The schema decides what converts, under which key
  * and with which type; whatever it has no counterpart for stays visible as a
  * `# not converted:` comment in the output and a warning, so nothing disappears unseen.
  */
@@ -9,9 +9,11 @@ import { basename, dirname, join, resolve } from "node:path";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { Document, type Node as YamlNode, Pair, Scalar, YAMLMap, YAMLSeq } from "yaml";
 import type { AttrDef, ChildDef, ElementDef } from "./schema-types.ts";
-import { ALL_ELEMENTS, Certificate, Context, Server } from "./schema.ts";
+import { ALL_ELEMENTS, Certificate, Context, namesJavaClasses, Server } from "./schema.ts";
 import { loadConfigText } from "./load.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
+
+const certificateAttrs: Record<string, AttrDef> = Certificate.attrs;
 
 export interface ConvertOptions {
   /** The server.xml's path, for messages and the header comment. */
@@ -55,6 +57,13 @@ export function convertServerXml(xmlText: string, opts: ConvertOptions = {}): Co
   ];
   if (opts.contextXml !== undefined) {
     header.push(...applyContextXml(c, opts.contextXml, opts.contextFile ?? "context.xml"));
+  }
+  // Dropping an access control would serve more than Tomcat allowed: never a warning.
+  if (c.errors.length > 0) {
+    throw new BobcatErrors(
+      c.errors,
+      `${file}: ${c.errors.length} access restriction(s) bobcat cannot honour; nothing was converted`,
+    );
   }
   return { yaml: render(top, header), warnings: c.warnings };
 }
@@ -273,7 +282,7 @@ function toNode(doc: Document, v: Value): YamlNode {
 // ---- Conversion --------------------------------------------------------------------------------
 
 /**
- * Elements DESIGN.md places in the config that the schema may not define yet. Where the schema
+ * Elements the config file has a place for that the schema may not define yet. Where the schema
  * has them, it wins; otherwise they are converted under these keys with their attributes copied
  * unchecked (and a warning says so), rather than lost.
  */
@@ -283,7 +292,7 @@ const DESIGNED: Record<string, Record<string, { key: string; list: boolean }>> =
   Context: { Resource: { key: "resources", list: true } },
   Manager: { Store: { key: "store", list: false } },
 };
-/** The className values DESIGN.md names for elements the schema may not define yet. */
+/** The className values bobcat supports for elements the schema may not define yet. */
 const DESIGNED_CLASSES: Record<string, string[]> = {
   Manager: ["PersistentManager"],
   Store: ["FileStore", "DataSourceStore"],
@@ -292,7 +301,6 @@ const DESIGNED_CLASSES: Record<string, string[]> = {
 /** Why whole elements have no counterpart, where "bobcat has no <X>" would not help. */
 const ELEMENT_REASONS: Record<string, string> = {
   Executor: "bobcat has no shared thread pools; maxThreads applies per connector",
-  UpgradeProtocol: "bobcat serves HTTP/2 over TLS by itself",
   Cluster:
     "bobcat has no clustering (sticky sessions: the Engine's jvmRoute; shared sessions: a PersistentManager with a DataSourceStore)",
   WatchedResource: "bobcat does not reload applications; restart it after a change",
@@ -306,14 +314,41 @@ const ELEMENT_REASONS: Record<string, string> = {
 };
 /** What to say when an element's className is not one bobcat has. */
 const CLASS_HINTS: Record<string, string> = {
-  Realm: "its users are listed in the config, on a context (contexts[].realm.users)",
+  Realm: "move the users to one of them (a tomcat-users.xml for UserDatabaseRealm, a users table for DataSourceRealm)",
 };
 /** Attributes whose Tomcat meaning bobcat reaches another way. */
-const ATTR_HINTS: Record<string, string> = {
-  "Realm.pathname":
-    "bobcat lists the users in the config: copy them from that file into realm.users (username, password, roles)",
+const ATTR_HINTS: Record<string, string> = {};
+
+/**
+ * Elements that restrict who gets in: one bobcat cannot convert would leave the server more open
+ * than Tomcat was, so it is an error, never a warning. Valves by short class name; every Realm
+ * and CredentialHandler; any valve outside org.apache.catalina (a custom one may filter anything).
+ */
+const RESTRICTING_VALVES = new Set([
+  "RemoteAddrValve",
+  "RemoteCIDRValve",
+  "RemoteHostValve",
+  "RewriteValve",
+  "BasicAuthenticator",
+  "DigestAuthenticator",
+  "FormAuthenticator",
+  "SSLAuthenticator",
+  "SpnegoAuthenticator",
+  "NonLoginAuthenticator",
+  "SemaphoreValve",
+  "JDBCRealm",
+]);
+function restrictsAccess(el: XmlElement): boolean {
+  if (el.name === "Realm" || el.name === "CredentialHandler") return true;
+  if (el.name !== "Valve") return false;
+  const cls = el.attrs.find(([k]) => k === "className")?.[1] ?? "";
+  return RESTRICTING_VALVES.has(shortName(cls)) || !cls.startsWith("org.apache.catalina.");
+}
+const RESTRICTING_FIXES: Record<string, string> = {
+  RewriteValve:
+    "bobcat has no RewriteValve yet: force HTTPS with a securityConstraint { urlPatterns: [/*], transportGuarantee: CONFIDENTIAL } and redirectPort, or rewrite in a proxy in front, then remove the valve",
 };
-/** Tomcat 9 connector TLS attributes the schema does not move (tomcat.md §1.5), and where they go. */
+/** Tomcat 9 connector TLS attributes the schema does not move (Tomcat 9's SSL how-to), and where they go. */
 const LEGACY_HINTS: Record<string, string> = {
   SSLProtocol: "protocols",
   SSLCipherSuite: "ciphers",
@@ -354,6 +389,8 @@ interface Shape {
 class Converter {
   /** Every converted `<Context>`, for context.xml's defaults. */
   readonly contexts: OutMap[] = [];
+  /** Access restrictions that cannot be converted: the conversion fails with these. */
+  readonly errors: BobcatError[] = [];
 
   constructor(
     private readonly file: string,
@@ -373,10 +410,23 @@ class Converter {
       );
     }
     const certAttrs: [string, string][] = [];
+    const mapAttrs = new Map<string, OutMap>();
     for (const [name, raw] of el.attrs) {
       const a = shape.attrs[name];
+      // ErrorReportValve's errorCode.404="file" / exceptionType.x.Y="file" → errorCodes / exceptionTypes maps.
+      const mapped = /^(errorCode|exceptionType)\.(.+)$/.exec(name);
+      if (!a && mapped && shape.attrs[`${mapped[1]}s`]?.kind === "map") {
+        const key = `${mapped[1]}s`;
+        let m = mapAttrs.get(key);
+        if (!m) {
+          mapAttrs.set(key, m = new OutMap());
+          out.set(key, m);
+        }
+        m.set(mapped[2]!, raw);
+        continue;
+      }
       if (a) this.attribute(el, out, name, raw, a);
-      else if (el.name === "SSLHostConfig" && Certificate.attrs[name]) certAttrs.push([name, raw]);
+      else if (el.name === "SSLHostConfig" && certificateAttrs[name]) certAttrs.push([name, raw]);
       else if (shape.passthrough) out.set(name, inferred(raw));
       else this.skipAttr(el, out, name, raw, this.attrReason(el, name));
     }
@@ -392,7 +442,7 @@ class Converter {
   /** Tomcat 9 took Certificate attributes on <SSLHostConfig> itself, for its implicit certificate. */
   private implicitCertificate(el: XmlElement, out: OutMap, attrs: [string, string][]): void {
     const cert = new OutMap();
-    for (const [name, raw] of attrs) this.attribute(el, cert, name, raw, Certificate.attrs[name]!);
+    for (const [name, raw] of attrs) this.attribute(el, cert, name, raw, certificateAttrs[name]!);
     const before = ["from attributes on <SSLHostConfig> itself (Tomcat 9 style)"];
     const existing = out.get("certificates")?.value as OutList | undefined;
     if (existing) existing.items.unshift({ value: cert, before });
@@ -403,11 +453,9 @@ class Converter {
     const attr = (name: string) => el.attrs.find(([k]) => k === name)?.[1];
     if (el.name === "Resource") {
       const type = attr("type");
-      // Only data sources have a counterpart (tomcat.md: JNDI DataSource → a named resource).
-      if (type && !/(^|\.)DataSource$/.test(type)) {
-        return `only DataSource resources have a counterpart in bobcat${
-          type.endsWith("UserDatabase") ? " (users go in a context's realm: contexts[].realm.users)" : ""
-        }`;
+      // Only data sources have a counterpart (a JNDI DataSource becomes a named resource).
+      if (type && !/(^|\.)(DataSource|UserDatabase)$/.test(type)) {
+        return "only DataSource and UserDatabase resources have a counterpart in bobcat";
       }
     }
     if (!def) {
@@ -515,7 +563,7 @@ class Converter {
           this.at(el)
         }: <${el.name}> ${name}="${raw}" ${problem}; kept as written, bobcat refuses it until it is fixed`,
       );
-    } else if (name === "sessionAttributeValueClassNameFilter" && /\bjava(x)?\\?\.|jakarta\\?\./.test(raw)) {
+    } else if (name === "sessionAttributeValueClassNameFilter" && namesJavaClasses(raw)) {
       // Left as it is, a filter of Java class names matches nothing here, and persisted sessions would lose every attribute.
       inline = "matches Java class names; bobcat's are String, Number, Boolean, Object, Map, ...: rewrite it";
       this.warnings.push(
@@ -526,7 +574,7 @@ class Converter {
     } else if (a.ignored) {
       inline = `accepted, no effect: ${a.ignored}`;
     } else if (a.movedTo) {
-      const where = Certificate.attrs[a.movedTo]
+      const where = certificateAttrs[a.movedTo]
         ? "the default SSLHostConfig's certificate"
         : "the default SSLHostConfig";
       inline = `Tomcat 9 attribute: bobcat moves it to ${a.movedTo} on ${where}`;
@@ -561,10 +609,38 @@ class Converter {
   }
 
   private skipElement(el: XmlElement, out: OutMap, reason: string): void {
+    if (restrictsAccess(el)) {
+      const cls = shortName(el.attrs.find(([k]) => k === "className")?.[1] ?? "");
+      this.errors.push(
+        new BobcatError(
+          "convert.accessControl",
+          `${startTag(el)} restricts access and bobcat cannot honour it: ${reason}`,
+          {
+            where: { file: this.file, line: el.line },
+            fix: RESTRICTING_FIXES[cls] ??
+              "replace it with what bobcat has (RemoteAddrValve, RemoteCIDRValve, a realm bobcat has, securityConstraints), or remove it knowing the server will be more open than Tomcat was",
+          },
+        ),
+      );
+      return;
+    }
     this.report(el, out, [`not converted: ${startTag(el)} — ${reason}`, ...descendants(el)]);
   }
 
   private skipAttr(el: XmlElement, out: OutMap, name: string, raw: string, reason: string): void {
+    if (restrictsAccess(el)) {
+      this.errors.push(
+        new BobcatError(
+          "convert.accessControl",
+          `${label(el)} ${name}="${raw}" cannot be converted (${reason}), and the element restricts access`,
+          {
+            where: { file: this.file, line: el.line },
+            fix: `remove ${name} if bobcat's ${el.name} does without it, or replace the element`,
+          },
+        ),
+      );
+      return;
+    }
     out.note([`not converted: ${name}="${raw}" — ${reason}`]);
     this.warnings.push(`${this.at(el)}: <${el.name}> ${name}="${raw}" not converted — ${reason}`);
   }
@@ -696,9 +772,11 @@ services, Connector → connectors, SSLHostConfig → sslHostConfigs, Host → h
 contexts, Manager → manager, ... Attribute names stay Tomcat's; values are typed (numbers,
 booleans); \${...} references are kept, as bobcat expands the same syntax.
 
-What bobcat has no counterpart for (Executor, AJP connectors, UserDatabaseRealm, ...) becomes a
-"# not converted:" comment in the output and a warning on standard error. The result is then
-loaded as 'bobcat run' would, and anything still to fix is reported.
+What bobcat has no counterpart for (Executor, AJP connectors, JNDIRealm, ...) becomes a
+"# not converted:" comment in the output and a warning on standard error, except what restricts
+access (a Realm, RewriteValve, an authenticator or custom valve bobcat cannot honour): that is an
+error naming the line, and nothing is written. The result is then loaded as 'bobcat run' would,
+and anything still to fix is reported.
 
 Options:
   -o, --output FILE    write the YAML to FILE (default: standard output)
@@ -741,7 +819,16 @@ export async function convertMain(argv: string[]): Promise<number> {
   try {
     const xml = await readInput(input);
     const contextXml = contextFile === undefined ? undefined : await readInput(contextFile);
-    const { yaml, warnings } = convertServerXml(xml, { file: input, contextXml, contextFile });
+    let converted: ConvertResult;
+    try {
+      converted = convertServerXml(xml, { file: input, contextXml, contextFile });
+    } catch (e) {
+      if (!(e instanceof BobcatErrors)) throw e;
+      console.error(`bobcat: ${e.message.split("\n")[0]}:`);
+      for (const err of e.errors) console.error(`  ${err.format().replaceAll("\n", "\n  ")}`);
+      return 1;
+    }
+    const { yaml, warnings } = converted;
     for (const w of warnings) console.error(`bobcat: warning: ${w}`);
     if (output === undefined) process.stdout.write(yaml);
     else await writeFile(output, yaml);

@@ -8,22 +8,24 @@
  */
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { ConfigFile, CookieProcessor, Manager, Realm, SSLHostConfig as SSLHostConfigDef } from "./schema.ts";
+import { Certificate, ConfigFile, Connector, Realm, SSLHostConfig as SSLHostConfigDef } from "./schema.ts";
+import type * as S from "./schema.ts";
+import type { AttrDef, Infer } from "./schema-types.ts";
 import { parseSource, type PathSeg } from "./source.ts";
 import { expandProperties, expandTree, type ExpansionProblem, makeLookup } from "./expand.ts";
 import { Validator } from "./validate.ts";
 import type {
   BobcatConfig,
-  CertificateEntry,
   ConnectorConfig,
   ContextConfig,
+  EngineConfig,
   HostConfig,
-  ServiceConfig,
-  SSLHostConfig,
+  RealmConfig,
+  ServerConfig,
 } from "./model.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
-import type { Level } from "../util/log.ts";
-import { urlPatternProblem } from "../core/constraints.ts";
+import { urlPatternProblem } from "./url-pattern.ts";
+import { acmeProblems } from "./acme.ts";
 
 export interface LoadOptions {
   /** Base directory ($CATALINA_BASE); default: the config file's directory. */
@@ -71,7 +73,7 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions = {
   const expanded = expandTree({ ...root, properties: undefined }, lookup, problems) as Record<string, unknown>;
   delete expanded.properties;
 
-  const v = new Validator(source, baseDir);
+  const v = new Validator(source, baseDir, properties);
   for (const p of problems) v.error("config.property", p.path, p.message, p.fix);
   if (root.server === undefined) {
     v.error(
@@ -81,79 +83,27 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions = {
       "add a server: section (see config/server.yaml)",
     );
   }
-  const top = v.element(ConfigFile, { ...expanded, properties }, []);
-  const server = top.server as Record<string, unknown> | undefined;
-  if (server) normaliseServer(server, v, baseDir);
-  if (v.errors.length > 0) {
+  const top = v.validate(ConfigFile, { ...expanded, properties }, []);
+  const server = top.server ? normaliseServer(top.server, v, baseDir) : undefined;
+  if (v.errors.length > 0 || !server) {
     throw new BobcatErrors(v.errors, `${file}: ${v.errors.length} problem(s) in the configuration`);
   }
-
-  const logging = (top.logging ?? { level: "info", components: {} }) as {
-    level: Level;
-    components: Record<string, string>;
-  };
-  for (const [component, level] of Object.entries(logging.components)) {
-    if (!["trace", "debug", "info", "warn", "error", "off"].includes(level)) {
-      throw new BobcatErrors([
-        new BobcatError("config.type", `logging level "${level}" for ${component} is not a level`, {
-          where: v.where(["logging", "components", component]),
-          fix: "use one of: trace, debug, info, warn, error, off",
-        }),
-      ]);
-    }
-  }
-  return {
-    file,
-    baseDir,
-    properties,
-    logging: logging as BobcatConfig["logging"],
-    server: server as unknown as BobcatConfig["server"],
-    notes: v.notes,
-  };
+  return { file, baseDir, properties, logging: top.logging, server, notes: v.notes };
 }
 
-const LEGACY_TO_HOST: Record<string, keyof SSLHostConfig> = {
-  sslEnabledProtocols: "protocols",
-  sslProtocol: "sslProtocol",
-  ciphers: "ciphers",
-  clientAuth: "certificateVerification",
-  SSLVerifyClient: "certificateVerification",
-  truststoreFile: "truststoreFile",
-  truststorePass: "truststorePassword",
-  truststoreType: "truststoreType",
-  crlFile: "certificateRevocationListFile",
-  SSLCACertificateFile: "caCertificateFile",
-  trustMaxCertLength: "certificateVerificationDepth",
-};
-/** Tomcat 9's clientAuth / SSLVerifyClient values → certificateVerification. */
-const LEGACY_VERIFICATION: Record<string, string> = {
-  true: "required",
-  yes: "required",
-  require: "required",
-  required: "required",
-  want: "optional",
-  optional: "optional",
-  optional_no_ca: "optionalNoCA",
-  optionalnoca: "optionalNoCA",
-  false: "none",
-  no: "none",
-  none: "none",
-};
-const LEGACY_TO_CERT: Record<string, keyof CertificateEntry> = {
-  keystoreFile: "certificateKeystoreFile",
-  keystorePass: "certificateKeystorePassword",
-  keystoreType: "certificateKeystoreType",
-  keyAlias: "certificateKeyAlias",
-  keyPass: "certificateKeyPassword",
-  SSLCertificateFile: "certificateFile",
-  SSLCertificateKeyFile: "certificateKeyFile",
-  SSLCertificateChainFile: "certificateChainFile",
+/** Tomcat 9's connector-level TLS attributes (`movedTo` in the schema) and where each one goes. */
+const LEGACY: Array<[from: string, to: string, onCertificate: boolean]> = Object.entries(
+  Connector.attrs as Record<string, AttrDef>,
+).flatMap(([from, a]) => (a.movedTo ? [[from, a.movedTo, Object.hasOwn(Certificate.attrs, a.movedTo)]] : []));
+const TARGET_ATTRS: Record<string, Record<string, AttrDef>> = {
+  certificate: Certificate.attrs,
+  host: SSLHostConfigDef.attrs,
 };
 
 /** Cross-element checks and derived values; errors go to the validator so all are reported together. */
-function normaliseServer(server: Record<string, unknown>, v: Validator, baseDir: string): void {
-  const services = server.services as ServiceConfig[];
-  const offset = server.portOffset as number;
+function normaliseServer(server: Infer<typeof S.Server>, v: Validator, baseDir: string): ServerConfig {
+  const services = server.services;
+  const offset = server.portOffset;
   if (services.length === 0) {
     v.error(
       "config.required",
@@ -163,16 +113,8 @@ function normaliseServer(server: Record<string, unknown>, v: Validator, baseDir:
     );
   }
   const bound = new Map<string, PathSeg[]>();
-  services.forEach((service, si) => {
+  const out = services.map((service, si) => {
     const sPath: PathSeg[] = ["server", "services", si];
-    if (!service.engine) {
-      v.error(
-        "config.required",
-        [...sPath, "engine"],
-        `service "${service.name}" has no engine`,
-        "add engine: with defaultHost and hosts",
-      );
-    }
     if (service.connectors.length === 0) {
       v.error(
         "config.required",
@@ -181,20 +123,43 @@ function normaliseServer(server: Record<string, unknown>, v: Validator, baseDir:
         "add connectors: - port: 8080",
       );
     }
-    service.connectors.forEach((c, ci) => normaliseConnector(c, [...sPath, "connectors", ci], v, offset, bound));
-    if (service.engine) normaliseEngine(service, [...sPath, "engine"], v, baseDir);
+    const connectors = service.connectors.map((c, ci) =>
+      normaliseConnector(c, [...sPath, "connectors", ci], v, offset, bound)
+    );
+    const engine = service.engine && normaliseEngine(service.engine, [...sPath, "engine"], v, baseDir);
+    if (engine && !connectors.some((c) => c.SSLEnabled)) {
+      // Tomcat supports the SSL tracking mode only where a connector of the service has TLS.
+      engine.hosts.forEach((h, hi) =>
+        h.contexts.forEach((ctx, ci) => {
+          if (!ctx.sessionTrackingModes?.includes("SSL")) return;
+          v.error(
+            "config.sessionTrackingSsl",
+            [...sPath, "engine", "hosts", hi, "contexts", ci, "sessionTrackingModes"],
+            `The session tracking mode [SSL] requested for context [${
+              ctx.path || "/"
+            }] is not supported: service "${service.name}" has no TLS connector (SSLEnabled: true)`,
+            "add an SSLEnabled connector to the service, or use sessionTrackingModes: [COOKIE, URL]",
+          );
+        })
+      );
+    }
+    return Object.assign(service, { connectors, engine });
   });
+  return Object.assign(server, { services: out });
 }
 
 function normaliseConnector(
-  c: ConnectorConfig,
+  c: Infer<typeof S.Connector>,
   path: PathSeg[],
   v: Validator,
   offset: number,
   bound: Map<string, PathSeg[]>,
-): void {
-  const raw = c as unknown as Record<string, unknown>;
-  if (typeof c.port !== "number") return; // already reported as missing or mistyped
+): ConnectorConfig {
+  // The legacy attributes are not part of the model type; they are read (and removed) here.
+  const raw: Record<string, unknown> = c;
+  const addr = c.address && !["0.0.0.0", "::", "*"].includes(c.address) ? `${c.address}-` : "";
+  const named = Object.assign(c, { name: "" });
+  if (typeof c.port !== "number") return named; // already reported as missing or mistyped
   if (c.port !== 0) c.port += offset;
   if (c.redirectPort > 0) c.redirectPort += offset;
   if (c.port !== 0) {
@@ -202,7 +167,7 @@ function normaliseConnector(
     const key = String(c.port);
     const other = bound.get(key);
     if (
-      other && (sameOrWildcard(raw.address as string | undefined, bound.get(`${key}/addr`)?.[0] as string | undefined))
+      other && (sameOrWildcard(c.address, bound.get(`${key}/addr`)?.[0] as string | undefined))
     ) {
       v.error(
         "config.portClash",
@@ -215,40 +180,24 @@ function normaliseConnector(
       bound.set(`${key}/addr`, [c.address ?? "*"]);
     }
   }
-  // Legacy Tomcat 9 connector attributes move onto the default SSLHostConfig / its Certificate.
-  const legacyHost = Object.entries(LEGACY_TO_HOST).filter(([k]) => raw[k] !== undefined);
-  const legacyCert = Object.entries(LEGACY_TO_CERT).filter(([k]) => raw[k] !== undefined);
-  if (legacyHost.length + legacyCert.length > 0) {
+  // Legacy Tomcat 9 connector attributes (`movedTo`) move onto the default SSLHostConfig / its Certificate.
+  const legacy = LEGACY.filter(([from]) => raw[from] !== undefined);
+  if (legacy.length > 0) {
     const defName = c.defaultSSLHostConfigName.toLowerCase();
     let host = c.sslHostConfigs.find((h) => h.hostName.toLowerCase() === defName);
     if (!host) {
-      host = v.element(SSLHostConfigDef, { hostName: defName }, [
-        ...path,
-        "sslHostConfigs",
-        c.sslHostConfigs.length,
-      ]) as unknown as SSLHostConfig;
+      host = v.validate(SSLHostConfigDef, { hostName: defName }, [...path, "sslHostConfigs", c.sslHostConfigs.length]);
       c.sslHostConfigs.push(host);
     }
-    if (legacyCert.length > 0 && host.certificates.length === 0) {
-      host.certificates.push({ type: "UNDEFINED", createSelfSigned: false });
+    if (legacy.some(([, , onCert]) => onCert) && host.certificates.length === 0) {
+      host.certificates.push(v.validate(Certificate, {}, [...path, "sslHostConfigs", 0, "certificates", 0]));
     }
-    for (const [from, to] of legacyHost) {
-      let value = raw[from];
-      if (to === "certificateVerification") {
-        value = LEGACY_VERIFICATION[String(value).toLowerCase()];
-        if (!value) {
-          v.error(
-            "config.type",
-            [...path, from],
-            `${from} "${raw[from]}" is not a client authentication mode`,
-            "use true (required), want (optional) or false (none)",
-          );
-        }
-      }
-      (host as unknown as Record<string, unknown>)[to] = value;
-    }
-    for (const [from, to] of legacyCert) (host.certificates[0] as unknown as Record<string, unknown>)[to] = raw[from];
-    for (const [from] of [...legacyHost, ...legacyCert]) {
+    const targets: Record<string, Record<string, unknown>> = { host, certificate: host.certificates[0] ?? {} };
+    for (const [from, to, onCert] of legacy) {
+      const kind = onCert ? "certificate" : "host";
+      // Checked as the attribute it becomes (clientAuth="want" is certificateVerification's synonym for optional).
+      const value = v.attr(TARGET_ATTRS[kind]![to]!, raw[from], [...path, from], "Connector");
+      if (value !== undefined) targets[kind]![to] = value;
       v.notes.push(
         `${
           formatP([...path, from])
@@ -270,12 +219,24 @@ function normaliseConnector(
       );
     }
     hostNames.set(h.hostName, hi);
-    if (h.certificates.length === 0) {
+    if (h.acme) {
+      for (const p of acmeProblems(h.hostName, h.acme)) {
+        v.error("config.acme", [...hPath, "acme", p.attribute], p.message, p.fix);
+      }
+      if (h.certificates.length > 0) {
+        v.error(
+          "config.acme",
+          [...hPath, "certificates"],
+          `SSLHostConfig "${h.hostName}" has both certificates and acme`,
+          "remove certificates (the CA provides the certificate), or remove acme",
+        );
+      }
+    } else if (h.certificates.length === 0) {
       v.error(
         "config.required",
         [...hPath, "certificates"],
         `SSLHostConfig "${h.hostName}" has no certificate`,
-        "add certificates: - certificateFile/certificateKeyFile or certificateKeystoreFile",
+        "add certificates: - certificateFile/certificateKeyFile or certificateKeystoreFile (or acme: to obtain one from a CA)",
       );
     }
     if (h.certificates.length > 1) {
@@ -290,6 +251,21 @@ function normaliseConnector(
       }
     }
     h.certificates.forEach((cert, ki) => {
+      const keystoreAttrs = [
+        cert.certificateKeystorePassword,
+        cert.certificateKeystorePasswordFile,
+        cert.certificateKeystoreType,
+        cert.certificateKeyAlias,
+      ];
+      if (!cert.certificateFile && !cert.certificateKeystoreFile && keystoreAttrs.some((x) => x !== undefined)) {
+        // Tomcat's default keystore, as JSSE has it: ${user.home}/.keystore.
+        cert.certificateKeystoreFile = join(homedir(), ".keystore");
+        v.notes.push(
+          `${
+            formatP([...hPath, "certificates", ki])
+          }: no certificateKeystoreFile: using ${cert.certificateKeystoreFile} (\${user.home}/.keystore, Tomcat's default)`,
+        );
+      }
       if (!cert.certificateFile && !cert.certificateKeystoreFile) {
         v.error(
           "config.required",
@@ -330,7 +306,7 @@ function normaliseConnector(
       "set SSLEnabled: true (or remove the sslHostConfigs)",
     );
   }
-  const impl = (c as unknown as { sslImplementationName?: string }).sslImplementationName;
+  const impl = c.sslImplementationName;
   if (impl) {
     v.notes.push(
       `${formatP([...path, "sslImplementationName"])}: ${
@@ -343,12 +319,11 @@ function normaliseConnector(
       `${formatP([...path, "protocol"])}: Http11AprProtocol is served as HTTP/1.1 (Tomcat 10.1 removed APR too)`,
     );
   }
-  const addr = c.address && !["0.0.0.0", "::", "*"].includes(c.address) ? `${c.address}-` : "";
-  c.name = c.SSLEnabled ? `https-jsse-nio-${addr}${c.port}` : `http-nio-${addr}${c.port}`;
+  named.name = c.SSLEnabled ? `https-jsse-nio-${addr}${c.port}` : `http-nio-${addr}${c.port}`;
+  return named;
 }
 
-function normaliseEngine(service: ServiceConfig, path: PathSeg[], v: Validator, baseDir: string): void {
-  const engine = service.engine;
+function normaliseEngine(engine: Infer<typeof S.Engine>, path: PathSeg[], v: Validator, baseDir: string): EngineConfig {
   const names = new Map<string, PathSeg[]>();
   if (engine.hosts.length === 0) {
     v.error(
@@ -358,7 +333,8 @@ function normaliseEngine(service: ServiceConfig, path: PathSeg[], v: Validator, 
       `add hosts: - name: ${engine.defaultHost ?? "localhost"}`,
     );
   }
-  engine.hosts.forEach((h, hi) => {
+  const engineRealm = realmConfig(engine.realm);
+  const hosts = engine.hosts.map((h, hi) => {
     const hPath = [...path, "hosts", hi];
     for (const [i, n] of [h.name, ...h.aliases].entries()) {
       if (typeof n !== "string") continue; // already reported as missing
@@ -374,8 +350,14 @@ function normaliseEngine(service: ServiceConfig, path: PathSeg[], v: Validator, 
         );
       } else names.set(lower, at);
     }
-    h.workDir ??= join(baseDir, "work", engine.name, h.name ?? "");
-    normaliseContexts(h, hPath, v);
+    const workDir = h.workDir ?? join(baseDir, "work", engine.name, h.name ?? "");
+    // The innermost realm defined applies, as in Tomcat: context, else host, else engine.
+    const realm = realmConfig(h.realm) ?? engineRealm;
+    return Object.assign(h, {
+      workDir,
+      realm,
+      contexts: normaliseContexts(h.contexts, h.name, h.appBase, workDir, realm, hPath, v),
+    });
   });
   if (engine.defaultHost && engine.hosts.length > 0 && !names.has(engine.defaultHost.toLowerCase())) {
     v.error(
@@ -385,11 +367,20 @@ function normaliseEngine(service: ServiceConfig, path: PathSeg[], v: Validator, 
       `use one of: ${engine.hosts.map((h) => h.name).join(", ")}`,
     );
   }
+  return Object.assign(engine, { hosts, realm: engineRealm });
 }
 
-function normaliseContexts(h: HostConfig, hPath: PathSeg[], v: Validator): void {
+function normaliseContexts(
+  contexts: Infer<typeof S.Context>[],
+  hostName: string,
+  appBase: string,
+  hostWorkDir: string,
+  hostRealm: RealmConfig | undefined,
+  hPath: PathSeg[],
+  v: Validator,
+): ContextConfig[] {
   const paths = new Map<string, number>();
-  h.contexts.forEach((ctx: ContextConfig, ci) => {
+  return contexts.map((ctx, ci) => {
     const cPath = [...hPath, "contexts", ci];
     if (ctx.path === "/") ctx.path = "";
     if (ctx.path !== "" && (!ctx.path.startsWith("/") || ctx.path.endsWith("/"))) {
@@ -404,13 +395,13 @@ function normaliseContexts(h: HostConfig, hPath: PathSeg[], v: Validator): void 
       v.error(
         "config.duplicate",
         [...cPath, "path"],
-        `context path "${ctx.path || "/"}" is defined twice on host ${h.name}`,
+        `context path "${ctx.path || "/"}" is defined twice on host ${hostName}`,
         "give each context its own path",
       );
     }
     paths.set(ctx.path, ci);
     // A relative docBase resolves against appBase, as in Tomcat (the validator made it absolute against the base dir).
-    if (ctx.docBase !== undefined && !isAbsolute(ctx.docBase)) ctx.docBase = resolve(h.appBase, ctx.docBase);
+    if (ctx.docBase !== undefined && !isAbsolute(ctx.docBase)) ctx.docBase = resolve(appBase, ctx.docBase);
     // "name:..." specs (bobcat:root, app:main) name built-in or provided handlers, not files.
     if (ctx.handler && !/^[a-z][a-z0-9+.-]*:/i.test(ctx.handler) && !isAbsolute(ctx.handler)) {
       ctx.handler = v.resolvePath(ctx.handler);
@@ -436,8 +427,14 @@ function normaliseContexts(h: HostConfig, hPath: PathSeg[], v: Validator): void 
         "set docBase: (a static directory) and/or handler: (a module)",
       );
     }
-    ctx.name = ctx.path === "" ? "ROOT" : ctx.path.slice(1).replaceAll("/", "#");
-    ctx.manager ??= v.element(Manager, {}, [...cPath, "manager"]) as unknown as ContextConfig["manager"];
+    if (ctx.sessionTrackingModes.includes("SSL") && ctx.sessionTrackingModes.length > 1) {
+      v.error(
+        "config.type",
+        [...cPath, "sessionTrackingModes"],
+        "session tracking mode SSL cannot be combined with other modes (as the Servlet spec says)",
+        "use [SSL] alone, or COOKIE and/or URL",
+      );
+    }
     if (ctx.manager.className === "PersistentManager" && !ctx.manager.store) {
       v.error(
         "config.required",
@@ -446,32 +443,22 @@ function normaliseContexts(h: HostConfig, hPath: PathSeg[], v: Validator): void 
         "add store: { className: FileStore } or { className: DataSourceStore, dataSourceName: ... }",
       );
     }
-    ctx.cookieProcessor ??= v.element(CookieProcessor, {}, [
-      ...cPath,
-      "cookieProcessor",
-    ]) as unknown as ContextConfig["cookieProcessor"];
+    const name = ctx.path === "" ? "ROOT" : ctx.path.slice(1).replaceAll("/", "#");
     // Always present, so the LockOutRealm defaults come from the schema even without realm:.
-    ctx.realm ??= v.element(Realm, {}, [...cPath, "realm"]) as unknown as ContextConfig["realm"];
-    const modes = ctx.sessionTrackingModes.map((m) => m.toUpperCase());
-    const badMode = modes.find((m) => !["COOKIE", "URL", "SSL"].includes(m));
-    if (badMode) {
-      v.error(
-        "config.type",
-        [...cPath, "sessionTrackingModes"],
-        `session tracking mode "${badMode}" does not exist`,
-        "use COOKIE and/or URL, or SSL alone",
-      );
-    } else if (modes.includes("SSL") && modes.length > 1) {
-      v.error(
-        "config.type",
-        [...cPath, "sessionTrackingModes"],
-        "session tracking mode SSL cannot be combined with other modes (as the Servlet spec says)",
-        "use [SSL] alone, or COOKIE and/or URL",
-      );
-    }
-    ctx.sessionTrackingModes = modes as ContextConfig["sessionTrackingModes"];
-    ctx.workDir ??= join(h.workDir, ctx.name);
+    const realm = realmConfig(ctx.realm) ?? hostRealm ?? realmConfig(v.validate(Realm, {}, [...cPath, "realm"]));
+    return Object.assign(ctx, { name, realm, workDir: ctx.workDir ?? join(hostWorkDir, name) });
   });
+}
+
+/**
+ * A validated Realm as the model names it: the validator checked nested `realms` (LockOutRealm,
+ * CombinedRealm) and `credentialHandlers` as Realm and CredentialHandler elements, which the
+ * schema's recursive children cannot say in their inferred type (see schema-types.ts).
+ */
+function realmConfig(r: Infer<typeof S.Realm>): RealmConfig;
+function realmConfig(r: Infer<typeof S.Realm> | undefined): RealmConfig | undefined;
+function realmConfig(r: Infer<typeof S.Realm> | undefined): RealmConfig | undefined {
+  return r as RealmConfig | undefined;
 }
 
 function sameOrWildcard(a: string | undefined, b: string | undefined): boolean {

@@ -1,254 +1,116 @@
 /**
  * The validated configuration: the server.xml tree with defaults applied and paths made
- * absolute. Attribute names are Tomcat's. Produced by `loadConfig`, consumed by the runtime
- * adapter, the core and the session layer.
+ * absolute. Produced by `loadConfig`, consumed by the runtime adapter, the core, TLS and the
+ * session layer.
+ *
+ * Every type here is inferred from the element definitions in schema.ts (`Infer`, see
+ * schema-types.ts): adding an attribute to the schema adds it here, with its type, and it is
+ * optional unless it has a default or is required. Nothing is restated by hand. The only
+ * additions are the values the loader derives (connector and context names, work directories, the
+ * context's inherited realm) and the names of recursive children (nested realms and credential
+ * handlers).
  */
-import type { CertificateConfig } from "../tls/certificate.ts";
-import type { Level } from "../util/log.ts";
+import type { Infer } from "./schema-types.ts";
+import type * as S from "./schema.ts";
 
 export interface BobcatConfig {
   /** The file it came from ("<built-in>" for the embedded default). */
   file: string;
   baseDir: string;
   properties: Record<string, string>;
-  logging: { level: Level; components: Record<string, Level> };
+  logging: LoggingConfig;
   server: ServerConfig;
   /** Notes for the user: accepted-but-ignored attributes, legacy attributes moved. */
   notes: string[];
 }
 
-export interface ServerConfig {
-  globalNamingResources?: { resources: ResourceConfig[] };
-  portOffset: number;
-  strictServletCompliance: boolean;
-  gracefulStopTimeout: number;
-  services: ServiceConfig[];
-}
+export type LoggingConfig = Infer<typeof S.Logging>;
 
-export interface ServiceConfig {
-  name: string;
+export type ServerConfig = Omit<Infer<typeof S.Server>, "services"> & { services: ServiceConfig[] };
+
+export type ServiceConfig = Omit<Infer<typeof S.Service>, "connectors" | "engine"> & {
   connectors: ConnectorConfig[];
   engine: EngineConfig;
-}
+};
 
-export interface ConnectorConfig {
-  /** The port as configured plus the server's portOffset. */
-  port: number;
-  address?: string;
-  protocol: string;
-  SSLEnabled: boolean;
-  scheme: string;
-  secure: boolean;
-  redirectPort: number;
-  proxyName?: string;
-  proxyPort?: number;
-  maxThreads: number;
-  acceptCount: number;
-  maxConnections: number;
-  connectionTimeout: number;
-  maxRequestBodySize: number;
-  maxPostSize: number;
-  server?: string;
-  xpoweredBy: boolean;
-  defaultSSLHostConfigName: string;
-  sslHostConfigs: SSLHostConfig[];
+export type ConnectorConfig = Infer<typeof S.Connector> & {
   /** Tomcat's connector name: `http-nio-8080`, `https-jsse-nio-127.0.0.1-8443`. */
   name: string;
-}
+};
 
-export interface SSLHostConfig {
-  hostName: string;
-  protocols: string;
-  sslProtocol: string;
-  ciphers?: string;
-  cipherSuites?: string;
-  honorCipherOrder: boolean;
-  disableSessionTickets: boolean;
-  sessionTimeout: number;
-  certificateVerification: "none" | "optional" | "optionalNoCA" | "required";
-  certificateVerificationDepth: number;
-  truststoreFile?: string;
-  truststorePassword?: string;
-  truststoreType?: string;
-  truststoreAlgorithm: string;
-  caCertificateFile?: string;
-  caCertificatePath?: string;
-  certificateRevocationListFile?: string;
-  ocspEnabled: boolean;
-  ocspSoftFail: boolean;
-  ocspTimeout: number;
-  ocspStapling?: boolean;
-  certificates: CertificateEntry[];
-}
+export type SSLHostConfig = Infer<typeof S.SSLHostConfig>;
+export type CertificateEntry = Infer<typeof S.Certificate>;
+/** `acme` of an SSLHostConfig: the certificate comes from an ACME CA (then certificates is empty). */
+export type AcmeConfig = Infer<typeof S.Acme>;
 
-export interface CertificateEntry extends CertificateConfig {
-  type: "UNDEFINED" | "RSA" | "EC" | "DSA" | "MLDSA";
-  createSelfSigned: boolean;
-}
-
-export interface EngineConfig {
-  name: string;
-  defaultHost: string;
-  jvmRoute?: string;
-  backgroundProcessorDelay: number;
+export type EngineConfig = Omit<Infer<typeof S.Engine>, "hosts" | "realm"> & {
   hosts: HostConfig[];
-  valves: ValveConfig[];
-}
+  realm?: RealmConfig;
+};
 
-export interface HostConfig {
-  name: string;
-  aliases: string[];
-  appBase: string;
+export type HostConfig = Omit<Infer<typeof S.Host>, "contexts" | "workDir" | "realm"> & {
+  /** The host's realm, else the engine's. */
+  realm?: RealmConfig;
+  /** Default: work/<Engine>/<Host>. */
   workDir: string;
   contexts: ContextConfig[];
-  valves: ValveConfig[];
-}
+};
 
-export interface ContextConfig {
-  path: string;
-  /** Absolute static directory, if any. */
-  docBase?: string;
-  /** Absolute module path, or `bobcat:<app>` for a built-in app. */
-  handler?: string;
-  welcomeFiles: string[];
-  listings: boolean;
+export type ContextConfig = Omit<Infer<typeof S.Context>, "workDir" | "realm"> & {
+  /** Default: <host workDir>/<context name>. */
   workDir: string;
-  sessionTimeout: number;
-  hstsEnabled: boolean;
-  hstsMaxAgeSeconds: number;
-  hstsIncludeSubDomains: boolean;
-  hstsPreload: boolean;
-  sessionCookieName: string;
-  sessionCookiePath?: string;
-  sessionCookieDomain?: string;
-  sessionCookiePathUsesTrailingSlash: boolean;
-  useHttpOnly: boolean;
-  sessionCookieSecure?: boolean;
-  sessionTrackingModes: Array<"COOKIE" | "URL" | "SSL">;
-  distributable: boolean;
-  changeSessionIdOnAuthentication: boolean;
-  /** bobcat:manager: the no-login loopback rule still applies when a RemoteIpValve is configured. */
-  allowLoopbackBehindProxy: boolean;
-  securityConstraints: SecurityConstraintConfig[];
-  loginConfig?: { authMethod: "CLIENT-CERT" | "BASIC"; realmName: string };
-  /** Always present (defaults when the config has no realm:). */
+  /** Always present: the context's realm, else its host's, else its engine's, else a defaulted MemoryRealm. */
   realm: RealmConfig;
-  resources: ResourceConfig[];
-  valves: ValveConfig[];
-  /** Always present: a context without `manager:` gets a StandardManager with defaults. */
-  manager: ManagerConfig;
-  cookieProcessor: { className: string; sameSiteCookies: "unset" | "none" | "lax" | "strict" };
   /** Tomcat's context name: "ROOT" for "", otherwise the path without the leading slash. */
   name: string;
-}
+};
 
 /** `<Resource>`: a named data source (Tomcat's/DBCP's attribute names). */
-import type { ResourceConfig } from "../datasource/index.ts";
-export type { ResourceConfig };
+export type ResourceConfig = Infer<typeof S.Resource>;
 
-/** `<Store>`: FileStore or DataSourceStore with their attributes. */
-export type StoreConfig =
-  | { className: "FileStore"; directory?: string }
-  | {
-    className: "DataSourceStore";
-    dataSourceName: string;
-    localDataSource: boolean;
-    sessionTable: string;
-    sessionAppCol: string;
-    sessionDataCol: string;
-    sessionIdCol: string;
-    sessionLastAccessedCol: string;
-    sessionMaxInactiveCol: string;
-    sessionValidCol: string;
-  };
+/** `<Manager>`: StandardManager or PersistentManager, told apart by `className`. */
+export type ManagerConfig = Infer<typeof S.Manager>;
+export type StandardManagerConfig = Extract<ManagerConfig, { className: "StandardManager" }>;
+export type PersistentManagerConfig = Extract<ManagerConfig, { className: "PersistentManager" }>;
+/** `<Store>`: FileStore, DataSourceStore or RedisStore. */
+export type StoreConfig = Infer<typeof S.Store>;
+export type FileStoreConfig = Extract<StoreConfig, { className: "FileStore" }>;
+export type DataSourceStoreConfig = Extract<StoreConfig, { className: "DataSourceStore" }>;
+export type RedisStoreConfig = Extract<StoreConfig, { className: "RedisStore" }>;
+export type SessionIdGeneratorConfig = Infer<typeof S.SessionIdGenerator>;
 
-/** `<Manager>` with Tomcat's attribute names; passed to the session layer as its options. */
-export interface ManagerConfig {
-  className: "StandardManager" | "PersistentManager";
-  /** StandardManager only. */
-  pathname?: string;
-  /** PersistentManager only. */
-  maxIdleBackup?: number;
-  maxIdleSwap?: number;
-  minIdleSwap?: number;
-  saveOnRestart?: boolean;
-  storeBacklogLimit?: number;
-  store?: StoreConfig;
-  maxActiveSessions: number;
-  sessionActivityCheck?: boolean;
-  sessionLastAccessAtStart?: boolean;
-  notifyAttributeListenerOnUnchangedValue: boolean;
-  notifyBindingListenerOnUnchangedValue: boolean;
-  processExpiresFrequency: number;
-  persistAuthentication: boolean;
-  sessionAttributeNameFilter?: string;
-  sessionAttributeValueClassNameFilter?: string;
-  warnOnSessionAttributeFilterFailure: boolean;
-  secureRandomClass?: string;
-  secureRandomProvider?: string;
-  secureRandomAlgorithm?: string;
-  sessionIdGenerator?: { className: string; sessionIdLength: number; jvmRoute?: string };
-}
+/**
+ * `<Realm>`, told apart by `className`. The nested `realms` of a LockOutRealm or CombinedRealm
+ * are realms again: the schema's recursive child infers as unknown and is named here.
+ */
+export type RealmConfig =
+  | Exclude<RealmVariant, { className: "LockOutRealm" | "CombinedRealm" }>
+  | (Omit<Extract<RealmVariant, { className: "LockOutRealm" }>, "realms"> & { realms: RealmConfig[] })
+  | (Omit<Extract<RealmVariant, { className: "CombinedRealm" }>, "realms"> & { realms: RealmConfig[] });
+export type MemoryRealmConfig = Extract<RealmConfig, { className: "MemoryRealm" }>;
+export type UserDatabaseRealmConfig = Extract<RealmConfig, { className: "UserDatabaseRealm" }>;
+export type DataSourceRealmConfig = Extract<RealmConfig, { className: "DataSourceRealm" }>;
+type RealmVariant = WithHandler<Infer<typeof S.Realm>>;
+type WithHandler<T> = T extends unknown ? Omit<T, "credentialHandler"> & { credentialHandler?: CredentialHandlerConfig }
+  : never;
 
-export interface RealmConfig {
-  className: "MemoryRealm";
-  /** Tomcat's LockOutRealm around it; failureCount 0 turns it off. */
-  failureCount: number;
-  lockOutTime: number;
-  cacheSize: number;
-  cacheRemovalWarningTime: number;
-  users: Array<{ username: string; password?: string; roles: string[] }>;
-}
+/** `<CredentialHandler>`: a NestedCredentialHandler's `credentialHandlers` are handlers again. */
+export type CredentialHandlerConfig =
+  | Exclude<Infer<typeof S.CredentialHandler>, { className: "NestedCredentialHandler" }>
+  | { className: "NestedCredentialHandler"; credentialHandlers: CredentialHandlerConfig[] };
+export type LoginConfig = Infer<typeof S.LoginConfig>;
+export type SecurityConstraintConfig = Infer<typeof S.SecurityConstraint>;
 
-export interface SecurityConstraintConfig {
-  displayName?: string;
-  urlPatterns: string[];
-  httpMethods?: string[];
-  authRoles?: string[];
-  transportGuarantee: "NONE" | "INTEGRAL" | "CONFIDENTIAL";
-}
-
-export type ValveConfig = AccessLogValveConfig | RemoteIpValveConfig | SSLValveConfig | JvmRouteBinderValveConfig;
-
+export type ValveConfig = Infer<typeof S.Valve>;
+export type AccessLogValveConfig = Extract<ValveConfig, { className: "AccessLogValve" }>;
+export type RemoteIpValveConfig = Extract<ValveConfig, { className: "RemoteIpValve" }>;
+export type SSLValveConfig = Extract<ValveConfig, { className: "SSLValve" }>;
+/** RemoteAddrValve, RemoteHostValve (regexes) and RemoteCIDRValve (lists of ranges). */
+export type RequestFilterValveConfig = Extract<
+  ValveConfig,
+  { className: "RemoteAddrValve" | "RemoteHostValve" | "RemoteCIDRValve" }
+>;
+export type HealthCheckValveConfig = Extract<ValveConfig, { className: "HealthCheckValve" }>;
+export type ErrorReportValveConfig = Extract<ValveConfig, { className: "ErrorReportValve" }>;
 /** Failover with sticky sessions: a session whose id names another node's jvmRoute is taken over here. */
-export interface JvmRouteBinderValveConfig {
-  className: "JvmRouteBinderValve";
-  enabled: boolean;
-}
-
-export interface RemoteIpValveConfig {
-  className: "RemoteIpValve";
-  remoteIpHeader: string;
-  internalProxies?: string;
-  trustedProxies?: string;
-  proxiesHeader: string;
-  protocolHeader?: string;
-  protocolHeaderHttpsValue: string;
-  portHeader?: string;
-  hostHeader?: string;
-  httpServerPort: number;
-  httpsServerPort: number;
-}
-
-export interface SSLValveConfig {
-  className: "SSLValve";
-  sslClientCertHeader: string;
-  sslClientEscapedCertHeader: string;
-  sslCipherHeader: string;
-  sslSessionIdHeader: string;
-  sslCipherUserKeySizeHeader: string;
-  internalProxies: string;
-  trustedProxies?: string;
-}
-
-export interface AccessLogValveConfig {
-  className: "AccessLogValve";
-  pattern: string;
-  directory: string;
-  prefix: string;
-  suffix: string;
-  fileDateFormat: string;
-  rotatable: boolean;
-  buffered: boolean;
-  enabled: boolean;
-}
+export type JvmRouteBinderValveConfig = Extract<ValveConfig, { className: "JvmRouteBinderValve" }>;

@@ -20,9 +20,16 @@ function attrSchema(a: AttrDef): Json {
     case "enum":
       return { ...base, anyOf: [{ enum: [...a.values!, ...Object.keys(a.synonyms ?? {})] }, expand] };
     case "list":
-      return { ...base, anyOf: [{ type: "array", items: { type: "string" } }, { type: "string" }] };
+      return {
+        ...base,
+        anyOf: [{ type: "array", items: a.values ? { enum: [...a.values] } : { type: "string" } }, { type: "string" }],
+      };
     case "map":
-      return { ...base, type: "object", additionalProperties: { type: ["string", "number", "boolean"] } };
+      return {
+        ...base,
+        type: "object",
+        additionalProperties: a.values ? { enum: [...a.values] } : { type: ["string", "number", "boolean"] },
+      };
     default:
       return { ...base, type: "string" };
   }
@@ -37,8 +44,11 @@ function elementSchema(def: ElementDef, defs: Json): Json {
   }
   for (const [name, c] of Object.entries(def.children ?? {})) {
     const child = c.element();
-    defs[child.name] ??= {};
-    defs[child.name] = elementSchema(child, defs);
+    // Once per element: realms nest realms, credential handlers nest handlers.
+    if (!(child.name in defs)) {
+      defs[child.name] = {};
+      defs[child.name] = elementSchema(child, defs);
+    }
     const ref = { $ref: `#/$defs/${child.name}` };
     props[name] = c.list ? { type: "array", items: ref } : ref;
   }

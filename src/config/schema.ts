@@ -1,29 +1,34 @@
 /**
  * The config schema: one definition per server.xml element, with Tomcat's attribute names
- * (case and all) and defaults. Validation, the JSON Schema (`config/server.schema.json`) and
- * `bobcat check` all read these definitions.
+ * (case and all) and defaults. Validation, the JSON Schema (`config/server.schema.json`), the
+ * reference docs, `bobcat check` (secrets masked by `secret`) and the model types all read
+ * these definitions.
+ *
+ * To add an attribute or element: add it here (elements are `{ ... } as const satisfies
+ * ElementDef`, and the helpers str/int/bool/path keep literal types), then run
+ * scripts/gen-config-artifacts.ts. Its type appears in src/config/model.ts (inferred), and the
+ * component receives it in its validated config object: no other list, type or default to edit.
  */
 import type { AttrDef, ElementDef } from "./schema-types.ts";
 import { LEVELS } from "../util/log.ts";
-import { DEFAULT_INTERNAL_PROXIES } from "../core/proxy-defaults.ts";
+import { DEFAULT_INTERNAL_PROXIES } from "./proxy-defaults.ts";
 
-const str = (doc: string, extra: Partial<AttrDef> = {}): AttrDef => ({ kind: "string", doc, ...extra });
-const int = (doc: string, def?: number, extra: Partial<AttrDef> = {}): AttrDef => ({
-  kind: "int",
-  doc,
-  default: def,
-  ...extra,
-});
-const bool = (doc: string, def?: boolean, extra: Partial<AttrDef> = {}): AttrDef => ({
-  kind: "boolean",
-  doc,
-  default: def,
-  ...extra,
-});
-const path = (doc: string, extra: Partial<AttrDef> = {}): AttrDef => ({ kind: "path", doc, ...extra });
-const ignored = (doc: string, why: string, kind: AttrDef["kind"] = "string"): AttrDef => ({ kind, doc, ignored: why });
+type Extra = Partial<AttrDef>;
+const str = <const X extends Extra = {}>(doc: string, extra?: X) =>
+  ({ kind: "string", doc, ...extra }) as { kind: "string"; doc: string } & X;
+const int = <const D extends number | undefined = undefined, const X extends Extra = {}>(
+  doc: string,
+  def?: D,
+  extra?: X,
+) => ({ kind: "int", doc, default: def, ...extra }) as { kind: "int"; doc: string; default: D } & X;
+const bool = <const D extends boolean | undefined = undefined>(doc: string, def?: D) =>
+  ({ kind: "boolean", doc, default: def }) as { kind: "boolean"; doc: string; default: D };
+const path = <const X extends Extra = {}>(doc: string, extra?: X) =>
+  ({ kind: "path", doc, ...extra }) as { kind: "path"; doc: string } & X;
+const ignored = <const K extends AttrDef["kind"] = "string">(doc: string, why: string, kind?: K) =>
+  ({ kind: kind ?? "string", doc, ignored: why }) as { kind: K; doc: string; ignored: string };
 
-export const ConfigFile: ElementDef = {
+export const ConfigFile = {
   name: "bobcat",
   doc: "A bobcat configuration file (YAML or TOML).",
   attrs: {
@@ -34,35 +39,46 @@ export const ConfigFile: ElementDef = {
     },
   },
   children: {
-    logging: { element: () => Logging, list: false },
+    logging: { element: () => Logging, list: false, defaulted: true },
     server: { element: () => Server, list: false },
   },
-};
+} as const satisfies ElementDef;
 
-export const Logging: ElementDef = {
+export const Logging = {
   name: "Logging",
   doc: "Leveled logging per component (the counterpart of logging.properties).",
   attrs: {
     level: { kind: "enum", values: LEVELS, default: "info", doc: "Default level for every component." },
     components: {
       kind: "map",
+      values: LEVELS,
       default: {},
-      doc: "Level per component: config, connector, tls, handshake, core, session, access, app.",
+      doc: "Level per component: config, connector, tls, handshake, core, session, access, websocket, app.",
+    },
+    format: {
+      kind: "enum",
+      values: ["text", "json"],
+      default: "text",
+      doc:
+        "`text`: one readable line per message; `json`: one JSON object per line with time, level, component, message and fields.",
     },
   },
-};
+} as const satisfies ElementDef;
 
-export const Server: ElementDef = {
+export const Server = {
   name: "Server",
   doc: "The whole server: services and global resources.",
   attrs: {
     port: ignored("Tomcat's shutdown port.", "bobcat stops on SIGTERM/SIGINT; there is no shutdown port", "int"),
     shutdown: ignored("Tomcat's shutdown command.", "bobcat stops on SIGTERM/SIGINT; there is no shutdown port"),
     portOffset: int("Added to every connector port and redirectPort, as in Tomcat.", 0, { min: 0 }),
-    strictServletCompliance: bool(
-      "Tomcat's STRICT_SERVLET_COMPLIANCE: flips the defaults of sessionActivityCheck and sessionLastAccessAtStart.",
-      false,
-    ),
+    strictServletCompliance: {
+      ...bool(
+        "Tomcat's STRICT_SERVLET_COMPLIANCE: flips the defaults of sessionActivityCheck and sessionLastAccessAtStart. Unset: the property org.apache.catalina.STRICT_SERVLET_COMPLIANCE (-D on the command line, or properties:), else false.",
+        false,
+      ),
+      property: "org.apache.catalina.STRICT_SERVLET_COMPLIANCE",
+    },
     gracefulStopTimeout: int("Seconds to wait for requests in flight on SIGTERM before closing them.", 30, { min: 0 }),
   },
   children: {
@@ -70,20 +86,20 @@ export const Server: ElementDef = {
     globalNamingResources: { element: () => GlobalNamingResources, list: false },
     services: { element: () => Service, list: true },
   },
-};
+} as const satisfies ElementDef;
 
-export const GlobalNamingResources: ElementDef = {
+export const GlobalNamingResources = {
   name: "GlobalNamingResources",
   doc: "Resources every context can use (data sources for DataSourceStore).",
   attrs: {},
   children: {
     resources: { element: () => Resource, list: true },
   },
-};
+} as const satisfies ElementDef;
 
 const dbcp = (doc: string) =>
   ignored(doc, "bobcat's connection pools need no tuning beyond maxTotal and maxWaitMillis");
-export const Resource: ElementDef = {
+export const Resource = {
   name: "Resource",
   doc: "A named data source: `sqlite:PATH` (embedded), `postgres://...`, `mysql://...` (the jdbc: forms too).",
   attrs: {
@@ -98,6 +114,10 @@ export const Resource: ElementDef = {
     maxWait: int("DBCP 1 spelling of maxWaitMillis.", undefined, { min: 0 }),
     auth: ignored("JNDI auth (Container/Application).", "not applicable"),
     description: ignored("Description.", "for people only"),
+    pathname: path(
+      "type UserDatabase: the tomcat-users.xml file (relative to the base directory; default conf/tomcat-users.xml).",
+    ),
+    readonly: ignored("type UserDatabase: no writes.", "bobcat never writes the users file", "boolean"),
     driverClassName: ignored("JDBC driver class.", "the driver follows from the URL"),
     factory: ignored("JNDI object factory.", "not applicable"),
     closeMethod: ignored("JNDI close method.", "not applicable"),
@@ -113,7 +133,7 @@ export const Resource: ElementDef = {
     logAbandoned: dbcp("Log abandoned connections."),
     timeBetweenEvictionRunsMillis: dbcp("Idle eviction interval."),
   },
-};
+} as const satisfies ElementDef;
 
 /** Tomcat's server-level lifecycle listeners: accepted so a server.xml translates, each with what it means here. */
 const listener = (doc: string, note: string): ElementDef => ({
@@ -127,7 +147,7 @@ const listener = (doc: string, note: string): ElementDef => ({
   },
 });
 
-export const Listener: ElementDef = {
+export const Listener = {
   name: "Listener",
   doc: "A server lifecycle listener.",
   attrs: {},
@@ -167,9 +187,9 @@ export const Listener: ElementDef = {
       },
     },
   },
-};
+} as const satisfies ElementDef;
 
-export const Service: ElementDef = {
+export const Service = {
   name: "Service",
   doc: "Connectors sharing one Engine.",
   attrs: {
@@ -177,11 +197,11 @@ export const Service: ElementDef = {
   },
   children: {
     connectors: { element: () => Connector, list: true },
-    engine: { element: () => Engine, list: false },
+    engine: { element: () => Engine, list: false, required: true },
   },
-};
+} as const satisfies ElementDef;
 
-export const Connector: ElementDef = {
+export const Connector = {
   name: "Connector",
   doc: "A listening socket: HTTP, or HTTPS when SSLEnabled.",
   attrs: {
@@ -230,6 +250,35 @@ export const Connector: ElementDef = {
     maxRequestBodySize: int(
       "Largest request body (bytes) on this connector, for every request: a larger Content-Length is answered 413 before the body is read, a chunked body fails (413) once it passes the limit; the connection is closed. bobcat's own name: Tomcat's maxPostSize/maxSwallowSize bound only some bodies. -1: no limit.",
       104857600,
+      { min: -1 },
+    ),
+    webSocketEnabled: bool(
+      "Accept WebSocket upgrades (ctx.upgradeWebSocket, hono/bun and hono/deno upgradeWebSocket) on this connector. On Deno this selects the node-compat back-end: Deno's native connection serving closes upgraded connections.",
+      false,
+    ),
+    maxWebSocketConnections: int(
+      "Open WebSocket connections on this connector; further upgrades are answered 503. -1: no limit.",
+      10000,
+      { min: -1 },
+    ),
+    webSocketMaxMessageSize: int(
+      "Largest WebSocket message (bytes, fragments together) a client may send; a larger one closes the socket with 1009.",
+      1048576,
+      { min: 125 },
+    ),
+    webSocketIdleTimeout: int(
+      "Milliseconds a WebSocket may go without a message or pong from the client before it is closed (1001). -1: no limit.",
+      120000,
+      { min: -1 },
+    ),
+    webSocketPingInterval: int(
+      "Milliseconds between pings to each WebSocket client (answered pongs keep it alive). -1: no pings.",
+      30000,
+      { min: -1 },
+    ),
+    webSocketBackpressureLimit: int(
+      "Bytes queued for one WebSocket client that does not read; past it the connection is dropped (1013) instead of growing memory. -1: no limit.",
+      4194304,
       { min: -1 },
     ),
     keepAliveTimeout: ignored("Idle keep-alive timeout (ms).", "the runtime's keep-alive timeout applies", "int"),
@@ -281,10 +330,50 @@ export const Connector: ElementDef = {
   },
   children: {
     sslHostConfigs: { element: () => SSLHostConfig, list: true },
+    upgradeProtocols: {
+      element: () => UpgradeProtocol,
+      list: true,
+      doc: "`[{ className: Http2Protocol }]` turns HTTP/2 on for this connector, as in server.xml.",
+    },
   },
-};
+} as const satisfies ElementDef;
 
-export const SSLHostConfig: ElementDef = {
+const h2 = (doc: string, kind: AttrDef["kind"] = "int") =>
+  ignored(doc, "the runtime's HTTP/2 implementation has its own limits", kind);
+export const UpgradeProtocol = {
+  name: "UpgradeProtocol",
+  doc:
+    "Tomcat's <UpgradeProtocol>: Http2Protocol turns on HTTP/2 for the connector (h2 by ALPN over TLS). Without it a TLS connector offers only http/1.1, as Tomcat does.",
+  attrs: {},
+  variants: {
+    map: {
+      Http2Protocol: { fullName: "org.apache.coyote.http2.Http2Protocol", element: () => Http2ProtocolDef },
+    },
+  },
+} as const satisfies ElementDef;
+
+export const Http2ProtocolDef = {
+  name: "Http2Protocol",
+  doc: "HTTP/2 over TLS (ALPN h2). Plain-text h2c upgrade is not offered.",
+  attrs: {
+    maxConcurrentStreams: h2("Streams per connection."),
+    maxConcurrentStreamExecution: h2("Streams processed at once per connection."),
+    initialWindowSize: h2("Initial flow-control window."),
+    readTimeout: h2("Read timeout (ms)."),
+    writeTimeout: h2("Write timeout (ms)."),
+    keepAliveTimeout: h2("Idle timeout (ms)."),
+    streamReadTimeout: h2("Stream read timeout (ms)."),
+    streamWriteTimeout: h2("Stream write timeout (ms)."),
+    maxHeaderCount: h2("Most headers in a request."),
+    maxHeaderSize: h2("Largest request header block."),
+    maxTrailerCount: h2("Most trailers."),
+    maxTrailerSize: h2("Largest trailer block."),
+    overheadCountFactor: h2("Overhead protection."),
+    compression: ignored("Response compression.", "not implemented; put a compressing proxy in front"),
+  },
+} as const satisfies ElementDef;
+
+export const SSLHostConfig = {
   name: "SSLHostConfig",
   doc: "TLS settings for one SNI host name (or _default_).",
   attrs: {
@@ -354,10 +443,11 @@ export const SSLHostConfig: ElementDef = {
   },
   children: {
     certificates: { element: () => Certificate, list: true },
+    acme: { element: () => Acme, list: false },
   },
-};
+} as const satisfies ElementDef;
 
-export const Certificate: ElementDef = {
+export const Certificate = {
   name: "Certificate",
   doc: "A server certificate and its key: PEM files or a keystore.",
   attrs: {
@@ -365,7 +455,9 @@ export const Certificate: ElementDef = {
     certificateFile: path("PEM certificate (leaf, optionally followed by the chain)."),
     certificateKeyFile: path("PEM private key (default: certificateFile)."),
     certificateChainFile: path("PEM intermediates, without the leaf."),
-    certificateKeystoreFile: path("JKS or PKCS12 keystore."),
+    certificateKeystoreFile: path(
+      "JKS or PKCS12 keystore (default with another keystore attribute set: ${user.home}/.keystore, as in Tomcat).",
+    ),
     certificateKeystorePassword: str("Keystore password (default: changeit, as in Tomcat).", { secret: true }),
     certificateKeystorePasswordFile: path("File whose first line is the keystore password."),
     certificateKeystoreType: {
@@ -382,9 +474,59 @@ export const Certificate: ElementDef = {
       false,
     ),
   },
-};
+} as const satisfies ElementDef;
 
-export const Engine: ElementDef = {
+export const Acme = {
+  name: "Acme",
+  doc: "bobcat: obtain and renew this SSLHostConfig's certificate from an ACME CA (RFC 8555), instead of certificates.",
+  attrs: {
+    directory: str(
+      "ACME directory: `letsencrypt` (production), `letsencrypt-staging` (or `staging`), or any RFC 8555 directory URL.",
+      { default: "letsencrypt" },
+    ),
+    email: str("Contact e-mail registered with the account (expiry notices)."),
+    termsOfServiceAgreed: bool("You agree to the CA's terms of service (required to register an account).", false),
+    eabKeyId: str("External Account Binding key id (ZeroSSL, Google, Sectigo and other CAs ask for one)."),
+    eabHmacKey: str("External Account Binding HMAC key (base64url, as the CA gives it).", { secret: true }),
+    keyType: {
+      kind: "enum",
+      values: ["EC-P256", "RSA-2048", "RSA-3072", "RSA-4096"],
+      synonyms: { ec: "EC-P256", "p-256": "EC-P256", rsa: "RSA-2048", rsa2048: "RSA-2048", rsa3072: "RSA-3072" },
+      default: "EC-P256",
+      doc: "Key of the certificate: EC P-256, or RSA 2048/3072/4096.",
+    },
+    names: {
+      kind: "list",
+      default: [],
+      doc: "DNS names on the certificate besides the SSLHostConfig's hostName (`*.example.com` needs dns-01).",
+    },
+    challengeTypes: {
+      kind: "list",
+      default: ["tls-alpn-01", "http-01", "dns-01"],
+      doc:
+        "Challenge types allowed, in order of preference: tls-alpn-01 (where a back-end can answer acme-tls/1: none yet, see README), http-01 (on the service's plain HTTP connectors), dns-01 (needs dnsHook).",
+    },
+    dnsHook: path(
+      "Module exporting `present(name, value)` and `cleanup(name, value)` that set DNS TXT records (dns-01).",
+    ),
+    directoryTrustFile: path(
+      "PEM CA certificates trusted for the directory's HTTPS besides the system's (a private CA: step-ca, Pebble).",
+    ),
+    storeDirectory: path("Where the account key, certificates and keys are kept (0600 files).", { default: "acme" }),
+    dataSourceName: str(
+      "A global PostgreSQL Resource shared by several instances: certificates, challenge tokens and the order lock live there instead of storeDirectory.",
+    ),
+    retryDelay: int(
+      "Seconds before the first retry after a failed order; doubled after each failure, up to a day.",
+      60,
+      {
+        min: 1,
+      },
+    ),
+  },
+} as const satisfies ElementDef;
+
+export const Engine = {
   name: "Engine",
   doc: "Routes requests of a service to its hosts.",
   attrs: {
@@ -396,10 +538,11 @@ export const Engine: ElementDef = {
   children: {
     hosts: { element: () => Host, list: true },
     valves: { element: () => Valve, list: true },
+    realm: { element: () => Realm, list: false },
   },
-};
+} as const satisfies ElementDef;
 
-export const Host: ElementDef = {
+export const Host = {
   name: "Host",
   doc: "A virtual host.",
   attrs: {
@@ -414,10 +557,11 @@ export const Host: ElementDef = {
   children: {
     contexts: { element: () => Context, list: true },
     valves: { element: () => Valve, list: true },
+    realm: { element: () => Realm, list: false },
   },
-};
+} as const satisfies ElementDef;
 
-export const Context: ElementDef = {
+export const Context = {
   name: "Context",
   doc: "A web application: a static docBase and/or a handler module.",
   attrs: {
@@ -440,6 +584,7 @@ export const Context: ElementDef = {
     ),
     sessionTrackingModes: {
       kind: "list",
+      values: ["COOKIE", "URL", "SSL"],
       default: ["COOKIE", "URL"],
       doc:
         "How the session id travels: COOKIE, URL (;jsessionid= path parameter), or SSL alone (the TLS session id is the session id).",
@@ -449,6 +594,16 @@ export const Context: ElementDef = {
     allowLoopbackBehindProxy: bool(
       "bobcat:manager without loginConfig: when a RemoteIpValve applies to this context, still let in clients whose connection and every forwarded address are loopback (off: behind a proxy nobody gets in without a login).",
       false,
+    ),
+    webSocketAllowedOrigins: {
+      kind: "list",
+      default: [],
+      doc:
+        "Origins (`https://app.example.com`) besides the request's own that may open WebSockets here; `*` allows every origin (no cross-site WebSocket hijacking protection).",
+    },
+    webSocketSessionRefresh: bool(
+      "Each WebSocket message refreshes the last-access time of the HTTP session of the upgrade, so an active socket keeps its session.",
+      true,
     ),
     hstsEnabled: bool("Send Strict-Transport-Security on HTTPS responses.", false),
     hstsMaxAgeSeconds: int("HSTS max-age.", 0, { min: 0 }),
@@ -465,39 +620,38 @@ export const Context: ElementDef = {
   children: {
     securityConstraints: { element: () => SecurityConstraint, list: true },
     valves: { element: () => Valve, list: true },
-    manager: { element: () => Manager, list: false },
-    cookieProcessor: { element: () => CookieProcessor, list: false },
+    manager: { element: () => Manager, list: false, defaulted: true },
+    cookieProcessor: { element: () => CookieProcessor, list: false, defaulted: true },
     loginConfig: { element: () => LoginConfig, list: false },
     realm: { element: () => Realm, list: false },
     resources: { element: () => Resource, list: true },
   },
-};
+} as const satisfies ElementDef;
 
-export const LoginConfig: ElementDef = {
+export const LoginConfig = {
   name: "LoginConfig",
   doc: "web.xml <login-config>: how users of constrained URLs authenticate.",
   attrs: {
     authMethod: {
       kind: "enum",
-      values: ["CLIENT-CERT", "BASIC"],
+      values: ["CLIENT-CERT", "BASIC", "DIGEST", "FORM"],
       required: true,
-      doc: "CLIENT-CERT: the verified TLS client certificate; BASIC: user name and password against the realm.",
+      doc:
+        "CLIENT-CERT: the verified TLS client certificate; BASIC, DIGEST (RFC 7616) and FORM (j_security_check): user name and password against the realm.",
     },
-    realmName: str("Realm name shown by BASIC authentication.", { default: "bobcat" }),
+    realmName: str("Realm name shown by BASIC and DIGEST authentication.", { default: "bobcat" }),
+    formLoginPage: str(
+      "FORM: the login page, a path in the context (e.g. /login.html), served in place of the page asked for.",
+    ),
+    formErrorPage: str("FORM: the page served when a login fails (e.g. /error.html)."),
   },
-};
+} as const satisfies ElementDef;
 
-export const Realm: ElementDef = {
+export const Realm = {
   name: "Realm",
   doc:
-    "Users and their roles (Tomcat's MemoryRealm with tomcat-users.xml inline), inside Tomcat's LockOutRealm: after failureCount failed BASIC logins in a row a user name is refused, even with the right password, for lockOutTime seconds.",
+    "Users and their roles. Tomcat's realms: MemoryRealm (users inline or a tomcat-users.xml file), UserDatabaseRealm (the GlobalNamingResources UserDatabase), DataSourceRealm (users and roles tables), LockOutRealm and CombinedRealm around nested realms. The innermost realm defined (context, else host, else engine) applies. A realm that is not a LockOutRealm is still wrapped in one with the attributes below, as Tomcat's own server.xml wraps every realm: after failureCount failed logins in a row a user name is refused, even with the right password, for lockOutTime seconds.",
   attrs: {
-    className: {
-      kind: "enum",
-      values: ["MemoryRealm", "org.apache.catalina.realm.MemoryRealm"],
-      default: "MemoryRealm",
-      doc: "The realm implementation.",
-    },
     failureCount: int("LockOutRealm: failed logins in a row that lock a user name out (0: no lock-out).", 5, {
       min: 0,
     }),
@@ -516,13 +670,160 @@ export const Realm: ElementDef = {
       3600,
       { min: 0 },
     ),
+    allRolesMode: {
+      kind: "enum",
+      values: ["strict", "authOnly", "strictAuthOnly"],
+      default: "strict",
+      doc: "How authRoles `*` is read; bobcat reads it as any authenticated user in every mode.",
+    },
+  },
+  children: {
+    credentialHandler: { element: () => CredentialHandler, list: false },
+  },
+  variants: {
+    defaultVariant: "MemoryRealm",
+    map: {
+      MemoryRealm: { fullName: "org.apache.catalina.realm.MemoryRealm", element: () => MemoryRealmDef },
+      UserDatabaseRealm: {
+        fullName: "org.apache.catalina.realm.UserDatabaseRealm",
+        element: () => UserDatabaseRealmDef,
+      },
+      DataSourceRealm: { fullName: "org.apache.catalina.realm.DataSourceRealm", element: () => DataSourceRealmDef },
+      LockOutRealm: { fullName: "org.apache.catalina.realm.LockOutRealm", element: () => LockOutRealmDef },
+      CombinedRealm: { fullName: "org.apache.catalina.realm.CombinedRealm", element: () => CombinedRealmDef },
+    },
+  },
+} as const satisfies ElementDef;
+
+export const MemoryRealmDef = {
+  name: "MemoryRealm",
+  doc: "Users listed inline (users:) and/or read at start from a tomcat-users.xml-format file (pathname).",
+  attrs: {
+    pathname: path("A tomcat-users.xml-format file (<user username password roles>), relative to the base directory."),
   },
   children: {
     users: { element: () => RealmUser, list: true },
   },
-};
+} as const satisfies ElementDef;
 
-export const RealmUser: ElementDef = {
+export const UserDatabaseRealmDef = {
+  name: "UserDatabaseRealm",
+  doc:
+    "Users, roles and groups of a UserDatabase: the server.globalNamingResources resource named resourceName (type UserDatabase, pathname: conf/tomcat-users.xml).",
+  attrs: {
+    resourceName: str("Name of the global UserDatabase resource.", { default: "UserDatabase" }),
+    localJndiResource: ignored(
+      "Look the resource up in the context.",
+      "the resource is always the global one",
+      "boolean",
+    ),
+    useStaticPrincipal: ignored("Principal class.", "not applicable", "boolean"),
+  },
+} as const satisfies ElementDef;
+
+export const DataSourceRealmDef = {
+  name: "DataSourceRealm",
+  doc: "Users and roles in database tables, through a named data source (SQLite, PostgreSQL, MySQL).",
+  attrs: {
+    dataSourceName: str("Name of the Resource (global first, then the context's).", { required: true }),
+    localDataSource: bool("Look the data source up among the context's resources only.", false),
+    userTable: str("Table of users.", { required: true }),
+    userNameCol: str("Column of user names (in userTable and userRoleTable).", { required: true }),
+    userCredCol: str("Column of stored passwords (in userTable), in the credentialHandler's format.", {
+      required: true,
+    }),
+    userRoleTable: str("Table of user roles (user name, role name)."),
+    roleNameCol: str("Column of role names (in userRoleTable)."),
+  },
+} as const satisfies ElementDef;
+
+export const LockOutRealmDef = {
+  name: "LockOutRealm",
+  doc: "Tomcat's LockOutRealm: the nested realms, with user names locked out after failureCount failures.",
+  attrs: {},
+  children: {
+    realms: { element: (): ElementDef => Realm, list: true },
+  },
+} as const satisfies ElementDef;
+
+export const CombinedRealmDef = {
+  name: "CombinedRealm",
+  doc: "Tomcat's CombinedRealm: a user is authenticated by the first nested realm that knows the name.",
+  attrs: {},
+  children: {
+    realms: { element: (): ElementDef => Realm, list: true },
+  },
+} as const satisfies ElementDef;
+
+export const CredentialHandler = {
+  name: "CredentialHandler",
+  doc: "How stored passwords are compared (Tomcat's formats, as digest.sh prints them).",
+  attrs: {},
+  variants: {
+    map: {
+      MessageDigestCredentialHandler: {
+        fullName: "org.apache.catalina.realm.MessageDigestCredentialHandler",
+        element: () => MessageDigestCredentialHandlerDef,
+      },
+      SecretKeyCredentialHandler: {
+        fullName: "org.apache.catalina.realm.SecretKeyCredentialHandler",
+        element: () => SecretKeyCredentialHandlerDef,
+      },
+      NestedCredentialHandler: {
+        fullName: "org.apache.catalina.realm.NestedCredentialHandler",
+        element: () => NestedCredentialHandlerDef,
+      },
+    },
+  },
+} as const satisfies ElementDef;
+
+export const MessageDigestCredentialHandlerDef = {
+  name: "MessageDigestCredentialHandler",
+  doc:
+    "Digested passwords: `salt$iterations$hexdigest`, a plain hex digest, or {SHA}/{MD5}/{SSHA}; plain text without algorithm.",
+  attrs: {
+    algorithm: str("MessageDigest algorithm: SHA-256, SHA-512, SHA-1, MD5 (none: plain text)."),
+    iterations: int("Iterations when making a stored password.", 1, { min: 1 }),
+    saltLength: int("Salt bytes when making a stored password.", 32, { min: 0 }),
+    encoding: str("Character encoding of passwords.", { default: "UTF-8" }),
+    logInvalidStoredCredentials: ignored(
+      "Log malformed stored passwords.",
+      "malformed ones simply never match",
+      "boolean",
+    ),
+  },
+} as const satisfies ElementDef;
+
+export const SecretKeyCredentialHandlerDef = {
+  name: "SecretKeyCredentialHandler",
+  doc: "PBKDF2 passwords: `salt$iterations$hexkey`.",
+  attrs: {
+    algorithm: str("PBKDF2WithHmacSHA1 (Tomcat's default), PBKDF2WithHmacSHA256, PBKDF2WithHmacSHA512.", {
+      default: "PBKDF2WithHmacSHA1",
+    }),
+    iterations: int("Iterations when making a stored password.", 20000, { min: 1 }),
+    keyLength: int("Key bits when making a stored password (matching uses the stored key's length).", 160, {
+      min: 8,
+    }),
+    saltLength: int("Salt bytes when making a stored password.", 32, { min: 0 }),
+    logInvalidStoredCredentials: ignored(
+      "Log malformed stored passwords.",
+      "malformed ones simply never match",
+      "boolean",
+    ),
+  },
+} as const satisfies ElementDef;
+
+export const NestedCredentialHandlerDef = {
+  name: "NestedCredentialHandler",
+  doc: "A password matches when any of the nested handlers matches it.",
+  attrs: {},
+  children: {
+    credentialHandlers: { element: (): ElementDef => CredentialHandler, list: true },
+  },
+} as const satisfies ElementDef;
+
+export const RealmUser = {
   name: "User",
   doc: "A user: for CLIENT-CERT the username is the certificate's subject DN (e.g. `CN=alice, O=Example`).",
   attrs: {
@@ -530,9 +831,9 @@ export const RealmUser: ElementDef = {
     password: str("Password for BASIC authentication.", { secret: true }),
     roles: { kind: "list", default: [], doc: "Roles of the user." },
   },
-};
+} as const satisfies ElementDef;
 
-export const CookieProcessor: ElementDef = {
+export const CookieProcessor = {
   name: "CookieProcessor",
   doc: "Cookie settings (Tomcat's Rfc6265CookieProcessor).",
   attrs: {
@@ -549,9 +850,9 @@ export const CookieProcessor: ElementDef = {
       doc: "SameSite on the session cookie (bobcat's default is lax; Tomcat's is unset).",
     },
   },
-};
+} as const satisfies ElementDef;
 
-export const Manager: ElementDef = {
+export const Manager = {
   name: "Manager",
   doc: "The session manager of a context.",
   attrs: {
@@ -581,7 +882,7 @@ export const Manager: ElementDef = {
     secureRandomAlgorithm: str("Accepted: ids always come from the runtime's CSPRNG."),
   },
   children: {
-    sessionIdGenerator: { element: () => SessionIdGenerator, list: false },
+    sessionIdGenerator: { element: () => SessionIdGenerator, list: false, defaulted: true },
   },
   variants: {
     defaultVariant: "StandardManager",
@@ -593,19 +894,24 @@ export const Manager: ElementDef = {
       },
     },
   },
-};
+} as const satisfies ElementDef;
 
-export const StandardManagerDef: ElementDef = {
+/** A sessionAttributeValueClassNameFilter written for Java (java.lang.String...): it would keep no attribute here. */
+export function namesJavaClasses(pattern: string): boolean {
+  return /\bjava(x)?\\?\.|jakarta\\?\./.test(pattern);
+}
+
+export const StandardManagerDef = {
   name: "StandardManager",
   doc: "Sessions in memory, written to one file on stop and read back on start.",
   attrs: {
-    pathname: str('Persistence file, relative to the context\'s work directory; "" turns persistence off.', {
-      default: "SESSIONS.ser",
-    }),
+    pathname: str(
+      "Persistence file (e.g. SESSIONS.ser), relative to the context's work directory. Unset or \"\": persistence off (Tomcat's default).",
+    ),
   },
-};
+} as const satisfies ElementDef;
 
-export const PersistentManagerDef: ElementDef = {
+export const PersistentManagerDef = {
   name: "PersistentManager",
   doc:
     "Sessions swapped out to a Store, backed up, and saved on restart; several instances can share a DataSourceStore.",
@@ -622,9 +928,13 @@ export const PersistentManagerDef: ElementDef = {
       { min: -1 },
     ),
     saveOnRestart: bool("On stop, write every session to the store (false: expire them).", true),
-    storeBacklogLimit: int("bobcat: most failed store writes kept for retry while the store is down.", 50000, {
-      min: 0,
-    }),
+    storeBacklogLimit: int(
+      "bobcat: most failed store writes kept for retry while the store is down (0: none; a failed write is logged and dropped).",
+      50000,
+      {
+        min: 0,
+      },
+    ),
     consistency: {
       kind: "enum",
       values: ["sticky", "shared"],
@@ -636,9 +946,9 @@ export const PersistentManagerDef: ElementDef = {
   children: {
     store: { element: () => Store, list: false },
   },
-};
+} as const satisfies ElementDef;
 
-export const Store: ElementDef = {
+export const Store = {
   name: "Store",
   doc: "Where a PersistentManager keeps sessions.",
   attrs: {},
@@ -649,17 +959,17 @@ export const Store: ElementDef = {
       RedisStore: { fullName: "org.apache.catalina.session.RedisStore", element: () => RedisStoreDef },
     },
   },
-};
+} as const satisfies ElementDef;
 
-export const FileStoreDef: ElementDef = {
+export const FileStoreDef = {
   name: "FileStore",
   doc: "One <id>.session file per session.",
   attrs: {
     directory: str("Directory, relative to the context's work directory (default: the work directory itself)."),
   },
-};
+} as const satisfies ElementDef;
 
-export const DataSourceStoreDef: ElementDef = {
+export const DataSourceStoreDef = {
   name: "DataSourceStore",
   doc: "Sessions in a database table (SQLite, PostgreSQL, MySQL) through a named data source.",
   attrs: {
@@ -676,9 +986,9 @@ export const DataSourceStoreDef: ElementDef = {
       default: "version",
     }),
   },
-};
+} as const satisfies ElementDef;
 
-export const RedisStoreDef: ElementDef = {
+export const RedisStoreDef = {
   name: "RedisStore",
   doc:
     "bobcat: sessions in Redis or Valkey (ioredis); TTLs follow maxInactiveInterval, every write is one atomic script.",
@@ -686,9 +996,9 @@ export const RedisStoreDef: ElementDef = {
     url: str("The server: redis://[user:password@]host:port[/db] (rediss:// for TLS).", { required: true }),
     keyPrefix: str("First part of every key.", { default: "bobcat" }),
   },
-};
+} as const satisfies ElementDef;
 
-export const SessionIdGenerator: ElementDef = {
+export const SessionIdGenerator = {
   name: "SessionIdGenerator",
   doc: "How session ids are made.",
   attrs: {
@@ -701,9 +1011,9 @@ export const SessionIdGenerator: ElementDef = {
     sessionIdLength: int("Random bytes per id; the id has twice as many upper-case hex characters.", 16, { min: 2 }),
     jvmRoute: str("Ignored in favour of the Engine's jvmRoute, as in Tomcat."),
   },
-};
+} as const satisfies ElementDef;
 
-export const SecurityConstraint: ElementDef = {
+export const SecurityConstraint = {
   name: "SecurityConstraint",
   doc: "web.xml <security-constraint>: URL patterns, the transport they require, and who may see them.",
   attrs: {
@@ -721,9 +1031,9 @@ export const SecurityConstraint: ElementDef = {
       doc: "CONFIDENTIAL/INTEGRAL redirect plain HTTP to the connector's redirectPort (302).",
     },
   },
-};
+} as const satisfies ElementDef;
 
-export const Valve: ElementDef = {
+export const Valve = {
   name: "Valve",
   doc: "A request-processing component chosen by className.",
   attrs: {},
@@ -736,17 +1046,25 @@ export const Valve: ElementDef = {
         fullName: "org.apache.catalina.ha.session.JvmRouteBinderValve",
         element: () => JvmRouteBinderValve,
       },
+      RemoteAddrValve: { fullName: "org.apache.catalina.valves.RemoteAddrValve", element: () => RemoteAddrValve },
+      RemoteCIDRValve: { fullName: "org.apache.catalina.valves.RemoteCIDRValve", element: () => RemoteCIDRValve },
+      RemoteHostValve: { fullName: "org.apache.catalina.valves.RemoteHostValve", element: () => RemoteHostValve },
+      HealthCheckValve: { fullName: "org.apache.catalina.valves.HealthCheckValve", element: () => HealthCheckValve },
+      ErrorReportValve: { fullName: "org.apache.catalina.valves.ErrorReportValve", element: () => ErrorReportValve },
     },
   },
-};
+} as const satisfies ElementDef;
 
-export const AccessLogValve: ElementDef = {
+export const AccessLogValve = {
   name: "AccessLogValve",
   doc: "Writes one line per request in common/combined or a custom pattern.",
   attrs: {
-    pattern: str("`common`, `combined`, or a pattern of %h %l %u %t %r %s %b %D %T %{Header}i ...", {
-      default: "common",
-    }),
+    pattern: str(
+      "`common`, `combined`, `json` (one JSON object per line), or a pattern of %h %l %u %t %r %s %b %D %T %{Header}i ...",
+      {
+        default: "common",
+      },
+    ),
     directory: path("Log directory (relative to the base directory); `-` writes to stdout.", { default: "logs" }),
     prefix: str("File name prefix.", { default: "localhost_access_log" }),
     suffix: str("File name suffix.", { default: ".txt" }),
@@ -757,12 +1075,12 @@ export const AccessLogValve: ElementDef = {
     buffered: bool("Buffer lines and flush every second.", true),
     enabled: bool("Turn the valve off without removing it.", true),
   },
-};
+} as const satisfies ElementDef;
 
 const INTERNAL_PROXIES_DOC =
   "Regex of proxy addresses whose forwarded headers are believed (default: private, loopback and link-local ranges, as Tomcat).";
 
-export const JvmRouteBinderValve: ElementDef = {
+export const JvmRouteBinderValve = {
   name: "JvmRouteBinderValve",
   doc:
     "Sticky-session failover: a request whose session id ends in another node's jvmRoute takes the session over (loaded from the PersistentManager's store) and rewrites the id's route to this Engine's jvmRoute, so the balancer keeps the client here.",
@@ -773,9 +1091,9 @@ export const JvmRouteBinderValve: ElementDef = {
       "the old id is told to sessionIdChanged listeners instead",
     ),
   },
-};
+} as const satisfies ElementDef;
 
-export const RemoteIpValve: ElementDef = {
+export const RemoteIpValve = {
   name: "RemoteIpValve",
   doc: "Client address and protocol from a trusted proxy's X-Forwarded-* headers.",
   attrs: {
@@ -795,9 +1113,9 @@ export const RemoteIpValve: ElementDef = {
       "the access log always uses the forwarded values",
     ),
   },
-};
+} as const satisfies ElementDef;
 
-export const SSLValve: ElementDef = {
+export const SSLValve = {
   name: "SSLValve",
   doc: "Client certificate, cipher and TLS session id from a trusted proxy's headers (mod_headers, nginx).",
   attrs: {
@@ -813,7 +1131,85 @@ export const SSLValve: ElementDef = {
     internalProxies: { kind: "regex", doc: INTERNAL_PROXIES_DOC, default: DEFAULT_INTERNAL_PROXIES },
     trustedProxies: { kind: "regex", doc: "Regex of further proxy addresses whose headers are believed." },
   },
-};
+} as const satisfies ElementDef;
+
+const filterAttrs = <const K extends "regex" | "list">(what: string, kind: K) => ({
+  allow: {
+    kind,
+    doc: kind === "regex"
+      ? `Regex the whole ${what} must match to be let in.`
+      : "Address ranges (CIDR: 10.0.0.0/8, ::1) let in.",
+  },
+  deny: {
+    kind,
+    doc: kind === "regex"
+      ? `Regex of ${what}s refused (checked before allow).`
+      : "Address ranges refused (checked before allow).",
+  },
+  denyStatus: int("Status answered to a refused request.", 403, { min: 400, max: 599 }),
+  addConnectorPort: bool(
+    kind === "regex"
+      ? `Match \`${what};connectorPort\` instead (one valve for several connectors).`
+      : "Entries may end in ;port, matched against the connector's port.",
+    false,
+  ),
+  invalidAuthenticationWhenDeny: bool(
+    "Tomcat turns a refusal into a failed login only with preemptiveAuthentication, which bobcat does not have: refused requests get denyStatus either way.",
+    false,
+  ),
+  usePeerAddress: bool("Match the TCP peer's address, not the one a RemoteIpValve took from X-Forwarded-For.", false),
+});
+
+export const RemoteAddrValve = {
+  name: "RemoteAddrValve",
+  doc:
+    "Lets in or refuses clients by their address (canonical text: 127.0.0.1, ::1), matched by regex. Without allow or deny everyone is refused, as Tomcat.",
+  attrs: filterAttrs("address", "regex"),
+} as const satisfies ElementDef;
+
+export const RemoteCIDRValve = {
+  name: "RemoteCIDRValve",
+  doc: "Lets in or refuses clients by address range (allow/deny: comma lists of CIDR ranges).",
+  attrs: filterAttrs("address", "list"),
+} as const satisfies ElementDef;
+
+export const RemoteHostValve = {
+  name: "RemoteHostValve",
+  doc:
+    "Tomcat matches the client's host name, which is its address unless the connector has enableLookups; bobcat never looks names up, so the regex matches the address text, as Tomcat with enableLookups=false.",
+  attrs: filterAttrs("host name", "regex"),
+} as const satisfies ElementDef;
+
+export const HealthCheckValve = {
+  name: "HealthCheckValve",
+  doc: 'Answers `path` with 200 {"status":"UP"} (503 {"status":"DOWN"} while a context of the host has not started).',
+  attrs: {
+    path: str("Path answered.", { default: "/health" }),
+    checkContainersAvailable: bool("Answer DOWN while any context is not started.", true),
+  },
+} as const satisfies ElementDef;
+
+export const ErrorReportValve = {
+  name: "ErrorReportValve",
+  doc:
+    "The error pages bobcat itself writes (404, 403, 401, 500...): with or without the message, with or without the server name, or a file per status code (errorCode.404: path) or exception type (exceptionType.*).",
+  attrs: {
+    showReport: bool("Include the message and description.", true),
+    showServerInfo: bool("Include the server name at the bottom.", true),
+    errorCodes: {
+      kind: "map",
+      default: {},
+      doc:
+        'status code → file served as that status\'s page (server.xml: errorCode.404="path"); 0 is the page for every status without its own.',
+    },
+    exceptionTypes: {
+      kind: "map",
+      default: {},
+      doc:
+        'server.xml exceptionType.NAME="path": bobcat has no Java exceptions; java.lang.Throwable and java.lang.Exception are used for 500 pages.',
+    },
+  },
+} as const satisfies ElementDef;
 
 /** Every element, for the JSON Schema and the README reference. */
 export const ALL_ELEMENTS: ElementDef[] = [
@@ -825,6 +1221,9 @@ export const ALL_ELEMENTS: ElementDef[] = [
   Connector,
   SSLHostConfig,
   Certificate,
+  Acme,
+  UpgradeProtocol,
+  Http2ProtocolDef,
   Engine,
   Host,
   Context,
@@ -847,4 +1246,18 @@ export const ALL_ELEMENTS: ElementDef[] = [
   RemoteIpValve,
   SSLValve,
   JvmRouteBinderValve,
+  RemoteAddrValve,
+  RemoteCIDRValve,
+  RemoteHostValve,
+  HealthCheckValve,
+  ErrorReportValve,
+  MemoryRealmDef,
+  UserDatabaseRealmDef,
+  DataSourceRealmDef,
+  LockOutRealmDef,
+  CombinedRealmDef,
+  CredentialHandler,
+  MessageDigestCredentialHandlerDef,
+  SecretKeyCredentialHandlerDef,
+  NestedCredentialHandlerDef,
 ];

@@ -4,10 +4,10 @@
  * resolves paths. Reports every problem found, not just the first.
  */
 import { isAbsolute, resolve } from "node:path";
-import type { AttrDef, ElementDef } from "./schema-types.ts";
+import type { AttrDef, ElementDef, Infer } from "./schema-types.ts";
 import type { ParsedSource, PathSeg } from "./source.ts";
 import { BobcatError, type Where } from "../util/errors.ts";
-import { fromJavaRegex } from "../core/proxy-defaults.ts";
+import { fromJavaRegex } from "./proxy-defaults.ts";
 
 /** Where each validated element and attribute came from, for errors found later (TLS, stores). */
 export const SOURCE = Symbol("bobcat.source");
@@ -36,6 +36,8 @@ export class Validator {
   constructor(
     private readonly source: ParsedSource,
     private readonly baseDir: string,
+    /** The expanded properties, for attributes whose default is a property (`AttrDef.property`). */
+    private readonly properties: Record<string, string> = {},
   ) {}
 
   where(path: PathSeg[], key = false): Where {
@@ -52,6 +54,11 @@ export class Validator {
 
   error(code: string, path: PathSeg[], message: string, fix?: string, key = false): void {
     this.errors.push(new BobcatError(code, message, { where: this.where(path, key), fix }));
+  }
+
+  /** The validated value of `def`: the validator builds exactly the shape `Infer` describes. */
+  validate<E extends ElementDef>(def: E, data: unknown, path: PathSeg[]): Infer<E> {
+    return this.element(def, data, path) as Infer<E>;
   }
 
   element(def: ElementDef, data: unknown, path: PathSeg[]): Record<string, unknown> {
@@ -79,6 +86,17 @@ export class Validator {
     const known = new Set([...Object.keys(attrs), ...Object.keys(children), ...(def.variants ? ["className"] : [])]);
     for (const key of Object.keys(input)) {
       if (known.has(key)) continue;
+      const home = def.variants && otherVariant(def, key);
+      if (home) {
+        this.error(
+          "config.unknownAttribute",
+          [...path, key],
+          `"${key}" belongs to ${home}, not to ${out.className}`,
+          `set className: ${home}, or remove ${key}`,
+          true,
+        );
+        continue;
+      }
       const suggestion = didYouMean(key, [...known]);
       this.error(
         "config.unknownAttribute",
@@ -93,7 +111,11 @@ export class Validator {
     for (const [name, a] of Object.entries(attrs)) {
       const present = Object.hasOwn(input, name) && input[name] !== null;
       if (!present) {
-        if (a.required) {
+        const fromProperty = a.property === undefined ? undefined : this.properties[a.property];
+        if (fromProperty !== undefined) {
+          const v = this.attr(a, fromProperty, ["properties", a.property!], `property ${a.property} for ${def.name}`);
+          if (v !== undefined) out[name] = v;
+        } else if (a.required) {
           this.error("config.required", [...path, name], `${def.name} needs "${name}"`, `add ${name}: ${hint(a)}`);
         } else if (a.default !== undefined) {
           out[name] = structuredClone(a.default);
@@ -114,6 +136,17 @@ export class Validator {
       const raw = input[name];
       if (raw === undefined || raw === null) {
         if (c.list) out[name] = [];
+        else if (c.defaulted) out[name] = this.element(c.element(), {}, [...path, name]);
+        else if (c.required) {
+          this.error(
+            "config.required",
+            [...path, name],
+            `${def.name} needs ${name} (a <${c.element().name}>)`,
+            c.element().variants
+              ? `add ${name}: { className: ${Object.keys(c.element().variants!.map).join(" | ")}, ... }`
+              : `add ${name}: (see config/server.yaml)`,
+          );
+        }
         continue;
       }
       if (c.list) {
@@ -177,7 +210,8 @@ export class Validator {
     return undefined;
   }
 
-  private attr(a: AttrDef, v: unknown, path: PathSeg[], element: string): unknown {
+  /** One attribute's value checked and converted; undefined (with an error recorded) when it is wrong. */
+  attr(a: AttrDef, v: unknown, path: PathSeg[], element: string): unknown {
     const name = String(path[path.length - 1]);
     const bad = (expected: string, fix?: string) => {
       this.error(
@@ -222,10 +256,17 @@ export class Validator {
         if (syn) return syn[1];
         return bad(`one of ${a.values!.join(", ")}`, `use one of: ${a.values!.join(", ")}`);
       }
-      case "list":
-        if (Array.isArray(v) && v.every((x) => ["string", "number"].includes(typeof x))) return v.map(String);
-        if (typeof v === "string") return v.split(",").map((s) => s.trim()).filter((s) => s);
-        return bad("a list of strings");
+      case "list": {
+        let items: string[];
+        if (Array.isArray(v) && v.every((x) => ["string", "number"].includes(typeof x))) items = v.map(String);
+        else if (typeof v === "string") items = v.split(",").map((s) => s.trim()).filter((s) => s);
+        else return bad("a list of strings");
+        if (!a.values) return items;
+        const out = items.map((x) => a.values!.find((y) => y.toLowerCase() === x.trim().toLowerCase()));
+        const wrong = items.find((_, i) => out[i] === undefined);
+        if (wrong !== undefined) return bad(`a list of ${a.values.join(", ")}`, `use one of: ${a.values.join(", ")}`);
+        return out;
+      }
       case "regex":
         if (typeof v !== "string") return bad("a regular expression string");
         try {
@@ -240,6 +281,19 @@ export class Validator {
           for (const [k, x] of Object.entries(v)) {
             if (x !== null && typeof x === "object") return bad("a mapping of names to plain values");
             out[k] = String(x);
+            if (a.values) {
+              const hit = a.values.find((y) => y.toLowerCase() === out[k]!.trim().toLowerCase());
+              if (hit === undefined) {
+                this.error(
+                  "config.type",
+                  [...path, k],
+                  `${element} ${name}: "${out[k]}" for ${k} is not one of ${a.values.join(", ")}`,
+                  `use one of: ${a.values.join(", ")}`,
+                );
+                return undefined;
+              }
+              out[k] = hit;
+            }
           }
           return out;
         }
@@ -264,6 +318,14 @@ function attachSource(
     raw: (name) => input[name],
   };
   Object.defineProperty(out, SOURCE, { value: info, enumerable: false });
+}
+
+/** The variant of `def` (by className) that has attribute or child `key`, if any. */
+function otherVariant(def: ElementDef, key: string): string | undefined {
+  return Object.entries(def.variants!.map).find(([, v]) => {
+    const e = v.element();
+    return Object.hasOwn(e.attrs, key) || Object.hasOwn(e.children ?? {}, key);
+  })?.[0];
 }
 
 function formatWhereShort(w: Where): string {

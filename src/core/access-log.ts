@@ -33,7 +33,33 @@ export interface AccessEntry {
 
 type Part = (e: AccessEntry) => string;
 
+/** The `json` pattern: one JSON object per request, in the server log's shape (component "access"). */
+function jsonEntry(e: AccessEntry): string {
+  const message = `${e.request.method} ${e.url.pathname}${e.url.search} ${e.protocol} ${e.status}`;
+  return JSON.stringify({
+    time: new Date(e.startMs).toISOString(),
+    level: "info",
+    component: "access",
+    message,
+    fields: {
+      remoteAddr: e.remoteAddr,
+      user: e.ctx?.principal?.name ?? null,
+      method: e.request.method,
+      path: e.url.pathname,
+      query: e.url.search || null,
+      protocol: e.protocol,
+      status: e.status,
+      bytes: e.bytes ?? null,
+      durationMs: Math.round((e.endMs - e.startMs) * 1000) / 1000,
+      host: e.ctx?.serverName ?? e.url.hostname,
+      referer: e.request.headers.get("referer"),
+      userAgent: e.request.headers.get("user-agent"),
+    },
+  });
+}
+
 export function compilePattern(pattern: string): Part {
+  if (pattern === "json") return jsonEntry;
   const src = PATTERNS[pattern] ?? pattern;
   const parts: Part[] = [];
   const re = /%(\{([^}]*)\})?([a-zA-Z%])/g;

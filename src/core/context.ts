@@ -5,7 +5,19 @@
 import type { X509Certificate } from "@peculiar/x509";
 
 import type { HttpSession } from "../session/types.ts";
+import {
+  type ContextWebSockets,
+  type UpgradeOptions,
+  upgradeWebSocket,
+  type WebSocketPort,
+  type WSEvents as WSEventsOf,
+  type WSSocket as WSSocketOf,
+} from "./websocket.ts";
 export type { HttpSession };
+export type { UpgradeOptions };
+/** WebSocket events and socket with the full request context as `ws.ctx`. */
+export type WSEvents = WSEventsOf<BobcatContext>;
+export type WSSocket = WSSocketOf<BobcatContext>;
 
 /** What the runtime adapter knows about the connection a request came on. */
 export interface ConnectionInfo {
@@ -24,6 +36,8 @@ export interface ConnectionInfo {
    * edge platform's waitUntil (Workers' ctx.waitUntil). Servers live on anyway and leave it unset.
    */
   waitUntil?: (work: Promise<unknown>) => void;
+  /** Set by a back-end that can upgrade this request to a WebSocket (webSocketEnabled). */
+  webSocket?: WebSocketPort;
 }
 
 export interface TlsInfo {
@@ -97,6 +111,12 @@ export interface BobcatContext {
   isUserInRole(role: string): boolean;
   /** Request-scoped attributes, like ServletRequest attributes. */
   readonly attributes: Map<string, unknown>;
+  /**
+   * Accepts a WebSocket upgrade of this request (events shaped as Hono's); returns the Response
+   * to give back. A refused upgrade (bad handshake, cross-site Origin, too many sockets) returns
+   * the error response instead.
+   */
+  upgradeWebSocket(request: Request, events: WSEvents, options?: UpgradeOptions): Response;
 }
 
 /** Hooks the session layer plugs into a request context. */
@@ -127,6 +147,8 @@ export class RequestContext implements BobcatContext {
   /** Set by a trusted proxy's headers (RemoteIpValve, SSLValve). */
   private remoteOverride?: string;
   private tlsOverride?: TlsInfo;
+  /** The context's WebSocket settings and sockets by session (set by the engine). */
+  webSockets?: ContextWebSockets;
 
   constructor(
     readonly connector: ConnectorInfo,
@@ -222,5 +244,29 @@ export class RequestContext implements BobcatContext {
   }
   isUserInRole(role: string): boolean {
     return this.principal?.roles.includes(role) ?? false;
+  }
+  upgradeWebSocket(request: Request, events: WSEvents, options?: UpgradeOptions): Response {
+    return upgradeWebSocket(this, this.conn.webSocket, this.webSockets, request, events, options);
+  }
+  /**
+   * Bun's server as hono/bun's upgradeWebSocket finds it (`c.env.server`): its upgrade() goes
+   * through ctx.upgradeWebSocket, on every back-end.
+   */
+  get server(): { upgrade(req: Request, options?: { data?: { events?: WSEvents; protocol?: string } }): boolean } {
+    return {
+      upgrade: (req, options) => {
+        if (!this.conn.webSocket) {
+          throw new Error(
+            `WebSocket upgrades are off on connector ${this.connector.name}: set webSocketEnabled: true on it`,
+          );
+        }
+        const events = options?.data?.events ?? {};
+        const protocol = options?.data?.protocol || undefined;
+        const res = this.upgradeWebSocket(req, events, protocol ? { protocol } : {});
+        if (this.conn.webSocket.pending) return true;
+        this.conn.webSocket.refusal = res;
+        return false;
+      },
+    };
   }
 }

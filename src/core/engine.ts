@@ -4,21 +4,34 @@
  * `engine.handle(request, connector, connection)`; nothing here knows about sockets.
  */
 import { isBodyTooLarge, isClientBodyError } from "./body-limit.ts";
-import type { ContextConfig, EngineConfig, HostConfig, ServiceConfig, ValveConfig } from "../config/model.ts";
+import type {
+  BobcatConfig,
+  ContextConfig,
+  EngineConfig,
+  HostConfig,
+  ServiceConfig,
+  ValveConfig,
+} from "../config/model.ts";
 import { ConstraintChecker, secureRedirect } from "./constraints.ts";
 import { type ConnectionInfo, type ConnectorInfo, RequestContext } from "./context.ts";
-import { errorPage } from "./error-page.ts";
+import { applyErrorReport, errorPage, type ErrorReportSettings } from "./error-page.ts";
+import { type AccessValve, accessValves, HealthCheck } from "./access-valves.ts";
+import { isAbsolute, resolve } from "node:path";
 import { type FetchHandler, loadHandler } from "./handlers.ts";
 import { SessionBinding, type SessionSettings } from "./sessions.ts";
 import type { DataSources } from "../datasource/resources.ts";
 import type { AccessLogWriter, Platform } from "./platform.ts";
 import type { AdminView } from "./admin.ts";
 import { BobcatError } from "../util/errors.ts";
-import { Authenticator } from "./auth.ts";
+import { Authenticator, normaliseDn } from "./auth.ts";
+import { createRealm } from "./realm.ts";
+import type { ResourceConfig } from "../config/model.ts";
 import { locateError, sourceOf } from "../config/validate.ts";
 import { RemoteIpValve, type RequestValve, SSLValve } from "./proxy-valves.ts";
 import { encodeSegment, normalizePath, readTarget } from "./request-target.ts";
 import { logger } from "../util/log.ts";
+import type { RequestMetrics } from "./metrics.ts";
+import { bindRequest, ContextWebSockets } from "./websocket.ts";
 
 const log = logger("core");
 
@@ -28,6 +41,10 @@ export interface EngineSettings extends SessionSettings {
   handlers?: Readonly<Record<string, unknown>>;
   /** The view of the server (or edge handler) the built-in manager app shows. */
   admin?: () => AdminView | undefined;
+  /** Where the engine counts requests and their latency (the server's /metrics); none on the edge. */
+  requestMetrics?: RequestMetrics;
+  /** `server.globalNamingResources.resources`: UserDatabase resources for UserDatabaseRealm. */
+  globalResources?: readonly ResourceConfig[];
 }
 
 function accessLogs(valves: ValveConfig[], platform: Platform): AccessLogWriter[] {
@@ -70,8 +87,15 @@ export class ContextRuntime {
   readonly hsts?: string;
   /** Engine, host and context request valves, outermost first. */
   valves: RequestValve[] = [];
+  /** Engine, host and context access valves (RemoteAddrValve...), outermost first. */
+  filters: AccessValve[] = [];
+  /** The innermost ErrorReportValve (context, host, engine), read at start. */
+  errorReport?: ErrorReportSettings;
+  started = false;
   /** The context path as it appears in an encoded URL. */
   readonly encodedPath: string;
+  /** Origin allow-list, session refresh and the sockets of each session. */
+  readonly webSockets: ContextWebSockets;
 
   constructor(
     readonly config: ContextConfig,
@@ -91,15 +115,28 @@ export class ContextRuntime {
       );
     }
     this.constraints = new ConstraintChecker(config.securityConstraints);
-    this.auth = new Authenticator(config);
     this.dataSources = config.resources.length > 0
       ? platform.createDataSources(config.resources, {
         baseDir: settings.baseDir,
         path: `${host.config.name}${config.path || "/"}: resources`,
       })
       : undefined;
+    const realm = createRealm(config.realm, {
+      platform,
+      globalResources: settings.globalResources ?? [],
+      globalDataSources: settings.globalDataSources,
+      localDataSources: this.dataSources,
+      where: `${host.config.name}${config.path || "/"}`,
+      baseDir: settings.baseDir,
+    }, config.loginConfig?.authMethod === "CLIENT-CERT" ? normaliseDn : undefined);
+    this.auth = new Authenticator(config, realm);
     this.sessions = new SessionBinding(config, host.config, engine, settings, this.dataSources);
     this.accessLogs = accessLogs(config.valves, platform);
+    this.webSockets = new ContextWebSockets(
+      config.webSocketAllowedOrigins ?? [],
+      config.webSocketSessionRefresh ?? true,
+      this.sessions.manager,
+    );
     this.encodedPath = config.path.split("/").map(encodeSegment).join("/");
     if (config.hstsEnabled) {
       this.hsts = `max-age=${config.hstsMaxAgeSeconds}` +
@@ -114,6 +151,7 @@ export class ContextRuntime {
 
   /** Loads the handler and its session listeners, then the session manager (persisted sessions). */
   async start(): Promise<void> {
+    await this.auth.realm.start();
     if (this.config.handler) {
       const loaded = await loadHandler(this.config.handler, this.config, {
         engine: this.engine,
@@ -129,8 +167,52 @@ export class ContextRuntime {
     try {
       await this.sessions.manager.start();
     } catch (e) {
-      throw locateError(e, [this.config.manager.store, this.config.manager, this.config]);
+      const m = this.config.manager;
+      throw locateError(e, [m.className === "PersistentManager" ? m.store : undefined, m, this.config]);
     }
+    const report = [...this.config.valves, ...this.host.config.valves, ...this.engine.valves].find((v) =>
+      v.className === "ErrorReportValve"
+    );
+    if (report?.className === "ErrorReportValve") {
+      const pages = new Map<string, string>();
+      const files: Array<[string, string, string]> = [
+        ...Object.entries(report.errorCodes).map(([k, f]) => [k, f, `errorCodes.${k}`] as [string, string, string]),
+        // There are no Java exceptions: a page for Throwable/Exception is the page of every 500.
+        ...Object.entries(report.exceptionTypes)
+          .filter(([k]) => /^java\.lang\.(Throwable|Exception|RuntimeException|Error)$/.test(k))
+          .map(([k, f]) => ["500", f, `exceptionTypes.${k}`] as [string, string, string]),
+      ];
+      for (const [code, file, attr] of files) {
+        if (code !== "0" && !/^[1-5]\d\d$/.test(code)) {
+          throw new BobcatError("config.valve", `ErrorReportValve: "${code}" is not a status code`, {
+            where: sourceOf(report).attr("errorCodes"),
+            fix: "use errorCode.NNN with a status such as 404, or 0 for every status",
+          });
+        }
+        const full = isAbsolute(file) ? file : resolve(this.settings.baseDir, file);
+        const read = this.settings.platform.readTextFile;
+        if (!read) {
+          throw new BobcatError(
+            "platform.noFiles",
+            `ErrorReportValve pages are files, which ${this.settings.platform.name} does not have`,
+            {
+              where: sourceOf(report).self,
+              fix: "leave out errorCodes and exceptionTypes",
+            },
+          );
+        }
+        try {
+          pages.set(code, await read(full));
+        } catch (e) {
+          throw new BobcatError("config.valve", `ErrorReportValve: cannot read ${full}: ${(e as Error).message}`, {
+            where: sourceOf(report).attr(attr.split(".")[0]!),
+            fix: "point it at a readable file (relative paths resolve against the base directory)",
+          });
+        }
+      }
+      this.errorReport = { showReport: report.showReport, showServerInfo: report.showServerInfo, pages };
+    }
+    this.started = true;
   }
 
   async stop(): Promise<void> {
@@ -148,6 +230,8 @@ export class HostRuntime {
   /** Longest path first, so the first prefix match is the longest. */
   readonly contexts: ContextRuntime[];
   readonly accessLogs: AccessLogWriter[];
+  /** HealthCheckValves of the engine and the host. */
+  readonly health: HealthCheck[];
 
   constructor(
     readonly config: HostConfig,
@@ -159,7 +243,14 @@ export class HostRuntime {
       .sort((a, b) => b.path.length - a.path.length);
     this.accessLogs = accessLogs(config.valves, settings.platform);
     const hostValves = [...requestValves(engine.valves), ...requestValves(config.valves)];
-    for (const c of this.contexts) c.valves = [...hostValves, ...requestValves(c.config.valves)];
+    const hostFilters = [...accessValves(engine.valves), ...accessValves(config.valves)];
+    for (const c of this.contexts) {
+      c.valves = [...hostValves, ...requestValves(c.config.valves)];
+      c.filters = [...hostFilters, ...accessValves(c.config.valves)];
+    }
+    this.health = [...engine.valves, ...config.valves].flatMap((v) =>
+      v.className === "HealthCheckValve" ? [new HealthCheck(v, () => this.contexts.every((c) => c.started))] : []
+    );
   }
 
   /** Longest-prefix match on whole path segments; "" (ROOT) matches everything. */
@@ -180,7 +271,26 @@ export class Engine {
   private readonly accessLogs: AccessLogWriter[];
   private readonly logsAnywhere: boolean;
   private readonly serveStatic: Platform["serveStatic"];
+  private readonly metrics?: RequestMetrics;
   private timer?: ReturnType<typeof setInterval>;
+
+  /**
+   * The engine of one service of a loaded config: the one way servers, `bobcat check` and edge
+   * handlers build engines. The server-wide settings (STRICT_SERVLET_COMPLIANCE, the base
+   * directory) come from the config; the caller gives the platform, the global data sources it
+   * opened (and closes), and for scripts their handler objects and the manager app's view.
+   */
+  static fromConfig(
+    config: BobcatConfig,
+    service: ServiceConfig,
+    env: Omit<EngineSettings, "strictServletCompliance" | "baseDir">,
+  ): Engine {
+    return new Engine(service, {
+      ...env,
+      strictServletCompliance: config.server.strictServletCompliance,
+      baseDir: config.baseDir,
+    });
+  }
 
   /** `settings.platform` says what the engine may use beyond web standards (files, databases). */
   constructor(
@@ -189,6 +299,7 @@ export class Engine {
     readonly config: EngineConfig = service.engine,
   ) {
     this.serveStatic = settings.platform.serveStatic;
+    this.metrics = settings.requestMetrics;
     this.hosts = config.hosts.map((h) => new HostRuntime(h, config, settings));
     for (const h of this.hosts) {
       for (const n of [h.config.name, ...h.config.aliases]) this.byName.set(n.toLowerCase(), h);
@@ -239,8 +350,36 @@ export class Engine {
 
   /** Answers synchronously when the handler does: Bun.serve has a faster path for that. */
   handle(req: Request, connector: ConnectorInfo, conn: ConnectionInfo): Response | Promise<Response> {
-    if (!this.logsAnywhere) return this.route(req, connector, conn, null);
-    return this.handleLogged(req, connector, conn);
+    if (this.logsAnywhere) return this.handleLogged(req, connector, conn);
+    if (this.metrics) return this.handleMeasured(req, connector, conn);
+    return this.route(req, connector, conn, null);
+  }
+
+  /** Counted for /metrics, still answering synchronously when the handler does. */
+  private handleMeasured(req: Request, connector: ConnectorInfo, conn: ConnectionInfo): Response | Promise<Response> {
+    const start = performance.now();
+    const seen: Seen = { ctx: null, host: undefined, context: undefined };
+    const res = this.route(req, connector, conn, seen);
+    // A response that becomes 101 Switching Protocols in the back-end counts as 101.
+    const status = (r: Response) => (conn.webSocket?.pending && r.status < 300 ? 101 : r.status);
+    if (res instanceof Response) {
+      this.measure(req, seen, status(res), start);
+      return res;
+    }
+    return res.then((r) => {
+      this.measure(req, seen, status(r), start);
+      return r;
+    });
+  }
+
+  private measure(req: Request, seen: Seen, status: number, start: number): void {
+    this.metrics!.record(
+      seen.host?.config.name ?? "",
+      seen.context ? seen.context.path || "/" : "",
+      req.method,
+      status,
+      (performance.now() - start) / 1000,
+    );
   }
 
   private async handleLogged(req: Request, connector: ConnectorInfo, conn: ConnectionInfo): Promise<Response> {
@@ -248,13 +387,16 @@ export class Engine {
     const startMs = Date.now();
     const seen: Seen = { ctx: null, host: undefined, context: undefined };
     const res = await this.route(req, connector, conn, seen);
+    // A response that becomes 101 Switching Protocols in the back-end.
+    const status = conn.webSocket?.pending && res.status < 300 ? 101 : res.status;
+    if (this.metrics) this.measure(req, seen, status, start);
     const len = res.headers.get("content-length");
     const entry = {
       request: req,
       url: urlForLog(req.url),
       ctx: seen.ctx,
       remoteAddr: seen.ctx?.remoteAddr ?? conn.remoteAddr,
-      status: res.status,
+      status,
       bytes: len === null ? undefined : Number(len),
       responseHeaders: res.headers,
       startMs,
@@ -303,6 +445,10 @@ export class Engine {
       }
     }
     const host = target.host ? this.hostFor(target.host.hostname) : this.defaultHost;
+    for (const h of host.health) {
+      const answer = h.answer(pathname);
+      if (answer) return answer;
+    }
     const context = host.match(pathname);
     if (seen) seen.host = host;
     if (!context) return errorPage(404, `The requested resource [${pathname}] is not available`);
@@ -311,7 +457,12 @@ export class Engine {
     const serverPort = connector.proxyPort ?? (target.host?.port ? Number(target.host.port) : connector.port);
     const ctx = new RequestContext(connector, conn, serverName, serverPort, context.path, target.rawPath);
     for (const v of context.valves) v.apply(req, ctx);
+    if (conn.webSocket) ctx.webSockets = context.webSockets;
     if (seen) seen.ctx = ctx;
+    for (const f of context.filters) {
+      const refused = f.check(ctx, connector.port);
+      if (refused) return context.errorReport ? applyErrorReport(refused, context.errorReport) : refused;
+    }
     const req2: RoutedPath = {
       pathname,
       encoded: normalized.encoded,
@@ -323,17 +474,23 @@ export class Engine {
       origin: target.origin || `${connector.scheme}://${hostForUrl(serverName)}:${connector.port}`,
     };
     const hsts = context.hsts && ctx.secure ? context.hsts : undefined;
+    const report = context.errorReport;
     let res: Response | Promise<Response>;
     try {
       res = this.invoke(req, req2, context, ctx);
     } catch (e) {
-      return this.internalError(req, pathname, e);
+      res = this.internalError(req, pathname, e);
+      return report ? applyErrorReport(res, report) : res;
     }
-    if (res instanceof Response) return hsts ? withHeader(res, "strict-transport-security", hsts) : res;
-    return res.then(
-      hsts ? (r) => withHeader(r, "strict-transport-security", hsts) : undefined,
-      (e) => this.internalError(req, pathname, e),
-    );
+    if (res instanceof Response) {
+      if (report) res = applyErrorReport(res, report);
+      return hsts ? withHeader(res, "strict-transport-security", hsts) : res;
+    }
+    if (!hsts && !report) return res.then(undefined, (e) => this.internalError(req, pathname, e));
+    return res.then(undefined, (e) => this.internalError(req, pathname, e)).then((r) => {
+      if (report) r = applyErrorReport(r, report);
+      return hsts ? withHeader(r, "strict-transport-security", hsts) : r;
+    });
   }
 
   private internalError(req: Request, pathname: string, e: unknown): Response {
@@ -376,7 +533,19 @@ export class Engine {
     const sessions = context.sessions;
     let res: Response | Promise<Response>;
     try {
-      res = (!context.auth.empty && context.auth.check(req, ctx, r.relPath)) || this.dispatch(req, r, context, ctx);
+      if (context.auth.empty) res = this.dispatch(req, r, context, ctx);
+      else {
+        const outcome = context.auth.check(
+          req,
+          ctx,
+          r.relPath,
+          r.encoded + r.search,
+          (page, status) => this.forward(req, r, context, ctx, page, status),
+        );
+        const go = (o: Response | Request | undefined) =>
+          o instanceof Response ? o : this.dispatch(o ?? req, r, context, ctx);
+        res = outcome instanceof Promise ? outcome.then(go) : go(outcome);
+      }
     } catch (e) {
       return sessionFailure(sessions, ctx, e);
     }
@@ -385,6 +554,37 @@ export class Engine {
       (x) => sessions.finish(ctx, x),
       (e) => sessionFailure(sessions, ctx, e),
     );
+  }
+
+  /** A page of the context served in place of the one asked for (FORM's login and error pages), as a GET. */
+  private async forward(
+    req: Request,
+    r: RoutedPath,
+    context: ContextRuntime,
+    ctx: RequestContext,
+    page: string,
+    status: number,
+  ): Promise<Response> {
+    const rel = page.startsWith("/") ? page : `/${page}`;
+    const normalized = normalizePath(context.path + rel);
+    if (!normalized.ok) return errorPage(500, `the page ${page} is not a path in the context`);
+    const inner: RoutedPath = {
+      ...r,
+      pathname: normalized.path,
+      encoded: normalized.encoded,
+      search: "",
+      relPath: normalized.path.slice(context.path.length),
+      params: null,
+      urlIsCanonical: false,
+    };
+    const get = new Request(r.origin + normalized.encoded, { method: "GET", headers: req.headers });
+    const res = await this.dispatch(get, inner, context, ctx);
+    if (res.status !== 200) {
+      log.error(`context ${context.path || "/"}: the FORM page ${page} answered ${res.status}`);
+      return res;
+    }
+    const copy = new Response(res.body, { status, headers: res.headers });
+    return copy;
   }
 
   /** The handler answers first; what it leaves as 404 falls through to the static docBase. */
@@ -398,6 +598,7 @@ export class Engine {
     if (context.handler) {
       // The handler sees the normalised path relative to its context, canonically encoded.
       const inner = context.path === "" && r.urlIsCanonical ? req : rebase(req, r, context);
+      if (ctx.conn.webSocket) bindRequest(inner, ctx);
       if (!cfg.docBase) return context.handler(inner, ctx);
       return Promise.resolve(context.handler(inner, ctx)).then((
         res,
@@ -458,7 +659,7 @@ function urlForLog(href: string): URL {
 
 /** A refused session (maxActiveSessions) answers 503; any other error goes on to the 500 page. */
 function sessionFailure(sessions: SessionBinding, ctx: RequestContext, e: unknown): Response {
-  const refused = sessions.failed(ctx);
+  const refused = sessions.failed(ctx, e);
   if (refused) return refused;
   throw e;
 }

@@ -19,10 +19,43 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export function errorPage(status: number, message: string, headers: Record<string, string> = {}): Response {
+/** Responses errorPage() made, with their message: what an ErrorReportValve may render again. */
+const REPORTS = new WeakMap<Response, string>();
+
+export interface ErrorReportSettings {
+  showReport: boolean;
+  showServerInfo: boolean;
+  /** Status ("404", "0" for any) → page content (ErrorReportValve errorCode.NNN). */
+  pages: Map<string, string>;
+}
+
+function page(status: number, message: string, report: boolean, serverInfo: boolean): string {
   const title = `HTTP Status ${status} – ${reasonPhrase(status)}`;
-  const body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title>
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2rem;color:#222}h1{font-size:1.4rem;border-bottom:1px solid #ccc;padding-bottom:.3rem}</style>
-</head><body><h1>${title}</h1><p><b>Message</b> ${escapeHtml(message)}</p><hr><p>bobcat</p></body></html>\n`;
-  return new Response(body, { status, headers: { "content-type": "text/html; charset=utf-8", ...headers } });
+</head><body><h1>${title}</h1>${report ? `<p><b>Message</b> ${escapeHtml(message)}</p>` : ""}${
+    serverInfo ? "<hr><p>bobcat</p>" : ""
+  }</body></html>\n`;
+}
+
+export function errorPage(status: number, message: string, headers: Record<string, string> = {}): Response {
+  const res = new Response(page(status, message, true, true), {
+    status,
+    headers: { "content-type": "text/html; charset=utf-8", ...headers },
+  });
+  REPORTS.set(res, message);
+  return res;
+}
+
+/** The response as an ErrorReportValve renders it, when errorPage() made it; otherwise unchanged. */
+export function applyErrorReport(res: Response, settings: ErrorReportSettings): Response {
+  const message = REPORTS.get(res);
+  if (message === undefined) return res;
+  const custom = settings.pages.get(String(res.status)) ?? settings.pages.get("0");
+  const body = custom ?? page(res.status, message, settings.showReport, settings.showServerInfo);
+  const headers = new Headers(res.headers);
+  headers.set("content-type", "text/html; charset=utf-8");
+  headers.delete("content-length");
+  void res.body?.cancel();
+  return new Response(body, { status: res.status, headers });
 }

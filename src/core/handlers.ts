@@ -5,14 +5,12 @@
  * an object with `fetch(request, ctx)`, or a plain function.
  */
 import type { ContextConfig } from "../config/model.ts";
-import type { BobcatContext } from "./context.ts";
-import { type AppScope, BUILTIN_APPS } from "../apps/index.ts";
 import { BobcatError, type Where } from "../util/errors.ts";
 import { sourceOf } from "../config/validate.ts";
 import type { SessionListener } from "../session/types.ts";
-import type { Platform } from "./platform.ts";
+import type { AppScope, FetchHandler, Platform } from "./platform.ts";
 
-export type FetchHandler = (request: Request, ctx: BobcatContext) => Response | Promise<Response>;
+export type { FetchHandler } from "./platform.ts";
 
 export interface LoadedHandler {
   handler: FetchHandler;
@@ -24,7 +22,7 @@ export interface LoadedHandler {
 export interface HandlerSources {
   /** Handler objects by the spec a context names in `handler:` (e.g. "app:main"), for this engine only. */
   provided?: Readonly<Record<string, unknown>>;
-  platform: Pick<Platform, "name" | "importModule">;
+  platform: Pick<Platform, "name" | "importModule" | "builtinApps">;
 }
 
 /** `scope` (the context's engine, host and admin view) is handed to built-in apps. */
@@ -41,6 +39,7 @@ export async function loadHandler(
   }
   if (spec.startsWith("bobcat:")) {
     const name = spec.slice("bobcat:".length);
+    const BUILTIN_APPS = sources.platform.builtinApps ?? {};
     const app = Object.hasOwn(BUILTIN_APPS, name) ? BUILTIN_APPS[name] : undefined;
     if (!app) {
       throw new BobcatError("handler.unknownBuiltin", `there is no built-in app "${name}"`, {

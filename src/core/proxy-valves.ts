@@ -8,7 +8,7 @@ import type { RequestContext } from "./context.ts";
 import { x509 } from "../tls/keystore/x509.ts";
 import { logger } from "../util/log.ts";
 import { inRange, type IpAddress, parseCidr, parseIp } from "../util/ip.ts";
-import { DEFAULT_INTERNAL_PROXIES, DEFAULT_INTERNAL_PROXY_RANGES, fromJavaRegex } from "./proxy-defaults.ts";
+import { DEFAULT_INTERNAL_PROXIES, DEFAULT_INTERNAL_PROXY_RANGES, fromJavaRegex } from "../config/proxy-defaults.ts";
 
 const log = logger("core");
 
@@ -35,7 +35,7 @@ export function proxyMatcher(pattern: string | undefined): ((addr: IpAddress) =>
 }
 
 /** Java's Inet6Address.getHostAddress(): eight groups, no compression. */
-function javaForm(a: IpAddress): string {
+export function javaForm(a: IpAddress): string {
   const w: string[] = [];
   for (let i = 0; i < 16; i += 2) w.push(((a.bytes[i]! << 8) | a.bytes[i + 1]!).toString(16));
   return w.join(":");

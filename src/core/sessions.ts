@@ -180,23 +180,19 @@ export class SessionBinding {
     /** The context's own `resources` (localDataSource). */
     localDataSources?: DataSources,
   ) {
-    // The config's <Manager> keys are Tomcat's attribute names, which are the managers' option names.
-    const options = {
-      ...stripUndefined({ ...context.manager }),
-      name: `/${engine.name}/${host.name}${context.path}`,
-      workDir: context.workDir,
-      sessionTimeoutMinutes: context.sessionTimeout,
-      distributable: context.distributable,
-      strictServletCompliance: settings.strictServletCompliance,
-      ...(engine.jvmRoute ? { jvmRoute: engine.jvmRoute } : {}),
-    };
     try {
-      this.manager = settings.platform.createManager(context.manager.className, options, {
-        global: settings.globalDataSources,
-        local: localDataSources,
+      this.manager = settings.platform.createManager(context.manager, {
+        name: `/${engine.name}/${host.name}${context.path}`,
+        workDir: context.workDir,
+        sessionTimeoutMinutes: context.sessionTimeout,
+        distributable: context.distributable,
+        strictServletCompliance: settings.strictServletCompliance,
+        jvmRoute: engine.jvmRoute,
+        dataSources: { global: settings.globalDataSources, local: localDataSources },
       });
     } catch (e) {
-      throw locateError(e, [context.manager.store, context.manager, context]);
+      const m = context.manager;
+      throw locateError(e, [m.className === "PersistentManager" ? m.store : undefined, m, context]);
     }
     this.hasStore = this.manager.hasStore;
     const binder = [...engine.valves, ...host.valves, ...context.valves].find((v) =>
@@ -270,7 +266,10 @@ export class SessionBinding {
   /**
    * After the handler: end of access, then (with a store) the wait until the request's session
    * changes are durable — a change that could not be stored answers 503 instead of the handler's
-   * response — then the cookie for a new or changed id, or 503 for a refused session.
+   * response — then the cookie for a new or changed id. A refused session (maxActiveSessions)
+   * throws TooManyActiveSessionsError to the handler: a handler that catches it answers what it
+   * wants; one that lets it escape gets the 503 page — also when a framework turned the escaped
+   * error into its generic 500 (Hono's default onError).
    */
   finish(ctx: RequestContext, res: Response): Response | Promise<Response> {
     const state = ctx.sessions as RequestSessions;
@@ -282,7 +281,8 @@ export class SessionBinding {
   }
 
   private respond(state: RequestSessions, ctx: RequestContext, res: Response): Response {
-    if (state.rejected) {
+    if (state.rejected && res.status === 500) {
+      void res.body?.cancel().catch(() => {});
       return errorPage(
         503,
         `The session could not be created: this context already has the most sessions it may hold (maxActiveSessions ${this.context.manager.maxActiveSessions})`,
@@ -304,16 +304,18 @@ export class SessionBinding {
   }
 
   /**
-   * The handler threw: release the session; a refused session (maxActiveSessions) still
-   * answers 503. Returns undefined when the error is the handler's own.
+   * The handler threw: release the session; a refused session (maxActiveSessions) that escaped
+   * the handler answers 503. Returns undefined when the error is another one.
    */
-  failed(ctx: RequestContext): Response | undefined {
+  failed(ctx: RequestContext, e: unknown): Response | undefined {
     const state = ctx.sessions as RequestSessions;
     if (state.unavailable) return notStored(state.unavailable, new Response(null));
     // The error response acknowledges nothing; the writes go on, and their failures are logged.
     void state.release()?.catch(() => {});
     this.keepAlive(ctx);
-    return state.rejected ? this.respond(state, ctx, new Response(null)) : undefined;
+    return e instanceof TooManyActiveSessionsError
+      ? this.respond(state, ctx, new Response(null, { status: 500 }))
+      : undefined;
   }
 
   /** On an edge platform, the store work this request set off goes to its waitUntil, so none is cut off. */
@@ -359,8 +361,4 @@ export function cookieValues(header: string | null, name: string): string[] {
     if (v) out.push(v);
   }
   return out;
-}
-
-function stripUndefined<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }

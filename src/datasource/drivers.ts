@@ -6,7 +6,7 @@
  * Deno). Packages are imported with literal specifiers, so `bun build --compile` bundles them;
  * only the optional mysql2 (and drizzle's driver for it) is resolved at run time. */
 import { BobcatError } from "../util/errors.ts";
-import { runtimeLabel } from "../runtime/detect.ts";
+import { runtimeLabel } from "../util/runtime.ts";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";

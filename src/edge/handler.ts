@@ -135,9 +135,7 @@ export function createHandler(options: HandlerOptions): EdgeHandler {
       baseDir: config.baseDir,
       path: "server.globalNamingResources.resources",
     });
-    const e = new Engine(service, {
-      strictServletCompliance: config.server.strictServletCompliance,
-      baseDir: config.baseDir,
+    const e = Engine.fromConfig(config, service, {
       globalDataSources,
       platform: EDGE_PLATFORM,
       handlers: options.handlers,

@@ -6,6 +6,7 @@
  * sockets. Nothing here imports a module that touches a listener or the file system.
  */
 import type { Platform } from "../core/platform.ts";
+import { BUILTIN_APPS } from "../apps/index.ts";
 import {
   type DataSources,
   type DataSourcesOptions,
@@ -14,19 +15,18 @@ import {
 } from "../datasource/resources.ts";
 import { MemoryManager } from "../session/memory-manager.ts";
 import { PersistentManager } from "../session/persistent-manager.ts";
-import { FILE_STORE } from "../session/stores/create.ts";
 import { BobcatError } from "../util/errors.ts";
 import { openEdgePostgres } from "./postgres.ts";
 
 export const EDGE_PLATFORM: Platform = {
   name: "an edge runtime",
-  createManager(className, options, dataSources) {
-    if (className !== "PersistentManager") return new MemoryManager(options);
-    const store = options.store as { className?: unknown } | undefined;
-    if (typeof store?.className === "string" && FILE_STORE.includes(store.className)) {
+  builtinApps: BUILTIN_APPS,
+  createManager(config, context) {
+    if (config.className !== "PersistentManager") return new MemoryManager(config, context);
+    if (config.store?.className === "FileStore") {
       throw new BobcatError(
         "platform.noFileStore",
-        `${options.name}: FileStore keeps sessions in files, which an edge runtime does not have`,
+        `${context.name}: FileStore keeps sessions in files, which an edge runtime does not have`,
         {
           where: { attribute: "className" },
           fix:
@@ -34,7 +34,7 @@ export const EDGE_PLATFORM: Platform = {
         },
       );
     }
-    return new PersistentManager({ ...options, dataSources });
+    return new PersistentManager(config, context);
   },
   createDataSources(resources: readonly ResourceConfig[], options: DataSourcesOptions): DataSources {
     const sources = makeDataSources(resources, options, openEdgePostgres);

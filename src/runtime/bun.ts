@@ -1,12 +1,22 @@
 /** The native Bun back-end: Bun.serve, with BoringSSL doing TLS. */
 import { constants } from "node:crypto";
 import type { TlsHost } from "./tls-material.ts";
-import { type BackendOptions, type Listener, listenError, MODERN_TLS12_CIPHERS } from "./listener.ts";
+import {
+  type BackendOptions,
+  type Listener,
+  listenError,
+  MODERN_TLS12_CIPHERS,
+  rebind,
+  uncaughtError,
+  wantsHttp2,
+} from "./listener.ts";
+import { bunWebSocketHandler, bunWebSocketServe } from "./ws-bun.ts";
 
 declare const Bun: {
   serve(options: Record<string, unknown>): {
     port: number;
     stop(closeActive?: boolean): Promise<void>;
+    upgrade(req: Request, options: { data: unknown; headers: Array<[string, string]> }): boolean;
     requestIP(req: Request): { address: string; port: number } | null;
   };
 };
@@ -51,6 +61,7 @@ class BunConnection {
 export async function startBunNative({ config, tls, pipeline }: BackendOptions): Promise<Listener> {
   const handle = pipeline.handle;
   pipeline.bodyLimitEnforced = true;
+  const hub = pipeline.webSockets;
   const serve = (t: typeof tls) => {
     let tlsOption: unknown;
     if (t) {
@@ -64,16 +75,19 @@ export async function startBunNative({ config, tls, pipeline }: BackendOptions):
       port: current?.port ?? config.port,
       hostname: config.address ?? "0.0.0.0",
       tls: tlsOption,
+      // Bun.serve's HTTP/2 (h2 by ALPN, http/1.1 otherwise), only where the connector asks for it.
+      ...(tlsOption && wantsHttp2(config) ? { http2: true } : {}),
       idleTimeout: config.connectionTimeout <= 0
         ? 0
         : Math.min(255, Math.max(1, Math.round(config.connectionTimeout / 1000))),
       // Bun answers 413 itself, for a Content-Length over it and for chunked bodies that pass it.
       maxRequestBodySize: config.maxRequestBodySize < 0 ? Number.MAX_SAFE_INTEGER : config.maxRequestBodySize,
-      fetch(req: Request, srv: ReturnType<typeof Bun.serve>) {
-        return handle(req, new BunConnection(srv, req));
-      },
+      fetch: hub
+        ? bunWebSocketServe(hub, handle, (srv: ReturnType<typeof Bun.serve>, req) => new BunConnection(srv, req))
+        : (req: Request, srv: ReturnType<typeof Bun.serve>) => handle(req, new BunConnection(srv, req)),
+      ...(hub ? { websocket: bunWebSocketHandler(hub.limits) } : {}),
       error(e: Error) {
-        return new Response(`HTTP Status 500 – ${e.message}`, { status: 500 });
+        return uncaughtError(e, config);
       },
     });
   };
@@ -101,18 +115,9 @@ export async function startBunNative({ config, tls, pipeline }: BackendOptions):
     reloadTls: async (next) => {
       const old = current!;
       retiring.push(old.stop(false));
-      for (let attempt = 0;; attempt++) {
-        try {
-          current = serve(next);
-          return;
-        } catch (e) {
-          if (attempt >= 50) {
-            current = old;
-            throw listenError(e, config);
-          }
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      }
+      current = await rebind(() => serve(next), config, () => {
+        current = old;
+      });
     },
   };
 }

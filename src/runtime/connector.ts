@@ -11,8 +11,21 @@ import { RequestLimiter } from "../core/limiter.ts";
 import { sniHostCheck } from "./sni.ts";
 import type { ConnectorTls } from "./tls-material.ts";
 import { countedStream, declaredLength, isClientBodyError } from "../core/body-limit.ts";
+import { WebSocketHub, wsLimits } from "../core/websocket.ts";
+
+const ACME_PREFIX = "/.well-known/acme-challenge/";
 
 export type RequestHandler = (req: Request, conn: ConnectionInfo) => Response | Promise<Response>;
+
+/** Connection and handshake counts of a back-end that sees connections (not Bun.serve). */
+export interface BackendStats {
+  open: number;
+  refused: number;
+  timedOut: number;
+  /** Completed and failed TLS handshakes by reason (node-compat only). */
+  handshakes?: number;
+  handshakeFailures?: Record<string, number>;
+}
 
 export class ConnectorPipeline {
   readonly info: ConnectorInfo;
@@ -21,6 +34,10 @@ export class ConnectorPipeline {
   private inFlight = 0;
   /** Set once stopping: new requests on kept-alive connections get 503 and Connection: close. */
   stopping = false;
+  /** The connector's WebSockets (webSocketEnabled). */
+  readonly webSockets?: WebSocketHub;
+  /** What the back-end reports for /metrics: open connections and TLS handshakes, where it sees them. */
+  backendStats?: () => BackendStats;
 
   constructor(
     readonly config: ConnectorConfig,
@@ -39,6 +56,7 @@ export class ConnectorPipeline {
       maxPostSize: config.maxPostSize,
     };
     this.limiter = new RequestLimiter(config.maxThreads, config.acceptCount);
+    if (config.webSocketEnabled) this.webSockets = new WebSocketHub(config.name, wsLimits(config));
     this.setTls(tls);
   }
 
@@ -52,10 +70,22 @@ export class ConnectorPipeline {
     // The engine runs it on the Host it routes by, once the boundary has parsed it.
     this.info.hostCheck = sniHostCheck(tls);
   }
+  /** ACME HTTP-01 (plain connectors of a server with acme): the key authorization of a token. */
+  acmeChallenge?: (token: string) => Promise<string | undefined>;
   /** Set by a back-end whose server enforces maxRequestBodySize itself (Bun.serve). */
   bodyLimitEnforced = false;
 
   readonly handle: RequestHandler = (req, conn) => {
+    if (this.acmeChallenge && req.url.includes(ACME_PREFIX)) {
+      const path = new URL(req.url).pathname;
+      if (path.startsWith(ACME_PREFIX) && (req.method === "GET" || req.method === "HEAD")) {
+        return this.acmeChallenge(path.slice(ACME_PREFIX.length)).then((answer) =>
+          answer === undefined
+            ? new Response("no such ACME challenge token\n", { status: 404, headers: { "content-type": "text/plain" } })
+            : new Response(answer, { headers: { "content-type": "application/octet-stream" } })
+        );
+      }
+    }
     if (this.stopping) return Promise.resolve(errorPage(503, "The server is shutting down", { connection: "close" }));
     const max = this.config.maxRequestBodySize;
     if (max >= 0 && !this.bodyLimitEnforced && req.body) {

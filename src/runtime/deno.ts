@@ -4,7 +4,7 @@
  * serveHttpOnConnection (see deno-conn.ts), so maxConnections/acceptCount and connectionTimeout
  * (TLS handshake, request headers, idle keep-alive) hold here as on the node-compat back-end.
  */
-import { type BackendOptions, type Listener, listenError } from "./listener.ts";
+import { type BackendOptions, type Listener, listenError, rebind, uncaughtError, wantsHttp2 } from "./listener.ts";
 import { setNoDelayOnListener } from "./deno-nodelay.ts";
 import { type DenoHttpServer, serveOnConnection, shutdownSockets } from "./deno-conn.ts";
 import { ConnectionGate, type GatedConnection } from "../core/limiter.ts";
@@ -27,8 +27,13 @@ declare const Deno: {
 
 const log = logger("connector");
 
-/** Aborting a connection's server after it finished throws inside Deno: ignore that. */
+/**
+ * Aborting a connection's server after it finished throws inside Deno — from the signal's abort
+ * listener, which the runtime reports as an uncaught error (the process would exit), not to this
+ * caller. So a finished server is never aborted, and guardBadResource() covers the last window.
+ */
 function abort(c: Served): void {
+  if (c.finished) return;
   try {
     c.abort.abort();
   } catch {
@@ -40,6 +45,32 @@ interface Served {
   conn: DenoConn;
   abort: AbortController;
   server?: DenoHttpServer;
+  /** Set once the connection's server has finished. */
+  finished?: boolean;
+}
+
+let guarded = false;
+/**
+ * A "Bad resource ID" raised inside Deno while a connection that has just closed is aborted is
+ * harmless (the resource is gone either way); as an uncaught error it would end the process.
+ */
+function guardBadResource(): void {
+  if (guarded) return;
+  guarded = true;
+  globalThis.addEventListener("error", (e: Event) => {
+    const err = (e as ErrorEvent).error as { name?: string } | undefined;
+    if (err?.name === "BadResource") {
+      e.preventDefault();
+      log.debug(`ignored a BadResource error from a connection that had already closed`);
+    }
+  });
+  globalThis.addEventListener("unhandledrejection", (e: Event) => {
+    const reason = (e as PromiseRejectionEvent).reason as { name?: string } | undefined;
+    if (reason?.name === "BadResource") {
+      e.preventDefault();
+      log.debug(`ignored a BadResource rejection from a connection that had already closed`);
+    }
+  });
 }
 
 export async function startDenoNative({ config, tls, pipeline }: BackendOptions): Promise<Listener> {
@@ -47,6 +78,7 @@ export async function startDenoNative({ config, tls, pipeline }: BackendOptions)
   if (!serveConn) {
     throw new Error("Deno[Deno.internal].serveHttpOnConnection is missing (the plan should have chosen node-compat)");
   }
+  guardBadResource();
   const handle = pipeline.handle;
   const hostname = config.address ?? "0.0.0.0";
   let listener: DenoListener | undefined;
@@ -82,10 +114,13 @@ export async function startDenoNative({ config, tls, pipeline }: BackendOptions)
           info.completed.then(release, release);
           return handle(req, { remoteAddr: remote.hostname, remotePort: remote.port });
         },
-        (e) => new Response(`HTTP Status 500 – ${(e as Error).message}`, { status: 500 }),
+        (e) => uncaughtError(e, config),
         () => {},
       );
-      const ended = () => gate.closed(g);
+      const ended = () => {
+        c.finished = true;
+        gate.closed(g);
+      };
       c.server.finished.then(ended, ended);
     },
     kill: (g) => {
@@ -115,10 +150,18 @@ export async function startDenoNative({ config, tls, pipeline }: BackendOptions)
       ),
   });
 
+  pipeline.backendStats = () => ({ open: gate.size, refused: gate.refused, timedOut: gate.timedOut });
+
   const listen = (t: typeof tls, p: number): DenoListener => {
     const cert = t?.defaultHost.certs[0];
     const l = cert
-      ? Deno.listenTls({ hostname, port: p, cert: cert.certPem, key: cert.keyPem, alpnProtocols: ["h2", "http/1.1"] })
+      ? Deno.listenTls({
+        hostname,
+        port: p,
+        cert: cert.certPem,
+        key: cert.keyPem,
+        alpnProtocols: wantsHttp2(config) ? ["h2", "http/1.1"] : ["http/1.1"],
+      })
       : Deno.listen({ hostname, port: p });
     if (cert && !setNoDelayOnListener(l.addr.port)) {
       log.warn(
@@ -192,15 +235,7 @@ export async function startDenoNative({ config, tls, pipeline }: BackendOptions)
     // New handshakes get the new certificate; connections already open keep theirs.
     reloadTls: async (next) => {
       closeListener();
-      for (let attempt = 0;; attempt++) {
-        try {
-          listener = listen(next, port);
-          return;
-        } catch (e) {
-          if (attempt >= 50) throw listenError(e, config);
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      }
+      listener = await rebind(() => listen(next, port), config);
     },
   };
 }

@@ -2,6 +2,8 @@
 import type { ConnectorConfig } from "../config/model.ts";
 import { sourceOf } from "../config/validate.ts";
 import { BobcatError } from "../util/errors.ts";
+import { logger } from "../util/log.ts";
+import { errorPage } from "../core/error-page.ts";
 import type { ConnectorPipeline } from "./connector.ts";
 import type { ConnectorTls } from "./tls-material.ts";
 
@@ -19,6 +21,17 @@ export interface Listener {
   reloadTls(tls: ConnectorTls): Promise<void>;
 }
 
+/** `<UpgradeProtocol className="...Http2Protocol">` on the connector: h2 is offered by ALPN (TLS only). */
+export function wantsHttp2(c: ConnectorConfig): boolean {
+  return (c.upgradeProtocols ?? []).some((u) => u.className === "Http2Protocol");
+}
+
+/** What a connector negotiates, for the start-up log and convert. */
+export function negotiates(c: ConnectorConfig): string {
+  if (!c.SSLEnabled) return "HTTP/1.1 (h2 needs TLS here: no h2c)";
+  return wantsHttp2(c) ? "h2 and http/1.1 by ALPN" : "http/1.1 only (no Http2Protocol UpgradeProtocol)";
+}
+
 export interface BackendOptions {
   config: ConnectorConfig;
   tls?: ConnectorTls;
@@ -34,6 +47,18 @@ export const MODERN_TLS12_CIPHERS = [
   "ECDHE-ECDSA-CHACHA20-POLY1305",
   "ECDHE-RSA-CHACHA20-POLY1305",
 ].join(":");
+
+/**
+ * An error that escaped the engine, caught by the runtime's server: the message goes to the
+ * log, the client gets the 500 page without it (it may name files, hosts or internals).
+ */
+export function uncaughtError(e: unknown, c: ConnectorConfig): Response {
+  logger("connector").error(`${c.name}: request failed: ${(e as Error)?.stack ?? e}`);
+  return errorPage(
+    500,
+    "The server encountered an unexpected condition that prevented it from fulfilling the request.",
+  );
+}
 
 /** Turns the runtime's bind error into one that names the connector and says what to do. */
 export function listenError(e: unknown, c: ConnectorConfig): Error {
@@ -76,4 +101,23 @@ export function listenError(e: unknown, c: ConnectorConfig): Error {
     where,
     cause: e,
   });
+}
+
+/**
+ * Binds a connector's port again after a TLS reload released it (the native back-ends cannot swap
+ * certificates on a live listener). The port can take a moment to come free, so this retries every
+ * 20 ms, 50 times (about a second), and then fails with the bind's error; `giveUp` runs first.
+ */
+export async function rebind<T>(bind: () => T, config: ConnectorConfig, giveUp?: () => void): Promise<T> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return bind();
+    } catch (e) {
+      if (attempt >= 50) {
+        giveUp?.();
+        throw listenError(e, config);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
 }

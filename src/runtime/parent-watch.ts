@@ -10,7 +10,7 @@
 import { createReadStream } from "node:fs";
 import { Socket } from "node:net";
 import type { Readable } from "node:stream";
-import { RUNTIME } from "./detect.ts";
+import { RUNTIME } from "../util/runtime.ts";
 
 export const PARENT_FD_ENV = "BOBCAT_PARENT_FD";
 

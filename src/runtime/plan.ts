@@ -2,12 +2,12 @@
  * Chooses the back-end for each connector: the fastest one of the running runtime that can do
  * every TLS feature the connector's config asks for. A feature no back-end here can do stops
  * start-up with a message naming the feature, the connector, this runtime and one that can —
- * we never hand a runtime an option it would silently ignore (see shared/reference/runtimes.md).
+ * we never hand a runtime an option it would silently ignore.
  */
 import type { ConnectorConfig, ServiceConfig } from "../config/model.ts";
 import { BobcatError } from "../util/errors.ts";
 import { sourceOf } from "../config/validate.ts";
-import type { RuntimeName } from "./detect.ts";
+import type { RuntimeName } from "../util/runtime.ts";
 import type { ConnectorTls } from "./tls-material.ts";
 import { logger } from "../util/log.ts";
 import { sniHostCheck } from "./sni.ts";
@@ -33,7 +33,9 @@ export type Feature =
   | "connection-timeout"
   | "short-connection-timeout"
   | "long-connection-timeout"
-  | "sni-host-check";
+  | "sni-host-check"
+  | "acme-swap"
+  | "websocket";
 
 const FEATURE_TEXT: Record<Feature, string> = {
   tls: "TLS from one certificate",
@@ -56,6 +58,9 @@ const FEATURE_TEXT: Record<Feature, string> = {
   "long-connection-timeout": "a connectionTimeout above 255 s",
   "sni-host-check":
     "SSLHostConfigs that differ in client-certificate, trust, protocol or cipher settings (each request's Host is checked against the SNI name)",
+  "acme-swap":
+    "ACME certificates swapped in without closing keep-alive connections (Bun.serve closes them when its listener is replaced)",
+  websocket: "WebSocket upgrades (webSocketEnabled; Deno's native connection serving closes upgraded connections)",
 };
 
 /** Which back-ends of each runtime can do a feature, best first. */
@@ -80,6 +85,8 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "short-connection-timeout": ["node-compat"],
     "long-connection-timeout": ["node-compat"],
     "sni-host-check": ["node-compat"],
+    "acme-swap": ["node-compat"],
+    websocket: ["native", "node-compat"],
   },
   deno: {
     tls: ["native", "node-compat"],
@@ -101,6 +108,8 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "short-connection-timeout": ["native", "node-compat"],
     "long-connection-timeout": ["native", "node-compat"],
     "sni-host-check": ["node-compat"],
+    "acme-swap": ["native", "node-compat"],
+    websocket: ["node-compat"],
   },
   node: {
     tls: ["node-compat"],
@@ -121,6 +130,8 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "short-connection-timeout": ["node-compat"],
     "long-connection-timeout": ["node-compat"],
     "sni-host-check": ["node-compat"],
+    "acme-swap": ["node-compat"],
+    websocket: ["node-compat"],
   },
 };
 
@@ -149,12 +160,14 @@ export function requiredFeatures(
   if (c.connectionTimeout > 0) f.push("connection-timeout");
   if (c.connectionTimeout > 0 && c.connectionTimeout < 10000) f.push("short-connection-timeout");
   if (c.connectionTimeout > 255000) f.push("long-connection-timeout");
+  if (c.webSocketEnabled) f.push("websocket");
   if (!tls) return f;
   f.push("tls");
   if (tls.hosts.length > 1) f.push("sni-multiple-certificates");
   // Native back-ends never tell a request's SNI name, so they cannot refuse a Host of another config.
   if (sniHostCheck(tls)) f.push("sni-host-check");
   if (tls.hosts.some((h) => h.certs.length > 1)) f.push("rsa-and-ec-certificates");
+  if (tls.hosts.some((h) => h.config.acme)) f.push("acme-swap");
   if (tls.hosts.some((h) => h.versions.length !== 2)) f.push("protocol-limits");
   if (tls.hosts.some((h) => h.ciphers.tls12)) f.push("tls12-ciphers");
   if (tls.hosts.some((h) => h.ciphers.tls13)) f.push("tls13-ciphersuites");
@@ -224,7 +237,11 @@ export function planConnector(
     : `node:http2 compatibility back-end, because the native one cannot do: ${
       needsCompat.map((f) => FEATURE_TEXT[f]).join(", ")
     }`;
-  return { backend, features, reason };
+  // Said at start-up rather than left silent: Bun.serve has no connection count at all.
+  const uncounted = backend === "native" && runtime === "bun" && c.maxConnections > 0
+    ? `; maxConnections ${c.maxConnections} (the default) is not enforced by Bun.serve, which cannot count connections: set maxConnections explicitly to have the node-compat back-end enforce it`
+    : "";
+  return { backend, features, reason: reason + uncounted };
 }
 
 /** What a service's contexts need from its TLS connectors. */

@@ -8,15 +8,19 @@ import { Engine } from "../core/engine.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { configureLogging, logger } from "../util/log.ts";
 import { ConnectorPipeline } from "./connector.ts";
-import { RUNTIME, runtimeLabel, type RuntimeName } from "./detect.ts";
-import type { BackendOptions, Listener } from "./listener.ts";
+import { RUNTIME, runtimeLabel, type RuntimeName } from "../util/runtime.ts";
+import { type BackendOptions, type Listener, negotiates } from "./listener.ts";
 import { type Plan, planConnector, serviceTlsNeeds } from "./plan.ts";
 import { type ConnectorTls, loadConnectorTls } from "./tls-material.ts";
 import { startNodeCompat } from "./node-compat.ts";
 import { VERSION } from "../version.ts";
 import { type AdminView, contextViews } from "../core/admin.ts";
 import { createDataSources, type DataSources } from "../datasource/index.ts";
-import { SERVER_PLATFORM } from "../core/server-platform.ts";
+import { SERVER_PLATFORM } from "./server-platform.ts";
+import { AcmeService, type ChallengeSupport, type ManagedCert } from "../acme/service.ts";
+import { type CertificateRow, certificateRows, ExpiryWarner } from "../acme/inventory.ts";
+import { LoopLag, MetricsWriter, RequestMetrics } from "../core/metrics.ts";
+import { writeMetrics } from "./metrics-view.ts";
 
 const log = logger("connector");
 
@@ -52,6 +56,11 @@ export class BobcatServer {
   private readonly globalDataSources: DataSources;
   private readonly view: AdminView;
   private stopped?: Promise<void>;
+  /** Certificates of SSLHostConfigs with `acme` (none: it does nothing). */
+  private acme?: AcmeService;
+  private readonly expiry = new ExpiryWarner(() => this.certificates());
+  private readonly requestMetrics = new RequestMetrics();
+  private readonly loopLag = new LoopLag();
 
   constructor(
     readonly config: BobcatConfig,
@@ -75,19 +84,23 @@ export class BobcatServer {
       // Everything that can fail for configuration reasons happens before anything listens.
       const prepared: Array<{ c: ConnectorConfig; tls?: ConnectorTls; plan: Plan; engine: Engine }> = [];
       const errors: BobcatError[] = [];
+      const tlsHosts = this.config.server.services.flatMap((s) => s.connectors.flatMap((c) => c.sslHostConfigs));
+      this.acme = new AcmeService(tlsHosts, this.globalDataSources, (h) => this.reloadTls(h).then(() => {}));
+      // From the store or temporary self-signed: never waits for the CA.
+      await this.acme.prepare();
       for (const service of this.config.server.services) {
-        const engine = new Engine(service, {
-          strictServletCompliance: this.config.server.strictServletCompliance,
-          baseDir: this.config.baseDir,
+        const engine = Engine.fromConfig(this.config, service, {
           globalDataSources: this.globalDataSources,
+          globalResources: this.config.server.globalNamingResources?.resources ?? [],
           platform: SERVER_PLATFORM,
           handlers: this.setup.handlers,
           admin: () => this.view,
+          requestMetrics: this.requestMetrics,
         });
         this.engines.push(engine);
         for (const c of service.connectors) {
           try {
-            const tls = await loadConnectorTls(c, this.config.baseDir);
+            const tls = await loadConnectorTls(c, this.config.baseDir, this.acme);
             prepared.push({
               c,
               tls,
@@ -103,15 +116,21 @@ export class BobcatServer {
       }
       if (errors.length > 0) throw new BobcatErrors(errors, `${errors.length} problem(s) stop bobcat from starting`);
       for (const engine of this.engines) await engine.start();
+      this.loopLag.start();
       for (const p of prepared) {
         const pipeline = new ConnectorPipeline(p.c, p.engine, p.tls);
+        const acme = this.acme.active ? this.acme : undefined;
+        // HTTP-01 on plain connectors, before any context or redirect sees the request.
+        if (acme && !p.c.SSLEnabled) pipeline.acmeChallenge = (token) => acme.http01Answer(token);
         const listener = await startBackend(p.plan, { config: p.c, tls: p.tls, pipeline }, runtime);
         pipeline.setPort(listener.port);
         const host = p.c.address && p.c.address !== "0.0.0.0" && p.c.address !== "::" ? p.c.address : "localhost";
         const url = `${p.c.scheme}://${host.includes(":") ? `[${host}]` : host}:${listener.port}/`;
         this.connectors.push({ config: p.c, plan: p.plan, pipeline, listener, tls: p.tls, url });
-        log.info(`${p.c.name} listening on ${url} — ${p.plan.reason}`);
+        log.info(`${p.c.name} listening on ${url} — ${p.plan.reason}; negotiates ${negotiates(p.c)}`);
       }
+      if (this.acme.active) this.acme.start((m) => this.challengeSupport(m));
+      this.expiry.start();
     } catch (e) {
       await this.stop(0);
       throw e;
@@ -136,7 +155,53 @@ export class BobcatServer {
         })),
       contexts: () => contextViews(this.engines),
       reloadTls: (hostName) => this.reloadTls(hostName),
+      certificates: () => this.certificates(),
+      renewCertificate: (name) => this.acme?.active ? this.acme.renew(name) : Promise.resolve([]),
+      metrics: () => {
+        const out = new MetricsWriter();
+        writeMetrics(out, {
+          version: VERSION,
+          runtime: runtimeLabel(),
+          requests: this.requestMetrics,
+          lag: this.loopLag,
+          connectors: () =>
+            this.connectors.map((c) => ({
+              name: c.config.name,
+              backend: c.plan.backend,
+              pipeline: c.pipeline,
+              tls: c.tls,
+            })),
+          contexts: () => contextViews(this.engines),
+        });
+        return out.text();
+      },
     };
+  }
+
+  /** Every certificate served, whatever its source (the manager app's list). */
+  certificates(): CertificateRow[] {
+    return certificateRows(
+      this.connectors.flatMap((c) =>
+        (c.tls?.hosts ?? []).map((h) => ({ connector: c.config.name, config: h.config, certs: h.certs }))
+      ),
+      this.acme,
+    );
+  }
+
+  /** Which ACME challenges this server can answer for a certificate's names. */
+  private challengeSupport(m: ManagedCert): ChallengeSupport {
+    const serving = this.connectors.filter((c) => c.tls?.hosts.some((h) => this.acme!.managedFor(h.config) === m));
+    const services = this.config.server.services.filter((s) => serving.some((c) => s.connectors.includes(c.config)));
+    const plain = this.connectors.filter((c) =>
+      !c.config.SSLEnabled && services.some((s) => s.connectors.includes(c.config))
+    );
+    // No back-end answers acme-tls/1 yet: node:tls cannot choose a certificate by the client's
+    // ALPN list, and a connection whose ClientHello was read cannot be handed back to it.
+    const detail = [
+      plain.length ? `http-01 on ${plain.map((c) => c.config.name).join(", ")}` : "no plain HTTP connector for http-01",
+      "tls-alpn-01 is not answered by any back-end of this runtime",
+    ].join("; ");
+    return { http01: plain.length > 0, tlsAlpn01: false, detail };
   }
 
   /**
@@ -153,7 +218,7 @@ export class BobcatServer {
       if (!c.tls) continue;
       if (want && !c.tls.hosts.some((h) => h.hostName === want)) continue;
       try {
-        const next = (await loadConnectorTls(c.config, this.config.baseDir))!;
+        const next = (await loadConnectorTls(c.config, this.config.baseDir, this.acme))!;
         const service = this.config.server.services.find((s) => s.connectors.includes(c.config))!;
         const plan = planConnector(c.config, next, RUNTIME, runtimeLabel(), serviceTlsNeeds(service));
         if (plan.backend !== c.plan.backend) {
@@ -187,15 +252,20 @@ export class BobcatServer {
   /** Stop accepting, let requests in flight finish (up to the timeout), then stop the engines. */
   stop(timeoutSeconds = this.config.server.gracefulStopTimeout): Promise<void> {
     this.stopped ??= (async () => {
+      this.expiry.stop();
+      await this.acme?.stop();
       for (const c of this.connectors) {
         c.pipeline.stopping = true;
         await c.listener.stopAccepting();
       }
+      // WebSockets get 1001 once what is queued for them is written, within the stop timeout.
+      await Promise.all(this.connectors.map((c) => c.pipeline.webSockets?.closeAll(timeoutSeconds * 1000)));
       const drained = await Promise.all(this.connectors.map((c) => c.pipeline.drain(timeoutSeconds * 1000)));
       if (drained.includes(false)) log.warn(`requests still running after ${timeoutSeconds}s were cut off`);
       await Promise.all(this.connectors.map((c) => c.listener.closeAll()));
       // Managers write their sessions to their stores here, so data sources close last.
       for (const e of this.engines) await e.stop();
+      this.loopLag.stop();
       await this.globalDataSources.close();
       if (this.connectors.length > 0) log.info("bobcat stopped");
     })();

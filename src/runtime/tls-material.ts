@@ -4,7 +4,7 @@
  * Everything is loaded before anything listens, so a bad keystore stops start-up.
  */
 import { existsSync } from "node:fs";
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { readRegularTextFile } from "../util/files.ts";
 import { x509 } from "../tls/keystore/x509.ts";
 import { basename, dirname, isAbsolute } from "node:path";
@@ -16,9 +16,11 @@ import { parseProtocols, type TlsVersion } from "../tls/protocols.ts";
 import { type ClientTrust, loadClientTrust } from "../tls/trust.ts";
 import { type CipherSettings, parseCipherSettings } from "../tls/ciphers.ts";
 import { OcspChecker, ocspUrlOf } from "../tls/ocsp/index.ts";
-import { RUNTIME } from "./detect.ts";
+import { RUNTIME } from "../util/runtime.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { logger } from "../util/log.ts";
+import type { AcmeService } from "../acme/service.ts";
+import { writeFileAtomic } from "../util/atomic-file.ts";
 
 const log = logger("tls");
 
@@ -64,7 +66,11 @@ function explainMissingFile(e: BobcatError, node: object, baseDir: string): Bobc
   });
 }
 
-export async function loadConnectorTls(c: ConnectorConfig, baseDir = process.cwd()): Promise<ConnectorTls | undefined> {
+export async function loadConnectorTls(
+  c: ConnectorConfig,
+  baseDir = process.cwd(),
+  acme?: AcmeService,
+): Promise<ConnectorTls | undefined> {
   if (!c.SSLEnabled) return undefined;
   const errors: BobcatError[] = [];
   const hosts: TlsHost[] = [];
@@ -85,6 +91,8 @@ export async function loadConnectorTls(c: ConnectorConfig, baseDir = process.cwd
           else throw e;
         }
       }
+      // ACME: the stored certificate, the one just obtained, or a temporary self-signed one.
+      if (h.acme && acme) certs.push(acme.material(h));
       const trust = await loadClientTrust(h);
       const ciphers = parseCipherSettings(h.ciphers, h.cipherSuites, {
         ciphers: src.attr("ciphers"),
@@ -178,8 +186,6 @@ async function ownCertificateExpiring(file: string): Promise<boolean> {
   }
 }
 
-async function atomicWrite(file: string, text: string, mode: number): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, text, { mode });
-  await rename(tmp, file);
+function atomicWrite(file: string, text: string, mode: number): Promise<void> {
+  return writeFileAtomic(file, text, { mode, unique: true });
 }

@@ -5,13 +5,15 @@
  * attributes have nothing to choose between here.
  */
 import { logger } from "../util/log.ts";
+import { SessionIdGenerator as SessionIdGeneratorDef } from "../config/schema.ts";
 
 const log = logger("session");
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).toUpperCase().padStart(2, "0"));
 // getRandomValues refuses more than 65536 bytes per call.
 const MAX_RANDOM_CHUNK = 65536;
 
-export const DEFAULT_SESSION_ID_LENGTH = 16;
+/** The schema's default (`<SessionIdGenerator sessionIdLength>`). */
+export const DEFAULT_SESSION_ID_LENGTH: number = SessionIdGeneratorDef.attrs.sessionIdLength.default;
 
 export class SessionIdGenerator {
   private length = DEFAULT_SESSION_ID_LENGTH;

@@ -29,7 +29,22 @@ export {
   type StoreOptions,
   StoreUnavailableError,
 } from "./stores/index.ts";
-export type { AttributeFilter, ManagerConfig, ManagerOptions, SessionIdGeneratorOptions } from "./options.ts";
+export {
+  type AttributeFilter,
+  type DataSourceStoreConfig,
+  type FileStoreConfig,
+  type ManagerAttributes,
+  type ManagerConfig,
+  managerConfig,
+  type ManagerContext,
+  type ManagerSettings,
+  type PersistentManagerConfig,
+  type SessionIdGeneratorConfig,
+  type StandardManagerConfig,
+  type StoreAttributes,
+  type StoreConfig,
+  storeConfig,
+} from "./config.ts";
 export type { ManagerStats } from "./stats.ts";
 export { DEFAULT_SESSION_ID_LENGTH, SessionIdGenerator } from "./id-generator.ts";
 export {

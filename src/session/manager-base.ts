@@ -9,7 +9,7 @@ import { logger } from "../util/log.ts";
 import { NotSerializableError, SessionArgumentError, SessionStateError, TooManyActiveSessionsError } from "./errors.ts";
 import { SessionIdGenerator } from "./id-generator.ts";
 import { SessionListeners } from "./listeners.ts";
-import { type ManagerConfig, type ManagerOptions, type OptionReader, resolveManagerOptions } from "./options.ts";
+import { type ManagerConfig, type ManagerContext, type ManagerSettings, managerSettings } from "./config.ts";
 import { type AttributeFrame, decodeSessionData, encodeSessionData, type SessionRecord } from "./record.ts";
 import { type SessionHost, StandardSession } from "./session.ts";
 import { type ManagerStats, SessionStatistics } from "./stats.ts";
@@ -22,30 +22,27 @@ export function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export abstract class ManagerBase implements SessionHost {
-  readonly config: ManagerConfig;
+export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> implements SessionHost {
+  /** The `<Manager>` attributes and the context's values, resolved (filters compiled, defaults applied). */
+  readonly settings: ManagerSettings<C>;
   readonly listeners: SessionListeners;
   protected readonly sessions = new Map<string, StandardSession>();
   protected readonly stats = new SessionStatistics();
   protected readonly idGenerator = new SessionIdGenerator();
   protected readonly log = logger("session");
-  /** For subclasses to read their own attributes with the same checks. */
-  protected readonly options: OptionReader;
   private lifecycle: ManagerState = "new";
   private backgroundCount = 0;
 
-  protected constructor(
-    options: ManagerOptions,
-    kind: string,
-    classNames: readonly string[],
-    ownKeys: readonly string[],
-  ) {
-    const { config, reader } = resolveManagerOptions(options, kind, classNames, ownKeys);
-    this.config = config;
-    this.options = reader;
-    this.listeners = new SessionListeners(config.name);
-    if (config.sessionIdLength !== undefined) this.idGenerator.sessionIdLength = config.sessionIdLength;
-    this.idGenerator.jvmRoute = config.jvmRoute;
+  protected constructor(config: C, context: ManagerContext) {
+    this.settings = managerSettings(config, context);
+    this.listeners = new SessionListeners(this.settings.name);
+    this.idGenerator.sessionIdLength = config.sessionIdGenerator.sessionIdLength;
+    this.idGenerator.jvmRoute = this.settings.jvmRoute;
+  }
+
+  /** The `<Manager>` config, as the schema defines it. */
+  get config(): C {
+    return this.settings.config;
   }
 
   /** Where the subclass loads what a previous run left behind. */
@@ -55,7 +52,7 @@ export abstract class ManagerBase implements SessionHost {
   protected abstract stopInternal(): Promise<void>;
 
   get name(): string {
-    return this.config.name;
+    return this.settings.name;
   }
 
   get state(): ManagerState {
@@ -63,7 +60,7 @@ export abstract class ManagerBase implements SessionHost {
   }
 
   now(): number {
-    return this.config.now();
+    return this.settings.now();
   }
 
   addListener(listener: SessionListener): void {
@@ -79,7 +76,7 @@ export abstract class ManagerBase implements SessionHost {
       throw new BobcatError("session.lifecycle", `[${this.name}] the session manager is already started`);
     }
     this.lifecycle = "starting";
-    const secureRandom = Object.entries(this.config.secureRandom);
+    const secureRandom = Object.entries(this.settings.secureRandom);
     if (secureRandom.length) {
       this.log.info(
         `[${this.name}] ${secureRandom.map(([k, v]) => `${k}="${v}"`).join(", ")} accepted for compatibility: ` +
@@ -127,7 +124,7 @@ export abstract class ManagerBase implements SessionHost {
       creationTime: now,
       lastAccessedTime: now,
       thisAccessedTime: now,
-      maxInactiveInterval: this.config.sessionTimeoutMinutes * 60,
+      maxInactiveInterval: this.settings.sessionTimeoutMinutes * 60,
       isNew: true,
     });
     session.setValid(true);
@@ -265,7 +262,7 @@ export abstract class ManagerBase implements SessionHost {
     // An attribute the filters keep out is never persisted, so it may hold anything (Tomcat's exclude()).
     if (!this.willAttributeDistribute(name, value, false)) return;
     try {
-      this.config.serializer.serialize(value);
+      this.settings.serializer.serialize(value);
     } catch (err) {
       if (!(err instanceof NotSerializableError)) throw err;
       throw new SessionArgumentError(
@@ -280,7 +277,7 @@ export abstract class ManagerBase implements SessionHost {
 
   /** sessionAttributeNameFilter and sessionAttributeValueClassNameFilter (on the value's own type name). */
   willAttributeDistribute(name: string, value: unknown, report = true): boolean {
-    const { sessionAttributeNameFilter: names, sessionAttributeValueClassNameFilter: types } = this.config;
+    const { sessionAttributeNameFilter: names, sessionAttributeValueClassNameFilter: types } = this.settings;
     if (names && !names.matches(name)) {
       if (report) {
         this.reportFiltered(
@@ -290,7 +287,7 @@ export abstract class ManagerBase implements SessionHost {
       return false;
     }
     if (types) {
-      const type = this.config.serializer.typeName(value);
+      const type = this.settings.serializer.typeName(value);
       if (!types.matches(type)) {
         if (report) {
           this.reportFiltered(
@@ -334,7 +331,7 @@ export abstract class ManagerBase implements SessionHost {
         continue;
       }
       try {
-        attributes.push({ name, frame: this.config.serializer.serialize(value) });
+        attributes.push({ name, frame: this.settings.serializer.serialize(value) });
       } catch (err) {
         const reason = describeError(err);
         const topLevel = !(err instanceof NotSerializableError) || err.path === "";
@@ -370,7 +367,7 @@ export abstract class ManagerBase implements SessionHost {
     for (const { name, frame } of record.attributes) {
       let value: unknown;
       try {
-        value = this.config.serializer.deserialize(frame);
+        value = this.settings.serializer.deserialize(frame);
       } catch (err) {
         this.log.warn(
           `[${this.name}] Cannot deserialize session attribute [${name}] for session [${record.id}]: ${
@@ -383,7 +380,7 @@ export abstract class ManagerBase implements SessionHost {
       session.restoreAttribute(name, value);
     }
     session.authType = record.authType;
-    const types = this.config.sessionAttributeValueClassNameFilter;
+    const types = this.settings.sessionAttributeValueClassNameFilter;
     if (record.principal && types && !types.matches("Principal")) {
       // The seed: a principal is subject to the value filter like any attribute value.
       this.reportFiltered(

@@ -4,13 +4,19 @@
  * StandardManager is this one; `pathname` is accepted and has no effect.
  */
 import { ManagerBase } from "./manager-base.ts";
-import type { StandardManagerOptions } from "./standard-manager.ts";
+import {
+  managerArguments,
+  type ManagerContext,
+  type StandardManagerConfig,
+  type StandardManagerOptions,
+} from "./config.ts";
 
-const CLASS_NAMES = ["StandardManager", "org.apache.catalina.session.StandardManager"];
-
-export class MemoryManager extends ManagerBase {
-  constructor(options: StandardManagerOptions = {}) {
-    super(options, "StandardManager", CLASS_NAMES, ["pathname"]);
+export class MemoryManager extends ManagerBase<StandardManagerConfig> {
+  constructor(config: StandardManagerConfig, context: ManagerContext);
+  constructor(options?: StandardManagerOptions);
+  constructor(options: StandardManagerOptions | StandardManagerConfig = {}, context?: ManagerContext) {
+    const args = managerArguments("StandardManager", options, context);
+    super(args.config, args.context);
   }
 
   protected async startInternal(): Promise<void> {}

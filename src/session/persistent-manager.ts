@@ -7,7 +7,7 @@
  *   memory only after its write succeeded, nothing is deleted because of a failure, and writes
  *   that failed are kept in a bounded backlog and retried on every background tick;
  * - requests in flight are counted whatever `sessionActivityCheck` says, so a session is never
- *   swapped out under a request (the seed's ACTIVITY_CHECK note is not needed);
+ *   swapped out under a request (Tomcat's ACTIVITY_CHECK switch is not needed);
  * - with `maxIdleBackup: 0` a request that changed a session (attributes, creation, invalidation,
  *   id, timeout, login) gets its response only once the change is durable in the store (commit);
  *   a request that only used it leaves the new access time to the next sweep;
@@ -17,45 +17,24 @@
  *   they were issued (a removal never overtakes the save before it).
  */
 import { BobcatError } from "../util/errors.ts";
-import type { DataSourceScopes } from "../datasource/resources.ts";
 import { CorruptDataError } from "./errors.ts";
 import { describeError, ManagerBase } from "./manager-base.ts";
-import type { ManagerOptions } from "./options.ts";
+import {
+  isStore,
+  managerArguments,
+  type ManagerContext,
+  type PersistentManagerConfig,
+  type PersistentManagerOptions,
+} from "./config.ts";
 import { contentKey, encodeSessionData } from "./record.ts";
 import type { StandardSession } from "./session.ts";
 import type { SessionSnapshot, Store } from "./store.ts";
-import { createStore, type StoreOptions } from "./stores/create.ts";
+import { storeFromConfig } from "./stores/create.ts";
 import { type LifecycleStore, StoreUnavailableError } from "./stores/store-base.ts";
 import type { StoreStatus } from "./stores/versioned.ts";
 
-export interface PersistentManagerOptions extends ManagerOptions {
-  /** Seconds idle before a session is written to the store and kept in memory; -1 (default) never. */
-  maxIdleBackup?: number;
-  /** Seconds idle before a session is written and dropped from memory; -1 (default) never. */
-  maxIdleSwap?: number;
-  /** Seconds idle before a session may be swapped out to stay under maxActiveSessions; -1 (default) never. */
-  minIdleSwap?: number;
-  /** On stop: write every session to the store (true, default) or expire them all. */
-  saveOnRestart?: boolean;
-  /** The `<Store>`: a store object, or its attributes ({ className: FileStore | DataSourceStore, ... }). */
-  store?: Store | StoreOptions;
-  /** Where a DataSourceStore given as attributes finds its data source. */
-  dataSources?: DataSourceScopes;
-  /** bobcat: most failed writes kept for retry while the store is unavailable (default 50000); the oldest go first. */
-  storeBacklogLimit?: number;
-}
+export type { PersistentManagerOptions };
 
-const CLASS_NAMES = ["PersistentManager", "org.apache.catalina.session.PersistentManager"];
-const OWN_KEYS = [
-  "maxIdleBackup",
-  "maxIdleSwap",
-  "minIdleSwap",
-  "saveOnRestart",
-  "store",
-  "dataSources",
-  "storeBacklogLimit",
-  "consistency",
-];
 /** Store writes in flight at once during a sweep: enough to keep a database pool busy. */
 const CONCURRENCY = 16;
 /** Writes started by requests that no response waits for (removals); past it, responses wait for room. */
@@ -97,11 +76,6 @@ interface Usage {
   touches: number;
 }
 
-function isStore(value: unknown): value is Store {
-  const s = value as Partial<Store> | null;
-  return !!s && typeof s.load === "function" && typeof s.save === "function" && typeof s.remove === "function";
-}
-
 /** An outage is anything but a problem with one session (unreadable data, an id the store refuses). */
 function isOutage(err: unknown): boolean {
   if (err instanceof StoreUnavailableError) return true;
@@ -120,7 +94,7 @@ async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promis
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-export class PersistentManager extends ManagerBase {
+export class PersistentManager extends ManagerBase<PersistentManagerConfig> {
   readonly maxIdleBackup: number;
   readonly maxIdleSwap: number;
   readonly minIdleSwap: number;
@@ -151,39 +125,60 @@ export class PersistentManager extends ManagerBase {
   private sweep: Promise<void> | null = null;
   private flushing = false;
 
-  constructor(options: PersistentManagerOptions = {}) {
-    super(options, "PersistentManager", CLASS_NAMES, OWN_KEYS);
-    const r = this.options;
-    this.maxIdleBackup = r.integer("maxIdleBackup", -1);
-    this.maxIdleSwap = r.integer("maxIdleSwap", -1);
-    this.minIdleSwap = r.integer("minIdleSwap", -1);
-    this.saveOnRestart = r.boolean("saveOnRestart", true);
-    this.backlogLimit = r.integer("storeBacklogLimit", 50000);
+  /**
+   * `new PersistentManager(config, context)` with the validated `<Manager>` (servers), or
+   * `new PersistentManager({ ...attributes, ...context, store })` from code, where `store` is a
+   * store object or its attributes (checked and defaulted by the schema).
+   */
+  constructor(config: PersistentManagerConfig, context: ManagerContext & { store?: Store });
+  constructor(options?: PersistentManagerOptions);
+  constructor(
+    options: PersistentManagerOptions | PersistentManagerConfig = {},
+    context?: ManagerContext & { store?: Store },
+  ) {
+    const args = managerArguments("PersistentManager", options, context);
+    super(args.config, args.context);
+    const c = args.config;
+    this.maxIdleBackup = c.maxIdleBackup;
+    this.maxIdleSwap = c.maxIdleSwap;
+    this.minIdleSwap = c.minIdleSwap;
+    this.saveOnRestart = c.saveOnRestart;
+    this.backlogLimit = c.storeBacklogLimit;
     this.durable = this.maxIdleBackup === 0;
-    if (this.backlogLimit < 1) r.fail("storeBacklogLimit", `must be at least 1, got ${this.backlogLimit}`);
     if (this.maxIdleSwap >= 0 && this.maxIdleBackup >= 0 && this.maxIdleSwap < this.maxIdleBackup) {
-      r.fail(
+      this.fail(
         "maxIdleSwap",
         `[${this.maxIdleSwap}] is less than maxIdleBackup [${this.maxIdleBackup}]; it must be equal or greater`,
         "A session is backed up before it is swapped out: raise maxIdleSwap, lower maxIdleBackup, or set maxIdleSwap: -1 to turn swapping off.",
       );
     }
     if (this.minIdleSwap >= 0 && this.maxIdleSwap >= 0 && this.minIdleSwap >= this.maxIdleSwap) {
-      r.fail(
+      this.fail(
         "minIdleSwap",
         `[${this.minIdleSwap}] must be less than maxIdleSwap [${this.maxIdleSwap}]`,
         "Lower minIdleSwap (or set it to -1 to never swap sessions out because of maxActiveSessions).",
       );
     }
-    if (this.minIdleSwap >= 0 && this.config.maxActiveSessions < 0) {
+    if (this.minIdleSwap >= 0 && c.maxActiveSessions < 0) {
       this.log.warn(`[${this.name}] minIdleSwap [${this.minIdleSwap}] has no effect without maxActiveSessions`);
     }
 
-    this.storeImpl = this.buildStore(r.value("store"));
+    this.storeImpl = this.buildStore(context?.store ?? args.store ?? c.store, args.context);
     this.storeImpl.setManager(this);
   }
 
-  private buildStore(store: unknown): LifecycleStore {
+  private fail(attribute: string, problem: string, fix: string): never {
+    throw new BobcatError(
+      "session.badAttribute",
+      `PersistentManager ${this.name}: attribute [${attribute}] ${problem}`,
+      {
+        where: { attribute },
+        fix,
+      },
+    );
+  }
+
+  private buildStore(store: Store | PersistentManagerConfig["store"], context: ManagerContext): LifecycleStore {
     if (store === undefined || store === null) {
       throw new BobcatError("session.noStore", `PersistentManager ${this.name}: a <Store> is required`, {
         where: { attribute: "store" },
@@ -192,11 +187,11 @@ export class PersistentManager extends ManagerBase {
       });
     }
     if (isStore(store)) return store;
-    if (typeof store !== "object") {
-      return this.options.fail("store", "must be a store, or its attributes such as { className: FileStore }");
-    }
-    const dataSources = this.options.value("dataSources") as DataSourceScopes | undefined;
-    return createStore(store as StoreOptions, { workDir: this.config.workDir, dataSources, name: this.name });
+    return storeFromConfig(store, {
+      workDir: this.settings.workDir,
+      dataSources: context.dataSources,
+      name: this.name,
+    });
   }
 
   get store(): Store {

@@ -4,12 +4,27 @@
  */
 import { SessionArgumentError, SessionStateError } from "./errors.ts";
 import { callValue, isBindingListener, type SessionListeners } from "./listeners.ts";
-import type { ManagerConfig } from "./options.ts";
 import type { HttpSession, HttpSessionBindingEvent, Principal } from "./types.ts";
+
+/**
+ * The manager settings a session reads (config.ts's ManagerSettings has them); named here so
+ * that the session does not import the config module, which imports the store, which imports it.
+ */
+export interface SessionSettings {
+  readonly name: string;
+  readonly distributable: boolean;
+  readonly sessionActivityCheck: boolean;
+  readonly sessionLastAccessAtStart: boolean;
+  now(): number;
+  readonly config: {
+    readonly notifyBindingListenerOnUnchangedValue: boolean;
+    readonly notifyAttributeListenerOnUnchangedValue: boolean;
+  };
+}
 
 /** What a session needs from its manager (ManagerBase implements it). */
 export interface SessionHost {
-  readonly config: ManagerConfig;
+  readonly settings: SessionSettings;
   readonly listeners: SessionListeners;
   /** Takes the session out of the manager; `expired` updates the expiry statistics. */
   removeSession(session: StandardSession, expired: boolean): void;
@@ -124,21 +139,24 @@ export class StandardSession implements HttpSession {
     if (!this.valid) {
       throw new SessionStateError(`setAttribute: Session [${this.sessionId}] has already been invalidated`);
     }
-    const { config, listeners } = this.host;
-    if (config.distributable) this.host.checkDistributable(name, value);
+    const { settings, listeners } = this.host;
+    if (settings.distributable) this.host.checkDistributable(name, value);
 
     const listener = isBindingListener(value);
     let bound = false;
-    if (listener && (!Object.is(value, this.attributes.get(name)) || config.notifyBindingListenerOnUnchangedValue)) {
+    if (
+      listener &&
+      (!Object.is(value, this.attributes.get(name)) || settings.config.notifyBindingListenerOnUnchangedValue)
+    ) {
       bound = true;
-      callValue(config.name, value, "valueBound", { session: this, name, value });
+      callValue(settings.name, value, "valueBound", { session: this, name, value });
     }
     // valueBound (or a value's toJSON in the distributable check) may have invalidated the session.
     if (!this.valid) {
       if (!listener) {
         throw new SessionStateError(`setAttribute: Session [${this.sessionId}] has already been invalidated`);
       }
-      if (bound) callValue(config.name, value, "valueUnbound", { session: this, name, value });
+      if (bound) callValue(settings.name, value, "valueUnbound", { session: this, name, value });
       return;
     }
 
@@ -146,12 +164,12 @@ export class StandardSession implements HttpSession {
     const old = this.attributes.get(name);
     this.attributes.set(name, value);
     const unchanged = Object.is(old, value);
-    if (had && isBindingListener(old) && (!unchanged || config.notifyBindingListenerOnUnchangedValue)) {
-      callValue(config.name, old, "valueUnbound", { session: this, name, value: old });
+    if (had && isBindingListener(old) && (!unchanged || settings.config.notifyBindingListenerOnUnchangedValue)) {
+      callValue(settings.name, old, "valueUnbound", { session: this, name, value: old });
     }
     if (!had) {
       listeners.attributeAdded({ session: this, name, value });
-    } else if (!unchanged || config.notifyAttributeListenerOnUnchangedValue) {
+    } else if (!unchanged || settings.config.notifyAttributeListenerOnUnchangedValue) {
       listeners.attributeReplaced({ session: this, name, value: old });
     }
   }
@@ -224,33 +242,33 @@ export class StandardSession implements HttpSession {
 
   /** At request start. */
   access(): void {
-    this.thisAccessed = this.host.config.now();
-    if (this.host.config.sessionActivityCheck) this.accessCount++;
+    this.thisAccessed = this.host.settings.now();
+    if (this.host.settings.sessionActivityCheck) this.accessCount++;
   }
 
   /** At request end: the session is no longer new, and idle time starts counting. */
   endAccess(): void {
     this.fresh = false;
-    const now = this.host.config.now();
-    if (this.host.config.sessionLastAccessAtStart) {
+    const now = this.host.settings.now();
+    if (this.host.settings.sessionLastAccessAtStart) {
       this.lastAccessed = this.thisAccessed;
       this.thisAccessed = now;
     } else {
       this.thisAccessed = this.lastAccessed = now;
     }
-    if (this.host.config.sessionActivityCheck) this.accessCount--;
+    if (this.host.settings.sessionActivityCheck) this.accessCount--;
   }
 
   idleTimeMs(): number {
-    const since = this.host.config.sessionLastAccessAtStart ? this.lastAccessed : this.thisAccessed;
-    return this.host.config.now() - since;
+    const since = this.host.settings.sessionLastAccessAtStart ? this.lastAccessed : this.thisAccessed;
+    return this.host.settings.now() - since;
   }
 
   /** Tomcat's isValid(): expires the session (with notifications) when it has been idle too long. */
   isValid(): boolean {
     if (!this.valid) return false;
     if (this.expiring) return true;
-    if (this.host.config.sessionActivityCheck && this.accessCount > 0) return true;
+    if (this.host.settings.sessionActivityCheck && this.accessCount > 0) return true;
     if (this.maxInactive > 0 && Math.trunc(this.idleTimeMs() / 1000) >= this.maxInactive) this.expire(true);
     return this.valid;
   }
@@ -274,7 +292,7 @@ export class StandardSession implements HttpSession {
   /** Before the session is written out: sessionWillPassivate on every value that has it. */
   passivate(): void {
     for (const value of [...this.attributes.values()]) {
-      callValue(this.host.config.name, value, "sessionWillPassivate", { session: this });
+      callValue(this.host.settings.name, value, "sessionWillPassivate", { session: this });
     }
   }
 
@@ -282,7 +300,7 @@ export class StandardSession implements HttpSession {
   activate(): void {
     this.accessCount = 0;
     for (const value of [...this.attributes.values()]) {
-      callValue(this.host.config.name, value, "sessionDidActivate", { session: this });
+      callValue(this.host.settings.name, value, "sessionDidActivate", { session: this });
     }
   }
 
@@ -292,7 +310,7 @@ export class StandardSession implements HttpSession {
     this.attributes.delete(name);
     if (!notify) return;
     const event: HttpSessionBindingEvent = { session: this, name, value };
-    callValue(this.host.config.name, value, "valueUnbound", event);
+    callValue(this.host.settings.name, value, "valueUnbound", event);
     this.host.listeners.attributeRemoved(event);
   }
 

@@ -21,11 +21,11 @@
  */
 import { BobcatError } from "../util/errors.ts";
 import { describeError, ManagerBase } from "./manager-base.ts";
-import type { ManagerOptions } from "./options.ts";
+import type { ManagerContext, PersistentManagerConfig } from "./config.ts";
 import { SessionNotStoredError } from "./persistent-manager.ts";
 import { type AttributeFrame, decodeSessionData, encodeSessionData, type SessionRecord } from "./record.ts";
 import type { StandardSession } from "./session.ts";
-import type { StoreStatus, VersionedStore, VersionedWrite } from "./stores/versioned.ts";
+import type { StoreCounters, StoreStatus, VersionedStore, VersionedWrite } from "./stores/versioned.ts";
 
 /** What a request's session was when it was read: the base its changes are computed against. */
 interface Base {
@@ -65,13 +65,7 @@ function authKey(r: SessionRecord): string {
   return JSON.stringify([r.authType, r.principal]);
 }
 
-export interface SharedManagerOptions extends ManagerOptions {
-  /** The store, or how to get it at start (a DataSourceStore's queries load drizzle-orm only then). */
-  store: VersionedStore | (() => Promise<VersionedStore>);
-  storeBacklogLimit?: number;
-}
-
-export class SharedManager extends ManagerBase {
+export class SharedManager extends ManagerBase<PersistentManagerConfig> {
   private storeRef: VersionedStore | null = null;
   private readonly loadStore: () => Promise<VersionedStore>;
   private readonly limit: number;
@@ -82,11 +76,18 @@ export class SharedManager extends ManagerBase {
   private lastError: string | null = null;
   private lastErrorAt: number | null = null;
 
-  constructor(options: SharedManagerOptions, classNames: readonly string[], ownKeys: readonly string[]) {
-    super(options, "PersistentManager", classNames, ownKeys);
-    const store = options.store;
+  /**
+   * The validated `<Manager>` (consistency: shared; the swap settings mean nothing here) and its
+   * store, or how to get it at start (a DataSourceStore's queries load drizzle-orm only then).
+   */
+  constructor(
+    config: PersistentManagerConfig,
+    context: ManagerContext,
+    store: VersionedStore | (() => Promise<VersionedStore>),
+  ) {
+    super(config, context);
     this.loadStore = typeof store === "function" ? store : () => Promise.resolve(store);
-    this.limit = options.storeBacklogLimit ?? 50000;
+    this.limit = config.storeBacklogLimit;
   }
 
   get store(): VersionedStore {
@@ -116,6 +117,11 @@ export class SharedManager extends ManagerBase {
     // The objects in memory are copies: stopping must not tell listeners they were destroyed.
     this.sessions.clear();
     await this.store.stop?.();
+  }
+
+  /** The store's operation counters and the merges made, as they are now (for /metrics); null before start. */
+  get storeMetrics(): { counters: StoreCounters; conflictsResolved: number } | null {
+    return this.storeRef ? { counters: this.storeRef.counters, conflictsResolved: this.conflictsResolved } : null;
   }
 
   override async storeStatus(): Promise<StoreStatus> {

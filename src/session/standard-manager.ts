@@ -4,39 +4,47 @@
  */
 import { rename, rm, stat } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
-import { tempPathFor, writeFileAtomic } from "./atomic-file.ts";
+import { tempPathFor, writeFileAtomic } from "../util/atomic-file.ts";
 import { describeError, ManagerBase } from "./manager-base.ts";
-import type { ManagerOptions } from "./options.ts";
+import {
+  managerArguments,
+  type ManagerContext,
+  type StandardManagerConfig,
+  type StandardManagerOptions,
+} from "./config.ts";
 import { decodeSessionFile, encodeSessionFile, type SessionRecord } from "./record.ts";
 import type { StandardSession } from "./session.ts";
 import { BobcatError } from "../util/errors.ts";
 import { fileKind, readRegularFile, UnreadableFileError } from "../util/files.ts";
 
-export interface StandardManagerOptions extends ManagerOptions {
-  /** The persistence file, absolute or relative to workDir; unset or "" turns persistence off (Tomcat 10+ default). */
-  pathname?: string;
-}
+export type { StandardManagerOptions };
 
-const CLASS_NAMES = ["StandardManager", "org.apache.catalina.session.StandardManager"];
-
-export class StandardManager extends ManagerBase {
+export class StandardManager extends ManagerBase<StandardManagerConfig> {
   /** Absolute path of the persistence file, or null when persistence is off. */
   readonly persistenceFile: string | null;
 
-  constructor(options: StandardManagerOptions = {}) {
-    super(options, "StandardManager", CLASS_NAMES, ["pathname"]);
-    const pathname = this.options.string("pathname");
+  /**
+   * `new StandardManager(config, context)` with the validated `<Manager>` (servers), or
+   * `new StandardManager({ ...attributes, ...context })` from code (checked and defaulted by the schema).
+   * `pathname` unset or "" keeps persistence off, as in Tomcat.
+   */
+  constructor(config: StandardManagerConfig, context: ManagerContext);
+  constructor(options?: StandardManagerOptions);
+  constructor(options: StandardManagerOptions | StandardManagerConfig = {}, context?: ManagerContext) {
+    const args = managerArguments("StandardManager", options, context);
+    super(args.config, args.context);
+    const pathname = args.config.pathname;
     if (!pathname) {
       this.persistenceFile = null;
     } else if (isAbsolute(pathname)) {
       this.persistenceFile = pathname;
-    } else if (this.config.workDir) {
-      this.persistenceFile = resolve(this.config.workDir, pathname);
+    } else if (this.settings.workDir) {
+      this.persistenceFile = resolve(this.settings.workDir, pathname);
     } else {
-      this.options.fail(
-        "pathname",
-        `[${pathname}] is relative but the context has no work directory`,
-        "Use an absolute pathname, or give the context a workDir.",
+      throw new BobcatError(
+        "session.badAttribute",
+        `StandardManager ${this.name}: attribute [pathname] [${pathname}] is relative but the context has no work directory`,
+        { where: { attribute: "pathname" }, fix: "Use an absolute pathname, or give the context a workDir." },
       );
     }
   }
@@ -189,7 +197,7 @@ export class StandardManager extends ManagerBase {
       session.passivate();
       return this.toRecord(session);
     });
-    await writeFileAtomic(file, encodeSessionFile(records));
+    await writeFileAtomic(file, encodeSessionFile(records), { mkdir: true });
     this.log.info(`[${this.name}] Saved ${records.length} session(s) to [${file}]`);
     for (const session of live) session.expire(false);
   }

@@ -8,6 +8,7 @@
  * vice versa ("dual format"), so a certificateKeystoreType that disagrees with the content is a
  * warning, not an error. PKCS11 and other types are refused.
  */
+import type { CertificateEntry } from "../config/model.ts";
 import { formatBytes, MAX_CONFIG_FILE_BYTES, readRegularFile, UnreadableFileError } from "../util/files.ts";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -33,20 +34,13 @@ import { PasswordRequiredError, pemPrivateKey, PRIVATE_KEY_LABELS } from "./keys
 import { UnsupportedAlgorithmError } from "./keystore/pbe.ts";
 
 /** Keys are Tomcat's `<Certificate>` attribute names. Paths are absolute (the config layer resolves them). */
-export interface CertificateConfig {
-  type?: "UNDEFINED" | "RSA" | "EC" | "DSA" | "MLDSA";
-  certificateFile?: string;
-  certificateKeyFile?: string;
-  certificateChainFile?: string;
-  certificateKeystoreFile?: string;
-  certificateKeystorePassword?: string;
-  certificateKeystorePasswordFile?: string;
+/**
+ * A `<Certificate>`'s attributes, as the schema defines them; every one optional here (library
+ * use), and the keystore type any string (loadCertificate explains types it cannot read).
+ */
+export type CertificateConfig = Partial<Omit<CertificateEntry, "createSelfSigned" | "certificateKeystoreType">> & {
   certificateKeystoreType?: string;
-  certificateKeystoreProvider?: string;
-  certificateKeyAlias?: string;
-  certificateKeyPassword?: string;
-  certificateKeyPasswordFile?: string;
-}
+};
 
 export interface LoadedCertificate {
   /** Unencrypted PKCS#8 PEM private key. */

@@ -28,18 +28,32 @@ export async function loadClientTrust(h: SSLHostConfig): Promise<ClientTrust | u
   const anchors: X509Certificate[] = [];
   if (h.truststoreFile) {
     const bytes = await readOrFail(h.truststoreFile, "truststoreFile", src.attr("truststoreFile"));
+    let keyAliases: string[] = [];
     try {
       const store = await readKeystore(bytes, h.truststorePassword ?? null, h.truststoreType);
-      for (const e of store.entries) {
-        if (e.kind === "trustedCert") anchors.push(e.cert);
-        else anchors.push(e.chain[e.chain.length - 1]!);
-      }
+      // As in Java (and so Tomcat), a truststore trusts its trusted-certificate entries only;
+      // the chain of a private key entry is that key's, not a statement of trust.
+      for (const e of store.entries) if (e.kind === "trustedCert") anchors.push(e.cert);
+      keyAliases = store.entries.flatMap((e) => (e.kind === "trustedCert" ? [] : [e.alias]));
     } catch (e) {
       const err = keystoreError(e, h.truststoreType ?? "truststore");
       throw new BobcatError(err.code, `truststore ${h.truststoreFile}: ${err.message}`, {
         where: src.attr("truststoreFile"),
         fix: err.fix ?? "check truststorePassword",
       });
+    }
+    if (anchors.length === 0 && keyAliases.length > 0) {
+      throw new BobcatError(
+        "trust.noTrustedEntries",
+        `truststore ${h.truststoreFile} holds only private key entries (${
+          keyAliases.join(", ")
+        }) and no trusted certificate entry, so it trusts nothing (Java: the trustAnchors parameter must be non-empty)`,
+        {
+          where: src.attr("truststoreFile"),
+          fix:
+            `import the CA that issues client certificates as a trusted entry: bobcat keytool -importcert -alias ca -file ca.pem -keystore ${h.truststoreFile}`,
+        },
+      );
     }
   }
   if (h.caCertificateFile) {

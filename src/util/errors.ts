@@ -52,3 +52,15 @@ export function formatProblem(message: string, where: Where, fix?: string): stri
   const loc = formatWhere(where);
   return (loc ? `${loc}: ` : "") + message + (fix ? `\n    fix: ${fix}` : "");
 }
+
+/**
+ * A command line that cannot be run as written (unknown option, missing value): the command
+ * prints the message and how to get its usage, and exits with status 2 (keytool keeps keytool's
+ * own status 1). `command` is the sub-command whose usage applies, where there is one.
+ */
+export class UsageError extends Error {
+  override name = "UsageError";
+  constructor(message: string, readonly command?: string) {
+    super(message);
+  }
+}

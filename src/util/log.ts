@@ -22,14 +22,33 @@ interface LogSettings {
   level: Level;
   components: Record<string, Level>;
   sink: LogSink;
+  /** `json`: one object per line (time, level, component, message, fields). */
+  format: "text" | "json";
 }
 
-const settings: LogSettings = { level: "info", components: {}, sink: stderrSink };
+const settings: LogSettings = { level: "info", components: {}, sink: stderrSink, format: "text" };
 
 export function configureLogging(opts: Partial<LogSettings>): void {
   if (opts.level) settings.level = opts.level;
   if (opts.components) settings.components = { ...opts.components };
   if (opts.sink) settings.sink = opts.sink;
+  if (opts.format) settings.format = opts.format;
+}
+
+/** The configured log format (the access log's `json` pattern writes the same shape). */
+export function logFormat(): "text" | "json" {
+  return settings.format;
+}
+
+/** One JSON log line: time, level, component, message, and fields when there are any. */
+export function jsonLine(level: Level, component: string, message: string, fields?: Record<string, unknown>): string {
+  return JSON.stringify({
+    time: new Date().toISOString(),
+    level,
+    component,
+    message,
+    ...(fields && Object.keys(fields).length > 0 ? { fields } : {}),
+  });
 }
 
 export class Logger {
@@ -40,26 +59,31 @@ export class Logger {
     return ORDER[level] >= ORDER[threshold] && level !== "off";
   }
 
-  private emit(level: Level, msg: string): void {
+  private emit(level: Level, msg: string, fields?: Record<string, unknown>): void {
     if (!this.enabled(level)) return;
+    if (settings.format === "json") {
+      settings.sink.write(jsonLine(level, this.component, msg, fields), level);
+      return;
+    }
     const ts = new Date().toISOString();
     settings.sink.write(`${ts} ${level.toUpperCase().padEnd(5)} [${this.component}] ${msg}`, level);
   }
 
-  trace(msg: string): void {
-    this.emit("trace", msg);
+  // `fields`: structured data for the JSON format (the text format shows the message only).
+  trace(msg: string, fields?: Record<string, unknown>): void {
+    this.emit("trace", msg, fields);
   }
-  debug(msg: string): void {
-    this.emit("debug", msg);
+  debug(msg: string, fields?: Record<string, unknown>): void {
+    this.emit("debug", msg, fields);
   }
-  info(msg: string): void {
-    this.emit("info", msg);
+  info(msg: string, fields?: Record<string, unknown>): void {
+    this.emit("info", msg, fields);
   }
-  warn(msg: string): void {
-    this.emit("warn", msg);
+  warn(msg: string, fields?: Record<string, unknown>): void {
+    this.emit("warn", msg, fields);
   }
-  error(msg: string): void {
-    this.emit("error", msg);
+  error(msg: string, fields?: Record<string, unknown>): void {
+    this.emit("error", msg, fields);
   }
 }
 

@@ -70,21 +70,17 @@ describe("bobcat convert: Tomcat's default files (tomcat.md §6)", () => {
     expect(tree.server.services[0].connectors[0].connectionTimeout).toBe(20000);
     expect(tree.server.services[0].engine.hosts[0].unpackWARs).toBe(true);
 
-    // The realms and the UserDatabase have no counterpart: commented in place, with the nested realm.
-    expect(yaml).toContain('# not converted: <Realm className="org.apache.catalina.realm.LockOutRealm"> — ');
-    expect(yaml).toContain(
-      '#   <Realm className="org.apache.catalina.realm.UserDatabaseRealm" resourceName="UserDatabase"/>',
-    );
-    expect(yaml).toContain(
-      'not converted: <Resource name="UserDatabase" auth="Container" type="org.apache.catalina.UserDatabase"',
-    );
-    expect(tree.server.globalNamingResources).toBeUndefined();
-    expect(warnings).toHaveLength(2);
-    expect(warnings[0]).toStartWith('/opt/tomcat/conf/server.xml:43: not converted: <Resource name="UserDatabase"');
-    expect(warnings[1]).toStartWith(
-      '/opt/tomcat/conf/server.xml:126: not converted: <Realm className="org.apache.catalina.realm.LockOutRealm">',
-    );
-    expect(warnings[1]).toContain("with 1 nested element");
+    // The LockOutRealm around the UserDatabaseRealm, and the UserDatabase it reads, convert as they are.
+    expect(tree.server.services[0].engine.realm).toEqual({
+      className: "org.apache.catalina.realm.LockOutRealm",
+      realms: [{ className: "org.apache.catalina.realm.UserDatabaseRealm", resourceName: "UserDatabase" }],
+    });
+    expect(tree.server.globalNamingResources.resources[0]).toMatchObject({
+      name: "UserDatabase",
+      type: "org.apache.catalina.UserDatabase",
+      pathname: "conf/tomcat-users.xml",
+    });
+    expect(warnings).toHaveLength(0);
 
     // The header says where it came from and which base directory the relative paths need.
     expect(yaml).toStartWith("# Converted by `bobcat convert` from /opt/tomcat/conf/server.xml.\n");
@@ -114,9 +110,8 @@ describe("bobcat convert: Tomcat's default files (tomcat.md §6)", () => {
     expect(yaml).toContain(
       '# not converted: <Connector protocol="AJP/1.3" address="::1" port="8009" redirectPort="8443"> — bobcat has no AJP connector',
     );
-    expect(yaml).toContain(
-      '# not converted: <UpgradeProtocol className="org.apache.coyote.http2.Http2Protocol"> — bobcat serves HTTP/2 over TLS by itself',
-    );
+    // <UpgradeProtocol className="...Http2Protocol"> turns HTTP/2 on for that connector.
+    expect(https!.upgradeProtocols).toEqual([{ className: "Http2Protocol" }]);
     expect(yaml).toContain(
       '# not converted: <Executor name="tomcatThreadPool" namePrefix="catalina-exec-" maxThreads="150" minSpareThreads="4"> — bobcat has no shared thread pools',
     );
@@ -182,7 +177,6 @@ describe("bobcat convert: fixtures", () => {
       expect.stringMatching(/^conf\/tls-keystore-pem\.xml:6: not converted: <Executor /),
       'conf/tls-keystore-pem.xml:7: <Connector> maxParameterCount="1000" not converted — not a bobcat <Connector> attribute',
       'conf/tls-keystore-pem.xml:9: <Connector> maxParameterCount="1000" not converted — not a bobcat <Connector> attribute',
-      expect.stringMatching(/^conf\/tls-keystore-pem\.xml:11: not converted: <UpgradeProtocol /),
     ]);
   });
 
@@ -246,7 +240,8 @@ describe("bobcat convert: fixtures", () => {
     expect(m.sessionIdGenerator).toMatchObject({ sessionIdLength: 24, jvmRoute: "fromGenerator" });
     expect(admin!.sessionTimeout).toBe(15);
     expect(admin!.manager).toMatchObject({ className: "StandardManager", pathname: "", processExpiresFrequency: 1 });
-    expect(admin!.realm).toMatchObject({ className: "org.apache.catalina.realm.MemoryRealm", users: [] });
+    expect(admin!.realm).toMatchObject({ className: "MemoryRealm", users: [] });
+    expect(admin!.realm.className === "MemoryRealm" && admin!.realm.pathname).toEndWith("conf/admin-users.xml");
     expect(admin!.valves[0]).toMatchObject({ className: "AccessLogValve", pattern: "combined", rotatable: false });
     expect(stat!.contexts[0]!.listings).toBe(true);
 
@@ -256,14 +251,20 @@ describe("bobcat convert: fixtures", () => {
     // A Java class-name filter would match nothing in bobcat and lose every attribute on persist.
     expect(warnings[0]).toContain("sessionAttributeValueClassNameFilter");
     expect(warnings[0]).toContain("names Java classes");
-    expect(yaml).toContain('# not converted: pathname="conf/admin-users.xml" — bobcat lists the users in the config');
-    expect(warnings).toHaveLength(2);
+    expect(warnings).toHaveLength(1);
   });
 
   test("PersistentManager with FileStore and DataSourceStore, and DataSource resources", () => {
     const { yaml, warnings } = convert("persistent-sessions.xml");
     const tree = data(yaml);
     expect(tree.server.globalNamingResources.resources).toEqual([
+      {
+        name: "UserDatabase",
+        auth: "Container",
+        type: "org.apache.catalina.UserDatabase",
+        factory: "org.apache.catalina.users.MemoryUserDatabaseFactory",
+        pathname: "conf/tomcat-users.xml",
+      },
       {
         name: "jdbc/SessionDS",
         auth: "Container",
@@ -276,7 +277,6 @@ describe("bobcat convert: fixtures", () => {
         maxWaitMillis: 5000,
       },
     ]);
-    expect(yaml).toContain('# not converted: <Resource name="UserDatabase"');
     const [cart, shop] = tree.server.services[0].engine.hosts[0].contexts;
     expect(cart.manager).toEqual({
       className: "org.apache.catalina.session.PersistentManager",
@@ -309,10 +309,8 @@ describe("bobcat convert: fixtures", () => {
       sessionMaxInactiveCol: "max_inactive",
       sessionLastAccessedCol: "last_access",
     });
-    // Besides the UserDatabase, the only warnings are for elements copied without a schema definition.
-    expect(warnings.filter((w) => !w.includes("is copied as written"))).toEqual([
-      expect.stringContaining('not converted: <Resource name="UserDatabase"'),
-    ]);
+    // The only warnings are for elements copied without a schema definition.
+    expect(warnings.filter((w) => !w.includes("is copied as written"))).toEqual([]);
 
     // The converted file loads: resources, PersistentManager and both stores are in the schema.
     const loaded: BobcatConfig = load(yaml, { "db.pass": "pw" });
@@ -323,7 +321,7 @@ describe("bobcat convert: fixtures", () => {
     expect(ctx.manager.store).toMatchObject({ className: "FileStore", directory: "sessions" });
   });
 
-  test("RemoteIpValve, SSLValve and AccessLogValve convert; other valves are commented", () => {
+  test("RemoteIpValve, SSLValve, AccessLogValve, ErrorReportValve and RemoteAddrValve convert; other valves are commented", () => {
     const { yaml, warnings } = convert("valves.xml");
     const c = load(yaml);
     const engine = c.server.services[0]!.engine;
@@ -336,7 +334,12 @@ describe("bobcat convert: fixtures", () => {
     });
     expect(ssl).toMatchObject({ className: "SSLValve", sslClientCertHeader: "X-SSL-Client-Cert" });
     const host = engine.hosts[0]!;
-    expect(host.valves).toHaveLength(1);
+    expect(host.valves).toHaveLength(2);
+    expect(host.valves[1]).toMatchObject({ className: "ErrorReportValve", showReport: false, showServerInfo: false });
+    expect(host.contexts[0]!.valves[1]).toMatchObject({
+      className: "RemoteAddrValve",
+      allow: "127\\.\\d+\\.\\d+\\.\\d+",
+    });
     expect(host.valves[0]).toMatchObject({
       className: "AccessLogValve",
       buffered: false,
@@ -349,14 +352,7 @@ describe("bobcat convert: fixtures", () => {
     expect(conn.secure).toBe(true);
 
     const notConverted = warnings.map((w) => /className="([^"]+)"/.exec(w)?.[1]);
-    expect(notConverted).toEqual([
-      "org.apache.catalina.valves.ErrorReportValve",
-      "org.apache.catalina.authenticator.SingleSignOn",
-      "org.apache.catalina.valves.RemoteAddrValve",
-    ]);
-    expect(yaml).toContain(
-      '# not converted: <Valve className="org.apache.catalina.valves.RemoteAddrValve" allow="127\\.\\d+\\.\\d+\\.\\d+"> — bobcat\'s <Valve> className is one of: AccessLogValve, RemoteIpValve, SSLValve',
-    );
+    expect(notConverted).toEqual(["org.apache.catalina.authenticator.SingleSignOn"]);
   });
 
   test("context.xml settings become every context's defaults; a context's own settings win", () => {
@@ -454,12 +450,12 @@ describe("bobcat convert: typing, unknown parts, errors", () => {
     expect(yaml).toContain('#   <Gear teeth="12"/>\n');
     expect(yaml).toContain('#   <Gear teeth="20">spare</Gear>\n');
     expect(yaml).toContain("— bobcat takes <Listener> inside <Server> only, not inside <Host>");
-    expect(yaml).toContain("— bobcat takes <Realm> inside <Context> only, not inside <Host>");
+    // A realm on a Host is the realm of its contexts, as in Tomcat.
+    expect(yaml).toContain("realm:\n              className: org.apache.catalina.realm.MemoryRealm\n");
     expect(warnings).toEqual([
       'server.xml:3: <Connector> fooBar="1" not converted — not a bobcat <Connector> attribute',
       'server.xml:6: not converted: <Frobnicator level="9"> — bobcat has no <Frobnicator> (with 2 nested elements, shown in the output)',
       expect.stringMatching(/^server\.xml:7: not converted: <Listener /),
-      expect.stringMatching(/^server\.xml:8: not converted: <Realm /),
     ]);
   });
 
@@ -585,7 +581,7 @@ describe("bobcat convert: the command", () => {
     const r = run(join(FIXTURES, "server.xml"), `--context=${join(FIXTURES, "context.xml")}`);
     expect(r.code).toBe(0);
     expect(data(r.stdout).server.services[0].name).toBe("Catalina");
-    expect(r.stderr.split("\n").filter((l) => l.startsWith("bobcat: warning: "))).toHaveLength(5);
+    expect(r.stderr.split("\n").filter((l) => l.startsWith("bobcat: warning: "))).toHaveLength(3);
     expect(r.stderr).not.toContain("does not load");
   });
 

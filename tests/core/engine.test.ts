@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { loadConfigText } from "../../src/config/load.ts";
 import { Engine } from "../../src/core/engine.ts";
-import { SERVER_PLATFORM } from "../../src/core/server-platform.ts";
+import { SERVER_PLATFORM } from "../../src/runtime/server-platform.ts";
 import type { ConnectorInfo } from "../../src/core/context.ts";
 import { urlPatternMatches } from "../../src/core/constraints.ts";
 import { RequestLimiter } from "../../src/core/limiter.ts";

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { loadConfigText } from "../../src/config/load.ts";
 import { Engine } from "../../src/core/engine.ts";
 import type { AdminView } from "../../src/core/admin.ts";
-import { SERVER_PLATFORM } from "../../src/core/server-platform.ts";
+import { SERVER_PLATFORM } from "../../src/runtime/server-platform.ts";
 
 const engines: Record<string, Engine> = {};
 const connector = { name: "http-nio-8080", port: 8080, scheme: "http", secure: false, redirectPort: 8443 };

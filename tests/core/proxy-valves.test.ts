@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfigText } from "../../src/config/load.ts";
 import { Engine } from "../../src/core/engine.ts";
-import { SERVER_PLATFORM } from "../../src/core/server-platform.ts";
+import { SERVER_PLATFORM } from "../../src/runtime/server-platform.ts";
 import { PKI } from "../helpers/bobcat.ts";
 
 let engine: Engine;

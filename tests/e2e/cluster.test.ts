@@ -192,9 +192,14 @@ function cookieOf(res: Response): string | null {
   return m ? m[1]! : null;
 }
 
-async function request(url: string, client: Client | null): Promise<Response | null> {
+/**
+ * An increment is a POST: neither HAProxy nor an HTTP client may send a non-idempotent request
+ * again on its own (a GET may be retried after a lost connection, which would apply it twice).
+ */
+async function request(url: string, client: Client | null, method = "GET"): Promise<Response | null> {
   try {
     const res = await fetch(url, {
+      method,
       headers: client ? { cookie: `JSESSIONID=${client.cookie}` } : {},
       signal: AbortSignal.timeout(10000),
     });
@@ -206,7 +211,7 @@ async function request(url: string, client: Client | null): Promise<Response | n
 
 async function newClient(lb: Haproxy, name: string, lanes: number): Promise<Client> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const res = await request(`${lb.url}/inc?client=${name}&lane=0`, null);
+    const res = await request(`${lb.url}/inc?client=${name}&lane=0&rid=${name}-0-0`, null, "POST");
     if (res?.status === 200) {
       const body = (await res.json()) as { id: string };
       return {
@@ -232,7 +237,7 @@ async function lane(lb: Haproxy, c: Client, k: number, stop: { now: boolean }): 
   const l = c.lanes[k]!;
   for (let i = 0; !stop.now && i < 100000; i++) {
     const rid = `${c.name}-${k}-${++l.sent}`;
-    const res = await request(`${lb.url}/inc?lane=${k}&rid=${rid}`, c);
+    const res = await request(`${lb.url}/inc?lane=${k}&rid=${rid}`, c, "POST");
     if (!res) {
       l.unknown++;
       continue;
@@ -284,7 +289,7 @@ async function scaleOut(engine: Engine, mode: Mode): Promise<void> {
     // Every third client logs out; its acknowledged logout must hold everywhere.
     for (const c of clients.filter((_, n) => n % 3 === 0)) {
       for (let attempt = 0; attempt < 20 && !c.loggedOut; attempt++) {
-        const res = await request(`${lb.url}/logout`, c);
+        const res = await request(`${lb.url}/logout`, c, "POST");
         await res?.arrayBuffer();
         if (res?.status === 200) c.loggedOut = true;
       }
@@ -327,8 +332,11 @@ async function scaleOut(engine: Engine, mode: Mode): Promise<void> {
         c.lanes.forEach((l, k) => {
           const v = Number(body.attrs?.[`lane${k}`] ?? 0);
           if (v < l.acked || v > l.acked + l.unknown) {
+            // The request id stored last says which request (and which instance) wrote the value.
             problems.push(
-              `${c.name} lane ${k} on ${target}: stored ${v}, acknowledged ${l.acked}, unanswered ${l.unknown}`,
+              `${c.name} lane ${k} on ${target}: stored ${v} by ${
+                String(body.attrs?.[`lane${k}rid`])
+              }, acknowledged ${l.acked} (last ${l.lastAcked}), unanswered ${l.unknown}, sent ${l.sent}`,
             );
           }
         });

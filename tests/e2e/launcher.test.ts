@@ -33,6 +33,7 @@ function config(port: number): string {
             contexts:
               - path: ""
                 handler: app.js
+                manager: { pathname: SESSIONS.ser }
 `;
 }
 

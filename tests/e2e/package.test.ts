@@ -228,7 +228,9 @@ describe.each(Object.keys(RUNNERS))("import from the installed package on %s", (
 
         proc.stdin.write("stop\n");
         await proc.stdin.flush();
-        await readUntil(reader, seen, /^STOPPED$/m, 30000);
+        await readUntil(reader, seen, /^STOPPED$/m, 30000).catch(async (e) => {
+          throw new Error(`${(e as Error).message}\nstderr:\n${await new Response(proc.stderr).text()}`);
+        });
         expect(await proc.exited).toBe(0);
         for (const name of ["a", "b"] as const) {
           for (const port of [ports[name].http, ports[name].https]) {

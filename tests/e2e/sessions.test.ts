@@ -75,7 +75,8 @@ for (const runtime of RUNTIMES) {
       const base = tempDir();
       dirs.push(base);
       const [http, https] = [await freePort(), await freePort()];
-      let s = await start(runtime, base, http, https);
+      const persistent = "                manager: { pathname: SESSIONS.ser }\n";
+      let s = await start(runtime, base, http, https, persistent);
       let cookie: string;
       try {
         const first = await tfetch(`https://localhost:${https}/app/count`);
@@ -93,7 +94,7 @@ for (const runtime of RUNTIMES) {
         expect(await s.stop()).toBe(0);
       }
       expect(existsSync(join(base, "work/Catalina/localhost/app/SESSIONS.ser"))).toBe(true);
-      s = await start(runtime, base, http, https);
+      s = await start(runtime, base, http, https, persistent);
       try {
         const r = await tfetch(`https://localhost:${https}/app/count`, { headers: { cookie } });
         const body = await r.json();

@@ -63,6 +63,7 @@ function config(port: number): string {
         - port: ${port}
           address: 127.0.0.1
           SSLEnabled: true
+          upgradeProtocols: [{ className: Http2Protocol }]
           sslHostConfigs:
             - hostName: _default_
               certificates:
@@ -332,6 +333,7 @@ describe("SSLHostConfigs that differ only in protocols", () => {
         - port: ${port}
           address: 127.0.0.1
           SSLEnabled: true
+          upgradeProtocols: [{ className: Http2Protocol }]
           sslHostConfigs:
             - hostName: _default_
               protocols: "+TLSv1.3"

@@ -249,7 +249,10 @@ export async function startHaproxy(options: HaproxyOptions): Promise<Haproxy> {
     "  timeout connect 2s",
     "  timeout client 30s",
     "  timeout server 30s",
+    // Retries (on another server: redispatch) only when the connection could not be made, so the
+    // request was never sent: a request that reached a server is never replayed.
     "  retries 3",
+    "  retry-on conn-failure",
     "  option redispatch",
     // A request that reached a server is never sent again: on a reused server connection that
     // dies (a SIGKILLed server), HAProxy would otherwise retry it elsewhere and apply it twice.

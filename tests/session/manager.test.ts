@@ -5,6 +5,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { BobcatError } from "../../src/util/errors.ts";
 import {
+  managerConfig,
   SessionIdGenerator,
   SessionStateError,
   StandardManager,
@@ -141,13 +142,13 @@ describe("sessionActivityCheck", () => {
 
   test("strictServletCompliance turns on both activity check and last-access-at-start", async () => {
     const m = await manager({ strictServletCompliance: true });
-    expect(m.config.sessionActivityCheck).toBe(true);
-    expect(m.config.sessionLastAccessAtStart).toBe(true);
+    expect(m.settings.sessionActivityCheck).toBe(true);
+    expect(m.settings.sessionLastAccessAtStart).toBe(true);
     const explicit = await manager({ strictServletCompliance: true, sessionActivityCheck: false });
-    expect(explicit.config.sessionActivityCheck).toBe(false);
+    expect(explicit.settings.sessionActivityCheck).toBe(false);
     const plain = await manager();
-    expect(plain.config.sessionActivityCheck).toBe(false);
-    expect(plain.config.sessionLastAccessAtStart).toBe(false);
+    expect(plain.settings.sessionActivityCheck).toBe(false);
+    expect(plain.settings.sessionLastAccessAtStart).toBe(false);
   });
 });
 
@@ -367,13 +368,8 @@ describe("session ids", () => {
     expect(big.generate()).toHaveLength(140000);
   });
 
-  test("a length below 2 is refused with Tomcat's warning and the old value kept", async () => {
-    const m = await manager({ sessionIdGenerator: { sessionIdLength: 1 } });
-    expect(m.createSession().id).toHaveLength(32);
-    const warning = logs.matching(
-      /requested session ID length of \[1\] is too short so the current value of \[16\] will be used/,
-    );
-    expect(warning[0]?.level).toBe("warn");
+  test("a length below 2 is refused by the schema (min 2), as in a config file", () => {
+    expect(() => new StandardManager({ sessionIdGenerator: { sessionIdLength: 1 } })).toThrow(/at least 2/);
   });
 
   test("a jvmRoute set only on <SessionIdGenerator> is replaced by the Engine's, with a warning", async () => {
@@ -393,28 +389,28 @@ describe("session ids", () => {
   });
 });
 
-describe("options are checked at construction", () => {
+describe("options are checked at construction, by the config schema", () => {
   const bad: [Record<string, unknown>, RegExp][] = [
-    [{ maxActiveSesions: 5 }, /\[maxActiveSesions\] is not a known attribute/],
-    [{ maxactivesessions: 5 }, /Did you mean \[maxActiveSessions\]/],
-    [{ maxIdleSwap: 60 }, /\[maxIdleSwap\] belongs to PersistentManager/],
-    [{ store: {} }, /\[store\] belongs to PersistentManager/],
-    [{ sessionIdLength: 8 }, /belongs to <SessionIdGenerator>/],
-    [{ maxActiveSessions: "100" }, /\[maxActiveSessions\] must be an integer, got "100"/],
-    [{ maxActiveSessions: 1.5 }, /must be an integer/],
-    [{ sessionActivityCheck: "true" }, /must be true or false/],
-    [{ pathname: 5 }, /\[pathname\] must be a string/],
-    [{ sessionAttributeNameFilter: "(unclosed" }, /\[sessionAttributeNameFilter\] is not a valid regular expression/],
+    [{ maxActiveSesions: 5 }, /unknown attribute "maxActiveSesions" on Manager[^]*did you mean "maxActiveSessions"/],
+    [{ maxactivesessions: 5 }, /did you mean "maxActiveSessions"/],
+    [{ maxIdleSwap: 60 }, /"maxIdleSwap" belongs to PersistentManager, not to StandardManager/],
+    [{ store: {} }, /"store" belongs to PersistentManager/],
+    [{ sessionIdLength: 8 }, /unknown attribute "sessionIdLength" on Manager/],
+    [{ maxActiveSessions: "many" }, /Manager maxActiveSessions must be a whole number, found "many"/],
+    [{ maxActiveSessions: 1.5 }, /must be a whole number/],
+    [{ sessionActivityCheck: "yes" }, /must be true or false/],
+    [{ pathname: {} }, /Manager pathname must be a string/],
+    [{ sessionAttributeNameFilter: "(unclosed" }, /sessionAttributeNameFilter must be a valid regular expression/],
     [{ className: "org.apache.catalina.session.PersistentManager" }, /which StandardManager does not implement/],
     [{ pathname: "SESSIONS.ser" }, /\[pathname\] \[SESSIONS.ser\] is relative but the context has no work directory/],
     [{ jvmRoute: "node 1;x" }, /cannot appear in a session cookie/],
     [
       { sessionIdGenerator: { sessionIdLenght: 8 } },
-      /SessionIdGenerator of StandardManager .*\[sessionIdLenght\] is not a known attribute/,
+      /unknown attribute "sessionIdLenght" on SessionIdGenerator[^]*did you mean "sessionIdLength"/,
     ],
-    [{ sessionIdGenerator: { className: "com.example.MyGenerator" } }, /only StandardSessionIdGenerator/],
-    [{ now: 5 }, /\[now\] must be a function/],
-    [{ name: 42 }, /\[name\] must be a string/],
+    [{ sessionIdGenerator: { className: "com.example.MyGenerator" } }, /must be one of StandardSessionIdGenerator/],
+    [{ sessionIdGenerator: { sessionIdLength: 1 } }, /SessionIdGenerator sessionIdLength must be at least 2/],
+    [{ processExpiresFrequency: 0 }, /Manager processExpiresFrequency must be at least 1/],
   ];
   for (const [options, message] of bad) {
     test(JSON.stringify(options), () => {
@@ -451,25 +447,31 @@ describe("options are checked at construction", () => {
     ).not.toThrow();
   });
 
-  test("processExpiresFrequency below 1 is ignored with a warning", () => {
-    const m = new StandardManager({ processExpiresFrequency: 0 });
-    expect(m.config.processExpiresFrequency).toBe(6);
-    expect(logs.matching(/processExpiresFrequency \[0\] must be at least 1/)[0]?.level).toBe("warn");
+  test("values are read as a config file's are: numbers and booleans may be strings", () => {
+    const m = new StandardManager({ maxActiveSessions: "100", sessionActivityCheck: "true" } as never);
+    expect(m.config.maxActiveSessions).toBe(100);
+    expect(m.settings.sessionActivityCheck).toBe(true);
   });
 
-  test("defaults", () => {
-    const c = new StandardManager().config;
-    expect(c).toMatchObject({
+  test("defaults (the schema's)", () => {
+    const m = new StandardManager();
+    expect(m.config).toEqual(managerConfig());
+    expect(m.config).toMatchObject({
+      className: "StandardManager",
       maxActiveSessions: -1,
-      sessionActivityCheck: false,
-      sessionLastAccessAtStart: false,
       notifyAttributeListenerOnUnchangedValue: true,
       notifyBindingListenerOnUnchangedValue: false,
       processExpiresFrequency: 6,
       persistAuthentication: false,
+      warnOnSessionAttributeFilterFailure: false,
+      sessionIdGenerator: { className: "StandardSessionIdGenerator", sessionIdLength: 16 },
+    });
+    expect(m.config.pathname).toBeUndefined();
+    expect(m.settings).toMatchObject({
+      sessionActivityCheck: false,
+      sessionLastAccessAtStart: false,
       sessionAttributeNameFilter: null,
       sessionAttributeValueClassNameFilter: null,
-      warnOnSessionAttributeFilterFailure: false,
       sessionTimeoutMinutes: 30,
       distributable: false,
       jvmRoute: null,

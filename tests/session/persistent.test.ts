@@ -145,15 +145,15 @@ describe("configuration", () => {
 
   test("attributes are checked like StandardManager's", () => {
     expect(
-      thrown(() => new PersistentManager({ store: new TesterStore(), maxIdleBackup: "0" as unknown as number }))
+      thrown(() => new PersistentManager({ store: new TesterStore(), maxIdleBackup: "zero" as unknown as number }))
         .message,
     )
-      .toContain("attribute [maxIdleBackup] must be an integer");
+      .toContain("Manager maxIdleBackup must be a whole number");
     expect(
       thrown(() => new PersistentManager({ store: new TesterStore(), pathname: "x" } as PersistentManagerOptions))
         .message,
     )
-      .toContain("belongs to StandardManager");
+      .toContain('"pathname" belongs to StandardManager, not to PersistentManager');
     expect(
       thrown(() => new PersistentManager({ store: new TesterStore(), className: "StandardManager" })).where.attribute,
     ).toBe("className");
@@ -168,7 +168,7 @@ describe("configuration", () => {
     const bad = thrown(() => new PersistentManager({ workDir: work.dir, store: { className: "NoSuchStore" } }));
     expect(bad.code).toBe("session.noStoreClass");
     expect(thrown(() => new PersistentManager({ store: { className: "FileStore", dirctory: "x" } as never })).message)
-      .toContain("attribute [dirctory] is not a known attribute");
+      .toContain('unknown attribute "dirctory" on Store');
   });
 
   test("start loads nothing: sessions come back when a request names them", async () => {

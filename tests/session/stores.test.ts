@@ -300,7 +300,7 @@ describe("DataSourceStore on SQLite", () => {
   test("store attributes are checked, and names that are not plain identifiers are refused", () => {
     const make = (store: Record<string, unknown>) => () =>
       new PersistentManager({ store: { className: "DataSourceStore", ...store }, dataSources: { global: sources } });
-    expect(make({})).toThrow("DataSourceStore of /Catalina/localhost/: attribute [dataSourceName] is required");
+    expect(make({})).toThrow('PersistentManager /Catalina/localhost/: Store needs "dataSourceName"');
     expect(make({ dataSourceName: "jdbc/sessions", sessionTable: "x; DROP TABLE y" })).toThrow(
       "is not a plain SQL identifier",
     );
@@ -311,7 +311,7 @@ describe("DataSourceStore on SQLite", () => {
       "two session columns are both named [data]",
     );
     expect(make({ dataSourceName: "jdbc/sessions", sessionTabel: "t" })).toThrow(
-      "attribute [sessionTabel] is not a known attribute",
+      'unknown attribute "sessionTabel" on Store',
     );
     expect(make({ dataSourceName: "jdbc/other" })).toThrow("dataSourceName [jdbc/other] names no data source");
   });

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { isIP } from "node:net";
 import { canonicalIp, inRange, isLoopback, parseCidr, parseIp } from "../../src/util/ip.ts";
 import { proxyMatcher } from "../../src/core/proxy-valves.ts";
-import { DEFAULT_INTERNAL_PROXIES } from "../../src/core/proxy-defaults.ts";
+import { DEFAULT_INTERNAL_PROXIES } from "../../src/config/proxy-defaults.ts";
 
 describe("parseIp", () => {
   test("IPv4: four decimal octets 0-255, nothing else", () => {

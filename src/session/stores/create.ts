@@ -2,34 +2,35 @@
  * Builds the `<Store>` a config describes, from the store classes this program has. It holds no
  * server state: the table says which implementations were loaded. DataSourceStore is always
  * here; FileStore joins when src/session/stores/index.ts is loaded (servers). Edge runtimes,
- * which have no files, never load it, so a FileStore there is a clear error.
+ * which have no files, never load it, so a FileStore there is a clear error. RedisStore (ioredis,
+ * which needs Node's net module) joins the same way.
  */
 import { BobcatError } from "../../util/errors.ts";
-import { DataSourceStore, type DataSourceStoreOptions } from "./data-source-store.ts";
-import type { FileStoreOptions } from "./file-store.ts";
-import type { RedisStoreOptions } from "./redis-store.ts";
-import type { LifecycleStore, StoreContext } from "./store-base.ts";
+import { type StoreAttributes, type StoreConfig, storeConfig, type StoreContext } from "../config.ts";
+import { DataSourceStore } from "./data-source-store.ts";
+import type { FileStoreConfig, RedisStoreConfig } from "../config.ts";
+import type { LifecycleStore } from "./store-base.ts";
 
-/** A `<Store>` element's attributes; `className` picks the implementation. */
-export type StoreOptions = (FileStoreOptions | DataSourceStoreOptions | RedisStoreOptions) & { className: string };
+/** A `<Store>` element's attributes as code writes them; `className` picks the implementation. */
+export type StoreOptions = StoreAttributes & { className: string };
 
-type StoreClass = (options: StoreOptions, context: StoreContext) => LifecycleStore;
+let fileStore: ((config: FileStoreConfig, context: StoreContext) => LifecycleStore) | undefined;
+let redisStore: ((config: RedisStoreConfig, context: StoreContext) => LifecycleStore) | undefined;
 
-export const FILE_STORE = ["FileStore", "org.apache.catalina.session.FileStore"];
-const DATA_SOURCE_STORE = ["DataSourceStore", "org.apache.catalina.session.DataSourceStore"];
+/** Makes FileStore available (src/session/stores/index.ts, loaded by servers only). */
+export function registerFileStore(make: (config: FileStoreConfig, context: StoreContext) => LifecycleStore): void {
+  fileStore = make;
+}
 
-export const REDIS_STORE = ["RedisStore", "org.apache.catalina.session.RedisStore"];
-
-const classes = new Map<string, StoreClass>(DATA_SOURCE_STORE.map((n) => [n, (o, c) => new DataSourceStore(o, c)]));
-
-/** Makes a store implementation available under its class names. */
-export function registerStoreClass(names: readonly string[], make: StoreClass): void {
-  for (const n of names) classes.set(n, make);
+/** Makes RedisStore available (src/session/stores/index.ts, loaded by servers only). */
+export function registerRedisStore(make: (config: RedisStoreConfig, context: StoreContext) => LifecycleStore): void {
+  redisStore = make;
 }
 
 /**
- * Builds the store a `<Store>` element describes. Throws a BobcatError (`session.badAttribute`,
- * `session.noStoreClass`, `store.noDataSource`) naming the attribute on bad configuration.
+ * Builds the store a `<Store>` element's attributes describe, checked and defaulted by the
+ * schema. Throws a BobcatError (`session.badAttribute`, `session.noStoreClass`,
+ * `store.noDataSource`) naming the attribute on bad configuration.
  */
 export function createStore(options: StoreOptions, context: StoreContext = {}): LifecycleStore {
   const owner = `<Store> of ${context.name ?? "the context"}`;
@@ -37,8 +38,6 @@ export function createStore(options: StoreOptions, context: StoreContext = {}): 
     throw new BobcatError("session.badOptions", `${owner}: must be an object such as { className: FileStore }`);
   }
   const className = options.className;
-  const make = typeof className === "string" ? classes.get(className) : undefined;
-  if (make) return make(options, context);
   if (className === "org.apache.catalina.session.JDBCStore" || className === "JDBCStore") {
     throw new BobcatError("session.noStoreClass", `${owner}: JDBCStore was removed in Tomcat 10; use DataSourceStore`, {
       where: { attribute: "className" },
@@ -46,26 +45,41 @@ export function createStore(options: StoreOptions, context: StoreContext = {}): 
         "Define the database as a resource { name, type: DataSource, url } and set className: DataSourceStore, dataSourceName: <that name>.",
     });
   }
-  if (typeof className === "string" && FILE_STORE.includes(className)) {
+  let config: StoreConfig;
+  try {
+    config = storeConfig(options);
+  } catch (e) {
+    if (!(e instanceof BobcatError)) throw e;
+    const code = e.where.attribute === "className" ? "session.noStoreClass" : e.code;
+    throw new BobcatError(code, `${owner}: ${e.message}`, e);
+  }
+  return storeFromConfig(config, context);
+}
+
+/** The store of a validated `<Store>`. */
+export function storeFromConfig(config: StoreConfig, context: StoreContext = {}): LifecycleStore {
+  if (config.className === "DataSourceStore") return new DataSourceStore(config, context);
+  if (config.className === "RedisStore") {
+    if (redisStore) return redisStore(config, context);
     throw new BobcatError(
       "session.noStoreClass",
-      `${owner}: FileStore keeps sessions in files, and there is no file system here (an edge runtime)`,
+      `<Store> of ${context.name ?? "the context"}: RedisStore needs TCP sockets, which this runtime does not offer`,
       {
         where: { attribute: "className" },
-        fix:
-          "Use className: DataSourceStore with a postgres:// resource, or StandardManager (sessions in this isolate's memory).",
+        fix: "Use className: DataSourceStore with a postgres:// resource, or run bobcat as a server.",
       },
     );
   }
+  if (fileStore) return fileStore(config, context);
   throw new BobcatError(
     "session.noStoreClass",
-    className === undefined
-      ? `${owner}: className is required`
-      : `${owner}: className [${String(className)}] is not a known store`,
+    `<Store> of ${
+      context.name ?? "the context"
+    }: FileStore keeps sessions in files, and there is no file system here (an edge runtime)`,
     {
       where: { attribute: "className" },
       fix:
-        "Use FileStore (files in the work directory), DataSourceStore (a database table) or RedisStore (Redis/Valkey).",
+        "Use className: DataSourceStore with a postgres:// resource, or StandardManager (sessions in this isolate's memory).",
     },
   );
 }

@@ -17,16 +17,12 @@ import { CorruptDataError } from "../errors.ts";
 import type { StandardSession } from "../session.ts";
 import type { SessionSnapshot } from "../store.ts";
 import type { SessionQueries, SessionWrite } from "./session-queries.ts";
-import { createTableSql, readTableNames, type SessionTableNames, TABLE_NAME_KEYS } from "./session-table.ts";
-import { describeCause, StoreBase, type StoreContext, storeOptionReader, StoreUnavailableError } from "./store-base.ts";
+import { createTableSql, readTableNames, type SessionTableNames } from "./session-table.ts";
+import { describeCause, StoreBase, type StoreContext, StoreUnavailableError } from "./store-base.ts";
+import type { DataSourceStoreConfig } from "../config.ts";
 
-export interface DataSourceStoreOptions extends Partial<SessionTableNames> {
-  className?: string;
-  /** The resource name of the data source (Tomcat: the JNDI name), e.g. `jdbc/sessions`. */
-  dataSourceName?: string;
-  /** Look the data source up among the context's resources only (default false: global first). */
-  localDataSource?: boolean;
-}
+/** The `<Store className="DataSourceStore">` attributes; `dataSourceName` is required. */
+export type DataSourceStoreOptions = DataSourceStoreConfig;
 
 /** Tomcat's withRetry makes two attempts; the second gets a fresh connection from the pool. */
 const ATTEMPTS = 2;
@@ -81,19 +77,20 @@ export class DataSourceStore extends StoreBase {
   private writing = false;
 
   /** Looks the data source up at once, so a wrong dataSourceName stops start-up with the names that exist. */
-  constructor(options: DataSourceStoreOptions, context: StoreContext = {}) {
+  constructor(config: DataSourceStoreConfig, context: StoreContext = {}) {
     super();
-    const r = storeOptionReader(options, "DataSourceStore", context);
-    r.checkKeys(["className", "dataSourceName", "localDataSource", "sessionVersionCol", ...TABLE_NAME_KEYS]);
-    const name = r.string("dataSourceName")?.trim() ||
-      r.fail(
-        "dataSourceName",
-        "is required",
-        "Name a DataSource resource, e.g. dataSourceName: jdbc/sessions, defined in server.globalNamingResources.resources.",
-      );
+    const owner = `DataSourceStore of ${context.name ?? "the context"}`;
+    const name = config.dataSourceName.trim();
+    if (!name) {
+      throw new BobcatError("session.badAttribute", `${owner}: attribute [dataSourceName] is required`, {
+        where: { attribute: "dataSourceName" },
+        fix:
+          "Name a DataSource resource, e.g. dataSourceName: jdbc/sessions, defined in server.globalNamingResources.resources.",
+      });
+    }
     this.dataSourceName = name;
-    this.localDataSource = r.boolean("localDataSource", false);
-    this.names = readTableNames(r);
+    this.localDataSource = config.localDataSource;
+    this.names = readTableNames(config, owner);
     this.dataSource = lookupDataSource(name, context.dataSources ?? {}, this.localDataSource);
   }
 
@@ -289,7 +286,7 @@ export class DataSourceStore extends StoreBase {
  */
 export async function initStoreTable(
   dataSource: DataSource,
-  storeOptions: DataSourceStoreOptions = {},
+  storeOptions: Partial<SessionTableNames> = {},
 ): Promise<string> {
   const statement = createTableSql(dataSource.dialect, storeOptions, true);
   const conn = await dataSource.connection();

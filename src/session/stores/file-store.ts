@@ -5,21 +5,19 @@
  * new one, and concurrent saves of one id never trip over each other's temporary file. Saves
  * and removals that run at the same time share one directory fsync.
  */
-import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
 import { BobcatError } from "../../util/errors.ts";
 import { readRegularFile, UnreadableFileError } from "../../util/files.ts";
 import { CorruptDataError } from "../errors.ts";
 import type { StandardSession } from "../session.ts";
 import type { SessionSnapshot } from "../store.ts";
-import { describeCause, StoreBase, type StoreContext, storeOptionReader, StoreUnavailableError } from "./store-base.ts";
+import { describeCause, StoreBase, type StoreContext, StoreUnavailableError } from "./store-base.ts";
+import { syncDirectory, writeFileAtomic } from "../../util/atomic-file.ts";
+import type { FileStoreConfig } from "../config.ts";
 
-export interface FileStoreOptions {
-  className?: string;
-  /** Absolute, or relative to the context's work directory. Default "." (the work directory). */
-  directory?: string;
-}
+/** `directory`: absolute, or relative to the context's work directory. Default: the work directory. */
+export type FileStoreOptions = FileStoreConfig;
 
 const SUFFIX = ".session";
 /** Session ids (hex, `.route`) and Tomcat's test ids; nothing that could leave the directory or trouble a file system. */
@@ -28,20 +26,6 @@ const TEMP = /\.session\.[0-9a-f]{16}\.tmp$/;
 
 function errorCode(err: unknown): string | undefined {
   return (err as { code?: string }).code;
-}
-
-/** fsync of a directory; platforms that cannot open one (Windows) still rename atomically. */
-async function fsyncDirectory(directory: string): Promise<void> {
-  try {
-    const handle = await open(directory, "r");
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // See above: nothing to do where directories cannot be synced.
-  }
 }
 
 export class FileStore extends StoreBase {
@@ -53,21 +37,21 @@ export class FileStore extends StoreBase {
   private runningSync: Promise<void> | null = null;
   private nextSync: Promise<void> | null = null;
 
-  /** `options` are the `<Store>` attributes; `context.workDir` is the context's work directory. */
-  constructor(options: FileStoreOptions = {}, context: StoreContext = {}) {
+  /** `config` is the `<Store>` (see createStore for attributes from code); `context.workDir` is the context's work directory. */
+  constructor(config: FileStoreConfig, context: StoreContext = {}) {
     super();
-    const reader = storeOptionReader(options, "FileStore", context);
-    reader.checkKeys(["className", "directory"]);
-    const directory = reader.string("directory") || ".";
-    this.directory = isAbsolute(directory)
-      ? directory
-      : context.workDir
-      ? resolve(context.workDir, directory)
-      : reader.fail(
-        "directory",
-        `[${directory}] is relative but the context has no work directory`,
-        "Use an absolute directory, or give the context a workDir.",
+    const directory = config.directory || ".";
+    if (isAbsolute(directory)) this.directory = directory;
+    else if (context.workDir) this.directory = resolve(context.workDir, directory);
+    else {
+      throw new BobcatError(
+        "session.badAttribute",
+        `FileStore of ${
+          context.name ?? "the context"
+        }: attribute [directory] [${directory}] is relative but the context has no work directory`,
+        { where: { attribute: "directory" }, fix: "Use an absolute directory, or give the context a workDir." },
       );
+    }
   }
 
   /** Creates the directory (owner-only: sessions hold personal data) and clears leftovers of interrupted writes. */
@@ -170,19 +154,10 @@ export class FileStore extends StoreBase {
         `${this}: session id [${id.slice(0, 80)}] is not a safe file name; the session was not saved`,
       );
     }
-    const temp = `${file}.${randomBytes(8).toString("hex")}.tmp`;
     try {
       // 0600: sessions hold whatever the application stored, often personal data.
-      const handle = await open(temp, "wx", 0o600);
-      try {
-        await handle.writeFile(snapshot.data);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, file);
+      await writeFileAtomic(file, snapshot.data, { mode: 0o600, unique: true, syncDirectory: false });
     } catch (err) {
-      await rm(temp, { force: true }).catch(() => {});
       throw new StoreUnavailableError(`${this}: cannot write [${file}]: ${describeCause(err)}`, err);
     }
     await this.syncDirectory();
@@ -205,7 +180,7 @@ export class FileStore extends StoreBase {
   }
 
   private startSync(): Promise<void> {
-    const run = fsyncDirectory(this.directory).finally(() => {
+    const run = syncDirectory(this.directory).finally(() => {
       if (this.runningSync === run) this.runningSync = null;
     });
     this.runningSync = run;

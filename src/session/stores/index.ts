@@ -1,5 +1,5 @@
 /** The `<Store>` implementations and how config builds one from its attributes (servers: with FileStore). */
-import { FILE_STORE, REDIS_STORE, registerStoreClass } from "./create.ts";
+import { registerFileStore, registerRedisStore } from "./create.ts";
 import { FileStore } from "./file-store.ts";
 import { RedisStore } from "./redis-store.ts";
 
@@ -10,5 +10,5 @@ export { createTableSql, DEFAULT_TABLE_NAMES, type SessionTableNames } from "./s
 export { type LifecycleStore, StoreBase, type StoreContext, StoreUnavailableError } from "./store-base.ts";
 export { createStore, type StoreOptions } from "./create.ts";
 
-registerStoreClass(FILE_STORE, (options, context) => new FileStore(options, context));
-registerStoreClass(REDIS_STORE, (options, context) => new RedisStore(options, context));
+registerFileStore((config, context) => new FileStore(config, context));
+registerRedisStore((config, context) => new RedisStore(config, context));

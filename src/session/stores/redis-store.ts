@@ -18,7 +18,8 @@ import { CorruptDataError } from "../errors.ts";
 import type { StandardSession } from "../session.ts";
 import type { SessionSnapshot } from "../store.ts";
 import { applicationName } from "./data-source-store.ts";
-import { StoreBase, type StoreContext, storeOptionReader, StoreUnavailableError } from "./store-base.ts";
+import { StoreBase, type StoreContext, StoreUnavailableError } from "./store-base.ts";
+import type { RedisStoreConfig } from "../config.ts";
 import {
   counted,
   newCounters,
@@ -28,13 +29,8 @@ import {
   type VersionedWrite,
 } from "./versioned.ts";
 
-export interface RedisStoreOptions {
-  className?: string;
-  /** redis://[user:password@]host:port[/db] or rediss:// for TLS. */
-  url?: string;
-  /** First part of every key (default `bobcat`). */
-  keyPrefix?: string;
-}
+/** The `<Store className="RedisStore">` attributes (src/config/schema.ts); `url` is required. */
+export type RedisStoreOptions = RedisStoreConfig;
 
 const LAYOUT = "bobcat-sessions 1";
 /** Seconds a timed-out session stays in Redis for an instance to expire it with its listeners. */
@@ -182,25 +178,30 @@ export class RedisStore extends StoreBase implements VersionedStore {
   private client: RedisClient | null = null;
   private opening: Promise<RedisClient> | null = null;
 
-  constructor(options: RedisStoreOptions, context: StoreContext = {}) {
+  constructor(config: RedisStoreConfig, context: StoreContext = {}) {
     super();
-    const r = storeOptionReader(options, "RedisStore", context);
-    r.checkKeys(["className", "url", "keyPrefix"]);
-    const url = r.string("url")?.trim() ||
-      r.fail("url", "is required", "Give the Redis or Valkey server, e.g. url: redis://127.0.0.1:6379/0.");
+    const owner = `RedisStore of ${context.name ?? "the context"}`;
+    const fail = (attribute: string, problem: string, fix: string): never => {
+      throw new BobcatError("session.badAttribute", `${owner}: attribute [${attribute}] ${problem}`, {
+        where: { attribute },
+        fix,
+      });
+    };
+    const url = config.url.trim() ||
+      fail("url", "is required", "Give the Redis or Valkey server, e.g. url: redis://127.0.0.1:6379/0.");
     let parsed: URL = new URL("redis://localhost");
     try {
       parsed = new URL(url);
     } catch {
-      r.fail("url", `[${url}] is not a URL`, "Write it as redis://host:port/db (rediss:// for TLS).");
+      fail("url", `[${url}] is not a URL`, "Write it as redis://host:port/db (rediss:// for TLS).");
     }
     if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
-      r.fail("url", `[${url}] is not a redis:// or rediss:// URL`, "Write it as redis://host:port/db.");
+      fail("url", `[${url}] is not a redis:// or rediss:// URL`, "Write it as redis://host:port/db.");
     }
     this.url = url;
-    this.keyPrefix = r.string("keyPrefix") ?? "bobcat";
+    this.keyPrefix = config.keyPrefix;
     if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(this.keyPrefix)) {
-      r.fail("keyPrefix", `[${this.keyPrefix}] is not a plain key prefix`, "Use letters, digits and _ . : - only.");
+      fail("keyPrefix", `[${this.keyPrefix}] is not a plain key prefix`, "Use letters, digits and _ . : - only.");
     }
   }
 

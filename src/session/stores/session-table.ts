@@ -4,7 +4,8 @@
  * only when a DataSourceStore starts, so servers without one never load drizzle-orm.
  */
 import type { Dialect } from "../../datasource/drivers.ts";
-import { OptionReader } from "../options.ts";
+import { DataSourceStoreDef } from "../../config/schema.ts";
+import { BobcatError } from "../../util/errors.ts";
 
 /** Table and column names, as set by the `<Store>` attributes. */
 export interface SessionTableNames {
@@ -17,29 +18,37 @@ export interface SessionTableNames {
   sessionValidCol: string;
 }
 
-export const DEFAULT_TABLE_NAMES: Readonly<SessionTableNames> = {
-  sessionTable: "tomcat$sessions",
-  sessionAppCol: "app",
-  sessionDataCol: "data",
-  sessionIdCol: "id",
-  // Tomcat's manager.xml says maxinactive here; DataSourceStore.java uses lastaccess.
-  sessionLastAccessedCol: "lastaccess",
-  sessionMaxInactiveCol: "maxinactive",
-  sessionValidCol: "valid",
-};
+export const TABLE_NAME_KEYS = [
+  "sessionTable",
+  "sessionAppCol",
+  "sessionDataCol",
+  "sessionIdCol",
+  "sessionLastAccessedCol",
+  "sessionMaxInactiveCol",
+  "sessionValidCol",
+] as const satisfies readonly (keyof SessionTableNames)[];
 
-export const TABLE_NAME_KEYS = Object.keys(DEFAULT_TABLE_NAMES) as (keyof SessionTableNames)[];
+/** Tomcat's defaults, from the schema's `<Store className="DataSourceStore">`. */
+export const DEFAULT_TABLE_NAMES: Readonly<SessionTableNames> = Object.fromEntries(
+  TABLE_NAME_KEYS.map((k) => [k, DataSourceStoreDef.attrs[k].default]),
+) as Record<keyof SessionTableNames, string>;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
 
-/** Reads and checks the names; they end up in SQL, so only plain identifiers are accepted. */
-export function readTableNames(r: OptionReader): SessionTableNames {
+/** Checks the names (defaults for those not given); they end up in SQL, so only plain identifiers are accepted. */
+export function readTableNames(given: Partial<SessionTableNames>, owner = "DataSourceStore"): SessionTableNames {
   const names = { ...DEFAULT_TABLE_NAMES };
+  const fail = (attribute: string, problem: string, fix: string): never => {
+    throw new BobcatError("session.badAttribute", `${owner}: attribute [${attribute}] ${problem}`, {
+      where: { attribute },
+      fix,
+    });
+  };
   for (const key of TABLE_NAME_KEYS) {
-    const v = r.string(key);
+    const v = given[key];
     if (v === undefined) continue;
     if (!IDENTIFIER.test(v)) {
-      r.fail(
+      fail(
         key,
         `[${v}] is not a plain SQL identifier`,
         v.includes(".")
@@ -52,7 +61,7 @@ export function readTableNames(r: OptionReader): SessionTableNames {
   const columns = TABLE_NAME_KEYS.filter((k) => k !== "sessionTable").map((k) => names[k].toLowerCase());
   const dup = columns.find((c, i) => columns.indexOf(c) !== i);
   if (dup) {
-    r.fail(
+    fail(
       "sessionIdCol",
       `two session columns are both named [${dup}]`,
       "Give every sessionXxxCol its own column name.",
@@ -67,7 +76,10 @@ export function readTableNames(r: OptionReader): SessionTableNames {
  */
 export function namesFor(dialect: Dialect, names: SessionTableNames): SessionTableNames {
   if (dialect !== "postgres") return names;
-  return Object.fromEntries(TABLE_NAME_KEYS.map((k) => [k, names[k].toLowerCase()])) as unknown as SessionTableNames;
+  return Object.fromEntries(TABLE_NAME_KEYS.map((k) => [k, names[k].toLowerCase()])) as Record<
+    keyof SessionTableNames,
+    string
+  >;
 }
 
 const TYPES: Record<
@@ -98,7 +110,7 @@ function quote(dialect: Dialect, identifier: string): string {
 }
 
 /**
- * The CREATE TABLE for a store's names, in the shape of the seed's example. The primary key is
+ * The CREATE TABLE for a store's names (README.md shows it). The primary key is
  * (app, id) rather than id alone: contexts sharing a cookie path may share a session id, and
  * the key doubles as the index for the per-application queries.
  */
@@ -107,10 +119,7 @@ export function createTableSql(
   storeOptions: Partial<SessionTableNames> = {},
   ifNotExists = false,
 ): string {
-  const n = namesFor(
-    dialect,
-    readTableNames(new OptionReader(storeOptions as Record<string, unknown>, "DataSourceStore")),
-  );
+  const n = namesFor(dialect, readTableNames(storeOptions));
   const t = TYPES[dialect];
   const q = (s: string) => quote(dialect, s);
   const rows: [string, string][] = [

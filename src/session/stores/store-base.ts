@@ -4,40 +4,14 @@
  * cannot be reached", which the manager treats as an outage (keep sessions in memory, retry)
  * rather than as a problem with one session.
  */
-import type { DataSourceScopes } from "../../datasource/resources.ts";
 import { BobcatError } from "../../util/errors.ts";
 import { logger } from "../../util/log.ts";
 import { CorruptDataError } from "../errors.ts";
-import { OptionReader } from "../options.ts";
+import type { StoreContext } from "../config.ts";
 import type { StandardSession } from "../session.ts";
 import type { SessionSnapshot, Store, StoreManager } from "../store.ts";
 
-/** What a store needs from its context besides its own attributes. */
-export interface StoreContext {
-  /** The context's work directory (FileStore's relative directory resolves against it). */
-  workDir?: string;
-  /** Global and context data sources (DataSourceStore's dataSourceName is looked up there). */
-  dataSources?: DataSourceScopes;
-  /** The manager's name, `/Engine/Host/context`, for error messages. */
-  name?: string;
-}
-
-/** Reads a store's attributes with the manager options' checks and messages ("attribute [x] ..."). */
-export function storeOptionReader(options: object, kind: string, context: StoreContext): OptionReader {
-  if (typeof options !== "object" || options === null) {
-    throw new BobcatError("session.badOptions", `${kind}: options must be an object`);
-  }
-  const r = new OptionReader(options as Record<string, unknown>, `${kind} of ${context.name ?? "the context"}`);
-  const className = r.string("className");
-  if (className !== undefined && className !== kind && className !== `org.apache.catalina.session.${kind}`) {
-    r.fail(
-      "className",
-      `is [${className}], which ${kind} does not implement`,
-      `Use ${kind} or org.apache.catalina.session.${kind}.`,
-    );
-  }
-  return r;
-}
+export type { StoreContext };
 
 /** The storage failed (database down, disk full, permission denied): nothing about the session itself. */
 export class StoreUnavailableError extends BobcatError {

@@ -4,15 +4,16 @@
  * Returns the exit code (0 ok, 1 error, 2 usage).
  */
 import { existsSync } from "node:fs";
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import process from "node:process";
-import { BobcatError } from "../../util/errors.ts";
+import { BobcatError, UsageError } from "../../util/errors.ts";
 import { parseCertificate } from "../keystore/certs.ts";
 import { Asn1Error } from "../keystore/der.ts";
 import { parsePem, PemError } from "../keystore/pem.ts";
 import { entryFor, formatIndex, parseIndex, revokedOf, revokeEntry } from "./index-txt.ts";
 import { type CaKeyType, type CaMaterial, createCa, issueCertificate, issueOcspSigner, makeCrl } from "./issue.ts";
+import { writeFileAtomic } from "../../util/atomic-file.ts";
 
 export interface CaIO {
   stdout: { write(s: string): unknown };
@@ -52,8 +53,6 @@ Options:
   -h, --help   this help
 
 Keys are written unencrypted: this CA is for tests and development, not for production.`;
-
-class UsageError extends Error {}
 
 const FLAGS = new Set(["client", "server", "force", "help"]);
 const COMMAND_OPTIONS: Record<string, string[]> = {
@@ -114,20 +113,9 @@ function keyType(opts: Record<string, string | true>): CaKeyType | undefined {
   return t;
 }
 
-/** Temporary file and rename, so an interrupted run never leaves a half-written index or key. */
-async function writeAtomic(file: string, data: string, mode = 0o644): Promise<void> {
-  const tmp = `${file}.tmp`;
-  const h = await open(tmp, "w", mode);
-  try {
-    await h.writeFile(data);
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-  await rename(tmp, file).catch(async (e) => {
-    await rm(tmp, { force: true });
-    throw e;
-  });
+/** An interrupted run never leaves a half-written index or key. */
+function writeAtomic(file: string, data: string, mode = 0o644): Promise<void> {
+  return writeFileAtomic(file, data, { mode });
 }
 
 interface CaDir {

@@ -35,5 +35,20 @@ if (typeof R.getMetadata !== "function") {
   R.getMetadata = (key: unknown, target: object, prop?: Key) => lookup(key, target, prop)?.get(key);
   R.hasMetadata = (key: unknown, target: object, prop?: Key) => lookup(key, target, prop) !== undefined;
 }
+// acme-client's own @peculiar/x509 (v1) asks for the key lists and the decorator form too.
+if (typeof R.getOwnMetadataKeys !== "function") {
+  R.getOwnMetadataKeys = (target: object, prop?: Key) => [...(table(target, prop, false)?.keys() ?? [])];
+  R.getMetadataKeys = (target: object, prop?: Key) => {
+    const keys = new Set<unknown>();
+    for (let t: object | null = target; t; t = Object.getPrototypeOf(t)) {
+      for (const k of table(t, prop, false)?.keys() ?? []) keys.add(k);
+    }
+    return [...keys];
+  };
+  R.deleteMetadata = (key: unknown, target: object, prop?: Key) => table(target, prop, false)?.delete(key) ?? false;
+  R.metadata = (key: unknown, value: unknown) => (target: object, prop?: Key) => {
+    table(target, prop, true)!.set(key, value);
+  };
+}
 
 export {};

@@ -5,12 +5,9 @@
 import { readFileSync } from "node:fs";
 import process from "node:process";
 
-export class UsageError extends Error {
-  override name = "UsageError";
-  constructor(message: string, readonly command?: string) {
-    super(message);
-  }
-}
+import { UsageError } from "../../util/errors.ts";
+
+export { UsageError };
 
 /** keytool's error text for a failed operation: printed as "keytool error: <message>". */
 export class KeytoolError extends Error {

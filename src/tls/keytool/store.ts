@@ -2,11 +2,10 @@
  * Opening and saving the keystore a keytool command works on, with keytool's password prompts
  * and defaults (~/.keystore, PKCS12). Saves are atomic: a temporary file renamed over the old one.
  */
-import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { readFile, rename, rm, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { BobcatError } from "../../util/errors.ts";
 import { WrongPasswordError } from "../keystore/epki.ts";
 import {
@@ -21,6 +20,7 @@ import {
 } from "../keystore/index.ts";
 import { KeytoolError, type PasswordOption, passwordOption } from "./args.ts";
 import type { Ctx } from "./context.ts";
+import { writeFileAtomic } from "../../util/atomic-file.ts";
 
 export interface StoreHandle {
   path: string;
@@ -119,12 +119,9 @@ export async function saveStore(ctx: Ctx, h: StoreHandle): Promise<void> {
     keyPassword: (alias) => h.keyPasswords.get(alias.toLowerCase()) ?? h.password!,
     pkcs12: { legacy: ctx.args.flags.has("legacy") },
   });
-  const tmp = join(dirname(h.path), `.${randomBytes(6).toString("hex")}.keystore.tmp`);
   try {
-    await writeFile(tmp, bytes, { mode: 0o600 });
-    await rename(tmp, h.path);
+    await writeFileAtomic(h.path, bytes, { mode: 0o600, unique: true });
   } catch (e) {
-    await rm(tmp, { force: true });
     throw new KeytoolError(`Cannot write keystore ${h.path}: ${(e as Error).message}`);
   }
   if (h.type === "JKS") jksWarning(ctx, h.path);

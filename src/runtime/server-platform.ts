@@ -3,22 +3,26 @@
  * access log files, StandardManager's persistence file, FileStore and every data source
  * (SQLite files, PostgreSQL, MySQL). Edge runtimes use src/edge/platform.ts instead.
  */
-import { AccessLog } from "./access-log.ts";
-import { importHandlerModule } from "./handler-module.ts";
-import type { Platform } from "./platform.ts";
-import { serveStatic } from "./static/index.ts";
+import { readFile } from "node:fs/promises";
+import { AccessLog } from "../core/access-log.ts";
+import { importHandlerModule } from "../core/handler-module.ts";
+import type { Platform } from "../core/platform.ts";
+import { serveStatic } from "../core/static/index.ts";
+import { BUILTIN_APPS } from "../apps/index.ts";
 import { createDataSources } from "../datasource/index.ts";
 import { StandardManager } from "../session/index.ts";
 import { createPersistentManager } from "../session/consistency.ts";
 
 export const SERVER_PLATFORM: Platform = {
   name: "a server",
-  createManager: (className, options, dataSources) =>
-    className === "PersistentManager"
-      ? createPersistentManager({ ...options, dataSources })
-      : new StandardManager(options),
+  builtinApps: BUILTIN_APPS,
+  createManager: (config, context) =>
+    config.className === "PersistentManager"
+      ? createPersistentManager(config, context)
+      : new StandardManager(config, context),
   createDataSources,
   importModule: importHandlerModule,
   serveStatic,
   accessLog: (valve) => new AccessLog(valve),
+  readTextFile: (path) => readFile(path, "utf8"),
 };

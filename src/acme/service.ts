@@ -1,0 +1,693 @@
+/**
+ * Automatic HTTPS: one AcmeService per server obtains and renews the certificates of the
+ * SSLHostConfigs that have an `acme` element, through acme-client (RFC 8555).
+ *
+ * - Start-up never waits for the CA: a valid certificate in the store is served at once; a name
+ *   without one gets a temporary self-signed certificate until the CA's arrives.
+ * - Renewal when two thirds of the lifetime have passed, or inside the CA's ACME Renewal
+ *   Information window (RFC 9773) when it offers one, with random jitter. A failure keeps the
+ *   old certificate and is retried with exponential backoff (retryDelay, doubling, at most a day;
+ *   a rateLimited error waits for its Retry-After).
+ * - Several instances sharing a store: a lock in the store lets one order; the others load
+ *   what it stored. Challenge answers go to the store too, so any instance can answer.
+ */
+import { createHash, createPublicKey, randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { Agent } from "node:https";
+import { rootCertificates } from "node:tls";
+import { pathToFileURL } from "node:url";
+import type { SSLHostConfig } from "../config/model.ts";
+import type { DataSources } from "../datasource/index.ts";
+import type { LoadedCertificate } from "../tls/certificate.ts";
+import { generateSelfSigned } from "../tls/keystore/selfsigned.ts";
+import { x509 } from "../tls/keystore/x509.ts";
+import type { X509Certificate } from "@peculiar/x509";
+import { BobcatError } from "../util/errors.ts";
+import { logger } from "../util/log.ts";
+import { acmeNames, type ChallengeType, directoryUrl } from "../config/acme.ts";
+import type { AcmeConfig } from "../config/model.ts";
+import { type AcmeStore, DirectoryStore, PostgresStore, segment } from "./store.ts";
+
+const log = logger("acme");
+const DAY = 86_400_000;
+const LOCK_TTL_MS = 10 * 60_000;
+const STORE_CHECK_MS = 30_000;
+
+// deno-lint-ignore no-explicit-any
+type AcmeLib = any;
+let acmeLib: Promise<AcmeLib> | undefined;
+/** acme-client, loaded on first use (a server without acme never loads it). */
+function lib(): Promise<AcmeLib> {
+  acmeLib ??= import("acme-client").then((m) => {
+    const a = (m as { default?: AcmeLib }).default ?? m;
+    // bobcat retries itself (backoff capped at a day, Retry-After of rateLimited): no sleeping inside a request.
+    a.axios.defaults.acmeSettings.retryMaxAttempts = 0;
+    a.axios.interceptors.response.use((r: { status: number; headers: Record<string, string>; data?: unknown }) => {
+      const type = (r.data as { type?: string } | undefined)?.type;
+      if (r.status >= 400 && typeof type === "string") {
+        lastProblem = { type, status: r.status, retryAfter: r.headers["retry-after"] };
+      }
+      return r;
+    });
+    return a;
+  });
+  return acmeLib;
+}
+/** The last ACME problem document seen (orders run one at a time per process). */
+let lastProblem: { type: string; status: number; retryAfter?: string } | undefined;
+
+export interface CertState {
+  lastError?: string;
+  lastErrorAt?: string;
+  failures?: number;
+  /** The order lock's owner when this certificate was obtained. */
+  obtainedBy?: string;
+}
+
+export interface Material {
+  certPem: string;
+  keyPem: string;
+  chain: X509Certificate[];
+  temporary: boolean;
+}
+
+export interface ManagedCert {
+  /** `<ca>/<first name>`: the store key prefix. */
+  id: string;
+  hostName: string;
+  names: string[];
+  config: AcmeConfig;
+  directory: string;
+  store: AcmeStore;
+  current?: Material;
+  /** When the next attempt (issue, renew, or look in the store) is due, epoch ms. */
+  nextAttempt: number;
+  /** When renewal is planned for the current certificate (for display). */
+  renewAt?: number;
+  ari?: { start: number; end: number };
+  state: CertState;
+  busy?: Promise<void>;
+  storeCheckedAt?: number;
+  /** Chosen at start: which challenge types can be answered for these names. */
+  challenges: ChallengeType[];
+}
+
+export interface ChallengeSupport {
+  /** A plain HTTP connector of the service answers /.well-known/acme-challenge/. */
+  http01: boolean;
+  /** Every TLS connector serving this host can answer acme-tls/1 (node-compat). */
+  tlsAlpn01: boolean;
+  /** For the start-up line. */
+  detail: string;
+}
+
+export class AcmeService {
+  readonly certs: ManagedCert[] = [];
+  private readonly byHost = new Map<SSLHostConfig, ManagedCert>();
+  private readonly stores = new Map<string, AcmeStore>();
+  private readonly http01 = new Map<string, string>();
+  private readonly alpn = new Map<string, { certPem: string; keyPem: string }>();
+  private readonly owner = `${process.pid}-${randomUUID()}`;
+  private ticker?: ReturnType<typeof setInterval>;
+  private stopped = false;
+  /** Orders run one at a time in a process. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    hosts: SSLHostConfig[],
+    private readonly dataSources: DataSources,
+    /** Gives connections the new certificate of an SSLHostConfig (BobcatServer.reloadTls). */
+    private readonly swap: (hostName: string) => Promise<void>,
+  ) {
+    for (const h of hosts) {
+      if (!h.acme) continue;
+      const names = acmeNames(h.hostName, h.acme);
+      const directory = directoryUrl(h.acme);
+      const id = `${segment(directory)}/${segment(names[0]!.replace("*", "_wildcard_"))}`;
+      const existing = this.certs.find((m) => m.id === id && m.names.join() === names.join());
+      if (existing) {
+        this.byHost.set(h, existing);
+        continue;
+      }
+      const m: ManagedCert = {
+        id,
+        hostName: h.hostName,
+        names,
+        config: h.acme,
+        directory,
+        store: this.storeFor(h.acme),
+        nextAttempt: 0,
+        state: {},
+        challenges: [],
+      };
+      this.certs.push(m);
+      this.byHost.set(h, m);
+    }
+  }
+
+  get active(): boolean {
+    return this.certs.length > 0;
+  }
+
+  private storeFor(a: AcmeConfig): AcmeStore {
+    const key = a.dataSourceName ? `ds:${a.dataSourceName}` : `dir:${a.storeDirectory}`;
+    let s = this.stores.get(key);
+    if (!s) {
+      if (a.dataSourceName) {
+        const ds = this.dataSources.get(a.dataSourceName);
+        if (!ds || ds.dialect !== "postgres") {
+          throw new BobcatError(
+            "acme.dataSource",
+            `acme dataSourceName [${a.dataSourceName}] ${
+              ds ? `is ${ds.dialect}, not PostgreSQL` : "names no global resource"
+            }`,
+            {
+              where: { attribute: "dataSourceName" },
+              fix:
+                "define it in server.globalNamingResources.resources with url: postgres://..., or use storeDirectory (a directory every instance shares)",
+            },
+          );
+        }
+        s = new PostgresStore(ds);
+      } else s = new DirectoryStore(a.storeDirectory);
+      this.stores.set(key, s);
+    }
+    return s;
+  }
+
+  managedFor(h: SSLHostConfig): ManagedCert | undefined {
+    return this.byHost.get(h);
+  }
+
+  /**
+   * Before anything listens: each certificate from the store when it is there and usable,
+   * otherwise a temporary self-signed one. Never contacts the CA.
+   */
+  async prepare(): Promise<void> {
+    for (const m of this.certs) {
+      let stored: Material | undefined;
+      try {
+        stored = await this.loadStored(m);
+        const s = await m.store.get(`${m.id}/state.json`);
+        if (s) m.state = JSON.parse(s);
+      } catch (e) {
+        log.warn(`${m.names.join(", ")}: the store ${m.store.location} cannot be read now: ${(e as Error).message}`);
+      }
+      if (stored && stored.chain[0]!.notAfter.getTime() > Date.now()) {
+        m.current = stored;
+        this.plan(m);
+        log.info(
+          `${m.names.join(", ")}: serving the stored certificate (${stored.chain[0]!.issuer}, until ${
+            stored.chain[0]!.notAfter.toISOString()
+          }); renewal planned for ${new Date(m.renewAt!).toISOString()}`,
+        );
+      } else {
+        m.current = await temporary(m);
+        m.nextAttempt = 0;
+        log.info(
+          `${
+            m.names.join(", ")
+          }: no valid certificate yet: serving a temporary self-signed one until ${m.directory} issues one`,
+        );
+      }
+    }
+  }
+
+  /** The certificate to serve for an SSLHostConfig with acme. */
+  material(h: SSLHostConfig): LoadedCertificate {
+    const m = this.byHost.get(h);
+    if (!m?.current) throw new Error(`acme: no material for ${h.hostName} (prepare() not run)`);
+    const c = m.current;
+    return {
+      keyPem: c.keyPem,
+      certPem: c.certPem,
+      chain: c.chain,
+      keyType: m.config.keyType.startsWith("RSA") ? "RSA" : "EC",
+      warnings: [],
+      source: c.temporary
+        ? `temporary self-signed certificate (ACME ${m.directory} pending)`
+        : `ACME ${m.directory} (${m.store.location})`,
+    };
+  }
+
+  /** After the listeners are up: which challenges each certificate can use, then the background work. */
+  start(support: (m: ManagedCert) => ChallengeSupport): void {
+    for (const m of this.certs) {
+      const s = support(m);
+      m.challenges = (m.config.challengeTypes as ChallengeType[]).filter((t) =>
+        t === "http-01"
+          ? s.http01 && !m.names.some((n) => n.startsWith("*."))
+          : t === "tls-alpn-01"
+          ? s.tlsAlpn01 && !m.names.some((n) => n.startsWith("*."))
+          : !!m.config.dnsHook
+      );
+      const line = `${m.names.join(", ")}: ACME ${m.directory}; challenges: ${
+        m.challenges.join(", ") || "none"
+      } (${s.detail})`;
+      if (m.challenges.length === 0) {
+        log.error(
+          `${line}: no allowed challenge can be answered here: add a plain HTTP connector to the service (http-01), use the node-compat back-end (tls-alpn-01), or set dnsHook (dns-01)`,
+        );
+      } else log.info(line);
+    }
+    this.ticker = setInterval(() => this.tick(), 1000);
+    (this.ticker as { unref?: () => void }).unref?.();
+    this.tick();
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    for (const m of this.certs) {
+      if (m.busy || m.challenges.length === 0) continue;
+      if (m.nextAttempt <= now) {
+        m.busy = this.attempt(m, false).finally(() => (m.busy = undefined));
+      } else if (now - (m.storeCheckedAt ?? now) > STORE_CHECK_MS) {
+        // Another instance (or `bobcat acme renew`) may have stored a newer certificate.
+        m.storeCheckedAt = now;
+        m.busy = this.adopt(m).then(() => {}, () => {}).finally(() => (m.busy = undefined));
+      }
+      m.storeCheckedAt ??= now;
+    }
+  }
+
+  /** The key authorization for an HTTP-01 token, from this instance or the shared store. */
+  async http01Answer(token: string): Promise<string | undefined> {
+    if (!/^[A-Za-z0-9_-]{1,200}$/.test(token)) return undefined;
+    const mine = this.http01.get(token);
+    if (mine) return mine;
+    for (const s of this.stores.values()) {
+      const v = await s.get(`challenges/${token}`).catch(() => undefined);
+      if (v) return v;
+    }
+    return undefined;
+  }
+
+  /** The acme-tls/1 certificate for a name being validated, from this instance or the shared store. */
+  async alpnAnswer(name: string): Promise<{ certPem: string; keyPem: string } | undefined> {
+    const n = name.toLowerCase();
+    const mine = this.alpn.get(n);
+    if (mine) return mine;
+    for (const s of this.stores.values()) {
+      const v = await s.get(`alpn/${n}`).catch(() => undefined);
+      if (v) return JSON.parse(v);
+    }
+    return undefined;
+  }
+
+  /** `bobcat acme renew` and the manager's renew button: order now, whatever the schedule. */
+  async renew(name?: string): Promise<string[]> {
+    const targets = this.select(name);
+    const out: string[] = [];
+    for (const m of targets) {
+      await m.busy;
+      const p = this.attempt(m, true);
+      m.busy = p.finally(() => (m.busy = undefined));
+      await p;
+      out.push(
+        m.state.lastError && !m.current?.temporary && m.state.lastErrorAt &&
+          Date.parse(m.state.lastErrorAt) > Date.now() - 60_000
+          ? `${m.names.join(", ")}: renewal failed: ${m.state.lastError}`
+          : `${m.names.join(", ")}: ${
+            m.current?.temporary ? "not obtained" : "certificate until " + m.current!.chain[0]!.notAfter.toISOString()
+          }`,
+      );
+    }
+    return out;
+  }
+
+  /** Revokes the current certificate of each selected name at the CA, and orders a new one on the next tick. */
+  async revoke(name?: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const m of this.select(name)) {
+      const c = m.current ?? await this.loadStored(m);
+      if (!c || c.temporary) {
+        out.push(`${m.names.join(", ")}: no certificate from the CA to revoke`);
+        continue;
+      }
+      const client = await this.client(m);
+      await client.revokeCertificate(c.certPem);
+      await m.store.delete(`${m.id}/cert.pem`);
+      out.push(`${m.names.join(", ")}: revoked ${c.chain[0]!.serialNumber} at ${m.directory}`);
+      log.warn(out[out.length - 1]!);
+      m.nextAttempt = 0;
+    }
+    return out;
+  }
+
+  private select(name?: string): ManagedCert[] {
+    if (!name) return this.certs;
+    const n = name.toLowerCase();
+    const found = this.certs.filter((m) => m.names.includes(n) || m.hostName === n);
+    if (found.length === 0) {
+      throw new BobcatError("acme.unknownName", `no acme certificate is for "${name}"`, {
+        fix: `use one of: ${this.certs.flatMap((m) => m.names).join(", ") || "(none configured)"}`,
+      });
+    }
+    return found;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
+    await Promise.all(this.certs.map((m) => m.busy?.catch(() => {})));
+  }
+
+  /** Reads cert.pem/key.pem; a damaged or mismatched pair is set aside (and logged), never served. */
+  private async loadStored(m: ManagedCert): Promise<Material | undefined> {
+    const [certPem, keyPem] = await Promise.all([
+      m.store.get(`${m.id}/cert.pem`),
+      m.store.get(`${m.id}/key.pem`),
+    ]);
+    if (!certPem || !keyPem) return undefined;
+    try {
+      const mat = parseMaterial(certPem, keyPem, false);
+      const leaf = mat.chain[0]!;
+      const sans = leaf.getExtension(x509.SubjectAlternativeNameExtension)?.names.items.map((n) =>
+        n.value.toLowerCase()
+      ) ?? [];
+      if (!m.names.every((n) => sans.includes(n))) return undefined; // names changed in the config: order anew
+      return mat;
+    } catch (e) {
+      const a = await m.store.setAside(`${m.id}/cert.pem`);
+      const b = await m.store.setAside(`${m.id}/key.pem`);
+      log.error(
+        `${m.names.join(", ")}: the stored certificate or key is damaged (${
+          (e as Error).message
+        }); set aside as ${a} and ${b}, a new one will be ordered`,
+      );
+      return undefined;
+    }
+  }
+
+  /** One attempt: adopt a newer stored certificate, or take the lock and order. Never throws. */
+  private async attempt(m: ManagedCert, force: boolean): Promise<void> {
+    let locked = false;
+    const lockKey = `locks/${m.id.replace("/", "_")}`;
+    try {
+      if (!force && (await this.adopt(m))) return;
+      locked = await m.store.tryLock(lockKey, this.owner, LOCK_TTL_MS);
+      if (!locked) {
+        // Another instance is ordering: look for its certificate soon.
+        m.nextAttempt = Date.now() + Math.min(m.config.retryDelay * 1000, 2000);
+        log.debug(`${m.names.join(", ")}: another instance holds the order lock; waiting for its certificate`);
+        return;
+      }
+      if (!force && (await this.adopt(m))) return;
+      const run = this.queue.then(() => this.order(m));
+      this.queue = run.catch(() => {});
+      await run;
+      m.state = { obtainedBy: this.owner };
+      await m.store.put(`${m.id}/state.json`, JSON.stringify(m.state)).catch(() => {});
+    } catch (e) {
+      this.failed(m, e);
+      await m.store.put(`${m.id}/state.json`, JSON.stringify(m.state)).catch(() => {});
+    } finally {
+      if (locked) await m.store.unlock(lockKey, this.owner).catch(() => {});
+    }
+  }
+
+  /** A certificate in the store that is newer than ours and not yet due: serve it. */
+  private async adopt(m: ManagedCert): Promise<boolean> {
+    const stored = await this.loadStored(m);
+    if (!stored) return false;
+    const cur = m.current;
+    const newer = !cur || cur.temporary || stored.chain[0]!.notAfter > cur.chain[0]!.notAfter;
+    if (!newer || renewalTime(stored, m.ari) <= Date.now()) return false;
+    await this.install(m, stored, "loaded from the store");
+    return true;
+  }
+
+  private async install(m: ManagedCert, mat: Material, how: string): Promise<void> {
+    m.current = mat;
+    m.ari = undefined;
+    this.plan(m);
+    const leaf = mat.chain[0]!;
+    log.info(
+      `${
+        m.names.join(", ")
+      }: certificate ${how} (${leaf.issuer}, ${leaf.notBefore.toISOString()} – ${leaf.notAfter.toISOString()}); next renewal ${
+        new Date(m.renewAt!).toISOString()
+      }`,
+    );
+    await this.swap(m.hostName);
+    void this.fetchAri(m);
+  }
+
+  /** Next renewal: two thirds of the lifetime with jitter, or inside the ARI window. */
+  private plan(m: ManagedCert): void {
+    m.renewAt = renewalTime(m.current!, m.ari);
+    m.nextAttempt = m.renewAt;
+  }
+
+  private failed(m: ManagedCert, e: unknown): void {
+    const problem = lastProblem;
+    lastProblem = undefined;
+    // The next attempt reads the account again; one the CA no longer knows is registered anew (same key).
+    this.accountClients.clear();
+    if (problem?.type.endsWith(":accountDoesNotExist")) void this.forgetAccountUrl(m);
+    m.state.failures = (m.state.failures ?? 0) + 1;
+    m.state.lastError = `${(e as Error)?.message ?? e}${problem ? ` (${problem.type})` : ""}`;
+    m.state.lastErrorAt = new Date().toISOString();
+    let delay = Math.min(DAY, m.config.retryDelay * 1000 * 2 ** Math.min(m.state.failures - 1, 20));
+    if (problem?.type.endsWith(":rateLimited") && problem.retryAfter) {
+      const ra = retryAfterMs(problem.retryAfter);
+      if (ra !== undefined) delay = Math.max(delay, ra);
+    }
+    m.nextAttempt = Date.now() + delay;
+    log.error(
+      `${
+        m.names.join(", ")
+      }: ACME order at ${m.directory} failed (attempt ${m.state.failures}): ${m.state.lastError}; ${
+        m.current && !m.current.temporary ? "the current certificate keeps serving; " : ""
+      }retrying in ${Math.round(delay / 1000)} s`,
+    );
+  }
+
+  private accountClients = new Map<string, Promise<AcmeLib>>();
+
+  private async forgetAccountUrl(m: ManagedCert): Promise<void> {
+    const k = `${segment(m.directory)}/account.json`;
+    const text = await m.store.get(k).catch(() => undefined);
+    if (!text) return;
+    const a = JSON.parse(text);
+    delete a.url;
+    await m.store.put(k, JSON.stringify(a)).catch(() => {});
+    log.warn(`the CA ${m.directory} no longer knows bobcat's account; it will be registered again`);
+  }
+
+  /** The account for this CA (and store): key from the store, or a new one registered now. */
+  private client(m: ManagedCert): Promise<AcmeLib> {
+    const key = `${m.store.location}|${m.directory}`;
+    let c = this.accountClients.get(key);
+    if (!c) {
+      c = this.newClient(m);
+      this.accountClients.set(key, c);
+      c.catch(() => this.accountClients.delete(key));
+    }
+    return c;
+  }
+
+  private async newClient(m: ManagedCert): Promise<AcmeLib> {
+    const acme = await lib();
+    await trust(acme, m.config.directoryTrustFile);
+    const accountKeyName = `${segment(m.directory)}/account.json`;
+    let account: { keyPem: string; url?: string } | undefined;
+    const text = await m.store.get(accountKeyName);
+    if (text) {
+      try {
+        account = JSON.parse(text);
+        createPublicKey(account!.keyPem);
+      } catch {
+        const aside = await m.store.setAside(accountKeyName);
+        log.error(`the ACME account file is damaged; set aside as ${aside}; registering a new account`);
+        account = undefined;
+      }
+    }
+    if (!account) {
+      account = { keyPem: (await acme.crypto.createPrivateEcdsaKey()).toString() };
+      await m.store.put(accountKeyName, JSON.stringify(account));
+    }
+    const client = new acme.Client({
+      directoryUrl: m.directory,
+      accountKey: account.keyPem,
+      accountUrl: account.url,
+      ...(m.config.eabKeyId
+        ? { externalAccountBinding: { kid: m.config.eabKeyId, hmacKey: m.config.eabHmacKey } }
+        : {}),
+    });
+    if (!account.url) {
+      await client.createAccount({
+        termsOfServiceAgreed: m.config.termsOfServiceAgreed,
+        ...(m.config.email ? { contact: [`mailto:${m.config.email}`] } : {}),
+      });
+      account.url = client.getAccountUrl();
+      await m.store.put(accountKeyName, JSON.stringify(account));
+      log.info(`registered ACME account ${account.url} at ${m.directory}`);
+    }
+    return client;
+  }
+
+  private async order(m: ManagedCert): Promise<void> {
+    const acme = await lib();
+    const client = await this.client(m);
+    const keyPem: string =
+      (m.config.keyType === "EC-P256"
+        ? await acme.crypto.createPrivateEcdsaKey("P-256")
+        : await acme.crypto.createPrivateRsaKey(Number(m.config.keyType.slice(4)))).toString();
+    const [, csr] = await acme.crypto.createCsr({
+      commonName: m.names.find((n) => !n.startsWith("*.")),
+      altNames: m.names,
+    }, keyPem);
+    const hook = m.config.dnsHook ? await loadHook(m.config.dnsHook) : undefined;
+    log.info(`${m.names.join(", ")}: ordering a certificate from ${m.directory} (${m.challenges.join(", ")})`);
+    const certPem: string = await client.auto({
+      csr,
+      email: m.config.email,
+      termsOfServiceAgreed: m.config.termsOfServiceAgreed,
+      skipChallengeVerification: true,
+      challengePriority: m.challenges,
+      challengeCreateFn: async (
+        authz: { identifier: { value: string } },
+        ch: { type: string; token: string },
+        ka: string,
+      ) => {
+        const name = authz.identifier.value.toLowerCase();
+        if (ch.type === "http-01") {
+          this.http01.set(ch.token, ka);
+          await m.store.put(`challenges/${ch.token}`, ka);
+        } else if (ch.type === "tls-alpn-01") {
+          const [k, c] = await acme.crypto.createAlpnCertificate(authz, ka);
+          const answer = { certPem: c.toString(), keyPem: k.toString() };
+          this.alpn.set(name, answer);
+          await m.store.put(`alpn/${name}`, JSON.stringify(answer));
+        } else if (ch.type === "dns-01") {
+          await hook!.present(`_acme-challenge.${name}`, ka);
+        }
+      },
+      challengeRemoveFn: async (
+        authz: { identifier: { value: string } },
+        ch: { type: string; token: string },
+        ka: string,
+      ) => {
+        const name = authz.identifier.value.toLowerCase();
+        if (ch.type === "http-01") {
+          this.http01.delete(ch.token);
+          await m.store.delete(`challenges/${ch.token}`);
+        } else if (ch.type === "tls-alpn-01") {
+          this.alpn.delete(name);
+          await m.store.delete(`alpn/${name}`);
+        } else if (ch.type === "dns-01") {
+          await hook!.cleanup?.(`_acme-challenge.${name}`, ka);
+        }
+      },
+    });
+    const mat = parseMaterial(certPem, keyPem, false);
+    // The key first: a reader that sees the new certificate then finds its key.
+    await m.store.put(`${m.id}/key.pem`, keyPem);
+    await m.store.put(`${m.id}/cert.pem`, certPem);
+    m.state = {};
+    await this.install(m, mat, "obtained");
+  }
+
+  /** RFC 9773: the CA's suggested renewal window, when its directory offers renewalInfo. */
+  private async fetchAri(m: ManagedCert): Promise<void> {
+    try {
+      const acme = await lib();
+      await trust(acme, m.config.directoryTrustFile);
+      const dir = (await acme.axios.get(m.directory)).data as { renewalInfo?: string };
+      if (!dir?.renewalInfo || !m.current || m.current.temporary) return;
+      const r = await acme.axios.get(`${dir.renewalInfo.replace(/\/$/, "")}/${ariCertId(m.current.chain[0]!)}`);
+      const w = r.data?.suggestedWindow;
+      if (r.status !== 200 || !w) return;
+      m.ari = { start: Date.parse(w.start), end: Date.parse(w.end) };
+      m.renewAt = renewalTime(m.current, m.ari);
+      m.nextAttempt = m.renewAt;
+      log.info(
+        `${m.names.join(", ")}: the CA suggests renewing between ${w.start} and ${w.end} (ARI); planned for ${
+          new Date(m.renewAt).toISOString()
+        }`,
+      );
+    } catch (e) {
+      log.debug(`${m.names.join(", ")}: no renewal information: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** RFC 9773 §4.1: base64url(AKI keyIdentifier) "." base64url(serial DER bytes). */
+export function ariCertId(leaf: X509Certificate): string {
+  const aki = leaf.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId;
+  if (!aki) throw new Error("the certificate has no authority key identifier");
+  const b64u = (b: Uint8Array) => Buffer.from(b).toString("base64url");
+  let serial = Buffer.from(leaf.serialNumber, "hex");
+  if (serial[0]! & 0x80) serial = Buffer.concat([Buffer.from([0]), serial]);
+  return `${b64u(Buffer.from(aki, "hex"))}.${b64u(serial)}`;
+}
+
+/** Two thirds of the lifetime, less up to 1/30 of it (at most an hour) of jitter; or a random moment in the ARI window. */
+export function renewalTime(mat: Material, ari?: { start: number; end: number }): number {
+  if (ari && ari.end > ari.start) return ari.start + Math.random() * (ari.end - ari.start);
+  const nb = mat.chain[0]!.notBefore.getTime();
+  const na = mat.chain[0]!.notAfter.getTime();
+  const life = na - nb;
+  return nb + (life * 2) / 3 - Math.random() * Math.min(life / 30, 3_600_000);
+}
+
+function retryAfterMs(v: string): number | undefined {
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : Math.max(0, t - Date.now());
+}
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+export function parseMaterial(certPem: string, keyPem: string, temporary: boolean): Material {
+  const blocks = certPem.match(PEM_CERT) ?? [];
+  if (blocks.length === 0) throw new Error("no certificate in the PEM text");
+  const chain = blocks.map((b) => new x509.X509Certificate(b));
+  const pub = createPublicKey(keyPem).export({ type: "spki", format: "der" });
+  if (!Buffer.from(chain[0]!.publicKey.rawData).equals(Buffer.from(pub))) {
+    throw new Error("the key does not belong to the certificate");
+  }
+  return { certPem: blocks.join("\n") + "\n", keyPem, chain, temporary };
+}
+
+async function temporary(m: ManagedCert): Promise<Material> {
+  const { keyPem, certPem } = await generateSelfSigned({
+    hostnames: m.names,
+    keyType: m.config.keyType.startsWith("RSA") ? "RSA" : "EC",
+    days: 7,
+  });
+  return parseMaterial(certPem, keyPem, true);
+}
+
+const trusted = new Set<string>();
+/** The directory's HTTPS is checked against the system roots plus directoryTrustFile. */
+async function trust(acme: AcmeLib, file: string | undefined): Promise<void> {
+  if (!file || trusted.has(file)) return;
+  trusted.add(file);
+  const extra: string[] = [];
+  for (const f of trusted) extra.push(await readFile(f, "utf8"));
+  acme.axios.defaults.httpsAgent = new Agent({ ca: [...rootCertificates, ...extra], keepAlive: false });
+}
+
+interface DnsHook {
+  present(name: string, value: string): Promise<void> | void;
+  cleanup?(name: string, value: string): Promise<void> | void;
+}
+
+async function loadHook(file: string): Promise<DnsHook> {
+  const mod = await import(pathToFileURL(file).href);
+  const hook = (mod.default && typeof mod.default.present === "function" ? mod.default : mod) as DnsHook;
+  if (typeof hook.present !== "function") {
+    throw new BobcatError("acme.dnsHook", `the dnsHook ${file} exports no present(name, value) function`, {
+      where: { attribute: "dnsHook" },
+      fix: "export async function present(name, value) and cleanup(name, value) that set and remove the TXT record",
+    });
+  }
+  return hook;
+}
+
+export function fingerprint(c: X509Certificate): string {
+  return createHash("sha256").update(new Uint8Array(c.rawData)).digest("hex");
+}

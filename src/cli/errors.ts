@@ -1,0 +1,15 @@
+/** How the bobcat command prints what stopped it. */
+import { BobcatError, BobcatErrors, UsageError } from "../util/errors.ts";
+
+export function printError(e: unknown): void {
+  if (e instanceof BobcatErrors) {
+    console.error(`bobcat: ${e.message.split("\n")[0]}`);
+    for (const err of e.errors) console.error("  " + err.format().replaceAll("\n", "\n  "));
+  } else if (e instanceof BobcatError) {
+    console.error(`bobcat: ${e.format()}`);
+  } else if (e instanceof UsageError) {
+    console.error(`bobcat: ${e.message}\nRun 'bobcat --help' for usage.`);
+  } else {
+    console.error(`bobcat: unexpected error: ${(e as Error)?.stack ?? e}`);
+  }
+}

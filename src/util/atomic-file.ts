@@ -1,0 +1,69 @@
+/**
+ * Writes a file so that a crash at any moment leaves either the old content or the new one:
+ * temporary file, fsync, rename over the target, fsync of the directory. Every writer of
+ * durable files (session persistence, FileStore, keystores, the test CA, generated
+ * certificates) goes through here.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, open, rename, rm } from "node:fs/promises";
+import { dirname } from "node:path";
+
+export interface AtomicWriteOptions {
+  /** Permissions of a new file; default 0600 (sessions and keys are private). */
+  mode?: number;
+  /**
+   * A temporary name of its own for this write (`<file>.<16 hex>.tmp`) instead of `<file>.tmp`,
+   * where several writes of one file may run at once.
+   */
+  unique?: boolean;
+  /** false: the caller makes the rename durable itself (e.g. one directory fsync for many files). */
+  syncDirectory?: boolean;
+  /** Create the directory first. */
+  mkdir?: boolean;
+}
+
+/** The temporary name used while writing `file`; a leftover one is from an interrupted write. */
+export function tempPathFor(file: string): string {
+  return `${file}.tmp`;
+}
+
+export async function writeFileAtomic(
+  file: string,
+  data: Uint8Array | string,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
+  const dir = dirname(file);
+  if (options.mkdir) await mkdir(dir, { recursive: true });
+  const tmp = options.unique ? `${file}.${randomBytes(8).toString("hex")}.tmp` : tempPathFor(file);
+  try {
+    const handle = await open(tmp, options.unique ? "wx" : "w", options.mode ?? 0o600);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => {});
+    throw err;
+  }
+  if (options.syncDirectory !== false) await syncDirectory(dir);
+}
+
+/**
+ * Makes renames and deletions in `dir` durable. Not every platform can open a directory
+ * (Windows); a rename is atomic there all the same.
+ */
+export async function syncDirectory(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // Windows cannot fsync a directory.
+  }
+}
