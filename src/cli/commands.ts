@@ -7,7 +7,7 @@ import { RUNTIME, runtimeLabel } from "../util/runtime.ts";
 import { loadHandler } from "../core/handlers.ts";
 import { Engine } from "../core/engine.ts";
 import { StandardManager } from "../session/standard-manager.ts";
-import { locateError } from "../config/validate.ts";
+import { locateError, sourceOf } from "../config/validate.ts";
 import { SERVER_PLATFORM } from "../runtime/server-platform.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { configureLogging, logger } from "../util/log.ts";
@@ -31,8 +31,11 @@ const SAME_SIGNAL_MS = 100;
  * Runs until SIGINT/SIGTERM, or until the parent that started it exits (see parent-watch.ts);
  * a second signal exits at once. Resolves to the exit status.
  */
-export async function startFromConfig(config: BobcatConfig): Promise<number> {
-  const server = new BobcatServer(config);
+export async function startFromConfig(
+  config: BobcatConfig,
+  reloadConfig?: () => Promise<BobcatConfig>,
+): Promise<number> {
+  const server = new BobcatServer(config, { reloadConfig });
   await server.start();
   return new Promise<number>((resolve) => {
     let signals = 0;
@@ -126,6 +129,22 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
         continue;
       }
       for (const c of engine.contexts) {
+        const cfg = c.config;
+        if (cfg.docBase && !cfg.handler && cfg.welcomeFiles.length === 0 && !cfg.listings) {
+          errors.push(
+            new BobcatError(
+              "check.welcomeFiles",
+              `context ${cfg.path || "/"}: the welcome file list is empty, so a request for ${
+                cfg.path || ""
+              }/ or any directory answers 404`,
+              {
+                where: sourceOf(cfg).attr("welcomeFiles"),
+                fix:
+                  "list the files a directory request is answered with: welcomeFiles: [index.html] (web.xml: <welcome-file-list>; a JSP welcome file needs a handler)",
+              },
+            ),
+          );
+        }
         try {
           if (c.sessions.manager.hasStore) {
             await c.start();

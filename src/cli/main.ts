@@ -3,11 +3,9 @@
  * The `bobcat` command: run, check, version, keytool. Errors from config and TLS are printed
  * as `file:line:col: path: message` with a fix, never as a stack trace.
  */
-import { resolve } from "node:path";
 import { stringify } from "yaml";
-import { loadConfigText, type LoadOptions } from "../config/load.ts";
+import { loadServerConfig } from "../config/catalina.ts";
 import { redactSecrets } from "../config/redact.ts";
-import { loadConfigFile } from "../config/load-file.ts";
 import type { BobcatConfig } from "../config/model.ts";
 import { DEFAULT_CONFIG_NAME, DEFAULT_CONFIG_YAML } from "./default-config.ts";
 import { UsageError } from "../util/errors.ts";
@@ -45,10 +43,13 @@ Starts the server and runs until SIGINT or SIGTERM (graceful stop: stop acceptin
 finish requests in flight, persist sessions; a second signal exits at once).
 
 Options:
-  -c, --config FILE   YAML or TOML config (default: the built-in config/server.yaml)
+  -c, --config FILE   YAML or TOML config, or Tomcat's server.xml as it is (default: the
+                      config in --base, else the built-in config/server.yaml)
   -b, --base DIR      base directory, like $CATALINA_BASE: relative paths in the config
                       resolve against it (default: the config file's directory, or the
-                      current directory for the built-in config)
+                      current directory for the built-in config). Without --config, its
+                      conf/bobcat.yaml, conf/server.yaml (or .toml) or conf/server.xml is run:
+                      a Tomcat CATALINA_BASE runs as it is, webapps/ deployed, web.xml read
   -Dname=value        define a property for \${name} expansion (wins over the file's)
   --runtime node      run under Node (>= 20) instead: the only TLS stack that staples OCSP
                       responses and restricts TLS 1.3 cipher suites
@@ -118,10 +119,14 @@ export function parseArgs(argv: string[]): Parsed {
   return out;
 }
 
-export async function loadFromArgs(p: Parsed): Promise<BobcatConfig> {
-  const opts: LoadOptions = { properties: p.properties, baseDir: p.base ? resolve(p.base) : undefined };
-  if (p.config) return loadConfigFile(p.config, opts);
-  return loadConfigText(DEFAULT_CONFIG_NAME, DEFAULT_CONFIG_YAML, { ...opts, baseDir: opts.baseDir ?? process.cwd() });
+export function loadFromArgs(p: Parsed): Promise<BobcatConfig> {
+  return loadServerConfig({
+    config: p.config,
+    base: p.base,
+    properties: p.properties,
+    mode: p.command === "run" ? "run" : "check",
+    builtin: { name: DEFAULT_CONFIG_NAME, yaml: DEFAULT_CONFIG_YAML },
+  });
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -158,7 +163,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (p.command) {
       case "run":
-        return await startFromConfig(await loadFromArgs(p));
+        return await startFromConfig(await loadFromArgs(p), () => loadFromArgs(p));
       case "check": {
         const config = await loadFromArgs(p);
         const ok = await checkConfig(config);

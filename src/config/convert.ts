@@ -30,6 +30,16 @@ export interface ConvertResult {
   warnings: string[];
 }
 
+/** Throws the access controls the conversion could not keep, each with its line and the way out. */
+function throwDropped(errors: BobcatError[], file: string): void {
+  if (errors.length > 0) {
+    throw new BobcatErrors(
+      errors,
+      `${file}: ${errors.length} access restriction(s) bobcat cannot honour; nothing was converted`,
+    );
+  }
+}
+
 export function convertServerXml(xmlText: string, opts: ConvertOptions = {}): ConvertResult {
   const file = opts.file ?? "server.xml";
   const root = parseXml(xmlText, file);
@@ -54,23 +64,51 @@ export function convertServerXml(xmlText: string, opts: ConvertOptions = {}): Co
       catalinaBase(opts.file) ?? "$CATALINA_BASE"
     }.`,
     "`# not converted:` marks what bobcat has no counterpart for. Check the result: bobcat check --config <this file>",
+    "Each host deploys the directories in its appBase (ROOT → /, foo → /foo) and conf/<Engine>/<Host>/*.xml, and reads",
+    "conf/web.xml and each WEB-INF/web.xml, as Tomcat does. `bobcat run --base DIR` runs the server.xml itself, unconverted.",
   ];
   if (opts.contextXml !== undefined) {
     header.push(...applyContextXml(c, opts.contextXml, opts.contextFile ?? "context.xml"));
   }
-  // Dropping an access control would serve more than Tomcat allowed: never a warning.
-  if (c.errors.length > 0) {
-    throw new BobcatErrors(
-      c.errors,
-      `${file}: ${c.errors.length} access restriction(s) bobcat cannot honour; nothing was converted`,
-    );
-  }
+  throwDropped(c.errors, file);
   return { yaml: render(top, header), warnings: c.warnings };
+}
+
+/**
+ * One `<Context>` (conf/<Engine>/<Host>/name.xml, META-INF/context.xml, conf/context.xml) as a
+ * plain config object, with the warnings for what did not convert. Access controls that do not
+ * convert throw.
+ */
+export function convertContextXml(xmlText: string, file: string): {
+  context: Record<string, unknown>;
+  warnings: string[];
+  line: number;
+} {
+  const root = parseXml(xmlText, file);
+  if (root.name !== "Context") {
+    throw new BobcatError("convert.root", `the root element is <${root.name}>, not <Context>`, {
+      where: { file, line: root.line },
+      fix: "a context descriptor holds one <Context> element",
+    });
+  }
+  const c = new Converter(file, []);
+  const out = c.element(root, Context);
+  throwDropped(c.errors, file);
+  if (typeof out === "string") {
+    throw new BobcatError("convert.context", out, { where: { file, line: root.line } });
+  }
+  return { context: toPlain(out) as Record<string, unknown>, warnings: c.warnings, line: root.line };
+}
+
+function toPlain(v: Value): unknown {
+  if (v instanceof OutMap) return Object.fromEntries(v.entries.map((e) => [e.key, toPlain(e.value)]));
+  if (v instanceof OutList) return v.items.map((i) => toPlain(i.value));
+  return v;
 }
 
 // ---- XML ---------------------------------------------------------------------------------------
 
-interface XmlElement {
+export interface XmlElement {
   name: string;
   attrs: [string, string][];
   children: XmlElement[];
@@ -81,7 +119,7 @@ interface XmlElement {
 
 type OrderedNode = { [tag: string]: OrderedNode[] | string } & { ":@"?: Record<string, string> };
 
-function parseXml(text: string, file: string): XmlElement {
+export function parseXml(text: string, file: string): XmlElement {
   if (text.trim() === "") {
     throw new BobcatError("convert.xmlSyntax", "the file is empty", {
       where: { file },
@@ -303,7 +341,8 @@ const ELEMENT_REASONS: Record<string, string> = {
   Executor: "bobcat has no shared thread pools; maxThreads applies per connector",
   Cluster:
     "bobcat has no clustering (sticky sessions: the Engine's jvmRoute; shared sessions: a PersistentManager with a DataSourceStore)",
-  WatchedResource: "bobcat does not reload applications; restart it after a change",
+  WatchedResource:
+    "bobcat watches WEB-INF/web.xml, META-INF/context.xml and the handler module itself (autoDeploy, reloadable)",
   Loader: "there is no Java class loading",
   JarScanner: "there are no JARs to scan",
   Parameter: "bobcat has no servlet context parameters; configure the handler module directly",
@@ -338,11 +377,18 @@ const RESTRICTING_VALVES = new Set([
   "SemaphoreValve",
   "JDBCRealm",
 ]);
+/** Address and CSRF filters and authenticators by class name, wherever they appear. */
+const ACCESS_CONTROL =
+  /(^|\.)(Remote(Addr|CIDR|Host)(Valve|Filter)|[A-Za-z]*Authenticator|CsrfPreventionFilter|RestCsrfPreventionFilter)$/;
+/** Also true when a nested element restricts access: skipping the element drops it too. */
 function restrictsAccess(el: XmlElement): boolean {
   if (el.name === "Realm" || el.name === "CredentialHandler") return true;
-  if (el.name !== "Valve") return false;
   const cls = el.attrs.find(([k]) => k === "className")?.[1] ?? "";
-  return RESTRICTING_VALVES.has(shortName(cls)) || !cls.startsWith("org.apache.catalina.");
+  if (ACCESS_CONTROL.test(cls)) return true;
+  if (el.name === "Valve" && (RESTRICTING_VALVES.has(shortName(cls)) || !cls.startsWith("org.apache.catalina."))) {
+    return true;
+  }
+  return el.children.some(restrictsAccess);
 }
 const RESTRICTING_FIXES: Record<string, string> = {
   RewriteValve:
@@ -737,7 +783,7 @@ function applyContextXml(c: Converter, xml: string, file: string): string[] {
   if (defaults.entries.length === 0) return notes.length ? [label, ...notes] : [];
   if (c.contexts.length === 0) {
     const reason =
-      "the server.xml lists no <Context> (Tomcat deploys webapps/ by itself; bobcat lists contexts in the config)";
+      "the server.xml lists no <Context> (the applications bobcat deploys from appBase get conf/context.xml when bobcat runs the server.xml itself: bobcat run --base DIR)";
     c.warnings.push(
       `${file}:${root.line}: not applied: its settings — ${reason}; they are in the header of the output, for the contexts you add`,
     );
@@ -837,6 +883,11 @@ export async function convertMain(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof BobcatError) {
       console.error(`bobcat: ${e.format()}`);
+      return 1;
+    }
+    if (e instanceof BobcatErrors) {
+      console.error(`bobcat: ${e.message.split("\n")[0]}; nothing was written`);
+      for (const err of e.errors) console.error(`  ${err.format().replaceAll("\n", "\n  ")}`);
       return 1;
     }
     throw e;

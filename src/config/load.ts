@@ -35,6 +35,14 @@ export interface LoadOptions {
   /** `-Dname=value` properties from the command line; they win over the file's `properties`. */
   properties?: Record<string, string>;
   env?: Record<string, string | undefined>;
+  /**
+   * Called with the expanded config tree before it is validated: a server adds the contexts it
+   * deploys from appBase and what web.xml files say (src/config/deploy.ts). Throws BobcatError(s).
+   */
+  prepare?: (
+    root: Record<string, unknown>,
+    info: { baseDir: string; file: string; where: (path: PathSeg[]) => import("../util/errors.ts").Where },
+  ) => void;
 }
 
 export function loadConfigText(file: string, text: string, opts: LoadOptions = {}): BobcatConfig {
@@ -75,6 +83,15 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions = {
 
   const v = new Validator(source, baseDir, properties);
   for (const p of problems) v.error("config.property", p.path, p.message, p.fix);
+  if (opts.prepare && problems.length === 0) {
+    try {
+      opts.prepare(expanded, { baseDir, file, where: (path) => v.where(path) });
+    } catch (e) {
+      if (e instanceof BobcatErrors) v.errors.push(...e.errors);
+      else if (e instanceof BobcatError) v.errors.push(e);
+      else throw e;
+    }
+  }
   if (root.server === undefined) {
     v.error(
       "config.required",
@@ -407,6 +424,15 @@ function normaliseContexts(
       ctx.handler = v.resolvePath(ctx.handler);
     }
     ctx.securityConstraints.forEach((c, si) => {
+      c.authConstraint ??= (c.authRoles?.length ?? 0) > 0;
+      if (c.httpMethods?.length && c.httpMethodOmissions?.length) {
+        v.error(
+          "config.type",
+          [...cPath, "securityConstraints", si, "httpMethodOmissions"],
+          "a constraint has httpMethods or httpMethodOmissions, not both (as web.xml's <web-resource-collection>)",
+          "split it into two constraints",
+        );
+      }
       c.urlPatterns.forEach((p, pi) => {
         const problem = urlPatternProblem(String(p));
         if (problem) {
@@ -419,6 +445,37 @@ function normaliseContexts(
         }
       });
     });
+    ctx.servletMappings.forEach((m, mi) => {
+      m.urlPatterns.forEach((p, pi) => {
+        const problem = urlPatternProblem(String(p));
+        if (problem) {
+          v.error("config.urlPattern", [...cPath, "servletMappings", mi, "urlPatterns", pi], problem);
+        }
+      });
+    });
+    ctx.errorPages.forEach((p, pi) => {
+      if (typeof p.location === "string" && !p.location.startsWith("/")) {
+        v.error(
+          "config.errorPage",
+          [...cPath, "errorPages", pi, "location"],
+          `error page location "${p.location}" must start with "/" (a path below the context)`,
+          `write location: /${p.location}`,
+        );
+      }
+    });
+    if (ctx.loginConfig?.authMethod === "FORM") {
+      for (const key of ["formLoginPage", "formErrorPage"] as const) {
+        const page = ctx.loginConfig[key];
+        if (!page || !page.startsWith("/")) {
+          v.error(
+            "config.loginConfig",
+            [...cPath, "loginConfig", key],
+            page ? `${key} "${page}" must start with "/"` : `FORM login needs ${key}`,
+            `set ${key}: /login.html (a page below the context)`,
+          );
+        }
+      }
+    }
     if (!ctx.docBase && !ctx.handler) {
       v.error(
         "config.required",

@@ -548,11 +548,26 @@ export const Host = {
   attrs: {
     name: str("Host name (matched case-insensitively against the Host header).", { required: true }),
     aliases: { kind: "list", default: [], doc: "Other names of this host." },
-    appBase: path("Directory that relative docBase values resolve against.", { default: "webapps" }),
+    appBase: path(
+      "Directory of web applications: each directory in it is deployed as a context (ROOT → /, foo → /foo, foo#bar → /foo/bar, foo##2 → /foo), and relative docBase values resolve against it.",
+      { default: "webapps" },
+    ),
     workDir: path("Work directory (default: work/<Engine>/<Host>)."),
-    autoDeploy: ignored("Deploy new webapps while running.", "contexts are listed in the config", "boolean"),
+    autoDeploy: bool(
+      "Watch appBase and conf/<Engine>/<Host>/ while running: a new application directory is deployed, a changed one (WEB-INF/web.xml, META-INF/context.xml, its descriptor) redeployed (its sessions kept when its manager persists them: pathname, PersistentManager), a removed one undeployed.",
+      true,
+    ),
+    deployOnStartup: bool("Deploy the applications in appBase and conf/<Engine>/<Host>/*.xml at start.", true),
+    deployIgnore: {
+      kind: "regex",
+      doc: "Directory and descriptor names in appBase that are not deployed (anchored regex, e.g. `(tmp|old).*`).",
+    },
+    deployXML: bool("Read an application's META-INF/context.xml (or META-INF/context.yaml).", true),
+    copyXML: bool(
+      "Copy an application's META-INF/context.xml to conf/<Engine>/<Host>/<name>.xml when it is deployed (Tomcat's copyXML).",
+      false,
+    ),
     unpackWARs: ignored("Unpack WAR files.", "bobcat serves directories and handler modules, not WARs", "boolean"),
-    deployOnStartup: ignored("Deploy webapps at start.", "contexts are listed in the config", "boolean"),
   },
   children: {
     contexts: { element: () => Context, list: true },
@@ -609,7 +624,19 @@ export const Context = {
     hstsMaxAgeSeconds: int("HSTS max-age.", 0, { min: 0 }),
     hstsIncludeSubDomains: bool("HSTS includeSubDomains.", false),
     hstsPreload: bool("HSTS preload.", false),
-    reloadable: ignored("Reload on class changes.", "restart bobcat to load a changed handler", "boolean"),
+    reloadable: bool(
+      "Reload the context when its handler module (or a file under its docBase's WEB-INF/) changes; sessions survive the reload when the manager persists them (a StandardManager pathname, a PersistentManager).",
+      false,
+    ),
+    securityRoles: {
+      kind: "list",
+      doc:
+        "web.xml <security-role>s. When listed, an authRoles `*` means any of these roles (Tomcat's strict allRolesMode); `**` is any authenticated user.",
+    },
+    denyUncoveredHttpMethods: bool(
+      "web.xml <deny-uncovered-http-methods/>: a method a constraint's httpMethods leave out is refused (403) on its URL patterns.",
+      false,
+    ),
     crossContext: ignored("Cross-context dispatch.", "not applicable", "boolean"),
     allowLinking: ignored(
       "Follow symbolic links that leave docBase.",
@@ -619,6 +646,9 @@ export const Context = {
   },
   children: {
     securityConstraints: { element: () => SecurityConstraint, list: true },
+    errorPages: { element: () => ErrorPage, list: true },
+    mimeMappings: { element: () => MimeMapping, list: true },
+    servletMappings: { element: () => ServletMapping, list: true },
     valves: { element: () => Valve, list: true },
     manager: { element: () => Manager, list: false, defaulted: true },
     cookieProcessor: { element: () => CookieProcessor, list: false, defaulted: true },
@@ -635,6 +665,7 @@ export const LoginConfig = {
     authMethod: {
       kind: "enum",
       values: ["CLIENT-CERT", "BASIC", "DIGEST", "FORM"],
+      synonyms: { CLIENT_CERT: "CLIENT-CERT" },
       required: true,
       doc:
         "CLIENT-CERT: the verified TLS client certificate; BASIC, DIGEST (RFC 7616) and FORM (j_security_check): user name and password against the realm.",
@@ -644,6 +675,39 @@ export const LoginConfig = {
       "FORM: the login page, a path in the context (e.g. /login.html), served in place of the page asked for.",
     ),
     formErrorPage: str("FORM: the page served when a login fails (e.g. /error.html)."),
+  },
+} as const satisfies ElementDef;
+
+export const ErrorPage = {
+  name: "ErrorPage",
+  doc:
+    "web.xml <error-page>: the page (a file under docBase) sent, with the original status, for a status code or for an error the handler throws.",
+  attrs: {
+    errorCode: int("HTTP status this page answers (400-599).", undefined, { min: 400, max: 599 }),
+    exceptionType: str(
+      "Error type this page answers: the thrown error's name or class (TypeError, MyError), or Java's java.lang.Throwable / java.lang.Exception for any.",
+    ),
+    location: str("Page path below the context, starting with /.", { required: true }),
+  },
+} as const satisfies ElementDef;
+
+export const MimeMapping = {
+  name: "MimeMapping",
+  doc: "web.xml <mime-mapping>: the Content-Type of static files with an extension.",
+  attrs: {
+    extension: str("File extension without the dot (compared case-insensitively).", { required: true }),
+    mimeType: str("Content-Type sent for it.", { required: true }),
+  },
+} as const satisfies ElementDef;
+
+export const ServletMapping = {
+  name: "ServletMapping",
+  doc:
+    "web.xml <servlet-mapping> of a servlet bobcat cannot run (JSP, application servlets): requests its urlPatterns match are answered 404 instead of sending the files (JSP sources) there.",
+  attrs: {
+    servletName: str("The servlet's name.", { required: true }),
+    servletClass: str("Its class (or JSP file), for messages."),
+    urlPatterns: { kind: "list", required: true, doc: "Servlet URL patterns." },
   },
 } as const satisfies ElementDef;
 
@@ -1020,10 +1084,18 @@ export const SecurityConstraint = {
     displayName: str("Name for logs."),
     urlPatterns: { kind: "list", required: true, doc: "Servlet URL patterns: `/*`, `/admin/*`, `*.jsp`, `/exact`." },
     httpMethods: { kind: "list", doc: "Methods the constraint applies to (default: all)." },
+    httpMethodOmissions: {
+      kind: "list",
+      doc: "Methods the constraint does not apply to (web.xml <http-method-omission>); not with httpMethods.",
+    },
     authRoles: {
       kind: "list",
-      doc: "Roles allowed (`*`: any authenticated user); requires loginConfig on the context.",
+      doc:
+        "Roles allowed (`*`: any authenticated user, or any of securityRoles when the context lists them; `**`: any authenticated user); requires loginConfig on the context.",
     },
+    authConstraint: bool(
+      "web.xml <auth-constraint> present: with no authRoles nobody is allowed (403). Default: true when authRoles has roles.",
+    ),
     transportGuarantee: {
       kind: "enum",
       values: ["NONE", "INTEGRAL", "CONFIDENTIAL"],
@@ -1229,6 +1301,9 @@ export const ALL_ELEMENTS: ElementDef[] = [
   Context,
   SecurityConstraint,
   LoginConfig,
+  ErrorPage,
+  MimeMapping,
+  ServletMapping,
   Realm,
   RealmUser,
   GlobalNamingResources,

@@ -15,7 +15,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { X509Certificate } from "@peculiar/x509";
 import type { ContextConfig, SecurityConstraintConfig } from "../config/model.ts";
-import { urlPatternMatches } from "./constraints.ts";
+import { ConstraintChecker } from "./constraints.ts";
 import type { Principal, RequestContext } from "./context.ts";
 import { errorPage } from "./error-page.ts";
 import type { LockOut } from "./lockout.ts";
@@ -55,6 +55,7 @@ export type PageForwarder = (page: string, status: number) => Promise<Response>;
 
 export class Authenticator {
   private readonly constraints: SecurityConstraintConfig[];
+  private readonly checker: ConstraintChecker;
   /** Tomcat's DigestAuthenticator: one key and opaque per authenticator. */
   private readonly digestKey = randomBytes(32);
   private readonly opaque = randomBytes(16).toString("hex");
@@ -64,7 +65,8 @@ export class Authenticator {
     private readonly context: ContextConfig,
     readonly realm: Realm,
   ) {
-    this.constraints = context.securityConstraints.filter((c) => c.authRoles && c.authRoles.length > 0);
+    this.constraints = context.securityConstraints.filter((c) => c.authConstraint || (c.authRoles?.length ?? 0) > 0);
+    this.checker = new ConstraintChecker(context.securityConstraints, context.denyUncoveredHttpMethods);
   }
 
   get lockOut(): LockOut | undefined {
@@ -72,17 +74,24 @@ export class Authenticator {
   }
 
   get empty(): boolean {
-    return this.constraints.length === 0 && this.context.loginConfig?.authMethod !== "FORM";
+    return this.constraints.length === 0 && !this.context.denyUncoveredHttpMethods &&
+      this.context.loginConfig?.authMethod !== "FORM";
   }
 
-  /** Roles a request to `path` needs, or undefined when no auth constraint covers it. */
-  requiredRoles(method: string, path: string): string[] | undefined {
-    let roles: string[] | undefined;
-    for (const c of this.constraints) {
-      if (c.httpMethods && c.httpMethods.length > 0 && !c.httpMethods.includes(method)) continue;
-      if (c.urlPatterns.some((p) => urlPatternMatches(p, path || "/"))) roles = [...(roles ?? []), ...c.authRoles!];
+  /** Roles a request to `path` needs ("deny": nobody may), or undefined when no auth constraint governs it. */
+  requiredRoles(method: string, path: string): string[] | "deny" | undefined {
+    return this.checker.decide(method, path).auth;
+  }
+
+  /** Does the principal have one of `roles`? `**` is any authenticated user; `*` any role of securityRoles when the context lists them. */
+  private permitted(principal: Principal, roles: string[]): boolean {
+    if (roles.includes("**")) return true;
+    if (roles.includes("*")) {
+      const declared = this.context.securityRoles;
+      if (!declared) return true;
+      if (declared.some((r) => principal.roles.includes(r))) return true;
     }
-    return roles;
+    return roles.some((r) => r !== "*" && principal.roles.includes(r));
   }
 
   /** undefined: go on; a Request: go on with that one (a replayed FORM request); a Response: 401, 403, a login page. */
@@ -103,6 +112,7 @@ export class Authenticator {
     }
     const roles = this.requiredRoles(req.method, path);
     if (!roles) return undefined;
+    if (roles === "deny") return errorPage(403, "Access to the requested resource has been denied");
     const known = ctx.principal;
     if (known) return this.authorize(known, roles);
     const pending = this.authenticate(req, ctx);
@@ -112,7 +122,7 @@ export class Authenticator {
   }
 
   private authorize(principal: Principal, roles: string[]): Response | undefined {
-    if (roles.includes("*") || roles.includes("**") || roles.some((r) => principal.roles.includes(r))) return undefined;
+    if (this.permitted(principal, roles)) return undefined;
     return errorPage(
       403,
       `Access to the requested resource has been denied: ${principal.name} lacks the role ${roles.join(" or ")}`,
@@ -250,7 +260,15 @@ export class Authenticator {
       log.debug(`FORM login failed for [${name.slice(0, 100)}]`);
       return this.formPage(login.formErrorPage, forward, "the login failed");
     }
-    const session = ctx.getSession(true)!;
+    // Tomcat's FormAuthenticator: without a session there is nothing to return to (408), with one
+    // but no saved request the login page was reached directly (400).
+    const session = ctx.getSession(false);
+    if (!session) {
+      return errorPage(
+        408,
+        "The time allowed for the login process has been exceeded: ask for the page you wanted again",
+      );
+    }
     const saved = session.getAttribute<SavedRequest>(SAVED_REQUEST);
     ctx.principal = { name: user.name, roles: user.roles, authType: "FORM" };
     // Into the session, with a new session id (Tomcat's changeSessionIdOnAuthentication).

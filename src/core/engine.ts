@@ -12,9 +12,9 @@ import type {
   ServiceConfig,
   ValveConfig,
 } from "../config/model.ts";
-import { ConstraintChecker, secureRedirect } from "./constraints.ts";
+import { ConstraintChecker, secureRedirect, urlPatternMatches } from "./constraints.ts";
 import { type ConnectionInfo, type ConnectorInfo, RequestContext } from "./context.ts";
-import { applyErrorReport, errorPage, type ErrorReportSettings } from "./error-page.ts";
+import { applyErrorReport, errorPage, type ErrorReportSettings, isGeneratedError } from "./error-page.ts";
 import { type AccessValve, accessValves, HealthCheck } from "./access-valves.ts";
 import { isAbsolute, resolve } from "node:path";
 import { type FetchHandler, loadHandler } from "./handlers.ts";
@@ -94,6 +94,10 @@ export class ContextRuntime {
   started = false;
   /** The context path as it appears in an encoded URL. */
   readonly encodedPath: string;
+  /** web.xml <mime-mapping>s. */
+  readonly mimeTypes?: ReadonlyMap<string, string>;
+  /** Set while the context is being reloaded: requests wait for it, then are routed again. */
+  pending?: Promise<void>;
   /** Origin allow-list, session refresh and the sockets of each session. */
   readonly webSockets: ContextWebSockets;
 
@@ -114,7 +118,7 @@ export class ContextRuntime {
         },
       );
     }
-    this.constraints = new ConstraintChecker(config.securityConstraints);
+    this.constraints = new ConstraintChecker(config.securityConstraints, config.denyUncoveredHttpMethods);
     this.dataSources = config.resources.length > 0
       ? platform.createDataSources(config.resources, {
         baseDir: settings.baseDir,
@@ -138,6 +142,9 @@ export class ContextRuntime {
       this.sessions.manager,
     );
     this.encodedPath = config.path.split("/").map(encodeSegment).join("/");
+    if (config.mimeMappings.length > 0) {
+      this.mimeTypes = new Map(config.mimeMappings.map((m) => [m.extension.toLowerCase(), m.mimeType]));
+    }
     if (config.hstsEnabled) {
       this.hsts = `max-age=${config.hstsMaxAgeSeconds}` +
         (config.hstsIncludeSubDomains ? ";includeSubDomains" : "") +
@@ -147,6 +154,32 @@ export class ContextRuntime {
 
   get path(): string {
     return this.config.path;
+  }
+
+  /** The servlet (web.xml) a path below the context is mapped to, when bobcat cannot run it. */
+  unrunnableServlet(relPath: string): { servletName: string; servletClass?: string } | undefined {
+    const path = relPath || "/";
+    return this.config.servletMappings.find((m) => m.urlPatterns.some((p) => urlPatternMatches(p, path)));
+  }
+
+  /** The error page (web.xml) for a status, or for an error a handler threw; undefined: none. */
+  errorPageFor(status: number, error?: unknown): string | undefined {
+    const pages = this.config.errorPages;
+    if (pages.length === 0) return undefined;
+    if (error !== undefined) {
+      const names = new Set<string>();
+      for (let p = error as object | null; p && names.size < 20; p = Object.getPrototypeOf(p)) {
+        const name = (p as { constructor?: { name?: string } }).constructor?.name;
+        if (name) names.add(name);
+      }
+      if (error instanceof Error) names.add(error.name);
+      const any = ["java.lang.Throwable", "java.lang.Exception", "java.lang.RuntimeException", "Error", "Throwable"];
+      const hit = pages.find((p) => p.exceptionType && names.has(p.exceptionType)) ??
+        pages.find((p) => p.exceptionType && any.includes(p.exceptionType));
+      if (hit) return hit.location;
+    }
+    return (pages.find((p) => p.errorCode === status) ?? pages.find((p) => !p.errorCode && !p.exceptionType))
+      ?.location;
   }
 
   /** Loads the handler and its session listeners, then the session manager (persisted sessions). */
@@ -228,29 +261,74 @@ export class ContextRuntime {
 
 export class HostRuntime {
   /** Longest path first, so the first prefix match is the longest. */
-  readonly contexts: ContextRuntime[];
+  contexts: ContextRuntime[];
   readonly accessLogs: AccessLogWriter[];
+  private readonly hostValves: RequestValve[];
+  private readonly hostFilters: AccessValve[];
   /** HealthCheckValves of the engine and the host. */
   readonly health: HealthCheck[];
 
   constructor(
     readonly config: HostConfig,
-    engine: EngineConfig,
-    settings: EngineSettings,
+    private readonly engine: EngineConfig,
+    private readonly settings: EngineSettings,
   ) {
     this.contexts = config.contexts
       .map((c) => new ContextRuntime(c, this, engine, settings))
       .sort((a, b) => b.path.length - a.path.length);
     this.accessLogs = accessLogs(config.valves, settings.platform);
-    const hostValves = [...requestValves(engine.valves), ...requestValves(config.valves)];
-    const hostFilters = [...accessValves(engine.valves), ...accessValves(config.valves)];
+    this.hostValves = [...requestValves(engine.valves), ...requestValves(config.valves)];
+    this.hostFilters = [...accessValves(engine.valves), ...accessValves(config.valves)];
     for (const c of this.contexts) {
-      c.valves = [...hostValves, ...requestValves(c.config.valves)];
-      c.filters = [...hostFilters, ...accessValves(c.config.valves)];
+      c.valves = [...this.hostValves, ...requestValves(c.config.valves)];
+      c.filters = [...this.hostFilters, ...accessValves(c.config.valves)];
     }
     this.health = [...engine.valves, ...config.valves].flatMap((v) =>
       v.className === "HealthCheckValve" ? [new HealthCheck(v, () => this.contexts.every((c) => c.started))] : []
     );
+  }
+
+  /**
+   * Deploys `config` while running (autoDeploy, reloadable): a context already at its path is
+   * stopped first (its sessions persisted) and requests for it wait until the new one has
+   * started (and restored them). If the new one fails to start, the path is left undeployed
+   * and the error thrown.
+   */
+  async deploy(config: ContextConfig): Promise<ContextRuntime> {
+    const next = new ContextRuntime(config, this, this.engine, this.settings);
+    next.valves = [...this.hostValves, ...requestValves(config.valves)];
+    next.filters = [...this.hostFilters, ...accessValves(config.valves)];
+    const old = this.contexts.find((c) => c.path === config.path);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    if (old) {
+      old.pending = gate;
+      await old.stop();
+    } else {
+      next.pending = gate;
+      this.contexts = [...this.contexts, next].sort((a, b) => b.path.length - a.path.length);
+    }
+    try {
+      await next.start();
+      if (old) this.contexts = this.contexts.map((c) => (c === old ? next : c));
+    } catch (e) {
+      this.contexts = this.contexts.filter((c) => c !== old && c !== next);
+      await next.stop().catch(() => {});
+      throw e;
+    } finally {
+      next.pending = undefined;
+      release();
+    }
+    return next;
+  }
+
+  /** Stops and removes the context at `path` (its persisted sessions are discarded, as Tomcat deletes its work directory). */
+  async undeploy(path: string): Promise<ContextRuntime | undefined> {
+    const old = this.contexts.find((c) => c.path === path);
+    if (!old) return undefined;
+    this.contexts = this.contexts.filter((c) => c !== old);
+    await old.stop();
+    return old;
   }
 
   /** Longest-prefix match on whole path segments; "" (ROOT) matches everything. */
@@ -269,7 +347,7 @@ export class Engine {
   private readonly byName = new Map<string, HostRuntime>();
   private readonly defaultHost: HostRuntime;
   private readonly accessLogs: AccessLogWriter[];
-  private readonly logsAnywhere: boolean;
+  private logsAnywhere: boolean;
   private readonly serveStatic: Platform["serveStatic"];
   private readonly metrics?: RequestMetrics;
   private timer?: ReturnType<typeof setInterval>;
@@ -312,6 +390,20 @@ export class Engine {
 
   get contexts(): ContextRuntime[] {
     return this.hosts.flatMap((h) => h.contexts);
+  }
+
+  /** Deploys (or redeploys) a context on a host while running; see HostRuntime.deploy. */
+  async deploy(hostName: string, config: ContextConfig): Promise<ContextRuntime> {
+    const host = this.byName.get(hostName.toLowerCase())!;
+    try {
+      return await host.deploy(config);
+    } finally {
+      this.logsAnywhere ||= host.contexts.some((c) => c.accessLogs.length > 0);
+    }
+  }
+
+  async undeploy(hostName: string, path: string): Promise<ContextRuntime | undefined> {
+    return await this.byName.get(hostName.toLowerCase())?.undeploy(path);
   }
 
   /**
@@ -452,6 +544,8 @@ export class Engine {
     const context = host.match(pathname);
     if (seen) seen.host = host;
     if (!context) return errorPage(404, `The requested resource [${pathname}] is not available`);
+    // Being redeployed: wait for the new one, then route again (it may be gone).
+    if (context.pending) return context.pending.then(() => this.route(req, connector, conn, seen));
     if (seen) seen.context = context;
     const serverName = connector.proxyName ?? target.host?.hostname ?? this.defaultHost.config.name.toLowerCase();
     const serverPort = connector.proxyPort ?? (target.host?.port ? Number(target.host.port) : connector.port);
@@ -479,21 +573,38 @@ export class Engine {
     try {
       res = this.invoke(req, req2, context, ctx);
     } catch (e) {
-      res = this.internalError(req, pathname, e);
-      return report ? applyErrorReport(res, report) : res;
+      const failed = this.internalError(req, pathname, e, context);
+      if (!report) return failed;
+      return failed instanceof Response
+        ? applyErrorReport(failed, report)
+        : failed.then((r) => applyErrorReport(r, report));
     }
     if (res instanceof Response) {
       if (report) res = applyErrorReport(res, report);
       return hsts ? withHeader(res, "strict-transport-security", hsts) : res;
     }
-    if (!hsts && !report) return res.then(undefined, (e) => this.internalError(req, pathname, e));
-    return res.then(undefined, (e) => this.internalError(req, pathname, e)).then((r) => {
+    if (!hsts && !report) return res.then(undefined, (e) => this.internalError(req, pathname, e, context));
+    return res.then(undefined, (e) => this.internalError(req, pathname, e, context)).then((r) => {
       if (report) r = applyErrorReport(r, report);
       return hsts ? withHeader(r, "strict-transport-security", hsts) : r;
     });
   }
 
-  private internalError(req: Request, pathname: string, e: unknown): Response {
+  private internalError(
+    req: Request,
+    pathname: string,
+    e: unknown,
+    context?: ContextRuntime,
+  ): Response | Promise<Response> {
+    const page = context && !isClientBodyError(e) ? context.errorPageFor(500, e) : undefined;
+    if (page) {
+      log.error(`${req.method} ${pathname}: ${(e as Error)?.stack ?? e}`);
+      const fallback = errorPage(
+        500,
+        "The server encountered an unexpected condition that prevented it from fulfilling the request.",
+      );
+      return this.withErrorPage(req, context!, fallback, page);
+    }
     // An upload the client aborted (or that passed a body limit) is not a server fault.
     if (isClientBodyError(e)) {
       log.debug(`${req.method} ${pathname}: ${(e as Error)?.message ?? e}`);
@@ -548,6 +659,13 @@ export class Engine {
       }
     } catch (e) {
       return sessionFailure(sessions, ctx, e);
+    }
+    if (context.config.errorPages.length > 0) {
+      // web.xml <error-page>: the page's body for the errors bobcat itself answers.
+      res = Promise.resolve(res).then((x) => {
+        const page = isGeneratedError(x) ? context.errorPageFor(x.status) : undefined;
+        return page ? this.withErrorPage(req, context, x, page) : x;
+      });
     }
     if (res instanceof Response) return sessions.finish(ctx, res);
     return res.then(
@@ -614,15 +732,68 @@ export class Engine {
         // "/app" → "/app/", as Tomcat redirects a context root without its slash.
         return new Response(null, { status: 302, headers: { location: `${context.encodedPath}/${r.search}` } });
       }
+      // A path web.xml maps to a servlet (a JSP) is never sent as a file: that would send its source.
+      const servlet = cfg.servletMappings.length > 0 ? context.unrunnableServlet(r.relPath) : undefined;
+      if (servlet) {
+        log.debug(`${req.method} ${r.pathname}: mapped to servlet ${servlet.servletName}, which bobcat cannot run`);
+        return errorPage(
+          404,
+          `The requested resource [${r.pathname}] is served by the servlet ${servlet.servletName}${
+            servlet.servletClass ? ` (${servlet.servletClass})` : ""
+          }, which bobcat cannot run`,
+        );
+      }
       const res = await this.serveStatic!(req, r.relPath, {
         docBase: cfg.docBase,
         welcomeFiles: cfg.welcomeFiles,
         listings: cfg.listings,
         contextPath: context.encodedPath,
+        mimeTypes: context.mimeTypes,
       });
       if (res) return res;
     }
     return errorPage(404, `The requested resource [${r.pathname}] is not available`);
+  }
+
+  /**
+   * The error page's file (a path below the context's docBase) as the body of `original`, whose
+   * status and challenge headers stay. A page that cannot be read leaves `original` as it was.
+   */
+  private async withErrorPage(
+    req: Request,
+    context: ContextRuntime,
+    original: Response,
+    location: string,
+  ): Promise<Response> {
+    const cfg = context.config;
+    if (!cfg.docBase || !this.serveStatic || context.unrunnableServlet(location)) return original;
+    try {
+      const page = await this.serveStatic(
+        new Request(new URL(location, "http://localhost/"), { method: "GET" }),
+        location,
+        {
+          docBase: cfg.docBase,
+          welcomeFiles: [],
+          listings: false,
+          contextPath: context.encodedPath,
+          mimeTypes: context.mimeTypes,
+        },
+      );
+      if (!page || page.status !== 200) return original;
+      const headers = new Headers(original.headers);
+      headers.set("content-type", page.headers.get("content-type") ?? "text/html");
+      headers.delete("content-length");
+      const len = page.headers.get("content-length");
+      if (len) headers.set("content-length", len);
+      if (req.method === "HEAD") {
+        await page.body?.cancel();
+        return new Response(null, { status: original.status, headers });
+      }
+      return new Response(page.body, { status: original.status, headers });
+    } catch (e) {
+      log.warn(`context ${context.path || "/"}: error page ${location} could not be read: ${(e as Error).message}`);
+      return original;
+    }
   }
 }
 

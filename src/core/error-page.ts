@@ -19,8 +19,15 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** Responses errorPage() made, with their message: what an ErrorReportValve may render again. */
+/**
+ * Responses errorPage() made (bobcat's own, not a handler's), with their message: what an
+ * ErrorReportValve may render again and a context's error pages (web.xml) may replace.
+ */
 const REPORTS = new WeakMap<Response, string>();
+
+export function isGeneratedError(res: Response): boolean {
+  return REPORTS.has(res);
+}
 
 export interface ErrorReportSettings {
   showReport: boolean;

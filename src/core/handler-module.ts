@@ -3,6 +3,7 @@
  * context's `handler: PATH` names is imported from disk. Resolving provided handlers, built-in
  * apps and a module's exports is src/core/handlers.ts, which edge runtimes use without this file.
  */
+import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import type { Stats } from "node:fs";
 import { stat } from "node:fs/promises";
@@ -10,6 +11,9 @@ import { fileKind } from "../util/files.ts";
 import { BobcatError, type Where } from "../util/errors.ts";
 
 export type { FetchHandler, LoadedHandler } from "./handlers.ts";
+
+/** The modification time each module had when first imported: a later one is a changed module (reloadable). */
+const firstSeen = new Map<string, number>();
 
 export async function importHandlerModule(spec: string, where: Where): Promise<Record<string, unknown>> {
   let st: Stats;
@@ -29,7 +33,18 @@ export async function importHandlerModule(spec: string, where: Where): Promise<R
     });
   }
   try {
-    return await import(pathToFileURL(spec).href);
+    // Module caches key on the URL: a module changed since its first import gets a new one.
+    const first = firstSeen.get(spec);
+    if (first === undefined) firstSeen.set(spec, st.mtimeMs);
+    const url = pathToFileURL(spec).href;
+    if (first === undefined || first === st.mtimeMs) return await import(url);
+    // Bun keys its module cache on the path alone (the query is ignored): drop the entry first.
+    try {
+      delete createRequire(import.meta.url).cache[spec];
+    } catch {
+      // Deno has no such cache; the query gives it a new module.
+    }
+    return await import(`${url}?mtime=${st.mtimeMs}`);
   } catch (e) {
     throw new BobcatError("handler.loadFailed", `handler module ${spec} failed to load: ${(e as Error).message}`, {
       where,

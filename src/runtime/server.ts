@@ -17,6 +17,7 @@ import { VERSION } from "../version.ts";
 import { type AdminView, contextViews } from "../core/admin.ts";
 import { createDataSources, type DataSources } from "../datasource/index.ts";
 import { SERVER_PLATFORM } from "./server-platform.ts";
+import { AutoDeployer } from "./deployer.ts";
 import { AcmeService, type ChallengeSupport, type ManagedCert } from "../acme/service.ts";
 import { type CertificateRow, certificateRows, ExpiryWarner } from "../acme/inventory.ts";
 import { LoopLag, MetricsWriter, RequestMetrics } from "../core/metrics.ts";
@@ -43,6 +44,8 @@ export interface StartOptions {
 export interface ServerSetup {
   /** Handler objects by the spec a context names in `handler:` (e.g. "app:main"), for this server only. */
   handlers?: Readonly<Record<string, unknown>>;
+  /** Loads the config again, for autoDeploy and reloadable (the CLI gives it; without it nothing is watched). */
+  reloadConfig?: () => Promise<BobcatConfig>;
 }
 
 /**
@@ -56,6 +59,7 @@ export class BobcatServer {
   private readonly globalDataSources: DataSources;
   private readonly view: AdminView;
   private stopped?: Promise<void>;
+  private deployer?: AutoDeployer;
   /** Certificates of SSLHostConfigs with `acme` (none: it does nothing). */
   private acme?: AcmeService;
   private readonly expiry = new ExpiryWarner(() => this.certificates());
@@ -128,6 +132,10 @@ export class BobcatServer {
         const url = `${p.c.scheme}://${host.includes(":") ? `[${host}]` : host}:${listener.port}/`;
         this.connectors.push({ config: p.c, plan: p.plan, pipeline, listener, tls: p.tls, url });
         log.info(`${p.c.name} listening on ${url} — ${p.plan.reason}; negotiates ${negotiates(p.c)}`);
+      }
+      if (this.setup.reloadConfig && AutoDeployer.wanted(this.config)) {
+        this.deployer = new AutoDeployer(this.config, this.engines, this.setup.reloadConfig);
+        this.deployer.start();
       }
       if (this.acme.active) this.acme.start((m) => this.challengeSupport(m));
       this.expiry.start();
@@ -252,6 +260,7 @@ export class BobcatServer {
   /** Stop accepting, let requests in flight finish (up to the timeout), then stop the engines. */
   stop(timeoutSeconds = this.config.server.gracefulStopTimeout): Promise<void> {
     this.stopped ??= (async () => {
+      await this.deployer?.stop();
       this.expiry.stop();
       await this.acme?.stop();
       for (const c of this.connectors) {

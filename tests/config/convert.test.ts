@@ -128,7 +128,7 @@ describe("bobcat convert: Tomcat's default files (tomcat.md §6)", () => {
     const header = yaml.slice(0, yaml.indexOf("\nserver:"));
     expect(header).toContain("from server.xml and conf/context.xml.");
     expect(header).toContain(
-      "# not converted: <WatchedResource>WEB-INF/web.xml</WatchedResource> — bobcat does not reload applications",
+      "# not converted: <WatchedResource>WEB-INF/web.xml</WatchedResource> — bobcat watches WEB-INF/web.xml",
     );
     expect(header).toContain("# not converted: <WatchedResource>${catalina.base}/conf/web.xml</WatchedResource>");
     const watched = warnings.filter((w) => w.includes("WatchedResource"));
@@ -353,6 +353,25 @@ describe("bobcat convert: fixtures", () => {
 
     const notConverted = warnings.map((w) => /className="([^"]+)"/.exec(w)?.[1]);
     expect(notConverted).toEqual(["org.apache.catalina.authenticator.SingleSignOn"]);
+  });
+
+  test("an access control that does not convert is an error naming its line, never a warning", () => {
+    const xml = fixture("valves.xml").replace(
+      /^.*RemoteAddrValve.*$/m,
+      '<Valve className="org.apache.catalina.authenticator.BasicAuthenticator" />',
+    );
+    let caught: unknown;
+    try {
+      convertServerXml(xml, { file: "valves.xml" });
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(BobcatErrors);
+    const [err] = (caught as BobcatErrors).errors;
+    expect(err!.code).toBe("convert.accessControl");
+    expect(err!.where).toMatchObject({ file: "valves.xml", line: 22 });
+    expect(err!.message).toContain("BasicAuthenticator");
+    expect(err!.message).toContain("restricts access");
   });
 
   test("context.xml settings become every context's defaults; a context's own settings win", () => {

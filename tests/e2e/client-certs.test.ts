@@ -41,12 +41,15 @@ const APP = `export default { fetch(req, ctx) {
 } };`;
 
 function config(port: number, sslHost: string, context = ""): string {
+  // HTTP/2 on: Deno's node:http2 closes HTTP/1.1 connections after each response, and SSL
+  // session tracking needs requests to share a connection.
   return `server:
   services:
     - connectors:
         - port: ${port}
           address: 127.0.0.1
           SSLEnabled: true
+          upgradeProtocols: [{ className: Http2Protocol }]
           sslHostConfigs:
             - certificates:
                 - certificateFile: ${PKI}/localhost-rsa.pem

@@ -26,6 +26,8 @@ export interface StaticOptions {
   listings?: boolean;
   /** "" for ROOT, "/app" otherwise; written verbatim into redirects and listing links. */
   contextPath: string;
+  /** Content types by lower-case extension (web.xml <mime-mapping>), over the built-in table. */
+  mimeTypes?: ReadonlyMap<string, string>;
   /** Accepted for config compatibility with Tomcat; not used yet. */
   readmeFile?: string;
   /** Accepted for config compatibility with Tomcat; listings are always sorted directories first, then by name. */
@@ -55,7 +57,7 @@ export async function serveStatic(req: Request, path: string, opts: StaticOption
   }
   if (found.stats.isFile()) {
     // "/file.txt/" names a directory that does not exist (Tomcat answers 404 too).
-    return trailingSlash ? null : serveFile(req, found, segments[segments.length - 1]);
+    return trailingSlash ? null : serveFile(req, found, segments[segments.length - 1], opts.mimeTypes);
   }
 
   if (!trailingSlash) {
@@ -66,7 +68,7 @@ export async function serveStatic(req: Request, path: string, opts: StaticOption
   }
   for (const welcomeFile of opts.welcomeFiles ?? DEFAULT_WELCOME_FILES) {
     const welcome = await locate(realBase, [...segments, welcomeFile]);
-    if (welcome?.stats.isFile()) return serveFile(req, welcome, welcomeFile);
+    if (welcome?.stats.isFile()) return serveFile(req, welcome, welcomeFile, opts.mimeTypes);
   }
   if (!opts.listings) return null;
 
@@ -77,7 +79,12 @@ export async function serveStatic(req: Request, path: string, opts: StaticOption
 }
 
 /** `name` is the name the client asked for; it decides the type even when a link renames the file. */
-async function serveFile(req: Request, file: Located, name: string): Promise<Response | null> {
+async function serveFile(
+  req: Request,
+  file: Located,
+  name: string,
+  mimeTypes?: ReadonlyMap<string, string>,
+): Promise<Response | null> {
   const size = file.stats.size;
   const validators = validatorsFor(file.stats);
   const headers = new Headers({
@@ -113,7 +120,7 @@ async function serveFile(req: Request, file: Located, name: string): Promise<Res
     });
   }
 
-  const contentType = contentTypeFor(name);
+  const contentType = contentTypeFor(name, mimeTypes);
   let status = 200;
   let parts: BodyPart[];
   if (range.kind === "whole") {

@@ -101,13 +101,15 @@ function isTextual(type: string): boolean {
 }
 
 /** Media type for a file name or path, judged by its last extension (case-insensitive). */
-export function contentTypeFor(path: string): string {
+/** `overrides`: a context's mime mappings (web.xml <mime-mapping>), extension in lower case → type. */
+export function contentTypeFor(path: string, overrides?: ReadonlyMap<string, string>): string {
   const name = path.slice(path.lastIndexOf("/") + 1);
   const dot = name.lastIndexOf(".");
   // A leading dot marks a hidden file (".env"), not an extension.
   if (dot <= 0) return FALLBACK;
   // A Map, not an object lookup, so "x.constructor" cannot hit Object.prototype.
-  const type = TYPES.get(name.slice(dot + 1).toLowerCase());
+  const ext = name.slice(dot + 1).toLowerCase();
+  const type = overrides?.get(ext) ?? TYPES.get(ext);
   if (type === undefined) return FALLBACK;
   return isTextual(type) ? `${type}; charset=utf-8` : type;
 }

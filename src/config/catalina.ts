@@ -1,0 +1,106 @@
+/**
+ * Where a server's config comes from, as a Tomcat user expects: `--config FILE` (YAML, TOML, or
+ * Tomcat's server.xml itself), or `--base DIR` alone, which runs DIR/conf/bobcat.yaml,
+ * conf/server.yaml (or .toml) or conf/server.xml — a CATALINA_BASE as it is — and the built-in
+ * default config otherwise. Every host then deploys its appBase (deploy.ts) and every context
+ * reads conf/web.xml and its WEB-INF/web.xml. Server-only.
+ */
+import { existsSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import type { BobcatConfig } from "./model.ts";
+import { loadConfigText, type LoadOptions } from "./load.ts";
+import { loadConfigFile } from "./load-file.ts";
+import { convertServerXml } from "./convert.ts";
+import { deployInto, type DeployRecord } from "./deploy.ts";
+import { BobcatError, BobcatErrors } from "../util/errors.ts";
+import { MAX_CONFIG_FILE_BYTES, readRegularTextFile } from "../util/files.ts";
+
+export interface ServerConfigArgs {
+  config?: string;
+  base?: string;
+  properties?: Record<string, string>;
+  /** check writes nothing (copyXML); run may. */
+  mode: "run" | "check";
+  /** The built-in config, used when neither --config nor a config in --base is found. */
+  builtin: { name: string; yaml: string };
+}
+
+/** What deploy.ts recorded for each loaded config, for autoDeploy. */
+export const deployRecords = new WeakMap<BobcatConfig, DeployRecord>();
+
+/** The config files `--base DIR` looks for, in this order. */
+export const BASE_CONFIG_FILES = [
+  "conf/bobcat.yaml",
+  "conf/bobcat.yml",
+  "conf/server.yaml",
+  "conf/server.yml",
+  "conf/bobcat.toml",
+  "conf/server.toml",
+  "conf/server.xml",
+];
+
+export async function loadServerConfig(args: ServerConfigArgs): Promise<BobcatConfig> {
+  const base = args.base ? resolve(args.base) : undefined;
+  let file = args.config ? resolve(args.config) : undefined;
+  if (!file && base) {
+    const found = BASE_CONFIG_FILES.map((f) => join(base, f)).find((f) => existsSync(f));
+    file = found;
+  }
+  let record: DeployRecord | undefined;
+  const prepare = (serverXml: boolean): LoadOptions["prepare"] => (root, info) => {
+    record = deployInto(root, info.baseDir, { contextXmlDefaults: serverXml, mode: args.mode }, info.where);
+  };
+  let config: BobcatConfig;
+  if (!file) {
+    config = loadConfigText(args.builtin.name, args.builtin.yaml, {
+      properties: args.properties,
+      baseDir: base ?? process.cwd(),
+      prepare: prepare(false),
+    });
+  } else if (file.toLowerCase().endsWith(".xml")) {
+    config = await loadServerXml(file, base, args.properties, prepare(true));
+  } else {
+    config = await loadConfigFile(file, { properties: args.properties, baseDir: base, prepare: prepare(false) });
+  }
+  if (record) {
+    config.notes.push(...record.notes);
+    deployRecords.set(config, record);
+  }
+  return config;
+}
+
+/** Tomcat's server.xml, run as it is: converted in memory (convert.ts), then loaded like a YAML file. */
+async function loadServerXml(
+  file: string,
+  base: string | undefined,
+  properties: Record<string, string> | undefined,
+  prepare: LoadOptions["prepare"],
+): Promise<BobcatConfig> {
+  let xml: string;
+  try {
+    xml = await readRegularTextFile(file, MAX_CONFIG_FILE_BYTES);
+  } catch (e) {
+    throw new BobcatError("config.notFound", `cannot read ${file}: ${(e as Error).message}`, {
+      where: { file },
+      fix: "check the path of the server.xml (or the --base directory: its conf/server.xml is used)",
+    });
+  }
+  // $CATALINA_BASE is the directory above conf/.
+  const baseDir = base ?? (basename(dirname(file)) === "conf" ? dirname(dirname(file)) : dirname(file));
+  const { yaml, warnings } = convertServerXml(xml, { file });
+  const converted = `${file} (converted)`;
+  let config: BobcatConfig;
+  try {
+    config = loadConfigText(converted, yaml, { baseDir, properties, prepare });
+  } catch (e) {
+    if (e instanceof BobcatErrors) {
+      throw new BobcatErrors(
+        e.errors,
+        `${file}: ${e.errors.length} problem(s); line numbers refer to the YAML that \`bobcat convert ${file}\` prints`,
+      );
+    }
+    throw e;
+  }
+  config.notes.unshift(...warnings.map((w) => `server.xml: ${w}`));
+  return config;
+}

@@ -1,0 +1,465 @@
+/**
+ * Tomcat's HostConfig and ContextConfig for a config tree about to be validated: each Host's
+ * appBase directories and conf/<Engine>/<Host>/*.xml descriptors become contexts
+ * (ROOT → "", foo → /foo, foo#bar → /foo/bar, foo##2 → /foo version 2), with the application's
+ * META-INF/context.xml (deployXML, copyXML) or META-INF/context.yaml; then every context with
+ * a docBase gets conf/web.xml and its WEB-INF/web.xml (webxml.ts). What each context was made
+ * from is recorded, so autoDeploy and reloadable can tell which files to watch.
+ * Server-only: this touches files; edge runtimes never load it.
+ */
+import {
+  accessSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+} from "node:fs";
+import { basename, isAbsolute, join, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { convertContextXml } from "./convert.ts";
+import { applyWebXml, mergeWebXml, parseWebXml, type WebXml } from "./webxml.ts";
+import { BobcatError, BobcatErrors, type Where } from "../util/errors.ts";
+import { fromJavaRegex } from "./proxy-defaults.ts";
+import type { PathSeg } from "./source.ts";
+
+export interface DeployOptions {
+  /** Apply conf/context.xml to every context (when bobcat runs a server.xml itself). */
+  contextXmlDefaults: boolean;
+  /** run (copyXML may write files) or check (nothing is written). */
+  mode: "run" | "check";
+}
+
+/** What one context was made from: the files whose change redeploys (or, reloadable, reloads) it. */
+export interface DeployedContext {
+  host: string;
+  path: string;
+  /** The application directory in appBase, for a deployed one. */
+  appDir?: string;
+  watched: string[];
+}
+
+export interface DeployRecord {
+  /** Directories whose list of entries decides what is deployed (appBase, descriptor directories). */
+  watchedDirs: string[];
+  /** Global files: conf/web.xml, conf/context.xml. */
+  watchedFiles: string[];
+  contexts: DeployedContext[];
+  notes: string[];
+  /** Hosts with autoDeploy on. */
+  autoDeployHosts: string[];
+}
+
+/** Tomcat's ContextName: a base name in appBase (directory or descriptor) → context path and version. */
+export function contextNameOf(baseName: string): { path: string; version: string } {
+  let name = baseName;
+  let version = "";
+  const v = name.indexOf("##");
+  if (v >= 0) {
+    version = name.slice(v + 2);
+    name = name.slice(0, v);
+  }
+  if (name === "ROOT" || name === "") return { path: "", version };
+  return { path: "/" + name.replaceAll("#", "/"), version };
+}
+
+const bool = (v: unknown, def: boolean) =>
+  v === undefined || v === null ? def : typeof v === "boolean" ? v : String(v).trim().toLowerCase() === "true";
+
+const asList = (v: unknown): Record<string, unknown>[] =>
+  Array.isArray(v)
+    ? (v as Record<string, unknown>[])
+    : v && typeof v === "object"
+    ? [v as Record<string, unknown>]
+    : [];
+
+/**
+ * Deploys into `root` (the expanded, unvalidated config). `where` locates a config path for
+ * messages. Throws BobcatErrors with every problem found.
+ */
+export function deployInto(
+  root: Record<string, unknown>,
+  baseDir: string,
+  opts: DeployOptions,
+  where: (path: PathSeg[]) => Where,
+): DeployRecord {
+  const record: DeployRecord = { watchedDirs: [], watchedFiles: [], contexts: [], notes: [], autoDeployHosts: [] };
+  const errors: BobcatError[] = [];
+  const collect = (e: unknown) => {
+    if (e instanceof BobcatErrors) errors.push(...e.errors);
+    else if (e instanceof BobcatError) errors.push(e);
+    else throw e;
+  };
+  const confWebXml = join(baseDir, "conf", "web.xml");
+  const confContextXml = join(baseDir, "conf", "context.xml");
+  record.watchedFiles.push(confWebXml);
+  let defaults: WebXml | undefined;
+  if (existsSync(confWebXml)) {
+    try {
+      defaults = parseWebXml(readFileSync(confWebXml, "utf8"), confWebXml);
+    } catch (e) {
+      collect(e);
+    }
+  }
+  let contextDefaults: Record<string, unknown> | undefined;
+  if (opts.contextXmlDefaults && existsSync(confContextXml)) {
+    record.watchedFiles.push(confContextXml);
+    try {
+      const { context, warnings } = convertContextXml(readFileSync(confContextXml, "utf8"), confContextXml);
+      delete context.path;
+      delete context.docBase;
+      contextDefaults = context;
+      record.notes.push(...warnings);
+    } catch (e) {
+      collect(e);
+    }
+  }
+
+  const server = root.server as Record<string, unknown> | undefined;
+  asList(server?.services).forEach((service, si) => {
+    const engine = service.engine as Record<string, unknown> | undefined;
+    if (!engine || typeof engine !== "object") return;
+    const engineName = String(engine.name ?? "Catalina");
+    asList(engine.hosts).forEach((host, hi) => {
+      const hPath: PathSeg[] = ["server", "services", si, "engine", "hosts", hi];
+      if (typeof host.name !== "string") return;
+      if (host.contexts !== undefined && !Array.isArray(host.contexts)) host.contexts = asList(host.contexts);
+      host.contexts ??= [];
+      const contexts = host.contexts as Record<string, unknown>[];
+      const appBaseRaw = typeof host.appBase === "string" ? host.appBase : "webapps";
+      const appBase = resolve(baseDir, appBaseRaw);
+      const configured = contexts.length;
+      try {
+        deployHost(host, hPath, engineName, appBase, configured, baseDir, opts, record, where, contextDefaults);
+      } catch (e) {
+        collect(e);
+      }
+      // conf/web.xml and WEB-INF/web.xml for every context with a static docBase.
+      contexts.forEach((ctx, ci) => {
+        if (typeof ctx.docBase !== "string" || ctx.docBase === "") return;
+        const cPath = [...hPath, "contexts", ci];
+        const docBase = isAbsolute(ctx.docBase) ? ctx.docBase : resolve(appBase, ctx.docBase);
+        const problem = directoryProblem(docBase);
+        if (problem) {
+          errors.push(
+            new BobcatError(
+              "deploy.docBase",
+              `docBase ${docBase} ${problem}: every request to this context would fail`,
+              {
+                where: where([...cPath, "docBase"]),
+                fix: problem === "does not exist"
+                  ? "create the directory, or correct docBase (a relative docBase resolves against the host's appBase)"
+                  : "make it a directory bobcat may read and list",
+              },
+            ),
+          );
+          return;
+        }
+        const appWebXml = join(docBase, "WEB-INF", "web.xml");
+        let deployed = record.contexts.find((d) => d.host === host.name && d.path === normPath(ctx.path));
+        if (!deployed) {
+          deployed = { host: host.name as string, path: normPath(ctx.path), watched: [] };
+          record.contexts.push(deployed);
+        }
+        // Tomcat reads WEB-INF/tomcat-web.xml after web.xml; its settings win.
+        const tomcatWebXml = join(docBase, "WEB-INF", "tomcat-web.xml");
+        deployed.watched.push(appWebXml, tomcatWebXml);
+        let app: WebXml | undefined;
+        try {
+          for (const f of [appWebXml, tomcatWebXml]) {
+            if (existsSync(f)) app = mergeWebXml(app, parseWebXml(readFileSync(f, "utf8"), f));
+          }
+        } catch (e) {
+          collect(e);
+          return;
+        }
+        const web = mergeWebXml(defaults, app);
+        if (web) {
+          applyWebXml(ctx, web);
+          record.notes.push(...web.notes);
+          const servlets = Array.isArray(ctx.servletMappings)
+            ? (ctx.servletMappings as Array<{ servletName: string; urlPatterns: string[] }>)
+            : [];
+          if (servlets.length > 0) {
+            const list = servlets.map((m) => `${m.servletName} (${m.urlPatterns.join(", ")})`);
+            record.notes.push(
+              `context ${
+                normPath(ctx.path) || "/"
+              }: web.xml maps paths to servlets bobcat cannot run; they answer 404: ${list.slice(0, 8).join(", ")}${
+                list.length > 8 ? `, and ${list.length - 8} more` : ""
+              }`,
+            );
+          }
+        }
+      });
+    });
+  });
+  if (errors.length > 0) throw new BobcatErrors(errors, `${errors.length} problem(s) deploying the applications`);
+  return record;
+}
+
+function normPath(p: unknown): string {
+  const s = typeof p === "string" ? p : "";
+  return s === "/" ? "" : s;
+}
+
+/** Why a docBase or appBase cannot serve, or null. */
+function directoryProblem(dir: string): string | null {
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    return "does not exist";
+  }
+  if (!st.isDirectory()) return "is not a directory";
+  try {
+    accessSync(dir, constants.R_OK | constants.X_OK);
+  } catch {
+    return "cannot be read (permissions)";
+  }
+  return null;
+}
+
+function deployHost(
+  host: Record<string, unknown>,
+  hPath: PathSeg[],
+  engineName: string,
+  appBase: string,
+  configured: number,
+  baseDir: string,
+  opts: DeployOptions,
+  record: DeployRecord,
+  where: (path: PathSeg[]) => Where,
+  contextDefaults: Record<string, unknown> | undefined,
+): void {
+  const hostName = String(host.name);
+  const contexts = host.contexts as Record<string, unknown>[];
+  if (!bool(host.deployOnStartup, true)) return;
+  const autoDeploy = bool(host.autoDeploy, true);
+  if (autoDeploy) record.autoDeployHosts.push(hostName);
+  const xmlBase = join(baseDir, "conf", engineName, hostName);
+  record.watchedDirs.push(appBase, xmlBase);
+  const problem = directoryProblem(appBase);
+  if (problem && problem !== "does not exist") {
+    throw new BobcatError("deploy.appBase", `appBase ${appBase} ${problem}`, {
+      where: where([...hPath, "appBase"]),
+      fix: "point appBase at a directory bobcat may read and list",
+    });
+  }
+  if (problem === "does not exist") {
+    if (host.appBase !== undefined && configured === 0) {
+      throw new BobcatError(
+        "deploy.appBase",
+        `appBase ${appBase} does not exist, and host ${hostName} lists no contexts: every request to it would fail`,
+        {
+          where: where([...hPath, "appBase"]),
+          fix:
+            "create the directory (with ROOT/ for /), correct appBase (relative to the base directory), or list contexts",
+        },
+      );
+    }
+    return;
+  }
+  let ignore: RegExp | undefined;
+  if (typeof host.deployIgnore === "string") {
+    try {
+      ignore = new RegExp(`^(?:${fromJavaRegex(host.deployIgnore)})$`);
+    } catch {
+      return; // the validator reports the bad regex
+    }
+  }
+  const taken = new Set(contexts.map((c) => normPath(c.path ?? "")));
+  const takenDirs = new Set(
+    contexts.filter((c) => typeof c.docBase === "string").map((c) => resolve(appBase, c.docBase as string)),
+  );
+  const deployXML = bool(host.deployXML, true);
+  const copyXML = bool(host.copyXML, false);
+  const added: Array<{ ctx: Record<string, unknown>; version: string; name: string }> = [];
+
+  // conf/<Engine>/<Host>/*.xml first: a descriptor wins over a directory of the same name.
+  const descriptors = existsSync(xmlBase) ? readdirSync(xmlBase).filter((f) => f.endsWith(".xml")).sort() : [];
+  const described = new Set<string>();
+  for (const f of descriptors) {
+    const file = join(xmlBase, f);
+    const name = f.slice(0, -4);
+    const { path, version } = contextNameOf(name);
+    if (taken.has(path)) continue;
+    const { context, warnings } = convertContextXml(readFileSync(file, "utf8"), file);
+    record.notes.push(...warnings);
+    if (context.path !== undefined && normPath(context.path) !== path) {
+      record.notes.push(
+        `${file}: path="${context.path}" is ignored: a descriptor's file name gives the path (${path || "/"})`,
+      );
+    }
+    const docBase = typeof context.docBase === "string" ? resolve(appBase, context.docBase) : join(appBase, name);
+    const ctx = { ...context, path, docBase };
+    described.add(resolve(docBase));
+    added.push({ ctx, version, name });
+    record.contexts.push({ host: hostName, path, appDir: docBase, watched: [file] });
+  }
+
+  for (const entry of readdirSync(appBase, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    const name = entry.name;
+    if (!entry.isDirectory() && !(entry.isSymbolicLink() && isDir(join(appBase, name)))) continue;
+    if (name === "WEB-INF" || name === "META-INF" || name.startsWith(".")) continue;
+    if (ignore?.test(name)) continue;
+    const dir = join(appBase, name);
+    if (takenDirs.has(dir) || described.has(dir)) continue;
+    const { path, version } = contextNameOf(name);
+    if (taken.has(path)) {
+      record.notes.push(`${dir}: not deployed: context ${path || "/"} is already configured`);
+      continue;
+    }
+    const watched: string[] = [];
+    let ctx: Record<string, unknown> = { path, docBase: dir };
+    if (deployXML) {
+      const metaXml = join(dir, "META-INF", "context.xml");
+      const metaYaml = join(dir, "META-INF", "context.yaml");
+      watched.push(metaXml, metaYaml);
+      if (existsSync(metaXml)) {
+        const { context, warnings } = convertContextXml(readFileSync(metaXml, "utf8"), metaXml);
+        record.notes.push(...warnings);
+        delete context.path;
+        delete context.docBase;
+        ctx = { ...context, ...ctx };
+        const copy = join(xmlBase, `${name}.xml`);
+        if (copyXML && opts.mode === "run" && !existsSync(copy)) {
+          mkdirSync(xmlBase, { recursive: true });
+          copyFileSync(metaXml, copy);
+          record.notes.push(`${metaXml}: copied to ${copy} (copyXML)`);
+        }
+      }
+      if (existsSync(metaYaml)) ctx = { ...readContextYaml(metaYaml, dir), ...ctx };
+    }
+    added.push({ ctx, version, name });
+    record.contexts.push({ host: hostName, path, appDir: dir, watched });
+  }
+
+  // Parallel deployment (foo##1, foo##2): the latest version serves.
+  const byPath = new Map<string, (typeof added)[number]>();
+  for (const a of added) {
+    const path = a.ctx.path as string;
+    const prev = byPath.get(path);
+    if (!prev || compareVersions(a.version, prev.version) > 0) {
+      if (prev) record.notes.push(`${prev.name}: not deployed: ${a.name} is a later version of ${path || "/"}`);
+      byPath.set(path, a);
+    } else record.notes.push(`${a.name}: not deployed: ${prev.name} is a later version of ${path || "/"}`);
+  }
+  const chosen = new Set([...byPath.values()].map((a) => a.ctx.docBase));
+  const dropped = new Set(added.filter((a) => !chosen.has(a.ctx.docBase)).map((a) => a.ctx.docBase));
+  record.contexts = record.contexts.filter((d) => !(d.host === hostName && dropped.has(d.appDir)));
+  for (const a of byPath.values()) {
+    if (contextDefaults) applyDefaults(a.ctx, contextDefaults);
+    contexts.push(a.ctx);
+  }
+  if (contextDefaults) {
+    for (let i = 0; i < configured; i++) applyDefaults(contexts[i]!, contextDefaults);
+  }
+}
+
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function compareVersions(a: string, b: string): number {
+  return a.localeCompare(b, undefined, { numeric: true });
+}
+
+/** conf/context.xml under a context: its own settings win; valves and resources add up, the defaults' first. */
+function applyDefaults(ctx: Record<string, unknown>, defaults: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(defaults)) {
+    const own = ctx[k];
+    if (own === undefined) ctx[k] = structuredClone(v);
+    else if (Array.isArray(own) && Array.isArray(v)) ctx[k] = [...structuredClone(v), ...own];
+  }
+}
+
+/** META-INF/context.yaml: the context's attributes in bobcat's YAML; a relative handler is the application's. */
+function readContextYaml(file: string, appDir: string): Record<string, unknown> {
+  let data: unknown;
+  try {
+    data = parseYaml(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new BobcatError("deploy.contextYaml", `cannot parse ${file}: ${(e as Error).message}`, {
+      where: { file },
+      fix: "write the context's attributes as YAML (handler: WEB-INF/app.ts, sessionTimeout: 30, ...)",
+    });
+  }
+  if (data === null || data === undefined) return {};
+  if (typeof data !== "object" || Array.isArray(data)) {
+    throw new BobcatError("deploy.contextYaml", `${file} must be a mapping of context attributes`, {
+      where: { file },
+      fix: "write e.g. handler: WEB-INF/app.ts",
+    });
+  }
+  const ctx = { ...(data as Record<string, unknown>) };
+  for (const key of ["path", "docBase"]) {
+    if (key in ctx) {
+      throw new BobcatError("deploy.contextYaml", `${file}: ${key} is given by the application's directory`, {
+        where: { file, attribute: key },
+        fix: `remove ${key}`,
+      });
+    }
+  }
+  if (typeof ctx.handler === "string" && !/^[a-z][a-z0-9+.-]*:/i.test(ctx.handler) && !isAbsolute(ctx.handler)) {
+    ctx.handler = resolve(appDir, ctx.handler);
+  }
+  return ctx;
+}
+
+/** The files and directory listings autoDeploy compares between two scans. */
+export function fingerprint(record: DeployRecord, handlerFiles: string[]): string {
+  const parts: string[] = [];
+  for (const d of record.watchedDirs) {
+    try {
+      parts.push(`${d}:${readdirSync(d).sort().join("/")}`);
+    } catch {
+      parts.push(`${d}:-`);
+    }
+  }
+  const files = [...record.watchedFiles, ...record.contexts.flatMap((c) => c.watched), ...handlerFiles];
+  for (const f of files) parts.push(`${f}:${mtime(f)}`);
+  return parts.join("\n");
+}
+
+export function mtime(f: string): number {
+  try {
+    return statSync(f).mtimeMs;
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * The files a reloadable context's handler depends on: the module itself and, when it lies in
+ * the docBase's WEB-INF/, every file there (bounded), as Tomcat watches WEB-INF/classes and lib.
+ */
+export function handlerFilesOf(handler: string | undefined, docBase: string | undefined): string[] {
+  if (!handler || /^[a-z][a-z0-9+.-]*:/i.test(handler)) return [];
+  const files = [handler];
+  const webInf = docBase ? join(docBase, "WEB-INF") : undefined;
+  if (webInf && resolve(handler).startsWith(webInf + "/")) {
+    const stack = [webInf];
+    while (stack.length > 0 && files.length < 2000) {
+      const d = stack.pop()!;
+      let entries;
+      try {
+        entries = readdirSync(d, { withFileTypes: true });
+      } catch {
+        continue;
+      }
+      for (const e of entries) {
+        const p = join(d, e.name);
+        if (e.isDirectory()) stack.push(p);
+        else if (e.isFile() && basename(p) !== "web.xml") files.push(p);
+      }
+    }
+  }
+  return files;
+}

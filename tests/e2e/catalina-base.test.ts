@@ -1,0 +1,334 @@
+/**
+ * A Tomcat CATALINA_BASE run as it is: `bobcat run --base DIR` with no --config reads
+ * conf/server.xml, deploys webapps/ (ROOT, foo#bar, ##versions), conf/Catalina/localhost/*.xml
+ * descriptors and META-INF/context.yaml, applies conf/web.xml and WEB-INF/web.xml (constraints,
+ * login config, welcome files, error pages, mime mappings, JSP mappings), and, while running,
+ * deploys, redeploys and undeploys applications (autoDeploy) and reloads a reloadable handler
+ * without losing sessions. `check` refuses what would fail every request.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { cpSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  cleanup,
+  freePort,
+  runCli,
+  type Running,
+  RUNTIMES,
+  startBobcat,
+  tempDir,
+  tfetch,
+  writeFiles,
+} from "../helpers/bobcat.ts";
+
+const CONF_WEB_XML = `<?xml version="1.0" encoding="UTF-8"?>
+<web-app xmlns="https://jakarta.ee/xml/ns/jakartaee" version="6.0">
+  <servlet><servlet-name>default</servlet-name><servlet-class>org.apache.catalina.servlets.DefaultServlet</servlet-class></servlet>
+  <servlet><servlet-name>jsp</servlet-name><servlet-class>org.apache.jasper.servlet.JspServlet</servlet-class></servlet>
+  <servlet-mapping><servlet-name>default</servlet-name><url-pattern>/</url-pattern></servlet-mapping>
+  <servlet-mapping><servlet-name>jsp</servlet-name><url-pattern>*.jsp</url-pattern><url-pattern>*.jspx</url-pattern></servlet-mapping>
+  <session-config><session-timeout>30</session-timeout></session-config>
+  <mime-mapping><extension>bobcat</extension><mime-type>application/x-bobcat</mime-type></mime-mapping>
+  <welcome-file-list><welcome-file>index.html</welcome-file><welcome-file>index.jsp</welcome-file></welcome-file-list>
+</web-app>
+`;
+
+const APP_WEB_XML = `<?xml version="1.0" encoding="UTF-8"?>
+<web-app xmlns="https://jakarta.ee/xml/ns/jakartaee" version="6.0">
+  <security-constraint>
+    <web-resource-collection><web-resource-name>secret</web-resource-name><url-pattern>/secret/*</url-pattern></web-resource-collection>
+    <auth-constraint><role-name>staff</role-name></auth-constraint>
+  </security-constraint>
+  <security-constraint>
+    <web-resource-collection><web-resource-name>closed</web-resource-name><url-pattern>/closed/*</url-pattern></web-resource-collection>
+    <auth-constraint/>
+  </security-constraint>
+  <security-constraint>
+    <web-resource-collection>
+      <web-resource-name>writes</web-resource-name><url-pattern>/docs/*</url-pattern>
+      <http-method-omission>GET</http-method-omission><http-method-omission>HEAD</http-method-omission>
+    </web-resource-collection>
+    <auth-constraint><role-name>staff</role-name></auth-constraint>
+  </security-constraint>
+  <security-constraint>
+    <web-resource-collection><web-resource-name>any</web-resource-name><url-pattern>/members/*</url-pattern></web-resource-collection>
+    <auth-constraint><role-name>**</role-name></auth-constraint>
+  </security-constraint>
+  <security-constraint>
+    <web-resource-collection><web-resource-name>tls</web-resource-name><url-pattern>/pay/*</url-pattern></web-resource-collection>
+    <user-data-constraint><transport-guarantee>CONFIDENTIAL</transport-guarantee></user-data-constraint>
+  </security-constraint>
+  <login-config><auth-method>BASIC</auth-method><realm-name>App</realm-name></login-config>
+  <security-role><role-name>staff</role-name></security-role>
+  <error-page><error-code>404</error-code><location>/errors/404.html</location></error-page>
+  <error-page><error-code>403</error-code><location>/errors/403.html</location></error-page>
+  <mime-mapping><extension>data</extension><mime-type>application/x-app-data</mime-type></mime-mapping>
+  <welcome-file-list><welcome-file>start.html</welcome-file></welcome-file-list>
+</web-app>
+`;
+
+const COUNTER = (version: string) => `
+export default {
+  fetch(req, ctx) {
+    const s = ctx.getSession();
+    const n = (s.getAttribute("n") ?? 0) + 1;
+    s.setAttribute("n", n);
+    return new Response("${version} " + n);
+  },
+};
+`;
+
+function serverXml(port: number): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<Server port="-1" shutdown="SHUTDOWN">
+  <Service name="Catalina">
+    <Connector port="${port}" address="127.0.0.1" protocol="HTTP/1.1" connectionTimeout="20000" redirectPort="8443" />
+    <Engine name="Catalina" defaultHost="localhost">
+      <Host name="localhost" appBase="webapps" unpackWARs="true" autoDeploy="true" deployIgnore="ignored.*" copyXML="true" />
+    </Engine>
+  </Service>
+</Server>
+`;
+}
+
+/** A CATALINA_BASE as a Tomcat user has one. */
+function catalinaBase(port: number): string {
+  const base = tempDir("bobcat-catalina-");
+  writeFiles(base, {
+    "conf/server.xml": serverXml(port),
+    "conf/web.xml": CONF_WEB_XML,
+    "conf/context.xml": `<Context><WatchedResource>WEB-INF/web.xml</WatchedResource></Context>`,
+    "conf/Catalina/localhost/described.xml": `<Context docBase="${join(base, "outside")}" />`,
+    "outside/index.html": "described",
+    "webapps/ROOT/index.html": "root index",
+    "webapps/ROOT/page.jsp": "<%= secret source %>",
+    "webapps/ROOT/META-INF/context.xml": `<Context antiResourceLocking="false" />`,
+    "webapps/app/WEB-INF/web.xml": APP_WEB_XML,
+    "webapps/app/start.html": "app start",
+    "webapps/app/secret/start.html": "secret",
+    "webapps/app/closed/start.html": "closed",
+    "webapps/app/docs/a.txt": "doc",
+    "webapps/app/members/start.html": "members",
+    "webapps/app/pay/start.html": "pay",
+    "webapps/app/x.data": "data",
+    "webapps/app/x.bobcat": "bobcat",
+    "webapps/app/errors/404.html": "custom 404",
+    "webapps/app/errors/403.html": "custom 403",
+    "webapps/app/META-INF/context.yaml":
+      `realm:\n  users:\n    - { username: alice, password: pw, roles: [staff] }\n    - { username: bob, password: pw, roles: [] }\n`,
+    "webapps/shop#v1/index.html": "shop v1 path",
+    "webapps/multi##1/index.html": "version 1",
+    "webapps/multi##2/index.html": "version 2",
+    "webapps/ignored-app/index.html": "ignored",
+    "webapps/stateful/WEB-INF/app.js": COUNTER("one"),
+    "webapps/stateful/META-INF/context.yaml":
+      "handler: WEB-INF/app.js\nreloadable: true\nmanager: { pathname: SESSIONS.ser }\n",
+    "webapps/other/WEB-INF/app.js": COUNTER("other"),
+    "webapps/other/META-INF/context.yaml": "handler: WEB-INF/app.js\n",
+    "spare/index.html": "new app",
+    "webapps/thrower/WEB-INF/app.js":
+      `class PaymentError extends Error {}\nexport default { fetch(req) { if (req.url.endsWith("/pay")) throw new PaymentError("declined"); throw new TypeError("bad"); } };\n`,
+    "webapps/thrower/META-INF/context.yaml": "handler: WEB-INF/app.js\n",
+    "webapps/thrower/WEB-INF/web.xml": `<web-app>
+  <error-page><exception-type>PaymentError</exception-type><location>/payment.html</location></error-page>
+  <error-page><exception-type>java.lang.Throwable</exception-type><location>/oops.html</location></error-page>
+</web-app>`,
+    "webapps/thrower/payment.html": "payment failed",
+    "webapps/thrower/oops.html": "something broke",
+  });
+  return base;
+}
+
+const basic = (user: string, pw: string) => ({ authorization: `Basic ${btoa(`${user}:${pw}`)}` });
+
+/** Polls `url` until `ok` says so (bounded: 15 s). */
+async function until(url: string, ok: (status: number, body: string) => boolean, init: RequestInit = {}) {
+  let last = "";
+  for (let i = 0; i < 75; i++) {
+    const res = await tfetch(url, init);
+    const body = await res.text();
+    if (ok(res.status, body)) return body;
+    last = `${res.status} ${body.slice(0, 80)}`;
+    await Bun.sleep(200);
+  }
+  throw new Error(`${url}: still ${last}`);
+}
+
+for (const runtime of RUNTIMES) {
+  describe(`a CATALINA_BASE run as it is (${runtime})`, () => {
+    const dirs: string[] = [];
+    let server: Running | undefined;
+    afterAll(async () => {
+      await server?.stop();
+      for (const d of dirs) cleanup(d);
+    });
+
+    test("run --base DIR: webapps, descriptors, web.xml, then autoDeploy and reloadable", async () => {
+      const port = await freePort();
+      const base = catalinaBase(port);
+      dirs.push(base);
+      server = await startBobcat({ runtime, base, args: ["run", "--base", base] });
+      const url = (p: string) => `http://127.0.0.1:${port}${p}`;
+      const get = async (p: string, init: RequestInit = {}) => {
+        const res = await tfetch(url(p), init);
+        return { status: res.status, body: await res.text(), headers: res.headers };
+      };
+
+      // Deployment: ROOT, foo, foo#bar, ##versions, descriptors, deployIgnore.
+      expect((await get("/")).body).toBe("root index");
+      expect((await get("/app")).headers.get("location")).toBe("/app/");
+      expect((await get("/app/")).body).toBe("app start");
+      expect((await get("/shop/v1/")).body).toBe("shop v1 path");
+      expect((await get("/multi/")).body).toBe("version 2");
+      expect((await get("/described/")).body).toBe("described");
+      expect((await get("/ignored-app/")).status).toBe(404);
+      // copyXML: the application's META-INF/context.xml became its descriptor.
+      expect(readFileSync(join(base, "conf/Catalina/localhost/ROOT.xml"), "utf8")).toContain("antiResourceLocking");
+
+      // Never served: WEB-INF, META-INF, JSP sources.
+      for (const p of ["/app/WEB-INF/web.xml", "/app/META-INF/context.yaml", "/META-INF/context.xml", "/page.jsp"]) {
+        const r = await get(p);
+        expect(r.status).toBe(404);
+        expect(r.body).not.toContain("secret source");
+        expect(r.body).not.toContain("<web-app");
+      }
+
+      // web.xml security: roles, deny-all, omissions, **, CONFIDENTIAL.
+      const secret = await get("/app/secret/");
+      expect(secret.status).toBe(401);
+      expect(secret.headers.get("www-authenticate")).toStartWith('Basic realm="App"');
+      expect((await get("/app/secret/", { headers: basic("alice", "pw") })).body).toBe("secret");
+      const bob = await get("/app/secret/", { headers: basic("bob", "pw") });
+      expect(bob.status).toBe(403);
+      expect(bob.body).toBe("custom 403");
+      expect((await get("/app/closed/", { headers: basic("alice", "pw") })).status).toBe(403);
+      expect((await get("/app/docs/a.txt")).body).toBe("doc");
+      expect((await get("/app/docs/a.txt", { method: "DELETE" })).status).toBe(401);
+      expect((await get("/app/members/")).status).toBe(401);
+      expect((await get("/app/members/", { headers: basic("bob", "pw") })).body).toBe("members");
+      const pay = await get("/app/pay/");
+      expect(pay.status).toBe(302);
+      expect(pay.headers.get("location")).toBe("https://127.0.0.1:8443/app/pay/");
+
+      // Error pages by code, mime mappings from both web.xml files.
+      const missing = await get("/app/nothing-here");
+      expect(missing.status).toBe(404);
+      expect(missing.body).toBe("custom 404");
+      expect((await get("/app/x.data")).headers.get("content-type")).toStartWith("application/x-app-data");
+      expect((await get("/app/x.bobcat")).headers.get("content-type")).toStartWith("application/x-bobcat");
+
+      // Error pages by exception type: the error's class, then java.lang.Throwable for any.
+      const paid = await get("/thrower/pay");
+      expect([paid.status, paid.body]).toEqual([500, "payment failed"]);
+      const other = await get("/thrower/x");
+      expect([other.status, other.body]).toEqual([500, "something broke"]);
+
+      // Sessions in two applications.
+      const cookieOf = (h: Headers) => h.get("set-cookie")!.split(";")[0]!;
+      const first = await get("/stateful/");
+      expect(first.body).toBe("one 1");
+      const statefulCookie = { cookie: cookieOf(first.headers) };
+      const o1 = await get("/other/");
+      const otherCookie = { cookie: cookieOf(o1.headers) };
+      expect((await get("/other/", { headers: otherCookie })).body).toBe("other 2");
+
+      // autoDeploy: a directory copied in is served, removing it undeploys it.
+      cpSync(join(base, "spare"), join(base, "webapps", "fresh"), { recursive: true });
+      await until(url("/fresh/"), (s, b) => s === 200 && b === "new app");
+      rmSync(join(base, "webapps", "fresh"), { recursive: true });
+      await until(url("/fresh/"), (s) => s === 404);
+      // A changed web.xml redeploys the application.
+      writeFileSync(
+        join(base, "webapps", "app", "WEB-INF", "web.xml"),
+        APP_WEB_XML.replace("<welcome-file>start.html</welcome-file>", "<welcome-file>other.html</welcome-file>"),
+      );
+      writeFileSync(join(base, "webapps", "app", "other.html"), "other welcome");
+      await until(url("/app/"), (s, b) => s === 200 && b === "other welcome");
+
+      // reloadable: a changed handler module is loaded again; its sessions survive the reload.
+      const handler = join(base, "webapps", "stateful", "WEB-INF", "app.js");
+      writeFileSync(handler, COUNTER("two"));
+      const later = new Date(Date.now() + 5000);
+      utimesSync(handler, later, later);
+      const reloaded = await until(url("/stateful/"), (_, b) => b.startsWith("two "), { headers: statefulCookie });
+      // The count went on from the session the old module had made.
+      expect(Number(reloaded.split(" ")[1])).toBeGreaterThan(1);
+
+      // The other application's session went on through all of it.
+      expect((await get("/other/", { headers: otherCookie })).body).toBe("other 3");
+      expect(server.output()).toContain("autoDeploy: deployed localhost/fresh");
+      expect(server.output()).toContain("autoDeploy: undeployed localhost/fresh");
+    }, 90000);
+  });
+}
+
+describe("check refuses what would fail every request", () => {
+  const runtime = RUNTIMES[0]!;
+  const dirs: string[] = [];
+  afterAll(() => dirs.forEach(cleanup));
+
+  test("a docBase that does not exist, an empty welcome list, a handler that does not load", async () => {
+    const base = tempDir("bobcat-catalina-check-");
+    dirs.push(base);
+    writeFiles(base, {
+      "conf/server.yaml": `server:
+  services:
+    - connectors: [{ port: 0, address: 127.0.0.1 }]
+      engine:
+        defaultHost: localhost
+        hosts:
+          - name: localhost
+            contexts:
+              - { path: /gone, docBase: /nonexistent/bobcat-docbase }
+              - { path: /empty, docBase: ${base}/site, welcomeFiles: [] }
+              - { path: /broken, handler: broken.js }
+`,
+      "site/index.html": "x",
+      "broken.js": "export default {;",
+    });
+    const r = await runCli(runtime, ["check", "--base", base]);
+    expect(r.code).toBe(1);
+    expect(r.output).toContain("docBase /nonexistent/bobcat-docbase does not exist");
+    expect(r.output).toMatch(
+      /conf\/server\.yaml:9:\d+: server\.services\[0\]\.engine\.hosts\[0\]\.contexts\[0\]\.docBase/,
+    );
+    // The docBase stops loading; the others are found once it is fixed.
+    writeFiles(base, {
+      "conf/server.yaml": (await Bun.file(join(base, "conf/server.yaml")).text()).replace(
+        "/nonexistent/bobcat-docbase",
+        `${base}/site`,
+      ),
+    });
+    const r2 = await runCli(runtime, ["check", "--base", base]);
+    expect(r2.code).toBe(1);
+    expect(r2.output).toContain("context /empty: the welcome file list is empty");
+    expect(r2.output).toContain("broken.js failed to load");
+  }, 60000);
+
+  test(
+    "run --config conf/server.xml runs Tomcat's file as it is; an access control it cannot keep stops it",
+    async () => {
+      const base = tempDir("bobcat-catalina-xml-");
+      dirs.push(base);
+      const port = await freePort();
+      writeFiles(base, { "conf/server.xml": serverXml(port), "webapps/ROOT/index.html": "hello" });
+      const server = await startBobcat({ runtime, base, args: ["run", "--config", join(base, "conf/server.xml")] });
+      try {
+        expect(await (await tfetch(`http://127.0.0.1:${port}/`)).text()).toBe("hello");
+      } finally {
+        await server.stop();
+      }
+      writeFiles(base, {
+        "conf/server.xml": serverXml(port).replace(
+          'copyXML="true" />',
+          'copyXML="true">\n<Valve className="org.apache.catalina.authenticator.BasicAuthenticator" />\n</Host>',
+        ),
+      });
+      const r = await runCli(runtime, ["run", "--base", base]);
+      expect(r.code).toBe(1);
+      expect(r.output).toContain("server.xml:7");
+      expect(r.output).toContain("restricts access");
+    },
+    60000,
+  );
+});
