@@ -28,6 +28,7 @@ import { escapeHtml } from "../core/error-page.ts";
 import { isLoopback, parseIp } from "../util/ip.ts";
 import type { AppScope } from "../core/platform.ts";
 import { METRICS_CONTENT_TYPE } from "../core/metrics.ts";
+import type { StoreStatus } from "../session/stores/versioned.ts";
 
 /** How the caller got in: with the face's role, or as a loopback client of a no-login context. */
 type Access = "role" | "local";
@@ -258,7 +259,7 @@ export function managerApp(context: ContextConfig, scope: AppScope) {
   });
 
   // ---- JSON ----
-  app.get("/json", (c) => c.json(overview(view())));
+  app.get("/json", async (c) => c.json(await overview(view())));
   app.get("/json/certificates", (c) => c.json({ certificates: view().certificates?.() ?? [] }));
   app.post("/json/renewCertificate", async (c) => {
     const r = await renew(c.req.query("name"));
@@ -300,7 +301,10 @@ export function managerApp(context: ContextConfig, scope: AppScope) {
   });
 
   // ---- HTML ----
-  app.get("/", (c) => c.html(page(view(), c.env.contextPath, fullIds(c), keys())));
+  app.get("/", async (c) => {
+    const v = view();
+    return c.html(page(v, c.env.contextPath, fullIds(c), keys(), "", await storeStatuses(v)));
+  });
   app.post("/html/:action", async (c) => {
     // Bounded by the connector's maxPostSize (413 when larger).
     const form = await readForm(c.req.raw, c.env.connector.maxPostSize).catch((e) => e as Error);
@@ -323,7 +327,7 @@ export function managerApp(context: ContextConfig, scope: AppScope) {
       const r = await v.reloadTls();
       message = [...r.reloaded, ...r.failed].join("; ") || "no TLS connector";
     }
-    return c.html(page(v, c.env.contextPath, full, keys(), message));
+    return c.html(page(v, c.env.contextPath, full, keys(), message, await storeStatuses(v)));
   });
   return app;
 }
@@ -370,7 +374,26 @@ function idOfHandle(key: Uint8Array, x: ContextView, handle: string | undefined)
   return x.manager.findSessions().find((s) => sessionHandle(key, x, s.id) === handle)?.id;
 }
 
-function overview(v: AdminView) {
+/** `contexts()` builds new views on each call: contexts are told apart by engine, host and path. */
+const contextKey = (x: ContextView) => `${x.engine}\n${x.host}\n${x.path}`;
+
+/** Each context's session store as the manager app shows it; a store that does not answer within 2 s is shown without its count. */
+async function storeStatuses(v: AdminView): Promise<Map<string, StoreStatus>> {
+  const out = new Map<string, StoreStatus>();
+  await Promise.all(
+    v.contexts().map(async (x) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<null>((r) => (timer = setTimeout(() => r(null), 2000)));
+      const status = await Promise.race([x.manager.storeStatus().catch(() => null), late]);
+      clearTimeout(timer);
+      if (status) out.set(contextKey(x), status);
+    }),
+  );
+  return out;
+}
+
+async function overview(v: AdminView) {
+  const stores = await storeStatuses(v);
   return {
     version: v.version,
     runtime: v.runtime,
@@ -385,6 +408,7 @@ function overview(v: AdminView) {
       handler: x.handler,
       sessionTimeout: x.sessionTimeout,
       stats: x.manager.getStats(),
+      ...(stores.has(contextKey(x)) ? { store: stores.get(contextKey(x)) } : {}),
     })),
   };
 }
@@ -395,6 +419,7 @@ function page(
   fullIds: boolean,
   keys: { csrf: string; handleKey: Uint8Array },
   message = "",
+  stores: Map<string, StoreStatus> = new Map(),
 ): string {
   const e = escapeHtml;
   const connectors = v
@@ -459,6 +484,21 @@ ${message ? `<p class="msg">${e(message)}</p>` : ""}
   }/html/sslReload"><input type="hidden" name="csrf" value="${keys.csrf}"><button>Reload TLS certificates</button></form>
 <h2>Certificates</h2><table><tr><th>connector</th><th>SSLHostConfig</th><th>source</th><th>names</th><th>issuer</th><th>not before</th><th>not after</th><th>days left</th><th>next renewal</th><th>last ACME error</th><th></th></tr>${certificates}</table>
 <h2>Applications</h2><table><tr><th>host</th><th>path</th><th>serves</th><th>active sessions</th><th>max active</th><th>session counter</th><th>expired</th><th>rejected</th><th>average alive</th></tr>${contexts}</table>
+${
+    stores.size
+      ? `<h2>Session stores</h2><table><tr><th>host</th><th>path</th><th>store</th><th>consistency</th><th>sessions stored</th><th>pending writes</th><th>conflicts resolved</th><th>last error</th></tr>${
+        v.contexts().filter((x) => stores.has(contextKey(x))).map((x) => [x, stores.get(contextKey(x))!] as const).map((
+          [x, st],
+        ) =>
+          `<tr><td>${e(x.host)}</td><td>${e(x.path || "/")}</td><td>${e(st.store)}</td><td>${st.consistency}</td><td>${
+            st.sessionsStored ?? "?"
+          }</td><td>${st.pendingWrites} / ${st.pendingWritesLimit}</td><td>${st.conflictsResolved}</td><td>${
+            st.lastError ? `${e(st.lastError)} (${e(new Date(st.lastErrorAt ?? 0).toISOString())})` : "none"
+          }</td></tr>`
+        ).join("")
+      }</table>`
+      : ""
+  }
 <p>Scripts: <code>${e(base)}/text/list</code>, <code>${e(base)}/text/sessions?path=/app</code>, <code>POST ${
     e(base)
   }/text/expire?path=/app&amp;idle=30</code>, <code>POST ${e(base)}/text/sslReload</code>, <code>${

@@ -202,11 +202,18 @@ export async function storeInit(config: BobcatConfig, print: boolean): Promise<n
             const { className: _c, dataSourceName, localDataSource, ...names } = store;
             const ds = lookupDataSource(dataSourceName, { global, local }, localDataSource);
             const where = `${host.name}${ctx.path || "/"} → ${ds.name} (${ds.location})`;
+            const { sessionVersionCol, ...tableNames } = names as typeof names & { sessionVersionCol?: string };
+            // consistency: shared adds a version column and an expiry index to the seed's table.
+            const shared = (ctx.manager as { consistency?: string }).consistency === "shared" &&
+              ds.dialect !== "sqlite";
+            const versioned = shared ? await import("../session/stores/versioned-sql.ts") : null;
+            const extra = versioned ? versioned.versionDdl(ds.dialect, tableNames, sessionVersionCol) : [];
             if (print) {
-              console.log(`-- ${where}\n${createTableSql(ds.dialect, names, true)};\n`);
+              console.log(`-- ${where}\n${[createTableSql(ds.dialect, tableNames, true), ...extra].join(";\n")};\n`);
             } else {
-              const sql = await initStoreTable(ds, names);
-              console.log(`${where}: table ready\n${sql}\n`);
+              const sql = await initStoreTable(ds, tableNames);
+              if (versioned) await versioned.initVersionColumns(ds, tableNames, sessionVersionCol);
+              console.log(`${where}: table ready\n${[sql, ...extra].join(";\n")}\n`);
             }
           } finally {
             await local.close();

@@ -72,10 +72,11 @@ export type ResourceConfig = Infer<typeof S.Resource>;
 export type ManagerConfig = Infer<typeof S.Manager>;
 export type StandardManagerConfig = Extract<ManagerConfig, { className: "StandardManager" }>;
 export type PersistentManagerConfig = Extract<ManagerConfig, { className: "PersistentManager" }>;
-/** `<Store>`: FileStore or DataSourceStore. */
+/** `<Store>`: FileStore, DataSourceStore or RedisStore. */
 export type StoreConfig = Infer<typeof S.Store>;
 export type FileStoreConfig = Extract<StoreConfig, { className: "FileStore" }>;
 export type DataSourceStoreConfig = Extract<StoreConfig, { className: "DataSourceStore" }>;
+export type RedisStoreConfig = Extract<StoreConfig, { className: "RedisStore" }>;
 export type SessionIdGeneratorConfig = Infer<typeof S.SessionIdGenerator>;
 
 /**
@@ -111,3 +112,5 @@ export type RequestFilterValveConfig = Extract<
 >;
 export type HealthCheckValveConfig = Extract<ValveConfig, { className: "HealthCheckValve" }>;
 export type ErrorReportValveConfig = Extract<ValveConfig, { className: "ErrorReportValve" }>;
+/** Failover with sticky sessions: a session whose id names another node's jvmRoute is taken over here. */
+export type JvmRouteBinderValveConfig = Extract<ValveConfig, { className: "JvmRouteBinderValve" }>;

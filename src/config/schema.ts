@@ -999,6 +999,13 @@ export const PersistentManagerDef = {
         min: 0,
       },
     ),
+    consistency: {
+      kind: "enum",
+      values: ["sticky", "shared"],
+      default: "sticky",
+      doc:
+        "bobcat: sticky = the instance holding a session owns it, the store is its backup (jvmRoute + JvmRouteBinderValve for failover); shared = the store holds every session, any instance serves any request, writes are conditional on the version read and merge per attribute (DataSourceStore on PostgreSQL/MySQL, or RedisStore).",
+    },
   },
   children: {
     store: { element: () => Store, list: false },
@@ -1013,6 +1020,7 @@ export const Store = {
     map: {
       FileStore: { fullName: "org.apache.catalina.session.FileStore", element: () => FileStoreDef },
       DataSourceStore: { fullName: "org.apache.catalina.session.DataSourceStore", element: () => DataSourceStoreDef },
+      RedisStore: { fullName: "org.apache.catalina.session.RedisStore", element: () => RedisStoreDef },
     },
   },
 } as const satisfies ElementDef;
@@ -1038,6 +1046,19 @@ export const DataSourceStoreDef = {
     sessionLastAccessedCol: str("Column holding the last access time (ms).", { default: "lastaccess" }),
     sessionMaxInactiveCol: str("Column holding maxInactiveInterval (s).", { default: "maxinactive" }),
     sessionValidCol: str("Column holding the valid flag.", { default: "valid" }),
+    sessionVersionCol: str("bobcat: column holding the version number (consistency: shared only).", {
+      default: "version",
+    }),
+  },
+} as const satisfies ElementDef;
+
+export const RedisStoreDef = {
+  name: "RedisStore",
+  doc:
+    "bobcat: sessions in Redis or Valkey (ioredis); TTLs follow maxInactiveInterval, every write is one atomic script.",
+  attrs: {
+    url: str("The server: redis://[user:password@]host:port[/db] (rediss:// for TLS).", { required: true }),
+    keyPrefix: str("First part of every key.", { default: "bobcat" }),
   },
 } as const satisfies ElementDef;
 
@@ -1093,6 +1114,10 @@ export const Valve = {
       AccessLogValve: { fullName: "org.apache.catalina.valves.AccessLogValve", element: () => AccessLogValve },
       RemoteIpValve: { fullName: "org.apache.catalina.valves.RemoteIpValve", element: () => RemoteIpValve },
       SSLValve: { fullName: "org.apache.catalina.valves.SSLValve", element: () => SSLValve },
+      JvmRouteBinderValve: {
+        fullName: "org.apache.catalina.ha.session.JvmRouteBinderValve",
+        element: () => JvmRouteBinderValve,
+      },
       RemoteAddrValve: { fullName: "org.apache.catalina.valves.RemoteAddrValve", element: () => RemoteAddrValve },
       RemoteCIDRValve: { fullName: "org.apache.catalina.valves.RemoteCIDRValve", element: () => RemoteCIDRValve },
       RemoteHostValve: { fullName: "org.apache.catalina.valves.RemoteHostValve", element: () => RemoteHostValve },
@@ -1126,6 +1151,19 @@ export const AccessLogValve = {
 
 const INTERNAL_PROXIES_DOC =
   "Regex of proxy addresses whose forwarded headers are believed (default: private, loopback and link-local ranges, as Tomcat).";
+
+export const JvmRouteBinderValve = {
+  name: "JvmRouteBinderValve",
+  doc:
+    "Sticky-session failover: a request whose session id ends in another node's jvmRoute takes the session over (loaded from the PersistentManager's store) and rewrites the id's route to this Engine's jvmRoute, so the balancer keeps the client here.",
+  attrs: {
+    enabled: bool("Take sessions over (false: leave ids as they are).", true),
+    sessionIdAttribute: ignored(
+      "Request attribute holding the original id.",
+      "the old id is told to sessionIdChanged listeners instead",
+    ),
+  },
+} as const satisfies ElementDef;
 
 export const RemoteIpValve = {
   name: "RemoteIpValve",
@@ -1276,11 +1314,13 @@ export const ALL_ELEMENTS: ElementDef[] = [
   Store,
   FileStoreDef,
   DataSourceStoreDef,
+  RedisStoreDef,
   SessionIdGenerator,
   CookieProcessor,
   AccessLogValve,
   RemoteIpValve,
   SSLValve,
+  JvmRouteBinderValve,
   RemoteAddrValve,
   RemoteCIDRValve,
   RemoteHostValve,

@@ -38,6 +38,8 @@ class RequestSessions implements SessionAccess {
   /** Set when a new id must reach the client (new session, changed id). */
   announce = false;
   rejected = false;
+  /** The store could not be read (shared consistency): the session is unknown, so nothing may use one. */
+  unavailable: SessionNotStoredError | null = null;
   /** Whether the requested session has been looked up (or the request had none to look up). */
   resolved: boolean;
   private accessed: StandardSession | null = null;
@@ -102,6 +104,7 @@ class RequestSessions implements SessionAccess {
   }
 
   getSession(create: boolean): StandardSession | null {
+    if (this.unavailable) throw this.unavailable;
     this.ensure();
     if (this.session && this.session.isValid()) return this.session;
     this.session = null;
@@ -165,6 +168,8 @@ export class SessionBinding {
   readonly sslTracking: boolean;
   /** The manager keeps a store (PersistentManager): responses may wait for its writes. */
   readonly hasStore: boolean;
+  /** JvmRouteBinderValve: this Engine's jvmRoute, which sessions arriving with another route are moved to. */
+  private readonly bindRoute: string | null;
   private readonly cookieAttrs: string;
 
   constructor(
@@ -190,6 +195,10 @@ export class SessionBinding {
       throw locateError(e, [m.className === "PersistentManager" ? m.store : undefined, m, context]);
     }
     this.hasStore = this.manager.hasStore;
+    const binder = [...engine.valves, ...host.valves, ...context.valves].find((v) =>
+      v.className === "JvmRouteBinderValve"
+    );
+    this.bindRoute = binder && binder.enabled && engine.jvmRoute ? engine.jvmRoute : null;
     this.cookieName = context.sessionCookieName;
     this.cookieTracking = context.sessionTrackingModes.includes("COOKIE");
     this.urlTracking = context.sessionTrackingModes.includes("URL");
@@ -217,7 +226,12 @@ export class SessionBinding {
     if (!this.manager.hasStore) return;
     state.resolved = true;
     const ids = state.requestedIds();
-    if (ids.length > 0) return this.resolve(state, ids);
+    if (ids.length > 0) {
+      return this.resolve(state, ids).catch((err) => {
+        if (!(err instanceof SessionNotStoredError)) throw err;
+        state.unavailable = err;
+      });
+    }
   }
 
   /** Several cookies of the same name (different paths): the first that names a live session wins. */
@@ -227,9 +241,26 @@ export class SessionBinding {
       if (s) {
         state.requestedId = id;
         state.adopt(s);
+        if (this.bindRoute) this.bindToThisNode(state, s);
         return;
       }
     }
+  }
+
+  /**
+   * JvmRouteBinderValve: the session came with another node's route (that node failed, and the
+   * balancer sent the client here); it is taken over under the same id with this node's route,
+   * and the new cookie keeps the client here.
+   */
+  private bindToThisNode(state: RequestSessions, s: StandardSession): void {
+    const dot = s.id.indexOf(".");
+    const route = dot < 0 ? null : s.id.slice(dot + 1);
+    if (route === this.bindRoute) return;
+    const base = dot < 0 ? s.id : s.id.slice(0, dot);
+    const id = `${base}.${this.bindRoute}`;
+    if (this.manager.isLoaded(id)) return;
+    this.manager.changeSessionId(s, id);
+    state.announce = true;
   }
 
   /**
@@ -278,6 +309,7 @@ export class SessionBinding {
    */
   failed(ctx: RequestContext, e: unknown): Response | undefined {
     const state = ctx.sessions as RequestSessions;
+    if (state.unavailable) return notStored(state.unavailable, new Response(null));
     // The error response acknowledges nothing; the writes go on, and their failures are logged.
     void state.release()?.catch(() => {});
     this.keepAlive(ctx);

@@ -8,6 +8,7 @@ import type { ContextView } from "../core/admin.ts";
 import { type LoopLag, type MetricsWriter, type RequestMetrics } from "../core/metrics.ts";
 import type { ConnectorPipeline } from "./connector.ts";
 import type { ConnectorTls } from "./tls-material.ts";
+import type { StoreCounters } from "../session/stores/versioned.ts";
 
 export interface MetricsSources {
   version: string;
@@ -159,6 +160,36 @@ export function writeMetrics(out: MetricsWriter, s: MetricsSources): void {
     "bobcat_session_store_backlog",
     "Session writes waiting for the store (PersistentManager's backlog).",
     stores.map((x) => [x.l, (x.m as unknown as { pendingWrites: number }).pendingWrites]),
+  );
+  // consistency: shared (SharedManager): the versioned store's operations, conflicts and merges.
+  type Shared = { storeMetrics?: { counters: StoreCounters; conflictsResolved: number } | null };
+  const shared = ctxs.flatMap((x) => {
+    const m = (x.m as unknown as Shared).storeMetrics;
+    return m ? [{ l: x.l, c: m.counters, merged: m.conflictsResolved }] : [];
+  });
+  out.gauge(
+    "bobcat_session_store_operations_total",
+    "Store reads and writes (consistency: shared).",
+    shared.flatMap((x) => [[{ ...x.l, op: "read" }, x.c.reads], [{ ...x.l, op: "write" }, x.c.writes]] as const),
+    "counter",
+  );
+  out.gauge(
+    "bobcat_session_store_conflicts_total",
+    "Conditional writes refused because another instance wrote first (consistency: shared).",
+    shared.map((x) => [x.l, x.c.conflicts]),
+    "counter",
+  );
+  out.gauge(
+    "bobcat_session_store_conflicts_resolved_total",
+    "Changes re-applied onto a newer stored version (consistency: shared).",
+    shared.map((x) => [x.l, x.merged]),
+    "counter",
+  );
+  out.gauge(
+    "bobcat_session_store_errors_total",
+    "Store operations that failed (consistency: shared).",
+    shared.map((x) => [x.l, x.c.errors]),
+    "counter",
   );
 
   const mem = process.memoryUsage();

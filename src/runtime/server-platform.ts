@@ -10,14 +10,15 @@ import type { Platform } from "../core/platform.ts";
 import { serveStatic } from "../core/static/index.ts";
 import { BUILTIN_APPS } from "../apps/index.ts";
 import { createDataSources } from "../datasource/index.ts";
-import { PersistentManager, StandardManager } from "../session/index.ts";
+import { StandardManager } from "../session/index.ts";
+import { createPersistentManager } from "../session/consistency.ts";
 
 export const SERVER_PLATFORM: Platform = {
   name: "a server",
   builtinApps: BUILTIN_APPS,
   createManager: (config, context) =>
     config.className === "PersistentManager"
-      ? new PersistentManager(config, context)
+      ? createPersistentManager(config, context)
       : new StandardManager(config, context),
   createDataSources,
   importModule: importHandlerModule,

@@ -14,6 +14,7 @@ import { type AttributeFrame, decodeSessionData, encodeSessionData, type Session
 import { type SessionHost, StandardSession } from "./session.ts";
 import { type ManagerStats, SessionStatistics } from "./stats.ts";
 import type { SessionListener } from "./types.ts";
+import type { StoreStatus } from "./stores/versioned.ts";
 
 export type ManagerState = "new" | "starting" | "started" | "stopping" | "stopped";
 
@@ -239,6 +240,11 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
     }
     session.expire(true);
     return true;
+  }
+
+  /** What the manager app shows about the store: null for managers without one. */
+  storeStatus(): Promise<StoreStatus | null> {
+    return Promise.resolve(null);
   }
 
   getStats(): ManagerStats {

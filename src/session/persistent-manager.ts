@@ -31,6 +31,7 @@ import type { StandardSession } from "./session.ts";
 import type { SessionSnapshot, Store } from "./store.ts";
 import { storeFromConfig } from "./stores/create.ts";
 import { type LifecycleStore, StoreUnavailableError } from "./stores/store-base.ts";
+import type { StoreStatus } from "./stores/versioned.ts";
 
 export type { PersistentManagerOptions };
 
@@ -120,6 +121,7 @@ export class PersistentManager extends ManagerBase<PersistentManagerConfig> {
   /** Writes that failed while the store was unavailable, latest intent per id, oldest first. */
   private readonly backlog = new Map<string, PendingWrite>();
   private storeDown = false;
+  private lastError: { message: string; at: number } | null = null;
   private sweep: Promise<void> | null = null;
   private flushing = false;
 
@@ -716,6 +718,7 @@ export class PersistentManager extends ManagerBase<PersistentManagerConfig> {
 
   private storeFailed(what: string, err: unknown): void {
     const detail = describeError(err);
+    this.lastError = { message: `${what}: ${detail}`, at: Date.now() };
     // The stores' own errors already name the store (and the table).
     const store = String(this.storeImpl);
     const message = `[${this.name}] ${what} failed` +
@@ -737,6 +740,20 @@ export class PersistentManager extends ManagerBase<PersistentManagerConfig> {
   }
 
   // --- Statistics ----------------------------------------------------------------------------------
+
+  override async storeStatus(): Promise<StoreStatus> {
+    const stored = await this.storeImpl.getSize().catch(() => null);
+    return {
+      store: String(this.storeImpl),
+      consistency: "sticky",
+      sessionsStored: stored,
+      pendingWrites: this.backlog.size + this.queuedWrites,
+      pendingWritesLimit: this.backlogLimit + QUEUED_WRITES,
+      conflictsResolved: 0,
+      lastError: this.lastError?.message ?? null,
+      lastErrorAt: this.lastError?.at ?? null,
+    };
+  }
 
   /** Sessions in memory plus those only in the store (Tomcat's getActiveSessionsFull). */
   async getActiveSessionsFull(): Promise<number> {

@@ -2,22 +2,29 @@
  * Builds the `<Store>` a config describes, from the store classes this program has. It holds no
  * server state: the table says which implementations were loaded. DataSourceStore is always
  * here; FileStore joins when src/session/stores/index.ts is loaded (servers). Edge runtimes,
- * which have no files, never load it, so a FileStore there is a clear error.
+ * which have no files, never load it, so a FileStore there is a clear error. RedisStore (ioredis,
+ * which needs Node's net module) joins the same way.
  */
 import { BobcatError } from "../../util/errors.ts";
 import { type StoreAttributes, type StoreConfig, storeConfig, type StoreContext } from "../config.ts";
 import { DataSourceStore } from "./data-source-store.ts";
-import type { FileStoreConfig } from "../config.ts";
+import type { FileStoreConfig, RedisStoreConfig } from "../config.ts";
 import type { LifecycleStore } from "./store-base.ts";
 
 /** A `<Store>` element's attributes as code writes them; `className` picks the implementation. */
 export type StoreOptions = StoreAttributes & { className: string };
 
 let fileStore: ((config: FileStoreConfig, context: StoreContext) => LifecycleStore) | undefined;
+let redisStore: ((config: RedisStoreConfig, context: StoreContext) => LifecycleStore) | undefined;
 
 /** Makes FileStore available (src/session/stores/index.ts, loaded by servers only). */
 export function registerFileStore(make: (config: FileStoreConfig, context: StoreContext) => LifecycleStore): void {
   fileStore = make;
+}
+
+/** Makes RedisStore available (src/session/stores/index.ts, loaded by servers only). */
+export function registerRedisStore(make: (config: RedisStoreConfig, context: StoreContext) => LifecycleStore): void {
+  redisStore = make;
 }
 
 /**
@@ -52,6 +59,17 @@ export function createStore(options: StoreOptions, context: StoreContext = {}): 
 /** The store of a validated `<Store>`. */
 export function storeFromConfig(config: StoreConfig, context: StoreContext = {}): LifecycleStore {
   if (config.className === "DataSourceStore") return new DataSourceStore(config, context);
+  if (config.className === "RedisStore") {
+    if (redisStore) return redisStore(config, context);
+    throw new BobcatError(
+      "session.noStoreClass",
+      `<Store> of ${context.name ?? "the context"}: RedisStore needs TCP sockets, which this runtime does not offer`,
+      {
+        where: { attribute: "className" },
+        fix: "Use className: DataSourceStore with a postgres:// resource, or run bobcat as a server.",
+      },
+    );
+  }
   if (fileStore) return fileStore(config, context);
   throw new BobcatError(
     "session.noStoreClass",

@@ -1,0 +1,56 @@
+/**
+ * The `consistency` attribute of a PersistentManager: `sticky` (default) is PersistentManager
+ * itself — the instance that holds a session owns it and the store is its backup (with the
+ * Engine's jvmRoute and JvmRouteBinderValve for failover); `shared` is SharedManager — the store
+ * holds every session and any instance serves any request (see shared-manager.ts for what each
+ * guarantees). This module builds the shared one from the same `<Manager>` and `<Store>` attributes.
+ */
+import { BobcatError } from "../util/errors.ts";
+import type { ManagerContext, PersistentManagerConfig } from "./config.ts";
+import type { ManagerBase } from "./manager-base.ts";
+import { PersistentManager } from "./persistent-manager.ts";
+import { SharedManager } from "./shared-manager.ts";
+import { DataSourceStore } from "./stores/data-source-store.ts";
+import { RedisStore } from "./stores/redis-store.ts";
+import type { VersionedStore } from "./stores/versioned.ts";
+
+export type Consistency = PersistentManagerConfig["consistency"];
+
+/** A PersistentManager for `consistency: sticky`, a SharedManager for `shared`. */
+export function createPersistentManager(config: PersistentManagerConfig, context: ManagerContext): ManagerBase {
+  if (config.consistency === "sticky") return new PersistentManager(config, context);
+  const store = config.store;
+  const storeContext = { workDir: context.workDir, dataSources: context.dataSources, name: context.name };
+  let load: () => Promise<VersionedStore>;
+  if (store?.className === "RedisStore") {
+    const redis = new RedisStore(store, storeContext);
+    load = () => Promise.resolve(redis);
+  } else if (store?.className === "DataSourceStore") {
+    const inner = new DataSourceStore(store, storeContext);
+    if (inner.dataSource.dialect === "sqlite") {
+      throw new BobcatError(
+        "store.sharedSqlite",
+        `${inner}: consistency shared needs PostgreSQL or MySQL/MariaDB; an SQLite file is one machine's`,
+        {
+          where: { attribute: "consistency" },
+          fix: "Use a postgres:// or mysql:// data source (or a RedisStore), or consistency: sticky.",
+        },
+      );
+    }
+    load = async () =>
+      new (await import("./stores/versioned-sql.ts")).VersionedSqlStore(inner, store.sessionVersionCol);
+  } else {
+    throw new BobcatError(
+      "session.badAttribute",
+      `PersistentManager ${context.name ?? ""}: consistency shared needs a DataSourceStore or a RedisStore${
+        store ? `, not a ${store.className}` : ""
+      }`,
+      {
+        where: { attribute: "consistency" },
+        fix:
+          "Use store: { className: DataSourceStore, dataSourceName: <postgres or mysql resource> } or { className: RedisStore, url: redis://... }, or consistency: sticky.",
+      },
+    );
+  }
+  return new SharedManager(config, context, load);
+}

@@ -1,0 +1,376 @@
+/**
+ * The shared (non-sticky) consistency mode of PersistentManager (`consistency: shared`): the
+ * store, not any instance's memory, holds each session, so any instance may serve any request.
+ *
+ * What it guarantees (README "Sessions across instances"):
+ * - every request reads the current version from the store; a copy this instance already holds
+ *   is validated by its version number alone (one round trip, no session data transferred);
+ * - at the end of a request only what it changed is written (attributes set or removed, the
+ *   timeout, the login), conditionally on the version it read; when another instance wrote in
+ *   between, the change is re-applied onto the newer version and written again, so changes to
+ *   different attributes are never lost, and two changes of the same attribute resolve
+ *   last-writer-wins per attribute (`conflictsResolved` counts these merges);
+ * - invalidation wins over everything: it deletes the stored session whatever its version, and a
+ *   later write conditional on an older version finds nothing and writes nothing (no resurrection);
+ * - a change of session id moves the stored session in one atomic step, conditional on the version;
+ * - a response that acknowledges a change is sent only once the change is in the store; when the
+ *   store cannot be reached the request gets 503 and nothing is acknowledged;
+ * - stored sessions that time out are expired (sessionDestroyed fires) by exactly one instance.
+ * Concurrent read-modify-write of the *same* attribute from two requests is last-writer-wins: use
+ * sticky mode (one owner serializes them in memory) when a counter must count every request.
+ */
+import { BobcatError } from "../util/errors.ts";
+import { describeError, ManagerBase } from "./manager-base.ts";
+import type { ManagerContext, PersistentManagerConfig } from "./config.ts";
+import { SessionNotStoredError } from "./persistent-manager.ts";
+import { type AttributeFrame, decodeSessionData, encodeSessionData, type SessionRecord } from "./record.ts";
+import type { StandardSession } from "./session.ts";
+import type { StoreCounters, StoreStatus, VersionedStore, VersionedWrite } from "./stores/versioned.ts";
+
+/** What a request's session was when it was read: the base its changes are computed against. */
+interface Base {
+  /** The id it is stored under (the old one after changeSessionId). */
+  id: string;
+  version: number;
+  frames: Map<string, Uint8Array>;
+  maxInactive: number;
+  auth: string;
+  storedAccess: number;
+}
+
+interface Change {
+  set: Map<string, Uint8Array>;
+  removed: string[];
+  maxInactive: boolean;
+  auth: boolean;
+}
+
+/** A later access is written (without a new version) once the stored one is this much older. */
+const TOUCH_INTERVAL_MS = 1000;
+/** Re-applications onto newer versions before a write gives up (only under extreme contention). */
+const MAX_MERGES = 25;
+/** Sessions whose data this instance keeps to validate by version alone. */
+const CACHE_SIZE = 10000;
+/** Expired sessions taken per claim, and claims per sweep. */
+const EXPIRE_BATCH = 200;
+const EXPIRE_ROUNDS = 10;
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function authKey(r: SessionRecord): string {
+  return JSON.stringify([r.authType, r.principal]);
+}
+
+export class SharedManager extends ManagerBase<PersistentManagerConfig> {
+  private storeRef: VersionedStore | null = null;
+  private readonly loadStore: () => Promise<VersionedStore>;
+  private readonly limit: number;
+  private readonly bases = new WeakMap<StandardSession, Base>();
+  private readonly cache = new Map<string, { version: number; data: Uint8Array }>();
+  private readonly commits = new Set<Promise<unknown>>();
+  private conflictsResolved = 0;
+  private lastError: string | null = null;
+  private lastErrorAt: number | null = null;
+
+  /**
+   * The validated `<Manager>` (consistency: shared; the swap settings mean nothing here) and its
+   * store, or how to get it at start (a DataSourceStore's queries load drizzle-orm only then).
+   */
+  constructor(
+    config: PersistentManagerConfig,
+    context: ManagerContext,
+    store: VersionedStore | (() => Promise<VersionedStore>),
+  ) {
+    super(config, context);
+    this.loadStore = typeof store === "function" ? store : () => Promise.resolve(store);
+    this.limit = config.storeBacklogLimit;
+  }
+
+  get store(): VersionedStore {
+    if (!this.storeRef) throw new BobcatError("session.lifecycle", `[${this.name}] the session manager is not started`);
+    return this.storeRef;
+  }
+
+  override get hasStore(): boolean {
+    return true;
+  }
+
+  /** Store operations in flight (reads and writes of requests, sweeps). */
+  get pendingWrites(): number {
+    return this.storeRef?.counters.inFlight ?? 0;
+  }
+
+  protected async startInternal(): Promise<void> {
+    const store = await this.loadStore();
+    store.setManager(this);
+    this.storeRef = store;
+    await this.store.start?.();
+  }
+
+  /** Nothing to save: the store holds every session. Requests still writing are waited for. */
+  protected async stopInternal(): Promise<void> {
+    while (this.commits.size) await Promise.allSettled([...this.commits]);
+    // The objects in memory are copies: stopping must not tell listeners they were destroyed.
+    this.sessions.clear();
+    await this.store.stop?.();
+  }
+
+  /** The store's operation counters and the merges made, as they are now (for /metrics); null before start. */
+  get storeMetrics(): { counters: StoreCounters; conflictsResolved: number } | null {
+    return this.storeRef ? { counters: this.storeRef.counters, conflictsResolved: this.conflictsResolved } : null;
+  }
+
+  override async storeStatus(): Promise<StoreStatus> {
+    // The counters as they are now: counting the stored sessions may take a while on a slow store.
+    const c = { ...this.store.counters };
+    const stored = await this.store.count().catch(() => null);
+    return {
+      store: String(this.store),
+      consistency: "shared",
+      sessionsStored: stored,
+      pendingWrites: c.inFlight,
+      pendingWritesLimit: this.limit,
+      conflictsResolved: this.conflictsResolved,
+      lastError: this.lastError ?? c.lastError,
+      lastErrorAt: this.lastErrorAt ?? c.lastErrorAt,
+      counters: c,
+    };
+  }
+
+  private failed(what: string, err: unknown): SessionNotStoredError {
+    this.lastError = `${what}: ${describeError(err)}`;
+    this.lastErrorAt = Date.now();
+    this.log.warn(`[${this.name}] ${what} failed on ${this.store}: ${describeError(err)}`);
+    return new SessionNotStoredError(what, err);
+  }
+
+  private checkRoom(what: string): void {
+    if (this.store.counters.inFlight < this.limit) return;
+    throw this.failed(
+      what,
+      new Error(`${this.store.counters.inFlight} store operations are waiting (storeBacklogLimit ${this.limit})`),
+    );
+  }
+
+  /**
+   * The session as the store holds it now, as a copy for this request alone. A session that
+   * timed out is not returned (the sweep expires it, with events, on one instance).
+   */
+  override async findSession(id: string | null | undefined): Promise<StandardSession | null> {
+    if (!id) return null;
+    if (this.state !== "started") return null;
+    this.checkRoom(`Reading session [${id}]`);
+    const cached = this.cache.get(id);
+    let stored;
+    try {
+      stored = await this.store.fetch(id, cached?.version);
+      if (stored && !stored.data && (!cached || cached.version !== stored.version)) stored = await this.store.fetch(id);
+    } catch (err) {
+      throw this.failed(`Reading session [${id}]`, err);
+    }
+    if (!stored) {
+      this.cache.delete(id);
+      return null;
+    }
+    const data = stored.data ?? cached!.data;
+    const now = this.now();
+    if (stored.maxInactive > 0 && now - stored.lastAccess >= stored.maxInactive * 1000) return null;
+    this.cache.delete(id);
+    this.cache.set(id, { version: stored.version, data });
+    if (this.cache.size > CACHE_SIZE) this.cache.delete(this.cache.keys().next().value!);
+    let record: SessionRecord;
+    try {
+      record = decodeSessionData(data);
+    } catch (err) {
+      this.log.error(`[${this.name}] stored session [${id}] cannot be read: ${describeError(err)}`);
+      return null;
+    }
+    if (!record.isValid || record.id !== id) return null;
+    const access = Math.max(record.lastAccessedTime, stored.lastAccess);
+    record.lastAccessedTime = record.thisAccessedTime = access;
+    record.isNew = false;
+    const session = this.fromRecord(record);
+    this.bases.set(session, {
+      id,
+      version: stored.version,
+      frames: new Map(record.attributes.map((a) => [a.name, a.frame])),
+      maxInactive: record.maxInactiveInterval,
+      auth: authKey(record),
+      storedAccess: stored.lastAccess,
+    });
+    this.sessions.set(id, session);
+    return session;
+  }
+
+  /** Concurrent requests of one session hold their own copies; the one renamed is this request's. */
+  override changeSessionId(session: StandardSession, newId?: string): string {
+    if (session.isValidInternal() && this.sessions.get(session.id) !== session) this.sessions.set(session.id, session);
+    return super.changeSessionId(session, newId);
+  }
+
+  override commit(sessions: readonly StandardSession[]): Promise<void> | undefined {
+    const writes = sessions.map((s) => this.write(s));
+    const all = Promise.all(writes).then(() => {});
+    this.commits.add(all);
+    const done = () => {
+      this.commits.delete(all);
+      for (const s of sessions) if (this.sessions.get(s.id) === s) this.sessions.delete(s.id);
+    };
+    all.then(done, done);
+    return all;
+  }
+
+  override whenIdle(): Promise<void> {
+    return Promise.allSettled([...this.commits]).then(() => {});
+  }
+
+  private writeOf(session: StandardSession, record: SessionRecord): VersionedWrite {
+    return {
+      id: session.id,
+      data: encodeSessionData(record),
+      lastAccess: session.lastAccessedTimeInternal,
+      maxInactive: record.maxInactiveInterval,
+    };
+  }
+
+  private async write(session: StandardSession): Promise<void> {
+    const base = this.bases.get(session);
+    const what = `The change to session [${session.id}]`;
+    if (!session.isValidInternal()) {
+      // Invalidation wins: the stored session goes whatever its version.
+      if (!base) return;
+      this.cache.delete(base.id);
+      this.checkRoom(what);
+      try {
+        await this.store.remove(base.id);
+      } catch (err) {
+        throw this.failed(what, err);
+      }
+      return;
+    }
+    const record = this.toRecord(session);
+    this.checkRoom(what);
+    try {
+      if (!base) {
+        if (!(await this.store.create(this.writeOf(session, record)))) {
+          throw new BobcatError("session.idInUse", `session id [${session.id}] is already stored in ${this.store}`);
+        }
+        return;
+      }
+      const change = this.diff(base, record);
+      const renamed = base.id !== session.id;
+      if (!renamed && !change) {
+        if (session.lastAccessedTimeInternal - base.storedAccess >= TOUCH_INTERVAL_MS) {
+          await this.store.touch(session.id, session.lastAccessedTimeInternal, record.maxInactiveInterval);
+        }
+        return;
+      }
+      let expected = base.version;
+      let next = record;
+      for (let merges = 0;; merges++) {
+        const w = this.writeOf(session, next);
+        const version = renamed ? await this.store.rename(base.id, w, expected) : await this.store.replace(w, expected);
+        if (version !== null) {
+          if (renamed) this.cache.delete(base.id);
+          this.cache.delete(w.id);
+          this.cache.set(w.id, { version, data: w.data });
+          return;
+        }
+        if (merges >= MAX_MERGES) {
+          throw new Error(`${MAX_MERGES} newer versions were written while this change was being applied`);
+        }
+        const current = await this.store.fetch(base.id);
+        const currentRecord = current?.data ? decodeSessionData(current.data) : null;
+        if (!current || !currentRecord || !currentRecord.isValid) {
+          // Invalidated (or renamed) by another request meanwhile: invalidation wins.
+          this.cache.delete(base.id);
+          this.log.debug(`[${this.name}] session [${base.id}] was invalidated elsewhere; its change is dropped`);
+          return;
+        }
+        this.conflictsResolved++;
+        next = this.merge(currentRecord, change, record, session);
+        expected = current.version;
+      }
+    } catch (err) {
+      if (err instanceof SessionNotStoredError) throw err;
+      throw this.failed(what, err);
+    }
+  }
+
+  private diff(base: Base, record: SessionRecord): Change | null {
+    const set = new Map<string, Uint8Array>();
+    const seen = new Set<string>();
+    for (const a of record.attributes) {
+      seen.add(a.name);
+      const old = base.frames.get(a.name);
+      if (!old || !sameBytes(old, a.frame)) set.set(a.name, a.frame);
+    }
+    const removed = [...base.frames.keys()].filter((n) => !seen.has(n));
+    const maxInactive = record.maxInactiveInterval !== base.maxInactive;
+    const auth = authKey(record) !== base.auth;
+    return set.size || removed.length || maxInactive || auth ? { set, removed, maxInactive, auth } : null;
+  }
+
+  /** This request's changes re-applied onto the newer stored version (per attribute: this write wins). */
+  private merge(current: SessionRecord, change: Change | null, ours: SessionRecord, session: StandardSession) {
+    const attributes = new Map(current.attributes.map((a) => [a.name, a.frame]));
+    if (change) {
+      for (const [name, frame] of change.set) attributes.set(name, frame);
+      for (const name of change.removed) attributes.delete(name);
+    }
+    const merged: SessionRecord = {
+      ...current,
+      id: session.id,
+      lastAccessedTime: Math.max(current.lastAccessedTime, ours.lastAccessedTime),
+      thisAccessedTime: Math.max(current.thisAccessedTime, ours.thisAccessedTime),
+      maxInactiveInterval: change?.maxInactive ? ours.maxInactiveInterval : current.maxInactiveInterval,
+      authType: change?.auth ? ours.authType : current.authType,
+      principal: change?.auth ? ours.principal : current.principal,
+      attributes: [...attributes].map(([name, frame]): AttributeFrame => ({ name, frame })),
+    };
+    return merged;
+  }
+
+  /** Sessions that timed out in the store: each is claimed by one instance, which tells the listeners. */
+  override async processExpires(): Promise<void> {
+    let expired = 0;
+    try {
+      for (let round = 0; round < EXPIRE_ROUNDS; round++) {
+        const claimed = await this.store.claimExpired(this.now(), EXPIRE_BATCH);
+        for (const { id, data } of claimed) {
+          expired++;
+          this.cache.delete(id);
+          if (!data) continue;
+          try {
+            const session = this.deserializeSession(data);
+            session.setValid(true);
+            session.expire(true);
+          } catch (err) {
+            this.log.warn(
+              `[${this.name}] expired session [${id}] could not be read for its listeners: ${describeError(err)}`,
+            );
+          }
+        }
+        if (claimed.length < EXPIRE_BATCH) break;
+      }
+    } catch (err) {
+      this.lastError = `expiring stored sessions: ${describeError(err)}`;
+      this.lastErrorAt = Date.now();
+      this.log.warn(`[${this.name}] expiring stored sessions in ${this.store} failed: ${describeError(err)}`);
+    }
+    if (expired) this.log.debug(`[${this.name}] expired ${expired} stored session(s)`);
+  }
+
+  /** The manager app's "expire": removes the stored session (its listeners fire here if it is in use here). */
+  override expireSession(id: string): boolean {
+    const live = this.sessions.get(id);
+    if (live) live.expire(true);
+    this.cache.delete(id);
+    void this.store.remove(id).catch((err) => this.failed(`Expiring session [${id}]`, err));
+    return true;
+  }
+}
