@@ -113,11 +113,12 @@ export async function rebind<T>(bind: () => T, config: ConnectorConfig, giveUp?:
     try {
       return bind();
     } catch (e) {
-      if (attempt >= 50) {
+      if (attempt >= 70) {
         giveUp?.();
         throw listenError(e, config);
       }
-      await new Promise((r) => setTimeout(r, 20));
+      // The old socket is usually free within a millisecond or two: retry soon, then less often.
+      await new Promise((r) => setTimeout(r, attempt < 20 ? 1 : 20));
     }
   }
 }
