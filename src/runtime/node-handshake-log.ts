@@ -24,16 +24,14 @@ export function logHandshakeFailure(
   const peer = socket.remoteAddress !== undefined
     ? socket
     : ((socket as { _parent?: { remoteAddress?: string; remotePort?: number } })._parent ?? socket);
-  const text = `${err.code} ${err.message}`;
-  const reason =
-    /UNSUPPORTED_PROTOCOL|WRONG_VERSION|VERSION_TOO_LOW|PROTOCOL_VERSION|SignatureAlgorithmsExtensionRequired|UnsupportedVersion/i
-        .test(text)
-      ? `the client offered no protocol this host enables (enabled: ${enabled})`
-      : /NO_SHARED_CIPHER|HANDSHAKE_FAILURE|NO_CIPHERS|peer is incompatible/i.test(text)
-      ? `no cipher suite or signature algorithm in common (protocols enabled: ${enabled})`
-      : /ECONNRESET|socket hang up/i.test(text)
-      ? "the client closed the connection during the handshake"
-      : `protocols enabled: ${enabled}`;
+  const why = handshakeFailureReason(err);
+  const reason = why === "protocol"
+    ? `the client offered no protocol this host enables (enabled: ${enabled})`
+    : why === "cipher"
+    ? `no cipher suite or signature algorithm in common (protocols enabled: ${enabled})`
+    : why === "client_closed"
+    ? "the client closed the connection during the handshake"
+    : `protocols enabled: ${enabled}`;
   hlog.debug(
     `${connector}: Handshake failed for client connection from IP address [${peer.remoteAddress}] and port [${peer.remotePort}], SNI [${
       sni ?? "none"
@@ -41,10 +39,14 @@ export function logHandshakeFailure(
   );
 }
 
-/** A bounded label for a failed handshake (the metrics' reason). */
+/** Why a handshake failed, as a bounded label: the metrics' reason and the debug log's sentence. */
 export function handshakeFailureReason(err: Error & { code?: string }): string {
   const text = `${err.code} ${err.message}`;
-  if (/UNSUPPORTED_PROTOCOL|WRONG_VERSION|VERSION_TOO_LOW|PROTOCOL_VERSION|UnsupportedVersion/i.test(text)) {
+  // Deno says SignatureAlgorithmsExtensionRequired to a TLS 1.0/1.1 ClientHello: a protocol matter.
+  if (
+    /UNSUPPORTED_PROTOCOL|WRONG_VERSION|VERSION_TOO_LOW|PROTOCOL_VERSION|SignatureAlgorithmsExtensionRequired|UnsupportedVersion/i
+      .test(text)
+  ) {
     return "protocol";
   }
   if (/NO_SHARED_CIPHER|HANDSHAKE_FAILURE|NO_CIPHERS|peer is incompatible|SignatureAlgorithms/i.test(text)) {

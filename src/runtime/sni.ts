@@ -6,7 +6,7 @@
  * Request — Tomcat's strictSni (which answers 400 to any other config, even an identical one).
  */
 import { createHash } from "node:crypto";
-import { isIP } from "node:net";
+import { parseIp } from "../util/ip.ts";
 import type { TlsInfo } from "../core/context.ts";
 import type { ConnectorTls, TlsHost } from "./tls-material.ts";
 
@@ -19,7 +19,7 @@ export function sniLookup<T>(byName: Map<string, T>, fallback: T, servername: st
   if (!servername) return fallback;
   let name = servername.toLowerCase();
   if (name.endsWith(".")) name = name.slice(0, -1);
-  if (isIP(name)) return fallback;
+  if (parseIp(name)) return fallback;
   const exact = byName.get(name);
   if (exact) return exact;
   const dot = name.indexOf(".");
