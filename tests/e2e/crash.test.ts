@@ -55,8 +55,7 @@ const LOAD_MS = 3000;
 /** Every LOGOUT_EVERY-th request of a client logs out; the next one starts a new session. */
 const LOGOUT_EVERY = 20;
 
-/** nodeCompat: the same server on the node-compat back-end (BOBCAT_BACKEND=node-compat). */
-function config(port: number, store: StoreKind, maxIdleBackup: number, nodeCompat = false): string {
+function config(port: number, store: StoreKind, maxIdleBackup: number): string {
   const resources = store === "sqlite"
     ? `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, url: "sqlite:work/sessions.db" }\n`
     : store === "postgres"
@@ -157,7 +156,8 @@ async function crashRun(
   const base = tempDir();
   dirs.push(base);
   const port = await freePort();
-  const cfg = config(port, store, maxIdleBackup, nodeCompat);
+  const cfg = config(port, store, maxIdleBackup);
+  // nodeCompat: the same server on the node-compat back-end.
   const backendEnv: Record<string, string> = nodeCompat ? { BOBCAT_BACKEND: "node-compat" } : {};
   writeFiles(base, { "app.ts": APP, "conf/server.yaml": cfg });
   if (store === "postgres") pg.psql(`DROP TABLE IF EXISTS "tomcat$sessions"`);

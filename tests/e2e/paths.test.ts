@@ -36,19 +36,18 @@ const APP = `export default { fetch(req, ctx) {
   return Response.json({ url: req.url, path: u.pathname, search: u.search, requestURI: ctx.requestURI, serverName: ctx.serverName, method: req.method });
 } };`;
 
-function config(http: number, https: number, compat: boolean): string {
-  const extra = "";
+function config(http: number, https: number): string {
   return `server:
   services:
     - connectors:
         - port: ${http}
           address: 127.0.0.1
           redirectPort: ${https}
-${extra}        - port: ${https}
+        - port: ${https}
           address: 127.0.0.1
           SSLEnabled: true
           upgradeProtocols: [{ className: Http2Protocol }]
-${extra}          sslHostConfigs:
+          sslHostConfigs:
             - certificates:
                 - certificateFile: ${PKI}/localhost-rsa.pem
                   certificateKeyFile: ${PKI}/localhost-rsa-key.pem
@@ -175,7 +174,7 @@ beforeAll(async () => {
         runtime,
         base,
         files: FILES,
-        config: config(http, https, compat),
+        config: config(http, https),
         connectors: 2,
         timeoutMs: 60000,
         env: compat ? { BOBCAT_BACKEND: "node-compat" } : {},
