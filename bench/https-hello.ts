@@ -1,11 +1,16 @@
 #!/usr/bin/env bun
 /**
  * HTTPS keep-alive hello world: bobcat (full routing: engine › host › context, request
- * context, limiter) against a raw Bun.serve with the same certificate, measured side by
- * side in one run with wrk, rounds interleaved. Prints req/s, requests per server CPU-second
- * (steadier on a shared machine) and bobcat's ratio to raw. Target: ratio >= 0.85.
+ * context, limiter) against the raw server of the same runtime (Bun.serve, or Deno.serve with
+ * --runtime deno) with the same certificate, measured side by side in one run with wrk, rounds
+ * interleaved. Prints req/s, requests per server CPU-second (steadier on a shared machine) and
+ * bobcat's ratio to raw. Targets (issue 15): HTTPS >= 0.9, plain HTTP (--plain) >= 0.85.
  *
  *   bun bench/https-hello.ts [--rounds 3] [--duration 8] [--connections 32] [--runtime bun|deno] [--body BYTES]
+ *                            [--plain] [--without-fast-path]
+ *
+ * --without-fast-path adds a third server: bobcat with BOBCAT_SYNC_FAST_PATH=0, i.e. without
+ * the Bun back-end's synchronous fast path (src/runtime/bun.ts), to show what that branch buys.
  *
  * --body 16384 shows what a response of a few KB costs: on Deno, without TCP_NODELAY, each one
  * would wait ~40 ms for a delayed ACK (see src/runtime/deno-nodelay.ts).
@@ -23,6 +28,9 @@ const duration = Number(opt("--duration", "8"));
 const connections = Number(opt("--connections", "32"));
 const runtime = opt("--runtime", "bun");
 const bodySize = Number(opt("--body", "0"));
+const plain = process.argv.includes("--plain");
+const withoutFastPath = process.argv.includes("--without-fast-path");
+const scheme = plain ? "http" : "https";
 const pki = join(root, "tests/fixtures/pki");
 const cert = join(pki, "localhost-rsa.pem");
 const key = join(pki, "localhost-rsa-key.pem");
@@ -63,12 +71,14 @@ server:
     - connectors:
         - port: ${bobPort}
           address: 127.0.0.1
-          SSLEnabled: true
+${
+    plain ? "" : `          SSLEnabled: true
           sslHostConfigs:
             - certificates:
                 - certificateFile: ${cert}
                   certificateKeyFile: ${key}
-      engine:
+`
+  }      engine:
         defaultHost: localhost
         hosts:
           - name: localhost
@@ -89,32 +99,42 @@ const bobCmd = runtime === "deno"
     join(work, "server.yaml"),
   ]
   : [bin("bun"), join(root, "src/cli/main.ts"), "run", "--config", join(work, "server.yaml")];
-const raw = await start([
-  bin("bun"),
-  join(import.meta.dir, "raw-bun-serve.ts"),
-  String(rawPort),
-  cert,
-  key,
-  String(bodySize),
-]);
-const bob = await start(bobCmd);
+const rawArgs = [String(rawPort), plain ? "" : cert, plain ? "" : key, String(bodySize)];
+const rawName = runtime === "deno" ? "raw Deno.serve" : "raw Bun.serve";
+const raw = await start(
+  runtime === "deno"
+    ? [bin("deno"), "run", "-A", join(import.meta.dir, "raw-deno-serve.ts"), ...rawArgs]
+    : [bin("bun"), join(import.meta.dir, "raw-bun-serve.ts"), ...rawArgs],
+);
+const servers: Array<{ name: string; p: ChildProcess; port: number }> = [
+  { name: rawName, p: raw, port: rawPort },
+  { name: `bobcat (${runtime})`, p: await start(bobCmd), port: bobPort },
+];
+if (withoutFastPath) {
+  const port = await freePort();
+  const yaml = join(work, "server-slow.yaml");
+  writeFileSync(yaml, readFileSync(join(work, "server.yaml"), "utf8").replace(`port: ${bobPort}`, `port: ${port}`));
+  process.env.BOBCAT_SYNC_FAST_PATH = "0";
+  const p = await start(bobCmd.map((a) => (a.endsWith("server.yaml") ? yaml : a)));
+  delete process.env.BOBCAT_SYNC_FAST_PATH;
+  servers.push({ name: `bobcat (${runtime}), no sync fast path`, p, port });
+}
 
-const results: Record<string, ReturnType<typeof wrk>[]> = { "raw Bun.serve": [], [`bobcat (${runtime})`]: [] };
+const results: Record<string, ReturnType<typeof wrk>[]> = {};
+for (const s of servers) results[s.name] = [];
 try {
   for (let i = 0; i < rounds; i++) {
-    results["raw Bun.serve"]!.push(wrk(`https://127.0.0.1:${rawPort}/`, raw.pid!));
-    results[`bobcat (${runtime})`]!.push(wrk(`https://127.0.0.1:${bobPort}/`, bob.pid!));
+    for (const s of servers) results[s.name]!.push(wrk(`${scheme}://127.0.0.1:${s.port}/`, s.p.pid!));
   }
 } finally {
-  raw.kill("SIGKILL");
-  bob.kill("SIGTERM");
+  for (const s of servers) s.p.kill(s === servers[0] ? "SIGKILL" : "SIGTERM");
   rmSync(work, { recursive: true, force: true });
 }
 
 console.log(
-  `HTTPS keep-alive, ${
+  `${plain ? "plain HTTP" : "HTTPS"} keep-alive, ${
     bodySize > 0 ? `${bodySize}-byte body` : "hello world"
-  }, wrk -t1 -c${connections} -d${duration}s, ${rounds} interleaved rounds, RSA-2048, loopback`,
+  }, wrk -t1 -c${connections} -d${duration}s, ${rounds} interleaved rounds, ${plain ? "" : "RSA-2048, "}loopback`,
 );
 console.log("| server | median req/s | median req per server CPU-s | p99 per round |");
 console.log("|---|---|---|---|");
@@ -127,9 +147,11 @@ for (const [name, rs] of Object.entries(results)) {
     } |`,
   );
 }
-const [a, b] = Object.values(summary);
-console.log(
-  `ratio bobcat/raw: ${(b!.rps / a!.rps).toFixed(3)} by req/s, ${
-    (b!.perCpu / a!.perCpu).toFixed(3)
-  } by req per CPU-s (target >= 0.85: routing costs at most 15%)`,
-);
+const [a, ...others] = Object.entries(summary);
+for (const [name, b] of others) {
+  console.log(
+    `ratio ${name} / ${rawName}: ${(b.rps / a![1].rps).toFixed(3)} by req/s, ${
+      (b.perCpu / a![1].perCpu).toFixed(3)
+    } by req per CPU-s (target >= ${plain ? "0.85" : "0.9"})`,
+  );
+}

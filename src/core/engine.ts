@@ -28,7 +28,13 @@ import { createRealm } from "./realm.ts";
 import type { ResourceConfig } from "../config/model.ts";
 import { locateError, sourceOf } from "../config/validate.ts";
 import { RemoteIpValve, type RequestValve, SSLValve } from "./proxy-valves.ts";
-import { encodeSegment, normalizePath, readTarget } from "./request-target.ts";
+import {
+  encodeSegment,
+  type NormalizedPath,
+  normalizePath,
+  readTarget,
+  type RequestTarget,
+} from "./request-target.ts";
 import { logger } from "../util/log.ts";
 import type { RequestMetrics } from "./metrics.ts";
 import { bindRequest, ContextWebSockets } from "./websocket.ts";
@@ -98,6 +104,12 @@ export class ContextRuntime {
   readonly mimeTypes?: ReadonlyMap<string, string>;
   /** Set while the context is being reloaded: requests wait for it, then are routed again. */
   pending?: Promise<void>;
+  /**
+   * Nothing between the routing and the handler: no valves, constraints, authentication, store,
+   * error pages, HSTS or docBase. Set by start(); the synchronous fast path (Engine.handleSync)
+   * serves such a context.
+   */
+  direct = false;
   /** Origin allow-list, session refresh and the sockets of each session. */
   readonly webSockets: ContextWebSockets;
 
@@ -245,6 +257,9 @@ export class ContextRuntime {
       }
       this.errorReport = { showReport: report.showReport, showServerInfo: report.showServerInfo, pages };
     }
+    this.direct = this.handler !== undefined && this.config.docBase === undefined && this.valves.length === 0 &&
+      this.filters.length === 0 && this.constraints.empty && this.auth.empty && !this.sessions.manager.hasStore &&
+      this.errorReport === undefined && this.config.errorPages.length === 0 && this.hsts === undefined;
     this.started = true;
   }
 
@@ -440,29 +455,88 @@ export class Engine {
     return this.byName.get(hostname) ?? this.defaultHost;
   }
 
-  /** Answers synchronously when the handler does: Bun.serve has a faster path for that. */
-  handle(req: Request, connector: ConnectorInfo, conn: ConnectionInfo): Response | Promise<Response> {
+  /** Every request on the general path: counted for /metrics and written to the access logs where configured. */
+  handle(req: Request, connector: ConnectorInfo, conn: ConnectionInfo): Promise<Response> {
     if (this.logsAnywhere) return this.handleLogged(req, connector, conn);
     if (this.metrics) return this.handleMeasured(req, connector, conn);
     return this.route(req, connector, conn, null);
   }
 
-  /** Counted for /metrics, still answering synchronously when the handler does. */
-  private handleMeasured(req: Request, connector: ConnectorInfo, conn: ConnectionInfo): Response | Promise<Response> {
+  private async handleMeasured(req: Request, connector: ConnectorInfo, conn: ConnectionInfo): Promise<Response> {
     const start = performance.now();
     const seen: Seen = { ctx: null, host: undefined, context: undefined };
-    const res = this.route(req, connector, conn, seen);
-    // A response that becomes 101 Switching Protocols in the back-end counts as 101.
-    const status = (r: Response) => (conn.webSocket?.pending && r.status < 300 ? 101 : r.status);
+    const res = await this.route(req, connector, conn, seen);
+    this.measure(req, seen, finalStatus(res, conn), start);
+    return res;
+  }
+
+  // ══════════════════════════════════════════════════════════════════════════════════════════
+  // THE SYNCHRONOUS FAST PATH. Bun.serve (and Deno.serve) write a Response that the fetch
+  // handler returns synchronously at once; a Promise costs a trip through the microtask queue
+  // and a pending-request record in the runtime. So for a request routed to a "direct" context
+  // (a handler and nothing between it and the routing: see ContextRuntime.direct) on an engine
+  // without access logs, the handler is called here without an await, and a Response it returns
+  // synchronously goes straight back. Every other request, and a handler that returns a Promise
+  // or throws, continues on the general path, which is plain async code. The back-ends reach
+  // this through ConnectorPipeline.handleSync; bench/https-hello.ts --without-fast-path
+  // measures what it buys (BOBCAT_SYNC_FAST_PATH=0 turns it off).
+  // ══════════════════════════════════════════════════════════════════════════════════════════
+  handleSync(req: Request, connector: ConnectorInfo, conn: ConnectionInfo): Response | Promise<Response> {
+    if (this.logsAnywhere) return this.handleLogged(req, connector, conn);
+    const start = this.metrics ? performance.now() : 0;
+    const seen: Seen | null = this.metrics ? { ctx: null, host: undefined, context: undefined } : null;
+    const at = this.locate(req, connector, conn, seen);
+    let res: Response | Promise<Response>;
+    if ("answer" in at) res = at.answer;
+    else if (!at.context.direct || conn.webSocket) res = this.serve(req, connector, conn, seen, at);
+    else {
+      const context = at.context;
+      const ctx = this.requestContext(at, connector, conn);
+      if (seen) seen.ctx = ctx;
+      const r = this.routedPath(at, connector, ctx);
+      const sessions = context.sessions;
+      // Synchronous: a direct context's manager has no store to load the session from.
+      void sessions.prepare(req, ctx, r.params?.get(context.config.sessionCookieName.toLowerCase()) ?? null);
+      try {
+        res = context.handler!(context.path === "" && r.urlIsCanonical ? req : rebase(req, r, context), ctx);
+        if (res instanceof Response) res = sessions.finish(ctx, res);
+        else res = this.settle(req, at.pathname, context, ctx, res);
+      } catch (e) {
+        res = this.settle(req, at.pathname, context, ctx, Promise.reject(e));
+      }
+    }
+    if (!seen) return res;
     if (res instanceof Response) {
-      this.measure(req, seen, status(res), start);
+      this.measure(req, seen, finalStatus(res, conn), start);
       return res;
     }
     return res.then((r) => {
-      this.measure(req, seen, status(r), start);
+      this.measure(req, seen, finalStatus(r, conn), start);
       return r;
     });
   }
+
+  /** What the general path does after the handler of a direct context, when it did not answer synchronously. */
+  private async settle(
+    req: Request,
+    pathname: string,
+    context: ContextRuntime,
+    ctx: RequestContext,
+    outcome: Promise<Response>,
+  ): Promise<Response> {
+    try {
+      let res: Response;
+      try {
+        res = await outcome;
+      } catch (e) {
+        return sessionFailure(context.sessions, ctx, e);
+      }
+      return await context.sessions.finish(ctx, res);
+    } catch (e) {
+      return await this.internalError(req, pathname, e, context);
+    }
+  }
+  // ═══════════════════════════════ end of the synchronous fast path ═════════════════════════
 
   private measure(req: Request, seen: Seen, status: number, start: number): void {
     this.metrics!.record(
@@ -479,8 +553,7 @@ export class Engine {
     const startMs = Date.now();
     const seen: Seen = { ctx: null, host: undefined, context: undefined };
     const res = await this.route(req, connector, conn, seen);
-    // A response that becomes 101 Switching Protocols in the back-end.
-    const status = conn.webSocket?.pending && res.status < 300 ? 101 : res.status;
+    const status = finalStatus(res, conn);
     if (this.metrics) this.measure(req, seen, status, start);
     const len = res.headers.get("content-length");
     const entry = {
@@ -505,59 +578,77 @@ export class Engine {
     return res;
   }
 
-  /**
-   * The hot path: no URL object, no extra awaits for a plain handler context. `seen` collects
-   * what the access log needs when one is configured. The Host and the path are checked and
-   * normalised here, once (request-target.ts); everything after uses that one path.
-   */
-  private route(
+  /** The general path: the boundary and the mapping (locate), then everything else (serve). */
+  private async route(
     req: Request,
     connector: ConnectorInfo,
     conn: ConnectionInfo,
     seen: Seen | null,
-  ): Response | Promise<Response> {
+  ): Promise<Response> {
+    const at = this.locate(req, connector, conn, seen);
+    return "answer" in at ? await at.answer : await this.serve(req, connector, conn, seen, at);
+  }
+
+  /**
+   * The boundary and the mapping, synchronous and without a URL object: the Host and the path
+   * are checked and normalised here, once (request-target.ts); everything after uses that one
+   * path. Answers the requests that end here (400, OPTIONS *, TRACE, 421, health checks, 404, a
+   * context being redeployed); `seen` collects what the access log and the metrics need.
+   */
+  private locate(
+    req: Request,
+    connector: ConnectorInfo,
+    conn: ConnectionInfo,
+    seen: Seen | null,
+  ): Located | { answer: Response | Promise<Response> } {
     const target = readTarget(req.url, req.headers, conn);
-    if (!target.ok) return badRequest(req, target.reason);
+    if (!target.ok) return { answer: badRequest(req, target.reason) };
     if (target.rawPath === "*") {
       // "OPTIONS *" asks the server, not a resource (Tomcat answers it the same way).
-      return req.method === "OPTIONS"
-        ? new Response(null, { headers: { allow: ALLOWED_METHODS } })
-        : badRequest(req, '"*" is only a target for OPTIONS');
+      return {
+        answer: req.method === "OPTIONS"
+          ? new Response(null, { headers: { allow: ALLOWED_METHODS } })
+          : badRequest(req, '"*" is only a target for OPTIONS'),
+      };
     }
     const normalized = normalizePath(target.rawPath);
-    if (!normalized.ok) return badRequest(req, normalized.reason);
+    if (!normalized.ok) return { answer: badRequest(req, normalized.reason) };
     // Tomcat's allowTrace=false: TRACE never reaches an application.
-    if (req.method === "TRACE") return traceNotAllowed();
+    if (req.method === "TRACE") return { answer: traceNotAllowed() };
     const pathname = normalized.path;
     if (connector.hostCheck) {
       const refused = connector.hostCheck(target.host?.hostname ?? "", conn.tls);
       if (refused) {
         log.debug(`${connector.name}: 421 for ${conn.remoteAddr}: ${refused}`);
-        return errorPage(421, "The host header does not match the SNI host: open a new connection for this host");
+        return {
+          answer: errorPage(421, "The host header does not match the SNI host: open a new connection for this host"),
+        };
       }
     }
     const host = target.host ? this.hostFor(target.host.hostname) : this.defaultHost;
     for (const h of host.health) {
       const answer = h.answer(pathname);
-      if (answer) return answer;
+      if (answer) return { answer };
     }
     const context = host.match(pathname);
     if (seen) seen.host = host;
-    if (!context) return errorPage(404, `The requested resource [${pathname}] is not available`);
+    if (!context) return { answer: errorPage(404, `The requested resource [${pathname}] is not available`) };
     // Being redeployed: wait for the new one, then route again (it may be gone).
-    if (context.pending) return context.pending.then(() => this.route(req, connector, conn, seen));
+    if (context.pending) return { answer: context.pending.then(() => this.route(req, connector, conn, seen)) };
     if (seen) seen.context = context;
-    const serverName = connector.proxyName ?? target.host?.hostname ?? this.defaultHost.config.name.toLowerCase();
-    const serverPort = connector.proxyPort ?? (target.host?.port ? Number(target.host.port) : connector.port);
-    const ctx = new RequestContext(connector, conn, serverName, serverPort, context.path, target.rawPath);
-    for (const v of context.valves) v.apply(req, ctx);
-    if (conn.webSocket) ctx.webSockets = context.webSockets;
-    if (seen) seen.ctx = ctx;
-    for (const f of context.filters) {
-      const refused = f.check(ctx, connector.port);
-      if (refused) return context.errorReport ? applyErrorReport(refused, context.errorReport) : refused;
-    }
-    const req2: RoutedPath = {
+    return { target, normalized, pathname, context };
+  }
+
+  private requestContext(at: Located, connector: ConnectorInfo, conn: ConnectionInfo): RequestContext {
+    const host = at.target.host;
+    const serverName = connector.proxyName ?? host?.hostname ?? this.defaultHost.config.name.toLowerCase();
+    const serverPort = connector.proxyPort ?? (host?.port ? Number(host.port) : connector.port);
+    return new RequestContext(connector, conn, serverName, serverPort, at.context.path, at.target.rawPath);
+  }
+
+  private routedPath(at: Located, connector: ConnectorInfo, ctx: RequestContext): RoutedPath {
+    const { target, normalized, pathname, context } = at;
+    return {
       pathname,
       encoded: normalized.encoded,
       search: target.search,
@@ -565,29 +656,38 @@ export class Engine {
       params: normalized.params,
       // The handler gets the request as it came only when its URL already says all this.
       urlIsCanonical: target.origin !== "" && target.urlPath === normalized.encoded,
-      origin: target.origin || `${connector.scheme}://${hostForUrl(serverName)}:${connector.port}`,
+      origin: target.origin || `${connector.scheme}://${hostForUrl(ctx.serverName)}:${connector.port}`,
     };
-    const hsts = context.hsts && ctx.secure ? context.hsts : undefined;
+  }
+
+  /** The general path after the mapping: valves, access valves, then invoke, HSTS and the error report. */
+  private async serve(
+    req: Request,
+    connector: ConnectorInfo,
+    conn: ConnectionInfo,
+    seen: Seen | null,
+    at: Located,
+  ): Promise<Response> {
+    const context = at.context;
+    const ctx = this.requestContext(at, connector, conn);
+    // The handler's URL names the server as the request did, before a valve changes ctx.serverName.
+    const r = this.routedPath(at, connector, ctx);
+    for (const v of context.valves) v.apply(req, ctx);
+    if (conn.webSocket) ctx.webSockets = context.webSockets;
+    if (seen) seen.ctx = ctx;
     const report = context.errorReport;
-    let res: Response | Promise<Response>;
+    for (const f of context.filters) {
+      const refused = f.check(ctx, connector.port);
+      if (refused) return report ? applyErrorReport(refused, report) : refused;
+    }
+    let res: Response;
     try {
-      res = this.invoke(req, req2, context, ctx);
+      res = await this.invoke(req, r, context, ctx);
     } catch (e) {
-      const failed = this.internalError(req, pathname, e, context);
-      if (!report) return failed;
-      return failed instanceof Response
-        ? applyErrorReport(failed, report)
-        : failed.then((r) => applyErrorReport(r, report));
+      res = await this.internalError(req, at.pathname, e, context);
     }
-    if (res instanceof Response) {
-      if (report) res = applyErrorReport(res, report);
-      return hsts ? withHeader(res, "strict-transport-security", hsts) : res;
-    }
-    if (!hsts && !report) return res.then(undefined, (e) => this.internalError(req, pathname, e, context));
-    return res.then(undefined, (e) => this.internalError(req, pathname, e, context)).then((r) => {
-      if (report) r = applyErrorReport(r, report);
-      return hsts ? withHeader(r, "strict-transport-security", hsts) : r;
-    });
+    if (report) res = applyErrorReport(res, report);
+    return context.hsts && ctx.secure ? withHeader(res, "strict-transport-security", context.hsts) : res;
   }
 
   private internalError(
@@ -619,59 +719,41 @@ export class Engine {
     );
   }
 
-  /** Constraints, then the session lookup (async only when the client sent an id), then the handler. */
-  private invoke(
+  /** Constraints, then the session lookup (from the store, where the manager has one), then the handler. */
+  private async invoke(
     req: Request,
     r: RoutedPath,
     context: ContextRuntime,
     ctx: RequestContext,
-  ): Response | Promise<Response> {
+  ): Promise<Response> {
     if (!ctx.secure && !context.constraints.empty && context.constraints.needsSecure(req.method, r.relPath || "/")) {
       return secureRedirect(r.encoded, r.search, ctx.serverName, ctx.connector.redirectPort);
     }
     const urlSessionId = r.params?.get(context.config.sessionCookieName.toLowerCase()) ?? null;
-    const pending = context.sessions.prepare(req, ctx, urlSessionId);
-    if (pending) return pending.then(() => this.withSession(req, r, context, ctx));
-    return this.withSession(req, r, context, ctx);
-  }
-
-  private withSession(
-    req: Request,
-    r: RoutedPath,
-    context: ContextRuntime,
-    ctx: RequestContext,
-  ): Response | Promise<Response> {
+    await context.sessions.prepare(req, ctx, urlSessionId);
     const sessions = context.sessions;
-    let res: Response | Promise<Response>;
+    let res: Response;
     try {
-      if (context.auth.empty) res = this.dispatch(req, r, context, ctx);
+      if (context.auth.empty) res = await this.dispatch(req, r, context, ctx);
       else {
-        const outcome = context.auth.check(
+        const outcome = await context.auth.check(
           req,
           ctx,
           r.relPath,
           r.encoded + r.search,
           (page, status) => this.forward(req, r, context, ctx, page, status),
         );
-        const go = (o: Response | Request | undefined) =>
-          o instanceof Response ? o : this.dispatch(o ?? req, r, context, ctx);
-        res = outcome instanceof Promise ? outcome.then(go) : go(outcome);
+        res = outcome instanceof Response ? outcome : await this.dispatch(outcome ?? req, r, context, ctx);
+      }
+      if (context.config.errorPages.length > 0) {
+        // web.xml <error-page>: the page's body for the errors bobcat itself answers.
+        const page = isGeneratedError(res) ? context.errorPageFor(res.status) : undefined;
+        if (page) res = await this.withErrorPage(req, context, res, page);
       }
     } catch (e) {
       return sessionFailure(sessions, ctx, e);
     }
-    if (context.config.errorPages.length > 0) {
-      // web.xml <error-page>: the page's body for the errors bobcat itself answers.
-      res = Promise.resolve(res).then((x) => {
-        const page = isGeneratedError(x) ? context.errorPageFor(x.status) : undefined;
-        return page ? this.withErrorPage(req, context, x, page) : x;
-      });
-    }
-    if (res instanceof Response) return sessions.finish(ctx, res);
-    return res.then(
-      (x) => sessions.finish(ctx, x),
-      (e) => sessionFailure(sessions, ctx, e),
-    );
+    return await sessions.finish(ctx, res);
   }
 
   /** A page of the context served in place of the one asked for (FORM's login and error pages), as a GET. */
@@ -849,6 +931,19 @@ interface RoutedPath {
   urlIsCanonical: boolean;
   /** "scheme://authority" for URLs handed to handlers. */
   origin: string;
+}
+
+/** A request the boundary accepted and mapped to a context (Engine.locate). */
+interface Located {
+  target: RequestTarget & { ok: true };
+  normalized: NormalizedPath & { ok: true };
+  pathname: string;
+  context: ContextRuntime;
+}
+
+/** A response that becomes 101 Switching Protocols in the back-end counts (and is logged) as 101. */
+function finalStatus(res: Response, conn: ConnectionInfo): number {
+  return conn.webSocket?.pending && res.status < 300 ? 101 : res.status;
 }
 
 interface Seen {

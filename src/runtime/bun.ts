@@ -60,6 +60,8 @@ class BunConnection {
 
 export async function startBunNative({ config, tls, pipeline }: BackendOptions): Promise<Listener> {
   const handle = pipeline.handle;
+  // Bun.serve sends a Response returned synchronously at once: the synchronous fast path.
+  const handleSync = pipeline.handleSync;
   pipeline.bodyLimitEnforced = true;
   const hub = pipeline.webSockets;
   const serve = (t: typeof tls) => {
@@ -84,7 +86,7 @@ export async function startBunNative({ config, tls, pipeline }: BackendOptions):
       maxRequestBodySize: config.maxRequestBodySize < 0 ? Number.MAX_SAFE_INTEGER : config.maxRequestBodySize,
       fetch: hub
         ? bunWebSocketServe(hub, handle, (srv: ReturnType<typeof Bun.serve>, req) => new BunConnection(srv, req))
-        : (req: Request, srv: ReturnType<typeof Bun.serve>) => handle(req, new BunConnection(srv, req)),
+        : (req: Request, srv: ReturnType<typeof Bun.serve>) => handleSync(req, new BunConnection(srv, req)),
       ...(hub ? { websocket: bunWebSocketHandler(hub.limits) } : {}),
       error(e: Error) {
         return uncaughtError(e, config);

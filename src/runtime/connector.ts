@@ -14,6 +14,8 @@ import { countedStream, declaredLength, isClientBodyError } from "../core/body-l
 import { WebSocketHub, wsLimits } from "../core/websocket.ts";
 
 const ACME_PREFIX = "/.well-known/acme-challenge/";
+const FAST_PATH = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env
+  .BOBCAT_SYNC_FAST_PATH !== "0";
 
 export type RequestHandler = (req: Request, conn: ConnectionInfo) => Response | Promise<Response>;
 
@@ -75,7 +77,17 @@ export class ConnectorPipeline {
   /** Set by a back-end whose server enforces maxRequestBodySize itself (Bun.serve). */
   bodyLimitEnforced = false;
 
-  readonly handle: RequestHandler = (req, conn) => {
+  /** Every request, on the general path. */
+  readonly handle: RequestHandler = (req, conn) => this.accept(req, conn, false);
+
+  /**
+   * The synchronous fast path (see Engine.handleSync): a Response the handler returns
+   * synchronously comes back synchronously. BOBCAT_SYNC_FAST_PATH=0 makes it the general path
+   * (for bench/https-hello.ts --without-fast-path).
+   */
+  readonly handleSync: RequestHandler = FAST_PATH ? (req, conn) => this.accept(req, conn, true) : this.handle;
+
+  private accept(req: Request, conn: ConnectionInfo, sync: boolean): Response | Promise<Response> {
     if (this.acmeChallenge && req.url.includes(ACME_PREFIX)) {
       const path = new URL(req.url).pathname;
       if (path.startsWith(ACME_PREFIX) && (req.method === "GET" || req.method === "HEAD")) {
@@ -94,11 +106,11 @@ export class ConnectorPipeline {
       if (declared !== undefined && declared > max) return Promise.resolve(this.tooLarge());
       if (declared === undefined) return this.limited(req, conn, max);
     }
-    return this.dispatch(req, conn);
-  };
+    return this.dispatch(req, conn, sync);
+  }
 
   /** maxThreads/acceptCount, then the engine. */
-  private dispatch(req: Request, conn: ConnectionInfo): Response | Promise<Response> {
+  private dispatch(req: Request, conn: ConnectionInfo, sync = false): Response | Promise<Response> {
     const slot = this.limiter.acquire();
     if (slot === false) {
       return Promise.resolve(
@@ -113,7 +125,7 @@ export class ConnectorPipeline {
     if (slot !== true) return slot.then(() => this.engine.handle(req, this.info, conn)).then(this.done, this.failed);
     let res: Response | Promise<Response>;
     try {
-      res = this.engine.handle(req, this.info, conn);
+      res = sync ? this.engine.handleSync(req, this.info, conn) : this.engine.handle(req, this.info, conn);
     } catch (e) {
       return this.failed(e);
     }

@@ -79,7 +79,8 @@ export async function startDenoNative({ config, tls, pipeline }: BackendOptions)
     throw new Error("Deno[Deno.internal].serveHttpOnConnection is missing (the plan should have chosen node-compat)");
   }
   guardBadResource();
-  const handle = pipeline.handle;
+  // Deno.serve also sends a Response returned synchronously without a microtask hop: the fast path.
+  const handle = pipeline.handleSync;
   const hostname = config.address ?? "0.0.0.0";
   let listener: DenoListener | undefined;
   let port = config.port;

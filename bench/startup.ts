@@ -1,0 +1,147 @@
+#!/usr/bin/env bun
+/**
+ * Start-up and idle memory: spawn → first HTTPS 200 (polled every few ms, bounded), then the
+ * idle RSS (VmRSS from /proc) a moment later, for a raw Bun.serve, bobcat from the checkout
+ * (`bun src/cli/main.ts run`) and the single executable (dist/bobcat, `bun build.ts`), each
+ * serving the same hello handler over HTTPS with the same certificate. Rounds are interleaved;
+ * medians and the ratios to raw Bun are printed. Targets (issue 15): executable start ≤ 2× raw
+ * Bun, idle RSS ≤ 1.3× raw Bun.
+ *
+ *   bun bench/startup.ts [--rounds 7] [--exe dist/bobcat] [--idle-ms 1000] [--runtime bun|deno]
+ *
+ * --runtime deno compares `deno run` of bobcat with a raw Deno.serve instead (no executable).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { bin, freePort, median, option, ROOT } from "./lib.ts";
+
+const rounds = Number(option("--rounds", "7"));
+const idleMs = Number(option("--idle-ms", "1000"));
+const runtime = option("--runtime", "bun");
+const exe = resolve(option("--exe", join(ROOT, "dist/bobcat")));
+const pki = join(ROOT, "tests/fixtures/pki");
+const cert = join(pki, "localhost-rsa.pem");
+const key = join(pki, "localhost-rsa-key.pem");
+
+const work = mkdtempSync(join(tmpdir(), "bobcat-startup-"));
+writeFileSync(
+  join(work, "hello.ts"),
+  `export default { fetch: () => new Response("Hello, world", { headers: { "content-type": "text/plain" } }) };\n`,
+);
+const yaml = (port: number) =>
+  `logging: { level: warn }
+server:
+  services:
+    - connectors:
+        - port: ${port}
+          address: 127.0.0.1
+          SSLEnabled: true
+          sslHostConfigs:
+            - certificates:
+                - certificateFile: ${cert}
+                  certificateKeyFile: ${key}
+      engine:
+        defaultHost: localhost
+        hosts:
+          - name: localhost
+            contexts:
+              - path: ""
+                handler: hello.ts
+`;
+
+type Cmd = (port: number) => string[];
+const conf = (port: number) => {
+  const f = join(work, `server-${port}.yaml`);
+  writeFileSync(f, yaml(port));
+  return f;
+};
+const candidates: Array<{ name: string; cmd: Cmd }> = runtime === "deno"
+  ? [
+    {
+      name: "raw Deno.serve",
+      cmd: (p) => [bin("deno"), "run", "-A", join(import.meta.dir, "raw-deno-serve.ts"), String(p), cert, key, "0"],
+    },
+    {
+      name: "bobcat (deno run)",
+      cmd: (p) => [
+        bin("deno"),
+        "run",
+        "-A",
+        `--config=${join(ROOT, "deno.json")}`,
+        join(ROOT, "src/cli/main.ts"),
+        "run",
+        "--config",
+        conf(p),
+      ],
+    },
+  ]
+  : [
+    { name: "raw Bun.serve", cmd: (p) => [bin("bun"), join(import.meta.dir, "raw-bun-serve.ts"), String(p), cert, key, "0"] },
+    { name: "bobcat (checkout)", cmd: (p) => [bin("bun"), join(ROOT, "src/cli/main.ts"), "run", "--config", conf(p)] },
+    ...(existsSync(exe) ? [{ name: `bobcat (${exe.slice(ROOT.length + 1) || exe})`, cmd: (p: number) => [exe, "run", "--config", conf(p)] }] : []),
+  ];
+if (runtime !== "deno" && !existsSync(exe)) console.error(`${exe} not found (bun build.ts): the executable is left out`);
+
+const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+
+async function once(cmd: string[], port: number): Promise<{ ms: number; rss: number }> {
+  const t0 = performance.now();
+  const p: ChildProcess = spawn(cmd[0]!, cmd.slice(1), {
+    cwd: work,
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+  });
+  let log = "";
+  p.stderr!.on("data", (d) => (log += d));
+  try {
+    const deadline = t0 + 20000;
+    for (;;) {
+      if (p.exitCode !== null) throw new Error(`${cmd.join(" ")} exited: ${log}`);
+      if (performance.now() > deadline) throw new Error(`${cmd.join(" ")}: no 200 within 20 s\n${log}`);
+      try {
+        const r = await fetch(`https://127.0.0.1:${port}/`, {
+          tls: { rejectUnauthorized: false },
+          keepalive: false,
+        } as RequestInit);
+        await r.arrayBuffer();
+        if (r.status === 200) break;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const ms = performance.now() - t0;
+    await new Promise((r) => setTimeout(r, idleMs));
+    return { ms, rss: rss(p.pid!) };
+  } finally {
+    p.kill("SIGKILL");
+    await new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r(null) : p.once("exit", r)));
+  }
+}
+
+const results = new Map(candidates.map((c) => [c.name, [] as Array<{ ms: number; rss: number }>]));
+try {
+  for (let i = 0; i < rounds; i++) {
+    for (const c of candidates) {
+      const port = await freePort();
+      results.get(c.name)!.push(await once(c.cmd(port), port));
+    }
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+console.log(`start → first HTTPS 200 and idle RSS (${idleMs} ms after it), ${rounds} interleaved rounds, medians`);
+console.log("| server | start ms | ratio | idle RSS MiB | ratio |");
+console.log("|---|---:|---:|---:|---:|");
+let base: { ms: number; rss: number } | undefined;
+for (const [name, rs] of results) {
+  const m = { ms: median(rs.map((r) => r.ms)), rss: median(rs.map((r) => r.rss)) };
+  base ??= m;
+  console.log(
+    `| ${name} | ${m.ms.toFixed(0)} | ${(m.ms / base.ms).toFixed(2)}× | ${m.rss.toFixed(1)} | ${(m.rss / base.rss).toFixed(2)}× |`,
+  );
+}
+console.log("targets: the executable ≤ 2× raw start, ≤ 1.3× raw idle RSS");
