@@ -16,7 +16,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 
 const root = import.meta.dir;
 const args = process.argv.slice(2);
@@ -143,6 +143,53 @@ function compileWithDeno(verify: boolean): void {
   console.log("verified: deno compile type-checks, resolves and embeds bobcat without the excluded packages");
 }
 
+/**
+ * x509.ts loads @peculiar/x509 with a top-level `await import()` so that, under `bun` from a
+ * checkout, the reflect-metadata shim is in place first (Bun's loader evaluates a CommonJS
+ * package before the module bodies that precede it). The bundle evaluates modules in import
+ * order, so the executable gets a static import instead: a module graph without top-level
+ * await is what Bun's bytecode compilation needs.
+ */
+const X509_STATIC = `import "./reflect-metadata.ts";
+import * as X509 from "@peculiar/x509";
+export const x509: typeof X509 = X509;
+`;
+
+/**
+ * The single executable (bun build --compile), with the code compiled to bytecode ahead of time
+ * and minified: start-up skips parsing and compiling the bundle (bench/startup.ts measures it).
+ */
+async function compileWithBun(target: string | undefined, outfile: string): Promise<void> {
+  console.log(
+    `$ bun build --compile --bytecode --format=esm --minify --sourcemap src/cli/exe-main.ts --outfile ${outfile}`,
+  );
+  const result = await Bun.build({
+    entrypoints: [join(root, "src/cli/exe-main.ts")],
+    compile: {
+      outfile: resolve(root, outfile),
+      ...(target ? { target: target as Bun.Build.CompileTarget } : {}),
+      // Handler modules beside the executable resolve their own node_modules and tsconfig (JSX) as under `bun`.
+      autoloadPackageJson: true,
+      autoloadTsconfig: true,
+    },
+    bytecode: true,
+    format: "esm",
+    minify: true,
+    sourcemap: "linked",
+    plugins: [{
+      name: "bobcat-x509-static",
+      setup(build) {
+        build.onLoad({ filter: /[\\/]src[\\/]tls[\\/]keystore[\\/]x509\.ts$/ }, () => ({
+          loader: "ts",
+          contents: X509_STATIC,
+        }));
+      },
+    }],
+  });
+  for (const l of result.logs) console.error(String(l));
+  if (!result.success) fail("bun build --compile failed");
+}
+
 if (import.meta.main) {
   // A DENORT_BIN that cannot work is refused before anything is written.
   if (flag("--deno") && !flag("--verify") && process.env.DENORT_BIN) checkDenort(process.env.DENORT_BIN);
@@ -168,20 +215,6 @@ if (import.meta.main) {
   } else if (flag("--deno")) {
     compileWithDeno(flag("--verify"));
   } else {
-    const target = option("--target");
-    run([
-      process.execPath,
-      "build",
-      "--compile",
-      "--minify",
-      "--sourcemap",
-      // Handler modules beside the executable resolve their own node_modules and tsconfig (JSX) as under `bun`.
-      "--compile-autoload-package-json",
-      "--compile-autoload-tsconfig",
-      ...(target ? [`--target=${target}`] : []),
-      "src/cli/exe-main.ts",
-      "--outfile",
-      option("--outfile") ?? "dist/bobcat",
-    ]);
+    await compileWithBun(option("--target"), option("--outfile") ?? "dist/bobcat");
   }
 }

@@ -7,8 +7,9 @@
  * medians and the ratios to raw Bun are printed. Targets (issue 15): executable start ≤ 2× raw
  * Bun, idle RSS ≤ 1.3× raw Bun.
  *
- *   bun bench/startup.ts [--rounds 7] [--exe dist/bobcat] [--idle-ms 1000] [--runtime bun|deno]
+ *   bun bench/startup.ts [--rounds 7] [--exe dist/bobcat[,OTHER...]] [--idle-ms 1000] [--runtime bun|deno]
  *
+ * Several executables (comma-separated) compare builds, e.g. before and after a change.
  * --runtime deno compares `deno run` of bobcat with a raw Deno.serve instead (no executable).
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -20,7 +21,7 @@ import { bin, freePort, median, option, ROOT } from "./lib.ts";
 const rounds = Number(option("--rounds", "7"));
 const idleMs = Number(option("--idle-ms", "1000"));
 const runtime = option("--runtime", "bun");
-const exe = resolve(option("--exe", join(ROOT, "dist/bobcat")));
+const exes = option("--exe", join(ROOT, "dist/bobcat")).split(",").map((e) => resolve(e));
 const pki = join(ROOT, "tests/fixtures/pki");
 const cert = join(pki, "localhost-rsa.pem");
 const key = join(pki, "localhost-rsa-key.pem");
@@ -78,13 +79,24 @@ const candidates: Array<{ name: string; cmd: Cmd }> = runtime === "deno"
     },
   ]
   : [
-    { name: "raw Bun.serve", cmd: (p) => [bin("bun"), join(import.meta.dir, "raw-bun-serve.ts"), String(p), cert, key, "0"] },
+    {
+      name: "raw Bun.serve",
+      cmd: (p) => [bin("bun"), join(import.meta.dir, "raw-bun-serve.ts"), String(p), cert, key, "0"],
+    },
     { name: "bobcat (checkout)", cmd: (p) => [bin("bun"), join(ROOT, "src/cli/main.ts"), "run", "--config", conf(p)] },
-    ...(existsSync(exe) ? [{ name: `bobcat (${exe.slice(ROOT.length + 1) || exe})`, cmd: (p: number) => [exe, "run", "--config", conf(p)] }] : []),
+    ...exes.filter((exe) => existsSync(exe)).map((exe) => ({
+      name: `bobcat (${exe.startsWith(ROOT) ? exe.slice(ROOT.length + 1) : exe})`,
+      cmd: (p: number) => [exe, "run", "--config", conf(p)],
+    })),
   ];
-if (runtime !== "deno" && !existsSync(exe)) console.error(`${exe} not found (bun build.ts): the executable is left out`);
+for (const exe of exes) {
+  if (runtime !== "deno" && !existsSync(exe)) {
+    console.error(`${exe} not found (bun build.ts): the executable is left out`);
+  }
+}
 
-const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+const rss = (pid: number) =>
+  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 
 async function once(cmd: string[], port: number): Promise<{ ms: number; rss: number }> {
   const t0 = performance.now();
@@ -141,7 +153,9 @@ for (const [name, rs] of results) {
   const m = { ms: median(rs.map((r) => r.ms)), rss: median(rs.map((r) => r.rss)) };
   base ??= m;
   console.log(
-    `| ${name} | ${m.ms.toFixed(0)} | ${(m.ms / base.ms).toFixed(2)}× | ${m.rss.toFixed(1)} | ${(m.rss / base.rss).toFixed(2)}× |`,
+    `| ${name} | ${m.ms.toFixed(0)} | ${(m.ms / base.ms).toFixed(2)}× | ${m.rss.toFixed(1)} | ${
+      (m.rss / base.rss).toFixed(2)
+    }× |`,
   );
 }
 console.log("targets: the executable ≤ 2× raw start, ≤ 1.3× raw idle RSS");

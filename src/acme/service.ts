@@ -13,8 +13,6 @@
  */
 import { createHash, createPublicKey, randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { Agent } from "node:https";
-import { rootCertificates } from "node:tls";
 import { pathToFileURL } from "node:url";
 import type { SSLHostConfig } from "../config/model.ts";
 import type { DataSources } from "../datasource/index.ts";
@@ -668,6 +666,8 @@ async function trust(acme: AcmeLib, file: string | undefined): Promise<void> {
   trusted.add(file);
   const extra: string[] = [];
   for (const f of trusted) extra.push(await readFile(f, "utf8"));
+  // Imported here: reading node:tls's root certificates costs start-up time a server without ACME never needs.
+  const [{ Agent }, { rootCertificates }] = await Promise.all([import("node:https"), import("node:tls")]);
   acme.axios.defaults.httpsAgent = new Agent({ ca: [...rootCertificates, ...extra], keepAlive: false });
 }
 

@@ -7,105 +7,58 @@
  * --compile-autoload-package-json so that packages there resolve as under `bun`).
  *
  * Only the executable's entry (exe-main.ts) imports this module: from a checkout, handler
- * modules resolve these names from node_modules as usual.
+ * modules resolve these names from node_modules as usual. Each copy is imported when a handler
+ * module first asks for it, not at start-up (start-up evaluates only what serving needs).
  */
-import * as bobcat from "../../mod.ts";
-import * as bobcatEdge from "../../edge.ts";
-import * as hono from "hono";
-import * as honoAccepts from "hono/accepts";
-import * as honoAdapter from "hono/adapter";
-import * as honoBasicAuth from "hono/basic-auth";
-import * as honoBearerAuth from "hono/bearer-auth";
-import * as honoBodyLimit from "hono/body-limit";
-import * as honoBun from "hono/bun";
-import * as honoCache from "hono/cache";
-import * as honoClient from "hono/client";
-import * as honoCombine from "hono/combine";
-import * as honoCompress from "hono/compress";
-import * as honoConninfo from "hono/conninfo";
-import * as honoContextStorage from "hono/context-storage";
-import * as honoCookie from "hono/cookie";
-import * as honoCors from "hono/cors";
-import * as honoCsrf from "hono/csrf";
-import * as honoCss from "hono/css";
-import * as honoEtag from "hono/etag";
-import * as honoFactory from "hono/factory";
-import * as honoHtml from "hono/html";
-import * as honoHttpException from "hono/http-exception";
-import * as honoIpRestriction from "hono/ip-restriction";
-import * as honoJsx from "hono/jsx";
-import * as honoJsxDevRuntime from "hono/jsx/jsx-dev-runtime";
-import * as honoJsxRenderer from "hono/jsx-renderer";
-import * as honoJsxRuntime from "hono/jsx/jsx-runtime";
-import * as honoJsxStreaming from "hono/jsx/streaming";
-import * as honoJwk from "hono/jwk";
-import * as honoJwt from "hono/jwt";
-import * as honoLanguage from "hono/language";
-import * as honoLogger from "hono/logger";
-import * as honoMethodOverride from "hono/method-override";
-import * as honoPoweredBy from "hono/powered-by";
-import * as honoPrettyJson from "hono/pretty-json";
-import * as honoProxy from "hono/proxy";
-import * as honoQuick from "hono/quick";
-import * as honoRequestId from "hono/request-id";
-import * as honoRoute from "hono/route";
-import * as honoSecureHeaders from "hono/secure-headers";
-import * as honoStreaming from "hono/streaming";
-import * as honoTiming from "hono/timing";
-import * as honoTimeout from "hono/timeout";
-import * as honoTiny from "hono/tiny";
-import * as honoTrailingSlash from "hono/trailing-slash";
-import * as honoValidator from "hono/validator";
-
-/** Bare specifier → the bundled module's exports. */
-export const BUNDLED_MODULES: Readonly<Record<string, Record<string, unknown>>> = {
-  bobcat,
-  "bobcat/edge": bobcatEdge,
-  hono,
-  "hono/accepts": honoAccepts,
-  "hono/adapter": honoAdapter,
-  "hono/basic-auth": honoBasicAuth,
-  "hono/bearer-auth": honoBearerAuth,
-  "hono/body-limit": honoBodyLimit,
-  "hono/bun": honoBun,
-  "hono/cache": honoCache,
-  "hono/client": honoClient,
-  "hono/combine": honoCombine,
-  "hono/compress": honoCompress,
-  "hono/conninfo": honoConninfo,
-  "hono/context-storage": honoContextStorage,
-  "hono/cookie": honoCookie,
-  "hono/cors": honoCors,
-  "hono/csrf": honoCsrf,
-  "hono/css": honoCss,
-  "hono/etag": honoEtag,
-  "hono/factory": honoFactory,
-  "hono/html": honoHtml,
-  "hono/http-exception": honoHttpException,
-  "hono/ip-restriction": honoIpRestriction,
-  "hono/jsx": honoJsx,
-  "hono/jsx/jsx-dev-runtime": honoJsxDevRuntime,
-  "hono/jsx-renderer": honoJsxRenderer,
-  "hono/jsx/jsx-runtime": honoJsxRuntime,
-  "hono/jsx/streaming": honoJsxStreaming,
-  "hono/jwk": honoJwk,
-  "hono/jwt": honoJwt,
-  "hono/language": honoLanguage,
-  "hono/logger": honoLogger,
-  "hono/method-override": honoMethodOverride,
-  "hono/powered-by": honoPoweredBy,
-  "hono/pretty-json": honoPrettyJson,
-  "hono/proxy": honoProxy,
-  "hono/quick": honoQuick,
-  "hono/request-id": honoRequestId,
-  "hono/route": honoRoute,
-  "hono/secure-headers": honoSecureHeaders,
-  "hono/streaming": honoStreaming,
-  "hono/timing": honoTiming,
-  "hono/timeout": honoTimeout,
-  "hono/tiny": honoTiny,
-  "hono/trailing-slash": honoTrailingSlash,
-  "hono/validator": honoValidator,
+/** Bare specifier → the bundled module, imported on first use. */
+export const BUNDLED_MODULES: Readonly<Record<string, () => Promise<Record<string, unknown>>>> = {
+  bobcat: () => import("../../mod.ts"),
+  "bobcat/edge": () => import("../../edge.ts"),
+  hono: () => import("hono"),
+  "hono/accepts": () => import("hono/accepts"),
+  "hono/adapter": () => import("hono/adapter"),
+  "hono/basic-auth": () => import("hono/basic-auth"),
+  "hono/bearer-auth": () => import("hono/bearer-auth"),
+  "hono/body-limit": () => import("hono/body-limit"),
+  "hono/bun": () => import("hono/bun"),
+  "hono/cache": () => import("hono/cache"),
+  "hono/client": () => import("hono/client"),
+  "hono/combine": () => import("hono/combine"),
+  "hono/compress": () => import("hono/compress"),
+  "hono/conninfo": () => import("hono/conninfo"),
+  "hono/context-storage": () => import("hono/context-storage"),
+  "hono/cookie": () => import("hono/cookie"),
+  "hono/cors": () => import("hono/cors"),
+  "hono/csrf": () => import("hono/csrf"),
+  "hono/css": () => import("hono/css"),
+  "hono/etag": () => import("hono/etag"),
+  "hono/factory": () => import("hono/factory"),
+  "hono/html": () => import("hono/html"),
+  "hono/http-exception": () => import("hono/http-exception"),
+  "hono/ip-restriction": () => import("hono/ip-restriction"),
+  "hono/jsx": () => import("hono/jsx"),
+  "hono/jsx/jsx-dev-runtime": () => import("hono/jsx/jsx-dev-runtime"),
+  "hono/jsx-renderer": () => import("hono/jsx-renderer"),
+  "hono/jsx/jsx-runtime": () => import("hono/jsx/jsx-runtime"),
+  "hono/jsx/streaming": () => import("hono/jsx/streaming"),
+  "hono/jwk": () => import("hono/jwk"),
+  "hono/jwt": () => import("hono/jwt"),
+  "hono/language": () => import("hono/language"),
+  "hono/logger": () => import("hono/logger"),
+  "hono/method-override": () => import("hono/method-override"),
+  "hono/powered-by": () => import("hono/powered-by"),
+  "hono/pretty-json": () => import("hono/pretty-json"),
+  "hono/proxy": () => import("hono/proxy"),
+  "hono/quick": () => import("hono/quick"),
+  "hono/request-id": () => import("hono/request-id"),
+  "hono/route": () => import("hono/route"),
+  "hono/secure-headers": () => import("hono/secure-headers"),
+  "hono/streaming": () => import("hono/streaming"),
+  "hono/timing": () => import("hono/timing"),
+  "hono/timeout": () => import("hono/timeout"),
+  "hono/tiny": () => import("hono/tiny"),
+  "hono/trailing-slash": () => import("hono/trailing-slash"),
+  "hono/validator": () => import("hono/validator"),
 };
 
 declare const Bun: {
@@ -114,7 +67,10 @@ declare const Bun: {
       name: string;
       setup(
         build: {
-          module(specifier: string, load: () => { exports: Record<string, unknown>; loader: "object" }): unknown;
+          module(
+            specifier: string,
+            load: () => Promise<{ exports: Record<string, unknown>; loader: "object" }>,
+          ): unknown;
         },
       ): void;
     },
@@ -126,8 +82,8 @@ export function registerBundledModules(): void {
   Bun.plugin({
     name: "bobcat-bundled-modules",
     setup(build) {
-      for (const [specifier, exports] of Object.entries(BUNDLED_MODULES)) {
-        build.module(specifier, () => ({ exports, loader: "object" }));
+      for (const [specifier, load] of Object.entries(BUNDLED_MODULES)) {
+        build.module(specifier, async () => ({ exports: await load(), loader: "object" }));
       }
     },
   });

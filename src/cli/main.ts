@@ -14,7 +14,6 @@ import { VERSION } from "../version.ts";
 import { RUNTIME, runtimeLabel } from "../util/runtime.ts";
 import { checkConfig, startFromConfig, storeInit } from "./commands.ts";
 import { Schema } from "../config/schema-json.ts";
-import { runUnderNode } from "./node-runtime.ts";
 import { watchParent } from "../runtime/parent-watch.ts";
 import { ACME_HELP, acmeMain } from "./acme.ts";
 
@@ -152,7 +151,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     try {
-      return await runUnderNode(
+      return await (await import("./node-runtime.ts")).runUnderNode(
         argv.filter((a, i) => a !== "--runtime" && argv[i - 1] !== "--runtime" && !a.startsWith("--runtime=")),
       );
     } catch (e) {

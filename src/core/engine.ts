@@ -28,13 +28,7 @@ import { createRealm } from "./realm.ts";
 import type { ResourceConfig } from "../config/model.ts";
 import { locateError, sourceOf } from "../config/validate.ts";
 import { RemoteIpValve, type RequestValve, SSLValve } from "./proxy-valves.ts";
-import {
-  encodeSegment,
-  type NormalizedPath,
-  normalizePath,
-  readTarget,
-  type RequestTarget,
-} from "./request-target.ts";
+import { encodeSegment, type NormalizedPath, normalizePath, readTarget, type RequestTarget } from "./request-target.ts";
 import { logger } from "../util/log.ts";
 import type { RequestMetrics } from "./metrics.ts";
 import { bindRequest, ContextWebSockets } from "./websocket.ts";

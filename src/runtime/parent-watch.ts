@@ -8,7 +8,6 @@
  * The descriptor is a socket pair when Node, Bun or Deno started the child.
  */
 import { createReadStream } from "node:fs";
-import { Socket } from "node:net";
 import type { Readable } from "node:stream";
 import { RUNTIME } from "../util/runtime.ts";
 
@@ -34,7 +33,9 @@ export function watchParent(): void {
   try {
     // Bun's node:net never reports the end of a descriptor's stream, its fs stream does; Deno's
     // fs cannot read an inherited descriptor, its node:net can (as Node's can).
-    stream = RUNTIME === "bun" ? createReadStream("", { fd }) : new Socket({ fd, readable: true, writable: false });
+    stream = RUNTIME === "bun"
+      ? createReadStream("", { fd })
+      : new (process.getBuiltinModule("node:net").Socket)({ fd, readable: true, writable: false });
   } catch {
     return;
   }

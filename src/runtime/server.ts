@@ -12,7 +12,6 @@ import { RUNTIME, runtimeLabel, type RuntimeName } from "../util/runtime.ts";
 import { type BackendOptions, type Listener, negotiates } from "./listener.ts";
 import { type Plan, planConnector, serviceTlsNeeds } from "./plan.ts";
 import { type ConnectorTls, loadConnectorTls } from "./tls-material.ts";
-import { startNodeCompat } from "./node-compat.ts";
 import { VERSION } from "../version.ts";
 import { type AdminView, contextViews } from "../core/admin.ts";
 import { createDataSources, type DataSources } from "../datasource/index.ts";
@@ -290,7 +289,8 @@ export function globalDataSources(config: BobcatConfig): DataSources {
 }
 
 async function startBackend(plan: Plan, opts: BackendOptions, runtime: RuntimeName): Promise<Listener> {
-  if (plan.backend === "node-compat") return startNodeCompat(opts);
+  // Each back-end is imported when a connector needs it (node:http2 and node:tls cost start-up time).
+  if (plan.backend === "node-compat") return (await import("./node-compat.ts")).startNodeCompat(opts);
   if (runtime === "bun") return (await import("./bun.ts")).startBunNative(opts);
   if (runtime === "deno") return (await import("./deno.ts")).startDenoNative(opts);
   throw new Error(`no native back-end on ${runtime}`);

@@ -15,7 +15,8 @@ import { generateSelfSigned } from "../tls/keystore/selfsigned.ts";
 import { parseProtocols, type TlsVersion } from "../tls/protocols.ts";
 import { type ClientTrust, loadClientTrust } from "../tls/trust.ts";
 import { type CipherSettings, parseCipherSettings } from "../tls/ciphers.ts";
-import { OcspChecker, ocspUrlOf } from "../tls/ocsp/index.ts";
+import type { OcspChecker } from "../tls/ocsp/checker.ts";
+import { ocspUrlOf } from "../tls/ocsp/aia.ts";
 import { RUNTIME } from "../util/runtime.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { logger } from "../util/log.ts";
@@ -110,7 +111,11 @@ export async function loadConnectorTls(
         );
       }
       const ocsp = h.ocspEnabled && h.certificateVerification !== "none"
-        ? new OcspChecker({ softFail: h.ocspSoftFail, timeoutMs: h.ocspTimeout })
+        // The OCSP codec (and its ASN.1 schemas) only for connectors that check client certificates.
+        ? new (await import("../tls/ocsp/checker.ts")).OcspChecker({
+          softFail: h.ocspSoftFail,
+          timeoutMs: h.ocspTimeout,
+        })
         : undefined;
       warnUnstapled(c.name, h, certs);
       hosts.push({ hostName: h.hostName, config: h, certs, versions, trust, ciphers, ocsp });

@@ -4,7 +4,6 @@
  * Unknown names are an error: Tomcat skips them, and a list of nothing but typos then leaves
  * only TLS 1.3 enabled without a word.
  */
-import { createSecureContext } from "node:tls";
 import { BobcatError, type Where } from "../util/errors.ts";
 
 /** JSSE/IANA name → OpenSSL name, for the suites a modern server may offer. */
@@ -111,7 +110,12 @@ export function parseCipherSettings(
 /** A cipher string that enables no TLS 1.2 suite is refused here, not discovered by clients. */
 function checkTls12(cipherString: string, where: Where): void {
   try {
-    createSecureContext({ ciphers: cipherString, minVersion: "TLSv1.2", maxVersion: "TLSv1.2" });
+    // node:tls only when a cipher list is configured: loading it costs start-up time.
+    process.getBuiltinModule("node:tls").createSecureContext({
+      ciphers: cipherString,
+      minVersion: "TLSv1.2",
+      maxVersion: "TLSv1.2",
+    });
   } catch (e) {
     throw new BobcatError(
       "tls.noCiphers",

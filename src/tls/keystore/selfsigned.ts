@@ -2,7 +2,6 @@
  * The certificate a first start serves on localhost: self-signed, with every hostname and IP
  * the caller names in subjectAltName (browsers ignore the CN).
  */
-import { isIP } from "node:net";
 import { randomBytes, toHex } from "./bytes.ts";
 import {
   defaultHash,
@@ -36,7 +35,7 @@ export function randomSerial(): string {
 function subjectAltNames(hostnames: string[]): SubjectAlternativeNameExtension {
   return new x509.SubjectAlternativeNameExtension(hostnames.map((h) => {
     const value = h.replace(/^\[|\]$/g, ""); // "[::1]" as written in URLs
-    return { type: isIP(value) ? "ip" as const : "dns" as const, value };
+    return { type: process.getBuiltinModule("node:net").isIP(value) ? "ip" as const : "dns" as const, value };
   }));
 }
 
