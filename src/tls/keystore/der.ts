@@ -226,17 +226,23 @@ export function encOid(oid: string): Uint8Array {
 }
 
 export function encInt(n: number | Uint8Array): Uint8Array {
-  let bytes: number[];
+  let bytes: Uint8Array;
   if (typeof n === "number") {
-    bytes = [];
-    for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
-    if (bytes.length === 0) bytes = [0];
+    const out: number[] = [];
+    for (let v = n; v > 0; v = Math.floor(v / 256)) out.push(v & 0xff);
+    bytes = out.length === 0 ? new Uint8Array(1) : Uint8Array.from(out.reverse());
   } else {
-    bytes = [...n];
-    while (bytes.length > 1 && bytes[0] === 0) bytes.shift();
+    let start = 0;
+    while (start < n.length - 1 && n[start] === 0) start++;
+    bytes = n.subarray(start);
   }
-  if (bytes[0] & 0x80) bytes.unshift(0);
-  return tlv(Tag.INTEGER, Uint8Array.from(bytes));
+  // (Array.prototype.unshift on a 256-byte RSA modulus took a millisecond on Bun: typed arrays only.)
+  if (bytes[0]! & 0x80) {
+    const padded = new Uint8Array(bytes.length + 1);
+    padded.set(bytes, 1);
+    bytes = padded;
+  }
+  return tlv(Tag.INTEGER, bytes);
 }
 
 export function encBmp(s: string): Uint8Array {

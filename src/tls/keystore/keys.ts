@@ -2,7 +2,7 @@
  * Private keys as unencrypted PKCS#8 DER: what they are (RSA / EC and curve), conversion from
  * PKCS#1 and SEC1, the public key they imply, and WebCrypto handles for signing.
  */
-import { fromBase64Url, toArrayBuffer, toHex } from "./bytes.ts";
+import { concat, fromBase64Url, toArrayBuffer, toHex } from "./bytes.ts";
 import * as der from "./der.ts";
 import { CURVES, OID } from "./oids.ts";
 
@@ -122,7 +122,7 @@ export function spkiFingerprint(spki: Uint8Array): string {
   let bits = der.bitString(key, "public key");
   if (algOid === OID.rsaEncryption) {
     const [n, e] = der.seq(der.parse(bits), "RSA public key", 2);
-    bits = Uint8Array.from([...der.unsignedIntBytes(n, "modulus"), 0xff, ...der.unsignedIntBytes(e, "exponent")]);
+    bits = concat(der.unsignedIntBytes(n, "modulus"), Uint8Array.of(0xff), der.unsignedIntBytes(e, "exponent"));
   }
   return `${algOid}/${curve}/${toHex(bits)}`;
 }
