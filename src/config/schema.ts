@@ -610,6 +610,10 @@ export const Context = {
       "bobcat:manager without loginConfig: when a RemoteIpValve applies to this context, still let in clients whose connection and every forwarded address are loopback (off: behind a proxy nobody gets in without a login).",
       false,
     ),
+    needsPeerCertificates: bool(
+      "bobcat: the handler reads the client certificate chain (ctx.peerCertificates, ctx.unverifiedPeerCertificates). On Bun this keeps the service's client-certificate connectors on the node-compat back-end; without it they run on Bun.serve, which verifies the certificate in the handshake but cannot pass it on (reading it then throws). CLIENT-CERT login implies it.",
+      false,
+    ),
     webSocketAllowedOrigins: {
       kind: "list",
       default: [],

@@ -36,7 +36,30 @@ function bunTls(h: TlsHost, withName: boolean): Record<string, unknown> {
     ciphers: h.ciphers.tls12 ?? MODERN_TLS12_CIPHERS,
     secureOptions,
     lowMemoryMode: false,
+    // certificateVerification required: BoringSSL refuses a missing or untrusted certificate in
+    // the handshake. The plan sends every other mode (and CRLs, OCSP, a depth) to node-compat.
+    ...(h.config.certificateVerification === "required"
+      ? { requestCert: true, rejectUnauthorized: true, ca: h.trust?.caPems ?? [] }
+      : {}),
   };
+}
+
+/**
+ * What a handler sees of the TLS state on a Bun.serve connector that verifies client
+ * certificates: Bun.serve passes no chain on, so reading one is an error naming the fix rather
+ * than an empty list that looks like "no certificate". (Getters on the prototype: a proxy valve's
+ * spread of the connection's TLS state copies nothing from here.)
+ */
+class NativeClientCertTls {
+  constructor(private readonly connector: string) {}
+  get peerCertificates(): never {
+    throw new Error(
+      `ctx.peerCertificates: connector ${this.connector} runs on Bun.serve, which verifies the client certificate in the TLS handshake but does not pass it to handlers; set needsPeerCertificates: true on the context (or use CLIENT-CERT login) to have the node-compat back-end pass the verified chain`,
+    );
+  }
+  get unverifiedPeerCertificates(): never {
+    return this.peerCertificates;
+  }
 }
 
 /** The peer address is looked up only when someone asks (requestIP costs on every request). */
@@ -45,6 +68,7 @@ class BunConnection {
   constructor(
     private readonly server: { requestIP(req: Request): { address: string; port: number } | null },
     private readonly req: Request,
+    readonly tls?: NativeClientCertTls,
   ) {}
   private lookup() {
     if (this.ip === undefined) this.ip = this.server.requestIP(this.req);
@@ -62,6 +86,9 @@ export async function startBunNative({ config, tls, pipeline }: BackendOptions):
   const handle = pipeline.handle;
   pipeline.bodyLimitEnforced = true;
   const hub = pipeline.webSockets;
+  const clientCertTls = tls?.hosts.some((h) => h.config.certificateVerification !== "none")
+    ? new NativeClientCertTls(config.name)
+    : undefined;
   const serve = (t: typeof tls) => {
     let tlsOption: unknown;
     if (t) {
@@ -83,8 +110,12 @@ export async function startBunNative({ config, tls, pipeline }: BackendOptions):
       // Bun answers 413 itself, for a Content-Length over it and for chunked bodies that pass it.
       maxRequestBodySize: config.maxRequestBodySize < 0 ? Number.MAX_SAFE_INTEGER : config.maxRequestBodySize,
       fetch: hub
-        ? bunWebSocketServe(hub, handle, (srv: ReturnType<typeof Bun.serve>, req) => new BunConnection(srv, req))
-        : (req: Request, srv: ReturnType<typeof Bun.serve>) => handle(req, new BunConnection(srv, req)),
+        ? bunWebSocketServe(
+          hub,
+          handle,
+          (srv: ReturnType<typeof Bun.serve>, req) => new BunConnection(srv, req, clientCertTls),
+        )
+        : (req: Request, srv: ReturnType<typeof Bun.serve>) => handle(req, new BunConnection(srv, req, clientCertTls)),
       ...(hub ? { websocket: bunWebSocketHandler(hub.limits) } : {}),
       error(e: Error) {
         return uncaughtError(e, config);

@@ -23,6 +23,10 @@ export type Feature =
   | "tls12-ciphers"
   | "max-connections"
   | "client-certificates"
+  | "optional-client-certificates"
+  | "client-certificate-chain"
+  | "client-certificate-revocation"
+  | "client-certificate-depth"
   | "tls-session-info"
   | "tls13-ciphersuites"
   | "honor-cipher-order"
@@ -44,7 +48,14 @@ const FEATURE_TEXT: Record<Feature, string> = {
   "protocol-limits": "protocols other than TLSv1.2+TLSv1.3",
   "tls12-ciphers": "a ciphers list",
   "max-connections": "maxConnections/acceptCount (connections counted from accept, extra ones held)",
-  "client-certificates": "client certificates (certificateVerification) with the chain passed to handlers",
+  "client-certificates": "client certificates verified in the handshake (certificateVerification: required)",
+  "optional-client-certificates":
+    "optional client certificates (certificateVerification optional or optionalNoCA: an untrusted certificate is refused, a missing one is not)",
+  "client-certificate-chain":
+    "the client certificate chain passed to handlers (CLIENT-CERT login, or needsPeerCertificates on a context)",
+  "client-certificate-revocation":
+    "client certificate revocation checks (certificateRevocationListFile, ocspEnabled) on every certificate of the chain",
+  "client-certificate-depth": "a certificateVerificationDepth other than 10",
   "tls-session-info": "the TLS session id for SSL session tracking",
   "tls13-ciphersuites": "a TLS 1.3 cipherSuites restriction",
   "honor-cipher-order": "honorCipherOrder",
@@ -72,7 +83,12 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "protocol-limits": ["native", "node-compat"],
     "tls12-ciphers": ["native", "node-compat"],
     "max-connections": ["node-compat"],
-    "client-certificates": ["node-compat"],
+    // Bun.serve: requestCert + rejectUnauthorized + ca per server name; the handler never sees the chain.
+    "client-certificates": ["native", "node-compat"],
+    "optional-client-certificates": ["node-compat"],
+    "client-certificate-chain": ["node-compat"],
+    "client-certificate-revocation": ["node-compat"],
+    "client-certificate-depth": ["node-compat"],
     "tls-session-info": ["node-compat"],
     "tls13-ciphersuites": [],
     "honor-cipher-order": ["node-compat"],
@@ -96,7 +112,12 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "tls12-ciphers": [],
     // Native only where bobcat can accept connections itself (deno-conn.ts); see planConnector.
     "max-connections": ["native", "node-compat"],
+    // Deno.serve ignores requestCert and ca: a client without a certificate would get in.
     "client-certificates": ["node-compat"],
+    "optional-client-certificates": ["node-compat"],
+    "client-certificate-chain": ["node-compat"],
+    "client-certificate-revocation": ["node-compat"],
+    "client-certificate-depth": ["node-compat"],
     "tls-session-info": ["node-compat"],
     "tls13-ciphersuites": [],
     "honor-cipher-order": [],
@@ -119,6 +140,10 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "tls12-ciphers": ["node-compat"],
     "max-connections": ["node-compat"],
     "client-certificates": ["node-compat"],
+    "optional-client-certificates": ["node-compat"],
+    "client-certificate-chain": ["node-compat"],
+    "client-certificate-revocation": ["node-compat"],
+    "client-certificate-depth": ["node-compat"],
     "tls-session-info": ["node-compat"],
     "tls13-ciphersuites": ["node-compat"],
     "honor-cipher-order": ["node-compat"],
@@ -177,8 +202,20 @@ export function requiredFeatures(
   if (tls.hosts.some((h) => h.config.ocspStapling === true)) f.push("ocsp-stapling");
   // Native back-ends never report a failed handshake; the node:tls one does.
   if (logger("handshake").enabled("debug")) f.push("handshake-logging");
-  if (tls.hosts.some((h) => h.config.certificateVerification !== "none")) f.push("client-certificates");
-  for (const need of serviceNeeds) if (!f.includes(need)) f.push(need);
+  const verifying = tls.hosts.filter((h) => h.config.certificateVerification !== "none");
+  if (verifying.length > 0) f.push("client-certificates");
+  if (verifying.some((h) => h.config.certificateVerification !== "required")) f.push("optional-client-certificates");
+  // The TLS stacks' own CRL checks differ from Tomcat's (BoringSSL wants a CRL for every issuer
+  // and checks the leaf only); OCSP is bobcat's own: both run after the handshake, on node-compat.
+  if (verifying.some((h) => (h.trust?.crls.length ?? 0) > 0 || h.config.ocspEnabled)) {
+    f.push("client-certificate-revocation");
+  }
+  if (verifying.some((h) => h.config.certificateVerificationDepth !== 10)) f.push("client-certificate-depth");
+  for (const need of serviceNeeds) {
+    // No chain to pass where no certificate is asked for (and node-compat would pass none either).
+    if (need === "client-certificate-chain" && verifying.length === 0) continue;
+    if (!f.includes(need)) f.push(need);
+  }
   return f;
 }
 
@@ -249,6 +286,8 @@ export function serviceTlsNeeds(service: ServiceConfig): Feature[] {
   const contexts = service.engine.hosts.flatMap((h) => h.contexts);
   const needs: Feature[] = [];
   if (contexts.some((x) => x.sessionTrackingModes.includes("SSL"))) needs.push("tls-session-info");
-  if (contexts.some((x) => x.loginConfig?.authMethod === "CLIENT-CERT")) needs.push("client-certificates");
+  if (contexts.some((x) => x.loginConfig?.authMethod === "CLIENT-CERT" || x.needsPeerCertificates)) {
+    needs.push("client-certificate-chain");
+  }
   return needs;
 }
