@@ -252,6 +252,10 @@ export const Connector = {
       104857600,
       { min: -1 },
     ),
+    http3: bool(
+      "bobcat: also serve HTTP/3 (QUIC on the same UDP port) and advertise it with Alt-Svc on HTTPS responses. Needs SSLEnabled and Bun's native back-end (Bun.serve `http3`, experimental in Bun); a start-up error on Deno, on Node and where the connector needs node-compat.",
+      false,
+    ),
     webSocketEnabled: bool(
       "Accept WebSocket upgrades (ctx.upgradeWebSocket, hono/bun and hono/deno upgradeWebSocket) on this connector. On Deno this selects the node-compat back-end: Deno's native connection serving closes upgraded connections.",
       false,

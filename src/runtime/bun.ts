@@ -82,6 +82,31 @@ class BunConnection {
   }
 }
 
+/**
+ * Bun.serve closes the connection after answering a request that says `Connection: close` (with
+ * a TLS close_notify), but does not say so in the response, which RFC 9112 §9.6 asks for: a
+ * client that goes by the response (wrk) then reads the close as an error. Say it.
+ */
+function closeAsked(req: Request): boolean {
+  const c = req.headers.get("connection");
+  return c !== null && /(?:^|,)\s*close\s*(?:,|$)/i.test(c);
+}
+function sayClose(res: Response): Response {
+  try {
+    res.headers.set("connection", "close");
+    return res;
+  } catch {
+    // Immutable headers (a Response from fetch()): copy it.
+    const copy = new Response(res.body, res);
+    copy.headers.set("connection", "close");
+    return copy;
+  }
+}
+function withClose(req: Request, res: Response | Promise<Response>): Response | Promise<Response> {
+  if (!closeAsked(req)) return res;
+  return res instanceof Promise ? res.then(sayClose) : sayClose(res);
+}
+
 export async function startBunNative({ config, tls, pipeline }: BackendOptions): Promise<Listener> {
   const handle = pipeline.handle;
   pipeline.bodyLimitEnforced = true;
@@ -104,6 +129,8 @@ export async function startBunNative({ config, tls, pipeline }: BackendOptions):
       tls: tlsOption,
       // Bun.serve's HTTP/2 (h2 by ALPN, http/1.1 otherwise), only where the connector asks for it.
       ...(tlsOption && wantsHttp2(config) ? { http2: true } : {}),
+      // HTTP/3 over QUIC on the same UDP port; Bun.serve adds Alt-Svc: h3=":port" to its responses.
+      ...(tlsOption && config.http3 ? { http3: true } : {}),
       idleTimeout: config.connectionTimeout <= 0
         ? 0
         : Math.min(255, Math.max(1, Math.round(config.connectionTimeout / 1000))),
@@ -115,7 +142,8 @@ export async function startBunNative({ config, tls, pipeline }: BackendOptions):
           handle,
           (srv: ReturnType<typeof Bun.serve>, req) => new BunConnection(srv, req, clientCertTls),
         )
-        : (req: Request, srv: ReturnType<typeof Bun.serve>) => handle(req, new BunConnection(srv, req, clientCertTls)),
+        : (req: Request, srv: ReturnType<typeof Bun.serve>) =>
+          withClose(req, handle(req, new BunConnection(srv, req, clientCertTls))),
       ...(hub ? { websocket: bunWebSocketHandler(hub.limits) } : {}),
       error(e: Error) {
         return uncaughtError(e, config);

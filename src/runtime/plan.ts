@@ -39,7 +39,8 @@ export type Feature =
   | "long-connection-timeout"
   | "sni-host-check"
   | "acme-swap"
-  | "websocket";
+  | "websocket"
+  | "http3";
 
 const FEATURE_TEXT: Record<Feature, string> = {
   tls: "TLS from one certificate",
@@ -72,6 +73,7 @@ const FEATURE_TEXT: Record<Feature, string> = {
   "acme-swap":
     "ACME certificates swapped in without closing keep-alive connections (Bun.serve closes them when its listener is replaced)",
   websocket: "WebSocket upgrades (webSocketEnabled; Deno's native connection serving closes upgraded connections)",
+  http3: "HTTP/3 (http3: QUIC beside TLS over TCP)",
 };
 
 /** Which back-ends of each runtime can do a feature, best first. */
@@ -103,6 +105,7 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "sni-host-check": ["node-compat"],
     "acme-swap": ["node-compat"],
     websocket: ["native", "node-compat"],
+    http3: ["native"],
   },
   deno: {
     tls: ["native", "node-compat"],
@@ -131,6 +134,8 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "sni-host-check": ["node-compat"],
     "acme-swap": ["native", "node-compat"],
     websocket: ["node-compat"],
+    // Deno.serve has no QUIC listener (Deno.QuicEndpoint is unstable and not HTTP/3).
+    http3: [],
   },
   node: {
     tls: ["node-compat"],
@@ -157,6 +162,7 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "sni-host-check": ["node-compat"],
     "acme-swap": ["node-compat"],
     websocket: ["node-compat"],
+    http3: [],
   },
 };
 
@@ -216,6 +222,8 @@ export function requiredFeatures(
     if (need === "client-certificate-chain" && verifying.length === 0) continue;
     if (!f.includes(need)) f.push(need);
   }
+  // Last, so that a conflict with a feature only node-compat has is reported as such.
+  if (c.http3) f.push("http3");
   return f;
 }
 
@@ -239,9 +247,29 @@ export function planConnector(
   // BOBCAT_BACKEND=node-compat: the same config on the other back-end, to compare behaviour.
   const forced = process.env.BOBCAT_BACKEND === "node-compat";
   if (forced) candidates = ["node-compat"];
+  if (c.http3 && !tls) {
+    throw new BobcatError("runtime.http3NoTls", `http3 on connector ${c.name} needs TLS: HTTP/3 runs over QUIC only`, {
+      where: sourceOf(c).attr("http3"),
+      fix: "set SSLEnabled: true with sslHostConfigs, or remove http3",
+    });
+  }
   for (const f of features) {
     const ok = table[f];
     const next = candidates.filter((b) => ok.includes(b));
+    if (next.length === 0 && f === "http3" && ok.length > 0) {
+      const compatOnly = features.filter((x) => !table[x].includes("native"));
+      throw new BobcatError(
+        "runtime.http3Backend",
+        `http3 on connector ${c.name} needs the native Bun.serve back-end, but ${
+          forced
+            ? "BOBCAT_BACKEND=node-compat forces node-compat"
+            : `the connector also asks for what only node-compat can do: ${
+              compatOnly.map((x) => FEATURE_TEXT[x]).join(", ")
+            }`
+        }`,
+        { where: sourceOf(c).attr("http3"), fix: "remove http3, or the settings that need node-compat" },
+      );
+    }
     if (next.length === 0) {
       const others = (Object.keys(CAN) as RuntimeName[]).filter((r) => r !== runtime && CAN[r][f].length > 0);
       throw new BobcatError(
