@@ -87,6 +87,7 @@ ${
             contexts:
               - path: ""
                 handler: hello.ts
+                needsPeerCertificates: false
 `,
   );
   return file;

@@ -615,8 +615,8 @@ export const Context = {
       false,
     ),
     needsPeerCertificates: bool(
-      "bobcat: the handler reads the client certificate chain (ctx.peerCertificates, ctx.unverifiedPeerCertificates). On Bun this keeps the service's client-certificate connectors on the node-compat back-end; without it they run on Bun.serve, which verifies the certificate in the handshake but cannot pass it on (reading it then throws). CLIENT-CERT login implies it.",
-      false,
+      "bobcat: the handler reads the client certificate chain (ctx.peerCertificates, ctx.unverifiedPeerCertificates), as Tomcat always passes it to applications. Set false on every context of a service whose handlers do not read it to let Bun run its `required` client-certificate connectors on Bun.serve, which verifies the certificate in the handshake at native speed but cannot pass it on (reading it there then throws). CLIENT-CERT login needs the chain whatever this says.",
+      true,
     ),
     webSocketAllowedOrigins: {
       kind: "list",

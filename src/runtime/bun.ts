@@ -54,7 +54,7 @@ class NativeClientCertTls {
   constructor(private readonly connector: string) {}
   get peerCertificates(): never {
     throw new Error(
-      `ctx.peerCertificates: connector ${this.connector} runs on Bun.serve, which verifies the client certificate in the TLS handshake but does not pass it to handlers; set needsPeerCertificates: true on the context (or use CLIENT-CERT login) to have the node-compat back-end pass the verified chain`,
+      `ctx.peerCertificates: connector ${this.connector} runs on Bun.serve, which verifies the client certificate in the TLS handshake but does not pass it to handlers; remove needsPeerCertificates: false from the context to have the node-compat back-end pass the verified chain`,
     );
   }
   get unverifiedPeerCertificates(): never {

@@ -4,6 +4,7 @@
  * start-up with a message naming the feature, the connector, this runtime and one that can —
  * we never hand a runtime an option it would silently ignore.
  */
+import { existsSync } from "node:fs";
 import type { ConnectorConfig, ServiceConfig } from "../config/model.ts";
 import { BobcatError } from "../util/errors.ts";
 import { sourceOf } from "../config/validate.ts";
@@ -53,7 +54,7 @@ const FEATURE_TEXT: Record<Feature, string> = {
   "optional-client-certificates":
     "optional client certificates (certificateVerification optional or optionalNoCA: an untrusted certificate is refused, a missing one is not)",
   "client-certificate-chain":
-    "the client certificate chain passed to handlers (CLIENT-CERT login, or needsPeerCertificates on a context)",
+    "the client certificate chain passed to handlers (CLIENT-CERT login, or a context without needsPeerCertificates: false)",
   "client-certificate-revocation":
     "client certificate revocation checks (certificateRevocationListFile, ocspEnabled) on every certificate of the chain",
   "client-certificate-depth": "a certificateVerificationDepth other than 10",
@@ -314,7 +315,12 @@ export function serviceTlsNeeds(service: ServiceConfig): Feature[] {
   const contexts = service.engine.hosts.flatMap((h) => h.contexts);
   const needs: Feature[] = [];
   if (contexts.some((x) => x.sessionTrackingModes.includes("SSL"))) needs.push("tls-session-info");
-  if (contexts.some((x) => x.loginConfig?.authMethod === "CLIENT-CERT" || x.needsPeerCertificates)) {
+  // Applications deployed from an existing appBase are not known yet: they keep Tomcat's default
+  // (the chain passed).
+  const deploys = service.engine.hosts.some((h) =>
+    (h.deployOnStartup || h.autoDeploy) && h.appBase !== undefined && existsSync(h.appBase)
+  );
+  if (deploys || contexts.some((x) => x.loginConfig?.authMethod === "CLIENT-CERT" || x.needsPeerCertificates)) {
     needs.push("client-certificate-chain");
   }
   return needs;

@@ -235,8 +235,7 @@ test("legacy connector attribute clientAuth=true maps to certificateVerification
   const base = tempDir();
   dirs.push(base);
   const port = await freePort();
-  // The app reads ctx.peerCertificates: it says so, or Bun.serve (which cannot pass them) would serve it.
-  const cfg = config(port, "", "                needsPeerCertificates: true").replace(
+  const cfg = config(port, "").replace(
     "          SSLEnabled: true\n",
     `          SSLEnabled: true\n          clientAuth: "true"\n          truststoreFile: ${PKI}/client-truststore.p12\n          truststorePass: changeit\n`,
   );
