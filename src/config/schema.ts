@@ -506,9 +506,9 @@ export const Acme = {
     },
     challengeTypes: {
       kind: "list",
-      default: ["tls-alpn-01", "http-01", "dns-01"],
+      default: ["http-01", "tls-alpn-01", "dns-01"],
       doc:
-        "Challenge types allowed, in order of preference: tls-alpn-01 (where a back-end can answer acme-tls/1: none yet, see README), http-01 (on the service's plain HTTP connectors), dns-01 (needs dnsHook).",
+        "Challenge types allowed, in order of preference: http-01 (on the service's plain HTTP connectors; answered by any instance sharing the store), tls-alpn-01 (on the TLS connector, where the back-end can answer acme-tls/1: node-compat; allowing no other type puts the connector on it), dns-01 (needs dnsHook; the only one for wildcard names).",
     },
     dnsHook: path(
       "Module exporting `present(name, value)` and `cleanup(name, value)` that set DNS TXT records (dns-01).",

@@ -40,6 +40,7 @@ export type Feature =
   | "long-connection-timeout"
   | "sni-host-check"
   | "acme-swap"
+  | "acme-tls-alpn"
   | "websocket"
   | "http3";
 
@@ -73,6 +74,8 @@ const FEATURE_TEXT: Record<Feature, string> = {
     "SSLHostConfigs that differ in client-certificate, trust, protocol or cipher settings (each request's Host is checked against the SNI name)",
   "acme-swap":
     "ACME certificates swapped in without closing keep-alive connections (Bun.serve closes them when its listener is replaced)",
+  "acme-tls-alpn":
+    "ACME TLS-ALPN-01 as the only way to validate (challengeTypes without http-01, or dns-01 without dnsHook): the certificate is chosen per handshake by ALPN",
   websocket: "WebSocket upgrades (webSocketEnabled; Deno's native connection serving closes upgraded connections)",
   http3: "HTTP/3 (http3: QUIC beside TLS over TCP)",
 };
@@ -105,6 +108,7 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "long-connection-timeout": ["node-compat"],
     "sni-host-check": ["node-compat"],
     "acme-swap": ["node-compat"],
+    "acme-tls-alpn": ["node-compat"],
     websocket: ["native", "node-compat"],
     http3: ["native"],
   },
@@ -134,6 +138,8 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "long-connection-timeout": ["native", "node-compat"],
     "sni-host-check": ["node-compat"],
     "acme-swap": ["native", "node-compat"],
+    // Deno's node:http2 agrees ALPN from a fixed list: no per-handshake acme-tls/1.
+    "acme-tls-alpn": [],
     websocket: ["node-compat"],
     // Deno.serve has no QUIC listener (Deno.QuicEndpoint is unstable and not HTTP/3).
     http3: [],
@@ -162,10 +168,17 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "long-connection-timeout": ["node-compat"],
     "sni-host-check": ["node-compat"],
     "acme-swap": ["node-compat"],
+    "acme-tls-alpn": ["node-compat"],
     websocket: ["node-compat"],
     http3: [],
   },
 };
+
+/** No challenge type besides tls-alpn-01 can be answered: the back-end must answer acme-tls/1. */
+function onlyTlsAlpn(a: { challengeTypes: string[]; dnsHook?: string }): boolean {
+  return a.challengeTypes.includes("tls-alpn-01") && !a.challengeTypes.includes("http-01") &&
+    !(a.challengeTypes.includes("dns-01") && a.dnsHook);
+}
 
 export const DEFAULT_MAX_CONNECTIONS = 8192;
 
@@ -200,6 +213,7 @@ export function requiredFeatures(
   if (sniHostCheck(tls)) f.push("sni-host-check");
   if (tls.hosts.some((h) => h.certs.length > 1)) f.push("rsa-and-ec-certificates");
   if (tls.hosts.some((h) => h.config.acme)) f.push("acme-swap");
+  if (tls.hosts.some((h) => h.config.acme && onlyTlsAlpn(h.config.acme))) f.push("acme-tls-alpn");
   if (tls.hosts.some((h) => h.versions.length !== 2)) f.push("protocol-limits");
   if (tls.hosts.some((h) => h.ciphers.tls12)) f.push("tls12-ciphers");
   if (tls.hosts.some((h) => h.ciphers.tls13)) f.push("tls13-ciphersuites");
