@@ -10,7 +10,7 @@ import type { Platform } from "../core/platform.ts";
 import { serveStatic } from "../core/static/index.ts";
 import { BUILTIN_APPS } from "../apps/index.ts";
 import { createDataSources } from "../datasource/index.ts";
-import { StandardManager } from "../session/index.ts";
+import { SERVER_STORES, StandardManager } from "../session/index.ts";
 import { createPersistentManager } from "../session/consistency.ts";
 
 export const SERVER_PLATFORM: Platform = {
@@ -18,7 +18,7 @@ export const SERVER_PLATFORM: Platform = {
   builtinApps: BUILTIN_APPS,
   createManager: (config, context) =>
     config.className === "PersistentManager"
-      ? createPersistentManager(config, context)
+      ? createPersistentManager(config, { ...context, stores: SERVER_STORES })
       : new StandardManager(config, context),
   createDataSources,
   importModule: importHandlerModule,

@@ -6,9 +6,9 @@
  * guarantees). This module builds the shared one from the same `<Manager>` and `<Store>` attributes.
  */
 import { BobcatError } from "../util/errors.ts";
-import type { ManagerContext, PersistentManagerConfig } from "./config.ts";
+import type { PersistentManagerConfig } from "./config.ts";
 import type { ManagerBase } from "./manager-base.ts";
-import { PersistentManager } from "./persistent-manager.ts";
+import { type PersistentContext, PersistentManager } from "./persistent-manager.ts";
 import { SharedManager } from "./shared-manager.ts";
 import { DataSourceStore } from "./stores/data-source-store.ts";
 import { RedisStore } from "./stores/redis-store.ts";
@@ -17,7 +17,7 @@ import type { VersionedStore } from "./stores/versioned.ts";
 export type Consistency = PersistentManagerConfig["consistency"];
 
 /** A PersistentManager for `consistency: sticky`, a SharedManager for `shared`. */
-export function createPersistentManager(config: PersistentManagerConfig, context: ManagerContext): ManagerBase {
+export function createPersistentManager(config: PersistentManagerConfig, context: PersistentContext): ManagerBase {
   if (config.consistency === "sticky") return new PersistentManager(config, context);
   const store = config.store;
   const storeContext = { workDir: context.workDir, dataSources: context.dataSources, name: context.name };
