@@ -32,6 +32,8 @@ import { encodeSegment, normalizePath, readTarget } from "./request-target.ts";
 import { logger } from "../util/log.ts";
 import type { RequestMetrics } from "./metrics.ts";
 import { bindRequest, ContextWebSockets } from "./websocket.ts";
+import { decide, decorate, RewriteValveRuntime } from "./rewrite-valve.ts";
+import { join } from "node:path";
 
 const log = logger("core");
 
@@ -98,6 +100,8 @@ export class ContextRuntime {
   readonly mimeTypes?: ReadonlyMap<string, string>;
   /** Set while the context is being reloaded: requests wait for it, then are routed again. */
   pending?: Promise<void>;
+  /** The host's and the context's RewriteValves (read at start), outermost first; undefined: none. */
+  rewriters?: RewriteValveRuntime[];
   /** Origin allow-list, session refresh and the sockets of each session. */
   readonly webSockets: ContextWebSockets;
 
@@ -182,8 +186,25 @@ export class ContextRuntime {
       ?.location;
   }
 
+  /** Reads the RewriteValve rules of the context (WEB-INF/rewrite.config or inline) after the host's. */
+  async loadRewrite(): Promise<void> {
+    const valve = this.config.valves.find((v) => v.className === "RewriteValve");
+    const own = valve?.className === "RewriteValve"
+      ? await RewriteValveRuntime.load(valve, {
+        contextLevel: true,
+        label: `context ${this.config.path || "/"}`,
+        file: this.config.docBase ? join(this.config.docBase, "WEB-INF", "rewrite.config") : undefined,
+        baseDir: this.settings.baseDir,
+        platform: this.settings.platform,
+      })
+      : undefined;
+    const all = [this.host.rewrite, own].filter((r): r is RewriteValveRuntime => r !== undefined);
+    this.rewriters = all.length > 0 ? all : undefined;
+  }
+
   /** Loads the handler and its session listeners, then the session manager (persisted sessions). */
   async start(): Promise<void> {
+    await this.loadRewrite();
     await this.auth.realm.start();
     if (this.config.handler) {
       const loaded = await loadHandler(this.config.handler, this.config, {
@@ -267,6 +288,8 @@ export class HostRuntime {
   private readonly hostFilters: AccessValve[];
   /** HealthCheckValves of the engine and the host. */
   readonly health: HealthCheck[];
+  /** The host's RewriteValve, once its rules are read (loadRewrite). */
+  rewrite?: RewriteValveRuntime;
 
   constructor(
     readonly config: HostConfig,
@@ -286,6 +309,29 @@ export class HostRuntime {
     this.health = [...engine.valves, ...config.valves].flatMap((v) =>
       v.className === "HealthCheckValve" ? [new HealthCheck(v, () => this.contexts.every((c) => c.started))] : []
     );
+  }
+
+  /** Reads the rules of the host's RewriteValve: conf/<Engine>/<Host>/rewrite.config, or inline. */
+  async loadRewrite(): Promise<void> {
+    const valve = this.config.valves.find((v) => v.className === "RewriteValve");
+    if (valve?.className !== "RewriteValve") return;
+    this.rewrite = await RewriteValveRuntime.load(valve, {
+      contextLevel: false,
+      label: `host ${this.config.name}`,
+      file: join("conf", this.engine.name, this.config.name, "rewrite.config"),
+      baseDir: this.settings.baseDir,
+      platform: this.settings.platform,
+    });
+  }
+
+  /** The engine's and host's request valves applied, and their filters' refusal if any (a request no context takes). */
+  admit(req: Request, ctx: RequestContext, port: number): Response | undefined {
+    for (const v of this.hostValves) v.apply(req, ctx);
+    for (const f of this.hostFilters) {
+      const refused = f.check(ctx, port);
+      if (refused) return refused;
+    }
+    return undefined;
   }
 
   /**
@@ -349,6 +395,7 @@ export class Engine {
   private readonly accessLogs: AccessLogWriter[];
   private logsAnywhere: boolean;
   private readonly serveStatic: Platform["serveStatic"];
+  private readonly platform: Platform;
   private readonly metrics?: RequestMetrics;
   private timer?: ReturnType<typeof setInterval>;
 
@@ -377,6 +424,7 @@ export class Engine {
     readonly config: EngineConfig = service.engine,
   ) {
     this.serveStatic = settings.platform.serveStatic;
+    this.platform = settings.platform;
     this.metrics = settings.requestMetrics;
     this.hosts = config.hosts.map((h) => new HostRuntime(h, config, settings));
     for (const h of this.hosts) {
@@ -411,11 +459,25 @@ export class Engine {
    * edge handler runs it between requests, where a timer outside a request may never fire).
    */
   async start(opts: { timer?: boolean } = {}): Promise<void> {
+    await this.loadRewrites(false);
     for (const c of this.contexts) await c.start();
     if (opts.timer === false) return;
     const ms = this.config.backgroundProcessorDelay * 1000;
     this.timer = setInterval(() => void this.backgroundProcess(), ms);
     (this.timer as { unref?: () => void }).unref?.();
+  }
+
+  /** Reads every RewriteValve's rules (hosts first); `contexts: true` for `bobcat check`, which starts no context. */
+  async loadRewrites(contexts = true): Promise<void> {
+    const onEngine = this.config.valves.find((v) => v.className === "RewriteValve");
+    if (onEngine) {
+      throw new BobcatError("config.valve", "a RewriteValve on the Engine is not supported by bobcat", {
+        where: sourceOf(onEngine).self,
+        fix: "put it on each Host (rules in conf/<Engine>/<Host>/rewrite.config) or on a Context",
+      });
+    }
+    for (const h of this.hosts) await h.loadRewrite();
+    if (contexts) { for (const c of this.contexts) await c.loadRewrite(); }
   }
 
   /** The engine's background thread: session expiry (every processExpiresFrequency-th tick). */
@@ -515,8 +577,9 @@ export class Engine {
     connector: ConnectorInfo,
     conn: ConnectionInfo,
     seen: Seen | null,
+    again?: Rerouted,
   ): Response | Promise<Response> {
-    const target = readTarget(req.url, req.headers, conn);
+    const target = again ? again.target : readTarget(req.url, req.headers, conn);
     if (!target.ok) return badRequest(req, target.reason);
     if (target.rawPath === "*") {
       // "OPTIONS *" asks the server, not a resource (Tomcat answers it the same way).
@@ -543,9 +606,14 @@ export class Engine {
     }
     const context = host.match(pathname);
     if (seen) seen.host = host;
-    if (!context) return errorPage(404, `The requested resource [${pathname}] is not available`);
+    if (!context) {
+      if (host.rewrite && !again?.done.has(host.rewrite)) {
+        return this.rewriteUnmapped(req, connector, conn, seen, target, pathname, host, again);
+      }
+      return errorPage(404, `The requested resource [${pathname}] is not available`);
+    }
     // Being redeployed: wait for the new one, then route again (it may be gone).
-    if (context.pending) return context.pending.then(() => this.route(req, connector, conn, seen));
+    if (context.pending) return context.pending.then(() => this.route(req, connector, conn, seen, again));
     if (seen) seen.context = context;
     const serverName = connector.proxyName ?? target.host?.hostname ?? this.defaultHost.config.name.toLowerCase();
     const serverPort = connector.proxyPort ?? (target.host?.port ? Number(target.host.port) : connector.port);
@@ -556,6 +624,11 @@ export class Engine {
     for (const f of context.filters) {
       const refused = f.check(ctx, connector.port);
       if (refused) return context.errorReport ? applyErrorReport(refused, context.errorReport) : refused;
+    }
+    if (again) { for (const [k, v] of again.attributes) ctx.attributes.set(k, v); }
+    if (context.rewriters) {
+      const rewritten = this.rewrite(req, connector, conn, seen, target, pathname, context, ctx, again);
+      if (rewritten) return rewritten;
     }
     const req2: RoutedPath = {
       pathname,
@@ -588,6 +661,149 @@ export class Engine {
       if (report) r = applyErrorReport(r, report);
       return hsts ? withHeader(r, "strict-transport-security", hsts) : r;
     });
+  }
+
+  /**
+   * The RewriteValves of the mapped context (the host's, then the context's) that have not run
+   * for this request yet. An internal rewrite routes the new path from the start (normalised,
+   * mapped, constrained like any request's); undefined when no rule changed anything.
+   */
+  private rewrite(
+    req: Request,
+    connector: ConnectorInfo,
+    conn: ConnectionInfo,
+    seen: Seen | null,
+    target: Target,
+    pathname: string,
+    context: ContextRuntime,
+    ctx: RequestContext,
+    again: Rerouted | undefined,
+  ): Response | Promise<Response> | undefined {
+    const done = new Set(again?.done);
+    const attributes = [...(again?.attributes ?? [])];
+    const cookies: string[] = [];
+    let type: string | undefined;
+    let search = target.search;
+    let acted = false;
+    for (const valve of context.rewriters!) {
+      if (done.has(valve)) continue;
+      done.add(valve);
+      const d = decide(valve, {
+        req,
+        ctx,
+        requestURI: target.rawPath,
+        search,
+        pathname,
+        contextPath: context.path,
+        encodedContextPath: context.encodedPath,
+        docBase: context.config.docBase,
+        platform: this.platform,
+      });
+      if (!d) continue;
+      if (d.kind === "respond") {
+        const res = decorate(d.response, cookies, undefined);
+        return context.errorReport ? applyErrorReport(res, context.errorReport) : res;
+      }
+      acted = true;
+      attributes.push(...d.attributes);
+      cookies.push(...d.cookies);
+      type = d.type ?? type;
+      if (d.search !== undefined) search = d.search;
+      if (d.rawPath !== undefined) {
+        return this.reroute(
+          req,
+          connector,
+          conn,
+          seen,
+          {
+            target: { ...target, rawPath: d.rawPath, search, urlPath: "" },
+            done,
+            attributes,
+          },
+          cookies,
+          type,
+        );
+      }
+    }
+    if (!acted) return undefined;
+    // Attributes, cookies or a type, or a discarded query, but the same path: on with the request as it is.
+    for (const v of context.rewriters!) done.add(v);
+    return this.reroute(
+      req,
+      connector,
+      conn,
+      seen,
+      {
+        target: { ...target, search },
+        done,
+        attributes,
+      },
+      cookies,
+      type,
+    );
+  }
+
+  private reroute(
+    req: Request,
+    connector: ConnectorInfo,
+    conn: ConnectionInfo,
+    seen: Seen | null,
+    next: Rerouted,
+    cookies: string[],
+    type: string | undefined,
+  ): Response | Promise<Response> {
+    const res = this.route(req, connector, conn, seen, next);
+    if (cookies.length === 0 && type === undefined) return res;
+    return res instanceof Response ? decorate(res, cookies, type) : res.then((r) => decorate(r, cookies, type));
+  }
+
+  /** A path no context takes, on a host with a RewriteValve: its rules may send it somewhere (Tomcat runs host valves first). */
+  private rewriteUnmapped(
+    req: Request,
+    connector: ConnectorInfo,
+    conn: ConnectionInfo,
+    seen: Seen | null,
+    target: Target,
+    pathname: string,
+    host: HostRuntime,
+    again: Rerouted | undefined,
+  ): Response | Promise<Response> {
+    const serverName = connector.proxyName ?? target.host?.hostname ?? this.defaultHost.config.name.toLowerCase();
+    const serverPort = connector.proxyPort ?? (target.host?.port ? Number(target.host.port) : connector.port);
+    const ctx = new RequestContext(connector, conn, serverName, serverPort, "", target.rawPath);
+    const refused = host.admit(req, ctx, connector.port);
+    if (refused) return refused;
+    const valve = host.rewrite!;
+    const d = decide(valve, {
+      req,
+      ctx,
+      requestURI: target.rawPath,
+      search: target.search,
+      pathname,
+      contextPath: "",
+      encodedContextPath: "",
+      docBase: undefined,
+      platform: this.platform,
+    });
+    const done = new Set(again?.done).add(valve);
+    if (d?.kind === "respond") return d.response;
+    if (d?.rawPath !== undefined) {
+      return this.reroute(
+        req,
+        connector,
+        conn,
+        seen,
+        {
+          target: { ...target, rawPath: d.rawPath, search: d.search ?? target.search, urlPath: "" },
+          done,
+          attributes: [...(again?.attributes ?? []), ...d.attributes],
+        },
+        d.cookies,
+        d.type,
+      );
+    }
+    const res = errorPage(404, `The requested resource [${pathname}] is not available`);
+    return d ? decorate(res, d.cookies, d.type) : res;
   }
 
   private internalError(
@@ -849,6 +1065,18 @@ interface RoutedPath {
   urlIsCanonical: boolean;
   /** "scheme://authority" for URLs handed to handlers. */
   origin: string;
+}
+
+type Target = Extract<ReturnType<typeof readTarget>, { ok: true }>;
+
+/** A request routed again after a RewriteValve rewrote it. */
+interface Rerouted {
+  /** The rewritten path (raw, as a client would send it) and query; the Host as sent. */
+  target: Target;
+  /** The valves that have run for this request (each runs once, as Tomcat's). */
+  done: Set<RewriteValveRuntime>;
+  /** E= request attributes set so far. */
+  attributes: Array<[string, string]>;
 }
 
 interface Seen {
