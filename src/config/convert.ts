@@ -390,10 +390,7 @@ function restrictsAccess(el: XmlElement): boolean {
   }
   return el.children.some(restrictsAccess);
 }
-const RESTRICTING_FIXES: Record<string, string> = {
-  RewriteValve:
-    "bobcat has no RewriteValve yet: force HTTPS with a securityConstraint { urlPatterns: [/*], transportGuarantee: CONFIDENTIAL } and redirectPort, or rewrite in a proxy in front, then remove the valve",
-};
+const RESTRICTING_FIXES: Record<string, string> = {};
 /** Tomcat 9 connector TLS attributes the schema does not move (Tomcat 9's SSL how-to), and where they go. */
 const LEGACY_HINTS: Record<string, string> = {
   SSLProtocol: "protocols",
@@ -820,7 +817,7 @@ booleans); \${...} references are kept, as bobcat expands the same syntax.
 
 What bobcat has no counterpart for (Executor, AJP connectors, JNDIRealm, ...) becomes a
 "# not converted:" comment in the output and a warning on standard error, except what restricts
-access (a Realm, RewriteValve, an authenticator or custom valve bobcat cannot honour): that is an
+access (a Realm, an authenticator or custom valve bobcat cannot honour): that is an
 error naming the line, and nothing is written. The result is then loaded as 'bobcat run' would,
 and anything still to fix is reported.
 
