@@ -224,48 +224,10 @@ export class ContextRuntime {
       const m = this.config.manager;
       throw locateError(e, [m.className === "PersistentManager" ? m.store : undefined, m, this.config]);
     }
-    const report = [...this.config.valves, ...this.host.config.valves, ...this.engine.valves].find((v) =>
-      v.className === "ErrorReportValve"
+    this.errorReport = await loadErrorReport(
+      [...this.config.valves, ...this.host.config.valves, ...this.engine.valves],
+      this.settings,
     );
-    if (report?.className === "ErrorReportValve") {
-      const pages = new Map<string, string>();
-      const files: Array<[string, string, string]> = [
-        ...Object.entries(report.errorCodes).map(([k, f]) => [k, f, `errorCodes.${k}`] as [string, string, string]),
-        // There are no Java exceptions: a page for Throwable/Exception is the page of every 500.
-        ...Object.entries(report.exceptionTypes)
-          .filter(([k]) => /^java\.lang\.(Throwable|Exception|RuntimeException|Error)$/.test(k))
-          .map(([k, f]) => ["500", f, `exceptionTypes.${k}`] as [string, string, string]),
-      ];
-      for (const [code, file, attr] of files) {
-        if (code !== "0" && !/^[1-5]\d\d$/.test(code)) {
-          throw new BobcatError("config.valve", `ErrorReportValve: "${code}" is not a status code`, {
-            where: sourceOf(report).attr("errorCodes"),
-            fix: "use errorCode.NNN with a status such as 404, or 0 for every status",
-          });
-        }
-        const full = isAbsolute(file) ? file : resolve(this.settings.baseDir, file);
-        const read = this.settings.platform.readTextFile;
-        if (!read) {
-          throw new BobcatError(
-            "platform.noFiles",
-            `ErrorReportValve pages are files, which ${this.settings.platform.name} does not have`,
-            {
-              where: sourceOf(report).self,
-              fix: "leave out errorCodes and exceptionTypes",
-            },
-          );
-        }
-        try {
-          pages.set(code, await read(full));
-        } catch (e) {
-          throw new BobcatError("config.valve", `ErrorReportValve: cannot read ${full}: ${(e as Error).message}`, {
-            where: sourceOf(report).attr(attr.split(".")[0]!),
-            fix: "point it at a readable file (relative paths resolve against the base directory)",
-          });
-        }
-      }
-      this.errorReport = { showReport: report.showReport, showServerInfo: report.showServerInfo, pages };
-    }
     this.started = true;
   }
 
@@ -280,6 +242,54 @@ export class ContextRuntime {
   }
 }
 
+/** The innermost ErrorReportValve of `valves` (innermost first), its page files read. */
+async function loadErrorReport(
+  valves: ValveConfig[],
+  settings: EngineSettings,
+): Promise<ErrorReportSettings | undefined> {
+  const report = valves.find((v) => v.className === "ErrorReportValve");
+  if (report?.className !== "ErrorReportValve") return undefined;
+  {
+    const pages = new Map<string, string>();
+    const files: Array<[string, string, string]> = [
+      ...Object.entries(report.errorCodes).map(([k, f]) => [k, f, `errorCodes.${k}`] as [string, string, string]),
+      // There are no Java exceptions: a page for Throwable/Exception is the page of every 500.
+      ...Object.entries(report.exceptionTypes)
+        .filter(([k]) => /^java\.lang\.(Throwable|Exception|RuntimeException|Error)$/.test(k))
+        .map(([k, f]) => ["500", f, `exceptionTypes.${k}`] as [string, string, string]),
+    ];
+    for (const [code, file, attr] of files) {
+      if (code !== "0" && !/^[1-5]\d\d$/.test(code)) {
+        throw new BobcatError("config.valve", `ErrorReportValve: "${code}" is not a status code`, {
+          where: sourceOf(report).attr("errorCodes"),
+          fix: "use errorCode.NNN with a status such as 404, or 0 for every status",
+        });
+      }
+      const full = isAbsolute(file) ? file : resolve(settings.baseDir, file);
+      const read = settings.platform.readTextFile;
+      if (!read) {
+        throw new BobcatError(
+          "platform.noFiles",
+          `ErrorReportValve pages are files, which ${settings.platform.name} does not have`,
+          {
+            where: sourceOf(report).self,
+            fix: "leave out errorCodes and exceptionTypes",
+          },
+        );
+      }
+      try {
+        pages.set(code, await read(full));
+      } catch (e) {
+        throw new BobcatError("config.valve", `ErrorReportValve: cannot read ${full}: ${(e as Error).message}`, {
+          where: sourceOf(report).attr(attr.split(".")[0]!),
+          fix: "point it at a readable file (relative paths resolve against the base directory)",
+        });
+      }
+    }
+    return { showReport: report.showReport, showServerInfo: report.showServerInfo, pages };
+  }
+}
+
 export class HostRuntime {
   /** Longest path first, so the first prefix match is the longest. */
   contexts: ContextRuntime[];
@@ -288,8 +298,10 @@ export class HostRuntime {
   private readonly hostFilters: AccessValve[];
   /** HealthCheckValves of the engine and the host. */
   readonly health: HealthCheck[];
-  /** The host's RewriteValve, once its rules are read (loadRewrite). */
+  /** The host's RewriteValve, once its rules are read (start). */
   rewrite?: RewriteValveRuntime;
+  /** The host's (or engine's) ErrorReportValve, for what no context answers: the boundary's 400s, the no-context 404. */
+  errorReport?: ErrorReportSettings;
 
   constructor(
     readonly config: HostConfig,
@@ -311,8 +323,12 @@ export class HostRuntime {
     );
   }
 
-  /** Reads the rules of the host's RewriteValve: conf/<Engine>/<Host>/rewrite.config, or inline. */
-  async loadRewrite(): Promise<void> {
+  /**
+   * Reads the host's ErrorReportValve pages and the rules of its RewriteValve
+   * (conf/<Engine>/<Host>/rewrite.config, or inline).
+   */
+  async start(): Promise<void> {
+    this.errorReport = await loadErrorReport([...this.config.valves, ...this.engine.valves], this.settings);
     const valve = this.config.valves.find((v) => v.className === "RewriteValve");
     if (valve?.className !== "RewriteValve") return;
     this.rewrite = await RewriteValveRuntime.load(valve, {
@@ -467,7 +483,10 @@ export class Engine {
     (this.timer as { unref?: () => void }).unref?.();
   }
 
-  /** Reads every RewriteValve's rules (hosts first); `contexts: true` for `bobcat check`, which starts no context. */
+  /**
+   * Starts the hosts (their RewriteValve rules and ErrorReportValve pages) and, with `contexts`,
+   * reads every context's RewriteValve rules too: `bobcat check`, which starts no context.
+   */
   async loadRewrites(contexts = true): Promise<void> {
     const onEngine = this.config.valves.find((v) => v.className === "RewriteValve");
     if (onEngine) {
@@ -476,7 +495,7 @@ export class Engine {
         fix: "put it on each Host (rules in conf/<Engine>/<Host>/rewrite.config) or on a Context",
       });
     }
-    for (const h of this.hosts) await h.loadRewrite();
+    for (const h of this.hosts) await h.start();
     if (contexts) { for (const c of this.contexts) await c.loadRewrite(); }
   }
 
@@ -495,6 +514,10 @@ export class Engine {
     if (this.timer) clearInterval(this.timer);
     for (const c of this.contexts) await c.stop();
     await Promise.all([...this.accessLogs, ...this.hosts.flatMap((h) => h.accessLogs)].map((l) => l.close()));
+  }
+
+  private hostOf(target: Target): HostRuntime {
+    return target.host ? this.hostFor(target.host.hostname) : this.defaultHost;
   }
 
   /** `hostname` is lower-case, without port or brackets. */
@@ -580,15 +603,17 @@ export class Engine {
     again?: Rerouted,
   ): Response | Promise<Response> {
     const target = again ? again.target : readTarget(req.url, req.headers, conn);
-    if (!target.ok) return badRequest(req, target.reason);
+    // The boundary's 400s get the ErrorReportValve page of the host (the default host when the
+    // Host itself is refused), as Tomcat 10.1 renders them; no context's error pages apply.
+    if (!target.ok) return badRequest(req, target.reason, this.defaultHost);
     if (target.rawPath === "*") {
       // "OPTIONS *" asks the server, not a resource (Tomcat answers it the same way).
       return req.method === "OPTIONS"
         ? new Response(null, { headers: { allow: ALLOWED_METHODS } })
-        : badRequest(req, '"*" is only a target for OPTIONS');
+        : badRequest(req, '"*" is only a target for OPTIONS', this.hostOf(target));
     }
     const normalized = normalizePath(target.rawPath);
-    if (!normalized.ok) return badRequest(req, normalized.reason);
+    if (!normalized.ok) return badRequest(req, normalized.reason, this.hostOf(target));
     // Tomcat's allowTrace=false: TRACE never reaches an application.
     if (req.method === "TRACE") return traceNotAllowed();
     const pathname = normalized.path;
@@ -610,7 +635,7 @@ export class Engine {
       if (host.rewrite && !again?.done.has(host.rewrite)) {
         return this.rewriteUnmapped(req, connector, conn, seen, target, pathname, host, again);
       }
-      return errorPage(404, `The requested resource [${pathname}] is not available`);
+      return notFound(pathname, host);
     }
     // Being redeployed: wait for the new one, then route again (it may be gone).
     if (context.pending) return context.pending.then(() => this.route(req, connector, conn, seen, again));
@@ -772,7 +797,7 @@ export class Engine {
     const serverPort = connector.proxyPort ?? (target.host?.port ? Number(target.host.port) : connector.port);
     const ctx = new RequestContext(connector, conn, serverName, serverPort, "", target.rawPath);
     const refused = host.admit(req, ctx, connector.port);
-    if (refused) return refused;
+    if (refused) return host.errorReport ? applyErrorReport(refused, host.errorReport) : refused;
     const valve = host.rewrite!;
     const d = decide(valve, {
       req,
@@ -786,7 +811,7 @@ export class Engine {
       platform: this.platform,
     });
     const done = new Set(again?.done).add(valve);
-    if (d?.kind === "respond") return d.response;
+    if (d?.kind === "respond") return host.errorReport ? applyErrorReport(d.response, host.errorReport) : d.response;
     if (d?.rawPath !== undefined) {
       return this.reroute(
         req,
@@ -802,7 +827,7 @@ export class Engine {
         d.type,
       );
     }
-    const res = errorPage(404, `The requested resource [${pathname}] is not available`);
+    const res = notFound(pathname, host);
     return d ? decorate(res, d.cookies, d.type) : res;
   }
 
@@ -1022,9 +1047,16 @@ export function traceNotAllowed(): Response {
 }
 
 /** A request the boundary refuses: 400, as Tomcat's connector answers it, and a debug line. */
-function badRequest(req: Request, reason: string): Response {
+function badRequest(req: Request, reason: string, host?: HostRuntime): Response {
   log.debug(`400 for ${req.method} request: ${reason}`);
-  return errorPage(400, `Bad Request: ${reason}`, { connection: "close" });
+  const res = errorPage(400, `Bad Request: ${reason}`, { connection: "close" });
+  return host?.errorReport ? applyErrorReport(res, host.errorReport) : res;
+}
+
+/** No context takes the path: 404 with the host's ErrorReportValve page, as Tomcat's StandardHostValve. */
+function notFound(pathname: string, host: HostRuntime): Response {
+  const res = errorPage(404, `The requested resource [${pathname}] is not available`);
+  return host.errorReport ? applyErrorReport(res, host.errorReport) : res;
 }
 
 const hostForUrl = (name: string) => (name.includes(":") ? `[${name}]` : name);

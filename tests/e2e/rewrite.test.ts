@@ -29,6 +29,10 @@ const serverXml = (port: number) =>
     <Engine name="Catalina" defaultHost="localhost">
       <Host name="localhost" appBase="webapps">
         <Valve className="org.apache.catalina.valves.rewrite.RewriteValve"/>
+        <Valve className="org.apache.catalina.valves.ErrorReportValve" showReport="false" showServerInfo="false"/>
+      </Host>
+      <Host name="other.test" appBase="other-apps">
+        <Valve className="org.apache.catalina.valves.ErrorReportValve" errorCode.404="conf/other-404.html"/>
       </Host>
     </Engine>
   </Service>
@@ -85,6 +89,8 @@ function base(port: number): string {
     "webapps/app/META-INF/context.xml":
       '<Context><Valve className="org.apache.catalina.valves.rewrite.RewriteValve"/></Context>\n',
     "outside.txt": "outside",
+    "other-apps/only/index.html": "only",
+    "conf/other-404.html": "<p>OTHER-HOST-404</p>",
   });
   return dir;
 }
@@ -144,6 +150,19 @@ for (const runtime of RUNTIMES) {
         const moved = await curl([`${url}/app/moved?x=1`]);
         expect(moved.status).toBe(302);
         expect(header(moved.headers, "location")).toBe("/app/start.html?x=1");
+
+        // The boundary's 400s and the no-context 404 get the host's ErrorReportValve page, as
+        // Tomcat 10.1 renders them: here without the message and without the server name.
+        for (const args of [[`${url}/a%2Fb`], ["-H", "Host: a b", `${url}/`], [`${url}/x%00y`]]) {
+          const bad = await curl(args);
+          expect(bad.status).toBe(400);
+          expect(bad.body).toContain("HTTP Status 400");
+          expect(bad.body).not.toContain("Bad Request:");
+          expect(bad.body).not.toContain("bobcat");
+        }
+        const other = await curl(["-H", "Host: other.test", `${url}/nothing`]);
+        expect([other.status, other.body]).toEqual([404, "<p>OTHER-HOST-404</p>"]);
+        expect((await curl(["-H", "Host: other.test", `${url}/only/`])).body).toBe("only");
       } finally {
         await srv?.stop();
       }
