@@ -897,8 +897,12 @@ function parsePieces(
       if (colon >= 0) {
         const type = body.slice(0, colon);
         const key = body.slice(colon + 1);
-        if (type === "HTTP") pieces.push({ k: "http", name: key });
-        else if (type === "ENV") pieces.push({ k: "env", name: key });
+        if (type === "HTTP") {
+          if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(key)) {
+            fail(`%{${body}}: ${JSON.stringify(key)} is not a header name`, "write %{HTTP:Header-Name}");
+          }
+          pieces.push({ k: "http", name: key });
+        } else if (type === "ENV") pieces.push({ k: "env", name: key });
         else if (type === "SSL") pieces.push({ k: "ssl", name: key });
         else fail(`%{${body}}: ${type} is not a variable type`, "write %{HTTP:header}, %{ENV:name} or %{SSL:name}");
       } else {

@@ -268,6 +268,17 @@ describe("RewriteValve: responses", () => {
     }
   });
 
+  test("N runs the rules again; a set that never ends answers 500 instead of looping", async () => {
+    const engine = await engineFor("RewriteRule ^/x(.*)$ /$1 [N]\nRewriteRule ^/loop(.*)$ /loop/$1 [N]");
+    try {
+      const ok = await get(engine, "/xxxab");
+      expect(await ok.json()).toMatchObject({ uri: "/ab" });
+      expect((await get(engine, "/loop")).status).toBe(500);
+    } finally {
+      await engine.stop();
+    }
+  });
+
   test("CO= sets a cookie and T= a type where the response has none", async () => {
     const engine = await engineFor(
       "RewriteRule ^/c$ - [CO=seen:yes:.example.com:60:/:true:true]\nRewriteRule ^/d$ /c [CO=k:%{REQUEST_METHOD}]",
@@ -395,6 +406,7 @@ describe("RewriteValve: configuration errors name the line and the fix", () => {
     ["RewriteRule ^/a /b%20c", /%2 .*no RewriteCond/],
     ["RewriteRule ^/(a) /b$2", /\$2, but the pattern has 1 group/],
     ["RewriteRule ^/a %{NO_SUCH_VAR}", /not a server variable/],
+    ["RewriteCond %{HTTP:} .+\nRewriteRule .* - [F]", /is not a header name/],
     ["RewriteCond %{HTTPS} on [XX]\nRewriteRule ^/a /b", /flag "XX"/],
     ["RewriteCond %{HTTPS} -x\nRewriteRule ^/a /b", /test -x/],
     ["RewriteRule ^/a /b\nRewriteCond %{HTTPS} on", /apply to no RewriteRule/],
