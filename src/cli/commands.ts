@@ -128,6 +128,8 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
         collect(e);
         continue;
       }
+      // RewriteValve rules: read and parsed as start reads them.
+      await engine.loadRewrites().catch(collect);
       for (const c of engine.contexts) {
         const cfg = c.config;
         if (cfg.docBase && !cfg.handler && cfg.welcomeFiles.length === 0 && !cfg.listings) {

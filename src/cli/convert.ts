@@ -20,7 +20,7 @@ booleans); \${...} references are kept, as bobcat expands the same syntax.
 
 What bobcat has no counterpart for (Executor, AJP connectors, JNDIRealm, ...) becomes a
 "# not converted:" comment in the output and a warning on standard error, except what restricts
-access (a Realm, RewriteValve, an authenticator or custom valve bobcat cannot honour): that is an
+access (a Realm, an authenticator or custom valve bobcat cannot honour): that is an
 error naming the line, and nothing is written. The result is then loaded as 'bobcat run' would,
 and anything still to fix is reported.`,
   options: {

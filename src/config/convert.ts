@@ -388,10 +388,7 @@ function restrictsAccess(el: XmlElement): boolean {
   }
   return el.children.some(restrictsAccess);
 }
-const RESTRICTING_FIXES: Record<string, string> = {
-  RewriteValve:
-    "bobcat has no RewriteValve yet: force HTTPS with a securityConstraint { urlPatterns: [/*], transportGuarantee: CONFIDENTIAL } and redirectPort, or rewrite in a proxy in front, then remove the valve",
-};
+const RESTRICTING_FIXES: Record<string, string> = {};
 /** Tomcat 9 connector TLS attributes the schema does not move (Tomcat 9's SSL how-to), and where they go. */
 const LEGACY_HINTS: Record<string, string> = {
   SSLProtocol: "protocols",

@@ -1131,6 +1131,7 @@ export const Valve = {
       RemoteHostValve: { fullName: "org.apache.catalina.valves.RemoteHostValve", element: () => RemoteHostValve },
       HealthCheckValve: { fullName: "org.apache.catalina.valves.HealthCheckValve", element: () => HealthCheckValve },
       ErrorReportValve: { fullName: "org.apache.catalina.valves.ErrorReportValve", element: () => ErrorReportValve },
+      RewriteValve: { fullName: "org.apache.catalina.valves.rewrite.RewriteValve", element: () => RewriteValve },
     },
   },
 } as const satisfies ElementDef;
@@ -1291,6 +1292,18 @@ export const ErrorReportValve = {
   },
 } as const satisfies ElementDef;
 
+export const RewriteValve = {
+  name: "RewriteValve",
+  doc:
+    "Tomcat's URL rewriting (mod_rewrite syntax: RewriteCond, RewriteRule, int: RewriteMaps). On a Host the rules are read from conf/<Engine>/<Host>/rewrite.config under the base directory, on a Context from its docBase's WEB-INF/rewrite.config, unless `configuration` holds them. A rewritten path is normalised and mapped again: constraints and the docBase's limits apply to it.",
+  attrs: {
+    enabled: bool("Apply the rules (false: the valve does nothing).", true),
+    configuration: str(
+      "The rules themselves, one directive per line (instead of the rewrite.config file; errors name the line within this text).",
+    ),
+  },
+} as const satisfies ElementDef;
+
 /** Every element, for the JSON Schema and the README reference. */
 export const ALL_ELEMENTS: ElementDef[] = [
   ConfigFile,
@@ -1334,6 +1347,7 @@ export const ALL_ELEMENTS: ElementDef[] = [
   RemoteHostValve,
   HealthCheckValve,
   ErrorReportValve,
+  RewriteValve,
   MemoryRealmDef,
   UserDatabaseRealmDef,
   DataSourceRealmDef,

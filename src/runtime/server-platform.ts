@@ -3,7 +3,9 @@
  * access log files, StandardManager's persistence file, FileStore and every data source
  * (SQLite files, PostgreSQL, MySQL). Edge runtimes use src/edge/platform.ts instead.
  */
+import { realpathSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { join, sep } from "node:path";
 import { AccessLog } from "../core/access-log.ts";
 import { importHandlerModule } from "../core/handler-module.ts";
 import type { Platform } from "../core/platform.ts";
@@ -25,4 +27,15 @@ export const SERVER_PLATFORM: Platform = {
   serveStatic,
   accessLog: (valve) => new AccessLog(valve),
   readTextFile: (path) => readFile(path, "utf8"),
+  statResource(docBase, relPath) {
+    try {
+      const root = realpathSync(docBase);
+      const real = realpathSync(join(root, relPath));
+      if (real !== root && !real.startsWith(root.endsWith(sep) ? root : root + sep)) return null;
+      const st = statSync(real);
+      return { isFile: st.isFile(), isDirectory: st.isDirectory(), size: st.size };
+    } catch {
+      return null;
+    }
+  },
 };
