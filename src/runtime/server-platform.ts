@@ -12,13 +12,18 @@ import { BUILTIN_APPS } from "../apps/index.ts";
 import { createDataSources } from "../datasource/index.ts";
 import { StandardManager } from "../session/index.ts";
 import { createPersistentManager } from "../session/consistency.ts";
+import { WORKER } from "./workers.ts";
 
 export const SERVER_PLATFORM: Platform = {
   name: "a server",
   builtinApps: BUILTIN_APPS,
   createManager: (config, context) =>
     config.className === "PersistentManager"
-      ? createPersistentManager(config, context)
+      // In a worker, a concurrent change of one attribute by another worker is refused, not overwritten.
+      ? createPersistentManager(
+        config,
+        WORKER !== undefined ? { ...context, sameAttributeConflicts: "refuse" } : context,
+      )
       : new StandardManager(config, context),
   createDataSources,
   importModule: importHandlerModule,
