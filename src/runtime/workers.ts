@@ -61,6 +61,8 @@ export function workerCount(config: BobcatConfig): number {
 function holdsSessions(ctx: BobcatConfig["server"]["services"][number]["engine"]["hosts"][number]["contexts"][number]) {
   const handler = (ctx as { handler?: string }).handler;
   const form = (ctx as { loginConfig?: { authMethod?: string } }).loginConfig?.authMethod === "FORM";
+  // No tracking mode: no request can come back to a session, so there is none to lose.
+  if (ctx.sessionTrackingModes.length === 0) return false;
   return form || (!!handler && !handler.startsWith("bobcat:"));
 }
 
@@ -103,7 +105,7 @@ export function workerProblems(config: BobcatConfig, n = workerCount(config)): B
             {
               where,
               fix:
-                `keep the sessions where every worker sees them: on the context, manager: { className: PersistentManager, consistency: shared, store: { className: DataSourceStore, dataSourceName: jdbc/sessions } } with the resource { name: jdbc/sessions, type: DataSource, url: "sqlite:work/sessions.db" } (one machine; postgres:// or a RedisStore for several), or set server.workers: 1`,
+                `keep the sessions where every worker sees them: on the context, manager: { className: PersistentManager, consistency: shared, store: { className: DataSourceStore, dataSourceName: jdbc/sessions } } with the resource { name: jdbc/sessions, type: DataSource, url: "sqlite:work/sessions.db" } (one machine; postgres:// or a RedisStore for several); for a context that uses no sessions, sessionTrackingModes: []; or set server.workers: 1`,
             },
           ),
         );
