@@ -128,11 +128,13 @@ export function markWorkerLogs(): void {
 /** The command line that runs this same bobcat again (the runtime, its flags, the entry, the arguments). */
 function selfCommand(): string[] {
   if (RUNTIME === "deno") {
-    const d = (globalThis as unknown as { Deno: { execPath(): string; mainModule: string; args: string[] } }).Deno;
+    const d = (globalThis as unknown as {
+      Deno: { execPath(): string; mainModule: string; args: string[]; build: { standalone?: boolean } };
+    }).Deno;
     const args = d.args;
     const main = d.mainModule;
     // `deno compile`: the executable is the program.
-    if (/deno-compile-/.test(main) || !main.startsWith("file:")) return [d.execPath(), ...args];
+    if (d.build.standalone || /deno-compile-/.test(main) || !main.startsWith("file:")) return [d.execPath(), ...args];
     const path = fileURLToPath(main);
     const config = findUp(dirname(path), "deno.json");
     return [

@@ -302,9 +302,13 @@ export class SharedManager extends ManagerBase<PersistentManagerConfig> {
         const clash = this.refuseSameAttribute ? this.clash(base, change, currentRecord) : null;
         if (clash) {
           // Worker processes promise what one process gives: no acknowledged change is lost.
-          throw new Error(
-            `another request changed attribute [${clash}] of this session at the same time; this change was not applied`,
+          const err = new SessionNotStoredError(
+            what,
+            new Error(`another request changed attribute [${clash}] of this session at the same moment`),
           );
+          err.name = "SessionConflictError";
+          this.log.debug(`[${this.name}] ${err.message}`);
+          throw err;
         }
         this.conflictsResolved++;
         next = this.merge(currentRecord, change, record, session);

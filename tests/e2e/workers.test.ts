@@ -204,6 +204,7 @@ for (const runtime of RUNTIMES) {
               const r = await get(http, "/inc", cookie);
               statuses.push(r.status);
               if (r.status === 200) acked++;
+              else expect(r.body).toContain("Another request changed this session at the same moment");
             }
           }));
           expect(statuses.every((c) => c === 200 || c === 503)).toBe(true);
