@@ -303,6 +303,46 @@ describe("server.workers: checks", () => {
     }
   }, 60000);
 
+  test(
+    "a worker that cannot start stops them all (status 1); a port in use is refused before any worker starts",
+    async () => {
+      const base = tempDir("bobcat-workers-");
+      dirs.push(base);
+      const file = join(base, "conf/server.yaml");
+      const [http, https] = [await freePort(), await freePort()];
+      const yaml = (c: string) =>
+        c.replace("conf/cert.pem", join(PKI, "localhost-rsa.pem")).replace(
+          "conf/key.pem",
+          join(PKI, "localhost-rsa-key.pem"),
+        );
+      // The handler throws when imported: the primary cannot know, the workers find out.
+      writeFiles(base, {
+        "app.mjs": `throw new Error("broken on purpose");\n`,
+        "conf/server.yaml": yaml(config(http, https)),
+      });
+      const r = await runCli("bun", ["run", "--config", file, "--base", base], { timeoutMs: 60000 });
+      expect(r.code).toBe(1);
+      expect(r.output).toContain("broken on purpose");
+      expect(r.output).toMatch(/worker \d \(pid \d+\) exited with status 1 before it was ready: stopping/);
+      for (const m of r.output.matchAll(/\(pid (\d+)\)/g)) expect(alive(Number(m[1]))).toBe(false);
+
+      // Another server holds the HTTP port.
+      const { createServer } = await import("node:net");
+      const holder = createServer().listen(http, "127.0.0.1");
+      await new Promise((ok) => holder.once("listening", ok));
+      try {
+        writeFiles(base, { "app.mjs": APP });
+        const busy = await runCli("bun", ["run", "--config", file, "--base", base], { timeoutMs: 60000 });
+        expect(busy.code).toBe(1);
+        expect(busy.output).toContain(`port ${http} is already in use`);
+        expect(busy.output).not.toContain("starting 2 workers");
+      } finally {
+        holder.close();
+      }
+    },
+    120000,
+  );
+
   test("a bad workers value names the attribute", async () => {
     const base = tempDir("bobcat-workers-");
     dirs.push(base);
