@@ -13,7 +13,8 @@
  *   fails, or a worker fails 10 times in a row before it is ready, everything stops with status 1;
  * - SIGTERM/SIGINT reach every worker, which stops gracefully within gracefulStopTimeout; a
  *   worker still running 10 s after that is killed; status 0 when every worker stopped cleanly;
- * - SIGHUP reaches every worker (each reloads its TLS material and logs it under its number).
+ * - SIGHUP reaches every worker (each reloads its TLS material and logs it under its number), and
+ *   so does a reload from the manager app (the worker that got it asks the primary to tell the others).
  * A worker knows it is one from BOBCAT_WORKER (its number, 1..N); it watches the primary through
  * the descriptor of parent-watch.ts (so it stops if the primary dies, even by SIGKILL) and says
  * "ready" back over it once it listens.
@@ -118,6 +119,11 @@ export function workerProblems(config: BobcatConfig, n = workerCount(config)): B
 /** A worker, once its server listens: logs carry its number, and the primary hears "ready". */
 export function workerStarted(): void {
   if (WORKER !== undefined) tellParent("ready");
+}
+
+/** A worker asked to reload its TLS material (the manager app): the primary sends SIGHUP to the others. */
+export function reloadOtherWorkers(): void {
+  if (WORKER !== undefined) tellParent("reload-others");
 }
 
 /** Sets the log prefix of a worker before anything is logged. */
@@ -281,6 +287,14 @@ export async function runPrimary(config: BobcatConfig, n: number): Promise<numbe
       while ((nl = buffered.indexOf("\n")) >= 0) {
         const line = buffered.slice(0, nl).trim();
         buffered = buffered.slice(nl + 1);
+        if (line === "reload-others") {
+          log.info(`worker ${slot.index} reloads its TLS certificates (manager app): passing SIGHUP to the others`);
+          for (const s of slots) {
+            if (s === slot || !s.child) continue;
+            if (s.ready) sendSignal(s, "SIGHUP");
+            else s.reloadPending = true;
+          }
+        }
         if (line === "ready" && !slot.ready) {
           slot.ready = true;
           slot.readyAt = Date.now();

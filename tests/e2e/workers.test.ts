@@ -76,6 +76,8 @@ ${
                   consistency: shared
                   store: { className: DataSourceStore, dataSourceName: jdbc/sessions }`
   }
+              - path: /manager
+                handler: bobcat:manager
 `;
 }
 
@@ -94,6 +96,21 @@ function get(port: number, path: string, cookie?: string): Promise<{ status: num
       },
     );
     req.setTimeout(10000, () => req.destroy(new Error("timed out")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+function post(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: "127.0.0.1", port, path, method: "POST", agent: false, headers: { connection: "close" } },
+      (res) => {
+        let body = "";
+        res.on("data", (d) => (body += d));
+        res.on("end", () => resolve({ status: res.statusCode!, body }));
+      },
+    );
     req.on("error", reject);
     req.end();
   });
@@ -228,6 +245,14 @@ for (const runtime of RUNTIMES) {
             tlsPids.add(r.pid);
           }
           expect(tlsPids.size).toBe(2);
+
+          // A reload from the manager app (answered by one worker) reaches the other one too.
+          const reloads = (n: number) =>
+            (s.output().match(new RegExp(`\\[worker ${n}\\] \\[connector\\] [^\\n]*: reloaded `, "g")) ?? []).length;
+          const before = [reloads(1), reloads(2)];
+          const answer = await post(http, "/manager/text/sslReload");
+          expect(answer.body).toMatch(/^OK - .*: reloaded /);
+          expect(await waitFor(() => reloads(1) > before[0]! && reloads(2) > before[1]!)).toBe(true);
 
           // A killed worker is started again, and serves.
           const victim = workers.get(1)!;
