@@ -19,7 +19,7 @@ import { createTableSql, initStoreTable } from "../session/stores/index.ts";
 import type { AcmeService } from "../acme/service.ts";
 import { certificateRows, formatRows, type ServedHost } from "../acme/inventory.ts";
 import { acmeService, describeRequest, servedHosts } from "./acme.ts";
-import { markWorkerLogs, runPrimary, WORKER, workerCount, workerProblems, workerStarted } from "../runtime/workers.ts";
+import { markWorkerLogs, WORKER, workerCount, workerProblems, workerStarted } from "../runtime/worker-env.ts";
 
 /**
  * The same signal twice within this time is one event delivered twice: a terminal's Ctrl-C or a
@@ -38,7 +38,9 @@ export async function startFromConfig(
 ): Promise<number> {
   // server.workers > 1: this process supervises that many workers (src/runtime/workers.ts).
   const workers = workerCount(config);
-  if (workers > 1 && WORKER === undefined) return await runPrimary(config, workers);
+  if (workers > 1 && WORKER === undefined) {
+    return await (await import("../runtime/workers.ts")).runPrimary(config, workers);
+  }
   markWorkerLogs();
   const server = new BobcatServer(config, { reloadConfig });
   await server.start();

@@ -11,7 +11,7 @@ import {
   wantsHttp2,
 } from "./listener.ts";
 import { bunWebSocketHandler, bunWebSocketServe } from "./ws-bun.ts";
-import { sharesPorts } from "./workers.ts";
+import { sharesPorts } from "./worker-env.ts";
 
 declare const Bun: {
   serve(options: Record<string, unknown>): {

@@ -9,7 +9,7 @@ import { setNoDelayOnListener } from "./deno-nodelay.ts";
 import { type DenoHttpServer, serveOnConnection, shutdownSockets } from "./deno-conn.ts";
 import { ConnectionGate, type GatedConnection } from "../core/limiter.ts";
 import { logger } from "../util/log.ts";
-import { sharesPorts } from "./workers.ts";
+import { sharesPorts } from "./worker-env.ts";
 
 interface DenoConn {
   readonly remoteAddr: { hostname: string; port: number };

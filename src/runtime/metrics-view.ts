@@ -5,7 +5,7 @@
  * WebSockets, the process.
  */
 import type { ContextView } from "../core/admin.ts";
-import { WORKER } from "./workers.ts";
+import { WORKER } from "./worker-env.ts";
 import { type LoopLag, type MetricsWriter, type RequestMetrics } from "../core/metrics.ts";
 import type { ConnectorPipeline } from "./connector.ts";
 import type { ConnectorTls } from "./tls-material.ts";

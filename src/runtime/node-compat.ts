@@ -23,7 +23,7 @@ import { type AnyReq, type AnyRes, serve } from "./node-bridge.ts";
 import { serveUpgrade } from "./ws-node.ts";
 import { installDenoUpgrade } from "./ws-deno.ts";
 import type { IncomingMessage } from "node:http";
-import { sharesPorts } from "./workers.ts";
+import { sharesPorts } from "./worker-env.ts";
 
 const log = logger("connector");
 

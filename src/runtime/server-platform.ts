@@ -12,7 +12,7 @@ import { BUILTIN_APPS } from "../apps/index.ts";
 import { createDataSources } from "../datasource/index.ts";
 import { StandardManager } from "../session/index.ts";
 import { createPersistentManager } from "../session/consistency.ts";
-import { WORKER } from "./workers.ts";
+import { WORKER } from "./worker-env.ts";
 
 export const SERVER_PLATFORM: Platform = {
   name: "a server",

@@ -22,7 +22,7 @@ import { AcmeService, type ChallengeSupport, type ManagedCert } from "../acme/se
 import { type CertificateRow, certificateRows, ExpiryWarner } from "../acme/inventory.ts";
 import { LoopLag, MetricsWriter, RequestMetrics } from "../core/metrics.ts";
 import { writeMetrics } from "./metrics-view.ts";
-import { reloadOtherWorkers } from "./workers.ts";
+import { reloadOtherWorkers } from "./worker-env.ts";
 
 const log = logger("connector");
 
