@@ -84,7 +84,11 @@ ${
 }
 
 const one = await bobcat(1);
-const two = await bobcat(2);
+const two = await bobcat(2).catch((e) => {
+  one.p.kill("SIGTERM");
+  rmSync(work, { recursive: true, force: true });
+  throw e;
+});
 const rows: Record<string, { rps: number[]; perCpu: number[] }> = {
   "1 worker": { rps: [], perCpu: [] },
   "2 workers": { rps: [], perCpu: [] },
