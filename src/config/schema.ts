@@ -80,6 +80,10 @@ export const Server = {
       property: "org.apache.catalina.STRICT_SERVLET_COMPLIANCE",
     },
     gracefulStopTimeout: int("Seconds to wait for requests in flight on SIGTERM before closing them.", 30, { min: 0 }),
+    workers: str(
+      "bobcat's own (Tomcat has none): worker processes that share every connector's port (SO_REUSEPORT; the kernel spreads new connections), `N` or `auto` (the cores available). With more than 1, a primary process starts, restarts and stops them, and every context that can hold sessions needs them in a store all workers share (`consistency: shared`, e.g. a DataSourceStore on a `sqlite:` file).",
+      { default: "1" },
+    ),
   },
   children: {
     listeners: { element: () => Listener, list: true },

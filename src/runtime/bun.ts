@@ -11,6 +11,7 @@ import {
   wantsHttp2,
 } from "./listener.ts";
 import { bunWebSocketHandler, bunWebSocketServe } from "./ws-bun.ts";
+import { sharesPorts } from "./worker-env.ts";
 
 declare const Bun: {
   serve(options: Record<string, unknown>): {
@@ -126,6 +127,8 @@ export async function startBunNative({ config, tls, pipeline }: BackendOptions):
     return Bun.serve({
       port: current?.port ?? config.port,
       hostname: config.address ?? "0.0.0.0",
+      // server.workers > 1: every worker listens on the port, the kernel spreads connections.
+      ...(sharesPorts() ? { reusePort: true } : {}),
       tls: tlsOption,
       // Bun.serve's HTTP/2 (h2 by ALPN, http/1.1 otherwise), only where the connector asks for it.
       ...(tlsOption && wantsHttp2(config) ? { http2: true } : {}),

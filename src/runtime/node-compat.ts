@@ -30,6 +30,7 @@ import { type AnyReq, type AnyRes, serve } from "./node-bridge.ts";
 import { serveUpgrade } from "./ws-node.ts";
 import { installDenoUpgrade } from "./ws-deno.ts";
 import type { IncomingMessage } from "node:http";
+import { sharesPorts } from "./worker-env.ts";
 
 const log = logger("connector");
 
@@ -233,7 +234,9 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
   const acceptor = createNetServer({ pauseOnConnect: true }, (s) => gate.accept(s));
   await new Promise<void>((resolve, reject) => {
     acceptor.once("error", (e) => reject(listenError(e, config)));
-    acceptor.listen(config.port, config.address ?? "0.0.0.0", () => resolve());
+    // server.workers > 1: SO_REUSEPORT, so every worker listens on the port (Node 23.1+, Bun, Deno).
+    const share = sharesPorts() ? { reusePort: true, exclusive: false } : {};
+    acceptor.listen({ port: config.port, host: config.address ?? "0.0.0.0", ...share }, () => resolve());
   });
   const addr = acceptor.address();
   return {

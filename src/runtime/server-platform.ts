@@ -14,13 +14,20 @@ import { BUILTIN_APPS } from "../apps/index.ts";
 import { createDataSources } from "../datasource/index.ts";
 import { SERVER_STORES, StandardManager } from "../session/index.ts";
 import { createPersistentManager } from "../session/consistency.ts";
+import { WORKER } from "./worker-env.ts";
 
 export const SERVER_PLATFORM: Platform = {
   name: "a server",
   builtinApps: BUILTIN_APPS,
   createManager: (config, context) =>
     config.className === "PersistentManager"
-      ? createPersistentManager(config, { ...context, stores: SERVER_STORES })
+      // In a worker, a concurrent change of one attribute by another worker is refused, not overwritten.
+      ? createPersistentManager(
+        config,
+        WORKER !== undefined
+          ? { ...context, stores: SERVER_STORES, sameAttributeConflicts: "refuse" }
+          : { ...context, stores: SERVER_STORES },
+      )
       : new StandardManager(config, context),
   createDataSources,
   importModule: importHandlerModule,

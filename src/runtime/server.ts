@@ -22,6 +22,7 @@ import { AcmeService, type ChallengeSupport, type ManagedCert } from "../acme/se
 import { type CertificateRow, certificateRows, ExpiryWarner } from "../acme/inventory.ts";
 import { LoopLag, MetricsWriter, RequestMetrics } from "../core/metrics.ts";
 import { writeMetrics } from "./metrics-view.ts";
+import { reloadOtherWorkers } from "./worker-env.ts";
 
 const log = logger("connector");
 
@@ -167,7 +168,11 @@ export class BobcatServer {
           rejected: c.pipeline.limiter.rejected,
         })),
       contexts: () => contextViews(this.engines),
-      reloadTls: (hostName) => this.reloadTls(hostName),
+      // The manager app's reload: with server.workers > 1 the primary passes it to the other workers.
+      reloadTls: (hostName) => {
+        reloadOtherWorkers();
+        return this.reloadTls(hostName);
+      },
       certificates: () => this.certificates(),
       renewCertificate: (name) => this.acme?.active ? this.acme.renew(name) : Promise.resolve([]),
       metrics: () => {

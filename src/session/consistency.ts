@@ -27,18 +27,11 @@ export function createPersistentManager(config: PersistentManagerConfig, context
     load = () => Promise.resolve(redis);
   } else if (store?.className === "DataSourceStore") {
     const inner = new DataSourceStore(store, storeContext);
-    if (inner.dataSource.dialect === "sqlite") {
-      throw new BobcatError(
-        "store.sharedSqlite",
-        `${inner}: consistency shared needs PostgreSQL or MySQL/MariaDB; an SQLite file is one machine's`,
-        {
-          where: { attribute: "consistency" },
-          fix: "Use a postgres:// or mysql:// data source (or a RedisStore), or consistency: sticky.",
-        },
-      );
-    }
-    load = async () =>
-      new (await import("./stores/versioned-sql.ts")).VersionedSqlStore(inner, store.sessionVersionCol);
+    // SQLite (WAL) is the worker processes' store on one machine; the databases serve several.
+    load = inner.dataSource.dialect === "sqlite"
+      ? async () =>
+        new (await import("./stores/versioned-sqlite.ts")).VersionedSqliteStore(inner, store.sessionVersionCol)
+      : async () => new (await import("./stores/versioned-sql.ts")).VersionedSqlStore(inner, store.sessionVersionCol);
   } else {
     throw new BobcatError(
       "session.badAttribute",
