@@ -6,7 +6,7 @@
  * row, against the same servers with and without a certificate, so the client's own cost is the
  * same on both sides of the ratio.
  *
- *   bun bench/tls-load.ts PORT CONNECTIONS SECONDS [CERT KEY]
+ *   deno run -A bench/tls-load.ts PORT CONNECTIONS SECONDS [CERT KEY]   (bun works too, but see side-by-side.ts)
  */
 import { readFileSync } from "node:fs";
 import { connect } from "node:tls";
@@ -17,12 +17,14 @@ const key = keyFile ? readFileSync(keyFile, "utf8") : undefined;
 const REQUEST = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
 const seconds = Number(secs);
 let requests = 0;
+const perConnection: number[] = [];
 let errors = 0;
 const t0 = performance.now();
 const end = t0 + seconds * 1000;
 
 function connection(): Promise<void> {
   return new Promise((resolve) => {
+    const index = perConnection.push(0) - 1;
     const s = connect({
       host: "127.0.0.1",
       port: Number(port),
@@ -54,14 +56,17 @@ function connection(): Promise<void> {
           total = last + 7;
         }
         if (buf.length < total) return;
-        if (buf.startsWith("HTTP/1.1 200")) requests++;
-        else errors++;
+        if (buf.startsWith("HTTP/1.1 200")) {
+          requests++;
+          perConnection[index]!++;
+        } else errors++;
         buf = buf.slice(total);
         if (performance.now() >= end) return finish();
         s.write(REQUEST);
       }
     });
-    s.on("error", () => {
+    s.on("error", (e) => {
+      if (process.env.BENCH_DEBUG) console.error(`connection ${index}: ${e.message}`);
       errors++;
       finish();
     });
@@ -70,5 +75,10 @@ function connection(): Promise<void> {
 }
 
 await Promise.all(Array.from({ length: Number(conns) }, connection));
-console.log(JSON.stringify({ requests, seconds: (performance.now() - t0) / 1000, errors }));
+console.log(JSON.stringify({
+  requests,
+  seconds: (performance.now() - t0) / 1000,
+  errors,
+  ...(process.env.BENCH_DEBUG ? { perConnection } : {}),
+}));
 process.exit(0);
