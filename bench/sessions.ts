@@ -180,18 +180,25 @@ function wrk(t: Target, path: string, extra: string[] = []) {
   return { rps, perCpu: cpu > 0 ? total / cpu : 0 };
 }
 
-/** Exactly `n` requests (wrk stops its one thread after the n-th response); returns requests per second. */
-function wrkCount(t: Target, path: string, n: number): { rate: number; done: number } {
-  const lua = join(work, "count.lua");
-  writeFileSync(
-    lua,
-    `local n = 0\nresponse = function(status, headers, body)\n  n = n + 1\n  if n >= ${n} then wrk.thread:stop() end\nend\n`,
-  );
-  const r = spawnSync("wrk", ["-t1", `-c${connections}`, "-d120s", "-s", lua, url(t, path)], { encoding: "utf8" });
-  const m = /(\d+) requests in ([\d.]+)(ms|s|m)/.exec(r.stdout);
-  if (!m) throw new Error(`wrk: ${r.stdout}${r.stderr}`);
-  const secs = Number(m[2]) * (m[3] === "ms" ? 0.001 : m[3] === "m" ? 60 : 1);
-  return { rate: Number(m[1]) / secs, done: Number(m[1]) };
+/**
+ * Requests until the server holds `n` sessions (wrk's thread:stop() does not end a run, so the
+ * count is polled and wrk interrupted); returns sessions created per second.
+ */
+async function createSessions(t: Target, n: number): Promise<number> {
+  const t0 = performance.now();
+  const w = spawn("wrk", ["-t1", `-c${connections}`, "-d300s", url(t, "/create")], { stdio: "ignore" });
+  let have = 0;
+  try {
+    for (let i = 0; i < 6000 && have < n; i++) {
+      await Bun.sleep(have > n * 0.9 ? 10 : 100);
+      have = await sessionCount(t);
+    }
+  } finally {
+    w.kill("SIGINT");
+  }
+  const secs = (performance.now() - t0) / 1000;
+  await new Promise((r) => w.once("exit", r));
+  return (await sessionCount(t)) / secs;
 }
 
 async function sessionCount(t: Target): Promise<number> {
@@ -213,7 +220,11 @@ const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : "-");
 try {
   // ---- 1. throughput ----------------------------------------------------------------------
   const startMs: Record<string, number> = {};
-  for (const t of targets) startMs[t.name] = await start(t);
+  const startCpu: Record<string, number> = {};
+  for (const t of targets) {
+    startMs[t.name] = await start(t);
+    startCpu[t.name] = cpuSeconds(t.p!.pid!) * 1000;
+  }
   const cookies: Record<string, string> = {};
   for (const t of targets) cookies[t.name] = (await get(t, "/create")).headers.getSetCookie()[0]!.split(";")[0]!;
   const scenarios: Array<[string, string, (t: Target) => string[]]> = [
@@ -269,7 +280,7 @@ try {
   const kept: Record<string, string> = {};
   for (const t of targets) kept[t.name] = (await get(t, "/create")).headers.getSetCookie()[0]!.split(";")[0]!;
   const created: Record<string, number> = {};
-  for (const t of targets) created[t.name] = wrkCount(t, "/create", count - 1).rate;
+  for (const t of targets) created[t.name] = await createSessions(t, count);
   await Bun.sleep(1000);
   const full: Record<string, number> = {};
   const counted: Record<string, number> = {};
@@ -294,16 +305,30 @@ try {
   // ---- 3. stop and restart with N sessions (bobcat) -----------------------------------------
   console.log(`\n3. bobcat with ${count} sessions: SIGTERM → exit, then start → first request with a restored cookie`);
   console.log(
-    "| server | SIGTERM → exit, ms | file, MB | start → listening, ms | start → first 200 (restored cookie), ms | restored and counted | plain start → listening, ms |",
+    "| server | SIGTERM → exit, ms | file, MB | start → listening, ms | start → first 200 (restored cookie), ms | restored and counted | start without sessions → listening, ms |",
   );
   console.log("|---|---:|---:|---:|---:|---:|---:|");
   for (const t of targets.filter((x) => x.file)) {
     const p = t.p!;
-    const exited = new Promise<void>((r) => p.once("exit", () => r()));
+    let gone = false;
+    const exited = new Promise<void>((r) =>
+      p.once("exit", () => {
+        gone = true;
+        r();
+      })
+    );
+    const cpu0 = cpuSeconds(p.pid!);
     const t0 = performance.now();
     p.kill("SIGTERM");
-    await exited;
+    // CPU time of the stop: sampled until the process is gone (the last sample is within ~5 ms of the exit).
+    let cpu = cpu0;
+    while (!gone) {
+      const c = cpuSeconds(p.pid!);
+      if (c > 0) cpu = c;
+      await Promise.race([exited, Bun.sleep(5)]);
+    }
     const stopMs = performance.now() - t0;
+    const stopCpuMs = (cpu - cpu0) * 1000;
     const size = statSync(t.file!).size / 1e6;
     const t1 = performance.now();
     t.p = (await startServer(t.cmd())).p;
@@ -311,12 +336,15 @@ try {
     const r = await get(t, "/read", { cookie: kept[t.name]! });
     const body = await r.text();
     const served = performance.now() - t1;
+    const startCpuMs = cpuSeconds(t.p.pid!) * 1000;
     if (body === "none") console.error(`${t.name}: the kept session was not restored`);
     const restored = await sessionCount(t);
     console.log(
-      `| ${t.name} | ${stopMs.toFixed(0)} | ${size.toFixed(1)} | ${listening.toFixed(0)} | ${
-        served.toFixed(0)
-      } | ${restored} | ${startMs[t.name]!.toFixed(0)} |`,
+      `| ${t.name} | ${stopMs.toFixed(0)} (CPU ${stopCpuMs.toFixed(0)}) | ${size.toFixed(1)} | ${
+        listening.toFixed(0)
+      } | ${served.toFixed(0)} (CPU ${startCpuMs.toFixed(0)}) | ${restored} | ${startMs[t.name]!.toFixed(0)} (CPU ${
+        startCpu[t.name]!.toFixed(0)
+      }) |`,
     );
   }
   for (const t of targets) t.p!.kill("SIGKILL");

@@ -4,6 +4,7 @@
  * The bytes come from the runtime's CSPRNG (crypto.getRandomValues, drawn in 4 KiB batches);
  * Tomcat's secureRandom* attributes have nothing to choose between here.
  */
+import { Buffer } from "node:buffer";
 import { logger } from "../util/log.ts";
 import { SessionIdGenerator as SessionIdGeneratorDef } from "../config/schema.ts";
 
@@ -25,8 +26,9 @@ const MAX_RANDOM_CHUNK = 65536;
 const POOL_SIZE = 4096;
 const pool = new Uint8Array(POOL_SIZE);
 let poolUsed = POOL_SIZE;
-/** Reused char-code buffer for String.fromCharCode (ids of up to POOL_SIZE / 4 bytes). */
-const chars: number[] = [];
+const latin1Slice = (Buffer.prototype as { latin1Slice?: (start: number, end: number) => string }).latin1Slice;
+/** The hex of one id, as latin1 bytes (ids of up to POOL_SIZE / 4 bytes). */
+const chars = Buffer.alloc(POOL_SIZE / 2);
 
 /** The schema's default (`<SessionIdGenerator sessionIdLength>`). */
 export const DEFAULT_SESSION_ID_LENGTH: number = SessionIdGeneratorDef.attrs.sessionIdLength.default;
@@ -65,14 +67,13 @@ function pooledHex(n: number): string {
   }
   const start = poolUsed;
   poolUsed += n;
-  chars.length = 2 * n;
   for (let i = 0; i < n; i++) {
     const b = pool[start + i]!;
     pool[start + i] = 0;
     chars[2 * i] = HEX_CODES[2 * b]!;
     chars[2 * i + 1] = HEX_CODES[2 * b + 1]!;
   }
-  return String.fromCharCode.apply(null, chars);
+  return latin1Slice ? latin1Slice.call(chars, 0, 2 * n) : chars.toString("latin1", 0, 2 * n);
 }
 
 /** Very long ids (sessionIdLength over 1 KiB): drawn directly. */

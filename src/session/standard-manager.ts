@@ -12,7 +12,7 @@ import {
   type StandardManagerConfig,
   type StandardManagerOptions,
 } from "./config.ts";
-import { decodeSessionFile, encodeSessionFile, type SessionRecord } from "./record.ts";
+import { decodeSessionFileFrames, type FileRecord, SessionFileBuilder } from "./record.ts";
 import type { StandardSession } from "./session.ts";
 import { BobcatError } from "../util/errors.ts";
 import { fileKind, readRegularFile, UnreadableFileError } from "../util/files.ts";
@@ -120,9 +120,9 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
       return;
     }
     this.log.debug(`[${this.name}] Loading persisted sessions from [${file}]`);
-    let records: SessionRecord[];
+    let records: FileRecord[];
     try {
-      records = decodeSessionFile(bytes);
+      records = decodeSessionFileFrames(bytes);
     } catch (err) {
       await this.keepAside(file, err);
       return;
@@ -193,12 +193,13 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
       return;
     }
     this.log.debug(`[${this.name}] Saving persisted sessions to [${file}]`);
-    const records = live.map((session) => {
+    const out = new SessionFileBuilder(live.length);
+    for (const session of live) {
       session.passivate();
-      return this.toRecord(session);
-    });
-    await writeFileAtomic(file, encodeSessionFile(records), { mkdir: true });
-    this.log.info(`[${this.name}] Saved ${records.length} session(s) to [${file}]`);
+      this.writeRecordTo(out, session);
+    }
+    await writeFileAtomic(file, out.finish(), { mkdir: true });
+    this.log.info(`[${this.name}] Saved ${live.length} session(s) to [${file}]`);
     for (const session of live) session.expire(false);
   }
 }
