@@ -107,8 +107,9 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
     try {
       await this.stopInternal();
     } finally {
+      const now = this.now();
       for (const session of [...this.sessions.values()]) {
-        if (session.isValid()) session.expire(true);
+        if (session.isValid(now)) session.expire(true, now);
       }
       this.lifecycle = "stopped";
     }
@@ -232,8 +233,9 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
   async processExpires(): Promise<void> {
     const started = performance.now();
     let expired = 0;
+    const now = this.now();
     for (const session of [...this.sessions.values()]) {
-      if (!session.isValid()) expired++;
+      if (!session.isValid(now)) expired++;
     }
     this.stats.processingTime += performance.now() - started;
     if (expired) this.log.debug(`[${this.name}] expired ${expired} session(s)`);
@@ -261,8 +263,8 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
 
   // --- SessionHost ---------------------------------------------------------------------------
 
-  removeSession(session: StandardSession, expired: boolean): void {
-    if (expired) this.stats.recordExpired(this.now(), session.creationTimeInternal);
+  removeSession(session: StandardSession, expired: boolean, now?: number): void {
+    if (expired) this.stats.recordExpired(now ?? this.now(), session.creationTimeInternal);
     if (this.sessions.get(session.id) === session) this.sessions.delete(session.id);
   }
 

@@ -26,8 +26,8 @@ export interface SessionSettings {
 export interface SessionHost {
   readonly settings: SessionSettings;
   readonly listeners: SessionListeners;
-  /** Takes the session out of the manager; `expired` updates the expiry statistics. */
-  removeSession(session: StandardSession, expired: boolean): void;
+  /** Takes the session out of the manager; `expired` updates the expiry statistics (as of `now`, when given). */
+  removeSession(session: StandardSession, expired: boolean, now?: number): void;
   /** Throws when `<distributable/>` is set and the value could not be persisted. */
   checkDistributable(name: string, value: unknown): void;
 }
@@ -370,17 +370,20 @@ export class StandardSession implements HttpSession {
     if (this.host.settings.sessionActivityCheck) this.accessCount--;
   }
 
-  idleTimeMs(): number {
+  idleTimeMs(now: number = this.host.settings.now()): number {
     const since = this.host.settings.sessionLastAccessAtStart ? this.lastAccessed : this.thisAccessed;
-    return this.host.settings.now() - since;
+    return now - since;
   }
 
-  /** Tomcat's isValid(): expires the session (with notifications) when it has been idle too long. */
-  isValid(): boolean {
+  /**
+   * Tomcat's isValid(): expires the session (with notifications) when it has been idle too long.
+   * A sweep over many sessions passes one `now` (reading the clock costs more than the check).
+   */
+  isValid(now?: number): boolean {
     if (!this.valid) return false;
     if (this.flags & EXPIRING) return true;
     if (this.host.settings.sessionActivityCheck && this.accessCount > 0) return true;
-    if (this.maxInactive > 0 && Math.trunc(this.idleTimeMs() / 1000) >= this.maxInactive) this.expire(true);
+    if (this.maxInactive > 0 && Math.trunc(this.idleTimeMs(now) / 1000) >= this.maxInactive) this.expire(true, now);
     return this.valid;
   }
 
@@ -389,12 +392,12 @@ export class StandardSession implements HttpSession {
    * manager, then every attribute removed (valueUnbound, attributeRemoved). Without `notify`
    * (a persisting stop) nothing is told.
    */
-  expire(notify = true): void {
+  expire(notify = true, now?: number): void {
     if (!this.valid || this.flags & EXPIRING) return;
     this.flags |= EXPIRING;
     if (notify) this.host.listeners.destroyed(this);
     this.accessCount = 0;
-    this.host.removeSession(this, true);
+    this.host.removeSession(this, true, now);
     this.flags &= ~(VALID | EXPIRING);
     if (!notify) {
       this.attrs = null;

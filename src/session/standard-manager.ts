@@ -139,6 +139,7 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
       loaded.push(session);
     }
     let expired = 0;
+    const now = this.now();
     for (const session of loaded) {
       session.activate();
       if (!session.isValidInternal()) {
@@ -146,7 +147,7 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
         session.setValid(true);
         session.expire(true);
       }
-      if (!session.isValid()) expired++;
+      if (!session.isValid(now)) expired++;
     }
     try {
       await rm(file);
@@ -187,7 +188,8 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
    * (they live on in the file). With no sessions, nothing is written.
    */
   private async unload(file: string): Promise<void> {
-    const live = [...this.sessions.values()].filter((s) => s.isValid());
+    const now = this.now();
+    const live = [...this.sessions.values()].filter((s) => s.isValid(now));
     if (live.length === 0) {
       this.log.debug(`[${this.name}] No persisted sessions to unload`);
       return;
@@ -200,6 +202,6 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
     }
     await writeFileAtomic(file, out.finish(), { mkdir: true });
     this.log.info(`[${this.name}] Saved ${live.length} session(s) to [${file}]`);
-    for (const session of live) session.expire(false);
+    for (const session of live) session.expire(false, now);
   }
 }
