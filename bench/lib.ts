@@ -3,9 +3,10 @@
  * "listening on" line, and the CPU time of a process tree (read from /proc, so the figures
  * stand even when other work shares the machine).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect as netConnect, createServer } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { join } from "node:path";
 
 export const ROOT = join(import.meta.dir, "..");
@@ -76,3 +77,136 @@ export function cpuSeconds(pid: number): number {
 }
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Resident memory (VmRSS, KiB) of a process and its descendants, from /proc/<pid>/status. */
+export function rssKiB(pid: number): number {
+  let sum = 0;
+  for (const p of processTree(pid)) {
+    try {
+      sum += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return sum;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Stops a process tree: `signal` to the root (and, for a tree, to every descendant after the
+ * root is gone), waits (bounded) and SIGKILLs what is left. Returns the milliseconds from the
+ * signal until the root exited, or -1 when it had to be killed.
+ */
+export async function stopTree(pid: number, signal: NodeJS.Signals = "SIGTERM", timeoutMs = 10000): Promise<number> {
+  const pids = processTree(pid);
+  const t0 = performance.now();
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // gone already
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+  // A zombie (exited, not yet reaped by us) still answers kill(0): its /proc state says Z.
+  const ms = alive(pid) && !zombie(pid) ? -1 : performance.now() - t0;
+  for (const p of pids) {
+    try {
+      process.kill(p, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+  return ms;
+}
+
+function zombie(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.startsWith("Z");
+  } catch {
+    return true;
+  }
+}
+
+/** One wrk run against `url`, with the server's CPU seconds over the run. */
+export interface WrkSample {
+  rps: number;
+  requests: number;
+  seconds: number;
+  perCpu: number;
+  errors: number;
+  p99: string;
+}
+
+export function wrk(
+  url: string,
+  pid: number,
+  { connections = 32, seconds = 5, args = [] as string[] } = {},
+): WrkSample {
+  const c0 = cpuSeconds(pid);
+  const r = spawnSync("wrk", ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", ...args, url], {
+    encoding: "utf8",
+    timeout: (seconds + 60) * 1000,
+  });
+  const cpu = cpuSeconds(pid) - c0;
+  const m = /(\d+) requests in ([\d.]+)(ms|s|m)/.exec(r.stdout ?? "");
+  const requests = Number(m?.[1] ?? 0);
+  const secs = m ? Number(m[2]) * (m[3] === "ms" ? 0.001 : m[3] === "m" ? 60 : 1) : 0;
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(r.stdout ?? "")?.[1] ?? 0);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(r.stdout ?? "");
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout ?? "")?.[1] ?? 0),
+    requests,
+    seconds: secs,
+    perCpu: cpu > 0 ? requests / cpu : 0,
+    errors: non2xx + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0),
+    p99: /99%\s+(\S+)/.exec(r.stdout ?? "")?.[1] ?? "?",
+  };
+}
+
+/**
+ * Polls with fresh TLS (or TCP) connections, every few ms and at most `timeoutMs`, until
+ * `GET path` answers 200; returns the status line's arrival in performance.now() time. `cert`
+ * and `key` (PEM files) give a client certificate.
+ */
+export async function firstOk(
+  port: number,
+  { tls = true, path = "/", timeoutMs = 120000, cert = "", key = "" } = {},
+): Promise<number> {
+  const clientCert = cert ? { cert: readFileSync(cert, "utf8"), key: readFileSync(key, "utf8") } : {};
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const status = await new Promise<string>((resolve) => {
+      const s = tls
+        ? tlsConnect({ host: "127.0.0.1", port, servername: "localhost", rejectUnauthorized: false, ...clientCert })
+        : netConnect({ host: "127.0.0.1", port });
+      let buf = "";
+      const done = (v: string) => {
+        clearTimeout(timer);
+        s.destroy();
+        resolve(v);
+      };
+      const timer = setTimeout(() => done("timeout"), 5000);
+      s.once(
+        tls ? "secureConnect" : "connect",
+        () => s.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`),
+      );
+      s.on("data", (d) => {
+        buf += d.toString("latin1");
+        if (buf.includes("\r\n")) done(buf.slice(0, buf.indexOf("\r\n")));
+      });
+      s.on("error", () => done("error"));
+      s.on("close", () => done(buf || "closed"));
+    });
+    if (/^HTTP\/1\.[01] 200/.test(status)) return performance.now();
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`no 200 on port ${port} within ${timeoutMs} ms`);
+}

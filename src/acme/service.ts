@@ -281,16 +281,13 @@ export class AcmeService {
     return undefined;
   }
 
-  /** The acme-tls/1 certificate for a name being validated, from this instance or the shared store. */
-  async alpnAnswer(name: string): Promise<{ certPem: string; keyPem: string } | undefined> {
-    const n = name.toLowerCase();
-    const mine = this.alpn.get(n);
-    if (mine) return mine;
-    for (const s of this.stores.values()) {
-      const v = await s.get(`alpn/${n}`).catch(() => undefined);
-      if (v) return JSON.parse(v);
-    }
-    return undefined;
+  /**
+   * The acme-tls/1 certificate for a name this instance is validating now (synchronous: asked
+   * in the TLS handshake). Only the instance that placed the order answers TLS-ALPN-01; HTTP-01
+   * answers go through the store to every instance.
+   */
+  tlsAlpnAnswer(name: string): { certPem: string; keyPem: string } | undefined {
+    return this.alpn.size ? this.alpn.get(name) : undefined;
   }
 
   /** `bobcat acme renew` and the manager's renew button: order now, whatever the schedule. */
@@ -515,10 +512,14 @@ export class AcmeService {
         : {}),
     });
     if (!account.url) {
-      await client.createAccount({
-        termsOfServiceAgreed: m.config.termsOfServiceAgreed,
-        ...(m.config.email ? { contact: [`mailto:${m.config.email}`] } : {}),
-      });
+      try {
+        await client.createAccount({
+          termsOfServiceAgreed: m.config.termsOfServiceAgreed,
+          ...(m.config.email ? { contact: [`mailto:${m.config.email}`] } : {}),
+        });
+      } catch (e) {
+        throw new Error(`registering an account: ${(e as Error).message}${eabHint(m.config, lastProblem?.type)}`);
+      }
       account.url = client.getAccountUrl();
       await m.store.put(accountKeyName, JSON.stringify(account));
       log.info(`registered ACME account ${account.url} at ${m.directory}`);
@@ -555,10 +556,7 @@ export class AcmeService {
           this.http01.set(ch.token, ka);
           await m.store.put(`challenges/${ch.token}`, ka);
         } else if (ch.type === "tls-alpn-01") {
-          const [k, c] = await acme.crypto.createAlpnCertificate(authz, ka);
-          const answer = { certPem: c.toString(), keyPem: k.toString() };
-          this.alpn.set(name, answer);
-          await m.store.put(`alpn/${name}`, JSON.stringify(answer));
+          this.alpn.set(name, await alpnCertificate(name, ka));
         } else if (ch.type === "dns-01") {
           await hook!.present(`_acme-challenge.${name}`, ka);
         }
@@ -574,7 +572,6 @@ export class AcmeService {
           await m.store.delete(`challenges/${ch.token}`);
         } else if (ch.type === "tls-alpn-01") {
           this.alpn.delete(name);
-          await m.store.delete(`alpn/${name}`);
         } else if (ch.type === "dns-01") {
           await hook!.cleanup?.(`_acme-challenge.${name}`, ka);
         }
@@ -610,6 +607,28 @@ export class AcmeService {
       log.debug(`${m.names.join(", ")}: no renewal information: ${(e as Error).message}`);
     }
   }
+}
+
+/**
+ * RFC 8737 §3: a self-signed certificate for the name with the critical id-pe-acmeIdentifier
+ * extension holding SHA-256 of the key authorization. (acme-client's createAlpnCertificate marks
+ * its key for certificate signing only, which BoringSSL (Bun) refuses to handshake with.)
+ */
+async function alpnCertificate(name: string, keyAuthorization: string): Promise<{ certPem: string; keyPem: string }> {
+  const digest = createHash("sha256").update(keyAuthorization).digest();
+  const acmeIdentifier = new x509.Extension("1.3.6.1.5.5.7.1.31", true, new Uint8Array([0x04, 0x20, ...digest]));
+  return await generateSelfSigned({ hostnames: [name], keyType: "EC", days: 1, extensions: [acmeIdentifier] });
+}
+
+/** What to do when the CA refused to register the account and External Account Binding is the likely cause. */
+function eabHint(c: AcmeConfig, problem: string | undefined): string {
+  if (problem?.endsWith(":externalAccountRequired")) {
+    return " — this CA requires External Account Binding: set eabKeyId and eabHmacKey from the CA's account page";
+  }
+  if (c.eabKeyId && (problem?.endsWith(":unauthorized") || problem?.endsWith(":malformed"))) {
+    return ` — the CA refused the External Account Binding: check that eabKeyId (${c.eabKeyId}) and eabHmacKey are the pair the CA gave (the HMAC key as given, base64url)`;
+  }
+  return "";
 }
 
 /** RFC 9773 §4.1: base64url(AKI keyIdentifier) "." base64url(serial DER bytes). */

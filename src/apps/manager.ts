@@ -260,6 +260,18 @@ export function managerApp(context: ContextConfig, scope: AppScope) {
 
   // ---- JSON ----
   app.get("/json", async (c) => c.json(await overview(view())));
+  // Tomcat's /list: every context with its state and active session count.
+  app.get("/json/list", (c) =>
+    c.json({
+      applications: view().contexts().map((x) => ({
+        engine: x.engine,
+        host: x.host,
+        path: x.path || "/",
+        state: "running",
+        sessions: x.manager.getStats().activeSessions,
+        name: x.name,
+      })),
+    }));
   app.get("/json/certificates", (c) => c.json({ certificates: view().certificates?.() ?? [] }));
   app.post("/json/renewCertificate", async (c) => {
     const r = await renew(c.req.query("name"));

@@ -10,14 +10,23 @@ import { certificateRows, formatRows, type ServedHost } from "../acme/inventory.
 import { globalDataSources } from "../runtime/server.ts";
 import { configureLogging } from "../util/log.ts";
 import type { DataSources } from "../datasource/index.ts";
+import { type CommandDef, commandHelp, CONFIG_OPTIONS } from "./options.ts";
 
-export const ACME_HELP = `Usage: bobcat acme status|renew|revoke [NAME] [--config FILE] [--base DIR] [-Dname=value ...]
-
+/** `bobcat acme`'s arguments and options: the table its parser and its --help read. */
+export const ACME_COMMAND = {
+  name: "acme",
+  args: "status|renew|revoke [NAME]",
+  positionals: { min: 1, max: 2 },
+  summary: "status|renew|revoke: certificates obtained over ACME (bobcat acme --help)",
+  about: `Subcommands:
   status   the certificates of the config's acme elements as stored: names, issuer, validity,
            next renewal, last error (does not contact the CA)
   renew    order new certificates now (all, or the one for NAME) and store them; a running
            bobcat sharing the store answers the challenges and loads them
-  revoke   revoke the current certificate (all, or the one for NAME) at the CA`;
+  revoke   revoke the current certificate (all, or the one for NAME) at the CA`,
+  options: CONFIG_OPTIONS,
+  properties: true,
+} as const satisfies CommandDef;
 
 export function acmeService(config: BobcatConfig, ds: DataSources): AcmeService {
   const hosts = config.server.services.flatMap((s) => s.connectors.flatMap((c) => c.sslHostConfigs));
@@ -85,7 +94,7 @@ export async function acmeMain(
       for (const l of await acme.revoke(name)) console.log(l);
       return 0;
     }
-    console.error(ACME_HELP);
+    console.error(commandHelp(ACME_COMMAND));
     return 2;
   } finally {
     await ds.close();

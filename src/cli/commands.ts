@@ -19,6 +19,7 @@ import { createTableSql, initStoreTable } from "../session/stores/index.ts";
 import type { AcmeService } from "../acme/service.ts";
 import { certificateRows, formatRows, type ServedHost } from "../acme/inventory.ts";
 import { acmeService, describeRequest, servedHosts } from "./acme.ts";
+import { markWorkerLogs, WORKER, workerCount, workerProblems, workerStarted } from "../runtime/worker-env.ts";
 
 /**
  * The same signal twice within this time is one event delivered twice: a terminal's Ctrl-C or a
@@ -35,8 +36,15 @@ export async function startFromConfig(
   config: BobcatConfig,
   reloadConfig?: () => Promise<BobcatConfig>,
 ): Promise<number> {
+  // server.workers > 1: this process supervises that many workers (src/runtime/workers.ts).
+  const workers = workerCount(config);
+  if (workers > 1 && WORKER === undefined) {
+    return await (await import("../runtime/workers.ts")).runPrimary(config, workers);
+  }
+  markWorkerLogs();
   const server = new BobcatServer(config, { reloadConfig });
   await server.start();
+  workerStarted();
   return new Promise<number>((resolve) => {
     let signals = 0;
     let last = { sig: "", at: 0 };
@@ -94,6 +102,11 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
   const served = new Map<string, ServedHost[]>();
   let acme: AcmeService | undefined;
   try {
+    try {
+      errors.push(...workerProblems(config));
+    } catch (e) {
+      collect(e);
+    }
     // ACME: what would be requested, and what is stored; the CA is not contacted.
     try {
       acme = acmeService(config, global);
@@ -128,6 +141,8 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
         collect(e);
         continue;
       }
+      // RewriteValve rules: read and parsed as start reads them.
+      await engine.loadRewrites().catch(collect);
       for (const c of engine.contexts) {
         const cfg = c.config;
         if (cfg.docBase && !cfg.handler && cfg.welcomeFiles.length === 0 && !cfg.listings) {

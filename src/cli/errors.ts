@@ -8,7 +8,8 @@ export function printError(e: unknown): void {
   } else if (e instanceof BobcatError) {
     console.error(`bobcat: ${e.format()}`);
   } else if (e instanceof UsageError) {
-    console.error(`bobcat: ${e.message}\nRun 'bobcat --help' for usage.`);
+    const cmd = e.command ? `bobcat ${e.command}` : "bobcat";
+    console.error(`${cmd}: ${e.message}\nRun '${cmd} --help' for ${e.command ? "its options" : "usage"}.`);
   } else {
     console.error(`bobcat: unexpected error: ${(e as Error)?.stack ?? e}`);
   }

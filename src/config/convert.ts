@@ -1,16 +1,14 @@
 /**
- * `bobcat convert`: Tomcat's server.xml (and conf/context.xml) → bobcat's YAML, element by
+ * Tomcat's server.xml (and conf/context.xml) → bobcat's YAML (the `bobcat convert` command is src/cli/convert.ts), element by
  * element as the config file lays it out (docs/config-reference.md). The schema decides what converts, under which key
  * and with which type; whatever it has no counterpart for stays visible as a
  * `# not converted:` comment in the output and a warning, so nothing disappears unseen.
  */
-import { readFile, writeFile } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { Document, type Node as YamlNode, Pair, Scalar, YAMLMap, YAMLSeq } from "yaml";
 import type { AttrDef, ChildDef, ElementDef } from "./schema-types.ts";
 import { ALL_ELEMENTS, Certificate, Context, namesJavaClasses, Server } from "./schema.ts";
-import { loadConfigText } from "./load.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 
 const certificateAttrs: Record<string, AttrDef> = Certificate.attrs;
@@ -390,10 +388,7 @@ function restrictsAccess(el: XmlElement): boolean {
   }
   return el.children.some(restrictsAccess);
 }
-const RESTRICTING_FIXES: Record<string, string> = {
-  RewriteValve:
-    "bobcat has no RewriteValve yet: force HTTPS with a securityConstraint { urlPatterns: [/*], transportGuarantee: CONFIDENTIAL } and redirectPort, or rewrite in a proxy in front, then remove the valve",
-};
+const RESTRICTING_FIXES: Record<string, string> = {};
 /** Tomcat 9 connector TLS attributes the schema does not move (Tomcat 9's SSL how-to), and where they go. */
 const LEGACY_HINTS: Record<string, string> = {
   SSLProtocol: "protocols",
@@ -750,7 +745,7 @@ function inferred(raw: string): Value {
 }
 
 /** $CATALINA_BASE for a server.xml in its usual place, conf/server.xml. */
-function catalinaBase(file: string | undefined): string | undefined {
+export function catalinaBase(file: string | undefined): string | undefined {
   if (!file) return undefined;
   const dir = dirname(resolve(file));
   return basename(dir) === "conf" ? dirname(dir) : undefined;
@@ -807,129 +802,4 @@ function applyContextXml(c: Converter, xml: string, file: string): string[] {
     }
   }
   return notes.length ? [label, ...notes] : [];
-}
-
-// ---- CLI ---------------------------------------------------------------------------------------
-
-const HELP = `Usage: bobcat convert SERVER.XML [-o OUT.yaml] [--context CONTEXT.XML]
-
-Translates Tomcat's server.xml into bobcat's YAML config, element by element: Service →
-services, Connector → connectors, SSLHostConfig → sslHostConfigs, Host → hosts, Context →
-contexts, Manager → manager, ... Attribute names stay Tomcat's; values are typed (numbers,
-booleans); \${...} references are kept, as bobcat expands the same syntax.
-
-What bobcat has no counterpart for (Executor, AJP connectors, JNDIRealm, ...) becomes a
-"# not converted:" comment in the output and a warning on standard error, except what restricts
-access (a Realm, RewriteValve, an authenticator or custom valve bobcat cannot honour): that is an
-error naming the line, and nothing is written. The result is then loaded as 'bobcat run' would,
-and anything still to fix is reported.
-
-Options:
-  -o, --output FILE    write the YAML to FILE (default: standard output)
-  --context FILE       Tomcat's conf/context.xml: its settings become defaults of every context
-  -h, --help           this help
-
-Exit status: 0 converted, 1 unreadable or malformed input, 2 usage error.`;
-
-/** `bobcat convert ...`; `argv` is what follows the word convert. */
-export async function convertMain(argv: string[]): Promise<number> {
-  let input: string | undefined;
-  let output: string | undefined;
-  let contextFile: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const value = ():
-      | string
-      | undefined => (a.includes("=") && a.startsWith("--") ? a.slice(a.indexOf("=") + 1) : argv[++i]);
-    if (a === "-h" || a === "--help") {
-      console.log(HELP);
-      return 0;
-    } else if (a === "-o" || a === "--output" || a.startsWith("--output=")) {
-      output = value();
-      if (output === undefined) return usage(`${a} needs a file name`);
-    } else if (a === "--context" || a.startsWith("--context=")) {
-      contextFile = value();
-      if (contextFile === undefined) return usage(`${a} needs a file name`);
-    } else if (a.startsWith("-")) {
-      return usage(`unknown option ${a}`);
-    } else if (input === undefined) {
-      input = a;
-    } else {
-      return usage(`one server.xml at a time (got ${input} and ${a})`);
-    }
-  }
-  if (input === undefined) return usage("name the server.xml to convert");
-  if (output !== undefined && resolve(output) === resolve(input)) {
-    return usage("the output would overwrite the server.xml; choose another -o file");
-  }
-  try {
-    const xml = await readInput(input);
-    const contextXml = contextFile === undefined ? undefined : await readInput(contextFile);
-    let converted: ConvertResult;
-    try {
-      converted = convertServerXml(xml, { file: input, contextXml, contextFile });
-    } catch (e) {
-      if (!(e instanceof BobcatErrors)) throw e;
-      console.error(`bobcat: ${e.message.split("\n")[0]}:`);
-      for (const err of e.errors) console.error(`  ${err.format().replaceAll("\n", "\n  ")}`);
-      return 1;
-    }
-    const { yaml, warnings } = converted;
-    for (const w of warnings) console.error(`bobcat: warning: ${w}`);
-    if (output === undefined) process.stdout.write(yaml);
-    else await writeFile(output, yaml);
-    reportLoadProblems(yaml, output, input);
-    return 0;
-  } catch (e) {
-    if (e instanceof BobcatError) {
-      console.error(`bobcat: ${e.format()}`);
-      return 1;
-    }
-    if (e instanceof BobcatErrors) {
-      console.error(`bobcat: ${e.message.split("\n")[0]}; nothing was written`);
-      for (const err of e.errors) console.error(`  ${err.format().replaceAll("\n", "\n  ")}`);
-      return 1;
-    }
-    throw e;
-  }
-}
-
-async function readInput(file: string): Promise<string> {
-  try {
-    return await readFile(file, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new BobcatError(
-      "convert.notFound",
-      `cannot read ${file}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`,
-      {
-        where: { file },
-        fix: code === "ENOENT"
-          ? "check the path (relative paths are resolved against the current directory)"
-          : "check the file's permissions",
-      },
-    );
-  }
-}
-
-/** Loads the result as `bobcat run` would, so what still needs a hand is said now, not at start-up. */
-function reportLoadProblems(yaml: string, output: string | undefined, input: string): void {
-  const file = output ?? join(dirname(resolve(input)), "server.yaml");
-  try {
-    loadConfigText(file, yaml, { baseDir: catalinaBase(input) ?? dirname(resolve(input)) });
-  } catch (e) {
-    if (!(e instanceof BobcatErrors) && !(e instanceof BobcatError)) throw e;
-    const errors = e instanceof BobcatErrors ? e.errors : [e];
-    console.error(
-      `bobcat: the converted config does not load yet; fix ${
-        errors.length === 1 ? "this" : "these"
-      } before running it:`,
-    );
-    for (const err of errors) console.error(`  ${err.format().replaceAll("\n", "\n  ")}`);
-  }
-}
-
-function usage(message: string): number {
-  console.error(`bobcat convert: ${message}\nRun 'bobcat convert --help' for usage.`);
-  return 2;
 }

@@ -112,5 +112,6 @@ export type RequestFilterValveConfig = Extract<
 >;
 export type HealthCheckValveConfig = Extract<ValveConfig, { className: "HealthCheckValve" }>;
 export type ErrorReportValveConfig = Extract<ValveConfig, { className: "ErrorReportValve" }>;
+export type RewriteValveConfig = Extract<ValveConfig, { className: "RewriteValve" }>;
 /** Failover with sticky sessions: a session whose id names another node's jvmRoute is taken over here. */
 export type JvmRouteBinderValveConfig = Extract<ValveConfig, { className: "JvmRouteBinderValve" }>;

@@ -80,6 +80,10 @@ export const Server = {
       property: "org.apache.catalina.STRICT_SERVLET_COMPLIANCE",
     },
     gracefulStopTimeout: int("Seconds to wait for requests in flight on SIGTERM before closing them.", 30, { min: 0 }),
+    workers: str(
+      "bobcat's own (Tomcat has none): worker processes that share every connector's port (SO_REUSEPORT; the kernel spreads new connections), `N` or `auto` (the cores available). With more than 1, a primary process starts, restarts and stops them, and every context that can hold sessions needs them in a store all workers share (`consistency: shared`, e.g. a DataSourceStore on a `sqlite:` file).",
+      { default: "1" },
+    ),
   },
   children: {
     listeners: { element: () => Listener, list: true },
@@ -251,6 +255,10 @@ export const Connector = {
       "Largest request body (bytes) on this connector, for every request: a larger Content-Length is answered 413 before the body is read, a chunked body fails (413) once it passes the limit; the connection is closed. bobcat's own name: Tomcat's maxPostSize/maxSwallowSize bound only some bodies. -1: no limit.",
       104857600,
       { min: -1 },
+    ),
+    http3: bool(
+      "bobcat: also serve HTTP/3 (QUIC on the same UDP port) and advertise it with Alt-Svc on HTTPS responses. Needs SSLEnabled and Bun's native back-end (Bun.serve `http3`, experimental in Bun); a start-up error on Deno, on Node and where the connector needs node-compat.",
+      false,
     ),
     webSocketEnabled: bool(
       "Accept WebSocket upgrades (ctx.upgradeWebSocket, hono/bun and hono/deno upgradeWebSocket) on this connector. On Deno this selects the node-compat back-end: Deno's native connection serving closes upgraded connections.",
@@ -502,9 +510,9 @@ export const Acme = {
     },
     challengeTypes: {
       kind: "list",
-      default: ["tls-alpn-01", "http-01", "dns-01"],
+      default: ["http-01", "tls-alpn-01", "dns-01"],
       doc:
-        "Challenge types allowed, in order of preference: tls-alpn-01 (where a back-end can answer acme-tls/1: none yet, see README), http-01 (on the service's plain HTTP connectors), dns-01 (needs dnsHook).",
+        "Challenge types allowed, in order of preference: http-01 (on the service's plain HTTP connectors; answered by any instance sharing the store), tls-alpn-01 (on the TLS connector, where the back-end can answer acme-tls/1: node-compat; allowing no other type puts the connector on it), dns-01 (needs dnsHook; the only one for wildcard names).",
     },
     dnsHook: path(
       "Module exporting `present(name, value)` and `cleanup(name, value)` that set DNS TXT records (dns-01).",
@@ -609,6 +617,10 @@ export const Context = {
     allowLoopbackBehindProxy: bool(
       "bobcat:manager without loginConfig: when a RemoteIpValve applies to this context, still let in clients whose connection and every forwarded address are loopback (off: behind a proxy nobody gets in without a login).",
       false,
+    ),
+    needsPeerCertificates: bool(
+      "bobcat: the handler reads the client certificate chain (ctx.peerCertificates, ctx.unverifiedPeerCertificates), as Tomcat always passes it to applications. Set false on every context of a service whose handlers do not read it to let Bun run its `required` client-certificate connectors on Bun.serve, which verifies the certificate in the handshake at native speed but cannot pass it on (reading it there then throws). CLIENT-CERT login needs the chain whatever this says.",
+      true,
     ),
     webSocketAllowedOrigins: {
       kind: "list",
@@ -1123,6 +1135,7 @@ export const Valve = {
       RemoteHostValve: { fullName: "org.apache.catalina.valves.RemoteHostValve", element: () => RemoteHostValve },
       HealthCheckValve: { fullName: "org.apache.catalina.valves.HealthCheckValve", element: () => HealthCheckValve },
       ErrorReportValve: { fullName: "org.apache.catalina.valves.ErrorReportValve", element: () => ErrorReportValve },
+      RewriteValve: { fullName: "org.apache.catalina.valves.rewrite.RewriteValve", element: () => RewriteValve },
     },
   },
 } as const satisfies ElementDef;
@@ -1283,6 +1296,18 @@ export const ErrorReportValve = {
   },
 } as const satisfies ElementDef;
 
+export const RewriteValve = {
+  name: "RewriteValve",
+  doc:
+    "Tomcat's URL rewriting (mod_rewrite syntax: RewriteCond, RewriteRule, int: RewriteMaps). On a Host the rules are read from conf/<Engine>/<Host>/rewrite.config under the base directory, on a Context from its docBase's WEB-INF/rewrite.config, unless `configuration` holds them. A rewritten path is normalised and mapped again: constraints and the docBase's limits apply to it.",
+  attrs: {
+    enabled: bool("Apply the rules (false: the valve does nothing).", true),
+    configuration: str(
+      "The rules themselves, one directive per line (instead of the rewrite.config file; errors name the line within this text).",
+    ),
+  },
+} as const satisfies ElementDef;
+
 /** Every element, for the JSON Schema and the README reference. */
 export const ALL_ELEMENTS: ElementDef[] = [
   ConfigFile,
@@ -1326,6 +1351,7 @@ export const ALL_ELEMENTS: ElementDef[] = [
   RemoteHostValve,
   HealthCheckValve,
   ErrorReportValve,
+  RewriteValve,
   MemoryRealmDef,
   UserDatabaseRealmDef,
   DataSourceRealmDef,

@@ -28,10 +28,12 @@ import { createRealm } from "./realm.ts";
 import type { ResourceConfig } from "../config/model.ts";
 import { locateError, sourceOf } from "../config/validate.ts";
 import { RemoteIpValve, type RequestValve, SSLValve } from "./proxy-valves.ts";
-import { encodeSegment, type NormalizedPath, normalizePath, readTarget, type RequestTarget } from "./request-target.ts";
+import { encodeSegment, type NormalizedPath, normalizePath, readTarget } from "./request-target.ts";
 import { logger } from "../util/log.ts";
 import type { RequestMetrics } from "./metrics.ts";
 import { bindRequest, ContextWebSockets } from "./websocket.ts";
+import { decide, decorate, RewriteValveRuntime } from "./rewrite-valve.ts";
+import { join } from "node:path";
 
 const log = logger("core");
 
@@ -98,10 +100,12 @@ export class ContextRuntime {
   readonly mimeTypes?: ReadonlyMap<string, string>;
   /** Set while the context is being reloaded: requests wait for it, then are routed again. */
   pending?: Promise<void>;
+  /** The host's and the context's RewriteValves (read at start), outermost first; undefined: none. */
+  rewriters?: RewriteValveRuntime[];
   /**
-   * Nothing between the routing and the handler: no valves, constraints, authentication, store,
-   * error pages, HSTS or docBase. Set by start(); the synchronous fast path (Engine.handleSync)
-   * serves such a context.
+   * Nothing between the routing and the handler: no valves (request, access, rewrite), constraints,
+   * authentication, store, error pages, HSTS or docBase. Set by start(); the synchronous fast path
+   * (Engine.handleSync) serves such a context.
    */
   direct = false;
   /** Origin allow-list, session refresh and the sockets of each session. */
@@ -188,8 +192,27 @@ export class ContextRuntime {
       ?.location;
   }
 
+  /** Reads the RewriteValve rules of the context (WEB-INF/rewrite.config or inline) after the host's. */
+  async loadRewrite(): Promise<void> {
+    const valve = this.config.valves.find((v) => v.className === "RewriteValve");
+    const own = valve?.className === "RewriteValve"
+      ? await RewriteValveRuntime.load(valve, {
+        contextLevel: true,
+        label: `context ${this.config.path || "/"}`,
+        file: this.config.docBase ? join(this.config.docBase, "WEB-INF", "rewrite.config") : undefined,
+        baseDir: this.settings.baseDir,
+        platform: this.settings.platform,
+      })
+      : undefined;
+    const all = [this.host.rewrite, own].filter((r): r is RewriteValveRuntime => r !== undefined);
+    this.rewriters = all.length > 0 ? all : undefined;
+    // Every request of a context with a RewriteValve goes through it: never the fast path.
+    if (this.rewriters) this.direct = false;
+  }
+
   /** Loads the handler and its session listeners, then the session manager (persisted sessions). */
   async start(): Promise<void> {
+    await this.loadRewrite();
     await this.auth.realm.start();
     if (this.config.handler) {
       const loaded = await loadHandler(this.config.handler, this.config, {
@@ -209,51 +232,14 @@ export class ContextRuntime {
       const m = this.config.manager;
       throw locateError(e, [m.className === "PersistentManager" ? m.store : undefined, m, this.config]);
     }
-    const report = [...this.config.valves, ...this.host.config.valves, ...this.engine.valves].find((v) =>
-      v.className === "ErrorReportValve"
+    this.errorReport = await loadErrorReport(
+      [...this.config.valves, ...this.host.config.valves, ...this.engine.valves],
+      this.settings,
     );
-    if (report?.className === "ErrorReportValve") {
-      const pages = new Map<string, string>();
-      const files: Array<[string, string, string]> = [
-        ...Object.entries(report.errorCodes).map(([k, f]) => [k, f, `errorCodes.${k}`] as [string, string, string]),
-        // There are no Java exceptions: a page for Throwable/Exception is the page of every 500.
-        ...Object.entries(report.exceptionTypes)
-          .filter(([k]) => /^java\.lang\.(Throwable|Exception|RuntimeException|Error)$/.test(k))
-          .map(([k, f]) => ["500", f, `exceptionTypes.${k}`] as [string, string, string]),
-      ];
-      for (const [code, file, attr] of files) {
-        if (code !== "0" && !/^[1-5]\d\d$/.test(code)) {
-          throw new BobcatError("config.valve", `ErrorReportValve: "${code}" is not a status code`, {
-            where: sourceOf(report).attr("errorCodes"),
-            fix: "use errorCode.NNN with a status such as 404, or 0 for every status",
-          });
-        }
-        const full = isAbsolute(file) ? file : resolve(this.settings.baseDir, file);
-        const read = this.settings.platform.readTextFile;
-        if (!read) {
-          throw new BobcatError(
-            "platform.noFiles",
-            `ErrorReportValve pages are files, which ${this.settings.platform.name} does not have`,
-            {
-              where: sourceOf(report).self,
-              fix: "leave out errorCodes and exceptionTypes",
-            },
-          );
-        }
-        try {
-          pages.set(code, await read(full));
-        } catch (e) {
-          throw new BobcatError("config.valve", `ErrorReportValve: cannot read ${full}: ${(e as Error).message}`, {
-            where: sourceOf(report).attr(attr.split(".")[0]!),
-            fix: "point it at a readable file (relative paths resolve against the base directory)",
-          });
-        }
-      }
-      this.errorReport = { showReport: report.showReport, showServerInfo: report.showServerInfo, pages };
-    }
     this.direct = this.handler !== undefined && this.config.docBase === undefined && this.valves.length === 0 &&
-      this.filters.length === 0 && this.constraints.empty && this.auth.empty && !this.sessions.manager.hasStore &&
-      this.errorReport === undefined && this.config.errorPages.length === 0 && this.hsts === undefined;
+      this.filters.length === 0 && this.rewriters === undefined && this.constraints.empty && this.auth.empty &&
+      !this.sessions.manager.hasStore && this.errorReport === undefined && this.config.errorPages.length === 0 &&
+      this.hsts === undefined;
     this.started = true;
   }
 
@@ -268,6 +254,54 @@ export class ContextRuntime {
   }
 }
 
+/** The innermost ErrorReportValve of `valves` (innermost first), its page files read. */
+async function loadErrorReport(
+  valves: ValveConfig[],
+  settings: EngineSettings,
+): Promise<ErrorReportSettings | undefined> {
+  const report = valves.find((v) => v.className === "ErrorReportValve");
+  if (report?.className !== "ErrorReportValve") return undefined;
+  {
+    const pages = new Map<string, string>();
+    const files: Array<[string, string, string]> = [
+      ...Object.entries(report.errorCodes).map(([k, f]) => [k, f, `errorCodes.${k}`] as [string, string, string]),
+      // There are no Java exceptions: a page for Throwable/Exception is the page of every 500.
+      ...Object.entries(report.exceptionTypes)
+        .filter(([k]) => /^java\.lang\.(Throwable|Exception|RuntimeException|Error)$/.test(k))
+        .map(([k, f]) => ["500", f, `exceptionTypes.${k}`] as [string, string, string]),
+    ];
+    for (const [code, file, attr] of files) {
+      if (code !== "0" && !/^[1-5]\d\d$/.test(code)) {
+        throw new BobcatError("config.valve", `ErrorReportValve: "${code}" is not a status code`, {
+          where: sourceOf(report).attr("errorCodes"),
+          fix: "use errorCode.NNN with a status such as 404, or 0 for every status",
+        });
+      }
+      const full = isAbsolute(file) ? file : resolve(settings.baseDir, file);
+      const read = settings.platform.readTextFile;
+      if (!read) {
+        throw new BobcatError(
+          "platform.noFiles",
+          `ErrorReportValve pages are files, which ${settings.platform.name} does not have`,
+          {
+            where: sourceOf(report).self,
+            fix: "leave out errorCodes and exceptionTypes",
+          },
+        );
+      }
+      try {
+        pages.set(code, await read(full));
+      } catch (e) {
+        throw new BobcatError("config.valve", `ErrorReportValve: cannot read ${full}: ${(e as Error).message}`, {
+          where: sourceOf(report).attr(attr.split(".")[0]!),
+          fix: "point it at a readable file (relative paths resolve against the base directory)",
+        });
+      }
+    }
+    return { showReport: report.showReport, showServerInfo: report.showServerInfo, pages };
+  }
+}
+
 export class HostRuntime {
   /** Longest path first, so the first prefix match is the longest. */
   contexts: ContextRuntime[];
@@ -276,6 +310,10 @@ export class HostRuntime {
   private readonly hostFilters: AccessValve[];
   /** HealthCheckValves of the engine and the host. */
   readonly health: HealthCheck[];
+  /** The host's RewriteValve, once its rules are read (start). */
+  rewrite?: RewriteValveRuntime;
+  /** The host's (or engine's) ErrorReportValve, for what no context answers: the boundary's 400s, the no-context 404. */
+  errorReport?: ErrorReportSettings;
 
   constructor(
     readonly config: HostConfig,
@@ -295,6 +333,33 @@ export class HostRuntime {
     this.health = [...engine.valves, ...config.valves].flatMap((v) =>
       v.className === "HealthCheckValve" ? [new HealthCheck(v, () => this.contexts.every((c) => c.started))] : []
     );
+  }
+
+  /**
+   * Reads the host's ErrorReportValve pages and the rules of its RewriteValve
+   * (conf/<Engine>/<Host>/rewrite.config, or inline).
+   */
+  async start(): Promise<void> {
+    this.errorReport = await loadErrorReport([...this.config.valves, ...this.engine.valves], this.settings);
+    const valve = this.config.valves.find((v) => v.className === "RewriteValve");
+    if (valve?.className !== "RewriteValve") return;
+    this.rewrite = await RewriteValveRuntime.load(valve, {
+      contextLevel: false,
+      label: `host ${this.config.name}`,
+      file: join("conf", this.engine.name, this.config.name, "rewrite.config"),
+      baseDir: this.settings.baseDir,
+      platform: this.settings.platform,
+    });
+  }
+
+  /** The engine's and host's request valves applied, and their filters' refusal if any (a request no context takes). */
+  admit(req: Request, ctx: RequestContext, port: number): Response | undefined {
+    for (const v of this.hostValves) v.apply(req, ctx);
+    for (const f of this.hostFilters) {
+      const refused = f.check(ctx, port);
+      if (refused) return refused;
+    }
+    return undefined;
   }
 
   /**
@@ -358,6 +423,7 @@ export class Engine {
   private readonly accessLogs: AccessLogWriter[];
   private logsAnywhere: boolean;
   private readonly serveStatic: Platform["serveStatic"];
+  private readonly platform: Platform;
   private readonly metrics?: RequestMetrics;
   private timer?: ReturnType<typeof setInterval>;
 
@@ -386,6 +452,7 @@ export class Engine {
     readonly config: EngineConfig = service.engine,
   ) {
     this.serveStatic = settings.platform.serveStatic;
+    this.platform = settings.platform;
     this.metrics = settings.requestMetrics;
     this.hosts = config.hosts.map((h) => new HostRuntime(h, config, settings));
     for (const h of this.hosts) {
@@ -420,11 +487,28 @@ export class Engine {
    * edge handler runs it between requests, where a timer outside a request may never fire).
    */
   async start(opts: { timer?: boolean } = {}): Promise<void> {
+    await this.loadRewrites(false);
     for (const c of this.contexts) await c.start();
     if (opts.timer === false) return;
     const ms = this.config.backgroundProcessorDelay * 1000;
     this.timer = setInterval(() => void this.backgroundProcess(), ms);
     (this.timer as { unref?: () => void }).unref?.();
+  }
+
+  /**
+   * Starts the hosts (their RewriteValve rules and ErrorReportValve pages) and, with `contexts`,
+   * reads every context's RewriteValve rules too: `bobcat check`, which starts no context.
+   */
+  async loadRewrites(contexts = true): Promise<void> {
+    const onEngine = this.config.valves.find((v) => v.className === "RewriteValve");
+    if (onEngine) {
+      throw new BobcatError("config.valve", "a RewriteValve on the Engine is not supported by bobcat", {
+        where: sourceOf(onEngine).self,
+        fix: "put it on each Host (rules in conf/<Engine>/<Host>/rewrite.config) or on a Context",
+      });
+    }
+    for (const h of this.hosts) await h.start();
+    if (contexts) { for (const c of this.contexts) await c.loadRewrite(); }
   }
 
   /** The engine's background thread: session expiry (every processExpiresFrequency-th tick). */
@@ -442,6 +526,10 @@ export class Engine {
     if (this.timer) clearInterval(this.timer);
     for (const c of this.contexts) await c.stop();
     await Promise.all([...this.accessLogs, ...this.hosts.flatMap((h) => h.accessLogs)].map((l) => l.close()));
+  }
+
+  private hostOf(target: Target): HostRuntime {
+    return target.host ? this.hostFor(target.host.hostname) : this.defaultHost;
   }
 
   /** `hostname` is lower-case, without port or brackets. */
@@ -578,35 +666,40 @@ export class Engine {
     connector: ConnectorInfo,
     conn: ConnectionInfo,
     seen: Seen | null,
+    again?: Rerouted,
   ): Promise<Response> {
-    const at = this.locate(req, connector, conn, seen);
-    return "answer" in at ? await at.answer : await this.serve(req, connector, conn, seen, at);
+    const at = this.locate(req, connector, conn, seen, again);
+    return "answer" in at ? await at.answer : await this.serve(req, connector, conn, seen, at, again);
   }
 
   /**
    * The boundary and the mapping, synchronous and without a URL object: the Host and the path
    * are checked and normalised here, once (request-target.ts); everything after uses that one
-   * path. Answers the requests that end here (400, OPTIONS *, TRACE, 421, health checks, 404, a
-   * context being redeployed); `seen` collects what the access log and the metrics need.
+   * path. Answers the requests that end here (400, OPTIONS *, TRACE, 421, health checks, 404 or
+   * the host's RewriteValve for a path no context takes, a context being redeployed); `seen`
+   * collects what the access log and the metrics need. `again`: a path a RewriteValve rewrote.
    */
   private locate(
     req: Request,
     connector: ConnectorInfo,
     conn: ConnectionInfo,
     seen: Seen | null,
+    again?: Rerouted,
   ): Located | { answer: Response | Promise<Response> } {
-    const target = readTarget(req.url, req.headers, conn);
-    if (!target.ok) return { answer: badRequest(req, target.reason) };
+    const target = again ? again.target : readTarget(req.url, req.headers, conn);
+    // The boundary's 400s get the ErrorReportValve page of the host (the default host when the
+    // Host itself is refused), as Tomcat 10.1 renders them; no context's error pages apply.
+    if (!target.ok) return { answer: badRequest(req, target.reason, this.defaultHost) };
     if (target.rawPath === "*") {
       // "OPTIONS *" asks the server, not a resource (Tomcat answers it the same way).
       return {
         answer: req.method === "OPTIONS"
           ? new Response(null, { headers: { allow: ALLOWED_METHODS } })
-          : badRequest(req, '"*" is only a target for OPTIONS'),
+          : badRequest(req, '"*" is only a target for OPTIONS', this.hostOf(target)),
       };
     }
     const normalized = normalizePath(target.rawPath);
-    if (!normalized.ok) return { answer: badRequest(req, normalized.reason) };
+    if (!normalized.ok) return { answer: badRequest(req, normalized.reason, this.hostOf(target)) };
     // Tomcat's allowTrace=false: TRACE never reaches an application.
     if (req.method === "TRACE") return { answer: traceNotAllowed() };
     const pathname = normalized.path;
@@ -626,9 +719,16 @@ export class Engine {
     }
     const context = host.match(pathname);
     if (seen) seen.host = host;
-    if (!context) return { answer: errorPage(404, `The requested resource [${pathname}] is not available`) };
+    if (!context) {
+      if (host.rewrite && !again?.done.has(host.rewrite)) {
+        return { answer: this.rewriteUnmapped(req, connector, conn, seen, target, pathname, host, again) };
+      }
+      return { answer: notFound(pathname, host) };
+    }
     // Being redeployed: wait for the new one, then route again (it may be gone).
-    if (context.pending) return { answer: context.pending.then(() => this.route(req, connector, conn, seen)) };
+    if (context.pending) {
+      return { answer: context.pending.then(() => this.route(req, connector, conn, seen, again)) };
+    }
     if (seen) seen.context = context;
     return { target, normalized, pathname, context };
   }
@@ -661,6 +761,7 @@ export class Engine {
     conn: ConnectionInfo,
     seen: Seen | null,
     at: Located,
+    again?: Rerouted,
   ): Promise<Response> {
     const context = at.context;
     const ctx = this.requestContext(at, connector, conn);
@@ -674,6 +775,12 @@ export class Engine {
       const refused = f.check(ctx, connector.port);
       if (refused) return report ? applyErrorReport(refused, report) : refused;
     }
+    if (again) { for (const [k, v] of again.attributes) ctx.attributes.set(k, v); }
+    if (context.rewriters) {
+      // The RewriteValves (host's, then context's) that have not run yet: a rewritten path is routed again.
+      const rewritten = this.rewrite(req, connector, conn, seen, at.target, at.pathname, context, ctx, again);
+      if (rewritten) return await rewritten;
+    }
     let res: Response;
     try {
       res = await this.invoke(req, r, context, ctx);
@@ -682,6 +789,149 @@ export class Engine {
     }
     if (report) res = applyErrorReport(res, report);
     return context.hsts && ctx.secure ? withHeader(res, "strict-transport-security", context.hsts) : res;
+  }
+
+  /**
+   * The RewriteValves of the mapped context (the host's, then the context's) that have not run
+   * for this request yet. An internal rewrite routes the new path from the start (normalised,
+   * mapped, constrained like any request's); undefined when no rule changed anything.
+   */
+  private rewrite(
+    req: Request,
+    connector: ConnectorInfo,
+    conn: ConnectionInfo,
+    seen: Seen | null,
+    target: Target,
+    pathname: string,
+    context: ContextRuntime,
+    ctx: RequestContext,
+    again: Rerouted | undefined,
+  ): Response | Promise<Response> | undefined {
+    const done = new Set(again?.done);
+    const attributes = [...(again?.attributes ?? [])];
+    const cookies: string[] = [];
+    let type: string | undefined;
+    let search = target.search;
+    let acted = false;
+    for (const valve of context.rewriters!) {
+      if (done.has(valve)) continue;
+      done.add(valve);
+      const d = decide(valve, {
+        req,
+        ctx,
+        requestURI: target.rawPath,
+        search,
+        pathname,
+        contextPath: context.path,
+        encodedContextPath: context.encodedPath,
+        docBase: context.config.docBase,
+        platform: this.platform,
+      });
+      if (!d) continue;
+      if (d.kind === "respond") {
+        const res = decorate(d.response, cookies, undefined);
+        return context.errorReport ? applyErrorReport(res, context.errorReport) : res;
+      }
+      acted = true;
+      attributes.push(...d.attributes);
+      cookies.push(...d.cookies);
+      type = d.type ?? type;
+      if (d.search !== undefined) search = d.search;
+      if (d.rawPath !== undefined) {
+        return this.reroute(
+          req,
+          connector,
+          conn,
+          seen,
+          {
+            target: { ...target, rawPath: d.rawPath, search, urlPath: "" },
+            done,
+            attributes,
+          },
+          cookies,
+          type,
+        );
+      }
+    }
+    if (!acted) return undefined;
+    // Attributes, cookies or a type, or a discarded query, but the same path: on with the request as it is.
+    for (const v of context.rewriters!) done.add(v);
+    return this.reroute(
+      req,
+      connector,
+      conn,
+      seen,
+      {
+        target: { ...target, search },
+        done,
+        attributes,
+      },
+      cookies,
+      type,
+    );
+  }
+
+  private reroute(
+    req: Request,
+    connector: ConnectorInfo,
+    conn: ConnectionInfo,
+    seen: Seen | null,
+    next: Rerouted,
+    cookies: string[],
+    type: string | undefined,
+  ): Response | Promise<Response> {
+    const res = this.route(req, connector, conn, seen, next);
+    if (cookies.length === 0 && type === undefined) return res;
+    return res instanceof Response ? decorate(res, cookies, type) : res.then((r) => decorate(r, cookies, type));
+  }
+
+  /** A path no context takes, on a host with a RewriteValve: its rules may send it somewhere (Tomcat runs host valves first). */
+  private rewriteUnmapped(
+    req: Request,
+    connector: ConnectorInfo,
+    conn: ConnectionInfo,
+    seen: Seen | null,
+    target: Target,
+    pathname: string,
+    host: HostRuntime,
+    again: Rerouted | undefined,
+  ): Response | Promise<Response> {
+    const serverName = connector.proxyName ?? target.host?.hostname ?? this.defaultHost.config.name.toLowerCase();
+    const serverPort = connector.proxyPort ?? (target.host?.port ? Number(target.host.port) : connector.port);
+    const ctx = new RequestContext(connector, conn, serverName, serverPort, "", target.rawPath);
+    const refused = host.admit(req, ctx, connector.port);
+    if (refused) return host.errorReport ? applyErrorReport(refused, host.errorReport) : refused;
+    const valve = host.rewrite!;
+    const d = decide(valve, {
+      req,
+      ctx,
+      requestURI: target.rawPath,
+      search: target.search,
+      pathname,
+      contextPath: "",
+      encodedContextPath: "",
+      docBase: undefined,
+      platform: this.platform,
+    });
+    const done = new Set(again?.done).add(valve);
+    if (d?.kind === "respond") return host.errorReport ? applyErrorReport(d.response, host.errorReport) : d.response;
+    if (d?.rawPath !== undefined) {
+      return this.reroute(
+        req,
+        connector,
+        conn,
+        seen,
+        {
+          target: { ...target, rawPath: d.rawPath, search: d.search ?? target.search, urlPath: "" },
+          done,
+          attributes: [...(again?.attributes ?? []), ...d.attributes],
+        },
+        d.cookies,
+        d.type,
+      );
+    }
+    const res = notFound(pathname, host);
+    return d ? decorate(res, d.cookies, d.type) : res;
   }
 
   private internalError(
@@ -882,9 +1132,16 @@ export function traceNotAllowed(): Response {
 }
 
 /** A request the boundary refuses: 400, as Tomcat's connector answers it, and a debug line. */
-function badRequest(req: Request, reason: string): Response {
+function badRequest(req: Request, reason: string, host?: HostRuntime): Response {
   log.debug(`400 for ${req.method} request: ${reason}`);
-  return errorPage(400, `Bad Request: ${reason}`, { connection: "close" });
+  const res = errorPage(400, `Bad Request: ${reason}`, { connection: "close" });
+  return host?.errorReport ? applyErrorReport(res, host.errorReport) : res;
+}
+
+/** No context takes the path: 404 with the host's ErrorReportValve page, as Tomcat's StandardHostValve. */
+function notFound(pathname: string, host: HostRuntime): Response {
+  const res = errorPage(404, `The requested resource [${pathname}] is not available`);
+  return host.errorReport ? applyErrorReport(res, host.errorReport) : res;
 }
 
 const hostForUrl = (name: string) => (name.includes(":") ? `[${name}]` : name);
@@ -927,9 +1184,21 @@ interface RoutedPath {
   origin: string;
 }
 
+type Target = Extract<ReturnType<typeof readTarget>, { ok: true }>;
+
+/** A request routed again after a RewriteValve rewrote it. */
+interface Rerouted {
+  /** The rewritten path (raw, as a client would send it) and query; the Host as sent. */
+  target: Target;
+  /** The valves that have run for this request (each runs once, as Tomcat's). */
+  done: Set<RewriteValveRuntime>;
+  /** E= request attributes set so far. */
+  attributes: Array<[string, string]>;
+}
+
 /** A request the boundary accepted and mapped to a context (Engine.locate). */
 interface Located {
-  target: RequestTarget & { ok: true };
+  target: Target;
   normalized: NormalizedPath & { ok: true };
   pathname: string;
   context: ContextRuntime;

@@ -46,6 +46,11 @@ export interface Platform {
   serveStatic?(req: Request, relPath: string, opts: StaticOptions): Promise<Response | null>;
   /** Reads a text file (a realm's tomcat-users.xml, an error page); absent where there are no files. */
   readTextFile?(path: string): Promise<string>;
+  /**
+   * What `relPath` (decoded, normalised, "/..." ) names below `docBase`, for a RewriteCond's
+   * -f/-d/-s; null when nothing, or when it leads (by a link) outside docBase. Absent without files.
+   */
+  statResource?(docBase: string, relPath: string): { isFile: boolean; isDirectory: boolean; size: number } | null;
   /** The built-in apps by name, addressed as `handler: bobcat:<name>`. */
   builtinApps?: Readonly<Record<string, BuiltinApp>>;
   /** An AccessLogValve; absent where there are no log files. */

@@ -276,13 +276,17 @@ class DataSourceRealm extends LookupRealm<DataSourceRealmConfig> {
 
   async start(): Promise<void> {
     // Reading once at start makes a wrong URL, table or column a start-up error, not a 500 at the first login.
+    // The probe's name must be one every database accepts as text (PostgreSQL refuses a NUL);
+    // whether such a user exists does not matter, only that the query runs.
     try {
-      await this.lookup("\u0000bobcat-probe");
+      await this.lookup("");
     } catch (e) {
+      // drizzle wraps the driver's error ("Failed query: ..."): the database's own words are in the cause.
+      const cause = (e as { cause?: { message?: string } }).cause?.message;
       fail(
         this.config,
         "userTable",
-        `DataSourceRealm: reading ${this.config.userTable} failed: ${(e as Error).message}`,
+        `DataSourceRealm: reading ${this.config.userTable} failed: ${(e as Error).message}${cause ? `: ${cause}` : ""}`,
         "check the data source, the table and the column names",
       );
     }

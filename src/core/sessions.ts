@@ -341,6 +341,14 @@ export class SessionBinding {
 function notStored(err: unknown, res: Response): Response {
   if (!(err instanceof SessionNotStoredError)) throw err;
   void res.body?.cancel().catch(() => {});
+  // Worker processes: another request changed the same session attribute first (shared-manager.ts).
+  if (err.name === "SessionConflictError") {
+    return errorPage(
+      503,
+      "Another request changed this session at the same moment. Nothing was confirmed; try again.",
+      { "retry-after": "1" },
+    );
+  }
   return errorPage(
     503,
     "The session could not be saved: the session store is not available. Nothing was confirmed; try again shortly.",

@@ -149,7 +149,9 @@ class SqliteConnection implements SqlConnection {
 }
 
 // WAL lets several bobcat processes on one machine share the file; busy_timeout makes them wait for each other.
-const SQLITE_PRAGMAS = ["PRAGMA journal_mode = WAL", "PRAGMA busy_timeout = 5000", "PRAGMA synchronous = FULL"];
+// busy_timeout comes first: switching a new file to WAL takes a lock that a process opening it at
+// the same moment (server.workers) may hold, and without the timeout that fails at once ("database is locked").
+const SQLITE_PRAGMAS = ["PRAGMA busy_timeout = 5000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL"];
 
 /** One SQLite database, as the runtime's driver offers it; rows come back as arrays (column order). */
 interface SqliteClient {

@@ -11,6 +11,7 @@ import {
   wantsHttp2,
 } from "./listener.ts";
 import { bunWebSocketHandler, bunWebSocketServe } from "./ws-bun.ts";
+import { sharesPorts } from "./worker-env.ts";
 
 declare const Bun: {
   serve(options: Record<string, unknown>): {
@@ -36,7 +37,30 @@ function bunTls(h: TlsHost, withName: boolean): Record<string, unknown> {
     ciphers: h.ciphers.tls12 ?? MODERN_TLS12_CIPHERS,
     secureOptions,
     lowMemoryMode: false,
+    // certificateVerification required: BoringSSL refuses a missing or untrusted certificate in
+    // the handshake. The plan sends every other mode (and CRLs, OCSP, a depth) to node-compat.
+    ...(h.config.certificateVerification === "required"
+      ? { requestCert: true, rejectUnauthorized: true, ca: h.trust?.caPems ?? [] }
+      : {}),
   };
+}
+
+/**
+ * What a handler sees of the TLS state on a Bun.serve connector that verifies client
+ * certificates: Bun.serve passes no chain on, so reading one is an error naming the fix rather
+ * than an empty list that looks like "no certificate". (Getters on the prototype: a proxy valve's
+ * spread of the connection's TLS state copies nothing from here.)
+ */
+class NativeClientCertTls {
+  constructor(private readonly connector: string) {}
+  get peerCertificates(): never {
+    throw new Error(
+      `ctx.peerCertificates: connector ${this.connector} runs on Bun.serve, which verifies the client certificate in the TLS handshake but does not pass it to handlers; remove needsPeerCertificates: false from the context to have the node-compat back-end pass the verified chain`,
+    );
+  }
+  get unverifiedPeerCertificates(): never {
+    return this.peerCertificates;
+  }
 }
 
 /** The peer address is looked up only when someone asks (requestIP costs on every request). */
@@ -45,6 +69,7 @@ class BunConnection {
   constructor(
     private readonly server: { requestIP(req: Request): { address: string; port: number } | null },
     private readonly req: Request,
+    readonly tls?: NativeClientCertTls,
   ) {}
   private lookup() {
     if (this.ip === undefined) this.ip = this.server.requestIP(this.req);
@@ -58,12 +83,40 @@ class BunConnection {
   }
 }
 
+/**
+ * Bun.serve closes the connection after answering a request that says `Connection: close` (with
+ * a TLS close_notify), but does not say so in the response, which RFC 9112 §9.6 asks for: a
+ * client that goes by the response (wrk) then reads the close as an error. Say it.
+ */
+function closeAsked(req: Request): boolean {
+  const c = req.headers.get("connection");
+  return c !== null && /(?:^|,)\s*close\s*(?:,|$)/i.test(c);
+}
+function sayClose(res: Response): Response {
+  try {
+    res.headers.set("connection", "close");
+    return res;
+  } catch {
+    // Immutable headers (a Response from fetch()): copy it.
+    const copy = new Response(res.body, res);
+    copy.headers.set("connection", "close");
+    return copy;
+  }
+}
+function withClose(req: Request, res: Response | Promise<Response>): Response | Promise<Response> {
+  if (!closeAsked(req)) return res;
+  return res instanceof Promise ? res.then(sayClose) : sayClose(res);
+}
+
 export async function startBunNative({ config, tls, pipeline }: BackendOptions): Promise<Listener> {
   const handle = pipeline.handle;
   // Bun.serve sends a Response returned synchronously at once: the synchronous fast path.
   const handleSync = pipeline.handleSync;
   pipeline.bodyLimitEnforced = true;
   const hub = pipeline.webSockets;
+  const clientCertTls = tls?.hosts.some((h) => h.config.certificateVerification !== "none")
+    ? new NativeClientCertTls(config.name)
+    : undefined;
   const serve = (t: typeof tls) => {
     let tlsOption: unknown;
     if (t) {
@@ -76,17 +129,26 @@ export async function startBunNative({ config, tls, pipeline }: BackendOptions):
     return Bun.serve({
       port: current?.port ?? config.port,
       hostname: config.address ?? "0.0.0.0",
+      // server.workers > 1: every worker listens on the port, the kernel spreads connections.
+      ...(sharesPorts() ? { reusePort: true } : {}),
       tls: tlsOption,
       // Bun.serve's HTTP/2 (h2 by ALPN, http/1.1 otherwise), only where the connector asks for it.
       ...(tlsOption && wantsHttp2(config) ? { http2: true } : {}),
+      // HTTP/3 over QUIC on the same UDP port; Bun.serve adds Alt-Svc: h3=":port" to its responses.
+      ...(tlsOption && config.http3 ? { http3: true } : {}),
       idleTimeout: config.connectionTimeout <= 0
         ? 0
         : Math.min(255, Math.max(1, Math.round(config.connectionTimeout / 1000))),
       // Bun answers 413 itself, for a Content-Length over it and for chunked bodies that pass it.
       maxRequestBodySize: config.maxRequestBodySize < 0 ? Number.MAX_SAFE_INTEGER : config.maxRequestBodySize,
       fetch: hub
-        ? bunWebSocketServe(hub, handle, (srv: ReturnType<typeof Bun.serve>, req) => new BunConnection(srv, req))
-        : (req: Request, srv: ReturnType<typeof Bun.serve>) => handleSync(req, new BunConnection(srv, req)),
+        ? bunWebSocketServe(
+          hub,
+          handle,
+          (srv: ReturnType<typeof Bun.serve>, req) => new BunConnection(srv, req, clientCertTls),
+        )
+        : (req: Request, srv: ReturnType<typeof Bun.serve>) =>
+          withClose(req, handleSync(req, new BunConnection(srv, req, clientCertTls))),
       ...(hub ? { websocket: bunWebSocketHandler(hub.limits) } : {}),
       error(e: Error) {
         return uncaughtError(e, config);

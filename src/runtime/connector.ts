@@ -74,6 +74,8 @@ export class ConnectorPipeline {
   }
   /** ACME HTTP-01 (plain connectors of a server with acme): the key authorization of a token. */
   acmeChallenge?: (token: string) => Promise<string | undefined>;
+  /** ACME TLS-ALPN-01 (TLS connectors of a server with acme; node-compat answers it): a name's challenge certificate. */
+  acmeTlsAlpn?: (name: string) => { certPem: string; keyPem: string } | undefined;
   /** Set by a back-end whose server enforces maxRequestBodySize itself (Bun.serve). */
   bodyLimitEnforced = false;
 

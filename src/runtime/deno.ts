@@ -9,6 +9,7 @@ import { setNoDelayOnListener } from "./deno-nodelay.ts";
 import { type DenoHttpServer, serveOnConnection, shutdownSockets } from "./deno-conn.ts";
 import { ConnectionGate, type GatedConnection } from "../core/limiter.ts";
 import { logger } from "../util/log.ts";
+import { sharesPorts } from "./worker-env.ts";
 
 interface DenoConn {
   readonly remoteAddr: { hostname: string; port: number };
@@ -21,8 +22,10 @@ interface DenoListener {
   close(): void;
 }
 declare const Deno: {
-  listen(o: { hostname: string; port: number }): DenoListener;
-  listenTls(o: { hostname: string; port: number; cert: string; key: string; alpnProtocols: string[] }): DenoListener;
+  listen(o: { hostname: string; port: number; reusePort?: boolean }): DenoListener;
+  listenTls(
+    o: { hostname: string; port: number; cert: string; key: string; alpnProtocols: string[]; reusePort?: boolean },
+  ): DenoListener;
 };
 
 const log = logger("connector");
@@ -155,15 +158,18 @@ export async function startDenoNative({ config, tls, pipeline }: BackendOptions)
 
   const listen = (t: typeof tls, p: number): DenoListener => {
     const cert = t?.defaultHost.certs[0];
+    // server.workers > 1: every worker listens on the port (needs --unstable-net, which bobcat runs with).
+    const reuse = sharesPorts() ? { reusePort: true } : {};
     const l = cert
       ? Deno.listenTls({
         hostname,
         port: p,
+        ...reuse,
         cert: cert.certPem,
         key: cert.keyPem,
         alpnProtocols: wantsHttp2(config) ? ["h2", "http/1.1"] : ["http/1.1"],
       })
-      : Deno.listen({ hostname, port: p });
+      : Deno.listen({ hostname, port: p, ...reuse });
     if (cert && !setNoDelayOnListener(l.addr.port)) {
       log.warn(
         `${config.name}: could not set TCP_NODELAY on the listener (needs Linux and FFI permission); HTTPS responses of a few KB will wait ~40 ms each on Deno`,

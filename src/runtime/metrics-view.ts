@@ -5,6 +5,7 @@
  * WebSockets, the process.
  */
 import type { ContextView } from "../core/admin.ts";
+import { WORKER } from "./worker-env.ts";
 import { type LoopLag, type MetricsWriter, type RequestMetrics } from "../core/metrics.ts";
 import type { ConnectorPipeline } from "./connector.ts";
 import type { ConnectorTls } from "./tls-material.ts";
@@ -22,7 +23,12 @@ export interface MetricsSources {
 const startTime = Date.now() / 1000;
 
 export function writeMetrics(out: MetricsWriter, s: MetricsSources): void {
-  out.gauge("bobcat_info", "bobcat version and runtime.", [[{ version: s.version, runtime: s.runtime }, 1]]);
+  // server.workers > 1: each worker answers a scrape with its own figures; this says which one.
+  const worker = WORKER !== undefined ? { worker: String(WORKER), pid: String(process.pid) } : {};
+  out.gauge("bobcat_info", "bobcat version and runtime (and the worker that answered).", [[
+    { version: s.version, runtime: s.runtime, ...worker },
+    1,
+  ]]);
   s.requests.write(out);
   const connectors = s.connectors();
   const per = <T>(f: (c: (typeof connectors)[number]) => T | undefined) =>

@@ -17,12 +17,20 @@ import { sniLookup } from "./sni.ts";
 import type { OcspStapler } from "../tls/ocsp/index.ts";
 import { RUNTIME } from "../util/runtime.ts";
 import { ConnectionGate, type GatedConnection } from "../core/limiter.ts";
-import { type CheckedSocket, secureOptions, serverSecureOptions, startStaplers, VERDICT } from "./node-tls.ts";
+import {
+  acmeTlsAlpnHooks,
+  type CheckedSocket,
+  secureOptions,
+  serverSecureOptions,
+  startStaplers,
+  VERDICT,
+} from "./node-tls.ts";
 import { handshakeFailureReason, logHandshakeFailure } from "./node-handshake-log.ts";
 import { type AnyReq, type AnyRes, serve } from "./node-bridge.ts";
 import { serveUpgrade } from "./ws-node.ts";
 import { installDenoUpgrade } from "./ws-deno.ts";
 import type { IncomingMessage } from "node:http";
+import { sharesPorts } from "./worker-env.ts";
 
 const log = logger("connector");
 
@@ -87,6 +95,8 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
     }
     [contexts, hosts, fallback, current] = [nextContexts, nextHosts, nextContexts.get(t.defaultHost.hostName)!, t];
   };
+  // ACME TLS-ALPN-01: the CA's validation handshake gets the challenge certificate, then is closed.
+  const acmeAlpn = tls && pipeline.acmeTlsAlpn ? acmeTlsAlpnHooks(pipeline.acmeTlsAlpn) : undefined;
   if (tls) {
     install(tls);
     const modes = new Set(tls.hosts.map((h) => h.config.certificateVerification));
@@ -99,11 +109,20 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
         // With one mode for every host the TLS stack refuses a missing or untrusted certificate
         // in the handshake itself; mixed modes are enforced right after it, per SNI host.
         rejectUnauthorized: modes.size === 1 && modes.has("required"),
-        SNICallback: (servername, cb) => cb(null, sniLookup(contexts, fallback!, servername)),
+        SNICallback: (servername, cb) =>
+          cb(null, acmeAlpn?.context(servername) ?? sniLookup(contexts, fallback!, servername)),
         // node:http2 always offers h2; without Http2Protocol only http/1.1 is agreed, as Tomcat does.
-        ...(wantsHttp2(config) ? {} : { ALPNCallback: () => "http/1.1" }),
+        ...(acmeAlpn
+          ? {
+            ALPNCallback: (o: { servername?: string; protocols: string[] }) =>
+              acmeAlpn.protocol(o, (p) => wantsHttp2(config) && p.includes("h2") ? "h2" : "http/1.1"),
+          }
+          : wantsHttp2(config)
+          ? {}
+          : { ALPNCallback: () => "http/1.1" }),
       } as Parameters<typeof createSecureServer>[0],
     );
+    if (acmeAlpn) server.on("secureConnection", (s: TLSSocket) => s.alpnProtocol === "acme-tls/1" && s.end());
     server.on(
       "tlsClientError",
       (err: Error & { code?: string }, socket: TLSSocket) => logHandshakeFailure(config.name, current!, err, socket),
@@ -215,7 +234,9 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
   const acceptor = createNetServer({ pauseOnConnect: true }, (s) => gate.accept(s));
   await new Promise<void>((resolve, reject) => {
     acceptor.once("error", (e) => reject(listenError(e, config)));
-    acceptor.listen(config.port, config.address ?? "0.0.0.0", () => resolve());
+    // server.workers > 1: SO_REUSEPORT, so every worker listens on the port (Node 23.1+, Bun, Deno).
+    const share = sharesPorts() ? { reusePort: true, exclusive: false } : {};
+    acceptor.listen({ port: config.port, host: config.address ?? "0.0.0.0", ...share }, () => resolve());
   });
   const addr = acceptor.address();
   return {

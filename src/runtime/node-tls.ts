@@ -3,7 +3,7 @@
  * per-connection client-certificate verdict, and OCSP stapling (Node only).
  */
 import { constants } from "node:crypto";
-import type { TLSSocket } from "node:tls";
+import { createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
 import { logger } from "../util/log.ts";
 import { BobcatError } from "../util/errors.ts";
 import { OcspStapler, ocspUrlOf } from "../tls/ocsp/index.ts";
@@ -73,4 +73,45 @@ export async function startStaplers(connector: string, tls: { hosts: TlsHost[] }
     }
   }
   return out;
+}
+
+/** ACME TLS-ALPN-01: the challenge certificate and key for a name being validated, if any. */
+export type AcmeTlsAlpnAnswer = (name: string) => { certPem: string; keyPem: string } | undefined;
+
+/**
+ * ACME TLS-ALPN-01 (RFC 8737) on a node:tls server: while a name is being validated, its SNI
+ * name gets the challenge certificate and a client offering `acme-tls/1` (the CA's validator)
+ * has it chosen. The SNI callback runs before the ALPN one on Bun and Deno, so another client of
+ * that name in those seconds cannot get the real certificate: its handshake is refused with
+ * no_application_protocol instead of serving the challenge certificate to it.
+ */
+export function acmeTlsAlpnHooks(answer: AcmeTlsAlpnAnswer) {
+  const cache = new Map<string, { certPem: string; context: SecureContext }>();
+  const lookup = (servername: string | undefined) => {
+    const name = servername?.toLowerCase().replace(/\.$/, "");
+    const a = name ? answer(name) : undefined;
+    if (!a) {
+      if (name) cache.delete(name);
+      return undefined;
+    }
+    let c = cache.get(name!);
+    if (c?.certPem !== a.certPem) {
+      c = { certPem: a.certPem, context: createSecureContext({ key: a.keyPem, cert: a.certPem }) };
+      cache.set(name!, c);
+    }
+    return c.context;
+  };
+  return {
+    /** The challenge context for an SNI name being validated (undefined: the host's own). */
+    context: lookup,
+    /** The protocol to agree; `normal` decides for connections that are not a validation. */
+    protocol(o: { servername?: string; protocols: string[] }, normal: (protocols: string[]) => string | undefined) {
+      if (!lookup(o.servername)) return normal(o.protocols);
+      if (o.protocols.includes("acme-tls/1")) {
+        logger("acme").debug(`answering an acme-tls/1 validation for ${o.servername}`);
+        return "acme-tls/1";
+      }
+      return undefined;
+    },
+  };
 }

@@ -7,7 +7,7 @@
  *
  * The descriptor is a socket pair when Node, Bun or Deno started the child.
  */
-import { createReadStream } from "node:fs";
+import { createReadStream, writeSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { RUNTIME } from "../util/runtime.ts";
 
@@ -15,6 +15,22 @@ export const PARENT_FD_ENV = "BOBCAT_PARENT_FD";
 
 let onParentExit: () => void = () => process.exit(1);
 let watching = false;
+/** Writes a line back to the parent over the same descriptor (a socket pair: both ways). */
+let send: ((line: string) => void) | undefined;
+
+/**
+ * One line to the parent (a worker's "ready" to its primary); false when no parent listens.
+ * The parent ignores what it does not expect.
+ */
+export function tellParent(line: string): boolean {
+  if (!send) return false;
+  try {
+    send(line.endsWith("\n") ? line : `${line}\n`);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** What to do when the parent is gone (default: exit with status 1). */
 export function whenParentExits(action: () => void): void {
@@ -33,9 +49,15 @@ export function watchParent(): void {
   try {
     // Bun's node:net never reports the end of a descriptor's stream, its fs stream does; Deno's
     // fs cannot read an inherited descriptor, its node:net can (as Node's can).
-    stream = RUNTIME === "bun"
-      ? createReadStream("", { fd })
-      : new (process.getBuiltinModule("node:net").Socket)({ fd, readable: true, writable: false });
+    if (RUNTIME === "bun") {
+      stream = createReadStream("", { fd });
+      send = (line) => void writeSync(fd, line);
+    } else {
+      const { Socket } = process.getBuiltinModule("node:net");
+      const socket = new Socket({ fd, readable: true, writable: true });
+      stream = socket;
+      send = (line) => void socket.write(line);
+    }
   } catch {
     return;
   }

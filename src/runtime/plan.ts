@@ -4,6 +4,7 @@
  * start-up with a message naming the feature, the connector, this runtime and one that can —
  * we never hand a runtime an option it would silently ignore.
  */
+import { existsSync } from "node:fs";
 import type { ConnectorConfig, ServiceConfig } from "../config/model.ts";
 import { BobcatError } from "../util/errors.ts";
 import { sourceOf } from "../config/validate.ts";
@@ -23,6 +24,10 @@ export type Feature =
   | "tls12-ciphers"
   | "max-connections"
   | "client-certificates"
+  | "optional-client-certificates"
+  | "client-certificate-chain"
+  | "client-certificate-revocation"
+  | "client-certificate-depth"
   | "tls-session-info"
   | "tls13-ciphersuites"
   | "honor-cipher-order"
@@ -35,7 +40,9 @@ export type Feature =
   | "long-connection-timeout"
   | "sni-host-check"
   | "acme-swap"
-  | "websocket";
+  | "acme-tls-alpn"
+  | "websocket"
+  | "http3";
 
 const FEATURE_TEXT: Record<Feature, string> = {
   tls: "TLS from one certificate",
@@ -44,7 +51,14 @@ const FEATURE_TEXT: Record<Feature, string> = {
   "protocol-limits": "protocols other than TLSv1.2+TLSv1.3",
   "tls12-ciphers": "a ciphers list",
   "max-connections": "maxConnections/acceptCount (connections counted from accept, extra ones held)",
-  "client-certificates": "client certificates (certificateVerification) with the chain passed to handlers",
+  "client-certificates": "client certificates verified in the handshake (certificateVerification: required)",
+  "optional-client-certificates":
+    "optional client certificates (certificateVerification optional or optionalNoCA: an untrusted certificate is refused, a missing one is not)",
+  "client-certificate-chain":
+    "the client certificate chain passed to handlers (CLIENT-CERT login, or a context without needsPeerCertificates: false)",
+  "client-certificate-revocation":
+    "client certificate revocation checks (certificateRevocationListFile, ocspEnabled) on every certificate of the chain",
+  "client-certificate-depth": "a certificateVerificationDepth other than 10",
   "tls-session-info": "the TLS session id for SSL session tracking",
   "tls13-ciphersuites": "a TLS 1.3 cipherSuites restriction",
   "honor-cipher-order": "honorCipherOrder",
@@ -60,7 +74,10 @@ const FEATURE_TEXT: Record<Feature, string> = {
     "SSLHostConfigs that differ in client-certificate, trust, protocol or cipher settings (each request's Host is checked against the SNI name)",
   "acme-swap":
     "ACME certificates swapped in without closing keep-alive connections (Bun.serve closes them when its listener is replaced)",
+  "acme-tls-alpn":
+    "ACME TLS-ALPN-01 as the only way to validate (challengeTypes without http-01, or dns-01 without dnsHook): the certificate is chosen per handshake by ALPN",
   websocket: "WebSocket upgrades (webSocketEnabled; Deno's native connection serving closes upgraded connections)",
+  http3: "HTTP/3 (http3: QUIC beside TLS over TCP)",
 };
 
 /** Which back-ends of each runtime can do a feature, best first. */
@@ -72,7 +89,12 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "protocol-limits": ["native", "node-compat"],
     "tls12-ciphers": ["native", "node-compat"],
     "max-connections": ["node-compat"],
-    "client-certificates": ["node-compat"],
+    // Bun.serve: requestCert + rejectUnauthorized + ca per server name; the handler never sees the chain.
+    "client-certificates": ["native", "node-compat"],
+    "optional-client-certificates": ["node-compat"],
+    "client-certificate-chain": ["node-compat"],
+    "client-certificate-revocation": ["node-compat"],
+    "client-certificate-depth": ["node-compat"],
     "tls-session-info": ["node-compat"],
     "tls13-ciphersuites": [],
     "honor-cipher-order": ["node-compat"],
@@ -86,7 +108,9 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "long-connection-timeout": ["node-compat"],
     "sni-host-check": ["node-compat"],
     "acme-swap": ["node-compat"],
+    "acme-tls-alpn": ["node-compat"],
     websocket: ["native", "node-compat"],
+    http3: ["native"],
   },
   deno: {
     tls: ["native", "node-compat"],
@@ -96,7 +120,12 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "tls12-ciphers": [],
     // Native only where bobcat can accept connections itself (deno-conn.ts); see planConnector.
     "max-connections": ["native", "node-compat"],
+    // Deno.serve ignores requestCert and ca: a client without a certificate would get in.
     "client-certificates": ["node-compat"],
+    "optional-client-certificates": ["node-compat"],
+    "client-certificate-chain": ["node-compat"],
+    "client-certificate-revocation": ["node-compat"],
+    "client-certificate-depth": ["node-compat"],
     "tls-session-info": ["node-compat"],
     "tls13-ciphersuites": [],
     "honor-cipher-order": [],
@@ -109,7 +138,11 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "long-connection-timeout": ["native", "node-compat"],
     "sni-host-check": ["node-compat"],
     "acme-swap": ["native", "node-compat"],
+    // Deno's node:http2 agrees ALPN from a fixed list: no per-handshake acme-tls/1.
+    "acme-tls-alpn": [],
     websocket: ["node-compat"],
+    // Deno.serve has no QUIC listener (Deno.QuicEndpoint is unstable and not HTTP/3).
+    http3: [],
   },
   node: {
     tls: ["node-compat"],
@@ -119,6 +152,10 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "tls12-ciphers": ["node-compat"],
     "max-connections": ["node-compat"],
     "client-certificates": ["node-compat"],
+    "optional-client-certificates": ["node-compat"],
+    "client-certificate-chain": ["node-compat"],
+    "client-certificate-revocation": ["node-compat"],
+    "client-certificate-depth": ["node-compat"],
     "tls-session-info": ["node-compat"],
     "tls13-ciphersuites": ["node-compat"],
     "honor-cipher-order": ["node-compat"],
@@ -131,9 +168,17 @@ const CAN: Record<RuntimeName, Record<Feature, Backend[]>> = {
     "long-connection-timeout": ["node-compat"],
     "sni-host-check": ["node-compat"],
     "acme-swap": ["node-compat"],
+    "acme-tls-alpn": ["node-compat"],
     websocket: ["node-compat"],
+    http3: [],
   },
 };
+
+/** No challenge type besides tls-alpn-01 can be answered: the back-end must answer acme-tls/1. */
+function onlyTlsAlpn(a: { challengeTypes: string[]; dnsHook?: string }): boolean {
+  return a.challengeTypes.includes("tls-alpn-01") && !a.challengeTypes.includes("http-01") &&
+    !(a.challengeTypes.includes("dns-01") && a.dnsHook);
+}
 
 export const DEFAULT_MAX_CONNECTIONS = 8192;
 
@@ -168,6 +213,7 @@ export function requiredFeatures(
   if (sniHostCheck(tls)) f.push("sni-host-check");
   if (tls.hosts.some((h) => h.certs.length > 1)) f.push("rsa-and-ec-certificates");
   if (tls.hosts.some((h) => h.config.acme)) f.push("acme-swap");
+  if (tls.hosts.some((h) => h.config.acme && onlyTlsAlpn(h.config.acme))) f.push("acme-tls-alpn");
   if (tls.hosts.some((h) => h.versions.length !== 2)) f.push("protocol-limits");
   if (tls.hosts.some((h) => h.ciphers.tls12)) f.push("tls12-ciphers");
   if (tls.hosts.some((h) => h.ciphers.tls13)) f.push("tls13-ciphersuites");
@@ -177,8 +223,22 @@ export function requiredFeatures(
   if (tls.hosts.some((h) => h.config.ocspStapling === true)) f.push("ocsp-stapling");
   // Native back-ends never report a failed handshake; the node:tls one does.
   if (logger("handshake").enabled("debug")) f.push("handshake-logging");
-  if (tls.hosts.some((h) => h.config.certificateVerification !== "none")) f.push("client-certificates");
-  for (const need of serviceNeeds) if (!f.includes(need)) f.push(need);
+  const verifying = tls.hosts.filter((h) => h.config.certificateVerification !== "none");
+  if (verifying.length > 0) f.push("client-certificates");
+  if (verifying.some((h) => h.config.certificateVerification !== "required")) f.push("optional-client-certificates");
+  // The TLS stacks' own CRL checks differ from Tomcat's (BoringSSL wants a CRL for every issuer
+  // and checks the leaf only); OCSP is bobcat's own: both run after the handshake, on node-compat.
+  if (verifying.some((h) => (h.trust?.crls.length ?? 0) > 0 || h.config.ocspEnabled)) {
+    f.push("client-certificate-revocation");
+  }
+  if (verifying.some((h) => h.config.certificateVerificationDepth !== 10)) f.push("client-certificate-depth");
+  for (const need of serviceNeeds) {
+    // No chain to pass where no certificate is asked for (and node-compat would pass none either).
+    if (need === "client-certificate-chain" && verifying.length === 0) continue;
+    if (!f.includes(need)) f.push(need);
+  }
+  // Last, so that a conflict with a feature only node-compat has is reported as such.
+  if (c.http3) f.push("http3");
   return f;
 }
 
@@ -202,9 +262,29 @@ export function planConnector(
   // BOBCAT_BACKEND=node-compat: the same config on the other back-end, to compare behaviour.
   const forced = process.env.BOBCAT_BACKEND === "node-compat";
   if (forced) candidates = ["node-compat"];
+  if (c.http3 && !tls) {
+    throw new BobcatError("runtime.http3NoTls", `http3 on connector ${c.name} needs TLS: HTTP/3 runs over QUIC only`, {
+      where: sourceOf(c).attr("http3"),
+      fix: "set SSLEnabled: true with sslHostConfigs, or remove http3",
+    });
+  }
   for (const f of features) {
     const ok = table[f];
     const next = candidates.filter((b) => ok.includes(b));
+    if (next.length === 0 && f === "http3" && ok.length > 0) {
+      const compatOnly = features.filter((x) => !table[x].includes("native"));
+      throw new BobcatError(
+        "runtime.http3Backend",
+        `http3 on connector ${c.name} needs the native Bun.serve back-end, but ${
+          forced
+            ? "BOBCAT_BACKEND=node-compat forces node-compat"
+            : `the connector also asks for what only node-compat can do: ${
+              compatOnly.map((x) => FEATURE_TEXT[x]).join(", ")
+            }`
+        }`,
+        { where: sourceOf(c).attr("http3"), fix: "remove http3, or the settings that need node-compat" },
+      );
+    }
     if (next.length === 0) {
       const others = (Object.keys(CAN) as RuntimeName[]).filter((r) => r !== runtime && CAN[r][f].length > 0);
       throw new BobcatError(
@@ -249,6 +329,13 @@ export function serviceTlsNeeds(service: ServiceConfig): Feature[] {
   const contexts = service.engine.hosts.flatMap((h) => h.contexts);
   const needs: Feature[] = [];
   if (contexts.some((x) => x.sessionTrackingModes.includes("SSL"))) needs.push("tls-session-info");
-  if (contexts.some((x) => x.loginConfig?.authMethod === "CLIENT-CERT")) needs.push("client-certificates");
+  // Applications deployed from an existing appBase are not known yet: they keep Tomcat's default
+  // (the chain passed).
+  const deploys = service.engine.hosts.some((h) =>
+    (h.deployOnStartup || h.autoDeploy) && h.appBase !== undefined && existsSync(h.appBase)
+  );
+  if (deploys || contexts.some((x) => x.loginConfig?.authMethod === "CLIENT-CERT" || x.needsPeerCertificates)) {
+    needs.push("client-certificate-chain");
+  }
   return needs;
 }

@@ -21,6 +21,7 @@ import { AcmeService, type ChallengeSupport, type ManagedCert } from "../acme/se
 import { type CertificateRow, certificateRows, ExpiryWarner } from "../acme/inventory.ts";
 import { LoopLag, MetricsWriter, RequestMetrics } from "../core/metrics.ts";
 import { writeMetrics } from "./metrics-view.ts";
+import { reloadOtherWorkers } from "./worker-env.ts";
 
 const log = logger("connector");
 
@@ -125,6 +126,11 @@ export class BobcatServer {
         const acme = this.acme.active ? this.acme : undefined;
         // HTTP-01 on plain connectors, before any context or redirect sees the request.
         if (acme && !p.c.SSLEnabled) pipeline.acmeChallenge = (token) => acme.http01Answer(token);
+        // TLS-ALPN-01 where the back-end chooses certificates per handshake (node:tls).
+        // (Deno's node:http2 agrees ALPN from a fixed list set at start, so it cannot.)
+        if (acme && p.plan.backend === "node-compat" && runtime !== "deno" && p.tls?.hosts.some((h) => h.config.acme)) {
+          pipeline.acmeTlsAlpn = (name) => acme.tlsAlpnAnswer(name);
+        }
         const listener = await startBackend(p.plan, { config: p.c, tls: p.tls, pipeline }, runtime);
         pipeline.setPort(listener.port);
         const host = p.c.address && p.c.address !== "0.0.0.0" && p.c.address !== "::" ? p.c.address : "localhost";
@@ -161,7 +167,11 @@ export class BobcatServer {
           rejected: c.pipeline.limiter.rejected,
         })),
       contexts: () => contextViews(this.engines),
-      reloadTls: (hostName) => this.reloadTls(hostName),
+      // The manager app's reload: with server.workers > 1 the primary passes it to the other workers.
+      reloadTls: (hostName) => {
+        reloadOtherWorkers();
+        return this.reloadTls(hostName);
+      },
       certificates: () => this.certificates(),
       renewCertificate: (name) => this.acme?.active ? this.acme.renew(name) : Promise.resolve([]),
       metrics: () => {
@@ -202,13 +212,23 @@ export class BobcatServer {
     const plain = this.connectors.filter((c) =>
       !c.config.SSLEnabled && services.some((s) => s.connectors.includes(c.config))
     );
-    // No back-end answers acme-tls/1 yet: node:tls cannot choose a certificate by the client's
-    // ALPN list, and a connection whose ClientHello was read cannot be handed back to it.
+    // acme-tls/1 needs the certificate chosen per handshake with the client's ALPN list in view:
+    // node:tls on Bun and Node (the node-compat back-end) can; Bun.serve, Deno.serve and Deno's
+    // node:http2 (ALPN from a fixed list) cannot.
+    const unable = serving.filter((c) => !c.pipeline.acmeTlsAlpn);
+    const tlsAlpn01 = serving.length > 0 && unable.length === 0;
+    const why = RUNTIME === "deno"
+      ? `no back-end of ${runtimeLabel()} can (its TLS servers agree ALPN from a fixed list); Bun and Node can, on node-compat`
+      : `${
+        unable.map((c) => c.config.name).join(", ")
+      } runs on the native back-end, which cannot choose a certificate by ALPN (BOBCAT_BACKEND=node-compat can)`;
     const detail = [
       plain.length ? `http-01 on ${plain.map((c) => c.config.name).join(", ")}` : "no plain HTTP connector for http-01",
-      "tls-alpn-01 is not answered by any back-end of this runtime",
+      tlsAlpn01
+        ? `tls-alpn-01 on ${serving.map((c) => c.config.name).join(", ")} (node-compat back-end)`
+        : `tls-alpn-01 not answered: ${why}`,
     ].join("; ");
-    return { http01: plain.length > 0, tlsAlpn01: false, detail };
+    return { http01: plain.length > 0, tlsAlpn01, detail };
   }
 
   /**

@@ -62,6 +62,8 @@ export interface ManagerContext {
   serializer?: Serializer;
   /** PersistentManager: where a DataSourceStore finds its data source. */
   dataSources?: DataSourceScopes;
+  /** consistency shared: what two concurrent changes of one attribute do (shared-manager.ts). */
+  sameAttributeConflicts?: "merge" | "refuse";
 }
 
 /** Constructor options for code: attributes and context in one object. */
@@ -293,4 +295,5 @@ const CONTEXT_KEYS: Record<keyof ManagerContext, true> = {
   now: true,
   serializer: true,
   dataSources: true,
+  sameAttributeConflicts: true,
 };

@@ -6,9 +6,9 @@
  * guarantees). This module builds the shared one from the same `<Manager>` and `<Store>` attributes.
  */
 import { BobcatError } from "../util/errors.ts";
-import type { ManagerContext, PersistentManagerConfig } from "./config.ts";
+import type { PersistentManagerConfig } from "./config.ts";
 import type { ManagerBase } from "./manager-base.ts";
-import { PersistentManager } from "./persistent-manager.ts";
+import { type PersistentContext, PersistentManager } from "./persistent-manager.ts";
 import { SharedManager } from "./shared-manager.ts";
 import { DataSourceStore } from "./stores/data-source-store.ts";
 import { RedisStore } from "./stores/redis-store.ts";
@@ -17,7 +17,7 @@ import type { VersionedStore } from "./stores/versioned.ts";
 export type Consistency = PersistentManagerConfig["consistency"];
 
 /** A PersistentManager for `consistency: sticky`, a SharedManager for `shared`. */
-export function createPersistentManager(config: PersistentManagerConfig, context: ManagerContext): ManagerBase {
+export function createPersistentManager(config: PersistentManagerConfig, context: PersistentContext): ManagerBase {
   if (config.consistency === "sticky") return new PersistentManager(config, context);
   const store = config.store;
   const storeContext = { workDir: context.workDir, dataSources: context.dataSources, name: context.name };
@@ -27,18 +27,11 @@ export function createPersistentManager(config: PersistentManagerConfig, context
     load = () => Promise.resolve(redis);
   } else if (store?.className === "DataSourceStore") {
     const inner = new DataSourceStore(store, storeContext);
-    if (inner.dataSource.dialect === "sqlite") {
-      throw new BobcatError(
-        "store.sharedSqlite",
-        `${inner}: consistency shared needs PostgreSQL or MySQL/MariaDB; an SQLite file is one machine's`,
-        {
-          where: { attribute: "consistency" },
-          fix: "Use a postgres:// or mysql:// data source (or a RedisStore), or consistency: sticky.",
-        },
-      );
-    }
-    load = async () =>
-      new (await import("./stores/versioned-sql.ts")).VersionedSqlStore(inner, store.sessionVersionCol);
+    // SQLite (WAL) is the worker processes' store on one machine; the databases serve several.
+    load = inner.dataSource.dialect === "sqlite"
+      ? async () =>
+        new (await import("./stores/versioned-sqlite.ts")).VersionedSqliteStore(inner, store.sessionVersionCol)
+      : async () => new (await import("./stores/versioned-sql.ts")).VersionedSqlStore(inner, store.sessionVersionCol);
   } else {
     throw new BobcatError(
       "session.badAttribute",

@@ -1,16 +1,34 @@
 /**
  * Tomcat's StandardSessionIdGenerator: `sessionIdLength` random bytes as upper-case hex, plus
  * `.jvmRoute` so a load balancer can keep a client on the node that holds its session.
- * The bytes come from the runtime's CSPRNG (crypto.getRandomValues); Tomcat's secureRandom*
- * attributes have nothing to choose between here.
+ * The bytes come from the runtime's CSPRNG (crypto.getRandomValues, drawn in 4 KiB batches);
+ * Tomcat's secureRandom* attributes have nothing to choose between here.
  */
+import { Buffer } from "node:buffer";
 import { logger } from "../util/log.ts";
 import { SessionIdGenerator as SessionIdGeneratorDef } from "../config/schema.ts";
 
 const log = logger("session");
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).toUpperCase().padStart(2, "0"));
+/** Upper-case hex digits as char codes: HEX_CODES[2b], HEX_CODES[2b + 1] spell byte b. */
+const HEX_CODES = new Uint8Array(512);
+for (let b = 0; b < 256; b++) {
+  const hex = b.toString(16).toUpperCase().padStart(2, "0");
+  HEX_CODES[2 * b] = hex.charCodeAt(0);
+  HEX_CODES[2 * b + 1] = hex.charCodeAt(1);
+}
 // getRandomValues refuses more than 65536 bytes per call.
 const MAX_RANDOM_CHUNK = 65536;
+/**
+ * Random bytes are drawn from the CSPRNG 4 KiB at a time (one call per 256 ids of 16 bytes, not
+ * one per id); each byte is handed out once and wiped as it is used, so the pool never holds a
+ * byte of an id already given out.
+ */
+const POOL_SIZE = 4096;
+const pool = new Uint8Array(POOL_SIZE);
+let poolUsed = POOL_SIZE;
+const latin1Slice = (Buffer.prototype as { latin1Slice?: (start: number, end: number) => string }).latin1Slice;
+/** The hex of one id, as latin1 bytes (ids of up to POOL_SIZE / 4 bytes). */
+const chars = Buffer.alloc(POOL_SIZE / 2);
 
 /** The schema's default (`<SessionIdGenerator sessionIdLength>`). */
 export const DEFAULT_SESSION_ID_LENGTH: number = SessionIdGeneratorDef.attrs.sessionIdLength.default;
@@ -35,12 +53,34 @@ export class SessionIdGenerator {
   }
 
   generate(): string {
-    const bytes = new Uint8Array(this.length);
-    for (let i = 0; i < bytes.length; i += MAX_RANDOM_CHUNK) {
-      crypto.getRandomValues(bytes.subarray(i, i + MAX_RANDOM_CHUNK));
-    }
-    let id = "";
-    for (const b of bytes) id += HEX[b];
+    const n = this.length;
+    const id = n <= POOL_SIZE / 4 ? pooledHex(n) : freshHex(n);
     return this.jvmRoute ? `${id}.${this.jvmRoute}` : id;
   }
+}
+
+/** `n` bytes from the pool as upper-case hex: a flat string, built in one call. */
+function pooledHex(n: number): string {
+  if (poolUsed + n > POOL_SIZE) {
+    crypto.getRandomValues(pool);
+    poolUsed = 0;
+  }
+  const start = poolUsed;
+  poolUsed += n;
+  for (let i = 0; i < n; i++) {
+    const b = pool[start + i]!;
+    pool[start + i] = 0;
+    chars[2 * i] = HEX_CODES[2 * b]!;
+    chars[2 * i + 1] = HEX_CODES[2 * b + 1]!;
+  }
+  return latin1Slice ? latin1Slice.call(chars, 0, 2 * n) : chars.toString("latin1", 0, 2 * n);
+}
+
+/** Very long ids (sessionIdLength over 1 KiB): drawn directly. */
+function freshHex(n: number): string {
+  const bytes = new Uint8Array(n);
+  for (let i = 0; i < n; i += MAX_RANDOM_CHUNK) crypto.getRandomValues(bytes.subarray(i, i + MAX_RANDOM_CHUNK));
+  let id = "";
+  for (const b of bytes) id += String.fromCharCode(HEX_CODES[2 * b]!, HEX_CODES[2 * b + 1]!);
+  return id;
 }

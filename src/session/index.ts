@@ -11,7 +11,12 @@ export type {
 export { StandardSession } from "./session.ts";
 export { ManagerBase, type ManagerState } from "./manager-base.ts";
 export { StandardManager, type StandardManagerOptions } from "./standard-manager.ts";
-export { PersistentManager, type PersistentManagerOptions, SessionNotStoredError } from "./persistent-manager.ts";
+export {
+  type PersistentContext,
+  PersistentManager,
+  type PersistentManagerOptions,
+  SessionNotStoredError,
+} from "./persistent-manager.ts";
 export {
   applicationName,
   createStore,
@@ -23,9 +28,11 @@ export {
   type FileStoreOptions,
   initStoreTable,
   type LifecycleStore,
+  SERVER_STORES,
   type SessionTableNames,
   StoreBase,
   type StoreContext,
+  type StoreFactories,
   type StoreOptions,
   StoreUnavailableError,
 } from "./stores/index.ts";

@@ -64,7 +64,13 @@ export class SessionListeners {
     this.list = this.list.filter((l) => l !== listener);
   }
 
+  /** Whether any listener is registered: callers skip building events when none is. */
+  get any(): boolean {
+    return this.list.length > 0;
+  }
+
   created(session: HttpSession): void {
+    if (this.list.length === 0) return;
     const event = { session };
     for (const l of this.list) {
       if (l.sessionCreated) {
@@ -75,6 +81,7 @@ export class SessionListeners {
 
   /** In reverse registration order, as the Servlet spec asks for destruction. */
   destroyed(session: HttpSession): void {
+    if (this.list.length === 0) return;
     const event = { session };
     for (const l of [...this.list].reverse()) {
       if (l.sessionDestroyed) guarded(this.owner, "Session event listener", () => l.sessionDestroyed!(event));
@@ -104,6 +111,7 @@ export class SessionListeners {
   }
 
   idChanged(session: HttpSession, oldId: string): void {
+    if (this.list.length === 0) return;
     const event = { session };
     for (const l of this.list) {
       if (l.sessionIdChanged) guarded(this.owner, "Session event listener", () => l.sessionIdChanged!(event, oldId));

@@ -10,7 +10,15 @@ import { NotSerializableError, SessionArgumentError, SessionStateError, TooManyA
 import { SessionIdGenerator } from "./id-generator.ts";
 import { SessionListeners } from "./listeners.ts";
 import { type ManagerConfig, type ManagerContext, type ManagerSettings, managerSettings } from "./config.ts";
-import { type AttributeFrame, decodeSessionData, encodeSessionData, type SessionRecord } from "./record.ts";
+import {
+  type AttributeFrame,
+  decodeSessionData,
+  encodeSessionData,
+  type RecordHead,
+  type SessionFileBuilder,
+  type SessionRecord,
+} from "./record.ts";
+import { ByteReader, ByteWriter } from "./wire.ts";
 import { type SessionHost, StandardSession } from "./session.ts";
 import { type ManagerStats, SessionStatistics } from "./stats.ts";
 import type { SessionListener } from "./types.ts";
@@ -99,8 +107,9 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
     try {
       await this.stopInternal();
     } finally {
+      const now = this.now();
       for (const session of [...this.sessions.values()]) {
-        if (session.isValid()) session.expire(true);
+        if (session.isValid(now)) session.expire(true, now);
       }
       this.lifecycle = "stopped";
     }
@@ -224,8 +233,9 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
   async processExpires(): Promise<void> {
     const started = performance.now();
     let expired = 0;
+    const now = this.now();
     for (const session of [...this.sessions.values()]) {
-      if (!session.isValid()) expired++;
+      if (!session.isValid(now)) expired++;
     }
     this.stats.processingTime += performance.now() - started;
     if (expired) this.log.debug(`[${this.name}] expired ${expired} session(s)`);
@@ -253,8 +263,8 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
 
   // --- SessionHost ---------------------------------------------------------------------------
 
-  removeSession(session: StandardSession, expired: boolean): void {
-    if (expired) this.stats.recordExpired(this.now(), session.creationTimeInternal);
+  removeSession(session: StandardSession, expired: boolean, now?: number): void {
+    if (expired) this.stats.recordExpired(now ?? this.now(), session.creationTimeInternal);
     if (this.sessions.get(session.id) === session) this.sessions.delete(session.id);
   }
 
@@ -325,13 +335,30 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
    */
   protected toRecord(session: StandardSession): SessionRecord {
     const attributes: AttributeFrame[] = [];
+    const frame = new ByteWriter();
+    this.writeAttributes(session, frame, (name) => attributes.push({ name, frame: frame.finish() }));
+    return { ...this.recordHead(session), attributes };
+  }
+
+  /** toRecord straight into the manager file being built (no record, no array per attribute). */
+  protected writeRecordTo(out: SessionFileBuilder, session: StandardSession): void {
+    this.writeAttributes(session, out.frame, (name) => out.addAttribute(name));
+    out.endRecord(this.recordHead(session));
+  }
+
+  /** Each attribute that may be written is serialized into `frame` (reset first), then `take(name)`. */
+  private writeAttributes(session: StandardSession, frame: ByteWriter, take: (name: string) => void): void {
+    if (session.attributeCount === 0) return;
     for (const [name, value] of session.attributeEntries()) {
       if (!this.willAttributeDistribute(name, value)) {
         session.removeAttributeInternal(name, true);
         continue;
       }
+      frame.reset();
+      let written = false;
       try {
-        attributes.push({ name, frame: this.settings.serializer.serialize(value) });
+        this.settings.serializer.serializeInto(frame, value);
+        written = true;
       } catch (err) {
         const reason = describeError(err);
         const topLevel = !(err instanceof NotSerializableError) || err.path === "";
@@ -341,7 +368,11 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
         );
         if (topLevel) session.removeAttributeInternal(name, true);
       }
+      if (written) take(name);
     }
+  }
+
+  private recordHead(session: StandardSession): RecordHead {
     const persistAuth = this.config.persistAuthentication;
     return {
       id: session.id,
@@ -353,7 +384,6 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
       isValid: session.isValidInternal(),
       authType: persistAuth ? session.authType : null,
       principal: persistAuth ? session.principal : null,
-      attributes,
     };
   }
 
@@ -361,13 +391,17 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
    * Tomcat's readObjectData: an attribute that cannot be read back (unknown class, failing
    * fromJSON) or that today's filters reject is skipped with a log line; the session still loads.
    */
-  protected fromRecord(record: SessionRecord): StandardSession {
+  protected fromRecord(
+    record: RecordHead & { attributes: ReadonlyArray<{ name: string; frame: Uint8Array | ByteReader }> },
+  ): StandardSession {
     const session = new StandardSession(this, record);
     session.setValid(record.isValid);
     for (const { name, frame } of record.attributes) {
       let value: unknown;
       try {
-        value = this.settings.serializer.deserialize(frame);
+        value = frame instanceof ByteReader
+          ? this.settings.serializer.deserializeFrom(frame)
+          : this.settings.serializer.deserialize(frame);
       } catch (err) {
         this.log.warn(
           `[${this.name}] Cannot deserialize session attribute [${name}] for session [${record.id}]: ${

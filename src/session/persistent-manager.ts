@@ -29,11 +29,21 @@ import {
 import { contentKey, encodeSessionData } from "./record.ts";
 import type { StandardSession } from "./session.ts";
 import type { SessionSnapshot, Store } from "./store.ts";
-import { storeFromConfig } from "./stores/create.ts";
+import { type StoreFactories, storeFromConfig } from "./stores/create.ts";
 import { type LifecycleStore, StoreUnavailableError } from "./stores/store-base.ts";
 import type { StoreStatus } from "./stores/versioned.ts";
 
 export type { PersistentManagerOptions };
+
+/**
+ * What a PersistentManager gets beyond a manager's context: its store as an object, or the store
+ * classes beyond DataSourceStore to build its `<Store>` from (servers pass SERVER_STORES from
+ * src/session/stores/index.ts; edge runtimes none).
+ */
+export interface PersistentContext extends ManagerContext {
+  store?: Store;
+  stores?: StoreFactories;
+}
 
 /** Store writes in flight at once during a sweep: enough to keep a database pool busy. */
 const CONCURRENCY = 16;
@@ -128,14 +138,21 @@ export class PersistentManager extends ManagerBase<PersistentManagerConfig> {
   /**
    * `new PersistentManager(config, context)` with the validated `<Manager>` (servers), or
    * `new PersistentManager({ ...attributes, ...context, store })` from code, where `store` is a
-   * store object or its attributes (checked and defaulted by the schema).
+   * store object or its attributes (checked and defaulted by the schema). A FileStore or RedisStore
+   * given by its attributes needs `stores` (SERVER_STORES) to build it from.
    */
-  constructor(config: PersistentManagerConfig, context: ManagerContext & { store?: Store });
-  constructor(options?: PersistentManagerOptions);
+  constructor(config: PersistentManagerConfig, context: PersistentContext);
+  constructor(options?: PersistentManagerOptions & { stores?: StoreFactories });
   constructor(
-    options: PersistentManagerOptions | PersistentManagerConfig = {},
-    context?: ManagerContext & { store?: Store },
+    options: (PersistentManagerOptions & { stores?: StoreFactories }) | PersistentManagerConfig = {},
+    context?: PersistentContext,
   ) {
+    let stores = context?.stores;
+    if (!context && typeof options === "object" && options !== null && "stores" in options) {
+      const { stores: given, ...rest } = options;
+      stores = given;
+      options = rest;
+    }
     const args = managerArguments("PersistentManager", options, context);
     super(args.config, args.context);
     const c = args.config;
@@ -163,7 +180,7 @@ export class PersistentManager extends ManagerBase<PersistentManagerConfig> {
       this.log.warn(`[${this.name}] minIdleSwap [${this.minIdleSwap}] has no effect without maxActiveSessions`);
     }
 
-    this.storeImpl = this.buildStore(context?.store ?? args.store ?? c.store, args.context);
+    this.storeImpl = this.buildStore(context?.store ?? args.store ?? c.store, args.context, stores);
     this.storeImpl.setManager(this);
   }
 
@@ -178,7 +195,11 @@ export class PersistentManager extends ManagerBase<PersistentManagerConfig> {
     );
   }
 
-  private buildStore(store: Store | PersistentManagerConfig["store"], context: ManagerContext): LifecycleStore {
+  private buildStore(
+    store: Store | PersistentManagerConfig["store"],
+    context: ManagerContext,
+    stores: StoreFactories | undefined,
+  ): LifecycleStore {
     if (store === undefined || store === null) {
       throw new BobcatError("session.noStore", `PersistentManager ${this.name}: a <Store> is required`, {
         where: { attribute: "store" },
@@ -191,7 +212,7 @@ export class PersistentManager extends ManagerBase<PersistentManagerConfig> {
       workDir: this.settings.workDir,
       dataSources: context.dataSources,
       name: this.name,
-    });
+    }, stores);
   }
 
   get store(): Store {

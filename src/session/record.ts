@@ -27,6 +27,14 @@ export interface AttributeFrame {
   frame: Uint8Array;
 }
 
+/** A record whose attribute frames are still in the bytes they were read from (a reader each). */
+export interface FileRecord extends RecordHead {
+  attributes: Array<{ name: string; frame: ByteReader }>;
+}
+
+/** A record without its attributes. */
+export type RecordHead = Omit<SessionRecord, "attributes">;
+
 export interface SessionRecord {
   id: string;
   creationTime: number;
@@ -41,6 +49,15 @@ export interface SessionRecord {
 }
 
 function writeRecord(w: ByteWriter, rec: SessionRecord): void {
+  writeRecordHead(w, rec);
+  w.varint(rec.attributes.length);
+  for (const a of rec.attributes) {
+    w.str(a.name);
+    w.block(a.frame);
+  }
+}
+
+function writeRecordHead(w: ByteWriter, rec: RecordHead): void {
   w.str(rec.id);
   w.f64(rec.creationTime);
   w.f64(rec.lastAccessedTime);
@@ -56,11 +73,6 @@ function writeRecord(w: ByteWriter, rec: SessionRecord): void {
     w.varint(rec.principal.roles.length);
     for (const role of rec.principal.roles) w.str(role);
   }
-  w.varint(rec.attributes.length);
-  for (const a of rec.attributes) {
-    w.str(a.name);
-    w.block(a.frame);
-  }
 }
 
 function readTime(r: ByteReader, what: string): number {
@@ -70,6 +82,12 @@ function readTime(r: ByteReader, what: string): number {
 }
 
 function readRecord(r: ByteReader): SessionRecord {
+  return readRecordWith(r, (r) => r.block());
+}
+
+function readRecordWith<F>(r: ByteReader, frame: (r: ByteReader) => F): RecordHead & {
+  attributes: Array<{ name: string; frame: F }>;
+} {
   const id = r.str();
   if (!id) r.fail("empty session id");
   const creationTime = readTime(r, "creationTime");
@@ -86,13 +104,21 @@ function readRecord(r: ByteReader): SessionRecord {
     for (let n = r.count(1); n > 0; n--) roles.push(r.str());
     principal = { name, roles };
   }
-  const attributes: AttributeFrame[] = [];
-  const seen = new Set<string>();
-  for (let n = r.count(2); n > 0; n--) {
+  const n = r.count(2);
+  const attributes = new Array<{ name: string; frame: F }>(n);
+  // Few attributes: a scan finds a repeated name faster than building a Set.
+  const seen = n > 16 ? new Set<string>() : null;
+  for (let i = 0; i < n; i++) {
     const name = r.str();
-    if (seen.has(name)) r.fail(`attribute [${name}] appears twice`);
-    seen.add(name);
-    attributes.push({ name, frame: r.block() });
+    let twice = false;
+    if (seen) {
+      twice = seen.has(name);
+      seen.add(name);
+    } else {
+      for (let j = 0; j < i && !twice; j++) twice = attributes[j]!.name === name;
+    }
+    if (twice) r.fail(`attribute [${name}] appears twice`);
+    attributes[i] = { name, frame: frame(r) };
   }
   return {
     id,
@@ -161,7 +187,7 @@ export function encodeSessionFile(records: SessionRecord[]): Uint8Array {
     for (const rec of records) {
       one.reset();
       writeRecord(one, rec);
-      w.block(one.written());
+      w.blockOf(one);
     }
   });
 }
@@ -170,12 +196,78 @@ export function decodeSessionFile(bytes: Uint8Array): SessionRecord[] {
   const r = open(bytes, KIND_MANAGER_FILE);
   const records: SessionRecord[] = [];
   for (let n = r.count(1); n > 0; n--) {
-    const inner = new ByteReader(r.block(), `session #${records.length + 1}`);
+    const inner = r.window(r.count(1), `session #${records.length + 1}`);
     records.push(readRecord(inner));
     inner.end();
   }
   r.end();
   return records;
+}
+
+/**
+ * The manager file, decoded as decodeSessionFile does (every check), but with each attribute
+ * frame left in `bytes` as a reader of its own: no typed array per attribute.
+ */
+export function decodeSessionFileFrames(bytes: Uint8Array): FileRecord[] {
+  const r = open(bytes, KIND_MANAGER_FILE);
+  const records: FileRecord[] = [];
+  const frame = (r: ByteReader) => r.window(r.count(1), "");
+  for (let n = r.count(1); n > 0; n--) {
+    const inner = r.window(r.count(1), `session #${records.length + 1}`);
+    records.push(readRecordWith(inner, frame));
+    inner.end();
+  }
+  r.end();
+  return records;
+}
+
+/**
+ * Writes the manager file one session at a time, straight into one buffer: `frame` holds the
+ * attribute being written (addAttribute takes it), endRecord closes the session.
+ */
+export class SessionFileBuilder {
+  private readonly w = new ByteWriter(1 << 16);
+  private readonly one = new ByteWriter(256);
+  private readonly attrs = new ByteWriter(256);
+  private attrCount = 0;
+  private records = 0;
+  /** The frame of the attribute being written; reset it before each. */
+  readonly frame = new ByteWriter(256);
+
+  constructor(private readonly count: number) {
+    this.w.bytes(MAGIC);
+    this.w.u8(FILE_FORMAT_VERSION);
+    this.w.u8(KIND_MANAGER_FILE);
+    this.w.varint(count);
+  }
+
+  /** The current frame becomes attribute `name` of the session being written. */
+  addAttribute(name: string): void {
+    this.attrs.str(name);
+    this.attrs.blockOf(this.frame);
+    this.attrCount++;
+  }
+
+  endRecord(head: RecordHead): void {
+    const one = this.one;
+    one.reset();
+    writeRecordHead(one, head);
+    one.varint(this.attrCount);
+    one.append(this.attrs);
+    this.w.blockOf(one);
+    this.attrs.reset();
+    this.attrCount = 0;
+    this.records++;
+  }
+
+  /** The whole file (a view of the builder's buffer). */
+  finish(): Uint8Array {
+    if (this.records !== this.count) {
+      throw new Error(`${this.records} session record(s) written, ${this.count} announced`);
+    }
+    this.w.u32(crc32(this.w.written()));
+    return this.w.written();
+  }
 }
 
 /** One session, as a Store keeps it. */

@@ -231,16 +231,30 @@ export class Serializer {
     const writer = this.spare ?? new ByteWriter();
     this.spare = null;
     try {
-      return new Encoder(writer, this.byProto, this).run(value);
+      new Encoder(writer, this.byProto, this).run(value);
+      return writer.finish();
     } finally {
       writer.reset();
       if (writer.capacity <= MAX_SPARE_BYTES) this.spare = writer;
     }
   }
 
+  /**
+   * The frame of `value` appended to `writer`, with no array of its own (a small typed array per
+   * attribute costs more than writing it, on V8 above all). On a throw, part of it may be written.
+   */
+  serializeInto(writer: ByteWriter, value: unknown): void {
+    new Encoder(writer, this.byProto, this).run(value);
+  }
+
   /** Throws CorruptDataError (or its UnknownClassError) for anything that is not a valid frame. */
   deserialize(bytes: Uint8Array): unknown {
     return new Decoder(new ByteReader(bytes), this.byName).run();
+  }
+
+  /** As deserialize, reading a whole reader (a window of a larger buffer). */
+  deserializeFrom(reader: ByteReader): unknown {
+    return new Decoder(reader, this.byName).run();
   }
 }
 
@@ -264,10 +278,19 @@ function describe(err: unknown): string {
 }
 
 class Encoder {
-  private readonly refs = new Map<object, number>();
+  // Both made on the first object: most session attributes are a string or a number.
+  private refsMap: Map<object, number> | null = null;
   /** Instances whose codec result is being written: a reference back to one cannot be rebuilt. */
-  private readonly pending = new Set<object>();
+  private pendingSet: Set<object> | null = null;
   private depth = 0;
+
+  private get refs(): Map<object, number> {
+    return (this.refsMap ??= new Map());
+  }
+
+  private get pending(): Set<object> {
+    return (this.pendingSet ??= new Set());
+  }
 
   constructor(
     private readonly w: ByteWriter,
@@ -275,10 +298,9 @@ class Encoder {
     private readonly names: Serializer,
   ) {}
 
-  run(value: unknown): Uint8Array {
+  run(value: unknown): void {
     this.w.u8(VALUE_FORMAT_VERSION);
     this.value(value);
-    return this.w.finish();
   }
 
   /** Adds `segment` to the path of an error coming out of a child value. */
@@ -323,9 +345,9 @@ class Encoder {
       return;
     }
     const o = v as object;
-    const ref = this.refs.get(o);
+    const ref = this.refsMap?.get(o);
     if (ref !== undefined) {
-      if (this.pending.has(o)) {
+      if (this.pendingSet?.has(o)) {
         throw new NotSerializableError(
           this.names.typeName(o),
           `the toJSON() result of a [${this.names.typeName(o)}] refers back to the instance itself`,

@@ -26,8 +26,8 @@ export interface SessionSettings {
 export interface SessionHost {
   readonly settings: SessionSettings;
   readonly listeners: SessionListeners;
-  /** Takes the session out of the manager; `expired` updates the expiry statistics. */
-  removeSession(session: StandardSession, expired: boolean): void;
+  /** Takes the session out of the manager; `expired` updates the expiry statistics (as of `now`, when given). */
+  removeSession(session: StandardSession, expired: boolean, now?: number): void;
   /** Throws when `<distributable/>` is set and the value could not be persisted. */
   checkDistributable(name: string, value: unknown): void;
 }
@@ -41,22 +41,36 @@ export interface SessionInit {
   isNew: boolean;
 }
 
+/**
+ * Up to this many attributes live in one flat array ([name, value, name, value, ...]: 64 bytes
+ * for two, where a Map takes about 250); more move to a Map.
+ */
+const FLAT_ATTRIBUTES = 8;
+
+const NEW = 1;
+const VALID = 2;
+const EXPIRING = 4;
+
 /** Java's int, so the persisted form has a fixed range. */
 function toInt32(seconds: number): number {
   return Math.max(-0x80000000, Math.min(0x7fffffff, Math.trunc(seconds)));
 }
 
+/**
+ * Kept small, because a server holds many: no closures or timers per session, attributes made
+ * on first use (see FLAT_ATTRIBUTES), the three state flags in one number.
+ */
 export class StandardSession implements HttpSession {
   private readonly host: SessionHost;
-  private readonly attributes = new Map<string, unknown>();
+  /** null (none yet), a flat [name, value, ...] array, or a Map beyond FLAT_ATTRIBUTES. */
+  private attrs: unknown[] | Map<string, unknown> | null = null;
   private sessionId: string;
   private created: number;
   private lastAccessed: number;
   private thisAccessed: number;
   private maxInactive: number;
-  private fresh: boolean;
-  private valid = false;
-  private expiring = false;
+  /** NEW | VALID | EXPIRING bits. */
+  private flags: number;
   private accessCount = 0;
   private user: Principal | null = null;
   /** How the principal authenticated (BASIC, FORM, CLIENT_CERT, ...). */
@@ -69,7 +83,92 @@ export class StandardSession implements HttpSession {
     this.lastAccessed = init.lastAccessedTime;
     this.thisAccessed = init.thisAccessedTime;
     this.maxInactive = toInt32(init.maxInactiveInterval);
-    this.fresh = init.isNew;
+    this.flags = init.isNew ? NEW : 0;
+  }
+
+  // --- Attribute storage -------------------------------------------------------------------------
+
+  private attrIndex(name: string): number {
+    const a = this.attrs as unknown[];
+    for (let i = 0; i < a.length; i += 2) if (a[i] === name) return i;
+    return -1;
+  }
+
+  private attrHas(name: string): boolean {
+    const a = this.attrs;
+    if (a === null) return false;
+    return Array.isArray(a) ? this.attrIndex(name) >= 0 : a.has(name);
+  }
+
+  private attrGet(name: string): unknown {
+    const a = this.attrs;
+    if (a === null) return undefined;
+    if (!Array.isArray(a)) return a.get(name);
+    const i = this.attrIndex(name);
+    return i < 0 ? undefined : a[i + 1];
+  }
+
+  private attrSet(name: string, value: unknown): void {
+    const a = this.attrs;
+    if (a === null) {
+      this.attrs = [name, value];
+      return;
+    }
+    if (!Array.isArray(a)) {
+      a.set(name, value);
+      return;
+    }
+    const i = this.attrIndex(name);
+    if (i >= 0) {
+      a[i + 1] = value;
+    } else if (a.length < 2 * FLAT_ATTRIBUTES) {
+      // A new array of the exact size: push would leave spare capacity in every session.
+      const next = new Array<unknown>(a.length + 2);
+      for (let j = 0; j < a.length; j++) next[j] = a[j];
+      next[a.length] = name;
+      next[a.length + 1] = value;
+      this.attrs = next;
+    } else {
+      const map = new Map<string, unknown>();
+      for (let j = 0; j < a.length; j += 2) map.set(a[j] as string, a[j + 1]);
+      map.set(name, value);
+      this.attrs = map;
+    }
+  }
+
+  private attrDelete(name: string): void {
+    const a = this.attrs;
+    if (a === null) return;
+    if (!Array.isArray(a)) {
+      a.delete(name);
+      return;
+    }
+    const i = this.attrIndex(name);
+    if (i < 0) return;
+    if (a.length === 2) this.attrs = null;
+    else a.splice(i, 2);
+  }
+
+  private attrNames(): string[] {
+    const a = this.attrs;
+    if (a === null) return [];
+    if (!Array.isArray(a)) return [...a.keys()];
+    const names = new Array<string>(a.length / 2);
+    for (let i = 0; i < a.length; i += 2) names[i / 2] = a[i] as string;
+    return names;
+  }
+
+  private attrValues(): unknown[] {
+    const a = this.attrs;
+    if (a === null) return [];
+    if (!Array.isArray(a)) return [...a.values()];
+    const values = new Array<unknown>(a.length / 2);
+    for (let i = 0; i < a.length; i += 2) values[i / 2] = a[i + 1];
+    return values;
+  }
+
+  private get valid(): boolean {
+    return (this.flags & VALID) !== 0;
   }
 
   // --- HttpSession ---------------------------------------------------------------------------
@@ -90,7 +189,7 @@ export class StandardSession implements HttpSession {
 
   get isNew(): boolean {
     this.ensureValid("isNew");
-    return this.fresh;
+    return (this.flags & NEW) !== 0;
   }
 
   get maxInactiveInterval(): number {
@@ -110,12 +209,12 @@ export class StandardSession implements HttpSession {
 
   getAttribute<T = unknown>(name: string): T | undefined {
     this.ensureValid("getAttribute");
-    return this.attributes.get(name) as T | undefined;
+    return this.attrGet(name) as T | undefined;
   }
 
   getAttributeNames(): string[] {
     this.ensureValid("getAttributeNames");
-    return [...this.attributes.keys()];
+    return this.attrNames();
   }
 
   get attributeNames(): string[] {
@@ -146,7 +245,7 @@ export class StandardSession implements HttpSession {
     let bound = false;
     if (
       listener &&
-      (!Object.is(value, this.attributes.get(name)) || settings.config.notifyBindingListenerOnUnchangedValue)
+      (!Object.is(value, this.attrGet(name)) || settings.config.notifyBindingListenerOnUnchangedValue)
     ) {
       bound = true;
       callValue(settings.name, value, "valueBound", { session: this, name, value });
@@ -160,13 +259,14 @@ export class StandardSession implements HttpSession {
       return;
     }
 
-    const had = this.attributes.has(name);
-    const old = this.attributes.get(name);
-    this.attributes.set(name, value);
+    const had = this.attrHas(name);
+    const old = had ? this.attrGet(name) : undefined;
+    this.attrSet(name, value);
     const unchanged = Object.is(old, value);
     if (had && isBindingListener(old) && (!unchanged || settings.config.notifyBindingListenerOnUnchangedValue)) {
       callValue(settings.name, old, "valueUnbound", { session: this, name, value: old });
     }
+    if (!listeners.any) return;
     if (!had) {
       listeners.attributeAdded({ session: this, name, value });
     } else if (!unchanged || settings.config.notifyAttributeListenerOnUnchangedValue) {
@@ -210,7 +310,7 @@ export class StandardSession implements HttpSession {
   }
 
   get isNewInternal(): boolean {
-    return this.fresh;
+    return (this.flags & NEW) !== 0;
   }
 
   /** Requests in flight, counted only when sessionActivityCheck is on. */
@@ -223,7 +323,7 @@ export class StandardSession implements HttpSession {
   }
 
   setValid(valid: boolean): void {
-    this.valid = valid;
+    this.flags = valid ? this.flags | VALID : this.flags & ~VALID;
   }
 
   /** Only the manager renames a session; it also re-keys its map. */
@@ -232,12 +332,23 @@ export class StandardSession implements HttpSession {
   }
 
   attributeEntries(): [string, unknown][] {
-    return [...this.attributes];
+    const a = this.attrs;
+    if (a === null) return [];
+    if (!Array.isArray(a)) return [...a];
+    const entries = new Array<[string, unknown]>(a.length / 2);
+    for (let i = 0; i < a.length; i += 2) entries[i / 2] = [a[i] as string, a[i + 1]];
+    return entries;
+  }
+
+  /** How many attributes the session holds. */
+  get attributeCount(): number {
+    const a = this.attrs;
+    return a === null ? 0 : Array.isArray(a) ? a.length / 2 : a.size;
   }
 
   /** Puts back a value read from storage, without events (activate() follows). */
   restoreAttribute(name: string, value: unknown): void {
-    this.attributes.set(name, value);
+    this.attrSet(name, value);
   }
 
   /** At request start. */
@@ -248,7 +359,7 @@ export class StandardSession implements HttpSession {
 
   /** At request end: the session is no longer new, and idle time starts counting. */
   endAccess(): void {
-    this.fresh = false;
+    this.flags &= ~NEW;
     const now = this.host.settings.now();
     if (this.host.settings.sessionLastAccessAtStart) {
       this.lastAccessed = this.thisAccessed;
@@ -259,17 +370,20 @@ export class StandardSession implements HttpSession {
     if (this.host.settings.sessionActivityCheck) this.accessCount--;
   }
 
-  idleTimeMs(): number {
+  idleTimeMs(now: number = this.host.settings.now()): number {
     const since = this.host.settings.sessionLastAccessAtStart ? this.lastAccessed : this.thisAccessed;
-    return this.host.settings.now() - since;
+    return now - since;
   }
 
-  /** Tomcat's isValid(): expires the session (with notifications) when it has been idle too long. */
-  isValid(): boolean {
+  /**
+   * Tomcat's isValid(): expires the session (with notifications) when it has been idle too long.
+   * A sweep over many sessions passes one `now` (reading the clock costs more than the check).
+   */
+  isValid(now?: number): boolean {
     if (!this.valid) return false;
-    if (this.expiring) return true;
+    if (this.flags & EXPIRING) return true;
     if (this.host.settings.sessionActivityCheck && this.accessCount > 0) return true;
-    if (this.maxInactive > 0 && Math.trunc(this.idleTimeMs() / 1000) >= this.maxInactive) this.expire(true);
+    if (this.maxInactive > 0 && Math.trunc(this.idleTimeMs(now) / 1000) >= this.maxInactive) this.expire(true, now);
     return this.valid;
   }
 
@@ -278,20 +392,25 @@ export class StandardSession implements HttpSession {
    * manager, then every attribute removed (valueUnbound, attributeRemoved). Without `notify`
    * (a persisting stop) nothing is told.
    */
-  expire(notify = true): void {
-    if (!this.valid || this.expiring) return;
-    this.expiring = true;
+  expire(notify = true, now?: number): void {
+    if (!this.valid || this.flags & EXPIRING) return;
+    this.flags |= EXPIRING;
     if (notify) this.host.listeners.destroyed(this);
     this.accessCount = 0;
-    this.host.removeSession(this, true);
-    this.valid = false;
-    this.expiring = false;
-    for (const name of [...this.attributes.keys()]) this.removeAttributeInternal(name, notify);
+    this.host.removeSession(this, true, now);
+    this.flags &= ~(VALID | EXPIRING);
+    if (!notify) {
+      this.attrs = null;
+      return;
+    }
+    for (const name of this.attrNames()) this.removeAttributeInternal(name, notify);
   }
 
   /** Before the session is written out: sessionWillPassivate on every value that has it. */
   passivate(): void {
-    for (const value of [...this.attributes.values()]) {
+    if (this.attrs === null) return;
+    for (const value of this.attrValues()) {
+      if ((typeof value !== "object" || value === null) && typeof value !== "function") continue;
       callValue(this.host.settings.name, value, "sessionWillPassivate", { session: this });
     }
   }
@@ -299,15 +418,17 @@ export class StandardSession implements HttpSession {
   /** After the session is read back: sessionDidActivate on every value that has it. */
   activate(): void {
     this.accessCount = 0;
-    for (const value of [...this.attributes.values()]) {
+    if (this.attrs === null) return;
+    for (const value of this.attrValues()) {
+      if ((typeof value !== "object" || value === null) && typeof value !== "function") continue;
       callValue(this.host.settings.name, value, "sessionDidActivate", { session: this });
     }
   }
 
   removeAttributeInternal(name: string, notify: boolean): void {
-    if (!this.attributes.has(name)) return;
-    const value = this.attributes.get(name);
-    this.attributes.delete(name);
+    if (!this.attrHas(name)) return;
+    const value = this.attrGet(name);
+    this.attrDelete(name);
     if (!notify) return;
     const event: HttpSessionBindingEvent = { session: this, name, value };
     callValue(this.host.settings.name, value, "valueUnbound", event);

@@ -88,7 +88,15 @@ export class SharedManager extends ManagerBase<PersistentManagerConfig> {
     super(config, context);
     this.loadStore = typeof store === "function" ? store : () => Promise.resolve(store);
     this.limit = config.storeBacklogLimit;
+    this.refuseSameAttribute = context.sameAttributeConflicts === "refuse";
   }
+
+  /**
+   * Two requests that change the same attribute at the same moment (read from one version):
+   * `merge` (default) keeps the later write; `refuse` (worker processes) answers the later one
+   * 503 and acknowledges nothing, so a counter never loses an acknowledged increment.
+   */
+  private readonly refuseSameAttribute: boolean;
 
   get store(): VersionedStore {
     if (!this.storeRef) throw new BobcatError("session.lifecycle", `[${this.name}] the session manager is not started`);
@@ -291,6 +299,17 @@ export class SharedManager extends ManagerBase<PersistentManagerConfig> {
           this.log.debug(`[${this.name}] session [${base.id}] was invalidated elsewhere; its change is dropped`);
           return;
         }
+        const clash = this.refuseSameAttribute ? this.clash(base, change, currentRecord) : null;
+        if (clash) {
+          // Worker processes promise what one process gives: no acknowledged change is lost.
+          const err = new SessionNotStoredError(
+            what,
+            new Error(`another request changed attribute [${clash}] of this session at the same moment`),
+          );
+          err.name = "SessionConflictError";
+          this.log.debug(`[${this.name}] ${err.message}`);
+          throw err;
+        }
         this.conflictsResolved++;
         next = this.merge(currentRecord, change, record, session);
         expected = current.version;
@@ -313,6 +332,18 @@ export class SharedManager extends ManagerBase<PersistentManagerConfig> {
     const maxInactive = record.maxInactiveInterval !== base.maxInactive;
     const auth = authKey(record) !== base.auth;
     return set.size || removed.length || maxInactive || auth ? { set, removed, maxInactive, auth } : null;
+  }
+
+  /** An attribute this request changed that the newer stored version changed too (from the same base). */
+  private clash(base: Base, change: Change | null, current: SessionRecord): string | null {
+    if (!change) return null;
+    const now = new Map(current.attributes.map((a) => [a.name, a.frame]));
+    for (const name of [...change.set.keys(), ...change.removed]) {
+      const before = base.frames.get(name);
+      const after = now.get(name);
+      if (before === undefined ? after !== undefined : after === undefined || !sameBytes(before, after)) return name;
+    }
+    return null;
   }
 
   /** This request's changes re-applied onto the newer stored version (per attribute: this write wins). */

@@ -12,7 +12,7 @@ import {
   type StandardManagerConfig,
   type StandardManagerOptions,
 } from "./config.ts";
-import { decodeSessionFile, encodeSessionFile, type SessionRecord } from "./record.ts";
+import { decodeSessionFileFrames, type FileRecord, SessionFileBuilder } from "./record.ts";
 import type { StandardSession } from "./session.ts";
 import { BobcatError } from "../util/errors.ts";
 import { fileKind, readRegularFile, UnreadableFileError } from "../util/files.ts";
@@ -120,9 +120,9 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
       return;
     }
     this.log.debug(`[${this.name}] Loading persisted sessions from [${file}]`);
-    let records: SessionRecord[];
+    let records: FileRecord[];
     try {
-      records = decodeSessionFile(bytes);
+      records = decodeSessionFileFrames(bytes);
     } catch (err) {
       await this.keepAside(file, err);
       return;
@@ -139,6 +139,7 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
       loaded.push(session);
     }
     let expired = 0;
+    const now = this.now();
     for (const session of loaded) {
       session.activate();
       if (!session.isValidInternal()) {
@@ -146,7 +147,7 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
         session.setValid(true);
         session.expire(true);
       }
-      if (!session.isValid()) expired++;
+      if (!session.isValid(now)) expired++;
     }
     try {
       await rm(file);
@@ -187,18 +188,20 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
    * (they live on in the file). With no sessions, nothing is written.
    */
   private async unload(file: string): Promise<void> {
-    const live = [...this.sessions.values()].filter((s) => s.isValid());
+    const now = this.now();
+    const live = [...this.sessions.values()].filter((s) => s.isValid(now));
     if (live.length === 0) {
       this.log.debug(`[${this.name}] No persisted sessions to unload`);
       return;
     }
     this.log.debug(`[${this.name}] Saving persisted sessions to [${file}]`);
-    const records = live.map((session) => {
+    const out = new SessionFileBuilder(live.length);
+    for (const session of live) {
       session.passivate();
-      return this.toRecord(session);
-    });
-    await writeFileAtomic(file, encodeSessionFile(records), { mkdir: true });
-    this.log.info(`[${this.name}] Saved ${records.length} session(s) to [${file}]`);
-    for (const session of live) session.expire(false);
+      this.writeRecordTo(out, session);
+    }
+    await writeFileAtomic(file, out.finish(), { mkdir: true });
+    this.log.info(`[${this.name}] Saved ${live.length} session(s) to [${file}]`);
+    for (const session of live) session.expire(false, now);
   }
 }

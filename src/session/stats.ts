@@ -34,10 +34,20 @@ export interface ManagerStats {
   processingTime: number;
 }
 
-interface Timing {
-  timestamp: number;
+/** The last TIMING_CACHE_SIZE events, in a fixed ring: recording one allocates nothing. */
+class TimingRing {
+  readonly timestamps = new Float64Array(TIMING_CACHE_SIZE);
   /** Seconds alive, for expirations. */
-  duration: number;
+  readonly durations = new Float64Array(TIMING_CACHE_SIZE);
+  length = 0;
+  private next = 0;
+
+  push(timestamp: number, duration: number): void {
+    this.timestamps[this.next] = timestamp;
+    this.durations[this.next] = duration;
+    this.next = (this.next + 1) % TIMING_CACHE_SIZE;
+    if (this.length < TIMING_CACHE_SIZE) this.length++;
+  }
 }
 
 export class SessionStatistics {
@@ -47,18 +57,18 @@ export class SessionStatistics {
   sessionMaxAliveTime = 0;
   duplicates = 0;
   processingTime = 0;
-  private readonly created: Timing[] = [];
-  private readonly expired: Timing[] = [];
+  private readonly created = new TimingRing();
+  private readonly expired = new TimingRing();
 
   recordCreated(now: number): void {
-    push(this.created, { timestamp: now, duration: 0 });
+    this.created.push(now, 0);
   }
 
   recordExpired(now: number, creationTime: number): void {
     const alive = Math.trunc((now - creationTime) / 1000);
     if (alive > this.sessionMaxAliveTime) this.sessionMaxAliveTime = alive;
     this.expiredSessions++;
-    push(this.expired, { timestamp: now, duration: alive });
+    this.expired.push(now, alive);
   }
 
   recordActive(active: number): void {
@@ -66,7 +76,8 @@ export class SessionStatistics {
   }
 
   snapshot(now: number, activeSessions: number, maxActiveSessions: number): ManagerStats {
-    const alive = this.expired.reduce((sum, t) => sum + t.duration, 0);
+    let alive = 0;
+    for (let i = 0; i < this.expired.length; i++) alive += this.expired.durations[i]!;
     return {
       activeSessions,
       maxActiveSessions,
@@ -84,13 +95,9 @@ export class SessionStatistics {
   }
 }
 
-function push(list: Timing[], t: Timing): void {
-  list.push(t);
-  if (list.length > TIMING_CACHE_SIZE) list.shift();
-}
-
-function rate(list: Timing[], now: number): number {
-  if (list.length === 0) return 0;
-  const oldest = Math.min(now, ...list.map((t) => t.timestamp));
-  return oldest < now ? Math.trunc((60000 * list.length) / (now - oldest)) : INT_MAX;
+function rate(ring: TimingRing, now: number): number {
+  if (ring.length === 0) return 0;
+  let oldest = now;
+  for (let i = 0; i < ring.length; i++) oldest = Math.min(oldest, ring.timestamps[i]!);
+  return oldest < now ? Math.trunc((60000 * ring.length) / (now - oldest)) : INT_MAX;
 }

@@ -28,6 +28,12 @@ interface LogSettings {
 
 const settings: LogSettings = { level: "info", components: {}, sink: stderrSink, format: "text" };
 
+/** Which worker process writes (server.workers > 1): in every line, so logs say which one. */
+let worker: number | undefined;
+export function setLogWorker(n: number | undefined): void {
+  worker = n;
+}
+
 export function configureLogging(opts: Partial<LogSettings>): void {
   if (opts.level) settings.level = opts.level;
   if (opts.components) settings.components = { ...opts.components };
@@ -46,6 +52,7 @@ export function jsonLine(level: Level, component: string, message: string, field
     time: new Date().toISOString(),
     level,
     component,
+    ...(worker !== undefined ? { worker } : {}),
     message,
     ...(fields && Object.keys(fields).length > 0 ? { fields } : {}),
   });
@@ -66,7 +73,8 @@ export class Logger {
       return;
     }
     const ts = new Date().toISOString();
-    settings.sink.write(`${ts} ${level.toUpperCase().padEnd(5)} [${this.component}] ${msg}`, level);
+    const who = worker !== undefined ? `[worker ${worker}] ` : "";
+    settings.sink.write(`${ts} ${level.toUpperCase().padEnd(5)} ${who}[${this.component}] ${msg}`, level);
   }
 
   // `fields`: structured data for the JSON format (the text format shows the message only).

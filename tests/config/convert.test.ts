@@ -567,7 +567,7 @@ describe("bobcat convert: typing, unknown parts, errors", () => {
 describe("bobcat convert: the command", () => {
   const run = (...args: string[]) => {
     const script = `import { convertMain } from ${
-      JSON.stringify(join(ROOT, "src/config/convert.ts"))
+      JSON.stringify(join(ROOT, "src/cli/convert.ts"))
     }; process.exitCode = await convertMain(${JSON.stringify(args)});`;
     const r = spawnSync(BUN, ["-e", script], {
       encoding: "utf8",
@@ -580,7 +580,8 @@ describe("bobcat convert: the command", () => {
   test("--help", () => {
     const r = run("--help");
     expect(r.code).toBe(0);
-    expect(r.stdout).toStartWith("Usage: bobcat convert SERVER.XML [-o OUT.yaml] [--context CONTEXT.XML]");
+    expect(r.stdout).toStartWith("Usage: bobcat convert SERVER.XML [--output FILE] [--context FILE]");
+    expect(r.stdout).toContain("-o, --output FILE");
   });
 
   test("writes -o, warns on stderr, and loads the result to say what still needs fixing", () => {

@@ -2,8 +2,9 @@
  * Automatic HTTPS against a real ACME CA (Pebble): HTTP-01 issuance with a temporary
  * certificate until then, the chain verified by curl against Pebble's root, the manager's list,
  * renewal of a short-lived certificate while a keep-alive connection keeps working, the CA down
- * during renewal, a restart with a cached certificate while the CA is down, EAB, TLS-ALPN-01 on
- * node-compat, and two instances sharing PostgreSQL placing one order. Under Bun and Deno.
+ * during renewal, a restart with a cached certificate while the CA is down, and two instances
+ * sharing PostgreSQL placing one order (TLS-ALPN-01, EAB, DNS-01: acme-challenges.test.ts).
+ * Under Bun and Deno.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { connect } from "node:tls";

@@ -191,6 +191,63 @@ for (const runtime of RUNTIMES) {
   });
 }
 
+describe("command-line options: one table per command, parsed the same on Bun and Deno", () => {
+  for (const runtime of RUNTIMES) {
+    test(
+      `${runtime}: every spelling of an option, -D properties, and errors that name the option and the command's help`,
+      async () => {
+        const d = dir();
+        const port = await freePort();
+        writeFiles(d, {
+          "s.yaml":
+            `server:\n  services:\n    - connectors:\n        - port: \${http.port}\n          address: 127.0.0.1\n      engine:\n        defaultHost: localhost\n        hosts:\n          - name: localhost\n            contexts: [{ path: "", handler: "bobcat:root" }]\n`,
+        });
+        const file = join(d, "s.yaml");
+        for (const args of [["--config", file], [`--config=${file}`], ["-c", file], ["-c=" + file]]) {
+          const r = await runCli(runtime, ["check", ...args, "-b", d, `-Dhttp.port=${port}`]);
+          expect(r.stderr).not.toContain("bobcat check:");
+          expect(r.code).toBe(0);
+          expect(r.stderr).toContain(`http-nio-127.0.0.1-${port}`);
+        }
+        const cases: [string[], string, string][] = [
+          [["run", "--colour"], "bobcat run: unknown option --colour", "bobcat run --help"],
+          [["check", "--config"], "bobcat check: --config needs a value: --config FILE", "bobcat check --help"],
+          [["check", "-Dport"], "bobcat check: -Dport: write -Dname=value", "bobcat check --help"],
+          [["store", "init", "--print=yes"], "bobcat store: --print takes no value", "bobcat store --help"],
+          [["acme", "frob"], 'bobcat acme: unknown subcommand "frob"', "bobcat acme --help"],
+          [["version", "extra"], 'bobcat version: unexpected argument "extra"', "bobcat version --help"],
+          [["convert", "-x", "a.xml"], "bobcat convert: unknown option -x", "bobcat convert --help"],
+          [["ca", "issue", "--dir", d, "--nope"], "bobcat ca issue: unknown option --nope", "bobcat ca issue --help"],
+        ];
+        for (const [args, message, help] of cases) {
+          const r = await runCli(runtime, args);
+          expect(r.code).toBe(2);
+          expect(r.stderr).toContain(message);
+          expect(r.stderr).toContain(`Run '${help}'`);
+        }
+      },
+      120_000,
+    );
+  }
+
+  test("each command's --help lists the options its parser accepts", async () => {
+    const store = await runCli("bun", ["store", "--help"]);
+    expect(store.code).toBe(0);
+    expect(store.stdout).toStartWith("Usage: bobcat store init [--config FILE] [--base DIR]");
+    for (
+      const o of ["-c, --config FILE", "-b, --base DIR", "--runtime node", "--print", "-Dname=value", "-h, --help"]
+    ) {
+      expect(store.stdout).toContain(o);
+    }
+    // `bobcat help <command>` is the command's --help.
+    expect((await runCli("bun", ["help", "store"])).stdout).toBe(store.stdout);
+    const acme = await runCli("bun", ["acme", "-h"]);
+    expect(acme.stdout).toStartWith("Usage: bobcat acme status|renew|revoke [NAME] [--config FILE]");
+    const version = await runCli("bun", ["version", "--help"]);
+    expect(version.stdout).toStartWith("Usage: bobcat version\n");
+  });
+});
+
 describe("graceful stop", () => {
   for (const runtime of RUNTIMES) {
     test(`${runtime}: a request in flight finishes after SIGTERM; new connections are refused`, async () => {

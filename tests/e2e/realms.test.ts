@@ -431,15 +431,15 @@ ${extra}        <Context path="" docBase="app"/>
         "conf/server.xml": serverXml(
           8080,
           `        <Realm className="org.apache.catalina.realm.JNDIRealm" connectionURL="ldap://x"/>
-        <Valve className="org.apache.catalina.valves.rewrite.RewriteValve"/>
+        <Valve className="org.apache.catalina.valves.SemaphoreValve"/>
 `,
         ),
       });
       const conv = await runCli("bun", ["convert", join(base, "conf/server.xml"), "-o", join(base, "out.yaml")]);
       expect(conv.code).toBe(1);
       expect(conv.stderr).toMatch(/server\.xml:8: .*JNDIRealm.* restricts access/);
-      expect(conv.stderr).toMatch(/server\.xml:9: .*RewriteValve.* restricts access/);
-      expect(conv.stderr).toContain("transportGuarantee: CONFIDENTIAL");
+      expect(conv.stderr).toMatch(/server\.xml:9: .*SemaphoreValve.* restricts access/);
+      expect(conv.stderr).toContain("RemoteAddrValve");
       expect(existsSync(join(base, "out.yaml"))).toBe(false);
     } finally {
       cleanup(base);

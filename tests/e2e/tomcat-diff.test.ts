@@ -88,7 +88,43 @@ const CASES: Case[] = [
   { path: "/form/private/" },
   { method: "POST", path: "/form/j_security_check", form: "j_username=alice&j_password=wrong" },
   { method: "POST", path: "/form/private/j_security_check", form: "j_username=alice&j_password=alice-pw" },
+  // The Host's RewriteValve (conf/Catalina/localhost/rewrite.config, REWRITE_RULES below).
+  { path: "/rw/old/index.html" },
+  { path: "/rw/partial" },
+  { path: "/rw/partial/more" },
+  { path: "/rw/redir/config/" },
+  { path: "/rw/qs?x=1" },
+  { path: "/rw/forbidden" },
+  { path: "/rw/gone" },
+  { path: "/rw/cond?go=docs/" },
+  { path: "/rw/cond?stay=1" },
+  { path: "/RW/NOCASE/index.html" },
+  { path: "/rw/host" },
+  { path: "/rw/private" },
+  { path: "/rw/private", auth: ["alice", "alice-pw"] },
+  { path: "/rw/webinf" },
+  { path: "/rw/climb/conf/server.xml" },
+  { path: "/rw/unicode/x" },
 ];
+
+/** Rules for the Host's RewriteValve, added to both copies: Tomcat's semantics, compared. */
+const REWRITE_RULES = `# Internal rewrites, whole-string matching, redirects, F and G, conditions, flags.
+RewriteRule ^/rw/old/(.*)$ /docs/$1 [L]
+RewriteRule ^/rw/partial /docs/ [L]
+RewriteRule ^/rw/redir/(.*)$ /docs/$1 [R=301,L]
+RewriteRule ^/rw/qs$ /docs/index.html?added=1 [R,QSA]
+RewriteRule ^/rw/forbidden$ - [F]
+RewriteRule ^/rw/gone$ - [G]
+RewriteCond %{QUERY_STRING} ^go=(.*)$
+RewriteRule ^/rw/cond$ /%1 [R,QSD]
+RewriteRule ^/rw/nocase/(.*)$ /docs/$1 [NC,L]
+RewriteCond %{HTTP_HOST} ^127\.0\.0\.1$
+RewriteRule ^/rw/host$ /docs/index.html [L]
+RewriteRule ^/rw/private$ /secure/private/ [L]
+RewriteRule ^/rw/webinf$ /docs/WEB-INF/web.xml [L]
+RewriteRule ^/rw/climb/(.*)$ /docs/../../$1 [L]
+RewriteRule ^/rw/unicode/(.*)$ /docs/\u00e9$1 [R]
+`;
 
 /** Small BASIC and FORM applications added to both copies (the Debian packages have none). */
 const SECURE_APP: Record<string, string> = {
@@ -156,7 +192,12 @@ function copyBase(port: number): string {
   const serverXml = readFileSync(join(base, "conf", "server.xml"), "utf8");
   const patched = serverXml.replace(/<Connector port="8080"/, `<Connector port="${port}" address="127.0.0.1"`);
   if (patched === serverXml) throw new Error("Debian's server.xml no longer has the port 8080 connector");
-  writeFileSync(join(base, "conf", "server.xml"), patched);
+  const withValve = patched.replace(
+    /<\/Host>/,
+    '  <Valve className="org.apache.catalina.valves.rewrite.RewriteValve"/>\n      </Host>',
+  );
+  writeFileSync(join(base, "conf", "server.xml"), withValve);
+  writeFileSync(join(base, "conf", "Catalina", "localhost", "rewrite.config"), REWRITE_RULES);
   writeFileSync(join(base, "conf", "tomcat-users.xml"), TOMCAT_USERS);
   writeFiles(base, SECURE_APP);
   return base;

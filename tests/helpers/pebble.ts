@@ -18,6 +18,8 @@ export interface PebbleOptions {
   /** Certificate lifetime in seconds. */
   validity?: number;
   eab?: Record<string, string>;
+  /** PEBBLE_VA_ALWAYS_VALID: every challenge passes (for tests of something other than validation). */
+  alwaysValid?: boolean;
 }
 
 export interface Pebble {
@@ -27,6 +29,8 @@ export interface Pebble {
   /** The current root CA (after each start). */
   root(): Promise<string>;
   log(): string;
+  /** pebble-challtestsrv's management API (/set-txt, /clear-txt), which is Pebble's DNS. */
+  readonly challtestsrv: string;
   /** How many orders were created (new-order requests). */
   orders(): number;
   stop(): Promise<void>;
@@ -115,7 +119,13 @@ export async function startPebble(o: PebbleOptions): Promise<Pebble> {
   const start = async () => {
     const before = out.length;
     const p = spawn("pebble", ["-config", join(dir, "pebble.json"), "-dnsserver", `127.0.0.1:${dnsPort}`], {
-      env: { ...process.env, PEBBLE_VA_NOSLEEP: "1", PEBBLE_WFE_NONCEREJECT: "0", PEBBLE_AUTHZREUSE: "0" },
+      env: {
+        ...process.env,
+        PEBBLE_VA_NOSLEEP: "1",
+        PEBBLE_WFE_NONCEREJECT: "0",
+        PEBBLE_AUTHZREUSE: "0",
+        ...(o.alwaysValid ? { PEBBLE_VA_ALWAYS_VALID: "1" } : {}),
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     pebble = p;
@@ -143,6 +153,7 @@ export async function startPebble(o: PebbleOptions): Promise<Pebble> {
   return {
     directory: `https://127.0.0.1:${acmePort}/dir`,
     wfeCertFile,
+    challtestsrv: `http://127.0.0.1:${challMgmt}`,
     async root() {
       const res = await fetch(`https://127.0.0.1:${mgmtPort}/roots/0`, { tls: { ca: wfe } } as RequestInit);
       if (!res.ok) throw new Error(`pebble roots: ${res.status}`);

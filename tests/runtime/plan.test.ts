@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { loadConfigText } from "../../src/config/load.ts";
-import { planConnector, requiredFeatures } from "../../src/runtime/plan.ts";
+import { type Feature, planConnector, requiredFeatures } from "../../src/runtime/plan.ts";
 import type { ConnectorTls } from "../../src/runtime/tls-material.ts";
 import { BobcatError } from "../../src/util/errors.ts";
 
@@ -98,5 +98,50 @@ describe("back-end planning", () => {
     expect(p.backend).toBe("node-compat");
     expect(p.features).toContain("sni-host-check");
     expect(p.reason).toContain("SSLHostConfigs that differ in client-certificate, trust, protocol or cipher settings");
+  });
+  test("client certificates: required stays on Bun.serve; optional, revocation, depth and a chain for handlers need node-compat", () => {
+    const c = connector("");
+    const host = (config: Record<string, unknown>, crls = 0) => {
+      const t = {
+        hosts: [{
+          hostName: "_default_",
+          certs: [{}],
+          versions: ["TLSv1.2", "TLSv1.3"],
+          trust: { anchors: [], caPems: ["x"], crls: Array(crls).fill({}) },
+          config: {
+            certificateVerification: "required",
+            certificateVerificationDepth: 10,
+            honorCipherOrder: false,
+            disableSessionTickets: false,
+            sessionTimeout: 86400,
+            ...config,
+          },
+          ciphers: { warnings: [] },
+        }],
+      } as unknown as ConnectorTls;
+      t.defaultHost = t.hosts[0]!;
+      return t;
+    };
+    const plain = planConnector(c, host({}), "bun", "Bun");
+    expect(plain.backend).toBe("native");
+    expect(plain.features).toContain("client-certificates");
+    expect(planConnector(c, host({}), "deno", "Deno").backend).toBe("node-compat");
+    const cases: Array<[ConnectorTls, Feature]> = [
+      [host({ certificateVerification: "optional" }), "optional-client-certificates"],
+      [host({ certificateVerification: "optionalNoCA" }), "optional-client-certificates"],
+      [host({}, 1), "client-certificate-revocation"],
+      [host({ ocspEnabled: true }), "client-certificate-revocation"],
+      [host({ certificateVerificationDepth: 3 }), "client-certificate-depth"],
+    ];
+    for (const [t, feature] of cases) {
+      const p = planConnector(c, t, "bun", "Bun");
+      expect(p.backend).toBe("node-compat");
+      expect(p.features).toContain(feature);
+    }
+    // CLIENT-CERT or needsPeerCertificates: only where certificates are asked for.
+    expect(planConnector(c, host({}), "bun", "Bun", ["client-certificate-chain"]).backend).toBe("node-compat");
+    expect(
+      planConnector(c, host({ certificateVerification: "none" }), "bun", "Bun", ["client-certificate-chain"]).backend,
+    ).toBe("native");
   });
 });

@@ -8,7 +8,7 @@ import { managerConfig, storeConfig } from "../../src/session/config.ts";
 import { createPersistentManager } from "../../src/session/consistency.ts";
 import { PersistentManager } from "../../src/session/persistent-manager.ts";
 import { SharedManager } from "../../src/session/shared-manager.ts";
-import { RedisStore } from "../../src/session/stores/index.ts"; // servers load FileStore and RedisStore
+import { RedisStore, SERVER_STORES } from "../../src/session/stores/index.ts";
 import { BobcatError } from "../../src/util/errors.ts";
 
 function error(f: () => unknown): BobcatError {
@@ -48,7 +48,13 @@ describe("consistency and RedisStore in the config model", () => {
 
   test("sticky is a PersistentManager, shared a SharedManager; shared refuses a FileStore", () => {
     const sticky = managerConfig({ className: "PersistentManager", store: { className: "FileStore" } });
-    expect(createPersistentManager(sticky, { workDir: "/tmp" })).toBeInstanceOf(PersistentManager);
+    expect(createPersistentManager(sticky, { workDir: "/tmp", stores: SERVER_STORES })).toBeInstanceOf(
+      PersistentManager,
+    );
+    // Without the server's store classes (an edge runtime) a FileStore is a clear error, not a crash.
+    const noFiles = error(() => createPersistentManager(sticky, { workDir: "/tmp" }));
+    expect(noFiles.code).toBe("session.noStoreClass");
+    expect(noFiles.message).toContain("FileStore is not among the store classes");
     const redis = managerConfig({
       className: "PersistentManager",
       consistency: "shared",

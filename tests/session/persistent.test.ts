@@ -12,6 +12,7 @@ import {
   FileStore,
   PersistentManager,
   type PersistentManagerOptions,
+  SERVER_STORES,
   SessionNotStoredError,
   type StandardSession,
   type Store,
@@ -161,7 +162,11 @@ describe("configuration", () => {
   });
 
   test("a store given as attributes is built with the context's work directory", async () => {
-    const m = new PersistentManager({ workDir: work.dir, store: { className: "FileStore", directory: "sessions" } });
+    const m = new PersistentManager({
+      workDir: work.dir,
+      stores: SERVER_STORES,
+      store: { className: "FileStore", directory: "sessions" },
+    });
     expect(m.store).toBeInstanceOf(FileStore);
     expect((m.store as FileStore).directory).toBe(join(work.dir, "sessions"));
     expect(m.hasStore).toBe(true);
@@ -441,6 +446,7 @@ describe("store sweep", () => {
       now: clock.now,
       workDir: work.dir,
       maxIdleSwap: 0,
+      stores: SERVER_STORES,
       store: { className: "FileStore" },
     });
     m.addListener(recorder(events));
@@ -555,7 +561,12 @@ describe("store outages", () => {
   });
 
   test("an unreadable stored session is reported, not treated as an outage", async () => {
-    const m = new PersistentManager({ now: clock.now, workDir: work.dir, store: { className: "FileStore" } });
+    const m = new PersistentManager({
+      now: clock.now,
+      workDir: work.dir,
+      stores: SERVER_STORES,
+      store: { className: "FileStore" },
+    });
     await m.start();
     await writeFile(join(work.dir, "BROKEN.session"), "not a session");
     expect(await m.findSession("BROKEN")).toBeNull();

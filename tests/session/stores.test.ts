@@ -16,6 +16,7 @@ import {
   initStoreTable,
   PersistentManager,
   type PersistentManagerOptions,
+  SERVER_STORES,
   type StandardSession,
 } from "../../src/session/index.ts";
 import { BobcatError } from "../../src/util/errors.ts";
@@ -38,7 +39,13 @@ afterEach(async () => {
 });
 
 async function started(options: PersistentManagerOptions): Promise<PersistentManager> {
-  const m = new PersistentManager({ now: clock.now, workDir: work.dir, name: "/Catalina/localhost/app", ...options });
+  const m = new PersistentManager({
+    now: clock.now,
+    workDir: work.dir,
+    name: "/Catalina/localhost/app",
+    stores: SERVER_STORES,
+    ...options,
+  });
   await m.start();
   opened.push(m);
   return m;
@@ -150,7 +157,11 @@ describe("FileStore files", () => {
 
   test("a file where the directory should be stops start-up, and is not deleted", async () => {
     await writeFile(join(work.dir, "sessions"), "someone's data");
-    const m = new PersistentManager({ workDir: work.dir, store: { className: "FileStore", directory: "sessions" } });
+    const m = new PersistentManager({
+      workDir: work.dir,
+      stores: SERVER_STORES,
+      store: { className: "FileStore", directory: "sessions" },
+    });
     const err = await rejection(m.start());
     expect(err.code).toBe("store.directory");
     expect(err.message).toContain("exists and is not a directory");
@@ -158,7 +169,12 @@ describe("FileStore files", () => {
   });
 
   test("a jvmRoute that would make unsafe file names stops start-up", async () => {
-    const m = new PersistentManager({ workDir: work.dir, jvmRoute: "node|1", store: { className: "FileStore" } });
+    const m = new PersistentManager({
+      workDir: work.dir,
+      jvmRoute: "node|1",
+      stores: SERVER_STORES,
+      store: { className: "FileStore" },
+    });
     const err = await rejection(m.start());
     expect(err.code).toBe("store.unsafeId");
     expect(err.where.attribute).toBe("jvmRoute");

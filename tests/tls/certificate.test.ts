@@ -7,7 +7,7 @@ import { createSecureContext } from "node:tls";
 import { type CertificateConfig, loadCertificate } from "../../src/tls/certificate.ts";
 import { generateSelfSigned } from "../../src/tls/keystore/selfsigned.ts";
 import { toPem } from "../../src/tls/keystore/pem.ts";
-import { issueCertificate } from "../../src/tls/keytool/sign.ts";
+import { issueCertificate } from "../../src/tls/certgen/sign.ts";
 import { keyInfo } from "../../src/tls/keystore/keys.ts";
 import { x509 } from "../../src/tls/keystore/x509.ts";
 import type { BobcatError } from "../../src/util/errors.ts";

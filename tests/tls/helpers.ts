@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import process from "node:process";
-import { keytoolMain } from "../../src/tls/keytool/main.ts";
+import { keytoolMain } from "../../src/cli/keytool/main.ts";
 
 export const FIXTURES = resolve(import.meta.dirname, "../fixtures/keystores");
 export const PEM = join(FIXTURES, "pem");

@@ -40,7 +40,7 @@ describe("-genkeypair", () => {
   test("the default keystore is ~/.keystore and the default alias mykey", () => {
     const home = scratch();
     const script = `import { keytoolMain } from ${
-      JSON.stringify(resolve("src/tls/keytool/main.ts"))
+      JSON.stringify(resolve("src/cli/keytool/main.ts"))
     }; process.exit(await keytoolMain(["-genkeypair", "-keyalg", "RSA", "-dname", "CN=x", "-storepass", "changeit"]));`;
     const r = tool(process.execPath, ["-e", script], { env: { HOME: home } });
     expect(r.status).toBe(0);

@@ -1,9 +1,10 @@
 /**
- * Builds the `<Store>` a config describes, from the store classes this program has. It holds no
- * server state: the table says which implementations were loaded. DataSourceStore is always
- * here; FileStore joins when src/session/stores/index.ts is loaded (servers). Edge runtimes,
- * which have no files, never load it, so a FileStore there is a clear error. RedisStore (ioredis,
- * which needs Node's net module) joins the same way.
+ * Builds the `<Store>` a config describes. DataSourceStore is always available; FileStore (files)
+ * and RedisStore (ioredis, which needs Node's net module) come from a table of store factories
+ * that whoever builds the manager passes in its context (`stores`): servers pass SERVER_STORES
+ * (src/session/stores/index.ts), edge runtimes, which have neither files nor Node sockets, pass
+ * none, so the edge bundle never loads them and a FileStore there is a clear error. Nothing here
+ * is process-wide: two servers in one process each pass their own.
  */
 import { BobcatError } from "../../util/errors.ts";
 import { type StoreAttributes, type StoreConfig, storeConfig, type StoreContext } from "../config.ts";
@@ -14,17 +15,10 @@ import type { LifecycleStore } from "./store-base.ts";
 /** A `<Store>` element's attributes as code writes them; `className` picks the implementation. */
 export type StoreOptions = StoreAttributes & { className: string };
 
-let fileStore: ((config: FileStoreConfig, context: StoreContext) => LifecycleStore) | undefined;
-let redisStore: ((config: RedisStoreConfig, context: StoreContext) => LifecycleStore) | undefined;
-
-/** Makes FileStore available (src/session/stores/index.ts, loaded by servers only). */
-export function registerFileStore(make: (config: FileStoreConfig, context: StoreContext) => LifecycleStore): void {
-  fileStore = make;
-}
-
-/** Makes RedisStore available (src/session/stores/index.ts, loaded by servers only). */
-export function registerRedisStore(make: (config: RedisStoreConfig, context: StoreContext) => LifecycleStore): void {
-  redisStore = make;
+/** The store classes beyond DataSourceStore that a program offers (servers: SERVER_STORES). */
+export interface StoreFactories {
+  readonly FileStore?: (config: FileStoreConfig, context: StoreContext) => LifecycleStore;
+  readonly RedisStore?: (config: RedisStoreConfig, context: StoreContext) => LifecycleStore;
 }
 
 /**
@@ -32,7 +26,11 @@ export function registerRedisStore(make: (config: RedisStoreConfig, context: Sto
  * schema. Throws a BobcatError (`session.badAttribute`, `session.noStoreClass`,
  * `store.noDataSource`) naming the attribute on bad configuration.
  */
-export function createStore(options: StoreOptions, context: StoreContext = {}): LifecycleStore {
+export function createStore(
+  options: StoreOptions,
+  context: StoreContext = {},
+  factories: StoreFactories = {},
+): LifecycleStore {
   const owner = `<Store> of ${context.name ?? "the context"}`;
   if (typeof options !== "object" || options === null) {
     throw new BobcatError("session.badOptions", `${owner}: must be an object such as { className: FileStore }`);
@@ -53,33 +51,32 @@ export function createStore(options: StoreOptions, context: StoreContext = {}): 
     const code = e.where.attribute === "className" ? "session.noStoreClass" : e.code;
     throw new BobcatError(code, `${owner}: ${e.message}`, e);
   }
-  return storeFromConfig(config, context);
+  return storeFromConfig(config, context, factories);
 }
 
-/** The store of a validated `<Store>`. */
-export function storeFromConfig(config: StoreConfig, context: StoreContext = {}): LifecycleStore {
+/** The store of a validated `<Store>`, from DataSourceStore and the `factories` given. */
+export function storeFromConfig(
+  config: StoreConfig,
+  context: StoreContext = {},
+  factories: StoreFactories = {},
+): LifecycleStore {
   if (config.className === "DataSourceStore") return new DataSourceStore(config, context);
+  const owner = `<Store> of ${context.name ?? "the context"}`;
   if (config.className === "RedisStore") {
-    if (redisStore) return redisStore(config, context);
-    throw new BobcatError(
-      "session.noStoreClass",
-      `<Store> of ${context.name ?? "the context"}: RedisStore needs TCP sockets, which this runtime does not offer`,
-      {
-        where: { attribute: "className" },
-        fix: "Use className: DataSourceStore with a postgres:// resource, or run bobcat as a server.",
-      },
-    );
-  }
-  if (fileStore) return fileStore(config, context);
+    if (factories.RedisStore) return factories.RedisStore(config, context);
+  } else if (factories.FileStore) return factories.FileStore(config, context);
   throw new BobcatError(
     "session.noStoreClass",
-    `<Store> of ${
-      context.name ?? "the context"
-    }: FileStore keeps sessions in files, and there is no file system here (an edge runtime)`,
+    `${owner}: ${config.className} is not among the store classes given to this manager (${
+      config.className === "RedisStore"
+        ? "it needs TCP sockets, which edge runtimes do not offer"
+        : "it keeps sessions in files, which edge runtimes do not have"
+    })`,
     {
       where: { attribute: "className" },
-      fix:
-        "Use className: DataSourceStore with a postgres:// resource, or StandardManager (sessions in this isolate's memory).",
+      fix: config.className === "RedisStore"
+        ? "Run bobcat as a server, or use className: DataSourceStore with a postgres:// resource. From code on a server, pass stores: SERVER_STORES (src/session/stores/index.ts) with the manager's options."
+        : "Run bobcat as a server, or use className: DataSourceStore with a postgres:// resource, or StandardManager. From code on a server, pass stores: SERVER_STORES (src/session/stores/index.ts) with the manager's options.",
     },
   );
 }

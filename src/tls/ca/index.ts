@@ -1,4 +1,4 @@
-/** The test/dev CA: library functions and the `bobcat ca` command. */
+/** The test/dev CA: library functions (the `bobcat ca` command is src/cli/ca.ts). */
 export {
   type CaKeyType,
   type CaMaterial,
@@ -13,4 +13,3 @@ export {
   type RevokedEntry,
 } from "./issue.ts";
 export { entryFor, formatIndex, type IndexEntry, parseIndex, revokedOf, revokeEntry } from "./index-txt.ts";
-export { CA_HELP, type CaIO, caMain } from "./main.ts";

@@ -12,7 +12,7 @@ import {
   signingAlgorithm,
 } from "./keys.ts";
 import { toPem } from "./pem.ts";
-import type { SubjectAlternativeNameExtension } from "@peculiar/x509";
+import type { Extension, SubjectAlternativeNameExtension } from "@peculiar/x509";
 import { x509 } from "./x509.ts";
 
 export interface SelfSignedOptions {
@@ -22,6 +22,8 @@ export interface SelfSignedOptions {
   keyType?: KeyAlgorithm;
   /** Validity in days from now (default 365). */
   days?: number;
+  /** More extensions (the ACME TLS-ALPN-01 acmeIdentifier). */
+  extensions?: Extension[];
 }
 
 /** A random positive 64-bit serial number, as keytool uses. */
@@ -66,6 +68,7 @@ export async function generateSelfSigned(opts: SelfSignedOptions): Promise<{ key
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
       subjectAltNames(opts.hostnames),
       await x509.SubjectKeyIdentifierExtension.create(await importPublicKey(info, hash)),
+      ...(opts.extensions ?? []),
     ],
   });
   return { keyPem: toPem("PRIVATE KEY", pkcs8), certPem: toPem("CERTIFICATE", new Uint8Array(cert.rawData)) };

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { createSecureContext } from "node:tls";
 import { loadCertificate } from "../../../src/tls/certificate.ts";
 import { generateSelfSigned } from "../../../src/tls/keystore/selfsigned.ts";
-import { keytoolMain } from "../../../src/tls/keytool/main.ts";
+import { keytoolMain } from "../../../src/cli/keytool/main.ts";
 
 const fixtures = new URL("../../fixtures/keystores/", import.meta.url).pathname;
 const result: Record<string, unknown> = {};

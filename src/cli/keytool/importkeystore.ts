@@ -4,7 +4,7 @@
  * file as <name>.old, as keytool suggests for JKS → PKCS12.
  */
 import { copyFile } from "node:fs/promises";
-import { findEntry, type KeystoreEntry, parseStoreType } from "../keystore/index.ts";
+import { findEntry, type KeystoreEntry, parseStoreType } from "../../tls/keystore/index.ts";
 import { KeytoolError, passwordOption } from "./args.ts";
 import type { Ctx } from "./context.ts";
 import { askPassword, openStore, saveStore, type StoreHandle, storePath, unlockEntry, wrap } from "./store.ts";

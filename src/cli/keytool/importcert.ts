@@ -9,9 +9,17 @@
  */
 import type { X509Certificate } from "@peculiar/x509";
 import tls from "node:tls";
-import { equal } from "../keystore/bytes.ts";
-import { brokenLink, buildPath, isSelfIssued, namedIssuer, sameCert, signedBy, spkiOf } from "../keystore/certs.ts";
-import { findEntry, type PrivateKeyEntry } from "../keystore/index.ts";
+import { equal } from "../../tls/keystore/bytes.ts";
+import {
+  brokenLink,
+  buildPath,
+  isSelfIssued,
+  namedIssuer,
+  sameCert,
+  signedBy,
+  spkiOf,
+} from "../../tls/keystore/certs.ts";
+import { findEntry, type PrivateKeyEntry } from "../../tls/keystore/index.ts";
 import { parseCertificates, readInput } from "./certfile.ts";
 import { KeytoolError } from "./args.ts";
 import { certificateText } from "./cert-text.ts";

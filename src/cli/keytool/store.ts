@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { BobcatError } from "../../util/errors.ts";
-import { WrongPasswordError } from "../keystore/epki.ts";
+import { WrongPasswordError } from "../../tls/keystore/epki.ts";
 import {
   detectStoreType,
   type Keystore,
@@ -17,7 +17,7 @@ import {
   type StoreType,
   unlockKey,
   writeKeystore,
-} from "../keystore/index.ts";
+} from "../../tls/keystore/index.ts";
 import { KeytoolError, type PasswordOption, passwordOption } from "./args.ts";
 import type { Ctx } from "./context.ts";
 import { writeFileAtomic } from "../../util/atomic-file.ts";

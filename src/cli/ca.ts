@@ -7,20 +7,126 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import process from "node:process";
-import { BobcatError, UsageError } from "../../util/errors.ts";
-import { parseCertificate } from "../keystore/certs.ts";
-import { Asn1Error } from "../keystore/der.ts";
-import { parsePem, PemError } from "../keystore/pem.ts";
-import { entryFor, formatIndex, parseIndex, revokedOf, revokeEntry } from "./index-txt.ts";
-import { type CaKeyType, type CaMaterial, createCa, issueCertificate, issueOcspSigner, makeCrl } from "./issue.ts";
-import { writeFileAtomic } from "../../util/atomic-file.ts";
+import { BobcatError, UsageError } from "../util/errors.ts";
+import { parseCertificate } from "../tls/keystore/certs.ts";
+import { Asn1Error } from "../tls/keystore/der.ts";
+import { parsePem, PemError } from "../tls/keystore/pem.ts";
+import { entryFor, formatIndex, parseIndex, revokedOf, revokeEntry } from "../tls/ca/index-txt.ts";
+import {
+  type CaKeyType,
+  type CaMaterial,
+  createCa,
+  issueCertificate,
+  issueOcspSigner,
+  makeCrl,
+} from "../tls/ca/issue.ts";
+import { writeFileAtomic } from "../util/atomic-file.ts";
+import { type CommandDef, commandHelp, optionsHelp, parseCommand, synopsis, wrap } from "./options.ts";
 
 export interface CaIO {
   stdout: { write(s: string): unknown };
   stderr: { write(s: string): unknown };
 }
 
-export const CA_HELP = `Usage: bobcat ca <command> [options]
+const DIR = { type: "string", value: "D", required: true, description: "the CA's directory" } as const;
+const KEY_TYPE = {
+  type: "string",
+  value: "RSA|EC",
+  description: "key type: RSA 2048 or EC P-256",
+  default: "RSA",
+} as const;
+const OCSP_URL = {
+  type: "string",
+  value: "URL",
+  description: "OCSP responder URL written into authorityInfoAccess",
+} as const;
+const CRL_URL = { type: "string", value: "URL", description: "CRL distribution point URL" } as const;
+
+/** One table per `bobcat ca` command: its parser and its --help read it. */
+const CA_COMMANDS = {
+  init: {
+    name: "ca init",
+    summary: "create the CA in D: ca.pem, ca-key.pem, a delegated OCSP signer (ocsp.pem, ocsp-key.pem), " +
+      "index.txt, crlnumber",
+    about: `Creates the CA in D: ca.pem, ca-key.pem, a delegated OCSP signer (ocsp.pem,
+ocsp-key.pem), index.txt, crlnumber. --ocsp-url and --crl-url become the defaults that
+'issue' writes into certificates (kept in D/ca.json).`,
+    options: {
+      dir: DIR,
+      cn: { type: "string", value: "NAME", description: "the CA's common name", default: "bobcat Test CA" },
+      "key-type": KEY_TYPE,
+      days: { type: "string", value: "N", description: "validity in days", default: "3650" },
+      "ocsp-url": { ...OCSP_URL, description: "default OCSP responder URL of the certificates 'issue' writes" },
+      "crl-url": { ...CRL_URL, description: "default CRL distribution point of the certificates 'issue' writes" },
+      force: {
+        type: "boolean",
+        description: "replace an existing CA (certificates it issued will no longer verify)",
+      },
+    },
+  },
+  issue: {
+    name: "ca issue",
+    summary: "issue a server or client certificate: PREFIX.pem, PREFIX-key.pem, PREFIX-chain.pem",
+    about: `Issues a certificate: PREFIX.pem (certificate), PREFIX-key.pem (unencrypted PKCS#8
+key, mode 0600) and PREFIX-chain.pem (certificate + CA). A server certificate by
+default; --client makes a client certificate (both flags: both usages). Recorded as
+V in index.txt and copied to D/certs/<SERIAL>.pem.`,
+    options: {
+      dir: DIR,
+      cn: { type: "string", value: "NAME", required: true, description: "the certificate's common name" },
+      out: { type: "string", value: "PREFIX", required: true, description: "where the files go: PREFIX.pem, ..." },
+      san: {
+        type: "string",
+        value: "LIST",
+        description: "subject alternative names: dns:NAME,ip:ADDR,email:ADDR,uri:URL (a bare host name or " +
+          "address also works)",
+      },
+      client: { type: "boolean", description: "a client certificate (extendedKeyUsage clientAuth)" },
+      server: { type: "boolean", description: "a server certificate (serverAuth; the default without --client)" },
+      "key-type": KEY_TYPE,
+      days: { type: "string", value: "N", description: "validity in days", default: "375" },
+      "ocsp-url": { ...OCSP_URL, default: "the CA's, from init" },
+      "crl-url": { ...CRL_URL, default: "the CA's, from init" },
+    },
+  },
+  revoke: {
+    name: "ca revoke",
+    summary: "mark a certificate R (revoked) in index.txt",
+    about: "Marks the certificate R (revoked) in index.txt.",
+    options: {
+      dir: DIR,
+      cert: { type: "string", value: "FILE", required: true, description: "the certificate (PEM) to revoke" },
+      reason: {
+        type: "string",
+        value: "REASON",
+        description: "unspecified, keyCompromise, CACompromise, affiliationChanged, superseded, " +
+          "cessationOfOperation, certificateHold or removeFromCRL",
+      },
+    },
+  },
+  crl: {
+    name: "ca crl",
+    summary: "write a CRL (PEM) of every revoked certificate",
+    about: `Writes a CRL (PEM) of every revoked certificate, for certificateRevocationListFile or
+'openssl verify -crl_check'.`,
+    options: {
+      dir: DIR,
+      out: { type: "string", value: "FILE", required: true, description: "the CRL file to write" },
+      days: { type: "string", value: "N", description: "how long the CRL is valid, in days", default: "30" },
+    },
+  },
+} as const satisfies Record<string, CommandDef>;
+
+/** `bobcat ca --help`: what the CA is for, and each command with its options. */
+export function caHelp(): string {
+  const commands = Object.values(CA_COMMANDS).map((def) =>
+    [
+      ...synopsis({ ...def, name: def.name.replace(/^ca /, "") }, 2, 4).map((l, i) => (i ? "    " : "  ") + l),
+      ...wrap(def.summary, 6).map((l) => `      ${l}`),
+      optionsHelp(def, { indent: 6, help: false }),
+    ].join("\n")
+  );
+  return `Usage: bobcat ca <command> [options]
 
 A small certificate authority for tests and development. It writes certificates with the
 OCSP responder URL in authorityInfoAccess (as the SSL how-to's openssl.cnf does), keeps an
@@ -29,75 +135,34 @@ openssl-compatible index.txt, and makes CRLs, so that a real OpenSSL responder c
   openssl ocsp -index D/index.txt -CA D/ca.pem -rsigner D/ocsp.pem -rkey D/ocsp-key.pem -port 8088
 
 Commands:
-  init    --dir D [--cn NAME] [--key-type RSA|EC] [--days N]
-          [--ocsp-url URL] [--crl-url URL] [--force]
-          Create the CA in D: ca.pem, ca-key.pem, a delegated OCSP signer (ocsp.pem,
-          ocsp-key.pem), index.txt, crlnumber. --ocsp-url and --crl-url become the defaults
-          that 'issue' writes into certificates (kept in D/ca.json). --force replaces an
-          existing CA.
-  issue   --dir D --cn NAME --out PREFIX [--san dns:NAME,ip:ADDR,...] [--client] [--server]
-          [--key-type RSA|EC] [--days N] [--ocsp-url URL] [--crl-url URL]
-          Issue a certificate: PREFIX.pem (certificate), PREFIX-key.pem (unencrypted PKCS#8
-          key, mode 0600) and PREFIX-chain.pem (certificate + CA). A server certificate by
-          default; --client makes a client certificate (both flags: both usages). Recorded as
-          V in index.txt and copied to D/certs/<SERIAL>.pem.
-  revoke  --dir D --cert FILE [--reason REASON]
-          Mark the certificate R in index.txt. Reasons: unspecified, keyCompromise,
-          CACompromise, affiliationChanged, superseded, cessationOfOperation,
-          certificateHold, removeFromCRL.
-  crl     --dir D --out FILE [--days N]
-          Write a CRL (PEM) of every revoked certificate, valid N days (default 30), for
-          certificateRevocationListFile or 'openssl verify -crl_check'.
+${commands.join("\n\n")}
 
-Options:
-  -h, --help   this help
+Keys are written unencrypted: this CA is for tests and development, not for production.
+'bobcat ca <command> --help' shows one command; -h, --help this help.`;
+}
 
-Keys are written unencrypted: this CA is for tests and development, not for production.`;
+type Opts = Record<string, string | boolean | undefined>;
 
-const FLAGS = new Set(["client", "server", "force", "help"]);
-const COMMAND_OPTIONS: Record<string, string[]> = {
-  init: ["dir", "cn", "key-type", "days", "ocsp-url", "crl-url", "force"],
-  issue: ["dir", "cn", "out", "san", "client", "server", "key-type", "days", "ocsp-url", "crl-url"],
-  revoke: ["dir", "cert", "reason"],
-  crl: ["dir", "out", "days"],
-};
-
-function parseArgs(argv: string[]): { command: string; opts: Record<string, string | true> } {
+function parse(argv: string[]): { command: keyof typeof CA_COMMANDS; opts: Opts } | { help: string } {
   const [command, ...rest] = argv;
-  if (!command || command === "-h" || command === "--help" || command === "help") return { command: "help", opts: {} };
-  const allowed = COMMAND_OPTIONS[command];
-  if (!allowed) {
-    throw new UsageError(`unknown ca command "${command}" (commands: ${Object.keys(COMMAND_OPTIONS).join(", ")})`);
+  if (!command || command === "-h" || command === "--help" || command === "help") return { help: caHelp() };
+  if (!Object.hasOwn(CA_COMMANDS, command)) {
+    throw new UsageError(
+      `unknown ca command "${command}" (commands: ${Object.keys(CA_COMMANDS).join(", ")})`,
+      "ca",
+    );
   }
-  const opts: Record<string, string | true> = {};
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i];
-    if (a === "-h" || a === "--help") return { command: "help", opts: {} };
-    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
-    if (!m || !allowed.includes(m[1])) {
-      throw new UsageError(`ca ${command}: unknown option "${a}" (options: ${allowed.map((o) => "--" + o).join(" ")})`);
-    }
-    if (FLAGS.has(m[1])) {
-      if (m[2] !== undefined) throw new UsageError(`ca ${command}: --${m[1]} takes no value`);
-      opts[m[1]] = true;
-    } else {
-      const v = m[2] ?? rest[++i];
-      if (v === undefined || (m[2] === undefined && v.startsWith("--"))) {
-        throw new UsageError(`ca ${command}: --${m[1]} needs a value`);
-      }
-      opts[m[1]] = v;
-    }
-  }
-  return { command, opts };
+  const def = CA_COMMANDS[command as keyof typeof CA_COMMANDS];
+  const p = parseCommand(def, rest);
+  if (p.help) return { help: commandHelp(def) };
+  return { command: command as keyof typeof CA_COMMANDS, opts: p.values as Opts };
 }
 
-function need(opts: Record<string, string | true>, name: string, command: string): string {
-  const v = opts[name];
-  if (typeof v !== "string" || !v) throw new UsageError(`ca ${command}: --${name} is required`);
-  return v;
+function need(opts: Opts, name: string): string {
+  return opts[name] as string;
 }
 
-function days(opts: Record<string, string | true>): number | undefined {
+function days(opts: Opts): number | undefined {
   if (opts.days === undefined) return undefined;
   const n = Number(opts.days);
   if (!/^\d+$/.test(String(opts.days)) || n < 1) {
@@ -106,7 +171,7 @@ function days(opts: Record<string, string | true>): number | undefined {
   return n;
 }
 
-function keyType(opts: Record<string, string | true>): CaKeyType | undefined {
+function keyType(opts: Opts): CaKeyType | undefined {
   if (opts["key-type"] === undefined) return undefined;
   const t = String(opts["key-type"]).toUpperCase();
   if (t !== "RSA" && t !== "EC") throw new UsageError(`--key-type must be RSA or EC, not "${opts["key-type"]}"`);
@@ -161,8 +226,8 @@ async function readIndex(dir: string) {
   return parseIndex(existsSync(file) ? await readFile(file, "utf8") : "", file);
 }
 
-async function init(opts: Record<string, string | true>, io: CaIO): Promise<number> {
-  const dir = resolve(need(opts, "dir", "init"));
+async function init(opts: Opts, io: CaIO): Promise<number> {
+  const dir = resolve(need(opts, "dir"));
   const p = paths(dir);
   if (existsSync(p.cert) && !opts.force) {
     throw new BobcatError("ca.exists", `${dir} already holds a CA (ca.pem)`, {
@@ -194,11 +259,11 @@ async function init(opts: Record<string, string | true>, io: CaIO): Promise<numb
   return 0;
 }
 
-async function issue(opts: Record<string, string | true>, io: CaIO): Promise<number> {
+async function issue(opts: Opts, io: CaIO): Promise<number> {
   const [dir, cn, out] = [
-    resolve(need(opts, "dir", "issue")),
-    need(opts, "cn", "issue"),
-    resolve(need(opts, "out", "issue")),
+    resolve(need(opts, "dir")),
+    need(opts, "cn"),
+    resolve(need(opts, "out")),
   ];
   const c = await openCa(dir);
   const san = typeof opts.san === "string" ? opts.san.split(",").map((s) => s.trim()).filter(Boolean) : undefined;
@@ -225,8 +290,8 @@ async function issue(opts: Record<string, string | true>, io: CaIO): Promise<num
   return 0;
 }
 
-async function revoke(opts: Record<string, string | true>, io: CaIO): Promise<number> {
-  const [dir, file] = [resolve(need(opts, "dir", "revoke")), need(opts, "cert", "revoke")];
+async function revoke(opts: Opts, io: CaIO): Promise<number> {
+  const [dir, file] = [resolve(need(opts, "dir")), need(opts, "cert")];
   await openCa(dir);
   const block = parsePem(await readFile(file, "utf8")).find((b) => b.label === "CERTIFICATE");
   if (!block) throw new BobcatError("ca.badCertificate", `${file} holds no PEM certificate`);
@@ -244,8 +309,8 @@ async function revoke(opts: Record<string, string | true>, io: CaIO): Promise<nu
   return 0;
 }
 
-async function crl(opts: Record<string, string | true>, io: CaIO): Promise<number> {
-  const [dir, out] = [resolve(need(opts, "dir", "crl")), resolve(need(opts, "out", "crl"))];
+async function crl(opts: Opts, io: CaIO): Promise<number> {
+  const [dir, out] = [resolve(need(opts, "dir")), resolve(need(opts, "out"))];
   const c = await openCa(dir);
   const p = paths(c.dir);
   const number = existsSync(p.crlnumber) ? parseInt((await readFile(p.crlnumber, "utf8")).trim(), 16) : 1;
@@ -260,7 +325,7 @@ async function crl(opts: Record<string, string | true>, io: CaIO): Promise<numbe
   return 0;
 }
 
-const COMMANDS: Record<string, (opts: Record<string, string | true>, io: CaIO) => Promise<number>> = {
+const COMMANDS: Record<string, (opts: Opts, io: CaIO) => Promise<number>> = {
   init,
   issue,
   revoke,
@@ -272,15 +337,16 @@ export async function caMain(
   io: CaIO = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
   try {
-    const { command, opts } = parseArgs(argv);
-    if (command === "help") {
-      io.stdout.write(CA_HELP + "\n");
+    const parsed = parse(argv);
+    if ("help" in parsed) {
+      io.stdout.write(parsed.help + "\n");
       return 0;
     }
-    return await COMMANDS[command](opts, io);
+    return await COMMANDS[parsed.command](parsed.opts, io);
   } catch (e) {
     if (e instanceof UsageError) {
-      io.stderr.write(`ca: ${e.message}\nRun 'bobcat ca --help' for usage.\n`);
+      const cmd = `bobcat ${e.command ?? "ca"}`;
+      io.stderr.write(`${cmd}: ${e.message}\nRun '${cmd} --help' for its options.\n`);
       return 2;
     }
     if (e instanceof BobcatError || e instanceof Asn1Error || e instanceof PemError) {

@@ -5,18 +5,24 @@
  */
 import type { Pkcs10CertificateRequest } from "@peculiar/x509";
 import { writeFile } from "node:fs/promises";
-import { toArrayBuffer } from "../keystore/bytes.ts";
-import { certDer, spkiOf } from "../keystore/certs.ts";
-import { findEntry } from "../keystore/index.ts";
-import { keyInfo } from "../keystore/keys.ts";
-import { looksLikePem, parsePem, toPem } from "../keystore/pem.ts";
-import { x509 } from "../keystore/x509.ts";
+import { toArrayBuffer } from "../../tls/keystore/bytes.ts";
+import { certDer, spkiOf } from "../../tls/keystore/certs.ts";
+import { findEntry } from "../../tls/keystore/index.ts";
+import { keyInfo } from "../../tls/keystore/keys.ts";
+import { looksLikePem, parsePem, toPem } from "../../tls/keystore/pem.ts";
+import { x509 } from "../../tls/keystore/x509.ts";
 import { KeytoolError } from "./args.ts";
 import { readInput } from "./certfile.ts";
 import type { Ctx } from "./context.ts";
-import { parseDname } from "./dname.ts";
-import { parseExtensions } from "./ext.ts";
-import { chooseHash, issueCertificate, parseStartDate, parseValidity, subjectKeyIdentifier } from "./sign.ts";
+import { parseDname } from "../../tls/certgen/dname.ts";
+import { parseExtensions } from "../../tls/certgen/ext.ts";
+import {
+  chooseHash,
+  issueCertificate,
+  parseStartDate,
+  parseValidity,
+  subjectKeyIdentifier,
+} from "../../tls/certgen/sign.ts";
 import { openStore, unlockEntry } from "./store.ts";
 
 function parseRequest(bytes: Uint8Array): Pkcs10CertificateRequest {

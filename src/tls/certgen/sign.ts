@@ -1,6 +1,7 @@
 /**
- * Issuing certificates for -genkeypair (self-signed) and -gencert (signed by a key entry):
- * keytool's signature algorithm names, -startdate syntax and -validity in days.
+ * Issuing certificates as keytool's -genkeypair (self-signed) and -gencert (signed by a key
+ * entry) do: keytool's signature algorithm names, -startdate syntax and -validity in days. The
+ * command itself is src/cli/keytool; dname.ts and ext.ts parse its -dname and -ext values.
  */
 import type { Extension, Name, X509Certificate } from "@peculiar/x509";
 import { toArrayBuffer } from "../keystore/bytes.ts";
@@ -14,19 +15,21 @@ import {
 } from "../keystore/keys.ts";
 import { randomSerial } from "../keystore/selfsigned.ts";
 import { x509 } from "../keystore/x509.ts";
-import { KeytoolError } from "./args.ts";
+import { CertParameterError } from "./errors.ts";
 
 /** Resolves -sigalg (e.g. SHA384withRSA) against the signing key, or keytool's default for it. */
 export function chooseHash(info: KeyInfo, sigalg: string | undefined): SignatureHash {
   if (sigalg === undefined) return defaultHash(info);
   const m = /^SHA-?(1|256|384|512)with(RSA|ECDSA)$/i.exec(sigalg.trim());
   if (!m) {
-    throw new KeytoolError(
+    throw new CertParameterError(
       `Unsupported signature algorithm: ${sigalg} (use SHA256withRSA, SHA384withRSA, SHA512withRSA, SHA256withECDSA, SHA384withECDSA or SHA512withECDSA)`,
     );
   }
   const keyAlg = m[2].toUpperCase() === "RSA" ? "RSA" : "EC";
-  if (keyAlg !== info.type) throw new KeytoolError(`Signature algorithm ${sigalg} does not fit a ${info.type} key`);
+  if (keyAlg !== info.type) {
+    throw new CertParameterError(`Signature algorithm ${sigalg} does not fit a ${info.type} key`);
+  }
   return (m[1] === "1" ? "SHA-1" : `SHA-${m[1]}`) as SignatureHash;
 }
 
@@ -52,7 +55,7 @@ export function parseStartDate(s: string | undefined, now = new Date()): Date {
     return d;
   }
   const m = /^(?:(\d{4})\/(\d{2})\/(\d{2}))?\s*(?:(\d{2}):(\d{2}):(\d{2}))?$/.exec(s.trim());
-  if (!m || (!m[1] && !m[4])) throw new KeytoolError(`Illegal startdate value: ${s}`);
+  if (!m || (!m[1] && !m[4])) throw new CertParameterError(`Illegal startdate value: ${s}`);
   const [y, mo, d] = m[1]
     ? [Number(m[1]), Number(m[2]) - 1, Number(m[3])]
     : [now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()];
@@ -62,7 +65,9 @@ export function parseStartDate(s: string | undefined, now = new Date()): Date {
 
 export function parseValidity(s: string | undefined): number {
   if (s === undefined) return 90;
-  if (!/^\d+$/.test(s) || Number(s) < 1) throw new KeytoolError(`Illegal validity value: ${s} (a number of days)`);
+  if (!/^\d+$/.test(s) || Number(s) < 1) {
+    throw new CertParameterError(`Illegal validity value: ${s} (a number of days)`);
+  }
   return Number(s);
 }
 

@@ -5,7 +5,7 @@
  */
 import type { Extension, GeneralName } from "@peculiar/x509";
 import { isIP } from "node:net";
-import { KeytoolError } from "./args.ts";
+import { CertParameterError } from "./errors.ts";
 import { toArrayBuffer } from "../keystore/bytes.ts";
 import * as der from "../keystore/der.ts";
 import { x509 } from "../keystore/x509.ts";
@@ -51,26 +51,26 @@ function match<T>(word: string, table: [string, T][], what: string): T {
   if (exact) return exact[1];
   const hits = table.filter(([n]) => n.toLowerCase().startsWith(w));
   if (hits.length === 1) return hits[0][1];
-  throw new KeytoolError(`Unknown ${what}: ${word}`);
+  throw new CertParameterError(`Unknown ${what}: ${word}`);
 }
 
 function generalName(item: string): GeneralName {
   const colon = item.indexOf(":");
-  if (colon < 1) throw new KeytoolError(`Illegal value: ${item} (expected type:value, e.g. dns:localhost)`);
+  if (colon < 1) throw new CertParameterError(`Illegal value: ${item} (expected type:value, e.g. dns:localhost)`);
   const type = item.slice(0, colon).toLowerCase();
   const value = item.slice(colon + 1);
   switch (type) {
     case "dns":
       return new x509.GeneralName("dns", value);
     case "ip":
-      if (!isIP(value)) throw new KeytoolError(`Illegal value: ${value} is not an IP address`);
+      if (!isIP(value)) throw new CertParameterError(`Illegal value: ${value} is not an IP address`);
       return new x509.GeneralName("ip", value);
     case "email":
       return new x509.GeneralName("email", value);
     case "uri":
       return new x509.GeneralName("url", value);
     default:
-      throw new KeytoolError(`Illegal value: ${item} (name types: dns, ip, email, uri)`);
+      throw new CertParameterError(`Illegal value: ${item} (name types: dns, ip, email, uri)`);
   }
 }
 
@@ -79,15 +79,15 @@ export function parseExtensions(specs: string[]): Extension[] {
   const byOid = new Map<string, Extension>();
   for (const spec of specs) {
     const m = /^([A-Za-z]+)(:critical|:c)?(?:=(.*))?$/s.exec(spec.trim());
-    if (!m) throw new KeytoolError(`Illegal extension: ${spec}`);
+    if (!m) throw new CertParameterError(`Illegal extension: ${spec}`);
     const oid = NAMES[m[1].toLowerCase()];
-    if (!oid) throw new KeytoolError(`Unknown extension type: ${m[1]} (supported: SAN, BC, KU, EKU, AIA)`);
+    if (!oid) throw new CertParameterError(`Unknown extension type: ${m[1]} (supported: SAN, BC, KU, EKU, AIA)`);
     const critical = !!m[2];
     const items = (m[3] ?? "").split(",").map((s) => s.trim()).filter(Boolean);
     let ext: Extension;
     switch (oid) {
       case "2.5.29.17":
-        if (!items.length) throw new KeytoolError("SAN needs a value, e.g. SAN=dns:localhost,ip:127.0.0.1");
+        if (!items.length) throw new CertParameterError("SAN needs a value, e.g. SAN=dns:localhost,ip:127.0.0.1");
         ext = new x509.SubjectAlternativeNameExtension(items.map(generalName), critical);
         break;
       case "2.5.29.19": {
@@ -98,17 +98,17 @@ export function parseExtensions(specs: string[]): Extension[] {
           if (v === undefined && (k === "true" || k === "false")) ca = k === "true";
           else if (k === "ca") ca = v === "true";
           else if (k === "pathlen" && /^\d+$/.test(v ?? "")) pathLen = Number(v);
-          else throw new KeytoolError(`Illegal value: ${it} in BasicConstraints`);
+          else throw new CertParameterError(`Illegal value: ${it} in BasicConstraints`);
         }
         ext = new x509.BasicConstraintsExtension(ca, pathLen, m[2] ? critical : true);
         break;
       }
       case "2.5.29.15":
-        if (!items.length) throw new KeytoolError("KU needs a value, e.g. KU=digitalSignature,keyEncipherment");
+        if (!items.length) throw new CertParameterError("KU needs a value, e.g. KU=digitalSignature,keyEncipherment");
         ext = new x509.KeyUsagesExtension(items.reduce((f, it) => f | match(it, KU, "KeyUsage"), 0), critical);
         break;
       case "2.5.29.37":
-        if (!items.length) throw new KeytoolError("EKU needs a value, e.g. EKU=serverAuth");
+        if (!items.length) throw new CertParameterError("EKU needs a value, e.g. EKU=serverAuth");
         ext = new x509.ExtendedKeyUsageExtension(
           items.map((it) => /^\d+(\.\d+)+$/.test(it) ? it : match(it, Object.entries(EKU), "ExtendedKeyUsage")),
           critical,
@@ -124,7 +124,7 @@ export function parseExtensions(specs: string[]): Extension[] {
             ? "1.3.6.1.5.5.7.48.2"
             : undefined;
           if (!methodOid) {
-            throw new KeytoolError(`Illegal value: ${it} in AIA (expected ocsp:uri:... or caIssuers:uri:...)`);
+            throw new CertParameterError(`Illegal value: ${it} in AIA (expected ocsp:uri:... or caIssuers:uri:...)`);
           }
           const gn = generalName(rest.join(":"));
           return der.encSeq(der.encOid(methodOid), new Uint8Array(gn.rawData));

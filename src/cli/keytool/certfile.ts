@@ -5,11 +5,11 @@
  */
 import type { X509Certificate } from "@peculiar/x509";
 import { readFile } from "node:fs/promises";
-import { concat, toArrayBuffer } from "../keystore/bytes.ts";
-import { parseCertificate } from "../keystore/certs.ts";
-import * as der from "../keystore/der.ts";
-import { looksLikePem, parsePem } from "../keystore/pem.ts";
-import { x509 } from "../keystore/x509.ts";
+import { concat, toArrayBuffer } from "../../tls/keystore/bytes.ts";
+import { parseCertificate } from "../../tls/keystore/certs.ts";
+import * as der from "../../tls/keystore/der.ts";
+import { looksLikePem, parsePem } from "../../tls/keystore/pem.ts";
+import { x509 } from "../../tls/keystore/x509.ts";
 import { KeytoolError } from "./args.ts";
 import type { Ctx } from "./context.ts";
 

@@ -4,15 +4,15 @@
  * as requested extensions, with -dname and -ext overriding them.
  */
 import { writeFile } from "node:fs/promises";
-import { findEntry } from "../keystore/index.ts";
-import { importPrivateKey, importPublicKey, keyInfo, signingAlgorithm } from "../keystore/keys.ts";
-import { toPem } from "../keystore/pem.ts";
-import { x509 } from "../keystore/x509.ts";
+import { findEntry } from "../../tls/keystore/index.ts";
+import { importPrivateKey, importPublicKey, keyInfo, signingAlgorithm } from "../../tls/keystore/keys.ts";
+import { toPem } from "../../tls/keystore/pem.ts";
+import { x509 } from "../../tls/keystore/x509.ts";
 import { KeytoolError } from "./args.ts";
 import type { Ctx } from "./context.ts";
-import { parseDname } from "./dname.ts";
-import { parseExtensions } from "./ext.ts";
-import { chooseHash } from "./sign.ts";
+import { parseDname } from "../../tls/certgen/dname.ts";
+import { parseExtensions } from "../../tls/certgen/ext.ts";
+import { chooseHash } from "../../tls/certgen/sign.ts";
 import { openStore, unlockEntry } from "./store.ts";
 
 const CARRIED = ["2.5.29.17", "2.5.29.15", "2.5.29.37", "2.5.29.19"];

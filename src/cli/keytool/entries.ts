@@ -1,5 +1,5 @@
 /** -delete, -changealias, -keypasswd and -storepasswd: editing entries and passwords in place. */
-import { findEntry } from "../keystore/index.ts";
+import { findEntry } from "../../tls/keystore/index.ts";
 import { KeytoolError, passwordOption } from "./args.ts";
 import type { Ctx } from "./context.ts";
 import { askPassword, MIN_PASSWORD, openStore, saveStore, unlockEntry } from "./store.ts";

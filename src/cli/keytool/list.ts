@@ -1,8 +1,8 @@
 /** -list, -printcert and -exportcert: showing and extracting certificates in keytool's format. */
 import type { X509Certificate } from "@peculiar/x509";
 import { writeFile } from "node:fs/promises";
-import { certDer, certPem } from "../keystore/certs.ts";
-import { entryTypeName, findEntry, type KeystoreEntry } from "../keystore/index.ts";
+import { certDer, certPem } from "../../tls/keystore/certs.ts";
+import { entryTypeName, findEntry, type KeystoreEntry } from "../../tls/keystore/index.ts";
 import { KeytoolError } from "./args.ts";
 import { certificateText, fingerprint, listDate } from "./cert-text.ts";
 import { parseCertificates, readInput } from "./certfile.ts";

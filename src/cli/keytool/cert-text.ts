@@ -1,12 +1,12 @@
 /** Certificates printed the way `keytool -list -v` and `-printcert` print them. */
 import type { Extension, X509Certificate } from "@peculiar/x509";
 import { createHash } from "node:crypto";
-import { fromHex } from "../keystore/bytes.ts";
-import { certDer, spkiOf } from "../keystore/certs.ts";
-import * as der from "../keystore/der.ts";
-import { CURVES, OID } from "../keystore/oids.ts";
-import { x509 } from "../keystore/x509.ts";
-import { javaName } from "./dname.ts";
+import { fromHex } from "../../tls/keystore/bytes.ts";
+import { certDer, spkiOf } from "../../tls/keystore/certs.ts";
+import * as der from "../../tls/keystore/der.ts";
+import { CURVES, OID } from "../../tls/keystore/oids.ts";
+import { x509 } from "../../tls/keystore/x509.ts";
+import { javaName } from "../../tls/certgen/dname.ts";
 
 const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];

@@ -1,11 +1,11 @@
 /** -genkeypair: a new key entry holding a key pair and a self-signed certificate. */
 import type { Name } from "@peculiar/x509";
-import { findEntry } from "../keystore/index.ts";
-import { generateKeyPair, type KeyAlgorithm } from "../keystore/keys.ts";
+import { findEntry } from "../../tls/keystore/index.ts";
+import { generateKeyPair, type KeyAlgorithm } from "../../tls/keystore/keys.ts";
 import { KeytoolError, passwordOption } from "./args.ts";
 import type { Ctx } from "./context.ts";
-import { javaName, parseDname } from "./dname.ts";
-import { parseExtensions } from "./ext.ts";
+import { javaName, parseDname } from "../../tls/certgen/dname.ts";
+import { parseExtensions } from "../../tls/certgen/ext.ts";
 import {
   chooseHash,
   issueCertificate,
@@ -13,7 +13,7 @@ import {
   parseValidity,
   sigAlgLabel,
   subjectKeyIdentifier,
-} from "./sign.ts";
+} from "../../tls/certgen/sign.ts";
 import { askPassword, openStore, saveStore } from "./store.ts";
 
 const GROUPS: Record<string, "P-256" | "P-384" | "P-521"> = {

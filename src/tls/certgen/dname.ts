@@ -4,7 +4,7 @@
  * directions are here: parsing a -dname and printing an Owner/Issuer line as keytool does.
  */
 import type { Name } from "@peculiar/x509";
-import { KeytoolError } from "./args.ts";
+import { CertParameterError } from "./errors.ts";
 import { x509 } from "../keystore/x509.ts";
 
 /** keytool's attribute keywords; values are what @peculiar/x509 understands (names or OIDs). */
@@ -60,7 +60,7 @@ function split(s: string, sep: string): string[] {
       cur = "";
     } else cur += c;
   }
-  if (quoted) throw new KeytoolError(`Unbalanced quotes in distinguished name: ${s}`);
+  if (quoted) throw new CertParameterError(`Unbalanced quotes in distinguished name: ${s}`);
   parts.push(cur);
   return parts;
 }
@@ -74,15 +74,15 @@ function unescape(v: string): string {
 /** Parses a keytool -dname. Separators may be "," or ";" as X500Name allows. */
 export function parseDname(dname: string): Name {
   const rdns = split(dname.replace(/;/g, ","), ",").filter((r) => r.trim() !== "");
-  if (rdns.length === 0) throw new KeytoolError(`Empty distinguished name`);
+  if (rdns.length === 0) throw new CertParameterError(`Empty distinguished name`);
   const json = rdns.map((rdn) => {
     const attrs: Record<string, string[]> = {};
     for (const ava of split(rdn, "+")) {
       const eq = ava.indexOf("=");
-      if (eq < 1) throw new KeytoolError(`Incorrect AVA format: ${ava.trim()}`);
+      if (eq < 1) throw new CertParameterError(`Incorrect AVA format: ${ava.trim()}`);
       const key = ava.slice(0, eq).trim().toUpperCase();
       const type = KEYWORDS[key] ?? (/^\d+(\.\d+)+$/.test(key) ? key : undefined);
-      if (!type) throw new KeytoolError(`Unrecognized keyword ${key} in distinguished name`);
+      if (!type) throw new CertParameterError(`Unrecognized keyword ${key} in distinguished name`);
       (attrs[type] ??= []).push(unescape(ava.slice(eq + 1)));
     }
     return attrs;

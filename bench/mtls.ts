@@ -1,0 +1,169 @@
+#!/usr/bin/env bun
+/**
+ * Keep-alive HTTPS requests with client certificates (certificateVerification: required) against
+ * the same connector without them, in one run, rounds interleaved:
+ *
+ *   bobcat Bun native, no client certificates | bobcat Bun native, mTLS (Bun.serve requestCert) |
+ *   bobcat Bun node-compat, mTLS (what every client-certificate connector ran on before)
+ *
+ *   bun bench/mtls.ts [--rounds 3] [--duration 5] [--connections 32]
+ *
+ * wrk cannot send a client certificate, so the client is Bun's fetch with `tls: { cert, key }`
+ * (keep-alive, --connections request loops) in its own process, the same client for every row.
+ * Speed is the client's as much as the server's on 2 shared cores: compare the requests per
+ * server CPU-second (utime+stime of the server's process tree) rather than req/s.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bin, cpuSeconds, freePort, median, option, ROOT, startServer } from "./lib.ts";
+
+const pki = join(ROOT, "tests/fixtures/pki");
+
+// Client mode: `bun bench/mtls.ts --client PORT SECONDS CONNECTIONS` prints the requests made.
+if (process.argv[2] === "--client") {
+  const [port, seconds, conns] = process.argv.slice(3).map(Number) as [number, number, number];
+  const tls = {
+    cert: readFileSync(join(pki, "alice.pem"), "utf8"),
+    key: readFileSync(join(pki, "alice-key.pem"), "utf8"),
+    ca: readFileSync(join(pki, "ca.pem"), "utf8"),
+  };
+  const url = `https://localhost:${port}/`;
+  const end = performance.now() + seconds * 1000;
+  let ok = 0;
+  let failed = 0;
+  await Promise.all(Array.from({ length: conns }, async () => {
+    while (performance.now() < end) {
+      try {
+        const r = await fetch(url, { tls } as RequestInit);
+        await r.arrayBuffer();
+        if (r.status === 200) ok++;
+        else failed++;
+      } catch {
+        failed++;
+      }
+    }
+  }));
+  console.log(JSON.stringify({ ok, failed }));
+  process.exit(0);
+}
+
+const rounds = Number(option("--rounds", "3"));
+const duration = Number(option("--duration", "5"));
+const connections = Number(option("--connections", "32"));
+
+const work = mkdtempSync(join(tmpdir(), "bobcat-mtls-"));
+writeFileSync(
+  join(work, "hello.ts"),
+  `export default { fetch: () => new Response("Hello, world", { headers: { "content-type": "text/plain" } }) };\n`,
+);
+
+function config(name: string, port: number, clientCerts: boolean): string {
+  const file = join(work, `${name}.yaml`);
+  writeFileSync(
+    file,
+    `logging: { level: warn, components: { connector: info } }
+server:
+  services:
+    - connectors:
+        - port: ${port}
+          address: 127.0.0.1
+          SSLEnabled: true
+          sslHostConfigs:
+            - certificates:
+                - certificateFile: ${pki}/localhost-rsa.pem
+                  certificateKeyFile: ${pki}/localhost-rsa-key.pem
+                  certificateChainFile: ${pki}/intermediate.pem
+${
+      clientCerts
+        ? `              certificateVerification: required\n              caCertificateFile: ${pki}/client-ca.pem\n`
+        : ""
+    }
+      engine:
+        defaultHost: localhost
+        hosts:
+          - name: localhost
+            contexts:
+              - path: ""
+                handler: hello.ts
+                needsPeerCertificates: false
+`,
+  );
+  return file;
+}
+
+interface Row {
+  id: string;
+  label: string;
+  clientCerts: boolean;
+  env?: Record<string, string>;
+  expect: RegExp;
+}
+const rows: Row[] = [
+  { id: "plain", label: "Bun native, no client certs", clientCerts: false, expect: /native Bun\.serve/ },
+  { id: "native", label: "Bun native, mTLS required", clientCerts: true, expect: /native Bun\.serve/ },
+  {
+    id: "compat",
+    label: "Bun node-compat, mTLS required",
+    clientCerts: true,
+    env: { BOBCAT_BACKEND: "node-compat" },
+    expect: /node:http2 compatibility/,
+  },
+];
+
+const running: Array<{ row: Row; port: number; p: ChildProcess }> = [];
+const results = new Map<string, Array<{ rps: number; perCpu: number; failed: number }>>();
+try {
+  for (const row of rows) {
+    const port = await freePort();
+    const cmd = [bin("bun"), join(ROOT, "src/cli/main.ts"), "run", "--config", config(row.id, port, row.clientCerts)];
+    const saved = { ...process.env };
+    Object.assign(process.env, row.env ?? {});
+    const { p, line } = await startServer(cmd, /listening on https/);
+    for (const k of Object.keys(row.env ?? {})) if (saved[k] === undefined) delete process.env[k];
+    if (!row.expect.test(line)) throw new Error(`${row.label}: unexpected back-end: ${line}`);
+    running.push({ row, port, p });
+    results.set(row.id, []);
+  }
+  for (let round = 0; round < rounds; round++) {
+    for (const s of running) {
+      const c0 = cpuSeconds(s.p.pid!);
+      const t0 = performance.now();
+      const r = spawnSync(
+        bin("bun"),
+        [import.meta.path, "--client", String(s.port), String(duration), String(connections)],
+        { encoding: "utf8", timeout: (duration + 30) * 1000 },
+      );
+      const wall = (performance.now() - t0) / 1000;
+      const cpu = cpuSeconds(s.p.pid!) - c0;
+      const { ok, failed } = JSON.parse(r.stdout.trim().split("\n").pop() || '{"ok":0,"failed":-1}');
+      results.get(s.row.id)!.push({ rps: ok / Math.min(wall, duration), perCpu: cpu > 0 ? ok / cpu : 0, failed });
+    }
+  }
+  const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+  const base = results.get("plain")!;
+  const baseRps = median(base.map((x) => x.rps));
+  const baseCpu = median(base.map((x) => x.perCpu));
+  console.log(
+    `Bun ${
+      spawnSync(bin("bun"), ["--version"], { encoding: "utf8" }).stdout.trim()
+    }; ${rounds} rounds × ${duration} s, ${connections} keep-alive fetch loops (client: Bun fetch with alice's certificate), medians\n`,
+  );
+  console.log("| connector | req/s | req per server CPU-s | failed | req/s ratio | per-CPU ratio |");
+  console.log("|---|---:|---:|---:|---:|---:|");
+  for (const row of rows) {
+    const xs = results.get(row.id)!;
+    const rps = median(xs.map((x) => x.rps));
+    const perCpu = median(xs.map((x) => x.perCpu));
+    const failed = xs.reduce((a, x) => a + x.failed, 0);
+    console.log(
+      `| ${row.label} | ${fmt(rps)} | ${fmt(perCpu)} | ${failed} | ${(rps / baseRps).toFixed(2)} | ${
+        (perCpu / baseCpu).toFixed(2)
+      } |`,
+    );
+  }
+} finally {
+  for (const s of running) s.p.kill("SIGTERM");
+  rmSync(work, { recursive: true, force: true });
+}

@@ -1,0 +1,125 @@
+#!/usr/bin/env bun
+/**
+ * server.workers: one bobcat with 1 worker (today's single process) against one with 2 workers
+ * (a primary and two processes sharing the port with SO_REUSEPORT), the same hello-world handler,
+ * measured side by side with wrk in one run, rounds interleaved. Prints total req/s and requests
+ * per server CPU-second (the whole process tree: primary and workers), and the 2-worker/1-worker
+ * ratios. Goal: per CPU-second >= 0.9 (a second worker costs next to nothing per request); total
+ * req/s grows with the cores left free (on a 2-core machine wrk takes one of them).
+ *
+ *   bun bench/workers.ts [--rounds 3] [--duration 8] [--connections 32] [--runtime bun|deno] [--tls]
+ */
+import { type ChildProcess, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bin, cpuSeconds, freePort, median, option, ROOT, startServer } from "./lib.ts";
+
+const rounds = Number(option("--rounds", "3"));
+const duration = Number(option("--duration", "8"));
+const connections = Number(option("--connections", "32"));
+const runtime = option("--runtime", "bun");
+const tls = process.argv.includes("--tls");
+const pki = join(ROOT, "tests/fixtures/pki");
+
+if (spawnSync("wrk", ["--version"]).error) {
+  console.error("wrk is needed: apt-get install wrk");
+  process.exit(2);
+}
+
+function wrk(url: string, pid: number) {
+  spawnSync("wrk", ["-t1", "-c8", "-d2s", url]); // warm-up
+  const c0 = cpuSeconds(pid);
+  const r = spawnSync("wrk", ["-t1", `-c${connections}`, `-d${duration}s`, url], { encoding: "utf8" });
+  const cpu = cpuSeconds(pid) - c0;
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? 0);
+  const total = Number(/(\d+) requests in/.exec(r.stdout)?.[1] ?? 0);
+  return { rps, perCpu: cpu > 0 ? total / cpu : 0 };
+}
+
+const work = mkdtempSync(join(tmpdir(), "bobcat-bench-workers-"));
+writeFileSync(
+  join(work, "hello.ts"),
+  `export default { fetch: () => new Response("Hello, world", { headers: { "content-type": "text/plain" } }) };\n`,
+);
+
+async function bobcat(workers: number): Promise<{ p: ChildProcess; url: string }> {
+  const port = await freePort();
+  const file = join(work, `server-${workers}.yaml`);
+  writeFileSync(
+    file,
+    `logging: { level: warn, components: { connector: info, workers: info } }
+server:
+  workers: ${workers}
+  services:
+    - connectors:
+        - port: ${port}
+          address: 127.0.0.1
+          maxThreads: 1000
+${
+      tls
+        ? `          SSLEnabled: true
+          sslHostConfigs:
+            - certificates:
+                - certificateFile: ${pki}/localhost-rsa.pem
+                  certificateKeyFile: ${pki}/localhost-rsa-key.pem`
+        : ""
+    }
+      engine:
+        defaultHost: localhost
+        hosts:
+          - name: localhost
+            contexts:
+              - path: ""
+                handler: hello.ts
+                sessionTrackingModes: []
+`,
+  );
+  const cli = join(ROOT, "src/cli/main.ts");
+  const cmd = runtime === "deno"
+    ? [bin("deno"), "run", "-A", "--quiet", `--config=${join(ROOT, "deno.json")}`, cli, "run", "--config", file]
+    : [bin("bun"), cli, "run", "--config", file];
+  const { p } = await startServer(cmd, workers > 1 ? /all \d+ workers ready/ : /listening on/);
+  return { p, url: `${tls ? "https" : "http"}://127.0.0.1:${port}/` };
+}
+
+const one = await bobcat(1);
+const two = await bobcat(2).catch((e) => {
+  one.p.kill("SIGTERM");
+  rmSync(work, { recursive: true, force: true });
+  throw e;
+});
+const rows: Record<string, { rps: number[]; perCpu: number[] }> = {
+  "1 worker": { rps: [], perCpu: [] },
+  "2 workers": { rps: [], perCpu: [] },
+};
+try {
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, s] of [["1 worker", one], ["2 workers", two]] as const) {
+      const m = wrk(s.url, s.p.pid!);
+      rows[name]!.rps.push(m.rps);
+      rows[name]!.perCpu.push(m.perCpu);
+      console.error(`round ${r + 1} ${name}: ${m.rps.toFixed(0)} req/s, ${m.perCpu.toFixed(0)} req per CPU-s`);
+    }
+  }
+} finally {
+  one.p.kill("SIGTERM");
+  two.p.kill("SIGTERM");
+  await new Promise((r) => setTimeout(r, 1500));
+  rmSync(work, { recursive: true, force: true });
+}
+
+const med = (name: string) => ({ rps: median(rows[name]!.rps), perCpu: median(rows[name]!.perCpu) });
+const a = med("1 worker");
+const b = med("2 workers");
+console.log(
+  `\nserver.workers on ${runtime}, ${
+    tls ? "HTTPS" : "plain HTTP"
+  } keep-alive hello, wrk -t1 -c${connections}, ${rounds} rounds of ${duration}s (medians)`,
+);
+console.log(`| | req/s | req per server CPU-s |\n|---|---:|---:|`);
+console.log(`| workers: 1 | ${a.rps.toFixed(0)} | ${a.perCpu.toFixed(0)} |`);
+console.log(`| workers: 2 | ${b.rps.toFixed(0)} | ${b.perCpu.toFixed(0)} |`);
+console.log(
+  `| 2 / 1 | ${(b.rps / a.rps).toFixed(2)}× | ${(b.perCpu / a.perCpu).toFixed(2)}× (goal ≥ 0.9) |`,
+);

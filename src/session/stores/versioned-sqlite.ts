@@ -1,0 +1,240 @@
+/**
+ * The shared consistency mode on an SQLite file: the store that the worker processes of one
+ * machine (`server.workers`) share. SQLite in WAL mode (set when the data source opens) lets
+ * readers go on while one process writes; busy_timeout makes writers wait for each other. Every
+ * conditional write is one statement with RETURNING (no read-then-write transaction that could
+ * fail to upgrade its lock), and the expiry sweep is one DELETE ... RETURNING, so each expired
+ * session is handed to exactly one process.
+ *
+ * The file is bobcat's own (embedded), so start-up creates the table, the version column and the
+ * expiry index when they are missing. A file on a network file system is not supported (SQLite's
+ * locks do not hold there): several machines need PostgreSQL, MySQL/MariaDB or Redis.
+ */
+import { type SQL, sql } from "drizzle-orm";
+import type { DrizzleDatabase, SqlConnection } from "../../datasource/drivers.ts";
+import { BobcatError } from "../../util/errors.ts";
+import type { StoreManager } from "../store.ts";
+import { applicationName, type DataSourceStore } from "./data-source-store.ts";
+import { createTableSql, namesFor, type SessionTableNames } from "./session-table.ts";
+import { StoreUnavailableError } from "./store-base.ts";
+import {
+  counted,
+  newCounters,
+  type StoreCounters,
+  type StoredVersion,
+  type VersionedStore,
+  type VersionedWrite,
+} from "./versioned.ts";
+
+type Row = unknown[];
+
+export class VersionedSqliteStore implements VersionedStore {
+  readonly counters: StoreCounters = newCounters();
+  private readonly n: SessionTableNames;
+  private manager: StoreManager | null = null;
+
+  constructor(private readonly inner: DataSourceStore, private readonly version = "version") {
+    this.n = namesFor("sqlite", inner.names);
+  }
+
+  setManager(manager: StoreManager): void {
+    this.manager = manager;
+    this.inner.setManager(manager);
+  }
+
+  private get app(): string {
+    return applicationName(this.manager!.name);
+  }
+
+  private id(name: string): SQL {
+    return sql`${sql.identifier(name)}`;
+  }
+
+  private get t(): SQL {
+    return this.id(this.n.sessionTable);
+  }
+
+  private where(id: string): SQL {
+    return sql`${this.id(this.n.sessionAppCol)} = ${this.app} AND ${this.id(this.n.sessionIdCol)} = ${id}`;
+  }
+
+  private async all(conn: SqlConnection, q: SQL): Promise<Row[]> {
+    return await conn.run((db: DrizzleDatabase) => db.all(q)) as Row[];
+  }
+
+  private async op<T>(what: string, kind: "reads" | "writes", fn: (conn: SqlConnection) => Promise<T>): Promise<T> {
+    try {
+      return await counted(this.counters, kind, async () => fn(await this.inner.dataSource.connection()));
+    } catch (err) {
+      if (err instanceof BobcatError) throw err;
+      const cause = (err as { cause?: unknown }).cause;
+      const detail = cause instanceof Error ? cause.message : (err as Error)?.message ?? String(err);
+      throw new StoreUnavailableError(`${this}: ${what} failed: ${detail}`, err);
+    }
+  }
+
+  /** Creates what is missing (table, version column, expiry index), then DataSourceStore's checks. */
+  async start(): Promise<void> {
+    const conn = await this.inner.dataSource.connection();
+    const q = (s: string) => `"${s}"`;
+    await conn.execute(createTableSql("sqlite", this.inner.names, true));
+    const columns = await this.all(conn, sql`SELECT name FROM pragma_table_info(${this.n.sessionTable})`);
+    if (!columns.some((r) => String(r[0]).toLowerCase() === this.version.toLowerCase())) {
+      try {
+        await conn.execute(
+          `ALTER TABLE ${q(this.n.sessionTable)} ADD COLUMN ${q(this.version)} integer NOT NULL DEFAULT 0`,
+        );
+      } catch (err) {
+        // Another worker added it at the same moment.
+        if (!/duplicate column/i.test(String((err as Error)?.message))) throw err;
+      }
+    }
+    await conn.execute(
+      `CREATE INDEX IF NOT EXISTS ${q(`${this.n.sessionTable.replace(/\$/g, "_")}_expiry`)} ON ${
+        q(this.n.sessionTable)
+      } (${q(this.n.sessionAppCol)}, ${q(this.n.sessionLastAccessedCol)})`,
+    );
+    await this.inner.start();
+  }
+
+  stop(): Promise<void> {
+    return this.inner.stop();
+  }
+
+  private bytes(d: unknown): Uint8Array {
+    const b = d as Uint8Array;
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  }
+
+  fetch(id: string, known?: number): Promise<StoredVersion | null> {
+    return this.op(`reading session [${id}]`, "reads", async (conn) => {
+      const v = this.id(this.version);
+      const rows = await this.all(
+        conn,
+        sql`SELECT ${v}, ${this.id(this.n.sessionLastAccessedCol)}, ${
+          this.id(this.n.sessionMaxInactiveCol)
+        }, CASE WHEN ${v} = ${known ?? -1} THEN NULL ELSE ${this.id(this.n.sessionDataCol)} END FROM ${this.t} WHERE ${
+          this.where(id)
+        } AND ${this.id(this.n.sessionValidCol)} = '1'`,
+      );
+      const row = rows[0];
+      if (!row) return null;
+      return {
+        version: Number(row[0]),
+        lastAccess: Number(row[1]),
+        maxInactive: Number(row[2]),
+        ...(row[3] ? { data: this.bytes(row[3]) } : {}),
+      };
+    });
+  }
+
+  private insert(w: VersionedWrite, version: number): SQL {
+    const n = this.n;
+    const cols = sql.join(
+      [n.sessionIdCol, n.sessionAppCol, n.sessionValidCol, n.sessionMaxInactiveCol, n.sessionLastAccessedCol]
+        .concat([n.sessionDataCol, this.version])
+        .map((c) => this.id(c)),
+      sql`, `,
+    );
+    return sql`INSERT OR IGNORE INTO ${this.t} (${cols}) VALUES (${w.id}, ${this.app}, '1', ${w.maxInactive}, ${w.lastAccess}, ${
+      this.bytes(w.data)
+    }, ${version}) RETURNING ${this.id(this.version)}`;
+  }
+
+  create(w: VersionedWrite): Promise<boolean> {
+    return this.op(`creating session [${w.id}]`, "writes", async (conn) => {
+      return (await this.all(conn, this.insert(w, 1))).length === 1;
+    });
+  }
+
+  replace(w: VersionedWrite, expected: number): Promise<number | null> {
+    return this.op(`writing session [${w.id}]`, "writes", async (conn) => {
+      const n = this.n;
+      const v = this.id(this.version);
+      const la = this.id(n.sessionLastAccessedCol);
+      const rows = await this.all(
+        conn,
+        sql`UPDATE ${this.t} SET ${this.id(n.sessionDataCol)} = ${this.bytes(w.data)}, ${
+          this.id(n.sessionMaxInactiveCol)
+        } = ${w.maxInactive}, ${la} = MAX(${la}, ${w.lastAccess}), ${v} = ${v} + 1 WHERE ${
+          this.where(w.id)
+        } AND ${v} = ${expected} RETURNING ${v}`,
+      );
+      if (rows.length === 1) return Number(rows[0]![0]);
+      this.counters.conflicts++;
+      return null;
+    });
+  }
+
+  rename(oldId: string, w: VersionedWrite, expected: number): Promise<number | null> {
+    return this.op(`renaming session [${oldId}]`, "writes", async (conn) => {
+      const gone = Symbol("conflict");
+      try {
+        // BEGIN IMMEDIATE: the write lock first, so the two statements never need to upgrade one.
+        return await conn.transaction(async (tx: DrizzleDatabase) => {
+          const del = await tx.all(
+            sql`DELETE FROM ${this.t} WHERE ${this.where(oldId)} AND ${
+              this.id(this.version)
+            } = ${expected} RETURNING 1`,
+          ) as Row[];
+          if (del.length !== 1) throw gone;
+          const ins = await tx.all(this.insert(w, expected + 1)) as Row[];
+          if (ins.length !== 1) {
+            throw new BobcatError("session.idInUse", `${this}: session id [${w.id}] is already stored`);
+          }
+          return expected + 1;
+        });
+      } catch (err) {
+        if (err !== gone) throw err;
+        this.counters.conflicts++;
+        return null;
+      }
+    });
+  }
+
+  touch(id: string, lastAccess: number): Promise<void> {
+    return this.op(`touching session [${id}]`, "writes", async (conn) => {
+      const la = this.id(this.n.sessionLastAccessedCol);
+      await conn.run((db: DrizzleDatabase) =>
+        db.run(sql`UPDATE ${this.t} SET ${la} = ${lastAccess} WHERE ${this.where(id)} AND ${la} < ${lastAccess}`)
+      );
+    });
+  }
+
+  remove(id: string): Promise<void> {
+    return this.op(`removing session [${id}]`, "writes", async (conn) => {
+      await conn.run((db: DrizzleDatabase) => db.run(sql`DELETE FROM ${this.t} WHERE ${this.where(id)}`));
+    });
+  }
+
+  claimExpired(now: number, limit: number): Promise<{ id: string; data: Uint8Array | null }[]> {
+    return this.op("claiming expired sessions", "writes", async (conn) => {
+      const idCol = this.id(this.n.sessionIdCol);
+      const appCol = this.id(this.n.sessionAppCol);
+      const la = this.id(this.n.sessionLastAccessedCol);
+      const mi = this.id(this.n.sessionMaxInactiveCol);
+      // One statement: whichever process runs it first takes each row; the others find none.
+      const rows = await this.all(
+        conn,
+        sql`DELETE FROM ${this.t} WHERE ${appCol} = ${this.app} AND ${idCol} IN (SELECT ${idCol} FROM ${this.t} WHERE ${appCol} = ${this.app} AND ${mi} > 0 AND ${la} + ${mi} * 1000 <= ${now} LIMIT ${limit}) RETURNING ${idCol}, ${
+          this.id(this.n.sessionDataCol)
+        }`,
+      );
+      return rows.map((r) => ({ id: String(r[0]), data: r[1] ? this.bytes(r[1]) : null }));
+    });
+  }
+
+  count(): Promise<number> {
+    return this.op("counting sessions", "reads", async (conn) => {
+      const rows = await this.all(
+        conn,
+        sql`SELECT count(*) FROM ${this.t} WHERE ${this.id(this.n.sessionAppCol)} = ${this.app}`,
+      );
+      return Number(rows[0]?.[0] ?? 0);
+    });
+  }
+
+  toString(): string {
+    return String(this.inner);
+  }
+}

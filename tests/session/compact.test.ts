@@ -1,0 +1,181 @@
+/**
+ * The compact forms that keep sessions cheap: attributes in a flat array up to 8 and a Map beyond,
+ * the manager file written session by session (the same bytes as the record encoder) and read
+ * through windows of the file, the native CRC-32, the statistics rings, pooled id bytes.
+ */
+import { describe, expect, test } from "bun:test";
+import { SessionIdGenerator } from "../../src/session/id-generator.ts";
+import { StandardManager } from "../../src/session/index.ts";
+import {
+  decodeSessionFile,
+  decodeSessionFileFrames,
+  encodeSessionFile,
+  SessionFileBuilder,
+  type SessionRecord,
+} from "../../src/session/record.ts";
+import { SessionStatistics } from "../../src/session/stats.ts";
+import { crc32, crc32js } from "../../src/session/wire.ts";
+import { recorder } from "./helpers.ts";
+
+async function started(): Promise<StandardManager> {
+  const m = new StandardManager({ name: "/compact" });
+  await m.start();
+  return m;
+}
+
+describe("attributes", () => {
+  test("past 8 attributes the order, values, replacement and removal behave as one map", async () => {
+    const m = await started();
+    const events: string[] = [];
+    m.addListener(recorder(events));
+    const s = m.createSession();
+    const model = new Map<string, unknown>();
+    const set = (k: string, v: unknown) => {
+      s.setAttribute(k, v);
+      model.set(k, v);
+    };
+    for (let i = 0; i < 20; i++) {
+      set(`a${i}`, i);
+      // Every step, in both forms: same names in the same order, same values.
+      expect(s.getAttributeNames()).toEqual([...model.keys()]);
+    }
+    set("a3", "three"); // replaced in place: order kept
+    s.removeAttribute("a0");
+    model.delete("a0");
+    set("a0", 0); // re-added: goes last
+    expect(s.getAttributeNames()).toEqual([...model.keys()]);
+    for (const [k, v] of model) expect(s.getAttribute(k)).toBe(v);
+    expect(events.filter((e) => e.startsWith("added:"))).toHaveLength(21);
+    expect(events.filter((e) => e.startsWith("replaced:"))).toHaveLength(1);
+
+    const small = m.createSession();
+    small.setAttribute("x", 1);
+    small.setAttribute("y", 2);
+    small.removeAttribute("x");
+    small.removeAttribute("y");
+    expect(small.getAttributeNames()).toEqual([]);
+    expect(small.getAttribute("x")).toBeUndefined();
+    small.setAttribute("z", { deep: [1] });
+    expect(small.getAttribute("z")).toEqual({ deep: [1] });
+
+    events.length = 0;
+    s.invalidate();
+    // Unbinding events for every attribute, and nothing left afterwards.
+    expect(events.filter((e) => e.startsWith("removed:"))).toHaveLength(20);
+    await m.stop();
+  });
+});
+
+describe("manager file", () => {
+  const records: SessionRecord[] = Array.from({ length: 50 }, (_, i) => ({
+    id: `ID${i}`,
+    creationTime: 1735732800000 + i,
+    lastAccessedTime: 1735732801000 + i,
+    thisAccessedTime: 1735732802000 + i,
+    maxInactiveInterval: i - 10,
+    isNew: i % 2 === 0,
+    isValid: true,
+    authType: i % 3 === 0 ? "FORM" : null,
+    principal: i % 3 === 0 ? { name: `u${i}`, roles: ["a", "ü"] } : null,
+    attributes: Array.from({ length: i % 12 }, (_, k) => ({
+      name: k === 1 ? "naïve" : `k${k}`,
+      frame: Uint8Array.from({ length: k * 30 }, (_, j) => (j * 7 + i) & 0xff),
+    })),
+  }));
+
+  test("built session by session, it is byte for byte what the record encoder writes", () => {
+    const out = new SessionFileBuilder(records.length);
+    for (const r of records) {
+      for (const a of r.attributes) {
+        out.frame.reset();
+        out.frame.bytes(a.frame);
+        out.addAttribute(a.name);
+      }
+      out.endRecord(r);
+    }
+    expect(out.finish()).toEqual(encodeSessionFile(records));
+  });
+
+  test("a builder that is given fewer sessions than announced refuses to finish", () => {
+    const out = new SessionFileBuilder(2);
+    out.endRecord(records[0]!);
+    expect(() => out.finish()).toThrow(/1 session record\(s\) written, 2 announced/);
+  });
+
+  test("read through windows, every record and frame is what the copying decoder gives", () => {
+    const bytes = encodeSessionFile(records);
+    const copied = decodeSessionFile(bytes);
+    const windows = decodeSessionFileFrames(bytes);
+    expect(windows).toHaveLength(copied.length);
+    windows.forEach((w, i) => {
+      const { attributes, ...head } = w;
+      const { attributes: expectedAttributes, ...expectedHead } = copied[i]!;
+      expect(head).toEqual(expectedHead);
+      expect(attributes.map((a) => a.name)).toEqual(expectedAttributes.map((a) => a.name));
+      attributes.forEach((a, k) => {
+        const frame = expectedAttributes[k]!.frame;
+        expect(a.frame.remaining).toBe(frame.length);
+        expect(Uint8Array.from({ length: frame.length }, () => a.frame.u8())).toEqual(Uint8Array.from(frame));
+      });
+    });
+  });
+
+  test("a damaged record is reported with its number, from the windowed reader too", () => {
+    const bytes = encodeSessionFile(records.slice(0, 3));
+    // Break the second record's flags and fix the checksum, so the structural check sees it.
+    const copy = bytes.slice();
+    const second = decodeSessionFile(bytes)[1]!;
+    const flagsAt = copy.indexOf(0x49, 20); // "I" of "ID1"
+    expect(flagsAt).toBeGreaterThan(0);
+    copy[flagsAt + 3 + 24 + 1] = 0xf0; // "ID1", three f64, the zigzag timeout (one byte), then the flags
+    new DataView(copy.buffer).setUint32(copy.length - 4, crc32(copy.subarray(0, copy.length - 4)));
+    expect(() => decodeSessionFileFrames(copy)).toThrow(/session #2: unknown session flags 0xf0/);
+    expect(second.id).toBe("ID1");
+  });
+});
+
+test("CRC-32: the runtime's zlib and the table agree on every size", () => {
+  for (const n of [0, 1, 255, 256, 257, 4096, 65536]) {
+    const b = crypto.getRandomValues(new Uint8Array(n));
+    expect(crc32(b)).toBe(crc32js(b));
+  }
+  expect(crc32(new TextEncoder().encode("123456789".repeat(40)))).toBe(
+    crc32js(new TextEncoder().encode("123456789".repeat(40))),
+  );
+  expect(crc32js(new TextEncoder().encode("123456789"))).toBe(0xcbf43926);
+});
+
+test("statistics keep the last 100 creations and expirations", () => {
+  const stats = new SessionStatistics();
+  for (let i = 0; i < 150; i++) stats.recordCreated(1000 * i);
+  for (let i = 0; i < 120; i++) stats.recordExpired(200000 + 1000 * i, i < 20 ? 0 : 200000 + 1000 * i - 10000);
+  const s = stats.snapshot(400000, 3, -1);
+  // Created: the last 100 span 50 s..149 s, now is 400 s: 100 per 350 s.
+  expect(s.sessionCreateRate).toBe(Math.trunc((60000 * 100) / (400000 - 50000)));
+  // Expired: the last 100 all lived 10 s (the first 20, which lived longer, fell out).
+  expect(s.sessionAverageAliveTime).toBe(10);
+  expect(s.sessionMaxAliveTime).toBe(219);
+  expect(s.expiredSessions).toBe(120);
+  expect(s.sessionCounter).toBe(123);
+});
+
+test("ids drawn from the shared pool stay distinct upper-case hex across refills and lengths", () => {
+  const short = new SessionIdGenerator();
+  const long = new SessionIdGenerator();
+  long.sessionIdLength = 1024; // the longest that comes from the pool
+  const huge = new SessionIdGenerator();
+  huge.sessionIdLength = 1025; // drawn on its own
+  const seen = new Set<string>();
+  for (let i = 0; i < 600; i++) {
+    for (const [g, len] of [[short, 16], [long, 1024], [huge, 1025]] as const) {
+      if (g !== short && i % 50 !== 0) continue;
+      const id = g.generate();
+      expect(id).toMatch(/^[0-9A-F]+$/);
+      expect(id).toHaveLength(2 * len);
+      seen.add(id);
+    }
+  }
+  expect(seen.size).toBe(600 + 12 + 12);
+  // Bytes are uniform enough that every hex digit turns up in a few hundred ids.
+  expect(new Set([...seen].join("")).size).toBe(16);
+});
