@@ -462,3 +462,96 @@ server:
     }
   });
 });
+
+describe("RewriteValve and the synchronous fast path (Engine.handleSync)", () => {
+  const sync = async (engine: Engine, path: string, host = "localhost:8080"): Promise<Response> =>
+    await engine.handleSync(new Request(`http://${host}${path}`, { headers: { host } }), http, {
+      remoteAddr: "127.0.0.1",
+      remotePort: 40000,
+    });
+
+  async function plainEngine(
+    hostValves: string,
+    contexts = '[{ path: "", handler: app:snoop }, { path: /sub, handler: app:snoop }]',
+  ): Promise<Engine> {
+    const config = loadConfigText(
+      "/c/server.yaml",
+      `
+server:
+  services:
+    - connectors: [{ port: 8080 }]
+      engine:
+        defaultHost: localhost
+        hosts:
+          - name: localhost
+            valves: ${hostValves}
+            contexts: ${contexts}
+`,
+      { env: {} },
+    );
+    const engine = new Engine(config.server.services[0]!, {
+      strictServletCompliance: false,
+      baseDir: "/c",
+      platform: SERVER_PLATFORM,
+      handlers,
+    });
+    await engine.start();
+    return engine;
+  }
+
+  test("a handler context without valves is direct; a host's or context's RewriteValve makes it not", async () => {
+    const plain = await plainEngine("[]");
+    const host = await engineFor("RewriteRule ^/old/(.*)$ /new/$1", "host");
+    const context = await engineFor("RewriteRule ^/old/(.*)$ /new/$1", "context");
+    try {
+      expect(plain.contexts.map((c) => c.direct)).toEqual([true, true]);
+      expect(host.contexts.map((c) => c.direct)).toEqual([false]);
+      expect(context.contexts.map((c) => c.direct)).toEqual([false]);
+      for (const engine of [host, context]) {
+        const res = await sync(engine, "/old/x?q=1");
+        expect(res.status).toBe(200);
+        const got = await res.json();
+        expect([got.uri, got.path, got.query]).toEqual(["/new/x", "/new/x", "q=1"]);
+      }
+      const refused = await engineFor("RewriteRule ^/blocked$ - [F]", "host");
+      try {
+        expect((await sync(refused, "/blocked")).status).toBe(403);
+        expect((await sync(refused, "/open")).status).toBe(200);
+      } finally {
+        await refused.stop();
+      }
+    } finally {
+      await Promise.all([plain.stop(), host.stop(), context.stop()]);
+    }
+  });
+
+  test("the host's ErrorReportValve renders the boundary's 400 and the no-context 404 on the fast path too", async () => {
+    const onlySub = "[{ path: /sub, handler: app:snoop }]";
+    const engine = await plainEngine(
+      "[{ className: ErrorReportValve, showReport: false, showServerInfo: false }]",
+      onlySub,
+    );
+    try {
+      // The valve is also the contexts' ErrorReportValve: they are not direct; the boundary answers either way.
+      expect(engine.contexts.map((c) => c.direct)).toEqual([false]);
+      const plain = await plainEngine("[]", onlySub);
+      try {
+        expect(plain.contexts.map((c) => c.direct)).toEqual([true]);
+        for (const e of [engine, plain]) {
+          const bad = await sync(e, "/a%2Fb");
+          expect(bad.status).toBe(400);
+          // showReport false: the page leaves the message out.
+          expect((await bad.text()).includes("Bad Request:")).toBe(e === plain);
+          const missing = await sync(e, "/nothing");
+          expect(missing.status).toBe(404);
+          expect((await missing.text()).includes("The requested resource")).toBe(e === plain);
+          expect((await sync(e, "/sub/x")).status).toBe(200);
+        }
+      } finally {
+        await plain.stop();
+      }
+    } finally {
+      await engine.stop();
+    }
+  });
+});
