@@ -297,7 +297,10 @@ export interface LatencyProxy {
   close(): Promise<void>;
 }
 
-/** A TCP proxy to 127.0.0.1:`target` that delays every chunk by `delayMs` (order kept). */
+/**
+ * A TCP proxy to 127.0.0.1:`target` that delays every chunk by `delayMs`. Order is kept even when
+ * the delay is lowered: a chunk never overtakes one that arrived before it.
+ */
 export async function startLatencyProxy(target: number, delayMs: number): Promise<LatencyProxy> {
   const sockets = new Set<Socket>();
   const proxy: LatencyProxy = {
@@ -310,12 +313,24 @@ export async function startLatencyProxy(target: number, delayMs: number): Promis
       }),
   };
   const pipe = (from: Socket, to: Socket) => {
-    from.on("data", (chunk) => {
-      const d = proxy.delayMs;
-      if (d <= 0) to.write(chunk);
-      else setTimeout(() => !to.destroyed && to.write(chunk), d);
-    });
-    from.on("close", () => setTimeout(() => to.destroy(), proxy.delayMs));
+    const queue: { due: number; chunk: Buffer | null }[] = [];
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const drain = () => {
+      timer = null;
+      while (queue.length && queue[0]!.due <= Date.now()) {
+        const { chunk } = queue.shift()!;
+        if (to.destroyed) continue;
+        if (chunk) to.write(chunk);
+        else to.destroy();
+      }
+      if (queue.length) timer = setTimeout(drain, Math.max(0, queue[0]!.due - Date.now()));
+    };
+    const push = (chunk: Buffer | null) => {
+      queue.push({ due: Date.now() + Math.max(0, proxy.delayMs), chunk });
+      if (!timer) drain();
+    };
+    from.on("data", (chunk: Buffer) => push(chunk));
+    from.on("close", () => push(null));
     from.on("error", () => to.destroy());
   };
   const server: Server = createServer((client) => {
