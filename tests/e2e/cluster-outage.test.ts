@@ -204,6 +204,29 @@ describe("bobcat check opens each engine and checks its layout", () => {
     90000,
   );
 
+  test(
+    "a MariaDB table without the version column, a PostgreSQL one without a Tomcat column: the attribute and the ALTER TABLE",
+    async () => {
+      const m = await setup("mariadb", "deno", maria.url);
+      maria.sql(`ALTER TABLE ${m.table} DROP COLUMN version`);
+      const r = await runCli("deno", ["check", "--config", `${m.base}/server.yaml`, "--base", m.base], {
+        timeoutMs: 60000,
+      });
+      expect(r.code).toBe(1);
+      expect(r.output).toContain("the version column [version] is missing");
+      expect(r.output).toContain(`ALTER TABLE \`${m.table}\` ADD COLUMN \`version\` bigint NOT NULL DEFAULT 0`);
+      const p = await setup("postgres", "bun", pg.url);
+      pg.psql(`ALTER TABLE ${p.table} DROP COLUMN lastaccess`);
+      const r2 = await runCli("bun", ["check", "--config", `${p.base}/server.yaml`, "--base", p.base], {
+        timeoutMs: 60000,
+      });
+      expect(r2.code).toBe(1);
+      expect(r2.output).toContain(`table [${p.table}] has no column [lastaccess] (sessionLastAccessedCol)`);
+      expect(r2.output).toContain(`ALTER TABLE "${p.table}" ADD COLUMN "lastaccess" bigint NOT NULL DEFAULT 0;`);
+    },
+    90000,
+  );
+
   test("Redis keys that are not a bobcat layout stop the check, naming keyPrefix", async () => {
     const { base, table } = await setup("redis", "bun", redis.url);
     redis.cli("SET", `${table}:{/Catalina/localhost/}:exp`, "something else");
