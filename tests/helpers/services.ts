@@ -6,7 +6,7 @@
  * bounded.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -149,8 +149,14 @@ export async function startMariaDb(): Promise<MariaDbServer> {
     user = ["--user=mysql"];
   }
   const data = join(dir, "data");
+  // Its own temporary directory: servers started at once (other test files) share /tmp, and
+  // their bootstrap temporary tables can collide there.
+  const tmp = join(dir, "tmp");
+  mkdirSync(tmp);
+  if (asRoot) chownSync(tmp, statSync(dir).uid, statSync(dir).gid);
   const r = spawnSync(installDb, [
     `--datadir=${data}`,
+    `--tmpdir=${tmp}`,
     ...user,
     "--auth-root-authentication-method=normal",
     "--skip-test-db",
@@ -165,6 +171,7 @@ export async function startMariaDb(): Promise<MariaDbServer> {
     proc = spawn(mariadbd, [
       "--no-defaults",
       `--datadir=${data}`,
+      `--tmpdir=${tmp}`,
       ...user,
       `--port=${port}`,
       "--bind-address=127.0.0.1",
