@@ -5,7 +5,8 @@
  * on where it was; the manager app shows the store (sessions stored, pending writes, conflicts
  * resolved, last error). A store behind a latency proxy keeps the server serving, and the
  * operations waiting on it stay within storeBacklogLimit (past it, 503 at once) and are visible.
- * `bobcat check` opens each engine and checks its table or key layout.
+ * A change of session id moves the stored session. `bobcat check` opens each engine and checks
+ * its table or key layout.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
@@ -23,6 +24,10 @@ import {
 const APP = `export default { fetch(req, ctx) {
   const url = new URL(req.url);
   if (url.pathname === "/health") return new Response("ok");
+  if (url.pathname === "/login") {
+    ctx.getSession(false);
+    return Response.json({ id: ctx.changeSessionId() });
+  }
   if (url.pathname === "/inc") {
     const s = ctx.getSession();
     const n = (s.getAttribute("n") ?? 0) + 1;
@@ -181,6 +186,34 @@ describe("shared sessions when the store goes away and comes back", () => {
       },
       90000,
     );
+  }
+});
+
+describe("a change of session id in shared mode", () => {
+  for (const [engine, runtime] of [["postgres", "bun"], ["mariadb", "deno"]] as [Engine, Runtime][]) {
+    test(`${engine} (${runtime}): the stored session moves to the new id, the old id finds nothing`, async () => {
+      const { base, port } = await setup(engine, runtime, engine === "postgres" ? pg.url : maria.url);
+      const server = await startBobcat({
+        runtime,
+        base,
+        args: ["run", "--config", `${base}/server.yaml`, "--base", base],
+      });
+      const get = async (path: string, id?: string) =>
+        (await (await fetch(`http://127.0.0.1:${port}${path}`, id ? { headers: { cookie: `JSESSIONID=${id}` } } : {}))
+          .json()) as { id: string; n: number };
+      try {
+        const first = await get("/inc");
+        expect((await get("/inc", first.id)).n).toBe(2);
+        const { id } = await get("/login", first.id);
+        expect(id).not.toBe(first.id);
+        expect(await get("/inc", id)).toEqual({ id, n: 3 });
+        const old = await get("/inc", first.id);
+        expect(old.n).toBe(1);
+        expect(old.id).not.toBe(first.id);
+      } finally {
+        await server.stop();
+      }
+    }, 60000);
   }
 });
 
