@@ -8,10 +8,11 @@
  * PostgreSQL, MariaDB and Redis are started like the tests start them (Debian `postgresql`,
  * `mariadb-server`, `redis-server`).
  *
- *   bun bench/cluster-stores.ts [--seconds 3] [--clients 32] [--runtime bun|deno]
+ *   bun bench/cluster-stores.ts [--seconds 3] [--clients 32] [--runtime bun|deno] [--rounds 1]
+ *     [--only "PostgreSQL,Redis shared"] [--baseline /path/to/other/bobcat/checkout]
  */
 import { writeFileSync } from "node:fs";
-import { cliCommand, freePort, type Runtime, tempDir } from "../tests/helpers/bobcat.ts";
+import { BUN, DENO, freePort, ROOT, type Runtime, tempDir } from "../tests/helpers/bobcat.ts";
 import { startPostgres } from "../tests/helpers/postgres.ts";
 import { startMariaDb, startRedis } from "../tests/helpers/services.ts";
 import { option, startServer } from "./lib.ts";
@@ -20,6 +21,23 @@ const SECONDS = Number(option("--seconds", "3"));
 const CLIENTS = Number(option("--clients", "32"));
 const RUNTIME = option("--runtime", "bun") as Runtime;
 const LATENCY_REQUESTS = 1000;
+const ROUNDS = Number(option("--rounds", "1"));
+/** Another checkout of bobcat (e.g. `git worktree add /tmp/before HEAD~1`), measured in turn with this one. */
+const BASELINE = option("--baseline", "");
+
+interface Result {
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+/** The CLI of the bobcat tree at `root`, on the chosen runtime. */
+function command(root: string, args: string[]): string[] {
+  const cli = `${root}/src/cli/main.ts`;
+  return RUNTIME === "bun"
+    ? [BUN, cli, ...args]
+    : [DENO, "run", "-A", "--quiet", `--config=${root}/deno.json`, cli, ...args];
+}
 
 const APP = `export default { fetch(req, ctx) {
   const s = ctx.getSession();
@@ -62,18 +80,18 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
 }
 
-async function measure(s: Setup) {
+async function measure(s: Setup, root: string): Promise<Result> {
   const base = tempDir("bobcat-bench-");
   const port = await freePort();
   writeFileSync(`${base}/app.ts`, APP);
   writeFileSync(`${base}/server.yaml`, config(port, s));
   const args = ["--config", `${base}/server.yaml`, "--base", base];
   if (s.init) {
-    const [cmd, ...rest] = cliCommand(RUNTIME, ["store", "init", ...args]);
+    const [cmd, ...rest] = command(root, ["store", "init", ...args]);
     const p = Bun.spawnSync([cmd!, ...rest], { stdout: "pipe", stderr: "pipe" });
     if (p.exitCode !== 0) throw new Error(`store init failed: ${p.stderr}`);
   }
-  const { p } = await startServer(cliCommand(RUNTIME, ["run", ...args]));
+  const { p } = await startServer(command(root, ["run", ...args]));
   try {
     const url = `http://127.0.0.1:${port}/`;
     const ids = await sessions(url, CLIENTS);
@@ -147,14 +165,43 @@ try {
     `One bobcat instance on ${RUNTIME}, a read-modify-write increment per request on the client's own session; ` +
       `${CLIENTS} clients for ${SECONDS} s (req/s), then one client for ${LATENCY_REQUESTS} requests (latency).\n`,
   );
+  const only = option("--only", "");
+  const chosen = setups.filter((s, i) => i === 0 || !only || only.split(",").some((o) => s.name.includes(o)));
+  // Every round measures each setup with each tree in turn, so a load that comes and goes on a
+  // shared machine falls on both; the medians of the rounds are printed.
+  const trees: [string, string][] = BASELINE ? [["", ROOT], [" (baseline)", BASELINE]] : [["", ROOT]];
+  const results = new Map<string, Result[]>();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const s of chosen) {
+      for (const [label, root] of round % 2 ? [...trees].reverse() : trees) {
+        const key = s.name + label;
+        try {
+          const r = await measure(s, root);
+          results.set(key, [...(results.get(key) ?? []), r]);
+        } catch (err) {
+          console.log(`${key}: failed: ${(err as Error).message.split("\n")[0]}`);
+        }
+      }
+    }
+  }
+  const median = (rs: Result[], k: keyof Result) => {
+    const v = rs.map((r) => r[k]).sort((a, b) => a - b);
+    return v[v.length >> 1]!;
+  };
+  const summary = (rs: Result[]): Result => ({
+    rps: median(rs, "rps"),
+    p50: median(rs, "p50"),
+    p99: median(rs, "p99"),
+  });
+  const memory = summary(results.get(setups[0]!.name) ?? []);
   const rows: string[][] = [["setup", "req/s", "vs memory", "p50 ms", "p99 ms", "added p50", "added p99"]];
-  let memory: { rps: number; p50: number; p99: number } | null = null;
-  for (const s of setups) {
-    try {
-      const r = await measure(s);
-      memory ??= r;
+  for (const s of chosen) {
+    for (const [label] of s === setups[0] ? [trees[0]!] : trees) {
+      const rs = results.get(s.name + label);
+      if (!rs?.length) continue;
+      const r = summary(rs);
       rows.push([
-        s.name,
+        s.name + label,
         r.rps.toFixed(0),
         `${(r.rps / memory.rps).toFixed(2)}x`,
         r.p50.toFixed(2),
@@ -162,8 +209,6 @@ try {
         `${(r.p50 - memory.p50).toFixed(2)} ms`,
         `${(r.p99 - memory.p99).toFixed(2)} ms`,
       ]);
-    } catch (err) {
-      rows.push([s.name, `failed: ${(err as Error).message.split("\n")[0]}`]);
     }
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));

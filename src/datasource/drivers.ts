@@ -20,6 +20,23 @@ export type Dialect = "sqlite" | "postgres" | "mysql";
 // deno-lint-ignore no-explicit-any
 export type DrizzleDatabase = any;
 
+/** A statement's text in its dialect and its parameters in order. */
+export interface CompiledStatement {
+  sql: string;
+  params: unknown[];
+}
+
+/** drizzle's dialect object, which turns `sql` into text and parameters. */
+interface SqlDialect {
+  sqlToQuery(statement: never): CompiledStatement;
+}
+
+/** What one statement gave: its rows (as objects keyed by column alias) and the rows it changed. */
+export interface SqlResult {
+  rows: Record<string, unknown>[];
+  count: number;
+}
+
 export interface SqlConnection {
   readonly dialect: Dialect;
   /** Runs one operation; on SQLite's single connection, never inside another's transaction. */
@@ -28,6 +45,18 @@ export interface SqlConnection {
   transaction<T>(fn: (tx: DrizzleDatabase) => Promise<T>): Promise<T>;
   /** A raw statement (DDL), without parameters. */
   execute(statement: string): Promise<void>;
+  /**
+   * The text and parameters of a drizzle `sql` statement in this database's dialect (values
+   * made with `sql.placeholder` stay placeholders), so a statement is built once and run many
+   * times with `query`. Server pools (PostgreSQL, MySQL) only.
+   */
+  compile?(statement: unknown): CompiledStatement;
+  /**
+   * One parameterised statement in one round trip, on the server pools. On PostgreSQL it is
+   * prepared once per pooled connection: drizzle's `execute` makes postgres.js send
+   * Parse/Describe and wait for the parameter types before each Bind (two round trips).
+   */
+  query?(text: string, params: unknown[]): Promise<SqlResult>;
   close(): Promise<void>;
 }
 
@@ -248,7 +277,13 @@ class PoolConnection implements SqlConnection {
     private readonly db: DrizzleDatabase,
     private readonly raw: (statement: string) => Promise<unknown>,
     private readonly end: () => Promise<void>,
+    private readonly dialectOf: SqlDialect,
+    readonly query: (text: string, params: unknown[]) => Promise<SqlResult>,
   ) {}
+
+  compile(statement: unknown): CompiledStatement {
+    return this.dialectOf.sqlToQuery(statement as never);
+  }
 
   run<T>(fn: (db: DrizzleDatabase) => Promise<T>): Promise<T> {
     return fn(this.db);
@@ -282,15 +317,31 @@ export async function openPostgres(url: string, options: NetworkOptions, resourc
     ...(options.username !== undefined ? { username: options.username } : {}),
     ...(options.password !== undefined ? { password: options.password } : {}),
   });
-  return new PoolConnection("postgres", drizzle({ client }), (s) => client.unsafe(s), () =>
+  const { PgDialect } = await importDependency(() => import("drizzle-orm/pg-core"), "drizzle-orm", resourceName);
+  // Named prepared statements: Parse/Describe once per pooled connection and statement text,
+  // then Bind/Execute/Sync alone, in one round trip.
+  const query = async (text: string, params: unknown[]): Promise<SqlResult> => {
+    const result = await client.unsafe(text, params as import("postgres").ParameterOrJSON<never>[], { prepare: true });
+    return { rows: result as unknown as Record<string, unknown>[], count: Number(result.count ?? 0) };
+  };
+  return new PoolConnection(
+    "postgres",
+    drizzle({ client }),
+    (s) => client.unsafe(s),
     // Closed after the stores' last writes. A connection that failed during an outage never
     // finishes a graceful end in postgres.js, so connections are terminated at once.
-    client.end({ timeout: 0 }));
+    () => client.end({ timeout: 0 }),
+    new PgDialect(),
+    query,
+  );
 }
 
 /** The part of mysql2/promise used here (the package is optional, so its types may be absent). */
 interface Mysql2 {
-  createPool(options: Record<string, unknown>): { query(sql: string): Promise<unknown>; end(): Promise<void> };
+  createPool(options: Record<string, unknown>): {
+    query(sql: string, values?: unknown[]): Promise<unknown>;
+    end(): Promise<void>;
+  };
 }
 
 export async function openMysql(url: string, options: NetworkOptions, resourceName: string): Promise<SqlConnection> {
@@ -318,5 +369,22 @@ export async function openMysql(url: string, options: NetworkOptions, resourceNa
     ...(options.username !== undefined ? { user: options.username } : {}),
     ...(options.password !== undefined ? { password: options.password } : {}),
   });
-  return new PoolConnection("mysql", drizzle({ client: pool }), (s) => pool.query(s), () => pool.end());
+  const { MySqlDialect } = await importAtRuntime<{ MySqlDialect: new () => SqlDialect }>(
+    "drizzle-orm/mysql-core",
+  );
+  // mysql2's query() sends the statement with its values in it: one round trip.
+  const query = async (text: string, params: unknown[]): Promise<SqlResult> => {
+    const [result] = (await pool.query(text, params)) as [unknown];
+    return Array.isArray(result)
+      ? { rows: result as Record<string, unknown>[], count: result.length }
+      : { rows: [], count: Number((result as { affectedRows?: number }).affectedRows ?? 0) };
+  };
+  return new PoolConnection(
+    "mysql",
+    drizzle({ client: pool }),
+    (s) => pool.query(s),
+    () => pool.end(),
+    new MySqlDialect(),
+    query,
+  );
 }

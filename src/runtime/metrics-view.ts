@@ -10,6 +10,7 @@ import { type LoopLag, type MetricsWriter, type RequestMetrics } from "../core/m
 import type { ConnectorPipeline } from "./connector.ts";
 import type { ConnectorTls } from "./tls-material.ts";
 import type { StoreCounters } from "../session/stores/versioned.ts";
+import { STORE_LATENCY_BUCKETS, storeMetricsOf, type StoreOpStats } from "../session/stores/metered.ts";
 
 export interface MetricsSources {
   version: string;
@@ -167,18 +168,57 @@ export function writeMetrics(out: MetricsWriter, s: MetricsSources): void {
     "Session writes waiting for the store (PersistentManager's backlog).",
     stores.map((x) => [x.l, (x.m as unknown as { pendingWrites: number }).pendingWrites]),
   );
-  // consistency: shared (SharedManager): the versioned store's operations, conflicts and merges.
+  // Every store a manager metered (PersistentManager's Store, SharedManager's versioned store):
+  // operations, failures and latency per operation.
+  const metered = ctxs.flatMap((x) => {
+    let store: unknown;
+    try {
+      store = (x.m as unknown as { store?: unknown }).store;
+    } catch {
+      store = undefined; // a shared manager before its start
+    }
+    const m = storeMetricsOf(store);
+    return m ? [{ l: { ...x.l, store: m.store }, m }] : [];
+  });
+  const perOp = <T>(f: (s: StoreOpStats) => T) =>
+    metered.flatMap((x) => [...x.m.ops].map(([op, st]) => [{ ...x.l, op }, f(st)] as [Record<string, string>, T]));
+  out.gauge(
+    "bobcat_session_store_operations_total",
+    "Store operations that settled, by store class and operation (load, save, remove, keys, size, clear, expire; shared: fetch, create, replace, rename, touch, remove, expire, size).",
+    perOp((st) => st.count),
+    "counter",
+  );
+  out.gauge(
+    "bobcat_session_store_operation_errors_total",
+    "Store operations that failed, by store class and operation.",
+    perOp((st) => st.errors),
+    "counter",
+  );
+  out.gauge(
+    "bobcat_session_store_errors_total",
+    "Store operations that failed, per store.",
+    metered.map((x) => [x.l, [...x.m.ops.values()].reduce((a, st) => a + st.errors, 0)]),
+    "counter",
+  );
+  out.family(
+    "bobcat_session_store_operation_duration_seconds",
+    "histogram",
+    "Time a store operation took, by store class and operation.",
+  );
+  for (const [labels, st] of perOp((st) => st)) {
+    STORE_LATENCY_BUCKETS.forEach((b, i) =>
+      out.sample("bobcat_session_store_operation_duration_seconds_bucket", { ...labels, le: String(b) }, st.buckets[i]!)
+    );
+    out.sample("bobcat_session_store_operation_duration_seconds_bucket", { ...labels, le: "+Inf" }, st.count);
+    out.sample("bobcat_session_store_operation_duration_seconds_sum", labels, st.sum);
+    out.sample("bobcat_session_store_operation_duration_seconds_count", labels, st.count);
+  }
+  // consistency: shared (SharedManager): conditional writes refused, and merges.
   type Shared = { storeMetrics?: { counters: StoreCounters; conflictsResolved: number } | null };
   const shared = ctxs.flatMap((x) => {
     const m = (x.m as unknown as Shared).storeMetrics;
     return m ? [{ l: x.l, c: m.counters, merged: m.conflictsResolved }] : [];
   });
-  out.gauge(
-    "bobcat_session_store_operations_total",
-    "Store reads and writes (consistency: shared).",
-    shared.flatMap((x) => [[{ ...x.l, op: "read" }, x.c.reads], [{ ...x.l, op: "write" }, x.c.writes]] as const),
-    "counter",
-  );
   out.gauge(
     "bobcat_session_store_conflicts_total",
     "Conditional writes refused because another instance wrote first (consistency: shared).",
@@ -189,12 +229,6 @@ export function writeMetrics(out: MetricsWriter, s: MetricsSources): void {
     "bobcat_session_store_conflicts_resolved_total",
     "Changes re-applied onto a newer stored version (consistency: shared).",
     shared.map((x) => [x.l, x.merged]),
-    "counter",
-  );
-  out.gauge(
-    "bobcat_session_store_errors_total",
-    "Store operations that failed (consistency: shared).",
-    shared.map((x) => [x.l, x.c.errors]),
     "counter",
   );
 

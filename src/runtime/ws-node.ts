@@ -108,11 +108,28 @@ async function writePlain(socket: Socket, res: Response): Promise<void> {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** XORs the client's mask over a payload in place, four bytes at a time where aligned. */
+function unmask(p: Buffer, mask: Buffer): void {
+  let i = 0;
+  if (p.length >= 64 && (p.byteOffset & 3) === 0) {
+    // The mask as one word in this machine's byte order.
+    const m = new Uint32Array(Uint8Array.from(mask).buffer)[0]!;
+    const words = new Uint32Array(p.buffer, p.byteOffset, p.length >>> 2);
+    for (let w = 0; w < words.length; w++) words[w]! ^= m;
+    i = words.length * 4;
+  }
+  for (; i < p.length; i++) p[i]! ^= mask[i & 3]!;
+}
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** RFC 6455 on a socket, server side: masked client frames, fragments, control frames, the closing handshake. */
 class FrameConn {
   private buf: Buffer = EMPTY;
+  /** Chunks of a frame still arriving, joined once all `need` bytes are here (no copy per chunk). */
+  private pending: Buffer[] = [];
+  private pendingLen = 0;
+  private need = 0;
   private fragments: Buffer[] = [];
   private fragOpcode = 0;
   private fragSize = 0;
@@ -147,7 +164,15 @@ class FrameConn {
 
   private onData(d: Buffer): void {
     if (this.dead) return;
-    this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+    if (this.need > 0) {
+      this.pending.push(d);
+      this.pendingLen += d.length;
+      if (this.buf.length + this.pendingLen < this.need) return;
+      this.buf = Buffer.concat([this.buf, ...this.pending]);
+      this.pending = [];
+      this.pendingLen = 0;
+      this.need = 0;
+    } else this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
     while (!this.dead && this.parseOne());
   }
 
@@ -176,10 +201,13 @@ class FrameConn {
     } else if (this.fragSize + len > this.max) {
       return this.fail(1009, `message larger than ${this.max} bytes (webSocketMaxMessageSize)`);
     }
-    if (b.length < off + 4 + len) return false;
+    if (b.length < off + 4 + len) {
+      this.need = off + 4 + len;
+      return false;
+    }
     const mask = b.subarray(off, off + 4);
     const payload = Buffer.from(b.subarray(off + 4, off + 4 + len));
-    for (let i = 0; i < payload.length; i++) payload[i]! ^= mask[i & 3]!;
+    unmask(payload, mask);
     this.buf = b.length === off + 4 + len ? EMPTY : b.subarray(off + 4 + len);
     switch (op) {
       case 0:
@@ -242,7 +270,10 @@ class FrameConn {
   private fail(code: number, reason: string): boolean {
     log.debug(`closing a WebSocket from ${this.socket.remoteAddress}: ${code} ${reason}`);
     this.buf = EMPTY;
+    this.pending = [];
     this.fragments = [];
+    // Read nothing more: what the client still sends waits in its own buffers, not in ours.
+    this.socket.pause();
     this.sendClose(code, reason.slice(0, 120));
     this.closeCode = code;
     this.closeReason = reason;

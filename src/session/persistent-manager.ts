@@ -31,6 +31,7 @@ import type { StandardSession } from "./session.ts";
 import type { SessionSnapshot, Store } from "./store.ts";
 import { type StoreFactories, storeFromConfig } from "./stores/create.ts";
 import { type LifecycleStore, StoreUnavailableError } from "./stores/store-base.ts";
+import { meterStore } from "./stores/metered.ts";
 import type { StoreStatus } from "./stores/versioned.ts";
 
 export type { PersistentManagerOptions };
@@ -180,7 +181,8 @@ export class PersistentManager extends ManagerBase<PersistentManagerConfig> {
       this.log.warn(`[${this.name}] minIdleSwap [${this.minIdleSwap}] has no effect without maxActiveSessions`);
     }
 
-    this.storeImpl = this.buildStore(context?.store ?? args.store ?? c.store, args.context, stores);
+    // Timed per operation for /metrics (stores/metered.ts).
+    this.storeImpl = meterStore(this.buildStore(context?.store ?? args.store ?? c.store, args.context, stores));
     this.storeImpl.setManager(this);
   }
 

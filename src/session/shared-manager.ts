@@ -26,6 +26,7 @@ import { SessionNotStoredError } from "./persistent-manager.ts";
 import { type AttributeFrame, decodeSessionData, encodeSessionData, type SessionRecord } from "./record.ts";
 import type { StandardSession } from "./session.ts";
 import type { StoreCounters, StoreStatus, VersionedStore, VersionedWrite } from "./stores/versioned.ts";
+import { meterStore, VERSIONED_STORE_OPS } from "./stores/metered.ts";
 
 /** What a request's session was when it was read: the base its changes are computed against. */
 interface Base {
@@ -113,7 +114,7 @@ export class SharedManager extends ManagerBase<PersistentManagerConfig> {
   }
 
   protected async startInternal(): Promise<void> {
-    const store = await this.loadStore();
+    const store = meterStore(await this.loadStore(), VERSIONED_STORE_OPS);
     store.setManager(this);
     this.storeRef = store;
     await this.store.start?.();

@@ -5,7 +5,8 @@
  * on where it was; the manager app shows the store (sessions stored, pending writes, conflicts
  * resolved, last error). A store behind a latency proxy keeps the server serving, and the
  * operations waiting on it stay within storeBacklogLimit (past it, 503 at once) and are visible.
- * `bobcat check` opens each engine and checks its table or key layout.
+ * A change of session id moves the stored session. `bobcat check` opens each engine and checks
+ * its table or key layout.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
@@ -23,6 +24,10 @@ import {
 const APP = `export default { fetch(req, ctx) {
   const url = new URL(req.url);
   if (url.pathname === "/health") return new Response("ok");
+  if (url.pathname === "/login") {
+    ctx.getSession(false);
+    return Response.json({ id: ctx.changeSessionId() });
+  }
   if (url.pathname === "/inc") {
     const s = ctx.getSession();
     const n = (s.getAttribute("n") ?? 0) + 1;
@@ -184,6 +189,34 @@ describe("shared sessions when the store goes away and comes back", () => {
   }
 });
 
+describe("a change of session id in shared mode", () => {
+  for (const [engine, runtime] of [["postgres", "bun"], ["mariadb", "deno"]] as [Engine, Runtime][]) {
+    test(`${engine} (${runtime}): the stored session moves to the new id, the old id finds nothing`, async () => {
+      const { base, port } = await setup(engine, runtime, engine === "postgres" ? pg.url : maria.url);
+      const server = await startBobcat({
+        runtime,
+        base,
+        args: ["run", "--config", `${base}/server.yaml`, "--base", base],
+      });
+      const get = async (path: string, id?: string) =>
+        (await (await fetch(`http://127.0.0.1:${port}${path}`, id ? { headers: { cookie: `JSESSIONID=${id}` } } : {}))
+          .json()) as { id: string; n: number };
+      try {
+        const first = await get("/inc");
+        expect((await get("/inc", first.id)).n).toBe(2);
+        const { id } = await get("/login", first.id);
+        expect(id).not.toBe(first.id);
+        expect(await get("/inc", id)).toEqual({ id, n: 3 });
+        const old = await get("/inc", first.id);
+        expect(old.n).toBe(1);
+        expect(old.id).not.toBe(first.id);
+      } finally {
+        await server.stop();
+      }
+    }, 60000);
+  }
+});
+
 describe("bobcat check opens each engine and checks its layout", () => {
   test(
     "a PostgreSQL table without the version column: the ALTER TABLE to run; a MariaDB one passes after store init",
@@ -204,6 +237,29 @@ describe("bobcat check opens each engine and checks its layout", () => {
     90000,
   );
 
+  test(
+    "a MariaDB table without the version column, a PostgreSQL one without a Tomcat column: the attribute and the ALTER TABLE",
+    async () => {
+      const m = await setup("mariadb", "deno", maria.url);
+      maria.sql(`ALTER TABLE ${m.table} DROP COLUMN version`);
+      const r = await runCli("deno", ["check", "--config", `${m.base}/server.yaml`, "--base", m.base], {
+        timeoutMs: 60000,
+      });
+      expect(r.code).toBe(1);
+      expect(r.output).toContain("the version column [version] is missing");
+      expect(r.output).toContain(`ALTER TABLE \`${m.table}\` ADD COLUMN \`version\` bigint NOT NULL DEFAULT 0`);
+      const p = await setup("postgres", "bun", pg.url);
+      pg.psql(`ALTER TABLE ${p.table} DROP COLUMN lastaccess`);
+      const r2 = await runCli("bun", ["check", "--config", `${p.base}/server.yaml`, "--base", p.base], {
+        timeoutMs: 60000,
+      });
+      expect(r2.code).toBe(1);
+      expect(r2.output).toContain(`table [${p.table}] has no column [lastaccess] (sessionLastAccessedCol)`);
+      expect(r2.output).toContain(`ALTER TABLE "${p.table}" ADD COLUMN "lastaccess" bigint NOT NULL DEFAULT 0;`);
+    },
+    90000,
+  );
+
   test("Redis keys that are not a bobcat layout stop the check, naming keyPrefix", async () => {
     const { base, table } = await setup("redis", "bun", redis.url);
     redis.cli("SET", `${table}:{/Catalina/localhost/}:exp`, "something else");
@@ -215,61 +271,80 @@ describe("bobcat check opens each engine and checks its layout", () => {
 });
 
 describe("a slow store", () => {
-  let proxy: LatencyProxy | null = null;
-  afterAll(() => proxy?.close());
+  const proxies: LatencyProxy[] = [];
+  afterAll(() => Promise.all(proxies.map((p) => p.close())));
 
-  test(
-    "Redis behind a 150 ms proxy: the server keeps serving, the backlog stays within storeBacklogLimit and shows",
-    async () => {
-      proxy = await startLatencyProxy(redis.port, 0);
-      const { base, port } = await setup(
-        "redis",
-        "bun",
-        `redis://127.0.0.1:${proxy.port}/0`,
-        "                  storeBacklogLimit: 8\n",
-      );
-      const server = await startBobcat({
-        runtime: "bun",
-        base,
-        args: ["run", "--config", `${base}/server.yaml`, "--base", base],
-      });
-      try {
-        expect((await fetch(`http://127.0.0.1:${port}/inc`)).status).toBe(200);
-        proxy.delayMs = 150;
-        const burst = Array.from(
-          { length: 40 },
-          () =>
-            fetch(`http://127.0.0.1:${port}/inc`, { signal: AbortSignal.timeout(30000) }).then(async (r) => ({
+  const cases: { engine: Engine; runtime: Runtime; port: () => number; url: (port: number) => string }[] = [
+    { engine: "redis", runtime: "bun", port: () => redis.port, url: (p) => `redis://127.0.0.1:${p}/0` },
+    {
+      engine: "postgres",
+      runtime: "deno",
+      port: () => pg.port,
+      url: (p) => pg.url.replace(/127\.0\.0\.1:\d+/, `127.0.0.1:${p}`),
+    },
+  ];
+  for (const { engine, runtime, port: storePort, url } of cases) {
+    test(
+      `${engine} behind a 150 ms proxy (${runtime}): the server keeps serving, the backlog stays within storeBacklogLimit, shows, and drains`,
+      async () => {
+        const proxy = await startLatencyProxy(storePort(), 0);
+        proxies.push(proxy);
+        const { base, port } = await setup(
+          engine,
+          runtime,
+          url(proxy.port),
+          "                  storeBacklogLimit: 8\n",
+        );
+        const server = await startBobcat({
+          runtime,
+          base,
+          args: ["run", "--config", `${base}/server.yaml`, "--base", base],
+        });
+        const inc = (cookie?: string) =>
+          fetch(`http://127.0.0.1:${port}/inc`, {
+            signal: AbortSignal.timeout(30000),
+            ...(cookie ? { headers: { cookie } } : {}),
+          });
+        try {
+          // Connections opened (and statements prepared) while the link is fast.
+          for (const r of await Promise.all(Array.from({ length: 6 }, () => inc()))) expect(r.status).toBe(200);
+          proxy.delayMs = 150;
+          const burst = Array.from({ length: 40 }, () =>
+            inc().then(async (r) => ({
               status: r.status,
               body: r.status === 200 ? ((await r.json()) as { id: string; n: number }) : null,
-            })),
-        );
-        // While the burst waits on the store: other requests are answered, and the backlog shows.
-        await Bun.sleep(100);
-        expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
-        const during = await storeView(port);
-        expect(during.pendingWrites).toBeGreaterThan(0);
-        expect(during.pendingWrites).toBeLessThanOrEqual(8);
-        expect(during.pendingWritesLimit).toBe(8);
-        const results = await Promise.all(burst);
-        const ok = results.filter((r) => r.status === 200);
-        const refused = results.filter((r) => r.status === 503);
-        expect(ok.length + refused.length).toBe(40);
-        expect(ok.length).toBeGreaterThan(0);
-        expect(refused.length).toBeGreaterThan(0);
-        // Every acknowledged session is in the store.
-        proxy.delayMs = 0;
-        for (const r of ok) {
-          const again = await fetch(`http://127.0.0.1:${port}/inc`, {
-            headers: { cookie: `JSESSIONID=${r.body!.id}` },
-          });
-          expect(((await again.json()) as { n: number }).n).toBe(2);
+            })));
+          // While the burst waits on the store: requests that need no session are answered, and the backlog shows.
+          await Bun.sleep(100);
+          expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+          const during = await storeView(port);
+          expect(during.pendingWrites).toBeGreaterThan(0);
+          expect(during.pendingWrites).toBeLessThanOrEqual(8);
+          expect(during.pendingWritesLimit).toBe(8);
+          const results = await Promise.all(burst);
+          const ok = results.filter((r) => r.status === 200);
+          const refused = results.filter((r) => r.status === 503);
+          expect(ok.length + refused.length).toBe(40);
+          expect(ok.length).toBeGreaterThan(0);
+          expect(refused.length).toBeGreaterThan(0);
+          // The link is fast again: the backlog drains to nothing, and every acknowledged session is in the store.
+          proxy.delayMs = 0;
+          let after = await storeView(port);
+          for (let i = 0; i < 50 && after.pendingWrites > 0; i++) {
+            await Bun.sleep(100);
+            after = await storeView(port);
+          }
+          expect(after.pendingWrites).toBe(0);
+          for (const r of ok) {
+            const again = await inc(`JSESSIONID=${r.body!.id}`);
+            expect(((await again.json()) as { n: number }).n).toBe(2);
+          }
+          expect(after.lastError).toContain("storeBacklogLimit 8");
+        } finally {
+          await server.stop();
         }
-        expect((await storeView(port)).lastError).toContain("storeBacklogLimit 8");
-      } finally {
-        await server.stop();
-      }
-    },
-    60000,
-  );
+      },
+      90000,
+    );
+  }
 });

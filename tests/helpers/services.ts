@@ -6,7 +6,7 @@
  * bounded.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -149,8 +149,14 @@ export async function startMariaDb(): Promise<MariaDbServer> {
     user = ["--user=mysql"];
   }
   const data = join(dir, "data");
+  // Its own temporary directory: servers started at once (other test files) share /tmp, and
+  // their bootstrap temporary tables can collide there.
+  const tmp = join(dir, "tmp");
+  mkdirSync(tmp);
+  if (asRoot) chownSync(tmp, statSync(dir).uid, statSync(dir).gid);
   const r = spawnSync(installDb, [
     `--datadir=${data}`,
+    `--tmpdir=${tmp}`,
     ...user,
     "--auth-root-authentication-method=normal",
     "--skip-test-db",
@@ -165,6 +171,7 @@ export async function startMariaDb(): Promise<MariaDbServer> {
     proc = spawn(mariadbd, [
       "--no-defaults",
       `--datadir=${data}`,
+      `--tmpdir=${tmp}`,
       ...user,
       `--port=${port}`,
       "--bind-address=127.0.0.1",
@@ -297,7 +304,10 @@ export interface LatencyProxy {
   close(): Promise<void>;
 }
 
-/** A TCP proxy to 127.0.0.1:`target` that delays every chunk by `delayMs` (order kept). */
+/**
+ * A TCP proxy to 127.0.0.1:`target` that delays every chunk by `delayMs`. Order is kept even when
+ * the delay is lowered: a chunk never overtakes one that arrived before it.
+ */
 export async function startLatencyProxy(target: number, delayMs: number): Promise<LatencyProxy> {
   const sockets = new Set<Socket>();
   const proxy: LatencyProxy = {
@@ -310,12 +320,24 @@ export async function startLatencyProxy(target: number, delayMs: number): Promis
       }),
   };
   const pipe = (from: Socket, to: Socket) => {
-    from.on("data", (chunk) => {
-      const d = proxy.delayMs;
-      if (d <= 0) to.write(chunk);
-      else setTimeout(() => !to.destroyed && to.write(chunk), d);
-    });
-    from.on("close", () => setTimeout(() => to.destroy(), proxy.delayMs));
+    const queue: { due: number; chunk: Buffer | null }[] = [];
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const drain = () => {
+      timer = null;
+      while (queue.length && queue[0]!.due <= Date.now()) {
+        const { chunk } = queue.shift()!;
+        if (to.destroyed) continue;
+        if (chunk) to.write(chunk);
+        else to.destroy();
+      }
+      if (queue.length) timer = setTimeout(drain, Math.max(0, queue[0]!.due - Date.now()));
+    };
+    const push = (chunk: Buffer | null) => {
+      queue.push({ due: Date.now() + Math.max(0, proxy.delayMs), chunk });
+      if (!timer) drain();
+    };
+    from.on("data", (chunk: Buffer) => push(chunk));
+    from.on("close", () => push(null));
     from.on("error", () => to.destroy());
   };
   const server: Server = createServer((client) => {

@@ -302,15 +302,18 @@ describe("DataSourceStore on SQLite", () => {
     expect(err.fix).toContain("bobcat store init");
   });
 
-  test("a missing column stops start-up too", async () => {
+  test("a missing column stops start-up too, naming its attribute and the ALTER TABLE that adds it", async () => {
     await initStoreTable(sources.get("jdbc/sessions")!);
     const m = new PersistentManager({
       store: { className: "DataSourceStore", dataSourceName: "jdbc/sessions", sessionValidCol: "is_valid" },
       dataSources: { global: sources },
     });
     const err = await rejection(m.start());
-    expect(err.code).toBe("store.noTable");
-    expect(err.message).toContain("is_valid");
+    expect(err.code).toBe("store.noColumn");
+    expect(err.message).toContain("has no column [is_valid] (sessionValidCol)");
+    expect(err.message).toContain("its columns are: id, app, valid, maxinactive, lastaccess, data");
+    expect(err.fix).toContain("Set sessionValidCol to the name of the existing column");
+    expect(err.fix).toContain(`ALTER TABLE "tomcat$sessions" ADD COLUMN "is_valid" text NOT NULL DEFAULT '1';`);
   });
 
   test("store attributes are checked, and names that are not plain identifiers are refused", () => {

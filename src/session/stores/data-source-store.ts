@@ -17,7 +17,7 @@ import { CorruptDataError } from "../errors.ts";
 import type { StandardSession } from "../session.ts";
 import type { SessionSnapshot } from "../store.ts";
 import type { SessionQueries, SessionWrite } from "./session-queries.ts";
-import { createTableSql, readTableNames, type SessionTableNames } from "./session-table.ts";
+import { createTableSql, missingColumns, readTableNames, type SessionTableNames } from "./session-table.ts";
 import { describeCause, StoreBase, type StoreContext, StoreUnavailableError } from "./store-base.ts";
 import type { DataSourceStoreConfig } from "../config.ts";
 
@@ -123,6 +123,15 @@ export class DataSourceStore extends StoreBase {
             "sessions stay in memory and are written once it answers",
         );
         return;
+      }
+      const present = await queries.columns(conn).catch(() => [] as string[]);
+      const missing = present.length ? missingColumns(this.dataSource.dialect, this.names, present) : null;
+      if (missing) {
+        throw new BobcatError("store.noColumn", `${this}: ${missing.problem}`, {
+          where: { attribute: "sessionTable" },
+          fix: missing.fix,
+          cause: err,
+        });
       }
       throw new BobcatError(
         "store.noTable",

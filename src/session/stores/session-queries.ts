@@ -115,6 +115,29 @@ export class SessionQueries {
     }
   }
 
+  /** The table's columns (lower case); none when there is no such table. */
+  async columns(conn: SqlConnection): Promise<string[]> {
+    const table = namesFor(this.dialect, this.names).sessionTable;
+    if (this.dialect === "sqlite") {
+      const rows: unknown[][] = await conn.run((db: DrizzleDatabase) =>
+        db.values(sql`SELECT name FROM pragma_table_info(${table})`)
+      );
+      return rows.map((r) => String(r[0]).toLowerCase());
+    }
+    const where = this.dialect === "postgres"
+      ? sql`table_schema = ANY (current_schemas(false)) AND table_name = ${table}`
+      : sql`table_schema = DATABASE() AND table_name = ${table}`;
+    const result = await conn.run((db: DrizzleDatabase) =>
+      db.execute(sql`SELECT column_name AS c FROM information_schema.columns WHERE ${where}`)
+    );
+    const rows = (this.dialect === "mysql" ? (result as [Record<string, unknown>[]])[0] : result) as Record<
+      string,
+      unknown
+    >[];
+    // MySQL names information_schema's columns in upper case whatever the alias says.
+    return rows.map((r) => String(r.c ?? r.C ?? Object.values(r)[0]).toLowerCase());
+  }
+
   /** The row's data, null when there is no row, undefined when the row holds no data. */
   async load(conn: SqlConnection, id: string, app: string): Promise<Uint8Array | null | undefined> {
     const t = this.t;

@@ -137,3 +137,55 @@ export function createTableSql(
     `  PRIMARY KEY (${q(n.sessionAppCol)}, ${q(n.sessionIdCol)})\n)`
   );
 }
+
+const COLUMN_TYPES: Record<Exclude<(typeof TABLE_NAME_KEYS)[number], "sessionTable">, keyof (typeof TYPES)["mysql"]> = {
+  sessionIdCol: "id",
+  sessionAppCol: "app",
+  sessionValidCol: "valid",
+  sessionMaxInactiveCol: "maxInactive",
+  sessionLastAccessedCol: "lastAccess",
+  sessionDataCol: "data",
+};
+
+const ADD_DEFAULTS: Record<keyof (typeof TYPES)["mysql"], string> = {
+  id: " NOT NULL DEFAULT ''",
+  app: " NOT NULL DEFAULT ''",
+  valid: " NOT NULL DEFAULT '1'",
+  maxInactive: " NOT NULL DEFAULT 0",
+  lastAccess: " NOT NULL DEFAULT 0",
+  data: "",
+};
+
+/**
+ * What is wrong with an existing table whose columns are `present` (lower case): each missing
+ * column with the attribute that names it, and the ALTER TABLE that adds it. Null when nothing
+ * the store needs is missing.
+ */
+export function missingColumns(
+  dialect: Dialect,
+  configured: SessionTableNames,
+  present: readonly string[],
+): { problem: string; fix: string } | null {
+  const n = namesFor(dialect, configured);
+  const have = new Set(present.map((c) => c.toLowerCase()));
+  const keys = (Object.keys(COLUMN_TYPES) as (keyof typeof COLUMN_TYPES)[]).filter((k) =>
+    !have.has(n[k].toLowerCase())
+  );
+  if (!keys.length) return null;
+  const q = (s: string) => quote(dialect, s);
+  const alters = keys.map((k) =>
+    `ALTER TABLE ${q(n.sessionTable)} ADD COLUMN ${q(n[k])} ${TYPES[dialect][COLUMN_TYPES[k]]}${
+      ADD_DEFAULTS[COLUMN_TYPES[k]]
+    };`
+  );
+  return {
+    problem: `table [${n.sessionTable}] has no column ${
+      keys.map((k) => `[${n[k]}] (${k})`).join(", ")
+    }; its columns are: ${[...have].join(", ") || "none"}`,
+    fix: `Set ${keys.length > 1 ? "those attributes" : keys[0]} to the name${
+      keys.length > 1 ? "s" : ""
+    } of the existing column${keys.length > 1 ? "s" : ""}, or add ${keys.length > 1 ? "them" : "it"}:\n${
+      alters.join("\n")
+    }`,
+  };
+}

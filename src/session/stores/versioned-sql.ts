@@ -6,8 +6,8 @@
  * rows with FOR UPDATE SKIP LOCKED, so instances that start together never queue up behind each
  * other. PostgreSQL and MySQL/MariaDB; SQLite is refused (one machine has no need of it).
  */
-import { type SQL, sql } from "drizzle-orm";
-import type { Dialect, DrizzleDatabase, SqlConnection } from "../../datasource/drivers.ts";
+import { Placeholder, type SQL, sql } from "drizzle-orm";
+import type { CompiledStatement, Dialect, DrizzleDatabase, SqlConnection } from "../../datasource/drivers.ts";
 import type { DataSource } from "../../datasource/resources.ts";
 import { BobcatError } from "../../util/errors.ts";
 import type { StoreManager } from "../store.ts";
@@ -79,6 +79,7 @@ export class VersionedSqlStore implements VersionedStore {
   private readonly n: SessionTableNames;
   private readonly version: string;
   private manager: StoreManager | null = null;
+  private readonly statements = new Map<string, CompiledStatement>();
 
   constructor(private readonly inner: DataSourceStore, versionCol = "version") {
     this.dialect = inner.dataSource.dialect;
@@ -117,6 +118,13 @@ export class VersionedSqlStore implements VersionedStore {
     return sql`${this.id(this.n.sessionAppCol)} = ${this.app} AND ${this.id(this.n.sessionIdCol)} = ${id}`;
   }
 
+  /** The application and id of one session, as placeholders. */
+  private get whereOne(): SQL {
+    return sql`${this.id(this.n.sessionAppCol)} = ${sql.placeholder("app")} AND ${this.id(this.n.sessionIdCol)} = ${
+      sql.placeholder("id")
+    }`;
+  }
+
   private expiresBefore(now: number): SQL {
     const la = this.id(this.n.sessionLastAccessedCol);
     const mi = this.id(this.n.sessionMaxInactiveCol);
@@ -137,6 +145,16 @@ export class VersionedSqlStore implements VersionedStore {
 
   private bytes(data: Uint8Array): Uint8Array {
     return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /**
+   * Runs one of the store's statements: its text is built by drizzle once (the values are
+   * placeholders), then only the values travel, and PostgreSQL runs it prepared.
+   */
+  private async q(conn: SqlConnection, kind: string, build: () => SQL, values: Record<string, unknown>) {
+    let s = this.statements.get(kind);
+    if (!s) this.statements.set(kind, s = conn.compile!(build()));
+    return await conn.query!(s.sql, s.params.map((p) => (p instanceof Placeholder ? values[p.name] : p)));
   }
 
   private async conn(): Promise<SqlConnection> {
@@ -185,16 +203,18 @@ export class VersionedSqlStore implements VersionedStore {
   fetch(id: string, known?: number): Promise<StoredVersion | null> {
     return this.op(`reading session [${id}]`, "reads", async (conn) => {
       const v = this.id(this.version);
-      const result = await conn.run((db: DrizzleDatabase) =>
-        db.execute(
+      const { rows } = await this.q(
+        conn,
+        "fetch",
+        () =>
           sql`SELECT ${v} AS v, ${this.id(this.n.sessionLastAccessedCol)} AS la, ${
             this.id(this.n.sessionMaxInactiveCol)
-          } AS mi, CASE WHEN ${v} = ${known ?? -1} THEN NULL ELSE ${
+          } AS mi, CASE WHEN ${v} = ${sql.placeholder("known")} THEN NULL ELSE ${
             this.id(this.n.sessionDataCol)
-          } END AS d FROM ${this.t} WHERE ${this.where(id)} AND ${this.id(this.n.sessionValidCol)} = '1'`,
-        )
+          } END AS d FROM ${this.t} WHERE ${this.whereOne} AND ${this.id(this.n.sessionValidCol)} = '1'`,
+        { app: this.app, id, known: known ?? -1 },
       );
-      const row = this.rows(result)[0];
+      const row = rows[0];
       if (!row) return null;
       const d = row.d as Uint8Array | null;
       return {
@@ -206,7 +226,11 @@ export class VersionedSqlStore implements VersionedStore {
     });
   }
 
-  private insert(w: VersionedWrite, version: number): SQL {
+  /**
+   * INSERT of a new row unless its id is stored; with `values` (VersionedWrite's, `app` and
+   * `version`) in it, or placeholders for them.
+   */
+  private insert(values?: Record<string, unknown>): SQL {
     const n = this.n;
     const cols = sql.join(
       [
@@ -221,16 +245,29 @@ export class VersionedSqlStore implements VersionedStore {
         .map((c) => this.id(c)),
       sql`, `,
     );
-    const values = sql`${w.id}, ${this.app}, '1', ${w.maxInactive}, ${w.lastAccess}, ${this.bytes(w.data)}, ${version}`;
+    const p = (k: string) => (values ? sql`${values[k]}` : sql.placeholder(k));
+    const row = sql`${p("id")}, ${p("app")}, '1', ${p("maxInactive")}, ${p("lastAccess")}, ${p("data")}, ${
+      p("version")
+    }`;
     return this.dialect === "postgres"
-      ? sql`INSERT INTO ${this.t} (${cols}) VALUES (${values}) ON CONFLICT DO NOTHING`
-      : sql`INSERT IGNORE INTO ${this.t} (${cols}) VALUES (${values})`;
+      ? sql`INSERT INTO ${this.t} (${cols}) VALUES (${row}) ON CONFLICT DO NOTHING`
+      : sql`INSERT IGNORE INTO ${this.t} (${cols}) VALUES (${row})`;
+  }
+
+  private insertValues(w: VersionedWrite, version: number): Record<string, unknown> {
+    return {
+      id: w.id,
+      app: this.app,
+      maxInactive: w.maxInactive,
+      lastAccess: w.lastAccess,
+      data: this.bytes(w.data),
+      version,
+    };
   }
 
   create(w: VersionedWrite): Promise<boolean> {
     return this.op(`creating session [${w.id}]`, "writes", async (conn) => {
-      const result = await conn.run((db: DrizzleDatabase) => db.execute(this.insert(w, 1)));
-      return this.affected(result) === 1;
+      return (await this.q(conn, "insert", () => this.insert(), this.insertValues(w, 1))).count === 1;
     });
   }
 
@@ -239,16 +276,26 @@ export class VersionedSqlStore implements VersionedStore {
       const n = this.n;
       const v = this.id(this.version);
       const la = this.id(n.sessionLastAccessedCol);
-      const result = await conn.run((db: DrizzleDatabase) =>
-        db.execute(
-          sql`UPDATE ${this.t} SET ${this.id(n.sessionDataCol)} = ${this.bytes(w.data)}, ${
-            this.id(n.sessionMaxInactiveCol)
-          } = ${w.maxInactive}, ${la} = GREATEST(${la}, ${w.lastAccess}), ${v} = ${v} + 1 WHERE ${
-            this.where(w.id)
-          } AND ${v} = ${expected}`,
-        )
+      const p = sql.placeholder;
+      const result = await this.q(
+        conn,
+        "replace",
+        () =>
+          sql`UPDATE ${this.t} SET ${this.id(n.sessionDataCol)} = ${p("data")}, ${this.id(n.sessionMaxInactiveCol)} = ${
+            p("maxInactive")
+          }, ${la} = GREATEST(${la}, ${p("lastAccess")}), ${v} = ${v} + 1 WHERE ${this.whereOne} AND ${v} = ${
+            p("expected")
+          }`,
+        {
+          app: this.app,
+          id: w.id,
+          data: this.bytes(w.data),
+          maxInactive: w.maxInactive,
+          lastAccess: w.lastAccess,
+          expected,
+        },
       );
-      if (this.affected(result) === 1) return expected + 1;
+      if (result.count === 1) return expected + 1;
       this.counters.conflicts++;
       return null;
     });
@@ -263,7 +310,7 @@ export class VersionedSqlStore implements VersionedStore {
             sql`DELETE FROM ${this.t} WHERE ${this.where(oldId)} AND ${this.id(this.version)} = ${expected}`,
           );
           if (this.affected(del) !== 1) throw gone;
-          const ins = await tx.execute(this.insert(w, expected + 1));
+          const ins = await tx.execute(this.insert(this.insertValues(w, expected + 1)));
           if (this.affected(ins) !== 1) {
             throw new BobcatError("session.idInUse", `${this}: session id [${w.id}] is already stored`);
           }
@@ -280,15 +327,20 @@ export class VersionedSqlStore implements VersionedStore {
   touch(id: string, lastAccess: number): Promise<void> {
     return this.op(`touching session [${id}]`, "writes", async (conn) => {
       const la = this.id(this.n.sessionLastAccessedCol);
-      await conn.run((db: DrizzleDatabase) =>
-        db.execute(sql`UPDATE ${this.t} SET ${la} = ${lastAccess} WHERE ${this.where(id)} AND ${la} < ${lastAccess}`)
+      const p = sql.placeholder;
+      await this.q(
+        conn,
+        "touch",
+        () =>
+          sql`UPDATE ${this.t} SET ${la} = ${p("lastAccess")} WHERE ${this.whereOne} AND ${la} < ${p("lastAccess")}`,
+        { app: this.app, id, lastAccess },
       );
     });
   }
 
   remove(id: string): Promise<void> {
     return this.op(`removing session [${id}]`, "writes", async (conn) => {
-      await conn.run((db: DrizzleDatabase) => db.execute(sql`DELETE FROM ${this.t} WHERE ${this.where(id)}`));
+      await this.q(conn, "remove", () => sql`DELETE FROM ${this.t} WHERE ${this.whereOne}`, { app: this.app, id });
     });
   }
 
