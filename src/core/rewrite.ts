@@ -160,8 +160,15 @@ export type RewriteResult =
     type?: string;
   };
 
-/** Most N (next round) iterations before a request is refused: a rule set that loops forever. */
+/** Most N (next round) iterations before a request is refused: a rule set that loops forever (httpd's bound). */
 const MAX_ROUNDS = 10_000;
+/**
+ * Most characters of URL that N rounds may go over for one request. Each round runs the rules
+ * again over the whole URL, so a textbook rule such as `^(.*)_(.*)$ $1-$2 [N]` costs rounds ×
+ * length: a client sending a path with thousands of "_" would get up to 10,000 rounds over ~10 kB
+ * (about a second of CPU per request). 1 Mi characters is 1,000 rounds over a 1 kB URL.
+ */
+const MAX_ROUND_CHARS = 1 << 20;
 
 export class RewriteLoopError extends Error {}
 
@@ -184,6 +191,7 @@ export class RewriteRules {
     const cookies: string[] = [];
     let type: string | undefined;
     let rounds = 0;
+    let roundChars = 0;
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
       const hit = evaluateRule(rule, current, req);
@@ -227,6 +235,12 @@ export class RewriteRules {
       if (rule.next) {
         if (++rounds > MAX_ROUNDS) {
           throw new RewriteLoopError(`the N flag of rule at line ${rule.line} looped ${MAX_ROUNDS} times`);
+        }
+        roundChars += current.length;
+        if (roundChars > MAX_ROUND_CHARS) {
+          throw new RewriteLoopError(
+            `the N flag of rule at line ${rule.line} went ${rounds} times over a URL of ${current.length} characters, more than the ${MAX_ROUND_CHARS} characters of rewriting a request may cost`,
+          );
         }
         i = -1;
         continue;
