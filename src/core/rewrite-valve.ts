@@ -147,7 +147,9 @@ export function decide(valve: RewriteValveRuntime, input: RewriteInput): Rewrite
       kind: "respond",
       response: errorPage(
         result.status,
-        result.status === 403
+        result.status === 400
+          ? "A cookie the rewrite rules set from this request would not be a valid cookie value"
+          : result.status === 403
           ? `Access to the requested resource [${input.pathname}] has been denied`
           : `The requested resource [${input.pathname}] is no longer available`,
       ),

@@ -137,7 +137,8 @@ export interface RewriteRule {
 
 /** What the rules made of a request. */
 export type RewriteResult =
-  | { kind: "status"; status: 403 | 410; rule: RewriteRule }
+  /** 400: a CO= value made from the request is not a cookie value. */
+  | { kind: "status"; status: 400 | 403 | 410; rule: RewriteRule }
   | {
     kind: "redirect";
     status: number;
@@ -216,7 +217,12 @@ export class RewriteRules {
             rule,
           };
         }
-        if (rule.cookie) cookies.push(cookieHeader(rule.cookie, hit!.cookie!));
+        if (rule.cookie) {
+          // A value taken from the request ("%1" of a header or the query) must not add cookie
+          // attributes ("; Domain=...") or break the header: Tomcat's cookie processor refuses it too.
+          if (!isCookieValue(hit!.cookie!)) return { kind: "status", status: 400, rule };
+          cookies.push(cookieHeader(rule.cookie, hit!.cookie!));
+        }
         for (const [name, value] of hit!.env ?? []) {
           attributes.push([name, value]);
           req.setEnv(name, value);
@@ -361,6 +367,20 @@ function evaluatePieces(pieces: Piece[], matched: Matched, req: RewriteRequest, 
     }
   }
   return out;
+}
+
+/**
+ * RFC 6265 cookie-value: cookie-octets (visible ASCII but for `"`, `,`, `;` and `\\`), optionally
+ * inside one pair of double quotes.
+ */
+export function isCookieValue(v: string): boolean {
+  const quoted = v.length >= 2 && v.charCodeAt(0) === 0x22 && v.charCodeAt(v.length - 1) === 0x22;
+  const [from, to] = quoted ? [1, v.length - 1] : [0, v.length];
+  for (let i = from; i < to; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e || c === 0x22 || c === 0x2c || c === 0x3b || c === 0x5c) return false;
+  }
+  return true;
 }
 
 function cookieHeader(c: NonNullable<RewriteRule["cookie"]>, value: string): string {
