@@ -167,6 +167,10 @@ for (const [runtime, backend] of BACKENDS) {
         ["../outside.txt", [400]],
         ["%2e%2e/outside.txt", [400]],
         ["a%00b", [400]],
+        // Decoded once, never twice: an encoded escape stays a literal name.
+        ["%252e%252e/%252e%252e/outside.txt", [404]],
+        ["..%252fWEB-INF/secret.txt", [404]],
+        ["%2557EB-INF/secret.txt", [404]],
       ];
       for (const [q, want] of cases) {
         const a = await raw(port, `/q?${q}`);
