@@ -147,7 +147,9 @@ export function decide(valve: RewriteValveRuntime, input: RewriteInput): Rewrite
       kind: "respond",
       response: errorPage(
         result.status,
-        result.status === 403
+        result.status === 400
+          ? "A cookie the rewrite rules set from this request would not be a valid cookie value"
+          : result.status === 403
           ? `Access to the requested resource [${input.pathname}] has been denied`
           : `The requested resource [${input.pathname}] is no longer available`,
       ),
@@ -167,11 +169,24 @@ export function decide(valve: RewriteValveRuntime, input: RewriteInput): Rewrite
       location = input.encodedContextPath + location;
     }
     if (result.noescape) location = decodeLoosely(location);
-    if (!hasScheme(location) && !location.startsWith("/")) {
-      // Relative to the request's URL, as Tomcat's sendRedirect resolves it.
+    if (!hasScheme(location)) {
       const base = new URL("http://h" + input.requestURI);
-      const abs = new URL(location, base);
-      location = abs.pathname + abs.search + abs.hash;
+      let abs = resolveUrl(location, base);
+      if (abs?.host !== base.host) {
+        // A location without a scheme is a resource of this server, but a browser reads "//x"
+        // or "/\\x" as the origin x: a back-reference or header that starts with "/"
+        // (`RewriteRule ^/go$ /%1 [R]` with ?to=/evil.example) must not send the client to
+        // another site. Its leading separators are one "/" here (as the server maps such a path).
+        let i = 0;
+        while (location[i] === "/" || location[i] === "\\") i++;
+        location = "/" + location.slice(i);
+        abs = resolveUrl(location, base);
+      }
+      if (abs?.host !== base.host) {
+        return { kind: "respond", response: errorPage(400, "The rewritten redirect location is not a valid URL") };
+      }
+      // Relative to the request's URL, as Tomcat's sendRedirect resolves it.
+      if (!location.startsWith("/")) location = abs.pathname + abs.search + abs.hash;
     }
     // A Location must be one header line of visible ASCII (an NE redirect may have decoded
     // it into something else): Tomcat answers 400 to that.
@@ -232,6 +247,15 @@ export function decorate(res: Response, cookies: string[], type: string | undefi
 function splitQuery(url: string): [string, string | undefined] {
   const q = url.indexOf("?");
   return q < 0 ? [url, undefined] : [url.slice(0, q), url.slice(q + 1)];
+}
+
+/** `location` resolved against `base` as a browser would; null when it is no URL at all. */
+function resolveUrl(location: string, base: URL): URL | null {
+  try {
+    return new URL(location, base);
+  } catch {
+    return null;
+  }
 }
 
 function hasScheme(s: string): boolean {

@@ -137,7 +137,8 @@ export interface RewriteRule {
 
 /** What the rules made of a request. */
 export type RewriteResult =
-  | { kind: "status"; status: 403 | 410; rule: RewriteRule }
+  /** 400: a CO= value made from the request is not a cookie value. */
+  | { kind: "status"; status: 400 | 403 | 410; rule: RewriteRule }
   | {
     kind: "redirect";
     status: number;
@@ -160,8 +161,15 @@ export type RewriteResult =
     type?: string;
   };
 
-/** Most N (next round) iterations before a request is refused: a rule set that loops forever. */
+/** Most N (next round) iterations before a request is refused: a rule set that loops forever (httpd's bound). */
 const MAX_ROUNDS = 10_000;
+/**
+ * Most characters of URL that N rounds may go over for one request. Each round runs the rules
+ * again over the whole URL, so a textbook rule such as `^(.*)_(.*)$ $1-$2 [N]` costs rounds ×
+ * length: a client sending a path with thousands of "_" would get up to 10,000 rounds over ~10 kB
+ * (about a second of CPU per request). 1 Mi characters is 1,000 rounds over a 1 kB URL.
+ */
+const MAX_ROUND_CHARS = 1 << 20;
 
 export class RewriteLoopError extends Error {}
 
@@ -184,6 +192,7 @@ export class RewriteRules {
     const cookies: string[] = [];
     let type: string | undefined;
     let rounds = 0;
+    let roundChars = 0;
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
       const hit = evaluateRule(rule, current, req);
@@ -208,7 +217,12 @@ export class RewriteRules {
             rule,
           };
         }
-        if (rule.cookie) cookies.push(cookieHeader(rule.cookie, hit!.cookie!));
+        if (rule.cookie) {
+          // A value taken from the request ("%1" of a header or the query) must not add cookie
+          // attributes ("; Domain=...") or break the header: Tomcat's cookie processor refuses it too.
+          if (!isCookieValue(hit!.cookie!)) return { kind: "status", status: 400, rule };
+          cookies.push(cookieHeader(rule.cookie, hit!.cookie!));
+        }
         for (const [name, value] of hit!.env ?? []) {
           attributes.push([name, value]);
           req.setEnv(name, value);
@@ -227,6 +241,12 @@ export class RewriteRules {
       if (rule.next) {
         if (++rounds > MAX_ROUNDS) {
           throw new RewriteLoopError(`the N flag of rule at line ${rule.line} looped ${MAX_ROUNDS} times`);
+        }
+        roundChars += current.length;
+        if (roundChars > MAX_ROUND_CHARS) {
+          throw new RewriteLoopError(
+            `the N flag of rule at line ${rule.line} went ${rounds} times over a URL of ${current.length} characters, more than the ${MAX_ROUND_CHARS} characters of rewriting a request may cost`,
+          );
         }
         i = -1;
         continue;
@@ -347,6 +367,20 @@ function evaluatePieces(pieces: Piece[], matched: Matched, req: RewriteRequest, 
     }
   }
   return out;
+}
+
+/**
+ * RFC 6265 cookie-value: cookie-octets (visible ASCII but for `"`, `,`, `;` and `\\`), optionally
+ * inside one pair of double quotes.
+ */
+export function isCookieValue(v: string): boolean {
+  const quoted = v.length >= 2 && v.charCodeAt(0) === 0x22 && v.charCodeAt(v.length - 1) === 0x22;
+  const [from, to] = quoted ? [1, v.length - 1] : [0, v.length];
+  for (let i = from; i < to; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e || c === 0x22 || c === 0x2c || c === 0x3b || c === 0x5c) return false;
+  }
+  return true;
 }
 
 function cookieHeader(c: NonNullable<RewriteRule["cookie"]>, value: string): string {

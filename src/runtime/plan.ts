@@ -268,6 +268,18 @@ export function planConnector(
       fix: "set SSLEnabled: true with sslHostConfigs, or remove http3",
     });
   }
+  // QUIC is TLS 1.3 only: a connector whose SSLHostConfigs leave TLS 1.3 out would still agree
+  // it over HTTP/3 (Bun's QUIC listener takes no protocol range).
+  const without13 = c.http3 ? tls?.hosts.filter((h) => !h.versions.includes("TLSv1.3")) : undefined;
+  if (without13?.length) {
+    throw new BobcatError(
+      "runtime.http3Protocols",
+      `http3 on connector ${c.name} would serve TLS 1.3 over QUIC, but SSLHostConfig ${
+        without13.map((h) => h.hostName).join(", ")
+      } does not enable TLSv1.3 (protocols ${without13[0]!.versions.join("+")})`,
+      { where: sourceOf(c).attr("http3"), fix: "add TLSv1.3 to the SSLHostConfig's protocols, or remove http3" },
+    );
+  }
   for (const f of features) {
     const ok = table[f];
     const next = candidates.filter((b) => ok.includes(b));

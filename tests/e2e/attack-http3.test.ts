@@ -1,0 +1,136 @@
+/**
+ * HTTP/3 (Bun.serve's QUIC listener) beside client certificates, attacked with a real QUIC
+ * client: Chromium forced onto QUIC without a client certificate gets no page (the server ends
+ * the handshake with certificate_required), while the same client gets the page from a
+ * connector without client certificates (so it was QUIC). A connector whose protocols leave out
+ * TLS 1.3 cannot turn http3 on: QUIC would agree TLS 1.3 whatever the protocols say.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { createHash, X509Certificate } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { cleanup, freePort, PKI, run, runCli, startBobcat, tempDir } from "../helpers/bobcat.ts";
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach(cleanup));
+const base = () => {
+  const d = tempDir("bobcat-attack-");
+  dirs.push(d);
+  return d;
+};
+
+const APP = `export default { fetch(req, ctx) {
+  const path = new URL(req.url).pathname;
+  if (path === "/session") { const s = ctx.getSession(); s.setAttribute("n", 1); return new Response(s.id); }
+  return new Response("APP " + ctx.serverName + "\\n");
+} };`;
+
+const CERT = `                - certificateFile: ${PKI}/localhost-rsa.pem
+                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
+                  certificateChainFile: ${PKI}/intermediate.pem`;
+const sslHost = (name: string, extra: string) =>
+  `            - hostName: ${name}
+${extra}              certificates:
+${CERT}`;
+const REQUIRED = `              certificateVerification: required
+              caCertificateFile: ${PKI}/client-ca.pem
+`;
+
+function tlsConfig(port: number, sslHostConfigs: string, connectorExtra = "", hosts = ""): string {
+  return `server:
+  services:
+    - connectors:
+        - port: ${port}
+          address: 127.0.0.1
+          SSLEnabled: true
+${connectorExtra}          sslHostConfigs:
+${sslHostConfigs}
+      engine:
+        defaultHost: localhost
+        hosts:
+          - name: localhost
+            aliases: [www.localhost]
+            contexts:
+              - path: ""
+                handler: app.ts
+                needsPeerCertificates: false
+${hosts}`;
+}
+
+describe("HTTP/3 beside client certificates (Bun native)", () => {
+  const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+  const spki = () => {
+    const pem = readFileSync(join(PKI, "localhost-rsa.pem"), "utf8");
+    const der = new X509Certificate(pem).publicKey.export({ type: "spki", format: "der" });
+    return createHash("sha256").update(der).digest("base64");
+  };
+  /** Chromium forced onto QUIC for localhost:port, with no client certificate; the page text and the net log. */
+  async function chromium(port: number, dir: string): Promise<{ page: string; log: string }> {
+    const netlog = join(dir, `netlog-${port}.json`);
+    const r = await run([
+      CHROMIUM,
+      "--headless=new",
+      "--no-sandbox",
+      "--disable-gpu",
+      `--user-data-dir=${join(dir, `profile-${port}`)}`,
+      "--enable-quic",
+      `--origin-to-force-quic-on=localhost:${port}`,
+      "--host-resolver-rules=MAP localhost 127.0.0.1",
+      `--ignore-certificate-errors-spki-list=${spki()}`,
+      `--log-net-log=${netlog}`,
+      "--dump-dom",
+      `https://localhost:${port}/`,
+    ], { timeoutMs: 30000 });
+    return { page: r.stdout, log: existsSync(netlog) ? readFileSync(netlog, "utf8") : "" };
+  }
+
+  test.skipIf(!existsSync(CHROMIUM))(
+    "without a certificate QUIC is refused; without client certificates it serves",
+    async () => {
+      const [mtls, plain] = [await freePort(), await freePort()];
+      const dir = base();
+      const h3 = "          http3: true\n";
+      const a = await startBobcat({
+        runtime: "bun",
+        base: dir,
+        files: { "app.ts": APP },
+        config: tlsConfig(mtls, sslHost("_default_", REQUIRED), h3),
+      });
+      const b = await startBobcat({
+        runtime: "bun",
+        base: base(),
+        files: { "app.ts": APP },
+        config: tlsConfig(plain, sslHost("_default_", ""), h3),
+      });
+      try {
+        expect(a.output()).toContain("HTTP/3 (http3");
+        const [refused, served] = await Promise.all([chromium(mtls, dir), chromium(plain, dir)]);
+        expect(refused.page).not.toContain("APP ");
+        // The server ended the QUIC handshake with certificate_required.
+        expect(refused.log).toContain("TLS alert 116");
+        // The same client, the same way, gets the page where no certificate is asked for: it was QUIC.
+        expect(served.page).toContain("APP localhost");
+        expect(served.log).toContain("QUIC_SESSION_CRYPTO_HANDSHAKE_COMPLETE");
+      } finally {
+        await a.stop();
+        await b.stop();
+      }
+    },
+    90_000,
+  );
+
+  test("a connector limited to TLS 1.2 cannot turn http3 on (QUIC would agree TLS 1.3)", async () => {
+    const dir = base();
+    const cfg = tlsConfig(
+      await freePort(),
+      sslHost("_default_", "              protocols: TLSv1.2\n"),
+      "          http3: true\n",
+    );
+    await Bun.write(join(dir, "server.yaml"), cfg);
+    await Bun.write(join(dir, "app.ts"), APP);
+    const checked = await runCli("bun", ["check", "--config", join(dir, "server.yaml"), "--base", dir]);
+    expect(checked.code).not.toBe(0);
+    expect(checked.output).toContain("does not enable TLSv1.3");
+    expect(checked.output).toContain("server.yaml:7:");
+  }, 30_000);
+});
