@@ -43,6 +43,16 @@ export async function startFromConfig(
   }
   markWorkerLogs();
   const server = new BobcatServer(config, { reloadConfig });
+  // The handlers are installed before start: a SIGTERM that arrives once the first connector
+  // listens (or while the rest start) must stop gracefully, not kill the process by default.
+  let handle: (sig: string) => void;
+  const early: string[] = [];
+  handle = (sig) => {
+    early.push(sig);
+    if (early.length > 1) process.exit(130);
+  };
+  process.on("SIGINT", () => handle("SIGINT"));
+  process.on("SIGTERM", () => handle("SIGTERM"));
   await server.start();
   workerStarted();
   return new Promise<number>((resolve) => {
@@ -70,8 +80,8 @@ export async function startFromConfig(
         },
       );
     };
-    process.on("SIGINT", () => onSignal("SIGINT"));
-    process.on("SIGTERM", () => onSignal("SIGTERM"));
+    handle = onSignal;
+    if (early.length > 0) onSignal(early[0]!);
     // The parent exiting stops bobcat as SIGTERM would; once stopping, it is no reason to hurry.
     whenParentExits(() => signals === 0 && onSignal("the process that started bobcat exited"));
     // SIGHUP re-reads keystores and certificates, as Tomcat's reloadSslHostConfigs does.
