@@ -20,6 +20,8 @@ export interface CertificateRow {
   notAfter: string;
   daysLeft: number;
   nextRenewal?: string;
+  /** The CA's suggested renewal window for this certificate (ACME Renewal Information, RFC 9773). */
+  renewalWindow?: { start: string; end: string; explanationURL?: string; checkedAt: string };
   lastError?: string;
 }
 
@@ -33,6 +35,7 @@ export function certificateRows(hosts: ServedHost[], acme?: AcmeService): Certif
   const rows: CertificateRow[] = [];
   for (const h of hosts) {
     const m = h.config.acme ? acme?.managedFor(h.config) : undefined;
+    const ari = m?.ari && m.current && !m.current.temporary ? m.ari : undefined;
     for (const c of h.certs) {
       const leaf = c.chain[0]!;
       const sans = leaf.getExtension(x509.SubjectAlternativeNameExtension)?.names.items.map((n) => n.value) ?? [];
@@ -51,6 +54,14 @@ export function certificateRows(hosts: ServedHost[], acme?: AcmeService): Certif
         notAfter: leaf.notAfter.toISOString(),
         daysLeft: Math.floor((leaf.notAfter.getTime() - Date.now()) / 86_400_000 * 10) / 10,
         nextRenewal: m ? new Date(m.nextAttempt || Date.now()).toISOString() : undefined,
+        renewalWindow: ari
+          ? {
+            start: new Date(ari.start).toISOString(),
+            end: new Date(ari.end).toISOString(),
+            ...(ari.explanationURL ? { explanationURL: ari.explanationURL } : {}),
+            checkedAt: new Date(ari.checkedAt).toISOString(),
+          }
+          : undefined,
         lastError: m?.state.lastError,
       });
     }
@@ -69,6 +80,7 @@ export function formatRows(rows: CertificateRow[]): string {
     "not after",
     "days left",
     "next renewal",
+    "renewal window (ARI)",
     "last error",
   ];
   const body = rows.map((r) => [
@@ -80,6 +92,7 @@ export function formatRows(rows: CertificateRow[]): string {
     r.notAfter,
     String(r.daysLeft),
     r.nextRenewal ?? "-",
+    r.renewalWindow ? `${r.renewalWindow.start}/${r.renewalWindow.end}` : "-",
     r.lastError ?? "-",
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));

@@ -5,9 +5,12 @@
  * - Start-up never waits for the CA: a valid certificate in the store is served at once; a name
  *   without one gets a temporary self-signed certificate until the CA's arrives.
  * - Renewal when two thirds of the lifetime have passed, or inside the CA's ACME Renewal
- *   Information window (RFC 9773) when it offers one, with random jitter. A failure keeps the
- *   old certificate and is retried with exponential backoff (retryDelay, doubling, at most a day;
- *   a rateLimited error waits for its Retry-After).
+ *   Information window (RFC 9773) when its directory offers `renewalInfo`: the window is checked
+ *   at once after issuance and at start-up, then again after each Retry-After (at least
+ *   renewalInfoMinInterval, at most a day), and renewal happens at a random moment inside it
+ *   (at once when it has passed); the new order names the certificate it `replaces`. A failure
+ *   keeps the old certificate and is retried with exponential backoff (retryDelay, doubling, at
+ *   most a day; a rateLimited error waits for its Retry-After).
  * - Several instances sharing a store: a lock in the store lets one order; the others load
  *   what it stored. Challenge answers go to the store too, so any instance can answer.
  */
@@ -28,6 +31,8 @@ import { type AcmeStore, DirectoryStore, PostgresStore, segment } from "./store.
 
 const log = logger("acme");
 const DAY = 86_400_000;
+/** RFC 9773 §4.3.3: after a long-term error (or no Retry-After), check again in six hours. */
+const ARI_LONG_TERM_MS = 6 * 3_600_000;
 const LOCK_TTL_MS = 10 * 60_000;
 const STORE_CHECK_MS = 30_000;
 
@@ -40,7 +45,10 @@ function lib(): Promise<AcmeLib> {
     const a = (m as { default?: AcmeLib }).default ?? m;
     // bobcat retries itself (backoff capped at a day, Retry-After of rateLimited): no sleeping inside a request.
     a.axios.defaults.acmeSettings.retryMaxAttempts = 0;
-    a.axios.interceptors.response.use((r: { status: number; headers: Record<string, string>; data?: unknown }) => {
+    a.axios.interceptors.response.use((
+      r: { status: number; headers: Record<string, string>; data?: unknown; config?: { ariRequest?: boolean } },
+    ) => {
+      if (r.config?.ariRequest) return r; // a renewalInfo check is not the order's problem
       const type = (r.data as { type?: string } | undefined)?.type;
       if (r.status >= 400 && typeof type === "string") {
         lastProblem = { type, status: r.status, retryAfter: r.headers["retry-after"] };
@@ -82,12 +90,28 @@ export interface ManagedCert {
   nextAttempt: number;
   /** When renewal is planned for the current certificate (for display). */
   renewAt?: number;
-  ari?: { start: number; end: number };
+  /** The CA's renewal window for the current certificate (RFC 9773), when it offers one. */
+  ari?: AriWindow;
+  /** When the current certificate's renewalInfo is checked next, epoch ms (0: at once). */
+  ariNextCheck?: number;
+  /** Consecutive temporary failures of renewalInfo checks (for their backoff). */
+  ariFailures?: number;
   state: CertState;
   busy?: Promise<void>;
   storeCheckedAt?: number;
   /** Chosen at start: which challenge types can be answered for these names. */
   challenges: ChallengeType[];
+}
+
+/** A suggested renewal window (RFC 9773 §4.2) for one certificate, as kept in state.json. */
+export interface AriWindow {
+  /** The certificate it is for: base64url(AKI keyIdentifier) "." base64url(serial). */
+  certId: string;
+  start: number;
+  end: number;
+  explanationURL?: string;
+  /** When the CA said so, epoch ms. */
+  checkedAt: number;
 }
 
 export interface ChallengeSupport {
@@ -187,17 +211,29 @@ export class AcmeService {
       try {
         stored = await this.loadStored(m);
         const s = await m.store.get(`${m.id}/state.json`);
-        if (s) m.state = JSON.parse(s);
+        if (s) {
+          const { ari, ...state } = JSON.parse(s) as CertState & { ari?: AriWindow };
+          m.state = state;
+          // The last window the CA gave for the stored certificate (checked again once running).
+          if (stored && ari && ari.end > ari.start && ari.certId === certIdOrUndefined(stored.chain[0]!)) m.ari = ari;
+        }
       } catch (e) {
         log.warn(`${m.names.join(", ")}: the store ${m.store.location} cannot be read now: ${(e as Error).message}`);
       }
       if (stored && stored.chain[0]!.notAfter.getTime() > Date.now()) {
         m.current = stored;
         this.plan(m);
+        m.ariNextCheck = 0;
         log.info(
           `${m.names.join(", ")}: serving the stored certificate (${stored.chain[0]!.issuer}, until ${
             stored.chain[0]!.notAfter.toISOString()
-          }); renewal planned for ${new Date(m.renewAt!).toISOString()}`,
+          }); renewal planned for ${new Date(m.renewAt!).toISOString()}${
+            m.ari
+              ? ` (inside the CA's renewal window ${new Date(m.ari.start).toISOString()} – ${
+                new Date(m.ari.end).toISOString()
+              })`
+              : ""
+          }`,
         );
       } else {
         m.current = await temporary(m);
@@ -260,6 +296,8 @@ export class AcmeService {
       if (m.busy || m.challenges.length === 0) continue;
       if (m.nextAttempt <= now) {
         m.busy = this.attempt(m, false).finally(() => (m.busy = undefined));
+      } else if (m.ariNextCheck !== undefined && m.ariNextCheck <= now && m.current && !m.current.temporary) {
+        m.busy = this.checkAri(m).finally(() => (m.busy = undefined));
       } else if (now - (m.storeCheckedAt ?? now) > STORE_CHECK_MS) {
         // Another instance (or `bobcat acme renew`) may have stored a newer certificate.
         m.storeCheckedAt = now;
@@ -393,10 +431,10 @@ export class AcmeService {
       this.queue = run.catch(() => {});
       await run;
       m.state = { obtainedBy: this.owner };
-      await m.store.put(`${m.id}/state.json`, JSON.stringify(m.state)).catch(() => {});
+      await this.saveState(m);
     } catch (e) {
       this.failed(m, e);
-      await m.store.put(`${m.id}/state.json`, JSON.stringify(m.state)).catch(() => {});
+      await this.saveState(m);
     } finally {
       if (locked) await m.store.unlock(lockKey, this.owner).catch(() => {});
     }
@@ -408,7 +446,8 @@ export class AcmeService {
     if (!stored) return false;
     const cur = m.current;
     const newer = !cur || cur.temporary || stored.chain[0]!.notAfter > cur.chain[0]!.notAfter;
-    if (!newer || renewalTime(stored, m.ari) <= Date.now()) return false;
+    // Judged by its own schedule: the current certificate's renewal window says nothing of it.
+    if (!newer || renewalTime(stored) <= Date.now()) return false;
     await this.install(m, stored, "loaded from the store");
     return true;
   }
@@ -426,13 +465,22 @@ export class AcmeService {
       }`,
     );
     await this.swap(m.hostName);
-    void this.fetchAri(m);
+    // RFC 9773 §4.3: the renewal information of a new certificate is fetched at once; the old
+    // one's is never asked for again.
+    m.ariFailures = 0;
+    m.ariNextCheck = 0;
   }
 
   /** Next renewal: two thirds of the lifetime with jitter, or inside the ARI window. */
   private plan(m: ManagedCert): void {
     m.renewAt = renewalTime(m.current!, m.ari);
     m.nextAttempt = m.renewAt;
+  }
+
+  /** state.json: failures, last error, and the CA's renewal window of the current certificate. */
+  private async saveState(m: ManagedCert): Promise<void> {
+    await m.store.put(`${m.id}/state.json`, JSON.stringify({ ...m.state, ...(m.ari ? { ari: m.ari } : {}) }))
+      .catch(() => {});
   }
 
   private failed(m: ManagedCert, e: unknown): void {
@@ -539,8 +587,36 @@ export class AcmeService {
       altNames: m.names,
     }, keyPem);
     const hook = m.config.dnsHook ? await loadHook(m.config.dnsHook) : undefined;
-    log.info(`${m.names.join(", ")}: ordering a certificate from ${m.directory} (${m.challenges.join(", ")})`);
-    const certPem: string = await client.auto({
+    // RFC 9773 §5: a renewal names the certificate it replaces, when the CA speaks ARI.
+    const cur = m.current && !m.current.temporary ? m.current.chain[0]! : undefined;
+    const replaces = cur && cur.notAfter.getTime() > Date.now() && (await this.directoryDoc(m).catch(() => undefined))
+        ?.renewalInfo
+      ? certIdOrUndefined(cur)
+      : undefined;
+    log.info(
+      `${m.names.join(", ")}: ordering a certificate from ${m.directory} (${m.challenges.join(", ")})${
+        replaces ? `, replacing ${replaces}` : ""
+      }`,
+    );
+    // acme-client's auto() places the order itself: this view of the client adds "replaces" to it.
+    const orderClient = Object.create(client);
+    orderClient.createOrder = async (data: Record<string, unknown>) => {
+      if (!replaces) return await client.createOrder(data);
+      try {
+        return await client.createOrder({ ...data, replaces });
+      } catch (e) {
+        // Another order (another instance, `bobcat acme renew`) replaced it already: order plainly.
+        if (!lastProblem?.type.endsWith(":alreadyReplaced")) throw e;
+        lastProblem = undefined;
+        log.warn(
+          `${m.names.join(", ")}: the CA says ${replaces} has already been replaced (${
+            (e as Error).message
+          }); ordering without "replaces"`,
+        );
+        return await client.createOrder(data);
+      }
+    };
+    const certPem: string = await orderClient.auto({
       csr,
       email: m.config.email,
       termsOfServiceAgreed: m.config.termsOfServiceAgreed,
@@ -585,27 +661,103 @@ export class AcmeService {
     await this.install(m, mat, "obtained");
   }
 
-  /** RFC 9773: the CA's suggested renewal window, when its directory offers renewalInfo. */
-  private async fetchAri(m: ManagedCert): Promise<void> {
-    try {
-      const acme = await lib();
-      await trust(acme, m.config.directoryTrustFile);
-      const dir = (await acme.axios.get(m.directory)).data as { renewalInfo?: string };
-      if (!dir?.renewalInfo || !m.current || m.current.temporary) return;
-      const r = await acme.axios.get(`${dir.renewalInfo.replace(/\/$/, "")}/${ariCertId(m.current.chain[0]!)}`);
-      const w = r.data?.suggestedWindow;
-      if (r.status !== 200 || !w) return;
-      m.ari = { start: Date.parse(w.start), end: Date.parse(w.end) };
-      m.renewAt = renewalTime(m.current, m.ari);
-      m.nextAttempt = m.renewAt;
-      log.info(
-        `${m.names.join(", ")}: the CA suggests renewing between ${w.start} and ${w.end} (ARI); planned for ${
-          new Date(m.renewAt).toISOString()
-        }`,
-      );
-    } catch (e) {
-      log.debug(`${m.names.join(", ")}: no renewal information: ${(e as Error).message}`);
+  /** The CA's directory object (for renewalInfo, which acme-client does not know). */
+  private async directoryDoc(m: ManagedCert): Promise<{ renewalInfo?: string }> {
+    const acme = await lib();
+    await trust(acme, m.config.directoryTrustFile);
+    const r = await acme.axios.get(m.directory, { ariRequest: true });
+    return (r.data ?? {}) as { renewalInfo?: string };
+  }
+
+  /**
+   * RFC 9773 §4: asks the CA for the current certificate's suggested renewal window and plans
+   * the renewal at a random moment inside it (kept while the window stays the same); the next
+   * check follows the CA's Retry-After, within [renewalInfoMinInterval, a day]. A temporary
+   * failure (network, 5xx) is retried with backoff, any other after six hours; the window known
+   * before, or two thirds of the lifetime, stays the plan meanwhile. Never throws.
+   */
+  private async checkAri(m: ManagedCert): Promise<void> {
+    const cur = m.current;
+    if (!cur || cur.temporary) return;
+    const leaf = cur.chain[0]!;
+    const now = Date.now();
+    const minMs = m.config.renewalInfoMinInterval * 1000;
+    const certId = certIdOrUndefined(leaf);
+    // Never for an expired certificate (§4.3), nor for one without an AKI (no certID).
+    if (!certId || leaf.notAfter.getTime() <= now) {
+      m.ariNextCheck = undefined;
+      return;
     }
+    let next = ARI_LONG_TERM_MS;
+    try {
+      const dir = await this.directoryDoc(m);
+      if (!dir.renewalInfo) {
+        // The CA offers no renewal information (it may start to: its directory is read again in a day).
+        if (m.ari) {
+          m.ari = undefined;
+          this.plan(m);
+          await this.saveState(m);
+        }
+        m.ariNextCheck = Date.now() + DAY;
+        return;
+      }
+      const acme = await lib();
+      const url = `${dir.renewalInfo.replace(/\/$/, "")}/${certId}`;
+      const r = await acme.axios.get(url, { ariRequest: true, validateStatus: null });
+      if (r.status >= 500) throw new Error(`HTTP ${r.status} from ${url}`);
+      if (r.status !== 200) throw Object.assign(new Error(`HTTP ${r.status} from ${url}`), { longTerm: true });
+      let body: { suggestedWindow?: { start?: string; end?: string }; explanationURL?: string };
+      try {
+        body = typeof r.data === "string" ? JSON.parse(r.data) : r.data;
+      } catch {
+        throw Object.assign(new Error(`${url} answered no JSON`), { longTerm: true });
+      }
+      const start = Date.parse(body?.suggestedWindow?.start ?? "");
+      const end = Date.parse(body?.suggestedWindow?.end ?? "");
+      // §4.2: a window whose end is not after its start counts as no answer.
+      if (Number.isNaN(start) || Number.isNaN(end) || end <= start) {
+        throw Object.assign(
+          new Error(`${url} gave no valid suggestedWindow (${JSON.stringify(body?.suggestedWindow)})`),
+          {
+            longTerm: true,
+          },
+        );
+      }
+      const ra = r.headers?.["retry-after"] ? retryAfterMs(String(r.headers["retry-after"])) : undefined;
+      if (ra !== undefined) next = ra;
+      const explanationURL = typeof body.explanationURL === "string" ? body.explanationURL : undefined;
+      const same = m.ari?.certId === certId && m.ari.start === start && m.ari.end === end;
+      m.ari = { certId, start, end, checkedAt: Date.now(), ...(explanationURL ? { explanationURL } : {}) };
+      m.ariFailures = 0;
+      if (!same) {
+        m.renewAt = renewalTime(cur, m.ari);
+        // Renewal stays subject to the backoff of failed orders.
+        m.nextAttempt = m.state.failures ? Math.max(m.renewAt, m.nextAttempt) : m.renewAt;
+        log.info(
+          `${m.names.join(", ")}: the CA suggests renewing between ${new Date(start).toISOString()} and ${
+            new Date(end).toISOString()
+          } (ACME Renewal Information${explanationURL ? `, see ${explanationURL}` : ""}); renewal planned for ${
+            new Date(m.nextAttempt).toISOString()
+          }`,
+        );
+      } else log.debug(`${m.names.join(", ")}: renewal window unchanged (${certId})`);
+      await this.saveState(m);
+    } catch (e) {
+      // §4.3.3: a 4xx or an invalid answer is a long-term error (six hours); the network or a 5xx
+      // is temporary (backoff from renewalInfoMinInterval).
+      const err = e as { longTerm?: boolean; response?: { status?: number } };
+      const temporary = !err.longTerm && !(err.response?.status && err.response.status < 500);
+      if (temporary) {
+        m.ariFailures = (m.ariFailures ?? 0) + 1;
+        next = Math.min(ARI_LONG_TERM_MS, minMs * 2 ** Math.min(m.ariFailures - 1, 20));
+      }
+      const line = `${m.names.join(", ")}: no renewal information (${(e as Error).message}); checking again in ${
+        Math.round(Math.max(minMs, Math.min(DAY, next)) / 1000)
+      } s`;
+      if (temporary) log.debug(line);
+      else log.warn(line);
+    }
+    m.ariNextCheck = Date.now() + Math.max(minMs, Math.min(DAY, next));
   }
 }
 
@@ -629,6 +781,15 @@ function eabHint(c: AcmeConfig, problem: string | undefined): string {
     return ` — the CA refused the External Account Binding: check that eabKeyId (${c.eabKeyId}) and eabHmacKey are the pair the CA gave (the HMAC key as given, base64url)`;
   }
   return "";
+}
+
+/** ariCertId, or undefined for a certificate without an authority key identifier. */
+function certIdOrUndefined(leaf: X509Certificate): string | undefined {
+  try {
+    return ariCertId(leaf);
+  } catch {
+    return undefined;
+  }
 }
 
 /** RFC 9773 §4.1: base64url(AKI keyIdentifier) "." base64url(serial DER bytes). */

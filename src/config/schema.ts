@@ -531,6 +531,11 @@ export const Acme = {
         min: 1,
       },
     ),
+    renewalInfoMinInterval: int(
+      "Seconds: the shortest time between two checks of a certificate's ACME Renewal Information (RFC 9773) when the CA's Retry-After asks for less (longer ones are capped at a day).",
+      60,
+      { min: 1 },
+    ),
   },
 } as const satisfies ElementDef;
 
