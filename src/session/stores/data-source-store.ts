@@ -4,9 +4,10 @@
  * attributes. The application column holds `/Engine/Host/context`, so contexts, hosts and
  * several bobcat instances can share one table.
  *
- * Differences from Tomcat, on purpose: a save replaces the row inside a transaction (Tomcat
- * deletes and inserts on an autocommit connection, so a reader in between sees no session), and
- * saves and removals that arrive together share one transaction (one commit for the lot);
+ * Differences from Tomcat, on purpose: a save replaces the row in one statement, an upsert on the
+ * table's key (Tomcat deletes and inserts on an autocommit connection, so a reader in between
+ * sees no session, and pays two round trips), and saves and removals that arrive together share
+ * one statement or transaction (one commit for the lot);
  * sessions that never expire are not swept; every failure is reported as a
  * StoreUnavailableError naming the data source and table instead of being swallowed.
  */
@@ -116,6 +117,8 @@ export class DataSourceStore extends StoreBase {
     const conn = await this.dataSource.connection();
     try {
       await withTimeout(queries.probe(conn), `data source [${this.dataSource}]`);
+      // Which upsert the table's keys allow, read now rather than by the first request's save.
+      await withTimeout(queries.saveKey(conn), `data source [${this.dataSource}]`).catch(() => {});
     } catch (err) {
       if (!isSchemaError(err)) {
         this.log.warn(
