@@ -11,6 +11,7 @@
  * sessions that never expire are not swept; every failure is reported as a
  * StoreUnavailableError naming the data source and table instead of being swallowed.
  */
+import { setImmediate } from "node:timers";
 import { importDependency, type SqlConnection } from "../../datasource/drivers.ts";
 import { type DataSource, lookupDataSource } from "../../datasource/resources.ts";
 import { BobcatError } from "../../util/errors.ts";
@@ -232,8 +233,9 @@ export class DataSourceStore extends StoreBase {
   private async writeQueued(): Promise<void> {
     try {
       while (this.queued.length) {
-        // One turn of the event loop: requests that end together join this transaction.
-        await new Promise((r) => setTimeout(r, 0));
+        // One turn of the event loop: requests that end together (read in the same I/O poll) join
+        // this write. setImmediate, not setTimeout(0), which waits 1 ms on Bun and 2 ms on Deno.
+        await new Promise((r) => setImmediate(r));
         const batch = this.queued.splice(0, MAX_BATCH);
         try {
           await this.write(batch);
