@@ -216,6 +216,80 @@ describe("write-before-response (maxIdleBackup 0)", () => {
   });
 });
 
+describe("one statement per save", () => {
+  test(
+    "an upsert, never a DELETE: on a store-init table, on Tomcat's id-keyed table, and on one with no key",
+    async () => {
+      const pg = await server;
+      await initStoreTable(sources.get("jdbc/sessions")!, { sessionTable: `${table}_keyed` });
+      pg.psql(
+        `create table ${table}_tomcat (id varchar(100) not null primary key, valid char(1) not null,
+       maxinactive int not null, lastaccess bigint not null, app varchar(255), data bytea);
+       create index ${table}_kapp on ${table}_tomcat (app);
+       create table ${table}_loose (id varchar(100) not null, app varchar(255) not null, valid char(1) not null,
+       maxinactive int not null, lastaccess bigint not null, data bytea);
+       create function ${table}_no_delete() returns trigger language plpgsql as
+         $$ begin raise exception 'a save deleted a row of %', TG_TABLE_NAME; end $$;`,
+      );
+      for (const kind of ["keyed", "tomcat", "loose"]) {
+        pg.psql(
+          `create trigger saves_update before delete on ${table}_${kind} for each row execute function ${table}_no_delete()`,
+        );
+        const m = await started(`/Catalina/localhost/${kind}`, {}, { sessionTable: `${table}_${kind}` });
+        const sessions = [m.createSession(), m.createSession(), m.createSession()];
+        for (const s of sessions) {
+          s.setAttribute("n", 1);
+          request(m, s);
+        }
+        // Three saves that end together, then each again on its own.
+        await Promise.all(sessions.map((s) => m.commit([s])));
+        for (const s of sessions) {
+          s.setAttribute("n", 2);
+          request(m, s);
+          await m.commit([s]);
+          expect((await m.store.load(s.id))?.getAttribute("n")).toBe(2);
+        }
+        expect(pg.psql(`select count(*), count(distinct id) from ${table}_${kind}`).trim()).toBe("3|3");
+        expect(pg.psql(`select distinct app from ${table}_${kind}`).trim()).toBe(`/Catalina/localhost/${kind}`);
+        pg.psql(`drop trigger saves_update on ${table}_${kind}`);
+        sessions[0]!.invalidate();
+        await m.whenStoreIdle();
+        expect((await m.store.keys()).sort()).toEqual(sessions.slice(1).map((s) => s.id).sort());
+      }
+    },
+    30000,
+  );
+
+  test(
+    "Tomcat's id-keyed table: an id another application stores is refused, saying why; that row is kept",
+    async () => {
+      const pg = await server;
+      pg.psql(
+        `create table ${table} (id varchar(100) not null primary key, valid char(1) not null,
+       maxinactive int not null, lastaccess bigint not null, app varchar(255), data bytea)`,
+      );
+      const shop = await started("/Catalina/localhost/shop");
+      const admin = await started("/Catalina/localhost/admin");
+      const a = shop.createSession();
+      request(shop, a);
+      await shop.commit([a]);
+      const same = admin.createSession(a.id);
+      const other = admin.createSession();
+      for (const s of [same, other]) request(admin, s);
+      const results = await Promise.allSettled([admin.commit([same]), admin.commit([other])]);
+      expect(results.map((r) => r.status as string)).toEqual(["rejected", "fulfilled"]);
+      expect(String((results[0] as PromiseRejectedResult).reason.message)).toContain(
+        `session id [${a.id}] is stored in table [${table}] for another application: its primary key is [id] alone (Tomcat's layout), so applications cannot share an id; make it (app, id) to let them`,
+      );
+      expect(pg.psql(`select app, id from ${table} order by app`).trim().split("\n")).toEqual([
+        `/Catalina/localhost/admin|${other.id}`,
+        `/Catalina/localhost/shop|${a.id}`,
+      ]);
+    },
+    30000,
+  );
+});
+
 describe("scale-out: two instances on one table", () => {
   test("a session created on one instance is read on the other once it is backed up (maxIdleBackup 0)", async () => {
     await initStoreTable(sources.get("jdbc/sessions")!, { sessionTable: table });

@@ -19,6 +19,7 @@ import {
   SERVER_STORES,
   type StandardSession,
 } from "../../src/session/index.ts";
+import { DEFAULT_TABLE_NAMES, upsertKey } from "../../src/session/stores/session-table.ts";
 import { BobcatError } from "../../src/util/errors.ts";
 import { captureLogs, FakeClock, recorder, scratchDir } from "./helpers.ts";
 
@@ -289,6 +290,49 @@ describe("DataSourceStore on SQLite", () => {
     expect(await m.store.keys()).toEqual([forever.id]);
   });
 
+  test("a save is one upsert on the (app, id) key; Tomcat's id-keyed table and a key-less one keep one row per session too", async () => {
+    const conn = await sources.get("jdbc/sessions")!.connection();
+    await conn.execute(createTableSql("sqlite", { sessionTable: "keyed" }));
+    // The upsert updates in place: a DELETE would fail the save.
+    await conn.execute(
+      "CREATE TRIGGER keyed_saves BEFORE DELETE ON keyed BEGIN SELECT RAISE(ABORT, 'a save deleted a row'); END",
+    );
+    // Tomcat's own DDL: the id alone is the primary key, app may be null.
+    await conn.execute(
+      "create table tomcat (id varchar(100) not null primary key, valid char(1) not null, maxinactive int not null, " +
+        "lastaccess bigint not null, app varchar(255), data blob)",
+    );
+    await conn.execute("create index kapp on tomcat (app)");
+    await conn.execute(
+      "create table loose (id text not null, app text not null, valid text not null, maxinactive integer not null, " +
+        "lastaccess integer not null, data blob)",
+    );
+    for (const table of ["keyed", "tomcat", "loose"]) {
+      const m = await dataSourceManager(`/Catalina/localhost/${table}`, { sessionTable: table });
+      const [a, b] = [m.createSession(), m.createSession()];
+      for (const s of [a, b]) {
+        s.setAttribute("n", 1);
+        m.access(s);
+        m.endAccess(s);
+      }
+      // Two saves that end together (one statement or transaction), then one on its own.
+      await Promise.all([m.commit([a]), m.commit([b])]);
+      a.setAttribute("n", 2);
+      m.access(a);
+      m.endAccess(a);
+      await m.commit([a]);
+      expect((await m.store.load(a.id))?.getAttribute("n")).toBe(2);
+      expect((await m.store.load(b.id))?.getAttribute("n")).toBe(1);
+      expect(rows(`SELECT id, app, count(*) AS n FROM ${table} GROUP BY id, app ORDER BY id`)).toEqual(
+        [a.id, b.id].sort().map((id) => ({ id, app: `/Catalina/localhost/${table}`, n: 1 })),
+      );
+      if (table === "keyed") continue;
+      b.invalidate();
+      await m.whenStoreIdle();
+      expect(await m.store.keys()).toEqual([a.id]);
+    }
+  });
+
   test("a missing table stops start-up with the CREATE TABLE to run", async () => {
     const m = new PersistentManager({
       name: "/Catalina/localhost/app",
@@ -409,6 +453,25 @@ describe("CREATE TABLE", () => {
         "  `session_data`  mediumblob,\n" +
         "  PRIMARY KEY (`app`, `id`)\n)",
     );
+  });
+
+  test("which upsert a save uses, from the table's unique keys", () => {
+    const names = { ...DEFAULT_TABLE_NAMES, sessionAppCol: "App_Name", sessionIdCol: "session_id" };
+    const appId = ["app_name", "session_id"];
+    expect(upsertKey("postgres", names, [["session_id", "app_name"]])).toBe("app-id");
+    expect(upsertKey("postgres", names, [["session_id"], appId])).toBe("app-id");
+    // Tomcat's DDL: the id alone; the upsert then checks the application.
+    expect(upsertKey("postgres", names, [["session_id"]])).toBe("id");
+    expect(upsertKey("postgres", names, [])).toBeNull();
+    expect(upsertKey("postgres", names, [["app_name", "session_id", "valid"]])).toBeNull();
+    expect(upsertKey("sqlite", names, [appId])).toBe("app-id");
+    expect(upsertKey("sqlite", names, [["session_id"]])).toBeNull();
+    expect(upsertKey("mysql", names, [appId])).toBe("app-id");
+    // ON DUPLICATE KEY UPDATE would act on a collision with any other key: UPDATE, then INSERT.
+    expect(upsertKey("mysql", names, [appId, ["session_id"]])).toBeNull();
+    expect(upsertKey("mysql", names, [appId, null])).toBeNull();
+    expect(upsertKey("mysql", names, [appId, ["app_name", "session_id", "data"]])).toBe("app-id");
+    expect(upsertKey("mysql", names, [["session_id"]])).toBeNull();
   });
 
   test("initStoreTable is idempotent and returns the statement it ran", async () => {

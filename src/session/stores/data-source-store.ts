@@ -4,12 +4,14 @@
  * attributes. The application column holds `/Engine/Host/context`, so contexts, hosts and
  * several bobcat instances can share one table.
  *
- * Differences from Tomcat, on purpose: a save replaces the row inside a transaction (Tomcat
- * deletes and inserts on an autocommit connection, so a reader in between sees no session), and
- * saves and removals that arrive together share one transaction (one commit for the lot);
+ * Differences from Tomcat, on purpose: a save replaces the row in one statement, an upsert on the
+ * table's key (Tomcat deletes and inserts on an autocommit connection, so a reader in between
+ * sees no session, and pays two round trips), and saves and removals that arrive together share
+ * one statement or transaction (one commit for the lot);
  * sessions that never expire are not swept; every failure is reported as a
  * StoreUnavailableError naming the data source and table instead of being swallowed.
  */
+import { setImmediate } from "node:timers";
 import { importDependency, type SqlConnection } from "../../datasource/drivers.ts";
 import { type DataSource, lookupDataSource } from "../../datasource/resources.ts";
 import { BobcatError } from "../../util/errors.ts";
@@ -116,6 +118,8 @@ export class DataSourceStore extends StoreBase {
     const conn = await this.dataSource.connection();
     try {
       await withTimeout(queries.probe(conn), `data source [${this.dataSource}]`);
+      // Which upsert the table's keys allow, read now rather than by the first request's save.
+      await withTimeout(queries.saveKey(conn), `data source [${this.dataSource}]`).catch(() => {});
     } catch (err) {
       if (!isSchemaError(err)) {
         this.log.warn(
@@ -229,8 +233,9 @@ export class DataSourceStore extends StoreBase {
   private async writeQueued(): Promise<void> {
     try {
       while (this.queued.length) {
-        // One turn of the event loop: requests that end together join this transaction.
-        await new Promise((r) => setTimeout(r, 0));
+        // One turn of the event loop: requests that end together (read in the same I/O poll) join
+        // this write. setImmediate, not setTimeout(0), which waits 1 ms on Bun and 2 ms on Deno.
+        await new Promise((r) => setImmediate(r));
         const batch = this.queued.splice(0, MAX_BATCH);
         try {
           await this.write(batch);

@@ -3,7 +3,7 @@
  * names, configured SQL names) and every query the store runs. Imported on demand by
  * DataSourceStore, so drizzle-orm is loaded only by servers that use a database store.
  */
-import { and, count, eq, gt, inArray, sql } from "drizzle-orm";
+import { and, count, eq, gt, inArray, Placeholder, type SQL, sql } from "drizzle-orm";
 import {
   bigint as mysqlBigint,
   char as mysqlChar,
@@ -14,8 +14,8 @@ import {
 } from "drizzle-orm/mysql-core";
 import { bigint, char, customType as pgCustomType, integer as pgInteger, pgTable, varchar } from "drizzle-orm/pg-core";
 import { customType as sqliteCustomType, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
-import type { Dialect, DrizzleDatabase, SqlConnection } from "../../datasource/drivers.ts";
-import { namesFor, type SessionTableNames } from "./session-table.ts";
+import type { CompiledStatement, Dialect, DrizzleDatabase, SqlConnection } from "../../datasource/drivers.ts";
+import { namesFor, type SessionTableNames, upsertKey } from "./session-table.ts";
 
 const sqliteBytes = sqliteCustomType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => "blob" });
 const pgBytes = pgCustomType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => "bytea" });
@@ -73,6 +73,10 @@ export interface SessionWrite {
 
 export class SessionQueries {
   private readonly t: ReturnType<typeof sessionTable>;
+  /** The upsert the table allows, once read from its keys. */
+  private key: Promise<"app-id" | "id" | null> | null = null;
+  /** Statements built once (text and parameter order), by kind. */
+  private readonly compiled = new Map<string, CompiledStatement>();
 
   constructor(
     private readonly dialect: Dialect,
@@ -141,29 +145,249 @@ export class SessionQueries {
   /** The row's data, null when there is no row, undefined when the row holds no data. */
   async load(conn: SqlConnection, id: string, app: string): Promise<Uint8Array | null | undefined> {
     const t = this.t;
-    const rows: { data: Uint8Array | null }[] = await conn.run((db: DrizzleDatabase) =>
-      db.select({ data: t.data }).from(t).where(this.byId(id, app)).limit(1)
-    );
+    const rows: { data: Uint8Array | null }[] = conn.compile && conn.query
+      ? (await this.exec(
+        conn,
+        "load",
+        (p) => sql`SELECT ${this.col(this.n.sessionDataCol)} AS data FROM ${this.table} WHERE ${this.one(p)} LIMIT 1`,
+        { app, id },
+      )).rows as { data: Uint8Array | null }[]
+      : await conn.run((db: DrizzleDatabase) => db.select({ data: t.data }).from(t).where(this.byId(id, app)).limit(1));
     if (!rows.length) return null;
     const data = rows[0]!.data;
     return data ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : undefined;
   }
 
   /**
-   * Applies saves (a row) and removals (an id) of one application in one transaction — one
-   * commit, one log flush for the lot — so a reader elsewhere sees the old rows or the new ones,
-   * never none. When an id appears twice the later write wins, as if they ran one by one.
+   * Applies saves (a row) and removals (an id) of one application, each batch atomically — a
+   * reader elsewhere sees the old rows or the new ones, never none. When an id appears twice the
+   * later write wins, as if they ran one by one.
+   *
+   * One save is one statement, one round trip (prepared on PostgreSQL): an upsert on the table's
+   * (app, id) key (Tomcat's id key on PostgreSQL), or, on a table without a key to rely on, an
+   * UPDATE and, when it found no row, an INSERT. One removal is one DELETE. Several saves are one
+   * multi-row upsert; anything else is one transaction that deletes the ids and inserts the rows.
+   * Each resolves once the database has committed.
    */
-  write(conn: SqlConnection, app: string, writes: SessionWrite[]): Promise<void> {
+  async write(conn: SqlConnection, app: string, writes: SessionWrite[]): Promise<void> {
     const last = new Map<string, SessionRow | null>();
     for (const w of writes) {
       last.delete(w.id);
       last.set(w.id, w.row ?? null);
     }
     const rows = [...last.values()].filter((r): r is SessionRow => r !== null);
+    try {
+      if (last.size === 1 && !rows.length) {
+        await this.exec(conn, "remove", (p) => sql`DELETE FROM ${this.table} WHERE ${this.one(p)}`, {
+          app,
+          id: [...last.keys()][0],
+        });
+        return;
+      }
+      const key = rows.length === last.size ? await this.saveKey(conn) : null;
+      if (key) return await this.upsert(conn, key, rows);
+      if (rows.length === 1 && last.size === 1 && this.dialect !== "sqlite") {
+        return await this.updateOrInsert(conn, rows[0]!);
+      }
+    } catch (err) {
+      this.forgetKeyOn(err);
+      throw err;
+    }
+    // SQLite's transaction costs no round trip; its proxy driver reports no row counts either.
     return conn.transaction(async (tx: DrizzleDatabase) => {
       await tx.delete(this.t).where(and(eq(this.t.app, app), inArray(this.t.id, [...last.keys()])));
       if (rows.length) await tx.insert(this.t).values(rows);
+    });
+  }
+
+  /** The SQL names, folded as the database sees them. */
+  private get n(): SessionTableNames {
+    return namesFor(this.dialect, this.names);
+  }
+
+  private get table(): SQL {
+    return sql`${sql.identifier(this.n.sessionTable)}`;
+  }
+
+  private col(name: string): SQL {
+    return sql`${sql.identifier(name)}`;
+  }
+
+  /** The application and id of one session, as parameters. */
+  private one(p: (k: string) => SQL | Placeholder): SQL {
+    return sql`${this.col(this.n.sessionAppCol)} = ${p("app")} AND ${this.col(this.n.sessionIdCol)} = ${p("id")}`;
+  }
+
+  /** Tomcat's columns in the order the statements list them, with the SessionRow field of each. */
+  private get rowColumns(): [string, keyof SessionRow][] {
+    const n = this.n;
+    return [
+      [n.sessionIdCol, "id"],
+      [n.sessionAppCol, "app"],
+      [n.sessionValidCol, "valid"],
+      [n.sessionMaxInactiveCol, "maxInactive"],
+      [n.sessionLastAccessedCol, "lastAccess"],
+      [n.sessionDataCol, "data"],
+    ];
+  }
+
+  /** A row's values, keyed `<field><i>` as the statements' parameters are named. */
+  private values(rows: SessionRow[]): Record<string, unknown> {
+    const values: Record<string, unknown> = {};
+    rows.forEach((r, i) => {
+      for (const [, f] of this.rowColumns) {
+        const v = r[f];
+        // postgres.js and mysql2 send a Buffer as bytes; a plain Uint8Array is not one to them.
+        values[`${f}${i}`] = f === "data" && this.dialect !== "sqlite"
+          ? Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength)
+          : v;
+      }
+    });
+    return values;
+  }
+
+  private insert(count: number, p: (k: string) => SQL | Placeholder): SQL {
+    const cols = sql.join(this.rowColumns.map(([c]) => this.col(c)), sql`, `);
+    const tuples = Array.from(
+      { length: count },
+      (_, i) => sql`(${sql.join(this.rowColumns.map(([, f]) => p(`${f}${i}`)), sql`, `)})`,
+    );
+    return sql`INSERT INTO ${this.table} (${cols}) VALUES ${sql.join(tuples, sql`, `)}`;
+  }
+
+  /** One statement for all the rows: at most one per id (the caller keeps the last write of each). */
+  private async upsert(conn: SqlConnection, key: "app-id" | "id", rows: SessionRow[]): Promise<void> {
+    const n = this.n;
+    const c = (s: string) => this.col(s);
+    const changed = this.rowColumns.slice(2).map(([name]) => name);
+    const result = await this.exec(conn, rows.length === 1 ? `upsert` : null, (p) => {
+      const insert = this.insert(rows.length, p);
+      if (this.dialect === "mysql") {
+        return sql`${insert} ON DUPLICATE KEY UPDATE ${
+          sql.join(changed.map((x) => sql`${c(x)} = VALUES(${c(x)})`), sql`, `)
+        }`;
+      }
+      const target = key === "app-id" ? sql`${c(n.sessionAppCol)}, ${c(n.sessionIdCol)}` : c(n.sessionIdCol);
+      const set = sql.join(changed.map((x) => sql`${c(x)} = excluded.${c(x)}`), sql`, `);
+      // Tomcat's layout keys on the id alone: another application's row is not this session's.
+      const mine = key === "id"
+        ? sql` WHERE ${this.table}.${c(n.sessionAppCol)} = excluded.${c(n.sessionAppCol)}`
+        : sql``;
+      return sql`${insert} ON CONFLICT (${target}) DO UPDATE SET ${set}${mine}`;
+    }, this.values(rows));
+    if (key === "id" && result.count !== null && result.count < rows.length) {
+      throw new Error(
+        `${
+          rows.length === 1
+            ? `session id [${rows[0]!.id}] is`
+            : `${rows.length - result.count} of ${rows.length} session ids are`
+        } stored in table [${n.sessionTable}] for another application: its primary key is [${n.sessionIdCol}] alone (Tomcat's layout), so applications cannot share an id; make it (${n.sessionAppCol}, ${n.sessionIdCol}) to let them`,
+      );
+    }
+  }
+
+  /** A table with no key to rely on: the row is updated where it is, or inserted when there was none. */
+  private async updateOrInsert(conn: SqlConnection, row: SessionRow): Promise<void> {
+    const values = this.values([row]);
+    // mysql2 asks for found rows (its FOUND_ROWS flag), so an UPDATE that changes nothing still counts its row.
+    const updated = await this.exec(conn, "update", (p) => {
+      const set = sql.join(
+        this.rowColumns.slice(2).map(([name, f]) => sql`${this.col(name)} = ${p(`${f}0`)}`),
+        sql`, `,
+      );
+      return sql`UPDATE ${this.table} SET ${set} WHERE ${this.col(this.n.sessionAppCol)} = ${p("app0")} AND ${
+        this.col(this.n.sessionIdCol)
+      } = ${p("id0")}`;
+    }, values);
+    if (updated.count === 0) await this.exec(conn, "insert", (p) => this.insert(1, p), values);
+  }
+
+  /**
+   * Runs one statement built with parameters `p(name)` and returns its rows and row count (null
+   * on SQLite, whose proxy driver does not report it). With a `kind`, on the server pools, its
+   * text is built once and it runs prepared: one round trip on PostgreSQL where drizzle's
+   * unprepared `execute` costs two (Parse/Describe, then Bind/Execute).
+   */
+  private async exec(
+    conn: SqlConnection,
+    kind: string | null,
+    build: (p: (k: string) => SQL | Placeholder) => SQL,
+    values: Record<string, unknown>,
+  ): Promise<{ rows: Record<string, unknown>[]; count: number | null }> {
+    if (kind && conn.compile && conn.query) {
+      let s = this.compiled.get(kind);
+      if (!s) this.compiled.set(kind, s = conn.compile(build((k) => sql.placeholder(k))));
+      return await conn.query(s.sql, s.params.map((v) => (v instanceof Placeholder ? values[v.name] : v)));
+    }
+    const statement = build((k) => sql`${values[k]}`);
+    if (this.dialect === "sqlite") {
+      await conn.run((db: DrizzleDatabase) => db.run(statement));
+      return { rows: [], count: null };
+    }
+    const result = await conn.run((db: DrizzleDatabase) => db.execute(statement));
+    if (this.dialect === "mysql") {
+      const [r] = result as [unknown];
+      return Array.isArray(r)
+        ? { rows: r as Record<string, unknown>[], count: r.length }
+        : { rows: [], count: Number((r as { affectedRows?: number }).affectedRows ?? 0) };
+    }
+    return {
+      rows: [...(result as Record<string, unknown>[])],
+      count: Number((result as { count?: number }).count ?? 0),
+    };
+  }
+
+  /**
+   * Which upsert the table allows (session-table.ts `upsertKey`), read from the database's
+   * catalog the first time the store writes, and again after the database said the key is gone.
+   */
+  saveKey(conn: SqlConnection): Promise<"app-id" | "id" | null> {
+    this.key ??= this.uniqueKeys(conn).then(
+      (keys) => upsertKey(this.dialect, this.names, keys),
+      (err) => {
+        this.key = null;
+        throw err;
+      },
+    );
+    return this.key;
+  }
+
+  /** An upsert refused for want of a matching key (dropped since): the next attempt reads the keys again. */
+  private forgetKeyOn(err: unknown): void {
+    for (let e: unknown = err; e instanceof Error; e = (e as { cause?: unknown }).cause) {
+      if ((e as { code?: unknown }).code === "42P10" || /ON CONFLICT clause does not match/i.test(e.message)) {
+        this.key = null;
+        this.compiled.delete("upsert");
+        return;
+      }
+    }
+  }
+
+  /** The table's unique keys: each one's key columns (lower case), null for one with an expression or a column prefix. */
+  private async uniqueKeys(conn: SqlConnection): Promise<(string[] | null)[]> {
+    const table = this.n.sessionTable;
+    const split = (cols: unknown, odd: unknown) =>
+      Number(odd) > 0 || cols == null ? null : String(cols).toLowerCase().split(",");
+    if (this.dialect === "sqlite") {
+      const rows: unknown[][] = await conn.run((db: DrizzleDatabase) =>
+        db.values(
+          sql`SELECT group_concat(ii.name), sum(ii.name IS NULL) FROM pragma_index_list(${table}) il, pragma_index_info(il.name) ii WHERE il."unique" = 1 AND il.partial = 0 GROUP BY il.name`,
+        )
+      );
+      return rows.map((r) => split(r[0], r[1]));
+    }
+    const query = this.dialect === "postgres"
+      // Key columns only (not INCLUDE ones); expression indexes cannot be an ON CONFLICT target and are left out.
+      ? sql`SELECT string_agg(a.attname::text, ',') AS c, 0 AS x FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1]) WHERE i.indrelid = to_regclass(quote_ident(${table})) AND i.indisunique AND i.indimmediate AND i.indpred IS NULL GROUP BY i.indexrelid`
+      : sql`SELECT GROUP_CONCAT(COLUMN_NAME) AS c, SUM(SUB_PART IS NOT NULL OR COLUMN_NAME IS NULL) AS x FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ${table} AND NON_UNIQUE = 0 GROUP BY INDEX_NAME`;
+    const result = await conn.run((db: DrizzleDatabase) => db.execute(query));
+    const rows = (this.dialect === "mysql" ? (result as [Record<string, unknown>[]])[0] : result) as Record<
+      string,
+      unknown
+    >[];
+    return rows.map((r) => {
+      const [cols, odd] = Object.values(r);
+      return split(cols, odd);
     });
   }
 

@@ -189,3 +189,33 @@ export function missingColumns(
     }`,
   };
 }
+
+/**
+ * What a save can rely on, from the table's unique keys (`keys`: each one's columns, lower
+ * case; null for one with an expression or a column prefix):
+ * - `"app-id"`: a unique key on exactly (app, id) — what `bobcat store init` creates — so one
+ *   upsert replaces the row of this application and session and no other;
+ * - `"id"` (PostgreSQL): Tomcat's own layout, the id column alone as primary key; the upsert's
+ *   update is conditional on the application, and a row of another application is an error,
+ *   as the INSERT of Tomcat's DELETE-then-INSERT would be;
+ * - null: nothing to rely on (no key, or MySQL with another unique key that its
+ *   `ON DUPLICATE KEY UPDATE` would also act on): UPDATE, then INSERT when no row was there.
+ * SQLite takes the upsert only on (app, id): elsewhere its transaction costs no round trip.
+ */
+export function upsertKey(
+  dialect: Dialect,
+  configured: SessionTableNames,
+  keys: readonly (readonly string[] | null)[],
+): "app-id" | "id" | null {
+  const n = namesFor(dialect, configured);
+  const app = n.sessionAppCol.toLowerCase();
+  const id = n.sessionIdCol.toLowerCase();
+  const exactly = (k: readonly string[] | null, cols: string[]) =>
+    k !== null && k.length === cols.length && cols.every((c) => k.includes(c));
+  if (keys.some((k) => exactly(k, [app, id]))) {
+    // ON DUPLICATE KEY UPDATE acts on whichever unique key a row collides with.
+    if (dialect !== "mysql" || keys.every((k) => k !== null && k.includes(app) && k.includes(id))) return "app-id";
+    return null;
+  }
+  return dialect === "postgres" && keys.some((k) => exactly(k, [id])) ? "id" : null;
+}
