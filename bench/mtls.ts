@@ -3,10 +3,15 @@
  * Keep-alive HTTPS requests with client certificates (certificateVerification: required) against
  * the same connector without them, in one run, rounds interleaved:
  *
- *   bobcat Bun native, no client certificates | bobcat Bun native, mTLS (Bun.serve requestCert) |
- *   bobcat Bun node-compat, mTLS (what every client-certificate connector ran on before)
+ *   bobcat native, no client certificates | bobcat Bun native, mTLS (Bun.serve requestCert; Bun
+ *   only: Deno.serve cannot ask for client certificates) | bobcat node-compat, mTLS (what a
+ *   connector whose handlers need the certificate runs on) | the same from another checkout
  *
- *   bun bench/mtls.ts [--rounds 3] [--duration 5] [--connections 32]
+ *   bun bench/mtls.ts [--runtime bun|deno] [--baseline DIR] [--rounds 3] [--duration 5] [--connections 32]
+ *
+ * --runtime: what runs the server (the client is Bun either way). --baseline: another checkout of
+ * bobcat (e.g. `git worktree add /tmp/before <commit>`, node_modules linked) whose node-compat
+ * row is measured in the same run, rounds interleaved: before/after side by side.
  *
  * wrk cannot send a client certificate, so the client is Bun's fetch with `tls: { cert, key }`
  * (keep-alive, --connections request loops) in its own process, the same client for every row.
@@ -52,6 +57,9 @@ if (process.argv[2] === "--client") {
 const rounds = Number(option("--rounds", "3"));
 const duration = Number(option("--duration", "5"));
 const connections = Number(option("--connections", "32"));
+const runtime = option("--runtime", "bun");
+const baseline = option("--baseline", "");
+const Runtime = runtime === "deno" ? "Deno" : "Bun";
 
 const work = mkdtempSync(join(tmpdir(), "bobcat-mtls-"));
 writeFileSync(
@@ -99,17 +107,32 @@ interface Row {
   clientCerts: boolean;
   env?: Record<string, string>;
   expect: RegExp;
+  /** The checkout that runs this row (default: this one). */
+  root?: string;
 }
+const native = runtime === "deno" ? /native Deno/ : /native Bun\.serve/;
 const rows: Row[] = [
-  { id: "plain", label: "Bun native, no client certs", clientCerts: false, expect: /native Bun\.serve/ },
-  { id: "native", label: "Bun native, mTLS required", clientCerts: true, expect: /native Bun\.serve/ },
+  { id: "plain", label: `${Runtime} native, no client certs`, clientCerts: false, expect: native },
+  ...(runtime === "bun"
+    ? [{ id: "native", label: "Bun native, mTLS required", clientCerts: true, expect: native }]
+    : []),
   {
     id: "compat",
-    label: "Bun node-compat, mTLS required",
+    label: `${Runtime} node-compat, mTLS required`,
     clientCerts: true,
     env: { BOBCAT_BACKEND: "node-compat" },
     expect: /node:http2 compatibility/,
   },
+  ...(baseline
+    ? [{
+      id: "baseline",
+      label: `${Runtime} node-compat, mTLS required (${baseline})`,
+      clientCerts: true,
+      env: { BOBCAT_BACKEND: "node-compat" },
+      expect: /node:http2 compatibility/,
+      root: baseline,
+    }]
+    : []),
 ];
 
 const running: Array<{ row: Row; port: number; p: ChildProcess }> = [];
@@ -117,7 +140,20 @@ const results = new Map<string, Array<{ rps: number; perCpu: number; failed: num
 try {
   for (const row of rows) {
     const port = await freePort();
-    const cmd = [bin("bun"), join(ROOT, "src/cli/main.ts"), "run", "--config", config(row.id, port, row.clientCerts)];
+    const root = row.root ?? ROOT;
+    const file = config(row.id, port, row.clientCerts);
+    const cmd = runtime === "deno"
+      ? [
+        bin("deno"),
+        "run",
+        "-A",
+        `--config=${join(root, "deno.json")}`,
+        join(root, "src/cli/main.ts"),
+        "run",
+        "--config",
+        file,
+      ]
+      : [bin("bun"), join(root, "src/cli/main.ts"), "run", "--config", file];
     const saved = { ...process.env };
     Object.assign(process.env, row.env ?? {});
     const { p, line } = await startServer(cmd, /listening on https/);
@@ -145,10 +181,9 @@ try {
   const base = results.get("plain")!;
   const baseRps = median(base.map((x) => x.rps));
   const baseCpu = median(base.map((x) => x.perCpu));
+  const version = spawnSync(bin(runtime), ["--version"], { encoding: "utf8" }).stdout.trim().split("\n")[0];
   console.log(
-    `Bun ${
-      spawnSync(bin("bun"), ["--version"], { encoding: "utf8" }).stdout.trim()
-    }; ${rounds} rounds × ${duration} s, ${connections} keep-alive fetch loops (client: Bun fetch with alice's certificate), medians\n`,
+    `server on ${Runtime} ${version}; ${rounds} rounds × ${duration} s, ${connections} keep-alive fetch loops (client: Bun fetch with alice's certificate), medians\n`,
   );
   console.log("| connector | req/s | req per server CPU-s | failed | req/s ratio | per-CPU ratio |");
   console.log("|---|---:|---:|---:|---:|---:|");

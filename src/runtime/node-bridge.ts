@@ -35,6 +35,9 @@ function tlsSocketOf(req: AnyReq): CheckedSocket | undefined {
   return s && typeof s.getProtocol === "function" ? s : undefined;
 }
 
+/** Set on a TLS socket once its client-certificate verdict has resolved to "go on". */
+const ALLOWED = Symbol("bobcat.clientAllowed");
+
 export async function serve(
   req: AnyReq,
   res: AnyRes,
@@ -46,16 +49,30 @@ export async function serve(
   const socket = req.socket as TLSSocket;
   const tlsSocket = scheme === "https" ? tlsSocketOf(req) : undefined;
   try {
-    const verdict = tlsSocket?.[VERDICT];
-    if (verdict && !(await verdict)) return;
+    // The verdict is the same for every request of a connection: awaited once.
+    if (tlsSocket && !(tlsSocket as { [ALLOWED]?: true })[ALLOWED]) {
+      const verdict = tlsSocket[VERDICT];
+      if (verdict && !(await verdict)) return;
+      (tlsSocket as { [ALLOWED]?: true })[ALLOWED] = true;
+    }
     const headers = new Headers();
     const raw = req.rawHeaders;
     // Every Host line as sent (Headers would join them): the engine refuses two.
     const hostHeaders: string[] = [];
+    // HTTP/1.1 frames a body with Content-Length or Transfer-Encoding only (RFC 9112 6.3).
+    let framed = false;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!;
-      if (name.charCodeAt(0) === 58 /* ":" pseudo-header */) continue;
-      if (name.length === 4 && name.toLowerCase() === "host") hostHeaders.push(raw[i + 1]!);
+      const first = name.charCodeAt(0);
+      if (first === 58 /* ":" pseudo-header */) continue;
+      const len = name.length;
+      if (len === 4 && name.toLowerCase() === "host") hostHeaders.push(raw[i + 1]!);
+      else if (
+        (len === 14 && (first | 32) === 99 /* c */ && name.toLowerCase() === "content-length" && raw[i + 1] !== "0") ||
+        (len === 17 && (first | 32) === 116 /* t */ && name.toLowerCase() === "transfer-encoding")
+      ) {
+        framed = true;
+      }
       headers.append(name, raw[i + 1]!);
     }
     const h2Authority = h2 ? (req as Http2ServerRequest).authority : undefined;
@@ -75,30 +92,27 @@ export async function serve(
       await writeResponse(forbidden(), res, h2, method === "HEAD");
       return;
     }
-    const hasBody = method !== "GET" && method !== "HEAD";
-    const request = new Request(url, {
-      method,
-      headers,
-      body: hasBody ? (toWebStream(req, readTimeoutMs) as ReadableStream<Uint8Array>) : undefined,
-      ...(hasBody ? { duplex: "half" } : {}),
-    } as RequestInit);
+    // No stream for a request without a body: GET and HEAD, and on HTTP/1.1 any request
+    // without Content-Length or Transfer-Encoding (HTTP/2 may send DATA frames regardless).
+    const hasBody = method !== "GET" && method !== "HEAD" && (h2 || framed);
+    const request = hasBody
+      ? new Request(url, {
+        method,
+        headers,
+        body: toWebStream(req, readTimeoutMs),
+        duplex: "half",
+      } as RequestInit)
+      : new Request(url, { method, headers });
     const conn: ConnectionInfo = {
       remoteAddr: socket?.remoteAddress ?? "",
       remotePort: socket?.remotePort ?? 0,
-      httpVersion: h2 ? "HTTP/2.0" : `HTTP/${req.httpVersion}`,
+      httpVersion: h2 ? "HTTP/2.0" : req.httpVersion === "1.1" ? "HTTP/1.1" : `HTTP/${req.httpVersion}`,
       target,
       hostHeaders,
       tls: tlsSocket ? tlsInfoOf(tlsSocket) : undefined,
     };
     const response = await handle(request, conn);
-    // An answer before the body was read (413, 401, ...) that closes the connection: close it
-    // gently, or the unread upload makes the kernel reset it and the client never sees the answer.
-    const linger = !h2 && !req.complete && response.headers.get("connection")?.toLowerCase() === "close";
-    await writeResponse(response, res, h2, method === "HEAD", linger ? () => lingerClose(req.socket) : undefined);
-    // "Connection: close" ends the connection (and with it the TLS session id) on HTTP/2 too.
-    if (h2 && response.headers.get("connection")?.toLowerCase() === "close") {
-      (req as Http2ServerRequest).stream.session?.close();
-    }
+    await writeResponse(response, res, h2, method === "HEAD", req);
   } catch (e) {
     // A client that went away mid-upload is not a server fault: one line at debug.
     if (isClientBodyError(e) || res.destroyed || req.destroyed) {
@@ -181,35 +195,114 @@ function lingerClose(socket: Socket): void {
   socket.once("close", () => clearTimeout(t));
 }
 
-/** `closeAfter`: the connection is closed by the caller's way, not node:http's (see lingerClose). */
+/** Bytes of a response body gathered from reads that settle at once, to be written in one go. */
+const GATHER_MAX = 256 * 1024;
+/** Microtask turns a read may take and still count as "at once" (a body already in memory). */
+const SETTLE_TURNS = 8;
+
+type ReadResult = { done: boolean; value?: Uint8Array };
+
+/** The read's result when it settles within SETTLE_TURNS microtask turns; else undefined (still pending). */
+async function readSoon(read: Promise<ReadResult>): Promise<ReadResult | undefined> {
+  let out: { ok: true; r: ReadResult } | { ok: false; e: unknown } | undefined;
+  read.then((r) => (out = { ok: true, r }), (e) => (out = { ok: false, e }));
+  for (let i = 0; i < SETTLE_TURNS && out === undefined; i++) await undefined;
+  if (out === undefined) return undefined;
+  if (!out.ok) throw out.e;
+  return out.r;
+}
+
+/** Status codes whose responses never carry a body, so never a Content-Length of it. */
+const noBodyStatus = (status: number) => status < 200 || status === 204 || status === 304;
+
+/**
+ * Writes a web Response to a node response. A body that is already in memory (a string, bytes,
+ * JSON, a small file: every read settles at once) is written in one `end(bytes)` with a
+ * Content-Length, head and body in the same tick; anything else streams with backpressure.
+ * `req`: the request answered (not for answers made before a request exists), for the
+ * connection handling that depends on it.
+ */
 async function writeResponse(
   response: Response,
   res: AnyRes,
   h2: boolean,
   head: boolean,
-  closeAfter?: () => void,
+  req?: AnyReq,
 ): Promise<void> {
   const out: Record<string, string | string[]> = {};
+  let cookies: string[] | undefined;
+  let connection: string | undefined;
+  let framed = false;
   response.headers.forEach((value, name) => {
-    if (name === "set-cookie") return;
-    if (h2 && H2_FORBIDDEN.has(name)) return;
-    if (closeAfter && name === "connection") return;
-    out[name] = value;
+    // Headers iterates each Set-Cookie on its own.
+    if (name === "set-cookie") (cookies ??= []).push(value);
+    else if (name === "connection") connection = value.toLowerCase();
+    else if (h2 && H2_FORBIDDEN.has(name)) return;
+    else {
+      if (name === "content-length" || name === "transfer-encoding") framed = true;
+      out[name] = value;
+    }
   });
+  if (cookies) out["set-cookie"] = cookies;
+  const close = connection === "close";
+  // An answer before the body was read (413, 401, ...) that closes the connection: close it
+  // gently, or the unread upload makes the kernel reset it and the client never sees the answer.
   // No "Connection: close" then: node:http would destroy the socket the moment the answer is
   // written (a reset, with the upload unread); the FIN of lingerClose tells the client instead.
-  if (closeAfter) res.once("finish", closeAfter);
-  const cookies = response.headers.getSetCookie();
-  if (cookies.length > 0) out["set-cookie"] = cookies;
-  (res as ServerResponse).writeHead(response.status, out as never);
-  if (!response.body || head) {
+  const linger = req !== undefined && !h2 && !req.complete && close;
+  if (connection !== undefined && !h2 && !linger) out["connection"] = connection;
+  if (linger) res.once("finish", () => lingerClose(req!.socket));
+  // "Connection: close" ends the connection (and with it the TLS session id) on HTTP/2 too.
+  const endSession = req !== undefined && h2 && close
+    ? () => (req as Http2ServerRequest).stream.session?.close()
+    : undefined;
+  const status = response.status;
+  const body = response.body;
+  if (!body || head) {
+    (res as ServerResponse).writeHead(status, out as never);
     res.end();
+    endSession?.();
     return;
   }
-  const reader = response.body.getReader();
+  const reader = body.getReader();
+  let pending: Promise<ReadResult> | undefined = reader.read();
   try {
+    // Gather what is already there: most answers are one chunk, and the read after it is done.
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    let r: ReadResult | undefined = await pending;
     for (;;) {
-      const { done, value } = await reader.read();
+      if (r.done || !r.value) {
+        pending = undefined;
+        break;
+      }
+      chunks.push(r.value);
+      size += r.value.byteLength;
+      if (size > GATHER_MAX) {
+        pending = reader.read();
+        break;
+      }
+      pending = reader.read();
+      const next = await readSoon(pending);
+      if (next === undefined) break;
+      r = next;
+    }
+    if (pending === undefined) {
+      if (!framed && !noBodyStatus(status)) out["content-length"] = String(size);
+      // Head and body in one TLS record and one write: the socket takes both while corked.
+      const sock = h2 ? undefined : (res as ServerResponse).socket;
+      sock?.cork();
+      (res as ServerResponse).writeHead(status, out as never);
+      res.end(chunks.length === 1 ? chunks[0] : concat(chunks, size));
+      sock?.uncork();
+      endSession?.();
+      return;
+    }
+    // A stream that is still producing: head and what is there now, then the rest as it comes.
+    (res as ServerResponse).writeHead(status, out as never);
+    for (const c of chunks) (res as ServerResponse).write(c);
+    for (;;) {
+      const { done, value } = await pending;
       if (done) break;
       if (!(res as ServerResponse).write(value)) {
         await new Promise<void>((resolve) => {
@@ -223,9 +316,23 @@ async function writeResponse(
         });
         if ((res as ServerResponse).destroyed) break;
       }
+      pending = reader.read();
     }
   } finally {
+    // A read still outstanding (the write failed) is refused by releaseLock: not an unhandled rejection.
+    pending?.catch(() => {});
     reader.releaseLock();
   }
   res.end();
+  endSession?.();
+}
+
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
 }

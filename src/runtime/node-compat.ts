@@ -180,6 +180,11 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
     server = createHttpServer();
   }
   server.on("request", onRequest as never);
+  // The server never listens itself (the acceptor does), and Deno's node:http destroys a
+  // keep-alive connection after each response when its server is not `listening`: every request
+  // would pay a full TLS handshake. It listens, for that purpose, as long as the acceptor does.
+  let accepting = false;
+  Object.defineProperty(server, "listening", { get: () => accepting, configurable: true });
   // For /metrics: this back-end sees every connection and every TLS handshake.
   let handshakes = 0;
   const handshakeFailures: Record<string, number> = {};
@@ -238,11 +243,13 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
     const share = sharesPorts() ? { reusePort: true, exclusive: false } : {};
     acceptor.listen({ port: config.port, host: config.address ?? "0.0.0.0", ...share }, () => resolve());
   });
+  accepting = true;
   const addr = acceptor.address();
   return {
     port: typeof addr === "object" && addr ? addr.port : config.port,
     stopAccepting: async () => {
       acceptor.close();
+      accepting = false;
       gate.stopAccepting();
       // Idle keep-alive connections end now; connections with a request in flight finish it first.
       for (const g of gate.connections()) if (g.inflight === 0) ((g as { tls?: Socket }).tls ?? g.conn).end();

@@ -151,7 +151,8 @@ async function sClient(
 
 const get = (host: string, path = "/", close = true) =>
   `GET ${path} HTTP/1.1\r\nHost: ${host}\r\n${close ? "Connection: close\r\n" : ""}\r\n`;
-const statuses = (out: string) => [...out.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => m[1]);
+// A status line follows the previous body directly when that body has a Content-Length.
+const statuses = (out: string) => [...out.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
 const bodyOf = (out: string) => JSON.parse(out.slice(out.indexOf("{"), out.lastIndexOf("}") + 1));
 
 /** curl: the URL's host is the SNI name; extra arguments add a Host header, a certificate, ... */
