@@ -6,6 +6,11 @@
  * fail to upgrade its lock), and the expiry sweep is one DELETE ... RETURNING, so each expired
  * session is handed to exactly one process.
  *
+ * Leases (lock/relock/unlock) live in a second file next to it (`<file>-lease`, attached to the
+ * same connection) with `synchronous = NORMAL`: a lease is taken and given up on every request of
+ * a session, must not wait for the fsync of the session writes (synchronous FULL) nor hold their
+ * write lock, and is worth nothing after a crash (it expires).
+ *
  * The file is bobcat's own (embedded), so start-up creates the table, the version column and the
  * expiry index when they are missing. A file on a network file system is not supported (SQLite's
  * locks do not hold there): several machines need PostgreSQL, MySQL/MariaDB or Redis.
@@ -27,6 +32,11 @@ import {
 } from "./versioned.ts";
 
 type Row = unknown[];
+
+/** The schema name of the attached lease file. */
+const LEASE_DB = "bobcat_lease";
+/** How long a queued instance keeps its place, and a lease handed to it waits to be taken (it polls more often). */
+const NEXT_MS = 250;
 
 export class VersionedSqliteStore implements VersionedStore {
   readonly counters: StoreCounters = newCounters();
@@ -94,7 +104,79 @@ export class VersionedSqliteStore implements VersionedStore {
         q(this.n.sessionTable)
       } (${q(this.n.sessionAppCol)}, ${q(this.n.sessionLastAccessedCol)})`,
     );
+    await this.startLeases(conn);
     await this.inner.start();
+  }
+
+  private get lt(): SQL {
+    return sql`${sql.identifier(LEASE_DB)}.${sql.identifier(`${this.n.sessionTable}_lease`)}`;
+  }
+
+  /** Attaches `<file>-lease` once per connection (contexts may share a data source) and creates the lease table. */
+  private async startLeases(conn: SqlConnection): Promise<void> {
+    const dbs = await this.all(conn, sql`SELECT name, file FROM pragma_database_list`);
+    if (!dbs.some((r) => r[0] === LEASE_DB)) {
+      const main = String(dbs.find((r) => r[0] === "main")?.[1] ?? "");
+      const file = main ? `${main}-lease` : ":memory:";
+      await conn.execute(`ATTACH DATABASE '${file.replace(/'/g, "''")}' AS ${LEASE_DB}`);
+      await conn.execute(`PRAGMA ${LEASE_DB}.journal_mode = WAL`);
+      await conn.execute(`PRAGMA ${LEASE_DB}.synchronous = NORMAL`);
+    }
+    const table = `"${LEASE_DB}"."${`${this.n.sessionTable}_lease`.replace(/"/g, '""')}"`;
+    await conn.execute(
+      `CREATE TABLE IF NOT EXISTS ${table} (app text NOT NULL, id text NOT NULL, owner text, until integer NOT NULL, next text, next_until integer NOT NULL DEFAULT 0, PRIMARY KEY (app, id))`,
+    );
+  }
+
+  lock(id: string, owner: string, now: number, ttl: number): Promise<boolean> {
+    return this.op(`locking session [${id}]`, "writes", async (conn) => {
+      // One statement: free (no holder, an expired one, or handed to us, and nobody else queued
+      // first) → ours; otherwise we take the queue's one place if it is free.
+      const free =
+        sql`(owner IS NULL OR owner = ${owner} OR until < ${now}) AND (next IS NULL OR next = ${owner} OR next_until < ${now})`;
+      const queue = sql`(next IS NULL OR next = ${owner} OR next_until < ${now})`;
+      const rows = await this.all(
+        conn,
+        sql`INSERT INTO ${this.lt} (app, id, owner, until, next, next_until) VALUES (${this.app}, ${id}, ${owner}, ${
+          now + ttl
+        }, NULL, 0) ON CONFLICT (app, id) DO UPDATE SET owner = CASE WHEN ${free} THEN ${owner} ELSE owner END, until = CASE WHEN ${free} THEN ${
+          now + ttl
+        } ELSE until END, next = CASE WHEN ${free} THEN NULL WHEN ${queue} THEN ${owner} ELSE next END, next_until = CASE WHEN ${free} THEN 0 WHEN ${queue} THEN ${
+          now + NEXT_MS
+        } ELSE next_until END RETURNING owner`,
+      );
+      return rows[0]?.[0] === owner;
+    });
+  }
+
+  relock(id: string, owner: string, now: number, ttl: number): Promise<boolean> {
+    return this.op(`locking session [${id}]`, "writes", async (conn) => {
+      const rows = await this.all(
+        conn,
+        sql`UPDATE ${this.lt} SET until = ${
+          now + ttl
+        } WHERE app = ${this.app} AND id = ${id} AND owner = ${owner} AND (next IS NULL OR next_until < ${now}) RETURNING 1`,
+      );
+      return rows.length === 1;
+    });
+  }
+
+  unlock(id: string, owner: string, now: number): Promise<void> {
+    return this.op(`unlocking session [${id}]`, "writes", async (conn) => {
+      const gone = await this.all(
+        conn,
+        sql`DELETE FROM ${this.lt} WHERE app = ${this.app} AND id = ${id} AND owner = ${owner} AND (next IS NULL OR next_until < ${now}) RETURNING 1`,
+      );
+      if (gone.length) return;
+      // Another instance is queued: the lease is its own for a moment (it polls), so nobody overtakes it.
+      await conn.run((db: DrizzleDatabase) =>
+        db.run(
+          sql`UPDATE ${this.lt} SET owner = next, until = ${
+            now + NEXT_MS
+          }, next = NULL, next_until = 0 WHERE app = ${this.app} AND id = ${id} AND owner = ${owner}`,
+        )
+      );
+    });
   }
 
   stop(): Promise<void> {
