@@ -77,7 +77,7 @@ interface Line {
 
 /** Polls of a lease another instance holds: from this, doubling up to the next. */
 const LEASE_POLL_MIN_MS = 1;
-const LEASE_POLL_MAX_MS = 32;
+const LEASE_POLL_MAX_MS = 4;
 
 /** A later access is written (without a new version) once the stored one is this much older. */
 const TOUCH_INTERVAL_MS = 1000;

@@ -35,6 +35,25 @@ type Row = unknown[];
 
 /** The schema name of the attached lease file. */
 const LEASE_DB = "bobcat_lease";
+/** Lease statements tried without waiting on a busy lease file before one that waits. */
+const BUSY_RETRIES = 20;
+
+function errorText(err: unknown): string {
+  const e = err as { message?: string; code?: string; cause?: { message?: string; code?: string } };
+  return `${e?.message ?? err} ${e?.code ?? ""} ${e?.cause?.message ?? ""} ${e?.cause?.code ?? ""}`;
+}
+
+/** A connection whose operations run on `db` at once: for statements already inside the connection's turn. */
+function directly(db: DrizzleDatabase): SqlConnection {
+  return {
+    dialect: "sqlite",
+    run: (fn) => fn(db),
+    transaction: () => Promise.reject(new Error("no transaction inside a lease statement")),
+    execute: (statement) => db.run(sql.raw(statement)).then(() => {}),
+    close: () => Promise.resolve(),
+  } as SqlConnection;
+}
+
 /** How long a queued instance keeps its place, and a lease handed to it waits to be taken (it polls more often). */
 const NEXT_MS = 250;
 
@@ -124,12 +143,39 @@ export class VersionedSqliteStore implements VersionedStore {
     }
     const table = `"${LEASE_DB}"."${`${this.n.sessionTable}_lease`.replace(/"/g, '""')}"`;
     await conn.execute(
-      `CREATE TABLE IF NOT EXISTS ${table} (app text NOT NULL, id text NOT NULL, owner text, until integer NOT NULL, next text, next_until integer NOT NULL DEFAULT 0, PRIMARY KEY (app, id))`,
+      `CREATE TABLE IF NOT EXISTS ${table} (app text NOT NULL, id text NOT NULL, owner text, until integer NOT NULL, next text, next_until integer NOT NULL DEFAULT 0, PRIMARY KEY (app, id)) WITHOUT ROWID`,
     );
   }
 
+  /**
+   * A lease statement that does not block the process while another one writes the lease file:
+   * SQLite's busy handler sleeps (a millisecond and more) with the whole event loop stopped, so
+   * here the statement fails at once when the file is busy and is tried again after a turn of
+   * the event loop (the other process holds the lock for microseconds); the last try waits as
+   * any statement does.
+   */
+  private async leaseOp<T>(what: string, fn: (conn: SqlConnection) => Promise<T>): Promise<T> {
+    for (let attempt = 0;; attempt++) {
+      const last = attempt >= BUSY_RETRIES;
+      const outcome = await this.op(what, "writes", (conn) =>
+        conn.run(async (db: DrizzleDatabase) => {
+          if (!last) await db.run(sql.raw("PRAGMA busy_timeout = 0"));
+          try {
+            return { value: await fn(directly(db)) };
+          } catch (err) {
+            if (!last && /database is locked|SQLITE_BUSY/i.test(errorText(err))) return null;
+            throw err;
+          } finally {
+            if (!last) await db.run(sql.raw("PRAGMA busy_timeout = 5000"));
+          }
+        }));
+      if (outcome) return outcome.value;
+      await new Promise((r) => setTimeout(r, attempt < 4 ? 0 : 1));
+    }
+  }
+
   lock(id: string, owner: string, now: number, ttl: number): Promise<boolean> {
-    return this.op(`locking session [${id}]`, "writes", async (conn) => {
+    return this.leaseOp(`locking session [${id}]`, async (conn) => {
       // One statement: free (no holder, an expired one, or handed to us, and nobody else queued
       // first) → ours; otherwise we take the queue's one place if it is free.
       const free =
@@ -150,7 +196,7 @@ export class VersionedSqliteStore implements VersionedStore {
   }
 
   relock(id: string, owner: string, now: number, ttl: number): Promise<boolean> {
-    return this.op(`locking session [${id}]`, "writes", async (conn) => {
+    return this.leaseOp(`locking session [${id}]`, async (conn) => {
       const rows = await this.all(
         conn,
         sql`UPDATE ${this.lt} SET until = ${
@@ -162,7 +208,7 @@ export class VersionedSqliteStore implements VersionedStore {
   }
 
   unlock(id: string, owner: string, now: number): Promise<void> {
-    return this.op(`unlocking session [${id}]`, "writes", async (conn) => {
+    return this.leaseOp(`unlocking session [${id}]`, async (conn) => {
       const gone = await this.all(
         conn,
         sql`DELETE FROM ${this.lt} WHERE app = ${this.app} AND id = ${id} AND owner = ${owner} AND (next IS NULL OR next_until < ${now}) RETURNING 1`,
