@@ -178,8 +178,9 @@ export class VersionedSqliteStore implements VersionedStore {
     return this.leaseOp(`locking session [${id}]`, async (conn) => {
       // One statement: free (no holder, an expired one, or handed to us, and nobody else queued
       // first) → ours; otherwise we take the queue's one place if it is free.
+      // Handed to us (or ours), or free and nobody else queued first.
       const free =
-        sql`(owner IS NULL OR owner = ${owner} OR until < ${now}) AND (next IS NULL OR next = ${owner} OR next_until < ${now})`;
+        sql`(owner = ${owner} OR ((owner IS NULL OR until < ${now}) AND (next IS NULL OR next = ${owner} OR next_until < ${now})))`;
       const queue = sql`(next IS NULL OR next = ${owner} OR next_until < ${now})`;
       const rows = await this.all(
         conn,
