@@ -6,8 +6,8 @@
  * fail to upgrade its lock), and the expiry sweep is one DELETE ... RETURNING, so each expired
  * session is handed to exactly one process.
  *
- * Leases (lock/relock/unlock) live in a second file next to it (`<file>-lease`, attached to the
- * same connection) with `synchronous = NORMAL`: a lease is taken and given up on every request of
+ * Leases (lock/relock/unlock) live in a second file next to it (`<file>-lease`, on a connection
+ * of its own) with `synchronous = NORMAL`: a lease is taken and given up on every request of
  * a session, must not wait for the fsync of the session writes (synchronous FULL) nor hold their
  * write lock, and is worth nothing after a crash (it expires).
  *
@@ -16,7 +16,7 @@
  * locks do not hold there): several machines need PostgreSQL, MySQL/MariaDB or Redis.
  */
 import { type SQL, sql } from "drizzle-orm";
-import type { DrizzleDatabase, SqlConnection } from "../../datasource/drivers.ts";
+import { type DrizzleDatabase, openSqlite, type SqlConnection } from "../../datasource/drivers.ts";
 import { BobcatError } from "../../util/errors.ts";
 import type { StoreManager } from "../store.ts";
 import { applicationName, type DataSourceStore } from "./data-source-store.ts";
@@ -33,8 +33,6 @@ import {
 
 type Row = unknown[];
 
-/** The schema name of the attached lease file. */
-const LEASE_DB = "bobcat_lease";
 /** Lease statements tried without waiting on a busy lease file before one that waits. */
 const BUSY_RETRIES = 20;
 
@@ -61,6 +59,8 @@ export class VersionedSqliteStore implements VersionedStore {
   readonly counters: StoreCounters = newCounters();
   private readonly n: SessionTableNames;
   private manager: StoreManager | null = null;
+  /** The lease file's connection (see startLeases). */
+  private leases: SqlConnection | null = null;
 
   constructor(private readonly inner: DataSourceStore, private readonly version = "version") {
     this.n = namesFor("sqlite", inner.names);
@@ -128,47 +128,62 @@ export class VersionedSqliteStore implements VersionedStore {
   }
 
   private get lt(): SQL {
-    return sql`${sql.identifier(LEASE_DB)}.${sql.identifier(`${this.n.sessionTable}_lease`)}`;
+    return sql`${sql.identifier(`${this.n.sessionTable}_lease`)}`;
   }
 
-  /** Attaches `<file>-lease` once per connection (contexts may share a data source) and creates the lease table. */
+  /**
+   * Opens `<file>-lease` on a connection of its own: lease statements never queue behind a
+   * session write's fsync, and they fail at once on a busy file (busy_timeout 0, see leaseOp).
+   */
   private async startLeases(conn: SqlConnection): Promise<void> {
-    const dbs = await this.all(conn, sql`SELECT name, file FROM pragma_database_list`);
-    if (!dbs.some((r) => r[0] === LEASE_DB)) {
-      const main = String(dbs.find((r) => r[0] === "main")?.[1] ?? "");
-      const file = main ? `${main}-lease` : ":memory:";
-      await conn.execute(`ATTACH DATABASE '${file.replace(/'/g, "''")}' AS ${LEASE_DB}`);
-      await conn.execute(`PRAGMA ${LEASE_DB}.journal_mode = WAL`);
-      await conn.execute(`PRAGMA ${LEASE_DB}.synchronous = NORMAL`);
+    const dbs = await this.all(conn, sql`SELECT file FROM pragma_database_list WHERE name = 'main'`);
+    const main = String(dbs[0]?.[0] ?? "");
+    const lease = await openSqlite(main ? `${main}-lease` : ":memory:", `${this} (leases)`);
+    try {
+      await lease.execute("PRAGMA synchronous = NORMAL");
+      await lease.execute(
+        `CREATE TABLE IF NOT EXISTS "${
+          `${this.n.sessionTable}_lease`.replace(/"/g, '""')
+        }" (app text NOT NULL, id text NOT NULL, owner text, until integer NOT NULL, next text, next_until integer NOT NULL DEFAULT 0, PRIMARY KEY (app, id)) WITHOUT ROWID`,
+      );
+      await lease.execute("PRAGMA busy_timeout = 0");
+    } catch (err) {
+      await lease.close().catch(() => {});
+      throw err;
     }
-    const table = `"${LEASE_DB}"."${`${this.n.sessionTable}_lease`.replace(/"/g, '""')}"`;
-    await conn.execute(
-      `CREATE TABLE IF NOT EXISTS ${table} (app text NOT NULL, id text NOT NULL, owner text, until integer NOT NULL, next text, next_until integer NOT NULL DEFAULT 0, PRIMARY KEY (app, id)) WITHOUT ROWID`,
-    );
+    this.leases = lease;
   }
 
   /**
    * A lease statement that does not block the process while another one writes the lease file:
    * SQLite's busy handler sleeps (a millisecond and more) with the whole event loop stopped, so
-   * here the statement fails at once when the file is busy and is tried again after a turn of
-   * the event loop (the other process holds the lock for microseconds); the last try waits as
-   * any statement does.
+   * the statement fails at once when the file is busy and is tried again after a turn of the
+   * event loop (the other process holds the lock for microseconds); the last try waits as any
+   * statement does.
    */
   private async leaseOp<T>(what: string, fn: (conn: SqlConnection) => Promise<T>): Promise<T> {
+    const leases = this.leases;
+    if (!leases) throw new StoreUnavailableError(`${this}: ${what} failed: the store is not started`, null);
     for (let attempt = 0;; attempt++) {
       const last = attempt >= BUSY_RETRIES;
-      const outcome = await this.op(what, "writes", (conn) =>
-        conn.run(async (db: DrizzleDatabase) => {
-          if (!last) await db.run(sql.raw("PRAGMA busy_timeout = 0"));
-          try {
-            return { value: await fn(directly(db)) };
-          } catch (err) {
-            if (!last && /database is locked|SQLITE_BUSY/i.test(errorText(err))) return null;
-            throw err;
-          } finally {
-            if (!last) await db.run(sql.raw("PRAGMA busy_timeout = 5000"));
-          }
-        }));
+      let outcome: { value: T } | null;
+      try {
+        outcome = await counted(this.counters, "writes", () =>
+          leases.run(async (db: DrizzleDatabase) => {
+            if (last) await db.run(sql.raw("PRAGMA busy_timeout = 5000"));
+            try {
+              return { value: await fn(directly(db)) };
+            } catch (err) {
+              if (!last && /database is locked|SQLITE_BUSY/i.test(errorText(err))) return null;
+              throw err;
+            } finally {
+              if (last) await db.run(sql.raw("PRAGMA busy_timeout = 0"));
+            }
+          }));
+      } catch (err) {
+        if (err instanceof BobcatError) throw err;
+        throw new StoreUnavailableError(`${this}: ${what} failed: ${errorText(err).trim()}`, err);
+      }
       if (outcome) return outcome.value;
       await new Promise((r) => setTimeout(r, attempt < 4 ? 0 : 1));
     }
@@ -226,8 +241,11 @@ export class VersionedSqliteStore implements VersionedStore {
     });
   }
 
-  stop(): Promise<void> {
-    return this.inner.stop();
+  async stop(): Promise<void> {
+    const leases = this.leases;
+    this.leases = null;
+    await leases?.close();
+    await this.inner.stop();
   }
 
   private bytes(d: unknown): Uint8Array {
