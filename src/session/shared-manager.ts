@@ -16,8 +16,20 @@
  * - a response that acknowledges a change is sent only once the change is in the store; when the
  *   store cannot be reached the request gets 503 and nothing is acknowledged;
  * - stored sessions that time out are expired (sessionDestroyed fires) by exactly one instance.
- * Concurrent read-modify-write of the *same* attribute from two requests is last-writer-wins: use
- * sticky mode (one owner serializes them in memory) when a counter must count every request.
+ * - requests of one session take turns (`sessionLockWait`, default 5 s): on one instance a request
+ *   that names a session waits until the earlier ones of that session have finished their writes,
+ *   and across instances the store's lease (SQLite: worker processes) does the same, handed
+ *   instance to instance in the order they queued (one place), so read-modify-write of one
+ *   attribute by concurrent requests loses nothing and conflicts with nothing;
+ * - a turn lasts at most sessionLockWait, and no request waits longer than that for one: past it
+ *   (a long poll holding the session, a lost instance) the request goes ahead on what it read,
+ *   and the write rules above apply: the later change of the same attribute is refused (worker
+ *   processes, `sameAttributeConflicts: refuse`: 503, nothing acknowledged) or merged
+ *   last-writer-wins (`merge`). A store without leases (PostgreSQL, Redis today) gives the turns
+ *   on one instance only.
+ * Every request that names a session takes its turn, reads too: the session API is synchronous,
+ * so a request cannot wait for a lease at its first change, and a lease taken only then could
+ * not undo the stale reads the change was computed from.
  */
 import { BobcatError } from "../util/errors.ts";
 import { describeError, ManagerBase } from "./manager-base.ts";
@@ -46,6 +58,28 @@ interface Change {
   auth: boolean;
 }
 
+/** One request's turn on a session on this instance (see `enter`). */
+interface Turn {
+  /** The id it was taken for (the stored one, even after changeSessionId). */
+  id: string;
+  /** False: it waited sessionLockWait for the turn and went ahead without it. */
+  exclusive: boolean;
+  /** It holds the store's lease (handed on with the turn while no other instance waits). */
+  leased: boolean;
+  done: boolean;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+/** The requests of one session on this instance: the one whose turn it is, and the queue. */
+interface Line {
+  holder: Turn;
+  waiters: { turn: Turn; wake: () => void }[];
+}
+
+/** Polls of a lease another instance holds: from this, doubling up to the next. */
+const LEASE_POLL_MIN_MS = 1;
+const LEASE_POLL_MAX_MS = 4;
+
 /** A later access is written (without a new version) once the stored one is this much older. */
 const TOUCH_INTERVAL_MS = 1000;
 /** Re-applications onto newer versions before a write gives up (only under extreme contention). */
@@ -62,6 +96,14 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+function unref(timer: ReturnType<typeof setTimeout>): void {
+  const t = timer as unknown as { unref?: () => void };
+  if (typeof t.unref === "function") t.unref();
+  else if (typeof timer === "number") {
+    (globalThis as { Deno?: { unrefTimer(id: number): void } }).Deno?.unrefTimer(timer);
+  }
+}
+
 function authKey(r: SessionRecord): string {
   return JSON.stringify([r.authType, r.principal]);
 }
@@ -73,6 +115,13 @@ export class SharedManager extends ManagerBase<PersistentManagerConfig> {
   private readonly bases = new WeakMap<StandardSession, Base>();
   private readonly cache = new Map<string, { version: number; data: Uint8Array }>();
   private readonly commits = new Set<Promise<unknown>>();
+  /** Store operations a request does not wait for (lease hand-overs, sweeps), awaited by stop. */
+  private readonly background = new Set<Promise<unknown>>();
+  private readonly lines = new Map<string, Line>();
+  private readonly turns = new WeakMap<StandardSession, Turn>();
+  private readonly lockWait: number;
+  /** This instance, as the store's leases name it. */
+  private readonly owner = `${globalThis.process?.pid ?? 0}:${crypto.randomUUID()}`;
   private conflictsResolved = 0;
   private lastError: string | null = null;
   private lastErrorAt: number | null = null;
@@ -89,6 +138,7 @@ export class SharedManager extends ManagerBase<PersistentManagerConfig> {
     super(config, context);
     this.loadStore = typeof store === "function" ? store : () => Promise.resolve(store);
     this.limit = config.storeBacklogLimit;
+    this.lockWait = config.sessionLockWait;
     this.refuseSameAttribute = context.sameAttributeConflicts === "refuse";
   }
 
@@ -122,7 +172,10 @@ export class SharedManager extends ManagerBase<PersistentManagerConfig> {
 
   /** Nothing to save: the store holds every session. Requests still writing are waited for. */
   protected async stopInternal(): Promise<void> {
-    while (this.commits.size) await Promise.allSettled([...this.commits]);
+    // Nothing may reach the store once it closes (SQLite: "bad parameter or other API misuse").
+    while (this.commits.size || this.background.size) {
+      await Promise.allSettled([...this.commits, ...this.background]);
+    }
     // The objects in memory are copies: stopping must not tell listeners they were destroyed.
     this.sessions.clear();
     await this.store.stop?.();
@@ -172,6 +225,145 @@ export class SharedManager extends ManagerBase<PersistentManagerConfig> {
   override async findSession(id: string | null | undefined): Promise<StandardSession | null> {
     if (!id) return null;
     if (this.state !== "started") return null;
+    if (this.lockWait <= 0) return this.read(id);
+    const turn = await this.enter(id);
+    const track = this.tracked(this.lookup(id, turn));
+    try {
+      const session = await track;
+      if (session) this.turns.set(session, turn);
+      else this.leave(turn);
+      return session;
+    } catch (err) {
+      this.leave(turn);
+      throw err;
+    }
+  }
+
+  private async lookup(id: string, turn: Turn): Promise<StandardSession | null> {
+    // The turn may have come after a stop began.
+    if (this.state !== "started") return null;
+    if (turn.exclusive && !turn.leased && this.store.lock) {
+      turn.leased = await this.lease(id, turn);
+      if (turn.leased && turn.done) {
+        // The turn ran out while the lease came: it is not this request's to keep.
+        turn.leased = false;
+        void this.tracked(this.store.unlock!(id, this.owner, Date.now())).catch(() => {});
+      }
+    }
+    return this.read(id);
+  }
+
+  /** Runs `op` as background work that stop waits for. */
+  private tracked<T>(op: Promise<T>): Promise<T> {
+    this.background.add(op);
+    const done = () => this.background.delete(op);
+    op.then(done, done);
+    return op;
+  }
+
+  /**
+   * Waits (at most sessionLockWait) until the earlier requests of session `id` on this instance
+   * have finished their writes. The turn ends with the request's commit, or after
+   * sessionLockWait whatever the request does (a long poll does not hold the others up longer).
+   */
+  private enter(id: string): Promise<Turn> {
+    const turn: Turn = { id, exclusive: true, leased: false, done: false };
+    const line = this.lines.get(id);
+    if (!line) {
+      this.lines.set(id, { holder: turn, waiters: [] });
+      this.hold(turn);
+      return Promise.resolve(turn);
+    }
+    return new Promise<Turn>((resolve) => {
+      const timer = setTimeout(() => {
+        const i = line.waiters.indexOf(entry);
+        // Not queued any more: the turn is being handed to it.
+        if (i < 0) return;
+        line.waiters.splice(i, 1);
+        turn.exclusive = false;
+        resolve(turn);
+      }, this.lockWait);
+      unref(timer);
+      const entry = {
+        turn,
+        wake: () => {
+          clearTimeout(timer);
+          this.hold(turn);
+          resolve(turn);
+        },
+      };
+      line.waiters.push(entry);
+    });
+  }
+
+  private hold(turn: Turn): void {
+    turn.timer = setTimeout(() => this.leave(turn), this.lockWait);
+    unref(turn.timer);
+  }
+
+  /** The store's lease for this instance, polled with growing pauses until the request's wait is over. */
+  private async lease(id: string, turn: Turn): Promise<boolean> {
+    const deadline = Date.now() + this.lockWait;
+    let pause = LEASE_POLL_MIN_MS;
+    for (;;) {
+      let taken: boolean;
+      try {
+        taken = await this.store.lock!(id, this.owner, Date.now(), this.lockWait);
+      } catch (err) {
+        throw this.failed(`Reading session [${id}]`, err);
+      }
+      if (taken) return true;
+      if (turn.done || Date.now() + pause > deadline || this.state !== "started") return false;
+      await new Promise((r) => setTimeout(r, pause));
+      pause = Math.min(pause * 2, LEASE_POLL_MAX_MS);
+    }
+  }
+
+  /**
+   * Ends a turn: the next request of the session on this instance gets it, with the store's lease
+   * when no other instance is queued for that; otherwise the lease goes to that instance.
+   */
+  private leave(turn: Turn): void {
+    if (turn.done) return;
+    turn.done = true;
+    if (turn.timer !== undefined) clearTimeout(turn.timer);
+    if (!turn.exclusive) return;
+    const line = this.lines.get(turn.id);
+    if (!line || line.holder !== turn) return;
+    const next = line.waiters.shift();
+    if (!turn.leased || this.state === "stopped") {
+      if (next) {
+        line.holder = next.turn;
+        next.wake();
+      } else this.lines.delete(turn.id);
+      return;
+    }
+    // The lease changes hands in the store first: the line stays held until then.
+    const now = Date.now();
+    const store = this.store;
+    const handOver = next
+      ? store.relock!(turn.id, this.owner, now, this.lockWait).then(async (kept) => {
+        if (kept) next.turn.leased = true;
+        else await store.unlock!(turn.id, this.owner, now);
+      })
+      : store.unlock!(turn.id, this.owner, now);
+    const settled = () => {
+      const after = next ?? line.waiters.shift();
+      if (after) {
+        line.holder = after.turn;
+        after.wake();
+      } else this.lines.delete(turn.id);
+    };
+    this.tracked(handOver).then(settled, (err) => {
+      // The lease expires by itself; the next request takes its turn and asks for it again.
+      this.log.debug(`[${this.name}] giving up the lease of session [${turn.id}] failed: ${describeError(err)}`);
+      if (next) next.turn.leased = false;
+      settled();
+    });
+  }
+
+  /** The session as the store holds it now (see findSession). */
+  private async read(id: string): Promise<StandardSession | null> {
     this.checkRoom(`Reading session [${id}]`);
     const cached = this.cache.get(id);
     let stored;
@@ -222,7 +414,16 @@ export class SharedManager extends ManagerBase<PersistentManagerConfig> {
   }
 
   override commit(sessions: readonly StandardSession[]): Promise<void> | undefined {
-    const writes = sessions.map((s) => this.write(s));
+    const writes = sessions.map((s) => {
+      const write = this.write(s);
+      const turn = this.turns.get(s);
+      if (turn) {
+        this.turns.delete(s);
+        const leave = () => this.leave(turn);
+        write.then(leave, leave);
+      }
+      return write;
+    });
     const all = Promise.all(writes).then(() => {});
     this.commits.add(all);
     const done = () => {
@@ -368,10 +569,15 @@ export class SharedManager extends ManagerBase<PersistentManagerConfig> {
   }
 
   /** Sessions that timed out in the store: each is claimed by one instance, which tells the listeners. */
-  override async processExpires(): Promise<void> {
+  override processExpires(): Promise<void> {
+    if (this.state !== "started") return Promise.resolve();
+    return this.tracked(this.expireStored());
+  }
+
+  private async expireStored(): Promise<void> {
     let expired = 0;
     try {
-      for (let round = 0; round < EXPIRE_ROUNDS; round++) {
+      for (let round = 0; round < EXPIRE_ROUNDS && this.state === "started"; round++) {
         const claimed = await this.store.claimExpired(this.now(), EXPIRE_BATCH);
         for (const { id, data } of claimed) {
           expired++;
@@ -402,7 +608,8 @@ export class SharedManager extends ManagerBase<PersistentManagerConfig> {
     const live = this.sessions.get(id);
     if (live) live.expire(true);
     this.cache.delete(id);
-    void this.store.remove(id).catch((err) => this.failed(`Expiring session [${id}]`, err));
+    if (this.state !== "started") return false;
+    void this.tracked(this.store.remove(id)).catch((err) => this.failed(`Expiring session [${id}]`, err));
     return true;
   }
 }

@@ -212,6 +212,78 @@ const SESSION_APP = `export default { fetch(req, ctx) {
   return Response.json({ n, id: s.id });
 } };`;
 
+test(
+  "workers: 2 from the executable alone: both worker processes answer, share one session, and SIGTERM stops them all",
+  async () => {
+    const port = await freePort();
+    const dir = site({
+      "app.js": `export default { fetch(req, ctx) {
+  const s = ctx.getSession();
+  const n = (s.getAttribute("n") ?? 0) + 1;
+  s.setAttribute("n", n);
+  return Response.json({ n, pid: process.pid });
+} };`,
+      "work/.keep": "",
+      "conf/server.yaml": `server:
+  workers: 2
+  globalNamingResources:
+    resources:
+      - { name: jdbc/sessions, url: "sqlite:work/sessions.db" }
+  services:
+    - connectors: [{ port: ${port}, address: 127.0.0.1 }]
+      engine:
+        defaultHost: localhost
+        hosts:
+          - name: localhost
+            contexts:
+              - path: ""
+                handler: app.js
+                manager:
+                  className: PersistentManager
+                  consistency: shared
+                  store: { className: DataSourceStore, dataSourceName: jdbc/sessions }
+`,
+    });
+    // One "listening on" line per worker.
+    const s = await serve(dir, ["--config", "conf/server.yaml", "--base", "."], 2);
+    for (let i = 0; i < 200 && !s.output().includes("all 2 workers ready"); i++) await Bun.sleep(50);
+  const pids = [...s.output().matchAll(/worker \d+ \(pid (\d+)\) ready/g)].map((m) => Number(m[1]));
+    let code: number | null = null;
+    try {
+      const first = await fetch(`http://127.0.0.1:${port}/`, { headers: { connection: "close" } });
+      const cookie = first.headers.getSetCookie()[0]!.split(";")[0]!;
+      const seen = new Set<number>([((await first.json()) as { pid: number }).pid]);
+      let n = 1;
+      // Fresh connections until both workers answered (bounded); each sees the one session's count.
+      for (let i = 0; i < 100 && seen.size < 2; i++) {
+        const r = await fetch(`http://127.0.0.1:${port}/`, { headers: { cookie, connection: "close" } });
+        const body = (await r.json()) as { n: number; pid: number };
+        expect(body.n).toBe(++n);
+        seen.add(body.pid);
+      }
+      expect(seen.size).toBe(2);
+    } finally {
+      code = await s.stop();
+    }
+    expect(code).toBe(0);
+    // Every worker is gone with the primary (bounded wait).
+    for (let i = 0; i < 100 && pids.some(alive); i++) await Bun.sleep(50);
+    expect(pids.length).toBe(2);
+    expect(pids.filter(alive)).toEqual([]);
+    expect(s.output()).not.toContain("misuse");
+  },
+  60000,
+);
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 describe("session stores survive a SIGTERM restart", () => {
   beforeAll(async () => {
     pg = await startPostgres();

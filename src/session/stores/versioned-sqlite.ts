@@ -6,12 +6,17 @@
  * fail to upgrade its lock), and the expiry sweep is one DELETE ... RETURNING, so each expired
  * session is handed to exactly one process.
  *
+ * Leases (lock/relock/unlock) live in a second file next to it (`<file>-lease`, on a connection
+ * of its own) with `synchronous = NORMAL`: a lease is taken and given up on every request of
+ * a session, must not wait for the fsync of the session writes (synchronous FULL) nor hold their
+ * write lock, and is worth nothing after a crash (it expires).
+ *
  * The file is bobcat's own (embedded), so start-up creates the table, the version column and the
  * expiry index when they are missing. A file on a network file system is not supported (SQLite's
  * locks do not hold there): several machines need PostgreSQL, MySQL/MariaDB or Redis.
  */
 import { type SQL, sql } from "drizzle-orm";
-import type { DrizzleDatabase, SqlConnection } from "../../datasource/drivers.ts";
+import { type DrizzleDatabase, openSqlite, type SqlConnection } from "../../datasource/drivers.ts";
 import { BobcatError } from "../../util/errors.ts";
 import type { StoreManager } from "../store.ts";
 import { applicationName, type DataSourceStore } from "./data-source-store.ts";
@@ -28,10 +33,34 @@ import {
 
 type Row = unknown[];
 
+/** Lease statements tried without waiting on a busy lease file before one that waits. */
+const BUSY_RETRIES = 20;
+
+function errorText(err: unknown): string {
+  const e = err as { message?: string; code?: string; cause?: { message?: string; code?: string } };
+  return `${e?.message ?? err} ${e?.code ?? ""} ${e?.cause?.message ?? ""} ${e?.cause?.code ?? ""}`;
+}
+
+/** A connection whose operations run on `db` at once: for statements already inside the connection's turn. */
+function directly(db: DrizzleDatabase): SqlConnection {
+  return {
+    dialect: "sqlite",
+    run: (fn) => fn(db),
+    transaction: () => Promise.reject(new Error("no transaction inside a lease statement")),
+    execute: (statement) => db.run(sql.raw(statement)).then(() => {}),
+    close: () => Promise.resolve(),
+  } as SqlConnection;
+}
+
+/** How long a queued instance keeps its place, and a lease handed to it waits to be taken (it polls more often). */
+const NEXT_MS = 250;
+
 export class VersionedSqliteStore implements VersionedStore {
   readonly counters: StoreCounters = newCounters();
   private readonly n: SessionTableNames;
   private manager: StoreManager | null = null;
+  /** The lease file's connection (see startLeases). */
+  private leases: SqlConnection | null = null;
 
   constructor(private readonly inner: DataSourceStore, private readonly version = "version") {
     this.n = namesFor("sqlite", inner.names);
@@ -94,11 +123,129 @@ export class VersionedSqliteStore implements VersionedStore {
         q(this.n.sessionTable)
       } (${q(this.n.sessionAppCol)}, ${q(this.n.sessionLastAccessedCol)})`,
     );
+    await this.startLeases(conn);
     await this.inner.start();
   }
 
-  stop(): Promise<void> {
-    return this.inner.stop();
+  private get lt(): SQL {
+    return sql`${sql.identifier(`${this.n.sessionTable}_lease`)}`;
+  }
+
+  /**
+   * Opens `<file>-lease` on a connection of its own: lease statements never queue behind a
+   * session write's fsync, and they fail at once on a busy file (busy_timeout 0, see leaseOp).
+   */
+  private async startLeases(conn: SqlConnection): Promise<void> {
+    const dbs = await this.all(conn, sql`SELECT file FROM pragma_database_list WHERE name = 'main'`);
+    const main = String(dbs[0]?.[0] ?? "");
+    const lease = await openSqlite(main ? `${main}-lease` : ":memory:", `${this} (leases)`);
+    try {
+      await lease.execute("PRAGMA synchronous = NORMAL");
+      await lease.execute(
+        `CREATE TABLE IF NOT EXISTS "${
+          `${this.n.sessionTable}_lease`.replace(/"/g, '""')
+        }" (app text NOT NULL, id text NOT NULL, owner text, until integer NOT NULL, next text, next_until integer NOT NULL DEFAULT 0, PRIMARY KEY (app, id)) WITHOUT ROWID`,
+      );
+      await lease.execute("PRAGMA busy_timeout = 0");
+    } catch (err) {
+      await lease.close().catch(() => {});
+      throw err;
+    }
+    this.leases = lease;
+  }
+
+  /**
+   * A lease statement that does not block the process while another one writes the lease file:
+   * SQLite's busy handler sleeps (a millisecond and more) with the whole event loop stopped, so
+   * the statement fails at once when the file is busy and is tried again after a turn of the
+   * event loop (the other process holds the lock for microseconds); the last try waits as any
+   * statement does.
+   */
+  private async leaseOp<T>(what: string, fn: (conn: SqlConnection) => Promise<T>): Promise<T> {
+    const leases = this.leases;
+    if (!leases) throw new StoreUnavailableError(`${this}: ${what} failed: the store is not started`, null);
+    for (let attempt = 0;; attempt++) {
+      const last = attempt >= BUSY_RETRIES;
+      let outcome: { value: T } | null;
+      try {
+        outcome = await counted(this.counters, "writes", () =>
+          leases.run(async (db: DrizzleDatabase) => {
+            if (last) await db.run(sql.raw("PRAGMA busy_timeout = 5000"));
+            try {
+              return { value: await fn(directly(db)) };
+            } catch (err) {
+              if (!last && /database is locked|SQLITE_BUSY/i.test(errorText(err))) return null;
+              throw err;
+            } finally {
+              if (last) await db.run(sql.raw("PRAGMA busy_timeout = 0"));
+            }
+          }));
+      } catch (err) {
+        if (err instanceof BobcatError) throw err;
+        throw new StoreUnavailableError(`${this}: ${what} failed: ${errorText(err).trim()}`, err);
+      }
+      if (outcome) return outcome.value;
+      await new Promise((r) => setTimeout(r, attempt < 4 ? 0 : 1));
+    }
+  }
+
+  lock(id: string, owner: string, now: number, ttl: number): Promise<boolean> {
+    return this.leaseOp(`locking session [${id}]`, async (conn) => {
+      // One statement: free (no holder, an expired one, or handed to us, and nobody else queued
+      // first) → ours; otherwise we take the queue's one place if it is free.
+      // Handed to us (or ours), or free and nobody else queued first.
+      const free =
+        sql`(owner = ${owner} OR ((owner IS NULL OR until < ${now}) AND (next IS NULL OR next = ${owner} OR next_until < ${now})))`;
+      const queue = sql`(next IS NULL OR next = ${owner} OR next_until < ${now})`;
+      const rows = await this.all(
+        conn,
+        sql`INSERT INTO ${this.lt} (app, id, owner, until, next, next_until) VALUES (${this.app}, ${id}, ${owner}, ${
+          now + ttl
+        }, NULL, 0) ON CONFLICT (app, id) DO UPDATE SET owner = CASE WHEN ${free} THEN ${owner} ELSE owner END, until = CASE WHEN ${free} THEN ${
+          now + ttl
+        } ELSE until END, next = CASE WHEN ${free} THEN NULL WHEN ${queue} THEN ${owner} ELSE next END, next_until = CASE WHEN ${free} THEN 0 WHEN ${queue} THEN ${
+          now + NEXT_MS
+        } ELSE next_until END RETURNING owner`,
+      );
+      return rows[0]?.[0] === owner;
+    });
+  }
+
+  relock(id: string, owner: string, now: number, ttl: number): Promise<boolean> {
+    return this.leaseOp(`locking session [${id}]`, async (conn) => {
+      const rows = await this.all(
+        conn,
+        sql`UPDATE ${this.lt} SET until = ${
+          now + ttl
+        } WHERE app = ${this.app} AND id = ${id} AND owner = ${owner} AND (next IS NULL OR next_until < ${now}) RETURNING 1`,
+      );
+      return rows.length === 1;
+    });
+  }
+
+  unlock(id: string, owner: string, now: number): Promise<void> {
+    return this.leaseOp(`unlocking session [${id}]`, async (conn) => {
+      const gone = await this.all(
+        conn,
+        sql`DELETE FROM ${this.lt} WHERE app = ${this.app} AND id = ${id} AND owner = ${owner} AND (next IS NULL OR next_until < ${now}) RETURNING 1`,
+      );
+      if (gone.length) return;
+      // Another instance is queued: the lease is its own for a moment (it polls), so nobody overtakes it.
+      await conn.run((db: DrizzleDatabase) =>
+        db.run(
+          sql`UPDATE ${this.lt} SET owner = next, until = ${
+            now + NEXT_MS
+          }, next = NULL, next_until = 0 WHERE app = ${this.app} AND id = ${id} AND owner = ${owner}`,
+        )
+      );
+    });
+  }
+
+  async stop(): Promise<void> {
+    const leases = this.leases;
+    this.leases = null;
+    await leases?.close();
+    await this.inner.stop();
   }
 
   private bytes(d: unknown): Uint8Array {

@@ -81,6 +81,18 @@ export interface VersionedStore {
   claimExpired(now: number, limit: number): Promise<{ id: string; data: Uint8Array | null }[]>;
   /** Sessions stored for this application. */
   count(): Promise<number>;
+  /**
+   * Optional lease on one session, so that requests of one session on several instances run one
+   * at a time (SharedManager). Takes it for `owner` (an instance) for `ttl` ms when it is free,
+   * expired, or handed over to `owner`; otherwise queues `owner` as the next holder (when no
+   * other instance is queued) and answers false. Nothing here is durable: a lease is a courtesy
+   * that avoids conflicts; the conditional writes stay the guarantee.
+   */
+  lock?(id: string, owner: string, now: number, ttl: number): Promise<boolean>;
+  /** Extends `owner`'s lease by `ttl` ms when no other instance waits for it; false (nothing changed) otherwise. */
+  relock?(id: string, owner: string, now: number, ttl: number): Promise<boolean>;
+  /** Gives `owner`'s lease up: to the instance queued next, if any, for a short while to take it. */
+  unlock?(id: string, owner: string, now: number): Promise<void>;
   toString(): string;
 }
 
