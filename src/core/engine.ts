@@ -212,6 +212,7 @@ export class ContextRuntime {
 
   /** Loads the handler and its session listeners, then the session manager (persisted sessions). */
   async start(): Promise<void> {
+    if (this.valves.some((v) => v instanceof SSLValve)) await SSLValve.ready();
     await this.loadRewrite();
     await this.auth.realm.start();
     if (this.config.handler) {
@@ -340,6 +341,7 @@ export class HostRuntime {
    * (conf/<Engine>/<Host>/rewrite.config, or inline).
    */
   async start(): Promise<void> {
+    if (this.hostValves.some((v) => v instanceof SSLValve)) await SSLValve.ready();
     this.errorReport = await loadErrorReport([...this.config.valves, ...this.engine.valves], this.settings);
     const valve = this.config.valves.find((v) => v.className === "RewriteValve");
     if (valve?.className !== "RewriteValve") return;
