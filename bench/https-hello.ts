@@ -7,7 +7,13 @@
  * bobcat's ratio to raw. Targets (issue 15): HTTPS >= 0.9, plain HTTP (--plain) >= 0.85.
  *
  *   bun bench/https-hello.ts [--rounds 3] [--duration 8] [--connections 32] [--runtime bun|deno] [--body BYTES]
- *                            [--plain] [--without-fast-path]
+ *                            [--plain] [--without-fast-path] [--before REF]
+ *
+ * The raw servers' handlers take the request (`(req) => ...`): Deno.serve skips building the
+ * Request for a handler declared without parameters, which bobcat's cannot be.
+ *
+ * --before REF adds the bobcat of git REF (its src/ exported to a temporary directory, with this
+ * checkout's node_modules) as another server, so before/after come from the same run.
  *
  * --without-fast-path adds a third server: bobcat with BOBCAT_SYNC_FAST_PATH=0, i.e. without
  * the Bun back-end's synchronous fast path (src/runtime/bun.ts), to show what that branch buys.
@@ -16,7 +22,7 @@
  * would wait ~40 ms for a delayed ACK (see src/runtime/deno-nodelay.ts).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bin, cpuSeconds, freePort, median, option, ROOT, startServer } from "./lib.ts";
@@ -30,6 +36,7 @@ const runtime = opt("--runtime", "bun");
 const bodySize = Number(opt("--body", "0"));
 const plain = process.argv.includes("--plain");
 const withoutFastPath = process.argv.includes("--without-fast-path");
+const before = opt("--before", "");
 const scheme = plain ? "http" : "https";
 const pki = join(root, "tests/fixtures/pki");
 const cert = join(pki, "localhost-rsa.pem");
@@ -87,18 +94,32 @@ ${
                 handler: hello.ts
 `,
 );
-const bobCmd = runtime === "deno"
-  ? [
-    bin("deno"),
-    "run",
-    "-A",
-    `--config=${join(root, "deno.json")}`,
-    join(root, "src/cli/main.ts"),
-    "run",
-    "--config",
-    join(work, "server.yaml"),
-  ]
-  : [bin("bun"), join(root, "src/cli/main.ts"), "run", "--config", join(work, "server.yaml")];
+/** A checkout of REF's code, runnable from the temporary directory (node_modules linked). */
+function exportRef(ref: string): string {
+  const dir = join(work, "before");
+  mkdirSync(dir);
+  const tar = spawnSync("git", ["-C", root, "archive", ref, "src", "package.json", "deno.json", "tsconfig.json"], {
+    maxBuffer: 1 << 30,
+  });
+  if (tar.status !== 0) throw new Error(`git archive ${ref}: ${tar.stderr}`);
+  spawnSync("tar", ["-x", "-C", dir], { input: tar.stdout });
+  symlinkSync(join(root, "node_modules"), join(dir, "node_modules"));
+  return dir;
+}
+const bobcatCmd = (src: string, yaml: string) =>
+  runtime === "deno"
+    ? [
+      bin("deno"),
+      "run",
+      "-A",
+      `--config=${join(src, "deno.json")}`,
+      join(src, "src/cli/main.ts"),
+      "run",
+      "--config",
+      yaml,
+    ]
+    : [bin("bun"), join(src, "src/cli/main.ts"), "run", "--config", yaml];
+const bobCmd = bobcatCmd(root, join(work, "server.yaml"));
 const rawArgs = [String(rawPort), plain ? "" : cert, plain ? "" : key, String(bodySize)];
 const rawName = runtime === "deno" ? "raw Deno.serve" : "raw Bun.serve";
 const raw = await start(
@@ -110,6 +131,12 @@ const servers: Array<{ name: string; p: ChildProcess; port: number }> = [
   { name: rawName, p: raw, port: rawPort },
   { name: `bobcat (${runtime})`, p: await start(bobCmd), port: bobPort },
 ];
+if (before) {
+  const port = await freePort();
+  const yaml = join(work, "server-before.yaml");
+  writeFileSync(yaml, readFileSync(join(work, "server.yaml"), "utf8").replace(`port: ${bobPort}`, `port: ${port}`));
+  servers.push({ name: `bobcat ${before} (${runtime})`, p: await start(bobcatCmd(exportRef(before), yaml)), port });
+}
 if (withoutFastPath) {
   const port = await freePort();
   const yaml = join(work, "server-slow.yaml");
@@ -136,6 +163,7 @@ console.log(
     bodySize > 0 ? `${bodySize}-byte body` : "hello world"
   }, wrk -t1 -c${connections} -d${duration}s, ${rounds} interleaved rounds, ${plain ? "" : "RSA-2048, "}loopback`,
 );
+console.log(`${rawName}'s handler takes the request ((req) => ...), as bobcat's must, so both build it`);
 console.log("| server | median req/s | median req per server CPU-s | p99 per round |");
 console.log("|---|---|---|---|");
 const summary: Record<string, { rps: number; perCpu: number }> = {};

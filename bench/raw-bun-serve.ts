@@ -6,6 +6,6 @@ Bun.serve({
   port: Number(port),
   hostname: "127.0.0.1",
   ...(cert ? { tls: { cert: readFileSync(cert, "utf8"), key: readFileSync(key!, "utf8") } } : {}),
-  fetch: () => new Response(body, { headers: { "content-type": "text/plain" } }),
+  fetch: (_req: Request) => new Response(body, { headers: { "content-type": "text/plain" } }),
 });
 console.error(`listening on ${cert ? "https" : "http"}://127.0.0.1:${port}/`);

@@ -4,7 +4,7 @@
  * certificates close to expiry.
  */
 import type { LoadedCertificate } from "../tls/certificate.ts";
-import { x509 } from "../tls/keystore/x509.ts";
+import { CertificateInfo } from "../tls/keystore/cert-info.ts";
 import { logger } from "../util/log.ts";
 import type { AcmeService } from "./service.ts";
 import type { SSLHostConfig } from "../config/model.ts";
@@ -38,7 +38,8 @@ export function certificateRows(hosts: ServedHost[], acme?: AcmeService): Certif
     const ari = m?.ari && m.current && !m.current.temporary ? m.ari : undefined;
     for (const c of h.certs) {
       const leaf = c.chain[0]!;
-      const sans = leaf.getExtension(x509.SubjectAlternativeNameExtension)?.names.items.map((n) => n.value) ?? [];
+      const info = leaf instanceof CertificateInfo ? leaf : new CertificateInfo(new Uint8Array(leaf.rawData));
+      const sans = info.subjectAltNames;
       rows.push({
         connector: h.connector,
         hostName: h.config.hostName,

@@ -7,6 +7,7 @@
  */
 import { deployRecords, loadServerConfig } from "../config/catalina.ts";
 import { deployInto, type DeployRecord } from "../config/deploy.ts";
+import { withXmlParser } from "../config/xml-parser.ts";
 import { loadConfigText, type LoadOptions } from "../config/load.ts";
 import { loadConfigFile } from "../config/load-file.ts";
 import type { BobcatConfig } from "../config/model.ts";
@@ -29,8 +30,13 @@ export interface ServerOptions extends LoadOptions {
   deploy?: boolean;
 }
 
-export async function resolveConfig(o: ServerOptions): Promise<BobcatConfig> {
-  if (o.config) return o.config;
+export function resolveConfig(o: ServerOptions): Promise<BobcatConfig> {
+  if (o.config) return Promise.resolve(o.config);
+  // Deployment may find context.xml/web.xml files: the XML parser is loaded when one turns up.
+  return withXmlParser(() => resolveConfigOnce(o));
+}
+
+async function resolveConfigOnce(o: ServerOptions): Promise<BobcatConfig> {
   let record: DeployRecord | undefined;
   const prepare: LoadOptions["prepare"] = o.prepare ??
     (o.deploy === false ? undefined : (root, info) => {

@@ -1,10 +1,11 @@
 /** Built-in apps, addressed as `handler: bobcat:<name>` in a context. */
 import type { BuiltinApp } from "../core/platform.ts";
-import { rootApp } from "./root.ts";
-import { managerApp } from "./manager.ts";
 
-/** Every platform of a server or edge runtime offers these (its `builtinApps`). */
+/**
+ * Every platform of a server or edge runtime offers these (its `builtinApps`). Each app (and
+ * hono with it) is imported when a context uses it, so a server without them never loads them.
+ */
 export const BUILTIN_APPS: Record<string, BuiltinApp> = {
-  root: rootApp,
-  manager: managerApp,
+  root: async (context) => (await import("./root.ts")).rootApp(context),
+  manager: async (context, scope) => (await import("./manager.ts")).managerApp(context, scope),
 };

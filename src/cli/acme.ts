@@ -5,7 +5,7 @@
  * certificate up from the store.
  */
 import type { BobcatConfig } from "../config/model.ts";
-import { AcmeService, type ManagedCert } from "../acme/service.ts";
+import type { AcmeService, ManagedCert } from "../acme/service.ts";
 import { certificateRows, formatRows, type ServedHost } from "../acme/inventory.ts";
 import { globalDataSources } from "../runtime/server.ts";
 import { configureLogging } from "../util/log.ts";
@@ -28,8 +28,10 @@ export const ACME_COMMAND = {
   properties: true,
 } as const satisfies CommandDef;
 
-export function acmeService(config: BobcatConfig, ds: DataSources): AcmeService {
+/** The ACME client and its certificate code are imported only by commands that use them. */
+export async function acmeService(config: BobcatConfig, ds: DataSources): Promise<AcmeService> {
   const hosts = config.server.services.flatMap((s) => s.connectors.flatMap((c) => c.sslHostConfigs));
+  const { AcmeService } = await import("../acme/service.ts");
   return new AcmeService(hosts, ds, async () => {});
 }
 
@@ -59,7 +61,7 @@ export async function acmeMain(
   configureLogging(config.logging);
   const ds = globalDataSources(config);
   try {
-    const acme = acmeService(config, ds);
+    const acme = await acmeService(config, ds);
     if (!acme.active) {
       console.error("bobcat acme: no SSLHostConfig of this config has an acme element");
       return 1;

@@ -119,7 +119,7 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
     }
     // ACME: what would be requested, and what is stored; the CA is not contacted.
     try {
-      acme = acmeService(config, global);
+      acme = await acmeService(config, global);
       await acme.prepare();
       for (const m of acme.certs) log.info(describeRequest(m));
     } catch (e) {

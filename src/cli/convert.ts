@@ -3,6 +3,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import process from "node:process";
 import { dirname, join, resolve } from "node:path";
 import { catalinaBase, type ConvertResult, convertServerXml } from "../config/convert.ts";
+import { loadXmlParser } from "../config/xml-parser.ts";
 import { loadConfigText } from "../config/load.ts";
 import { BobcatError, BobcatErrors, UsageError } from "../util/errors.ts";
 import { type CommandDef, commandHelp, parseCommand } from "./options.ts";
@@ -63,6 +64,7 @@ export async function convertMain(argv: string[]): Promise<number> {
     const contextXml = contextFile === undefined ? undefined : await readInput(contextFile);
     let converted: ConvertResult;
     try {
+      await loadXmlParser();
       converted = convertServerXml(xml, { file: input, contextXml, contextFile });
     } catch (e) {
       if (!(e instanceof BobcatErrors)) throw e;

@@ -11,6 +11,7 @@ import type { BobcatConfig } from "./model.ts";
 import { loadConfigText, type LoadOptions } from "./load.ts";
 import { loadConfigFile } from "./load-file.ts";
 import { convertServerXml } from "./convert.ts";
+import { loadXmlParser, withXmlParser } from "./xml-parser.ts";
 import { deployInto, type DeployRecord } from "./deploy.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { MAX_CONFIG_FILE_BYTES, readRegularTextFile } from "../util/files.ts";
@@ -39,7 +40,12 @@ export const BASE_CONFIG_FILES = [
   "conf/server.xml",
 ];
 
-export async function loadServerConfig(args: ServerConfigArgs): Promise<BobcatConfig> {
+export function loadServerConfig(args: ServerConfigArgs): Promise<BobcatConfig> {
+  // Deployment may find context.xml/web.xml files: the XML parser is loaded when one turns up.
+  return withXmlParser(() => loadServerConfigOnce(args));
+}
+
+async function loadServerConfigOnce(args: ServerConfigArgs): Promise<BobcatConfig> {
   const base = args.base ? resolve(args.base) : undefined;
   let file = args.config ? resolve(args.config) : undefined;
   if (!file && base) {
@@ -87,6 +93,7 @@ async function loadServerXml(
   }
   // $CATALINA_BASE is the directory above conf/.
   const baseDir = base ?? (basename(dirname(file)) === "conf" ? dirname(dirname(file)) : dirname(file));
+  await loadXmlParser();
   const { yaml, warnings } = convertServerXml(xml, { file });
   const converted = `${file} (converted)`;
   let config: BobcatConfig;

@@ -5,7 +5,7 @@
  * `# not converted:` comment in the output and a warning, so nothing disappears unseen.
  */
 import { basename, dirname, resolve } from "node:path";
-import { XMLParser, XMLValidator } from "fast-xml-parser";
+import { xmlParser } from "./xml-parser.ts";
 import { Document, type Node as YamlNode, Pair, Scalar, YAMLMap, YAMLSeq } from "yaml";
 import type { AttrDef, ChildDef, ElementDef } from "./schema-types.ts";
 import { ALL_ELEMENTS, Certificate, Context, namesJavaClasses, Server } from "./schema.ts";
@@ -124,6 +124,7 @@ export function parseXml(text: string, file: string): XmlElement {
       fix: "give bobcat convert Tomcat's conf/server.xml",
     });
   }
+  const { XMLParser, XMLValidator } = xmlParser();
   const verdict = XMLValidator.validate(text);
   // server.xml may pull in files through entities (<!ENTITY x SYSTEM "file">), which Tomcat expands and bobcat does not.
   const entity = /<!ENTITY\b/.exec(text);

@@ -140,9 +140,21 @@ const NO_SESSIONS: SessionAccess = {
   },
 };
 
+/** Makes a request's session state on first use (SessionBinding, for managers without a store). */
+export interface SessionOpener {
+  open(ctx: RequestContext, req: Request, urlSessionId: string | null): SessionAccess;
+}
+
 export class RequestContext implements BobcatContext {
   private currentPrincipal: Principal | null = null;
-  sessions: SessionAccess = NO_SESSIONS;
+  private sessionState?: SessionAccess;
+  /**
+   * Where the session state comes from when the request first uses it: most requests never
+   * do, and then no per-request session object is made.
+   */
+  private sessionOpener?: SessionOpener;
+  private sessionRequest?: Request;
+  private sessionUrlId: string | null = null;
   private attrs?: Map<string, unknown>;
   /** Set by a trusted proxy's headers (RemoteIpValve, SSLValve). */
   private remoteOverride?: string;
@@ -160,6 +172,28 @@ export class RequestContext implements BobcatContext {
     public secure: boolean = connector.secure,
     public scheme: string = connector.scheme,
   ) {}
+
+  /** The session hooks: opened on first use, NO_SESSIONS for a context without a manager. */
+  get sessions(): SessionAccess {
+    if (this.sessionState) return this.sessionState;
+    const opener = this.sessionOpener;
+    if (!opener) return NO_SESSIONS;
+    this.sessionOpener = undefined;
+    return this.sessionState = opener.open(this, this.sessionRequest!, this.sessionUrlId);
+  }
+  set sessions(s: SessionAccess) {
+    this.sessionState = s;
+  }
+  /** The session state if the request has used it (or it was set), without opening it. */
+  get openedSessions(): SessionAccess | undefined {
+    return this.sessionState;
+  }
+  /** Defers the session state to its first use. */
+  deferSessions(opener: SessionOpener, req: Request, urlSessionId: string | null): void {
+    this.sessionOpener = opener;
+    this.sessionRequest = req;
+    this.sessionUrlId = urlSessionId;
+  }
 
   get remoteAddr(): string {
     return this.remoteOverride ?? this.conn.remoteAddr;

@@ -212,6 +212,7 @@ export class ContextRuntime {
 
   /** Loads the handler and its session listeners, then the session manager (persisted sessions). */
   async start(): Promise<void> {
+    if (this.valves.some((v) => v instanceof SSLValve)) await SSLValve.ready();
     await this.loadRewrite();
     await this.auth.realm.start();
     if (this.config.handler) {
@@ -340,6 +341,7 @@ export class HostRuntime {
    * (conf/<Engine>/<Host>/rewrite.config, or inline).
    */
   async start(): Promise<void> {
+    if (this.hostValves.some((v) => v instanceof SSLValve)) await SSLValve.ready();
     this.errorReport = await loadErrorReport([...this.config.valves, ...this.engine.valves], this.settings);
     const valve = this.config.valves.find((v) => v.className === "RewriteValve");
     if (valve?.className !== "RewriteValve") return;
@@ -575,12 +577,13 @@ export class Engine {
       const context = at.context;
       const ctx = this.requestContext(at, connector, conn);
       if (seen) seen.ctx = ctx;
-      const r = this.routedPath(at, connector, ctx);
       const sessions = context.sessions;
       // Synchronous: a direct context's manager has no store to load the session from.
-      void sessions.prepare(req, ctx, r.params?.get(context.config.sessionCookieName.toLowerCase()) ?? null);
+      void sessions.prepare(req, ctx, at.normalized.params?.get(sessions.pathParamName) ?? null);
+      // The request as it came when its URL already says all (the RoutedPath is built only otherwise).
+      const asIs = context.path === "" && at.target.origin !== "" && at.target.urlPath === at.normalized.encoded;
       try {
-        res = context.handler!(context.path === "" && r.urlIsCanonical ? req : rebase(req, r, context), ctx);
+        res = context.handler!(asIs ? req : rebase(req, this.routedPath(at, connector, ctx), context), ctx);
         if (res instanceof Response) res = sessions.finish(ctx, res);
         else res = this.settle(req, at.pathname, context, ctx, res);
       } catch (e) {
@@ -973,7 +976,7 @@ export class Engine {
     if (!ctx.secure && !context.constraints.empty && context.constraints.needsSecure(req.method, r.relPath || "/")) {
       return secureRedirect(r.encoded, r.search, ctx.serverName, ctx.connector.redirectPort);
     }
-    const urlSessionId = r.params?.get(context.config.sessionCookieName.toLowerCase()) ?? null;
+    const urlSessionId = r.params?.get(context.sessions.pathParamName) ?? null;
     await context.sessions.prepare(req, ctx, urlSessionId);
     const sessions = context.sessions;
     let res: Response;

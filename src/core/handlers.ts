@@ -47,7 +47,7 @@ export async function loadHandler(
         fix: `use one of: ${Object.keys(BUILTIN_APPS).map((n) => `bobcat:${n}`).join(", ")}`,
       });
     }
-    return { handler: toHandler(app(context, scope), spec, where), sessionListeners: [] };
+    return { handler: toHandler(await app(context, scope), spec, where), sessionListeners: [] };
   }
   const named = provided ? Object.keys(provided) : [];
   if (/^[a-z][a-z0-9+.-]*:/i.test(spec) || !sources.platform.importModule) {

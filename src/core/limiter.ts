@@ -162,6 +162,19 @@ export class ConnectionGate<C> {
     };
   }
 
+  /**
+   * The same as busy() without a function per request, for a back-end that learns of each
+   * response's end exactly once (Deno's `completed`): call ended(g) then.
+   */
+  started(g: GatedConnection<C>): void {
+    g.inflight++;
+    g.requests++;
+  }
+
+  ended(g: GatedConnection<C>): void {
+    if (--g.inflight === 0) g.idleSince = Date.now();
+  }
+
   private sweep(): void {
     const now = Date.now();
     for (const g of this.open) {

@@ -61,49 +61,83 @@ export function codeLabel(status: number): string {
   return CODES.has(status) ? String(status) : `${Math.floor(status / 100)}xx`;
 }
 
-interface Histogram {
-  counts: number[];
+/** One host, context and method: latency per bucket (not cumulative; the last is +Inf) and counts by status. */
+interface Series {
+  readonly host: string;
+  readonly context: string;
+  readonly method: string;
+  readonly counts: number[];
   sum: number;
   count: number;
+  readonly statuses: Map<number, number>;
 }
 
-/** Requests by host, context, method and code, and their latency; filled by the engine. */
+/**
+ * Requests by host, context, method and code, and their latency; filled by the engine. A request
+ * costs three Map lookups by strings the engine already holds (no key is built), one status
+ * count and one bucket: the first bucket that fits, usually the first. Cumulative bucket counts
+ * and the folding of status codes into labels happen when /metrics is read.
+ */
 export class RequestMetrics {
-  private readonly counters = new Map<string, number>();
-  private readonly histograms = new Map<string, Histogram>();
+  private readonly byHost = new Map<string, Map<string, Map<string, Series>>>();
+  /** In the order first seen, for the output. */
+  private readonly series: Series[] = [];
 
   record(host: string, context: string, method: string, status: number, seconds: number): void {
-    const m = methodLabel(method);
-    const key = `${host}\u0000${context}\u0000${m}`;
-    const ckey = `${key}\u0000${codeLabel(status)}`;
-    this.counters.set(ckey, (this.counters.get(ckey) ?? 0) + 1);
-    let h = this.histograms.get(key);
-    if (!h) this.histograms.set(key, h = { counts: LATENCY_BUCKETS.map(() => 0), sum: 0, count: 0 });
-    for (let i = 0; i < LATENCY_BUCKETS.length; i++) if (seconds <= LATENCY_BUCKETS[i]!) h.counts[i]!++;
-    h.sum += seconds;
-    h.count++;
+    let byContext = this.byHost.get(host);
+    if (!byContext) this.byHost.set(host, byContext = new Map());
+    let byMethod = byContext.get(context);
+    if (!byMethod) byContext.set(context, byMethod = new Map());
+    const m = METHODS.has(method) ? method : "OTHER";
+    let s = byMethod.get(m);
+    if (!s) {
+      s = {
+        host,
+        context,
+        method: m,
+        counts: new Array<number>(LATENCY_BUCKETS.length + 1).fill(0),
+        sum: 0,
+        count: 0,
+        statuses: new Map(),
+      };
+      byMethod.set(m, s);
+      this.series.push(s);
+    }
+    s.statuses.set(status, (s.statuses.get(status) ?? 0) + 1);
+    let i = 0;
+    while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]!) i++;
+    s.counts[i]!++;
+    s.sum += seconds;
+    s.count++;
   }
 
   write(out: MetricsWriter): void {
     out.family("bobcat_http_requests_total", "counter", "HTTP requests answered, by host, context, method and status.");
-    for (const [k, v] of this.counters) {
-      const [host, context, method, code] = k.split("\u0000");
-      out.sample("bobcat_http_requests_total", { host, context, method, code }, v);
+    for (const s of this.series) {
+      const byCode = new Map<string, number>();
+      for (const [status, n] of s.statuses) {
+        const code = codeLabel(status);
+        byCode.set(code, (byCode.get(code) ?? 0) + n);
+      }
+      for (const [code, n] of byCode) {
+        out.sample("bobcat_http_requests_total", { host: s.host, context: s.context, method: s.method, code }, n);
+      }
     }
     out.family(
       "bobcat_http_request_duration_seconds",
       "histogram",
       "Time from the request reaching the engine to its response headers, by host, context and method.",
     );
-    for (const [k, h] of this.histograms) {
-      const [host, context, method] = k.split("\u0000");
-      const labels = { host, context, method };
-      LATENCY_BUCKETS.forEach((b, i) =>
-        out.sample("bobcat_http_request_duration_seconds_bucket", { ...labels, le: String(b) }, h.counts[i]!)
-      );
-      out.sample("bobcat_http_request_duration_seconds_bucket", { ...labels, le: "+Inf" }, h.count);
-      out.sample("bobcat_http_request_duration_seconds_sum", labels, h.sum);
-      out.sample("bobcat_http_request_duration_seconds_count", labels, h.count);
+    for (const s of this.series) {
+      const labels = { host: s.host, context: s.context, method: s.method };
+      let cumulative = 0;
+      LATENCY_BUCKETS.forEach((b, i) => {
+        cumulative += s.counts[i]!;
+        out.sample("bobcat_http_request_duration_seconds_bucket", { ...labels, le: String(b) }, cumulative);
+      });
+      out.sample("bobcat_http_request_duration_seconds_bucket", { ...labels, le: "+Inf" }, s.count);
+      out.sample("bobcat_http_request_duration_seconds_sum", labels, s.sum);
+      out.sample("bobcat_http_request_duration_seconds_count", labels, s.count);
     }
   }
 }

@@ -31,7 +31,10 @@ export interface AppScope {
 }
 
 /** A built-in app (`handler: bobcat:<name>`): the core only calls them; src/apps has them. */
-export type BuiltinApp = (context: ContextConfig, scope: AppScope) => { fetch: FetchHandler } | FetchHandler;
+export type BuiltinApp = (
+  context: ContextConfig,
+  scope: AppScope,
+) => { fetch: FetchHandler } | FetchHandler | Promise<{ fetch: FetchHandler } | FetchHandler>;
 
 export interface Platform {
   /** For messages: "a server", "an edge runtime". */

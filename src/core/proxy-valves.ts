@@ -5,7 +5,7 @@
  */
 import type { RemoteIpValveConfig, SSLValveConfig } from "../config/model.ts";
 import type { RequestContext } from "./context.ts";
-import { x509 } from "../tls/keystore/x509.ts";
+import { loadX509, x509Loaded } from "../tls/keystore/x509-lazy.ts";
 import { logger } from "../util/log.ts";
 import { inRange, type IpAddress, parseCidr, parseIp } from "../util/ip.ts";
 import { DEFAULT_INTERNAL_PROXIES, DEFAULT_INTERNAL_PROXY_RANGES, fromJavaRegex } from "../config/proxy-defaults.ts";
@@ -147,6 +147,11 @@ export class SSLValve implements RequestValve {
     this.trusted = proxyMatcher(cfg.trustedProxies);
   }
 
+  /** The certificate parser, loaded before the context that uses this valve serves. */
+  static ready(): Promise<unknown> {
+    return loadX509();
+  }
+
   apply(req: Request, ctx: RequestContext): void {
     // The connection's own peer decides trust, even when a RemoteIpValve ran first.
     const from = parseIp(ctx.connectionAddr, { allowZone: true });
@@ -161,7 +166,7 @@ export class SSLValve implements RequestValve {
     let peer;
     if (pem) {
       try {
-        peer = [new x509.X509Certificate(pem)];
+        peer = [new (x509Loaded()).X509Certificate(pem)];
       } catch (e) {
         log.warn(
           `SSLValve: the client certificate in ${

@@ -9,7 +9,7 @@
  * Tomcat's own server.xml wraps every realm. Passwords are compared by the realm's
  * CredentialHandler (credentials.ts); without one, as plain text.
  */
-import { XMLParser } from "fast-xml-parser";
+import { loadXmlParser, xmlParser } from "../config/xml-parser.ts";
 import type {
   DataSourceRealmConfig,
   MemoryRealmConfig,
@@ -74,6 +74,7 @@ function fail(config: object, attr: string | undefined, message: string, fix: st
 
 /** Reads users from a tomcat-users.xml: `<user username password roles groups>`, `<group groupname roles>`. */
 export function parseTomcatUsers(text: string, file: string): RealmUser[] {
+  const { XMLParser } = xmlParser();
   const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", isArray: () => true });
   let doc: Record<string, unknown[]>;
   try {
@@ -208,6 +209,7 @@ async function readUsersFile(env: RealmEnv, file: string, config: object, attr: 
       },
     );
   }
+  await loadXmlParser();
   return parseTomcatUsers(text, file);
 }
 

@@ -11,7 +11,7 @@ import { SessionNotStoredError } from "../session/persistent-manager.ts";
 import type { SessionListener } from "../session/types.ts";
 import type { StandardSession } from "../session/session.ts";
 import type { Platform } from "./platform.ts";
-import type { Principal, RequestContext, SessionAccess } from "./context.ts";
+import type { Principal, RequestContext, SessionAccess, SessionOpener } from "./context.ts";
 import { locateError } from "../config/validate.ts";
 import { errorPage } from "./error-page.ts";
 
@@ -160,9 +160,11 @@ class RequestSessions implements SessionAccess {
   }
 }
 
-export class SessionBinding {
+export class SessionBinding implements SessionOpener {
   readonly manager: ManagerBase;
   readonly cookieName: string;
+  /** The cookie name in lower case: how the `;jsessionid=` path parameter is looked up. */
+  readonly pathParamName: string;
   readonly cookieTracking: boolean;
   readonly urlTracking: boolean;
   readonly sslTracking: boolean;
@@ -170,7 +172,10 @@ export class SessionBinding {
   readonly hasStore: boolean;
   /** JvmRouteBinderValve: this Engine's jvmRoute, which sessions arriving with another route are moved to. */
   private readonly bindRoute: string | null;
+  /** The Set-Cookie value around the id, built once: `NAME=` and the attributes (with `; Secure`). */
+  private readonly cookiePrefix: string;
   private readonly cookieAttrs: string;
+  private readonly cookieAttrsSecure: string;
 
   constructor(
     readonly context: ContextConfig,
@@ -200,6 +205,7 @@ export class SessionBinding {
     );
     this.bindRoute = binder && binder.enabled && engine.jvmRoute ? engine.jvmRoute : null;
     this.cookieName = context.sessionCookieName;
+    this.pathParamName = context.sessionCookieName.toLowerCase();
     this.cookieTracking = context.sessionTrackingModes.includes("COOKIE");
     this.urlTracking = context.sessionTrackingModes.includes("URL");
     this.sslTracking = context.sessionTrackingModes.includes("SSL");
@@ -210,6 +216,8 @@ export class SessionBinding {
       (context.sessionCookieDomain ? `; Domain=${context.sessionCookieDomain}` : "") +
       (context.useHttpOnly ? "; HttpOnly" : "") +
       (sameSite === "unset" ? "" : `; SameSite=${sameSite[0]!.toUpperCase()}${sameSite.slice(1)}`);
+    this.cookieAttrsSecure = `${this.cookieAttrs}; Secure`;
+    this.cookiePrefix = `${this.cookieName}=`;
   }
 
   addListeners(listeners: SessionListener[]): void {
@@ -221,9 +229,13 @@ export class SessionBinding {
    * lazily (synchronously) when the handler asks; a manager with a store must load it first.
    */
   prepare(req: Request, ctx: RequestContext, urlSessionId: string | null): void | Promise<void> {
+    if (!this.manager.hasStore) {
+      // Made when the handler (or a login, or the principal) first asks: most requests never do.
+      ctx.deferSessions(this, req, urlSessionId);
+      return;
+    }
     const state = new RequestSessions(this, ctx, req, urlSessionId);
     ctx.sessions = state;
-    if (!this.manager.hasStore) return;
     state.resolved = true;
     const ids = state.requestedIds();
     if (ids.length > 0) {
@@ -232,6 +244,10 @@ export class SessionBinding {
         state.unavailable = err;
       });
     }
+  }
+
+  open(ctx: RequestContext, req: Request, urlSessionId: string | null): SessionAccess {
+    return new RequestSessions(this, ctx, req, urlSessionId);
   }
 
   /** Several cookies of the same name (different paths): the first that names a live session wins. */
@@ -272,8 +288,8 @@ export class SessionBinding {
    * error into its generic 500 (Hono's default onError).
    */
   finish(ctx: RequestContext, res: Response): Response | Promise<Response> {
-    const state = ctx.sessions as RequestSessions;
-    if (!state.resolved && !state.rejected) return res;
+    const state = ctx.openedSessions as RequestSessions | undefined;
+    if (!state || (!state.resolved && !state.rejected)) return res;
     const stored = state.release();
     this.keepAlive(ctx);
     if (stored) return stored.then(() => this.respond(state, ctx, res), (err) => notStored(err, res));
@@ -292,7 +308,7 @@ export class SessionBinding {
     const s = state.session;
     if (!state.announce || !s || !this.cookieTracking || !s.isValid()) return res;
     const secure = this.context.sessionCookieSecure ?? ctx.secure;
-    const cookie = `${this.cookieName}=${s.id}${this.cookieAttrs}${secure ? "; Secure" : ""}`;
+    const cookie = this.cookiePrefix + s.id + (secure ? this.cookieAttrsSecure : this.cookieAttrs);
     try {
       res.headers.append("set-cookie", cookie);
       return res;
@@ -308,7 +324,8 @@ export class SessionBinding {
    * the handler answers 503. Returns undefined when the error is another one.
    */
   failed(ctx: RequestContext, e: unknown): Response | undefined {
-    const state = ctx.sessions as RequestSessions;
+    const state = ctx.openedSessions as RequestSessions | undefined;
+    if (!state) return undefined;
     if (state.unavailable) return notStored(state.unavailable, new Response(null));
     // The error response acknowledges nothing; the writes go on, and their failures are logged.
     void state.release()?.catch(() => {});

@@ -171,7 +171,8 @@ export class ConnectorPipeline {
 
   private finish(): void {
     this.limiter.release();
-    if (--this.inFlight === 0) { for (const w of this.drainWaiters.splice(0)) w(); }
+    // (splice only when someone waits: an empty array per request otherwise)
+    if (--this.inFlight === 0 && this.drainWaiters.length > 0) { for (const w of this.drainWaiters.splice(0)) w(); }
   }
 
   get active(): number {

@@ -110,22 +110,26 @@ export async function startDenoNative({ config, tls, pipeline }: BackendOptions)
       const c = g.conn;
       const remote = c.conn.remoteAddr;
       if (!tls) c.conn.setNoDelay?.(true);
+      // One function per connection for the end of each of its responses (not one per request).
+      const ended = () => gate.ended(g);
+      // What the engine learns of the connection: the same for each of its requests.
+      const connInfo = { remoteAddr: remote.hostname, remotePort: remote.port };
       c.server = serveConn(
         c.conn,
         c.abort.signal,
         (req, info) => {
-          const release = gate.busy(g);
-          info.completed.then(release, release);
-          return handle(req, { remoteAddr: remote.hostname, remotePort: remote.port });
+          gate.started(g);
+          info.completed.then(ended, ended);
+          return handle(req, connInfo);
         },
         (e) => uncaughtError(e, config),
         () => {},
       );
-      const ended = () => {
+      const closed = () => {
         c.finished = true;
         gate.closed(g);
       };
-      c.server.finished.then(ended, ended);
+      c.server.finished.then(closed, closed);
     },
     kill: (g) => {
       abort(g.conn);

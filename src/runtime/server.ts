@@ -17,7 +17,7 @@ import { type AdminView, contextViews } from "../core/admin.ts";
 import { createDataSources, type DataSources } from "../datasource/index.ts";
 import { SERVER_PLATFORM } from "./server-platform.ts";
 import { AutoDeployer } from "./deployer.ts";
-import { AcmeService, type ChallengeSupport, type ManagedCert } from "../acme/service.ts";
+import type { AcmeService, ChallengeSupport, ManagedCert } from "../acme/service.ts";
 import { type CertificateRow, certificateRows, ExpiryWarner } from "../acme/inventory.ts";
 import { LoopLag, MetricsWriter, RequestMetrics } from "../core/metrics.ts";
 import { writeMetrics } from "./metrics-view.ts";
@@ -89,9 +89,13 @@ export class BobcatServer {
       const prepared: Array<{ c: ConnectorConfig; tls?: ConnectorTls; plan: Plan; engine: Engine }> = [];
       const errors: BobcatError[] = [];
       const tlsHosts = this.config.server.services.flatMap((s) => s.connectors.flatMap((c) => c.sslHostConfigs));
-      this.acme = new AcmeService(tlsHosts, this.globalDataSources, (h) => this.reloadTls(h).then(() => {}));
-      // From the store or temporary self-signed: never waits for the CA.
-      await this.acme.prepare();
+      // The ACME client (and @peculiar/x509 with it) only where an SSLHostConfig has `acme`.
+      if (tlsHosts.some((h) => h.acme)) {
+        const { AcmeService } = await import("../acme/service.ts");
+        this.acme = new AcmeService(tlsHosts, this.globalDataSources, (h) => this.reloadTls(h).then(() => {}));
+        // From the store or temporary self-signed: never waits for the CA.
+        await this.acme.prepare();
+      }
       for (const service of this.config.server.services) {
         const engine = Engine.fromConfig(this.config, service, {
           globalDataSources: this.globalDataSources,
@@ -123,7 +127,7 @@ export class BobcatServer {
       this.loopLag.start();
       for (const p of prepared) {
         const pipeline = new ConnectorPipeline(p.c, p.engine, p.tls);
-        const acme = this.acme.active ? this.acme : undefined;
+        const acme = this.acme?.active ? this.acme : undefined;
         // HTTP-01 on plain connectors, before any context or redirect sees the request.
         if (acme && !p.c.SSLEnabled) pipeline.acmeChallenge = (token) => acme.http01Answer(token);
         // TLS-ALPN-01 where the back-end chooses certificates per handshake (node:tls).
@@ -142,7 +146,7 @@ export class BobcatServer {
         this.deployer = new AutoDeployer(this.config, this.engines, this.setup.reloadConfig);
         this.deployer.start();
       }
-      if (this.acme.active) this.acme.start((m) => this.challengeSupport(m));
+      if (this.acme?.active) this.acme.start((m) => this.challengeSupport(m));
       this.expiry.start();
     } catch (e) {
       await this.stop(0);

@@ -6,14 +6,14 @@
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { readRegularTextFile } from "../util/files.ts";
-import { x509 } from "../tls/keystore/x509.ts";
+import { CertificateInfo } from "../tls/keystore/cert-info.ts";
+import { parsePem } from "../tls/keystore/pem.ts";
 import { basename, dirname, isAbsolute } from "node:path";
 import type { CertificateEntry, ConnectorConfig, SSLHostConfig } from "../config/model.ts";
 import { sourceOf } from "../config/validate.ts";
 import { loadCertificate, type LoadedCertificate } from "../tls/certificate.ts";
-import { generateSelfSigned } from "../tls/keystore/selfsigned.ts";
 import { parseProtocols, type TlsVersion } from "../tls/protocols.ts";
-import { type ClientTrust, loadClientTrust } from "../tls/trust.ts";
+import type { ClientTrust } from "../tls/trust.ts";
 import { type CipherSettings, parseCipherSettings } from "../tls/ciphers.ts";
 import type { OcspChecker } from "../tls/ocsp/checker.ts";
 import { ocspUrlOf } from "../tls/ocsp/aia.ts";
@@ -94,7 +94,10 @@ export async function loadConnectorTls(
       }
       // ACME: the stored certificate, the one just obtained, or a temporary self-signed one.
       if (h.acme && acme) certs.push(acme.material(h));
-      const trust = await loadClientTrust(h);
+      // Client-certificate trust (and @peculiar/x509 with it) only where certificates are verified.
+      const trust = h.certificateVerification === "none"
+        ? undefined
+        : await (await import("../tls/trust.ts")).loadClientTrust(h);
       const ciphers = parseCipherSettings(h.ciphers, h.cipherSuites, {
         ciphers: src.attr("ciphers"),
         cipherSuites: src.attr("cipherSuites"),
@@ -166,6 +169,7 @@ async function ensureSelfSigned(cert: CertificateEntry): Promise<void> {
     log.info(`creating a self-signed certificate for localhost in ${certFile} (createSelfSigned: true)`);
   }
   // 397 days: the longest validity browsers accept for a server certificate.
+  const { generateSelfSigned } = await import("../tls/keystore/selfsigned.ts");
   const { keyPem, certPem } = await generateSelfSigned({ hostnames: ["localhost", "127.0.0.1", "::1"], days: 397 });
   await mkdir(dirname(certFile), { recursive: true });
   await mkdir(dirname(keyFile), { recursive: true });
@@ -183,7 +187,9 @@ const RENEW_DAYS = 14;
 async function ownCertificateExpiring(file: string): Promise<boolean> {
   try {
     const pem = await readRegularTextFile(file);
-    const cert = new x509.X509Certificate(pem.slice(pem.indexOf("-----BEGIN CERTIFICATE-----")));
+    const block = parsePem(pem).find((b) => b.label === "CERTIFICATE");
+    if (!block) return false;
+    const cert = new CertificateInfo(block.der);
     const own = cert.subject === cert.issuer && /(^|,\s*)CN=localhost(,|$)/.test(cert.subject);
     return own && cert.notAfter.getTime() - Date.now() < RENEW_DAYS * 86_400_000;
   } catch {

@@ -12,22 +12,13 @@ import type { CertificateEntry } from "../config/model.ts";
 import { formatBytes, MAX_CONFIG_FILE_BYTES, readRegularFile, UnreadableFileError } from "../util/files.ts";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import type { X509Certificate } from "@peculiar/x509";
 import { BobcatError, type Where } from "../util/errors.ts";
-import { brokenLink, certPem as toCertPem, parseCertificate, sameCert, spkiOf } from "./keystore/certs.ts";
+import { brokenLink, type CertificateInfo, type CertSummary, parseCertificateInfo } from "./keystore/cert-info.ts";
+import { equal } from "./keystore/bytes.ts";
 import { Asn1Error } from "./keystore/der.ts";
 import { WrongPasswordError } from "./keystore/epki.ts";
-import {
-  detectStoreType,
-  entryTypeName,
-  findEntry,
-  type Keystore,
-  keystoreError,
-  parseStoreType,
-  type PrivateKeyEntry,
-  readKeystore,
-  unlockKey,
-} from "./keystore/index.ts";
+// Keystores (JKS, PKCS12) are read with @peculiar/x509: imported when a Certificate uses one.
+import type { Keystore, PrivateKeyEntry } from "./keystore/index.ts";
 import { keyInfo, spkiFingerprint, UnsupportedKeyError } from "./keystore/keys.ts";
 import { parsePem, type PemBlock, toPem } from "./keystore/pem.ts";
 import { PasswordRequiredError, pemPrivateKey, PRIVATE_KEY_LABELS } from "./keystore/pem-keys.ts";
@@ -47,8 +38,11 @@ export interface LoadedCertificate {
   keyPem: string;
   /** Leaf then intermediates, PEM, in order: what the TLS stack serves. */
   certPem: string;
-  /** Same order as certPem. */
-  chain: X509Certificate[];
+  /**
+   * Same order as certPem. From files: CertificateInfo (no @peculiar/x509 at start-up); from
+   * ACME: @peculiar/x509 certificates. Parse `rawData` for more than these fields.
+   */
+  chain: CertSummary[];
   keyType: "RSA" | "EC";
   /** E.g. an expired or not-yet-valid certificate, an ignored provider, a mislabelled keystore type. */
   warnings: string[];
@@ -170,6 +164,9 @@ export async function loadCertificate(cfg: CertificateConfig, where: Where): Pro
 // ---------------------------------------------------------------- keystores
 
 async function fromKeystore(cfg: CertificateConfig, where: Where): Promise<LoadedCertificate> {
+  const { detectStoreType, keystoreError, parseStoreType, readKeystore, unlockKey } = await import(
+    "./keystore/index.ts"
+  );
   const warnings: string[] = [];
   const path = cfg.certificateKeystoreFile ?? join(homedir(), ".keystore");
   const fileAttr: Attr = "certificateKeystoreFile";
@@ -262,7 +259,7 @@ async function fromKeystore(cfg: CertificateConfig, where: Where): Promise<Loade
     );
   }
 
-  const entry = selectKeyEntry(store, cfg.certificateKeyAlias, path, where);
+  const entry = await selectKeyEntry(store, cfg.certificateKeyAlias, path, where);
   const keyPassAttr: Attr = cfg.certificateKeyPasswordFile !== undefined
     ? "certificateKeyPasswordFile"
     : cfg.certificateKeyPassword !== undefined
@@ -298,14 +295,35 @@ async function fromKeystore(cfg: CertificateConfig, where: Where): Promise<Loade
     );
   }
   const source = `${store.type} keystore ${path} alias ${entry.alias}`;
-  return await finish(pkcs8, entry.chain, source, warnings, cfg, where, {
+  let chain: CertificateInfo[];
+  try {
+    chain = entry.chain.map((c, i) =>
+      parseCertificateInfo(new Uint8Array(c.rawData), `certificate #${i + 1} of key entry [${entry.alias}]`)
+    );
+  } catch (e) {
+    throw fail(
+      "keystore.corrupt",
+      `Cannot read keystore [${path}]: ${(e as Error).message}`,
+      where,
+      fileAttr,
+      "the keystore is damaged: restore it from a backup, or re-import the certificate chain",
+      e,
+    );
+  }
+  return await finish(pkcs8, chain, source, warnings, cfg, where, {
     cert: fileAttr,
     fixChain:
       `re-import the CA reply with the full chain: bobcat keytool -importcert -alias ${entry.alias} -file <reply> -keystore ${path}`,
   });
 }
 
-function selectKeyEntry(store: Keystore, alias: string | undefined, path: string, where: Where): PrivateKeyEntry {
+async function selectKeyEntry(
+  store: Keystore,
+  alias: string | undefined,
+  path: string,
+  where: Where,
+): Promise<PrivateKeyEntry> {
+  const { entryTypeName, findEntry } = await import("./keystore/index.ts");
   const list = store.entries.map((e) => `${e.alias} (${entryTypeName(e)})`).join(", ");
   const keyAliases = store.entries.filter((e) => e.kind === "privateKey").map((e) => e.alias);
   if (alias !== undefined) {
@@ -367,10 +385,10 @@ async function pemBlocks(path: string, attribute: Attr, where: Where): Promise<P
   }
 }
 
-function certsOf(blocks: PemBlock[], path: string, attribute: Attr, where: Where): X509Certificate[] {
+function certsOf(blocks: PemBlock[], path: string, attribute: Attr, where: Where): CertificateInfo[] {
   return blocks.filter((b) => b.label === "CERTIFICATE").map((b) => {
     try {
-      return parseCertificate(b.der, `the certificate on line ${b.line} of [${path}]`);
+      return parseCertificateInfo(b.der, `the certificate on line ${b.line} of [${path}]`);
     } catch (e) {
       throw fail(
         "pem.corrupt",
@@ -485,7 +503,7 @@ async function fromPem(cfg: CertificateConfig, where: Where): Promise<LoadedCert
       "certificateChainFile",
       where,
     );
-    if (extra.length && sameCert(extra[0], certs[0])) {
+    if (extra.length && equal(new Uint8Array(extra[0]!.rawData), new Uint8Array(certs[0]!.rawData))) {
       // A "fullchain.pem" given as the chain file repeats the server certificate (Tomcat users hit this with Let's Encrypt).
       warnings.push(
         `certificateChainFile [${cfg.certificateChainFile}] starts with the server certificate itself; that copy was skipped (use chain.pem, not fullchain.pem)`,
@@ -507,7 +525,7 @@ async function fromPem(cfg: CertificateConfig, where: Where): Promise<LoadedCert
 
 async function finish(
   pkcs8: Uint8Array,
-  chain: X509Certificate[],
+  chain: CertificateInfo[],
   source: string,
   warnings: string[],
   cfg: CertificateConfig,
@@ -558,7 +576,7 @@ async function finish(
   const leaf = chain[0];
   let leafKey: string;
   try {
-    leafKey = spkiFingerprint(spkiOf(leaf));
+    leafKey = spkiFingerprint(leaf.spki);
   } catch (e) {
     throw fail(
       "certificate.corrupt",
@@ -578,7 +596,7 @@ async function finish(
       "use the certificate that was issued for this key (compare `openssl x509 -noout -pubkey -in cert.pem` with `openssl pkey -pubout -in key.pem`)",
     );
   }
-  const broken = await brokenLink(chain);
+  const broken = brokenLink(chain);
   if (broken) {
     throw fail(
       "certificate.chainBroken",
@@ -599,7 +617,7 @@ async function finish(
   }
   return {
     keyPem: toPem("PRIVATE KEY", pkcs8),
-    certPem: chain.map(toCertPem).join(""),
+    certPem: chain.map((c) => toPem("CERTIFICATE", new Uint8Array(c.rawData))).join(""),
     chain,
     keyType: info.type,
     warnings,

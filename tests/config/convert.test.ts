@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -8,6 +8,12 @@ import { loadConfigText } from "../../src/config/load.ts";
 import type { BobcatConfig } from "../../src/config/model.ts";
 import { BobcatError, BobcatErrors } from "../../src/util/errors.ts";
 import { BUN, ROOT, tempDir } from "../helpers/bobcat.ts";
+import { loadXmlParser } from "../../src/config/xml-parser.ts";
+
+// The XML readers are synchronous; their async callers load fast-xml-parser first.
+beforeAll(async () => {
+  await loadXmlParser();
+});
 
 const FIXTURES = join(ROOT, "tests", "fixtures", "tomcat");
 const fixture = (name: string) => readFileSync(join(FIXTURES, name), "utf8");

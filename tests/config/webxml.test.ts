@@ -2,12 +2,18 @@
  * web.xml as Tomcat reads it (parse, merge conf/web.xml with WEB-INF/web.xml, apply under the
  * config's own settings), the appBase naming rules, and which constraints govern a request.
  */
-import { describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { applyWebXml, mergeWebXml, parseWebXml } from "../../src/config/webxml.ts";
 import { contextNameOf } from "../../src/config/deploy.ts";
 import { ConstraintChecker } from "../../src/core/constraints.ts";
 import type { SecurityConstraintConfig } from "../../src/config/model.ts";
 import { BobcatErrors } from "../../src/util/errors.ts";
+import { loadXmlParser } from "../../src/config/xml-parser.ts";
+
+// The XML readers are synchronous; their async callers load fast-xml-parser first.
+beforeAll(async () => {
+  await loadXmlParser();
+});
 
 const wrap = (body: string) =>
   `<?xml version="1.0" encoding="UTF-8"?>\n<web-app xmlns="https://jakarta.ee/xml/ns/jakartaee" version="6.0">\n${body}\n</web-app>\n`;

@@ -19,8 +19,9 @@ const where = {
   line: 12,
   path: "server.services[0].connectors[1].sslHostConfigs[0].certificates[0]",
 };
-const CNs = (chain: { subjectName: { getField(n: string): string[] } }[]) =>
-  chain.map((c) => c.subjectName.getField("CN")[0]);
+// The chain's rawData parsed by @peculiar/x509: the loaded certificates are the real ones.
+const CNs = (chain: { rawData: ArrayBuffer }[]) =>
+  chain.map((c) => new x509.X509Certificate(c.rawData).subjectName.getField("CN")[0]);
 const LEAF_INT = ["localhost", "Bobcat Test Intermediate CA"];
 
 async function failure(cfg: CertificateConfig): Promise<BobcatError> {

@@ -7,6 +7,8 @@
  */
 import { clearTimeout, setTimeout } from "node:timers";
 import type { X509Certificate } from "@peculiar/x509";
+import type { CertSummary } from "../keystore/cert-info.ts";
+import { x509 } from "../keystore/x509.ts";
 import { logger } from "../../util/log.ts";
 import { ocspUrlOf } from "./aia.ts";
 import type { OcspLog } from "./checker.ts";
@@ -52,17 +54,23 @@ export class OcspStapler {
   private readonly now: () => number;
   private readonly log: OcspLog & { info(msg: string): void };
 
+  readonly leaf: X509Certificate;
+  readonly issuer: X509Certificate;
+
+  /** Certificates as loaded (CertificateInfo from files) are parsed here with @peculiar/x509. */
   constructor(
-    readonly leaf: X509Certificate,
-    readonly issuer: X509Certificate,
+    leaf: CertSummary,
+    issuer: CertSummary,
     private readonly opts: OcspStaplerOptions = {},
   ) {
+    this.leaf = leaf instanceof x509.X509Certificate ? leaf : new x509.X509Certificate(leaf.rawData);
+    this.issuer = issuer instanceof x509.X509Certificate ? issuer : new x509.X509Certificate(issuer.rawData);
     const url = opts.responderUrl ?? ocspUrlOf(leaf);
     if (!url) {
       throw new OcspError(
         "ocsp.noResponderUrl",
         `${
-          describeCert(leaf)
+          describeCert(this.leaf)
         } names no OCSP responder (no authorityInfoAccess OCSP URI), so there is nothing to staple`,
         {
           fix: "issue the certificate with authorityInfoAccess = OCSP;URI:http://..., or turn ocspStapling off",
