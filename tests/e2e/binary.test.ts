@@ -247,7 +247,7 @@ test(
     // One "listening on" line per worker.
     const s = await serve(dir, ["--config", "conf/server.yaml", "--base", "."], 2);
     for (let i = 0; i < 200 && !s.output().includes("all 2 workers ready"); i++) await Bun.sleep(50);
-  const pids = [...s.output().matchAll(/worker \d+ \(pid (\d+)\) ready/g)].map((m) => Number(m[1]));
+    const pids = [...s.output().matchAll(/worker \d+ \(pid (\d+)\) ready/g)].map((m) => Number(m[1]));
     let code: number | null = null;
     try {
       const first = await fetch(`http://127.0.0.1:${port}/`, { headers: { connection: "close" } });
