@@ -13,10 +13,10 @@
  * --runtime deno compares `deno run` of bobcat with a raw Deno.serve instead (no executable).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { bin, cpuSeconds, freePort, median, option, ROOT } from "./lib.ts";
+import { bin, cpuSeconds, freePort, median, option, ROOT, rssKiB } from "./lib.ts";
 
 const rounds = Number(option("--rounds", "7"));
 const idleMs = Number(option("--idle-ms", "1000"));
@@ -95,8 +95,8 @@ for (const exe of exes) {
   }
 }
 
-const rss = (pid: number) =>
-  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+/** MiB, from bench/lib.ts's process-tree VmRSS. */
+const rss = (pid: number) => rssKiB(pid) / 1024;
 
 async function once(cmd: string[], port: number): Promise<{ ms: number; cpu: number; rss: number }> {
   const t0 = performance.now();
