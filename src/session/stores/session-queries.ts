@@ -15,7 +15,7 @@ import {
 import { bigint, char, customType as pgCustomType, integer as pgInteger, pgTable, varchar } from "drizzle-orm/pg-core";
 import { customType as sqliteCustomType, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import type { CompiledStatement, Dialect, DrizzleDatabase, SqlConnection } from "../../datasource/drivers.ts";
-import { namesFor, type SessionTableNames, upsertKey } from "./session-table.ts";
+import { namesFor, oneSession, type SessionTableNames, upsertKey } from "./session-table.ts";
 
 const sqliteBytes = sqliteCustomType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => "blob" });
 const pgBytes = pgCustomType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => "bytea" });
@@ -215,7 +215,7 @@ export class SessionQueries {
 
   /** The application and id of one session, as parameters. */
   private one(p: (k: string) => SQL | Placeholder): SQL {
-    return sql`${this.col(this.n.sessionAppCol)} = ${p("app")} AND ${this.col(this.n.sessionIdCol)} = ${p("id")}`;
+    return oneSession(this.n, p("app"), p("id"));
   }
 
   /** Tomcat's columns in the order the statements list them, with the SessionRow field of each. */

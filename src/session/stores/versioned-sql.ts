@@ -12,7 +12,7 @@ import type { DataSource } from "../../datasource/resources.ts";
 import { BobcatError } from "../../util/errors.ts";
 import type { StoreManager } from "../store.ts";
 import { applicationName, type DataSourceStore } from "./data-source-store.ts";
-import { namesFor, type SessionTableNames } from "./session-table.ts";
+import { namesFor, oneSession, type SessionTableNames } from "./session-table.ts";
 import { StoreUnavailableError } from "./store-base.ts";
 import {
   counted,
@@ -115,14 +115,12 @@ export class VersionedSqlStore implements VersionedStore {
   }
 
   private where(id: string): SQL {
-    return sql`${this.id(this.n.sessionAppCol)} = ${this.app} AND ${this.id(this.n.sessionIdCol)} = ${id}`;
+    return oneSession(this.n, this.app, id);
   }
 
   /** The application and id of one session, as placeholders. */
   private get whereOne(): SQL {
-    return sql`${this.id(this.n.sessionAppCol)} = ${sql.placeholder("app")} AND ${this.id(this.n.sessionIdCol)} = ${
-      sql.placeholder("id")
-    }`;
+    return oneSession(this.n, sql.placeholder("app"), sql.placeholder("id"));
   }
 
   private expiresBefore(now: number): SQL {

@@ -20,7 +20,7 @@ import { type DrizzleDatabase, openSqlite, type SqlConnection } from "../../data
 import { BobcatError } from "../../util/errors.ts";
 import type { StoreManager } from "../store.ts";
 import { applicationName, type DataSourceStore } from "./data-source-store.ts";
-import { createTableSql, namesFor, type SessionTableNames } from "./session-table.ts";
+import { createTableSql, namesFor, oneSession, type SessionTableNames } from "./session-table.ts";
 import { StoreUnavailableError } from "./store-base.ts";
 import {
   counted,
@@ -84,7 +84,7 @@ export class VersionedSqliteStore implements VersionedStore {
   }
 
   private where(id: string): SQL {
-    return sql`${this.id(this.n.sessionAppCol)} = ${this.app} AND ${this.id(this.n.sessionIdCol)} = ${id}`;
+    return oneSession(this.n, this.app, id);
   }
 
   private async all(conn: SqlConnection, q: SQL): Promise<Row[]> {
