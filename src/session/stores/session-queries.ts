@@ -15,7 +15,12 @@ import {
 import { bigint, char, customType as pgCustomType, integer as pgInteger, pgTable, varchar } from "drizzle-orm/pg-core";
 import { customType as sqliteCustomType, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import type { CompiledStatement, Dialect, DrizzleDatabase, SqlConnection } from "../../datasource/drivers.ts";
-import { namesFor, oneSession, type SessionTableNames, upsertKey } from "./session-table.ts";
+import { namesFor, type SessionTableNames, upsertKey } from "./session-table.ts";
+
+/** `app = … AND id = …` for one session of the table: values, or placeholders of a prepared statement. */
+export function oneSession(n: SessionTableNames, app: unknown, id: unknown): SQL {
+  return sql`${sql.identifier(n.sessionAppCol)} = ${app} AND ${sql.identifier(n.sessionIdCol)} = ${id}`;
+}
 
 const sqliteBytes = sqliteCustomType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => "blob" });
 const pgBytes = pgCustomType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => "bytea" });

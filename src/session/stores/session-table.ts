@@ -3,7 +3,6 @@
  * CREATE TABLE bobcat suggests. No drizzle here: the queries (session-queries.ts) are loaded
  * only when a DataSourceStore starts, so servers without one never load drizzle-orm.
  */
-import { type SQL, sql } from "drizzle-orm";
 import type { Dialect } from "../../datasource/drivers.ts";
 import { DataSourceStoreDef } from "../../config/schema.ts";
 import { BobcatError } from "../../util/errors.ts";
@@ -219,9 +218,4 @@ export function upsertKey(
     return null;
   }
   return dialect === "postgres" && keys.some((k) => exactly(k, [id])) ? "id" : null;
-}
-
-/** `app = … AND id = …` for one session of the table: values, or placeholders of a prepared statement. */
-export function oneSession(n: SessionTableNames, app: unknown, id: unknown): SQL {
-  return sql`${sql.identifier(n.sessionAppCol)} = ${app} AND ${sql.identifier(n.sessionIdCol)} = ${id}`;
 }

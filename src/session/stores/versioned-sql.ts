@@ -12,7 +12,8 @@ import type { DataSource } from "../../datasource/resources.ts";
 import { BobcatError } from "../../util/errors.ts";
 import type { StoreManager } from "../store.ts";
 import { applicationName, type DataSourceStore } from "./data-source-store.ts";
-import { namesFor, oneSession, type SessionTableNames } from "./session-table.ts";
+import { namesFor, type SessionTableNames } from "./session-table.ts";
+import { oneSession } from "./session-queries.ts";
 import { StoreUnavailableError } from "./store-base.ts";
 import {
   counted,

@@ -20,7 +20,8 @@ import { type DrizzleDatabase, openSqlite, type SqlConnection } from "../../data
 import { BobcatError } from "../../util/errors.ts";
 import type { StoreManager } from "../store.ts";
 import { applicationName, type DataSourceStore } from "./data-source-store.ts";
-import { createTableSql, namesFor, oneSession, type SessionTableNames } from "./session-table.ts";
+import { createTableSql, namesFor, type SessionTableNames } from "./session-table.ts";
+import { oneSession } from "./session-queries.ts";
 import { StoreUnavailableError } from "./store-base.ts";
 import {
   counted,
