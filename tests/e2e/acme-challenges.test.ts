@@ -125,6 +125,8 @@ for (const runtime of RUNTIMES) {
           connectors: 2,
         });
         try {
+          // The challenge line is logged just after the listeners report: wait for it.
+          await waitFor(() => s.output().includes("challenges: "));
           expect(s.output()).toMatch(
             /challenges: http-01 \(http-01 on .*; tls-alpn-01 not answered: no back-end of Deno/,
           );
@@ -156,6 +158,7 @@ for (const runtime of RUNTIMES) {
         try {
           // Bun.serve cannot answer acme-tls/1: the plan puts the connector on node-compat.
           expect(s.output()).toContain("node:http2 compatibility back-end");
+          await waitFor(() => s.output().includes("challenges: "));
           expect(s.output()).toMatch(/alpn\.test: ACME .*; challenges: tls-alpn-01 \(.*tls-alpn-01 on /);
           if (!(await waitFor(() => s.output().includes("certificate obtained")))) {
             throw new Error(s.output() + pebble.log().slice(-3000));
@@ -274,6 +277,7 @@ export async function cleanup(name, value) {
         connectors: 2,
       });
       try {
+        await waitFor(() => s.output().includes("challenges: "));
         expect(s.output()).toContain("*.example.test: ACME");
         expect(s.output()).toMatch(/challenges: dns-01/);
         if (!(await waitFor(() => s.output().includes("certificate obtained")))) {
