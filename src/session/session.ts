@@ -50,18 +50,31 @@ const FLAT_ATTRIBUTES = 8;
 const NEW = 1;
 const VALID = 2;
 const EXPIRING = 4;
+/** The bits of `state` above the flags count the requests in flight (sessionActivityCheck). */
+const ONE_REQUEST = 8;
+const FLAG_BITS = ONE_REQUEST - 1;
 
 /** Java's int, so the persisted form has a fixed range. */
 function toInt32(seconds: number): number {
   return Math.max(-0x80000000, Math.min(0x7fffffff, Math.trunc(seconds)));
 }
 
+/** The principal and how it authenticated, in one object made on login: most sessions never have one. */
+interface SessionAuth {
+  user: Principal | null;
+  type: string | null;
+}
+
 /**
- * Kept small, because a server holds many: no closures or timers per session, attributes made
- * on first use (see FLAT_ATTRIBUTES), the three state flags in one number.
+ * Kept small, because a server holds many: eight own fields (80 bytes in JavaScriptCore, where
+ * a ninth makes it 112), no closures or timers per session, attributes made on first use (see
+ * FLAT_ATTRIBUTES), the three state flags and the in-flight request count in one number, the
+ * principal and auth type in one object made only on login. The manager is not a field: each
+ * manager has its own subclass with the manager on the prototype (sessionClass()).
  */
 export class StandardSession implements HttpSession {
-  private readonly host: SessionHost;
+  /** The manager (SessionHost), on the prototype of the manager's subclass. */
+  declare protected readonly host: SessionHost;
   /** null (none yet), a flat [name, value, ...] array, or a Map beyond FLAT_ATTRIBUTES. */
   private attrs: unknown[] | Map<string, unknown> | null = null;
   private sessionId: string;
@@ -69,21 +82,17 @@ export class StandardSession implements HttpSession {
   private lastAccessed: number;
   private thisAccessed: number;
   private maxInactive: number;
-  /** NEW | VALID | EXPIRING bits. */
-  private flags: number;
-  private accessCount = 0;
-  private user: Principal | null = null;
-  /** How the principal authenticated (BASIC, FORM, CLIENT_CERT, ...). */
-  authType: string | null = null;
+  /** NEW | VALID | EXPIRING bits, plus ONE_REQUEST per request in flight. */
+  private state: number;
+  private auth: SessionAuth | null = null;
 
-  constructor(host: SessionHost, init: SessionInit) {
-    this.host = host;
+  constructor(init: SessionInit) {
     this.sessionId = init.id;
     this.created = init.creationTime;
     this.lastAccessed = init.lastAccessedTime;
     this.thisAccessed = init.thisAccessedTime;
     this.maxInactive = toInt32(init.maxInactiveInterval);
-    this.flags = init.isNew ? NEW : 0;
+    this.state = init.isNew ? NEW : 0;
   }
 
   // --- Attribute storage -------------------------------------------------------------------------
@@ -168,7 +177,7 @@ export class StandardSession implements HttpSession {
   }
 
   private get valid(): boolean {
-    return (this.flags & VALID) !== 0;
+    return (this.state & VALID) !== 0;
   }
 
   // --- HttpSession ---------------------------------------------------------------------------
@@ -189,7 +198,7 @@ export class StandardSession implements HttpSession {
 
   get isNew(): boolean {
     this.ensureValid("isNew");
-    return (this.flags & NEW) !== 0;
+    return (this.state & NEW) !== 0;
   }
 
   get maxInactiveInterval(): number {
@@ -287,12 +296,31 @@ export class StandardSession implements HttpSession {
   // --- Authentication (set by the core's authenticators) --------------------------------------
 
   get principal(): Principal | null {
-    return this.user;
+    return this.auth === null ? null : this.auth.user;
   }
 
   /** Kept as plain data (name and roles) so it can survive a restart when persistAuthentication is on. */
   set principal(p: Principal | null) {
-    this.user = p ? { name: String(p.name), roles: [...(p.roles ?? [])].map(String) } : null;
+    const user = p ? { name: String(p.name), roles: [...(p.roles ?? [])].map(String) } : null;
+    this.setAuth(user, this.authType);
+  }
+
+  /** How the principal authenticated (BASIC, FORM, CLIENT_CERT, ...). */
+  get authType(): string | null {
+    return this.auth === null ? null : this.auth.type;
+  }
+
+  set authType(type: string | null) {
+    this.setAuth(this.principal, type ?? null);
+  }
+
+  private setAuth(user: Principal | null, type: string | null): void {
+    if (user === null && type === null) this.auth = null;
+    else if (this.auth === null) this.auth = { user, type };
+    else {
+      this.auth.user = user;
+      this.auth.type = type;
+    }
   }
 
   // --- Manager-facing: Tomcat's *Internal accessors and lifecycle --------------------------------
@@ -310,12 +338,12 @@ export class StandardSession implements HttpSession {
   }
 
   get isNewInternal(): boolean {
-    return (this.flags & NEW) !== 0;
+    return (this.state & NEW) !== 0;
   }
 
   /** Requests in flight, counted only when sessionActivityCheck is on. */
   get activeRequests(): number {
-    return this.accessCount;
+    return Math.trunc(this.state / ONE_REQUEST);
   }
 
   isValidInternal(): boolean {
@@ -323,7 +351,7 @@ export class StandardSession implements HttpSession {
   }
 
   setValid(valid: boolean): void {
-    this.flags = valid ? this.flags | VALID : this.flags & ~VALID;
+    this.state = valid ? this.state | VALID : this.state & ~VALID;
   }
 
   /** Only the manager renames a session; it also re-keys its map. */
@@ -354,12 +382,12 @@ export class StandardSession implements HttpSession {
   /** At request start. */
   access(): void {
     this.thisAccessed = this.host.settings.now();
-    if (this.host.settings.sessionActivityCheck) this.accessCount++;
+    if (this.host.settings.sessionActivityCheck) this.state += ONE_REQUEST;
   }
 
   /** At request end: the session is no longer new, and idle time starts counting. */
   endAccess(): void {
-    this.flags &= ~NEW;
+    this.state &= ~NEW;
     const now = this.host.settings.now();
     if (this.host.settings.sessionLastAccessAtStart) {
       this.lastAccessed = this.thisAccessed;
@@ -367,7 +395,7 @@ export class StandardSession implements HttpSession {
     } else {
       this.thisAccessed = this.lastAccessed = now;
     }
-    if (this.host.settings.sessionActivityCheck) this.accessCount--;
+    if (this.host.settings.sessionActivityCheck && this.state >= ONE_REQUEST) this.state -= ONE_REQUEST;
   }
 
   idleTimeMs(now: number = this.host.settings.now()): number {
@@ -381,8 +409,8 @@ export class StandardSession implements HttpSession {
    */
   isValid(now?: number): boolean {
     if (!this.valid) return false;
-    if (this.flags & EXPIRING) return true;
-    if (this.host.settings.sessionActivityCheck && this.accessCount > 0) return true;
+    if (this.state & EXPIRING) return true;
+    if (this.host.settings.sessionActivityCheck && this.state >= ONE_REQUEST) return true;
     if (this.maxInactive > 0 && Math.trunc(this.idleTimeMs(now) / 1000) >= this.maxInactive) this.expire(true, now);
     return this.valid;
   }
@@ -393,12 +421,12 @@ export class StandardSession implements HttpSession {
    * (a persisting stop) nothing is told.
    */
   expire(notify = true, now?: number): void {
-    if (!this.valid || this.flags & EXPIRING) return;
-    this.flags |= EXPIRING;
+    if (!this.valid || this.state & EXPIRING) return;
+    this.state |= EXPIRING;
     if (notify) this.host.listeners.destroyed(this);
-    this.accessCount = 0;
+    this.state &= FLAG_BITS;
     this.host.removeSession(this, true, now);
-    this.flags &= ~(VALID | EXPIRING);
+    this.state &= ~(VALID | EXPIRING);
     if (!notify) {
       this.attrs = null;
       return;
@@ -417,7 +445,7 @@ export class StandardSession implements HttpSession {
 
   /** After the session is read back: sessionDidActivate on every value that has it. */
   activate(): void {
-    this.accessCount = 0;
+    this.state &= FLAG_BITS;
     if (this.attrs === null) return;
     for (const value of this.attrValues()) {
       if ((typeof value !== "object" || value === null) && typeof value !== "function") continue;
@@ -442,4 +470,14 @@ export class StandardSession implements HttpSession {
   private ensureValid(method: string): void {
     if (!this.valid) throw new SessionStateError(`${method}: Session already invalidated`);
   }
+}
+
+/**
+ * The session class of one manager: StandardSession with the manager on its prototype, so no
+ * session spends a field on it.
+ */
+export function sessionClass(host: SessionHost): new (init: SessionInit) => StandardSession {
+  class ManagedSession extends StandardSession {}
+  Object.defineProperty(ManagedSession.prototype, "host", { value: host });
+  return ManagedSession;
 }

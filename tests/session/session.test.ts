@@ -103,6 +103,26 @@ describe("HttpSession", () => {
     s.principal = null;
     expect(s.principal).toBeNull();
   });
+
+  test("the principal and the auth type are set and cleared independently", async () => {
+    const s = (await manager()).createSession();
+    expect(s.principal).toBeNull();
+    expect(s.authType).toBeNull();
+    s.authType = "BASIC";
+    expect(s.principal).toBeNull();
+    expect(s.authType).toBe("BASIC");
+    s.principal = { name: "bob", roles: [] };
+    expect(s.authType).toBe("BASIC");
+    s.authType = null;
+    expect(s.principal).toEqual({ name: "bob", roles: [] });
+    expect(s.authType).toBeNull();
+    s.authType = "FORM";
+    s.principal = null;
+    expect(s.authType).toBe("FORM");
+    s.authType = null;
+    expect(s.principal).toBeNull();
+    expect(s.authType).toBeNull();
+  });
 });
 
 describe("an invalidated session", () => {
