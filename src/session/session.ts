@@ -42,8 +42,9 @@ export interface SessionInit {
 }
 
 /**
- * Up to this many attributes live in one flat array ([name, value, name, value, ...]: 64 bytes
- * for two, where a Map takes about 250); more move to a Map.
+ * The first two attributes live in the session's own fields (k0/v0, k1/v1: no other object);
+ * with a third, all of them move to one flat array ([name, value, name, value, ...]), and beyond
+ * this many to a Map (a Map of two takes about 250 bytes).
  */
 const FLAT_ATTRIBUTES = 8;
 
@@ -66,17 +67,24 @@ interface SessionAuth {
 }
 
 /**
- * Kept small, because a server holds many: eight own fields (80 bytes in JavaScriptCore, where
- * a ninth makes it 112), no closures or timers per session, attributes made on first use (see
- * FLAT_ATTRIBUTES), the three state flags and the in-flight request count in one number, the
- * principal and auth type in one object made only on login. The manager is not a field: each
- * manager has its own subclass with the manager on the prototype (sessionClass()).
+ * Kept small, because a server holds many: twelve own fields, 112 bytes in JavaScriptCore (a
+ * thirteenth makes it 160), and with up to two attributes no other object (see FLAT_ATTRIBUTES);
+ * no closures or timers per session, the three state flags and the in-flight request count in
+ * one number, the principal and auth type in one object made only on login. The manager is not
+ * a field: each manager has its own subclass with the manager on the prototype (sessionClass()).
  */
 export class StandardSession implements HttpSession {
   /** The manager (SessionHost), on the prototype of the manager's subclass. */
   declare protected readonly host: SessionHost;
-  /** null (none yet), a flat [name, value, ...] array, or a Map beyond FLAT_ATTRIBUTES. */
+  /**
+   * null while the attributes fit in k0/v0 and k1/v1 (k1 is set only when k0 is); else every
+   * attribute, in a flat [name, value, ...] array or a Map beyond FLAT_ATTRIBUTES.
+   */
   private attrs: unknown[] | Map<string, unknown> | null = null;
+  private k0: string | undefined = undefined;
+  private v0: unknown = undefined;
+  private k1: string | undefined = undefined;
+  private v1: unknown = undefined;
   private sessionId: string;
   private created: number;
   private lastAccessed: number;
@@ -105,13 +113,13 @@ export class StandardSession implements HttpSession {
 
   private attrHas(name: string): boolean {
     const a = this.attrs;
-    if (a === null) return false;
+    if (a === null) return this.k0 === name || this.k1 === name;
     return Array.isArray(a) ? this.attrIndex(name) >= 0 : a.has(name);
   }
 
   private attrGet(name: string): unknown {
     const a = this.attrs;
-    if (a === null) return undefined;
+    if (a === null) return this.k0 === name ? this.v0 : this.k1 === name ? this.v1 : undefined;
     if (!Array.isArray(a)) return a.get(name);
     const i = this.attrIndex(name);
     return i < 0 ? undefined : a[i + 1];
@@ -120,7 +128,22 @@ export class StandardSession implements HttpSession {
   private attrSet(name: string, value: unknown): void {
     const a = this.attrs;
     if (a === null) {
-      this.attrs = [name, value];
+      if (this.k0 === name) this.v0 = value;
+      else if (this.k1 === name) this.v1 = value;
+      else if (this.k0 === undefined) {
+        this.k0 = name;
+        this.v0 = value;
+      } else if (this.k1 === undefined) {
+        this.k1 = name;
+        this.v1 = value;
+      } else {
+        this.attrs = [this.k0, this.v0, this.k1, this.v1, name, value];
+        this.k0 =
+          this.v0 =
+          this.k1 =
+          this.v1 =
+            undefined;
+      }
       return;
     }
     if (!Array.isArray(a)) {
@@ -147,7 +170,17 @@ export class StandardSession implements HttpSession {
 
   private attrDelete(name: string): void {
     const a = this.attrs;
-    if (a === null) return;
+    if (a === null) {
+      if (this.k0 === name) {
+        // k1 moves up, so the names keep their order.
+        this.k0 = this.k1;
+        this.v0 = this.v1;
+        this.k1 = this.v1 = undefined;
+      } else if (this.k1 === name) {
+        this.k1 = this.v1 = undefined;
+      }
+      return;
+    }
     if (!Array.isArray(a)) {
       a.delete(name);
       return;
@@ -158,9 +191,19 @@ export class StandardSession implements HttpSession {
     else a.splice(i, 2);
   }
 
+  /** Forgets every attribute, without events. */
+  private attrClear(): void {
+    this.attrs = null;
+    this.k0 =
+      this.v0 =
+      this.k1 =
+      this.v1 =
+        undefined;
+  }
+
   private attrNames(): string[] {
     const a = this.attrs;
-    if (a === null) return [];
+    if (a === null) return this.k0 === undefined ? [] : this.k1 === undefined ? [this.k0] : [this.k0, this.k1];
     if (!Array.isArray(a)) return [...a.keys()];
     const names = new Array<string>(a.length / 2);
     for (let i = 0; i < a.length; i += 2) names[i / 2] = a[i] as string;
@@ -169,7 +212,7 @@ export class StandardSession implements HttpSession {
 
   private attrValues(): unknown[] {
     const a = this.attrs;
-    if (a === null) return [];
+    if (a === null) return this.k0 === undefined ? [] : this.k1 === undefined ? [this.v0] : [this.v0, this.v1];
     if (!Array.isArray(a)) return [...a.values()];
     const values = new Array<unknown>(a.length / 2);
     for (let i = 0; i < a.length; i += 2) values[i / 2] = a[i + 1];
@@ -361,7 +404,10 @@ export class StandardSession implements HttpSession {
 
   attributeEntries(): [string, unknown][] {
     const a = this.attrs;
-    if (a === null) return [];
+    if (a === null) {
+      if (this.k0 === undefined) return [];
+      return this.k1 === undefined ? [[this.k0, this.v0]] : [[this.k0, this.v0], [this.k1, this.v1]];
+    }
     if (!Array.isArray(a)) return [...a];
     const entries = new Array<[string, unknown]>(a.length / 2);
     for (let i = 0; i < a.length; i += 2) entries[i / 2] = [a[i] as string, a[i + 1]];
@@ -371,7 +417,8 @@ export class StandardSession implements HttpSession {
   /** How many attributes the session holds. */
   get attributeCount(): number {
     const a = this.attrs;
-    return a === null ? 0 : Array.isArray(a) ? a.length / 2 : a.size;
+    if (a === null) return this.k0 === undefined ? 0 : this.k1 === undefined ? 1 : 2;
+    return Array.isArray(a) ? a.length / 2 : a.size;
   }
 
   /** Puts back a value read from storage, without events (activate() follows). */
@@ -428,7 +475,7 @@ export class StandardSession implements HttpSession {
     this.host.removeSession(this, true, now);
     this.state &= ~(VALID | EXPIRING);
     if (!notify) {
-      this.attrs = null;
+      this.attrClear();
       return;
     }
     for (const name of this.attrNames()) this.removeAttributeInternal(name, notify);
@@ -436,7 +483,7 @@ export class StandardSession implements HttpSession {
 
   /** Before the session is written out: sessionWillPassivate on every value that has it. */
   passivate(): void {
-    if (this.attrs === null) return;
+    if (this.attributeCount === 0) return;
     for (const value of this.attrValues()) {
       if ((typeof value !== "object" || value === null) && typeof value !== "function") continue;
       callValue(this.host.settings.name, value, "sessionWillPassivate", { session: this });
@@ -446,7 +493,7 @@ export class StandardSession implements HttpSession {
   /** After the session is read back: sessionDidActivate on every value that has it. */
   activate(): void {
     this.state &= FLAG_BITS;
-    if (this.attrs === null) return;
+    if (this.attributeCount === 0) return;
     for (const value of this.attrValues()) {
       if ((typeof value !== "object" || value === null) && typeof value !== "function") continue;
       callValue(this.host.settings.name, value, "sessionDidActivate", { session: this });

@@ -58,6 +58,61 @@ describe("HttpSession", () => {
     expect(s.attributeNames).toEqual(["a"]);
   });
 
+  test("attributes through every storage size (fields, flat array, Map) match a Map, in order", async () => {
+    const m = await manager();
+    let seed = 7;
+    const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+    for (let round = 0; round < 40; round++) {
+      const s = m.createSession();
+      const model = new Map<string, unknown>();
+      const size = 1 + random(14);
+      for (let step = 0; step < 60; step++) {
+        const name = `k${random(size)}`;
+        const op = random(4);
+        if (op === 0) {
+          s.removeAttribute(name);
+          model.delete(name);
+        } else {
+          const value = { step };
+          s.setAttribute(name, value);
+          model.set(name, value);
+        }
+        expect(s.getAttributeNames()).toEqual([...model.keys()]);
+        for (let k = 0; k < size; k++) expect(s.getAttribute(`k${k}`)).toBe(model.get(`k${k}`));
+        expect(s.attributeCount).toBe(model.size);
+        expect(s.attributeEntries()).toEqual([...model.entries()]);
+      }
+      // The stored form carries the same attributes back.
+      const back = m.deserializeSession(m.serializeSession(s));
+      expect(back.attributeEntries()).toEqual([...model.entries()].map(([k, v]) => [k, { ...v as object }]));
+    }
+  });
+
+  test("removing the first of two attributes keeps the second, and both slots are reused", async () => {
+    const s = (await manager()).createSession();
+    s.setAttribute("a", 1);
+    s.setAttribute("b", 2);
+    s.removeAttribute("a");
+    expect(s.getAttributeNames()).toEqual(["b"]);
+    expect(s.getAttribute("a")).toBeUndefined();
+    expect(s.getAttribute("b")).toBe(2);
+    s.setAttribute("c", 3);
+    s.setAttribute("d", 4);
+    expect(s.getAttributeNames()).toEqual(["b", "c", "d"]);
+    s.removeAttribute("b");
+    s.removeAttribute("c");
+    s.removeAttribute("d");
+    expect(s.getAttributeNames()).toEqual([]);
+    s.setAttribute("e", 5);
+    expect(s.getAttributeNames()).toEqual(["e"]);
+    expect(events.filter((e) => e.startsWith("removed:"))).toEqual([
+      "removed:a=1",
+      "removed:b=2",
+      "removed:c=3",
+      "removed:d=4",
+    ]);
+  });
+
   test("setAttribute with undefined or null is removeAttribute, as Tomcat treats null", async () => {
     const s = (await manager()).createSession();
     s.setAttribute("a", "x");
