@@ -318,7 +318,7 @@ export class StandardSession implements HttpSession {
     if (had && isBindingListener(old) && (!unchanged || settings.config.notifyBindingListenerOnUnchangedValue)) {
       callValue(settings.name, old, "valueUnbound", { session: this, name, value: old });
     }
-    if (!listeners.any) return;
+    if (!listeners.anyAttribute) return;
     if (!had) {
       listeners.attributeAdded({ session: this, name, value });
     } else if (!unchanged || settings.config.notifyAttributeListenerOnUnchangedValue) {
@@ -507,7 +507,7 @@ export class StandardSession implements HttpSession {
     if (!notify) return;
     const event: HttpSessionBindingEvent = { session: this, name, value };
     callValue(this.host.settings.name, value, "valueUnbound", event);
-    this.host.listeners.attributeRemoved(event);
+    if (this.host.listeners.anyAttribute) this.host.listeners.attributeRemoved(event);
   }
 
   toString(): string {

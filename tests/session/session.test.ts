@@ -270,6 +270,35 @@ describe("event order (StandardSession.setAttribute / removeAttribute / expire)"
     const s = m.createSession();
     expect(events).toEqual([`created:${s.id}`]);
   });
+
+  test("listeners of one kind only: each gets its events, whenever it was added or removed", async () => {
+    const m = new StandardManager({ now: clock.now });
+    await m.start();
+    const destroyedOnly: string[] = [];
+    m.addListener({ sessionDestroyed: (e) => destroyedOnly.push(`destroyed:${e.session.id}`) });
+    const s = m.createSession();
+    s.setAttribute("a", 1);
+    // Added while the session lives: attribute events from now on, no creation event for s.
+    const attrs: string[] = [];
+    const attrListener = {
+      attributeAdded: (e: { name: string }) => attrs.push(`added:${e.name}`),
+      attributeReplaced: (e: { name: string }) => attrs.push(`replaced:${e.name}`),
+      attributeRemoved: (e: { name: string }) => attrs.push(`removed:${e.name}`),
+    };
+    m.addListener(attrListener);
+    s.setAttribute("a", 2);
+    s.setAttribute("b", 3);
+    s.removeAttribute("b");
+    const created: string[] = [];
+    m.addListener({ sessionCreated: (e) => created.push(`created:${e.session.id}`) });
+    const t = m.createSession();
+    m.removeListener(attrListener);
+    s.setAttribute("c", 4);
+    s.invalidate();
+    expect(attrs).toEqual(["replaced:a", "added:b", "removed:b"]);
+    expect(created).toEqual([`created:${t.id}`]);
+    expect(destroyedOnly).toEqual([`destroyed:${s.id}`]);
+  });
 });
 
 describe("notifyAttributeListenerOnUnchangedValue / notifyBindingListenerOnUnchangedValue", () => {
