@@ -441,7 +441,7 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
    * already has is counted in `duplicates` and drawn again, as generateSessionId does.
    */
   private addNewSession(session: StandardSession): void {
-    const sessions = this.sessions as MapWithGetOrInsert<string, StandardSession>;
+    const sessions = this.sessions as unknown as MapWithGetOrInsert<string, StandardSession>;
     if (typeof sessions.getOrInsert !== "function") {
       if (this.sessions.has(session.id)) session.setIdInternal(this.generateSessionId());
       this.addSession(session);
@@ -477,7 +477,7 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
   }
 }
 
-/** Map.prototype.getOrInsert (the upsert proposal; in Bun and Deno, not yet in TypeScript's lib). */
-interface MapWithGetOrInsert<K, V> extends Map<K, V> {
+/** Map.prototype.getOrInsert (the upsert proposal: in Bun and Deno, in Deno's lib, not in TypeScript's ES2022 one). */
+interface MapWithGetOrInsert<K, V> {
   getOrInsert?(key: K, value: V): V;
 }
