@@ -182,9 +182,12 @@ function wrk(t: Target, path: string, extra: string[] = []) {
 
 /**
  * Requests until the server holds `n` sessions (wrk's thread:stop() does not end a run, so the
- * count is polled and wrk interrupted); returns sessions created per second.
+ * count is polled and wrk interrupted); returns sessions created per second and per second of
+ * the server's CPU time.
  */
-async function createSessions(t: Target, n: number): Promise<number> {
+async function createSessions(t: Target, n: number): Promise<{ perSec: number; perCpu: number }> {
+  const have0 = await sessionCount(t);
+  const cpu0 = cpuSeconds(t.p!.pid!);
   const t0 = performance.now();
   const w = spawn("wrk", ["-t1", `-c${connections}`, "-d300s", url(t, "/create")], { stdio: "ignore" });
   let have = 0;
@@ -198,7 +201,9 @@ async function createSessions(t: Target, n: number): Promise<number> {
   }
   const secs = (performance.now() - t0) / 1000;
   await new Promise((r) => w.once("exit", r));
-  return (await sessionCount(t)) / secs;
+  const made = (await sessionCount(t)) - have0;
+  const cpu = cpuSeconds(t.p!.pid!) - cpu0;
+  return { perSec: made / secs, perCpu: cpu > 0 ? made / cpu : 0 };
 }
 
 async function sessionCount(t: Target): Promise<number> {
@@ -280,7 +285,12 @@ try {
   const kept: Record<string, string> = {};
   for (const t of targets) kept[t.name] = (await get(t, "/create")).headers.getSetCookie()[0]!.split(";")[0]!;
   const created: Record<string, number> = {};
-  for (const t of targets) created[t.name] = await createSessions(t, count);
+  const createdPerCpu: Record<string, number> = {};
+  for (const t of targets) {
+    const r = await createSessions(t, count);
+    created[t.name] = r.perSec;
+    createdPerCpu[t.name] = r.perCpu;
+  }
   await Bun.sleep(1000);
   const full: Record<string, number> = {};
   const counted: Record<string, number> = {};
@@ -298,6 +308,7 @@ try {
       } |`,
     );
   row("sessions created per s", created);
+  row("sessions created per server CPU-s", createdPerCpu);
   row("idle RSS, MiB", idle, 1);
   row(`RSS with the sessions, MiB`, full, 1);
   row("sessions counted", counted);

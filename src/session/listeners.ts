@@ -53,24 +53,43 @@ export function callValue(
 
 export class SessionListeners {
   private list: SessionListener[] = [];
+  /**
+   * Which kinds of event some listener takes. Every context registers one for sessionDestroyed
+   * (the WebSocket sockets of a session), so "any listener at all" is nearly always true; these
+   * let a new session or an attribute change skip building events nobody takes.
+   */
+  private onCreated = false;
+  private onAttribute = false;
 
   constructor(private readonly owner: string) {}
 
   add(listener: SessionListener): void {
     this.list = [...this.list, listener];
+    this.kinds();
   }
 
   remove(listener: SessionListener): void {
     this.list = this.list.filter((l) => l !== listener);
+    this.kinds();
   }
 
-  /** Whether any listener is registered: callers skip building events when none is. */
+  private kinds(): void {
+    this.onCreated = this.list.some((l) => l.sessionCreated);
+    this.onAttribute = this.list.some((l) => l.attributeAdded || l.attributeReplaced || l.attributeRemoved);
+  }
+
+  /** Whether any listener is registered. */
   get any(): boolean {
     return this.list.length > 0;
   }
 
+  /** Whether a listener takes attributeAdded, attributeReplaced or attributeRemoved: callers skip building events when none does. */
+  get anyAttribute(): boolean {
+    return this.onAttribute;
+  }
+
   created(session: HttpSession): void {
-    if (this.list.length === 0) return;
+    if (!this.onCreated) return;
     const event = { session };
     for (const l of this.list) {
       if (l.sessionCreated) {
@@ -89,6 +108,7 @@ export class SessionListeners {
   }
 
   attributeAdded(event: HttpSessionBindingEvent): void {
+    if (!this.onAttribute) return;
     for (const l of this.list) {
       if (l.attributeAdded) {
         guarded(this.owner, "Session attribute event listener", () => l.attributeAdded!(event));
@@ -97,6 +117,7 @@ export class SessionListeners {
   }
 
   attributeReplaced(event: HttpSessionBindingEvent): void {
+    if (!this.onAttribute) return;
     for (const l of this.list) {
       if (l.attributeReplaced) {
         guarded(this.owner, "Session attribute event listener", () => l.attributeReplaced!(event));
@@ -105,6 +126,7 @@ export class SessionListeners {
   }
 
   attributeRemoved(event: HttpSessionBindingEvent): void {
+    if (!this.onAttribute) return;
     for (const l of this.list) {
       if (l.attributeRemoved) guarded(this.owner, "Session attribute event listener", () => l.attributeRemoved!(event));
     }

@@ -19,7 +19,7 @@ import {
   type SessionRecord,
 } from "./record.ts";
 import { ByteReader, ByteWriter } from "./wire.ts";
-import { type SessionHost, StandardSession } from "./session.ts";
+import { sessionClass, type SessionHost, type SessionInit, StandardSession } from "./session.ts";
 import { type ManagerStats, SessionStatistics } from "./stats.ts";
 import type { SessionListener } from "./types.ts";
 import type { StoreStatus } from "./stores/versioned.ts";
@@ -40,6 +40,8 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
   protected readonly log = logger("session");
   private lifecycle: ManagerState = "new";
   private backgroundCount = 0;
+  /** StandardSession with this manager on its prototype (see sessionClass). */
+  private readonly Session: new (init: SessionInit) => StandardSession = sessionClass(this);
 
   protected constructor(config: C, context: ManagerContext) {
     this.settings = managerSettings(config, context);
@@ -128,8 +130,8 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
     }
     if (id !== undefined) this.checkNewId(id, "createSession");
     const now = this.now();
-    const session = new StandardSession(this, {
-      id: id ?? this.generateSessionId(),
+    const session = new this.Session({
+      id: id ?? this.idGenerator.generate(),
       creationTime: now,
       lastAccessedTime: now,
       thisAccessedTime: now,
@@ -137,7 +139,7 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
       isNew: true,
     });
     session.setValid(true);
-    this.addSession(session);
+    this.addNewSession(session);
     this.listeners.created(session);
     this.stats.recordCreated(now);
     return session;
@@ -394,7 +396,7 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
   protected fromRecord(
     record: RecordHead & { attributes: ReadonlyArray<{ name: string; frame: Uint8Array | ByteReader }> },
   ): StandardSession {
-    const session = new StandardSession(this, record);
+    const session = new this.Session(record);
     session.setValid(record.isValid);
     for (const { name, frame } of record.attributes) {
       let value: unknown;
@@ -433,6 +435,25 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
     this.stats.recordActive(this.sessions.size);
   }
 
+  /**
+   * Adds a session made with a fresh id in one map operation (getOrInsert: the id is hashed and
+   * looked up once, not once by has() and again by set()). A generated id that a live session
+   * already has is counted in `duplicates` and drawn again, as generateSessionId does.
+   */
+  private addNewSession(session: StandardSession): void {
+    const sessions = this.sessions as unknown as MapWithGetOrInsert<string, StandardSession>;
+    if (typeof sessions.getOrInsert !== "function") {
+      if (this.sessions.has(session.id)) session.setIdInternal(this.generateSessionId());
+      this.addSession(session);
+      return;
+    }
+    while (sessions.getOrInsert(session.id, session) !== session) {
+      this.stats.duplicates++;
+      session.setIdInternal(this.idGenerator.generate());
+    }
+    this.stats.recordActive(this.sessions.size);
+  }
+
   /** A fresh id no live session has; a collision is counted in `duplicates` and drawn again. */
   protected generateSessionId(): string {
     let id = this.idGenerator.generate();
@@ -454,4 +475,9 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
       );
     }
   }
+}
+
+/** Map.prototype.getOrInsert (the upsert proposal: in Bun and Deno, in Deno's lib, not in TypeScript's ES2022 one). */
+interface MapWithGetOrInsert<K, V> {
+  getOrInsert?(key: K, value: V): V;
 }

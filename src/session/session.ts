@@ -42,48 +42,65 @@ export interface SessionInit {
 }
 
 /**
- * Up to this many attributes live in one flat array ([name, value, name, value, ...]: 64 bytes
- * for two, where a Map takes about 250); more move to a Map.
+ * The first two attributes live in the session's own fields (k0/v0, k1/v1: no other object);
+ * with a third, all of them move to one flat array ([name, value, name, value, ...]), and beyond
+ * this many to a Map (a Map of two takes about 250 bytes).
  */
 const FLAT_ATTRIBUTES = 8;
 
 const NEW = 1;
 const VALID = 2;
 const EXPIRING = 4;
+/** The bits of `state` above the flags count the requests in flight (sessionActivityCheck). */
+const ONE_REQUEST = 8;
+const FLAG_BITS = ONE_REQUEST - 1;
 
 /** Java's int, so the persisted form has a fixed range. */
 function toInt32(seconds: number): number {
   return Math.max(-0x80000000, Math.min(0x7fffffff, Math.trunc(seconds)));
 }
 
+/** The principal and how it authenticated, in one object made on login: most sessions never have one. */
+interface SessionAuth {
+  user: Principal | null;
+  type: string | null;
+}
+
 /**
- * Kept small, because a server holds many: no closures or timers per session, attributes made
- * on first use (see FLAT_ATTRIBUTES), the three state flags in one number.
+ * Kept small, because a server holds many: twelve own fields, 112 bytes in JavaScriptCore (a
+ * thirteenth makes it 160), and with up to two attributes no other object (see FLAT_ATTRIBUTES);
+ * no closures or timers per session, the three state flags and the in-flight request count in
+ * one number, the principal and auth type in one object made only on login. The manager is not
+ * a field: each manager has its own subclass with the manager on the prototype (sessionClass()).
  */
 export class StandardSession implements HttpSession {
-  private readonly host: SessionHost;
-  /** null (none yet), a flat [name, value, ...] array, or a Map beyond FLAT_ATTRIBUTES. */
+  /** The manager (SessionHost), on the prototype of the manager's subclass. */
+  declare protected readonly host: SessionHost;
+  /**
+   * null while the attributes fit in k0/v0 and k1/v1 (k1 is set only when k0 is); else every
+   * attribute, in a flat [name, value, ...] array or a Map beyond FLAT_ATTRIBUTES.
+   */
   private attrs: unknown[] | Map<string, unknown> | null = null;
+  private k0: string | undefined = undefined;
+  private v0: unknown = undefined;
+  private k1: string | undefined = undefined;
+  private v1: unknown = undefined;
   private sessionId: string;
   private created: number;
   private lastAccessed: number;
   private thisAccessed: number;
   private maxInactive: number;
-  /** NEW | VALID | EXPIRING bits. */
-  private flags: number;
-  private accessCount = 0;
-  private user: Principal | null = null;
-  /** How the principal authenticated (BASIC, FORM, CLIENT_CERT, ...). */
-  authType: string | null = null;
+  /** NEW | VALID | EXPIRING bits, plus ONE_REQUEST per request in flight. */
+  private state: number;
+  private auth: SessionAuth | null = null;
 
-  constructor(host: SessionHost, init: SessionInit) {
-    this.host = host;
+  constructor(init: SessionInit) {
     this.sessionId = init.id;
     this.created = init.creationTime;
     this.lastAccessed = init.lastAccessedTime;
     this.thisAccessed = init.thisAccessedTime;
     this.maxInactive = toInt32(init.maxInactiveInterval);
-    this.flags = init.isNew ? NEW : 0;
+    this.state = init.isNew ? NEW : 0;
   }
 
   // --- Attribute storage -------------------------------------------------------------------------
@@ -96,13 +113,13 @@ export class StandardSession implements HttpSession {
 
   private attrHas(name: string): boolean {
     const a = this.attrs;
-    if (a === null) return false;
+    if (a === null) return this.k0 === name || this.k1 === name;
     return Array.isArray(a) ? this.attrIndex(name) >= 0 : a.has(name);
   }
 
   private attrGet(name: string): unknown {
     const a = this.attrs;
-    if (a === null) return undefined;
+    if (a === null) return this.k0 === name ? this.v0 : this.k1 === name ? this.v1 : undefined;
     if (!Array.isArray(a)) return a.get(name);
     const i = this.attrIndex(name);
     return i < 0 ? undefined : a[i + 1];
@@ -111,7 +128,22 @@ export class StandardSession implements HttpSession {
   private attrSet(name: string, value: unknown): void {
     const a = this.attrs;
     if (a === null) {
-      this.attrs = [name, value];
+      if (this.k0 === name) this.v0 = value;
+      else if (this.k1 === name) this.v1 = value;
+      else if (this.k0 === undefined) {
+        this.k0 = name;
+        this.v0 = value;
+      } else if (this.k1 === undefined) {
+        this.k1 = name;
+        this.v1 = value;
+      } else {
+        this.attrs = [this.k0, this.v0, this.k1, this.v1, name, value];
+        this.k0 =
+          this.v0 =
+          this.k1 =
+          this.v1 =
+            undefined;
+      }
       return;
     }
     if (!Array.isArray(a)) {
@@ -138,7 +170,17 @@ export class StandardSession implements HttpSession {
 
   private attrDelete(name: string): void {
     const a = this.attrs;
-    if (a === null) return;
+    if (a === null) {
+      if (this.k0 === name) {
+        // k1 moves up, so the names keep their order.
+        this.k0 = this.k1;
+        this.v0 = this.v1;
+        this.k1 = this.v1 = undefined;
+      } else if (this.k1 === name) {
+        this.k1 = this.v1 = undefined;
+      }
+      return;
+    }
     if (!Array.isArray(a)) {
       a.delete(name);
       return;
@@ -149,9 +191,19 @@ export class StandardSession implements HttpSession {
     else a.splice(i, 2);
   }
 
+  /** Forgets every attribute, without events. */
+  private attrClear(): void {
+    this.attrs = null;
+    this.k0 =
+      this.v0 =
+      this.k1 =
+      this.v1 =
+        undefined;
+  }
+
   private attrNames(): string[] {
     const a = this.attrs;
-    if (a === null) return [];
+    if (a === null) return this.k0 === undefined ? [] : this.k1 === undefined ? [this.k0] : [this.k0, this.k1];
     if (!Array.isArray(a)) return [...a.keys()];
     const names = new Array<string>(a.length / 2);
     for (let i = 0; i < a.length; i += 2) names[i / 2] = a[i] as string;
@@ -160,7 +212,7 @@ export class StandardSession implements HttpSession {
 
   private attrValues(): unknown[] {
     const a = this.attrs;
-    if (a === null) return [];
+    if (a === null) return this.k0 === undefined ? [] : this.k1 === undefined ? [this.v0] : [this.v0, this.v1];
     if (!Array.isArray(a)) return [...a.values()];
     const values = new Array<unknown>(a.length / 2);
     for (let i = 0; i < a.length; i += 2) values[i / 2] = a[i + 1];
@@ -168,7 +220,7 @@ export class StandardSession implements HttpSession {
   }
 
   private get valid(): boolean {
-    return (this.flags & VALID) !== 0;
+    return (this.state & VALID) !== 0;
   }
 
   // --- HttpSession ---------------------------------------------------------------------------
@@ -189,7 +241,7 @@ export class StandardSession implements HttpSession {
 
   get isNew(): boolean {
     this.ensureValid("isNew");
-    return (this.flags & NEW) !== 0;
+    return (this.state & NEW) !== 0;
   }
 
   get maxInactiveInterval(): number {
@@ -266,7 +318,7 @@ export class StandardSession implements HttpSession {
     if (had && isBindingListener(old) && (!unchanged || settings.config.notifyBindingListenerOnUnchangedValue)) {
       callValue(settings.name, old, "valueUnbound", { session: this, name, value: old });
     }
-    if (!listeners.any) return;
+    if (!listeners.anyAttribute) return;
     if (!had) {
       listeners.attributeAdded({ session: this, name, value });
     } else if (!unchanged || settings.config.notifyAttributeListenerOnUnchangedValue) {
@@ -287,12 +339,31 @@ export class StandardSession implements HttpSession {
   // --- Authentication (set by the core's authenticators) --------------------------------------
 
   get principal(): Principal | null {
-    return this.user;
+    return this.auth === null ? null : this.auth.user;
   }
 
   /** Kept as plain data (name and roles) so it can survive a restart when persistAuthentication is on. */
   set principal(p: Principal | null) {
-    this.user = p ? { name: String(p.name), roles: [...(p.roles ?? [])].map(String) } : null;
+    const user = p ? { name: String(p.name), roles: [...(p.roles ?? [])].map(String) } : null;
+    this.setAuth(user, this.authType);
+  }
+
+  /** How the principal authenticated (BASIC, FORM, CLIENT_CERT, ...). */
+  get authType(): string | null {
+    return this.auth === null ? null : this.auth.type;
+  }
+
+  set authType(type: string | null) {
+    this.setAuth(this.principal, type ?? null);
+  }
+
+  private setAuth(user: Principal | null, type: string | null): void {
+    if (user === null && type === null) this.auth = null;
+    else if (this.auth === null) this.auth = { user, type };
+    else {
+      this.auth.user = user;
+      this.auth.type = type;
+    }
   }
 
   // --- Manager-facing: Tomcat's *Internal accessors and lifecycle --------------------------------
@@ -310,12 +381,12 @@ export class StandardSession implements HttpSession {
   }
 
   get isNewInternal(): boolean {
-    return (this.flags & NEW) !== 0;
+    return (this.state & NEW) !== 0;
   }
 
   /** Requests in flight, counted only when sessionActivityCheck is on. */
   get activeRequests(): number {
-    return this.accessCount;
+    return Math.trunc(this.state / ONE_REQUEST);
   }
 
   isValidInternal(): boolean {
@@ -323,7 +394,7 @@ export class StandardSession implements HttpSession {
   }
 
   setValid(valid: boolean): void {
-    this.flags = valid ? this.flags | VALID : this.flags & ~VALID;
+    this.state = valid ? this.state | VALID : this.state & ~VALID;
   }
 
   /** Only the manager renames a session; it also re-keys its map. */
@@ -333,7 +404,10 @@ export class StandardSession implements HttpSession {
 
   attributeEntries(): [string, unknown][] {
     const a = this.attrs;
-    if (a === null) return [];
+    if (a === null) {
+      if (this.k0 === undefined) return [];
+      return this.k1 === undefined ? [[this.k0, this.v0]] : [[this.k0, this.v0], [this.k1, this.v1]];
+    }
     if (!Array.isArray(a)) return [...a];
     const entries = new Array<[string, unknown]>(a.length / 2);
     for (let i = 0; i < a.length; i += 2) entries[i / 2] = [a[i] as string, a[i + 1]];
@@ -343,7 +417,8 @@ export class StandardSession implements HttpSession {
   /** How many attributes the session holds. */
   get attributeCount(): number {
     const a = this.attrs;
-    return a === null ? 0 : Array.isArray(a) ? a.length / 2 : a.size;
+    if (a === null) return this.k0 === undefined ? 0 : this.k1 === undefined ? 1 : 2;
+    return Array.isArray(a) ? a.length / 2 : a.size;
   }
 
   /** Puts back a value read from storage, without events (activate() follows). */
@@ -354,12 +429,12 @@ export class StandardSession implements HttpSession {
   /** At request start. */
   access(): void {
     this.thisAccessed = this.host.settings.now();
-    if (this.host.settings.sessionActivityCheck) this.accessCount++;
+    if (this.host.settings.sessionActivityCheck) this.state += ONE_REQUEST;
   }
 
   /** At request end: the session is no longer new, and idle time starts counting. */
   endAccess(): void {
-    this.flags &= ~NEW;
+    this.state &= ~NEW;
     const now = this.host.settings.now();
     if (this.host.settings.sessionLastAccessAtStart) {
       this.lastAccessed = this.thisAccessed;
@@ -367,7 +442,7 @@ export class StandardSession implements HttpSession {
     } else {
       this.thisAccessed = this.lastAccessed = now;
     }
-    if (this.host.settings.sessionActivityCheck) this.accessCount--;
+    if (this.host.settings.sessionActivityCheck && this.state >= ONE_REQUEST) this.state -= ONE_REQUEST;
   }
 
   idleTimeMs(now: number = this.host.settings.now()): number {
@@ -381,8 +456,8 @@ export class StandardSession implements HttpSession {
    */
   isValid(now?: number): boolean {
     if (!this.valid) return false;
-    if (this.flags & EXPIRING) return true;
-    if (this.host.settings.sessionActivityCheck && this.accessCount > 0) return true;
+    if (this.state & EXPIRING) return true;
+    if (this.host.settings.sessionActivityCheck && this.state >= ONE_REQUEST) return true;
     if (this.maxInactive > 0 && Math.trunc(this.idleTimeMs(now) / 1000) >= this.maxInactive) this.expire(true, now);
     return this.valid;
   }
@@ -393,14 +468,14 @@ export class StandardSession implements HttpSession {
    * (a persisting stop) nothing is told.
    */
   expire(notify = true, now?: number): void {
-    if (!this.valid || this.flags & EXPIRING) return;
-    this.flags |= EXPIRING;
+    if (!this.valid || this.state & EXPIRING) return;
+    this.state |= EXPIRING;
     if (notify) this.host.listeners.destroyed(this);
-    this.accessCount = 0;
+    this.state &= FLAG_BITS;
     this.host.removeSession(this, true, now);
-    this.flags &= ~(VALID | EXPIRING);
+    this.state &= ~(VALID | EXPIRING);
     if (!notify) {
-      this.attrs = null;
+      this.attrClear();
       return;
     }
     for (const name of this.attrNames()) this.removeAttributeInternal(name, notify);
@@ -408,7 +483,7 @@ export class StandardSession implements HttpSession {
 
   /** Before the session is written out: sessionWillPassivate on every value that has it. */
   passivate(): void {
-    if (this.attrs === null) return;
+    if (this.attributeCount === 0) return;
     for (const value of this.attrValues()) {
       if ((typeof value !== "object" || value === null) && typeof value !== "function") continue;
       callValue(this.host.settings.name, value, "sessionWillPassivate", { session: this });
@@ -417,8 +492,8 @@ export class StandardSession implements HttpSession {
 
   /** After the session is read back: sessionDidActivate on every value that has it. */
   activate(): void {
-    this.accessCount = 0;
-    if (this.attrs === null) return;
+    this.state &= FLAG_BITS;
+    if (this.attributeCount === 0) return;
     for (const value of this.attrValues()) {
       if ((typeof value !== "object" || value === null) && typeof value !== "function") continue;
       callValue(this.host.settings.name, value, "sessionDidActivate", { session: this });
@@ -432,7 +507,7 @@ export class StandardSession implements HttpSession {
     if (!notify) return;
     const event: HttpSessionBindingEvent = { session: this, name, value };
     callValue(this.host.settings.name, value, "valueUnbound", event);
-    this.host.listeners.attributeRemoved(event);
+    if (this.host.listeners.anyAttribute) this.host.listeners.attributeRemoved(event);
   }
 
   toString(): string {
@@ -442,4 +517,14 @@ export class StandardSession implements HttpSession {
   private ensureValid(method: string): void {
     if (!this.valid) throw new SessionStateError(`${method}: Session already invalidated`);
   }
+}
+
+/**
+ * The session class of one manager: StandardSession with the manager on its prototype, so no
+ * session spends a field on it.
+ */
+export function sessionClass(host: SessionHost): new (init: SessionInit) => StandardSession {
+  class ManagedSession extends StandardSession {}
+  Object.defineProperty(ManagedSession.prototype, "host", { value: host });
+  return ManagedSession;
 }

@@ -131,6 +131,29 @@ describe("sessionActivityCheck", () => {
     expect(await m.findSession(s.id)).toBeNull();
   });
 
+  test("on: overlapping requests are counted, and the flags are kept apart from the count", async () => {
+    const m = await manager({ sessionActivityCheck: true, sessionTimeoutMinutes: 1 });
+    const s = m.createSession();
+    m.access(s);
+    m.access(s);
+    m.access(s);
+    expect(s.activeRequests).toBe(3);
+    expect(s.isNew).toBe(true);
+    m.endAccess(s);
+    expect(s.activeRequests).toBe(2);
+    expect(s.isNew).toBe(false);
+    expect(s.isValidInternal()).toBe(true);
+    clock.advanceSeconds(3600);
+    expect(await m.findSession(s.id)).toBe(s);
+    s.invalidate();
+    expect(s.activeRequests).toBe(0);
+    // Requests that were in flight end after the invalidation: the count stays at zero.
+    m.endAccess(s);
+    m.endAccess(s);
+    expect(s.activeRequests).toBe(0);
+    expect(s.isValidInternal()).toBe(false);
+  });
+
   test("off (default): a long request does not protect the session", async () => {
     const m = await manager({ sessionTimeoutMinutes: 1 });
     const s = m.createSession();
@@ -271,9 +294,34 @@ describe("statistics (tomcat.md §3.3)", () => {
     }
     const m = new Colliding();
     await m.start();
-    expect(m.createSession().id).toBe("AAAA");
-    expect(m.createSession().id).toBe("BBBB");
+    const first = m.createSession();
+    expect(first.id).toBe("AAAA");
+    const second = m.createSession();
+    expect(second.id).toBe("BBBB");
     expect(m.getStats().duplicates).toBe(2);
+    // The collision left the live session in place.
+    expect(await m.findSession("AAAA")).toBe(first);
+    expect(await m.findSession("BBBB")).toBe(second);
+    expect(m.getStats().activeSessions).toBe(2);
+    expect(m.getStats().maxActive).toBe(2);
+  });
+
+  test("each manager's sessions report to their own manager (listeners, counts, expiry)", async () => {
+    const other: string[] = [];
+    const m1 = await manager();
+    const m2 = new StandardManager({ now: clock.now });
+    m2.addListener(recorder(other));
+    await m2.start();
+    const a = m1.createSession();
+    const b = m2.createSession();
+    a.setAttribute("x", 1);
+    b.setAttribute("y", 2);
+    a.invalidate();
+    expect(m1.getStats().activeSessions).toBe(0);
+    expect(m1.getStats().expiredSessions).toBe(1);
+    expect(m2.getStats().activeSessions).toBe(1);
+    expect(other).toEqual([`created:${b.id}`, "added:y=2"]);
+    expect(events).toEqual([`created:${a.id}`, "added:x=1", `destroyed:${a.id}`, "removed:x=1"]);
   });
 });
 

@@ -58,6 +58,61 @@ describe("HttpSession", () => {
     expect(s.attributeNames).toEqual(["a"]);
   });
 
+  test("attributes through every storage size (fields, flat array, Map) match a Map, in order", async () => {
+    const m = await manager();
+    let seed = 7;
+    const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+    for (let round = 0; round < 40; round++) {
+      const s = m.createSession();
+      const model = new Map<string, unknown>();
+      const size = 1 + random(14);
+      for (let step = 0; step < 60; step++) {
+        const name = `k${random(size)}`;
+        const op = random(4);
+        if (op === 0) {
+          s.removeAttribute(name);
+          model.delete(name);
+        } else {
+          const value = { step };
+          s.setAttribute(name, value);
+          model.set(name, value);
+        }
+        expect(s.getAttributeNames()).toEqual([...model.keys()]);
+        for (let k = 0; k < size; k++) expect(s.getAttribute(`k${k}`)).toBe(model.get(`k${k}`));
+        expect(s.attributeCount).toBe(model.size);
+        expect(s.attributeEntries()).toEqual([...model.entries()]);
+      }
+      // The stored form carries the same attributes back.
+      const back = m.deserializeSession(m.serializeSession(s));
+      expect(back.attributeEntries()).toEqual([...model.entries()].map(([k, v]) => [k, { ...v as object }]));
+    }
+  });
+
+  test("removing the first of two attributes keeps the second, and both slots are reused", async () => {
+    const s = (await manager()).createSession();
+    s.setAttribute("a", 1);
+    s.setAttribute("b", 2);
+    s.removeAttribute("a");
+    expect(s.getAttributeNames()).toEqual(["b"]);
+    expect(s.getAttribute("a")).toBeUndefined();
+    expect(s.getAttribute("b")).toBe(2);
+    s.setAttribute("c", 3);
+    s.setAttribute("d", 4);
+    expect(s.getAttributeNames()).toEqual(["b", "c", "d"]);
+    s.removeAttribute("b");
+    s.removeAttribute("c");
+    s.removeAttribute("d");
+    expect(s.getAttributeNames()).toEqual([]);
+    s.setAttribute("e", 5);
+    expect(s.getAttributeNames()).toEqual(["e"]);
+    expect(events.filter((e) => e.startsWith("removed:"))).toEqual([
+      "removed:a=1",
+      "removed:b=2",
+      "removed:c=3",
+      "removed:d=4",
+    ]);
+  });
+
   test("setAttribute with undefined or null is removeAttribute, as Tomcat treats null", async () => {
     const s = (await manager()).createSession();
     s.setAttribute("a", "x");
@@ -102,6 +157,26 @@ describe("HttpSession", () => {
     expect(s.principal).toEqual({ name: "alice", roles: ["admin"] });
     s.principal = null;
     expect(s.principal).toBeNull();
+  });
+
+  test("the principal and the auth type are set and cleared independently", async () => {
+    const s = (await manager()).createSession();
+    expect(s.principal).toBeNull();
+    expect(s.authType).toBeNull();
+    s.authType = "BASIC";
+    expect(s.principal).toBeNull();
+    expect(s.authType).toBe("BASIC");
+    s.principal = { name: "bob", roles: [] };
+    expect(s.authType).toBe("BASIC");
+    s.authType = null;
+    expect(s.principal).toEqual({ name: "bob", roles: [] });
+    expect(s.authType).toBeNull();
+    s.authType = "FORM";
+    s.principal = null;
+    expect(s.authType).toBe("FORM");
+    s.authType = null;
+    expect(s.principal).toBeNull();
+    expect(s.authType).toBeNull();
   });
 });
 
@@ -194,6 +269,35 @@ describe("event order (StandardSession.setAttribute / removeAttribute / expire)"
     m.removeListener(extra);
     const s = m.createSession();
     expect(events).toEqual([`created:${s.id}`]);
+  });
+
+  test("listeners of one kind only: each gets its events, whenever it was added or removed", async () => {
+    const m = new StandardManager({ now: clock.now });
+    await m.start();
+    const destroyedOnly: string[] = [];
+    m.addListener({ sessionDestroyed: (e) => destroyedOnly.push(`destroyed:${e.session.id}`) });
+    const s = m.createSession();
+    s.setAttribute("a", 1);
+    // Added while the session lives: attribute events from now on, no creation event for s.
+    const attrs: string[] = [];
+    const attrListener = {
+      attributeAdded: (e: { name: string }) => attrs.push(`added:${e.name}`),
+      attributeReplaced: (e: { name: string }) => attrs.push(`replaced:${e.name}`),
+      attributeRemoved: (e: { name: string }) => attrs.push(`removed:${e.name}`),
+    };
+    m.addListener(attrListener);
+    s.setAttribute("a", 2);
+    s.setAttribute("b", 3);
+    s.removeAttribute("b");
+    const created: string[] = [];
+    m.addListener({ sessionCreated: (e) => created.push(`created:${e.session.id}`) });
+    const t = m.createSession();
+    m.removeListener(attrListener);
+    s.setAttribute("c", 4);
+    s.invalidate();
+    expect(attrs).toEqual(["replaced:a", "added:b", "removed:b"]);
+    expect(created).toEqual([`created:${t.id}`]);
+    expect(destroyedOnly).toEqual([`destroyed:${s.id}`]);
   });
 });
 
