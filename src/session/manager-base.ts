@@ -12,6 +12,7 @@ import { SessionListeners } from "./listeners.ts";
 import { type ManagerConfig, type ManagerContext, type ManagerSettings, managerSettings } from "./config.ts";
 import {
   type AttributeFrame,
+  type AttributeSink,
   decodeSessionData,
   encodeSessionData,
   type RecordHead,
@@ -336,25 +337,36 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
   protected toRecord(session: StandardSession): SessionRecord {
     const attributes: AttributeFrame[] = [];
     const frame = new ByteWriter();
-    this.writeAttributes(session, frame, (name) => attributes.push({ name, frame: frame.finish() }));
+    let name = "";
+    this.writeAttributes(session, {
+      beginAttribute(n) {
+        name = n;
+        frame.reset();
+        return frame;
+      },
+      endAttribute(written) {
+        if (written) attributes.push({ name, frame: frame.finish() });
+      },
+    });
     return { ...this.recordHead(session), attributes };
   }
 
   /** toRecord straight into the manager file being built (no record, no array per attribute). */
   protected writeRecordTo(out: SessionFileBuilder, session: StandardSession): void {
-    this.writeAttributes(session, out.frame, (name) => out.addAttribute(name));
-    out.endRecord(this.recordHead(session));
+    out.beginRecord(this.recordHead(session));
+    this.writeAttributes(session, out);
+    out.endRecord();
   }
 
-  /** Each attribute that may be written is serialized into `frame` (reset first), then `take(name)`. */
-  private writeAttributes(session: StandardSession, frame: ByteWriter, take: (name: string) => void): void {
+  /** Each attribute that may be written is serialized into `out` (a failed one is dropped from it). */
+  private writeAttributes(session: StandardSession, out: AttributeSink): void {
     if (session.attributeCount === 0) return;
     for (const [name, value] of session.attributeEntries()) {
       if (!this.willAttributeDistribute(name, value)) {
         session.removeAttributeInternal(name, true);
         continue;
       }
-      frame.reset();
+      const frame = out.beginAttribute(name);
       let written = false;
       try {
         this.settings.serializer.serializeInto(frame, value);
@@ -368,7 +380,7 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
         );
         if (topLevel) session.removeAttributeInternal(name, true);
       }
-      if (written) take(name);
+      out.endAttribute(written);
     }
   }
 

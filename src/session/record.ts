@@ -221,18 +221,27 @@ export function decodeSessionFileFrames(bytes: Uint8Array): FileRecord[] {
   return records;
 }
 
+/** Where attribute frames are written: the manager file being built, or one record's list. */
+export interface AttributeSink {
+  /** Starts attribute `name`; its frame is written to the writer returned. */
+  beginAttribute(name: string): ByteWriter;
+  /** Ends the attribute begun last: kept when `written`, else dropped with whatever part of it was written. */
+  endAttribute(written: boolean): void;
+}
+
 /**
- * Writes the manager file one session at a time, straight into one buffer: `frame` holds the
- * attribute being written (addAttribute takes it), endRecord closes the session.
+ * Writes the manager file one session at a time, straight into one buffer: beginRecord with the
+ * head, each attribute (name, then its frame written in place), endRecord. A length or count is
+ * a one-byte placeholder filled in at the end (moving the bytes after it if it needs more).
  */
-export class SessionFileBuilder {
+export class SessionFileBuilder implements AttributeSink {
   private readonly w = new ByteWriter(1 << 16);
-  private readonly one = new ByteWriter(256);
-  private readonly attrs = new ByteWriter(256);
+  private recordAt = -1;
+  private countAt = -1;
+  private attributeAt = -1;
+  private frameAt = -1;
   private attrCount = 0;
   private records = 0;
-  /** The frame of the attribute being written; reset it before each. */
-  readonly frame = new ByteWriter(256);
 
   constructor(private readonly count: number) {
     this.w.bytes(MAGIC);
@@ -241,22 +250,39 @@ export class SessionFileBuilder {
     this.w.varint(count);
   }
 
-  /** The current frame becomes attribute `name` of the session being written. */
-  addAttribute(name: string): void {
-    this.attrs.str(name);
-    this.attrs.blockOf(this.frame);
+  beginRecord(head: RecordHead): void {
+    const w = this.w;
+    this.recordAt = w.length;
+    w.u8(0);
+    writeRecordHead(w, head);
+    this.countAt = w.length;
+    w.u8(0);
+    this.attrCount = 0;
+  }
+
+  beginAttribute(name: string): ByteWriter {
+    const w = this.w;
+    this.attributeAt = w.length;
+    w.str(name);
+    this.frameAt = w.length;
+    w.u8(0);
+    return w;
+  }
+
+  endAttribute(written: boolean): void {
+    const w = this.w;
+    if (!written) {
+      w.truncate(this.attributeAt);
+      return;
+    }
+    w.patchVarint(this.frameAt, w.length - this.frameAt - 1);
     this.attrCount++;
   }
 
-  endRecord(head: RecordHead): void {
-    const one = this.one;
-    one.reset();
-    writeRecordHead(one, head);
-    one.varint(this.attrCount);
-    one.append(this.attrs);
-    this.w.blockOf(one);
-    this.attrs.reset();
-    this.attrCount = 0;
+  endRecord(): void {
+    const w = this.w;
+    w.patchVarint(this.countAt, this.attrCount);
+    w.patchVarint(this.recordAt, w.length - this.recordAt - 1);
     this.records++;
   }
 

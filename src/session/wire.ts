@@ -168,6 +168,36 @@ export class ByteWriter {
     this.pos += bytes;
   }
 
+  /** Drops what was written after the first `length` bytes. */
+  truncate(length: number): void {
+    if (length < this.pos) this.pos = length;
+  }
+
+  /**
+   * Replaces the one-byte placeholder at `at` (written as u8(0)) with varint(`value`), moving
+   * what follows when the varint needs more bytes: a length or count written before what it
+   * counts, without a second buffer and copy.
+   */
+  patchVarint(at: number, value: number): void {
+    if (value < 0x80) {
+      this.buf[at] = value;
+      return;
+    }
+    let size = 1;
+    for (let v = value; v >= 0x80; v = Math.floor(v / 0x80)) size++;
+    this.reserve(size - 1);
+    this.buf.copyWithin(at + size, at + 1, this.pos);
+    this.pos += size - 1;
+    for (let v = value, i = at;; i++) {
+      if (v < 0x80) {
+        this.buf[i] = v;
+        break;
+      }
+      this.buf[i] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+  }
+
   /** The bytes written so far, without copying; valid until the next write or reset. */
   written(): Uint8Array {
     return this.buf.subarray(0, this.pos);

@@ -84,21 +84,33 @@ describe("manager file", () => {
   }));
 
   test("built session by session, it is byte for byte what the record encoder writes", () => {
-    const out = new SessionFileBuilder(records.length);
-    for (const r of records) {
-      for (const a of r.attributes) {
-        out.frame.reset();
-        out.frame.bytes(a.frame);
-        out.addAttribute(a.name);
-      }
-      out.endRecord(r);
+    // One record with more attributes than a one-byte count holds, and frames of every length class.
+    const all = [...records, {
+      ...records[1]!,
+      id: "MANY",
+      attributes: Array.from({ length: 130 }, (_, k) => ({ name: `a${k}`, frame: new Uint8Array(k * 2).fill(k) })),
+    }];
+    const out = new SessionFileBuilder(all.length);
+    for (const r of all) {
+      const { attributes, ...head } = r;
+      out.beginRecord(head);
+      attributes.forEach((a, k) => {
+        // A dropped attribute (a value that failed half-way) leaves nothing behind.
+        out.beginAttribute(`dropped${k}`).bytes(new Uint8Array(k * 3).fill(0xee));
+        out.endAttribute(false);
+        out.beginAttribute(a.name).bytes(a.frame);
+        out.endAttribute(true);
+      });
+      out.endRecord();
     }
-    expect(out.finish()).toEqual(encodeSessionFile(records));
+    expect(out.finish()).toEqual(encodeSessionFile(all));
   });
 
   test("a builder that is given fewer sessions than announced refuses to finish", () => {
     const out = new SessionFileBuilder(2);
-    out.endRecord(records[0]!);
+    const { attributes: _, ...head } = records[0]!;
+    out.beginRecord(head);
+    out.endRecord();
     expect(() => out.finish()).toThrow(/1 session record\(s\) written, 2 announced/);
   });
 
