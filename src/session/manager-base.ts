@@ -406,36 +406,50 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
   protected fromRecord(
     record: RecordHead & { attributes: ReadonlyArray<{ name: string; frame: Uint8Array | ByteReader }> },
   ): StandardSession {
-    const session = new StandardSession(this, record);
-    session.setValid(record.isValid);
+    const session = this.restoredSession(record);
     for (const { name, frame } of record.attributes) {
-      let value: unknown;
-      try {
-        value = frame instanceof ByteReader
-          ? this.settings.serializer.deserializeFrom(frame)
-          : this.settings.serializer.deserialize(frame);
-      } catch (err) {
-        this.log.warn(
-          `[${this.name}] Cannot deserialize session attribute [${name}] for session [${record.id}]: ${
-            describeError(err)
-          }`,
-        );
-        continue;
-      }
-      if (value === undefined || value === null || !this.willAttributeDistribute(name, value)) continue;
-      session.restoreAttribute(name, value);
+      this.restoreAttribute(session, name, frame instanceof ByteReader ? frame : new ByteReader(frame));
     }
-    session.authType = record.authType;
+    this.restoreAuthentication(session, record);
+    return session;
+  }
+
+  /** fromRecord in steps, for a reader that hands over a record's parts in turn: the session, */
+  protected restoredSession(head: RecordHead): StandardSession {
+    const session = new StandardSession(this, head);
+    session.setValid(head.isValid);
+    return session;
+  }
+
+  /** each of its attributes (a frame that cannot be read or is filtered out is skipped, logged), */
+  protected restoreAttribute(session: StandardSession, name: string, frame: ByteReader): void {
+    let value: unknown;
+    try {
+      value = this.settings.serializer.deserializeFrom(frame);
+    } catch (err) {
+      this.log.warn(
+        `[${this.name}] Cannot deserialize session attribute [${name}] for session [${session.id}]: ${
+          describeError(err)
+        }`,
+      );
+      return;
+    }
+    if (value === undefined || value === null || !this.willAttributeDistribute(name, value)) return;
+    session.restoreAttribute(name, value);
+  }
+
+  /** then its authentication. */
+  protected restoreAuthentication(session: StandardSession, head: RecordHead): void {
+    session.authType = head.authType;
     const types = this.settings.sessionAttributeValueClassNameFilter;
-    if (record.principal && types && !types.matches("Principal")) {
+    if (head.principal && types && !types.matches("Principal")) {
       // The seed: a principal is subject to the value filter like any attribute value.
       this.reportFiltered(
-        `Skipped the principal of session [${record.id}] because the type [Principal] did not match the filter [${types.pattern}]`,
+        `Skipped the principal of session [${head.id}] because the type [Principal] did not match the filter [${types.pattern}]`,
       );
     } else {
-      session.principal = record.principal;
+      session.principal = head.principal;
     }
-    return session;
   }
 
   // --- For subclasses --------------------------------------------------------------------------

@@ -27,11 +27,6 @@ export interface AttributeFrame {
   frame: Uint8Array;
 }
 
-/** A record whose attribute frames are still in the bytes they were read from (a reader each). */
-export interface FileRecord extends RecordHead {
-  attributes: Array<{ name: string; frame: ByteReader }>;
-}
-
 /** A record without its attributes. */
 export type RecordHead = Omit<SessionRecord, "attributes">;
 
@@ -82,12 +77,27 @@ function readTime(r: ByteReader, what: string): number {
 }
 
 function readRecord(r: ByteReader): SessionRecord {
-  return readRecordWith(r, (r) => r.block());
+  const head = readRecordHead(r);
+  const n = r.count(2);
+  const attributes = new Array<AttributeFrame>(n);
+  // Few attributes: a scan finds a repeated name faster than building a Set.
+  const seen = n > 16 ? new Set<string>() : null;
+  for (let i = 0; i < n; i++) {
+    const name = r.str();
+    let twice = false;
+    if (seen) {
+      twice = seen.has(name);
+      seen.add(name);
+    } else {
+      for (let j = 0; j < i && !twice; j++) twice = attributes[j]!.name === name;
+    }
+    if (twice) r.fail(`attribute [${name}] appears twice`);
+    attributes[i] = { name, frame: r.block() };
+  }
+  return { ...head, attributes };
 }
 
-function readRecordWith<F>(r: ByteReader, frame: (r: ByteReader) => F): RecordHead & {
-  attributes: Array<{ name: string; frame: F }>;
-} {
+function readRecordHead(r: ByteReader): RecordHead {
   const id = r.str();
   if (!id) r.fail("empty session id");
   const creationTime = readTime(r, "creationTime");
@@ -104,22 +114,6 @@ function readRecordWith<F>(r: ByteReader, frame: (r: ByteReader) => F): RecordHe
     for (let n = r.count(1); n > 0; n--) roles.push(r.str());
     principal = { name, roles };
   }
-  const n = r.count(2);
-  const attributes = new Array<{ name: string; frame: F }>(n);
-  // Few attributes: a scan finds a repeated name faster than building a Set.
-  const seen = n > 16 ? new Set<string>() : null;
-  for (let i = 0; i < n; i++) {
-    const name = r.str();
-    let twice = false;
-    if (seen) {
-      twice = seen.has(name);
-      seen.add(name);
-    } else {
-      for (let j = 0; j < i && !twice; j++) twice = attributes[j]!.name === name;
-    }
-    if (twice) r.fail(`attribute [${name}] appears twice`);
-    attributes[i] = { name, frame: frame(r) };
-  }
   return {
     id,
     creationTime,
@@ -130,7 +124,6 @@ function readRecordWith<F>(r: ByteReader, frame: (r: ByteReader) => F): RecordHe
     isValid: !!(flags & FLAG_VALID),
     authType,
     principal,
-    attributes,
   };
 }
 
@@ -204,21 +197,61 @@ export function decodeSessionFile(bytes: Uint8Array): SessionRecord[] {
   return records;
 }
 
+/** What readSessionFile hands over, session by session. */
+export interface SessionFileVisitor {
+  /** A session's head; its attributes follow, then endRecord. */
+  record(head: RecordHead): void;
+  /**
+   * One attribute: `frame` reads exactly its frame, and only during this call. What happens to
+   * the frame is the visitor's business: the file's structure is checked without it.
+   */
+  attribute(name: string, frame: ByteReader): void;
+  endRecord(): void;
+}
+
 /**
- * The manager file, decoded as decodeSessionFile does (every check), but with each attribute
- * frame left in `bytes` as a reader of its own: no typed array per attribute.
+ * The manager file in one pass, with every check decodeSessionFile makes, straight to the
+ * visitor: no record objects, one reader for all records and one for all frames, attribute
+ * names shared between sessions. A CorruptDataError can come after some records were visited;
+ * the caller then drops what it made of them. Returns the number of records.
  */
-export function decodeSessionFileFrames(bytes: Uint8Array): FileRecord[] {
+export function readSessionFile(bytes: Uint8Array, visit: SessionFileVisitor): number {
   const r = open(bytes, KIND_MANAGER_FILE);
-  const records: FileRecord[] = [];
-  const frame = (r: ByteReader) => r.window(r.count(1), "");
-  for (let n = r.count(1); n > 0; n--) {
-    const inner = r.window(r.count(1), `session #${records.length + 1}`);
-    records.push(readRecordWith(inner, frame));
-    inner.end();
+  const rec = r.sibling("session");
+  const frame = r.sibling();
+  const names: string[] = [];
+  // The names of the record being read, for the repeated-name check (a Set beyond 16).
+  const these: string[] = [];
+  const count = r.count(1);
+  for (let k = 1; k <= count; k++) {
+    const length = r.count(1);
+    rec.reset(r.pos, r.pos + length, k);
+    r.skip(length);
+    visit.record(readRecordHead(rec));
+    const n = rec.count(2);
+    const seen = n > 16 ? new Set<string>() : null;
+    these.length = 0;
+    for (let i = 0; i < n; i++) {
+      const name = rec.cachedStr(names);
+      let twice = false;
+      if (seen) {
+        twice = seen.has(name);
+        seen.add(name);
+      } else {
+        for (let j = 0; j < i && !twice; j++) twice = these[j] === name;
+        these.push(name);
+      }
+      if (twice) rec.fail(`attribute [${name}] appears twice`);
+      const size = rec.count(1);
+      frame.reset(rec.pos, rec.pos + size);
+      rec.skip(size);
+      visit.attribute(name, frame);
+    }
+    rec.end();
+    visit.endRecord();
   }
   r.end();
-  return records;
+  return count;
 }
 
 /** Where attribute frames are written: the manager file being built, or one record's list. */

@@ -255,12 +255,13 @@ export class Serializer {
 
   /** Throws CorruptDataError (or its UnknownClassError) for anything that is not a valid frame. */
   deserialize(bytes: Uint8Array): unknown {
-    return new Decoder(new ByteReader(bytes), this.byName).run();
+    return this.deserializeFrom(new ByteReader(bytes));
   }
 
   /** As deserialize, reading a whole reader (a window of a larger buffer). */
   deserializeFrom(reader: ByteReader): unknown {
-    return new Decoder(reader, this.byName).run();
+    const v = readPrimitiveFrame(reader);
+    return v !== NOT_PRIMITIVE ? v : new Decoder(reader, this.byName).run();
   }
 }
 
@@ -526,6 +527,51 @@ class Encoder {
     }
     this.pending.delete(o);
   }
+}
+
+const NOT_PRIMITIVE = Symbol("not a primitive frame");
+
+/**
+ * A whole frame holding undefined, null, a boolean, a number or a string, read without a
+ * Decoder; NOT_PRIMITIVE (the reader where it was) for any other frame, which the Decoder then
+ * reads, reporting whatever is wrong with it. An error here is the one the Decoder would give.
+ */
+function readPrimitiveFrame(r: ByteReader): unknown {
+  const start = r.pos;
+  if (r.remaining < 2 || r.u8() !== VALUE_FORMAT_VERSION) {
+    r.pos = start;
+    return NOT_PRIMITIVE;
+  }
+  let v: unknown;
+  switch (r.u8()) {
+    case TAG.UNDEFINED:
+      v = undefined;
+      break;
+    case TAG.NULL:
+      v = null;
+      break;
+    case TAG.FALSE:
+      v = false;
+      break;
+    case TAG.TRUE:
+      v = true;
+      break;
+    case TAG.INT:
+      v = r.zigzag32();
+      break;
+    case TAG.FLOAT:
+      v = r.f64();
+      break;
+    case TAG.STRING:
+      v = r.str();
+      break;
+    default:
+      r.pos = start;
+      return NOT_PRIMITIVE;
+  }
+  if (r.remaining === 0) return v;
+  r.pos = start;
+  return NOT_PRIMITIVE;
 }
 
 class Decoder {
