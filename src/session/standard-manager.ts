@@ -143,7 +143,7 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
         endRecord: () => {
           if (!session) return;
           this.restoreAuthentication(session, head!);
-          this.sessions.set(session.id, session);
+          this.addSession(session);
           loaded.push(session);
         },
       });
@@ -154,7 +154,6 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
       await this.keepAside(file, err);
       return;
     }
-    this.stats.recordActive(this.sessions.size);
 
     let expired = 0;
     const now = this.now();
@@ -207,7 +206,8 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
    */
   private async unload(file: string): Promise<void> {
     const now = this.now();
-    const live = [...this.sessions.values()].filter((s) => s.isValid(now));
+    const live: StandardSession[] = [];
+    for (const s of this.sessions.values()) if (s.isValid(now)) live.push(s);
     if (live.length === 0) {
       this.log.debug(`[${this.name}] No persisted sessions to unload`);
       return;
