@@ -13,8 +13,12 @@
  * `--before REF` adds the bobcat of git REF (its src/ exported to a temporary directory) as a
  * third server in every measurement, so before/after come from the same run.
  *
+ * `--only restart` skips 1 and 2: each bobcat's own StandardManager writes the N sessions
+ * (the same two attributes, in a process of its own) to its pathname file, then step 3 runs
+ * `--rounds` times, targets interleaved (start → first request, SIGTERM → exit, start again).
+ *
  *   bun bench/sessions.ts [--runtime bun|deno] [--rounds 3] [--duration 5] [--connections 32]
- *                         [--sessions 100000] [--tls on|off] [--before REF]
+ *                         [--sessions 100000] [--tls on|off] [--before REF] [--only restart]
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
@@ -29,6 +33,11 @@ const connections = Number(option("--connections", "32"));
 const count = Number(option("--sessions", "100000"));
 const tls = option("--tls", "on") !== "off";
 const before = option("--before", "");
+const only = option("--only", "");
+if (only !== "" && only !== "restart") {
+  console.error(`--only: "restart" or nothing, not "${only}"`);
+  process.exit(2);
+}
 const pki = join(ROOT, "tests/fixtures/pki");
 const cert = join(pki, "localhost-rsa.pem");
 const key = join(pki, "localhost-rsa-key.pem");
@@ -58,6 +67,8 @@ function exportRef(ref: string): string {
 interface Target {
   name: string;
   port: number;
+  /** The checkout it runs from (bobcat only). */
+  root?: string;
   cmd: () => string[];
   p?: ChildProcess;
   /** The sessions file (bobcat only). */
@@ -80,7 +91,7 @@ function bobcatTarget(name: string, root: string): Target {
   const dir = join(work, name.replace(/\W+/g, "-"));
   mkdirSync(dir);
   const file = join(dir, "SESSIONS.ser");
-  const t: Target = { name, port, file, cmd: () => [] };
+  const t: Target = { name, port, file, root, cmd: () => [] };
   t.cmd = () => {
     writeFileSync(
       join(dir, "server.yaml"),
@@ -220,7 +231,134 @@ async function sessionCount(t: Target): Promise<number> {
   return contexts.find((x) => x.path === "/")!.stats.activeSessions;
 }
 
+interface StopRestart {
+  name: string;
+  stopMs: number;
+  stopCpuMs: number;
+  fileMB: number;
+  listeningMs: number;
+  servedMs: number;
+  startCpuMs: number;
+  restored: number;
+}
+
+/** Step 3 for every bobcat: SIGTERM → exit (the file written), then start → first request with `kept[name]`. */
+async function stopAndRestart(kept: Record<string, string>): Promise<StopRestart[]> {
+  const rows: StopRestart[] = [];
+  for (const t of targets.filter((x) => x.file)) {
+    const p = t.p!;
+    let gone = false;
+    const exited = new Promise<void>((r) =>
+      p.once("exit", () => {
+        gone = true;
+        r();
+      })
+    );
+    const cpu0 = cpuSeconds(p.pid!);
+    const t0 = performance.now();
+    p.kill("SIGTERM");
+    // CPU time of the stop: sampled until the process is gone (the last sample is within ~5 ms of the exit).
+    let cpu = cpu0;
+    while (!gone) {
+      const c = cpuSeconds(p.pid!);
+      if (c > 0) cpu = c;
+      await Promise.race([exited, Bun.sleep(5)]);
+    }
+    const stopMs = performance.now() - t0;
+    const stopCpuMs = (cpu - cpu0) * 1000;
+    const fileMB = statSync(t.file!).size / 1e6;
+    const t1 = performance.now();
+    t.p = (await startServer(t.cmd())).p;
+    const listeningMs = performance.now() - t1;
+    const r = await get(t, "/read", { cookie: kept[t.name]! });
+    const body = await r.text();
+    const servedMs = performance.now() - t1;
+    const startCpuMs = cpuSeconds(t.p.pid!) * 1000;
+    if (body === "none") console.error(`${t.name}: the kept session was not restored`);
+    const restored = await sessionCount(t);
+    rows.push({ name: t.name, stopMs, stopCpuMs, fileMB, listeningMs, servedMs, startCpuMs, restored });
+  }
+  return rows;
+}
+
+function printStopRestart(rows: StopRestart[], startMs?: Record<string, number>, startCpu?: Record<string, number>) {
+  console.log(`\n3. bobcat with ${count} sessions: SIGTERM → exit, then start → first request with a restored cookie`);
+  console.log(
+    "| server | SIGTERM → exit, ms | file, MB | start → listening, ms | start → first 200 (restored cookie), ms | restored and counted |" +
+      (startMs ? " start without sessions → listening, ms |" : ""),
+  );
+  console.log(`|---|---:|---:|---:|---:|---:|${startMs ? "---:|" : ""}`);
+  for (const x of rows) {
+    console.log(
+      `| ${x.name} | ${x.stopMs.toFixed(0)} (CPU ${x.stopCpuMs.toFixed(0)}) | ${x.fileMB.toFixed(1)} | ${
+        x.listeningMs.toFixed(0)
+      } | ${x.servedMs.toFixed(0)} (CPU ${x.startCpuMs.toFixed(0)}) | ${x.restored} |` +
+        (startMs ? ` ${startMs[x.name]!.toFixed(0)} (CPU ${startCpu![x.name]!.toFixed(0)}) |` : ""),
+    );
+  }
+}
+
+/** --only restart: the target's own StandardManager writes `count` sessions to its file; returns one's cookie. */
+function seed(t: Target): string {
+  const script = join(work, "seed.ts");
+  writeFileSync(
+    script,
+    `const [root, file, n] = process.argv.slice(2);
+const { StandardManager } = await import(root + "/src/session/standard-manager.ts");
+const m = new StandardManager({ name: "/", pathname: file });
+await m.start();
+let first = "";
+for (let i = 0; i < Number(n); i++) {
+  const s = m.createSession();
+  s.setAttribute("user", "u" + s.id.slice(0, 4));
+  s.setAttribute("n", 1);
+  s.endAccess();
+  first ||= s.id;
+}
+await m.stop();
+console.log(first);
+`,
+  );
+  const args = [script, t.root!, t.file!, String(count)];
+  const r = runtime === "deno"
+    ? spawnSync(bin("deno"), ["run", "-A", `--config=${join(t.root!, "deno.json")}`, ...args], { encoding: "utf8" })
+    : spawnSync(bin("bun"), args, { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`seeding ${t.name}: ${r.stderr}`);
+  return `JSESSIONID=${r.stdout.trim()}`;
+}
+
 const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : "-");
+
+if (only === "restart") {
+  try {
+    const bobcats = targets.filter((t) => t.file);
+    const kept: Record<string, string> = {};
+    for (const t of bobcats) {
+      kept[t.name] = seed(t);
+      t.p = (await startServer(t.cmd())).p;
+    }
+    const all: StopRestart[][] = [];
+    for (let i = 0; i < rounds; i++) all.push(await stopAndRestart(kept));
+    for (const rows of all) printStopRestart(rows);
+    const med = (name: string, f: (x: StopRestart) => number) =>
+      median(all.map((rows) => f(rows.find((x) => x.name === name)!)));
+    console.log(`\nMedians of ${rounds} round(s):`);
+    console.log("| server | SIGTERM → exit, ms | CPU, ms | start → first 200, ms | CPU, ms | restored |");
+    console.log("|---|---:|---:|---:|---:|---:|");
+    for (const t of bobcats) {
+      console.log(
+        `| ${t.name} | ${med(t.name, (x) => x.stopMs).toFixed(0)} | ${med(t.name, (x) => x.stopCpuMs).toFixed(0)} | ${
+          med(t.name, (x) => x.servedMs).toFixed(0)
+        } | ${med(t.name, (x) => x.startCpuMs).toFixed(0)} | ${med(t.name, (x) => x.restored)} |`,
+      );
+    }
+    console.log("\nGoals: stop ≤ 200 ms, restart serving ≤ 300 ms with every session restored.");
+  } finally {
+    stopAll();
+    rmSync(work, { recursive: true, force: true });
+  }
+  process.exit(0);
+}
 
 try {
   // ---- 1. throughput ----------------------------------------------------------------------
@@ -314,50 +452,7 @@ try {
   row("sessions counted", counted);
 
   // ---- 3. stop and restart with N sessions (bobcat) -----------------------------------------
-  console.log(`\n3. bobcat with ${count} sessions: SIGTERM → exit, then start → first request with a restored cookie`);
-  console.log(
-    "| server | SIGTERM → exit, ms | file, MB | start → listening, ms | start → first 200 (restored cookie), ms | restored and counted | start without sessions → listening, ms |",
-  );
-  console.log("|---|---:|---:|---:|---:|---:|---:|");
-  for (const t of targets.filter((x) => x.file)) {
-    const p = t.p!;
-    let gone = false;
-    const exited = new Promise<void>((r) =>
-      p.once("exit", () => {
-        gone = true;
-        r();
-      })
-    );
-    const cpu0 = cpuSeconds(p.pid!);
-    const t0 = performance.now();
-    p.kill("SIGTERM");
-    // CPU time of the stop: sampled until the process is gone (the last sample is within ~5 ms of the exit).
-    let cpu = cpu0;
-    while (!gone) {
-      const c = cpuSeconds(p.pid!);
-      if (c > 0) cpu = c;
-      await Promise.race([exited, Bun.sleep(5)]);
-    }
-    const stopMs = performance.now() - t0;
-    const stopCpuMs = (cpu - cpu0) * 1000;
-    const size = statSync(t.file!).size / 1e6;
-    const t1 = performance.now();
-    t.p = (await startServer(t.cmd())).p;
-    const listening = performance.now() - t1;
-    const r = await get(t, "/read", { cookie: kept[t.name]! });
-    const body = await r.text();
-    const served = performance.now() - t1;
-    const startCpuMs = cpuSeconds(t.p.pid!) * 1000;
-    if (body === "none") console.error(`${t.name}: the kept session was not restored`);
-    const restored = await sessionCount(t);
-    console.log(
-      `| ${t.name} | ${stopMs.toFixed(0)} (CPU ${stopCpuMs.toFixed(0)}) | ${size.toFixed(1)} | ${
-        listening.toFixed(0)
-      } | ${served.toFixed(0)} (CPU ${startCpuMs.toFixed(0)}) | ${restored} | ${startMs[t.name]!.toFixed(0)} (CPU ${
-        startCpu[t.name]!.toFixed(0)
-      }) |`,
-    );
-  }
+  printStopRestart(await stopAndRestart(kept), startMs, startCpu);
   for (const t of targets) t.p!.kill("SIGKILL");
   console.log(
     `\nGoals: new session ≥ 1.0× raw, existing session ≥ 0.85× raw, RSS with ${count} sessions ≤ 1.3× raw, ` +

@@ -12,6 +12,7 @@ import { SessionListeners } from "./listeners.ts";
 import { type ManagerConfig, type ManagerContext, type ManagerSettings, managerSettings } from "./config.ts";
 import {
   type AttributeFrame,
+  type AttributeSink,
   decodeSessionData,
   encodeSessionData,
   type RecordHead,
@@ -338,25 +339,36 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
   protected toRecord(session: StandardSession): SessionRecord {
     const attributes: AttributeFrame[] = [];
     const frame = new ByteWriter();
-    this.writeAttributes(session, frame, (name) => attributes.push({ name, frame: frame.finish() }));
+    let name = "";
+    this.writeAttributes(session, {
+      beginAttribute(n) {
+        name = n;
+        frame.reset();
+        return frame;
+      },
+      endAttribute(written) {
+        if (written) attributes.push({ name, frame: frame.finish() });
+      },
+    });
     return { ...this.recordHead(session), attributes };
   }
 
   /** toRecord straight into the manager file being built (no record, no array per attribute). */
   protected writeRecordTo(out: SessionFileBuilder, session: StandardSession): void {
-    this.writeAttributes(session, out.frame, (name) => out.addAttribute(name));
-    out.endRecord(this.recordHead(session));
+    out.beginRecord(this.recordHead(session));
+    this.writeAttributes(session, out);
+    out.endRecord();
   }
 
-  /** Each attribute that may be written is serialized into `frame` (reset first), then `take(name)`. */
-  private writeAttributes(session: StandardSession, frame: ByteWriter, take: (name: string) => void): void {
+  /** Each attribute that may be written is serialized into `out` (a failed one is dropped from it). */
+  private writeAttributes(session: StandardSession, out: AttributeSink): void {
     if (session.attributeCount === 0) return;
     for (const [name, value] of session.attributeEntries()) {
       if (!this.willAttributeDistribute(name, value)) {
         session.removeAttributeInternal(name, true);
         continue;
       }
-      frame.reset();
+      const frame = out.beginAttribute(name);
       let written = false;
       try {
         this.settings.serializer.serializeInto(frame, value);
@@ -370,7 +382,7 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
         );
         if (topLevel) session.removeAttributeInternal(name, true);
       }
-      if (written) take(name);
+      out.endAttribute(written);
     }
   }
 
@@ -396,36 +408,50 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
   protected fromRecord(
     record: RecordHead & { attributes: ReadonlyArray<{ name: string; frame: Uint8Array | ByteReader }> },
   ): StandardSession {
-    const session = new this.Session(record);
-    session.setValid(record.isValid);
+    const session = this.restoredSession(record);
     for (const { name, frame } of record.attributes) {
-      let value: unknown;
-      try {
-        value = frame instanceof ByteReader
-          ? this.settings.serializer.deserializeFrom(frame)
-          : this.settings.serializer.deserialize(frame);
-      } catch (err) {
-        this.log.warn(
-          `[${this.name}] Cannot deserialize session attribute [${name}] for session [${record.id}]: ${
-            describeError(err)
-          }`,
-        );
-        continue;
-      }
-      if (value === undefined || value === null || !this.willAttributeDistribute(name, value)) continue;
-      session.restoreAttribute(name, value);
+      this.restoreAttribute(session, name, frame instanceof ByteReader ? frame : new ByteReader(frame));
     }
-    session.authType = record.authType;
+    this.restoreAuthentication(session, record);
+    return session;
+  }
+
+  /** fromRecord in steps, for a reader that hands over a record's parts in turn: the session, */
+  protected restoredSession(head: RecordHead): StandardSession {
+    const session = new this.Session(head);
+    session.setValid(head.isValid);
+    return session;
+  }
+
+  /** each of its attributes (a frame that cannot be read or is filtered out is skipped, logged), */
+  protected restoreAttribute(session: StandardSession, name: string, frame: ByteReader): void {
+    let value: unknown;
+    try {
+      value = this.settings.serializer.deserializeFrom(frame);
+    } catch (err) {
+      this.log.warn(
+        `[${this.name}] Cannot deserialize session attribute [${name}] for session [${session.id}]: ${
+          describeError(err)
+        }`,
+      );
+      return;
+    }
+    if (value === undefined || value === null || !this.willAttributeDistribute(name, value)) return;
+    session.restoreAttribute(name, value);
+  }
+
+  /** then its authentication. */
+  protected restoreAuthentication(session: StandardSession, head: RecordHead): void {
+    session.authType = head.authType;
     const types = this.settings.sessionAttributeValueClassNameFilter;
-    if (record.principal && types && !types.matches("Principal")) {
+    if (head.principal && types && !types.matches("Principal")) {
       // The seed: a principal is subject to the value filter like any attribute value.
       this.reportFiltered(
-        `Skipped the principal of session [${record.id}] because the type [Principal] did not match the filter [${types.pattern}]`,
+        `Skipped the principal of session [${head.id}] because the type [Principal] did not match the filter [${types.pattern}]`,
       );
     } else {
-      session.principal = record.principal;
+      session.principal = head.principal;
     }
-    return session;
   }
 
   // --- For subclasses --------------------------------------------------------------------------

@@ -27,11 +27,6 @@ export interface AttributeFrame {
   frame: Uint8Array;
 }
 
-/** A record whose attribute frames are still in the bytes they were read from (a reader each). */
-export interface FileRecord extends RecordHead {
-  attributes: Array<{ name: string; frame: ByteReader }>;
-}
-
 /** A record without its attributes. */
 export type RecordHead = Omit<SessionRecord, "attributes">;
 
@@ -82,12 +77,27 @@ function readTime(r: ByteReader, what: string): number {
 }
 
 function readRecord(r: ByteReader): SessionRecord {
-  return readRecordWith(r, (r) => r.block());
+  const head = readRecordHead(r);
+  const n = r.count(2);
+  const attributes = new Array<AttributeFrame>(n);
+  // Few attributes: a scan finds a repeated name faster than building a Set.
+  const seen = n > 16 ? new Set<string>() : null;
+  for (let i = 0; i < n; i++) {
+    const name = r.str();
+    let twice = false;
+    if (seen) {
+      twice = seen.has(name);
+      seen.add(name);
+    } else {
+      for (let j = 0; j < i && !twice; j++) twice = attributes[j]!.name === name;
+    }
+    if (twice) r.fail(`attribute [${name}] appears twice`);
+    attributes[i] = { name, frame: r.block() };
+  }
+  return { ...head, attributes };
 }
 
-function readRecordWith<F>(r: ByteReader, frame: (r: ByteReader) => F): RecordHead & {
-  attributes: Array<{ name: string; frame: F }>;
-} {
+function readRecordHead(r: ByteReader): RecordHead {
   const id = r.str();
   if (!id) r.fail("empty session id");
   const creationTime = readTime(r, "creationTime");
@@ -104,22 +114,6 @@ function readRecordWith<F>(r: ByteReader, frame: (r: ByteReader) => F): RecordHe
     for (let n = r.count(1); n > 0; n--) roles.push(r.str());
     principal = { name, roles };
   }
-  const n = r.count(2);
-  const attributes = new Array<{ name: string; frame: F }>(n);
-  // Few attributes: a scan finds a repeated name faster than building a Set.
-  const seen = n > 16 ? new Set<string>() : null;
-  for (let i = 0; i < n; i++) {
-    const name = r.str();
-    let twice = false;
-    if (seen) {
-      twice = seen.has(name);
-      seen.add(name);
-    } else {
-      for (let j = 0; j < i && !twice; j++) twice = attributes[j]!.name === name;
-    }
-    if (twice) r.fail(`attribute [${name}] appears twice`);
-    attributes[i] = { name, frame: frame(r) };
-  }
   return {
     id,
     creationTime,
@@ -130,7 +124,6 @@ function readRecordWith<F>(r: ByteReader, frame: (r: ByteReader) => F): RecordHe
     isValid: !!(flags & FLAG_VALID),
     authType,
     principal,
-    attributes,
   };
 }
 
@@ -204,35 +197,84 @@ export function decodeSessionFile(bytes: Uint8Array): SessionRecord[] {
   return records;
 }
 
-/**
- * The manager file, decoded as decodeSessionFile does (every check), but with each attribute
- * frame left in `bytes` as a reader of its own: no typed array per attribute.
- */
-export function decodeSessionFileFrames(bytes: Uint8Array): FileRecord[] {
-  const r = open(bytes, KIND_MANAGER_FILE);
-  const records: FileRecord[] = [];
-  const frame = (r: ByteReader) => r.window(r.count(1), "");
-  for (let n = r.count(1); n > 0; n--) {
-    const inner = r.window(r.count(1), `session #${records.length + 1}`);
-    records.push(readRecordWith(inner, frame));
-    inner.end();
-  }
-  r.end();
-  return records;
+/** What readSessionFile hands over, session by session. */
+export interface SessionFileVisitor {
+  /** A session's head; its attributes follow, then endRecord. */
+  record(head: RecordHead): void;
+  /**
+   * One attribute: `frame` reads exactly its frame, and only during this call. What happens to
+   * the frame is the visitor's business: the file's structure is checked without it.
+   */
+  attribute(name: string, frame: ByteReader): void;
+  endRecord(): void;
 }
 
 /**
- * Writes the manager file one session at a time, straight into one buffer: `frame` holds the
- * attribute being written (addAttribute takes it), endRecord closes the session.
+ * The manager file in one pass, with every check decodeSessionFile makes, straight to the
+ * visitor: no record objects, one reader for all records and one for all frames, attribute
+ * names shared between sessions. A CorruptDataError can come after some records were visited;
+ * the caller then drops what it made of them. Returns the number of records.
  */
-export class SessionFileBuilder {
+export function readSessionFile(bytes: Uint8Array, visit: SessionFileVisitor): number {
+  const r = open(bytes, KIND_MANAGER_FILE);
+  const rec = r.sibling("session");
+  const frame = r.sibling();
+  const names: string[] = [];
+  // The names of the record being read, for the repeated-name check (a Set beyond 16).
+  const these: string[] = [];
+  const count = r.count(1);
+  for (let k = 1; k <= count; k++) {
+    const length = r.count(1);
+    rec.reset(r.pos, r.pos + length, k);
+    r.skip(length);
+    visit.record(readRecordHead(rec));
+    const n = rec.count(2);
+    const seen = n > 16 ? new Set<string>() : null;
+    these.length = 0;
+    for (let i = 0; i < n; i++) {
+      const name = rec.cachedStr(names);
+      let twice = false;
+      if (seen) {
+        twice = seen.has(name);
+        seen.add(name);
+      } else {
+        for (let j = 0; j < i && !twice; j++) twice = these[j] === name;
+        these.push(name);
+      }
+      if (twice) rec.fail(`attribute [${name}] appears twice`);
+      const size = rec.count(1);
+      frame.reset(rec.pos, rec.pos + size);
+      rec.skip(size);
+      visit.attribute(name, frame);
+    }
+    rec.end();
+    visit.endRecord();
+  }
+  r.end();
+  return count;
+}
+
+/** Where attribute frames are written: the manager file being built, or one record's list. */
+export interface AttributeSink {
+  /** Starts attribute `name`; its frame is written to the writer returned. */
+  beginAttribute(name: string): ByteWriter;
+  /** Ends the attribute begun last: kept when `written`, else dropped with whatever part of it was written. */
+  endAttribute(written: boolean): void;
+}
+
+/**
+ * Writes the manager file one session at a time, straight into one buffer: beginRecord with the
+ * head, each attribute (name, then its frame written in place), endRecord. A length or count is
+ * a one-byte placeholder filled in at the end (moving the bytes after it if it needs more).
+ */
+export class SessionFileBuilder implements AttributeSink {
   private readonly w = new ByteWriter(1 << 16);
-  private readonly one = new ByteWriter(256);
-  private readonly attrs = new ByteWriter(256);
+  private recordAt = -1;
+  private countAt = -1;
+  private attributeAt = -1;
+  private frameAt = -1;
   private attrCount = 0;
   private records = 0;
-  /** The frame of the attribute being written; reset it before each. */
-  readonly frame = new ByteWriter(256);
 
   constructor(private readonly count: number) {
     this.w.bytes(MAGIC);
@@ -241,22 +283,39 @@ export class SessionFileBuilder {
     this.w.varint(count);
   }
 
-  /** The current frame becomes attribute `name` of the session being written. */
-  addAttribute(name: string): void {
-    this.attrs.str(name);
-    this.attrs.blockOf(this.frame);
+  beginRecord(head: RecordHead): void {
+    const w = this.w;
+    this.recordAt = w.length;
+    w.u8(0);
+    writeRecordHead(w, head);
+    this.countAt = w.length;
+    w.u8(0);
+    this.attrCount = 0;
+  }
+
+  beginAttribute(name: string): ByteWriter {
+    const w = this.w;
+    this.attributeAt = w.length;
+    w.str(name);
+    this.frameAt = w.length;
+    w.u8(0);
+    return w;
+  }
+
+  endAttribute(written: boolean): void {
+    const w = this.w;
+    if (!written) {
+      w.truncate(this.attributeAt);
+      return;
+    }
+    w.patchVarint(this.frameAt, w.length - this.frameAt - 1);
     this.attrCount++;
   }
 
-  endRecord(head: RecordHead): void {
-    const one = this.one;
-    one.reset();
-    writeRecordHead(one, head);
-    one.varint(this.attrCount);
-    one.append(this.attrs);
-    this.w.blockOf(one);
-    this.attrs.reset();
-    this.attrCount = 0;
+  endRecord(): void {
+    const w = this.w;
+    w.patchVarint(this.countAt, this.attrCount);
+    w.patchVarint(this.recordAt, w.length - this.recordAt - 1);
     this.records++;
   }
 

@@ -231,7 +231,7 @@ export class Serializer {
     const writer = this.spare ?? new ByteWriter();
     this.spare = null;
     try {
-      new Encoder(writer, this.byProto, this).run(value);
+      this.serializeInto(writer, value);
       return writer.finish();
     } finally {
       writer.reset();
@@ -244,17 +244,24 @@ export class Serializer {
    * attribute costs more than writing it, on V8 above all). On a throw, part of it may be written.
    */
   serializeInto(writer: ByteWriter, value: unknown): void {
+    if (typeof value !== "object" || value === null) {
+      // Most attributes are a string or a number: no encoder for them.
+      writer.u8(VALUE_FORMAT_VERSION);
+      if (writePrimitive(writer, value)) return;
+      writer.truncate(writer.length - 1);
+    }
     new Encoder(writer, this.byProto, this).run(value);
   }
 
   /** Throws CorruptDataError (or its UnknownClassError) for anything that is not a valid frame. */
   deserialize(bytes: Uint8Array): unknown {
-    return new Decoder(new ByteReader(bytes), this.byName).run();
+    return this.deserializeFrom(new ByteReader(bytes));
   }
 
   /** As deserialize, reading a whole reader (a window of a larger buffer). */
   deserializeFrom(reader: ByteReader): unknown {
-    return new Decoder(reader, this.byName).run();
+    const v = readPrimitiveFrame(reader);
+    return v !== NOT_PRIMITIVE ? v : new Decoder(reader, this.byName).run();
   }
 }
 
@@ -275,6 +282,36 @@ function keySegment(key: string): string {
 
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** undefined, null, a boolean, a number or a string as its value (tag and payload); false for anything else. */
+function writePrimitive(w: ByteWriter, v: unknown): boolean {
+  switch (typeof v) {
+    case "undefined":
+      w.u8(TAG.UNDEFINED);
+      return true;
+    case "boolean":
+      w.u8(v ? TAG.TRUE : TAG.FALSE);
+      return true;
+    case "number":
+      if ((v | 0) === v && !Object.is(v, -0)) {
+        w.u8(TAG.INT);
+        w.zigzag32(v);
+      } else {
+        w.u8(TAG.FLOAT);
+        w.f64(v);
+      }
+      return true;
+    case "string":
+      w.u8(TAG.STRING);
+      w.str(v);
+      return true;
+  }
+  if (v === null) {
+    w.u8(TAG.NULL);
+    return true;
+  }
+  return false;
 }
 
 class Encoder {
@@ -312,26 +349,8 @@ class Encoder {
 
   private value(v: unknown): void {
     const w = this.w;
+    if (writePrimitive(w, v)) return;
     switch (typeof v) {
-      case "undefined":
-        w.u8(TAG.UNDEFINED);
-        return;
-      case "boolean":
-        w.u8(v ? TAG.TRUE : TAG.FALSE);
-        return;
-      case "number":
-        if ((v | 0) === v && !Object.is(v, -0)) {
-          w.u8(TAG.INT);
-          w.zigzag32(v);
-        } else {
-          w.u8(TAG.FLOAT);
-          w.f64(v);
-        }
-        return;
-      case "string":
-        w.u8(TAG.STRING);
-        w.str(v);
-        return;
       case "bigint":
         this.bigint(v);
         return;
@@ -339,10 +358,6 @@ class Encoder {
         throw new NotSerializableError("Symbol", "a symbol cannot be serialized");
       case "function":
         throw new NotSerializableError("Function", `a function (${v.name || "anonymous"}) cannot be serialized`);
-    }
-    if (v === null) {
-      w.u8(TAG.NULL);
-      return;
     }
     const o = v as object;
     const ref = this.refsMap?.get(o);
@@ -512,6 +527,51 @@ class Encoder {
     }
     this.pending.delete(o);
   }
+}
+
+const NOT_PRIMITIVE = Symbol("not a primitive frame");
+
+/**
+ * A whole frame holding undefined, null, a boolean, a number or a string, read without a
+ * Decoder; NOT_PRIMITIVE (the reader where it was) for any other frame, which the Decoder then
+ * reads, reporting whatever is wrong with it. An error here is the one the Decoder would give.
+ */
+function readPrimitiveFrame(r: ByteReader): unknown {
+  const start = r.pos;
+  if (r.remaining < 2 || r.u8() !== VALUE_FORMAT_VERSION) {
+    r.pos = start;
+    return NOT_PRIMITIVE;
+  }
+  let v: unknown;
+  switch (r.u8()) {
+    case TAG.UNDEFINED:
+      v = undefined;
+      break;
+    case TAG.NULL:
+      v = null;
+      break;
+    case TAG.FALSE:
+      v = false;
+      break;
+    case TAG.TRUE:
+      v = true;
+      break;
+    case TAG.INT:
+      v = r.zigzag32();
+      break;
+    case TAG.FLOAT:
+      v = r.f64();
+      break;
+    case TAG.STRING:
+      v = r.str();
+      break;
+    default:
+      r.pos = start;
+      return NOT_PRIMITIVE;
+  }
+  if (r.remaining === 0) return v;
+  r.pos = start;
+  return NOT_PRIMITIVE;
 }
 
 class Decoder {

@@ -12,9 +12,10 @@ import {
   type StandardManagerConfig,
   type StandardManagerOptions,
 } from "./config.ts";
-import { decodeSessionFileFrames, type FileRecord, SessionFileBuilder } from "./record.ts";
+import { readSessionFile, type RecordHead, SessionFileBuilder } from "./record.ts";
 import type { StandardSession } from "./session.ts";
 import { BobcatError } from "../util/errors.ts";
+import { CorruptDataError } from "./errors.ts";
 import { fileKind, readRegularFile, UnreadableFileError } from "../util/files.ts";
 
 export type { StandardManagerOptions };
@@ -120,24 +121,40 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
       return;
     }
     this.log.debug(`[${this.name}] Loading persisted sessions from [${file}]`);
-    let records: FileRecord[];
+    // Sessions go into the map as they are read (a repeated id is found there); if the file turns
+    // out to be damaged further on, they are taken out again, and nothing was told of them.
+    const loaded: StandardSession[] = [];
+    let session: StandardSession | null = null;
+    let head: RecordHead | null = null;
     try {
-      records = decodeSessionFileFrames(bytes);
+      readSessionFile(bytes, {
+        record: (h) => {
+          head = h;
+          if (this.sessions.has(h.id)) {
+            this.log.warn(`[${this.name}] Session [${h.id}] appears twice in [${file}]; the first copy is kept`);
+            session = null;
+          } else {
+            session = this.restoredSession(h);
+          }
+        },
+        attribute: (name, frame) => {
+          if (session) this.restoreAttribute(session, name, frame);
+        },
+        endRecord: () => {
+          if (!session) return;
+          this.restoreAuthentication(session, head!);
+          this.addSession(session);
+          loaded.push(session);
+        },
+      });
     } catch (err) {
+      // Anything else (a bug) ends the load as before: the sessions read so far stay.
+      if (!(err instanceof CorruptDataError)) throw err;
+      for (const s of loaded) this.sessions.delete(s.id);
       await this.keepAside(file, err);
       return;
     }
 
-    const loaded: StandardSession[] = [];
-    for (const record of records) {
-      if (this.sessions.has(record.id)) {
-        this.log.warn(`[${this.name}] Session [${record.id}] appears twice in [${file}]; the first copy is kept`);
-        continue;
-      }
-      const session = this.fromRecord(record);
-      this.addSession(session);
-      loaded.push(session);
-    }
     let expired = 0;
     const now = this.now();
     for (const session of loaded) {
@@ -189,7 +206,8 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
    */
   private async unload(file: string): Promise<void> {
     const now = this.now();
-    const live = [...this.sessions.values()].filter((s) => s.isValid(now));
+    const live: StandardSession[] = [];
+    for (const s of this.sessions.values()) if (s.isValid(now)) live.push(s);
     if (live.length === 0) {
       this.log.debug(`[${this.name}] No persisted sessions to unload`);
       return;

@@ -8,12 +8,13 @@ import { SessionIdGenerator } from "../../src/session/id-generator.ts";
 import { StandardManager } from "../../src/session/index.ts";
 import {
   decodeSessionFile,
-  decodeSessionFileFrames,
   encodeSessionFile,
+  readSessionFile,
   SessionFileBuilder,
   type SessionRecord,
 } from "../../src/session/record.ts";
 import { SessionStatistics } from "../../src/session/stats.ts";
+import * as zlib from "node:zlib";
 import { crc32, crc32js } from "../../src/session/wire.ts";
 import { recorder } from "./helpers.ts";
 
@@ -84,40 +85,74 @@ describe("manager file", () => {
   }));
 
   test("built session by session, it is byte for byte what the record encoder writes", () => {
-    const out = new SessionFileBuilder(records.length);
-    for (const r of records) {
-      for (const a of r.attributes) {
-        out.frame.reset();
-        out.frame.bytes(a.frame);
-        out.addAttribute(a.name);
-      }
-      out.endRecord(r);
+    // One record with more attributes than a one-byte count holds, and frames of every length class.
+    const all = [...records, {
+      ...records[1]!,
+      id: "MANY",
+      attributes: Array.from({ length: 130 }, (_, k) => ({ name: `a${k}`, frame: new Uint8Array(k * 2).fill(k) })),
+    }];
+    const out = new SessionFileBuilder(all.length);
+    for (const r of all) {
+      const { attributes, ...head } = r;
+      out.beginRecord(head);
+      attributes.forEach((a, k) => {
+        // A dropped attribute (a value that failed half-way) leaves nothing behind.
+        out.beginAttribute(`dropped${k}`).bytes(new Uint8Array(k * 3).fill(0xee));
+        out.endAttribute(false);
+        out.beginAttribute(a.name).bytes(a.frame);
+        out.endAttribute(true);
+      });
+      out.endRecord();
     }
-    expect(out.finish()).toEqual(encodeSessionFile(records));
+    expect(out.finish()).toEqual(encodeSessionFile(all));
   });
 
   test("a builder that is given fewer sessions than announced refuses to finish", () => {
     const out = new SessionFileBuilder(2);
-    out.endRecord(records[0]!);
+    const { attributes: _, ...head } = records[0]!;
+    out.beginRecord(head);
+    out.endRecord();
     expect(() => out.finish()).toThrow(/1 session record\(s\) written, 2 announced/);
   });
 
-  test("read through windows, every record and frame is what the copying decoder gives", () => {
+  test("read in one pass, every record and frame is what the copying decoder gives", () => {
     const bytes = encodeSessionFile(records);
     const copied = decodeSessionFile(bytes);
-    const windows = decodeSessionFileFrames(bytes);
-    expect(windows).toHaveLength(copied.length);
-    windows.forEach((w, i) => {
-      const { attributes, ...head } = w;
-      const { attributes: expectedAttributes, ...expectedHead } = copied[i]!;
-      expect(head).toEqual(expectedHead);
-      expect(attributes.map((a) => a.name)).toEqual(expectedAttributes.map((a) => a.name));
-      attributes.forEach((a, k) => {
-        const frame = expectedAttributes[k]!.frame;
-        expect(a.frame.remaining).toBe(frame.length);
-        expect(Uint8Array.from({ length: frame.length }, () => a.frame.u8())).toEqual(Uint8Array.from(frame));
-      });
+    const read: Array<{ head: object; attributes: Array<{ name: string; frame: Uint8Array }> }> = [];
+    const count = readSessionFile(bytes, {
+      record: (head) => read.push({ head, attributes: [] }),
+      attribute: (name, frame) => {
+        const bytes = Uint8Array.from({ length: frame.remaining }, () => frame.u8());
+        read.at(-1)!.attributes.push({ name, frame: bytes });
+      },
+      endRecord: () => {},
     });
+    expect(count).toBe(copied.length);
+    expect(read).toHaveLength(copied.length);
+    read.forEach((r, i) => {
+      const { attributes, ...head } = copied[i]!;
+      expect(r.head).toEqual(head);
+      expect(r.attributes.map((a) => a.name)).toEqual(attributes.map((a) => a.name));
+      r.attributes.forEach((a, k) => expect(a.frame).toEqual(Uint8Array.from(attributes[k]!.frame)));
+    });
+    // The repeated ASCII names are one string each, shared by every record ("naïve" is not cached).
+    const k0 = read.filter((r) => r.attributes.length > 0).map((r) => r.attributes[0]!.name);
+    expect(new Set(k0)).toEqual(new Set(["k0"]));
+  });
+
+  test("a frame the visitor leaves unread, or reads past, does not move the file reader", () => {
+    const bytes = encodeSessionFile(records);
+    const names: string[] = [];
+    readSessionFile(bytes, {
+      record: () => {},
+      attribute: (name, frame) => {
+        names.push(name);
+        if (name === "k2") frame.u8();
+        if (name === "k3") expect(() => frame.bytesOf(frame.remaining + 1)).toThrow(/more byte/);
+      },
+      endRecord: () => {},
+    });
+    expect(names).toEqual(records.flatMap((r) => r.attributes.map((a) => a.name)));
   });
 
   test("a damaged record is reported with its number, from the windowed reader too", () => {
@@ -129,15 +164,21 @@ describe("manager file", () => {
     expect(flagsAt).toBeGreaterThan(0);
     copy[flagsAt + 3 + 24 + 1] = 0xf0; // "ID1", three f64, the zigzag timeout (one byte), then the flags
     new DataView(copy.buffer).setUint32(copy.length - 4, crc32(copy.subarray(0, copy.length - 4)));
-    expect(() => decodeSessionFileFrames(copy)).toThrow(/session #2: unknown session flags 0xf0/);
+    const visit = { record: () => {}, attribute: () => {}, endRecord: () => {} };
+    expect(() => readSessionFile(copy, visit)).toThrow(/session #2: unknown session flags 0xf0 \(at byte/);
+    expect(() => decodeSessionFile(copy)).toThrow(/session #2: unknown session flags 0xf0 \(at byte/);
     expect(second.id).toBe("ID1");
   });
 });
 
-test("CRC-32: the runtime's zlib and the table agree on every size", () => {
-  for (const n of [0, 1, 255, 256, 257, 4096, 65536]) {
+test("CRC-32: zlib's, the runtime's and the sliced table agree on every size", () => {
+  for (const n of [0, 1, 7, 8, 9, 255, 256, 257, 4096, 65535, 65536, 65537, 200003]) {
     const b = crypto.getRandomValues(new Uint8Array(n));
-    expect(crc32(b)).toBe(crc32js(b));
+    const z = zlib.crc32(b) >>> 0;
+    expect(crc32js(b)).toBe(z);
+    expect(crc32(b)).toBe(z);
+    // Not at the start of its buffer, as a file's body is.
+    expect(crc32js(b.subarray(3))).toBe(zlib.crc32(b.subarray(3)) >>> 0);
   }
   expect(crc32(new TextEncoder().encode("123456789".repeat(40)))).toBe(
     crc32js(new TextEncoder().encode("123456789".repeat(40))),

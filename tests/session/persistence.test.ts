@@ -13,6 +13,7 @@ import {
   type StandardSession,
 } from "../../src/session/index.ts";
 import { encodeSessionFile } from "../../src/session/record.ts";
+import { crc32js } from "../../src/session/wire.ts";
 import { captureLogs, FakeClock, recorder, scratchDir } from "./helpers.ts";
 
 let clock: FakeClock;
@@ -247,6 +248,13 @@ describe("a corrupt or foreign file is kept aside and start continues with no se
       () => Uint8Array.of(0xac, 0xed, 0x00, 0x05, 0x73, 0x72, 0x00, 0x11),
       /Java serialization stream/,
     ],
+    ["a third session announced behind a good checksum (found after two were read)", (good) => {
+      const b = good.slice();
+      expect(b[10]).toBe(2); // the session count, after the signature, version and kind
+      b[10] = 3;
+      new DataView(b.buffer).setUint32(b.length - 4, crc32js(b.subarray(0, b.length - 4)));
+      return b;
+    }, /needs 1 more byte/],
     ["a newer format version", (good) => {
       const b = good.slice();
       b[8] = 9;
