@@ -627,7 +627,7 @@ export class Engine {
     this.metrics!.record(
       seen.host?.config.name ?? "",
       seen.context ? seen.context.path || "/" : "",
-      req.method,
+      seen.method ?? req.method,
       status,
       (performance.now() - start) / 1000,
     );
@@ -690,13 +690,16 @@ export class Engine {
     again?: Rerouted,
   ): Located | { answer: Response | Promise<Response> } {
     const target = again ? again.target : readTarget(req.url, req.headers, conn);
+    // Read once (a getter into the runtime's request on Bun and Deno), kept for the metrics.
+    const method = req.method;
+    if (seen) seen.method = method;
     // The boundary's 400s get the ErrorReportValve page of the host (the default host when the
     // Host itself is refused), as Tomcat 10.1 renders them; no context's error pages apply.
     if (!target.ok) return { answer: badRequest(req, target.reason, this.defaultHost) };
     if (target.rawPath === "*") {
       // "OPTIONS *" asks the server, not a resource (Tomcat answers it the same way).
       return {
-        answer: req.method === "OPTIONS"
+        answer: method === "OPTIONS"
           ? new Response(null, { headers: { allow: ALLOWED_METHODS } })
           : badRequest(req, '"*" is only a target for OPTIONS', this.hostOf(target)),
       };
@@ -704,7 +707,7 @@ export class Engine {
     const normalized = normalizePath(target.rawPath);
     if (!normalized.ok) return { answer: badRequest(req, normalized.reason, this.hostOf(target)) };
     // Tomcat's allowTrace=false: TRACE never reaches an application.
-    if (req.method === "TRACE") return { answer: traceNotAllowed() };
+    if (method === "TRACE") return { answer: traceNotAllowed() };
     const pathname = normalized.path;
     if (connector.hostCheck) {
       const refused = connector.hostCheck(target.host?.hostname ?? "", conn.tls);
@@ -1216,6 +1219,8 @@ interface Seen {
   ctx: RequestContext | null;
   host: HostRuntime | undefined;
   context: ContextRuntime | undefined;
+  /** req.method, as locate() read it. */
+  method?: string;
 }
 
 /** The handler of a non-ROOT context sees URLs relative to its context path, and every handler the normalised path. */

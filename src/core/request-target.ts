@@ -263,18 +263,18 @@ export function readTarget(href: string, headers: Headers, conn: ConnectionInfo)
     pathStart = href.indexOf("/", authStart);
     if (pathStart < 0) pathStart = href.length;
     origin = href.slice(0, pathStart);
-    const authority = href.slice(authStart, pathStart);
     if (hostHeader === null || hostHeader === "") {
       // Deno builds the URL from an absolute-form target, HTTP/2's :authority, or its listener address.
-      if (!conn.hostHeaders) host = parseHost(authority) ?? undefined;
-    } else if (
-      authority !== hostHeader &&
-      (authority.length !== hostHeader.length || authority.toLowerCase() !== hostHeader.toLowerCase())
-    ) {
-      // Deno: an absolute-form target's authority wins over Host; Tomcat refuses the pair when they differ.
-      const fromUrl = parseHost(authority);
-      if (!fromUrl || fromUrl.hostname !== host!.hostname) {
-        return { ok: false, reason: "the request target names another host than the Host header" };
+      if (!conn.hostHeaders) host = parseHost(href.slice(authStart, pathStart)) ?? undefined;
+    } else if (pathStart - authStart !== hostHeader.length || !href.startsWith(hostHeader, authStart)) {
+      // (Usually the URL's authority is the Host header as sent: compared in place, no slice.)
+      const authority = href.slice(authStart, pathStart);
+      if (authority.length !== hostHeader.length || authority.toLowerCase() !== hostHeader.toLowerCase()) {
+        // Deno: an absolute-form target's authority wins over Host; Tomcat refuses the pair when they differ.
+        const fromUrl = parseHost(authority);
+        if (!fromUrl || fromUrl.hostname !== host!.hostname) {
+          return { ok: false, reason: "the request target names another host than the Host header" };
+        }
       }
     }
   }

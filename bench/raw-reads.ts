@@ -1,0 +1,80 @@
+#!/usr/bin/env bun
+/**
+ * What the runtime charges for what bobcat's boundary must read from every request, without
+ * bobcat: raw Bun.serve (or Deno.serve with --runtime deno) hello-world handlers that read
+ * nothing, read `req.url` and the Host header, and read those plus `Connection`, the method and
+ * `performance.now()` twice (what the metrics take), side by side with wrk, rounds interleaved.
+ * Prints requests per server CPU-second and the ratio to the handler that reads nothing.
+ *
+ *   bun bench/raw-reads.ts [--rounds 3] [--duration 5] [--runtime bun|deno] [--plain]
+ */
+import { spawnSync } from "node:child_process";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { bin, cpuSeconds, freePort, median, option, ROOT, startServer } from "./lib.ts";
+
+const rounds = Number(option("--rounds", "3"));
+const duration = Number(option("--duration", "5"));
+const runtime = option("--runtime", "bun");
+const plain = process.argv.includes("--plain");
+const pki = join(ROOT, "tests/fixtures/pki");
+const variants = ["nothing", "url+host", "url+host+connection+method+now"];
+
+const script = join(ROOT, `bench/.raw-reads-${process.pid}.ts`);
+writeFileSync(
+  script,
+  `import { readFileSync } from "node:fs";
+const [port, variant, cert, key] = ${runtime === "deno" ? "Deno.args" : "process.argv.slice(2)"};
+const v = variant.split("+");
+const tls = cert ? { cert: readFileSync(cert, "utf8"), key: readFileSync(key, "utf8") } : {};
+const handler = (req: Request) => {
+  if (v.includes("url") && req.url.length === 0) throw new Error();
+  if (v.includes("host") && req.headers.get("host") === "") throw new Error();
+  if (v.includes("connection") && req.headers.get("connection") === "-") throw new Error();
+  if (v.includes("method") && req.method === "TRACE") throw new Error();
+  if (v.includes("now") && performance.now() > performance.now()) throw new Error();
+  return new Response("Hello, world", { headers: { "content-type": "text/plain" } });
+};
+${
+    runtime === "deno"
+      ? `Deno.serve({ port: Number(port), hostname: "127.0.0.1", ...tls, onListen() {} }, handler);`
+      : `Bun.serve({ port: Number(port), hostname: "127.0.0.1", ...(cert ? { tls } : {}), fetch: handler });`
+  }
+console.error("listening on " + port);
+`,
+);
+const tlsArgs = plain ? [] : [join(pki, "localhost-rsa.pem"), join(pki, "localhost-rsa-key.pem")];
+const servers: Array<{ name: string; port: number; pid: number; kill: () => void; perCpu: number[] }> = [];
+try {
+  for (const name of variants) {
+    const port = await freePort();
+    const cmd = runtime === "deno"
+      ? [bin("deno"), "run", "-A", script, String(port), name, ...tlsArgs]
+      : [bin("bun"), script, String(port), name, ...tlsArgs];
+    const { p } = await startServer(cmd);
+    servers.push({ name, port, pid: p.pid!, kill: () => p.kill("SIGKILL"), perCpu: [] });
+  }
+  for (let i = 0; i < rounds; i++) {
+    for (const s of servers) {
+      const url = `${plain ? "http" : "https"}://127.0.0.1:${s.port}/`;
+      spawnSync("wrk", ["-t1", "-c8", "-d1s", url]);
+      const c0 = cpuSeconds(s.pid);
+      const out = spawnSync("wrk", ["-t1", "-c32", `-d${duration}s`, url], { encoding: "utf8" }).stdout;
+      const cpu = cpuSeconds(s.pid) - c0;
+      s.perCpu.push(cpu > 0 ? Number(/(\d+) requests in/.exec(out)?.[1] ?? 0) / cpu : 0);
+    }
+  }
+} finally {
+  for (const s of servers) s.kill();
+  rmSync(script, { force: true });
+}
+console.log(`${runtime}, ${plain ? "plain HTTP" : "HTTPS"}, wrk -t1 -c32 -d${duration}s, ${rounds} interleaved rounds`);
+console.log("| handler reads | median req per server CPU-s | ratio | per round |");
+console.log("|---|---:|---:|---|");
+const base = median(servers[0]!.perCpu);
+for (const s of servers) {
+  const m = median(s.perCpu);
+  console.log(
+    `| ${s.name} | ${m.toFixed(0)} | ${(m / base).toFixed(3)} | ${s.perCpu.map((x) => x.toFixed(0)).join(" / ")} |`,
+  );
+}
