@@ -65,15 +65,18 @@ export function processTree(pid: number): number[] {
 /** User + system CPU seconds of a process and its children (--runtime node runs one). */
 export function cpuSeconds(pid: number): number {
   let sum = 0;
-  for (const p of processTree(pid)) {
-    try {
-      const f = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]!.split(" ");
-      sum += (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks
-    } catch {
-      // exited meanwhile
-    }
-  }
+  for (const p of processTree(pid)) sum += ownCpuSeconds(p);
   return sum;
+}
+
+/** CPU seconds (user + system) of process `pid` alone, without its children; 0 once it exited. */
+export function ownCpuSeconds(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks
+  } catch {
+    return 0; // exited meanwhile
+  }
 }
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -17,7 +17,7 @@ import { type ChildProcess, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bin, cpuSeconds, freePort, median, option, ROOT, startServer } from "./lib.ts";
+import { bin, cpuSeconds, freePort, median, option, ownCpuSeconds, ROOT, startServer } from "./lib.ts";
 
 const rounds = Number(option("--rounds", "3"));
 const duration = Number(option("--duration", "5"));
@@ -103,14 +103,17 @@ end
 
 function wrk(port: number, lua: string, pid: number) {
   const c0 = cpuSeconds(pid);
+  const p0 = ownCpuSeconds(pid);
   const r = spawnSync("wrk", ["-t1", "-c16", `-d${duration}s`, "-s", lua, `http://127.0.0.1:${port}/`], {
     encoding: "utf8",
   });
   const cpu = cpuSeconds(pid) - c0;
+  // The primary's own share (with workers: the supervisor, which keeps the session turns).
+  const primary = cpu > 0 ? (ownCpuSeconds(pid) - p0) / cpu : 0;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? 0);
   const total = Number(/(\d+) requests in/.exec(r.stdout)?.[1] ?? 0);
   const bad = Number(/Non-2xx or 3xx responses: (\d+)/.exec(r.stdout)?.[1] ?? 0);
-  return { rps, perCpu: cpu > 0 ? total / cpu : 0, bad: total ? bad / total : 0 };
+  return { rps, perCpu: cpu > 0 ? total / cpu : 0, bad: total ? bad / total : 0, primary };
 }
 
 const servers = { turns: await bobcat(5000), none: await bobcat(0) };
@@ -119,7 +122,7 @@ const cases = [["read, 64 sessions", "/", 64], ["read, 1 session", "/", 1], [
   "/inc",
   1,
 ]] as const;
-type M = { rps: number[]; perCpu: number[]; bad: number[] };
+type M = { rps: number[]; perCpu: number[]; bad: number[]; primary: number[] };
 const rows = new Map<string, M>();
 try {
   const luas = new Map<string, string>();
@@ -132,7 +135,8 @@ try {
       for (const [k, s] of Object.entries(servers)) {
         const key = `${k} ${name}`;
         const m = wrk(s.port, luas.get(key)!, s.p.pid!);
-        const row = rows.get(key) ?? { rps: [], perCpu: [], bad: [] };
+        const row = rows.get(key) ?? { rps: [], perCpu: [], bad: [], primary: [] };
+        row.primary.push(m.primary);
         row.rps.push(m.rps);
         row.perCpu.push(m.perCpu);
         row.bad.push(m.bad);
@@ -140,7 +144,7 @@ try {
         console.error(
           `round ${r + 1} ${key}: ${m.rps.toFixed(0)} req/s, ${m.perCpu.toFixed(0)} per CPU-s, ${
             (m.bad * 100).toFixed(1)
-          }% non-2xx`,
+          }% non-2xx, primary ${(m.primary * 100).toFixed(1)}% of the CPU`,
         );
       }
     }
@@ -155,9 +159,9 @@ console.log(
   `\nconsistency: shared, 2 workers, SQLite store, on ${runtime}; wrk -t1 -c16, ${rounds} rounds of ${duration}s (medians)`,
 );
 console.log(
-  `| case | turns: req/s | per CPU-s | non-2xx | no turns (lockWait 0): req/s | per CPU-s | non-2xx | per CPU-s turns / none |`,
+  `| case | turns: req/s | per CPU-s | non-2xx | no turns (lockWait 0): req/s | per CPU-s | non-2xx | per CPU-s turns / none | primary's CPU share (turns) |`,
 );
-console.log(`|---|---:|---:|---:|---:|---:|---:|---:|`);
+console.log(`|---|---:|---:|---:|---:|---:|---:|---:|---:|`);
 for (const [name] of cases) {
   const a = rows.get(`turns ${name}`)!;
   const b = rows.get(`none ${name}`)!;
@@ -165,6 +169,8 @@ for (const [name] of cases) {
   console.log(
     `| ${name} | ${median(a.rps).toFixed(0)} | ${median(a.perCpu).toFixed(0)} | ${pct(a.bad)} | ${
       median(b.rps).toFixed(0)
-    } | ${median(b.perCpu).toFixed(0)} | ${pct(b.bad)} | ${(median(a.perCpu) / median(b.perCpu)).toFixed(2)}× |`,
+    } | ${median(b.perCpu).toFixed(0)} | ${pct(b.bad)} | ${(median(a.perCpu) / median(b.perCpu)).toFixed(2)}× | ${
+      pct(a.primary)
+    } |`,
   );
 }
