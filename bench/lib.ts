@@ -69,6 +69,31 @@ export function cpuSeconds(pid: number): number {
   return sum;
 }
 
+/**
+ * Times the threads of `pid` and its descendants went to sleep waiting (voluntary context
+ * switches, from /proc/<pid>/task/<tid>/status): each is a wake-up to pay for later.
+ */
+export function sleeps(pid: number): number {
+  let sum = 0;
+  for (const p of processTree(pid)) {
+    let tasks: string[] = [];
+    try {
+      tasks = readdirSync(`/proc/${p}/task`);
+    } catch {
+      continue; // exited meanwhile
+    }
+    for (const t of tasks) {
+      try {
+        const m = /\nvoluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${p}/task/${t}/status`, "utf8"));
+        sum += Number(m?.[1] ?? 0);
+      } catch {
+        // exited meanwhile
+      }
+    }
+  }
+  return sum;
+}
+
 /** CPU seconds (user + system) of process `pid` alone, without its children; 0 once it exited. */
 export function ownCpuSeconds(pid: number): number {
   try {
