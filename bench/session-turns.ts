@@ -11,7 +11,10 @@
  *   all of them take turns).
  * Prints req/s, requests per server CPU-second and the non-2xx answers (503 refusals).
  *
- *   bun bench/session-turns.ts [--rounds 3] [--duration 5] [--runtime bun|deno]
+ * With `--against <another checkout>`, a third server runs that checkout's bobcat with turns in
+ * the same interleaved rounds (a before/after comparison measured side by side).
+ *
+ *   bun bench/session-turns.ts [--rounds 3] [--duration 5] [--runtime bun|deno] [--against <dir>]
  */
 import { type ChildProcess, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -23,6 +26,7 @@ const rounds = Number(option("--rounds", "3"));
 const duration = Number(option("--duration", "5"));
 const runtime = option("--runtime", "bun");
 const workers = Number(option("--workers", "2"));
+const against = option("--against", "");
 
 if (spawnSync("wrk", ["--version"]).error) {
   console.error("wrk is needed: apt-get install wrk");
@@ -39,9 +43,9 @@ writeFileSync(
 } };\n`,
 );
 
-async function bobcat(wait: number): Promise<{ p: ChildProcess; port: number }> {
+async function bobcat(wait: number, root = ROOT): Promise<{ p: ChildProcess; port: number }> {
   const port = await freePort();
-  const dir = join(work, `w${wait}`);
+  const dir = join(work, `w${wait}${root === ROOT ? "" : "-against"}`);
   mkdirSync(join(dir, "work"), { recursive: true });
   const file = join(dir, "server.yaml");
   writeFileSync(
@@ -70,7 +74,7 @@ server:
                   store: { className: DataSourceStore, dataSourceName: jdbc/sessions }
 `,
   );
-  const cli = join(ROOT, "src/cli/main.ts");
+  const cli = join(root, "src/cli/main.ts");
   const cmd = runtime === "deno"
     ? [bin("deno"), "run", "-A", "--quiet", `--config=${join(ROOT, "deno.json")}`, cli, "run", "--config", file]
     : [bin("bun"), cli, "run", "--config", file];
@@ -116,7 +120,8 @@ function wrk(port: number, lua: string, pid: number) {
   return { rps, perCpu: cpu > 0 ? total / cpu : 0, bad: total ? bad / total : 0, primary };
 }
 
-const servers = { turns: await bobcat(5000), none: await bobcat(0) };
+const servers: Record<string, { p: ChildProcess; port: number }> = { turns: await bobcat(5000), none: await bobcat(0) };
+if (against) servers.against = await bobcat(5000, against);
 const cases = [["read, 64 sessions", "/", 64], ["read, 1 session", "/", 1], [
   "increment, 1 session",
   "/inc",
@@ -158,8 +163,10 @@ try {
 console.log(
   `\nconsistency: shared, 2 workers, SQLite store, on ${runtime}; wrk -t1 -c16, ${rounds} rounds of ${duration}s (medians)`,
 );
+// Each round's servers ran one after the other: the ratio within a round sees the same machine load.
+const ratio = (a: number[], b: number[]) => median(a.map((x, i) => x / b[i]!));
 console.log(
-  `| case | turns: req/s | per CPU-s | non-2xx | no turns (lockWait 0): req/s | per CPU-s | non-2xx | per CPU-s turns / none | primary's CPU share (turns) |`,
+  `| case | turns: req/s | per CPU-s | non-2xx | no turns (lockWait 0): req/s | per CPU-s | non-2xx | per CPU-s turns / none (median of rounds) | primary's CPU share (turns) |`,
 );
 console.log(`|---|---:|---:|---:|---:|---:|---:|---:|---:|`);
 for (const [name] of cases) {
@@ -169,8 +176,25 @@ for (const [name] of cases) {
   console.log(
     `| ${name} | ${median(a.rps).toFixed(0)} | ${median(a.perCpu).toFixed(0)} | ${pct(a.bad)} | ${
       median(b.rps).toFixed(0)
-    } | ${median(b.perCpu).toFixed(0)} | ${pct(b.bad)} | ${(median(a.perCpu) / median(b.perCpu)).toFixed(2)}× | ${
+    } | ${median(b.perCpu).toFixed(0)} | ${pct(b.bad)} | ${ratio(a.perCpu, b.perCpu).toFixed(2)}× | ${
       pct(a.primary)
     } |`,
   );
+}
+if (against) {
+  console.log(`\nagainst ${against} (turns there too), same rounds:`);
+  console.log(
+    `| case | there: req/s | per CPU-s | non-2xx | there / none | here / there (per CPU-s, median of rounds) |`,
+  );
+  console.log(`|---|---:|---:|---:|---:|---:|`);
+  for (const [name] of cases) {
+    const a = rows.get(`turns ${name}`)!;
+    const b = rows.get(`none ${name}`)!;
+    const c = rows.get(`against ${name}`)!;
+    console.log(
+      `| ${name} | ${median(c.rps).toFixed(0)} | ${median(c.perCpu).toFixed(0)} | ${
+        (median(c.bad) * 100).toFixed(1)
+      }% | ${ratio(c.perCpu, b.perCpu).toFixed(2)}× | ${ratio(a.perCpu, c.perCpu).toFixed(2)}× |`,
+    );
+  }
 }
