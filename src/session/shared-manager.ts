@@ -341,14 +341,14 @@ export class SharedManager extends ManagerBase<PersistentManagerConfig> {
     if (turn.done) return;
     turn.done = true;
     if (turn.timer !== undefined) clearTimeout(turn.timer);
-    if (!turn.exclusive) return;
-    const line = this.lines.get(turn.id);
-    if (!line || line.holder !== turn) return;
     if (turn.release) {
       // Given back to the primary before the next request here asks again: behind other workers' waits.
       turn.release();
       turn.release = undefined;
     }
+    if (!turn.exclusive) return;
+    const line = this.lines.get(turn.id);
+    if (!line || line.holder !== turn) return;
     const next = line.waiters.shift();
     if (!turn.leased || this.state === "stopped") {
       if (next) {
