@@ -65,15 +65,43 @@ export function processTree(pid: number): number[] {
 /** User + system CPU seconds of a process and its children (--runtime node runs one). */
 export function cpuSeconds(pid: number): number {
   let sum = 0;
+  for (const p of processTree(pid)) sum += ownCpuSeconds(p);
+  return sum;
+}
+
+/**
+ * Times the threads of `pid` and its descendants went to sleep waiting (voluntary context
+ * switches, from /proc/<pid>/task/<tid>/status): each is a wake-up to pay for later.
+ */
+export function sleeps(pid: number): number {
+  let sum = 0;
   for (const p of processTree(pid)) {
+    let tasks: string[] = [];
     try {
-      const f = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]!.split(" ");
-      sum += (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks
+      tasks = readdirSync(`/proc/${p}/task`);
     } catch {
-      // exited meanwhile
+      continue; // exited meanwhile
+    }
+    for (const t of tasks) {
+      try {
+        const m = /\nvoluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${p}/task/${t}/status`, "utf8"));
+        sum += Number(m?.[1] ?? 0);
+      } catch {
+        // exited meanwhile
+      }
     }
   }
   return sum;
+}
+
+/** CPU seconds (user + system) of process `pid` alone, without its children; 0 once it exited. */
+export function ownCpuSeconds(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks
+  } catch {
+    return 0; // exited meanwhile
+  }
 }
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -11,18 +11,22 @@
  *   all of them take turns).
  * Prints req/s, requests per server CPU-second and the non-2xx answers (503 refusals).
  *
- *   bun bench/session-turns.ts [--rounds 3] [--duration 5] [--runtime bun|deno]
+ * With `--against <another checkout>`, a third server runs that checkout's bobcat with turns in
+ * the same interleaved rounds (a before/after comparison measured side by side).
+ *
+ *   bun bench/session-turns.ts [--rounds 3] [--duration 5] [--runtime bun|deno] [--against <dir>]
  */
 import { type ChildProcess, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bin, cpuSeconds, freePort, median, option, ROOT, startServer } from "./lib.ts";
+import { bin, cpuSeconds, freePort, median, option, ownCpuSeconds, ROOT, startServer } from "./lib.ts";
 
 const rounds = Number(option("--rounds", "3"));
 const duration = Number(option("--duration", "5"));
 const runtime = option("--runtime", "bun");
 const workers = Number(option("--workers", "2"));
+const against = option("--against", "");
 
 if (spawnSync("wrk", ["--version"]).error) {
   console.error("wrk is needed: apt-get install wrk");
@@ -39,9 +43,9 @@ writeFileSync(
 } };\n`,
 );
 
-async function bobcat(wait: number): Promise<{ p: ChildProcess; port: number }> {
+async function bobcat(wait: number, root = ROOT): Promise<{ p: ChildProcess; port: number }> {
   const port = await freePort();
-  const dir = join(work, `w${wait}`);
+  const dir = join(work, `w${wait}${root === ROOT ? "" : "-against"}`);
   mkdirSync(join(dir, "work"), { recursive: true });
   const file = join(dir, "server.yaml");
   writeFileSync(
@@ -70,7 +74,7 @@ server:
                   store: { className: DataSourceStore, dataSourceName: jdbc/sessions }
 `,
   );
-  const cli = join(ROOT, "src/cli/main.ts");
+  const cli = join(root, "src/cli/main.ts");
   const cmd = runtime === "deno"
     ? [bin("deno"), "run", "-A", "--quiet", `--config=${join(ROOT, "deno.json")}`, cli, "run", "--config", file]
     : [bin("bun"), cli, "run", "--config", file];
@@ -103,23 +107,27 @@ end
 
 function wrk(port: number, lua: string, pid: number) {
   const c0 = cpuSeconds(pid);
+  const p0 = ownCpuSeconds(pid);
   const r = spawnSync("wrk", ["-t1", "-c16", `-d${duration}s`, "-s", lua, `http://127.0.0.1:${port}/`], {
     encoding: "utf8",
   });
   const cpu = cpuSeconds(pid) - c0;
+  // The primary's own share (with workers: the supervisor, which keeps the session turns).
+  const primary = cpu > 0 ? (ownCpuSeconds(pid) - p0) / cpu : 0;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? 0);
   const total = Number(/(\d+) requests in/.exec(r.stdout)?.[1] ?? 0);
   const bad = Number(/Non-2xx or 3xx responses: (\d+)/.exec(r.stdout)?.[1] ?? 0);
-  return { rps, perCpu: cpu > 0 ? total / cpu : 0, bad: total ? bad / total : 0 };
+  return { rps, perCpu: cpu > 0 ? total / cpu : 0, bad: total ? bad / total : 0, primary };
 }
 
-const servers = { turns: await bobcat(5000), none: await bobcat(0) };
+const servers: Record<string, { p: ChildProcess; port: number }> = { turns: await bobcat(5000), none: await bobcat(0) };
+if (against) servers.against = await bobcat(5000, against);
 const cases = [["read, 64 sessions", "/", 64], ["read, 1 session", "/", 1], [
   "increment, 1 session",
   "/inc",
   1,
 ]] as const;
-type M = { rps: number[]; perCpu: number[]; bad: number[] };
+type M = { rps: number[]; perCpu: number[]; bad: number[]; primary: number[] };
 const rows = new Map<string, M>();
 try {
   const luas = new Map<string, string>();
@@ -132,7 +140,8 @@ try {
       for (const [k, s] of Object.entries(servers)) {
         const key = `${k} ${name}`;
         const m = wrk(s.port, luas.get(key)!, s.p.pid!);
-        const row = rows.get(key) ?? { rps: [], perCpu: [], bad: [] };
+        const row = rows.get(key) ?? { rps: [], perCpu: [], bad: [], primary: [] };
+        row.primary.push(m.primary);
         row.rps.push(m.rps);
         row.perCpu.push(m.perCpu);
         row.bad.push(m.bad);
@@ -140,7 +149,7 @@ try {
         console.error(
           `round ${r + 1} ${key}: ${m.rps.toFixed(0)} req/s, ${m.perCpu.toFixed(0)} per CPU-s, ${
             (m.bad * 100).toFixed(1)
-          }% non-2xx`,
+          }% non-2xx, primary ${(m.primary * 100).toFixed(1)}% of the CPU`,
         );
       }
     }
@@ -154,10 +163,12 @@ try {
 console.log(
   `\nconsistency: shared, 2 workers, SQLite store, on ${runtime}; wrk -t1 -c16, ${rounds} rounds of ${duration}s (medians)`,
 );
+// Each round's servers ran one after the other: the ratio within a round sees the same machine load.
+const ratio = (a: number[], b: number[]) => median(a.map((x, i) => x / b[i]!));
 console.log(
-  `| case | turns: req/s | per CPU-s | non-2xx | no turns (lockWait 0): req/s | per CPU-s | non-2xx | per CPU-s turns / none |`,
+  `| case | turns: req/s | per CPU-s | non-2xx | no turns (lockWait 0): req/s | per CPU-s | non-2xx | per CPU-s turns / none (median of rounds) | primary's CPU share (turns) |`,
 );
-console.log(`|---|---:|---:|---:|---:|---:|---:|---:|`);
+console.log(`|---|---:|---:|---:|---:|---:|---:|---:|---:|`);
 for (const [name] of cases) {
   const a = rows.get(`turns ${name}`)!;
   const b = rows.get(`none ${name}`)!;
@@ -165,6 +176,25 @@ for (const [name] of cases) {
   console.log(
     `| ${name} | ${median(a.rps).toFixed(0)} | ${median(a.perCpu).toFixed(0)} | ${pct(a.bad)} | ${
       median(b.rps).toFixed(0)
-    } | ${median(b.perCpu).toFixed(0)} | ${pct(b.bad)} | ${(median(a.perCpu) / median(b.perCpu)).toFixed(2)}× |`,
+    } | ${median(b.perCpu).toFixed(0)} | ${pct(b.bad)} | ${ratio(a.perCpu, b.perCpu).toFixed(2)}× | ${
+      pct(a.primary)
+    } |`,
   );
+}
+if (against) {
+  console.log(`\nagainst ${against} (turns there too), same rounds:`);
+  console.log(
+    `| case | there: req/s | per CPU-s | non-2xx | there / none | here / there (per CPU-s, median of rounds) |`,
+  );
+  console.log(`|---|---:|---:|---:|---:|---:|`);
+  for (const [name] of cases) {
+    const a = rows.get(`turns ${name}`)!;
+    const b = rows.get(`none ${name}`)!;
+    const c = rows.get(`against ${name}`)!;
+    console.log(
+      `| ${name} | ${median(c.rps).toFixed(0)} | ${median(c.perCpu).toFixed(0)} | ${
+        (median(c.bad) * 100).toFixed(1)
+      }% | ${ratio(c.perCpu, b.perCpu).toFixed(2)}× | ${ratio(a.perCpu, c.perCpu).toFixed(2)}× |`,
+    );
+  }
 }

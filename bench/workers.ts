@@ -13,7 +13,7 @@ import { type ChildProcess, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bin, cpuSeconds, freePort, median, option, ROOT, startServer } from "./lib.ts";
+import { bin, cpuSeconds, freePort, median, option, ownCpuSeconds, ROOT, sleeps, startServer } from "./lib.ts";
 
 const rounds = Number(option("--rounds", "3"));
 const duration = Number(option("--duration", "8"));
@@ -30,11 +30,16 @@ if (spawnSync("wrk", ["--version"]).error) {
 function wrk(url: string, pid: number) {
   spawnSync("wrk", ["-t1", "-c8", "-d2s", url]); // warm-up
   const c0 = cpuSeconds(pid);
+  const p0 = ownCpuSeconds(pid);
+  const s0 = sleeps(pid);
   const r = spawnSync("wrk", ["-t1", `-c${connections}`, `-d${duration}s`, url], { encoding: "utf8" });
   const cpu = cpuSeconds(pid) - c0;
+  // The primary's own share (with workers: the supervisor, which keeps the session turns).
+  const primary = cpu > 0 ? (ownCpuSeconds(pid) - p0) / cpu : 0;
+  const slept = sleeps(pid) - s0;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? 0);
   const total = Number(/(\d+) requests in/.exec(r.stdout)?.[1] ?? 0);
-  return { rps, perCpu: cpu > 0 ? total / cpu : 0 };
+  return { rps, perCpu: cpu > 0 ? total / cpu : 0, primary, sleeps: total ? slept / total : 0 };
 }
 
 const work = mkdtempSync(join(tmpdir(), "bobcat-bench-workers-"));
@@ -89,9 +94,9 @@ const two = await bobcat(2).catch((e) => {
   rmSync(work, { recursive: true, force: true });
   throw e;
 });
-const rows: Record<string, { rps: number[]; perCpu: number[] }> = {
-  "1 worker": { rps: [], perCpu: [] },
-  "2 workers": { rps: [], perCpu: [] },
+const rows: Record<string, { rps: number[]; perCpu: number[]; primary: number[]; sleeps: number[] }> = {
+  "1 worker": { rps: [], perCpu: [], primary: [], sleeps: [] },
+  "2 workers": { rps: [], perCpu: [], primary: [], sleeps: [] },
 };
 try {
   for (let r = 0; r < rounds; r++) {
@@ -99,7 +104,13 @@ try {
       const m = wrk(s.url, s.p.pid!);
       rows[name]!.rps.push(m.rps);
       rows[name]!.perCpu.push(m.perCpu);
-      console.error(`round ${r + 1} ${name}: ${m.rps.toFixed(0)} req/s, ${m.perCpu.toFixed(0)} req per CPU-s`);
+      rows[name]!.primary.push(m.primary);
+      rows[name]!.sleeps.push(m.sleeps);
+      console.error(
+        `round ${r + 1} ${name}: ${m.rps.toFixed(0)} req/s, ${m.perCpu.toFixed(0)} req per CPU-s${
+          name === "2 workers" ? `, primary ${(m.primary * 100).toFixed(1)}% of the CPU` : ""
+        }`,
+      );
     }
   }
 } finally {
@@ -122,4 +133,12 @@ console.log(`| workers: 1 | ${a.rps.toFixed(0)} | ${a.perCpu.toFixed(0)} |`);
 console.log(`| workers: 2 | ${b.rps.toFixed(0)} | ${b.perCpu.toFixed(0)} |`);
 console.log(
   `| 2 / 1 | ${(b.rps / a.rps).toFixed(2)}× | ${(b.perCpu / a.perCpu).toFixed(2)}× (goal ≥ 0.9) |`,
+);
+console.log(`\nthe primary's share of the 2-worker CPU: ${(median(rows["2 workers"]!.primary) * 100).toFixed(1)}%`);
+// Where the rest goes: a worker with half the load empties its queue more often, goes to sleep in
+// the poll and pays for the wake-up (system time, cold caches).
+console.log(
+  `sleeps (voluntary context switches) per request: 1 worker ${
+    median(rows["1 worker"]!.sleeps).toFixed(3)
+  }, 2 workers ${median(rows["2 workers"]!.sleeps).toFixed(3)}`,
 );

@@ -19,6 +19,8 @@ import { createTableSql, initStoreTable } from "../session/stores/index.ts";
 import type { AcmeService } from "../acme/service.ts";
 import { certificateRows, formatRows, type ServedHost } from "../acme/inventory.ts";
 import { acmeService, describeRequest, servedHosts } from "./acme.ts";
+import { useSessionTurns } from "../session/turns.ts";
+import { workerTurns } from "../runtime/worker-turns.ts";
 import { markWorkerLogs, WORKER, workerCount, workerProblems, workerStarted } from "../runtime/worker-env.ts";
 
 /**
@@ -42,6 +44,8 @@ export async function startFromConfig(
     return await (await import("../runtime/workers.ts")).runPrimary(config, workers);
   }
   markWorkerLogs();
+  // A worker's sessions take turns with the other workers' through the primary.
+  if (WORKER !== undefined) useSessionTurns(workerTurns());
   const server = new BobcatServer(config, { reloadConfig });
   // The handlers are installed before start: a SIGTERM that arrives once the first connector
   // listens (or while the rest start) must stop gracefully, not kill the process by default.

@@ -1024,7 +1024,7 @@ export const PersistentManagerDef = {
         "bobcat: sticky = the instance holding a session owns it, the store is its backup (jvmRoute + JvmRouteBinderValve for failover); shared = the store holds every session, any instance serves any request, writes are conditional on the version read and merge per attribute (DataSourceStore on PostgreSQL/MySQL, or RedisStore).",
     },
     sessionLockWait: int(
-      "bobcat (consistency shared): most milliseconds a request waits for the earlier requests of the same session to finish (on this instance, and on the other worker processes through a lease in an SQLite store), and most a request holds its session that way; past it the request goes ahead on what it read and its write stays conditional (0: no waiting).",
+      "bobcat (consistency shared): most milliseconds a request waits for the earlier requests of the same session to finish (on this instance, and on the other worker processes through turns the primary keeps), and most a request holds its session that way; past it the request goes ahead on what it read and its write stays conditional (0: no waiting).",
       5000,
       { min: 0 },
     ),

@@ -1,9 +1,10 @@
 /**
  * A child process that must not outlive its parent. The parent (the npm launcher, or bobcat
  * starting Node for `--runtime node`) passes the read end of a pipe as an extra file
- * descriptor and names it in BOBCAT_PARENT_FD; it never writes to it. When the parent exits for
+ * descriptor and names it in BOBCAT_PARENT_FD. When the parent exits for
  * any reason, SIGKILL included, the kernel closes the write end and the child reads end-of-file:
- * the child then stops as on SIGTERM, so no orphan keeps serving or holds a port.
+ * the child then stops as on SIGTERM, so no orphan keeps serving or holds a port. A worker's
+ * primary also talks over it, both ways, one line per message (ready, reloads, session turns).
  *
  * The descriptor is a socket pair when Node, Bun or Deno started the child.
  */
@@ -32,6 +33,18 @@ export function tellParent(line: string): boolean {
   }
 }
 
+let lineListener: ((line: string) => void) | undefined;
+
+/** Whether a parent listens on the descriptor (tellParent can reach it). */
+export function hasParent(): boolean {
+  return send !== undefined;
+}
+
+/** Where the lines the parent writes go (one listener; the primary writes only to its workers). */
+export function onParentLine(listener: (line: string) => void): void {
+  lineListener = listener;
+}
+
 /** What to do when the parent is gone (default: exit with status 1). */
 export function whenParentExits(action: () => void): void {
   onParentExit = action;
@@ -51,7 +64,11 @@ export function watchParent(): void {
     // fs cannot read an inherited descriptor, its node:net can (as Node's can).
     if (RUNTIME === "bun") {
       stream = createReadStream("", { fd });
-      send = (line) => void writeSync(fd, line);
+      send = (line) => {
+        // All of it: a short write (a full socket buffer) goes on from where it stopped.
+        const bytes = Buffer.from(line, "latin1");
+        for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off);
+      };
     } else {
       const { Socket } = process.getBuiltinModule("node:net");
       const socket = new Socket({ fd, readable: true, writable: true });
@@ -71,8 +88,19 @@ export function watchParent(): void {
   stream.on("end", parentGone);
   stream.on("close", parentGone);
   stream.on("error", parentGone);
-  // Anything the parent writes is ignored; reading keeps the end-of-file observable.
-  stream.on("data", () => {});
+  // Lines the parent writes go to onParentLine's listener (a primary's answers about session
+  // turns); reading also keeps the end-of-file observable.
+  let buffered = "";
+  stream.on("data", (chunk: Buffer | string) => {
+    if (!lineListener) return;
+    buffered += typeof chunk === "string" ? chunk : chunk.toString("latin1");
+    let nl: number;
+    while ((nl = buffered.indexOf("\n")) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      lineListener(line);
+    }
+  });
   // The watch alone must not keep a finished command (check, version) running.
   (stream as { unref?: () => void }).unref?.();
 }

@@ -15,6 +15,8 @@
  *   worker still running 10 s after that is killed; status 0 when every worker stopped cleanly;
  * - SIGHUP reaches every worker (each reloads its TLS material and logs it under its number), and
  *   so does a reload from the manager app (the worker that got it asks the primary to tell the others).
+ * - requests of one session on different workers take turns (consistency: shared,
+ *   sessionLockWait): the primary keeps the turns (turns.ts), and a worker that exits loses its own.
  * A worker knows it is one from BOBCAT_WORKER (its number, 1..N); it watches the primary through
  * the descriptor of parent-watch.ts (so it stops if the primary dies, even by SIGKILL) and says
  * "ready" back over it once it listens.
@@ -30,6 +32,7 @@ import { configureLogging, logger } from "../util/log.ts";
 import { RUNTIME } from "../util/runtime.ts";
 import { listenError } from "./listener.ts";
 import { PARENT_FD_ENV, whenParentExits } from "./parent-watch.ts";
+import { TurnService } from "./turns.ts";
 import { WORKER_ENV, workerProblems } from "./worker-env.ts";
 
 const log = logger("workers");
@@ -105,6 +108,10 @@ interface Slot {
   timer?: ReturnType<typeof setTimeout>;
   /** A SIGHUP came while the worker was starting (before its handlers were there): sent once it is ready. */
   reloadPending?: boolean;
+  /** This start of the worker, as the session turns name it (a restarted worker is another one). */
+  run: number;
+  /** Writes one line to the worker. */
+  tell?: (line: string) => void;
 }
 
 const FIRST_DELAY_MS = 100;
@@ -142,13 +149,29 @@ export async function runPrimary(config: BobcatConfig, n: number): Promise<numbe
   );
   const slots: Slot[] = Array.from(
     { length: n },
-    (_, i) => ({ index: i + 1, ready: false, failures: 0, delayMs: FIRST_DELAY_MS, readyAt: 0 }),
+    (_, i) => ({ index: i + 1, ready: false, failures: 0, delayMs: FIRST_DELAY_MS, readyAt: 0, run: 0 }),
   );
+  // Session turns across the workers: the requests of one session take turns here.
+  const byRun = new Map<number, Slot>();
+  const turns = new TurnService((run, line) => byRun.get(run)?.tell?.(line));
+  let runs = 0;
   let stopping = false;
   let status = 0;
   let allReady = false;
-  let finish!: (code: number) => void;
-  const done = new Promise<number>((r) => finish = r);
+  let end!: (code: number) => void;
+  const done = new Promise<number>((r) => end = r);
+  let finished = false;
+  const finish = (code: number) => {
+    if (finished) return;
+    finished = true;
+    const c = turns.counts;
+    if (c.granted || c.refused) {
+      log.info(
+        `session turns: ${c.granted} granted, ${c.refused} went ahead without one (waited sessionLockWait), ${c.expired} held past sessionLockWait`,
+      );
+    }
+    end(code);
+  };
   const alive = () => slots.filter((s) => s.child);
 
   let stopSignal: NodeJS.Signals | undefined;
@@ -182,14 +205,32 @@ export async function runPrimary(config: BobcatConfig, n: number): Promise<numbe
     });
     slot.child = child;
     slot.pid = child.pid;
-    const channel = child.stdio[3] as NodeJS.ReadableStream | null;
+    const run = slot.run = ++runs;
+    byRun.set(run, slot);
+    const channel = child.stdio[3] as NodeJS.ReadWriteStream | null;
+    // The lines of one turn of the event loop go out in one write (the answers to a chunk of asks).
+    let outbox = "";
+    const flush = () => {
+      const text = outbox;
+      outbox = "";
+      try {
+        if (slot.child === child) channel?.write(text);
+      } catch {
+        // gone: its exit releases what it held
+      }
+    };
+    slot.tell = (line) => {
+      if (!outbox) queueMicrotask(flush);
+      outbox += `${line}\n`;
+    };
     let buffered = "";
     channel?.on("data", (chunk: Buffer | string) => {
-      buffered += chunk.toString();
+      buffered += typeof chunk === "string" ? chunk : chunk.toString("latin1");
       let nl: number;
       while ((nl = buffered.indexOf("\n")) >= 0) {
-        const line = buffered.slice(0, nl).trim();
+        const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
+        if (turns.message(run, line)) continue;
         if (line === "reload-others") {
           log.info(`worker ${slot.index} reloads its TLS certificates (manager app): passing SIGHUP to the others`);
           for (const s of slots) {
@@ -218,6 +259,13 @@ export async function runPrimary(config: BobcatConfig, n: number): Promise<numbe
     child.on("error", (e) => log.error(`worker ${slot.index}: cannot start ${command[0]}: ${e.message}`));
     child.on("exit", (code, signal) => {
       slot.child = undefined;
+      slot.tell = undefined;
+      // No session stays locked by a worker that is gone.
+      byRun.delete(run);
+      const held = turns.gone(run);
+      if (held) {
+        log.info(`worker ${slot.index} (pid ${slot.pid}) held ${held} session turn(s): passed on to the next in line`);
+      }
       const how = signal ? `by ${signal}` : `with status ${code}`;
       if (stopping) {
         // A worker still starting has no handler for the signal yet: ended by it, it stopped cleanly.

@@ -18,9 +18,11 @@
  * - stored sessions that time out are expired (sessionDestroyed fires) by exactly one instance.
  * - requests of one session take turns (`sessionLockWait`, default 5 s): on one instance a request
  *   that names a session waits until the earlier ones of that session have finished their writes,
- *   and across instances the store's lease (SQLite: worker processes) does the same, handed
- *   instance to instance in the order they queued (one place), so read-modify-write of one
- *   attribute by concurrent requests loses nothing and conflicts with nothing;
+ *   and across instances the same happens in the order they queued: between worker processes
+ *   the primary keeps the turns (runtime/turns.ts: one message asks, one answers, one gives the
+ *   turn back, and a worker that dies loses its turns); between separate servers sharing an
+ *   SQLite file the store's lease, handed instance to instance (one place). So read-modify-write
+ *   of one attribute by concurrent requests loses nothing and conflicts with nothing;
  * - a turn lasts at most sessionLockWait, and no request waits longer than that for one: past it
  *   (a long poll holding the session, a lost instance) the request goes ahead on what it read,
  *   and the write rules above apply: the later change of the same attribute is refused (worker
@@ -39,6 +41,7 @@ import { type AttributeFrame, decodeSessionData, encodeSessionData, type Session
 import type { StandardSession } from "./session.ts";
 import type { StoreCounters, StoreStatus, VersionedStore, VersionedWrite } from "./stores/versioned.ts";
 import { meterStore, VERSIONED_STORE_OPS } from "./stores/metered.ts";
+import { processTurns, type SessionTurns } from "./turns.ts";
 
 /** What a request's session was when it was read: the base its changes are computed against. */
 interface Base {
@@ -66,6 +69,8 @@ interface Turn {
   exclusive: boolean;
   /** It holds the store's lease (handed on with the turn while no other instance waits). */
   leased: boolean;
+  /** In a worker process: gives the primary's turn back (see runtime/turns.ts). */
+  release?: () => void;
   done: boolean;
   timer?: ReturnType<typeof setTimeout>;
 }
@@ -120,6 +125,8 @@ export class SharedManager extends ManagerBase<PersistentManagerConfig> {
   private readonly lines = new Map<string, Line>();
   private readonly turns = new WeakMap<StandardSession, Turn>();
   private readonly lockWait: number;
+  /** In a worker process, the turns the primary keeps across the workers (instead of the store's lease). */
+  private across: SessionTurns | null = null;
   /** This instance, as the store's leases name it. */
   private readonly owner = `${globalThis.process?.pid ?? 0}:${crypto.randomUUID()}`;
   private conflictsResolved = 0;
@@ -164,6 +171,7 @@ export class SharedManager extends ManagerBase<PersistentManagerConfig> {
   }
 
   protected async startInternal(): Promise<void> {
+    this.across = processTurns();
     const store = meterStore(await this.loadStore(), VERSIONED_STORE_OPS);
     store.setManager(this);
     this.storeRef = store;
@@ -242,7 +250,13 @@ export class SharedManager extends ManagerBase<PersistentManagerConfig> {
   private async lookup(id: string, turn: Turn): Promise<StandardSession | null> {
     // The turn may have come after a stop began.
     if (this.state !== "started") return null;
-    if (turn.exclusive && !turn.leased && this.store.lock) {
+    if (turn.exclusive && !turn.leased && this.across) {
+      // One message to the primary, one answer: no store round trip for the turn.
+      const release = await this.across.acquire(`${this.name} ${id}`, this.lockWait);
+      if (release && turn.done) release();
+      else if (release) turn.release = release;
+      if (this.state !== "started") return null;
+    } else if (turn.exclusive && !turn.leased && this.store.lock) {
       turn.leased = await this.lease(id, turn);
       if (turn.leased && turn.done) {
         // The turn ran out while the lease came: it is not this request's to keep.
@@ -327,6 +341,11 @@ export class SharedManager extends ManagerBase<PersistentManagerConfig> {
     if (turn.done) return;
     turn.done = true;
     if (turn.timer !== undefined) clearTimeout(turn.timer);
+    if (turn.release) {
+      // Given back to the primary before the next request here asks again: behind other workers' waits.
+      turn.release();
+      turn.release = undefined;
+    }
     if (!turn.exclusive) return;
     const line = this.lines.get(turn.id);
     if (!line || line.holder !== turn) return;

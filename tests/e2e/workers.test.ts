@@ -34,6 +34,12 @@ export default {
       s.setAttribute("n", n);
       return Response.json({ pid: process.pid, n });
     }
+    if (url.pathname === "/die") {
+      // Dies while this request holds the session's turn.
+      ctx.getSession(false);
+      process.kill(process.pid, "SIGKILL");
+      return new Response("unreachable");
+    }
     if (url.pathname === "/get") {
       const s = ctx.getSession(false);
       return Response.json({ pid: process.pid, n: s ? s.getAttribute("n") ?? 0 : null });
@@ -74,6 +80,7 @@ ${
     manager ??
       `                  className: PersistentManager
                   consistency: shared
+                  sessionLockWait: 600000
                   store: { className: DataSourceStore, dataSourceName: jdbc/sessions }`
   }
               - path: /manager
@@ -215,8 +222,8 @@ for (const runtime of RUNTIMES) {
 
           // 8 clients increment one attribute of one session at once, on fresh connections spread
           // over both workers: requests of a session take turns (on a worker, and across workers
-          // through the store's lease), so none is refused and each increment sees the one before.
-          // A 503 would need one request to wait sessionLockWait (5 s) for its turn.
+          // through the primary), so none is refused and each increment sees the one before.
+          // A 503 would need one request to wait sessionLockWait for its turn.
           const refused: string[] = [];
           const seen: number[] = [];
           const servedBy = new Set<number>();
@@ -283,6 +290,28 @@ for (const runtime of RUNTIMES) {
           // The session survived the worker (it lives in the store).
           expect(JSON.parse((await get(http, "/get", cookie)).body).n).toBe(acked);
 
+          // A worker killed while a request holds the session's turn: the primary passes the turn
+          // on at once. With sessionLockWait 600 s, a turn left held would keep the next requests
+          // waiting past their 10-s timeout.
+          const heldBefore = (s.output().match(/held 1 session turn\(s\): passed on/g) ?? []).length;
+          const readyBefore = s.output().match(/\[workers\] worker \d \(pid \d+\) ready/g)!.length;
+          await get(http, "/die", cookie).then(() => {}, () => {});
+          expect(
+            await waitFor(() => (s.output().match(/held 1 session turn\(s\): passed on/g) ?? []).length > heldBefore),
+          ).toBe(true);
+          for (let i = 0; i < 6; i++) {
+            const r = await get(http, "/inc", cookie);
+            expect(r.status).toBe(200);
+            expect(JSON.parse(r.body).n).toBe(++acked);
+          }
+          // The killed worker is back before the stop below.
+          expect(
+            await waitFor(
+              () => s.output().match(/\[workers\] worker \d \(pid \d+\) ready/g)!.length > readyBefore,
+              600,
+            ),
+          ).toBe(true);
+
           // SIGTERM stops every worker, then the primary, with status 0.
           const all = [...readyWorkers(s.output()).values()];
           const code = await s.stop("SIGTERM");
@@ -291,6 +320,8 @@ for (const runtime of RUNTIMES) {
           expect(await waitFor(() => all.every((p) => !alive(p)), 100)).toBe(true);
           expect(s.output()).toMatch(/\[worker 1\] \[connector\] bobcat stopped/);
           expect(s.output()).toMatch(/\[worker 2\] \[connector\] bobcat stopped/);
+          // The turns were the primary's (one message asks, one answers), not a store lease.
+          expect(s.output()).toMatch(/\[workers\] session turns: [1-9]\d* granted/);
         } finally {
           if (!stopped) {
             for (const p of readyWorkers(s.output()).values()) if (alive(p)) process.kill(p, "SIGKILL");

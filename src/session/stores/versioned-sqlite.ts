@@ -9,7 +9,9 @@
  * Leases (lock/relock/unlock) live in a second file next to it (`<file>-lease`, on a connection
  * of its own) with `synchronous = NORMAL`: a lease is taken and given up on every request of
  * a session, must not wait for the fsync of the session writes (synchronous FULL) nor hold their
- * write lock, and is worth nothing after a crash (it expires).
+ * write lock, and is worth nothing after a crash (it expires). They serve separate servers
+ * sharing the file; the worker processes of one server take turns through their primary instead
+ * (runtime/turns.ts), which costs no write per request.
  *
  * The file is bobcat's own (embedded), so start-up creates the table, the version column and the
  * expiry index when they are missing. A file on a network file system is not supported (SQLite's
