@@ -121,7 +121,7 @@ const rows: Row[] = [
     label: `${Runtime} node-compat, mTLS required`,
     clientCerts: true,
     env: { BOBCAT_BACKEND: "node-compat" },
-    expect: /node:http2 compatibility/,
+    expect: /node-compat back-end/,
   },
   ...(baseline
     ? [{
@@ -129,7 +129,7 @@ const rows: Row[] = [
       label: `${Runtime} node-compat, mTLS required (${baseline})`,
       clientCerts: true,
       env: { BOBCAT_BACKEND: "node-compat" },
-      expect: /node:http2 compatibility/,
+      expect: /node-compat back-end|node:http2 compatibility/,
       root: baseline,
     }]
     : []),

@@ -155,7 +155,7 @@ for (const runtime of RUNTIMES) {
         });
         try {
           // Bun.serve cannot answer acme-tls/1: the plan puts the connector on node-compat.
-          expect(s.output()).toContain("node:http2 compatibility back-end");
+          expect(s.output()).toContain("node-compat back-end");
           expect(s.output()).toMatch(/alpn\.test: ACME .*; challenges: tls-alpn-01 \(.*tls-alpn-01 on /);
           if (!(await waitFor(() => s.output().includes("certificate obtained")))) {
             throw new Error(s.output() + pebble.log().slice(-3000));
