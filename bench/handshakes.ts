@@ -181,7 +181,7 @@ const allPaths: Path[] = [
   {
     id: "bun-compat",
     label: "bobcat Bun node-compat",
-    expect: /node:http2 compatibility/,
+    expect: /node-compat back-end/,
     cmd: (port) => bunCmd(config("bun-compat", port, compat, "hello.ts")),
   },
   {
@@ -193,7 +193,7 @@ const allPaths: Path[] = [
   {
     id: "deno-compat",
     label: "bobcat Deno node-compat",
-    expect: /node:http2 compatibility/,
+    expect: /node-compat back-end/,
     cmd: (port) => denoCmd(config("deno-compat", port, compat, "hello.ts")),
   },
   {

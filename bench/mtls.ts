@@ -5,7 +5,9 @@
  *
  *   bobcat native, no client certificates | bobcat Bun native, mTLS (Bun.serve requestCert; Bun
  *   only: Deno.serve cannot ask for client certificates) | bobcat node-compat, mTLS (what a
- *   connector whose handlers need the certificate runs on) | the same from another checkout
+ *   connector whose handlers need the certificate runs on; the label names its node server:
+ *   node:https on Deno for this HTTP/1.1-only connector, node:http2 on Bun) | the same from
+ *   another checkout
  *
  *   bun bench/mtls.ts [--runtime bun|deno] [--baseline DIR] [--rounds 3] [--duration 5] [--connections 32]
  *
@@ -121,7 +123,7 @@ const rows: Row[] = [
     label: `${Runtime} node-compat, mTLS required`,
     clientCerts: true,
     env: { BOBCAT_BACKEND: "node-compat" },
-    expect: /node:http2 compatibility/,
+    expect: /node-compat back-end/,
   },
   ...(baseline
     ? [{
@@ -129,7 +131,7 @@ const rows: Row[] = [
       label: `${Runtime} node-compat, mTLS required (${baseline})`,
       clientCerts: true,
       env: { BOBCAT_BACKEND: "node-compat" },
-      expect: /node:http2 compatibility/,
+      expect: /node-compat back-end|node:http2 compatibility/,
       root: baseline,
     }]
     : []),
@@ -159,11 +161,14 @@ try {
     const { p, line } = await startServer(cmd, /listening on https/);
     for (const k of Object.keys(row.env ?? {})) if (saved[k] === undefined) delete process.env[k];
     if (!row.expect.test(line)) throw new Error(`${row.label}: unexpected back-end: ${line}`);
+    const server = / on (node:[\w+ :]+?);/.exec(line)?.[1];
+    if (server) row.label += ` (${server})`;
     running.push({ row, port, p });
     results.set(row.id, []);
   }
   for (let round = 0; round < rounds; round++) {
-    for (const s of running) {
+    // Every other round in reverse order, so that no row is always measured last.
+    for (const s of round % 2 ? [...running].reverse() : running) {
       const c0 = cpuSeconds(s.p.pid!);
       const t0 = performance.now();
       const r = spawnSync(

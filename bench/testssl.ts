@@ -364,7 +364,7 @@ const allScans: Scan[] = [
     title: "default config + maxConnections: 1000, on Bun",
     runtime: "bun",
     hsts: false,
-    expect: /node:http2 compatibility/,
+    expect: /node-compat back-end/,
     config: (dir) => variant(dir, /maxThreads: 150/, ["maxConnections: 1000"]),
   },
   {
@@ -372,7 +372,7 @@ const allScans: Scan[] = [
     title: "default config + maxConnections: 1000, on Deno",
     runtime: "deno",
     hsts: false,
-    expect: /node:http2 compatibility/,
+    expect: /node-compat back-end/,
     config: (dir) => variant(dir, /maxThreads: 150/, ["maxConnections: 1000"]),
   },
   {

@@ -1,15 +1,17 @@
 /**
- * The node-compatibility back-end: `node:http` for plain connectors and `node:http2`
- * `createSecureServer({ allowHTTP1: true })` for TLS — not `node:https`, which on Bun loses the
- * TLS surface. It runs on Bun, Deno and Node and is the one that sees the TLS socket
- * (SNI callbacks, peer certificates, protocol and cipher, connection counts).
+ * The node-compatibility back-end: `node:http` for plain connectors; for TLS `node:https` on
+ * Deno and Node when the connector is HTTP/1.1 only, else `node:http2`
+ * `createSecureServer({ allowHTTP1: true })` (see compatServer: Bun's node:https loses the TLS
+ * surface). It runs on Bun, Deno and Node and is the one that sees the TLS socket (SNI
+ * callbacks, peer certificates, protocol and cipher, connection counts).
  */
 import { createServer as createHttpServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import { createSecureServer, type Http2ServerRequest } from "node:http2";
 import { createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
 import { createServer as createNetServer, type Socket } from "node:net";
 import { logger } from "../util/log.ts";
-import { type BackendOptions, type Listener, listenError, wantsHttp2 } from "./listener.ts";
+import { type BackendOptions, compatServer, type Listener, listenError, wantsHttp2 } from "./listener.ts";
 import type { TlsHost } from "./tls-material.ts";
 import { checkClient, verifiedChain } from "./client-auth.ts";
 import { tlsInfoOf } from "./tls-info.ts";
@@ -80,7 +82,10 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
     if (g) res.once("close", gate.busy(g));
     void serve(req, res, tls ? "https" : "http", pipeline.handle, config.connectionTimeout);
   };
-  let server: ReturnType<typeof createHttpServer> | ReturnType<typeof createSecureServer>;
+  let server:
+    | ReturnType<typeof createHttpServer>
+    | ReturnType<typeof createHttpsServer>
+    | ReturnType<typeof createSecureServer>;
   /** Current TLS material by SNI host; replaced as a whole by a reload. */
   let contexts = new Map<string, SecureContext>();
   let hosts = new Map<string, TlsHost>();
@@ -101,27 +106,27 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
     install(tls);
     const modes = new Set(tls.hosts.map((h) => h.config.certificateVerification));
     const requestCert = tls.hosts.some((h) => h.config.certificateVerification !== "none");
-    server = createSecureServer(
-      {
-        allowHTTP1: true,
-        ...serverSecureOptions(tls),
-        requestCert,
-        // With one mode for every host the TLS stack refuses a missing or untrusted certificate
-        // in the handshake itself; mixed modes are enforced right after it, per SNI host.
-        rejectUnauthorized: modes.size === 1 && modes.has("required"),
-        SNICallback: (servername, cb) =>
-          cb(null, acmeAlpn?.context(servername) ?? sniLookup(contexts, fallback!, servername)),
-        // node:http2 always offers h2; without Http2Protocol only http/1.1 is agreed, as Tomcat does.
-        ...(acmeAlpn
-          ? {
-            ALPNCallback: (o: { servername?: string; protocols: string[] }) =>
-              acmeAlpn.protocol(o, (p) => wantsHttp2(config) && p.includes("h2") ? "h2" : "http/1.1"),
-          }
-          : wantsHttp2(config)
-          ? {}
-          : { ALPNCallback: () => "http/1.1" }),
-      } as Parameters<typeof createSecureServer>[0],
-    );
+    const options = {
+      ...serverSecureOptions(tls),
+      requestCert,
+      // With one mode for every host the TLS stack refuses a missing or untrusted certificate
+      // in the handshake itself; mixed modes are enforced right after it, per SNI host.
+      rejectUnauthorized: modes.size === 1 && modes.has("required"),
+      SNICallback: (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) =>
+        cb(null, acmeAlpn?.context(servername) ?? sniLookup(contexts, fallback!, servername)),
+      // node:http2 always offers h2; without Http2Protocol only http/1.1 is agreed, as Tomcat does.
+      ...(acmeAlpn
+        ? {
+          ALPNCallback: (o: { servername?: string; protocols: string[] }) =>
+            acmeAlpn.protocol(o, (p) => wantsHttp2(config) && p.includes("h2") ? "h2" : "http/1.1"),
+        }
+        : wantsHttp2(config)
+        ? {}
+        : { ALPNCallback: () => "http/1.1" }),
+    };
+    server = compatServer(config, RUNTIME) === "node:https"
+      ? createHttpsServer(options as Parameters<typeof createHttpsServer>[0])
+      : createSecureServer({ allowHTTP1: true, ...options } as Parameters<typeof createSecureServer>[0]);
     if (acmeAlpn) server.on("secureConnection", (s: TLSSocket) => s.alpnProtocol === "acme-tls/1" && s.end());
     server.on(
       "tlsClientError",

@@ -13,6 +13,23 @@ import { x509 } from "../tls/keystore/x509.ts";
 const INFO = Symbol("bobcat.tlsInfo");
 type Tagged = TLSSocket & { [INFO]?: TlsInfo };
 
+/**
+ * Parsed certificates by SHA-256 fingerprint: every connection of the same client (and every
+ * client under the same CA) presents the same DER, parsed once. Bounded: cleared when full.
+ */
+const parsed = new Map<string, X509Certificate>();
+const PARSED_MAX = 1024;
+
+function parsedCert(fingerprint: string, raw: Uint8Array): X509Certificate {
+  let c = parsed.get(fingerprint);
+  if (!c) {
+    if (parsed.size >= PARSED_MAX) parsed.clear();
+    c = new x509.X509Certificate(new Uint8Array(raw));
+    parsed.set(fingerprint, c);
+  }
+  return c;
+}
+
 /** Leaf first, as getPeerCertificate(true) links them; empty when the client sent none. */
 export function peerChain(socket: TLSSocket): X509Certificate[] {
   const out: X509Certificate[] = [];
@@ -22,7 +39,7 @@ export function peerChain(socket: TLSSocket): X509Certificate[] {
   const seen = new Set<string>();
   while (c && c.raw && !seen.has(c.fingerprint256)) {
     seen.add(c.fingerprint256);
-    out.push(new x509.X509Certificate(new Uint8Array(c.raw)));
+    out.push(c.fingerprint256 ? parsedCert(c.fingerprint256, c.raw) : new x509.X509Certificate(new Uint8Array(c.raw)));
     c = c.issuerCertificate as typeof c;
   }
   return out;

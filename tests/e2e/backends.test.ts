@@ -86,7 +86,7 @@ describe("SNI with several SSLHostConfigs", () => {
         expect(log).toContain(
           runtime === "bun"
             ? "native Bun.serve"
-            : "node:http2 compatibility back-end, because the native one cannot do: several SSLHostConfigs chosen by SNI",
+            : "node-compat back-end, because the native one cannot do: several SSLHostConfigs chosen by SNI",
         );
         const www = await sClient(port, ["-servername", "www.localhost"]);
         expect(keyBits(www)).toBe("256");
@@ -107,7 +107,7 @@ describe("protocol limits", () => {
         runtime,
         `            - protocols: "+TLSv1.3"\n              certificates:\n                - ${rsa}`,
         async (port, log) => {
-          if (runtime === "deno") expect(log).toContain("node:http2 compatibility back-end");
+          if (runtime === "deno") expect(log).toContain("node-compat back-end");
           expect(await sClient(port, ["-tls1_3"])).toContain("Verify return code: 0 (ok)");
           expect(await sClient(port, ["-tls1_2"])).toContain("Cipher is (NONE)");
         },

@@ -338,7 +338,7 @@ describe("connector limits", () => {
     });
     try {
       expect(s.output()).toContain(
-        "node:http2 compatibility back-end, because the native one cannot do: maxConnections",
+        "node-compat back-end, because the native one cannot do: maxConnections",
       );
       const results = await Promise.allSettled(
         Array.from({ length: 4 }, () => fetch(`http://127.0.0.1:${http}/`, { keepalive: false }).then((r) => r.status)),

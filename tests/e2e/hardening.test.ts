@@ -242,7 +242,7 @@ for (const runtime of RUNTIMES) {
         expect(s.output()).toContain(
           backend === "native"
             ? `native ${runtime === "bun" ? "Bun.serve" : "Deno HTTP server"}`
-            : "node:http2 compatibility back-end",
+            : "node-compat back-end",
         );
       });
       afterAll(async () => {

@@ -148,9 +148,9 @@ const SHORT: Backend[] = [
     label: "deno node-compat (TLS)",
     runtime: "deno",
     hostConfig: '              protocols: "+TLSv1.3"',
-    expect: "node:http2 compatibility back-end",
+    expect: "node-compat back-end",
   },
-  { label: "node", runtime: "bun", args: ["--runtime", "node"], expect: "node:http2 (the only back-end on Node)" },
+  { label: "node", runtime: "bun", args: ["--runtime", "node"], expect: "node-compat back-end (the only one on Node)" },
 ];
 
 describe("connectionTimeout closes silent, slow and idle connections", () => {
@@ -226,7 +226,7 @@ const COUNTED: Backend[] = [
     label: "deno node-compat (TLS)",
     runtime: "deno",
     hostConfig: '              protocols: "+TLSv1.3"',
-    expect: "node:http2 compatibility back-end",
+    expect: "node-compat back-end",
   },
 ];
 
@@ -277,14 +277,14 @@ const BODY: Backend[] = [
     label: "bun node-compat",
     runtime: "bun",
     connector: "          maxConnections: 100",
-    expect: "node:http2 compatibility back-end",
+    expect: "node-compat back-end",
   },
   { label: "deno native", runtime: "deno", expect: "native Deno HTTP server" },
   {
     label: "deno node-compat (TLS)",
     runtime: "deno",
     hostConfig: '              protocols: "+TLSv1.3"',
-    expect: "node:http2 compatibility back-end",
+    expect: "node-compat back-end",
   },
 ];
 

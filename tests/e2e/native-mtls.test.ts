@@ -133,7 +133,7 @@ describe("client certificates on the native Bun.serve back-end", () => {
       (p) => config(p, required("_default_", "client-ca.pem"), ""),
     );
     try {
-      expect(compat.s.output()).toContain("node:http2 compatibility back-end, because the native one cannot do:");
+      expect(compat.s.output()).toContain("node-compat back-end, because the native one cannot do:");
       expect(compat.s.output()).toContain("the client certificate chain passed to handlers");
       const r = await curl(compat.port, "localhost", "alice", { path: "/peers" });
       expect(r.code).toBe("200");
@@ -219,7 +219,7 @@ describe("client certificates on the native Bun.serve back-end", () => {
 test("deno: a required client-certificate connector stays on node-compat (Deno.serve ignores requestCert and ca)", async () => {
   const { s, port } = await start("deno", (p) => config(p, required("_default_", "client-ca.pem")));
   try {
-    expect(s.output()).toContain("node:http2 compatibility back-end, because the native one cannot do:");
+    expect(s.output()).toContain("node-compat back-end, because the native one cannot do:");
     expect((await curl(port, "localhost", "alice")).code).toBe("200");
     expect((await curl(port, "localhost")).code).toBe("000");
     expect((await curl(port, "localhost", "eve")).code).toBe("000");

@@ -181,7 +181,7 @@ beforeAll(async () => {
       });
       const label = `${runtime} ${compat ? "node-compat" : "native"}`;
       const expected = compat
-        ? "node:http2 compatibility back-end"
+        ? "node-compat back-end"
         : runtime === "bun"
         ? "native Bun.serve"
         : "native Deno HTTP server";

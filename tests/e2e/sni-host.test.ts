@@ -224,7 +224,7 @@ for (const runtime of RUNTIMES) {
     });
 
     test("the legitimate paths work: right SNI + trusted certificate is the realm user; no-certificate host serves without one", async () => {
-      expect(s.output()).toContain("node:http2 compatibility back-end");
+      expect(s.output()).toContain("node-compat back-end");
       const admin = await curl(port, "www.localhost", ["--cert", alice.cert, "--key", alice.key]);
       expect(admin.code).toBe("200");
       const ok = await run([
@@ -370,7 +370,7 @@ describe("SSLHostConfigs that differ only in protocols", () => {
       const port = await freePort();
       const s = await startBobcat({ runtime, base, files: { "app.ts": APP }, config: cfg(port) });
       try {
-        expect(s.output()).toContain("node:http2 compatibility back-end, because the native one cannot do:");
+        expect(s.output()).toContain("node-compat back-end, because the native one cannot do:");
         if (runtime === "bun") {
           expect(s.output()).toContain(
             "SSLHostConfigs that differ in client-certificate, trust, protocol or cipher settings",

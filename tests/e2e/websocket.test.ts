@@ -200,7 +200,7 @@ for (const { runtime, backend } of COMBOS) {
 
     test("the start-up line names the back-end (Deno: why not native)", () => {
       const line = srv.output().split("\n").find((l) => l.includes("listening on"))!;
-      expect(line).toContain(backend === "native" ? "native Bun.serve" : "node:http2 compatibility back-end");
+      expect(line).toContain(backend === "native" ? "native Bun.serve" : "node-compat back-end");
       if (runtime === "deno") expect(line).toContain("closes upgraded connections");
     });
 

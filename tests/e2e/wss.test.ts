@@ -131,10 +131,10 @@ ws.onclose = (e) => { got.push("close " + e.code); done(); };
 
 const COMBOS: Array<{ runtime: Runtime; mode: Mode; env?: Record<string, string>; backend: string }> = [
   { runtime: "bun", mode: "server-only", backend: "native Bun.serve" },
-  { runtime: "bun", mode: "server-only", env: { BOBCAT_BACKEND: "node-compat" }, backend: "node:http2 compatibility" },
-  { runtime: "deno", mode: "server-only", backend: "node:http2 compatibility" },
-  { runtime: "bun", mode: "client-certs", backend: "node:http2 compatibility" },
-  { runtime: "deno", mode: "client-certs", backend: "node:http2 compatibility" },
+  { runtime: "bun", mode: "server-only", env: { BOBCAT_BACKEND: "node-compat" }, backend: "node-compat back-end" },
+  { runtime: "deno", mode: "server-only", backend: "node-compat back-end" },
+  { runtime: "bun", mode: "client-certs", backend: "node-compat back-end" },
+  { runtime: "deno", mode: "client-certs", backend: "node-compat back-end" },
   { runtime: "bun", mode: "client-certs-native", backend: "native Bun.serve" },
 ];
 
