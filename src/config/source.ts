@@ -3,10 +3,8 @@
  * (`["server","services",0,"connectors",1,"port"]`) back to a line and column, so every
  * validation error can point at the place in the user's file.
  */
-import { parse as parseToml, TomlError } from "smol-toml";
-import { BobcatError } from "../util/errors.ts";
 
-import type { ParsedSource, PathSeg, Position } from "./source-types.ts";
+import type { ParsedSource } from "./source-types.ts";
 export type { ParsedSource, PathSeg, Position } from "./source-types.ts";
 
 export function detectFormat(file: string, text: string): "yaml" | "toml" {
@@ -19,7 +17,7 @@ export function detectFormat(file: string, text: string): "yaml" | "toml" {
 }
 
 export function parseSource(file: string, text: string): ParsedSource {
-  return detectFormat(file, text) === "toml" ? parseTomlSource(file, text) : parseYamlSource(file, text);
+  return detectFormat(file, text) === "toml" ? tomlReader().parseTomlSource(file, text) : parseYamlSource(file, text);
 }
 
 type FullYaml = typeof import("./source-yaml.ts");
@@ -33,6 +31,23 @@ let fullYaml: FullYaml | undefined;
  */
 export function useYamlReader(reader: FullYaml): void {
   fullYaml = reader;
+}
+
+type TomlReader = typeof import("./source-toml.ts");
+let toml: TomlReader | undefined;
+
+/** The TOML reader (smol-toml), handed in where modules cannot be loaded synchronously, like the yaml reader. */
+export function useTomlReader(reader: TomlReader): void {
+  toml = reader;
+}
+
+function tomlReader(): TomlReader {
+  if (toml) return toml;
+  if (BUN_YAML === undefined) {
+    throw new Error("bobcat: the TOML reader was not loaded (import src/config/yaml-reader.ts first)");
+  }
+  toml = require("./source-toml.ts") as TomlReader;
+  return toml;
 }
 
 export const NEEDS_YAML_READER = BUN_YAML === undefined;
@@ -196,73 +211,4 @@ function flowKeyCount(value: string): number | undefined {
     } else entry += c;
   }
   return stack.length === 0 ? count : undefined;
-}
-
-/**
- * smol-toml gives no positions, so the locator re-reads the text: it tracks the current
- * `[table]` / `[[array]]` header and records where each `key =` line sits. Inline tables fall
- * back to the line of the key that holds them.
- */
-function parseTomlSource(file: string, text: string): ParsedSource {
-  let data: unknown;
-  try {
-    data = parseToml(text);
-  } catch (e) {
-    if (e instanceof TomlError) {
-      throw new BobcatError("config.syntax", `TOML syntax error: ${e.message.split("\n")[0]}`, {
-        where: { file, line: e.line, column: e.column },
-        fix: "correct the TOML syntax at this position",
-      });
-    }
-    throw e;
-  }
-  const positions = new Map<string, Position>();
-  const arrayCounts = new Map<string, number>();
-  let table: PathSeg[] = [];
-  const lines = text.split(/\r?\n/);
-  const keyPath = (raw: string): string[] =>
-    raw.split(".").map((s) => s.trim().replace(/^"(.*)"$/, "$1").replace(/^'(.*)'$/, "$1"));
-  lines.forEach((line, idx) => {
-    const header = /^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?/.exec(line);
-    if (header) {
-      const segs = keyPath(header[2]!);
-      // Resolve array-of-table indices of the parents: `[[a.b]]` under the current `[[a]]`.
-      const resolved: PathSeg[] = [];
-      for (let i = 0; i < segs.length; i++) {
-        resolved.push(segs[i]!);
-        const k = JSON.stringify(resolved);
-        const isLast = i === segs.length - 1;
-        if (isLast && header[1] === "[[") {
-          const n = (arrayCounts.get(k) ?? -1) + 1;
-          arrayCounts.set(k, n);
-          // A new array element resets the counts of arrays nested in the previous one.
-          for (const key of [...arrayCounts.keys()]) if (key.startsWith(k.slice(0, -1) + ",")) arrayCounts.delete(key);
-          positions.set(JSON.stringify([...resolved]), { line: idx + 1, column: 1 });
-          resolved.push(n);
-        } else if (!isLast && arrayCounts.has(k)) {
-          resolved.push(arrayCounts.get(k)!);
-        }
-      }
-      table = resolved;
-      positions.set(JSON.stringify(table), { line: idx + 1, column: 1 });
-      return;
-    }
-    const kv = /^(\s*)([A-Za-z0-9_\-."' ]+?)\s*=/.exec(line);
-    if (kv) {
-      const p = [...table, ...keyPath(kv[2]!)];
-      positions.set(JSON.stringify(p), { line: idx + 1, column: kv[1]!.length + 1 });
-    }
-  });
-  return {
-    file,
-    format: "toml",
-    data,
-    locate(path) {
-      for (let n = path.length; n >= 0; n--) {
-        const p = positions.get(JSON.stringify(path.slice(0, n)));
-        if (p) return p;
-      }
-      return undefined;
-    },
-  };
 }
