@@ -8,14 +8,13 @@ import { loadHandler } from "../core/handlers.ts";
 import { Engine } from "../core/engine.ts";
 import { StandardManager } from "../session/standard-manager.ts";
 import { locateError, sourceOf } from "../config/validate.ts";
-import { SERVER_PLATFORM } from "../runtime/server-platform.ts";
+import { contextsOf, loadSessionStores, SERVER_PLATFORM } from "../runtime/server-platform.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { configureLogging, logger } from "../util/log.ts";
 import { whenParentExits } from "../runtime/parent-watch.ts";
 import { printError } from "./errors.ts";
 import { globalDataSources } from "../runtime/server.ts";
 import { createDataSources, type DataSources, lookupDataSource } from "../datasource/index.ts";
-import { createTableSql, initStoreTable } from "../session/stores/index.ts";
 import type { AcmeService } from "../acme/service.ts";
 import { certificateRows, formatRows, type ServedHost } from "../acme/inventory.ts";
 import { acmeService, describeRequest, servedHosts } from "./acme.ts";
@@ -130,6 +129,7 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
       acme = undefined;
       collect(e);
     }
+    await loadSessionStores(contextsOf(config)).catch(collect);
     for (const service of config.server.services) {
       for (const c of service.connectors) {
         try {
@@ -219,6 +219,7 @@ export async function storeInit(config: BobcatConfig, print: boolean): Promise<n
   configureLogging(config.logging);
   const global = globalDataSources(config);
   let found = 0;
+  const { createTableSql, initStoreTable } = await import("../session/stores/index.ts");
   try {
     for (const service of config.server.services) {
       for (const host of service.engine.hosts) {

@@ -5,7 +5,6 @@
  * Errors from config and TLS are printed as `file:line:col: path: message` with a fix, never as
  * a stack trace.
  */
-import { stringify } from "yaml";
 import { loadServerConfig } from "../config/catalina.ts";
 import { redactSecrets } from "../config/redact.ts";
 import type { BobcatConfig } from "../config/model.ts";
@@ -162,7 +161,7 @@ async function configCommand(def: ConfigCommand, argv: string[], explicit: boole
     case "check": {
       const config = await load();
       const ok = await checkConfig(config);
-      if (ok) console.log(stringify(redactSecrets(config)));
+      if (ok) console.log((await import("yaml")).stringify(redactSecrets(config)));
       return ok ? 0 : 1;
     }
     case "store":

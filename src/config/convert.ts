@@ -5,8 +5,8 @@
  * `# not converted:` comment in the output and a warning, so nothing disappears unseen.
  */
 import { basename, dirname, resolve } from "node:path";
-import { xmlParser } from "./xml-parser.ts";
-import { Document, type Node as YamlNode, Pair, Scalar, YAMLMap, YAMLSeq } from "yaml";
+import { xmlParser, yamlWriter } from "./xml-parser.ts";
+import type { Document, Node as YamlNode, Scalar, YAMLMap } from "yaml";
 import type { AttrDef, ChildDef, ElementDef } from "./schema-types.ts";
 import { ALL_ELEMENTS, Certificate, Context, namesJavaClasses, Server } from "./schema.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
@@ -279,7 +279,7 @@ class OutMap {
 }
 
 function render(top: OutMap, header: string[]): string {
-  const doc = new Document();
+  const doc = new (yamlWriter().Document)();
   doc.contents = toNode(doc, top) as YAMLMap;
   doc.commentBefore = commentText(header) ?? null;
   return doc.toString({ lineWidth: 0 });
@@ -288,6 +288,7 @@ function render(top: OutMap, header: string[]): string {
 const commentText = (lines: string[]) => (lines.length ? lines.map((l) => ` ${l}`).join("\n") : undefined);
 
 function toNode(doc: Document, v: Value): YamlNode {
+  const { Pair, Scalar, YAMLMap, YAMLSeq } = yamlWriter();
   if (v instanceof OutMap) {
     const map = new YAMLMap();
     for (const e of v.entries) {

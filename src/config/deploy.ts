@@ -18,12 +18,11 @@ import {
   statSync,
 } from "node:fs";
 import { basename, isAbsolute, join, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { convertContextXml } from "./convert.ts";
 import { applyWebXml, mergeWebXml, parseWebXml, type WebXml } from "./webxml.ts";
 import { BobcatError, BobcatErrors, type Where } from "../util/errors.ts";
 import { fromJavaRegex } from "./proxy-defaults.ts";
-import type { PathSeg } from "./source.ts";
+import { parseYamlText, type PathSeg } from "./source.ts";
 
 export interface DeployOptions {
   /** Apply conf/context.xml to every context (when bobcat runs a server.xml itself). */
@@ -384,7 +383,7 @@ function applyDefaults(ctx: Record<string, unknown>, defaults: Record<string, un
 function readContextYaml(file: string, appDir: string): Record<string, unknown> {
   let data: unknown;
   try {
-    data = parseYaml(readFileSync(file, "utf8"));
+    data = parseYamlText(readFileSync(file, "utf8"));
   } catch (e) {
     throw new BobcatError("deploy.contextYaml", `cannot parse ${file}: ${(e as Error).message}`, {
       where: { file },

@@ -2,6 +2,7 @@
 import { dirname, resolve } from "node:path";
 import type { BobcatConfig } from "./model.ts";
 import { loadConfigText, type LoadOptions } from "./load.ts";
+import "./yaml-reader.ts";
 import { BobcatError } from "../util/errors.ts";
 import { MAX_CONFIG_FILE_BYTES, readRegularTextFile, UnreadableFileError } from "../util/files.ts";
 

@@ -3,22 +3,9 @@
  * (`["server","services",0,"connectors",1,"port"]`) back to a line and column, so every
  * validation error can point at the place in the user's file.
  */
-import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node as YamlNode, parseDocument, visit } from "yaml";
-import { parse as parseToml, TomlError } from "smol-toml";
-import { BobcatError } from "../util/errors.ts";
 
-export type PathSeg = string | number;
-export interface Position {
-  line: number;
-  column: number;
-}
-export interface ParsedSource {
-  file: string;
-  format: "yaml" | "toml";
-  data: unknown;
-  /** Position of the value at `path` (or of its key when `key` is true); nearest ancestor if unknown. */
-  locate(path: PathSeg[], key?: boolean): Position | undefined;
-}
+import type { ParsedSource } from "./source-types.ts";
+export type { ParsedSource, PathSeg, Position } from "./source-types.ts";
 
 export function detectFormat(file: string, text: string): "yaml" | "toml" {
   if (/\.toml$/i.test(file)) return "toml";
@@ -30,163 +17,198 @@ export function detectFormat(file: string, text: string): "yaml" | "toml" {
 }
 
 export function parseSource(file: string, text: string): ParsedSource {
-  return detectFormat(file, text) === "toml" ? parseTomlSource(file, text) : parseYamlSource(file, text);
+  return detectFormat(file, text) === "toml" ? tomlReader().parseTomlSource(file, text) : parseYamlSource(file, text);
 }
 
-function parseYamlSource(file: string, text: string): ParsedSource {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0]!;
-    const pos = lineCounter.linePos(e.pos[0]);
-    throw new BobcatError("config.syntax", `YAML syntax error: ${e.message.split("\n")[0]}`, {
-      where: { file, line: pos.line, column: pos.col },
-      fix: "correct the YAML syntax at this position (indentation, a missing colon, or an unquoted special character)",
-    });
+type FullYaml = typeof import("./source-yaml.ts");
+/** Bun's built-in YAML parser (no positions), where there is one. */
+const BUN_YAML = (globalThis as { Bun?: { YAML?: { parse(text: string): unknown } } }).Bun?.YAML;
+let fullYaml: FullYaml | undefined;
+
+/**
+ * Where there is no Bun.YAML (Deno, Node, edge runtimes) the `yaml` reader is handed in before
+ * the first config is read (load-file.ts, edge/handler.ts): it cannot be loaded synchronously.
+ */
+export function useYamlReader(reader: FullYaml): void {
+  fullYaml = reader;
+}
+
+type TomlReader = typeof import("./source-toml.ts");
+let toml: TomlReader | undefined;
+
+/** The TOML reader (smol-toml), handed in where modules cannot be loaded synchronously, like the yaml reader. */
+export function useTomlReader(reader: TomlReader): void {
+  toml = reader;
+}
+
+function tomlReader(): TomlReader {
+  if (toml) return toml;
+  if (BUN_YAML === undefined) {
+    throw new Error("bobcat: the TOML reader was not loaded (import src/config/yaml-reader.ts first)");
   }
-  const toPos = (offset: number): Position => {
-    const p = lineCounter.linePos(offset);
-    return { line: p.line, column: p.col };
-  };
+  toml = require("./source-toml.ts") as TomlReader;
+  return toml;
+}
+
+export const NEEDS_YAML_READER = BUN_YAML === undefined;
+
+function yamlReader(): FullYaml {
+  if (fullYaml) return fullYaml;
+  if (BUN_YAML === undefined) {
+    throw new Error("bobcat: the YAML reader was not loaded (import src/config/yaml-reader.ts first)");
+  }
+  // Bun loads it synchronously; the bundle keeps it unevaluated until this call.
+  fullYaml = require("./source-yaml.ts") as FullYaml;
+  return fullYaml;
+}
+
+/** A YAML text as the `yaml` package reads it (META-INF/context.yaml); throws its errors. */
+export function parseYamlText(text: string): unknown {
+  return yamlReader().parse(text);
+}
+
+/**
+ * YAML: on Bun, a text of the plain subset bobcat configs are written in is parsed by Bun.YAML
+ * (nothing to load); the `yaml` package (positions, exact error messages) is loaded only when a
+ * position is asked for (an error or a note to report), when Bun.YAML rejects the text, or when
+ * the text uses anything where the two could differ (anchors and aliases, merge keys, tags,
+ * directives, several documents, complex or non-identifier keys, duplicate keys, hexadecimal or
+ * octal numbers, multi-line flow collections or quoted strings, tabs, CR, a BOM). Both give the same data for the subset.
+ */
+function parseYamlSource(file: string, text: string): ParsedSource {
+  const data = BUN_YAML ? fastYaml(BUN_YAML, text) : undefined;
+  if (data === undefined) return yamlReader().parseYamlSource(file, text);
+  let full: ParsedSource | undefined;
   return {
     file,
     format: "yaml",
-    data: yamlData(doc, file, toPos),
-    locate(path, key = false) {
-      let node: YamlNode | null | undefined = doc.contents as YamlNode | null;
-      let best: Position | undefined = node?.range ? toPos(node.range[0]) : undefined;
-      for (let i = 0; i < path.length && node; i++) {
-        const seg = path[i]!;
-        const last = i === path.length - 1;
-        if (isMap(node)) {
-          const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
-          if (!pair) return best;
-          const k = pair.key as YamlNode;
-          if (last && key && k.range) return toPos(k.range[0]);
-          node = pair.value as YamlNode | null;
-          const r = node?.range ?? k.range;
-          if (r) best = toPos(r[0]);
-        } else if (isSeq(node) && typeof seg === "number") {
-          node = node.items[seg] as YamlNode | undefined;
-          if (node?.range) best = toPos(node.range[0]);
-        } else {
-          return best;
-        }
-      }
-      return best;
+    data,
+    locate(path, key) {
+      full ??= yamlReader().parseYamlSource(file, text);
+      return full.locate(path, key);
     },
   };
 }
 
-/** yaml's own limit: an alias whose expansion (aliases within aliases counted) exceeds it is refused. */
-export const MAX_YAML_ALIAS_COUNT = 100;
-
-/**
- * The document as plain data. Aliases are bounded ("billion laughs": a few lines of nested
- * aliases would otherwise expand to gigabytes in every later walk of the tree); the alias that
- * crosses the limit is reported with its line.
- */
-function yamlData(doc: ReturnType<typeof parseDocument>, file: string, toPos: (offset: number) => Position): unknown {
-  let current: YamlNode | undefined;
-  // Remember which alias is being resolved when yaml gives up (its error carries no position).
-  visit(doc, {
-    Alias(_key, node) {
-      const own = node.toJSON.bind(node);
-      Object.defineProperty(node, "toJSON", {
-        value: (arg: unknown, ctx: unknown) => {
-          current = node;
-          return own(arg, ctx as never);
-        },
-      });
-    },
-  });
-  try {
-    return doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT }) ?? {};
-  } catch (e) {
-    if (!(e instanceof ReferenceError)) throw e;
-    const pos = current?.range ? toPos(current.range[0]) : undefined;
-    const name = current && isAlias(current) ? ` *${current.source}` : "";
-    const bomb = /excessive alias count/i.test(e.message);
-    throw new BobcatError(
-      "config.syntax",
-      bomb
-        ? `YAML alias${name} expands to too many nodes (aliases of aliases, more than ${MAX_YAML_ALIAS_COUNT}): refused as a resource exhaustion attack`
-        : `YAML error: ${e.message}`,
-      {
-        where: { file, line: pos?.line, column: pos?.column },
-        fix: bomb
-          ? "write the values out instead of nesting aliases of aliases"
-          : "define the anchor (&name) before the alias (*name) that uses it",
-      },
-    );
-  }
-}
-
-/**
- * smol-toml gives no positions, so the locator re-reads the text: it tracks the current
- * `[table]` / `[[array]]` header and records where each `key =` line sits. Inline tables fall
- * back to the line of the key that holds them.
- */
-function parseTomlSource(file: string, text: string): ParsedSource {
+/** Bun.YAML's reading of `text`, or undefined when the `yaml` package must read it. */
+export function fastYaml(parser: { parse(text: string): unknown }, text: string): unknown {
+  const keys = plainYamlKeyCount(text);
+  if (keys === undefined) return undefined;
   let data: unknown;
   try {
-    data = parseToml(text);
-  } catch (e) {
-    if (e instanceof TomlError) {
-      throw new BobcatError("config.syntax", `TOML syntax error: ${e.message.split("\n")[0]}`, {
-        where: { file, line: e.line, column: e.column },
-        fix: "correct the TOML syntax at this position",
-      });
-    }
-    throw e;
+    data = parser.parse(text);
+  } catch {
+    return undefined; // the yaml package reports the error with its position
   }
-  const positions = new Map<string, Position>();
-  const arrayCounts = new Map<string, number>();
-  let table: PathSeg[] = [];
-  const lines = text.split(/\r?\n/);
-  const keyPath = (raw: string): string[] =>
-    raw.split(".").map((s) => s.trim().replace(/^"(.*)"$/, "$1").replace(/^'(.*)'$/, "$1"));
-  lines.forEach((line, idx) => {
-    const header = /^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?/.exec(line);
-    if (header) {
-      const segs = keyPath(header[2]!);
-      // Resolve array-of-table indices of the parents: `[[a.b]]` under the current `[[a]]`.
-      const resolved: PathSeg[] = [];
-      for (let i = 0; i < segs.length; i++) {
-        resolved.push(segs[i]!);
-        const k = JSON.stringify(resolved);
-        const isLast = i === segs.length - 1;
-        if (isLast && header[1] === "[[") {
-          const n = (arrayCounts.get(k) ?? -1) + 1;
-          arrayCounts.set(k, n);
-          // A new array element resets the counts of arrays nested in the previous one.
-          for (const key of [...arrayCounts.keys()]) if (key.startsWith(k.slice(0, -1) + ",")) arrayCounts.delete(key);
-          positions.set(JSON.stringify([...resolved]), { line: idx + 1, column: 1 });
-          resolved.push(n);
-        } else if (!isLast && arrayCounts.has(k)) {
-          resolved.push(arrayCounts.get(k)!);
+  // A duplicate key (the yaml package refuses it; Bun.YAML keeps the last) shows as a key fewer.
+  return dataKeyCount(data) === keys ? (data ?? {}) : undefined;
+}
+
+function dataKeyCount(v: unknown): number {
+  if (Array.isArray(v)) return v.reduce((n: number, x) => n + dataKeyCount(x), 0);
+  if (v === null || typeof v !== "object") return 0;
+  return Object.values(v).reduce((n: number, x) => n + 1 + dataKeyCount(x), 0);
+}
+
+const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+const NULL_KEY = /^(null|Null|NULL)$/;
+const QUOTE_START = new Set([undefined, " ", "[", "{", ",", ":", "-"]);
+
+/**
+ * The number of mapping keys written in `text` when it keeps to the plain subset (block mappings
+ * and sequences, one-line flow collections, plain and quoted scalars, block scalars, comments),
+ * else undefined. The count is checked against Bun.YAML's result, so a line this scanner misreads
+ * makes the two differ and the `yaml` package read the text.
+ */
+export function plainYamlKeyCount(text: string): number | undefined {
+  if (/[\t\r\ufeff]/.test(text)) return undefined;
+  let count = 0;
+  let blockParent = -1; // inside a block scalar: the column its content must be indented past
+  for (const raw of text.split("\n")) {
+    const indent = raw.length - raw.trimStart().length;
+    if (blockParent >= 0) {
+      if (raw.trim() === "" || indent > blockParent) continue;
+      blockParent = -1;
+    }
+    // The line with quoted strings emptied and the comment cut.
+    let code = "";
+    for (let i = 0; i < raw.length; i++) {
+      const c = raw[i]!;
+      if ((c === '"' || c === "'") && QUOTE_START.has(raw[i - 1])) {
+        let j = i + 1;
+        for (; j < raw.length; j++) {
+          if (c === '"' && raw[j] === "\\") j++;
+          else if (raw[j] === c) {
+            if (c === "'" && raw[j + 1] === "'") j++;
+            else break;
+          }
         }
-      }
-      table = resolved;
-      positions.set(JSON.stringify(table), { line: idx + 1, column: 1 });
-      return;
+        if (j >= raw.length) return undefined; // a quoted string over several lines
+        code += '""';
+        i = j;
+      } else if (c === "#" && (i === 0 || raw[i - 1] === " ")) break;
+      else code += c;
     }
-    const kv = /^(\s*)([A-Za-z0-9_\-."' ]+?)\s*=/.exec(line);
-    if (kv) {
-      const p = [...table, ...keyPath(kv[2]!)];
-      positions.set(JSON.stringify(p), { line: idx + 1, column: kv[1]!.length + 1 });
+    code = code.trimEnd();
+    if (code.trim() === "") continue;
+    if (/^(---|\.\.\.)(\s|$)/.test(code) || code.startsWith("%")) return undefined;
+    if (/(^|[\s[{,])[&*!?@`%]/.test(code)) return undefined;
+    // Hexadecimal and octal: Bun.YAML also reads -0x1F and +0o7 (strings to yaml) and not 0x + 17 digits.
+    if (/(^|[\s[{,])[-+]?0[xXoO]/.test(code)) return undefined;
+    let rest = code.slice(indent);
+    let col = indent;
+    for (let m = /^-( +|$)/.exec(rest); m; m = /^-( +|$)/.exec(rest)) {
+      col += m[0].length;
+      rest = rest.slice(m[0].length);
     }
-  });
-  return {
-    file,
-    format: "toml",
-    data,
-    locate(path) {
-      for (let n = path.length; n >= 0; n--) {
-        const p = positions.get(JSON.stringify(path.slice(0, n)));
-        if (p) return p;
-      }
-      return undefined;
-    },
-  };
+    const km = /^(""|[^\s[\]{},:"'#][^:]*?) *:(?= |$)/.exec(rest);
+    let value = rest;
+    if (km) {
+      const key = km[1]!;
+      if (key !== '""' && (!PLAIN_KEY.test(key) || NULL_KEY.test(key))) return undefined;
+      count++;
+      value = rest.slice(km[0].length).trim();
+    }
+    if (/^[|>][0-9+-]*$/.test(value)) {
+      blockParent = km ? col : indent;
+      continue;
+    }
+    if (value.startsWith("[") || value.startsWith("{")) {
+      const n = flowKeyCount(value);
+      if (n === undefined) return undefined;
+      count += n;
+    }
+  }
+  return count;
+}
+
+/** Keys in a one-line flow collection (quoted strings already emptied), undefined if unsure. */
+function flowKeyCount(value: string): number | undefined {
+  const stack: string[] = [];
+  let count = 0;
+  let entry = "";
+  let keyed = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i]!;
+    if (c === "{" || c === "[") {
+      stack.push(c);
+      entry = "";
+      keyed = false;
+    } else if (c === "}" || c === "]") {
+      if (stack.pop() !== (c === "}" ? "{" : "[")) return undefined;
+      if (stack.length === 0 && value.slice(i + 1).trim() !== "") return undefined;
+      entry = "";
+      keyed = true;
+    } else if (c === ",") {
+      entry = "";
+      keyed = false;
+    } else if (c === ":" && /^[\s,}\]]?$/.test(value[i + 1] ?? "")) {
+      if (stack[stack.length - 1] !== "{" || keyed) return undefined;
+      const key = entry.trim();
+      if (key !== '""' && (!PLAIN_KEY.test(key) || NULL_KEY.test(key))) return undefined;
+      count++;
+      keyed = true;
+    } else entry += c;
+  }
+  return stack.length === 0 ? count : undefined;
 }

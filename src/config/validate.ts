@@ -52,6 +52,24 @@ export class Validator {
     };
   }
 
+  /** As where(), with the line and column found only when first read (runtime code passes these along). */
+  lazyWhere(path: PathSeg[]): Where {
+    let pos: { line?: number; column?: number } | undefined;
+    const at = () => pos ??= this.source.locate(path) ?? {};
+    const last = path[path.length - 1];
+    return {
+      file: this.source.file,
+      get line() {
+        return at().line;
+      },
+      get column() {
+        return at().column;
+      },
+      path: formatPath(path),
+      attribute: typeof last === "string" ? last : undefined,
+    };
+  }
+
   error(code: string, path: PathSeg[], message: string, fix?: string, key = false): void {
     this.errors.push(new BobcatError(code, message, { where: this.where(path, key), fix }));
   }
@@ -312,9 +330,13 @@ function attachSource(
   path: PathSeg[],
   input: Record<string, unknown>,
 ): void {
+  let self: Where | undefined;
   const info: SourceInfo = {
-    self: v.where(path),
-    attr: (name) => v.where([...path, name]),
+    // The line and column are looked up when an error reads them: that may load the yaml package.
+    get self() {
+      return self ??= v.lazyWhere(path);
+    },
+    attr: (name) => v.lazyWhere([...path, name]),
     raw: (name) => input[name],
   };
   Object.defineProperty(out, SOURCE, { value: info, enumerable: false });

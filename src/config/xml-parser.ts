@@ -6,6 +6,7 @@
  * XmlParserNotLoaded (withXmlParser).
  */
 import type * as Fxp from "fast-xml-parser";
+import type * as Yaml from "yaml";
 
 let fxp: typeof Fxp | undefined;
 
@@ -16,8 +17,18 @@ export class XmlParserNotLoaded extends Error {
   }
 }
 
+let yamlLib: typeof Yaml | undefined;
+
 export async function loadXmlParser(): Promise<typeof Fxp> {
+  // convert.ts writes what it reads from XML as YAML (with comments): the yaml package comes along.
+  yamlLib ??= await import("yaml");
   return fxp ??= await import("fast-xml-parser");
+}
+
+/** The yaml package, loaded with the XML parser (XmlParserNotLoaded before). */
+export function yamlWriter(): typeof Yaml {
+  if (!yamlLib) throw new XmlParserNotLoaded();
+  return yamlLib;
 }
 
 /** The module, or XmlParserNotLoaded. */

@@ -7,7 +7,7 @@ import type { ContextConfig, EngineConfig, HostConfig } from "../config/model.ts
 import type { DataSources } from "../datasource/resources.ts";
 import type { ManagerBase } from "../session/manager-base.ts";
 import { TooManyActiveSessionsError } from "../session/errors.ts";
-import { SessionNotStoredError } from "../session/persistent-manager.ts";
+import { SessionNotStoredError } from "../session/not-stored.ts";
 import type { SessionListener } from "../session/types.ts";
 import type { StandardSession } from "../session/session.ts";
 import type { Platform } from "./platform.ts";

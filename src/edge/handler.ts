@@ -13,6 +13,9 @@ import type { ConnectionInfo, ConnectorInfo } from "../core/context.ts";
 import { Engine } from "../core/engine.ts";
 import { errorPage } from "../core/error-page.ts";
 import { loadConfigText, type LoadOptions } from "../config/load.ts";
+import * as yamlReader from "../config/source-yaml.ts";
+import * as tomlReader from "../config/source-toml.ts";
+import { useTomlReader, useYamlReader } from "../config/source.ts";
 import type { BobcatConfig, ConnectorConfig } from "../config/model.ts";
 import type { DataSources } from "../datasource/resources.ts";
 import { logger } from "../util/log.ts";
@@ -100,6 +103,10 @@ function peerOf(request: Request, second: unknown): { addr: string; port: number
  * request's scheme. Nothing happens at module load or here; the engine starts on the first
  * request (edge runtimes allow no I/O or randomness outside one).
  */
+// Edge runtimes have no Bun.YAML and no top-level await everywhere: the readers are static here.
+useYamlReader(yamlReader);
+useTomlReader(tomlReader);
+
 export function createHandler(options: HandlerOptions): EdgeHandler {
   let ready: Promise<Started> | undefined;
   const pending = new Set<Promise<unknown>>();

@@ -14,6 +14,7 @@ import { deployRecords } from "../config/catalina.ts";
 import type { Engine } from "../core/engine.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { logger } from "../util/log.ts";
+import { loadSessionStores } from "./server-platform.ts";
 
 const log = logger("core");
 
@@ -124,6 +125,7 @@ export class AutoDeployer {
       const engine = this.engines[Number(si)]!;
       const what = `${host}${ctx.path || "/"}`;
       try {
+        await loadSessionStores([ctx]);
         await engine.deploy(host, ctx);
         this.signatures.set(key, sig);
         log.info(

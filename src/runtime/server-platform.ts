@@ -12,9 +12,40 @@ import type { Platform } from "../core/platform.ts";
 import { serveStatic } from "../core/static/index.ts";
 import { BUILTIN_APPS } from "../apps/index.ts";
 import { createDataSources } from "../datasource/index.ts";
-import { SERVER_STORES, StandardManager } from "../session/index.ts";
-import { createPersistentManager } from "../session/consistency.ts";
+import { StandardManager } from "../session/standard-manager.ts";
+import type { BobcatConfig, ContextConfig } from "../config/model.ts";
 import { WORKER } from "./worker-env.ts";
+
+type ServerStores = typeof import("./server-stores.ts");
+let stores: ServerStores | undefined;
+
+/**
+ * Loads PersistentManager and the store classes if one of `contexts` has a PersistentManager;
+ * called before engines are built (start, check, store init) and before a context is deployed.
+ */
+export async function loadSessionStores(contexts: Iterable<Pick<ContextConfig, "manager">>): Promise<void> {
+  for (const c of contexts) {
+    if (c.manager.className === "PersistentManager") {
+      stores ??= await import("./server-stores.ts");
+      return;
+    }
+  }
+}
+
+/** Every context of a config (those appBase deployment added included). */
+export function contextsOf(config: BobcatConfig): ContextConfig[] {
+  return config.server.services.flatMap((s) => s.engine?.hosts.flatMap((h) => h.contexts) ?? []);
+}
+
+function serverStores(): ServerStores {
+  if (stores) return stores;
+  // Bun can load a module synchronously; elsewhere loadSessionStores must have run.
+  if ((globalThis as { Bun?: unknown }).Bun === undefined) {
+    throw new Error("bobcat: a PersistentManager was made before loadSessionStores() loaded the stores");
+  }
+  stores = require("./server-stores.ts") as ServerStores;
+  return stores;
+}
 
 export const SERVER_PLATFORM: Platform = {
   name: "a server",
@@ -22,11 +53,11 @@ export const SERVER_PLATFORM: Platform = {
   createManager: (config, context) =>
     config.className === "PersistentManager"
       // In a worker, a concurrent change of one attribute by another worker is refused, not overwritten.
-      ? createPersistentManager(
+      ? serverStores().createPersistentManager(
         config,
         WORKER !== undefined
-          ? { ...context, stores: SERVER_STORES, sameAttributeConflicts: "refuse" }
-          : { ...context, stores: SERVER_STORES },
+          ? { ...context, stores: serverStores().SERVER_STORES, sameAttributeConflicts: "refuse" }
+          : { ...context, stores: serverStores().SERVER_STORES },
       )
       : new StandardManager(config, context),
   createDataSources,

@@ -15,7 +15,7 @@ import { type ConnectorTls, loadConnectorTls } from "./tls-material.ts";
 import { VERSION } from "../version.ts";
 import { type AdminView, contextViews } from "../core/admin.ts";
 import { createDataSources, type DataSources } from "../datasource/index.ts";
-import { SERVER_PLATFORM } from "./server-platform.ts";
+import { contextsOf, loadSessionStores, SERVER_PLATFORM } from "./server-platform.ts";
 import { AutoDeployer } from "./deployer.ts";
 import type { AcmeService, ChallengeSupport, ManagedCert } from "../acme/service.ts";
 import { type CertificateRow, certificateRows, ExpiryWarner } from "../acme/inventory.ts";
@@ -96,6 +96,7 @@ export class BobcatServer {
         // From the store or temporary self-signed: never waits for the CA.
         await this.acme.prepare();
       }
+      await loadSessionStores(contextsOf(this.config));
       for (const service of this.config.server.services) {
         const engine = Engine.fromConfig(this.config, service, {
           globalDataSources: this.globalDataSources,

@@ -19,6 +19,7 @@
 import { BobcatError } from "../util/errors.ts";
 import { CorruptDataError } from "./errors.ts";
 import { describeError, ManagerBase } from "./manager-base.ts";
+import { SessionNotStoredError } from "./not-stored.ts";
 import {
   isStore,
   managerArguments,
@@ -73,12 +74,7 @@ interface Write {
 const DONE: Promise<Error | null> = Promise.resolve(null);
 
 /** A change a response waited for could not be stored: the response is not sent as if it had been. */
-export class SessionNotStoredError extends BobcatError {
-  constructor(what: string, cause: unknown) {
-    super("session.notStored", `${what} could not be made durable: ${describeError(cause)}`, { cause });
-    this.name = "SessionNotStoredError";
-  }
-}
+export { SessionNotStoredError };
 
 interface Usage {
   /** Requests using the session now. */
