@@ -199,14 +199,65 @@ export function decodeSessionFile(bytes: Uint8Array): SessionRecord[] {
 
 /** What readSessionFile hands over, session by session. */
 export interface SessionFileVisitor {
-  /** A session's head; its attributes follow, then endRecord. */
-  record(head: RecordHead): void;
+  /**
+   * A session's head; its attributes follow, then endRecord. `start` and `end` are where the
+   * record's bytes lie in the file (without its length prefix): readSessionRecord reads it again
+   * from there, and SessionFileBuilder.copyRecord writes it out as it is.
+   */
+  record(head: RecordHead, start: number, end: number): void;
   /**
    * One attribute: `frame` reads exactly its frame, and only during this call. What happens to
-   * the frame is the visitor's business: the file's structure is checked without it.
+   * the frame is the visitor's business: the file's structure is checked without it. A visitor
+   * without this method only has the structure checked (the frames are skipped).
    */
-  attribute(name: string, frame: ByteReader): void;
-  endRecord(): void;
+  attribute?(name: string, frame: ByteReader): void;
+  endRecord?(): void;
+}
+
+/** The readers and the attribute-name cache one pass over the file's records shares. */
+interface RecordScan {
+  rec: ByteReader;
+  frame: ByteReader;
+  /** Attribute names seen so far, shared between sessions. */
+  names: string[];
+  /** The names of the record being read, for the repeated-name check (a Set beyond 16). */
+  these: string[];
+}
+
+function recordScan(r: ByteReader): RecordScan {
+  return { rec: r.sibling("session"), frame: r.sibling(), names: [], these: [] };
+}
+
+/** Record number `k`, at [start, end) of the reader's bytes, with every check, to the visitor. */
+function visitRecord(scan: RecordScan, start: number, end: number, k: number, visit: SessionFileVisitor): void {
+  const { rec, frame, these } = scan;
+  rec.reset(start, end, k);
+  visit.record(readRecordHead(rec), start, end);
+  const n = rec.count(2);
+  const seen = n > 16 ? new Set<string>() : null;
+  these.length = 0;
+  for (let i = 0; i < n; i++) {
+    const name = rec.cachedStr(scan.names);
+    let twice = false;
+    if (seen) {
+      twice = seen.has(name);
+      seen.add(name);
+    } else {
+      for (let j = 0; j < i && !twice; j++) twice = these[j] === name;
+      these.push(name);
+    }
+    if (twice) rec.fail(`attribute [${name}] appears twice`);
+    const size = rec.count(1);
+    if (visit.attribute) {
+      frame.reset(rec.pos, rec.pos + size);
+      rec.skip(size);
+      visit.attribute(name, frame);
+    } else {
+      rec.skip(size);
+    }
+  }
+  rec.end();
+  visit.endRecord?.();
 }
 
 /**
@@ -217,41 +268,33 @@ export interface SessionFileVisitor {
  */
 export function readSessionFile(bytes: Uint8Array, visit: SessionFileVisitor): number {
   const r = open(bytes, KIND_MANAGER_FILE);
-  const rec = r.sibling("session");
-  const frame = r.sibling();
-  const names: string[] = [];
-  // The names of the record being read, for the repeated-name check (a Set beyond 16).
-  const these: string[] = [];
+  const scan = recordScan(r);
   const count = r.count(1);
   for (let k = 1; k <= count; k++) {
     const length = r.count(1);
-    rec.reset(r.pos, r.pos + length, k);
+    const start = r.pos;
     r.skip(length);
-    visit.record(readRecordHead(rec));
-    const n = rec.count(2);
-    const seen = n > 16 ? new Set<string>() : null;
-    these.length = 0;
-    for (let i = 0; i < n; i++) {
-      const name = rec.cachedStr(names);
-      let twice = false;
-      if (seen) {
-        twice = seen.has(name);
-        seen.add(name);
-      } else {
-        for (let j = 0; j < i && !twice; j++) twice = these[j] === name;
-        these.push(name);
-      }
-      if (twice) rec.fail(`attribute [${name}] appears twice`);
-      const size = rec.count(1);
-      frame.reset(rec.pos, rec.pos + size);
-      rec.skip(size);
-      visit.attribute(name, frame);
-    }
-    rec.end();
-    visit.endRecord();
+    visitRecord(scan, start, start + length, k, visit);
   }
   r.end();
   return count;
+}
+
+/**
+ * Reads again one record of a manager file readSessionFile has checked: its bytes are
+ * [start, end) of `bytes`, as readSessionFile's visitor was told. One reader per file shares its
+ * views and attribute names between the records it reads.
+ */
+export class SessionRecordReader {
+  private readonly scan: RecordScan;
+
+  constructor(bytes: Uint8Array) {
+    this.scan = recordScan(new ByteReader(bytes));
+  }
+
+  read(start: number, end: number, visit: SessionFileVisitor): void {
+    visitRecord(this.scan, start, end, -1, visit);
+  }
 }
 
 /** Where attribute frames are written: the manager file being built, or one record's list. */
@@ -281,6 +324,14 @@ export class SessionFileBuilder implements AttributeSink {
     this.w.u8(FILE_FORMAT_VERSION);
     this.w.u8(KIND_MANAGER_FILE);
     this.w.varint(count);
+  }
+
+  /** A record as readSessionFile found it: bytes [start, end) of `file`, copied as they are. */
+  copyRecord(file: Uint8Array, start: number, end: number): void {
+    const w = this.w;
+    w.varint(end - start);
+    w.bytes(file.subarray(start, end));
+    this.records++;
   }
 
   beginRecord(head: RecordHead): void {
