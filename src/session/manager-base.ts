@@ -521,7 +521,10 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
   private addNewSession(session: StandardSession): void {
     const sessions = this.sessions as unknown as MapWithGetOrInsert<string, StandardSession>;
     if (typeof sessions.getOrInsert !== "function" || this.unread !== null) {
-      if (this.isLoaded(session.id)) session.setIdInternal(this.generateSessionId());
+      while (this.isLoaded(session.id)) {
+        this.stats.duplicates++;
+        session.setIdInternal(this.idGenerator.generate());
+      }
       this.addSession(session);
       return;
     }
