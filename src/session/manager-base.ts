@@ -118,7 +118,7 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
     } finally {
       const now = this.now();
       // Restored sessions not saved (the save failed) are read, so that they expire as the others.
-      if (this.unread) { for (const id of this.unread.ids()) this.fromUnread(id); }
+      if (this.unread) { for (const slot of this.unread.slots()) this.readUnread(slot); }
       for (const session of [...this.sessions.values()]) {
         if (session.isValid(now)) session.expire(true, now);
       }
@@ -177,7 +177,7 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
 
   /** Every session in memory, valid or not yet swept (restored ones not read yet are read now). */
   findSessions(): StandardSession[] {
-    if (this.unread) { for (const id of this.unread.ids()) this.fromUnread(id); }
+    if (this.unread) { for (const slot of this.unread.slots()) this.readUnread(slot); }
     return [...this.sessions.values()];
   }
 
@@ -187,7 +187,8 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
 
   listSessionIds(): string[] {
     const ids = [...this.sessions.keys()];
-    if (this.unread) { for (const id of this.unread.ids()) ids.push(id); }
+    const unread = this.unread;
+    if (unread) { for (const slot of unread.slots()) ids.push(unread.idOf(slot)); }
     return ids;
   }
 
@@ -203,13 +204,18 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
    * Undefined when there is no such unread record.
    */
   protected fromUnread(id: string): StandardSession | undefined {
+    const slot = this.unread!.find(id);
+    return slot < 0 ? undefined : this.readUnread(slot);
+  }
+
+  /** fromUnread, by the record's slot in `unread`. */
+  protected readUnread(slot: number): StandardSession {
     const unread = this.unread!;
-    const range = unread.take(id);
-    if (range === null) return undefined;
+    const [start, end] = unread.take(slot);
     if (unread.size === 0) this.unread = null;
     let session: StandardSession | undefined;
     let head: RecordHead | undefined;
-    unread.reader.read(range[0], range[1], {
+    unread.reader.read(start, end, {
       record: (h) => {
         head = h;
         session = this.restoredSession(h);
@@ -218,7 +224,7 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
       endRecord: () => this.restoreAuthentication(session!, head!),
     });
     const s = session!;
-    this.sessions.set(id, s);
+    this.sessions.set(s.id, s);
     s.activate();
     if (!s.isValidInternal()) {
       // Saved while already invalid: expire it properly so listeners see the end of it.
@@ -290,7 +296,7 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
     }
     // A restored record not read yet is read only when it is due (its times are in `unread`).
     if (this.unread) {
-      for (const id of this.unread.due(now)) if (!this.fromUnread(id)?.isValid(now)) expired++;
+      for (const slot of this.unread.due(now)) if (!this.readUnread(slot).isValid(now)) expired++;
     }
     this.stats.processingTime += performance.now() - started;
     if (expired) this.log.debug(`[${this.name}] expired ${expired} session(s)`);

@@ -230,9 +230,15 @@ function recordScan(r: ByteReader): RecordScan {
 
 /** Record number `k`, at [start, end) of the reader's bytes, with every check, to the visitor. */
 function visitRecord(scan: RecordScan, start: number, end: number, k: number, visit: SessionFileVisitor): void {
+  scan.rec.reset(start, end, k);
+  visit.record(readRecordHead(scan.rec), start, end);
+  walkAttributes(scan, visit);
+  visit.endRecord?.();
+}
+
+/** A record's attributes (the reader is past its head), with every check, to the visitor if it takes them. */
+function walkAttributes(scan: RecordScan, visit: SessionFileVisitor | null): void {
   const { rec, frame, these } = scan;
-  rec.reset(start, end, k);
-  visit.record(readRecordHead(rec), start, end);
   const n = rec.count(2);
   const seen = n > 16 ? new Set<string>() : null;
   these.length = 0;
@@ -248,7 +254,7 @@ function visitRecord(scan: RecordScan, start: number, end: number, k: number, vi
     }
     if (twice) rec.fail(`attribute [${name}] appears twice`);
     const size = rec.count(1);
-    if (visit.attribute) {
+    if (visit?.attribute) {
       frame.reset(rec.pos, rec.pos + size);
       rec.skip(size);
       visit.attribute(name, frame);
@@ -257,7 +263,67 @@ function visitRecord(scan: RecordScan, start: number, end: number, k: number, vi
     }
   }
   rec.end();
-  visit.endRecord?.();
+}
+
+/** What scanSessionFile hands over: the number of records, then each record's place and times. */
+export interface SessionFileScan {
+  count(n: number): void;
+  /**
+   * Record bytes [start, end) (without the length prefix); its id is the `str` at `idAt` (the
+   * record's first bytes), checked but not decoded.
+   */
+  record(
+    start: number,
+    end: number,
+    creationTime: number,
+    lastAccessedTime: number,
+    thisAccessedTime: number,
+    maxInactiveInterval: number,
+    isValid: boolean,
+  ): void;
+}
+
+/**
+ * readSessionFile's checks, every one of them, without making anything of a record but what
+ * `visit.record` is given: no head objects, no id strings (ASCII strings are checked in place).
+ * Returns the number of records.
+ */
+export function scanSessionFile(bytes: Uint8Array, visit: SessionFileScan): number {
+  const r = open(bytes, KIND_MANAGER_FILE);
+  const scan = recordScan(r);
+  const rec = scan.rec;
+  const count = r.count(1);
+  visit.count(count);
+  for (let k = 1; k <= count; k++) {
+    const length = r.count(1);
+    const start = r.pos;
+    r.skip(length);
+    rec.reset(start, start + length, k);
+    if (rec.skipStr() === 0) rec.fail("empty session id");
+    const creationTime = readTime(rec, "creationTime");
+    const lastAccessedTime = readTime(rec, "lastAccessedTime");
+    const thisAccessedTime = readTime(rec, "thisAccessedTime");
+    const maxInactiveInterval = rec.zigzag32();
+    const flags = rec.u8();
+    if (flags & ~KNOWN_FLAGS) rec.fail(`unknown session flags 0x${flags.toString(16)}`);
+    if (flags & FLAG_AUTH_TYPE) rec.skipStr();
+    if (flags & FLAG_PRINCIPAL) {
+      rec.skipStr();
+      for (let n = rec.count(1); n > 0; n--) rec.skipStr();
+    }
+    visit.record(
+      start,
+      start + length,
+      creationTime,
+      lastAccessedTime,
+      thisAccessedTime,
+      maxInactiveInterval,
+      (flags & FLAG_VALID) !== 0,
+    );
+    walkAttributes(scan, null);
+  }
+  r.end();
+  return count;
 }
 
 /**
@@ -311,7 +377,7 @@ export interface AttributeSink {
  * a one-byte placeholder filled in at the end (moving the bytes after it if it needs more).
  */
 export class SessionFileBuilder implements AttributeSink {
-  private readonly w = new ByteWriter(1 << 16);
+  private readonly w: ByteWriter;
   private recordAt = -1;
   private countAt = -1;
   private attributeAt = -1;
@@ -319,19 +385,22 @@ export class SessionFileBuilder implements AttributeSink {
   private attrCount = 0;
   private records = 0;
 
-  constructor(private readonly count: number) {
+  /** `capacity`: the bytes expected, when known (records copied as they are), so the buffer never grows. */
+  constructor(private readonly count: number, capacity = 1 << 16) {
+    this.w = new ByteWriter(capacity);
     this.w.bytes(MAGIC);
     this.w.u8(FILE_FORMAT_VERSION);
     this.w.u8(KIND_MANAGER_FILE);
     this.w.varint(count);
   }
 
-  /** A record as readSessionFile found it: bytes [start, end) of `file`, copied as they are. */
-  copyRecord(file: Uint8Array, start: number, end: number): void {
-    const w = this.w;
-    w.varint(end - start);
-    w.bytes(file.subarray(start, end));
-    this.records++;
+  /**
+   * `count` records as the file `file` holds them, length prefixes included, in its bytes
+   * [from, to): copied as they are.
+   */
+  copyRecords(file: Uint8Array, from: number, to: number, count: number): void {
+    this.w.bytes(file.subarray(from, to));
+    this.records += count;
   }
 
   beginRecord(head: RecordHead): void {

@@ -12,7 +12,7 @@ import {
   type StandardManagerConfig,
   type StandardManagerOptions,
 } from "./config.ts";
-import { readSessionFile, SessionFileBuilder } from "./record.ts";
+import { scanSessionFile, SessionFileBuilder } from "./record.ts";
 import type { StandardSession } from "./session.ts";
 import { UnreadSessions } from "./unread-sessions.ts";
 import { BobcatError } from "../util/errors.ts";
@@ -128,23 +128,18 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
     // nothing was told of any of it.
     const unread = new UnreadSessions(bytes);
     const atStart = this.settings.sessionLastAccessAtStart;
-    let invalid: string[] = [];
+    const invalid: number[] = [];
     try {
-      readSessionFile(bytes, {
-        record: (h, start, end) => {
-          const fresh = !this.sessions.has(h.id) &&
-            unread.add(
-              h.id,
-              start,
-              end,
-              h.creationTime,
-              atStart ? h.lastAccessedTime : h.thisAccessedTime,
-              h.maxInactiveInterval,
+      scanSessionFile(bytes, {
+        count: (n) => unread.reserve(n),
+        record: (start, end, created, lastAccessed, thisAccessed, maxInactive, valid) => {
+          const slot = unread.add(start, end, created, atStart ? lastAccessed : thisAccessed, maxInactive);
+          if (slot < 0) {
+            this.log.warn(
+              `[${this.name}] Session [${unread.idAt(start, end)}] appears twice in [${file}]; the first copy is kept`,
             );
-          if (!fresh) {
-            this.log.warn(`[${this.name}] Session [${h.id}] appears twice in [${file}]; the first copy is kept`);
-          } else if (!h.isValid) {
-            invalid.push(h.id);
+          } else if (!valid) {
+            invalid.push(slot);
           }
         },
       });
@@ -153,6 +148,13 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
       if (!(err instanceof CorruptDataError)) throw err;
       await this.keepAside(file, err);
       return;
+    }
+    // A session made before the start (nothing does that but code) keeps its id.
+    for (const id of this.sessions.keys()) {
+      const slot = unread.find(id);
+      if (slot < 0) continue;
+      this.log.warn(`[${this.name}] Session [${id}] appears twice in [${file}]; the first copy is kept`);
+      unread.take(slot);
     }
     const total = unread.size;
     if (total > 0) {
@@ -164,10 +166,9 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
     // notifications, as when every session was read at load.
     let expired = 0;
     const now = this.now();
-    for (const id of invalid) if (!this.fromUnread(id)?.isValid(now)) expired++;
-    invalid = [];
+    for (const slot of invalid) if (!this.readUnread(slot).isValid(now)) expired++;
     if (this.unread) {
-      for (const id of this.unread.due(now)) if (!this.fromUnread(id)?.isValid(now)) expired++;
+      for (const slot of this.unread.due(now)) if (!this.readUnread(slot).isValid(now)) expired++;
     }
     try {
       await rm(file);
@@ -212,7 +213,7 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
   private async unload(file: string): Promise<void> {
     const now = this.now();
     // Unread records that timed out expire as any session would: read, then expired with notifications.
-    if (this.unread) { for (const id of this.unread.due(now)) this.fromUnread(id)?.isValid(now); }
+    if (this.unread) { for (const slot of this.unread.due(now)) this.readUnread(slot).isValid(now); }
     const live: StandardSession[] = [];
     for (const s of this.sessions.values()) if (s.isValid(now)) live.push(s);
     const unread = this.unread;
@@ -222,8 +223,9 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
       return;
     }
     this.log.debug(`[${this.name}] Saving persisted sessions to [${file}]`);
-    const out = new SessionFileBuilder(total);
-    if (unread) unread.forEach((start, end) => out.copyRecord(unread.bytes, start, end));
+    // Room for the copied records and ~256 bytes per session written anew (it grows if need be).
+    const out = new SessionFileBuilder(total, (unread ? unread.bytes.length : 0) + live.length * 256 + 64);
+    if (unread) unread.forEachRun((from, to, count) => out.copyRecords(unread.bytes, from, to, count));
     for (const session of live) {
       session.passivate();
       this.writeRecordTo(out, session);

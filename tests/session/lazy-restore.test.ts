@@ -202,6 +202,38 @@ describe("lazy restore", () => {
     expect((await m.findSession(ids[2]))!.getAttribute("n")).toBe(2);
   });
 
+  test("ids that are not ASCII, or not even UTF-8, are found as they were saved", async () => {
+    const odd = ["caf\u00e9-\u4e2d", "lone-\ud800-surrogate", "x".repeat(200), "A"];
+    const a = await started();
+    for (const id of odd) a.createSession(id).setAttribute("id", id);
+    await a.stop();
+    const m = await started();
+    expect(m.listSessionIds().sort()).toEqual([...odd].sort());
+    expect(m.isLoaded("caf\u00e9-\u4e2e")).toBe(false);
+    expect(m.isLoaded("x".repeat(199))).toBe(false);
+    for (const id of odd) expect((await m.findSession(id))!.getAttribute("id")).toBe(id);
+  });
+
+  test("a session id twice in the file: the first copy is kept, with a warning", async () => {
+    const record = (n: number) => ({
+      id: "SAME",
+      creationTime: clock.t,
+      lastAccessedTime: clock.t,
+      thisAccessedTime: clock.t,
+      maxInactiveInterval: 1800,
+      isNew: false,
+      isValid: true,
+      authType: null,
+      principal: null,
+      attributes: [{ name: "n", frame: serializer.serialize(n) }],
+    });
+    await writeFile(file(), encodeSessionFile([record(1), record(2)]));
+    const m = await started();
+    expect(m.getStats().activeSessions).toBe(1);
+    expect(logs.matching(/Session \[SAME\] appears twice/)).toHaveLength(1);
+    expect((await m.findSession("SAME"))!.getAttribute("n")).toBe(1);
+  });
+
   test("maxActiveSessions counts the sessions not read yet", async () => {
     await saved(3);
     const m = await started({ maxActiveSessions: 3 });
