@@ -24,6 +24,7 @@ import { sessionClass, type SessionHost, type SessionInit, StandardSession } fro
 import { type ManagerStats, SessionStatistics } from "./stats.ts";
 import type { SessionListener } from "./types.ts";
 import type { StoreStatus } from "./stores/versioned.ts";
+import type { UnreadSessions } from "./unread-sessions.ts";
 
 export type ManagerState = "new" | "starting" | "started" | "stopping" | "stopped";
 
@@ -36,6 +37,11 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
   readonly settings: ManagerSettings<C>;
   readonly listeners: SessionListeners;
   protected readonly sessions = new Map<string, StandardSession>();
+  /**
+   * Sessions restored from StandardManager's file that nothing has looked up yet (kept as their
+   * bytes; see fromUnread). They count, and their ids are taken, as if they were in `sessions`.
+   */
+  protected unread: UnreadSessions | null = null;
   protected readonly stats = new SessionStatistics();
   protected readonly idGenerator = new SessionIdGenerator();
   protected readonly log = logger("session");
@@ -111,6 +117,8 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
       await this.stopInternal();
     } finally {
       const now = this.now();
+      // Restored sessions not saved (the save failed) are read, so that they expire as the others.
+      if (this.unread) { for (const slot of this.unread.slots()) this.readUnread(slot); }
       for (const session of [...this.sessions.values()]) {
         if (session.isValid(now)) session.expire(true, now);
       }
@@ -125,7 +133,7 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
    */
   createSession(id?: string): StandardSession {
     const max = this.config.maxActiveSessions;
-    if (max >= 0 && this.sessions.size >= max) {
+    if (max >= 0 && this.sessionCount >= max) {
       this.stats.rejectedSessions++;
       throw new TooManyActiveSessionsError(max, this.name);
     }
@@ -149,7 +157,7 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
   /** The live session with this id, or null; a session found timed out is expired here (lazily, as Tomcat does). */
   async findSession(id: string | null | undefined): Promise<StandardSession | null> {
     if (!id) return null;
-    const session = this.sessions.get(id);
+    const session = this.sessions.get(id) ?? (this.unread === null ? undefined : this.fromUnread(id));
     return session && session.isValid() ? session : null;
   }
 
@@ -158,7 +166,7 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
    * Enough on its own for managers without a store (`hasStore` false).
    */
   findLoadedSession(id: string): StandardSession | null {
-    const session = this.sessions.get(id);
+    const session = this.sessions.get(id) ?? (this.unread === null ? undefined : this.fromUnread(id));
     return session && session.isValid() ? session : null;
   }
 
@@ -167,17 +175,63 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
     return false;
   }
 
-  /** Every session in memory, valid or not yet swept. */
+  /** Every session in memory, valid or not yet swept (restored ones not read yet are read now). */
   findSessions(): StandardSession[] {
+    if (this.unread) { for (const slot of this.unread.slots()) this.readUnread(slot); }
     return [...this.sessions.values()];
   }
 
   isLoaded(id: string): boolean {
-    return this.sessions.has(id);
+    return this.sessions.has(id) || (this.unread !== null && this.unread.has(id));
   }
 
   listSessionIds(): string[] {
-    return [...this.sessions.keys()];
+    const ids = [...this.sessions.keys()];
+    const unread = this.unread;
+    if (unread) { for (const slot of unread.slots()) ids.push(unread.idOf(slot)); }
+    return ids;
+  }
+
+  /** Sessions in memory, counting the restored ones not read yet. */
+  get sessionCount(): number {
+    return this.sessions.size + (this.unread === null ? 0 : this.unread.size);
+  }
+
+  /**
+   * The restored session `id` as a StandardSession, taken out of `unread` into `sessions` and
+   * activated, as the load did before it kept records unread: a record saved already invalid is
+   * expired here, with notifications. Not checked for idleness (the caller's isValid does that).
+   * Undefined when there is no such unread record.
+   */
+  protected fromUnread(id: string): StandardSession | undefined {
+    const slot = this.unread!.find(id);
+    return slot < 0 ? undefined : this.readUnread(slot);
+  }
+
+  /** fromUnread, by the record's slot in `unread`. */
+  protected readUnread(slot: number): StandardSession {
+    const unread = this.unread!;
+    const [start, end] = unread.take(slot);
+    if (unread.size === 0) this.unread = null;
+    let session: StandardSession | undefined;
+    let head: RecordHead | undefined;
+    unread.reader.read(start, end, {
+      record: (h) => {
+        head = h;
+        session = this.restoredSession(h);
+      },
+      attribute: (name, frame) => this.restoreAttribute(session!, name, frame),
+      endRecord: () => this.restoreAuthentication(session!, head!),
+    });
+    const s = session!;
+    this.sessions.set(s.id, s);
+    s.activate();
+    if (!s.isValidInternal()) {
+      // Saved while already invalid: expire it properly so listeners see the end of it.
+      s.setValid(true);
+      s.expire(true);
+    }
+    return s;
   }
 
   /** Gives the session a new id (generated unless given) and tells sessionIdChanged listeners. Returns the new id. */
@@ -240,13 +294,17 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
     for (const session of [...this.sessions.values()]) {
       if (!session.isValid(now)) expired++;
     }
+    // A restored record not read yet is read only when it is due (its times are in `unread`).
+    if (this.unread) {
+      for (const slot of this.unread.due(now)) if (!this.readUnread(slot).isValid(now)) expired++;
+    }
     this.stats.processingTime += performance.now() - started;
     if (expired) this.log.debug(`[${this.name}] expired ${expired} session(s)`);
   }
 
   /** The manager app's "expire": returns false (and logs, as Tomcat does) for an unknown id. */
   expireSession(id: string): boolean {
-    const session = this.sessions.get(id);
+    const session = this.sessions.get(id) ?? (this.unread === null ? undefined : this.fromUnread(id));
     if (!session) {
       this.log.info(`[${this.name}] The session [${id}] was not found`);
       return false;
@@ -261,7 +319,7 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
   }
 
   getStats(): ManagerStats {
-    return this.stats.snapshot(this.now(), this.sessions.size, this.config.maxActiveSessions);
+    return this.stats.snapshot(this.now(), this.sessionCount, this.config.maxActiveSessions);
   }
 
   // --- SessionHost ---------------------------------------------------------------------------
@@ -458,7 +516,7 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
 
   protected addSession(session: StandardSession): void {
     this.sessions.set(session.id, session);
-    this.stats.recordActive(this.sessions.size);
+    this.stats.recordActive(this.sessionCount);
   }
 
   /**
@@ -468,8 +526,11 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
    */
   private addNewSession(session: StandardSession): void {
     const sessions = this.sessions as unknown as MapWithGetOrInsert<string, StandardSession>;
-    if (typeof sessions.getOrInsert !== "function") {
-      if (this.sessions.has(session.id)) session.setIdInternal(this.generateSessionId());
+    if (typeof sessions.getOrInsert !== "function" || this.unread !== null) {
+      while (this.isLoaded(session.id)) {
+        this.stats.duplicates++;
+        session.setIdInternal(this.idGenerator.generate());
+      }
       this.addSession(session);
       return;
     }
@@ -483,7 +544,7 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
   /** A fresh id no live session has; a collision is counted in `duplicates` and drawn again. */
   protected generateSessionId(): string {
     let id = this.idGenerator.generate();
-    while (this.sessions.has(id)) {
+    while (this.isLoaded(id)) {
       this.stats.duplicates++;
       id = this.idGenerator.generate();
     }
@@ -494,7 +555,7 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
     if (typeof id !== "string" || id === "") {
       throw new SessionArgumentError("session.badId", `${method}: a session id must be a non-empty string`);
     }
-    if (this.sessions.has(id)) {
+    if (this.isLoaded(id)) {
       throw new SessionArgumentError(
         "session.idInUse",
         `${method}: session id [${id}] is already in use in [${this.name}]`,

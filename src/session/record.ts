@@ -199,14 +199,131 @@ export function decodeSessionFile(bytes: Uint8Array): SessionRecord[] {
 
 /** What readSessionFile hands over, session by session. */
 export interface SessionFileVisitor {
-  /** A session's head; its attributes follow, then endRecord. */
-  record(head: RecordHead): void;
+  /**
+   * A session's head; its attributes follow, then endRecord. `start` and `end` are where the
+   * record's bytes lie in the file (without its length prefix): readSessionRecord reads it again
+   * from there, and SessionFileBuilder.copyRecord writes it out as it is.
+   */
+  record(head: RecordHead, start: number, end: number): void;
   /**
    * One attribute: `frame` reads exactly its frame, and only during this call. What happens to
-   * the frame is the visitor's business: the file's structure is checked without it.
+   * the frame is the visitor's business: the file's structure is checked without it. A visitor
+   * without this method only has the structure checked (the frames are skipped).
    */
-  attribute(name: string, frame: ByteReader): void;
-  endRecord(): void;
+  attribute?(name: string, frame: ByteReader): void;
+  endRecord?(): void;
+}
+
+/** The readers and the attribute-name cache one pass over the file's records shares. */
+interface RecordScan {
+  rec: ByteReader;
+  frame: ByteReader;
+  /** Attribute names seen so far, shared between sessions. */
+  names: string[];
+  /** The names of the record being read, for the repeated-name check (a Set beyond 16). */
+  these: string[];
+}
+
+function recordScan(r: ByteReader): RecordScan {
+  return { rec: r.sibling("session"), frame: r.sibling(), names: [], these: [] };
+}
+
+/** Record number `k`, at [start, end) of the reader's bytes, with every check, to the visitor. */
+function visitRecord(scan: RecordScan, start: number, end: number, k: number, visit: SessionFileVisitor): void {
+  scan.rec.reset(start, end, k);
+  visit.record(readRecordHead(scan.rec), start, end);
+  walkAttributes(scan, visit);
+  visit.endRecord?.();
+}
+
+/** A record's attributes (the reader is past its head), with every check, to the visitor if it takes them. */
+function walkAttributes(scan: RecordScan, visit: SessionFileVisitor | null): void {
+  const { rec, frame, these } = scan;
+  const n = rec.count(2);
+  const seen = n > 16 ? new Set<string>() : null;
+  these.length = 0;
+  for (let i = 0; i < n; i++) {
+    const name = rec.cachedStr(scan.names);
+    let twice = false;
+    if (seen) {
+      twice = seen.has(name);
+      seen.add(name);
+    } else {
+      for (let j = 0; j < i && !twice; j++) twice = these[j] === name;
+      these.push(name);
+    }
+    if (twice) rec.fail(`attribute [${name}] appears twice`);
+    const size = rec.count(1);
+    if (visit?.attribute) {
+      frame.reset(rec.pos, rec.pos + size);
+      rec.skip(size);
+      visit.attribute(name, frame);
+    } else {
+      rec.skip(size);
+    }
+  }
+  rec.end();
+}
+
+/** What scanSessionFile hands over: the number of records, then each record's place and times. */
+export interface SessionFileScan {
+  count(n: number): void;
+  /**
+   * Record bytes [start, end) (without the length prefix); its id is the `str` at `idAt` (the
+   * record's first bytes), checked but not decoded.
+   */
+  record(
+    start: number,
+    end: number,
+    creationTime: number,
+    lastAccessedTime: number,
+    thisAccessedTime: number,
+    maxInactiveInterval: number,
+    isValid: boolean,
+  ): void;
+}
+
+/**
+ * readSessionFile's checks, every one of them, without making anything of a record but what
+ * `visit.record` is given: no head objects, no id strings (ASCII strings are checked in place).
+ * Returns the number of records.
+ */
+export function scanSessionFile(bytes: Uint8Array, visit: SessionFileScan): number {
+  const r = open(bytes, KIND_MANAGER_FILE);
+  const scan = recordScan(r);
+  const rec = scan.rec;
+  const count = r.count(1);
+  visit.count(count);
+  for (let k = 1; k <= count; k++) {
+    const length = r.count(1);
+    const start = r.pos;
+    r.skip(length);
+    rec.reset(start, start + length, k);
+    if (rec.skipStr() === 0) rec.fail("empty session id");
+    const creationTime = readTime(rec, "creationTime");
+    const lastAccessedTime = readTime(rec, "lastAccessedTime");
+    const thisAccessedTime = readTime(rec, "thisAccessedTime");
+    const maxInactiveInterval = rec.zigzag32();
+    const flags = rec.u8();
+    if (flags & ~KNOWN_FLAGS) rec.fail(`unknown session flags 0x${flags.toString(16)}`);
+    if (flags & FLAG_AUTH_TYPE) rec.skipStr();
+    if (flags & FLAG_PRINCIPAL) {
+      rec.skipStr();
+      for (let n = rec.count(1); n > 0; n--) rec.skipStr();
+    }
+    visit.record(
+      start,
+      start + length,
+      creationTime,
+      lastAccessedTime,
+      thisAccessedTime,
+      maxInactiveInterval,
+      (flags & FLAG_VALID) !== 0,
+    );
+    walkAttributes(scan, null);
+  }
+  r.end();
+  return count;
 }
 
 /**
@@ -217,41 +334,33 @@ export interface SessionFileVisitor {
  */
 export function readSessionFile(bytes: Uint8Array, visit: SessionFileVisitor): number {
   const r = open(bytes, KIND_MANAGER_FILE);
-  const rec = r.sibling("session");
-  const frame = r.sibling();
-  const names: string[] = [];
-  // The names of the record being read, for the repeated-name check (a Set beyond 16).
-  const these: string[] = [];
+  const scan = recordScan(r);
   const count = r.count(1);
   for (let k = 1; k <= count; k++) {
     const length = r.count(1);
-    rec.reset(r.pos, r.pos + length, k);
+    const start = r.pos;
     r.skip(length);
-    visit.record(readRecordHead(rec));
-    const n = rec.count(2);
-    const seen = n > 16 ? new Set<string>() : null;
-    these.length = 0;
-    for (let i = 0; i < n; i++) {
-      const name = rec.cachedStr(names);
-      let twice = false;
-      if (seen) {
-        twice = seen.has(name);
-        seen.add(name);
-      } else {
-        for (let j = 0; j < i && !twice; j++) twice = these[j] === name;
-        these.push(name);
-      }
-      if (twice) rec.fail(`attribute [${name}] appears twice`);
-      const size = rec.count(1);
-      frame.reset(rec.pos, rec.pos + size);
-      rec.skip(size);
-      visit.attribute(name, frame);
-    }
-    rec.end();
-    visit.endRecord();
+    visitRecord(scan, start, start + length, k, visit);
   }
   r.end();
   return count;
+}
+
+/**
+ * Reads again one record of a manager file readSessionFile has checked: its bytes are
+ * [start, end) of `bytes`, as readSessionFile's visitor was told. One reader per file shares its
+ * views and attribute names between the records it reads.
+ */
+export class SessionRecordReader {
+  private readonly scan: RecordScan;
+
+  constructor(bytes: Uint8Array) {
+    this.scan = recordScan(new ByteReader(bytes));
+  }
+
+  read(start: number, end: number, visit: SessionFileVisitor): void {
+    visitRecord(this.scan, start, end, -1, visit);
+  }
 }
 
 /** Where attribute frames are written: the manager file being built, or one record's list. */
@@ -268,7 +377,7 @@ export interface AttributeSink {
  * a one-byte placeholder filled in at the end (moving the bytes after it if it needs more).
  */
 export class SessionFileBuilder implements AttributeSink {
-  private readonly w = new ByteWriter(1 << 16);
+  private readonly w: ByteWriter;
   private recordAt = -1;
   private countAt = -1;
   private attributeAt = -1;
@@ -276,11 +385,22 @@ export class SessionFileBuilder implements AttributeSink {
   private attrCount = 0;
   private records = 0;
 
-  constructor(private readonly count: number) {
+  /** `capacity`: the bytes expected, when known (records copied as they are), so the buffer never grows. */
+  constructor(private readonly count: number, capacity = 1 << 16) {
+    this.w = new ByteWriter(capacity);
     this.w.bytes(MAGIC);
     this.w.u8(FILE_FORMAT_VERSION);
     this.w.u8(KIND_MANAGER_FILE);
     this.w.varint(count);
+  }
+
+  /**
+   * `count` records as the file `file` holds them, length prefixes included, in its bytes
+   * [from, to): copied as they are.
+   */
+  copyRecords(file: Uint8Array, from: number, to: number, count: number): void {
+    this.w.bytes(file.subarray(from, to));
+    this.records += count;
   }
 
   beginRecord(head: RecordHead): void {

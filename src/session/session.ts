@@ -481,6 +481,16 @@ export class StandardSession implements HttpSession {
     for (const name of this.attrNames()) this.removeAttributeInternal(name, notify);
   }
 
+  /**
+   * expire(false) without taking the session out of the manager or counting it (the manager
+   * empties its map and counts many at once): it is invalid from now on, its attributes dropped.
+   */
+  expireSilently(): void {
+    if (!this.valid || this.state & EXPIRING) return;
+    this.state &= FLAG_BITS & ~VALID;
+    this.attrClear();
+  }
+
   /** Before the session is written out: sessionWillPassivate on every value that has it. */
   passivate(): void {
     if (this.attributeCount === 0) return;

@@ -12,8 +12,9 @@ import {
   type StandardManagerConfig,
   type StandardManagerOptions,
 } from "./config.ts";
-import { readSessionFile, type RecordHead, SessionFileBuilder } from "./record.ts";
+import { scanSessionFile, SessionFileBuilder } from "./record.ts";
 import type { StandardSession } from "./session.ts";
+import { UnreadSessions } from "./unread-sessions.ts";
 import { BobcatError } from "../util/errors.ts";
 import { CorruptDataError } from "./errors.ts";
 import { fileKind, readRegularFile, UnreadableFileError } from "../util/files.ts";
@@ -121,50 +122,53 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
       return;
     }
     this.log.debug(`[${this.name}] Loading persisted sessions from [${file}]`);
-    // Sessions go into the map as they are read (a repeated id is found there); if the file turns
-    // out to be damaged further on, they are taken out again, and nothing was told of them.
-    const loaded: StandardSession[] = [];
-    let session: StandardSession | null = null;
-    let head: RecordHead | null = null;
+    // The whole file is checked here (checksum, every record's structure), but a record becomes a
+    // session only when something looks it up (ManagerBase.fromUnread); until then it stays as
+    // its bytes, and a stop copies them back as they are. If the file turns out to be damaged,
+    // nothing was told of any of it.
+    const unread = new UnreadSessions(bytes);
+    const atStart = this.settings.sessionLastAccessAtStart;
+    const invalid: number[] = [];
     try {
-      readSessionFile(bytes, {
-        record: (h) => {
-          head = h;
-          if (this.sessions.has(h.id)) {
-            this.log.warn(`[${this.name}] Session [${h.id}] appears twice in [${file}]; the first copy is kept`);
-            session = null;
-          } else {
-            session = this.restoredSession(h);
+      scanSessionFile(bytes, {
+        count: (n) => unread.reserve(n),
+        record: (start, end, created, lastAccessed, thisAccessed, maxInactive, valid) => {
+          const slot = unread.add(start, end, created, atStart ? lastAccessed : thisAccessed, maxInactive);
+          if (slot < 0) {
+            this.log.warn(
+              `[${this.name}] Session [${unread.idAt(start, end)}] appears twice in [${file}]; the first copy is kept`,
+            );
+          } else if (!valid) {
+            invalid.push(slot);
           }
-        },
-        attribute: (name, frame) => {
-          if (session) this.restoreAttribute(session, name, frame);
-        },
-        endRecord: () => {
-          if (!session) return;
-          this.restoreAuthentication(session, head!);
-          this.addSession(session);
-          loaded.push(session);
         },
       });
     } catch (err) {
-      // Anything else (a bug) ends the load as before: the sessions read so far stay.
+      // Anything else (a bug) ends the load as before.
       if (!(err instanceof CorruptDataError)) throw err;
-      for (const s of loaded) this.sessions.delete(s.id);
       await this.keepAside(file, err);
       return;
     }
+    // A session made before the start (nothing does that but code) keeps its id.
+    for (const id of this.sessions.keys()) {
+      const slot = unread.find(id);
+      if (slot < 0) continue;
+      this.log.warn(`[${this.name}] Session [${id}] appears twice in [${file}]; the first copy is kept`);
+      unread.take(slot);
+    }
+    const total = unread.size;
+    if (total > 0) {
+      this.unread = unread;
+      this.stats.recordActive(this.sessionCount);
+    }
 
+    // Saved already invalid, or timed out while the server was down: read now and expired with
+    // notifications, as when every session was read at load.
     let expired = 0;
     const now = this.now();
-    for (const session of loaded) {
-      session.activate();
-      if (!session.isValidInternal()) {
-        // Saved while already invalid: expire it properly so listeners see the end of it.
-        session.setValid(true);
-        session.expire(true);
-      }
-      if (!session.isValid(now)) expired++;
+    for (const slot of invalid) if (!this.readUnread(slot).isValid(now)) expired++;
+    if (this.unread) {
+      for (const slot of this.unread.due(now)) if (!this.readUnread(slot).isValid(now)) expired++;
     }
     try {
       await rm(file);
@@ -177,7 +181,7 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
       );
     }
     this.log.info(
-      `[${this.name}] Restored ${loaded.length - expired} session(s) from [${file}]` +
+      `[${this.name}] Restored ${total - expired} session(s) from [${file}]` +
         (expired ? `; ${expired} had expired while stopped` : ""),
     );
   }
@@ -202,24 +206,40 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
 
   /**
    * Passivates and writes every live session, atomically; then expires them without notifications
-   * (they live on in the file). With no sessions, nothing is written.
+   * (they live on in the file). A restored session nothing has read is written by copying its
+   * record as the file had it (it was never activated, so there is nothing to passivate). With no
+   * sessions, nothing is written.
    */
   private async unload(file: string): Promise<void> {
     const now = this.now();
+    // Unread records that timed out expire as any session would: read, then expired with notifications.
+    if (this.unread) { for (const slot of this.unread.due(now)) this.readUnread(slot).isValid(now); }
     const live: StandardSession[] = [];
     for (const s of this.sessions.values()) if (s.isValid(now)) live.push(s);
-    if (live.length === 0) {
+    const unread = this.unread;
+    const total = live.length + (unread ? unread.size : 0);
+    if (total === 0) {
       this.log.debug(`[${this.name}] No persisted sessions to unload`);
       return;
     }
     this.log.debug(`[${this.name}] Saving persisted sessions to [${file}]`);
-    const out = new SessionFileBuilder(live.length);
+    // Room for the copied records and ~256 bytes per session written anew (it grows if need be).
+    const out = new SessionFileBuilder(total, (unread ? unread.bytes.length : 0) + live.length * 256 + 64);
+    if (unread) unread.forEachRun((from, to, count) => out.copyRecords(unread.bytes, from, to, count));
     for (const session of live) {
       session.passivate();
       this.writeRecordTo(out, session);
     }
     await writeFileAtomic(file, out.finish(), { mkdir: true });
-    this.log.info(`[${this.name}] Saved ${live.length} session(s) to [${file}]`);
-    for (const session of live) session.expire(false, now);
+    this.log.info(`[${this.name}] Saved ${total} session(s) to [${file}]`);
+    // Tomcat's expire(false) on each: no listener and no value is told anything, so what is left
+    // of it is the session marked invalid, the map emptied and the expiry counted.
+    this.stats.recordExpiredMany(now, total, (each) => {
+      if (unread) unread.forEachCreated(each);
+      for (const session of live) each(session.creationTimeInternal);
+    });
+    for (const session of live) session.expireSilently();
+    this.sessions.clear();
+    this.unread = null;
   }
 }

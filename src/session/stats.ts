@@ -71,6 +71,24 @@ export class SessionStatistics {
     this.expired.push(now, alive);
   }
 
+  /**
+   * recordExpired for many sessions at one `now`, given their creation times in turn (the silent
+   * expiry after a persisting stop): only the last TIMING_CACHE_SIZE go into the ring.
+   */
+  recordExpiredMany(now: number, count: number, forEachCreated: (each: (creationTime: number) => void) => void): void {
+    let oldest = now;
+    forEachCreated((t) => {
+      if (t < oldest) oldest = t;
+    });
+    const alive = Math.trunc((now - oldest) / 1000);
+    if (count > 0 && alive > this.sessionMaxAliveTime) this.sessionMaxAliveTime = alive;
+    this.expiredSessions += count;
+    let skip = count - TIMING_CACHE_SIZE;
+    forEachCreated((t) => {
+      if (skip-- <= 0) this.expired.push(now, Math.trunc((now - t) / 1000));
+    });
+  }
+
   recordActive(active: number): void {
     if (active > this.maxActive) this.maxActive = active;
   }

@@ -376,6 +376,30 @@ export class ByteReader {
   }
 
   /**
+   * Moves past a str() with the same checks, without making the string when it is ASCII (then
+   * the bytes are the string). Returns the str's header (0 for the empty string).
+   */
+  skipStr(): number {
+    const start = this.pos;
+    const header = this.varint();
+    if (header % 2 === 0) {
+      const n = header / 2;
+      this.need(n);
+      const bytes = this.bytes;
+      const end = this.pos + n;
+      let i = this.pos;
+      while (i < end && bytes[i]! < 0x80) i++;
+      if (i === end) {
+        this.pos = end;
+        return header;
+      }
+    }
+    this.pos = start;
+    this.str();
+    return header;
+  }
+
+  /**
    * As str(), returning the string of `cache` with the same bytes when there is one: the same few
    * attribute names repeat in every session, and one string each saves both the decoding and the
    * memory of a copy per session. ASCII strings up to 64 bytes are cached, at most 64 of them.
@@ -409,7 +433,7 @@ export class ByteReader {
   }
 }
 
-function varintSize(v: number): number {
+export function varintSize(v: number): number {
   let size = 1;
   for (; v >= 0x80; v = Math.floor(v / 0x80)) size++;
   return size;
