@@ -178,6 +178,7 @@ function refused(port: number): Promise<boolean> {
 // demand, from the installed package. Start, make a session, stop (saved), start again, read it.
 const STORE_SCRIPT = `
 import { createServer } from "bobcat";
+import { createHandler } from "bobcat/edge";
 const app = { fetch(req, ctx) {
   const s = ctx.getSession();
   const n = (s.getAttribute("n") ?? 0) + 1;
@@ -193,7 +194,22 @@ await server.stop();
 server = await start();
 const b = await (await fetch(server.urls[0], { headers: { cookie } })).json();
 await server.stop();
-console.log("RESULT " + JSON.stringify({ cookie, a, b }));
+// bobcat/edge reads YAML with the yaml package everywhere: a merge key (host "other" is "localhost" renamed).
+const edge = createHandler({ handlers: { "app:main": app }, configText: [
+  "server:",
+  "  services:",
+  "    - connectors: [{ port: 8080 }]",
+  "      engine:",
+  "        defaultHost: localhost",
+  "        hosts:",
+  "          - &host { name: localhost, contexts: [{ path: /app, handler: app:main }] }",
+  "          - <<: *host",
+  "            name: other",
+].join("\\n") });
+const other = await edge.fetch(new Request("http://other/app/"));
+const edgeResult = { status: other.status, body: await other.text() };
+await edge.close();
+console.log("RESULT " + JSON.stringify({ cookie, a, b, edge: edgeResult }));
 process.exit(0);
 `;
 
@@ -273,42 +289,48 @@ describe.each(Object.keys(RUNNERS))("import from the installed package on %s", (
 });
 
 describe.each(Object.keys(RUNNERS))("import from the installed package on %s", (runtime) => {
-  test("createServer with a PersistentManager and FileStore: the session survives a stop and start", async () => {
-    const dir = join(pkg.dir, `store-${runtime}`);
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir);
-    const port = await freePort();
-    writeFileSync(
-      join(dir, "store.yaml"),
-      contextsYaml(
-        port,
-        `              - path: ""
+  test(
+    "createServer with a PersistentManager and FileStore: the session survives a stop and start; bobcat/edge reads merge keys",
+    async () => {
+      const dir = join(pkg.dir, `store-${runtime}`);
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir);
+      const port = await freePort();
+      writeFileSync(
+        join(dir, "store.yaml"),
+        contextsYaml(
+          port,
+          `              - path: ""
                 handler: "app:main"
                 manager: { className: PersistentManager, saveOnRestart: true, store: { className: FileStore, directory: sessions } }
 `,
-      ),
-    );
-    writeFileSync(join(pkg.dir, "store-check.mjs"), STORE_SCRIPT);
-    const [cmd, ...args] = RUNNERS[runtime]!;
-    const proc = Bun.spawn([cmd!, ...args.slice(0, -1), "store-check.mjs", join(dir, "store.yaml")], {
-      cwd: pkg.dir,
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const killer = setTimeout(() => proc.kill("SIGKILL"), 60000);
-    const [out, err, code] = await Promise.all([
-      new Response(proc.stdout).text(),
-      new Response(proc.stderr).text(),
-      proc.exited,
-    ]);
-    clearTimeout(killer);
-    const m = /^RESULT (.*)$/m.exec(out);
-    expect([code, m ? "" : out + err]).toEqual([0, ""]);
-    const { cookie, a, b } = JSON.parse(m![1]!);
-    expect(a.n).toBe(1);
-    expect(b).toEqual({ n: 2, id: a.id });
-    expect(cookie).toBe(`JSESSIONID=${a.id}`);
-  }, 90000);
+        ),
+      );
+      writeFileSync(join(pkg.dir, "store-check.mjs"), STORE_SCRIPT);
+      const [cmd, ...args] = RUNNERS[runtime]!;
+      const proc = Bun.spawn([cmd!, ...args.slice(0, -1), "store-check.mjs", join(dir, "store.yaml")], {
+        cwd: pkg.dir,
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const killer = setTimeout(() => proc.kill("SIGKILL"), 60000);
+      const [out, err, code] = await Promise.all([
+        new Response(proc.stdout).text(),
+        new Response(proc.stderr).text(),
+        proc.exited,
+      ]);
+      clearTimeout(killer);
+      const m = /^RESULT (.*)$/m.exec(out);
+      expect([code, m ? "" : out + err]).toEqual([0, ""]);
+      const { cookie, a, b, edge } = JSON.parse(m![1]!);
+      expect(edge.status).toBe(200);
+      expect(JSON.parse(edge.body)).toMatchObject({ n: 1 });
+      expect(a.n).toBe(1);
+      expect(b).toEqual({ n: 2, id: a.id });
+      expect(cookie).toBe(`JSESSIONID=${a.id}`);
+    },
+    90000,
+  );
 });
 
 // `npx bobcat` in the installed project, as a user runs it: npm exec → sh -c → bin/bobcat.mjs
