@@ -15,8 +15,14 @@ import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
-const cli = join(here, "..", "src", "cli", "main.ts");
 const runtime = process.env.BOBCAT_RUNTIME === "deno" ? "deno" : "bun";
+// Deno refuses to strip types from .ts files under node_modules: installed from npm, Deno runs the
+// CLI's JavaScript build (dist-lib/cli.js, made when the package is packed). A checkout, and
+// Bun everywhere, run the sources.
+const installed = here.split(/[\\/]/).includes("node_modules");
+const cli = runtime === "deno" && installed
+  ? join(here, "..", "dist-lib", "cli.js")
+  : join(here, "..", "src", "cli", "main.ts");
 const exe = process.platform === "win32" ? ".exe" : "";
 
 /** A native executable (ELF, Mach-O, PE), not a script or a placeholder. */
@@ -102,6 +108,22 @@ child.on("error", (err) => {
 const forwarded = ["SIGINT", "SIGTERM", "SIGHUP"];
 const forward = (sig) => child.kill(sig);
 for (const sig of forwarded) process.on(sig, forward);
+
+// Under `npx bobcat` / `npm exec` / an npm script, npm runs this file through `sh -c` and passes
+// a SIGTERM or SIGINT it receives to that shell only: the shell dies, npm exits, and this process
+// would be left running with the server. Its parent going away is then the only sign of the
+// stop, and it is passed on as SIGTERM (a graceful stop: sessions saved). Started any other way
+// (a shell, nohup, a service manager) the parent is not watched.
+if (process.env.npm_command !== undefined || process.env.npm_lifecycle_event !== undefined) {
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    child.kill("SIGTERM");
+  }, 200);
+  watch.unref();
+  child.on("exit", () => clearInterval(watch));
+}
 
 child.on("exit", (code, signal) => {
   if (code !== null) process.exit(code);

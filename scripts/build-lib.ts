@@ -5,6 +5,8 @@
  *   dist-lib/mod.js    "bobcat": createServer, BobcatServer, the config API (Bun, Deno, Node)
  *   dist-lib/edge.js   "bobcat/edge": createHandler for edge runtimes
  *   dist-lib/types/    .d.ts for both (tsc --emitDeclarationOnly)
+ *   dist-lib/cli.js    the CLI, which bin/bobcat.mjs runs under Deno (`BOBCAT_RUNTIME=deno npx bobcat`);
+ *                      Bun runs src/cli/main.ts itself
  *
  * Deno refuses to strip types from .ts files inside node_modules and Node cannot load them at
  * all, so the package carries JavaScript; a checkout keeps running from source (mod.ts, edge.ts).
@@ -33,11 +35,12 @@ const yamlBrowser: import("bun").BunPlugin = {
   },
 };
 
-async function bundle(entry: string, target: "node" | "browser", external: string[]): Promise<void> {
+async function bundle(entry: string, target: "node" | "browser", external: string[], naming?: string): Promise<void> {
   const r = await Bun.build({
     plugins: [yamlBrowser],
     entrypoints: [join(root, entry)],
     outdir: out,
+    ...(naming ? { naming } : {}),
     target,
     format: "esm",
     // Builtins of every runtime stay imports; bun: and cloudflare: ones are only reached where they exist.
@@ -54,6 +57,7 @@ async function bundle(entry: string, target: "node" | "browser", external: strin
 console.log("building dist-lib/");
 await bundle("mod.ts", "node", externals(["yaml", "smol-toml"]));
 await bundle("edge.ts", "browser", externals(["yaml", "smol-toml"]));
+await bundle("src/cli/node-entry.ts", "node", externals(["yaml", "smol-toml"]), "cli.js");
 
 // Declarations: tsc on the two entries, with the project's compiler options.
 const tsconfig = join(root, "tsconfig.lib.json");

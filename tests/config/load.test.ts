@@ -316,6 +316,27 @@ server:
     expect(format(`server:\n  services: *nowhere\n`)).toMatch(/^\/c\/bomb\.yaml:2:13: YAML error: Unresolved alias/);
   });
 
+  test("YAML merge keys (<<: *anchor, <<: [*a, *b]) are applied, keys written beside them win", () => {
+    const c = loadConfigText(
+      "/c/merge.yaml",
+      `server:
+  services:
+    - connectors:
+        - &conn { port: 8080, address: 127.0.0.1, connectionTimeout: 5000 }
+        - <<: *conn
+          port: 8081
+        - <<: [*conn, { maxThreads: 7 }]
+          port: 8082
+      engine:
+        defaultHost: localhost
+        hosts: [{ name: localhost, contexts: [{ path: "", handler: "bobcat:root" }] }]
+`,
+      { env: {} },
+    );
+    expect(c.server.services[0]!.connectors.map((k) => [k.port, k.address, k.connectionTimeout, k.maxThreads]))
+      .toEqual([[8080, "127.0.0.1", 5000, 200], [8081, "127.0.0.1", 5000, 200], [8082, "127.0.0.1", 5000, 7]]);
+  });
+
   test("TOML errors point at the line of the key", () => {
     const e = problems(
       `[server]\n[[server.services]]\n[[server.services.connectors]]\nport = 8080\nmaxThread = 5\n[server.services.engine]\ndefaultHost = "localhost"\n[[server.services.engine.hosts]]\nname = "localhost"\n[[server.services.engine.hosts.contexts]]\nhandler = "bobcat:root"\n`,

@@ -2,8 +2,10 @@
  * The single executable as a user receives it: built once with `bun build.ts` (bun build
  * --compile), then placed alone in an empty directory under /tmp with no node_modules anywhere
  * above it (each test gets its own directory with a hard link to the one build). It serves the
- * default config, keystores, every session store across a SIGTERM restart, a Hono handler module
- * beside it, and runs keytool and convert.
+ * default config, YAML (with the `yaml` package's anchors, merge keys and error positions) and
+ * TOML configs, a Tomcat CATALINA_BASE with its server.xml, keystores, every session store across a
+ * SIGTERM restart, a Hono handler module beside it, and runs keytool and convert. Each of these is
+ * a module loaded on demand: a chunk or a dynamic import the bundle lost fails only here.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
@@ -11,10 +13,12 @@ import { copyFileSync, existsSync, linkSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { BUN, cleanup, freePort, ROOT, run, tempDir, writeFiles } from "../helpers/bobcat.ts";
 import { type PostgresServer, startPostgres } from "../helpers/postgres.ts";
+import { type RedisServer, startRedis } from "../helpers/services.ts";
 
 const dirs: string[] = [];
 let built: string;
 let pg: PostgresServer | undefined;
+let redis: RedisServer | undefined;
 
 const KS = join(ROOT, "tests/fixtures/keystores");
 
@@ -29,8 +33,9 @@ beforeAll(async () => {
   built = join(out, "bobcat");
 }, 200000);
 
-afterAll(() => {
+afterAll(async () => {
   pg?.destroy();
+  await redis?.destroy();
   dirs.forEach(cleanup);
 });
 
@@ -146,6 +151,115 @@ test("bun build.ts makes one executable that runs alone in an empty directory an
     const redirect = await fetch(`http://127.0.0.1:${http}/x`, { redirect: "manual" });
     expect(redirect.status).toBe(302);
     expect(redirect.headers.get("location")).toBe(`https://127.0.0.1:${https}/x`);
+  } finally {
+    expect(await s.stop()).toBe(0);
+  }
+});
+
+test("YAML read by the yaml package (anchors, merge keys; an error with its file:line:column) and TOML", async () => {
+  const [yamlPort, mergedPort, tomlPort] = [await freePort(), await freePort(), await freePort()];
+  const dir = site({
+    "conf/merge.yaml": `server:
+  services:
+    - connectors:
+        - &conn { port: ${yamlPort}, address: 127.0.0.1, connectionTimeout: 15000 }
+        - <<: *conn
+          port: ${mergedPort}
+      engine:
+        defaultHost: localhost
+        hosts:
+          - name: localhost
+            contexts: &ctx [{ path: "", handler: "bobcat:root" }]
+          - { name: other, contexts: *ctx }
+`,
+    "conf/bad.yaml": "server:\n  services:\n    - connectors: [{ port: 8080 }\n      engine: x\n",
+    "conf/server.toml": `[[server.services]]
+[[server.services.connectors]]
+port = ${tomlPort}
+address = "127.0.0.1"
+[server.services.engine]
+defaultHost = "localhost"
+[[server.services.engine.hosts]]
+name = "localhost"
+[[server.services.engine.hosts.contexts]]
+path = ""
+handler = "bobcat:root"
+`,
+    "conf/bad.toml": "[server\nx = 1\n",
+  });
+  const bad = await exe(dir, ["check", "--config", "conf/bad.yaml"]);
+  expect(bad.code).toBe(1);
+  expect(bad.stderr).toContain(`${join(dir, "conf/bad.yaml")}:4:7: YAML syntax error`);
+  const badToml = await exe(dir, ["check", "--config", "conf/bad.toml"]);
+  expect(badToml.code).toBe(1);
+  expect(badToml.stderr).toContain(`${join(dir, "conf/bad.toml")}:1:8: TOML syntax error`);
+
+  const merged = await exe(dir, ["check", "--config", "conf/merge.yaml", "--base", "."]);
+  expect(merged.code).toBe(0);
+  // The merged connector has the anchored one's attributes, its own port.
+  expect(merged.stdout.match(/connectionTimeout: 15000/g)?.length).toBe(2);
+  for (
+    const [config, ports] of [["conf/merge.yaml", [yamlPort, mergedPort]], ["conf/server.toml", [tomlPort]]] as const
+  ) {
+    const s = await serve(dir, ["--config", config, "--base", "."], ports.length);
+    try {
+      for (const port of ports) {
+        const res = await fetch(`http://127.0.0.1:${port}/`);
+        expect(await res.text()).toContain("bobcat 0.1.0 is running");
+      }
+    } finally {
+      expect(await s.stop()).toBe(0);
+    }
+  }
+});
+
+test("a Tomcat CATALINA_BASE as it is: conf/server.xml, webapps/ROOT, keystores keytool made", async () => {
+  const [http, jks, p12] = [await freePort(), await freePort(), await freePort()];
+  const dir = site({
+    "base/conf/keytool-rsa.jks": readFileSync(join(KS, "keytool-rsa.jks")),
+    "base/conf/keytool-ec.p12": readFileSync(join(KS, "keytool-ec.p12")),
+    "base/webapps/ROOT/index.html": "<h1>from CATALINA_BASE</h1>",
+    "base/conf/server.xml": `<?xml version="1.0" encoding="UTF-8"?>
+<Server port="-1" shutdown="SHUTDOWN">
+  <Service name="Catalina">
+    <Connector port="${http}" address="127.0.0.1" protocol="HTTP/1.1" connectionTimeout="20000" />
+    <Connector port="${jks}" address="127.0.0.1" protocol="org.apache.coyote.http11.Http11NioProtocol" SSLEnabled="true">
+      <SSLHostConfig>
+        <Certificate certificateKeystoreFile="conf/keytool-rsa.jks" certificateKeystoreType="JKS"
+                     certificateKeystorePassword="changeit" certificateKeyAlias="tomcat" type="RSA" />
+      </SSLHostConfig>
+    </Connector>
+    <Connector port="${p12}" address="127.0.0.1" protocol="org.apache.coyote.http11.Http11NioProtocol" SSLEnabled="true">
+      <SSLHostConfig>
+        <Certificate certificateKeystoreFile="\${catalina.base}/conf/keytool-ec.p12" certificateKeystorePassword="changeit" />
+      </SSLHostConfig>
+    </Connector>
+    <Engine name="Catalina" defaultHost="localhost">
+      <Host name="localhost" appBase="webapps" unpackWARs="true" autoDeploy="true" />
+    </Engine>
+  </Service>
+</Server>`,
+  });
+  const check = await exe(dir, ["check", "--base", "base"]);
+  expect(check.output).not.toContain("problem");
+  expect(check.code).toBe(0);
+  const s = await serve(dir, ["--base", "base"], 3);
+  try {
+    expect(await (await fetch(`http://127.0.0.1:${http}/`)).text()).toBe("<h1>from CATALINA_BASE</h1>");
+    for (const port of [jks, p12]) {
+      const r = await run([
+        "openssl",
+        "s_client",
+        "-connect",
+        `127.0.0.1:${port}`,
+        "-servername",
+        "localhost",
+        "-CAfile",
+        join(KS, "pem/root-ca.pem"),
+        "-verify_return_error",
+      ], { stdin: "Q\n" });
+      expect([port, r.stdout.includes("Verify return code: 0 (ok)")]).toEqual([port, true]);
+    }
   } finally {
     expect(await s.stop()).toBe(0);
   }
@@ -286,20 +400,21 @@ function alive(pid: number): boolean {
 
 describe("session stores survive a SIGTERM restart", () => {
   beforeAll(async () => {
-    pg = await startPostgres();
+    [pg, redis] = await Promise.all([startPostgres(), startRedis()]);
   }, 120000);
 
   const stores = {
     FileStore: { resources: "", store: "{ className: FileStore, directory: sessions }" },
-    "DataSourceStore on SQLite (bun:sqlite)": {
+    "DataSourceStore on a JDBC SQLite URL (bun:sqlite)": {
       resources:
-        `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, url: "sqlite:work/sessions.db" }\n`,
+        `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, driverClassName: org.sqlite.JDBC, url: "jdbc:sqlite:work/sessions.db" }\n`,
       store: "{ className: DataSourceStore, dataSourceName: jdbc/sessions }",
     },
     "DataSourceStore on PostgreSQL": {
       resources: "", // filled in once the server runs
       store: "{ className: DataSourceStore, dataSourceName: jdbc/sessions }",
     },
+    RedisStore: { resources: "", store: "" }, // filled in once the server runs
   };
 
   for (const [name, s] of Object.entries(stores)) {
@@ -308,6 +423,7 @@ describe("session stores survive a SIGTERM restart", () => {
         ? `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, url: "${pg!.url}" }\n`
         : s.resources;
       if (name.includes("PostgreSQL")) pg!.psql(`DROP TABLE IF EXISTS "tomcat$sessions"`);
+      const store = name === "RedisStore" ? `{ className: RedisStore, url: "${redis!.url}" }` : s.store;
       const port = await freePort();
       const dir = site({
         "app.js": SESSION_APP,
@@ -318,7 +434,7 @@ describe("session stores survive a SIGTERM restart", () => {
                 manager:
                   className: PersistentManager
                   saveOnRestart: true
-                  store: ${s.store}
+                  store: ${store}
 `,
           resources,
         ),

@@ -5,7 +5,8 @@
  * process keep their own handlers, sessions and manager views, and stop. One pack, one install.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { BUN, DENO, freePort, httpsConfig, ROOT, tfetch } from "../helpers/bobcat.ts";
@@ -78,6 +79,7 @@ describe("the packed tarball", () => {
         "dist-lib/types/mod.d.ts",
         "dist-lib/types/edge.d.ts",
         "bin/bobcat.mjs",
+        "dist-lib/cli.js",
         "src/cli/main.ts",
         "config/server.yaml",
         "package.json",
@@ -172,6 +174,45 @@ function refused(port: number): Promise<boolean> {
   });
 }
 
+// A server with a PersistentManager and FileStore from a script: the session stores are loaded on
+// demand, from the installed package. Start, make a session, stop (saved), start again, read it.
+const STORE_SCRIPT = `
+import { createServer } from "bobcat";
+import { createHandler } from "bobcat/edge";
+const app = { fetch(req, ctx) {
+  const s = ctx.getSession();
+  const n = (s.getAttribute("n") ?? 0) + 1;
+  s.setAttribute("n", n);
+  return Response.json({ n, id: s.id });
+} };
+const start = () => createServer({ configFile: process.argv[2], handlers: { "app:main": app }, configureLogging: false });
+let server = await start();
+const first = await fetch(server.urls[0]);
+const cookie = first.headers.get("set-cookie").split(";")[0];
+const a = await first.json();
+await server.stop();
+server = await start();
+const b = await (await fetch(server.urls[0], { headers: { cookie } })).json();
+await server.stop();
+// bobcat/edge reads YAML with the yaml package everywhere: a merge key (host "other" is "localhost" renamed).
+const edge = createHandler({ handlers: { "app:main": app }, configText: [
+  "server:",
+  "  services:",
+  "    - connectors: [{ port: 8080 }]",
+  "      engine:",
+  "        defaultHost: localhost",
+  "        hosts:",
+  "          - &host { name: localhost, contexts: [{ path: /app, handler: app:main }] }",
+  "          - <<: *host",
+  "            name: other",
+].join("\\n") });
+const other = await edge.fetch(new Request("http://other/app/"));
+const edgeResult = { status: other.status, body: await other.text() };
+await edge.close();
+console.log("RESULT " + JSON.stringify({ cookie, a, b, edge: edgeResult }));
+process.exit(0);
+`;
+
 const RUNNERS: Record<string, string[]> = {
   bun: [BUN, "lib-check.mjs"],
   deno: [DENO, "run", "-A", "lib-check.mjs"],
@@ -245,4 +286,274 @@ describe.each(Object.keys(RUNNERS))("import from the installed package on %s", (
     },
     120000,
   );
+});
+
+describe.each(Object.keys(RUNNERS))("import from the installed package on %s", (runtime) => {
+  test(
+    "createServer with a PersistentManager and FileStore: the session survives a stop and start; bobcat/edge reads merge keys",
+    async () => {
+      const dir = join(pkg.dir, `store-${runtime}`);
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir);
+      const port = await freePort();
+      writeFileSync(
+        join(dir, "store.yaml"),
+        contextsYaml(
+          port,
+          `              - path: ""
+                handler: "app:main"
+                manager: { className: PersistentManager, saveOnRestart: true, store: { className: FileStore, directory: sessions } }
+`,
+        ),
+      );
+      writeFileSync(join(pkg.dir, "store-check.mjs"), STORE_SCRIPT);
+      const [cmd, ...args] = RUNNERS[runtime]!;
+      const proc = Bun.spawn([cmd!, ...args.slice(0, -1), "store-check.mjs", join(dir, "store.yaml")], {
+        cwd: pkg.dir,
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const killer = setTimeout(() => proc.kill("SIGKILL"), 60000);
+      const [out, err, code] = await Promise.all([
+        new Response(proc.stdout).text(),
+        new Response(proc.stderr).text(),
+        proc.exited,
+      ]);
+      clearTimeout(killer);
+      const m = /^RESULT (.*)$/m.exec(out);
+      expect([code, m ? "" : out + err]).toEqual([0, ""]);
+      const { cookie, a, b, edge } = JSON.parse(m![1]!);
+      expect(edge.status).toBe(200);
+      expect(JSON.parse(edge.body)).toMatchObject({ n: 1 });
+      expect(a.n).toBe(1);
+      expect(b).toEqual({ n: 2, id: a.id });
+      expect(cookie).toBe(`JSESSIONID=${a.id}`);
+    },
+    90000,
+  );
+});
+
+// `npx bobcat` in the installed project, as a user runs it: npm exec → sh -c → bin/bobcat.mjs
+// (Node) → Bun or Deno. The lazily loaded readers and stores must be found from node_modules.
+const SESSION_APP = `export default { fetch(req, ctx) {
+  const s = ctx.getSession();
+  const n = (s.getAttribute("n") ?? 0) + 1;
+  s.setAttribute("n", n);
+  return Response.json({ n, id: s.id });
+} };`;
+
+const contextsYaml = (port: number, contexts: string, resources = "") =>
+  `server:
+${resources}  services:
+    - connectors: [{ port: ${port}, address: 127.0.0.1 }]
+      engine:
+        defaultHost: localhost
+        hosts:
+          - name: localhost
+            contexts:
+${contexts}`;
+
+/** Every process below `pid` (one ps snapshot). */
+function descendants(pid: number): number[] {
+  const ps = spawnSync("ps", ["-e", "-o", "pid=,ppid="], { encoding: "utf8", timeout: 10000 });
+  const children = new Map<number, number[]>();
+  for (const line of ps.stdout.trim().split("\n")) {
+    const [p, pp] = line.trim().split(/\s+/).map(Number);
+    children.set(pp!, [...(children.get(pp!) ?? []), p!]);
+  }
+  const out: number[] = [];
+  const walk = (p: number) => (children.get(p) ?? []).forEach((c) => (out.push(c), walk(c)));
+  walk(pid);
+  return out;
+}
+
+/** `npx bobcat <args>` in `cwd`; resolves once `ready` is printed (or the command ends). */
+function npx(cwd: string, runtime: string, args: string[], ready?: RegExp) {
+  const proc = spawn("npx", ["--no-install", "bobcat", ...args], {
+    cwd,
+    env: {
+      ...process.env,
+      npm_config_update_notifier: "false",
+      NO_COLOR: "1",
+      ...(runtime === "deno" ? { BOBCAT_RUNTIME: "deno" } : {}),
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  proc.stdout!.on("data", (d) => (out += d));
+  proc.stderr!.on("data", (d) => (out += d));
+  // Both pipes close when the last process holding them (the server, under npm) is gone.
+  const closed = Promise.all([
+    new Promise((r) => proc.stdout!.on("close", r)),
+    new Promise((r) => proc.stderr!.on("close", r)),
+  ]);
+  const exited = new Promise<number | null>((r) => proc.on("exit", (code, signal) => r(code ?? (signal ? -1 : null))));
+  let ended = false;
+  void closed.then(() => (ended = true));
+  // npm, its shell, the launcher and the server: all killed if the test gives up on them.
+  let tree: number[] = [];
+  const killAll = () => {
+    for (const p of [proc.pid!, ...tree]) {
+      try {
+        process.kill(p, "SIGKILL");
+      } catch { /* gone */ }
+    }
+  };
+  const killer = setTimeout(killAll, 90000);
+  return {
+    output: () => out,
+    async ready(): Promise<void> {
+      const deadline = Date.now() + 60000;
+      while (!ready!.test(out)) {
+        if (ended || Date.now() > deadline) {
+          killAll();
+          throw new Error(`npx bobcat ${args.join(" ")} did not start:\n${out}`);
+        }
+        await Bun.sleep(50);
+      }
+      tree = descendants(proc.pid!);
+    },
+    /** Everything has ended (bounded); npx's exit status. */
+    async done(): Promise<number | null> {
+      await Promise.race([closed, Bun.sleep(30000)]);
+      clearTimeout(killer);
+      if (!ended) {
+        tree = descendants(proc.pid!);
+        killAll();
+        throw new Error(`npx bobcat ${args.join(" ")}: a process still holds its output:\n${out}`);
+      }
+      return exited;
+    },
+    /** SIGTERM to the npx process only, as a service manager or `kill <pid>` sends it. */
+    async stop(): Promise<void> {
+      proc.kill("SIGTERM");
+      await Promise.race([closed, Bun.sleep(20000)]);
+      clearTimeout(killer);
+      if (!ended) {
+        killAll();
+        throw new Error(`SIGTERM to npx did not stop bobcat within 20 s:\n${out}`);
+      }
+    },
+  };
+}
+
+describe.each(["bun", "deno"])("npx bobcat from the installed package on %s", (runtime) => {
+  const site = (name: string, files: Record<string, string>) => {
+    const dir = join(pkg.dir, `${runtime}-${name}`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir);
+    for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
+    // npx finds bobcat in the project's node_modules from a directory below it.
+    return dir;
+  };
+
+  test("YAML with anchors and merge keys, a TOML config, and a YAML error with its file:line:column", async () => {
+    const yamlPort = await freePort();
+    const tomlPort = await freePort();
+    const dir = site("configs", {
+      "merge.yaml": `server:
+  services:
+    - connectors:
+        - &conn { port: ${yamlPort}, address: 127.0.0.1 }
+        - <<: *conn
+          port: ${tomlPort}
+      engine:
+        defaultHost: localhost
+        hosts:
+          - name: localhost
+            contexts: &ctx [{ path: "", handler: "bobcat:root" }]
+          - { name: other, contexts: *ctx }
+`,
+      "server.toml": `[[server.services]]
+[[server.services.connectors]]
+port = ${tomlPort}
+address = "127.0.0.1"
+[server.services.engine]
+defaultHost = "localhost"
+[[server.services.engine.hosts]]
+name = "localhost"
+[[server.services.engine.hosts.contexts]]
+path = ""
+handler = "bobcat:root"
+`,
+      "bad.yaml": "server:\n  services:\n    - connectors: [{ port: 8080 }\n      engine: x\n",
+    });
+    const bad = npx(dir, runtime, ["check", "--config", "bad.yaml"]);
+    expect(await bad.done()).toBe(1);
+    expect(bad.output()).toContain(`${join(dir, "bad.yaml")}:4:7: YAML syntax error`);
+
+    for (const [config, ports] of [["merge.yaml", [yamlPort, tomlPort]], ["server.toml", [tomlPort]]] as const) {
+      const s = npx(dir, runtime, ["run", "--config", config], /listening on/);
+      try {
+        await s.ready();
+        for (const port of ports) {
+          for (let i = 0; i < 100 && !s.output().includes(`:${port}/`); i++) await Bun.sleep(50);
+          const res = await fetch(`http://127.0.0.1:${port}/`);
+          expect([config, port, res.status]).toEqual([config, port, 200]);
+          expect(await res.text()).toContain("bobcat 0.1.0 is running");
+        }
+      } finally {
+        await s.stop();
+      }
+      expect(s.output()).toContain("bobcat stopped");
+    }
+  }, 120000);
+
+  for (
+    const [store, resources, storeYaml] of [
+      ["FileStore", "", "{ className: FileStore, directory: sessions }"],
+      [
+        "DataSourceStore on a JDBC SQLite URL",
+        `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, driverClassName: org.sqlite.JDBC, url: "jdbc:sqlite:work/sessions.db" }\n`,
+        "{ className: DataSourceStore, dataSourceName: jdbc/sessions }",
+      ],
+    ] as const
+  ) {
+    test(
+      `PersistentManager with a ${store}: SIGTERM to npx stops bobcat gracefully, the session survives`,
+      async () => {
+        const port = await freePort();
+        const dir = site(store.replace(/\W+/g, "-"), {
+          "app.js": SESSION_APP,
+          "server.yaml": contextsYaml(
+            port,
+            `              - path: ""
+                handler: app.js
+                manager: { className: PersistentManager, saveOnRestart: true, store: ${storeYaml} }
+`,
+            resources,
+          ),
+        });
+        const args = ["--config", "server.yaml"];
+        if (resources) {
+          const init = npx(dir, runtime, ["store", "init", ...args]);
+          expect(await init.done()).toBe(0);
+          expect(init.output()).toContain("table ready");
+        }
+        let s = npx(dir, runtime, ["run", ...args], /listening on/);
+        let cookie = "";
+        try {
+          await s.ready();
+          const first = await fetch(`http://127.0.0.1:${port}/`);
+          cookie = first.headers.getSetCookie()[0]!.split(";")[0]!;
+          expect(((await first.json()) as { n: number }).n).toBe(1);
+        } finally {
+          await s.stop();
+        }
+        expect(s.output()).toContain("bobcat stopped");
+        expect(await refused(port)).toBe(true);
+        s = npx(dir, runtime, ["run", ...args], /listening on/);
+        try {
+          await s.ready();
+          const again = await fetch(`http://127.0.0.1:${port}/`, { headers: { cookie } });
+          const body = (await again.json()) as { n: number; id: string };
+          expect(`JSESSIONID=${body.id}`).toBe(cookie);
+          expect(body.n).toBe(2);
+        } finally {
+          await s.stop();
+        }
+      },
+      120000,
+    );
+  }
 });
