@@ -55,7 +55,6 @@ export async function serve(
       if (verdict && !(await verdict)) return;
       (tlsSocket as { [ALLOWED]?: true })[ALLOWED] = true;
     }
-    const headers = new Headers();
     const raw = req.rawHeaders;
     // Every Host line as sent (Headers would join them): the engine refuses two.
     const hostHeaders: string[] = [];
@@ -63,23 +62,18 @@ export async function serve(
     let framed = false;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!;
-      const first = name.charCodeAt(0);
-      if (first === 58 /* ":" pseudo-header */) continue;
       const len = name.length;
       if (len === 4 && name.toLowerCase() === "host") hostHeaders.push(raw[i + 1]!);
       else if (
-        (len === 14 && (first | 32) === 99 /* c */ && name.toLowerCase() === "content-length" && raw[i + 1] !== "0") ||
-        (len === 17 && (first | 32) === 116 /* t */ && name.toLowerCase() === "transfer-encoding")
+        (len === 14 && (name.charCodeAt(0) | 32) === 99 /* c */ && name.toLowerCase() === "content-length" &&
+          raw[i + 1] !== "0") ||
+        (len === 17 && (name.charCodeAt(0) | 32) === 116 /* t */ && name.toLowerCase() === "transfer-encoding")
       ) {
         framed = true;
       }
-      headers.append(name, raw[i + 1]!);
     }
     const h2Authority = h2 ? (req as Http2ServerRequest).authority : undefined;
-    if (h2Authority) {
-      if (hostHeaders.length === 0) headers.set("host", h2Authority);
-      if (!hostHeaders.includes(h2Authority)) hostHeaders.unshift(h2Authority);
-    }
+    if (h2Authority && !hostHeaders.includes(h2Authority)) hostHeaders.unshift(h2Authority);
     // The URL is only a carrier here: the engine reads the Host and the raw target from `conn`
     // and checks them; a Host it would refuse must not make this URL throw first.
     const authority = hostHeaders.length === 1 && parseHost(hostHeaders[0]!) ? hostHeaders[0]! : "localhost";
@@ -95,14 +89,19 @@ export async function serve(
     // No stream for a request without a body: GET and HEAD, and on HTTP/1.1 any request
     // without Content-Length or Transfer-Encoding (HTTP/2 may send DATA frames regardless).
     const hasBody = method !== "GET" && method !== "HEAD" && (h2 || framed);
+    // The Request is made without headers and they are appended to its own: on Deno a
+    // RequestInit with `headers` costs several times the rest of the construction (webidl).
     const request = hasBody
-      ? new Request(url, {
-        method,
-        headers,
-        body: toWebStream(req, readTimeoutMs),
-        duplex: "half",
-      } as RequestInit)
-      : new Request(url, { method, headers });
+      ? new Request(url, { method, body: toWebStream(req, readTimeoutMs), duplex: "half" } as RequestInit)
+      : method === "GET"
+      ? new Request(url)
+      : new Request(url, { method });
+    const headers = request.headers;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      if (name.charCodeAt(0) !== 58 /* ":" pseudo-header */) headers.append(name, raw[i + 1]!);
+    }
+    if (h2Authority && hostHeaders.length === 0) headers.set("host", h2Authority);
     const conn: ConnectionInfo = {
       remoteAddr: socket?.remoteAddress ?? "",
       remotePort: socket?.remotePort ?? 0,
@@ -257,8 +256,23 @@ async function writeResponse(
     ? () => (req as Http2ServerRequest).stream.session?.close()
     : undefined;
   const status = response.status;
+  if (head) {
+    (res as ServerResponse).writeHead(status, out as never);
+    res.end();
+    endSession?.();
+    return;
+  }
+  // A body made from a string or bytes (Deno keeps it as is until someone asks for `.body`):
+  // read whole, without creating the stream and its reader.
+  const whole = staticBody(response);
+  if (whole) {
+    const bytes = new Uint8Array(await whole);
+    writeWhole(res, h2, status, out, framed, bytes, bytes.byteLength);
+    endSession?.();
+    return;
+  }
   const body = response.body;
-  if (!body || head) {
+  if (!body) {
     (res as ServerResponse).writeHead(status, out as never);
     res.end();
     endSession?.();
@@ -288,13 +302,7 @@ async function writeResponse(
       r = next;
     }
     if (pending === undefined) {
-      if (!framed && !noBodyStatus(status)) out["content-length"] = String(size);
-      // Head and body in one TLS record and one write: the socket takes both while corked.
-      const sock = h2 ? undefined : (res as ServerResponse).socket;
-      sock?.cork();
-      (res as ServerResponse).writeHead(status, out as never);
-      res.end(chunks.length === 1 ? chunks[0] : concat(chunks, size));
-      sock?.uncork();
+      writeWhole(res, h2, status, out, framed, chunks.length === 1 ? chunks[0]! : concat(chunks, size), size);
       endSession?.();
       return;
     }
@@ -325,6 +333,44 @@ async function writeResponse(
   }
   res.end();
   endSession?.();
+}
+
+/** Head and a body that is all there, with a Content-Length unless the handler framed it. */
+function writeWhole(
+  res: AnyRes,
+  h2: boolean,
+  status: number,
+  out: Record<string, string | string[]>,
+  framed: boolean,
+  bytes: Uint8Array,
+  size: number,
+): void {
+  if (!framed && !noBodyStatus(status)) out["content-length"] = String(size);
+  // Head and body in one TLS record and one write: the socket takes both while corked.
+  const sock = h2 ? undefined : (res as ServerResponse).socket;
+  sock?.cork();
+  (res as ServerResponse).writeHead(status, out as never);
+  res.end(bytes);
+  sock?.uncork();
+}
+
+/**
+ * Deno's Response keeps a body given as a string or bytes in its inner response until `.body`
+ * is read, which makes a ReadableStream of it. Where that inner state is there to see, such a
+ * body is read whole (arrayBuffer takes it as is); undefined: not known to be in memory (a
+ * stream, another runtime), read through `.body`.
+ */
+const INNER = Object.getOwnPropertySymbols(new Response("")).find((s) => s.description === "response");
+
+function staticBody(response: Response): Promise<ArrayBuffer> | undefined {
+  if (!INNER || response.bodyUsed) return undefined;
+  const inner = (response as unknown as Record<symbol, { body?: { streamOrStatic?: unknown } | null } | undefined>)[
+    INNER
+  ];
+  const s = inner?.body?.streamOrStatic as { body?: unknown; consumed?: boolean } | undefined;
+  if (!s || s instanceof ReadableStream || s.consumed !== false) return undefined;
+  const b = s.body;
+  return typeof b === "string" || b instanceof Uint8Array ? response.arrayBuffer() : undefined;
 }
 
 function concat(chunks: Uint8Array[], size: number): Uint8Array {
