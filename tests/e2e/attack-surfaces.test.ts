@@ -134,7 +134,7 @@ for (const runtime of RUNTIMES) {
         ),
       });
       try {
-        expect(s.output()).toContain("compatibility back-end");
+        expect(s.output()).toContain("node-compat back-end");
         const tries = [
           // The protected name as SNI, however it is spelt: no certificate, no connection.
           ...["secure.localhost", "SECURE.LOCALHOST", "secure.localhost.", "Secure.LocalHost."].map((sni) => ({

@@ -168,7 +168,7 @@ async function crashRun(
     expect(init.stdout).toContain("table ready");
   }
   let server = await startBobcat({ runtime, base, config: cfg, env: backendEnv });
-  expect(server.output()).toMatch(nodeCompat ? /listening on .*compatibility back-end/ : /listening on .*native/);
+  expect(server.output()).toMatch(nodeCompat ? /listening on .*node-compat back-end/ : /listening on .*native/);
   const log: SessionLog[] = [];
   const stop = { now: false };
   try {
