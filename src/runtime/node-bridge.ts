@@ -110,8 +110,12 @@ export async function serve(
       hostHeaders,
       tls: tlsSocket ? tlsInfoOf(tlsSocket) : undefined,
     };
-    const response = await handle(request, conn);
-    await writeResponse(response, res, h2, method === "HEAD", req);
+    // The engine's synchronous fast path gives a Response the handler returned at once back at
+    // once, and an in-memory body is written at once: no await between the request and the write.
+    const answer = handle(request, conn);
+    const response = answer instanceof Response ? answer : await answer;
+    const streaming = writeResponse(response, res, h2, method === "HEAD", req);
+    if (streaming) await streaming;
   } catch (e) {
     // A client that went away mid-upload is not a server fault: one line at debug.
     if (isClientBodyError(e) || res.destroyed || req.destroyed) {
@@ -219,15 +223,16 @@ const noBodyStatus = (status: number) => status < 200 || status === 204 || statu
  * JSON, a small file: every read settles at once) is written in one `end(bytes)` with a
  * Content-Length, head and body in the same tick; anything else streams with backpressure.
  * `req`: the request answered (not for answers made before a request exists), for the
- * connection handling that depends on it.
+ * connection handling that depends on it. Returns a promise only when the body is read
+ * through its stream; a body known to be in memory (or none) is written before it returns.
  */
-async function writeResponse(
+function writeResponse(
   response: Response,
   res: AnyRes,
   h2: boolean,
   head: boolean,
   req?: AnyReq,
-): Promise<void> {
+): Promise<void> | undefined {
   const out: Record<string, string | string[]> = {};
   let cookies: string[] | undefined;
   let connection: string | undefined;
@@ -263,11 +268,10 @@ async function writeResponse(
     return;
   }
   // A body made from a string or bytes (Deno keeps it as is until someone asks for `.body`):
-  // read whole, without creating the stream and its reader.
+  // taken whole, without creating the stream and its reader.
   const whole = staticBody(response);
   if (whole) {
-    const bytes = new Uint8Array(await whole);
-    writeWhole(res, h2, status, out, framed, bytes, bytes.byteLength);
+    writeWhole(res, h2, status, out, framed, whole, whole.byteLength);
     endSession?.();
     return;
   }
@@ -278,6 +282,19 @@ async function writeResponse(
     endSession?.();
     return;
   }
+  return writeStream(body, res, h2, status, out, framed, endSession);
+}
+
+/** A body read through its stream: gathered when every read settles at once, else streamed. */
+async function writeStream(
+  body: ReadableStream<Uint8Array>,
+  res: AnyRes,
+  h2: boolean,
+  status: number,
+  out: Record<string, string | string[]>,
+  framed: boolean,
+  endSession: (() => void) | undefined,
+): Promise<void> {
   const reader = body.getReader();
   let pending: Promise<ReadResult> | undefined = reader.read();
   try {
@@ -357,12 +374,13 @@ function writeWhole(
 /**
  * Deno's Response keeps a body given as a string or bytes in its inner response until `.body`
  * is read, which makes a ReadableStream of it. Where that inner state is there to see, such a
- * body is read whole (arrayBuffer takes it as is); undefined: not known to be in memory (a
- * stream, another runtime), read through `.body`.
+ * body is taken as it is (a string UTF-8 encoded, as `arrayBuffer()` would); undefined: not
+ * known to be in memory (a stream, another runtime), read through `.body`.
  */
 const INNER = Object.getOwnPropertySymbols(new Response("")).find((s) => s.description === "response");
+const utf8 = new TextEncoder();
 
-function staticBody(response: Response): Promise<ArrayBuffer> | undefined {
+function staticBody(response: Response): Uint8Array | undefined {
   if (!INNER || response.bodyUsed) return undefined;
   const inner = (response as unknown as Record<symbol, { body?: { streamOrStatic?: unknown } | null } | undefined>)[
     INNER
@@ -370,7 +388,7 @@ function staticBody(response: Response): Promise<ArrayBuffer> | undefined {
   const s = inner?.body?.streamOrStatic as { body?: unknown; consumed?: boolean } | undefined;
   if (!s || s instanceof ReadableStream || s.consumed !== false) return undefined;
   const b = s.body;
-  return typeof b === "string" || b instanceof Uint8Array ? response.arrayBuffer() : undefined;
+  return typeof b === "string" ? utf8.encode(b) : b instanceof Uint8Array ? b : undefined;
 }
 
 function concat(chunks: Uint8Array[], size: number): Uint8Array {
