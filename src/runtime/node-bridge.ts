@@ -344,9 +344,12 @@ async function writeStream(
       pending = reader.read();
     }
   } finally {
-    // A read still outstanding (the write failed) is refused by releaseLock: not an unhandled rejection.
-    pending?.catch(() => {});
-    reader.releaseLock();
+    // A read still outstanding (the write failed) is refused by releaseLock: not an unhandled
+    // rejection. A stream read to its end needs no release (it costs ~0.5 µs a request on Bun).
+    if (pending) {
+      pending.catch(() => {});
+      reader.releaseLock();
+    }
   }
   res.end();
   endSession?.();
