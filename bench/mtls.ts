@@ -9,11 +9,14 @@
  *   node:https on Deno for this HTTP/1.1-only connector, node:http2 on Bun) | the same from
  *   another checkout
  *
- *   bun bench/mtls.ts [--runtime bun|deno] [--baseline DIR] [--rounds 3] [--duration 5] [--connections 32]
+ *   bun bench/mtls.ts [--runtime bun|deno] [--baseline DIR] [--bare] [--rounds 3] [--duration 5] [--connections 32]
  *
  * --runtime: what runs the server (the client is Bun either way). --baseline: another checkout of
  * bobcat (e.g. `git worktree add /tmp/before <commit>`, node_modules linked) whose node-compat
- * row is measured in the same run, rounds interleaved: before/after side by side.
+ * row is measured in the same run, rounds interleaved: before/after side by side. --bare: one more
+ * row, the node server node-compat runs on (node:https on Deno, node:http2 allowHTTP1 on Bun) with
+ * no bobcat code, saying hello and reading the peer certificate once per connection: what the
+ * runtime's node layer costs by itself, the ceiling of the node-compat row.
  *
  * wrk cannot send a client certificate, so the client is Bun's fetch with `tls: { cert, key }`
  * (keep-alive, --connections request loops) in its own process, the same client for every row.
@@ -61,6 +64,7 @@ const duration = Number(option("--duration", "5"));
 const connections = Number(option("--connections", "32"));
 const runtime = option("--runtime", "bun");
 const baseline = option("--baseline", "");
+const bare = process.argv.includes("--bare");
 const Runtime = runtime === "deno" ? "Deno" : "Bun";
 
 const work = mkdtempSync(join(tmpdir(), "bobcat-mtls-"));
@@ -103,6 +107,46 @@ ${
   return file;
 }
 
+/** The bare node server of --bare: prints "listening on https" once it listens. */
+function bareServer(port: number): string {
+  const file = join(work, "bare.ts");
+  const r = (f: string) => JSON.stringify(join(pki, f));
+  writeFileSync(
+    file,
+    `import { readFileSync } from "node:fs";
+import { createServer } from "node:https";
+import { createSecureServer } from "node:http2";
+const r = (f: string) => readFileSync(f, "utf8");
+const options = {
+  key: r(${r("localhost-rsa-key.pem")}),
+  cert: r(${r("localhost-rsa.pem")}) + r(${r("intermediate.pem")}),
+  ca: r(${r("client-ca.pem")}),
+  requestCert: true,
+  rejectUnauthorized: true,
+};
+const seen = new WeakSet<object>();
+const hello = (req: any, res: any) => {
+  const s = req.socket;
+  if (!seen.has(s)) {
+    seen.add(s);
+    s.getPeerCertificate?.(true);
+  }
+  res.writeHead(200, { "content-type": "text/plain", "content-length": "12" });
+  res.end("Hello, world");
+};
+const server = ${
+      runtime === "deno"
+        ? "createServer(options, hello)"
+        : `createSecureServer({ ...options, allowHTTP1: true, ALPNCallback: () => "http/1.1" } as any, hello)`
+    };
+server.listen(${port}, "127.0.0.1", () => console.error("listening on https on ${
+      runtime === "deno" ? "node:https" : "node:http2"
+    };"));
+`,
+  );
+  return file;
+}
+
 interface Row {
   id: string;
   label: string;
@@ -111,6 +155,8 @@ interface Row {
   expect: RegExp;
   /** The checkout that runs this row (default: this one). */
   root?: string;
+  /** A bare node server (--bare) instead of bobcat. */
+  bare?: boolean;
 }
 const native = runtime === "deno" ? /native Deno/ : /native Bun\.serve/;
 const rows: Row[] = [
@@ -125,6 +171,9 @@ const rows: Row[] = [
     env: { BOBCAT_BACKEND: "node-compat" },
     expect: /node-compat back-end/,
   },
+  ...(bare
+    ? [{ id: "bare", label: `${Runtime} bare node server, mTLS required`, clientCerts: true, expect: /./, bare: true }]
+    : []),
   ...(baseline
     ? [{
       id: "baseline",
@@ -144,7 +193,9 @@ try {
     const port = await freePort();
     const root = row.root ?? ROOT;
     const file = config(row.id, port, row.clientCerts);
-    const cmd = runtime === "deno"
+    const cmd = row.bare
+      ? (runtime === "deno" ? [bin("deno"), "run", "-A", bareServer(port)] : [bin("bun"), bareServer(port)])
+      : runtime === "deno"
       ? [
         bin("deno"),
         "run",

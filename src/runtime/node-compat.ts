@@ -80,7 +80,7 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
     const h2 = req.httpVersionMajor === 2;
     const g = stateOf(h2 ? ((req as Http2ServerRequest).stream?.session?.socket ?? req.socket) : req.socket);
     if (g) res.once("close", gate.busy(g));
-    void serve(req, res, tls ? "https" : "http", pipeline.handle, config.connectionTimeout);
+    void serve(req, res, tls ? "https" : "http", pipeline.handleSync, config.connectionTimeout);
   };
   let server:
     | ReturnType<typeof createHttpServer>
