@@ -500,8 +500,8 @@ for (const s of scans) {
     if (cfg) copyFileSync(cfg, join(dir, "server.yaml.used"));
   }
   if (!result || result.problems.length) failed = true;
-  // "native Bun.serve (covers: …)" → "native Bun.serve"; "node-compat back-end, because …" → "node-compat".
-  const short = backend.replace(/ \(covers: .*\)$/, "").replace(/[,;] .*$/, "").replace(/ back-end$/, "");
+  // "native Bun.serve (covers: …); …" → "native Bun.serve"; "node-compat back-end, because …" → "node-compat".
+  const short = backend.split(/ \(|[,;] /)[0]!.replace(/ back-end$/, "");
   rows.push(
     result
       ? `| ${s.id} | ${short} | ${result.offered.map(([, n]) => n).join(", ")} | ${
