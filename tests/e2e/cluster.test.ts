@@ -281,6 +281,12 @@ async function scaleOut(engine: Engine, mode: Mode): Promise<void> {
     killHard(victim.running!.proc.pid!);
     await victim.running!.exited;
     await Bun.sleep(300);
+    if (mode === "sticky") {
+      // It stays down until HAProxy has marked it so and its clients have been served elsewhere
+      // (bounded): back too soon, HAProxy's retries reach it again and nothing is taken over.
+      const orphans = () => clients.filter((c) => c.routes.has("s2") && c.routes.size === 1);
+      for (let waited = 0; orphans().length > 0 && waited < 15000; waited += 100) await Bun.sleep(100);
+    }
     await startInstance(victim, engine, mode, table);
     await Bun.sleep(1500);
     stop.now = true;
