@@ -71,6 +71,16 @@ export interface StartOptions {
   cwd?: string;
 }
 
+/**
+ * Servers started by startBobcat and not yet exited. A test that fails before its try/finally
+ * would leave its server running: tests/helpers/preload.ts kills what is left after the run.
+ */
+const liveServers = new Set<ChildProcess>();
+export function killLiveServers(): number {
+  for (const proc of liveServers) proc.kill("SIGKILL");
+  return liveServers.size;
+}
+
 export async function startBobcat(opts: StartOptions): Promise<Running> {
   const base = opts.base ?? tempDir();
   if (opts.files) writeFiles(base, opts.files);
@@ -86,6 +96,8 @@ export async function startBobcat(opts: StartOptions): Promise<Running> {
     env: { ...process.env, NO_COLOR: "1", ...(opts.env ?? {}) },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  liveServers.add(proc);
+  proc.on("exit", () => liveServers.delete(proc));
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));
   proc.stderr!.on("data", (d) => (out += d));
