@@ -116,6 +116,7 @@ function compileWithDeno(verify: boolean): void {
     "compile",
     "-A",
     "--unstable-net",
+    "--unstable-no-legacy-abort",
     `--config=${join(root, "deno.json")}`,
     ...DENO_COMPILE_EXCLUDES.flatMap((dir) => ["--exclude", join(root, "node_modules", dir)]),
     "--output",

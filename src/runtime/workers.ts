@@ -54,6 +54,7 @@ function selfCommand(): string[] {
       "run",
       "-A",
       "--unstable-net",
+      "--unstable-no-legacy-abort",
       "--quiet",
       ...(config ? [`--config=${config}`] : []),
       path,
