@@ -197,12 +197,12 @@ export function decodeSessionFile(bytes: Uint8Array): SessionRecord[] {
   return records;
 }
 
-/** What readSessionFile hands over, session by session. */
+/** What SessionRecordReader hands over: a session's head, its attributes, its end. */
 export interface SessionFileVisitor {
   /**
    * A session's head; its attributes follow, then endRecord. `start` and `end` are where the
-   * record's bytes lie in the file (without its length prefix): readSessionRecord reads it again
-   * from there, and SessionFileBuilder.copyRecord writes it out as it is.
+   * record's bytes lie in the file (without its length prefix), as scanSessionFile reported them;
+   * SessionFileBuilder.copyRecords writes such bytes out as they are.
    */
   record(head: RecordHead, start: number, end: number): void;
   /**
@@ -284,8 +284,9 @@ export interface SessionFileScan {
 }
 
 /**
- * readSessionFile's checks, every one of them, without making anything of a record but what
- * `visit.record` is given: no head objects, no id strings (ASCII strings are checked in place).
+ * The manager file checked in one pass, with every check decodeSessionFile makes, without making
+ * anything of a record but what `visit.record` is given: no head objects, no id strings (ASCII
+ * strings are checked in place).
  * Returns the number of records.
  */
 export function scanSessionFile(bytes: Uint8Array, visit: SessionFileScan): number {
@@ -327,28 +328,8 @@ export function scanSessionFile(bytes: Uint8Array, visit: SessionFileScan): numb
 }
 
 /**
- * The manager file in one pass, with every check decodeSessionFile makes, straight to the
- * visitor: no record objects, one reader for all records and one for all frames, attribute
- * names shared between sessions. A CorruptDataError can come after some records were visited;
- * the caller then drops what it made of them. Returns the number of records.
- */
-export function readSessionFile(bytes: Uint8Array, visit: SessionFileVisitor): number {
-  const r = open(bytes, KIND_MANAGER_FILE);
-  const scan = recordScan(r);
-  const count = r.count(1);
-  for (let k = 1; k <= count; k++) {
-    const length = r.count(1);
-    const start = r.pos;
-    r.skip(length);
-    visitRecord(scan, start, start + length, k, visit);
-  }
-  r.end();
-  return count;
-}
-
-/**
- * Reads again one record of a manager file readSessionFile has checked: its bytes are
- * [start, end) of `bytes`, as readSessionFile's visitor was told. One reader per file shares its
+ * Reads one record of a manager file scanSessionFile has checked, with every check again: its
+ * bytes are [start, end) of `bytes`, as scanSessionFile reported them. One reader per file shares its
  * views and attribute names between the records it reads.
  */
 export class SessionRecordReader {

@@ -9,14 +9,25 @@ import { StandardManager } from "../../src/session/index.ts";
 import {
   decodeSessionFile,
   encodeSessionFile,
-  readSessionFile,
+  scanSessionFile,
   SessionFileBuilder,
+  type SessionFileVisitor,
   type SessionRecord,
+  SessionRecordReader,
 } from "../../src/session/record.ts";
 import { SessionStatistics } from "../../src/session/stats.ts";
 import * as zlib from "node:zlib";
 import { crc32, crc32js } from "../../src/session/wire.ts";
 import { recorder } from "./helpers.ts";
+
+/** Every record of a manager file to `visit`, as StandardManager reads them: scanned, then each read. */
+function readSessionFile(bytes: Uint8Array, visit: SessionFileVisitor): number {
+  const ranges: Array<[number, number]> = [];
+  const count = scanSessionFile(bytes, { count() {}, record: (start, end) => ranges.push([start, end]) });
+  const reader = new SessionRecordReader(bytes);
+  for (const [start, end] of ranges) reader.read(start, end, visit);
+  return count;
+}
 
 async function started(): Promise<StandardManager> {
   const m = new StandardManager({ name: "/compact" });
