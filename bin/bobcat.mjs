@@ -7,8 +7,8 @@
 // this process are passed on; it exits with the child's status, or by the child's signal. The
 // child gets the read end of a pipe as fd 3 (BOBCAT_PARENT_FD): if this process dies, SIGKILL
 // included, the child reads end-of-file and stops as on SIGTERM.
-import { spawn } from "node:child_process";
-import { closeSync, existsSync, openSync, readSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { closeSync, existsSync, openSync, readFileSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -112,17 +112,51 @@ for (const sig of forwarded) process.on(sig, forward);
 // Under `npx bobcat` / `npm exec` / an npm script, npm runs this file through `sh -c` and passes
 // a SIGTERM or SIGINT it receives to that shell only: the shell dies, npm exits, and this process
 // would be left running with the server. Its parent going away is then the only sign of the
-// stop, and it is passed on as SIGTERM (a graceful stop: sessions saved). Started any other way
-// (a shell, nohup, a service manager) the parent is not watched.
+// stop, and it is passed on as SIGTERM (a graceful stop: sessions saved). A SIGKILL of npm leaves
+// the shell alive (it waits for this process), so npm itself is watched too: the shell's parent.
+// Started any other way (a shell, nohup, a service manager) nothing is watched.
 if (process.env.npm_command !== undefined || process.env.npm_lifecycle_event !== undefined) {
   const parent = process.ppid;
+  const npm = isShell(parent) ? parentOf(parent) : undefined;
   const watch = setInterval(() => {
-    if (process.ppid === parent) return;
+    if (process.ppid === parent && (npm === undefined || alive(npm))) return;
     clearInterval(watch);
     child.kill("SIGTERM");
   }, 200);
   watch.unref();
   child.on("exit", () => clearInterval(watch));
+}
+
+/** A process's command name and parent, from /proc (Linux) or ps (elsewhere); undefined if unknown. */
+function procInfo(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const close = stat.lastIndexOf(")");
+    return { comm: stat.slice(stat.indexOf("(") + 1, close), ppid: Number(stat.slice(close + 2).split(" ")[1]) };
+  } catch { /* not Linux */ }
+  const ps = spawnSync("ps", ["-o", "ppid=,comm=", "-p", String(pid)], { encoding: "utf8", timeout: 5000 });
+  const m = /^\s*(\d+)\s+(.*)$/.exec(ps.stdout ?? "");
+  return m ? { comm: m[2].trim().split("/").pop(), ppid: Number(m[1]) } : undefined;
+}
+
+function isShell(pid) {
+  const comm = procInfo(pid)?.comm;
+  return comm !== undefined && /^-?(sh|dash|bash|zsh|ksh|ash|busybox)$/.test(comm);
+}
+
+/** The parent of `pid` when it is a real process to watch (not init or a subreaper of last resort). */
+function parentOf(pid) {
+  const ppid = procInfo(pid)?.ppid;
+  return ppid !== undefined && ppid > 1 ? ppid : undefined;
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === "EPERM";
+  }
 }
 
 child.on("exit", (code, signal) => {

@@ -424,14 +424,14 @@ function npx(cwd: string, runtime: string, args: string[], ready?: RegExp) {
       }
       return exited;
     },
-    /** SIGTERM to the npx process only, as a service manager or `kill <pid>` sends it. */
-    async stop(): Promise<void> {
-      proc.kill("SIGTERM");
+    /** SIGTERM (or SIGKILL) to the npx process only, as a service manager or `kill <pid>` sends it. */
+    async stop(signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<void> {
+      proc.kill(signal);
       await Promise.race([closed, Bun.sleep(20000)]);
       clearTimeout(killer);
       if (!ended) {
         killAll();
-        throw new Error(`SIGTERM to npx did not stop bobcat within 20 s:\n${out}`);
+        throw new Error(`${signal} to npx did not stop bobcat within 20 s:\n${out}`);
       }
     },
   };
@@ -498,6 +498,19 @@ handler = "bobcat:root"
       expect(s.output()).toContain("bobcat stopped");
     }
   }, 120000);
+
+  test("SIGKILL to npx stops bobcat gracefully: the shell npm left behind does not keep it running", async () => {
+    const port = await freePort();
+    const dir = site("sigkill", {
+      "server.yaml": contextsYaml(port, `              - { path: "", handler: "bobcat:root" }\n`),
+    });
+    const s = npx(dir, runtime, ["run", "--config", "server.yaml"], /listening on/);
+    await s.ready();
+    expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(200);
+    await s.stop("SIGKILL");
+    expect(s.output()).toContain("bobcat stopped");
+    expect(await refused(port)).toBe(true);
+  }, 90000);
 
   for (
     const [store, resources, storeYaml] of [
