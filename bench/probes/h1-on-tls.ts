@@ -212,6 +212,11 @@ async function bobcatHandler(): Promise<Handler> {
   const { BobcatServer } = await import("../../src/runtime/server.ts");
   const { tlsInfoOf } = await import("../../src/runtime/tls-info.ts");
   const work = mkdtempSync(join(tmpdir(), "bobcat-h1probe-engine-"));
+  // The driver ends this server with SIGTERM: the config and handler go with it.
+  process.on("SIGTERM", () => {
+    rmSync(work, { recursive: true, force: true });
+    process.exit(0);
+  });
   const port = await new Promise<number>((r) => {
     import("node:net").then(({ createServer }) => {
       const s = createServer().listen(0, "127.0.0.1", () => {
