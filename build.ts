@@ -17,6 +17,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { STARTUP_JIT_POLICY } from "./src/util/jit-policy.ts";
 
 const root = import.meta.dir;
 const args = process.argv.slice(2);
@@ -175,6 +176,8 @@ async function compileWithBun(target: string | undefined, outfile: string): Prom
       // Handler modules beside the executable resolve their own node_modules and tsconfig (JSX) as under `bun`.
       autoloadPackageJson: true,
       autoloadTsconfig: true,
+      // Start-up stays out of the JIT compilers until the connectors listen (src/util/jit-policy.ts).
+      jitPolicy: STARTUP_JIT_POLICY,
     },
     bytecode: true,
     splitting: true,

@@ -52,7 +52,9 @@ export function elfSections(path: string): Section[] {
 
 /** The row a runtime binary's section counts under. */
 function sectionRow(name: string): string {
-  if (name === ".text" || name === ".init" || name === ".fini" || name === ".plt") return "runtime machine code (.text)";
+  if (name === ".text" || name === ".init" || name === ".fini" || name === ".plt") {
+    return "runtime machine code (.text)";
+  }
   if (name === ".bun") return "embedded app (.bun: sources + bytecode)";
   if (name === ".bun_builtins") return "runtime JS builtins (.bun_builtins)";
   if (name === ".rodata") return "runtime read-only data (.rodata)";
@@ -110,7 +112,10 @@ export function smapsBreakdown(pid: number): Map<string, number> {
           while (s < sections.length && sections[s]!.offset + sections[s]!.size <= off) s++;
           // A page can straddle two sections: it counts for the one it starts in (or the next one it reaches).
           const sec = sections[s];
-          add(sec && sec.offset < off + PAGE ? sectionRow(sec.name) : "runtime other sections (relocations, .data, …)", 4);
+          add(
+            sec && sec.offset < off + PAGE ? sectionRow(sec.name) : "runtime other sections (relocations, .data, …)",
+            4,
+          );
         }
       } else if (vma.path.startsWith("/")) add("shared libraries and other files", kib);
       else if (vma.perms.includes("x")) add("JIT code (anonymous, executable)", kib);

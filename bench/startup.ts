@@ -26,7 +26,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { spawnSync } from "node:child_process";
 import { bin, cpuSeconds, freePort, median, option, ROOT, rssKiB } from "./lib.ts";
-import { smapsBreakdown, SMAPS_ROWS } from "./smaps.ts";
+import { SMAPS_ROWS, smapsBreakdown } from "./smaps.ts";
 
 const rounds = Number(option("--rounds", "7"));
 const idleMs = Number(option("--idle-ms", "1000"));
@@ -108,7 +108,9 @@ const baseCandidates: Candidate[] = runtime === "deno"
       name: "raw Bun.serve",
       cmd: (p) => [bin("bun"), join(import.meta.dir, "raw-bun-serve.ts"), String(p), cert, key, "0"],
     },
-    ...(rawExe ? [{ name: "raw Bun.serve (bun build --compile)", cmd: (p: number) => [rawExe, String(p), cert, key, "0"] }] : []),
+    ...(rawExe
+      ? [{ name: "raw Bun.serve (bun build --compile)", cmd: (p: number) => [rawExe, String(p), cert, key, "0"] }]
+      : []),
     { name: "bobcat (checkout)", cmd: (p) => [bin("bun"), join(ROOT, "src/cli/main.ts"), "run", "--config", conf(p)] },
     ...exes.filter((exe) => existsSync(exe)).map((exe) => ({
       name: `bobcat (${exe.startsWith(ROOT) ? exe.slice(ROOT.length + 1) : exe})`,
@@ -194,7 +196,11 @@ const rawCompiled = "raw Bun.serve (bun build --compile)";
 const medians = new Map(
   [...results].map((
     [name, rs],
-  ) => [name, { ms: median(rs.map((r) => r.ms)), cpu: median(rs.map((r) => r.cpu)), rss: median(rs.map((r) => r.rss)) }]),
+  ) => [name, {
+    ms: median(rs.map((r) => r.ms)),
+    cpu: median(rs.map((r) => r.cpu)),
+    rss: median(rs.map((r) => r.rss)),
+  }]),
 );
 const ratio = (a: number, b: number | undefined) => (b ? `${(a / b).toFixed(2)}×` : "–");
 console.log(
@@ -214,7 +220,9 @@ if (withSmaps) {
   // Each cell the median over the rounds (a row a sample lacks counts 0).
   const rows = SMAPS_ROWS;
   const names = [...results.keys()];
-  console.log("\nwhere the idle RSS is (MiB, medians; /proc/<pid>/smaps, the runtime binary by ELF section via pagemap)");
+  console.log(
+    "\nwhere the idle RSS is (MiB, medians; /proc/<pid>/smaps, the runtime binary by ELF section via pagemap)",
+  );
   console.log(`| | ${names.join(" | ")} |`);
   console.log(`|---|${names.map(() => "---:").join("|")}|`);
   for (const row of rows) {
