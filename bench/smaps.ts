@@ -74,7 +74,7 @@ export const SMAPS_ROWS = [
   "JIT code (anonymous, executable)",
   "brk heap (glibc malloc)",
   "stacks",
-  "other anonymous (thread stacks, small mmaps, .bss)",
+  "other anonymous (Deno: the V8 heap; stacks, small mmaps, .bss)",
 ];
 
 /** KiB resident per row, and `total (VmRSS)`, their sum. */
@@ -122,7 +122,7 @@ export function smapsBreakdown(pid: number): Map<string, number> {
       else if (vma.path === "[heap]") add("brk heap (glibc malloc)", kib);
       else if (vma.path.startsWith("[stack")) add("stacks", kib);
       else if (vma.size >= 512 << 20) add("heap arena (1 GiB reservation: JS heap + allocator)", kib);
-      else add("other anonymous (thread stacks, small mmaps, .bss)", kib);
+      else add("other anonymous (Deno: the V8 heap; stacks, small mmaps, .bss)", kib);
     }
   } finally {
     closeSync(pagemap);

@@ -8,7 +8,7 @@
  * Bun, idle RSS ≤ 1.3× raw Bun.
  *
  *   bun bench/startup.ts [--rounds 7] [--exe dist/bobcat[,OTHER...]] [--idle-ms 1000] [--runtime bun|deno]
- *                        [--smaps] [--smol]
+ *                        [--smaps] [--smol] [--before REF]
  *
  * Several executables (comma-separated) compare builds, e.g. before and after a change.
  * The raw Bun.serve also runs compiled with `bun build --compile` (built into a scratch
@@ -18,10 +18,12 @@
  * --smaps adds a table of where the idle RSS is (bench/smaps.ts: the runtime binary's pages by
  * ELF section — machine code, read-only data, the executable's embedded app — and anonymous
  * memory by kind), medians per row. --smol adds every Bun candidate again under Bun's --smol
- * (`bun --smol`; the executables with BUN_OPTIONS=--smol).
+ * (`bun --smol`; the executables with BUN_OPTIONS=--smol). --before REF adds bobcat from git REF's
+ * src/ (exported to the scratch directory, with this checkout's node_modules), run like the
+ * checkout: before and after in one run, on either runtime.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -33,6 +35,7 @@ const idleMs = Number(option("--idle-ms", "1000"));
 const runtime = option("--runtime", "bun");
 const withSmaps = process.argv.includes("--smaps");
 const withSmol = process.argv.includes("--smol");
+const before = option("--before", "");
 const exes = option("--exe", join(ROOT, "dist/bobcat")).split(",").map((e) => resolve(e));
 const pki = join(ROOT, "tests/fixtures/pki");
 const cert = join(pki, "localhost-rsa.pem");
@@ -83,25 +86,41 @@ function compiledRaw(): string | undefined {
   return undefined;
 }
 const rawExe = compiledRaw();
+/** A copy of REF's code, runnable from the scratch directory (node_modules linked). */
+function exportRef(ref: string): string {
+  const dir = join(work, "before");
+  mkdirSync(dir);
+  const tar = spawnSync("git", ["-C", ROOT, "archive", ref, "src", "package.json", "deno.json", "tsconfig.json"], {
+    maxBuffer: 1 << 30,
+  });
+  if (tar.status !== 0) throw new Error(`git archive ${ref}: ${tar.stderr}`);
+  spawnSync("tar", ["-x", "-C", dir], { input: tar.stdout });
+  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
+  return dir;
+}
+const beforeDir = before ? exportRef(before) : undefined;
+/** bobcat from a source tree, the way the checkout runs. */
+const fromSource = (dir: string): Cmd => (p) =>
+  runtime === "deno"
+    ? [
+      bin("deno"),
+      "run",
+      "-A",
+      `--config=${join(dir, "deno.json")}`,
+      join(dir, "src/cli/main.ts"),
+      "run",
+      "--config",
+      conf(p),
+    ]
+    : [bin("bun"), join(dir, "src/cli/main.ts"), "run", "--config", conf(p)];
 const baseCandidates: Candidate[] = runtime === "deno"
   ? [
     {
       name: "raw Deno.serve",
       cmd: (p) => [bin("deno"), "run", "-A", join(import.meta.dir, "raw-deno-serve.ts"), String(p), cert, key, "0"],
     },
-    {
-      name: "bobcat (deno run)",
-      cmd: (p) => [
-        bin("deno"),
-        "run",
-        "-A",
-        `--config=${join(ROOT, "deno.json")}`,
-        join(ROOT, "src/cli/main.ts"),
-        "run",
-        "--config",
-        conf(p),
-      ],
-    },
+    { name: "bobcat (deno run)", cmd: fromSource(ROOT) },
+    ...(beforeDir ? [{ name: `bobcat ${before} (deno run)`, cmd: fromSource(beforeDir) }] : []),
   ]
   : [
     {
@@ -111,7 +130,8 @@ const baseCandidates: Candidate[] = runtime === "deno"
     ...(rawExe
       ? [{ name: "raw Bun.serve (bun build --compile)", cmd: (p: number) => [rawExe, String(p), cert, key, "0"] }]
       : []),
-    { name: "bobcat (checkout)", cmd: (p) => [bin("bun"), join(ROOT, "src/cli/main.ts"), "run", "--config", conf(p)] },
+    { name: "bobcat (checkout)", cmd: fromSource(ROOT) },
+    ...(beforeDir ? [{ name: `bobcat ${before} (checkout)`, cmd: fromSource(beforeDir) }] : []),
     ...exes.filter((exe) => existsSync(exe)).map((exe) => ({
       name: `bobcat (${exe.startsWith(ROOT) ? exe.slice(ROOT.length + 1) : exe})`,
       cmd: (p: number) => [exe, "run", "--config", conf(p)],
