@@ -10,13 +10,16 @@
  *                                 check, module graph, what is embedded); the output is deleted
  *   bun build.ts --node       → dist/bobcat-node.mjs (one-file bundle for `node`, used by --runtime node)
  *   bun build.ts --target bun-linux-arm64 → cross-compile (Bun downloads that runtime)
+ *   bun build.ts --no-bytecode-order      → one build, without the profile run for the bytecode layout
  *
  * Generated sources (the embedded default config, the JSON Schema) are refreshed first.
  */
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { STARTUP_JIT_POLICY } from "./src/util/jit-policy.ts";
 
 const root = import.meta.dir;
 const args = process.argv.slice(2);
@@ -163,9 +166,11 @@ export const x509: typeof X509 = X509;
  * @peculiar/x509, OCSP, ACME, the XML parser, the built-in apps and hono, database drivers) is
  * not loaded into memory at all: 5–7 MiB less idle RSS than one bundle with the same code.
  */
-async function compileWithBun(target: string | undefined, outfile: string): Promise<void> {
+async function compileWithBun(target: string | undefined, outfile: string, order?: string): Promise<void> {
   console.log(
-    `$ bun build --compile --bytecode --splitting --format=esm --minify --sourcemap src/cli/exe-main.ts --outfile ${outfile}`,
+    `$ bun build --compile --bytecode${
+      order ? ` --bytecode-order ${order}` : ""
+    } --splitting --format=esm --minify --sourcemap src/cli/exe-main.ts --outfile ${outfile}`,
   );
   const result = await Bun.build({
     entrypoints: [join(root, "src/cli/exe-main.ts")],
@@ -175,6 +180,9 @@ async function compileWithBun(target: string | undefined, outfile: string): Prom
       // Handler modules beside the executable resolve their own node_modules and tsconfig (JSX) as under `bun`.
       autoloadPackageJson: true,
       autoloadTsconfig: true,
+      ...(order ? { bytecodeOrder: order } : {}),
+      // Start-up stays out of the JIT compilers until the connectors listen (src/util/jit-policy.ts).
+      jitPolicy: STARTUP_JIT_POLICY,
     },
     bytecode: true,
     splitting: true,
@@ -193,6 +201,65 @@ async function compileWithBun(target: string | undefined, outfile: string): Prom
   });
   for (const l of result.logs) console.error(String(l));
   if (!result.success) fail("bun build --compile failed");
+}
+
+/**
+ * Profile-guided bytecode layout (`--bytecode-order`): runs the executable once — an HTTPS
+ * connector with the test certificate (tests/fixtures/pki) and a hello handler, until its first
+ * 200, then SIGTERM — with BUN_BYTECODE_ORDER_OUT recording the functions it used, and returns
+ * that file (in `dir`, a scratch directory). Built again with it, the bytecode that start-up and a request use sits together at
+ * the front of the embedded app, so far fewer of its pages are read in (bench/startup.ts --smaps:
+ * the embedded app 3.0 → 0.9 MiB of idle RSS). Other functions keep working, from further back.
+ * Returns undefined (and the first build stands) when the run cannot be made: no fixtures, a
+ * cross-compiled target, or no 200 in time.
+ */
+async function recordBytecodeOrder(exe: string, dir: string): Promise<string | undefined> {
+  const pki = join(root, "tests/fixtures/pki");
+  if (!existsSync(join(pki, "localhost-rsa.pem"))) return undefined;
+  const order = join(dir, "bytecode-order.txt");
+  const port = await new Promise<number>((res) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    });
+  });
+  writeFileSync(join(dir, "hello.ts"), `export default { fetch: () => new Response("Hello, world") };\n`);
+  writeFileSync(
+    join(dir, "server.yaml"),
+    `logging: { level: warn }
+server:
+  services:
+    - connectors:
+        - { port: ${port}, address: 127.0.0.1, SSLEnabled: true, sslHostConfigs: [{ certificates: [{ certificateFile: ${
+      join(pki, "localhost-rsa.pem")
+    }, certificateKeyFile: ${join(pki, "localhost-rsa-key.pem")} }] }] }
+      engine: { defaultHost: localhost, hosts: [{ name: localhost, contexts: [{ path: "", handler: hello.ts }] }] }
+`,
+  );
+  console.log(`$ BUN_BYTECODE_ORDER_OUT=${order} ${exe} run   (one start and one request, for the bytecode layout)`);
+  const child = spawn(resolve(root, exe), ["run", "--config", join(dir, "server.yaml")], {
+    cwd: dir,
+    stdio: ["ignore", "ignore", "inherit"],
+    env: { ...process.env, BUN_BYTECODE_ORDER_OUT: order },
+  });
+  const exited = new Promise((r) => child.once("exit", r));
+  try {
+    const deadline = Date.now() + 30000;
+    for (let ok = false; !ok;) {
+      if (Date.now() > deadline || child.exitCode !== null) return undefined;
+      try {
+        const r = await fetch(`https://127.0.0.1:${port}/`, { tls: { rejectUnauthorized: false } } as RequestInit);
+        ok = r.status === 200 && (await r.text()) === "Hello, world";
+      } catch {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    child.kill("SIGTERM");
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10000))]);
+    return existsSync(order) && statSync(order).size > 0 ? order : undefined;
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  }
 }
 
 if (import.meta.main) {
@@ -220,6 +287,18 @@ if (import.meta.main) {
   } else if (flag("--deno")) {
     compileWithDeno(flag("--verify"));
   } else {
-    await compileWithBun(option("--target"), option("--outfile") ?? "dist/bobcat");
+    const outfile = option("--outfile") ?? "dist/bobcat";
+    await compileWithBun(option("--target"), outfile);
+    // A cross-compiled executable cannot run here to be profiled; --no-bytecode-order skips it.
+    if (!option("--target") && !flag("--no-bytecode-order")) {
+      const scratch = mkdtempSync(join(tmpdir(), "bobcat-order-"));
+      try {
+        const order = await recordBytecodeOrder(outfile, scratch);
+        if (order) await compileWithBun(undefined, outfile, order);
+        else console.log("bytecode layout: the profile run did not complete, the executable stays as first built");
+      } finally {
+        rmSync(scratch, { recursive: true, force: true });
+      }
+    }
   }
 }

@@ -9,13 +9,17 @@
  * ratios differ). Targets (issue 15): HTTPS >= 0.9, plain HTTP (--plain) >= 0.85.
  *
  *   bun bench/https-hello.ts [--rounds 3] [--duration 8] [--connections 32] [--runtime bun|deno] [--body BYTES]
- *                            [--plain] [--without-fast-path] [--before REF]
+ *                            [--plain] [--without-fast-path] [--before REF] [--exe dist/bobcat[,OTHER...]] [--smol]
  *
  * The raw servers' handlers take the request (`(req) => ...`): Deno.serve skips building the
  * Request for a handler declared without parameters, which bobcat's cannot be.
  *
  * --before REF adds the bobcat of git REF (its src/ exported to a temporary directory, with this
  * checkout's node_modules) as another server, so before/after come from the same run.
+ *
+ * --exe adds single executables (`bun build.ts`) as further servers, e.g. two builds before and
+ * after a change. --smol adds bobcat from the checkout under `bun --smol` and every --exe again
+ * with BUN_OPTIONS=--smol: what Bun's smaller-heap mode costs in throughput.
  *
  * --without-fast-path adds a third server: bobcat with BOBCAT_SYNC_FAST_PATH=0, i.e. without
  * the Bun back-end's synchronous fast path (src/runtime/bun.ts), to show what that branch buys.
@@ -26,7 +30,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { bin, cpuSeconds, freePort, median, option, ROOT, startServer } from "./lib.ts";
 
 const root = ROOT;
@@ -39,6 +43,8 @@ const bodySize = Number(opt("--body", "0"));
 const plain = process.argv.includes("--plain");
 const withoutFastPath = process.argv.includes("--without-fast-path");
 const before = opt("--before", "");
+const exes = opt("--exe", "").split(",").filter(Boolean).map((e) => resolve(e));
+const smol = process.argv.includes("--smol");
 const scheme = plain ? "http" : "https";
 const pki = join(root, "tests/fixtures/pki");
 const cert = join(pki, "localhost-rsa.pem");
@@ -138,6 +144,31 @@ if (before) {
   const yaml = join(work, "server-before.yaml");
   writeFileSync(yaml, readFileSync(join(work, "server.yaml"), "utf8").replace(`port: ${bobPort}`, `port: ${port}`));
   servers.push({ name: `bobcat ${before} (${runtime})`, p: await start(bobcatCmd(exportRef(before), yaml)), port });
+}
+/** Another server on its own port: `cmd(yaml)` with the bench config, `env` set while it starts. */
+async function addServer(name: string, cmd: (yaml: string) => string[], env: Record<string, string> = {}) {
+  const port = await freePort();
+  const yaml = join(work, `server-${port}.yaml`);
+  writeFileSync(yaml, readFileSync(join(work, "server.yaml"), "utf8").replace(`port: ${bobPort}`, `port: ${port}`));
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  try {
+    servers.push({ name, p: await start(cmd(yaml)), port });
+  } finally {
+    for (const k of Object.keys(env)) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+  }
+}
+for (const exe of exes) await addServer(`bobcat ${exe} (executable)`, (yaml) => [exe, "run", "--config", yaml]);
+if (smol && runtime !== "deno") {
+  await addServer(`bobcat (${runtime} --smol)`, (yaml) => [bin("bun"), "--smol", ...bobcatCmd(root, yaml).slice(1)]);
+  for (const exe of exes) {
+    await addServer(`bobcat ${exe} (executable, BUN_OPTIONS=--smol)`, (yaml) => [exe, "run", "--config", yaml], {
+      BUN_OPTIONS: "--smol",
+    });
+  }
 }
 if (withoutFastPath) {
   const port = await freePort();

@@ -5,6 +5,7 @@
  * Errors from config and TLS are printed as `file:line:col: path: message` with a fix, never as
  * a stack trace.
  */
+import "./startup-jit.ts";
 import { loadServerConfig } from "../config/catalina.ts";
 import { redactSecrets } from "../config/redact.ts";
 import type { BobcatConfig } from "../config/model.ts";

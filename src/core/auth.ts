@@ -12,7 +12,7 @@
  * 401 when no credentials, 403 when the user lacks the role, as Tomcat answers. Logins with a
  * password go through the realm's LockOutRealm.
  */
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { nodeCrypto } from "../util/node-crypto.ts";
 import type { X509Certificate } from "@peculiar/x509";
 import type { ContextConfig, SecurityConstraintConfig } from "../config/model.ts";
 import { ConstraintChecker } from "./constraints.ts";
@@ -56,9 +56,15 @@ export type PageForwarder = (page: string, status: number) => Promise<Response>;
 export class Authenticator {
   private readonly constraints: SecurityConstraintConfig[];
   private readonly checker: ConstraintChecker;
-  /** Tomcat's DigestAuthenticator: one key and opaque per authenticator. */
-  private readonly digestKey = randomBytes(32);
-  private readonly opaque = randomBytes(16).toString("hex");
+  /** Tomcat's DigestAuthenticator: one key and opaque per authenticator (made on first use). */
+  #digestKey?: Buffer;
+  #opaque?: string;
+  private get digestKey(): Buffer {
+    return (this.#digestKey ??= nodeCrypto().randomBytes(32));
+  }
+  private get opaque(): string {
+    return (this.#opaque ??= nodeCrypto().randomBytes(16).toString("hex"));
+  }
   private readonly nonceCounts = new Map<string, Set<string>>();
 
   constructor(
@@ -168,7 +174,7 @@ export class Authenticator {
   // ---- DIGEST ----------------------------------------------------------------------------------
 
   private nonce(ctx: RequestContext, time = Date.now()): string {
-    const mac = createHmac("sha256", this.digestKey).update(`${ctx.remoteAddr}:${time}`).digest("hex");
+    const mac = nodeCrypto().createHmac("sha256", this.digestKey).update(`${ctx.remoteAddr}:${time}`).digest("hex");
     return `${time}:${mac}`;
   }
 
@@ -177,7 +183,9 @@ export class Authenticator {
     const time = Number(nonce.slice(0, colon));
     if (colon < 0 || !Number.isSafeInteger(time)) return "bad";
     const expected = this.nonce(ctx, time);
-    if (expected.length !== nonce.length || !timingSafeEqual(Buffer.from(expected), Buffer.from(nonce))) return "bad";
+    if (expected.length !== nonce.length || !nodeCrypto().timingSafeEqual(Buffer.from(expected), Buffer.from(nonce))) {
+      return "bad";
+    }
     // Tomcat's nonceValidity: 5 minutes.
     return Date.now() - time > 300_000 ? "stale" : "ok";
   }
@@ -220,7 +228,7 @@ export class Authenticator {
         : digestHex(algorithm, `${ha1}:${p.nonce}:${ha2}`);
       if (
         expected.length === p.response.length &&
-        timingSafeEqual(Buffer.from(expected), Buffer.from(p.response.toLowerCase()))
+        nodeCrypto().timingSafeEqual(Buffer.from(expected), Buffer.from(p.response.toLowerCase()))
       ) {
         const roles = await this.realm.roles(p.username);
         user = { name: p.username, roles: roles ?? [] };

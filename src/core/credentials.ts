@@ -9,7 +9,7 @@
  *    the stored key;
  *  - NestedCredentialHandler: any of its handlers matches.
  */
-import { createHash, getHashes, pbkdf2Sync, timingSafeEqual } from "node:crypto";
+import { nodeCrypto } from "../util/node-crypto.ts";
 import type { CredentialHandlerConfig } from "../config/model.ts";
 
 export interface CredentialHandler {
@@ -48,7 +48,7 @@ export function nodeDigestName(javaName: string): string | null {
   const name = map[n];
   if (!name) return null;
   try {
-    const hashes = getHashes();
+    const hashes = nodeCrypto().getHashes();
     if (hashes.length > 0 && !hashes.includes(name)) return null;
   } catch { /* a runtime without getHashes: try it when used */ }
   return name;
@@ -69,10 +69,10 @@ export function constantTimeEquals(a: string, b: string, ignoreCase = false): bo
   const x = new TextEncoder().encode(ignoreCase ? a.toLowerCase() : a);
   const y = new TextEncoder().encode(ignoreCase ? b.toLowerCase() : b);
   if (x.length !== y.length) {
-    timingSafeEqual(x, x);
+    nodeCrypto().timingSafeEqual(x, x);
     return false;
   }
-  return timingSafeEqual(x, y);
+  return nodeCrypto().timingSafeEqual(x, y);
 }
 
 /** `salt$iterations$encoded` split, or null. */
@@ -108,11 +108,11 @@ export class MessageDigestCredentialHandler implements CredentialHandler {
   }
 
   private digest(iterations: number, ...parts: Uint8Array[]): Uint8Array {
-    let h = createHash(this.node!);
+    let h = nodeCrypto().createHash(this.node!);
     for (const p of parts) h.update(p);
     let out: Uint8Array = h.digest();
     for (let i = 1; i < iterations; i++) {
-      h = createHash(this.node!);
+      h = nodeCrypto().createHash(this.node!);
       out = h.update(out).digest();
     }
     return out;
@@ -136,7 +136,7 @@ export class MessageDigestCredentialHandler implements CredentialHandler {
       if (raw.length <= 20) return false;
       const [digest, salt] = v2 ? [raw.subarray(20), raw.subarray(0, 20)] : [raw.subarray(0, 20), raw.subarray(20)];
       const mine = this.digest(1, latin1, salt);
-      return mine.length === digest.length && timingSafeEqual(mine, digest);
+      return mine.length === digest.length && nodeCrypto().timingSafeEqual(mine, digest);
     }
     if (stored.includes("$")) {
       const parts = splitStored(stored);
@@ -170,7 +170,9 @@ export class SecretKeyCredentialHandler implements CredentialHandler {
   }
 
   private derive(input: string, salt: Uint8Array, iterations: number, bits: number): string {
-    return hex(pbkdf2Sync(new TextEncoder().encode(input), salt, iterations, Math.ceil(bits / 8), this.digest));
+    return hex(
+      nodeCrypto().pbkdf2Sync(new TextEncoder().encode(input), salt, iterations, Math.ceil(bits / 8), this.digest),
+    );
   }
 
   matches(input: string, stored: string | undefined): boolean {

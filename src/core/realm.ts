@@ -22,7 +22,7 @@ import type { DataSources } from "../datasource/resources.ts";
 import type { DrizzleDatabase } from "../datasource/drivers.ts";
 import { BobcatError } from "../util/errors.ts";
 import { createCredentialHandler, type CredentialHandler, nodeDigestName } from "./credentials.ts";
-import { createHash } from "node:crypto";
+import { nodeCrypto } from "../util/node-crypto.ts";
 import { LockOut } from "./lockout.ts";
 import type { Platform } from "./platform.ts";
 
@@ -112,7 +112,7 @@ export function parseTomcatUsers(text: string, file: string): RealmUser[] {
 
 const DIGESTS: Record<string, string> = { MD5: "md5", "SHA-256": "sha256", "SHA-512-256": "sha512-256" };
 export const digestHex = (algorithm: string, text: string) =>
-  createHash(DIGESTS[algorithm] ?? "md5").update(new TextEncoder().encode(text)).digest("hex");
+  nodeCrypto().createHash(DIGESTS[algorithm] ?? "md5").update(new TextEncoder().encode(text)).digest("hex");
 
 /** Realms that look a user up and compare the stored credential (MemoryRealm, UserDatabaseRealm, DataSourceRealm). */
 abstract class LookupRealm<C extends RealmConfig = RealmConfig> implements Realm {

@@ -1,5 +1,4 @@
 /** The native Bun back-end: Bun.serve, with BoringSSL doing TLS. */
-import { constants } from "node:crypto";
 import type { TlsHost } from "./tls-material.ts";
 import {
   type BackendOptions,
@@ -22,13 +21,26 @@ declare const Bun: {
   };
 };
 
+/**
+ * The SSL_OP_* flags of node:crypto's `constants` that bunTls sets (OpenSSL's and BoringSSL's
+ * values, the same on Bun, Deno and Node; tests/runtime checks them against node:crypto), written
+ * out so that starting an HTTPS connector does not load node:crypto (src/util/node-crypto.ts).
+ */
+export const SSL_OP = {
+  NO_TLSv1: 0x04000000,
+  NO_TLSv1_1: 0x10000000,
+  NO_TLSv1_2: 0x08000000,
+  NO_TLSv1_3: 0x20000000,
+  NO_TICKET: 0x00004000,
+} as const;
+
 function bunTls(h: TlsHost, withName: boolean): Record<string, unknown> {
   const keys = h.certs.map((c) => c.keyPem);
   const certs = h.certs.map((c) => c.certPem);
-  let secureOptions = constants.SSL_OP_NO_TLSv1 | constants.SSL_OP_NO_TLSv1_1;
-  if (!h.versions.includes("TLSv1.2")) secureOptions |= constants.SSL_OP_NO_TLSv1_2;
-  if (!h.versions.includes("TLSv1.3")) secureOptions |= constants.SSL_OP_NO_TLSv1_3;
-  if (h.config.disableSessionTickets) secureOptions |= constants.SSL_OP_NO_TICKET;
+  let secureOptions = SSL_OP.NO_TLSv1 | SSL_OP.NO_TLSv1_1;
+  if (!h.versions.includes("TLSv1.2")) secureOptions |= SSL_OP.NO_TLSv1_2;
+  if (!h.versions.includes("TLSv1.3")) secureOptions |= SSL_OP.NO_TLSv1_3;
+  if (h.config.disableSessionTickets) secureOptions |= SSL_OP.NO_TICKET;
   return {
     ...(withName ? { serverName: h.hostName } : {}),
     key: keys.length === 1 ? keys[0] : keys,

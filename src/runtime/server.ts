@@ -22,6 +22,7 @@ import { type CertificateRow, certificateRows, ExpiryWarner } from "../acme/inve
 import { LoopLag, MetricsWriter, RequestMetrics } from "../core/metrics.ts";
 import { writeMetrics } from "./metrics-view.ts";
 import { reloadOtherWorkers } from "./worker-env.ts";
+import { setJitPolicy } from "../util/jit-policy.ts";
 
 const log = logger("connector");
 
@@ -149,6 +150,8 @@ export class BobcatServer {
       }
       if (this.acme?.active) this.acme.start((m) => this.challengeSupport(m));
       this.expiry.start();
+      // Start-up is over: request handling tiers up as usual (src/util/jit-policy.ts).
+      setJitPolicy(1);
     } catch (e) {
       await this.stop(0);
       throw e;

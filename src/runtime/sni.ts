@@ -5,7 +5,7 @@
  * differs from the SNI one in anything that matters for security is refused with 421 Misdirected
  * Request — Tomcat's strictSni (which answers 400 to any other config, even an identical one).
  */
-import { createHash } from "node:crypto";
+import { nodeCrypto } from "../util/node-crypto.ts";
 import { parseIp } from "../util/ip.ts";
 import type { TlsInfo } from "../core/context.ts";
 import type { ConnectorTls, TlsHost } from "./tls-material.ts";
@@ -27,7 +27,7 @@ export function sniLookup<T>(byName: Map<string, T>, fallback: T, servername: st
 }
 
 const sha256 = (bytes: ArrayBuffer | string) =>
-  createHash("sha256").update(typeof bytes === "string" ? bytes : new Uint8Array(bytes)).digest("hex");
+  nodeCrypto().createHash("sha256").update(typeof bytes === "string" ? bytes : new Uint8Array(bytes)).digest("hex");
 
 /**
  * What a connection negotiated under one SSLHostConfig is worth for a request governed by

@@ -3,7 +3,7 @@
  * single-session blob a Store keeps. Attribute values stay as opaque serializer frames here, so
  * the manager decides, per attribute, what to do when one cannot be read. Layout: FORMAT.md.
  */
-import { createHash } from "node:crypto";
+import { nodeCrypto } from "../util/node-crypto.ts";
 import { CorruptDataError } from "./errors.ts";
 import type { Principal } from "./types.ts";
 import { ByteReader, ByteWriter, crc32 } from "./wire.ts";
@@ -442,7 +442,7 @@ export function encodeSessionData(record: SessionRecord): Uint8Array {
 export function contentKey(record: SessionRecord): string {
   const w = new ByteWriter();
   writeRecord(w, { ...record, lastAccessedTime: 0, thisAccessedTime: 0, isNew: false });
-  return createHash("sha256").update(w.written()).digest("base64");
+  return nodeCrypto().createHash("sha256").update(w.written()).digest("base64");
 }
 
 export function decodeSessionData(bytes: Uint8Array): SessionRecord {

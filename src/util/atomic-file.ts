@@ -4,7 +4,7 @@
  * durable files (session persistence, FileStore, keystores, the test CA, generated
  * certificates) goes through here.
  */
-import { randomBytes } from "node:crypto";
+import { nodeCrypto } from "./node-crypto.ts";
 import { mkdir, open, rename, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 
@@ -34,7 +34,7 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const dir = dirname(file);
   if (options.mkdir) await mkdir(dir, { recursive: true });
-  const tmp = options.unique ? `${file}.${randomBytes(8).toString("hex")}.tmp` : tempPathFor(file);
+  const tmp = options.unique ? `${file}.${nodeCrypto().randomBytes(8).toString("hex")}.tmp` : tempPathFor(file);
   try {
     const handle = await open(tmp, options.unique ? "wx" : "w", options.mode ?? 0o600);
     try {

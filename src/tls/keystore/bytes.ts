@@ -1,6 +1,6 @@
 /** Byte helpers shared by the keystore codecs (Uint8Array only, so Bun and Deno behave alike). */
 import { Buffer } from "node:buffer";
-import { randomBytes as nodeRandomBytes } from "node:crypto";
+import { nodeCrypto } from "../../util/node-crypto.ts";
 
 export function concat(...parts: Uint8Array[]): Uint8Array {
   let len = 0;
@@ -27,7 +27,7 @@ export const toBase64 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b
 export const fromBase64 = (s: string) => new Uint8Array(Buffer.from(s, "base64"));
 export const fromBase64Url = (s: string) => new Uint8Array(Buffer.from(s, "base64url"));
 export const utf8 = (s: string) => new TextEncoder().encode(s);
-export const randomBytes = (n: number) => new Uint8Array(nodeRandomBytes(n));
+export const randomBytes = (n: number) => new Uint8Array(nodeCrypto().randomBytes(n));
 
 /** Java's char[] as big-endian UTF-16 bytes: what JKS and the Sun KeyProtector hash. */
 export function utf16be(s: string): Uint8Array {

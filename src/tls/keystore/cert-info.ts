@@ -7,7 +7,8 @@
  * with @peculiar/x509 itself. Names print as @peculiar/x509 prints them ("C=JP, O=x, CN=y"), so
  * messages read the same whichever parsed the certificate.
  */
-import { X509Certificate as NodeX509 } from "node:crypto";
+import type { X509Certificate as NodeX509 } from "node:crypto";
+import { nodeCrypto } from "../../util/node-crypto.ts";
 import { equal, toArrayBuffer, toHex } from "./bytes.ts";
 import * as der from "./der.ts";
 import { Asn1Error } from "./der.ts";
@@ -202,7 +203,7 @@ export class CertificateInfo implements CertSummary {
 
   /** node:crypto's view of the certificate (made on first use). */
   get node(): NodeX509 {
-    return this.#node ??= new NodeX509(new Uint8Array(this.rawData));
+    return this.#node ??= new (nodeCrypto().X509Certificate)(new Uint8Array(this.rawData));
   }
 
   get isSelfIssued(): boolean {

@@ -4,7 +4,7 @@
  * has no `des-cbc`; RC2 is ours (rc2.ts). Bad padding is reported as `PaddingError`, which the
  * callers read as "wrong password".
  */
-import { createCipheriv, createDecipheriv } from "node:crypto";
+import { nodeCrypto } from "../../util/node-crypto.ts";
 import { concat } from "./bytes.ts";
 import { rc2DecryptBlock, rc2EncryptBlock, rc2KeySchedule } from "./rc2.ts";
 
@@ -80,7 +80,7 @@ export function cbcDecrypt(spec: CipherSpec, data: Uint8Array): Uint8Array {
     }
   } else {
     const [name, key] = nodeCipher(spec);
-    const d = createDecipheriv(name, key, spec.iv);
+    const d = nodeCrypto().createDecipheriv(name, key, spec.iv);
     d.setAutoPadding(false);
     plain = concat(new Uint8Array(d.update(data)), new Uint8Array(d.final()));
   }
@@ -104,7 +104,7 @@ export function cbcEncrypt(spec: CipherSpec, data: Uint8Array): Uint8Array {
     return out;
   }
   const [name, key] = nodeCipher(spec);
-  const c = createCipheriv(name, key, spec.iv);
+  const c = nodeCrypto().createCipheriv(name, key, spec.iv);
   c.setAutoPadding(false);
   return concat(new Uint8Array(c.update(padded)), new Uint8Array(c.final()));
 }

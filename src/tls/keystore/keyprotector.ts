@@ -4,7 +4,7 @@
  * key, followed by SHA-1(password || key) as a check value. A wrong password fails that check,
  * which Java reports as "Cannot recover key".
  */
-import { createHash } from "node:crypto";
+import { nodeCrypto } from "../../util/node-crypto.ts";
 import { concat, equal, randomBytes, utf16be } from "./bytes.ts";
 
 const SALT = 20;
@@ -18,7 +18,7 @@ function keystream(password: Uint8Array, salt: Uint8Array, length: number): Uint
   const out = new Uint8Array(length);
   let digest = salt;
   for (let off = 0; off < length; off += DIGEST) {
-    digest = new Uint8Array(createHash("sha1").update(password).update(digest).digest());
+    digest = new Uint8Array(nodeCrypto().createHash("sha1").update(password).update(digest).digest());
     out.set(digest.subarray(0, Math.min(DIGEST, length - off)), off);
   }
   return out;
@@ -33,7 +33,7 @@ export function recover(protectedKey: Uint8Array, password: string): Uint8Array 
   const check = protectedKey.subarray(protectedKey.length - DIGEST);
   const ks = keystream(pw, salt, enc.length);
   const plain = enc.map((b, i) => b ^ ks[i]);
-  const expected = new Uint8Array(createHash("sha1").update(pw).update(plain).digest());
+  const expected = new Uint8Array(nodeCrypto().createHash("sha1").update(pw).update(plain).digest());
   if (!equal(expected, check)) throw new KeyProtectorError("Cannot recover key");
   return plain;
 }
@@ -43,6 +43,6 @@ export function protect(pkcs8: Uint8Array, password: string): Uint8Array {
   const salt = randomBytes(SALT);
   const ks = keystream(pw, salt, pkcs8.length);
   const enc = pkcs8.map((b, i) => b ^ ks[i]);
-  const check = new Uint8Array(createHash("sha1").update(pw).update(pkcs8).digest());
+  const check = new Uint8Array(nodeCrypto().createHash("sha1").update(pw).update(pkcs8).digest());
   return concat(salt, enc, check);
 }

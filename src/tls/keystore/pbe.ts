@@ -3,7 +3,7 @@
  * the PKCS#12 PBE schemes (appendix B key derivation + 3DES/RC2). Both read an AlgorithmIdentifier
  * node and return plaintext, or produce one for writing.
  */
-import { createHash, pbkdf2Sync } from "node:crypto";
+import { nodeCrypto } from "../../util/node-crypto.ts";
 import { concat, randomBytes, utf8 } from "./bytes.ts";
 import { cbcDecrypt, cbcEncrypt, type CipherName, type CipherSpec, KEY_LENGTH } from "./ciphers.ts";
 import * as der from "./der.ts";
@@ -105,8 +105,8 @@ export function pkcs12Kdf(
   const I = concat(fill(salt), fill(bmpPassword(password)));
   const out = new Uint8Array(n);
   for (let off = 0; off < n; off += u) {
-    let A = new Uint8Array(createHash(hash).update(D).update(I).digest());
-    for (let r = 1; r < iterations; r++) A = new Uint8Array(createHash(hash).update(A).digest());
+    let A = new Uint8Array(nodeCrypto().createHash(hash).update(D).update(I).digest());
+    for (let r = 1; r < iterations; r++) A = new Uint8Array(nodeCrypto().createHash(hash).update(A).digest());
     out.set(A.subarray(0, Math.min(u, n - off)), off);
     if (off + u >= n) break;
     const B = fill(A);
@@ -164,7 +164,7 @@ function pbes2Spec(p: Pbes2Params, password: string): CipherSpec {
   const keyLen = p.keyLength ?? KEY_LENGTH[p.cipher];
   if (keyLen !== KEY_LENGTH[p.cipher]) throw new der.Asn1Error(`PBKDF2 key length ${keyLen} does not fit ${p.cipher}`);
   // PBES2 passwords are bytes; OpenSSL and Java both use the UTF-8 encoding.
-  const key = new Uint8Array(pbkdf2Sync(utf8(password), p.salt, p.iterations, keyLen, p.prf));
+  const key = new Uint8Array(nodeCrypto().pbkdf2Sync(utf8(password), p.salt, p.iterations, keyLen, p.prf));
   return { name: p.cipher, key, iv: p.iv };
 }
 

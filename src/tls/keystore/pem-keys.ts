@@ -4,7 +4,7 @@
  * traditional OpenSSL way (`Proc-Type: 4,ENCRYPTED` + `DEK-Info`, key from EVP_BytesToKey/MD5).
  * Output is always unencrypted PKCS#8 DER.
  */
-import { createHash } from "node:crypto";
+import { nodeCrypto } from "../../util/node-crypto.ts";
 import { concat, fromHex, utf8 } from "./bytes.ts";
 import { cbcDecrypt, type CipherName, KEY_LENGTH, PaddingError } from "./ciphers.ts";
 import { decryptPrivateKeyInfo, WrongPasswordError } from "./epki.ts";
@@ -38,7 +38,7 @@ function bytesToKey(password: string, salt: Uint8Array, length: number): Uint8Ar
   let out: Uint8Array = new Uint8Array(0);
   let prev: Uint8Array = new Uint8Array(0);
   while (out.length < length) {
-    prev = new Uint8Array(createHash("md5").update(prev).update(utf8(password)).update(salt).digest());
+    prev = new Uint8Array(nodeCrypto().createHash("md5").update(prev).update(utf8(password)).update(salt).digest());
     out = concat(out, prev);
   }
   return out.subarray(0, length);
