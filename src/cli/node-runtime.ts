@@ -1,5 +1,5 @@
 /**
- * `--runtime node`: runs the same CLI under Node (>= 20), whose OpenSSL can staple OCSP
+ * `--runtime node`: runs the same CLI under Node (>= 20.16), whose OpenSSL can staple OCSP
  * responses and restrict TLS 1.3 suites. Node runs the bundle `bun build.ts --node` makes
  * (dist/bobcat-node.mjs, or bobcat-node.mjs beside the executable); from a source checkout
  * under Bun the bundle is built on the fly.
@@ -49,13 +49,14 @@ async function findBundle(): Promise<string> {
 
 export async function runUnderNode(args: string[]): Promise<number> {
   const probe = spawnSync("node", ["--version"], { encoding: "utf8" });
-  const major = Number(/^v(\d+)/.exec(probe.stdout ?? "")?.[1]);
-  if (probe.error || !(major >= 20)) {
+  // process.getBuiltinModule (lazily loaded node:crypto) came in Node 20.16 and 22.3.
+  const [major, minor] = (/^v(\d+)\.(\d+)/.exec(probe.stdout ?? "") ?? []).slice(1).map(Number);
+  if (probe.error || !(major! > 20 || (major === 20 && minor! >= 16))) {
     throw new BobcatError(
       "runtime.noNode",
-      `--runtime node needs Node 20 or later on the PATH (found: ${probe.error ? "none" : probe.stdout.trim()})`,
+      `--runtime node needs Node 20.16 or later on the PATH (found: ${probe.error ? "none" : probe.stdout.trim()})`,
       {
-        fix: "install Node.js 20+ (https://nodejs.org) or run without --runtime node",
+        fix: "install Node.js 20.16 or later (https://nodejs.org) or run without --runtime node",
       },
     );
   }

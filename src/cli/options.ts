@@ -80,7 +80,7 @@ export const CONFIG_OPTIONS = {
   runtime: {
     type: "string",
     value: "node",
-    description: "run under Node (>= 20) instead: the only TLS stack that staples OCSP responses and " +
+    description: "run under Node (>= 20.16) instead: the only TLS stack that staples OCSP responses and " +
       "restricts TLS 1.3 cipher suites",
   },
 } as const satisfies Record<string, OptionDef>;
