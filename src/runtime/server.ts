@@ -22,6 +22,7 @@ import { type CertificateRow, certificateRows, ExpiryWarner } from "../acme/inve
 import { LoopLag, MetricsWriter, RequestMetrics } from "../core/metrics.ts";
 import { writeMetrics } from "./metrics-view.ts";
 import { reloadOtherWorkers } from "./worker-env.ts";
+import { mark } from "../util/timing.ts";
 
 const log = logger("connector");
 
@@ -124,7 +125,9 @@ export class BobcatServer {
         }
       }
       if (errors.length > 0) throw new BobcatErrors(errors, `${errors.length} problem(s) stop bobcat from starting`);
+      mark("TLS material loaded");
       for (const engine of this.engines) await engine.start();
+      mark("engines started (handlers, session managers)");
       this.loopLag.start();
       for (const p of prepared) {
         const pipeline = new ConnectorPipeline(p.c, p.engine, p.tls);
@@ -142,6 +145,7 @@ export class BobcatServer {
         const url = `${p.c.scheme}://${host.includes(":") ? `[${host}]` : host}:${listener.port}/`;
         this.connectors.push({ config: p.c, plan: p.plan, pipeline, listener, tls: p.tls, url });
         log.info(`${p.c.name} listening on ${url} — ${p.plan.reason}; negotiates ${negotiates(p.c)}`);
+        mark(`${p.c.name} listening`);
       }
       if (this.setup.reloadConfig && AutoDeployer.wanted(this.config)) {
         this.deployer = new AutoDeployer(this.config, this.engines, this.setup.reloadConfig);

@@ -18,6 +18,7 @@ import { UnreadSessions } from "./unread-sessions.ts";
 import { BobcatError } from "../util/errors.ts";
 import { CorruptDataError } from "./errors.ts";
 import { fileKind, readRegularFile, UnreadableFileError } from "../util/files.ts";
+import { mark } from "../util/timing.ts";
 
 export type { StandardManagerOptions };
 
@@ -121,6 +122,7 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
       }
       return;
     }
+    mark(`[${this.name}] sessions file read`);
     this.log.debug(`[${this.name}] Loading persisted sessions from [${file}]`);
     // The whole file is checked here (checksum, every record's structure), but a record becomes a
     // session only when something looks it up (ManagerBase.fromUnread); until then it stays as
@@ -149,6 +151,7 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
       await this.keepAside(file, err);
       return;
     }
+    mark(`[${this.name}] sessions file checked`);
     // A session made before the start (nothing does that but code) keeps its id.
     for (const id of this.sessions.keys()) {
       const slot = unread.find(id);
@@ -180,6 +183,7 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
           }`,
       );
     }
+    mark(`[${this.name}] sessions restored`);
     this.log.info(
       `[${this.name}] Restored ${total - expired} session(s) from [${file}]` +
         (expired ? `; ${expired} had expired while stopped` : ""),
@@ -230,7 +234,10 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
       session.passivate();
       this.writeRecordTo(out, session);
     }
-    await writeFileAtomic(file, out.finish(), { mkdir: true });
+    const data = out.finish();
+    mark(`[${this.name}] sessions file built`);
+    await writeFileAtomic(file, data, { mkdir: true });
+    mark(`[${this.name}] sessions file written`);
     this.log.info(`[${this.name}] Saved ${total} session(s) to [${file}]`);
     // Tomcat's expire(false) on each: no listener and no value is told anything, so what is left
     // of it is the session marked invalid, the map emptied and the expiry counted.

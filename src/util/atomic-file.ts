@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, rename, rm } from "node:fs/promises";
 import { dirname } from "node:path";
+import { mark } from "./timing.ts";
 
 export interface AtomicWriteOptions {
   /** Permissions of a new file; default 0600 (sessions and keys are private). */
@@ -39,16 +40,22 @@ export async function writeFileAtomic(
     const handle = await open(tmp, options.unique ? "wx" : "w", options.mode ?? 0o600);
     try {
       await handle.writeFile(data);
+      mark(`${tmp}: write`);
       await handle.sync();
+      mark(`${tmp}: fsync`);
     } finally {
       await handle.close();
     }
     await rename(tmp, file);
+    mark(`${file}: rename`);
   } catch (err) {
     await rm(tmp, { force: true }).catch(() => {});
     throw err;
   }
-  if (options.syncDirectory !== false) await syncDirectory(dir);
+  if (options.syncDirectory !== false) {
+    await syncDirectory(dir);
+    mark(`${dir}: fsync`);
+  }
 }
 
 /**
