@@ -292,39 +292,124 @@ export interface SessionFileScan {
 export function scanSessionFile(bytes: Uint8Array, visit: SessionFileScan): number {
   const r = open(bytes, KIND_MANAGER_FILE);
   const scan = recordScan(r);
-  const rec = scan.rec;
   const count = r.count(1);
   visit.count(count);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // Where the current record's attribute names start, for the repeated-name check.
+  const names = new Int32Array(MAX_QUICK_ATTRIBUTES);
   for (let k = 1; k <= count; k++) {
     const length = r.count(1);
     const start = r.pos;
     r.skip(length);
-    rec.reset(start, start + length, k);
-    if (rec.skipStr() === 0) rec.fail("empty session id");
-    const creationTime = readTime(rec, "creationTime");
-    const lastAccessedTime = readTime(rec, "lastAccessedTime");
-    const thisAccessedTime = readTime(rec, "thisAccessedTime");
-    const maxInactiveInterval = rec.zigzag32();
-    const flags = rec.u8();
-    if (flags & ~KNOWN_FLAGS) rec.fail(`unknown session flags 0x${flags.toString(16)}`);
-    if (flags & FLAG_AUTH_TYPE) rec.skipStr();
-    if (flags & FLAG_PRINCIPAL) {
-      rec.skipStr();
-      for (let n = rec.count(1); n > 0; n--) rec.skipStr();
+    const end = start + length;
+    // quickRecord, inlined: one function with locals is what runs fast enough from cold (a
+    // start-up reads the file once, mostly before the JIT has optimized anything).
+    let p = start;
+    let ok = false;
+    let created = 0;
+    let lastAccessed = 0;
+    let thisAccessed = 0;
+    let maxInactive = 0;
+    let flags = 0;
+    quick: {
+      // The id: a non-empty ASCII str whose header is one byte.
+      const h = bytes[p]!;
+      if (h === 0 || h >= 0x80 || (h & 1) !== 0) break quick;
+      const idEnd = p + 1 + (h >>> 1);
+      if (idEnd + 27 > end) break quick;
+      for (p++; p < idEnd; p++) if (bytes[p]! >= 0x80) break quick;
+      created = view.getFloat64(p);
+      lastAccessed = view.getFloat64(p + 8);
+      thisAccessed = view.getFloat64(p + 16);
+      if (!Number.isFinite(created) || !Number.isFinite(lastAccessed) || !Number.isFinite(thisAccessed)) break quick;
+      p += 24;
+      // maxInactiveInterval: a minimal varint of up to 5 bytes, zigzag-mapped.
+      let z = 0;
+      for (let i = 0, scale = 1;; i++, scale *= 0x80) {
+        if (i === 5 || p >= end) break quick;
+        const x = bytes[p++]!;
+        z += (x & 0x7f) * scale;
+        if (x < 0x80) {
+          if (x === 0 && i > 0) break quick;
+          break;
+        }
+      }
+      if (z > 0xffffffff || p + 2 > end) break quick;
+      maxInactive = (z >>> 1) ^ -(z & 1);
+      flags = bytes[p++]!;
+      // An authType or a principal: the general reading.
+      if ((flags & ~(FLAG_NEW | FLAG_VALID)) !== 0) break quick;
+      const n = bytes[p++]!;
+      if (n > MAX_QUICK_ATTRIBUTES) break quick;
+      for (let i = 0; i < n; i++) {
+        // The name: a non-empty ASCII str with a one-byte header, unlike the names before it.
+        if (p >= end) break quick;
+        const nh = bytes[p]!;
+        if (nh === 0 || nh >= 0x80 || (nh & 1) !== 0) break quick;
+        const nameEnd = p + 1 + (nh >>> 1);
+        if (nameEnd >= end) break quick;
+        for (let q = p + 1; q < nameEnd; q++) if (bytes[q]! >= 0x80) break quick;
+        for (let j = 0; j < i; j++) {
+          let a = names[j]!;
+          if (bytes[a] !== nh) continue;
+          let b = p + 1;
+          for (a++; b < nameEnd && bytes[a] === bytes[b]; a++, b++);
+          if (b === nameEnd) break quick;
+        }
+        names[i] = p;
+        p = nameEnd;
+        // The frame's size: a minimal varint of one or two bytes.
+        let size = bytes[p++]!;
+        if (size >= 0x80) {
+          if (p >= end) break quick;
+          const hi = bytes[p++]!;
+          if (hi === 0 || hi >= 0x80) break quick;
+          size = (size & 0x7f) + hi * 0x80;
+        }
+        p += size;
+        if (p > end) break quick;
+      }
+      ok = p === end;
     }
-    visit.record(
-      start,
-      start + length,
-      creationTime,
-      lastAccessedTime,
-      thisAccessedTime,
-      maxInactiveInterval,
-      (flags & FLAG_VALID) !== 0,
-    );
-    walkAttributes(scan, null);
+    if (ok) {
+      visit.record(start, end, created, lastAccessed, thisAccessed, maxInactive, (flags & FLAG_VALID) !== 0);
+    } else {
+      scanRecord(scan, start, end, k, visit);
+    }
   }
   r.end();
   return count;
+}
+
+/** The most attributes a record may have for scanSessionFile's quick reading. */
+const MAX_QUICK_ATTRIBUTES = 16;
+
+/** Record number `k` at [start, end), with every check, to `visit.record`. */
+function scanRecord(scan: RecordScan, start: number, end: number, k: number, visit: SessionFileScan): void {
+  const rec = scan.rec;
+  rec.reset(start, end, k);
+  if (rec.skipStr() === 0) rec.fail("empty session id");
+  const creationTime = readTime(rec, "creationTime");
+  const lastAccessedTime = readTime(rec, "lastAccessedTime");
+  const thisAccessedTime = readTime(rec, "thisAccessedTime");
+  const maxInactiveInterval = rec.zigzag32();
+  const flags = rec.u8();
+  if (flags & ~KNOWN_FLAGS) rec.fail(`unknown session flags 0x${flags.toString(16)}`);
+  if (flags & FLAG_AUTH_TYPE) rec.skipStr();
+  if (flags & FLAG_PRINCIPAL) {
+    rec.skipStr();
+    for (let n = rec.count(1); n > 0; n--) rec.skipStr();
+  }
+  visit.record(
+    start,
+    end,
+    creationTime,
+    lastAccessedTime,
+    thisAccessedTime,
+    maxInactiveInterval,
+    (flags & FLAG_VALID) !== 0,
+  );
+  walkAttributes(scan, null);
 }
 
 /**
