@@ -450,8 +450,10 @@ export class SessionFileBuilder implements AttributeSink {
   private frameAt = -1;
   private attrCount = 0;
   private records = 0;
+  /** Records copied by reference: the bytes, and where in the builder's own bytes they go. */
+  private readonly copied: Array<{ at: number; bytes: Uint8Array }> = [];
 
-  /** `capacity`: the bytes expected, when known (records copied as they are), so the buffer never grows. */
+  /** `capacity`: the bytes expected of sessions written anew, so the buffer never grows. */
   constructor(private readonly count: number, capacity = 1 << 16) {
     this.w = new ByteWriter(capacity);
     this.w.bytes(MAGIC);
@@ -462,10 +464,11 @@ export class SessionFileBuilder implements AttributeSink {
 
   /**
    * `count` records as the file `file` holds them, length prefixes included, in its bytes
-   * [from, to): copied as they are.
+   * [from, to): written out as they are. They are not copied: `file` must not change until
+   * the parts are written.
    */
   copyRecords(file: Uint8Array, from: number, to: number, count: number): void {
-    this.w.bytes(file.subarray(from, to));
+    this.copied.push({ at: this.w.length, bytes: file.subarray(from, to) });
     this.records += count;
   }
 
@@ -505,13 +508,42 @@ export class SessionFileBuilder implements AttributeSink {
     this.records++;
   }
 
-  /** The whole file (a view of the builder's buffer). */
-  finish(): Uint8Array {
+  /**
+   * The whole file as parts to write one after the other (views of the builder's buffer and of
+   * the files records were copied from, then the checksum): an 8 MB file of restored sessions
+   * is written from the bytes it was read into, not copied into another buffer first.
+   */
+  finishParts(): Uint8Array[] {
     if (this.records !== this.count) {
       throw new Error(`${this.records} session record(s) written, ${this.count} announced`);
     }
-    this.w.u32(crc32(this.w.written()));
-    return this.w.written();
+    const own = this.w.written();
+    const parts: Uint8Array[] = [];
+    let at = 0;
+    for (const c of this.copied) {
+      if (c.at > at) parts.push(own.subarray(at, c.at));
+      parts.push(c.bytes);
+      at = c.at;
+    }
+    if (own.length > at) parts.push(own.subarray(at));
+    let crc = 0;
+    for (const p of parts) crc = crc32(p, crc);
+    const sum = new Uint8Array(4);
+    new DataView(sum.buffer).setUint32(0, crc);
+    parts.push(sum);
+    return parts;
+  }
+
+  /** The whole file in one buffer. */
+  finish(): Uint8Array {
+    const parts = this.finishParts();
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
   }
 }
 

@@ -227,14 +227,15 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
       return;
     }
     this.log.debug(`[${this.name}] Saving persisted sessions to [${file}]`);
-    // Room for the copied records and ~256 bytes per session written anew (it grows if need be).
-    const out = new SessionFileBuilder(total, (unread ? unread.bytes.length : 0) + live.length * 256 + 64);
+    // ~256 bytes per session written anew (it grows if need be); the unread records are written
+    // from the bytes the file was read into.
+    const out = new SessionFileBuilder(total, live.length * 256 + 64);
     if (unread) unread.forEachRun((from, to, count) => out.copyRecords(unread.bytes, from, to, count));
     for (const session of live) {
       session.passivate();
       this.writeRecordTo(out, session);
     }
-    const data = out.finish();
+    const data = out.finishParts();
     mark(`[${this.name}] sessions file built`);
     await writeFileAtomic(file, data, { mkdir: true });
     mark(`[${this.name}] sessions file written`);

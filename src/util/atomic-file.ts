@@ -30,7 +30,8 @@ export function tempPathFor(file: string): string {
 
 export async function writeFileAtomic(
   file: string,
-  data: Uint8Array | string,
+  /** The content, or its parts in order (written one after the other, not joined first). */
+  data: Uint8Array | string | Uint8Array[],
   options: AtomicWriteOptions = {},
 ): Promise<void> {
   const dir = dirname(file);
@@ -39,7 +40,17 @@ export async function writeFileAtomic(
   try {
     const handle = await open(tmp, options.unique ? "wx" : "w", options.mode ?? 0o600);
     try {
-      await handle.writeFile(data);
+      if (Array.isArray(data)) {
+        for (const part of data) {
+          for (let at = 0; at < part.length;) {
+            const { bytesWritten } = await handle.write(part, at, part.length - at);
+            if (bytesWritten <= 0) throw new Error(`${tmp}: nothing written`);
+            at += bytesWritten;
+          }
+        }
+      } else {
+        await handle.writeFile(data);
+      }
       mark(`${tmp}: write`);
       await handle.sync();
       mark(`${tmp}: fsync`);
