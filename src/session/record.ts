@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { CorruptDataError } from "./errors.ts";
 import type { Principal } from "./types.ts";
-import { ByteReader, ByteWriter, crc32 } from "./wire.ts";
+import { ByteReader, ByteWriter, crc32, strHash, varintSize } from "./wire.ts";
 
 /** "\x89BCSES\r\n": the high byte and the CR LF catch text-mode transfers, like PNG's signature. */
 const MAGIC = Uint8Array.of(0x89, 0x42, 0x43, 0x53, 0x45, 0x53, 0x0d, 0x0a);
@@ -280,6 +280,8 @@ export interface SessionFileScan {
     thisAccessedTime: number,
     maxInactiveInterval: number,
     isValid: boolean,
+    /** strHash of the id's encoded characters (after its header). */
+    idHash: number,
   ): void;
 }
 
@@ -311,13 +313,20 @@ export function scanSessionFile(bytes: Uint8Array, visit: SessionFileScan): numb
     let thisAccessed = 0;
     let maxInactive = 0;
     let flags = 0;
+    let idHash = 0;
     quick: {
-      // The id: a non-empty ASCII str whose header is one byte.
+      // The id: a non-empty ASCII str whose header is one byte; its strHash on the way.
       const h = bytes[p]!;
       if (h === 0 || h >= 0x80 || (h & 1) !== 0) break quick;
       const idEnd = p + 1 + (h >>> 1);
       if (idEnd + 27 > end) break quick;
-      for (p++; p < idEnd; p++) if (bytes[p]! >= 0x80) break quick;
+      let x = 0x811c9dc5 ^ h;
+      for (p++; p < idEnd; p++) {
+        const c = bytes[p]!;
+        if (c >= 0x80) break quick;
+        x = Math.imul(x ^ c, 0x01000193);
+      }
+      idHash = x >>> 0;
       created = view.getFloat64(p);
       lastAccessed = view.getFloat64(p + 8);
       thisAccessed = view.getFloat64(p + 16);
@@ -372,9 +381,9 @@ export function scanSessionFile(bytes: Uint8Array, visit: SessionFileScan): numb
       ok = p === end;
     }
     if (ok) {
-      visit.record(start, end, created, lastAccessed, thisAccessed, maxInactive, (flags & FLAG_VALID) !== 0);
+      visit.record(start, end, created, lastAccessed, thisAccessed, maxInactive, (flags & FLAG_VALID) !== 0, idHash);
     } else {
-      scanRecord(scan, start, end, k, visit);
+      scanRecord(scan, bytes, start, end, k, visit);
     }
   }
   r.end();
@@ -384,11 +393,20 @@ export function scanSessionFile(bytes: Uint8Array, visit: SessionFileScan): numb
 /** The most attributes a record may have for scanSessionFile's quick reading. */
 const MAX_QUICK_ATTRIBUTES = 16;
 
-/** Record number `k` at [start, end), with every check, to `visit.record`. */
-function scanRecord(scan: RecordScan, start: number, end: number, k: number, visit: SessionFileScan): void {
+/** Record number `k` at [start, end) of `bytes`, with every check, to `visit.record`. */
+function scanRecord(
+  scan: RecordScan,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  k: number,
+  visit: SessionFileScan,
+): void {
   const rec = scan.rec;
   rec.reset(start, end, k);
-  if (rec.skipStr() === 0) rec.fail("empty session id");
+  const header = rec.skipStr();
+  if (header === 0) rec.fail("empty session id");
+  const idHash = strHash(bytes, start + varintSize(header), rec.pos, header);
   const creationTime = readTime(rec, "creationTime");
   const lastAccessedTime = readTime(rec, "lastAccessedTime");
   const thisAccessedTime = readTime(rec, "thisAccessedTime");
@@ -408,6 +426,7 @@ function scanRecord(scan: RecordScan, start: number, end: number, k: number, vis
     thisAccessedTime,
     maxInactiveInterval,
     (flags & FLAG_VALID) !== 0,
+    idHash,
   );
   walkAttributes(scan, null);
 }

@@ -134,8 +134,8 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
     try {
       scanSessionFile(bytes, {
         count: (n) => unread.reserve(n),
-        record: (start, end, created, lastAccessed, thisAccessed, maxInactive, valid) => {
-          const slot = unread.add(start, end, created, atStart ? lastAccessed : thisAccessed, maxInactive);
+        record: (start, end, created, lastAccessed, thisAccessed, maxInactive, valid, idHash) => {
+          const slot = unread.add(start, end, created, atStart ? lastAccessed : thisAccessed, maxInactive, idHash);
           if (slot < 0) {
             this.log.warn(
               `[${this.name}] Session [${unread.idAt(start, end)}] appears twice in [${file}]; the first copy is kept`,

@@ -433,6 +433,16 @@ export class ByteReader {
   }
 }
 
+/**
+ * FNV-1a over bytes [from, to) of `b`, mixed with a str's header `h` (the hash of a str by its
+ * encoded characters: the sessions file's index of ids).
+ */
+export function strHash(b: Uint8Array, from: number, to: number, h: number): number {
+  let x = 0x811c9dc5 ^ h;
+  for (let i = from; i < to; i++) x = Math.imul(x ^ b[i]!, 0x01000193);
+  return x >>> 0;
+}
+
 export function varintSize(v: number): number {
   let size = 1;
   for (; v >= 0x80; v = Math.floor(v / 0x80)) size++;

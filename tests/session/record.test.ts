@@ -9,7 +9,7 @@ import {
   scanSessionFile,
   type SessionRecord,
 } from "../../src/session/record.ts";
-import { crc32 } from "../../src/session/wire.ts";
+import { crc32, strHash } from "../../src/session/wire.ts";
 
 function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
   return {
@@ -199,5 +199,22 @@ describe("records", () => {
     // Both outcomes occur, so the comparison covers both.
     expect(corrupt).toBeGreaterThan(1000);
     expect(accepted).toBeGreaterThan(100);
+  });
+
+  test("the id hash scanSessionFile reports is the id's strHash, from the quick reading and the general one alike", () => {
+    const ids = ["8F3A0C1D2E4B5A69", "P", "G".repeat(70), "Q"];
+    const file = encodeSessionFile([
+      record({ id: ids[0]!, attributes: [] }),
+      record({ id: ids[1]!, principal: { name: "p", roles: [] }, authType: "FORM" }),
+      record({ id: ids[2]! }),
+      record({
+        id: ids[3]!,
+        attributes: Array.from({ length: 20 }, (_, i) => ({ name: `n${i}`, frame: Uint8Array.of(1, 1) })),
+      }),
+    ]);
+    const hashes: number[] = [];
+    scanSessionFile(file, { count() {}, record: (_s, _e, _c, _l, _t, _m, _v, idHash) => hashes.push(idHash) });
+    const ascii = (id: string) => strHash(new TextEncoder().encode(id), 0, id.length, id.length * 2);
+    expect(hashes).toEqual(ids.map(ascii));
   });
 });
