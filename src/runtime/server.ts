@@ -108,6 +108,8 @@ export class BobcatServer {
           requestMetrics: this.requestMetrics,
         });
         this.engines.push(engine);
+        // Persisted sessions are read while the TLS material and the handlers load.
+        for (const c of engine.contexts) c.sessions.manager.prefetch();
         for (const c of service.connectors) {
           try {
             const tls = await loadConnectorTls(c, this.config.baseDir, this.acme);

@@ -25,6 +25,8 @@ export type { StandardManagerOptions };
 export class StandardManager extends ManagerBase<StandardManagerConfig> {
   /** Absolute path of the persistence file, or null when persistence is off. */
   readonly persistenceFile: string | null;
+  /** The persistence file's reading begun by prefetch, for load. */
+  private prefetched: Promise<Uint8Array> | null = null;
 
   /**
    * `new StandardManager(config, context)` with the validated `<Manager>` (servers), or
@@ -50,6 +52,14 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
         { where: { attribute: "pathname" }, fix: "Use an absolute pathname, or give the context a workDir." },
       );
     }
+  }
+
+  /** Begins reading the persistence file (what load reads first), to overlap the rest of a server's start. */
+  override prefetch(): void {
+    if (!this.persistenceFile || this.prefetched) return;
+    this.prefetched = readRegularFile(this.persistenceFile, Number.MAX_SAFE_INTEGER);
+    // Its failure is load's to report.
+    this.prefetched.catch(() => {});
   }
 
   protected async startInternal(): Promise<void> {
@@ -105,10 +115,12 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
   private async load(file: string): Promise<void> {
     // A leftover temporary file is an interrupted write; the real file (if any) is the good copy.
     await rm(tempPathFor(file), { force: true }).catch(() => {});
+    const prefetched = this.prefetched;
+    this.prefetched = null;
     let bytes: Uint8Array;
     try {
       // No size limit: the file holds every session; bobcat wrote it.
-      bytes = await readRegularFile(file, Number.MAX_SAFE_INTEGER);
+      bytes = await (prefetched ?? readRegularFile(file, Number.MAX_SAFE_INTEGER));
     } catch (err) {
       // A FIFO or device is refused: reading it would block or never end, and the save on stop
       // would replace it. A directory is an ordinary load failure (logged; the save fails too).
