@@ -31,19 +31,25 @@ export async function startServer(
   cmd: string[],
   pattern = /listening on/,
   timeoutMs = 60000,
-): Promise<{ p: ChildProcess; line: string }> {
+): Promise<{ p: ChildProcess; line: string; log: () => string }> {
   const p = spawn(cmd[0]!, cmd.slice(1), {
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, DENO_NO_UPDATE_CHECK: "1" },
   });
   let log = "";
-  p.stderr!.on("data", (d) => (log += d));
+  // Resolved as the line arrives (not at the next poll): start-up times are measured to it.
+  let seen: () => void = () => {};
+  const arrived = new Promise<void>((r) => (seen = r));
+  p.stderr!.on("data", (d) => {
+    log += d;
+    if (pattern.test(log)) seen();
+  });
   const deadline = Date.now() + timeoutMs;
   while (!pattern.test(log)) {
     if (Date.now() > deadline || p.exitCode !== null) throw new Error(`server did not start: ${cmd.join(" ")}\n${log}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await Promise.race([arrived, new Promise((r) => setTimeout(r, 50))]);
   }
-  return { p, line: log.split("\n").find((l) => pattern.test(l))! };
+  return { p, line: log.split("\n").find((l) => pattern.test(l))!, log: () => log };
 }
 
 /** pid and all its descendants, from /proc. */

@@ -16,14 +16,19 @@
  * `--only restart` skips 1 and 2: each bobcat's own StandardManager writes the N sessions
  * (the same two attributes, in a process of its own) to its pathname file, then step 3 runs
  * `--rounds` times, targets interleaved (start → first request, SIGTERM → exit, start again).
+ * `--exe PATH[,PATH...]` adds single executables (`bun build.ts` makes dist/bobcat) as bobcats
+ * of their own, run as users run them (`PATH run --config ...`; the checkout's StandardManager
+ * seeds their files). `--timing` starts every bobcat with BOBCAT_TIMING=1 and prints its phases
+ * (src/util/timing.ts) of the last round.
  *
  *   bun bench/sessions.ts [--runtime bun|deno] [--rounds 3] [--duration 5] [--connections 32]
  *                         [--sessions 100000] [--tls on|off] [--before REF] [--only restart]
+ *                         [--exe dist/bobcat[,OTHER]] [--timing]
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { bin, cpuSeconds, freePort, median, option, processTree, ROOT, startServer } from "./lib.ts";
 
 const runtime = option("--runtime", "bun");
@@ -34,6 +39,9 @@ const count = Number(option("--sessions", "100000"));
 const tls = option("--tls", "on") !== "off";
 const before = option("--before", "");
 const only = option("--only", "");
+const exes = option("--exe", "").split(",").filter((e) => e !== "").map((e) => resolve(e));
+const timing = process.argv.includes("--timing");
+if (timing) process.env.BOBCAT_TIMING = "1";
 if (only !== "" && only !== "restart") {
   console.error(`--only: "restart" or nothing, not "${only}"`);
   process.exit(2);
@@ -73,6 +81,8 @@ interface Target {
   p?: ChildProcess;
   /** The sessions file (bobcat only). */
   file?: string;
+  /** Its stderr so far (bobcat only). */
+  log?: () => string;
 }
 
 writeFileSync(
@@ -86,7 +96,7 @@ writeFileSync(
 } };\n`,
 );
 
-function bobcatTarget(name: string, root: string): Target {
+function bobcatTarget(name: string, root: string, exe?: string): Target {
   const port = 0;
   const dir = join(work, name.replace(/\W+/g, "-"));
   mkdirSync(dir);
@@ -124,6 +134,7 @@ ${
     );
     const main = join(root, "src/cli/main.ts");
     const config = join(dir, "server.yaml");
+    if (exe) return [exe, "run", "--config", config];
     return runtime === "deno"
       ? [bin("deno"), "run", "-A", `--config=${join(root, "deno.json")}`, main, "run", "--config", config]
       : [bin("bun"), main, "run", "--config", config];
@@ -146,6 +157,9 @@ const targets: Target[] = [
   bobcatTarget(`bobcat (${runtime})`, ROOT),
 ];
 if (before) targets.push(bobcatTarget(`bobcat ${before} (${runtime})`, exportRef(before)));
+for (const [i, exe] of exes.entries()) {
+  targets.push(bobcatTarget(`bobcat executable ${i + 1} (${relative(ROOT, exe)})`, ROOT, exe));
+}
 for (const t of targets) t.port = await freePort();
 
 const url = (t: Target, path: string) => `${scheme}://127.0.0.1:${t.port}${path}`;
@@ -242,6 +256,9 @@ interface StopRestart {
   restored: number;
 }
 
+/** --timing: each bobcat's phases in the last round. */
+const timings = new Map<string, string>();
+
 /** Step 3 for every bobcat: SIGTERM → exit (the file written), then start → first request with `kept[name]`. */
 async function stopAndRestart(kept: Record<string, string>): Promise<StopRestart[]> {
   const rows: StopRestart[] = [];
@@ -268,7 +285,10 @@ async function stopAndRestart(kept: Record<string, string>): Promise<StopRestart
     const stopCpuMs = (cpu - cpu0) * 1000;
     const fileMB = statSync(t.file!).size / 1e6;
     const t1 = performance.now();
-    t.p = (await startServer(t.cmd())).p;
+    const started = await startServer(t.cmd());
+    const stopLog = t.log?.() ?? "";
+    t.p = started.p;
+    t.log = started.log;
     const listeningMs = performance.now() - t1;
     const r = await get(t, "/read", { cookie: kept[t.name]! });
     const body = await r.text();
@@ -277,6 +297,11 @@ async function stopAndRestart(kept: Record<string, string>): Promise<StopRestart
     if (body === "none") console.error(`${t.name}: the kept session was not restored`);
     const restored = await sessionCount(t);
     rows.push({ name: t.name, stopMs, stopCpuMs, fileMB, listeningMs, servedMs, startCpuMs, restored });
+    if (timing) {
+      const phases = (log: string) => log.split("\n").filter((l) => l.startsWith("[timing]")).join("\n");
+      const stopping = stopLog.slice(Math.max(0, stopLog.indexOf("[timing] SIGTERM")));
+      timings.set(t.name, `${t.name}, stop:\n${phases(stopping)}\nstart:\n${phases(started.log())}`);
+    }
   }
   return rows;
 }
@@ -335,7 +360,9 @@ if (only === "restart") {
     const kept: Record<string, string> = {};
     for (const t of bobcats) {
       kept[t.name] = seed(t);
-      t.p = (await startServer(t.cmd())).p;
+      const started = await startServer(t.cmd());
+      t.p = started.p;
+      t.log = started.log;
     }
     const all: StopRestart[][] = [];
     for (let i = 0; i < rounds; i++) all.push(await stopAndRestart(kept));
@@ -353,6 +380,7 @@ if (only === "restart") {
       );
     }
     console.log("\nGoals: stop ≤ 200 ms, restart serving ≤ 300 ms with every session restored.");
+    if (timing) console.log(`\nPhases of the last round (BOBCAT_TIMING=1):\n\n${[...timings.values()].join("\n\n")}`);
   } finally {
     stopAll();
     rmSync(work, { recursive: true, force: true });

@@ -22,6 +22,7 @@ import { useSessionTurns } from "../session/turns.ts";
 import { workerTurns } from "../runtime/worker-turns.ts";
 import { markWorkerLogs, WORKER, workerCount, workerProblems, workerStarted } from "../runtime/worker-env.ts";
 
+import { mark } from "../util/timing.ts";
 /**
  * The same signal twice within this time is one event delivered twice: a terminal's Ctrl-C or a
  * service manager's SIGTERM reaches the whole process group, and the launcher forwards its copy
@@ -66,6 +67,7 @@ export async function startFromConfig(
       if (sig === last.sig && now - last.at < SAME_SIGNAL_MS) return;
       last = { sig, at: now };
       signals++;
+      mark(`${sig}`);
       if (signals > 1) {
         logger("connector").warn(`${sig} again: exiting without waiting`);
         process.exit(130);

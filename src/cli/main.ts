@@ -19,6 +19,7 @@ import { Schema } from "../config/schema-json.ts";
 import { watchParent } from "../runtime/parent-watch.ts";
 import { ACME_COMMAND, acmeMain } from "./acme.ts";
 import { type CommandDef, commandHelp, CONFIG_OPTIONS, parseCommand } from "./options.ts";
+import { mark } from "../util/timing.ts";
 
 const RUN = {
   name: "run",
@@ -157,8 +158,11 @@ async function configCommand(def: ConfigCommand, argv: string[], explicit: boole
   }
   const load = () => loadFromArgs(def.name, p.values, p.properties);
   switch (def.name) {
-    case "run":
-      return await startFromConfig(await load(), load);
+    case "run": {
+      const config = await load();
+      mark("config loaded");
+      return await startFromConfig(config, load);
+    }
     case "check": {
       const config = await load();
       const ok = await checkConfig(config);
@@ -179,6 +183,7 @@ async function configCommand(def: ConfigCommand, argv: string[], explicit: boole
 }
 
 export async function main(argv: string[]): Promise<number> {
+  mark("modules loaded");
   watchParent();
   const explicit = argv[0] !== undefined && !argv[0].startsWith("-");
   const name = explicit ? argv[0]! : "run";
@@ -202,5 +207,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  main(process.argv.slice(2)).then((code) => process.exit(code));
+  main(process.argv.slice(2)).then((code) => {
+    mark("exiting");
+    process.exit(code);
+  });
 }

@@ -34,6 +34,7 @@ import type { RequestMetrics } from "./metrics.ts";
 import { bindRequest, ContextWebSockets } from "./websocket.ts";
 import { decide, decorate, RewriteValveRuntime } from "./rewrite-valve.ts";
 import { join } from "node:path";
+import { mark } from "../util/timing.ts";
 
 const log = logger("core");
 
@@ -226,6 +227,7 @@ export class ContextRuntime {
       });
       this.handler = loaded.handler;
       this.sessions.addListeners(loaded.sessionListeners);
+      mark(`context ${this.config.path || "/"}: handler loaded`);
     }
     try {
       await this.sessions.manager.start();

@@ -23,6 +23,7 @@ import { LoopLag, MetricsWriter, RequestMetrics } from "../core/metrics.ts";
 import { writeMetrics } from "./metrics-view.ts";
 import { reloadOtherWorkers } from "./worker-env.ts";
 import { setJitPolicy } from "../util/jit-policy.ts";
+import { mark } from "../util/timing.ts";
 
 const log = logger("connector");
 
@@ -108,6 +109,8 @@ export class BobcatServer {
           requestMetrics: this.requestMetrics,
         });
         this.engines.push(engine);
+        // Persisted sessions are read while the TLS material and the handlers load.
+        for (const c of engine.contexts) c.sessions.manager.prefetch();
         for (const c of service.connectors) {
           try {
             const tls = await loadConnectorTls(c, this.config.baseDir, this.acme);
@@ -125,7 +128,9 @@ export class BobcatServer {
         }
       }
       if (errors.length > 0) throw new BobcatErrors(errors, `${errors.length} problem(s) stop bobcat from starting`);
+      mark("TLS material loaded");
       for (const engine of this.engines) await engine.start();
+      mark("engines started (handlers, session managers)");
       this.loopLag.start();
       for (const p of prepared) {
         const pipeline = new ConnectorPipeline(p.c, p.engine, p.tls);
@@ -143,6 +148,7 @@ export class BobcatServer {
         const url = `${p.c.scheme}://${host.includes(":") ? `[${host}]` : host}:${listener.port}/`;
         this.connectors.push({ config: p.c, plan: p.plan, pipeline, listener, tls: p.tls, url });
         log.info(`${p.c.name} listening on ${url} — ${p.plan.reason}; negotiates ${negotiates(p.c)}`);
+        mark(`${p.c.name} listening`);
       }
       if (this.setup.reloadConfig && AutoDeployer.wanted(this.config)) {
         this.deployer = new AutoDeployer(this.config, this.engines, this.setup.reloadConfig);

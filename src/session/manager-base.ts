@@ -88,6 +88,12 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
     this.listeners.remove(listener);
   }
 
+  /**
+   * Starts reading what start() will read, for a start that follows right away (the server calls
+   * it before loading TLS material and handlers, so the reading overlaps them). Nothing by default.
+   */
+  prefetch(): void {}
+
   async start(): Promise<void> {
     if (this.lifecycle === "starting" || this.lifecycle === "started") {
       throw new BobcatError("session.lifecycle", `[${this.name}] the session manager is already started`);

@@ -6,7 +6,7 @@
 import { nodeCrypto } from "../util/node-crypto.ts";
 import { CorruptDataError } from "./errors.ts";
 import type { Principal } from "./types.ts";
-import { ByteReader, ByteWriter, crc32 } from "./wire.ts";
+import { ByteReader, ByteWriter, crc32, strHash, varintSize } from "./wire.ts";
 
 /** "\x89BCSES\r\n": the high byte and the CR LF catch text-mode transfers, like PNG's signature. */
 const MAGIC = Uint8Array.of(0x89, 0x42, 0x43, 0x53, 0x45, 0x53, 0x0d, 0x0a);
@@ -280,6 +280,8 @@ export interface SessionFileScan {
     thisAccessedTime: number,
     maxInactiveInterval: number,
     isValid: boolean,
+    /** strHash of the id's encoded characters (after its header). */
+    idHash: number,
   ): void;
 }
 
@@ -292,39 +294,141 @@ export interface SessionFileScan {
 export function scanSessionFile(bytes: Uint8Array, visit: SessionFileScan): number {
   const r = open(bytes, KIND_MANAGER_FILE);
   const scan = recordScan(r);
-  const rec = scan.rec;
   const count = r.count(1);
   visit.count(count);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // Where the current record's attribute names start, for the repeated-name check.
+  const names = new Int32Array(MAX_QUICK_ATTRIBUTES);
   for (let k = 1; k <= count; k++) {
     const length = r.count(1);
     const start = r.pos;
     r.skip(length);
-    rec.reset(start, start + length, k);
-    if (rec.skipStr() === 0) rec.fail("empty session id");
-    const creationTime = readTime(rec, "creationTime");
-    const lastAccessedTime = readTime(rec, "lastAccessedTime");
-    const thisAccessedTime = readTime(rec, "thisAccessedTime");
-    const maxInactiveInterval = rec.zigzag32();
-    const flags = rec.u8();
-    if (flags & ~KNOWN_FLAGS) rec.fail(`unknown session flags 0x${flags.toString(16)}`);
-    if (flags & FLAG_AUTH_TYPE) rec.skipStr();
-    if (flags & FLAG_PRINCIPAL) {
-      rec.skipStr();
-      for (let n = rec.count(1); n > 0; n--) rec.skipStr();
+    const end = start + length;
+    // quickRecord, inlined: one function with locals is what runs fast enough from cold (a
+    // start-up reads the file once, mostly before the JIT has optimized anything).
+    let p = start;
+    let ok = false;
+    let created = 0;
+    let lastAccessed = 0;
+    let thisAccessed = 0;
+    let maxInactive = 0;
+    let flags = 0;
+    let idHash = 0;
+    quick: {
+      // The id: a non-empty ASCII str whose header is one byte; its strHash on the way.
+      const h = bytes[p]!;
+      if (h === 0 || h >= 0x80 || (h & 1) !== 0) break quick;
+      const idEnd = p + 1 + (h >>> 1);
+      if (idEnd + 27 > end) break quick;
+      let x = 0x811c9dc5 ^ h;
+      for (p++; p < idEnd; p++) {
+        const c = bytes[p]!;
+        if (c >= 0x80) break quick;
+        x = Math.imul(x ^ c, 0x01000193);
+      }
+      idHash = x >>> 0;
+      created = view.getFloat64(p);
+      lastAccessed = view.getFloat64(p + 8);
+      thisAccessed = view.getFloat64(p + 16);
+      if (!Number.isFinite(created) || !Number.isFinite(lastAccessed) || !Number.isFinite(thisAccessed)) break quick;
+      p += 24;
+      // maxInactiveInterval: a minimal varint of up to 5 bytes, zigzag-mapped.
+      let z = 0;
+      for (let i = 0, scale = 1;; i++, scale *= 0x80) {
+        if (i === 5 || p >= end) break quick;
+        const x = bytes[p++]!;
+        z += (x & 0x7f) * scale;
+        if (x < 0x80) {
+          if (x === 0 && i > 0) break quick;
+          break;
+        }
+      }
+      if (z > 0xffffffff || p + 2 > end) break quick;
+      maxInactive = (z >>> 1) ^ -(z & 1);
+      flags = bytes[p++]!;
+      // An authType or a principal: the general reading.
+      if ((flags & ~(FLAG_NEW | FLAG_VALID)) !== 0) break quick;
+      const n = bytes[p++]!;
+      if (n > MAX_QUICK_ATTRIBUTES) break quick;
+      for (let i = 0; i < n; i++) {
+        // The name: a non-empty ASCII str with a one-byte header, unlike the names before it.
+        if (p >= end) break quick;
+        const nh = bytes[p]!;
+        if (nh === 0 || nh >= 0x80 || (nh & 1) !== 0) break quick;
+        const nameEnd = p + 1 + (nh >>> 1);
+        if (nameEnd >= end) break quick;
+        for (let q = p + 1; q < nameEnd; q++) if (bytes[q]! >= 0x80) break quick;
+        for (let j = 0; j < i; j++) {
+          let a = names[j]!;
+          if (bytes[a] !== nh) continue;
+          let b = p + 1;
+          for (a++; b < nameEnd && bytes[a] === bytes[b]; a++, b++);
+          if (b === nameEnd) break quick;
+        }
+        names[i] = p;
+        p = nameEnd;
+        // The frame's size: a minimal varint of one or two bytes.
+        let size = bytes[p++]!;
+        if (size >= 0x80) {
+          if (p >= end) break quick;
+          const hi = bytes[p++]!;
+          if (hi === 0 || hi >= 0x80) break quick;
+          size = (size & 0x7f) + hi * 0x80;
+        }
+        p += size;
+        if (p > end) break quick;
+      }
+      ok = p === end;
     }
-    visit.record(
-      start,
-      start + length,
-      creationTime,
-      lastAccessedTime,
-      thisAccessedTime,
-      maxInactiveInterval,
-      (flags & FLAG_VALID) !== 0,
-    );
-    walkAttributes(scan, null);
+    if (ok) {
+      visit.record(start, end, created, lastAccessed, thisAccessed, maxInactive, (flags & FLAG_VALID) !== 0, idHash);
+    } else {
+      scanRecord(scan, bytes, start, end, k, visit);
+    }
   }
   r.end();
   return count;
+}
+
+/** The most attributes a record may have for scanSessionFile's quick reading. */
+const MAX_QUICK_ATTRIBUTES = 16;
+
+/** Record number `k` at [start, end) of `bytes`, with every check, to `visit.record`. */
+function scanRecord(
+  scan: RecordScan,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  k: number,
+  visit: SessionFileScan,
+): void {
+  const rec = scan.rec;
+  rec.reset(start, end, k);
+  const header = rec.skipStr();
+  if (header === 0) rec.fail("empty session id");
+  const idHash = strHash(bytes, start + varintSize(header), rec.pos, header);
+  const creationTime = readTime(rec, "creationTime");
+  const lastAccessedTime = readTime(rec, "lastAccessedTime");
+  const thisAccessedTime = readTime(rec, "thisAccessedTime");
+  const maxInactiveInterval = rec.zigzag32();
+  const flags = rec.u8();
+  if (flags & ~KNOWN_FLAGS) rec.fail(`unknown session flags 0x${flags.toString(16)}`);
+  if (flags & FLAG_AUTH_TYPE) rec.skipStr();
+  if (flags & FLAG_PRINCIPAL) {
+    rec.skipStr();
+    for (let n = rec.count(1); n > 0; n--) rec.skipStr();
+  }
+  visit.record(
+    start,
+    end,
+    creationTime,
+    lastAccessedTime,
+    thisAccessedTime,
+    maxInactiveInterval,
+    (flags & FLAG_VALID) !== 0,
+    idHash,
+  );
+  walkAttributes(scan, null);
 }
 
 /**
@@ -365,8 +469,10 @@ export class SessionFileBuilder implements AttributeSink {
   private frameAt = -1;
   private attrCount = 0;
   private records = 0;
+  /** Records copied by reference: the bytes, and where in the builder's own bytes they go. */
+  private readonly copied: Array<{ at: number; bytes: Uint8Array }> = [];
 
-  /** `capacity`: the bytes expected, when known (records copied as they are), so the buffer never grows. */
+  /** `capacity`: the bytes expected of sessions written anew, so the buffer never grows. */
   constructor(private readonly count: number, capacity = 1 << 16) {
     this.w = new ByteWriter(capacity);
     this.w.bytes(MAGIC);
@@ -377,10 +483,11 @@ export class SessionFileBuilder implements AttributeSink {
 
   /**
    * `count` records as the file `file` holds them, length prefixes included, in its bytes
-   * [from, to): copied as they are.
+   * [from, to): written out as they are. They are not copied: `file` must not change until
+   * the parts are written.
    */
   copyRecords(file: Uint8Array, from: number, to: number, count: number): void {
-    this.w.bytes(file.subarray(from, to));
+    this.copied.push({ at: this.w.length, bytes: file.subarray(from, to) });
     this.records += count;
   }
 
@@ -420,13 +527,42 @@ export class SessionFileBuilder implements AttributeSink {
     this.records++;
   }
 
-  /** The whole file (a view of the builder's buffer). */
-  finish(): Uint8Array {
+  /**
+   * The whole file as parts to write one after the other (views of the builder's buffer and of
+   * the files records were copied from, then the checksum): an 8 MB file of restored sessions
+   * is written from the bytes it was read into, not copied into another buffer first.
+   */
+  finishParts(): Uint8Array[] {
     if (this.records !== this.count) {
       throw new Error(`${this.records} session record(s) written, ${this.count} announced`);
     }
-    this.w.u32(crc32(this.w.written()));
-    return this.w.written();
+    const own = this.w.written();
+    const parts: Uint8Array[] = [];
+    let at = 0;
+    for (const c of this.copied) {
+      if (c.at > at) parts.push(own.subarray(at, c.at));
+      parts.push(c.bytes);
+      at = c.at;
+    }
+    if (own.length > at) parts.push(own.subarray(at));
+    let crc = 0;
+    for (const p of parts) crc = crc32(p, crc);
+    const sum = new Uint8Array(4);
+    new DataView(sum.buffer).setUint32(0, crc);
+    parts.push(sum);
+    return parts;
+  }
+
+  /** The whole file in one buffer. */
+  finish(): Uint8Array {
+    const parts = this.finishParts();
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
   }
 }
 

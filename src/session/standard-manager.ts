@@ -18,12 +18,15 @@ import { UnreadSessions } from "./unread-sessions.ts";
 import { BobcatError } from "../util/errors.ts";
 import { CorruptDataError } from "./errors.ts";
 import { fileKind, readRegularFile, UnreadableFileError } from "../util/files.ts";
+import { mark } from "../util/timing.ts";
 
 export type { StandardManagerOptions };
 
 export class StandardManager extends ManagerBase<StandardManagerConfig> {
   /** Absolute path of the persistence file, or null when persistence is off. */
   readonly persistenceFile: string | null;
+  /** The persistence file's reading begun by prefetch, for load. */
+  private prefetched: Promise<Uint8Array> | null = null;
 
   /**
    * `new StandardManager(config, context)` with the validated `<Manager>` (servers), or
@@ -49,6 +52,14 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
         { where: { attribute: "pathname" }, fix: "Use an absolute pathname, or give the context a workDir." },
       );
     }
+  }
+
+  /** Begins reading the persistence file (what load reads first), to overlap the rest of a server's start. */
+  override prefetch(): void {
+    if (!this.persistenceFile || this.prefetched) return;
+    this.prefetched = readRegularFile(this.persistenceFile, Number.MAX_SAFE_INTEGER);
+    // Its failure is load's to report.
+    this.prefetched.catch(() => {});
   }
 
   protected async startInternal(): Promise<void> {
@@ -104,10 +115,12 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
   private async load(file: string): Promise<void> {
     // A leftover temporary file is an interrupted write; the real file (if any) is the good copy.
     await rm(tempPathFor(file), { force: true }).catch(() => {});
+    const prefetched = this.prefetched;
+    this.prefetched = null;
     let bytes: Uint8Array;
     try {
       // No size limit: the file holds every session; bobcat wrote it.
-      bytes = await readRegularFile(file, Number.MAX_SAFE_INTEGER);
+      bytes = await (prefetched ?? readRegularFile(file, Number.MAX_SAFE_INTEGER));
     } catch (err) {
       // A FIFO or device is refused: reading it would block or never end, and the save on stop
       // would replace it. A directory is an ordinary load failure (logged; the save fails too).
@@ -121,6 +134,7 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
       }
       return;
     }
+    mark(`[${this.name}] sessions file read`);
     this.log.debug(`[${this.name}] Loading persisted sessions from [${file}]`);
     // The whole file is checked here (checksum, every record's structure), but a record becomes a
     // session only when something looks it up (ManagerBase.fromUnread); until then it stays as
@@ -132,8 +146,8 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
     try {
       scanSessionFile(bytes, {
         count: (n) => unread.reserve(n),
-        record: (start, end, created, lastAccessed, thisAccessed, maxInactive, valid) => {
-          const slot = unread.add(start, end, created, atStart ? lastAccessed : thisAccessed, maxInactive);
+        record: (start, end, created, lastAccessed, thisAccessed, maxInactive, valid, idHash) => {
+          const slot = unread.add(start, end, created, atStart ? lastAccessed : thisAccessed, maxInactive, idHash);
           if (slot < 0) {
             this.log.warn(
               `[${this.name}] Session [${unread.idAt(start, end)}] appears twice in [${file}]; the first copy is kept`,
@@ -149,6 +163,7 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
       await this.keepAside(file, err);
       return;
     }
+    mark(`[${this.name}] sessions file checked`);
     // A session made before the start (nothing does that but code) keeps its id.
     for (const id of this.sessions.keys()) {
       const slot = unread.find(id);
@@ -180,6 +195,7 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
           }`,
       );
     }
+    mark(`[${this.name}] sessions restored`);
     this.log.info(
       `[${this.name}] Restored ${total - expired} session(s) from [${file}]` +
         (expired ? `; ${expired} had expired while stopped` : ""),
@@ -223,14 +239,18 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
       return;
     }
     this.log.debug(`[${this.name}] Saving persisted sessions to [${file}]`);
-    // Room for the copied records and ~256 bytes per session written anew (it grows if need be).
-    const out = new SessionFileBuilder(total, (unread ? unread.bytes.length : 0) + live.length * 256 + 64);
+    // ~256 bytes per session written anew (it grows if need be); the unread records are written
+    // from the bytes the file was read into.
+    const out = new SessionFileBuilder(total, live.length * 256 + 64);
     if (unread) unread.forEachRun((from, to, count) => out.copyRecords(unread.bytes, from, to, count));
     for (const session of live) {
       session.passivate();
       this.writeRecordTo(out, session);
     }
-    await writeFileAtomic(file, out.finish(), { mkdir: true });
+    const data = out.finishParts();
+    mark(`[${this.name}] sessions file built`);
+    await writeFileAtomic(file, data, { mkdir: true });
+    mark(`[${this.name}] sessions file written`);
     this.log.info(`[${this.name}] Saved ${total} session(s) to [${file}]`);
     // Tomcat's expire(false) on each: no listener and no value is told anything, so what is left
     // of it is the session marked invalid, the map emptied and the expiry counted.

@@ -9,14 +9,7 @@
  * strings cost more at start than everything else the restore does.)
  */
 import { SessionRecordReader } from "./record.ts";
-import { ByteReader, ByteWriter, varintSize } from "./wire.ts";
-
-/** FNV-1a over bytes [from, to) of `b`, mixed with the str header `h`. */
-function hashBytes(b: Uint8Array, from: number, to: number, h: number): number {
-  let x = 0x811c9dc5 ^ h;
-  for (let i = from; i < to; i++) x = Math.imul(x ^ b[i]!, 0x01000193);
-  return x >>> 0;
-}
+import { ByteReader, ByteWriter, strHash, varintSize } from "./wire.ts";
 
 export class UnreadSessions {
   readonly reader: SessionRecordReader;
@@ -60,26 +53,15 @@ export class UnreadSessions {
   }
 
   /**
-   * Adds the record at [start, end) (its id is the str at `start`); returns its slot, or −1
-   * (nothing added) when a record with the same id is here already.
+   * Adds the record at [start, end) (its id is the str at `start`, `idHash` its strHash, as
+   * scanSessionFile gives it); returns its slot, or −1 (nothing added) when a record with the
+   * same id is here already.
    */
-  add(start: number, end: number, created: number, idleSince: number, maxInactive: number): number {
-    const b = this.bytes;
-    // The str header: a varint (h/2 UTF-8 bytes when even, (h−1)/2 UTF-16 units when odd).
-    let h = 0;
-    let scale = 1;
-    let at = start;
-    for (;;) {
-      const x = b[at++]!;
-      h += (x & 0x7f) * scale;
-      if (x < 0x80) break;
-      scale *= 0x80;
-    }
-    const to = at + (h % 2 === 0 ? h / 2 : h - 1);
+  add(start: number, end: number, created: number, idleSince: number, maxInactive: number, idHash: number): number {
     const table = this.table;
-    let i = hashBytes(b, at, to, h) & this.mask;
+    let i = idHash & this.mask;
     for (let e = table[i]!; e !== 0; e = table[i]!) {
-      if (this.starts[e - 1]! >= 0 && this.sameBytes(e - 1, b, start, to)) return -1;
+      if (this.starts[e - 1]! >= 0 && this.sameBytes(e - 1, this.bytes, start, this.idEnd(start))) return -1;
       i = (i + 1) & this.mask;
     }
     const slot = this.slotCount++;
@@ -91,6 +73,22 @@ export class UnreadSessions {
     this.maxInactive[slot] = maxInactive;
     this.live++;
     return slot;
+  }
+
+  /** Where the id (a str: header, then its characters) of the record at `start` ends. */
+  private idEnd(start: number): number {
+    const b = this.bytes;
+    // The str header: a varint (h/2 UTF-8 bytes when even, (h−1)/2 UTF-16 units when odd).
+    let h = 0;
+    let scale = 1;
+    let at = start;
+    for (;;) {
+      const x = b[at++]!;
+      h += (x & 0x7f) * scale;
+      if (x < 0x80) break;
+      scale *= 0x80;
+    }
+    return at + (h % 2 === 0 ? h / 2 : h - 1);
   }
 
   /** Whether the id of `slot` is bytes [from, to) of `src`. */
@@ -141,7 +139,7 @@ export class UnreadSessions {
       scale *= 0x80;
     }
     for (
-      let i = hashBytes(enc, at, enc.length, h) & this.mask, e = table[i]!;
+      let i = strHash(enc, at, enc.length, h) & this.mask, e = table[i]!;
       e !== 0;
       i = (i + 1) & this.mask, e = table[i]!
     ) {

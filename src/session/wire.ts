@@ -433,6 +433,16 @@ export class ByteReader {
   }
 }
 
+/**
+ * FNV-1a over bytes [from, to) of `b`, mixed with a str's header `h` (the hash of a str by its
+ * encoded characters: the sessions file's index of ids).
+ */
+export function strHash(b: Uint8Array, from: number, to: number, h: number): number {
+  let x = 0x811c9dc5 ^ h;
+  for (let i = from; i < to; i++) x = Math.imul(x ^ b[i]!, 0x01000193);
+  return x >>> 0;
+}
+
 export function varintSize(v: number): number {
   let size = 1;
   for (; v >= 0x80; v = Math.floor(v / 0x80)) size++;
@@ -464,20 +474,24 @@ function latin1(b: Buffer, start: number, end: number): string {
  * (and the streams under it) costs 100–400 ms of start-up on Bun and Deno, more than the CRC
  * of a whole sessions file in JavaScript.
  */
-const nativeCrc32 = (globalThis as { Bun?: { hash?: { crc32?: (data: Uint8Array) => number } } }).Bun?.hash?.crc32;
+const nativeCrc32 = (globalThis as { Bun?: { hash?: { crc32?: (data: Uint8Array, seed?: number) => number } } }).Bun
+  ?.hash?.crc32;
 
-/** CRC-32 (IEEE 802.3, as zlib and PNG use). */
-export function crc32(bytes: Uint8Array): number {
-  if (typeof nativeCrc32 === "function" && bytes.length > 256) return nativeCrc32(bytes) >>> 0;
-  return crc32js(bytes);
+/**
+ * CRC-32 (IEEE 802.3, as zlib and PNG use). `previous`: the CRC of the bytes before these, as
+ * zlib's crc32(crc, buf, len) takes it: crc32(b, crc32(a)) is the CRC of a then b.
+ */
+export function crc32(bytes: Uint8Array, previous = 0): number {
+  if (typeof nativeCrc32 === "function" && bytes.length > 256) return nativeCrc32(bytes, previous) >>> 0;
+  return crc32js(bytes, previous);
 }
 
 /**
  * Slicing-by-8: eight table lookups per 8 bytes, then a byte at a time. Run in 64 KiB calls: a
  * function called often is optimized sooner than one long loop (V8 took ~0.6 s for 8 MB in one).
  */
-export function crc32js(bytes: Uint8Array): number {
-  let c = 0xffffffff;
+export function crc32js(bytes: Uint8Array, previous = 0): number {
+  let c = (previous ^ 0xffffffff) >>> 0;
   for (let at = 0; at < bytes.length; at += 65536) c = crcUpdate(c, bytes, at, Math.min(bytes.length, at + 65536));
   return (c ^ 0xffffffff) >>> 0;
 }

@@ -7,6 +7,7 @@
 import { nodeCrypto } from "./node-crypto.ts";
 import { mkdir, open, rename, rm } from "node:fs/promises";
 import { dirname } from "node:path";
+import { mark } from "./timing.ts";
 
 export interface AtomicWriteOptions {
   /** Permissions of a new file; default 0600 (sessions and keys are private). */
@@ -29,7 +30,8 @@ export function tempPathFor(file: string): string {
 
 export async function writeFileAtomic(
   file: string,
-  data: Uint8Array | string,
+  /** The content, or its parts in order (written one after the other, not joined first). */
+  data: Uint8Array | string | Uint8Array[],
   options: AtomicWriteOptions = {},
 ): Promise<void> {
   const dir = dirname(file);
@@ -38,17 +40,33 @@ export async function writeFileAtomic(
   try {
     const handle = await open(tmp, options.unique ? "wx" : "w", options.mode ?? 0o600);
     try {
-      await handle.writeFile(data);
+      if (Array.isArray(data)) {
+        for (const part of data) {
+          for (let at = 0; at < part.length;) {
+            const { bytesWritten } = await handle.write(part, at, part.length - at);
+            if (bytesWritten <= 0) throw new Error(`${tmp}: nothing written`);
+            at += bytesWritten;
+          }
+        }
+      } else {
+        await handle.writeFile(data);
+      }
+      mark(`${tmp}: write`);
       await handle.sync();
+      mark(`${tmp}: fsync`);
     } finally {
       await handle.close();
     }
     await rename(tmp, file);
+    mark(`${file}: rename`);
   } catch (err) {
     await rm(tmp, { force: true }).catch(() => {});
     throw err;
   }
-  if (options.syncDirectory !== false) await syncDirectory(dir);
+  if (options.syncDirectory !== false) {
+    await syncDirectory(dir);
+    mark(`${dir}: fsync`);
+  }
 }
 
 /**

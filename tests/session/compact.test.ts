@@ -118,6 +118,38 @@ describe("manager file", () => {
     expect(out.finish()).toEqual(encodeSessionFile(all));
   });
 
+  test("records copied from a file go out by reference, between records written anew, as the encoder writes them", () => {
+    const source = encodeSessionFile(records);
+    const ranges: Array<[number, number]> = [];
+    scanSessionFile(source, { count() {}, record: (start, end) => ranges.push([start, end]) });
+    const prefixed = ([start, end]: [number, number]) => start - (end - start < 0x80 ? 1 : 2);
+    const out = new SessionFileBuilder(records.length + 1);
+    // The first records as one run, then one written anew, then the last record copied.
+    const runEnd = ranges.at(-2)![1];
+    out.copyRecords(source, prefixed(ranges[0]!), runEnd, ranges.length - 1);
+    const { attributes, ...head } = records[0]!;
+    out.beginRecord({ ...head, id: "NEW" });
+    for (const a of attributes) {
+      out.beginAttribute(a.name).bytes(a.frame);
+      out.endAttribute(true);
+    }
+    out.endRecord();
+    out.copyRecords(source, prefixed(ranges.at(-1)!), ranges.at(-1)![1], 1);
+    const parts = out.finishParts();
+    const want = encodeSessionFile([...records.slice(0, -1), { ...records[0]!, id: "NEW" }, records.at(-1)!]);
+    expect(Buffer.concat(parts)).toEqual(Buffer.from(want));
+    // The copied runs are views of the source, not copies.
+    expect(parts.filter((p) => p.buffer === source.buffer).map((p) => p.length)).toEqual([
+      runEnd - prefixed(ranges[0]!),
+      ranges.at(-1)![1] - prefixed(ranges.at(-1)!),
+    ]);
+    expect(decodeSessionFile(new Uint8Array(Buffer.concat(parts))).map((r) => r.id)).toEqual([
+      ...records.slice(0, -1).map((r) => r.id),
+      "NEW",
+      records.at(-1)!.id,
+    ]);
+  });
+
   test("a builder that is given fewer sessions than announced refuses to finish", () => {
     const out = new SessionFileBuilder(2);
     const { attributes: _, ...head } = records[0]!;
@@ -195,6 +227,25 @@ test("CRC-32: zlib's, the runtime's and the sliced table agree on every size", (
     crc32js(new TextEncoder().encode("123456789".repeat(40))),
   );
   expect(crc32js(new TextEncoder().encode("123456789"))).toBe(0xcbf43926);
+});
+
+test("CRC-32 continued over parts is the CRC of the whole, native and table alike", () => {
+  const b = crypto.getRandomValues(new Uint8Array(70000));
+  const whole = zlib.crc32(b) >>> 0;
+  for (const cuts of [[0], [5], [300], [5, 9, 700], [256, 257, 65536, 69999], [70000]]) {
+    let native = 0;
+    let table = 0;
+    let mixed = 0;
+    let from = 0;
+    for (const [k, to] of [...cuts, b.length].entries()) {
+      const part = b.subarray(from, to);
+      native = crc32(part, native);
+      table = crc32js(part, table);
+      mixed = k % 2 === 0 ? crc32(part, mixed) : crc32js(part, mixed);
+      from = to;
+    }
+    expect([native, table, mixed]).toEqual([whole, whole, whole]);
+  }
 });
 
 test("statistics keep the last 100 creations and expirations", () => {

@@ -569,3 +569,44 @@ describe("serializeSession / deserializeSession (TestStandardSession)", () => {
     expect(m.isLoaded(back.id)).toBe(false);
   });
 });
+
+describe("prefetch (the server begins reading the file before TLS and handlers load)", () => {
+  test("a prefetched file restores as one read at start, and is deleted as then", async () => {
+    const first = await started();
+    const s = first.createSession();
+    s.setAttribute("badge", new Badge("pre"));
+    const id = s.id;
+    await first.stop();
+    const m = new StandardManager(options());
+    m.prefetch();
+    m.prefetch(); // a second call changes nothing
+    await m.start();
+    expect((await m.findSession(id))?.getAttribute("badge")?.toString()).toBe("pre");
+    expect(await readdir(work.dir)).toEqual([]);
+    await m.stop();
+    // A start without prefetch reads the file itself.
+    const again = await started();
+    expect((await again.findSession(id))?.getAttribute("badge")?.toString()).toBe("pre");
+  });
+
+  test("a prefetch finding no file, or a damaged one, ends as a start without it does", async () => {
+    const none = new StandardManager(options());
+    none.prefetch();
+    await none.start();
+    expect(none.sessionCount).toBe(0);
+    await writeFile(join(work.dir, "SESSIONS.ser"), "not a sessions file");
+    const damaged = new StandardManager(options());
+    damaged.prefetch();
+    await damaged.start();
+    expect(damaged.sessionCount).toBe(0);
+    expect(logs.matching(/wrong signature/).length).toBe(1);
+    expect((await readdir(work.dir)).filter((f) => f.includes(".corrupt-"))).toHaveLength(1);
+  });
+
+  test("without pathname, prefetch reads nothing", async () => {
+    const m = new StandardManager({ now: clock.now, name: "/none" });
+    m.prefetch();
+    await m.start();
+    expect(m.sessionCount).toBe(0);
+  });
+});

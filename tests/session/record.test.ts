@@ -6,9 +6,10 @@ import {
   decodeSessionFile,
   encodeSessionData,
   encodeSessionFile,
+  scanSessionFile,
   type SessionRecord,
 } from "../../src/session/record.ts";
-import { crc32 } from "../../src/session/wire.ts";
+import { crc32, strHash } from "../../src/session/wire.ts";
 
 function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
   return {
@@ -108,5 +109,112 @@ describe("records", () => {
     }
     expect(errors).toBeGreaterThan(2000);
     expect(performance.now() - started).toBeLessThan(10000);
+  });
+
+  /** What scanSessionFile reports of a file, or its error. */
+  function scanned(bytes: Uint8Array): unknown {
+    const heads: unknown[] = [];
+    try {
+      scanSessionFile(bytes, {
+        count() {},
+        record: (_start, _end, creationTime, lastAccessedTime, thisAccessedTime, maxInactiveInterval, isValid) =>
+          heads.push({ creationTime, lastAccessedTime, thisAccessedTime, maxInactiveInterval, isValid }),
+      });
+      return heads;
+    } catch (err) {
+      expect(err).toBeInstanceOf(CorruptDataError);
+      return "corrupt";
+    }
+  }
+
+  /** What the full reading (decodeSessionFile) makes of it, in the same terms. */
+  function decoded(bytes: Uint8Array): unknown {
+    try {
+      return decodeSessionFile(bytes).map((r) => ({
+        creationTime: r.creationTime,
+        lastAccessedTime: r.lastAccessedTime,
+        thisAccessedTime: r.thisAccessedTime,
+        maxInactiveInterval: r.maxInactiveInterval,
+        isValid: r.isValid,
+      }));
+    } catch (err) {
+      expect(err).toBeInstanceOf(CorruptDataError);
+      return "corrupt";
+    }
+  }
+
+  test("fuzz: scanSessionFile (its quick reading and the general one) accepts exactly what decodeSessionFile does", () => {
+    // Records the quick reading takes (ASCII id and names, few attributes, small frames) and
+    // records it leaves to the general one: a principal, many attributes, a large frame,
+    // non-ASCII names, a long id.
+    const plain = (id: string, maxInactiveInterval: number) =>
+      record({ id, maxInactiveInterval, attributes: [{ name: "user", frame: Uint8Array.of(1, 1) }] });
+    const good = encodeSessionFile([
+      plain("8F3A0C1D2E4B5A6978695A4B3C2D1E0F", 1800),
+      plain("A", 0),
+      plain("B", -1),
+      record({ id: "C", attributes: [], isValid: false }),
+      record({ id: "D", principal: { name: "p", roles: ["r"] }, authType: "FORM" }),
+      record({
+        id: "E",
+        attributes: Array.from({ length: 18 }, (_, i) => ({ name: `n${i}`, frame: Uint8Array.of(1, i) })),
+      }),
+      record({ id: "F", attributes: [{ name: "big", frame: new Uint8Array(20000).fill(1) }] }),
+      record({ id: "G".repeat(70) }),
+      plain("H", 2147483647),
+    ]);
+    expect(scanned(good)).toEqual(decoded(good));
+    expect((scanned(good) as unknown[]).length).toBe(9);
+    // A repeated name in a record the quick reading takes.
+    const frame = Uint8Array.of(1, 1);
+    const twice = encodeSessionFile([
+      record({ id: "T", attributes: [{ name: "ab", frame }, { name: "user", frame }, { name: "user", frame }] }),
+    ]);
+    expect(decoded(twice)).toBe("corrupt");
+    expect(scanned(twice)).toBe("corrupt");
+    const similar = encodeSessionFile([
+      record({ id: "T", attributes: [{ name: "user", frame }, { name: "usex", frame }, { name: "use", frame }] }),
+    ]);
+    expect(scanned(similar)).toEqual(decoded(similar));
+    let seed = 11;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x80000000;
+    };
+    let corrupt = 0;
+    let accepted = 0;
+    // Mutations within the first records (the quick reading's), sometimes of the length prefixes.
+    const span = Math.min(good.length - 14, 400);
+    for (let i = 0; i < 4000; i++) {
+      const b = good.slice();
+      for (let n = 1 + Math.floor(rand() * 3); n > 0; n--) {
+        b[10 + Math.floor(rand() * span)] = rand() < 0.5 ? Math.floor(rand() * 256) : Math.floor(rand() * 4) * 0x40;
+      }
+      const sealed = reseal(b);
+      const want = decoded(sealed);
+      expect(scanned(sealed)).toEqual(want);
+      if (want === "corrupt") corrupt++;
+      else accepted++;
+    }
+    // Both outcomes occur, so the comparison covers both.
+    expect(corrupt).toBeGreaterThan(1000);
+    expect(accepted).toBeGreaterThan(100);
+  });
+
+  test("the id hash scanSessionFile reports is the id's strHash, from the quick reading and the general one alike", () => {
+    const ids = ["8F3A0C1D2E4B5A69", "P", "G".repeat(70), "Q"];
+    const file = encodeSessionFile([
+      record({ id: ids[0]!, attributes: [] }),
+      record({ id: ids[1]!, principal: { name: "p", roles: [] }, authType: "FORM" }),
+      record({ id: ids[2]! }),
+      record({
+        id: ids[3]!,
+        attributes: Array.from({ length: 20 }, (_, i) => ({ name: `n${i}`, frame: Uint8Array.of(1, 1) })),
+      }),
+    ]);
+    const hashes: number[] = [];
+    scanSessionFile(file, { count() {}, record: (_s, _e, _c, _l, _t, _m, _v, idHash) => hashes.push(idHash) });
+    const ascii = (id: string) => strHash(new TextEncoder().encode(id), 0, id.length, id.length * 2);
+    expect(hashes).toEqual(ids.map(ascii));
   });
 });
