@@ -5,7 +5,8 @@
  *
  *   bun bench/raw-sessions.ts PORT CERT KEY      deno run -A bench/raw-sessions.ts PORT CERT KEY
  *
- * Paths: /none (no session), /create (a new session), /read (the cookie's session), /count.
+ * Paths: /none (no session), /create (the cookie's session, else a new one), /read (the cookie's
+ * session), /count.
  */
 import { readFileSync } from "node:fs";
 
@@ -48,6 +49,14 @@ function handle(req: Request): Response {
   if (path === "/none") return new Response("no session");
   if (path === "/count") return new Response(String(sessions.size));
   if (path === "/create") {
+    // A session server looks for the client's session before making one (Tomcat's
+    // getSession(true), bobcat's ctx.getSession()): a request with a live session's cookie keeps it.
+    const known = cookieId(req.headers.get("cookie"));
+    const s = known === null ? undefined : sessions.get(known);
+    if (s) {
+      s.lastAccessed = Date.now();
+      return new Response(String(s.data.user));
+    }
     const id = newId();
     const now = Date.now();
     const user = "u" + id.slice(0, 4);

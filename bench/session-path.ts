@@ -91,6 +91,12 @@ function raw(req: Request): Response {
   const path = new URL(req.url).pathname;
   if (path === "/none") return new Response("no session");
   if (path === "/create") {
+    const known = cookieId(req.headers.get("cookie"));
+    const s = known === null ? undefined : rawSessions.get(known);
+    if (s) {
+      s.lastAccessed = Date.now();
+      return new Response(String(s.data.user));
+    }
     const id = newId();
     const now = Date.now();
     const user = "u" + id.slice(0, 4);
