@@ -29,8 +29,9 @@ export function wantsHttp2(c: ConnectorConfig): boolean {
 
 /**
  * The node server the node-compat back-end runs a connector on. TLS without Http2Protocol is
- * HTTP/1.1 only, so Deno and Node take `node:https` (3–4× the requests per CPU-second of
- * node:http2's compatibility API there, the same TLS socket under each request). Bun's
+ * HTTP/1.1 only: bobcat's own HTTP/1.1 layer on `node:tls` sockets (h1-server.ts). With
+ * BOBCAT_NODE_HTTP=1 (see ownH1), Deno and Node take `node:https` there (3–4× the requests per
+ * CPU-second of node:http2's compatibility API, the same TLS socket under each request); Bun's
  * `node:https` is its native HTTP server, whose requests have no TLS socket (no peer
  * certificate, no SNICallback): Bun keeps `node:http2`, as do connectors with Http2Protocol.
  */

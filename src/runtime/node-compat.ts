@@ -1,6 +1,7 @@
 /**
- * The node-compatibility back-end: `node:http` for plain connectors; for TLS `node:https` on
- * Deno and Node when the connector is HTTP/1.1 only, else `node:http2`
+ * The node-compatibility back-end: `node:http` for plain connectors; for TLS connectors that
+ * are HTTP/1.1 only, bobcat's own HTTP/1.1 layer (h1-server.ts) on a `node:tls` server (with
+ * BOBCAT_NODE_HTTP=1: `node:https` on Deno and Node, `node:http2` on Bun), else `node:http2`
  * `createSecureServer({ allowHTTP1: true })` (see compatServer: Bun's node:https loses the TLS
  * surface). It runs on Bun, Deno and Node and is the one that sees the TLS socket (SNI
  * callbacks, peer certificates, protocol and cipher, connection counts).
