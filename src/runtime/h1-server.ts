@@ -462,6 +462,7 @@ class H1Connection {
       return;
     }
     this.state = St.Head;
+    this.responding = false;
     if (!unread) this.body = undefined;
     this.resume();
     this.pump();

@@ -272,6 +272,18 @@ for (const runtime of RUNTIMES) {
       expect(r.closed).toBe(true);
     });
 
+    test("a fault in a later request of a kept-alive connection: its status, then closed", async () => {
+      const r = await exchange(srv.port, [
+        "GET /first HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
+        SMUGGLED,
+      ], { gapMs: 300 });
+      expect(statuses(r.text)).toEqual([200, 400]);
+      expect(r.text).toContain("hello GET /first");
+      expect(r.text).not.toContain("smuggled");
+      expect(r.closed).toBe(true);
+    });
+
     test("a chunked upload (extensions, trailers, split across writes) is echoed back", async () => {
       const r = await exchange(srv.port, [
         "POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b\r\nhel",
