@@ -113,7 +113,7 @@ interface Exchange {
 function exchange(
   port: number,
   parts: Array<string | Buffer>,
-  o: { waitMs?: number; waitFor?: string; cert?: boolean; gapMs?: number } = {},
+  o: { waitMs?: number; waitFor?: string; cert?: boolean; gapMs?: number; end?: boolean } = {},
 ): Promise<Exchange> {
   const t0 = Date.now();
   return new Promise((resolve, reject) => {
@@ -147,6 +147,7 @@ function exchange(
           } else await new Promise((r) => setTimeout(r, o.gapMs ?? 50));
         }
       }
+      if (o.end) s.end();
     });
   });
 }
@@ -281,6 +282,16 @@ for (const runtime of RUNTIMES) {
       expect(statuses(r.text)).toEqual([200, 400]);
       expect(r.text).toContain("hello GET /first");
       expect(r.text).not.toContain("smuggled");
+      expect(r.closed).toBe(true);
+    });
+
+    test("a client that half-closes after its requests still gets every answer", async () => {
+      const r = await exchange(srv.port, [
+        "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\nabcGET /b HTTP/1.1\r\nHost: localhost\r\n\r\n",
+      ], { end: true });
+      expect(statuses(r.text)).toEqual([200, 200]);
+      expect(r.text).toContain("echo:abc");
+      expect(r.text).toContain("hello GET /b");
       expect(r.closed).toBe(true);
     });
 
