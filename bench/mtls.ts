@@ -9,14 +9,16 @@
  *   node:https on Deno for this HTTP/1.1-only connector, node:http2 on Bun) | the same from
  *   another checkout
  *
- *   bun bench/mtls.ts [--runtime bun|deno] [--baseline DIR] [--bare] [--rounds 3] [--duration 5] [--connections 32]
+ *   bun bench/mtls.ts [--runtime bun|deno] [--baseline DIR] [--bare] [--node-http] [--rounds 3] [--duration 5] [--connections 32]
  *
  * --runtime: what runs the server (the client is Bun either way). --baseline: another checkout of
  * bobcat (e.g. `git worktree add /tmp/before <commit>`, node_modules linked) whose node-compat
  * row is measured in the same run, rounds interleaved: before/after side by side. --bare: one more
  * row, the node server node-compat runs on (node:https on Deno, node:http2 allowHTTP1 on Bun) with
  * no bobcat code, saying hello and reading the peer certificate once per connection: what the
- * runtime's node layer costs by itself, the ceiling of the node-compat row.
+ * runtime's node layer costs by itself, the ceiling of node's servers. --node-http: one more row,
+ * the node-compat connector with BOBCAT_NODE_HTTP=1 (node's HTTP servers instead of bobcat's
+ * own HTTP/1.1 layer on node:tls): that layer's before/after in one run.
  *
  * wrk cannot send a client certificate, so the client is Bun's fetch with `tls: { cert, key }`
  * (keep-alive, --connections request loops) in its own process, the same client for every row.
@@ -65,6 +67,7 @@ const connections = Number(option("--connections", "32"));
 const runtime = option("--runtime", "bun");
 const baseline = option("--baseline", "");
 const bare = process.argv.includes("--bare");
+const nodeHttp = process.argv.includes("--node-http");
 const Runtime = runtime === "deno" ? "Deno" : "Bun";
 
 const work = mkdtempSync(join(tmpdir(), "bobcat-mtls-"));
@@ -171,6 +174,17 @@ const rows: Row[] = [
     env: { BOBCAT_BACKEND: "node-compat" },
     expect: /node-compat back-end/,
   },
+  // The same connector on node's HTTP servers (node:https on Deno, node:http2 on Bun) instead of
+  // bobcat's own HTTP/1.1 on node:tls: the before/after of that layer in one run.
+  ...(nodeHttp
+    ? [{
+      id: "compat-node",
+      label: `${Runtime} node-compat, mTLS required, BOBCAT_NODE_HTTP=1`,
+      clientCerts: true,
+      env: { BOBCAT_BACKEND: "node-compat", BOBCAT_NODE_HTTP: "1" },
+      expect: /node-compat back-end/,
+    }]
+    : []),
   ...(bare
     ? [{ id: "bare", label: `${Runtime} bare node server, mTLS required`, clientCerts: true, expect: /./, bare: true }]
     : []),
@@ -212,7 +226,7 @@ try {
     const { p, line } = await startServer(cmd, /listening on https/);
     for (const k of Object.keys(row.env ?? {})) if (saved[k] === undefined) delete process.env[k];
     if (!row.expect.test(line)) throw new Error(`${row.label}: unexpected back-end: ${line}`);
-    const server = / on (node:[\w+ :]+?);/.exec(line)?.[1];
+    const server = /; on ((?:bobcat HTTP\/1\.1 on )?node:[\w+ :]+?);/.exec(line)?.[1];
     if (server) row.label += ` (${server})`;
     running.push({ row, port, p });
     results.set(row.id, []);

@@ -29,14 +29,36 @@ export function wantsHttp2(c: ConnectorConfig): boolean {
 
 /**
  * The node server the node-compat back-end runs a connector on. TLS without Http2Protocol is
- * HTTP/1.1 only, so Deno and Node take `node:https` (3–4× the requests per CPU-second of
- * node:http2's compatibility API there, the same TLS socket under each request). Bun's
+ * HTTP/1.1 only: bobcat's own HTTP/1.1 layer on `node:tls` sockets (h1-server.ts). With
+ * BOBCAT_NODE_HTTP=1 (see ownH1), Deno and Node take `node:https` there (3–4× the requests per
+ * CPU-second of node:http2's compatibility API, the same TLS socket under each request); Bun's
  * `node:https` is its native HTTP server, whose requests have no TLS socket (no peer
  * certificate, no SNICallback): Bun keeps `node:http2`, as do connectors with Http2Protocol.
  */
-export function compatServer(c: ConnectorConfig, runtime: RuntimeName): "node:http" | "node:https" | "node:http2" {
+export function compatServer(
+  c: ConnectorConfig,
+  runtime: RuntimeName,
+): "node:http" | "node:https" | "node:http2" | "node:tls" {
   if (!c.SSLEnabled) return "node:http";
-  return wantsHttp2(c) || runtime === "bun" ? "node:http2" : "node:https";
+  if (wantsHttp2(c)) return "node:http2";
+  if (ownH1()) return "node:tls";
+  return runtime === "bun" ? "node:http2" : "node:https";
+}
+
+/**
+ * Whether TLS connectors without Http2Protocol run bobcat's own HTTP/1.1 layer (h1-server.ts)
+ * on node:tls sockets instead of node:https/node:http2: 2–3× the requests per CPU-second, the
+ * same TLS setup. BOBCAT_NODE_HTTP=1 selects node's HTTP servers again.
+ */
+export function ownH1(): boolean {
+  const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env;
+  return env?.BOBCAT_NODE_HTTP !== "1";
+}
+
+/** The start-up log's name for a node-compat connector's server. */
+export function compatServerLabel(c: ConnectorConfig, runtime: RuntimeName): string {
+  const s = compatServer(c, runtime);
+  return s === "node:tls" ? "bobcat HTTP/1.1 on node:tls" : s;
 }
 
 /** What a connector negotiates, for the start-up log and convert. */

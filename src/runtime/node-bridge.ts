@@ -17,7 +17,7 @@ export type AnyReq = IncomingMessage | Http2ServerRequest;
 export type AnyRes = ServerResponse | Http2ServerResponse;
 
 /** Methods a web Request cannot have: TRACE as the engine refuses it (allowTrace=false), the others 501. */
-const FETCH_FORBIDDEN_METHODS = new Map<string, () => Response>([
+export const FETCH_FORBIDDEN_METHODS = new Map<string, () => Response>([
   ["TRACE", traceNotAllowed],
   ["TRACK", () => errorPage(501, "The TRACK method is not implemented")],
   ["CONNECT", () => errorPage(501, "The CONNECT method is not implemented")],
@@ -206,7 +206,7 @@ const SETTLE_TURNS = 8;
 type ReadResult = { done: boolean; value?: Uint8Array };
 
 /** The read's result when it settles within SETTLE_TURNS microtask turns; else undefined (still pending). */
-async function readSoon(read: Promise<ReadResult>): Promise<ReadResult | undefined> {
+export async function readSoon(read: Promise<ReadResult>): Promise<ReadResult | undefined> {
   let out: { ok: true; r: ReadResult } | { ok: false; e: unknown } | undefined;
   read.then((r) => (out = { ok: true, r }), (e) => (out = { ok: false, e }));
   for (let i = 0; i < SETTLE_TURNS && out === undefined; i++) await undefined;
@@ -383,7 +383,7 @@ function writeWhole(
 const INNER = Object.getOwnPropertySymbols(new Response("")).find((s) => s.description === "response");
 const utf8 = new TextEncoder();
 
-function staticBody(response: Response): Uint8Array | undefined {
+export function staticBody(response: Response): Uint8Array | undefined {
   if (!INNER || response.bodyUsed) return undefined;
   const inner = (response as unknown as Record<symbol, { body?: { streamOrStatic?: unknown } | null } | undefined>)[
     INNER

@@ -1,6 +1,7 @@
 /**
- * The node-compatibility back-end: `node:http` for plain connectors; for TLS `node:https` on
- * Deno and Node when the connector is HTTP/1.1 only, else `node:http2`
+ * The node-compatibility back-end: `node:http` for plain connectors; for TLS connectors that
+ * are HTTP/1.1 only, bobcat's own HTTP/1.1 layer (h1-server.ts) on a `node:tls` server (with
+ * BOBCAT_NODE_HTTP=1: `node:https` on Deno and Node, `node:http2` on Bun), else `node:http2`
  * `createSecureServer({ allowHTTP1: true })` (see compatServer: Bun's node:https loses the TLS
  * surface). It runs on Bun, Deno and Node and is the one that sees the TLS socket (SNI
  * callbacks, peer certificates, protocol and cipher, connection counts).
@@ -8,7 +9,7 @@
 import { createServer as createHttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { createSecureServer, type Http2ServerRequest } from "node:http2";
-import { createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
+import { createSecureContext, createServer as createTlsServer, type SecureContext, type TLSSocket } from "node:tls";
 import { createServer as createNetServer, type Socket } from "node:net";
 import { logger } from "../util/log.ts";
 import { type BackendOptions, compatServer, type Listener, listenError, wantsHttp2 } from "./listener.ts";
@@ -32,7 +33,9 @@ import { type AnyReq, type AnyRes, serve } from "./node-bridge.ts";
 import { serveUpgrade } from "./ws-node.ts";
 import { installDenoUpgrade } from "./ws-deno.ts";
 import type { IncomingMessage } from "node:http";
+import type { UpgradeRequest } from "./h1-server.ts";
 import { sharesPorts } from "./worker-env.ts";
+import { DEFAULT_MAX_HEAD, serveH1 } from "./h1-server.ts";
 
 const log = logger("connector");
 
@@ -82,7 +85,9 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
     if (g) res.once("close", gate.busy(g));
     void serve(req, res, tls ? "https" : "http", pipeline.handleSync, config.connectionTimeout);
   };
+  const kind = compatServer(config, RUNTIME);
   let server:
+    | ReturnType<typeof createTlsServer>
     | ReturnType<typeof createHttpServer>
     | ReturnType<typeof createHttpsServer>
     | ReturnType<typeof createSecureServer>;
@@ -124,7 +129,10 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
         ? {}
         : { ALPNCallback: () => "http/1.1" }),
     };
-    server = compatServer(config, RUNTIME) === "node:https"
+    // node:tls: bobcat's own HTTP/1.1 (h1-server.ts) on the same TLS sockets, same options.
+    server = kind === "node:tls"
+      ? createTlsServer(options as Parameters<typeof createTlsServer>[0])
+      : kind === "node:https"
       ? createHttpsServer(options as Parameters<typeof createHttpsServer>[0])
       : createSecureServer({ allowHTTP1: true, ...options } as Parameters<typeof createSecureServer>[0]);
     if (acmeAlpn) server.on("secureConnection", (s: TLSSocket) => s.alpnProtocol === "acme-tls/1" && s.end());
@@ -207,21 +215,23 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
     ...(tls ? { handshakes, handshakeFailures: { ...handshakeFailures } } : {}),
   });
   const hub = pipeline.webSockets;
+  let upgrade: ((req: UpgradeRequest, socket: Socket, head: Buffer) => void) | undefined;
   if (hub) {
     if (RUNTIME === "deno") installDenoUpgrade();
     // An upgraded connection counts as busy: connectionTimeout does not close it, the WebSocket limits do.
-    server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    upgrade = (req: IncomingMessage | UpgradeRequest, socket: Socket, head: Buffer) => {
       const g = stateOf(socket);
       if (g) socket.once("close", gate.busy(g));
       const tlsSocket = tls ? (socket as CheckedSocket) : undefined;
-      void serveUpgrade(req, socket, head, {
+      void serveUpgrade(req as IncomingMessage, socket, head, {
         scheme: tls ? "https" : "http",
         handle: pipeline.handle,
         hub,
         tls: tlsSocket && typeof tlsSocket.getProtocol === "function" ? tlsInfoOf(tlsSocket) : undefined,
         verdict: tlsSocket?.[VERDICT],
       });
-    });
+    };
+    server.on("upgrade", upgrade);
   }
   if (tls) {
     server.on("secureConnection", (s: TLSSocket) => {
@@ -230,6 +240,25 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
         states.set(s, g);
         (g as { tls?: Socket }).tls = s;
       }
+    });
+  }
+  if (kind === "node:tls") {
+    // Registered last: the protocol check, the client-certificate verdict and the gate's
+    // record of the TLS socket are in place when the first request is read.
+    server.on("secureConnection", (s: CheckedSocket) => {
+      if (s.destroyed || s.alpnProtocol === "acme-tls/1") return;
+      const g = stateOf(s);
+      serveH1(s, {
+        scheme: "https",
+        handle: pipeline.handleSync,
+        readTimeoutMs: config.connectionTimeout,
+        maxHeadSize: DEFAULT_MAX_HEAD,
+        tls: typeof s.getProtocol === "function" ? () => tlsInfoOf(s) : undefined,
+        verdict: s[VERDICT],
+        started: g ? () => gate.started(g) : () => {},
+        ended: g ? () => gate.ended(g) : () => {},
+        upgrade,
+      });
     });
   }
   // Only Node emits OCSPRequest (Bun's and Deno's node:tls do not): stapling lives here and nowhere else.

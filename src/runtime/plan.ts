@@ -12,7 +12,7 @@ import type { RuntimeName } from "../util/runtime.ts";
 import type { ConnectorTls } from "./tls-material.ts";
 import { logger } from "../util/log.ts";
 import { sniHostCheck } from "./sni.ts";
-import { compatServer } from "./listener.ts";
+import { compatServerLabel } from "./listener.ts";
 import { denoConnectionControl } from "./deno-conn.ts";
 
 export type Backend = "native" | "node-compat";
@@ -322,14 +322,14 @@ export function planConnector(
       features.map((f) => FEATURE_TEXT[f]).join(", ") || "plain HTTP"
     })`
     : runtime === "node"
-    ? `node-compat back-end (the only one on Node) on ${compatServer(c, runtime)}`
+    ? `node-compat back-end (the only one on Node) on ${compatServerLabel(c, runtime)}`
     : `node-compat back-end${
       forced
         ? " (BOBCAT_BACKEND=node-compat)"
         : denoMissing
         ? `, because the native one cannot enforce maxConnections and connectionTimeout here: ${denoMissing}`
         : `, because the native one cannot do: ${needsCompat.map((f) => FEATURE_TEXT[f]).join(", ")}`
-    }; on ${compatServer(c, runtime)}`;
+    }; on ${compatServerLabel(c, runtime)}`;
   // Said at start-up rather than left silent: Bun.serve has no connection count at all.
   const uncounted = backend === "native" && runtime === "bun" && c.maxConnections > 0
     ? `; maxConnections ${c.maxConnections} (the default) is not enforced by Bun.serve, which cannot count connections: set maxConnections explicitly to have the node-compat back-end enforce it`

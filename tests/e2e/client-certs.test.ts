@@ -116,7 +116,18 @@ for (const runtime of RUNTIMES) {
         const { s, port } = await start(runtime, trustPem);
         try {
           expect(s.output()).toContain("node-compat back-end");
-          expect(s.output()).toContain(`on ${!http2 && runtime === "deno" ? "node:https" : "node:http2"}`);
+          // HTTP/1.1 only: bobcat's own HTTP/1.1 on node:tls (node's servers with BOBCAT_NODE_HTTP=1).
+          expect(s.output()).toContain(
+            `on ${
+              http2
+                ? "node:http2"
+                : process.env.BOBCAT_NODE_HTTP !== "1"
+                ? "bobcat HTTP/1.1 on node:tls"
+                : runtime === "deno"
+                ? "node:https"
+                : "node:http2"
+            }`,
+          );
           // ALPN agrees h2 only with Http2Protocol; a client offering h2 gets http/1.1 otherwise.
           const alpn = await curl(port, "/", "alice", ["-v", "--http2"]);
           expect(alpn.code).toBe("200");
