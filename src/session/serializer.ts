@@ -74,6 +74,9 @@ const TAG = {
   CLASS: 0x1a,
 } as const;
 
+/** The value tags, for a writer of frames of its own (SessionFileBuilder.quickRecord). */
+export const VALUE_TAG = TAG;
+
 type ViewCtor =
   & { readonly prototype: object; readonly name: string; readonly BYTES_PER_ELEMENT?: number }
   & (new (
@@ -282,6 +285,18 @@ function keySegment(key: string): string {
 
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * The frame of `v` when it is undefined, null, a boolean, a number or a string (as serializeInto
+ * writes it); false, with nothing written, for anything else.
+ */
+export function writePrimitiveFrame(w: ByteWriter, v: unknown): boolean {
+  if (typeof v === "object" && v !== null) return false;
+  w.u8(VALUE_FORMAT_VERSION);
+  if (writePrimitive(w, v)) return true;
+  w.truncate(w.length - 1);
+  return false;
 }
 
 /** undefined, null, a boolean, a number or a string as its value (tag and payload); false for anything else. */

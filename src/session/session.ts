@@ -55,6 +55,10 @@ const EXPIRING = 4;
 const ONE_REQUEST = 8;
 const FLAG_BITS = ONE_REQUEST - 1;
 
+function isObjectLike(v: unknown): boolean {
+  return (typeof v === "object" && v !== null) || typeof v === "function";
+}
+
 /** Java's int, so the persisted form has a fixed range. */
 function toInt32(seconds: number): number {
   return Math.max(-0x80000000, Math.min(0x7fffffff, Math.trunc(seconds)));
@@ -414,6 +418,40 @@ export class StandardSession implements HttpSession {
     return entries;
   }
 
+  /**
+   * The number of attributes nameAt/valueAt reach (by index 0, 1, …), or -1 when they are kept
+   * in a Map (beyond FLAT_ATTRIBUTES; attributeEntries then): walking them without an array of
+   * entries, for writing many sessions.
+   */
+  get indexedAttributeCount(): number {
+    const a = this.attrs;
+    if (a === null) return this.k0 === undefined ? 0 : this.k1 === undefined ? 1 : 2;
+    return Array.isArray(a) ? a.length / 2 : -1;
+  }
+
+  /** Attribute `i` (< indexedAttributeCount)'s name. */
+  attributeNameAt(i: number): string {
+    const a = this.attrs;
+    if (a === null) return (i === 0 ? this.k0 : this.k1)!;
+    return (a as unknown[])[2 * i] as string;
+  }
+
+  /** Attribute `i` (< indexedAttributeCount)'s value. */
+  attributeValueAt(i: number): unknown {
+    const a = this.attrs;
+    if (a === null) return i === 0 ? this.v0 : this.v1;
+    return (a as unknown[])[2 * i + 1];
+  }
+
+  /** Whether any attribute value is an object or a function (what may listen to passivation). */
+  private anyObjectValue(): boolean {
+    const a = this.attrs;
+    if (a === null) return isObjectLike(this.v0) || isObjectLike(this.v1);
+    if (!Array.isArray(a)) return true;
+    for (let i = 1; i < a.length; i += 2) if (isObjectLike(a[i])) return true;
+    return false;
+  }
+
   /** How many attributes the session holds. */
   get attributeCount(): number {
     const a = this.attrs;
@@ -493,7 +531,8 @@ export class StandardSession implements HttpSession {
 
   /** Before the session is written out: sessionWillPassivate on every value that has it. */
   passivate(): void {
-    if (this.attributeCount === 0) return;
+    // Strings and numbers (most sessions hold nothing else) take no event: no array of values.
+    if (!this.anyObjectValue()) return;
     for (const value of this.attrValues()) {
       if ((typeof value !== "object" || value === null) && typeof value !== "function") continue;
       callValue(this.host.settings.name, value, "sessionWillPassivate", { session: this });

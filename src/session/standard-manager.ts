@@ -230,23 +230,43 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
     const now = this.now();
     // Unread records that timed out expire as any session would: read, then expired with notifications.
     if (this.unread) { for (const slot of this.unread.due(now)) this.readUnread(slot).isValid(now); }
-    const live: StandardSession[] = [];
-    for (const s of this.sessions.values()) if (s.isValid(now)) live.push(s);
     const unread = this.unread;
-    const total = live.length + (unread ? unread.size : 0);
+    const most = this.sessions.size;
+    // ~256 bytes per session written anew (it grows if need be); the unread records are written
+    // from the bytes the file was read into. The number of records is written last (a session
+    // may expire on the way).
+    const out = new SessionFileBuilder(null, most * 256 + 64);
+    if (unread) unread.forEachRun((from, to, count) => out.copyRecords(unread.bytes, from, to, count));
+    // One pass, each session checked, passivated and written in turn (as Tomcat's doUnload
+    // passivates and writes each in turn): the sessions of a large server do not fit in the
+    // processor's caches, so every pass over them costs. Without attribute filters, most
+    // sessions are written by quickRecord, the others the general way.
+    const live = new Array<StandardSession>(most);
+    const created = new Float64Array(most);
+    let count = 0;
+    const { sessionAttributeNameFilter, sessionAttributeValueClassNameFilter } = this.settings;
+    const quick = !sessionAttributeNameFilter && !sessionAttributeValueClassNameFilter;
+    const persistAuth = this.config.persistAuthentication;
+    for (const session of this.sessions.values()) {
+      if (!session.isValid(now)) continue;
+      session.passivate();
+      if (!quick || !out.quickRecord(session, persistAuth)) this.writeRecordTo(out, session);
+      if (count < most) {
+        live[count] = session;
+        created[count] = session.creationTimeInternal;
+      } else {
+        // Made by a listener on the way (an expiry or passivation event).
+        live.push(session);
+      }
+      count++;
+    }
+    live.length = count;
+    const total = out.written;
     if (total === 0) {
       this.log.debug(`[${this.name}] No persisted sessions to unload`);
       return;
     }
     this.log.debug(`[${this.name}] Saving persisted sessions to [${file}]`);
-    // ~256 bytes per session written anew (it grows if need be); the unread records are written
-    // from the bytes the file was read into.
-    const out = new SessionFileBuilder(total, live.length * 256 + 64);
-    if (unread) unread.forEachRun((from, to, count) => out.copyRecords(unread.bytes, from, to, count));
-    for (const session of live) {
-      session.passivate();
-      this.writeRecordTo(out, session);
-    }
     const data = out.finishParts();
     mark(`[${this.name}] sessions file built`);
     await writeFileAtomic(file, data, { mkdir: true });
@@ -256,9 +276,9 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
     // of it is the session marked invalid, the map emptied and the expiry counted.
     this.stats.recordExpiredMany(now, total, (each) => {
       if (unread) unread.forEachCreated(each);
-      for (const session of live) each(session.creationTimeInternal);
+      for (let i = 0; i < count; i++) each(i < most ? created[i]! : live[i]!.creationTimeInternal);
     });
-    for (const session of live) session.expireSilently();
+    for (let i = 0; i < count; i++) live[i]!.expireSilently();
     this.sessions.clear();
     this.unread = null;
   }
