@@ -492,9 +492,6 @@ function writeFileHeader(w: ByteWriter, count: number): void {
   w.varint(count);
 }
 
-/** Room for the manager file's header with any count (a varint takes up to 8 bytes). */
-const HEADER_ROOM = MAGIC.length + 2 + 8;
-
 /** What SessionFileBuilder.quickRecord reads of a live session (StandardSession has it). */
 export interface LiveSession {
   readonly id: string;
@@ -528,27 +525,18 @@ export class SessionFileBuilder implements AttributeSink {
   /** Records copied by reference: the bytes, and where in the builder's own bytes they go. */
   private readonly copied: Array<{ at: number; bytes: Uint8Array }> = [];
 
-  /** Where the records begin: after the header, or after room for it when the count comes at the end. */
-  private readonly recordsAt: number;
+  /** The checksum of the bytes handed over by takeParts so far. */
+  private crc = 0;
 
-  /**
-   * `count`: the number of records to come, or null when it is the number written (the header
-   * is then written at the end, into room left before the records). `capacity`: the bytes
-   * expected of sessions written anew, so the buffer never grows.
-   */
-  constructor(private readonly count: number | null, capacity = 1 << 16) {
-    this.w = new ByteWriter(capacity + HEADER_ROOM);
-    if (count === null) {
-      this.w.setLength(HEADER_ROOM);
-    } else {
-      writeFileHeader(this.w, count);
-    }
-    this.recordsAt = this.w.length;
+  /** `capacity`: the bytes expected of sessions written anew, so the buffer never grows. */
+  constructor(private readonly count: number, capacity = 1 << 16) {
+    this.w = new ByteWriter(capacity);
+    writeFileHeader(this.w, count);
   }
 
-  /** Records written so far. */
-  get written(): number {
-    return this.records;
+  /** The bytes in the builder's own buffer since the last takeParts. */
+  get pending(): number {
+    return this.w.length;
   }
 
   /**
@@ -690,10 +678,15 @@ export class SessionFileBuilder implements AttributeSink {
       }
       buf[sizeAt] = p - sizeAt - 1;
     }
-    buf[start] = 0;
     w.setLength(p);
-    // A record of 128 bytes or more: its length takes more than the placeholder's byte.
-    w.patchVarint(start, p - start - 1);
+    const length = p - start - 1;
+    if (length < 0x80) {
+      buf[start] = length;
+    } else {
+      // Its length takes more than the placeholder's byte.
+      buf[start] = 0;
+      w.patchVarint(start, length);
+    }
     this.records++;
     return true;
   }
@@ -731,33 +724,40 @@ export class SessionFileBuilder implements AttributeSink {
   }
 
   /**
-   * The whole file as parts to write one after the other (views of the builder's buffer and of
-   * the files records were copied from, then the checksum): an 8 MB file of restored sessions
-   * is written from the bytes it was read into, not copied into another buffer first.
+   * What was written since the last call (views of the builder's buffer and of the files records
+   * were copied from), between records: the builder then writes over its buffer from the start,
+   * so these parts must be written out before the next record is. A file written in pieces as
+   * it is built touches a small buffer again and again rather than fresh memory (on a large
+   * file, the page faults of fresh memory cost more than making the records).
    */
-  finishParts(): Uint8Array[] {
-    let at = 0;
-    if (this.count === null) {
-      // The header, right before the records.
-      const header = new ByteWriter(HEADER_ROOM);
-      writeFileHeader(header, this.records);
-      at = this.recordsAt - header.length;
-      this.w.room(this.recordsAt).set(header.written(), at);
-    } else if (this.records !== this.count) {
-      throw new Error(`${this.records} session record(s) written, ${this.count} announced`);
-    }
+  takeParts(): Uint8Array[] {
     const own = this.w.written();
     const parts: Uint8Array[] = [];
+    let at = 0;
     for (const c of this.copied) {
       if (c.at > at) parts.push(own.subarray(at, c.at));
       parts.push(c.bytes);
       at = c.at;
     }
     if (own.length > at) parts.push(own.subarray(at));
-    let crc = 0;
-    for (const p of parts) crc = crc32(p, crc);
+    for (const p of parts) this.crc = crc32(p, this.crc);
+    this.copied.length = 0;
+    this.w.reset();
+    return parts;
+  }
+
+  /**
+   * The rest of the file as parts to write one after the other (after those takeParts gave),
+   * then the checksum: an 8 MB file of restored sessions is written from the bytes it was read
+   * into, not copied into another buffer first.
+   */
+  finishParts(): Uint8Array[] {
+    if (this.records !== this.count) {
+      throw new Error(`${this.records} session record(s) written, ${this.count} announced`);
+    }
+    const parts = this.takeParts();
     const sum = new Uint8Array(4);
-    new DataView(sum.buffer).setUint32(0, crc);
+    new DataView(sum.buffer).setUint32(0, this.crc);
     parts.push(sum);
     return parts;
   }

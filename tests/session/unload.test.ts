@@ -261,6 +261,8 @@ function populate(m: StandardManager, seed: number, count: number): void {
       const name = i < names.length && r() < 0.7 ? names[(i + k) % names.length]! : `a${i}`;
       s.setAttribute(name, value(r));
     }
+    // Now and then a large value: the stop writes the file in pieces of 1 MiB, so several here.
+    if (r() < 0.01) s.setAttribute("large", ascii(1000, r).repeat(150 + Math.floor(r() * 100)));
     if (r() < 0.1) s.removeAttribute(s.getAttributeNames()[0] ?? "none");
     if (r() < 0.7) {
       clock.t += r() < 0.5 ? 1 : 0.5;
@@ -303,7 +305,7 @@ describe("StandardManager stop, sessions made at run time", () => {
       expect(referenceFile(records, values, (v) => serializer.serialize(v))).toEqual(expected);
 
       // What the stop wrote, most of it by quickRecord.
-      const quick = new SessionFileBuilder(null);
+      const quick = new SessionFileBuilder(sessions.length);
       let quickly = 0;
       for (const s of sessions) {
         if (quick.quickRecord(s, persistAuthentication)) quickly++;
@@ -314,6 +316,7 @@ describe("StandardManager stop, sessions made at run time", () => {
       expect(quick.finish()).toEqual(expected);
       const badges = values.flat().filter((v): v is Badge => v instanceof Badge);
       await m.stop();
+      expect(expected.length).toBeGreaterThan(3 << 20);
       expect(new Uint8Array(await readFile(file)) as Uint8Array).toEqual(expected);
       // Passivated once each, by the stop.
       expect(passivated.length).toBe(badges.length);
