@@ -5,7 +5,9 @@
  * make them (createSession, two attributes: `user` a 5-character string, `n` the number 1,
  * endAccess), then stop() passivates them and writes them to the pathname file. Printed, medians
  * of the rounds: wall and CPU of building the file (stop() → "sessions file built", from the
- * BOBCAT_TIMING marks) and of the whole stop() (write, fsync, rename and directory fsync included).
+ * BOBCAT_TIMING marks; the file is written in pieces as it is made, so this includes writing all
+ * but the last) and of the whole stop() (fsync, rename and directory fsync included); CPU of the
+ * whole process and of its main thread alone (without the JIT compiler and collector threads).
  *
  * `--before REF` runs the StandardManager of git REF (its src/ exported to a temporary directory)
  * too, rounds interleaved, so before/after come from one run; `--runtime deno` runs the children
