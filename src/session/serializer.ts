@@ -329,15 +329,40 @@ function writePrimitive(w: ByteWriter, v: unknown): boolean {
   return false;
 }
 
+/** An Encoder numbers up to this many objects in an array (a scan is cheaper than a Map), then in a Map. */
+const LISTED_OBJECTS = 16;
+
 class Encoder {
-  // Both made on the first object: most session attributes are a string or a number.
+  // Made on the first object: most session attributes are a string or a number. The objects
+  // written so far, by number: listed while they are few (a value is mostly one or a few), then
+  // in a Map.
+  private refsList: object[] | null = null;
   private refsMap: Map<object, number> | null = null;
   /** Instances whose codec result is being written: a reference back to one cannot be rebuilt. */
   private pendingSet: Set<object> | null = null;
   private depth = 0;
 
-  private get refs(): Map<object, number> {
-    return (this.refsMap ??= new Map());
+  /** The number of object `o` if it was written already. */
+  private refOf(o: object): number | undefined {
+    if (this.refsMap !== null) return this.refsMap.get(o);
+    const list = this.refsList;
+    if (list === null) return undefined;
+    for (let i = 0; i < list.length; i++) if (list[i] === o) return i;
+    return undefined;
+  }
+
+  /** Numbers `o`, the next object written. */
+  private numberObject(o: object): void {
+    if (this.refsMap !== null) {
+      this.refsMap.set(o, this.refsMap.size);
+      return;
+    }
+    const list = (this.refsList ??= []);
+    list.push(o);
+    if (list.length > LISTED_OBJECTS) {
+      this.refsMap = new Map(list.map((x, i) => [x, i]));
+      this.refsList = null;
+    }
   }
 
   private get pending(): Set<object> {
@@ -375,7 +400,7 @@ class Encoder {
         throw new NotSerializableError("Function", `a function (${v.name || "anonymous"}) cannot be serialized`);
     }
     const o = v as object;
-    const ref = this.refsMap?.get(o);
+    const ref = this.refOf(o);
     if (ref !== undefined) {
       if (this.pendingSet?.has(o)) {
         throw new NotSerializableError(
@@ -410,7 +435,7 @@ class Encoder {
     const w = this.w;
     const proto = Object.getPrototypeOf(o) as object | null;
     const registered = proto && this.classes.get(proto);
-    this.refs.set(o, this.refs.size);
+    this.numberObject(o);
     if (registered) return this.instance(o, registered);
     if (proto === Object.prototype || proto === null) {
       w.u8(proto === null ? TAG.NULL_OBJECT : TAG.OBJECT);

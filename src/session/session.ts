@@ -3,7 +3,7 @@
  * of StandardSession.setAttribute / removeAttribute / expire.
  */
 import { SessionArgumentError, SessionStateError } from "./errors.ts";
-import { callValue, isBindingListener, type SessionListeners } from "./listeners.ts";
+import { callValue, hasMethod, isBindingListener, type SessionListeners } from "./listeners.ts";
 import type { HttpSession, HttpSessionBindingEvent, Principal } from "./types.ts";
 
 /**
@@ -54,10 +54,6 @@ const EXPIRING = 4;
 /** The bits of `state` above the flags count the requests in flight (sessionActivityCheck). */
 const ONE_REQUEST = 8;
 const FLAG_BITS = ONE_REQUEST - 1;
-
-function isObjectLike(v: unknown): boolean {
-  return (typeof v === "object" && v !== null) || typeof v === "function";
-}
 
 /** Java's int, so the persisted form has a fixed range. */
 function toInt32(seconds: number): number {
@@ -443,12 +439,15 @@ export class StandardSession implements HttpSession {
     return (a as unknown[])[2 * i + 1];
   }
 
-  /** Whether any attribute value is an object or a function (what may listen to passivation). */
-  private anyObjectValue(): boolean {
+  /** Whether any attribute value has the method `name` (without an array of the values). */
+  private anyValueWith(name: "sessionWillPassivate"): boolean {
     const a = this.attrs;
-    if (a === null) return isObjectLike(this.v0) || isObjectLike(this.v1);
-    if (!Array.isArray(a)) return true;
-    for (let i = 1; i < a.length; i += 2) if (isObjectLike(a[i])) return true;
+    if (a === null) return hasMethod(this.v0, name) || hasMethod(this.v1, name);
+    if (!Array.isArray(a)) {
+      for (const v of a.values()) if (hasMethod(v, name)) return true;
+      return false;
+    }
+    for (let i = 1; i < a.length; i += 2) if (hasMethod(a[i], name)) return true;
     return false;
   }
 
@@ -531,8 +530,8 @@ export class StandardSession implements HttpSession {
 
   /** Before the session is written out: sessionWillPassivate on every value that has it. */
   passivate(): void {
-    // Strings and numbers (most sessions hold nothing else) take no event: no array of values.
-    if (!this.anyObjectValue()) return;
+    // Most sessions hold no value that takes the event: then no array of values.
+    if (!this.anyValueWith("sessionWillPassivate")) return;
     for (const value of this.attrValues()) {
       if ((typeof value !== "object" || value === null) && typeof value !== "function") continue;
       callValue(this.host.settings.name, value, "sessionWillPassivate", { session: this });
