@@ -16,13 +16,16 @@
  * `--only restart` skips 1 and 2: each bobcat's own StandardManager writes the N sessions
  * (the same two attributes, in a process of its own) to its pathname file, then step 3 runs
  * `--rounds` times, targets interleaved (start → first request, SIGTERM → exit, start again).
+ * `--only stop-live` runs step 3's stop alone, for sessions made at run time
+ * (live objects, not records restored from the file): `--rounds` times, targets interleaved,
+ * each bobcat started without sessions, N sessions made over HTTP by wrk, then SIGTERM → exit.
  * `--exe PATH[,PATH...]` adds single executables (`bun build.ts` makes dist/bobcat) as bobcats
  * of their own, run as users run them (`PATH run --config ...`; the checkout's StandardManager
  * seeds their files). `--timing` starts every bobcat with BOBCAT_TIMING=1 and prints its phases
  * (src/util/timing.ts) of the last round.
  *
  *   bun bench/sessions.ts [--runtime bun|deno] [--rounds 3] [--duration 5] [--connections 32]
- *                         [--sessions 100000] [--tls on|off] [--before REF] [--only restart]
+ *                         [--sessions 100000] [--tls on|off] [--before REF] [--only restart|stop-live]
  *                         [--exe dist/bobcat[,OTHER]] [--timing]
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -42,8 +45,8 @@ const only = option("--only", "");
 const exes = option("--exe", "").split(",").filter((e) => e !== "").map((e) => resolve(e));
 const timing = process.argv.includes("--timing");
 if (timing) process.env.BOBCAT_TIMING = "1";
-if (only !== "" && only !== "restart") {
-  console.error(`--only: "restart" or nothing, not "${only}"`);
+if (only !== "" && only !== "restart" && only !== "stop-live") {
+  console.error(`--only: "restart", "stop-live" or nothing, not "${only}"`);
   process.exit(2);
 }
 const pki = join(ROOT, "tests/fixtures/pki");
@@ -259,31 +262,35 @@ interface StopRestart {
 /** --timing: each bobcat's phases in the last round. */
 const timings = new Map<string, string>();
 
+/** SIGTERM → exit of bobcat `t`: wall and CPU time, and the size of the sessions file it wrote. */
+async function terminate(t: Target): Promise<{ stopMs: number; stopCpuMs: number; fileMB: number }> {
+  const p = t.p!;
+  let gone = false;
+  const exited = new Promise<void>((r) =>
+    p.once("exit", () => {
+      gone = true;
+      r();
+    })
+  );
+  const cpu0 = cpuSeconds(p.pid!);
+  const t0 = performance.now();
+  p.kill("SIGTERM");
+  // CPU time of the stop: sampled until the process is gone (the last sample is within ~5 ms of the exit).
+  let cpu = cpu0;
+  while (!gone) {
+    const c = cpuSeconds(p.pid!);
+    if (c > 0) cpu = c;
+    await Promise.race([exited, Bun.sleep(5)]);
+  }
+  const stopMs = performance.now() - t0;
+  return { stopMs, stopCpuMs: (cpu - cpu0) * 1000, fileMB: statSync(t.file!).size / 1e6 };
+}
+
 /** Step 3 for every bobcat: SIGTERM → exit (the file written), then start → first request with `kept[name]`. */
 async function stopAndRestart(kept: Record<string, string>): Promise<StopRestart[]> {
   const rows: StopRestart[] = [];
   for (const t of targets.filter((x) => x.file)) {
-    const p = t.p!;
-    let gone = false;
-    const exited = new Promise<void>((r) =>
-      p.once("exit", () => {
-        gone = true;
-        r();
-      })
-    );
-    const cpu0 = cpuSeconds(p.pid!);
-    const t0 = performance.now();
-    p.kill("SIGTERM");
-    // CPU time of the stop: sampled until the process is gone (the last sample is within ~5 ms of the exit).
-    let cpu = cpu0;
-    while (!gone) {
-      const c = cpuSeconds(p.pid!);
-      if (c > 0) cpu = c;
-      await Promise.race([exited, Bun.sleep(5)]);
-    }
-    const stopMs = performance.now() - t0;
-    const stopCpuMs = (cpu - cpu0) * 1000;
-    const fileMB = statSync(t.file!).size / 1e6;
+    const { stopMs, stopCpuMs, fileMB } = await terminate(t);
     const t1 = performance.now();
     const started = await startServer(t.cmd());
     const stopLog = t.log?.() ?? "";
@@ -353,6 +360,59 @@ console.log(first);
 }
 
 const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : "-");
+
+if (only === "stop-live") {
+  try {
+    const bobcats = targets.filter((t) => t.file);
+    const stops = new Map<string, Array<{ stopMs: number; stopCpuMs: number; fileMB: number }>>();
+    for (let i = 0; i < rounds; i++) {
+      for (const t of i % 2 ? [...bobcats].reverse() : bobcats) {
+        rmSync(t.file!, { force: true });
+        const started = await startServer(t.cmd());
+        t.p = started.p;
+        t.log = started.log;
+        await createSessions(t, count);
+        await Bun.sleep(500);
+        const made = await sessionCount(t);
+        const stop = await terminate(t);
+        if (!stops.has(t.name)) stops.set(t.name, []);
+        stops.get(t.name)!.push(stop);
+        console.log(
+          `round ${i + 1}, ${t.name}: ${made} sessions, SIGTERM → exit ${stop.stopMs.toFixed(0)} ms (CPU ${
+            stop.stopCpuMs.toFixed(0)
+          }), file ${stop.fileMB.toFixed(1)} MB`,
+        );
+        if (timing) {
+          const log = t.log();
+          const phases = log.slice(Math.max(0, log.indexOf("[timing] SIGTERM"))).split("\n")
+            .filter((l) => l.startsWith("[timing]")).join("\n");
+          timings.set(t.name, `${t.name}, stop:\n${phases}`);
+        }
+      }
+    }
+    console.log(
+      `\nbobcat with ${count} sessions made over ${
+        tls ? "HTTPS" : "HTTP"
+      } (wrk): SIGTERM → exit, medians of ${rounds} round(s)`,
+    );
+    console.log("| server | SIGTERM → exit, ms | CPU, ms | file, MB |");
+    console.log("|---|---:|---:|---:|");
+    for (const t of bobcats) {
+      const xs = stops.get(t.name)!;
+      console.log(
+        `| ${t.name} | ${median(xs.map((x) => x.stopMs)).toFixed(0)} | ${
+          median(xs.map((x) => x.stopCpuMs)).toFixed(0)
+        } | ${median(xs.map((x) => x.fileMB)).toFixed(1)} |`,
+      );
+    }
+    console.log("\nGoal: stop ≤ 200 ms.");
+    if (timing) console.log(`\nPhases of the last round (BOBCAT_TIMING=1):\n\n${[...timings.values()].join("\n\n")}`);
+  } finally {
+    stopAll();
+    rmSync(work, { recursive: true, force: true });
+  }
+  process.exit(0);
+}
 
 if (only === "restart") {
   try {

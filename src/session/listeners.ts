@@ -33,6 +33,11 @@ function method(value: unknown, name: ValueMethod): ((event: never) => unknown) 
   return typeof fn === "function" ? (fn as (event: never) => unknown) : undefined;
 }
 
+/** Whether `value` has the method `name` (callValue would call it). */
+export function hasMethod(value: unknown, name: ValueMethod): boolean {
+  return method(value, name) !== undefined;
+}
+
 /** HttpSessionBindingListener: a value with valueBound and/or valueUnbound. */
 export function isBindingListener(value: unknown): boolean {
   return !!(method(value, "valueBound") || method(value, "valueUnbound"));

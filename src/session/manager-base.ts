@@ -20,6 +20,7 @@ import {
   type SessionRecord,
 } from "./record.ts";
 import { ByteReader, ByteWriter } from "./wire.ts";
+import { writePrimitiveFrame } from "./serializer.ts";
 import { sessionClass, type SessionHost, type SessionInit, StandardSession } from "./session.ts";
 import { type ManagerStats, SessionStatistics } from "./stats.ts";
 import type { SessionListener } from "./types.ts";
@@ -417,10 +418,54 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
     return { ...this.recordHead(session), attributes };
   }
 
-  /** toRecord straight into the manager file being built (no record, no array per attribute). */
+  /**
+   * toRecord straight into the manager file being built: no record, no head object, no array of
+   * attributes. The bytes are those toRecord's record would give (tests/session/record.test.ts
+   * compares them).
+   */
   protected writeRecordTo(out: SessionFileBuilder, session: StandardSession): void {
-    out.beginRecord(this.recordHead(session));
-    this.writeAttributes(session, out);
+    const persistAuth = this.config.persistAuthentication;
+    out.beginRecordOf(
+      session.id,
+      session.creationTimeInternal,
+      session.lastAccessedTimeInternal,
+      session.thisAccessedTimeInternal,
+      session.maxInactiveInterval,
+      session.isNewInternal,
+      session.isValidInternal(),
+      persistAuth ? session.authType : null,
+      persistAuth ? session.principal : null,
+    );
+    const n = session.indexedAttributeCount;
+    const { sessionAttributeNameFilter, sessionAttributeValueClassNameFilter, serializer } = this.settings;
+    if (n !== 0 && (n < 0 || sessionAttributeNameFilter || sessionAttributeValueClassNameFilter)) {
+      this.writeAttributes(session, out);
+    } else {
+      // No filter, so every attribute is written as it is: a string or a number straight away,
+      // anything else through the serializer. One that cannot be (or a serializer that changed
+      // the session's attributes) sends the whole session the general way, which reports it.
+      for (let i = 0; i < n; i++) {
+        const value = session.attributeValueAt(i);
+        const frame = out.beginAttribute(session.attributeNameAt(i));
+        if (writePrimitiveFrame(frame, value)) {
+          out.endAttribute(true);
+          continue;
+        }
+        let written = false;
+        try {
+          serializer.serializeInto(frame, value);
+          written = session.indexedAttributeCount === n;
+        } catch {
+          // Reported by writeAttributes.
+        }
+        if (!written) {
+          out.restartAttributes();
+          this.writeAttributes(session, out);
+          break;
+        }
+        out.endAttribute(true);
+      }
+    }
     out.endRecord();
   }
 

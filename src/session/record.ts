@@ -6,7 +6,8 @@
 import { nodeCrypto } from "../util/node-crypto.ts";
 import { CorruptDataError } from "./errors.ts";
 import type { Principal } from "./types.ts";
-import { ByteReader, ByteWriter, crc32, strHash, varintSize } from "./wire.ts";
+import { ByteReader, ByteWriter, crc32, putF64, strHash, varintSize } from "./wire.ts";
+import { VALUE_FORMAT_VERSION, VALUE_TAG } from "./serializer.ts";
 
 /** "\x89BCSES\r\n": the high byte and the CR LF catch text-mode transfers, like PNG's signature. */
 const MAGIC = Uint8Array.of(0x89, 0x42, 0x43, 0x53, 0x45, 0x53, 0x0d, 0x0a);
@@ -53,20 +54,47 @@ function writeRecord(w: ByteWriter, rec: SessionRecord): void {
 }
 
 function writeRecordHead(w: ByteWriter, rec: RecordHead): void {
-  w.str(rec.id);
-  w.f64(rec.creationTime);
-  w.f64(rec.lastAccessedTime);
-  w.f64(rec.thisAccessedTime);
-  w.zigzag32(rec.maxInactiveInterval);
-  w.u8(
-    (rec.isNew ? FLAG_NEW : 0) | (rec.isValid ? FLAG_VALID : 0) |
-      (rec.authType !== null ? FLAG_AUTH_TYPE : 0) | (rec.principal ? FLAG_PRINCIPAL : 0),
+  writeHead(
+    w,
+    rec.id,
+    rec.creationTime,
+    rec.lastAccessedTime,
+    rec.thisAccessedTime,
+    rec.maxInactiveInterval,
+    rec.isNew,
+    rec.isValid,
+    rec.authType,
+    rec.principal,
   );
-  if (rec.authType !== null) w.str(rec.authType);
-  if (rec.principal) {
-    w.str(rec.principal.name);
-    w.varint(rec.principal.roles.length);
-    for (const role of rec.principal.roles) w.str(role);
+}
+
+/** A record's head from its fields (a live session's, without a head object for each). */
+function writeHead(
+  w: ByteWriter,
+  id: string,
+  creationTime: number,
+  lastAccessedTime: number,
+  thisAccessedTime: number,
+  maxInactiveInterval: number,
+  isNew: boolean,
+  isValid: boolean,
+  authType: string | null,
+  principal: Principal | null,
+): void {
+  w.str(id);
+  w.f64(creationTime);
+  w.f64(lastAccessedTime);
+  w.f64(thisAccessedTime);
+  w.zigzag32(maxInactiveInterval);
+  w.u8(
+    (isNew ? FLAG_NEW : 0) | (isValid ? FLAG_VALID : 0) |
+      (authType !== null ? FLAG_AUTH_TYPE : 0) | (principal ? FLAG_PRINCIPAL : 0),
+  );
+  if (authType !== null) w.str(authType);
+  if (principal) {
+    w.str(principal.name);
+    w.varint(principal.roles.length);
+    for (const role of principal.roles) w.str(role);
   }
 }
 
@@ -456,6 +484,31 @@ export interface AttributeSink {
   endAttribute(written: boolean): void;
 }
 
+/** The manager file's header: signature, format version, kind, number of records. */
+function writeFileHeader(w: ByteWriter, count: number): void {
+  w.bytes(MAGIC);
+  w.u8(FILE_FORMAT_VERSION);
+  w.u8(KIND_MANAGER_FILE);
+  w.varint(count);
+}
+
+/** What SessionFileBuilder.quickRecord reads of a live session (StandardSession has it). */
+export interface LiveSession {
+  readonly id: string;
+  readonly creationTimeInternal: number;
+  readonly lastAccessedTimeInternal: number;
+  readonly thisAccessedTimeInternal: number;
+  readonly maxInactiveInterval: number;
+  readonly isNewInternal: boolean;
+  isValidInternal(): boolean;
+  readonly authType: string | null;
+  readonly principal: Principal | null;
+  /** -1 when the attributes cannot be reached by index. */
+  readonly indexedAttributeCount: number;
+  attributeNameAt(i: number): string;
+  attributeValueAt(i: number): unknown;
+}
+
 /**
  * Writes the manager file one session at a time, straight into one buffer: beginRecord with the
  * head, each attribute (name, then its frame written in place), endRecord. A length or count is
@@ -472,13 +525,18 @@ export class SessionFileBuilder implements AttributeSink {
   /** Records copied by reference: the bytes, and where in the builder's own bytes they go. */
   private readonly copied: Array<{ at: number; bytes: Uint8Array }> = [];
 
+  /** The checksum of the bytes handed over by takeParts so far. */
+  private crc = 0;
+
   /** `capacity`: the bytes expected of sessions written anew, so the buffer never grows. */
   constructor(private readonly count: number, capacity = 1 << 16) {
     this.w = new ByteWriter(capacity);
-    this.w.bytes(MAGIC);
-    this.w.u8(FILE_FORMAT_VERSION);
-    this.w.u8(KIND_MANAGER_FILE);
-    this.w.varint(count);
+    writeFileHeader(this.w, count);
+  }
+
+  /** The bytes in the builder's own buffer since the last takeParts. */
+  get pending(): number {
+    return this.w.length;
   }
 
   /**
@@ -498,6 +556,144 @@ export class SessionFileBuilder implements AttributeSink {
     writeRecordHead(w, head);
     this.countAt = w.length;
     w.u8(0);
+    this.attrCount = 0;
+  }
+
+  /** beginRecord from the head's fields (as RecordHead has them), with no head object. */
+  beginRecordOf(
+    id: string,
+    creationTime: number,
+    lastAccessedTime: number,
+    thisAccessedTime: number,
+    maxInactiveInterval: number,
+    isNew: boolean,
+    isValid: boolean,
+    authType: string | null,
+    principal: Principal | null,
+  ): void {
+    const w = this.w;
+    this.recordAt = w.length;
+    w.u8(0);
+    writeHead(
+      w,
+      id,
+      creationTime,
+      lastAccessedTime,
+      thisAccessedTime,
+      maxInactiveInterval,
+      isNew,
+      isValid,
+      authType,
+      principal,
+    );
+    this.countAt = w.length;
+    w.u8(0);
+    this.attrCount = 0;
+  }
+
+  /**
+   * The whole record of a live session whose id and attribute names are short ASCII strings and
+   * whose attribute values are short ASCII strings, numbers or booleans (most sessions): written
+   * in one go, as beginRecordOf, the serializer's frames and endRecord would write it. Anything
+   * else (authentication to persist, another value, a long or non-ASCII string): false, with
+   * nothing written, for the general way. No attribute is filtered here: with a filter
+   * configured, do not call it.
+   */
+  quickRecord(s: LiveSession, persistAuth: boolean): boolean {
+    if (persistAuth && (s.authType !== null || s.principal !== null)) return false;
+    const n = s.indexedAttributeCount;
+    const id = s.id;
+    const idLength = id.length;
+    if (n < 0 || n >= 0x80 || idLength >= 64) return false;
+    const w = this.w;
+    const start = w.length;
+    // Record length, id, three times, the timeout (a varint of up to 5 bytes), flags, count.
+    let buf = w.room(start + idLength + 34);
+    let p = start + 1;
+    buf[p++] = idLength * 2;
+    for (let i = 0; i < idLength; i++) {
+      const c = id.charCodeAt(i);
+      if (c >= 0x80) return false;
+      buf[p++] = c;
+    }
+    p = putF64(buf, p, s.creationTimeInternal);
+    p = putF64(buf, p, s.lastAccessedTimeInternal);
+    p = putF64(buf, p, s.thisAccessedTimeInternal);
+    const m = s.maxInactiveInterval;
+    let z = ((m << 1) ^ (m >> 31)) >>> 0;
+    while (z >= 0x80) {
+      buf[p++] = (z & 0x7f) | 0x80;
+      z >>>= 7;
+    }
+    buf[p++] = z;
+    buf[p++] = (s.isNewInternal ? FLAG_NEW : 0) | (s.isValidInternal() ? FLAG_VALID : 0);
+    buf[p++] = n;
+    for (let a = 0; a < n; a++) {
+      const name = s.attributeNameAt(a);
+      const value = s.attributeValueAt(a);
+      const nameLength = name.length;
+      if (nameLength >= 64) return false;
+      // Name, frame size, version, tag, and a payload of up to 63 bytes.
+      buf = w.room(p + nameLength + 68);
+      buf[p++] = nameLength * 2;
+      for (let i = 0; i < nameLength; i++) {
+        const c = name.charCodeAt(i);
+        if (c >= 0x80) return false;
+        buf[p++] = c;
+      }
+      const sizeAt = p++;
+      buf[p++] = VALUE_FORMAT_VERSION;
+      switch (typeof value) {
+        case "string": {
+          const length = value.length;
+          if (length >= 64) return false;
+          buf[p++] = VALUE_TAG.STRING;
+          buf[p++] = length * 2;
+          for (let i = 0; i < length; i++) {
+            const c = value.charCodeAt(i);
+            if (c >= 0x80) return false;
+            buf[p++] = c;
+          }
+          break;
+        }
+        case "number":
+          if ((value | 0) === value && (value !== 0 || 1 / value > 0)) {
+            buf[p++] = VALUE_TAG.INT;
+            let v = ((value << 1) ^ (value >> 31)) >>> 0;
+            while (v >= 0x80) {
+              buf[p++] = (v & 0x7f) | 0x80;
+              v >>>= 7;
+            }
+            buf[p++] = v;
+          } else {
+            buf[p++] = VALUE_TAG.FLOAT;
+            p = putF64(buf, p, value);
+          }
+          break;
+        case "boolean":
+          buf[p++] = value ? VALUE_TAG.TRUE : VALUE_TAG.FALSE;
+          break;
+        default:
+          return false;
+      }
+      buf[sizeAt] = p - sizeAt - 1;
+    }
+    w.setLength(p);
+    const length = p - start - 1;
+    if (length < 0x80) {
+      buf[start] = length;
+    } else {
+      // Its length takes more than the placeholder's byte.
+      buf[start] = 0;
+      w.patchVarint(start, length);
+    }
+    this.records++;
+    return true;
+  }
+
+  /** Drops the attributes of the record begun last, to write them again. */
+  restartAttributes(): void {
+    this.w.truncate(this.countAt + 1);
     this.attrCount = 0;
   }
 
@@ -528,14 +724,13 @@ export class SessionFileBuilder implements AttributeSink {
   }
 
   /**
-   * The whole file as parts to write one after the other (views of the builder's buffer and of
-   * the files records were copied from, then the checksum): an 8 MB file of restored sessions
-   * is written from the bytes it was read into, not copied into another buffer first.
+   * What was written since the last call (views of the builder's buffer and of the files records
+   * were copied from), between records: the builder then writes over its buffer from the start,
+   * so these parts must be written out before the next record is. A file written in pieces as
+   * it is built touches a small buffer again and again rather than fresh memory (on a large
+   * file, the page faults of fresh memory cost more than making the records).
    */
-  finishParts(): Uint8Array[] {
-    if (this.records !== this.count) {
-      throw new Error(`${this.records} session record(s) written, ${this.count} announced`);
-    }
+  takeParts(): Uint8Array[] {
     const own = this.w.written();
     const parts: Uint8Array[] = [];
     let at = 0;
@@ -545,10 +740,24 @@ export class SessionFileBuilder implements AttributeSink {
       at = c.at;
     }
     if (own.length > at) parts.push(own.subarray(at));
-    let crc = 0;
-    for (const p of parts) crc = crc32(p, crc);
+    for (const p of parts) this.crc = crc32(p, this.crc);
+    this.copied.length = 0;
+    this.w.reset();
+    return parts;
+  }
+
+  /**
+   * The rest of the file as parts to write one after the other (after those takeParts gave),
+   * then the checksum: an 8 MB file of restored sessions is written from the bytes it was read
+   * into, not copied into another buffer first.
+   */
+  finishParts(): Uint8Array[] {
+    if (this.records !== this.count) {
+      throw new Error(`${this.records} session record(s) written, ${this.count} announced`);
+    }
+    const parts = this.takeParts();
     const sum = new Uint8Array(4);
-    new DataView(sum.buffer).setUint32(0, crc);
+    new DataView(sum.buffer).setUint32(0, this.crc);
     parts.push(sum);
     return parts;
   }

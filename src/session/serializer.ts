@@ -74,6 +74,9 @@ const TAG = {
   CLASS: 0x1a,
 } as const;
 
+/** The value tags, for a writer of frames of its own (SessionFileBuilder.quickRecord). */
+export const VALUE_TAG = TAG;
+
 type ViewCtor =
   & { readonly prototype: object; readonly name: string; readonly BYTES_PER_ELEMENT?: number }
   & (new (
@@ -284,6 +287,18 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/**
+ * The frame of `v` when it is undefined, null, a boolean, a number or a string (as serializeInto
+ * writes it); false, with nothing written, for anything else.
+ */
+export function writePrimitiveFrame(w: ByteWriter, v: unknown): boolean {
+  if (typeof v === "object" && v !== null) return false;
+  w.u8(VALUE_FORMAT_VERSION);
+  if (writePrimitive(w, v)) return true;
+  w.truncate(w.length - 1);
+  return false;
+}
+
 /** undefined, null, a boolean, a number or a string as its value (tag and payload); false for anything else. */
 function writePrimitive(w: ByteWriter, v: unknown): boolean {
   switch (typeof v) {
@@ -314,15 +329,40 @@ function writePrimitive(w: ByteWriter, v: unknown): boolean {
   return false;
 }
 
+/** An Encoder numbers up to this many objects in an array (a scan is cheaper than a Map), then in a Map. */
+const LISTED_OBJECTS = 16;
+
 class Encoder {
-  // Both made on the first object: most session attributes are a string or a number.
+  // Made on the first object: most session attributes are a string or a number. The objects
+  // written so far, by number: listed while they are few (a value is mostly one or a few), then
+  // in a Map.
+  private refsList: object[] | null = null;
   private refsMap: Map<object, number> | null = null;
   /** Instances whose codec result is being written: a reference back to one cannot be rebuilt. */
   private pendingSet: Set<object> | null = null;
   private depth = 0;
 
-  private get refs(): Map<object, number> {
-    return (this.refsMap ??= new Map());
+  /** The number of object `o` if it was written already. */
+  private refOf(o: object): number | undefined {
+    if (this.refsMap !== null) return this.refsMap.get(o);
+    const list = this.refsList;
+    if (list === null) return undefined;
+    for (let i = 0; i < list.length; i++) if (list[i] === o) return i;
+    return undefined;
+  }
+
+  /** Numbers `o`, the next object written. */
+  private numberObject(o: object): void {
+    if (this.refsMap !== null) {
+      this.refsMap.set(o, this.refsMap.size);
+      return;
+    }
+    const list = (this.refsList ??= []);
+    list.push(o);
+    if (list.length > LISTED_OBJECTS) {
+      this.refsMap = new Map(list.map((x, i) => [x, i]));
+      this.refsList = null;
+    }
   }
 
   private get pending(): Set<object> {
@@ -360,7 +400,7 @@ class Encoder {
         throw new NotSerializableError("Function", `a function (${v.name || "anonymous"}) cannot be serialized`);
     }
     const o = v as object;
-    const ref = this.refsMap?.get(o);
+    const ref = this.refOf(o);
     if (ref !== undefined) {
       if (this.pendingSet?.has(o)) {
         throw new NotSerializableError(
@@ -395,7 +435,7 @@ class Encoder {
     const w = this.w;
     const proto = Object.getPrototypeOf(o) as object | null;
     const registered = proto && this.classes.get(proto);
-    this.refs.set(o, this.refs.size);
+    this.numberObject(o);
     if (registered) return this.instance(o, registered);
     if (proto === Object.prototype || proto === null) {
       w.u8(proto === null ? TAG.NULL_OBJECT : TAG.OBJECT);

@@ -3,7 +3,7 @@
  * of StandardSession.setAttribute / removeAttribute / expire.
  */
 import { SessionArgumentError, SessionStateError } from "./errors.ts";
-import { callValue, isBindingListener, type SessionListeners } from "./listeners.ts";
+import { callValue, hasMethod, isBindingListener, type SessionListeners } from "./listeners.ts";
 import type { HttpSession, HttpSessionBindingEvent, Principal } from "./types.ts";
 
 /**
@@ -414,6 +414,43 @@ export class StandardSession implements HttpSession {
     return entries;
   }
 
+  /**
+   * The number of attributes nameAt/valueAt reach (by index 0, 1, …), or -1 when they are kept
+   * in a Map (beyond FLAT_ATTRIBUTES; attributeEntries then): walking them without an array of
+   * entries, for writing many sessions.
+   */
+  get indexedAttributeCount(): number {
+    const a = this.attrs;
+    if (a === null) return this.k0 === undefined ? 0 : this.k1 === undefined ? 1 : 2;
+    return Array.isArray(a) ? a.length / 2 : -1;
+  }
+
+  /** Attribute `i` (< indexedAttributeCount)'s name. */
+  attributeNameAt(i: number): string {
+    const a = this.attrs;
+    if (a === null) return (i === 0 ? this.k0 : this.k1)!;
+    return (a as unknown[])[2 * i] as string;
+  }
+
+  /** Attribute `i` (< indexedAttributeCount)'s value. */
+  attributeValueAt(i: number): unknown {
+    const a = this.attrs;
+    if (a === null) return i === 0 ? this.v0 : this.v1;
+    return (a as unknown[])[2 * i + 1];
+  }
+
+  /** Whether any attribute value has the method `name` (without an array of the values). */
+  private anyValueWith(name: "sessionWillPassivate"): boolean {
+    const a = this.attrs;
+    if (a === null) return hasMethod(this.v0, name) || hasMethod(this.v1, name);
+    if (!Array.isArray(a)) {
+      for (const v of a.values()) if (hasMethod(v, name)) return true;
+      return false;
+    }
+    for (let i = 1; i < a.length; i += 2) if (hasMethod(a[i], name)) return true;
+    return false;
+  }
+
   /** How many attributes the session holds. */
   get attributeCount(): number {
     const a = this.attrs;
@@ -493,7 +530,8 @@ export class StandardSession implements HttpSession {
 
   /** Before the session is written out: sessionWillPassivate on every value that has it. */
   passivate(): void {
-    if (this.attributeCount === 0) return;
+    // Most sessions hold no value that takes the event: then no array of values.
+    if (!this.anyValueWith("sessionWillPassivate")) return;
     for (const value of this.attrValues()) {
       if ((typeof value !== "object" || value === null) && typeof value !== "function") continue;
       callValue(this.host.settings.name, value, "sessionWillPassivate", { session: this });

@@ -29,6 +29,35 @@ function utf8Length(s: string): number {
   return bytes;
 }
 
+/** f64's scratch: a number's bytes in the machine's order. */
+const F64 = new Float64Array(1);
+const F64_BYTES = new Uint8Array(F64.buffer);
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+/** ByteWriter.f64's bytes of `v` into `buf` at `p`; returns the position after them. */
+export function putF64(buf: Uint8Array, p: number, v: number): number {
+  if (v !== v) {
+    buf[p] = 0x7f;
+    buf[p + 1] = 0xf8;
+    for (let i = 2; i < 8; i++) buf[p + i] = 0;
+    return p + 8;
+  }
+  F64[0] = v;
+  if (LITTLE_ENDIAN) {
+    buf[p] = F64_BYTES[7]!;
+    buf[p + 1] = F64_BYTES[6]!;
+    buf[p + 2] = F64_BYTES[5]!;
+    buf[p + 3] = F64_BYTES[4]!;
+    buf[p + 4] = F64_BYTES[3]!;
+    buf[p + 5] = F64_BYTES[2]!;
+    buf[p + 6] = F64_BYTES[1]!;
+    buf[p + 7] = F64_BYTES[0]!;
+  } else {
+    for (let i = 0; i < 8; i++) buf[p + i] = F64_BYTES[i]!;
+  }
+  return p + 8;
+}
+
 export class ByteWriter {
   private buf: Uint8Array;
   // Created on first use: most frames never need one, and allocating it costs more than the write.
@@ -75,6 +104,11 @@ export class ByteWriter {
 
   /** Unsigned LEB128, minimal form, up to Number.MAX_SAFE_INTEGER. */
   varint(v: number): void {
+    if (v < 0x80) {
+      this.reserve(1);
+      this.buf[this.pos++] = v;
+      return;
+    }
     this.reserve(8);
     while (v >= 0x80) {
       this.buf[this.pos++] = (v % 0x80) | 0x80;
@@ -90,14 +124,9 @@ export class ByteWriter {
 
   f64(v: number): void {
     this.reserve(8);
-    if (Number.isNaN(v)) {
-      // NaN payloads differ between engines; one canonical quiet NaN keeps the bytes identical.
-      this.view.setUint32(this.pos, 0x7ff80000);
-      this.view.setUint32(this.pos + 4, 0);
-    } else {
-      this.view.setFloat64(this.pos, v);
-    }
-    this.pos += 8;
+    // NaN payloads differ between engines: putF64 writes one canonical quiet NaN; big-endian
+    // through a scratch Float64Array, cheaper than DataView.setFloat64 on Bun.
+    this.pos = putF64(this.buf, this.pos, v);
   }
 
   bytes(b: Uint8Array): void {
@@ -148,6 +177,24 @@ export class ByteWriter {
 
   /** Header varint = 2 × byte length (UTF-8) or 2 × code units + 1 (UTF-16LE, for lone surrogates). */
   str(s: string): void {
+    const n = s.length;
+    if (n < 64) {
+      // Short ASCII (ids, names, most values): copied while checked, the header one byte.
+      this.reserve(n + 1);
+      const buf = this.buf;
+      const at = this.pos + 1;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[at + i] = c;
+      }
+      if (i === n) {
+        buf[at - 1] = n * 2;
+        this.pos = at + n;
+        return;
+      }
+    }
     const bytes = utf8Length(s);
     if (bytes < 0) {
       this.varint(s.length * 2 + 1);
@@ -165,6 +212,26 @@ export class ByteWriter {
       encoder.encodeInto(s, this.buf.subarray(this.pos, this.pos + bytes));
     }
     this.pos += bytes;
+  }
+
+  /**
+   * The buffer, with room for bytes up to `end` (exclusive): for a writer that puts bytes past
+   * `length` itself (then calls setLength). A new buffer keeps every byte of the old one.
+   */
+  room(end: number): Uint8Array {
+    if (end <= this.buf.length) return this.buf;
+    let size = this.buf.length * 2;
+    while (size < end) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf);
+    this.buf = next;
+    this.dataView = null;
+    return next;
+  }
+
+  /** Ends what was written at `length` on, through room(), at `end`. */
+  setLength(end: number): void {
+    this.pos = end;
   }
 
   /** Drops what was written after the first `length` bytes. */

@@ -30,8 +30,12 @@ export function tempPathFor(file: string): string {
 
 export async function writeFileAtomic(
   file: string,
-  /** The content, or its parts in order (written one after the other, not joined first). */
-  data: Uint8Array | string | Uint8Array[],
+  /**
+   * The content, or its parts in order (written one after the other, not joined first), or
+   * parts made as they are written: each is written before the next is asked for, so their
+   * maker may put the next one in the same memory.
+   */
+  data: Uint8Array | string | Uint8Array[] | AsyncIterable<Uint8Array>,
   options: AtomicWriteOptions = {},
 ): Promise<void> {
   const dir = dirname(file);
@@ -40,8 +44,8 @@ export async function writeFileAtomic(
   try {
     const handle = await open(tmp, options.unique ? "wx" : "w", options.mode ?? 0o600);
     try {
-      if (Array.isArray(data)) {
-        for (const part of data) {
+      if (Array.isArray(data) || (typeof data === "object" && Symbol.asyncIterator in data)) {
+        for await (const part of data) {
           for (let at = 0; at < part.length;) {
             const { bytesWritten } = await handle.write(part, at, part.length - at);
             if (bytesWritten <= 0) throw new Error(`${tmp}: nothing written`);

@@ -152,6 +152,26 @@ describe("round trips", () => {
     expect(back.map.get(back.map)).toBe(back);
   });
 
+  test("references to objects before and after the encoder's list of the first ones becomes a Map", () => {
+    const first = { n: 0 };
+    const items: Array<Record<string, unknown>> = [first];
+    for (let i = 1; i < 40; i++) items.push({ n: i, first, previous: items[i - 1] });
+    const root: Record<string, unknown> = { items, last: items[39], tenth: items[10] };
+    root.self = root;
+    const back = roundTrip(root) as typeof root & { items: Array<Record<string, unknown>> };
+    expect(back.self).toBe(back);
+    expect(back.last).toBe(back.items[39]);
+    expect(back.tenth).toBe(back.items[10]);
+    for (let i = 1; i < 40; i++) {
+      expect(back.items[i]!.n).toBe(i);
+      expect(back.items[i]!.first).toBe(back.items[0]);
+      expect(back.items[i]!.previous).toBe(back.items[i - 1]);
+    }
+    // The same bytes as references written by number: the second occurrence of each is a reference.
+    const s = new Serializer();
+    expect(hex(s.serialize(root))).toBe(hex(s.serialize(back)));
+  });
+
   test("registered classes: fields, codec, prototype kept, constructor not run", () => {
     const s = new Serializer();
     let constructed = 0;
