@@ -6,6 +6,7 @@
 import { nodeCrypto } from "../util/node-crypto.ts";
 import { CorruptDataError } from "./errors.ts";
 import type { Principal } from "./types.ts";
+import { mark } from "../util/timing.ts";
 import { ByteReader, ByteWriter, crc32, putF64, strHash, varintSize } from "./wire.ts";
 import { VALUE_FORMAT_VERSION, VALUE_TAG } from "./serializer.ts";
 
@@ -321,6 +322,7 @@ export interface SessionFileScan {
  */
 export function scanSessionFile(bytes: Uint8Array, visit: SessionFileScan): number {
   const r = open(bytes, KIND_MANAGER_FILE);
+  mark("sessions file: checksum");
   const scan = recordScan(r);
   const count = r.count(1);
   visit.count(count);

@@ -516,63 +516,10 @@ export function varintSize(v: number): number {
   return size;
 }
 
-/** Slicing-by-8 tables: T[k][b] is the CRC of byte b followed by k zero bytes. */
-const CRC_TABLES = (() => {
-  const t = new Uint32Array(256 * 8);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  for (let n = 0; n < 256; n++) {
-    for (let k = 1; k < 8; k++) t[k * 256 + n] = (t[(k - 1) * 256 + n]! >>> 8) ^ t[t[(k - 1) * 256 + n]! & 0xff]!;
-  }
-  return t;
-})();
-
 /** latin1Slice where the runtime has it (Node, Bun, Deno): toString's argument handling costs more than the copy. */
 const latin1Slice = (Buffer.prototype as { latin1Slice?: (start: number, end: number) => string }).latin1Slice;
 function latin1(b: Buffer, start: number, end: number): string {
   return latin1Slice ? latin1Slice.call(b, start, end) : b.toString("latin1", start, end);
 }
 
-/**
- * Bun's native CRC-32 (the same IEEE CRC as zlib's). node:zlib is not imported for it: loading it
- * (and the streams under it) costs 100–400 ms of start-up on Bun and Deno, more than the CRC
- * of a whole sessions file in JavaScript.
- */
-const nativeCrc32 = (globalThis as { Bun?: { hash?: { crc32?: (data: Uint8Array, seed?: number) => number } } }).Bun
-  ?.hash?.crc32;
-
-/**
- * CRC-32 (IEEE 802.3, as zlib and PNG use). `previous`: the CRC of the bytes before these, as
- * zlib's crc32(crc, buf, len) takes it: crc32(b, crc32(a)) is the CRC of a then b.
- */
-export function crc32(bytes: Uint8Array, previous = 0): number {
-  if (typeof nativeCrc32 === "function" && bytes.length > 256) return nativeCrc32(bytes, previous) >>> 0;
-  return crc32js(bytes, previous);
-}
-
-/**
- * Slicing-by-8: eight table lookups per 8 bytes, then a byte at a time. Run in 64 KiB calls: a
- * function called often is optimized sooner than one long loop (V8 took ~0.6 s for 8 MB in one).
- */
-export function crc32js(bytes: Uint8Array, previous = 0): number {
-  let c = (previous ^ 0xffffffff) >>> 0;
-  for (let at = 0; at < bytes.length; at += 65536) c = crcUpdate(c, bytes, at, Math.min(bytes.length, at + 65536));
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-function crcUpdate(crc: number, bytes: Uint8Array, start: number, n: number): number {
-  const t = CRC_TABLES;
-  let c = crc;
-  let i = start;
-  for (const end = n - ((n - start) % 8); i < end; i += 8) {
-    const lo = c ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
-    c = t[1792 + (lo & 0xff)]! ^ t[1536 + ((lo >>> 8) & 0xff)]! ^ t[1280 + ((lo >>> 16) & 0xff)]! ^
-      t[1024 + (lo >>> 24)]! ^ t[768 + bytes[i + 4]!]! ^ t[512 + bytes[i + 5]!]! ^ t[256 + bytes[i + 6]!]! ^
-      t[bytes[i + 7]!]!;
-  }
-  for (; i < n; i++) c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return c;
-}
+export { crc32, crc32js } from "./crc32.ts";

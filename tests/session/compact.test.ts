@@ -1,7 +1,7 @@
 /**
  * The compact forms that keep sessions cheap: attributes in a flat array up to 8 and a Map beyond,
  * the manager file written session by session (the same bytes as the record encoder) and read
- * through windows of the file, the native CRC-32, the statistics rings, pooled id bytes.
+ * through windows of the file, the CRC-32 (native, table loop, WebAssembly), the statistics rings, pooled id bytes.
  */
 import { describe, expect, test } from "bun:test";
 import { SessionIdGenerator } from "../../src/session/id-generator.ts";
@@ -18,6 +18,7 @@ import {
 import { SessionStatistics } from "../../src/session/stats.ts";
 import * as zlib from "node:zlib";
 import { crc32, crc32js } from "../../src/session/wire.ts";
+import { crc32wasm } from "../../src/session/crc32.ts";
 import { recorder } from "./helpers.ts";
 
 /** Every record of a manager file to `visit`, as StandardManager reads them: scanned, then each read. */
@@ -246,6 +247,69 @@ test("CRC-32 continued over parts is the CRC of the whole, native and table alik
     }
     expect([native, table, mixed]).toEqual([whole, whole, whole]);
   }
+});
+
+/** `n` random bytes (getRandomValues gives at most 64 KiB a call). */
+function randomBytes(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(b.subarray(i, i + 65536));
+  return b;
+}
+
+test("CRC-32 of the WebAssembly module (Deno's and Node's): the known vectors", () => {
+  const ascii = (s: string) => new TextEncoder().encode(s);
+  expect(crc32wasm(ascii("123456789"))).toBe(0xcbf43926);
+  expect(crc32wasm(new Uint8Array(0))).toBe(0);
+  expect(crc32wasm(new Uint8Array(0), 0x1234abcd)).toBe(0x1234abcd);
+  expect(crc32wasm(Uint8Array.of(0))).toBe(0xd202ef8d);
+  expect(crc32wasm(Uint8Array.of(0xff))).toBe(0xff000000);
+  expect(crc32wasm(ascii("The quick brown fox jumps over the lazy dog"))).toBe(0x414fa339);
+  expect(crc32wasm(new Uint8Array(32))).toBe(0x190a55ad);
+});
+
+test("CRC-32 of the WebAssembly module agrees with Bun's, zlib's and the table loop", () => {
+  const b = randomBytes(3 * 65536 + 100);
+  const native = Bun.hash.crc32;
+  // Lengths around the 8-byte steps and the 64 KiB window, from aligned and unaligned offsets.
+  const lengths = [1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 23, 24, 25, 63, 64, 65, 255, 256, 257, 1000];
+  lengths.push(65535, 65536, 65537, 65536 + 7, 2 * 65536, 2 * 65536 + 9, 3 * 65536 + 1);
+  for (const n of lengths) {
+    for (const off of [0, 1, 2, 3, 4, 5, 7, 8, 13]) {
+      const part = b.subarray(off, off + n);
+      const want = native(part) >>> 0;
+      expect(crc32wasm(part)).toBe(want);
+      expect(crc32js(part)).toBe(want);
+      expect(crc32(part)).toBe(want);
+      // A copy of its own (offset 0 of its buffer) gives the same.
+      expect(crc32wasm(part.slice())).toBe(want);
+    }
+  }
+  expect(crc32wasm(b)).toBe(zlib.crc32(b) >>> 0);
+  for (let r = 0; r < 20; r++) {
+    const x = randomBytes(Math.floor(Math.random() * 200000));
+    expect(crc32wasm(x)).toBe(native(x) >>> 0);
+  }
+});
+
+test("CRC-32 of the WebAssembly module continues: crc32(b, crc32(a)) is the CRC of a then b", () => {
+  const b = randomBytes(200003);
+  const whole = Bun.hash.crc32(b) >>> 0;
+  for (const cuts of [[0], [1], [7], [8], [9], [65535], [65536, 65537], [3, 70000, 131072, 200002], [200003]]) {
+    let w = 0;
+    let mixed = 0;
+    let from = 0;
+    for (const [k, to] of [...cuts, b.length].entries()) {
+      const part = b.subarray(from, to);
+      w = crc32wasm(part, w);
+      mixed = k % 2 === 0 ? crc32wasm(part, mixed) : Bun.hash.crc32(part, mixed) >>> 0;
+      from = to;
+    }
+    expect([w, mixed]).toEqual([whole, whole]);
+  }
+  // A damaged byte changes it.
+  const damaged = b.slice();
+  damaged[100000]! ^= 1;
+  expect(crc32wasm(damaged)).not.toBe(whole);
 });
 
 test("statistics keep the last 100 creations and expirations", () => {
