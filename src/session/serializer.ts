@@ -545,7 +545,10 @@ class Encoder {
     let i = 0;
     try {
       for (; i < a.length; i++) {
-        if (i in a) this.value(a[i]);
+        // `in` only for undefined: a hole reads as undefined (or as what a prototype holds there,
+        // which `in` finds too).
+        const v = a[i];
+        if (v !== undefined || i in a) this.value(v);
         else this.w.u8(TAG.HOLE);
       }
     } catch (err) {
