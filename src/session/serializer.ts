@@ -344,7 +344,9 @@ class Encoder {
   // The objects written so far in this frame, by number: listed while they are few (a value is
   // mostly one or a few; a scan is cheaper than a Map), then in a Map. The list is kept from
   // frame to frame.
-  private readonly refsList: object[] = [];
+  private readonly refsList: (object | null)[] = [];
+  /** How many of refsList are this frame's. */
+  private refsCount = 0;
   private refsMap: Map<object, number> | null = null;
   /** Instances whose codec result is being written: a reference back to one cannot be rebuilt. */
   private pendingSet: Set<object> | null = null;
@@ -354,7 +356,8 @@ class Encoder {
   private refOf(o: object): number | undefined {
     if (this.refsMap !== null) return this.refsMap.get(o);
     const list = this.refsList;
-    for (let i = 0; i < list.length; i++) if (list[i] === o) return i;
+    const n = this.refsCount;
+    for (let i = 0; i < n; i++) if (list[i] === o) return i;
     return undefined;
   }
 
@@ -365,10 +368,14 @@ class Encoder {
       return;
     }
     const list = this.refsList;
-    list.push(o);
-    if (list.length > LISTED_OBJECTS) {
-      this.refsMap = new Map(list.map((x, i) => [x, i]));
-      list.length = 0;
+    list[this.refsCount++] = o;
+    if (this.refsCount > LISTED_OBJECTS) {
+      const map = (this.refsMap = new Map());
+      for (let i = 0; i < this.refsCount; i++) {
+        map.set(list[i]!, i);
+        list[i] = null;
+      }
+      this.refsCount = 0;
     }
   }
 
@@ -389,7 +396,9 @@ class Encoder {
       this.value(value);
     } finally {
       // Nothing of this frame is held on to: the objects it numbered may be dropped.
-      this.refsList.length = 0;
+      const list = this.refsList;
+      for (let i = 0; i < this.refsCount; i++) list[i] = null;
+      this.refsCount = 0;
       this.refsMap = null;
       this.pendingSet = null;
       this.depth = 0;
