@@ -9,11 +9,15 @@
  * but the last) and of the whole stop() (fsync, rename and directory fsync included); CPU of the
  * whole process and of its main thread alone (without the JIT compiler and collector threads).
  *
+ * `--objects` gives each session attributes holding objects instead, written by the general
+ * serializer: `user` { name: a 5-character string, roles: ["a", "b"] }, `cart` [1, 2, 3], `n` 1.
+ *
  * `--before REF` runs the StandardManager of git REF (its src/ exported to a temporary directory)
  * too, rounds interleaved, so before/after come from one run; `--runtime deno` runs the children
  * on Deno.
  *
  *   bun bench/session-stop.ts [--runtime bun|deno] [--rounds 5] [--sessions 100000] [--before REF]
+ *                               [--objects]
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
@@ -51,7 +55,7 @@ interface Sample {
 }
 
 /** One round, in this process: the StandardManager of checkout `root`, `count` live sessions. */
-async function child(root: string, count: number, file: string): Promise<void> {
+async function child(root: string, count: number, file: string, objects: boolean): Promise<void> {
   process.env.BOBCAT_TIMING = "1";
   let built: { wall: number; cpu: number; main: number } | null = null;
   const error = console.error;
@@ -66,7 +70,12 @@ async function child(root: string, count: number, file: string): Promise<void> {
   await m.start();
   for (let i = 0; i < count; i++) {
     const s = m.createSession();
-    s.setAttribute("user", "u" + s.id.slice(0, 4));
+    if (objects) {
+      s.setAttribute("user", { name: "u" + s.id.slice(0, 4), roles: ["a", "b"] });
+      s.setAttribute("cart", [1, 2, 3]);
+    } else {
+      s.setAttribute("user", "u" + s.id.slice(0, 4));
+    }
     s.setAttribute("n", 1);
     s.endAccess();
   }
@@ -92,12 +101,18 @@ async function child(root: string, count: number, file: string): Promise<void> {
 }
 
 if (process.argv.includes("--child")) {
-  await child(option("--child", ROOT), Number(option("--sessions", "100000")), option("--file", ""));
+  await child(
+    option("--child", ROOT),
+    Number(option("--sessions", "100000")),
+    option("--file", ""),
+    process.argv.includes("--objects"),
+  );
 } else {
   const runtime = option("--runtime", "bun");
   const rounds = Number(option("--rounds", "5"));
   const count = Number(option("--sessions", "100000"));
   const before = option("--before", "");
+  const objects = process.argv.includes("--objects");
   const work = mkdtempSync(join(tmpdir(), "bobcat-bench-stop-"));
   const bin = (name: string) => join(ROOT, "node_modules/.bin", name);
   const targets: { name: string; root: string }[] = [{ name: "this checkout", root: ROOT }];
@@ -118,6 +133,7 @@ if (process.argv.includes("--child")) {
       for (const t of r % 2 ? [...targets].reverse() : targets) {
         const file = join(work, `SESSIONS-${r}.ser`);
         const args = ["--child", t.root, "--sessions", String(count), "--file", file];
+        if (objects) args.push("--objects");
         const script = join(HERE, "session-stop.ts");
         const cmd = runtime === "deno"
           ? [bin("deno"), "run", "-A", `--config=${join(ROOT, "deno.json")}`, script, ...args]
@@ -135,7 +151,8 @@ if (process.argv.includes("--child")) {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
-  console.log(`\nStandardManager.stop() with ${count} live sessions on ${runtime}, medians of ${rounds} rounds`);
+  const kind = objects ? "live sessions holding objects" : "live sessions";
+  console.log(`\nStandardManager.stop() with ${count} ${kind} on ${runtime}, medians of ${rounds} rounds`);
   console.log(
     "| code | build wall, ms | build CPU, ms | build CPU main thread, ms | stop wall, ms | stop CPU, ms | stop CPU main thread, ms | file, MB |",
   );

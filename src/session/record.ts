@@ -8,7 +8,7 @@ import { CorruptDataError } from "./errors.ts";
 import type { Principal } from "./types.ts";
 import { mark } from "../util/timing.ts";
 import { ByteReader, ByteWriter, crc32, putF64, strHash, varintSize } from "./wire.ts";
-import { VALUE_FORMAT_VERSION, VALUE_TAG } from "./serializer.ts";
+import { type Serializer, VALUE_FORMAT_VERSION, VALUE_TAG } from "./serializer.ts";
 
 /** "\x89BCSES\r\n": the high byte and the CR LF catch text-mode transfers, like PNG's signature. */
 const MAGIC = Uint8Array.of(0x89, 0x42, 0x43, 0x53, 0x45, 0x53, 0x0d, 0x0a);
@@ -598,10 +598,20 @@ export class SessionFileBuilder implements AttributeSink {
    * whose attribute values are short ASCII strings, numbers or booleans (most sessions): written
    * in one go, as beginRecordOf, the serializer's frames and endRecord would write it. Anything
    * else (authentication to persist, another value, a long or non-ASCII string): false, with
-   * nothing written, for the general way. No attribute is filtered here: with a filter
-   * configured, do not call it.
+   * nothing written, for the general way. Given `serializer`, an object value is written by it
+   * in place (as the general way writes it when no filter is configured); one it cannot write,
+   * or that changes the session's attributes, gives false. No attribute is filtered here: with a
+   * filter configured, do not call it.
    */
-  quickRecord(s: LiveSession, persistAuth: boolean): boolean {
+  quickRecord(s: LiveSession, persistAuth: boolean, serializer?: Serializer): boolean {
+    const start = this.w.length;
+    if (this.quickRecordBody(s, persistAuth, serializer)) return true;
+    // A frame written by the serializer may have moved the end: back to where the record began.
+    this.w.truncate(start);
+    return false;
+  }
+
+  private quickRecordBody(s: LiveSession, persistAuth: boolean, serializer: Serializer | undefined): boolean {
     if (persistAuth && (s.authType !== null || s.principal !== null)) return false;
     const n = s.indexedAttributeCount;
     const id = s.id;
@@ -675,6 +685,29 @@ export class SessionFileBuilder implements AttributeSink {
         case "boolean":
           buf[p++] = value ? VALUE_TAG.TRUE : VALUE_TAG.FALSE;
           break;
+        case "object": {
+          if (serializer === undefined || value === null) return false;
+          // The frame by the serializer, after the size's placeholder (its version byte too).
+          w.setLength(sizeAt + 1);
+          try {
+            serializer.serializeInto(w, value);
+          } catch {
+            // The general way reports it.
+            return false;
+          }
+          if (s.indexedAttributeCount !== n) return false;
+          const size = w.length - sizeAt - 1;
+          if (size < 0x80) {
+            p = w.length;
+            buf = w.room(p);
+            buf[sizeAt] = size;
+          } else {
+            w.patchVarint(sizeAt, size);
+            p = w.length;
+            buf = w.room(p);
+          }
+          continue;
+        }
         default:
           return false;
       }

@@ -149,6 +149,7 @@ export class Serializer {
   private readonly byName = new Map<string, Entry>();
   private readonly byProto = new Map<object, Entry>();
   private spare: ByteWriter | null = null;
+  private encoder: Encoder | null = null;
 
   /**
    * Makes instances of `ctor` serializable under `name` (the name is what gets written, and what the
@@ -253,7 +254,11 @@ export class Serializer {
       if (writePrimitive(writer, value)) return;
       writer.truncate(writer.length - 1);
     }
-    new Encoder(writer, this.byProto, this).run(value);
+    // One encoder, reused from value to value; a codec's toJSON that serializes re-entrantly
+    // gets one of its own.
+    const reused = (this.encoder ??= new Encoder(this.byProto, this));
+    if (reused.busy) return new Encoder(this.byProto, this).run(writer, value);
+    reused.run(writer, value);
   }
 
   /** Throws CorruptDataError (or its UnknownClassError) for anything that is not a valid frame. */
@@ -333,10 +338,15 @@ function writePrimitive(w: ByteWriter, v: unknown): boolean {
 const LISTED_OBJECTS = 16;
 
 class Encoder {
-  // Made on the first object: most session attributes are a string or a number. The objects
-  // written so far, by number: listed while they are few (a value is mostly one or a few), then
-  // in a Map.
-  private refsList: object[] | null = null;
+  /** Writing a value now: a re-entrant call (a codec's toJSON serializing) needs another encoder. */
+  busy = false;
+  private w!: ByteWriter;
+  // The objects written so far in this frame, by number: listed while they are few (a value is
+  // mostly one or a few; a scan is cheaper than a Map), then in a Map. The list is kept from
+  // frame to frame.
+  private readonly refsList: (object | null)[] = [];
+  /** How many of refsList are this frame's. */
+  private refsCount = 0;
   private refsMap: Map<object, number> | null = null;
   /** Instances whose codec result is being written: a reference back to one cannot be rebuilt. */
   private pendingSet: Set<object> | null = null;
@@ -346,8 +356,8 @@ class Encoder {
   private refOf(o: object): number | undefined {
     if (this.refsMap !== null) return this.refsMap.get(o);
     const list = this.refsList;
-    if (list === null) return undefined;
-    for (let i = 0; i < list.length; i++) if (list[i] === o) return i;
+    const n = this.refsCount;
+    for (let i = 0; i < n; i++) if (list[i] === o) return i;
     return undefined;
   }
 
@@ -357,11 +367,15 @@ class Encoder {
       this.refsMap.set(o, this.refsMap.size);
       return;
     }
-    const list = (this.refsList ??= []);
-    list.push(o);
-    if (list.length > LISTED_OBJECTS) {
-      this.refsMap = new Map(list.map((x, i) => [x, i]));
-      this.refsList = null;
+    const list = this.refsList;
+    list[this.refsCount++] = o;
+    if (this.refsCount > LISTED_OBJECTS) {
+      const map = (this.refsMap = new Map());
+      for (let i = 0; i < this.refsCount; i++) {
+        map.set(list[i]!, i);
+        list[i] = null;
+      }
+      this.refsCount = 0;
     }
   }
 
@@ -370,14 +384,26 @@ class Encoder {
   }
 
   constructor(
-    private readonly w: ByteWriter,
     private readonly classes: Map<object, Entry>,
     private readonly names: Serializer,
   ) {}
 
-  run(value: unknown): void {
-    this.w.u8(VALUE_FORMAT_VERSION);
-    this.value(value);
+  run(w: ByteWriter, value: unknown): void {
+    this.w = w;
+    this.busy = true;
+    try {
+      w.u8(VALUE_FORMAT_VERSION);
+      this.value(value);
+    } finally {
+      // Nothing of this frame is held on to: the objects it numbered may be dropped.
+      const list = this.refsList;
+      for (let i = 0; i < this.refsCount; i++) list[i] = null;
+      this.refsCount = 0;
+      this.refsMap = null;
+      this.pendingSet = null;
+      this.depth = 0;
+      this.busy = false;
+    }
   }
 
   /** Adds `segment` to the path of an error coming out of a child value. */
@@ -434,16 +460,21 @@ class Encoder {
   private object(o: object): void {
     const w = this.w;
     const proto = Object.getPrototypeOf(o) as object | null;
-    const registered = proto && this.classes.get(proto);
     this.numberObject(o);
-    if (registered) return this.instance(o, registered);
-    if (proto === Object.prototype || proto === null) {
-      w.u8(proto === null ? TAG.NULL_OBJECT : TAG.OBJECT);
+    // Plain objects and arrays (most of what sessions hold) by prototype identity first: no
+    // class is ever registered with either prototype (register refuses them).
+    if (proto === Object.prototype) {
+      w.u8(TAG.OBJECT);
       return this.fields(o as Record<string, unknown>);
     }
+    if (proto === Array.prototype) return this.array(o as unknown[]);
+    if (proto === null) {
+      w.u8(TAG.NULL_OBJECT);
+      return this.fields(o as Record<string, unknown>);
+    }
+    const registered = this.classes.get(proto);
+    if (registered) return this.instance(o, registered);
     switch (proto) {
-      case Array.prototype:
-        return this.array(o as unknown[]);
       case Map.prototype: {
         const map = o as Map<unknown, unknown>;
         w.u8(TAG.MAP);
@@ -523,7 +554,10 @@ class Encoder {
     let i = 0;
     try {
       for (; i < a.length; i++) {
-        if (i in a) this.value(a[i]);
+        // `in` only for undefined: a hole reads as undefined (or as what a prototype holds there,
+        // which `in` finds too).
+        const v = a[i];
+        if (v !== undefined || i in a) this.value(v);
         else this.w.u8(TAG.HOLE);
       }
     } catch (err) {

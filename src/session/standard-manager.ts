@@ -269,20 +269,21 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
   /**
    * The sessions file's parts for unload, each written before the next is made: each session in
    * turn passivated and written (as Tomcat's doUnload does), its creation time kept in `created`.
-   * Without attribute filters, most sessions are written by quickRecord, the others the general way.
+   * Without attribute filters, most sessions are written by quickRecord (object values through the
+   * serializer, in place), the others the general way.
    */
   private async *records(
     out: SessionFileBuilder,
     live: StandardSession[],
     created: Float64Array,
   ): AsyncGenerator<Uint8Array> {
-    const { sessionAttributeNameFilter, sessionAttributeValueClassNameFilter } = this.settings;
+    const { sessionAttributeNameFilter, sessionAttributeValueClassNameFilter, serializer } = this.settings;
     const quick = !sessionAttributeNameFilter && !sessionAttributeValueClassNameFilter;
     const persistAuth = this.config.persistAuthentication;
     for (let i = 0; i < live.length; i++) {
       const session = live[i]!;
       session.passivate();
-      if (!quick || !out.quickRecord(session, persistAuth)) this.writeRecordTo(out, session);
+      if (!quick || !out.quickRecord(session, persistAuth, serializer)) this.writeRecordTo(out, session);
       created[i] = session.creationTimeInternal;
       if (out.pending >= UNLOAD_CHUNK) yield* out.takeParts();
     }

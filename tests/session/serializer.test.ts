@@ -223,6 +223,25 @@ describe("round trips", () => {
     expect(back.after[0]!.inner).toBe("y");
   });
 
+  test("each frame numbers its objects from 0, also after a frame that failed midway or a re-entrant one", () => {
+    const s = new Serializer();
+    class Wrapped {
+      constructor(public inner: unknown) {}
+    }
+    s.register("Wrapped", Wrapped, { toJSON: (w) => s.serialize(w.inner), fromJSON: () => new Wrapped(null) });
+    const shared = { k: 1 };
+    const value = { a: shared, b: [shared, shared] };
+    const fresh = hex(new Serializer().serialize(value));
+    expect(hex(s.serialize(value))).toBe(fresh);
+    // 20 objects numbered (past the listed ones), then a function: the frame fails.
+    const many = Array.from({ length: 20 }, (_, i) => ({ i }));
+    expect(() => s.serialize({ many, f: () => 1 })).toThrow(NotSerializableError);
+    expect(hex(s.serialize(value))).toBe(fresh);
+    s.serialize(new Wrapped([shared, shared]));
+    expect(hex(s.serialize(value))).toBe(fresh);
+    expect(s.deserialize(s.serialize(value))).toEqual(value);
+  });
+
   test("a cycle through a fields-mode registered class is fine", () => {
     const s = new Serializer();
     class Node {

@@ -314,6 +314,16 @@ describe("StandardManager stop, sessions made at run time", () => {
       expect(quickly).toBeGreaterThan(sessions.length / 8);
       expect(quickly).toBeLessThan(sessions.length);
       expect(quick.finish()).toEqual(expected);
+      // As the stop calls it: object values written by the serializer in place.
+      const withObjects = new SessionFileBuilder(sessions.length);
+      let withObjectsQuickly = 0;
+      for (const s of sessions) {
+        if (withObjects.quickRecord(s, persistAuthentication, serializer)) withObjectsQuickly++;
+        else internals.writeRecordTo(withObjects, s);
+      }
+      expect(withObjectsQuickly).toBeGreaterThan(quickly);
+      expect(withObjectsQuickly).toBeLessThan(sessions.length);
+      expect(withObjects.finish()).toEqual(expected);
       const badges = values.flat().filter((v): v is Badge => v instanceof Badge);
       await m.stop();
       expect(expected.length).toBeGreaterThan(3 << 20);
@@ -354,4 +364,36 @@ describe("StandardManager stop, sessions made at run time", () => {
       await again.stop();
     });
   }
+
+  test("quickRecord with the serializer leaves a session it cannot write whole to the general way, none of it written", async () => {
+    const m = new StandardManager({ name: "/app", now: clock.now, serializer });
+    await m.start();
+    const values: unknown[][] = [
+      [{ a: 1 }, "x".repeat(100)], // an object, then a string quickRecord leaves
+      [[1, 2], { f: () => 1 }], // a function inside: skipped, the general way logs it
+      [{ big: "y".repeat(300) }, 5], // a frame and a record over 127 bytes
+      [() => 1, { a: 1 }], // a function: removed by the general way
+      [new Map<unknown, unknown>([[1, { deep: [1, 2, 3] }]]), new Badge("q"), "z"],
+    ];
+    const sessions = values.map((vs) => {
+      const s = m.createSession();
+      vs.forEach((v, i) => s.setAttribute(`a${i}`, v));
+      return s;
+    });
+    const internals = m as unknown as Internals;
+    const quick = new SessionFileBuilder(sessions.length);
+    const quickly: number[] = [];
+    sessions.forEach((s, i) => {
+      if (quick.quickRecord(s, false, serializer)) quickly.push(i);
+      else internals.writeRecordTo(quick, s);
+    });
+    expect(quickly).toEqual([2, 4]);
+    const general = new SessionFileBuilder(sessions.length);
+    for (const s of sessions) internals.writeRecordTo(general, s);
+    const expected = general.finish();
+    expect(quick.finish()).toEqual(expected);
+    expect(encodeSessionFile(sessions.map((s) => internals.toRecord(s)))).toEqual(expected);
+    expect(sessions[3]!.getAttributeNames()).toEqual(["a1"]);
+    await m.stop();
+  });
 });
