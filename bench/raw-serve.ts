@@ -6,7 +6,7 @@
  *   bun bench/raw-serve.ts|deno run -A bench/raw-serve.ts HTTPS_PORT HTTP_PORT CERT KEY [MTLS_PORT CLIENT_CA]
  *
  *   /        "Hello, world"           /body    16 KiB of "x"
- *   /create  a new session (Set-Cookie) /read   the session of the JSESSIONID cookie
+ *   /create  the cookie's session, else a new one (Set-Cookie)   /read   the cookie's session
  *   /count   the number of sessions
  *
  * MTLS_PORT (Bun only: Deno.serve cannot ask for client certificates) serves the same on a
@@ -24,12 +24,23 @@ const sessions = new Map<string, { user: string; n: number; created: number; las
 const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString("hex").toUpperCase();
 const TEXT = { "content-type": "text/plain" };
 
+function sessionOf(req: Request) {
+  const m = /(?:^|;\s*)JSESSIONID=([^;]+)/.exec(req.headers.get("cookie") ?? "");
+  return m ? sessions.get(m[1]!) : undefined;
+}
+
 function handle(req: Request): Response {
   const url = req.url;
   const q = url.indexOf("?", 8);
   const path = url.slice(url.indexOf("/", 8), q < 0 ? undefined : q);
   if (path === "/body") return new Response(BODY, { headers: TEXT });
   if (path === "/create") {
+    // A session server looks for the client's session before making one (getSession(true)).
+    const known = sessionOf(req);
+    if (known) {
+      known.lastAccessed = Date.now();
+      return new Response(known.user, { headers: TEXT });
+    }
     const id = hex(crypto.getRandomValues(new Uint8Array(16)));
     const now = Date.now();
     sessions.set(id, { user: "u" + id.slice(0, 4), n: 1, created: now, lastAccessed: now });
@@ -38,8 +49,7 @@ function handle(req: Request): Response {
     });
   }
   if (path === "/read") {
-    const m = /(?:^|;\s*)JSESSIONID=([^;]+)/.exec(req.headers.get("cookie") ?? "");
-    const s = m ? sessions.get(m[1]!) : undefined;
+    const s = sessionOf(req);
     if (s) s.lastAccessed = Date.now();
     return new Response(s ? s.user : "none", { headers: TEXT });
   }
