@@ -16,18 +16,12 @@ declare const Deno: {
 };
 declare const Bun: { argv: string[]; serve(options: Record<string, unknown>): unknown } | undefined;
 
-const args = typeof Bun !== "undefined" ? Bun.argv.slice(2) : Deno.args;
-const [port, cert, key] = args;
-const tls = cert ? { cert: readFileSync(cert, "utf8"), key: readFileSync(key!, "utf8") } : null;
-
 interface Session {
   created: number;
   lastAccessed: number;
   data: Record<string, unknown>;
 }
-const sessions = new Map<string, Session>();
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).toUpperCase().padStart(2, "0"));
-const COOKIE_ATTRS = `; Path=/; HttpOnly; SameSite=Lax${tls ? "; Secure" : ""}`;
 
 function newId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
@@ -44,39 +38,50 @@ function cookieId(header: string | null): string | null {
   return header.slice(i + 11, end < 0 ? undefined : end);
 }
 
-function handle(req: Request): Response {
-  const path = new URL(req.url).pathname;
-  if (path === "/none") return new Response("no session");
-  if (path === "/count") return new Response(String(sessions.size));
-  if (path === "/create") {
-    // A session server looks for the client's session before making one (Tomcat's
-    // getSession(true), bobcat's ctx.getSession()): a request with a live session's cookie keeps it.
-    const known = cookieId(req.headers.get("cookie"));
-    const s = known === null ? undefined : sessions.get(known);
-    if (s) {
-      s.lastAccessed = Date.now();
-      return new Response(String(s.data.user));
+/** The baseline's handler and its Map (bench/session-path.ts calls it in-process). */
+export function rawSessionApp(secure: boolean): { handle(req: Request): Response; sessions: Map<string, Session> } {
+  const sessions = new Map<string, Session>();
+  const COOKIE_ATTRS = `; Path=/; HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}`;
+  function handle(req: Request): Response {
+    const path = new URL(req.url).pathname;
+    if (path === "/none") return new Response("no session");
+    if (path === "/count") return new Response(String(sessions.size));
+    if (path === "/create") {
+      // A session server looks for the client's session before making one (Tomcat's
+      // getSession(true), bobcat's ctx.getSession()): a request with a live session's cookie keeps it.
+      const known = cookieId(req.headers.get("cookie"));
+      const s = known === null ? undefined : sessions.get(known);
+      if (s) {
+        s.lastAccessed = Date.now();
+        return new Response(String(s.data.user));
+      }
+      const id = newId();
+      const now = Date.now();
+      const user = "u" + id.slice(0, 4);
+      sessions.set(id, { created: now, lastAccessed: now, data: { user, n: 1 } });
+      return new Response(user, { headers: { "set-cookie": `JSESSIONID=${id}${COOKIE_ATTRS}` } });
     }
-    const id = newId();
-    const now = Date.now();
-    const user = "u" + id.slice(0, 4);
-    sessions.set(id, { created: now, lastAccessed: now, data: { user, n: 1 } });
-    return new Response(user, { headers: { "set-cookie": `JSESSIONID=${id}${COOKIE_ATTRS}` } });
+    const s = sessions.get(cookieId(req.headers.get("cookie")) ?? "");
+    if (s) s.lastAccessed = Date.now();
+    return new Response(s ? String(s.data.user) : "none");
   }
-  const s = sessions.get(cookieId(req.headers.get("cookie")) ?? "");
-  if (s) s.lastAccessed = Date.now();
-  return new Response(s ? String(s.data.user) : "none");
+  return { handle, sessions };
 }
 
-const scheme = tls ? "https" : "http";
-if (typeof Bun !== "undefined") {
-  Bun.serve({ port: Number(port), hostname: "127.0.0.1", ...(tls ? { tls } : {}), fetch: handle });
-  console.error(`listening on ${scheme}://127.0.0.1:${port}/`);
-} else {
-  Deno.serve({
-    port: Number(port),
-    hostname: "127.0.0.1",
-    ...(tls ?? {}),
-    onListen: () => console.error(`listening on ${scheme}://127.0.0.1:${port}/`),
-  }, handle);
+if (import.meta.main) {
+  const [port, cert, key] = typeof Bun !== "undefined" ? Bun.argv.slice(2) : Deno.args;
+  const tls = cert ? { cert: readFileSync(cert, "utf8"), key: readFileSync(key!, "utf8") } : null;
+  const { handle } = rawSessionApp(tls !== null);
+  const scheme = tls ? "https" : "http";
+  if (typeof Bun !== "undefined") {
+    Bun.serve({ port: Number(port), hostname: "127.0.0.1", ...(tls ? { tls } : {}), fetch: handle });
+    console.error(`listening on ${scheme}://127.0.0.1:${port}/`);
+  } else {
+    Deno.serve({
+      port: Number(port),
+      hostname: "127.0.0.1",
+      ...(tls ?? {}),
+      onListen: () => console.error(`listening on ${scheme}://127.0.0.1:${port}/`),
+    }, handle);
+  }
 }

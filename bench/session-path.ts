@@ -18,6 +18,7 @@ import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { median, option, ROOT } from "./lib.ts";
+import { rawSessionApp } from "./raw-sessions.ts";
 
 const rounds = Number(option("--rounds", "5"));
 const iterations = Number(option("--iterations", "100000"));
@@ -65,48 +66,8 @@ const scheme = secure ? "https" : "http";
 const connector = { name: "c", port: 8080, scheme, secure, redirectPort: 8443 };
 const conn = { remoteAddr: "127.0.0.1", remotePort: 50000 };
 
-// The raw baseline, as bench/raw-sessions.ts does it.
-interface RawSession {
-  created: number;
-  lastAccessed: number;
-  data: Record<string, unknown>;
-}
-let rawSessions = new Map<string, RawSession>();
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).toUpperCase().padStart(2, "0"));
-const COOKIE_ATTRS = `; Path=/; HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}`;
-function newId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  let id = "";
-  for (const b of bytes) id += HEX[b];
-  return id;
-}
-function cookieId(header: string | null): string | null {
-  if (!header) return null;
-  const i = header.indexOf("JSESSIONID=");
-  if (i < 0) return null;
-  const end = header.indexOf(";", i);
-  return header.slice(i + 11, end < 0 ? undefined : end);
-}
-function raw(req: Request): Response {
-  const path = new URL(req.url).pathname;
-  if (path === "/none") return new Response("no session");
-  if (path === "/create") {
-    const known = cookieId(req.headers.get("cookie"));
-    const s = known === null ? undefined : rawSessions.get(known);
-    if (s) {
-      s.lastAccessed = Date.now();
-      return new Response(String(s.data.user));
-    }
-    const id = newId();
-    const now = Date.now();
-    const user = "u" + id.slice(0, 4);
-    rawSessions.set(id, { created: now, lastAccessed: now, data: { user, n: 1 } });
-    return new Response(user, { headers: { "set-cookie": `JSESSIONID=${id}${COOKIE_ATTRS}` } });
-  }
-  const s = rawSessions.get(cookieId(req.headers.get("cookie")) ?? "");
-  if (s) s.lastAccessed = Date.now();
-  return new Response(s ? String(s.data.user) : "none");
-}
+// The raw baseline: bench/raw-sessions.ts's handler and Map, called in-process.
+const { handle: raw } = rawSessionApp(secure);
 
 // Requests are made ahead (Bun.serve hands the handler a ready one), a batch reused across rounds.
 const origin = `${scheme}://localhost:8080`;

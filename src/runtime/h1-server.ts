@@ -17,7 +17,7 @@ import { ClientAbortError, isClientBodyError } from "../core/body-limit.ts";
 import { parseHost } from "../core/request-target.ts";
 import { logger } from "../util/log.ts";
 import { BodyDecoder, H1Error, type H1Head, headEnd, parseHead } from "./h1-parse.ts";
-import { FETCH_FORBIDDEN_METHODS, readSoon, staticBody } from "./node-bridge.ts";
+import { FETCH_FORBIDDEN_METHODS, noBodyStatus, readSoon, staticBody } from "./node-bridge.ts";
 
 const log = logger("connector");
 
@@ -73,8 +73,6 @@ function httpDate(): string {
   }
   return dateText;
 }
-
-const noBodyStatus = (status: number) => status < 200 || status === 204 || status === 304;
 
 const enum St {
   Head,

@@ -216,7 +216,8 @@ export async function readSoon(read: Promise<ReadResult>): Promise<ReadResult | 
 }
 
 /** Status codes whose responses never carry a body, so never a Content-Length of it. */
-const noBodyStatus = (status: number) => status < 200 || status === 204 || status === 304;
+/** Statuses whose responses have no body (RFC 9110 §6.4.1): 1xx, 204, 304. */
+export const noBodyStatus = (status: number) => status < 200 || status === 204 || status === 304;
 
 /**
  * Writes a web Response to a node response. A body that is already in memory (a string, bytes,

@@ -552,13 +552,17 @@ export class SessionFileBuilder implements AttributeSink {
   }
 
   beginRecord(head: RecordHead): void {
-    const w = this.w;
-    this.recordAt = w.length;
-    w.u8(0);
-    writeRecordHead(w, head);
-    this.countAt = w.length;
-    w.u8(0);
-    this.attrCount = 0;
+    this.beginRecordOf(
+      head.id,
+      head.creationTime,
+      head.lastAccessedTime,
+      head.thisAccessedTime,
+      head.maxInactiveInterval,
+      head.isNew,
+      head.isValid,
+      head.authType,
+      head.principal,
+    );
   }
 
   /** beginRecord from the head's fields (as RecordHead has them), with no head object. */
