@@ -9,7 +9,7 @@
  *   node:https on Deno for this HTTP/1.1-only connector, node:http2 on Bun) | the same from
  *   another checkout
  *
- *   bun bench/mtls.ts [--runtime bun|deno] [--baseline DIR] [--bare] [--node-http] [--rounds 3] [--duration 5] [--connections 32]
+ *   bun bench/mtls.ts [--runtime bun|deno] [--baseline DIR] [--bare] [--node-http] [--node-tls] [--rounds 3] [--duration 5] [--connections 32]
  *
  * --runtime: what runs the server (the client is Bun either way). --baseline: another checkout of
  * bobcat (e.g. `git worktree add /tmp/before <commit>`, node_modules linked) whose node-compat
@@ -18,7 +18,8 @@
  * no bobcat code, saying hello and reading the peer certificate once per connection: what the
  * runtime's node layer costs by itself, the ceiling of node's servers. --node-http: one more row,
  * the node-compat connector with BOBCAT_NODE_HTTP=1 (node's HTTP servers instead of bobcat's
- * own HTTP/1.1 layer on node:tls): that layer's before/after in one run.
+ * own HTTP/1.1 layer on node:tls): that layer's before/after in one run. --node-tls (Bun): one more
+ * row, bobcat's HTTP/1.1 layer on node:tls instead of Bun.listen (BOBCAT_BUN_LISTEN=0).
  *
  * wrk cannot send a client certificate, so the client is Bun's fetch with `tls: { cert, key }`
  * (keep-alive, --connections request loops) in its own process, the same client for every row.
@@ -68,6 +69,7 @@ const runtime = option("--runtime", "bun");
 const baseline = option("--baseline", "");
 const bare = process.argv.includes("--bare");
 const nodeHttp = process.argv.includes("--node-http");
+const nodeTls = process.argv.includes("--node-tls");
 const Runtime = runtime === "deno" ? "Deno" : "Bun";
 
 const work = mkdtempSync(join(tmpdir(), "bobcat-mtls-"));
@@ -185,6 +187,16 @@ const rows: Row[] = [
       expect: /node-compat back-end/,
     }]
     : []),
+  // Bun: the same HTTP/1.1 layer on node:tls instead of Bun.listen (BOBCAT_BUN_LISTEN=0).
+  ...(nodeTls && runtime === "bun"
+    ? [{
+      id: "compat-node-tls",
+      label: `${Runtime} node-compat, mTLS required, BOBCAT_BUN_LISTEN=0`,
+      clientCerts: true,
+      env: { BOBCAT_BACKEND: "node-compat", BOBCAT_BUN_LISTEN: "0" },
+      expect: /node-compat back-end/,
+    }]
+    : []),
   ...(bare
     ? [{ id: "bare", label: `${Runtime} bare node server, mTLS required`, clientCerts: true, expect: /./, bare: true }]
     : []),
@@ -226,7 +238,7 @@ try {
     const { p, line } = await startServer(cmd, /listening on https/);
     for (const k of Object.keys(row.env ?? {})) if (saved[k] === undefined) delete process.env[k];
     if (!row.expect.test(line)) throw new Error(`${row.label}: unexpected back-end: ${line}`);
-    const server = /; on ((?:bobcat HTTP\/1\.1 on )?node:[\w+ :]+?);/.exec(line)?.[1];
+    const server = /; on ((?:bobcat HTTP\/1\.1 on )?(?:node:|Bun\.)[\w+ :]+?);/.exec(line)?.[1];
     if (server) row.label += ` (${server})`;
     running.push({ row, port, p });
     results.set(row.id, []);
