@@ -5,9 +5,8 @@
  *
  *   bobcat native, no client certificates | bobcat Bun native, mTLS (Bun.serve requestCert; Bun
  *   only: Deno.serve cannot ask for client certificates) | bobcat node-compat, mTLS (what a
- *   connector whose handlers need the certificate runs on; the label names its node server:
- *   node:https on Deno for this HTTP/1.1-only connector, node:http2 on Bun) | the same from
- *   another checkout
+ *   connector whose handlers need the certificate runs on; the label names its server: bobcat's
+ *   HTTP/1.1 layer on Bun.listen on Bun, on node:tls on Deno) | the same from another checkout
  *
  *   bun bench/mtls.ts [--runtime bun|deno] [--baseline DIR] [--bare] [--node-http] [--node-tls] [--rounds 3] [--duration 5] [--connections 32]
  *
@@ -267,17 +266,19 @@ try {
   console.log(
     `server on ${Runtime} ${version}; ${rounds} rounds × ${duration} s, ${connections} keep-alive fetch loops (client: Bun fetch with alice's certificate), medians\n`,
   );
-  console.log("| connector | req/s | req per server CPU-s | failed | req/s ratio | per-CPU ratio |");
-  console.log("|---|---:|---:|---:|---:|---:|");
+  console.log(
+    "| connector | req/s | req per server CPU-s | (rounds: min–max) | failed | req/s ratio | per-CPU ratio |",
+  );
+  console.log("|---|---:|---:|---:|---:|---:|---:|");
   for (const row of rows) {
     const xs = results.get(row.id)!;
     const rps = median(xs.map((x) => x.rps));
     const perCpu = median(xs.map((x) => x.perCpu));
     const failed = xs.reduce((a, x) => a + x.failed, 0);
     console.log(
-      `| ${row.label} | ${fmt(rps)} | ${fmt(perCpu)} | ${failed} | ${(rps / baseRps).toFixed(2)} | ${
-        (perCpu / baseCpu).toFixed(2)
-      } |`,
+      `| ${row.label} | ${fmt(rps)} | ${fmt(perCpu)} | ${fmt(Math.min(...xs.map((x) => x.perCpu)))}–${
+        fmt(Math.max(...xs.map((x) => x.perCpu)))
+      } | ${failed} | ${(rps / baseRps).toFixed(2)} | ${(perCpu / baseCpu).toFixed(2)} |`,
     );
   }
 } finally {
