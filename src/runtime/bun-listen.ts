@@ -176,6 +176,8 @@ export async function startBunListenH1({ config, tls, pipeline }: BackendOptions
     timeoutMs: config.connectionTimeout,
     // Held connections stay paused before their handshake; admitted ones go on with it.
     start: (g) => {
+      // A held client that left meanwhile: the gate frees its slot.
+      if (g.conn.gone) throw new Error("closed while held");
       g.conn.g = g;
       g.conn.resume();
     },

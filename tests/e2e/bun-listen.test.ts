@@ -352,7 +352,19 @@ describe("bobcat's HTTP/1.1 on Bun.listen (Bun)", () => {
       const until = Date.now() + 5000;
       while (!secured && Date.now() < until) await Bun.sleep(20);
       expect(secured).toBe(true);
+      // A held client that leaves before its turn gives its place back.
+      const third = open();
+      await Bun.sleep(300);
+      third.destroy();
+      await Bun.sleep(300);
       second.destroy();
+      const fourth = open();
+      const admitted = await new Promise<boolean>((r) => {
+        fourth.once("secureConnect", () => r(true));
+        setTimeout(() => r(false), 5000);
+      });
+      fourth.destroy();
+      expect(admitted).toBe(true);
       expect(s.output()).toContain("maxConnections (1) reached");
     } finally {
       expect(await s.stop()).toBe(0);
