@@ -5,11 +5,10 @@
  *
  *   bobcat native, no client certificates | bobcat Bun native, mTLS (Bun.serve requestCert; Bun
  *   only: Deno.serve cannot ask for client certificates) | bobcat node-compat, mTLS (what a
- *   connector whose handlers need the certificate runs on; the label names its node server:
- *   node:https on Deno for this HTTP/1.1-only connector, node:http2 on Bun) | the same from
- *   another checkout
+ *   connector whose handlers need the certificate runs on; the label names its server: bobcat's
+ *   HTTP/1.1 layer on Bun.listen on Bun, on node:tls on Deno) | the same from another checkout
  *
- *   bun bench/mtls.ts [--runtime bun|deno] [--baseline DIR] [--bare] [--node-http] [--rounds 3] [--duration 5] [--connections 32]
+ *   bun bench/mtls.ts [--runtime bun|deno] [--baseline DIR] [--bare] [--node-http] [--node-tls] [--rounds 3] [--duration 5] [--connections 32]
  *
  * --runtime: what runs the server (the client is Bun either way). --baseline: another checkout of
  * bobcat (e.g. `git worktree add /tmp/before <commit>`, node_modules linked) whose node-compat
@@ -18,7 +17,8 @@
  * no bobcat code, saying hello and reading the peer certificate once per connection: what the
  * runtime's node layer costs by itself, the ceiling of node's servers. --node-http: one more row,
  * the node-compat connector with BOBCAT_NODE_HTTP=1 (node's HTTP servers instead of bobcat's
- * own HTTP/1.1 layer on node:tls): that layer's before/after in one run.
+ * own HTTP/1.1 layer on node:tls): that layer's before/after in one run. --node-tls (Bun): one more
+ * row, bobcat's HTTP/1.1 layer on node:tls instead of Bun.listen (BOBCAT_BUN_LISTEN=0).
  *
  * wrk cannot send a client certificate, so the client is Bun's fetch with `tls: { cert, key }`
  * (keep-alive, --connections request loops) in its own process, the same client for every row.
@@ -68,6 +68,7 @@ const runtime = option("--runtime", "bun");
 const baseline = option("--baseline", "");
 const bare = process.argv.includes("--bare");
 const nodeHttp = process.argv.includes("--node-http");
+const nodeTls = process.argv.includes("--node-tls");
 const Runtime = runtime === "deno" ? "Deno" : "Bun";
 
 const work = mkdtempSync(join(tmpdir(), "bobcat-mtls-"));
@@ -185,6 +186,16 @@ const rows: Row[] = [
       expect: /node-compat back-end/,
     }]
     : []),
+  // Bun: the same HTTP/1.1 layer on node:tls instead of Bun.listen (BOBCAT_BUN_LISTEN=0).
+  ...(nodeTls && runtime === "bun"
+    ? [{
+      id: "compat-node-tls",
+      label: `${Runtime} node-compat, mTLS required, BOBCAT_BUN_LISTEN=0`,
+      clientCerts: true,
+      env: { BOBCAT_BACKEND: "node-compat", BOBCAT_BUN_LISTEN: "0" },
+      expect: /node-compat back-end/,
+    }]
+    : []),
   ...(bare
     ? [{ id: "bare", label: `${Runtime} bare node server, mTLS required`, clientCerts: true, expect: /./, bare: true }]
     : []),
@@ -226,7 +237,7 @@ try {
     const { p, line } = await startServer(cmd, /listening on https/);
     for (const k of Object.keys(row.env ?? {})) if (saved[k] === undefined) delete process.env[k];
     if (!row.expect.test(line)) throw new Error(`${row.label}: unexpected back-end: ${line}`);
-    const server = /; on ((?:bobcat HTTP\/1\.1 on )?node:[\w+ :]+?);/.exec(line)?.[1];
+    const server = /; on ((?:bobcat HTTP\/1\.1 on )?(?:node:|Bun\.)[\w+ :]+?);/.exec(line)?.[1];
     if (server) row.label += ` (${server})`;
     running.push({ row, port, p });
     results.set(row.id, []);
@@ -255,17 +266,19 @@ try {
   console.log(
     `server on ${Runtime} ${version}; ${rounds} rounds × ${duration} s, ${connections} keep-alive fetch loops (client: Bun fetch with alice's certificate), medians\n`,
   );
-  console.log("| connector | req/s | req per server CPU-s | failed | req/s ratio | per-CPU ratio |");
-  console.log("|---|---:|---:|---:|---:|---:|");
+  console.log(
+    "| connector | req/s | req per server CPU-s | (rounds: min–max) | failed | req/s ratio | per-CPU ratio |",
+  );
+  console.log("|---|---:|---:|---:|---:|---:|---:|");
   for (const row of rows) {
     const xs = results.get(row.id)!;
     const rps = median(xs.map((x) => x.rps));
     const perCpu = median(xs.map((x) => x.perCpu));
     const failed = xs.reduce((a, x) => a + x.failed, 0);
     console.log(
-      `| ${row.label} | ${fmt(rps)} | ${fmt(perCpu)} | ${failed} | ${(rps / baseRps).toFixed(2)} | ${
-        (perCpu / baseCpu).toFixed(2)
-      } |`,
+      `| ${row.label} | ${fmt(rps)} | ${fmt(perCpu)} | ${fmt(Math.min(...xs.map((x) => x.perCpu)))}–${
+        fmt(Math.max(...xs.map((x) => x.perCpu)))
+      } | ${failed} | ${(rps / baseRps).toFixed(2)} | ${(perCpu / baseCpu).toFixed(2)} |`,
     );
   }
 } finally {

@@ -34,7 +34,7 @@ export const SSL_OP = {
   NO_TICKET: 0x00004000,
 } as const;
 
-function bunTls(h: TlsHost, withName: boolean): Record<string, unknown> {
+export function bunTls(h: TlsHost, withName: boolean): Record<string, unknown> {
   const keys = h.certs.map((c) => c.keyPem);
   const certs = h.certs.map((c) => c.certPem);
   let secureOptions = SSL_OP.NO_TLSv1 | SSL_OP.NO_TLSv1_1;

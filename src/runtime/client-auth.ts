@@ -3,7 +3,6 @@
  * when SNI hosts differ, certificateVerificationDepth, CRLs and (when configured) OCSP. A
  * connection that fails is closed before any request on it is served.
  */
-import type { TLSSocket } from "node:tls";
 import type { X509Certificate } from "@peculiar/x509";
 import type { SSLHostConfig } from "../config/model.ts";
 import type { ClientTrust } from "../tls/trust.ts";
@@ -23,9 +22,15 @@ const NO_CERT = new Set([
   undefined as unknown as string,
 ]);
 
+/** What the TLS stack said of the chain (a node TLSSocket has both). */
+export interface StackVerdict {
+  authorized: boolean;
+  authorizationError?: unknown;
+}
+
 /** Returns null when the connection may go on, else the reason it is refused. */
 export async function checkClient(
-  socket: TLSSocket,
+  socket: StackVerdict,
   chain: X509Certificate[],
   policy: ClientAuthPolicy,
 ): Promise<string | null> {
@@ -60,7 +65,7 @@ export async function checkClient(
  * let it through. `optionalNoCA` and `none` never yield one, whatever the client sent.
  */
 export function verifiedChain(
-  socket: TLSSocket,
+  socket: StackVerdict,
   chain: X509Certificate[],
   mode: SSLHostConfig["certificateVerification"],
 ): X509Certificate[] {

@@ -39,6 +39,29 @@ export interface UpgradeRequest {
   headers: Record<string, string | undefined>;
 }
 
+/**
+ * What the HTTP/1.1 layer needs of a connection (already through its TLS handshake): a node
+ * socket (serveH1) or a Bun.listen socket (bun-listen.ts). Events come back through the
+ * H1Connection's data/end/closed/drained methods.
+ */
+export interface H1Transport {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** Closed or destroyed: nothing more can be written. */
+  readonly destroyed: boolean;
+  /** Queues bytes; false when they wait in a buffer (drained() follows). */
+  write(b: Uint8Array): boolean;
+  /** Writes between cork and uncork leave as one. */
+  cork(): void;
+  uncork(): void;
+  /** Closes after what is queued (and `last`) is sent. */
+  end(last?: Uint8Array): void;
+  /** Closes now. */
+  destroy(): void;
+  pause(): void;
+  resume(): void;
+}
+
 export interface H1Options {
   scheme: string;
   /** The connector pipeline (its synchronous fast path). */
@@ -55,6 +78,12 @@ export interface H1Options {
   ended: () => void;
   /** WebSocket upgrades; without it an upgrade request is an ordinary request. */
   upgrade?: (req: UpgradeRequest, socket: Socket, head: Buffer) => void;
+}
+
+/** H1Options for any transport: an upgrade gets the bytes read after the head. */
+export interface H1TransportOptions extends Omit<H1Options, "upgrade"> {
+  /** The connection is handed over (the transport delivers nothing more to the HTTP layer). */
+  upgrade?: (req: UpgradeRequest, head: Buffer) => void;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -104,12 +133,57 @@ class BodyState {
   }
 }
 
-/** Serves HTTP/1.1 on `socket` (already through its TLS handshake) until it closes. */
+/** Serves HTTP/1.1 on a node `socket` (already through its TLS handshake) until it closes. */
 export function serveH1(socket: Socket, o: H1Options): void {
-  new H1Connection(socket, o);
+  const parent = (socket as Socket & { _parent?: Socket })._parent;
+  const transport: H1Transport = {
+    // Deno's node:tls keeps the TCP peer on _parent only.
+    get remoteAddress() {
+      return socket.remoteAddress ?? parent?.remoteAddress ?? "";
+    },
+    get remotePort() {
+      return socket.remotePort ?? parent?.remotePort ?? 0;
+    },
+    get destroyed() {
+      return socket.destroyed;
+    },
+    write: (b) => socket.write(b),
+    cork: () => socket.cork(),
+    uncork: () => socket.uncork(),
+    end: (last) => (last ? socket.end(last) : socket.end()),
+    destroy: () => socket.destroy(),
+    pause: () => socket.pause(),
+    resume: () => socket.resume(),
+  };
+  const onData = (d: Buffer) => conn.data(d);
+  const onEnd = () => conn.end();
+  const onClose = () => conn.closed();
+  const onDrain = () => conn.drained();
+  const upgrade = o.upgrade;
+  const conn = new H1Connection(transport, {
+    ...o,
+    upgrade: upgrade &&
+      ((req, head) => {
+        socket.off("data", onData);
+        socket.off("end", onEnd);
+        socket.off("close", onClose);
+        socket.off("drain", onDrain);
+        upgrade(req, socket, head);
+      }),
+  });
+  socket.on("data", onData);
+  socket.on("error", () => {});
+  socket.on("end", onEnd);
+  socket.on("close", onClose);
+  socket.on("drain", onDrain);
 }
 
-class H1Connection {
+/** Serves HTTP/1.1 on `transport` until it closes; the caller passes its events to the result. */
+export function serveH1On(transport: H1Transport, o: H1TransportOptions): H1Connection {
+  return new H1Connection(transport, o);
+}
+
+export class H1Connection {
   private buf: Buffer = EMPTY;
   private state = St.Head;
   private body?: BodyState;
@@ -121,24 +195,46 @@ class H1Connection {
   private paused = false;
   /** The client sent FIN: what it sent is answered, then the connection closes. */
   private peerEnded = false;
-  private readonly onData = (d: Buffer) => {
+  /** Bytes that arrive from now on are dropped (a refused request, a lingering close). */
+  private dropping = false;
+  private lingerTimer?: ReturnType<typeof setTimeout>;
+  private drainWaiter?: () => void;
+
+  constructor(private readonly socket: H1Transport, private readonly o: H1TransportOptions) {}
+
+  /** Bytes from the client. */
+  data(d: Buffer): void {
+    if (this.dropping || this.state === St.Upgraded || this.state === St.Closed) return;
     this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
     this.pump();
-  };
+  }
 
-  constructor(private readonly socket: Socket, private readonly o: H1Options) {
-    socket.on("data", this.onData);
-    socket.on("error", () => {});
-    socket.on("end", () => {
-      // The client finished sending: answer what it sent, then close.
-      this.peerEnded = true;
-      if (this.body && !this.body.decoder.done) this.body.fail(new ClientAbortError());
-      if (this.state === St.Head) this.pump();
-    });
-    socket.on("close", () => {
-      this.state = St.Closed;
-      this.body?.fail(new ClientAbortError());
-    });
+  /** The client finished sending: answer what it sent, then close. */
+  end(): void {
+    this.peerEnded = true;
+    if (this.body && !this.body.decoder.done) this.body.fail(new ClientAbortError());
+    if (this.state === St.Head) this.pump();
+  }
+
+  /** The connection is gone. */
+  closed(): void {
+    if (this.state === St.Upgraded) return;
+    this.state = St.Closed;
+    this.body?.fail(new ClientAbortError());
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.drained();
+  }
+
+  /** What was queued is written (or the connection is gone). */
+  drained(): void {
+    const w = this.drainWaiter;
+    this.drainWaiter = undefined;
+    w?.();
+  }
+
+  /** FIN now; the connection is destroyed after LINGER_MS if the client keeps it open. */
+  private linger(): void {
+    this.lingerTimer = setTimeout(() => this.socket.destroy(), LINGER_MS);
   }
 
   private pause(): void {
@@ -168,17 +264,19 @@ class H1Connection {
     const wasBusy = this.state === St.Busy;
     this.state = St.Closed;
     this.buf = EMPTY;
-    this.socket.off("data", this.onData);
+    this.dropping = true;
     if (!this.responding) {
       this.responding = true;
       this.socket.end(
-        `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
+        Buffer.from(
+          `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
+          "latin1",
+        ),
       );
     } else this.socket.destroy();
     // The request in flight (if any) still ends through its own path and calls ended().
     void wasBusy;
-    const t = setTimeout(() => this.socket.destroy(), LINGER_MS);
-    this.socket.once("close", () => clearTimeout(t));
+    this.linger();
   }
 
   /** Consumes buffered bytes: the current body, then (when idle) the next request heads. */
@@ -267,7 +365,6 @@ class H1Connection {
     this.buf = end >= this.buf.length ? EMPTY : this.buf.subarray(end);
     if (head.websocket && this.o.upgrade && head.method === "GET" && !head.chunked && !head.contentLength) {
       this.state = St.Upgraded;
-      this.socket.off("data", this.onData);
       const rest = this.buf;
       this.buf = EMPTY;
       this.resume();
@@ -279,7 +376,6 @@ class H1Connection {
           rawHeaders: head.rawHeaders,
           headers: { "sec-websocket-key": head.wsKey },
         },
-        this.socket,
         rest,
       );
       return false;
@@ -374,10 +470,9 @@ class H1Connection {
       const headers = request.headers;
       const raw = head.rawHeaders;
       for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
-      const s = this.socket as Socket & { _parent?: Socket };
       const conn: ConnectionInfo = {
-        remoteAddr: s.remoteAddress ?? s._parent?.remoteAddress ?? "",
-        remotePort: s.remotePort ?? s._parent?.remotePort ?? 0,
+        remoteAddr: this.socket.remoteAddress,
+        remotePort: this.socket.remotePort,
         httpVersion: `HTTP/${head.version}`,
         target,
         hostHeaders,
@@ -447,15 +542,13 @@ class H1Connection {
     }
     if (this.closeAfter) {
       this.state = St.Closed;
-      this.socket.off("data", this.onData);
+      this.dropping = true;
       if (unread) {
         // Lingering close: FIN, then keep reading (and dropping) the upload for a while, so the
         // kernel does not reset the connection before the client has read the answer.
-        this.socket.on("data", () => {});
         this.resume();
         this.socket.end();
-        const t = setTimeout(() => this.socket.destroy(), LINGER_MS);
-        this.socket.once("close", () => clearTimeout(t));
+        this.linger();
       } else this.socket.end();
       return;
     }
@@ -578,15 +671,7 @@ class H1Connection {
         if (done) break;
         if (this.state === St.Closed || socket.destroyed) break;
         if (value && value.byteLength && !put(value)) {
-          await new Promise<void>((resolve) => {
-            const go = () => {
-              socket.off("drain", go);
-              socket.off("close", go);
-              resolve();
-            };
-            socket.on("drain", go);
-            socket.on("close", go);
-          });
+          await new Promise<void>((resolve) => (this.drainWaiter = resolve));
           if (socket.destroyed) break;
         }
         pending = reader.read();

@@ -38,11 +38,36 @@ export function wantsHttp2(c: ConnectorConfig): boolean {
 export function compatServer(
   c: ConnectorConfig,
   runtime: RuntimeName,
-): "node:http" | "node:https" | "node:http2" | "node:tls" {
+  tls?: ConnectorTls,
+): "node:http" | "node:https" | "node:http2" | "node:tls" | "Bun.listen" {
   if (!c.SSLEnabled) return "node:http";
   if (wantsHttp2(c)) return "node:http2";
-  if (ownH1()) return "node:tls";
+  if (ownH1()) return runtime === "bun" && tls && !bunListenBlocker(c, tls) ? "Bun.listen" : "node:tls";
   return runtime === "bun" ? "node:http2" : "node:https";
+}
+
+/**
+ * Why bobcat's HTTP/1.1 layer cannot run on Bun.listen's TLS sockets (bun-listen.ts) for this
+ * connector, or undefined when it can. Bun.listen takes one TLS context: no SNI choice (no
+ * SNICallback, no per-name contexts), no ALPN callback (ACME TLS-ALPN-01), no reason for a
+ * failed handshake beyond a certificate error (handshake debug logging), no cipher order or
+ * session lifetime, and gives no node socket to hand to the WebSocket layer. Those connectors
+ * keep node:tls; BOBCAT_BUN_LISTEN=0 keeps every connector there.
+ */
+export function bunListenBlocker(c: ConnectorConfig, tls: ConnectorTls): string | undefined {
+  const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env;
+  if (env?.BOBCAT_BUN_LISTEN === "0") return "BOBCAT_BUN_LISTEN=0";
+  if (tls.hosts.length !== 1) return "several SSLHostConfigs (chosen by SNI)";
+  const h = tls.hosts[0]!;
+  if (c.webSocketEnabled) return "WebSocket upgrades";
+  if (h.config.acme) return "ACME certificates";
+  if (h.versions.some((v) => v !== "TLSv1.2" && v !== "TLSv1.3")) return "protocols below TLSv1.2";
+  if (h.ciphers.tls13) return "a TLS 1.3 cipherSuites restriction";
+  if (h.config.honorCipherOrder) return "honorCipherOrder";
+  if (h.config.sessionTimeout !== 86400) return "a sessionTimeout other than 86400";
+  if (h.config.ocspStapling === true) return "OCSP stapling";
+  if (logger("handshake").enabled("debug")) return "handshake debug logging";
+  return undefined;
 }
 
 /**
@@ -56,9 +81,9 @@ export function ownH1(): boolean {
 }
 
 /** The start-up log's name for a node-compat connector's server. */
-export function compatServerLabel(c: ConnectorConfig, runtime: RuntimeName): string {
-  const s = compatServer(c, runtime);
-  return s === "node:tls" ? "bobcat HTTP/1.1 on node:tls" : s;
+export function compatServerLabel(c: ConnectorConfig, runtime: RuntimeName, tls?: ConnectorTls): string {
+  const s = compatServer(c, runtime, tls);
+  return s === "node:tls" || s === "Bun.listen" ? `bobcat HTTP/1.1 on ${s}` : s;
 }
 
 /** What a connector negotiates, for the start-up log and convert. */

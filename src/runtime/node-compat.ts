@@ -1,6 +1,7 @@
 /**
  * The node-compatibility back-end: `node:http` for plain connectors; for TLS connectors that
- * are HTTP/1.1 only, bobcat's own HTTP/1.1 layer (h1-server.ts) on a `node:tls` server (with
+ * are HTTP/1.1 only, bobcat's own HTTP/1.1 layer (h1-server.ts) on a `node:tls` server (on Bun,
+ * on Bun.listen's TLS sockets where they can serve the connector: bun-listen.ts) (with
  * BOBCAT_NODE_HTTP=1: `node:https` on Deno and Node, `node:http2` on Bun), else `node:http2`
  * `createSecureServer({ allowHTTP1: true })` (see compatServer: Bun's node:https loses the TLS
  * surface). It runs on Bun, Deno and Node and is the one that sees the TLS socket (SNI
@@ -36,10 +37,14 @@ import type { IncomingMessage } from "node:http";
 import type { UpgradeRequest } from "./h1-server.ts";
 import { sharesPorts } from "./worker-env.ts";
 import { DEFAULT_MAX_HEAD, serveH1 } from "./h1-server.ts";
+import { startBunListenH1 } from "./bun-listen.ts";
 
 const log = logger("connector");
 
 export async function startNodeCompat({ config, tls, pipeline }: BackendOptions): Promise<Listener> {
+  const kind = compatServer(config, RUNTIME, tls);
+  // Bun: the same HTTP/1.1 layer on Bun.listen's native TLS sockets where they can serve the connector.
+  if (kind === "Bun.listen") return startBunListenH1({ config, tls, pipeline });
   // bobcat accepts every TCP connection itself (before TLS) so that maxConnections, acceptCount
   // and connectionTimeout hold on every runtime: the node:http/http2 servers' own counters and
   // timeouts do not work on Bun's and Deno's node layers.
@@ -85,7 +90,6 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
     if (g) res.once("close", gate.busy(g));
     void serve(req, res, tls ? "https" : "http", pipeline.handleSync, config.connectionTimeout);
   };
-  const kind = compatServer(config, RUNTIME);
   let server:
     | ReturnType<typeof createTlsServer>
     | ReturnType<typeof createHttpServer>

@@ -322,14 +322,14 @@ export function planConnector(
       features.map((f) => FEATURE_TEXT[f]).join(", ") || "plain HTTP"
     })`
     : runtime === "node"
-    ? `node-compat back-end (the only one on Node) on ${compatServerLabel(c, runtime)}`
+    ? `node-compat back-end (the only one on Node) on ${compatServerLabel(c, runtime, tls)}`
     : `node-compat back-end${
       forced
         ? " (BOBCAT_BACKEND=node-compat)"
         : denoMissing
         ? `, because the native one cannot enforce maxConnections and connectionTimeout here: ${denoMissing}`
         : `, because the native one cannot do: ${needsCompat.map((f) => FEATURE_TEXT[f]).join(", ")}`
-    }; on ${compatServerLabel(c, runtime)}`;
+    }; on ${compatServerLabel(c, runtime, tls)}`;
   // Said at start-up rather than left silent: Bun.serve has no connection count at all.
   const uncounted = backend === "native" && runtime === "bun" && c.maxConnections > 0
     ? `; maxConnections ${c.maxConnections} (the default) is not enforced by Bun.serve, which cannot count connections: set maxConnections explicitly to have the node-compat back-end enforce it`

@@ -32,15 +32,20 @@ function parsedCert(fingerprint: string, raw: Uint8Array): X509Certificate {
 
 /** Leaf first, as getPeerCertificate(true) links them; empty when the client sent none. */
 export function peerChain(socket: TLSSocket): X509Certificate[] {
+  return linkedChain(socket.getPeerCertificate?.(true));
+}
+
+type LinkedCert = { raw?: Uint8Array; fingerprint256: string; issuerCertificate?: unknown };
+
+/** The certificates of a detailed peer certificate, leaf first, following issuerCertificate. */
+export function linkedChain(first: object | null | undefined): X509Certificate[] {
   const out: X509Certificate[] = [];
-  let c = socket.getPeerCertificate?.(true) as
-    | (ReturnType<TLSSocket["getPeerCertificate"]> & { issuerCertificate?: unknown })
-    | undefined;
+  let c = first as LinkedCert | undefined;
   const seen = new Set<string>();
   while (c && c.raw && !seen.has(c.fingerprint256)) {
     seen.add(c.fingerprint256);
     out.push(c.fingerprint256 ? parsedCert(c.fingerprint256, c.raw) : new x509.X509Certificate(new Uint8Array(c.raw)));
-    c = c.issuerCertificate as typeof c;
+    c = c.issuerCertificate as LinkedCert | undefined;
   }
   return out;
 }
@@ -63,6 +68,35 @@ export function sslSessionIdOf(socket: TLSSocket): string | undefined {
     // A socket closed under us has no keying material: no id.
   }
   return undefined;
+}
+
+/** What tlsInfoOf reads of a Bun.listen TLS socket (bun-listen.ts). */
+export interface BunTlsSocket {
+  getTLSVersion(): string;
+  getCipher(): { name?: string; standardName?: string } | null;
+  getServername(): string | undefined;
+  exportKeyingMaterial(length: number, label: string, context: Buffer): Buffer;
+  /** Bun's argument means "abbreviated": false links the verified chain by issuerCertificate. */
+  getPeerCertificate(abbreviated?: boolean): object | null | undefined;
+}
+
+/** tlsInfoOf for a Bun.listen socket: the same fields, from Bun's socket API. */
+export function bunTlsInfoOf(socket: BunTlsSocket): TlsInfo {
+  const cipher = socket.getCipher?.();
+  let sslSessionId: string | undefined;
+  try {
+    sslSessionId = socket.exportKeyingMaterial(32, "EXPORTER-bobcat-ssl-session-id", Buffer.alloc(0)).toString("hex");
+  } catch {
+    // A socket closed under us has no keying material: no id.
+  }
+  return {
+    protocol: socket.getTLSVersion?.() || undefined,
+    cipherSuite: cipher?.standardName ?? cipher?.name,
+    serverName: socket.getServername?.() || undefined,
+    sslSessionId,
+    peerCertificates: [],
+    unverifiedPeerCertificates: linkedChain(socket.getPeerCertificate(false)),
+  };
 }
 
 export function tlsInfoOf(socket: TLSSocket): TlsInfo {

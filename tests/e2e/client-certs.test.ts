@@ -116,13 +116,16 @@ for (const runtime of RUNTIMES) {
         const { s, port } = await start(runtime, trustPem);
         try {
           expect(s.output()).toContain("node-compat back-end");
-          // HTTP/1.1 only: bobcat's own HTTP/1.1 on node:tls (node's servers with BOBCAT_NODE_HTTP=1).
+          // HTTP/1.1 only: bobcat's own HTTP/1.1 on Bun.listen (Bun) or node:tls (node's servers
+          // with BOBCAT_NODE_HTTP=1).
           expect(s.output()).toContain(
             `on ${
               http2
                 ? "node:http2"
                 : process.env.BOBCAT_NODE_HTTP !== "1"
-                ? "bobcat HTTP/1.1 on node:tls"
+                ? `bobcat HTTP/1.1 on ${
+                  runtime === "bun" && process.env.BOBCAT_BUN_LISTEN !== "0" ? "Bun.listen" : "node:tls"
+                }`
                 : runtime === "deno"
                 ? "node:https"
                 : "node:http2"

@@ -79,7 +79,20 @@ function config(port: number, verification: "required" | "optional"): string {
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
 
-async function start(runtime: Runtime, verification: "required" | "optional", nodeHttp = false) {
+/** The TLS sockets the HTTP/1.1 layer runs on: Bun.listen's on Bun (node:tls with BOBCAT_BUN_LISTEN=0), node:tls on Deno. */
+type Layer = "Bun.listen" | "node:tls";
+const LAYERS = RUNTIMES.flatMap((runtime): Array<{ runtime: Runtime; layer: Layer }> =>
+  runtime === "bun"
+    ? [{ runtime, layer: "Bun.listen" }, { runtime, layer: "node:tls" }]
+    : [{ runtime, layer: "node:tls" }]
+);
+
+async function start(
+  runtime: Runtime,
+  verification: "required" | "optional",
+  nodeHttp = false,
+  layer: Layer = runtime === "bun" ? "Bun.listen" : "node:tls",
+) {
   const base = tempDir();
   dirs.push(base);
   const port = await freePort();
@@ -88,7 +101,10 @@ async function start(runtime: Runtime, verification: "required" | "optional", no
     base,
     files: { "app.ts": APP },
     config: config(port, verification),
-    env: nodeHttp ? { BOBCAT_NODE_HTTP: "1" } : { BOBCAT_NODE_HTTP: "" },
+    env: {
+      BOBCAT_NODE_HTTP: nodeHttp ? "1" : "",
+      BOBCAT_BUN_LISTEN: runtime === "bun" && layer === "node:tls" ? "0" : "",
+    },
   });
   return { s, port };
 }
@@ -225,14 +241,14 @@ const FAULTS: Array<[string, string, number]> = [
   ["a header section over the limit", `GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: ${"a".repeat(20000)}\r\n\r\n`, 431],
 ];
 
-for (const runtime of RUNTIMES) {
-  describe(`bobcat's HTTP/1.1 on node:tls under ${runtime} (certificateVerification: required)`, () => {
+for (const { runtime, layer } of LAYERS) {
+  describe(`bobcat's HTTP/1.1 on ${layer} under ${runtime} (certificateVerification: required)`, () => {
     let srv: { s: Running; port: number };
     afterAll(() => srv?.s.stop());
 
     test("starts on bobcat's HTTP/1.1 layer", async () => {
-      srv = await start(runtime, "required");
-      expect(srv.s.output()).toContain("on bobcat HTTP/1.1 on node:tls");
+      srv = await start(runtime, "required", false, layer);
+      expect(srv.s.output()).toContain(`on bobcat HTTP/1.1 on ${layer}`);
       const r = await exchange(srv.port, ["GET /x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"]);
       expect(statuses(r.text)).toEqual([200]);
       expect(r.text).toContain("hello GET /x");
@@ -366,7 +382,7 @@ for (const runtime of RUNTIMES) {
       const mine = await exchange(srv.port, ["GET /cert HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"]);
       const node = await start(runtime, "required", true);
       try {
-        expect(node.s.output()).not.toContain("bobcat HTTP/1.1 on node:tls");
+        expect(node.s.output()).not.toContain("bobcat HTTP/1.1 on");
         const theirs = await exchange(node.port, [
           "GET /cert HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
         ]);
@@ -390,9 +406,9 @@ for (const runtime of RUNTIMES) {
     });
   });
 
-  describe(`bobcat's HTTP/1.1 on node:tls under ${runtime} (certificateVerification: optional)`, () => {
+  describe(`bobcat's HTTP/1.1 on ${layer} under ${runtime} (certificateVerification: optional)`, () => {
     test("with and without a certificate; a fault still closes the connection", async () => {
-      const { s, port } = await start(runtime, "optional");
+      const { s, port } = await start(runtime, "optional", false, layer);
       try {
         const req = "GET /cert HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
         const peers = (t: string) => JSON.parse(t.slice(t.indexOf("\r\n\r\n") + 4)).peers as string[];

@@ -3,6 +3,7 @@ import { loadConfigText } from "../../src/config/load.ts";
 import { type Feature, planConnector, requiredFeatures } from "../../src/runtime/plan.ts";
 import type { ConnectorTls } from "../../src/runtime/tls-material.ts";
 import { BobcatError } from "../../src/util/errors.ts";
+import { bunListenBlocker, compatServer } from "../../src/runtime/listener.ts";
 
 const connector = (attrs: string) =>
   loadConfigText(
@@ -143,5 +144,52 @@ describe("back-end planning", () => {
     expect(
       planConnector(c, host({ certificateVerification: "none" }), "bun", "Bun", ["client-certificate-chain"]).backend,
     ).toBe("native");
+  });
+
+  test("node-compat HTTP/1.1 on Bun runs on Bun.listen with one SSLHostConfig it can serve whole, else node:tls", () => {
+    const base = connector("");
+    const c = { ...base, SSLEnabled: true } as typeof base;
+    const host = (name: string, config: Record<string, unknown> = {}, versions = ["TLSv1.2", "TLSv1.3"]) => ({
+      hostName: name,
+      certs: [{}],
+      versions,
+      trust: { anchors: [], caPems: ["x"], crls: [] },
+      config: {
+        certificateVerification: "optional",
+        certificateVerificationDepth: 10,
+        honorCipherOrder: false,
+        disableSessionTickets: false,
+        sessionTimeout: 86400,
+        ...config,
+      },
+      ciphers: { warnings: [] },
+    });
+    const tls = (...hosts: ReturnType<typeof host>[]) => ({ hosts, defaultHost: hosts[0] }) as unknown as ConnectorTls;
+    const on = (t: ConnectorTls, conn = c, runtime: "bun" | "deno" = "bun") =>
+      /; on ([^;]+)$/.exec(planConnector(conn, t, runtime, runtime).reason)?.[1];
+    expect(on(tls(host("_default_")))).toBe("bobcat HTTP/1.1 on Bun.listen");
+    expect(on(tls(host("_default_")), c, "deno")).toBe("bobcat HTTP/1.1 on node:tls");
+    expect(bunListenBlocker(c, tls(host("_default_")))).toBeUndefined();
+    const blocked: Array<[ConnectorTls, typeof c, string]> = [
+      [tls(host("_default_"), host("b.test")), c, "several SSLHostConfigs"],
+      [tls(host("_default_")), { ...c, webSocketEnabled: true }, "WebSocket"],
+      [tls(host("_default_", { honorCipherOrder: true })), c, "honorCipherOrder"],
+      [tls(host("_default_", { sessionTimeout: 60 })), c, "sessionTimeout"],
+      [tls(host("_default_", { acme: { challengeTypes: ["http-01"] } })), c, "ACME"],
+      [tls(host("_default_", {}, ["TLSv1.1", "TLSv1.2"])), c, "below TLSv1.2"],
+    ];
+    for (const [t, conn, why] of blocked) {
+      expect(bunListenBlocker(conn, t)).toContain(why);
+      expect(compatServer(conn, "bun", t)).toBe("node:tls");
+    }
+    // With Http2Protocol node:http2 serves it, as before.
+    expect(
+      compatServer(
+        { ...c, upgradeProtocols: [{ className: "Http2Protocol" }] } as typeof c,
+        "bun",
+        tls(host("_default_")),
+      ),
+    )
+      .toBe("node:http2");
   });
 });
