@@ -230,6 +230,9 @@ export class ContextRuntime {
       mark(`context ${this.config.path || "/"}: handler loaded`);
     }
     try {
+      // Persisted sessions are checked and indexed once the connectors listen (what needs them
+      // sooner finishes that first): a large sessions file does not hold up the start.
+      this.sessions.manager.backgroundRestore = true;
       await this.sessions.manager.start();
     } catch (e) {
       const m = this.config.manager;
