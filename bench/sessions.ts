@@ -23,11 +23,13 @@
  * of their own, run as users run them (`PATH run --config ...`; the checkout's StandardManager
  * seeds their files). `--timing` starts every bobcat with BOBCAT_TIMING=1 and prints its phases
  * (src/util/timing.ts) of the last round. `--cookie last` makes the restored cookie of --only
- * restart the last session's (the end of the sessions file) instead of the first's.
+ * restart the last session's (the end of the sessions file) instead of the first's (after the
+ * first round the cookie's session, read and so written anew, is at the end anyway); `--cookie
+ * none` makes the first request after a restart one without a session (/none: start → serving).
  *
  *   bun bench/sessions.ts [--runtime bun|deno] [--rounds 3] [--duration 5] [--connections 32]
  *                         [--sessions 100000] [--tls on|off] [--before REF] [--only restart|stop-live]
- *                         [--exe dist/bobcat[,OTHER]] [--timing] [--cookie first|last]
+ *                         [--exe dist/bobcat[,OTHER]] [--timing] [--cookie first|last|none]
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
@@ -46,8 +48,8 @@ const only = option("--only", "");
 const exes = option("--exe", "").split(",").filter((e) => e !== "").map((e) => resolve(e));
 const timing = process.argv.includes("--timing");
 const cookieOf = option("--cookie", "first");
-if (cookieOf !== "first" && cookieOf !== "last") {
-  console.error(`--cookie: "first" or "last", not "${cookieOf}"`);
+if (cookieOf !== "first" && cookieOf !== "last" && cookieOf !== "none") {
+  console.error(`--cookie: "first", "last" or "none", not "${cookieOf}"`);
   process.exit(2);
 }
 if (timing) process.env.BOBCAT_TIMING = "1";
@@ -303,7 +305,7 @@ async function stopAndRestart(kept: Record<string, string>): Promise<StopRestart
     t.p = started.p;
     t.log = started.log;
     const listeningMs = performance.now() - t1;
-    const r = await get(t, "/read", { cookie: kept[t.name]! });
+    const r = cookieOf === "none" ? await get(t, "/none") : await get(t, "/read", { cookie: kept[t.name]! });
     const body = await r.text();
     const servedMs = performance.now() - t1;
     const startCpuMs = cpuSeconds(t.p.pid!) * 1000;
