@@ -392,6 +392,7 @@ export class HostRuntime {
     try {
       await next.start();
       if (old) this.contexts = this.contexts.map((c) => (c === old ? next : c));
+      next.sessions.manager.serving();
     } catch (e) {
       this.contexts = this.contexts.filter((c) => c !== old && c !== next);
       await next.stop().catch(() => {});

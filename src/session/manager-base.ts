@@ -52,8 +52,9 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
   protected restoring: RestoreInProgress | null = null;
   /**
    * Whether start() may leave restored records to be checked and indexed after it returns, a
-   * part at a time, so that a server's connectors listen sooner (the server sets it; see
-   * StandardManager's load). Whatever needs every record before then finishes the restore first.
+   * part at a time from serving() (or whenIdle()) on, so that a server's connectors listen sooner
+   * (the server sets it; see StandardManager's load). Whatever needs every record before then
+   * finishes the restore first.
    */
   backgroundRestore = false;
   protected readonly stats = new SessionStatistics();
@@ -116,6 +117,12 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
   removeListener(listener: SessionListener): void {
     this.listeners.remove(listener);
   }
+
+  /**
+   * Called once the server serves the context (its connectors listen): a restore start() left
+   * to the background (backgroundRestore) begins its checking then, not while the server starts.
+   */
+  serving(): void {}
 
   /**
    * Starts reading what start() will read, for a start that follows right away (the server calls

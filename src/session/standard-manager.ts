@@ -43,6 +43,8 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
   private prefetched: Promise<Uint8Array> | null = null;
   /** Settles when a restore left to the background (backgroundRestore) has ended, its file deleted or kept aside. */
   private restored: Promise<void> = Promise.resolve();
+  /** Begins the checking of a restore left to the background (once: serving() or whenIdle()). */
+  private beginRestore: (() => void) | null = null;
 
   /**
    * `new StandardManager(config, context)` with the validated `<Manager>` (servers), or
@@ -109,8 +111,15 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
     });
   }
 
-  /** A restore under way in the background counts as work not done yet. */
+  override serving(): void {
+    const begin = this.beginRestore;
+    this.beginRestore = null;
+    begin?.();
+  }
+
+  /** A restore under way in the background counts as work not done yet (and begins now if it had not). */
   override whenIdle(): Promise<void> {
+    this.serving();
     return this.restored;
   }
 
@@ -196,9 +205,9 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
   }
 
   /**
-   * load's checking and indexing left to run after start() returns: RESTORE_SLICE records at a
-   * time, each part in a turn of the event loop of its own, so that the server listens and
-   * serves meanwhile. Whatever needs every record (the count, a new session's id check, the
+   * load's checking and indexing left to run after start() returns: from serving() on,
+   * RESTORE_SLICE records at a time, each part in a turn of the event loop of its own, so that
+   * the server listens first and serves meanwhile. Whatever needs every record (the count, a new session's id check, the
    * manager app, a stop) finishes the rest at once (ManagerBase's `unread`). A lookup does not:
    * it finds the first record with its id among those not checked yet by their length prefixes
    * alone, and checks that one record (SessionFileScanner.checkAhead). A record broken further
@@ -267,7 +276,7 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
     const next = () => {
       if (this.restoring === restoring && advance(RESTORE_SLICE)) setImmediate(next);
     };
-    setImmediate(next);
+    this.beginRestore = () => setImmediate(next);
   }
 
   /**
