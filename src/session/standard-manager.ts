@@ -217,7 +217,10 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
   private restoreInBackground(file: string, scanner: SessionFileScanner, unread: UnreadSessions, invalid: number[]) {
     let settle = () => {};
     this.restored = new Promise<void>((resolve) => (settle = resolve));
-    const end = (tail: Promise<void>) => void tail.then(settle, settle);
+    const end = (tail: Promise<void>) => {
+      this.beginRestore = null;
+      void tail.then(settle, settle);
+    };
     const fail = (err: unknown) => {
       this.restoring = null;
       this.unread = null;
