@@ -207,12 +207,12 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
   /**
    * load's checking and indexing left to run after start() returns: from serving() on,
    * RESTORE_SLICE records at a time, each part in a turn of the event loop of its own, so that
-   * the server listens first and serves meanwhile. Whatever needs every record (the count, a new session's id check, the
-   * manager app, a stop) finishes the rest at once (ManagerBase's `unread`). A lookup does not:
-   * it finds the first record with its id among those not checked yet by their length prefixes
-   * alone, and checks that one record (SessionFileScanner.checkAhead). A record broken further
-   * on (behind a good checksum: a writer's bug, not damage) keeps the file aside as load does;
-   * sessions read before then stay, the records not read are dropped.
+   * the server listens first and serves meanwhile. Whatever needs every record (the count, a
+   * new session's id check, the manager app, a stop) finishes the rest at once (ManagerBase's
+   * `unread`). A lookup does not: it finds the first record with its id among those not checked
+   * yet by their length prefixes alone, and checks that one record (SessionFileScanner.checkAhead).
+   * A record broken further on (behind a good checksum: a writer's bug, not damage) keeps the
+   * file aside as load does; sessions read before then stay, the records not read are dropped.
    */
   private restoreInBackground(file: string, scanner: SessionFileScanner, unread: UnreadSessions, invalid: number[]) {
     let settle = () => {};
@@ -224,11 +224,15 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
     const fail = (err: unknown) => {
       this.restoring = null;
       this.unread = null;
-      end(
-        err instanceof CorruptDataError ? this.keepAside(file, err) : Promise.resolve(this.log.error(
-          `[${this.name}] Exception loading sessions from persistent storage [${file}]: ${describeError(err)}`,
-        )),
+      if (err instanceof CorruptDataError) {
+        end(this.keepAside(file, err));
+        return;
+      }
+      // Anything else (a bug) ends the restore, as it ends the load of start().
+      this.log.error(
+        `[${this.name}] Exception loading sessions from persistent storage [${file}]: ${describeError(err)}`,
       );
+      end(Promise.resolve());
     };
     /** Checks `limit` more records; false once none is left (the restore has then ended). */
     const advance = (limit: number): boolean => {
@@ -289,8 +293,7 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
    */
   private concludeRestore(file: string, unread: UnreadSessions, invalid: number[]): Promise<void> {
     mark(`[${this.name}] sessions file checked`);
-    // A session made before the start (nothing does that but code) keeps its id; so does one a
-    // lookup read while the restore was under way (its record was the first with the id).
+    // A session made before the start (nothing does that but code) keeps its id.
     for (const id of this.sessions.keys()) {
       const slot = unread.find(id);
       if (slot < 0) continue;
