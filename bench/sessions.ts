@@ -22,11 +22,14 @@
  * `--exe PATH[,PATH...]` adds single executables (`bun build.ts` makes dist/bobcat) as bobcats
  * of their own, run as users run them (`PATH run --config ...`; the checkout's StandardManager
  * seeds their files). `--timing` starts every bobcat with BOBCAT_TIMING=1 and prints its phases
- * (src/util/timing.ts) of the last round.
+ * (src/util/timing.ts) of the last round. `--cookie last` makes the restored cookie of --only
+ * restart the last session's (the end of the sessions file) instead of the first's (after the
+ * first round the cookie's session, read and so written anew, is at the end anyway); `--cookie
+ * none` makes the first request after a restart one without a session (/none: start → serving).
  *
  *   bun bench/sessions.ts [--runtime bun|deno] [--rounds 3] [--duration 5] [--connections 32]
  *                         [--sessions 100000] [--tls on|off] [--before REF] [--only restart|stop-live]
- *                         [--exe dist/bobcat[,OTHER]] [--timing]
+ *                         [--exe dist/bobcat[,OTHER]] [--timing] [--cookie first|last|none]
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
@@ -44,6 +47,11 @@ const before = option("--before", "");
 const only = option("--only", "");
 const exes = option("--exe", "").split(",").filter((e) => e !== "").map((e) => resolve(e));
 const timing = process.argv.includes("--timing");
+const cookieOf = option("--cookie", "first");
+if (cookieOf !== "first" && cookieOf !== "last" && cookieOf !== "none") {
+  console.error(`--cookie: "first", "last" or "none", not "${cookieOf}"`);
+  process.exit(2);
+}
 if (timing) process.env.BOBCAT_TIMING = "1";
 if (only !== "" && only !== "restart" && only !== "stop-live") {
   console.error(`--only: "restart", "stop-live" or nothing, not "${only}"`);
@@ -297,7 +305,7 @@ async function stopAndRestart(kept: Record<string, string>): Promise<StopRestart
     t.p = started.p;
     t.log = started.log;
     const listeningMs = performance.now() - t1;
-    const r = await get(t, "/read", { cookie: kept[t.name]! });
+    const r = cookieOf === "none" ? await get(t, "/none") : await get(t, "/read", { cookie: kept[t.name]! });
     const body = await r.text();
     const servedMs = performance.now() - t1;
     const startCpuMs = cpuSeconds(t.p.pid!) * 1000;
@@ -340,15 +348,17 @@ const { StandardManager } = await import(root + "/src/session/standard-manager.t
 const m = new StandardManager({ name: "/", pathname: file });
 await m.start();
 let first = "";
+let last = "";
 for (let i = 0; i < Number(n); i++) {
   const s = m.createSession();
   s.setAttribute("user", "u" + s.id.slice(0, 4));
   s.setAttribute("n", 1);
   s.endAccess();
   first ||= s.id;
+  last = s.id;
 }
 await m.stop();
-console.log(first);
+console.log(${cookieOf === "last" ? "last" : "first"});
 `,
   );
   const args = [script, t.root!, t.file!, String(count)];

@@ -230,6 +230,9 @@ export class ContextRuntime {
       mark(`context ${this.config.path || "/"}: handler loaded`);
     }
     try {
+      // Persisted sessions are checked and indexed once the connectors listen (what needs them
+      // sooner finishes that first): a large sessions file does not hold up the start.
+      this.sessions.manager.backgroundRestore = true;
       await this.sessions.manager.start();
     } catch (e) {
       const m = this.config.manager;
@@ -389,6 +392,7 @@ export class HostRuntime {
     try {
       await next.start();
       if (old) this.contexts = this.contexts.map((c) => (c === old ? next : c));
+      next.sessions.manager.serving();
     } catch (e) {
       this.contexts = this.contexts.filter((c) => c !== old && c !== next);
       await next.stop().catch(() => {});

@@ -150,6 +150,8 @@ export class BobcatServer {
         log.info(`${p.c.name} listening on ${url} — ${p.plan.reason}; negotiates ${negotiates(p.c)}`);
         mark(`${p.c.name} listening`);
       }
+      // Persisted sessions left to be checked in the background are, from now on.
+      for (const engine of this.engines) for (const c of engine.contexts) c.sessions.manager.serving();
       if (this.setup.reloadConfig && AutoDeployer.wanted(this.config)) {
         this.deployer = new AutoDeployer(this.config, this.engines, this.setup.reloadConfig);
         this.deployer.start();

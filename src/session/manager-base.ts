@@ -41,8 +41,22 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
   /**
    * Sessions restored from StandardManager's file that nothing has looked up yet (kept as their
    * bytes; see fromUnread). They count, and their ids are taken, as if they were in `sessions`.
+   * While `restoring` is set, only the records checked so far are in it: `unread` finishes the
+   * restore first, so everything that reads it sees every record.
    */
-  protected unread: UnreadSessions | null = null;
+  private unreadRecords: UnreadSessions | null = null;
+  /**
+   * A restore still checking and indexing its records after start() returned (StandardManager
+   * with backgroundRestore); null when none is under way.
+   */
+  protected restoring: RestoreInProgress | null = null;
+  /**
+   * Whether start() may leave restored records to be checked and indexed after it returns, a
+   * part at a time from serving() (or whenIdle()) on, so that a server's connectors listen sooner
+   * (the server sets it; see StandardManager's load). Whatever needs every record before then
+   * finishes the restore first.
+   */
+  backgroundRestore = false;
   protected readonly stats = new SessionStatistics();
   protected readonly idGenerator = new SessionIdGenerator();
   protected readonly log = logger("session");
@@ -61,6 +75,21 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
   /** The `<Manager>` config, as the schema defines it. */
   get config(): C {
     return this.settings.config;
+  }
+
+  /** The restored records, every one of them: a restore under way is finished first. */
+  protected get unread(): UnreadSessions | null {
+    this.finishRestore();
+    return this.unreadRecords;
+  }
+
+  protected set unread(records: UnreadSessions | null) {
+    this.unreadRecords = records;
+  }
+
+  /** Finishes a restore under way (checks and indexes the rest of its records). */
+  protected finishRestore(): void {
+    if (this.restoring !== null) this.restoring.finish();
   }
 
   /** Where the subclass loads what a previous run left behind. */
@@ -88,6 +117,12 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
   removeListener(listener: SessionListener): void {
     this.listeners.remove(listener);
   }
+
+  /**
+   * Called once the server serves the context (its connectors listen): a restore start() left
+   * to the background (backgroundRestore) begins its checking then, not while the server starts.
+   */
+  serving(): void {}
 
   /**
    * Starts reading what start() will read, for a start that follows right away (the server calls
@@ -164,7 +199,7 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
   /** The live session with this id, or null; a session found timed out is expired here (lazily, as Tomcat does). */
   async findSession(id: string | null | undefined): Promise<StandardSession | null> {
     if (!id) return null;
-    const session = this.sessions.get(id) ?? (this.unread === null ? undefined : this.fromUnread(id));
+    const session = this.sessions.get(id) ?? this.fromUnread(id);
     return session && session.isValid() ? session : null;
   }
 
@@ -173,7 +208,7 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
    * Enough on its own for managers without a store (`hasStore` false).
    */
   findLoadedSession(id: string): StandardSession | null {
-    const session = this.sessions.get(id) ?? (this.unread === null ? undefined : this.fromUnread(id));
+    const session = this.sessions.get(id) ?? this.fromUnread(id);
     return session && session.isValid() ? session : null;
   }
 
@@ -208,18 +243,23 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
    * The restored session `id` as a StandardSession, taken out of `unread` into `sessions` and
    * activated, as the load did before it kept records unread: a record saved already invalid is
    * expired here, with notifications. Not checked for idleness (the caller's isValid does that).
-   * Undefined when there is no such unread record.
+   * Undefined when there is no such unread record. A restore under way need not have checked
+   * every record for it (see RestoreInProgress.find).
    */
   protected fromUnread(id: string): StandardSession | undefined {
-    const slot = this.unread!.find(id);
+    const slot = this.restoring !== null
+      ? this.restoring.find(id)
+      : this.unreadRecords === null
+      ? -1
+      : this.unreadRecords.find(id);
     return slot < 0 ? undefined : this.readUnread(slot);
   }
 
-  /** fromUnread, by the record's slot in `unread`. */
+  /** fromUnread, by the record's slot in `unread` (the records checked so far, during a restore). */
   protected readUnread(slot: number): StandardSession {
-    const unread = this.unread!;
+    const unread = this.unreadRecords!;
     const [start, end] = unread.take(slot);
-    if (unread.size === 0) this.unread = null;
+    if (unread.size === 0 && this.restoring === null) this.unreadRecords = null;
     let session: StandardSession | undefined;
     let head: RecordHead | undefined;
     unread.reader.read(start, end, {
@@ -311,7 +351,7 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
 
   /** The manager app's "expire": returns false (and logs, as Tomcat does) for an unknown id. */
   expireSession(id: string): boolean {
-    const session = this.sessions.get(id) ?? (this.unread === null ? undefined : this.fromUnread(id));
+    const session = this.sessions.get(id) ?? this.fromUnread(id);
     if (!session) {
       this.log.info(`[${this.name}] The session [${id}] was not found`);
       return false;
@@ -577,7 +617,7 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
    */
   private addNewSession(session: StandardSession): void {
     const sessions = this.sessions as unknown as MapWithGetOrInsert<string, StandardSession>;
-    if (typeof sessions.getOrInsert !== "function" || this.unread !== null) {
+    if (typeof sessions.getOrInsert !== "function" || this.restoring !== null || this.unreadRecords !== null) {
       while (this.isLoaded(session.id)) {
         this.stats.duplicates++;
         session.setIdInternal(this.idGenerator.generate());
@@ -613,6 +653,17 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
       );
     }
   }
+}
+
+/** A restore that start() left under way (see ManagerBase.restoring). */
+export interface RestoreInProgress {
+  /** Checks and indexes the rest of the records, and ends the restore (restoring is null after). */
+  finish(): void;
+  /**
+   * The slot of the unread record with this id, found among the records checked so far or
+   * looked for in the others; negative when there is none. The caller reads it at once.
+   */
+  find(id: string): number;
 }
 
 /** Map.prototype.getOrInsert (the upsert proposal: in Bun and Deno, in Deno's lib, not in TypeScript's ES2022 one). */

@@ -321,15 +321,110 @@ export interface SessionFileScan {
  * Returns the number of records.
  */
 export function scanSessionFile(bytes: Uint8Array, visit: SessionFileScan): number {
-  const r = open(bytes, KIND_MANAGER_FILE);
-  mark("sessions file: checksum");
-  const scan = recordScan(r);
-  const count = r.count(1);
-  visit.count(count);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  // Where the current record's attribute names start, for the repeated-name check.
-  const names = new Int32Array(MAX_QUICK_ATTRIBUTES);
-  for (let k = 1; k <= count; k++) {
+  const scanner = new SessionFileScanner(bytes, visit);
+  while (!scanner.step(Infinity));
+  return scanner.count;
+}
+
+/**
+ * scanSessionFile a part at a time: each step checks the next records and hands them to the
+ * visitor, so that a server can check and index a large file while it already serves.
+ */
+export class SessionFileScanner {
+  /** The number of records the file announces (−1 until the first step has read it). */
+  count = -1;
+  /** Records handed over so far. */
+  done = 0;
+  private r: ByteReader | null = null;
+  private scan: RecordScan | null = null;
+  private readonly view: DataView;
+  /** Where the current record's attribute names start, for the repeated-name check. */
+  private readonly names = new Int32Array(MAX_QUICK_ATTRIBUTES);
+
+  constructor(private readonly bytes: Uint8Array, private readonly visit: SessionFileScan) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  /** Whether every record has been checked and handed over. */
+  get finished(): boolean {
+    return this.count >= 0 && this.done === this.count && this.r === null;
+  }
+
+  /**
+   * Checks the next `limit` records (the first step also the checksum and the header) and hands
+   * them to the visitor; true once the whole file has been checked. Throws CorruptDataError.
+   */
+  step(limit: number): boolean {
+    if (this.finished) return true;
+    if (this.r === null) {
+      const r = open(this.bytes, KIND_MANAGER_FILE);
+      mark("sessions file: checksum");
+      this.r = r;
+      this.scan = recordScan(r);
+      this.count = r.count(1);
+      this.visit.count(this.count);
+    }
+    const last = Math.min(this.count, this.done + limit);
+    scanRecords(this.r, this.scan!, this.bytes, this.view, this.names, this.done + 1, last, this.visit);
+    this.done = last;
+    if (last < this.count) return false;
+    this.r.end();
+    this.r = null;
+    return true;
+  }
+
+  /**
+   * Looks among the records not handed over yet (after the first step) for the first whose id
+   * is `id` (its `str` bytes, as ByteWriter.str writes them), and checks and hands over that one
+   * record to `visit` — out of turn: the steps hand it over again when they reach it. Only the
+   * length prefixes of the records before it are read. False when no record further on has
+   * that id. Throws CorruptDataError for a broken record found.
+   */
+  checkAhead(id: Uint8Array, visit: SessionFileScan): boolean {
+    const r = this.r;
+    if (r === null) return false;
+    const bytes = this.bytes;
+    // The records end where the checksum starts.
+    const limit = bytes.length - 4;
+    const n = id.length;
+    let p = r.pos;
+    for (let k = this.done + 1; k <= this.count; k++) {
+      const prefix = p;
+      let length = 0;
+      for (let scale = 1;; scale *= 0x80) {
+        if (p >= limit) return false;
+        const x = bytes[p++]!;
+        length += (x & 0x7f) * scale;
+        if (x < 0x80) break;
+      }
+      const start = p;
+      p += length;
+      if (p > limit) return false;
+      if (n > length) continue;
+      let same = true;
+      for (let i = 0; i < n && same; i++) same = bytes[start + i] === id[i];
+      if (!same) continue;
+      const one = r.sibling("session");
+      one.reset(prefix, limit);
+      scanRecords(one, this.scan!, bytes, this.view, this.names, k, k, visit);
+      return true;
+    }
+    return false;
+  }
+}
+
+/** Records `first` to `last` (counted from 1) of a manager file, `r` at the first one's length prefix. */
+function scanRecords(
+  r: ByteReader,
+  scan: RecordScan,
+  bytes: Uint8Array,
+  view: DataView,
+  names: Int32Array,
+  first: number,
+  last: number,
+  visit: SessionFileScan,
+): void {
+  for (let k = first; k <= last; k++) {
     const length = r.count(1);
     const start = r.pos;
     r.skip(length);
@@ -416,8 +511,6 @@ export function scanSessionFile(bytes: Uint8Array, visit: SessionFileScan): numb
       scanRecord(scan, bytes, start, end, k, visit);
     }
   }
-  r.end();
-  return count;
 }
 
 /** The most attributes a record may have for scanSessionFile's quick reading. */

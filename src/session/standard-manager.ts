@@ -5,14 +5,16 @@
 import { rename, rm, stat } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
 import { tempPathFor, writeFileAtomic } from "../util/atomic-file.ts";
-import { describeError, ManagerBase } from "./manager-base.ts";
+import { setImmediate } from "node:timers";
+import { describeError, ManagerBase, type RestoreInProgress } from "./manager-base.ts";
 import {
   managerArguments,
   type ManagerContext,
   type StandardManagerConfig,
   type StandardManagerOptions,
 } from "./config.ts";
-import { scanSessionFile, SessionFileBuilder } from "./record.ts";
+import { SessionFileBuilder, type SessionFileScan, SessionFileScanner } from "./record.ts";
+import { ByteWriter } from "./wire.ts";
 import type { StandardSession } from "./session.ts";
 import { UnreadSessions } from "./unread-sessions.ts";
 import { BobcatError } from "../util/errors.ts";
@@ -28,11 +30,21 @@ export type { StandardManagerOptions };
  */
 const UNLOAD_CHUNK = 1 << 20;
 
+/**
+ * A restore in the background checks and indexes this many records per turn of the event loop
+ * (a few milliseconds), so that requests are served between the parts.
+ */
+const RESTORE_SLICE = 2048;
+
 export class StandardManager extends ManagerBase<StandardManagerConfig> {
   /** Absolute path of the persistence file, or null when persistence is off. */
   readonly persistenceFile: string | null;
   /** The persistence file's reading begun by prefetch, for load. */
   private prefetched: Promise<Uint8Array> | null = null;
+  /** Settles when a restore left to the background (backgroundRestore) has ended, its file deleted or kept aside. */
+  private restored: Promise<void> = Promise.resolve();
+  /** Begins the checking of a restore left to the background (once: serving() or whenIdle()). */
+  private beginRestore: (() => void) | null = null;
 
   /**
    * `new StandardManager(config, context)` with the validated `<Manager>` (servers), or
@@ -99,8 +111,23 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
     });
   }
 
+  override serving(): void {
+    const begin = this.beginRestore;
+    this.beginRestore = null;
+    begin?.();
+  }
+
+  /** A restore under way in the background counts as work not done yet (and begins now if it had not). */
+  override whenIdle(): Promise<void> {
+    this.serving();
+    return this.restored;
+  }
+
   protected async stopInternal(): Promise<void> {
     if (!this.persistenceFile) return;
+    // A restore still under way ends first, and its file is deleted before the new one is written.
+    this.finishRestore();
+    await this.restored;
     try {
       await this.unload(this.persistenceFile);
     } catch (err) {
@@ -142,33 +169,129 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
     }
     mark(`[${this.name}] sessions file read`);
     this.log.debug(`[${this.name}] Loading persisted sessions from [${file}]`);
-    // The whole file is checked here (checksum, every record's structure), but a record becomes a
+    // The whole file is checked (checksum, every record's structure), but a record becomes a
     // session only when something looks it up (ManagerBase.fromUnread); until then it stays as
     // its bytes, and a stop copies them back as they are. If the file turns out to be damaged,
     // nothing was told of any of it.
     const unread = new UnreadSessions(bytes);
     const atStart = this.settings.sessionLastAccessAtStart;
     const invalid: number[] = [];
+    const scanner = new SessionFileScanner(bytes, {
+      count: (n) => unread.reserve(n),
+      record: (start, end, created, lastAccessed, thisAccessed, maxInactive, valid, idHash) => {
+        const slot = unread.add(start, end, created, atStart ? lastAccessed : thisAccessed, maxInactive, idHash);
+        if (slot === -1) {
+          this.log.warn(
+            `[${this.name}] Session [${unread.idAt(start, end)}] appears twice in [${file}]; the first copy is kept`,
+          );
+        } else if (slot >= 0 && !valid) {
+          invalid.push(slot);
+        }
+      },
+    });
+    if (this.backgroundRestore) {
+      this.restoreInBackground(file, scanner, unread, invalid);
+      return;
+    }
     try {
-      scanSessionFile(bytes, {
-        count: (n) => unread.reserve(n),
-        record: (start, end, created, lastAccessed, thisAccessed, maxInactive, valid, idHash) => {
-          const slot = unread.add(start, end, created, atStart ? lastAccessed : thisAccessed, maxInactive, idHash);
-          if (slot < 0) {
-            this.log.warn(
-              `[${this.name}] Session [${unread.idAt(start, end)}] appears twice in [${file}]; the first copy is kept`,
-            );
-          } else if (!valid) {
-            invalid.push(slot);
-          }
-        },
-      });
+      scanner.step(Infinity);
     } catch (err) {
       // Anything else (a bug) ends the load as before.
       if (!(err instanceof CorruptDataError)) throw err;
       await this.keepAside(file, err);
       return;
     }
+    await this.concludeRestore(file, unread, invalid);
+  }
+
+  /**
+   * load's checking and indexing left to run after start() returns: from serving() on,
+   * RESTORE_SLICE records at a time, each part in a turn of the event loop of its own, so that
+   * the server listens first and serves meanwhile. Whatever needs every record (the count, a
+   * new session's id check, the manager app, a stop) finishes the rest at once (ManagerBase's
+   * `unread`). A lookup does not: it finds the first record with its id among those not checked
+   * yet by their length prefixes alone, and checks that one record (SessionFileScanner.checkAhead).
+   * A record broken further on (behind a good checksum: a writer's bug, not damage) keeps the
+   * file aside as load does; sessions read before then stay, the records not read are dropped.
+   */
+  private restoreInBackground(file: string, scanner: SessionFileScanner, unread: UnreadSessions, invalid: number[]) {
+    let settle = () => {};
+    this.restored = new Promise<void>((resolve) => (settle = resolve));
+    const end = (tail: Promise<void>) => {
+      this.beginRestore = null;
+      void tail.then(settle, settle);
+    };
+    const fail = (err: unknown) => {
+      this.restoring = null;
+      this.unread = null;
+      if (err instanceof CorruptDataError) {
+        end(this.keepAside(file, err));
+        return;
+      }
+      // Anything else (a bug) ends the restore, as it ends the load of start().
+      this.log.error(
+        `[${this.name}] Exception loading sessions from persistent storage [${file}]: ${describeError(err)}`,
+      );
+      end(Promise.resolve());
+    };
+    /** Checks `limit` more records; false once none is left (the restore has then ended). */
+    const advance = (limit: number): boolean => {
+      let done: boolean;
+      try {
+        done = scanner.step(limit);
+      } catch (err) {
+        fail(err);
+        return false;
+      }
+      if (!done) return true;
+      this.restoring = null;
+      end(this.concludeRestore(file, unread, invalid));
+      return false;
+    };
+    const atStart = this.settings.sessionLastAccessAtStart;
+    let found = -1;
+    const ahead: SessionFileScan = {
+      count: () => {},
+      record: (start, end, created, lastAccessed, thisAccessed, maxInactive, _valid, idHash) => {
+        // −1: a record with this id was read and has ended since; this later copy is not the first.
+        found = unread.add(start, end, created, atStart ? lastAccessed : thisAccessed, maxInactive, idHash);
+      },
+    };
+    const idBytes = new ByteWriter();
+    const restoring: RestoreInProgress = {
+      finish: () => {
+        while (advance(Infinity));
+      },
+      find: (id) => {
+        const slot = unread.find(id);
+        // The first step checks the checksum: nothing is handed out before it has.
+        if (slot >= 0 || !advance(0)) return slot >= 0 ? slot : this.unread === null ? -1 : this.unread.find(id);
+        idBytes.reset();
+        idBytes.str(id);
+        found = -1;
+        try {
+          if (!scanner.checkAhead(idBytes.written(), ahead)) return -1;
+        } catch (err) {
+          fail(err);
+          return -1;
+        }
+        return found;
+      },
+    };
+    this.unread = unread;
+    this.restoring = restoring;
+    const next = () => {
+      if (this.restoring === restoring && advance(RESTORE_SLICE)) setImmediate(next);
+    };
+    this.beginRestore = () => setImmediate(next);
+  }
+
+  /**
+   * The end of load once every record is checked: the records go to `unread` (but those of
+   * sessions made before the start), the ones saved invalid or timed out while the server was
+   * down are read and expired with notifications, and the file is deleted (the promise).
+   */
+  private concludeRestore(file: string, unread: UnreadSessions, invalid: number[]): Promise<void> {
     mark(`[${this.name}] sessions file checked`);
     // A session made before the start (nothing does that but code) keeps its id.
     for (const id of this.sessions.keys()) {
@@ -178,34 +301,30 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
       unread.take(slot);
     }
     const total = unread.size;
-    if (total > 0) {
-      this.unread = unread;
-      this.stats.recordActive(this.sessionCount);
-    }
+    this.unread = total > 0 ? unread : null;
+    if (total > 0) this.stats.recordActive(this.sessionCount);
 
     // Saved already invalid, or timed out while the server was down: read now and expired with
     // notifications, as when every session was read at load.
     let expired = 0;
     const now = this.now();
-    for (const slot of invalid) if (!this.readUnread(slot).isValid(now)) expired++;
+    for (const slot of invalid) if (unread.isUnread(slot) && !this.readUnread(slot).isValid(now)) expired++;
     if (this.unread) {
       for (const slot of this.unread.due(now)) if (!this.readUnread(slot).isValid(now)) expired++;
-    }
-    try {
-      await rm(file);
-    } catch (err) {
-      this.log.warn(
-        `[${this.name}] Unable to delete [${file}] after reading the persisted sessions. ` +
-          `The continued presence of this file may cause future attempts to persist sessions to fail: ${
-            describeError(err)
-          }`,
-      );
     }
     mark(`[${this.name}] sessions restored`);
     this.log.info(
       `[${this.name}] Restored ${total - expired} session(s) from [${file}]` +
         (expired ? `; ${expired} had expired while stopped` : ""),
     );
+    return rm(file).catch((err) => {
+      this.log.warn(
+        `[${this.name}] Unable to delete [${file}] after reading the persisted sessions. ` +
+          `The continued presence of this file may cause future attempts to persist sessions to fail: ${
+            describeError(err)
+          }`,
+      );
+    });
   }
 
   private async keepAside(file: string, cause: unknown): Promise<void> {

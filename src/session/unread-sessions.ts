@@ -17,7 +17,9 @@ export class UnreadSessions {
   private readonly ids: ByteReader;
   private live = 0;
   private slotCount = 0;
-  /** Per slot: the record's bytes [start, end) in `bytes` (start −1 once read or dropped), */
+  /**
+   * Per slot: the record's bytes [start, end) in `bytes` (once read or dropped, start is stored
+   * as −start − 1: negative, and the id can still be compared with later records), */
   private starts = new Float64Array(0);
   private ends = new Float64Array(0);
   /** its creation time, the time its idle time counts from, and maxInactiveInterval. */
@@ -55,13 +57,19 @@ export class UnreadSessions {
   /**
    * Adds the record at [start, end) (its id is the str at `start`, `idHash` its strHash, as
    * scanSessionFile gives it); returns its slot, or −1 (nothing added) when a record with the
-   * same id is here already.
+   * same id is here already, or −2 when this very record is (added out of turn, by a lookup
+   * during a restore in the background).
    */
   add(start: number, end: number, created: number, idleSince: number, maxInactive: number, idHash: number): number {
     const table = this.table;
     let i = idHash & this.mask;
     for (let e = table[i]!; e !== 0; e = table[i]!) {
-      if (this.starts[e - 1]! >= 0 && this.sameBytes(e - 1, this.bytes, start, this.idEnd(start))) return -1;
+      // A record taken already counts too: a restore in the background may read records before
+      // the rest are added, and the first copy of an id is the one kept.
+      if (this.sameBytes(e - 1, this.bytes, start, this.idEnd(start))) {
+        const at = this.starts[e - 1]!;
+        return (at < 0 ? -at - 1 : at) === start ? -2 : -1;
+      }
       i = (i + 1) & this.mask;
     }
     const slot = this.slotCount++;
@@ -95,6 +103,7 @@ export class UnreadSessions {
   private sameBytes(slot: number, src: Uint8Array, from: number, to: number): boolean {
     const b = this.bytes;
     let at = this.starts[slot]!;
+    if (at < 0) at = -at - 1;
     if (at + (to - from) > this.ends[slot]!) return false;
     for (let i = from; i < to; i++, at++) if (b[at] !== src[i]) return false;
     return true;
@@ -148,6 +157,11 @@ export class UnreadSessions {
     return -1;
   }
 
+  /** Whether the record of `slot` is still unread (not taken). */
+  isUnread(slot: number): boolean {
+    return this.starts[slot]! >= 0;
+  }
+
   has(id: string): boolean {
     return this.find(id) >= 0;
   }
@@ -155,7 +169,7 @@ export class UnreadSessions {
   /** Takes the record of `slot` out: its bytes as [start, end). */
   take(slot: number): [number, number] {
     const range: [number, number] = [this.starts[slot]!, this.ends[slot]!];
-    this.starts[slot] = -1;
+    this.starts[slot] = -range[0] - 1;
     this.live--;
     return range;
   }
