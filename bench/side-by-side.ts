@@ -24,7 +24,9 @@
  *    single executable (dist/bobcat from `bun build.ts`, dist/bobcat-deno from `bun build.ts
  *    --deno`) when it is there or --exe names it.
  * Load: wrk -t1 -c32 (TLS 1.3 with OpenSSL), requests per server CPU-second from /proc beside
- * req/s. wrk cannot present a client certificate, so the mtls row uses bench/tls-load.ts (32
+ * req/s; each row after its own warm-up (wrk -c8, --warmup seconds), run right before the row's
+ * first round, so that round 1's hello, body and cookie rows run before any new-session load (a
+ * server holding tens of thousands of sessions spends more CPU per request on every path). wrk cannot present a client certificate, so the mtls row uses bench/tls-load.ts (32
  * keep-alive TLS 1.3 connections, as wrk) against each server with and without one.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -605,7 +607,12 @@ async function measure(runtime: string): Promise<Results> {
       `${t.tls ? "https" : "http"}://127.0.0.1:${t.tls ? s.ports.https : s.ports.http}${t.path}`;
     const args = (s: Server, t: (typeof THROUGHPUT)[number]) =>
       t.row === "cookie" ? ["-H", `Cookie: ${cookies.get(s.side)}`] : [];
-    for (const t of rows) {
+    // Each row is warmed up right before its first round, not all rows before the first: the
+    // new-session warm-up leaves tens of thousands of sessions in every server (as many as each
+    // made in the time), which the hello and cookie rows of round 1 would otherwise be measured
+    // with. From round 2 on every row runs after the last round's new sessions, as in a server
+    // that keeps its sessions.
+    const warm = (t: (typeof THROUGHPUT)[number]) => {
       for (const s of servers) {
         progress(`${runtime}: warm-up ${t.row} ${s.side}`);
         // The JVM needs longer to compile its hot paths.
@@ -615,9 +622,10 @@ async function measure(runtime: string): Promise<Results> {
           args: args(s, t),
         });
       }
-    }
+    };
     for (let i = 0; i < rounds; i++) {
       for (const t of rows) {
+        if (i === 0) warm(t);
         for (const s of rotate(servers, i)) {
           progress(`${runtime}: ${t.row} ${s.side} (round ${i + 1}/${rounds})`);
           const m = res.tput.get(t.row) ?? res.tput.set(t.row, new Map()).get(t.row)!;

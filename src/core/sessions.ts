@@ -373,17 +373,49 @@ function notStored(err: unknown, res: Response): Response {
   );
 }
 
-/** Values of every cookie called `name` in a Cookie header, in order. */
+/**
+ * Values of every cookie called `name` in a Cookie header, in order: each `;`-separated part
+ * whose text before the first `=`, trimmed, is `name`; the value trimmed, without surrounding
+ * double quotes, and left out when empty. Read in place (no split, no slice per part): it runs
+ * on every request that asks for its session.
+ */
 export function cookieValues(header: string | null, name: string): string[] {
   if (!header || !header.includes(name)) return [];
   const out: string[] = [];
-  for (const part of header.split(";")) {
-    const eq = part.indexOf("=");
-    if (eq < 0) continue;
-    if (part.slice(0, eq).trim() !== name) continue;
-    let v = part.slice(eq + 1).trim();
-    if (v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1);
-    if (v) out.push(v);
+  const plainName = name.length > 0 && name.trim() === name;
+  const n = header.length;
+  for (let start = 0; start <= n;) {
+    let end = header.indexOf(";", start);
+    if (end < 0) end = n;
+    const eq = header.indexOf("=", start);
+    if (eq >= 0 && eq < end && namedAt(header, start, eq, name, plainName)) {
+      let v = header.slice(eq + 1, end).trim();
+      if (v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1);
+      if (v) out.push(v);
+    }
+    start = end + 1;
   }
   return out;
+}
+
+/**
+ * `header.slice(start, eq).trim() === name`, mostly without making the slice: when `name` has no
+ * whitespace of its own, the usual parts (`name=`, `; name=`, another cookie) are decided from
+ * the characters in place; anything with other whitespace is left to trim().
+ */
+function namedAt(header: string, start: number, eq: number, name: string, plainName: boolean): boolean {
+  if (plainName) {
+    const at = eq - name.length;
+    if (at < start) return false;
+    if (header.startsWith(name, at)) {
+      let i = start;
+      while (i < at && header.charCodeAt(i) === 32) i++;
+      if (i === at) return true;
+    } else {
+      // The text before `=` ends in a character trim() keeps, and not in `name`: another cookie.
+      const c = header.charCodeAt(eq - 1);
+      if (c > 32 && c !== 0xa0 && c < 0x1680) return false;
+    }
+  }
+  return header.slice(start, eq).trim() === name;
 }
