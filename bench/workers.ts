@@ -7,7 +7,11 @@
  * ratios. Goal: per CPU-second >= 0.9 (a second worker costs next to nothing per request); total
  * req/s grows with the cores left free (on a 2-core machine wrk takes one of them).
  *
- *   bun bench/workers.ts [--rounds 3] [--duration 8] [--connections 32] [--runtime bun|deno] [--tls]
+ * The control, in the same rounds: 1 and 2 raw `Bun.serve`/`Deno.serve` processes sharing the
+ * port with reusePort (bench/raw-reuse-port.ts) — what a second process on the port costs per
+ * request on this machine and runtime with no bobcat code at all. `--no-raw` leaves it out.
+ *
+ *   bun bench/workers.ts [--rounds 3] [--duration 8] [--connections 32] [--runtime bun|deno] [--tls] [--no-raw]
  */
 import { type ChildProcess, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -20,6 +24,7 @@ const duration = Number(option("--duration", "8"));
 const connections = Number(option("--connections", "32"));
 const runtime = option("--runtime", "bun");
 const tls = process.argv.includes("--tls");
+const withRaw = !process.argv.includes("--no-raw");
 const pki = join(ROOT, "tests/fixtures/pki");
 
 if (spawnSync("wrk", ["--version"]).error) {
@@ -88,19 +93,34 @@ ${
   return { p, url: `${tls ? "https" : "http"}://127.0.0.1:${port}/` };
 }
 
-const one = await bobcat(1);
-const two = await bobcat(2).catch((e) => {
-  one.p.kill("SIGTERM");
-  rmSync(work, { recursive: true, force: true });
-  throw e;
-});
-const rows: Record<string, { rps: number[]; perCpu: number[]; primary: number[]; sleeps: number[] }> = {
-  "1 worker": { rps: [], perCpu: [], primary: [], sleeps: [] },
-  "2 workers": { rps: [], perCpu: [], primary: [], sleeps: [] },
+async function raw(processes: number): Promise<{ p: ChildProcess; url: string }> {
+  const port = await freePort();
+  const script = join(ROOT, "bench/raw-reuse-port.ts");
+  const certs = tls ? [`${pki}/localhost-rsa.pem`, `${pki}/localhost-rsa-key.pem`] : [];
+  const cmd = runtime === "deno"
+    ? [bin("deno"), "run", "-A", "--quiet", "--unstable-net", script, String(port), String(processes), ...certs]
+    : [bin("bun"), script, String(port), String(processes), ...certs];
+  const { p } = await startServer(cmd, /all \d+ ready/);
+  return { p, url: `${tls ? "https" : "http"}://127.0.0.1:${port}/` };
+}
+
+const servers: Array<[string, { p: ChildProcess; url: string }]> = [];
+const stopAll = () => {
+  for (const [, s] of servers) s.p.kill("SIGTERM");
 };
 try {
+  servers.push(["1 worker", await bobcat(1)], ["2 workers", await bobcat(2)]);
+  if (withRaw) servers.push(["raw, 1 process", await raw(1)], ["raw, 2 processes", await raw(2)]);
+} catch (e) {
+  stopAll();
+  rmSync(work, { recursive: true, force: true });
+  throw e;
+}
+const rows: Record<string, { rps: number[]; perCpu: number[]; primary: number[]; sleeps: number[] }> = {};
+for (const [name] of servers) rows[name] = { rps: [], perCpu: [], primary: [], sleeps: [] };
+try {
   for (let r = 0; r < rounds; r++) {
-    for (const [name, s] of [["1 worker", one], ["2 workers", two]] as const) {
+    for (const [name, s] of servers) {
       const m = wrk(s.url, s.p.pid!);
       rows[name]!.rps.push(m.rps);
       rows[name]!.perCpu.push(m.perCpu);
@@ -108,14 +128,15 @@ try {
       rows[name]!.sleeps.push(m.sleeps);
       console.error(
         `round ${r + 1} ${name}: ${m.rps.toFixed(0)} req/s, ${m.perCpu.toFixed(0)} req per CPU-s${
-          name === "2 workers" ? `, primary ${(m.primary * 100).toFixed(1)}% of the CPU` : ""
+          name === "2 workers" || name === "raw, 2 processes"
+            ? `, primary ${(m.primary * 100).toFixed(1)}% of the CPU`
+            : ""
         }`,
       );
     }
   }
 } finally {
-  one.p.kill("SIGTERM");
-  two.p.kill("SIGTERM");
+  stopAll();
   await new Promise((r) => setTimeout(r, 1500));
   rmSync(work, { recursive: true, force: true });
 }
@@ -134,11 +155,29 @@ console.log(`| workers: 2 | ${b.rps.toFixed(0)} | ${b.perCpu.toFixed(0)} |`);
 console.log(
   `| 2 / 1 | ${(b.rps / a.rps).toFixed(2)}× | ${(b.perCpu / a.perCpu).toFixed(2)}× (goal ≥ 0.9) |`,
 );
+if (withRaw) {
+  const c = med("raw, 1 process");
+  const d = med("raw, 2 processes");
+  console.log(`| raw ${runtime}, 1 process | ${c.rps.toFixed(0)} | ${c.perCpu.toFixed(0)} |`);
+  console.log(`| raw ${runtime}, 2 processes on the port | ${d.rps.toFixed(0)} | ${d.perCpu.toFixed(0)} |`);
+  console.log(`| raw 2 / 1 | ${(d.rps / c.rps).toFixed(2)}× | ${(d.perCpu / c.perCpu).toFixed(2)}× |`);
+  console.log(
+    `| bobcat's 2 / 1 against raw's | ${((b.rps / a.rps) / (d.rps / c.rps)).toFixed(2)}× | ${
+      ((b.perCpu / a.perCpu) / (d.perCpu / c.perCpu)).toFixed(2)
+    }× |`,
+  );
+}
 console.log(`\nthe primary's share of the 2-worker CPU: ${(median(rows["2 workers"]!.primary) * 100).toFixed(1)}%`);
 // Where the rest goes: a worker with half the load empties its queue more often, goes to sleep in
 // the poll and pays for the wake-up (system time, cold caches).
 console.log(
   `sleeps (voluntary context switches) per request: 1 worker ${
     median(rows["1 worker"]!.sleeps).toFixed(3)
-  }, 2 workers ${median(rows["2 workers"]!.sleeps).toFixed(3)}`,
+  }, 2 workers ${median(rows["2 workers"]!.sleeps).toFixed(3)}${
+    withRaw
+      ? `; raw 1 process ${median(rows["raw, 1 process"]!.sleeps).toFixed(3)}, 2 processes ${
+        median(rows["raw, 2 processes"]!.sleeps).toFixed(3)
+      }`
+      : ""
+  }`,
 );
