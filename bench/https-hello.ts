@@ -245,11 +245,12 @@ for (const [name, rs] of Object.entries(results)) {
 const [a, ...others] = Object.entries(summary);
 if (together) {
   // Within a round the servers shared the machine alike: the ratio of each round, then their median.
-  const first = results[a![0]]!;
-  for (const [name] of others) {
-    const ratios = results[name]!.map((r, i) => r.perCpu / first[i]!.perCpu);
+  // Against raw, and every further bobcat (--before, --exe …) against this checkout's.
+  const pairs = [...others.map(([name]) => [name, a![0]]), ...others.slice(1).map(([name]) => [name, others[0]![0]])];
+  for (const [name, base] of pairs) {
+    const ratios = results[name!]!.map((r, i) => r.perCpu / results[base!]![i]!.perCpu);
     console.log(
-      `per-round ratio ${name} / ${a![0]} by req per CPU-s: median ${median(ratios).toFixed(3)} (${
+      `per-round ratio ${name} / ${base} by req per CPU-s: median ${median(ratios).toFixed(3)} (${
         ratios.map((x) => x.toFixed(2)).join(" / ")
       })`,
     );
