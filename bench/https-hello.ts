@@ -10,6 +10,7 @@
  *
  *   bun bench/https-hello.ts [--rounds 3] [--duration 8] [--connections 32] [--runtime bun|deno] [--body BYTES]
  *                            [--plain] [--without-fast-path] [--before REF] [--exe dist/bobcat[,OTHER...]] [--smol]
+ *                            [--together]
  *
  * The raw servers' handlers take the request (`(req) => ...`): Deno.serve skips building the
  * Request for a handler declared without parameters, which bobcat's cannot be.
@@ -23,6 +24,11 @@
  *
  * --without-fast-path adds a third server: bobcat with BOBCAT_SYNC_FAST_PATH=0, i.e. without
  * the Bun back-end's synchronous fast path (src/runtime/bun.ts), to show what that branch buys.
+ *
+ * --together loads every server at the same time in each round (one wrk each) and adds the median
+ * of the per-round ratios: steadier than medians of rounds taken one server after another when
+ * other work on the machine comes and goes (the servers then share the cores with each other too,
+ * so req/s are lower than alone).
  *
  * --body 16384 shows what a response of a few KB costs: on Deno, without TCP_NODELAY, each one
  * would wait ~40 ms for a delayed ACK (see src/runtime/deno-nodelay.ts).
@@ -45,6 +51,7 @@ const withoutFastPath = process.argv.includes("--without-fast-path");
 const before = opt("--before", "");
 const exes = opt("--exe", "").split(",").filter(Boolean).map((e) => resolve(e));
 const smol = process.argv.includes("--smol");
+const together = process.argv.includes("--together");
 const scheme = plain ? "http" : "https";
 const pki = join(root, "tests/fixtures/pki");
 const cert = join(pki, "localhost-rsa.pem");
@@ -61,11 +68,33 @@ function wrk(url: string, pid: number) {
   spawnSync("wrk", ["-t1", "-c8", "-d2s", url]); // warm-up
   const c0 = cpuSeconds(pid);
   const r = spawnSync("wrk", ["-t1", `-c${connections}`, `-d${duration}s`, "--latency", url], { encoding: "utf8" });
-  const cpu = cpuSeconds(pid) - c0;
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? 0);
-  const total = Number(/(\d+) requests in/.exec(r.stdout)?.[1] ?? 0);
-  const p99 = /99%\s+(\S+)/.exec(r.stdout)?.[1] ?? "?";
+  return sample(r.stdout, cpuSeconds(pid) - c0);
+}
+
+function sample(out: string, cpu: number) {
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+  const total = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  const p99 = /99%\s+(\S+)/.exec(out)?.[1] ?? "?";
   return { rps, perCpu: cpu > 0 ? total / cpu : 0, p99 };
+}
+
+/**
+ * --together: every server loaded at the same time, one wrk each, so that all of them meet the
+ * same competition for the cores in a round (on a shared machine the load of other work moves
+ * requests per CPU-second by ±40% from one round to the next; within a round it moves them alike).
+ */
+async function wrkTogether(targets: Array<{ url: string; pid: number }>) {
+  for (const t of targets) spawnSync("wrk", ["-t1", "-c8", "-d2s", t.url]); // warm-up
+  const c0 = targets.map((t) => cpuSeconds(t.pid));
+  const outs = await Promise.all(targets.map((t) =>
+    new Promise<string>((resolve) => {
+      let out = "";
+      const w = spawn("wrk", ["-t1", `-c${connections}`, `-d${duration}s`, "--latency", t.url]);
+      w.stdout.on("data", (d) => (out += d));
+      w.on("close", () => resolve(out));
+    })
+  ));
+  return targets.map((t, i) => sample(outs[i]!, cpuSeconds(t.pid) - c0[i]!));
 }
 
 const work = mkdtempSync(join(tmpdir(), "bobcat-bench-"));
@@ -184,6 +213,11 @@ const results: Record<string, ReturnType<typeof wrk>[]> = {};
 for (const s of servers) results[s.name] = [];
 try {
   for (let i = 0; i < rounds; i++) {
+    if (together) {
+      const got = await wrkTogether(servers.map((s) => ({ url: `${scheme}://127.0.0.1:${s.port}/`, pid: s.p.pid! })));
+      servers.forEach((s, j) => results[s.name]!.push(got[j]!));
+      continue;
+    }
     for (const s of servers) results[s.name]!.push(wrk(`${scheme}://127.0.0.1:${s.port}/`, s.p.pid!));
   }
 } finally {
@@ -209,6 +243,19 @@ for (const [name, rs] of Object.entries(results)) {
   );
 }
 const [a, ...others] = Object.entries(summary);
+if (together) {
+  // Within a round the servers shared the machine alike: the ratio of each round, then their median.
+  // Against raw, and every further bobcat (--before, --exe …) against this checkout's.
+  const pairs = [...others.map(([name]) => [name, a![0]]), ...others.slice(1).map(([name]) => [name, others[0]![0]])];
+  for (const [name, base] of pairs) {
+    const ratios = results[name!]!.map((r, i) => r.perCpu / results[base!]![i]!.perCpu);
+    console.log(
+      `per-round ratio ${name} / ${base} by req per CPU-s: median ${median(ratios).toFixed(3)} (${
+        ratios.map((x) => x.toFixed(2)).join(" / ")
+      })`,
+    );
+  }
+}
 for (const [name, b] of others) {
   console.log(
     `ratio ${name} / ${rawName}: ${(b.rps / a![1].rps).toFixed(3)} by req/s, ${

@@ -9,7 +9,8 @@ import { connect as netConnect, createServer } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { join } from "node:path";
 
-export const ROOT = join(import.meta.dir, "..");
+// (import.meta.dirname: the same under Deno, which runs bench/session-path.ts too.)
+export const ROOT = join(import.meta.dir ?? import.meta.dirname, "..");
 export const bin = (name: string) => join(ROOT, "node_modules/.bin", name);
 
 /** `--name value` from the command line, or the default. */

@@ -18,7 +18,7 @@ const duration = Number(option("--duration", "5"));
 const runtime = option("--runtime", "bun");
 const plain = process.argv.includes("--plain");
 const pki = join(ROOT, "tests/fixtures/pki");
-const variants = ["nothing", "url+host", "url+host+connection+method+now"];
+const variants = option("--variants", "nothing,url+host,url+host+connection+method+now").split(",");
 
 const script = join(ROOT, `bench/.raw-reads-${process.pid}.ts`);
 writeFileSync(
@@ -27,9 +27,18 @@ writeFileSync(
 const [port, variant, cert, key] = ${runtime === "deno" ? "Deno.args" : "process.argv.slice(2)"};
 const v = variant.split("+");
 const tls = cert ? { cert: readFileSync(cert, "utf8"), key: readFileSync(key, "utf8") } : {};
-const handler = (req: Request) => {
+// Deno: the runtime's own request behind a served Request (what src/runtime/deno-request.ts reads).
+let inner: symbol | undefined;
+const innerHeader = (req: Request, name: string): string | null => {
+  inner ??= Object.getOwnPropertySymbols(req).find((s) => s.description === "request");
+  return (req as unknown as Record<symbol, { header(n: string): string | null }>)[inner!]!.header(name);
+};
+const ended = () => {};
+const handler = (req: Request, info?: { completed?: Promise<void> }) => {
   if (v.includes("url") && req.url.length === 0) throw new Error();
   if (v.includes("host") && req.headers.get("host") === "") throw new Error();
+  if (v.includes("innerhost") && innerHeader(req, "host") === "") throw new Error();
+  if (v.includes("completed")) info!.completed!.then(ended, ended);
   if (v.includes("connection") && req.headers.get("connection") === "-") throw new Error();
   if (v.includes("method") && req.method === "TRACE") throw new Error();
   if (v.includes("now") && performance.now() > performance.now()) throw new Error();

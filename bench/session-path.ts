@@ -77,6 +77,7 @@ const batch = (path: string, headers: Record<string, string> = {}) =>
 
 /** An engine of the checkout at `dir` (its src/), built as a server builds it: with the request metrics /metrics reads. */
 async function engineOf(dir: string) {
+  await import(join(dir, "config/yaml-reader.ts")); // (the CLI loads it; so must a script under Deno)
   const { loadConfigText } = await import(join(dir, "config/load.ts"));
   const { Engine } = await import(join(dir, "core/engine.ts"));
   const { SERVER_PLATFORM } = await import(join(dir, "runtime/server-platform.ts"));

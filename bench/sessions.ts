@@ -27,9 +27,13 @@
  * first round the cookie's session, read and so written anew, is at the end anyway); `--cookie
  * none` makes the first request after a restart one without a session (/none: start → serving).
  *
+ * `--only throughput` runs step 1 alone; `--together` loads every target at the same time in each
+ * round of step 1 (one wrk each) and adds the median of the per-round ratios, steadier when other
+ * work on the machine comes and goes.
+ *
  *   bun bench/sessions.ts [--runtime bun|deno] [--rounds 3] [--duration 5] [--connections 32]
- *                         [--sessions 100000] [--tls on|off] [--before REF] [--only restart|stop-live]
- *                         [--exe dist/bobcat[,OTHER]] [--timing] [--cookie first|last|none]
+ *                         [--sessions 100000] [--tls on|off] [--before REF] [--only restart|stop-live|throughput]
+ *                         [--together] [--exe dist/bobcat[,OTHER]] [--timing] [--cookie first|last|none]
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
@@ -52,9 +56,10 @@ if (cookieOf !== "first" && cookieOf !== "last" && cookieOf !== "none") {
   console.error(`--cookie: "first", "last" or "none", not "${cookieOf}"`);
   process.exit(2);
 }
+const together = process.argv.includes("--together");
 if (timing) process.env.BOBCAT_TIMING = "1";
-if (only !== "" && only !== "restart" && only !== "stop-live") {
-  console.error(`--only: "restart", "stop-live" or nothing, not "${only}"`);
+if (only !== "" && only !== "restart" && only !== "stop-live" && only !== "throughput") {
+  console.error(`--only: "restart", "stop-live", "throughput" or nothing, not "${only}"`);
   process.exit(2);
 }
 const pki = join(ROOT, "tests/fixtures/pki");
@@ -208,12 +213,30 @@ function wrk(t: Target, path: string, extra: string[] = []) {
   spawnSync("wrk", ["-t1", "-c8", "-d1s", ...extra, target]); // warm-up
   const c0 = cpuSeconds(t.p!.pid!);
   const r = spawnSync("wrk", ["-t1", `-c${connections}`, `-d${duration}s`, ...extra, target], { encoding: "utf8" });
-  const cpu = cpuSeconds(t.p!.pid!) - c0;
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? 0);
-  const total = Number(/(\d+) requests in/.exec(r.stdout)?.[1] ?? 0);
-  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(r.stdout)?.[1];
+  return wrkSample(t, path, r.stdout, cpuSeconds(t.p!.pid!) - c0);
+}
+
+function wrkSample(t: Target, path: string, out: string, cpu: number) {
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+  const total = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
   if (errors) console.error(`${t.name} ${path}: ${errors} non-2xx responses`);
   return { rps, perCpu: cpu > 0 ? total / cpu : 0 };
+}
+
+/** --together: every target loaded at the same time (one wrk each), so they meet the same machine load in a round. */
+async function wrkTogether(ts: Target[], path: string, extra: (t: Target) => string[]) {
+  for (const t of ts) spawnSync("wrk", ["-t1", "-c8", "-d1s", ...extra(t), url(t, path)]); // warm-up
+  const c0 = ts.map((t) => cpuSeconds(t.p!.pid!));
+  const outs = await Promise.all(ts.map((t) =>
+    new Promise<string>((resolve) => {
+      let out = "";
+      const w = spawn("wrk", ["-t1", `-c${connections}`, `-d${duration}s`, ...extra(t), url(t, path)]);
+      w.stdout!.on("data", (d) => (out += d));
+      w.on("close", () => resolve(out));
+    })
+  ));
+  return ts.map((t, i) => wrkSample(t, path, outs[i]!, cpuSeconds(t.p!.pid!) - c0[i]!));
 }
 
 /**
@@ -477,11 +500,14 @@ try {
   for (const [label, path, extra] of scenarios) {
     const byTarget = new Map<string, Array<{ rps: number; perCpu: number }>>();
     results.set(label, byTarget);
+    for (const t of targets) byTarget.set(t.name, []);
     for (let i = 0; i < rounds; i++) {
-      for (const t of targets) {
-        if (!byTarget.has(t.name)) byTarget.set(t.name, []);
-        byTarget.get(t.name)!.push(wrk(t, path, extra(t)));
+      if (together) {
+        const got = await wrkTogether(targets, path, extra);
+        targets.forEach((t, j) => byTarget.get(t.name)!.push(got[j]!));
+        continue;
       }
+      for (const t of targets) byTarget.get(t.name)!.push(wrk(t, path, extra(t)));
     }
   }
   for (const t of targets) t.p!.kill("SIGKILL");
@@ -508,6 +534,26 @@ try {
         m.slice(1).map((x) => `${ratio(x.rps, m[0]!.rps)}, ${ratio(x.perCpu, m[0]!.perCpu)}`).join(" | ")
       } |`,
     );
+  }
+
+  if (together) {
+    // Within a round the targets shared the machine alike: each round's ratio, then their median.
+    const pairs = [...names.slice(1).map((n) => [n, names[0]!]), ...names.slice(2).map((n) => [n, names[1]!])];
+    for (const [label, byTarget] of results) {
+      for (const [n, base] of pairs) {
+        const rs = byTarget.get(n!)!.map((r, i) => r.perCpu / byTarget.get(base!)![i]!.perCpu);
+        console.log(
+          `${label}: per-round ratio ${n} / ${base} by req per CPU-s: median ${median(rs).toFixed(3)} (${
+            rs.map((x) => x.toFixed(2)).join(" / ")
+          })`,
+        );
+      }
+    }
+  }
+  if (only === "throughput") {
+    stopAll();
+    rmSync(work, { recursive: true, force: true });
+    process.exit(0);
   }
 
   // ---- 2. N sessions: creation rate and RSS -----------------------------------------------

@@ -35,6 +35,7 @@ import { bindRequest, ContextWebSockets } from "./websocket.ts";
 import { decide, decorate, RewriteValveRuntime } from "./rewrite-valve.ts";
 import { join } from "node:path";
 import { mark } from "../util/timing.ts";
+import { requestHeader } from "./request-header.ts";
 
 const log = logger("core");
 
@@ -695,7 +696,9 @@ export class Engine {
     seen: Seen | null,
     again?: Rerouted,
   ): Located | { answer: Response | Promise<Response> } {
-    const target = again ? again.target : readTarget(req.url, req.headers, conn);
+    const target = again
+      ? again.target
+      : readTarget(req.url, conn.hostHeaders ? null : requestHeader(req, "host"), conn);
     // Read once (a getter into the runtime's request on Bun and Deno), kept for the metrics.
     const method = req.method;
     if (seen) seen.method = method;

@@ -234,8 +234,10 @@ export type RequestTarget =
  * without a host, or a "#" in the target: refused. HTTP/1.0 without Host is fine (the default
  * host serves it); where the back-end does not say the version (Bun.serve refuses HTTP/1.1
  * without Host itself; Deno.serve does not tell), a request without Host is treated as HTTP/1.0.
+ * `hostField`: the request's Host header as the runtime gives it (`req.headers.get("host")`);
+ * not used where the back-end lists every Host line (`conn.hostHeaders`).
  */
-export function readTarget(href: string, headers: Headers, conn: ConnectionInfo): RequestTarget {
+export function readTarget(href: string, hostField: string | null, conn: ConnectionInfo): RequestTarget {
   const hostValues: readonly string[] | undefined = conn.hostHeaders;
   let hostHeader: string | null;
   if (hostValues) {
@@ -243,7 +245,7 @@ export function readTarget(href: string, headers: Headers, conn: ConnectionInfo)
     hostHeader = hostValues[0] ?? null;
   } else {
     // Bun joins repeated headers with ", " (which no host contains); Deno refuses them itself.
-    hostHeader = headers.get("host");
+    hostHeader = hostField;
   }
   let host: HostPort | undefined;
   if (hostHeader !== null && hostHeader !== "") {

@@ -14,6 +14,7 @@ import type { Platform } from "./platform.ts";
 import type { Principal, RequestContext, SessionAccess, SessionOpener } from "./context.ts";
 import { locateError } from "../config/validate.ts";
 import { errorPage } from "./error-page.ts";
+import { requestHeader } from "./request-header.ts";
 
 export interface SessionSettings {
   strictServletCompliance: boolean;
@@ -62,7 +63,7 @@ class RequestSessions implements SessionAccess {
       const ssl = this.ctx.sslSessionId;
       return ssl ? [this.requestedId = ssl.toUpperCase()] : [];
     }
-    const ids = b.cookieTracking && this.req ? cookieValues(this.req.headers.get("cookie"), b.cookieName) : [];
+    const ids = b.cookieTracking && this.req ? cookieValues(requestHeader(this.req, "cookie"), b.cookieName) : [];
     if (ids.length === 0 && this.urlSessionId && b.urlTracking) ids.push(this.urlSessionId);
     if (ids.length > 0) {
       this.fromCookie = b.cookieTracking && ids[0] !== this.urlSessionId;

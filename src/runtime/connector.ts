@@ -12,6 +12,7 @@ import { sniHostCheck } from "./sni.ts";
 import type { ConnectorTls } from "./tls-material.ts";
 import { countedStream, declaredLength, isClientBodyError } from "../core/body-limit.ts";
 import { WebSocketHub, wsLimits } from "../core/websocket.ts";
+import { mayHaveBody } from "../core/request-header.ts";
 
 const ACME_PREFIX = "/.well-known/acme-challenge/";
 const FAST_PATH = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env
@@ -102,7 +103,7 @@ export class ConnectorPipeline {
     }
     if (this.stopping) return Promise.resolve(errorPage(503, "The server is shutting down", { connection: "close" }));
     const max = this.config.maxRequestBodySize;
-    if (max >= 0 && !this.bodyLimitEnforced && req.body) {
+    if (max >= 0 && !this.bodyLimitEnforced && mayHaveBody(req)) {
       const declared = declaredLength(req);
       // Refused before a byte is read; the connection closes instead of draining the rest.
       if (declared !== undefined && declared > max) return Promise.resolve(this.tooLarge());

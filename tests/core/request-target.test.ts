@@ -168,7 +168,7 @@ describe("parseHost", () => {
 });
 
 describe("readTarget: from what each back-end hands over", () => {
-  const h = (host?: string) => new Headers(host === undefined ? {} : { host });
+  const h = (host?: string) => host ?? null;
   const conn: ConnectionInfo = { remoteAddr: "127.0.0.1", remotePort: 1 };
 
   test("Bun/Deno native: the URL and the Host header", () => {
