@@ -21,7 +21,9 @@
  * each bobcat started without sessions, N sessions made over HTTP by wrk, then SIGTERM → exit.
  * `--exe PATH[,PATH...]` adds single executables (`bun build.ts` makes dist/bobcat) as bobcats
  * of their own, run as users run them (`PATH run --config ...`; the checkout's StandardManager
- * seeds their files). `--timing` starts every bobcat with BOBCAT_TIMING=1 and prints its phases
+ * seeds their files). `--entry PATH[,PATH...]` (with --runtime deno) adds JavaScript builds of the
+ * CLI run by `deno run` the way the sources are, e.g. dist-lib/cli.js (`bun scripts/build-lib.ts`),
+ * which `BOBCAT_RUNTIME=deno npx bobcat` runs. `--timing` starts every bobcat with BOBCAT_TIMING=1 and prints its phases
  * (src/util/timing.ts) of the last round. `--cookie last` makes the restored cookie of --only
  * restart the last session's (the end of the sessions file) instead of the first's (after the
  * first round the cookie's session, read and so written anew, is at the end anyway); `--cookie
@@ -33,7 +35,7 @@
  *
  *   bun bench/sessions.ts [--runtime bun|deno] [--rounds 3] [--duration 5] [--connections 32]
  *                         [--sessions 100000] [--tls on|off] [--before REF] [--only restart|stop-live|throughput]
- *                         [--together] [--exe dist/bobcat[,OTHER]] [--timing] [--cookie first|last|none]
+ *                         [--together] [--exe dist/bobcat[,OTHER]] [--entry dist-lib/cli.js[,OTHER]] [--timing] [--cookie first|last|none]
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
@@ -50,6 +52,8 @@ const tls = option("--tls", "on") !== "off";
 const before = option("--before", "");
 const only = option("--only", "");
 const exes = option("--exe", "").split(",").filter((e) => e !== "").map((e) => resolve(e));
+/** --runtime deno: JavaScript builds of the CLI (dist-lib/cli.js, what `BOBCAT_RUNTIME=deno npx bobcat` runs), run like the sources. */
+const entries = option("--entry", "").split(",").filter((e) => e !== "").map((e) => resolve(e));
 const timing = process.argv.includes("--timing");
 const cookieOf = option("--cookie", "first");
 if (cookieOf !== "first" && cookieOf !== "last" && cookieOf !== "none") {
@@ -112,7 +116,7 @@ writeFileSync(
 } };\n`,
 );
 
-function bobcatTarget(name: string, root: string, exe?: string): Target {
+function bobcatTarget(name: string, root: string, exe?: string, entry?: string): Target {
   const port = 0;
   const dir = join(work, name.replace(/\W+/g, "-"));
   mkdirSync(dir);
@@ -148,7 +152,7 @@ ${
                 handler: bobcat:manager
 `,
     );
-    const main = join(root, "src/cli/main.ts");
+    const main = entry ?? join(root, "src/cli/main.ts");
     const config = join(dir, "server.yaml");
     if (exe) return [exe, "run", "--config", config];
     return runtime === "deno"
@@ -175,6 +179,10 @@ const targets: Target[] = [
 if (before) targets.push(bobcatTarget(`bobcat ${before} (${runtime})`, exportRef(before)));
 for (const [i, exe] of exes.entries()) {
   targets.push(bobcatTarget(`bobcat executable ${i + 1} (${relative(ROOT, exe)})`, ROOT, exe));
+}
+for (const [i, entry] of entries.entries()) {
+  if (runtime !== "deno") throw new Error("--entry is for --runtime deno (Bun runs the sources or --exe)");
+  targets.push(bobcatTarget(`bobcat build ${i + 1} (${relative(ROOT, entry)})`, ROOT, undefined, entry));
 }
 for (const t of targets) t.port = await freePort();
 

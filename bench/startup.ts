@@ -8,13 +8,16 @@
  * Bun, idle RSS ≤ 1.3× raw Bun.
  *
  *   bun bench/startup.ts [--rounds 7] [--exe dist/bobcat[,OTHER...]] [--idle-ms 1000] [--runtime bun|deno]
- *                        [--smaps] [--smol] [--before REF] [--keep-page-cache]
+ *                        [--entry dist-lib/cli.js[,OTHER...]] [--smaps] [--smol] [--before REF] [--keep-page-cache]
  *
  * Several executables (comma-separated) compare builds, e.g. before and after a change.
  * The raw Bun.serve also runs compiled with `bun build --compile` (built into a scratch
  * directory first): that is the fair baseline for the executable, which carries the same
  * runtime and its own embedded code; the last column gives the ratio to it.
- * --runtime deno compares `deno run` of bobcat with a raw Deno.serve instead (no executable).
+ * --runtime deno compares `deno run` of bobcat with a raw Deno.serve instead (no executable): the
+ * checkout's sources, and each --entry, a JavaScript build of the CLI run the same way, by default
+ * dist-lib/cli.js when it exists (`bun scripts/build-lib.ts`: what `BOBCAT_RUNTIME=deno npx bobcat`
+ * runs). An entry outside the checkout resolves its packages from the checkout's node_modules.
  * --smaps adds a table of where the idle RSS is (bench/smaps.ts: the runtime binary's pages by
  * ELF section — machine code, read-only data, the executable's embedded app — and anonymous
  * memory by kind), medians per row. --smol adds every Bun candidate again under Bun's --smol
@@ -37,6 +40,7 @@ const withSmaps = process.argv.includes("--smaps");
 const withSmol = process.argv.includes("--smol");
 const before = option("--before", "");
 const exes = option("--exe", join(ROOT, "dist/bobcat")).split(",").map((e) => resolve(e));
+const entries = option("--entry", join(ROOT, "dist-lib/cli.js")).split(",").map((e) => resolve(e));
 const pki = join(ROOT, "tests/fixtures/pki");
 const cert = join(pki, "localhost-rsa.pem");
 const key = join(pki, "localhost-rsa-key.pem");
@@ -121,6 +125,12 @@ const baseCandidates: Candidate[] = runtime === "deno"
     },
     { name: "bobcat (deno run)", cmd: fromSource(ROOT) },
     ...(beforeDir ? [{ name: `bobcat ${before} (deno run)`, cmd: fromSource(beforeDir) }] : []),
+    ...entries.filter((e) => existsSync(e)).map((e) => ({
+      name: `bobcat (deno run ${e.startsWith(ROOT) ? e.slice(ROOT.length + 1) : e})`,
+      cmd: (
+        p: number,
+      ) => [bin("deno"), "run", "-A", `--config=${join(ROOT, "deno.json")}`, e, "run", "--config", conf(p)],
+    })),
   ]
   : [
     {
@@ -154,6 +164,11 @@ const candidates: Candidate[] = withSmol && runtime !== "deno"
 for (const exe of exes) {
   if (runtime !== "deno" && !existsSync(exe)) {
     console.error(`${exe} not found (bun build.ts): the executable is left out`);
+  }
+}
+for (const entry of entries) {
+  if (runtime === "deno" && !existsSync(entry)) {
+    console.error(`${entry} not found (bun scripts/build-lib.ts): it is left out`);
   }
 }
 

@@ -8,7 +8,7 @@
 // child gets the read end of a pipe as fd 3 (BOBCAT_PARENT_FD): if this process dies, SIGKILL
 // included, the child reads end-of-file and stops as on SIGTERM.
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync, readSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,13 +17,35 @@ const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 const runtime = process.env.BOBCAT_RUNTIME === "deno" ? "deno" : "bun";
 // Deno refuses to strip types from .ts files under node_modules: installed from npm, Deno runs the
-// CLI's JavaScript build (dist-lib/cli.js, made when the package is packed). A checkout, and
-// Bun everywhere, run the sources.
+// CLI's JavaScript build (dist-lib/cli.js, made when the package is packed). It also starts
+// faster than the sources (fewer, smaller modules; README "Figures measured here"), so a checkout
+// runs it under Deno too while it is newer than every source file (`bun scripts/build-lib.ts`
+// makes it), and the sources otherwise. Bun runs the sources everywhere.
 const installed = here.split(/[\\/]/).includes("node_modules");
-const cli = runtime === "deno" && installed
-  ? join(here, "..", "dist-lib", "cli.js")
-  : join(here, "..", "src", "cli", "main.ts");
+const root = join(here, "..");
+const build = join(root, "dist-lib", "cli.js");
+const cli = runtime === "deno" && (installed || buildIsCurrent()) ? build : join(root, "src", "cli", "main.ts");
 const exe = process.platform === "win32" ? ".exe" : "";
+
+/** dist-lib/cli.js exists and no source it was built from (src/, mod.ts, edge.ts) is newer. */
+function buildIsCurrent() {
+  let built;
+  try {
+    built = statSync(build).mtimeMs;
+  } catch {
+    return false;
+  }
+  const newer = (path) => {
+    const st = statSync(path);
+    if (!st.isDirectory()) return st.mtimeMs > built;
+    return readdirSync(path).some((name) => newer(join(path, name)));
+  };
+  try {
+    return ![join(root, "src"), join(root, "mod.ts"), join(root, "edge.ts"), join(root, "package.json")].some(newer);
+  } catch {
+    return false;
+  }
+}
 
 /** A native executable (ELF, Mach-O, PE), not a script or a placeholder. */
 function isNativeBinary(path) {
@@ -94,7 +116,7 @@ function runtimeBinary(name) {
 
 const binary = runtimeBinary(runtime);
 const args = runtime === "deno"
-  ? ["run", "-A", `--config=${join(here, "..", "deno.json")}`, cli, ...process.argv.slice(2)]
+  ? ["run", "-A", `--config=${join(root, "deno.json")}`, cli, ...process.argv.slice(2)]
   : [cli, ...process.argv.slice(2)];
 const child = spawn(binary, args, {
   stdio: ["inherit", "inherit", "inherit", "pipe"],

@@ -6,7 +6,9 @@
  *   dist-lib/edge.js   "bobcat/edge": createHandler for edge runtimes
  *   dist-lib/types/    .d.ts for both (tsc --emitDeclarationOnly)
  *   dist-lib/cli.js    the CLI, which bin/bobcat.mjs runs under Deno (`BOBCAT_RUNTIME=deno npx bobcat`);
- *                      Bun runs src/cli/main.ts itself
+ *                      Bun runs src/cli/main.ts itself. Its dynamic imports stay dynamic: the
+ *                      modules only some configs need are chunks in dist-lib/cli/, loaded when
+ *                      asked for (in one file their packages' imports would all load at start).
  *
  * Deno refuses to strip types from .ts files inside node_modules and Node cannot load them at
  * all, so the package carries JavaScript; a checkout keeps running from source (mod.ts, edge.ts).
@@ -14,10 +16,16 @@
  * parsers, bundled in their browser builds: the Node build of `yaml` reads process.env, so Deno
  * would demand --allow-env just to parse a config. `postgres` stays external so that a Workers
  * bundler picks its workerd build (cloudflare:sockets).
+ *
+ * The CLI is also minified (whitespace and syntax; names kept, so stack traces still read) and
+ * written in ASCII only: V8 keeps every loaded module's source text for as long as the process
+ * runs, in two bytes a character as soon as one character of it is not Latin-1, so comments and
+ * the odd "—" in a message doubled what the sources cost in the idle heap
+ * (`bun bench/startup.ts --runtime deno`, README "Figures measured here").
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, sep } from "node:path";
 
 const root = join(import.meta.dir, "..");
 const out = join(root, "dist-lib");
@@ -35,12 +43,19 @@ const yamlBrowser: import("bun").BunPlugin = {
   },
 };
 
-async function bundle(entry: string, target: "node" | "browser", external: string[], naming?: string): Promise<void> {
+type Naming = { entry: string; chunk: string };
+
+async function bundle(
+  entry: string,
+  target: "node" | "browser",
+  external: string[],
+  cli?: { naming: Naming },
+): Promise<void> {
   const r = await Bun.build({
     plugins: [yamlBrowser],
     entrypoints: [join(root, entry)],
     outdir: out,
-    ...(naming ? { naming } : {}),
+    ...(cli ? { naming: cli.naming, splitting: true, minify: { whitespace: true, syntax: true } } : {}),
     target,
     format: "esm",
     // Builtins of every runtime stay imports; bun: and cloudflare: ones are only reached where they exist.
@@ -51,13 +66,42 @@ async function bundle(entry: string, target: "node" | "browser", external: strin
     for (const l of r.logs) console.error(l);
     throw new Error(`bundling ${entry} failed`);
   }
-  for (const o of r.outputs) console.log(`  ${o.path.slice(root.length + 1)}  ${(o.size / 1024).toFixed(0)} KiB`);
+  let chunks = 0, chunkBytes = 0;
+  for (const o of r.outputs) {
+    if (cli && o.path.endsWith(".js")) writeFileSync(o.path, asciiOnly(readFileSync(o.path, "utf8")));
+    if (o.kind === "chunk" || o.kind === "sourcemap" && o.path.includes(`${sep}cli${sep}`)) {
+      chunks++;
+      chunkBytes += o.size;
+      continue;
+    }
+    console.log(`  ${o.path.slice(root.length + 1)}  ${(o.size / 1024).toFixed(0)} KiB`);
+  }
+  if (chunks) {
+    console.log(`  + ${chunks} chunk files (and maps) in dist-lib/cli/  ${(chunkBytes / 1024).toFixed(0)} KiB`);
+  }
+}
+
+/**
+ * JavaScript source with every character above U+007F written as a \uXXXX escape (surrogate
+ * pairs as two). The bundler's output has them in string, template and regular-expression
+ * literals, where the escape means the same character (none of bobcat's String.raw templates or
+ * regular expressions whose .source is read has one), and in identifiers, where it is allowed too.
+ * The source map is not rewritten: on the few lines with such a character, columns after it are
+ * off by five a character.
+ */
+function asciiOnly(js: string): string {
+  // After a backslash the escape would change meaning (`\—` is the character itself): stop there.
+  const escaped = /\\[^\x00-\x7f]/.exec(js);
+  if (escaped) throw new Error(`a non-ASCII character after a backslash in the CLI build: ${escaped[0]}`);
+  return js.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 console.log("building dist-lib/");
 await bundle("mod.ts", "node", externals(["yaml", "smol-toml"]));
 await bundle("edge.ts", "browser", externals(["yaml", "smol-toml"]));
-await bundle("src/cli/node-entry.ts", "node", externals(["yaml", "smol-toml"]), "cli.js");
+await bundle("src/cli/node-entry.ts", "node", externals(["yaml", "smol-toml"]), {
+  naming: { entry: "cli.js", chunk: "cli/chunk-[hash].[ext]" },
+});
 
 // Declarations: tsc on the two entries, with the project's compiler options.
 const tsconfig = join(root, "tsconfig.lib.json");

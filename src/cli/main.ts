@@ -166,7 +166,7 @@ async function configCommand(def: ConfigCommand, argv: string[], explicit: boole
     case "check": {
       const config = await load();
       const ok = await checkConfig(config);
-      if (ok) console.log((await import("yaml")).stringify(redactSecrets(config)));
+      if (ok) console.log((await import("../config/source-yaml.ts")).stringify(redactSecrets(config)));
       return ok ? 0 : 1;
     }
     case "store":

@@ -6,6 +6,7 @@
  */
 import { basename, dirname, resolve } from "node:path";
 import { xmlParser, yamlWriter } from "./xml-parser.ts";
+// @ts-types="../../node_modules/yaml/dist/index.d.ts"
 import type { Document, Node as YamlNode, Scalar, YAMLMap } from "yaml";
 import type { AttrDef, ChildDef, ElementDef } from "./schema-types.ts";
 import { ALL_ELEMENTS, Certificate, Context, namesJavaClasses, Server } from "./schema.ts";

@@ -5,11 +5,13 @@
  * only when a position is asked for (an error, a note) or the text uses a construct where the two
  * parsers could differ.
  */
+// @ts-types="../../node_modules/yaml/dist/index.d.ts"
 import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node as YamlNode, parseDocument, visit } from "yaml";
 import { BobcatError } from "../util/errors.ts";
 import type { ParsedSource, Position } from "./source-types.ts";
 
-export { parse } from "yaml";
+// @ts-types="../../node_modules/yaml/dist/index.d.ts"
+export { parse, stringify } from "yaml";
 
 export function parseYamlSource(file: string, text: string): ParsedSource {
   const lineCounter = new LineCounter();

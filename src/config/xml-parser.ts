@@ -6,6 +6,7 @@
  * XmlParserNotLoaded (withXmlParser).
  */
 import type * as Fxp from "fast-xml-parser";
+// @ts-types="../../node_modules/yaml/dist/index.d.ts"
 import type * as Yaml from "yaml";
 
 let fxp: typeof Fxp | undefined;
