@@ -27,7 +27,7 @@ const build = join(root, "dist-lib", "cli.js");
 const cli = runtime === "deno" && (installed || buildIsCurrent()) ? build : join(root, "src", "cli", "main.ts");
 const exe = process.platform === "win32" ? ".exe" : "";
 
-/** dist-lib/cli.js exists and no source it was built from (src/, mod.ts, edge.ts) is newer. */
+/** dist-lib/cli.js exists and nothing it was built from (src/, mod.ts, edge.ts, package.json) is newer. */
 function buildIsCurrent() {
   let built;
   try {

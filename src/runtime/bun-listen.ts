@@ -16,7 +16,7 @@ import type { TlsInfo } from "../core/context.ts";
 import type { TlsHost } from "./tls-material.ts";
 import { type BackendOptions, type Listener, listenError, rebind } from "./listener.ts";
 import { bunTls } from "./bun.ts";
-import { checkClient, verifiedChain } from "./client-auth.ts";
+import { clientVerdict } from "./client-auth.ts";
 import { bunTlsInfoOf, type BunTlsSocket } from "./tls-info.ts";
 import { handshakeFailureReason } from "./node-handshake-log.ts";
 import { DEFAULT_MAX_HEAD, type H1Connection, type H1Transport, serveH1On } from "./h1-server.ts";
@@ -212,36 +212,12 @@ export async function startBunListenH1({ config, tls, pipeline }: BackendOptions
     const mode = h.config.certificateVerification;
     let verdict: Promise<boolean> | undefined;
     if (mode !== "none") {
-      const info = c.tlsInfo();
-      const chain = info.unverifiedPeerCertificates ?? [];
       const stack = {
         authorized: c.s.authorized === true && !authorizationError,
         authorizationError: authorizationError?.code ?? authorizationError?.message,
       };
-      const ocsp = h.ocsp;
-      const revocation = ocsp
-        ? async (x: typeof chain) => {
-          const r = await ocsp.check(x);
-          return r.ok ? null : `OCSP: ${r.reason}`;
-        }
-        : undefined;
-      verdict = checkClient(stack, chain, { config: h.config, trust: h.trust, revocation }).then(
-        (reason) => {
-          if (!reason) {
-            // Handlers and CLIENT-CERT see only a chain verified against this host's trust.
-            info.peerCertificates = verifiedChain(stack, chain, mode);
-            return true;
-          }
-          logger("handshake").info(`${config.name}: refused client ${c.remoteAddress}:${c.remotePort}: ${reason}`);
-          c.destroy();
-          return false;
-        },
-        (e) => {
-          log.error(`${config.name}: client certificate check failed: ${(e as Error).message}`);
-          c.destroy();
-          return false;
-        },
-      );
+      const who = { connector: config.name, peer: `${c.remoteAddress}:${c.remotePort}` };
+      verdict = clientVerdict(stack, c.tlsInfo(), h, who, () => c.destroy());
     }
     const g = c.g;
     c.h1 = serveH1On(c, {

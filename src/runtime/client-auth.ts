@@ -6,6 +6,9 @@
 import type { X509Certificate } from "@peculiar/x509";
 import type { SSLHostConfig } from "../config/model.ts";
 import type { ClientTrust } from "../tls/trust.ts";
+import type { OcspChecker } from "../tls/ocsp/checker.ts";
+import type { TlsInfo } from "../core/context.ts";
+import { logger } from "../util/log.ts";
 
 export interface ClientAuthPolicy {
   config: SSLHostConfig;
@@ -70,4 +73,53 @@ export function verifiedChain(
   mode: SSLHostConfig["certificateVerification"],
 ): X509Certificate[] {
   return (mode === "optional" || mode === "required") && socket.authorized === true ? chain : [];
+}
+
+/** What the verdict needs of the connection's SSLHostConfig (tls-material.ts's TlsHost). */
+export interface ClientAuthHost {
+  config: SSLHostConfig;
+  trust?: ClientTrust;
+  ocsp?: Pick<OcspChecker, "check">;
+}
+
+/**
+ * The verdict on a connection once its handshake completed, the same on every socket layer of
+ * bobcat's HTTP/1.1 (node:tls, Bun.listen): `checkClient` with the host's OCSP checker; when the
+ * connection may go on, the chain handlers and CLIENT-CERT see is set in `info`; when it may not,
+ * the refusal is logged (handshake) and `close` called. Resolves to whether it may go on.
+ */
+export function clientVerdict(
+  stack: StackVerdict,
+  info: TlsInfo,
+  host: ClientAuthHost,
+  who: { connector: string; peer: string },
+  close: () => void,
+): Promise<boolean> {
+  const chain = info.unverifiedPeerCertificates ?? [];
+  const ocsp = host.ocsp;
+  const revocation = ocsp
+    ? async (c: X509Certificate[]) => {
+      const r = await ocsp.check(c);
+      return r.ok ? null : `OCSP: ${r.reason}`;
+    }
+    : undefined;
+  const mode = host.config.certificateVerification;
+  return checkClient(stack, chain, { config: host.config, trust: host.trust, revocation }).then(
+    (reason) => {
+      if (!reason) {
+        // Handlers and CLIENT-CERT see only a chain verified against this host's trust.
+        info.peerCertificates = verifiedChain(stack, chain, mode);
+        if (mode === "none") info.unverifiedPeerCertificates = [];
+        return true;
+      }
+      logger("handshake").info(`${who.connector}: refused client ${who.peer}: ${reason}`);
+      close();
+      return false;
+    },
+    (e) => {
+      logger("connector").error(`${who.connector}: client certificate check failed: ${(e as Error).message}`);
+      close();
+      return false;
+    },
+  );
 }

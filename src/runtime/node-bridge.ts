@@ -215,8 +215,7 @@ export async function readSoon(read: Promise<ReadResult>): Promise<ReadResult | 
   return out.r;
 }
 
-/** Status codes whose responses never carry a body, so never a Content-Length of it. */
-/** Statuses whose responses have no body (RFC 9110 §6.4.1): 1xx, 204, 304. */
+/** Statuses whose responses never carry a body (RFC 9110 §6.4.1): 1xx, 204, 304; so no Content-Length of one. */
 export const noBodyStatus = (status: number) => status < 200 || status === 204 || status === 304;
 
 /**

@@ -15,7 +15,7 @@ import { createServer as createNetServer, type Socket } from "node:net";
 import { logger } from "../util/log.ts";
 import { type BackendOptions, compatServer, type Listener, listenError, wantsHttp2 } from "./listener.ts";
 import type { TlsHost } from "./tls-material.ts";
-import { checkClient, verifiedChain } from "./client-auth.ts";
+import { clientVerdict } from "./client-auth.ts";
 import { tlsInfoOf } from "./tls-info.ts";
 import { sniLookup } from "./sni.ts";
 import type { OcspStapler } from "../tls/ocsp/index.ts";
@@ -162,34 +162,12 @@ export async function startNodeCompat({ config, tls, pipeline }: BackendOptions)
       server.on("secureConnection", (socket: CheckedSocket) => {
         if (socket.destroyed) return;
         const host = sniLookup(hosts, current!.defaultHost, (socket as { servername?: string }).servername);
-        const info = tlsInfoOf(socket);
-        const chain = info.unverifiedPeerCertificates ?? [];
-        const ocsp = host.ocsp;
-        const revocation = ocsp
-          ? async (c: typeof chain) => {
-            const r = await ocsp.check(c);
-            return r.ok ? null : `OCSP: ${r.reason}`;
-          }
-          : undefined;
-        socket[VERDICT] = checkClient(socket, chain, { config: host.config, trust: host.trust, revocation }).then(
-          (reason) => {
-            if (!reason) {
-              // Handlers and CLIENT-CERT see only a chain verified against this host's trust.
-              info.peerCertificates = verifiedChain(socket, chain, host.config.certificateVerification);
-              if (host.config.certificateVerification === "none") info.unverifiedPeerCertificates = [];
-              return true;
-            }
-            logger("handshake").info(
-              `${config.name}: refused client ${socket.remoteAddress}:${socket.remotePort}: ${reason}`,
-            );
-            socket.destroy();
-            return false;
-          },
-          (e) => {
-            log.error(`${config.name}: client certificate check failed: ${(e as Error).message}`);
-            socket.destroy();
-            return false;
-          },
+        socket[VERDICT] = clientVerdict(
+          socket,
+          tlsInfoOf(socket),
+          host,
+          { connector: config.name, peer: `${socket.remoteAddress}:${socket.remotePort}` },
+          () => socket.destroy(),
         );
       });
     }

@@ -56,7 +56,9 @@ export function linkedChain(first: object | null | undefined): X509Certificate[]
  * label (Bun, Node), or a hash of both Finished messages where that API is missing (Deno).
  * It is stable for the life of the connection; a resumed or new connection gets a new one.
  */
-export function sslSessionIdOf(socket: TLSSocket): string | undefined {
+export function sslSessionIdOf(
+  socket: Partial<Pick<TLSSocket, "exportKeyingMaterial" | "getFinished" | "getPeerFinished">>,
+): string | undefined {
   try {
     if (typeof socket.exportKeyingMaterial === "function") {
       return socket.exportKeyingMaterial(32, "EXPORTER-bobcat-ssl-session-id", Buffer.alloc(0)).toString("hex");
@@ -75,7 +77,7 @@ export interface BunTlsSocket {
   getTLSVersion(): string;
   getCipher(): { name?: string; standardName?: string } | null;
   getServername(): string | undefined;
-  exportKeyingMaterial(length: number, label: string, context: Buffer): Buffer;
+  exportKeyingMaterial: TLSSocket["exportKeyingMaterial"];
   /** Bun's argument means "abbreviated": false links the verified chain by issuerCertificate. */
   getPeerCertificate(abbreviated?: boolean): object | null | undefined;
 }
@@ -83,17 +85,11 @@ export interface BunTlsSocket {
 /** tlsInfoOf for a Bun.listen socket: the same fields, from Bun's socket API. */
 export function bunTlsInfoOf(socket: BunTlsSocket): TlsInfo {
   const cipher = socket.getCipher?.();
-  let sslSessionId: string | undefined;
-  try {
-    sslSessionId = socket.exportKeyingMaterial(32, "EXPORTER-bobcat-ssl-session-id", Buffer.alloc(0)).toString("hex");
-  } catch {
-    // A socket closed under us has no keying material: no id.
-  }
   return {
     protocol: socket.getTLSVersion?.() || undefined,
     cipherSuite: cipher?.standardName ?? cipher?.name,
     serverName: socket.getServername?.() || undefined,
-    sslSessionId,
+    sslSessionId: sslSessionIdOf(socket),
     peerCertificates: [],
     unverifiedPeerCertificates: linkedChain(socket.getPeerCertificate(false)),
   };
