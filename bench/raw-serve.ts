@@ -15,46 +15,49 @@
 import { Buffer } from "node:buffer";
 import { readFileSync } from "node:fs";
 
-const [httpsPort, httpPort, certFile, keyFile, mtlsPort, clientCa] = (globalThis as { Deno?: { args: string[] } })
-  .Deno?.args ?? process.argv.slice(2);
-const cert = readFileSync(certFile!, "utf8");
-const key = readFileSync(keyFile!, "utf8");
 const BODY = "x".repeat(16384);
-const sessions = new Map<string, { user: string; n: number; created: number; lastAccessed: number }>();
 const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString("hex").toUpperCase();
 const TEXT = { "content-type": "text/plain" };
 
-function sessionOf(req: Request) {
-  const m = /(?:^|;\s*)JSESSIONID=([^;]+)/.exec(req.headers.get("cookie") ?? "");
-  return m ? sessions.get(m[1]!) : undefined;
-}
+/** The server's handler and its Map (bench/session-path.ts --baseline serve calls it in-process). */
+export function rawServeApp(): {
+  handle(req: Request): Response;
+  sessions: Map<string, { user: string; n: number; created: number; lastAccessed: number }>;
+} {
+  const sessions = new Map<string, { user: string; n: number; created: number; lastAccessed: number }>();
+  function sessionOf(req: Request) {
+    const m = /(?:^|;\s*)JSESSIONID=([^;]+)/.exec(req.headers.get("cookie") ?? "");
+    return m ? sessions.get(m[1]!) : undefined;
+  }
+  return { handle, sessions };
 
-function handle(req: Request): Response {
-  const url = req.url;
-  const q = url.indexOf("?", 8);
-  const path = url.slice(url.indexOf("/", 8), q < 0 ? undefined : q);
-  if (path === "/body") return new Response(BODY, { headers: TEXT });
-  if (path === "/create") {
-    // A session server looks for the client's session before making one (getSession(true)).
-    const known = sessionOf(req);
-    if (known) {
-      known.lastAccessed = Date.now();
-      return new Response(known.user, { headers: TEXT });
+  function handle(req: Request): Response {
+    const url = req.url;
+    const q = url.indexOf("?", 8);
+    const path = url.slice(url.indexOf("/", 8), q < 0 ? undefined : q);
+    if (path === "/body") return new Response(BODY, { headers: TEXT });
+    if (path === "/create") {
+      // A session server looks for the client's session before making one (getSession(true)).
+      const known = sessionOf(req);
+      if (known) {
+        known.lastAccessed = Date.now();
+        return new Response(known.user, { headers: TEXT });
+      }
+      const id = hex(crypto.getRandomValues(new Uint8Array(16)));
+      const now = Date.now();
+      sessions.set(id, { user: "u" + id.slice(0, 4), n: 1, created: now, lastAccessed: now });
+      return new Response("u" + id.slice(0, 4), {
+        headers: { ...TEXT, "set-cookie": `JSESSIONID=${id}; Path=/; Secure; HttpOnly` },
+      });
     }
-    const id = hex(crypto.getRandomValues(new Uint8Array(16)));
-    const now = Date.now();
-    sessions.set(id, { user: "u" + id.slice(0, 4), n: 1, created: now, lastAccessed: now });
-    return new Response("u" + id.slice(0, 4), {
-      headers: { ...TEXT, "set-cookie": `JSESSIONID=${id}; Path=/; Secure; HttpOnly` },
-    });
+    if (path === "/read") {
+      const s = sessionOf(req);
+      if (s) s.lastAccessed = Date.now();
+      return new Response(s ? s.user : "none", { headers: TEXT });
+    }
+    if (path === "/count") return new Response(String(sessions.size), { headers: TEXT });
+    return new Response("Hello, world", { headers: TEXT });
   }
-  if (path === "/read") {
-    const s = sessionOf(req);
-    if (s) s.lastAccessed = Date.now();
-    return new Response(s ? s.user : "none", { headers: TEXT });
-  }
-  if (path === "/count") return new Response(String(sessions.size), { headers: TEXT });
-  return new Response("Hello, world", { headers: TEXT });
 }
 
 const D = (globalThis as {
@@ -62,20 +65,29 @@ const D = (globalThis as {
     serve: (o: Record<string, unknown>, h: (r: Request) => Response) => unknown;
   };
 }).Deno;
-if (D) {
-  const quiet = () => {};
-  D.serve({ port: Number(httpsPort), hostname: "127.0.0.1", cert, key, onListen: quiet }, handle);
-  D.serve({ port: Number(httpPort), hostname: "127.0.0.1", onListen: quiet }, handle);
-} else {
-  Bun.serve({ port: Number(httpsPort), hostname: "127.0.0.1", tls: { cert, key }, fetch: handle });
-  Bun.serve({ port: Number(httpPort), hostname: "127.0.0.1", fetch: handle });
-  if (mtlsPort) {
-    Bun.serve({
-      port: Number(mtlsPort),
-      hostname: "127.0.0.1",
-      tls: { cert, key, ca: readFileSync(clientCa!, "utf8"), requestCert: true, rejectUnauthorized: true },
-      fetch: handle,
-    });
+if (import.meta.main) serve();
+
+function serve(): void {
+  const [httpsPort, httpPort, certFile, keyFile, mtlsPort, clientCa] = (globalThis as { Deno?: { args: string[] } })
+    .Deno?.args ?? process.argv.slice(2);
+  const { handle } = rawServeApp();
+  const cert = readFileSync(certFile!, "utf8");
+  const key = readFileSync(keyFile!, "utf8");
+  if (D) {
+    const quiet = () => {};
+    D.serve({ port: Number(httpsPort), hostname: "127.0.0.1", cert, key, onListen: quiet }, handle);
+    D.serve({ port: Number(httpPort), hostname: "127.0.0.1", onListen: quiet }, handle);
+  } else {
+    Bun.serve({ port: Number(httpsPort), hostname: "127.0.0.1", tls: { cert, key }, fetch: handle });
+    Bun.serve({ port: Number(httpPort), hostname: "127.0.0.1", fetch: handle });
+    if (mtlsPort) {
+      Bun.serve({
+        port: Number(mtlsPort),
+        hostname: "127.0.0.1",
+        tls: { cert, key, ca: readFileSync(clientCa!, "utf8"), requestCert: true, rejectUnauthorized: true },
+        fetch: handle,
+      });
+    }
   }
+  console.error(`listening on https://127.0.0.1:${httpsPort}/ and http://127.0.0.1:${httpPort}/`);
 }
-console.error(`listening on https://127.0.0.1:${httpsPort}/ and http://127.0.0.1:${httpPort}/`);

@@ -8,16 +8,24 @@
  *
  *   bun bench/session-path.ts [--rounds 5] [--iterations 100000] [--src DIR] [--secure]
  *                             [--only "new session"|"existing session"|"no session"] [--who raw|bobcat]
+ *                             [--baseline sessions|serve]
  *
  * --src runs bobcat from another checkout's src/ (git archive REF src | tar -x -C DIR); --before REF
  * adds the bobcat of git REF as a third side, so before/after come from the same run.
- * Sessions pile up in every side over the rounds, as they do under wrk.
+ * `--baseline serve` measures what bench/side-by-side.ts does instead: bench/raw-serve.ts's
+ * handler against bobcat with side-by-side's application (the path cut out of the URL string,
+ * not `new URL`; Content-Type on every response); the default is bench/raw-sessions.ts with
+ * bench/sessions.ts's application.
+ * Each case runs all its rounds before the next, the new-session case last: sessions made by
+ * the new-session rounds pile up in every side (as they do under wrk), and would otherwise be in
+ * the heap while the other cases are measured.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { median, option, ROOT } from "./lib.ts";
+import { rawServeApp } from "./raw-serve.ts";
 import { rawSessionApp } from "./raw-sessions.ts";
 
 const rounds = Number(option("--rounds", "5"));
@@ -27,6 +35,11 @@ const secure = process.argv.includes("--secure");
 const only = option("--only", "");
 const who = option("--who", "");
 const before = option("--before", "");
+const baseline = option("--baseline", "sessions");
+if (baseline !== "sessions" && baseline !== "serve") {
+  console.error(`--baseline: "sessions" or "serve", not "${baseline}"`);
+  process.exit(2);
+}
 
 const base = mkdtempSync(join(tmpdir(), "bobcat-bench-session-path-"));
 /** REF's src/, exported next to the application (node_modules linked). */
@@ -39,10 +52,29 @@ function exportRef(ref: string): string {
   symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
   return join(dir, "src");
 }
-// bench/sessions.ts's application.
+// bench/sessions.ts's application, or (--baseline serve) bench/side-by-side.ts's.
 writeFileSync(
   join(base, "app.ts"),
-  `export default { fetch(req, ctx) {
+  baseline === "serve"
+    ? `const TEXT = { "content-type": "text/plain" };
+export default { fetch(req, ctx) {
+  const url = req.url;
+  const q = url.indexOf("?", 8);
+  const path = url.slice(url.indexOf("/", 8), q < 0 ? undefined : q);
+  if (path === "/create") {
+    const s = ctx.getSession(true);
+    const user = "u" + s.id.slice(0, 4);
+    s.setAttribute("user", user);
+    s.setAttribute("n", 1);
+    return new Response(user, { headers: TEXT });
+  }
+  if (path === "/read") {
+    const s = ctx.getSession(false);
+    return new Response(s ? String(s.getAttribute("user")) : "none", { headers: TEXT });
+  }
+  return new Response("Hello, world", { headers: TEXT });
+} };\n`
+    : `export default { fetch(req, ctx) {
   const path = new URL(req.url).pathname;
   if (path === "/none") return new Response("no session");
   const s = ctx.getSession(path === "/create");
@@ -66,8 +98,8 @@ const scheme = secure ? "https" : "http";
 const connector = { name: "c", port: 8080, scheme, secure, redirectPort: 8443 };
 const conn = { remoteAddr: "127.0.0.1", remotePort: 50000 };
 
-// The raw baseline: bench/raw-sessions.ts's handler and Map, called in-process.
-const { handle: raw } = rawSessionApp(secure);
+// The raw baseline: bench/raw-sessions.ts's (or raw-serve.ts's) handler and Map, called in-process.
+const { handle: raw } = baseline === "serve" ? rawServeApp() : rawSessionApp(secure);
 
 // Requests are made ahead (Bun.serve hands the handler a ready one), a batch reused across rounds.
 const origin = `${scheme}://localhost:8080`;
@@ -111,10 +143,11 @@ if (bobBefore) handlers.push(["before", bobBefore]);
 const reads: Record<string, Request[]> = {};
 for (const [w, f] of handlers) reads[w] = batch("/read", { cookie: cookieOf(f(batch("/create")[0]!)) });
 
+// In the order they run: the new-session case last (see above). raw-serve.ts answers /none with its hello.
 const cases = [
-  { name: "new session", reqs: () => batch("/create"), check: (r: Response) => r.headers.has("set-cookie") },
   { name: "existing session", reqs: (w: Side) => reads[w]!, check: (r: Response) => r.status === 200 },
   { name: "no session", reqs: () => batch("/none"), check: (r: Response) => r.status === 200 },
+  { name: "new session", reqs: () => batch("/create"), check: (r: Response) => r.headers.has("set-cookie") },
 ];
 
 function once(f: (req: Request) => Response, reqs: Request[], check: (r: Response) => boolean): number {
@@ -129,8 +162,8 @@ function once(f: (req: Request) => Response, reqs: Request[], check: (r: Respons
 const results = new Map<string, number[]>();
 const chosen = cases.filter((c) => !only || c.name === only);
 const sides = handlers.filter(([w]) => !who || w === who);
-for (let r = -1; r < rounds; r++) {
-  for (const c of chosen) {
+for (const c of chosen) {
+  for (let r = -1; r < rounds; r++) {
     for (const [w, f] of sides) {
       const ns = once(f, c.reqs(w), c.check);
       if (r >= 0) results.set(`${c.name}|${w}`, [...(results.get(`${c.name}|${w}`) ?? []), ns]);
@@ -138,7 +171,8 @@ for (let r = -1; r < rounds; r++) {
   }
 }
 console.log(
-  `src: ${src}; ${iterations} requests per round, ${rounds} rounds, ${secure ? "secure" : "plain"} connector`,
+  `src: ${src}; ${iterations} requests per round, ${rounds} rounds, ${secure ? "secure" : "plain"} connector; ` +
+    `baseline bench/raw-${baseline}.ts`,
 );
 console.log(
   `| case | raw ns/request | bobcat ns/request | bobcat − raw | raw / bobcat |${
