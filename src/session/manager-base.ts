@@ -63,7 +63,7 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
   private lifecycle: ManagerState = "new";
   private backgroundCount = 0;
   /** StandardSession with this manager on its prototype (see sessionClass). */
-  private readonly Session: new (init: SessionInit) => StandardSession = sessionClass(this);
+  private readonly Session: new (...init: SessionInit) => StandardSession = sessionClass(this);
 
   protected constructor(config: C, context: ManagerContext) {
     this.settings = managerSettings(config, context);
@@ -181,14 +181,14 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
     }
     if (id !== undefined) this.checkNewId(id, "createSession");
     const now = this.now();
-    const session = new this.Session({
-      id: id ?? this.idGenerator.generate(),
-      creationTime: now,
-      lastAccessedTime: now,
-      thisAccessedTime: now,
-      maxInactiveInterval: this.settings.sessionTimeoutMinutes * 60,
-      isNew: true,
-    });
+    const session = new this.Session(
+      id ?? this.idGenerator.generate(),
+      now,
+      now,
+      now,
+      this.settings.sessionTimeoutMinutes * 60,
+      true,
+    );
     session.setValid(true);
     this.addNewSession(session);
     this.listeners.created(session);
@@ -567,7 +567,14 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
 
   /** fromRecord in steps, for a reader that hands over a record's parts in turn: the session, */
   protected restoredSession(head: RecordHead): StandardSession {
-    const session = new this.Session(head);
+    const session = new this.Session(
+      head.id,
+      head.creationTime,
+      head.lastAccessedTime,
+      head.thisAccessedTime,
+      head.maxInactiveInterval,
+      head.isNew,
+    );
     session.setValid(head.isValid);
     return session;
   }

@@ -32,14 +32,20 @@ export interface SessionHost {
   checkDistributable(name: string, value: unknown): void;
 }
 
-export interface SessionInit {
-  id: string;
-  creationTime: number;
-  lastAccessedTime: number;
-  thisAccessedTime: number;
-  maxInactiveInterval: number;
-  isNew: boolean;
-}
+/**
+ * A session's constructor arguments, in order: id, creation time, last and this access times,
+ * maxInactiveInterval (seconds), whether it is new. Passed one by one rather than as an object:
+ * the manager's subclass (sessionClass) keeps the constructor from being inlined into
+ * createSession, so an object of them would be allocated for every session made.
+ */
+export type SessionInit = [
+  id: string,
+  creationTime: number,
+  lastAccessedTime: number,
+  thisAccessedTime: number,
+  maxInactiveInterval: number,
+  isNew: boolean,
+];
 
 /**
  * The first two attributes live in the session's own fields (k0/v0, k1/v1: no other object);
@@ -94,13 +100,20 @@ export class StandardSession implements HttpSession {
   private state: number;
   private auth: SessionAuth | null = null;
 
-  constructor(init: SessionInit) {
-    this.sessionId = init.id;
-    this.created = init.creationTime;
-    this.lastAccessed = init.lastAccessedTime;
-    this.thisAccessed = init.thisAccessedTime;
-    this.maxInactive = toInt32(init.maxInactiveInterval);
-    this.state = init.isNew ? NEW : 0;
+  constructor(
+    id: string,
+    creationTime: number,
+    lastAccessedTime: number,
+    thisAccessedTime: number,
+    maxInactiveInterval: number,
+    isNew: boolean,
+  ) {
+    this.sessionId = id;
+    this.created = creationTime;
+    this.lastAccessed = lastAccessedTime;
+    this.thisAccessed = thisAccessedTime;
+    this.maxInactive = toInt32(maxInactiveInterval);
+    this.state = isNew ? NEW : 0;
   }
 
   // --- Attribute storage -------------------------------------------------------------------------
@@ -571,7 +584,7 @@ export class StandardSession implements HttpSession {
  * The session class of one manager: StandardSession with the manager on its prototype, so no
  * session spends a field on it.
  */
-export function sessionClass(host: SessionHost): new (init: SessionInit) => StandardSession {
+export function sessionClass(host: SessionHost): new (...init: SessionInit) => StandardSession {
   class ManagedSession extends StandardSession {}
   Object.defineProperty(ManagedSession.prototype, "host", { value: host });
   return ManagedSession;
