@@ -2,7 +2,8 @@
 /**
  * What one session costs in heap, in-process under Bun: N sessions with two attributes (user,
  * n) made by each side, a full GC (Bun.gc(true)) before and after, and the growth of
- * bun:jsc's heapSize and object counts divided by N. Each side runs in a fresh process.
+ * bun:jsc's heapSize (live cells), heapCapacity (what the heap holds for them: live cells and the
+ * free cells of the blocks they share with garbage), RSS and object counts divided by N. Each side runs in a fresh process.
  *
  *   raw Map, data object   bench/raw-sessions.ts's layout: id → { created, lastAccessed, data: { user, n } }
  *   raw Map, one object    bench/raw-serve.ts's layout: id → { user, n, created, lastAccessed }
@@ -30,27 +31,40 @@ const SIDES = ["raw Map, data object", "raw Map, one object", "bobcat manager", 
 
 interface Heap {
   heapSize: number;
+  heapCapacity: number;
   objectCount: number;
   objectTypeCounts: Record<string, number>;
 }
 
-async function measure(name: string): Promise<{ bytes: number; objects: number; types: Record<string, number> }> {
+type Measured = { bytes: number; capacity: number; rss: number; objects: number; types: Record<string, number> };
+
+async function measure(name: string): Promise<Measured> {
   const { heapStats } = (await import("bun:jsc")) as unknown as { heapStats(): Heap };
   const make = await maker(name);
   // Warm the code path (a few sessions, kept: they count in neither snapshot).
   make(1000);
   Bun.gc(true);
   const a = heapStats();
+  const rssA = process.memoryUsage().rss;
   const keep = make(count);
   Bun.gc(true);
   const b = heapStats();
+  const rssB = process.memoryUsage().rss;
   if (keep() !== count + 1000) throw new Error(`${name}: ${keep()} sessions, expected ${count + 1000}`);
   const types: Record<string, number> = {};
   for (const [k, v] of Object.entries(b.objectTypeCounts)) {
     const d = v - (a.objectTypeCounts[k] ?? 0);
     if (Math.abs(d) >= count / 10) types[k] = Math.round((d / count) * 100) / 100;
   }
-  return { bytes: (b.heapSize - a.heapSize) / count, objects: (b.objectCount - a.objectCount) / count, types };
+  return {
+    bytes: (b.heapSize - a.heapSize) / count,
+    // What the heap keeps for them after the GC: live cells plus the free cells of the blocks they
+    // share with the garbage made alongside them (JavaScriptCore does not move objects), and RSS.
+    capacity: (b.heapCapacity - a.heapCapacity) / count,
+    rss: (rssB - rssA) / count,
+    objects: (b.objectCount - a.objectCount) / count,
+    types,
+  };
 }
 
 /** A function making `n` sessions on `name`'s side; it returns one telling how many that side holds. */
@@ -157,7 +171,7 @@ async function maker(name: string): Promise<(n: number) => () => number> {
 if (side) {
   console.log(JSON.stringify(await measure(side)));
 } else {
-  const results = new Map<string, Array<{ bytes: number; objects: number; types: Record<string, number> }>>();
+  const results = new Map<string, Measured[]>();
   for (let r = 0; r < rounds; r++) {
     for (const s of SIDES) {
       const out = spawnSync(process.execPath, [
@@ -178,15 +192,17 @@ if (side) {
   console.log(
     `${count} sessions with two attributes, in-process, Bun ${Bun.version}; src ${src}; medians of ${rounds}`,
   );
-  console.log("| side | heap per session, bytes | objects per session | object kinds per session |");
-  console.log("|---|---:|---:|---|");
+  console.log(
+    "| side | heap per session, bytes | heap capacity per session | RSS per session | objects per session | object kinds per session |",
+  );
+  console.log("|---|---:|---:|---:|---:|---|");
   for (const s of SIDES) {
     const rs = results.get(s)!;
     const types = Object.entries(rs[rs.length - 1]!.types).map(([k, v]) => `${k} ${v}`).join(", ");
     console.log(
-      `| ${s} | ${median(rs.map((x) => x.bytes)).toFixed(1)} | ${
-        median(rs.map((x) => x.objects)).toFixed(2)
-      } | ${types} |`,
+      `| ${s} | ${median(rs.map((x) => x.bytes)).toFixed(1)} | ${median(rs.map((x) => x.capacity)).toFixed(1)} | ${
+        median(rs.map((x) => x.rss)).toFixed(1)
+      } | ${median(rs.map((x) => x.objects)).toFixed(2)} | ${types} |`,
     );
   }
 }

@@ -1,11 +1,11 @@
 /**
- * One option table per command, read by node:util `parseArgs` (the same on Bun, Deno and Node)
- * and by the command's `--help`, so the two cannot disagree. Every command gets `-h, --help`;
+ * One option table per command, read by the parser (the arguments split as node:util's
+ * `parseArgs` splits them, src/cli/arg-tokens.ts) and by the command's `--help`, so the two cannot disagree. Every command gets `-h, --help`;
  * commands that read a config also take Tomcat's `-Dname=value` properties. An option the table
  * does not have, a value missing or given to a flag, or a stray word is a UsageError naming the
  * option and the command, which the CLI prints with a pointer to that command's `--help`.
  */
-import { parseArgs } from "node:util";
+import { argTokens } from "./arg-tokens.ts";
 import { UsageError } from "../util/errors.ts";
 
 export interface OptionDef {
@@ -96,7 +96,7 @@ export function parseCommand<D extends CommandDef>(def: D, argv: readonly string
   options.help = { type: "boolean", short: "h" };
   if (def.properties) options.D = { type: "string", short: "D", multiple: true };
   // Not strict: every token is checked below, so the messages are bobcat's on every runtime.
-  const { tokens } = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true });
+  const tokens = argTokens(argv, options);
   const fail = (message: string): never => {
     throw new UsageError(message, def.name);
   };

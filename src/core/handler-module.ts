@@ -4,10 +4,10 @@
  * apps and a module's exports is src/core/handlers.ts, which edge runtimes use without this file.
  */
 import { createRequire } from "node:module";
-import { pathToFileURL } from "node:url";
 import type { Stats } from "node:fs";
 import { stat } from "node:fs/promises";
 import { fileKind } from "../util/files.ts";
+import { fileUrl } from "../util/file-url.ts";
 import { BobcatError, type Where } from "../util/errors.ts";
 
 export type { FetchHandler, LoadedHandler } from "./handlers.ts";
@@ -36,7 +36,7 @@ export async function importHandlerModule(spec: string, where: Where): Promise<R
     // Module caches key on the URL: a module changed since its first import gets a new one.
     const first = firstSeen.get(spec);
     if (first === undefined) firstSeen.set(spec, st.mtimeMs);
-    const url = pathToFileURL(spec).href;
+    const url = fileUrl(spec);
     if (first === undefined || first === st.mtimeMs) return await import(url);
     // Bun keys its module cache on the path alone (the query is ignored): drop the entry first.
     try {

@@ -9,7 +9,7 @@ import { BobcatError } from "../util/errors.ts";
 import { runtimeLabel } from "../util/runtime.ts";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileUrl } from "../util/file-url.ts";
 
 export type Dialect = "sqlite" | "postgres" | "mysql";
 
@@ -88,7 +88,7 @@ async function importAtRuntime<T>(specifier: string): Promise<T> {
       } catch {
         continue;
       }
-      return (await import(pathToFileURL(path).href)) as T;
+      return (await import(fileUrl(path))) as T;
     }
     throw err;
   }

@@ -9,7 +9,6 @@ import { join, sep } from "node:path";
 import { AccessLog } from "../core/access-log.ts";
 import { importHandlerModule } from "../core/handler-module.ts";
 import type { Platform } from "../core/platform.ts";
-import { serveStatic } from "../core/static/index.ts";
 import { BUILTIN_APPS } from "../apps/index.ts";
 import { createDataSources } from "../datasource/index.ts";
 import { StandardManager } from "../session/standard-manager.ts";
@@ -47,6 +46,13 @@ function serverStores(): ServerStores {
   return stores;
 }
 
+/**
+ * The static-file server (DefaultServlet: ranges, conditional requests, listings, MIME types),
+ * imported with the first request for a docBase file, so a server whose contexts have no docBase
+ * never loads it (about 200 KiB of heap on Bun, bench/startup.ts).
+ */
+let staticFiles: typeof import("../core/static/index.ts") | undefined;
+
 export const SERVER_PLATFORM: Platform = {
   name: "a server",
   builtinApps: BUILTIN_APPS,
@@ -62,7 +68,10 @@ export const SERVER_PLATFORM: Platform = {
       : new StandardManager(config, context),
   createDataSources,
   importModule: importHandlerModule,
-  serveStatic,
+  serveStatic: (req, relPath, opts) =>
+    staticFiles
+      ? staticFiles.serveStatic(req, relPath, opts)
+      : import("../core/static/index.ts").then((m) => (staticFiles = m).serveStatic(req, relPath, opts)),
   accessLog: (valve) => new AccessLog(valve),
   readTextFile: (path) => readFile(path, "utf8"),
   statResource(docBase, relPath) {

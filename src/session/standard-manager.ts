@@ -5,7 +5,6 @@
 import { rename, rm, stat } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
 import { tempPathFor, writeFileAtomic } from "../util/atomic-file.ts";
-import { setImmediate } from "node:timers";
 import { describeError, ManagerBase, type RestoreInProgress } from "./manager-base.ts";
 import {
   managerArguments,
