@@ -124,7 +124,7 @@ try {
   }
 } finally {
   for (const s of servers) s.kill();
-  if (!process.env.KEEP_SCRIPT) rmSync(script, { force: true });
+  rmSync(script, { force: true });
 }
 console.log(
   `${runtime}, ${plain ? "plain HTTP" : "HTTPS"}, wrk -t1 -c32 -d${duration}s, ${rounds} interleaved rounds${
