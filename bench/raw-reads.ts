@@ -6,9 +6,20 @@
  * `performance.now()` twice (what the metrics take), side by side with wrk, rounds interleaved.
  * Prints requests per server CPU-second and the ratio to the handler that reads nothing.
  *
- *   bun bench/raw-reads.ts [--rounds 3] [--duration 5] [--runtime bun|deno] [--plain]
+ *   bun bench/raw-reads.ts [--rounds 3] [--duration 5] [--runtime bun|deno] [--plain] [--together]
+ *                          [--variants nothing,url+host,...]
+ *
+ * Variant words, joined with "+": url, host (req.headers), innerhost (Deno's own request, as
+ * src/core/request-header.ts reads it), completed (Deno's `info.completed`, as the connection
+ * gate asked for it on every request before), connection, method, now (two performance.now()),
+ * and on Deno perconn: the connections accepted by the script and each served with
+ * `Deno[Deno.internal].serveHttpOnConnection`, as bobcat's native Deno back-end does
+ * (src/runtime/deno.ts), instead of Deno.serve's own listener.
+ *
+ * --together loads every server at the same time in each round (one wrk each) and prints the
+ * median of the per-round ratios to the first variant, as bench/https-hello.ts --together does.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bin, cpuSeconds, freePort, median, option, ROOT, startServer } from "./lib.ts";
@@ -17,6 +28,7 @@ const rounds = Number(option("--rounds", "3"));
 const duration = Number(option("--duration", "5"));
 const runtime = option("--runtime", "bun");
 const plain = process.argv.includes("--plain");
+const together = process.argv.includes("--together");
 const pki = join(ROOT, "tests/fixtures/pki");
 const variants = option("--variants", "nothing,url+host,url+host+connection+method+now").split(",");
 
@@ -46,7 +58,27 @@ const handler = (req: Request, info?: { completed?: Promise<void> }) => {
 };
 ${
     runtime === "deno"
-      ? `Deno.serve({ port: Number(port), hostname: "127.0.0.1", ...tls, onListen() {} }, handler);`
+      ? `if (v.includes("perconn")) {
+  // Connections accepted here and served one by one, as src/runtime/deno.ts serves them.
+  const serveOn = (Deno as any)[(Deno as any).internal].serveHttpOnConnection;
+  const l = cert
+    ? Deno.listenTls({ hostname: "127.0.0.1", port: Number(port), ...tls, alpnProtocols: ["http/1.1"] })
+    : Deno.listen({ hostname: "127.0.0.1", port: Number(port) });
+  (async () => {
+    for (;;) {
+      const c = await l.accept();
+      if (!cert) c.setNoDelay(true);
+      const server = serveOn(c, new AbortController().signal, handler, (e: unknown) => {
+        console.error(e);
+        return new Response(null, { status: 500 });
+      }, () => {});
+      // A client that leaves ends its connection's server with an error: nothing to do about it.
+      server.finished.catch(() => {});
+    }
+  })();
+} else {
+  Deno.serve({ port: Number(port), hostname: "127.0.0.1", ...tls, onListen() {} }, handler);
+}`
       : `Bun.serve({ port: Number(port), hostname: "127.0.0.1", ...(cert ? { tls } : {}), fetch: handler });`
   }
 console.error("listening on " + port);
@@ -63,7 +95,24 @@ try {
     const { p } = await startServer(cmd);
     servers.push({ name, port, pid: p.pid!, kill: () => p.kill("SIGKILL"), perCpu: [] });
   }
-  for (let i = 0; i < rounds; i++) {
+  const urlOf = (s: { port: number }) => `${plain ? "http" : "https"}://127.0.0.1:${s.port}/`;
+  for (let i = 0; i < rounds && together; i++) {
+    for (const s of servers) spawnSync("wrk", ["-t1", "-c8", "-d1s", urlOf(s)]);
+    const c0 = servers.map((s) => cpuSeconds(s.pid));
+    const outs = await Promise.all(servers.map((s) =>
+      new Promise<string>((resolve) => {
+        let out = "";
+        const w = spawn("wrk", ["-t1", "-c32", `-d${duration}s`, urlOf(s)]);
+        w.stdout.on("data", (d) => (out += d));
+        w.on("close", () => resolve(out));
+      })
+    ));
+    servers.forEach((s, j) => {
+      const cpu = cpuSeconds(s.pid) - c0[j]!;
+      s.perCpu.push(cpu > 0 ? Number(/(\d+) requests in/.exec(outs[j]!)?.[1] ?? 0) / cpu : 0);
+    });
+  }
+  for (let i = 0; i < rounds && !together; i++) {
     for (const s of servers) {
       const url = `${plain ? "http" : "https"}://127.0.0.1:${s.port}/`;
       spawnSync("wrk", ["-t1", "-c8", "-d1s", url]);
@@ -77,13 +126,26 @@ try {
   for (const s of servers) s.kill();
   rmSync(script, { force: true });
 }
-console.log(`${runtime}, ${plain ? "plain HTTP" : "HTTPS"}, wrk -t1 -c32 -d${duration}s, ${rounds} interleaved rounds`);
-console.log("| handler reads | median req per server CPU-s | ratio | per round |");
-console.log("|---|---:|---:|---|");
-const base = median(servers[0]!.perCpu);
+console.log(
+  `${runtime}, ${plain ? "plain HTTP" : "HTTPS"}, wrk -t1 -c32 -d${duration}s, ${rounds} interleaved rounds${
+    together ? ", all servers loaded together in each round" : ""
+  }`,
+);
+console.log(
+  `| handler reads | median req per server CPU-s | µs per request | ratio${
+    together ? " (median of per-round ratios)" : ""
+  } | per round |`,
+);
+console.log("|---|---:|---:|---:|---|");
+const first = servers[0]!;
+const base = median(first.perCpu);
 for (const s of servers) {
   const m = median(s.perCpu);
+  // --together: each round's ratio to the first variant in that round, then their median.
+  const ratio = together ? median(s.perCpu.map((x, i) => x / first.perCpu[i]!)) : m / base;
   console.log(
-    `| ${s.name} | ${m.toFixed(0)} | ${(m / base).toFixed(3)} | ${s.perCpu.map((x) => x.toFixed(0)).join(" / ")} |`,
+    `| ${s.name} | ${m.toFixed(0)} | ${(1e6 / m).toFixed(2)} | ${ratio.toFixed(3)} | ${
+      s.perCpu.map((x) => x.toFixed(0)).join(" / ")
+    } |`,
   );
 }

@@ -175,6 +175,15 @@ export class ConnectionGate<C> {
     if (--g.inflight === 0) g.idleSince = Date.now();
   }
 
+  /**
+   * A request that started and finished in one call (its response handed over whole): started()
+   * and ended() at once. Without a connectionTimeout nobody reads the idle time, so no clock.
+   */
+  served(g: GatedConnection<C>): void {
+    g.requests++;
+    if (g.inflight === 0 && this.o.timeoutMs > 0) g.idleSince = Date.now();
+  }
+
   private sweep(): void {
     const now = Date.now();
     for (const g of this.open) {

@@ -41,16 +41,25 @@ const LABEL = new Uint8Array(128);
  * — is null.
  */
 export function parseHost(value: string): HostPort | null {
+  // Usually the same Host as the request before: compared in place, which spares hashing a
+  // string the runtime has just made for the Map below.
+  if (value === lastHost) return lastParsed;
   // A server sees the same few Host values over and over: remember them (bounded).
-  const known = hostCache.get(value);
-  if (known !== undefined) return known;
-  const parsed = parseHostUncached(value);
-  if (hostCache.size >= 64) hostCache.clear();
-  hostCache.set(value, parsed === null ? null : Object.freeze(parsed));
+  let parsed = hostCache.get(value);
+  if (parsed === undefined) {
+    const fresh = parseHostUncached(value);
+    parsed = fresh === null ? null : Object.freeze(fresh);
+    if (hostCache.size >= 64) hostCache.clear();
+    hostCache.set(value, parsed);
+  }
+  lastHost = value;
+  lastParsed = parsed;
   return parsed;
 }
 
 const hostCache = new Map<string, HostPort | null>();
+let lastHost: string | undefined;
+let lastParsed: HostPort | null = null;
 
 function parseHostUncached(value: string): HostPort | null {
   let end = value.length;

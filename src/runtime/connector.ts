@@ -18,6 +18,9 @@ const ACME_PREFIX = "/.well-known/acme-challenge/";
 const FAST_PATH = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env
   .BOBCAT_SYNC_FAST_PATH !== "0";
 
+/** Read once: Deno's global Response is a lazy accessor that costs a getter call on every read. */
+const ResponseClass = Response;
+
 export type RequestHandler = (req: Request, conn: ConnectionInfo) => Response | Promise<Response>;
 
 /** Connection and handshake counts of a back-end that sees connections (not Bun.serve). */
@@ -132,7 +135,7 @@ export class ConnectorPipeline {
     } catch (e) {
       return this.failed(e);
     }
-    return res instanceof Response ? this.done(res) : res.then(this.done, this.failed);
+    return res instanceof ResponseClass ? this.done(res) : res.then(this.done, this.failed);
   }
 
   private tooLarge(): Response {

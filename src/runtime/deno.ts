@@ -7,6 +7,7 @@
 import { type BackendOptions, type Listener, listenError, rebind, uncaughtError, wantsHttp2 } from "./listener.ts";
 import { setNoDelayOnListener } from "./deno-nodelay.ts";
 import { type DenoHttpServer, serveOnConnection, shutdownSockets } from "./deno-conn.ts";
+import { sentWhole } from "./deno-response.ts";
 import { ConnectionGate, type GatedConnection } from "../core/limiter.ts";
 import { logger } from "../util/log.ts";
 import { sharesPorts } from "./worker-env.ts";
@@ -29,6 +30,8 @@ declare const Deno: {
 };
 
 const log = logger("connector");
+/** Deno's global Response is a lazy accessor that costs a getter call on every read: read once. */
+const ResponseClass = Response;
 
 /**
  * Aborting a connection's server after it finished throws inside Deno — from the signal's abort
@@ -118,9 +121,23 @@ export async function startDenoNative({ config, tls, pipeline }: BackendOptions)
         c.conn,
         c.abort.signal,
         (req, info) => {
+          let res: Response | Promise<Response>;
+          try {
+            res = handle(req, connInfo);
+          } catch (e) {
+            // Deno answers with onError's page, synchronously.
+            gate.served(g);
+            throw e;
+          }
+          // A body Deno takes whole as this returns: the request is over (see deno-response.ts).
+          if (res instanceof ResponseClass && sentWhole(res)) {
+            gate.served(g);
+            return res;
+          }
+          // A promise or a stream: busy until Deno says the response is done.
           gate.started(g);
           info.completed.then(ended, ended);
-          return handle(req, connInfo);
+          return res;
         },
         (e) => uncaughtError(e, config),
         () => {},

@@ -25,7 +25,7 @@ interface Backend {
   expect: string;
 }
 
-/** The handlers: /slow streams for 2.5 s, /len reads the body and answers its length. */
+/** The handlers: /slow streams for 2.5 s, /late answers after 2.5 s, /len reads the body and answers its length. */
 const HANDLER = `export default {
   async fetch(req) {
     const url = new URL(req.url);
@@ -35,6 +35,7 @@ const HANDLER = `export default {
       return new Response(body);
     }
     if (url.pathname === "/wait") { await new Promise((r) => setTimeout(r, 800)); return new Response("waited"); }
+    if (url.pathname === "/late") { await new Promise((r) => setTimeout(r, 2500)); return new Response("late answer"); }
     if (url.pathname === "/len") return new Response("len " + (await req.arrayBuffer()).byteLength);
     return new Response("ok");
   },
@@ -178,6 +179,18 @@ describe("connectionTimeout closes silent, slow and idle connections", () => {
               s.on("close", () => (clearTimeout(t), r(body)));
             });
           });
+          // Nor is a handler that takes longer than connectionTimeout to answer at all.
+          const late = [plain(http), secure(https)];
+          const lateReplies = late.map((s) => {
+            let body = "";
+            s.on("data", (d) => (body += d));
+            const send = () => s.write("GET /late HTTP/1.1\r\nHost: localhost\r\n\r\n");
+            (s as { encrypted?: boolean }).encrypted ? s.once("secureConnect", send) : s.once("connect", send);
+            return new Promise<string>((r) => {
+              const t = setTimeout(() => r(body), 3500);
+              s.on("close", () => (clearTimeout(t), r(body)));
+            });
+          });
           const closed = await Promise.all([...nothing, ...slow, ...idle].map((s) => closedWithin(s, t0, limit)));
           expect((await Promise.all(idleReplies)).every((r) => r.startsWith("HTTP/1.1 200"))).toBe(true);
           // [plain nothing, TLS nothing, plain slowloris, TLS slowloris] closed by the timeout, not at once
@@ -185,7 +198,9 @@ describe("connectionTimeout closes silent, slow and idle connections", () => {
           // Idle keep-alive: closed within the bound (Deno's node:http2 already closes HTTP/1.1 after a response).
           expect(closed.slice(4).map((ms) => ms !== null)).toEqual([true, true]);
           for (const body of await Promise.all(longReplies)) expect(body).toContain("chunk4");
+          for (const body of await Promise.all(lateReplies)) expect(body).toContain("late answer");
           long.forEach((s) => s.destroy());
+          late.forEach((s) => s.destroy());
         });
       },
       30000,
