@@ -4,7 +4,7 @@
  * stand even when other work shares the machine).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { connect as netConnect, createServer } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { join } from "node:path";
@@ -12,6 +12,28 @@ import { join } from "node:path";
 // (import.meta.dirname: the same under Deno, which runs bench/session-path.ts too.)
 export const ROOT = join(import.meta.dir ?? import.meta.dirname, "..");
 export const bin = (name: string) => join(ROOT, "node_modules/.bin", name);
+
+/**
+ * The CLI `BOBCAT_RUNTIME=deno node bin/bobcat.mjs` runs from this checkout: dist-lib/cli.js (the
+ * npm package's build, what `npx bobcat` runs under Deno) while nothing it is built from is newer
+ * (`bun scripts/build-lib.ts`), src/cli/main.ts otherwise. The same rule as the launcher's.
+ */
+export function denoCliOfCheckout(): string {
+  const build = join(ROOT, "dist-lib", "cli.js");
+  let built: number;
+  try {
+    built = statSync(build).mtimeMs;
+  } catch {
+    return join(ROOT, "src", "cli", "main.ts");
+  }
+  const newer = (path: string): boolean => {
+    const st = statSync(path);
+    if (!st.isDirectory()) return st.mtimeMs > built;
+    return readdirSync(path).some((name) => newer(join(path, name)));
+  };
+  const stale = ["src", "mod.ts", "edge.ts", "package.json"].some((f) => newer(join(ROOT, f)));
+  return stale ? join(ROOT, "src", "cli", "main.ts") : build;
+}
 
 /** `--name value` from the command line, or the default. */
 export function option(name: string, fallback: string, argv = process.argv.slice(2)): string {

@@ -20,7 +20,9 @@
  *    -1 (bobcat and the raw servers keep connections open without a count limit too);
  *  - raw: bench/raw-serve.ts, a plain Bun.serve or Deno.serve with a Map for sessions;
  *  - bobcat: the CLI from this checkout on the chosen runtime (HTTPS and HTTP connectors, the
- *    manager app at /manager, StandardManager with pathname SESSIONS.ser) and, for start-up, the
+ *    manager app at /manager, StandardManager with pathname SESSIONS.ser) — under Deno the one
+ *    `BOBCAT_RUNTIME=deno node bin/bobcat.mjs` runs: dist-lib/cli.js, the npm package's build,
+ *    while it is current (`bun scripts/build-lib.ts`), the sources otherwise — and, for start-up, the
  *    single executable (dist/bobcat from `bun build.ts`, dist/bobcat-deno from `bun build.ts
  *    --deno`) when it is there or --exe names it.
  * Load: wrk -t1 -c32 (TLS 1.3 with OpenSSL), requests per server CPU-second from /proc beside
@@ -45,6 +47,7 @@ import { join } from "node:path";
 import {
   bin,
   cpuSeconds,
+  denoCliOfCheckout,
   firstOk,
   freePort,
   median,
@@ -57,6 +60,8 @@ import {
 } from "./lib.ts";
 
 const argv = process.argv.slice(2);
+/** What bobcat runs under Deno here: the launcher's choice (the package's build while current). */
+const DENO_CLI = denoCliOfCheckout();
 const ROWS = ["startup", "https", "http", "body", "new-session", "cookie", "mtls", "100k"] as const;
 type Row = (typeof ROWS)[number];
 const runtimes = option("--runtime", "bun").split(",");
@@ -377,10 +382,9 @@ ${connectors}
   );
   const args = ["run", "--config", join(base, "server.yaml"), "--base", base];
   if (exe) return [exe, ...args];
-  const main = join(ROOT, "src/cli/main.ts");
   return runtime === "deno"
-    ? [bin("deno"), "run", "-A", `--config=${join(ROOT, "deno.json")}`, main, ...args]
-    : [bin("bun"), main, ...args];
+    ? [bin("deno"), "run", "-A", `--config=${join(ROOT, "deno.json")}`, DENO_CLI, ...args]
+    : [bin("bun"), join(ROOT, "src/cli/main.ts"), ...args];
 }
 
 // ---- one server ----
@@ -908,4 +912,5 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 console.log(`# bobcat side by side: \`bun bench/side-by-side.ts ${argv.join(" ")}\``);
+if (runtimes.includes("deno")) console.log(`\nbobcat under Deno runs ${DENO_CLI.slice(ROOT.length + 1)}`);
 for (const r of results) print(r);

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { BUN, DENO, freePort, httpsConfig, ROOT, tfetch } from "../helpers/bobcat.ts";
@@ -93,6 +93,51 @@ describe("the packed tarball", () => {
     expect(unwanted).toEqual([]);
     // Installed outside the checkout, where nothing of the checkout can be found by resolution.
     expect(pkg.dir.startsWith(ROOT)).toBe(false);
+  });
+
+  test("the CLI build's chunks stay out of Deno's module graph until imported, and load when they are", () => {
+    // Run from outside node_modules, as a checkout runs dist-lib/cli.js: there Deno builds the
+    // module graph before starting, and a chunk imported with a literal specifier would be in it.
+    const copy = join(pkg.dir, "cli-outside-node-modules");
+    cpSync(join(pkg.dir, "node_modules", "bobcat", "dist-lib"), copy, { recursive: true });
+    cpSync(join(pkg.dir, "node_modules", "bobcat", "deno.json"), join(copy, "deno.json"));
+    const env = { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
+    const info = spawnSync(DENO, ["info", "--json", `--config=${join(copy, "deno.json")}`, join(copy, "cli.js")], {
+      encoding: "utf8",
+      timeout: 60000,
+      env,
+    });
+    expect(info.status).toBe(0);
+    const graph = JSON.parse(info.stdout) as {
+      modules: Array<{ specifier: string; dependencies?: Array<{ specifier: string; isDynamic?: boolean }> }>;
+    };
+    const listedOnDemand = graph.modules.flatMap((m) =>
+      (m.dependencies ?? []).filter((d) => d.isDynamic && d.specifier.startsWith(".")).map((d) => d.specifier)
+    );
+    expect(listedOnDemand).toEqual([]);
+    const chunks = readdirSync(join(copy, "cli")).filter((f) => f.endsWith(".js"));
+    const listedChunks = graph.modules.filter((m) => m.specifier.includes("/cli/chunk-")).length;
+    expect(listedChunks).toBeGreaterThan(0);
+    expect(listedChunks).toBeLessThan(chunks.length);
+    // `check` of a YAML config imports chunks on demand (the YAML parser, the config's handler).
+    writeFileSync(
+      join(pkg.dir, "outside.yaml"),
+      `server:
+  services:
+    - connectors: [{ port: ${ports.a.http}, address: 127.0.0.1 }]
+      engine:
+        defaultHost: localhost
+        hosts: [{ name: localhost, contexts: [{ path: "", handler: "bobcat:root" }] }]
+`,
+    );
+    const check = spawnSync(
+      DENO,
+      ["run", "-A", `--config=${join(copy, "deno.json")}`, join(copy, "cli.js"), "check", "--config", "outside.yaml"],
+      { cwd: pkg.dir, encoding: "utf8", timeout: 60000, env },
+    );
+    expect(check.stderr).not.toContain("Module not found");
+    expect(check.status).toBe(0);
+    expect(check.stdout).toContain("bobcat:root");
   });
 
   test("TypeScript sees the types of bobcat and bobcat/edge", async () => {

@@ -7,6 +7,7 @@ import {
   encodeSessionData,
   encodeSessionFile,
   scanSessionFile,
+  SessionFileScanner,
   type SessionRecord,
 } from "../../src/session/record.ts";
 import { crc32, strHash } from "../../src/session/wire.ts";
@@ -216,5 +217,61 @@ describe("records", () => {
     scanSessionFile(file, { count() {}, record: (_s, _e, _c, _l, _t, _m, _v, idHash) => hashes.push(idHash) });
     const ascii = (id: string) => strHash(new TextEncoder().encode(id), 0, id.length, id.length * 2);
     expect(hashes).toEqual(ids.map(ascii));
+  });
+});
+
+describe("SessionFileScanner, a part at a time", () => {
+  /** A sessions file of a little over 2 MiB: 3 parts of its checksum. */
+  const big = encodeSessionFile(
+    Array.from(
+      { length: 9000 },
+      (_, i) => record({ id: `ID-${i}`, attributes: [{ name: "a", frame: new Uint8Array(220).fill(i & 0xff) }] }),
+    ),
+  );
+  const scanOf = (bytes: Uint8Array) => {
+    const seen: number[] = [];
+    let counted = -1;
+    const scanner = new SessionFileScanner(bytes, { count: (n) => (counted = n), record: (start) => seen.push(start) });
+    return { scanner, seen, counted: () => counted };
+  };
+
+  test("steps of some records take the checksum of a large file in parts and hand nothing over before it holds", () => {
+    expect(big.length).toBeGreaterThan(2 << 20);
+    expect(big.length).toBeLessThan(3 << 20);
+    const { scanner, seen, counted } = scanOf(big);
+    expect(scanner.step(100)).toBe(false);
+    expect(scanner.step(100)).toBe(false);
+    expect(seen).toEqual([]);
+    expect(counted()).toBe(-1);
+    // The third part ends the checksum: the header is read and the first records handed over.
+    expect(scanner.step(100)).toBe(false);
+    expect(counted()).toBe(9000);
+    expect(seen).toHaveLength(100);
+    while (!scanner.step(1000));
+    expect(seen).toHaveLength(9000);
+    expect(scanner.finished).toBe(true);
+  });
+
+  test("step(0) and step(Infinity) take the rest of the checksum at once, after parts or without", () => {
+    const a = scanOf(big);
+    expect(a.scanner.step(10)).toBe(false);
+    expect(a.scanner.step(0)).toBe(false);
+    expect(a.counted()).toBe(9000);
+    expect(a.seen).toEqual([]);
+    expect(a.scanner.step(Infinity)).toBe(true);
+    expect(a.seen).toHaveLength(9000);
+    const b = scanOf(big);
+    expect(b.scanner.step(Infinity)).toBe(true);
+    expect(b.seen).toEqual(a.seen);
+  });
+
+  test("a byte changed in the last part fails the step that ends the checksum, with nothing handed over", () => {
+    const damaged = big.slice();
+    damaged[damaged.length - 100]! ^= 1;
+    const { scanner, seen } = scanOf(damaged);
+    expect(scanner.step(100)).toBe(false);
+    expect(scanner.step(100)).toBe(false);
+    expect(() => scanner.step(100)).toThrow(CorruptDataError);
+    expect(seen).toEqual([]);
   });
 });
