@@ -33,9 +33,14 @@ export function argTokens(args: readonly string[], options: Readonly<Record<stri
   let index = -1;
   // Arguments a short-option group (-abc) expanded into share the group's index.
   let groupCount = 0;
+  // -c or --name alone: a string option takes the next argument as its value, whatever it looks like.
+  const optionTakingNext = (name: string, rawName: string) => {
+    const value = isString(name) && remaining.length > 0 ? remaining.shift() : undefined;
+    tokens.push({ kind: "option", name, rawName, index, value, inlineValue: value === undefined ? undefined : false });
+    if (value !== undefined) index++;
+  };
   while (remaining.length > 0) {
     const arg = remaining.shift()!;
-    const next = remaining[0];
     if (groupCount > 0) groupCount--;
     else index++;
     if (arg === "--") {
@@ -46,17 +51,7 @@ export function argTokens(args: readonly string[], options: Readonly<Record<stri
     const short = arg.length >= 2 && arg[0] === "-" && arg[1] !== "-";
     if (short && arg.length === 2) {
       // -c, and -c VALUE for a string option (the next argument, whatever it looks like).
-      const name = longOf(arg[1]!);
-      const value = isString(name) && next !== undefined ? remaining.shift() : undefined;
-      tokens.push({
-        kind: "option",
-        name,
-        rawName: arg,
-        index,
-        value,
-        inlineValue: value === undefined ? undefined : false,
-      });
-      if (value !== undefined) index++;
+      optionTakingNext(longOf(arg[1]!), arg);
       continue;
     }
     if (short && !isString(longOf(arg[1]!))) {
@@ -91,17 +86,7 @@ export function argTokens(args: readonly string[], options: Readonly<Record<stri
       const eq = arg.indexOf("=", 3);
       if (eq === -1) {
         // --name, and --name VALUE for a string option.
-        const name = arg.slice(2);
-        const value = isString(name) && next !== undefined ? remaining.shift() : undefined;
-        tokens.push({
-          kind: "option",
-          name,
-          rawName: arg,
-          index,
-          value,
-          inlineValue: value === undefined ? undefined : false,
-        });
-        if (value !== undefined) index++;
+        optionTakingNext(arg.slice(2), arg);
       } else {
         const name = arg.slice(2, eq);
         tokens.push({ kind: "option", name, rawName: `--${name}`, index, value: arg.slice(eq + 1), inlineValue: true });
