@@ -120,7 +120,11 @@ const args = runtime === "deno"
   : [cli, ...process.argv.slice(2)];
 const child = spawn(binary, args, {
   stdio: ["inherit", "inherit", "inherit", "pipe"],
-  env: { ...process.env, BOBCAT_PARENT_FD: "3" },
+  // A server should not ask the internet for a newer Deno at each start (nor spend the start's
+  // time on the check's cache file); a user's own setting wins.
+  env: runtime === "deno" && process.env.DENO_NO_UPDATE_CHECK === undefined
+    ? { ...process.env, BOBCAT_PARENT_FD: "3", DENO_NO_UPDATE_CHECK: "1" }
+    : { ...process.env, BOBCAT_PARENT_FD: "3" },
 });
 child.on("error", (err) => {
   console.error(`bobcat: cannot start ${binary}: ${err.message}`);

@@ -164,6 +164,11 @@ describe("the PID a user started", () => {
           try {
             // The real runtime binaries, no wrapper in between (npm's deno/bin.cjs would be a node process).
             expect(tree.map(exeOf)).toEqual(mode.tree.map((re) => expect.stringMatching(re)));
+            // Deno is told not to look for a newer release of itself at every start.
+            if (mode.env?.BOBCAT_RUNTIME === "deno") {
+              const environ = readFileSync(`/proc/${tree[0]}/environ`, "utf8").split("\0");
+              expect(environ).toContain("DENO_NO_UPDATE_CHECK=1");
+            }
             const res = await fetch(`http://127.0.0.1:${port}/`);
             expect(res.status).toBe(200);
             expect(res.headers.get("set-cookie")).toContain("JSESSIONID=");
