@@ -593,6 +593,7 @@ export class H1Connection {
       return;
     }
     const whole = staticBody(res);
+    if (whole instanceof Promise) return whole.then((bytes) => this.writeWhole(h, head, bytes));
     if (whole) {
       this.writeWhole(h, head, whole);
       return;
