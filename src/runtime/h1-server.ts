@@ -30,6 +30,8 @@ const PIPELINE_BUFFER = 64 * 1024;
 /** How long a connection closed with an upload still coming keeps reading (and dropping) it. */
 const LINGER_MS = 2000;
 const GATHER_MAX = 256 * 1024;
+/** A whole body up to this size is copied after its head into one write; a larger one follows it. */
+const COPY_MAX = 64 * 1024;
 
 export interface UpgradeRequest {
   method: string;
@@ -453,7 +455,7 @@ export class H1Connection {
     const method = head.method;
     const isHead = method === "HEAD";
     this.closeAfter = this.closeAfter || !head.keepAlive;
-    const forbidden = FETCH_FORBIDDEN_METHODS.get(method.toUpperCase());
+    const forbidden = method === "GET" ? undefined : FETCH_FORBIDDEN_METHODS.get(method.toUpperCase());
     if (forbidden) {
       this.respond(forbidden(), head, isHead);
       return;
@@ -473,7 +475,7 @@ export class H1Connection {
       const conn: ConnectionInfo = {
         remoteAddr: this.socket.remoteAddress,
         remotePort: this.socket.remotePort,
-        httpVersion: `HTTP/${head.version}`,
+        httpVersion: head.version === "1.1" ? "HTTP/1.1" : "HTTP/1.0",
         target,
         hostHeaders,
         tls: o.tls?.(),
@@ -594,15 +596,9 @@ export class H1Connection {
     }
     const whole = staticBody(res);
     if (whole instanceof Promise) return whole.then((bytes) => this.writeWhole(h, head, bytes));
-    if (whole) {
-      this.writeWhole(h, head, whole);
-      return;
-    }
+    if (whole) return this.writeWhole(h, head, whole);
     const body = res.body;
-    if (!body) {
-      this.writeWhole(h, head, EMPTY);
-      return;
-    }
+    if (!body) return this.writeWhole(h, head, EMPTY);
     return this.writeStream(body, h, head, length);
   }
 
@@ -612,12 +608,25 @@ export class H1Connection {
     return h + "\r\n";
   }
 
-  private writeWhole(h: string, head: H1Head, body: Uint8Array): void {
+  /**
+   * Head and body in one write (a large body after its head, not copied). When the transport has
+   * to queue them, the response is done only once they are gone: a pipelined request is not
+   * answered (and its answer queued too) while the client is not reading.
+   */
+  private writeWhole(h: string, head: H1Head, body: Uint8Array): Promise<void> | undefined {
     const text = this.connectionLine(h + `content-length: ${body.byteLength}\r\n`, head);
-    const out = Buffer.allocUnsafe(text.length + body.byteLength);
-    out.write(text, 0, "latin1");
-    out.set(body, text.length);
-    this.socket.write(out);
+    let sent: boolean;
+    if (body.byteLength > COPY_MAX) {
+      this.socket.write(Buffer.from(text, "latin1"));
+      sent = this.socket.write(body);
+    } else {
+      const out = Buffer.allocUnsafe(text.length + body.byteLength);
+      out.write(text, 0, "latin1");
+      out.set(body, text.length);
+      sent = this.socket.write(out);
+    }
+    if (sent || this.socket.destroyed) return;
+    return new Promise<void>((resolve) => (this.drainWaiter = resolve));
   }
 
   private async writeStream(body: ReadableStream<Uint8Array>, h: string, head: H1Head, length?: string): Promise<void> {
@@ -641,7 +650,7 @@ export class H1Connection {
         r = next;
       }
       if (pending === undefined) {
-        this.writeWhole(h, head, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+        await this.writeWhole(h, head, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
         return;
       }
       // Still producing: the head and what is there, then the rest as it comes.

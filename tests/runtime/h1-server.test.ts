@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import type { ConnectionInfo } from "../../src/core/context.ts";
-import { serveH1, type UpgradeRequest } from "../../src/runtime/h1-server.ts";
+import { Buffer } from "node:buffer";
+import { type H1Transport, serveH1, serveH1On, type UpgradeRequest } from "../../src/runtime/h1-server.ts";
 
 let server: Server;
 let port = 0;
@@ -184,4 +185,46 @@ test("Upgrade: websocket hands over the socket with the bytes after the head", a
   expect(upgrades[0]!.req.headers["sec-websocket-key"]).toBe("abc");
   expect(upgrades[0]!.req.rawHeaders).toContain("Upgrade");
   expect(upgrades[0]!.head).toBe("FRAME");
+});
+
+test("a whole answer the transport has to queue holds the next pipelined request until it drains", async () => {
+  const writes: string[] = [];
+  let full = true;
+  let ended = 0;
+  const transport: H1Transport = {
+    remoteAddress: "127.0.0.1",
+    remotePort: 1,
+    destroyed: false,
+    // The first write fills the transport's buffer: queued, drained() follows.
+    write: (b) => {
+      writes.push(Buffer.from(b).toString("latin1"));
+      const ok = !full;
+      full = false;
+      return ok;
+    },
+    cork: () => {},
+    uncork: () => {},
+    end: () => {},
+    destroy: () => {},
+    pause: () => {},
+    resume: () => {},
+  };
+  const conn = serveH1On(transport, {
+    scheme: "https",
+    handle: (r) => new Response(`answer ${new URL(r.url).pathname}`),
+    readTimeoutMs: 1000,
+    maxHeadSize: 1024,
+    started: () => {},
+    ended: () => void ended++,
+  });
+  conn.data(Buffer.from("GET /one HTTP/1.1\r\nHost: h\r\n\r\nGET /two HTTP/1.1\r\nHost: h\r\n\r\n", "latin1"));
+  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 1));
+  expect(writes.length).toBe(1);
+  expect(writes[0]).toEndWith("answer /one");
+  expect(ended).toBe(0);
+  conn.drained();
+  for (let i = 0; i < 5 && writes.length < 2; i++) await new Promise((r) => setTimeout(r, 1));
+  expect(writes.length).toBe(2);
+  expect(writes[1]).toEndWith("answer /two");
+  expect(ended).toBe(2);
 });
