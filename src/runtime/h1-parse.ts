@@ -79,6 +79,8 @@ export interface H1Head {
 const CL_MAX_DIGITS = 15;
 
 function connectionHas(v: string, token: string): boolean {
+  // One option (keep-alive, close), the usual case: no list to split.
+  if (v.indexOf(",") < 0) return trimOws(v).toLowerCase() === token;
   for (const p of v.split(",")) if (trimOws(p).toLowerCase() === token) return true;
   return false;
 }
