@@ -76,7 +76,8 @@ export const bunStaticBodies = ruleHolds();
  * else, whose body is left untouched for the reader.
  */
 export function bunStaticBody(res: Response): Uint8Array | Promise<Uint8Array> | undefined {
-  if (!bunStaticBodies || res.bodyUsed || bodyEstimate(res) <= 0) return undefined;
+  // Bun's own Responses only: the estimate of any other object says nothing of a body.
+  if (!bunStaticBodies || !(res instanceof Response) || res.bodyUsed || bodyEstimate(res) <= 0) return undefined;
   const p = res.bytes();
   const v = bun!.peek(p);
   if (v === p) return p;
