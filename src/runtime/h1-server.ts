@@ -201,6 +201,8 @@ export class H1Connection {
   private dropping = false;
   private lingerTimer?: ReturnType<typeof setTimeout>;
   private drainWaiter?: () => void;
+  /** The last head parsed here: its bytes, what they parse to, the URL built from it. */
+  private lastHead?: { bytes: Buffer; head: H1Head; url: string | undefined };
 
   constructor(private readonly socket: H1Transport, private readonly o: H1TransportOptions) {}
 
@@ -358,12 +360,27 @@ export class H1Connection {
     let from = 0;
     // Empty lines before a request line are ignored (RFC 9112 2.2).
     while (from + 1 < this.buf.length && this.buf[from] === 13 && this.buf[from + 1] === 10) from += 2;
-    const end = headEnd(this.buf, from, this.o.maxHeadSize);
-    if (end < 0) {
-      this.resume();
-      return false;
+    let end: number;
+    let head: H1Head;
+    const last = this.lastHead;
+    if (
+      last && this.buf.length - from >= last.bytes.length &&
+      this.buf.compare(last.bytes, 0, last.bytes.length, from, from + last.bytes.length) === 0
+    ) {
+      // A keep-alive client sends the same head request after request: the same bytes (up to
+      // and with the CRLFCRLF that ends them) parse to the same head, already checked.
+      end = from + last.bytes.length;
+      head = last.head;
+    } else {
+      end = headEnd(this.buf, from, this.o.maxHeadSize);
+      if (end < 0) {
+        this.resume();
+        return false;
+      }
+      head = parseHead(this.buf.toString("latin1", from, end - 4));
+      // A copy: the buffer may be much larger than the head (a body read with it).
+      this.lastHead = { bytes: Buffer.from(this.buf.subarray(from, end)), head, url: undefined };
     }
-    const head = parseHead(this.buf.toString("latin1", from, end - 4));
     this.buf = end >= this.buf.length ? EMPTY : this.buf.subarray(end);
     if (head.websocket && this.o.upgrade && head.method === "GET" && !head.chunked && !head.contentLength) {
       this.state = St.Upgraded;
@@ -449,9 +466,14 @@ export class H1Connection {
   private dispatch(head: H1Head): void {
     const o = this.o;
     const hostHeaders = head.hostHeaders;
-    const authority = hostHeaders.length === 1 && parseHost(hostHeaders[0]!) ? hostHeaders[0]! : "localhost";
     const target = head.target;
-    const url = `${o.scheme}://${authority}${target.charCodeAt(0) === 47 ? target : "/"}`;
+    const last = this.lastHead?.head === head ? this.lastHead : undefined;
+    let url = last?.url;
+    if (url === undefined) {
+      const authority = hostHeaders.length === 1 && parseHost(hostHeaders[0]!) ? hostHeaders[0]! : "localhost";
+      url = `${o.scheme}://${authority}${target.charCodeAt(0) === 47 ? target : "/"}`;
+      if (last) last.url = url;
+    }
     const method = head.method;
     const isHead = method === "HEAD";
     this.closeAfter = this.closeAfter || !head.keepAlive;

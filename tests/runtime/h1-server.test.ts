@@ -228,3 +228,28 @@ test("a whole answer the transport has to queue holds the next pipelined request
   expect(writes[1]).toEndWith("answer /two");
   expect(ended).toBe(2);
 });
+
+test("a head sent again is served from its last parse; one that differs in a byte, or a bad one after it, is parsed anew", async () => {
+  seen.length = 0;
+  const a = "GET /same?q=1 HTTP/1.1\r\nHost: example.com\r\nX-N: 1\r\n\r\n";
+  const r = await talk([
+    a + a + a.replace("X-N: 1", "X-N: 2") + a + a.replace("/same", "/samf") +
+    "GET /last HTTP/1.1\r\nHost: example.org\r\nConnection: close\r\n\r\n",
+  ]);
+  expect(seen.map((s) => [s.url, s.headers.find(([n]) => n === "x-n")?.[1] ?? null])).toEqual([
+    ["https://example.com/same?q=1", "1"],
+    ["https://example.com/same?q=1", "1"],
+    ["https://example.com/same?q=1", "2"],
+    ["https://example.com/same?q=1", "1"],
+    ["https://example.com/samf?q=1", "1"],
+    ["https://example.org/last", null],
+  ]);
+  expect(r.text.split("HTTP/1.1 200 OK").length).toBe(7);
+  // The same head, then one with a bare LF: the second is refused, nothing after it answered.
+  seen.length = 0;
+  const bad = await talk([a + a + "GET /bad HTTP/1.1\r\nHost: example.com\nX: y\r\n\r\n" + a]);
+  expect(seen.length).toBe(2);
+  expect(bad.text).toContain("HTTP/1.1 400 ");
+  expect(bad.text.split("HTTP/1.1 200 OK").length).toBe(3);
+  expect(bad.closed).toBe(true);
+});
