@@ -30,6 +30,8 @@ const PIPELINE_BUFFER = 64 * 1024;
 /** How long a connection closed with an upload still coming keeps reading (and dropping) it. */
 const LINGER_MS = 2000;
 const GATHER_MAX = 256 * 1024;
+/** A whole body up to this size is copied after its head into one write; a larger one follows it. */
+const COPY_MAX = 64 * 1024;
 
 export interface UpgradeRequest {
   method: string;
@@ -199,6 +201,8 @@ export class H1Connection {
   private dropping = false;
   private lingerTimer?: ReturnType<typeof setTimeout>;
   private drainWaiter?: () => void;
+  /** The last head parsed here: its bytes, what they parse to, the URL built from it. */
+  private lastHead?: { bytes: Buffer; head: H1Head; url: string | undefined };
 
   constructor(private readonly socket: H1Transport, private readonly o: H1TransportOptions) {}
 
@@ -356,12 +360,27 @@ export class H1Connection {
     let from = 0;
     // Empty lines before a request line are ignored (RFC 9112 2.2).
     while (from + 1 < this.buf.length && this.buf[from] === 13 && this.buf[from + 1] === 10) from += 2;
-    const end = headEnd(this.buf, from, this.o.maxHeadSize);
-    if (end < 0) {
-      this.resume();
-      return false;
+    let end: number;
+    let head: H1Head;
+    const last = this.lastHead;
+    if (
+      last && this.buf.length - from >= last.bytes.length &&
+      this.buf.compare(last.bytes, 0, last.bytes.length, from, from + last.bytes.length) === 0
+    ) {
+      // A keep-alive client sends the same head request after request: the same bytes (up to
+      // and with the CRLFCRLF that ends them) parse to the same head, already checked.
+      end = from + last.bytes.length;
+      head = last.head;
+    } else {
+      end = headEnd(this.buf, from, this.o.maxHeadSize);
+      if (end < 0) {
+        this.resume();
+        return false;
+      }
+      head = parseHead(this.buf.toString("latin1", from, end - 4));
+      // A copy: the buffer may be much larger than the head (a body read with it).
+      this.lastHead = { bytes: Buffer.from(this.buf.subarray(from, end)), head, url: undefined };
     }
-    const head = parseHead(this.buf.toString("latin1", from, end - 4));
     this.buf = end >= this.buf.length ? EMPTY : this.buf.subarray(end);
     if (head.websocket && this.o.upgrade && head.method === "GET" && !head.chunked && !head.contentLength) {
       this.state = St.Upgraded;
@@ -447,13 +466,18 @@ export class H1Connection {
   private dispatch(head: H1Head): void {
     const o = this.o;
     const hostHeaders = head.hostHeaders;
-    const authority = hostHeaders.length === 1 && parseHost(hostHeaders[0]!) ? hostHeaders[0]! : "localhost";
     const target = head.target;
-    const url = `${o.scheme}://${authority}${target.charCodeAt(0) === 47 ? target : "/"}`;
+    const last = this.lastHead?.head === head ? this.lastHead : undefined;
+    let url = last?.url;
+    if (url === undefined) {
+      const authority = hostHeaders.length === 1 && parseHost(hostHeaders[0]!) ? hostHeaders[0]! : "localhost";
+      url = `${o.scheme}://${authority}${target.charCodeAt(0) === 47 ? target : "/"}`;
+      if (last) last.url = url;
+    }
     const method = head.method;
     const isHead = method === "HEAD";
     this.closeAfter = this.closeAfter || !head.keepAlive;
-    const forbidden = FETCH_FORBIDDEN_METHODS.get(method.toUpperCase());
+    const forbidden = method === "GET" ? undefined : FETCH_FORBIDDEN_METHODS.get(method.toUpperCase());
     if (forbidden) {
       this.respond(forbidden(), head, isHead);
       return;
@@ -473,7 +497,7 @@ export class H1Connection {
       const conn: ConnectionInfo = {
         remoteAddr: this.socket.remoteAddress,
         remotePort: this.socket.remotePort,
-        httpVersion: `HTTP/${head.version}`,
+        httpVersion: head.version === "1.1" ? "HTTP/1.1" : "HTTP/1.0",
         target,
         hostHeaders,
         tls: o.tls?.(),
@@ -593,15 +617,10 @@ export class H1Connection {
       return;
     }
     const whole = staticBody(res);
-    if (whole) {
-      this.writeWhole(h, head, whole);
-      return;
-    }
+    if (whole instanceof Promise) return whole.then((bytes) => this.writeWhole(h, head, bytes));
+    if (whole) return this.writeWhole(h, head, whole);
     const body = res.body;
-    if (!body) {
-      this.writeWhole(h, head, EMPTY);
-      return;
-    }
+    if (!body) return this.writeWhole(h, head, EMPTY);
     return this.writeStream(body, h, head, length);
   }
 
@@ -611,12 +630,25 @@ export class H1Connection {
     return h + "\r\n";
   }
 
-  private writeWhole(h: string, head: H1Head, body: Uint8Array): void {
+  /**
+   * Head and body in one write (a large body after its head, not copied). When the transport has
+   * to queue them, the response is done only once they are gone: a pipelined request is not
+   * answered (and its answer queued too) while the client is not reading.
+   */
+  private writeWhole(h: string, head: H1Head, body: Uint8Array): Promise<void> | undefined {
     const text = this.connectionLine(h + `content-length: ${body.byteLength}\r\n`, head);
-    const out = Buffer.allocUnsafe(text.length + body.byteLength);
-    out.write(text, 0, "latin1");
-    out.set(body, text.length);
-    this.socket.write(out);
+    let sent: boolean;
+    if (body.byteLength > COPY_MAX) {
+      this.socket.write(Buffer.from(text, "latin1"));
+      sent = this.socket.write(body);
+    } else {
+      const out = Buffer.allocUnsafe(text.length + body.byteLength);
+      out.write(text, 0, "latin1");
+      out.set(body, text.length);
+      sent = this.socket.write(out);
+    }
+    if (sent || this.socket.destroyed) return;
+    return new Promise<void>((resolve) => (this.drainWaiter = resolve));
   }
 
   private async writeStream(body: ReadableStream<Uint8Array>, h: string, head: H1Head, length?: string): Promise<void> {
@@ -640,7 +672,7 @@ export class H1Connection {
         r = next;
       }
       if (pending === undefined) {
-        this.writeWhole(h, head, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+        await this.writeWhole(h, head, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
         return;
       }
       // Still producing: the head and what is there, then the rest as it comes.

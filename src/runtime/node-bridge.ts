@@ -11,6 +11,7 @@ import { traceNotAllowed } from "../core/engine.ts";
 import { errorPage } from "../core/error-page.ts";
 import { ClientAbortError, isClientBodyError } from "../core/body-limit.ts";
 import { type CheckedSocket, VERDICT } from "./node-tls.ts";
+import { bunStaticBodies, bunStaticBody } from "./bun-static-body.ts";
 
 const log = logger("connector");
 export type AnyReq = IncomingMessage | Http2ServerRequest;
@@ -270,6 +271,12 @@ function writeResponse(
   // A body made from a string or bytes (Deno keeps it as is until someone asks for `.body`):
   // taken whole, without creating the stream and its reader.
   const whole = staticBody(response);
+  if (whole instanceof Promise) {
+    return whole.then((bytes) => {
+      writeWhole(res, h2, status, out, framed, bytes, bytes.byteLength);
+      endSession?.();
+    });
+  }
   if (whole) {
     writeWhole(res, h2, status, out, framed, whole, whole.byteLength);
     endSession?.();
@@ -377,13 +384,16 @@ function writeWhole(
 /**
  * Deno's Response keeps a body given as a string or bytes in its inner response until `.body`
  * is read, which makes a ReadableStream of it. Where that inner state is there to see, such a
- * body is taken as it is (a string UTF-8 encoded, as `arrayBuffer()` would); undefined: not
- * known to be in memory (a stream, another runtime), read through `.body`.
+ * body is taken as it is (a string UTF-8 encoded, as `arrayBuffer()` would); on Bun,
+ * bun-static-body.ts tells such a body by Bun's size estimate and takes it with `bytes()` (a
+ * promise only if Bun does not hand it over at once: a body in memory all the same).
+ * undefined: not known to be in memory (a stream, a file, another runtime), read through `.body`.
  */
 const INNER = Object.getOwnPropertySymbols(new Response("")).find((s) => s.description === "response");
 const utf8 = new TextEncoder();
 
-export function staticBody(response: Response): Uint8Array | undefined {
+export function staticBody(response: Response): Uint8Array | Promise<Uint8Array> | undefined {
+  if (bunStaticBodies) return bunStaticBody(response);
   if (!INNER || response.bodyUsed) return undefined;
   const inner = (response as unknown as Record<symbol, { body?: { streamOrStatic?: unknown } | null } | undefined>)[
     INNER

@@ -17,6 +17,10 @@ afterAll(() => dirs.forEach(cleanup));
 const APP = `export default { fetch(req, ctx) {
   const path = new URL(req.url).pathname;
   if (path === "/big") return new Response(new Uint8Array(8 * 1024 * 1024).fill(97));
+  if (path === "/big-stream") {
+    let left = 128;
+    return new Response(new ReadableStream({ pull(c) { if (left-- === 0) c.close(); else c.enqueue(new Uint8Array(65536).fill(97)); } }));
+  }
   return Response.json({
     peers: ctx.peerCertificates.map((c) => c.subject),
     unverified: ctx.unverifiedPeerCertificates.map((c) => c.subject),
@@ -272,58 +276,69 @@ describe("bobcat's HTTP/1.1 on Bun.listen (Bun)", () => {
     }
   });
 
-  test("an 8 MB answer reaches a client that reads slowly, then the connection serves the next request", async () => {
+  test("an 8 MB answer (in memory or streamed) reaches a client that reads slowly, then the connection serves the next request", async () => {
     const { s, port } = await start(host("required"));
     try {
-      const client = connect({
-        host: "127.0.0.1",
-        port,
-        servername: "localhost",
-        ca: readFileSync(join(PKI, "ca.pem")),
-        cert: readFileSync(join(PKI, "alice.pem")),
-        key: readFileSync(join(PKI, "alice-key.pem")),
-      });
-      const got = await new Promise<string>((resolve, reject) => {
-        let text = "";
-        let paused = false;
-        client.on("secureConnect", () => {
-          client.write("GET /big HTTP/1.1\r\nHost: localhost\r\n\r\nGET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+      for (const path of ["/big", "/big-stream"]) {
+        const client = connect({
+          host: "127.0.0.1",
+          port,
+          servername: "localhost",
+          ca: readFileSync(join(PKI, "ca.pem")),
+          cert: readFileSync(join(PKI, "alice.pem")),
+          key: readFileSync(join(PKI, "alice-key.pem")),
         });
-        client.on("data", (d: Buffer) => {
-          text += d.toString("latin1");
-          // Read in bursts, so that the server's writes wait for drain.
-          if (!paused) {
-            paused = true;
-            client.pause();
-            setTimeout(() => {
-              paused = false;
-              client.resume();
-            }, 20);
+        const got = await new Promise<string>((resolve, reject) => {
+          let text = "";
+          let paused = false;
+          client.on("secureConnect", () => {
+            client.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\nGET / HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+          });
+          client.on("data", (d: Buffer) => {
+            text += d.toString("latin1");
+            // Read in bursts, so that the server's writes wait for drain.
+            if (!paused) {
+              paused = true;
+              client.pause();
+              setTimeout(() => {
+                paused = false;
+                client.resume();
+              }, 20);
+            }
+            if (text.includes('"peers"')) resolve(text);
+          });
+          client.on("error", reject);
+          setTimeout(() => resolve(text), 20000);
+        });
+        (client as TLSSocket).destroy();
+        // A body in memory goes with its Content-Length, a stream chunked: undo the framing, then
+        // the next answer follows.
+        const first = got.indexOf("\r\n\r\n") + 4;
+        const head = got.slice(0, first);
+        let at = first;
+        let body = 0;
+        let as = true;
+        if (path === "/big") {
+          expect(head).toContain("content-length: 8388608\r\n");
+          as = /^a+$/.test(got.slice(at, at + 8388608));
+          body = Math.min(8388608, got.length - at);
+          at += 8388608 - 2;
+        } else {
+          expect(head).toContain("transfer-encoding: chunked");
+          for (;;) {
+            const eol = got.indexOf("\r\n", at);
+            const size = parseInt(got.slice(at, eol), 16);
+            at = eol + 2;
+            if (size === 0) break;
+            as &&= /^a+$/.test(got.slice(at, at + size));
+            body += size;
+            at += size + 2;
           }
-          if (text.includes('"peers"')) resolve(text);
-        });
-        client.on("error", reject);
-        setTimeout(() => resolve(text), 20000);
-      });
-      (client as TLSSocket).destroy();
-      // A body this large is streamed (chunked): undo the framing, then the next answer follows.
-      const first = got.indexOf("\r\n\r\n") + 4;
-      expect(got.slice(0, first)).toContain("transfer-encoding: chunked");
-      let at = first;
-      let body = 0;
-      let as = true;
-      for (;;) {
-        const eol = got.indexOf("\r\n", at);
-        const size = parseInt(got.slice(at, eol), 16);
-        at = eol + 2;
-        if (size === 0) break;
-        as &&= /^a+$/.test(got.slice(at, at + size));
-        body += size;
-        at += size + 2;
+        }
+        expect({ path, body }).toEqual({ path, body: 8388608 });
+        expect(as).toBe(true);
+        expect(got.slice(at + 2)).toMatch(/^HTTP\/1\.1 200/);
       }
-      expect(body).toBe(8388608);
-      expect(as).toBe(true);
-      expect(got.slice(at + 2)).toMatch(/^HTTP\/1\.1 200/);
     } finally {
       expect(await s.stop()).toBe(0);
     }

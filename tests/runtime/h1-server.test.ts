@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import type { ConnectionInfo } from "../../src/core/context.ts";
-import { serveH1, type UpgradeRequest } from "../../src/runtime/h1-server.ts";
+import { Buffer } from "node:buffer";
+import { type H1Transport, serveH1, serveH1On, type UpgradeRequest } from "../../src/runtime/h1-server.ts";
 
 let server: Server;
 let port = 0;
@@ -184,4 +185,71 @@ test("Upgrade: websocket hands over the socket with the bytes after the head", a
   expect(upgrades[0]!.req.headers["sec-websocket-key"]).toBe("abc");
   expect(upgrades[0]!.req.rawHeaders).toContain("Upgrade");
   expect(upgrades[0]!.head).toBe("FRAME");
+});
+
+test("a whole answer the transport has to queue holds the next pipelined request until it drains", async () => {
+  const writes: string[] = [];
+  let full = true;
+  let ended = 0;
+  const transport: H1Transport = {
+    remoteAddress: "127.0.0.1",
+    remotePort: 1,
+    destroyed: false,
+    // The first write fills the transport's buffer: queued, drained() follows.
+    write: (b) => {
+      writes.push(Buffer.from(b).toString("latin1"));
+      const ok = !full;
+      full = false;
+      return ok;
+    },
+    cork: () => {},
+    uncork: () => {},
+    end: () => {},
+    destroy: () => {},
+    pause: () => {},
+    resume: () => {},
+  };
+  const conn = serveH1On(transport, {
+    scheme: "https",
+    handle: (r) => new Response(`answer ${new URL(r.url).pathname}`),
+    readTimeoutMs: 1000,
+    maxHeadSize: 1024,
+    started: () => {},
+    ended: () => void ended++,
+  });
+  conn.data(Buffer.from("GET /one HTTP/1.1\r\nHost: h\r\n\r\nGET /two HTTP/1.1\r\nHost: h\r\n\r\n", "latin1"));
+  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 1));
+  expect(writes.length).toBe(1);
+  expect(writes[0]).toEndWith("answer /one");
+  expect(ended).toBe(0);
+  conn.drained();
+  for (let i = 0; i < 5 && writes.length < 2; i++) await new Promise((r) => setTimeout(r, 1));
+  expect(writes.length).toBe(2);
+  expect(writes[1]).toEndWith("answer /two");
+  expect(ended).toBe(2);
+});
+
+test("a head sent again is served from its last parse; one that differs in a byte, or a bad one after it, is parsed anew", async () => {
+  seen.length = 0;
+  const a = "GET /same?q=1 HTTP/1.1\r\nHost: example.com\r\nX-N: 1\r\n\r\n";
+  const r = await talk([
+    a + a + a.replace("X-N: 1", "X-N: 2") + a + a.replace("/same", "/samf") +
+    "GET /last HTTP/1.1\r\nHost: example.org\r\nConnection: close\r\n\r\n",
+  ]);
+  expect(seen.map((s) => [s.url, s.headers.find(([n]) => n === "x-n")?.[1] ?? null])).toEqual([
+    ["https://example.com/same?q=1", "1"],
+    ["https://example.com/same?q=1", "1"],
+    ["https://example.com/same?q=1", "2"],
+    ["https://example.com/same?q=1", "1"],
+    ["https://example.com/samf?q=1", "1"],
+    ["https://example.org/last", null],
+  ]);
+  expect(r.text.split("HTTP/1.1 200 OK").length).toBe(7);
+  // The same head, then one with a bare LF: the second is refused, nothing after it answered.
+  seen.length = 0;
+  const bad = await talk([a + a + "GET /bad HTTP/1.1\r\nHost: example.com\nX: y\r\n\r\n" + a]);
+  expect(seen.length).toBe(2);
+  expect(bad.text).toContain("HTTP/1.1 400 ");
+  expect(bad.text.split("HTTP/1.1 200 OK").length).toBe(3);
+  expect(bad.closed).toBe(true);
 });
