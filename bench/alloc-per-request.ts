@@ -4,9 +4,10 @@
  * application through bobcat's `Engine.handleSync` (a server's engine, request metrics on) and
  * bench/raw-serve.ts's handler, in-process, each case and side in a process of its own under
  * `BUN_JSC_logGC=1`: the bytes JavaScriptCore reports as allocated at each collection the
- * requests set off, summed, after a full collection and a warm-up, over `--requests` requests,
- * and the part of the last cycle no collection reported (the heap's size at the end less its
- * size after the last collection; `heapSize()` of bun:jsc).
+ * requests set off, summed, after a full collection and a warm-up, over `--requests` requests;
+ * the cycle still open at the end is closed with objects of a known size (bun:jsc
+ * `estimateShallowMemoryUsageOf`), a marker line after every 2,000 of them, and the first
+ * collection after the requests counted less the fillers before it (± 1,000 fillers).
  *
  *   bun bench/alloc-per-request.ts [--requests 2000000] [--before REF] [--src DIR]
  *                                  [--only hello,new,existing] [--rounds 1]
@@ -14,12 +15,14 @@
  * `--before REF` adds the bobcat of git REF as a third side (rounds interleaved).
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { median, option, ROOT } from "./lib.ts";
 
 const CASES = ["hello", "new", "existing"] as const;
+/** Fillers per marker when closing the last cycle. */
+const FILL = 2000;
 type Case = (typeof CASES)[number];
 const PATHS: Record<Case, string> = { hello: "/", new: "/create", existing: "/read" };
 
@@ -105,13 +108,22 @@ async function child(which: Case, side: string, base: string): Promise<void> {
   };
   for (let i = 0; i < 200_000; i++) handle(reqs[i % BATCH]!);
   Bun.gc(true);
-  const { heapSize } = await import("bun:jsc");
-  console.error(`@@start ${heapSize()}`);
+  const { estimateShallowMemoryUsageOf } = await import("bun:jsc");
+  const say = (line: string) => writeSync(2, line + "\n");
+  say("@@start");
   for (let i = 0; i < n; i++) {
     const res = handle(reqs[i % BATCH]!);
     if (i % BATCH === 0) check(res);
   }
-  console.error(`@@end ${heapSize()}`);
+  // Closes the cycle the requests left open: fillers of a known size, a marker after each
+  // FILL of them, until the collector asks for a collection (the parent takes the fillers out).
+  // (Stored in a ring: an object nothing keeps could be optimised away.)
+  const ring = new Array<unknown>(1024).fill(null);
+  say(`@@end ${estimateShallowMemoryUsageOf({ a: 1, b: 2, c: 3, d: 4 })}`);
+  for (let k = 1; k <= 5_000; k++) {
+    for (let i = 0; i < FILL; i++) ring[i & 1023] = { a: i, b: k, c: i, d: k };
+    say(`@@fill ${k}`);
+  }
 }
 
 async function parent(): Promise<void> {
@@ -146,13 +158,15 @@ async function parent(): Promise<void> {
         const a = err.indexOf("@@start");
         const b = err.indexOf("@@end");
         if (p.status !== 0 || a < 0 || b < 0) throw new Error(`${name} ${c}: exit ${p.status}\n${err.slice(-2000)}`);
-        const heapAt = (i: number) => Number(/^@@\w+ (\d+)/.exec(err.slice(i))![1]);
         let bytes = 0;
-        const window = err.slice(a, b);
-        for (const m of window.matchAll(/bytes allocated this cycle: (\d+)/g)) bytes += Number(m[1]);
-        // What the last cycle allocated before the end: the heap then, less its size after the last collection.
-        const after = [...window.matchAll(/=> (\d+)kb, p=/g)].map((m) => Number(m[1]) * 1024);
-        bytes += heapAt(b) - (after.length > 0 ? after[after.length - 1]! : heapAt(a));
+        for (const m of err.slice(a, b).matchAll(/bytes allocated this cycle: (\d+)/g)) bytes += Number(m[1]);
+        // The open cycle: the first collection after the end counts the requests' rest and the fillers.
+        const filler = Number(/^@@end (\d+)/m.exec(err.slice(b))![1]);
+        const closing = /bytes allocated this cycle: (\d+)/.exec(err.slice(b));
+        if (!closing) throw new Error(`${name} ${c}: no collection after the requests`);
+        const fills = [...err.slice(b, b + closing.index).matchAll(/@@fill (\d+)/g)];
+        const chunks = fills.length > 0 ? Number(fills[fills.length - 1]![1]) + 0.5 : 0.5;
+        bytes += Number(closing[1]) - chunks * FILL * filler;
         const key = `${c}|${name}`;
         results.set(key, [...(results.get(key) ?? []), bytes / requests]);
       }

@@ -28,7 +28,14 @@ import { createRealm } from "./realm.ts";
 import type { ResourceConfig } from "../config/model.ts";
 import { locateError, sourceOf } from "../config/validate.ts";
 import { RemoteIpValve, type RequestValve, SSLValve } from "./proxy-valves.ts";
-import { encodeSegment, isCanonicalPath, normalizePath, readTarget, type TargetFields } from "./request-target.ts";
+import {
+  encodeSegment,
+  type HostPort,
+  isCanonicalPath,
+  normalizePath,
+  readTarget,
+  type TargetFields,
+} from "./request-target.ts";
 import { logger } from "../util/log.ts";
 import type { RequestMetrics } from "./metrics.ts";
 import { bindRequest, ContextWebSockets } from "./websocket.ts";
@@ -434,6 +441,8 @@ export class Engine {
   readonly hosts: HostRuntime[];
   private readonly byName = new Map<string, HostRuntime>();
   private readonly defaultHost: HostRuntime;
+  /** What a request without a Host names: the default host, no port (serverName, serverPort). */
+  private readonly defaultHostPort: HostPort;
   private readonly accessLogs: AccessLogWriter[];
   private logsAnywhere: boolean;
   private readonly serveStatic: Platform["serveStatic"];
@@ -479,6 +488,7 @@ export class Engine {
       for (const n of [h.config.name, ...h.config.aliases]) this.byName.set(n.toLowerCase(), h);
     }
     this.defaultHost = this.byName.get(config.defaultHost.toLowerCase())!;
+    this.defaultHostPort = Object.freeze({ hostname: this.defaultHost.config.name.toLowerCase(), port: "" });
     this.accessLogs = accessLogs(config.valves, settings.platform);
     this.logsAnywhere = this.accessLogs.length > 0 ||
       this.hosts.some((h) => h.accessLogs.length > 0 || h.contexts.some((c) => c.accessLogs.length > 0));
@@ -808,10 +818,13 @@ export class Engine {
   }
 
   private requestContext(at: Located, connector: ConnectorInfo, conn: ConnectionInfo): RequestContext {
-    const host = at.target.host;
-    const serverName = connector.proxyName ?? host?.hostname ?? this.defaultHost.config.name.toLowerCase();
-    const serverPort = connector.proxyPort ?? (host?.port ? Number(host.port) : connector.port);
-    return new RequestContext(connector, conn, serverName, serverPort, at.context!.path, at.target.rawPath);
+    return new RequestContext(
+      connector,
+      conn,
+      at.target.host ?? this.defaultHostPort,
+      at.context!.path,
+      at.target.rawPath,
+    );
   }
 
   private routedPath(at: Located, connector: ConnectorInfo, ctx: RequestContext): RoutedPath {
@@ -970,9 +983,7 @@ export class Engine {
     host: HostRuntime,
     again: Rerouted | undefined,
   ): Response | Promise<Response> {
-    const serverName = connector.proxyName ?? target.host?.hostname ?? this.defaultHost.config.name.toLowerCase();
-    const serverPort = connector.proxyPort ?? (target.host?.port ? Number(target.host.port) : connector.port);
-    const ctx = new RequestContext(connector, conn, serverName, serverPort, "", target.rawPath);
+    const ctx = new RequestContext(connector, conn, target.host ?? this.defaultHostPort, "", target.rawPath);
     const refused = host.admit(req, ctx, connector.port);
     if (refused) return host.errorReport ? applyErrorReport(refused, host.errorReport) : refused;
     const valve = host.rewrite!;
