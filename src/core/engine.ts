@@ -1335,10 +1335,14 @@ class Mapping implements Located {
     };
   }
 
-  /** What the metrics and the access logs take from the mapping; a context being redeployed is left to the next routing. */
+  /**
+   * What the metrics and the access logs take from the mapping. Only what this routing found is
+   * written: a request a RewriteValve routed again keeps the host and context of its first
+   * routing where the second found none, and a context being redeployed is left to the next.
+   */
   report(seen: Seen): void {
     seen.method = this.method;
-    seen.host = this.host;
+    if (this.host) seen.host = this.host;
     const context = this.context;
     if (context && !context.pending) seen.context = context;
   }

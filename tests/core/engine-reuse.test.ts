@@ -83,6 +83,12 @@ server:
           - name: other.test
             contexts:
               - { path: /other, handler: "app:other", manager: { pathname: "" } }
+          - name: checks.test
+            valves:
+              - { className: HealthCheckValve }
+              - { className: RewriteValve, configuration: "RewriteRule ^/ping$ /health" }
+            contexts:
+              - { path: /app, handler: "app:other", manager: { pathname: "" } }
 `,
     { baseDir: base, env: {} },
   );
@@ -153,6 +159,15 @@ describe("the engine's reused mapping", () => {
     expect(res.status).toBe(500);
     expect((await inner!).status).toBe(202);
     expect(count("localhost /throws GET 500")).toBe(was + 1);
+  });
+
+  test("a path a host's RewriteValve sends to the health check counts under that host", async () => {
+    const was = count("checks.test  GET 200");
+    const res = await handle("/ping", "checks.test");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "UP" });
+    expect(count("checks.test  GET 200")).toBe(was + 1);
+    expect(count("  GET 200")).toBe(0);
   });
 
   test("the general path keeps its mapping across its awaits while other requests are routed", async () => {
