@@ -183,13 +183,13 @@ export class RequestContext implements BobcatContext {
   private rareState: RareRequestState | null = null;
 
   /**
-   * `host`: the Host the request named (the engine's default host's name, no port, when it
+   * `hostPort`: the Host the request named (the engine's default host's name, no port, when it
    * named none), for serverName and serverPort.
    */
   constructor(
     readonly connector: ConnectorInfo,
     readonly conn: ConnectionInfo,
-    private readonly host: HostPort,
+    private readonly hostPort: HostPort,
     readonly contextPath: string,
     readonly requestURI: string,
   ) {}
@@ -197,11 +197,11 @@ export class RequestContext implements BobcatContext {
   /** Host name the request addressed (Host header without port, or proxyName; a proxy's header may override it). */
   get serverName(): string {
     const rare = this.rareState;
-    return (rare === null ? undefined : rare.serverName) ?? this.connector.proxyName ?? this.host.hostname;
+    return (rare === null ? undefined : rare.serverName) ?? this.connector.proxyName ?? this.hostPort.hostname;
   }
   get serverPort(): number {
     const rare = this.rareState;
-    const port = this.host.port;
+    const port = this.hostPort.port;
     return (rare === null ? undefined : rare.serverPort) ?? this.connector.proxyPort ??
       (port === "" ? this.connector.port : Number(port));
   }
