@@ -19,6 +19,14 @@ export type { UpgradeOptions };
 export type WSEvents = WSEventsOf<BobcatContext>;
 export type WSSocket = WSSocketOf<BobcatContext>;
 
+/** A Host header's name and port, as the boundary parsed it (request-target.ts). */
+export interface HostPort {
+  /** Lower-case; an IPv6 literal without its brackets. */
+  hostname: string;
+  /** Digits, or "" when the Host names no port. */
+  port: string;
+}
+
 /** What the runtime adapter knows about the connection a request came on. */
 export interface ConnectionInfo {
   remoteAddr: string;
@@ -147,8 +155,8 @@ export interface SessionOpener {
 
 /**
  * What few requests have (a principal, attributes, a proxy's overrides, WebSocket settings, a
- * `;jsessionid=`), in one object made on first use: a RequestContext then has 12 own fields,
- * which JavaScriptCore gives 112 bytes; 13 to 16 take 160 (every request makes one).
+ * `;jsessionid=`), in one object made on first use: a RequestContext then has 8 own fields,
+ * which JavaScriptCore gives 80 bytes; 9 to 12 take 112, 13 to 16 160 (every request makes one).
  */
 interface RareRequestState {
   principal: Principal | null;
@@ -156,30 +164,55 @@ interface RareRequestState {
   /** Set by a trusted proxy's headers (RemoteIpValve, SSLValve). */
   remoteOverride?: string;
   tlsOverride?: TlsInfo;
+  secure?: boolean;
+  scheme?: string;
+  serverName?: string;
+  serverPort?: number;
   webSockets?: ContextWebSockets;
   sessionUrlId: string | null;
 }
 
 export class RequestContext implements BobcatContext {
-  private sessionState: SessionAccess | undefined = undefined;
   /**
-   * Where the session state comes from when the request first uses it: most requests never
-   * do, and then no per-request session object is made.
+   * The session state once the request has used it (or it was set); before that, while
+   * `sessionRequest` is set, where it comes from on first use (SessionOpener): most requests
+   * never use it, and then no per-request session object is made.
    */
-  private sessionOpener: SessionOpener | undefined = undefined;
+  private sessionSlot: SessionAccess | SessionOpener | undefined = undefined;
   private sessionRequest: Request | undefined = undefined;
   private rareState: RareRequestState | null = null;
 
+  /**
+   * `hostPort`: the Host the request named (the engine's default host's name, no port, when it
+   * named none), for serverName and serverPort.
+   */
   constructor(
     readonly connector: ConnectorInfo,
     readonly conn: ConnectionInfo,
-    public serverName: string,
-    public serverPort: number,
+    private readonly hostPort: HostPort,
     readonly contextPath: string,
     readonly requestURI: string,
-    public secure: boolean = connector.secure,
-    public scheme: string = connector.scheme,
   ) {}
+
+  /** Host name the request addressed (Host header without port, or proxyName; a proxy's header may override it). */
+  get serverName(): string {
+    const rare = this.rareState;
+    return (rare === null ? undefined : rare.serverName) ?? this.connector.proxyName ?? this.hostPort.hostname;
+  }
+  get serverPort(): number {
+    const rare = this.rareState;
+    const port = this.hostPort.port;
+    return (rare === null ? undefined : rare.serverPort) ?? this.connector.proxyPort ??
+      (port === "" ? this.connector.port : Number(port));
+  }
+  get secure(): boolean {
+    const rare = this.rareState;
+    return (rare === null ? undefined : rare.secure) ?? this.connector.secure;
+  }
+  get scheme(): string {
+    const rare = this.rareState;
+    return (rare === null ? undefined : rare.scheme) ?? this.connector.scheme;
+  }
 
   private get rare(): RareRequestState {
     return this.rareState ??= { principal: null, sessionUrlId: null };
@@ -195,22 +228,24 @@ export class RequestContext implements BobcatContext {
 
   /** The session hooks: opened on first use, NO_SESSIONS for a context without a manager. */
   get sessions(): SessionAccess {
-    if (this.sessionState) return this.sessionState;
-    const opener = this.sessionOpener;
-    if (!opener) return NO_SESSIONS;
-    this.sessionOpener = undefined;
-    return this.sessionState = opener.open(this, this.sessionRequest!, this.rareState?.sessionUrlId ?? null);
+    const slot = this.sessionSlot;
+    if (slot === undefined) return NO_SESSIONS;
+    const req = this.sessionRequest;
+    if (req === undefined) return slot as SessionAccess;
+    this.sessionRequest = undefined;
+    return this.sessionSlot = (slot as SessionOpener).open(this, req, this.rareState?.sessionUrlId ?? null);
   }
   set sessions(s: SessionAccess) {
-    this.sessionState = s;
+    this.sessionSlot = s;
+    this.sessionRequest = undefined;
   }
   /** The session state if the request has used it (or it was set), without opening it. */
   get openedSessions(): SessionAccess | undefined {
-    return this.sessionState;
+    return this.sessionRequest === undefined ? this.sessionSlot as SessionAccess | undefined : undefined;
   }
   /** Defers the session state to its first use. */
   deferSessions(opener: SessionOpener, req: Request, urlSessionId: string | null): void {
-    this.sessionOpener = opener;
+    this.sessionSlot = opener;
     this.sessionRequest = req;
     if (urlSessionId !== null || this.rareState !== null) this.rare.sessionUrlId = urlSessionId;
   }
@@ -248,12 +283,13 @@ export class RequestContext implements BobcatContext {
     this.rare.remoteOverride = addr;
   }
   overrideTransport(secure: boolean, scheme: string, port: number): void {
-    this.secure = secure;
-    this.scheme = scheme;
-    this.serverPort = port;
+    const rare = this.rare;
+    rare.secure = secure;
+    rare.scheme = scheme;
+    rare.serverPort = port;
   }
   overrideServerName(name: string): void {
-    this.serverName = name;
+    this.rare.serverName = name;
   }
   overrideTls(info: TlsInfo): void {
     // A chain from a trusted proxy replaces the connection's, verified and unverified alike.

@@ -28,7 +28,14 @@ import { createRealm } from "./realm.ts";
 import type { ResourceConfig } from "../config/model.ts";
 import { locateError, sourceOf } from "../config/validate.ts";
 import { RemoteIpValve, type RequestValve, SSLValve } from "./proxy-valves.ts";
-import { encodeSegment, type NormalizedPath, normalizePath, readTarget } from "./request-target.ts";
+import {
+  encodeSegment,
+  type HostPort,
+  isCanonicalPath,
+  normalizePath,
+  readTarget,
+  type TargetFields,
+} from "./request-target.ts";
 import { logger } from "../util/log.ts";
 import type { RequestMetrics } from "./metrics.ts";
 import { bindRequest, ContextWebSockets } from "./websocket.ts";
@@ -434,12 +441,20 @@ export class Engine {
   readonly hosts: HostRuntime[];
   private readonly byName = new Map<string, HostRuntime>();
   private readonly defaultHost: HostRuntime;
+  /** What a request without a Host names: the default host, no port (serverName, serverPort). */
+  private readonly defaultHostPort: HostPort;
   private readonly accessLogs: AccessLogWriter[];
   private logsAnywhere: boolean;
   private readonly serveStatic: Platform["serveStatic"];
   private readonly platform: Platform;
   private readonly metrics?: RequestMetrics;
   private timer?: ReturnType<typeof setInterval>;
+  /**
+   * Where locate() puts what it made of the request in hand, reused for every request (no
+   * object per request on the synchronous path): read it right after locate() returns, before
+   * anything else can run; what goes on asynchronously takes a copy (Mapping.snapshot).
+   */
+  private readonly located = new Mapping();
 
   /**
    * The engine of one service of a loaded config: the one way servers, `bobcat check` and edge
@@ -473,6 +488,7 @@ export class Engine {
       for (const n of [h.config.name, ...h.config.aliases]) this.byName.set(n.toLowerCase(), h);
     }
     this.defaultHost = this.byName.get(config.defaultHost.toLowerCase())!;
+    this.defaultHostPort = Object.freeze({ hostname: this.defaultHost.config.name.toLowerCase(), port: "" });
     this.accessLogs = accessLogs(config.valves, settings.platform);
     this.logsAnywhere = this.accessLogs.length > 0 ||
       this.hosts.some((h) => h.accessLogs.length > 0 || h.contexts.some((c) => c.accessLogs.length > 0));
@@ -576,39 +592,59 @@ export class Engine {
   // or throws, continues on the general path, which is plain async code. The back-ends reach
   // this through ConnectorPipeline.handleSync; bench/https-hello.ts --without-fast-path
   // measures what it buys (BOBCAT_SYNC_FAST_PATH=0 turns it off).
+  // Such a request makes no object of its own here but its RequestContext: the mapping is read
+  // from the engine's reused one (this.located) before the handler runs, the metrics are given
+  // their labels as strings (no Seen record).
   // ══════════════════════════════════════════════════════════════════════════════════════════
   handleSync(req: Request, connector: ConnectorInfo, conn: ConnectionInfo): Response | Promise<Response> {
     if (this.logsAnywhere) return this.handleLogged(req, connector, conn);
-    const start = this.metrics ? performance.now() : 0;
-    const seen: Seen | null = this.metrics ? { ctx: null, host: undefined, context: undefined } : null;
-    const at = this.locate(req, connector, conn, seen);
-    let res: Response | Promise<Response>;
-    if ("answer" in at) res = at.answer;
-    else if (!at.context.direct || conn.webSocket) res = this.serve(req, connector, conn, seen, at);
-    else {
-      const context = at.context;
-      const ctx = this.requestContext(at, connector, conn);
-      if (seen) seen.ctx = ctx;
-      const sessions = context.sessions;
-      // Synchronous: a direct context's manager has no store to load the session from.
-      void sessions.prepare(req, ctx, at.normalized.params?.get(sessions.pathParamName) ?? null);
-      // The request as it came when its URL already says all (the RoutedPath is built only otherwise).
-      const asIs = context.path === "" && at.target.origin !== "" && at.target.urlPath === at.normalized.encoded;
-      try {
-        res = context.handler!(asIs ? req : rebase(req, this.routedPath(at, connector, ctx), context), ctx);
-        if (res instanceof ResponseClass) res = sessions.finish(ctx, res);
-        else res = this.settle(req, at.pathname, context, ctx, res);
-      } catch (e) {
-        res = this.settle(req, at.pathname, context, ctx, Promise.reject(e));
+    const metrics = this.metrics;
+    const start = metrics ? performance.now() : 0;
+    const answer = this.locate(req, connector, conn);
+    const at = this.located;
+    const method = at.method;
+    const context = at.context;
+    if (answer || !context || !context.direct || conn.webSocket) {
+      // Everything but the direct path: the general path's record of the request (Seen).
+      const seen: Seen | null = metrics ? { ctx: null, host: undefined, context: undefined } : null;
+      if (seen) at.report(seen);
+      const res = answer ?? this.proceed(req, connector, conn, seen);
+      if (!seen) return res;
+      if (res instanceof ResponseClass) {
+        this.measure(req, seen, finalStatus(res, conn), start);
+        return res;
       }
+      return res.then((r) => {
+        this.measure(req, seen, finalStatus(r, conn), start);
+        return r;
+      });
     }
-    if (!seen) return res;
+    // The direct path. What is needed after the handler is taken out of this.located first: the
+    // handler may route another request through this engine before it returns.
+    const pathname = at.pathname;
+    const ctx = this.requestContext(at, connector, conn);
+    const sessions = context.sessions;
+    let res: Response | Promise<Response>;
+    // Synchronous: a direct context's manager has no store to load the session from.
+    void sessions.prepare(req, ctx, at.params === null ? null : at.params.get(sessions.pathParamName) ?? null);
+    // The request as it came when its URL already says all (the RoutedPath is built only otherwise).
+    const asIs = context.path === "" && at.target.origin !== "" && at.target.urlPath === at.encoded;
+    try {
+      res = context.handler!(asIs ? req : rebase(req, this.routedPath(at, connector, ctx), context), ctx);
+      if (res instanceof ResponseClass) res = sessions.finish(ctx, res);
+      else res = this.settle(req, pathname, context, ctx, res);
+    } catch (e) {
+      res = this.settle(req, pathname, context, ctx, Promise.reject(e));
+    }
+    if (!metrics) return res;
+    const hostName = context.host.config.name;
+    const contextLabel = context.path || "/";
     if (res instanceof ResponseClass) {
-      this.measure(req, seen, finalStatus(res, conn), start);
+      metrics.record(hostName, contextLabel, method, finalStatus(res, conn), (performance.now() - start) / 1000);
       return res;
     }
     return res.then((r) => {
-      this.measure(req, seen, finalStatus(r, conn), start);
+      metrics.record(hostName, contextLabel, method, finalStatus(r, conn), (performance.now() - start) / 1000);
       return r;
     });
   }
@@ -675,7 +711,7 @@ export class Engine {
     return res;
   }
 
-  /** The general path: the boundary and the mapping (locate), then everything else (serve). */
+  /** The general path: the boundary and the mapping (locate), then everything else (proceed). */
   private async route(
     req: Request,
     connector: ConnectorInfo,
@@ -683,93 +719,124 @@ export class Engine {
     seen: Seen | null,
     again?: Rerouted,
   ): Promise<Response> {
-    const at = this.locate(req, connector, conn, seen, again);
-    return "answer" in at ? await at.answer : await this.serve(req, connector, conn, seen, at, again);
+    const answer = this.locate(req, connector, conn, again);
+    if (seen) this.located.report(seen);
+    return answer ?? await this.proceed(req, connector, conn, seen, again);
   }
 
   /**
-   * The boundary and the mapping, synchronous and without a URL object: the Host and the path
-   * are checked and normalised here, once (request-target.ts); everything after uses that one
-   * path. Answers the requests that end here (400, OPTIONS *, TRACE, 421, health checks, 404 or
-   * the host's RewriteValve for a path no context takes, a context being redeployed); `seen`
-   * collects what the access log and the metrics need. `again`: a path a RewriteValve rewrote.
+   * After locate() found no answer, from what it left in this.located (read here, before anything
+   * else runs): a host's RewriteValve for a path no context takes, a context being redeployed
+   * (wait, then route again), or the general path (serve) with its own copy of the mapping.
    */
-  private locate(
+  private proceed(
     req: Request,
     connector: ConnectorInfo,
     conn: ConnectionInfo,
     seen: Seen | null,
     again?: Rerouted,
-  ): Located | { answer: Response | Promise<Response> } {
-    const target = again
-      ? again.target
-      : readTarget(req.url, conn.hostHeaders ? null : requestHeader(req, "host"), conn);
+  ): Response | Promise<Response> {
+    const at = this.located;
+    const context = at.context;
+    if (!context) {
+      return this.rewriteUnmapped(req, connector, conn, seen, at.ownTarget(), at.pathname, at.host!, again);
+    }
+    // Being redeployed: wait for the new one, then route again (it may be gone).
+    if (context.pending) return context.pending.then(() => this.route(req, connector, conn, seen, again));
+    return this.serve(req, connector, conn, seen, at.snapshot(), again);
+  }
+
+  /**
+   * The boundary and the mapping, synchronous and without a URL object: the Host and the path
+   * are checked and normalised here, once (request-target.ts); everything after uses that one
+   * path. Answers the requests that end here (400, OPTIONS *, TRACE, 421, health checks, 404 for
+   * a path no context takes); otherwise returns undefined, and this.located holds the mapping: a
+   * context (it may be being redeployed), or none and a host whose RewriteValve is still to run
+   * (see proceed). Either way this.located says the method and the host as far as they were
+   * known, for the metrics and access logs (Mapping.report). `again`: a path a RewriteValve rewrote.
+   */
+  private locate(
+    req: Request,
+    connector: ConnectorInfo,
+    conn: ConnectionInfo,
+    again?: Rerouted,
+  ): Response | undefined {
+    const at = this.located;
     // Read once (a getter into the runtime's request on Bun and Deno), kept for the metrics.
     const method = req.method;
-    if (seen) seen.method = method;
+    at.method = method;
+    at.host = undefined;
+    at.context = undefined;
+    const target = again
+      ? again.target
+      : readTarget(req.url, conn.hostHeaders ? null : requestHeader(req, "host"), conn, at.freshTarget);
     // The boundary's 400s get the ErrorReportValve page of the host (the default host when the
     // Host itself is refused), as Tomcat 10.1 renders them; no context's error pages apply.
-    if (!target.ok) return { answer: badRequest(req, target.reason, this.defaultHost) };
-    if (target.rawPath === "*") {
+    if (!target.ok) return badRequest(req, target.reason, this.defaultHost);
+    at.target = target;
+    const raw = target.rawPath;
+    if (raw === "*") {
       // "OPTIONS *" asks the server, not a resource (Tomcat answers it the same way).
-      return {
-        answer: method === "OPTIONS"
-          ? new Response(null, { headers: { allow: ALLOWED_METHODS } })
-          : badRequest(req, '"*" is only a target for OPTIONS', this.hostOf(target)),
-      };
+      return method === "OPTIONS"
+        ? new Response(null, { headers: { allow: ALLOWED_METHODS } })
+        : badRequest(req, '"*" is only a target for OPTIONS', this.hostOf(target));
     }
-    const normalized = normalizePath(target.rawPath);
-    if (!normalized.ok) return { answer: badRequest(req, normalized.reason, this.hostOf(target)) };
+    // A canonical path (the usual) is its own normalised and encoded form: no result object.
+    if (isCanonicalPath(raw)) {
+      at.pathname = at.encoded = raw;
+      at.params = null;
+    } else {
+      const normalized = normalizePath(raw);
+      if (!normalized.ok) return badRequest(req, normalized.reason, this.hostOf(target));
+      at.pathname = normalized.path;
+      at.encoded = normalized.encoded;
+      at.params = normalized.params;
+    }
     // Tomcat's allowTrace=false: TRACE never reaches an application.
-    if (method === "TRACE") return { answer: traceNotAllowed() };
-    const pathname = normalized.path;
+    if (method === "TRACE") return traceNotAllowed();
+    const pathname = at.pathname;
     if (connector.hostCheck) {
       const refused = connector.hostCheck(target.host?.hostname ?? "", conn.tls);
       if (refused) {
         log.debug(`${connector.name}: 421 for ${conn.remoteAddr}: ${refused}`);
-        return {
-          answer: errorPage(421, "The host header does not match the SNI host: open a new connection for this host"),
-        };
+        return errorPage(421, "The host header does not match the SNI host: open a new connection for this host");
       }
     }
     const host = target.host ? this.hostFor(target.host.hostname) : this.defaultHost;
     for (const h of host.health) {
       const answer = h.answer(pathname);
-      if (answer) return { answer };
+      if (answer) return answer;
     }
     const context = host.match(pathname);
-    if (seen) seen.host = host;
+    at.host = host;
     if (!context) {
-      if (host.rewrite && !again?.done.has(host.rewrite)) {
-        return { answer: this.rewriteUnmapped(req, connector, conn, seen, target, pathname, host, again) };
-      }
-      return { answer: notFound(pathname, host) };
+      if (host.rewrite && !again?.done.has(host.rewrite)) return undefined;
+      return notFound(pathname, host);
     }
-    // Being redeployed: wait for the new one, then route again (it may be gone).
-    if (context.pending) {
-      return { answer: context.pending.then(() => this.route(req, connector, conn, seen, again)) };
-    }
-    if (seen) seen.context = context;
-    return { target, normalized, pathname, context };
+    at.context = context;
+    return undefined;
   }
 
   private requestContext(at: Located, connector: ConnectorInfo, conn: ConnectionInfo): RequestContext {
-    const host = at.target.host;
-    const serverName = connector.proxyName ?? host?.hostname ?? this.defaultHost.config.name.toLowerCase();
-    const serverPort = connector.proxyPort ?? (host?.port ? Number(host.port) : connector.port);
-    return new RequestContext(connector, conn, serverName, serverPort, at.context.path, at.target.rawPath);
+    return new RequestContext(
+      connector,
+      conn,
+      at.target.host ?? this.defaultHostPort,
+      at.context!.path,
+      at.target.rawPath,
+    );
   }
 
   private routedPath(at: Located, connector: ConnectorInfo, ctx: RequestContext): RoutedPath {
-    const { target, normalized, pathname, context } = at;
+    const { target, encoded, pathname, context } = at;
     return {
       pathname,
-      encoded: normalized.encoded,
+      encoded,
       search: target.search,
-      relPath: context.path === "" ? pathname : pathname.slice(context.path.length),
-      params: normalized.params,
+      relPath: context!.path === "" ? pathname : pathname.slice(context!.path.length),
+      params: at.params,
       // The handler gets the request as it came only when its URL already says all this.
-      urlIsCanonical: target.origin !== "" && target.urlPath === normalized.encoded,
+      urlIsCanonical: target.origin !== "" && target.urlPath === encoded,
       origin: target.origin || `${connector.scheme}://${hostForUrl(ctx.serverName)}:${connector.port}`,
     };
   }
@@ -780,7 +847,7 @@ export class Engine {
     connector: ConnectorInfo,
     conn: ConnectionInfo,
     seen: Seen | null,
-    at: Located,
+    at: Routed,
     again?: Rerouted,
   ): Promise<Response> {
     const context = at.context;
@@ -916,9 +983,7 @@ export class Engine {
     host: HostRuntime,
     again: Rerouted | undefined,
   ): Response | Promise<Response> {
-    const serverName = connector.proxyName ?? target.host?.hostname ?? this.defaultHost.config.name.toLowerCase();
-    const serverPort = connector.proxyPort ?? (target.host?.port ? Number(target.host.port) : connector.port);
-    const ctx = new RequestContext(connector, conn, serverName, serverPort, "", target.rawPath);
+    const ctx = new RequestContext(connector, conn, target.host ?? this.defaultHostPort, "", target.rawPath);
     const refused = host.admit(req, ctx, connector.port);
     if (refused) return host.errorReport ? applyErrorReport(refused, host.errorReport) : refused;
     const valve = host.rewrite!;
@@ -1204,7 +1269,7 @@ interface RoutedPath {
   origin: string;
 }
 
-type Target = Extract<ReturnType<typeof readTarget>, { ok: true }>;
+type Target = TargetFields;
 
 /** A request routed again after a RewriteValve rewrote it. */
 interface Rerouted {
@@ -1219,9 +1284,68 @@ interface Rerouted {
 /** A request the boundary accepted and mapped to a context (Engine.locate). */
 interface Located {
   target: Target;
-  normalized: NormalizedPath & { ok: true };
+  /** The decoded, normalised path (request-target.ts), context path included. */
   pathname: string;
-  context: ContextRuntime;
+  /** `pathname` canonically percent-encoded. */
+  encoded: string;
+  /** Path parameters (lower-cased names), when the path had any. */
+  params: Map<string, string> | null;
+  /** Undefined only in Engine.located while no context takes the path. */
+  context: ContextRuntime | undefined;
+}
+
+/**
+ * Engine.locate()'s answer for the request in hand: one object per engine, refilled for each
+ * request (its target too, while the request's own came from the back-end), so that a request
+ * on the synchronous path makes none. Whatever keeps a mapping past the moment locate()
+ * returns — the general path across its awaits, a RewriteValve routing the request again —
+ * takes a snapshot.
+ */
+/** A mapping to a context, the general path's own. */
+type Routed = Located & { context: ContextRuntime };
+
+class Mapping implements Located {
+  /** Filled by readTarget for a request as it came (a rerouted request brings its own target). */
+  readonly freshTarget: Target = { ok: true, host: undefined, rawPath: "/", search: "", urlPath: "/", origin: "" };
+  target: Target = this.freshTarget;
+  pathname = "/";
+  encoded = "/";
+  params: Map<string, string> | null = null;
+  context: ContextRuntime | undefined = undefined;
+  /** The host the path was mapped on, once it was (health checks and refusals come before). */
+  host: HostRuntime | undefined = undefined;
+  method = "";
+
+  /** The target, copied when it is the reused one. */
+  ownTarget(): Target {
+    const t = this.target;
+    return t === this.freshTarget
+      ? { ok: true, host: t.host, rawPath: t.rawPath, search: t.search, urlPath: t.urlPath, origin: t.origin }
+      : t;
+  }
+
+  /** A copy that stays as it is whatever the engine routes next (of a mapping to a context). */
+  snapshot(): Routed {
+    return {
+      target: this.ownTarget(),
+      pathname: this.pathname,
+      encoded: this.encoded,
+      params: this.params,
+      context: this.context!,
+    };
+  }
+
+  /**
+   * What the metrics and the access logs take from the mapping. Only what this routing found is
+   * written: a request a RewriteValve routed again keeps the host and context of its first
+   * routing where the second found none, and a context being redeployed is left to the next.
+   */
+  report(seen: Seen): void {
+    seen.method = this.method;
+    if (this.host) seen.host = this.host;
+    const context = this.context;
+    if (context && !context.pending) seen.context = context;
+  }
 }
 
 /** A response that becomes 101 Switching Protocols in the back-end counts (and is logged) as 101. */

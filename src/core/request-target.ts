@@ -8,15 +8,10 @@
  * target through as sent and builds the URL from the Host header or an absolute-form target;
  * node:http gives the raw target, every Host line and the HTTP version (ConnectionInfo).
  */
-import type { ConnectionInfo } from "./context.ts";
+import type { ConnectionInfo, HostPort } from "./context.ts";
 import { parseIp } from "../util/ip.ts";
 
-export interface HostPort {
-  /** Lower-case; an IPv6 literal without its brackets. */
-  hostname: string;
-  /** Digits, or "" when the Host names no port. */
-  port: string;
-}
+export type { HostPort };
 
 /** Which ASCII characters may stand for themselves in a canonical path segment: RFC 3986 pchar without ";". */
 const SAFE = new Uint8Array(128);
@@ -124,8 +119,17 @@ export type NormalizedPath =
  */
 export function normalizePath(raw: string): NormalizedPath {
   if (raw.charCodeAt(0) !== 47) return { ok: false, reason: "the request target does not start with /" };
-  // The common case: nothing to decode, strip or resolve; the path is already canonical.
-  let plain = true;
+  if (isCanonicalPath(raw)) return { ok: true, path: raw, encoded: raw, params: null };
+  return normalizeSlow(raw);
+}
+
+/**
+ * The common case: a path starting with "/" with nothing to decode, strip or resolve, which
+ * normalizePath would give back as it is (path and encoded both `raw`, no parameters). The
+ * engine asks this first, so that such a path makes no result object.
+ */
+export function isCanonicalPath(raw: string): boolean {
+  if (raw.charCodeAt(0) !== 47) return false;
   let segStart = 1;
   for (let i = 1; i <= raw.length; i++) {
     const c = i < raw.length ? raw.charCodeAt(i) : 47;
@@ -136,17 +140,14 @@ export function normalizePath(raw: string): NormalizedPath {
         (len === 0 && i < raw.length) || (len === 1 && raw.charCodeAt(segStart) === 46) ||
         (len === 2 && raw.charCodeAt(segStart) === 46 && raw.charCodeAt(segStart + 1) === 46)
       ) {
-        plain = false;
-        break;
+        return false;
       }
       segStart = i + 1;
     } else if (c >= 128 || !SAFE[c]) {
-      plain = false;
-      break;
+      return false;
     }
   }
-  if (plain) return { ok: true, path: raw, encoded: raw, params: null };
-  return normalizeSlow(raw);
+  return true;
 }
 
 function normalizeSlow(raw: string): NormalizedPath {
@@ -221,21 +222,31 @@ export function encodeSegment(seg: string): string {
 }
 
 /** What the boundary made of a request: where it goes, or why it is refused. */
-export type RequestTarget =
-  | {
-    ok: true;
-    /** From the Host header (or the URL's authority where the back-end built it from one); undefined: none sent. */
-    host: HostPort | undefined;
-    /** The path as the client sent it (as far as the back-end tells), with path parameters: Tomcat's getRequestURI. */
-    rawPath: string;
-    /** "?..." or "". */
-    search: string;
-    /** The path part of `req.url`, to tell whether the handler can get the request unchanged. */
-    urlPath: string;
-    /** "http://host:port" of `req.url`, or "" when the back-end gave a path-only URL. */
-    origin: string;
-  }
-  | { ok: false; reason: string };
+export type RequestTarget = TargetFields | { ok: false; reason: string };
+
+/** An accepted request-target (readTarget fills one, or a fresh object). */
+export interface TargetFields {
+  ok: true;
+  /** From the Host header (or the URL's authority where the back-end built it from one); undefined: none sent. */
+  host: HostPort | undefined;
+  /** The path as the client sent it (as far as the back-end tells), with path parameters: Tomcat's getRequestURI. */
+  rawPath: string;
+  /** "?..." or "". */
+  search: string;
+  /** The path part of `req.url`, to tell whether the handler can get the request unchanged. */
+  urlPath: string;
+  /** "http://host:port" of `req.url`, or "" when the back-end gave a path-only URL. */
+  origin: string;
+}
+
+/** The last origin cut out of a URL: requests on a connection name the same one over and over. */
+let lastOrigin = "";
+
+/** `href.slice(0, end)`, the previous request's string when it is the same (compared in place, nothing made). */
+function originOf(href: string, end: number): string {
+  if (end === lastOrigin.length && href.startsWith(lastOrigin)) return lastOrigin;
+  return lastOrigin = href.slice(0, end);
+}
 
 /**
  * Reads the Host and the request-target from what the back-end handed over. Two Host headers,
@@ -244,9 +255,16 @@ export type RequestTarget =
  * host serves it); where the back-end does not say the version (Bun.serve refuses HTTP/1.1
  * without Host itself; Deno.serve does not tell), a request without Host is treated as HTTP/1.0.
  * `hostField`: the request's Host header as the runtime gives it (`req.headers.get("host")`);
- * not used where the back-end lists every Host line (`conn.hostHeaders`).
+ * not used where the back-end lists every Host line (`conn.hostHeaders`). `into`: an accepted
+ * target is written there (and returned) instead of into a new object — the engine reuses one
+ * for every request (read before anything else runs; see Engine.locate).
  */
-export function readTarget(href: string, hostField: string | null, conn: ConnectionInfo): RequestTarget {
+export function readTarget(
+  href: string,
+  hostField: string | null,
+  conn: ConnectionInfo,
+  into?: TargetFields,
+): RequestTarget {
   const hostValues: readonly string[] | undefined = conn.hostHeaders;
   let hostHeader: string | null;
   if (hostValues) {
@@ -273,7 +291,7 @@ export function readTarget(href: string, hostField: string | null, conn: Connect
     if (authStart < 2) return { ok: false, reason: "unusable request URL" };
     pathStart = href.indexOf("/", authStart);
     if (pathStart < 0) pathStart = href.length;
-    origin = href.slice(0, pathStart);
+    origin = originOf(href, pathStart);
     if (hostHeader === null || hostHeader === "") {
       // Deno builds the URL from an absolute-form target, HTTP/2's :authority, or its listener address.
       if (!conn.hostHeaders) host = parseHost(href.slice(authStart, pathStart)) ?? undefined;
@@ -321,5 +339,11 @@ export function readTarget(href: string, hostField: string | null, conn: Connect
     search = tq >= 0 ? t.slice(tq) : "";
   }
   if (search.includes("#") || rawPath.includes("#")) return { ok: false, reason: '"#" in the request target' };
-  return { ok: true, host, rawPath, search, urlPath, origin };
+  if (!into) return { ok: true, host, rawPath, search, urlPath, origin };
+  into.host = host;
+  into.rawPath = rawPath;
+  into.search = search;
+  into.urlPath = urlPath;
+  into.origin = origin;
+  return into;
 }

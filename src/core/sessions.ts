@@ -32,6 +32,17 @@ const NO_IDS: readonly string[] = Object.freeze([]);
 const FROM_COOKIE = 1;
 const ANNOUNCE = 2;
 const REJECTED = 4;
+const RESOLVED = 8;
+
+/** What few requests' session state has, in one object made on first use. */
+interface RareSessionState {
+  /** The `;jsessionid=` of the URL. */
+  urlSessionId: string | null;
+  /** The store could not be read (shared consistency). */
+  unavailable: SessionNotStoredError | null;
+  /** Sessions the request used before the current one (it invalidated one and created another). */
+  earlier: StandardSession[] | null;
+}
 
 /**
  * Per-request session state, kept on the request context. Like Tomcat's Request, it looks the
@@ -43,25 +54,43 @@ class RequestSessions implements SessionAccess {
   /** The id the client asked for, and where it came from. */
   requestedId: string | null = null;
   /**
-   * FROM_COOKIE, ANNOUNCE and REJECTED in one field: with 12 fields or fewer JavaScriptCore
-   * gives the object 112 bytes, with 13 160 (every request that uses its session makes one).
+   * FROM_COOKIE, ANNOUNCE, REJECTED and RESOLVED in one field, and what few requests have in
+   * `rareState`: with 8 fields JavaScriptCore gives the object 80 bytes, with 9 to 12 112 (every
+   * request that uses its session makes one).
    */
   private flags = 0;
-  /** The store could not be read (shared consistency): the session is unknown, so nothing may use one. */
-  unavailable: SessionNotStoredError | null = null;
-  /** Whether the requested session has been looked up (or the request had none to look up). */
-  resolved: boolean;
   private accessed: StandardSession | null = null;
-  /** Sessions the request used before the current one (it invalidated one and created another). */
-  private earlier: StandardSession[] | null = null;
+  private rareState: RareSessionState | null = null;
 
   constructor(
     private readonly binding: SessionBinding,
     private readonly ctx: RequestContext,
     private readonly req: Request | null,
-    private readonly urlSessionId: string | null,
+    urlSessionId: string | null,
   ) {
-    this.resolved = req === null;
+    if (req === null) this.flags = RESOLVED;
+    if (urlSessionId !== null) this.rare.urlSessionId = urlSessionId;
+  }
+
+  private get rare(): RareSessionState {
+    return this.rareState ??= { urlSessionId: null, unavailable: null, earlier: null };
+  }
+  private get urlSessionId(): string | null {
+    return this.rareState === null ? null : this.rareState.urlSessionId;
+  }
+  /** The store could not be read (shared consistency): the session is unknown, so nothing may use one. */
+  get unavailable(): SessionNotStoredError | null {
+    return this.rareState === null ? null : this.rareState.unavailable;
+  }
+  set unavailable(e: SessionNotStoredError | null) {
+    if (e !== null || this.rareState !== null) this.rare.unavailable = e;
+  }
+  /** Whether the requested session has been looked up (or the request had none to look up). */
+  get resolved(): boolean {
+    return (this.flags & RESOLVED) !== 0;
+  }
+  set resolved(v: boolean) {
+    this.flags = v ? this.flags | RESOLVED : this.flags & ~RESOLVED;
   }
 
   get fromCookie(): boolean {
@@ -116,7 +145,7 @@ class RequestSessions implements SessionAccess {
 
   adopt(session: StandardSession): void {
     this.binding.manager.access(session);
-    if (this.accessed && this.accessed !== session) (this.earlier ??= []).push(this.accessed);
+    if (this.accessed && this.accessed !== session) (this.rare.earlier ??= []).push(this.accessed);
     this.accessed = session;
     this.session = session;
     if (session.principal && !this.ctx.principal) {
@@ -182,8 +211,10 @@ class RequestSessions implements SessionAccess {
     const s = this.accessed;
     if (!s) return undefined;
     const manager = this.binding.manager;
-    const used = this.earlier ? [...this.earlier, s] : null;
-    this.accessed = this.earlier = null;
+    const earlier = this.rareState === null ? null : this.rareState.earlier;
+    const used = earlier ? [...earlier, s] : null;
+    this.accessed = null;
+    if (earlier) this.rareState!.earlier = null;
     if (used) { for (const e of used) manager.endAccess(e); }
     else manager.endAccess(s);
     return this.binding.hasStore ? manager.commit(used ?? [s]) : undefined;

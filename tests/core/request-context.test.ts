@@ -8,7 +8,7 @@ import { RequestContext, type SessionAccess, type SessionOpener } from "../../sr
 
 const connector = { name: "c", port: 8443, scheme: "https", secure: true, redirectPort: 8443 } as never;
 const conn = { remoteAddr: "10.0.0.1", remotePort: 50000, tls: { cipherSuite: "TLS_AES_128_GCM_SHA256" } } as never;
-const newContext = () => new RequestContext(connector, conn, "localhost", 8443, "", "/a");
+const newContext = () => new RequestContext(connector, conn, { hostname: "localhost", port: "8443" }, "", "/a");
 
 /** An opener that records what it was asked to open with. */
 function recordingOpener(): SessionOpener & { seen: Array<string | null> } {
@@ -25,6 +25,15 @@ function recordingOpener(): SessionOpener & { seen: Array<string | null> } {
 describe("RequestContext", () => {
   test("defaults when nothing rare was set", () => {
     const ctx = newContext();
+    expect([ctx.secure, ctx.scheme, ctx.serverPort, ctx.serverName]).toEqual([true, "https", 8443, "localhost"]);
+    // No port in the Host: the connector's; a proxyName and proxyPort win over the Host.
+    const portless = new RequestContext(connector, conn, { hostname: "a.test", port: "" }, "", "/");
+    expect([portless.serverName, portless.serverPort]).toEqual(["a.test", 8443]);
+    const proxied = { ...(connector as object), proxyName: "proxy.test", proxyPort: 443 } as never;
+    const behind = new RequestContext(proxied, conn, { hostname: "a.test", port: "8080" }, "", "/");
+    expect([behind.serverName, behind.serverPort]).toEqual(["proxy.test", 443]);
+    // Eight own fields: 80 bytes in JavaScriptCore, where nine would take 112 (one per request).
+    expect(Object.keys(ctx).length).toBeLessThanOrEqual(8);
     expect(ctx.principal).toBeNull();
     expect(ctx.remoteAddr).toBe("10.0.0.1");
     expect(ctx.connectionAddr).toBe("10.0.0.1");
