@@ -91,6 +91,21 @@ const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
 const LAST_CHUNK = Buffer.from("0\r\n\r\n", "latin1");
 const CRLF = Buffer.from("\r\n", "latin1");
 
+const ascii = new TextEncoder();
+
+/**
+ * Writes `text` (a response head: latin1, one byte per character) at the start of `out`, which
+ * has room for it. A head is nearly always ASCII, where UTF-8 and latin1 are the same bytes, and
+ * TextEncoder.encodeInto is native on every runtime where Deno's `Buffer.write(.., "latin1")` is
+ * JavaScript (~1.2 µs a head there against ~0.15); a head with other characters (a header value
+ * with é) is written again as latin1.
+ */
+function putLatin1(out: Buffer, text: string): void {
+  const r = ascii.encodeInto(text, out);
+  // Every character one byte: ASCII. Anything else takes two or three in UTF-8.
+  if (r.read !== text.length || r.written !== text.length) out.write(text, 0, "latin1");
+}
+
 let dateSecond = 0;
 let dateText = "";
 function httpDate(): string {
@@ -614,7 +629,7 @@ export class H1Connection {
   private writeWhole(h: string, head: H1Head, body: Uint8Array): void {
     const text = this.connectionLine(h + `content-length: ${body.byteLength}\r\n`, head);
     const out = Buffer.allocUnsafe(text.length + body.byteLength);
-    out.write(text, 0, "latin1");
+    putLatin1(out, text);
     out.set(body, text.length);
     this.socket.write(out);
   }
