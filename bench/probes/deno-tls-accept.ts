@@ -14,8 +14,16 @@
  *   tls-wrap        net.createServer, each socket wrapped with new TLSSocket(socket, { isServer })
  *   deno-listentls  Deno.listenTls (rustls on the TCP stream) with the same loop on conn.read/
  *                   conn.write: Deno's own TLS, no node layer (cannot ask for client certificates)
+ *   KIND/request    any of the node:tls kinds or deno-listentls, building a Request per request head
+ *                   (URL and header lines, as bobcat's HTTP/1.1 layer must for its engine) before
+ *                   the constant answer
+ *   bobcat          bobcat on its native back-end, a hello handler (Deno.serve; no client certificates)
+ *   bobcat-compat   the same on node-compat (BOBCAT_BACKEND=node-compat: bobcat's HTTP/1.1 on
+ *                   node:tls), requiring client certificates with --mtls, as bench/mtls.ts does
  *
  *   bun bench/probes/deno-tls-accept.ts [--kinds a,b] [--load wrk|fetch] [--mtls] [--rounds 3] [--duration 4] [--connections 32]
+ *
+ * (default kinds: deno-serve,tls-listen,tls-fed,tls-wrap,deno-listentls; the first is the base of the ratios)
  *
  * --load fetch: the client of bench/mtls.ts (Bun fetch loops, alice's certificate). --mtls: the
  * node:tls servers require a client certificate (requestCert, rejectUnauthorized, the client CA)
@@ -24,7 +32,8 @@
  * (wrk sends no certificate).
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Buffer } from "node:buffer";
@@ -38,6 +47,35 @@ const ANSWER = Buffer.from(
   "latin1",
 );
 const CRLF2 = Buffer.from("\r\n\r\n");
+/** The driver's scratch directory (bobcat's configs). */
+let work = "";
+
+/** "kind/variant": "request" builds a Request per head (below) before the constant answer. */
+const VARIANT = process.argv[2] === "--serve" ? (process.argv[3]!.split("/")[1] ?? "") : "";
+
+/**
+ * What bobcat's HTTP/1.1 layer must do per request for its engine on node-compat: a Request
+ * with the head's URL and header lines (thrown away here). On Deno its constructor's inner
+ * request (an object literal with accessors) outlives minor GCs, and with it what it holds.
+ */
+function request(head: string): Request {
+  const lines = head.split("\r\n");
+  const target = lines[0]!.split(" ")[1]!;
+  const pairs: string[] = [];
+  let host = "localhost";
+  for (let i = 1; i < lines.length; i++) {
+    const l = lines[i]!;
+    const c = l.indexOf(":");
+    const name = l.slice(0, c);
+    const value = l.slice(c + 1).trim();
+    if (name.length === 4 && name.toLowerCase() === "host") host = value;
+    pairs.push(name, value);
+  }
+  const r = new Request(`https://${host}${target}`);
+  const h = r.headers;
+  for (let i = 0; i < pairs.length; i += 2) h.append(pairs[i]!, pairs[i + 1]!);
+  return r;
+}
 
 /** Bytes in → one ANSWER per complete request head (GETs from well-behaved clients only). */
 function heads(write: (b: Uint8Array) => void) {
@@ -49,6 +87,7 @@ function heads(write: (b: Uint8Array) => void) {
     for (;;) {
       const e = b.indexOf(CRLF2, at);
       if (e < 0) break;
+      if (VARIANT === "request") request(b.toString("latin1", at, e));
       at = e + 4;
       n++;
     }
@@ -58,7 +97,8 @@ function heads(write: (b: Uint8Array) => void) {
   };
 }
 
-async function serve(kind: string, port: number, mtls: boolean) {
+async function serve(kindVariant: string, port: number, mtls: boolean) {
+  const kind = kindVariant.split("/")[0]!;
   const tls = await import("node:tls");
   const net = await import("node:net");
   const options = {
@@ -128,7 +168,7 @@ async function serve(kind: string, port: number, mtls: boolean) {
     })();
   } else throw new Error(`unknown kind ${kind}`);
   await new Promise((r) => setTimeout(r, 200));
-  console.error(`listening on https://127.0.0.1:${port}/ (${kind})`);
+  console.error(`listening on https://127.0.0.1:${port}/ (${kindVariant})`);
 }
 
 if (process.argv[2] === "--serve") {
@@ -143,21 +183,20 @@ if (process.argv[2] === "--serve") {
   if (mtls && load !== "fetch") throw new Error("--mtls needs --load fetch (wrk sends no client certificate)");
   const kinds = option("--kinds", "deno-serve,tls-listen,tls-fed,tls-wrap,deno-listentls").split(",");
   const running: Array<{ kind: string; port: number; p: import("node:child_process").ChildProcess }> = [];
+  work = mkdtempSync(join(tmpdir(), "bobcat-deno-tls-accept-"));
   const results = new Map<string, Array<{ rps: number; perCpu: number }>>();
   try {
     for (const kind of kinds) {
       const port = await freePort();
-      const { p } = await startServer([
-        bin("deno"),
-        "run",
-        "-A",
-        `--config=${join(ROOT, "deno.json")}`,
-        fileURLToPath(import.meta.url),
-        "--serve",
-        kind,
-        String(port),
-        mtls ? "mtls" : "",
-      ]);
+      const bobcat = kind === "bobcat" || kind === "bobcat-compat";
+      const cmd = [bin("deno"), "run", "-A", `--config=${join(ROOT, "deno.json")}`];
+      if (bobcat) {
+        cmd.push(join(ROOT, "src/cli/main.ts"), "run", "--config", bobcatConfig(kind, port, mtls && kind !== "bobcat"));
+      } else cmd.push(fileURLToPath(import.meta.url), "--serve", kind, String(port), mtls ? "mtls" : "");
+      if (kind === "bobcat-compat") process.env.BOBCAT_BACKEND = "node-compat";
+      const { p, line } = await startServer(cmd);
+      delete process.env.BOBCAT_BACKEND;
+      if (bobcat) console.error(`${kind}: ${line.replace(/^.*listening on/, "listening on")}`);
       running.push({ kind, port, p });
       results.set(kind, []);
     }
@@ -218,5 +257,45 @@ if (process.argv[2] === "--serve") {
     }
   } finally {
     for (const s of running) s.p.kill("SIGTERM");
+    rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** A bobcat config with a hello handler on `port`, requiring client certificates when `clientCerts`. */
+function bobcatConfig(kind: string, port: number, clientCerts: boolean): string {
+  writeFileSync(
+    join(work, "hello.ts"),
+    `export default { fetch: () => new Response("Hello, world", { headers: { "content-type": "text/plain" } }) };\n`,
+  );
+  const file = join(work, `${kind.replace("/", "-")}.yaml`);
+  writeFileSync(
+    file,
+    `logging: { level: warn, components: { connector: info } }
+server:
+  services:
+    - connectors:
+        - port: ${port}
+          address: 127.0.0.1
+          SSLEnabled: true
+          sslHostConfigs:
+            - certificates:
+                - certificateFile: ${pki}/localhost-rsa.pem
+                  certificateKeyFile: ${pki}/localhost-rsa-key.pem
+                  certificateChainFile: ${pki}/intermediate.pem
+${
+      clientCerts
+        ? `              certificateVerification: required\n              caCertificateFile: ${pki}/client-ca.pem\n`
+        : ""
+    }
+      engine:
+        defaultHost: localhost
+        hosts:
+          - name: localhost
+            contexts:
+              - path: ""
+                handler: hello.ts
+                needsPeerCertificates: false
+`,
+  );
+  return file;
 }
