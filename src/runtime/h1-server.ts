@@ -18,6 +18,7 @@ import { parseHost } from "../core/request-target.ts";
 import { logger } from "../util/log.ts";
 import { BodyDecoder, H1Error, type H1Head, headEnd, parseHead } from "./h1-parse.ts";
 import { FETCH_FORBIDDEN_METHODS, noBodyStatus, readSoon, staticBody } from "./node-bridge.ts";
+import { makeRequest } from "./deno-request.ts";
 
 const log = logger("connector");
 
@@ -478,10 +479,10 @@ export class H1Connection {
       const b = this.body;
       const hasBody = b !== undefined && method !== "GET" && method !== "HEAD";
       const request = hasBody
-        ? new Request(url, { method, body: this.requestStream(b!), duplex: "half" } as RequestInit)
+        ? makeRequest(url, { method, body: this.requestStream(b!), duplex: "half" } as RequestInit)
         : method === "GET"
-        ? new Request(url)
-        : new Request(url, { method });
+        ? makeRequest(url)
+        : makeRequest(url, { method });
       const headers = request.headers;
       const raw = head.rawHeaders;
       for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
