@@ -217,18 +217,31 @@ const LF = 10;
  * `from`: where the head starts (after empty lines skipped before it).
  */
 export function headEnd(buf: Buffer, from: number, max: number): number {
-  const end = buf.indexOf("\r\n\r\n", from, "latin1");
-  const scanTo = end < 0 ? buf.length : end + 2;
-  // Every LF of the head must follow a CR, and every CR precede a LF (one pass over the bytes:
-  // cheaper than a native indexOf per line).
-  for (let i = from; i < scanTo; i++) {
+  // One pass over the bytes instead of Buffer.indexOf calls (one for the end, one per line for
+  // LF and CR): Deno's Buffer.indexOf is JavaScript with a set-up cost per call (~1.5 µs for a
+  // string needle), which a loop over a head of a few hundred bytes does not have.
+  const n = buf.length;
+  let end = -1;
+  let bareLf = false;
+  let bareCr = false;
+  for (let i = from; i < n; i++) {
     const c = buf[i];
     if (c === LF) {
-      if (i === from || buf[i - 1] !== CR) throw new H1Error(400, "bare LF in the request head");
-    } else if (c === CR && i + 1 < buf.length && buf[i + 1] !== LF) {
-      throw new H1Error(400, "bare CR in the request head");
+      // Every LF of the head must follow a CR, and every CR precede a LF.
+      if (i === from || buf[i - 1] !== CR) bareLf = true;
+    } else if (c === CR) {
+      if (i + 1 < n) {
+        if (buf[i + 1] !== LF) bareCr = true;
+        else if (i + 3 < n && buf[i + 2] === CR && buf[i + 3] === LF) {
+          // The LF at i + 1 follows this CR: nothing of the head is left to check.
+          end = i;
+          break;
+        }
+      }
     }
   }
+  if (bareLf) throw new H1Error(400, "bare LF in the request head");
+  if (bareCr) throw new H1Error(400, "bare CR in the request head");
   if (end < 0) {
     if (buf.length - from > max) throw new H1Error(431, "request header fields too large");
     return -1;

@@ -12,6 +12,7 @@ import { errorPage } from "../core/error-page.ts";
 import { ClientAbortError, isClientBodyError } from "../core/body-limit.ts";
 import { type CheckedSocket, VERDICT } from "./node-tls.ts";
 import { bunStaticBodies, bunStaticBody } from "./bun-static-body.ts";
+import { makeRequest } from "./deno-request.ts";
 
 const log = logger("connector");
 export type AnyReq = IncomingMessage | Http2ServerRequest;
@@ -91,12 +92,13 @@ export async function serve(
     // without Content-Length or Transfer-Encoding (HTTP/2 may send DATA frames regardless).
     const hasBody = method !== "GET" && method !== "HEAD" && (h2 || framed);
     // The Request is made without headers and they are appended to its own: on Deno a
-    // RequestInit with `headers` costs several times the rest of the construction (webidl).
+    // RequestInit with `headers` costs several times the rest of the construction (webidl);
+    // on Deno it is a copy of a template (deno-request.ts: the constructor's is left for a full GC).
     const request = hasBody
-      ? new Request(url, { method, body: toWebStream(req, readTimeoutMs), duplex: "half" } as RequestInit)
+      ? makeRequest(url, { method, body: toWebStream(req, readTimeoutMs), duplex: "half" } as RequestInit)
       : method === "GET"
-      ? new Request(url)
-      : new Request(url, { method });
+      ? makeRequest(url)
+      : makeRequest(url, { method });
     const headers = request.headers;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!;

@@ -101,6 +101,20 @@ describe("head framing", () => {
     expect(headEnd(b("GET / HTTP/1.1\r\nHost: a\r\n\r\nrest"), 0, 1000)).toBe(27);
     expect(headEnd(b("GET / HTTP/1.1\r\nHost: a\r\n"), 0, 1000)).toBe(-1);
     expect(headEnd(b("GET / HTTP/1.1\r"), 0, 1000)).toBe(-1);
+    expect(headEnd(b("GET / HTTP/1.1\r\nHost: a\r\n\r"), 0, 1000)).toBe(-1);
+  });
+  test("the head starting at `from` (after a pipelined request), its end the first CRLFCRLF", () => {
+    const two = b("GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n");
+    expect(headEnd(two, 0, 1000)).toBe(28);
+    expect(headEnd(two, 28, 1000)).toBe(56);
+    // A LF right at `from` follows nothing of this head.
+    expect(status(() => headEnd(two, 27, 1000))).toBe(400);
+  });
+  test("a bare LF is named before a bare CR, wherever each is", () => {
+    expect(() => headEnd(b("GET / HTTP/1.1\rX: a\r\nY: b\n\r\n\r\n"), 0, 1000)).toThrow("bare LF");
+    expect(() => headEnd(b("GET / HTTP/1.1\r\nX: a\rb\r\n\r\n"), 0, 1000)).toThrow("bare CR");
+    // Only the head is checked: what follows its end is the next request's (or the body's).
+    expect(headEnd(b("GET / HTTP/1.1\r\n\r\nbody\nmore\r"), 0, 1000)).toBe(18);
   });
   test("bare LF and bare CR are refused at once, complete or not", () => {
     expect(status(() => headEnd(b("GET / HTTP/1.1\nHost: a\n\n"), 0, 1000))).toBe(400);

@@ -38,6 +38,7 @@ const handle = async (req: Request, conn: ConnectionInfo): Promise<Response> => 
     );
   }
   if (path === "/throw") throw new Error("handler failed");
+  if (path === "/latin1") return new Response("ok", { headers: { "x-name": "caf\u00e9" } });
   return new Response(`hello ${req.method} ${path}`, { headers: { "x-a": "1" } });
 };
 
@@ -128,6 +129,18 @@ test("pipelined requests (sync and async answers) in order; HTTP/1.0 closes unle
   expect(r.text).not.toContain("never");
   expect(r.closed).toBe(true);
   expect(busy).toBe(0);
+});
+
+test("response heads go out one byte per character: latin1 header values as latin1, ASCII as is", async () => {
+  const r = await talk([
+    "GET /latin1 HTTP/1.1\r\nHost: h\r\n\r\nGET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+  ]);
+  // talk() decodes latin1: the byte 0xE9, not UTF-8's 0xC3 0xA9.
+  expect(r.text).toContain("x-name: caf\u00e9\r\n");
+  expect(r.text).toContain("content-length: 2\r\n");
+  expect(r.text).toContain("\r\n\r\nok");
+  expect(r.text).toContain("x-a: 1\r\n");
+  expect(r.text).toEndWith("\r\n\r\nhello GET /x");
 });
 
 test("a handler that throws: 500, and the connection goes on", async () => {
