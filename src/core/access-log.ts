@@ -2,8 +2,10 @@
  * Tomcat's AccessLogValve: one line per request in `common`, `combined` or a custom pattern,
  * to a dated file in `directory` (rotated when the date changes) or to stdout (`directory: -`).
  */
-import { createWriteStream, mkdirSync, statSync, type WriteStream } from "node:fs";
-import { join } from "node:path";
+import type { WriteStream } from "node:fs";
+import { existsSync, nodeFs, statSync } from "../util/host/fs.ts";
+import { join } from "../util/host/path.ts";
+import { writeStdout } from "../util/host/proc.ts";
 import { fileKind } from "../util/files.ts";
 import { logger } from "../util/log.ts";
 import type { AccessLogValveConfig } from "../config/model.ts";
@@ -183,7 +185,7 @@ export class AccessLog {
     if (!this.cfg.enabled) return;
     const line = this.format(e) + "\n";
     if (this.toStdout) {
-      process.stdout.write(line);
+      writeStdout(line);
       return;
     }
     this.buffer.push(line);
@@ -196,12 +198,14 @@ export class AccessLog {
     if (!this.stream || date !== this.currentDate) {
       this.stream?.end();
       this.stream = undefined;
+      // node:fs from the first line written on: its streams, which a start does not need.
+      const { createWriteStream, mkdirSync } = nodeFs();
       mkdirSync(this.cfg.directory, { recursive: true });
       this.currentDate = date;
       const file = join(this.cfg.directory, `${this.cfg.prefix}${date}${this.cfg.suffix}`);
       // Opening a FIFO for writing waits for a reader, and would hold up every later write and the stop.
-      const st = statSync(file, { throwIfNoEntry: false });
-      if (st && (st.isFIFO() || st.isSocket() || st.isDirectory())) {
+      const st = existsSync(file) ? statSync(file) : undefined;
+      if (st && (st.isFIFO || st.isSocket || st.isDirectory)) {
         if (this.refusedFile !== file) {
           this.refusedFile = file;
           logger("access").error(

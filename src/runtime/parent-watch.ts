@@ -8,13 +8,14 @@
  *
  * The descriptor is a socket pair when Node, Bun or Deno started the child.
  */
-import { createReadStream, writeSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { RUNTIME } from "../util/runtime.ts";
+import { nodeFs } from "../util/host/fs.ts";
+import { deleteEnv, env, exit } from "../util/host/proc.ts";
 
 export const PARENT_FD_ENV = "BOBCAT_PARENT_FD";
 
-let onParentExit: () => void = () => process.exit(1);
+let onParentExit: () => void = () => exit(1);
 let watching = false;
 /** Writes a line back to the parent over the same descriptor (a socket pair: both ways). */
 let send: ((line: string) => void) | undefined;
@@ -52,17 +53,20 @@ export function whenParentExits(action: () => void): void {
 
 /** Starts watching the descriptor named in BOBCAT_PARENT_FD, if any. Idempotent. */
 export function watchParent(): void {
-  const value = process.env[PARENT_FD_ENV];
+  const value = env(PARENT_FD_ENV);
   if (watching || value === undefined) return;
   // Not passed on: a child this process starts gets a pipe of its own.
-  delete process.env[PARENT_FD_ENV];
+  deleteEnv(PARENT_FD_ENV);
   const fd = Number(value);
   if (!Number.isInteger(fd) || fd < 3) return;
   let stream: Readable;
   try {
     // Bun's node:net never reports the end of a descriptor's stream, its fs stream does; Deno's
-    // fs cannot read an inherited descriptor, its node:net can (as Node's can).
+    // fs cannot read an inherited descriptor, its node:net can (as Node's can). Either is loaded
+    // only here, for a process that has a parent to watch (on Deno: the Node layer, see
+    // src/util/host/deno.ts).
     if (RUNTIME === "bun") {
+      const { createReadStream, writeSync } = nodeFs();
       stream = createReadStream("", { fd });
       send = (line) => {
         // All of it: a short write (a full socket buffer) goes on from where it stopped.

@@ -3,9 +3,8 @@
  * access log files, StandardManager's persistence file, FileStore and every data source
  * (SQLite files, PostgreSQL, MySQL). Edge runtimes use src/edge/platform.ts instead.
  */
-import { realpathSync, statSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { join, sep } from "node:path";
+import { readTextFile, realpathSync, statSync } from "../util/host/fs.ts";
+import { join, sep } from "../util/host/path.ts";
 import { AccessLog } from "../core/access-log.ts";
 import { importHandlerModule } from "../core/handler-module.ts";
 import type { Platform } from "../core/platform.ts";
@@ -73,14 +72,14 @@ export const SERVER_PLATFORM: Platform = {
       ? staticFiles.serveStatic(req, relPath, opts)
       : import("../core/static/index.ts").then((m) => (staticFiles = m).serveStatic(req, relPath, opts)),
   accessLog: (valve) => new AccessLog(valve),
-  readTextFile: (path) => readFile(path, "utf8"),
+  readTextFile,
   statResource(docBase, relPath) {
     try {
       const root = realpathSync(docBase);
       const real = realpathSync(join(root, relPath));
       if (real !== root && !real.startsWith(root.endsWith(sep) ? root : root + sep)) return null;
       const st = statSync(real);
-      return { isFile: st.isFile(), isDirectory: st.isDirectory(), size: st.size };
+      return { isFile: st.isFile, isDirectory: st.isDirectory, size: st.size };
     } catch {
       return null;
     }
