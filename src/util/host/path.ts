@@ -55,10 +55,7 @@ const posix = {
     while (end > 1 && path[end - 1] === "/") end--;
     const slash = path.lastIndexOf("/", end - 1);
     if (slash === -1) return ".";
-    if (slash === 0) return "/";
-    let cut = slash;
-    while (cut > 1 && path[cut - 1] === "/") cut--;
-    return path.slice(0, cut);
+    return slash === 0 ? "/" : path.slice(0, slash);
   },
   basename(path: string, suffix?: string): string {
     let end = path.length;
@@ -71,7 +68,7 @@ const posix = {
   extname(path: string): string {
     const base = posix.basename(path);
     const dot = base.lastIndexOf(".");
-    return dot <= 0 || base.slice(0, dot).split("").every((c) => c === ".") ? "" : base.slice(dot);
+    return dot <= 0 || base === ".." ? "" : base.slice(dot);
   },
   relative(from: string, to: string): string {
     const a = posix.resolve(from).split("/").filter(Boolean);
