@@ -596,7 +596,7 @@ async function finish(
       "use the certificate that was issued for this key (compare `openssl x509 -noout -pubkey -in cert.pem` with `openssl pkey -pubout -in key.pem`)",
     );
   }
-  const broken = brokenLink(chain);
+  const broken = await brokenLink(chain);
   if (broken) {
     throw fail(
       "certificate.chainBroken",

@@ -62,8 +62,11 @@ test("the trace sees the Node layer load when a script imports node:fs", () => {
 });
 
 describe("a start on Deno's native back-end, up to its first HTTPS 200", () => {
-  test("a PEM certificate and a handler module (bench/startup.ts's config)", async () => {
-    const base = join(dir, "pem");
+  test.each([
+    ["a PEM certificate and a handler module (bench/startup.ts's config)", ""],
+    ["the same with a chain file (its links checked with Web Crypto)", `certificateChainFile: ${PKI}/intermediate.pem`],
+  ])("%s", async (name, chainLine) => {
+    const base = join(dir, name.length.toString());
     mkdirSync(base, { recursive: true });
     const port = await freePort();
     writeFileSync(join(base, "hello.ts"), `export default { fetch: () => new Response("hello") };\n`);
@@ -80,6 +83,7 @@ server:
             - certificates:
                 - certificateFile: ${PKI}/localhost-rsa.pem
                   certificateKeyFile: ${PKI}/localhost-rsa-key.pem
+                  ${chainLine}
       engine:
         defaultHost: localhost
         hosts:
