@@ -13,7 +13,7 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanup, CLI, DENO, freePort, PKI, ROOT, tempDir } from "../helpers/bobcat.ts";
-import { nodeLayerAtFirstRequest, timerModules } from "../helpers/deno-first-request.ts";
+import { nodeLayerAtFirstRequest, nodeLayerOfCommand, timerModules } from "../helpers/deno-first-request.ts";
 import { nodeLayerModules, traceFlags } from "../helpers/deno-node-trace.ts";
 
 const dir = tempDir("bobcat-deno-start-");
@@ -101,6 +101,30 @@ server:
         cwd: base,
         log: join(base, "trace.log"),
       },
+    );
+    expect(beyondTimers(loaded)).toEqual([]);
+  });
+
+  test("started by the npm launcher (bin/bobcat.mjs: BOBCAT_PARENT_FD, its parent watched)", async () => {
+    const base = join(dir, "launcher");
+    mkdirSync(base, { recursive: true });
+    const port = await freePort();
+    writeFileSync(
+      join(base, "server.yaml"),
+      `logging: { level: warn }
+server:
+  services:
+    - connectors:
+        - { port: ${port}, address: 127.0.0.1, SSLEnabled: true, sslHostConfigs: [{ certificates: [{ certificateFile: ${PKI}/localhost-rsa.pem, certificateKeyFile: ${PKI}/localhost-rsa-key.pem }] }] }
+      engine:
+        defaultHost: localhost
+        hosts: [{ name: localhost, contexts: [{ path: "", handler: "bobcat:root" }] }]
+`,
+    );
+    const loaded = await nodeLayerOfCommand(
+      ["node", join(ROOT, "bin/bobcat.mjs"), "run", "--config", "server.yaml"],
+      `https://127.0.0.1:${port}/`,
+      { cwd: base, log: join(base, "trace.log"), env: { BOBCAT_RUNTIME: "deno" } },
     );
     expect(beyondTimers(loaded)).toEqual([]);
   });

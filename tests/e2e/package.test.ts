@@ -9,7 +9,8 @@ import { spawn, spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { BUN, DENO, freePort, httpsConfig, ROOT, tfetch } from "../helpers/bobcat.ts";
+import { BUN, DENO, freePort, httpsConfig, PKI, ROOT, tfetch } from "../helpers/bobcat.ts";
+import { nodeLayerAtFirstRequest, timerModules } from "../helpers/deno-first-request.ts";
 import { type InstalledPackage, packAndInstall } from "../helpers/package.ts";
 
 let pkg: InstalledPackage;
@@ -138,6 +139,40 @@ describe("the packed tarball", () => {
     expect(check.stderr).not.toContain("Module not found");
     expect(check.status).toBe(0);
     expect(check.stdout).toContain("bobcat:root");
+  });
+
+  test("the installed CLI build serves its first HTTPS request on Deno without loading Deno's Node layer", async () => {
+    // As `BOBCAT_RUNTIME=deno npx bobcat` runs it (tests/cli/deno-start.test.ts checks the sources).
+    const installed = join(pkg.dir, "node_modules", "bobcat");
+    const port = await freePort();
+    writeFileSync(join(pkg.dir, "hello.mjs"), `export default { fetch: () => new Response("hello") };\n`);
+    writeFileSync(
+      join(pkg.dir, "first-request.yaml"),
+      `logging: { level: warn }
+server:
+  services:
+    - connectors:
+        - port: ${port}
+          address: 127.0.0.1
+          SSLEnabled: true
+          sslHostConfigs:
+            - certificates:
+                - certificateFile: ${PKI}/localhost-rsa.pem
+                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
+                  certificateChainFile: ${PKI}/intermediate.pem
+      engine:
+        defaultHost: localhost
+        hosts: [{ name: localhost, contexts: [{ path: "", handler: hello.mjs, manager: { pathname: "" } }] }]
+`,
+    );
+    const loaded = await nodeLayerAtFirstRequest(
+      join(installed, "dist-lib", "cli.js"),
+      ["run", "--config", "first-request.yaml"],
+      `https://127.0.0.1:${port}/`,
+      { cwd: pkg.dir, log: join(pkg.dir, "first-request.log"), config: join(installed, "deno.json") },
+    );
+    const timers = timerModules(pkg.dir);
+    expect(loaded.filter((m) => !timers.has(m))).toEqual([]);
   });
 
   test("TypeScript sees the types of bobcat and bobcat/edge", async () => {

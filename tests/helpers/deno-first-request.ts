@@ -22,23 +22,37 @@ export function timerModules(dir: string): Set<string> {
  * `deno run -A <entry> ...args` in `cwd`, until `url` answers 200 (30 s at most); then the
  * Node-layer modules loaded so far. The process is killed before this returns.
  */
-export async function nodeLayerAtFirstRequest(
+export function nodeLayerAtFirstRequest(
   entry: string,
   args: string[],
   url: string,
-  opts: { cwd: string; env?: Record<string, string>; log: string },
+  /** `config`: the deno.json to run with (the checkout's by default). */
+  opts: { cwd: string; env?: Record<string, string>; log: string; config?: string },
 ): Promise<string[]> {
-  const proc = spawn(DENO, [
+  const cmd = [
+    DENO,
     "run",
     "-A",
     "--quiet",
-    `--config=${join(ROOT, "deno.json")}`,
+    `--config=${opts.config ?? join(ROOT, "deno.json")}`,
     traceFlags(opts.log),
-    entry,
-    ...args,
-  ], {
+  ];
+  return nodeLayerOfCommand([...cmd, entry, ...args], url, opts);
+}
+
+/**
+ * As nodeLayerAtFirstRequest for any command that ends up running Deno (the npm launcher): V8's
+ * log is asked for through DENO_V8_FLAGS.
+ */
+export async function nodeLayerOfCommand(
+  cmd: string[],
+  url: string,
+  opts: { cwd: string; env?: Record<string, string>; log: string },
+): Promise<string[]> {
+  const v8Flags = traceFlags(opts.log).slice("--v8-flags=".length);
+  const proc = spawn(cmd[0]!, cmd.slice(1), {
     cwd: opts.cwd,
-    env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...opts.env },
+    env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", DENO_V8_FLAGS: v8Flags, ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -49,8 +63,8 @@ export async function nodeLayerAtFirstRequest(
   try {
     const deadline = Date.now() + 30000;
     for (;;) {
-      if (exited) throw new Error(`${entry} exited before answering:\n${out}`);
-      if (Date.now() > deadline) throw new Error(`${entry}: no 200 from ${url} within 30 s:\n${out}`);
+      if (exited) throw new Error(`${cmd.join(" ")} exited before answering:\n${out}`);
+      if (Date.now() > deadline) throw new Error(`${cmd.join(" ")}: no 200 from ${url} within 30 s:\n${out}`);
       const status = await fetch(url, { tls: { rejectUnauthorized: false }, keepalive: false } as RequestInit).then(
         (r) => r.arrayBuffer().then(() => r.status),
         () => 0,
@@ -60,6 +74,10 @@ export async function nodeLayerAtFirstRequest(
     }
     return nodeLayerModules(opts.log);
   } finally {
-    proc.kill("SIGKILL");
+    // SIGTERM: a launcher passes it on to its child (a SIGKILL would leave the child to notice alone).
+    proc.kill("SIGTERM");
+    const t = setTimeout(() => proc.kill("SIGKILL"), 10000);
+    await new Promise((r) => (exited ? r(null) : proc.on("exit", r)));
+    clearTimeout(t);
   }
 }

@@ -26,6 +26,8 @@ export interface DenoFile {
 export interface DenoApi {
   build: { os: string };
   pid: number;
+  /** getppid(), asked anew at each read. */
+  ppid: number;
   args: string[];
   env: { get(name: string): string | undefined; delete(name: string): void };
   cwd(): string;
