@@ -2,8 +2,7 @@
  * Tomcat's AccessLogValve: one line per request in `common`, `combined` or a custom pattern,
  * to a dated file in `directory` (rotated when the date changes) or to stdout (`directory: -`).
  */
-import type { WriteStream } from "node:fs";
-import { existsSync, nodeFs, statSync } from "../util/host/fs.ts";
+import { type AppendFile, existsSync, mkdirSync, openAppend, statSync } from "../util/host/fs.ts";
 import { join } from "../util/host/path.ts";
 import { writeStdout } from "../util/host/proc.ts";
 import { fileKind } from "../util/files.ts";
@@ -163,7 +162,7 @@ export function formatFileDate(fmt: string, d: Date): string {
 
 export class AccessLog {
   private readonly format: Part;
-  private stream?: WriteStream;
+  private stream?: AppendFile;
   private currentDate = "";
   private refusedFile?: string;
   private buffer: string[] = [];
@@ -196,10 +195,8 @@ export class AccessLog {
     if (this.buffer.length === 0) return;
     const date = this.cfg.rotatable ? formatFileDate(this.cfg.fileDateFormat, new Date()) : "";
     if (!this.stream || date !== this.currentDate) {
-      this.stream?.end();
+      void this.stream?.end();
       this.stream = undefined;
-      // node:fs from the first line written on: its streams, which a start does not need.
-      const { createWriteStream, mkdirSync } = nodeFs();
       mkdirSync(this.cfg.directory, { recursive: true });
       this.currentDate = date;
       const file = join(this.cfg.directory, `${this.cfg.prefix}${date}${this.cfg.suffix}`);
@@ -217,7 +214,10 @@ export class AccessLog {
         this.buffer = [];
         return;
       }
-      this.stream = createWriteStream(file, { flags: "a" });
+      this.stream = openAppend(
+        file,
+        (e) => logger("access").error(`AccessLogValve: writing [${file}] failed: ${e.message}`),
+      );
     }
     this.stream.write(this.buffer.join(""));
     this.buffer = [];
@@ -228,6 +228,6 @@ export class AccessLog {
     this.flush();
     const s = this.stream;
     this.stream = undefined;
-    if (s) await new Promise<void>((r) => s.end(r));
+    if (s) await s.end();
   }
 }

@@ -10,7 +10,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanup, CLI, DENO, freePort, PKI, ROOT, tempDir } from "../helpers/bobcat.ts";
 import { nodeLayerAtFirstRequest, nodeLayerOfCommand, timerModules } from "../helpers/deno-first-request.ts";
@@ -20,6 +20,9 @@ const dir = tempDir("bobcat-deno-start-");
 afterAll(() => cleanup(dir));
 const timers = timerModules(dir);
 const beyondTimers = (loaded: string[]) => loaded.filter((m) => !timers.has(m));
+const accessLogged = (logs: string) =>
+  existsSync(logs) &&
+  readdirSync(logs).some((f) => f.startsWith("localhost_access_log") && statSync(join(logs, f)).size > 0);
 
 interface GraphModule {
   specifier: string;
@@ -129,7 +132,7 @@ server:
     expect(beyondTimers(loaded)).toEqual([]);
   });
 
-  test("the built-in default config (HTTP → HTTPS, access log, session file, appBase)", async () => {
+  test("the built-in default config (HTTP → HTTPS, access log, session file, appBase), its first access log line written", async () => {
     const base = join(dir, "default");
     mkdirSync(join(base, "conf"), { recursive: true });
     // In place of the self-signed certificate a first start makes (making it needs node:crypto).
@@ -140,6 +143,11 @@ server:
       cwd: base,
       log: join(base, "trace.log"),
       env: { BOBCAT_ADDRESS: "127.0.0.1", BOBCAT_HTTP_PORT: String(http), BOBCAT_HTTPS_PORT: String(https) },
+      // The access log is buffered and written every second.
+      after: async () => {
+        for (let i = 0; i < 100 && !accessLogged(join(base, "logs")); i++) await Bun.sleep(50);
+        expect(accessLogged(join(base, "logs"))).toBe(true);
+      },
     });
     expect(beyondTimers(loaded)).toEqual([]);
   });

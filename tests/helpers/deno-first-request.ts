@@ -27,7 +27,7 @@ export function nodeLayerAtFirstRequest(
   args: string[],
   url: string,
   /** `config`: the deno.json to run with (the checkout's by default). */
-  opts: { cwd: string; env?: Record<string, string>; log: string; config?: string },
+  opts: { cwd: string; env?: Record<string, string>; log: string; config?: string; after?: () => Promise<void> },
 ): Promise<string[]> {
   const cmd = [
     DENO,
@@ -47,7 +47,8 @@ export function nodeLayerAtFirstRequest(
 export async function nodeLayerOfCommand(
   cmd: string[],
   url: string,
-  opts: { cwd: string; env?: Record<string, string>; log: string },
+  /** `after`: what to wait for once the 200 came, before the trace is read. */
+  opts: { cwd: string; env?: Record<string, string>; log: string; after?: () => Promise<void> },
 ): Promise<string[]> {
   const v8Flags = traceFlags(opts.log).slice("--v8-flags=".length);
   const proc = spawn(cmd[0]!, cmd.slice(1), {
@@ -72,6 +73,7 @@ export async function nodeLayerOfCommand(
       if (status === 200) break;
       await Bun.sleep(25);
     }
+    await opts.after?.();
     return nodeLayerModules(opts.log);
   } finally {
     // SIGTERM: a launcher passes it on to its child (a SIGKILL would leave the child to notice alone).

@@ -45,6 +45,11 @@ export interface DenoApi {
   readFile(path: string): Promise<Uint8Array>;
   open(path: string, options: { read: boolean }): Promise<DenoFile>;
   mkdir(path: string, options: { recursive: boolean }): Promise<void>;
+  mkdirSync(path: string, options: { recursive: boolean }): void;
+  openSync(path: string, options: { append: true; create: true }): {
+    write(p: Uint8Array): Promise<number>;
+    close(): void;
+  };
   rename(from: string, to: string): Promise<void>;
   remove(path: string, options: { recursive: boolean }): Promise<void>;
 }

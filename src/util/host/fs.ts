@@ -177,6 +177,53 @@ export async function rm(path: string, options: { force?: boolean; recursive?: b
   }
 }
 
+export function mkdirSync(path: string, options: { recursive: true }): void {
+  if (DENO) denoSync(() => deno().mkdirSync(path, options));
+  else nodeFs().mkdirSync(path, options);
+}
+
+/** A file opened for appending (an access log): writes go out in order, `end` waits for them. */
+export interface AppendFile {
+  write(text: string): void;
+  end(): Promise<void>;
+}
+
+/**
+ * Opens (creating) `path` for appending. Elsewhere than Deno a node:fs write stream; on Deno
+ * Deno's own file, so that an access log does not load the Node layer with its first line. A
+ * write that fails is reported to `onError` once per file, and later lines are dropped.
+ */
+export function openAppend(path: string, onError: (e: Error) => void): AppendFile {
+  if (!DENO) {
+    const stream = nodeFs().createWriteStream(path, { flags: "a" });
+    stream.once("error", onError);
+    return { write: (text) => void stream.write(text), end: () => new Promise<void>((r) => stream.end(r)) };
+  }
+  const file = denoSync(() => deno().openSync(path, { append: true, create: true }));
+  const encoder = new TextEncoder();
+  let failed = false;
+  let pending: Promise<void> = Promise.resolve();
+  const writeAll = async (bytes: Uint8Array) => {
+    if (failed) return;
+    try {
+      for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
+    } catch (e) {
+      failed = true;
+      onError(nodeStyle(e) as Error);
+    }
+  };
+  return {
+    write: (text) => {
+      const bytes = encoder.encode(text);
+      pending = pending.then(() => writeAll(bytes));
+    },
+    end: async () => {
+      await pending;
+      file.close();
+    },
+  };
+}
+
 /** A file opened for reading. */
 export interface ReadHandle {
   stat(): Promise<FileInfo>;
