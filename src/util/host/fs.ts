@@ -7,11 +7,10 @@
  * node:fs itself, through nodeFs(), loaded when first used.
  */
 import type * as NodeFs from "node:fs";
-import { DENO as MAYBE_DENO, type DenoApi, type DenoFileInfo } from "./deno.ts";
+import { DENO, type DenoApi, type DenoFileInfo } from "./deno.ts";
 
-// Read in closures that run only where it is set (each checks `DENO` first).
-const DENO = MAYBE_DENO;
-const deno = (): DenoApi => MAYBE_DENO!;
+/** DENO in closures, which TypeScript does not know run only after `DENO` was checked. */
+const deno = (): DenoApi => DENO!;
 
 /** node:fs, loaded on first use (process.getBuiltinModule is synchronous on Bun, Deno and Node). */
 export function nodeFs(): typeof NodeFs {

@@ -33,8 +33,11 @@ export function args(): string[] {
   return DENO ? DENO.args : process.argv.slice(2);
 }
 
+/** The working directory; "/" where there is none (an edge runtime without `process`). */
 export function cwd(): string {
-  return DENO ? DENO.cwd() : process.cwd();
+  if (DENO) return DENO.cwd();
+  const proc = (globalThis as { process?: { cwd?: () => string } }).process;
+  return proc?.cwd ? proc.cwd() : "/";
 }
 
 export function pid(): number {
