@@ -66,7 +66,7 @@ test("the trace sees the Node layer load when a script imports node:fs", () => {
 
 describe("a start on Deno's native back-end, up to its first HTTPS 200", () => {
   test.each([
-    ["a PEM certificate and a handler module (bench/startup.ts's config)", ""],
+    ["a PEM certificate, a handler module and the manager app", ""],
     ["the same with a chain file (its links checked with Web Crypto)", `certificateChainFile: ${PKI}/intermediate.pem`],
   ])("%s", async (name, chainLine) => {
     const base = join(dir, name.length.toString());
@@ -94,6 +94,8 @@ server:
             contexts:
               - path: ""
                 handler: hello.ts
+              - path: /manager
+                handler: bobcat:manager
 `,
     );
     const loaded = await nodeLayerAtFirstRequest(
