@@ -4,7 +4,9 @@
  * `check`, start-up and SIGTERM), a device such as /dev/zero never ends, and a file of gigabytes
  * would be read whole into memory. The file is opened non-blocking (so opening a FIFO returns at
  * once), its type is checked on the open handle (no race between a check and the open), and at
- * most `maxBytes` are read.
+ * most `maxBytes` are read. Deno's own open has no non-blocking flag: there the path is stat'ed
+ * first and only a regular file opened (src/util/host/fs.ts), so a FIFO put in its place between
+ * the two calls would still hold the open.
  */
 import { type FileInfo, openForRead } from "./host/fs.ts";
 
