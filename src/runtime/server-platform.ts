@@ -37,12 +37,12 @@ export function contextsOf(config: BobcatConfig): ContextConfig[] {
 
 function serverStores(): ServerStores {
   if (stores) return stores;
-  // Bun can load a module synchronously; elsewhere loadSessionStores must have run.
-  if ((globalThis as { Bun?: unknown }).Bun === undefined) {
-    throw new Error("bobcat: a PersistentManager was made before loadSessionStores() loaded the stores");
+  // Bun can load a module synchronously (the CLI's build for Deno has no such require: see
+  // src/config/source.ts's tomlReader); elsewhere loadSessionStores must have run.
+  if ((globalThis as { Bun?: unknown }).Bun !== undefined) {
+    return (stores = require("./server-stores.ts") as ServerStores);
   }
-  stores = require("./server-stores.ts") as ServerStores;
-  return stores;
+  throw new Error("bobcat: a PersistentManager was made before loadSessionStores() loaded the stores");
 }
 
 /**

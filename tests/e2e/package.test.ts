@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { BUN, DENO, freePort, httpsConfig, PKI, ROOT, tfetch } from "../helpers/bobcat.ts";
@@ -120,6 +120,15 @@ describe("the packed tarball", () => {
     const listedChunks = graph.modules.filter((m) => m.specifier.includes("/cli/chunk-")).length;
     expect(listedChunks).toBeGreaterThan(0);
     expect(listedChunks).toBeLessThan(chunks.length);
+    // What only Bun reaches synchronously (require of the stores and the YAML and TOML readers) is
+    // not in the start-up graph either: those are dynamic imports in the build.
+    const staticSources = graph.modules.filter((m) => m.specifier.startsWith("file:")).flatMap((m) => {
+      const map = Bun.fileURLToPath(m.specifier) + ".map";
+      return existsSync(map) ? (JSON.parse(readFileSync(map, "utf8")) as { sources: string[] }).sources : [];
+    });
+    expect(staticSources.length).toBeGreaterThan(20);
+    expect(staticSources.filter((f) => /persistent-manager|source-yaml|source-toml|node_modules\/yaml\//.test(f)))
+      .toEqual([]);
     // `check` of a YAML config imports chunks on demand (the YAML parser, the config's handler).
     writeFileSync(
       join(pkg.dir, "outside.yaml"),
