@@ -60,7 +60,17 @@ async function bundle(
     plugins: [yamlBrowser],
     entrypoints: [join(root, entry)],
     outdir: out,
-    ...(cli ? { naming: cli.naming, splitting: true, minify: { whitespace: true, syntax: true } } : {}),
+    ...(cli
+      ? {
+        naming: cli.naming,
+        splitting: true,
+        minify: { whitespace: true, syntax: true },
+        // Deno runs the CLI's build: the require()s that only Bun reaches (it can load a module
+        // synchronously) go with their branches, so the modules they name (the stores, the YAML
+        // and TOML readers) stay out of the start-up graph, as dynamic imports.
+        define: { "globalThis.Bun": "undefined" },
+      }
+      : {}),
     target,
     format: "esm",
     // Builtins of every runtime stay imports; bun: and cloudflare: ones are only reached where they exist.

@@ -20,7 +20,7 @@
  */
 import { BodyTooLargeError, readForm } from "../core/body-limit.ts";
 import { type Context, Hono } from "hono";
-import { createHash, createHmac, randomBytes } from "node:crypto";
+import { nodeCrypto } from "../util/node-crypto.ts";
 import type { ContextConfig } from "../config/model.ts";
 import type { BobcatContext } from "../core/context.ts";
 import type { AdminView, ContextView } from "../core/admin.ts";
@@ -37,10 +37,24 @@ type Face = "text" | "json" | "html";
 
 const STYLE =
   "body{font-family:system-ui,sans-serif;margin:2rem;color:#1d2330}table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{border:1px solid #d5d9e0;padding:.3rem .6rem;text-align:left;vertical-align:top}th{background:#f3f4f7}.msg{background:#e7f6ec;padding:.5rem .8rem;border-left:4px solid #2f9e55}ul{margin:0;padding-left:1rem}form.inline{display:inline}";
-/** No scripts at all; the one inline style by its hash; forms post back here only; no framing. */
-const CSP = `default-src 'none'; style-src 'sha256-${
-  createHash("sha256").update(STYLE).digest("base64")
-}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`;
+/**
+ * No scripts at all; the one inline style by its hash; forms post back here only; no framing.
+ * Hashed with Web Crypto at the first response: node:crypto at module load would load Deno's
+ * Node layer with the app (~40 ms of a start, src/util/host/deno.ts), and an edge runtime
+ * allows no crypto outside a request.
+ */
+let csp: Promise<string> | undefined;
+const contentSecurityPolicy = () =>
+  csp ??= crypto.subtle.digest("SHA-256", new TextEncoder().encode(STYLE)).then((hash) =>
+    `default-src 'none'; style-src 'sha256-${
+      btoa(String.fromCharCode(...new Uint8Array(hash)))
+    }'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`
+  );
+
+/** `n` random bytes (the runtime's CSPRNG). */
+const randomBytes = (n: number) => crypto.getRandomValues(new Uint8Array(n));
+const base64url = (b: Uint8Array) =>
+  btoa(String.fromCharCode(...b)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 
 const faceOf = (
   path: string,
@@ -53,7 +67,7 @@ export function managerApp(context: ContextConfig, scope: AppScope) {
   let secrets: { csrf: string; handleKey: Uint8Array } | undefined;
   /** Per-app token that the HTML forms carry, against cross-site request forgery; and the key of
    * the session handles, HMAC(context, id), useless outside this app instance. */
-  const keys = () => (secrets ??= { csrf: randomBytes(24).toString("base64url"), handleKey: randomBytes(32) });
+  const keys = () => (secrets ??= { csrf: base64url(randomBytes(24)), handleKey: randomBytes(32) });
   const hostNames = new Set([scope.host.name, ...scope.host.aliases].map((n) => n.toLowerCase()));
   const proxied = [...scope.engine.valves, ...scope.host.valves, ...context.valves].some((v) =>
     v.className === "RemoteIpValve"
@@ -111,7 +125,7 @@ export function managerApp(context: ContextConfig, scope: AppScope) {
   app.use("*", async (c, next) => {
     await next();
     c.res.headers.set("x-frame-options", "DENY");
-    c.res.headers.set("content-security-policy", CSP);
+    c.res.headers.set("content-security-policy", await contentSecurityPolicy());
     c.res.headers.set("x-content-type-options", "nosniff");
     c.res.headers.set("cache-control", "no-store");
     // Not no-referrer: with it, Chromium sends `Origin: null` on the page's own form posts.
@@ -376,7 +390,10 @@ function maskId(id: string): string {
 }
 
 function sessionHandle(key: Uint8Array, x: ContextView, id: string): string {
-  return createHmac("sha256", key).update(`${x.engine}\n${x.host}\n${x.path}\n${id}`).digest().subarray(0, 16).toString(
+  return nodeCrypto().createHmac("sha256", key).update(`${x.engine}\n${x.host}\n${x.path}\n${id}`).digest().subarray(
+    0,
+    16,
+  ).toString(
     "base64url",
   );
 }

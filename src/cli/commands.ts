@@ -23,6 +23,7 @@ import { workerTurns } from "../runtime/worker-turns.ts";
 import { markWorkerLogs, WORKER, workerCount, workerProblems, workerStarted } from "../runtime/worker-env.ts";
 
 import { mark } from "../util/timing.ts";
+import { exit, onSignal } from "../util/host/proc.ts";
 /**
  * The same signal twice within this time is one event delivered twice: a terminal's Ctrl-C or a
  * service manager's SIGTERM reaches the whole process group, and the launcher forwards its copy
@@ -53,16 +54,16 @@ export async function startFromConfig(
   const early: string[] = [];
   handle = (sig) => {
     early.push(sig);
-    if (early.length > 1) process.exit(130);
+    if (early.length > 1) exit(130);
   };
-  process.on("SIGINT", () => handle("SIGINT"));
-  process.on("SIGTERM", () => handle("SIGTERM"));
+  onSignal("SIGINT", () => handle("SIGINT"));
+  onSignal("SIGTERM", () => handle("SIGTERM"));
   await server.start();
   workerStarted();
   return new Promise<number>((resolve) => {
     let signals = 0;
     let last = { sig: "", at: 0 };
-    const onSignal = (sig: string) => {
+    const stopOn = (sig: string) => {
       const now = Date.now();
       if (sig === last.sig && now - last.at < SAME_SIGNAL_MS) return;
       last = { sig, at: now };
@@ -70,7 +71,7 @@ export async function startFromConfig(
       mark(`${sig}`);
       if (signals > 1) {
         logger("connector").warn(`${sig} again: exiting without waiting`);
-        process.exit(130);
+        exit(130);
       }
       logger("connector").info(
         sig.startsWith("SIG")
@@ -85,12 +86,12 @@ export async function startFromConfig(
         },
       );
     };
-    handle = onSignal;
-    if (early.length > 0) onSignal(early[0]!);
+    handle = stopOn;
+    if (early.length > 0) stopOn(early[0]!);
     // The parent exiting stops bobcat as SIGTERM would; once stopping, it is no reason to hurry.
-    whenParentExits(() => signals === 0 && onSignal("the process that started bobcat exited"));
+    whenParentExits(() => signals === 0 && stopOn("the process that started bobcat exited"));
     // SIGHUP re-reads keystores and certificates, as Tomcat's reloadSslHostConfigs does.
-    process.on("SIGHUP", () => {
+    onSignal("SIGHUP", () => {
       logger("tls").info("SIGHUP received: reloading TLS certificates");
       void server.reloadTls();
     });

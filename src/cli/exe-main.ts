@@ -4,6 +4,7 @@
  */
 import { registerBundledModules } from "./bundled-modules.ts";
 import { main } from "./main.ts";
+import { args, exit } from "../util/host/proc.ts";
 
 registerBundledModules();
-main(process.argv.slice(2)).then((code) => process.exit(code));
+main(args()).then((code) => exit(code));

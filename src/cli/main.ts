@@ -20,6 +20,7 @@ import { watchParent } from "../runtime/parent-watch.ts";
 import { ACME_COMMAND, acmeMain } from "./acme.ts";
 import { type CommandDef, commandHelp, CONFIG_OPTIONS, parseCommand } from "./options.ts";
 import { mark } from "../util/timing.ts";
+import { args, exit } from "../util/host/proc.ts";
 
 const RUN = {
   name: "run",
@@ -207,8 +208,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  main(process.argv.slice(2)).then((code) => {
+  main(args()).then((code) => {
     mark("exiting");
-    process.exit(code);
+    exit(code);
   });
 }

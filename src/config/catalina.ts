@@ -5,8 +5,9 @@
  * default config otherwise. Every host then deploys its appBase (deploy.ts) and every context
  * reads conf/web.xml and its WEB-INF/web.xml. Server-only.
  */
-import { existsSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { existsSync } from "../util/host/fs.ts";
+import { basename, dirname, join, resolve } from "../util/host/path.ts";
+import { cwd } from "../util/host/proc.ts";
 import type { BobcatConfig } from "./model.ts";
 import { loadConfigText, type LoadOptions } from "./load.ts";
 import { loadConfigFile } from "./load-file.ts";
@@ -60,7 +61,7 @@ async function loadServerConfigOnce(args: ServerConfigArgs): Promise<BobcatConfi
   if (!file) {
     config = loadConfigText(args.builtin.name, args.builtin.yaml, {
       properties: args.properties,
-      baseDir: base ?? process.cwd(),
+      baseDir: base ?? cwd(),
       prepare: prepare(false),
     });
   } else if (file.toLowerCase().endsWith(".xml")) {

@@ -4,7 +4,7 @@
  * and with which type; whatever it has no counterpart for stays visible as a
  * `# not converted:` comment in the output and a warning, so nothing disappears unseen.
  */
-import { basename, dirname, resolve } from "node:path";
+import { basename, dirname, resolve } from "../util/host/path.ts";
 import { xmlParser, yamlWriter } from "./xml-parser.ts";
 // @ts-types="../../node_modules/yaml/dist/index.d.ts"
 import type { Document, Node as YamlNode, Scalar, YAMLMap } from "yaml";

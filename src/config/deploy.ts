@@ -7,17 +7,8 @@
  * from is recorded, so autoDeploy and reloadable can tell which files to watch.
  * Server-only: this touches files; edge runtimes never load it.
  */
-import {
-  accessSync,
-  constants,
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  statSync,
-} from "node:fs";
-import { basename, isAbsolute, join, resolve } from "node:path";
+import { existsSync, nodeFs, readDirSync, readTextFileSync, statSync } from "../util/host/fs.ts";
+import { basename, isAbsolute, join, resolve } from "../util/host/path.ts";
 import { convertContextXml } from "./convert.ts";
 import { applyWebXml, mergeWebXml, parseWebXml, type WebXml } from "./webxml.ts";
 import { BobcatError, BobcatErrors, type Where } from "../util/errors.ts";
@@ -97,7 +88,7 @@ export function deployInto(
   let defaults: WebXml | undefined;
   if (existsSync(confWebXml)) {
     try {
-      defaults = parseWebXml(readFileSync(confWebXml, "utf8"), confWebXml);
+      defaults = parseWebXml(readTextFileSync(confWebXml), confWebXml);
     } catch (e) {
       collect(e);
     }
@@ -106,7 +97,7 @@ export function deployInto(
   if (opts.contextXmlDefaults && existsSync(confContextXml)) {
     record.watchedFiles.push(confContextXml);
     try {
-      const { context, warnings } = convertContextXml(readFileSync(confContextXml, "utf8"), confContextXml);
+      const { context, warnings } = convertContextXml(readTextFileSync(confContextXml), confContextXml);
       delete context.path;
       delete context.docBase;
       contextDefaults = context;
@@ -168,7 +159,7 @@ export function deployInto(
         let app: WebXml | undefined;
         try {
           for (const f of [appWebXml, tomcatWebXml]) {
-            if (existsSync(f)) app = mergeWebXml(app, parseWebXml(readFileSync(f, "utf8"), f));
+            if (existsSync(f)) app = mergeWebXml(app, parseWebXml(readTextFileSync(f), f));
           }
         } catch (e) {
           collect(e);
@@ -212,8 +203,9 @@ function directoryProblem(dir: string): string | null {
   } catch {
     return "does not exist";
   }
-  if (!st.isDirectory()) return "is not a directory";
+  if (!st.isDirectory) return "is not a directory";
   try {
+    const { accessSync, constants } = nodeFs();
     accessSync(dir, constants.R_OK | constants.X_OK);
   } catch {
     return "cannot be read (permissions)";
@@ -278,14 +270,16 @@ function deployHost(
   const added: Array<{ ctx: Record<string, unknown>; version: string; name: string }> = [];
 
   // conf/<Engine>/<Host>/*.xml first: a descriptor wins over a directory of the same name.
-  const descriptors = existsSync(xmlBase) ? readdirSync(xmlBase).filter((f) => f.endsWith(".xml")).sort() : [];
+  const descriptors = existsSync(xmlBase)
+    ? readDirSync(xmlBase).map((e) => e.name).filter((f) => f.endsWith(".xml")).sort()
+    : [];
   const described = new Set<string>();
   for (const f of descriptors) {
     const file = join(xmlBase, f);
     const name = f.slice(0, -4);
     const { path, version } = contextNameOf(name);
     if (taken.has(path)) continue;
-    const { context, warnings } = convertContextXml(readFileSync(file, "utf8"), file);
+    const { context, warnings } = convertContextXml(readTextFileSync(file), file);
     record.notes.push(...warnings);
     if (context.path !== undefined && normPath(context.path) !== path) {
       record.notes.push(
@@ -299,9 +293,9 @@ function deployHost(
     record.contexts.push({ host: hostName, path, appDir: docBase, watched: [file] });
   }
 
-  for (const entry of readdirSync(appBase, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const entry of readDirSync(appBase).sort((a, b) => a.name.localeCompare(b.name))) {
     const name = entry.name;
-    if (!entry.isDirectory() && !(entry.isSymbolicLink() && isDir(join(appBase, name)))) continue;
+    if (!entry.isDirectory && !(entry.isSymbolicLink && isDir(join(appBase, name)))) continue;
     if (name === "WEB-INF" || name === "META-INF" || name.startsWith(".")) continue;
     if (ignore?.test(name)) continue;
     const dir = join(appBase, name);
@@ -318,15 +312,15 @@ function deployHost(
       const metaYaml = join(dir, "META-INF", "context.yaml");
       watched.push(metaXml, metaYaml);
       if (existsSync(metaXml)) {
-        const { context, warnings } = convertContextXml(readFileSync(metaXml, "utf8"), metaXml);
+        const { context, warnings } = convertContextXml(readTextFileSync(metaXml), metaXml);
         record.notes.push(...warnings);
         delete context.path;
         delete context.docBase;
         ctx = { ...context, ...ctx };
         const copy = join(xmlBase, `${name}.xml`);
         if (copyXML && opts.mode === "run" && !existsSync(copy)) {
-          mkdirSync(xmlBase, { recursive: true });
-          copyFileSync(metaXml, copy);
+          nodeFs().mkdirSync(xmlBase, { recursive: true });
+          nodeFs().copyFileSync(metaXml, copy);
           record.notes.push(`${metaXml}: copied to ${copy} (copyXML)`);
         }
       }
@@ -360,7 +354,7 @@ function deployHost(
 
 function isDir(p: string): boolean {
   try {
-    return statSync(p).isDirectory();
+    return statSync(p).isDirectory;
   } catch {
     return false;
   }
@@ -383,7 +377,7 @@ function applyDefaults(ctx: Record<string, unknown>, defaults: Record<string, un
 function readContextYaml(file: string, appDir: string): Record<string, unknown> {
   let data: unknown;
   try {
-    data = parseYamlText(readFileSync(file, "utf8"));
+    data = parseYamlText(readTextFileSync(file));
   } catch (e) {
     throw new BobcatError("deploy.contextYaml", `cannot parse ${file}: ${(e as Error).message}`, {
       where: { file },
@@ -417,7 +411,7 @@ export function fingerprint(record: DeployRecord, handlerFiles: string[]): strin
   const parts: string[] = [];
   for (const d of record.watchedDirs) {
     try {
-      parts.push(`${d}:${readdirSync(d).sort().join("/")}`);
+      parts.push(`${d}:${readDirSync(d).map((e) => e.name).sort().join("/")}`);
     } catch {
       parts.push(`${d}:-`);
     }
@@ -449,14 +443,14 @@ export function handlerFilesOf(handler: string | undefined, docBase: string | un
       const d = stack.pop()!;
       let entries;
       try {
-        entries = readdirSync(d, { withFileTypes: true });
+        entries = readDirSync(d);
       } catch {
         continue;
       }
       for (const e of entries) {
         const p = join(d, e.name);
-        if (e.isDirectory()) stack.push(p);
-        else if (e.isFile() && basename(p) !== "web.xml") files.push(p);
+        if (e.isDirectory) stack.push(p);
+        else if (e.isFile && basename(p) !== "web.xml") files.push(p);
       }
     }
   }

@@ -1,5 +1,5 @@
 /** Reading a config file from disk, then loadConfigText (servers; edge runtimes load text). */
-import { dirname, resolve } from "node:path";
+import { dirname, resolve } from "../util/host/path.ts";
 import type { BobcatConfig } from "./model.ts";
 import { loadConfigText, type LoadOptions } from "./load.ts";
 import "./yaml-reader.ts";

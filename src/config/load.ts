@@ -6,8 +6,8 @@
  * asks for the environment, the home or working directory only when a `${...}` names them
  * (Deno's --allow-env, --allow-sys and --allow-read are not needed otherwise).
  */
-import { homedir } from "node:os";
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "../util/host/path.ts";
+import { cwd, envRecord, homedir } from "../util/host/proc.ts";
 import { Certificate, ConfigFile, Connector, Realm, SSLHostConfig as SSLHostConfigDef } from "./schema.ts";
 import type * as S from "./schema.ts";
 import type { AttrDef, Infer } from "./schema-types.ts";
@@ -49,8 +49,7 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions = {
   const source = parseSource(file, text);
   const baseDir = resolve(opts.baseDir ?? dirname(file));
   const homeDir = resolve(opts.homeDir ?? baseDir);
-  const env = opts.env ??
-    ((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {});
+  const env = opts.env ?? envRecord();
 
   const root = (source.data ?? {}) as Record<string, unknown>;
   if (typeof root !== "object" || Array.isArray(root)) {
@@ -65,7 +64,7 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions = {
       return homedir();
     },
     get "user.dir"() {
-      return process.cwd();
+      return cwd();
     },
     "catalina.base": baseDir,
     "catalina.home": homeDir,

@@ -43,23 +43,20 @@ export function useTomlReader(reader: TomlReader): void {
 
 function tomlReader(): TomlReader {
   if (toml) return toml;
-  if (BUN_YAML === undefined) {
-    throw new Error("bobcat: the TOML reader was not loaded (import src/config/yaml-reader.ts first)");
-  }
-  toml = require("./source-toml.ts") as TomlReader;
-  return toml;
+  // Bun loads it synchronously. The CLI's build for Deno defines globalThis.Bun away, and with it
+  // this require, which would otherwise put the module in the build's start-up graph.
+  if ((globalThis as { Bun?: unknown }).Bun !== undefined) return (toml = require("./source-toml.ts") as TomlReader);
+  throw new Error("bobcat: the TOML reader was not loaded (import src/config/yaml-reader.ts first)");
 }
 
 export const NEEDS_YAML_READER = BUN_YAML === undefined;
 
 function yamlReader(): FullYaml {
   if (fullYaml) return fullYaml;
-  if (BUN_YAML === undefined) {
-    throw new Error("bobcat: the YAML reader was not loaded (import src/config/yaml-reader.ts first)");
-  }
-  // Bun loads it synchronously; the bundle keeps it unevaluated until this call.
-  fullYaml = require("./source-yaml.ts") as FullYaml;
-  return fullYaml;
+  // Bun loads it synchronously; the bundle keeps it unevaluated until this call (and the CLI's
+  // build for Deno has no such require: see tomlReader).
+  if ((globalThis as { Bun?: unknown }).Bun !== undefined) return (fullYaml = require("./source-yaml.ts") as FullYaml);
+  throw new Error("bobcat: the YAML reader was not loaded (import src/config/yaml-reader.ts first)");
 }
 
 /** A YAML text as the `yaml` package reads it (META-INF/context.yaml); throws its errors. */

@@ -3,7 +3,7 @@
  * did-you-mean), wrong types, missing required values, enum values. Applies defaults and
  * resolves paths. Reports every problem found, not just the first.
  */
-import { isAbsolute, resolve } from "node:path";
+import { isAbsolute, resolve } from "../util/host/path.ts";
 import type { AttrDef, ElementDef, Infer } from "./schema-types.ts";
 import type { ParsedSource, PathSeg } from "./source.ts";
 import { BobcatError, type Where } from "../util/errors.ts";

@@ -2,8 +2,9 @@
  * Tomcat's AccessLogValve: one line per request in `common`, `combined` or a custom pattern,
  * to a dated file in `directory` (rotated when the date changes) or to stdout (`directory: -`).
  */
-import { createWriteStream, mkdirSync, statSync, type WriteStream } from "node:fs";
-import { join } from "node:path";
+import { type AppendFile, existsSync, mkdirSync, openAppend, statSync } from "../util/host/fs.ts";
+import { join } from "../util/host/path.ts";
+import { writeStdout } from "../util/host/proc.ts";
 import { fileKind } from "../util/files.ts";
 import { logger } from "../util/log.ts";
 import type { AccessLogValveConfig } from "../config/model.ts";
@@ -161,7 +162,7 @@ export function formatFileDate(fmt: string, d: Date): string {
 
 export class AccessLog {
   private readonly format: Part;
-  private stream?: WriteStream;
+  private stream?: AppendFile;
   private currentDate = "";
   private refusedFile?: string;
   private buffer: string[] = [];
@@ -183,7 +184,7 @@ export class AccessLog {
     if (!this.cfg.enabled) return;
     const line = this.format(e) + "\n";
     if (this.toStdout) {
-      process.stdout.write(line);
+      writeStdout(line);
       return;
     }
     this.buffer.push(line);
@@ -194,14 +195,14 @@ export class AccessLog {
     if (this.buffer.length === 0) return;
     const date = this.cfg.rotatable ? formatFileDate(this.cfg.fileDateFormat, new Date()) : "";
     if (!this.stream || date !== this.currentDate) {
-      this.stream?.end();
+      void this.stream?.end();
       this.stream = undefined;
       mkdirSync(this.cfg.directory, { recursive: true });
       this.currentDate = date;
       const file = join(this.cfg.directory, `${this.cfg.prefix}${date}${this.cfg.suffix}`);
       // Opening a FIFO for writing waits for a reader, and would hold up every later write and the stop.
-      const st = statSync(file, { throwIfNoEntry: false });
-      if (st && (st.isFIFO() || st.isSocket() || st.isDirectory())) {
+      const st = existsSync(file) ? statSync(file) : undefined;
+      if (st && (st.isFIFO || st.isSocket || st.isDirectory)) {
         if (this.refusedFile !== file) {
           this.refusedFile = file;
           logger("access").error(
@@ -213,7 +214,10 @@ export class AccessLog {
         this.buffer = [];
         return;
       }
-      this.stream = createWriteStream(file, { flags: "a" });
+      this.stream = openAppend(
+        file,
+        (e) => logger("access").error(`AccessLogValve: writing [${file}] failed: ${e.message}`),
+      );
     }
     this.stream.write(this.buffer.join(""));
     this.buffer = [];
@@ -224,6 +228,6 @@ export class AccessLog {
     this.flush();
     const s = this.stream;
     this.stream = undefined;
-    if (s) await new Promise<void>((r) => s.end(r));
+    if (s) await s.end();
   }
 }

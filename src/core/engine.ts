@@ -16,7 +16,7 @@ import { ConstraintChecker, secureRedirect, urlPatternMatches } from "./constrai
 import { type ConnectionInfo, type ConnectorInfo, RequestContext } from "./context.ts";
 import { applyErrorReport, errorPage, type ErrorReportSettings, isGeneratedError } from "./error-page.ts";
 import { type AccessValve, accessValves, HealthCheck } from "./access-valves.ts";
-import { isAbsolute, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "../util/host/path.ts";
 import { type FetchHandler, loadHandler } from "./handlers.ts";
 import { SessionBinding, type SessionSettings } from "./sessions.ts";
 import type { DataSources } from "../datasource/resources.ts";
@@ -40,7 +40,6 @@ import { logger } from "../util/log.ts";
 import type { RequestMetrics } from "./metrics.ts";
 import { bindRequest, ContextWebSockets } from "./websocket.ts";
 import { decide, decorate, RewriteValveRuntime } from "./rewrite-valve.ts";
-import { join } from "node:path";
 import { mark } from "../util/timing.ts";
 import { requestHeader } from "./request-header.ts";
 

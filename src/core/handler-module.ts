@@ -3,8 +3,7 @@
  * context's `handler: PATH` names is imported from disk. Resolving provided handlers, built-in
  * apps and a module's exports is src/core/handlers.ts, which edge runtimes use without this file.
  */
-import type { Stats } from "node:fs";
-import { stat } from "node:fs/promises";
+import { type FileInfo, stat } from "../util/host/fs.ts";
 import { fileKind } from "../util/files.ts";
 import { fileUrl } from "../util/file-url.ts";
 import { BobcatError, type Where } from "../util/errors.ts";
@@ -15,7 +14,7 @@ export type { FetchHandler, LoadedHandler } from "./handlers.ts";
 const firstSeen = new Map<string, number>();
 
 export async function importHandlerModule(spec: string, where: Where): Promise<Record<string, unknown>> {
-  let st: Stats;
+  let st: FileInfo;
   try {
     st = await stat(spec);
   } catch {
@@ -24,7 +23,7 @@ export async function importHandlerModule(spec: string, where: Where): Promise<R
       fix: "check the handler path (relative paths resolve against the base directory, --base)",
     });
   }
-  if (!st.isFile()) {
+  if (!st.isFile) {
     // Importing a FIFO would wait forever for a writer.
     throw new BobcatError("handler.notRegularFile", `handler module ${spec} is ${fileKind(st)}, not a regular file`, {
       where,

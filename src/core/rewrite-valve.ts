@@ -8,7 +8,7 @@
  * confined below its context path (".." cannot climb out of it), and the new path is mapped,
  * constrained and served as if the client had asked for it.
  */
-import { isAbsolute, resolve } from "node:path";
+import { isAbsolute, resolve } from "../util/host/path.ts";
 import type { RewriteValveConfig } from "../config/model.ts";
 import { sourceOf } from "../config/validate.ts";
 import { BobcatError } from "../util/errors.ts";

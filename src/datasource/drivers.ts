@@ -7,7 +7,7 @@
  * only the optional mysql2 (and drizzle's driver for it) is resolved at run time. */
 import { BobcatError } from "../util/errors.ts";
 import { runtimeLabel } from "../util/runtime.ts";
-import { dirname, join } from "node:path";
+import { dirname, join } from "../util/host/path.ts";
 import { fileUrl } from "../util/file-url.ts";
 
 export type Dialect = "sqlite" | "postgres" | "mysql";

@@ -2,8 +2,8 @@
  * A server's data source opener: SQLite files (the directory is created first), PostgreSQL and
  * MySQL, through the drivers in drivers.ts.
  */
-import { mkdir, stat } from "node:fs/promises";
-import { dirname } from "node:path";
+import { mkdir, stat } from "../util/host/fs.ts";
+import { dirname } from "../util/host/path.ts";
 import { BobcatError } from "../util/errors.ts";
 import { fileKind } from "../util/files.ts";
 import { openMysql, openPostgres, openSqlite, type SqlConnection } from "./drivers.ts";
@@ -65,7 +65,7 @@ async function openSqliteFile(name: string, target: string): Promise<SqlConnecti
     }
     // SQLite would block on a FIFO (and hold up start-up and the stop).
     const st = await stat(target).catch(() => null);
-    if (st && !st.isFile()) {
+    if (st && !st.isFile) {
       fail(
         new Error(`it is ${fileKind(st)}, not a database file`),
         "Point the url at a regular file (or a path that does not exist yet).",

@@ -6,7 +6,8 @@
  * platform's: a server's opener (src/datasource/open.ts) has SQLite files and every driver, an
  * edge runtime's only network databases; this module touches neither files nor drivers.
  */
-import { isAbsolute, resolve } from "node:path";
+import { isAbsolute, resolve } from "../util/host/path.ts";
+import { cwd } from "../util/host/proc.ts";
 import { BobcatError } from "../util/errors.ts";
 import type { Dialect, SqlConnection } from "./drivers.ts";
 
@@ -263,7 +264,7 @@ export function makeDataSources(
         "Use sqlite:PATH, postgres://user@host:port/db or mysql://user@host:port/db.",
       );
     }
-    const parsed = parseUrl(url!, options.baseDir ?? process.cwd());
+    const parsed = parseUrl(url!, options.baseDir ?? cwd());
     if (!parsed) {
       fail(
         "url",

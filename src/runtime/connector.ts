@@ -13,10 +13,10 @@ import type { ConnectorTls } from "./tls-material.ts";
 import { countedStream, declaredLength, isClientBodyError } from "../core/body-limit.ts";
 import { WebSocketHub, wsLimits } from "../core/websocket.ts";
 import { mayHaveBody } from "../core/request-header.ts";
+import { env } from "../util/host/proc.ts";
 
 const ACME_PREFIX = "/.well-known/acme-challenge/";
-const FAST_PATH = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env
-  .BOBCAT_SYNC_FAST_PATH !== "0";
+const FAST_PATH = env("BOBCAT_SYNC_FAST_PATH") !== "0";
 
 /** Read once: Deno's global Response is a lazy accessor that costs a getter call on every read. */
 const ResponseClass = Response;

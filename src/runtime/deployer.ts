@@ -7,7 +7,7 @@
  * sessions persisted and restored (when its manager persists them), a removed one undeployed.
  * The other contexts are not touched, so their sessions go on. A config that no longer loads is logged and changes nothing.
  */
-import { rm } from "node:fs/promises";
+import { rm } from "../util/host/fs.ts";
 import type { BobcatConfig, ContextConfig } from "../config/model.ts";
 import { type DeployRecord, fingerprint, handlerFilesOf, mtime } from "../config/deploy.ts";
 import { deployRecords } from "../config/catalina.ts";

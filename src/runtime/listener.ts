@@ -7,6 +7,7 @@ import { errorPage } from "../core/error-page.ts";
 import type { ConnectorPipeline } from "./connector.ts";
 import type { ConnectorTls } from "./tls-material.ts";
 import type { RuntimeName } from "../util/runtime.ts";
+import { env } from "../util/host/proc.ts";
 
 export interface Listener {
   /** The bound port (the real one when the config said 0). */
@@ -55,8 +56,7 @@ export function compatServer(
  * keep node:tls; BOBCAT_BUN_LISTEN=0 keeps every connector there.
  */
 export function bunListenBlocker(c: ConnectorConfig, tls: ConnectorTls): string | undefined {
-  const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env;
-  if (env?.BOBCAT_BUN_LISTEN === "0") return "BOBCAT_BUN_LISTEN=0";
+  if (env("BOBCAT_BUN_LISTEN") === "0") return "BOBCAT_BUN_LISTEN=0";
   if (tls.hosts.length !== 1) return "several SSLHostConfigs (chosen by SNI)";
   const h = tls.hosts[0]!;
   if (c.webSocketEnabled) return "WebSocket upgrades";
@@ -76,8 +76,7 @@ export function bunListenBlocker(c: ConnectorConfig, tls: ConnectorTls): string 
  * same TLS setup. BOBCAT_NODE_HTTP=1 selects node's HTTP servers again.
  */
 export function ownH1(): boolean {
-  const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env;
-  return env?.BOBCAT_NODE_HTTP !== "1";
+  return env("BOBCAT_NODE_HTTP") !== "1";
 }
 
 /** The start-up log's name for a node-compat connector's server. */

@@ -11,6 +11,7 @@ import type { ConnectorPipeline } from "./connector.ts";
 import type { ConnectorTls } from "./tls-material.ts";
 import type { StoreCounters } from "../session/stores/versioned.ts";
 import { STORE_LATENCY_BUCKETS, storeMetricsOf, type StoreOpStats } from "../session/stores/metered.ts";
+import { memoryUsage, pid } from "../util/host/proc.ts";
 
 export interface MetricsSources {
   version: string;
@@ -25,7 +26,7 @@ const startTime = Date.now() / 1000;
 
 export function writeMetrics(out: MetricsWriter, s: MetricsSources): void {
   // server.workers > 1: each worker answers a scrape with its own figures; this says which one.
-  const worker = WORKER !== undefined ? { worker: String(WORKER), pid: String(process.pid) } : {};
+  const worker = WORKER !== undefined ? { worker: String(WORKER), pid: String(pid()) } : {};
   out.gauge("bobcat_info", "bobcat version and runtime (and the worker that answered).", [[
     { version: s.version, runtime: s.runtime, ...worker },
     1,
@@ -232,7 +233,7 @@ export function writeMetrics(out: MetricsWriter, s: MetricsSources): void {
     "counter",
   );
 
-  const mem = process.memoryUsage();
+  const mem = memoryUsage();
   out.gauge("process_resident_memory_bytes", "Resident memory of the process.", [[{}, mem.rss]]);
   out.gauge("bobcat_heap_used_bytes", "JavaScript heap in use.", [[{}, mem.heapUsed]]);
   out.gauge("process_start_time_seconds", "When the process started (Unix time).", [[{}, Math.floor(startTime)]]);

@@ -4,7 +4,8 @@
  * start-up with a message naming the feature, the connector, this runtime and one that can —
  * we never hand a runtime an option it would silently ignore.
  */
-import { existsSync } from "node:fs";
+import { existsSync } from "../util/host/fs.ts";
+import { env } from "../util/host/proc.ts";
 import type { ConnectorConfig, ServiceConfig } from "../config/model.ts";
 import { BobcatError } from "../util/errors.ts";
 import { sourceOf } from "../config/validate.ts";
@@ -261,7 +262,7 @@ export function planConnector(
     : undefined;
   if (denoMissing) candidates = ["node-compat"];
   // BOBCAT_BACKEND=node-compat: the same config on the other back-end, to compare behaviour.
-  const forced = process.env.BOBCAT_BACKEND === "node-compat";
+  const forced = env("BOBCAT_BACKEND") === "node-compat";
   if (forced) candidates = ["node-compat"];
   if (c.http3 && !tls) {
     throw new BobcatError("runtime.http3NoTls", `http3 on connector ${c.name} needs TLS: HTTP/3 runs over QUIC only`, {

@@ -3,9 +3,8 @@
  * access log files, StandardManager's persistence file, FileStore and every data source
  * (SQLite files, PostgreSQL, MySQL). Edge runtimes use src/edge/platform.ts instead.
  */
-import { realpathSync, statSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { join, sep } from "node:path";
+import { readTextFile, realpathSync, statSync } from "../util/host/fs.ts";
+import { join, sep } from "../util/host/path.ts";
 import { AccessLog } from "../core/access-log.ts";
 import { importHandlerModule } from "../core/handler-module.ts";
 import type { Platform } from "../core/platform.ts";
@@ -38,12 +37,12 @@ export function contextsOf(config: BobcatConfig): ContextConfig[] {
 
 function serverStores(): ServerStores {
   if (stores) return stores;
-  // Bun can load a module synchronously; elsewhere loadSessionStores must have run.
-  if ((globalThis as { Bun?: unknown }).Bun === undefined) {
-    throw new Error("bobcat: a PersistentManager was made before loadSessionStores() loaded the stores");
+  // Bun can load a module synchronously (the CLI's build for Deno has no such require: see
+  // src/config/source.ts's tomlReader); elsewhere loadSessionStores must have run.
+  if ((globalThis as { Bun?: unknown }).Bun !== undefined) {
+    return (stores = require("./server-stores.ts") as ServerStores);
   }
-  stores = require("./server-stores.ts") as ServerStores;
-  return stores;
+  throw new Error("bobcat: a PersistentManager was made before loadSessionStores() loaded the stores");
 }
 
 /**
@@ -73,14 +72,14 @@ export const SERVER_PLATFORM: Platform = {
       ? staticFiles.serveStatic(req, relPath, opts)
       : import("../core/static/index.ts").then((m) => (staticFiles = m).serveStatic(req, relPath, opts)),
   accessLog: (valve) => new AccessLog(valve),
-  readTextFile: (path) => readFile(path, "utf8"),
+  readTextFile,
   statResource(docBase, relPath) {
     try {
       const root = realpathSync(docBase);
       const real = realpathSync(join(root, relPath));
       if (real !== root && !real.startsWith(root.endsWith(sep) ? root : root + sep)) return null;
       const st = statSync(real);
-      return { isFile: st.isFile(), isDirectory: st.isDirectory(), size: st.size };
+      return { isFile: st.isFile, isDirectory: st.isDirectory, size: st.size };
     } catch {
       return null;
     }

@@ -3,12 +3,12 @@
  * creating the self-signed localhost certificate of the default config on first start.
  * Everything is loaded before anything listens, so a bad keystore stops start-up.
  */
-import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { existsSync, mkdir } from "../util/host/fs.ts";
 import { readRegularTextFile } from "../util/files.ts";
 import { CertificateInfo } from "../tls/keystore/cert-info.ts";
 import { parsePem } from "../tls/keystore/pem.ts";
-import { basename, dirname, isAbsolute } from "node:path";
+import { basename, dirname, isAbsolute } from "../util/host/path.ts";
+import { cwd } from "../util/host/proc.ts";
 import type { CertificateEntry, ConnectorConfig, SSLHostConfig } from "../config/model.ts";
 import { sourceOf } from "../config/validate.ts";
 import { loadCertificate, type LoadedCertificate } from "../tls/certificate.ts";
@@ -69,7 +69,7 @@ function explainMissingFile(e: BobcatError, node: object, baseDir: string): Bobc
 
 export async function loadConnectorTls(
   c: ConnectorConfig,
-  baseDir = process.cwd(),
+  baseDir = cwd(),
   acme?: AcmeService,
 ): Promise<ConnectorTls | undefined> {
   if (!c.SSLEnabled) return undefined;

@@ -3,7 +3,7 @@
  * its checks, and what a worker process needs to know about itself, so the listeners, the
  * request path and `bobcat check` import nothing more.
  */
-import { availableParallelism } from "node:os";
+import { availableParallelism, env } from "../util/host/proc.ts";
 import type { BobcatConfig } from "../config/model.ts";
 import { sourceOf } from "../config/validate.ts";
 import { BobcatError } from "../util/errors.ts";
@@ -14,7 +14,7 @@ export const WORKER_ENV = "BOBCAT_WORKER";
 
 /** This process's worker number (1..N), or undefined in a single process or the primary. */
 export const WORKER: number | undefined = (() => {
-  const v = Number(globalThis.process?.env?.[WORKER_ENV]);
+  const v = Number(env(WORKER_ENV));
   return Number.isInteger(v) && v > 0 ? v : undefined;
 })();
 

@@ -7,6 +7,7 @@
  */
 import type { SessionTurns } from "../session/turns.ts";
 import { hasParent, onParentLine, tellParent } from "./parent-watch.ts";
+import { env } from "../util/host/proc.ts";
 
 /** Gives a turn back (idempotent). */
 export type ReleaseTurn = () => void;
@@ -95,7 +96,7 @@ let client: SessionTurns | null | undefined;
 /** The primary's session turns, in a worker process; null elsewhere. */
 export function workerTurns(): SessionTurns | null {
   if (client === undefined) {
-    const worker = Number(globalThis.process?.env?.BOBCAT_WORKER);
+    const worker = Number(env("BOBCAT_WORKER"));
     client = Number.isInteger(worker) && worker > 0 && hasParent() ? new TurnClient() : null;
   }
   return client;

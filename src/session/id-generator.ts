@@ -4,7 +4,6 @@
  * The bytes come from the runtime's CSPRNG (crypto.getRandomValues, drawn in 4 KiB batches);
  * Tomcat's secureRandom* attributes have nothing to choose between here.
  */
-import { Buffer } from "node:buffer";
 import { logger } from "../util/log.ts";
 import { SessionIdGenerator as SessionIdGeneratorDef } from "../config/schema.ts";
 
@@ -26,9 +25,25 @@ const MAX_RANDOM_CHUNK = 65536;
 const POOL_SIZE = 4096;
 const pool = new Uint8Array(POOL_SIZE);
 let poolUsed = POOL_SIZE;
-const latin1Slice = (Buffer.prototype as { latin1Slice?: (start: number, end: number) => string }).latin1Slice;
-/** The hex of one id, as latin1 bytes (ids of up to POOL_SIZE / 4 bytes). */
-const chars = Buffer.alloc(POOL_SIZE / 2);
+type NativeBuffer = {
+  alloc(n: number): Uint8Array;
+  prototype: { latin1Slice?: (this: Uint8Array, start: number, end: number) => string };
+};
+/**
+ * Bun's and Node's Buffer (native there; its latin1Slice is the fastest way to a string). On Deno
+ * Buffer is its Node layer, 25 modules compiled at the first touch (src/util/host/deno.ts): a
+ * TextDecoder, exact for ASCII, does instead.
+ */
+const nativeBuffer = (globalThis as { Deno?: unknown }).Deno === undefined
+  ? (globalThis as { Buffer?: NativeBuffer }).Buffer
+  : undefined;
+/** The hex of one id, as ASCII bytes (ids of up to POOL_SIZE / 4 bytes). */
+const chars = nativeBuffer ? nativeBuffer.alloc(POOL_SIZE / 2) : new Uint8Array(POOL_SIZE / 2);
+const latin1Slice = nativeBuffer?.prototype.latin1Slice;
+const ascii = new TextDecoder();
+/** `chars[0, n)` as a string. */
+const charsToString = (n: number): string =>
+  latin1Slice ? latin1Slice.call(chars, 0, n) : ascii.decode(chars.subarray(0, n));
 
 /** The schema's default (`<SessionIdGenerator sessionIdLength>`). */
 export const DEFAULT_SESSION_ID_LENGTH: number = SessionIdGeneratorDef.attrs.sessionIdLength.default;
@@ -73,7 +88,7 @@ function pooledHex(n: number): string {
     chars[2 * i] = HEX_CODES[2 * b]!;
     chars[2 * i + 1] = HEX_CODES[2 * b + 1]!;
   }
-  return latin1Slice ? latin1Slice.call(chars, 0, 2 * n) : chars.toString("latin1", 0, 2 * n);
+  return charsToString(2 * n);
 }
 
 /** Very long ids (sessionIdLength over 1 KiB): drawn directly. */

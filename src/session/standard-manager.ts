@@ -2,8 +2,8 @@
  * Tomcat's StandardManager: sessions in memory, and with `pathname` set, all of them written to
  * one file on stop and read back on start ("persistence across restart").
  */
-import { rename, rm, stat } from "node:fs/promises";
-import { isAbsolute, resolve } from "node:path";
+import { rename, rm, stat } from "../util/host/fs.ts";
+import { isAbsolute, resolve } from "../util/host/path.ts";
 import { tempPathFor, writeFileAtomic } from "../util/atomic-file.ts";
 import { describeError, ManagerBase, type RestoreInProgress } from "./manager-base.ts";
 import {
@@ -98,7 +98,7 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
   async checkPersistenceFile(): Promise<void> {
     if (!this.persistenceFile) return;
     const st = await stat(this.persistenceFile).catch(() => null);
-    if (st && !st.isFile() && !st.isDirectory()) {
+    if (st && !st.isFile && !st.isDirectory) {
       throw this.notRegular(this.persistenceFile, `is ${fileKind(st)}, not a regular file`);
     }
   }

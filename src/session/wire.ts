@@ -3,7 +3,14 @@
  * Every multi-byte number is written in one fixed way (big-endian floats, minimal LEB128
  * varints, one canonical NaN) so the same value gives the same bytes on Bun and on Deno.
  */
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
+
+/**
+ * The runtime's global Buffer, looked up when session bytes are first decoded, not when this
+ * module loads: on Deno its first touch loads the Node layer (src/util/host/deno.ts), which a
+ * start without sessions to restore does not need.
+ */
+const runtimeBuffer = () => (globalThis as unknown as { Buffer: typeof import("node:buffer").Buffer }).Buffer;
 import { CorruptDataError } from "./errors.ts";
 
 const encoder = new TextEncoder();
@@ -307,7 +314,7 @@ export class ByteReader {
   }
 
   private get latin1(): Buffer {
-    return (this.buffer ??= Buffer.from(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength));
+    return (this.buffer ??= runtimeBuffer().from(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength));
   }
 
   get remaining(): number {
@@ -517,8 +524,12 @@ export function varintSize(v: number): number {
 }
 
 /** latin1Slice where the runtime has it (Node, Bun, Deno): toString's argument handling costs more than the copy. */
-const latin1Slice = (Buffer.prototype as { latin1Slice?: (start: number, end: number) => string }).latin1Slice;
+type Latin1Slice = (this: Buffer, start: number, end: number) => string;
+let latin1Slice: Latin1Slice | null | undefined;
 function latin1(b: Buffer, start: number, end: number): string {
+  if (latin1Slice === undefined) {
+    latin1Slice = (runtimeBuffer().prototype as { latin1Slice?: Latin1Slice }).latin1Slice ?? null;
+  }
   return latin1Slice ? latin1Slice.call(b, start, end) : b.toString("latin1", start, end);
 }
 

@@ -10,8 +10,8 @@
  */
 import type { CertificateEntry } from "../config/model.ts";
 import { formatBytes, MAX_CONFIG_FILE_BYTES, readRegularFile, UnreadableFileError } from "../util/files.ts";
-import { homedir } from "node:os";
-import { join } from "node:path";
+import { join } from "../util/host/path.ts";
+import { homedir } from "../util/host/proc.ts";
 import { BobcatError, type Where } from "../util/errors.ts";
 import { brokenLink, type CertificateInfo, type CertSummary, parseCertificateInfo } from "./keystore/cert-info.ts";
 import { equal } from "./keystore/bytes.ts";
@@ -596,7 +596,7 @@ async function finish(
       "use the certificate that was issued for this key (compare `openssl x509 -noout -pubkey -in cert.pem` with `openssl pkey -pubout -in key.pem`)",
     );
   }
-  const broken = brokenLink(chain);
+  const broken = await brokenLink(chain);
   if (broken) {
     throw fail(
       "certificate.chainBroken",

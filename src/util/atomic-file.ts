@@ -5,8 +5,12 @@
  * certificates) goes through here.
  */
 import { nodeCrypto } from "./node-crypto.ts";
-import { mkdir, open, rename, rm } from "node:fs/promises";
-import { dirname } from "node:path";
+import { mkdir, rename, rm } from "./host/fs.ts";
+import { dirname } from "./host/path.ts";
+
+/** node:fs/promises for the writes (and fsyncs), which a start never makes. */
+const open: typeof import("node:fs/promises").open = (...a) =>
+  (process.getBuiltinModule("node:fs/promises") as typeof import("node:fs/promises")).open(...a);
 import { mark } from "./timing.ts";
 
 export interface AtomicWriteOptions {

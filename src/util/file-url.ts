@@ -5,7 +5,7 @@
  * characters are escaped: every character a URL path cannot hold as it is (space, %, ?, #,
  * non-ASCII, ...) is percent-encoded, so the URL names the same file.
  */
-import { resolve } from "node:path";
+import { resolve } from "./host/path.ts";
 
 export function fileUrl(path: string): string {
   return `file://${encodeURI(resolve(path)).replace(/[?#]/g, (c) => (c === "?" ? "%3F" : "%23"))}`;

@@ -4,10 +4,11 @@
  * `check`, start-up and SIGTERM), a device such as /dev/zero never ends, and a file of gigabytes
  * would be read whole into memory. The file is opened non-blocking (so opening a FIFO returns at
  * once), its type is checked on the open handle (no race between a check and the open), and at
- * most `maxBytes` are read.
+ * most `maxBytes` are read. Deno's own open has no non-blocking flag: there the path is stat'ed
+ * first and only a regular file opened (src/util/host/fs.ts), so a FIFO put in its place between
+ * the two calls would still hold the open.
  */
-import { constants, type Stats } from "node:fs";
-import { open } from "node:fs/promises";
+import { type FileInfo, openForRead } from "./host/fs.ts";
 
 /** Config files, keystores, PEM bundles, CRLs and password files: far larger than any real one. */
 export const MAX_CONFIG_FILE_BYTES = 16 * 1024 * 1024;
@@ -27,14 +28,14 @@ export class UnreadableFileError extends Error {
 }
 
 /** What a non-regular file is, for messages: "a FIFO (named pipe)", "a character device", ... */
-export function fileKind(st: Stats): string {
-  if (st.isFile()) return "a regular file";
-  if (st.isDirectory()) return "a directory";
-  if (st.isFIFO()) return "a FIFO (named pipe)";
-  if (st.isCharacterDevice()) return "a character device";
-  if (st.isBlockDevice()) return "a block device";
-  if (st.isSocket()) return "a socket";
-  if (st.isSymbolicLink()) return "a symbolic link";
+export function fileKind(st: FileInfo): string {
+  if (st.isFile) return "a regular file";
+  if (st.isDirectory) return "a directory";
+  if (st.isFIFO) return "a FIFO (named pipe)";
+  if (st.isCharacterDevice) return "a character device";
+  if (st.isBlockDevice) return "a block device";
+  if (st.isSocket) return "a socket";
+  if (st.isSymbolicLink) return "a symbolic link";
   return "not a regular file";
 }
 
@@ -47,13 +48,13 @@ export function formatBytes(n: number): string {
  * UnreadableFileError for a FIFO, device, socket or directory, or for more than `maxBytes`.
  */
 export async function readRegularFile(path: string, maxBytes: number = MAX_CONFIG_FILE_BYTES): Promise<Uint8Array> {
-  // O_NONBLOCK: opening a FIFO without a writer would otherwise wait for one. Windows has no FIFOs.
-  const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  const notRegular = (st: FileInfo) =>
+    new UnreadableFileError(path, "ENOTREGULAR", `is ${fileKind(st)}, not a regular file`, st.isDirectory);
+  // Opened so that a FIFO without a writer cannot hold the open (src/util/host/fs.ts).
+  const handle = await openForRead(path, notRegular);
   try {
     const st = await handle.stat();
-    if (!st.isFile()) {
-      throw new UnreadableFileError(path, "ENOTREGULAR", `is ${fileKind(st)}, not a regular file`, st.isDirectory());
-    }
+    if (!st.isFile) throw notRegular(st);
     const tooLarge = () => new UnreadableFileError(path, "ETOOLARGE", `is larger than ${formatBytes(maxBytes)}`);
     if (st.size > maxBytes) throw tooLarge();
     // The file may grow between stat and read: read at most maxBytes + 1 and refuse the excess.
@@ -63,7 +64,7 @@ export async function readRegularFile(path: string, maxBytes: number = MAX_CONFI
       const want = Math.min(Math.max(st.size - total, 64 * 1024), maxBytes + 1 - total);
       if (want <= 0) throw tooLarge();
       const buf = new Uint8Array(want);
-      const { bytesRead } = await handle.read(buf, 0, want, null);
+      const bytesRead = await handle.read(buf);
       if (bytesRead === 0) break;
       chunks.push(bytesRead === want ? buf : buf.subarray(0, bytesRead));
       total += bytesRead;

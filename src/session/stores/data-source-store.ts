@@ -11,7 +11,6 @@
  * sessions that never expire are not swept; every failure is reported as a
  * StoreUnavailableError naming the data source and table instead of being swallowed.
  */
-import { setImmediate } from "node:timers";
 import { importDependency, type SqlConnection } from "../../datasource/drivers.ts";
 import { type DataSource, lookupDataSource } from "../../datasource/resources.ts";
 import { BobcatError } from "../../util/errors.ts";

@@ -5,8 +5,8 @@
  * new one, and concurrent saves of one id never trip over each other's temporary file. Saves
  * and removals that run at the same time share one directory fsync.
  */
-import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
-import { isAbsolute, join, resolve } from "node:path";
+import { nodeFsPromises } from "../../util/host/fs.ts";
+import { isAbsolute, join, resolve } from "../../util/host/path.ts";
 import { BobcatError } from "../../util/errors.ts";
 import { readRegularFile, UnreadableFileError } from "../../util/files.ts";
 import { CorruptDataError } from "../errors.ts";
@@ -56,7 +56,7 @@ export class FileStore extends StoreBase {
 
   /** Creates the directory (owner-only: sessions hold personal data) and clears leftovers of interrupted writes. */
   override async start(): Promise<void> {
-    const existing = await stat(this.directory).catch((
+    const existing = await nodeFsPromises().stat(this.directory).catch((
       err,
     ) => (errorCode(err) === "ENOENT" ? null : Promise.reject(err)));
     if (existing && !existing.isDirectory()) {
@@ -67,7 +67,7 @@ export class FileStore extends StoreBase {
       });
     }
     try {
-      await mkdir(this.directory, { recursive: true, mode: 0o700 });
+      await nodeFsPromises().mkdir(this.directory, { recursive: true, mode: 0o700 });
     } catch (err) {
       throw new BobcatError(
         "store.directory",
@@ -79,8 +79,8 @@ export class FileStore extends StoreBase {
         },
       );
     }
-    for (const name of await readdir(this.directory)) {
-      if (TEMP.test(name)) await rm(join(this.directory, name), { force: true });
+    for (const name of await nodeFsPromises().readdir(this.directory)) {
+      if (TEMP.test(name)) await nodeFsPromises().rm(join(this.directory, name), { force: true });
     }
   }
 
@@ -131,7 +131,7 @@ export class FileStore extends StoreBase {
   private async keepAside(file: string, err: CorruptDataError): Promise<CorruptDataError> {
     const aside = `${file}.corrupt-${new Date(this.manager.now()).toISOString().replace(/[-:.]/g, "")}`;
     try {
-      await rename(file, aside);
+      await nodeFsPromises().rename(file, aside);
       return new CorruptDataError(
         `session file [${file}] is damaged (${err.message}); it was kept as [${aside}]`,
         err.fix,
@@ -192,7 +192,7 @@ export class FileStore extends StoreBase {
     const file = this.file(id);
     if (!file) return;
     try {
-      await rm(file);
+      await nodeFsPromises().rm(file);
     } catch (err) {
       if (errorCode(err) === "ENOENT") return;
       throw new StoreUnavailableError(`${this}: cannot delete [${file}]: ${describeCause(err)}`, err);
@@ -203,7 +203,7 @@ export class FileStore extends StoreBase {
   async keys(): Promise<string[]> {
     let entries: Array<{ name: string; isFile(): boolean; isSymbolicLink(): boolean }>;
     try {
-      entries = await readdir(this.directory, { withFileTypes: true });
+      entries = await nodeFsPromises().readdir(this.directory, { withFileTypes: true });
     } catch (err) {
       if (errorCode(err) === "ENOENT") return [];
       throw new StoreUnavailableError(`${this}: cannot list the directory: ${describeCause(err)}`, err);

@@ -1,5 +1,4 @@
 /** Byte helpers shared by the keystore codecs (Uint8Array only, so Bun and Deno behave alike). */
-import { Buffer } from "node:buffer";
 import { nodeCrypto } from "../../util/node-crypto.ts";
 
 export function concat(...parts: Uint8Array[]): Uint8Array {
@@ -21,11 +20,47 @@ export function equal(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
-export const toHex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
-export const fromHex = (s: string) => new Uint8Array(Buffer.from(s, "hex"));
-export const toBase64 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64");
-export const fromBase64 = (s: string) => new Uint8Array(Buffer.from(s, "base64"));
-export const fromBase64Url = (s: string) => new Uint8Array(Buffer.from(s, "base64url"));
+/**
+ * Hex and base64 through Buffer, whose lenient decoding (skipping what is not base64 or hex)
+ * every caller is used to; on Deno through the native Uint8Array.fromBase64/toHex family first,
+ * as Deno's Buffer is its Node layer (compiled at the first touch, src/util/host/deno.ts, which
+ * reading a PEM certificate at start should not need), and Buffer only for input that the
+ * strict native decoder refuses, so the result is the same.
+ */
+type NativeCodecs = {
+  fromBase64(s: string, o?: { alphabet?: "base64" | "base64url" }): Uint8Array;
+  fromHex(s: string): Uint8Array;
+};
+type NativeEncoders = { toBase64(): string; toHex(): string };
+const nativeCodecs = (globalThis as { Deno?: unknown }).Deno !== undefined &&
+    typeof (Uint8Array as unknown as Partial<NativeCodecs>).fromBase64 === "function"
+  ? Uint8Array as unknown as NativeCodecs
+  : undefined;
+const buffer = () => (globalThis as unknown as { Buffer: typeof import("node:buffer").Buffer }).Buffer;
+const bufferOf = (b: Uint8Array) => buffer().from(b.buffer, b.byteOffset, b.byteLength);
+
+function decode(native: (() => Uint8Array) | undefined, lenient: () => Uint8Array): Uint8Array {
+  if (native) {
+    try {
+      return native();
+    } catch { /* not strictly valid: Buffer's reading of it below */ }
+  }
+  return lenient();
+}
+
+export const toHex = (b: Uint8Array) =>
+  nativeCodecs ? (b as unknown as NativeEncoders).toHex() : bufferOf(b).toString("hex");
+export const fromHex = (s: string) =>
+  decode(nativeCodecs && (() => nativeCodecs.fromHex(s)), () => new Uint8Array(buffer().from(s, "hex")));
+export const toBase64 = (b: Uint8Array) =>
+  nativeCodecs ? (b as unknown as NativeEncoders).toBase64() : bufferOf(b).toString("base64");
+export const fromBase64 = (s: string) =>
+  decode(nativeCodecs && (() => nativeCodecs.fromBase64(s)), () => new Uint8Array(buffer().from(s, "base64")));
+export const fromBase64Url = (s: string) =>
+  decode(
+    nativeCodecs && (() => nativeCodecs.fromBase64(s, { alphabet: "base64url" })),
+    () => new Uint8Array(buffer().from(s, "base64url")),
+  );
 export const utf8 = (s: string) => new TextEncoder().encode(s);
 export const randomBytes = (n: number) => new Uint8Array(nodeCrypto().randomBytes(n));
 

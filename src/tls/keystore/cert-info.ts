@@ -12,6 +12,9 @@ import { nodeCrypto } from "../../util/node-crypto.ts";
 import { equal, toArrayBuffer, toHex } from "./bytes.ts";
 import * as der from "./der.ts";
 import { Asn1Error } from "./der.ts";
+import { webVerify } from "./web-verify.ts";
+
+const ON_DENO = (globalThis as { Deno?: unknown }).Deno !== undefined;
 
 /** The fields shared by CertificateInfo and @peculiar/x509's X509Certificate. */
 export interface CertSummary {
@@ -225,8 +228,19 @@ export function namedIssuer(cert: CertificateInfo, issuer: CertificateInfo): boo
   return equal(cert.issuerDer, issuer.subjectDer) || cert.issuer === issuer.subject;
 }
 
-/** `false` only when the signature is checked and wrong; what node:crypto cannot check counts as unknown. */
-export function signedBy(cert: CertificateInfo, issuer: CertificateInfo): boolean | undefined {
+/**
+ * `false` only when the signature is checked and wrong; what cannot be checked counts as unknown.
+ * On Deno Web Crypto checks the usual algorithms (src/tls/keystore/web-verify.ts), so that a
+ * chain does not load Deno's Node layer; node:crypto checks the rest, and everything on Bun and
+ * Node (where it is native).
+ */
+export async function signedBy(cert: CertificateInfo, issuer: CertificateInfo): Promise<boolean | undefined> {
+  if (ON_DENO) {
+    try {
+      const checked = await webVerify(new Uint8Array(cert.rawData), issuer.spki);
+      if (checked !== undefined) return checked;
+    } catch { /* not a key or signature Web Crypto reads: node:crypto's view below */ }
+  }
   try {
     return cert.node.verify(issuer.node.publicKey);
   } catch {
@@ -235,7 +249,9 @@ export function signedBy(cert: CertificateInfo, issuer: CertificateInfo): boolea
 }
 
 /** The first link (index of the child) whose issuer does not match or whose signature fails. */
-export function brokenLink(chain: CertificateInfo[]): { index: number; reason: string } | undefined {
+export async function brokenLink(
+  chain: CertificateInfo[],
+): Promise<{ index: number; reason: string } | undefined> {
   for (let i = 0; i + 1 < chain.length; i++) {
     const [child, parent] = [chain[i]!, chain[i + 1]!];
     if (!namedIssuer(child, parent)) {
@@ -246,7 +262,7 @@ export function brokenLink(chain: CertificateInfo[]): { index: number; reason: s
         } [${child.subject}] is issued by [${child.issuer}], but the next certificate is [${parent.subject}]`,
       };
     }
-    if (signedBy(child, parent) === false) {
+    if ((await signedBy(child, parent)) === false) {
       return {
         index: i,
         reason: `certificate #${

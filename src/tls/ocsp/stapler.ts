@@ -5,7 +5,6 @@
  * while that is still valid, and staples nothing once it has expired. It knows nothing of TLS
  * servers: the runtime adapter hands `current()` to Node's `OCSPRequest` event.
  */
-import { clearTimeout, setTimeout } from "node:timers";
 import type { X509Certificate } from "@peculiar/x509";
 import type { CertSummary } from "../keystore/cert-info.ts";
 import { x509 } from "../keystore/x509.ts";

@@ -1,0 +1,156 @@
+/**
+ * On Deno, a start that serves from the native back-end loads nothing of Deno's Node layer
+ * (the first `node:` import, or touch of `process` or `Buffer`, makes Deno compile its Node
+ * polyfills: ~70 ms of CPU and ~5 MiB at every start, bench/probes/deno-node-layer.ts). Checked
+ * two ways: the static module graph of the CLI has no `node:` import (modules only some configs
+ * need import theirs when they load), and a module-load trace (V8's script log) of a real start
+ * up to its first HTTPS 200 names no Node-layer module beyond the ones the global setTimeout
+ * itself loads (Deno's timers are Node's). dist-lib/cli.js is checked the same way in
+ * tests/e2e/package.test.ts.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { cleanup, CLI, DENO, freePort, PKI, ROOT, tempDir } from "../helpers/bobcat.ts";
+import { nodeLayerAtFirstRequest, nodeLayerOfCommand, timerModules } from "../helpers/deno-first-request.ts";
+import { nodeLayerModules, traceFlags } from "../helpers/deno-node-trace.ts";
+
+const dir = tempDir("bobcat-deno-start-");
+afterAll(() => cleanup(dir));
+const timers = timerModules(dir);
+const beyondTimers = (loaded: string[]) => loaded.filter((m) => !timers.has(m));
+const accessLogged = (logs: string) =>
+  existsSync(logs) &&
+  readdirSync(logs).some((f) => f.startsWith("localhost_access_log") && statSync(join(logs, f)).size > 0);
+
+interface GraphModule {
+  specifier: string;
+  dependencies?: Array<{ specifier: string; isDynamic?: boolean; code?: { specifier?: string } }>;
+}
+
+test("the CLI's static module graph imports no node: module", () => {
+  const r = spawnSync(DENO, ["info", "--json", `--config=${join(ROOT, "deno.json")}`, CLI], {
+    encoding: "utf8",
+    timeout: 60000,
+    env: { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+  });
+  expect(r.status).toBe(0);
+  const modules = new Map((JSON.parse(r.stdout).modules as GraphModule[]).map((m) => [m.specifier, m]));
+  // Deno's graph lists dynamically imported modules too: walk the static imports from the entry.
+  const seen = new Set<string>();
+  const stack = [Bun.pathToFileURL(CLI).href];
+  const nodeImports: string[] = [];
+  while (stack.length > 0) {
+    const spec = stack.pop()!;
+    if (seen.has(spec)) continue;
+    seen.add(spec);
+    for (const d of modules.get(spec)?.dependencies ?? []) {
+      if (d.isDynamic || !d.code?.specifier) continue;
+      if (d.specifier.startsWith("node:")) nodeImports.push(`${spec.slice(spec.indexOf("/src/") + 1)}: ${d.specifier}`);
+      else stack.push(d.code.specifier);
+    }
+  }
+  expect(seen.size).toBeGreaterThan(50);
+  expect(nodeImports).toEqual([]);
+});
+
+test("the trace sees the Node layer load when a script imports node:fs", () => {
+  const script = join(dir, "uses-fs.mjs");
+  writeFileSync(script, `import { existsSync } from "node:fs";\nexistsSync("/");\n`);
+  const log = join(dir, "uses-fs.log");
+  const r = Bun.spawnSync([DENO, "run", "-A", traceFlags(log), script], { stdout: "ignore", stderr: "pipe" });
+  expect(r.exitCode).toBe(0);
+  expect(beyondTimers(nodeLayerModules(log))).toContain("ext:deno_node/fs.ts");
+});
+
+describe("a start on Deno's native back-end, up to its first HTTPS 200", () => {
+  test.each([
+    ["a PEM certificate, a handler module and the manager app", ""],
+    ["the same with a chain file (its links checked with Web Crypto)", `certificateChainFile: ${PKI}/intermediate.pem`],
+  ])("%s", async (name, chainLine) => {
+    const base = join(dir, name.length.toString());
+    mkdirSync(base, { recursive: true });
+    const port = await freePort();
+    writeFileSync(join(base, "hello.ts"), `export default { fetch: () => new Response("hello") };\n`);
+    writeFileSync(
+      join(base, "server.yaml"),
+      `logging: { level: warn }
+server:
+  services:
+    - connectors:
+        - port: ${port}
+          address: 127.0.0.1
+          SSLEnabled: true
+          sslHostConfigs:
+            - certificates:
+                - certificateFile: ${PKI}/localhost-rsa.pem
+                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
+                  ${chainLine}
+      engine:
+        defaultHost: localhost
+        hosts:
+          - name: localhost
+            contexts:
+              - path: ""
+                handler: hello.ts
+              - path: /manager
+                handler: bobcat:manager
+`,
+    );
+    const loaded = await nodeLayerAtFirstRequest(
+      CLI,
+      ["run", "--config", "server.yaml"],
+      `https://127.0.0.1:${port}/`,
+      {
+        cwd: base,
+        log: join(base, "trace.log"),
+      },
+    );
+    expect(beyondTimers(loaded)).toEqual([]);
+  });
+
+  test("started by the npm launcher (bin/bobcat.mjs: BOBCAT_PARENT_FD, its parent watched)", async () => {
+    const base = join(dir, "launcher");
+    mkdirSync(base, { recursive: true });
+    const port = await freePort();
+    writeFileSync(
+      join(base, "server.yaml"),
+      `logging: { level: warn }
+server:
+  services:
+    - connectors:
+        - { port: ${port}, address: 127.0.0.1, SSLEnabled: true, sslHostConfigs: [{ certificates: [{ certificateFile: ${PKI}/localhost-rsa.pem, certificateKeyFile: ${PKI}/localhost-rsa-key.pem }] }] }
+      engine:
+        defaultHost: localhost
+        hosts: [{ name: localhost, contexts: [{ path: "", handler: "bobcat:root" }] }]
+`,
+    );
+    const loaded = await nodeLayerOfCommand(
+      ["node", join(ROOT, "bin/bobcat.mjs"), "run", "--config", "server.yaml"],
+      `https://127.0.0.1:${port}/`,
+      { cwd: base, log: join(base, "trace.log"), env: { BOBCAT_RUNTIME: "deno" } },
+    );
+    expect(beyondTimers(loaded)).toEqual([]);
+  });
+
+  test("the built-in default config (HTTP → HTTPS, access log, session file, appBase), its first access log line written", async () => {
+    const base = join(dir, "default");
+    mkdirSync(join(base, "conf"), { recursive: true });
+    // In place of the self-signed certificate a first start makes (making it needs node:crypto).
+    copyFileSync(join(PKI, "localhost-rsa.pem"), join(base, "conf/localhost-cert.pem"));
+    copyFileSync(join(PKI, "localhost-rsa-key.pem"), join(base, "conf/localhost-key.pem"));
+    const [http, https] = [await freePort(), await freePort()];
+    const loaded = await nodeLayerAtFirstRequest(CLI, ["run", "--base", base], `https://127.0.0.1:${https}/`, {
+      cwd: base,
+      log: join(base, "trace.log"),
+      env: { BOBCAT_ADDRESS: "127.0.0.1", BOBCAT_HTTP_PORT: String(http), BOBCAT_HTTPS_PORT: String(https) },
+      // The access log is buffered and written every second.
+      after: async () => {
+        for (let i = 0; i < 100 && !accessLogged(join(base, "logs")); i++) await Bun.sleep(50);
+        expect(accessLogged(join(base, "logs"))).toBe(true);
+      },
+    });
+    expect(beyondTimers(loaded)).toEqual([]);
+  });
+});
