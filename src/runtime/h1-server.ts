@@ -207,6 +207,8 @@ export class H1Connection {
   private body?: BodyState;
   private pumping = false;
   private allowed = false;
+  /** A request head is parsed but waits for the client-certificate verdict: no byte is consumed. */
+  private awaitingVerdict = false;
   /** The response of the current request has started (its head is written). */
   private responding = false;
   private closeAfter = false;
@@ -306,6 +308,9 @@ export class H1Connection {
     try {
       for (;;) {
         if (this.state === St.Closed || this.state === St.Upgraded) return;
+        // Bytes that come before the verdict (the request's body) stay buffered until its
+        // request is dispatched: the body's stream does not exist yet to take them.
+        if (this.awaitingVerdict) return;
         if (this.body && !this.body.decoder.done) {
           if (!this.feedBody()) {
             if (this.peerEnded && this.state === St.Head) this.close();
@@ -365,8 +370,11 @@ export class H1Connection {
       if (this.state === St.Head) this.body = undefined;
       return true;
     }
-    // Backpressure: the application has not taken what it was given.
-    if (b.controller && (b.controller.desiredSize ?? 1) <= 0) this.pause();
+    // Backpressure: the application has not taken what it was given. With a high-water mark of
+    // 0 the desired size is 0 both when the queue is empty and a read waits (pull came: more is
+    // wanted) and when nothing was asked for yet; only bytes queued and not read (below 0) mean
+    // stop. Pausing at 0 would stop a connection whose reader's pull came before this check.
+    if (b.controller && (b.controller.desiredSize ?? 1) < 0) this.pause();
     else this.resume();
     return progressed && this.buf.length > 0;
   }
@@ -425,7 +433,9 @@ export class H1Connection {
     this.o.started();
     if (!this.allowed && this.o.verdict) {
       this.pause();
+      this.awaitingVerdict = true;
       this.o.verdict.then((ok) => {
+        this.awaitingVerdict = false;
         if (!ok) {
           this.socket.destroy();
           this.o.ended();
@@ -436,6 +446,7 @@ export class H1Connection {
         this.dispatch(head);
         this.pump();
       }, () => {
+        this.awaitingVerdict = false;
         this.socket.destroy();
         this.o.ended();
       });

@@ -242,6 +242,40 @@ test("a whole answer the transport has to queue holds the next pipelined request
   expect(ended).toBe(2);
 });
 
+test("body bytes that arrive before the client-certificate verdict reach the request once it is served", async () => {
+  const writes: string[] = [];
+  let verdict!: (ok: boolean) => void;
+  const transport: H1Transport = {
+    remoteAddress: "127.0.0.1",
+    remotePort: 1,
+    destroyed: false,
+    write: (b) => (writes.push(Buffer.from(b).toString("latin1")), true),
+    cork: () => {},
+    uncork: () => {},
+    end: () => {},
+    destroy: () => {},
+    pause: () => {},
+    resume: () => {},
+  };
+  const conn = serveH1On(transport, {
+    scheme: "https",
+    handle: async (r) => new Response(`read ${(await r.arrayBuffer()).byteLength}`),
+    readTimeoutMs: 1000,
+    maxHeadSize: 1024,
+    started: () => {},
+    ended: () => {},
+    verdict: new Promise<boolean>((r) => (verdict = r)),
+  });
+  // The head and the body's first half in one read, the rest in a later one: both before the verdict.
+  conn.data(Buffer.from("POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n12345", "latin1"));
+  conn.data(Buffer.from("67890", "latin1"));
+  for (let i = 0; i < 3; i++) await new Promise((r) => setTimeout(r, 1));
+  expect(writes).toEqual([]);
+  verdict(true);
+  for (let i = 0; i < 50 && writes.length === 0; i++) await new Promise((r) => setTimeout(r, 2));
+  expect(writes.join("")).toEndWith("read 10");
+});
+
 test("a head sent again is served from its last parse; one that differs in a byte, or a bad one after it, is parsed anew", async () => {
   seen.length = 0;
   const a = "GET /same?q=1 HTTP/1.1\r\nHost: example.com\r\nX-N: 1\r\n\r\n";
