@@ -8,6 +8,7 @@ import { CertificateInfo } from "../tls/keystore/cert-info.ts";
 import { logger } from "../util/log.ts";
 import type { AcmeService } from "./service.ts";
 import type { SSLHostConfig } from "../config/model.ts";
+import { backgroundInterval, type BackgroundTimer } from "../util/background-timer.ts";
 
 export interface CertificateRow {
   connector: string;
@@ -108,15 +109,14 @@ const WARN_DAYS = 7;
  */
 export class ExpiryWarner {
   private readonly warned = new Map<string, number>();
-  private timer?: ReturnType<typeof setInterval>;
+  private timer?: BackgroundTimer;
   private readonly log = logger("tls");
 
   constructor(private readonly rows: () => CertificateRow[]) {}
 
   start(): void {
     this.check();
-    this.timer = setInterval(() => this.check(), 3_600_000);
-    (this.timer as { unref?: () => void }).unref?.();
+    this.timer = backgroundInterval(() => this.check(), 3_600_000);
   }
 
   check(now = Date.now()): void {
@@ -142,6 +142,6 @@ export class ExpiryWarner {
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.cancel();
   }
 }

@@ -5,6 +5,7 @@
  */
 
 import type { ParsedSource } from "./source-types.ts";
+import { readPlainYaml } from "./yaml-plain.ts";
 export type { ParsedSource, PathSeg, Position } from "./source-types.ts";
 
 export function detectFormat(file: string, text: string): "yaml" | "toml" {
@@ -71,9 +72,11 @@ export function parseYamlText(text: string): unknown {
  * the text uses anything where the two could differ (anchors and aliases, merge keys, tags,
  * directives, several documents, complex or non-identifier keys, duplicate keys, hexadecimal or
  * octal numbers, multi-line flow collections or quoted strings, tabs, CR, a BOM). Both give the same data for the subset.
+ * Elsewhere (Deno, Node) yaml-plain.ts reads the same subset in Bun.YAML's place: the `yaml`
+ * package is loaded there, but its first parse is a tenth of the start's CPU.
  */
 function parseYamlSource(file: string, text: string): ParsedSource {
-  const data = BUN_YAML ? fastYaml(BUN_YAML, text) : undefined;
+  const data = fastYaml(BUN_YAML ?? PLAIN_YAML, text);
   if (data === undefined) return yamlReader().parseYamlSource(file, text);
   let full: ParsedSource | undefined;
   return {
@@ -87,7 +90,16 @@ function parseYamlSource(file: string, text: string): ParsedSource {
   };
 }
 
-/** Bun.YAML's reading of `text`, or undefined when the `yaml` package must read it. */
+/** yaml-plain.ts as a parser that throws where it does not answer, like Bun.YAML on a text it rejects. */
+export const PLAIN_YAML = {
+  parse(text: string): unknown {
+    const data = readPlainYaml(text);
+    if (data === undefined) throw new Error("not the plain YAML subset");
+    return data;
+  },
+};
+
+/** Bun.YAML's (or yaml-plain.ts's) reading of `text`, or undefined when the `yaml` package must read it. */
 export function fastYaml(parser: { parse(text: string): unknown }, text: string): unknown {
   const keys = plainYamlKeyCount(text);
   if (keys === undefined) return undefined;

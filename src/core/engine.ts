@@ -23,6 +23,7 @@ import type { DataSources } from "../datasource/resources.ts";
 import type { AccessLogWriter, Platform } from "./platform.ts";
 import type { AdminView } from "./admin.ts";
 import { BobcatError } from "../util/errors.ts";
+import { backgroundInterval, type BackgroundTimer } from "../util/background-timer.ts";
 import { Authenticator, normaliseDn } from "./auth.ts";
 import { createRealm } from "./realm.ts";
 import type { ResourceConfig } from "../config/model.ts";
@@ -447,7 +448,7 @@ export class Engine {
   private readonly serveStatic: Platform["serveStatic"];
   private readonly platform: Platform;
   private readonly metrics?: RequestMetrics;
-  private timer?: ReturnType<typeof setInterval>;
+  private timer?: BackgroundTimer;
   /**
    * Where locate() puts what it made of the request in hand, reused for every request (no
    * object per request on the synchronous path): read it right after locate() returns, before
@@ -520,8 +521,7 @@ export class Engine {
     for (const c of this.contexts) await c.start();
     if (opts.timer === false) return;
     const ms = this.config.backgroundProcessorDelay * 1000;
-    this.timer = setInterval(() => void this.backgroundProcess(), ms);
-    (this.timer as { unref?: () => void }).unref?.();
+    this.timer = backgroundInterval(() => void this.backgroundProcess(), ms);
   }
 
   /**
@@ -552,7 +552,7 @@ export class Engine {
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.cancel();
     for (const c of this.contexts) await c.stop();
     await Promise.all([...this.accessLogs, ...this.hosts.flatMap((h) => h.accessLogs)].map((l) => l.close()));
   }

@@ -1,3 +1,5 @@
+import { backgroundInterval, type BackgroundTimer } from "../util/background-timer.ts";
+
 /**
  * maxThreads / acceptCount for one connector: at most `maxThreads` requests are processed at
  * once, up to `acceptCount` more wait in line, and beyond that a request is answered 503
@@ -85,7 +87,7 @@ export interface GateOptions<C> {
 export class ConnectionGate<C> {
   private readonly open = new Set<GatedConnection<C>>();
   private readonly held: C[] = [];
-  private sweeper?: ReturnType<typeof setInterval>;
+  private sweeper?: BackgroundTimer;
   private full = false;
   private stopped = false;
   refused = 0;
@@ -94,8 +96,7 @@ export class ConnectionGate<C> {
   constructor(private readonly o: GateOptions<C>) {
     if (o.timeoutMs > 0) {
       const tick = Math.min(1000, Math.max(50, Math.floor(o.timeoutMs / 10)));
-      this.sweeper = setInterval(() => this.sweep(), tick);
-      (this.sweeper as { unref?: () => void }).unref?.();
+      this.sweeper = backgroundInterval(() => this.sweep(), tick);
     }
   }
 
@@ -206,7 +207,7 @@ export class ConnectionGate<C> {
   /** Close everything and stop the timer. */
   closeAll(): void {
     this.stopAccepting();
-    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper?.cancel();
     for (const g of [...this.open]) {
       this.o.kill(g, "stop");
       this.closed(g);

@@ -9,6 +9,7 @@
  * methods are folded into a fixed set, status codes outside a fixed set into their class
  * ("4xx"); no path, session id or client address is ever a label.
  */
+import { backgroundInterval, type BackgroundTimer } from "../util/background-timer.ts";
 
 /** Seconds; the upper bounds of the latency histogram's buckets. */
 export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -168,23 +169,22 @@ export class RequestMetrics {
 export class LoopLag {
   private worst = 0;
   private last = 0;
-  private timer?: ReturnType<typeof setInterval>;
+  private timer?: BackgroundTimer;
 
   start(): void {
     if (this.timer) return;
     let expected = performance.now() + 100;
-    this.timer = setInterval(() => {
+    this.timer = backgroundInterval(() => {
       const now = performance.now();
       const lag = Math.max(0, now - expected);
       if (lag > this.worst) this.worst = lag;
       this.last = lag;
       expected = now + 100;
     }, 100);
-    (this.timer as { unref?: () => void }).unref?.();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
   }
 

@@ -14,6 +14,7 @@ import { deployRecords } from "../config/catalina.ts";
 import type { Engine } from "../core/engine.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { logger } from "../util/log.ts";
+import { backgroundTimeout, type BackgroundTimer } from "../util/background-timer.ts";
 import { loadSessionStores } from "./server-platform.ts";
 
 const log = logger("core");
@@ -22,7 +23,7 @@ const log = logger("core");
 export const POLL_MS = 2000;
 
 export class AutoDeployer {
-  private timer?: ReturnType<typeof setTimeout>;
+  private timer?: BackgroundTimer;
   private last: string;
   private record: DeployRecord;
   private config: BobcatConfig;
@@ -54,16 +55,15 @@ export class AutoDeployer {
       if (this.stopped) return;
       this.running = this.scan().catch((e) => log.error(`autoDeploy: ${(e as Error)?.stack ?? e}`)).finally(() => {
         this.running = undefined;
-        if (!this.stopped) this.timer = setTimeout(tick, POLL_MS);
+        if (!this.stopped) this.timer = backgroundTimeout(tick, POLL_MS);
       });
     };
-    this.timer = setTimeout(tick, POLL_MS);
-    (this.timer as { unref?: () => void }).unref?.();
+    this.timer = backgroundTimeout(tick, POLL_MS);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     await this.running;
   }
 
