@@ -58,3 +58,33 @@ for (const [writer, reader] of [["bun", "deno"], ["deno", "bun"]] as const) {
     });
   }, 60000);
 }
+
+for (const runtime of ["bun", "deno"] as const) {
+  test(`session ids under ${runtime}: upper-case hex of the configured length, all different`, () => {
+    const { byDefault, mixed, bigLength } = JSON.parse(run(runtime, "print-ids.ts")) as {
+      byDefault: string[];
+      mixed: string[];
+      bigLength: number;
+    };
+    expect(new Set(byDefault).size).toBe(3000);
+    for (const id of byDefault) expect(id).toMatch(/^[0-9A-F]{32}$/);
+    // Every hex digit shows up, and the bytes are spread (not a narrow range): each of the 16
+    // digits is between 4% and 9% of the 96,000 characters (6.25% expected).
+    const counts = new Map<string, number>();
+    for (const c of byDefault.join("")) counts.set(c, (counts.get(c) ?? 0) + 1);
+    expect(counts.size).toBe(16);
+    for (const n of counts.values()) {
+      expect(n / 96000).toBeGreaterThan(0.04);
+      expect(n / 96000).toBeLessThan(0.09);
+    }
+    // Lengths changing from one call to the next: each id has its own length (none cut or padded
+    // from the one before), the default generator's ids between them too.
+    const hex = (n: number, route = "") => new RegExp(`^[0-9A-F]{${n}}${route}$`);
+    const made = [hex(16), hex(32), hex(4), hex(2048), hex(32), hex(6, "\\.n1"), hex(32)];
+    const expected = made.flatMap((m) => [m, hex(32)]);
+    expect(mixed).toHaveLength(14);
+    mixed.forEach((id, i) => expect(id).toMatch(expected[i]!));
+    expect(new Set(mixed.filter((id) => id.length === 32)).size).toBe(10);
+    expect(bigLength).toBe(10000);
+  }, 60000);
+}
