@@ -17,7 +17,23 @@ export const CA_PEM = readFileSync(join(PKI, "ca.pem"), "utf8");
 export type Runtime = "bun" | "deno";
 export const RUNTIMES: Runtime[] = ["bun", "deno"];
 
+/** Ports this process has handed out: the kernel may offer a port just closed again at once. */
+const handedOut = new Set<number>();
+
+/** A free port on 127.0.0.1, never one this process handed out before (several calls in a row
+ * for one config would otherwise, now and then, get the same port twice). */
 export async function freePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = await anyFreePort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error("freePort: no port this process has not handed out already in 50 tries");
+}
+
+function anyFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once("error", reject);
