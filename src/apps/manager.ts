@@ -21,6 +21,7 @@
 import { BodyTooLargeError, readForm } from "../core/body-limit.ts";
 import { type Context, Hono } from "hono";
 import { nodeCrypto } from "../util/node-crypto.ts";
+import { toBase64 } from "../tls/keystore/bytes.ts";
 import type { ContextConfig } from "../config/model.ts";
 import type { BobcatContext } from "../core/context.ts";
 import type { AdminView, ContextView } from "../core/admin.ts";
@@ -47,14 +48,13 @@ let csp: Promise<string> | undefined;
 const contentSecurityPolicy = () =>
   csp ??= crypto.subtle.digest("SHA-256", new TextEncoder().encode(STYLE)).then((hash) =>
     `default-src 'none'; style-src 'sha256-${
-      btoa(String.fromCharCode(...new Uint8Array(hash)))
+      toBase64(new Uint8Array(hash))
     }'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`
   );
 
 /** `n` random bytes (the runtime's CSPRNG). */
 const randomBytes = (n: number) => crypto.getRandomValues(new Uint8Array(n));
-const base64url = (b: Uint8Array) =>
-  btoa(String.fromCharCode(...b)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const base64url = (b: Uint8Array) => toBase64(b).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 
 const faceOf = (
   path: string,
