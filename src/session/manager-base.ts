@@ -21,7 +21,7 @@ import {
 } from "./record.ts";
 import { ByteReader, ByteWriter } from "./wire.ts";
 import { writePrimitiveFrame } from "./serializer.ts";
-import { sessionClass, type SessionHost, type SessionInit, StandardSession } from "./session.ts";
+import { type SessionHost, SessionShapes, StandardSession } from "./session.ts";
 import { type ManagerStats, SessionStatistics } from "./stats.ts";
 import type { SessionListener } from "./types.ts";
 import type { StoreStatus } from "./stores/versioned.ts";
@@ -62,8 +62,8 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
   protected readonly log = logger("session");
   private lifecycle: ManagerState = "new";
   private backgroundCount = 0;
-  /** StandardSession with this manager on its prototype (see sessionClass). */
-  private readonly Session: new (...init: SessionInit) => StandardSession = sessionClass(this);
+  /** What this manager's sessions share: the manager, their attribute names (see SessionShape). */
+  private readonly shapes = new SessionShapes(this);
 
   protected constructor(config: C, context: ManagerContext) {
     this.settings = managerSettings(config, context);
@@ -181,7 +181,8 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
     }
     if (id !== undefined) this.checkNewId(id, "createSession");
     const now = this.now();
-    const session = new this.Session(
+    const session = new StandardSession(
+      this.shapes,
       id ?? this.idGenerator.generate(),
       now,
       now,
@@ -567,7 +568,8 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
 
   /** fromRecord in steps, for a reader that hands over a record's parts in turn: the session, */
   protected restoredSession(head: RecordHead): StandardSession {
-    const session = new this.Session(
+    const session = new StandardSession(
+      this.shapes,
       head.id,
       head.creationTime,
       head.lastAccessedTime,

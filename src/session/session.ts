@@ -15,6 +15,8 @@ export interface SessionSettings {
   readonly distributable: boolean;
   readonly sessionActivityCheck: boolean;
   readonly sessionLastAccessAtStart: boolean;
+  /** The maxInactiveInterval of new sessions, in minutes. */
+  readonly sessionTimeoutMinutes: number;
   now(): number;
   readonly config: {
     readonly notifyBindingListenerOnUnchangedValue: boolean;
@@ -33,24 +35,8 @@ export interface SessionHost {
 }
 
 /**
- * A session's constructor arguments, in order: id, creation time, last and this access times,
- * maxInactiveInterval (seconds), whether it is new. Passed one by one rather than as an object:
- * the manager's subclass (sessionClass) keeps the constructor from being inlined into
- * createSession, so an object of them would be allocated for every session made.
- */
-export type SessionInit = [
-  id: string,
-  creationTime: number,
-  lastAccessedTime: number,
-  thisAccessedTime: number,
-  maxInactiveInterval: number,
-  isNew: boolean,
-];
-
-/**
- * The first two attributes live in the session's own fields (k0/v0, k1/v1: no other object);
- * with a third, all of them move to one flat array ([name, value, name, value, ...]), and beyond
- * this many to a Map (a Map of two takes about 250 bytes).
+ * Beyond two attributes, all of them move to one flat array ([name, value, name, value, ...]) in
+ * the session's v0, and beyond this many to a Map (a Map of two takes about 250 bytes).
  */
 const FLAT_ATTRIBUTES = 8;
 
@@ -66,41 +52,124 @@ function toInt32(seconds: number): number {
   return Math.max(-0x80000000, Math.min(0x7fffffff, Math.trunc(seconds)));
 }
 
-/** The principal and how it authenticated, in one object made on login: most sessions never have one. */
-interface SessionAuth {
-  user: Principal | null;
-  type: string | null;
+/** SessionShape.count of a session whose attributes are all in its v0 (flat array or Map). */
+const SPILLED = -1;
+
+/**
+ * What the sessions of one manager share, as JavaScriptCore's structures are shared by objects
+ * with the same properties: the manager, and the names of the session's attributes when it has
+ * up to two (their values are in the session's v0 and v1), or that it has more (SPILLED: all in
+ * v0). So a session spends no field on its manager or on attribute names, and one class serves
+ * every manager (a subclass per manager made JavaScriptCore allocate larger sessions once several
+ * managers made them: 160 bytes where one manager's took 112).
+ */
+class SessionShape {
+  constructor(
+    readonly shapes: SessionShapes,
+    /** 0, 1 or 2 names here, or SPILLED. */
+    readonly count: number,
+    readonly first: string | undefined,
+    readonly second: string | undefined,
+  ) {}
+}
+
+/** Shapes with names kept for sharing per manager; beyond it each session gets its own (48 bytes). */
+const MAX_SHARED_SHAPES = 1024;
+
+/** One manager's SessionShapes, by the names they hold; the manager keeps one (ManagerBase). */
+export class SessionShapes {
+  readonly empty: SessionShape;
+  readonly spilled: SessionShape;
+  private readonly ones = new Map<string, SessionShape>();
+  private readonly twos = new Map<string, Map<string, SessionShape>>();
+  private shared = 0;
+  /** The shapes handed out last: an application's sessions mostly set the same names in the same order. */
+  private lastOne: SessionShape;
+  private lastTwo: SessionShape;
+  private defaultSeconds: number | undefined = undefined;
+
+  constructor(readonly host: SessionHost) {
+    this.empty = this.lastOne = this.lastTwo = new SessionShape(this, 0, undefined, undefined);
+    this.spilled = new SessionShape(this, SPILLED, undefined, undefined);
+  }
+
+  /**
+   * The manager's maxInactiveInterval for new sessions, read at the first session (the manager's
+   * settings are not there yet when it makes this) and kept: a session made with any other value
+   * keeps its own in SessionExtras, so this never changes a session's maxInactiveInterval.
+   */
+  get defaultMaxInactive(): number {
+    return (this.defaultSeconds ??= toInt32(this.host.settings.sessionTimeoutMinutes * 60));
+  }
+
+  one(name: string): SessionShape {
+    if (this.lastOne.first === name) return this.lastOne;
+    let shape = this.ones.get(name);
+    if (shape === undefined) {
+      shape = new SessionShape(this, 1, name, undefined);
+      if (this.shared >= MAX_SHARED_SHAPES) return shape;
+      this.ones.set(name, shape);
+      this.shared++;
+    }
+    return (this.lastOne = shape);
+  }
+
+  two(first: string, second: string): SessionShape {
+    const last = this.lastTwo;
+    if (last.first === first && last.second === second) return last;
+    let seconds = this.twos.get(first);
+    let shape = seconds?.get(second);
+    if (shape === undefined) {
+      shape = new SessionShape(this, 2, first, second);
+      if (this.shared >= MAX_SHARED_SHAPES) return shape;
+      if (seconds === undefined) this.twos.set(first, seconds = new Map());
+      seconds.set(second, shape);
+      this.shared++;
+    }
+    return (this.lastTwo = shape);
+  }
 }
 
 /**
- * Kept small, because a server holds many: twelve own fields, 112 bytes in JavaScriptCore (a
- * thirteenth makes it 160), and with up to two attributes no other object (see FLAT_ATTRIBUTES);
- * no closures or timers per session, the three state flags and the in-flight request count in
- * one number, the principal and auth type in one object made only on login. The manager is not
- * a field: each manager has its own subclass with the manager on the prototype (sessionClass()).
+ * What few sessions have, in one object made for them: a maxInactiveInterval other than the
+ * manager's default, a principal, an auth type. The session's shape is kept here then.
+ */
+class SessionExtras {
+  constructor(
+    public shape: SessionShape,
+    public maxInactive: number,
+    public user: Principal | null,
+    public type: string | null,
+  ) {}
+}
+
+function indexIn(a: unknown[], name: string): number {
+  for (let i = 0; i < a.length; i += 2) if (a[i] === name) return i;
+  return -1;
+}
+
+/**
+ * Kept small, because a server holds many: eight own fields, 80 bytes in JavaScriptCore (nine
+ * to twelve take 112), and with up to two attributes no other object of its own (see
+ * SessionShape); no closures or timers per session, the three state flags and the in-flight
+ * request count in one number, and maxInactiveInterval when it is not the manager's default and
+ * the authentication in one object (SessionExtras) made only for the sessions that have them.
  */
 export class StandardSession implements HttpSession {
-  /** The manager (SessionHost), on the prototype of the manager's subclass. */
-  declare protected readonly host: SessionHost;
-  /**
-   * null while the attributes fit in k0/v0 and k1/v1 (k1 is set only when k0 is); else every
-   * attribute, in a flat [name, value, ...] array or a Map beyond FLAT_ATTRIBUTES.
-   */
-  private attrs: unknown[] | Map<string, unknown> | null = null;
-  private k0: string | undefined = undefined;
+  /** The shape (the manager, the attribute names), or the SessionExtras that holds it. */
+  private layout: SessionShape | SessionExtras;
+  /** The first two attributes' values; with more (SPILLED) v0 holds them all. */
   private v0: unknown = undefined;
-  private k1: string | undefined = undefined;
   private v1: unknown = undefined;
   private sessionId: string;
   private created: number;
   private lastAccessed: number;
   private thisAccessed: number;
-  private maxInactive: number;
   /** NEW | VALID | EXPIRING bits, plus ONE_REQUEST per request in flight. */
   private state: number;
-  private auth: SessionAuth | null = null;
 
   constructor(
+    shapes: SessionShapes,
     id: string,
     creationTime: number,
     lastAccessedTime: number,
@@ -108,62 +177,80 @@ export class StandardSession implements HttpSession {
     maxInactiveInterval: number,
     isNew: boolean,
   ) {
+    const seconds = toInt32(maxInactiveInterval);
+    this.layout = seconds === shapes.defaultMaxInactive
+      ? shapes.empty
+      : new SessionExtras(shapes.empty, seconds, null, null);
     this.sessionId = id;
     this.created = creationTime;
     this.lastAccessed = lastAccessedTime;
     this.thisAccessed = thisAccessedTime;
-    this.maxInactive = toInt32(maxInactiveInterval);
     this.state = isNew ? NEW : 0;
+  }
+
+  private get shape(): SessionShape {
+    const l = this.layout;
+    return l instanceof SessionExtras ? l.shape : l;
+  }
+
+  private set shape(shape: SessionShape) {
+    const l = this.layout;
+    if (l instanceof SessionExtras) l.shape = shape;
+    else this.layout = shape;
+  }
+
+  /** The manager. */
+  protected get host(): SessionHost {
+    return this.shape.shapes.host;
   }
 
   // --- Attribute storage -------------------------------------------------------------------------
 
-  private attrIndex(name: string): number {
-    const a = this.attrs as unknown[];
-    for (let i = 0; i < a.length; i += 2) if (a[i] === name) return i;
-    return -1;
+  /** The attributes when SPILLED. */
+  private get spilled(): unknown[] | Map<string, unknown> {
+    return this.v0 as unknown[] | Map<string, unknown>;
   }
 
   private attrHas(name: string): boolean {
-    const a = this.attrs;
-    if (a === null) return this.k0 === name || this.k1 === name;
-    return Array.isArray(a) ? this.attrIndex(name) >= 0 : a.has(name);
+    const s = this.shape;
+    if (s.count !== SPILLED) return s.first === name || s.second === name;
+    const a = this.spilled;
+    return Array.isArray(a) ? indexIn(a, name) >= 0 : a.has(name);
   }
 
   private attrGet(name: string): unknown {
-    const a = this.attrs;
-    if (a === null) return this.k0 === name ? this.v0 : this.k1 === name ? this.v1 : undefined;
+    const s = this.shape;
+    if (s.count !== SPILLED) return s.first === name ? this.v0 : s.second === name ? this.v1 : undefined;
+    const a = this.spilled;
     if (!Array.isArray(a)) return a.get(name);
-    const i = this.attrIndex(name);
+    const i = indexIn(a, name);
     return i < 0 ? undefined : a[i + 1];
   }
 
   private attrSet(name: string, value: unknown): void {
-    const a = this.attrs;
-    if (a === null) {
-      if (this.k0 === name) this.v0 = value;
-      else if (this.k1 === name) this.v1 = value;
-      else if (this.k0 === undefined) {
-        this.k0 = name;
+    const s = this.shape;
+    if (s.count !== SPILLED) {
+      if (s.first === name) this.v0 = value;
+      else if (s.second === name) this.v1 = value;
+      else if (s.count === 0) {
+        this.shape = s.shapes.one(name);
         this.v0 = value;
-      } else if (this.k1 === undefined) {
-        this.k1 = name;
+      } else if (s.count === 1) {
+        this.shape = s.shapes.two(s.first!, name);
         this.v1 = value;
       } else {
-        this.attrs = [this.k0, this.v0, this.k1, this.v1, name, value];
-        this.k0 =
-          this.v0 =
-          this.k1 =
-          this.v1 =
-            undefined;
+        this.v0 = [s.first, this.v0, s.second, this.v1, name, value];
+        this.v1 = undefined;
+        this.shape = s.shapes.spilled;
       }
       return;
     }
+    const a = this.spilled;
     if (!Array.isArray(a)) {
       a.set(name, value);
       return;
     }
-    const i = this.attrIndex(name);
+    const i = indexIn(a, name);
     if (i >= 0) {
       a[i + 1] = value;
     } else if (a.length < 2 * FLAT_ATTRIBUTES) {
@@ -172,51 +259,52 @@ export class StandardSession implements HttpSession {
       for (let j = 0; j < a.length; j++) next[j] = a[j];
       next[a.length] = name;
       next[a.length + 1] = value;
-      this.attrs = next;
+      this.v0 = next;
     } else {
       const map = new Map<string, unknown>();
       for (let j = 0; j < a.length; j += 2) map.set(a[j] as string, a[j + 1]);
       map.set(name, value);
-      this.attrs = map;
+      this.v0 = map;
     }
   }
 
   private attrDelete(name: string): void {
-    const a = this.attrs;
-    if (a === null) {
-      if (this.k0 === name) {
-        // k1 moves up, so the names keep their order.
-        this.k0 = this.k1;
+    const s = this.shape;
+    if (s.count !== SPILLED) {
+      if (s.first === name) {
+        // The second moves up, so the names keep their order.
+        this.shape = s.count === 2 ? s.shapes.one(s.second!) : s.shapes.empty;
         this.v0 = this.v1;
-        this.k1 = this.v1 = undefined;
-      } else if (this.k1 === name) {
-        this.k1 = this.v1 = undefined;
+        this.v1 = undefined;
+      } else if (s.second === name) {
+        this.shape = s.shapes.one(s.first!);
+        this.v1 = undefined;
       }
       return;
     }
+    const a = this.spilled;
     if (!Array.isArray(a)) {
       a.delete(name);
       return;
     }
-    const i = this.attrIndex(name);
+    const i = indexIn(a, name);
     if (i < 0) return;
-    if (a.length === 2) this.attrs = null;
+    if (a.length === 2) this.attrClear();
     else a.splice(i, 2);
   }
 
   /** Forgets every attribute, without events. */
   private attrClear(): void {
-    this.attrs = null;
-    this.k0 =
-      this.v0 =
-      this.k1 =
-      this.v1 =
-        undefined;
+    this.shape = this.shape.shapes.empty;
+    this.v0 = this.v1 = undefined;
   }
 
   private attrNames(): string[] {
-    const a = this.attrs;
-    if (a === null) return this.k0 === undefined ? [] : this.k1 === undefined ? [this.k0] : [this.k0, this.k1];
+    const s = this.shape;
+    if (s.count === 0) return [];
+    if (s.count === 1) return [s.first!];
+    if (s.count === 2) return [s.first!, s.second!];
+    const a = this.spilled;
     if (!Array.isArray(a)) return [...a.keys()];
     const names = new Array<string>(a.length / 2);
     for (let i = 0; i < a.length; i += 2) names[i / 2] = a[i] as string;
@@ -224,12 +312,38 @@ export class StandardSession implements HttpSession {
   }
 
   private attrValues(): unknown[] {
-    const a = this.attrs;
-    if (a === null) return this.k0 === undefined ? [] : this.k1 === undefined ? [this.v0] : [this.v0, this.v1];
+    const s = this.shape;
+    if (s.count === 0) return [];
+    if (s.count === 1) return [this.v0];
+    if (s.count === 2) return [this.v0, this.v1];
+    const a = this.spilled;
     if (!Array.isArray(a)) return [...a.values()];
     const values = new Array<unknown>(a.length / 2);
     for (let i = 0; i < a.length; i += 2) values[i / 2] = a[i + 1];
     return values;
+  }
+
+  // --- The rarely set parts (SessionExtras) ------------------------------------------------------
+
+  private get maxInactive(): number {
+    const l = this.layout;
+    return l instanceof SessionExtras ? l.maxInactive : l.shapes.defaultMaxInactive;
+  }
+
+  /** Sets the extras' parts, making the object when one differs from the default and dropping it when none does. */
+  private setExtras(maxInactive: number, user: Principal | null, type: string | null): void {
+    const l = this.layout;
+    const shape = this.shape;
+    const plain = maxInactive === shape.shapes.defaultMaxInactive && user === null && type === null;
+    if (!(l instanceof SessionExtras)) {
+      if (!plain) this.layout = new SessionExtras(shape, maxInactive, user, type);
+    } else if (plain) {
+      this.layout = shape;
+    } else {
+      l.maxInactive = maxInactive;
+      l.user = user;
+      l.type = type;
+    }
   }
 
   private get valid(): boolean {
@@ -269,7 +383,7 @@ export class StandardSession implements HttpSession {
         "Pass whole seconds; 0 or less means the session never expires.",
       );
     }
-    this.maxInactive = toInt32(seconds);
+    this.setExtras(toInt32(seconds), this.principal, this.authType);
   }
 
   getAttribute<T = unknown>(name: string): T | undefined {
@@ -352,31 +466,24 @@ export class StandardSession implements HttpSession {
   // --- Authentication (set by the core's authenticators) --------------------------------------
 
   get principal(): Principal | null {
-    return this.auth === null ? null : this.auth.user;
+    const l = this.layout;
+    return l instanceof SessionExtras ? l.user : null;
   }
 
   /** Kept as plain data (name and roles) so it can survive a restart when persistAuthentication is on. */
   set principal(p: Principal | null) {
     const user = p ? { name: String(p.name), roles: [...(p.roles ?? [])].map(String) } : null;
-    this.setAuth(user, this.authType);
+    this.setExtras(this.maxInactive, user, this.authType);
   }
 
   /** How the principal authenticated (BASIC, FORM, CLIENT_CERT, ...). */
   get authType(): string | null {
-    return this.auth === null ? null : this.auth.type;
+    const l = this.layout;
+    return l instanceof SessionExtras ? l.type : null;
   }
 
   set authType(type: string | null) {
-    this.setAuth(this.principal, type ?? null);
-  }
-
-  private setAuth(user: Principal | null, type: string | null): void {
-    if (user === null && type === null) this.auth = null;
-    else if (this.auth === null) this.auth = { user, type };
-    else {
-      this.auth.user = user;
-      this.auth.type = type;
-    }
+    this.setExtras(this.maxInactive, this.principal, type ?? null);
   }
 
   // --- Manager-facing: Tomcat's *Internal accessors and lifecycle --------------------------------
@@ -416,11 +523,11 @@ export class StandardSession implements HttpSession {
   }
 
   attributeEntries(): [string, unknown][] {
-    const a = this.attrs;
-    if (a === null) {
-      if (this.k0 === undefined) return [];
-      return this.k1 === undefined ? [[this.k0, this.v0]] : [[this.k0, this.v0], [this.k1, this.v1]];
-    }
+    const s = this.shape;
+    if (s.count === 0) return [];
+    if (s.count === 1) return [[s.first!, this.v0]];
+    if (s.count === 2) return [[s.first!, this.v0], [s.second!, this.v1]];
+    const a = this.spilled;
     if (!Array.isArray(a)) return [...a];
     const entries = new Array<[string, unknown]>(a.length / 2);
     for (let i = 0; i < a.length; i += 2) entries[i / 2] = [a[i] as string, a[i + 1]];
@@ -433,29 +540,29 @@ export class StandardSession implements HttpSession {
    * entries, for writing many sessions.
    */
   get indexedAttributeCount(): number {
-    const a = this.attrs;
-    if (a === null) return this.k0 === undefined ? 0 : this.k1 === undefined ? 1 : 2;
+    const s = this.shape;
+    if (s.count !== SPILLED) return s.count;
+    const a = this.spilled;
     return Array.isArray(a) ? a.length / 2 : -1;
   }
 
   /** Attribute `i` (< indexedAttributeCount)'s name. */
   attributeNameAt(i: number): string {
-    const a = this.attrs;
-    if (a === null) return (i === 0 ? this.k0 : this.k1)!;
-    return (a as unknown[])[2 * i] as string;
+    const s = this.shape;
+    if (s.count !== SPILLED) return (i === 0 ? s.first : s.second)!;
+    return (this.spilled as unknown[])[2 * i] as string;
   }
 
   /** Attribute `i` (< indexedAttributeCount)'s value. */
   attributeValueAt(i: number): unknown {
-    const a = this.attrs;
-    if (a === null) return i === 0 ? this.v0 : this.v1;
-    return (a as unknown[])[2 * i + 1];
+    if (this.shape.count !== SPILLED) return i === 0 ? this.v0 : this.v1;
+    return (this.spilled as unknown[])[2 * i + 1];
   }
 
   /** Whether any attribute value has the method `name` (without an array of the values). */
   private anyValueWith(name: "sessionWillPassivate"): boolean {
-    const a = this.attrs;
-    if (a === null) return hasMethod(this.v0, name) || hasMethod(this.v1, name);
+    if (this.shape.count !== SPILLED) return hasMethod(this.v0, name) || hasMethod(this.v1, name);
+    const a = this.spilled;
     if (!Array.isArray(a)) {
       for (const v of a.values()) if (hasMethod(v, name)) return true;
       return false;
@@ -466,8 +573,9 @@ export class StandardSession implements HttpSession {
 
   /** How many attributes the session holds. */
   get attributeCount(): number {
-    const a = this.attrs;
-    if (a === null) return this.k0 === undefined ? 0 : this.k1 === undefined ? 1 : 2;
+    const s = this.shape;
+    if (s.count !== SPILLED) return s.count;
+    const a = this.spilled;
     return Array.isArray(a) ? a.length / 2 : a.size;
   }
 
@@ -578,14 +686,4 @@ export class StandardSession implements HttpSession {
   private ensureValid(method: string): void {
     if (!this.valid) throw new SessionStateError(`${method}: Session already invalidated`);
   }
-}
-
-/**
- * The session class of one manager: StandardSession with the manager on its prototype, so no
- * session spends a field on it.
- */
-export function sessionClass(host: SessionHost): new (...init: SessionInit) => StandardSession {
-  class ManagedSession extends StandardSession {}
-  Object.defineProperty(ManagedSession.prototype, "host", { value: host });
-  return ManagedSession;
 }

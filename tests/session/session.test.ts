@@ -180,6 +180,105 @@ describe("HttpSession", () => {
   });
 });
 
+describe("the session's layout (what a server holding many spends per session)", () => {
+  test("a session with two attributes is one object of at most 80 bytes, whichever manager made it; the names are shared", async () => {
+    const { estimateShallowMemoryUsageOf, heapStats } = await import("bun:jsc");
+    const m = await manager();
+    // Several managers making sessions (a server's contexts) must not make them larger.
+    const others = [await manager(), await manager()];
+    const make = (from = m) => {
+      const s = from.createSession();
+      s.setAttribute("user", "u" + s.id.slice(0, 4));
+      s.setAttribute("n", 1);
+      s.endAccess();
+      return s;
+    };
+    for (let i = 0; i < 3000; i++) for (const from of [m, ...others]) make(from);
+    // Eight own fields: 80 bytes in JavaScriptCore, where nine to twelve take 112.
+    expect(estimateShallowMemoryUsageOf(make())).toBeLessThanOrEqual(80);
+    expect(estimateShallowMemoryUsageOf(make(others[1]))).toBeLessThanOrEqual(80);
+    Bun.gc(true);
+    const before = heapStats().objectTypeCounts.Object ?? 0;
+    const kept = Array.from({ length: 2000 }, () => make());
+    Bun.gc(true);
+    const objects = (heapStats().objectTypeCounts.Object ?? 0) - before;
+    expect(kept.length).toBe(2000);
+    // One object per session (the session; the strings are counted apart), not one more for the names.
+    expect(objects).toBeGreaterThanOrEqual(2000);
+    expect(objects).toBeLessThan(2200);
+  });
+
+  test("maxInactiveInterval, principal, auth type and attributes are set and read independently", async () => {
+    const m = await manager({ sessionTimeoutMinutes: 20 });
+    let seed = 11;
+    const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+    for (let round = 0; round < 20; round++) {
+      const s = m.createSession();
+      const model = new Map<string, unknown>();
+      let max = 1200;
+      let principal: { name: string; roles: string[] } | null = null;
+      let authType: string | null = null;
+      for (let step = 0; step < 80; step++) {
+        const op = random(8);
+        const name = `a${random(4)}`;
+        if (op === 0) {
+          max = [1200, 60, -1, 0][random(4)]!;
+          s.maxInactiveInterval = max;
+        } else if (op === 1) {
+          principal = random(2) ? { name: `p${step}`, roles: ["r"] } : null;
+          s.principal = principal;
+        } else if (op === 2) {
+          authType = random(2) ? "FORM" : null;
+          s.authType = authType;
+        } else if (op === 3) {
+          s.removeAttribute(name);
+          model.delete(name);
+        } else {
+          s.setAttribute(name, step);
+          model.set(name, step);
+        }
+        expect(s.maxInactiveInterval).toBe(max);
+        expect(s.principal).toEqual(principal);
+        expect(s.authType).toBe(authType);
+        expect(s.attributeEntries()).toEqual([...model.entries()]);
+        expect(s.getAttributeNames()).toEqual([...model.keys()]);
+        for (let k = 0; k < 4; k++) expect(s.getAttribute(`a${k}`)).toBe(model.get(`a${k}`));
+      }
+      const back = m.deserializeSession(m.serializeSession(s));
+      expect(back.maxInactiveInterval).toBe(max);
+      expect(back.attributeEntries()).toEqual([...model.entries()]);
+    }
+  });
+
+  test("a session made or restored with another maxInactiveInterval than the manager's keeps it", async () => {
+    const m = await manager({ sessionTimeoutMinutes: 20 });
+    const s = m.createSession();
+    s.maxInactiveInterval = 45;
+    s.setAttribute("a", 1);
+    const other = await manager({ sessionTimeoutMinutes: 5 });
+    const back = other.deserializeSession(m.serializeSession(s));
+    expect(back.maxInactiveInterval).toBe(45);
+    expect(other.deserializeSession(m.serializeSession(m.createSession())).maxInactiveInterval).toBe(1200);
+    expect(other.createSession().maxInactiveInterval).toBe(300);
+    expect(m.createSession().maxInactiveInterval).toBe(1200);
+  });
+
+  test("sessions with many different pairs of attribute names each keep their own", async () => {
+    const m = await manager();
+    const sessions = Array.from({ length: 1500 }, (_, i) => {
+      const s = m.createSession();
+      s.setAttribute(`first${i}`, i);
+      s.setAttribute(`second${i}`, -i);
+      return s;
+    });
+    sessions.forEach((s, i) => {
+      expect(s.getAttributeNames()).toEqual([`first${i}`, `second${i}`]);
+      expect(s.getAttribute(`second${i}`)).toBe(-i);
+      expect(s.getAttribute(`first${i + 1}`)).toBeUndefined();
+    });
+  });
+});
+
 describe("an invalidated session", () => {
   test("throws Tomcat's IllegalStateException messages (TestStandardSessionIntegration)", async () => {
     const s = (await manager()).createSession();
