@@ -261,26 +261,18 @@ export class VersionedSqlStore extends VersionedTableStore implements VersionedS
   }
 
   rename(oldId: string, w: VersionedWrite, expected: number): Promise<number | null> {
-    return this.op(`renaming session [${oldId}]`, "writes", async (conn) => {
-      const gone = Symbol("conflict");
-      try {
-        return await conn.transaction(async (tx: DrizzleDatabase) => {
-          const del = await tx.execute(
+    return this.renameInTransaction(
+      oldId,
+      w,
+      expected,
+      async (tx) =>
+        this.affected(
+          await tx.execute(
             sql`DELETE FROM ${this.t} WHERE ${this.where(oldId)} AND ${this.id(this.version)} = ${expected}`,
-          );
-          if (this.affected(del) !== 1) throw gone;
-          const ins = await tx.execute(this.insert(this.insertValues(w, expected + 1)));
-          if (this.affected(ins) !== 1) {
-            throw new BobcatError("session.idInUse", `${this}: session id [${w.id}] is already stored`);
-          }
-          return expected + 1;
-        });
-      } catch (err) {
-        if (err !== gone) throw err;
-        this.counters.conflicts++;
-        return null;
-      }
-    });
+          ),
+        ) === 1,
+      async (tx) => this.affected(await tx.execute(this.insert(this.insertValues(w, expected + 1)))) === 1,
+    );
   }
 
   touch(id: string, lastAccess: number): Promise<void> {

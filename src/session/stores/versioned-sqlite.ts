@@ -274,29 +274,17 @@ export class VersionedSqliteStore extends VersionedTableStore implements Version
   }
 
   rename(oldId: string, w: VersionedWrite, expected: number): Promise<number | null> {
-    return this.op(`renaming session [${oldId}]`, "writes", async (conn) => {
-      const gone = Symbol("conflict");
-      try {
-        // BEGIN IMMEDIATE: the write lock first, so the two statements never need to upgrade one.
-        return await conn.transaction(async (tx: DrizzleDatabase) => {
-          const del = await tx.all(
-            sql`DELETE FROM ${this.t} WHERE ${this.where(oldId)} AND ${
-              this.id(this.version)
-            } = ${expected} RETURNING 1`,
-          ) as Row[];
-          if (del.length !== 1) throw gone;
-          const ins = await tx.all(this.insert(w, expected + 1)) as Row[];
-          if (ins.length !== 1) {
-            throw new BobcatError("session.idInUse", `${this}: session id [${w.id}] is already stored`);
-          }
-          return expected + 1;
-        });
-      } catch (err) {
-        if (err !== gone) throw err;
-        this.counters.conflicts++;
-        return null;
-      }
-    });
+    // The transaction is BEGIN IMMEDIATE: the write lock first, so the two statements never need to upgrade one.
+    return this.renameInTransaction(
+      oldId,
+      w,
+      expected,
+      async (tx) =>
+        (await tx.all(
+          sql`DELETE FROM ${this.t} WHERE ${this.where(oldId)} AND ${this.id(this.version)} = ${expected} RETURNING 1`,
+        ) as Row[]).length === 1,
+      async (tx) => (await tx.all(this.insert(w, expected + 1)) as Row[]).length === 1,
+    );
   }
 
   touch(id: string, lastAccess: number): Promise<void> {

@@ -5,14 +5,14 @@
  * operation is counted and its driver failure reported as an outage.
  */
 import { type SQL, sql } from "drizzle-orm";
-import type { Dialect, SqlConnection } from "../../datasource/drivers.ts";
+import type { Dialect, DrizzleDatabase, SqlConnection } from "../../datasource/drivers.ts";
 import { BobcatError } from "../../util/errors.ts";
 import type { StoreManager } from "../store.ts";
 import { applicationName, type DataSourceStore } from "./data-source-store.ts";
 import { namesFor, type SessionTableNames } from "./session-table.ts";
 import { oneSession } from "./session-queries.ts";
 import { StoreUnavailableError } from "./store-base.ts";
-import { counted, newCounters, type StoreCounters } from "./versioned.ts";
+import { counted, newCounters, type StoreCounters, type VersionedWrite } from "./versioned.ts";
 
 export abstract class VersionedTableStore {
   readonly counters: StoreCounters = newCounters();
@@ -66,6 +66,36 @@ export abstract class VersionedTableStore {
       const detail = cause instanceof Error ? cause.message : (err as Error)?.message ?? String(err);
       throw new StoreUnavailableError(`${this}: ${what} failed: ${detail}`, err);
     }
+  }
+
+  /**
+   * VersionedStore.rename in one transaction: `removeOld` deletes `oldId`'s row if its version is
+   * still `expected` (false: another instance wrote first, a conflict), then `insertNew` adds the
+   * row of `w.id` (false: that id is stored already, an error rather than a conflict).
+   */
+  protected renameInTransaction(
+    oldId: string,
+    w: VersionedWrite,
+    expected: number,
+    removeOld: (tx: DrizzleDatabase) => Promise<boolean>,
+    insertNew: (tx: DrizzleDatabase) => Promise<boolean>,
+  ): Promise<number | null> {
+    return this.op(`renaming session [${oldId}]`, "writes", async (conn) => {
+      const gone = Symbol("conflict");
+      try {
+        return await conn.transaction(async (tx: DrizzleDatabase) => {
+          if (!(await removeOld(tx))) throw gone;
+          if (!(await insertNew(tx))) {
+            throw new BobcatError("session.idInUse", `${this}: session id [${w.id}] is already stored`);
+          }
+          return expected + 1;
+        });
+      } catch (err) {
+        if (err !== gone) throw err;
+        this.counters.conflicts++;
+        return null;
+      }
+    });
   }
 
   toString(): string {
