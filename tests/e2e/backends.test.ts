@@ -8,6 +8,7 @@ import { join } from "node:path";
 import {
   cleanup,
   freePort,
+  localhostCertificate,
   PKI,
   run,
   runCli,
@@ -21,12 +22,8 @@ import {
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
 
-const rsa = `certificateFile: ${PKI}/localhost-rsa.pem
-                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem`;
-const ec = `certificateFile: ${PKI}/localhost-ec.pem
-                  certificateKeyFile: ${PKI}/localhost-ec-key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem`;
+const rsa = localhostCertificate("rsa");
+const ec = localhostCertificate("ec");
 
 function config(port: number, hostConfigs: string): string {
   return `server:

@@ -8,6 +8,8 @@ import { join } from "node:path";
 import {
   cleanup,
   freePort,
+  HTTP2_CONNECTOR,
+  localhostCertificate,
   PKI,
   run,
   type Running,
@@ -15,6 +17,7 @@ import {
   RUNTIMES,
   startBobcat,
   tempDir,
+  tlsAppConfig,
 } from "../helpers/bobcat.ts";
 
 const dirs: string[] = [];
@@ -45,27 +48,10 @@ const APP = `export default { fetch(req, ctx) {
  * only) Deno runs it on node:https, Bun still on node:http2 (its node:https has no TLS socket).
  */
 function config(port: number, sslHost: string, context = "", http2 = true): string {
-  return `server:
-  services:
-    - connectors:
-        - port: ${port}
-          address: 127.0.0.1
-          SSLEnabled: true
-${http2 ? "          upgradeProtocols: [{ className: Http2Protocol }]\n" : ""}          sslHostConfigs:
-            - certificates:
-                - certificateFile: ${PKI}/localhost-rsa.pem
-                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem
-${sslHost}
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts:
-              - path: ""
-                handler: app.ts
-${context}
-`;
+  return tlsAppConfig(port, `            - certificates:\n                - ${localhostCertificate()}\n${sslHost}`, {
+    connector: http2 ? HTTP2_CONNECTOR : "",
+    context: `${context}\n`,
+  });
 }
 
 async function startWith(

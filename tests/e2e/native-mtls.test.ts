@@ -7,7 +7,22 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { cleanup, freePort, PKI, run, type Running, type Runtime, startBobcat, tempDir } from "../helpers/bobcat.ts";
+import {
+  cleanup,
+  clientCertRequired,
+  freePort,
+  HTTP2_CONNECTOR,
+  localhostCertificate,
+  NATIVE_VERIFICATION,
+  PKI,
+  run,
+  type Running,
+  type Runtime,
+  sslHostConfig,
+  startBobcat,
+  tempDir,
+  tlsAppConfig,
+} from "../helpers/bobcat.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
@@ -18,42 +33,20 @@ const APP = `export default { fetch(req, ctx) {
   return Response.json({ user: ctx.principal?.name ?? null, host: ctx.serverName });
 } };`;
 
-const rsa = `certificateFile: ${PKI}/localhost-rsa.pem
-                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem`;
-
+/** One TLS connector with HTTP/2; `context`: app.ts's context lines (by default it does not read the peer's chain). */
 function config(
   port: number,
   sslHostConfigs: string,
   context = "                needsPeerCertificates: false",
 ): string {
-  return `server:
-  services:
-    - connectors:
-        - port: ${port}
-          address: 127.0.0.1
-          SSLEnabled: true
-          upgradeProtocols: [{ className: Http2Protocol }]
-          sslHostConfigs:
-${sslHostConfigs}
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            aliases: [www.localhost]
-            contexts:
-              - path: ""
-                handler: app.ts
-${context}
-`;
+  return tlsAppConfig(port, sslHostConfigs, {
+    ...NATIVE_VERIFICATION,
+    connector: HTTP2_CONNECTOR,
+    context: `${context}\n`,
+  });
 }
 
-const required = (hostName: string, ca: string) =>
-  `            - hostName: ${hostName}
-              certificateVerification: required
-              caCertificateFile: ${PKI}/${ca}
-              certificates:
-                - ${rsa}`;
+const required = (hostName: string, ca: string) => sslHostConfig(hostName, clientCertRequired(ca));
 
 async function start(runtime: Runtime, cfg: (port: number) => string): Promise<{ s: Running; port: number }> {
   const base = tempDir();
@@ -201,7 +194,7 @@ describe("client certificates on the native Bun.serve back-end", () => {
               caCertificateFile: ${PKI}/client-ca.pem
               certificateRevocationListFile: ${PKI}/client-crl.pem
               certificates:
-                - ${rsa}`,
+                - ${localhostCertificate()}`,
         ),
     );
     try {

@@ -13,6 +13,7 @@ import {
   CA_PEM,
   cleanup,
   freePort,
+  localhostCertificate,
   PKI,
   run,
   type Running,
@@ -34,12 +35,8 @@ const APP = `export default { fetch(req, ctx) {
   });
 } };`;
 
-const rsa = `certificateFile: ${PKI}/localhost-rsa.pem
-                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem`;
-const ec = `certificateFile: ${PKI}/localhost-ec.pem
-                  certificateKeyFile: ${PKI}/localhost-ec-key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem`;
+const rsa = localhostCertificate("rsa");
+const ec = localhostCertificate("ec");
 
 /** CLIENT-CERT login for /admin/*, with alice (by subject DN) as the realm's manager. */
 const clientCertContext = `                loginConfig: { authMethod: CLIENT-CERT }

@@ -48,6 +48,19 @@ export function tempDir(prefix = "bobcat-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/** Temporary directories of one test file: `make` makes one, `removeAll` (give it to afterAll) removes all it made. */
+export function tempDirs(prefix?: string): { make(): string; removeAll(): void } {
+  const made: string[] = [];
+  return {
+    make: () => {
+      const d = tempDir(prefix);
+      made.push(d);
+      return d;
+    },
+    removeAll: () => made.splice(0).forEach(cleanup),
+  };
+}
+
 export function writeFiles(base: string, files: Record<string, string | Uint8Array>): void {
   for (const [rel, content] of Object.entries(files)) {
     const p = join(base, rel);
@@ -229,3 +242,80 @@ ${
   }
 `;
 }
+
+// ---- TLS configs on the test PKI -------------------------------------------------------------
+
+/**
+ * The test PKI's localhost certificate (RSA or EC) with the intermediate, as one `certificates:`
+ * list item: its first line goes after "- " at column 16, the others are at column 18.
+ */
+export function localhostCertificate(key: "rsa" | "ec" = "rsa"): string {
+  return `certificateFile: ${PKI}/localhost-${key}.pem
+                  certificateKeyFile: ${PKI}/localhost-${key}-key.pem
+                  certificateChainFile: ${PKI}/intermediate.pem`;
+}
+
+/** SSLHostConfig attribute lines (column 14) requiring a client certificate issued by `ca` (a PKI file). */
+export function clientCertRequired(ca = "client-ca.pem"): string {
+  return `              certificateVerification: required
+              caCertificateFile: ${PKI}/${ca}
+`;
+}
+
+/**
+ * One `sslHostConfigs:` list item (column 12) for `hostName`: its attribute lines (column 14,
+ * each ending in a newline), then the localhost certificate.
+ */
+export function sslHostConfig(hostName: string, attributes = "", key: "rsa" | "ec" = "rsa"): string {
+  return `            - hostName: ${hostName}
+${attributes}              certificates:
+                - ${localhostCertificate(key)}`;
+}
+
+/**
+ * A server with one TLS connector on 127.0.0.1:`port` whose SSLHostConfigs are `sslHostConfigs`
+ * (list items at column 12, see sslHostConfig), and the host localhost running app.ts at the
+ * root. The other parts are YAML lines, each ending in a newline: `connector` (column 10), `host`
+ * (column 12, before its contexts), `context` (column 16) and further `hosts` (list items at 10).
+ */
+export function tlsAppConfig(
+  port: number,
+  sslHostConfigs: string,
+  more: { connector?: string; host?: string; context?: string; hosts?: string } = {},
+): string {
+  return `server:
+  services:
+    - connectors:
+        - port: ${port}
+          address: 127.0.0.1
+          SSLEnabled: true
+${more.connector ?? ""}          sslHostConfigs:
+${sslHostConfigs}
+      engine:
+        defaultHost: localhost
+        hosts:
+          - name: localhost
+${more.host ?? ""}            contexts:
+              - path: ""
+                handler: app.ts
+${more.context ?? ""}${more.hosts ?? ""}`;
+}
+
+/** tlsAppConfig's `connector` line that adds HTTP/2 (the connector then runs on node:http2 where it is not native). */
+export const HTTP2_CONNECTOR = "          upgradeProtocols: [{ className: Http2Protocol }]\n";
+
+/**
+ * tlsAppConfig's `host` and `context` for client certificates that Bun.serve may verify itself:
+ * localhost answers as www.localhost too, and app.ts does not read the peer's chain.
+ */
+export const NATIVE_VERIFICATION = {
+  host: "            aliases: [www.localhost]\n",
+  context: "                needsPeerCertificates: false\n",
+};
+
+/** An app.ts answering "APP <server name>", and with a new session's id at /session. */
+export const SERVER_NAME_APP = `export default { fetch(req, ctx) {
+  const path = new URL(req.url).pathname;
+  if (path === "/session") { const s = ctx.getSession(); s.setAttribute("n", 1); return new Response(s.id); }
+  return new Response("APP " + ctx.serverName + "\\n");
+} };`;
