@@ -10,7 +10,7 @@ import { createHash, X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
-  clientCertRequired,
+  clientCertificates,
   freePort,
   NATIVE_VERIFICATION,
   PKI,
@@ -79,7 +79,7 @@ describe("HTTP/3 beside client certificates (Bun native)", () => {
         runtime: "bun",
         base: dir,
         files: { "app.ts": SERVER_NAME_APP },
-        config: tlsAppConfig(mtls, sslHostConfig("_default_", clientCertRequired()), {
+        config: tlsAppConfig(mtls, sslHostConfig("_default_", clientCertificates()), {
           ...NATIVE_VERIFICATION,
           connector: h3,
         }),

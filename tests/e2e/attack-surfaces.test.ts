@@ -15,7 +15,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
   BUN,
-  clientCertRequired,
+  clientCertificates,
   freePort,
   NATIVE_VERIFICATION,
   PKI,
@@ -66,7 +66,7 @@ describe("client certificates verified by Bun.serve (native)", () => {
       files: { "app.ts": SERVER_NAME_APP },
       config: tlsAppConfig(
         port,
-        `${sslHostConfig("_default_", clientCertRequired())}\n${sslHostConfig("www.localhost", clientCertRequired())}`,
+        `${sslHostConfig("_default_", clientCertificates())}\n${sslHostConfig("www.localhost", clientCertificates())}`,
         NATIVE_VERIFICATION,
       ),
     });
@@ -99,7 +99,7 @@ for (const runtime of RUNTIMES) {
         files: { "app.ts": SERVER_NAME_APP },
         config: tlsAppConfig(
           port,
-          `${sslHostConfig("_default_")}\n${sslHostConfig("secure.localhost", clientCertRequired())}`,
+          `${sslHostConfig("_default_")}\n${sslHostConfig("secure.localhost", clientCertificates())}`,
           {
             ...NATIVE_VERIFICATION,
             hosts: `          - name: secure.localhost

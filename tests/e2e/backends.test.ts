@@ -10,12 +10,14 @@ import {
   freePort,
   localhostCertificate,
   PKI,
+  ROOT_PAGE_CONTEXT,
   run,
   runCli,
   type Runtime,
   RUNTIMES,
   startBobcat,
   tempDir,
+  tlsAppConfig,
   writeFiles,
 } from "../helpers/bobcat.ts";
 
@@ -26,20 +28,7 @@ const rsa = localhostCertificate("rsa");
 const ec = localhostCertificate("ec");
 
 function config(port: number, hostConfigs: string): string {
-  return `server:
-  services:
-    - connectors:
-        - port: ${port}
-          address: 127.0.0.1
-          SSLEnabled: true
-          sslHostConfigs:
-${hostConfigs}
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts: [{ path: "", handler: "bobcat:root" }]
-`;
+  return tlsAppConfig(port, hostConfigs, { contexts: ROOT_PAGE_CONTEXT });
 }
 
 async function sClient(port: number, extra: string[]) {

@@ -9,7 +9,18 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { connect, type TLSSocket } from "node:tls";
 import { readFileSync, writeFileSync } from "node:fs";
-import { cleanup, freePort, PKI, run, type Running, startBobcat, tempDir } from "../helpers/bobcat.ts";
+import {
+  cleanup,
+  clientCertificates,
+  freePort,
+  PKI,
+  run,
+  type Running,
+  sslHostConfig,
+  startBobcat,
+  tempDir,
+  tlsAppConfig,
+} from "../helpers/bobcat.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
@@ -28,25 +39,10 @@ const APP = `export default { fetch(req, ctx) {
   });
 } };`;
 
-const CERT = `                - certificateFile: ${PKI}/localhost-rsa.pem
-                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem`;
-
 function config(port: number, hosts: string, extra = ""): string {
-  return `server:
-  services:
-    - connectors:
-        - port: ${port}
-          address: 127.0.0.1
-          SSLEnabled: true
-${extra}          sslHostConfigs:
-${hosts}
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts:
-              - path: ""
+  return tlsAppConfig(port, hosts, {
+    connector: extra,
+    contexts: `              - path: ""
                 handler: app.ts
               - path: /manager
                 handler: bobcat:manager
@@ -55,14 +51,12 @@ ${hosts}
                   users:
                     - { username: scraper, password: s3cret, roles: [metrics] }
                 securityConstraints: [{ urlPatterns: ["/*"], authRoles: ["*"] }]
-`;
+`,
+  });
 }
 
-const host = (verification: string, more = "") =>
-  `            - certificateVerification: ${verification}
-              caCertificateFile: ${PKI}/client-ca.pem
-${more}              certificates:
-${CERT}`;
+const host = (verification: "required" | "optional" | "optionalNoCA", more = "") =>
+  sslHostConfig(undefined, clientCertificates(verification) + more);
 
 async function start(hosts: string, extra = "", env: Record<string, string> = {}) {
   const base = tempDir();
@@ -119,7 +113,7 @@ describe("bobcat's HTTP/1.1 on Bun.listen (Bun)", () => {
   test("one SSLHostConfig runs on Bun.listen; two, WebSockets or BOBCAT_BUN_LISTEN=0 keep node:tls", async () => {
     const one = await start(host("required"));
     const two = await start(
-      host("required") + `\n            - hostName: other.test\n              certificates:\n${CERT}`,
+      `${host("required")}\n${sslHostConfig("other.test")}`,
     );
     const ws = await start(host("required"), "          webSocketEnabled: true\n");
     const off = await start(host("required"), "", { BOBCAT_BUN_LISTEN: "0" });

@@ -5,7 +5,19 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { cleanup, freePort, ROOT, run, runCli, RUNTIMES, startBobcat, tempDir, writeFiles } from "../helpers/bobcat.ts";
+import {
+  cleanup,
+  freePort,
+  ROOT,
+  ROOT_PAGE_CONTEXT,
+  run,
+  runCli,
+  RUNTIMES,
+  startBobcat,
+  tempDir,
+  tlsAppConfig,
+  writeFiles,
+} from "../helpers/bobcat.ts";
 
 const KS = join(ROOT, "tests/fixtures/keystores");
 const CA = join(KS, "pem/root-ca.pem");
@@ -13,21 +25,11 @@ const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
 
 function config(port: number, certificate: string): string {
-  return `server:
-  services:
-    - connectors:
-        - port: ${port}
-          address: 127.0.0.1
-          SSLEnabled: true
-          sslHostConfigs:
-            - certificates:
-                - ${certificate.trim().split("\n").join("\n                  ")}
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts: [{ path: "", handler: "bobcat:root" }]
-`;
+  return tlsAppConfig(
+    port,
+    `            - certificates:\n                - ${certificate.trim().split("\n").join("\n                  ")}`,
+    { contexts: ROOT_PAGE_CONTEXT },
+  );
 }
 
 /** `selfSigned`: keytool made these entries with -genkeypair alone, so only their identity is checked. */

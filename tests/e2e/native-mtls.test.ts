@@ -9,7 +9,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import {
   cleanup,
-  clientCertRequired,
+  clientCertificates,
   freePort,
   HTTP2_CONNECTOR,
   localhostCertificate,
@@ -46,7 +46,7 @@ function config(
   });
 }
 
-const required = (hostName: string, ca: string) => sslHostConfig(hostName, clientCertRequired(ca));
+const required = (hostName: string, ca: string) => sslHostConfig(hostName, clientCertificates("required", ca));
 
 async function start(runtime: Runtime, cfg: (port: number) => string): Promise<{ s: Running; port: number }> {
   const base = tempDir();

@@ -9,12 +9,15 @@ import { type OcspPki, type Responder, startPkiResponder } from "../helpers/ocsp
 import {
   cleanup,
   freePort,
+  ROOT_PAGE_CONTEXT,
   run,
   runCli,
   type Runtime,
   RUNTIMES,
+  sslHostAttributes,
   startBobcat,
   tempDir,
+  tlsAppConfig,
   writeFiles,
 } from "../helpers/bobcat.ts";
 
@@ -37,23 +40,13 @@ afterAll(async () => {
 });
 
 function config(port: number, hostAttrs: string): string {
-  return `server:
-  services:
-    - connectors:
-        - port: ${port}
-          address: 127.0.0.1
-          SSLEnabled: true
-          sslHostConfigs:
-            - ${hostAttrs.trim().split("\n").join("\n              ")}
-              certificates:
+  // The responder's PKI, not the committed one: its own certificate lines.
+  const certificate = `              certificates:
                 - certificateFile: ${join(pkiDir, "server-chain.pem")}
-                  certificateKeyFile: ${pki.files.serverKey}
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts: [{ path: "", handler: "bobcat:root" }]
-`;
+                  certificateKeyFile: ${pki.files.serverKey}`;
+  return tlsAppConfig(port, `            - ${(sslHostAttributes(hostAttrs) + certificate).trimStart()}`, {
+    contexts: ROOT_PAGE_CONTEXT,
+  });
 }
 
 async function curl(port: number, who?: "alice" | "mallory" | "stranger" | "noAia") {

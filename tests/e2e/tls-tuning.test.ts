@@ -8,11 +8,15 @@ import {
   cleanup,
   freePort,
   PKI,
+  ROOT_PAGE_CONTEXT,
   run,
   runCli,
   type Runtime,
+  sslHostAttributes,
+  sslHostConfig,
   startBobcat,
   tempDir,
+  tlsAppConfig,
   writeFiles,
 } from "../helpers/bobcat.ts";
 
@@ -20,24 +24,7 @@ const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
 
 function config(port: number, hostAttrs: string): string {
-  return `server:
-  services:
-    - connectors:
-        - port: ${port}
-          address: 127.0.0.1
-          SSLEnabled: true
-          sslHostConfigs:
-            - ${hostAttrs.trim().split("\n").join("\n              ")}
-              certificates:
-                - certificateFile: ${PKI}/localhost-rsa.pem
-                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts: [{ path: "", handler: "bobcat:root" }]
-`;
+  return tlsAppConfig(port, sslHostConfig(undefined, sslHostAttributes(hostAttrs)), { contexts: ROOT_PAGE_CONTEXT });
 }
 
 async function serve(

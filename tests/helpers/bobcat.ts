@@ -255,34 +255,49 @@ export function localhostCertificate(key: "rsa" | "ec" = "rsa"): string {
                   certificateChainFile: ${PKI}/intermediate.pem`;
 }
 
-/** SSLHostConfig attribute lines (column 14) requiring a client certificate issued by `ca` (a PKI file). */
-export function clientCertRequired(ca = "client-ca.pem"): string {
-  return `              certificateVerification: required
+/** SSLHostConfig attribute lines (column 14): client certificates `verification`, trusted when `ca` (a PKI file) issued them. */
+export function clientCertificates(
+  verification: "required" | "optional" | "optionalNoCA" = "required",
+  ca = "client-ca.pem",
+): string {
+  return `              certificateVerification: ${verification}
               caCertificateFile: ${PKI}/${ca}
 `;
 }
 
 /**
- * One `sslHostConfigs:` list item (column 12) for `hostName`: its attribute lines (column 14,
- * each ending in a newline), then the localhost certificate.
+ * One `sslHostConfigs:` list item (column 12) for `hostName` (none: the default one): its
+ * attribute lines (column 14, each ending in a newline), then the localhost certificate.
  */
-export function sslHostConfig(hostName: string, attributes = "", key: "rsa" | "ec" = "rsa"): string {
-  return `            - hostName: ${hostName}
-${attributes}              certificates:
+export function sslHostConfig(hostName?: string, attributes = "", key: "rsa" | "ec" = "rsa"): string {
+  const lines = `${hostName ? `              hostName: ${hostName}\n` : ""}${attributes}              certificates:
                 - ${localhostCertificate(key)}`;
+  return `            - ${lines.trimStart()}`;
 }
+
+/** Lines of SSLHostConfig attributes as a test writes them (one a line, not indented), at column 14 for sslHostConfig. */
+export function sslHostAttributes(text: string): string {
+  return text.trim().split("\n").map((line) => `              ${line}\n`).join("");
+}
+
+/** tlsAppConfig's `contexts` for bobcat's own root page. */
+export const ROOT_PAGE_CONTEXT = `              - { path: "", handler: "bobcat:root" }\n`;
 
 /**
  * A server with one TLS connector on 127.0.0.1:`port` whose SSLHostConfigs are `sslHostConfigs`
- * (list items at column 12, see sslHostConfig), and the host localhost running app.ts at the
- * root. The other parts are YAML lines, each ending in a newline: `connector` (column 10), `host`
- * (column 12, before its contexts), `context` (column 16) and further `hosts` (list items at 10).
+ * (list items at column 12, see sslHostConfig), and the host localhost. The other parts are YAML
+ * lines, each ending in a newline: `connector` (column 10), `host` (column 12, before its
+ * contexts), `contexts` (list items at column 14; by default app.ts at the root, with the
+ * `context` lines at column 16) and further `hosts` (list items at column 10).
  */
 export function tlsAppConfig(
   port: number,
   sslHostConfigs: string,
-  more: { connector?: string; host?: string; context?: string; hosts?: string } = {},
+  more: { connector?: string; host?: string; contexts?: string; context?: string; hosts?: string } = {},
 ): string {
+  const contexts = more.contexts ?? `              - path: ""
+                handler: app.ts
+${more.context ?? ""}`;
   return `server:
   services:
     - connectors:
@@ -296,9 +311,7 @@ ${sslHostConfigs}
         hosts:
           - name: localhost
 ${more.host ?? ""}            contexts:
-              - path: ""
-                handler: app.ts
-${more.context ?? ""}${more.hosts ?? ""}`;
+${contexts}${more.hosts ?? ""}`;
 }
 
 /** tlsAppConfig's `connector` line that adds HTTP/2 (the connector then runs on node:http2 where it is not native). */
@@ -319,3 +332,34 @@ export const SERVER_NAME_APP = `export default { fetch(req, ctx) {
   if (path === "/session") { const s = ctx.getSession(); s.setAttribute("n", 1); return new Response(s.id); }
   return new Response("APP " + ctx.serverName + "\\n");
 } };`;
+
+// ---- Session stores ----------------------------------------------------------------------------
+
+/** Where a PersistentManager keeps its sessions in these tests. */
+export type StoreKind = "file" | "sqlite" | "postgres";
+
+/**
+ * A PersistentManager store of `kind` as config YAML: `resources`, the lines under `server:`
+ * that define the data source jdbc/sessions (before `services:`; none for files), and `store`,
+ * the manager's `store:` value. "sqlite" is work/sessions.db; "postgres" needs `postgres.url`.
+ */
+export function sessionStoreYaml(
+  kind: StoreKind,
+  postgres?: { url: string; maxTotal?: number },
+): { resources: string; store: string } {
+  if (kind === "file") return { resources: "", store: "{ className: FileStore, directory: sessions }" };
+  const url = kind === "sqlite" ? "sqlite:work/sessions.db" : postgres!.url;
+  const maxTotal = kind === "postgres" && postgres?.maxTotal ? `, maxTotal: ${postgres.maxTotal}` : "";
+  return {
+    resources: `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, url: "${url}"${maxTotal} }\n`,
+    store: "{ className: DataSourceStore, dataSourceName: jdbc/sessions }",
+  };
+}
+
+/** `bobcat store init` for <base>/conf/server.yaml: a database store's table must exist (as in Tomcat). */
+export async function initSessionTable(runtime: Runtime, base: string): Promise<void> {
+  const init = await runCli(runtime, ["store", "init", "--config", join(base, "conf/server.yaml"), "--base", base]);
+  if (!init.stdout.includes("table ready")) {
+    throw new Error(`bobcat store init did not make the table:\n${init.output}`);
+  }
+}
