@@ -11,10 +11,13 @@ import { join } from "node:path";
 import {
   cleanup,
   freePort,
+  initSessionTable,
   runCli,
   type Runtime,
   RUNTIMES,
+  sessionStoreYaml,
   startBobcat,
+  type StoreKind,
   tempDir,
   writeFiles,
 } from "../helpers/bobcat.ts";
@@ -39,17 +42,8 @@ const APP = `export default { fetch(req, ctx) {
   return Response.json({ n, id: s.id, history: s.getAttribute("history") });
 } };`;
 
-type StoreKind = "file" | "sqlite" | "postgres";
-
 function config(port: number, store: StoreKind, jvmRoute = "node1", tick = 10): string {
-  const resources = store === "sqlite"
-    ? `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, url: "sqlite:work/sessions.db" }\n`
-    : store === "postgres"
-    ? `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, url: "${pg.url}" }\n`
-    : "";
-  const storeYaml = store === "file"
-    ? "{ className: FileStore, directory: sessions }"
-    : "{ className: DataSourceStore, dataSourceName: jdbc/sessions }";
+  const { resources, store: storeYaml } = sessionStoreYaml(store, pg);
   return `server:
 ${resources}  services:
     - connectors: [{ port: ${port}, address: 127.0.0.1 }]
@@ -74,8 +68,7 @@ async function start(runtime: Runtime, base: string, port: number, store: StoreK
   if (store !== "file") {
     // As in Tomcat the table must exist; `bobcat store init` creates it (idempotent).
     writeFiles(base, { "conf/server.yaml": config(port, store, jvmRoute, tick) });
-    const init = await runCli(runtime, ["store", "init", "--config", join(base, "conf/server.yaml"), "--base", base]);
-    expect(init.stdout).toContain("table ready");
+    await initSessionTable(runtime, base);
   }
   return startBobcat({ runtime, base, files: { "app.ts": APP }, config: config(port, store, jvmRoute, tick) });
 }
