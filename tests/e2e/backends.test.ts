@@ -9,9 +9,9 @@ import {
   cleanup,
   freePort,
   localhostCertificate,
+  opensslConnect,
   PKI,
   ROOT_PAGE_CONTEXT,
-  run,
   runCli,
   type Runtime,
   RUNTIMES,
@@ -32,15 +32,7 @@ function config(port: number, hostConfigs: string): string {
 }
 
 async function sClient(port: number, extra: string[]) {
-  const r = await run([
-    "openssl",
-    "s_client",
-    "-connect",
-    `127.0.0.1:${port}`,
-    "-CAfile",
-    join(PKI, "ca.pem"),
-    ...extra,
-  ], { stdin: "Q\n" });
+  const r = await opensslConnect(port, { caFile: join(PKI, "ca.pem"), args: extra });
   return r.stdout + r.stderr;
 }
 

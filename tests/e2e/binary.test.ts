@@ -11,7 +11,17 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, linkSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { BUN, cleanup, freePort, ROOT, run, tempDir, writeFiles } from "../helpers/bobcat.ts";
+import {
+  BUN,
+  cleanup,
+  freePort,
+  opensslConnect,
+  ROOT,
+  run,
+  tempDir,
+  waitUntil,
+  writeFiles,
+} from "../helpers/bobcat.ts";
 import { type PostgresServer, startPostgres } from "../helpers/postgres.ts";
 import { type RedisServer, startRedis } from "../helpers/services.ts";
 
@@ -247,17 +257,11 @@ test("a Tomcat CATALINA_BASE as it is: conf/server.xml, webapps/ROOT, keystores 
   try {
     expect(await (await fetch(`http://127.0.0.1:${http}/`)).text()).toBe("<h1>from CATALINA_BASE</h1>");
     for (const port of [jks, p12]) {
-      const r = await run([
-        "openssl",
-        "s_client",
-        "-connect",
-        `127.0.0.1:${port}`,
-        "-servername",
-        "localhost",
-        "-CAfile",
-        join(KS, "pem/root-ca.pem"),
-        "-verify_return_error",
-      ], { stdin: "Q\n" });
+      const r = await opensslConnect(port, {
+        servername: "localhost",
+        caFile: join(KS, "pem/root-ca.pem"),
+        verify: true,
+      });
       expect([port, r.stdout.includes("Verify return code: 0 (ok)")]).toEqual([port, true]);
     }
   } finally {
@@ -300,17 +304,11 @@ describe("keystores", () => {
       });
       const s = await serve(dir, ["--config", "conf/server.yaml", "--base", "."]);
       try {
-        const r = await run([
-          "openssl",
-          "s_client",
-          "-connect",
-          `127.0.0.1:${port}`,
-          "-servername",
-          "localhost",
-          "-CAfile",
-          join(KS, "pem/root-ca.pem"),
-          "-verify_return_error",
-        ], { stdin: "Q\n" });
+        const r = await opensslConnect(port, {
+          servername: "localhost",
+          caFile: join(KS, "pem/root-ca.pem"),
+          verify: true,
+        });
         expect(r.stdout).toContain("Verify return code: 0 (ok)");
       } finally {
         expect(await s.stop()).toBe(0);
@@ -360,7 +358,7 @@ test(
     });
     // One "listening on" line per worker.
     const s = await serve(dir, ["--config", "conf/server.yaml", "--base", "."], 2);
-    for (let i = 0; i < 200 && !s.output().includes("all 2 workers ready"); i++) await Bun.sleep(50);
+    await waitUntil(() => s.output().includes("all 2 workers ready"));
     const pids = [...s.output().matchAll(/worker \d+ \(pid (\d+)\) ready/g)].map((m) => Number(m[1]));
     let code: number | null = null;
     try {

@@ -13,6 +13,8 @@ import {
   cleanup,
   clientCertificates,
   freePort,
+  httpGet,
+  opensslConnect,
   PKI,
   run,
   type Running,
@@ -90,21 +92,13 @@ async function curl(port: number, path: string, who?: "alice" | "mallory" | "eve
 }
 
 function sClient(port: number, who: "alice" | "eve" | undefined, version: string) {
-  const cert = who ? ["-cert", join(PKI, `${who}.pem`), "-key", join(PKI, `${who}-key.pem`)] : [];
-  return run([
-    "openssl",
-    "s_client",
-    "-connect",
-    `127.0.0.1:${port}`,
-    "-servername",
-    "localhost",
-    "-CAfile",
-    join(PKI, "ca.pem"),
-    ...cert,
-    "-quiet",
-    "-ign_eof",
-    version,
-  ], { stdin: "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" });
+  return opensslConnect(port, {
+    servername: "localhost",
+    caFile: join(PKI, "ca.pem"),
+    who,
+    args: ["-quiet", "-ign_eof", version],
+    stdin: httpGet(),
+  });
 }
 
 const on = (s: Running) => /; on (bobcat HTTP\/1\.1 on [\w.:]+);/.exec(s.output())?.[1];

@@ -9,7 +9,9 @@ import {
   cleanup,
   freePort,
   HTTP2_CONNECTOR,
+  httpGet,
   localhostCertificate,
+  opensslConnect,
   PKI,
   run,
   type Running,
@@ -134,23 +136,13 @@ for (const runtime of RUNTIMES) {
           expect((await curl(port, "/", "mallory")).code).toBe("000");
           // openssl s_client with -cert/-key, TLS 1.2 and 1.3: the request goes through.
           for (const v of ["-tls1_2", "-tls1_3"]) {
-            const r = await run([
-              "openssl",
-              "s_client",
-              "-connect",
-              `127.0.0.1:${port}`,
-              "-servername",
-              "localhost",
-              "-CAfile",
-              join(PKI, "ca.pem"),
-              "-cert",
-              join(PKI, "alice.pem"),
-              "-key",
-              join(PKI, "alice-key.pem"),
-              "-quiet",
-              "-ign_eof",
-              v,
-            ], { stdin: "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" });
+            const r = await opensslConnect(port, {
+              servername: "localhost",
+              caFile: join(PKI, "ca.pem"),
+              who: "alice",
+              args: ["-quiet", "-ign_eof", v],
+              stdin: httpGet(),
+            });
             expect(r.stdout).toContain("HTTP/1.1 200");
             expect(r.stdout).toContain("CN=alice");
           }

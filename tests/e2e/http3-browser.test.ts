@@ -15,7 +15,7 @@ import { createHash, X509Certificate } from "node:crypto";
 import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { cleanup, freePort, PKI, startBobcat, tempDir } from "../helpers/bobcat.ts";
+import { cleanup, freePort, PKI, startBobcat, tempDir, waitUntil } from "../helpers/bobcat.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const dirs: string[] = [];
@@ -142,8 +142,7 @@ describe("HTTP/3 in Chromium (Bun native)", () => {
         copyFileSync(join(PKI, "localhost-ec.pem"), join(base, "cert.pem"));
         copyFileSync(join(PKI, "localhost-ec-key.pem"), join(base, "key.pem"));
         s.proc.kill("SIGHUP");
-        const deadline = Date.now() + 10_000;
-        while (!s.output().includes(": reloaded ") && Date.now() < deadline) await Bun.sleep(50);
+        await waitUntil(() => s.output().includes(": reloaded "));
         expect(s.output()).toContain(": reloaded ");
         const forced = [`--origin-to-force-quic-on=localhost:${port}`];
         for (const [cert, loads] of [["localhost-ec.pem", true], ["localhost-rsa.pem", false]] as const) {

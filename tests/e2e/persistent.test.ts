@@ -19,6 +19,7 @@ import {
   startBobcat,
   type StoreKind,
   tempDir,
+  waitUntil,
   writeFiles,
 } from "../helpers/bobcat.ts";
 import { type PostgresServer, startPostgres } from "../helpers/postgres.ts";
@@ -95,12 +96,9 @@ async function storedSessions(base: string, store: StoreKind): Promise<number> {
 }
 
 async function waitStored(base: string, store: StoreKind, count: number) {
-  const end = Date.now() + 10000;
-  while (Date.now() < end) {
-    if ((await storedSessions(base, store)) >= count) return;
-    await Bun.sleep(50);
+  if (!(await waitUntil(async () => (await storedSessions(base, store)) >= count))) {
+    throw new Error(`the store did not reach ${count} session(s)`);
   }
-  throw new Error(`the store did not reach ${count} session(s)`);
 }
 
 const get = async (port: number, cookie?: string) => {
@@ -228,17 +226,17 @@ test(
           expect(res.headers.get("set-cookie")).toBeNull();
           expect(await res.text()).toContain("The session could not be saved: the session store is not available");
         }
-        const end = Date.now() + 10000;
-        while (!/DataSourceStore\[jdbc\/sessions .*table tomcat\$sessions\]/.test(s.output()) && Date.now() < end) {
-          await Bun.sleep(100);
-        }
+        await waitUntil(
+          () => /DataSourceStore\[jdbc\/sessions .*table tomcat\$sessions\]/.test(s.output()),
+          10_000,
+          100,
+        );
         expect(s.output()).toMatch(/ERROR.*DataSourceStore\[jdbc\/sessions .*table tomcat\$sessions\]/);
       } finally {
         pg.start();
       }
       // The backlog is written on a background tick once the database is back: the copy in memory (n = 4) arrives.
-      const end = Date.now() + 30000;
-      while (stored() <= before && Date.now() < end) await Bun.sleep(200);
+      await waitUntil(() => stored() > before, 30_000, 200);
       expect(stored()).toBeGreaterThan(before);
       s.proc.kill("SIGKILL");
       await s.exited;

@@ -6,15 +6,13 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { copyFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, freePort, PKI, run, type Runtime, startBobcat, tempDir } from "../helpers/bobcat.ts";
+import { cleanup, freePort, opensslConnect, PKI, type Runtime, startBobcat, tempDir } from "../helpers/bobcat.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
 
 const keyBits = async (port: number) => {
-  const r = await run(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-CAfile", join(PKI, "ca.pem")], {
-    stdin: "Q\n",
-  });
+  const r = await opensslConnect(port, { caFile: join(PKI, "ca.pem") });
   return /Server public key is (\d+) bit/.exec(r.stdout)?.[1];
 };
 

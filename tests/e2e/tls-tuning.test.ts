@@ -7,9 +7,9 @@ import { join } from "node:path";
 import {
   cleanup,
   freePort,
+  opensslConnect,
   PKI,
   ROOT_PAGE_CONTEXT,
-  run,
   runCli,
   type Runtime,
   sslHostAttributes,
@@ -45,9 +45,7 @@ async function serve(
 }
 
 const sClient = async (port: number, extra: string[]) =>
-  (await run(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-CAfile", join(PKI, "ca.pem"), ...extra], {
-    stdin: "Q\n",
-  })).stdout;
+  (await opensslConnect(port, { caFile: join(PKI, "ca.pem"), args: extra })).stdout;
 
 async function refused(runtime: Runtime, hostAttrs: string) {
   const base = tempDir();

@@ -182,6 +182,49 @@ export function tfetch(url: string, init: RequestInit = {}): Promise<Response> {
   return fetch(url, { redirect: "manual", ...init, tls: { ca: CA_PEM }, keepalive: false } as RequestInit);
 }
 
+/**
+ * Waits until `done()` holds, looking every `intervalMs`, for at most `timeoutMs`. Answers
+ * whether it came to hold: the caller's own assertion afterwards says what was missing.
+ */
+export async function waitUntil(
+  done: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  intervalMs = 50,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await done()) return true;
+    if (Date.now() >= deadline) return false;
+    await Bun.sleep(intervalMs);
+  }
+}
+
+/**
+ * Fetches `url` (tfetch: the test CA trusted) until `ok` accepts the answer, every `intervalMs`
+ * for at most `timeoutMs`; the body accepted, or an error naming the last answer.
+ */
+export async function fetchUntil(
+  url: string,
+  ok: (status: number, body: string) => boolean,
+  opts: { init?: RequestInit; timeoutMs?: number; intervalMs?: number } = {},
+): Promise<string> {
+  let last = "";
+  let accepted: string | undefined;
+  await waitUntil(
+    async () => {
+      const res = await tfetch(url, opts.init);
+      const body = await res.text();
+      if (ok(res.status, body)) accepted = body;
+      else last = `${res.status} ${body.slice(0, 80)}`;
+      return accepted !== undefined;
+    },
+    opts.timeoutMs ?? 15_000,
+    opts.intervalMs ?? 200,
+  );
+  if (accepted === undefined) throw new Error(`${url}: still ${last}`);
+  return accepted;
+}
+
 export function cleanup(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
@@ -202,6 +245,43 @@ export async function run(cmd: string[], opts: { stdin?: string; timeoutMs?: num
   ]);
   clearTimeout(timer);
   return { code, stdout, stderr };
+}
+
+/** How opensslConnect connects. */
+export interface OpensslConnectOptions {
+  /** The SNI name; none: s_client's default. */
+  servername?: string;
+  /** The CA file to verify the server's chain with. */
+  caFile?: string;
+  /** A chain that does not verify ends the handshake (-verify_return_error). */
+  verify?: boolean;
+  /** A client certificate of the test PKI: alice, eve, ... */
+  who?: string;
+  /** Further s_client options. */
+  args?: string[];
+  /** What is sent once connected: by default "Q" (quit); httpGet() with -quiet -ign_eof for a request. */
+  stdin?: string;
+  timeoutMs?: number;
+}
+
+/** `openssl s_client` to 127.0.0.1:`port` (run's time limit); its output. */
+export function opensslConnect(port: number, o: OpensslConnectOptions = {}) {
+  return run([
+    "openssl",
+    "s_client",
+    "-connect",
+    `127.0.0.1:${port}`,
+    ...(o.servername ? ["-servername", o.servername] : []),
+    ...(o.caFile ? ["-CAfile", o.caFile] : []),
+    ...(o.verify ? ["-verify_return_error"] : []),
+    ...(o.who ? ["-cert", join(PKI, `${o.who}.pem`), "-key", join(PKI, `${o.who}-key.pem`)] : []),
+    ...(o.args ?? []),
+  ], { stdin: o.stdin ?? "Q\n", timeoutMs: o.timeoutMs });
+}
+
+/** An HTTP/1.1 request for `/` on `host` that asks to close the connection (opensslConnect's stdin). */
+export function httpGet(host = "localhost"): string {
+  return `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`;
 }
 
 /**
@@ -246,13 +326,15 @@ ${
 // ---- TLS configs on the test PKI -------------------------------------------------------------
 
 /**
- * The test PKI's localhost certificate (RSA or EC) with the intermediate, as one `certificates:`
- * list item: its first line goes after "- " at column 16, the others are at column 18.
+ * The test PKI's localhost certificate (RSA or EC) with the intermediate (unless `chain` is
+ * false), as one `certificates:` list item: its first line goes after "- " at column 16, the
+ * others are at column 18.
  */
-export function localhostCertificate(key: "rsa" | "ec" = "rsa"): string {
+export function localhostCertificate(key: "rsa" | "ec" = "rsa", chain = true): string {
   return `certificateFile: ${PKI}/localhost-${key}.pem
-                  certificateKeyFile: ${PKI}/localhost-${key}-key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem`;
+                  certificateKeyFile: ${PKI}/localhost-${key}-key.pem${
+    chain ? `\n                  certificateChainFile: ${PKI}/intermediate.pem` : ""
+  }`;
 }
 
 /** SSLHostConfig attribute lines (column 14): client certificates `verification`, trusted when `ca` (a PKI file) issued them. */
@@ -362,4 +444,47 @@ export async function initSessionTable(runtime: Runtime, base: string): Promise<
   if (!init.stdout.includes("table ready")) {
     throw new Error(`bobcat store init did not make the table:\n${init.output}`);
   }
+}
+
+// ---- Config syntaxes -----------------------------------------------------------------------------
+
+/**
+ * One server in each config syntax the CLI reads, for the launchers' tests (names under `dir`):
+ * `merge.yaml` (YAML anchors and a merge key: a connector on `ports.yaml` with connectionTimeout
+ * 15000 and a copy of it on `ports.merged`; two hosts sharing one contexts list), `server.toml`
+ * (one connector on `ports.toml`), and `bad.yaml` / `bad.toml` with a syntax error at 4:7 / 1:8.
+ */
+export function configSyntaxFiles(
+  ports: { yaml: number; merged: number; toml: number },
+  dir = "",
+): Record<string, string> {
+  return {
+    [`${dir}merge.yaml`]: `server:
+  services:
+    - connectors:
+        - &conn { port: ${ports.yaml}, address: 127.0.0.1, connectionTimeout: 15000 }
+        - <<: *conn
+          port: ${ports.merged}
+      engine:
+        defaultHost: localhost
+        hosts:
+          - name: localhost
+            contexts: &ctx [{ path: "", handler: "bobcat:root" }]
+          - { name: other, contexts: *ctx }
+`,
+    [`${dir}bad.yaml`]: "server:\n  services:\n    - connectors: [{ port: 8080 }\n      engine: x\n",
+    [`${dir}server.toml`]: `[[server.services]]
+[[server.services.connectors]]
+port = ${ports.toml}
+address = "127.0.0.1"
+[server.services.engine]
+defaultHost = "localhost"
+[[server.services.engine.hosts]]
+name = "localhost"
+[[server.services.engine.hosts.contexts]]
+path = ""
+handler = "bobcat:root"
+`,
+    [`${dir}bad.toml`]: "[server\nx = 1\n",
+  };
 }
