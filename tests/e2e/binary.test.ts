@@ -14,6 +14,7 @@ import { dirname, join } from "node:path";
 import {
   BUN,
   cleanup,
+  configSyntaxFiles,
   freePort,
   opensslConnect,
   ROOT,
@@ -168,35 +169,7 @@ test("bun build.ts makes one executable that runs alone in an empty directory an
 
 test("YAML read by the yaml package (anchors, merge keys; an error with its file:line:column) and TOML", async () => {
   const [yamlPort, mergedPort, tomlPort] = [await freePort(), await freePort(), await freePort()];
-  const dir = site({
-    "conf/merge.yaml": `server:
-  services:
-    - connectors:
-        - &conn { port: ${yamlPort}, address: 127.0.0.1, connectionTimeout: 15000 }
-        - <<: *conn
-          port: ${mergedPort}
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts: &ctx [{ path: "", handler: "bobcat:root" }]
-          - { name: other, contexts: *ctx }
-`,
-    "conf/bad.yaml": "server:\n  services:\n    - connectors: [{ port: 8080 }\n      engine: x\n",
-    "conf/server.toml": `[[server.services]]
-[[server.services.connectors]]
-port = ${tomlPort}
-address = "127.0.0.1"
-[server.services.engine]
-defaultHost = "localhost"
-[[server.services.engine.hosts]]
-name = "localhost"
-[[server.services.engine.hosts.contexts]]
-path = ""
-handler = "bobcat:root"
-`,
-    "conf/bad.toml": "[server\nx = 1\n",
-  });
+  const dir = site(configSyntaxFiles({ yaml: yamlPort, merged: mergedPort, toml: tomlPort }, "conf/"));
   const bad = await exe(dir, ["check", "--config", "conf/bad.yaml"]);
   expect(bad.code).toBe(1);
   expect(bad.stderr).toContain(`${join(dir, "conf/bad.yaml")}:4:7: YAML syntax error`);

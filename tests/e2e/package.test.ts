@@ -9,7 +9,18 @@ import { spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { BUN, DENO, freePort, httpsConfig, PKI, ROOT, tfetch } from "../helpers/bobcat.ts";
+import {
+  BUN,
+  configSyntaxFiles,
+  DENO,
+  freePort,
+  httpsConfig,
+  PKI,
+  ROOT,
+  sslHostConfig,
+  tfetch,
+  tlsAppConfig,
+} from "../helpers/bobcat.ts";
 import { nodeLayerAtFirstRequest, timerModules } from "../helpers/deno-first-request.ts";
 import { type InstalledPackage, packAndInstall } from "../helpers/package.ts";
 
@@ -157,22 +168,10 @@ describe("the packed tarball", () => {
     writeFileSync(join(pkg.dir, "hello.mjs"), `export default { fetch: () => new Response("hello") };\n`);
     writeFileSync(
       join(pkg.dir, "first-request.yaml"),
-      `logging: { level: warn }
-server:
-  services:
-    - connectors:
-        - port: ${port}
-          address: 127.0.0.1
-          SSLEnabled: true
-          sslHostConfigs:
-            - certificates:
-                - certificateFile: ${PKI}/localhost-rsa.pem
-                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem
-      engine:
-        defaultHost: localhost
-        hosts: [{ name: localhost, contexts: [{ path: "", handler: hello.mjs, manager: { pathname: "" } }] }]
-`,
+      `logging: { level: warn }\n` +
+        tlsAppConfig(port, sslHostConfig(), {
+          contexts: `              - { path: "", handler: hello.mjs, manager: { pathname: "" } }\n`,
+        }),
     );
     const loaded = await nodeLayerAtFirstRequest(
       join(installed, "dist-lib", "cli.js"),
@@ -539,34 +538,8 @@ describe.each(["bun", "deno"])("npx bobcat from the installed package on %s", (r
   test("YAML with anchors and merge keys, a TOML config, and a YAML error with its file:line:column", async () => {
     const yamlPort = await freePort();
     const tomlPort = await freePort();
-    const dir = site("configs", {
-      "merge.yaml": `server:
-  services:
-    - connectors:
-        - &conn { port: ${yamlPort}, address: 127.0.0.1 }
-        - <<: *conn
-          port: ${tomlPort}
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts: &ctx [{ path: "", handler: "bobcat:root" }]
-          - { name: other, contexts: *ctx }
-`,
-      "server.toml": `[[server.services]]
-[[server.services.connectors]]
-port = ${tomlPort}
-address = "127.0.0.1"
-[server.services.engine]
-defaultHost = "localhost"
-[[server.services.engine.hosts]]
-name = "localhost"
-[[server.services.engine.hosts.contexts]]
-path = ""
-handler = "bobcat:root"
-`,
-      "bad.yaml": "server:\n  services:\n    - connectors: [{ port: 8080 }\n      engine: x\n",
-    });
+    // The merged connector shares the TOML one's port: the two configs run one after the other.
+    const dir = site("configs", configSyntaxFiles({ yaml: yamlPort, merged: tomlPort, toml: tomlPort }));
     const bad = npx(dir, runtime, ["check", "--config", "bad.yaml"]);
     expect(await bad.done()).toBe(1);
     expect(bad.output()).toContain(`${join(dir, "bad.yaml")}:4:7: YAML syntax error`);
