@@ -9,18 +9,14 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
-import { freePort, PKI, runCli, startBobcat, tempDir, tfetch, writeFiles } from "../helpers/bobcat.ts";
+import { freePort, PKI, runCli, startBobcat, tempDirs, tfetch, writeFiles } from "../helpers/bobcat.ts";
 import { loadConfigText } from "../../src/config/load.ts";
 import { startBunNative } from "../../src/runtime/bun.ts";
 import type { ConnectorPipeline } from "../../src/runtime/connector.ts";
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-function base(): string {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-}
+const dirs = tempDirs();
+afterAll(dirs.removeAll);
+const base = dirs.make;
 
 /** A plain HTTP server with one context; `tls` adds an HTTPS connector whose certificate is given by `cert`. */
 function config(opts: { context?: string; connector?: string; cert?: string; server?: string } = {}): string {

@@ -247,6 +247,52 @@ export async function run(cmd: string[], opts: { stdin?: string; timeoutMs?: num
   return { code, stdout, stderr };
 }
 
+/** The status curl gets for `url` within 10 s, logged in with Basic `credentials` ("name:password"); "000" for none. */
+export async function curlStatus(url: string, credentials: string): Promise<string> {
+  const r = await run([
+    "curl",
+    "-s",
+    "-o",
+    "/dev/null",
+    "-w",
+    "%{http_code}",
+    "--max-time",
+    "10",
+    "-u",
+    credentials,
+    url,
+  ]);
+  return r.stdout;
+}
+
+/**
+ * curl to https://`sni`:`port``path` (`sni` resolved to 127.0.0.1; localhost and / by default)
+ * trusting the test CA, with a client certificate of the test PKI (`who`), another Host header
+ * (`host`) and further options (`args`) when given; the HTTP code ("000": no answer) and body.
+ */
+export async function curlTls(
+  port: number,
+  o: { path?: string; sni?: string; who?: string; host?: string; args?: string[] } = {},
+): Promise<{ code: string; body: string; stderr: string }> {
+  const sni = o.sni ?? "localhost";
+  const r = await run([
+    "curl",
+    "-sS",
+    "--cacert",
+    join(PKI, "ca.pem"),
+    "--resolve",
+    `${sni}:${port}:127.0.0.1`,
+    ...(o.who ? ["--cert", join(PKI, `${o.who}.pem`), "--key", join(PKI, `${o.who}-key.pem`)] : []),
+    ...(o.host ? ["-H", `Host: ${o.host}`] : []),
+    ...(o.args ?? []),
+    "-w",
+    "\n%{http_code}",
+    `https://${sni}:${port}${o.path ?? "/"}`,
+  ]);
+  const lines = r.stdout.split("\n");
+  return { code: lines.pop()!, body: lines.join("\n"), stderr: r.stderr };
+}
+
 /** How opensslConnect connects. */
 export interface OpensslConnectOptions {
   /** The SNI name; none: s_client's default. */
@@ -282,6 +328,22 @@ export function opensslConnect(port: number, o: OpensslConnectOptions = {}) {
 /** An HTTP/1.1 request for `/` on `host` that asks to close the connection (opensslConnect's stdin). */
 export function httpGet(host = "localhost"): string {
   return `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`;
+}
+
+/**
+ * A server with one plain HTTP connector on 127.0.0.1:`port` and the host localhost with
+ * `contexts` (list items at column 14); `resources`: lines under `server:` before `services:`.
+ */
+export function plainConfig(port: number, contexts: string, resources = ""): string {
+  return `server:
+${resources}  services:
+    - connectors: [{ port: ${port}, address: 127.0.0.1 }]
+      engine:
+        defaultHost: localhost
+        hosts:
+          - name: localhost
+            contexts:
+${contexts}`;
 }
 
 /**
@@ -433,9 +495,17 @@ export function sessionStoreYaml(
   const url = kind === "sqlite" ? "sqlite:work/sessions.db" : postgres!.url;
   const maxTotal = kind === "postgres" && postgres?.maxTotal ? `, maxTotal: ${postgres.maxTotal}` : "";
   return {
-    resources: `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, url: "${url}"${maxTotal} }\n`,
+    resources: sessionsDataSource(url, maxTotal),
     store: "{ className: DataSourceStore, dataSourceName: jdbc/sessions }",
   };
+}
+
+/**
+ * The lines under `server:` (before `services:`) that define the data source jdbc/sessions at
+ * `url`; `attributes` goes on after the url (", maxTotal: 4").
+ */
+export function sessionsDataSource(url: string, attributes = ""): string {
+  return `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, url: "${url}"${attributes} }\n`;
 }
 
 /** `bobcat store init` for <base>/conf/server.yaml: a database store's table must exist (as in Tomcat). */
