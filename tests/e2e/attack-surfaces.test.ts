@@ -19,6 +19,7 @@ import {
   freePort,
   NATIVE_VERIFICATION,
   PKI,
+  plainConfig,
   run,
   type Running,
   RUNTIMES,
@@ -214,16 +215,9 @@ for (const runtime of RUNTIMES) {
         runtime,
         base: base(),
         files: { "app.ts": SERVER_NAME_APP },
-        config: `server:
-  services:
-    - connectors:
-        - { port: ${port}, address: 127.0.0.1 }
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts:
-              - path: /app
+        config: plainConfig(
+          port,
+          `              - path: /app
                 handler: app.ts
               - path: /manager
                 handler: bobcat:manager
@@ -237,6 +231,7 @@ for (const runtime of RUNTIMES) {
                   - urlPatterns: ["/*"]
                     authRoles: [manager-script, manager-gui, metrics]
 `,
+        ),
       });
       const url = (p: string) => `http://127.0.0.1:${port}${p}`;
       const as = (user: string, pass: string, extra: Record<string, string> = {}) => ({

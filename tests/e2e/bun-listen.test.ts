@@ -12,6 +12,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import {
   cleanup,
   clientCertificates,
+  curlTls,
   freePort,
   httpGet,
   opensslConnect,
@@ -74,21 +75,8 @@ async function start(hosts: string, extra = "", env: Record<string, string> = {}
   return { s, port };
 }
 
-async function curl(port: number, path: string, who?: "alice" | "mallory" | "eve", extra: string[] = []) {
-  const cert = who ? ["--cert", join(PKI, `${who}.pem`), "--key", join(PKI, `${who}-key.pem`)] : [];
-  const r = await run([
-    "curl",
-    "-sS",
-    "--cacert",
-    join(PKI, "ca.pem"),
-    ...cert,
-    ...extra,
-    "-w",
-    "\n%{http_code}",
-    `https://localhost:${port}${path}`,
-  ]);
-  const lines = r.stdout.split("\n");
-  return { code: lines.pop()!, body: lines.join("\n"), stderr: r.stderr };
+function curl(port: number, path: string, who?: "alice" | "mallory" | "eve", extra: string[] = []) {
+  return curlTls(port, { path, who, args: extra });
 }
 
 function sClient(port: number, who: "alice" | "eve" | undefined, version: string) {

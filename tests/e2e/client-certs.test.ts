@@ -7,6 +7,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import {
   cleanup,
+  curlTls,
   freePort,
   HTTP2_CONNECTOR,
   httpGet,
@@ -75,21 +76,8 @@ async function startWith(
 }
 
 /** curl with an optional client certificate; returns the HTTP code and body ("000" = refused). */
-async function curl(port: number, path: string, who?: "alice" | "mallory" | "eve", extra: string[] = []) {
-  const cert = who ? ["--cert", join(PKI, `${who}.pem`), "--key", join(PKI, `${who}-key.pem`)] : [];
-  const r = await run([
-    "curl",
-    "-sS",
-    "--cacert",
-    join(PKI, "ca.pem"),
-    ...cert,
-    ...extra,
-    "-w",
-    "\n%{http_code}",
-    `https://localhost:${port}${path}`,
-  ]);
-  const lines = r.stdout.split("\n");
-  return { code: lines.pop()!, body: lines.join("\n"), stderr: r.stderr };
+function curl(port: number, path: string, who?: "alice" | "mallory" | "eve", extra: string[] = []) {
+  return curlTls(port, { path, who, args: extra });
 }
 
 const trustPem = `              certificateVerification: required

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import {
   cleanup,
   clientCertificates,
+  curlTls,
   freePort,
   HTTP2_CONNECTOR,
   localhostCertificate,
@@ -57,22 +58,8 @@ async function start(runtime: Runtime, cfg: (port: number) => string): Promise<{
 }
 
 /** curl to `sni` (the URL's host), optionally with another Host header and a client certificate. */
-async function curl(port: number, sni: string, who?: "alice" | "eve", opts: { path?: string; host?: string } = {}) {
-  const r = await run([
-    "curl",
-    "-sS",
-    "--cacert",
-    join(PKI, "ca.pem"),
-    "--resolve",
-    `${sni}:${port}:127.0.0.1`,
-    ...(who ? ["--cert", join(PKI, `${who}.pem`), "--key", join(PKI, `${who}-key.pem`)] : []),
-    ...(opts.host ? ["-H", `Host: ${opts.host}`] : []),
-    "-w",
-    "\n%{http_code}",
-    `https://${sni}:${port}${opts.path ?? "/"}`,
-  ]);
-  const lines = r.stdout.split("\n");
-  return { code: lines.pop()!, body: lines.join("\n"), stderr: r.stderr };
+function curl(port: number, sni: string, who?: "alice" | "eve", opts: { path?: string; host?: string } = {}) {
+  return curlTls(port, { sni, who, ...opts });
 }
 
 describe("client certificates on the native Bun.serve back-end", () => {

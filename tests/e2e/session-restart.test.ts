@@ -8,7 +8,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, freePort, RUNTIMES, startBobcat, tempDir, waitUntil } from "../helpers/bobcat.ts";
+import { cleanup, freePort, plainConfig, RUNTIMES, startBobcat, tempDir, waitUntil } from "../helpers/bobcat.ts";
 
 const SESSIONS = 2000;
 
@@ -75,22 +75,15 @@ for (const runtime of RUNTIMES) {
       const base = tempDir();
       dirs.push(base);
       const port = await freePort();
-      const config = `
-server:
-  services:
-    - connectors:
-        - { port: ${port}, address: 127.0.0.1 }
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts:
-              - path: /app
+      const config = plainConfig(
+        port,
+        `              - path: /app
                 handler: app.ts
                 manager: { pathname: SESSIONS.ser }
               - path: /manager
                 handler: bobcat:manager
-`;
+`,
+      );
       const start = () => startBobcat({ runtime, base, files: { "app.ts": APP }, config });
       const url = (p: string) => `http://127.0.0.1:${port}${p}`;
       const count = async () => {

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import {
   CA_PEM,
   cleanup,
+  curlTls,
   freePort,
   localhostCertificate,
   PKI,
@@ -154,20 +155,8 @@ const bodyOf = (out: string) => JSON.parse(out.slice(out.indexOf("{"), out.lastI
 
 /** curl: the URL's host is the SNI name; extra arguments add a Host header, a certificate, ... */
 async function curl(port: number, urlHost: string, extra: string[] = []) {
-  const r = await run([
-    "curl",
-    "-sS",
-    "--cacert",
-    join(PKI, "ca.pem"),
-    "--resolve",
-    `${urlHost}:${port}:127.0.0.1`,
-    ...extra,
-    "-w",
-    "\n%{http_code}",
-    `https://${urlHost}:${port}/`,
-  ]);
-  const lines = r.stdout.split("\n");
-  return { code: lines.pop()!, body: lines.join("\n") };
+  const { code, body } = await curlTls(port, { sni: urlHost, args: extra });
+  return { code, body };
 }
 
 /** Several requests on one HTTP/2 connection whose SNI name is `servername`; returns each status. */
