@@ -32,6 +32,7 @@ import {
   RUNTIMES,
   startBobcat,
   tempDir,
+  waitUntil,
 } from "../helpers/bobcat.ts";
 import { curlVerified, type Pebble, startPebble } from "../helpers/pebble.ts";
 
@@ -171,14 +172,7 @@ class AriProxy {
   }
 }
 
-async function waitFor(pred: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await pred()) return true;
-    await Bun.sleep(100);
-  }
-  return await pred();
-}
+const waitFor = (pred: () => boolean | Promise<boolean>, ms: number) => waitUntil(pred, ms, 100);
 
 const count = (text: string, s: string) => text.split(s).length - 1;
 

@@ -10,20 +10,13 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { connect } from "node:tls";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, freePort, runCli, RUNTIMES, startBobcat, tempDir } from "../helpers/bobcat.ts";
+import { cleanup, freePort, runCli, RUNTIMES, startBobcat, tempDir, waitUntil } from "../helpers/bobcat.ts";
 import { curlVerified, type Pebble, startPebble } from "../helpers/pebble.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
 
-async function waitFor(pred: () => boolean, ms = 20000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (pred()) return true;
-    await Bun.sleep(100);
-  }
-  return false;
-}
+const waitFor = (pred: () => boolean, ms = 20000) => waitUntil(pred, ms, 100);
 
 /** One TLS connector (and a plain one when httpPort is given) with an acme SSLHostConfig. */
 function config(o: { tlsPort: number; httpPort?: number; pebble: Pebble; name: string; acme: string }): string {

@@ -20,6 +20,7 @@ import {
   RUNTIMES,
   startBobcat,
   tempDir,
+  waitUntil,
 } from "../helpers/bobcat.ts";
 import { curlVerified, type Pebble, startPebble } from "../helpers/pebble.ts";
 import { startPostgres } from "../helpers/postgres.ts";
@@ -27,14 +28,7 @@ import { startPostgres } from "../helpers/postgres.ts";
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
 
-async function waitFor(pred: () => boolean | Promise<boolean>, ms = 20000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await pred()) return true;
-    await Bun.sleep(100);
-  }
-  return false;
-}
+const waitFor = (pred: () => boolean | Promise<boolean>, ms = 20000) => waitUntil(pred, ms, 100);
 
 const count = (text: string, s: string) => text.split(s).length - 1;
 

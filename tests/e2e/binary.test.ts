@@ -17,8 +17,10 @@ import {
   configSyntaxFiles,
   freePort,
   opensslConnect,
+  plainConfig,
   ROOT,
   run,
+  sessionsDataSource,
   tempDir,
   waitUntil,
   writeFiles,
@@ -76,22 +78,13 @@ const env = (dir: string, extra: Record<string, string> = {}) => ({
   ...extra,
 });
 
-async function exe(dir: string, args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}) {
-  const proc = Bun.spawn([join(dir, "bobcat"), ...args], {
+function exe(dir: string, args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}) {
+  return run([join(dir, "bobcat"), ...args], {
     cwd: dir,
     env: env(dir, opts.env),
-    stdin: opts.stdin !== undefined ? new Blob([opts.stdin]) : "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
+    stdin: opts.stdin,
+    timeoutMs: 60000,
   });
-  const timer = setTimeout(() => proc.kill("SIGKILL"), 60000);
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  clearTimeout(timer);
-  return { code, stdout, stderr, output: stdout + stderr };
 }
 
 /** Starts `bobcat run ...` in `dir` and waits (bounded) for `connectors` listening lines. */
@@ -127,18 +120,6 @@ async function serve(dir: string, args: string[], connectors = 1, extraEnv: Reco
       return c;
     },
   };
-}
-
-function plainConfig(port: number, context: string, resources = ""): string {
-  return `server:
-${resources}  services:
-    - connectors: [{ port: ${port}, address: 127.0.0.1 }]
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts:
-${context}`;
 }
 
 test("bun build.ts makes one executable that runs alone in an empty directory and serves HTTPS with its default config", async () => {
@@ -309,25 +290,17 @@ test(
   return Response.json({ n, pid: process.pid });
 } };`,
       "work/.keep": "",
-      "conf/server.yaml": `server:
-  workers: 2
-  globalNamingResources:
-    resources:
-      - { name: jdbc/sessions, url: "sqlite:work/sessions.db" }
-  services:
-    - connectors: [{ port: ${port}, address: 127.0.0.1 }]
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts:
-              - path: ""
+      "conf/server.yaml": plainConfig(
+        port,
+        `              - path: ""
                 handler: app.js
                 manager:
                   className: PersistentManager
                   consistency: shared
                   store: { className: DataSourceStore, dataSourceName: jdbc/sessions }
 `,
+        `  workers: 2\n${sessionsDataSource("sqlite:work/sessions.db")}`,
+      ),
     });
     // One "listening on" line per worker.
     const s = await serve(dir, ["--config", "conf/server.yaml", "--base", "."], 2);

@@ -16,7 +16,9 @@ import {
   freePort,
   httpsConfig,
   PKI,
+  plainConfig,
   ROOT,
+  run,
   sslHostConfig,
   tfetch,
   tlsAppConfig,
@@ -386,7 +388,7 @@ describe.each(Object.keys(RUNNERS))("import from the installed package on %s", (
       const port = await freePort();
       writeFileSync(
         join(dir, "store.yaml"),
-        contextsYaml(
+        plainConfig(
           port,
           `              - path: ""
                 handler: "app:main"
@@ -396,18 +398,10 @@ describe.each(Object.keys(RUNNERS))("import from the installed package on %s", (
       );
       writeFileSync(join(pkg.dir, "store-check.mjs"), STORE_SCRIPT);
       const [cmd, ...args] = RUNNERS[runtime]!;
-      const proc = Bun.spawn([cmd!, ...args.slice(0, -1), "store-check.mjs", join(dir, "store.yaml")], {
-        cwd: pkg.dir,
-        stdout: "pipe",
-        stderr: "pipe",
-      });
-      const killer = setTimeout(() => proc.kill("SIGKILL"), 60000);
-      const [out, err, code] = await Promise.all([
-        new Response(proc.stdout).text(),
-        new Response(proc.stderr).text(),
-        proc.exited,
-      ]);
-      clearTimeout(killer);
+      const { stdout: out, stderr: err, code } = await run(
+        [cmd!, ...args.slice(0, -1), "store-check.mjs", join(dir, "store.yaml")],
+        { cwd: pkg.dir, timeoutMs: 60000 },
+      );
       const m = /^RESULT (.*)$/m.exec(out);
       expect([code, m ? "" : out + err]).toEqual([0, ""]);
       const { cookie, a, b, edge } = JSON.parse(m![1]!);
@@ -429,17 +423,6 @@ const SESSION_APP = `export default { fetch(req, ctx) {
   s.setAttribute("n", n);
   return Response.json({ n, id: s.id });
 } };`;
-
-const contextsYaml = (port: number, contexts: string, resources = "") =>
-  `server:
-${resources}  services:
-    - connectors: [{ port: ${port}, address: 127.0.0.1 }]
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts:
-${contexts}`;
 
 /** Every process below `pid` (one ps snapshot). */
 function descendants(pid: number): number[] {
@@ -564,7 +547,7 @@ describe.each(["bun", "deno"])("npx bobcat from the installed package on %s", (r
   test("SIGKILL to npx stops bobcat gracefully: the shell npm left behind does not keep it running", async () => {
     const port = await freePort();
     const dir = site("sigkill", {
-      "server.yaml": contextsYaml(port, `              - { path: "", handler: "bobcat:root" }\n`),
+      "server.yaml": plainConfig(port, `              - { path: "", handler: "bobcat:root" }\n`),
     });
     const s = npx(dir, runtime, ["run", "--config", "server.yaml"], /listening on/);
     await s.ready();
@@ -590,7 +573,7 @@ describe.each(["bun", "deno"])("npx bobcat from the installed package on %s", (r
         const port = await freePort();
         const dir = site(store.replace(/\W+/g, "-"), {
           "app.js": SESSION_APP,
-          "server.yaml": contextsYaml(
+          "server.yaml": plainConfig(
             port,
             `              - path: ""
                 handler: app.js

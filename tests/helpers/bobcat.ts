@@ -2,7 +2,7 @@
  * Starts the real `bobcat` CLI under Bun or Deno in a throw-away base directory, on free
  * loopback ports, and stops it again. Every wait is bounded.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -160,21 +160,11 @@ export async function runCli(
   args: string[],
   opts: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {},
 ) {
-  const [cmd, ...rest] = cliCommand(runtime, args);
-  const proc = Bun.spawn([cmd!, ...rest], {
+  return await run(cliCommand(runtime, args), {
     cwd: opts.cwd ?? ROOT,
-    env: { ...process.env, NO_COLOR: "1", ...(opts.env ?? {}) },
-    stdout: "pipe",
-    stderr: "pipe",
+    env: { ...process.env, NO_COLOR: "1", ...(opts.env ?? {}) } as Record<string, string>,
+    timeoutMs: opts.timeoutMs ?? 30000,
   });
-  const timer = setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs ?? 30000);
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  clearTimeout(timer);
-  return { code, stdout, stderr, output: stdout + stderr };
 }
 
 /** fetch that trusts the test CA and does not follow redirects. */
@@ -229,13 +219,20 @@ export function cleanup(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** Runs a command (curl, openssl) with a time limit; stdin optional. */
-export async function run(cmd: string[], opts: { stdin?: string; timeoutMs?: number; cwd?: string } = {}) {
+/**
+ * Runs a command (curl, openssl, the CLI) to completion, killed after `timeoutMs`; stdin
+ * optional, `env` the whole environment when given.
+ */
+export async function run(
+  cmd: string[],
+  opts: { stdin?: string; timeoutMs?: number; cwd?: string; env?: Record<string, string> } = {},
+) {
   const proc = Bun.spawn(cmd, {
     stdin: opts.stdin !== undefined ? new Blob([opts.stdin]) : "ignore",
     stdout: "pipe",
     stderr: "pipe",
     cwd: opts.cwd,
+    ...(opts.env ? { env: opts.env } : {}),
   });
   const timer = setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs ?? 20000);
   const [stdout, stderr, code] = await Promise.all([
@@ -244,7 +241,7 @@ export async function run(cmd: string[], opts: { stdin?: string; timeoutMs?: num
     proc.exited,
   ]);
   clearTimeout(timer);
-  return { code, stdout, stderr };
+  return { code, stdout, stderr, output: stdout + stderr };
 }
 
 /** The status curl gets for `url` within 10 s, logged in with Basic `credentials` ("name:password"); "000" for none. */
@@ -398,6 +395,21 @@ export function localhostCertificate(key: "rsa" | "ec" = "rsa", chain = true): s
     chain ? `\n                  certificateChainFile: ${PKI}/intermediate.pem` : ""
   }`;
 }
+
+/**
+ * Puts the test PKI's localhost certificate and key (RSA or EC) at <dir>/cert.pem and
+ * <dir>/key.pem, where a config read again on SIGHUP finds them (COPIED_CERTIFICATE_HOST).
+ */
+export function copyLocalhostCertificate(dir: string, key: "rsa" | "ec"): void {
+  copyFileSync(join(PKI, `localhost-${key}.pem`), join(dir, "cert.pem"));
+  copyFileSync(join(PKI, `localhost-${key}-key.pem`), join(dir, "key.pem"));
+}
+
+/** An sslHostConfigs item (column 12) for what copyLocalhostCertificate put in the base directory, with the intermediate. */
+export const COPIED_CERTIFICATE_HOST = `            - certificates:
+                - certificateFile: cert.pem
+                  certificateKeyFile: key.pem
+                  certificateChainFile: ${PKI}/intermediate.pem`;
 
 /** SSLHostConfig attribute lines (column 14): client certificates `verification`, trusted when `ca` (a PKI file) issued them. */
 export function clientCertificates(
