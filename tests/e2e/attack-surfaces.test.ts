@@ -17,7 +17,9 @@ import {
   BUN,
   clientCertificates,
   freePort,
+  httpGet,
   NATIVE_VERIFICATION,
+  opensslConnect,
   PKI,
   plainConfig,
   run,
@@ -36,15 +38,13 @@ const base = dirs.make;
 
 /** One HTTP/1.1 request through openssl s_client; the status line, or "" when the handshake refused it. */
 async function sClient(port: number, sni: string | undefined, host: string, who?: string): Promise<string> {
-  const r = await run([
-    "openssl",
-    "s_client",
-    "-connect",
-    `127.0.0.1:${port}`,
-    ...(sni === undefined ? ["-noservername"] : ["-servername", sni]),
-    ...(who ? ["-cert", join(PKI, `${who}.pem`), "-key", join(PKI, `${who}-key.pem`)] : []),
-    "-quiet",
-  ], { stdin: `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, timeoutMs: 10000 });
+  const r = await opensslConnect(port, {
+    servername: sni ?? null,
+    who,
+    args: ["-quiet"],
+    stdin: httpGet(host),
+    timeoutMs: 10000,
+  });
   return /^HTTP\/1\.1 \d+/m.exec(r.stdout)?.[0] ?? "";
 }
 

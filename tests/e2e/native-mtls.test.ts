@@ -13,10 +13,11 @@ import {
   curlTls,
   freePort,
   HTTP2_CONNECTOR,
+  httpGet,
   localhostCertificate,
   NATIVE_VERIFICATION,
+  opensslConnect,
   PKI,
-  run,
   type Running,
   type Runtime,
   sslHostConfig,
@@ -81,18 +82,7 @@ describe("client certificates on the native Bun.serve back-end", () => {
         expect((await curl(port, sni, "eve")).code).toBe("000");
       }
       // No SNI at all (an IP literal): the default SSLHostConfig's trust.
-      const r = await run([
-        "openssl",
-        "s_client",
-        "-connect",
-        `127.0.0.1:${port}`,
-        "-noservername",
-        "-cert",
-        join(PKI, "alice.pem"),
-        "-key",
-        join(PKI, "alice-key.pem"),
-        "-quiet",
-      ], { stdin: "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" });
+      const r = await opensslConnect(port, { servername: null, who: "alice", args: ["-quiet"], stdin: httpGet() });
       expect(r.stdout).toContain("HTTP/1.1 200");
     } finally {
       expect(await s.stop()).toBe(0);

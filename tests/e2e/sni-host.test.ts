@@ -15,6 +15,7 @@ import {
   curlTls,
   freePort,
   localhostCertificate,
+  opensslConnect,
   PKI,
   run,
   type Running,
@@ -132,18 +133,11 @@ async function sClient(
   request: string,
   cert?: { cert: string; key: string },
 ): Promise<string> {
-  const r = await run(
-    [
-      "openssl",
-      "s_client",
-      "-connect",
-      `127.0.0.1:${port}`,
-      ...(sni ? ["-servername", sni] : ["-noservername"]),
-      ...(cert ? ["-cert", cert.cert, "-key", cert.key] : []),
-      "-quiet",
-    ],
-    { stdin: request },
-  );
+  const r = await opensslConnect(port, {
+    servername: sni || null,
+    args: [...(cert ? ["-cert", cert.cert, "-key", cert.key] : []), "-quiet"],
+    stdin: request,
+  });
   return r.stdout;
 }
 
@@ -339,15 +333,7 @@ describe("SSLHostConfigs that differ only in protocols", () => {
 `;
   const over = async (port: number, sni: string | null, version: string, host: string) =>
     statuses(
-      (await run([
-        "openssl",
-        "s_client",
-        "-connect",
-        `127.0.0.1:${port}`,
-        ...(sni ? ["-servername", sni] : ["-noservername"]),
-        version,
-        "-quiet",
-      ], { stdin: get(host) })).stdout,
+      (await opensslConnect(port, { servername: sni || null, args: [version, "-quiet"], stdin: get(host) })).stdout,
     );
   for (const runtime of RUNTIMES as Runtime[]) {
     test(`${runtime}: the back-end that sees SNI is chosen; each host gets its own protocols, and no request crosses to the other`, async () => {

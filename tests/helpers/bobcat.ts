@@ -292,8 +292,8 @@ export async function curlTls(
 
 /** How opensslConnect connects. */
 export interface OpensslConnectOptions {
-  /** The SNI name; none: s_client's default. */
-  servername?: string;
+  /** The SNI name; none: s_client's default; null: no SNI at all (-noservername). */
+  servername?: string | null;
   /** The CA file to verify the server's chain with. */
   caFile?: string;
   /** A chain that does not verify ends the handshake (-verify_return_error). */
@@ -314,7 +314,7 @@ export function opensslConnect(port: number, o: OpensslConnectOptions = {}) {
     "s_client",
     "-connect",
     `127.0.0.1:${port}`,
-    ...(o.servername ? ["-servername", o.servername] : []),
+    ...(o.servername ? ["-servername", o.servername] : o.servername === null ? ["-noservername"] : []),
     ...(o.caFile ? ["-CAfile", o.caFile] : []),
     ...(o.verify ? ["-verify_return_error"] : []),
     ...(o.who ? ["-cert", join(PKI, `${o.who}.pem`), "-key", join(PKI, `${o.who}-key.pem`)] : []),
