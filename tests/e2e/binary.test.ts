@@ -544,9 +544,7 @@ test("keytool makes a PKCS12 keystore the executable then serves", async () => {
   });
   const s = await serve(dir, ["--config", "conf/server.yaml", "--base", "."]);
   try {
-    const r = await run(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-servername", "localhost"], {
-      stdin: "Q\n",
-    });
+    const r = await opensslConnect(port, { servername: "localhost" });
     expect(r.stdout).toContain("subject=CN = localhost");
   } finally {
     expect(await s.stop()).toBe(0);

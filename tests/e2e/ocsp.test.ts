@@ -9,6 +9,7 @@ import { type OcspPki, type Responder, startPkiResponder } from "../helpers/ocsp
 import {
   cleanup,
   freePort,
+  opensslConnect,
   ROOT_PAGE_CONTEXT,
   run,
   runCli,
@@ -130,16 +131,7 @@ describe("OCSP stapling", () => {
       async (port, log) => {
         expect(log()).toContain("OCSP stapling for");
         for (const v of ["-tls1_2", "-tls1_3"]) {
-          const r = await run([
-            "openssl",
-            "s_client",
-            "-connect",
-            `127.0.0.1:${port}`,
-            "-status",
-            "-CAfile",
-            pki.files.ca!,
-            v,
-          ], { stdin: "Q\n" });
+          const r = await opensslConnect(port, { caFile: pki.files.ca!, args: ["-status", v] });
           expect(r.stdout).toContain("OCSP Response Status: successful");
           expect(r.stdout).toContain("Cert Status: good");
         }
@@ -151,10 +143,7 @@ describe("OCSP stapling", () => {
   test("unset on Bun: served without stapling and one warning names Node", async () => {
     await serve("bun", "protocols: TLSv1.2+TLSv1.3", async (port, log) => {
       expect(log()).toContain("only Node's TLS stack can staple");
-      const r = await run(
-        ["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-status", "-CAfile", pki.files.ca!],
-        { stdin: "Q\n" },
-      );
+      const r = await opensslConnect(port, { caFile: pki.files.ca!, args: ["-status"] });
       expect(r.stdout).toContain("OCSP response: no response sent");
     });
   });
