@@ -1,6 +1,8 @@
 /**
  * Starts the real `bobcat` CLI under Bun or Deno in a throw-away base directory, on free
- * loopback ports, and stops it again. Every wait is bounded.
+ * loopback ports, and stops it again; and the set-up the end-to-end tests share: config YAML
+ * (plain, TLS on the test PKI, session stores, each config syntax), clients (curl, openssl
+ * s_client) and bounded polling. Every wait is bounded.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
