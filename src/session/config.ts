@@ -11,16 +11,7 @@
  * (`ManagerContext`): its name, work directory, session timeout, `<distributable/>`, the
  * Engine's jvmRoute, STRICT_SERVLET_COMPLIANCE, and for code a clock and a serializer.
  */
-import type {
-  DataSourceStoreConfig,
-  FileStoreConfig,
-  ManagerConfig,
-  PersistentManagerConfig,
-  RedisStoreConfig,
-  SessionIdGeneratorConfig,
-  StandardManagerConfig,
-  StoreConfig,
-} from "../config/model.ts";
+import type { ManagerConfig, PersistentManagerConfig, StandardManagerConfig, StoreConfig } from "../config/model.ts";
 import { Context, Manager, namesJavaClasses, Server, Store } from "../config/schema.ts";
 import type { ElementDef, Infer } from "../config/schema-types.ts";
 import { Validator } from "../config/validate.ts";
@@ -40,7 +31,7 @@ export type {
   SessionIdGeneratorConfig,
   StandardManagerConfig,
   StoreConfig,
-};
+} from "../config/model.ts";
 
 /** What a manager gets from its context rather than from `<Manager>` attributes. */
 export interface ManagerContext {

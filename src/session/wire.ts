@@ -169,17 +169,8 @@ export class ByteWriter {
 
   /** What `other` has written, length-prefixed (as block(other.written()), without the view). */
   blockOf(other: ByteWriter): void {
-    const n = other.pos;
-    this.varint(n);
-    this.reserve(n);
-    if (n > 64) {
-      this.buf.set(other.buf.subarray(0, n), this.pos);
-    } else {
-      const buf = this.buf;
-      const src = other.buf;
-      for (let i = 0; i < n; i++) buf[this.pos + i] = src[i]!;
-    }
-    this.pos += n;
+    this.varint(other.pos);
+    this.append(other);
   }
 
   /** Header varint = 2 × byte length (UTF-8) or 2 × code units + 1 (UTF-16LE, for lone surrogates). */

@@ -13,7 +13,17 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, CLI, DENO, freePort, PKI, ROOT, tempDir } from "../helpers/bobcat.ts";
+import {
+  cleanup,
+  CLI,
+  DENO,
+  freePort,
+  localhostCertificate,
+  PKI,
+  ROOT,
+  tempDir,
+  tlsAppConfig,
+} from "../helpers/bobcat.ts";
 import { nodeLayerAtFirstRequest, nodeLayerOfCommand, timerModules } from "../helpers/deno-first-request.ts";
 import { nodeLayerModules, traceFlags } from "../helpers/deno-node-trace.ts";
 
@@ -67,37 +77,23 @@ test("the trace sees the Node layer load when a script imports node:fs", () => {
 
 describe("a start on Deno's native back-end, up to its first HTTPS 200", () => {
   test.each([
-    ["a PEM certificate, a handler module and the manager app", ""],
-    ["the same with a chain file (its links checked with Web Crypto)", `certificateChainFile: ${PKI}/intermediate.pem`],
-  ])("%s", async (name, chainLine) => {
+    ["a PEM certificate, a handler module and the manager app", false],
+    ["the same with a chain file (its links checked with Web Crypto)", true],
+  ])("%s", async (name, chain) => {
     const base = join(dir, name.length.toString());
     mkdirSync(base, { recursive: true });
     const port = await freePort();
     writeFileSync(join(base, "hello.ts"), `export default { fetch: () => new Response("hello") };\n`);
     writeFileSync(
       join(base, "server.yaml"),
-      `logging: { level: warn }
-server:
-  services:
-    - connectors:
-        - port: ${port}
-          address: 127.0.0.1
-          SSLEnabled: true
-          sslHostConfigs:
-            - certificates:
-                - certificateFile: ${PKI}/localhost-rsa.pem
-                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
-                  ${chainLine}
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts:
-              - path: ""
+      `logging: { level: warn }\n` +
+        tlsAppConfig(port, `            - certificates:\n                - ${localhostCertificate("rsa", chain)}`, {
+          contexts: `              - path: ""
                 handler: hello.ts
               - path: /manager
                 handler: bobcat:manager
 `,
+        }),
     );
     const loaded = await nodeLayerAtFirstRequest(
       CLI,

@@ -22,8 +22,19 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, freePort, PKI, run, runCli, RUNTIMES, startBobcat, tempDir } from "../helpers/bobcat.ts";
-import { type Pebble, startPebble } from "../helpers/pebble.ts";
+import {
+  cleanup,
+  freePort,
+  opensslConnect,
+  PKI,
+  run,
+  runCli,
+  RUNTIMES,
+  startBobcat,
+  tempDir,
+  waitUntil,
+} from "../helpers/bobcat.ts";
+import { curlVerified, type Pebble, startPebble } from "../helpers/pebble.ts";
 
 interface Seen {
   t: number;
@@ -161,23 +172,13 @@ class AriProxy {
   }
 }
 
-async function waitFor(pred: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await pred()) return true;
-    await Bun.sleep(100);
-  }
-  return await pred();
-}
+const waitFor = (pred: () => boolean | Promise<boolean>, ms: number) => waitUntil(pred, ms, 100);
 
 const count = (text: string, s: string) => text.split(s).length - 1;
 
 /** The leaf bobcat serves for `name`, as openssl s_client receives it. */
 async function served(port: number, name: string): Promise<string | undefined> {
-  const r = await run(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-servername", name], {
-    stdin: "Q\n",
-    timeoutMs: 10000,
-  });
+  const r = await opensslConnect(port, { servername: name, timeoutMs: 10000 });
   return /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(r.stdout)?.[0];
 }
 
@@ -359,17 +360,7 @@ for (const runtime of RUNTIMES) {
           await Bun.sleep(1500);
           expect(proxy.ariRequests(c1.certId).filter((r) => r.t > firstC2)).toEqual([]);
           // Verified by curl against Pebble's root.
-          const rootFile = join(base, "pebble-root.pem");
-          writeFileSync(rootFile, await pebble.root());
-          const curl = await run([
-            "curl",
-            "-sS",
-            "--resolve",
-            `${name}:${tlsPort}:127.0.0.1`,
-            "--cacert",
-            rootFile,
-            `https://${name}:${tlsPort}/`,
-          ]);
+          const curl = await curlVerified(pebble, base, tlsPort, name);
           expect(curl.stderr).toBe("");
           expect(curl.stdout).toBe("hello over acme");
 

@@ -10,20 +10,13 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { connect } from "node:tls";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, freePort, run, runCli, RUNTIMES, startBobcat, tempDir } from "../helpers/bobcat.ts";
-import { type Pebble, startPebble } from "../helpers/pebble.ts";
+import { cleanup, freePort, runCli, RUNTIMES, startBobcat, tempDir, waitUntil } from "../helpers/bobcat.ts";
+import { curlVerified, type Pebble, startPebble } from "../helpers/pebble.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
 
-async function waitFor(pred: () => boolean, ms = 20000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (pred()) return true;
-    await Bun.sleep(100);
-  }
-  return false;
-}
+const waitFor = (pred: () => boolean, ms = 20000) => waitUntil(pred, ms, 100);
 
 /** One TLS connector (and a plain one when httpPort is given) with an acme SSLHostConfig. */
 function config(o: { tlsPort: number; httpPort?: number; pebble: Pebble; name: string; acme: string }): string {
@@ -63,21 +56,6 @@ ${o.acme}
 }
 
 const FILES = { "hello.ts": `export default { fetch: () => new Response("hello over acme") };` };
-
-/** curl through the TLS connector for `name`, verifying the chain against Pebble's current root. */
-async function curlVerified(pebble: Pebble, base: string, tlsPort: number, name: string) {
-  const rootFile = join(base, "pebble-root.pem");
-  writeFileSync(rootFile, await pebble.root());
-  return await run([
-    "curl",
-    "-sS",
-    "--resolve",
-    `${name}:${tlsPort}:127.0.0.1`,
-    "--cacert",
-    rootFile,
-    `https://${name}:${tlsPort}/`,
-  ]);
-}
 
 /** The served leaf's subject alternative names, for an SNI name. */
 async function servedNames(port: number, name: string): Promise<string> {

@@ -10,21 +10,25 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { connect } from "node:tls";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, freePort, run, runCli, type Runtime, RUNTIMES, startBobcat, tempDir } from "../helpers/bobcat.ts";
-import { type Pebble, startPebble } from "../helpers/pebble.ts";
+import {
+  cleanup,
+  freePort,
+  opensslConnect,
+  run,
+  runCli,
+  type Runtime,
+  RUNTIMES,
+  startBobcat,
+  tempDir,
+  waitUntil,
+} from "../helpers/bobcat.ts";
+import { curlVerified, type Pebble, startPebble } from "../helpers/pebble.ts";
 import { startPostgres } from "../helpers/postgres.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
 
-async function waitFor(pred: () => boolean | Promise<boolean>, ms = 20000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await pred()) return true;
-    await Bun.sleep(100);
-  }
-  return false;
-}
+const waitFor = (pred: () => boolean | Promise<boolean>, ms = 20000) => waitUntil(pred, ms, 100);
 
 const count = (text: string, s: string) => text.split(s).length - 1;
 
@@ -79,23 +83,11 @@ ${s.acmeExtra ?? ""}
 
 const FILES = { "hello.ts": `export default { fetch: () => new Response("hello over acme") };` };
 
-/** curl through the TLS connector, checking the chain against Pebble's current root. */
-async function curlVerified(pebble: Pebble, base: string, tlsPort: number, name = "a.test") {
-  const rootFile = join(base, "pebble-root.pem");
-  writeFileSync(rootFile, await pebble.root());
-  return await run([
-    "curl",
-    "-sS",
-    "--resolve",
-    `${name}:${tlsPort}:127.0.0.1`,
-    "--cacert",
-    rootFile,
-    `https://${name}:${tlsPort}/`,
-  ]);
-}
+/** curl through the TLS connector for a.test, checking the chain against Pebble's current root. */
+const curlA = (pebble: Pebble, base: string, tlsPort: number) => curlVerified(pebble, base, tlsPort, "a.test");
 
 async function issuer(port: number, name = "a.test"): Promise<string> {
-  const r = await run(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-servername", name], { stdin: "Q\n" });
+  const r = await opensslConnect(port, { servername: name });
   return /issuer=([^\n]*)/.exec(r.stdout)?.[1] ?? "";
 }
 
@@ -123,7 +115,7 @@ for (const runtime of RUNTIMES) {
           }
           // Swapped in: on Deno native the listener is reopened for it, and refuses for a moment.
           expect(await waitFor(() => s.output().includes(": reloaded "))).toBe(true);
-          const r = await curlVerified(pebble, base, tlsPort);
+          const r = await curlA(pebble, base, tlsPort);
           expect(r.stderr).toBe("");
           expect(r.stdout).toBe("hello over acme");
           expect(await issuer(tlsPort)).toContain("Pebble Intermediate");
@@ -206,7 +198,7 @@ for (const runtime of RUNTIMES) {
           expect(socket.destroyed).toBe(false);
           expect(count(received, "hello over acme")).toBe(sent);
           socket.destroy();
-          expect((await curlVerified(pebble, base, tlsPort)).stdout).toBe("hello over acme");
+          expect((await curlA(pebble, base, tlsPort)).stdout).toBe("hello over acme");
 
           // The CA goes away; a renewal fails and the current certificate keeps serving.
           await pebble.stop();
@@ -225,7 +217,7 @@ for (const runtime of RUNTIMES) {
           const obtained = count(s.output(), "certificate obtained");
           await pebble.start();
           expect(await waitFor(() => count(s.output(), "certificate obtained") > obtained, 30000)).toBe(true);
-          expect((await curlVerified(pebble, base, tlsPort)).stdout).toBe("hello over acme");
+          expect((await curlA(pebble, base, tlsPort)).stdout).toBe("hello over acme");
 
           // Restart while the CA is down: the stored certificate is served at once.
           expect(await s.stop()).toBe(0);
@@ -281,8 +273,8 @@ test("two instances (Bun and Deno) sharing PostgreSQL place one order; the CA re
     expect(pebble.orders()).toBe(1);
     expect(count(a.output() + b.output(), "certificate obtained")).toBe(1);
     expect(count(a.output() + b.output(), "temporary self-signed")).toBeGreaterThanOrEqual(1);
-    expect((await curlVerified(pebble, baseA, tlsA)).stdout).toBe("hello over acme");
-    expect((await curlVerified(pebble, baseB, tlsB)).stdout).toBe("hello over acme");
+    expect((await curlA(pebble, baseA, tlsA)).stdout).toBe("hello over acme");
+    expect((await curlA(pebble, baseB, tlsB)).stdout).toBe("hello over acme");
     expect(pg.psql("SELECT count(*) FROM bobcat_acme WHERE k LIKE '%/cert.pem'").trim()).toBe("1");
     // Nothing was written to either base directory's store.
     expect((await run(["find", baseA, baseB, "-path", "*acme*", "-name", "cert.pem"])).stdout).toBe("");

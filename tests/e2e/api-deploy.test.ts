@@ -8,7 +8,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { createServer } from "../../mod.ts";
-import { cleanup, freePort, tempDir, tfetch, writeFiles } from "../helpers/bobcat.ts";
+import { cleanup, fetchUntil, freePort, tempDir, tfetch, writeFiles } from "../helpers/bobcat.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const DENO = join(ROOT, "node_modules", ".bin", "deno");
@@ -72,12 +72,7 @@ describe("createServer deploys appBase", () => {
       await expectDeployed(url);
       expect((await tfetch(`${url}/late/`)).status).toBe(404);
       writeFiles(dir, { "webapps/late/index.html": "late" });
-      let status = 0;
-      for (let i = 0; i < 40 && status !== 200; i++) {
-        await Bun.sleep(250);
-        status = (await tfetch(`${url}/late/`)).status;
-      }
-      expect(status).toBe(200);
+      await fetchUntil(`${url}/late/`, (status) => status === 200, { timeoutMs: 10_000, intervalMs: 250 });
     } finally {
       await server.stop();
     }

@@ -9,53 +9,23 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { createHash, X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, freePort, PKI, run, runCli, startBobcat, tempDir } from "../helpers/bobcat.ts";
+import {
+  clientCertificates,
+  freePort,
+  NATIVE_VERIFICATION,
+  PKI,
+  run,
+  runCli,
+  SERVER_NAME_APP,
+  sslHostConfig,
+  startBobcat,
+  tempDirs,
+  tlsAppConfig,
+} from "../helpers/bobcat.ts";
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach(cleanup));
-const base = () => {
-  const d = tempDir("bobcat-attack-");
-  dirs.push(d);
-  return d;
-};
-
-const APP = `export default { fetch(req, ctx) {
-  const path = new URL(req.url).pathname;
-  if (path === "/session") { const s = ctx.getSession(); s.setAttribute("n", 1); return new Response(s.id); }
-  return new Response("APP " + ctx.serverName + "\\n");
-} };`;
-
-const CERT = `                - certificateFile: ${PKI}/localhost-rsa.pem
-                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem`;
-const sslHost = (name: string, extra: string) =>
-  `            - hostName: ${name}
-${extra}              certificates:
-${CERT}`;
-const REQUIRED = `              certificateVerification: required
-              caCertificateFile: ${PKI}/client-ca.pem
-`;
-
-function tlsConfig(port: number, sslHostConfigs: string, connectorExtra = "", hosts = ""): string {
-  return `server:
-  services:
-    - connectors:
-        - port: ${port}
-          address: 127.0.0.1
-          SSLEnabled: true
-${connectorExtra}          sslHostConfigs:
-${sslHostConfigs}
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            aliases: [www.localhost]
-            contexts:
-              - path: ""
-                handler: app.ts
-                needsPeerCertificates: false
-${hosts}`;
-}
+const dirs = tempDirs("bobcat-attack-");
+afterAll(dirs.removeAll);
+const base = dirs.make;
 
 describe("HTTP/3 beside client certificates (Bun native)", () => {
   const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -108,14 +78,17 @@ describe("HTTP/3 beside client certificates (Bun native)", () => {
       const a = await startBobcat({
         runtime: "bun",
         base: dir,
-        files: { "app.ts": APP },
-        config: tlsConfig(mtls, sslHost("_default_", REQUIRED), h3),
+        files: { "app.ts": SERVER_NAME_APP },
+        config: tlsAppConfig(mtls, sslHostConfig("_default_", clientCertificates()), {
+          ...NATIVE_VERIFICATION,
+          connector: h3,
+        }),
       });
       const b = await startBobcat({
         runtime: "bun",
         base: base(),
-        files: { "app.ts": APP },
-        config: tlsConfig(plain, sslHost("_default_", ""), h3),
+        files: { "app.ts": SERVER_NAME_APP },
+        config: tlsAppConfig(plain, sslHostConfig("_default_"), { ...NATIVE_VERIFICATION, connector: h3 }),
       });
       try {
         expect(a.output()).toContain("HTTP/3 (http3");
@@ -137,13 +110,12 @@ describe("HTTP/3 beside client certificates (Bun native)", () => {
 
   test("a connector limited to TLS 1.2 cannot turn http3 on (QUIC would agree TLS 1.3)", async () => {
     const dir = base();
-    const cfg = tlsConfig(
-      await freePort(),
-      sslHost("_default_", "              protocols: TLSv1.2\n"),
-      "          http3: true\n",
-    );
+    const cfg = tlsAppConfig(await freePort(), sslHostConfig("_default_", "              protocols: TLSv1.2\n"), {
+      ...NATIVE_VERIFICATION,
+      connector: "          http3: true\n",
+    });
     await Bun.write(join(dir, "server.yaml"), cfg);
-    await Bun.write(join(dir, "app.ts"), APP);
+    await Bun.write(join(dir, "app.ts"), SERVER_NAME_APP);
     const checked = await runCli("bun", ["check", "--config", join(dir, "server.yaml"), "--base", dir]);
     expect(checked.code).not.toBe(0);
     expect(checked.output).toContain("does not enable TLSv1.3");

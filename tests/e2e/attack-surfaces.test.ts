@@ -13,65 +13,38 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, cleanup, freePort, PKI, run, type Running, RUNTIMES, startBobcat, tempDir } from "../helpers/bobcat.ts";
+import {
+  BUN,
+  clientCertificates,
+  freePort,
+  httpGet,
+  NATIVE_VERIFICATION,
+  opensslConnect,
+  PKI,
+  plainConfig,
+  run,
+  type Running,
+  RUNTIMES,
+  SERVER_NAME_APP,
+  sslHostConfig,
+  startBobcat,
+  tempDirs,
+  tlsAppConfig,
+} from "../helpers/bobcat.ts";
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach(cleanup));
-const base = () => {
-  const d = tempDir("bobcat-attack-");
-  dirs.push(d);
-  return d;
-};
-
-const APP = `export default { fetch(req, ctx) {
-  const path = new URL(req.url).pathname;
-  if (path === "/session") { const s = ctx.getSession(); s.setAttribute("n", 1); return new Response(s.id); }
-  return new Response("APP " + ctx.serverName + "\\n");
-} };`;
-
-const CERT = `                - certificateFile: ${PKI}/localhost-rsa.pem
-                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem`;
-const sslHost = (name: string, extra: string) =>
-  `            - hostName: ${name}
-${extra}              certificates:
-${CERT}`;
-const REQUIRED = `              certificateVerification: required
-              caCertificateFile: ${PKI}/client-ca.pem
-`;
-
-function tlsConfig(port: number, sslHostConfigs: string, connectorExtra = "", hosts = ""): string {
-  return `server:
-  services:
-    - connectors:
-        - port: ${port}
-          address: 127.0.0.1
-          SSLEnabled: true
-${connectorExtra}          sslHostConfigs:
-${sslHostConfigs}
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            aliases: [www.localhost]
-            contexts:
-              - path: ""
-                handler: app.ts
-                needsPeerCertificates: false
-${hosts}`;
-}
+const dirs = tempDirs("bobcat-attack-");
+afterAll(dirs.removeAll);
+const base = dirs.make;
 
 /** One HTTP/1.1 request through openssl s_client; the status line, or "" when the handshake refused it. */
 async function sClient(port: number, sni: string | undefined, host: string, who?: string): Promise<string> {
-  const r = await run([
-    "openssl",
-    "s_client",
-    "-connect",
-    `127.0.0.1:${port}`,
-    ...(sni === undefined ? ["-noservername"] : ["-servername", sni]),
-    ...(who ? ["-cert", join(PKI, `${who}.pem`), "-key", join(PKI, `${who}-key.pem`)] : []),
-    "-quiet",
-  ], { stdin: `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, timeoutMs: 10000 });
+  const r = await opensslConnect(port, {
+    servername: sni ?? null,
+    who,
+    args: ["-quiet"],
+    stdin: httpGet(host),
+    timeoutMs: 10000,
+  });
   return /^HTTP\/1\.1 \d+/m.exec(r.stdout)?.[0] ?? "";
 }
 
@@ -91,8 +64,12 @@ describe("client certificates verified by Bun.serve (native)", () => {
     const s = await startBobcat({
       runtime: "bun",
       base: base(),
-      files: { "app.ts": APP },
-      config: tlsConfig(port, `${sslHost("_default_", REQUIRED)}\n${sslHost("www.localhost", REQUIRED)}`),
+      files: { "app.ts": SERVER_NAME_APP },
+      config: tlsAppConfig(
+        port,
+        `${sslHostConfig("_default_", clientCertificates())}\n${sslHostConfig("www.localhost", clientCertificates())}`,
+        NATIVE_VERIFICATION,
+      ),
     });
     try {
       expect(s.output()).toContain("client certificates verified in the handshake");
@@ -120,17 +97,19 @@ for (const runtime of RUNTIMES) {
       const s = await startBobcat({
         runtime,
         base: base(),
-        files: { "app.ts": APP },
-        config: tlsConfig(
+        files: { "app.ts": SERVER_NAME_APP },
+        config: tlsAppConfig(
           port,
-          `${sslHost("_default_", "")}\n${sslHost("secure.localhost", REQUIRED)}`,
-          "",
-          `          - name: secure.localhost
+          `${sslHostConfig("_default_")}\n${sslHostConfig("secure.localhost", clientCertificates())}`,
+          {
+            ...NATIVE_VERIFICATION,
+            hosts: `          - name: secure.localhost
             contexts:
               - path: ""
                 handler: app.ts
                 needsPeerCertificates: false
 `,
+          },
         ),
       });
       try {
@@ -235,17 +214,10 @@ for (const runtime of RUNTIMES) {
       const s = await startBobcat({
         runtime,
         base: base(),
-        files: { "app.ts": APP },
-        config: `server:
-  services:
-    - connectors:
-        - { port: ${port}, address: 127.0.0.1 }
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts:
-              - path: /app
+        files: { "app.ts": SERVER_NAME_APP },
+        config: plainConfig(
+          port,
+          `              - path: /app
                 handler: app.ts
               - path: /manager
                 handler: bobcat:manager
@@ -259,6 +231,7 @@ for (const runtime of RUNTIMES) {
                   - urlPatterns: ["/*"]
                     authRoles: [manager-script, manager-gui, metrics]
 `,
+        ),
       });
       const url = (p: string) => `http://127.0.0.1:${port}${p}`;
       const as = (user: string, pass: string, extra: Record<string, string> = {}) => ({

@@ -8,53 +8,31 @@ import { join } from "node:path";
 import {
   cleanup,
   freePort,
+  localhostCertificate,
+  opensslConnect,
   PKI,
-  run,
+  ROOT_PAGE_CONTEXT,
   runCli,
   type Runtime,
   RUNTIMES,
   startBobcat,
   tempDir,
+  tlsAppConfig,
   writeFiles,
 } from "../helpers/bobcat.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
 
-const rsa = `certificateFile: ${PKI}/localhost-rsa.pem
-                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem`;
-const ec = `certificateFile: ${PKI}/localhost-ec.pem
-                  certificateKeyFile: ${PKI}/localhost-ec-key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem`;
+const rsa = localhostCertificate("rsa");
+const ec = localhostCertificate("ec");
 
 function config(port: number, hostConfigs: string): string {
-  return `server:
-  services:
-    - connectors:
-        - port: ${port}
-          address: 127.0.0.1
-          SSLEnabled: true
-          sslHostConfigs:
-${hostConfigs}
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts: [{ path: "", handler: "bobcat:root" }]
-`;
+  return tlsAppConfig(port, hostConfigs, { contexts: ROOT_PAGE_CONTEXT });
 }
 
 async function sClient(port: number, extra: string[]) {
-  const r = await run([
-    "openssl",
-    "s_client",
-    "-connect",
-    `127.0.0.1:${port}`,
-    "-CAfile",
-    join(PKI, "ca.pem"),
-    ...extra,
-  ], { stdin: "Q\n" });
+  const r = await opensslConnect(port, { caFile: join(PKI, "ca.pem"), args: extra });
   return r.stdout + r.stderr;
 }
 

@@ -11,7 +11,20 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, linkSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { BUN, cleanup, freePort, ROOT, run, tempDir, writeFiles } from "../helpers/bobcat.ts";
+import {
+  BUN,
+  cleanup,
+  configSyntaxFiles,
+  freePort,
+  opensslConnect,
+  plainConfig,
+  ROOT,
+  run,
+  sessionsDataSource,
+  tempDir,
+  waitUntil,
+  writeFiles,
+} from "../helpers/bobcat.ts";
 import { type PostgresServer, startPostgres } from "../helpers/postgres.ts";
 import { type RedisServer, startRedis } from "../helpers/services.ts";
 
@@ -65,22 +78,13 @@ const env = (dir: string, extra: Record<string, string> = {}) => ({
   ...extra,
 });
 
-async function exe(dir: string, args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}) {
-  const proc = Bun.spawn([join(dir, "bobcat"), ...args], {
+function exe(dir: string, args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}) {
+  return run([join(dir, "bobcat"), ...args], {
     cwd: dir,
     env: env(dir, opts.env),
-    stdin: opts.stdin !== undefined ? new Blob([opts.stdin]) : "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
+    stdin: opts.stdin,
+    timeoutMs: 60000,
   });
-  const timer = setTimeout(() => proc.kill("SIGKILL"), 60000);
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  clearTimeout(timer);
-  return { code, stdout, stderr, output: stdout + stderr };
 }
 
 /** Starts `bobcat run ...` in `dir` and waits (bounded) for `connectors` listening lines. */
@@ -118,18 +122,6 @@ async function serve(dir: string, args: string[], connectors = 1, extraEnv: Reco
   };
 }
 
-function plainConfig(port: number, context: string, resources = ""): string {
-  return `server:
-${resources}  services:
-    - connectors: [{ port: ${port}, address: 127.0.0.1 }]
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts:
-${context}`;
-}
-
 test("bun build.ts makes one executable that runs alone in an empty directory and serves HTTPS with its default config", async () => {
   const dir = site();
   const version = await exe(dir, ["version"]);
@@ -158,35 +150,7 @@ test("bun build.ts makes one executable that runs alone in an empty directory an
 
 test("YAML read by the yaml package (anchors, merge keys; an error with its file:line:column) and TOML", async () => {
   const [yamlPort, mergedPort, tomlPort] = [await freePort(), await freePort(), await freePort()];
-  const dir = site({
-    "conf/merge.yaml": `server:
-  services:
-    - connectors:
-        - &conn { port: ${yamlPort}, address: 127.0.0.1, connectionTimeout: 15000 }
-        - <<: *conn
-          port: ${mergedPort}
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts: &ctx [{ path: "", handler: "bobcat:root" }]
-          - { name: other, contexts: *ctx }
-`,
-    "conf/bad.yaml": "server:\n  services:\n    - connectors: [{ port: 8080 }\n      engine: x\n",
-    "conf/server.toml": `[[server.services]]
-[[server.services.connectors]]
-port = ${tomlPort}
-address = "127.0.0.1"
-[server.services.engine]
-defaultHost = "localhost"
-[[server.services.engine.hosts]]
-name = "localhost"
-[[server.services.engine.hosts.contexts]]
-path = ""
-handler = "bobcat:root"
-`,
-    "conf/bad.toml": "[server\nx = 1\n",
-  });
+  const dir = site(configSyntaxFiles({ yaml: yamlPort, merged: mergedPort, toml: tomlPort }, "conf/"));
   const bad = await exe(dir, ["check", "--config", "conf/bad.yaml"]);
   expect(bad.code).toBe(1);
   expect(bad.stderr).toContain(`${join(dir, "conf/bad.yaml")}:4:7: YAML syntax error`);
@@ -247,17 +211,11 @@ test("a Tomcat CATALINA_BASE as it is: conf/server.xml, webapps/ROOT, keystores 
   try {
     expect(await (await fetch(`http://127.0.0.1:${http}/`)).text()).toBe("<h1>from CATALINA_BASE</h1>");
     for (const port of [jks, p12]) {
-      const r = await run([
-        "openssl",
-        "s_client",
-        "-connect",
-        `127.0.0.1:${port}`,
-        "-servername",
-        "localhost",
-        "-CAfile",
-        join(KS, "pem/root-ca.pem"),
-        "-verify_return_error",
-      ], { stdin: "Q\n" });
+      const r = await opensslConnect(port, {
+        servername: "localhost",
+        caFile: join(KS, "pem/root-ca.pem"),
+        verify: true,
+      });
       expect([port, r.stdout.includes("Verify return code: 0 (ok)")]).toEqual([port, true]);
     }
   } finally {
@@ -300,17 +258,11 @@ describe("keystores", () => {
       });
       const s = await serve(dir, ["--config", "conf/server.yaml", "--base", "."]);
       try {
-        const r = await run([
-          "openssl",
-          "s_client",
-          "-connect",
-          `127.0.0.1:${port}`,
-          "-servername",
-          "localhost",
-          "-CAfile",
-          join(KS, "pem/root-ca.pem"),
-          "-verify_return_error",
-        ], { stdin: "Q\n" });
+        const r = await opensslConnect(port, {
+          servername: "localhost",
+          caFile: join(KS, "pem/root-ca.pem"),
+          verify: true,
+        });
         expect(r.stdout).toContain("Verify return code: 0 (ok)");
       } finally {
         expect(await s.stop()).toBe(0);
@@ -338,29 +290,21 @@ test(
   return Response.json({ n, pid: process.pid });
 } };`,
       "work/.keep": "",
-      "conf/server.yaml": `server:
-  workers: 2
-  globalNamingResources:
-    resources:
-      - { name: jdbc/sessions, url: "sqlite:work/sessions.db" }
-  services:
-    - connectors: [{ port: ${port}, address: 127.0.0.1 }]
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts:
-              - path: ""
+      "conf/server.yaml": plainConfig(
+        port,
+        `              - path: ""
                 handler: app.js
                 manager:
                   className: PersistentManager
                   consistency: shared
                   store: { className: DataSourceStore, dataSourceName: jdbc/sessions }
 `,
+        `  workers: 2\n${sessionsDataSource("sqlite:work/sessions.db")}`,
+      ),
     });
     // One "listening on" line per worker.
     const s = await serve(dir, ["--config", "conf/server.yaml", "--base", "."], 2);
-    for (let i = 0; i < 200 && !s.output().includes("all 2 workers ready"); i++) await Bun.sleep(50);
+    await waitUntil(() => s.output().includes("all 2 workers ready"));
     const pids = [...s.output().matchAll(/worker \d+ \(pid (\d+)\) ready/g)].map((m) => Number(m[1]));
     let code: number | null = null;
     try {
@@ -600,9 +544,7 @@ test("keytool makes a PKCS12 keystore the executable then serves", async () => {
   });
   const s = await serve(dir, ["--config", "conf/server.yaml", "--base", "."]);
   try {
-    const r = await run(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-servername", "localhost"], {
-      stdin: "Q\n",
-    });
+    const r = await opensslConnect(port, { servername: "localhost" });
     expect(r.stdout).toContain("subject=CN = localhost");
   } finally {
     expect(await s.stop()).toBe(0);

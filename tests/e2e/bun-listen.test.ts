@@ -9,7 +9,21 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { connect, type TLSSocket } from "node:tls";
 import { readFileSync, writeFileSync } from "node:fs";
-import { cleanup, freePort, PKI, run, type Running, startBobcat, tempDir } from "../helpers/bobcat.ts";
+import {
+  cleanup,
+  clientCertificates,
+  curlTls,
+  freePort,
+  httpGet,
+  opensslConnect,
+  PKI,
+  run,
+  type Running,
+  sslHostConfig,
+  startBobcat,
+  tempDir,
+  tlsAppConfig,
+} from "../helpers/bobcat.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
@@ -28,25 +42,10 @@ const APP = `export default { fetch(req, ctx) {
   });
 } };`;
 
-const CERT = `                - certificateFile: ${PKI}/localhost-rsa.pem
-                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem`;
-
 function config(port: number, hosts: string, extra = ""): string {
-  return `server:
-  services:
-    - connectors:
-        - port: ${port}
-          address: 127.0.0.1
-          SSLEnabled: true
-${extra}          sslHostConfigs:
-${hosts}
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts:
-              - path: ""
+  return tlsAppConfig(port, hosts, {
+    connector: extra,
+    contexts: `              - path: ""
                 handler: app.ts
               - path: /manager
                 handler: bobcat:manager
@@ -55,14 +54,12 @@ ${hosts}
                   users:
                     - { username: scraper, password: s3cret, roles: [metrics] }
                 securityConstraints: [{ urlPatterns: ["/*"], authRoles: ["*"] }]
-`;
+`,
+  });
 }
 
-const host = (verification: string, more = "") =>
-  `            - certificateVerification: ${verification}
-              caCertificateFile: ${PKI}/client-ca.pem
-${more}              certificates:
-${CERT}`;
+const host = (verification: "required" | "optional" | "optionalNoCA", more = "") =>
+  sslHostConfig(undefined, clientCertificates(verification) + more);
 
 async function start(hosts: string, extra = "", env: Record<string, string> = {}) {
   const base = tempDir();
@@ -78,39 +75,18 @@ async function start(hosts: string, extra = "", env: Record<string, string> = {}
   return { s, port };
 }
 
-async function curl(port: number, path: string, who?: "alice" | "mallory" | "eve", extra: string[] = []) {
-  const cert = who ? ["--cert", join(PKI, `${who}.pem`), "--key", join(PKI, `${who}-key.pem`)] : [];
-  const r = await run([
-    "curl",
-    "-sS",
-    "--cacert",
-    join(PKI, "ca.pem"),
-    ...cert,
-    ...extra,
-    "-w",
-    "\n%{http_code}",
-    `https://localhost:${port}${path}`,
-  ]);
-  const lines = r.stdout.split("\n");
-  return { code: lines.pop()!, body: lines.join("\n"), stderr: r.stderr };
+function curl(port: number, path: string, who?: "alice" | "mallory" | "eve", extra: string[] = []) {
+  return curlTls(port, { path, who, args: extra });
 }
 
 function sClient(port: number, who: "alice" | "eve" | undefined, version: string) {
-  const cert = who ? ["-cert", join(PKI, `${who}.pem`), "-key", join(PKI, `${who}-key.pem`)] : [];
-  return run([
-    "openssl",
-    "s_client",
-    "-connect",
-    `127.0.0.1:${port}`,
-    "-servername",
-    "localhost",
-    "-CAfile",
-    join(PKI, "ca.pem"),
-    ...cert,
-    "-quiet",
-    "-ign_eof",
-    version,
-  ], { stdin: "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" });
+  return opensslConnect(port, {
+    servername: "localhost",
+    caFile: join(PKI, "ca.pem"),
+    who,
+    args: ["-quiet", "-ign_eof", version],
+    stdin: httpGet(),
+  });
 }
 
 const on = (s: Running) => /; on (bobcat HTTP\/1\.1 on [\w.:]+);/.exec(s.output())?.[1];
@@ -119,7 +95,7 @@ describe("bobcat's HTTP/1.1 on Bun.listen (Bun)", () => {
   test("one SSLHostConfig runs on Bun.listen; two, WebSockets or BOBCAT_BUN_LISTEN=0 keep node:tls", async () => {
     const one = await start(host("required"));
     const two = await start(
-      host("required") + `\n            - hostName: other.test\n              certificates:\n${CERT}`,
+      `${host("required")}\n${sslHostConfig("other.test")}`,
     );
     const ws = await start(host("required"), "          webSocketEnabled: true\n");
     const off = await start(host("required"), "", { BOBCAT_BUN_LISTEN: "0" });

@@ -11,6 +11,7 @@ import { cpSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs
 import { join } from "node:path";
 import {
   cleanup,
+  fetchUntil,
   freePort,
   runCli,
   type Running,
@@ -141,19 +142,6 @@ function catalinaBase(port: number): string {
 
 const basic = (user: string, pw: string) => ({ authorization: `Basic ${btoa(`${user}:${pw}`)}` });
 
-/** Polls `url` until `ok` says so (bounded: 15 s). */
-async function until(url: string, ok: (status: number, body: string) => boolean, init: RequestInit = {}) {
-  let last = "";
-  for (let i = 0; i < 75; i++) {
-    const res = await tfetch(url, init);
-    const body = await res.text();
-    if (ok(res.status, body)) return body;
-    last = `${res.status} ${body.slice(0, 80)}`;
-    await Bun.sleep(200);
-  }
-  throw new Error(`${url}: still ${last}`);
-}
-
 for (const runtime of RUNTIMES) {
   describe(`a CATALINA_BASE run as it is (${runtime})`, () => {
     const dirs: string[] = [];
@@ -234,23 +222,25 @@ for (const runtime of RUNTIMES) {
 
       // autoDeploy: a directory copied in is served, removing it undeploys it.
       cpSync(join(base, "spare"), join(base, "webapps", "fresh"), { recursive: true });
-      await until(url("/fresh/"), (s, b) => s === 200 && b === "new app");
+      await fetchUntil(url("/fresh/"), (s, b) => s === 200 && b === "new app");
       rmSync(join(base, "webapps", "fresh"), { recursive: true });
-      await until(url("/fresh/"), (s) => s === 404);
+      await fetchUntil(url("/fresh/"), (s) => s === 404);
       // A changed web.xml redeploys the application.
       writeFileSync(
         join(base, "webapps", "app", "WEB-INF", "web.xml"),
         APP_WEB_XML.replace("<welcome-file>start.html</welcome-file>", "<welcome-file>other.html</welcome-file>"),
       );
       writeFileSync(join(base, "webapps", "app", "other.html"), "other welcome");
-      await until(url("/app/"), (s, b) => s === 200 && b === "other welcome");
+      await fetchUntil(url("/app/"), (s, b) => s === 200 && b === "other welcome");
 
       // reloadable: a changed handler module is loaded again; its sessions survive the reload.
       const handler = join(base, "webapps", "stateful", "WEB-INF", "app.js");
       writeFileSync(handler, COUNTER("two"));
       const later = new Date(Date.now() + 5000);
       utimesSync(handler, later, later);
-      const reloaded = await until(url("/stateful/"), (_, b) => b.startsWith("two "), { headers: statefulCookie });
+      const reloaded = await fetchUntil(url("/stateful/"), (_, b) => b.startsWith("two "), {
+        init: { headers: statefulCookie },
+      });
       // The count went on from the session the old module had made.
       expect(Number(reloaded.split(" ")[1])).toBeGreaterThan(1);
 

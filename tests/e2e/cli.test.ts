@@ -8,7 +8,6 @@ import { chmodSync, existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import {
-  cleanup,
   cliCommand,
   freePort,
   httpsConfig,
@@ -16,18 +15,14 @@ import {
   runCli,
   RUNTIMES,
   startBobcat,
-  tempDir,
+  tempDirs,
   tfetch,
   writeFiles,
 } from "../helpers/bobcat.ts";
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach(cleanup));
-const dir = () => {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-};
+const dirs = tempDirs();
+afterAll(dirs.removeAll);
+const dir = dirs.make;
 
 describe("bobcat CLI basics (Bun)", () => {
   test("--help lists the commands; each command has its own help", async () => {

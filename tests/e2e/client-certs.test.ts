@@ -7,7 +7,12 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import {
   cleanup,
+  curlTls,
   freePort,
+  HTTP2_CONNECTOR,
+  httpGet,
+  localhostCertificate,
+  opensslConnect,
   PKI,
   run,
   type Running,
@@ -15,6 +20,7 @@ import {
   RUNTIMES,
   startBobcat,
   tempDir,
+  tlsAppConfig,
 } from "../helpers/bobcat.ts";
 
 const dirs: string[] = [];
@@ -45,27 +51,10 @@ const APP = `export default { fetch(req, ctx) {
  * only) Deno runs it on node:https, Bun still on node:http2 (its node:https has no TLS socket).
  */
 function config(port: number, sslHost: string, context = "", http2 = true): string {
-  return `server:
-  services:
-    - connectors:
-        - port: ${port}
-          address: 127.0.0.1
-          SSLEnabled: true
-${http2 ? "          upgradeProtocols: [{ className: Http2Protocol }]\n" : ""}          sslHostConfigs:
-            - certificates:
-                - certificateFile: ${PKI}/localhost-rsa.pem
-                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem
-${sslHost}
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts:
-              - path: ""
-                handler: app.ts
-${context}
-`;
+  return tlsAppConfig(port, `            - certificates:\n                - ${localhostCertificate()}\n${sslHost}`, {
+    connector: http2 ? HTTP2_CONNECTOR : "",
+    context: `${context}\n`,
+  });
 }
 
 async function startWith(
@@ -87,21 +76,8 @@ async function startWith(
 }
 
 /** curl with an optional client certificate; returns the HTTP code and body ("000" = refused). */
-async function curl(port: number, path: string, who?: "alice" | "mallory" | "eve", extra: string[] = []) {
-  const cert = who ? ["--cert", join(PKI, `${who}.pem`), "--key", join(PKI, `${who}-key.pem`)] : [];
-  const r = await run([
-    "curl",
-    "-sS",
-    "--cacert",
-    join(PKI, "ca.pem"),
-    ...cert,
-    ...extra,
-    "-w",
-    "\n%{http_code}",
-    `https://localhost:${port}${path}`,
-  ]);
-  const lines = r.stdout.split("\n");
-  return { code: lines.pop()!, body: lines.join("\n"), stderr: r.stderr };
+function curl(port: number, path: string, who?: "alice" | "mallory" | "eve", extra: string[] = []) {
+  return curlTls(port, { path, who, args: extra });
 }
 
 const trustPem = `              certificateVerification: required
@@ -148,23 +124,13 @@ for (const runtime of RUNTIMES) {
           expect((await curl(port, "/", "mallory")).code).toBe("000");
           // openssl s_client with -cert/-key, TLS 1.2 and 1.3: the request goes through.
           for (const v of ["-tls1_2", "-tls1_3"]) {
-            const r = await run([
-              "openssl",
-              "s_client",
-              "-connect",
-              `127.0.0.1:${port}`,
-              "-servername",
-              "localhost",
-              "-CAfile",
-              join(PKI, "ca.pem"),
-              "-cert",
-              join(PKI, "alice.pem"),
-              "-key",
-              join(PKI, "alice-key.pem"),
-              "-quiet",
-              "-ign_eof",
-              v,
-            ], { stdin: "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" });
+            const r = await opensslConnect(port, {
+              servername: "localhost",
+              caFile: join(PKI, "ca.pem"),
+              who: "alice",
+              args: ["-quiet", "-ign_eof", v],
+              stdin: httpGet(),
+            });
             expect(r.stdout).toContain("HTTP/1.1 200");
             expect(r.stdout).toContain("CN=alice");
           }

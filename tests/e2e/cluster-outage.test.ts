@@ -10,7 +10,16 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
-import { cleanup, freePort, runCli, type Runtime, startBobcat, tempDir } from "../helpers/bobcat.ts";
+import {
+  cleanup,
+  freePort,
+  plainConfig,
+  runCli,
+  type Runtime,
+  sessionsDataSource,
+  startBobcat,
+  tempDir,
+} from "../helpers/bobcat.ts";
 import { type PostgresServer, startPostgres } from "../helpers/postgres.ts";
 import {
   type LatencyProxy,
@@ -54,21 +63,13 @@ afterAll(async () => {
 }, 60000);
 
 function config(port: number, engine: Engine, url: string, table: string, extra = ""): string {
-  const resources = engine === "redis"
-    ? ""
-    : `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, url: "${url}", maxTotal: 4, maxWaitMillis: 2000 }\n`;
+  const resources = engine === "redis" ? "" : sessionsDataSource(url, ", maxTotal: 4, maxWaitMillis: 2000");
   const store = engine === "redis"
     ? `{ className: RedisStore, url: "${url}", keyPrefix: ${table} }`
     : `{ className: DataSourceStore, dataSourceName: jdbc/sessions, sessionTable: ${table} }`;
-  return `server:
-${resources}  services:
-    - connectors: [{ port: ${port}, address: 127.0.0.1 }]
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts:
-              - path: ""
+  return plainConfig(
+    port,
+    `              - path: ""
                 handler: app.ts
                 manager:
                   className: PersistentManager
@@ -76,7 +77,9 @@ ${resources}  services:
 ${extra}                  store: ${store}
               - path: /manager
                 handler: bobcat:manager
-`;
+`,
+    resources,
+  );
 }
 
 interface StoreView {

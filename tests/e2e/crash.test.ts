@@ -9,14 +9,15 @@
  * the README, not asserted.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import {
   cleanup,
   freePort,
-  runCli,
+  initSessionTable,
   type Runtime,
   RUNTIMES,
+  sessionStoreYaml,
   startBobcat,
+  type StoreKind,
   tempDir,
   writeFiles,
 } from "../helpers/bobcat.ts";
@@ -48,8 +49,6 @@ const APP = `export default { fetch(req, ctx) {
   return Response.json(s ? { id: s.id, v: s.getAttribute("v") ?? null } : { id: null, v: null });
 } };`;
 
-type StoreKind = "file" | "sqlite" | "postgres";
-
 const CLIENTS = 24;
 const LOAD_MS = 3000;
 /** How much longer the load may run when the machine is slow. */
@@ -58,14 +57,7 @@ const MAX_EXTRA_LOAD_MS = 12000;
 const LOGOUT_EVERY = 20;
 
 function config(port: number, store: StoreKind, maxIdleBackup: number): string {
-  const resources = store === "sqlite"
-    ? `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, url: "sqlite:work/sessions.db" }\n`
-    : store === "postgres"
-    ? `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, url: "${pg.url}", maxTotal: 8 }\n`
-    : "";
-  const storeYaml = store === "file"
-    ? "{ className: FileStore, directory: sessions }"
-    : "{ className: DataSourceStore, dataSourceName: jdbc/sessions }";
+  const { resources, store: storeYaml } = sessionStoreYaml(store, { url: pg.url, maxTotal: 8 });
   // A one-second background tick gives the background mode its best chance.
   return `server:
 ${resources}  services:
@@ -163,10 +155,7 @@ async function crashRun(
   const backendEnv: Record<string, string> = nodeCompat ? { BOBCAT_BACKEND: "node-compat" } : {};
   writeFiles(base, { "app.ts": APP, "conf/server.yaml": cfg });
   if (store === "postgres") pg.psql(`DROP TABLE IF EXISTS "tomcat$sessions"`);
-  if (store !== "file") {
-    const init = await runCli(runtime, ["store", "init", "--config", join(base, "conf/server.yaml"), "--base", base]);
-    expect(init.stdout).toContain("table ready");
-  }
+  if (store !== "file") await initSessionTable(runtime, base);
   let server = await startBobcat({ runtime, base, config: cfg, env: backendEnv });
   const log: SessionLog[] = [];
   const stop = { now: false };

@@ -7,7 +7,7 @@
  * authenticates and never changes the tables.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cleanup, freePort, run, type Running, RUNTIMES, startBobcat, tempDir } from "../helpers/bobcat.ts";
+import { cleanup, curlStatus, freePort, type Running, RUNTIMES, startBobcat, tempDir } from "../helpers/bobcat.ts";
 import { type PostgresServer, startPostgres } from "../helpers/postgres.ts";
 import { type MariaDbServer, startMariaDb } from "../helpers/services.ts";
 
@@ -87,20 +87,7 @@ ${
 }
 
 async function status(url: string, user: string, password: string): Promise<number> {
-  const r = await run([
-    "curl",
-    "-s",
-    "-o",
-    "/dev/null",
-    "-w",
-    "%{http_code}",
-    "--max-time",
-    "10",
-    "-u",
-    `${user}:${password}`,
-    url,
-  ]);
-  return Number(r.stdout);
+  return Number(await curlStatus(url, `${user}:${password}`));
 }
 
 const dirs: string[] = [];

@@ -13,13 +13,16 @@ import { join } from "node:path";
 import { connect } from "node:tls";
 import {
   cleanup,
+  clientCertificates,
   freePort,
   PKI,
   type Running,
   type Runtime,
   RUNTIMES,
+  sslHostConfig,
   startBobcat,
   tempDir,
+  tlsAppConfig,
 } from "../helpers/bobcat.ts";
 
 const APP = `export default { async fetch(req, ctx) {
@@ -52,28 +55,11 @@ const APP = `export default { async fetch(req, ctx) {
 } };`;
 
 function config(port: number, verification: "required" | "optional"): string {
-  return `server:
-  services:
-    - connectors:
-        - port: ${port}
-          address: 127.0.0.1
-          SSLEnabled: true
-          connectionTimeout: 2000
-          sslHostConfigs:
-            - certificateVerification: ${verification}
-              caCertificateFile: ${PKI}/client-ca.pem
-              certificates:
-                - certificateFile: ${PKI}/localhost-rsa.pem
-                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts:
-              - path: ""
-                handler: app.ts
-`;
+  return tlsAppConfig(
+    port,
+    sslHostConfig(undefined, clientCertificates(verification)),
+    { connector: "          connectionTimeout: 2000\n" },
+  );
 }
 
 const dirs: string[] = [];

@@ -11,6 +11,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import {
   cleanup,
+  curlStatus,
   freePort,
   PKI,
   run,
@@ -251,22 +252,7 @@ for (const runtime of RUNTIMES) {
         cleanup(s.base);
       });
 
-      const curl = async (path: string, user: string) => {
-        const r = await run([
-          "curl",
-          "-s",
-          "-o",
-          "/dev/null",
-          "-w",
-          "%{http_code}",
-          "--max-time",
-          "10",
-          "-u",
-          user,
-          `http://127.0.0.1:${port}${path}`,
-        ]);
-        return r.stdout;
-      };
+      const curl = (path: string, user: string) => curlStatus(`http://127.0.0.1:${port}${path}`, user);
 
       test("5 wrong passwords lock the user out: the right one then gets 401, with Tomcat's warning; other users still log in", async () => {
         expect(await curl("/secure/", "alice:right")).toBe("200");

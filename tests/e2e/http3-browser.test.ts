@@ -12,10 +12,21 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { createHash, X509Certificate } from "node:crypto";
-import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { cleanup, freePort, PKI, startBobcat, tempDir } from "../helpers/bobcat.ts";
+import {
+  cleanup,
+  COPIED_CERTIFICATE_HOST,
+  copyLocalhostCertificate,
+  freePort,
+  HTTP2_CONNECTOR,
+  PKI,
+  startBobcat,
+  tempDir,
+  tlsAppConfig,
+  waitUntil,
+} from "../helpers/bobcat.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const dirs: string[] = [];
@@ -61,32 +72,16 @@ describe("HTTP/3 in Chromium (Bun native)", () => {
     async () => {
       const base = tempDir("bobcat-h3-");
       dirs.push(base);
-      copyFileSync(join(PKI, "localhost-rsa.pem"), join(base, "cert.pem"));
-      copyFileSync(join(PKI, "localhost-rsa-key.pem"), join(base, "key.pem"));
+      copyLocalhostCertificate(base, "rsa");
       const [port, elsewhere] = [await freePort(), await freePort()];
       const s = await startBobcat({
         runtime: "bun",
         base,
         files: { "app.ts": APP },
-        config: `server:
-  services:
-    - connectors:
-        - port: ${port}
-          address: 127.0.0.1
-          SSLEnabled: true
-          http3: true
-          upgradeProtocols: [{ className: Http2Protocol }]
-          sslHostConfigs:
-            - certificates:
-                - certificateFile: cert.pem
-                  certificateKeyFile: key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts: [{ path: "", handler: app.ts }]
-`,
+        config: tlsAppConfig(port, COPIED_CERTIFICATE_HOST, {
+          connector: `          http3: true\n${HTTP2_CONNECTOR}`,
+          contexts: `              - { path: "", handler: app.ts }\n`,
+        }),
       });
       const origin = `https://localhost:${port}`;
       let b = await browser("localhost-rsa.pem", [`--origin-to-force-quic-on=localhost:${elsewhere}`]);
@@ -139,11 +134,9 @@ describe("HTTP/3 in Chromium (Bun native)", () => {
 
         // SIGHUP with an EC certificate in place: QUIC presents it (a browser trusting only the EC
         // key gets the page over h3), and no longer the RSA one.
-        copyFileSync(join(PKI, "localhost-ec.pem"), join(base, "cert.pem"));
-        copyFileSync(join(PKI, "localhost-ec-key.pem"), join(base, "key.pem"));
+        copyLocalhostCertificate(base, "ec");
         s.proc.kill("SIGHUP");
-        const deadline = Date.now() + 10_000;
-        while (!s.output().includes(": reloaded ") && Date.now() < deadline) await Bun.sleep(50);
+        await waitUntil(() => s.output().includes(": reloaded "));
         expect(s.output()).toContain(": reloaded ");
         const forced = [`--origin-to-force-quic-on=localhost:${port}`];
         for (const [cert, loads] of [["localhost-ec.pem", true], ["localhost-rsa.pem", false]] as const) {

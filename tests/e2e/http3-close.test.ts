@@ -14,7 +14,9 @@ import { join } from "node:path";
 import {
   cleanup,
   freePort,
+  httpGet,
   httpsConfig,
+  opensslConnect,
   PKI,
   run,
   runCli,
@@ -115,10 +117,11 @@ for (const runtime of RUNTIMES) {
         env: backend === "node-compat" ? { BOBCAT_BACKEND: "node-compat" } : {},
       });
       try {
-        const r = await run(
-          ["openssl", "s_client", "-connect", `127.0.0.1:${httpsPort}`, "-servername", "localhost", "-msg", "-ign_eof"],
-          { stdin: "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" },
-        );
+        const r = await opensslConnect(httpsPort, {
+          servername: "localhost",
+          args: ["-msg", "-ign_eof"],
+          stdin: httpGet(),
+        });
         expect(r.stdout).toContain("HTTP/1.1 200");
         expect(r.stdout).toMatch(/^connection: close\r?$/im);
         // The server's own close_notify ("<<<" = received) ends the connection.

@@ -5,7 +5,20 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { cleanup, freePort, ROOT, run, runCli, RUNTIMES, startBobcat, tempDir, writeFiles } from "../helpers/bobcat.ts";
+import {
+  cleanup,
+  freePort,
+  opensslConnect,
+  ROOT,
+  ROOT_PAGE_CONTEXT,
+  run,
+  runCli,
+  RUNTIMES,
+  startBobcat,
+  tempDir,
+  tlsAppConfig,
+  writeFiles,
+} from "../helpers/bobcat.ts";
 
 const KS = join(ROOT, "tests/fixtures/keystores");
 const CA = join(KS, "pem/root-ca.pem");
@@ -13,21 +26,11 @@ const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
 
 function config(port: number, certificate: string): string {
-  return `server:
-  services:
-    - connectors:
-        - port: ${port}
-          address: 127.0.0.1
-          SSLEnabled: true
-          sslHostConfigs:
-            - certificates:
-                - ${certificate.trim().split("\n").join("\n                  ")}
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts: [{ path: "", handler: "bobcat:root" }]
-`;
+  return tlsAppConfig(
+    port,
+    `            - certificates:\n                - ${certificate.trim().split("\n").join("\n                  ")}`,
+    { contexts: ROOT_PAGE_CONTEXT },
+  );
 }
 
 /** `selfSigned`: keytool made these entries with -genkeypair alone, so only their identity is checked. */
@@ -91,18 +94,12 @@ for (const runtime of RUNTIMES) {
         const port = await freePort();
         const s = await startBobcat({ runtime, base, config: config(port, c.cert) });
         try {
-          const r = await run([
-            "openssl",
-            "s_client",
-            "-connect",
-            `127.0.0.1:${port}`,
-            "-servername",
-            "localhost",
-            "-CAfile",
-            CA,
-            ...(c.selfSigned ? [] : ["-verify_return_error"]),
-            "-showcerts",
-          ], { stdin: "Q\n" });
+          const r = await opensslConnect(port, {
+            servername: "localhost",
+            caFile: CA,
+            verify: !c.selfSigned,
+            args: ["-showcerts"],
+          });
           if (c.selfSigned) {
             expect(r.stdout).toContain(`0 s:${c.selfSigned}`);
             expect(/Server public key is (\d+) bit/.exec(r.stdout)?.[1]).toBe(c.bits);
@@ -215,16 +212,7 @@ test("bobcat keytool: the seed's walk-through, then the server starts with that 
     config: config(port, `certificateKeystoreFile: ${ks}\ncertificateKeyAlias: tomcat`),
   });
   try {
-    const r = await run([
-      "openssl",
-      "s_client",
-      "-connect",
-      `127.0.0.1:${port}`,
-      "-CAfile",
-      join(pki, "ca.pem"),
-      "-verify_return_error",
-      "-showcerts",
-    ], { stdin: "Q\n" });
+    const r = await opensslConnect(port, { caFile: join(pki, "ca.pem"), verify: true, args: ["-showcerts"] });
     expect(r.stdout).toContain("Verify return code: 0 (ok)");
     expect(r.stdout).toContain("CN = bobcat Test Intermediate CA");
   } finally {

@@ -9,7 +9,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readlinkSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { BUN, cleanup, CLI, freePort, ROOT, tempDir, writeFiles } from "../helpers/bobcat.ts";
+import { BUN, cleanup, CLI, freePort, plainConfig, ROOT, tempDir, writeFiles } from "../helpers/bobcat.ts";
 
 const LAUNCHER = join(ROOT, "bin", "bobcat.mjs");
 const dirs: string[] = [];
@@ -23,18 +23,13 @@ const APP = `export default { fetch(req, ctx) {
 } };`;
 
 function config(port: number): string {
-  return `server:
-  services:
-    - connectors: [{ port: ${port}, address: 127.0.0.1 }]
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts:
-              - path: ""
+  return plainConfig(
+    port,
+    `              - path: ""
                 handler: app.js
                 manager: { pathname: SESSIONS.ser }
-`;
+`,
+  );
 }
 
 /** Every process below `pid`, from ps (bounded: one snapshot). */

@@ -6,7 +6,17 @@
  * loopback rules hold (metrics role for a scraper, 403 without it).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cleanup, freePort, PKI, run, type Running, type Runtime, startBobcat, tempDir } from "../helpers/bobcat.ts";
+import {
+  cleanup,
+  freePort,
+  opensslConnect,
+  PKI,
+  run,
+  type Running,
+  type Runtime,
+  startBobcat,
+  tempDir,
+} from "../helpers/bobcat.ts";
 
 interface Sample {
   name: string;
@@ -191,7 +201,7 @@ server:
     test("TLS handshakes and failures by reason (node-compat only)", async () => {
       await run(["curl", "-sk", "-o", "/dev/null", `https://127.0.0.1:${tlsPort}/`]);
       // TLS 1.1 is never enabled: a protocol failure.
-      await run(["openssl", "s_client", "-connect", `127.0.0.1:${tlsPort}`, "-tls1_1"], { stdin: "", timeoutMs: 5000 });
+      await opensslConnect(tlsPort, { args: ["-tls1_1"], stdin: "", timeoutMs: 5000 });
       const f = parse((await scrape()).body);
       const hs = f.get("bobcat_tls_handshakes_total")!.samples;
       const failures = f.get("bobcat_tls_handshake_failures_total")!.samples;

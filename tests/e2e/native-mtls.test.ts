@@ -7,7 +7,24 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { cleanup, freePort, PKI, run, type Running, type Runtime, startBobcat, tempDir } from "../helpers/bobcat.ts";
+import {
+  cleanup,
+  clientCertificates,
+  curlTls,
+  freePort,
+  HTTP2_CONNECTOR,
+  httpGet,
+  localhostCertificate,
+  NATIVE_VERIFICATION,
+  opensslConnect,
+  PKI,
+  type Running,
+  type Runtime,
+  sslHostConfig,
+  startBobcat,
+  tempDir,
+  tlsAppConfig,
+} from "../helpers/bobcat.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
@@ -18,42 +35,20 @@ const APP = `export default { fetch(req, ctx) {
   return Response.json({ user: ctx.principal?.name ?? null, host: ctx.serverName });
 } };`;
 
-const rsa = `certificateFile: ${PKI}/localhost-rsa.pem
-                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem`;
-
+/** One TLS connector with HTTP/2; `context`: app.ts's context lines (by default it does not read the peer's chain). */
 function config(
   port: number,
   sslHostConfigs: string,
   context = "                needsPeerCertificates: false",
 ): string {
-  return `server:
-  services:
-    - connectors:
-        - port: ${port}
-          address: 127.0.0.1
-          SSLEnabled: true
-          upgradeProtocols: [{ className: Http2Protocol }]
-          sslHostConfigs:
-${sslHostConfigs}
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            aliases: [www.localhost]
-            contexts:
-              - path: ""
-                handler: app.ts
-${context}
-`;
+  return tlsAppConfig(port, sslHostConfigs, {
+    ...NATIVE_VERIFICATION,
+    connector: HTTP2_CONNECTOR,
+    context: `${context}\n`,
+  });
 }
 
-const required = (hostName: string, ca: string) =>
-  `            - hostName: ${hostName}
-              certificateVerification: required
-              caCertificateFile: ${PKI}/${ca}
-              certificates:
-                - ${rsa}`;
+const required = (hostName: string, ca: string) => sslHostConfig(hostName, clientCertificates("required", ca));
 
 async function start(runtime: Runtime, cfg: (port: number) => string): Promise<{ s: Running; port: number }> {
   const base = tempDir();
@@ -64,22 +59,8 @@ async function start(runtime: Runtime, cfg: (port: number) => string): Promise<{
 }
 
 /** curl to `sni` (the URL's host), optionally with another Host header and a client certificate. */
-async function curl(port: number, sni: string, who?: "alice" | "eve", opts: { path?: string; host?: string } = {}) {
-  const r = await run([
-    "curl",
-    "-sS",
-    "--cacert",
-    join(PKI, "ca.pem"),
-    "--resolve",
-    `${sni}:${port}:127.0.0.1`,
-    ...(who ? ["--cert", join(PKI, `${who}.pem`), "--key", join(PKI, `${who}-key.pem`)] : []),
-    ...(opts.host ? ["-H", `Host: ${opts.host}`] : []),
-    "-w",
-    "\n%{http_code}",
-    `https://${sni}:${port}${opts.path ?? "/"}`,
-  ]);
-  const lines = r.stdout.split("\n");
-  return { code: lines.pop()!, body: lines.join("\n"), stderr: r.stderr };
+function curl(port: number, sni: string, who?: "alice" | "eve", opts: { path?: string; host?: string } = {}) {
+  return curlTls(port, { sni, who, ...opts });
 }
 
 describe("client certificates on the native Bun.serve back-end", () => {
@@ -101,18 +82,7 @@ describe("client certificates on the native Bun.serve back-end", () => {
         expect((await curl(port, sni, "eve")).code).toBe("000");
       }
       // No SNI at all (an IP literal): the default SSLHostConfig's trust.
-      const r = await run([
-        "openssl",
-        "s_client",
-        "-connect",
-        `127.0.0.1:${port}`,
-        "-noservername",
-        "-cert",
-        join(PKI, "alice.pem"),
-        "-key",
-        join(PKI, "alice-key.pem"),
-        "-quiet",
-      ], { stdin: "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" });
+      const r = await opensslConnect(port, { servername: null, who: "alice", args: ["-quiet"], stdin: httpGet() });
       expect(r.stdout).toContain("HTTP/1.1 200");
     } finally {
       expect(await s.stop()).toBe(0);
@@ -201,7 +171,7 @@ describe("client certificates on the native Bun.serve back-end", () => {
               caCertificateFile: ${PKI}/client-ca.pem
               certificateRevocationListFile: ${PKI}/client-crl.pem
               certificates:
-                - ${rsa}`,
+                - ${localhostCertificate()}`,
         ),
     );
     try {

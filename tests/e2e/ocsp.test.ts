@@ -9,12 +9,16 @@ import { type OcspPki, type Responder, startPkiResponder } from "../helpers/ocsp
 import {
   cleanup,
   freePort,
+  opensslConnect,
+  ROOT_PAGE_CONTEXT,
   run,
   runCli,
   type Runtime,
   RUNTIMES,
+  sslHostAttributes,
   startBobcat,
   tempDir,
+  tlsAppConfig,
   writeFiles,
 } from "../helpers/bobcat.ts";
 
@@ -37,23 +41,13 @@ afterAll(async () => {
 });
 
 function config(port: number, hostAttrs: string): string {
-  return `server:
-  services:
-    - connectors:
-        - port: ${port}
-          address: 127.0.0.1
-          SSLEnabled: true
-          sslHostConfigs:
-            - ${hostAttrs.trim().split("\n").join("\n              ")}
-              certificates:
+  // The responder's PKI, not the committed one: its own certificate lines.
+  const certificate = `              certificates:
                 - certificateFile: ${join(pkiDir, "server-chain.pem")}
-                  certificateKeyFile: ${pki.files.serverKey}
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts: [{ path: "", handler: "bobcat:root" }]
-`;
+                  certificateKeyFile: ${pki.files.serverKey}`;
+  return tlsAppConfig(port, `            - ${(sslHostAttributes(hostAttrs) + certificate).trimStart()}`, {
+    contexts: ROOT_PAGE_CONTEXT,
+  });
 }
 
 async function curl(port: number, who?: "alice" | "mallory" | "stranger" | "noAia") {
@@ -137,16 +131,7 @@ describe("OCSP stapling", () => {
       async (port, log) => {
         expect(log()).toContain("OCSP stapling for");
         for (const v of ["-tls1_2", "-tls1_3"]) {
-          const r = await run([
-            "openssl",
-            "s_client",
-            "-connect",
-            `127.0.0.1:${port}`,
-            "-status",
-            "-CAfile",
-            pki.files.ca!,
-            v,
-          ], { stdin: "Q\n" });
+          const r = await opensslConnect(port, { caFile: pki.files.ca!, args: ["-status", v] });
           expect(r.stdout).toContain("OCSP Response Status: successful");
           expect(r.stdout).toContain("Cert Status: good");
         }
@@ -158,10 +143,7 @@ describe("OCSP stapling", () => {
   test("unset on Bun: served without stapling and one warning names Node", async () => {
     await serve("bun", "protocols: TLSv1.2+TLSv1.3", async (port, log) => {
       expect(log()).toContain("only Node's TLS stack can staple");
-      const r = await run(
-        ["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-status", "-CAfile", pki.files.ca!],
-        { stdin: "Q\n" },
-      );
+      const r = await opensslConnect(port, { caFile: pki.files.ca!, args: ["-status"] });
       expect(r.stdout).toContain("OCSP response: no response sent");
     });
   });

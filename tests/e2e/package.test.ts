@@ -9,7 +9,20 @@ import { spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { BUN, DENO, freePort, httpsConfig, PKI, ROOT, tfetch } from "../helpers/bobcat.ts";
+import {
+  BUN,
+  configSyntaxFiles,
+  DENO,
+  freePort,
+  httpsConfig,
+  PKI,
+  plainConfig,
+  ROOT,
+  run,
+  sslHostConfig,
+  tfetch,
+  tlsAppConfig,
+} from "../helpers/bobcat.ts";
 import { nodeLayerAtFirstRequest, timerModules } from "../helpers/deno-first-request.ts";
 import { type InstalledPackage, packAndInstall } from "../helpers/package.ts";
 
@@ -157,22 +170,10 @@ describe("the packed tarball", () => {
     writeFileSync(join(pkg.dir, "hello.mjs"), `export default { fetch: () => new Response("hello") };\n`);
     writeFileSync(
       join(pkg.dir, "first-request.yaml"),
-      `logging: { level: warn }
-server:
-  services:
-    - connectors:
-        - port: ${port}
-          address: 127.0.0.1
-          SSLEnabled: true
-          sslHostConfigs:
-            - certificates:
-                - certificateFile: ${PKI}/localhost-rsa.pem
-                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem
-      engine:
-        defaultHost: localhost
-        hosts: [{ name: localhost, contexts: [{ path: "", handler: hello.mjs, manager: { pathname: "" } }] }]
-`,
+      `logging: { level: warn }\n` +
+        tlsAppConfig(port, sslHostConfig(), {
+          contexts: `              - { path: "", handler: hello.mjs, manager: { pathname: "" } }\n`,
+        }),
     );
     const loaded = await nodeLayerAtFirstRequest(
       join(installed, "dist-lib", "cli.js"),
@@ -387,7 +388,7 @@ describe.each(Object.keys(RUNNERS))("import from the installed package on %s", (
       const port = await freePort();
       writeFileSync(
         join(dir, "store.yaml"),
-        contextsYaml(
+        plainConfig(
           port,
           `              - path: ""
                 handler: "app:main"
@@ -397,18 +398,10 @@ describe.each(Object.keys(RUNNERS))("import from the installed package on %s", (
       );
       writeFileSync(join(pkg.dir, "store-check.mjs"), STORE_SCRIPT);
       const [cmd, ...args] = RUNNERS[runtime]!;
-      const proc = Bun.spawn([cmd!, ...args.slice(0, -1), "store-check.mjs", join(dir, "store.yaml")], {
-        cwd: pkg.dir,
-        stdout: "pipe",
-        stderr: "pipe",
-      });
-      const killer = setTimeout(() => proc.kill("SIGKILL"), 60000);
-      const [out, err, code] = await Promise.all([
-        new Response(proc.stdout).text(),
-        new Response(proc.stderr).text(),
-        proc.exited,
-      ]);
-      clearTimeout(killer);
+      const { stdout: out, stderr: err, code } = await run(
+        [cmd!, ...args.slice(0, -1), "store-check.mjs", join(dir, "store.yaml")],
+        { cwd: pkg.dir, timeoutMs: 60000 },
+      );
       const m = /^RESULT (.*)$/m.exec(out);
       expect([code, m ? "" : out + err]).toEqual([0, ""]);
       const { cookie, a, b, edge } = JSON.parse(m![1]!);
@@ -430,17 +423,6 @@ const SESSION_APP = `export default { fetch(req, ctx) {
   s.setAttribute("n", n);
   return Response.json({ n, id: s.id });
 } };`;
-
-const contextsYaml = (port: number, contexts: string, resources = "") =>
-  `server:
-${resources}  services:
-    - connectors: [{ port: ${port}, address: 127.0.0.1 }]
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts:
-${contexts}`;
 
 /** Every process below `pid` (one ps snapshot). */
 function descendants(pid: number): number[] {
@@ -539,34 +521,8 @@ describe.each(["bun", "deno"])("npx bobcat from the installed package on %s", (r
   test("YAML with anchors and merge keys, a TOML config, and a YAML error with its file:line:column", async () => {
     const yamlPort = await freePort();
     const tomlPort = await freePort();
-    const dir = site("configs", {
-      "merge.yaml": `server:
-  services:
-    - connectors:
-        - &conn { port: ${yamlPort}, address: 127.0.0.1 }
-        - <<: *conn
-          port: ${tomlPort}
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts: &ctx [{ path: "", handler: "bobcat:root" }]
-          - { name: other, contexts: *ctx }
-`,
-      "server.toml": `[[server.services]]
-[[server.services.connectors]]
-port = ${tomlPort}
-address = "127.0.0.1"
-[server.services.engine]
-defaultHost = "localhost"
-[[server.services.engine.hosts]]
-name = "localhost"
-[[server.services.engine.hosts.contexts]]
-path = ""
-handler = "bobcat:root"
-`,
-      "bad.yaml": "server:\n  services:\n    - connectors: [{ port: 8080 }\n      engine: x\n",
-    });
+    // The merged connector shares the TOML one's port: the two configs run one after the other.
+    const dir = site("configs", configSyntaxFiles({ yaml: yamlPort, merged: tomlPort, toml: tomlPort }));
     const bad = npx(dir, runtime, ["check", "--config", "bad.yaml"]);
     expect(await bad.done()).toBe(1);
     expect(bad.output()).toContain(`${join(dir, "bad.yaml")}:4:7: YAML syntax error`);
@@ -591,7 +547,7 @@ handler = "bobcat:root"
   test("SIGKILL to npx stops bobcat gracefully: the shell npm left behind does not keep it running", async () => {
     const port = await freePort();
     const dir = site("sigkill", {
-      "server.yaml": contextsYaml(port, `              - { path: "", handler: "bobcat:root" }\n`),
+      "server.yaml": plainConfig(port, `              - { path: "", handler: "bobcat:root" }\n`),
     });
     const s = npx(dir, runtime, ["run", "--config", "server.yaml"], /listening on/);
     await s.ready();
@@ -617,7 +573,7 @@ handler = "bobcat:root"
         const port = await freePort();
         const dir = site(store.replace(/\W+/g, "-"), {
           "app.js": SESSION_APP,
-          "server.yaml": contextsYaml(
+          "server.yaml": plainConfig(
             port,
             `              - path: ""
                 handler: app.js

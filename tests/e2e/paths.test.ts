@@ -15,6 +15,8 @@ import {
   CA_PEM,
   cleanup,
   freePort,
+  HTTP2_CONNECTOR,
+  httpsConfig,
   PKI,
   run,
   type Running,
@@ -37,27 +39,9 @@ const APP = `export default { fetch(req, ctx) {
 } };`;
 
 function config(http: number, https: number): string {
-  return `server:
-  services:
-    - connectors:
-        - port: ${http}
-          address: 127.0.0.1
-          redirectPort: ${https}
-        - port: ${https}
-          address: 127.0.0.1
-          SSLEnabled: true
-          upgradeProtocols: [{ className: Http2Protocol }]
-          sslHostConfigs:
-            - certificates:
-                - certificateFile: ${PKI}/localhost-rsa.pem
-                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts:
-              - path: ""
+  return httpsConfig(http, https, {
+    connectorExtra: HTTP2_CONNECTOR.trimEnd(),
+    contexts: `              - path: ""
                 handler: app.ts
                 docBase: \${catalina.base}/site
                 loginConfig: { authMethod: BASIC, realmName: paths }
@@ -72,8 +56,8 @@ function config(http: number, https: number): string {
               - path: /ctx
                 handler: app.ts
           - name: other.test
-            contexts: [{ path: "", handler: app.ts }]
-`;
+            contexts: [{ path: "", handler: app.ts }]`,
+  });
 }
 
 const FILES = {

@@ -11,11 +11,15 @@ import { join } from "node:path";
 import {
   cleanup,
   freePort,
+  initSessionTable,
   runCli,
   type Runtime,
   RUNTIMES,
+  sessionStoreYaml,
   startBobcat,
+  type StoreKind,
   tempDir,
+  waitUntil,
   writeFiles,
 } from "../helpers/bobcat.ts";
 import { type PostgresServer, startPostgres } from "../helpers/postgres.ts";
@@ -39,17 +43,8 @@ const APP = `export default { fetch(req, ctx) {
   return Response.json({ n, id: s.id, history: s.getAttribute("history") });
 } };`;
 
-type StoreKind = "file" | "sqlite" | "postgres";
-
 function config(port: number, store: StoreKind, jvmRoute = "node1", tick = 10): string {
-  const resources = store === "sqlite"
-    ? `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, url: "sqlite:work/sessions.db" }\n`
-    : store === "postgres"
-    ? `  globalNamingResources:\n    resources:\n      - { name: jdbc/sessions, url: "${pg.url}" }\n`
-    : "";
-  const storeYaml = store === "file"
-    ? "{ className: FileStore, directory: sessions }"
-    : "{ className: DataSourceStore, dataSourceName: jdbc/sessions }";
+  const { resources, store: storeYaml } = sessionStoreYaml(store, pg);
   return `server:
 ${resources}  services:
     - connectors: [{ port: ${port}, address: 127.0.0.1 }]
@@ -74,8 +69,7 @@ async function start(runtime: Runtime, base: string, port: number, store: StoreK
   if (store !== "file") {
     // As in Tomcat the table must exist; `bobcat store init` creates it (idempotent).
     writeFiles(base, { "conf/server.yaml": config(port, store, jvmRoute, tick) });
-    const init = await runCli(runtime, ["store", "init", "--config", join(base, "conf/server.yaml"), "--base", base]);
-    expect(init.stdout).toContain("table ready");
+    await initSessionTable(runtime, base);
   }
   return startBobcat({ runtime, base, files: { "app.ts": APP }, config: config(port, store, jvmRoute, tick) });
 }
@@ -102,12 +96,9 @@ async function storedSessions(base: string, store: StoreKind): Promise<number> {
 }
 
 async function waitStored(base: string, store: StoreKind, count: number) {
-  const end = Date.now() + 10000;
-  while (Date.now() < end) {
-    if ((await storedSessions(base, store)) >= count) return;
-    await Bun.sleep(50);
+  if (!(await waitUntil(async () => (await storedSessions(base, store)) >= count))) {
+    throw new Error(`the store did not reach ${count} session(s)`);
   }
-  throw new Error(`the store did not reach ${count} session(s)`);
 }
 
 const get = async (port: number, cookie?: string) => {
@@ -235,17 +226,17 @@ test(
           expect(res.headers.get("set-cookie")).toBeNull();
           expect(await res.text()).toContain("The session could not be saved: the session store is not available");
         }
-        const end = Date.now() + 10000;
-        while (!/DataSourceStore\[jdbc\/sessions .*table tomcat\$sessions\]/.test(s.output()) && Date.now() < end) {
-          await Bun.sleep(100);
-        }
+        await waitUntil(
+          () => /DataSourceStore\[jdbc\/sessions .*table tomcat\$sessions\]/.test(s.output()),
+          10_000,
+          100,
+        );
         expect(s.output()).toMatch(/ERROR.*DataSourceStore\[jdbc\/sessions .*table tomcat\$sessions\]/);
       } finally {
         pg.start();
       }
       // The backlog is written on a background tick once the database is back: the copy in memory (n = 4) arrives.
-      const end = Date.now() + 30000;
-      while (stored() <= before && Date.now() < end) await Bun.sleep(200);
+      await waitUntil(() => stored() > before, 30_000, 200);
       expect(stored()).toBeGreaterThan(before);
       s.proc.kill("SIGKILL");
       await s.exited;

@@ -9,6 +9,7 @@ import {
   cleanup,
   freePort,
   httpsConfig,
+  opensslConnect,
   PKI,
   run,
   type Running,
@@ -105,19 +106,12 @@ for (const runtime of RUNTIMES) {
 
     test("openssl s_client verifies the chain (leaf + intermediate) with TLS 1.3 and 1.2", async () => {
       for (const v of ["-tls1_3", "-tls1_2"]) {
-        const r = await run([
-          "openssl",
-          "s_client",
-          "-connect",
-          `127.0.0.1:${httpsPort}`,
-          "-servername",
-          "localhost",
-          "-CAfile",
-          join(PKI, "ca.pem"),
-          "-verify_return_error",
-          "-showcerts",
-          v,
-        ], { stdin: "Q\n" });
+        const r = await opensslConnect(httpsPort, {
+          servername: "localhost",
+          caFile: join(PKI, "ca.pem"),
+          verify: true,
+          args: ["-showcerts", v],
+        });
         expect(r.stdout).toContain("Verify return code: 0 (ok)");
         expect(r.stdout).toContain("CN = bobcat Test Intermediate CA");
         expect((r.stdout.match(/BEGIN CERTIFICATE/g) ?? []).length).toBe(2);
@@ -125,18 +119,10 @@ for (const runtime of RUNTIMES) {
     });
 
     test("TLS 1.1 and static-RSA suites are refused", async () => {
-      const old = await run(["openssl", "s_client", "-connect", `127.0.0.1:${httpsPort}`, "-tls1_1"], { stdin: "Q\n" });
+      const old = await opensslConnect(httpsPort, { args: ["-tls1_1"] });
       expect(old.stdout).toContain("Cipher is (NONE)");
       expect(old.stderr).toMatch(/alert (protocol version|handshake failure)/);
-      const rsa = await run([
-        "openssl",
-        "s_client",
-        "-connect",
-        `127.0.0.1:${httpsPort}`,
-        "-tls1_2",
-        "-cipher",
-        "AES128-SHA",
-      ], { stdin: "Q\n" });
+      const rsa = await opensslConnect(httpsPort, { args: ["-tls1_2", "-cipher", "AES128-SHA"] });
       expect(rsa.stdout).not.toMatch(/Cipher is AES128-SHA/);
     });
 

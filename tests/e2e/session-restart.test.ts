@@ -8,14 +8,10 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, freePort, RUNTIMES, startBobcat, tempDir } from "../helpers/bobcat.ts";
+import { cleanup, freePort, plainConfig, RUNTIMES, startBobcat, tempDir, waitUntil } from "../helpers/bobcat.ts";
 
 const SESSIONS = 2000;
 
-/** Waits (bounded: 10 s) until `done()` holds. */
-async function until(done: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 50));
-}
 /** One session in this many gets 12 attributes (past the compact form's 8). */
 const WIDE_EVERY = 7;
 
@@ -79,22 +75,15 @@ for (const runtime of RUNTIMES) {
       const base = tempDir();
       dirs.push(base);
       const port = await freePort();
-      const config = `
-server:
-  services:
-    - connectors:
-        - { port: ${port}, address: 127.0.0.1 }
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts:
-              - path: /app
+      const config = plainConfig(
+        port,
+        `              - path: /app
                 handler: app.ts
                 manager: { pathname: SESSIONS.ser }
               - path: /manager
                 handler: bobcat:manager
-`;
+`,
+      );
       const start = () => startBobcat({ runtime, base, files: { "app.ts": APP }, config });
       const url = (p: string) => `http://127.0.0.1:${port}${p}`;
       const count = async () => {
@@ -130,7 +119,7 @@ server:
         // The file is checked once the connector listens; the count is right at once all the same.
         expect(await count()).toBe(SESSIONS);
         const restored = s;
-        await until(() => restored.output().includes(`Restored ${SESSIONS} session(s)`) && !existsSync(file));
+        await waitUntil(() => restored.output().includes(`Restored ${SESSIONS} session(s)`) && !existsSync(file));
         expect(s.output()).toContain(`Restored ${SESSIONS} session(s)`);
         expect(existsSync(file)).toBe(false);
         // Every session answers with exactly what was set, attribute order included.

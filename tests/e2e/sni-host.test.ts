@@ -12,7 +12,10 @@ import { join } from "node:path";
 import {
   CA_PEM,
   cleanup,
+  curlTls,
   freePort,
+  localhostCertificate,
+  opensslConnect,
   PKI,
   run,
   type Running,
@@ -34,12 +37,8 @@ const APP = `export default { fetch(req, ctx) {
   });
 } };`;
 
-const rsa = `certificateFile: ${PKI}/localhost-rsa.pem
-                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem`;
-const ec = `certificateFile: ${PKI}/localhost-ec.pem
-                  certificateKeyFile: ${PKI}/localhost-ec-key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem`;
+const rsa = localhostCertificate("rsa");
+const ec = localhostCertificate("ec");
 
 /** CLIENT-CERT login for /admin/*, with alice (by subject DN) as the realm's manager. */
 const clientCertContext = `                loginConfig: { authMethod: CLIENT-CERT }
@@ -134,18 +133,11 @@ async function sClient(
   request: string,
   cert?: { cert: string; key: string },
 ): Promise<string> {
-  const r = await run(
-    [
-      "openssl",
-      "s_client",
-      "-connect",
-      `127.0.0.1:${port}`,
-      ...(sni ? ["-servername", sni] : ["-noservername"]),
-      ...(cert ? ["-cert", cert.cert, "-key", cert.key] : []),
-      "-quiet",
-    ],
-    { stdin: request },
-  );
+  const r = await opensslConnect(port, {
+    servername: sni || null,
+    args: [...(cert ? ["-cert", cert.cert, "-key", cert.key] : []), "-quiet"],
+    stdin: request,
+  });
   return r.stdout;
 }
 
@@ -157,20 +149,8 @@ const bodyOf = (out: string) => JSON.parse(out.slice(out.indexOf("{"), out.lastI
 
 /** curl: the URL's host is the SNI name; extra arguments add a Host header, a certificate, ... */
 async function curl(port: number, urlHost: string, extra: string[] = []) {
-  const r = await run([
-    "curl",
-    "-sS",
-    "--cacert",
-    join(PKI, "ca.pem"),
-    "--resolve",
-    `${urlHost}:${port}:127.0.0.1`,
-    ...extra,
-    "-w",
-    "\n%{http_code}",
-    `https://${urlHost}:${port}/`,
-  ]);
-  const lines = r.stdout.split("\n");
-  return { code: lines.pop()!, body: lines.join("\n") };
+  const { code, body } = await curlTls(port, { sni: urlHost, args: extra });
+  return { code, body };
 }
 
 /** Several requests on one HTTP/2 connection whose SNI name is `servername`; returns each status. */
@@ -353,15 +333,7 @@ describe("SSLHostConfigs that differ only in protocols", () => {
 `;
   const over = async (port: number, sni: string | null, version: string, host: string) =>
     statuses(
-      (await run([
-        "openssl",
-        "s_client",
-        "-connect",
-        `127.0.0.1:${port}`,
-        ...(sni ? ["-servername", sni] : ["-noservername"]),
-        version,
-        "-quiet",
-      ], { stdin: get(host) })).stdout,
+      (await opensslConnect(port, { servername: sni || null, args: [version, "-quiet"], stdin: get(host) })).stdout,
     );
   for (const runtime of RUNTIMES as Runtime[]) {
     test(`${runtime}: the back-end that sees SNI is chosen; each host gets its own protocols, and no request crosses to the other`, async () => {

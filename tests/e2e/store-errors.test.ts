@@ -8,27 +8,31 @@ import { afterAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, readdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, freePort, ROOT, run, runCli, RUNTIMES, tempDir, writeFiles } from "../helpers/bobcat.ts";
+import {
+  cleanup,
+  freePort,
+  plainConfig,
+  ROOT,
+  run,
+  runCli,
+  RUNTIMES,
+  sessionsDataSource,
+  tempDir,
+  writeFiles,
+} from "../helpers/bobcat.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
 
 function sqliteConfig(port: number, url: string): string {
-  return `server:
-  globalNamingResources:
-    resources:
-      - { name: jdbc/sessions, url: "${url}" }
-  services:
-    - connectors: [{ port: ${port}, address: 127.0.0.1 }]
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts:
-              - path: ""
+  return plainConfig(
+    port,
+    `              - path: ""
                 handler: bobcat:root
                 manager: { className: PersistentManager, store: { className: DataSourceStore, dataSourceName: jdbc/sessions } }
-`;
+`,
+    sessionsDataSource(url),
+  );
 }
 
 for (const runtime of RUNTIMES) {

@@ -12,10 +12,12 @@ import { join } from "node:path";
 import {
   cleanup,
   freePort,
+  plainConfig,
   run,
   runCli,
   type Running,
   RUNTIMES,
+  sessionsDataSource,
   startBobcat,
   tempDir,
   writeFiles,
@@ -87,19 +89,9 @@ for (const runtime of RUNTIMES) {
     beforeAll(async () => {
       port = await freePort();
       base = tempDir();
-      const config = `
-server:
-  globalNamingResources:
-    resources:
-      - { name: jdbc/sessions, url: "sqlite:${base}/sessions.db" }
-  services:
-    - connectors: [{ port: ${port}, address: 127.0.0.1 }]
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts:
-              - path: /files
+      const config = plainConfig(
+        port,
+        `              - path: /files
                 handler: app.js
                 manager:
                   className: PersistentManager
@@ -113,7 +105,9 @@ server:
                   store: { className: DataSourceStore, dataSourceName: jdbc/sessions }
               - path: /manager
                 handler: bobcat:manager
-`;
+`,
+        sessionsDataSource(`sqlite:${base}/sessions.db`),
+      );
       writeFiles(base, { "app.js": APP, "conf/server.yaml": config });
       // As in Tomcat, the session table must exist: `bobcat store init` creates it.
       const init = await runCli(runtime, ["store", "init", "--config", join(base, "conf/server.yaml"), "--base", base]);

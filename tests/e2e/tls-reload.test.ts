@@ -4,28 +4,31 @@
  * the old certificate. Under Bun (native and node-compat) and Deno.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { copyFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, freePort, PKI, run, type Runtime, startBobcat, tempDir } from "../helpers/bobcat.ts";
+import {
+  cleanup,
+  COPIED_CERTIFICATE_HOST,
+  copyLocalhostCertificate,
+  freePort,
+  opensslConnect,
+  PKI,
+  type Runtime,
+  startBobcat,
+  tempDir,
+  tlsAppConfig,
+  waitUntil,
+} from "../helpers/bobcat.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
 
 const keyBits = async (port: number) => {
-  const r = await run(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-CAfile", join(PKI, "ca.pem")], {
-    stdin: "Q\n",
-  });
+  const r = await opensslConnect(port, { caFile: join(PKI, "ca.pem") });
   return /Server public key is (\d+) bit/.exec(r.stdout)?.[1];
 };
 
-async function waitFor(pred: () => boolean | Promise<boolean>, ms = 10000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await pred()) return true;
-    await Bun.sleep(50);
-  }
-  return false;
-}
+const waitFor = (pred: () => boolean | Promise<boolean>, ms = 10000) => waitUntil(pred, ms);
 
 const CASES: Array<{ runtime: Runtime; extra: string; label: string }> = [
   { runtime: "bun", extra: "", label: "bun native" },
@@ -38,8 +41,7 @@ describe("certificate reload on SIGHUP", () => {
     test(c.label, async () => {
       const base = tempDir();
       dirs.push(base);
-      copyFileSync(join(PKI, "localhost-rsa.pem"), join(base, "cert.pem"));
-      copyFileSync(join(PKI, "localhost-rsa-key.pem"), join(base, "key.pem"));
+      copyLocalhostCertificate(base, "rsa");
       const port = await freePort();
       const s = await startBobcat({
         runtime: c.runtime,
@@ -48,23 +50,10 @@ describe("certificate reload on SIGHUP", () => {
           "slow.ts":
             `export default { async fetch() { await new Promise((r) => setTimeout(r, 1500)); return new Response("slow done"); } };`,
         },
-        config: `server:
-  services:
-    - connectors:
-        - port: ${port}
-          address: 127.0.0.1
-          SSLEnabled: true
-${c.extra}          sslHostConfigs:
-            - certificates:
-                - certificateFile: cert.pem
-                  certificateKeyFile: key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts: [{ path: "", handler: slow.ts }]
-`,
+        config: tlsAppConfig(port, COPIED_CERTIFICATE_HOST, {
+          connector: c.extra,
+          contexts: `              - { path: "", handler: slow.ts }\n`,
+        }),
       });
       try {
         expect(await keyBits(port)).toBe("2048");
@@ -73,8 +62,7 @@ ${c.extra}          sslHostConfigs:
           { tls: { ca: await Bun.file(join(PKI, "ca.pem")).text() } } as RequestInit,
         ).then((r) => r.text());
         await Bun.sleep(200);
-        copyFileSync(join(PKI, "localhost-ec.pem"), join(base, "cert.pem"));
-        copyFileSync(join(PKI, "localhost-ec-key.pem"), join(base, "key.pem"));
+        copyLocalhostCertificate(base, "ec");
         s.proc.kill("SIGHUP");
         expect(await waitFor(() => s.output().includes(": reloaded "))).toBe(true);
         expect(await inFlight).toBe("slow done");

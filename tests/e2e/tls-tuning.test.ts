@@ -7,12 +7,16 @@ import { join } from "node:path";
 import {
   cleanup,
   freePort,
+  opensslConnect,
   PKI,
-  run,
+  ROOT_PAGE_CONTEXT,
   runCli,
   type Runtime,
+  sslHostAttributes,
+  sslHostConfig,
   startBobcat,
   tempDir,
+  tlsAppConfig,
   writeFiles,
 } from "../helpers/bobcat.ts";
 
@@ -20,24 +24,7 @@ const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
 
 function config(port: number, hostAttrs: string): string {
-  return `server:
-  services:
-    - connectors:
-        - port: ${port}
-          address: 127.0.0.1
-          SSLEnabled: true
-          sslHostConfigs:
-            - ${hostAttrs.trim().split("\n").join("\n              ")}
-              certificates:
-                - certificateFile: ${PKI}/localhost-rsa.pem
-                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts: [{ path: "", handler: "bobcat:root" }]
-`;
+  return tlsAppConfig(port, sslHostConfig(undefined, sslHostAttributes(hostAttrs)), { contexts: ROOT_PAGE_CONTEXT });
 }
 
 async function serve(
@@ -58,9 +45,7 @@ async function serve(
 }
 
 const sClient = async (port: number, extra: string[]) =>
-  (await run(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-CAfile", join(PKI, "ca.pem"), ...extra], {
-    stdin: "Q\n",
-  })).stdout;
+  (await opensslConnect(port, { caFile: join(PKI, "ca.pem"), args: extra })).stdout;
 
 async function refused(runtime: Runtime, hostAttrs: string) {
   const base = tempDir();

@@ -9,18 +9,31 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
-import { freePort, PKI, runCli, startBobcat, tempDir, tfetch, writeFiles } from "../helpers/bobcat.ts";
+import { freePort, PKI, runCli, startBobcat, tempDirs, tfetch, writeFiles } from "../helpers/bobcat.ts";
 import { loadConfigText } from "../../src/config/load.ts";
 import { startBunNative } from "../../src/runtime/bun.ts";
 import type { ConnectorPipeline } from "../../src/runtime/connector.ts";
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-function base(): string {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
+/** A PKCS12 file (password changeit) of the localhost RSA key and certificate under `name`, made by openssl. */
+function exportP12(out: string, name: string, extra: string[] = []) {
+  const pem = ["-in", join(PKI, "localhost-rsa.pem"), "-inkey", join(PKI, "localhost-rsa-key.pem")];
+  return spawnSync("openssl", [
+    "pkcs12",
+    "-export",
+    ...pem,
+    ...extra,
+    "-name",
+    name,
+    "-passout",
+    "pass:changeit",
+    "-out",
+    out,
+  ]);
 }
+
+const dirs = tempDirs();
+afterAll(dirs.removeAll);
+const base = dirs.make;
 
 /** A plain HTTP server with one context; `tls` adds an HTTPS connector whose certificate is given by `cert`. */
 function config(opts: { context?: string; connector?: string; cert?: string; server?: string } = {}): string {
@@ -110,21 +123,7 @@ describe("bobcat check", () => {
   test("a Certificate with only a keystore password uses ${user.home}/.keystore, as Tomcat does", async () => {
     const home = base();
     const p12 = join(home, ".keystore");
-    const made = spawnSync("openssl", [
-      "pkcs12",
-      "-export",
-      "-in",
-      join(PKI, "localhost-rsa.pem"),
-      "-inkey",
-      join(PKI, "localhost-rsa-key.pem"),
-      "-name",
-      "tomcat",
-      "-passout",
-      "pass:changeit",
-      "-out",
-      p12,
-    ]);
-    expect(made.status).toBe(0);
+    expect(exportP12(p12, "tomcat").status).toBe(0);
     const r = await check(config({ cert: "certificateKeystorePassword: changeit" }), [], { HOME: home });
     expect(r.output).toContain(`using ${p12}`);
     expect(r.code).toBe(0);
@@ -140,23 +139,7 @@ describe("bobcat check", () => {
   test("a truststore holding only a private key entry is refused with the reason", async () => {
     const dir = base();
     const store = join(dir, "keys-only.p12");
-    const made = spawnSync("openssl", [
-      "pkcs12",
-      "-export",
-      "-in",
-      join(PKI, "localhost-rsa.pem"),
-      "-inkey",
-      join(PKI, "localhost-rsa-key.pem"),
-      "-certfile",
-      join(PKI, "ca.pem"),
-      "-name",
-      "server",
-      "-passout",
-      "pass:changeit",
-      "-out",
-      store,
-    ]);
-    expect(made.status).toBe(0);
+    expect(exportP12(store, "server", ["-certfile", join(PKI, "ca.pem")]).status).toBe(0);
     const tls = (file: string) =>
       config({
         cert: PEM_CERT,

@@ -5,12 +5,12 @@
  * Deno, native back-end and node-compat. Every loop is bounded in count; no timing assertions.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "node:tls";
 import { request } from "node:http";
 import {
   cleanup,
+  copyLocalhostCertificate,
   freePort,
   PKI,
   runCli,
@@ -18,6 +18,7 @@ import {
   RUNTIMES,
   startBobcat,
   tempDir,
+  waitUntil,
   writeFiles,
 } from "../helpers/bobcat.ts";
 
@@ -147,13 +148,8 @@ function alive(pid: number): boolean {
   }
 }
 
-async function waitFor(cond: () => boolean, tries = 300): Promise<boolean> {
-  for (let i = 0; i < tries; i++) {
-    if (cond()) return true;
-    await Bun.sleep(50);
-  }
-  return cond();
-}
+/** waitUntil counted in tries of 50 ms. */
+const waitFor = (cond: () => boolean, tries = 300) => waitUntil(cond, tries * 50);
 
 /** Worker pids by number, from the primary's "worker N (pid P) ready" lines (the latest per worker). */
 function readyWorkers(out: string): Map<number, number> {
@@ -172,8 +168,7 @@ async function start(runtime: "bun" | "deno", env?: Record<string, string>) {
   dirs.push(base);
   const [http, https] = [await freePort(), await freePort()];
   writeFiles(base, { "app.mjs": APP, "work/.keep": "", "conf/.keep": "" });
-  copyFileSync(join(PKI, "localhost-rsa.pem"), join(base, "conf/cert.pem"));
-  copyFileSync(join(PKI, "localhost-rsa-key.pem"), join(base, "conf/key.pem"));
+  copyLocalhostCertificate(join(base, "conf"), "rsa");
   const s = await startBobcat({ runtime, base, config: config(http, https), connectors: 4, timeoutMs: 60000, env });
   expect(await waitFor(() => s.output().includes("all 2 workers ready"))).toBe(true);
   return { s, base, http, https };
@@ -251,8 +246,7 @@ for (const runtime of RUNTIMES) {
           // SIGHUP reaches both workers: new certificate files, then every worker serves them.
           const newFp = await fingerprintOf(join(PKI, "localhost-ec.pem"));
           expect((await tlsPid(https)).fingerprint).not.toBe(newFp);
-          copyFileSync(join(PKI, "localhost-ec.pem"), join(base, "conf/cert.pem"));
-          copyFileSync(join(PKI, "localhost-ec-key.pem"), join(base, "conf/key.pem"));
+          copyLocalhostCertificate(join(base, "conf"), "ec");
           s.proc.kill("SIGHUP");
           const reloaded = (n: number) =>
             new RegExp(`\\[worker ${n}\\] \\[connector\\] .*: reloaded `).test(s.output());

@@ -13,14 +13,17 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   cleanup,
+  clientCertificates,
   freePort,
   PKI,
   ROOT,
   run,
   type Running,
   type Runtime,
+  sslHostConfig,
   startBobcat,
   tempDir,
+  tlsAppConfig,
 } from "../helpers/bobcat.ts";
 
 const HANDLER = `
@@ -53,30 +56,12 @@ afterAll(() => dirs.forEach(cleanup));
 type Mode = "server-only" | "client-certs" | "client-certs-native";
 
 function config(port: number, mode: Mode): string {
-  const verify = mode === "server-only" ? "" : `certificateVerification: required
-              caCertificateFile: ${PKI}/client-ca.pem
-              `;
-  return `
-server:
-  services:
-    - connectors:
-        - port: ${port}
-          address: 127.0.0.1
-          SSLEnabled: true
-          webSocketEnabled: true
-          sslHostConfigs:
-            - ${verify}certificates:
-                - certificateFile: ${PKI}/localhost-rsa.pem
-                  certificateKeyFile: ${PKI}/localhost-rsa-key.pem
-                  certificateChainFile: ${PKI}/intermediate.pem
-      engine:
-        defaultHost: localhost
-        hosts:
-          - name: localhost
-            contexts:
-              - path: ""
+  return tlsAppConfig(port, sslHostConfig(undefined, mode === "server-only" ? "" : clientCertificates()), {
+    connector: "          webSocketEnabled: true\n",
+    contexts: `              - path: ""
                 handler: handler.js
-${mode === "client-certs-native" ? "                needsPeerCertificates: false\n" : ""}`;
+${mode === "client-certs-native" ? "                needsPeerCertificates: false\n" : ""}`,
+  });
 }
 
 const pem = (f: string) => readFileSync(join(PKI, f), "utf8");

@@ -8,7 +8,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "./bobcat.ts";
+import { freePort, run } from "./bobcat.ts";
 
 export interface PebbleOptions {
   /** Where Pebble sends HTTP-01 validations (bobcat's plain connector). */
@@ -169,4 +169,22 @@ export async function startPebble(o: PebbleOptions): Promise<Pebble> {
       if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * curl to https://`name`:`tlsPort`/ on 127.0.0.1, the chain verified against Pebble's current
+ * root (written to <dir>/pebble-root.pem first); curl's output.
+ */
+export async function curlVerified(pebble: Pebble, dir: string, tlsPort: number, name: string) {
+  const rootFile = join(dir, "pebble-root.pem");
+  writeFileSync(rootFile, await pebble.root());
+  return await run([
+    "curl",
+    "-sS",
+    "--resolve",
+    `${name}:${tlsPort}:127.0.0.1`,
+    "--cacert",
+    rootFile,
+    `https://${name}:${tlsPort}/`,
+  ]);
 }

@@ -34,8 +34,28 @@ export const PASSWORD_OPTIONS = [
 ] as const;
 export type PasswordOption = (typeof PASSWORD_OPTIONS)[number];
 
+type OptionKinds = Record<string, "flag" | "value" | "multi">;
+
+/** How every command that opens a keystore is told which one (keytool lists them in this order). */
+const KEYSTORE_OPTIONS: OptionKinds = {
+  keystore: "value",
+  storepass: "value",
+  storetype: "value",
+  providername: "value",
+  v: "flag",
+};
+
+/** What the certificate that genkeypair and gencert sign carries. */
+const ISSUED_CERT_OPTIONS: OptionKinds = {
+  sigalg: "value",
+  dname: "value",
+  startdate: "value",
+  ext: "multi",
+  validity: "value",
+};
+
 /** Options each command accepts: name → "flag" | "value" | "multi". */
-export const COMMANDS: Record<string, { about: string; options: Record<string, "flag" | "value" | "multi"> }> = {
+export const COMMANDS: Record<string, { about: string; options: OptionKinds }> = {
   genkeypair: {
     about: "Generates a key pair",
     options: {
@@ -43,17 +63,9 @@ export const COMMANDS: Record<string, { about: string; options: Record<string, "
       keyalg: "value",
       keysize: "value",
       groupname: "value",
-      sigalg: "value",
-      dname: "value",
-      startdate: "value",
-      ext: "multi",
-      validity: "value",
+      ...ISSUED_CERT_OPTIONS,
       keypass: "value",
-      keystore: "value",
-      storepass: "value",
-      storetype: "value",
-      providername: "value",
-      v: "flag",
+      ...KEYSTORE_OPTIONS,
     },
   },
   certreq: {
@@ -81,11 +93,7 @@ export const COMMANDS: Record<string, { about: string; options: Record<string, "
       alias: "value",
       file: "value",
       keypass: "value",
-      keystore: "value",
-      storepass: "value",
-      storetype: "value",
-      providername: "value",
-      v: "flag",
+      ...KEYSTORE_OPTIONS,
     },
   },
   list: {
@@ -93,11 +101,7 @@ export const COMMANDS: Record<string, { about: string; options: Record<string, "
     options: {
       rfc: "flag",
       alias: "value",
-      keystore: "value",
-      storepass: "value",
-      storetype: "value",
-      providername: "value",
-      v: "flag",
+      ...KEYSTORE_OPTIONS,
     },
   },
   exportcert: {
@@ -106,22 +110,14 @@ export const COMMANDS: Record<string, { about: string; options: Record<string, "
       rfc: "flag",
       alias: "value",
       file: "value",
-      keystore: "value",
-      storepass: "value",
-      storetype: "value",
-      providername: "value",
-      v: "flag",
+      ...KEYSTORE_OPTIONS,
     },
   },
   delete: {
     about: "Deletes an entry",
     options: {
       alias: "value",
-      keystore: "value",
-      storepass: "value",
-      storetype: "value",
-      providername: "value",
-      v: "flag",
+      ...KEYSTORE_OPTIONS,
     },
   },
   changealias: {
@@ -130,22 +126,14 @@ export const COMMANDS: Record<string, { about: string; options: Record<string, "
       alias: "value",
       destalias: "value",
       keypass: "value",
-      keystore: "value",
-      storepass: "value",
-      storetype: "value",
-      providername: "value",
-      v: "flag",
+      ...KEYSTORE_OPTIONS,
     },
   },
   storepasswd: {
     about: "Changes the store password of a keystore",
     options: {
       new: "value",
-      keystore: "value",
-      storepass: "value",
-      storetype: "value",
-      providername: "value",
-      v: "flag",
+      ...KEYSTORE_OPTIONS,
     },
   },
   keypasswd: {
@@ -154,11 +142,7 @@ export const COMMANDS: Record<string, { about: string; options: Record<string, "
       alias: "value",
       keypass: "value",
       new: "value",
-      keystore: "value",
-      storepass: "value",
-      storetype: "value",
-      providername: "value",
-      v: "flag",
+      ...KEYSTORE_OPTIONS,
     },
   },
   importkeystore: {
@@ -187,17 +171,9 @@ export const COMMANDS: Record<string, { about: string; options: Record<string, "
       infile: "value",
       outfile: "value",
       alias: "value",
-      sigalg: "value",
-      dname: "value",
-      startdate: "value",
-      ext: "multi",
-      validity: "value",
+      ...ISSUED_CERT_OPTIONS,
       keypass: "value",
-      keystore: "value",
-      storepass: "value",
-      storetype: "value",
-      providername: "value",
-      v: "flag",
+      ...KEYSTORE_OPTIONS,
     },
   },
   printcert: {

@@ -10,19 +10,11 @@ import { Placeholder, type SQL, sql } from "drizzle-orm";
 import type { CompiledStatement, Dialect, DrizzleDatabase, SqlConnection } from "../../datasource/drivers.ts";
 import type { DataSource } from "../../datasource/resources.ts";
 import { BobcatError } from "../../util/errors.ts";
-import type { StoreManager } from "../store.ts";
-import { applicationName, type DataSourceStore } from "./data-source-store.ts";
+import type { DataSourceStore } from "./data-source-store.ts";
 import { namesFor, type SessionTableNames } from "./session-table.ts";
 import { oneSession } from "./session-queries.ts";
-import { StoreUnavailableError } from "./store-base.ts";
-import {
-  counted,
-  newCounters,
-  type StoreCounters,
-  type StoredVersion,
-  type VersionedStore,
-  type VersionedWrite,
-} from "./versioned.ts";
+import type { StoredVersion, VersionedStore, VersionedWrite } from "./versioned.ts";
+import { VersionedTableStore } from "./versioned-table.ts";
 
 type Row = Record<string, unknown>;
 
@@ -74,49 +66,32 @@ export async function initVersionColumns(
   return statements;
 }
 
-export class VersionedSqlStore implements VersionedStore {
-  readonly counters: StoreCounters = newCounters();
+/** The dialect of `inner`'s data source, refused when it is SQLite (versioned-sqlite.ts serves that). */
+function sharedDialect(inner: DataSourceStore): Dialect {
+  const dialect = inner.dataSource.dialect;
+  if (dialect === "sqlite") {
+    throw new BobcatError(
+      "store.sharedSqlite",
+      `${inner}: consistency shared needs PostgreSQL or MySQL/MariaDB; an SQLite file is one machine's`,
+      {
+        where: { attribute: "consistency" },
+        fix: "Use a postgres:// or mysql:// data source (or a RedisStore), or consistency: sticky.",
+      },
+    );
+  }
+  return dialect;
+}
+
+export class VersionedSqlStore extends VersionedTableStore implements VersionedStore {
   private readonly dialect: Dialect;
-  private readonly n: SessionTableNames;
   private readonly version: string;
-  private manager: StoreManager | null = null;
   private readonly statements = new Map<string, CompiledStatement>();
 
-  constructor(private readonly inner: DataSourceStore, versionCol = "version") {
-    this.dialect = inner.dataSource.dialect;
-    if (this.dialect === "sqlite") {
-      throw new BobcatError(
-        "store.sharedSqlite",
-        `${inner}: consistency shared needs PostgreSQL or MySQL/MariaDB; an SQLite file is one machine's`,
-        {
-          where: { attribute: "consistency" },
-          fix: "Use a postgres:// or mysql:// data source (or a RedisStore), or consistency: sticky.",
-        },
-      );
-    }
-    this.n = namesFor(this.dialect, inner.names);
-    this.version = this.dialect === "postgres" ? versionCol.toLowerCase() : versionCol;
-  }
-
-  setManager(manager: StoreManager): void {
-    this.manager = manager;
-    this.inner.setManager(manager);
-  }
-
-  private get app(): string {
-    return applicationName(this.manager!.name);
-  }
-
-  private id(name: string): SQL {
-    return sql`${sql.identifier(name)}`;
-  }
-
-  private get t(): SQL {
-    return this.id(this.n.sessionTable);
-  }
-
-  private where(id: string): SQL {
-    return oneSession(this.n, this.app, id);
+  constructor(inner: DataSourceStore, versionCol = "version") {
+    const dialect = sharedDialect(inner);
+    super(inner, dialect);
+    this.dialect = dialect;
+    this.version = dialect === "postgres" ? versionCol.toLowerCase() : versionCol;
   }
 
   /** The application and id of one session, as placeholders. */
@@ -154,21 +129,6 @@ export class VersionedSqlStore implements VersionedStore {
     let s = this.statements.get(kind);
     if (!s) this.statements.set(kind, s = conn.compile!(build()));
     return await conn.query!(s.sql, s.params.map((p) => (p instanceof Placeholder ? values[p.name] : p)));
-  }
-
-  private async conn(): Promise<SqlConnection> {
-    return await this.inner.dataSource.connection();
-  }
-
-  private async op<T>(what: string, kind: "reads" | "writes", fn: (conn: SqlConnection) => Promise<T>): Promise<T> {
-    try {
-      return await counted(this.counters, kind, async () => fn(await this.conn()));
-    } catch (err) {
-      if (err instanceof BobcatError) throw err;
-      const cause = (err as { cause?: unknown }).cause;
-      const detail = cause instanceof Error ? cause.message : (err as Error)?.message ?? String(err);
-      throw new StoreUnavailableError(`${this}: ${what} failed: ${detail}`, err);
-    }
   }
 
   /** DataSourceStore's checks, then the version column; a missing one stops start-up with the DDL to run. */
@@ -301,26 +261,18 @@ export class VersionedSqlStore implements VersionedStore {
   }
 
   rename(oldId: string, w: VersionedWrite, expected: number): Promise<number | null> {
-    return this.op(`renaming session [${oldId}]`, "writes", async (conn) => {
-      const gone = Symbol("conflict");
-      try {
-        return await conn.transaction(async (tx: DrizzleDatabase) => {
-          const del = await tx.execute(
+    return this.renameInTransaction(
+      oldId,
+      w,
+      expected,
+      async (tx) =>
+        this.affected(
+          await tx.execute(
             sql`DELETE FROM ${this.t} WHERE ${this.where(oldId)} AND ${this.id(this.version)} = ${expected}`,
-          );
-          if (this.affected(del) !== 1) throw gone;
-          const ins = await tx.execute(this.insert(this.insertValues(w, expected + 1)));
-          if (this.affected(ins) !== 1) {
-            throw new BobcatError("session.idInUse", `${this}: session id [${w.id}] is already stored`);
-          }
-          return expected + 1;
-        });
-      } catch (err) {
-        if (err !== gone) throw err;
-        this.counters.conflicts++;
-        return null;
-      }
-    });
+          ),
+        ) === 1,
+      async (tx) => this.affected(await tx.execute(this.insert(this.insertValues(w, expected + 1)))) === 1,
+    );
   }
 
   touch(id: string, lastAccess: number): Promise<void> {
@@ -385,9 +337,5 @@ export class VersionedSqlStore implements VersionedStore {
       );
       return Number(this.rows(result)[0]?.n ?? 0);
     });
-  }
-
-  toString(): string {
-    return String(this.inner);
   }
 }

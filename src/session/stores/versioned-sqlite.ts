@@ -20,19 +20,11 @@
 import { type SQL, sql } from "drizzle-orm";
 import { type DrizzleDatabase, openSqlite, type SqlConnection } from "../../datasource/drivers.ts";
 import { BobcatError } from "../../util/errors.ts";
-import type { StoreManager } from "../store.ts";
-import { applicationName, type DataSourceStore } from "./data-source-store.ts";
-import { createTableSql, namesFor, type SessionTableNames } from "./session-table.ts";
-import { oneSession } from "./session-queries.ts";
+import type { DataSourceStore } from "./data-source-store.ts";
+import { createTableSql } from "./session-table.ts";
 import { StoreUnavailableError } from "./store-base.ts";
-import {
-  counted,
-  newCounters,
-  type StoreCounters,
-  type StoredVersion,
-  type VersionedStore,
-  type VersionedWrite,
-} from "./versioned.ts";
+import { counted, type StoredVersion, type VersionedStore, type VersionedWrite } from "./versioned.ts";
+import { VersionedTableStore } from "./versioned-table.ts";
 
 type Row = unknown[];
 
@@ -58,56 +50,21 @@ function directly(db: DrizzleDatabase): SqlConnection {
 /** How long a queued instance keeps its place, and a lease handed to it waits to be taken (it polls more often). */
 const NEXT_MS = 250;
 
-export class VersionedSqliteStore implements VersionedStore {
-  readonly counters: StoreCounters = newCounters();
-  private readonly n: SessionTableNames;
-  private manager: StoreManager | null = null;
+export class VersionedSqliteStore extends VersionedTableStore implements VersionedStore {
   /** The lease file's connection (see startLeases). */
   private leases: SqlConnection | null = null;
 
-  constructor(private readonly inner: DataSourceStore, private readonly version = "version") {
-    this.n = namesFor("sqlite", inner.names);
-  }
-
-  setManager(manager: StoreManager): void {
-    this.manager = manager;
-    this.inner.setManager(manager);
-  }
-
-  private get app(): string {
-    return applicationName(this.manager!.name);
-  }
-
-  private id(name: string): SQL {
-    return sql`${sql.identifier(name)}`;
-  }
-
-  private get t(): SQL {
-    return this.id(this.n.sessionTable);
-  }
-
-  private where(id: string): SQL {
-    return oneSession(this.n, this.app, id);
+  constructor(inner: DataSourceStore, private readonly version = "version") {
+    super(inner, "sqlite");
   }
 
   private async all(conn: SqlConnection, q: SQL): Promise<Row[]> {
     return await conn.run((db: DrizzleDatabase) => db.all(q)) as Row[];
   }
 
-  private async op<T>(what: string, kind: "reads" | "writes", fn: (conn: SqlConnection) => Promise<T>): Promise<T> {
-    try {
-      return await counted(this.counters, kind, async () => fn(await this.inner.dataSource.connection()));
-    } catch (err) {
-      if (err instanceof BobcatError) throw err;
-      const cause = (err as { cause?: unknown }).cause;
-      const detail = cause instanceof Error ? cause.message : (err as Error)?.message ?? String(err);
-      throw new StoreUnavailableError(`${this}: ${what} failed: ${detail}`, err);
-    }
-  }
-
   /** Creates what is missing (table, version column, expiry index), then DataSourceStore's checks. */
   async start(): Promise<void> {
-    const conn = await this.inner.dataSource.connection();
+    const conn = await this.conn();
     const q = (s: string) => `"${s}"`;
     await conn.execute(createTableSql("sqlite", this.inner.names, true));
     const columns = await this.all(conn, sql`SELECT name FROM pragma_table_info(${this.n.sessionTable})`);
@@ -317,29 +274,17 @@ export class VersionedSqliteStore implements VersionedStore {
   }
 
   rename(oldId: string, w: VersionedWrite, expected: number): Promise<number | null> {
-    return this.op(`renaming session [${oldId}]`, "writes", async (conn) => {
-      const gone = Symbol("conflict");
-      try {
-        // BEGIN IMMEDIATE: the write lock first, so the two statements never need to upgrade one.
-        return await conn.transaction(async (tx: DrizzleDatabase) => {
-          const del = await tx.all(
-            sql`DELETE FROM ${this.t} WHERE ${this.where(oldId)} AND ${
-              this.id(this.version)
-            } = ${expected} RETURNING 1`,
-          ) as Row[];
-          if (del.length !== 1) throw gone;
-          const ins = await tx.all(this.insert(w, expected + 1)) as Row[];
-          if (ins.length !== 1) {
-            throw new BobcatError("session.idInUse", `${this}: session id [${w.id}] is already stored`);
-          }
-          return expected + 1;
-        });
-      } catch (err) {
-        if (err !== gone) throw err;
-        this.counters.conflicts++;
-        return null;
-      }
-    });
+    // The transaction is BEGIN IMMEDIATE: the write lock first, so the two statements never need to upgrade one.
+    return this.renameInTransaction(
+      oldId,
+      w,
+      expected,
+      async (tx) =>
+        (await tx.all(
+          sql`DELETE FROM ${this.t} WHERE ${this.where(oldId)} AND ${this.id(this.version)} = ${expected} RETURNING 1`,
+        ) as Row[]).length === 1,
+      async (tx) => (await tx.all(this.insert(w, expected + 1)) as Row[]).length === 1,
+    );
   }
 
   touch(id: string, lastAccess: number): Promise<void> {
@@ -382,9 +327,5 @@ export class VersionedSqliteStore implements VersionedStore {
       );
       return Number(rows[0]?.[0] ?? 0);
     });
-  }
-
-  toString(): string {
-    return String(this.inner);
   }
 }

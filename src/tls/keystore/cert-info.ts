@@ -248,13 +248,21 @@ export async function signedBy(cert: CertificateInfo, issuer: CertificateInfo): 
   }
 }
 
+/** How the links of a chain are checked, for each library's certificate object. */
+export interface LinkChecks<C> {
+  namedIssuer(cert: C, issuer: C): boolean;
+  /** `false` only when the signature is checked and wrong. */
+  signedBy(cert: C, issuer: C): Promise<boolean | undefined>;
+}
+
 /** The first link (index of the child) whose issuer does not match or whose signature fails. */
-export async function brokenLink(
-  chain: CertificateInfo[],
+export async function firstBrokenLink<C extends { readonly subject: string; readonly issuer: string }>(
+  chain: C[],
+  checks: LinkChecks<C>,
 ): Promise<{ index: number; reason: string } | undefined> {
   for (let i = 0; i + 1 < chain.length; i++) {
     const [child, parent] = [chain[i]!, chain[i + 1]!];
-    if (!namedIssuer(child, parent)) {
+    if (!checks.namedIssuer(child, parent)) {
       return {
         index: i,
         reason: `certificate #${
@@ -262,7 +270,7 @@ export async function brokenLink(
         } [${child.subject}] is issued by [${child.issuer}], but the next certificate is [${parent.subject}]`,
       };
     }
-    if ((await signedBy(child, parent)) === false) {
+    if ((await checks.signedBy(child, parent)) === false) {
       return {
         index: i,
         reason: `certificate #${
@@ -272,4 +280,9 @@ export async function brokenLink(
     }
   }
   return undefined;
+}
+
+/** firstBrokenLink of a chain read by parseCertificateInfo. */
+export function brokenLink(chain: CertificateInfo[]): Promise<{ index: number; reason: string } | undefined> {
+  return firstBrokenLink(chain, { namedIssuer, signedBy });
 }

@@ -1,5 +1,6 @@
 /** Certificate parsing and chain links, with failures turned into Asn1Error for clean reporting. */
 import { equal, toArrayBuffer } from "./bytes.ts";
+import { firstBrokenLink } from "./cert-info.ts";
 import * as der from "./der.ts";
 import { Asn1Error } from "./der.ts";
 import { toPem } from "./pem.ts";
@@ -68,26 +69,7 @@ export function buildPath(leaf: Certificate, pool: Certificate[]): { path: Certi
   return { path, unused: rest };
 }
 
-/** The first link (index of the child) whose issuer does not match or whose signature fails. */
-export async function brokenLink(chain: Certificate[]): Promise<{ index: number; reason: string } | undefined> {
-  for (let i = 0; i + 1 < chain.length; i++) {
-    const [child, parent] = [chain[i], chain[i + 1]];
-    if (!namedIssuer(child, parent)) {
-      return {
-        index: i,
-        reason: `certificate #${
-          i + 1
-        } [${child.subject}] is issued by [${child.issuer}], but the next certificate is [${parent.subject}]`,
-      };
-    }
-    if ((await signedBy(child, parent)) === false) {
-      return {
-        index: i,
-        reason: `certificate #${
-          i + 1
-        } [${child.subject}] names [${parent.subject}] as issuer but its signature does not verify with that certificate's key`,
-      };
-    }
-  }
-  return undefined;
+/** firstBrokenLink of a chain parsed by @peculiar/x509, its signatures checked by that library. */
+export function brokenLink(chain: Certificate[]): Promise<{ index: number; reason: string } | undefined> {
+  return firstBrokenLink(chain, { namedIssuer, signedBy });
 }
