@@ -10,7 +10,7 @@
  *
  *   bun bench/https-hello.ts [--rounds 3] [--duration 8] [--connections 32] [--runtime bun|deno] [--body BYTES]
  *                            [--plain] [--without-fast-path] [--before REF] [--exe dist/bobcat[,OTHER...]] [--smol]
- *                            [--together]
+ *                            [--together] [--context /app]
  *
  * The raw servers' handlers take the request (`(req) => ...`): Deno.serve skips building the
  * Request for a handler declared without parameters, which bobcat's cannot be.
@@ -29,6 +29,10 @@
  * of the per-round ratios: steadier than medians of rounds taken one server after another when
  * other work on the machine comes and goes (the servers then share the cores with each other too,
  * so req/s are lower than alone).
+ *
+ * --context /app puts bobcat's hello in a context at that path (the requests go to /app/), where
+ * the handler sees the URL relative to it (a rebased Request, src/core/rebase-request.ts) — the
+ * raw servers answer every path the same.
  *
  * --body 16384 shows what a response of a few KB costs: on Deno, without TCP_NODELAY, each one
  * would wait ~40 ms for a delayed ACK (see src/runtime/deno-nodelay.ts).
@@ -52,6 +56,11 @@ const before = opt("--before", "");
 const exes = opt("--exe", "").split(",").filter(Boolean).map((e) => resolve(e));
 const smol = process.argv.includes("--smol");
 const together = process.argv.includes("--together");
+const contextPath = opt("--context", "");
+if (contextPath !== "" && !/^\/[^/\s]+$/.test(contextPath)) {
+  console.error(`--context: a context path like /app, not "${contextPath}"`);
+  process.exit(2);
+}
 const scheme = plain ? "http" : "https";
 const pki = join(root, "tests/fixtures/pki");
 const cert = join(pki, "localhost-rsa.pem");
@@ -127,7 +136,7 @@ ${
         hosts:
           - name: localhost
             contexts:
-              - path: ""
+              - path: "${contextPath}"
                 handler: hello.ts
 `,
 );
@@ -214,11 +223,13 @@ for (const s of servers) results[s.name] = [];
 try {
   for (let i = 0; i < rounds; i++) {
     if (together) {
-      const got = await wrkTogether(servers.map((s) => ({ url: `${scheme}://127.0.0.1:${s.port}/`, pid: s.p.pid! })));
+      const got = await wrkTogether(
+        servers.map((s) => ({ url: `${scheme}://127.0.0.1:${s.port}${contextPath}/`, pid: s.p.pid! })),
+      );
       servers.forEach((s, j) => results[s.name]!.push(got[j]!));
       continue;
     }
-    for (const s of servers) results[s.name]!.push(wrk(`${scheme}://127.0.0.1:${s.port}/`, s.p.pid!));
+    for (const s of servers) results[s.name]!.push(wrk(`${scheme}://127.0.0.1:${s.port}${contextPath}/`, s.p.pid!));
   }
 } finally {
   for (const s of servers) s.p.kill(s === servers[0] ? "SIGKILL" : "SIGTERM");

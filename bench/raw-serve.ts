@@ -1,7 +1,8 @@
 /**
  * The raw-runtime reference of bench/side-by-side.ts: a plain `Bun.serve` (under Bun) or
  * `Deno.serve` (under Deno) with the same certificate as bobcat and Tomcat, the same paths and
- * a Map for sessions (cookie in, random 128-bit id out), nothing else.
+ * a Map for sessions (cookie in, random 128-bit id out), nothing else. The session cookie has
+ * the attributes bobcat's has on this context (Path, HttpOnly, SameSite=Lax, Secure).
  *
  *   bun bench/raw-serve.ts|deno run -A bench/raw-serve.ts HTTPS_PORT HTTP_PORT CERT KEY [MTLS_PORT CLIENT_CA]
  *
@@ -46,8 +47,9 @@ export function rawServeApp(): {
       const id = hex(crypto.getRandomValues(new Uint8Array(16)));
       const now = Date.now();
       sessions.set(id, { user: "u" + id.slice(0, 4), n: 1, created: now, lastAccessed: now });
+      // The attributes bobcat sends on this context (sameSiteCookies defaults to lax), in its order.
       return new Response("u" + id.slice(0, 4), {
-        headers: { ...TEXT, "set-cookie": `JSESSIONID=${id}; Path=/; Secure; HttpOnly` },
+        headers: { ...TEXT, "set-cookie": `JSESSIONID=${id}; Path=/; HttpOnly; SameSite=Lax; Secure` },
       });
     }
     if (path === "/read") {

@@ -29,7 +29,8 @@
  * req/s; each row after its own warm-up (wrk -c8, --warmup seconds), run right before the row's
  * first round, so that round 1's hello, body and cookie rows run before any new-session load (a
  * server holding tens of thousands of sessions spends more CPU per request on every path). wrk cannot present a client certificate, so the mtls row uses bench/tls-load.ts (32
- * keep-alive TLS 1.3 connections, as wrk) against each server with and without one.
+ * keep-alive TLS 1.3 connections, as wrk) against each server with and without one. With more
+ * than one round, each throughput row's bobcat / raw ratio is also printed round by round.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import {
@@ -875,6 +876,20 @@ function print(r: Results): void {
         ratio(med(mt.map((x) => x.perCpu)), med(mn.map((x) => x.perCpu)))
       } by req per server CPU-s (same client, bench/tls-load.ts).`,
     );
+  }
+  // Round by round (the servers took turns within each round): how far one round's ratio is from another's.
+  if (rounds > 1) {
+    const lines: string[] = [];
+    for (const row of ["https", "http", "body", "new-session", "cookie", "mtls", "mtls-none"]) {
+      const raw = r.tput.get(row)?.get("raw");
+      const bob = r.tput.get(row)?.get("bobcat");
+      if (!raw || !bob || raw.length !== bob.length) continue;
+      const each = bob.map((x, i) => (raw[i]!.perCpu > 0 ? x.perCpu / raw[i]!.perCpu : NaN));
+      lines.push(`- ${labels[row]}: ${each.map((x) => x.toFixed(2)).join(" / ")} (median ${median(each).toFixed(2)})`);
+    }
+    if (lines.length) {
+      console.log(`\nbobcat / ${rawName} per server CPU-second, round by round:\n${lines.join("\n")}`);
+    }
   }
   const errors: string[] = [];
   for (const [row, m] of r.tput) {

@@ -43,6 +43,7 @@ import { bindRequest, ContextWebSockets } from "./websocket.ts";
 import { decide, decorate, RewriteValveRuntime } from "./rewrite-valve.ts";
 import { mark } from "../util/timing.ts";
 import { requestHeader } from "./request-header.ts";
+import { rebaseRequest } from "./rebase-request.ts";
 
 const log = logger("core");
 /**
@@ -1363,7 +1364,7 @@ interface Seen {
 /** The handler of a non-ROOT context sees URLs relative to its context path, and every handler the normalised path. */
 function rebase(req: Request, r: RoutedPath, context: ContextRuntime): Request {
   const path = context.path === "" ? r.encoded : r.encoded.slice(context.encodedPath.length) || "/";
-  return new Request(r.origin + path + r.search, req);
+  return rebaseRequest(r.origin + path + r.search, req);
 }
 
 /** Responses from fetch() or Response.redirect() have immutable headers: copy when needed. */
