@@ -9,7 +9,7 @@
  * before the JIT has seen it, so trying all of 3–4095 took ~50 ms of CPU at every start.
  *
  * The symbols return their int as a one-field struct: Deno compiles a fast-call trampoline with
- * Cranelift for every symbol whose types are all scalars, which left ~1.2 MiB more of Deno's
+ * Cranelift for every symbol whose types are all scalars, which left ~1.5 MiB more of Deno's
  * machine code resident for the life of the server (bench/probes/deno-idle-parts.ts); a struct
  * result takes libffi's generic path instead. A struct of one int is returned in the same
  * register as the int on every Linux ABI Deno runs on (x86-64, aarch64), and only "is it 0" is
