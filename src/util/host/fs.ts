@@ -238,7 +238,7 @@ export interface ReadHandle {
  *
  * `small`: a file of a few kilobytes (a config, a PEM file, a keystore), which Deno reads with its
  * synchronous calls. Deno's asynchronous file calls run on a pool of threads, and the first of
- * them leaves ~1 MiB more of Deno resident for the life of the server (its machine code and
+ * them leaves ~0.5 MiB more of Deno resident for the life of the server (its machine code and
  * malloc: bench/startup.ts --runtime deno --smaps); with this, a plain start makes none.
  */
 export async function openForRead(
