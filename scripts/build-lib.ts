@@ -30,7 +30,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join, sep } from "node:path";
+import { dirname, join, relative, sep } from "node:path";
 
 const root = join(import.meta.dir, "..");
 const out = join(root, "dist-lib");
@@ -86,6 +86,9 @@ async function bundle(
     if (cli && o.path.endsWith(".js")) {
       writeFileSync(o.path, unlistedChunkImports(asciiOnly(readFileSync(o.path, "utf8"))));
     }
+    if (cli && o.path.endsWith(".js.map")) {
+      writeFileSync(o.path, sourceMapForPackage(readFileSync(o.path, "utf8"), relative(out, dirname(o.path))));
+    }
     if (o.kind === "chunk" || o.kind === "sourcemap" && o.path.includes(`${sep}cli${sep}`)) {
       chunks++;
       chunkBytes += o.size;
@@ -96,6 +99,22 @@ async function bundle(
   if (chunks) {
     console.log(`  + ${chunks} chunk files (and maps) in dist-lib/cli/  ${(chunkBytes / 1024).toFixed(0)} KiB`);
   }
+}
+
+/**
+ * A CLI source map as the package ships it: without the sources' text (`sourcesContent`, 70% of
+ * each map), since its `sources` name the files under `src/`, which the package ships. Deno reads
+ * the maps of some of the CLI's modules at every start (the entry's and a few chunks', though no
+ * error is reported) and keeps what it read for the life of the server. `sources` are relative to
+ * the output directory in the bundler's maps of chunks in a subdirectory (`cli/`), where they
+ * named files under `dist-lib/src/` that do not exist: they are made relative to the map's own
+ * directory (`dir`, relative to the output directory), as the format says.
+ */
+function sourceMapForPackage(map: string, dir: string): string {
+  const parsed = JSON.parse(map) as { sources: string[]; sourcesContent?: unknown };
+  delete parsed.sourcesContent;
+  if (dir) parsed.sources = parsed.sources.map((s) => relative(dir, s).split(sep).join("/"));
+  return JSON.stringify(parsed);
 }
 
 /**

@@ -14,6 +14,7 @@ import { applyWebXml, mergeWebXml, parseWebXml, type WebXml } from "./webxml.ts"
 import { BobcatError, BobcatErrors, type Where } from "../util/errors.ts";
 import { fromJavaRegex } from "./proxy-defaults.ts";
 import { parseYamlText, type PathSeg } from "./source.ts";
+import { copyData } from "./copy-data.ts";
 
 export interface DeployOptions {
   /** Apply conf/context.xml to every context (when bobcat runs a server.xml itself). */
@@ -368,8 +369,8 @@ function compareVersions(a: string, b: string): number {
 function applyDefaults(ctx: Record<string, unknown>, defaults: Record<string, unknown>): void {
   for (const [k, v] of Object.entries(defaults)) {
     const own = ctx[k];
-    if (own === undefined) ctx[k] = structuredClone(v);
-    else if (Array.isArray(own) && Array.isArray(v)) ctx[k] = [...structuredClone(v), ...own];
+    if (own === undefined) ctx[k] = copyData(v);
+    else if (Array.isArray(own) && Array.isArray(v)) ctx[k] = [...copyData(v), ...own];
   }
 }
 

@@ -8,6 +8,7 @@ import type { AttrDef, ElementDef, Infer } from "./schema-types.ts";
 import type { ParsedSource, PathSeg } from "./source.ts";
 import { BobcatError, type Where } from "../util/errors.ts";
 import { fromJavaRegex } from "./proxy-defaults.ts";
+import { copyData } from "./copy-data.ts";
 
 /** Where each validated element and attribute came from, for errors found later (TLS, stores). */
 export const SOURCE = Symbol("bobcat.source");
@@ -136,7 +137,7 @@ export class Validator {
         } else if (a.required) {
           this.error("config.required", [...path, name], `${def.name} needs "${name}"`, `add ${name}: ${hint(a)}`);
         } else if (a.default !== undefined) {
-          out[name] = structuredClone(a.default);
+          out[name] = copyData(a.default);
           if (a.kind === "path") out[name] = this.resolvePath(out[name] as string);
         }
         continue;

@@ -50,8 +50,9 @@ export function formatBytes(n: number): string {
 export async function readRegularFile(path: string, maxBytes: number = MAX_CONFIG_FILE_BYTES): Promise<Uint8Array> {
   const notRegular = (st: FileInfo) =>
     new UnreadableFileError(path, "ENOTREGULAR", `is ${fileKind(st)}, not a regular file`, st.isDirectory);
-  // Opened so that a FIFO without a writer cannot hold the open (src/util/host/fs.ts).
-  const handle = await openForRead(path, notRegular);
+  // Opened so that a FIFO without a writer cannot hold the open (src/util/host/fs.ts); read
+  // with synchronous calls on Deno when the bound is a config file's, not a session file's.
+  const handle = await openForRead(path, notRegular, maxBytes <= MAX_CONFIG_FILE_BYTES);
   try {
     const st = await handle.stat();
     if (!st.isFile) throw notRegular(st);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
   BUN,
   configSyntaxFiles,
@@ -161,6 +161,33 @@ describe("the packed tarball", () => {
     expect(check.stderr).not.toContain("Module not found");
     expect(check.status).toBe(0);
     expect(check.stdout).toContain("bobcat:root");
+  });
+
+  test("the CLI build's source maps name the package's src/ files and carry no copy of their text", () => {
+    // Deno reads some of these maps at every start and keeps them (scripts/build-lib.ts): the
+    // sources' text would stay in its memory for the life of the server.
+    const dist = join(pkg.dir, "node_modules", "bobcat", "dist-lib");
+    const maps = [
+      "cli.js.map",
+      ...readdirSync(join(dist, "cli")).filter((f) => f.endsWith(".js.map")).map((f) => join("cli", f)),
+    ];
+    expect(maps.length).toBeGreaterThan(20);
+    let named = 0, mapped = 0;
+    for (const m of maps) {
+      const map = JSON.parse(readFileSync(join(dist, m), "utf8")) as {
+        sources: string[];
+        sourcesContent?: unknown;
+        mappings: string;
+      };
+      expect(map.sourcesContent).toBeUndefined();
+      if (map.mappings.length > 0) mapped++;
+      for (const source of map.sources.filter((f) => f.includes("src/"))) {
+        expect(existsSync(join(dist, dirname(m), source))).toBe(true);
+        named++;
+      }
+    }
+    expect(named).toBeGreaterThan(100);
+    expect(mapped).toBeGreaterThan(maps.length / 2);
   });
 
   test("the installed CLI build serves its first HTTPS request on Deno without loading Deno's Node layer", async () => {

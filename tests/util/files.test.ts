@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readRegularFile, UnreadableFileError } from "../../src/util/files.ts";
-import { cleanup, tempDir } from "../helpers/bobcat.ts";
+import { cleanup, DENO, ROOT, run, tempDir } from "../helpers/bobcat.ts";
 
 const dir = tempDir();
 afterAll(() => cleanup(dir));
@@ -42,4 +42,51 @@ test("the size is bounded: exactly the limit is read, one byte more is refused",
 
 test("missing files keep the open's own error", async () => {
   await expect(readRegularFile(join(dir, "nope"))).rejects.toMatchObject({ code: "ENOENT" });
+});
+
+test("on Deno: the same outcomes; a config-sized bound reads with Deno's synchronous calls, a session file's with its asynchronous ones", async () => {
+  const fifo = join(dir, "deno-pipe");
+  execFileSync("mkfifo", [fifo]);
+  const file = join(dir, "deno-data");
+  writeFileSync(file, new Uint8Array(200_000).fill(7));
+  // Which of Deno's open calls each read used, and what it gave (a length, or the error's code and reason).
+  const script = `
+import { readRegularFile } from ${JSON.stringify(join(ROOT, "src/util/files.ts"))};
+const calls = [];
+for (const name of ["open", "openSync"]) {
+  const f = Deno[name];
+  Deno[name] = (...a) => (calls.push(name), f(...a));
+}
+const outcome = async (path, max) => {
+  calls.length = 0;
+  try {
+    const n = (await readRegularFile(path, max)).length;
+    return [n, ...calls].join(" ");
+  } catch (e) {
+    return [e.code, e.reason, ...calls].filter(Boolean).join(" ");
+  }
+};
+console.log(JSON.stringify({
+  config: await outcome(${JSON.stringify(file)}),
+  exact: await outcome(${JSON.stringify(file)}, 200000),
+  over: await outcome(${JSON.stringify(file)}, 199999),
+  session: await outcome(${JSON.stringify(file)}, Number.MAX_SAFE_INTEGER),
+  fifo: await outcome(${JSON.stringify(fifo)}),
+  fifoSession: await outcome(${JSON.stringify(fifo)}, Number.MAX_SAFE_INTEGER),
+  device: await outcome("/dev/zero"),
+  missing: await outcome(${JSON.stringify(join(dir, "nope"))}),
+}));
+`;
+  const r = await run([DENO, "eval", `--config=${join(ROOT, "deno.json")}`, script], { timeoutMs: 30000 });
+  expect(r.stderr).toBe("");
+  expect(JSON.parse(r.stdout)).toEqual({
+    config: "200000 openSync",
+    exact: "200000 openSync",
+    over: "ETOOLARGE is larger than 199999 bytes openSync",
+    session: "200000 open",
+    fifo: "ENOTREGULAR is a FIFO (named pipe), not a regular file",
+    fifoSession: "ENOTREGULAR is a FIFO (named pipe), not a regular file",
+    device: "ENOTREGULAR is a character device, not a regular file",
+    missing: "ENOENT",
+  });
 });

@@ -23,6 +23,13 @@ export interface DenoFile {
   close(): void;
 }
 
+/** A file opened with Deno.openSync, read with its synchronous calls. */
+export interface DenoSyncFile {
+  statSync(): DenoFileInfo;
+  readSync(p: Uint8Array): number | null;
+  close(): void;
+}
+
 export interface DenoApi {
   build: { os: string };
   pid: number;
@@ -50,6 +57,7 @@ export interface DenoApi {
     write(p: Uint8Array): Promise<number>;
     close(): void;
   };
+  openSync(path: string, options: { read: true }): DenoSyncFile;
   rename(from: string, to: string): Promise<void>;
   remove(path: string, options: { recursive: boolean }): Promise<void>;
 }
