@@ -237,28 +237,32 @@ server:
         }
         expect(answer).toBe(`${sent} ${bytes}`);
       };
-      // The first round lets the runtime size its heap; the next two (300 MiB) must not add to it
-      // beyond a bound far below what they carried (holding on to them would add 300 MiB).
+      // The first round lets the runtime size its heap; the next four (600 MiB) must not add to it
+      // beyond a bound far below what they carried (holding on to them would add 600 MiB). The
+      // bound leaves room for the allocator: on Deno's node-compat back-end glibc keeps freed
+      // read buffers in its heap rather than returning them (+17 to +128 MiB seen after 300 MiB,
+      // with V8's heap and external memory flat throughout), and that does not grow with the volume.
+      const SENT = 600;
+      const BOUND = 192 * MiB;
       await round(50);
       await Bun.sleep(300);
       const before = rss(pid);
-      await round(150);
-      await round(150);
+      for (let r = 0; r < SENT / 150; r++) await round(150);
       c.s.destroy();
       // The runtime gives garbage back when its collector gets to it: the lowest RSS over a few
-      // seconds (a server holding the messages would stay ~300 MiB up however long it is given).
+      // seconds (a server holding the messages would stay ~600 MiB up however long it is given).
       let after = Infinity;
       // Up to 10 s: Deno's collector has been seen to give it back only after 5 s on a busy machine.
-      for (let waited = 0; waited < 10000 && !(after - before < 96 * MiB); waited += 250) {
+      for (let waited = 0; waited < 10000 && !(after - before < BOUND); waited += 250) {
         await Bun.sleep(250);
         after = Math.min(after, rss(pid));
       }
       console.log(
         `${runtime}/${backend}: RSS ${(before / MiB).toFixed(1)} → ${(after / MiB).toFixed(1)} MiB after ${
-          (300 * MAX / MiB).toFixed(0)
+          (SENT * MAX / MiB).toFixed(0)
         } MiB more of valid messages`,
       );
-      expect(after - before).toBeLessThan(96 * MiB);
+      expect(after - before).toBeLessThan(BOUND);
     }, 60000);
   });
 }
