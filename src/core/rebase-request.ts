@@ -15,10 +15,14 @@
  * Request's signal on its first read and then hands the inner request's `onCancel` the function
  * that aborts it; the copy's `onCancel` passes that on to req's signal, as an abort listener.
  * The module checks on first use that such a copy behaves as the constructor's Request does;
- * otherwise (another Deno, other runtimes) and for a request with a body it is the constructor.
+ * otherwise (another Deno, other runtimes) it is the constructor, and so it is for a request
+ * with a body and for one Deno.serve did not hand over (one a handler or createHandler's caller
+ * made): the copy's signal aborts with Deno's cancellation error, the only reason a served
+ * request's signal aborts with, where the constructor's carries the source's own reason (an
+ * AbortSignal.timeout's TimeoutError, say).
  */
 import { RUNTIME } from "../util/runtime.ts";
-import { mayHaveBody } from "./request-header.ts";
+import { servedByDenoWithoutBody } from "./request-header.ts";
 
 /** The parts of Deno's inner request (ext/fetch/23_request.js) the copy sets. */
 type InnerRequest = {
@@ -34,7 +38,7 @@ let template: Request | undefined;
 /** `new Request(url, req)`, made on Deno without reading `req.signal` (see above). */
 export function rebaseRequest(url: string, req: Request): Request {
   if (innerKey === undefined) innerKey = keyIfCopiesFollow();
-  if (innerKey === null || mayHaveBody(req)) return new Request(url, req);
+  if (innerKey === null || !servedByDenoWithoutBody(req)) return new Request(url, req);
   return copyAt(url, req, innerKey, template!);
 }
 

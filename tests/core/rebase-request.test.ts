@@ -49,6 +49,14 @@ for (const readFirst of [true, false]) {
   controller.abort();
   follows.push([before, made.signal.aborted, made.signal.reason?.name]);
 }
+// The abort's reason is the source's own (AbortSignal.timeout's is a TimeoutError), read before or after.
+for (const readFirst of [true, false]) {
+  const controller = new AbortController();
+  const made = rebaseRequest("https://h/y", new Request("https://h/x", { signal: controller.signal }));
+  if (readFirst) made.signal.aborted;
+  controller.abort(new DOMException("too slow", "TimeoutError"));
+  follows.push([made.signal.aborted, made.signal.reason?.name]);
+}
 `;
 
 describe("rebaseRequest", () => {
@@ -61,7 +69,10 @@ describe("rebaseRequest", () => {
     };
     expect(out.length).toBe(20);
     for (const c of out) expect(c.made).toBe(c.want);
-    expect(follows).toEqual([[false, true, "AbortError"], ["unread", true, "AbortError"]]);
+    expect(follows).toEqual([[false, true, "AbortError"], ["unread", true, "AbortError"], [true, "TimeoutError"], [
+      true,
+      "TimeoutError",
+    ]]);
   });
 
   test("Deno: copies that match the constructor's and leave the source's signal alone until read", () => {
@@ -74,11 +85,7 @@ describe("rebaseRequest", () => {
 ${COMPARE}
 // Whether the source's AbortSignal has been made (Deno makes it on the first read of req.signal).
 const signalMade = (r) => r[Object.getOwnPropertySymbols(r).find((s) => s.description === "signalCache")] !== undefined;
-const source = new Request("https://h/ctx/x", { headers: { "x-a": "1" } });
-const made = rebaseRequest("https://h/x", source);
-const untouched = !signalMade(source);
-made.signal;
-const madeOnRead = signalMade(source);
+let untouched, madeOnRead;
 
 // Requests Deno.serve hands over: the same as the constructor's (a body read through the copy),
 // and the copy's signal aborted when the client goes away.
@@ -93,6 +100,14 @@ const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, asy
     await new Promise((r) => setTimeout(r, 1000));
     return new Response("late");
   }
+  if (req.url.endsWith("/lazy")) {
+    // A request Deno.serve hands over keeps its signal unmade until the copy's is read.
+    const r = rebaseRequest(url, req);
+    untouched = !signalMade(req);
+    r.signal;
+    madeOnRead = signalMade(req);
+    return new Response("ok");
+  }
   const copy = req.clone();
   const r = rebaseRequest(url, req);
   const want = new Request(url, copy);
@@ -102,6 +117,7 @@ const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, asy
 });
 const base = "http://127.0.0.1:" + server.addr.port;
 await (await fetch(base + "/x?y=2", { headers: { "x-a": "1", cookie: "JSESSIONID=ABC" } })).text();
+await (await fetch(base + "/lazy", { headers: { "x-a": "1" } })).text();
 await (await fetch(base + "/x", { method: "POST", body: "hello" })).text();
 const controller = new AbortController();
 const slow = fetch(base + "/slow", { signal: controller.signal }).catch(() => "aborted");
@@ -133,7 +149,10 @@ console.log(JSON.stringify({ byCopy: rebasesByCopy(), out, follows, untouched, m
     for (const c of res.out) {
       expect({ url: c.url, source: c.source, made: c.made }).toEqual({ url: c.url, source: c.source, made: c.want });
     }
-    expect(res.follows).toEqual([[false, true, "AbortError"], ["unread", true, "AbortError"]]);
+    expect(res.follows).toEqual([[false, true, "AbortError"], ["unread", true, "AbortError"], [true, "TimeoutError"], [
+      true,
+      "TimeoutError",
+    ]]);
     expect(res.untouched).toBe(true);
     expect(res.madeOnRead).toBe(true);
     expect(res.served).toEqual([[true, true, true, null], [true, true, true, "hello"]]);
