@@ -92,6 +92,7 @@ let untouched, madeOnRead;
 let resolveAborted;
 const aborted = new Promise((r) => (resolveAborted = r));
 const served = [];
+const servedUrls = [];
 const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async (req) => {
   const url = "https://h/inner?q=1";
   if (req.url.endsWith("/slow")) {
@@ -106,6 +107,11 @@ const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, asy
     untouched = !signalMade(req);
     r.signal;
     madeOnRead = signalMade(req);
+    // The copies at every URL (normalised, or the same error) against the constructor's.
+    for (const u of urls) {
+      servedUrls.push({ url: u, made: await describeRequest(() => rebaseRequest(u, req)),
+        want: await describeRequest(() => new Request(u, req)) });
+    }
     return new Response("ok");
   }
   const copy = req.clone();
@@ -126,7 +132,7 @@ controller.abort();
 await slow;
 const abortedName = await Promise.race([aborted, new Promise((r) => setTimeout(() => r("not aborted"), 3000))]);
 await server.shutdown();
-console.log(JSON.stringify({ byCopy: rebasesByCopy(), out, follows, untouched, madeOnRead, served, abortedName }));
+console.log(JSON.stringify({ byCopy: rebasesByCopy(), out, follows, untouched, madeOnRead, served, servedUrls, abortedName }));
 `,
     );
     const r = spawnSync(
@@ -142,6 +148,7 @@ console.log(JSON.stringify({ byCopy: rebasesByCopy(), out, follows, untouched, m
       untouched: boolean;
       madeOnRead: boolean;
       served: unknown[];
+      servedUrls: Array<{ url: string; made: string; want: string }>;
       abortedName: string;
     };
     expect(res.byCopy).toBe(true);
@@ -156,6 +163,8 @@ console.log(JSON.stringify({ byCopy: rebasesByCopy(), out, follows, untouched, m
     expect(res.untouched).toBe(true);
     expect(res.madeOnRead).toBe(true);
     expect(res.served).toEqual([[true, true, true, null], [true, true, true, "hello"]]);
+    expect(res.servedUrls.length).toBe(5);
+    for (const c of res.servedUrls) expect({ url: c.url, made: c.made }).toEqual({ url: c.url, made: c.want });
     expect(res.abortedName).toBe("AbortError");
   });
 });
