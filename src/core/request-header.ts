@@ -47,19 +47,6 @@ export function requestHeader(req: Request, name: string): string | null {
 }
 
 /**
- * Whether Deno.serve handed over `req` and it has no body: a GET, HEAD or CONNECT (see
- * mayHaveBody). Such a request's signal aborts only with Deno's own cancellation error.
- */
-export function servedByDenoWithoutBody(req: Request): boolean {
-  if (!probed) probe(req);
-  if (innerKey === undefined) return false;
-  const inner = (req as unknown as Record<symbol, unknown>)[innerKey] as DenoServedRequest | undefined;
-  if (typeof inner?.header !== "function") return false;
-  const method = req.method;
-  return method === "GET" || method === "HEAD" || method === "CONNECT";
-}
-
-/**
  * Whether the request may have a body, without reading `req.body` where that costs: a request
  * Deno.serve handed over has none for GET, HEAD and CONNECT (its body getter says null for them
  * without looking further). Otherwise `req.body !== null`.

@@ -82,10 +82,18 @@ describe("rebaseRequest", () => {
     writeFileSync(
       script,
       `import { rebaseRequest, rebasesByCopy } from ${JSON.stringify(join(ROOT, "src/core/rebase-request.ts"))};
+import { makeRequest } from ${JSON.stringify(join(ROOT, "src/runtime/deno-request.ts"))};
 ${COMPARE}
 // Whether the source's AbortSignal has been made (Deno makes it on the first read of req.signal).
 const signalMade = (r) => r[Object.getOwnPropertySymbols(r).find((s) => s.description === "signalCache")] !== undefined;
 let untouched, madeOnRead;
+// bobcat's own requests (its HTTP/1.1 layer's, src/runtime/deno-request.ts) are copied too, their
+// signal left unmade; one made with a signal is not (the constructor keeps its reason).
+const own = makeRequest("https://h/ctx/x");
+own.headers.append("x-a", "1");
+const ownMade = rebaseRequest("https://h/x", own);
+const ownUntouched = !signalMade(own);
+const ownSame = ownMade.url === "https://h/x" && ownMade.headers.get("x-a") === "1" && !ownMade.signal.aborted;
 
 // Requests Deno.serve hands over: the same as the constructor's (a body read through the copy),
 // and the copy's signal aborted when the client goes away.
@@ -132,7 +140,7 @@ controller.abort();
 await slow;
 const abortedName = await Promise.race([aborted, new Promise((r) => setTimeout(() => r("not aborted"), 3000))]);
 await server.shutdown();
-console.log(JSON.stringify({ byCopy: rebasesByCopy(), out, follows, untouched, madeOnRead, served, servedUrls, abortedName }));
+console.log(JSON.stringify({ byCopy: rebasesByCopy(), out, follows, untouched, madeOnRead, ownUntouched, ownSame, served, servedUrls, abortedName }));
 `,
     );
     const r = spawnSync(
@@ -146,6 +154,8 @@ console.log(JSON.stringify({ byCopy: rebasesByCopy(), out, follows, untouched, m
       out: Array<{ url: string; source: number; made: string; want: string }>;
       follows: unknown[];
       untouched: boolean;
+      ownUntouched: boolean;
+      ownSame: boolean;
       madeOnRead: boolean;
       served: unknown[];
       servedUrls: Array<{ url: string; made: string; want: string }>;
@@ -161,6 +171,8 @@ console.log(JSON.stringify({ byCopy: rebasesByCopy(), out, follows, untouched, m
       "TimeoutError",
     ]]);
     expect(res.untouched).toBe(true);
+    expect(res.ownUntouched).toBe(true);
+    expect(res.ownSame).toBe(true);
     expect(res.madeOnRead).toBe(true);
     expect(res.served).toEqual([[true, true, true, null], [true, true, true, "hello"]]);
     expect(res.servedUrls.length).toBe(5);
