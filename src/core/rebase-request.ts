@@ -16,6 +16,11 @@
  * that aborts it; the copy's `onCancel` passes that on to req's signal, as an abort listener.
  * The module checks on first use that such a copy behaves as the constructor's Request does;
  * otherwise (another Deno, other runtimes) and for a request with a body it is the constructor.
+ * So it is for a request whose signal exists already (one made with a signal, as a handler or
+ * createHandler's caller may pass): the copy's signal aborts with Deno's cancellation error,
+ * where the constructor's carries the source's own reason (an AbortSignal.timeout's
+ * TimeoutError, say). A signal Deno makes on first read aborts only with that error, if ever
+ * (Deno.serve's requests; bobcat's own, deno-request.ts, never abort).
  */
 import { RUNTIME } from "../util/runtime.ts";
 import { mayHaveBody } from "./request-header.ts";
@@ -30,12 +35,19 @@ type InnerRequest = {
 /** How requests are rebased: undecided until the first, then the inner request's key, or null for the constructor. */
 let innerKey: symbol | null | undefined = RUNTIME === "deno" ? undefined : null;
 let template: Request | undefined;
+/** Deno's Request field holding its signal once made (undefined until then). */
+let signalKey: symbol | undefined;
 
 /** `new Request(url, req)`, made on Deno without reading `req.signal` (see above). */
 export function rebaseRequest(url: string, req: Request): Request {
   if (innerKey === undefined) innerKey = keyIfCopiesFollow();
-  if (innerKey === null || mayHaveBody(req)) return new Request(url, req);
+  if (innerKey === null || mayHaveBody(req) || signalMade(req)) return new Request(url, req);
   return copyAt(url, req, innerKey, template!);
+}
+
+/** Whether req's AbortSignal exists (given at construction, or read): it may abort with any reason. */
+function signalMade(req: Request): boolean {
+  return (req as unknown as Record<symbol, unknown>)[signalKey!] !== undefined;
 }
 
 /** For tests: whether requests are rebased as copies of the template (Deno, once its check passed). */
@@ -62,14 +74,15 @@ function copyAt(url: string, req: Request, key: symbol, from: Request): Request 
 
 /**
  * The inner request's key, when a copy made by copyAt is what the constructor makes (URL,
- * method, headers, the template left as it was) and its signal, read, aborts with the source's;
- * null otherwise.
+ * method, headers, the template left as it was), its signal, read, aborts with the source's,
+ * and Deno's signal field says whether a request's signal exists; null otherwise.
  */
 function keyIfCopiesFollow(): symbol | null {
   try {
     const from = new Request("http://template.invalid/");
     const key = Object.getOwnPropertySymbols(from).find((s) => s.description === "request");
-    if (!key) return null;
+    const signalCache = Object.getOwnPropertySymbols(from).find((s) => s.description === "signalCache");
+    if (!key || !signalCache) return null;
     const url = "https://Example.COM:443/a/./b/../c%7e?x=1 2";
     const controller = new AbortController();
     const source = new Request("http://h.invalid/x", {
@@ -81,6 +94,9 @@ function keyIfCopiesFollow(): symbol | null {
     const made = copyAt(url, source, key, from);
     const inner = (made as unknown as Record<symbol, Partial<InnerRequest>>)[key];
     if (!Array.isArray(inner?.urlList) || !Array.isArray(inner.urlListProcessed)) return null;
+    // The field says whether a signal exists: the source's (given) does, the copy's not yet.
+    const fields = (r: Request) => r as unknown as Record<symbol, unknown>;
+    if (fields(source)[signalCache] === undefined || fields(made)[signalCache] !== undefined) return null;
     const same = made.url === want.url && new Request(made).url === want.url && made.method === want.method &&
       [...made.headers].join() === [...want.headers].join() && made.body === null &&
       from.url === "http://template.invalid/" && new Request(from).url === "http://template.invalid/";
@@ -88,6 +104,7 @@ function keyIfCopiesFollow(): symbol | null {
     controller.abort();
     if (!made.signal.aborted || !want.signal.aborted) return null;
     template = from;
+    signalKey = signalCache;
     return key;
   } catch {
     return null;

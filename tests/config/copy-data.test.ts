@@ -24,6 +24,24 @@ describe("copyData", () => {
     expect(copyData(null)).toBe(null);
   });
 
+  test("keeps a __proto__ key as a key, as structuredClone does, and copies prototype-less objects", () => {
+    // A map's keys come from the file: conf/context.xml's errorCode.__proto__ is one.
+    const parsed = JSON.parse(
+      '{"__proto__": {"polluted": true}, "errorCodes": {"__proto__": "/x.html", "404": "/n.html"}}',
+    );
+    const copy = copyData(parsed) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+    expect((copy as { polluted?: boolean }).polluted).toBeUndefined();
+    expect(Object.keys(copy)).toEqual(["__proto__", "errorCodes"]);
+    expect(copy).toEqual(structuredClone(parsed));
+    expect(Object.entries(copy.errorCodes as object)).toEqual([["404", "/n.html"], ["__proto__", "/x.html"]]);
+    const bare = Object.assign(Object.create(null) as Record<string, unknown>, { list: ["a"] });
+    const bareCopy = copyData(bare);
+    expect(bareCopy).not.toBe(bare);
+    expect(bareCopy.list).not.toBe(bare.list);
+    expect({ ...bareCopy }).toEqual({ list: ["a"] });
+  });
+
   test("each host gets its own copy of a list default (aliases), not the schema's", () => {
     const text = `server:
   services:

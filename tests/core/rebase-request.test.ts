@@ -49,6 +49,14 @@ for (const readFirst of [true, false]) {
   controller.abort();
   follows.push([before, made.signal.aborted, made.signal.reason?.name]);
 }
+// The abort's reason is the source's own (AbortSignal.timeout's is a TimeoutError), read before or after.
+for (const readFirst of [true, false]) {
+  const controller = new AbortController();
+  const made = rebaseRequest("https://h/y", new Request("https://h/x", { signal: controller.signal }));
+  if (readFirst) made.signal.aborted;
+  controller.abort(new DOMException("too slow", "TimeoutError"));
+  follows.push([made.signal.aborted, made.signal.reason?.name]);
+}
 `;
 
 describe("rebaseRequest", () => {
@@ -61,7 +69,10 @@ describe("rebaseRequest", () => {
     };
     expect(out.length).toBe(20);
     for (const c of out) expect(c.made).toBe(c.want);
-    expect(follows).toEqual([[false, true, "AbortError"], ["unread", true, "AbortError"]]);
+    expect(follows).toEqual([[false, true, "AbortError"], ["unread", true, "AbortError"], [true, "TimeoutError"], [
+      true,
+      "TimeoutError",
+    ]]);
   });
 
   test("Deno: copies that match the constructor's and leave the source's signal alone until read", () => {
@@ -71,20 +82,25 @@ describe("rebaseRequest", () => {
     writeFileSync(
       script,
       `import { rebaseRequest, rebasesByCopy } from ${JSON.stringify(join(ROOT, "src/core/rebase-request.ts"))};
+import { makeRequest } from ${JSON.stringify(join(ROOT, "src/runtime/deno-request.ts"))};
 ${COMPARE}
 // Whether the source's AbortSignal has been made (Deno makes it on the first read of req.signal).
 const signalMade = (r) => r[Object.getOwnPropertySymbols(r).find((s) => s.description === "signalCache")] !== undefined;
-const source = new Request("https://h/ctx/x", { headers: { "x-a": "1" } });
-const made = rebaseRequest("https://h/x", source);
-const untouched = !signalMade(source);
-made.signal;
-const madeOnRead = signalMade(source);
+let untouched, madeOnRead;
+// bobcat's own requests (its HTTP/1.1 layer's, src/runtime/deno-request.ts) are copied too, their
+// signal left unmade; one made with a signal is not (the constructor keeps its reason).
+const own = makeRequest("https://h/ctx/x");
+own.headers.append("x-a", "1");
+const ownMade = rebaseRequest("https://h/x", own);
+const ownUntouched = !signalMade(own);
+const ownSame = ownMade.url === "https://h/x" && ownMade.headers.get("x-a") === "1" && !ownMade.signal.aborted;
 
 // Requests Deno.serve hands over: the same as the constructor's (a body read through the copy),
 // and the copy's signal aborted when the client goes away.
 let resolveAborted;
 const aborted = new Promise((r) => (resolveAborted = r));
 const served = [];
+const servedUrls = [];
 const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async (req) => {
   const url = "https://h/inner?q=1";
   if (req.url.endsWith("/slow")) {
@@ -92,6 +108,19 @@ const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, asy
     r.signal.addEventListener("abort", () => resolveAborted(r.signal.reason?.name));
     await new Promise((r) => setTimeout(r, 1000));
     return new Response("late");
+  }
+  if (req.url.endsWith("/lazy")) {
+    // A request Deno.serve hands over keeps its signal unmade until the copy's is read.
+    const r = rebaseRequest(url, req);
+    untouched = !signalMade(req);
+    r.signal;
+    madeOnRead = signalMade(req);
+    // The copies at every URL (normalised, or the same error) against the constructor's.
+    for (const u of urls) {
+      servedUrls.push({ url: u, made: await describeRequest(() => rebaseRequest(u, req)),
+        want: await describeRequest(() => new Request(u, req)) });
+    }
+    return new Response("ok");
   }
   const copy = req.clone();
   const r = rebaseRequest(url, req);
@@ -102,6 +131,7 @@ const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, asy
 });
 const base = "http://127.0.0.1:" + server.addr.port;
 await (await fetch(base + "/x?y=2", { headers: { "x-a": "1", cookie: "JSESSIONID=ABC" } })).text();
+await (await fetch(base + "/lazy", { headers: { "x-a": "1" } })).text();
 await (await fetch(base + "/x", { method: "POST", body: "hello" })).text();
 const controller = new AbortController();
 const slow = fetch(base + "/slow", { signal: controller.signal }).catch(() => "aborted");
@@ -110,7 +140,7 @@ controller.abort();
 await slow;
 const abortedName = await Promise.race([aborted, new Promise((r) => setTimeout(() => r("not aborted"), 3000))]);
 await server.shutdown();
-console.log(JSON.stringify({ byCopy: rebasesByCopy(), out, follows, untouched, madeOnRead, served, abortedName }));
+console.log(JSON.stringify({ byCopy: rebasesByCopy(), out, follows, untouched, madeOnRead, ownUntouched, ownSame, served, servedUrls, abortedName }));
 `,
     );
     const r = spawnSync(
@@ -124,8 +154,11 @@ console.log(JSON.stringify({ byCopy: rebasesByCopy(), out, follows, untouched, m
       out: Array<{ url: string; source: number; made: string; want: string }>;
       follows: unknown[];
       untouched: boolean;
+      ownUntouched: boolean;
+      ownSame: boolean;
       madeOnRead: boolean;
       served: unknown[];
+      servedUrls: Array<{ url: string; made: string; want: string }>;
       abortedName: string;
     };
     expect(res.byCopy).toBe(true);
@@ -133,10 +166,17 @@ console.log(JSON.stringify({ byCopy: rebasesByCopy(), out, follows, untouched, m
     for (const c of res.out) {
       expect({ url: c.url, source: c.source, made: c.made }).toEqual({ url: c.url, source: c.source, made: c.want });
     }
-    expect(res.follows).toEqual([[false, true, "AbortError"], ["unread", true, "AbortError"]]);
+    expect(res.follows).toEqual([[false, true, "AbortError"], ["unread", true, "AbortError"], [true, "TimeoutError"], [
+      true,
+      "TimeoutError",
+    ]]);
     expect(res.untouched).toBe(true);
+    expect(res.ownUntouched).toBe(true);
+    expect(res.ownSame).toBe(true);
     expect(res.madeOnRead).toBe(true);
     expect(res.served).toEqual([[true, true, true, null], [true, true, true, "hello"]]);
+    expect(res.servedUrls.length).toBe(5);
+    for (const c of res.servedUrls) expect({ url: c.url, made: c.made }).toEqual({ url: c.url, made: c.want });
     expect(res.abortedName).toBe("AbortError");
   });
 });
