@@ -31,6 +31,9 @@ test("a FIFO without a writer, a device and a directory are refused at once, not
 test("the size is bounded: exactly the limit is read, one byte more is refused", async () => {
   const file = join(dir, "data");
   writeFileSync(file, new Uint8Array(200_000).fill(7));
+  // Over SYNC_READ_MAX (1 MiB) but under the config bound: a big CRL, read again while serving.
+  const big = join(dir, "deno-big");
+  writeFileSync(big, new Uint8Array(1_500_000).fill(7));
   expect((await readRegularFile(file, 200_000)).length).toBe(200_000);
   const e = await failure(file, 199_999);
   expect(e.code).toBe("ETOOLARGE");
@@ -44,11 +47,14 @@ test("missing files keep the open's own error", async () => {
   await expect(readRegularFile(join(dir, "nope"))).rejects.toMatchObject({ code: "ENOENT" });
 });
 
-test("on Deno: the same outcomes; a config-sized bound reads with Deno's synchronous calls, a session file's with its asynchronous ones", async () => {
+test("on Deno: the same outcomes; a config-sized bound reads with Deno's synchronous calls (up to SYNC_READ_MAX), a session file's with its asynchronous ones", async () => {
   const fifo = join(dir, "deno-pipe");
   execFileSync("mkfifo", [fifo]);
   const file = join(dir, "deno-data");
   writeFileSync(file, new Uint8Array(200_000).fill(7));
+  // Over SYNC_READ_MAX (1 MiB) but under the config bound: a big CRL, read again while serving.
+  const big = join(dir, "deno-big");
+  writeFileSync(big, new Uint8Array(1_500_000).fill(7));
   // Which of Deno's open calls each read used, and what it gave (a length, or the error's code and reason).
   const script = `
 import { readRegularFile } from ${JSON.stringify(join(ROOT, "src/util/files.ts"))};
@@ -71,6 +77,7 @@ console.log(JSON.stringify({
   exact: await outcome(${JSON.stringify(file)}, 200000),
   over: await outcome(${JSON.stringify(file)}, 199999),
   session: await outcome(${JSON.stringify(file)}, Number.MAX_SAFE_INTEGER),
+  big: await outcome(${JSON.stringify(big)}),
   fifo: await outcome(${JSON.stringify(fifo)}),
   fifoSession: await outcome(${JSON.stringify(fifo)}, Number.MAX_SAFE_INTEGER),
   device: await outcome("/dev/zero"),
@@ -84,6 +91,7 @@ console.log(JSON.stringify({
     exact: "200000 openSync",
     over: "ETOOLARGE is larger than 199999 bytes openSync",
     session: "200000 open",
+    big: "1500000 open",
     fifo: "ENOTREGULAR is a FIFO (named pipe), not a regular file",
     fifoSession: "ENOTREGULAR is a FIFO (named pipe), not a regular file",
     device: "ENOTREGULAR is a character device, not a regular file",

@@ -223,6 +223,9 @@ export function openAppend(path: string, onError: (e: Error) => void): AppendFil
   };
 }
 
+/** The largest file openForRead reads with Deno's synchronous calls (see there). */
+export const SYNC_READ_MAX = 1024 * 1024;
+
 /** A file opened for reading. */
 export interface ReadHandle {
   stat(): Promise<FileInfo>;
@@ -239,16 +242,18 @@ export interface ReadHandle {
  * `small`: a file of a few kilobytes (a config, a PEM file, a keystore), which Deno reads with its
  * synchronous calls. Deno's asynchronous file calls run on a pool of threads, and the first of
  * them leaves ~0.5 MiB more of Deno resident for the life of the server (its machine code and
- * malloc: bench/startup.ts --runtime deno --smaps); with this, a plain start makes none.
+ * malloc: bench/startup.ts --runtime deno --smaps); with this, a plain start makes none. A file
+ * stat finds larger than SYNC_READ_MAX (a big CRL, read again on a reload while serving) takes
+ * the asynchronous calls, so that a synchronous read never holds the event loop for long.
  */
 export async function openForRead(
   path: string,
   notRegular: (st: FileInfo) => Error,
   small = false,
 ): Promise<ReadHandle> {
-  if (DENO && small) {
-    const before = statSync(path);
-    if (!before.isFile) throw notRegular(before);
+  const synchronous = DENO && small ? statSync(path) : undefined;
+  if (synchronous && !synchronous.isFile) throw notRegular(synchronous);
+  if (synchronous && synchronous.size <= SYNC_READ_MAX) {
     const file = denoSync(() => deno().openSync(path, { read: true }));
     return {
       stat: async () => fromDeno(denoSync(() => file.statSync())),
