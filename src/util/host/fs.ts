@@ -251,19 +251,17 @@ export async function openForRead(
   notRegular: (st: FileInfo) => Error,
   small = false,
 ): Promise<ReadHandle> {
-  const synchronous = DENO && small ? statSync(path) : undefined;
-  if (synchronous && !synchronous.isFile) throw notRegular(synchronous);
-  if (synchronous && synchronous.size <= SYNC_READ_MAX) {
-    const file = denoSync(() => deno().openSync(path, { read: true }));
-    return {
-      stat: async () => fromDeno(denoSync(() => file.statSync())),
-      read: async (buf) => denoSync(() => file.readSync(buf)) ?? 0,
-      close: async () => file.close(),
-    };
-  }
   if (DENO) {
-    const before = await stat(path);
+    const before = small ? statSync(path) : await stat(path);
     if (!before.isFile) throw notRegular(before);
+    if (small && before.size <= SYNC_READ_MAX) {
+      const file = denoSync(() => deno().openSync(path, { read: true }));
+      return {
+        stat: async () => fromDeno(denoSync(() => file.statSync())),
+        read: async (buf) => denoSync(() => file.readSync(buf)) ?? 0,
+        close: async () => file.close(),
+      };
+    }
     const file = await denoAsync(() => deno().open(path, { read: true }));
     return {
       stat: async () => fromDeno(await denoAsync(() => file.stat())),
