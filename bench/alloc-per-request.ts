@@ -18,32 +18,13 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { median, option, ROOT } from "./lib.ts";
+import { median, option, ROOT, SIDE_BY_SIDE_APP } from "./lib.ts";
 
 const CASES = ["hello", "new", "existing"] as const;
 /** Fillers per marker when closing the last cycle. */
 const FILL = 2000;
 type Case = (typeof CASES)[number];
 const PATHS: Record<Case, string> = { hello: "/", new: "/create", existing: "/read" };
-
-const APP = `const TEXT = { "content-type": "text/plain" };
-export default { fetch(req, ctx) {
-  const url = req.url;
-  const q = url.indexOf("?", 8);
-  const path = url.slice(url.indexOf("/", 8), q < 0 ? undefined : q);
-  if (path === "/create") {
-    const s = ctx.getSession(true);
-    const user = "u" + s.id.slice(0, 4);
-    s.setAttribute("user", user);
-    s.setAttribute("n", 1);
-    return new Response(user, { headers: TEXT });
-  }
-  if (path === "/read") {
-    const s = ctx.getSession(false);
-    return new Response(s ? String(s.getAttribute("user")) : "none", { headers: TEXT });
-  }
-  return new Response("Hello, world", { headers: TEXT });
-} };\n`;
 
 const YAML = `server:
   services:
@@ -133,7 +114,7 @@ async function parent(): Promise<void> {
   const only = option("--only", "").split(",").filter(Boolean) as Case[];
   const src = resolve(option("--src", join(ROOT, "src")));
   const base = mkdtempSync(join(tmpdir(), "bobcat-bench-alloc-"));
-  writeFileSync(join(base, "app.ts"), APP);
+  writeFileSync(join(base, "app.ts"), SIDE_BY_SIDE_APP);
   const sides: Array<[string, string]> = [["raw", "raw"], ["bobcat", src]];
   if (before) {
     const dir = join(base, "before");

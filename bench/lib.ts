@@ -133,6 +133,36 @@ export function ownCpuSeconds(pid: number): number {
   }
 }
 
+/**
+ * The application bench/side-by-side.ts's bobcat runs: hello, /body (16 KiB), /create (a new
+ * session with two attributes) and /read. bench/alloc-per-request.ts, bench/session-path.ts
+ * (--baseline serve) and bench/probes/sessions-100k-heap.ts run the same, so their figures are of
+ * the handler the side-by-side tables measure.
+ */
+export const SIDE_BY_SIDE_APP = `const BODY = "x".repeat(16384);
+const TEXT = { "content-type": "text/plain" };
+export default {
+  fetch(req, ctx) {
+    const url = req.url;
+    const q = url.indexOf("?", 8);
+    const path = url.slice(url.indexOf("/", 8), q < 0 ? undefined : q);
+    if (path === "/body") return new Response(BODY, { headers: TEXT });
+    if (path === "/create") {
+      const s = ctx.getSession(true);
+      const user = "u" + s.id.slice(0, 4);
+      s.setAttribute("user", user);
+      s.setAttribute("n", 1);
+      return new Response(user, { headers: TEXT });
+    }
+    if (path === "/read") {
+      const s = ctx.getSession(false);
+      return new Response(s ? String(s.getAttribute("user")) : "none", { headers: TEXT });
+    }
+    return new Response("Hello, world", { headers: TEXT });
+  },
+};
+`;
+
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Resident memory (VmRSS, KiB) of a process and its descendants, from /proc/<pid>/status. */

@@ -24,7 +24,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { median, option, ROOT } from "./lib.ts";
+import { median, option, ROOT, SIDE_BY_SIDE_APP } from "./lib.ts";
 import { rawServeApp } from "./raw-serve.ts";
 import { rawSessionApp } from "./raw-sessions.ts";
 
@@ -55,26 +55,7 @@ function exportRef(ref: string): string {
 // bench/sessions.ts's application, or (--baseline serve) bench/side-by-side.ts's.
 writeFileSync(
   join(base, "app.ts"),
-  baseline === "serve"
-    ? `const TEXT = { "content-type": "text/plain" };
-export default { fetch(req, ctx) {
-  const url = req.url;
-  const q = url.indexOf("?", 8);
-  const path = url.slice(url.indexOf("/", 8), q < 0 ? undefined : q);
-  if (path === "/create") {
-    const s = ctx.getSession(true);
-    const user = "u" + s.id.slice(0, 4);
-    s.setAttribute("user", user);
-    s.setAttribute("n", 1);
-    return new Response(user, { headers: TEXT });
-  }
-  if (path === "/read") {
-    const s = ctx.getSession(false);
-    return new Response(s ? String(s.getAttribute("user")) : "none", { headers: TEXT });
-  }
-  return new Response("Hello, world", { headers: TEXT });
-} };\n`
-    : `export default { fetch(req, ctx) {
+  baseline === "serve" ? SIDE_BY_SIDE_APP : `export default { fetch(req, ctx) {
   const path = new URL(req.url).pathname;
   if (path === "/none") return new Response("no session");
   const s = ctx.getSession(path === "/create");

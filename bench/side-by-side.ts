@@ -55,6 +55,7 @@ import {
   option,
   ROOT,
   rssKiB,
+  SIDE_BY_SIDE_APP,
   stopTree,
   wrk,
   type WrkSample,
@@ -323,29 +324,6 @@ function rawCommand(runtime: string, ports: Ports): string[] {
 }
 
 // ---- bobcat ----
-const APP = `const BODY = "x".repeat(16384);
-const TEXT = { "content-type": "text/plain" };
-export default {
-  fetch(req, ctx) {
-    const url = req.url;
-    const q = url.indexOf("?", 8);
-    const path = url.slice(url.indexOf("/", 8), q < 0 ? undefined : q);
-    if (path === "/body") return new Response(BODY, { headers: TEXT });
-    if (path === "/create") {
-      const s = ctx.getSession(true);
-      const user = "u" + s.id.slice(0, 4);
-      s.setAttribute("user", user);
-      s.setAttribute("n", 1);
-      return new Response(user, { headers: TEXT });
-    }
-    if (path === "/read") {
-      const s = ctx.getSession(false);
-      return new Response(s ? String(s.getAttribute("user")) : "none", { headers: TEXT });
-    }
-    return new Response("Hello, world", { headers: TEXT });
-  },
-};
-`;
 function bobcatCommand(runtime: string, base: string, ports: Ports, exe?: string): string[] {
   const tls = (clientCerts: boolean) =>
     `          SSLEnabled: true
@@ -361,7 +339,7 @@ function bobcatCommand(runtime: string, base: string, ports: Ports, exe?: string
     : `        - port: ${ports.https}\n          address: 127.0.0.1\n${tls(false)}
         - port: ${ports.http}
           address: 127.0.0.1`;
-  writeFileSync(join(base, "app.js"), APP);
+  writeFileSync(join(base, "app.js"), SIDE_BY_SIDE_APP);
   writeFileSync(
     join(base, "server.yaml"),
     `logging: { level: warn, components: { connector: info } }

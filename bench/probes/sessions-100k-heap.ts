@@ -17,7 +17,19 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { bin, firstOk, freePort, median, option, ROOT, rssKiB, startServer, stopTree, wrk } from "../lib.ts";
+import {
+  bin,
+  firstOk,
+  freePort,
+  median,
+  option,
+  ROOT,
+  rssKiB,
+  SIDE_BY_SIDE_APP,
+  startServer,
+  stopTree,
+  wrk,
+} from "../lib.ts";
 
 const count = Number(option("--sessions", "100000"));
 const rounds = Number(option("--rounds", "3"));
@@ -29,24 +41,6 @@ const KEY = join(PKI, "localhost-rsa-key.pem");
 const PRELOAD = join(ROOT, "bench/probes/heap-on-signal.ts");
 const work = mkdtempSync(join(tmpdir(), "bobcat-100k-heap-"));
 
-// The application and config of bench/side-by-side.ts's bobcat.
-const APP = `const TEXT = { "content-type": "text/plain" };
-export default {
-  fetch(req, ctx) {
-    const url = req.url;
-    const q = url.indexOf("?", 8);
-    const path = url.slice(url.indexOf("/", 8), q < 0 ? undefined : q);
-    if (path === "/create") {
-      const s = ctx.getSession(true);
-      const user = "u" + s.id.slice(0, 4);
-      s.setAttribute("user", user);
-      s.setAttribute("n", 1);
-      return new Response(user, { headers: TEXT });
-    }
-    return new Response("Hello, world", { headers: TEXT });
-  },
-};
-`;
 const LUA = join(work, "create.lua");
 writeFileSync(
   LUA,
@@ -68,7 +62,8 @@ async function command(side: number, https: number, http: number): Promise<strin
   }
   const base = join(work, `bobcat-${side}-${https}`);
   spawnSync("mkdir", ["-p", base]);
-  writeFileSync(join(base, "app.js"), APP);
+  // bench/side-by-side.ts's bobcat: its application and config.
+  writeFileSync(join(base, "app.js"), SIDE_BY_SIDE_APP);
   writeFileSync(
     join(base, "server.yaml"),
     `logging: { level: warn, components: { connector: info } }
