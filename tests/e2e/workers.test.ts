@@ -174,6 +174,20 @@ async function start(runtime: "bun" | "deno", env?: Record<string, string>) {
   return { s, base, http, https };
 }
 
+/** A failure with the server's output (primary and workers) appended, so a rare one can be read from CI. */
+function explained(e: unknown, s: Running): Error {
+  const message = e instanceof Error ? e.message : String(e);
+  return new Error(`${message}\n--- bobcat output ---\n${s.output()}`, { cause: e });
+}
+
+async function withOutput(s: Running, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (e) {
+    throw explained(e, s);
+  }
+}
+
 /** Fresh connections until `want` distinct pids answered (bounded): the kernel spreads them. */
 async function pidsSeen(http: number, want: number, tries = 200): Promise<Set<number>> {
   const pids = new Set<number>();
@@ -316,6 +330,8 @@ for (const runtime of RUNTIMES) {
           expect(s.output()).toMatch(/\[worker 2\] \[connector\] bobcat stopped/);
           // The turns were the primary's (one message asks, one answers), not a store lease.
           expect(s.output()).toMatch(/\[workers\] session turns: [1-9]\d* granted/);
+        } catch (e) {
+          throw explained(e, s);
         } finally {
           if (!stopped) {
             for (const p of readyWorkers(s.output()).values()) if (alive(p)) process.kill(p, "SIGKILL");
@@ -328,15 +344,17 @@ for (const runtime of RUNTIMES) {
 
     test("node-compat back-end: the ports are shared too", async () => {
       const { s, http } = await start(runtime, { BOBCAT_BACKEND: "node-compat" });
-      try {
-        expect(s.output()).toContain("node-compat");
-        const pids = await pidsSeen(http, 2);
-        expect(pids.size).toBe(2);
-      } finally {
-        const all = [...readyWorkers(s.output()).values()];
-        expect(await s.stop("SIGTERM")).toBe(0);
-        expect(await waitFor(() => all.every((p) => !alive(p)), 100)).toBe(true);
-      }
+      await withOutput(s, async () => {
+        try {
+          expect(s.output()).toContain("node-compat");
+          const pids = await pidsSeen(http, 2);
+          expect(pids.size).toBe(2);
+        } finally {
+          const all = [...readyWorkers(s.output()).values()];
+          expect(await s.stop("SIGTERM")).toBe(0);
+          expect(await waitFor(() => all.every((p) => !alive(p)), 100)).toBe(true);
+        }
+      });
     }, 120000);
   });
 }
