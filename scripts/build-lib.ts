@@ -23,14 +23,15 @@
  * the odd "—" in a message doubled what the sources cost in the idle heap
  * (`bun bench/startup.ts --runtime deno`, README "Figures measured here").
  *
- * The CLI's imports of its own chunks are written so that Deno's module graph does not list them
- * (see unlistedChunkImports): before running a file, Deno reads and analyses every module its
- * graph reaches, dynamic imports with a literal specifier included, and for a start from a
- * checkout that was all ~100 chunks for the handful a configuration loads.
+ * The CLI's dynamic imports (of its own chunks, of packages) are written so that Deno's module
+ * graph does not list them (see unlistedChunkImports): before running a file, Deno reads and
+ * analyses every module its graph reaches, dynamic imports with a literal specifier included, and
+ * for a start from a checkout that was all ~100 chunks for the handful a configuration loads.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
+import { lineGranularMappings } from "./line-source-map.ts";
 
 const root = join(import.meta.dir, "..");
 const out = join(root, "dist-lib");
@@ -108,11 +109,15 @@ async function bundle(
  * error is reported) and keeps what it read for the life of the server. `sources` are relative to
  * the output directory in the bundler's maps of chunks in a subdirectory (`cli/`), where they
  * named files under `dist-lib/src/` that do not exist: they are made relative to the map's own
- * directory (`dir`, relative to the output directory), as the format says.
+ * directory (`dir`, relative to the output directory), as the format says. And they map each
+ * original line once (scripts/line-source-map.ts): what Deno keeps of a map it read is ~40 bytes
+ * a segment, and the minified build has one every few characters; a stack trace still names the
+ * file and line, the column being that of the line's first expression.
  */
 function sourceMapForPackage(map: string, dir: string): string {
-  const parsed = JSON.parse(map) as { sources: string[]; sourcesContent?: unknown };
+  const parsed = JSON.parse(map) as { sources: string[]; sourcesContent?: unknown; mappings: string };
   delete parsed.sourcesContent;
+  parsed.mappings = lineGranularMappings(parsed.mappings);
   if (dir) parsed.sources = parsed.sources.map((s) => relative(dir, s).split(sep).join("/"));
   return JSON.stringify(parsed);
 }
@@ -133,17 +138,20 @@ function asciiOnly(js: string): string {
 }
 
 /**
- * `import("./cli/chunk-x.js")` → `import(String("./cli/chunk-x.js"))`: the same module, resolved
- * the same way (against the importing file) when the import runs, but no longer a specifier
- * Deno's module graph follows before the program starts. `deno run dist-lib/cli.js` from a
- * checkout otherwise read and hashed all of dist-lib/cli/ (3 MB) and looked each chunk up in its
- * analysis cache at every start: ~25 ms of CPU (`bun bench/startup.ts --runtime deno`). Deno does
- * not build that graph for files inside node_modules (the npm install), which this changes
- * nothing for. Every run of the CLI has read permission (the launcher passes -A), which a
- * computed specifier needs.
+ * `import("./cli/chunk-x.js")` → `import(String("./cli/chunk-x.js"))`, and so for a package
+ * (`import("drizzle-orm")`) or a `node:` module: the same module, resolved the same way (against
+ * the importing file, through the same package resolution) when the import runs, but no longer a
+ * specifier Deno's module graph follows before the program starts. `deno run dist-lib/cli.js`
+ * from a checkout otherwise read and hashed all of dist-lib/cli/ (3 MB) and looked each chunk up
+ * in its analysis cache at every start (~25 ms of CPU), and resolved every package that some
+ * configuration imports (drizzle-orm, fast-xml-parser, ...: their package.json read, Deno's npm
+ * resolution run, 1.5 MiB of idle memory; `bun bench/startup.ts --runtime deno`). Deno does not
+ * build that graph for files inside node_modules (the npm install), which this changes nothing
+ * for. Every run of the CLI has read permission (the launcher passes -A), which a computed
+ * specifier needs.
  */
 function unlistedChunkImports(js: string): string {
-  return js.replace(/\bimport\("(\.\.?\/[^"\\]+\.js)"\)/g, 'import(String("$1"))');
+  return js.replace(/\bimport\(("[^"\\]+")\)/g, "import(String($1))");
 }
 
 console.log("building dist-lib/");
