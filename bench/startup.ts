@@ -219,11 +219,16 @@ async function once(cmd: string[], port: number, extraEnv: Record<string, string
  * got there (written by the compiler, copied, or read in by readahead). The same executable
  * measured 27.4 or 32.3 MiB of machine code depending on that. So every binary here is dropped
  * from the page cache first (dd iflag=nocache; clean pages, only re-read), and all start from
- * what a first run after boot sees. --keep-page-cache skips this.
+ * what a first run after boot sees. A binary just written (the compiled raw server, an executable
+ * built a moment ago) is synced first: its pages are dirty until written back, and dirty pages
+ * stay in the page cache. --keep-page-cache skips this.
  */
 if (!process.argv.includes("--keep-page-cache")) {
   const binaries = new Set(candidates.map((c) => c.cmd(0)[0]!));
-  for (const b of binaries) spawnSync("dd", [`if=${b}`, "iflag=nocache", "count=0", "status=none"]);
+  for (const b of binaries) {
+    spawnSync("sync", [b]);
+    spawnSync("dd", [`if=${b}`, "iflag=nocache", "count=0", "status=none"]);
+  }
 }
 const results = new Map(candidates.map((c) => [c.name, [] as Sample[]]));
 try {

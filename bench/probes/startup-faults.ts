@@ -48,6 +48,8 @@ async function trace(name: string, cmd: (port: number) => string[]): Promise<{ l
   const port = await freePort();
   const data = join(work, `${name}.data`);
   const argv = cmd(port);
+  // Synced first: the raw server's binary was just written, and dirty pages stay in the page cache.
+  spawnSync("sync", [argv[0]!]);
   spawnSync("dd", [`if=${argv[0]}`, "iflag=nocache", "count=0", "status=none"]);
   const p = spawn(
     "perf",

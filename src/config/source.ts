@@ -66,17 +66,21 @@ export function parseYamlText(text: string): unknown {
 }
 
 /**
- * YAML: on Bun, a text of the plain subset bobcat configs are written in is parsed by Bun.YAML
- * (nothing to load); the `yaml` package (positions, exact error messages) is loaded only when a
- * position is asked for (an error or a note to report), when Bun.YAML rejects the text, or when
- * the text uses anything where the two could differ (anchors and aliases, merge keys, tags,
+ * YAML: a text of the plain subset bobcat configs are written in is read by yaml-plain.ts, and on
+ * Bun what that reader leaves (block scalars, continuation lines, ...) by Bun.YAML (nothing to
+ * load either way); the `yaml` package (positions, exact error messages) is loaded only when a
+ * position is asked for (an error or a note to report), when neither reads the text, or when
+ * the text uses anything where they could differ (anchors and aliases, merge keys, tags,
  * directives, several documents, complex or non-identifier keys, duplicate keys, hexadecimal or
- * octal numbers, multi-line flow collections or quoted strings, tabs, CR, a BOM). Both give the same data for the subset.
- * Elsewhere (Deno, Node) yaml-plain.ts reads the same subset in Bun.YAML's place: the `yaml`
- * package is loaded there, but its first parse is a tenth of the start's CPU.
+ * octal numbers, multi-line flow collections or quoted strings, tabs, CR, a BOM). All give the
+ * same data for the subset (tests/config/yaml-fast.test.ts). yaml-plain.ts goes first on Bun too:
+ * Bun.YAML's parser is machine code of Bun that, once run, stays resident for the life of the
+ * server (~0.5 MiB of idle RSS, bench/startup.ts --smaps), while yaml-plain.ts is a few small
+ * functions of bobcat's own. On Deno and Node the `yaml` package takes the rest: its first parse
+ * is a tenth of the start's CPU there.
  */
 function parseYamlSource(file: string, text: string): ParsedSource {
-  const data = fastYaml(BUN_YAML ?? PLAIN_YAML, text);
+  const data = fastYaml(PLAIN_YAML, text) ?? (BUN_YAML ? fastYaml(BUN_YAML, text) : undefined);
   if (data === undefined) return yamlReader().parseYamlSource(file, text);
   let full: ParsedSource | undefined;
   return {

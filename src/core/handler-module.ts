@@ -3,7 +3,7 @@
  * context's `handler: PATH` names is imported from disk. Resolving provided handlers, built-in
  * apps and a module's exports is src/core/handlers.ts, which edge runtimes use without this file.
  */
-import { type FileInfo, stat } from "../util/host/fs.ts";
+import { type FileInfo, statSync } from "../util/host/fs.ts";
 import { fileKind } from "../util/files.ts";
 import { fileUrl } from "../util/file-url.ts";
 import { BobcatError, type Where } from "../util/errors.ts";
@@ -16,7 +16,9 @@ const firstSeen = new Map<string, number>();
 export async function importHandlerModule(spec: string, where: Where): Promise<Record<string, unknown>> {
   let st: FileInfo;
   try {
-    st = await stat(spec);
+    // Synchronous: a start then makes no asynchronous file call, whose machine code (Bun) or
+    // thread pool (Deno) would stay resident for the life of the server (src/util/host/fs.ts).
+    st = statSync(spec);
   } catch {
     throw new BobcatError("handler.notFound", `handler module ${spec} does not exist`, {
       where,

@@ -1,6 +1,6 @@
 /**
- * On Bun a config is read by Bun.YAML when it keeps to the plain subset (src/config/source.ts),
- * elsewhere (Deno, Node) by yaml-plain.ts, by the `yaml` package otherwise. These compare the
+ * A config is read by yaml-plain.ts when it keeps to the plain subset (src/config/source.ts), on
+ * Bun what that leaves by Bun.YAML, by the `yaml` package otherwise. These compare the
  * readers: wherever a fast path answers, its data must equal the `yaml` package's; where the two
  * would differ, it must not answer.
  */
@@ -8,7 +8,7 @@ import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { fastYaml, PLAIN_YAML } from "../../src/config/source.ts";
+import { fastYaml, parseSource, PLAIN_YAML } from "../../src/config/source.ts";
 import { DEFAULT_CONFIG_YAML } from "../../src/cli/default-config.ts";
 
 const ROOT = join(import.meta.dir, "../..");
@@ -155,5 +155,23 @@ describe("yaml-plain.ts", () => {
   };
   for (const [name, text] of Object.entries(leaves)) {
     test(`leaves to the yaml package: ${name}`, () => expect(plain(text)).toBeUndefined());
+  }
+});
+
+test("on Bun, Bun.YAML reads only what yaml-plain.ts leaves (its parser then stays out of the server's memory)", () => {
+  const yaml = Bun.YAML as { parse(text: string): unknown };
+  const parse = yaml.parse;
+  const texts: string[] = [];
+  yaml.parse = (text: string) => (texts.push(text), parse(text));
+  try {
+    const plain = "server:\n  port: 8080\n  names: [a, b]\n";
+    expect(parseSource("plain.yaml", plain).data).toEqual({ server: { port: 8080, names: ["a", "b"] } });
+    expect(texts).toEqual([]);
+    // A block scalar: yaml-plain.ts does not answer, Bun.YAML does.
+    const block = "rules: |\n  RewriteRule ^/a$ /b\n  RewriteRule ^/c$ /d\n";
+    expect(parseSource("block.yaml", block).data).toEqual({ rules: "RewriteRule ^/a$ /b\nRewriteRule ^/c$ /d\n" });
+    expect(texts).toEqual([block]);
+  } finally {
+    yaml.parse = parse;
   }
 });

@@ -47,6 +47,49 @@ test("missing files keep the open's own error", async () => {
   await expect(readRegularFile(join(dir, "nope"))).rejects.toMatchObject({ code: "ENOENT" });
 });
 
+test("on Bun: a config-sized bound reads with node:fs's synchronous calls (up to SYNC_READ_MAX), a session file's and a bigger file's with node:fs/promises", async () => {
+  const file = join(dir, "bun-data");
+  writeFileSync(file, new Uint8Array(200_000).fill(7));
+  const big = join(dir, "bun-big");
+  writeFileSync(big, new Uint8Array(1_500_000).fill(7));
+  const fifo = join(dir, "bun-pipe");
+  execFileSync("mkfifo", [fifo]);
+  // Which open each read used: node:fs's openSync or node:fs/promises' open.
+  const fs = process.getBuiltinModule("node:fs") as { openSync: (...a: unknown[]) => number };
+  const fsp = process.getBuiltinModule("node:fs/promises") as { open: (...a: unknown[]) => Promise<unknown> };
+  const { openSync } = fs, { open } = fsp;
+  const calls: string[] = [];
+  fs.openSync = (...a) => (calls.push("openSync"), openSync(...a));
+  fsp.open = (...a) => (calls.push("open"), open(...a));
+  const outcome = async (path: string, max?: number) => {
+    calls.length = 0;
+    try {
+      return [(await readRegularFile(path, max)).length, ...calls].join(" ");
+    } catch (e) {
+      return [(e as UnreadableFileError).code, ...calls].join(" ");
+    }
+  };
+  try {
+    expect({
+      config: await outcome(file),
+      over: await outcome(file, 199_999),
+      session: await outcome(file, Number.MAX_SAFE_INTEGER),
+      big: await outcome(big),
+      fifo: await outcome(fifo),
+    }).toEqual({
+      config: "200000 openSync",
+      over: "ETOOLARGE openSync",
+      session: "200000 open",
+      // Over SYNC_READ_MAX: opened and stat'ed synchronously, then read through node:fs/promises.
+      big: "1500000 openSync open",
+      fifo: "ENOTREGULAR openSync",
+    });
+  } finally {
+    fs.openSync = openSync;
+    fsp.open = open;
+  }
+});
+
 test("on Deno: the same outcomes; a config-sized bound reads with Deno's synchronous calls (up to SYNC_READ_MAX), a session file's with its asynchronous ones", async () => {
   const fifo = join(dir, "deno-pipe");
   execFileSync("mkfifo", [fifo]);

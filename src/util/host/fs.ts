@@ -239,12 +239,15 @@ export interface ReadHandle {
  * does not hold the open; Deno's open has no such flag, so there a path that stat does not call a
  * regular file is refused before it is opened (readRegularFile checks the open file again).
  *
- * `small`: a file of a few kilobytes (a config, a PEM file, a keystore), which Deno reads with its
- * synchronous calls. Deno's asynchronous file calls run on a pool of threads, and the first of
- * them leaves ~0.5 MiB more of Deno resident for the life of the server (its machine code and
- * malloc: bench/startup.ts --runtime deno --smaps); with this, a plain start makes none. A file
- * stat finds larger than SYNC_READ_MAX (a big CRL, read again on a reload while serving) takes
- * the asynchronous calls, so that a synchronous read never holds the event loop for long.
+ * `small`: a file of a few kilobytes (a config, a PEM file, a keystore), which is read with the
+ * runtime's synchronous calls. Deno's asynchronous file calls run on a pool of threads, and the
+ * first of them leaves ~0.5 MiB more of Deno resident for the life of the server (its machine code
+ * and malloc: bench/startup.ts --runtime deno --smaps); on Bun, node:fs/promises' FileHandle
+ * leaves ~1.2 MiB more of Bun's machine code resident than node:fs's synchronous calls (a compiled
+ * raw Bun.serve that reads its certificate either way). With this, a plain start makes no
+ * asynchronous file call on either. A file stat finds larger than SYNC_READ_MAX (a big CRL, read
+ * again on a reload while serving) takes the asynchronous calls, so that a synchronous read
+ * never holds the event loop for long.
  */
 export async function openForRead(
   path: string,
@@ -269,9 +272,23 @@ export async function openForRead(
       close: async () => file.close(),
     };
   }
-  const { constants } = nodeFs();
+  const fs = nodeFs();
   // Windows has no FIFOs (and no O_NONBLOCK).
-  const handle = await nodeFsPromises().open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  const flags = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0);
+  if (small) {
+    const fd = fs.openSync(path, flags);
+    const st = fromNode(fs.fstatSync(fd));
+    // Not a regular file: the caller refuses it on this handle's stat, reading nothing.
+    if (!st.isFile || st.size <= SYNC_READ_MAX) {
+      return {
+        stat: async () => fromNode(fs.fstatSync(fd)),
+        read: async (buf) => fs.readSync(fd, buf, 0, buf.length, null),
+        close: async () => fs.closeSync(fd),
+      };
+    }
+    fs.closeSync(fd);
+  }
+  const handle = await nodeFsPromises().open(path, flags);
   return {
     stat: async () => fromNode(await handle.stat()),
     read: async (buf) => (await handle.read(buf, 0, buf.length, null)).bytesRead,
