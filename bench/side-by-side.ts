@@ -868,6 +868,15 @@ function print(r: Results): void {
     if (lines.length) {
       console.log(`\nbobcat / ${rawName} per server CPU-second, round by round:\n${lines.join("\n")}`);
     }
+    // The RSS row swings by a few MiB with when each server's collector last ran: each round's figures.
+    const rssRounds = [...r.create].filter(([, xs]) => xs.length > 1);
+    if (rssRounds.length) {
+      console.log(
+        `\nRSS with ${n0(sessionCount)} sessions, MiB, round by round: ${
+          rssRounds.map(([side, xs]) => `${side} ${xs.map((x) => n1(x.rss)).join(" / ")}`).join("; ")
+        }`,
+      );
+    }
   }
   const errors: string[] = [];
   for (const [row, m] of r.tput) {

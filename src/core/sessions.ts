@@ -33,6 +33,10 @@ const FROM_COOKIE = 1;
 const ANNOUNCE = 2;
 const REJECTED = 4;
 const RESOLVED = 8;
+/** RequestSessions.session is null (the session was invalidated), though `current` still holds it. */
+const NO_SESSION = 16;
+/** RequestSessions' access has ended (release()), though `current` still holds the session. */
+const RELEASED = 32;
 
 /** What few requests' session state has, in one object made on first use. */
 interface RareSessionState {
@@ -50,16 +54,19 @@ interface RareSessionState {
  * never touch sessions pay nothing; managers with a store resolve it before the handler instead.
  */
 class RequestSessions implements SessionAccess {
-  session: StandardSession | null = null;
-  /** The id the client asked for, and where it came from. */
-  requestedId: string | null = null;
   /**
-   * FROM_COOKIE, ANNOUNCE, REJECTED and RESOLVED in one field, and what few requests have in
-   * `rareState`: with 8 fields JavaScriptCore gives the object 80 bytes, with 9 to 12 112 (every
-   * request that uses its session makes one).
+   * The session the request uses: both `session` (the handler's, until it is invalidated) and
+   * `accessed` (whose access the end of the request ends), which are never two different sessions;
+   * NO_SESSION and RELEASED say which of the two no longer holds it.
+   */
+  private current: StandardSession | null = null;
+  /**
+   * FROM_COOKIE, ANNOUNCE, REJECTED, RESOLVED, NO_SESSION and RELEASED in one field, and what few
+   * requests have in `rareState`: with 6 fields JavaScriptCore gives the object 64 bytes, with 7
+   * or 8 80 — the size of a session, whose blocks a garbage object per request made with each new
+   * session would leave a third empty (with the RequestContext) instead of half.
    */
   private flags = 0;
-  private accessed: StandardSession | null = null;
   private rareState: RareSessionState | null = null;
 
   constructor(
@@ -113,20 +120,25 @@ class RequestSessions implements SessionAccess {
   set rejected(v: boolean) {
     this.flags = v ? this.flags | REJECTED : this.flags & ~REJECTED;
   }
+  /** The request's session, until it is found invalid (then null). */
+  get session(): StandardSession | null {
+    return this.flags & NO_SESSION ? null : this.current;
+  }
+  /** The session whose access release() ends (null once it has). */
+  private get accessed(): StandardSession | null {
+    return this.flags & RELEASED ? null : this.current;
+  }
 
   /** The ids the client sent: every cookie of the session cookie's name, else the URL's. */
   requestedIds(): readonly string[] {
     const b = this.binding;
     if (b.sslTracking) {
       const ssl = this.ctx.sslSessionId;
-      return ssl ? [this.requestedId = ssl.toUpperCase()] : NO_IDS;
+      return ssl ? [ssl.toUpperCase()] : NO_IDS;
     }
     let ids = b.cookieTracking && this.req ? cookieValues(requestHeader(this.req, "cookie"), b.cookieName) : NO_IDS;
     if (ids.length === 0 && this.urlSessionId && b.urlTracking) ids = [this.urlSessionId];
-    if (ids.length > 0) {
-      this.fromCookie = b.cookieTracking && ids[0] !== this.urlSessionId;
-      this.requestedId = ids[0]!;
-    }
+    if (ids.length > 0) this.fromCookie = b.cookieTracking && ids[0] !== this.urlSessionId;
     return ids;
   }
 
@@ -136,7 +148,6 @@ class RequestSessions implements SessionAccess {
     for (const id of this.requestedIds()) {
       const s = this.binding.manager.findLoadedSession(id);
       if (s) {
-        this.requestedId = id;
         this.adopt(s);
         return;
       }
@@ -145,9 +156,10 @@ class RequestSessions implements SessionAccess {
 
   adopt(session: StandardSession): void {
     this.binding.manager.access(session);
-    if (this.accessed && this.accessed !== session) (this.rare.earlier ??= []).push(this.accessed);
-    this.accessed = session;
-    this.session = session;
+    const before = this.accessed;
+    if (before && before !== session) (this.rare.earlier ??= []).push(before);
+    this.current = session;
+    this.flags &= ~(NO_SESSION | RELEASED);
     if (session.principal && !this.ctx.principal) {
       this.ctx.restorePrincipal({
         name: session.principal.name,
@@ -165,8 +177,9 @@ class RequestSessions implements SessionAccess {
   getSession(create: boolean): StandardSession | null {
     if (this.unavailable) throw this.unavailable;
     this.ensure();
-    if (this.session && this.session.isValid()) return this.session;
-    this.session = null;
+    const current = this.session;
+    if (current && current.isValid()) return current;
+    this.flags |= NO_SESSION;
     if (!create) return null;
     let s: StandardSession;
     try {
@@ -213,7 +226,7 @@ class RequestSessions implements SessionAccess {
     const manager = this.binding.manager;
     const earlier = this.rareState === null ? null : this.rareState.earlier;
     const used = earlier ? [...earlier, s] : null;
-    this.accessed = null;
+    this.flags |= RELEASED;
     if (earlier) this.rareState!.earlier = null;
     if (used) { for (const e of used) manager.endAccess(e); }
     else manager.endAccess(s);
@@ -316,7 +329,6 @@ export class SessionBinding implements SessionOpener {
     for (const id of ids) {
       const s = await this.manager.findSession(id);
       if (s) {
-        state.requestedId = id;
         state.adopt(s);
         if (this.bindRoute) this.bindToThisNode(state, s);
         return;
