@@ -178,6 +178,30 @@ export function rssKiB(pid: number): number {
   return sum;
 }
 
+/**
+ * RSS of `pid`'s tree once it stops falling: read every `stepMs` from `minMs` on, until two
+ * readings in a row are within 1% (or `maxMs`). After a burst of requests a runtime gives freed
+ * memory back over 1–10 s, at a pace that varies with the machine's load; a reading at a fixed
+ * moment catches one server still shrinking and another settled. Returns the reading and when.
+ */
+export async function settledRssKiB(
+  pid: number,
+  { minMs = 2000, stepMs = 500, maxMs = 15000 } = {},
+): Promise<{ kib: number; afterMs: number }> {
+  await new Promise((r) => setTimeout(r, minMs));
+  let last = rssKiB(pid);
+  let waited = minMs;
+  while (waited < maxMs) {
+    await new Promise((r) => setTimeout(r, stepMs));
+    waited += stepMs;
+    const now = rssKiB(pid);
+    const settled = Math.abs(now - last) <= last * 0.01;
+    last = now;
+    if (settled) break;
+  }
+  return { kib: last, afterMs: waited };
+}
+
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);

@@ -55,6 +55,7 @@ import {
   option,
   ROOT,
   rssKiB,
+  settledRssKiB,
   SIDE_BY_SIDE_APP,
   stopTree,
   wrk,
@@ -484,6 +485,8 @@ interface Results {
       perCpu: number;
       made: number | null;
       rss: number;
+      /** When the RSS was read: once two readings 500 ms apart were within 1% (bench/lib.ts settledRssKiB). */
+      rssAfterMs: number;
       stopMs: number | null;
       restartMs: number | null;
       restored: number | null;
@@ -700,8 +703,8 @@ end
         const w = createSessions(s.ports.https);
         const cpu = cpuSeconds(s.p.pid!) - c0;
         const made = await sessionsOf(s);
-        await sleep(2000);
-        const rss = rssKiB(s.p.pid!) / 1024;
+        const settled = await settledRssKiB(s.p.pid!);
+        const rss = settled.kib / 1024;
         let stopMs: number | null = null;
         let restartMs: number | null = null;
         let restored: { count: number | null; source: string } = { count: null, source: "" };
@@ -721,6 +724,7 @@ end
           perCpu: cpu > 0 ? w.requests / cpu : 0,
           made: made.count,
           rss,
+          rssAfterMs: settled.afterMs,
           stopMs,
           restartMs,
           restored: restored.count,
@@ -868,12 +872,15 @@ function print(r: Results): void {
     if (lines.length) {
       console.log(`\nbobcat / ${rawName} per server CPU-second, round by round:\n${lines.join("\n")}`);
     }
-    // The RSS row swings by a few MiB with when each server's collector last ran: each round's figures.
-    const rssRounds = [...r.create].filter(([, xs]) => xs.length > 1);
+    // The RSS row swings by a few MiB with when each server's collector last ran: each round's
+    // figures, and how long after the burst each settled.
+    const rssRounds = [...r.create];
     if (rssRounds.length) {
       console.log(
-        `\nRSS with ${n0(sessionCount)} sessions, MiB, round by round: ${
-          rssRounds.map(([side, xs]) => `${side} ${xs.map((x) => n1(x.rss)).join(" / ")}`).join("; ")
+        `\nRSS with ${n0(sessionCount)} sessions, MiB (read once settled, seconds after the burst), round by round: ${
+          rssRounds.map(([side, xs]) =>
+            `${side} ${xs.map((x) => `${n1(x.rss)} (${(x.rssAfterMs / 1000).toFixed(1)} s)`).join(" / ")}`
+          ).join("; ")
         }`,
       );
     }
