@@ -26,6 +26,7 @@ import {
 } from "../helpers/bobcat.ts";
 import { nodeLayerAtFirstRequest, nodeLayerOfCommand, timerModules } from "../helpers/deno-first-request.ts";
 import { nodeLayerModules, traceFlags } from "../helpers/deno-node-trace.ts";
+import { StandardManager } from "../../src/session/standard-manager.ts";
 
 const dir = tempDir("bobcat-deno-start-");
 afterAll(() => cleanup(dir));
@@ -104,6 +105,51 @@ describe("a start on Deno's native back-end, up to its first HTTPS 200", () => {
         log: join(base, "trace.log"),
       },
     );
+    expect(loaded).toEqual([]);
+  });
+
+  test("a restart with persisted sessions, its first 200 for a restored session (read while the rest are checked)", async () => {
+    const base = join(dir, "restart");
+    mkdirSync(base, { recursive: true });
+    const file = join(base, "SESSIONS.ser");
+    // Written as a stop writes them: enough records for the restore to take many parts.
+    const seeded = new StandardManager({ name: "/", pathname: file });
+    await seeded.start();
+    let last = "";
+    for (let i = 0; i < 20000; i++) {
+      const s = seeded.createSession();
+      s.setAttribute("user", `u${i}`);
+      s.setAttribute("n", i);
+      s.endAccess();
+      last = s.id;
+    }
+    await seeded.stop();
+    const port = await freePort();
+    // 200 only for a restored session (the id in the URL: the helper sends no cookie).
+    writeFileSync(
+      join(base, "app.ts"),
+      `export default { fetch(req, ctx) {
+  const s = ctx.getSession(false);
+  return s ? new Response(String(s.getAttribute("user"))) : new Response("none", { status: 404 });
+} };\n`,
+    );
+    writeFileSync(
+      join(base, "server.yaml"),
+      `logging: { level: warn }\n` +
+        tlsAppConfig(port, `            - certificates:\n                - ${localhostCertificate("rsa")}`, {
+          contexts: `              - path: ""
+                handler: app.ts
+                manager: { pathname: ${file} }
+`,
+        }),
+    );
+    const loaded = await nodeLayerAtFirstRequest(
+      CLI,
+      ["run", "--config", "server.yaml"],
+      `https://127.0.0.1:${port}/;jsessionid=${last}`,
+      { cwd: base, log: join(base, "trace.log") },
+    );
+    // The restore's parts wait with V8's own timeout, not the global timers (src/util/background-timer.ts).
     expect(loaded).toEqual([]);
   });
 
