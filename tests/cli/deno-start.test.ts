@@ -197,3 +197,88 @@ server:
     expect(beyondTimers(loaded)).toEqual([]);
   });
 });
+
+/**
+ * The first TLS handshake of a Deno process waits ~35 ms for its crypto library's random number
+ * generator; a start that will serve TLS has Web Crypto set it up off the event loop before its
+ * connectors listen (src/runtime/deno-tls-warmup.ts), and a plain-HTTP start does not.
+ */
+describe("the TLS random number generator on Deno", () => {
+  const preload = join(dir, "crypto-order.mjs");
+  writeFileSync(
+    preload,
+    `const generateKey = crypto.subtle.generateKey.bind(crypto.subtle);
+crypto.subtle.generateKey = (...a) => { console.error("[order] generateKey " + (a[0]?.namedCurve ?? a[0]?.name)); return generateKey(...a); };
+for (const name of ["listen", "listenTls"]) {
+  const f = Deno[name];
+  Deno[name] = (...a) => { console.error("[order] " + name); return f(...a); };
+}
+`,
+  );
+
+  async function order(config: string): Promise<string[]> {
+    const base = join(dir, `order-${config.length}`);
+    mkdirSync(base, { recursive: true });
+    writeFileSync(join(base, "hello.ts"), `export default { fetch: () => new Response("hello") };\n`);
+    writeFileSync(join(base, "server.yaml"), config);
+    const proc = Bun.spawn(
+      [
+        DENO,
+        "run",
+        "-A",
+        "--quiet",
+        `--config=${join(ROOT, "deno.json")}`,
+        `--preload=${preload}`,
+        CLI,
+        "run",
+        "--config",
+        "server.yaml",
+      ],
+      {
+        cwd: base,
+        stdout: "ignore",
+        stderr: "pipe",
+        env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+      },
+    );
+    let log = "";
+    const reader = proc.stderr.getReader();
+    const deadline = Date.now() + 30000;
+    try {
+      while (!/listening on/.test(log) && Date.now() < deadline) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        log += new TextDecoder().decode(value);
+      }
+    } finally {
+      proc.kill("SIGKILL");
+      await proc.exited;
+    }
+    expect(log).toMatch(/listening on/);
+    return log.split("\n").filter((l) => l.startsWith("[order] ")).map((l) => l.slice(8));
+  }
+
+  test("a TLS connector: a P-256 key is generated before the listen", async () => {
+    const port = await freePort();
+    const steps = await order(
+      `logging: { level: info }\n` +
+        tlsAppConfig(port, `            - certificates:\n                - ${localhostCertificate("rsa")}`, {
+          contexts: `              - path: ""\n                handler: hello.ts\n`,
+        }),
+    );
+    expect(steps).toEqual(["generateKey P-256", "listenTls"]);
+  });
+
+  test("plain HTTP only: no key is generated", async () => {
+    const port = await freePort();
+    const steps = await order(`logging: { level: info }
+server:
+  services:
+    - connectors: [{ port: ${port}, address: 127.0.0.1 }]
+      engine:
+        defaultHost: localhost
+        hosts: [{ name: localhost, contexts: [{ path: "", handler: hello.ts }] }]
+`);
+    expect(steps).toEqual(["listen"]);
+  });
+});
