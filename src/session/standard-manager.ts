@@ -297,6 +297,8 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
    */
   private concludeRestore(file: string, unread: UnreadSessions, invalid: number[]): Promise<void> {
     mark(`[${this.name}] sessions file checked`);
+    // Records looked up while a restore in the background was under way are sessions already.
+    const readEarly = unread.added - unread.size;
     // A session made before the start (nothing does that but code) keeps its id.
     for (const id of this.sessions.keys()) {
       const slot = unread.find(id);
@@ -318,7 +320,7 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
     }
     mark(`[${this.name}] sessions restored`);
     this.log.info(
-      `[${this.name}] Restored ${total - expired} session(s) from [${file}]` +
+      `[${this.name}] Restored ${readEarly + total - expired} session(s) from [${file}]` +
         (expired ? `; ${expired} had expired while stopped` : ""),
     );
     return rm(file).catch((err) => {
