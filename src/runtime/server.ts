@@ -24,6 +24,7 @@ import { writeMetrics } from "./metrics-view.ts";
 import { reloadOtherWorkers } from "./worker-env.ts";
 import { setJitPolicy } from "../util/jit-policy.ts";
 import { mark } from "../util/timing.ts";
+import { warmDenoTlsRandom } from "./deno-tls-warmup.ts";
 
 const log = logger("connector");
 
@@ -91,6 +92,8 @@ export class BobcatServer {
       const prepared: Array<{ c: ConnectorConfig; tls?: ConnectorTls; plan: Plan; engine: Engine }> = [];
       const errors: BobcatError[] = [];
       const tlsHosts = this.config.server.services.flatMap((s) => s.connectors.flatMap((c) => c.sslHostConfigs));
+      // Off the event loop, while the rest of the start goes on (see deno-tls-warmup.ts).
+      if (runtime === "deno" && RUNTIME === "deno" && tlsHosts.length > 0) warmDenoTlsRandom();
       // The ACME client (and @peculiar/x509 with it) only where an SSLHostConfig has `acme`.
       if (tlsHosts.some((h) => h.acme)) {
         const { AcmeService } = await import("../acme/service.ts");

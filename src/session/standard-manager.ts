@@ -20,6 +20,7 @@ import { BobcatError } from "../util/errors.ts";
 import { CorruptDataError } from "./errors.ts";
 import { fileKind, readRegularFile, UnreadableFileError } from "../util/files.ts";
 import { mark } from "../util/timing.ts";
+import { backgroundTurn } from "../util/background-timer.ts";
 
 export type { StandardManagerOptions };
 
@@ -116,9 +117,13 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
     begin?.();
   }
 
-  /** A restore under way in the background counts as work not done yet (and begins now if it had not). */
+  /**
+   * A restore under way in the background counts as work not done yet: what waits for it has the
+   * rest checked now (in parts it would only take longer, and on Deno the wait between parts
+   * does not keep the process alive: backgroundTurn).
+   */
   override whenIdle(): Promise<void> {
-    this.serving();
+    this.finishRestore();
     return this.restored;
   }
 
@@ -280,9 +285,9 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
     this.unread = unread;
     this.restoring = restoring;
     const next = () => {
-      if (this.restoring === restoring && advance(RESTORE_SLICE)) setImmediate(next);
+      if (this.restoring === restoring && advance(RESTORE_SLICE)) backgroundTurn(next);
     };
-    this.beginRestore = () => setImmediate(next);
+    this.beginRestore = () => backgroundTurn(next);
   }
 
   /**
@@ -292,6 +297,8 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
    */
   private concludeRestore(file: string, unread: UnreadSessions, invalid: number[]): Promise<void> {
     mark(`[${this.name}] sessions file checked`);
+    // Records looked up while a restore in the background was under way are sessions already.
+    const readEarly = unread.added - unread.size;
     // A session made before the start (nothing does that but code) keeps its id.
     for (const id of this.sessions.keys()) {
       const slot = unread.find(id);
@@ -313,7 +320,7 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
     }
     mark(`[${this.name}] sessions restored`);
     this.log.info(
-      `[${this.name}] Restored ${total - expired} session(s) from [${file}]` +
+      `[${this.name}] Restored ${readEarly + total - expired} session(s) from [${file}]` +
         (expired ? `; ${expired} had expired while stopped` : ""),
     );
     return rm(file).catch((err) => {

@@ -54,6 +54,11 @@ export class UnreadSessions {
     return this.live;
   }
 
+  /** Records added so far, taken out since or not. */
+  get added(): number {
+    return this.slotCount;
+  }
+
   /**
    * Adds the record at [start, end) (its id is the str at `start`, `idHash` its strHash, as
    * scanSessionFile gives it); returns its slot, or −1 (nothing added) when a record with the

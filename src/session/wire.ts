@@ -5,13 +5,33 @@
  */
 import type { Buffer } from "node:buffer";
 
-/**
- * The runtime's global Buffer, looked up when session bytes are first decoded, not when this
- * module loads: on Deno its first touch loads the Node layer (src/util/host/deno.ts), which a
- * start without sessions to restore does not need.
- */
-const runtimeBuffer = () => (globalThis as unknown as { Buffer: typeof import("node:buffer").Buffer }).Buffer;
 import { CorruptDataError } from "./errors.ts";
+
+type Latin1Slice = (this: Buffer, start: number, end: number) => string;
+/**
+ * Short ASCII strings (ids, attribute names, short values) are made by Buffer's latin1Slice
+ * where Buffer is native (Bun, Node): toString's argument handling costs more than the copy. On
+ * Deno, Buffer is its Node layer, ~25 modules compiled at the first touch (~30 ms of CPU at the
+ * first restored session: src/util/host/deno.ts), and where there is no Buffer at all (an edge
+ * runtime) it cannot be used: there the char codes go into a plain array and one
+ * String.fromCharCode makes the string, as in id-generator.ts (on Deno ~115 ns for 32 bytes
+ * against ~90 for latin1Slice, ~50 against ~95 for 4 bytes).
+ */
+const nativeBuffer = (globalThis as { Deno?: unknown }).Deno === undefined
+  ? (globalThis as unknown as { Buffer?: typeof import("node:buffer").Buffer }).Buffer
+  : undefined;
+const latin1Slice: Latin1Slice | undefined = (nativeBuffer?.prototype as { latin1Slice?: Latin1Slice } | undefined)
+  ?.latin1Slice;
+/** The char codes of asciiString's string, exactly its length long (fromCharCode takes the array whole). */
+const codes: number[] = [];
+const fromCharCodes = String.fromCharCode as (...codes: number[]) => string;
+
+/** Bytes [start, start + n) of `b`, all below 0x80, as a string (n ≤ 256: one call's arguments). */
+function asciiString(b: Uint8Array, start: number, n: number): string {
+  if (codes.length !== n) codes.length = 0;
+  for (let i = 0; i < n; i++) codes[i] = b[start + i]!;
+  return fromCharCodes.apply(null, codes);
+}
 
 const encoder = new TextEncoder();
 // ignoreBOM: a string that starts with U+FEFF must come back with it.
@@ -293,7 +313,7 @@ export class ByteReader {
     start = 0,
     end = bytes.length,
     private dataView: DataView | null = null,
-    /** The same bytes as a Buffer, for its latin1 decoding (the fastest way to a string on Bun and Deno). */
+    /** The same bytes as a Buffer, for latin1Slice (where Buffer is native). */
     private buffer: Buffer | null = null,
   ) {
     this.pos = this.base = start;
@@ -304,8 +324,9 @@ export class ByteReader {
     return (this.dataView ??= new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength));
   }
 
+  /** Only where latin1Slice is set (nativeBuffer). */
   private get latin1(): Buffer {
-    return (this.buffer ??= runtimeBuffer().from(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength));
+    return (this.buffer ??= nativeBuffer!.from(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength));
   }
 
   get remaining(): number {
@@ -315,7 +336,7 @@ export class ByteReader {
   /** The next `n` bytes as a reader of their own (no copy, no view); this reader moves past them. */
   window(n: number, what: string): ByteReader {
     this.need(n);
-    const r = new ByteReader(this.bytes, what, this.pos, this.pos + n, this.view, this.latin1);
+    const r = new ByteReader(this.bytes, what, this.pos, this.pos + n, this.view, latin1Slice ? this.latin1 : null);
     this.pos += n;
     return r;
   }
@@ -332,7 +353,7 @@ export class ByteReader {
 
   /** A reader of the same bytes (for reset), sharing this one's views. */
   sibling(what = ""): ByteReader {
-    return new ByteReader(this.bytes, what, this.pos, this.pos, this.view, this.latin1);
+    return new ByteReader(this.bytes, what, this.pos, this.pos, this.view, latin1Slice ? this.latin1 : null);
   }
 
   /** Moves past `n` bytes. */
@@ -420,7 +441,9 @@ export class ByteReader {
         let i = 0;
         while (i < n && bytes[this.pos + i]! < 0x80) i++;
         if (i === n) {
-          const s = latin1(this.latin1, this.pos, this.pos + n);
+          const s = latin1Slice
+            ? latin1Slice.call(this.latin1, this.pos, this.pos + n)
+            : asciiString(bytes, this.pos, n);
           this.pos += n;
           return s;
         }
@@ -512,16 +535,6 @@ export function varintSize(v: number): number {
   let size = 1;
   for (; v >= 0x80; v = Math.floor(v / 0x80)) size++;
   return size;
-}
-
-/** latin1Slice where the runtime has it (Node, Bun, Deno): toString's argument handling costs more than the copy. */
-type Latin1Slice = (this: Buffer, start: number, end: number) => string;
-let latin1Slice: Latin1Slice | null | undefined;
-function latin1(b: Buffer, start: number, end: number): string {
-  if (latin1Slice === undefined) {
-    latin1Slice = (runtimeBuffer().prototype as { latin1Slice?: Latin1Slice }).latin1Slice ?? null;
-  }
-  return latin1Slice ? latin1Slice.call(b, start, end) : b.toString("latin1", start, end);
 }
 
 export { crc32, crc32js } from "./crc32.ts";

@@ -4,13 +4,8 @@
  * durable files (session persistence, FileStore, keystores, the test CA, generated
  * certificates) goes through here.
  */
-import { nodeCrypto } from "./node-crypto.ts";
-import { mkdir, rename, rm } from "./host/fs.ts";
+import { mkdir, openDirectory, openForWrite, rename, rm } from "./host/fs.ts";
 import { dirname } from "./host/path.ts";
-
-/** node:fs/promises for the writes (and fsyncs), which a start never makes. */
-const open: typeof import("node:fs/promises").open = (...a) =>
-  (process.getBuiltinModule("node:fs/promises") as typeof import("node:fs/promises")).open(...a);
 import { mark } from "./timing.ts";
 
 export interface AtomicWriteOptions {
@@ -25,6 +20,13 @@ export interface AtomicWriteOptions {
   syncDirectory?: boolean;
   /** Create the directory first. */
   mkdir?: boolean;
+}
+
+/** `n` random bytes as hex (Web Crypto: node:crypto would load Deno's Node layer). */
+function randomHex(n: number): string {
+  let hex = "";
+  for (const b of crypto.getRandomValues(new Uint8Array(n))) hex += b.toString(16).padStart(2, "0");
+  return hex;
 }
 
 /** The temporary name used while writing `file`; a leftover one is from an interrupted write. */
@@ -44,20 +46,22 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const dir = dirname(file);
   if (options.mkdir) await mkdir(dir, { recursive: true });
-  const tmp = options.unique ? `${file}.${nodeCrypto().randomBytes(8).toString("hex")}.tmp` : tempPathFor(file);
+  const tmp = options.unique ? `${file}.${randomHex(8)}.tmp` : tempPathFor(file);
   try {
-    const handle = await open(tmp, options.unique ? "wx" : "w", options.mode ?? 0o600);
+    // On Deno through Deno.open: node:fs would load the Node layer in the middle of a stop.
+    const handle = await openForWrite(tmp, { exclusive: options.unique === true, mode: options.mode ?? 0o600 });
     try {
-      if (Array.isArray(data) || (typeof data === "object" && Symbol.asyncIterator in data)) {
-        for await (const part of data) {
-          for (let at = 0; at < part.length;) {
-            const { bytesWritten } = await handle.write(part, at, part.length - at);
-            if (bytesWritten <= 0) throw new Error(`${tmp}: nothing written`);
-            at += bytesWritten;
-          }
+      const parts = typeof data === "string"
+        ? [new TextEncoder().encode(data)]
+        : data instanceof Uint8Array
+        ? [data]
+        : data;
+      for await (const part of parts) {
+        for (let at = 0; at < part.length;) {
+          const written = await handle.write(part, at, part.length - at);
+          if (written <= 0) throw new Error(`${tmp}: nothing written`);
+          at += written;
         }
-      } else {
-        await handle.writeFile(data);
       }
       mark(`${tmp}: write`);
       await handle.sync();
@@ -83,7 +87,7 @@ export async function writeFileAtomic(
  */
 export async function syncDirectory(dir: string): Promise<void> {
   try {
-    const handle = await open(dir, "r");
+    const handle = await openDirectory(dir);
     try {
       await handle.sync();
     } finally {

@@ -23,6 +23,20 @@ const waitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync;
 const USE_WAIT_ASYNC = (globalThis as { Deno?: unknown }).Deno !== undefined && typeof waitAsync === "function" &&
   typeof SharedArrayBuffer === "function";
 
+/**
+ * Runs `fn` in a later turn of the event loop, after pending I/O has been looked at: what a job
+ * cut into parts waits for between them (a restore in the background), so that connections and
+ * requests are served meanwhile. Bun and Node poll I/O before their immediates: setImmediate. On
+ * Deno 2.9 a chain of setImmediate (or of MessageChannel messages, or of async file calls) runs
+ * to its end before Deno polls sockets again, so a request would wait for the whole job; a
+ * timeout lets it in, at ~1–2 ms of idle per part (bench/probes/deno-turns.ts). Like the timers
+ * above, on Deno it does not keep the process alive.
+ */
+export function backgroundTurn(fn: () => void): void {
+  if (USE_WAIT_ASYNC) waitTimer(fn, 1, false);
+  else setImmediate(fn);
+}
+
 /** Runs `fn` once after `ms`, without keeping the process alive. */
 export function backgroundTimeout(fn: () => void, ms: number): BackgroundTimer {
   return USE_WAIT_ASYNC ? waitTimer(fn, ms, false) : nodeTimer(fn, ms, false);

@@ -26,6 +26,7 @@ import {
 } from "../helpers/bobcat.ts";
 import { nodeLayerAtFirstRequest, nodeLayerOfCommand, timerModules } from "../helpers/deno-first-request.ts";
 import { nodeLayerModules, traceFlags } from "../helpers/deno-node-trace.ts";
+import { StandardManager } from "../../src/session/standard-manager.ts";
 
 const dir = tempDir("bobcat-deno-start-");
 afterAll(() => cleanup(dir));
@@ -107,6 +108,51 @@ describe("a start on Deno's native back-end, up to its first HTTPS 200", () => {
     expect(loaded).toEqual([]);
   });
 
+  test("a restart with persisted sessions, its first 200 for a restored session (read while the rest are checked)", async () => {
+    const base = join(dir, "restart");
+    mkdirSync(base, { recursive: true });
+    const file = join(base, "SESSIONS.ser");
+    // Written as a stop writes them: enough records for the restore to take many parts.
+    const seeded = new StandardManager({ name: "/", pathname: file });
+    await seeded.start();
+    let last = "";
+    for (let i = 0; i < 20000; i++) {
+      const s = seeded.createSession();
+      s.setAttribute("user", `u${i}`);
+      s.setAttribute("n", i);
+      s.endAccess();
+      last = s.id;
+    }
+    await seeded.stop();
+    const port = await freePort();
+    // 200 only for a restored session (the id in the URL: the helper sends no cookie).
+    writeFileSync(
+      join(base, "app.ts"),
+      `export default { fetch(req, ctx) {
+  const s = ctx.getSession(false);
+  return s ? new Response(String(s.getAttribute("user"))) : new Response("none", { status: 404 });
+} };\n`,
+    );
+    writeFileSync(
+      join(base, "server.yaml"),
+      `logging: { level: warn }\n` +
+        tlsAppConfig(port, `            - certificates:\n                - ${localhostCertificate("rsa")}`, {
+          contexts: `              - path: ""
+                handler: app.ts
+                manager: { pathname: ${file} }
+`,
+        }),
+    );
+    const loaded = await nodeLayerAtFirstRequest(
+      CLI,
+      ["run", "--config", "server.yaml"],
+      `https://127.0.0.1:${port}/;jsessionid=${last}`,
+      { cwd: base, log: join(base, "trace.log") },
+    );
+    // The restore's parts wait with V8's own timeout, not the global timers (src/util/background-timer.ts).
+    expect(loaded).toEqual([]);
+  });
+
   test("started by the npm launcher (bin/bobcat.mjs: BOBCAT_PARENT_FD, its parent watched)", async () => {
     const base = join(dir, "launcher");
     mkdirSync(base, { recursive: true });
@@ -149,5 +195,90 @@ server:
       },
     });
     expect(beyondTimers(loaded)).toEqual([]);
+  });
+});
+
+/**
+ * The first TLS handshake of a Deno process waits ~35 ms for its crypto library's random number
+ * generator; a start that will serve TLS has Web Crypto set it up off the event loop before its
+ * connectors listen (src/runtime/deno-tls-warmup.ts), and a plain-HTTP start does not.
+ */
+describe("the TLS random number generator on Deno", () => {
+  const preload = join(dir, "crypto-order.mjs");
+  writeFileSync(
+    preload,
+    `const generateKey = crypto.subtle.generateKey.bind(crypto.subtle);
+crypto.subtle.generateKey = (...a) => { console.error("[order] generateKey " + (a[0]?.namedCurve ?? a[0]?.name)); return generateKey(...a); };
+for (const name of ["listen", "listenTls"]) {
+  const f = Deno[name];
+  Deno[name] = (...a) => { console.error("[order] " + name); return f(...a); };
+}
+`,
+  );
+
+  async function order(config: string): Promise<string[]> {
+    const base = join(dir, `order-${config.length}`);
+    mkdirSync(base, { recursive: true });
+    writeFileSync(join(base, "hello.ts"), `export default { fetch: () => new Response("hello") };\n`);
+    writeFileSync(join(base, "server.yaml"), config);
+    const proc = Bun.spawn(
+      [
+        DENO,
+        "run",
+        "-A",
+        "--quiet",
+        `--config=${join(ROOT, "deno.json")}`,
+        `--preload=${preload}`,
+        CLI,
+        "run",
+        "--config",
+        "server.yaml",
+      ],
+      {
+        cwd: base,
+        stdout: "ignore",
+        stderr: "pipe",
+        env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+      },
+    );
+    let log = "";
+    const reader = proc.stderr.getReader();
+    const deadline = Date.now() + 30000;
+    try {
+      while (!/listening on/.test(log) && Date.now() < deadline) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        log += new TextDecoder().decode(value);
+      }
+    } finally {
+      proc.kill("SIGKILL");
+      await proc.exited;
+    }
+    expect(log).toMatch(/listening on/);
+    return log.split("\n").filter((l) => l.startsWith("[order] ")).map((l) => l.slice(8));
+  }
+
+  test("a TLS connector: a P-256 key is generated before the listen", async () => {
+    const port = await freePort();
+    const steps = await order(
+      `logging: { level: info }\n` +
+        tlsAppConfig(port, `            - certificates:\n                - ${localhostCertificate("rsa")}`, {
+          contexts: `              - path: ""\n                handler: hello.ts\n`,
+        }),
+    );
+    expect(steps).toEqual(["generateKey P-256", "listenTls"]);
+  });
+
+  test("plain HTTP only: no key is generated", async () => {
+    const port = await freePort();
+    const steps = await order(`logging: { level: info }
+server:
+  services:
+    - connectors: [{ port: ${port}, address: 127.0.0.1 }]
+      engine:
+        defaultHost: localhost
+        hosts: [{ name: localhost, contexts: [{ path: "", handler: hello.ts }] }]
+`);
+    expect(steps).toEqual(["listen"]);
   });
 });

@@ -23,6 +23,13 @@ export interface DenoFile {
   close(): void;
 }
 
+/** A file opened by Deno.open for writing (or a directory, to fsync it). */
+export interface DenoWriteFile {
+  write(p: Uint8Array): Promise<number>;
+  sync(): Promise<void>;
+  close(): void;
+}
+
 /** A file opened with Deno.openSync, read with its synchronous calls. */
 export interface DenoSyncFile {
   statSync(): DenoFileInfo;
@@ -51,6 +58,10 @@ export interface DenoApi {
   readTextFileSync(path: string): string;
   readFile(path: string): Promise<Uint8Array>;
   open(path: string, options: { read: boolean }): Promise<DenoFile>;
+  open(
+    path: string,
+    options: { write: true; create?: boolean; createNew?: boolean; truncate?: boolean; mode?: number },
+  ): Promise<DenoWriteFile>;
   mkdir(path: string, options: { recursive: boolean }): Promise<void>;
   mkdirSync(path: string, options: { recursive: boolean }): void;
   openSync(path: string, options: { append: true; create: true }): {

@@ -7,7 +7,7 @@
  * node:fs itself, through nodeFs(), loaded when first used.
  */
 import type * as NodeFs from "node:fs";
-import { DENO, type DenoApi, type DenoFileInfo } from "./deno.ts";
+import { DENO, type DenoApi, type DenoFileInfo, type DenoWriteFile } from "./deno.ts";
 
 /** DENO in closures, which TypeScript does not know run only after `DENO` was checked. */
 const deno = (): DenoApi => DENO!;
@@ -153,6 +153,63 @@ export async function readFile(path: string): Promise<Uint8Array> {
 
 export async function readTextFile(path: string): Promise<string> {
   return new TextDecoder().decode(await readFile(path));
+}
+
+/** A file opened for writing by openForWrite, or a directory opened by openDirectory (only to fsync it). */
+export interface WriteHandle {
+  /** Writes bytes [offset, offset + length) of `buf` at the current position; returns how many were written. */
+  write(buf: Uint8Array, offset: number, length: number): Promise<number>;
+  /** fsync. */
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens `path` for writing from its start: created with `mode` when missing, and truncated; with
+ * `exclusive`, refused (EEXIST) when it exists. On Deno through Deno.open, so that a stop that
+ * writes its sessions loads no Node layer either.
+ */
+export async function openForWrite(path: string, options: { exclusive: boolean; mode: number }): Promise<WriteHandle> {
+  if (!DENO) {
+    const handle = await nodeFsPromises().open(path, options.exclusive ? "wx" : "w", options.mode);
+    return {
+      write: async (buf, offset, length) => (await handle.write(buf, offset, length)).bytesWritten,
+      sync: () => handle.sync(),
+      close: () => handle.close(),
+    };
+  }
+  const file = await denoAsync(() =>
+    deno().open(
+      path,
+      options.exclusive
+        ? { write: true, createNew: true, mode: options.mode }
+        : { write: true, create: true, truncate: true, mode: options.mode },
+    )
+  );
+  return denoWriteHandle(file);
+}
+
+/** Opens a directory to fsync it (renames and deletions in it made durable); throws where that cannot be done (Windows). */
+export async function openDirectory(path: string): Promise<WriteHandle> {
+  if (!DENO) {
+    const handle = await nodeFsPromises().open(path, "r");
+    return {
+      write: () => Promise.reject(new Error(`${path}: a directory is not written`)),
+      sync: () => handle.sync(),
+      close: () => handle.close(),
+    };
+  }
+  const file = await denoAsync(() => deno().open(path, { read: true }));
+  return denoWriteHandle(file as unknown as DenoWriteFile);
+}
+
+function denoWriteHandle(file: DenoWriteFile): WriteHandle {
+  return {
+    write: (buf, offset, length) =>
+      denoAsync(() => file.write(offset === 0 && length === buf.length ? buf : buf.subarray(offset, offset + length))),
+    sync: () => denoAsync(() => file.sync()),
+    close: async () => file.close(),
+  };
 }
 
 export async function mkdir(path: string, options: { recursive: true }): Promise<void> {
