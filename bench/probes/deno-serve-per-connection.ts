@@ -71,7 +71,7 @@ if (inDeno && Deno.args[0] === "--serve") {
     ["per-conn", (p) => [here, "--serve", String(p)]],
     ["per-conn+nd", (p) => [here, "--serve", String(p), "nodelay"]],
   ];
-  const servers = [];
+  const servers: Array<{ name: string; port: number; p: ReturnType<typeof spawn>; perCpu: number[] }> = [];
   for (const [name, args] of variants) {
     const port = await freePort();
     const p = spawn(bin("deno"), ["run", "-A", "--no-config", ...args(port)], { stdio: "ignore" });
