@@ -198,14 +198,18 @@ describe("the session's layout (what a server holding many spends per session)",
     expect(estimateShallowMemoryUsageOf(make())).toBeLessThanOrEqual(80);
     expect(estimateShallowMemoryUsageOf(make(others[1]))).toBeLessThanOrEqual(80);
     Bun.gc(true);
+    Bun.gc(true);
     const before = heapStats().objectTypeCounts.Object ?? 0;
     const kept = Array.from({ length: 2000 }, () => make());
     Bun.gc(true);
+    Bun.gc(true);
     const objects = (heapStats().objectTypeCounts.Object ?? 0) - before;
     expect(kept.length).toBe(2000);
-    // One object per session (the session; the strings are counted apart), not one more for the names.
-    expect(objects).toBeGreaterThanOrEqual(2000);
-    expect(objects).toBeLessThan(2200);
+    // One object per session (the session; the strings are counted apart), not one more for the
+    // names (that would be ~4,000). The count moves by a hundred or so with what else a collection
+    // finds dead (JavaScriptCore scans the stack conservatively): CI once read 1,923.
+    expect(objects).toBeGreaterThan(1600);
+    expect(objects).toBeLessThan(2400);
   });
 
   test("maxInactiveInterval, principal, auth type and attributes are set and read independently", async () => {
