@@ -690,8 +690,10 @@ end
       if (!m) throw new Error(`wrk did not create ${sessionCount} sessions: ${r.stdout}${r.stderr}`);
       return { requests: Number(m[1]), seconds, errors: Number(m[2]) };
     };
+    // The single executable too, when built: the form whose idle memory is the lowest.
+    const createSides: Side[] = [...sides, ...(haveExe ? ["exe" as const] : [])];
     for (let i = 0; i < rounds; i++) {
-      for (const side of rotate(sides, i)) {
+      for (const side of rotate(createSides, i)) {
         progress(`${runtime}: ${sessionCount} sessions ${side} (round ${i + 1}/${rounds})`);
         const s = await start(side, runtime, exe);
         // Warm the TLS and HTTP paths first (no session made), as for the other rows.
@@ -833,6 +835,9 @@ function print(r: Results): void {
   }
   if (r.create.size) {
     line(`RSS with ${n0(sessionCount)} sessions, MiB`, per(r.create, (x) => x.rss), n1);
+    if (r.create.has("exe")) {
+      line(`RSS with ${n0(sessionCount)} sessions, single executable, MiB`, per(r.create, (x) => x.rss), n1, "exe");
+    }
     line(`SIGTERM → exit with ${n0(sessionCount)} sessions (persisting), ms`, per(r.create, (x) => x.stopMs), n0);
     line("restart → first HTTPS 200 (sessions restored), ms", per(r.create, (x) => x.restartMs), n0);
     const counts = (s: Side) => {
