@@ -51,7 +51,7 @@ export async function readRegularFile(path: string, maxBytes: number = MAX_CONFI
   const notRegular = (st: FileInfo) =>
     new UnreadableFileError(path, "ENOTREGULAR", `is ${fileKind(st)}, not a regular file`, st.isDirectory);
   // Opened so that a FIFO without a writer cannot hold the open (src/util/host/fs.ts); read
-  // with synchronous calls on Deno when the bound is a config file's, not a session file's.
+  // with synchronous calls when the bound is a config file's, not a session file's.
   const handle = await openForRead(path, notRegular, maxBytes <= MAX_CONFIG_FILE_BYTES);
   try {
     const st = await handle.stat();

@@ -280,7 +280,7 @@ export function openAppend(path: string, onError: (e: Error) => void): AppendFil
   };
 }
 
-/** The largest file openForRead reads with Deno's synchronous calls (see there). */
+/** The largest file openForRead reads with the runtime's synchronous calls (see there). */
 export const SYNC_READ_MAX = 1024 * 1024;
 
 /** A file opened for reading. */
@@ -338,7 +338,8 @@ export async function openForRead(
     // Not a regular file: the caller refuses it on this handle's stat, reading nothing.
     if (!st.isFile || st.size <= SYNC_READ_MAX) {
       return {
-        stat: async () => fromNode(fs.fstatSync(fd)),
+        // The open file's own stat, taken just now: the caller's one look at it.
+        stat: async () => st,
         read: async (buf) => fs.readSync(fd, buf, 0, buf.length, null),
         close: async () => fs.closeSync(fd),
       };
