@@ -51,6 +51,11 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
    */
   protected restoring: RestoreInProgress | null = null;
   /**
+   * Sessions that requests looked up while a restore was under way and that had ended while the
+   * server was down (saved invalid, or timed out): counted as expired, not restored, in its log.
+   */
+  protected endedBeforeRestoreChecked = 0;
+  /**
    * Whether start() may leave restored records to be checked and indexed after it returns, a
    * part at a time from serving() (or whenIdle()) on, so that a server's connectors listen sooner
    * (the server sets it; see StandardManager's load). Whatever needs every record before then
@@ -274,6 +279,7 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
     const s = session!;
     this.sessions.set(s.id, s);
     s.activate();
+    if (this.restoring !== null && (!s.isValidInternal() || s.hasTimedOut())) this.endedBeforeRestoreChecked++;
     if (!s.isValidInternal()) {
       // Saved while already invalid: expire it properly so listeners see the end of it.
       s.setValid(true);

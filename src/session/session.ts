@@ -616,8 +616,13 @@ export class StandardSession implements HttpSession {
     if (!this.valid) return false;
     if (this.state & EXPIRING) return true;
     if (this.host.settings.sessionActivityCheck && this.state >= ONE_REQUEST) return true;
-    if (this.maxInactive > 0 && Math.trunc(this.idleTimeMs(now) / 1000) >= this.maxInactive) this.expire(true, now);
+    if (this.hasTimedOut(now)) this.expire(true, now);
     return this.valid;
+  }
+
+  /** Whether it has been idle for its maxInactiveInterval or longer (what isValid expires it for). */
+  hasTimedOut(now?: number): boolean {
+    return this.maxInactive > 0 && Math.trunc(this.idleTimeMs(now) / 1000) >= this.maxInactive;
   }
 
   /**

@@ -284,6 +284,7 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
     };
     this.unread = unread;
     this.restoring = restoring;
+    this.endedBeforeRestoreChecked = 0;
     const next = () => {
       if (this.restoring === restoring && advance(RESTORE_SLICE)) backgroundTurn(next);
     };
@@ -297,8 +298,10 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
    */
   private concludeRestore(file: string, unread: UnreadSessions, invalid: number[]): Promise<void> {
     mark(`[${this.name}] sessions file checked`);
-    // Records looked up while a restore in the background was under way are sessions already.
-    const readEarly = unread.added - unread.size;
+    // Records looked up while a restore in the background was under way are sessions already;
+    // those among them that had ended while the server was down count as expired.
+    const endedEarly = this.endedBeforeRestoreChecked;
+    const readEarly = unread.added - unread.size - endedEarly;
     // A session made before the start (nothing does that but code) keeps its id.
     for (const id of this.sessions.keys()) {
       const slot = unread.find(id);
@@ -321,7 +324,7 @@ export class StandardManager extends ManagerBase<StandardManagerConfig> {
     mark(`[${this.name}] sessions restored`);
     this.log.info(
       `[${this.name}] Restored ${readEarly + total - expired} session(s) from [${file}]` +
-        (expired ? `; ${expired} had expired while stopped` : ""),
+        (expired + endedEarly ? `; ${expired + endedEarly} had expired while stopped` : ""),
     );
     return rm(file).catch((err) => {
       this.log.warn(

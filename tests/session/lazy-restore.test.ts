@@ -475,6 +475,21 @@ describe("a restore in the background (backgroundRestore)", () => {
     expect(logs.matching(/Restored 4 session\(s\).*2 had expired while stopped/)).toHaveLength(1);
   });
 
+  test("a record timed out while stopped that a request looks up before the check ends counts as expired", async () => {
+    const ids = await saved(6); // timeouts 600, 660, ... 900 s
+    clock.advanceSeconds(700);
+    const m = await started();
+    // Looked up while the records are still being checked: read, found timed out, expired.
+    expect(m.findLoadedSession(ids[0]!)).toBeNull();
+    expect(m.findLoadedSession(ids[5]!)!.getAttribute("n")).toBe(5);
+    expect(restoredLog()).toHaveLength(0);
+    await m.whenIdle();
+    expect(events).toContain(`destroyed:${ids[0]}`);
+    expect(events).toContain(`destroyed:${ids[1]}`);
+    expect(m.getStats()).toMatchObject({ activeSessions: 4, expiredSessions: 2 });
+    expect(logs.matching(/Restored 4 session\(s\).*2 had expired while stopped/)).toHaveLength(1);
+  });
+
   test("a stop while records are still being checked writes every session, and the new file stays", async () => {
     const ids = many(5000);
     await fileOf(ids);
