@@ -138,6 +138,8 @@ export function parseCommand<D extends CommandDef>(def: D, argv: readonly string
     if (t.name === "D") {
       const eq = value.indexOf("=");
       if (eq < 1) fail(`-D${value}: write -Dname=value`);
+      // Assigning __proto__ would set the object's prototype and the property would vanish.
+      if (value.slice(0, eq) === "__proto__") fail(`-D${value}: __proto__ cannot be a property name; rename it`);
       properties[value.slice(0, eq)] = value.slice(eq + 1);
     } else if (spec!.multiple) {
       ((values[t.name] ??= []) as string[]).push(value);

@@ -4,9 +4,15 @@
  * validation error can point at the place in the user's file.
  */
 
-import type { ParsedSource } from "./source-types.ts";
+import type { ParsedSource, PathSeg } from "./source-types.ts";
 import { readPlainYaml } from "./yaml-plain.ts";
+import { BobcatError } from "../util/errors.ts";
 export type { ParsedSource, PathSeg, Position } from "./source-types.ts";
+
+/** A config path as the user reads it: `server.services[0].connectors[1].port`. */
+export function formatPath(path: PathSeg[]): string {
+  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("");
+}
 
 export function detectFormat(file: string, text: string): "yaml" | "toml" {
   if (/\.toml$/i.test(file)) return "toml";
@@ -18,7 +24,43 @@ export function detectFormat(file: string, text: string): "yaml" | "toml" {
 }
 
 export function parseSource(file: string, text: string): ParsedSource {
-  return detectFormat(file, text) === "toml" ? tomlReader().parseTomlSource(file, text) : parseYamlSource(file, text);
+  const source = detectFormat(file, text) === "toml"
+    ? tomlReader().parseTomlSource(file, text)
+    : parseYamlSource(file, text);
+  refuseProtoKey(source);
+  return source;
+}
+
+/**
+ * Every parser keeps a `__proto__` key as an own property, but any later copy of the tree
+ * (`out[key] = value`) would set the copy's prototype instead and the entry would vanish without
+ * a word (a property named so would be "not defined"): refused here, where its line is known.
+ */
+function refuseProtoKey(source: ParsedSource): void {
+  const path = protoKeyPath(source.data, []);
+  if (path === undefined) return;
+  const at = source.locate(path, true);
+  throw new BobcatError("config.key", `${formatPath(path)}: "__proto__" cannot be a key in a bobcat config`, {
+    where: { file: source.file, ...(at ? { line: at.line, column: at.column } : {}) },
+    fix: "rename the key (JavaScript gives __proto__ a meaning of its own; no attribute or property may be called so)",
+  });
+}
+
+function protoKeyPath(v: unknown, path: PathSeg[]): PathSeg[] | undefined {
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const found = protoKeyPath(v[i], [...path, i]);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (v === null || typeof v !== "object") return undefined;
+  if (Object.hasOwn(v, "__proto__")) return [...path, "__proto__"];
+  for (const [k, x] of Object.entries(v)) {
+    const found = protoKeyPath(x, [...path, k]);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 type FullYaml = typeof import("./source-yaml.ts");

@@ -5,7 +5,7 @@
  */
 import { isAbsolute, resolve } from "../util/host/path.ts";
 import type { AttrDef, ElementDef, Infer } from "./schema-types.ts";
-import type { ParsedSource, PathSeg } from "./source.ts";
+import { formatPath, type ParsedSource, type PathSeg } from "./source.ts";
 import { BobcatError, type Where } from "../util/errors.ts";
 import { fromJavaRegex } from "./proxy-defaults.ts";
 import { copyData } from "./copy-data.ts";
@@ -24,10 +24,6 @@ export function sourceOf(node: object): SourceInfo {
     (node as { [SOURCE]?: SourceInfo })[SOURCE] ??
       { self: {}, attr: (name: string) => ({ attribute: name }), raw: () => undefined }
   );
-}
-
-export function formatPath(path: PathSeg[]): string {
-  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("");
 }
 
 export class Validator {

@@ -271,6 +271,24 @@ server:
     expect(c.server.services[0]!.connectors[0]!.redirectPort).toBe(8543);
   });
 
+  test("a __proto__ key (which every later copy of the tree would drop) is refused with its file and line", () => {
+    const problem = (file: string, text: string): string => {
+      try {
+        loadConfigText(file, text, { env: {} });
+      } catch (e) {
+        expect(e).toBeInstanceOf(BobcatError);
+        return (e as BobcatError).format();
+      }
+      throw new Error("no error");
+    };
+    expect(problem("/c/p.yaml", "properties:\n  other: 1\n  __proto__: x\n" + minimal("        - port: 8080")))
+      .toMatch(/\/c\/p\.yaml:3:3: properties\.__proto__: "__proto__" cannot be a key[^]*fix: rename the key/);
+    expect(problem("/c/q.yaml", minimal("        - { port: 8080, __proto__: { port: 1 } }")))
+      .toMatch(/\/c\/q\.yaml:\d+:\d+: server\.services\[0\]\.connectors\[0\]\.__proto__: "__proto__"/);
+    expect(problem("/c/p.toml", '[properties]\n"__proto__" = "x"\n'))
+      .toMatch(/\/c\/p\.toml:2:1: properties\.__proto__: "__proto__" cannot be a key/);
+  });
+
   test("YAML syntax errors give line and column", () => {
     try {
       loadConfigText("/c/bad.yaml", "server:\n  services:\n    - connectors: [\n", { env: {} });

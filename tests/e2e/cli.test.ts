@@ -208,6 +208,11 @@ describe("command-line options: one table per command, parsed the same on Bun an
           [["run", "--colour"], "bobcat run: unknown option --colour", "bobcat run --help"],
           [["check", "--config"], "bobcat check: --config needs a value: --config FILE", "bobcat check --help"],
           [["check", "-Dport"], "bobcat check: -Dport: write -Dname=value", "bobcat check --help"],
+          [
+            ["check", "-D__proto__=1"],
+            "bobcat check: -D__proto__=1: __proto__ cannot be a property name",
+            "bobcat check --help",
+          ],
           [["store", "init", "--print=yes"], "bobcat store: --print takes no value", "bobcat store --help"],
           [["acme", "frob"], 'bobcat acme: unknown subcommand "frob"', "bobcat acme --help"],
           [["version", "extra"], 'bobcat version: unexpected argument "extra"', "bobcat version --help"],
