@@ -104,6 +104,47 @@ describe("expiry", () => {
     expect(m.findSessions()).toHaveLength(0);
   });
 
+  test("a sweep whose listener invalidates, creates and renames sessions meanwhile expires each timed-out one once", async () => {
+    const m = await manager({ sessionTimeoutMinutes: 1 });
+    const [a, b, c, d] = [m.createSession(), m.createSession(), m.createSession(), m.createSession()];
+    clock.advanceSeconds(30);
+    const live = m.createSession();
+    clock.advanceSeconds(31);
+    let made: ReturnType<StandardManager["createSession"]> | undefined;
+    let renamed = "";
+    m.addListener({
+      sessionDestroyed: (e) => {
+        if (e.session !== a) return;
+        c.invalidate(); // timed out too, and not swept yet
+        made = m.createSession();
+        renamed = m.changeSessionId(live);
+      },
+    });
+    await m.processExpires();
+    const destroyed = events.filter((e) => e.startsWith("destroyed:")).sort();
+    expect(destroyed).toEqual([a, b, c, d].map((s) => `destroyed:${s.id}`).sort());
+    expect(m.getStats()).toMatchObject({ activeSessions: 2, expiredSessions: 4 });
+    expect(new Set(m.listSessionIds())).toEqual(new Set([renamed, made!.id]));
+    expect(await m.findSession(renamed)).toBe(live);
+  });
+
+  test("a sweep expires exactly the timed-out sessions when they are most of a large Map", async () => {
+    const m = await manager({ sessionTimeoutMinutes: 1 });
+    const old: string[] = [];
+    const fresh: string[] = [];
+    // Interleaved, three of four timed out: the Map shrinks (and is rehashed) while it is swept.
+    for (let i = 0; i < 2_000; i++) {
+      const s = m.createSession();
+      if (i % 4 === 3) s.maxInactiveInterval = 3600;
+      (i % 4 === 3 ? fresh : old).push(s.id);
+    }
+    clock.advanceSeconds(61);
+    await m.processExpires();
+    expect(m.getStats()).toMatchObject({ activeSessions: 500, expiredSessions: 1_500 });
+    expect(new Set(m.listSessionIds())).toEqual(new Set(fresh));
+    expect(events.filter((e) => e.startsWith("destroyed:"))).toHaveLength(1_500);
+  });
+
   test("expiry is counted once even when a sessionDestroyed listener looks the session up again", async () => {
     const m = await manager({ sessionTimeoutMinutes: 1 });
     const s = m.createSession();
