@@ -5,7 +5,8 @@
  * bench/probes/heap-on-signal.ts preloaded, gets the row's 3 s wrk warm-up on `/`, then
  * --sessions `/create` requests (wrk -c32, the row's Lua script); 2 s later its RSS is read (what
  * the row reports), then SIGUSR2 prints bun:jsc's heapStats before and after a full collection
- * and the RSS after it. Sides run interleaved, --rounds times; medians.
+ * and the RSS after it (and the heap's capacity after it: what the blocks hold, live or free).
+ * Sides run interleaved, --rounds times; medians.
  *
  *   bun bench/probes/sessions-100k-heap.ts [--sessions 100000] [--rounds 3] [--src DIR,DIR] [--idle]
  *
@@ -109,6 +110,8 @@ interface Shot {
   heapBefore: number;
   extBefore: number;
   heapAfter: number;
+  /** The heap's capacity after the full collection: live cells and the free cells of their blocks. */
+  capacityAfter: number;
   objectsAfter: number;
   rssAfter: number;
 }
@@ -127,7 +130,7 @@ async function shot(p: { p: import("node:child_process").ChildProcess; log: () =
   }
   const nums = [
     ...text.matchAll(
-      /heap ([\d.]+) MiB live, capacity [\d.]+ MiB, external ([\d.]+) MiB, (\d+) objects, RSS ([\d.]+)/g,
+      /heap ([\d.]+) MiB live, capacity ([\d.]+) MiB, external ([\d.]+) MiB, (\d+) objects, RSS ([\d.]+)/g,
     ),
   ];
   if (nums.length < 2) throw new Error(`no heap report: ${text}`);
@@ -136,10 +139,11 @@ async function shot(p: { p: import("node:child_process").ChildProcess; log: () =
   return {
     rss,
     heapBefore: Number(b![1]),
-    extBefore: Number(b![2]),
+    extBefore: Number(b![3]),
     heapAfter: Number(a![1]),
-    objectsAfter: Number(a![3]),
-    rssAfter: Number(a![4]),
+    capacityAfter: Number(a![2]),
+    objectsAfter: Number(a![4]),
+    rssAfter: Number(a![5]),
   };
 }
 
@@ -185,9 +189,9 @@ console.log(
 console.log(
   `| side | ${
     idle ? "idle RSS | idle heap after GC | " : ""
-  }RSS | heap live | external | heap after full GC | objects after | RSS after full GC |`,
+  }RSS | heap live | external | heap after full GC | capacity after | objects after | RSS after full GC |`,
 );
-console.log(`|---|${idle ? "---:|---:|" : ""}---:|---:|---:|---:|---:|---:|`);
+console.log(`|---|${idle ? "---:|---:|" : ""}---:|---:|---:|---:|---:|---:|---:|`);
 for (const side of sides) {
   const xs = results.get(side)!;
   const f = xs.map((x) => x.full);
@@ -195,6 +199,8 @@ for (const side of sides) {
   console.log(
     `| ${name(side)} | ${idleCols}${m(f.map((x) => x.rss))} | ${m(f.map((x) => x.heapBefore))} | ${
       m(f.map((x) => x.extBefore))
-    } | ${m(f.map((x) => x.heapAfter))} | ${median(f.map((x) => x.objectsAfter))} | ${m(f.map((x) => x.rssAfter))} |`,
+    } | ${m(f.map((x) => x.heapAfter))} | ${m(f.map((x) => x.capacityAfter))} | ${
+      median(f.map((x) => x.objectsAfter))
+    } | ${m(f.map((x) => x.rssAfter))} |`,
   );
 }

@@ -138,6 +138,9 @@ export interface SessionAccess {
   onLogout?(): void;
 }
 
+/** The Request class, read once: on Deno the global is a lazy accessor (see engine.ts's ResponseClass). */
+const RequestClass = Request;
+
 const NO_SESSIONS: SessionAccess = {
   getSession(create) {
     if (create) throw new Error("this context has no session manager");
@@ -154,45 +157,74 @@ export interface SessionOpener {
 }
 
 /**
- * What few requests have (a principal, attributes, a proxy's overrides, WebSocket settings, a
- * `;jsessionid=`), in one object made on first use: a RequestContext then has 8 own fields,
- * which JavaScriptCore gives 80 bytes; 9 to 12 take 112, 13 to 16 160 (every request makes one).
+ * The context a request was mapped to, as its RequestContext reads it (the engine's
+ * ContextRuntime): its path, and what opens the request's session state on first use. One field
+ * of the RequestContext for both, rather than the path and the opener each in one of their own.
  */
-interface RareRequestState {
-  principal: Principal | null;
-  attrs?: Map<string, unknown>;
-  /** Set by a trusted proxy's headers (RemoteIpValve, SSLValve). */
-  remoteOverride?: string;
-  tlsOverride?: TlsInfo;
-  secure?: boolean;
-  scheme?: string;
-  serverName?: string;
-  serverPort?: number;
-  webSockets?: ContextWebSockets;
-  sessionUrlId: string | null;
+export interface RequestScope {
+  /** "" for ROOT, otherwise "/name". */
+  readonly path: string;
+  /** None where no context took the request (a host's RewriteValve deciding where it goes). */
+  readonly sessions?: SessionOpener;
 }
 
+/** The scope of a request no context has taken (yet): the root path, no sessions. */
+export const NO_CONTEXT: RequestScope = Object.freeze({ path: "" });
+
+/** A request's session state once used; before that the request, to open it from; undefined: none. */
+type SessionSlot = SessionAccess | Request | undefined;
+
+/**
+ * What few requests have (a principal, attributes, a proxy's overrides, WebSocket settings, a
+ * `;jsessionid=`), in one object made on first use, which from then on holds the request's
+ * session slot too: the RequestContext keeps either in one field.
+ */
+class RareRequestState {
+  principal: Principal | null = null;
+  attrs: Map<string, unknown> | undefined = undefined;
+  /** Set by a trusted proxy's headers (RemoteIpValve, SSLValve). */
+  remoteOverride: string | undefined = undefined;
+  tlsOverride: TlsInfo | undefined = undefined;
+  secure: boolean | undefined = undefined;
+  scheme: string | undefined = undefined;
+  serverName: string | undefined = undefined;
+  serverPort: number | undefined = undefined;
+  webSockets: ContextWebSockets | undefined = undefined;
+  sessionUrlId: string | null = null;
+  constructor(public sessionSlot: SessionSlot) {}
+}
+
+/**
+ * Every request makes one, and a request that makes a session makes it beside the session: its
+ * six own fields keep it at 64 bytes in JavaScriptCore (7 or 8 take 80, 9 to 12 112), out of the
+ * size class of the sessions (80), whose blocks garbage of their own size would leave partly
+ * empty once collected.
+ */
 export class RequestContext implements BobcatContext {
   /**
-   * The session state once the request has used it (or it was set); before that, while
-   * `sessionRequest` is set, where it comes from on first use (SessionOpener): most requests
-   * never use it, and then no per-request session object is made.
+   * The session slot (`sessionSlot`), or the rare state that holds it once a request has any.
+   * The slot: the session state once the request has used it (or it was set); before that, the
+   * request whose cookies it will read, opened on first use by the scope's SessionOpener (most
+   * requests never use it, and then no per-request session object is made); undefined: none.
    */
-  private sessionSlot: SessionAccess | SessionOpener | undefined = undefined;
-  private sessionRequest: Request | undefined = undefined;
-  private rareState: RareRequestState | null = null;
+  private state: SessionSlot | RareRequestState = undefined;
 
   /**
    * `hostPort`: the Host the request named (the engine's default host's name, no port, when it
-   * named none), for serverName and serverPort.
+   * named none), for serverName and serverPort. `scope`: the context the request was mapped to.
    */
   constructor(
     readonly connector: ConnectorInfo,
     readonly conn: ConnectionInfo,
     private readonly hostPort: HostPort,
-    readonly contextPath: string,
+    private readonly scope: RequestScope,
     readonly requestURI: string,
   ) {}
+
+  /** "" for ROOT, otherwise "/name". */
+  get contextPath(): string {
+    return this.scope.path;
+  }
 
   /** Host name the request addressed (Host header without port, or proxyName; a proxy's header may override it). */
   get serverName(): string {
@@ -214,8 +246,24 @@ export class RequestContext implements BobcatContext {
     return (rare === null ? undefined : rare.scheme) ?? this.connector.scheme;
   }
 
+  /** The rare state, or null while the request has none. */
+  private get rareState(): RareRequestState | null {
+    const state = this.state;
+    return state instanceof RareRequestState ? state : null;
+  }
+  /** The rare state, made on first use. */
   private get rare(): RareRequestState {
-    return this.rareState ??= { principal: null, sessionUrlId: null };
+    const state = this.state;
+    return state instanceof RareRequestState ? state : (this.state = new RareRequestState(state));
+  }
+  private get sessionSlot(): SessionSlot {
+    const state = this.state;
+    return state instanceof RareRequestState ? state.sessionSlot : state;
+  }
+  private set sessionSlot(slot: SessionSlot) {
+    const state = this.state;
+    if (state instanceof RareRequestState) state.sessionSlot = slot;
+    else this.state = slot;
   }
 
   /** The context's WebSocket settings and sockets by session (set by the engine). */
@@ -230,23 +278,21 @@ export class RequestContext implements BobcatContext {
   get sessions(): SessionAccess {
     const slot = this.sessionSlot;
     if (slot === undefined) return NO_SESSIONS;
-    const req = this.sessionRequest;
-    if (req === undefined) return slot as SessionAccess;
-    this.sessionRequest = undefined;
-    return this.sessionSlot = (slot as SessionOpener).open(this, req, this.rareState?.sessionUrlId ?? null);
+    if (!(slot instanceof RequestClass)) return slot;
+    return this.sessionSlot = this.scope.sessions!.open(this, slot, this.rareState?.sessionUrlId ?? null);
   }
   set sessions(s: SessionAccess) {
     this.sessionSlot = s;
-    this.sessionRequest = undefined;
   }
   /** The session state if the request has used it (or it was set), without opening it. */
   get openedSessions(): SessionAccess | undefined {
-    return this.sessionRequest === undefined ? this.sessionSlot as SessionAccess | undefined : undefined;
+    const slot = this.sessionSlot;
+    return slot instanceof RequestClass ? undefined : slot;
   }
-  /** Defers the session state to its first use. */
-  deferSessions(opener: SessionOpener, req: Request, urlSessionId: string | null): void {
-    this.sessionSlot = opener;
-    this.sessionRequest = req;
+  /** Defers the session state to its first use, when the scope's SessionOpener opens it for `req`. */
+  deferSessions(req: Request, urlSessionId: string | null): void {
+    if (!this.scope.sessions) throw new Error(`context "${this.scope.path}" opens no sessions`);
+    this.sessionSlot = req;
     if (urlSessionId !== null || this.rareState !== null) this.rare.sessionUrlId = urlSessionId;
   }
 

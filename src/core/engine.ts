@@ -13,7 +13,7 @@ import type {
   ValveConfig,
 } from "../config/model.ts";
 import { ConstraintChecker, secureRedirect, urlPatternMatches } from "./constraints.ts";
-import { type ConnectionInfo, type ConnectorInfo, RequestContext } from "./context.ts";
+import { type ConnectionInfo, type ConnectorInfo, NO_CONTEXT, RequestContext } from "./context.ts";
 import { applyErrorReport, errorPage, type ErrorReportSettings, isGeneratedError } from "./error-page.ts";
 import { type AccessValve, accessValves, HealthCheck } from "./access-valves.ts";
 import { isAbsolute, join, resolve } from "../util/host/path.ts";
@@ -822,7 +822,7 @@ export class Engine {
       connector,
       conn,
       at.target.host ?? this.defaultHostPort,
-      at.context!.path,
+      at.context!,
       at.target.rawPath,
     );
   }
@@ -983,7 +983,7 @@ export class Engine {
     host: HostRuntime,
     again: Rerouted | undefined,
   ): Response | Promise<Response> {
-    const ctx = new RequestContext(connector, conn, target.host ?? this.defaultHostPort, "", target.rawPath);
+    const ctx = new RequestContext(connector, conn, target.host ?? this.defaultHostPort, NO_CONTEXT, target.rawPath);
     const refused = host.admit(req, ctx, connector.port);
     if (refused) return host.errorReport ? applyErrorReport(refused, host.errorReport) : refused;
     const valve = host.rewrite!;

@@ -305,7 +305,7 @@ export class SessionBinding implements SessionOpener {
   prepare(req: Request, ctx: RequestContext, urlSessionId: string | null): void | Promise<void> {
     if (!this.manager.hasStore) {
       // Made when the handler (or a login, or the principal) first asks: most requests never do.
-      ctx.deferSessions(this, req, urlSessionId);
+      ctx.deferSessions(req, urlSessionId);
       return;
     }
     const state = new RequestSessions(this, ctx, req, urlSessionId);

@@ -4,11 +4,12 @@
  * back as set, and a request that sets none of them must read the defaults.
  */
 import { describe, expect, test } from "bun:test";
-import { RequestContext, type SessionAccess, type SessionOpener } from "../../src/core/context.ts";
+import { NO_CONTEXT, RequestContext, type SessionAccess, type SessionOpener } from "../../src/core/context.ts";
 
 const connector = { name: "c", port: 8443, scheme: "https", secure: true, redirectPort: 8443 } as never;
 const conn = { remoteAddr: "10.0.0.1", remotePort: 50000, tls: { cipherSuite: "TLS_AES_128_GCM_SHA256" } } as never;
-const newContext = () => new RequestContext(connector, conn, { hostname: "localhost", port: "8443" }, "", "/a");
+const newContext = (sessions?: SessionOpener) =>
+  new RequestContext(connector, conn, { hostname: "localhost", port: "8443" }, { path: "/app", sessions }, "/app/a");
 
 /** An opener that records what it was asked to open with. */
 function recordingOpener(): SessionOpener & { seen: Array<string | null> } {
@@ -27,13 +28,15 @@ describe("RequestContext", () => {
     const ctx = newContext();
     expect([ctx.secure, ctx.scheme, ctx.serverPort, ctx.serverName]).toEqual([true, "https", 8443, "localhost"]);
     // No port in the Host: the connector's; a proxyName and proxyPort win over the Host.
-    const portless = new RequestContext(connector, conn, { hostname: "a.test", port: "" }, "", "/");
+    const portless = new RequestContext(connector, conn, { hostname: "a.test", port: "" }, NO_CONTEXT, "/");
     expect([portless.serverName, portless.serverPort]).toEqual(["a.test", 8443]);
     const proxied = { ...(connector as object), proxyName: "proxy.test", proxyPort: 443 } as never;
-    const behind = new RequestContext(proxied, conn, { hostname: "a.test", port: "8080" }, "", "/");
+    const behind = new RequestContext(proxied, conn, { hostname: "a.test", port: "8080" }, NO_CONTEXT, "/");
     expect([behind.serverName, behind.serverPort]).toEqual(["proxy.test", 443]);
-    // Eight own fields: 80 bytes in JavaScriptCore, where nine would take 112 (one per request).
-    expect(Object.keys(ctx).length).toBeLessThanOrEqual(8);
+    expect([ctx.contextPath, ctx.requestURI, portless.contextPath]).toEqual(["/app", "/app/a", ""]);
+    // Six own fields: 64 bytes in JavaScriptCore, where seven or eight take 80, a session's size
+    // (one per request; see tests/core/request-sessions.test.ts).
+    expect(Object.keys(ctx).length).toBeLessThanOrEqual(6);
     expect(ctx.principal).toBeNull();
     expect(ctx.remoteAddr).toBe("10.0.0.1");
     expect(ctx.connectionAddr).toBe("10.0.0.1");
@@ -89,23 +92,66 @@ describe("RequestContext", () => {
   test("the deferred session state opens with the URL's session id, or null", () => {
     const req = new Request("https://localhost:8443/a");
     const withId = recordingOpener();
-    const a = newContext();
-    a.deferSessions(withId, req, "ABC");
+    const a = newContext(withId);
+    expect(a.openedSessions).toBeUndefined();
+    a.deferSessions(req, "ABC");
+    expect(a.openedSessions).toBeUndefined();
     a.getSession(false);
     a.getSession(false);
     expect(withId.seen).toEqual(["ABC"]);
+    expect(a.openedSessions).toBeDefined();
 
     const without = recordingOpener();
-    const b = newContext();
+    const b = newContext(without);
     b.principal = { name: "alice", roles: [] };
-    b.deferSessions(without, req, null);
+    b.deferSessions(req, null);
     b.getSession(false);
     expect(without.seen).toEqual([null]);
 
     const none = recordingOpener();
-    const c = newContext();
-    c.deferSessions(none, req, null);
+    const c = newContext(none);
+    c.deferSessions(req, null);
     c.getSession(false);
     expect(none.seen).toEqual([null]);
+  });
+
+  test("the session slot stays as it was when the rare state is made after it", () => {
+    const req = new Request("https://localhost:8443/a");
+    // Deferred, then something rare: opened once, on first use.
+    const deferred = recordingOpener();
+    const a = newContext(deferred);
+    a.deferSessions(req, "XYZ");
+    a.attributes.set("k", 1);
+    expect(a.openedSessions).toBeUndefined();
+    const opened = a.sessions;
+    expect(a.sessions).toBe(opened);
+    expect(a.openedSessions).toBe(opened);
+    expect(deferred.seen).toEqual(["XYZ"]);
+    // Opened, then something rare: the same state, not opened again.
+    const first = recordingOpener();
+    const b = newContext(first);
+    b.deferSessions(req, null);
+    const state = b.sessions;
+    b.overrideRemote("192.0.2.9");
+    b.principal = { name: "bob", roles: [] };
+    expect(b.openedSessions).toBe(state);
+    expect(b.sessions).toBe(state);
+    expect(first.seen).toEqual([null]);
+    expect([b.remoteAddr, b.principal!.name, b.attributes.size]).toEqual(["192.0.2.9", "bob", 0]);
+    // Set directly (a manager with a store), then something rare.
+    const c = newContext();
+    const set = { getSession: () => null, changeSessionId: () => "" } as SessionAccess;
+    c.sessions = set;
+    c.overrideServerName("example.org");
+    expect(c.openedSessions).toBe(set);
+    expect(c.serverName).toBe("example.org");
+  });
+
+  test("a context without sessions: none to get, none to defer", () => {
+    const ctx = new RequestContext(connector, conn, { hostname: "a.test", port: "" }, NO_CONTEXT, "/");
+    expect(ctx.getSession(false)).toBeNull();
+    expect(() => ctx.getSession(true)).toThrow("no session manager");
+    expect(() => ctx.deferSessions(new Request("https://a.test/"), null)).toThrow("opens no sessions");
+    expect(ctx.openedSessions).toBeUndefined();
   });
 });

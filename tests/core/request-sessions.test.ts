@@ -17,7 +17,7 @@ let engine: Engine;
 const https: ConnectorInfo = { name: "https", port: 8443, scheme: "https", secure: true, redirectPort: 8443 };
 const conn = { remoteAddr: "127.0.0.1", remotePort: 50000 };
 /** What the handler hands the test: the request's session state, the session it made. */
-const seen = globalThis as { requestSessions?: object; session?: object };
+const seen = globalThis as { requestSessions?: object; requestContext?: object; session?: object };
 
 beforeAll(async () => {
   base = tempDir();
@@ -32,6 +32,7 @@ beforeAll(async () => {
       s.setAttribute("user", "u" + s.id.slice(0, 4));
       s.setAttribute("n", 1);
       globalThis.requestSessions = ctx.openedSessions;
+      globalThis.requestContext = ctx;
       globalThis.session = s;
       return new Response(s.id);
     }
@@ -89,6 +90,17 @@ describe("a request's session state", () => {
       for (let i = 0; i < 2000; i++) await get("/create");
       // Six own fields: 64 bytes in JavaScriptCore; seven or eight take 80, as the session does.
       expect(estimateShallowMemoryUsageOf(seen.requestSessions!)).toBeLessThanOrEqual(64);
+      expect(estimateShallowMemoryUsageOf(seen.session!)).toBeGreaterThan(64);
+    },
+  );
+
+  test.skipIf(typeof Bun === "undefined")(
+    "the request context made beside a new session is 64 bytes too: garbage of another size class than the session's",
+    async () => {
+      const { estimateShallowMemoryUsageOf } = await import("bun:jsc");
+      for (let i = 0; i < 2000; i++) await get("/create");
+      // Six own fields (the context's path and session opener in one, its scope): 64 bytes; eight took 80.
+      expect(estimateShallowMemoryUsageOf(seen.requestContext!)).toBeLessThanOrEqual(64);
       expect(estimateShallowMemoryUsageOf(seen.session!)).toBeGreaterThan(64);
     },
   );
