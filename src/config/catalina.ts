@@ -13,6 +13,7 @@ import { loadConfigText, type LoadOptions } from "./load.ts";
 import { loadConfigFile } from "./load-file.ts";
 import { convertServerXml } from "./convert.ts";
 import { loadXmlParser, withXmlParser } from "./xml-parser.ts";
+import { withConfigReaders } from "./yaml-reader.ts";
 import { deployInto, type DeployRecord } from "./deploy.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { MAX_CONFIG_FILE_BYTES, readRegularTextFile } from "../util/files.ts";
@@ -43,7 +44,8 @@ export const BASE_CONFIG_FILES = [
 
 export function loadServerConfig(args: ServerConfigArgs): Promise<BobcatConfig> {
   // Deployment may find context.xml/web.xml files: the XML parser is loaded when one turns up.
-  return withXmlParser(() => loadServerConfigOnce(args));
+  // So may they find a META-INF/context.yaml beyond the plain subset: the YAML reader likewise.
+  return withXmlParser(() => withConfigReaders(() => loadServerConfigOnce(args)));
 }
 
 async function loadServerConfigOnce(args: ServerConfigArgs): Promise<BobcatConfig> {

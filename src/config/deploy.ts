@@ -13,7 +13,7 @@ import { convertContextXml } from "./convert.ts";
 import { applyWebXml, mergeWebXml, parseWebXml, type WebXml } from "./webxml.ts";
 import { BobcatError, BobcatErrors, type Where } from "../util/errors.ts";
 import { fromJavaRegex } from "./proxy-defaults.ts";
-import { parseYamlText, type PathSeg } from "./source.ts";
+import { ConfigReaderNotLoaded, parseYamlText, type PathSeg } from "./source.ts";
 import { copyData } from "./copy-data.ts";
 
 export interface DeployOptions {
@@ -380,6 +380,7 @@ function readContextYaml(file: string, appDir: string): Record<string, unknown> 
   try {
     data = parseYamlText(readTextFileSync(file));
   } catch (e) {
+    if (e instanceof ConfigReaderNotLoaded) throw e; // withConfigReaders loads it and reads again
     throw new BobcatError("deploy.contextYaml", `cannot parse ${file}: ${(e as Error).message}`, {
       where: { file },
       fix: "write the context's attributes as YAML (handler: WEB-INF/app.ts, sessionTimeout: 30, ...)",
