@@ -9,7 +9,8 @@
  * response either (src/util/background-timer.ts): its trace is empty. dist-lib/cli.js is checked
  * the same way in tests/e2e/package.test.ts. Nor does a start from a config in the plain YAML
  * subset load the `yaml` package or the TOML reader (src/config/yaml-reader.ts): yaml-plain.ts
- * reads it and answers its positions.
+ * reads it and answers its positions; nor, with no XML file about, the XML parser and the modules
+ * that convert Tomcat's XML files (src/config/xml-config.ts).
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
@@ -287,9 +288,11 @@ server:
 
 describe("the config readers a start on Deno loads", () => {
   const configReaders = (scripts: string[]) =>
-    scripts.filter((s) => /source-(yaml|toml)\.ts$|node_modules\/(yaml|smol-toml)\//.test(s));
+    scripts.filter((s) =>
+      /source-(yaml|toml)\.ts$|\/config\/(convert|webxml)\.ts$|node_modules\/(yaml|smol-toml|fast-xml-parser)\//.test(s)
+    );
 
-  test("a plain YAML config: neither the yaml package nor the TOML reader, up to the first HTTPS 200", async () => {
+  test("a plain YAML config: neither the yaml package, the TOML reader nor the XML converters, up to the first HTTPS 200", async () => {
     const base = join(dir, "plain-readers");
     mkdirSync(base, { recursive: true });
     const port = await freePort();
