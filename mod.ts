@@ -17,3 +17,9 @@ export { loadConfigFile } from "./src/config/load-file.ts";
 export { BobcatServer, type ServerSetup } from "./src/runtime/server.ts";
 export { createServer, type ServerOptions } from "./src/api/server.ts";
 export { registerSerializable } from "./src/session/serializer.ts";
+
+import { loadConfigReaders } from "./src/config/yaml-reader.ts";
+// loadConfigText is synchronous: a script's config of any kind (TOML, YAML beyond the plain subset)
+// needs the readers at hand where they cannot be loaded synchronously (Deno, Node). The CLI's
+// start loads them only when its config needs them (src/config/yaml-reader.ts).
+await loadConfigReaders();

@@ -9,6 +9,7 @@
  *
  *   bun bench/startup.ts [--rounds 7] [--exe dist/bobcat[,OTHER...]] [--idle-ms 1000] [--runtime bun|deno]
  *                        [--entry dist-lib/cli.js[,OTHER...]] [--smaps] [--smol] [--before REF] [--keep-page-cache]
+ *                        [--deno-args "ARGS|ARGS..."]
  *
  * Several executables (comma-separated) compare builds, e.g. before and after a change.
  * The raw Bun.serve also runs compiled with `bun build --compile` (built into a scratch
@@ -23,7 +24,9 @@
  * memory by kind), medians per row. --smol adds every Bun candidate again under Bun's --smol
  * (`bun --smol`; the executables with BUN_OPTIONS=--smol). --before REF adds bobcat from git REF's
  * src/ (exported to the scratch directory, with this checkout's node_modules), run like the
- * checkout: before and after in one run, on either runtime.
+ * checkout: before and after in one run, on either runtime. --deno-args 'A|B' (with --runtime deno)
+ * runs each entry again with each set of `deno run` arguments (split on spaces), e.g.
+ * `--deno-args '--v8-flags=--regexp-interpret-all|--no-code-cache'`: a flag's cost and gain in one run.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -41,6 +44,7 @@ const withSmol = process.argv.includes("--smol");
 const before = option("--before", "");
 const exes = option("--exe", join(ROOT, "dist/bobcat")).split(",").map((e) => resolve(e));
 const entries = option("--entry", join(ROOT, "dist-lib/cli.js")).split(",").map((e) => resolve(e));
+const denoArgSets = option("--deno-args", "").split("|").filter(Boolean).map((a) => a.split(" ").filter(Boolean));
 const pki = join(ROOT, "tests/fixtures/pki");
 const cert = join(pki, "localhost-rsa.pem");
 const key = join(pki, "localhost-rsa-key.pem");
@@ -125,12 +129,14 @@ const baseCandidates: Candidate[] = runtime === "deno"
     },
     { name: "bobcat (deno run)", cmd: fromSource(ROOT) },
     ...(beforeDir ? [{ name: `bobcat ${before} (deno run)`, cmd: fromSource(beforeDir) }] : []),
-    ...entries.filter((e) => existsSync(e)).map((e) => ({
-      name: `bobcat (deno run ${e.startsWith(ROOT) ? e.slice(ROOT.length + 1) : e})`,
-      cmd: (
-        p: number,
-      ) => [bin("deno"), "run", "-A", `--config=${join(ROOT, "deno.json")}`, e, "run", "--config", conf(p)],
-    })),
+    ...entries.filter((e) => existsSync(e)).flatMap((e) =>
+      [[], ...denoArgSets].map((extra) => ({
+        name: `bobcat (deno run ${[...extra, e.startsWith(ROOT) ? e.slice(ROOT.length + 1) : e].join(" ")})`,
+        cmd: (
+          p: number,
+        ) => [bin("deno"), "run", "-A", ...extra, `--config=${join(ROOT, "deno.json")}`, e, "run", "--config", conf(p)],
+      }))
+    ),
   ]
   : [
     {

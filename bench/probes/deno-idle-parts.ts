@@ -15,14 +15,27 @@
  *                   trampoline with Cranelift for each)
  *   ffi-struct      the same symbols returning a struct of one int (libffi's generic path, no
  *                   Cranelift), as src/runtime/deno-nodelay.ts does now
+ *   ffi-struct-one  setsockopt alone, the listener found through /proc/net/tcp and the links in
+ *                   /proc/self/fd instead of getsockname and getsockopt
  *   accept          Deno.listenTls with bobcat's own accept loop and serveHttpOnConnection
  *                   instead of Deno.serve (src/runtime/deno.ts)
  *   structuredClone one structuredClone of a small object (config defaults were copied with it)
  *   file-async      Deno.stat, Deno.open, stat and read on the handle (src/util/files.ts on Deno)
  *   file-sync       the same with the synchronous calls
+ *   stat            Deno.statSync alone
+ *   open-read       Deno.openSync and readSync on the handle, no stat
+ *   open-fstat-read the same with statSync on the handle
  *   waitAsync       one Atomics.waitAsync with a timeout (src/util/background-timer.ts on Deno)
  *   signal          Deno.addSignalListener("SIGINT")
  *   subtle          crypto.subtle.digest (the manager app's CSP hash)
+ *   regexps         45 of the 48 regular expressions a start of the build ran on a plain config
+ *                   (config reading, PEM parsing, names; found by wrapping RegExp.prototype.exec,
+ *                   which missed src/util/ip.ts's three; V8's code log names all 48), each run
+ *                   on a few lines as the start ran them (most more than once: V8 compiles a
+ *                   regular expression to machine code at its second run). On this raw server they
+ *                   cost +1.5 MiB, yet a build with all 48 written as string code idled only 0.1
+ *                   MiB lower than the same build with them: what bobcat's start does otherwise
+ *                   pages in most of that code already (docs/benchmark-history.md)
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
@@ -31,6 +44,54 @@ import { join } from "node:path";
 import { bin, freePort, median, option, ROOT } from "../lib.ts";
 import { smapsBreakdown } from "../smaps.ts";
 
+/** The regular expressions a start of the build ran (RegExp.prototype.exec wrapped at its top). */
+const START_REGEXPS = [
+  /(?=[+-](?:TLS|SSL|all))|[,\s]+/iy,
+  /([ ]$)/,
+  /([,+"\\<>;])/g,
+  /([\r\n\t])/,
+  /(^|[\s[{,])[&*!?@`%]/,
+  /(^|[\s[{,])[-+]?0[xXoO]/,
+  /: | #|:$/,
+  /:| #/,
+  /ENCRYPTED/,
+  /[?#]/g,
+  /[\t\r\ufeff]/,
+  /\.toml$/i,
+  /\.ya?ml$/i,
+  /\r?\n|\r/y,
+  /^(""|[^\s[\]{},:"'#][^:]*?) *:(?= |$)/,
+  /^(---|\.\.\.)(\s|$)/,
+  /^(---|\.\.\.)(\s|$)|^%/,
+  /^(.*?) \(os error \d+\)(?:: (.*))?$/,
+  /^(?:[Ff]alse|FALSE)$/,
+  /^(?:[Tt]rue|TRUE)$/,
+  /^(?:~|[Nn]ull|NULL)$/,
+  /^([ #])/,
+  /^([A-Za-z-]+):\s*(.*)$/,
+  /^([A-Za-z_][A-Za-z0-9_.-]*) *:(?= |$)/,
+  /^([A-Za-z_][A-Za-z0-9_.-]*) *:(?=[ ,}]|$)/,
+  /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)?Z$/,
+  /^(null|Null|NULL)$/,
+  /^-( +|$)/,
+  /^-----BEGIN ([A-Z0-9 ]+)-----\s*$/,
+  /^-----END ([A-Z0-9 ]+)-----\s*$/,
+  /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$/,
+  /^[-+]?0[xXoO]/,
+  /^[-+]?[0-9]+$/,
+  /^[-+]?\.(?:inf|Inf|INF)$/,
+  /^[-:] |^[-:]$/,
+  /^[-:]( |$)/,
+  /^[A-Za-z0-9+/]*={0,2}$/,
+  /^[A-Za-z_][A-Za-z0-9_.-]*$/,
+  /^[\s,}\]]?$/,
+  /^[^,[\]{}]*/,
+  /^[a-z][a-z0-9+.-]*:/i,
+  /^[|>][0-9+-]*$/,
+  /^\.(?:nan|NaN|NAN)$/,
+  /^\d+$/,
+  /keystore/i,
+];
 const rounds = Number(option("--rounds", "5"));
 const only = option("--only", "").split(",").filter(Boolean);
 const cert = join(ROOT, "tests/fixtures/pki/localhost-rsa.pem");
@@ -57,9 +118,30 @@ function noDelay(struct) {
   }
   lib.close();
 }
+/** setsockopt alone (a struct result), on every socket of this process listening on the port (/proc/net/tcp). */
+function noDelayOne() {
+  const lib = Deno.dlopen("libc.so.6", {
+    setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: { struct: ["i32"] } },
+  });
+  const hexPort = p.toString(16).toUpperCase().padStart(4, "0");
+  const inodes = new Set();
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    for (const line of Deno.readTextFileSync(table).split("\\n").slice(1)) {
+      const f = line.trim().split(" ").filter(Boolean);
+      if (f[3] === "0A" && f[1] && f[1].endsWith(":" + hexPort)) inodes.add(f[9]);
+    }
+  }
+  for (const e of Deno.readDirSync("/proc/self/fd")) {
+    let target = "";
+    try { target = Deno.readLinkSync("/proc/self/fd/" + e.name); } catch { continue; }
+    if (inodes.has(target.slice(8, -1))) lib.symbols.setsockopt(Number(e.name), 6, 1, new Int32Array([1]), 4);
+  }
+  lib.close();
+}
 const onListen = () => {
   if (variant === "ffi") noDelay(false);
   if (variant === "ffi-struct") noDelay(true);
+  if (variant === "ffi-struct-one") noDelayOne();
 };
 if (variant === "structuredClone") structuredClone({ a: [1, 2, { b: "x" }] });
 if (variant === "file-async") {
@@ -76,8 +158,22 @@ if (variant === "file-sync") {
   f.readSync(new Uint8Array(65536));
   f.close();
 }
+if (variant === "stat") Deno.statSync(certFile);
+if (variant === "open-read" || variant === "open-fstat-read") {
+  const f = Deno.openSync(certFile, { read: true });
+  if (variant === "open-fstat-read") f.statSync();
+  f.readSync(new Uint8Array(65536));
+  f.close();
+}
 if (variant === "waitAsync") Atomics.waitAsync(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10000);
 if (variant === "signal") Deno.addSignalListener("SIGINT", () => {});
+if (variant === "regexps") {
+  const lines = [...cert.split("\\n"), "server:", "  - port: 8443", "logging: { level: warn }", "true", "1.5"];
+  for (const [source, flags] of ${JSON.stringify(START_REGEXPS.map((r) => [r.source, r.flags]))}) {
+    const re = new RegExp(source, flags);
+    for (const line of lines.slice(0, 4).concat(lines.slice(-5))) re.lastIndex = 0, re.test(line);
+  }
+}
 if (variant === "subtle") await crypto.subtle.digest("SHA-256", new TextEncoder().encode("x"));
 if (variant === "accept") {
   const serve = Deno[Deno.internal].serveHttpOnConnection;
@@ -93,13 +189,18 @@ const VARIANTS = [
   "raw",
   "ffi",
   "ffi-struct",
+  "ffi-struct-one",
   "accept",
   "structuredClone",
   "file-async",
   "file-sync",
+  "stat",
+  "open-read",
+  "open-fstat-read",
   "waitAsync",
   "signal",
   "subtle",
+  "regexps",
 ].filter((v) => v === "raw" || only.length === 0 || only.includes(v));
 const ROWS: [string, string][] = [
   ["total (VmRSS)", "total"],

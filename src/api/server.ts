@@ -7,7 +7,8 @@
  */
 import { deployRecords, loadServerConfig } from "../config/catalina.ts";
 import { deployInto, type DeployRecord } from "../config/deploy.ts";
-import { withXmlParser } from "../config/xml-parser.ts";
+import { withXmlConfig } from "../config/xml-config.ts";
+import { withConfigReaders } from "../config/yaml-reader.ts";
 import { loadConfigText, type LoadOptions } from "../config/load.ts";
 import { loadConfigFile } from "../config/load-file.ts";
 import type { BobcatConfig } from "../config/model.ts";
@@ -32,8 +33,10 @@ export interface ServerOptions extends LoadOptions {
 
 export function resolveConfig(o: ServerOptions): Promise<BobcatConfig> {
   if (o.config) return Promise.resolve(o.config);
-  // Deployment may find context.xml/web.xml files: the XML parser is loaded when one turns up.
-  return withXmlParser(() => resolveConfigOnce(o));
+  // Deployment may find context.xml/web.xml files: the XML parser (and convert.ts, webxml.ts) is
+  // loaded when one turns up, and the YAML and TOML readers when the config (or a
+  // META-INF/context.yaml) needs them.
+  return withXmlConfig(() => withConfigReaders(() => resolveConfigOnce(o)));
 }
 
 async function resolveConfigOnce(o: ServerOptions): Promise<BobcatConfig> {

@@ -11,8 +11,8 @@ import { cwd } from "../util/host/proc.ts";
 import type { BobcatConfig } from "./model.ts";
 import { loadConfigText, type LoadOptions } from "./load.ts";
 import { loadConfigFile } from "./load-file.ts";
-import { convertServerXml } from "./convert.ts";
-import { loadXmlParser, withXmlParser } from "./xml-parser.ts";
+import { loadXmlConfig, withXmlConfig } from "./xml-config.ts";
+import { withConfigReaders } from "./yaml-reader.ts";
 import { deployInto, type DeployRecord } from "./deploy.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { MAX_CONFIG_FILE_BYTES, readRegularTextFile } from "../util/files.ts";
@@ -42,8 +42,10 @@ export const BASE_CONFIG_FILES = [
 ];
 
 export function loadServerConfig(args: ServerConfigArgs): Promise<BobcatConfig> {
-  // Deployment may find context.xml/web.xml files: the XML parser is loaded when one turns up.
-  return withXmlParser(() => loadServerConfigOnce(args));
+  // Deployment may find context.xml/web.xml files: the XML parser (and convert.ts, webxml.ts) is
+  // loaded when one turns up.
+  // So may they find a META-INF/context.yaml beyond the plain subset: the YAML reader likewise.
+  return withXmlConfig(() => withConfigReaders(() => loadServerConfigOnce(args)));
 }
 
 async function loadServerConfigOnce(args: ServerConfigArgs): Promise<BobcatConfig> {
@@ -94,8 +96,8 @@ async function loadServerXml(
   }
   // $CATALINA_BASE is the directory above conf/.
   const baseDir = base ?? (basename(dirname(file)) === "conf" ? dirname(dirname(file)) : dirname(file));
-  await loadXmlParser();
-  const { yaml, warnings } = convertServerXml(xml, { file });
+  const { convert } = await loadXmlConfig();
+  const { yaml, warnings } = convert.convertServerXml(xml, { file });
   const converted = `${file} (converted)`;
   let config: BobcatConfig;
   try {

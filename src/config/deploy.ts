@@ -9,11 +9,11 @@
  */
 import { existsSync, nodeFs, readDirSync, readTextFileSync, statSync } from "../util/host/fs.ts";
 import { basename, isAbsolute, join, resolve } from "../util/host/path.ts";
-import { convertContextXml } from "./convert.ts";
-import { applyWebXml, mergeWebXml, parseWebXml, type WebXml } from "./webxml.ts";
+import type { WebXml } from "./webxml.ts";
+import { xmlConfig } from "./xml-config.ts";
 import { BobcatError, BobcatErrors, type Where } from "../util/errors.ts";
 import { fromJavaRegex } from "./proxy-defaults.ts";
-import { parseYamlText, type PathSeg } from "./source.ts";
+import { ConfigReaderNotLoaded, parseYamlText, type PathSeg } from "./source.ts";
 import { copyData } from "./copy-data.ts";
 
 export interface DeployOptions {
@@ -70,6 +70,14 @@ const asList = (v: unknown): Record<string, unknown>[] =>
  * Deploys into `root` (the expanded, unvalidated config). `where` locates a config path for
  * messages. Throws BobcatErrors with every problem found.
  */
+// convert.ts and webxml.ts come with the XML parser (xml-config.ts), when an XML file turns up.
+const convertContextXml = (xml: string, file: string) => xmlConfig().convert.convertContextXml(xml, file);
+const parseWebXml = (xml: string, file: string) => xmlConfig().webxml.parseWebXml(xml, file);
+/** webxml.ts's mergeWebXml, which only a second web.xml needs. */
+const mergeWebXml = (defaults: WebXml | undefined, app: WebXml | undefined) =>
+  defaults && app ? xmlConfig().webxml.mergeWebXml(defaults, app) : defaults ?? app;
+const applyWebXml = (raw: Record<string, unknown>, web: WebXml) => xmlConfig().webxml.applyWebXml(raw, web);
+
 export function deployInto(
   root: Record<string, unknown>,
   baseDir: string,
@@ -380,6 +388,7 @@ function readContextYaml(file: string, appDir: string): Record<string, unknown> 
   try {
     data = parseYamlText(readTextFileSync(file));
   } catch (e) {
+    if (e instanceof ConfigReaderNotLoaded) throw e; // withConfigReaders loads it and reads again
     throw new BobcatError("deploy.contextYaml", `cannot parse ${file}: ${(e as Error).message}`, {
       where: { file },
       fix: "write the context's attributes as YAML (handler: WEB-INF/app.ts, sessionTimeout: 30, ...)",

@@ -2,7 +2,7 @@
 import { dirname, resolve } from "../util/host/path.ts";
 import type { BobcatConfig } from "./model.ts";
 import { loadConfigText, type LoadOptions } from "./load.ts";
-import "./yaml-reader.ts";
+import { withConfigReaders } from "./yaml-reader.ts";
 import { BobcatError } from "../util/errors.ts";
 import { MAX_CONFIG_FILE_BYTES, readRegularTextFile, UnreadableFileError } from "../util/files.ts";
 
@@ -32,5 +32,5 @@ export async function loadConfigFile(file: string, opts: LoadOptions = {}): Prom
       },
     );
   }
-  return loadConfigText(abs, text, { ...opts, baseDir: opts.baseDir ?? dirname(abs) });
+  return withConfigReaders(() => loadConfigText(abs, text, { ...opts, baseDir: opts.baseDir ?? dirname(abs) }));
 }

@@ -5,7 +5,7 @@
  */
 
 import type { ParsedSource, PathSeg } from "./source-types.ts";
-import { readPlainYaml } from "./yaml-plain.ts";
+import { plainLocate, type PlainNode, readPlainYaml, readPlainYamlNodes } from "./yaml-plain.ts";
 import { BobcatError } from "../util/errors.ts";
 export type { ParsedSource, PathSeg, Position } from "./source-types.ts";
 
@@ -69,8 +69,11 @@ const BUN_YAML = (globalThis as { Bun?: { YAML?: { parse(text: string): unknown 
 let fullYaml: FullYaml | undefined;
 
 /**
- * Where there is no Bun.YAML (Deno, Node, edge runtimes) the `yaml` reader is handed in before
- * the first config is read (load-file.ts, edge/handler.ts): it cannot be loaded synchronously.
+ * Where there is no Bun.YAML (Deno, Node, edge runtimes) the `yaml` reader is handed in
+ * (yaml-reader.ts's loadConfigReaders, edge/handler.ts): it cannot be loaded synchronously. A
+ * server loads it only when a config needs it: asked for before, the readers throw
+ * ConfigReaderNotLoaded, and the async entry points load them and read the config again
+ * (withConfigReaders).
  */
 export function useYamlReader(reader: FullYaml): void {
   fullYaml = reader;
@@ -89,7 +92,15 @@ function tomlReader(): TomlReader {
   // Bun loads it synchronously. The CLI's build for Deno defines globalThis.Bun away, and with it
   // this require, which would otherwise put the module in the build's start-up graph.
   if ((globalThis as { Bun?: unknown }).Bun !== undefined) return (toml = require("./source-toml.ts") as TomlReader);
-  throw new Error("bobcat: the TOML reader was not loaded (import src/config/yaml-reader.ts first)");
+  throw new ConfigReaderNotLoaded("TOML");
+}
+
+/** A config needs the `yaml` or TOML reader before yaml-reader.ts's loadConfigReaders() loaded them. */
+export class ConfigReaderNotLoaded extends Error {
+  override name = "ConfigReaderNotLoaded";
+  constructor(what: string) {
+    super(`the ${what} reader is needed before loadConfigReaders() (src/config/yaml-reader.ts) loaded it`);
+  }
 }
 
 export const NEEDS_YAML_READER = BUN_YAML === undefined;
@@ -99,19 +110,24 @@ function yamlReader(): FullYaml {
   // Bun loads it synchronously; the bundle keeps it unevaluated until this call (and the CLI's
   // build for Deno has no such require: see tomlReader).
   if ((globalThis as { Bun?: unknown }).Bun !== undefined) return (fullYaml = require("./source-yaml.ts") as FullYaml);
-  throw new Error("bobcat: the YAML reader was not loaded (import src/config/yaml-reader.ts first)");
-}
-
-/** A YAML text as the `yaml` package reads it (META-INF/context.yaml); throws its errors. */
-export function parseYamlText(text: string): unknown {
-  return yamlReader().parse(text);
+  throw new ConfigReaderNotLoaded("YAML");
 }
 
 /**
- * YAML: a text of the plain subset bobcat configs are written in is read by yaml-plain.ts, and on
- * Bun what that reader leaves (block scalars, continuation lines, ...) by Bun.YAML (nothing to
- * load either way); the `yaml` package (positions, exact error messages) is loaded only when a
- * position is asked for (an error or a note to report), when neither reads the text, or when
+ * A YAML text as the `yaml` package reads it (META-INF/context.yaml); throws its errors. Read by
+ * yaml-plain.ts when it keeps to the plain subset (the same data), else by the `yaml` package.
+ */
+export function parseYamlText(text: string): unknown {
+  const plain = plainYamlNodes(text);
+  return plain ? plain.data : yamlReader().parse(text);
+}
+
+/**
+ * YAML: a text of the plain subset bobcat configs are written in is read by yaml-plain.ts, which
+ * also answers positions for it (the same the `yaml` package gives, tests/config/yaml-fast.test.ts),
+ * and on Bun what that reader leaves (block scalars, continuation lines, ...) by Bun.YAML (nothing
+ * to load either way); the `yaml` package (positions, exact error messages) is loaded only when a
+ * position is asked for in a text Bun.YAML read, when neither reads the text, or when
  * the text uses anything where they could differ (anchors and aliases, merge keys, tags,
  * directives, several documents, complex or non-identifier keys, duplicate keys, hexadecimal or
  * octal numbers, multi-line flow collections or quoted strings, tabs, CR, a BOM). All give the
@@ -122,7 +138,12 @@ export function parseYamlText(text: string): unknown {
  * is a tenth of the start's CPU there.
  */
 function parseYamlSource(file: string, text: string): ParsedSource {
-  const data = fastYaml(PLAIN_YAML, text) ?? (BUN_YAML ? fastYaml(BUN_YAML, text) : undefined);
+  const plain = plainYamlNodes(text);
+  if (plain) {
+    const root = plain.root;
+    return { file, format: "yaml", data: plain.data ?? {}, locate: (path, key) => plainLocate(root, path, key) };
+  }
+  const data = BUN_YAML ? fastYaml(BUN_YAML, text) : undefined;
   if (data === undefined) return yamlReader().parseYamlSource(file, text);
   let full: ParsedSource | undefined;
   return {
@@ -144,6 +165,17 @@ export const PLAIN_YAML = {
     return data;
   },
 };
+
+/**
+ * yaml-plain.ts's reading of `text` and where its nodes are, when the text keeps to the plain
+ * subset (fastYaml's checks), else undefined. The data is null for a text with no nodes.
+ */
+function plainYamlNodes(text: string): { data: unknown; root: PlainNode | undefined } | undefined {
+  const keys = plainYamlKeyCount(text);
+  if (keys === undefined) return undefined;
+  const read = readPlainYamlNodes(text);
+  return read && dataKeyCount(read.data) === keys ? read : undefined;
+}
 
 /** Bun.YAML's (or yaml-plain.ts's) reading of `text`, or undefined when the `yaml` package must read it. */
 export function fastYaml(parser: { parse(text: string): unknown }, text: string): unknown {

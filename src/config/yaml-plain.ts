@@ -5,33 +5,82 @@
  * start; this reader is a few small functions. It answers only for block mappings and sequences,
  * one-line flow collections and plain or quoted scalars resolved as the `yaml` package's core
  * schema resolves them; on anything else (block scalars, continuation lines, unusual escapes,
- * duplicate keys, odd indentation) it returns undefined and the `yaml` package reads the text,
- * as it always does for positions and error messages. source.ts runs plainYamlKeyCount first,
- * which turns away anchors, tags, directives, documents and complex keys.
+ * duplicate keys, odd indentation) it returns undefined and the `yaml` package reads the text.
+ * source.ts runs plainYamlKeyCount first, which turns away anchors, tags, directives, documents
+ * and complex keys.
+ *
+ * It also notes where each node and key is, so that a config it read can be given positions (the
+ * line and column an error message names) as the `yaml` package's reading would give them
+ * (plainLocate; tests/config/yaml-fast.test.ts compares the two): the `yaml` package is then not
+ * loaded at all for a plain config, which on Deno is 1.4 MiB of idle RSS and ~40 ms of CPU at
+ * every start (the package's module and its reader's, with their code cache and source maps).
  */
+import type { PathSeg, Position } from "./source-types.ts";
 
 /** Thrown inside the reader when the text leaves the subset; never escapes this module. */
 const LEAVE = Symbol("not the plain subset");
 
-type Line = { indent: number; text: string };
+/** A line's code (indentation, comment and trailing spaces cut), its 1-based number and its whole text. */
+type Line = { indent: number; text: string; no: number; raw: string };
+
+/**
+ * Where a node starts, as the `yaml` package's node range does (1-based line and column), with a
+ * mapping's keys (where each is, and its value's node) or a sequence's items.
+ */
+export interface PlainNode extends Position {
+  entries?: Map<string, { key: Position; value: PlainNode }>;
+  items?: PlainNode[];
+}
 
 const NULL_KEY = /^(null|Null|NULL)$/;
 
 /** The data of `text` when this reader can read it exactly, else undefined. */
 export function readPlainYaml(text: string): unknown {
+  return readPlainYamlNodes(text)?.data;
+}
+
+/** The data of `text` and where its nodes are (root undefined for an empty text), or undefined. */
+export function readPlainYamlNodes(text: string): { data: unknown; root: PlainNode | undefined } | undefined {
   if (/[\t\r\ufeff]/.test(text)) return undefined;
   try {
     const lines = codeLines(text);
-    if (lines.length === 0) return null;
+    if (lines.length === 0) return { data: null, root: undefined };
     const r = new Reader(lines);
-    const value = r.node(lines[0]!.indent);
+    const data = r.node(lines[0]!.indent);
     if (r.at < lines.length) return undefined;
-    return value;
+    return { data, root: r.pos };
   } catch (e) {
     if (e === LEAVE) return undefined;
     throw e;
   }
 }
+
+/**
+ * The position of the value at `path` (of its key when `key`), else of the nearest node on the
+ * way there: what source-yaml.ts's locate answers for the same text.
+ */
+export function plainLocate(root: PlainNode | undefined, path: PathSeg[], key = false): Position | undefined {
+  let node = root;
+  let best: Position | undefined = root && at(root);
+  for (let i = 0; i < path.length && node; i++) {
+    const seg = path[i]!;
+    if (node.entries) {
+      const entry = node.entries.get(String(seg));
+      if (!entry) return best;
+      if (i === path.length - 1 && key) return at(entry.key);
+      node = entry.value;
+      best = at(node);
+    } else if (node.items && typeof seg === "number") {
+      node = node.items[seg];
+      if (node) best = at(node);
+    } else {
+      return best;
+    }
+  }
+  return best;
+}
+
+const at = (p: Position): Position => ({ line: p.line, column: p.column });
 
 function leave(): never {
   throw LEAVE;
@@ -40,7 +89,9 @@ function leave(): never {
 /** The non-blank lines with their comments cut (a `#` after a space or at the start, outside quotes). */
 function codeLines(text: string): Line[] {
   const out: Line[] = [];
-  for (const raw of text.split("\n")) {
+  const raws = text.split("\n");
+  for (let no = 1; no <= raws.length; no++) {
+    const raw = raws[no - 1]!;
     let end = raw.length;
     let quote = "";
     for (let i = 0; i < raw.length; i++) {
@@ -59,13 +110,22 @@ function codeLines(text: string): Line[] {
     const body = code.trimStart();
     if (body === "") continue;
     if (/^(---|\.\.\.)(\s|$)|^%/.test(body)) leave(); // documents and directives
-    out.push({ indent: code.length - body.length, text: body });
+    out.push({ indent: code.length - body.length, text: body, no, raw });
   }
   return out;
 }
 
+/** Where the first character after `from` and the spaces that follow it is (an empty node's position). */
+function afterSpaces(line: Line, from: number): Position {
+  let i = from;
+  while (line.raw[i] === " ") i++;
+  return { line: line.no, column: i + 1 };
+}
+
 class Reader {
   at = 0;
+  /** The position of the node the last call returned. */
+  pos: PlainNode = { line: 1, column: 1 };
   constructor(private readonly lines: Line[]) {}
 
   /** The block node whose first line is the current one, at column `indent`. */
@@ -76,33 +136,42 @@ class Reader {
     if (keyOf(line.text)) return this.mapping(indent);
     // A lone scalar or flow collection as the whole node.
     this.at++;
-    const value = inlineValue(line.text);
+    const r: Flow = { text: line.text, at: 0, base: line.indent, line: line.no, pos: this.pos };
+    const value = inlineValue(r);
+    this.pos = r.pos;
     this.noContinuation(indent - 1);
     return value;
   }
 
   private sequence(indent: number): unknown[] {
     const items: unknown[] = [];
+    const first = this.lines[this.at]!;
+    const pos: PlainNode = { line: first.no, column: first.indent + 1, items: [] };
     while (this.at < this.lines.length) {
       const line = this.lines[this.at]!;
       if (line.indent < indent) break;
       if (line.indent > indent) leave();
       if (line.text === "-") {
         this.at++;
-        items.push(this.nested(indent));
+        items.push(this.nested(indent, afterSpaces(line, line.indent + 1)));
+        pos.items!.push(this.pos);
         continue;
       }
       if (!line.text.startsWith("- ")) break; // a key after a sequence written at its key's column
       const rest = line.text.slice(2).trimStart();
       // The item's content read as a node at its own column ("- a: 1" starts a mapping there).
-      this.lines[this.at] = { indent: indent + (line.text.length - rest.length), text: rest };
+      this.lines[this.at] = { ...line, indent: indent + (line.text.length - rest.length), text: rest };
       items.push(this.node(this.lines[this.at]!.indent));
+      pos.items!.push(this.pos);
     }
+    this.pos = pos;
     return items;
   }
 
   private mapping(indent: number): Record<string, unknown> {
     const map: Record<string, unknown> = {};
+    const first = this.lines[this.at]!;
+    const pos: PlainNode = { line: first.no, column: first.indent + 1, entries: new Map() };
     while (this.at < this.lines.length) {
       const line = this.lines[this.at]!;
       if (line.indent < indent) break;
@@ -111,27 +180,36 @@ class Reader {
       if (key === undefined) leave();
       if (Object.hasOwn(map, key.name)) leave(); // the yaml package refuses duplicate keys
       this.at++;
-      const rest = line.text.slice(key.length).trim();
+      const after = line.text.slice(key.length);
+      const rest = after.trim();
       let value: unknown;
       if (rest !== "") {
-        value = inlineValue(rest);
+        const base = line.indent + key.length + (after.length - after.trimStart().length);
+        const r: Flow = { text: rest, at: 0, base, line: line.no, pos: this.pos };
+        value = inlineValue(r);
+        this.pos = r.pos;
         this.noContinuation(indent);
       } else {
         const next = this.lines[this.at];
         // A sequence may be written at its key's column.
         if (next && next.indent === indent && (next.text === "-" || next.text.startsWith("- "))) {
           value = this.sequence(indent);
-        } else value = this.nested(indent);
+        } else value = this.nested(indent, afterSpaces(line, line.indent + key.length));
       }
       map[key.name] = value;
+      pos.entries!.set(key.name, { key: { line: line.no, column: line.indent + 1 }, value: this.pos });
     }
+    this.pos = pos;
     return map;
   }
 
-  /** The value on the lines indented past `parent`, or null when there are none. */
-  private nested(parent: number): unknown {
+  /** The value on the lines indented past `parent`, or null (at `empty`) when there are none. */
+  private nested(parent: number, empty: Position): unknown {
     const next = this.lines[this.at];
-    if (!next || next.indent <= parent) return null;
+    if (!next || next.indent <= parent) {
+      this.pos = empty;
+      return null;
+    }
     return this.node(next.indent);
   }
 
@@ -156,15 +234,16 @@ function keyOf(text: string): { name: string; length: number } | undefined {
   return { name, length: m[0].length };
 }
 
-/** A value written on one line: a flow collection, a quoted or a plain scalar. */
-function inlineValue(text: string): unknown {
+/** A value written on one line (`r.text`, from its start): a flow collection, a quoted or a plain scalar. */
+function inlineValue(r: Flow): unknown {
+  const text = r.text;
   const c = text[0]!;
   if (c === "[" || c === "{") {
-    const r = { text, at: 0 };
     const value = flowNode(r);
     if (r.text.slice(r.at).trim() !== "") leave();
     return value;
   }
+  r.pos = { line: r.line, column: r.base + 1 };
   if (c === '"' || c === "'") {
     const q = quoted(text, 0);
     if (text.slice(q.end).trim() !== "") leave();
@@ -174,7 +253,11 @@ function inlineValue(text: string): unknown {
   return plainScalar(text);
 }
 
-type Flow = { text: string; at: number };
+/**
+ * A one-line value being read: its text, where the reading is, the column index of the text's
+ * start in its line, the line's number, and the position of the node read last.
+ */
+type Flow = { text: string; at: number; base: number; line: number; pos: PlainNode };
 
 function skipSpaces(r: Flow): void {
   while (r.text[r.at] === " ") r.at++;
@@ -183,15 +266,18 @@ function skipSpaces(r: Flow): void {
 function flowNode(r: Flow): unknown {
   skipSpaces(r);
   const c = r.text[r.at];
+  const here = (): Position => ({ line: r.line, column: r.base + r.at + 1 });
   if (c === "[" || c === "{") {
     const close = c === "[" ? "]" : "}";
     const seq: unknown[] = [];
     const map: Record<string, unknown> = {};
+    const pos: PlainNode = c === "[" ? { ...here(), items: [] } : { ...here(), entries: new Map() };
     r.at++;
     for (;;) {
       skipSpaces(r);
       if (r.text[r.at] === close) {
         r.at++;
+        r.pos = pos;
         return c === "[" ? seq : map;
       }
       if (c === "{") {
@@ -199,17 +285,24 @@ function flowNode(r: Flow): unknown {
         if (!m) leave();
         const name = m[1]!;
         if (NULL_KEY.test(name) || name === "__proto__" || Object.hasOwn(map, name)) leave();
+        const key = here();
         r.at += m[0].length;
         skipSpaces(r);
-        map[name] = r.text[r.at] === "," || r.text[r.at] === "}" ? null : flowNode(r);
+        if (r.text[r.at] === "," || r.text[r.at] === "}") {
+          map[name] = null;
+          r.pos = here();
+        } else map[name] = flowNode(r);
+        pos.entries!.set(name, { key, value: r.pos });
       } else {
         seq.push(flowNode(r));
+        pos.items!.push(r.pos);
       }
       skipSpaces(r);
       if (r.text[r.at] === ",") r.at++;
       else if (r.text[r.at] !== close) leave();
     }
   }
+  r.pos = here();
   if (c === '"' || c === "'") {
     const q = quoted(r.text, r.at);
     r.at = q.end;

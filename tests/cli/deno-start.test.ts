@@ -7,7 +7,10 @@
  * up to its first HTTPS 200 names no Node-layer module beyond the ones the global setTimeout
  * itself loads (Deno's timers are Node's). A plain start touches no global timer before its first
  * response either (src/util/background-timer.ts): its trace is empty. dist-lib/cli.js is checked
- * the same way in tests/e2e/package.test.ts.
+ * the same way in tests/e2e/package.test.ts. Nor does a start from a config in the plain YAML
+ * subset load the `yaml` package or the TOML reader (src/config/yaml-reader.ts): yaml-plain.ts
+ * reads it and answers its positions; nor, with no XML file about, the XML parser and the modules
+ * that convert Tomcat's XML files (src/config/xml-config.ts).
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
@@ -25,7 +28,7 @@ import {
   tlsAppConfig,
 } from "../helpers/bobcat.ts";
 import { nodeLayerAtFirstRequest, nodeLayerOfCommand, timerModules } from "../helpers/deno-first-request.ts";
-import { nodeLayerModules, traceFlags } from "../helpers/deno-node-trace.ts";
+import { nodeLayerModules, scriptsInLog, traceFlags } from "../helpers/deno-node-trace.ts";
 import { StandardManager } from "../../src/session/standard-manager.ts";
 
 const dir = tempDir("bobcat-deno-start-");
@@ -280,5 +283,81 @@ server:
         hosts: [{ name: localhost, contexts: [{ path: "", handler: hello.ts }] }]
 `);
     expect(steps).toEqual(["listen"]);
+  });
+});
+
+describe("the config readers a start on Deno loads", () => {
+  const configReaders = (scripts: string[]) =>
+    scripts.filter((s) =>
+      /source-(yaml|toml)\.ts$|\/config\/(convert|webxml)\.ts$|node_modules\/(yaml|smol-toml|fast-xml-parser)\//.test(s)
+    );
+
+  test("a plain YAML config: neither the yaml package, the TOML reader nor the XML converters, up to the first HTTPS 200", async () => {
+    const base = join(dir, "plain-readers");
+    mkdirSync(base, { recursive: true });
+    const port = await freePort();
+    writeFileSync(join(base, "hello.ts"), `export default { fetch: () => new Response("hello") };\n`);
+    writeFileSync(
+      join(base, "server.yaml"),
+      `logging: { level: warn }  # flow and block mappings, a comment\n` +
+        tlsAppConfig(port, `            - certificates:\n                - ${localhostCertificate("rsa")}`, {
+          contexts: `              - path: ""\n                handler: hello.ts\n`,
+        }),
+    );
+    const log = join(base, "trace.log");
+    // Without the code cache every module is compiled, so the log names each one the start loads.
+    await nodeLayerOfCommand(
+      [
+        DENO,
+        "run",
+        "-A",
+        "--quiet",
+        "--no-code-cache",
+        `--config=${join(ROOT, "deno.json")}`,
+        CLI,
+        "run",
+        "--config",
+        "server.yaml",
+      ],
+      `https://127.0.0.1:${port}/`,
+      { cwd: base, log },
+    );
+    const scripts = scriptsInLog(log);
+    expect(scripts.some((s) => s.endsWith("/src/config/yaml-plain.ts"))).toBe(true);
+    expect(configReaders(scripts)).toEqual([]);
+  });
+
+  test.each([
+    ["TOML", "server.toml", `[server]\n[[server.services]]\n[[server.services.connectors]]\nport = "x"\n`, "4:1"],
+    [
+      "YAML beyond the plain subset (an anchor)",
+      "server.yaml",
+      "a: &x 1\nserver:\n  services:\n    - connectors:\n        - port: x\n",
+      "5:17",
+    ],
+    ["plain YAML", "server.yaml", "server:\n  services:\n    - connectors:\n        - port: x\n", "4:17"],
+  ])("%s: a config error names its line and column", (_name, file, text, at) => {
+    const base = join(dir, `readers-${file}-${at}`);
+    mkdirSync(base, { recursive: true });
+    writeFileSync(join(base, file), text);
+    const r = spawnSync(DENO, [
+      "run",
+      "-A",
+      "--quiet",
+      `--config=${join(ROOT, "deno.json")}`,
+      CLI,
+      "check",
+      "--config",
+      file,
+    ], {
+      cwd: base,
+      encoding: "utf8",
+      timeout: 60000,
+      env: { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+    });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(
+      `${join(base, file)}:${at}: server.services[0].connectors[0].port: Connector port must be a whole number`,
+    );
   });
 });

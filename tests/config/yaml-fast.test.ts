@@ -2,13 +2,16 @@
  * A config is read by yaml-plain.ts when it keeps to the plain subset (src/config/source.ts), on
  * Bun what that leaves by Bun.YAML, by the `yaml` package otherwise. These compare the
  * readers: wherever a fast path answers, its data must equal the `yaml` package's; where the two
- * would differ, it must not answer.
+ * would differ, it must not answer. Where yaml-plain.ts reads a text it also gives the positions
+ * of its nodes and keys (error messages name them): the same as the `yaml` package's, checked for
+ * every path of every text it reads here.
  */
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { fastYaml, parseSource, PLAIN_YAML } from "../../src/config/source.ts";
+import { fastYaml, parseSource, type PathSeg, PLAIN_YAML } from "../../src/config/source.ts";
+import { parseYamlSource } from "../../src/config/source-yaml.ts";
 import { DEFAULT_CONFIG_YAML } from "../../src/cli/default-config.ts";
 
 const ROOT = join(import.meta.dir, "../..");
@@ -174,4 +177,80 @@ test("on Bun, Bun.YAML reads only what yaml-plain.ts leaves (its parser then sta
   } finally {
     yaml.parse = parse;
   }
+});
+
+/**
+ * Every path of `data` (each node, plus a key that is not there and an index past the end, whose
+ * nearest node is answered), for comparing positions.
+ */
+function paths(data: unknown, at: PathSeg[] = []): PathSeg[][] {
+  const out: PathSeg[][] = [at, [...at, "no-such-key"]];
+  if (Array.isArray(data)) {
+    out.push([...at, data.length]);
+    data.forEach((v, i) => out.push(...paths(v, [...at, i])));
+  } else if (data !== null && typeof data === "object") {
+    for (const [k, v] of Object.entries(data)) out.push(...paths(v, [...at, k]));
+  }
+  return out;
+}
+
+describe("yaml-plain.ts positions (error messages' line and column)", () => {
+  const texts = [
+    ...[...yamlFiles(join(ROOT, "config")), ...yamlFiles(join(ROOT, "tests")), ...yamlFiles(join(ROOT, "examples"))]
+      .map((f) => readFileSync(f, "utf8")),
+    DEFAULT_CONFIG_YAML,
+    'a:\n- x\n- \'y\'\n- "z\\n\\"q"\nb: 1',
+    "a:\n  - b: 1\n    c: 2\n  - - x\n    - y\n  -\n    q: 1\n  - [1, [2, {r: s}]]\n",
+    "a: { b: , c: [x y, \"p,q\", 'r]'], }\nd: -1.5e-3\ne: '#x' # c",
+    "a:\n\n  # comment\n  b:    spaced value  \n  c:\nd: -foo\ne: x-y",
+    "- a\n- b: 1\n  c:\n    - 2",
+    "a: [  ]\nb: { }\nc: \"\"\nd: ''''\ne: \"a#b\" #c",
+    "a:\nb: 1\nc:   # x\nd:\n  - \n  -\n  - x: \n    y: 2\ne: { f: , g: [1, ] }\n",
+    "k   :   v\nl:\n- 1\n-   - 2\n    -    3\nm:   {  a  :  1 ,b:[ x ,  y ]}  \n",
+    "  indented: 1\n  root: [2]\n",
+    "lone scalar",
+    "[1, {a: b}]",
+    "",
+    "# nothing\n",
+  ];
+
+  test("the same as the yaml package's for every path, key or value, of every text yaml-plain.ts reads", () => {
+    let compared = 0;
+    let textsRead = 0;
+    for (const text of texts) {
+      if (fastYaml(PLAIN_YAML, text) === undefined) continue; // not read by yaml-plain.ts
+      textsRead++;
+      const plain = parseSource("plain.yaml", text);
+      const full = parseYamlSource("plain.yaml", text);
+      for (const path of paths(plain.data)) {
+        for (const key of [false, true]) {
+          expect({ text, path, key, at: plain.locate(path, key) }).toEqual({
+            text,
+            path,
+            key,
+            at: full.locate(path, key),
+          });
+          compared++;
+        }
+      }
+    }
+    expect(textsRead).toBeGreaterThan(12);
+    expect(compared).toBeGreaterThan(900);
+  });
+
+  test("a plain config's positions come without the yaml package (Bun.YAML not asked either)", () => {
+    const yaml = Bun.YAML as { parse(text: string): unknown };
+    const parse = yaml.parse;
+    let asked = 0;
+    yaml.parse = (text: string) => (asked++, parse(text));
+    try {
+      const source = parseSource("plain.yaml", "server:\n  port: x\n  names: [a, b]\n");
+      expect(source.locate(["server", "port"])).toEqual({ line: 2, column: 9 });
+      expect(source.locate(["server", "names", 1])).toEqual({ line: 3, column: 14 });
+      expect(source.locate(["server", "names"], true)).toEqual({ line: 3, column: 3 });
+      expect(asked).toBe(0);
+    } finally {
+      yaml.parse = parse;
+    }
+  });
 });

@@ -26,3 +26,13 @@ export function nodeLayerModules(logFile: string): string[] {
   }
   return [...found].sort();
 }
+
+/** Every script URL in the V8 log at `logFile` (a `deno run --no-code-cache` logs each module it compiles). */
+export function scriptsInLog(logFile: string): string[] {
+  const found = new Set<string>();
+  for (const line of readFileSync(logFile, "utf8").split("\n")) {
+    if (line.startsWith("script-details,")) found.add(line.split(",")[2] ?? "");
+  }
+  found.delete("");
+  return [...found].sort();
+}
