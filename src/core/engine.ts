@@ -432,7 +432,11 @@ export class HostRuntime {
     for (const c of this.contexts) {
       const p = c.path;
       if (p === "") return c;
-      if (pathname.startsWith(p) && (pathname.length === p.length || pathname.charCodeAt(p.length) === 47)) return c;
+      // The character after "/" first: most paths that differ do there, for less than a startsWith.
+      if (
+        pathname.charCodeAt(1) === p.charCodeAt(1) && pathname.startsWith(p) &&
+        (pathname.length === p.length || pathname.charCodeAt(p.length) === 47)
+      ) return c;
     }
     return undefined;
   }
