@@ -50,7 +50,10 @@ export interface GatedConnection<C> {
   inflight: number;
   /** Requests it has carried so far. */
   requests: number;
-  /** When it last became idle (accepted, or its last response finished). */
+  /**
+   * When it last became idle (accepted, or its last response finished); IDLE_SINCE_NEXT_SWEEP
+   * after a response handed over whole, which the next sweep stamps.
+   */
   idleSince: number;
   closed: boolean;
 }
@@ -76,6 +79,9 @@ export interface GateOptions<C> {
   onRefused?(conn: C): void;
   onTimeout?(g: GatedConnection<C>, idleMs: number): void;
 }
+
+/** GatedConnection.idleSince of a connection whose last response ended since the last sweep. */
+const IDLE_SINCE_NEXT_SWEEP = -1;
 
 /**
  * Tomcat's connection limits for back-ends that see every TCP connection: at most
@@ -178,17 +184,24 @@ export class ConnectionGate<C> {
 
   /**
    * A request that started and finished in one call (its response handed over whole): started()
-   * and ended() at once. Without a connectionTimeout nobody reads the idle time, so no clock.
+   * and ended() at once, without reading the clock (most requests of a keep-alive connection
+   * are these): the next sweep takes its own time as the moment the connection became idle,
+   * which is at most one sweep interval late, so an idle connection is closed at most one
+   * interval later than connectionTimeout, never sooner (the sweep itself is up to one late).
    */
   served(g: GatedConnection<C>): void {
     g.requests++;
-    if (g.inflight === 0 && this.o.timeoutMs > 0) g.idleSince = Date.now();
+    if (g.inflight === 0) g.idleSince = IDLE_SINCE_NEXT_SWEEP;
   }
 
   private sweep(): void {
     const now = Date.now();
     for (const g of this.open) {
       if (g.inflight > 0 || g.closed) continue;
+      if (g.idleSince === IDLE_SINCE_NEXT_SWEEP) {
+        g.idleSince = now;
+        continue;
+      }
       const idle = now - g.idleSince;
       if (idle < this.o.timeoutMs) continue;
       this.timedOut++;

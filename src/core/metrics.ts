@@ -11,6 +11,17 @@
  */
 import { backgroundInterval, type BackgroundTimer } from "../util/background-timer.ts";
 
+/**
+ * The clock of the request latency histogram, in milliseconds, read when the engine takes a
+ * request and when it has the response. On Deno each `performance.now()` is a call into the
+ * runtime (~0.15 µs on this machine, against ~0.05 µs for V8's own `Date.now()`), twice a
+ * request: there the histogram counts whole milliseconds, as Tomcat's processing times do (its
+ * first bucket is 5 ms; the difference of two readings is a request's time rounded up or down,
+ * so a sum over many requests stays right on average). On Bun both cost the same (~0.04 µs), and
+ * `performance.now()` keeps the fraction.
+ */
+export const latencyClock: () => number = "Deno" in globalThis ? Date.now : () => performance.now();
+
 /** Seconds; the upper bounds of the latency histogram's buckets. */
 export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 

@@ -239,6 +239,16 @@ export interface TargetFields {
   origin: string;
 }
 
+/**
+ * The last Host header value that a URL's authority was found to be, character for character,
+ * that URL's origin ("scheme://authority") and the parsed Host: a request with the same Host
+ * value and a URL starting with the same origin and then "/" is read from them without parsing
+ * or comparing again (requests on a connection repeat both). Both strings are compared whole.
+ */
+let matchedHost: string | null = null;
+let matchedOrigin = "";
+let matchedHostPort: HostPort | undefined;
+
 /** The last origin cut out of a URL: requests on a connection name the same one over and over. */
 let lastOrigin = "";
 
@@ -275,18 +285,25 @@ export function readTarget(
     hostHeader = hostField;
   }
   let host: HostPort | undefined;
-  if (hostHeader !== null && hostHeader !== "") {
+  // The URL the back-end built: "scheme://authority/path?query", or "/path?query" (Bun, no usable Host).
+  let origin = "";
+  let pathStart = 0;
+  if (
+    hostHeader !== null && hostHeader === matchedHost && href.startsWith(matchedOrigin) &&
+    href.charCodeAt(matchedOrigin.length) === 47
+  ) {
+    // The Host and the URL's origin of a request before, which agreed: nothing to parse again.
+    host = matchedHostPort;
+    origin = matchedOrigin;
+    pathStart = matchedOrigin.length;
+  } else if (hostHeader !== null && hostHeader !== "") {
     const parsed = parseHost(hostHeader);
     if (!parsed) return { ok: false, reason: `invalid Host header ${JSON.stringify(hostHeader.slice(0, 100))}` };
     host = parsed;
   } else if (hostHeader === null && (conn.httpVersion === "HTTP/1.1" || conn.httpVersion === "HTTP/2.0")) {
     return { ok: false, reason: `${conn.httpVersion} request without a Host header` };
   }
-
-  // The URL the back-end built: "scheme://authority/path?query", or "/path?query" (Bun, no usable Host).
-  let origin = "";
-  let pathStart = 0;
-  if (href.charCodeAt(0) !== 47) {
+  if (origin === "" && href.charCodeAt(0) !== 47) {
     const authStart = href.indexOf("//") + 2;
     if (authStart < 2) return { ok: false, reason: "unusable request URL" };
     pathStart = href.indexOf("/", authStart);
@@ -305,6 +322,10 @@ export function readTarget(
           return { ok: false, reason: "the request target names another host than the Host header" };
         }
       }
+    } else {
+      matchedHost = hostHeader;
+      matchedOrigin = origin;
+      matchedHostPort = host;
     }
   }
   const q = href.indexOf("?", pathStart);

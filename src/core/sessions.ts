@@ -143,19 +143,32 @@ class RequestSessions implements SessionAccess {
   }
 
   ensure(): void {
-    if (this.resolved) return;
-    this.resolved = true;
-    for (const id of this.requestedIds()) {
-      const s = this.binding.manager.findLoadedSession(id);
-      if (s) {
-        this.adopt(s);
-        return;
-      }
-    }
+    if (!this.resolved) this.lookUp();
   }
 
-  adopt(session: StandardSession): void {
-    this.binding.manager.access(session);
+  /**
+   * The lookup of the requested session, once per request: true when it found a live one (now
+   * the request's). One clock reading serves the expiry check and the access time it records.
+   */
+  private lookUp(): boolean {
+    this.resolved = true;
+    const ids = this.requestedIds();
+    if (ids.length === 0) return false;
+    const manager = this.binding.manager;
+    const now = manager.now();
+    for (const id of ids) {
+      const s = manager.findLoadedSession(id, now);
+      if (s) {
+        this.adopt(s, now);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** `now`: the manager's clock as the caller just read it (else read here). */
+  adopt(session: StandardSession, now?: number): void {
+    this.binding.manager.access(session, now);
     const before = this.accessed;
     if (before && before !== session) (this.rare.earlier ??= []).push(before);
     this.current = session;
@@ -176,7 +189,9 @@ class RequestSessions implements SessionAccess {
 
   getSession(create: boolean): StandardSession | null {
     if (this.unavailable) throw this.unavailable;
-    this.ensure();
+    // The first call looks the session up: one it finds was found live at that very reading of
+    // the clock, so it is not checked a second time.
+    if (!this.resolved && this.lookUp()) return this.current!;
     const current = this.session;
     if (current && current.isValid()) return current;
     this.flags |= NO_SESSION;

@@ -211,11 +211,12 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
 
   /**
    * The live in-memory session with this id, synchronously; null when it is not in memory.
-   * Enough on its own for managers without a store (`hasStore` false).
+   * Enough on its own for managers without a store (`hasStore` false). `now`: this manager's
+   * clock (now()) as the caller read it, to share one reading with access().
    */
-  findLoadedSession(id: string): StandardSession | null {
+  findLoadedSession(id: string, now?: number): StandardSession | null {
     const session = this.sessions.get(id) ?? this.fromUnread(id);
-    return session && session.isValid() ? session : null;
+    return session && session.isValid(now) ? session : null;
   }
 
   /** Whether sessions can live outside memory (PersistentManager): lookups must then be async. */
@@ -307,9 +308,9 @@ export abstract class ManagerBase<C extends ManagerConfig = ManagerConfig> imple
     return id;
   }
 
-  /** At the start of every request that uses the session. */
-  access(session: StandardSession): void {
-    session.access();
+  /** At the start of every request that uses the session; `now`: now() as the caller read it. */
+  access(session: StandardSession, now?: number): void {
+    session.access(now);
   }
 
   /** At the end of every request that used the session (also after the handler threw). */

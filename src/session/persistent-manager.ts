@@ -347,8 +347,8 @@ export class PersistentManager extends ManagerBase<PersistentManagerConfig> {
 
   // --- Request accounting ------------------------------------------------------------------------
 
-  override access(session: StandardSession): void {
-    super.access(session);
+  override access(session: StandardSession, now?: number): void {
+    super.access(session, now);
     const u = this.usage.get(session);
     if (u) {
       u.active++;

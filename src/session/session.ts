@@ -584,23 +584,25 @@ export class StandardSession implements HttpSession {
     this.attrSet(name, value);
   }
 
-  /** At request start. */
-  access(): void {
-    this.thisAccessed = this.host.settings.now();
-    if (this.host.settings.sessionActivityCheck) this.state += ONE_REQUEST;
+  /** At request start; `now`: the manager's clock as the caller just read it. */
+  access(now?: number): void {
+    const settings = this.host.settings;
+    this.thisAccessed = now ?? settings.now();
+    if (settings.sessionActivityCheck) this.state += ONE_REQUEST;
   }
 
   /** At request end: the session is no longer new, and idle time starts counting. */
   endAccess(): void {
     this.state &= ~NEW;
-    const now = this.host.settings.now();
-    if (this.host.settings.sessionLastAccessAtStart) {
+    const settings = this.host.settings;
+    const now = settings.now();
+    if (settings.sessionLastAccessAtStart) {
       this.lastAccessed = this.thisAccessed;
       this.thisAccessed = now;
     } else {
       this.thisAccessed = this.lastAccessed = now;
     }
-    if (this.host.settings.sessionActivityCheck && this.state >= ONE_REQUEST) this.state -= ONE_REQUEST;
+    if (settings.sessionActivityCheck && this.state >= ONE_REQUEST) this.state -= ONE_REQUEST;
   }
 
   idleTimeMs(now: number = this.host.settings.now()): number {
@@ -622,7 +624,8 @@ export class StandardSession implements HttpSession {
 
   /** Whether it has been idle for its maxInactiveInterval or longer (what isValid expires it for). */
   hasTimedOut(now?: number): boolean {
-    return this.maxInactive > 0 && Math.trunc(this.idleTimeMs(now) / 1000) >= this.maxInactive;
+    const max = this.maxInactive; // a getter: read once
+    return max > 0 && Math.trunc(this.idleTimeMs(now) / 1000) >= max;
   }
 
   /**

@@ -199,6 +199,32 @@ describe("readTarget: from what each back-end hands over", () => {
     expect(readTarget("http://a/b/x", h("a/b"), conn).ok).toBe(false);
   });
 
+  test("after a request whose Host and URL agreed, the next ones are still checked (the shortcut needs both strings whole)", () => {
+    const into = { ok: true, host: undefined, rawPath: "", search: "", urlPath: "", origin: "" } as const;
+    const first = readTarget("http://good.example:8080/a?x", h("good.example:8080"), conn, { ...into });
+    expect(first).toMatchObject({ ok: true, host: { hostname: "good.example", port: "8080" }, rawPath: "/a" });
+    // The same Host and origin: the same result as reading them afresh, path and query its own.
+    expect(readTarget("http://good.example:8080/b/c?y#z", h("good.example:8080"), conn, { ...into }).ok).toBe(false);
+    expect(readTarget("http://good.example:8080/b/c?y", h("good.example:8080"), conn, { ...into })).toEqual({
+      ok: true,
+      host: { hostname: "good.example", port: "8080" },
+      rawPath: "/b/c",
+      search: "?y",
+      urlPath: "/b/c",
+      origin: "http://good.example:8080",
+    });
+    // The same Host, a URL that only starts like the origin (a longer authority): refused.
+    expect(readTarget("http://good.example:80800/x", h("good.example:8080"), conn).ok).toBe(false);
+    expect(readTarget("http://good.example:8080.evil/x", h("good.example:8080"), conn).ok).toBe(false);
+    // The same origin with another Host (Deno: an absolute-form target): refused.
+    expect(readTarget("http://good.example:8080/x", h("evil.example:8080"), conn).ok).toBe(false);
+    // Another scheme for the same Host is read afresh.
+    expect(readTarget("https://good.example:8080/x", h("good.example:8080"), conn)).toMatchObject({
+      ok: true,
+      origin: "https://good.example:8080",
+    });
+  });
+
   test("Deno without Host: the URL's authority (HTTP/2 :authority, or its listener address)", () => {
     const t = readTarget("https://www.example.test:8443/x", h(), conn);
     expect(t.ok && t.host).toEqual({ hostname: "www.example.test", port: "8443" });
