@@ -10,7 +10,7 @@
  *
  *   bun bench/https-hello.ts [--rounds 3] [--duration 8] [--connections 32] [--runtime bun|deno] [--body BYTES]
  *                            [--plain] [--without-fast-path] [--before REF] [--exe dist/bobcat[,OTHER...]] [--smol]
- *                            [--together] [--context /app]
+ *                            [--together] [--context /app] [--deno-args "ARGS|ARGS..."]
  *
  * The raw servers' handlers take the request (`(req) => ...`): Deno.serve skips building the
  * Request for a handler declared without parameters, which bobcat's cannot be.
@@ -33,6 +33,10 @@
  * --context /app puts bobcat's hello in a context at that path (the requests go to /app/), where
  * the handler sees the URL relative to it (a rebased Request, src/core/rebase-request.ts) — the
  * raw servers answer every path the same.
+ *
+ * --deno-args 'A|B' (with --runtime deno) adds bobcat from the checkout again under each set of
+ * `deno run` arguments (split on spaces), e.g. `--deno-args '--v8-flags=--max-semi-space-size=1'`:
+ * what a flag that lowers idle memory (bench/startup.ts --deno-args) costs in throughput.
  *
  * --body 16384 shows what a response of a few KB costs: on Deno, without TCP_NODELAY, each one
  * would wait ~40 ms for a delayed ACK (see src/runtime/deno-nodelay.ts).
@@ -57,6 +61,7 @@ const exes = opt("--exe", "").split(",").filter(Boolean).map((e) => resolve(e));
 const smol = process.argv.includes("--smol");
 const together = process.argv.includes("--together");
 const contextPath = opt("--context", "");
+const denoArgSets = opt("--deno-args", "").split("|").filter(Boolean).map((a) => a.split(" ").filter(Boolean));
 if (contextPath !== "" && !/^\/[^/\s]+$/.test(contextPath)) {
   console.error(`--context: a context path like /app, not "${contextPath}"`);
   process.exit(2);
@@ -200,6 +205,14 @@ async function addServer(name: string, cmd: (yaml: string) => string[], env: Rec
   }
 }
 for (const exe of exes) await addServer(`bobcat ${exe} (executable)`, (yaml) => [exe, "run", "--config", yaml]);
+if (runtime === "deno") {
+  for (const args of denoArgSets) {
+    await addServer(`bobcat (deno ${args.join(" ")})`, (yaml) => {
+      const cmd = bobcatCmd(root, yaml);
+      return [cmd[0], cmd[1], ...args, ...cmd.slice(2)];
+    });
+  }
+}
 if (smol && runtime !== "deno") {
   await addServer(`bobcat (${runtime} --smol)`, (yaml) => [bin("bun"), "--smol", ...bobcatCmd(root, yaml).slice(1)]);
   for (const exe of exes) {

@@ -29,6 +29,11 @@
  * first round the cookie's session, read and so written anew, is at the end anyway); `--cookie
  * none` makes the first request after a restart one without a session (/none: start → serving).
  *
+ * `--deno-args 'A|B'` (with --runtime deno) adds bobcat from the checkout again under each set of
+ * `deno run` arguments (split on spaces), e.g. `--deno-args '--v8-flags=--lazy-new-space-shrinking'`:
+ * what a V8 flag that lowers idle memory (bench/startup.ts --deno-args) costs where the young
+ * generation is busiest.
+ *
  * `--only throughput` runs step 1 alone; `--together` loads every target at the same time in each
  * round of step 1 (one wrk each) and adds the median of the per-round ratios, steadier when other
  * work on the machine comes and goes.
@@ -36,6 +41,7 @@
  *   bun bench/sessions.ts [--runtime bun|deno] [--rounds 3] [--duration 5] [--connections 32]
  *                         [--sessions 100000] [--tls on|off] [--before REF] [--only restart|stop-live|throughput]
  *                         [--together] [--exe dist/bobcat[,OTHER]] [--entry dist-lib/cli.js[,OTHER]] [--timing] [--cookie first|last|none]
+ *                         [--deno-args "ARGS|ARGS..."]
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
@@ -53,6 +59,7 @@ const before = option("--before", "");
 const only = option("--only", "");
 const exes = option("--exe", "").split(",").filter((e) => e !== "").map((e) => resolve(e));
 /** --runtime deno: JavaScript builds of the CLI (dist-lib/cli.js, what `BOBCAT_RUNTIME=deno npx bobcat` runs), run like the sources. */
+const denoArgSets = option("--deno-args", "").split("|").filter(Boolean).map((a) => a.split(" ").filter(Boolean));
 const entries = option("--entry", "").split(",").filter((e) => e !== "").map((e) => resolve(e));
 const timing = process.argv.includes("--timing");
 const cookieOf = option("--cookie", "first");
@@ -183,6 +190,16 @@ for (const [i, exe] of exes.entries()) {
 for (const [i, entry] of entries.entries()) {
   if (runtime !== "deno") throw new Error("--entry is for --runtime deno (Bun runs the sources or --exe)");
   targets.push(bobcatTarget(`bobcat build ${i + 1} (${relative(ROOT, entry)})`, ROOT, undefined, entry));
+}
+for (const args of denoArgSets) {
+  if (runtime !== "deno") throw new Error("--deno-args is for --runtime deno");
+  const t = bobcatTarget(`bobcat (deno ${args.join(" ")})`, ROOT);
+  const cmd = t.cmd;
+  t.cmd = () => {
+    const c = cmd();
+    return [c[0]!, c[1]!, ...args, ...c.slice(2)];
+  };
+  targets.push(t);
 }
 for (const t of targets) t.port = await freePort();
 

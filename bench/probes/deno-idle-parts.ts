@@ -7,7 +7,7 @@
  * other anonymous memory, which is mostly V8's heap). Deno's binary is dropped from the page cache
  * first, as bench/startup.ts does; rounds interleaved, medians.
  *
- *   bun bench/probes/deno-idle-parts.ts [--rounds 5] [--only raw,ffi,...]
+ *   bun bench/probes/deno-idle-parts.ts [--rounds 5] [--only raw,ffi,...] [--modules FILE.js]
  *
  * Rows (each on top of the raw server):
  *   ffi             bobcat's TCP_NODELAY on the listener before the change: libc's getsockname and
@@ -36,11 +36,17 @@
  *                   cost +1.5 MiB, yet a build with all 48 written as string code idled only 0.1
  *                   MiB lower than the same build with them: what bobcat's start does otherwise
  *                   pages in most of that code already (docs/benchmark-history.md)
+ *   start-modules   the modules a start of the CLI build loads (dist-lib/cli.js's static chunk,
+ *                   `bun scripts/build-lib.ts`; the row is left out without it) imported, nothing
+ *                   of them run: what loading them and running their top level costs, the most
+ *                   that loading fewer of them could save; --modules FILE.js imports that module
+ *                   instead (e.g. one source file bundled with `bun build`), to weigh a part of them
+ *   import-one      the control for it: a dynamic import of a one-line JavaScript module
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { bin, freePort, median, option, ROOT } from "../lib.ts";
 import { smapsBreakdown } from "../smaps.ts";
 
@@ -96,6 +102,14 @@ const rounds = Number(option("--rounds", "5"));
 const only = option("--only", "").split(",").filter(Boolean);
 const cert = join(ROOT, "tests/fixtures/pki/localhost-rsa.pem");
 const key = join(ROOT, "tests/fixtures/pki/localhost-rsa-key.pem");
+/** The chunk dist-lib/cli.js imports statically (every module a start loads), if the build is there. */
+const startChunk = option("--modules", "") ? resolve(option("--modules", "")) : (() => {
+  const cli = join(ROOT, "dist-lib/cli.js");
+  const chunk = existsSync(cli)
+    ? /from\s*"(\.\/cli\/chunk-[\w-]+\.js)"/.exec(readFileSync(cli, "utf8"))?.[1]
+    : undefined;
+  return chunk ? join(ROOT, "dist-lib", chunk) : undefined;
+})();
 
 /** The server: the variant's name, port, certificate and key as arguments. */
 const SCRIPT = `
@@ -174,6 +188,8 @@ if (variant === "regexps") {
     for (const line of lines.slice(0, 4).concat(lines.slice(-5))) re.lastIndex = 0, re.test(line);
   }
 }
+if (variant === "start-modules") await import(Deno.env.get("START_CHUNK"));
+if (variant === "import-one") await import(new URL("./one.js", import.meta.url).href);
 if (variant === "subtle") await crypto.subtle.digest("SHA-256", new TextEncoder().encode("x"));
 if (variant === "accept") {
   const serve = Deno[Deno.internal].serveHttpOnConnection;
@@ -201,6 +217,8 @@ const VARIANTS = [
   "signal",
   "subtle",
   "regexps",
+  "import-one",
+  ...(startChunk ? ["start-modules"] : []),
 ].filter((v) => v === "raw" || only.length === 0 || only.includes(v));
 const ROWS: [string, string][] = [
   ["total (VmRSS)", "total"],
@@ -213,13 +231,14 @@ const ROWS: [string, string][] = [
 const dir = mkdtempSync(join(tmpdir(), "bobcat-deno-idle-parts-"));
 const script = join(dir, "server.js");
 writeFileSync(script, SCRIPT);
+writeFileSync(join(dir, "one.js"), "export const one = 1;\n");
 spawnSync("dd", [`if=${realpathSync(bin("deno"))}`, "iflag=nocache", "count=0", "status=none"]);
 
 async function once(variant: string): Promise<Map<string, number>> {
   const port = await freePort();
   const p = spawn(bin("deno"), ["run", "-A", "--no-config", script, variant, String(port), cert, key], {
     stdio: ["ignore", "ignore", "inherit"],
-    env: { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+    env: { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1", START_CHUNK: startChunk ?? "" },
   });
   try {
     for (let i = 0;; i++) {
