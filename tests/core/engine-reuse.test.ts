@@ -6,14 +6,12 @@
  * keeps its own path, session, status and metrics labels.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
-import { loadConfigText } from "../../src/config/load.ts";
 import { Engine } from "../../src/core/engine.ts";
 import { MetricsWriter, RequestMetrics } from "../../src/core/metrics.ts";
 import { configureLogging, type Level } from "../../src/util/log.ts";
-import { SERVER_PLATFORM } from "../../src/runtime/server-platform.ts";
 import type { BobcatContext, ConnectorInfo, RequestContext } from "../../src/core/context.ts";
 import { cleanup, tempDir } from "../helpers/bobcat.ts";
+import { startedEngine } from "../helpers/engine.ts";
 
 let base: string;
 let engine: Engine;
@@ -60,8 +58,9 @@ const apps = {
 
 beforeAll(async () => {
   base = tempDir();
-  const config = loadConfigText(
-    join(base, "server.yaml"),
+  metrics = new RequestMetrics();
+  engine = await startedEngine(
+    base,
     `
 server:
   services:
@@ -90,17 +89,12 @@ server:
             contexts:
               - { path: /app, handler: "app:other", manager: { pathname: "" } }
 `,
-    { baseDir: base, env: {} },
+    {
+      handlers: apps,
+      requestMetrics: metrics,
+    },
+    { timer: false },
   );
-  metrics = new RequestMetrics();
-  engine = new Engine(config.server.services[0]!, {
-    strictServletCompliance: false,
-    baseDir: base,
-    platform: SERVER_PLATFORM,
-    handlers: apps,
-    requestMetrics: metrics,
-  });
-  await engine.start({ timer: false });
 });
 
 afterAll(async () => {

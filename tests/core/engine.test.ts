@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { loadConfigText } from "../../src/config/load.ts";
-import { Engine } from "../../src/core/engine.ts";
-import { SERVER_PLATFORM } from "../../src/runtime/server-platform.ts";
+import type { Engine } from "../../src/core/engine.ts";
 import type { ConnectorInfo } from "../../src/core/context.ts";
 import { urlPatternMatches } from "../../src/core/constraints.ts";
 import { RequestLimiter } from "../../src/core/limiter.ts";
 import { cleanup, tempDir, writeFiles } from "../helpers/bobcat.ts";
+import { startedEngine } from "../helpers/engine.ts";
 
 let base: string;
 let engine: Engine;
@@ -34,8 +33,8 @@ beforeAll(async () => {
       join(import.meta.dir, "../../node_modules/hono/dist/index.js")
     }";\nconst app = new Hono();\napp.get("/hello", (c) => c.text("hello from hono, secure=" + c.env.secure));\napp.get("/boom", () => { throw new Error("kaboom"); });\nexport default app;`,
   });
-  const config = loadConfigText(
-    join(base, "server.yaml"),
+  engine = await startedEngine(
+    base,
     `
 server:
   services:
@@ -70,14 +69,7 @@ server:
               - path: ""
                 docBase: other
 `,
-    { baseDir: base, env: {} },
   );
-  engine = new Engine(config.server.services[0]!, {
-    strictServletCompliance: false,
-    baseDir: base,
-    platform: SERVER_PLATFORM,
-  });
-  await engine.start();
 });
 
 afterAll(async () => {

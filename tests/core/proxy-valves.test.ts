@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadConfigText } from "../../src/config/load.ts";
-import { Engine } from "../../src/core/engine.ts";
-import { SERVER_PLATFORM } from "../../src/runtime/server-platform.ts";
+import type { Engine } from "../../src/core/engine.ts";
 import { PKI } from "../helpers/bobcat.ts";
+import { startedEngine } from "../helpers/engine.ts";
 
 let engine: Engine;
 const http = { name: "http-nio-8080", port: 8080, scheme: "http", secure: false, redirectPort: 8443 };
@@ -27,8 +26,8 @@ const handlers: Record<string, unknown> = {
 };
 
 beforeAll(async () => {
-  const config = loadConfigText(
-    "/c/server.yaml",
+  engine = await startedEngine(
+    "/c",
     `
 server:
   services:
@@ -47,15 +46,10 @@ server:
                 handler: app:echo
                 securityConstraints: [{ urlPatterns: ["/secure/*"], transportGuarantee: CONFIDENTIAL }]
 `,
-    { env: {} },
+    {
+      handlers,
+    },
   );
-  engine = new Engine(config.server.services[0]!, {
-    strictServletCompliance: false,
-    baseDir: "/c",
-    platform: SERVER_PLATFORM,
-    handlers,
-  });
-  await engine.start();
 });
 
 afterAll(() => engine.stop());

@@ -5,12 +5,10 @@
  * handler sees, and the sessions whose access the end of the request ends.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
-import { loadConfigText } from "../../src/config/load.ts";
 import type { ConnectorInfo } from "../../src/core/context.ts";
-import { Engine } from "../../src/core/engine.ts";
-import { SERVER_PLATFORM } from "../../src/runtime/server-platform.ts";
+import type { Engine } from "../../src/core/engine.ts";
 import { cleanup, tempDir, writeFiles } from "../helpers/bobcat.ts";
+import { startedEngine } from "../helpers/engine.ts";
 
 let base: string;
 let engine: Engine;
@@ -47,8 +45,8 @@ beforeAll(async () => {
 };
 `,
   });
-  const config = loadConfigText(
-    join(base, "server.yaml"),
+  engine = await startedEngine(
+    base,
     `
 server:
   services:
@@ -63,14 +61,7 @@ server:
                 handler: app.js
                 manager: { pathname: "" }
 `,
-    { baseDir: base, env: {} },
   );
-  engine = new Engine(config.server.services[0]!, {
-    strictServletCompliance: false,
-    baseDir: base,
-    platform: SERVER_PLATFORM,
-  });
-  await engine.start();
 });
 
 afterAll(async () => {

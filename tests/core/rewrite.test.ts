@@ -15,6 +15,7 @@ import { parseRewriteConfig, tokenize } from "../../src/core/rewrite.ts";
 import { SERVER_PLATFORM } from "../../src/runtime/server-platform.ts";
 import { BobcatError } from "../../src/util/errors.ts";
 import { cleanup, tempDir } from "../helpers/bobcat.ts";
+import { startedEngine } from "../helpers/engine.ts";
 
 const http = { name: "http", port: 8080, scheme: "http", secure: false, redirectPort: 8443 };
 
@@ -308,8 +309,8 @@ describe("RewriteValve: a rewrite is a request like any other", () => {
   writeFileSync(join(base, "outside.txt"), "outside");
 
   async function fileEngine(rules: string): Promise<Engine> {
-    const config = loadConfigText(
-      join(base, "server.yaml"),
+    return startedEngine(
+      base,
       `
 server:
   services:
@@ -326,15 +327,7 @@ server:
                 loginConfig: { authMethod: BASIC, realmName: r }
                 securityConstraints: [{ urlPatterns: ["/admin/*"], authRoles: [boss] }]
 `,
-      { env: {} },
     );
-    const engine = new Engine(config.server.services[0]!, {
-      strictServletCompliance: false,
-      baseDir: base,
-      platform: SERVER_PLATFORM,
-    });
-    await engine.start();
-    return engine;
   }
 
   test("constraints, WEB-INF and docBase apply to the rewritten path", async () => {
@@ -474,8 +467,8 @@ describe("RewriteValve and the synchronous fast path (Engine.handleSync)", () =>
     hostValves: string,
     contexts = '[{ path: "", handler: app:snoop }, { path: /sub, handler: app:snoop }]',
   ): Promise<Engine> {
-    const config = loadConfigText(
-      "/c/server.yaml",
+    return startedEngine(
+      "/c",
       `
 server:
   services:
@@ -487,16 +480,8 @@ server:
             valves: ${hostValves}
             contexts: ${contexts}
 `,
-      { env: {} },
+      { handlers },
     );
-    const engine = new Engine(config.server.services[0]!, {
-      strictServletCompliance: false,
-      baseDir: "/c",
-      platform: SERVER_PLATFORM,
-      handlers,
-    });
-    await engine.start();
-    return engine;
   }
 
   test("a handler context without valves is direct; a host's or context's RewriteValve makes it not", async () => {

@@ -5,13 +5,12 @@
  * Expiry by time still holds at the lookup: a session idle for its whole timeout is not served.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
-import { loadConfigText } from "../../src/config/load.ts";
 import type { ConnectorInfo } from "../../src/core/context.ts";
-import { Engine } from "../../src/core/engine.ts";
+import type { Engine } from "../../src/core/engine.ts";
 import { SERVER_PLATFORM } from "../../src/runtime/server-platform.ts";
 import { StandardManager } from "../../src/session/standard-manager.ts";
 import { cleanup, tempDir, writeFiles } from "../helpers/bobcat.ts";
+import { startedEngine } from "../helpers/engine.ts";
 
 let base: string;
 let engine: Engine;
@@ -37,8 +36,8 @@ beforeAll(async () => {
 };
 `,
   });
-  const config = loadConfigText(
-    join(base, "server.yaml"),
+  engine = await startedEngine(
+    base,
     `
 server:
   services:
@@ -54,24 +53,20 @@ server:
                 sessionTimeout: 1
                 manager: { pathname: "" }
 `,
-    { baseDir: base, env: {} },
-  );
-  engine = new Engine(config.server.services[0]!, {
-    strictServletCompliance: false,
-    baseDir: base,
-    platform: {
-      ...SERVER_PLATFORM,
-      createManager: (c, context) =>
-        new StandardManager(c as never, {
-          ...context,
-          now: () => {
-            clock.reads++;
-            return clock.t;
-          },
-        }),
+    {
+      platform: {
+        ...SERVER_PLATFORM,
+        createManager: (c, context) =>
+          new StandardManager(c as never, {
+            ...context,
+            now: () => {
+              clock.reads++;
+              return clock.t;
+            },
+          }),
+      },
     },
-  });
-  await engine.start();
+  );
 });
 
 afterAll(async () => {
