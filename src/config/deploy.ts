@@ -66,18 +66,18 @@ const asList = (v: unknown): Record<string, unknown>[] =>
     ? [v as Record<string, unknown>]
     : [];
 
-/**
- * Deploys into `root` (the expanded, unvalidated config). `where` locates a config path for
- * messages. Throws BobcatErrors with every problem found.
- */
 // convert.ts and webxml.ts come with the XML parser (xml-config.ts), when an XML file turns up.
 const convertContextXml = (xml: string, file: string) => xmlConfig().convert.convertContextXml(xml, file);
 const parseWebXml = (xml: string, file: string) => xmlConfig().webxml.parseWebXml(xml, file);
-/** webxml.ts's mergeWebXml, which only a second web.xml needs. */
+/** webxml.ts's mergeWebXml; with fewer than two web.xml files nothing is merged (and webxml.ts may not be loaded). */
 const mergeWebXml = (defaults: WebXml | undefined, app: WebXml | undefined) =>
   defaults && app ? xmlConfig().webxml.mergeWebXml(defaults, app) : defaults ?? app;
 const applyWebXml = (raw: Record<string, unknown>, web: WebXml) => xmlConfig().webxml.applyWebXml(raw, web);
 
+/**
+ * Deploys into `root` (the expanded, unvalidated config). `where` locates a config path for
+ * messages. Throws BobcatErrors with every problem found.
+ */
 export function deployInto(
   root: Record<string, unknown>,
   baseDir: string,
