@@ -159,6 +159,8 @@ export function parseXml(text: string, file: string): XmlElement {
   try {
     nodes = parser.parse(text) as OrderedNode[];
   } catch (e) {
+    const reserved = /^\[SECURITY\] Invalid name: "([^"]+)"/.exec((e as Error).message)?.[1];
+    if (reserved !== undefined) throw reservedName(text, file, reserved);
     // What the validator lets through but the parser still refuses (nesting and entity limits).
     throw new BobcatError("convert.xmlSyntax", `malformed XML: ${(e as Error).message}`, {
       where: { file },
@@ -206,6 +208,23 @@ export function parseXml(text: string, file: string): XmlElement {
     );
   }
   return roots[0]!;
+}
+
+/**
+ * fast-xml-parser refuses an element or attribute named `__proto__`, `constructor` or `prototype`
+ * (as JavaScript objects they would change the tree's prototype): no Tomcat file has one, so it is
+ * reported where it is written, outside comments, as a config error.
+ */
+function reservedName(text: string, file: string, name: string): BobcatError {
+  const code = text.replace(/<!--[\s\S]*?-->/g, (c) => c.replace(/[^\n]/g, " "));
+  const at = new RegExp(`<${name}(?=[\\s/>])|\\s${name}\\s*=`).exec(code);
+  const offset = at ? at.index + (at[0].startsWith("<") ? 0 : 1) : undefined;
+  const before = offset === undefined ? undefined : text.slice(0, offset).split("\n");
+  return new BobcatError("convert.xmlName", `"${name}" cannot be an element or attribute name here`, {
+    where: { file, line: before?.length, column: before && before[before.length - 1]!.length + 1 },
+    fix:
+      `rename or remove it: JavaScript gives "${name}" a meaning of its own, and no Tomcat element or attribute is called so`,
+  });
 }
 
 /** The element as one line of XML (its start tag, or the whole element when it holds only text). */

@@ -554,6 +554,28 @@ describe("bobcat convert: typing, unknown parts, errors", () => {
     ).toContain("Maximum nested tags");
   });
 
+  test("an element or attribute named __proto__, constructor or prototype: its line and column, and what to do", () => {
+    // fast-xml-parser refuses these names; the error used to carry no line and a fix about nesting.
+    const attr = conversionError(() =>
+      convertServerXml('<Server>\n  <!-- __proto__="x" -->\n  <Service name="a"\n     __proto__="x"/>\n</Server>', {
+        file: "conf/server.xml",
+      })
+    );
+    expect(attr.code).toBe("convert.xmlName");
+    expect(attr.where).toMatchObject({ file: "conf/server.xml", line: 4, column: 6 });
+    expect(attr.fix).toContain("rename or remove it");
+    const element = conversionError(() =>
+      convertServerXml("<Server>\n  <Service>\n    <constructor/>\n  </Service>\n</Server>", {
+        file: "conf/server.xml",
+      })
+    );
+    expect(element.format()).toStartWith('conf/server.xml:3:5: "constructor" cannot be an element or attribute name');
+    expect(conversionError(() => convertServerXml('<Server prototype="1"/>')).where).toMatchObject({
+      line: 1,
+      column: 9,
+    });
+  });
+
   test("the wrong root element is refused with a pointer to the right option", () => {
     const e = conversionError(() => convertServerXml(DEFAULT_CONTEXT_XML, { file: "conf/context.xml" }));
     expect(e.code).toBe("convert.root");
