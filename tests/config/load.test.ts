@@ -298,6 +298,29 @@ server:
     }
   });
 
+  test("an unquoted ${...} inside [ ] or { } is a YAML syntax error whose fix says to quote it", () => {
+    const refused = (text: string): BobcatError => {
+      try {
+        loadConfigText("/c/flow.yaml", text, { env: {}, properties: { "http.port": "8080" } });
+      } catch (e) {
+        if (e instanceof BobcatError) return e;
+        throw e;
+      }
+      throw new Error("no error");
+    };
+    const e = refused(minimal("        - { port: ${http.port}, address: 127.0.0.1 }"));
+    expect(e.format()).toStartWith("/c/flow.yaml:5:20: YAML syntax error");
+    expect(e.fix).toContain('quote the value that holds ${...} (port: "${http.port}")');
+    // Quoted, it loads; other syntax errors keep the general advice.
+    expect(
+      loadConfigText("/c/flow.yaml", minimal('        - { port: "${http.port}" }'), {
+        env: {},
+        properties: { "http.port": "8080" },
+      }).server.services[0]!.connectors[0]!.port,
+    ).toBe(8080);
+    expect(refused(minimal("        - { port: [8080 }")).fix).toContain("correct the YAML syntax");
+  });
+
   test("a YAML alias bomb (billion laughs) and an unknown alias are config errors with file:line, not crashes", () => {
     const levels = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"];
     for (
