@@ -11,7 +11,7 @@ import { cwd, envRecord, homedir } from "../util/host/proc.ts";
 import { Certificate, ConfigFile, Connector, Realm, SSLHostConfig as SSLHostConfigDef } from "./schema.ts";
 import type * as S from "./schema.ts";
 import type { AttrDef, Infer } from "./schema-types.ts";
-import { parseSource, type PathSeg } from "./source.ts";
+import { formatPath, parseSource, type PathSeg } from "./source.ts";
 import { expandProperties, expandTree, type ExpansionProblem, makeLookup } from "./expand.ts";
 import { Validator } from "./validate.ts";
 import type {
@@ -101,6 +101,13 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions = {
   }
   const top = v.validate(ConfigFile, { ...expanded, properties }, []);
   const server = top.server ? normaliseServer(top.server, v, baseDir) : undefined;
+  // A value whose ${...} did not resolve is reported as that, not a second time for its type.
+  const unresolved = new Set(problems.map((p) => formatPath(p.path)));
+  v.errors.splice(
+    0,
+    v.errors.length,
+    ...v.errors.filter((e) => e.code === "config.property" || !unresolved.has(e.where.path ?? "")),
+  );
   if (v.errors.length > 0 || !server) {
     throw new BobcatErrors(v.errors, `${file}: ${v.errors.length} problem(s) in the configuration`);
   }

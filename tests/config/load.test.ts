@@ -163,6 +163,8 @@ server:
     const e = problems(minimal("        - port: ${env.NO_SUCH_VAR}"), "/c/server.yaml", {});
     expect(e.message).toContain("${env.NO_SUCH_VAR} is not defined");
     expect(e.message).toContain("set the environment variable NO_SUCH_VAR");
+    // One problem, not a second one for the port's type ("whole number, found ${env.NO_SUCH_VAR}").
+    expect(e.errors.map((x) => x.message)).toEqual(["${env.NO_SUCH_VAR} is not defined"]);
     const c = loadConfigText(
       "/c/server.yaml",
       `properties:\n  base.port: "9000"\n  other: \${base.port}\n` +
