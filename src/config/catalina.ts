@@ -14,7 +14,8 @@ import { loadConfigFile } from "./load-file.ts";
 import { loadXmlConfig, withXmlConfig } from "./xml-config.ts";
 import { withConfigReaders } from "./yaml-reader.ts";
 import { deployInto, type DeployRecord } from "./deploy.ts";
-import { BobcatError, BobcatErrors } from "../util/errors.ts";
+import { BobcatError } from "../util/errors.ts";
+import { formatPath, type PathSeg } from "./source.ts";
 import { MAX_CONFIG_FILE_BYTES, readRegularTextFile } from "../util/files.ts";
 
 export interface ServerConfigArgs {
@@ -97,20 +98,21 @@ async function loadServerXml(
   // $CATALINA_BASE is the directory above conf/.
   const baseDir = base ?? (basename(dirname(file)) === "conf" ? dirname(dirname(file)) : dirname(file));
   const { convert } = await loadXmlConfig();
-  const { yaml, warnings } = convert.convertServerXml(xml, { file });
-  const converted = `${file} (converted)`;
-  let config: BobcatConfig;
-  try {
-    config = loadConfigText(converted, yaml, { baseDir, properties, prepare });
-  } catch (e) {
-    if (e instanceof BobcatErrors) {
-      throw new BobcatErrors(
-        e.errors,
-        `${file}: ${e.errors.length} problem(s); line numbers refer to the YAML that \`bobcat convert ${file}\` prints`,
-      );
+  const { yaml, warnings, positions } = convert.convertServerXml(xml, { file });
+  // Problems name the server.xml's line and column: of the attribute, else of the nearest element.
+  const locate = (path: PathSeg[]) => {
+    for (let n = path.length; n >= 0; n--) {
+      const at = positions.get(formatPath(path.slice(0, n)));
+      if (at) return at;
     }
-    throw e;
-  }
+    return undefined;
+  };
+  const config = loadConfigText(`${file} (converted)`, yaml, {
+    baseDir,
+    properties,
+    prepare,
+    origin: { file, locate },
+  });
   config.notes.unshift(...warnings.map((w) => `server.xml: ${w}`));
   return config;
 }

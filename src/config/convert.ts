@@ -11,6 +11,8 @@ import type { Document, Node as YamlNode, Scalar, YAMLMap } from "yaml";
 import type { AttrDef, ChildDef, ElementDef } from "./schema-types.ts";
 import { ALL_ELEMENTS, Certificate, Context, namesJavaClasses, Server } from "./schema.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
+import { formatPath } from "./source.ts";
+import type { PathSeg, Position } from "./source-types.ts";
 
 const certificateAttrs: Record<string, AttrDef> = Certificate.attrs;
 
@@ -27,6 +29,12 @@ export interface ConvertResult {
   yaml: string;
   /** One line per thing not converted (or converted unchecked), with file and line. */
   warnings: string[];
+  /**
+   * Where in the XML file each converted element and attribute is, by config path
+   * (`server.services[0].connectors[1].port`): errors about the converted config name the XML file.
+   * Empty when a context.xml was merged in.
+   */
+  positions: Map<string, Position>;
 }
 
 /** Throws the access controls the conversion could not keep, each with its line and the way out. */
@@ -70,7 +78,22 @@ export function convertServerXml(xmlText: string, opts: ConvertOptions = {}): Co
     header.push(...applyContextXml(c, opts.contextXml, opts.contextFile ?? "context.xml"));
   }
   throwDropped(c.errors, file);
-  return { yaml: render(top, header), warnings: c.warnings };
+  // With a context.xml merged in, parts of the tree come from that other file: no positions then.
+  const positions = opts.contextXml === undefined ? xmlPositions(top, [], new Map()) : new Map<string, Position>();
+  return { yaml: render(top, header), warnings: c.warnings, positions };
+}
+
+/** The positions of every element and attribute the tree under `v` was converted from, by config path. */
+function xmlPositions(v: Value, path: PathSeg[], out: Map<string, Position>): Map<string, Position> {
+  if (v instanceof OutList) v.items.forEach((item, i) => xmlPositions(item.value, [...path, i], out));
+  if (!(v instanceof OutMap)) return out;
+  if (v.element?.at) out.set(formatPath(path), v.element.at);
+  for (const e of v.entries) {
+    const attr = v.element?.attrAt?.get(e.key);
+    if (attr) out.set(formatPath([...path, e.key]), attr);
+    xmlPositions(e.value, [...path, e.key], out);
+  }
+  return out;
 }
 
 /**
@@ -114,6 +137,9 @@ export interface XmlElement {
   /** Non-blank text directly inside the element, trimmed. */
   text: string;
   line: number;
+  /** Where the element's `<` is, and each attribute's name (for error messages about the file). */
+  at?: Position;
+  attrAt?: Map<string, Position>;
 }
 
 type OrderedNode = { [tag: string]: OrderedNode[] | string } & { ":@"?: Record<string, string> };
@@ -180,11 +206,22 @@ export function parseXml(text: string, file: string): XmlElement {
     }
     return lo + 1;
   };
+  const position = (offset: number): Position => {
+    const line = lineOf(offset);
+    return { line, column: offset - lineStarts[line - 1]! + 1 };
+  };
   const toElement = (node: OrderedNode): XmlElement | undefined => {
     const name = Object.keys(node).find((k) => k !== ":@" && k !== "#text");
     if (!name) return undefined;
     const kids = node[name] as OrderedNode[];
     const start = (node as unknown as Record<symbol, { startIndex?: number }>)[meta]?.startIndex ?? 0;
+    // The start tag's attributes, in order (the validator has checked the tag's syntax).
+    const attrAt = new Map<string, Position>();
+    const attr = /\s+([^\s=/>]+)\s*=\s*(?:"[^"]*"|'[^']*')/y;
+    attr.lastIndex = start + 1 + name.length;
+    for (let m = attr.exec(text); m; m = attr.exec(text)) {
+      attrAt.set(m[1]!, position(m.index + m[0].length - m[0].trimStart().length));
+    }
     return {
       name,
       // XML turns newlines and tabs inside attribute values into spaces; Tomcat's parser does too.
@@ -192,6 +229,8 @@ export function parseXml(text: string, file: string): XmlElement {
       children: kids.map(toElement).filter((e): e is XmlElement => e !== undefined),
       text: kids.filter((k) => "#text" in k).map((k) => String(k["#text"])).join("").trim(),
       line: lineOf(start),
+      at: position(start),
+      attrAt,
     };
   };
   const roots = nodes.map(toElement).filter((e): e is XmlElement => e !== undefined);
@@ -269,6 +308,8 @@ class OutList {
 class OutMap {
   entries: Entry[] = [];
   pending: string[] = [];
+  /** The XML element it was converted from, for positions in that file. */
+  element?: XmlElement;
 
   get(key: string): Entry | undefined {
     return this.entries.find((e) => e.key === key);
@@ -465,6 +506,7 @@ class Converter {
     const shape = this.shape(el, def);
     if (typeof shape === "string") return shape;
     const out = new OutMap();
+    out.element = el;
     if (shape.passthrough && el.attrs.length > 0) {
       this.warnings.push(
         `${this.at(el)}: ${
@@ -505,6 +547,7 @@ class Converter {
   /** Tomcat 9 took Certificate attributes on <SSLHostConfig> itself, for its implicit certificate. */
   private implicitCertificate(el: XmlElement, out: OutMap, attrs: [string, string][]): void {
     const cert = new OutMap();
+    cert.element = el;
     for (const [name, raw] of attrs) this.attribute(el, cert, name, raw, certificateAttrs[name]!);
     const before = ["from attributes on <SSLHostConfig> itself (Tomcat 9 style)"];
     const existing = out.get("certificates")?.value as OutList | undefined;

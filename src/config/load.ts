@@ -11,7 +11,7 @@ import { cwd, envRecord, homedir } from "../util/host/proc.ts";
 import { Certificate, ConfigFile, Connector, Realm, SSLHostConfig as SSLHostConfigDef } from "./schema.ts";
 import type * as S from "./schema.ts";
 import type { AttrDef, Infer } from "./schema-types.ts";
-import { formatPath, parseSource, type PathSeg } from "./source.ts";
+import { formatPath, type ParsedSource, parseSource, type PathSeg } from "./source.ts";
 import { expandProperties, expandTree, type ExpansionProblem, makeLookup } from "./expand.ts";
 import { Validator } from "./validate.ts";
 import type {
@@ -43,10 +43,16 @@ export interface LoadOptions {
     root: Record<string, unknown>,
     info: { baseDir: string; file: string; where: (path: PathSeg[]) => import("../util/errors.ts").Where },
   ) => void;
+  /**
+   * The file the text was made from, when it is not the user's own (a server.xml converted in
+   * memory): problems name that file, at the positions `locate` gives for a config path.
+   */
+  origin?: Pick<ParsedSource, "file" | "locate">;
 }
 
 export function loadConfigText(file: string, text: string, opts: LoadOptions = {}): BobcatConfig {
-  const source = parseSource(file, text);
+  const parsed = parseSource(file, text);
+  const source = opts.origin ? { ...parsed, file: opts.origin.file, locate: opts.origin.locate } : parsed;
   const baseDir = resolve(opts.baseDir ?? dirname(file));
   const homeDir = resolve(opts.homeDir ?? baseDir);
   const env = opts.env ?? envRecord();
@@ -109,7 +115,7 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions = {
     ...v.errors.filter((e) => e.code === "config.property" || !unresolved.has(e.where.path ?? "")),
   );
   if (v.errors.length > 0 || !server) {
-    throw new BobcatErrors(v.errors, `${file}: ${v.errors.length} problem(s) in the configuration`);
+    throw new BobcatErrors(v.errors, `${source.file}: ${v.errors.length} problem(s) in the configuration`);
   }
   return { file, baseDir, properties, logging: top.logging, server, notes: v.notes };
 }

@@ -295,6 +295,59 @@ describe("check refuses what would fail every request", () => {
     expect(r2.output).toContain("broken.js failed to load");
   }, 60000);
 
+  for (const rt of RUNTIMES) {
+    test(
+      `${rt}: a server.xml's problems name its own line and column, not those of the YAML it converts to`,
+      async () => {
+        const base = tempDir("bobcat-catalina-xml-errors-");
+        dirs.push(base);
+        const port = await freePort();
+        writeFiles(base, {
+          "conf/server.xml": serverXml(port)
+            .replace('connectionTimeout="20000"', 'connectionTimeout="soon"')
+            .replace('redirectPort="8443"', 'redirectPort="${no.such.port}"'),
+        });
+        const r = await runCli(rt, ["check", "--base", base]);
+        expect(r.code).toBe(1);
+        const xml = join(base, "conf/server.xml");
+        expect(r.output).toContain(`${xml}: 2 problem(s) in the configuration`);
+        // The attributes on line 4 of the file, each at its column.
+        const line4 = readFileSync(xml, "utf8").split("\n")[3]!;
+        const column = (attr: string) => line4.indexOf(` ${attr}=`) + 2;
+        expect(r.output).toContain(
+          `${xml}:4:${column("connectionTimeout")}: server.services[0].connectors[0].connectionTimeout:`,
+        );
+        expect(r.output).toContain(
+          `${xml}:4:${
+            column("redirectPort")
+          }: server.services[0].connectors[0].redirectPort: \${no.such.port} is not defined`,
+        );
+        expect(r.output).not.toContain("(converted):");
+
+        // Found after loading (the certificate files): the element's position.
+        writeFiles(base, {
+          "conf/server.xml": serverXml(port).replace(
+            '    <Engine name="Catalina"',
+            `    <Connector port="${await freePort()}" address="127.0.0.1" SSLEnabled="true">
+      <SSLHostConfig>
+        <Certificate certificateFile="conf/missing.pem" certificateKeyFile="conf/missing-key.pem" />
+      </SSLHostConfig>
+    </Connector>
+    <Engine name="Catalina"`,
+          ),
+          "webapps/ROOT/index.html": "hello",
+        });
+        const cert = await runCli(rt, ["check", "--base", base]);
+        expect(cert.code).toBe(1);
+        expect(cert.output).toContain(
+          `${xml}:7:9: server.services[0].connectors[1].sslHostConfigs[0].certificates[0]:`,
+        );
+        expect(cert.output).toContain("missing.pem");
+      },
+      60000,
+    );
+  }
+
   test(
     "run --config conf/server.xml runs Tomcat's file as it is; an access control it cannot keep stops it",
     async () => {
