@@ -12,6 +12,7 @@ import type { AttrDef, ChildDef, ElementDef } from "./schema-types.ts";
 import { ALL_ELEMENTS, Certificate, Context, namesJavaClasses, Server } from "./schema.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { formatPath } from "./source.ts";
+import { didYouMean } from "./validate.ts";
 import type { PathSeg, Position } from "./source-types.ts";
 
 const certificateAttrs: Record<string, AttrDef> = Certificate.attrs;
@@ -533,7 +534,7 @@ class Converter {
       if (a) this.attribute(el, out, name, raw, a);
       else if (el.name === "SSLHostConfig" && certificateAttrs[name]) certAttrs.push([name, raw]);
       else if (shape.passthrough) out.set(name, inferred(raw));
-      else this.skipAttr(el, out, name, raw, this.attrReason(el, name));
+      else this.skipAttr(el, out, name, raw, this.attrReason(el, name, Object.keys(shape.attrs)));
     }
     for (const child of el.children) this.child(el, shape, child, out);
     if (el.text) {
@@ -688,7 +689,7 @@ class Converter {
     out.set(name, value, inline);
   }
 
-  private attrReason(el: XmlElement, name: string): string {
+  private attrReason(el: XmlElement, name: string, known: string[]): string {
     const hint = ATTR_HINTS[`${el.name}.${name}`];
     if (hint) return hint;
     if (el.name === "Connector" && LEGACY_HINTS[name]) {
@@ -696,7 +697,9 @@ class Converter {
         LEGACY_HINTS[name]
       } on the connector's SSLHostConfig`;
     }
-    return `not a bobcat <${el.name}> attribute`;
+    // A misspelt attribute is dropped (as Tomcat drops it, with a warning): say which one was meant.
+    const meant = didYouMean(name, known);
+    return `not a bobcat <${el.name}> attribute${meant ? ` (did you mean ${meant}?)` : ""}`;
   }
 
   private elementReason(el: XmlElement, parent: XmlElement): string {

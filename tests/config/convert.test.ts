@@ -484,6 +484,23 @@ describe("bobcat convert: typing, unknown parts, errors", () => {
     ]);
   });
 
+  test("a misspelt attribute, dropped as Tomcat drops it, is named with the one meant", () => {
+    const { warnings } = convertServerXml(
+      wrap(
+        '<Connector port="8443" SSLEnabled="true" maxParameterCount="1000">\n' +
+          '<SSLHostConfig certificateVerificaton="required"><Certificate certificateFile="c.pem"/></SSLHostConfig>\n' +
+          "</Connector>",
+      ),
+    );
+    expect(warnings).toContain(
+      'server.xml:4: <SSLHostConfig> certificateVerificaton="required" not converted — not a bobcat <SSLHostConfig> attribute (did you mean certificateVerification?)',
+    );
+    // A Tomcat attribute bobcat does not have is not taken for a misspelling.
+    expect(warnings).toContain(
+      'server.xml:3: <Connector> maxParameterCount="1000" not converted — not a bobcat <Connector> attribute',
+    );
+  });
+
   test("className on an element bobcat has one implementation of is an attribute it does not take", () => {
     const { yaml, warnings } = convertServerXml(
       wrap('<Connector port="8080"/>').replace(
