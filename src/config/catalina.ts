@@ -58,7 +58,12 @@ async function loadServerConfigOnce(args: ServerConfigArgs): Promise<BobcatConfi
   }
   let record: DeployRecord | undefined;
   const prepare = (serverXml: boolean): LoadOptions["prepare"] => (root, info) => {
-    record = deployInto(root, info.baseDir, { contextXmlDefaults: serverXml, mode: args.mode }, info.where);
+    record = deployInto(
+      root,
+      info.baseDir,
+      { contextXmlDefaults: serverXml, mode: args.mode, expand: info.expand },
+      info.where,
+    );
   };
   let config: BobcatConfig;
   if (!file) {

@@ -21,6 +21,8 @@ export interface DeployOptions {
   contextXmlDefaults: boolean;
   /** run (copyXML may write files) or check (nothing is written). */
   mode: "run" | "check";
+  /** Expands `${...}` in the settings read from a context file (load.ts's prepare info.expand). */
+  expand?: (settings: Record<string, unknown>, file: string) => Record<string, unknown>;
 }
 
 /** What one context was made from: the files whose change redeploys (or, reloadable, reloads) it. */
@@ -109,7 +111,7 @@ export function deployInto(
       const { context, warnings } = convertContextXml(readTextFileSync(confContextXml), confContextXml);
       delete context.path;
       delete context.docBase;
-      contextDefaults = context;
+      contextDefaults = opts.expand?.(context, confContextXml) ?? context;
       record.notes.push(...warnings);
     } catch (e) {
       collect(e);
@@ -288,7 +290,8 @@ function deployHost(
     const name = f.slice(0, -4);
     const { path, version } = contextNameOf(name);
     if (taken.has(path)) continue;
-    const { context, warnings } = convertContextXml(readTextFileSync(file), file);
+    const { context: raw, warnings } = convertContextXml(readTextFileSync(file), file);
+    const context = opts.expand?.(raw, file) ?? raw;
     record.notes.push(...warnings);
     if (context.path !== undefined && normPath(context.path) !== path) {
       record.notes.push(
@@ -321,7 +324,8 @@ function deployHost(
       const metaYaml = join(dir, "META-INF", "context.yaml");
       watched.push(metaXml, metaYaml);
       if (existsSync(metaXml)) {
-        const { context, warnings } = convertContextXml(readTextFileSync(metaXml), metaXml);
+        const { context: raw, warnings } = convertContextXml(readTextFileSync(metaXml), metaXml);
+        const context = opts.expand?.(raw, metaXml) ?? raw;
         record.notes.push(...warnings);
         delete context.path;
         delete context.docBase;
@@ -333,7 +337,7 @@ function deployHost(
           record.notes.push(`${metaXml}: copied to ${copy} (copyXML)`);
         }
       }
-      if (existsSync(metaYaml)) ctx = { ...readContextYaml(metaYaml, dir), ...ctx };
+      if (existsSync(metaYaml)) ctx = { ...readContextYaml(metaYaml, dir, opts.expand), ...ctx };
     }
     added.push({ ctx, version, name });
     record.contexts.push({ host: hostName, path, appDir: dir, watched });
@@ -383,7 +387,7 @@ function applyDefaults(ctx: Record<string, unknown>, defaults: Record<string, un
 }
 
 /** META-INF/context.yaml: the context's attributes in bobcat's YAML; a relative handler is the application's. */
-function readContextYaml(file: string, appDir: string): Record<string, unknown> {
+function readContextYaml(file: string, appDir: string, expand: DeployOptions["expand"]): Record<string, unknown> {
   let data: unknown;
   try {
     data = parseYamlText(readTextFileSync(file));
@@ -401,7 +405,7 @@ function readContextYaml(file: string, appDir: string): Record<string, unknown> 
       fix: "write e.g. handler: WEB-INF/app.ts",
     });
   }
-  const ctx = { ...(data as Record<string, unknown>) };
+  const ctx = { ...(expand?.(data as Record<string, unknown>, file) ?? data as Record<string, unknown>) };
   for (const key of ["path", "docBase"]) {
     if (key in ctx) {
       throw new BobcatError("deploy.contextYaml", `${file}: ${key} is given by the application's directory`, {

@@ -12,7 +12,7 @@ import { Certificate, ConfigFile, Connector, Realm, SSLHostConfig as SSLHostConf
 import type * as S from "./schema.ts";
 import type { AttrDef, Infer } from "./schema-types.ts";
 import { formatPath, type ParsedSource, parseSource, type PathSeg } from "./source.ts";
-import { expandProperties, expandTree, type ExpansionProblem, makeLookup } from "./expand.ts";
+import { expandProperties, expandTree, type ExpansionProblem, type Lookup, makeLookup } from "./expand.ts";
 import { Validator } from "./validate.ts";
 import type {
   BobcatConfig,
@@ -41,7 +41,13 @@ export interface LoadOptions {
    */
   prepare?: (
     root: Record<string, unknown>,
-    info: { baseDir: string; file: string; where: (path: PathSeg[]) => import("../util/errors.ts").Where },
+    info: {
+      baseDir: string;
+      file: string;
+      where: (path: PathSeg[]) => import("../util/errors.ts").Where;
+      /** Expands `${...}` in settings read from another file (a context.xml or context.yaml) as in the config. */
+      expand: (settings: Record<string, unknown>, file: string) => Record<string, unknown>;
+    },
   ) => void;
   /**
    * The file the text was made from, when it is not the user's own (a server.xml converted in
@@ -90,7 +96,7 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions = {
   for (const p of problems) v.error("config.property", p.path, p.message, p.fix);
   if (opts.prepare && problems.length === 0) {
     try {
-      opts.prepare(expanded, { baseDir, file, where: (path) => v.where(path) });
+      opts.prepare(expanded, { baseDir, file, where: (path) => v.where(path), expand: expandSettings(lookup) });
     } catch (e) {
       if (e instanceof BobcatErrors) v.errors.push(...e.errors);
       else if (e instanceof BobcatError) v.errors.push(e);
@@ -118,6 +124,26 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions = {
     throw new BobcatErrors(v.errors, `${source.file}: ${v.errors.length} problem(s) in the configuration`);
   }
   return { file, baseDir, properties, logging: top.logging, server, notes: v.notes };
+}
+
+/**
+ * `${...}` in the settings of a file deployment reads (META-INF/context.xml or context.yaml, a
+ * conf/<Engine>/<Host>/*.xml descriptor, conf/context.xml), with the config's properties: Tomcat's
+ * digester expands them in those files too. An unresolved name is an error naming that file.
+ */
+function expandSettings(lookup: Lookup) {
+  return (settings: Record<string, unknown>, file: string): Record<string, unknown> => {
+    const problems: ExpansionProblem[] = [];
+    const out = expandTree(settings, lookup, problems) as Record<string, unknown>;
+    if (problems.length > 0) {
+      throw new BobcatErrors(
+        problems.map((p) =>
+          new BobcatError("config.property", p.message, { where: { file, path: formatPath(p.path) }, fix: p.fix })
+        ),
+      );
+    }
+    return out;
+  };
 }
 
 /** Tomcat 9's connector-level TLS attributes (`movedTo` in the schema) and where each one goes. */

@@ -297,6 +297,63 @@ describe("check refuses what would fail every request", () => {
 
   for (const rt of RUNTIMES) {
     test(
+      `${rt}: \${...} in a deployed application's META-INF/context.yaml and context.xml expand as in the config`,
+      async () => {
+        const base = tempDir("bobcat-catalina-expand-");
+        dirs.push(base);
+        const port = await freePort();
+        writeFiles(base, {
+          "conf/server.yaml": `properties:
+  shop.password: s3cret
+server:
+  services:
+    - connectors: [{ port: ${port}, address: 127.0.0.1 }]
+      engine:
+        defaultHost: localhost
+        hosts:
+          - name: localhost
+            appBase: webapps
+`,
+          "webapps/ROOT/index.html": "root",
+          "webapps/shop/index.html": "shop",
+          "webapps/shop/META-INF/context.yaml": `loginConfig: { authMethod: BASIC }
+securityConstraints: [{ urlPatterns: ["/*"], authRoles: [staff] }]
+realm:
+  users: [{ username: alice, password: "\${shop.password}", roles: [staff] }]
+`,
+          "webapps/docs/index.html": "docs",
+          "webapps/docs/META-INF/context.xml":
+            '<Context><Valve className="org.apache.catalina.valves.RemoteAddrValve" allow="${env.DOCS_ALLOW}"/></Context>',
+        });
+        const server = await startBobcat({
+          runtime: rt,
+          base,
+          args: ["run", "--base", base],
+          env: { DOCS_ALLOW: "127\\.0\\.0\\.1" },
+        });
+        try {
+          const url = `http://127.0.0.1:${port}`;
+          const login = (password: string) =>
+            tfetch(`${url}/shop/`, { headers: { authorization: `Basic ${btoa(`alice:${password}`)}` } });
+          expect((await login("s3cret")).status).toBe(200);
+          // Not the text as written: that would be a password anyone reading the file knows.
+          expect((await login("${shop.password}")).status).toBe(401);
+          // The valve allows the address the environment gives (the text as written would match no one).
+          expect((await tfetch(`${url}/docs/`)).status).toBe(200);
+        } finally {
+          await server.stop();
+        }
+        // A name defined nowhere: an error naming the file it is in, as in the config.
+        const r = await runCli(rt, ["check", "--base", base]);
+        expect(r.code).toBe(1);
+        expect(r.output).toContain(
+          `${join(base, "webapps/docs/META-INF/context.xml")}: valves[0].allow: \${env.DOCS_ALLOW} is not defined`,
+        );
+      },
+      60000,
+    );
+
+    test(
       `${rt}: a server.xml's problems name its own line and column, not those of the YAML it converts to`,
       async () => {
         const base = tempDir("bobcat-catalina-xml-errors-");
