@@ -393,8 +393,11 @@ function readContextYaml(file: string, appDir: string, expand: DeployOptions["ex
     data = parseYamlText(readTextFileSync(file));
   } catch (e) {
     if (e instanceof ConfigReaderNotLoaded) throw e; // withConfigReaders loads it and reads again
-    throw new BobcatError("deploy.contextYaml", `cannot parse ${file}: ${(e as Error).message}`, {
-      where: { file },
+    // The yaml package's errors carry their position, and a copy of the line in the message.
+    const at = (e as { linePos?: [{ line: number; col: number }] }).linePos?.[0];
+    const message = at ? (e as Error).message.replace(/ at line \d+, column \d+:[^]*$/, "") : (e as Error).message;
+    throw new BobcatError("deploy.contextYaml", `YAML syntax error: ${message}`, {
+      where: { file, line: at?.line, column: at?.col },
       fix: "write the context's attributes as YAML (handler: WEB-INF/app.ts, sessionTimeout: 30, ...)",
     });
   }

@@ -349,6 +349,13 @@ realm:
         expect(r.output).toContain(
           `${join(base, "webapps/docs/META-INF/context.xml")}: valves[0].allow: \${env.DOCS_ALLOW} is not defined`,
         );
+        // A context.yaml that is not YAML: its line and column, the message without the yaml package's excerpt.
+        writeFiles(base, { "webapps/shop/META-INF/context.yaml": "reloadable: true\nreloadable: false\n" });
+        const dup = await runCli(rt, ["check", "--base", base], { env: { DOCS_ALLOW: "x" } });
+        expect(dup.code).toBe(1);
+        expect(dup.output).toContain(
+          `${join(base, "webapps/shop/META-INF/context.yaml")}:2:1: YAML syntax error: Map keys must be unique\n`,
+        );
       },
       60000,
     );
