@@ -46,7 +46,7 @@ async function resolveConfigOnce(o: ServerOptions): Promise<BobcatConfig> {
       record = deployInto(
         root,
         info.baseDir,
-        { contextXmlDefaults: false, mode: "run", expand: info.expand },
+        { contextXmlDefaults: false, mode: "run", expand: info.expand, from: info.from },
         info.where,
       );
     });

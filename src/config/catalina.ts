@@ -15,7 +15,6 @@ import { loadXmlConfig, withXmlConfig } from "./xml-config.ts";
 import { withConfigReaders } from "./yaml-reader.ts";
 import { deployInto, type DeployRecord } from "./deploy.ts";
 import { BobcatError } from "../util/errors.ts";
-import { formatPath, type PathSeg } from "./source.ts";
 import { MAX_CONFIG_FILE_BYTES, readRegularTextFile } from "../util/files.ts";
 
 export interface ServerConfigArgs {
@@ -61,7 +60,7 @@ async function loadServerConfigOnce(args: ServerConfigArgs): Promise<BobcatConfi
     record = deployInto(
       root,
       info.baseDir,
-      { contextXmlDefaults: serverXml, mode: args.mode, expand: info.expand },
+      { contextXmlDefaults: serverXml, mode: args.mode, expand: info.expand, from: info.from },
       info.where,
     );
   };
@@ -103,15 +102,8 @@ async function loadServerXml(
   // $CATALINA_BASE is the directory above conf/.
   const baseDir = base ?? (basename(dirname(file)) === "conf" ? dirname(dirname(file)) : dirname(file));
   const { convert } = await loadXmlConfig();
-  const { yaml, warnings, positions } = convert.convertServerXml(xml, { file });
   // Problems name the server.xml's line and column: of the attribute, else of the nearest element.
-  const locate = (path: PathSeg[]) => {
-    for (let n = path.length; n >= 0; n--) {
-      const at = positions.get(formatPath(path.slice(0, n)));
-      if (at) return at;
-    }
-    return undefined;
-  };
+  const { yaml, warnings, locate } = convert.convertServerXml(xml, { file });
   const config = loadConfigText(`${file} (converted)`, yaml, {
     baseDir,
     properties,

@@ -31,11 +31,11 @@ export interface ConvertResult {
   /** One line per thing not converted (or converted unchecked), with file and line. */
   warnings: string[];
   /**
-   * Where in the XML file each converted element and attribute is, by config path
-   * (`server.services[0].connectors[1].port`): errors about the converted config name the XML file.
-   * Empty when a context.xml was merged in.
+   * Where in the XML file a config path (`server.services[0].connectors[1].port`) is: its
+   * attribute, else the nearest element; errors about the converted config name the XML file.
+   * Nothing when a context.xml was merged in.
    */
-  positions: Map<string, Position>;
+  locate: (path: PathSeg[]) => Position | undefined;
 }
 
 /** Throws the access controls the conversion could not keep, each with its line and the way out. */
@@ -81,7 +81,18 @@ export function convertServerXml(xmlText: string, opts: ConvertOptions = {}): Co
   throwDropped(c.errors, file);
   // With a context.xml merged in, parts of the tree come from that other file: no positions then.
   const positions = opts.contextXml === undefined ? xmlPositions(top, [], new Map()) : new Map<string, Position>();
-  return { yaml: render(top, header), warnings: c.warnings, positions };
+  return { yaml: render(top, header), warnings: c.warnings, locate: locator(positions) };
+}
+
+/** The position of a path's attribute or element, else of its nearest ancestor's. */
+function locator(positions: Map<string, Position>): (path: PathSeg[]) => Position | undefined {
+  return (path) => {
+    for (let n = path.length; n >= 0; n--) {
+      const at = positions.get(formatPath(path.slice(0, n)));
+      if (at) return at;
+    }
+    return undefined;
+  };
 }
 
 /** The positions of every element and attribute the tree under `v` was converted from, by config path. */
@@ -106,6 +117,8 @@ export function convertContextXml(xmlText: string, file: string): {
   context: Record<string, unknown>;
   warnings: string[];
   line: number;
+  /** Where each of the context's paths (`valves[0].allow`) is in the file. */
+  locate: (path: PathSeg[]) => Position | undefined;
 } {
   const root = parseXml(xmlText, file);
   if (root.name !== "Context") {
@@ -120,7 +133,12 @@ export function convertContextXml(xmlText: string, file: string): {
   if (typeof out === "string") {
     throw new BobcatError("convert.context", out, { where: { file, line: root.line } });
   }
-  return { context: toPlain(out) as Record<string, unknown>, warnings: c.warnings, line: root.line };
+  return {
+    context: toPlain(out) as Record<string, unknown>,
+    warnings: c.warnings,
+    line: root.line,
+    locate: locator(xmlPositions(out, [], new Map())),
+  };
 }
 
 function toPlain(v: Value): unknown {

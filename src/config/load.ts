@@ -12,6 +12,7 @@ import { Certificate, ConfigFile, Connector, Realm, SSLHostConfig as SSLHostConf
 import type * as S from "./schema.ts";
 import type { AttrDef, Infer } from "./schema-types.ts";
 import { formatPath, type ParsedSource, parseSource, type PathSeg } from "./source.ts";
+import type { Origin } from "./source-types.ts";
 import { expandProperties, expandTree, type ExpansionProblem, type Lookup, makeLookup } from "./expand.ts";
 import { Validator } from "./validate.ts";
 import type {
@@ -46,7 +47,9 @@ export interface LoadOptions {
       file: string;
       where: (path: PathSeg[]) => import("../util/errors.ts").Where;
       /** Expands `${...}` in settings read from another file (a context.xml or context.yaml) as in the config. */
-      expand: (settings: Record<string, unknown>, file: string) => Record<string, unknown>;
+      expand: (settings: Record<string, unknown>, origin: Origin) => Record<string, unknown>;
+      /** The tree at `path` was read from `file` (a deployed context's): problems there name it. */
+      from: (path: PathSeg[], origin: Origin) => void;
     },
   ) => void;
   /**
@@ -58,7 +61,24 @@ export interface LoadOptions {
 
 export function loadConfigText(file: string, text: string, opts: LoadOptions = {}): BobcatConfig {
   const parsed = parseSource(file, text);
-  const source = opts.origin ? { ...parsed, file: opts.origin.file, locate: opts.origin.locate } : parsed;
+  const own = opts.origin ? { ...parsed, file: opts.origin.file, locate: opts.origin.locate } : parsed;
+  // Parts read from other files (deployed contexts), by config path: their problems name those files.
+  const parts = new Map<string, Origin>();
+  const partAt = (path: PathSeg[]) => {
+    for (let n = parts.size > 0 ? path.length : 0; n > 0; n--) {
+      const origin = parts.get(formatPath(path.slice(0, n)));
+      if (origin) return { origin, rest: path.slice(n) };
+    }
+    return undefined;
+  };
+  const source: ParsedSource = {
+    ...own,
+    locate(path, key) {
+      const part = partAt(path);
+      return part ? part.origin.locate(part.rest, key) : own.locate(path, key);
+    },
+    fileOf: (path) => partAt(path)?.origin.file,
+  };
   const baseDir = resolve(opts.baseDir ?? dirname(file));
   const homeDir = resolve(opts.homeDir ?? baseDir);
   const env = opts.env ?? envRecord();
@@ -96,7 +116,13 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions = {
   for (const p of problems) v.error("config.property", p.path, p.message, p.fix);
   if (opts.prepare && problems.length === 0) {
     try {
-      opts.prepare(expanded, { baseDir, file, where: (path) => v.where(path), expand: expandSettings(lookup) });
+      opts.prepare(expanded, {
+        baseDir,
+        file,
+        where: (path) => v.where(path),
+        expand: expandSettings(lookup),
+        from: (path, origin) => parts.set(formatPath(path), origin),
+      });
     } catch (e) {
       if (e instanceof BobcatErrors) v.errors.push(...e.errors);
       else if (e instanceof BobcatError) v.errors.push(e);
@@ -132,14 +158,16 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions = {
  * digester expands them in those files too. An unresolved name is an error naming that file.
  */
 function expandSettings(lookup: Lookup) {
-  return (settings: Record<string, unknown>, file: string): Record<string, unknown> => {
+  return (settings: Record<string, unknown>, origin: Origin): Record<string, unknown> => {
     const problems: ExpansionProblem[] = [];
     const out = expandTree(settings, lookup, problems) as Record<string, unknown>;
     if (problems.length > 0) {
       throw new BobcatErrors(
-        problems.map((p) =>
-          new BobcatError("config.property", p.message, { where: { file, path: formatPath(p.path) }, fix: p.fix })
-        ),
+        problems.map((p) => {
+          const at = origin.locate(p.path);
+          const where = { file: origin.file, line: at?.line, column: at?.column, path: formatPath(p.path) };
+          return new BobcatError("config.property", p.message, { where, fix: p.fix });
+        }),
       );
     }
     return out;

@@ -114,15 +114,6 @@ function yamlReader(): FullYaml {
 }
 
 /**
- * A YAML text as the `yaml` package reads it (META-INF/context.yaml); throws its errors. Read by
- * yaml-plain.ts when it keeps to the plain subset (the same data), else by the `yaml` package.
- */
-export function parseYamlText(text: string): unknown {
-  const plain = plainYamlNodes(text);
-  return plain ? plain.data : yamlReader().parse(text);
-}
-
-/**
  * YAML: a text of the plain subset bobcat configs are written in is read by yaml-plain.ts, which
  * also answers positions for it (the same the `yaml` package gives, tests/config/yaml-fast.test.ts),
  * and on Bun what that reader leaves (block scalars, continuation lines, ...) by Bun.YAML (nothing

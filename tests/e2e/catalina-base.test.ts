@@ -347,7 +347,7 @@ realm:
         const r = await runCli(rt, ["check", "--base", base]);
         expect(r.code).toBe(1);
         expect(r.output).toContain(
-          `${join(base, "webapps/docs/META-INF/context.xml")}: valves[0].allow: \${env.DOCS_ALLOW} is not defined`,
+          `${join(base, "webapps/docs/META-INF/context.xml")}:1:72: valves[0].allow: \${env.DOCS_ALLOW} is not defined`,
         );
         // A context.yaml that is not YAML: its line and column, the message without the yaml package's excerpt.
         writeFiles(base, { "webapps/shop/META-INF/context.yaml": "reloadable: true\nreloadable: false\n" });
@@ -355,6 +355,15 @@ realm:
         expect(dup.code).toBe(1);
         expect(dup.output).toContain(
           `${join(base, "webapps/shop/META-INF/context.yaml")}:2:1: YAML syntax error: Map keys must be unique\n`,
+        );
+        // A setting the schema refuses: the context file's line, not the Host's in the config.
+        writeFiles(base, {
+          "webapps/shop/META-INF/context.yaml": "loginConfig: { authMethod: BASIC }\nsessionTimeout: soon\n",
+        });
+        const bad = await runCli(rt, ["check", "--base", base], { env: { DOCS_ALLOW: "x" } });
+        expect(bad.code).toBe(1);
+        expect(bad.output).toMatch(
+          /webapps\/shop\/META-INF\/context\.yaml:2:17: server\.services\[0\]\.engine\.hosts\[0\]\.contexts\[\d\]\.sessionTimeout: Context sessionTimeout must be a whole number/,
         );
       },
       60000,
