@@ -67,12 +67,10 @@ export function contextNameOf(baseName: string): { path: string; version: string
 const bool = (v: unknown, def: boolean) =>
   v === undefined || v === null ? def : typeof v === "boolean" ? v : String(v).trim().toLowerCase() === "true";
 
+const isMapping = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && !Array.isArray(v);
+/** The items of a list in the (unvalidated) config; one that is no mapping (an empty `-`) is the validator's to report. */
 const asList = (v: unknown): Record<string, unknown>[] =>
-  Array.isArray(v)
-    ? (v as Record<string, unknown>[])
-    : v && typeof v === "object"
-    ? [v as Record<string, unknown>]
-    : [];
+  Array.isArray(v) ? v.map((item) => isMapping(item) ? item : {}) : isMapping(v) ? [v] : [];
 
 // convert.ts and webxml.ts come with the XML parser (xml-config.ts), when an XML file turns up.
 const convertContextXml = (xml: string, file: string) => xmlConfig().convert.convertContextXml(xml, file);
@@ -137,6 +135,7 @@ export function deployInto(
       if (host.contexts !== undefined && !Array.isArray(host.contexts)) host.contexts = asList(host.contexts);
       host.contexts ??= [];
       const contexts = host.contexts as Record<string, unknown>[];
+      if (!contexts.every(isMapping)) return; // the validator reports the item
       const appBaseRaw = typeof host.appBase === "string" ? host.appBase : "webapps";
       const appBase = resolve(baseDir, appBaseRaw);
       const configured = contexts.length;

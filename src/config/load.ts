@@ -138,7 +138,14 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions = {
     );
   }
   const top = v.validate(ConfigFile, { ...expanded, properties }, []);
-  const server = top.server ? normaliseServer(top.server, v, baseDir) : undefined;
+  let server: ServerConfig | undefined;
+  try {
+    server = top.server ? normaliseServer(top.server, v, baseDir) : undefined;
+  } catch (e) {
+    // Where the validator refused part of the tree (a number where the services go, ...) what it
+    // returns lacks what the cross-element checks walk: the problems it found are the ones to report.
+    if (v.errors.length === 0 || e instanceof BobcatError || e instanceof BobcatErrors) throw e;
+  }
   // A value whose ${...} did not resolve is reported as that, not a second time for its type.
   const unresolved = new Set(problems.map((p) => formatPath(p.path)));
   v.errors.splice(

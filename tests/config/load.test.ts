@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadConfigText } from "../../src/config/load.ts";
+import { loadConfigText, type LoadOptions } from "../../src/config/load.ts";
+import { deployInto } from "../../src/config/deploy.ts";
 import { BobcatError, BobcatErrors } from "../../src/util/errors.ts";
 import { ROOT } from "../helpers/bobcat.ts";
 import { defaultConfigModule, referenceText, schemaText } from "../../scripts/gen-config-artifacts.ts";
@@ -297,6 +298,39 @@ server:
       throw new Error("no error");
     } catch (e) {
       expect((e as Error & { format(): string }).format()).toMatch(/\/c\/bad\.yaml:\d+:\d+: .*YAML syntax error/);
+    }
+  });
+
+  test("a wrong shape (a number, a list or an empty item where a mapping goes) is refused with its problems, never a crash", () => {
+    const deploy: LoadOptions["prepare"] = (root, info) => {
+      deployInto(root, info.baseDir, { contextXmlDefaults: false, mode: "check" }, info.where);
+    };
+    const shapes: Record<string, string> = {
+      "server: 1": "server: 1\n",
+      "services: x": "server:\n  services: x\n",
+      "an empty service": "server:\n  services:\n    -\n",
+      "connectors: true": "server:\n  services:\n    - connectors: true\n",
+      "an empty host": minimal("        - port: 8080").replace(
+        "          - name: localhost\n",
+        "          -\n          - name: localhost\n",
+      ),
+      "sslHostConfigs: [1]": minimal("        - { port: 8443, SSLEnabled: true, sslHostConfigs: [1] }"),
+      "an empty context": minimal("        - port: 8080").replace(
+        "            contexts:\n",
+        "            contexts:\n              -\n",
+      ),
+    };
+    for (const [name, text] of Object.entries(shapes)) {
+      for (const prepare of [undefined, deploy]) {
+        let thrown: unknown;
+        try {
+          loadConfigText("/c/shape.yaml", text, { env: {}, baseDir: "/nonexistent-bobcat-base", prepare });
+        } catch (e) {
+          thrown = e;
+        }
+        expect({ name, error: thrown instanceof BobcatErrors ? "BobcatErrors" : String(thrown) })
+          .toEqual({ name, error: "BobcatErrors" });
+      }
     }
   });
 
