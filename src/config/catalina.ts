@@ -52,6 +52,13 @@ async function loadServerConfigOnce(args: ServerConfigArgs): Promise<BobcatConfi
   const base = args.base ? resolve(args.base) : undefined;
   let file = args.config ? resolve(args.config) : undefined;
   if (!file && base) {
+    // A mistyped --base would otherwise run the built-in config, and make its certificate there.
+    if (!existsSync(base)) {
+      throw new BobcatError("config.base", `the base directory ${base} does not exist`, {
+        where: { file: base },
+        fix: "correct --base (Tomcat's CATALINA_BASE: the directory that holds conf/), or create it",
+      });
+    }
     const found = BASE_CONFIG_FILES.map((f) => join(base, f)).find((f) => existsSync(f));
     file = found;
   }
