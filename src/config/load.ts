@@ -56,7 +56,7 @@ export interface LoadOptions {
    * The file the text was made from, when it is not the user's own (a server.xml converted in
    * memory): problems name that file, at the positions `locate` gives for a config path.
    */
-  origin?: Pick<ParsedSource, "file" | "locate">;
+  origin?: Origin;
 }
 
 export function loadConfigText(file: string, text: string, opts: LoadOptions = {}): BobcatConfig {
