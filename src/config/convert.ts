@@ -456,7 +456,41 @@ const RESTRICTING_VALVES = new Set([
   "NonLoginAuthenticator",
   "SemaphoreValve",
   "JDBCRealm",
+  // Runs a servlet filter as a valve: an address or CSRF filter, or any other.
+  "FilterValve",
 ]);
+/** Tomcat's other valves: none restricts access; a name that is none of these nor of the above is a misspelling. */
+const TOMCAT_VALVES = new Set([
+  "AccessLogValve",
+  "ExtendedAccessLogValve",
+  "JsonAccessLogValve",
+  "JDBCAccessLogValve",
+  "RemoteIpValve",
+  "SSLValve",
+  "ErrorReportValve",
+  "JsonErrorReportValve",
+  "ProxyErrorReportValve",
+  "CrawlerSessionManagerValve",
+  "StuckThreadDetectionValve",
+  "HealthCheckValve",
+  "PersistentValve",
+  "LoadBalancerDrainingValve",
+  "ParameterLimitValve",
+  "ReplicationValve",
+  "JvmRouteBinderValve",
+  "SingleSignOn",
+  "ClusterSingleSignOn",
+]);
+/**
+ * The restricting valve a misspelt class name was meant to be (`RemoteAddrValv`): Tomcat would not
+ * start with it, and dropping it would let everybody in.
+ */
+function misspeltRestriction(el: XmlElement): string | undefined {
+  if (el.name !== "Valve") return undefined;
+  const cls = shortName(el.attrs.find(([k]) => k === "className")?.[1] ?? "");
+  if (cls === "" || RESTRICTING_VALVES.has(cls) || TOMCAT_VALVES.has(cls)) return undefined;
+  return didYouMean(cls, [...RESTRICTING_VALVES]);
+}
 /** Address and CSRF filters and authenticators by class name, wherever they appear. */
 const ACCESS_CONTROL =
   /(^|\.)(Remote(Addr|CIDR|Host)(Valve|Filter)|[A-Za-z]*Authenticator|CsrfPreventionFilter|RestCsrfPreventionFilter)$/;
@@ -736,6 +770,19 @@ class Converter {
   }
 
   private skipElement(el: XmlElement, out: OutMap, reason: string): void {
+    const meant = misspeltRestriction(el);
+    if (meant) {
+      this.errors.push(
+        new BobcatError(
+          "convert.accessControl",
+          `${
+            startTag(el)
+          } names no Tomcat class (Tomcat would not start), and looks like ${meant}, which restricts access`,
+          { where: { file: this.file, line: el.line }, fix: `correct the className: did you mean ${meant}?` },
+        ),
+      );
+      return;
+    }
     if (restrictsAccess(el)) {
       const cls = shortName(el.attrs.find(([k]) => k === "className")?.[1] ?? "");
       this.errors.push(

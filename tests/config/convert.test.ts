@@ -380,6 +380,32 @@ describe("bobcat convert: fixtures", () => {
     expect(err!.message).toContain("restricts access");
   });
 
+  test("a misspelt access-control valve, or a FilterValve, is an error; Tomcat's other valves are notes", () => {
+    const hostValves = (valves: string) =>
+      `<Server>\n<Service name="S">\n<Connector port="8080"/>\n<Engine name="E" defaultHost="h">\n<Host name="h">\n${valves}\n</Host>\n</Engine>\n</Service>\n</Server>`;
+    const refused = (valves: string) => {
+      try {
+        convertServerXml(hostValves(valves), { file: "server.xml" });
+      } catch (e) {
+        if (e instanceof BobcatErrors) return e.errors;
+        throw e;
+      }
+      return [];
+    };
+    // Tomcat would not start with it; dropped, the server would let everybody in.
+    const [typo] = refused('<Valve className="org.apache.catalina.valves.RemoteAddrValv" allow="10\\.1\\.1\\.1"/>');
+    expect(typo!.code).toBe("convert.accessControl");
+    expect(typo!.where).toMatchObject({ file: "server.xml", line: 6 });
+    expect(typo!.fix).toBe("correct the className: did you mean RemoteAddrValve?");
+    const [filter] = refused(
+      '<Valve className="org.apache.catalina.valves.FilterValve" filterClass="org.apache.catalina.filters.RemoteAddrFilter"/>',
+    );
+    expect(filter!.message).toContain("restricts access");
+    // A valve of Tomcat's that restricts nothing is a note, even one whose name is near a restricting one.
+    expect(refused('<Valve className="org.apache.catalina.valves.StuckThreadDetectionValve"/>')).toEqual([]);
+    expect(refused('<Valve className="org.apache.catalina.valves.CrawlerSessionManagerValve"/>')).toEqual([]);
+  });
+
   test("context.xml settings become every context's defaults; a context's own settings win", () => {
     const { yaml, warnings } = convert("hosts-contexts.xml", "context-defaults.xml");
     const c = load(yaml);
