@@ -43,7 +43,12 @@ async function resolveConfigOnce(o: ServerOptions): Promise<BobcatConfig> {
   let record: DeployRecord | undefined;
   const prepare: LoadOptions["prepare"] = o.prepare ??
     (o.deploy === false ? undefined : (root, info) => {
-      record = deployInto(root, info.baseDir, { contextXmlDefaults: false, mode: "run" }, info.where);
+      record = deployInto(
+        root,
+        info.baseDir,
+        { contextXmlDefaults: false, mode: "run", expand: info.expand, from: info.from },
+        info.where,
+      );
     });
   let config: BobcatConfig;
   if (o.configFile && o.configFile.toLowerCase().endsWith(".xml") && o.deploy !== false && !o.prepare) {

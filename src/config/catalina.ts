@@ -14,7 +14,7 @@ import { loadConfigFile } from "./load-file.ts";
 import { loadXmlConfig, withXmlConfig } from "./xml-config.ts";
 import { withConfigReaders } from "./yaml-reader.ts";
 import { deployInto, type DeployRecord } from "./deploy.ts";
-import { BobcatError, BobcatErrors } from "../util/errors.ts";
+import { BobcatError } from "../util/errors.ts";
 import { MAX_CONFIG_FILE_BYTES, readRegularTextFile } from "../util/files.ts";
 
 export interface ServerConfigArgs {
@@ -52,12 +52,24 @@ async function loadServerConfigOnce(args: ServerConfigArgs): Promise<BobcatConfi
   const base = args.base ? resolve(args.base) : undefined;
   let file = args.config ? resolve(args.config) : undefined;
   if (!file && base) {
+    // A mistyped --base would otherwise run the built-in config, and make its certificate there.
+    if (!existsSync(base)) {
+      throw new BobcatError("config.base", `the base directory ${base} does not exist`, {
+        where: { file: base },
+        fix: "correct --base (Tomcat's CATALINA_BASE: the directory that holds conf/), or create it",
+      });
+    }
     const found = BASE_CONFIG_FILES.map((f) => join(base, f)).find((f) => existsSync(f));
     file = found;
   }
   let record: DeployRecord | undefined;
   const prepare = (serverXml: boolean): LoadOptions["prepare"] => (root, info) => {
-    record = deployInto(root, info.baseDir, { contextXmlDefaults: serverXml, mode: args.mode }, info.where);
+    record = deployInto(
+      root,
+      info.baseDir,
+      { contextXmlDefaults: serverXml, mode: args.mode, expand: info.expand, from: info.from },
+      info.where,
+    );
   };
   let config: BobcatConfig;
   if (!file) {
@@ -97,20 +109,14 @@ async function loadServerXml(
   // $CATALINA_BASE is the directory above conf/.
   const baseDir = base ?? (basename(dirname(file)) === "conf" ? dirname(dirname(file)) : dirname(file));
   const { convert } = await loadXmlConfig();
-  const { yaml, warnings } = convert.convertServerXml(xml, { file });
-  const converted = `${file} (converted)`;
-  let config: BobcatConfig;
-  try {
-    config = loadConfigText(converted, yaml, { baseDir, properties, prepare });
-  } catch (e) {
-    if (e instanceof BobcatErrors) {
-      throw new BobcatErrors(
-        e.errors,
-        `${file}: ${e.errors.length} problem(s); line numbers refer to the YAML that \`bobcat convert ${file}\` prints`,
-      );
-    }
-    throw e;
-  }
+  // Problems name the server.xml's line and column: of the attribute, else of the nearest element.
+  const { yaml, warnings, locate } = convert.convertServerXml(xml, { file });
+  const config = loadConfigText(`${file} (converted)`, yaml, {
+    baseDir,
+    properties,
+    prepare,
+    origin: { file, locate },
+  });
   config.notes.unshift(...warnings.map((w) => `server.xml: ${w}`));
   return config;
 }

@@ -11,6 +11,9 @@ import type { Document, Node as YamlNode, Scalar, YAMLMap } from "yaml";
 import type { AttrDef, ChildDef, ElementDef } from "./schema-types.ts";
 import { ALL_ELEMENTS, Certificate, Context, namesJavaClasses, Server } from "./schema.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
+import { formatPath } from "./source.ts";
+import { didYouMean } from "./validate.ts";
+import type { PathSeg, Position } from "./source-types.ts";
 
 const certificateAttrs: Record<string, AttrDef> = Certificate.attrs;
 
@@ -27,6 +30,12 @@ export interface ConvertResult {
   yaml: string;
   /** One line per thing not converted (or converted unchecked), with file and line. */
   warnings: string[];
+  /**
+   * Where in the XML file a config path (`server.services[0].connectors[1].port`) is: its
+   * attribute, else the nearest element; errors about the converted config name the XML file.
+   * Nothing when a context.xml was merged in.
+   */
+  locate: (path: PathSeg[]) => Position | undefined;
 }
 
 /** Throws the access controls the conversion could not keep, each with its line and the way out. */
@@ -70,7 +79,33 @@ export function convertServerXml(xmlText: string, opts: ConvertOptions = {}): Co
     header.push(...applyContextXml(c, opts.contextXml, opts.contextFile ?? "context.xml"));
   }
   throwDropped(c.errors, file);
-  return { yaml: render(top, header), warnings: c.warnings };
+  // With a context.xml merged in, parts of the tree come from that other file: no positions then.
+  const positions = opts.contextXml === undefined ? xmlPositions(top, [], new Map()) : new Map<string, Position>();
+  return { yaml: render(top, header), warnings: c.warnings, locate: locator(positions) };
+}
+
+/** The position of a path's attribute or element, else of its nearest ancestor's. */
+function locator(positions: Map<string, Position>): (path: PathSeg[]) => Position | undefined {
+  return (path) => {
+    for (let n = path.length; n >= 0; n--) {
+      const at = positions.get(formatPath(path.slice(0, n)));
+      if (at) return at;
+    }
+    return undefined;
+  };
+}
+
+/** The positions of every element and attribute the tree under `v` was converted from, by config path. */
+function xmlPositions(v: Value, path: PathSeg[], out: Map<string, Position>): Map<string, Position> {
+  if (v instanceof OutList) v.items.forEach((item, i) => xmlPositions(item.value, [...path, i], out));
+  if (!(v instanceof OutMap)) return out;
+  if (v.element?.at) out.set(formatPath(path), v.element.at);
+  for (const e of v.entries) {
+    const attr = v.element?.attrAt?.get(e.key);
+    if (attr) out.set(formatPath([...path, e.key]), attr);
+    xmlPositions(e.value, [...path, e.key], out);
+  }
+  return out;
 }
 
 /**
@@ -82,6 +117,8 @@ export function convertContextXml(xmlText: string, file: string): {
   context: Record<string, unknown>;
   warnings: string[];
   line: number;
+  /** Where each of the context's paths (`valves[0].allow`) is in the file. */
+  locate: (path: PathSeg[]) => Position | undefined;
 } {
   const root = parseXml(xmlText, file);
   if (root.name !== "Context") {
@@ -96,7 +133,12 @@ export function convertContextXml(xmlText: string, file: string): {
   if (typeof out === "string") {
     throw new BobcatError("convert.context", out, { where: { file, line: root.line } });
   }
-  return { context: toPlain(out) as Record<string, unknown>, warnings: c.warnings, line: root.line };
+  return {
+    context: toPlain(out) as Record<string, unknown>,
+    warnings: c.warnings,
+    line: root.line,
+    locate: locator(xmlPositions(out, [], new Map())),
+  };
 }
 
 function toPlain(v: Value): unknown {
@@ -114,6 +156,9 @@ export interface XmlElement {
   /** Non-blank text directly inside the element, trimmed. */
   text: string;
   line: number;
+  /** Where the element's `<` is, and each attribute's name (for error messages about the file). */
+  at?: Position;
+  attrAt?: Map<string, Position>;
 }
 
 type OrderedNode = { [tag: string]: OrderedNode[] | string } & { ":@"?: Record<string, string> };
@@ -159,6 +204,8 @@ export function parseXml(text: string, file: string): XmlElement {
   try {
     nodes = parser.parse(text) as OrderedNode[];
   } catch (e) {
+    const reserved = /^\[SECURITY\] Invalid name: "([^"]+)"/.exec((e as Error).message)?.[1];
+    if (reserved !== undefined) throw reservedName(text, file, reserved);
     // What the validator lets through but the parser still refuses (nesting and entity limits).
     throw new BobcatError("convert.xmlSyntax", `malformed XML: ${(e as Error).message}`, {
       where: { file },
@@ -178,11 +225,22 @@ export function parseXml(text: string, file: string): XmlElement {
     }
     return lo + 1;
   };
+  const position = (offset: number): Position => {
+    const line = lineOf(offset);
+    return { line, column: offset - lineStarts[line - 1]! + 1 };
+  };
   const toElement = (node: OrderedNode): XmlElement | undefined => {
     const name = Object.keys(node).find((k) => k !== ":@" && k !== "#text");
     if (!name) return undefined;
     const kids = node[name] as OrderedNode[];
     const start = (node as unknown as Record<symbol, { startIndex?: number }>)[meta]?.startIndex ?? 0;
+    // The start tag's attributes, in order (the validator has checked the tag's syntax).
+    const attrAt = new Map<string, Position>();
+    const attr = /\s+([^\s=/>]+)\s*=\s*(?:"[^"]*"|'[^']*')/y;
+    attr.lastIndex = start + 1 + name.length;
+    for (let m = attr.exec(text); m; m = attr.exec(text)) {
+      attrAt.set(m[1]!, position(m.index + m[0].length - m[0].trimStart().length));
+    }
     return {
       name,
       // XML turns newlines and tabs inside attribute values into spaces; Tomcat's parser does too.
@@ -190,6 +248,8 @@ export function parseXml(text: string, file: string): XmlElement {
       children: kids.map(toElement).filter((e): e is XmlElement => e !== undefined),
       text: kids.filter((k) => "#text" in k).map((k) => String(k["#text"])).join("").trim(),
       line: lineOf(start),
+      at: position(start),
+      attrAt,
     };
   };
   const roots = nodes.map(toElement).filter((e): e is XmlElement => e !== undefined);
@@ -206,6 +266,23 @@ export function parseXml(text: string, file: string): XmlElement {
     );
   }
   return roots[0]!;
+}
+
+/**
+ * fast-xml-parser refuses an element or attribute named `__proto__`, `constructor` or `prototype`
+ * (as JavaScript objects they would change the tree's prototype): no Tomcat file has one, so it is
+ * reported where it is written, outside comments, as a config error.
+ */
+function reservedName(text: string, file: string, name: string): BobcatError {
+  const code = text.replace(/<!--[\s\S]*?-->/g, (c) => c.replace(/[^\n]/g, " "));
+  const at = new RegExp(`<${name}(?=[\\s/>])|\\s${name}\\s*=`).exec(code);
+  const offset = at ? at.index + (at[0].startsWith("<") ? 0 : 1) : undefined;
+  const before = offset === undefined ? undefined : text.slice(0, offset).split("\n");
+  return new BobcatError("convert.xmlName", `"${name}" cannot be an element or attribute name here`, {
+    where: { file, line: before?.length, column: before && before[before.length - 1]!.length + 1 },
+    fix:
+      `rename or remove it: JavaScript gives "${name}" a meaning of its own, and no Tomcat element or attribute is called so`,
+  });
 }
 
 /** The element as one line of XML (its start tag, or the whole element when it holds only text). */
@@ -250,6 +327,8 @@ class OutList {
 class OutMap {
   entries: Entry[] = [];
   pending: string[] = [];
+  /** The XML element it was converted from, for positions in that file. */
+  element?: XmlElement;
 
   get(key: string): Entry | undefined {
     return this.entries.find((e) => e.key === key);
@@ -377,7 +456,41 @@ const RESTRICTING_VALVES = new Set([
   "NonLoginAuthenticator",
   "SemaphoreValve",
   "JDBCRealm",
+  // Runs a servlet filter as a valve: an address or CSRF filter, or any other.
+  "FilterValve",
 ]);
+/** Tomcat's other valves: none restricts access; a name that is none of these nor of the above is a misspelling. */
+const TOMCAT_VALVES = new Set([
+  "AccessLogValve",
+  "ExtendedAccessLogValve",
+  "JsonAccessLogValve",
+  "JDBCAccessLogValve",
+  "RemoteIpValve",
+  "SSLValve",
+  "ErrorReportValve",
+  "JsonErrorReportValve",
+  "ProxyErrorReportValve",
+  "CrawlerSessionManagerValve",
+  "StuckThreadDetectionValve",
+  "HealthCheckValve",
+  "PersistentValve",
+  "LoadBalancerDrainingValve",
+  "ParameterLimitValve",
+  "ReplicationValve",
+  "JvmRouteBinderValve",
+  "SingleSignOn",
+  "ClusterSingleSignOn",
+]);
+/**
+ * The restricting valve a misspelt class name was meant to be (`RemoteAddrValv`): Tomcat would not
+ * start with it, and dropping it would let everybody in.
+ */
+function misspeltRestriction(el: XmlElement): string | undefined {
+  if (el.name !== "Valve") return undefined;
+  const cls = shortName(el.attrs.find(([k]) => k === "className")?.[1] ?? "");
+  if (cls === "" || RESTRICTING_VALVES.has(cls) || TOMCAT_VALVES.has(cls)) return undefined;
+  return didYouMean(cls, [...RESTRICTING_VALVES]);
+}
 /** Address and CSRF filters and authenticators by class name, wherever they appear. */
 const ACCESS_CONTROL =
   /(^|\.)(Remote(Addr|CIDR|Host)(Valve|Filter)|[A-Za-z]*Authenticator|CsrfPreventionFilter|RestCsrfPreventionFilter)$/;
@@ -446,6 +559,7 @@ class Converter {
     const shape = this.shape(el, def);
     if (typeof shape === "string") return shape;
     const out = new OutMap();
+    out.element = el;
     if (shape.passthrough && el.attrs.length > 0) {
       this.warnings.push(
         `${this.at(el)}: ${
@@ -472,7 +586,7 @@ class Converter {
       if (a) this.attribute(el, out, name, raw, a);
       else if (el.name === "SSLHostConfig" && certificateAttrs[name]) certAttrs.push([name, raw]);
       else if (shape.passthrough) out.set(name, inferred(raw));
-      else this.skipAttr(el, out, name, raw, this.attrReason(el, name));
+      else this.skipAttr(el, out, name, raw, this.attrReason(el, name, Object.keys(shape.attrs)));
     }
     for (const child of el.children) this.child(el, shape, child, out);
     if (el.text) {
@@ -486,6 +600,7 @@ class Converter {
   /** Tomcat 9 took Certificate attributes on <SSLHostConfig> itself, for its implicit certificate. */
   private implicitCertificate(el: XmlElement, out: OutMap, attrs: [string, string][]): void {
     const cert = new OutMap();
+    cert.element = el;
     for (const [name, raw] of attrs) this.attribute(el, cert, name, raw, certificateAttrs[name]!);
     const before = ["from attributes on <SSLHostConfig> itself (Tomcat 9 style)"];
     const existing = out.get("certificates")?.value as OutList | undefined;
@@ -626,7 +741,7 @@ class Converter {
     out.set(name, value, inline);
   }
 
-  private attrReason(el: XmlElement, name: string): string {
+  private attrReason(el: XmlElement, name: string, known: string[]): string {
     const hint = ATTR_HINTS[`${el.name}.${name}`];
     if (hint) return hint;
     if (el.name === "Connector" && LEGACY_HINTS[name]) {
@@ -634,7 +749,9 @@ class Converter {
         LEGACY_HINTS[name]
       } on the connector's SSLHostConfig`;
     }
-    return `not a bobcat <${el.name}> attribute`;
+    // A misspelt attribute is dropped (as Tomcat drops it, with a warning): say which one was meant.
+    const meant = didYouMean(name, known);
+    return `not a bobcat <${el.name}> attribute${meant ? ` (did you mean ${meant}?)` : ""}`;
   }
 
   private elementReason(el: XmlElement, parent: XmlElement): string {
@@ -653,6 +770,19 @@ class Converter {
   }
 
   private skipElement(el: XmlElement, out: OutMap, reason: string): void {
+    const meant = misspeltRestriction(el);
+    if (meant) {
+      this.errors.push(
+        new BobcatError(
+          "convert.accessControl",
+          `${
+            startTag(el)
+          } names no Tomcat class (Tomcat would not start), and looks like ${meant}, which restricts access`,
+          { where: { file: this.file, line: el.line }, fix: `correct the className: did you mean ${meant}?` },
+        ),
+      );
+      return;
+    }
     if (restrictsAccess(el)) {
       const cls = shortName(el.attrs.find(([k]) => k === "className")?.[1] ?? "");
       this.errors.push(

@@ -13,7 +13,8 @@ import type { WebXml } from "./webxml.ts";
 import { xmlConfig } from "./xml-config.ts";
 import { BobcatError, BobcatErrors, type Where } from "../util/errors.ts";
 import { fromJavaRegex } from "./proxy-defaults.ts";
-import { ConfigReaderNotLoaded, parseYamlText, type PathSeg } from "./source.ts";
+import { parseSource, type PathSeg } from "./source.ts";
+import type { Origin } from "./source-types.ts";
 import { copyData } from "./copy-data.ts";
 
 export interface DeployOptions {
@@ -21,7 +22,14 @@ export interface DeployOptions {
   contextXmlDefaults: boolean;
   /** run (copyXML may write files) or check (nothing is written). */
   mode: "run" | "check";
+  /** Expands `${...}` in the settings read from a context file (load.ts's prepare info.expand). */
+  expand?: (settings: Record<string, unknown>, origin: Origin) => Record<string, unknown>;
+  /** Tells where a deployed context's settings were read from (load.ts's prepare info.from). */
+  from?: (path: PathSeg[], origin: Origin) => void;
 }
+
+/** A context file's settings and where each is in it. */
+type ContextFile = { settings: Record<string, unknown>; origin: Origin };
 
 /** What one context was made from: the files whose change redeploys (or, reloadable, reloads) it. */
 export interface DeployedContext {
@@ -59,12 +67,10 @@ export function contextNameOf(baseName: string): { path: string; version: string
 const bool = (v: unknown, def: boolean) =>
   v === undefined || v === null ? def : typeof v === "boolean" ? v : String(v).trim().toLowerCase() === "true";
 
+const isMapping = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && !Array.isArray(v);
+/** The items of a list in the (unvalidated) config; one that is no mapping (an empty `-`) is the validator's to report. */
 const asList = (v: unknown): Record<string, unknown>[] =>
-  Array.isArray(v)
-    ? (v as Record<string, unknown>[])
-    : v && typeof v === "object"
-    ? [v as Record<string, unknown>]
-    : [];
+  Array.isArray(v) ? v.map((item) => isMapping(item) ? item : {}) : isMapping(v) ? [v] : [];
 
 // convert.ts and webxml.ts come with the XML parser (xml-config.ts), when an XML file turns up.
 const convertContextXml = (xml: string, file: string) => xmlConfig().convert.convertContextXml(xml, file);
@@ -103,13 +109,15 @@ export function deployInto(
     }
   }
   let contextDefaults: Record<string, unknown> | undefined;
+  let defaultsOrigin: Origin | undefined;
   if (opts.contextXmlDefaults && existsSync(confContextXml)) {
     record.watchedFiles.push(confContextXml);
     try {
-      const { context, warnings } = convertContextXml(readTextFileSync(confContextXml), confContextXml);
+      const { context, warnings, locate } = convertContextXml(readTextFileSync(confContextXml), confContextXml);
       delete context.path;
       delete context.docBase;
-      contextDefaults = context;
+      defaultsOrigin = { file: confContextXml, locate };
+      contextDefaults = opts.expand?.(context, defaultsOrigin) ?? context;
       record.notes.push(...warnings);
     } catch (e) {
       collect(e);
@@ -127,11 +135,15 @@ export function deployInto(
       if (host.contexts !== undefined && !Array.isArray(host.contexts)) host.contexts = asList(host.contexts);
       host.contexts ??= [];
       const contexts = host.contexts as Record<string, unknown>[];
+      if (!contexts.every(isMapping)) return; // the validator reports the item
       const appBaseRaw = typeof host.appBase === "string" ? host.appBase : "webapps";
       const appBase = resolve(baseDir, appBaseRaw);
       const configured = contexts.length;
       try {
-        deployHost(host, hPath, engineName, appBase, configured, baseDir, opts, record, where, contextDefaults);
+        const defaults = contextDefaults && defaultsOrigin
+          ? { settings: contextDefaults, origin: defaultsOrigin }
+          : undefined;
+        deployHost(host, hPath, engineName, appBase, configured, baseDir, opts, record, where, defaults);
       } catch (e) {
         collect(e);
       }
@@ -232,8 +244,9 @@ function deployHost(
   opts: DeployOptions,
   record: DeployRecord,
   where: (path: PathSeg[]) => Where,
-  contextDefaults: Record<string, unknown> | undefined,
+  defaults: ContextFile | undefined,
 ): void {
+  const contextDefaults = defaults?.settings;
   const hostName = String(host.name);
   const contexts = host.contexts as Record<string, unknown>[];
   if (!bool(host.deployOnStartup, true)) return;
@@ -276,7 +289,8 @@ function deployHost(
   );
   const deployXML = bool(host.deployXML, true);
   const copyXML = bool(host.copyXML, false);
-  const added: Array<{ ctx: Record<string, unknown>; version: string; name: string }> = [];
+  // Each with the files its settings come from, first the one whose settings win.
+  const added: Array<{ ctx: Record<string, unknown>; version: string; name: string; files: ContextFile[] }> = [];
 
   // conf/<Engine>/<Host>/*.xml first: a descriptor wins over a directory of the same name.
   const descriptors = existsSync(xmlBase)
@@ -288,7 +302,8 @@ function deployHost(
     const name = f.slice(0, -4);
     const { path, version } = contextNameOf(name);
     if (taken.has(path)) continue;
-    const { context, warnings } = convertContextXml(readTextFileSync(file), file);
+    const { context: raw, warnings, locate } = convertContextXml(readTextFileSync(file), file);
+    const context = opts.expand?.(raw, { file, locate }) ?? raw;
     record.notes.push(...warnings);
     if (context.path !== undefined && normPath(context.path) !== path) {
       record.notes.push(
@@ -298,7 +313,7 @@ function deployHost(
     const docBase = typeof context.docBase === "string" ? resolve(appBase, context.docBase) : join(appBase, name);
     const ctx = { ...context, path, docBase };
     described.add(resolve(docBase));
-    added.push({ ctx, version, name });
+    added.push({ ctx, version, name, files: [{ settings: context, origin: { file, locate } }] });
     record.contexts.push({ host: hostName, path, appDir: docBase, watched: [file] });
   }
 
@@ -316,16 +331,19 @@ function deployHost(
     }
     const watched: string[] = [];
     let ctx: Record<string, unknown> = { path, docBase: dir };
+    const files: ContextFile[] = [];
     if (deployXML) {
       const metaXml = join(dir, "META-INF", "context.xml");
       const metaYaml = join(dir, "META-INF", "context.yaml");
       watched.push(metaXml, metaYaml);
       if (existsSync(metaXml)) {
-        const { context, warnings } = convertContextXml(readTextFileSync(metaXml), metaXml);
+        const { context: raw, warnings, locate } = convertContextXml(readTextFileSync(metaXml), metaXml);
+        const context = opts.expand?.(raw, { file: metaXml, locate }) ?? raw;
         record.notes.push(...warnings);
         delete context.path;
         delete context.docBase;
         ctx = { ...context, ...ctx };
+        files.push({ settings: context, origin: { file: metaXml, locate } });
         const copy = join(xmlBase, `${name}.xml`);
         if (copyXML && opts.mode === "run" && !existsSync(copy)) {
           nodeFs().mkdirSync(xmlBase, { recursive: true });
@@ -333,9 +351,13 @@ function deployHost(
           record.notes.push(`${metaXml}: copied to ${copy} (copyXML)`);
         }
       }
-      if (existsSync(metaYaml)) ctx = { ...readContextYaml(metaYaml, dir), ...ctx };
+      if (existsSync(metaYaml)) {
+        const yaml = readContextYaml(metaYaml, dir, opts.expand);
+        ctx = { ...yaml.settings, ...ctx };
+        files.push(yaml);
+      }
     }
-    added.push({ ctx, version, name });
+    added.push({ ctx, version, name, files });
     record.contexts.push({ host: hostName, path, appDir: dir, watched });
   }
 
@@ -355,6 +377,12 @@ function deployHost(
   for (const a of byPath.values()) {
     if (contextDefaults) applyDefaults(a.ctx, contextDefaults);
     contexts.push(a.ctx);
+    if (opts.from) {
+      markOrigins(opts.from, [...hPath, "contexts", contexts.length - 1], a.ctx, [
+        ...a.files,
+        ...(defaults ? [defaults] : []),
+      ]);
+    }
   }
   if (contextDefaults) {
     for (let i = 0; i < configured; i++) applyDefaults(contexts[i]!, contextDefaults);
@@ -382,30 +410,45 @@ function applyDefaults(ctx: Record<string, unknown>, defaults: Record<string, un
   }
 }
 
-/** META-INF/context.yaml: the context's attributes in bobcat's YAML; a relative handler is the application's. */
-function readContextYaml(file: string, appDir: string): Record<string, unknown> {
-  let data: unknown;
-  try {
-    data = parseYamlText(readTextFileSync(file));
-  } catch (e) {
-    if (e instanceof ConfigReaderNotLoaded) throw e; // withConfigReaders loads it and reads again
-    throw new BobcatError("deploy.contextYaml", `cannot parse ${file}: ${(e as Error).message}`, {
-      where: { file },
-      fix: "write the context's attributes as YAML (handler: WEB-INF/app.ts, sessionTimeout: 30, ...)",
-    });
+/**
+ * Problems in a deployed context name the file each of its settings came from (`files`, the one
+ * whose settings win first), at the setting's position there.
+ */
+function markOrigins(
+  from: NonNullable<DeployOptions["from"]>,
+  cPath: PathSeg[],
+  ctx: Record<string, unknown>,
+  files: ContextFile[],
+): void {
+  const [main] = files;
+  if (!main) return;
+  from(cPath, main.origin);
+  for (const key of Object.keys(ctx)) {
+    const f = files.find((f) => Object.hasOwn(f.settings, key));
+    if (!f || f === main) continue;
+    from([...cPath, key], { file: f.origin.file, locate: (rest, k) => f.origin.locate([key, ...rest], k) });
   }
-  if (data === null || data === undefined) return {};
+}
+
+/** META-INF/context.yaml: the context's attributes in bobcat's YAML; a relative handler is the application's. */
+function readContextYaml(file: string, appDir: string, expand: DeployOptions["expand"]): ContextFile {
+  // Read as a config file is (positions; YAML errors and __proto__ keys at their line).
+  const source = parseSource(file, readTextFileSync(file));
+  const data = source.data;
+  const origin: Origin = { file, locate: source.locate };
+  if (data === null || data === undefined) return { settings: {}, origin };
   if (typeof data !== "object" || Array.isArray(data)) {
     throw new BobcatError("deploy.contextYaml", `${file} must be a mapping of context attributes`, {
       where: { file },
       fix: "write e.g. handler: WEB-INF/app.ts",
     });
   }
-  const ctx = { ...(data as Record<string, unknown>) };
+  const ctx = { ...(expand?.(data as Record<string, unknown>, origin) ?? data as Record<string, unknown>) };
   for (const key of ["path", "docBase"]) {
     if (key in ctx) {
-      throw new BobcatError("deploy.contextYaml", `${file}: ${key} is given by the application's directory`, {
-        where: { file, attribute: key },
+      const at = source.locate([key], true);
+      throw new BobcatError("deploy.contextYaml", `${key} is given by the application's directory`, {
+        where: { file, line: at?.line, column: at?.column, attribute: key },
         fix: `remove ${key}`,
       });
     }
@@ -413,7 +456,7 @@ function readContextYaml(file: string, appDir: string): Record<string, unknown> 
   if (typeof ctx.handler === "string" && !/^[a-z][a-z0-9+.-]*:/i.test(ctx.handler) && !isAbsolute(ctx.handler)) {
     ctx.handler = resolve(appDir, ctx.handler);
   }
-  return ctx;
+  return { settings: ctx, origin };
 }
 
 /** The files and directory listings autoDeploy compares between two scans. */

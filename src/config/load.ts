@@ -11,8 +11,9 @@ import { cwd, envRecord, homedir } from "../util/host/proc.ts";
 import { Certificate, ConfigFile, Connector, Realm, SSLHostConfig as SSLHostConfigDef } from "./schema.ts";
 import type * as S from "./schema.ts";
 import type { AttrDef, Infer } from "./schema-types.ts";
-import { parseSource, type PathSeg } from "./source.ts";
-import { expandProperties, expandTree, type ExpansionProblem, makeLookup } from "./expand.ts";
+import { formatPath, type ParsedSource, parseSource, type PathSeg } from "./source.ts";
+import type { Origin } from "./source-types.ts";
+import { expandProperties, expandTree, type ExpansionProblem, type Lookup, makeLookup } from "./expand.ts";
 import { Validator } from "./validate.ts";
 import type {
   BobcatConfig,
@@ -41,12 +42,43 @@ export interface LoadOptions {
    */
   prepare?: (
     root: Record<string, unknown>,
-    info: { baseDir: string; file: string; where: (path: PathSeg[]) => import("../util/errors.ts").Where },
+    info: {
+      baseDir: string;
+      file: string;
+      where: (path: PathSeg[]) => import("../util/errors.ts").Where;
+      /** Expands `${...}` in settings read from another file (a context.xml or context.yaml) as in the config. */
+      expand: (settings: Record<string, unknown>, origin: Origin) => Record<string, unknown>;
+      /** The tree at `path` was read from `file` (a deployed context's): problems there name it. */
+      from: (path: PathSeg[], origin: Origin) => void;
+    },
   ) => void;
+  /**
+   * The file the text was made from, when it is not the user's own (a server.xml converted in
+   * memory): problems name that file, at the positions `locate` gives for a config path.
+   */
+  origin?: Origin;
 }
 
 export function loadConfigText(file: string, text: string, opts: LoadOptions = {}): BobcatConfig {
-  const source = parseSource(file, text);
+  const parsed = parseSource(file, text);
+  const own = opts.origin ? { ...parsed, file: opts.origin.file, locate: opts.origin.locate } : parsed;
+  // Parts read from other files (deployed contexts), by config path: their problems name those files.
+  const parts = new Map<string, Origin>();
+  const partAt = (path: PathSeg[]) => {
+    for (let n = parts.size > 0 ? path.length : 0; n > 0; n--) {
+      const origin = parts.get(formatPath(path.slice(0, n)));
+      if (origin) return { origin, rest: path.slice(n) };
+    }
+    return undefined;
+  };
+  const source: ParsedSource = {
+    ...own,
+    locate(path, key) {
+      const part = partAt(path);
+      return part ? part.origin.locate(part.rest, key) : own.locate(path, key);
+    },
+    fileOf: (path) => partAt(path)?.origin.file,
+  };
   const baseDir = resolve(opts.baseDir ?? dirname(file));
   const homeDir = resolve(opts.homeDir ?? baseDir);
   const env = opts.env ?? envRecord();
@@ -84,7 +116,13 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions = {
   for (const p of problems) v.error("config.property", p.path, p.message, p.fix);
   if (opts.prepare && problems.length === 0) {
     try {
-      opts.prepare(expanded, { baseDir, file, where: (path) => v.where(path) });
+      opts.prepare(expanded, {
+        baseDir,
+        file,
+        where: (path) => v.where(path),
+        expand: expandSettings(lookup),
+        from: (path, origin) => parts.set(formatPath(path), origin),
+      });
     } catch (e) {
       if (e instanceof BobcatErrors) v.errors.push(...e.errors);
       else if (e instanceof BobcatError) v.errors.push(e);
@@ -100,11 +138,47 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions = {
     );
   }
   const top = v.validate(ConfigFile, { ...expanded, properties }, []);
-  const server = top.server ? normaliseServer(top.server, v, baseDir) : undefined;
+  let server: ServerConfig | undefined;
+  try {
+    server = top.server ? normaliseServer(top.server, v, baseDir) : undefined;
+  } catch (e) {
+    // Where the validator refused part of the tree (a number where the services go, ...) what it
+    // returns lacks what the cross-element checks walk: the problems it found are the ones to report.
+    if (v.errors.length === 0 || e instanceof BobcatError || e instanceof BobcatErrors) throw e;
+  }
+  // A value whose ${...} did not resolve is reported as that, not a second time for its type.
+  const unresolved = new Set(problems.map((p) => formatPath(p.path)));
+  v.errors.splice(
+    0,
+    v.errors.length,
+    ...v.errors.filter((e) => e.code === "config.property" || !unresolved.has(e.where.path ?? "")),
+  );
   if (v.errors.length > 0 || !server) {
-    throw new BobcatErrors(v.errors, `${file}: ${v.errors.length} problem(s) in the configuration`);
+    throw new BobcatErrors(v.errors, `${source.file}: ${v.errors.length} problem(s) in the configuration`);
   }
   return { file, baseDir, properties, logging: top.logging, server, notes: v.notes };
+}
+
+/**
+ * `${...}` in the settings of a file deployment reads (META-INF/context.xml or context.yaml, a
+ * conf/<Engine>/<Host>/*.xml descriptor, conf/context.xml), with the config's properties: Tomcat's
+ * digester expands them in those files too. An unresolved name is an error naming that file.
+ */
+function expandSettings(lookup: Lookup) {
+  return (settings: Record<string, unknown>, origin: Origin): Record<string, unknown> => {
+    const problems: ExpansionProblem[] = [];
+    const out = expandTree(settings, lookup, problems) as Record<string, unknown>;
+    if (problems.length > 0) {
+      throw new BobcatErrors(
+        problems.map((p) => {
+          const at = origin.locate(p.path);
+          const where = { file: origin.file, line: at?.line, column: at?.column, path: formatPath(p.path) };
+          return new BobcatError("config.property", p.message, { where, fix: p.fix });
+        }),
+      );
+    }
+    return out;
+  };
 }
 
 /** Tomcat 9's connector-level TLS attributes (`movedTo` in the schema) and where each one goes. */

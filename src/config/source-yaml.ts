@@ -19,9 +19,13 @@ export function parseYamlSource(file: string, text: string): ParsedSource {
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const pos = lineCounter.linePos(e.pos[0]);
+    // `port: ${http.port}` inside [ ] or { }: YAML reads that { as the start of a mapping.
+    const reference = text[e.pos[0]] === "{" && text[e.pos[0] - 1] === "$";
     throw new BobcatError("config.syntax", `YAML syntax error: ${e.message.split("\n")[0]}`, {
       where: { file, line: pos.line, column: pos.col },
-      fix: "correct the YAML syntax at this position (indentation, a missing colon, or an unquoted special character)",
+      fix: reference
+        ? 'quote the value that holds ${...} (port: "${http.port}"): inside [ ] or { } YAML reads its { as the start of a mapping'
+        : "correct the YAML syntax at this position (indentation, a missing colon, or an unquoted special character)",
     });
   }
   const toPos = (offset: number): Position => {

@@ -114,15 +114,6 @@ function yamlReader(): FullYaml {
 }
 
 /**
- * A YAML text as the `yaml` package reads it (META-INF/context.yaml); throws its errors. Read by
- * yaml-plain.ts when it keeps to the plain subset (the same data), else by the `yaml` package.
- */
-export function parseYamlText(text: string): unknown {
-  const plain = plainYamlNodes(text);
-  return plain ? plain.data : yamlReader().parse(text);
-}
-
-/**
  * YAML: a text of the plain subset bobcat configs are written in is read by yaml-plain.ts, which
  * also answers positions for it (the same the `yaml` package gives, tests/config/yaml-fast.test.ts),
  * and on Bun what that reader leaves (block scalars, continuation lines, ...) by Bun.YAML (nothing
@@ -244,11 +235,15 @@ export function plainYamlKeyCount(text: string): number | undefined {
     if (/(^|[\s[{,])[-+]?0[xXoO]/.test(code)) return undefined;
     let rest = code.slice(indent);
     let col = indent;
+    let dash = indent; // the column of the last "- ": a block scalar item's content goes past it
     for (let m = /^-( +|$)/.exec(rest); m; m = /^-( +|$)/.exec(rest)) {
+      dash = col;
       col += m[0].length;
       rest = rest.slice(m[0].length);
     }
     const km = /^(""|[^\s[\]{},:"'#][^:]*?) *:(?= |$)/.exec(rest);
+    // A key this scanner does not read (`k::`, `a:b: c`) would go uncounted.
+    if (!km && !/^[[{]/.test(rest) && /:(?= |$)/.test(rest)) return undefined;
     let value = rest;
     if (km) {
       const key = km[1]!;
@@ -257,7 +252,7 @@ export function plainYamlKeyCount(text: string): number | undefined {
       value = rest.slice(km[0].length).trim();
     }
     if (/^[|>][0-9+-]*$/.test(value)) {
-      blockParent = km ? col : indent;
+      blockParent = km ? col : dash;
       continue;
     }
     if (value.startsWith("[") || value.startsWith("{")) {
@@ -277,16 +272,22 @@ function flowKeyCount(value: string): number | undefined {
   let keyed = false;
   for (let i = 0; i < value.length; i++) {
     const c = value[i]!;
+    // In a flow mapping, an entry with no `key: ` before its end or a nested collection is a key
+    // too (`{a:1}` is the key "a:1", `{a:{}}` the key "a:" ...): not counted, so left to the yaml package.
+    const unkeyed = stack[stack.length - 1] === "{" && !keyed && entry.trim() !== "";
     if (c === "{" || c === "[") {
+      if (unkeyed) return undefined;
       stack.push(c);
       entry = "";
       keyed = false;
     } else if (c === "}" || c === "]") {
+      if (c === "}" && unkeyed) return undefined;
       if (stack.pop() !== (c === "}" ? "{" : "[")) return undefined;
       if (stack.length === 0 && value.slice(i + 1).trim() !== "") return undefined;
       entry = "";
       keyed = true;
     } else if (c === ",") {
+      if (unkeyed) return undefined;
       entry = "";
       keyed = false;
     } else if (c === ":" && /^[\s,}\]]?$/.test(value[i + 1] ?? "")) {

@@ -41,7 +41,7 @@ export class Validator {
     const pos = this.source.locate(path, key);
     const last = path[path.length - 1];
     return {
-      file: this.source.file,
+      file: this.source.fileOf?.(path) ?? this.source.file,
       line: pos?.line,
       column: pos?.column,
       path: formatPath(path),
@@ -55,7 +55,7 @@ export class Validator {
     const at = () => pos ??= this.source.locate(path) ?? {};
     const last = path[path.length - 1];
     return {
-      file: this.source.file,
+      file: this.source.fileOf?.(path) ?? this.source.file,
       get line() {
         return at().line;
       },

@@ -380,6 +380,32 @@ describe("bobcat convert: fixtures", () => {
     expect(err!.message).toContain("restricts access");
   });
 
+  test("a misspelt access-control valve, or a FilterValve, is an error; Tomcat's other valves are notes", () => {
+    const hostValves = (valves: string) =>
+      `<Server>\n<Service name="S">\n<Connector port="8080"/>\n<Engine name="E" defaultHost="h">\n<Host name="h">\n${valves}\n</Host>\n</Engine>\n</Service>\n</Server>`;
+    const refused = (valves: string) => {
+      try {
+        convertServerXml(hostValves(valves), { file: "server.xml" });
+      } catch (e) {
+        if (e instanceof BobcatErrors) return e.errors;
+        throw e;
+      }
+      return [];
+    };
+    // Tomcat would not start with it; dropped, the server would let everybody in.
+    const [typo] = refused('<Valve className="org.apache.catalina.valves.RemoteAddrValv" allow="10\\.1\\.1\\.1"/>');
+    expect(typo!.code).toBe("convert.accessControl");
+    expect(typo!.where).toMatchObject({ file: "server.xml", line: 6 });
+    expect(typo!.fix).toBe("correct the className: did you mean RemoteAddrValve?");
+    const [filter] = refused(
+      '<Valve className="org.apache.catalina.valves.FilterValve" filterClass="org.apache.catalina.filters.RemoteAddrFilter"/>',
+    );
+    expect(filter!.message).toContain("restricts access");
+    // A valve of Tomcat's that restricts nothing is a note, even one whose name is near a restricting one.
+    expect(refused('<Valve className="org.apache.catalina.valves.StuckThreadDetectionValve"/>')).toEqual([]);
+    expect(refused('<Valve className="org.apache.catalina.valves.CrawlerSessionManagerValve"/>')).toEqual([]);
+  });
+
   test("context.xml settings become every context's defaults; a context's own settings win", () => {
     const { yaml, warnings } = convert("hosts-contexts.xml", "context-defaults.xml");
     const c = load(yaml);
@@ -484,6 +510,23 @@ describe("bobcat convert: typing, unknown parts, errors", () => {
     ]);
   });
 
+  test("a misspelt attribute, dropped as Tomcat drops it, is named with the one meant", () => {
+    const { warnings } = convertServerXml(
+      wrap(
+        '<Connector port="8443" SSLEnabled="true" maxParameterCount="1000">\n' +
+          '<SSLHostConfig certificateVerificaton="required"><Certificate certificateFile="c.pem"/></SSLHostConfig>\n' +
+          "</Connector>",
+      ),
+    );
+    expect(warnings).toContain(
+      'server.xml:4: <SSLHostConfig> certificateVerificaton="required" not converted — not a bobcat <SSLHostConfig> attribute (did you mean certificateVerification?)',
+    );
+    // A Tomcat attribute bobcat does not have is not taken for a misspelling.
+    expect(warnings).toContain(
+      'server.xml:3: <Connector> maxParameterCount="1000" not converted — not a bobcat <Connector> attribute',
+    );
+  });
+
   test("className on an element bobcat has one implementation of is an attribute it does not take", () => {
     const { yaml, warnings } = convertServerXml(
       wrap('<Connector port="8080"/>').replace(
@@ -552,6 +595,28 @@ describe("bobcat convert: typing, unknown parts, errors", () => {
     expect(
       conversionError(() => convertServerXml(`<Server>${"<a>".repeat(120)}${"</a>".repeat(120)}</Server>`)).message,
     ).toContain("Maximum nested tags");
+  });
+
+  test("an element or attribute named __proto__, constructor or prototype: its line and column, and what to do", () => {
+    // fast-xml-parser refuses these names; the error used to carry no line and a fix about nesting.
+    const attr = conversionError(() =>
+      convertServerXml('<Server>\n  <!-- __proto__="x" -->\n  <Service name="a"\n     __proto__="x"/>\n</Server>', {
+        file: "conf/server.xml",
+      })
+    );
+    expect(attr.code).toBe("convert.xmlName");
+    expect(attr.where).toMatchObject({ file: "conf/server.xml", line: 4, column: 6 });
+    expect(attr.fix).toContain("rename or remove it");
+    const element = conversionError(() =>
+      convertServerXml("<Server>\n  <Service>\n    <constructor/>\n  </Service>\n</Server>", {
+        file: "conf/server.xml",
+      })
+    );
+    expect(element.format()).toStartWith('conf/server.xml:3:5: "constructor" cannot be an element or attribute name');
+    expect(conversionError(() => convertServerXml('<Server prototype="1"/>')).where).toMatchObject({
+      line: 1,
+      column: 9,
+    });
   });
 
   test("the wrong root element is refused with a pointer to the right option", () => {

@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadConfigText } from "../../src/config/load.ts";
+import { loadConfigText, type LoadOptions } from "../../src/config/load.ts";
+import { deployInto } from "../../src/config/deploy.ts";
 import { BobcatError, BobcatErrors } from "../../src/util/errors.ts";
 import { ROOT } from "../helpers/bobcat.ts";
 import { defaultConfigModule, referenceText, schemaText } from "../../scripts/gen-config-artifacts.ts";
@@ -163,6 +164,8 @@ server:
     const e = problems(minimal("        - port: ${env.NO_SUCH_VAR}"), "/c/server.yaml", {});
     expect(e.message).toContain("${env.NO_SUCH_VAR} is not defined");
     expect(e.message).toContain("set the environment variable NO_SUCH_VAR");
+    // One problem, not a second one for the port's type ("whole number, found ${env.NO_SUCH_VAR}").
+    expect(e.errors.map((x) => x.message)).toEqual(["${env.NO_SUCH_VAR} is not defined"]);
     const c = loadConfigText(
       "/c/server.yaml",
       `properties:\n  base.port: "9000"\n  other: \${base.port}\n` +
@@ -296,6 +299,62 @@ server:
     } catch (e) {
       expect((e as Error & { format(): string }).format()).toMatch(/\/c\/bad\.yaml:\d+:\d+: .*YAML syntax error/);
     }
+  });
+
+  test("a wrong shape (a number, a list or an empty item where a mapping goes) is refused with its problems, never a crash", () => {
+    const deploy: LoadOptions["prepare"] = (root, info) => {
+      deployInto(root, info.baseDir, { contextXmlDefaults: false, mode: "check" }, info.where);
+    };
+    const shapes: Record<string, string> = {
+      "server: 1": "server: 1\n",
+      "services: x": "server:\n  services: x\n",
+      "an empty service": "server:\n  services:\n    -\n",
+      "connectors: true": "server:\n  services:\n    - connectors: true\n",
+      "an empty host": minimal("        - port: 8080").replace(
+        "          - name: localhost\n",
+        "          -\n          - name: localhost\n",
+      ),
+      "sslHostConfigs: [1]": minimal("        - { port: 8443, SSLEnabled: true, sslHostConfigs: [1] }"),
+      "an empty context": minimal("        - port: 8080").replace(
+        "            contexts:\n",
+        "            contexts:\n              -\n",
+      ),
+    };
+    for (const [name, text] of Object.entries(shapes)) {
+      for (const prepare of [undefined, deploy]) {
+        let thrown: unknown;
+        try {
+          loadConfigText("/c/shape.yaml", text, { env: {}, baseDir: "/nonexistent-bobcat-base", prepare });
+        } catch (e) {
+          thrown = e;
+        }
+        expect({ name, error: thrown instanceof BobcatErrors ? "BobcatErrors" : String(thrown) })
+          .toEqual({ name, error: "BobcatErrors" });
+      }
+    }
+  });
+
+  test("an unquoted ${...} inside [ ] or { } is a YAML syntax error whose fix says to quote it", () => {
+    const refused = (text: string): BobcatError => {
+      try {
+        loadConfigText("/c/flow.yaml", text, { env: {}, properties: { "http.port": "8080" } });
+      } catch (e) {
+        if (e instanceof BobcatError) return e;
+        throw e;
+      }
+      throw new Error("no error");
+    };
+    const e = refused(minimal("        - { port: ${http.port}, address: 127.0.0.1 }"));
+    expect(e.format()).toStartWith("/c/flow.yaml:5:20: YAML syntax error");
+    expect(e.fix).toContain('quote the value that holds ${...} (port: "${http.port}")');
+    // Quoted, it loads; other syntax errors keep the general advice.
+    expect(
+      loadConfigText("/c/flow.yaml", minimal('        - { port: "${http.port}" }'), {
+        env: {},
+        properties: { "http.port": "8080" },
+      }).server.services[0]!.connectors[0]!.port,
+    ).toBe(8080);
+    expect(refused(minimal("        - { port: [8080 }")).fix).toContain("correct the YAML syntax");
   });
 
   test("a YAML alias bomb (billion laughs) and an unknown alias are config errors with file:line, not crashes", () => {

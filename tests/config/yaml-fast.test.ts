@@ -67,6 +67,13 @@ for (const { name: reader, parser, unanswered } of READERS) {
       "duplicate key, nested": "s:\n  x: 1\n  y: 2\n  x: 3\n",
       "duplicate key in a flow mapping": "a: { x: 1, x: 2 }",
       "duplicate quoted key": '"a": 1\na: 2',
+      // Keys the count would miss, which would make up for a duplicate (Bun.YAML keeps the last).
+      "duplicate key beside a flow key with no space": "a: 1\na: 2\nb: {c:1}",
+      "duplicate key beside a quoted flow key with no space": 'a: 1\na: 2\nb: {"c":1}',
+      "duplicate key beside a flow entry with no value": "a: 1\na: 2\nb: { c: 1, d }",
+      "duplicate key beside a flow key right before a collection": "a: 1\na: 2\nb: { c:{ } }",
+      "duplicate key beside a key ending in a colon": "a: 1\na: 2\nk:: 3",
+      "duplicate key after a block scalar in a nested sequence": "s:\n  - { a: 1, a: 2 }\n  - - |\n    - { b: 1 }\n",
       "merge key": "base: &b {x: 1}\nd:\n  <<: *b\n  y: 3",
       "merge of a list": "a: &a {x: 1}\nb: &b {y: 2}\nc:\n  <<: [*a, *b]",
       "tag": "a: !!int '3'",

@@ -295,6 +295,132 @@ describe("check refuses what would fail every request", () => {
     expect(r2.output).toContain("broken.js failed to load");
   }, 60000);
 
+  for (const rt of RUNTIMES) {
+    test(
+      `${rt}: \${...} in a deployed application's META-INF/context.yaml and context.xml expand as in the config`,
+      async () => {
+        const base = tempDir("bobcat-catalina-expand-");
+        dirs.push(base);
+        const port = await freePort();
+        writeFiles(base, {
+          "conf/server.yaml": `properties:
+  shop.password: s3cret
+server:
+  services:
+    - connectors: [{ port: ${port}, address: 127.0.0.1 }]
+      engine:
+        defaultHost: localhost
+        hosts:
+          - name: localhost
+            appBase: webapps
+`,
+          "webapps/ROOT/index.html": "root",
+          "webapps/shop/index.html": "shop",
+          "webapps/shop/META-INF/context.yaml": `loginConfig: { authMethod: BASIC }
+securityConstraints: [{ urlPatterns: ["/*"], authRoles: [staff] }]
+realm:
+  users: [{ username: alice, password: "\${shop.password}", roles: [staff] }]
+`,
+          "webapps/docs/index.html": "docs",
+          "webapps/docs/META-INF/context.xml":
+            '<Context><Valve className="org.apache.catalina.valves.RemoteAddrValve" allow="${env.DOCS_ALLOW}"/></Context>',
+        });
+        const server = await startBobcat({
+          runtime: rt,
+          base,
+          args: ["run", "--base", base],
+          env: { DOCS_ALLOW: "127\\.0\\.0\\.1" },
+        });
+        try {
+          const url = `http://127.0.0.1:${port}`;
+          const login = (password: string) =>
+            tfetch(`${url}/shop/`, { headers: { authorization: `Basic ${btoa(`alice:${password}`)}` } });
+          expect((await login("s3cret")).status).toBe(200);
+          // Not the text as written: that would be a password anyone reading the file knows.
+          expect((await login("${shop.password}")).status).toBe(401);
+          // The valve allows the address the environment gives (the text as written would match no one).
+          expect((await tfetch(`${url}/docs/`)).status).toBe(200);
+        } finally {
+          await server.stop();
+        }
+        // A name defined nowhere: an error naming the file it is in, as in the config.
+        const r = await runCli(rt, ["check", "--base", base]);
+        expect(r.code).toBe(1);
+        expect(r.output).toContain(
+          `${join(base, "webapps/docs/META-INF/context.xml")}:1:72: valves[0].allow: \${env.DOCS_ALLOW} is not defined`,
+        );
+        // A context.yaml that is not YAML: its line and column, the message without the yaml package's excerpt.
+        writeFiles(base, { "webapps/shop/META-INF/context.yaml": "reloadable: true\nreloadable: false\n" });
+        const dup = await runCli(rt, ["check", "--base", base], { env: { DOCS_ALLOW: "x" } });
+        expect(dup.code).toBe(1);
+        expect(dup.output).toContain(
+          `${join(base, "webapps/shop/META-INF/context.yaml")}:2:1: YAML syntax error: Map keys must be unique\n`,
+        );
+        // A setting the schema refuses: the context file's line, not the Host's in the config.
+        writeFiles(base, {
+          "webapps/shop/META-INF/context.yaml": "loginConfig: { authMethod: BASIC }\nsessionTimeout: soon\n",
+        });
+        const bad = await runCli(rt, ["check", "--base", base], { env: { DOCS_ALLOW: "x" } });
+        expect(bad.code).toBe(1);
+        expect(bad.output).toMatch(
+          /webapps\/shop\/META-INF\/context\.yaml:2:17: server\.services\[0\]\.engine\.hosts\[0\]\.contexts\[\d\]\.sessionTimeout: Context sessionTimeout must be a whole number/,
+        );
+      },
+      60000,
+    );
+
+    test(
+      `${rt}: a server.xml's problems name its own line and column, not those of the YAML it converts to`,
+      async () => {
+        const base = tempDir("bobcat-catalina-xml-errors-");
+        dirs.push(base);
+        const port = await freePort();
+        writeFiles(base, {
+          "conf/server.xml": serverXml(port)
+            .replace('connectionTimeout="20000"', 'connectionTimeout="soon"')
+            .replace('redirectPort="8443"', 'redirectPort="${no.such.port}"'),
+        });
+        const r = await runCli(rt, ["check", "--base", base]);
+        expect(r.code).toBe(1);
+        const xml = join(base, "conf/server.xml");
+        expect(r.output).toContain(`${xml}: 2 problem(s) in the configuration`);
+        // The attributes on line 4 of the file, each at its column.
+        const line4 = readFileSync(xml, "utf8").split("\n")[3]!;
+        const column = (attr: string) => line4.indexOf(` ${attr}=`) + 2;
+        expect(r.output).toContain(
+          `${xml}:4:${column("connectionTimeout")}: server.services[0].connectors[0].connectionTimeout:`,
+        );
+        expect(r.output).toContain(
+          `${xml}:4:${
+            column("redirectPort")
+          }: server.services[0].connectors[0].redirectPort: \${no.such.port} is not defined`,
+        );
+        expect(r.output).not.toContain("(converted):");
+
+        // Found after loading (the certificate files): the element's position.
+        writeFiles(base, {
+          "conf/server.xml": serverXml(port).replace(
+            '    <Engine name="Catalina"',
+            `    <Connector port="${await freePort()}" address="127.0.0.1" SSLEnabled="true">
+      <SSLHostConfig>
+        <Certificate certificateFile="conf/missing.pem" certificateKeyFile="conf/missing-key.pem" />
+      </SSLHostConfig>
+    </Connector>
+    <Engine name="Catalina"`,
+          ),
+          "webapps/ROOT/index.html": "hello",
+        });
+        const cert = await runCli(rt, ["check", "--base", base]);
+        expect(cert.code).toBe(1);
+        expect(cert.output).toContain(
+          `${xml}:7:9: server.services[0].connectors[1].sslHostConfigs[0].certificates[0]:`,
+        );
+        expect(cert.output).toContain("missing.pem");
+      },
+      60000,
+    );
+  }
+
   test(
     "run --config conf/server.xml runs Tomcat's file as it is; an access control it cannot keep stops it",
     async () => {

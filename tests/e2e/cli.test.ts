@@ -93,6 +93,18 @@ describe("bobcat CLI basics (Bun)", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("cannot read config file /nonexistent/server.yaml: no such file");
   });
+
+  test("a --base that does not exist is an error, not the built-in config run there", async () => {
+    const base = join(dir(), "no-such-base");
+    for (const command of ["run", "check"]) {
+      const r = await runCli("bun", [command, "--base", base]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`${base}: the base directory ${base} does not exist`);
+      expect(r.stderr).toContain("fix: correct --base");
+    }
+    // Nothing made there (the built-in config would have made conf/ and its certificate).
+    expect(existsSync(base)).toBe(false);
+  });
 });
 
 for (const runtime of RUNTIMES) {
