@@ -10,7 +10,7 @@
  *
  *   bun bench/https-hello.ts [--rounds 3] [--duration 8] [--connections 32] [--runtime bun|deno] [--body BYTES]
  *                            [--plain] [--without-fast-path] [--before REF] [--exe dist/bobcat[,OTHER...]] [--smol]
- *                            [--together] [--context /app] [--deno-args "ARGS|ARGS..."]
+ *                            [--together] [--context /app] [--deno-args "ARGS|ARGS..."] [--perf]
  *
  * The raw servers' handlers take the request (`(req) => ...`): Deno.serve skips building the
  * Request for a handler declared without parameters, which bobcat's cannot be.
@@ -38,6 +38,13 @@
  * `deno run` arguments (split on spaces), e.g. `--deno-args '--v8-flags=--max-semi-space-size=1'`:
  * what a flag that lowers idle memory (bench/startup.ts --deno-args) costs in throughput.
  *
+ * --perf records each server with `perf record -F 1999` while wrk loads it and adds its samples
+ * per 1000 requests, user space and kernel, by shared object (the runtime's binary, libc, JIT
+ * code): far steadier than req per CPU-s on a shared machine (the load of other work changes how
+ * fast a sample's worth of work goes less than how many requests a CPU-second holds), and the
+ * kernel's part is the same for every server answering the same bytes, so user space is where
+ * bobcat's own cost shows. Needs perf (kernel.perf_event_paranoid <= 2 for one's own processes).
+ *
  * --body 16384 shows what a response of a few KB costs: on Deno, without TCP_NODELAY, each one
  * would wait ~40 ms for a delayed ACK (see src/runtime/deno-nodelay.ts).
  */
@@ -45,7 +52,18 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { bin, cpuSeconds, freePort, median, option, ROOT, startServer } from "./lib.ts";
+import {
+  bin,
+  cpuSeconds,
+  freePort,
+  median,
+  option,
+  perfSamples,
+  perfSplit,
+  perfStart,
+  ROOT,
+  startServer,
+} from "./lib.ts";
 
 const root = ROOT;
 const opt = option;
@@ -60,6 +78,7 @@ const before = opt("--before", "");
 const exes = opt("--exe", "").split(",").filter(Boolean).map((e) => resolve(e));
 const smol = process.argv.includes("--smol");
 const together = process.argv.includes("--together");
+const perf = process.argv.includes("--perf");
 const contextPath = opt("--context", "");
 const denoArgSets = opt("--deno-args", "").split("|").filter(Boolean).map((a) => a.split(" ").filter(Boolean));
 if (contextPath !== "" && !/^\/[^/\s]+$/.test(contextPath)) {
@@ -78,18 +97,38 @@ if (spawnSync("wrk", ["--version"]).error) {
 
 const start = async (cmd: string[]) => (await startServer(cmd)).p;
 
-function wrk(url: string, pid: number) {
+async function wrk(url: string, pid: number): Promise<Sample> {
   spawnSync("wrk", ["-t1", "-c8", "-d2s", url]); // warm-up
+  const rec = perf ? perfStart(pid, join(work, `perf-${pid}.data`)) : undefined;
   const c0 = cpuSeconds(pid);
   const r = spawnSync("wrk", ["-t1", `-c${connections}`, `-d${duration}s`, "--latency", url], { encoding: "utf8" });
-  return sample(r.stdout, cpuSeconds(pid) - c0);
+  const cpu = cpuSeconds(pid) - c0;
+  return sample(r.stdout, cpu, rec ? await perfSamples(rec) : undefined);
 }
 
-function sample(out: string, cpu: number) {
+interface Sample {
+  rps: number;
+  perCpu: number;
+  p99: string;
+  /** --perf: samples per 1000 requests, user space and kernel, and by shared object. */
+  user?: number;
+  kernel?: number;
+  bySo?: Map<string, number>;
+}
+
+function sample(out: string, cpu: number, bySo?: Map<string, number>): Sample {
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   const total = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
   const p99 = /99%\s+(\S+)/.exec(out)?.[1] ?? "?";
-  return { rps, perCpu: cpu > 0 ? total / cpu : 0, p99 };
+  const s: Sample = { rps, perCpu: cpu > 0 ? total / cpu : 0, p99 };
+  // (A recording with no samples at all is a perf that failed, not a server that did nothing.)
+  if (bySo && bySo.size > 0 && total > 0) {
+    const { user, kernel } = perfSplit(bySo);
+    s.user = (user * 1000) / total;
+    s.kernel = (kernel * 1000) / total;
+    s.bySo = new Map([...bySo].map(([so, n]) => [so, (n * 1000) / total]));
+  }
+  return s;
 }
 
 /**
@@ -99,6 +138,7 @@ function sample(out: string, cpu: number) {
  */
 async function wrkTogether(targets: Array<{ url: string; pid: number }>) {
   for (const t of targets) spawnSync("wrk", ["-t1", "-c8", "-d2s", t.url]); // warm-up
+  const recs = targets.map((t) => perf ? perfStart(t.pid, join(work, `perf-${t.pid}.data`)) : undefined);
   const c0 = targets.map((t) => cpuSeconds(t.pid));
   const outs = await Promise.all(targets.map((t) =>
     new Promise<string>((resolve) => {
@@ -108,7 +148,9 @@ async function wrkTogether(targets: Array<{ url: string; pid: number }>) {
       w.on("close", () => resolve(out));
     })
   ));
-  return targets.map((t, i) => sample(outs[i]!, cpuSeconds(t.pid) - c0[i]!));
+  const cpu = targets.map((t, i) => cpuSeconds(t.pid) - c0[i]!);
+  const bySo = await Promise.all(recs.map((r) => r ? perfSamples(r) : undefined));
+  return targets.map((_, i) => sample(outs[i]!, cpu[i]!, bySo[i]));
 }
 
 const work = mkdtempSync(join(tmpdir(), "bobcat-bench-"));
@@ -231,7 +273,7 @@ if (withoutFastPath) {
   servers.push({ name: `bobcat (${runtime}), no sync fast path`, p, port });
 }
 
-const results: Record<string, ReturnType<typeof wrk>[]> = {};
+const results: Record<string, Sample[]> = {};
 for (const s of servers) results[s.name] = [];
 try {
   for (let i = 0; i < rounds; i++) {
@@ -242,7 +284,9 @@ try {
       servers.forEach((s, j) => results[s.name]!.push(got[j]!));
       continue;
     }
-    for (const s of servers) results[s.name]!.push(wrk(`${scheme}://127.0.0.1:${s.port}${contextPath}/`, s.p.pid!));
+    for (const s of servers) {
+      results[s.name]!.push(await wrk(`${scheme}://127.0.0.1:${s.port}${contextPath}/`, s.p.pid!));
+    }
   }
 } finally {
   for (const s of servers) s.p.kill(s === servers[0] ? "SIGKILL" : "SIGTERM");
@@ -288,4 +332,35 @@ for (const [name, b] of others) {
       (1e6 / b.perCpu - 1e6 / a![1].perCpu).toFixed(1)
     } µs more server CPU per request`,
   );
+}
+if (perf) {
+  // Samples per 1000 requests (perf record -F 1999 of each server while wrk loads it); a round
+  // whose recording failed (no samples at all) has no figure and stays out of the medians.
+  console.log("\nperf record -F 1999 while wrk loads each server: samples per 1000 requests (medians of the rounds)");
+  console.log("| server | user space | kernel | user per round | user by shared object |");
+  console.log("|---|---|---|---|---|");
+  for (const [name, rs] of Object.entries(results)) {
+    const recorded = rs.filter((r) => r.bySo !== undefined);
+    const sos = new Set(recorded.flatMap((r) => [...r.bySo!.keys()]));
+    const parts = [...sos]
+      .map((so) => [so, median(recorded.map((r) => r.bySo!.get(so) ?? 0))] as const)
+      .filter(([so, n]) => !so.startsWith("[kernel") && n >= 0.1)
+      .sort((x, y) => y[1] - x[1])
+      .map(([so, n]) => `${so} ${n.toFixed(2)}`);
+    console.log(
+      `| ${name} | ${median(recorded.map((r) => r.user!)).toFixed(2)} | ${
+        median(recorded.map((r) => r.kernel!)).toFixed(2)
+      } | ${rs.map((r) => r.user?.toFixed(1) ?? "-").join(" / ")} | ${parts.join(", ")} |`,
+    );
+  }
+  const pairs = [...others.map(([name]) => [name, a![0]]), ...others.slice(1).map(([name]) => [name, others[0]![0]])];
+  for (const [name, base] of pairs) {
+    const ratios = results[name!]!.map((r, i) => (r.user ?? NaN) / (results[base!]![i]!.user ?? NaN));
+    const known = ratios.filter((x) => !Number.isNaN(x));
+    console.log(
+      `per-round ratio ${name} / ${base} by user-space samples per request: median ${median(known).toFixed(3)} (${
+        ratios.map((x) => Number.isNaN(x) ? "-" : x.toFixed(2)).join(" / ")
+      })`,
+    );
+  }
 }

@@ -321,3 +321,53 @@ export async function firstOk(
   }
   throw new Error(`no 200 on port ${port} within ${timeoutMs} ms`);
 }
+
+/**
+ * `perf record` of a process tree for as long as something loads it (start before the load,
+ * `perfSamples` after): where its CPU went, by shared object. Samples per request taken this way
+ * hold much steadier than requests per CPU-second on a shared machine, and they split user space
+ * (the runtime's binary, libc, JIT-compiled code) from the kernel's part (sockets, TLS records
+ * the runtime writes), which is the same for every server answering the same bytes.
+ */
+export interface PerfRecording {
+  p: ChildProcess;
+  file: string;
+  exited: Promise<void>;
+}
+
+export function perfStart(pid: number, file: string, hz = 1999): PerfRecording {
+  const p = spawn("perf", ["record", "-q", "-F", String(hz), "-o", file, "-p", processTree(pid).join(",")], {
+    stdio: "ignore",
+  });
+  const exited = new Promise<void>((resolve) => p.on("close", () => resolve()));
+  return { p, file, exited };
+}
+
+/** Stops the recording (SIGINT, as perf expects) and gives the samples by shared object. */
+export async function perfSamples(rec: PerfRecording): Promise<Map<string, number>> {
+  rec.p.kill("SIGINT");
+  await Promise.race([rec.exited, new Promise((r) => setTimeout(r, 30000))]);
+  const r = spawnSync("perf", ["report", "-i", rec.file, "--sort", "dso", "--stdio", "-F", "sample,dso"], {
+    encoding: "utf8",
+    maxBuffer: 1 << 26,
+  });
+  const out = new Map<string, number>();
+  for (const line of (r.stdout ?? "").split("\n")) {
+    const m = /^\s+(\d+)\s+(\S.*?)\s*$/.exec(line);
+    // "[JIT] tid 1234": one entry whatever the thread.
+    const so = m ? m[2]!.replace(/^\[JIT\] tid \d+$/, "[JIT]") : "";
+    if (m) out.set(so, (out.get(so) ?? 0) + Number(m[1]));
+  }
+  return out;
+}
+
+/** Kernel and user-space samples of a perfSamples answer. */
+export function perfSplit(bySo: Map<string, number>): { kernel: number; user: number } {
+  let kernel = 0;
+  let user = 0;
+  for (const [so, n] of bySo) {
+    if (so.startsWith("[kernel")) kernel += n;
+    else user += n;
+  }
+  return { kernel, user };
+}

@@ -7,7 +7,7 @@
  * Prints requests per server CPU-second and the ratio to the handler that reads nothing.
  *
  *   bun bench/raw-reads.ts [--rounds 3] [--duration 5] [--runtime bun|deno] [--plain] [--together]
- *                          [--variants nothing,url+host,...]
+ *                          [--variants nothing,url+host,...] [--perf]
  *
  * Variant words, joined with "+": url, host (req.headers), innerhost (Deno's own request, as
  * src/core/request-header.ts reads it), completed (Deno's `info.completed`, as the connection
@@ -16,19 +16,34 @@
  * `Deno[Deno.internal].serveHttpOnConnection`, as bobcat's native Deno back-end does
  * (src/runtime/deno.ts), instead of Deno.serve's own listener.
  *
+ * --perf adds each server's user-space and kernel samples per 1000 requests, by `perf record -F
+ * 1999` while wrk loads it (see bench/https-hello.ts --perf).
+ *
  * --together loads every server at the same time in each round (one wrk each) and prints the
  * median of the per-round ratios to the first variant, as bench/https-hello.ts --together does.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bin, cpuSeconds, freePort, median, option, ROOT, startServer } from "./lib.ts";
+import {
+  bin,
+  cpuSeconds,
+  freePort,
+  median,
+  option,
+  perfSamples,
+  perfSplit,
+  perfStart,
+  ROOT,
+  startServer,
+} from "./lib.ts";
 
 const rounds = Number(option("--rounds", "3"));
 const duration = Number(option("--duration", "5"));
 const runtime = option("--runtime", "bun");
 const plain = process.argv.includes("--plain");
 const together = process.argv.includes("--together");
+const perf = process.argv.includes("--perf");
 const pki = join(ROOT, "tests/fixtures/pki");
 const variants = option("--variants", "nothing,url+host,url+host+connection+method+now").split(",");
 
@@ -85,7 +100,25 @@ console.error("listening on " + port);
 `,
 );
 const tlsArgs = plain ? [] : [join(pki, "localhost-rsa.pem"), join(pki, "localhost-rsa-key.pem")];
-const servers: Array<{ name: string; port: number; pid: number; kill: () => void; perCpu: number[] }> = [];
+const servers: Array<
+  { name: string; port: number; pid: number; kill: () => void; perCpu: number[]; user: number[]; kernel: number[] }
+> = [];
+/** --perf: a recording of the server while wrk loads it. */
+const record = (s: { pid: number }) => perf ? perfStart(s.pid, `${script}.${s.pid}.perf`) : undefined;
+/** Its user-space and kernel samples per 1000 requests. */
+async function perfPer1000(
+  s: { user: number[]; kernel: number[] },
+  rec: ReturnType<typeof record>,
+  requests: number,
+): Promise<void> {
+  if (!rec) return;
+  const bySo = await perfSamples(rec);
+  rmSync(rec.file, { force: true });
+  // A recording with no samples at all is a perf that failed: no figure for this round.
+  const { user, kernel } = perfSplit(bySo);
+  s.user.push(bySo.size > 0 && requests > 0 ? (user * 1000) / requests : NaN);
+  s.kernel.push(bySo.size > 0 && requests > 0 ? (kernel * 1000) / requests : NaN);
+}
 try {
   for (const name of variants) {
     const port = await freePort();
@@ -93,11 +126,12 @@ try {
       ? [bin("deno"), "run", "-A", script, String(port), name, ...tlsArgs]
       : [bin("bun"), script, String(port), name, ...tlsArgs];
     const { p } = await startServer(cmd);
-    servers.push({ name, port, pid: p.pid!, kill: () => p.kill("SIGKILL"), perCpu: [] });
+    servers.push({ name, port, pid: p.pid!, kill: () => p.kill("SIGKILL"), perCpu: [], user: [], kernel: [] });
   }
   const urlOf = (s: { port: number }) => `${plain ? "http" : "https"}://127.0.0.1:${s.port}/`;
   for (let i = 0; i < rounds && together; i++) {
     for (const s of servers) spawnSync("wrk", ["-t1", "-c8", "-d1s", urlOf(s)]);
+    const recs = servers.map(record);
     const c0 = servers.map((s) => cpuSeconds(s.pid));
     const outs = await Promise.all(servers.map((s) =>
       new Promise<string>((resolve) => {
@@ -107,19 +141,24 @@ try {
         w.on("close", () => resolve(out));
       })
     ));
-    servers.forEach((s, j) => {
-      const cpu = cpuSeconds(s.pid) - c0[j]!;
-      s.perCpu.push(cpu > 0 ? Number(/(\d+) requests in/.exec(outs[j]!)?.[1] ?? 0) / cpu : 0);
-    });
+    const cpus = servers.map((s, j) => cpuSeconds(s.pid) - c0[j]!);
+    for (const [j, s] of servers.entries()) {
+      const requests = Number(/(\d+) requests in/.exec(outs[j]!)?.[1] ?? 0);
+      s.perCpu.push(cpus[j]! > 0 ? requests / cpus[j]! : 0);
+      await perfPer1000(s, recs[j], requests);
+    }
   }
   for (let i = 0; i < rounds && !together; i++) {
     for (const s of servers) {
       const url = `${plain ? "http" : "https"}://127.0.0.1:${s.port}/`;
       spawnSync("wrk", ["-t1", "-c8", "-d1s", url]);
+      const rec = record(s);
       const c0 = cpuSeconds(s.pid);
       const out = spawnSync("wrk", ["-t1", "-c32", `-d${duration}s`, url], { encoding: "utf8" }).stdout;
       const cpu = cpuSeconds(s.pid) - c0;
-      s.perCpu.push(cpu > 0 ? Number(/(\d+) requests in/.exec(out)?.[1] ?? 0) / cpu : 0);
+      const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+      s.perCpu.push(cpu > 0 ? requests / cpu : 0);
+      await perfPer1000(s, rec, requests);
     }
   }
 } finally {
@@ -148,4 +187,19 @@ for (const s of servers) {
       s.perCpu.map((x) => x.toFixed(0)).join(" / ")
     } |`,
   );
+}
+if (perf) {
+  console.log("\nperf record -F 1999 while wrk loads each server: samples per 1000 requests");
+  console.log(
+    "| handler reads | user space (median) | kernel | user per round | user ratio (median of per-round ratios) |",
+  );
+  console.log("|---|---:|---:|---|---:|");
+  for (const s of servers) {
+    const known = (xs: number[]) => xs.filter((x) => !Number.isNaN(x));
+    console.log(
+      `| ${s.name} | ${median(known(s.user)).toFixed(2)} | ${median(known(s.kernel)).toFixed(2)} | ${
+        s.user.map((x) => Number.isNaN(x) ? "-" : x.toFixed(1)).join(" / ")
+      } | ${median(known(s.user.map((x, i) => x / first.user[i]!))).toFixed(3)} |`,
+    );
+  }
 }

@@ -36,18 +36,32 @@
  *
  * `--only throughput` runs step 1 alone; `--together` loads every target at the same time in each
  * round of step 1 (one wrk each) and adds the median of the per-round ratios, steadier when other
- * work on the machine comes and goes.
+ * work on the machine comes and goes. `--perf` adds each server's user-space samples per 1000
+ * requests in step 1 (`perf record -F 1999` while wrk loads it, as bench/https-hello.ts --perf).
  *
  *   bun bench/sessions.ts [--runtime bun|deno] [--rounds 3] [--duration 5] [--connections 32]
  *                         [--sessions 100000] [--tls on|off] [--before REF] [--only restart|stop-live|throughput]
  *                         [--together] [--exe dist/bobcat[,OTHER]] [--entry dist-lib/cli.js[,OTHER]] [--timing] [--cookie first|last|none]
+ *                         [--perf]
  *                         [--deno-args "ARGS|ARGS..."]
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
-import { bin, cpuSeconds, freePort, median, option, processTree, ROOT, startServer } from "./lib.ts";
+import {
+  bin,
+  cpuSeconds,
+  freePort,
+  median,
+  option,
+  perfSamples,
+  perfSplit,
+  perfStart,
+  processTree,
+  ROOT,
+  startServer,
+} from "./lib.ts";
 
 const runtime = option("--runtime", "bun");
 const rounds = Number(option("--rounds", "3"));
@@ -68,6 +82,7 @@ if (cookieOf !== "first" && cookieOf !== "last" && cookieOf !== "none") {
   process.exit(2);
 }
 const together = process.argv.includes("--together");
+const perf = process.argv.includes("--perf");
 if (timing) process.env.BOBCAT_TIMING = "1";
 if (only !== "" && only !== "restart" && only !== "stop-live" && only !== "throughput") {
   console.error(`--only: "restart", "stop-live", "throughput" or nothing, not "${only}"`);
@@ -233,25 +248,39 @@ function rssMiB(pid: number): number {
   return kb / 1024;
 }
 
-function wrk(t: Target, path: string, extra: string[] = []) {
+/** --perf: a recording of the target's server while wrk loads it. */
+const record = (t: Target) => perf ? perfStart(t.p!.pid!, join(work, `perf-${t.p!.pid}.data`)) : undefined;
+
+async function wrk(t: Target, path: string, extra: string[] = []): Promise<Sample> {
   const target = url(t, path);
   spawnSync("wrk", ["-t1", "-c8", "-d1s", ...extra, target]); // warm-up
+  const rec = record(t);
   const c0 = cpuSeconds(t.p!.pid!);
   const r = spawnSync("wrk", ["-t1", `-c${connections}`, `-d${duration}s`, ...extra, target], { encoding: "utf8" });
-  return wrkSample(t, path, r.stdout, cpuSeconds(t.p!.pid!) - c0);
+  const cpu = cpuSeconds(t.p!.pid!) - c0;
+  return wrkSample(t, path, r.stdout, cpu, rec ? await perfSamples(rec) : undefined);
 }
 
-function wrkSample(t: Target, path: string, out: string, cpu: number) {
+interface Sample {
+  rps: number;
+  perCpu: number;
+  /** --perf: user-space samples per 1000 requests (undefined when the recording failed). */
+  user?: number;
+}
+
+function wrkSample(t: Target, path: string, out: string, cpu: number, bySo?: Map<string, number>): Sample {
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   const total = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
   if (errors) console.error(`${t.name} ${path}: ${errors} non-2xx responses`);
-  return { rps, perCpu: cpu > 0 ? total / cpu : 0 };
+  const user = bySo && bySo.size > 0 && total > 0 ? (perfSplit(bySo).user * 1000) / total : undefined;
+  return { rps, perCpu: cpu > 0 ? total / cpu : 0, user };
 }
 
 /** --together: every target loaded at the same time (one wrk each), so they meet the same machine load in a round. */
 async function wrkTogether(ts: Target[], path: string, extra: (t: Target) => string[]) {
   for (const t of ts) spawnSync("wrk", ["-t1", "-c8", "-d1s", ...extra(t), url(t, path)]); // warm-up
+  const recs = ts.map(record);
   const c0 = ts.map((t) => cpuSeconds(t.p!.pid!));
   const outs = await Promise.all(ts.map((t) =>
     new Promise<string>((resolve) => {
@@ -261,7 +290,9 @@ async function wrkTogether(ts: Target[], path: string, extra: (t: Target) => str
       w.on("close", () => resolve(out));
     })
   ));
-  return ts.map((t, i) => wrkSample(t, path, outs[i]!, cpuSeconds(t.p!.pid!) - c0[i]!));
+  const cpu = ts.map((t, i) => cpuSeconds(t.p!.pid!) - c0[i]!);
+  const bySo = await Promise.all(recs.map((r) => r ? perfSamples(r) : undefined));
+  return ts.map((t, i) => wrkSample(t, path, outs[i]!, cpu[i]!, bySo[i]));
 }
 
 /**
@@ -521,9 +552,9 @@ try {
     ["existing session (cookie)", "/read", (t) => ["-H", `Cookie: ${cookies[t.name]}`]],
     ["new session per request", "/create", () => []],
   ];
-  const results = new Map<string, Map<string, Array<{ rps: number; perCpu: number }>>>();
+  const results = new Map<string, Map<string, Sample[]>>();
   for (const [label, path, extra] of scenarios) {
-    const byTarget = new Map<string, Array<{ rps: number; perCpu: number }>>();
+    const byTarget = new Map<string, Sample[]>();
     results.set(label, byTarget);
     for (const t of targets) byTarget.set(t.name, []);
     for (let i = 0; i < rounds; i++) {
@@ -532,7 +563,7 @@ try {
         targets.forEach((t, j) => byTarget.get(t.name)!.push(got[j]!));
         continue;
       }
-      for (const t of targets) byTarget.get(t.name)!.push(wrk(t, path, extra(t)));
+      for (const t of targets) byTarget.get(t.name)!.push(await wrk(t, path, extra(t)));
     }
   }
   for (const t of targets) t.p!.kill("SIGKILL");
@@ -571,6 +602,29 @@ try {
           `${label}: per-round ratio ${n} / ${base} by req per CPU-s: median ${median(rs).toFixed(3)} (${
             rs.map((x) => x.toFixed(2)).join(" / ")
           })`,
+        );
+      }
+    }
+  }
+  if (perf) {
+    // User-space samples per 1000 requests (perf record -F 1999 while wrk loads each server).
+    console.log("\nperf record -F 1999 while wrk loads each server: user-space samples per 1000 requests");
+    for (const [label, byTarget] of results) {
+      const per = (n: string) => byTarget.get(n)!.map((r) => r.user);
+      const known = (xs: Array<number | undefined>) => xs.filter((x): x is number => x !== undefined);
+      console.log(
+        `${label}: ${
+          names.map((n) =>
+            `${n} ${median(known(per(n))).toFixed(2)} (${per(n).map((x) => x?.toFixed(1) ?? "-").join(" / ")})`
+          )
+            .join("; ")
+        }`,
+      );
+      for (const n of names.slice(1)) {
+        const base = per(names[0]!);
+        const rs = known(per(n).map((x, i) => x === undefined || base[i] === undefined ? undefined : x / base[i]!));
+        console.log(
+          `${label}: per-round ratio ${n} / ${names[0]} by user samples per request: median ${median(rs).toFixed(3)}`,
         );
       }
     }
