@@ -618,7 +618,10 @@ export class Engine {
         this.measure(req, seen, finalStatus(res, conn), latencyClock() - start);
         return res;
       }
-      return this.measureWhenSettled(res, req, seen, conn, start);
+      return res.then((r) => {
+        this.measure(req, seen, finalStatus(r, conn), latencyClock() - start);
+        return r;
+      });
     }
     // The direct path. What is needed after the handler is taken out of this.located first: the
     // handler may route another request through this engine before it returns.
@@ -644,39 +647,6 @@ export class Engine {
       metrics.record(hostName, contextLabel, method, finalStatus(res, conn), (latencyClock() - start) / 1000);
       return res;
     }
-    return this.recordWhenSettled(res, metrics, hostName, contextLabel, method, conn, start);
-  }
-
-  /*
-   * handleSync's closures live in methods of their own: a variable a closure captures is kept in
-   * an environment object that JavaScriptCore makes whenever the function runs, closure or not —
-   * garbage of every request, in the size class of the sessions a new-session request makes.
-   */
-
-  /** The general path's asynchronous answer, measured when it settles. */
-  private measureWhenSettled(
-    res: Promise<Response>,
-    req: Request,
-    seen: Seen,
-    conn: ConnectionInfo,
-    start: number,
-  ): Promise<Response> {
-    return res.then((r) => {
-      this.measure(req, seen, finalStatus(r, conn), latencyClock() - start);
-      return r;
-    });
-  }
-
-  /** The direct path's asynchronous answer, recorded when it settles. */
-  private recordWhenSettled(
-    res: Promise<Response>,
-    metrics: RequestMetrics,
-    hostName: string,
-    contextLabel: string,
-    method: string,
-    conn: ConnectionInfo,
-    start: number,
-  ): Promise<Response> {
     return res.then((r) => {
       metrics.record(hostName, contextLabel, method, finalStatus(r, conn), (latencyClock() - start) / 1000);
       return r;

@@ -323,24 +323,16 @@ export class SessionBinding implements SessionOpener {
       ctx.deferSessions(req, urlSessionId);
       return;
     }
-    return this.prepareFromStore(req, ctx, urlSessionId);
-  }
-
-  /**
-   * prepare() with a store: the session is loaded before the handler runs. A method of its own, so
-   * that prepare() captures no variable in a closure: JavaScriptCore would make it an environment
-   * object on every request, the garbage of each new-session request beside the sessions.
-   */
-  private prepareFromStore(req: Request, ctx: RequestContext, urlSessionId: string | null): Promise<void> | undefined {
     const state = new RequestSessions(this, ctx, req, urlSessionId);
     ctx.sessions = state;
     state.resolved = true;
     const ids = state.requestedIds();
-    if (ids.length === 0) return undefined;
-    return this.resolve(state, ids).catch((err) => {
-      if (!(err instanceof SessionNotStoredError)) throw err;
-      state.unavailable = err;
-    });
+    if (ids.length > 0) {
+      return this.resolve(state, ids).catch((err) => {
+        if (!(err instanceof SessionNotStoredError)) throw err;
+        state.unavailable = err;
+      });
+    }
   }
 
   open(ctx: RequestContext, req: Request, urlSessionId: string | null): SessionAccess {
@@ -388,17 +380,8 @@ export class SessionBinding implements SessionOpener {
     if (!state || (!state.resolved && !state.rejected)) return res;
     const stored = state.release();
     this.keepAlive(ctx);
-    return stored ? this.respondWhenStored(stored, state, ctx, res) : this.respond(state, ctx, res);
-  }
-
-  /** finish() once the store has the request's changes (its closures kept out of finish(), see prepareFromStore). */
-  private respondWhenStored(
-    stored: Promise<void>,
-    state: RequestSessions,
-    ctx: RequestContext,
-    res: Response,
-  ): Promise<Response> {
-    return stored.then(() => this.respond(state, ctx, res), (err) => notStored(err, res));
+    if (stored) return stored.then(() => this.respond(state, ctx, res), (err) => notStored(err, res));
+    return this.respond(state, ctx, res);
   }
 
   private respond(state: RequestSessions, ctx: RequestContext, res: Response): Response {

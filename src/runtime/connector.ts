@@ -128,7 +128,7 @@ export class ConnectorPipeline {
       );
     }
     this.inFlight++;
-    if (slot !== true) return this.dispatchQueued(slot, req, conn);
+    if (slot !== true) return slot.then(() => this.engine.handle(req, this.info, conn)).then(this.done, this.failed);
     let res: Response | Promise<Response>;
     try {
       res = sync ? this.engine.handleSync(req, this.info, conn) : this.engine.handle(req, this.info, conn);
@@ -136,14 +136,6 @@ export class ConnectorPipeline {
       return this.failed(e);
     }
     return res instanceof ResponseClass ? this.done(res) : res.then(this.done, this.failed);
-  }
-
-  /**
-   * A request that waits for a slot (acceptCount). A method of its own, so that dispatch() captures
-   * no variable in a closure: JavaScriptCore would make an environment object on every request.
-   */
-  private dispatchQueued(slot: Promise<void>, req: Request, conn: ConnectionInfo): Promise<Response> {
-    return slot.then(() => this.engine.handle(req, this.info, conn)).then(this.done, this.failed);
   }
 
   private tooLarge(): Response {

@@ -94,15 +94,7 @@ export class SessionListeners {
   }
 
   created(session: HttpSession): void {
-    if (this.onCreated) this.tellCreated(session);
-  }
-
-  /**
-   * created() when some listener takes it: apart, because the event its closures capture would
-   * otherwise be kept in an environment object JavaScriptCore makes on every call — garbage
-   * beside each new session, in its size class.
-   */
-  private tellCreated(session: HttpSession): void {
+    if (!this.onCreated) return;
     const event = { session };
     for (const l of this.list) {
       if (l.sessionCreated) {

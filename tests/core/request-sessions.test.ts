@@ -7,7 +7,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { ConnectorInfo } from "../../src/core/context.ts";
 import type { Engine } from "../../src/core/engine.ts";
-import type { ConnectorPipeline } from "../../src/runtime/connector.ts";
 import { cleanup, tempDir, writeFiles } from "../helpers/bobcat.ts";
 import { startedEngine } from "../helpers/engine.ts";
 
@@ -74,17 +73,6 @@ const get = (path: string, cookie?: string) =>
   engine.handle(new Request(`https://localhost:8443${path}`, cookie ? { headers: { cookie } } : {}), https, conn);
 const cookieOf = (res: Response) => /JSESSIONID=([^;]+)/.exec(res.headers.get("set-cookie") ?? "")?.[1];
 
-/**
- * `n` requests to /create on the pipeline's synchronous path. Not in the async test itself: a
- * loop in an async function makes an environment object per iteration for its `let`.
- */
-function createSessions(pipeline: { handleSync: ConnectorPipeline["handleSync"] }, n: number): void {
-  for (let i = 0; i < n; i++) {
-    const res = pipeline.handleSync(new Request("http://localhost:8443/create"), conn);
-    if (!(res instanceof Response)) throw new Error("/create was not answered synchronously");
-  }
-}
-
 describe("a request's session state", () => {
   test.skipIf(typeof Bun === "undefined")(
     "is 64 bytes: not the size class of the session made beside it (80), whose blocks it would leave half empty",
@@ -105,29 +93,6 @@ describe("a request's session state", () => {
       // Six own fields (the context's path and session opener in one, its scope): 64 bytes; eight took 80.
       expect(estimateShallowMemoryUsageOf(seen.requestContext!)).toBeLessThanOrEqual(64);
       expect(estimateShallowMemoryUsageOf(seen.session!)).toBeGreaterThan(64);
-    },
-  );
-
-  test.skipIf(typeof Bun === "undefined")(
-    "a new-session request through a connector's synchronous path leaves no environment object of a closure",
-    async () => {
-      const { heapStats } = await import("bun:jsc");
-      const { ConnectorPipeline } = await import("../../src/runtime/connector.ts");
-      const pipeline = new ConnectorPipeline(engine.service.connectors[0]!, engine);
-      // Warmed up (the functions reach the tiers a server runs them in), then counted with no
-      // collection between: too few requests to set one off.
-      createSessions(pipeline, 5000);
-      Bun.gc(true);
-      const requests = 300;
-      const before = heapStats().objectTypeCounts.JSLexicalEnvironment ?? 0;
-      createSessions(pipeline, requests);
-      const after = heapStats().objectTypeCounts.JSLexicalEnvironment ?? 0;
-      // A variable that a closure captures lives in an environment object JavaScriptCore makes
-      // whenever its function runs, closure or not: with five such variables it takes the
-      // session's size class (80 bytes), and the request path had four or five of them (ten
-      // under bun test). One is counted here that bench/probes/request-cells.ts and a running
-      // server do not count.
-      expect((after - before) / requests).toBeLessThan(2);
     },
   );
 
