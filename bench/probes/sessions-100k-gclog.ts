@@ -109,7 +109,8 @@ try {
       const logFile = join(work, `gc-${side}-${r}.log`);
       // A file, not a pipe: the log is long, and wrk runs synchronously below (a pipe nobody reads
       // would fill and stop the server).
-      const p = spawn(command(side, https, http)[0]!, command(side, https, http).slice(1), {
+      const cmd = command(side, https, http);
+      const p = spawn(cmd[0]!, cmd.slice(1), {
         stdio: ["ignore", "ignore", openSync(logFile, "w")],
         env: { ...process.env, BUN_JSC_logGC: "1" },
       });
