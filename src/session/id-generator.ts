@@ -45,6 +45,7 @@ const chars = nativeBuffer ? nativeBuffer.alloc(POOL_SIZE / 2) : new Uint8Array(
 /** Elsewhere, as char codes in a plain array of exactly the id's length (fromCharCode takes it whole). */
 const codes: number[] = [];
 const fromCharCodes = String.fromCharCode as (...codes: number[]) => string;
+const DOT = 46;
 
 /** The schema's default (`<SessionIdGenerator sessionIdLength>`). */
 export const DEFAULT_SESSION_ID_LENGTH: number = SessionIdGeneratorDef.attrs.sessionIdLength.default;
@@ -70,19 +71,37 @@ export class SessionIdGenerator {
 
   generate(): string {
     const n = this.length;
-    const id = n <= POOL_SIZE / 4 ? pooledHex(n) : freshHex(n);
-    return this.jvmRoute ? `${id}.${this.jvmRoute}` : id;
+    const route = this.jvmRoute;
+    if (!route) return n <= POOL_SIZE / 4 ? pooledHex(n, null) : freshHex(n);
+    // `.route` goes into the same string: `${id}.${route}` would be a rope (JavaScriptCore) or a
+    // cons string (V8), which the session map keeps as two objects, or as one of a larger size
+    // once the map's hashing has flattened it.
+    if (n > POOL_SIZE / 4) return `${freshHex(n)}.${route}`;
+    if (latin1Slice && (2 * n + 1 + route.length > chars.length || !isLatin1(route))) {
+      return `${pooledHex(n, null)}.${route}`;
+    }
+    return pooledHex(n, route);
   }
 }
 
-/** `n` bytes from the pool as upper-case hex: a flat string, built in one call. */
-function pooledHex(n: number): string {
+/** Every character a byte that latin1Slice turns back into the same character. */
+function isLatin1(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return false;
+  return true;
+}
+
+/**
+ * `n` bytes from the pool as upper-case hex, then `.route` unless `route` is null: a flat string,
+ * built in one call (with latin1Slice, the route's characters are Latin-1 and all fit in `chars`).
+ */
+function pooledHex(n: number, route: string | null): string {
   if (poolUsed + n > POOL_SIZE) {
     crypto.getRandomValues(pool);
     poolUsed = 0;
   }
   const start = poolUsed;
   poolUsed += n;
+  const length = route === null ? 2 * n : 2 * n + 1 + route.length;
   if (latin1Slice) {
     for (let i = 0; i < n; i++) {
       const b = pool[start + i]!;
@@ -90,14 +109,22 @@ function pooledHex(n: number): string {
       chars[2 * i] = HEX_CODES[2 * b]!;
       chars[2 * i + 1] = HEX_CODES[2 * b + 1]!;
     }
-    return latin1Slice.call(chars, 0, 2 * n);
+    if (route !== null) {
+      chars[2 * n] = DOT;
+      for (let i = 0; i < route.length; i++) chars[2 * n + 1 + i] = route.charCodeAt(i);
+    }
+    return latin1Slice.call(chars, 0, length);
   }
-  if (codes.length !== 2 * n) codes.length = 0;
+  if (codes.length !== length) codes.length = 0;
   for (let i = 0; i < n; i++) {
     const b = pool[start + i]!;
     pool[start + i] = 0;
     codes[2 * i] = HEX_CODES[2 * b]!;
     codes[2 * i + 1] = HEX_CODES[2 * b + 1]!;
+  }
+  if (route !== null) {
+    codes[2 * n] = DOT;
+    for (let i = 0; i < route.length; i++) codes[2 * n + 1 + i] = route.charCodeAt(i);
   }
   return fromCharCodes.apply(null, codes);
 }

@@ -457,6 +457,21 @@ describe("session ids", () => {
     expect(big.generate()).toHaveLength(140000);
   });
 
+  test("an id with the jvmRoute is one string as the session map keeps it, whatever the route's characters", async () => {
+    const g = new SessionIdGenerator();
+    for (const route of ["node1", "nœud-é", "узел→1"]) {
+      g.jvmRoute = route;
+      const id = g.generate();
+      expect(id.slice(0, 32)).toMatch(/^[0-9A-F]{32}$/);
+      expect(id.slice(32)).toBe(`.${route}`);
+    }
+    if (typeof Bun === "undefined") return;
+    const { isRope } = await import("bun:jsc");
+    // `${id}.${route}` was a rope: the map kept it (a larger cell once hashing flattened it).
+    g.jvmRoute = "node1";
+    expect(isRope(g.generate())).toBe(false);
+  });
+
   test("a length below 2 is refused by the schema (min 2), as in a config file", () => {
     expect(() => new StandardManager({ sessionIdGenerator: { sessionIdLength: 1 } })).toThrow(/at least 2/);
   });
