@@ -156,7 +156,7 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions = {
   if (v.errors.length > 0 || !server) {
     throw new BobcatErrors(v.errors, `${source.file}: ${v.errors.length} problem(s) in the configuration`);
   }
-  return { file, baseDir, properties, logging: top.logging, server, notes: v.notes };
+  return { file, baseDir, properties, logging: top.logging, server, notes: v.notes, warnings: [] };
 }
 
 /**
