@@ -156,7 +156,8 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions = {
   if (v.errors.length > 0 || !server) {
     throw new BobcatErrors(v.errors, `${source.file}: ${v.errors.length} problem(s) in the configuration`);
   }
-  return { file, baseDir, properties, logging: top.logging, server, notes: v.notes, warnings: [] };
+  // A converted server.xml is named by its own path (origin), as its problems are.
+  return { file: source.file, baseDir, properties, logging: top.logging, server, notes: v.notes, warnings: [] };
 }
 
 /**

@@ -429,6 +429,9 @@ realm:
           `${xml}:7:9: server.services[0].connectors[1].sslHostConfigs[0].certificates[0]:`,
         );
         expect(cert.output).toContain("missing.pem");
+        // The problems' title names the server.xml too, never the YAML it was converted to.
+        expect(cert.output).toContain(`${xml}: 1 problem(s) stop this config from running`);
+        expect(cert.output).not.toContain("(converted)");
       },
       60000,
     );
