@@ -66,6 +66,7 @@ async function resolveConfigOnce(o: ServerOptions): Promise<BobcatConfig> {
   } else throw new TypeError("createServer: give configFile, configText or config");
   if (record) {
     config.notes.push(...record.notes);
+    (config.warnings ??= []).push(...record.warnings);
     deployRecords.set(config, record);
   }
   return config;

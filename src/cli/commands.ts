@@ -103,6 +103,7 @@ export async function checkConfig(config: BobcatConfig): Promise<boolean> {
   configureLogging(config.logging);
   const log = logger("config");
   for (const note of config.notes) log.info(note);
+  for (const warning of config.warnings ?? []) log.warn(warning);
   const errors: BobcatError[] = [];
   const collect = (e: unknown) => {
     if (e instanceof BobcatErrors) errors.push(...e.errors);

@@ -13,6 +13,7 @@ import { ALL_ELEMENTS, Certificate, Context, namesJavaClasses, Server } from "./
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { formatPath } from "./source.ts";
 import { didYouMean } from "./validate.ts";
+import { TOMCAT_ATTRIBUTES } from "./tomcat-attributes.ts";
 import type { PathSeg, Position } from "./source-types.ts";
 
 const certificateAttrs: Record<string, AttrDef> = Certificate.attrs;
@@ -30,6 +31,8 @@ export interface ConvertResult {
   yaml: string;
   /** One line per thing not converted (or converted unchecked), with file and line. */
   warnings: string[];
+  /** Those of `warnings` that drop an attribute as unknown: see Converter.unknownAttributes. */
+  unknownAttributes: string[];
   /**
    * Where in the XML file a config path (`server.services[0].connectors[1].port`) is: its
    * attribute, else the nearest element; errors about the converted config name the XML file.
@@ -81,7 +84,12 @@ export function convertServerXml(xmlText: string, opts: ConvertOptions = {}): Co
   throwDropped(c.errors, file);
   // With a context.xml merged in, parts of the tree come from that other file: no positions then.
   const positions = opts.contextXml === undefined ? xmlPositions(top, [], new Map()) : new Map<string, Position>();
-  return { yaml: render(top, header), warnings: c.warnings, locate: locator(positions) };
+  return {
+    yaml: render(top, header),
+    warnings: c.warnings,
+    unknownAttributes: c.unknownAttributes,
+    locate: locator(positions),
+  };
 }
 
 /** The position of a path's attribute or element, else of its nearest ancestor's. */
@@ -116,6 +124,8 @@ function xmlPositions(v: Value, path: PathSeg[], out: Map<string, Position>): Ma
 export function convertContextXml(xmlText: string, file: string): {
   context: Record<string, unknown>;
   warnings: string[];
+  /** Those of `warnings` that drop an attribute as unknown: see Converter.unknownAttributes. */
+  unknownAttributes: string[];
   line: number;
   /** Where each of the context's paths (`valves[0].allow`) is in the file. */
   locate: (path: PathSeg[]) => Position | undefined;
@@ -136,6 +146,7 @@ export function convertContextXml(xmlText: string, file: string): {
   return {
     context: toPlain(out) as Record<string, unknown>,
     warnings: c.warnings,
+    unknownAttributes: c.unknownAttributes,
     line: root.line,
     locate: locator(xmlPositions(out, [], new Map())),
   };
@@ -552,6 +563,12 @@ class Converter {
   constructor(
     private readonly file: string,
     readonly warnings: string[],
+    /**
+     * The warnings (also in `warnings`) for attributes dropped as unknown, a misspelling mostly
+     * (`certificateVerificaton`): Tomcat's digester warns of an attribute it cannot set ("failed
+     * to set property"), so a server running the file logs these at WARN, the others at INFO.
+     */
+    readonly unknownAttributes: string[] = [],
   ) {}
 
   /** Converts `el`, or returns why it cannot be. */
@@ -741,17 +758,31 @@ class Converter {
     out.set(name, value, inline);
   }
 
-  private attrReason(el: XmlElement, name: string, known: string[]): string {
+  /**
+   * Why an attribute is not converted; `unknown` when Tomcat would not know it either (its
+   * digester warns "failed to set property"), so the server logs it at WARN.
+   */
+  private attrReason(el: XmlElement, name: string, known: string[]): { reason: string; unknown: boolean } {
     const hint = ATTR_HINTS[`${el.name}.${name}`];
-    if (hint) return hint;
+    if (hint) return { reason: hint, unknown: false };
     if (el.name === "Connector" && LEGACY_HINTS[name]) {
-      return `a Tomcat 9 TLS attribute bobcat does not move: set ${
+      // Tomcat 10 and later no longer take it on a Connector, and warn.
+      const reason = `a Tomcat 9 TLS attribute bobcat does not move: set ${
         LEGACY_HINTS[name]
       } on the connector's SSLHostConfig`;
+      return { reason, unknown: true };
     }
+    const tomcats = TOMCAT_ATTRIBUTES[el.name];
+    // One Tomcat has and bobcat does not (maxParameterCount): no guess at a misspelling.
+    if (tomcats?.has(name)) return { reason: `not a bobcat <${el.name}> attribute`, unknown: false };
     // A misspelt attribute is dropped (as Tomcat drops it, with a warning): say which one was meant.
+    // For an element Tomcat's list does not cover (a valve, a realm: their attributes depend on
+    // the class), one that looks like a bobcat attribute is taken for a misspelling.
     const meant = didYouMean(name, known);
-    return `not a bobcat <${el.name}> attribute${meant ? ` (did you mean ${meant}?)` : ""}`;
+    return {
+      reason: `not a bobcat <${el.name}> attribute${meant ? ` (did you mean ${meant}?)` : ""}`,
+      unknown: tomcats !== undefined || meant !== undefined,
+    };
   }
 
   private elementReason(el: XmlElement, parent: XmlElement): string {
@@ -801,7 +832,13 @@ class Converter {
     this.report(el, out, [`not converted: ${startTag(el)} — ${reason}`, ...descendants(el)]);
   }
 
-  private skipAttr(el: XmlElement, out: OutMap, name: string, raw: string, reason: string): void {
+  private skipAttr(
+    el: XmlElement,
+    out: OutMap,
+    name: string,
+    raw: string,
+    { reason, unknown }: { reason: string; unknown: boolean },
+  ): void {
     if (restrictsAccess(el)) {
       this.errors.push(
         new BobcatError(
@@ -816,7 +853,9 @@ class Converter {
       return;
     }
     out.note([`not converted: ${name}="${raw}" — ${reason}`]);
-    this.warnings.push(`${this.at(el)}: <${el.name}> ${name}="${raw}" not converted — ${reason}`);
+    const warning = `${this.at(el)}: <${el.name}> ${name}="${raw}" not converted — ${reason}`;
+    this.warnings.push(warning);
+    if (unknown) this.unknownAttributes.push(warning);
   }
 
   /** A comment in the output, and the same as a warning (nested elements counted, not repeated). */
@@ -895,7 +934,7 @@ function applyContextXml(c: Converter, xml: string, file: string): string[] {
       fix: "pass Tomcat's conf/context.xml with --context",
     });
   }
-  const cc = new Converter(file, c.warnings);
+  const cc = new Converter(file, c.warnings, c.unknownAttributes);
   const defaults = cc.element(root, Context) as OutMap;
   const path = defaults.get("path");
   if (path) {

@@ -47,6 +47,8 @@ export interface DeployRecord {
   watchedFiles: string[];
   contexts: DeployedContext[];
   notes: string[];
+  /** Notes logged at WARN: attributes of context files dropped as unknown (see convert.ts). */
+  warnings: string[];
   /** Hosts with autoDeploy on. */
   autoDeployHosts: string[];
 }
@@ -74,6 +76,13 @@ const asList = (v: unknown): Record<string, unknown>[] =>
 
 // convert.ts and webxml.ts come with the XML parser (xml-config.ts), when an XML file turns up.
 const convertContextXml = (xml: string, file: string) => xmlConfig().convert.convertContextXml(xml, file);
+
+/** A context file's conversion warnings: those dropping an unknown attribute at WARN (as Tomcat's digester), the rest at INFO. */
+function noteConversion(record: DeployRecord, converted: { warnings: string[]; unknownAttributes: string[] }): void {
+  const unknown = new Set(converted.unknownAttributes);
+  record.notes.push(...converted.warnings.filter((w) => !unknown.has(w)));
+  record.warnings.push(...converted.unknownAttributes);
+}
 const parseWebXml = (xml: string, file: string) => xmlConfig().webxml.parseWebXml(xml, file);
 /** webxml.ts's mergeWebXml; with fewer than two web.xml files nothing is merged (and webxml.ts may not be loaded). */
 const mergeWebXml = (defaults: WebXml | undefined, app: WebXml | undefined) =>
@@ -90,7 +99,14 @@ export function deployInto(
   opts: DeployOptions,
   where: (path: PathSeg[]) => Where,
 ): DeployRecord {
-  const record: DeployRecord = { watchedDirs: [], watchedFiles: [], contexts: [], notes: [], autoDeployHosts: [] };
+  const record: DeployRecord = {
+    watchedDirs: [],
+    watchedFiles: [],
+    contexts: [],
+    notes: [],
+    warnings: [],
+    autoDeployHosts: [],
+  };
   const errors: BobcatError[] = [];
   const collect = (e: unknown) => {
     if (e instanceof BobcatErrors) errors.push(...e.errors);
@@ -113,12 +129,13 @@ export function deployInto(
   if (opts.contextXmlDefaults && existsSync(confContextXml)) {
     record.watchedFiles.push(confContextXml);
     try {
-      const { context, warnings, locate } = convertContextXml(readTextFileSync(confContextXml), confContextXml);
+      const converted = convertContextXml(readTextFileSync(confContextXml), confContextXml);
+      const { context, locate } = converted;
       delete context.path;
       delete context.docBase;
       defaultsOrigin = { file: confContextXml, locate };
       contextDefaults = opts.expand?.(context, defaultsOrigin) ?? context;
-      record.notes.push(...warnings);
+      noteConversion(record, converted);
     } catch (e) {
       collect(e);
     }
@@ -302,9 +319,10 @@ function deployHost(
     const name = f.slice(0, -4);
     const { path, version } = contextNameOf(name);
     if (taken.has(path)) continue;
-    const { context: raw, warnings, locate } = convertContextXml(readTextFileSync(file), file);
+    const converted = convertContextXml(readTextFileSync(file), file);
+    const { context: raw, locate } = converted;
     const context = opts.expand?.(raw, { file, locate }) ?? raw;
-    record.notes.push(...warnings);
+    noteConversion(record, converted);
     if (context.path !== undefined && normPath(context.path) !== path) {
       record.notes.push(
         `${file}: path="${context.path}" is ignored: a descriptor's file name gives the path (${path || "/"})`,
@@ -337,9 +355,10 @@ function deployHost(
       const metaYaml = join(dir, "META-INF", "context.yaml");
       watched.push(metaXml, metaYaml);
       if (existsSync(metaXml)) {
-        const { context: raw, warnings, locate } = convertContextXml(readTextFileSync(metaXml), metaXml);
+        const converted = convertContextXml(readTextFileSync(metaXml), metaXml);
+        const { context: raw, locate } = converted;
         const context = opts.expand?.(raw, { file: metaXml, locate }) ?? raw;
-        record.notes.push(...warnings);
+        noteConversion(record, converted);
         delete context.path;
         delete context.docBase;
         ctx = { ...context, ...ctx };

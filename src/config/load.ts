@@ -59,7 +59,21 @@ export interface LoadOptions {
   origin?: Origin;
 }
 
+/**
+ * The `properties` option (createServer, loadConfigText) with an own `__proto__` key, as
+ * JSON.parse makes one, is refused as `-D__proto__=` and a config file's key are: any copy of
+ * the properties would set the copy's prototype instead, and the property would vanish.
+ */
+function refuseProtoProperty(properties: Record<string, string> | undefined): void {
+  if (properties === undefined || properties === null || !Object.hasOwn(properties, "__proto__")) return;
+  throw new BobcatError("config.key", 'the properties option: "__proto__" cannot be a property name', {
+    fix:
+      "rename the property (JavaScript gives __proto__ a meaning of its own; no attribute or property may be called so)",
+  });
+}
+
 export function loadConfigText(file: string, text: string, opts: LoadOptions = {}): BobcatConfig {
+  refuseProtoProperty(opts.properties);
   const parsed = parseSource(file, text);
   const own = opts.origin ? { ...parsed, file: opts.origin.file, locate: opts.origin.locate } : parsed;
   // Parts read from other files (deployed contexts), by config path: their problems name those files.
@@ -156,7 +170,8 @@ export function loadConfigText(file: string, text: string, opts: LoadOptions = {
   if (v.errors.length > 0 || !server) {
     throw new BobcatErrors(v.errors, `${source.file}: ${v.errors.length} problem(s) in the configuration`);
   }
-  return { file, baseDir, properties, logging: top.logging, server, notes: v.notes };
+  // A converted server.xml is named by its own path (origin), as its problems are.
+  return { file: source.file, baseDir, properties, logging: top.logging, server, notes: v.notes, warnings: [] };
 }
 
 /**

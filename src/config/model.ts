@@ -20,8 +20,14 @@ export interface BobcatConfig {
   properties: Record<string, string>;
   logging: LoggingConfig;
   server: ServerConfig;
-  /** Notes for the user: accepted-but-ignored attributes, legacy attributes moved. */
+  /** Notes for the user, logged at INFO: accepted-but-ignored attributes, legacy attributes moved. */
   notes: string[];
+  /**
+   * Notes logged at WARN: attributes of a server.xml or context file dropped as unknown (a
+   * misspelling, mostly), which Tomcat's digester warns of too. (Optional: a config object made
+   * by hand, without loadConfigText, may leave it out.)
+   */
+  warnings?: string[];
 }
 
 export type LoggingConfig = Infer<typeof S.Logging>;

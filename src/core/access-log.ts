@@ -22,7 +22,7 @@ export interface AccessEntry {
   ctx: RequestContext | null;
   remoteAddr: string;
   status: number;
-  /** Response body size when known (content-length), otherwise undefined → "-". */
+  /** Bytes of the body sent, when known (the engine's bodySent), otherwise undefined → "-". */
   bytes?: number;
   responseHeaders: Headers;
   startMs: number;

@@ -12,7 +12,7 @@ import { BobcatError } from "../util/errors.ts";
 import { inRange, type IpAddress, type IpRange, parseCidr, parseIp } from "../util/ip.ts";
 import { logger } from "../util/log.ts";
 import type { RequestContext } from "./context.ts";
-import { errorPage } from "./error-page.ts";
+import { errorPage, sizedBody } from "./error-page.ts";
 import { javaForm, javaRegex } from "./proxy-valves.ts";
 
 const log = logger("core");
@@ -109,9 +109,10 @@ export class HealthCheck {
   answer(pathname: string): Response | undefined {
     if (pathname !== this.config.path) return undefined;
     const up = !this.config.checkContainersAvailable || this.available();
-    return new Response(JSON.stringify({ status: up ? "UP" : "DOWN" }), {
+    const headers = new Headers({ "content-type": "application/json; charset=utf-8" });
+    return new Response(sizedBody(JSON.stringify({ status: up ? "UP" : "DOWN" }), headers), {
       status: up ? 200 : 503,
-      headers: { "content-type": "application/json; charset=utf-8" },
+      headers,
     });
   }
 }

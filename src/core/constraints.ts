@@ -5,6 +5,7 @@
  * a redirectPort <= 0 answers 403.
  */
 import type { SecurityConstraintConfig } from "../config/model.ts";
+import { sizedBody } from "./error-page.ts";
 export { urlPatternProblem } from "../config/url-pattern.ts";
 
 /**
@@ -133,10 +134,9 @@ export class ConstraintChecker {
 
 export function secureRedirect(pathname: string, search: string, serverName: string, redirectPort: number): Response {
   if (redirectPort <= 0) {
-    return new Response(`HTTP Status 403 – Forbidden: ${pathname} requires a secure connection`, {
-      status: 403,
-      headers: { "content-type": "text/plain; charset=utf-8" },
-    });
+    const headers = new Headers({ "content-type": "text/plain; charset=utf-8" });
+    const body = sizedBody(`HTTP Status 403 – Forbidden: ${pathname} requires a secure connection`, headers);
+    return new Response(body, { status: 403, headers });
   }
   const host = serverName.includes(":") && !serverName.startsWith("[") ? `[${serverName}]` : serverName;
   const port = redirectPort === 443 ? "" : `:${redirectPort}`;

@@ -694,14 +694,13 @@ export class Engine {
     const status = finalStatus(res, conn);
     const elapsed = performance.now() - start;
     if (this.metrics) this.measure(req, seen, status, elapsed);
-    const len = res.headers.get("content-length");
     const entry = {
       request: req,
       url: urlForLog(req.url),
       ctx: seen.ctx,
       remoteAddr: seen.ctx?.remoteAddr ?? conn.remoteAddr,
       status,
-      bytes: len === null ? undefined : Number(len),
+      bytes: bodySent(req.method, status, res.headers),
       responseHeaders: res.headers,
       startMs,
       endMs: startMs + elapsed,
@@ -1236,6 +1235,17 @@ function notFound(pathname: string, host: HostRuntime): Response {
 }
 
 const hostForUrl = (name: string) => (name.includes(":") ? `[${name}]` : name);
+
+/**
+ * The bytes of the body a response sends, as Tomcat's %b counts them: its Content-Length (which
+ * the bodies bobcat writes itself carry: error pages, listings, the built-in apps), none for a
+ * HEAD or a status that has no body; undefined when unknown (a stream without the header).
+ */
+function bodySent(method: string, status: number, headers: Headers): number | undefined {
+  if (method === "HEAD" || status < 200 || status === 204 || status === 304) return 0;
+  const len = headers.get("content-length");
+  return len === null ? undefined : Number(len);
+}
 
 /** The access log's URL even for requests the boundary refused (Bun gives a path-only URL without Host). */
 function urlForLog(href: string): URL {

@@ -45,11 +45,20 @@ function page(status: number, message: string, report: boolean, serverInfo: bool
   }</body></html>\n`;
 }
 
+/**
+ * A body bobcat writes itself, as bytes with their Content-Length: the access log's %b and %B
+ * count a response's bytes by that header, as Tomcat logs the bytes of the page it sent.
+ */
+export function sizedBody(text: string, headers: Headers): Uint8Array<ArrayBuffer> {
+  const bytes = ENCODER.encode(text);
+  headers.set("content-length", String(bytes.byteLength));
+  return bytes;
+}
+const ENCODER = new TextEncoder();
+
 export function errorPage(status: number, message: string, headers: Record<string, string> = {}): Response {
-  const res = new Response(page(status, message, true, true), {
-    status,
-    headers: { "content-type": "text/html; charset=utf-8", ...headers },
-  });
+  const head = new Headers({ "content-type": "text/html; charset=utf-8", ...headers });
+  const res = new Response(sizedBody(page(status, message, true, true), head), { status, headers: head });
   REPORTS.set(res, message);
   return res;
 }
@@ -62,7 +71,6 @@ export function applyErrorReport(res: Response, settings: ErrorReportSettings): 
   const body = custom ?? page(res.status, message, settings.showReport, settings.showServerInfo);
   const headers = new Headers(res.headers);
   headers.set("content-type", "text/html; charset=utf-8");
-  headers.delete("content-length");
   void res.body?.cancel();
-  return new Response(body, { status: res.status, headers });
+  return new Response(sizedBody(body, headers), { status: res.status, headers });
 }

@@ -85,6 +85,7 @@ export class BobcatServer {
   async start(opts: StartOptions = {}): Promise<this> {
     if (opts.configureLogging !== false) configureLogging(this.config.logging);
     for (const note of this.config.notes) logger("config").info(note);
+    for (const warning of this.config.warnings ?? []) logger("config").warn(warning);
     const runtime = opts.runtime ?? RUNTIME;
     log.info(`bobcat ${VERSION} on ${runtimeLabel()}, base ${this.config.baseDir}`);
     try {

@@ -139,6 +139,7 @@ function sendSignal(slot: Slot, sig: NodeJS.Signals): void {
 export async function runPrimary(config: BobcatConfig, n: number): Promise<number> {
   configureLogging(config.logging);
   for (const note of config.notes) logger("config").info(note);
+  for (const warning of config.warnings ?? []) logger("config").warn(warning);
   const problems = workerProblems(config, n);
   if (problems.length) throw new BobcatErrors(problems, `${problems.length} problem(s) stop bobcat from starting`);
   await checkPortsFree(config);

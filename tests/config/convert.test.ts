@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { parse } from "yaml";
-import { convertServerXml } from "../../src/config/convert.ts";
+import { convertContextXml, convertServerXml } from "../../src/config/convert.ts";
 import { loadConfigText } from "../../src/config/load.ts";
 import type { BobcatConfig } from "../../src/config/model.ts";
 import { BobcatError, BobcatErrors } from "../../src/util/errors.ts";
@@ -511,20 +511,46 @@ describe("bobcat convert: typing, unknown parts, errors", () => {
   });
 
   test("a misspelt attribute, dropped as Tomcat drops it, is named with the one meant", () => {
-    const { warnings } = convertServerXml(
+    const { warnings, unknownAttributes } = convertServerXml(
       wrap(
-        '<Connector port="8443" SSLEnabled="true" maxParameterCount="1000">\n' +
+        '<Connector port="8443" SSLEnabled="true" maxParameterCount="1000" maxSavePostSize="4096" fooBar="1" SSLProtocol="TLSv1.2">\n' +
           '<SSLHostConfig certificateVerificaton="required"><Certificate certificateFile="c.pem"/></SSLHostConfig>\n' +
           "</Connector>",
       ),
     );
-    expect(warnings).toContain(
-      'server.xml:4: <SSLHostConfig> certificateVerificaton="required" not converted — not a bobcat <SSLHostConfig> attribute (did you mean certificateVerification?)',
-    );
-    // A Tomcat attribute bobcat does not have is not taken for a misspelling.
-    expect(warnings).toContain(
+    const misspelt =
+      'server.xml:4: <SSLHostConfig> certificateVerificaton="required" not converted — not a bobcat <SSLHostConfig> attribute (did you mean certificateVerification?)';
+    expect(warnings).toContain(misspelt);
+    // A Tomcat attribute bobcat does not have is not taken for a misspelling, even one close to
+    // a bobcat attribute (maxSavePostSize, maxPostSize).
+    const tomcats = [
       'server.xml:3: <Connector> maxParameterCount="1000" not converted — not a bobcat <Connector> attribute',
+      'server.xml:3: <Connector> maxSavePostSize="4096" not converted — not a bobcat <Connector> attribute',
+    ];
+    for (const w of tomcats) expect(warnings).toContain(w);
+    // What Tomcat 10+ would not know either, and warn of ("failed to set property"), a server
+    // logs at WARN: the misspelling, an attribute no Tomcat has, a Tomcat 9 TLS attribute on the Connector.
+    expect(unknownAttributes).toEqual([
+      'server.xml:3: <Connector> fooBar="1" not converted — not a bobcat <Connector> attribute',
+      expect.stringMatching(
+        /^server\.xml:3: <Connector> SSLProtocol="TLSv1\.2" not converted — a Tomcat 9 TLS attribute/,
+      ),
+      misspelt,
+    ]);
+    for (const w of unknownAttributes) expect(warnings).toContain(w);
+  });
+
+  test("attributes dropped as unknown by a context file are marked too; Tomcat's own are not", () => {
+    const { warnings, unknownAttributes } = convertContextXml(
+      '<Context reloadabel="true" antiResourceLocking="false"><Valve className="org.apache.catalina.valves.AccessLogValve" patern="common"/></Context>',
+      "conf/Catalina/localhost/app.xml",
     );
+    expect(warnings).toHaveLength(3);
+    expect(unknownAttributes).toEqual([
+      'conf/Catalina/localhost/app.xml:1: <Context> reloadabel="true" not converted — not a bobcat <Context> attribute (did you mean reloadable?)',
+      // A valve's attributes depend on its class: one close to a bobcat attribute is taken for a misspelling.
+      'conf/Catalina/localhost/app.xml:1: <Valve> patern="common" not converted — not a bobcat <Valve> attribute (did you mean pattern?)',
+    ]);
   });
 
   test("className on an element bobcat has one implementation of is an attribute it does not take", () => {

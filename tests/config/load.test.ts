@@ -292,6 +292,33 @@ server:
       .toMatch(/\/c\/p\.toml:2:1: properties\.__proto__: "__proto__" cannot be a key/);
   });
 
+  test("a __proto__ property given to the library (JSON.parse makes one) is refused as -D__proto__= is", async () => {
+    const properties = JSON.parse('{"port":"8080","__proto__":"x"}') as Record<string, string>;
+    expect(Object.hasOwn(properties, "__proto__")).toBe(true);
+    const refused = (e: unknown) => {
+      expect(e).toBeInstanceOf(BobcatError);
+      expect((e as BobcatError).code).toBe("config.key");
+      expect((e as BobcatError).format()).toMatch(
+        /^the properties option: "__proto__" cannot be a property name\n\s+fix: rename the property/,
+      );
+      return true;
+    };
+    const text = minimal("        - port: ${port}");
+    expect(() => loadConfigText("/c/s.yaml", text, { env: {}, properties })).toThrow(BobcatError);
+    try {
+      loadConfigText("/c/s.yaml", text, { env: {}, properties });
+    } catch (e) {
+      refused(e);
+    }
+    // createServer passes its properties through: refused before anything listens.
+    const { createServer } = await import("../../src/api/server.ts");
+    expect(await createServer({ configText: text, properties, configureLogging: false }).catch(refused)).toBe(true);
+    // Without the key, the same properties load.
+    const { __proto__: _, ...rest } = properties;
+    expect(loadConfigText("/c/s.yaml", text, { env: {}, properties: rest }).server.services[0]!.connectors[0]!.port)
+      .toBe(8080);
+  });
+
   test("YAML syntax errors give line and column", () => {
     try {
       loadConfigText("/c/bad.yaml", "server:\n  services:\n    - connectors: [\n", { env: {} });

@@ -397,25 +397,41 @@ realm:
         );
         expect(r.output).not.toContain("(converted):");
 
-        // Found after loading (the certificate files): the element's position.
+        // Found after loading (the certificate files): the element's position. Attributes
+        // dropped as unknown (misspelt) are warnings, as Tomcat's digester gives; one Tomcat has
+        // and bobcat lacks (maxParameterCount) is a note.
         writeFiles(base, {
           "conf/server.xml": serverXml(port).replace(
             '    <Engine name="Catalina"',
-            `    <Connector port="${await freePort()}" address="127.0.0.1" SSLEnabled="true">
-      <SSLHostConfig>
+            `    <Connector port="${await freePort()}" address="127.0.0.1" SSLEnabled="true" maxParameterCount="1000">
+      <SSLHostConfig certificateVerificaton="required">
         <Certificate certificateFile="conf/missing.pem" certificateKeyFile="conf/missing-key.pem" />
       </SSLHostConfig>
     </Connector>
     <Engine name="Catalina"`,
           ),
           "webapps/ROOT/index.html": "hello",
+          "conf/Catalina/localhost/typo.xml": `<Context docBase="${join(base, "webapps/ROOT")}" reloadabel="true" />`,
         });
         const cert = await runCli(rt, ["check", "--base", base]);
+        expect(cert.output).toContain(
+          `WARN  [config] server.xml: ${xml}:6: <SSLHostConfig> certificateVerificaton="required" not converted — not a bobcat <SSLHostConfig> attribute (did you mean certificateVerification?)`,
+        );
+        const descriptor = join(base, "conf/Catalina/localhost/typo.xml");
+        expect(cert.output).toContain(
+          `WARN  [config] ${descriptor}:1: <Context> reloadabel="true" not converted — not a bobcat <Context> attribute (did you mean reloadable?)`,
+        );
+        expect(cert.output).toContain(
+          `INFO  [config] server.xml: ${xml}:5: <Connector> maxParameterCount="1000" not converted — not a bobcat <Connector> attribute`,
+        );
         expect(cert.code).toBe(1);
         expect(cert.output).toContain(
           `${xml}:7:9: server.services[0].connectors[1].sslHostConfigs[0].certificates[0]:`,
         );
         expect(cert.output).toContain("missing.pem");
+        // The problems' title names the server.xml too, never the YAML it was converted to.
+        expect(cert.output).toContain(`${xml}: 1 problem(s) stop this config from running`);
+        expect(cert.output).not.toContain("(converted)");
       },
       60000,
     );

@@ -104,6 +104,48 @@ for (const runtime of RUNTIMES) {
       expect(text).toMatch(/^127\.0\.0\.1 - - \[[^\]]+\] "GET \/site\/ HTTP\/1\.1" 200 \d+$/m);
     });
 
+    test("the access log counts the bytes of bobcat's error page (404), and none for a HEAD", async () => {
+      const url = `https://localhost:${httpsPort}/site/nothing-here.html`;
+      const get = await run([
+        "curl",
+        "-sS",
+        "--cacert",
+        join(PKI, "ca.pem"),
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code} %{size_download}",
+        url,
+      ]);
+      const [status, size] = get.stdout.split(" ");
+      expect(status).toBe("404");
+      expect(Number(size)).toBeGreaterThan(0);
+      const head = await run([
+        "curl",
+        "-sS",
+        "-I",
+        "--cacert",
+        join(PKI, "ca.pem"),
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        url,
+      ]);
+      expect(head.stdout).toBe("404");
+      const logDir = join(server.base, "logs");
+      const deadline = Date.now() + 5000;
+      let text = "";
+      while (Date.now() < deadline) {
+        const files = await Array.fromAsync(new Bun.Glob("*").scan(logDir));
+        text = files.map((f) => readFileSync(join(logDir, f), "utf8")).join("");
+        if (text.includes("HEAD /site/nothing-here.html")) break;
+        await Bun.sleep(100);
+      }
+      expect(text).toMatch(new RegExp(`"GET /site/nothing-here\\.html HTTP/1\\.1" 404 ${size}$`, "m"));
+      expect(text).toMatch(/"HEAD \/site\/nothing-here\.html HTTP\/1\.1" 404 -$/m);
+    });
+
     test("openssl s_client verifies the chain (leaf + intermediate) with TLS 1.3 and 1.2", async () => {
       for (const v of ["-tls1_3", "-tls1_2"]) {
         const r = await opensslConnect(httpsPort, {

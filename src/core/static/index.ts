@@ -8,6 +8,7 @@ import type { FileHandle } from "node:fs/promises";
 import { bodyLength, fileBody } from "./body.ts";
 import type { BodyPart } from "./body.ts";
 import { evaluatePreconditions, ifRangeAllowsPartial, validatorsFor } from "./conditional.ts";
+import { sizedBody } from "../error-page.ts";
 import { renderListing } from "./listing.ts";
 import { contentTypeFor } from "./mime.ts";
 import { encodePath, isProtectedPath, locate, pathSegments } from "./path.ts";
@@ -187,6 +188,6 @@ function statusResponse(
   message: string,
   extraHeaders: Record<string, string> = {},
 ): Response {
-  const headers = { "content-type": "text/plain; charset=utf-8", ...extraHeaders };
-  return new Response(req.method === "HEAD" ? null : message + "\n", { status, headers });
+  const headers = new Headers({ "content-type": "text/plain; charset=utf-8", ...extraHeaders });
+  return new Response(req.method === "HEAD" ? null : sizedBody(message + "\n", headers), { status, headers });
 }
