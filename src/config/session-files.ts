@@ -17,35 +17,43 @@ import type { Validator } from "./validate.ts";
 interface Place {
   kind: "pathname" | "FileStore directory";
   at: string;
+  /** Resolved against the work directory (a relative pathname or directory, or none). */
+  inWorkDir: boolean;
   attr: PathSeg[];
 }
 
 function placeOf(ctx: ContextConfig): Place | null {
   const m = ctx.manager;
   if (!m || typeof ctx.workDir !== "string") return null;
-  const inWorkDir = (p: string) => (isAbsolute(p) ? resolve(p) : resolve(ctx.workDir, p));
+  const at = (p: string) => (isAbsolute(p) ? resolve(p) : resolve(ctx.workDir, p));
   if (m.className === "StandardManager") {
-    return m.pathname ? { kind: "pathname", at: inWorkDir(m.pathname), attr: ["pathname"] } : null;
+    if (!m.pathname) return null;
+    return { kind: "pathname", at: at(m.pathname), inWorkDir: !isAbsolute(m.pathname), attr: ["pathname"] };
   }
   const store = m.store;
   if (store?.className !== "FileStore") return null;
   return store.directory
-    ? { kind: "FileStore directory", at: inWorkDir(store.directory), attr: ["store", "directory"] }
-    : { kind: "FileStore directory", at: resolve(ctx.workDir), attr: ["store"] };
+    ? {
+      kind: "FileStore directory",
+      at: at(store.directory),
+      inWorkDir: !isAbsolute(store.directory),
+      attr: ["store", "directory"],
+    }
+    : { kind: "FileStore directory", at: resolve(ctx.workDir), inWorkDir: true, attr: ["store"] };
 }
 
 export function checkSessionPersistenceClashes(services: ServiceConfig[], v: Validator): void {
-  const taken = new Map<string, string>();
+  const taken = new Map<string, { name: string; workDir: string }>();
   services.forEach((service, si) =>
     service.engine?.hosts?.forEach((host, hi) =>
       host.contexts?.forEach((ctx, ci) => {
         const place = placeOf(ctx);
         if (!place) return;
         const key = `${place.kind}\0${place.at}`;
-        const name = `${host.name}${ctx.path || "/"}`;
+        const name = `${host.name}${ctx.path || "/"}${services.length > 1 ? ` of service ${service.name}` : ""}`;
         const other = taken.get(key);
         if (other === undefined) {
-          taken.set(key, name);
+          taken.set(key, { name, workDir: resolve(ctx.workDir) });
           return;
         }
         const path: PathSeg[] = ["server", "services", si, "engine", "hosts", hi, "contexts", ci, "manager"];
@@ -53,9 +61,12 @@ export function checkSessionPersistenceClashes(services: ServiceConfig[], v: Val
           "config.sessionPersistenceClash",
           [...path, ...place.attr],
           place.kind === "pathname"
-            ? `context ${name}: the session persistence file [${place.at}] is also context ${other}'s: each would restore the sessions the other saved as its own (and overwrite them)`
-            : `context ${name}: the FileStore directory [${place.at}] is also context ${other}'s: each would load the other's sessions, by the ids clients send, as its own`,
-          place.kind === "pathname"
+            ? `context ${name}: the session persistence file [${place.at}] is also context ${other.name}'s: each would restore the sessions the other saved as its own (and overwrite them)`
+            : `context ${name}: the FileStore directory [${place.at}] is also context ${other.name}'s: each would load the other's sessions, by the ids clients send, as its own`,
+          // One work directory: the same host and path in two services whose engines share a name, or one workDir.
+          place.inWorkDir && other.workDir === resolve(ctx.workDir)
+            ? `the two contexts share the work directory [${other.workDir}] (work/<Engine>/<Host>/<context> unless workDir is set): give the engines distinct names, or a context its own workDir`
+            : place.kind === "pathname"
             ? "give each context its own pathname (a relative pathname lies in the context's own work directory)"
             : "give each context its own directory (a relative directory lies in the context's own work directory), or use a DataSourceStore, which keeps contexts apart in one table",
         );

@@ -78,4 +78,20 @@ describe("session persistence places across contexts", () => {
     );
     expect(c.server.services[0]!.engine!.hosts[0]!.contexts).toHaveLength(5);
   });
+
+  test("the same context in two services whose engines share a name: one work directory, named in the fix", () => {
+    const service = (name: string, port: number) => `
+    - name: ${name}
+      connectors: [{ port: ${port} }]
+      engine:
+        defaultHost: localhost
+        hosts: [{ name: localhost, contexts: [{ path: /app, handler: bobcat:root, manager: { pathname: S.ser } }] }]`;
+    const e = refused(`server:\n  services:${service("A", 8080)}${service("B", 8081)}\n`);
+    const [err] = e.errors;
+    expect(err!.message).toContain(
+      "context localhost/app of service B: the session persistence file [/srv/base/work/Catalina/localhost/app/S.ser] is also context localhost/app of service A's",
+    );
+    expect(err!.fix).toContain("share the work directory [/srv/base/work/Catalina/localhost/app]");
+    expect(err!.fix).toContain("give the engines distinct names");
+  });
 });
