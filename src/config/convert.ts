@@ -689,7 +689,11 @@ class Converter {
         ? [fromSchema[0], fromSchema[1].list, fromSchema[1].element()]
         : [designed!.key, designed!.list, undefined];
       const converted = this.element(child, def);
-      if (typeof converted === "string") return this.skipElement(child, out, converted);
+      if (typeof converted === "string") {
+        // Dropped, it would leave its PersistentManager without a store, refused as "needs a <Store>".
+        if (child.name === "Store") return this.storeNotConverted(child, converted);
+        return this.skipElement(child, out, converted);
+      }
       if (list) return out.push(key, converted);
       // An element that carried nothing leaves only its notes, on the parent.
       if (converted.entries.length === 0 && child.attrs.length === 0) {
@@ -830,6 +834,26 @@ class Converter {
       return;
     }
     this.report(el, out, [`not converted: ${startTag(el)} — ${reason}`, ...descendants(el)]);
+  }
+
+  /** A <Store> bobcat does not have is an error at its own line, saying why (JDBCStore: removed in Tomcat 10). */
+  private storeNotConverted(el: XmlElement, reason: string): void {
+    const cls = shortName(el.attrs.find(([k]) => k === "className")?.[1] ?? "");
+    const jdbc = cls === "JDBCStore";
+    this.errors.push(
+      new BobcatError(
+        "convert.store",
+        `${startTag(el)} cannot be converted: ${
+          jdbc ? "JDBCStore was removed in Tomcat 10, which has DataSourceStore instead, as bobcat does" : reason
+        }`,
+        {
+          where: { file: this.file, line: el.line },
+          fix: jdbc
+            ? 'define the database as a <Resource name="jdbc/sessions" type="javax.sql.DataSource" url="..."/> and use <Store className="org.apache.catalina.session.DataSourceStore" dataSourceName="jdbc/sessions"/> with the same sessionTable and session*Col attributes'
+            : "use FileStore, DataSourceStore or RedisStore",
+        },
+      ),
+    );
   }
 
   private skipAttr(

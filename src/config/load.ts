@@ -27,6 +27,7 @@ import type {
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
 import { urlPatternProblem } from "./url-pattern.ts";
 import { acmeProblems } from "./acme.ts";
+import { checkSessionPersistenceClashes } from "./session-files.ts";
 
 export interface LoadOptions {
   /** Base directory ($CATALINA_BASE); default: the config file's directory. */
@@ -250,6 +251,7 @@ function normaliseServer(server: Infer<typeof S.Server>, v: Validator, baseDir: 
     }
     return Object.assign(service, { connectors, engine });
   });
+  checkSessionPersistenceClashes(out, v);
   return Object.assign(server, { services: out });
 }
 

@@ -380,6 +380,31 @@ describe("bobcat convert: fixtures", () => {
     expect(err!.message).toContain("restricts access");
   });
 
+  test("a <Store> bobcat does not have is an error at its line (JDBCStore: removed in Tomcat 10), not a missing store", () => {
+    const withStore = (store: string) =>
+      `<Server>\n<Service name="S">\n<Connector port="8080"/>\n<Engine name="E" defaultHost="h">\n<Host name="h">\n<Context path="/a" docBase="a">\n<Manager className="org.apache.catalina.session.PersistentManager">\n${store}\n</Manager>\n</Context>\n</Host>\n</Engine>\n</Service>\n</Server>`;
+    const refused = (store: string) => {
+      try {
+        convertServerXml(withStore(store), { file: "server.xml" });
+      } catch (e) {
+        if (e instanceof BobcatErrors) return e.errors;
+        throw e;
+      }
+      return [];
+    };
+    const [jdbc] = refused(
+      '<Store className="org.apache.catalina.session.JDBCStore" driverName="org.postgresql.Driver" connectionURL="jdbc:postgresql://db/web"/>',
+    );
+    expect(jdbc!.code).toBe("convert.store");
+    expect(jdbc!.where).toMatchObject({ file: "server.xml", line: 8 });
+    expect(jdbc!.message).toContain("JDBCStore was removed in Tomcat 10");
+    expect(jdbc!.fix).toContain("DataSourceStore");
+    const [custom] = refused('<Store className="com.example.MemcachedStore"/>');
+    expect(custom!.code).toBe("convert.store");
+    expect(custom!.message).toContain("className is one of: FileStore, DataSourceStore");
+    expect(refused('<Store className="org.apache.catalina.session.FileStore" directory="s"/>')).toEqual([]);
+  });
+
   test("a misspelt access-control valve, or a FilterValve, is an error; Tomcat's other valves are notes", () => {
     const hostValves = (valves: string) =>
       `<Server>\n<Service name="S">\n<Connector port="8080"/>\n<Engine name="E" defaultHost="h">\n<Host name="h">\n${valves}\n</Host>\n</Engine>\n</Service>\n</Server>`;

@@ -180,6 +180,21 @@ describe("FileStore files", () => {
     expect(err.code).toBe("store.unsafeId");
     expect(err.where.attribute).toBe("jvmRoute");
   });
+
+  test("a sessionIdLength too long for a file name stops start-up, naming sessionIdLength", async () => {
+    const m = new PersistentManager({
+      workDir: work.dir,
+      jvmRoute: "node1",
+      sessionIdGenerator: { sessionIdLength: 100 },
+      stores: SERVER_STORES,
+      store: { className: "FileStore" },
+    });
+    const err = await rejection(m.start());
+    expect(err.code).toBe("store.unsafeId");
+    expect(err.where.attribute).toBe("sessionIdLength");
+    expect(err.message).toContain("ids of 206 characters");
+    expect(err.fix).toContain("sessionIdLength");
+  });
 });
 
 describe("DataSourceStore on SQLite", () => {

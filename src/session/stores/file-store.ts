@@ -21,6 +21,8 @@ export type FileStoreOptions = FileStoreConfig;
 
 const SUFFIX = ".session";
 /** Session ids (hex, `.route`) and Tomcat's test ids; nothing that could leave the directory or trouble a file system. */
+/** Longest id kept as a file name: with ".session" and a temporary suffix it stays under NAME_MAX (255). */
+const MAX_ID_LENGTH = 200;
 const SAFE_ID = /^[A-Za-z0-9_-][A-Za-z0-9._~-]{0,199}$/;
 const TEMP = /\.session\.[0-9a-f]{16}\.tmp$/;
 
@@ -85,6 +87,20 @@ export class FileStore extends StoreBase {
   }
 
   checkSessionId(id: string): void {
+    if (id.length > MAX_ID_LENGTH && SAFE_ID.test(id.slice(0, MAX_ID_LENGTH))) {
+      // Safe characters, too many of them: the length comes from sessionIdLength (and jvmRoute).
+      throw new BobcatError(
+        "store.unsafeId",
+        `FileStore cannot store sessions with ids of ${id.length} characters (like [${
+          id.slice(0, 40)
+        }...]): a session file name takes at most ${MAX_ID_LENGTH}`,
+        {
+          where: { attribute: "sessionIdLength" },
+          fix:
+            "Lower the <SessionIdGenerator>'s sessionIdLength (each byte is two characters; 16 is Tomcat's default), or shorten the Engine's jvmRoute.",
+        },
+      );
+    }
     if (!SAFE_ID.test(id)) {
       throw new BobcatError(
         "store.unsafeId",
