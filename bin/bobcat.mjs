@@ -132,25 +132,69 @@ child.on("error", (err) => {
 });
 
 const forwarded = ["SIGINT", "SIGTERM", "SIGHUP"];
-const forward = (sig) => child.kill(sig);
+// Set once a signal reached this process itself: a terminal's Ctrl-C reaches the whole job, the
+// shell npm started included, and must not be passed on a second time (below).
+let signalled = false;
+const forward = (sig) => {
+  signalled = true;
+  child.kill(sig);
+};
 for (const sig of forwarded) process.on(sig, forward);
 
 // Under `npx bobcat` / `npm exec` / an npm script, npm runs this file through `sh -c` and passes
-// a SIGTERM or SIGINT it receives to that shell only: the shell dies, npm exits, and this process
-// would be left running with the server. Its parent going away is then the only sign of the
-// stop, and it is passed on as SIGTERM (a graceful stop: sessions saved). A SIGKILL of npm leaves
-// the shell alive (it waits for this process), so npm itself is watched too: the shell's parent.
-// Started any other way (a shell, nohup, a service manager) nothing is watched.
+// a SIGTERM or SIGINT it receives to that shell only. A SIGTERM kills the shell, npm exits, and
+// this process would be left running with the server: its parent going away is then the only
+// sign of the stop, and it is passed on as SIGTERM (a graceful stop: sessions saved). A SIGKILL
+// of npm leaves the shell alive (it waits for this process), so npm itself is watched too: the
+// shell's parent. A SIGINT the shell catches and holds until this process ends (dash and bash
+// both wait for their child first), so the only sign of it is that the shell ran: blocked in its
+// wait for us, it is scheduled only for a signal — that SIGINT, or a SIGCHLD when this process is
+// stopped and continued (Ctrl-Z, then fg) — so its context-switch count moving while this process
+// ran on time, and no signal reached this process itself, is passed on as SIGINT. Started any other way (a shell, nohup, a service manager)
+// nothing is watched.
 if (process.env.npm_command !== undefined || process.env.npm_lifecycle_event !== undefined) {
+  const TICK_MS = 200;
   const parent = process.ppid;
-  const npm = isShell(parent) ? parentOf(parent) : undefined;
+  const shell = isShell(parent);
+  const npm = shell ? parentOf(parent) : undefined;
+  let shellRuns = shell ? switchesOf(parent) : undefined;
+  // Armed once the count has held still for a tick: not before the shell has settled into its
+  // wait, nor after this process was stopped, until the SIGCHLDs of the stop and continue are in.
+  let armed = false;
+  let lastTick = Date.now();
   const watch = setInterval(() => {
-    if (process.ppid === parent && (npm === undefined || alive(npm))) return;
-    clearInterval(watch);
-    child.kill("SIGTERM");
-  }, 200);
+    const now = Date.now();
+    const late = now - lastTick > 3 * TICK_MS;
+    lastTick = now;
+    if (process.ppid !== parent || (npm !== undefined && !alive(npm))) {
+      clearInterval(watch);
+      child.kill("SIGTERM");
+      return;
+    }
+    if (shellRuns === undefined || signalled) return;
+    const runs = switchesOf(parent);
+    if (late) armed = false;
+    else if (runs !== shellRuns && armed) child.kill("SIGINT");
+    else if (runs === shellRuns) armed = true;
+    shellRuns = runs;
+  }, TICK_MS);
   watch.unref();
   child.on("exit", () => clearInterval(watch));
+}
+
+/** How often `pid` has been scheduled (its voluntary and involuntary context switches, Linux), or undefined. */
+function switchesOf(pid) {
+  try {
+    let n = 0;
+    for (const line of readFileSync(`/proc/${pid}/status`, "utf8").split("\n")) {
+      if (line.startsWith("voluntary_ctxt_switches:") || line.startsWith("nonvoluntary_ctxt_switches:")) {
+        n += Number(line.slice(line.indexOf(":") + 1));
+      }
+    }
+    return n;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A process's command name and parent, from /proc (Linux) or ps (elsewhere); undefined if unknown. */

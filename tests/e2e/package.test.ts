@@ -482,6 +482,8 @@ function npx(cwd: string, runtime: string, args: string[], ready?: RegExp) {
       ...(runtime === "deno" ? { BOBCAT_RUNTIME: "deno" } : {}),
     },
     stdio: ["ignore", "pipe", "pipe"],
+    // A process group of its own, as a terminal gives a job: stop(..., "job") signals all of it.
+    detached: true,
   });
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));
@@ -528,9 +530,13 @@ function npx(cwd: string, runtime: string, args: string[], ready?: RegExp) {
       }
       return exited;
     },
-    /** SIGTERM (or SIGKILL) to the npx process only, as a service manager or `kill <pid>` sends it. */
-    async stop(signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<void> {
-      proc.kill(signal);
+    /**
+     * A signal to the npx process only, as a service manager, a test harness or `kill <pid>` sends
+     * it; or to every process of the job, as a terminal's Ctrl-C does.
+     */
+    async stop(signal: "SIGTERM" | "SIGKILL" | "SIGINT" = "SIGTERM", to: "npx" | "job" = "npx"): Promise<void> {
+      if (to === "job") process.kill(-proc.pid!, signal);
+      else proc.kill(signal);
       await Promise.race([closed, Bun.sleep(20000)]);
       clearTimeout(killer);
       if (!ended) {
@@ -589,6 +595,27 @@ describe.each(["bun", "deno"])("npx bobcat from the installed package on %s", (r
     expect(s.output()).toContain("bobcat stopped");
     expect(await refused(port)).toBe(true);
   }, 90000);
+
+  test.each(["npx", "job"] as const)(
+    "SIGINT to %s stops bobcat once, gracefully (npm's shell holds a SIGINT until its child ends)",
+    async (to) => {
+      const port = await freePort();
+      const dir = site(`sigint-${to}`, {
+        "server.yaml": plainConfig(port, `              - { path: "", handler: "bobcat:root" }\n`),
+      });
+      const s = npx(dir, runtime, ["run", "--config", "server.yaml"], /listening on/);
+      await s.ready();
+      expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(200);
+      await Bun.sleep(500); // the launcher's watch arms once npm's shell has settled into its wait
+      await s.stop("SIGINT", to);
+      expect(s.output()).toContain("SIGINT received: stopping");
+      expect(s.output()).toContain("bobcat stopped");
+      // A Ctrl-C reaches the launcher, the server and npm's shell: one graceful stop, not a forced one.
+      expect(s.output()).not.toContain("again: exiting without waiting");
+      expect(await refused(port)).toBe(true);
+    },
+    90000,
+  );
 
   for (
     const [store, resources, storeYaml] of [
