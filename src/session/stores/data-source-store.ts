@@ -21,6 +21,7 @@ import type { SessionQueries, SessionWrite } from "./session-queries.ts";
 import { createTableSql, missingColumns, readTableNames, type SessionTableNames } from "./session-table.ts";
 import { describeCause, StoreBase, type StoreContext, StoreUnavailableError } from "./store-base.ts";
 import type { DataSourceStoreConfig } from "../config.ts";
+import { applicationName } from "../../config/app-key.ts";
 
 /** The `<Store className="DataSourceStore">` attributes; `dataSourceName` is required. */
 export type DataSourceStoreOptions = DataSourceStoreConfig;
@@ -62,10 +63,7 @@ function withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Tomcat's name for the root context's application is `/Engine/Host/`; the core calls it `/Engine/Host`. */
-export function applicationName(managerName: string): string {
-  return /^\/[^/]+\/[^/]+$/.test(managerName) ? `${managerName}/` : managerName;
-}
+export { applicationName };
 
 export class DataSourceStore extends StoreBase {
   readonly dataSourceName: string;
