@@ -54,7 +54,7 @@ export interface DeployRecord {
   watchedFiles: string[];
   contexts: DeployedContext[];
   notes: string[];
-  /** Notes logged at WARN: attributes of context files dropped as unknown (see convert.ts). */
+  /** Notes logged at WARN: attributes of context files dropped as unknown, a Manager bobcat has not (see convert.ts). */
   warnings: string[];
   /** Hosts with autoDeploy on. */
   autoDeployHosts: string[];
@@ -88,17 +88,18 @@ type Notes = { notes: string[]; warnings: string[] };
 
 /**
  * A context file's conversion warnings, in the record and in what they concern (the context the
- * file is for): those dropping an unknown attribute at WARN (as Tomcat's digester), the rest at INFO.
+ * file is for): those convert.ts marks (an attribute dropped as unknown, as Tomcat's digester
+ * warns; a Manager bobcat has not) at WARN, the rest at INFO.
  */
 function noteConversion(
   to: Notes[],
-  converted: { warnings: string[]; unknownAttributes: string[] },
+  converted: { warnings: string[]; atWarn: string[] },
 ): void {
-  const unknown = new Set(converted.unknownAttributes);
-  const notes = converted.warnings.filter((w) => !unknown.has(w));
+  const serious = new Set(converted.atWarn);
+  const notes = converted.warnings.filter((w) => !serious.has(w));
   for (const t of to) {
     t.notes.push(...notes);
-    t.warnings.push(...converted.unknownAttributes);
+    t.warnings.push(...converted.atWarn);
   }
 }
 const parseWebXml = (xml: string, file: string) => xmlConfig().webxml.parseWebXml(xml, file);
