@@ -70,6 +70,8 @@ export class DataSourceStore extends StoreBase {
   readonly localDataSource: boolean;
   readonly names: SessionTableNames;
   readonly dataSource: DataSource;
+  /** The length of the manager's session ids, for the CREATE TABLE suggested. */
+  private readonly sessionIdChars: number;
   private queries: Promise<SessionQueries> | null = null;
   /** Saves and removals waiting for the next transaction, and whether one is being written. */
   private queued: QueuedWrite[] = [];
@@ -91,6 +93,7 @@ export class DataSourceStore extends StoreBase {
     this.localDataSource = config.localDataSource;
     this.names = readTableNames(config, owner);
     this.dataSource = lookupDataSource(name, context.dataSources ?? {}, this.localDataSource);
+    this.sessionIdChars = context.sessionIdChars ?? 0;
   }
 
   /** The drizzle queries, loaded on first use. */
@@ -102,7 +105,7 @@ export class DataSourceStore extends StoreBase {
 
   /** The CREATE TABLE this store expects, for the data source's database. */
   createTableSql(): string {
-    return createTableSql(this.dataSource.dialect, this.names);
+    return createTableSql(this.dataSource.dialect, this.names, false, this.sessionIdChars);
   }
 
   /**
@@ -298,8 +301,10 @@ export class DataSourceStore extends StoreBase {
 export async function initStoreTable(
   dataSource: DataSource,
   storeOptions: Partial<SessionTableNames> = {},
+  /** The longest session id the table is for (see createTableSql). */
+  longestId = 0,
 ): Promise<string> {
-  const statement = createTableSql(dataSource.dialect, storeOptions, true);
+  const statement = createTableSql(dataSource.dialect, storeOptions, true, longestId);
   const conn = await dataSource.connection();
   await conn.execute(statement);
   return statement;
