@@ -224,6 +224,17 @@ export async function storeInit(config: BobcatConfig, print: boolean): Promise<n
   const global = globalDataSources(config);
   let found = 0;
   const { createTableSql, initStoreTable } = await import("../session/stores/index.ts");
+  const { sessionIdChars } = await import("../session/id-generator.ts");
+  // The id column fits the longest ids of any context here (contexts may share a table; a wider
+  // column costs nothing), and is never narrower than Tomcat's varchar(100).
+  const longestId = Math.max(
+    0,
+    ...config.server.services.flatMap((s) =>
+      s.engine.hosts.flatMap((h) => h.contexts).filter((c) =>
+        c.manager.className === "PersistentManager" && c.manager.store?.className === "DataSourceStore"
+      ).map((c) => sessionIdChars(c.manager.sessionIdGenerator.sessionIdLength, s.engine.jvmRoute))
+    ),
+  );
   try {
     for (const service of config.server.services) {
       for (const host of service.engine.hosts) {
@@ -243,9 +254,11 @@ export async function storeInit(config: BobcatConfig, print: boolean): Promise<n
             const versioned = shared ? await import("../session/stores/versioned-sql.ts") : null;
             const extra = versioned ? versioned.versionDdl(ds.dialect, tableNames, sessionVersionCol) : [];
             if (print) {
-              console.log(`-- ${where}\n${[createTableSql(ds.dialect, tableNames, true), ...extra].join(";\n")};\n`);
+              console.log(
+                `-- ${where}\n${[createTableSql(ds.dialect, tableNames, true, longestId), ...extra].join(";\n")};\n`,
+              );
             } else {
-              const sql = await initStoreTable(ds, tableNames);
+              const sql = await initStoreTable(ds, tableNames, longestId);
               if (versioned) await versioned.initVersionColumns(ds, tableNames, sessionVersionCol);
               console.log(`${where}: table ready\n${[sql, ...extra].join(";\n")}\n`);
             }

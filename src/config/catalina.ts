@@ -111,15 +111,15 @@ async function loadServerXml(
   const baseDir = base ?? (basename(dirname(file)) === "conf" ? dirname(dirname(file)) : dirname(file));
   const { convert } = await loadXmlConfig();
   // Problems name the server.xml's line and column: of the attribute, else of the nearest element.
-  const { yaml, warnings, unknownAttributes, locate } = convert.convertServerXml(xml, { file });
+  const { yaml, warnings, atWarn, locate } = convert.convertServerXml(xml, { file });
   const config = loadConfigText(`${file} (converted)`, yaml, {
     baseDir,
     properties,
     prepare,
     origin: { file, locate },
   });
-  const unknown = new Set(unknownAttributes);
-  config.notes.unshift(...warnings.filter((w) => !unknown.has(w)).map((w) => `server.xml: ${w}`));
-  (config.warnings ??= []).unshift(...unknownAttributes.map((w) => `server.xml: ${w}`));
+  const serious = new Set(atWarn);
+  config.notes.unshift(...warnings.filter((w) => !serious.has(w)).map((w) => `server.xml: ${w}`));
+  (config.warnings ??= []).unshift(...atWarn.map((w) => `server.xml: ${w}`));
   return config;
 }

@@ -31,8 +31,8 @@ export interface ConvertResult {
   yaml: string;
   /** One line per thing not converted (or converted unchecked), with file and line. */
   warnings: string[];
-  /** Those of `warnings` that drop an attribute as unknown: see Converter.unknownAttributes. */
-  unknownAttributes: string[];
+  /** Those of `warnings` a server running the file logs at WARN: see Converter.atWarn. */
+  atWarn: string[];
   /**
    * Where in the XML file a config path (`server.services[0].connectors[1].port`) is: its
    * attribute, else the nearest element; errors about the converted config name the XML file.
@@ -87,7 +87,7 @@ export function convertServerXml(xmlText: string, opts: ConvertOptions = {}): Co
   return {
     yaml: render(top, header),
     warnings: c.warnings,
-    unknownAttributes: c.unknownAttributes,
+    atWarn: c.atWarn,
     locate: locator(positions),
   };
 }
@@ -124,8 +124,8 @@ function xmlPositions(v: Value, path: PathSeg[], out: Map<string, Position>): Ma
 export function convertContextXml(xmlText: string, file: string): {
   context: Record<string, unknown>;
   warnings: string[];
-  /** Those of `warnings` that drop an attribute as unknown: see Converter.unknownAttributes. */
-  unknownAttributes: string[];
+  /** Those of `warnings` a server running the file logs at WARN: see Converter.atWarn. */
+  atWarn: string[];
   line: number;
   /** Where each of the context's paths (`valves[0].allow`) is in the file. */
   locate: (path: PathSeg[]) => Position | undefined;
@@ -146,7 +146,7 @@ export function convertContextXml(xmlText: string, file: string): {
   return {
     context: toPlain(out) as Record<string, unknown>,
     warnings: c.warnings,
-    unknownAttributes: c.unknownAttributes,
+    atWarn: c.atWarn,
     line: root.line,
     locate: locator(xmlPositions(out, [], new Map())),
   };
@@ -444,6 +444,8 @@ const ELEMENT_REASONS: Record<string, string> = {
 };
 /** What to say when an element's className is not one bobcat has. */
 const CLASS_HINTS: Record<string, string> = {
+  Manager:
+    "the context gets bobcat's default StandardManager: its sessions stay in this instance's memory; to share them across instances, use a PersistentManager with a DataSourceStore or RedisStore every instance reaches and consistency: shared (README: Sessions across instances)",
   Realm: "move the users to one of them (a tomcat-users.xml for UserDatabaseRealm, a users table for DataSourceRealm)",
 };
 /** Attributes whose Tomcat meaning bobcat reaches another way. */
@@ -564,11 +566,13 @@ class Converter {
     private readonly file: string,
     readonly warnings: string[],
     /**
-     * The warnings (also in `warnings`) for attributes dropped as unknown, a misspelling mostly
-     * (`certificateVerificaton`): Tomcat's digester warns of an attribute it cannot set ("failed
-     * to set property"), so a server running the file logs these at WARN, the others at INFO.
+     * The warnings (also in `warnings`) a server running the file logs at WARN, the others at
+     * INFO: attributes dropped as unknown, a misspelling mostly (`certificateVerificaton`), as
+     * Tomcat's digester warns of an attribute it cannot set ("failed to set property"); and a
+     * `<Manager>` bobcat has not (DeltaManager, BackupManager), whose context then does not share
+     * its sessions as the file meant.
      */
-    readonly unknownAttributes: string[] = [],
+    readonly atWarn: string[] = [],
   ) {}
 
   /** Converts `el`, or returns why it cannot be. */
@@ -692,6 +696,14 @@ class Converter {
       if (typeof converted === "string") {
         // Dropped, it would leave its PersistentManager without a store, refused as "needs a <Store>".
         if (child.name === "Store") return this.storeNotConverted(child, converted);
+        if (child.name === "Manager") {
+          // A clustering manager (DeltaManager, BackupManager) dropped leaves sessions unshared
+          // between the instances the file meant to share them: a WARN, not a note.
+          const before = this.warnings.length;
+          this.skipElement(child, out, converted);
+          this.atWarn.push(...this.warnings.slice(before));
+          return;
+        }
         return this.skipElement(child, out, converted);
       }
       if (list) return out.push(key, converted);
@@ -879,7 +891,7 @@ class Converter {
     out.note([`not converted: ${name}="${raw}" — ${reason}`]);
     const warning = `${this.at(el)}: <${el.name}> ${name}="${raw}" not converted — ${reason}`;
     this.warnings.push(warning);
-    if (unknown) this.unknownAttributes.push(warning);
+    if (unknown) this.atWarn.push(warning);
   }
 
   /** A comment in the output, and the same as a warning (nested elements counted, not repeated). */
@@ -958,7 +970,7 @@ function applyContextXml(c: Converter, xml: string, file: string): string[] {
       fix: "pass Tomcat's conf/context.xml with --context",
     });
   }
-  const cc = new Converter(file, c.warnings, c.unknownAttributes);
+  const cc = new Converter(file, c.warnings, c.atWarn);
   const defaults = cc.element(root, Context) as OutMap;
   const path = defaults.get("path");
   if (path) {

@@ -38,6 +38,13 @@ export interface DeployedContext {
   /** The application directory in appBase, for a deployed one. */
   appDir?: string;
   watched: string[];
+  /**
+   * What converting its files said (its descriptor or META-INF/context.xml, conf/context.xml,
+   * web.xml), also in the record's notes and warnings: autoDeploy logs them again when it
+   * (re)deploys the context, as Tomcat parses these files again for each deployment.
+   */
+  notes: string[];
+  warnings: string[];
 }
 
 export interface DeployRecord {
@@ -47,7 +54,7 @@ export interface DeployRecord {
   watchedFiles: string[];
   contexts: DeployedContext[];
   notes: string[];
-  /** Notes logged at WARN: attributes of context files dropped as unknown (see convert.ts). */
+  /** Notes logged at WARN: attributes of context files dropped as unknown, a Manager bobcat has not (see convert.ts). */
   warnings: string[];
   /** Hosts with autoDeploy on. */
   autoDeployHosts: string[];
@@ -77,11 +84,23 @@ const asList = (v: unknown): Record<string, unknown>[] =>
 // convert.ts and webxml.ts come with the XML parser (xml-config.ts), when an XML file turns up.
 const convertContextXml = (xml: string, file: string) => xmlConfig().convert.convertContextXml(xml, file);
 
-/** A context file's conversion warnings: those dropping an unknown attribute at WARN (as Tomcat's digester), the rest at INFO. */
-function noteConversion(record: DeployRecord, converted: { warnings: string[]; unknownAttributes: string[] }): void {
-  const unknown = new Set(converted.unknownAttributes);
-  record.notes.push(...converted.warnings.filter((w) => !unknown.has(w)));
-  record.warnings.push(...converted.unknownAttributes);
+type Notes = { notes: string[]; warnings: string[] };
+
+/**
+ * A context file's conversion warnings, in the record and in what they concern (the context the
+ * file is for): those convert.ts marks (an attribute dropped as unknown, as Tomcat's digester
+ * warns; a Manager bobcat has not) at WARN, the rest at INFO.
+ */
+function noteConversion(
+  to: Notes[],
+  converted: { warnings: string[]; atWarn: string[] },
+): void {
+  const serious = new Set(converted.atWarn);
+  const notes = converted.warnings.filter((w) => !serious.has(w));
+  for (const t of to) {
+    t.notes.push(...notes);
+    t.warnings.push(...converted.atWarn);
+  }
 }
 const parseWebXml = (xml: string, file: string) => xmlConfig().webxml.parseWebXml(xml, file);
 /** webxml.ts's mergeWebXml; with fewer than two web.xml files nothing is merged (and webxml.ts may not be loaded). */
@@ -126,6 +145,8 @@ export function deployInto(
   }
   let contextDefaults: Record<string, unknown> | undefined;
   let defaultsOrigin: Origin | undefined;
+  // conf/context.xml's notes, which concern every context.
+  const defaultsNotes: Notes = { notes: [], warnings: [] };
   if (opts.contextXmlDefaults && existsSync(confContextXml)) {
     record.watchedFiles.push(confContextXml);
     try {
@@ -135,7 +156,7 @@ export function deployInto(
       delete context.docBase;
       defaultsOrigin = { file: confContextXml, locate };
       contextDefaults = opts.expand?.(context, defaultsOrigin) ?? context;
-      noteConversion(record, converted);
+      noteConversion([record, defaultsNotes], converted);
     } catch (e) {
       collect(e);
     }
@@ -188,7 +209,7 @@ export function deployInto(
         const appWebXml = join(docBase, "WEB-INF", "web.xml");
         let deployed = record.contexts.find((d) => d.host === host.name && d.path === normPath(ctx.path));
         if (!deployed) {
-          deployed = { host: host.name as string, path: normPath(ctx.path), watched: [] };
+          deployed = { host: host.name as string, path: normPath(ctx.path), watched: [], notes: [], warnings: [] };
           record.contexts.push(deployed);
         }
         // Tomcat reads WEB-INF/tomcat-web.xml after web.xml; its settings win.
@@ -207,23 +228,28 @@ export function deployInto(
         if (web) {
           applyWebXml(ctx, web);
           record.notes.push(...web.notes);
+          deployed.notes.push(...web.notes);
           const servlets = Array.isArray(ctx.servletMappings)
             ? (ctx.servletMappings as Array<{ servletName: string; urlPatterns: string[] }>)
             : [];
           if (servlets.length > 0) {
             const list = servlets.map((m) => `${m.servletName} (${m.urlPatterns.join(", ")})`);
-            record.notes.push(
-              `context ${
-                normPath(ctx.path) || "/"
-              }: web.xml maps paths to servlets bobcat cannot run; they answer 404: ${list.slice(0, 8).join(", ")}${
-                list.length > 8 ? `, and ${list.length - 8} more` : ""
-              }`,
-            );
+            const note = `context ${
+              normPath(ctx.path) || "/"
+            }: web.xml maps paths to servlets bobcat cannot run; they answer 404: ${list.slice(0, 8).join(", ")}${
+              list.length > 8 ? `, and ${list.length - 8} more` : ""
+            }`;
+            record.notes.push(note);
+            deployed.notes.push(note);
           }
         }
       });
     });
   });
+  for (const d of record.contexts) {
+    d.notes.unshift(...defaultsNotes.notes);
+    d.warnings.unshift(...defaultsNotes.warnings);
+  }
   if (errors.length > 0) throw new BobcatErrors(errors, `${errors.length} problem(s) deploying the applications`);
   return record;
 }
@@ -322,17 +348,27 @@ function deployHost(
     const converted = convertContextXml(readTextFileSync(file), file);
     const { context: raw, locate } = converted;
     const context = opts.expand?.(raw, { file, locate }) ?? raw;
-    noteConversion(record, converted);
-    if (context.path !== undefined && normPath(context.path) !== path) {
-      record.notes.push(
-        `${file}: path="${context.path}" is ignored: a descriptor's file name gives the path (${path || "/"})`,
-      );
-    }
     const docBase = typeof context.docBase === "string" ? resolve(appBase, context.docBase) : join(appBase, name);
+    const deployed: DeployedContext = {
+      host: hostName,
+      path,
+      appDir: docBase,
+      watched: [file],
+      notes: [],
+      warnings: [],
+    };
+    noteConversion([record, deployed], converted);
+    if (context.path !== undefined && normPath(context.path) !== path) {
+      const note = `${file}: path="${context.path}" is ignored: a descriptor's file name gives the path (${
+        path || "/"
+      })`;
+      record.notes.push(note);
+      deployed.notes.push(note);
+    }
     const ctx = { ...context, path, docBase };
     described.add(resolve(docBase));
     added.push({ ctx, version, name, files: [{ settings: context, origin: { file, locate } }] });
-    record.contexts.push({ host: hostName, path, appDir: docBase, watched: [file] });
+    record.contexts.push(deployed);
   }
 
   for (const entry of readDirSync(appBase).sort((a, b) => a.name.localeCompare(b.name))) {
@@ -348,6 +384,7 @@ function deployHost(
       continue;
     }
     const watched: string[] = [];
+    const deployed: DeployedContext = { host: hostName, path, appDir: dir, watched, notes: [], warnings: [] };
     let ctx: Record<string, unknown> = { path, docBase: dir };
     const files: ContextFile[] = [];
     if (deployXML) {
@@ -358,7 +395,7 @@ function deployHost(
         const converted = convertContextXml(readTextFileSync(metaXml), metaXml);
         const { context: raw, locate } = converted;
         const context = opts.expand?.(raw, { file: metaXml, locate }) ?? raw;
-        noteConversion(record, converted);
+        noteConversion([record, deployed], converted);
         delete context.path;
         delete context.docBase;
         ctx = { ...context, ...ctx };
@@ -368,6 +405,7 @@ function deployHost(
           nodeFs().mkdirSync(xmlBase, { recursive: true });
           nodeFs().copyFileSync(metaXml, copy);
           record.notes.push(`${metaXml}: copied to ${copy} (copyXML)`);
+          deployed.notes.push(`${metaXml}: copied to ${copy} (copyXML)`);
         }
       }
       if (existsSync(metaYaml)) {
@@ -377,7 +415,7 @@ function deployHost(
       }
     }
     added.push({ ctx, version, name, files });
-    record.contexts.push({ host: hostName, path, appDir: dir, watched });
+    record.contexts.push(deployed);
   }
 
   // Parallel deployment (foo##1, foo##2): the latest version serves.

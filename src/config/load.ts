@@ -251,7 +251,7 @@ function normaliseServer(server: Infer<typeof S.Server>, v: Validator, baseDir: 
     }
     return Object.assign(service, { connectors, engine });
   });
-  checkSessionPersistenceClashes(out, v);
+  checkSessionPersistenceClashes(out, v, server.globalNamingResources?.resources ?? [], baseDir);
   return Object.assign(server, { services: out });
 }
 

@@ -5,10 +5,16 @@
  * both restore the survivor's at the next start; with one FileStore directory, a context loads
  * any session of the other whose id a client sends. Either way one application's session (its
  * attributes, and with persistAuthentication its login) becomes valid in another. Tomcat starts
- * with such a config and mixes them; bobcat refuses it, naming both contexts. (DataSourceStore
- * keeps contexts apart in one table by its app column.)
+ * with such a config and mixes them; bobcat refuses it, naming both contexts. A shared store
+ * (DataSourceStore's table, RedisStore's keys) keeps contexts apart by an application key made of
+ * the Engine, Host and context names (app-key.ts): two contexts with the same key in one
+ * table or one Redis — the same host and path in two services whose engines share a name — mix
+ * their sessions the same way, and are refused too. (Several bobcat instances sharing a key is
+ * what the key is for: only contexts of one server are compared.)
  */
 import { isAbsolute, resolve } from "../util/host/path.ts";
+import { databaseReached, type ResourceConfig } from "../datasource/resources.ts";
+import { applicationName, managerName } from "./app-key.ts";
 import type { ContextConfig, ServiceConfig } from "./model.ts";
 import type { PathSeg } from "./source.ts";
 import type { Validator } from "./validate.ts";
@@ -42,21 +48,84 @@ function placeOf(ctx: ContextConfig): Place | null {
     : { kind: "FileStore directory", at: resolve(ctx.workDir), inWorkDir: true, attr: ["store"] };
 }
 
-export function checkSessionPersistenceClashes(services: ServiceConfig[], v: Validator): void {
+/** A shared store a context's manager keeps sessions in: which one, and the key its sessions are under there. */
+interface SharedPlace {
+  /** The database, table and application key (or the Redis, prefix and key) together. */
+  key: string;
+  /** For messages: "the table [t] of data source [ds] under the application key [/E/H/p]". */
+  at: string;
+  /** What a context can change to keep its sessions apart, besides the engine names. */
+  own: string;
+}
+
+/** Where a context's DataSourceStore or RedisStore keeps its sessions, as the stores look it up (lookupDataSource). */
+function sharedPlaceOf(
+  ctx: ContextConfig,
+  app: string,
+  globalResources: readonly ResourceConfig[],
+  baseDir: string,
+): SharedPlace | null {
+  const m = ctx.manager;
+  const store = m?.className === "PersistentManager" ? m.store : undefined;
+  if (store?.className === "DataSourceStore") {
+    const named = (list: readonly ResourceConfig[] | undefined) =>
+      list?.find((r) => r.name === store.dataSourceName.trim() && databaseReached(r, baseDir) !== null);
+    const resource = store.localDataSource ? named(ctx.resources) : named(globalResources) ?? named(ctx.resources);
+    if (!resource) return null;
+    const table = store.sessionTable;
+    return {
+      // Unquoted in Tomcat's SQL, a table name is the same table in any case (PostgreSQL folds it, SQLite ignores it).
+      key: `DataSourceStore\0${databaseReached(resource, baseDir)}\0${table.toLowerCase()}\0${app}`,
+      at: `the table [${table}] of data source [${store.dataSourceName}] under the application key [${app}]`,
+      own: "its own sessionTable or data source",
+    };
+  }
+  if (store?.className === "RedisStore") {
+    return {
+      key: `RedisStore\0${store.url}\0${store.keyPrefix}\0${app}`,
+      // The url without its user and password.
+      at: `the Redis keys [${store.keyPrefix}:{${app}}:*] at [${store.url.replace(/\/\/[^@/]*@/, "//")}]`,
+      own: "its own keyPrefix",
+    };
+  }
+  return null;
+}
+
+export function checkSessionPersistenceClashes(
+  services: ServiceConfig[],
+  v: Validator,
+  globalResources: readonly ResourceConfig[] = [],
+  baseDir = ".",
+): void {
   const taken = new Map<string, { name: string; workDir: string }>();
+  const sharedTaken = new Map<string, string>();
   services.forEach((service, si) =>
     service.engine?.hosts?.forEach((host, hi) =>
       host.contexts?.forEach((ctx, ci) => {
+        const name = `${host.name}${ctx.path || "/"}${services.length > 1 ? ` of service ${service.name}` : ""}`;
+        const path: PathSeg[] = ["server", "services", si, "engine", "hosts", hi, "contexts", ci, "manager"];
+        const app = applicationName(managerName(service.engine.name, host.name, ctx.path));
+        const shared = sharedPlaceOf(ctx, app, globalResources, baseDir);
+        if (shared) {
+          const other = sharedTaken.get(shared.key);
+          if (other === undefined) sharedTaken.set(shared.key, name);
+          else {
+            v.error(
+              "config.sessionPersistenceClash",
+              [...path, "store"],
+              `context ${name}: its sessions would be kept in ${shared.at}, as context ${other}'s are: each would load the other's sessions, by the ids clients send, as its own`,
+              `the key is /<Engine>/<Host><context path>: give the engines distinct names, or one context ${shared.own}`,
+            );
+          }
+        }
         const place = placeOf(ctx);
         if (!place) return;
         const key = `${place.kind}\0${place.at}`;
-        const name = `${host.name}${ctx.path || "/"}${services.length > 1 ? ` of service ${service.name}` : ""}`;
         const other = taken.get(key);
         if (other === undefined) {
           taken.set(key, { name, workDir: resolve(ctx.workDir) });
           return;
         }
-        const path: PathSeg[] = ["server", "services", si, "engine", "hosts", hi, "contexts", ci, "manager"];
         v.error(
           "config.sessionPersistenceClash",
           [...path, ...place.attr],

@@ -8,6 +8,7 @@ import type { DataSources } from "../datasource/resources.ts";
 import type { ManagerBase } from "../session/manager-base.ts";
 import { TooManyActiveSessionsError } from "../session/errors.ts";
 import { SessionNotStoredError } from "../session/not-stored.ts";
+import { managerName } from "../config/app-key.ts";
 import type { SessionListener } from "../session/types.ts";
 import type { StandardSession } from "../session/session.ts";
 import type { Platform } from "./platform.ts";
@@ -276,7 +277,7 @@ export class SessionBinding implements SessionOpener {
   ) {
     try {
       this.manager = settings.platform.createManager(context.manager, {
-        name: `/${engine.name}/${host.name}${context.path}`,
+        name: managerName(engine.name, host.name, context.path),
         workDir: context.workDir,
         sessionTimeoutMinutes: context.sessionTimeout,
         distributable: context.distributable,

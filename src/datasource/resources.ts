@@ -284,6 +284,20 @@ export function makeDataSources(
   return new DataSources(sources);
 }
 
+/**
+ * What a DataSource resource reaches, to tell whether two contexts' stores share a database: its
+ * url (a relative sqlite: path resolved against baseDir) and username. Two resources with the same
+ * reach the same database as the same user (so the same tables); two with different ones may as
+ * well, which this does not claim. Null when nothing is shared (sqlite::memory:, a url bobcat
+ * refuses anyway, a resource of another type).
+ */
+export function databaseReached(resource: ResourceConfig, baseDir: string): string | null {
+  if (!DATA_SOURCE_TYPES.includes(resource.type ?? "DataSource") || typeof resource.url !== "string") return null;
+  const parsed = parseUrl(resource.url, baseDir);
+  if (!parsed || parsed.target === ":memory:") return null;
+  return `${parsed.dialect}\0${parsed.target}\0${typeof resource.username === "string" ? resource.username : ""}`;
+}
+
 function parseUrl(url: string, baseDir: string): { dialect: Dialect; target: string } | null {
   const u = url.startsWith("jdbc:") ? url.slice(5) : url;
   if (u.startsWith("sqlite:")) {

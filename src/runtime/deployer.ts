@@ -9,7 +9,7 @@
  */
 import { rm } from "../util/host/fs.ts";
 import type { BobcatConfig, ContextConfig } from "../config/model.ts";
-import { type DeployRecord, fingerprint, handlerFilesOf, mtime } from "../config/deploy.ts";
+import { type DeployedContext, type DeployRecord, fingerprint, handlerFilesOf, mtime } from "../config/deploy.ts";
 import { deployRecords } from "../config/catalina.ts";
 import type { Engine } from "../core/engine.ts";
 import { BobcatError, BobcatErrors } from "../util/errors.ts";
@@ -18,6 +18,8 @@ import { backgroundTimeout, type BackgroundTimer } from "../util/background-time
 import { loadSessionStores } from "./server-platform.ts";
 
 const log = logger("core");
+// A deployment's conversion notes go where the start logs them (cli checkConfig).
+const configLog = logger("config");
 
 /** How often appBase and the watched files are checked. */
 export const POLL_MS = 2000;
@@ -86,10 +88,15 @@ export class AutoDeployer {
     return out;
   }
 
+  /** What the context was made from, as the last load recorded it (none for a context the config lists with no docBase). */
+  private deployedOf(ctx: ContextConfig): DeployedContext | undefined {
+    const host = this.config.server.services.flatMap((s) => s.engine.hosts).find((h) => h.contexts.includes(ctx));
+    return this.record.contexts.find((d) => d.host === host?.name && d.path === ctx.path);
+  }
+
   /** What makes a context the same: its config, the files it was made from, and (reloadable) its handler's files. */
   private signature(ctx: ContextConfig): string {
-    const host = this.config.server.services.flatMap((s) => s.engine.hosts).find((h) => h.contexts.includes(ctx));
-    const deployed = this.record.contexts.find((d) => d.host === host?.name && d.path === ctx.path);
+    const deployed = this.deployedOf(ctx);
     const files = [...(deployed?.watched ?? []), ...this.record.watchedFiles];
     if (ctx.reloadable) files.push(...handlerFilesOf(ctx.handler, ctx.docBase));
     return JSON.stringify(ctx) + "\n" + files.map((f) => `${f}:${mtime(f)}`).join("\n");
@@ -124,6 +131,10 @@ export class AutoDeployer {
       if (!autoHosts.has(host) && !(before !== undefined && ctx.reloadable)) continue;
       const engine = this.engines[Number(si)]!;
       const what = `${host}${ctx.path || "/"}`;
+      // What its files' conversion said, as the start logs it: the (re)deployment read them again.
+      const deployed = this.deployedOf(ctx);
+      for (const note of deployed?.notes ?? []) configLog.info(note);
+      for (const warning of deployed?.warnings ?? []) configLog.warn(warning);
       try {
         await loadSessionStores([ctx]);
         await engine.deploy(host, ctx);

@@ -75,6 +75,8 @@ export interface StoreContext {
   dataSources?: DataSourceScopes;
   /** The manager's name, `/Engine/Host/context`, for error messages. */
   name?: string;
+  /** The length of the manager's session ids: the CREATE TABLE DataSourceStore suggests fits them. */
+  sessionIdChars?: number;
 }
 
 /** Context defaults, from the schema too (Context and Server attributes). */

@@ -50,6 +50,11 @@ const DOT = 46;
 /** The schema's default (`<SessionIdGenerator sessionIdLength>`). */
 export const DEFAULT_SESSION_ID_LENGTH: number = SessionIdGeneratorDef.attrs.sessionIdLength.default;
 
+/** How many characters the ids are: two hex digits a byte, then `.jvmRoute` when there is one. */
+export function sessionIdChars(sessionIdLength: number, jvmRoute: string | null | undefined): number {
+  return 2 * sessionIdLength + (jvmRoute ? 1 + jvmRoute.length : 0);
+}
+
 export class SessionIdGenerator {
   private length = DEFAULT_SESSION_ID_LENGTH;
   jvmRoute: string | null = null;

@@ -31,6 +31,7 @@ import { contentKey, encodeSessionData } from "./record.ts";
 import type { StandardSession } from "./session.ts";
 import type { SessionSnapshot, Store } from "./store.ts";
 import { type StoreFactories, storeFromConfig } from "./stores/create.ts";
+import { sessionIdChars } from "./id-generator.ts";
 import { type LifecycleStore, StoreUnavailableError } from "./stores/store-base.ts";
 import { meterStore } from "./stores/metered.ts";
 import type { StoreStatus } from "./stores/versioned.ts";
@@ -210,6 +211,7 @@ export class PersistentManager extends ManagerBase<PersistentManagerConfig> {
       workDir: this.settings.workDir,
       dataSources: context.dataSources,
       name: this.name,
+      sessionIdChars: sessionIdChars(this.idGenerator.sessionIdLength, this.idGenerator.jvmRoute),
     }, stores);
   }
 

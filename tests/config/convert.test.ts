@@ -536,7 +536,7 @@ describe("bobcat convert: typing, unknown parts, errors", () => {
   });
 
   test("a misspelt attribute, dropped as Tomcat drops it, is named with the one meant", () => {
-    const { warnings, unknownAttributes } = convertServerXml(
+    const { warnings, atWarn } = convertServerXml(
       wrap(
         '<Connector port="8443" SSLEnabled="true" maxParameterCount="1000" maxSavePostSize="4096" fooBar="1" SSLProtocol="TLSv1.2">\n' +
           '<SSLHostConfig certificateVerificaton="required"><Certificate certificateFile="c.pem"/></SSLHostConfig>\n' +
@@ -555,27 +555,52 @@ describe("bobcat convert: typing, unknown parts, errors", () => {
     for (const w of tomcats) expect(warnings).toContain(w);
     // What Tomcat 10+ would not know either, and warn of ("failed to set property"), a server
     // logs at WARN: the misspelling, an attribute no Tomcat has, a Tomcat 9 TLS attribute on the Connector.
-    expect(unknownAttributes).toEqual([
+    expect(atWarn).toEqual([
       'server.xml:3: <Connector> fooBar="1" not converted — not a bobcat <Connector> attribute',
       expect.stringMatching(
         /^server\.xml:3: <Connector> SSLProtocol="TLSv1\.2" not converted — a Tomcat 9 TLS attribute/,
       ),
       misspelt,
     ]);
-    for (const w of unknownAttributes) expect(warnings).toContain(w);
+    for (const w of atWarn) expect(warnings).toContain(w);
   });
 
   test("attributes dropped as unknown by a context file are marked too; Tomcat's own are not", () => {
-    const { warnings, unknownAttributes } = convertContextXml(
+    const { warnings, atWarn } = convertContextXml(
       '<Context reloadabel="true" antiResourceLocking="false"><Valve className="org.apache.catalina.valves.AccessLogValve" patern="common"/></Context>',
       "conf/Catalina/localhost/app.xml",
     );
     expect(warnings).toHaveLength(3);
-    expect(unknownAttributes).toEqual([
+    expect(atWarn).toEqual([
       'conf/Catalina/localhost/app.xml:1: <Context> reloadabel="true" not converted — not a bobcat <Context> attribute (did you mean reloadable?)',
       // A valve's attributes depend on its class: one close to a bobcat attribute is taken for a misspelling.
       'conf/Catalina/localhost/app.xml:1: <Valve> patern="common" not converted — not a bobcat <Valve> attribute (did you mean pattern?)',
     ]);
+  });
+
+  test("a clustering Manager (DeltaManager, BackupManager) is a WARN naming what replaces it and how to share sessions", () => {
+    const { yaml, warnings, atWarn } = convertServerXml(
+      wrap(
+        '<Connector port="8080"/>',
+        '<Context path="/a" docBase="a"><Manager className="org.apache.catalina.ha.session.DeltaManager"/></Context>',
+      ),
+    );
+    expect(atWarn).toHaveLength(1);
+    expect(warnings).toEqual(atWarn);
+    expect(atWarn[0]).toStartWith(
+      'server.xml:5: not converted: <Manager className="org.apache.catalina.ha.session.DeltaManager">',
+    );
+    expect(atWarn[0]).toContain("the context gets bobcat's default StandardManager");
+    expect(atWarn[0]).toContain("a PersistentManager with a DataSourceStore or RedisStore");
+    expect(atWarn[0]).toContain("consistency: shared");
+    // The context loads, with the default manager.
+    expect(load(yaml).server.services[0]!.engine.hosts[0]!.contexts[0]!.manager.className).toBe("StandardManager");
+    const context = convertContextXml(
+      '<Context><Manager className="org.apache.catalina.ha.session.BackupManager" mapSendOptions="6"/></Context>',
+      "conf/Catalina/localhost/app.xml",
+    );
+    expect(context.atWarn).toEqual(context.warnings);
+    expect(context.atWarn[0]).toContain("BackupManager");
   });
 
   test("className on an element bobcat has one implementation of is an attribute it does not take", () => {

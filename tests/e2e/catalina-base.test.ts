@@ -19,6 +19,7 @@ import {
   startBobcat,
   tempDir,
   tfetch,
+  waitUntil,
   writeFiles,
 } from "../helpers/bobcat.ts";
 
@@ -225,6 +226,24 @@ for (const runtime of RUNTIMES) {
       await fetchUntil(url("/fresh/"), (s, b) => s === 200 && b === "new app");
       rmSync(join(base, "webapps", "fresh"), { recursive: true });
       await fetchUntil(url("/fresh/"), (s) => s === 404);
+      // A descriptor dropped in is deployed, and what its conversion says is logged as at start:
+      // a Tomcat attribute bobcat has not at INFO, a misspelt one at WARN, naming the file.
+      const late = join(base, "conf", "Catalina", "localhost", "late.xml");
+      const logged = (level: string, attr: string) =>
+        server!.output().includes(`${level} [config] ${late}:1: <Context> ${attr} not converted`);
+      writeFileSync(late, `<Context docBase="${join(base, "outside")}" swallowOutput="true" cookiez="1" />`);
+      await fetchUntil(url("/late/"), (s, b) => s === 200 && b === "described");
+      expect(await waitUntil(() => logged("WARN ", 'cookiez="1"'))).toBe(true);
+      expect(logged("INFO ", 'swallowOutput="true"')).toBe(true);
+      // Changed, it is redeployed, and logged again.
+      writeFileSync(late, `<Context docBase="${join(base, "outside")}" swallowOutput="false" cookiez="2" />`);
+      const touched = new Date(Date.now() + 5000);
+      utimesSync(late, touched, touched);
+      expect(await waitUntil(() => logged("WARN ", 'cookiez="2"'), 15_000)).toBe(true);
+      expect(logged("INFO ", 'swallowOutput="false"')).toBe(true);
+      expect(server.output()).toContain("autoDeploy: redeployed localhost/late");
+      rmSync(late);
+      await fetchUntil(url("/late/"), (s) => s === 404);
       // A changed web.xml redeploys the application.
       writeFileSync(
         join(base, "webapps", "app", "WEB-INF", "web.xml"),

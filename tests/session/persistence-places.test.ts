@@ -94,4 +94,79 @@ describe("session persistence places across contexts", () => {
     expect(err!.fix).toContain("share the work directory [/srv/base/work/Catalina/localhost/app]");
     expect(err!.fix).toContain("give the engines distinct names");
   });
+
+  describe("shared stores: one table (or Redis) and one application key /Engine/Host/context", () => {
+    const twoServices = (store: (service: string) => string, resources = "", engines = ["Catalina", "Catalina"]) =>
+      `server:
+  globalNamingResources:
+    resources:
+      - { name: jdbc/sessions, type: DataSource, url: "sqlite:sessions.db" }
+      - { name: jdbc/same, type: DataSource, url: "sqlite:/srv/base/sessions.db" }
+      - { name: jdbc/other, type: DataSource, url: "sqlite:other.db" }
+  services:${
+        ["A", "B"].map((name, i) => `
+    - name: ${name}
+      connectors: [{ port: ${8080 + i} }]
+      engine:
+        name: ${engines[i]}
+        defaultHost: localhost
+        hosts:
+          - name: localhost
+            contexts:
+              - path: /app
+                handler: bobcat:root${resources}
+                manager: { className: PersistentManager, store: ${store(name)} }`).join("")
+      }
+`;
+    const ds = (name: string, extra = "") => `{ className: DataSourceStore, dataSourceName: ${name}${extra} }`;
+
+    test("two DataSourceStores on one data source's table with the same key are refused, naming both and the key", () => {
+      const e = refused(twoServices(() => ds("jdbc/sessions")));
+      expect(e.errors.map((x) => x.code)).toEqual(["config.sessionPersistenceClash"]);
+      const [err] = e.errors;
+      expect(err!.message).toContain(
+        "context localhost/app of service B: its sessions would be kept in the table [tomcat$sessions] of data source [jdbc/sessions] under the application key [/Catalina/localhost/app], as context localhost/app of service A's are",
+      );
+      expect(err!.where.path).toBe("server.services[1].engine.hosts[0].contexts[0].manager.store");
+      expect(err!.fix).toContain("give the engines distinct names, or one context its own sessionTable or data source");
+    });
+
+    test("two resources reaching one database (a relative sqlite: path resolved), and table names in another case, clash", () => {
+      const e = refused(
+        twoServices((s) =>
+          s === "A" ? ds("jdbc/sessions", ", sessionTable: Sessions") : ds("jdbc/same", ", sessionTable: sessions")
+        ),
+      );
+      expect(e.errors.map((x) => x.code)).toEqual(["config.sessionPersistenceClash"]);
+    });
+
+    test("context resources (localDataSource) on one database clash too", () => {
+      const local = `
+                resources: [{ name: jdbc/mine, type: DataSource, url: "sqlite:/srv/db/mine.db" }]`;
+      const e = refused(twoServices(() => ds("jdbc/mine", ", localDataSource: true"), local));
+      expect(e.errors[0]!.message).toContain("of data source [jdbc/mine]");
+    });
+
+    test("another table, another data source, or engines of other names keep them apart", () => {
+      for (
+        const text of [
+          twoServices((s) => ds("jdbc/sessions", s === "A" ? "" : ", sessionTable: sessions_b")),
+          twoServices((s) => ds(s === "A" ? "jdbc/sessions" : "jdbc/other")),
+          twoServices(() => ds("jdbc/sessions"), "", ["Catalina", "Other"]),
+        ]
+      ) expect(load(text).server.services).toHaveLength(2);
+    });
+
+    test("two RedisStores on one Redis and prefix with the same key are refused, the password not shown", () => {
+      const redis = (prefix: string) =>
+        `{ className: RedisStore, url: "redis://u:secret@redis:6379/0", keyPrefix: ${prefix} }`;
+      const e = refused(twoServices(() => redis("bobcat")));
+      expect(e.errors[0]!.message).toContain(
+        "the Redis keys [bobcat:{/Catalina/localhost/app}:*] at [redis://redis:6379/0]",
+      );
+      expect(e.errors[0]!.message).not.toContain("secret");
+      expect(e.errors[0]!.fix).toContain("its own keyPrefix");
+      expect(load(twoServices((s) => redis(s === "A" ? "bobcat" : "other"))).server.services).toHaveLength(2);
+    });
+  });
 });

@@ -62,6 +62,28 @@ const SEED_NAMES = {
 };
 
 describe("DataSourceStore on MariaDB", () => {
+  test("ids longer than the id column stop start-up, with MySQL's ALTER TABLE ... MODIFY", async () => {
+    const db = await server;
+    await initStoreTable(sources.get("jdbc/sessions")!, { sessionTable: "narrow" });
+    const long = () =>
+      new PersistentManager({
+        now: clock.now,
+        name: "/Catalina/localhost/long",
+        sessionIdGenerator: { sessionIdLength: 60 },
+        store: { className: "DataSourceStore", dataSourceName: "jdbc/sessions", sessionTable: "narrow" },
+        dataSources: { global: sources },
+      });
+    const err = await long().start().then(() => null, (e) => e);
+    expect(err?.code).toBe("store.idColumn");
+    expect(err.message).toContain("are 120 characters long");
+    expect(err.message).toContain("the id column [id] holds 100");
+    expect(err.fix).toContain("ALTER TABLE `narrow` MODIFY `id` varchar(120) NOT NULL;");
+    db.sql("ALTER TABLE `narrow` MODIFY `id` varchar(120) NOT NULL");
+    const m = long();
+    await m.start();
+    managers.push(m);
+  });
+
   test(
     "saves, updates, loads and removes on the store-init table (upsert, no DELETE) and on the seed's DDL",
     async () => {

@@ -158,6 +158,31 @@ describe("DataSourceStore on PostgreSQL", () => {
     expect(await admin.store.keys()).toEqual([b.id]);
   });
 
+  test("ids longer than the id column stop start-up with the ALTER TABLE; store init's table fits them", async () => {
+    const pg = await server;
+    // Tomcat's documented table: varchar(100); ids of 64 bytes and .node-01 are 136 characters.
+    await initStoreTable(sources.get("jdbc/sessions")!, { sessionTable: table });
+    const long = { jvmRoute: "node-01", sessionIdGenerator: { sessionIdLength: 64 } };
+    const err = await started("/Catalina/localhost/long", long).then(() => null, (e) => e);
+    expect(err?.code).toBe("store.idColumn");
+    expect(err.message).toContain(
+      "the manager's session ids are 136 characters long (sessionIdLength bytes, two characters each, and .jvmRoute), but the id column [id] holds 100",
+    );
+    expect(err.fix).toContain(`ALTER TABLE "${table}" ALTER COLUMN "id" TYPE varchar(136);`);
+    // The default ids fit; widened as the fix says, the long ones do too, and are saved.
+    await started("/Catalina/localhost/short");
+    pg.psql(`ALTER TABLE "${table}" ALTER COLUMN "id" TYPE varchar(136)`);
+    const m = await started("/Catalina/localhost/long", long);
+    const s = m.createSession();
+    await m.processPersistenceChecks();
+    expect(await m.store.keys()).toEqual([s.id]);
+    expect(s.id).toHaveLength(136);
+    // store init sizes a new table for them.
+    table = `${table}_init`;
+    await initStoreTable(sources.get("jdbc/sessions")!, { sessionTable: table }, 136);
+    await started("/Catalina/localhost/long", long);
+  });
+
   test("the sweep finds timed-out rows in SQL and expires them; other applications' rows are left alone", async () => {
     await initStoreTable(sources.get("jdbc/sessions")!, { sessionTable: table });
     const m = await started("/Catalina/localhost/app", { maxIdleBackup: -1, maxIdleSwap: 0 });

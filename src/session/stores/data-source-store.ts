@@ -18,9 +18,10 @@ import { CorruptDataError } from "../errors.ts";
 import type { StandardSession } from "../session.ts";
 import type { SessionSnapshot } from "../store.ts";
 import type { SessionQueries, SessionWrite } from "./session-queries.ts";
-import { createTableSql, missingColumns, readTableNames, type SessionTableNames } from "./session-table.ts";
+import { createTableSql, missingColumns, namesFor, readTableNames, type SessionTableNames } from "./session-table.ts";
 import { describeCause, StoreBase, type StoreContext, StoreUnavailableError } from "./store-base.ts";
 import type { DataSourceStoreConfig } from "../config.ts";
+import { applicationName } from "../../config/app-key.ts";
 
 /** The `<Store className="DataSourceStore">` attributes; `dataSourceName` is required. */
 export type DataSourceStoreOptions = DataSourceStoreConfig;
@@ -62,16 +63,15 @@ function withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Tomcat's name for the root context's application is `/Engine/Host/`; the core calls it `/Engine/Host`. */
-export function applicationName(managerName: string): string {
-  return /^\/[^/]+\/[^/]+$/.test(managerName) ? `${managerName}/` : managerName;
-}
+export { applicationName };
 
 export class DataSourceStore extends StoreBase {
   readonly dataSourceName: string;
   readonly localDataSource: boolean;
   readonly names: SessionTableNames;
   readonly dataSource: DataSource;
+  /** The length of the manager's session ids, for the CREATE TABLE suggested. */
+  private readonly sessionIdChars: number;
   private queries: Promise<SessionQueries> | null = null;
   /** Saves and removals waiting for the next transaction, and whether one is being written. */
   private queued: QueuedWrite[] = [];
@@ -93,6 +93,7 @@ export class DataSourceStore extends StoreBase {
     this.localDataSource = config.localDataSource;
     this.names = readTableNames(config, owner);
     this.dataSource = lookupDataSource(name, context.dataSources ?? {}, this.localDataSource);
+    this.sessionIdChars = context.sessionIdChars ?? 0;
   }
 
   /** The drizzle queries, loaded on first use. */
@@ -104,7 +105,7 @@ export class DataSourceStore extends StoreBase {
 
   /** The CREATE TABLE this store expects, for the data source's database. */
   createTableSql(): string {
-    return createTableSql(this.dataSource.dialect, this.names);
+    return createTableSql(this.dataSource.dialect, this.names, false, this.sessionIdChars);
   }
 
   /**
@@ -146,6 +147,28 @@ export class DataSourceStore extends StoreBase {
         },
       );
     }
+    await this.checkIdWidth(queries, conn);
+  }
+
+  /** Ids longer than the table's id column would fail at their first save: said at start instead. */
+  private async checkIdWidth(queries: SessionQueries, conn: SqlConnection): Promise<void> {
+    if (!this.sessionIdChars) return;
+    const width = await withTimeout(queries.idColumnWidth(conn), `data source [${this.dataSource}]`).catch(() => null);
+    if (width === null || width >= this.sessionIdChars) return;
+    const n = namesFor(this.dataSource.dialect, this.names);
+    const type = `varchar(${this.sessionIdChars})`;
+    const alter = this.dataSource.dialect === "mysql"
+      ? `ALTER TABLE \`${n.sessionTable}\` MODIFY \`${n.sessionIdCol}\` ${type} NOT NULL`
+      : `ALTER TABLE "${n.sessionTable}" ALTER COLUMN "${n.sessionIdCol}" TYPE ${type}`;
+    throw new BobcatError(
+      "store.idColumn",
+      `${this}: the manager's session ids are ${this.sessionIdChars} characters long (sessionIdLength bytes, two characters each, and .jvmRoute), but the id column [${n.sessionIdCol}] holds ${width}: the first save of a session would fail`,
+      {
+        where: { attribute: "sessionIdCol" },
+        fix:
+          `Widen the column:\n${alter};\nor lower the <SessionIdGenerator>'s sessionIdLength (16, Tomcat's default, makes 32 characters).`,
+      },
+    );
   }
 
   private get app(): string {
@@ -300,8 +323,10 @@ export class DataSourceStore extends StoreBase {
 export async function initStoreTable(
   dataSource: DataSource,
   storeOptions: Partial<SessionTableNames> = {},
+  /** The longest session id the table is for (see createTableSql). */
+  longestId = 0,
 ): Promise<string> {
-  const statement = createTableSql(dataSource.dialect, storeOptions, true);
+  const statement = createTableSql(dataSource.dialect, storeOptions, true, longestId);
   const conn = await dataSource.connection();
   await conn.execute(statement);
   return statement;

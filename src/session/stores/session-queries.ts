@@ -147,6 +147,24 @@ export class SessionQueries {
     return rows.map((r) => String(r.c ?? r.C ?? Object.values(r)[0]).toLowerCase());
   }
 
+  /** The id column's declared width (varchar(n), char(n)); null for SQLite's text, or one with none. */
+  async idColumnWidth(conn: SqlConnection): Promise<number | null> {
+    if (this.dialect === "sqlite") return null;
+    const { sessionTable: table, sessionIdCol: column } = namesFor(this.dialect, this.names);
+    const where = this.dialect === "postgres"
+      ? sql`table_schema = ANY (current_schemas(false)) AND table_name = ${table} AND column_name = ${column}`
+      : sql`table_schema = DATABASE() AND table_name = ${table} AND column_name = ${column}`;
+    const result = await conn.run((db: DrizzleDatabase) =>
+      db.execute(sql`SELECT character_maximum_length AS w FROM information_schema.columns WHERE ${where}`)
+    );
+    const rows = (this.dialect === "mysql" ? (result as [Record<string, unknown>[]])[0] : result) as Record<
+      string,
+      unknown
+    >[];
+    const w = rows[0] ? (rows[0].w ?? rows[0].W ?? Object.values(rows[0])[0]) : null;
+    return w === null || w === undefined ? null : Number(w);
+  }
+
   /** The row's data, null when there is no row, undefined when the row holds no data. */
   async load(conn: SqlConnection, id: string, app: string): Promise<Uint8Array | null | undefined> {
     const t = this.t;

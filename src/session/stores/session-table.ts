@@ -105,6 +105,12 @@ const TYPES: Record<
   },
 };
 
+/**
+ * The id column's width in Tomcat's documented table, and in bobcat's unless its managers make
+ * longer ids (a larger sessionIdLength, a long jvmRoute): then the column is as wide as they are.
+ */
+export const ID_COLUMN_WIDTH = 100;
+
 function quote(dialect: Dialect, identifier: string): string {
   return dialect === "mysql" ? `\`${identifier}\`` : `"${identifier}"`;
 }
@@ -112,18 +118,22 @@ function quote(dialect: Dialect, identifier: string): string {
 /**
  * The CREATE TABLE for a store's names (README.md shows it). The primary key is
  * (app, id) rather than id alone: contexts sharing a cookie path may share a session id, and
- * the key doubles as the index for the per-application queries.
+ * the key doubles as the index for the per-application queries. `longestId`: the longest
+ * session id (in characters) the table is for; the id column is never narrower than
+ * ID_COLUMN_WIDTH.
  */
 export function createTableSql(
   dialect: Dialect,
   storeOptions: Partial<SessionTableNames> = {},
   ifNotExists = false,
+  longestId = 0,
 ): string {
   const n = namesFor(dialect, readTableNames(storeOptions));
   const t = TYPES[dialect];
   const q = (s: string) => quote(dialect, s);
+  const id = dialect === "sqlite" ? t.id : `varchar(${Math.max(ID_COLUMN_WIDTH, longestId)})`;
   const rows: [string, string][] = [
-    [n.sessionIdCol, `${t.id} NOT NULL`],
+    [n.sessionIdCol, `${id} NOT NULL`],
     [n.sessionAppCol, `${t.app} NOT NULL`],
     [n.sessionValidCol, `${t.valid} NOT NULL`],
     [n.sessionMaxInactiveCol, `${t.maxInactive} NOT NULL`],
