@@ -1255,7 +1255,7 @@ export const SSLValve = {
     }),
     sslCipherHeader: str("Cipher suite.", { default: "ssl_cipher" }),
     sslSessionIdHeader: str("TLS session id.", { default: "ssl_session_id" }),
-    sslCipherUserKeySizeHeader: str("Key size (accepted; not exposed).", { default: "ssl_cipher_usekeysize" }),
+    sslCipherUserKeySizeHeader: str("Key size in bits (`ctx.keySize`).", { default: "ssl_cipher_usekeysize" }),
     internalProxies: { kind: "regex", doc: INTERNAL_PROXIES_DOC, default: DEFAULT_INTERNAL_PROXIES },
     trustedProxies: { kind: "regex", doc: "Regex of further proxy addresses whose headers are believed." },
   },
