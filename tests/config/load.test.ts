@@ -292,6 +292,22 @@ server:
     expect(c.notes.join("\n")).toContain("legacy connector attribute SSLPassword");
   });
 
+  test("several certificates on one SSLHostConfig: a missing type and a repeated type are told apart", () => {
+    const host = (a: string, b: string) =>
+      minimal(
+        "        - port: 8443\n          SSLEnabled: true\n          sslHostConfigs:\n            - certificates:\n" +
+          `                - { certificateFile: a.pem${a} }\n                - { certificateFile: b.pem${b} }`,
+      );
+    const missing = problems(host("", ", type: EC"));
+    expect(missing.message).toContain("at least one is missing the required attribute type");
+    const twice = problems(host(", type: RSA", ", type: RSA"));
+    expect(twice.message).toContain(
+      "sslHostConfigs[0].certificates[1].type: Multiple certificates of type [RSA] were specified for SSLHostConfig",
+    );
+    expect(twice.message).not.toContain("missing the required attribute type");
+    expect(twice.message).toContain("its own SSLHostConfig (hostName) for SNI");
+  });
+
   test("accepted-but-ignored attributes leave a note", () => {
     const c = loadConfigText("/c/s.yaml", minimal("        - port: 8080\n          URIEncoding: UTF-8"), { env: {} });
     expect(c.notes.join("\n")).toContain("URIEncoding is accepted but has no effect");
