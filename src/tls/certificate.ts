@@ -281,6 +281,8 @@ async function fromKeystore(cfg: CertificateConfig, where: Where): Promise<Loade
         keyPassAttr === storePassAttr ? "certificateKeyPassword" : keyPassAttr,
         keyPassAttr === storePassAttr
           ? `the key has its own password (keytool -keypass): set certificateKeyPassword (or certificateKeyPasswordFile) to it`
+          : opensWith(() => unlockKey(entry, storePass))
+          ? `the key is protected with the keystore password (keytool does that for every ${store.type} key, ignoring -keypass): remove ${keyPassAttr}`
           : `set ${keyPassAttr} to the password the key was created with (keytool -keypass); without it the keystore password is used`,
         e,
       );
@@ -325,6 +327,16 @@ async function fromKeystore(cfg: CertificateConfig, where: Where): Promise<Loade
     fixChain:
       `re-import the CA reply with the full chain: bobcat keytool -importcert -alias ${entry.alias} -file <reply> -keystore ${path}`,
   });
+}
+
+/** Whether `unlock` succeeds (to tell which password a failed unlock wanted). */
+function opensWith(unlock: () => unknown): boolean {
+  try {
+    unlock();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

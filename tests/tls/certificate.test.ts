@@ -228,6 +228,23 @@ describe("keystores", () => {
       certificateKeyPassword: "ecpass12",
     }, where);
     expect(r.keyType).toBe("EC");
+    // A wrong key password: the fix says which password the key wants.
+    const other = await failure({
+      certificateKeystoreFile: fixture("keytool-rsa.jks"),
+      certificateKeyAlias: "ec",
+      certificateKeyPassword: "nope",
+    });
+    expect(other.fix).toContain("set certificateKeyPassword to the password the key was created with");
+    // keytool protects every PKCS12 key with the store password (it ignores -keypass there), so a
+    // certificateKeyPassword copied from a JKS setup is the thing to remove.
+    const p12 = await failure({
+      certificateKeystoreFile: fixture("keytool-rsa.p12"),
+      certificateKeyPassword: "ecpass12",
+    });
+    expect(p12.code).toBe("keystore.badKeyPassword");
+    expect(p12.fix).toBe(
+      "the key is protected with the keystore password (keytool does that for every PKCS12 key, ignoring -keypass): remove certificateKeyPassword",
+    );
   });
   test("password files: first line, and they win over the attribute", async () => {
     const r = await loadCertificate({
