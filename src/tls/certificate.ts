@@ -590,7 +590,7 @@ async function finish(
         `${source}: ${e.message}`,
         where,
         hints.cert,
-        "use an RSA or EC (P-256, P-384) key",
+        "use an RSA or EC (P-256, P-384, P-521) key",
         e,
       );
     }
