@@ -254,7 +254,9 @@ async function init(opts: Opts, io: CaIO): Promise<number> {
   await writeAtomic(p.conf, JSON.stringify(defaults, null, 2) + "\n");
   io.stdout.write(
     `CA created in ${dir}\n  certificate  ${p.cert}\n  key          ${p.key}\n  OCSP signer  ${p.ocspCert} (${p.ocspKey})\n` +
-      `Serve OCSP:   openssl ocsp -index ${p.index} -CA ${p.cert} -rsigner ${p.ocspCert} -rkey ${p.ocspKey} -port 8088\n`,
+      `Serve OCSP:   openssl ocsp -index ${p.index} -CA ${p.cert} -rsigner ${p.ocspCert} -rkey ${p.ocspKey} -port ${
+        responderPort(defaults.ocspUrl)
+      }\n`,
   );
   return 0;
 }
@@ -360,5 +362,19 @@ export async function caMain(
       return 1;
     }
     throw e;
+  }
+}
+
+/**
+ * The port `openssl ocsp` must listen on for the responder URL the certificates carry (8088, the
+ * how-to's, when init was given none).
+ */
+function responderPort(ocspUrl: unknown): string {
+  if (typeof ocspUrl !== "string" || !ocspUrl) return "8088";
+  try {
+    const u = new URL(ocspUrl);
+    return u.port || (u.protocol === "https:" ? "443" : "80");
+  } catch {
+    return "8088";
   }
 }

@@ -12,6 +12,7 @@ import type { BobcatConfig } from "./model.ts";
 import { loadConfigText, type LoadOptions } from "./load.ts";
 import { loadConfigFile } from "./load-file.ts";
 import { loadXmlConfig, withXmlConfig } from "./xml-config.ts";
+import { readLoggingProperties } from "./logging-properties.ts";
 import { withConfigReaders } from "./yaml-reader.ts";
 import { deployInto, type DeployRecord } from "./deploy.ts";
 import { BobcatError } from "../util/errors.ts";
@@ -121,5 +122,31 @@ async function loadServerXml(
   const serious = new Set(atWarn);
   config.notes.unshift(...warnings.filter((w) => !serious.has(w)).map((w) => `server.xml: ${w}`));
   (config.warnings ??= []).unshift(...atWarn.map((w) => `server.xml: ${w}`));
+  await applyLoggingProperties(config, join(baseDir, "conf", "logging.properties"));
   return config;
+}
+
+/**
+ * The SSL how-to's troubleshooting step, conf/logging.properties with
+ * `org.apache.tomcat.util.net.NioEndpoint.handshake.level=FINE`, turns on handshake logging as
+ * it does in Tomcat; a server.xml has no other place to say so.
+ */
+async function applyLoggingProperties(config: BobcatConfig, file: string): Promise<void> {
+  if (!existsSync(file)) return;
+  let text: string;
+  try {
+    text = await readRegularTextFile(file, MAX_CONFIG_FILE_BYTES);
+  } catch (e) {
+    (config.warnings ??= []).push(`${file}: not read (${(e as Error).message})`);
+    return;
+  }
+  const { handshake, problems } = readLoggingProperties(text);
+  for (const p of problems) (config.warnings ??= []).push(`${file}: ${p}`);
+  if (handshake) {
+    config.logging.components.handshake = handshake.level;
+    config.notes.push(
+      `${file}:${handshake.line}: ${handshake.key} applied as logging.components.handshake: ${handshake.level}; ` +
+        "its other settings (handlers, log files) are Tomcat's and are not applied",
+    );
+  }
 }

@@ -518,29 +518,17 @@ function restrictsAccess(el: XmlElement): boolean {
   return el.children.some(restrictsAccess);
 }
 const RESTRICTING_FIXES: Record<string, string> = {};
-/** Tomcat 9 connector TLS attributes the schema does not move (Tomcat 9's SSL how-to), and where they go. */
+/**
+ * Tomcat 9 connector TLS attributes the schema does not move (their SSLHostConfig attribute is one
+ * bobcat ignores or lacks), and where they would go.
+ */
 const LEGACY_HINTS: Record<string, string> = {
-  SSLProtocol: "protocols",
-  SSLCipherSuite: "ciphers",
-  useServerCipherSuitesOrder: "honorCipherOrder",
-  SSLHonorCipherOrder: "honorCipherOrder",
-  SSLVerifyDepth: "certificateVerificationDepth",
-  SSLCARevocationFile: "certificateRevocationListFile",
   SSLCARevocationPath: "certificateRevocationListPath",
-  SSLCACertificatePath: "caCertificatePath",
   algorithm: "keyManagerAlgorithm",
   truststoreProvider: "truststoreProvider",
-  truststoreAlgorithm: "truststoreAlgorithm",
   trustManagerClassName: "trustManagerClassName",
   sessionCacheSize: "sessionCacheSize",
-  sessionTimeout: "sessionTimeout",
   SSLDisableCompression: "disableCompression",
-  SSLDisableSessionTickets: "disableSessionTickets",
-  keystorePassFile: "certificates[].certificateKeystorePasswordFile",
-  keystoreProvider: "certificates[].certificateKeystoreProvider",
-  SSLPassword: "certificates[].certificateKeyPassword",
-  keyPassFile: "certificates[].certificateKeyPasswordFile",
-  SSLPasswordFile: "certificates[].certificateKeyPasswordFile",
 };
 
 /** `className` of elements the schema defines by variants: kept as Tomcat wrote it, full or short. */

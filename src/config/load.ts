@@ -348,12 +348,23 @@ function normaliseConnector(
     }
     if (h.certificates.length > 1) {
       const types = h.certificates.map((x) => x.type);
-      if (types.includes("UNDEFINED") || new Set(types).size !== types.length) {
+      const again = types.findIndex((t, i) => t !== "UNDEFINED" && types.indexOf(t) !== i);
+      if (types.includes("UNDEFINED")) {
         v.error(
           "config.certificateType",
           [...hPath, "certificates"],
           "Multiple certificates were specified and at least one is missing the required attribute type (types must be distinct)",
           "set type: RSA and type: EC on the certificates",
+        );
+      } else if (again >= 0) {
+        // Every type is set, but twice: the message about a missing type would send the user
+        // looking for an attribute that is there.
+        v.error(
+          "config.certificateType",
+          [...hPath, "certificates", again, "type"],
+          `Multiple certificates of type [${types[again]}] were specified for SSLHostConfig "${h.hostName}": ` +
+            "it serves one certificate per key type, chosen by what the client supports",
+          "keep one certificate of each type here; a certificate for other host names goes in its own SSLHostConfig (hostName) for SNI",
         );
       }
     }

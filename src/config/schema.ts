@@ -25,6 +25,8 @@ const bool = <const D extends boolean | undefined = undefined>(doc: string, def?
   ({ kind: "boolean", doc, default: def }) as { kind: "boolean"; doc: string; default: D };
 const path = <const X extends Extra = {}>(doc: string, extra?: X) =>
   ({ kind: "path", doc, ...extra }) as { kind: "path"; doc: string } & X;
+const legacyBool = (doc: string, movedTo: string) =>
+  ({ kind: "boolean", doc, movedTo }) as { kind: "boolean"; doc: string; movedTo: string };
 const ignored = <const K extends AttrDef["kind"] = "string">(doc: string, why: string, kind?: K) =>
   ({ kind: kind ?? "string", doc, ignored: why }) as { kind: K; doc: string; ignored: string };
 
@@ -318,9 +320,32 @@ export const Connector = {
     SSLCertificateFile: path("Legacy: Certificate certificateFile.", { movedTo: "certificateFile" }),
     SSLCertificateKeyFile: path("Legacy: Certificate certificateKeyFile.", { movedTo: "certificateKeyFile" }),
     SSLCertificateChainFile: path("Legacy: Certificate certificateChainFile.", { movedTo: "certificateChainFile" }),
+    SSLPassword: str("Legacy (APR): Certificate certificateKeyPassword.", {
+      movedTo: "certificateKeyPassword",
+      secret: true,
+    }),
+    keyPassFile: path("Legacy: Certificate certificateKeyPasswordFile.", { movedTo: "certificateKeyPasswordFile" }),
+    SSLPasswordFile: path("Legacy (APR): Certificate certificateKeyPasswordFile.", {
+      movedTo: "certificateKeyPasswordFile",
+    }),
+    keystorePassFile: path("Legacy: Certificate certificateKeystorePasswordFile.", {
+      movedTo: "certificateKeystorePasswordFile",
+    }),
+    keystoreProvider: str("Legacy: Certificate certificateKeystoreProvider.", {
+      movedTo: "certificateKeystoreProvider",
+    }),
     sslEnabledProtocols: str("Legacy: SSLHostConfig protocols.", { movedTo: "protocols" }),
+    SSLProtocol: str("Legacy (APR): SSLHostConfig protocols.", { movedTo: "protocols" }),
     sslProtocol: str("Legacy: SSLHostConfig sslProtocol.", { movedTo: "sslProtocol" }),
     ciphers: str("Legacy: SSLHostConfig ciphers.", { movedTo: "ciphers" }),
+    SSLCipherSuite: str("Legacy (APR): SSLHostConfig ciphers.", { movedTo: "ciphers" }),
+    useServerCipherSuitesOrder: legacyBool("Legacy: SSLHostConfig honorCipherOrder.", "honorCipherOrder"),
+    SSLHonorCipherOrder: legacyBool("Legacy (APR): SSLHostConfig honorCipherOrder.", "honorCipherOrder"),
+    SSLDisableSessionTickets: legacyBool(
+      "Legacy (APR): SSLHostConfig disableSessionTickets.",
+      "disableSessionTickets",
+    ),
+    sessionTimeout: int("Legacy: SSLHostConfig sessionTimeout (seconds).", undefined, { movedTo: "sessionTimeout" }),
     clientAuth: str("Legacy: SSLHostConfig certificateVerification (true/want/false).", {
       movedTo: "certificateVerification",
     }),
@@ -335,6 +360,14 @@ export const Connector = {
     trustMaxCertLength: int("Legacy: SSLHostConfig certificateVerificationDepth.", undefined, {
       movedTo: "certificateVerificationDepth",
     }),
+    SSLVerifyDepth: int("Legacy (APR): SSLHostConfig certificateVerificationDepth.", undefined, {
+      movedTo: "certificateVerificationDepth",
+    }),
+    SSLCACertificatePath: path("Legacy (APR): SSLHostConfig caCertificatePath.", { movedTo: "caCertificatePath" }),
+    SSLCARevocationFile: path("Legacy (APR): SSLHostConfig certificateRevocationListFile.", {
+      movedTo: "certificateRevocationListFile",
+    }),
+    truststoreAlgorithm: str("Legacy: SSLHostConfig truststoreAlgorithm.", { movedTo: "truststoreAlgorithm" }),
   },
   children: {
     sslHostConfigs: { element: () => SSLHostConfig, list: true },
@@ -1222,7 +1255,7 @@ export const SSLValve = {
     }),
     sslCipherHeader: str("Cipher suite.", { default: "ssl_cipher" }),
     sslSessionIdHeader: str("TLS session id.", { default: "ssl_session_id" }),
-    sslCipherUserKeySizeHeader: str("Key size (accepted; not exposed).", { default: "ssl_cipher_usekeysize" }),
+    sslCipherUserKeySizeHeader: str("Key size in bits (`ctx.keySize`).", { default: "ssl_cipher_usekeysize" }),
     internalProxies: { kind: "regex", doc: INTERNAL_PROXIES_DOC, default: DEFAULT_INTERNAL_PROXIES },
     trustedProxies: { kind: "regex", doc: "Regex of further proxy addresses whose headers are believed." },
   },

@@ -5,6 +5,7 @@
 import type { X509Certificate } from "@peculiar/x509";
 
 import type { HttpSession } from "../session/types.ts";
+import { cipherKeySize } from "../tls/key-size.ts";
 import {
   type ContextWebSockets,
   type UpgradeOptions,
@@ -56,6 +57,8 @@ export interface TlsInfo {
   /** Whatever chain the client sent (optionalNoCA included), verified or not. Leaf first. */
   unverifiedPeerCertificates?: X509Certificate[];
   cipherSuite?: string;
+  /** Bits of the cipher's key when a proxy says so (SSLValve); otherwise derived from cipherSuite. */
+  keySize?: number;
   protocol?: string;
   serverName?: string;
 }
@@ -108,6 +111,8 @@ export interface BobcatContext {
   /** The chain the client sent, verified or not (optionalNoCA): never a proof of identity. */
   readonly unverifiedPeerCertificates: X509Certificate[];
   readonly cipherSuite: string | undefined;
+  /** Tomcat's `jakarta.servlet.request.key_size`: the cipher suite's strength in bits (AES-128: 128). */
+  readonly keySize: number | undefined;
   principal: Principal | null;
   getSession(create?: boolean): HttpSession | null;
   changeSessionId(): string;
@@ -320,6 +325,10 @@ export class RequestContext implements BobcatContext {
   }
   get cipherSuite(): string | undefined {
     return this.tls?.cipherSuite;
+  }
+  get keySize(): number | undefined {
+    const tls = this.tls;
+    return tls?.keySize ?? cipherKeySize(tls?.cipherSuite);
   }
   get attributes(): Map<string, unknown> {
     return (this.rare.attrs ??= new Map());

@@ -178,9 +178,15 @@ export class SSLValve implements RequestValve {
     ctx.overrideTls({
       peerCertificates: peer,
       cipherSuite: h(this.cfg.sslCipherHeader),
+      keySize: wholeNumber(h(this.cfg.sslCipherUserKeySizeHeader)),
       sslSessionId: h(this.cfg.sslSessionIdHeader)?.toLowerCase(),
     });
   }
+}
+
+/** mod_ssl's SSL_CIPHER_USEKEYSIZE: digits only, else nothing (and the cipher name decides). */
+function wholeNumber(v: string | undefined): number | undefined {
+  return v !== undefined && /^\d{1,4}$/.test(v) ? Number(v) : undefined;
 }
 
 function safeDecode(v: string): string | undefined {

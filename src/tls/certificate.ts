@@ -281,6 +281,8 @@ async function fromKeystore(cfg: CertificateConfig, where: Where): Promise<Loade
         keyPassAttr === storePassAttr ? "certificateKeyPassword" : keyPassAttr,
         keyPassAttr === storePassAttr
           ? `the key has its own password (keytool -keypass): set certificateKeyPassword (or certificateKeyPasswordFile) to it`
+          : opensWith(() => unlockKey(entry, storePass))
+          ? `the key is protected with the keystore password (keytool does that for every ${store.type} key, ignoring -keypass): remove ${keyPassAttr}`
           : `set ${keyPassAttr} to the password the key was created with (keytool -keypass); without it the keystore password is used`,
         e,
       );
@@ -310,11 +312,57 @@ async function fromKeystore(cfg: CertificateConfig, where: Where): Promise<Loade
       e,
     );
   }
+  const misfiled = chain.length === 1 ? replyUnderAnotherAlias(store, chain[0]!) : undefined;
+  if (misfiled) {
+    warnings.push(
+      `key entry [${entry.alias}] of [${path}] holds only its self-signed certificate, while the trusted entry ` +
+        `[${misfiled.alias}] holds a certificate for the same key issued by [${misfiled.issuer}]: the CA reply was ` +
+        `imported under another alias, so clients get the self-signed one. Import it under the key's alias: ` +
+        `bobcat keytool -exportcert -alias ${misfiled.alias} -file reply.crt -keystore ${path}; then -delete -alias ` +
+        `${misfiled.alias}; then -importcert -alias ${entry.alias} -file reply.crt`,
+    );
+  }
   return await finish(pkcs8, chain, source, warnings, cfg, where, {
     cert: fileAttr,
     fixChain:
       `re-import the CA reply with the full chain: bobcat keytool -importcert -alias ${entry.alias} -file <reply> -keystore ${path}`,
   });
+}
+
+/** Whether `unlock` succeeds (to tell which password a failed unlock wanted). */
+function opensWith(unlock: () => unknown): boolean {
+  try {
+    unlock();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The SSL how-to's CA reply imported with `-alias root`'s sibling instead of the key's alias
+ * (`keytool -import -alias mycert`): a trusted entry for the key entry's own public key, issued by
+ * someone else, while the key entry keeps its self-signed certificate. Tomcat serves that
+ * self-signed certificate without a word.
+ */
+function replyUnderAnotherAlias(
+  store: Keystore,
+  leaf: CertificateInfo,
+): { alias: string; issuer: string } | undefined {
+  if (!equal(leaf.subjectDer, leaf.issuerDer)) return undefined;
+  for (const e of store.entries) {
+    if (e.kind !== "trustedCert") continue;
+    let info: CertificateInfo;
+    try {
+      info = parseCertificateInfo(new Uint8Array(e.cert.rawData), `trusted entry [${e.alias}]`);
+    } catch {
+      continue; // a damaged trusted entry is no reply; the key entry is what is served
+    }
+    if (equal(info.spki, leaf.spki) && !equal(info.subjectDer, info.issuerDer)) {
+      return { alias: e.alias, issuer: info.issuer };
+    }
+  }
+  return undefined;
 }
 
 async function selectKeyEntry(
@@ -542,7 +590,7 @@ async function finish(
         `${source}: ${e.message}`,
         where,
         hints.cert,
-        "use an RSA or EC (P-256, P-384) key",
+        "use an RSA or EC (P-256, P-384, P-521) key",
         e,
       );
     }

@@ -213,18 +213,20 @@ describe("bobcat convert: fixtures", () => {
     expect(yaml).toContain(
       "keystoreFile: conf/.keystore # Tomcat 9 attribute: bobcat moves it to certificateKeystoreFile on the default SSLHostConfig's certificate",
     );
+    // Its APR spellings move too (SSLHonorCipherOrder, like useServerCipherSuitesOrder).
     expect(yaml).toContain(
-      '# not converted: SSLHonorCipherOrder="true" — a Tomcat 9 TLS attribute bobcat does not move: set honorCipherOrder on the connector\'s SSLHostConfig',
+      "SSLHonorCipherOrder: true # Tomcat 9 attribute: bobcat moves it to honorCipherOrder on the default SSLHostConfig",
     );
     expect(yaml).toContain(
       '# not converted: <Connector port="8009" protocol="AJP/1.3" redirectPort="8443" secretRequired="false"> — bobcat has no AJP connector',
     );
-    expect(warnings).toHaveLength(2);
+    expect(warnings).toHaveLength(1);
 
     const c = load(yaml);
     const conn = c.server.services[0]!.connectors[1]!;
     const host = conn.sslHostConfigs[0]!;
     expect(host.hostName).toBe("_default_");
+    expect(host.honorCipherOrder).toBe(true);
     expect(host.certificateVerification).toBe("optional");
     expect(host.protocols).toBe("TLSv1.2");
     expect(host.certificates[0]!.certificateKeystoreFile).toBe("/srv/tomcat/conf/.keystore");
@@ -538,7 +540,7 @@ describe("bobcat convert: typing, unknown parts, errors", () => {
   test("a misspelt attribute, dropped as Tomcat drops it, is named with the one meant", () => {
     const { warnings, atWarn } = convertServerXml(
       wrap(
-        '<Connector port="8443" SSLEnabled="true" maxParameterCount="1000" maxSavePostSize="4096" fooBar="1" SSLProtocol="TLSv1.2">\n' +
+        '<Connector port="8443" SSLEnabled="true" maxParameterCount="1000" maxSavePostSize="4096" fooBar="1" SSLDisableCompression="true">\n' +
           '<SSLHostConfig certificateVerificaton="required"><Certificate certificateFile="c.pem"/></SSLHostConfig>\n' +
           "</Connector>",
       ),
@@ -558,7 +560,7 @@ describe("bobcat convert: typing, unknown parts, errors", () => {
     expect(atWarn).toEqual([
       'server.xml:3: <Connector> fooBar="1" not converted — not a bobcat <Connector> attribute',
       expect.stringMatching(
-        /^server\.xml:3: <Connector> SSLProtocol="TLSv1\.2" not converted — a Tomcat 9 TLS attribute/,
+        /^server\.xml:3: <Connector> SSLDisableCompression="true" not converted — a Tomcat 9 TLS attribute/,
       ),
       misspelt,
     ]);

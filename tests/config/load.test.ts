@@ -256,6 +256,58 @@ server:
     expect(c.notes.join("\n")).toContain("legacy connector attribute keystoreFile");
   });
 
+  test("Tomcat 9's APR-style connector TLS attributes move too, the key password and protocol limits included", () => {
+    // A Tomcat 9 server.xml of the OpenSSL style: moving the key file but not SSLPassword made an
+    // encrypted key unreadable, and SSLProtocol/SSLCipherSuite were dropped (a wider protocol set).
+    const c = loadConfigText(
+      "/c/s.yaml",
+      minimal(
+        "        - port: 8443\n          SSLEnabled: true\n" +
+          "          SSLCertificateFile: conf/c.pem\n          SSLCertificateKeyFile: conf/k.pem\n" +
+          "          SSLPassword: kp\n          SSLProtocol: TLSv1.2\n          SSLCipherSuite: HIGH:!aNULL:!MD5\n" +
+          "          SSLHonorCipherOrder: true\n          SSLVerifyDepth: 3\n          SSLCACertificatePath: conf/ca\n" +
+          "          SSLCARevocationFile: conf/ca.crl\n          SSLDisableSessionTickets: true\n" +
+          "          sessionTimeout: 600\n          keyPassFile: conf/kp.txt",
+      ),
+      { baseDir: "/b", env: {} },
+    );
+    const host = c.server.services[0]!.connectors[0]!.sslHostConfigs[0]!;
+    expect(host).toMatchObject({
+      hostName: "_default_",
+      protocols: "TLSv1.2",
+      ciphers: "HIGH:!aNULL:!MD5",
+      honorCipherOrder: true,
+      certificateVerificationDepth: 3,
+      caCertificatePath: "/b/conf/ca",
+      certificateRevocationListFile: "/b/conf/ca.crl",
+      disableSessionTickets: true,
+      sessionTimeout: 600,
+    });
+    expect(host.certificates[0]).toMatchObject({
+      certificateFile: "/b/conf/c.pem",
+      certificateKeyFile: "/b/conf/k.pem",
+      certificateKeyPassword: "kp",
+      certificateKeyPasswordFile: "/b/conf/kp.txt",
+    });
+    expect(c.notes.join("\n")).toContain("legacy connector attribute SSLPassword");
+  });
+
+  test("several certificates on one SSLHostConfig: a missing type and a repeated type are told apart", () => {
+    const host = (a: string, b: string) =>
+      minimal(
+        "        - port: 8443\n          SSLEnabled: true\n          sslHostConfigs:\n            - certificates:\n" +
+          `                - { certificateFile: a.pem${a} }\n                - { certificateFile: b.pem${b} }`,
+      );
+    const missing = problems(host("", ", type: EC"));
+    expect(missing.message).toContain("at least one is missing the required attribute type");
+    const twice = problems(host(", type: RSA", ", type: RSA"));
+    expect(twice.message).toContain(
+      "sslHostConfigs[0].certificates[1].type: Multiple certificates of type [RSA] were specified for SSLHostConfig",
+    );
+    expect(twice.message).not.toContain("missing the required attribute type");
+    expect(twice.message).toContain("its own SSLHostConfig (hostName) for SNI");
+  });
+
   test("accepted-but-ignored attributes leave a note", () => {
     const c = loadConfigText("/c/s.yaml", minimal("        - port: 8080\n          URIEncoding: UTF-8"), { env: {} });
     expect(c.notes.join("\n")).toContain("URIEncoding is accepted but has no effect");

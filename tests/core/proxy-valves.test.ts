@@ -19,6 +19,7 @@ const handlers: Record<string, unknown> = {
         serverPort: ctx.serverPort,
         peers: ctx.peerCertificates.map((c) => c.subject),
         cipher: ctx.cipherSuite ?? null,
+        keySize: ctx.keySize ?? null,
         ssl: ctx.sslSessionId ?? null,
         proxies: ctx.attributes.get("X-Forwarded-By") ?? null,
       }),
@@ -161,7 +162,13 @@ describe("SSLValve", () => {
     });
     expect(j.peers[0]).toContain("CN=alice");
     expect(j.cipher).toBe("ECDHE-RSA-AES128-GCM-SHA256");
+    expect(j.keySize).toBe(128); // from the cipher's name when the proxy sends no key size
     expect(j.ssl).toBe("abcdef0123");
+    // mod_ssl's SSL_CIPHER_USEKEYSIZE, when the proxy forwards it, is Tomcat's key_size.
+    const sized = await json("127.0.0.1", "/", { ssl_cipher: "AES256-SHA", ssl_cipher_usekeysize: "256" });
+    expect(sized.keySize).toBe(256);
+    const garbage = await json("127.0.0.1", "/", { ssl_cipher: "AES256-SHA", ssl_cipher_usekeysize: "lots" });
+    expect(garbage.keySize).toBe(256);
   });
 
   test("nginx's escaped certificate header works too; (null) means none", async () => {

@@ -5,6 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { NO_CONTEXT, RequestContext, type SessionAccess, type SessionOpener } from "../../src/core/context.ts";
+import { cipherKeySize } from "../../src/tls/key-size.ts";
 
 const connector = { name: "c", port: 8443, scheme: "https", secure: true, redirectPort: 8443 } as never;
 const conn = { remoteAddr: "10.0.0.1", remotePort: 50000, tls: { cipherSuite: "TLS_AES_128_GCM_SHA256" } } as never;
@@ -69,6 +70,37 @@ describe("RequestContext", () => {
     expect(newContext().attributes.size).toBe(0);
   });
 
+  test("keySize is Tomcat's key_size: the cipher suite's strength in bits, IANA or OpenSSL names", () => {
+    const sizes = {
+      TLS_AES_256_GCM_SHA384: 256,
+      TLS_CHACHA20_POLY1305_SHA256: 256,
+      TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: 128,
+      "ECDHE-RSA-AES256-GCM-SHA384": 256,
+      "ECDHE-ECDSA-CHACHA20-POLY1305": 256,
+      "AES128-SHA": 128,
+      "DES-CBC3-SHA": 112,
+      TLS_RSA_WITH_3DES_EDE_CBC_SHA: 112,
+      TLS_RSA_WITH_NULL_SHA256: 0,
+      "ECDHE-ARIA256-GCM-SHA384": 256,
+    };
+    for (const [cipherSuite, bits] of Object.entries(sizes)) {
+      expect([cipherSuite, cipherKeySize(cipherSuite)]).toEqual([cipherSuite, bits]);
+    }
+    expect(cipherKeySize("GOST2012-KUZNYECHIK-KUZNYECHIKOMAC")).toBeUndefined();
+    expect(cipherKeySize(undefined)).toBeUndefined();
+    const plain = new RequestContext(
+      connector,
+      { remoteAddr: "10.0.0.1", remotePort: 1 } as never,
+      {
+        hostname: "localhost",
+        port: "8443",
+      },
+      { path: "/app" },
+      "/app/a",
+    );
+    expect(plain.keySize).toBeUndefined();
+  });
+
   test("a proxy's overrides: address, TLS state, transport, server name", () => {
     const ctx = newContext();
     ctx.overrideRemote("192.0.2.7");
@@ -77,6 +109,7 @@ describe("RequestContext", () => {
     ctx.overrideTls({ sslSessionId: "abc" } as never);
     expect(ctx.sslSessionId).toBe("abc");
     expect(ctx.cipherSuite).toBe("TLS_AES_128_GCM_SHA256");
+    expect(ctx.keySize).toBe(128);
     ctx.overrideTransport(false, "http", 8080);
     ctx.overrideServerName("example.org");
     expect([ctx.secure, ctx.scheme, ctx.serverPort, ctx.serverName]).toEqual([false, "http", 8080, "example.org"]);

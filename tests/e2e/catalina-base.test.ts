@@ -13,6 +13,7 @@ import {
   cleanup,
   fetchUntil,
   freePort,
+  PKI,
   runCli,
   type Running,
   RUNTIMES,
@@ -482,4 +483,38 @@ realm:
     },
     60000,
   );
+
+  for (const rt of RUNTIMES) {
+    test(`${rt}: the SSL how-to's conf/logging.properties handshake level turns on handshake logging`, async () => {
+      // Troubleshooting, as the how-to says: org.apache.tomcat.util.net.NioEndpoint.handshake.level=FINE
+      // in $CATALINA_BASE/conf/logging.properties. It was not read, so nothing was logged.
+      const base = tempDir();
+      dirs.push(base);
+      writeFiles(base, {
+        "conf/server.xml": `<Server port="-1"><Service name="Catalina">
+  <Connector port="0" address="127.0.0.1" SSLEnabled="true">
+    <SSLHostConfig><Certificate certificateFile="${PKI}/localhost-rsa.pem"
+      certificateKeyFile="${PKI}/localhost-rsa-key.pem" certificateChainFile="${PKI}/intermediate.pem"/></SSLHostConfig>
+  </Connector>
+  <Engine name="Catalina" defaultHost="localhost"><Host name="localhost" appBase="webapps"/></Engine>
+</Service></Server>`,
+        "webapps/ROOT/index.html": "x",
+        "conf/logging.properties": "handlers = java.util.logging.ConsoleHandler\n.level = INFO\n" +
+          "org.apache.tomcat.util.net.NioEndpoint.handshake.level=FINE\n" +
+          "org.apache.tomcat.util.net.Nio2Endpoint.handshake.level = FINE\n",
+      });
+      const r = await runCli(rt, ["check", "--base", base]);
+      expect(r.code).toBe(0);
+      expect(r.output).toContain(
+        "conf/logging.properties:3: org.apache.tomcat.util.net.NioEndpoint.handshake.level applied as logging.components.handshake: debug",
+      );
+      // The level takes effect: handshake logs need the node-compat back-end, and the plan says so.
+      expect(r.output).toContain("handshake debug logging");
+      // A level java.util.logging does not have is named, not guessed.
+      writeFiles(base, { "conf/logging.properties": "org.apache.tomcat.util.net.NioEndpoint.handshake.level=LOUD\n" });
+      const bad = await runCli(rt, ["check", "--base", base]);
+      expect(bad.output).toContain("handshake.level=LOUD at line 1 is not a java.util.logging level");
+      expect(bad.output).not.toContain("handshake debug logging");
+    }, 60000);
+  }
 });

@@ -43,6 +43,7 @@ const APP = `export default { fetch(req, ctx) {
     user: ctx.principal?.name ?? null,
     ssl: ctx.sslSessionId ?? null,
     cipher: ctx.cipherSuite ?? null,
+    keySize: ctx.keySize ?? null,
   });
 } };`;
 
@@ -119,6 +120,7 @@ for (const runtime of RUNTIMES) {
           expect(body.peers[1]).toContain("CN=bobcat Test Client CA");
           expect(body.ssl).toMatch(/^[0-9a-f]{64}$/);
           expect(body.cipher).toMatch(/TLS_AES|ECDHE/);
+          expect(body.keySize).toBe(/AES_?128/.test(body.cipher) ? 128 : 256); // Tomcat's key_size
           expect((await curl(port, "/")).code).toBe("000");
           expect((await curl(port, "/", "eve")).code).toBe("000");
           expect((await curl(port, "/", "mallory")).code).toBe("000");

@@ -208,6 +208,21 @@ describe("bobcat ca", () => {
     expect(out.stdout).toContain("--key-type RSA|EC");
   });
 
+  test("init prints the responder command on the port of --ocsp-url, which the certificates carry", async () => {
+    for (
+      const [url, port] of [
+        ["http://127.0.0.1:51871", "51871"],
+        ["http://ocsp.example.com/", "80"],
+        [undefined, "8088"],
+      ] as const
+    ) {
+      const { out, streams } = io();
+      const argv = ["init", "--dir", join(scratch(), "ca"), ...(url ? ["--ocsp-url", url] : [])];
+      expect(await caMain(argv, streams)).toBe(0);
+      expect(out.stdout).toMatch(new RegExp(`Serve OCSP: +openssl ocsp -index .* -port ${port}\\n`));
+    }
+  });
+
   test("init, issue, revoke, crl — and a real openssl responder and verify accept the result", async () => {
     const d = join(scratch(), "ca");
     const run = async (...argv: string[]) => {

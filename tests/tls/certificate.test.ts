@@ -11,7 +11,7 @@ import { issueCertificate } from "../../src/tls/certgen/sign.ts";
 import { keyInfo } from "../../src/tls/keystore/keys.ts";
 import { x509 } from "../../src/tls/keystore/x509.ts";
 import type { BobcatError } from "../../src/util/errors.ts";
-import { cleanupScratch, fixture, pem, PW, scratch } from "./helpers.ts";
+import { bobcatKeytool, cleanupScratch, fixture, pem, PW, scratch } from "./helpers.ts";
 
 afterAll(cleanupScratch);
 const where = {
@@ -228,6 +228,23 @@ describe("keystores", () => {
       certificateKeyPassword: "ecpass12",
     }, where);
     expect(r.keyType).toBe("EC");
+    // A wrong key password: the fix says which password the key wants.
+    const other = await failure({
+      certificateKeystoreFile: fixture("keytool-rsa.jks"),
+      certificateKeyAlias: "ec",
+      certificateKeyPassword: "nope",
+    });
+    expect(other.fix).toContain("set certificateKeyPassword to the password the key was created with");
+    // keytool protects every PKCS12 key with the store password (it ignores -keypass there), so a
+    // certificateKeyPassword copied from a JKS setup is the thing to remove.
+    const p12 = await failure({
+      certificateKeystoreFile: fixture("keytool-rsa.p12"),
+      certificateKeyPassword: "ecpass12",
+    });
+    expect(p12.code).toBe("keystore.badKeyPassword");
+    expect(p12.fix).toBe(
+      "the key is protected with the keystore password (keytool does that for every PKCS12 key, ignoring -keypass): remove certificateKeyPassword",
+    );
   });
   test("password files: first line, and they win over the attribute", async () => {
     const r = await loadCertificate({
@@ -309,6 +326,48 @@ describe("keystores", () => {
       certificateKeystoreProvider: "SunJSSE",
     }, where);
     expect(r.warnings.join()).toContain("certificateKeystoreProvider [SunJSSE] is ignored");
+  });
+  test("a CA reply imported under another alias than the key's is named, with the keytool steps to fix it", async () => {
+    // The how-to imports the chain with -alias root, then the reply with the key's alias (tomcat).
+    // Imported as -alias mycert instead, it is a trusted entry and the key keeps its self-signed
+    // certificate, which is what clients get.
+    const d = scratch();
+    const kt = async (...args: string[]) => {
+      const r = await bobcatKeytool([...args, "-storepass", PW, "-noprompt"]);
+      expect([args[0], r.code, r.err]).toEqual([args[0], 0, expect.anything()]);
+    };
+    const ca = join(d, "ca.p12");
+    const ks = join(d, "server.p12");
+    await kt("-genkeypair", "-keyalg", "EC", "-alias", "ca", "-dname", "CN=How-to CA", "-ext", "bc:c", "-keystore", ca);
+    await kt("-genkeypair", "-keyalg", "EC", "-alias", "tomcat", "-dname", "CN=localhost", "-keystore", ks);
+    await kt("-certreq", "-alias", "tomcat", "-file", join(d, "req.csr"), "-keystore", ks);
+    await kt(
+      "-gencert",
+      "-alias",
+      "ca",
+      "-infile",
+      join(d, "req.csr"),
+      "-outfile",
+      join(d, "reply.crt"),
+      "-keystore",
+      ca,
+    );
+    await kt("-exportcert", "-alias", "ca", "-rfc", "-file", join(d, "ca.crt"), "-keystore", ca);
+    await kt("-importcert", "-alias", "root", "-trustcacerts", "-file", join(d, "ca.crt"), "-keystore", ks);
+    await kt("-importcert", "-alias", "mycert", "-file", join(d, "reply.crt"), "-keystore", ks);
+    const wrong = await loadCertificate({ certificateKeystoreFile: ks, certificateKeystorePassword: PW }, where);
+    expect(wrong.warnings).toHaveLength(1);
+    expect(wrong.warnings[0]).toContain(
+      "key entry [tomcat] of [" + ks + "] holds only its self-signed certificate, while the trusted entry [mycert]" +
+        " holds a certificate for the same key issued by [CN=How-to CA]",
+    );
+    expect(wrong.warnings[0]).toContain("-importcert -alias tomcat -file reply.crt");
+    // Done as the how-to says, the reply replaces the key entry's chain: nothing to warn about.
+    await kt("-delete", "-alias", "mycert", "-keystore", ks);
+    await kt("-importcert", "-alias", "tomcat", "-file", join(d, "reply.crt"), "-keystore", ks);
+    const right = await loadCertificate({ certificateKeystoreFile: ks, certificateKeystorePassword: PW }, where);
+    expect(CNs(right.chain)).toEqual(["localhost", "How-to CA"]);
+    expect(right.warnings).toEqual([]);
   });
   test("declared type differs from the content: loaded by content, with a warning (Java 9+ dual format)", async () => {
     const r = await loadCertificate({
