@@ -292,6 +292,11 @@ function deployHost(
   const contextDefaults = defaults?.settings;
   const hostName = String(host.name);
   const contexts = host.contexts as Record<string, unknown>[];
+  // conf/context.xml is every context's defaults, as in Tomcat: the configured ones' too, whatever
+  // the host deploys from appBase (deployOnStartup false, no appBase).
+  if (contextDefaults) {
+    for (let i = 0; i < configured; i++) applyDefaults(contexts[i]!, contextDefaults);
+  }
   if (!bool(host.deployOnStartup, true)) return;
   const autoDeploy = bool(host.autoDeploy, true);
   if (autoDeploy) record.autoDeployHosts.push(hostName);
@@ -447,9 +452,6 @@ function deployHost(
         ...(defaults ? [defaults] : []),
       ]);
     }
-  }
-  if (contextDefaults) {
-    for (let i = 0; i < configured; i++) applyDefaults(contexts[i]!, contextDefaults);
   }
 }
 
