@@ -292,6 +292,11 @@ function deployHost(
   const contextDefaults = defaults?.settings;
   const hostName = String(host.name);
   const contexts = host.contexts as Record<string, unknown>[];
+  // conf/context.xml is every context's defaults, as in Tomcat: the configured ones' too, whatever
+  // the host deploys from appBase (deployOnStartup false, no appBase).
+  if (contextDefaults) {
+    for (let i = 0; i < configured; i++) applyDefaults(contexts[i]!, contextDefaults);
+  }
   if (!bool(host.deployOnStartup, true)) return;
   const autoDeploy = bool(host.autoDeploy, true);
   if (autoDeploy) record.autoDeployHosts.push(hostName);
@@ -340,11 +345,9 @@ function deployHost(
     ? readDirSync(xmlBase).map((e) => e.name).filter((f) => f.endsWith(".xml")).sort()
     : [];
   const described = new Set<string>();
-  for (const f of descriptors) {
-    const file = join(xmlBase, f);
-    const name = f.slice(0, -4);
+  /** A conf/<Engine>/<Host>/name.xml descriptor as a context; the DeployedContext recorded for it. */
+  const addDescriptor = (file: string, name: string): DeployedContext => {
     const { path, version } = contextNameOf(name);
-    if (taken.has(path)) continue;
     const converted = convertContextXml(readTextFileSync(file), file);
     const { context: raw, locate } = converted;
     const context = opts.expand?.(raw, { file, locate }) ?? raw;
@@ -369,6 +372,11 @@ function deployHost(
     described.add(resolve(docBase));
     added.push({ ctx, version, name, files: [{ settings: context, origin: { file, locate } }] });
     record.contexts.push(deployed);
+    return deployed;
+  };
+  for (const f of descriptors) {
+    const name = f.slice(0, -4);
+    if (!taken.has(contextNameOf(name).path)) addDescriptor(join(xmlBase, f), name);
   }
 
   for (const entry of readDirSync(appBase).sort((a, b) => a.name.localeCompare(b.name))) {
@@ -391,6 +399,17 @@ function deployHost(
       const metaXml = join(dir, "META-INF", "context.xml");
       const metaYaml = join(dir, "META-INF", "context.yaml");
       watched.push(metaXml, metaYaml);
+      const copy = join(xmlBase, `${name}.xml`);
+      if (copyXML && opts.mode === "run" && existsSync(metaXml) && !existsSync(copy)) {
+        // The copy is the application's descriptor from now on (Tomcat's copyXML): deployed from
+        // it already, as the next scan and the next start deploy it, so that neither redeploys it.
+        nodeFs().mkdirSync(xmlBase, { recursive: true });
+        nodeFs().copyFileSync(metaXml, copy);
+        const note = `${metaXml}: copied to ${copy} (copyXML)`;
+        record.notes.push(note);
+        addDescriptor(copy, name).notes.push(note);
+        continue;
+      }
       if (existsSync(metaXml)) {
         const converted = convertContextXml(readTextFileSync(metaXml), metaXml);
         const { context: raw, locate } = converted;
@@ -400,13 +419,6 @@ function deployHost(
         delete context.docBase;
         ctx = { ...context, ...ctx };
         files.push({ settings: context, origin: { file: metaXml, locate } });
-        const copy = join(xmlBase, `${name}.xml`);
-        if (copyXML && opts.mode === "run" && !existsSync(copy)) {
-          nodeFs().mkdirSync(xmlBase, { recursive: true });
-          nodeFs().copyFileSync(metaXml, copy);
-          record.notes.push(`${metaXml}: copied to ${copy} (copyXML)`);
-          deployed.notes.push(`${metaXml}: copied to ${copy} (copyXML)`);
-        }
       }
       if (existsSync(metaYaml)) {
         const yaml = readContextYaml(metaYaml, dir, opts.expand);
@@ -440,9 +452,6 @@ function deployHost(
         ...(defaults ? [defaults] : []),
       ]);
     }
-  }
-  if (contextDefaults) {
-    for (let i = 0; i < configured; i++) applyDefaults(contexts[i]!, contextDefaults);
   }
 }
 

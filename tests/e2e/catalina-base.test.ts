@@ -270,6 +270,47 @@ for (const runtime of RUNTIMES) {
       expect(server.output()).toContain("autoDeploy: undeployed localhost/fresh");
     }, 90000);
   });
+
+  describe(`copyXML's copy is the application's descriptor, with no redeploy (${runtime})`, () => {
+    const dirs: string[] = [];
+    let server: Running | undefined;
+    afterAll(async () => {
+      await server?.stop();
+      for (const d of dirs) cleanup(d);
+    });
+
+    test("ROOT copied at start and an application copied when autoDeploy deploys it are not redeployed", async () => {
+      const port = await freePort();
+      const base = tempDir("bobcat-copyxml-");
+      dirs.push(base);
+      writeFiles(base, {
+        "conf/server.xml": serverXml(port),
+        "webapps/ROOT/index.html": "root",
+        "webapps/ROOT/META-INF/context.xml": `<Context antiResourceLocking="false" />`,
+        "spare/index.html": "fresh",
+        "spare/META-INF/context.xml": `<Context sessionCookieName="FRESHID" />`,
+        "other/index.html": "other",
+      });
+      server = await startBobcat({ runtime, base, args: ["run", "--base", base] });
+      const url = (p: string) => `http://127.0.0.1:${port}${p}`;
+      const descriptors = join(base, "conf", "Catalina", "localhost");
+      expect((await tfetch(url("/"))).status).toBe(200);
+      expect(readFileSync(join(descriptors, "ROOT.xml"), "utf8")).toContain("antiResourceLocking");
+      // A new application makes the next scan load the config again: ROOT is not redeployed.
+      cpSync(join(base, "spare"), join(base, "webapps", "fresh"), { recursive: true });
+      await fetchUntil(url("/fresh/"), (s, b) => s === 200 && b === "fresh");
+      expect(readFileSync(join(descriptors, "fresh.xml"), "utf8")).toContain("FRESHID");
+      // And another: the application just deployed (and copied) is not redeployed either.
+      cpSync(join(base, "other"), join(base, "webapps", "other"), { recursive: true });
+      await fetchUntil(url("/other/"), (s, b) => s === 200 && b === "other");
+      // One more scan interval, with nothing changed.
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(server.output()).toContain("autoDeploy: deployed localhost/fresh");
+      expect(server.output()).toContain("autoDeploy: deployed localhost/other");
+      expect(server.output()).not.toContain("autoDeploy: redeployed");
+      expect((await tfetch(url("/fresh/"))).status).toBe(200);
+    }, 60000);
+  });
 }
 
 describe("check refuses what would fail every request", () => {
