@@ -500,7 +500,7 @@ const TOMCAT_VALVES = new Set([
  */
 function misspeltRestriction(el: XmlElement): string | undefined {
   if (el.name !== "Valve") return undefined;
-  const cls = shortName(el.attrs.find(([k]) => k === "className")?.[1] ?? "");
+  const cls = shortName(classNameOf(el));
   if (cls === "" || RESTRICTING_VALVES.has(cls) || TOMCAT_VALVES.has(cls)) return undefined;
   return didYouMean(cls, [...RESTRICTING_VALVES]);
 }
@@ -510,7 +510,7 @@ const ACCESS_CONTROL =
 /** Also true when a nested element restricts access: skipping the element drops it too. */
 function restrictsAccess(el: XmlElement): boolean {
   if (el.name === "Realm" || el.name === "CredentialHandler") return true;
-  const cls = el.attrs.find(([k]) => k === "className")?.[1] ?? "";
+  const cls = classNameOf(el);
   if (ACCESS_CONTROL.test(cls)) return true;
   if (el.name === "Valve" && (RESTRICTING_VALVES.has(shortName(cls)) || !cls.startsWith("org.apache.catalina."))) {
     return true;
@@ -819,7 +819,7 @@ class Converter {
       return;
     }
     if (restrictsAccess(el)) {
-      const cls = shortName(el.attrs.find(([k]) => k === "className")?.[1] ?? "");
+      const cls = shortName(classNameOf(el));
       this.errors.push(
         new BobcatError(
           "convert.accessControl",
@@ -838,7 +838,7 @@ class Converter {
 
   /** A <Store> bobcat does not have is an error at its own line, saying why (JDBCStore: removed in Tomcat 10). */
   private storeNotConverted(el: XmlElement, reason: string): void {
-    const cls = shortName(el.attrs.find(([k]) => k === "className")?.[1] ?? "");
+    const cls = shortName(classNameOf(el));
     const jdbc = cls === "JDBCStore";
     this.errors.push(
       new BobcatError(
@@ -896,6 +896,11 @@ class Converter {
   at(el: XmlElement): string {
     return `${this.file}:${el.line}`;
   }
+}
+
+/** The element's className attribute, or "". */
+function classNameOf(el: XmlElement): string {
+  return el.attrs.find(([k]) => k === "className")?.[1] ?? "";
 }
 
 function shortName(cls: string): string {

@@ -96,11 +96,13 @@ function noteConversion(
   converted: { warnings: string[]; atWarn: string[] },
 ): void {
   const serious = new Set(converted.atWarn);
-  const notes = converted.warnings.filter((w) => !serious.has(w));
-  for (const t of to) {
-    t.notes.push(...notes);
-    t.warnings.push(...converted.atWarn);
-  }
+  addNotes(to, converted.warnings.filter((w) => !serious.has(w)));
+  for (const t of to) t.warnings.push(...converted.atWarn);
+}
+
+/** INFO notes, in the record and in the context they concern. */
+function addNotes(to: Notes[], notes: string[]): void {
+  for (const t of to) t.notes.push(...notes);
 }
 const parseWebXml = (xml: string, file: string) => xmlConfig().webxml.parseWebXml(xml, file);
 /** webxml.ts's mergeWebXml; with fewer than two web.xml files nothing is merged (and webxml.ts may not be loaded). */
@@ -227,8 +229,7 @@ export function deployInto(
         const web = mergeWebXml(defaults, app);
         if (web) {
           applyWebXml(ctx, web);
-          record.notes.push(...web.notes);
-          deployed.notes.push(...web.notes);
+          addNotes([record, deployed], web.notes);
           const servlets = Array.isArray(ctx.servletMappings)
             ? (ctx.servletMappings as Array<{ servletName: string; urlPatterns: string[] }>)
             : [];
@@ -239,8 +240,7 @@ export function deployInto(
             }: web.xml maps paths to servlets bobcat cannot run; they answer 404: ${list.slice(0, 8).join(", ")}${
               list.length > 8 ? `, and ${list.length - 8} more` : ""
             }`;
-            record.notes.push(note);
-            deployed.notes.push(note);
+            addNotes([record, deployed], [note]);
           }
         }
       });
@@ -365,8 +365,7 @@ function deployHost(
       const note = `${file}: path="${context.path}" is ignored: a descriptor's file name gives the path (${
         path || "/"
       })`;
-      record.notes.push(note);
-      deployed.notes.push(note);
+      addNotes([record, deployed], [note]);
     }
     const ctx = { ...context, path, docBase };
     described.add(resolve(docBase));

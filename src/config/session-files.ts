@@ -68,14 +68,19 @@ function sharedPlaceOf(
   const m = ctx.manager;
   const store = m?.className === "PersistentManager" ? m.store : undefined;
   if (store?.className === "DataSourceStore") {
-    const named = (list: readonly ResourceConfig[] | undefined) =>
-      list?.find((r) => r.name === store.dataSourceName.trim() && databaseReached(r, baseDir) !== null);
-    const resource = store.localDataSource ? named(ctx.resources) : named(globalResources) ?? named(ctx.resources);
-    if (!resource) return null;
+    /** The database the named resource of `list` reaches, if it names one. */
+    const reached = (list: readonly ResourceConfig[] | undefined) => {
+      const r = list?.find((r) => r.name === store.dataSourceName.trim());
+      return r ? databaseReached(r, baseDir) : null;
+    };
+    const database = store.localDataSource
+      ? reached(ctx.resources)
+      : reached(globalResources) ?? reached(ctx.resources);
+    if (database === null) return null;
     const table = store.sessionTable;
     return {
       // Unquoted in Tomcat's SQL, a table name is the same table in any case (PostgreSQL folds it, SQLite ignores it).
-      key: `DataSourceStore\0${databaseReached(resource, baseDir)}\0${table.toLowerCase()}\0${app}`,
+      key: `DataSourceStore\0${database}\0${table.toLowerCase()}\0${app}`,
       at: `the table [${table}] of data source [${store.dataSourceName}] under the application key [${app}]`,
       own: "its own sessionTable or data source",
     };

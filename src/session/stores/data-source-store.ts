@@ -18,7 +18,14 @@ import { CorruptDataError } from "../errors.ts";
 import type { StandardSession } from "../session.ts";
 import type { SessionSnapshot } from "../store.ts";
 import type { SessionQueries, SessionWrite } from "./session-queries.ts";
-import { createTableSql, missingColumns, namesFor, readTableNames, type SessionTableNames } from "./session-table.ts";
+import {
+  createTableSql,
+  missingColumns,
+  namesFor,
+  readTableNames,
+  type SessionTableNames,
+  widenIdColumnSql,
+} from "./session-table.ts";
 import { describeCause, StoreBase, type StoreContext, StoreUnavailableError } from "./store-base.ts";
 import type { DataSourceStoreConfig } from "../config.ts";
 import { applicationName } from "../../config/app-key.ts";
@@ -156,10 +163,7 @@ export class DataSourceStore extends StoreBase {
     const width = await withTimeout(queries.idColumnWidth(conn), `data source [${this.dataSource}]`).catch(() => null);
     if (width === null || width >= this.sessionIdChars) return;
     const n = namesFor(this.dataSource.dialect, this.names);
-    const type = `varchar(${this.sessionIdChars})`;
-    const alter = this.dataSource.dialect === "mysql"
-      ? `ALTER TABLE \`${n.sessionTable}\` MODIFY \`${n.sessionIdCol}\` ${type} NOT NULL`
-      : `ALTER TABLE "${n.sessionTable}" ALTER COLUMN "${n.sessionIdCol}" TYPE ${type}`;
+    const alter = widenIdColumnSql(this.dataSource.dialect, this.names, this.sessionIdChars);
     throw new BobcatError(
       "store.idColumn",
       `${this}: the manager's session ids are ${this.sessionIdChars} characters long (sessionIdLength bytes, two characters each, and .jvmRoute), but the id column [${n.sessionIdCol}] holds ${width}: the first save of a session would fail`,

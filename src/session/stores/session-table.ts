@@ -115,6 +115,15 @@ function quote(dialect: Dialect, identifier: string): string {
   return dialect === "mysql" ? `\`${identifier}\`` : `"${identifier}"`;
 }
 
+/** The ALTER TABLE that widens an existing table's id column to `width` (PostgreSQL, MySQL). */
+export function widenIdColumnSql(dialect: Dialect, names: SessionTableNames, width: number): string {
+  const n = namesFor(dialect, names);
+  const q = (s: string) => quote(dialect, s);
+  return dialect === "mysql"
+    ? `ALTER TABLE ${q(n.sessionTable)} MODIFY ${q(n.sessionIdCol)} varchar(${width}) NOT NULL`
+    : `ALTER TABLE ${q(n.sessionTable)} ALTER COLUMN ${q(n.sessionIdCol)} TYPE varchar(${width})`;
+}
+
 /**
  * The CREATE TABLE for a store's names (README.md shows it). The primary key is
  * (app, id) rather than id alone: contexts sharing a cookie path may share a session id, and
